@@ -1,0 +1,35 @@
+# Everything a fresh machine with only python3 needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,uvloop]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/sockbench run --proto tcp --clients 5000
+
+# Peers the tests load for real (redis-server, socat) and the browser that checks HTML reports.
+system-deps:
+	@bash .ci/system-deps
+
+lint: $(STAMP)
+	$(BIN)/ruff check sockbench tests benchmarks
+	$(BIN)/ruff format --check sockbench tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+test: $(STAMP) system-deps lint typecheck unit
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

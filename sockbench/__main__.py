@@ -1,0 +1,3 @@
+from sockbench.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Pure logic: no sockets, no clocks of its own. Everything takes bytes and timestamps."""

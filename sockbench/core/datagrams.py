@@ -1,0 +1,148 @@
+"""Exact accounting of datagrams: every one sent is in flight, received or lost.
+
+Each client owns its socket and numbers its datagrams 0, 1, 2, ... in the first
+8 bytes. The ledger keeps one state byte per measured sequence number, so a reply
+is classified exactly: first reply (received, possibly reordered), a second one
+(duplicate), one after its deadline (late: it stays lost, so a datagram is never
+counted twice), or a number never sent (unknown). The identity
+``sent == received + lost + in_flight`` holds at every moment by construction.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SEQ = struct.Struct("!Q")
+SEQ_SIZE = SEQ.size
+
+_IN_FLIGHT, _RECEIVED, _LOST = 0, 1, 2
+
+# What on_reply says about a reply.
+RECEIVED, REORDERED, DUPLICATE, LATE, UNKNOWN, WARMUP = range(6)
+
+
+@dataclass(frozen=True)
+class DatagramCounts:
+    sent: int = 0
+    received: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    reordered: int = 0
+    late: int = 0
+    in_flight: int = 0
+
+    def __add__(self, other: DatagramCounts) -> DatagramCounts:
+        return DatagramCounts(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(self))
+        )
+
+    @property
+    def balanced(self) -> bool:
+        return self.sent == self.received + self.lost + self.in_flight
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DatagramLedger:
+    """One client's sequence numbers, from the start of measurement on.
+
+    Datagrams numbered below ``first_seq`` belong to the warm-up: their replies are
+    ignored, so warm-up never leaks into the measured counts.
+    """
+
+    __slots__ = (
+        "_pending",
+        "_state",
+        "duplicates",
+        "first_seq",
+        "highest",
+        "late",
+        "lost",
+        "received",
+        "reordered",
+        "timeout_ns",
+    )
+
+    def __init__(self, timeout_ns: int, first_seq: int = 0) -> None:
+        self.timeout_ns = timeout_ns
+        self.first_seq = first_seq
+        self._state = bytearray()
+        self._pending: dict[int, int] = {}  # seq -> deadline, in send order
+        self.received = self.lost = self.duplicates = self.reordered = self.late = 0
+        self.highest = -1
+
+    @property
+    def sent(self) -> int:
+        return len(self._state)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def on_send(self, seq: int, now_ns: int) -> None:
+        """Record datagram ``seq`` as sent at ``now_ns``; sequence numbers must be consecutive."""
+        if seq - self.first_seq != len(self._state):
+            raise ValueError(f"sequence {seq} sent out of order (expected {self.next_seq})")
+        self._state.append(_IN_FLIGHT)
+        self._pending[seq] = now_ns + self.timeout_ns
+
+    @property
+    def next_seq(self) -> int:
+        return self.first_seq + len(self._state)
+
+    def on_reply(self, seq: int) -> int:
+        """Classify a reply carrying ``seq``; returns one of the module's outcome constants."""
+        index = seq - self.first_seq
+        if index < 0:
+            return WARMUP
+        if index >= len(self._state):
+            return UNKNOWN
+        state = self._state[index]
+        if state == _RECEIVED:
+            self.duplicates += 1
+            return DUPLICATE
+        if state == _LOST:
+            self.late += 1
+            return LATE
+        self._state[index] = _RECEIVED
+        del self._pending[seq]
+        self.received += 1
+        if seq < self.highest:
+            self.reordered += 1
+            return REORDERED
+        self.highest = seq
+        return RECEIVED
+
+    def expire(self, now_ns: int) -> int:
+        """Mark every datagram whose deadline has passed as lost; returns how many."""
+        expired = 0
+        pending = self._pending
+        while pending:
+            seq = next(iter(pending))
+            if pending[seq] > now_ns:
+                break
+            del pending[seq]
+            self._state[seq - self.first_seq] = _LOST
+            expired += 1
+        self.lost += expired
+        return expired
+
+    def next_deadline(self) -> int | None:
+        """The deadline of the oldest datagram in flight, if any."""
+        for seq in self._pending:
+            return self._pending[seq]
+        return None
+
+    def counts(self) -> DatagramCounts:
+        return DatagramCounts(
+            sent=self.sent,
+            received=self.received,
+            lost=self.lost,
+            duplicates=self.duplicates,
+            reordered=self.reordered,
+            late=self.late,
+            in_flight=self.in_flight,
+        )

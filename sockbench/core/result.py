@@ -1,0 +1,91 @@
+"""The result document (schema ``sockbench.result/1``), built from merged tallies (pure).
+
+docs/result.md describes every key and docs/result.schema.json validates them.
+Later versions add keys; they never change or remove the ones here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sockbench import __version__
+from sockbench.core.histogram import decode, summarize
+from sockbench.core.tally import Tally
+
+SCHEMA = "sockbench.result/1"
+STATUSES = ("completed", "interrupted", "server_died", "worker_failed")
+
+
+def build_result(
+    *,
+    config: dict[str, Any],
+    command: str,
+    environment: dict[str, Any],
+    server: dict[str, Any],
+    started_at: str,
+    duration_s: float,
+    status: str,
+    tally: Tally,
+    warnings: list[str],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    seconds = max(duration_s, 1e-9)
+    doc: dict[str, Any] = {
+        "schema": SCHEMA,
+        "sockbench_version": __version__,
+        "started_at": started_at,
+        "duration_s": round(duration_s, 6),
+        "interrupted": status != "completed",
+        "status": status,
+        "command": command,
+        "config": config,
+        "environment": environment,
+        "server": server,
+        "totals": {
+            "requests": tally.requests,
+            "bytes_sent": tally.bytes_sent,
+            "bytes_received": tally.bytes_received,
+            "throughput_rps": round(tally.requests / seconds, 3),
+            "throughput_bps": round(tally.bytes_received * 8 / seconds, 3),
+            "connections": tally.connections,
+            "errors": dict(tally.errors),
+            "warmup_errors": dict(tally.warmup_errors),
+            "clamped_samples": tally.clamped,
+        },
+        "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
+        "latency_us": summarize(decode(tally.latency)).to_json(),
+        "connect_us": summarize(decode(tally.connect)).to_json(),
+        "warnings": list(warnings),
+    }
+    for name, encoded in sorted(tally.extra_histograms.items()):
+        doc[name] = summarize(decode(encoded)).to_json()
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def run_warnings(tally: Tally, status: str, failed_workers: list[int] | None = None) -> list[str]:
+    """Warnings that follow from the numbers alone, each with advice."""
+    warnings: list[str] = []
+    if failed_workers:
+        names = ", ".join(str(i) for i in failed_workers)
+        warnings.append(
+            f"worker(s) {names} died during the run; their clients are missing from the numbers"
+        )
+    if status == "interrupted":
+        warnings.append("the run was interrupted; numbers cover the part that ran")
+    elif status == "server_died":
+        warnings.append("the server process died during the run; numbers cover the time before")
+    if tally.requests == 0:
+        warnings.append(
+            "no request completed in the measurement window; check the target and --timeout"
+        )
+    if tally.clamped:
+        warnings.append(
+            f"{tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range"
+        )
+    if tally.datagrams is not None and not tally.datagrams.balanced:
+        warnings.append("datagram accounting does not balance; please report this as a bug")
+    return warnings

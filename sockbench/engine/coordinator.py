@@ -1,0 +1,203 @@
+"""Coordinating workers: one shared window, early stops, and merging what they measured.
+
+With one worker the clients run in this process's trio loop. With more, each
+worker is a child process with its own loop and a share of the clients; the
+coordinator lines them up on one window of the shared monotonic clock and merges
+their tallies. A worker that dies is reported (``worker_failed``) and the others'
+measurements are kept.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+
+import trio
+
+from sockbench.config import RunConfig
+from sockbench.core.tally import Tally, merge_tallies
+from sockbench.endpoints import Endpoint
+from sockbench.engine.live import LiveStats
+from sockbench.engine.process_worker import worker_process_main
+from sockbench.engine.worker import Window, WorkOrder, run_worker
+
+SERVER_POLL_S = 0.1
+WORKER_STOP_GRACE_S = 10.0
+
+
+@dataclass
+class DriveOutcome:
+    tally: Tally
+    status: str
+    measured_s: float
+    workers: int
+    failed_workers: list[int] = field(default_factory=list)
+
+
+class _Run:
+    """State shared by the coordinator's tasks."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.status = "completed"
+        self.stop = trio.Event()
+        self.window: Window | None = None
+        self.stopped_at_ns: int | None = None
+
+    def request_stop(self, status: str) -> None:
+        if not self.stop.is_set():
+            self.status = status
+            self.stopped_at_ns = time.monotonic_ns()
+            self.stop.set()
+
+    def open_window(self) -> Window:
+        now = time.monotonic_ns()
+        start = now + int(self.config.warmup_s * 1e9)
+        self.window = Window(start, start + int(self.config.duration_s * 1e9))
+        return self.window
+
+    def measured_s(self) -> float:
+        if self.window is None:
+            return 0.0
+        end = min(self.stopped_at_ns or time.monotonic_ns(), self.window.measure_end_ns)
+        return max(0, end - self.window.measure_start_ns) / 1e9
+
+
+def split_clients(clients: int, workers: int) -> list[int]:
+    base, extra = divmod(clients, workers)
+    return [base + (1 if i < extra else 0) for i in range(workers)]
+
+
+class _LocalControl:
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.stop = run.stop
+
+    async def connected(self, connections: int) -> Window:
+        return self.run.open_window()
+
+
+async def _watch_signals(run: _Run) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            run.request_stop("interrupted")
+            return
+
+
+async def _watch_server(died: Callable[[], bool], run: _Run) -> None:
+    while not died():
+        await trio.sleep(SERVER_POLL_S)
+    run.request_stop("server_died")
+
+
+async def coordinate(
+    config: RunConfig,
+    endpoint: Endpoint,
+    *,
+    workers: int = 1,
+    server_died: Callable[[], bool] | None = None,
+    reply_dir: str | None = None,
+) -> DriveOutcome:
+    """Run the clients over ``workers`` workers; stop early on a signal or server death."""
+    run = _Run(config)
+    orders = [
+        WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir)
+        for i, n in enumerate(split_clients(config.clients, workers))
+    ]
+    datagrams = not endpoint.proto.is_stream
+    async with trio.open_nursery() as watchers:
+        watchers.start_soon(_watch_signals, run)
+        if server_died is not None:
+            watchers.start_soon(_watch_server, server_died, run)
+        if len(orders) == 1:
+            stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
+            tallies, failed = [stats.tally(datagrams=datagrams)], []
+        else:
+            tallies, failed = await _run_processes(orders, run)
+        watchers.cancel_scope.cancel()
+    if failed and run.status == "completed":
+        run.status = "worker_failed"
+    if not tallies:
+        tallies = [LiveStats().tally(datagrams=datagrams)]
+    return DriveOutcome(merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed)
+
+
+async def _receive(conn: Connection) -> object:
+    await trio.lowlevel.wait_readable(conn.fileno())
+    return conn.recv()
+
+
+def _send(conn: Connection, message: object) -> None:
+    try:
+        conn.send(message)
+    except OSError:  # the worker is gone; its reader notices and reports it
+        pass
+
+
+async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally], list[int]]:
+    ctx = multiprocessing.get_context("spawn")
+    procs: list[multiprocessing.process.BaseProcess] = []
+    conns: list[Connection] = []
+    tallies: dict[int, Tally] = {}
+    failed: list[int] = []
+    waiting = len(orders)
+    all_connected = trio.Event()
+
+    def arrived() -> None:
+        nonlocal waiting
+        waiting -= 1
+        if waiting == 0:
+            run.open_window()
+            all_connected.set()
+
+    async def handle(i: int, conn: Connection) -> None:
+        connected = False
+        try:
+            message = await _receive(conn)
+            connected = True
+            arrived()
+            assert isinstance(message, tuple) and message[0] == "connected"
+            await all_connected.wait()
+            assert run.window is not None
+            _send(conn, ("go", run.window))
+            message = await _receive(conn)
+            assert isinstance(message, tuple) and message[0] == "done"
+            assert isinstance(message[1], Tally)
+            tallies[i] = message[1]
+        except (EOFError, OSError):
+            failed.append(i)
+            if not connected:
+                arrived()
+
+    async def forward_stop() -> None:
+        await run.stop.wait()
+        for conn in conns:
+            _send(conn, ("stop",))
+
+    try:
+        for order in orders:
+            parent_end, child_end = ctx.Pipe()
+            proc = ctx.Process(target=worker_process_main, args=(order, child_end), daemon=True)
+            proc.start()
+            child_end.close()
+            procs.append(proc)
+            conns.append(parent_end)
+        async with trio.open_nursery() as outer:
+            outer.start_soon(forward_stop)
+            async with trio.open_nursery() as handlers:
+                for i, conn in enumerate(conns):
+                    handlers.start_soon(handle, i, conn)
+            outer.cancel_scope.cancel()
+    finally:
+        for conn in conns:
+            conn.close()
+        for proc in procs:
+            proc.join(WORKER_STOP_GRACE_S)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return [tallies[i] for i in sorted(tallies)], sorted(failed)

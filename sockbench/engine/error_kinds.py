@@ -1,0 +1,43 @@
+"""Naming the ways a request can fail, so errors are counted by kind."""
+
+from __future__ import annotations
+
+import errno
+
+
+class PeerClosed(Exception):
+    """The server closed the connection (EOF) before the reply was complete."""
+
+
+class Mismatch(Exception):
+    """The reply did not meet the expectation (echo, exact bytes, size or delimiter)."""
+
+
+_BY_ERRNO = {
+    errno.ECONNRESET: "reset",
+    errno.ECONNREFUSED: "refused",
+    errno.EPIPE: "broken_pipe",
+    errno.ETIMEDOUT: "timeout",
+    errno.ECONNABORTED: "aborted",
+    errno.EADDRNOTAVAIL: "no_ephemeral_port",
+    errno.EADDRINUSE: "address_in_use",
+    errno.EMFILE: "too_many_open_files",
+    errno.ENFILE: "too_many_open_files",
+    errno.ENOBUFS: "no_buffer_space",
+    errno.EHOSTUNREACH: "unreachable",
+    errno.ENETUNREACH: "unreachable",
+    errno.ENOENT: "no_such_socket",
+    errno.EAGAIN: "backlog_full",
+}
+
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, PeerClosed):
+        return "closed"
+    if isinstance(exc, Mismatch):
+        return "mismatch"
+    if isinstance(exc, TimeoutError) and exc.errno is None:
+        return "timeout"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return _BY_ERRNO.get(exc.errno, errno.errorcode.get(exc.errno, "oserror").lower())
+    return type(exc).__name__.lower()

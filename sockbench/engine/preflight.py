@@ -1,0 +1,76 @@
+"""A short, bounded check that an external target answers before load starts."""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import socket
+import stat
+import time
+
+from sockbench.endpoints import Endpoint
+from sockbench.errors import TargetError
+
+STREAM_ATTEMPTS = 5
+RETRY_PAUSE_S = 0.2
+DATAGRAM_WAIT_S = 0.5
+
+
+def check_target(endpoint: Endpoint) -> None:
+    if endpoint.proto.is_stream:
+        _check_stream(endpoint)
+    else:
+        _check_datagram(endpoint)
+
+
+def _check_stream(endpoint: Endpoint) -> None:
+    last: OSError | None = None
+    for attempt in range(STREAM_ATTEMPTS):
+        if attempt:
+            time.sleep(RETRY_PAUSE_S)
+        try:
+            with socket.socket(endpoint.family, socket.SOCK_STREAM) as sock:
+                sock.settimeout(2.0)
+                sock.connect(endpoint.sockaddr)
+                return
+        except OSError as exc:
+            last = exc
+    reason = last.strerror if last and last.strerror else str(last)
+    raise TargetError(
+        f"cannot connect to {endpoint.url()}: {reason.lower()} "
+        f"(tried {STREAM_ATTEMPTS} times over {STREAM_ATTEMPTS * RETRY_PAUSE_S:.0f} s)"
+    )
+
+
+def _check_datagram(endpoint: Endpoint) -> None:
+    """Send one probe; an ICMP port-unreachable comes back as ECONNREFUSED.
+
+    Silence is not an error: a datagram server that drops the probe is still a target.
+    """
+    if endpoint.proto.is_unix:
+        if not _is_socket(endpoint.path):
+            raise TargetError(f"cannot reach {endpoint.url()}: no socket at that path")
+        return
+    with socket.socket(endpoint.family, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(endpoint.sockaddr)
+            sock.send(b"\xff" * 8)
+            ready, _, _ = select.select([sock], [], [], DATAGRAM_WAIT_S)
+            if ready:
+                sock.recv(65536)
+        except ConnectionRefusedError:
+            raise TargetError(
+                f"cannot reach {endpoint.url()}: nothing listens there (port unreachable)"
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.ECONNREFUSED:
+                raise TargetError(f"cannot reach {endpoint.url()}: connection refused") from None
+            raise TargetError(f"cannot reach {endpoint.url()}: {exc.strerror}") from None
+
+
+def _is_socket(path: str) -> bool:
+    try:
+        return stat.S_ISSOCK(os.stat(path).st_mode)
+    except OSError:
+        return False

@@ -1,0 +1,91 @@
+"""Closed-loop request/reply over a stream socket (TCP or Unix)."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import trio
+
+from sockbench.endpoints import Endpoint
+from sockbench.engine import sockio
+from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
+from sockbench.engine.gate import StartGate
+from sockbench.engine.live import LiveStats
+
+MAX_BACKOFF_S = 1.0
+CONNECT_TIMEOUT_S = 10.0
+
+
+async def connect_with_retry(
+    endpoint: Endpoint, stats: LiveStats, gate: StartGate | None, limiter: trio.CapacityLimiter
+) -> socket.socket:
+    """Connect, counting failures by kind and backing off while they repeat.
+
+    ``gate`` is told after the first attempt, successful or not, so one unreachable
+    client cannot hold the whole run at the start line.
+    """
+    backoff = 0.0
+    while True:
+        try:
+            async with limiter:
+                with trio.fail_after(CONNECT_TIMEOUT_S):
+                    sock, connect_ns = await sockio.open_stream(endpoint)
+        except (OSError, trio.TooSlowError) as exc:
+            kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
+            stats.error(kind)
+        else:
+            stats.connect.record((connect_ns + 500) // 1000)
+            stats.connections += 1
+            if gate is not None:
+                gate.attempted()
+            return sock
+        if gate is not None:
+            gate.attempted()
+            gate = None
+        backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.01)
+        await trio.sleep(backoff)
+
+
+async def echo_client(
+    endpoint: Endpoint,
+    payload: bytes,
+    timeout_s: float,
+    stats: LiveStats,
+    gate: StartGate,
+    limiter: trio.CapacityLimiter,
+) -> None:
+    """Send ``payload``, wait for the same bytes back, repeat until cancelled.
+
+    Latency runs from just before the write to the last byte of the reply. After
+    an error the connection is closed and the client reconnects.
+    """
+    size = len(payload)
+    buf = bytearray(size)
+    view = memoryview(buf)
+    first: StartGate | None = gate
+    while True:
+        sock = await connect_with_retry(endpoint, stats, first, limiter)
+        first = None
+        try:
+            await gate.go.wait()
+            while True:
+                start = time.monotonic_ns()
+                with trio.move_on_after(timeout_s):
+                    await sockio.send_all(sock, payload)
+                    await sockio.recv_exact(sock, buf, view, size)
+                    end = time.monotonic_ns()
+                    if buf != payload:
+                        raise Mismatch
+                    if start >= stats.measure_start_ns:
+                        stats.requests += 1
+                        stats.bytes_sent += size
+                        stats.bytes_received += size
+                        stats.latency.record((end - start + 500) // 1000)
+                    continue
+                stats.error("timeout")
+                break
+        except (OSError, Mismatch, PeerClosed) as exc:
+            stats.error(error_kind(exc))
+        finally:
+            sockio.close(sock)

@@ -1,0 +1,192 @@
+"""Precise sleeps for open-loop sending: wake within microseconds of a due time.
+
+Open-loop latency is measured from the due time, so any lateness in waking up is
+added to every sample. ``trio.sleep_until`` wakes 0.3-1.2 ms late: trio waits in
+``epoll_wait``, whose timeout is rounded up to whole milliseconds. Spinning until
+the deadline would be exact but burns a core.
+
+Trade-off: sleep on a kernel timer set a little *before* the deadline (``early_ns``),
+then spin the last stretch on ``trio.lowlevel.checkpoint()``, which lets every other
+task run meanwhile. A timerfd wakes with ~50-150 µs of scheduling delay, so the
+default margin of 200 µs makes almost every wake-up land before the deadline and
+the spin costs at most ``early_ns`` of CPU per sleep. All sleepers of one trio run
+share one timerfd, kept armed for the earliest of them by one system task, so
+thousands of clients cost one descriptor, not thousands. Without timerfd (not
+Linux), the coarse part is a plain trio sleep ending ``COARSE_GUARD_NS`` earlier
+and the spin is correspondingly longer.
+
+Deadlines are ``time.monotonic_ns()`` values. trio's own clock is offset from it,
+so ``trio.sleep_until`` must not be handed monotonic times directly.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import heapq
+import itertools
+import os
+import sys
+import time
+from typing import Any
+
+import trio
+
+EARLY_NS = 200_000
+COARSE_GUARD_NS = 1_500_000
+WAKE_TOGETHER_NS = 50_000  # sleepers due this close after the earliest share its wake-up
+_NEVER = 2**63 - 1
+
+
+class _Timespec(ctypes.Structure):
+    _fields_ = (("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long))
+
+
+class _Itimerspec(ctypes.Structure):
+    _fields_ = (("it_interval", _Timespec), ("it_value", _Timespec))
+
+
+class _TimerFd:
+    """A non-blocking CLOCK_MONOTONIC timerfd, armed at absolute times."""
+
+    _TFD_TIMER_ABSTIME = 1
+
+    def __init__(self, libc: Any) -> None:
+        self._settime = libc.timerfd_settime
+        fd = libc.timerfd_create(time.CLOCK_MONOTONIC, os.O_NONBLOCK | os.O_CLOEXEC)
+        if fd < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        self.fd: int = fd
+        self._spec = _Itimerspec()
+
+    def arm(self, at_ns: int) -> None:
+        """Fire once at ``at_ns`` (immediately if past); ``_NEVER`` disarms."""
+        value = self._spec.it_value
+        if at_ns == _NEVER:
+            value.tv_sec = value.tv_nsec = 0
+        else:
+            # A zero it_value would disarm instead of firing.
+            value.tv_sec, value.tv_nsec = divmod(max(at_ns, 1), 1_000_000_000)
+        if self._settime(self.fd, self._TFD_TIMER_ABSTIME, ctypes.byref(self._spec), None):
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+
+    def drain(self) -> None:
+        try:
+            os.read(self.fd, 8)
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        trio.lowlevel.notify_closing(self.fd)
+        os.close(self.fd)
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.timerfd_create.argtypes = (ctypes.c_int, ctypes.c_int)
+        libc.timerfd_settime.argtypes = (
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(_Itimerspec),
+            ctypes.c_void_p,
+        )
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
+
+
+class _Wheel:
+    """The sleepers of one trio run: a heap of wake times, one timerfd, one task.
+
+    A sleeper pushes ``[wake_ns, seq, task]`` and re-arms the timer if it is now
+    the earliest; the system task waits on the timerfd and reschedules every
+    sleeper that is due. Cancelled sleepers blank their task and are skipped.
+    """
+
+    def __init__(self, timer: _TimerFd) -> None:
+        self._timer = timer
+        self._heap: list[list[Any]] = []
+        self._seq = itertools.count()
+        self._armed_ns = _NEVER
+
+    async def wait_until(self, wake_ns: int) -> None:
+        task = trio.lowlevel.current_task()
+        entry = [wake_ns, next(self._seq), task]
+        heapq.heappush(self._heap, entry)
+        if wake_ns < self._armed_ns:
+            self._armed_ns = wake_ns
+            self._timer.arm(wake_ns)
+
+        def abort(_: Any) -> trio.lowlevel.Abort:
+            entry[2] = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+
+    async def run(self) -> None:
+        heap = self._heap
+        try:
+            while True:
+                await trio.lowlevel.wait_readable(self._timer.fd)
+                self._timer.drain()
+                limit = time.monotonic_ns() + WAKE_TOGETHER_NS
+                while heap and (heap[0][0] <= limit or heap[0][2] is None):
+                    task = heapq.heappop(heap)[2]
+                    if task is not None:
+                        trio.lowlevel.reschedule(task)
+                self._armed_ns = heap[0][0] if heap else _NEVER
+                self._timer.arm(self._armed_ns)
+        finally:
+            self._timer.close()
+
+
+_WHEEL: trio.lowlevel.RunVar[_Wheel | None] = trio.lowlevel.RunVar("sockbench_timer_wheel")
+
+
+def _wheel() -> _Wheel | None:
+    try:
+        return _WHEEL.get()
+    except LookupError:
+        pass
+    wheel = None
+    if _LIBC is not None:
+        try:
+            wheel = _Wheel(_TimerFd(_LIBC))
+        except OSError:
+            wheel = None
+        else:
+            trio.lowlevel.spawn_system_task(wheel.run, name="sockbench timer wheel")
+    _WHEEL.set(wheel)
+    return wheel
+
+
+async def sleep_until_ns(deadline_ns: int, *, early_ns: int = EARLY_NS) -> None:
+    """Sleep until ``time.monotonic_ns() >= deadline_ns``, waking microseconds late at most.
+
+    Like ``trio.sleep_until`` it is always a checkpoint. ``early_ns`` is how long
+    before the deadline the kernel timer fires; the rest is spun.
+    """
+    now = time.monotonic_ns()
+    wake = deadline_ns - early_ns
+    if wake > now:
+        wheel = _wheel()
+        if wheel is not None:
+            await wheel.wait_until(wake)
+        else:
+            await trio.sleep(max(0, wake - COARSE_GUARD_NS - now) / 1e9)
+    else:
+        await trio.lowlevel.checkpoint()
+    while time.monotonic_ns() < deadline_ns:
+        await trio.lowlevel.checkpoint()
+
+
+def uses_timerfd() -> bool:
+    """Whether precise sleeps use a timerfd here (else a coarse sleep and a longer spin)."""
+    return _LIBC is not None

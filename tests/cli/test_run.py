@@ -1,0 +1,101 @@
+"""`sockbench run` end to end: a real server process, real sockets, real files."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
+
+
+@pytest.mark.parametrize("proto", ["tcp", "udp"])
+def test_run_writes_result_json_and_hgrm(
+    sockbench_cmd: list[str], tmp_path: Path, proto: str
+) -> None:
+    proc = subprocess.run(
+        [
+            *sockbench_cmd,
+            "run",
+            "--proto",
+            proto,
+            "--clients",
+            "50",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.3",
+            "--json",
+            "-",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    jsonschema.validate(result, SCHEMA)
+    assert result["status"] == "completed"
+    assert result["server"]["model"] == "asyncio"
+    assert result["totals"]["errors"] == {}
+    assert result["totals"]["requests"] > 100
+    assert result["latency_us"]["count"] == result["totals"]["requests"]
+    assert result["connect_us"]["count"] == 50
+    [folder] = tmp_path.iterdir()
+    assert json.loads((folder / "result.json").read_text()) == result
+    hgrm = (folder / "latency.hgrm").read_text()
+    assert hgrm.splitlines()[0].split() == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
+    assert f"Total count    = {result['latency_us']['count']:>12}" in hgrm
+    if proto == "udp":
+        d = result["datagrams"]
+        assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
+        assert d["lost"] == 0
+    # the summary goes to stderr when the JSON takes stdout
+    assert "p99" in proc.stderr
+
+
+def test_sigint_writes_a_partial_result(sockbench_cmd: list[str], tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [
+            *sockbench_cmd,
+            "run",
+            "--clients",
+            "20",
+            "--duration",
+            "30",
+            "--warmup",
+            "0.2",
+            "--json",
+            str(out),
+            "--out",
+            str(tmp_path / "res"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(3.0)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    result = json.loads(out.read_text())
+    jsonschema.validate(result, SCHEMA)
+    assert result["interrupted"] is True
+    assert result["status"] == "interrupted"
+    assert 0.5 < result["duration_s"] < 10
+    assert result["totals"]["requests"] > 0
+    assert "Traceback" not in stderr
+    assert len(list((tmp_path / "res").iterdir())) == 1

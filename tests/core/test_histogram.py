@@ -1,0 +1,88 @@
+import random
+
+import numpy as np
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from sockbench.core.histogram import (
+    HIGHEST_US,
+    Recorder,
+    decode,
+    encode,
+    merge,
+    new_histogram,
+    summarize,
+)
+
+
+def _reference(values: list[int]) -> HdrHistogram:
+    hist = new_histogram()
+    for v in values:
+        assert hist.record_value(v)
+    return hist
+
+
+def test_batched_recording_matches_record_value_bucket_for_bucket() -> None:
+    rng = random.Random(7)
+    values = [int(rng.lognormvariate(4, 2.5)) + 1 for _ in range(50_000)]
+    values = [min(v, HIGHEST_US) for v in values]
+    values += [1, 2, 2047, 2048, 2049, 4095, 4096, 1_000_000, HIGHEST_US]
+    recorder = Recorder(batch=977)
+    for v in values:
+        recorder.record(v)
+    got, want = recorder.histogram, _reference(values)
+    assert got.get_total_count() == want.get_total_count() == len(values)
+    assert list(got.counts) == list(want.counts)
+    assert got.get_min_value() == want.get_min_value()
+    assert got.get_max_value() == want.get_max_value()
+    assert summarize(got) == summarize(want)
+
+
+def test_out_of_range_values_are_clamped_and_counted_not_dropped() -> None:
+    recorder = Recorder()
+    for v in (0, -5, 10, HIGHEST_US * 3):
+        recorder.record(v)
+    hist = recorder.histogram
+    assert hist.get_total_count() == 4
+    assert recorder.clamped == 3
+    assert hist.get_min_value() == 1
+    assert hist.values_are_equivalent(hist.get_max_value(), HIGHEST_US)
+
+
+def test_summary_percentiles() -> None:
+    recorder = Recorder()
+    recorder.add_values(np.arange(1, 10_001, dtype=np.int64))
+    s = summarize(recorder.histogram)
+    assert s.count == 10_000
+    assert s.min == 1
+    assert s.p50 == pytest.approx(5000, rel=1e-3)
+    assert s.p99 == pytest.approx(9900, rel=1e-3)
+    assert s.max == pytest.approx(10_000, rel=1e-3)
+    assert s.mean == pytest.approx(5000.5, rel=1e-3)
+
+
+def test_empty_summary_is_all_zero() -> None:
+    s = summarize(new_histogram())
+    assert (s.count, s.min, s.p50, s.max) == (0, 0, 0, 0)
+    assert decode(s.histogram).get_total_count() == 0
+
+
+def test_merged_histograms_equal_one_histogram_of_all_samples() -> None:
+    rng = random.Random(3)
+    parts = [[rng.randint(1, 200_000) for _ in range(5_000)] for _ in range(3)]
+    encoded = [encode(_reference(p)) for p in parts]
+    merged = merge(encoded)
+    whole = _reference([v for p in parts for v in p])
+    assert summarize(merged).count == summarize(whole).count
+    for pct in (50, 90, 99, 99.9, 100):
+        assert merged.get_value_at_percentile(pct) == whole.get_value_at_percentile(pct)
+
+
+def test_reset_forgets_warmup_samples() -> None:
+    recorder = Recorder()
+    recorder.record(100)
+    recorder.flush()
+    recorder.record(5)
+    recorder.reset()
+    recorder.record(7)
+    assert recorder.histogram.get_total_count() == 1

@@ -1,0 +1,95 @@
+from array import array
+
+import numpy as np
+import pytest
+
+from sockbench.core.histogram import HIGHEST_US, decode, new_histogram
+from sockbench.core.intervals import IntervalSeries, merge_rows
+
+S = 1_000_000_000
+
+
+def test_rows_have_exact_counts_rates_and_percentiles() -> None:
+    series = IntervalSeries(S)
+    assert series.next_end_ns == S
+    first = series.end_interval(np.arange(1, 101, dtype=np.int64), requests=100, errors=2)
+    second = series.end_interval(array("q", [500] * 10 + [1500]), requests=11, errors=0)
+    assert first.to_json() == {
+        "t": 1.0,
+        "requests": 100,
+        "errors": 2,
+        "rps": 100.0,
+        "p50": 50,
+        "p99": 99,
+        "max": 100,
+    }
+    assert second.to_json() == {
+        "t": 2.0,
+        "requests": 11,
+        "errors": 0,
+        "rps": 11.0,
+        "p50": 500,
+        "p99": 1500,
+        "max": 1500,
+    }
+    assert (first.start_s, second.start_s) == (0.0, 1.0)
+    assert series.next_end_ns == 3 * S
+    assert decode(first.histogram).get_total_count() == 100
+    assert decode(second.histogram).get_min_value() == 500  # the scratch histogram was reset
+    assert series.total.get_total_count() == 111
+    assert series.total.get_max_value() == 1500
+
+
+def test_a_short_last_interval_reports_its_true_rate() -> None:
+    series = IntervalSeries(S // 2)
+    series.end_interval(np.array([10, 20], dtype=np.int64), requests=2, errors=0)
+    last = series.end_interval(
+        np.array([30], dtype=np.int64), requests=1, errors=0, end_ns=S // 2 + S // 10
+    )
+    assert (last.start_s, last.t, last.rps) == (0.5, 0.6, 10.0)
+    with pytest.raises(ValueError, match="not after"):
+        series.end_interval(np.array([], dtype=np.int64), 0, 0, end_ns=S // 2)
+
+
+def test_empty_interval_and_histogram_input() -> None:
+    series = IntervalSeries(S)
+    empty = series.end_interval(np.array([], dtype=np.int64), requests=0, errors=3)
+    assert empty.to_json() == {
+        "t": 1.0,
+        "requests": 0,
+        "errors": 3,
+        "rps": 0.0,
+        "p50": 0,
+        "p99": 0,
+        "max": 0,
+    }
+    hist = new_histogram()
+    hist.record_value(7, 4)
+    row = series.end_interval(hist, requests=4, errors=0)
+    assert (row.p50, row.max) == (7, 7)
+    assert hist.get_total_count() == 4  # the caller's histogram is left alone
+
+
+def test_out_of_range_samples_are_clamped_and_counted() -> None:
+    series = IntervalSeries(S)
+    row = series.end_interval(np.array([0, 5, HIGHEST_US + 1], dtype=np.int64), 3, 0)
+    assert series.clamped == 2
+    assert decode(row.histogram).get_total_count() == 3
+    series.end_interval(np.array([5], dtype=np.int64), 1, 0)
+    assert series.clamped == 2
+
+
+def test_rows_of_workers_merge_interval_by_interval() -> None:
+    a, b = IntervalSeries(S), IntervalSeries(S)
+    a.end_interval(np.array([10] * 3, dtype=np.int64), 3, 1)
+    a.end_interval(np.array([20], dtype=np.int64), 1, 0, end_ns=S + S // 2)
+    b.end_interval(np.array([30], dtype=np.int64), 1, 0)
+    b.end_interval(np.array([40, 40], dtype=np.int64), 2, 5, end_ns=S + S // 4)
+    b.end_interval(np.array([50], dtype=np.int64), 1, 0, end_ns=2 * S)
+    rows = [row.to_json() for row in merge_rows([a.rows, b.rows])]
+    assert rows == [
+        {"t": 1.0, "requests": 4, "errors": 1, "rps": 4.0, "p50": 10, "p99": 30, "max": 30},
+        {"t": 1.5, "requests": 3, "errors": 5, "rps": 6.0, "p50": 40, "p99": 40, "max": 40},
+        {"t": 2.0, "requests": 1, "errors": 0, "rps": 1.333, "p50": 50, "p99": 50, "max": 50},
+    ]
+    assert merge_rows([]) == []

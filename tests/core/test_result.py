@@ -1,0 +1,73 @@
+import json
+from pathlib import Path
+
+import jsonschema
+
+from sockbench.config import RunConfig
+from sockbench.core.datagrams import DatagramCounts
+from sockbench.core.histogram import Recorder, encode
+from sockbench.core.result import SCHEMA, build_result, run_warnings
+from sockbench.core.tally import Tally, merge_tallies
+from sockbench.endpoints import Proto
+from sockbench.environment import collect_environment
+
+SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "result.schema.json"
+
+
+def _tally(values: list[int], errors: dict[str, int], datagrams: DatagramCounts | None) -> Tally:
+    rec = Recorder()
+    for v in values:
+        rec.record(v)
+    return Tally(
+        requests=len(values),
+        bytes_sent=64 * len(values),
+        bytes_received=64 * len(values),
+        connections=2,
+        errors=errors,
+        warmup_errors={},
+        latency=encode(rec.histogram),
+        connect=encode(Recorder().histogram),
+        datagrams=datagrams,
+    )
+
+
+def test_merge_adds_counters_and_histograms() -> None:
+    a = _tally([10, 20, 30], {"reset": 1}, DatagramCounts(sent=4, received=3, lost=1))
+    b = _tally([40], {"reset": 2, "timeout": 1}, DatagramCounts(sent=1, received=1))
+    m = merge_tallies([a, b])
+    assert m.requests == 4
+    assert m.errors == {"reset": 3, "timeout": 1}
+    assert m.datagrams == DatagramCounts(sent=5, received=4, lost=1)
+    assert m.connections == 4
+
+
+def _result(tally: Tally, status: str = "completed") -> dict[str, object]:
+    return build_result(
+        config=RunConfig(proto=Proto.UDP, clients=2).to_json(),
+        command="sockbench run",
+        environment=collect_environment(),
+        server={"model": "asyncio", "target": "udp://127.0.0.1:1"},
+        started_at="2026-11-24T12:00:00.000+00:00",
+        duration_s=2.0,
+        status=status,
+        tally=tally,
+        warnings=run_warnings(tally, status),
+    )
+
+
+def test_result_has_the_documented_keys_and_validates() -> None:
+    tally = _tally([100] * 10, {}, DatagramCounts(sent=10, received=10))
+    doc = _result(tally)
+    assert doc["schema"] == SCHEMA
+    assert doc["totals"]["throughput_rps"] == 5.0  # type: ignore[index]
+    assert doc["latency_us"]["p50"] == 100  # type: ignore[index]
+    assert doc["interrupted"] is False
+    schema = json.loads(SCHEMA_FILE.read_text())
+    jsonschema.validate(json.loads(json.dumps(doc)), schema)
+
+
+def test_interrupted_result_is_marked_and_warns() -> None:
+    doc = _result(_tally([], {}, None), status="interrupted")
+    assert doc["interrupted"] is True
+    assert any("interrupted" in w for w in doc["warnings"])  # type: ignore[attr-defined]
+    assert any("no request completed" in w for w in doc["warnings"])  # type: ignore[attr-defined]

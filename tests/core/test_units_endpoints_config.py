@@ -1,0 +1,113 @@
+import pytest
+
+from sockbench.config import build_run_config
+from sockbench.core.units import format_size, parse_size
+from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_target
+from sockbench.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("64", 64), ("1k", 1024), ("64KiB", 65536), ("2M", 2 * 1024**2), (" 8 kb ", 8192)],
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "k", "1.5k", "-3", "12q"])
+def test_parse_size_rejects(text: str) -> None:
+    with pytest.raises(ConfigError, match="malformed size"):
+        parse_size(text)
+
+
+def test_format_size() -> None:
+    assert format_size(65536) == "64 KiB"
+    assert format_size(100) == "100 B"
+
+
+@pytest.mark.parametrize(
+    ("text", "endpoint"),
+    [
+        ("tcp://127.0.0.1:9000", Endpoint(Proto.TCP, "127.0.0.1", 9000)),
+        ("udp://localhost:53", Endpoint(Proto.UDP, "127.0.0.1", 53)),
+        ("tcp://[::1]:80", Endpoint(Proto.TCP, "::1", 80)),
+        ("unix:///tmp/a.sock", Endpoint(Proto.UNIX, path="/tmp/a.sock")),
+        ("unix-dgram:///tmp/b", Endpoint(Proto.UNIX_DGRAM, path="/tmp/b")),
+    ],
+)
+def test_parse_target(text: str, endpoint: Endpoint) -> None:
+    assert parse_target(text) == endpoint
+    assert parse_target(endpoint.url()) == endpoint
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("127.0.0.1:9000", "malformed target"),
+        ("sctp://127.0.0.1:9", "unknown protocol"),
+        ("tcp://127.0.0.1", "expected HOST:PORT"),
+        ("tcp://127.0.0.1:http", "not a number"),
+        ("tcp://127.0.0.1:70000", "outside 0-65535"),
+        ("tcp://127.0.0.1:0", "port 0"),
+        ("tcp://10.1.2.3:80", "not a loopback address"),
+        ("tcp://example.com:80", "numeric IP address"),
+        ("unix://" + "/x" * 60, "limited to 107 bytes"),
+    ],
+)
+def test_parse_target_rejects(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_target(text)
+
+
+def test_remote_targets_need_explicit_permission() -> None:
+    assert parse_target("tcp://10.1.2.3:80", allow_remote=True).host == "10.1.2.3"
+
+
+def test_parse_bind() -> None:
+    assert parse_bind("127.0.0.1:0", Proto.UDP) == Endpoint(Proto.UDP, "127.0.0.1", 0)
+    assert parse_bind("tcp://[::1]:9", Proto.TCP) == Endpoint(Proto.TCP, "::1", 9)
+    assert parse_bind("/tmp/s.sock", Proto.UNIX).path == "/tmp/s.sock"
+    with pytest.raises(ConfigError, match="does not match"):
+        parse_bind("udp://127.0.0.1:9", Proto.TCP)
+
+
+def _config(**kw: object) -> object:
+    args: dict[str, object] = dict(
+        proto="tcp",
+        clients=10,
+        duration_s=1.0,
+        warmup_s=0.0,
+        payload=64,
+        timeout_s=1.0,
+        target=None,
+        server_model="asyncio",
+    )
+    args.update(kw)
+    return build_run_config(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"clients": 0}, "--clients must be at least 1"),
+        ({"duration_s": 0.0}, "--duration must be greater than 0"),
+        ({"warmup_s": -1.0}, "--warmup cannot be negative"),
+        ({"timeout_s": 0.0}, "--timeout must be greater than 0"),
+        ({"proto": "udp", "payload": 65508}, "over the datagram limit of 65507"),
+        ({"proto": "udp", "payload": 4}, "too small for datagrams"),
+        ({"proto": "quic"}, "unknown protocol 'quic'"),
+        ({"proto": "udp", "target": "tcp://127.0.0.1:9"}, "does not match target"),
+    ],
+)
+def test_config_rejects(kw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _config(**kw)
+
+
+def test_target_implies_proto_and_no_model() -> None:
+    config = _config(proto="", target="udp://127.0.0.1:7")
+    assert config.proto is Proto.UDP  # type: ignore[attr-defined]
+    assert config.server_model is None  # type: ignore[attr-defined]
+    doc = config.to_json()  # type: ignore[attr-defined]
+    assert doc["target"] == "udp://127.0.0.1:7"
+    assert doc["proto"] == "udp"

@@ -1,0 +1,70 @@
+"""The engine against servers that misbehave in known ways: the numbers must say so exactly."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+
+from sockbench.config import build_run_config
+from sockbench.engine.runner import run
+
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
+
+
+def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, object]:
+    options: dict[str, object] = dict(
+        proto="", clients=20, duration_s=2.0, warmup_s=0.3, payload=64, timeout_s=0.2
+    )
+    options.update(kw)
+    config = build_run_config(
+        target=target,
+        server_model=None,
+        out_dir=str(tmp_path),
+        **options,  # type: ignore[arg-type]
+    )
+    outcome = run(config, command="test")
+    jsonschema.validate(outcome.result, SCHEMA)
+    assert outcome.folder is not None
+    assert json.loads((outcome.folder / "result.json").read_text()) == outcome.result
+    return outcome.result
+
+
+def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., int], tmp_path: Path) -> None:
+    port = faulty_server("--proto", "udp", "--behaviour", "drop10")
+    result = _run(f"udp://127.0.0.1:{port}", tmp_path, clients=50)
+    d = result["datagrams"]
+    assert isinstance(d, dict)
+    assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
+    assert d["sent"] > 1000
+    assert d["in_flight"] <= 50  # one per client at most, in closed loop
+    # the server drops every 10th datagram it sees
+    assert 0.09 <= d["lost"] / (d["sent"] - d["in_flight"]) <= 0.11
+    assert d["duplicates"] == 0
+    assert result["totals"]["errors"] == {}  # type: ignore[index]
+
+
+def test_latency_includes_the_servers_delay(
+    faulty_server: Callable[..., int], tmp_path: Path
+) -> None:
+    port = faulty_server("--proto", "tcp", "--behaviour", "delay", "--delay-ms", "20")
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0)
+    latency = result["latency_us"]
+    assert isinstance(latency, dict)
+    assert 20_000 <= latency["p50"] <= 30_000
+    assert latency["min"] >= 20_000
+    assert latency["count"] == result["totals"]["requests"]  # type: ignore[index]
+    # 10 clients, one request each per ~20 ms, for 2 s.
+    assert 600 <= latency["count"] <= 1000
+
+
+def test_wrong_replies_are_counted_as_mismatches(
+    faulty_server: Callable[..., int], tmp_path: Path
+) -> None:
+    port = faulty_server("--proto", "tcp", "--behaviour", "garbage")
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=5, duration_s=1.0)
+    errors = result["totals"]["errors"]  # type: ignore[index]
+    assert errors["mismatch"] > 10
+    assert result["status"] == "completed"

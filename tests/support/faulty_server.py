@@ -1,0 +1,92 @@
+"""Echo servers that misbehave on purpose, run as real processes by the tests.
+
+    python -m tests.support.faulty_server --proto udp --behaviour drop10
+    python -m tests.support.faulty_server --proto tcp --behaviour delay --delay-ms 20
+
+Prints ``READY <port>`` once listening; exits on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import socket
+
+
+class DelayedEcho(asyncio.Protocol):
+    def __init__(self, delay: float, garbage: bool) -> None:
+        self.delay = delay
+        self.garbage = garbage
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        reply = bytes(len(data)) if self.garbage else data
+        if self.delay:
+            asyncio.get_running_loop().call_later(self.delay, self._write, reply)
+        else:
+            self.transport.write(reply)
+
+    def _write(self, data: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(data)
+
+
+class DroppingEcho(asyncio.DatagramProtocol):
+    """Echo every datagram except every ``drop_every``-th one."""
+
+    def __init__(self, drop_every: int, delay: float) -> None:
+        self.drop_every = drop_every
+        self.delay = delay
+        self.seen = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.DatagramTransport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.seen += 1
+        if self.drop_every and self.seen % self.drop_every == 0:
+            return
+        if self.delay:
+            asyncio.get_running_loop().call_later(self.delay, self.transport.sendto, data, addr)
+        else:
+            self.transport.sendto(data, addr)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
+    parser.add_argument("--behaviour", choices=["drop10", "delay", "garbage"], required=True)
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    args = parser.parse_args()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    delay = args.delay_ms / 1000
+    if args.proto == "tcp":
+        sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
+        server = await loop.create_server(
+            lambda: DelayedEcho(delay, args.behaviour == "garbage"), sock=sock
+        )
+        port = sock.getsockname()[1]
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        drop = 10 if args.behaviour == "drop10" else 0
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: DroppingEcho(drop, delay), sock=sock
+        )
+    print(f"READY {port}", flush=True)
+    await stop.wait()
+    if args.proto == "tcp":
+        server.close()
+    else:
+        transport.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
