@@ -1,0 +1,219 @@
+"""The HTML report's charts, drawn with matplotlib and returned as SVG documents.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, never through pyplot:
+no global figure registry to leak into or to close, no GUI backend to select, and
+the CLI's process state is left alone. SVG keeps lines sharp at any zoom and is
+small for line charts; text stays text (``svg.fonttype: none``) and the hash salt
+and dropped date make the output byte-for-byte reproducible.
+
+Each function takes already-grouped data and returns one SVG string; choosing
+which charts a document gets is :mod:`sockbench.report.html`'s business.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+from sockbench.report import stats
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+STYLE: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "sockbench",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.35,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "lines.linewidth": 1.6,
+}
+WIDE = (7.2, 3.6)
+TALL = (7.2, 4.6)
+#: Percentile tick labels of the classic HdrHistogram plot, at x = 1/(1-p).
+PERCENTILE_TICKS: tuple[tuple[float, str], ...] = (
+    (50.0, "50"),
+    (90.0, "90"),
+    (99.0, "99"),
+    (99.9, "99.9"),
+    (99.99, "99.99"),
+    (99.999, "99.999"),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: its label, colour and points."""
+
+    label: str
+    color: str
+    x: Sequence[float]
+    y: Sequence[float]
+    dashed: bool = False
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """A stable colour per name (tab10 in sorted order), shared by every chart."""
+    colors = matplotlib.color_sequences["tab10"]
+    return {
+        name: matplotlib.colors.to_hex(colors[i % len(colors)])
+        for i, name in enumerate(sorted(set(names)))
+    }
+
+
+@contextmanager
+def _figure(
+    size: tuple[float, float], rows: int = 1, cols: int = 1
+) -> Iterator[tuple[Figure, list[Axes]]]:
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=size, layout="constrained")
+        axes = list(fig.subplots(rows, cols, squeeze=False).flat)
+        yield fig, axes
+
+
+def _svg(fig: Figure) -> str:
+    buf = io.StringIO()
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def _us_axis(ax: Axes, log: bool) -> None:
+    if log:
+        ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: stats.fmt_us(v)))
+    if log:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _pos: ""))
+
+
+def _legend(ax: Axes) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="best")
+
+
+def spectrum(title: str, series: Sequence[Series]) -> str:
+    """Latency by percentile on the 1/(1-p) log axis, one line per series."""
+    with _figure(WIDE) as (fig, (ax,)):
+        top = 1.0
+        for s in series:
+            xs = [stats.inverse_tail(p) for p in s.x]
+            if xs:
+                top = max(top, xs[-1])
+            ax.step(xs, s.y, where="post", label=s.label, color=s.color)
+        ax.set_xscale("log")
+        ticks = [(stats.inverse_tail(p), label) for p, label in PERCENTILE_TICKS]
+        ax.set_xlim(1.0, max(100.0, min(top, ticks[-1][0])) * 1.2)
+        ax.xaxis.set_major_locator(FixedLocator([x for x, _ in ticks]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, pos: dict(ticks).get(v, "")))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel("percentile (%)")
+        ax.set_ylabel("latency")
+        _us_axis(ax, log=True)
+        ax.set_title(title, loc="left")
+        _legend(ax)
+        return _svg(fig)
+
+
+def _clients_axis(ax: Axes, clients: Sequence[float]) -> None:
+    values = sorted(set(clients))
+    if values and values[-1] / max(values[0], 1) >= 10:
+        ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(values))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("clients")
+
+
+def scaling(title: str, throughput: Sequence[Series], p99: Sequence[Series]) -> str:
+    """Throughput and p99 latency against the number of clients, side by side."""
+    with _figure(WIDE, cols=2) as (fig, (left, right)):
+        for s in throughput:
+            left.plot(s.x, s.y, marker="o", label=s.label, color=s.color)
+        for s in p99:
+            right.plot(s.x, s.y, marker="o", label=s.label, color=s.color)
+        all_x = [x for s in [*throughput, *p99] for x in s.x]
+        for ax in (left, right):
+            _clients_axis(ax, all_x)
+        left.set_ylabel("requests/s")
+        left.set_ylim(bottom=0)
+        left.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
+        right.set_ylabel("p99 latency")
+        _us_axis(right, log=False)
+        right.set_ylim(bottom=0)
+        left.set_title("throughput", loc="left")
+        right.set_title("p99 latency", loc="left")
+        fig.suptitle(title, x=0.01, ha="left")
+        _legend(left)
+        return _svg(fig)
+
+
+def resources(title: str, cpu: Sequence[Series], rss: Sequence[Series]) -> str:
+    """Server CPU (mean %) and peak RSS against the number of clients."""
+    with _figure(WIDE, cols=2) as (fig, (left, right)):
+        for s in cpu:
+            left.plot(s.x, s.y, marker="o", label=s.label, color=s.color)
+        for s in rss:
+            right.plot(s.x, s.y, marker="o", label=s.label, color=s.color)
+        all_x = [x for s in [*cpu, *rss] for x in s.x]
+        for ax in (left, right):
+            _clients_axis(ax, all_x)
+            ax.set_ylim(bottom=0)
+        left.set_ylabel("CPU % (mean)")
+        right.set_ylabel("RSS MiB (peak)")
+        left.set_title("server CPU", loc="left")
+        right.set_title("server memory", loc="left")
+        fig.suptitle(title, x=0.01, ha="left")
+        _legend(left)
+        return _svg(fig)
+
+
+def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> str:
+    """Per-interval throughput (top) and p50/p99 latency (bottom) over the run."""
+    with _figure(TALL, rows=2) as (fig, (top, bottom)):
+        for s in rps:
+            top.plot(s.x, s.y, label=s.label, color=s.color)
+        for s in latency:
+            bottom.plot(s.x, s.y, label=s.label, color=s.color, linestyle="--" if s.dashed else "-")
+        top.set_ylabel("requests/s")
+        top.set_ylim(bottom=0)
+        top.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
+        bottom.set_ylabel("latency")
+        bottom.set_title("p99 solid, p50 dashed", loc="left", fontsize=8)
+        _us_axis(bottom, log=False)
+        bottom.set_ylim(bottom=0)
+        bottom.set_xlabel("seconds since measurement start")
+        top.sharex(bottom)
+        top.set_title(title, loc="left")
+        _legend(top)
+        return _svg(fig)
+
+
+def _short(v: float) -> str:
+    for scale, suffix in ((1e6, "M"), (1e3, "k")):
+        if abs(v) >= scale:
+            return f"{v / scale:g}{suffix}"
+    return f"{v:g}"
+
+
+def series_from(
+    points: Mapping[str, Sequence[tuple[float, float]]], colors: Mapping[str, str]
+) -> list[Series]:
+    """Series sorted by label, each from (x, y) points sorted by x."""
+    out = []
+    for label in sorted(points):
+        pts = sorted(points[label])
+        out.append(Series(label, colors[label], [p[0] for p in pts], [p[1] for p in pts]))
+    return out

@@ -1,0 +1,81 @@
+"""One CSV row per cell, raw numbers, a fixed column order.
+
+The columns are the same for a run and a compare and do not depend on which
+fields a document happens to carry (absent values are empty), so spreadsheets and
+scripts can rely on positions across runs. Units are in the column names: µs for
+latencies, bytes, requests per second.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from typing import Any
+
+from sockbench.report.document import Doc, cell_key, cells, error_total, get, target
+
+_PERCENTILES = ("count", "min", "mean", "stdev", "p50", "p90", "p99", "p99_9", "p99_99", "max")
+
+
+def _path(*path: str) -> Callable[[Doc], Any]:
+    return lambda r: get(r, *path)
+
+
+def _columns() -> list[tuple[str, Callable[[Doc], Any]]]:
+    cols: list[tuple[str, Callable[[Doc], Any]]] = [
+        ("model", lambda r: cell_key(r).model),
+        ("proto", lambda r: cell_key(r).proto),
+        ("mode", _path("config", "mode")),
+        ("clients", lambda r: cell_key(r).clients),
+        ("payload", lambda r: cell_key(r).payload),
+        ("repeat", lambda r: cell_key(r).repeat),
+        ("rate", _path("config", "rate")),
+        ("status", _path("status")),
+        ("target", target),
+        ("started_at", _path("started_at")),
+        ("duration_s", _path("duration_s")),
+        ("requests", _path("totals", "requests")),
+        ("throughput_rps", _path("totals", "throughput_rps")),
+        ("throughput_bps", _path("totals", "throughput_bps")),
+        ("bytes_sent", _path("totals", "bytes_sent")),
+        ("bytes_received", _path("totals", "bytes_received")),
+        ("connections", _path("totals", "connections")),
+        ("errors", error_total),
+    ]
+    for hist in ("latency", "connect", "service_time", "send_lag"):
+        for p in _PERCENTILES:
+            name = f"{hist}_count" if p == "count" else f"{hist}_{p}_us"
+            cols.append((name, _path(f"{hist}_us", p)))
+    for name in ("sent", "received", "lost", "duplicates", "reordered", "late", "in_flight"):
+        cols.append((f"datagrams_{name}", _path("datagrams", name)))
+    for name in ("cpu_percent_mean", "cpu_percent_max", "rss_bytes_max", "threads_max", "fds_max"):
+        cols.append((f"server_{name}", _path("server_resources", name)))
+    for name in ("cpu_percent_mean", "cpu_percent_max", "saturated", "workers"):
+        cols.append((f"generator_{name}", _path("generator", name)))
+    cols.append(("warnings", lambda r: len(r.get("warnings") or [])))
+    return cols
+
+
+COLUMNS = _columns()
+HEADER = tuple(name for name, _ in COLUMNS)
+
+
+def render(doc: Doc) -> str:
+    """A header row and one row per cell (a run is one row)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    for result in cells(doc):
+        writer.writerow([_cell(getter(result)) for _, getter in COLUMNS])
+    return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)

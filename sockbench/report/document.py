@@ -1,0 +1,139 @@
+"""Reading result documents and flattening them into cells.
+
+Every renderer accepts a run result or a compare document. Rather than each one
+branching on the schema, they all go through :func:`cells`, which presents a run as
+a compare of one cell; the cost is a little indirection, the gain is that a single
+run and a 24-cell sweep take the same code path and look alike.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sockbench.errors import SockbenchError
+
+RESULT_SCHEMA = "sockbench.result/1"
+COMPARE_SCHEMA = "sockbench.compare/1"
+SCHEMAS = (RESULT_SCHEMA, COMPARE_SCHEMA)
+
+Doc = Mapping[str, Any]
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a result or compare document from a file or from the folder holding it.
+
+    Accepts ``result.json``/``results.json`` files, a run folder (``result.json``
+    inside) and a compare folder (``results.json`` inside). Raises SockbenchError
+    with a one-line message when nothing usable is there.
+    """
+    target = Path(path)
+    if target.is_dir():
+        found = [target / n for n in ("result.json", "results.json") if (target / n).is_file()]
+        if not found:
+            raise SockbenchError(f"{target}: no result.json or results.json in this folder")
+        target = found[0]
+    elif not target.exists():
+        raise SockbenchError(f"{target}: no such file or folder")
+    try:
+        text = target.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SockbenchError(f"{target}: cannot read: {_one_line(exc)}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SockbenchError(
+            f"{target}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from exc
+    if not isinstance(doc, dict):
+        raise SockbenchError(f"{target}: expected a JSON object, got {type(doc).__name__}")
+    schema = doc.get("schema")
+    if schema not in SCHEMAS:
+        raise SockbenchError(
+            f"{target}: unknown schema {schema!r} (expected {' or '.join(SCHEMAS)})"
+        )
+    return doc
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def is_compare(doc: Doc) -> bool:
+    return doc.get("schema") == COMPARE_SCHEMA
+
+
+def cells(doc: Doc) -> list[Doc]:
+    """The run results of a document: the cells of a compare, or the run itself."""
+    if is_compare(doc):
+        return list(doc.get("cells") or [])
+    return [doc]
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """What identifies a cell in a compare grid."""
+
+    model: str
+    proto: str
+    clients: int
+    payload: object
+    repeat: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.model} {self.proto} c={self.clients} payload={self.payload}"
+
+
+def model_name(result: Doc) -> str:
+    """The server model of a result, or a name for the external target it hit."""
+    cell = result.get("cell") or {}
+    for value in (
+        cell.get("model"),
+        (result.get("server") or {}).get("model"),
+        (result.get("config") or {}).get("server_model"),
+    ):
+        if value:
+            return str(value)
+    return "external"
+
+
+def cell_key(result: Doc) -> CellKey:
+    cell = result.get("cell") or {}
+    config = result.get("config") or {}
+
+    def pick(name: str) -> Any:
+        value = cell.get(name)
+        return config.get(name) if value is None else value
+
+    return CellKey(
+        model=model_name(result),
+        proto=str(pick("proto") or "?"),
+        clients=int(pick("clients") or 0),
+        payload=pick("payload"),
+        repeat=int(cell.get("repeat") or 0),
+    )
+
+
+def target(result: Doc) -> str:
+    server = result.get("server") or {}
+    config = result.get("config") or {}
+    return str(server.get("target") or config.get("target") or "?")
+
+
+def error_total(result: Doc) -> int:
+    errors = (result.get("totals") or {}).get("errors") or {}
+    return sum(int(v) for v in errors.values())
+
+
+def get(result: Doc, *path: str) -> Any:
+    """``result[a][b]...`` with None for any missing or null step."""
+    node: Any = result
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node

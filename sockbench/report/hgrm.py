@@ -1,0 +1,77 @@
+"""HdrHistogram's classic percentile distribution (``.hgrm``), as the Java library prints it.
+
+Values are recorded in µs and printed in ms (scaling ratio 1000), which is what
+HdrHistogram's plotter and most tooling expect of an ``.hgrm`` file. We format the
+rows ourselves instead of calling ``hdrh``'s ``output_percentile_distribution``:
+that one wants a binary stream, labels the footer ``TotalCount`` instead of
+``Total count`` and walks different percentile levels (see :mod:`.stats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sockbench.report import stats
+from sockbench.report.document import Doc, cell_key, cells, is_compare
+
+#: Divides µs into the ms the file is written in.
+SCALING_RATIO = 1000.0
+TICKS_PER_HALF_DISTANCE = 5
+HEADER = f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}\n\n"
+
+
+def render(doc: Doc) -> str:
+    """The latency distribution of a run, or of every cell of a compare with a
+    ``# cell: model proto clients payload`` line before each."""
+    if not is_compare(doc):
+        return render_histogram(doc.get("latency_us"))
+    parts = []
+    for result in cells(doc):
+        key = cell_key(result)
+        header = f"# cell: {key.model} {key.proto} {key.clients} {key.payload}"
+        if key.repeat:
+            header += f" repeat={key.repeat}"
+        parts.append(header + "\n" + render_histogram(result.get("latency_us")))
+    return "\n".join(parts) if parts else "# no cells\n"
+
+
+def render_histogram(
+    summary: Mapping[str, Any] | None, scaling_ratio: float = SCALING_RATIO
+) -> str:
+    """One HistSummary's histogram as an ``.hgrm`` text (header only when it is empty)."""
+    hist = stats.decode(summary)
+    if hist is None:
+        return HEADER
+    digits = int(hist.significant_figures)
+    lines = [HEADER]
+    for step in stats.percentile_distribution(hist, TICKS_PER_HALF_DISTANCE):
+        value = fixed(step.value / scaling_ratio, digits, 12)
+        fraction = step.percentile / 100.0
+        row = f"{value} {fixed(fraction, 12, 2)} {step.total_count:10d}"
+        if step.percentile != 100.0:
+            row += " " + fixed(1.0 / (1.0 - fraction), 2, 14)
+        lines.append(row + "\n")
+    mean, stddev = stats.mean_stddev(hist)
+    max_value = hist.get_max_value() / scaling_ratio
+    total = int(hist.get_total_count())
+    lines.append(
+        f"#[Mean    = {fixed(mean / scaling_ratio, digits, 12)}, "
+        f"StdDeviation   = {fixed(stddev / scaling_ratio, digits, 12)}]\n"
+        f"#[Max     = {fixed(max_value, digits, 12)}, Total count    = {total:12d}]\n"
+        f"#[Buckets = {hist.bucket_count:12d}, SubBuckets     = {hist.sub_bucket_count:12d}]\n"
+    )
+    return "".join(lines)
+
+
+def fixed(value: float, digits: int, width: int) -> str:
+    """``%{width}.{digits}f`` as Java's Formatter writes it.
+
+    Java rounds the shortest decimal representation of the double half-up, where
+    Python rounds its exact binary value; they differ on ties such as
+    0.9997802734375, which Java prints as 0.999780273438.
+    """
+    quantum = Decimal(1).scaleb(-digits)
+    rounded = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{rounded:>{width}f}"

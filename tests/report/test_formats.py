@@ -1,0 +1,168 @@
+"""The registry, and every format rendering every stored document."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from sockbench.errors import SockbenchError
+from sockbench.report import EXTENSIONS, FORMATS, render
+from sockbench.report import csv as csv_format
+from sockbench.report.document import cells
+from sockbench.report.sections import Table
+from sockbench.report.terminal import print_report, without_column
+from tests.report.conftest import html_of
+
+
+def test_registry() -> None:
+    assert set(FORMATS) == {"html", "md", "csv", "hgrm", "text"}
+    assert set(EXTENSIONS) == set(FORMATS)
+    with pytest.raises(SockbenchError, match="unknown report format 'pdf'"):
+        render({}, "pdf")
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_every_format_renders_every_document(any_doc: tuple[str, dict[str, Any]], fmt: str) -> None:
+    name, doc = any_doc
+    before = json.dumps(doc, sort_keys=True)
+    output = html_of(name) if fmt == "html" else render(doc, fmt)
+    assert isinstance(output, str) and output.endswith("\n")
+    assert "\x1b[" not in output
+    # Pure: the same bytes every time (HTML: see test_html), the document untouched.
+    if fmt != "html":
+        assert render(doc, fmt) == output
+    assert json.dumps(doc, sort_keys=True) == before
+
+
+def test_csv_one_row_per_cell_with_raw_numbers(any_doc: tuple[str, dict[str, Any]]) -> None:
+    _, doc = any_doc
+    rows = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
+    assert len(rows) == len(cells(doc))
+    assert tuple(rows[0]) == csv_format.HEADER
+    for row, result in zip(rows, cells(doc), strict=True):
+        assert float(row["throughput_rps"]) == result["totals"]["throughput_rps"]
+        assert int(row["latency_p99_us"]) == result["latency_us"]["p99"]
+        assert int(row["latency_count"]) == result["latency_us"]["count"]
+        assert row["service_time_p50_us"] == (
+            str(result["service_time_us"]["p50"]) if result["service_time_us"] else ""
+        )
+        if result["datagrams"]:
+            assert int(row["datagrams_lost"]) == result["datagrams"]["lost"]
+
+
+def test_csv_header_is_stable() -> None:
+    # Scripts read columns by position; extending the list is fine, reordering is not.
+    assert csv_format.HEADER[:12] == (
+        "model",
+        "proto",
+        "mode",
+        "clients",
+        "payload",
+        "repeat",
+        "rate",
+        "status",
+        "target",
+        "started_at",
+        "duration_s",
+        "requests",
+    )
+
+
+def test_text_udp_identity(udp_doc: dict[str, Any]) -> None:
+    d = udp_doc["datagrams"]
+    assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
+    text = render(udp_doc, "text")
+    assert f"sent {d['sent']:,} = received {d['received']:,} + lost {d['lost']:,}" in text
+    assert "does not add up" not in text
+    broken = {**udp_doc, "datagrams": {**d, "received": d["received"] - 5}}
+    assert "does not add up: off by +5" in render(broken, "text")
+
+
+def test_text_sections(tcp_doc: dict[str, Any], compare_doc: dict[str, Any]) -> None:
+    text = render(tcp_doc, "text")
+    for needle in ("latency", "connect", "errors", "reset 1, timeout 3", "Warnings", "threaded"):
+        assert needle in text
+    table = render(compare_doc, "text").split("Summary\n-------\n")[1].split("\n\n")[0]
+    # Header, one line per cell, the note on best values.
+    assert len(table.splitlines()) == 1 + len(cells(compare_doc)) + 1
+
+
+def test_markdown_compare_table(compare_doc: dict[str, Any]) -> None:
+    md = render(compare_doc, "md")
+    table = [line for line in md.splitlines() if line.startswith("| ")]
+    header = table[0]
+    for title in ("model", "req/s", "p99.9", "lost", "server CPU %", "RSS MiB", "threads"):
+        assert f" {title} " in header
+    assert len(table) == 2 + len(cells(compare_doc))
+    assert "## Environment" in md and "**bold**" not in md
+
+
+def test_best_values_are_per_group(compare_doc: dict[str, Any]) -> None:
+    md = render(compare_doc, "md")
+    rows = [line for line in md.splitlines() if line.startswith("| ") and " 64 B " in line]
+    by_group: dict[tuple[str, str], list[str]] = {}
+    for row in rows:
+        cols = [c.strip() for c in row.strip("|").split("|")]
+        by_group.setdefault((cols[1], cols[2]), []).append(cols[4])
+    # Exactly one best req/s per proto x clients group.
+    for values in by_group.values():
+        assert sum(v.startswith("**") for v in values) == 1
+
+
+def test_repeat_and_status_columns(compare_doc: dict[str, Any]) -> None:
+    first = {**cells(compare_doc)[0], "status": "server_died"}
+    second = {**cells(compare_doc)[1], "cell": {**cells(compare_doc)[1]["cell"], "repeat": 1}}
+    doc = {**compare_doc, "cells": [first, second]}
+    header = render(doc, "md").split("## Summary\n\n")[1].splitlines()[0]
+    assert "| repeat |" in header and header.endswith("| status |")
+    assert "server_died" in render(doc, "text")
+
+
+def test_terminal_report(tcp_doc: dict[str, Any], compare_doc: dict[str, Any]) -> None:
+    for doc in (tcp_doc, compare_doc):
+        console = Console(record=True, width=200, force_terminal=False)
+        print_report(doc, console)
+        out = console.export_text()
+        assert "Environment" in out and "bench-01" in out
+    assert all(c["cell"]["model"] in out for c in cells(compare_doc))
+
+
+def test_terminal_fits_narrow_consoles(compare_doc: dict[str, Any]) -> None:
+    wide = Console(record=True, width=250)
+    print_report(compare_doc, wide)
+    narrow = Console(record=True, width=80)
+    print_report(compare_doc, narrow)
+    wide_text, narrow_text = wide.export_text(), narrow.export_text()
+    assert "RSS MiB" in wide_text and "RSS MiB" not in narrow_text
+    assert "…" not in narrow_text.split("Summary")[1].split("Warnings")[0]
+    assert all(len(line) <= 80 for line in narrow_text.splitlines())
+    # Bracketed cell labels in warnings are text, not rich markup.
+    assert "[threaded tcp c=100 payload=64]" in narrow_text
+
+
+def test_without_column_keeps_best_positions() -> None:
+    table = Table(("a", "b", "c"), (("1", "2", "3"),), ("l", "r", "r"), frozenset({(0, 0), (0, 2)}))
+    cut = without_column(table, 1)
+    assert cut.headers == ("a", "c") and cut.rows == (("1", "3"),)
+    assert cut.best == frozenset({(0, 0), (0, 1)})
+
+
+def test_external_target_has_a_model_label(tcp_doc: dict[str, Any]) -> None:
+    external = {**tcp_doc, "server": {"model": None, "target": "tcp://10.0.0.5:7000"}}
+    external["config"] = {**tcp_doc["config"], "server_model": None}
+    text = render(external, "text")
+    assert "server model  external" in text and "tcp://10.0.0.5:7000" in text
+
+
+def test_minimal_documents_render() -> None:
+    # A result as an interrupted run might leave it: most optional parts missing.
+    bare = {"schema": "sockbench.result/1", "status": "interrupted", "config": {}, "totals": {}}
+    compare = {"schema": "sockbench.compare/1", "cells": []}
+    for fmt in FORMATS:
+        assert render(bare, fmt)
+        assert render(compare, fmt)
