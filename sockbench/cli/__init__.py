@@ -1,0 +1,9 @@
+"""The command line: parse options, call the library, print. Nothing else lives here.
+
+One module per command; importing this package registers them all on :data:`app`.
+"""
+
+from sockbench.cli import report, run, serve
+from sockbench.cli.app import app, main
+
+__all__ = ["app", "main", "report", "run", "serve"]
