@@ -5,6 +5,7 @@ The CLI builds a :class:`RunConfig`; nothing downstream checks input again.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -31,6 +32,11 @@ class RunConfig:
     server_model: str | None = DEFAULT_MODEL
     connect_concurrency: int = 256
     workers: int = 1
+    source_ips: tuple[str, ...] = ()
+    server_threads: int = 64
+    server_processes: int = 0
+    server_cpus: tuple[int, ...] = ()
+    client_cpus: tuple[int, ...] = ()
     json_path: str | None = None
     out_dir: str | None = "results"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -42,6 +48,56 @@ class RunConfig:
         extra = doc.pop("extra")
         doc.update(extra)
         return doc
+
+
+PORTS_PER_SOURCE = 25_000  # of the 28,232 ephemeral ports Linux has per address pair
+
+
+def parse_source_ips(
+    text: str, clients: int, target: Endpoint | None, allow_remote: bool = False
+) -> tuple[str, ...]:
+    """``auto``, ``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.3``: addresses clients bind to.
+
+    A TCP connection is unique per (source address, source port, destination), so one
+    source address gives at most ~28k connections to one server port. ``auto`` spreads
+    clients over as many addresses of 127.0.0.0/8 as that needs, for loopback targets.
+    """
+    text = text.strip()
+    if target is not None and target.proto.is_unix:
+        if text not in ("", "auto"):
+            raise ConfigError("--source-ips applies to tcp and udp, not Unix sockets")
+        return ()
+    if text in ("", "auto"):
+        needed = -(-clients // PORTS_PER_SOURCE)
+        if needed <= 1:
+            return ()
+        if target is not None and not ipaddress.ip_address(target.host).is_loopback:
+            return ()
+        if target is not None and ":" in target.host:
+            raise ConfigError(
+                f"--clients {clients} needs {needed} source addresses, and ::1 has only one; "
+                "use an IPv4 loopback target"
+            )
+        return tuple(f"127.0.0.{i}" for i in range(1, needed + 1))
+    ips: list[str] = []
+    for part in text.split(","):
+        first, sep, last = part.strip().partition("-")
+        try:
+            start = ipaddress.ip_address(first)
+            end = ipaddress.ip_address(last) if sep else start
+        except ValueError:
+            raise ConfigError(f"malformed --source-ips {text!r}; expected A.B.C.D-A.B.C.E") from None
+        if start.version != end.version or int(end) < int(start) or int(end) - int(start) > 1024:
+            raise ConfigError(f"malformed --source-ips range {part.strip()!r}")
+        for n in range(int(start), int(end) + 1):
+            addr = ipaddress.ip_address(n) if start.version == 4 else ipaddress.IPv6Address(n)
+            if not addr.is_loopback and not allow_remote:
+                raise ConfigError(
+                    f"--source-ips {addr} is not a loopback address; sockbench only loads "
+                    "from 127.0.0.0/8 and ::1 unless you pass --allow-remote"
+                )
+            ips.append(str(addr))
+    return tuple(ips)
 
 
 def build_run_config(
@@ -58,6 +114,7 @@ def build_run_config(
     json_path: str | None = None,
     out_dir: str | None = "results",
     workers: str = "1",
+    source_ips: str = "auto",
 ) -> RunConfig:
     """Check every option and their combinations; raise :class:`ConfigError` with one line."""
     endpoint = parse_target(target, allow_remote=allow_remote) if target else None
@@ -90,6 +147,7 @@ def build_run_config(
             )
     return RunConfig(
         workers=parse_workers(workers, clients),
+        source_ips=parse_source_ips(source_ips, clients, endpoint, allow_remote),
         proto=chosen,
         clients=clients,
         duration_s=duration_s,

@@ -36,6 +36,7 @@ class DriveOutcome:
     measured_s: float
     workers: int
     failed_workers: list[int] = field(default_factory=list)
+    window: Window | None = None
 
 
 class _Run:
@@ -104,9 +105,10 @@ async def coordinate(
 ) -> DriveOutcome:
     """Run the clients over ``workers`` workers; stop early on a signal or server death."""
     run = _Run(config)
+    shares = split_clients(config.clients, workers)
     orders = [
-        WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir)
-        for i, n in enumerate(split_clients(config.clients, workers))
+        WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir, first_client=sum(shares[:i]))
+        for i, n in enumerate(shares)
     ]
     datagrams = not endpoint.proto.is_stream
     async with trio.open_nursery() as watchers:
@@ -115,7 +117,8 @@ async def coordinate(
             watchers.start_soon(_watch_server, server_died, run)
         if len(orders) == 1:
             stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
-            tallies, failed = [stats.tally(datagrams=datagrams)], []
+            tallies: list[Tally] = [stats.tally(datagrams=datagrams)]
+            failed: list[int] = []
         else:
             tallies, failed = await _run_processes(orders, run)
         watchers.cancel_scope.cancel()
@@ -123,7 +126,9 @@ async def coordinate(
         run.status = "worker_failed"
     if not tallies:
         tallies = [LiveStats().tally(datagrams=datagrams)]
-    return DriveOutcome(merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed)
+    return DriveOutcome(
+        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
+    )
 
 
 async def _receive(conn: Connection) -> object:
@@ -140,7 +145,7 @@ def _send(conn: Connection, message: object) -> None:
 
 async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally], list[int]]:
     ctx = multiprocessing.get_context("spawn")
-    procs: list[multiprocessing.process.BaseProcess] = []
+    procs: list[multiprocessing.context.SpawnProcess] = []
     conns: list[Connection] = []
     tallies: dict[int, Tally] = {}
     failed: list[int] = []

@@ -25,13 +25,15 @@ from sockbench.engine.live import LiveStats
 RECV_BUFFER = 65536
 
 
-def open_datagram(endpoint: Endpoint, reply_dir: str | None) -> socket.socket:
+def open_datagram(
+    endpoint: Endpoint, reply_dir: str | None, source: str | None = None
+) -> socket.socket:
     """A datagram socket connected to ``endpoint``.
 
     A Unix datagram client must bind a path of its own, or the server has no address
     to reply to; those paths live in ``reply_dir``, which the caller removes.
     """
-    sock = sockio.open_socket(endpoint)
+    sock = sockio.open_socket(endpoint, source)
     try:
         if endpoint.proto.is_unix:
             if reply_dir is None:
@@ -51,6 +53,7 @@ async def echo_client(
     stats: LiveStats,
     gate: StartGate,
     reply_dir: str | None,
+    source: str | None = None,
 ) -> None:
     out = bytearray(os.urandom(payload_size))
     out_tail = bytes(out[dg.SEQ_SIZE :])
@@ -59,7 +62,7 @@ async def echo_client(
     timeout_ns = int(timeout_s * 1e9)
     try:
         start = time.monotonic_ns()
-        sock = open_datagram(endpoint, reply_dir)
+        sock = open_datagram(endpoint, reply_dir, source)
     except OSError as exc:
         stats.error(error_kind(exc))
         gate.attempted()

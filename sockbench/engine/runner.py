@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,12 +19,15 @@ from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
+from sockbench.engine.sampling import TreeSampler
+from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
 from sockbench.output import write_json, write_run_folder
 from sockbench.servers.launcher import ServerProcess, open_server
 
 EXIT_INTERRUPTED = 130
 EXIT_SERVER_DIED = 1
+SATURATION = 0.9  # of the generator's CPU capacity
 
 
 @dataclass(frozen=True)
@@ -46,23 +50,66 @@ def _embedded_bind(config: RunConfig, private: str) -> Endpoint:
     return Endpoint(config.proto, "127.0.0.1", 0)
 
 
+def _generator_summary(
+    sampler: TreeSampler, window: Window | None, workers: int, cores: int
+) -> dict[str, Any] | None:
+    """The generator's own CPU, and whether it ran out of it (then it measured itself)."""
+    summary = sampler.summary(*_bounds(window))
+    if summary is None:
+        return None
+    # Each worker is one trio thread: it saturates at one core, whatever the machine has.
+    capacity = 100.0 * min(workers, cores)
+    return {
+        **summary.to_json(),
+        "workers": workers,
+        "cores": cores,
+        "saturated": summary.cpu_percent_mean >= SATURATION * capacity,
+    }
+
+
+def _bounds(window: Window | None) -> tuple[int, int]:
+    return (window.measure_start_ns, window.measure_end_ns) if window else (0, 2**63)
+
+
+def _saturation_warning(generator: dict[str, Any]) -> str:
+    return (
+        f"the load generator used {generator['cpu_percent_mean']:.0f}% CPU with "
+        f"{generator['workers']} worker(s) on {generator['cores']} core(s): this run measured "
+        "the client as much as the server; add --workers (and cores), or lower --clients or --rate"
+    )
+
+
 def run(config: RunConfig, *, command: str) -> RunOutcome:
     """Run the benchmark ``config`` describes and write its result files."""
     check_descriptors(-(-config.clients // config.workers))
+    if config.client_cpus:
+        os.sched_setaffinity(0, config.client_cpus)
+    cores = len(os.sched_getaffinity(0))
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     environment = collect_environment()
+    server_resources: dict[str, Any] | None = None
     with contextlib.ExitStack() as stack:
         private = stack.enter_context(_private_dir())
         server: ServerProcess | None = None
         if config.target is None:
             assert config.server_model is not None
             server = stack.enter_context(
-                open_server(config.server_model, _embedded_bind(config, private))
+                open_server(
+                    config.server_model,
+                    _embedded_bind(config, private),
+                    threads=config.server_threads,
+                    processes=config.server_processes,
+                    cpus=set(config.server_cpus) or None,
+                )
             )
             endpoint = server.endpoint
+            server_sampler = stack.enter_context(TreeSampler(server.pid))
         else:
             endpoint = config.target
             check_target(endpoint)
+        generator_sampler = stack.enter_context(
+            TreeSampler(os.getpid(), exclude=server.pid if server else None)
+        )
         watch = server
         outcome = trio.run(
             lambda: coordinate(
@@ -73,17 +120,29 @@ def run(config: RunConfig, *, command: str) -> RunOutcome:
                 reply_dir=private,
             )
         )
+        if server is not None:
+            summary = server_sampler.summary(*_bounds(outcome.window))
+            server_resources = summary.to_json() if summary else None
+    generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
     tally = outcome.tally
+    warnings = run_warnings(tally, outcome.status, outcome.failed_workers)
+    if generator and generator["saturated"]:
+        warnings.append(_saturation_warning(generator))
     result = build_result(
         config=config.to_json(),
         command=command,
         environment=environment,
-        server={"model": config.server_model if server else None, "target": endpoint.url()},
+        server={
+            "model": config.server_model if server else None,
+            "target": endpoint.url(),
+            "cpus": sorted(config.server_cpus) or None,
+        },
         started_at=started_at,
         duration_s=outcome.measured_s,
         status=outcome.status,
         tally=tally,
-        warnings=run_warnings(tally, outcome.status, outcome.failed_workers),
+        warnings=warnings,
+        extra={"server_resources": server_resources, "generator": generator},
     )
     folder = write_run_folder(result, config.out_dir) if config.out_dir else None
     if config.json_path:

@@ -19,11 +19,23 @@ from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.error_kinds import PeerClosed
 
 _UNIX_BACKLOG_RETRY_S = 0.001
+# Linux: let connect() pick the port for a socket bound to an address, so ports are
+# unique per (source, destination) pair rather than per source address.
+IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
-def open_socket(endpoint: Endpoint) -> socket.socket:
+def open_socket(endpoint: Endpoint, source: str | None = None) -> socket.socket:
+    """A non-blocking socket for ``endpoint``, bound to ``source`` (an IP) when given."""
     sock = socket.socket(endpoint.family, endpoint.proto.socktype)
     sock.setblocking(False)
+    if source is not None:
+        try:
+            if endpoint.proto.is_stream:
+                sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            sock.bind((source, 0))
+        except BaseException:
+            sock.close()
+            raise
     return sock
 
 
@@ -45,9 +57,9 @@ async def connect(sock: socket.socket, endpoint: Endpoint) -> None:
         return
 
 
-async def open_stream(endpoint: Endpoint) -> tuple[socket.socket, int]:
+async def open_stream(endpoint: Endpoint, source: str | None = None) -> tuple[socket.socket, int]:
     """A connected stream socket and its connect time in ns."""
-    sock = open_socket(endpoint)
+    sock = open_socket(endpoint, source)
     try:
         start = time.monotonic_ns()
         await connect(sock, endpoint)

@@ -18,7 +18,11 @@ CONNECT_TIMEOUT_S = 10.0
 
 
 async def connect_with_retry(
-    endpoint: Endpoint, stats: LiveStats, gate: StartGate | None, limiter: trio.CapacityLimiter
+    endpoint: Endpoint,
+    stats: LiveStats,
+    gate: StartGate | None,
+    limiter: trio.CapacityLimiter,
+    source: str | None = None,
 ) -> socket.socket:
     """Connect, counting failures by kind and backing off while they repeat.
 
@@ -30,7 +34,7 @@ async def connect_with_retry(
         try:
             async with limiter:
                 with trio.fail_after(CONNECT_TIMEOUT_S):
-                    sock, connect_ns = await sockio.open_stream(endpoint)
+                    sock, connect_ns = await sockio.open_stream(endpoint, source)
         except (OSError, trio.TooSlowError) as exc:
             kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
             stats.error(kind)
@@ -54,6 +58,7 @@ async def echo_client(
     stats: LiveStats,
     gate: StartGate,
     limiter: trio.CapacityLimiter,
+    source: str | None = None,
 ) -> None:
     """Send ``payload``, wait for the same bytes back, repeat until cancelled.
 
@@ -65,7 +70,7 @@ async def echo_client(
     view = memoryview(buf)
     first: StartGate | None = gate
     while True:
-        sock = await connect_with_retry(endpoint, stats, first, limiter)
+        sock = await connect_with_retry(endpoint, stats, first, limiter, source)
         first = None
         try:
             await gate.go.wait()

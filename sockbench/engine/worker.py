@@ -30,6 +30,12 @@ class WorkOrder:
     clients: int
     index: int = 0
     reply_dir: str | None = None
+    first_client: int = 0
+
+    def source_for(self, client: int) -> str | None:
+        """The source address of this worker's ``client``-th client (round robin)."""
+        ips = self.config.source_ips
+        return ips[(self.first_client + client) % len(ips)] if ips else None
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
     async with trio.open_nursery() as root:
         root.start_soon(_cancel_on, control.stop, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            for _ in range(order.clients):
+            for i in range(order.clients):
                 if order.endpoint.proto.is_stream:
                     clients.start_soon(
                         stream_client.echo_client,
@@ -75,6 +81,7 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
                         stats,
                         gate,
                         limiter,
+                        order.source_for(i),
                     )
                 else:
                     clients.start_soon(
@@ -85,6 +92,7 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
                         stats,
                         gate,
                         order.reply_dir,
+                        order.source_for(i),
                     )
             await gate.all_attempted.wait()
             window = await control.connected(stats.connections)

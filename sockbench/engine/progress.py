@@ -1,0 +1,27 @@
+"""What the engine tells a live view once per interval (a value, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tick:
+    """One progress update. Counts are for the measurement window so far.
+
+    ``phase`` is ``"warmup"`` or ``"measuring"``; ``elapsed_s``/``remaining_s`` count
+    the whole run after connecting (warm-up plus measurement).
+    """
+
+    phase: str
+    elapsed_s: float
+    remaining_s: float
+    requests: int
+    rps: float
+    p99_us: int
+    errors: int
+    connections: int
+
+
+ProgressFn = Callable[[Tick], None]
