@@ -53,7 +53,10 @@ def counts_indices(
     _, bit_length = np.frexp(masked.astype(np.float64))
     bucket = bit_length.astype(np.int64) - unit - (half_mag + 1)
     sub_bucket = values >> (bucket + unit)
-    return ((bucket + 1) << half_mag) + (sub_bucket - hist.sub_bucket_half_count)
+    indices: np.ndarray[Any, np.dtype[np.int64]] = ((bucket + 1) << half_mag) + (
+        sub_bucket - hist.sub_bucket_half_count
+    )
+    return indices
 
 
 class Recorder:

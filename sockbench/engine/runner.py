@@ -19,6 +19,7 @@ from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
+from sockbench.engine.progress import ProgressFn
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
@@ -79,8 +80,12 @@ def _saturation_warning(generator: dict[str, Any]) -> str:
     )
 
 
-def run(config: RunConfig, *, command: str) -> RunOutcome:
-    """Run the benchmark ``config`` describes and write its result files."""
+def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) -> RunOutcome:
+    """Run the benchmark ``config`` describes and write its result files.
+
+    ``progress`` is called from the run's loop about once per interval with a
+    :class:`~sockbench.engine.progress.Tick`; it must return quickly.
+    """
     check_descriptors(-(-config.clients // config.workers))
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
