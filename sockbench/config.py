@@ -37,6 +37,15 @@ class RunConfig:
     server_processes: int = 0
     server_cpus: tuple[int, ...] = ()
     client_cpus: tuple[int, ...] = ()
+    mode: str = "echo"
+    rate: float | None = None
+    pipeline: int = 1
+    requests: int | None = None
+    interval_s: float = 1.0
+    request: bytes | None = None  # None: echo a generated payload
+    expect: str = "echo"  # echo | exact | size | until
+    expect_value: bytes | int | None = None
+    seed: int = 0  # of the open-loop schedule's phases
     json_path: str | None = None
     out_dir: str | None = "results"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -45,6 +54,9 @@ class RunConfig:
         doc = asdict(self)
         doc["proto"] = self.proto.value
         doc["target"] = self.target.url() if self.target else None
+        for key in ("request", "expect_value"):
+            if isinstance(doc[key], bytes):
+                doc[key] = doc[key].decode("latin-1")
         extra = doc.pop("extra")
         doc.update(extra)
         return doc
@@ -86,7 +98,9 @@ def parse_source_ips(
             start = ipaddress.ip_address(first)
             end = ipaddress.ip_address(last) if sep else start
         except ValueError:
-            raise ConfigError(f"malformed --source-ips {text!r}; expected A.B.C.D-A.B.C.E") from None
+            raise ConfigError(
+                f"malformed --source-ips {text!r}; expected A.B.C.D-A.B.C.E"
+            ) from None
         if start.version != end.version or int(end) < int(start) or int(end) - int(start) > 1024:
             raise ConfigError(f"malformed --source-ips range {part.strip()!r}")
         for n in range(int(start), int(end) + 1):
@@ -98,6 +112,120 @@ def parse_source_ips(
                 )
             ips.append(str(addr))
     return tuple(ips)
+
+
+MODES = ("echo", "churn", "stream")
+
+
+def _check_workload(
+    proto: Proto,
+    mode: str,
+    rate: float | None,
+    pipeline: int,
+    requests: int | None,
+    interval_s: float,
+    request: bytes | None,
+    expect: str,
+) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if rate is not None and not rate > 0:
+        raise ConfigError(f"--rate must be greater than 0, got {rate:g}")
+    if pipeline < 1:
+        raise ConfigError(f"--pipeline must be at least 1, got {pipeline}")
+    if pipeline > 1 and (rate is None or not proto.is_stream or mode != "echo"):
+        raise ConfigError("--pipeline needs --rate and a stream protocol (tcp or unix)")
+    if requests is not None and requests < 1:
+        raise ConfigError(f"--requests must be at least 1, got {requests}")
+    if not interval_s > 0:
+        raise ConfigError(f"--interval must be greater than 0, got {interval_s:g}")
+    if mode == "churn" and not proto.is_stream:
+        raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
+    if mode == "stream":
+        if not proto.is_stream and rate is None:
+            raise ConfigError("--mode stream over datagrams sends at a fixed rate: give --rate")
+        if proto.is_stream and rate is not None:
+            raise ConfigError("--mode stream over tcp/unix sends as fast as it can; drop --rate")
+        if request is not None or expect != "echo":
+            raise ConfigError("--mode stream is one-way: --send/--expect do not apply")
+    if mode == "churn" and rate is not None:
+        raise ConfigError("--mode churn is closed-loop; drop --rate")
+    if not proto.is_stream and (request is not None or expect != "echo"):
+        raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
+
+
+MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
+
+
+def parse_exchange(
+    send: str | None,
+    send_file: str | None,
+    expect: str | None,
+    expect_size: int | None,
+    expect_until: str | None,
+) -> tuple[bytes | None, str, bytes | int | None]:
+    """``(request, expect kind, expect value)`` from --send/--send-file and the --expect options.
+
+    Without --send the request is a generated payload echoed back; with it and no
+    expectation, the reply must echo the request.
+    """
+    from sockbench.core.expect import parse_escapes
+
+    if send is not None and send_file is not None:
+        raise ConfigError("give --send or --send-file, not both")
+    request: bytes | None = None
+    if send is not None:
+        request = parse_escapes(send)
+    elif send_file is not None:
+        try:
+            with open(send_file, "rb") as f:
+                request = f.read()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --send-file {send_file}: {exc.strerror}") from None
+    if request is not None and not request:
+        raise ConfigError("the request given by --send/--send-file is empty")
+    given = [
+        (k, v)
+        for k, v in (("exact", expect), ("size", expect_size), ("until", expect_until))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError("give only one of --expect, --expect-size and --expect-until")
+    if not given:
+        return request, "echo", None
+    if request is None:
+        raise ConfigError("--expect/--expect-size/--expect-until need --send or --send-file")
+    kind, value = given[0]
+    if kind == "size":
+        assert isinstance(value, int)
+        if value < 1:
+            raise ConfigError(f"--expect-size must be at least 1, got {value}")
+        return request, kind, value
+    assert isinstance(value, str)
+    parsed = parse_escapes(value)
+    if not parsed:
+        raise ConfigError(f"--expect{'-until' if kind == 'until' else ''} must not be empty")
+    return request, kind, parsed
+
+
+def parse_cpus(text: str, what: str) -> tuple[int, ...]:
+    """``0``, ``0-3`` or ``0,2,4-5`` -> CPU numbers, checked against this machine."""
+    if not text.strip():
+        return ()
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, sep, last = part.strip().partition("-")
+            cpus.update(range(int(first), int(last if sep else first) + 1))
+    except ValueError:
+        raise ConfigError(f"malformed {what} {text!r}; expected like 0, 0-3 or 0,2") from None
+    available = os.sched_getaffinity(0)
+    if not cpus or not cpus <= available:
+        raise ConfigError(
+            f"{what} {text!r} names CPUs this process cannot use; available: "
+            f"{','.join(str(c) for c in sorted(available))}"
+        )
+    return tuple(sorted(cpus))
 
 
 def build_run_config(
@@ -115,6 +243,18 @@ def build_run_config(
     out_dir: str | None = "results",
     workers: str = "1",
     source_ips: str = "auto",
+    mode: str = "echo",
+    rate: float | None = None,
+    pipeline: int = 1,
+    requests: int | None = None,
+    interval_s: float = 1.0,
+    request: bytes | None = None,
+    expect: str = "echo",
+    expect_value: bytes | int | None = None,
+    server_threads: int = 64,
+    server_processes: int = 0,
+    server_cpus: tuple[int, ...] = (),
+    client_cpus: tuple[int, ...] = (),
 ) -> RunConfig:
     """Check every option and their combinations; raise :class:`ConfigError` with one line."""
     endpoint = parse_target(target, allow_remote=allow_remote) if target else None
@@ -145,7 +285,24 @@ def build_run_config(
             raise ConfigError(
                 f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
             )
+    _check_workload(chosen, mode, rate, pipeline, requests, interval_s, request, expect)
+    if server_threads < 1:
+        raise ConfigError(f"--server-threads must be at least 1, got {server_threads}")
+    if server_processes < 0:
+        raise ConfigError(f"--server-processes cannot be negative, got {server_processes}")
     return RunConfig(
+        mode=mode,
+        rate=rate,
+        pipeline=pipeline,
+        requests=requests,
+        interval_s=interval_s,
+        request=request,
+        expect=expect,
+        expect_value=expect_value,
+        server_threads=server_threads,
+        server_processes=server_processes,
+        server_cpus=server_cpus,
+        client_cpus=client_cpus,
         workers=parse_workers(workers, clients),
         source_ips=parse_source_ips(source_ips, clients, endpoint, allow_remote),
         proto=chosen,

@@ -4,7 +4,7 @@ The hdrhistogram package records one value per Python call (about 1 µs each): o
 hot path doing 100k requests/s that alone would eat a tenth of a core. A
 :class:`Recorder` instead appends raw samples to a preallocated ``array`` and folds
 them into the histogram's counts in batches with numpy, computing the bucket
-indices exactly as HdrHistogram does. Values outside the trackable range are
+indices exactly as HdrHistogram does. Values outside the trackable range (0 µs to 60 s) are
 clamped to it and counted, never silently dropped (``record_value`` returns False
 for them).
 """
@@ -93,10 +93,11 @@ class Recorder:
         if values.size == 0:
             return
         hist = self.hist
-        out_of_range = (values < LOWEST_US) | (values > HIGHEST_US)
+        # 0 is a real value (a send that was not late at all); HdrHistogram keeps it exactly.
+        out_of_range = (values < 0) | (values > HIGHEST_US)
         if out_of_range.any():
             self.clamped += int(out_of_range.sum())
-            values = np.clip(values, LOWEST_US, HIGHEST_US)
+            values = np.clip(values, 0, HIGHEST_US)
         idx = counts_indices(hist, values)
         counts = counts_array(hist)
         counts += np.bincount(idx, minlength=counts.size)[: counts.size]

@@ -61,9 +61,33 @@ def build_result(
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
+    if tally.client_bytes:
+        doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
     return doc
+
+
+def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) -> dict[str, Any]:
+    """Bulk transfer rates in total and their spread across clients (bits/s, messages/s)."""
+    rates = sorted(b * 8 / seconds for b in client_bytes)
+    n = len(rates)
+    median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
+    total = sum(client_bytes)
+    return {
+        "total_bps": round(total * 8 / seconds, 3),
+        "total_messages_per_s": round(total / payload / seconds, 3),
+        "per_client_bps": {
+            "min": round(rates[0], 3),
+            "median": round(median, 3),
+            "max": round(rates[-1], 3),
+        },
+        "per_client_messages_per_s": {
+            "min": round(rates[0] / 8 / payload, 3),
+            "median": round(median / 8 / payload, 3),
+            "max": round(rates[-1] / 8 / payload, 3),
+        },
+    }
 
 
 def run_warnings(tally: Tally, status: str, failed_workers: list[int] | None = None) -> list[str]:

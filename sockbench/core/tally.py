@@ -29,6 +29,7 @@ class Tally:
     clamped: int = 0
     datagrams: DatagramCounts | None = None
     extra_histograms: dict[str, str] = field(default_factory=dict)
+    client_bytes: tuple[int, ...] = ()  # stream mode: bytes per client in the window
 
 
 def _add_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
@@ -58,6 +59,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
             name: _merged([t.extra_histograms[name] for t in tallies if name in t.extra_histograms])
             for name in names
         },
+        client_bytes=tuple(b for t in tallies for b in t.client_bytes),
     )
 
 

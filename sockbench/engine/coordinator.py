@@ -58,7 +58,7 @@ class _Run:
     def open_window(self) -> Window:
         now = time.monotonic_ns()
         start = now + int(self.config.warmup_s * 1e9)
-        self.window = Window(start, start + int(self.config.duration_s * 1e9))
+        self.window = Window(now, start, start + int(self.config.duration_s * 1e9))
         return self.window
 
     def measured_s(self) -> float:

@@ -131,11 +131,8 @@ async def _await_reply(
                 continue
             if inview[dg.SEQ_SIZE : n] != out_tail:
                 stats.error("mismatch")
-            elif ledger is not None:
-                stats.requests += 1
-                stats.bytes_sent += n
-                stats.bytes_received += n
-                stats.latency.record((end - start + 500) // 1000)
+            else:
+                stats.complete(start, end, n)
             return
     if ledger is not None:
         ledger.expire(time.monotonic_ns())

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import trio
+
 from sockbench.core.datagrams import DatagramCounts, DatagramLedger
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.tally import Tally
@@ -21,20 +23,30 @@ class LiveStats:
     __slots__ = (
         "bytes_received",
         "bytes_sent",
+        "client_bytes",
         "connect",
         "connections",
+        "done",
         "errors",
         "latency",
         "ledgers",
         "measure_end_ns",
         "measure_start_ns",
+        "request_limit",
         "requests",
+        "send_lag",
+        "service",
+        "start_ns",
+        "stream_datagrams",
         "warmup_errors",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, clients: int = 0, request_limit: int | None = None) -> None:
+        self.start_ns = NEVER  # when the clients were let go: warm-up starts
         self.measure_start_ns = NEVER
         self.measure_end_ns = NEVER
+        self.request_limit = request_limit or NEVER
+        self.done = trio.Event()  # set once request_limit requests completed
         self.requests = 0
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -43,7 +55,56 @@ class LiveStats:
         self.warmup_errors: Counter[str] = Counter()
         self.latency = Recorder()
         self.connect = Recorder()
+        # Open loop only: latency from the actual send, and how late the send was.
+        self.service = Recorder()
+        self.send_lag = Recorder()
         self.ledgers: list[DatagramLedger] = []
+        # Stream mode: bytes each client moved inside the window, and the UDP totals.
+        self.client_bytes = [0] * clients
+        self.stream_datagrams: DatagramCounts | None = None
+
+    def complete(self, start_ns: int, end_ns: int, nbytes: int) -> None:
+        """Count one request that started at ``start_ns`` if it belongs to the window."""
+        if start_ns < self.measure_start_ns or start_ns >= self.measure_end_ns:
+            return
+        if self.requests >= self.request_limit:
+            return
+        self.requests += 1
+        self.bytes_sent += nbytes
+        self.bytes_received += nbytes
+        self.latency.record((end_ns - start_ns + 500) // 1000)
+        if self.requests == self.request_limit:
+            self.done.set()
+
+    def complete_scheduled(self, due_ns: int, sent_ns: int, end_ns: int, nbytes: int) -> None:
+        """An open-loop request: latency from when it was due (coordinated-omission free)."""
+        if due_ns < self.measure_start_ns or due_ns >= self.measure_end_ns:
+            return
+        if self.requests >= self.request_limit:
+            return
+        self.requests += 1
+        self.bytes_sent += nbytes
+        self.bytes_received += nbytes
+        self.latency.record((end_ns - due_ns + 500) // 1000)
+        self.service.record((end_ns - sent_ns + 500) // 1000)
+        self.send_lag.record((sent_ns - due_ns + 500) // 1000)
+        if self.requests == self.request_limit:
+            self.done.set()
+
+    def add_stream_datagrams(
+        self, sent: int, sent_bytes: int, report: tuple[int, int] | None
+    ) -> None:
+        """Fold one UDP stream client's count in; a missing report leaves its fate unknown."""
+        if report is None:
+            self.error("no_report")
+            counts = DatagramCounts(sent=sent, in_flight=sent)
+        else:
+            received = min(report[0], sent)
+            counts = DatagramCounts(sent=sent, received=received, lost=sent - received)
+            self.bytes_received += report[1]
+        self.bytes_sent += sent_bytes
+        self.requests += sent
+        self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
     def error(self, kind: str) -> None:
         now = time.monotonic_ns()
@@ -54,8 +115,8 @@ class LiveStats:
 
     def datagram_counts(self) -> DatagramCounts | None:
         if not self.ledgers:
-            return None
-        total = DatagramCounts()
+            return self.stream_datagrams
+        total = self.stream_datagrams or DatagramCounts()
         for ledger in self.ledgers:
             total = total + ledger.counts()
         return total
@@ -73,4 +134,14 @@ class LiveStats:
             connect=encode(self.connect.histogram),
             clamped=self.latency.clamped + self.connect.clamped,
             datagrams=(counts or DatagramCounts()) if datagrams else None,
+            client_bytes=tuple(self.client_bytes),
+            extra_histograms=self._open_loop_histograms(),
         )
+
+    def _open_loop_histograms(self) -> dict[str, str]:
+        if self.service.histogram.get_total_count() == 0:
+            return {}
+        return {
+            "service_time_us": encode(self.service.histogram),
+            "send_lag_us": encode(self.send_lag.histogram),
+        }

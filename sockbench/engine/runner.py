@@ -102,6 +102,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
                 open_server(
                     config.server_model,
                     _embedded_bind(config, private),
+                    mode="sink" if config.mode == "stream" else "echo",
                     threads=config.server_threads,
                     processes=config.server_processes,
                     cpus=set(config.server_cpus) or None,

@@ -130,5 +130,7 @@ class TreeSampler:
 
     def summary(self, start_ns: int = 0, end_ns: int = 2**63) -> ResourceSummary | None:
         """Summary of the samples taken inside [start_ns, end_ns] (plus one, for short windows)."""
-        inside = [s for s in self.samples if start_ns < s.t_ns <= end_ns + int(self.interval_s * 1e9)]
+        inside = [
+            s for s in self.samples if start_ns < s.t_ns <= end_ns + int(self.interval_s * 1e9)
+        ]
         return summarize_samples(inside)

@@ -7,11 +7,13 @@ import time
 
 import trio
 
+from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
 from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
+from sockbench.engine.workload import fixed_reply
 
 MAX_BACKOFF_S = 1.0
 CONNECT_TIMEOUT_S = 10.0
@@ -51,42 +53,45 @@ async def connect_with_retry(
         await trio.sleep(backoff)
 
 
-async def echo_client(
+async def closed_loop_client(
     endpoint: Endpoint,
-    payload: bytes,
+    request: bytes,
+    matcher: ReplyMatcher,
     timeout_s: float,
     stats: LiveStats,
     gate: StartGate,
     limiter: trio.CapacityLimiter,
     source: str | None = None,
 ) -> None:
-    """Send ``payload``, wait for the same bytes back, repeat until cancelled.
+    """Send ``request``, wait for a reply that satisfies ``matcher``, repeat until cancelled.
 
     Latency runs from just before the write to the last byte of the reply. After
-    an error the connection is closed and the client reconnects.
+    an error the connection is closed and the client reconnects. Replies of one
+    known size (echo, ``--expect``, ``--expect-size``) are read straight into a
+    buffer of that size; others go through a :class:`ReplyBuffer`.
     """
-    size = len(payload)
+    expected, size = fixed_reply(matcher)
     buf = bytearray(size)
     view = memoryview(buf)
+    replies = ReplyBuffer()
     first: StartGate | None = gate
     while True:
         sock = await connect_with_retry(endpoint, stats, first, limiter, source)
         first = None
+        replies.clear()
         try:
             await gate.go.wait()
             while True:
                 start = time.monotonic_ns()
                 with trio.move_on_after(timeout_s):
-                    await sockio.send_all(sock, payload)
-                    await sockio.recv_exact(sock, buf, view, size)
-                    end = time.monotonic_ns()
-                    if buf != payload:
-                        raise Mismatch
-                    if start >= stats.measure_start_ns:
-                        stats.requests += 1
-                        stats.bytes_sent += size
-                        stats.bytes_received += size
-                        stats.latency.record((end - start + 500) // 1000)
+                    await sockio.send_all(sock, request)
+                    if size:
+                        await sockio.recv_exact(sock, buf, view, size)
+                        if expected is not None and buf != expected:
+                            raise Mismatch
+                    else:
+                        await read_reply(sock, replies, matcher)
+                    stats.complete(start, time.monotonic_ns(), len(request))
                     continue
                 stats.error("timeout")
                 break
@@ -94,3 +99,22 @@ async def echo_client(
             stats.error(error_kind(exc))
         finally:
             sockio.close(sock)
+
+
+async def read_reply(sock: socket.socket, replies: ReplyBuffer, matcher: ReplyMatcher) -> int:
+    """Read until one whole reply is buffered; consume it and return its length."""
+    while True:
+        if len(replies):
+            n = replies.take(matcher)
+            if n > 0:
+                return n
+            if n == MISMATCH:
+                raise Mismatch
+        await trio.lowlevel.wait_readable(sock)
+        try:
+            got = sock.recv_into(replies.space())
+        except BlockingIOError:
+            continue
+        if got == 0:
+            raise PeerClosed
+        replies.commit(got)

@@ -11,16 +11,22 @@ child process, or, behind another Control, on another host.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint
-from sockbench.engine import datagram_client, stream_client
+from sockbench.engine import datagram_client, open_loop, stream_client
+from sockbench.engine.bulk_client import tcp_bulk_client, udp_bulk_client
+from sockbench.engine.churn_client import churn_client
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
+from sockbench.engine.workload import reply_matcher, request_bytes
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,9 @@ class WorkOrder:
 
 @dataclass(frozen=True)
 class Window:
-    """The measurement window on the shared monotonic clock; warm-up ends at its start."""
+    """The run's clock, shared by all workers: warm-up from ``start_ns``, then measurement."""
 
+    start_ns: int
     measure_start_ns: int
     measure_end_ns: int
 
@@ -56,46 +63,69 @@ class Control(Protocol):
         ...
 
 
-def payload_bytes(size: int) -> bytes:
-    """A deterministic, non-uniform payload, so a server that mangles bytes is caught."""
-    return bytes((i * 7 + 13) % 256 for i in range(size))
+def _client(
+    order: WorkOrder, i: int, stats: LiveStats, gate: StartGate, limiter: trio.CapacityLimiter
+) -> Callable[[], Awaitable[None]]:
+    """The task that runs client ``i`` of this worker, chosen by mode, proto and rate."""
+    config = order.config
+    endpoint = order.endpoint
+    source = order.source_for(i)
+    request = request_bytes(config)
+    schedule = (
+        RateSchedule(config.rate, config.clients, seed=config.seed).client(order.first_client + i)
+        if config.rate is not None
+        else None
+    )
+    stream = endpoint.proto.is_stream
+    if config.mode == "churn":
+        return partial(churn_client, endpoint, request, config.timeout_s, stats, gate, source)
+    if config.mode == "stream":
+        if stream:
+            return partial(tcp_bulk_client, i, endpoint, request, stats, gate, limiter, source)
+        assert schedule is not None
+        return partial(
+            udp_bulk_client, i, endpoint, request, schedule, stats, gate, order.reply_dir, source
+        )
+    if schedule is not None:
+        if stream:
+            return partial(
+                open_loop.stream_client, endpoint, request, reply_matcher(config), schedule,
+                config.pipeline, config.timeout_s, stats, gate, limiter, source,
+            )  # fmt: skip
+        return partial(
+            open_loop.datagram_client, endpoint, config.payload, schedule, config.timeout_s,
+            stats, gate, order.reply_dir, source,
+        )  # fmt: skip
+    if stream:
+        return partial(
+            stream_client.closed_loop_client, endpoint, request, reply_matcher(config),
+            config.timeout_s, stats, gate, limiter, source,
+        )  # fmt: skip
+    return partial(
+        datagram_client.echo_client, endpoint, config.payload, config.timeout_s, stats, gate,
+        order.reply_dir, source,
+    )  # fmt: skip
 
 
 async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
     """Connect this worker's clients, then load the target until the window ends or a stop."""
     config = order.config
-    stats = LiveStats()
+    share = None
+    if config.requests is not None:
+        share = max(1, config.requests * order.clients // config.clients)
+    per_client = order.clients if config.mode == "stream" else 0
+    stats = LiveStats(per_client, request_limit=share)
     gate = StartGate(order.clients)
     limiter = trio.CapacityLimiter(config.connect_concurrency)
-    payload = payload_bytes(config.payload)
     async with trio.open_nursery() as root:
         root.start_soon(_cancel_on, control.stop, root.cancel_scope)
+        root.start_soon(_cancel_on, stats.done, root.cancel_scope)
         async with trio.open_nursery() as clients:
             for i in range(order.clients):
-                if order.endpoint.proto.is_stream:
-                    clients.start_soon(
-                        stream_client.echo_client,
-                        order.endpoint,
-                        payload,
-                        config.timeout_s,
-                        stats,
-                        gate,
-                        limiter,
-                        order.source_for(i),
-                    )
-                else:
-                    clients.start_soon(
-                        datagram_client.echo_client,
-                        order.endpoint,
-                        config.payload,
-                        config.timeout_s,
-                        stats,
-                        gate,
-                        order.reply_dir,
-                        order.source_for(i),
-                    )
+                clients.start_soon(_client(order, i, stats, gate, limiter))
             await gate.all_attempted.wait()
             window = await control.connected(stats.connections)
+            stats.start_ns = window.start_ns
             stats.measure_start_ns = window.measure_start_ns
             stats.measure_end_ns = window.measure_end_ns
             gate.go.set()

@@ -44,8 +44,9 @@ def test_out_of_range_values_are_clamped_and_counted_not_dropped() -> None:
         recorder.record(v)
     hist = recorder.histogram
     assert hist.get_total_count() == 4
-    assert recorder.clamped == 3
-    assert hist.get_min_value() == 1
+    assert recorder.clamped == 2
+    assert hist.get_min_value() == 0
+    assert hist.get_count_at_value(0) == 2  # the 0 and the clamped -5
     assert hist.values_are_equivalent(hist.get_max_value(), HIGHEST_US)
 
 

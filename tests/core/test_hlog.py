@@ -19,7 +19,7 @@ def _series(intervals: int) -> IntervalSeries:
     for i in range(intervals):
         samples = rng.lognormal(5 + i % 3, 1.5, size=2000).astype(np.int64) + 1
         series.end_interval(samples, requests=samples.size, errors=0)
-    series.end_interval(np.array([123_456], dtype=np.int64), 1, 0, end_ns=(intervals + 0.5) * S)
+    series.end_interval(np.array([123_456], dtype=np.int64), 1, 0, end_ns=intervals * S + S // 2)
     return series
 
 

@@ -72,7 +72,7 @@ def test_empty_interval_and_histogram_input() -> None:
 
 def test_out_of_range_samples_are_clamped_and_counted() -> None:
     series = IntervalSeries(S)
-    row = series.end_interval(np.array([0, 5, HIGHEST_US + 1], dtype=np.int64), 3, 0)
+    row = series.end_interval(np.array([-1, 5, HIGHEST_US + 1], dtype=np.int64), 3, 0)
     assert series.clamped == 2
     assert decode(row.histogram).get_total_count() == 3
     series.end_interval(np.array([5], dtype=np.int64), 1, 0)
