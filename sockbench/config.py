@@ -54,9 +54,11 @@ class RunConfig:
         doc = asdict(self)
         doc["proto"] = self.proto.value
         doc["target"] = self.target.url() if self.target else None
-        for key in ("request", "expect_value"):
-            if isinstance(doc[key], bytes):
-                doc[key] = doc[key].decode("latin-1")
+        for key, value in doc.items():
+            if isinstance(value, bytes):
+                doc[key] = value.decode("latin-1")
+            elif isinstance(value, tuple):
+                doc[key] = list(value)
         extra = doc.pop("extra")
         doc.update(extra)
         return doc
