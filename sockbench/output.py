@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,4 +61,33 @@ def write_run_folder(result: dict[str, Any], out_dir: str) -> Path:
     folder.mkdir(parents=True)
     write_atomic(folder / "result.json", to_json(result))
     write_atomic(folder / "latency.hgrm", render_histogram(result["latency_us"]))
+    log = interval_log(result)
+    if log is not None:
+        write_atomic(folder / "latency.hlog", log)
     return folder
+
+
+def interval_log(result: dict[str, Any]) -> str | None:
+    """The run's interval histograms in HdrHistogram's log format, if it has any."""
+    rows = result.get("intervals") or []
+    start = result.get("measurement_started_at_s")
+    if not rows or start is None:
+        return None
+    from sockbench.core.hlog import format_log
+
+    intervals = []
+    previous = 0.0
+    for row in rows:
+        intervals.append(_LogRow(previous, row["t"], row["max"], row["histogram"]))
+        previous = row["t"]
+    return format_log(
+        intervals, start, comment=f"sockbench {result['sockbench_version']}: {result['command']}"
+    )
+
+
+@dataclass(frozen=True)
+class _LogRow:
+    start_s: float
+    t: float
+    max: int
+    histogram: str

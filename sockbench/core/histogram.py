@@ -67,13 +67,15 @@ class Recorder:
     results.
     """
 
-    __slots__ = ("_batch", "_buffer", "clamped", "hist")
+    __slots__ = ("_batch", "_buffer", "_interval", "clamped", "hist")
 
     def __init__(self, batch: int = 8192) -> None:
         self.hist = new_histogram()
         self._buffer = array("q")
         self._batch = batch
         self.clamped = 0
+        # Samples since the last cut_interval(), as counts plus [total, min, max].
+        self._interval: tuple[np.ndarray[Any, np.dtype[np.int64]], list[int]] | None = None
 
     def record(self, value: int) -> None:
         buf = self._buffer
@@ -100,10 +102,32 @@ class Recorder:
             values = np.clip(values, 0, HIGHEST_US)
         idx = counts_indices(hist, values)
         counts = counts_array(hist)
-        counts += np.bincount(idx, minlength=counts.size)[: counts.size]
+        added = np.bincount(idx, minlength=counts.size)[: counts.size]
+        counts += added
+        low, high = int(values.min()), int(values.max())
         hist.total_count += int(values.size)
-        hist.min_value = min(hist.min_value, int(values.min()))
-        hist.max_value = max(hist.max_value, int(values.max()))
+        hist.min_value = min(hist.min_value, low)
+        hist.max_value = max(hist.max_value, high)
+        if self._interval is not None:
+            interval_counts, extent = self._interval
+            interval_counts += added
+            extent[0] += int(values.size)
+            extent[1] = min(extent[1], low)
+            extent[2] = max(extent[2], high)
+
+    def cut_interval(self) -> HdrHistogram:
+        """The samples recorded since the previous cut (or since the first one started)."""
+        self.flush()
+        interval = new_histogram()
+        if self._interval is not None:
+            counts, (total, low, high) = self._interval
+            if total:
+                counts_array(interval)[:] = counts
+                interval.total_count = total
+                interval.min_value = low
+                interval.max_value = high
+        self._interval = (np.zeros(counts_array(self.hist).size, dtype=np.int64), [0, 2**63, 0])
+        return interval
 
     @property
     def histogram(self) -> HdrHistogram:

@@ -101,6 +101,11 @@ class IntervalSeries:
         return (len(self.rows) + 1) * self.interval_ns
 
     @property
+    def rows_end_ns(self) -> int:
+        """Where the last row ended (0 before the first)."""
+        return self._last_end_ns
+
+    @property
     def clamped(self) -> int:
         """Samples outside the histogram's range, recorded at its nearest end."""
         return self._scratch.clamped

@@ -61,6 +61,7 @@ def build_result(
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
+    doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
     if tally.client_bytes:
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import encode, merge
+from sockbench.core.intervals import IntervalRow, merge_rows
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Tally:
     datagrams: DatagramCounts | None = None
     extra_histograms: dict[str, str] = field(default_factory=dict)
     client_bytes: tuple[int, ...] = ()  # stream mode: bytes per client in the window
+    intervals: tuple[IntervalRow, ...] = ()
 
 
 def _add_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
@@ -60,6 +62,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
             for name in names
         },
         client_bytes=tuple(b for t in tallies for b in t.client_bytes),
+        intervals=tuple(merge_rows([t.intervals for t in tallies])),
     )
 
 

@@ -19,10 +19,12 @@ from multiprocessing.connection import Connection
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.live import LiveStats
 from sockbench.engine.process_worker import worker_process_main
+from sockbench.engine.progress import ProgressFn, Tick
 from sockbench.engine.worker import Window, WorkOrder, run_worker
 
 SERVER_POLL_S = 0.1
@@ -42,12 +44,64 @@ class DriveOutcome:
 class _Run:
     """State shared by the coordinator's tasks."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, workers: int, progress: ProgressFn | None) -> None:
         self.config = config
         self.status = "completed"
         self.stop = trio.Event()
         self.window: Window | None = None
         self.stopped_at_ns: int | None = None
+        self.workers = workers
+        self.progress = progress
+        self.connections = 0
+        self._pending: dict[float, list[IntervalRow]] = {}
+        self._requests = self._errors = 0
+
+    def on_interval(self, row: IntervalRow) -> None:
+        """Collect one worker's interval; once every worker sent it, report progress."""
+        same = self._pending.setdefault(row.start_s, [])
+        same.append(row)
+        if len(same) < self.workers:
+            return
+        del self._pending[row.start_s]
+        [merged] = merge_rows([[r] for r in same])
+        self._requests += merged.requests
+        self._errors += merged.errors
+        if self.progress is not None and self.window is not None:
+            now = time.monotonic_ns()
+            self.progress(
+                Tick(
+                    phase="measuring",
+                    elapsed_s=(now - self.window.start_ns) / 1e9,
+                    remaining_s=max(0, self.window.measure_end_ns - now) / 1e9,
+                    requests=self._requests,
+                    rps=merged.rps,
+                    p99_us=merged.p99,
+                    errors=self._errors,
+                    connections=self.connections,
+                )
+            )
+
+    async def tick_warmup(self) -> None:
+        """Progress while warming up, when no interval is measured yet."""
+        while self.progress is not None:
+            await trio.sleep(1.0)
+            if self.window is None:
+                continue
+            now = time.monotonic_ns()
+            if now >= self.window.measure_start_ns:
+                return
+            self.progress(
+                Tick(
+                    phase="warmup",
+                    elapsed_s=(now - self.window.start_ns) / 1e9,
+                    remaining_s=(self.window.measure_end_ns - now) / 1e9,
+                    requests=0,
+                    rps=0.0,
+                    p99_us=0,
+                    errors=0,
+                    connections=self.connections,
+                )
+            )
 
     def request_stop(self, status: str) -> None:
         if not self.stop.is_set():
@@ -79,7 +133,11 @@ class _LocalControl:
         self.stop = run.stop
 
     async def connected(self, connections: int) -> Window:
+        self.run.connections = connections
         return self.run.open_window()
+
+    def interval(self, row: IntervalRow) -> None:
+        self.run.on_interval(row)
 
 
 async def _watch_signals(run: _Run) -> None:
@@ -102,9 +160,10 @@ async def coordinate(
     workers: int = 1,
     server_died: Callable[[], bool] | None = None,
     reply_dir: str | None = None,
+    progress: ProgressFn | None = None,
 ) -> DriveOutcome:
     """Run the clients over ``workers`` workers; stop early on a signal or server death."""
-    run = _Run(config)
+    run = _Run(config, workers, progress)
     shares = split_clients(config.clients, workers)
     orders = [
         WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir, first_client=sum(shares[:i]))
@@ -113,6 +172,7 @@ async def coordinate(
     datagrams = not endpoint.proto.is_stream
     async with trio.open_nursery() as watchers:
         watchers.start_soon(_watch_signals, run)
+        watchers.start_soon(run.tick_warmup)
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
         if len(orders) == 1:
@@ -163,16 +223,22 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
         connected = False
         try:
             message = await _receive(conn)
+            assert isinstance(message, tuple) and message[0] == "connected"
+            run.connections += message[1]
             connected = True
             arrived()
-            assert isinstance(message, tuple) and message[0] == "connected"
             await all_connected.wait()
             assert run.window is not None
             _send(conn, ("go", run.window))
-            message = await _receive(conn)
-            assert isinstance(message, tuple) and message[0] == "done"
-            assert isinstance(message[1], Tally)
-            tallies[i] = message[1]
+            while True:
+                message = await _receive(conn)
+                assert isinstance(message, tuple)
+                if message[0] == "interval":
+                    run.on_interval(message[1])
+                    continue
+                assert message[0] == "done" and isinstance(message[1], Tally)
+                tallies[i] = message[1]
+                return
         except (EOFError, OSError):
             failed.append(i)
             if not connected:

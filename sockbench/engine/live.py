@@ -14,6 +14,7 @@ import trio
 
 from sockbench.core.datagrams import DatagramCounts, DatagramLedger
 from sockbench.core.histogram import Recorder, encode
+from sockbench.core.intervals import IntervalRow, IntervalSeries
 from sockbench.core.tally import Tally
 
 NEVER = 2**63 - 1
@@ -21,6 +22,8 @@ NEVER = 2**63 - 1
 
 class LiveStats:
     __slots__ = (
+        "_last_errors",
+        "_last_requests",
         "bytes_received",
         "bytes_sent",
         "client_bytes",
@@ -35,6 +38,7 @@ class LiveStats:
         "request_limit",
         "requests",
         "send_lag",
+        "series",
         "service",
         "start_ns",
         "stream_datagrams",
@@ -62,6 +66,31 @@ class LiveStats:
         # Stream mode: bytes each client moved inside the window, and the UDP totals.
         self.client_bytes = [0] * clients
         self.stream_datagrams: DatagramCounts | None = None
+        self.series: IntervalSeries | None = None
+        self._last_requests = self._last_errors = 0
+
+    def start_intervals(self, interval_ns: int) -> None:
+        """Begin the time series; call when measurement starts."""
+        self.series = IntervalSeries(interval_ns)
+        self.latency.cut_interval()
+        self._last_requests = self.requests
+        self._last_errors = sum(self.errors.values())
+
+    def cut_interval(self, end_ns: int) -> IntervalRow | None:
+        """Close the interval ending at ``end_ns`` (monotonic); None if it would be empty."""
+        series = self.series
+        if series is None or end_ns - self.measure_start_ns <= series.rows_end_ns:
+            return None
+        errors = sum(self.errors.values())
+        row = series.end_interval(
+            self.latency.cut_interval(),
+            self.requests - self._last_requests,
+            errors - self._last_errors,
+            end_ns=end_ns - self.measure_start_ns,
+        )
+        self._last_requests = self.requests
+        self._last_errors = errors
+        return row
 
     def complete(self, start_ns: int, end_ns: int, nbytes: int) -> None:
         """Count one request that started at ``start_ns`` if it belongs to the window."""
@@ -136,6 +165,7 @@ class LiveStats:
             datagrams=(counts or DatagramCounts()) if datagrams else None,
             client_bytes=tuple(self.client_bytes),
             extra_histograms=self._open_loop_histograms(),
+            intervals=tuple(self.series.rows) if self.series else (),
         )
 
     def _open_loop_histograms(self) -> dict[str, str]:

@@ -14,6 +14,7 @@ from multiprocessing.connection import Connection
 
 import trio
 
+from sockbench.core.intervals import IntervalRow
 from sockbench.engine.worker import Window, WorkOrder, run_worker
 
 
@@ -36,6 +37,9 @@ class PipeControl:
         await self._window_set.wait()
         assert self._window is not None
         return self._window
+
+    def interval(self, row: IntervalRow) -> None:
+        self.conn.send(("interval", row))
 
     async def listen(self) -> None:
         while not self.stop.is_set():

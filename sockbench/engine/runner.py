@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ def _generator_summary(
     }
 
 
+def _wall_clock(window: Window | None) -> float | None:
+    """``time.time()`` of the start of measurement (for the interval log's StartTime)."""
+    if window is None:
+        return None
+    return round(time.time() - (time.monotonic_ns() - window.measure_start_ns) / 1e9, 3)
+
+
 def _bounds(window: Window | None) -> tuple[int, int]:
     return (window.measure_start_ns, window.measure_end_ns) if window else (0, 2**63)
 
@@ -124,6 +132,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
                 workers=config.workers,
                 server_died=(lambda: watch.returncode() is not None) if watch else None,
                 reply_dir=private,
+                progress=progress,
             )
         )
         if server is not None:
@@ -148,7 +157,11 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         status=outcome.status,
         tally=tally,
         warnings=warnings,
-        extra={"server_resources": server_resources, "generator": generator},
+        extra={
+            "server_resources": server_resources,
+            "generator": generator,
+            "measurement_started_at_s": _wall_clock(outcome.window),
+        },
     )
     folder = write_run_folder(result, config.out_dir) if config.out_dir else None
     if config.json_path:

@@ -19,6 +19,7 @@ from typing import Protocol
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.intervals import IntervalRow
 from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import datagram_client, open_loop, stream_client
@@ -60,6 +61,10 @@ class Control(Protocol):
 
     async def connected(self, connections: int) -> Window:
         """Report that every client tried to connect; wait for the common window."""
+        ...
+
+    def interval(self, row: IntervalRow) -> None:
+        """One interval of this worker's time series is complete (for live progress)."""
         ...
 
 
@@ -129,10 +134,28 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
             stats.measure_start_ns = window.measure_start_ns
             stats.measure_end_ns = window.measure_end_ns
             gate.go.set()
+            clients.start_soon(_cut_intervals, stats, control, int(config.interval_s * 1e9))
             await trio.sleep(max(0, window.measure_end_ns - time.monotonic_ns()) / 1e9)
             clients.cancel_scope.cancel()
         root.cancel_scope.cancel()
+    # The last interval: cut short by a stop, or the one the ticker was about to cut.
+    row = stats.cut_interval(min(time.monotonic_ns(), stats.measure_end_ns))
+    if row is not None:
+        control.interval(row)
     return stats
+
+
+async def _cut_intervals(stats: LiveStats, control: Control, interval_ns: int) -> None:
+    """Cut the time series on the grid ``measure_start + k * interval``."""
+    await trio.sleep(max(0, stats.measure_start_ns - time.monotonic_ns()) / 1e9)
+    stats.start_intervals(interval_ns)
+    end = stats.measure_start_ns + interval_ns
+    while end <= stats.measure_end_ns:
+        await trio.sleep(max(0, end - time.monotonic_ns()) / 1e9)
+        row = stats.cut_interval(end)
+        if row is not None:
+            control.interval(row)
+        end += interval_ns
 
 
 async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:

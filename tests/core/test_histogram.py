@@ -87,3 +87,22 @@ def test_reset_forgets_warmup_samples() -> None:
     recorder.reset()
     recorder.record(7)
     assert recorder.histogram.get_total_count() == 1
+
+
+def test_interval_cuts_partition_the_samples() -> None:
+    recorder = Recorder(batch=10)
+    for v in range(1, 50):
+        recorder.record(v)
+    assert recorder.cut_interval().get_total_count() == 0  # nothing before the first cut
+    for v in range(100, 130):
+        recorder.record(v)
+    first = recorder.cut_interval()
+    for v in (7, 9000):
+        recorder.record(v)
+    second = recorder.cut_interval()
+    assert first.get_total_count() == 30
+    assert (first.get_min_value(), first.get_max_value()) == (100, 129)
+    assert second.get_total_count() == 2
+    assert second.get_min_value() == 7
+    assert second.values_are_equivalent(second.get_max_value(), 9000)
+    assert recorder.histogram.get_total_count() == 49 + 30 + 2

@@ -14,18 +14,37 @@ import signal
 import socket
 
 
+class Freeze:
+    """Hold every reply due in [first data + at, first data + at + length) until the end."""
+
+    def __init__(self, at: float, length: float) -> None:
+        self.at = at
+        self.length = length
+        self.first: float | None = None
+
+    def hold(self) -> float:
+        """Seconds to hold a reply made now."""
+        now = asyncio.get_running_loop().time()
+        if self.first is None:
+            self.first = now
+        start = self.first + self.at
+        return start + self.length - now if start <= now < start + self.length else 0.0
+
+
 class DelayedEcho(asyncio.Protocol):
-    def __init__(self, delay: float, garbage: bool) -> None:
+    def __init__(self, delay: float, garbage: bool, freeze: Freeze | None = None) -> None:
         self.delay = delay
         self.garbage = garbage
+        self.freeze = freeze
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
         reply = bytes(len(data)) if self.garbage else data
-        if self.delay:
-            asyncio.get_running_loop().call_later(self.delay, self._write, reply)
+        delay = self.delay + (self.freeze.hold() if self.freeze else 0.0)
+        if delay:
+            asyncio.get_running_loop().call_later(delay, self._write, reply)
         else:
             self.transport.write(reply)
 
@@ -58,8 +77,12 @@ class DroppingEcho(asyncio.DatagramProtocol):
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--proto", choices=["tcp", "udp"], default="tcp")
-    parser.add_argument("--behaviour", choices=["drop10", "delay", "garbage"], required=True)
+    parser.add_argument(
+        "--behaviour", choices=["drop10", "delay", "garbage", "freeze"], required=True
+    )
     parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--freeze-at", type=float, default=1.0, help="seconds after first data")
+    parser.add_argument("--freeze-for", type=float, default=0.5)
     args = parser.parse_args()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -68,8 +91,9 @@ async def main() -> None:
     delay = args.delay_ms / 1000
     if args.proto == "tcp":
         sock = socket.create_server(("127.0.0.1", 0), backlog=4096)
+        freeze = Freeze(args.freeze_at, args.freeze_for) if args.behaviour == "freeze" else None
         server = await loop.create_server(
-            lambda: DelayedEcho(delay, args.behaviour == "garbage"), sock=sock
+            lambda: DelayedEcho(delay, args.behaviour == "garbage", freeze), sock=sock
         )
         port = sock.getsockname()[1]
     else:

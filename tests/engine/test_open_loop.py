@@ -1,0 +1,73 @@
+"""Open-loop measurement against a server that stalls: coordinated omission, corrected."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from hdrh.log import HistogramLogReader
+
+from sockbench.config import build_run_config
+from sockbench.core.histogram import decode, new_histogram
+from sockbench.engine.runner import run
+
+
+def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], Path]:
+    options: dict[str, object] = dict(
+        proto="", clients=4, duration_s=3.0, warmup_s=0.0, payload=64, timeout_s=2.0
+    )
+    options.update(kw)
+    config = build_run_config(
+        target=target,
+        server_model=None,
+        out_dir=str(tmp_path),
+        **options,  # type: ignore[arg-type]
+    )
+    outcome = run(config, command="test")
+    assert outcome.folder is not None
+    return outcome.result, outcome.folder
+
+
+def test_a_stall_shows_in_every_request_due_during_it(
+    faulty_server: Callable[..., int], tmp_path: Path
+) -> None:
+    port = faulty_server("--behaviour", "freeze", "--freeze-at", "1.0", "--freeze-for", "0.5")
+    result, _ = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0)
+    latency, service = result["latency_us"], result["service_time_us"]
+    assert isinstance(latency, dict) and isinstance(service, dict)
+    assert latency["p99"] >= 400_000
+    assert service["p99"] < 100_000  # only the 4 requests in flight saw the stall
+    corrected = decode(latency["histogram"])
+    above = sum(count for value, count in _counts(corrected) if value > 250_000)
+    assert 70 <= above <= 130  # ~0.25 s x 400/s of requests were due while it froze
+    assert result["totals"]["requests"] >= 0.98 * 3 * 400  # type: ignore[index]
+
+
+def _counts(hist: object) -> list[tuple[int, int]]:
+    return [
+        (item.value_iterated_to, item.count_at_value_iterated_to)
+        for item in hist.get_recorded_iterator()  # type: ignore[attr-defined]
+    ]
+
+
+def test_interval_log_reads_back_and_adds_up(
+    faulty_server: Callable[..., int], tmp_path: Path
+) -> None:
+    port = faulty_server("--behaviour", "delay", "--delay-ms", "0")
+    result, folder = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=500.0, duration_s=2.5)
+    intervals = result["intervals"]
+    assert isinstance(intervals, list)
+    assert [round(i["t"], 3) for i in intervals] == [1.0, 2.0, 2.5]
+    assert sum(i["requests"] for i in intervals) == result["totals"]["requests"]  # type: ignore[index]
+    reader = HistogramLogReader(str(folder / "latency.hlog"), new_histogram())
+    total = new_histogram()
+    n = 0
+    while (hist := reader.get_next_interval_histogram()) is not None:
+        total.add(hist)
+        n += 1
+    assert n == 3
+    assert total.get_total_count() == result["latency_us"]["count"]  # type: ignore[index]
+    whole = decode(result["latency_us"]["histogram"])  # type: ignore[index]
+    assert list(total.counts) == list(whole.counts)
+    assert json.loads((folder / "result.json").read_text())["intervals"] == intervals
