@@ -14,6 +14,8 @@ from sockbench.core.tally import Tally
 
 SCHEMA = "sockbench.result/1"
 STATUSES = ("completed", "interrupted", "server_died", "worker_failed")
+ACHIEVED_RATE_MIN = 0.99
+SEND_LAG_P99_MAX_US = 1000
 
 
 def build_result(
@@ -62,10 +64,17 @@ def build_result(
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
     doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
+    rate = config.get("rate")
+    if rate:
+        doc["totals"]["requested_rps"] = rate
+        doc["totals"]["achieved_ratio"] = round(tally.requests / seconds / rate, 4)
+    if config.get("mode") == "churn":
+        doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
     if tally.client_bytes:
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
+    doc["warnings"].extend(rate_warnings(doc))
     return doc
 
 
@@ -91,6 +100,26 @@ def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) 
     }
 
 
+def rate_warnings(doc: dict[str, Any]) -> list[str]:
+    """Open-loop warnings: the schedule was not kept (pure, from a built result)."""
+    warnings: list[str] = []
+    totals = doc["totals"]
+    ratio = totals.get("achieved_ratio")
+    if ratio is not None and ratio < ACHIEVED_RATE_MIN and doc["status"] == "completed":
+        warnings.append(
+            f"achieved {totals['throughput_rps']:.0f} req/s of the {totals['requested_rps']:g} "
+            f"requested ({ratio:.1%}): the server or the generator could not keep up; "
+            "latencies include the backlog"
+        )
+    lag = doc.get("send_lag_us")
+    if lag and lag["p99"] > SEND_LAG_P99_MAX_US:
+        warnings.append(
+            f"send lag p99 was {lag['p99'] / 1000:.1f} ms: the generator could not keep to the "
+            "schedule, so latencies include its own delay; add --workers, or lower --rate"
+        )
+    return warnings
+
+
 def run_warnings(tally: Tally, status: str, failed_workers: list[int] | None = None) -> list[str]:
     """Warnings that follow from the numbers alone, each with advice."""
     warnings: list[str] = []
@@ -110,6 +139,16 @@ def run_warnings(tally: Tally, status: str, failed_workers: list[int] | None = N
     if tally.clamped:
         warnings.append(
             f"{tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range"
+        )
+    ports = tally.errors.get("no_ephemeral_port", 0) + tally.warmup_errors.get(
+        "no_ephemeral_port", 0
+    )
+    if ports:
+        warnings.append(
+            f"ran out of ephemeral ports {ports} times (EADDRNOTAVAIL): closed connections hold "
+            "their port in TIME_WAIT for 60 s. Spread clients over more addresses with "
+            "--source-ips 127.0.0.2-127.0.0.9, widen net.ipv4.ip_local_port_range, or lower "
+            "the connection rate"
         )
     if tally.datagrams is not None and not tally.datagrams.balanced:
         warnings.append("datagram accounting does not balance; please report this as a bug")

@@ -6,7 +6,7 @@ import jsonschema
 from sockbench.config import RunConfig
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import Recorder, encode
-from sockbench.core.result import SCHEMA, build_result, run_warnings
+from sockbench.core.result import SCHEMA, build_result, rate_warnings, run_warnings
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Proto
 from sockbench.environment import collect_environment
@@ -71,3 +71,26 @@ def test_interrupted_result_is_marked_and_warns() -> None:
     assert doc["interrupted"] is True
     assert any("interrupted" in w for w in doc["warnings"])  # type: ignore[attr-defined]
     assert any("no request completed" in w for w in doc["warnings"])  # type: ignore[attr-defined]
+
+
+def _rate_doc(ratio: float, lag_p99: int) -> dict[str, object]:
+    return {
+        "status": "completed",
+        "totals": {"achieved_ratio": ratio, "throughput_rps": 900.0, "requested_rps": 1000.0},
+        "send_lag_us": {"p99": lag_p99},
+    }
+
+
+def test_rate_warnings_say_when_the_schedule_was_not_kept() -> None:
+    assert rate_warnings(_rate_doc(0.995, 100)) == []
+    [slow] = rate_warnings(_rate_doc(0.9, 100))
+    assert "achieved 900 req/s of the 1000 requested (90.0%)" in slow
+    [lag] = rate_warnings(_rate_doc(1.0, 2500))
+    assert "send lag p99 was 2.5 ms" in lag
+
+
+def test_running_out_of_ports_is_one_warning_with_advice() -> None:
+    tally = _tally([5], {"no_ephemeral_port": 300}, None)
+    [warning] = run_warnings(tally, "completed")
+    assert "ran out of ephemeral ports 300 times" in warning
+    assert "--source-ips" in warning
