@@ -1,0 +1,155 @@
+"""Workloads against real server processes: rates, churn, stream, and a real Redis."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sockbench.config import build_run_config
+from sockbench.core.expect import parse_escapes
+from sockbench.engine.runner import run
+from sockbench.servers.registry import available_models
+
+MODELS = [info.name for info in available_models()]
+
+
+def _run(**kw: object) -> dict[str, object]:
+    options: dict[str, object] = dict(
+        proto="tcp", clients=10, duration_s=1.0, warmup_s=0.2, payload=64, timeout_s=1.0,
+        target=None, server_model="asyncio", out_dir=None,
+    )  # fmt: skip
+    options.update(kw)
+    return run(build_run_config(**options), command="test").result  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_rate_is_kept_within_two_percent(model: str) -> None:
+    # threadpool serves at most --server-threads connections at once: give it enough.
+    result = _run(
+        server_model=model, clients=100, rate=1000.0, duration_s=2.0, warmup_s=0.5,
+        server_threads=128,
+    )  # fmt: skip
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"] == {}
+    assert abs(totals["throughput_rps"] - 1000) <= 20
+    assert result["send_lag_us"]["p50"] < 1000  # type: ignore[index]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_churn_reports_connections_per_second(model: str) -> None:
+    result = _run(server_model=model, mode="churn", clients=4)
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"] == {}
+    assert totals["connections_per_s"] > 100
+    assert totals["connections"] == totals["requests"]
+    assert result["connect_us"]["count"] == totals["connections"]  # type: ignore[index]
+
+
+def test_a_bounded_pool_queues_connections_beyond_its_size() -> None:
+    """threadpool with 4 threads and 12 persistent clients: 8 wait, and the numbers show it."""
+    result = _run(server_model="threadpool", server_threads=4, clients=12, timeout_s=0.3)
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"].get("timeout", 0) > 0
+    assert result["server_resources"]["threads_max"] <= 4 + 3  # type: ignore[index]
+
+
+def test_tcp_stream_reports_throughput_and_its_spread() -> None:
+    result = _run(mode="stream", clients=3, payload=16384)
+    stream = result["stream"]
+    assert isinstance(stream, dict)
+    assert stream["total_bps"] > 10e6
+    spread = stream["per_client_bps"]
+    assert 0 < spread["min"] <= spread["median"] <= spread["max"]
+    assert result["totals"]["errors"] == {}  # type: ignore[index]
+
+
+def test_udp_stream_reports_goodput_and_loss() -> None:
+    result = _run(proto="udp", mode="stream", clients=2, rate=2000.0, payload=512)
+    d = result["datagrams"]
+    assert isinstance(d, dict)
+    assert d["sent"] == pytest.approx(2000, rel=0.03)
+    assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
+    assert d["lost"] <= d["sent"] * 0.01
+    assert result["stream"]["total_bps"] == pytest.approx(2000 * 512 * 8, rel=0.05)  # type: ignore[index]
+
+
+def test_requests_stops_after_exactly_that_many() -> None:
+    result = _run(requests=500, duration_s=30.0)
+    assert result["totals"]["requests"] == 500  # type: ignore[index]
+    assert result["latency_us"]["count"] == 500  # type: ignore[index]
+    assert result["duration_s"] < 10  # type: ignore[operator]
+
+
+@pytest.fixture
+def redis_port(tmp_path: Path) -> Iterator[int]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make system-deps installs it)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(64) == b"+PONG\r\n":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("redis-server did not answer PING in 10 s")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_redis_ping_with_send_and_expect(redis_port: int) -> None:
+    result = _run(
+        target=f"tcp://127.0.0.1:{redis_port}", proto="", server_model=None, clients=20,
+        request=parse_escapes(r"PING\r\n"), expect="exact", expect_value=b"+PONG\r\n",
+    )  # fmt: skip
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"] == {}
+    assert totals["requests"] > 1000
+
+
+def test_a_wrong_expectation_counts_mismatches_without_crashing(redis_port: int) -> None:
+    result = _run(
+        target=f"tcp://127.0.0.1:{redis_port}", proto="", server_model=None, clients=5,
+        request=b"PING\r\n", expect="exact", expect_value=b"+PANG\r\n",
+    )  # fmt: skip
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"]["mismatch"] > 10
+    assert totals["requests"] == 0
+    assert result["status"] == "completed"
+
+
+def test_redis_with_a_delimited_reply_and_pipelining(redis_port: int) -> None:
+    result = _run(
+        target=f"tcp://127.0.0.1:{redis_port}", proto="", server_model=None, clients=4,
+        request=b"PING\r\n", expect="until", expect_value=b"\r\n", rate=2000.0, pipeline=8,
+    )  # fmt: skip
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["errors"] == {}
+    assert totals["throughput_rps"] == pytest.approx(2000, rel=0.02)
