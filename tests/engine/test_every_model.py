@@ -1,0 +1,30 @@
+"""`sockbench run` with 200 concurrent clients against every model over every transport."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockbench.config import build_run_config
+from sockbench.endpoints import Proto
+from sockbench.engine.runner import run
+from sockbench.servers.registry import available_models
+
+CASES = [(info.name, proto) for info in available_models() for proto in Proto]
+
+
+@pytest.mark.parametrize(("model", "proto"), CASES, ids=[f"{m}-{p.value}" for m, p in CASES])
+def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
+    config = build_run_config(
+        proto=proto.value, clients=200, duration_s=0.6, warmup_s=0.2, payload=100,
+        timeout_s=2.0, target=None, server_model=model, out_dir=None, server_threads=256,
+    )  # fmt: skip
+    result = run(config, command="test").result
+    totals = result["totals"]
+    assert result["status"] == "completed"
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["connections"] == 200
+    assert totals["requests"] > 200
+    if not proto.is_stream:
+        d = result["datagrams"]
+        assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
+        assert d["lost"] == 0
