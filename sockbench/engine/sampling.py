@@ -16,6 +16,7 @@ from typing import Any
 import psutil
 
 DEFAULT_INTERVAL_S = 0.5
+MIN_FINAL_SAMPLE_NS = 20_000_000
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,20 @@ class TreeSampler:
     def _loop(self) -> None:
         last_t = time.monotonic_ns()
         last_user, last_system, *_ = self._read()
-        while not self._stop.wait(self.interval_s):
+        while True:
+            stopped = self._stop.wait(self.interval_s)
             now = time.monotonic_ns()
+            # One last sample when stopped, so even a sub-interval run gets one.
+            if stopped and now - last_t < MIN_FINAL_SAMPLE_NS:
+                return
             user, system, rss, threads, fds = self._read()
             wall = (now - last_t) / 1e9
             du = max(0.0, user - last_user) / wall * 100
             ds = max(0.0, system - last_system) / wall * 100
             self.samples.append(Sample(now, du + ds, du, ds, rss, threads, fds))
             last_t, last_user, last_system = now, user, system
+            if stopped:
+                return
 
     def summary(self, start_ns: int = 0, end_ns: int = 2**63) -> ResourceSummary | None:
         """Summary of the samples taken inside [start_ns, end_ns] (plus one, for short windows)."""
