@@ -1,0 +1,184 @@
+"""``asyncio`` and ``uvloop``: asyncio Protocols, on the standard loop or on uvloop.
+
+Protocol callbacks (not streams/coroutines) are asyncio's cheapest path: a
+connection costs a transport and a protocol object, and the loop calls
+``data_received`` directly. Like ``selectors`` it is one thread; the standard
+loop is a Python selector loop, uvloop replaces it with libuv in C. The two
+registry entries share this module and differ only in ``ctx.options["loop"]``.
+
+Transports hand us fresh ``bytes`` per read, so there is no reusable buffer
+here: ``BufferedProtocol`` would need a copy anyway because the transport may
+keep a reference to unsent data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from sockbench.servers.behaviour import DatagramResponder, Mode, datagram_responder
+from sockbench.servers.context import ServeContext, StopSignal
+from sockbench.servers.replies import send_datagram
+from sockbench.servers.sockets import BACKLOG
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+ACCEPT_BATCH = 100
+ERROR_LOG_INTERVAL_S = 5.0
+
+
+def serve(listener: socket.socket, ctx: ServeContext) -> None:
+    with asyncio.Runner(loop_factory=_loop_factory(ctx.options.get("loop", "asyncio"))) as runner:
+        runner.run(_main(listener, ctx))
+
+
+def _loop_factory(name: str) -> LoopFactory:
+    if name == "uvloop":
+        import uvloop
+
+        factory: LoopFactory = uvloop.new_event_loop
+        return factory
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    raise ValueError(f"unknown event loop {name!r}")
+
+
+async def _main(listener: socket.socket, ctx: ServeContext) -> None:
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_rate_limited_errors())
+    stopped = loop.create_future()
+
+    def on_stop() -> None:
+        if not stopped.done():
+            stopped.set_result(None)
+
+    loop.add_reader(ctx.stop.fileno(), on_stop)
+    try:
+        if ctx.proto.is_stream:
+            await _serve_streams(loop, listener, ctx, stopped)
+        else:
+            await _serve_datagrams(loop, listener, ctx, stopped)
+    finally:
+        loop.remove_reader(ctx.stop.fileno())
+
+
+def _rate_limited_errors() -> Callable[[asyncio.AbstractEventLoop, dict[str, Any]], None]:
+    """Log each kind of loop error at most every few seconds.
+
+    Out of file descriptors, the loop reports every failed accept; under load that
+    is thousands of tracebacks a second into the server's stderr.
+    """
+    last: dict[str, float] = {}
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        message = str(context.get("message", ""))
+        now = time.monotonic()
+        if now - last.get(message, -ERROR_LOG_INTERVAL_S) >= ERROR_LOG_INTERVAL_S:
+            last[message] = now
+            loop.default_exception_handler(context)
+
+    return handler
+
+
+async def _serve_streams(
+    loop: asyncio.AbstractEventLoop,
+    listener: socket.socket,
+    ctx: ServeContext,
+    stopped: asyncio.Future[None],
+) -> None:
+    live: set[asyncio.Transport] = set()
+    nodelay = listener.family != socket.AF_UNIX
+    echo = ctx.mode is Mode.ECHO
+
+    class Conn(asyncio.Protocol):
+        __slots__ = ("transport",)
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            # Typed loosely by asyncio; uvloop's transports are not subclasses of asyncio's.
+            self.transport = cast(asyncio.Transport, transport)
+            live.add(self.transport)
+            if nodelay:
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def data_received(self, data: bytes) -> None:
+            if echo:
+                self.transport.write(data)
+
+        # A client that does not read makes writes pile up: stop reading from it.
+        def pause_writing(self) -> None:
+            self.transport.pause_reading()
+
+        def resume_writing(self) -> None:
+            self.transport.resume_reading()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            live.discard(self.transport)
+
+    # asyncio's ``backlog`` is both the listen() backlog and how many accepts it
+    # tries per wake-up, and on EMFILE the standard loop repeats its error path
+    # that many times (CPython 3.11): give it a small batch, then restore the
+    # kernel backlog the host chose, which create_server just lowered.
+    if listener.family == socket.AF_UNIX:
+        server = await loop.create_unix_server(Conn, sock=listener, backlog=ACCEPT_BATCH)
+    else:
+        server = await loop.create_server(Conn, sock=listener, backlog=ACCEPT_BATCH)
+    if listener.fileno() >= 0:
+        listener.listen(BACKLOG)
+    ctx.ready()
+    try:
+        await stopped
+    finally:
+        server.close()
+        for transport in list(live):
+            transport.abort()
+        await server.wait_closed()
+        for _ in range(10):  # connection_lost runs on later loop iterations
+            if not live:
+                break
+            await asyncio.sleep(0)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    """Reads through the transport; replies with ``replies.send_datagram``, not the transport.
+
+    The transport would queue a reply that cannot go out now and send every later
+    reply behind it: one Unix datagram client that stops reading (its queue full)
+    would stall the server for everyone. ``send_datagram`` drops that reply, and
+    waits only when our own send buffer is full, which is backpressure: this loop
+    serves this one socket and nothing else.
+    """
+
+    def __init__(self, sock: socket.socket, respond: DatagramResponder, stop: StopSignal) -> None:
+        self.sock = sock
+        self.respond = respond
+        self.stop = stop
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        out = self.respond(data, addr)
+        if out is not None:
+            send_datagram(self.sock, out, addr, self.stop)
+
+    def error_received(self, exc: Exception) -> None:
+        pass  # a client that vanished: nothing to do
+
+
+async def _serve_datagrams(
+    loop: asyncio.AbstractEventLoop,
+    sock: socket.socket,
+    ctx: ServeContext,
+    stopped: asyncio.Future[None],
+) -> None:
+    respond = datagram_responder(ctx.mode)
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: _Datagrams(sock, respond, ctx.stop), sock=sock
+    )
+    ctx.ready()
+    try:
+        await stopped
+    finally:
+        transport.close()
+        await asyncio.sleep(0)

@@ -1,0 +1,89 @@
+"""What a server does with the bytes it receives, independent of how it does I/O (pure).
+
+Every model shares this, so a comparison between models measures their I/O
+strategy and nothing else.
+
+* ``echo`` (default, RFC 862): reply with exactly the bytes received.
+* ``sink``: streams read and discard. Datagrams are counted per sender and not
+  answered, except the control datagram :data:`REPORT_REQUEST`, answered with
+  :func:`encode_report` of that sender's ``count`` and ``bytes`` since its last
+  report (its counters then reset). A load generator learns this way how many of
+  its datagrams the server really received, without any reply traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from enum import StrEnum
+
+from sockbench.errors import ConfigError
+
+REPORT_REQUEST = b"\x00sockbench:report?"
+REPORT_PREFIX = b"\x00sockbench:report="
+
+Payload = bytes | bytearray | memoryview
+DatagramResponder = Callable[[Payload, Hashable], Payload | None]
+
+
+class Mode(StrEnum):
+    ECHO = "echo"
+    SINK = "sink"
+
+
+def parse_mode(text: str) -> Mode:
+    try:
+        return Mode(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(m.value for m in Mode)
+        raise ConfigError(f"unknown server mode {text!r}; choose one of {choices}") from None
+
+
+def encode_report(count: int, nbytes: int) -> bytes:
+    """The reply to :data:`REPORT_REQUEST`: ``REPORT_PREFIX`` then ``"<count> <bytes>"``."""
+    return REPORT_PREFIX + f"{count} {nbytes}".encode()
+
+
+def decode_report(data: bytes) -> tuple[int, int] | None:
+    """``(count, bytes)`` from a report datagram, or None when ``data`` is not one."""
+    if not data.startswith(REPORT_PREFIX):
+        return None
+    fields = data[len(REPORT_PREFIX) :].split(b" ")
+    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+        return None
+    return int(fields[0]), int(fields[1])
+
+
+class SinkLedger:
+    """Per-sender datagram counters for sink mode. Not thread-safe: one reader owns it."""
+
+    __slots__ = ("_senders",)
+
+    def __init__(self) -> None:
+        self._senders: dict[Hashable, list[int]] = {}
+
+    def __call__(self, data: Payload, sender: Hashable) -> bytes | None:
+        """Count ``data`` from ``sender``; return the reply to send, if any."""
+        if len(data) == len(REPORT_REQUEST) and data == REPORT_REQUEST:
+            count, nbytes = self._senders.pop(sender, (0, 0))
+            return encode_report(count, nbytes) if sender else None
+        entry = self._senders.get(sender)
+        if entry is None:
+            self._senders[sender] = [1, len(data)]
+        else:
+            entry[0] += 1
+            entry[1] += len(data)
+        return None
+
+    def counts(self, sender: Hashable) -> tuple[int, int]:
+        count, nbytes = self._senders.get(sender, (0, 0))
+        return count, nbytes
+
+
+def _echo(data: Payload, sender: Hashable) -> Payload | None:
+    # An unbound Unix datagram client has no address to answer to.
+    return data if sender else None
+
+
+def datagram_responder(mode: Mode) -> DatagramResponder:
+    """A fresh ``respond(data, sender) -> reply | None`` for one datagram socket's reader."""
+    return _echo if mode is Mode.ECHO else SinkLedger()

@@ -1,0 +1,104 @@
+"""Entry point of a server process started by :mod:`.launcher` (or by hand).
+
+``python -m sockbench.servers.child --model M --proto P --bind ADDR`` serves until
+SIGTERM/SIGINT and exits 0. Its stdout carries exactly one line, ``READY <url>``
+with the address actually bound, so the parent knows when and where to connect;
+errors go to stderr as ``sockbench: error: <message>`` with exit code 2.
+
+With ``--exit-with-parent`` it also stops when its stdin reaches end of file:
+the launcher holds the other end of that pipe, so a load generator killed
+without cleanup (SIGKILL, OOM) does not leave a server running. A pipe is used
+rather than PR_SET_PDEATHSIG, which fires when the *thread* that spawned us
+exits, and launchers may run in short-lived worker threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+
+from sockbench.endpoints import Endpoint, parse_bind, parse_proto
+from sockbench.errors import ConfigError, SockbenchError
+from sockbench.servers.context import StopSignal
+from sockbench.servers.host import serve_forever
+
+
+def _cpus(text: str) -> set[int]:
+    try:
+        return {int(part) for part in text.split(",") if part}
+    except ValueError:
+        raise ConfigError(
+            f"--cpus expects a comma-separated list of CPU numbers, got {text!r}"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sockbench.servers.child")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--proto", required=True)
+    parser.add_argument("--bind", required=True)
+    parser.add_argument("--mode", default="echo")
+    parser.add_argument("--threads", type=int, default=64)
+    parser.add_argument("--processes", type=int, default=0)
+    parser.add_argument(
+        "--cpus", default="", help="pin the server (and all it starts) to these CPUs"
+    )
+    parser.add_argument(
+        "--exit-with-parent", action="store_true", help="stop when stdin reaches end of file"
+    )
+    return parser
+
+
+def _announce(endpoint: Endpoint) -> None:
+    sys.stdout.write(f"READY {endpoint.url()}\n")
+    sys.stdout.flush()
+
+
+def _stop_at_stdin_eof(stop: StopSignal) -> None:
+    def watch() -> None:
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        stop.set()
+
+    threading.Thread(target=watch, name="sockbench-parent-watch", daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.cpus:
+            # Pinned before anything starts, so every thread and worker inherits it.
+            try:
+                os.sched_setaffinity(0, _cpus(args.cpus))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot pin the server to CPUs {args.cpus}: {exc.strerror}"
+                ) from None
+        proto = parse_proto(args.proto)
+        stop = StopSignal()
+        if args.exit_with_parent:
+            _stop_at_stdin_eof(stop)
+        serve_forever(
+            args.model,
+            parse_bind(args.bind, proto),
+            mode=args.mode,
+            threads=args.threads,
+            processes=args.processes,
+            on_ready=_announce,
+            stop=stop,
+        )
+    except SockbenchError as exc:
+        print(f"sockbench: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:  # a second SIGINT/SIGTERM while stopping
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""``selectors``: one thread, non-blocking sockets, ``selectors.DefaultSelector`` (epoll).
+
+The classic reactor: a connection costs one selector registration and a small
+state object, not a thread, so tens of thousands of idle connections are cheap.
+All work happens on one core, so it tops out where that core does, and one slow
+reply delays every other connection. Reads go into one shared buffer; a reply
+that the kernel only partly accepts is kept per connection and the connection
+stops being read until it is flushed (backpressure instead of unbounded buffering).
+Datagrams are read in batches; replies follow ``replies.send_datagram``.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import time
+
+from sockbench.servers.behaviour import Mode, datagram_responder
+from sockbench.servers.context import ServeContext
+from sockbench.servers.replies import send_datagram
+from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
+
+BATCH = 64  # accepts or datagrams per readiness event, so one socket cannot starve the rest
+ACCEPT_PAUSE_S = 0.1
+_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+class _Conn:
+    __slots__ = ("out", "sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.out = bytearray()  # the part of a reply the kernel did not take yet
+
+
+_STOP = object()
+_ACCEPT = object()
+
+
+def serve(listener: socket.socket, ctx: ServeContext) -> None:
+    listener.setblocking(False)
+    with selectors.DefaultSelector() as sel:
+        sel.register(ctx.stop.fileno(), _READ, _STOP)
+        if ctx.proto.is_stream:
+            _serve_streams(sel, listener, ctx)
+        else:
+            _serve_datagrams(sel, listener, ctx)
+
+
+def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: ServeContext) -> None:
+    sel.register(listener, _READ, _ACCEPT)
+    nodelay = listener.family != socket.AF_UNIX
+    echo = ctx.mode is Mode.ECHO
+    buf = bytearray(SHARED_BUFFER)
+    view = memoryview(buf)
+    ctx.ready()
+
+    def close(conn: _Conn) -> None:
+        sel.unregister(conn.sock)
+        conn.sock.close()
+
+    resume_accepting: float | None = None
+    try:
+        while True:
+            timeout = None
+            if resume_accepting is not None:
+                timeout = resume_accepting - time.monotonic()
+                if timeout <= 0:
+                    sel.register(listener, _READ, _ACCEPT)
+                    resume_accepting = timeout = None
+            for key, _ in sel.select(timeout):
+                conn = key.data
+                if conn is _STOP:
+                    return
+                if conn is _ACCEPT:
+                    if not _accept(sel, listener, nodelay):
+                        # Out of fds: the listener would stay readable and spin this
+                        # loop; stop watching it for a moment while connections close.
+                        sel.unregister(listener)
+                        resume_accepting = time.monotonic() + ACCEPT_PAUSE_S
+                    continue
+                sock = conn.sock
+                try:
+                    if conn.out:  # waiting to flush: only EVENT_WRITE is registered
+                        del conn.out[: sock.send(conn.out)]
+                        if not conn.out:
+                            sel.modify(sock, _READ, conn)
+                        continue
+                    n = sock.recv_into(buf)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    close(conn)
+                    continue
+                if not n:
+                    close(conn)
+                    continue
+                if not echo:
+                    continue
+                try:
+                    sent = sock.send(view[:n])
+                except BlockingIOError:
+                    sent = 0
+                except OSError:
+                    close(conn)
+                    continue
+                if sent < n:
+                    conn.out += view[sent:n]
+                    sel.modify(sock, _WRITE, conn)
+    finally:
+        for key in list(sel.get_map().values()):
+            if isinstance(key.data, _Conn):
+                close(key.data)
+
+
+def _accept(sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool) -> bool:
+    """Accept a batch of connections; False when out of file descriptors."""
+    for _ in range(BATCH):
+        try:
+            sock, _ = listener.accept()
+        except BlockingIOError:
+            break
+        except OSError as exc:
+            if exc.errno in _OUT_OF_RESOURCES:
+                return False
+            if exc.errno == errno.ECONNABORTED:
+                continue
+            raise
+        sock.setblocking(False)
+        if nodelay:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sel.register(sock, _READ, _Conn(sock))
+    return True
+
+
+def _serve_datagrams(sel: selectors.BaseSelector, sock: socket.socket, ctx: ServeContext) -> None:
+    sel.register(sock, _READ, None)
+    respond = datagram_responder(ctx.mode)
+    buf = bytearray(DATAGRAM_MAX)
+    view = memoryview(buf)
+    recvfrom_into = sock.recvfrom_into
+    stop = ctx.stop
+    ctx.ready()
+    while True:
+        for key, _ in sel.select():
+            if key.data is _STOP:
+                return
+            for _ in range(BATCH):
+                try:
+                    n, addr = recvfrom_into(buf)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    continue
+                out = respond(view[:n], addr)
+                if out is not None:
+                    # This loop serves this one socket only: waiting for room in its
+                    # send buffer (Unix datagrams) holds up nobody else.
+                    send_datagram(sock, out, addr, stop)

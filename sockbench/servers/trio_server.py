@@ -1,0 +1,105 @@
+"""``trio``: one trio task per connection (``trio.serve_listeners``), one task for datagrams.
+
+Structured concurrency: a connection costs a task and its cancel scope, far
+cheaper than a thread, and stopping is one cancellation that closes every
+stream. The price is trio's per-operation checkpoints (a scheduler round trip
+per ``await``), which the raw Protocol callbacks of ``asyncio`` do not pay.
+Reads use a reusable buffer per connection; writes go through
+``SocketStream.send_all``, which waits for the client instead of buffering.
+Datagram replies follow ``replies.send_datagram``: drop what one client cannot
+take, wait (in trio) only when our own send buffer is full.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from typing import Any
+
+import trio
+
+from sockbench.servers.behaviour import Mode, Payload, datagram_responder
+from sockbench.servers.context import ServeContext
+from sockbench.servers.replies import SEND_WAIT_S
+from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
+
+
+def serve(listener: socket.socket, ctx: ServeContext) -> None:
+    trio.run(_main, listener, ctx)
+
+
+async def _main(listener: socket.socket, ctx: ServeContext) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_cancel_on_stop, ctx, nursery.cancel_scope)
+        tsock = trio.socket.from_stdlib_socket(listener)
+        if ctx.proto.is_stream:
+            handler = _echo if ctx.mode is Mode.ECHO else _sink
+            await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
+        else:
+            await nursery.start(_serve_datagrams, tsock, listener, ctx)
+        ctx.ready()
+
+
+async def _cancel_on_stop(ctx: ServeContext, scope: trio.CancelScope) -> None:
+    await trio.lowlevel.wait_readable(ctx.stop.fileno())
+    scope.cancel()
+
+
+async def _echo(stream: trio.SocketStream) -> None:
+    buf = bytearray(STREAM_BUFFER)
+    view = memoryview(buf)
+    recv_into = stream.socket.recv_into
+    try:
+        while n := await recv_into(buf):
+            await stream.send_all(view[:n])
+    except (OSError, trio.BrokenResourceError):
+        pass  # the client reset or vanished; serve_listeners closes the stream
+
+
+async def _sink(stream: trio.SocketStream) -> None:
+    buf = bytearray(STREAM_BUFFER)
+    recv_into = stream.socket.recv_into
+    try:
+        while await recv_into(buf):
+            pass
+    except OSError:
+        pass
+
+
+async def _serve_datagrams(
+    tsock: trio.socket.SocketType,
+    sock: socket.socket,
+    ctx: ServeContext,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    respond = datagram_responder(ctx.mode)
+    buf = bytearray(DATAGRAM_MAX)
+    view = memoryview(buf)
+    recvfrom_into = tsock.recvfrom_into
+    task_status.started()
+    with tsock:
+        while True:
+            try:
+                n, addr = await recvfrom_into(buf)
+            except OSError:
+                continue
+            out = respond(view[:n], addr)
+            if out is not None:
+                await _reply(sock, out, addr)
+
+
+async def _reply(sock: socket.socket, out: Payload, addr: Any) -> None:
+    """``replies.send_datagram``, waiting for room the trio way instead of in poll()."""
+    try:
+        sock.sendto(out, addr)
+        return
+    except BlockingIOError:
+        if sock.family != socket.AF_UNIX:
+            return  # UDP: drop, as the network would
+    except OSError:
+        return
+    with trio.move_on_after(SEND_WAIT_S):
+        await trio.lowlevel.wait_writable(sock)
+        with contextlib.suppress(OSError):
+            sock.sendto(out, addr)

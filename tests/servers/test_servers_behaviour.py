@@ -1,0 +1,98 @@
+"""The shared echo/sink behaviour, without sockets."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockbench.errors import ConfigError
+from sockbench.servers.behaviour import (
+    REPORT_PREFIX,
+    REPORT_REQUEST,
+    Mode,
+    SinkLedger,
+    datagram_responder,
+    decode_report,
+    encode_report,
+    parse_mode,
+)
+
+
+def test_parse_mode() -> None:
+    assert parse_mode("echo") is Mode.ECHO
+    assert parse_mode(" SINK ") is Mode.SINK
+    with pytest.raises(
+        ConfigError, match="unknown server mode 'chargen'; choose one of echo, sink"
+    ):
+        parse_mode("chargen")
+
+
+@pytest.mark.parametrize(("count", "nbytes"), [(0, 0), (1, 1), (123456, 98765432101)])
+def test_report_round_trip(count: int, nbytes: int) -> None:
+    encoded = encode_report(count, nbytes)
+    assert encoded.startswith(REPORT_PREFIX)
+    assert encoded == REPORT_PREFIX + f"{count} {nbytes}".encode()
+    assert decode_report(encoded) == (count, nbytes)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello",
+        REPORT_REQUEST,
+        REPORT_PREFIX,
+        REPORT_PREFIX + b"1",
+        REPORT_PREFIX + b"1 2 3",
+        REPORT_PREFIX + b"-1 2",
+        REPORT_PREFIX + b"a b",
+        REPORT_PREFIX + b"1  2",
+    ],
+)
+def test_decode_report_rejects_anything_else(data: bytes) -> None:
+    assert decode_report(data) is None
+
+
+def test_echo_replies_with_the_same_bytes() -> None:
+    respond = datagram_responder(Mode.ECHO)
+    data = memoryview(b"\x00\xffabc")
+    assert respond(data, ("127.0.0.1", 5000)) is data
+    assert respond(b"", "/tmp/c.sock") == b""
+    # an unbound Unix datagram client (address None or "") cannot be answered
+    assert respond(b"x", None) is None
+    assert respond(b"x", "") is None
+
+
+def test_echo_does_not_treat_the_report_request_specially() -> None:
+    assert datagram_responder(Mode.ECHO)(REPORT_REQUEST, ("::1", 1, 0, 0)) == REPORT_REQUEST
+
+
+def test_sink_counts_per_sender_and_answers_only_reports() -> None:
+    ledger = datagram_responder(Mode.SINK)
+    a, b = ("127.0.0.1", 1000), "/tmp/b.sock"
+    for size in (1, 10, 100):
+        assert ledger(b"x" * size, a) is None
+    assert ledger(memoryview(b"yy"), b) is None
+    assert ledger(b"", b) is None  # an empty datagram counts, with 0 bytes
+    assert ledger(REPORT_REQUEST, a) == encode_report(3, 111)
+    assert ledger(REPORT_REQUEST, a) == encode_report(0, 0)  # reset after a report
+    assert ledger(memoryview(REPORT_REQUEST), b) == encode_report(2, 2)
+
+
+def test_sink_report_from_unbound_sender_is_not_answered() -> None:
+    ledger = SinkLedger()
+    ledger(b"abc", None)
+    assert ledger.counts(None) == (1, 3)
+    assert ledger(REPORT_REQUEST, None) is None
+
+
+def test_sink_counts_near_misses_of_the_report_request_as_data() -> None:
+    ledger = SinkLedger()
+    ledger(REPORT_REQUEST[:-1], "s")
+    ledger(REPORT_REQUEST + b"!", "s")
+    assert ledger.counts("s") == (2, 2 * len(REPORT_REQUEST))
+
+
+def test_each_responder_has_its_own_ledger() -> None:
+    first, second = datagram_responder(Mode.SINK), datagram_responder(Mode.SINK)
+    first(b"abc", "s")
+    assert second(REPORT_REQUEST, "s") == encode_report(0, 0)
