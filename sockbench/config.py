@@ -292,6 +292,9 @@ def build_run_config(
         raise ConfigError(f"--server-threads must be at least 1, got {server_threads}")
     if server_processes < 0:
         raise ConfigError(f"--server-processes cannot be negative, got {server_processes}")
+    if server_model == "prefork" and server_processes == 0 and endpoint is None:
+        # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
+        server_processes = max(os.cpu_count() or 1, -(-clients // MAX_CLIENTS_PER_WORKER))
     return RunConfig(
         mode=mode,
         rate=rate,

@@ -23,9 +23,11 @@ def serve(
 ) -> None:
     """Run one server model in the foreground until Ctrl-C."""
     from sockbench.endpoints import parse_bind, parse_proto
+    from sockbench.engine.limits import raise_nofile_limit
     from sockbench.servers.host import serve_forever
 
     endpoint = parse_bind(bind, parse_proto(proto))
+    raise_nofile_limit()  # a server holds a descriptor per connection
 
     def ready(actual: object) -> None:
         typer.echo(f"sockbench: {model} serving {actual} ({mode}); Ctrl-C to stop")

@@ -36,7 +36,6 @@ async def churn_client(
     await gate.go.wait()
     while True:
         start = time.monotonic_ns()
-        measured = start >= stats.measure_start_ns
         try:
             with trio.fail_after(timeout_s):
                 sock, connect_ns = await sockio.open_stream(endpoint, source)
@@ -58,7 +57,6 @@ async def churn_client(
                 # Out of ephemeral ports (TIME_WAIT): wait instead of spinning on errors.
                 await trio.sleep(PORTS_EXHAUSTED_PAUSE_S)
             continue
-        if measured:
+        if stats.complete(sent_at, end, size, window_ns=start):
             stats.connections += 1
             stats.connect.record((connect_ns + 500) // 1000)
-        stats.complete(sent_at if measured else start, end, size)

@@ -92,18 +92,27 @@ class LiveStats:
         self._last_errors = errors
         return row
 
-    def complete(self, start_ns: int, end_ns: int, nbytes: int) -> None:
-        """Count one request that started at ``start_ns`` if it belongs to the window."""
-        if start_ns < self.measure_start_ns or start_ns >= self.measure_end_ns:
-            return
+    def complete(
+        self, start_ns: int, end_ns: int, nbytes: int, window_ns: int | None = None
+    ) -> bool:
+        """Count one request that started at ``start_ns`` if it belongs to the window.
+
+        ``window_ns`` decides membership instead of ``start_ns`` when given (churn: the
+        connect started the transaction, the send starts its latency). Returns whether
+        the request was counted.
+        """
+        at = start_ns if window_ns is None else window_ns
+        if at < self.measure_start_ns or at >= self.measure_end_ns:
+            return False
         if self.requests >= self.request_limit:
-            return
+            return False
         self.requests += 1
         self.bytes_sent += nbytes
         self.bytes_received += nbytes
         self.latency.record((end_ns - start_ns + 500) // 1000)
         if self.requests == self.request_limit:
             self.done.set()
+        return True
 
     def complete_scheduled(self, due_ns: int, sent_ns: int, end_ns: int, nbytes: int) -> None:
         """An open-loop request: latency from when it was due (coordinated-omission free)."""
