@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 
+FILE_MODE = 0o644
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, fsync it, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -20,6 +23,7 @@ def write_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes it owner-only
         os.replace(tmp, path)
     except BaseException:
         try:

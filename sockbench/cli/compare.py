@@ -1,0 +1,199 @@
+"""`sockbench compare`: run a matrix of server models and workloads, write one folder."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sockbench.cli.app import app, command_line
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sockbench.compare import Cell, Plan
+    from sockbench.engine.progress import ProgressFn
+    from sockbench.report.live import LiveProgress
+    from sockbench.report.sections import Section
+
+#: Seconds a cell costs beyond warm-up and measurement (server start, connect, stop).
+CELL_OVERHEAD_S = 2.0
+
+
+@app.command()
+def compare(
+    models: Annotated[
+        str, typer.Option(help="server models, comma-separated (see `sockbench serve --help`)")
+    ] = "threaded,selectors,asyncio",
+    proto: Annotated[str, typer.Option(help="protocols: tcp, udp, unix, unix-dgram")] = "tcp,udp",
+    clients: Annotated[str, typer.Option(help="client counts, e.g. 10,100,1000")] = "10,100,1000",
+    payload: Annotated[str, typer.Option(help="message sizes, e.g. 64,1k")] = "64",
+    duration: Annotated[float, typer.Option(help="measured seconds per cell")] = 10.0,
+    warmup: Annotated[float, typer.Option(help="seconds of load kept out of each cell")] = 2.0,
+    timeout: Annotated[float, typer.Option(help="seconds before a reply counts lost")] = 1.0,
+    repeat: Annotated[int, typer.Option(help="run the whole matrix N times")] = 1,
+    out: Annotated[
+        str | None,
+        typer.Option(help="folder to write (new or empty); default results/compare-TIMESTAMP"),
+    ] = None,
+    server_cpus: Annotated[
+        str, typer.Option(help="CPUs of the server, e.g. 0 or 0-3,5; auto or none")
+    ] = "auto",
+    client_cpus: Annotated[
+        str, typer.Option(help="CPUs of the load generator; auto (the rest) or none")
+    ] = "auto",
+    workers: Annotated[
+        str, typer.Option(help="generator worker processes per cell, or 'auto'")
+    ] = "auto",
+    quiet: Annotated[
+        bool, typer.Option(help="no live view, no per-cell lines, no closing tables")
+    ] = False,
+) -> None:
+    """Compare server models over protocols, client counts and payloads (a fresh server
+    per cell, interleaved order, pinned CPUs) and write results and reports to a folder."""
+    from rich.console import Console
+
+    from sockbench.compare import build_plan, choose_folder, run_compare
+    from sockbench.report.live import live_enabled
+
+    plan = build_plan(
+        models=models,
+        protos=proto,
+        clients=clients,
+        payloads=payload,
+        duration_s=duration,
+        warmup_s=warmup,
+        timeout_s=timeout,
+        repeat=repeat,
+        server_cpus=server_cpus,
+        client_cpus=client_cpus,
+        workers=workers,
+    )
+    folder = choose_folder(out)
+    console = Console()
+    errors = Console(stderr=True)
+    view = _View(plan, console, quiet)
+    if not quiet:
+        pins = (
+            f"server on CPUs {_cpus(plan.server_cpus)}, generator on {_cpus(plan.client_cpus)}"
+            if plan.server_cpus or plan.client_cpus
+            else "server and generator not pinned"
+        )
+        console.print(
+            f"compare: {len(plan.cells)} cells ({pins}), about "
+            f"{_minutes(len(plan.cells) * view.estimate_s)}; writing {folder}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    with view.live(live_enabled(console, quiet)):
+        outcome = run_compare(
+            plan,
+            folder,
+            command=command_line(),
+            before_cell=view.before_cell,
+            after_cell=view.after_cell,
+        )
+    if not quiet:
+        _print_tables(outcome.doc, outcome.sections, console)
+    done = len(outcome.doc["cells"])
+    if outcome.interrupted:
+        errors.print(
+            f"compare interrupted after {done} of {len(plan.cells)} cells; "
+            f"kept what ran in {folder}",
+            highlight=False,
+            markup=False,
+        )
+    saturated = sum(1 for r in outcome.doc["cells"] if (r.get("generator") or {}).get("saturated"))
+    if saturated and quiet:
+        errors.print(
+            f"warning: the load generator was saturated in {saturated} of {done} cells: they "
+            "measured the client, not the server; see report.md",
+            highlight=False,
+        )
+    typer.echo(f"results: {folder}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def _print_tables(doc: dict[str, Any], extra: list[Section], console: Console) -> None:
+    """terminal.print_report's tables, with the compare's own sections before the
+    environment (repeats, a saturated generator)."""
+    from sockbench.report.sections import sections
+    from sockbench.report.terminal import section_renderable
+
+    pending = list(extra)
+    for section in sections(doc):
+        if section.key == "environment":
+            for own in pending:
+                console.print(section_renderable(own, console))
+            pending = []
+        console.print(section_renderable(section, console))
+    for own in pending:
+        console.print(section_renderable(own, console))
+
+
+def _cpus(cpus: tuple[int, ...]) -> str:
+    return ",".join(str(c) for c in cpus) or "any"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+class _View:
+    """What the terminal shows while a compare runs: a live panel and a line per cell."""
+
+    def __init__(self, plan: Plan, console: Console, quiet: bool) -> None:
+        self.plan = plan
+        self.console = console
+        self.quiet = quiet
+        self.panel: LiveProgress | None = None
+        self.started = time.monotonic()
+        self.done = 0
+        self.estimate_s = plan.warmup_s + plan.duration_s + CELL_OVERHEAD_S
+
+    def live(self, enabled: bool) -> Any:
+        import contextlib
+
+        from sockbench.report.live import LiveProgress
+
+        if not enabled:
+            return contextlib.nullcontext()
+        self.panel = LiveProgress(self.console)
+        return self.panel
+
+    def _left_s(self) -> float:
+        per_cell = (time.monotonic() - self.started) / self.done if self.done else self.estimate_s
+        return per_cell * (len(self.plan.cells) - self.done)
+
+    def before_cell(self, cell: Cell) -> ProgressFn | None:
+        if self.panel is None:
+            return None
+        self.panel.set_label(
+            f"cell {cell.index}/{len(self.plan.cells)}: {cell.label(self.plan.repeat)}"
+            f"  (compare: about {_minutes(self._left_s())} left)"
+        )
+        return self.panel
+
+    def after_cell(self, cell: Cell, result: dict[str, Any]) -> None:
+        from sockbench.report import stats
+
+        self.done += 1
+        if self.quiet:
+            return
+        status = result.get("status")
+        line = f"cell {cell.index}/{len(self.plan.cells)} {cell.label(self.plan.repeat)}: "
+        if status == "completed" or (result.get("totals") or {}).get("requests"):
+            totals = result.get("totals") or {}
+            latency = result.get("latency_us") or {}
+            line += (
+                f"{stats.fmt_rate(totals.get('throughput_rps'))} req/s, "
+                f"p99 {stats.fmt_us(latency.get('p99'))}"
+            )
+        if status != "completed":
+            error = (result.get("cell") or {}).get("error")
+            line += f" [{status}{': ' + error if error else ''}]"
+        if (result.get("generator") or {}).get("saturated"):
+            line += " [generator saturated: measured the client]"
+        # Through the panel's console, a line printed while it is live goes above it.
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)

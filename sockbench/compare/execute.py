@@ -1,0 +1,201 @@
+"""Running a compare: one fresh server per cell, a failed cell recorded, Ctrl-C honoured.
+
+Each cell is one :func:`sockbench.engine.runner.run`, which starts a fresh server
+process for it and stops it after, so no cell inherits another's warm caches,
+leaked connections or grown heap. ``out_dir`` is None in the cells' configs: the
+cells write no run folders of their own; everything lands in the compare folder.
+
+A cell that fails (the server would not start, died, a worker crashed) is kept
+with its status and error and the compare goes on. Ctrl-C stops it: the cell that
+was running is kept as ``interrupted`` (the engine returns what it measured), no
+further cell starts, and the folder is written with what was done. The process's
+CPU affinity (which the engine narrows to the generator's CPUs) is restored
+however the compare ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from sockbench.compare.folder import write_histogram, write_reports, write_results
+from sockbench.compare.plan import Cell, Plan
+from sockbench.compare.summary import extra_sections, repeat_stats
+from sockbench.config import RunConfig
+from sockbench.core.result import build_result
+from sockbench.engine.progress import ProgressFn
+from sockbench.engine.runner import EXIT_INTERRUPTED, RunOutcome
+from sockbench.environment import collect_environment
+from sockbench.errors import SockbenchError
+from sockbench.report.document import COMPARE_SCHEMA
+from sockbench.report.sections import Section
+
+EXIT_CELL_FAILED = 1
+
+
+class RunFn(Protocol):
+    """The shape of :func:`sockbench.engine.runner.run` (tests pass a stand-in)."""
+
+    def __call__(
+        self, config: RunConfig, *, command: str, progress: ProgressFn | None = None
+    ) -> RunOutcome: ...
+
+
+BeforeCell = Callable[[Cell], ProgressFn | None]
+AfterCell = Callable[[Cell, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class CompareOutcome:
+    doc: dict[str, Any]
+    folder: Path
+    exit_code: int
+    interrupted: bool
+    sections: list[Section]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def new_document(plan: Plan, command: str) -> dict[str, Any]:
+    return {
+        "schema": COMPARE_SCHEMA,
+        "created_at": _now(),
+        "command": command,
+        "status": "running",
+        "plan": plan.to_json(),
+        "environment": collect_environment(),
+        "cells": [],
+    }
+
+
+def failed_result(
+    cell: Cell, *, command: str, started_at: str, status: str, error: str
+) -> dict[str, Any]:
+    """A result for a cell that produced none: zero counts, its status and why."""
+    from sockbench.engine.live import LiveStats
+
+    return build_result(
+        config=cell.config.to_json(),
+        command=command,
+        environment=collect_environment(),
+        server={
+            "model": cell.model,
+            "target": "not started",
+            "cpus": sorted(cell.config.server_cpus) or None,
+        },
+        started_at=started_at,
+        duration_s=0.0,
+        status=status,
+        tally=LiveStats().tally(datagrams=not cell.proto.is_stream),
+        warnings=[f"the cell failed and measured nothing: {error}"],
+        extra={"server_resources": None, "generator": None},
+    )
+
+
+def run_cell(
+    cell: Cell, run: RunFn, *, command: str, progress: ProgressFn | None
+) -> tuple[dict[str, Any], bool]:
+    """The cell's result (with its ``cell`` object) and whether the compare must stop."""
+    started_at = _now()
+    error: str | None = None
+    try:
+        outcome = run(cell.config, command=command, progress=progress)
+    except SockbenchError as exc:  # the server would not start or answer
+        status, error = "server_died", " ".join(str(exc).split()) or type(exc).__name__
+    except Exception as exc:  # the generator failed: out of memory, descriptors, a bug
+        status, error = "worker_failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    if error is not None:
+        result = failed_result(
+            cell, command=command, started_at=started_at, status=status, error=error
+        )
+        result["cell"] = {**cell.to_json(), "error": error}
+        return result, False
+    result = dict(outcome.result)
+    result["cell"] = cell.to_json()
+    return result, outcome.exit_code == EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM between cells stops the compare like Ctrl-C (the engine already treats
+    both alike while a cell runs), so a killed compare still writes its folder."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_compare(
+    plan: Plan,
+    folder: Path,
+    *,
+    command: str,
+    run: RunFn | None = None,
+    before_cell: BeforeCell | None = None,
+    after_cell: AfterCell | None = None,
+) -> CompareOutcome:
+    """Run every cell of ``plan`` in order and write the compare folder.
+
+    ``before_cell`` may return a progress function for the cell's run;
+    ``after_cell`` sees each cell's result as soon as it is stored.
+    """
+    if run is None:
+        from sockbench.engine.runner import run as engine_run
+
+        run = engine_run
+    affinity = os.sched_getaffinity(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = new_document(plan, command)
+    write_results(folder, doc)
+    interrupted = False
+    started = time.monotonic()
+    try:
+        with _sigterm_as_ctrl_c():
+            for cell in plan.cells:
+                progress = before_cell(cell) if before_cell else None
+                result, stop = run_cell(cell, run, command=command, progress=progress)
+                doc["cells"].append(result)
+                write_results(folder, doc)
+                write_histogram(folder, cell.stem, result)
+                if after_cell:
+                    after_cell(cell, result)
+                if stop:
+                    interrupted = True
+                    break
+    except KeyboardInterrupt:  # between cells or while a server started: no cell is lost
+        interrupted = True
+    finally:
+        os.sched_setaffinity(0, affinity)
+    doc["status"] = "interrupted" if interrupted else "completed"
+    doc["finished_at"] = _now()
+    doc["elapsed_s"] = round(time.monotonic() - started, 3)
+    doc["repeats"] = repeat_stats(doc)
+    write_results(folder, doc)
+    sections = extra_sections(doc)
+    write_reports(folder, doc, sections)
+    if interrupted:
+        code = EXIT_INTERRUPTED
+    elif any(r.get("status") != "completed" for r in doc["cells"]):
+        code = EXIT_CELL_FAILED
+    else:
+        code = 0
+    return CompareOutcome(doc, folder, code, interrupted, sections)

@@ -1,0 +1,156 @@
+"""A live progress view fed by the engine's :class:`~sockbench.engine.progress.Tick`\\ s.
+
+The engine calls a progress function about once per second from its own loop; a
+:class:`LiveProgress` is such a function. It redraws a small rich panel in place:
+what is running ("cell 3/24: asyncio tcp 64 B 100 clients"), the phase with elapsed
+and remaining time, the current req/s, the p99 of the last interval, errors and
+connections.
+
+The view is for people watching a terminal. It is off with ``--quiet`` and when
+stdout is not a terminal, so CI logs and pipes get no cursor movement or redraws:
+:func:`live_enabled` decides, :func:`open_live_progress` is the one call a command
+needs (``sockbench run`` can use it as is).
+
+Refreshing happens only when a tick arrives (``auto_refresh=False``): no thread is
+started, so nothing races the engine's trio loop or its signal handling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from types import TracebackType
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from sockbench.engine.progress import ProgressFn, Tick
+from sockbench.report import stats
+
+PHASES = {"warmup": "warm-up", "measuring": "measuring"}
+
+
+def live_enabled(console: Console, quiet: bool = False) -> bool:
+    """Whether a live view belongs on ``console``: not asked to be quiet, and a terminal."""
+    return not quiet and console.is_terminal
+
+
+class LiveProgress:
+    """A redrawn-in-place progress panel; call it with Ticks (it is a ``ProgressFn``).
+
+    Use it as a context manager. ``label`` says what is running and can change between
+    runs (:meth:`set_label`); :meth:`print` writes a line above the panel, which stays
+    at the bottom. With ``transient`` (the default) the panel is erased on exit so the
+    final report starts on a clean screen.
+    """
+
+    def __init__(
+        self, console: Console | None = None, label: str = "", *, transient: bool = True
+    ) -> None:
+        self.console = console or Console()
+        self.label = label
+        self.tick: Tick | None = None
+        self.transient = transient
+        self._live: Live | None = None
+        self._label_since = time.monotonic()
+
+    def __enter__(self) -> LiveProgress:
+        self._live = Live(
+            self.renderable(),
+            console=self.console,
+            auto_refresh=False,
+            transient=self.transient,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
+        self._live.start(refresh=True)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def __call__(self, tick: Tick) -> None:
+        self.tick = tick
+        self.refresh()
+
+    def set_label(self, label: str) -> None:
+        """Show ``label`` and forget the last tick (a new run is starting)."""
+        self.label = label
+        self.tick = None
+        self._label_since = time.monotonic()
+        self.refresh()
+
+    def print(self, *objects: RenderableType) -> None:
+        """Print above the live panel (or plainly, when it is not running)."""
+        self.console.print(*objects)
+
+    def refresh(self) -> None:
+        if self._live is None:
+            return
+        try:
+            self._live.update(self.renderable(), refresh=True)
+        except Exception:  # a drawing problem must never stop a benchmark
+            self._live.stop()
+            self._live = None
+
+    def renderable(self) -> RenderableType:
+        """The panel as it looks now."""
+        title = Text(self.label or "sockbench", style="bold")
+        tick = self.tick
+        if tick is None:
+            waited = time.monotonic() - self._label_since
+            text = "starting the server and connecting"
+            if waited >= 1:
+                text += f" ({waited:.0f} s)"
+            return Group(title, Text(text + " …", style="dim"))
+        total = max(tick.elapsed_s + tick.remaining_s, 1e-9)
+        clock = Table.grid(padding=(0, 1))
+        clock.add_row(
+            Text(f"{PHASES.get(tick.phase, tick.phase):<9}", style="cyan"),
+            ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
+            Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
+        )
+        numbers = Text()
+        numbers.append(f"{stats.fmt_rate(tick.rps)} req/s", style="bold")
+        numbers.append(f"  p99 {stats.fmt_us(tick.p99_us) if tick.p99_us else stats.DASH}")
+        numbers.append("  errors ")
+        numbers.append(stats.fmt_int(tick.errors), style="red" if tick.errors else "")
+        numbers.append(f"  connections {stats.fmt_int(tick.connections)}")
+        numbers.append(f"  requests {stats.fmt_int(tick.requests)}", style="dim")
+        return Group(title, clock, numbers)
+
+
+def _ignore(tick: Tick) -> None:
+    return None
+
+
+@contextlib.contextmanager
+def open_live_progress(
+    enabled: bool, label: str = "", console: Console | None = None
+) -> Iterator[ProgressFn]:
+    """A progress function for ``runner.run(progress=...)``: a live panel while the
+    ``with`` block runs when ``enabled``, a function that does nothing otherwise.
+
+    ``enabled`` is usually ``live_enabled(console, quiet)``::
+
+        console = Console()
+        with open_live_progress(live_enabled(console, quiet), "asyncio tcp 100 clients",
+                                console) as progress:
+            outcome = runner.run(config, command=..., progress=progress)
+    """
+    if not enabled:
+        yield _ignore
+        return
+    with LiveProgress(console, label) as live:
+        yield live

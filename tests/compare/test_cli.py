@@ -1,0 +1,193 @@
+"""`sockbench compare` end to end: real server processes on loopback, real files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "result.schema.json").read_text())
+SHORT = ["--duration", "1", "--warmup", "0.2"]
+
+
+def _sockbench(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sockbench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
+
+
+@pytest.fixture(scope="module")
+def small_compare(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """threaded and asyncio × 5 and 60 clients over tcp: four cells, ~7 s."""
+    out = tmp_path_factory.mktemp("compare") / "cmp"
+    proc = _sockbench(
+        "compare", "--models", "threaded,asyncio", "--proto", "tcp", "--clients", "5,60",
+        "--payload", "64", *SHORT, "--out", str(out), timeout=120,
+    )  # fmt: skip
+    return out, proc
+
+
+def test_compare_writes_every_file(small_compare: tuple[Path, Any]) -> None:
+    out, proc = small_compare
+    assert proc.returncode == 0, proc.stderr
+    assert f"results: {out}" in proc.stdout
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["schema"] == "sockbench.compare/1"
+    assert doc["created_at"] and doc["command"].startswith("sockbench compare")
+    assert doc["environment"]["cpu_count"]
+    cells = doc["cells"]
+    assert len(cells) == 4
+    for result in cells:
+        jsonschema.validate(result, SCHEMA)
+        assert result["status"] == "completed"
+        assert result["cell"]["proto"] == "tcp" and result["cell"]["repeat"] == 1
+        assert result["latency_us"]["histogram"]  # mergeable
+        assert result["totals"]["requests"] > 0
+    with (out / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(cells)
+    assert (out / "report.md").read_text().count("\n| threaded | tcp |") == 2
+    html = (out / "report.html").read_text()
+    assert '<table id="summary">' in html and html.count("data-cell=") == len(cells)
+    hgrms = sorted(p.name for p in out.glob("*.hgrm"))
+    assert hgrms == sorted(
+        f"tcp-64-c{c}-{m}-r1.hgrm" for m in ("threaded", "asyncio") for c in (5, 60)
+    )
+    assert "Percentile" in (out / hgrms[0]).read_text()
+
+
+def test_cells_ran_interleaved(small_compare: tuple[Path, Any]) -> None:
+    out, _ = small_compare
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    order = [(c["cell"]["clients"], c["cell"]["model"]) for c in cells]
+    # Per client count both models back to back, the first model rotating.
+    assert order == [(5, "threaded"), (5, "asyncio"), (60, "asyncio"), (60, "threaded")]
+    starts = [c["started_at"] for c in cells]
+    assert starts == sorted(starts)
+
+
+def test_every_cell_had_its_own_pinned_server(small_compare: tuple[Path, Any]) -> None:
+    out, _ = small_compare
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert len({c["server"]["target"] for c in cells}) == len(cells)  # fresh server each
+    if len(os.sched_getaffinity(0)) >= 2:
+        for c in cells:
+            server, client = set(c["server"]["cpus"]), set(c["config"]["client_cpus"])
+            assert server and client and not server & client
+
+
+def test_threaded_server_threads_grow_with_clients(small_compare: tuple[Path, Any]) -> None:
+    out, _ = small_compare
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    threads = {
+        (c["cell"]["model"], c["cell"]["clients"]): c["server_resources"]["threads_max"]
+        for c in cells
+    }
+    assert threads[("threaded", 60)] > threads[("threaded", 5)]
+    assert threads[("threaded", 60)] >= 60  # one thread per connection
+    assert threads[("asyncio", 60)] < 60
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--models", "threaded,nginx"], "unknown server model 'nginx'"),
+        (["--clients", "10,,100"], "malformed --clients"),
+        (["--clients", "10,many"], "'many' is not a whole number"),
+        (["--proto", "tcp,sctp"], "unknown protocol 'sctp'"),
+        (["--payload", "64,12x"], "malformed --payload"),
+        (["--repeat", "0"], "--repeat must be between"),
+        (["--server-cpus", "0-x"], "malformed --server-cpus"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    out = tmp_path / "never"
+    proc = _sockbench("compare", *args, "--out", str(out))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("sockbench: error: ")
+    assert message.lower() in lines[0].lower()
+    assert not out.exists()  # nothing ran, nothing written
+
+
+def test_ctrl_c_keeps_finished_cells_and_exits_130(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    args = [
+        "compare", "--models", "threaded,selectors", "--proto", "tcp", "--clients", "5,10,20",
+        *SHORT, "--out", str(out),
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockbench", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if json.loads((out / "results.json").read_text())["cells"]:
+                    break
+            except (FileNotFoundError, json.JSONDecodeError):
+                pass
+            time.sleep(0.1)
+        assert proc.poll() is None, "compare ended before it could be interrupted"
+        time.sleep(0.5)  # into the next cell
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert 1 <= len(doc["cells"]) < 6
+    assert doc["cells"][0]["status"] == "completed"
+    for result in doc["cells"]:
+        jsonschema.validate(result, SCHEMA)
+    for name in ("summary.csv", "report.md", "report.html"):
+        assert (out / name).is_file()
+    assert len(list(out.glob("*.hgrm"))) == len(doc["cells"])
+    _no_process_left(proc.pid)
+
+
+def _no_process_left(pgid: int) -> None:
+    """The compare's session (its servers, workers) is gone: they die with it."""
+    import psutil
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = []
+        for p in psutil.process_iter():
+            try:
+                if os.getpgid(p.pid) == pgid:
+                    left.append(p)
+            except (ProcessLookupError, psutil.Error):
+                pass
+        if not left:
+            return
+        time.sleep(0.1)
+    for p in left:
+        p.kill()
+    raise AssertionError(f"processes left behind: {left}")

@@ -1,0 +1,125 @@
+"""Building a compare's matrix: parsing, validation, pinning and the interleaved order."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sockbench.compare import build_plan, order_cells, parse_counts, resolve_pinning
+from sockbench.compare.plan import split_list
+from sockbench.endpoints import Proto
+from sockbench.errors import ConfigError
+
+TCP, UDP = Proto.TCP, Proto.UDP
+
+
+def test_lists_parse_and_drop_duplicates() -> None:
+    assert parse_counts("10, 100,1000,10", "--clients") == (10, 100, 1000)
+    assert split_list("a,b", "--models") == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("10,,100", "empty item"),
+        ("", "is empty"),
+        ("10,abc", "'abc' is not a whole number"),
+        ("10,0", "at least 1"),
+        ("1.5", "not a whole number"),
+    ],
+)
+def test_bad_counts_are_config_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_counts(text, "--clients")
+
+
+def test_order_is_interleaved_and_rotated() -> None:
+    models = ("a", "b", "c")
+    order = order_cells(models, (TCP, UDP), (64,), (10, 100), repeat=2)
+    assert len(order) == 3 * 2 * 2 * 2
+    # Each workload runs every model back to back, never model after model.
+    groups = [order[i : i + 3] for i in range(0, len(order), 3)]
+    for group in groups:
+        assert sorted(m for m, *_ in group) == ["a", "b", "c"]
+        assert len({(p, pl, c, r) for _, p, pl, c, r in group}) == 1
+    firsts = [group[0][0] for group in groups]
+    # The starting model rotates from one workload to the next, across repeats too.
+    assert firsts == ["a", "b", "c", "a", "b", "c", "a", "b"]
+    assert [r for *_, r in order] == [1] * 12 + [2] * 12
+
+
+def test_pinning_auto_splits_usable_cpus() -> None:
+    assert resolve_pinning("auto", "auto", {0, 1}) == ((0,), (1,))
+    assert resolve_pinning("auto", "auto", {0, 1, 2, 3}) == ((0, 1), (2, 3))
+    assert resolve_pinning("auto", "auto", {3}) == ((), ())
+    assert resolve_pinning("none", "auto", {0, 1}) == ((), ())
+    assert resolve_pinning("auto", "off", {0, 1}) == ((), ())
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+def test_pinning_explicit_and_rest() -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    first, last = str(cpus[0]), str(cpus[-1])
+    usable = set(cpus)
+    server, client = resolve_pinning(first, "auto", usable)
+    assert server == (cpus[0],) and client == tuple(cpus[1:])
+    server, client = resolve_pinning("auto", last, usable)
+    assert client == (cpus[-1],) and cpus[-1] not in server
+    with pytest.raises(ConfigError, match="share CPU"):
+        resolve_pinning(first, f"{first},{last}", usable)
+    with pytest.raises(ConfigError, match="leaves no CPU"):
+        resolve_pinning(",".join(map(str, cpus)), "auto", usable)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"models": "threaded,nginx"}, "unknown server model 'nginx'"),
+        ({"protos": "tcp,sctp"}, "unknown protocol 'sctp'"),
+        ({"clients": "10,x"}, "malformed --clients"),
+        ({"payloads": "64,12x"}, "malformed --payload"),
+        ({"protos": "udp", "payloads": "4"}, "too small for datagrams"),
+        ({"duration_s": 0.0}, "--duration must be greater than 0"),
+        ({"repeat": 0}, "--repeat must be between"),
+        ({"workers": "4", "clients": "2,10"}, "--workers 4 is more than --clients 2"),
+        ({"clients": "30000", "workers": "1"}, "file descriptors"),
+        ({"server_cpus": "x"}, "malformed --server-cpus"),
+    ],
+)
+def test_bad_options_are_one_line_config_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        build_plan(**options)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_unavailable_optional_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sockbench.servers import registry
+
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="needs the optional package uvloop"):
+        build_plan(models="asyncio,uvloop", protos="tcp", clients="1")
+
+
+def test_plan_cells_carry_configs() -> None:
+    plan = build_plan(
+        models="threaded,asyncio",
+        protos="tcp",
+        clients="5,60",
+        payloads="64,1k",
+        duration_s=1,
+        warmup_s=0,
+        repeat=2,
+        server_cpus="none",
+        client_cpus="none",
+    )
+    assert len(plan.cells) == 2 * 2 * 2 * 2
+    assert [c.index for c in plan.cells] == list(range(1, 17))
+    cell = plan.cells[0]
+    assert cell.config.server_model == cell.model
+    assert cell.config.out_dir is None  # cells write no run folders of their own
+    assert cell.config.clients == cell.clients and cell.config.payload == cell.payload
+    assert cell.stem == f"tcp-{cell.payload}-c{cell.clients}-{cell.model}-r1"
+    assert {c.payload for c in plan.cells} == {64, 1024}
+    assert plan.cells[-1].label(2).endswith("repeat 2/2")
+    assert plan.to_json()["cells"] == 16
