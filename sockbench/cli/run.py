@@ -60,6 +60,11 @@ def run(
     out: Annotated[
         str, typer.Option(help="folder that receives a result folder per run ('' = none)")
     ] = "results",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", help="summary format: table (rich), text, md, csv, hgrm, html"),
+    ] = "table",
+    quiet: Annotated[bool, typer.Option(help="no live progress view")] = False,
     allow_remote: Annotated[
         bool, typer.Option(help="allow a non-loopback target (you must own it)")
     ] = False,
@@ -75,7 +80,13 @@ def run(
     )
     from sockbench.core.units import parse_size
     from sockbench.engine.runner import run as run_benchmark
+    from sockbench.errors import ConfigError
+    from sockbench.report import FORMATS, render
+    from sockbench.report.live import live_enabled, open_live_progress
     from sockbench.report.terminal import print_report
+
+    if fmt != "table" and fmt not in FORMATS:
+        raise ConfigError(f"unknown --format {fmt!r}; choose table or one of {', '.join(FORMATS)}")
 
     request, expect_kind, expect_value = parse_exchange(
         send, send_file, expect, expect_size, expect_until
@@ -109,9 +120,15 @@ def run(
         server_cpus=parse_cpus(server_cpus, "--server-cpus"),
         client_cpus=parse_cpus(client_cpus, "--client-cpus"),
     )
-    outcome = run_benchmark(config, command=command_line())
     to_stderr = json_path == "-"
-    print_report(outcome.result, Console(stderr=to_stderr))
+    console = Console(stderr=to_stderr)
+    label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
+    with open_live_progress(live_enabled(console, quiet), label, console) as progress:
+        outcome = run_benchmark(config, command=command_line(), progress=progress)
+    if fmt == "table":
+        print_report(outcome.result, console)
+    else:
+        console.file.write(render(outcome.result, fmt))
     if outcome.folder is not None:
         typer.echo(f"results: {outcome.folder}", err=to_stderr)
     raise typer.Exit(outcome.exit_code)

@@ -99,3 +99,15 @@ def test_sigint_writes_a_partial_result(sockbench_cmd: list[str], tmp_path: Path
     assert result["totals"]["requests"] > 0
     assert "Traceback" not in stderr
     assert len(list((tmp_path / "res").iterdir())) == 1
+
+
+def test_run_renders_any_report_format(sockbench_cmd: list[str]) -> None:
+    proc = subprocess.run(
+        [*sockbench_cmd, "run", "--clients", "5", "--duration", "0.5", "--warmup", "0",
+         "--out", "", "--format", "csv"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    header, row = proc.stdout.strip().splitlines()
+    assert "p99" in header.split(",") or any("p99" in c for c in header.split(","))
+    assert row.count(",") == header.count(",")
