@@ -8,6 +8,7 @@ from sockbench.config import build_run_config
 from sockbench.endpoints import Proto
 from sockbench.engine.runner import run
 from sockbench.servers.registry import available_models
+from tests.support.schema import validate_result
 
 CASES = [(info.name, proto) for info in available_models() for proto in Proto]
 
@@ -18,7 +19,7 @@ def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
         proto=proto.value, clients=200, duration_s=0.6, warmup_s=0.2, payload=100,
         timeout_s=2.0, target=None, server_model=model, out_dir=None, server_threads=256,
     )  # fmt: skip
-    result = run(config, command="test").result
+    result = validate_result(run(config, command="test").result)
     totals = result["totals"]
     assert result["status"] == "completed"
     assert totals["errors"] == {} and totals["warmup_errors"] == {}

@@ -11,6 +11,7 @@ from hdrh.log import HistogramLogReader
 from sockbench.config import build_run_config
 from sockbench.core.histogram import decode, new_histogram
 from sockbench.engine.runner import run
+from tests.support.schema import validate_result
 
 
 def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], Path]:
@@ -25,6 +26,7 @@ def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], 
         **options,  # type: ignore[arg-type]
     )
     outcome = run(config, command="test")
+    validate_result(outcome.result)
     assert outcome.folder is not None
     return outcome.result, outcome.folder
 

@@ -12,6 +12,7 @@ import psutil
 
 from sockbench.config import build_run_config
 from sockbench.engine.runner import run
+from tests.support.schema import validate_result
 
 
 def _run(**kw: object) -> dict[str, object]:
@@ -20,7 +21,7 @@ def _run(**kw: object) -> dict[str, object]:
         target=None, server_model="asyncio", out_dir=None,
     )  # fmt: skip
     options.update(kw)
-    return run(build_run_config(**options), command="test").result  # type: ignore[arg-type]
+    return validate_result(run(build_run_config(**options), command="test").result)  # type: ignore[arg-type]
 
 
 def test_two_workers_and_one_agree_on_counts() -> None:
@@ -70,7 +71,7 @@ def test_a_killed_worker_is_reported_not_hidden(sockbench_cmd: list[str], tmp_pa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    result = json.loads(out.read_text())
+    result = validate_result(json.loads(out.read_text()))
     assert result["status"] == "worker_failed"
     assert result["interrupted"] is True
     assert any("died during the run" in w for w in result["warnings"])
@@ -102,6 +103,6 @@ def test_clients_spread_over_source_addresses(sockbench_cmd: list[str]) -> None:
             proc.kill()
             proc.wait()
     assert seen == {"127.0.0.2": 20, "127.0.0.3": 20}
-    result = json.loads(stdout)
+    result = validate_result(json.loads(stdout))
     assert result["totals"]["errors"] == {}
     assert result["totals"]["connections"] == 40

@@ -15,6 +15,7 @@ from sockbench.config import build_run_config
 from sockbench.core.expect import parse_escapes
 from sockbench.engine.runner import run
 from sockbench.servers.registry import available_models
+from tests.support.schema import validate_result
 
 MODELS = [info.name for info in available_models()]
 
@@ -25,7 +26,7 @@ def _run(**kw: object) -> dict[str, object]:
         target=None, server_model="asyncio", out_dir=None,
     )  # fmt: skip
     options.update(kw)
-    return run(build_run_config(**options), command="test").result  # type: ignore[arg-type]
+    return validate_result(run(build_run_config(**options), command="test").result)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("model", MODELS)
