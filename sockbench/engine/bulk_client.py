@@ -16,7 +16,7 @@ import trio
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
-from sockbench.engine.datagram_client import open_datagram
+from sockbench.engine.datagram_client import open_counted
 from sockbench.engine.error_kinds import error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
@@ -79,14 +79,9 @@ async def udp_bulk_client(
     When the window opens the client asks for a report and discards it, which
     resets its counters on the server: warm-up datagrams never count.
     """
-    try:
-        sock = open_datagram(endpoint, reply_dir, source)
-    except OSError as exc:
-        stats.error(error_kind(exc))
-        gate.attempted()
+    sock = open_counted(endpoint, reply_dir, source, stats, gate)
+    if sock is None:
         return
-    stats.connections += 1
-    gate.attempted()
     sent = sent_bytes = 0
     measuring = False
     try:

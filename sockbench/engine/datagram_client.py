@@ -46,6 +46,27 @@ def open_datagram(
     return sock
 
 
+def open_counted(
+    endpoint: Endpoint,
+    reply_dir: str | None,
+    source: str | None,
+    stats: LiveStats,
+    gate: StartGate,
+) -> socket.socket | None:
+    """Open one client's datagram socket, count it (or its error) and tell the start gate."""
+    start = time.monotonic_ns()
+    try:
+        sock = open_datagram(endpoint, reply_dir, source)
+    except OSError as exc:
+        stats.error(error_kind(exc))
+        gate.attempted()
+        return None
+    stats.connect.record((time.monotonic_ns() - start + 500) // 1000)
+    stats.connections += 1
+    gate.attempted()
+    return sock
+
+
 async def echo_client(
     endpoint: Endpoint,
     payload_size: int,
@@ -60,16 +81,9 @@ async def echo_client(
     inbuf = bytearray(RECV_BUFFER)
     inview = memoryview(inbuf)
     timeout_ns = int(timeout_s * 1e9)
-    try:
-        start = time.monotonic_ns()
-        sock = open_datagram(endpoint, reply_dir, source)
-    except OSError as exc:
-        stats.error(error_kind(exc))
-        gate.attempted()
+    sock = open_counted(endpoint, reply_dir, source, stats, gate)
+    if sock is None:
         return
-    stats.connect.record((time.monotonic_ns() - start + 500) // 1000)
-    stats.connections += 1
-    gate.attempted()
     ledger: dg.DatagramLedger | None = None
     seq = 0
     try:

@@ -24,7 +24,7 @@ from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
-from sockbench.engine.datagram_client import RECV_BUFFER, open_datagram
+from sockbench.engine.datagram_client import RECV_BUFFER, open_counted
 from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
@@ -117,13 +117,8 @@ async def _receive_replies(
             await trio.lowlevel.wait_readable(sock)
         if deadline is not None and time.monotonic_ns() >= deadline:
             raise TimeoutError("no reply within --timeout")
-        try:
-            got = sock.recv_into(replies.space())
-        except BlockingIOError:
+        if not sockio.recv_into_buffer(sock, replies):
             continue
-        if got == 0:
-            raise PeerClosed
-        replies.commit(got)
         now = time.monotonic_ns()
         while True:
             n = replies.take(matcher)
@@ -152,14 +147,9 @@ async def datagram_client(
     source: str | None = None,
 ) -> None:
     """Send numbered datagrams on schedule; a receiver task classifies every reply."""
-    try:
-        sock = open_datagram(endpoint, reply_dir, source)
-    except OSError as exc:
-        stats.error(error_kind(exc))
-        gate.attempted()
+    sock = open_counted(endpoint, reply_dir, source, stats, gate)
+    if sock is None:
         return
-    stats.connections += 1
-    gate.attempted()
     out = bytearray(payload_size)
     timeout_ns = int(timeout_s * 1e9)
     ledger: dg.DatagramLedger | None = None

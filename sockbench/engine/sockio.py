@@ -15,6 +15,7 @@ import time
 
 import trio
 
+from sockbench.core.expect import ReplyBuffer
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.error_kinds import PeerClosed
 
@@ -105,3 +106,15 @@ async def recv_exact(sock: socket.socket, buf: bytearray, view: memoryview, size
         if n == 0:
             raise PeerClosed
         got += n
+
+
+def recv_into_buffer(sock: socket.socket, replies: ReplyBuffer) -> bool:
+    """One ``recv`` into ``replies``; False if nothing was there after all (EAGAIN)."""
+    try:
+        got = sock.recv_into(replies.space())
+    except BlockingIOError:
+        return False
+    if got == 0:
+        raise PeerClosed
+    replies.commit(got)
+    return True

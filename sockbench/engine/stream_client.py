@@ -111,10 +111,4 @@ async def read_reply(sock: socket.socket, replies: ReplyBuffer, matcher: ReplyMa
             if n == MISMATCH:
                 raise Mismatch
         await trio.lowlevel.wait_readable(sock)
-        try:
-            got = sock.recv_into(replies.space())
-        except BlockingIOError:
-            continue
-        if got == 0:
-            raise PeerClosed
-        replies.commit(got)
+        sockio.recv_into_buffer(sock, replies)
