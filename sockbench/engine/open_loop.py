@@ -24,11 +24,11 @@ from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
-from sockbench.engine.datagram_client import RECV_BUFFER, open_counted
+from sockbench.engine.datagram_client import SHARED_RECV_BUFFER, open_counted
 from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import connect_with_retry
+from sockbench.engine.stream_client import REPLY_BUFFER_SIZE, connect_with_retry
 from sockbench.engine.timing import sleep_until_ns
 
 
@@ -110,7 +110,7 @@ async def _receive_replies(
     size: int,
     stats: LiveStats,
 ) -> None:
-    replies = ReplyBuffer()
+    replies = ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
     while True:
         deadline = (in_flight[0][1] + timeout_ns) if in_flight else None
         with trio.move_on_at(_trio_time(deadline) if deadline else float("inf")):
@@ -161,7 +161,7 @@ async def datagram_client(
         async with trio.open_nursery() as nursery:
 
             async def receiver() -> None:
-                buf = bytearray(RECV_BUFFER)
+                buf = SHARED_RECV_BUFFER
                 while True:
                     nxt = ledger.next_deadline() if ledger is not None else None
                     with trio.move_on_at(_trio_time(nxt) if nxt else float("inf")):
