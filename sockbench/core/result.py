@@ -111,11 +111,11 @@ def rate_warnings(doc: dict[str, Any]) -> list[str]:
             f"requested ({ratio:.1%}): the server or the generator could not keep up; "
             "latencies include the backlog"
         )
-    lag = doc.get("send_lag_us")
+    lag = doc.get("scheduler_lag_us") or doc.get("send_lag_us")
     if lag and lag["p99"] > SEND_LAG_P99_MAX_US:
         warnings.append(
-            f"send lag p99 was {lag['p99'] / 1000:.1f} ms: the generator could not keep to the "
-            "schedule, so latencies include its own delay; add --workers, or lower --rate"
+            f"the generator sent late: p99 {lag['p99'] / 1000:.1f} ms behind schedule while it "
+            "could have sent, so latencies include its own delay; add --workers, or lower --rate"
         )
     return warnings
 

@@ -37,6 +37,7 @@ class LiveStats:
         "measure_start_ns",
         "request_limit",
         "requests",
+        "scheduler_lag",
         "send_lag",
         "series",
         "service",
@@ -62,6 +63,9 @@ class LiveStats:
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = Recorder()
         self.send_lag = Recorder()
+        # The generator's own part of the send lag: how late it sent once it could send
+        # (a --pipeline slot was free). Only this part is the generator's fault.
+        self.scheduler_lag = Recorder()
         self.ledgers: list[DatagramLedger] = []
         # Stream mode: bytes each client moved inside the window, and the UDP totals.
         self.client_bytes = [0] * clients
@@ -129,6 +133,11 @@ class LiveStats:
         if self.requests == self.request_limit:
             self.done.set()
 
+    def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
+        """Record how late the generator itself was: ``ready_ns`` is when it could send."""
+        if self.measure_start_ns <= due_ns < self.measure_end_ns:
+            self.scheduler_lag.record((sent_ns - max(due_ns, ready_ns) + 500) // 1000)
+
     def add_stream_datagrams(
         self, sent: int, sent_bytes: int, report: tuple[int, int] | None
     ) -> None:
@@ -183,4 +192,5 @@ class LiveStats:
         return {
             "service_time_us": encode(self.service.histogram),
             "send_lag_us": encode(self.send_lag.histogram),
+            "scheduler_lag_us": encode(self.scheduler_lag.histogram),
         }

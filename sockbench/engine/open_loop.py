@@ -5,7 +5,9 @@ handful of samples instead of in every request a real user would have sent
 meanwhile (coordinated omission). Here each request has a due time from a
 :class:`~sockbench.core.schedule.ClientSchedule`; latency is measured from that
 due time (wrk2 semantics), the service time from the actual send, and how late
-the send was goes into ``send_lag``. A client that cannot send because its
+the send was goes into ``send_lag``; the part of that lag that is the generator's
+own (late although it could send) goes into ``scheduler_lag``. A client that cannot
+send because its
 previous request is unanswered (``--pipeline`` slots all taken) waits, and that
 wait counts in latency.
 """
@@ -63,7 +65,7 @@ async def stream_client(
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(
                     _send_on_schedule, sock, request, schedule, stats.start_ns, cursor, slots,
-                    in_flight,
+                    in_flight, stats,
                 )  # fmt: skip
                 await _receive_replies(
                     sock, matcher, in_flight, slots, timeout_ns, len(request), stats
@@ -91,12 +93,16 @@ async def _send_on_schedule(
     cursor: _Cursor,
     slots: trio.Semaphore,
     in_flight: collections.deque[tuple[int, int]],
+    stats: LiveStats,
 ) -> None:
     while True:
         due = base_ns + schedule.due(cursor.k)
         await slots.acquire()
+        ready = time.monotonic_ns()
         await sleep_until_ns(due)
-        in_flight.append((due, time.monotonic_ns()))
+        sent = time.monotonic_ns()
+        in_flight.append((due, sent))
+        stats.scheduled_send(due, ready, sent)
         await sockio.send_all(sock, request)
         cursor.k += 1
 
@@ -190,6 +196,7 @@ async def datagram_client(
                 await sleep_until_ns(due)
                 dg.SEQ.pack_into(out, 0, k)
                 sent = time.monotonic_ns()
+                stats.scheduled_send(due, due, sent)
                 if ledger is None and due >= stats.measure_start_ns:
                     ledger = dg.DatagramLedger(timeout_ns, first_seq=k)
                     stats.ledgers.append(ledger)

@@ -86,7 +86,7 @@ def test_rate_warnings_say_when_the_schedule_was_not_kept() -> None:
     [slow] = rate_warnings(_rate_doc(0.9, 100))
     assert "achieved 900 req/s of the 1000 requested (90.0%)" in slow
     [lag] = rate_warnings(_rate_doc(1.0, 2500))
-    assert "send lag p99 was 2.5 ms" in lag
+    assert "p99 2.5 ms behind schedule" in lag
 
 
 def test_running_out_of_ports_is_one_warning_with_advice() -> None:
