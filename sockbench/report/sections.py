@@ -105,6 +105,7 @@ LATENCY_KINDS: tuple[tuple[str, str], ...] = (
     ("connect", "connect_us"),
     ("service time", "service_time_us"),
     ("send lag", "send_lag_us"),
+    ("generator lag", "scheduler_lag_us"),
 )
 LATENCY_FIELDS: tuple[tuple[str, str], ...] = (
     ("min", "min"),
