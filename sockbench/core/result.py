@@ -50,7 +50,7 @@ def build_result(
             "bytes_sent": tally.bytes_sent,
             "bytes_received": tally.bytes_received,
             "throughput_rps": round(tally.requests / seconds, 3),
-            "throughput_bps": round(tally.bytes_received * 8 / seconds, 3),
+            "throughput_bps": round(_payload_bytes(config, tally) * 8 / seconds, 3),
             "connections": tally.connections,
             "errors": dict(tally.errors),
             "warmup_errors": dict(tally.warmup_errors),
@@ -76,6 +76,13 @@ def build_result(
         doc.update(extra)
     doc["warnings"].extend(rate_warnings(doc))
     return doc
+
+
+def _payload_bytes(config: dict[str, Any], tally: Tally) -> int:
+    """Bytes delivered: what came back, or for one-way TCP streams what was written."""
+    if config.get("mode") == "stream" and not tally.bytes_received:
+        return tally.bytes_sent
+    return tally.bytes_received
 
 
 def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) -> dict[str, Any]:

@@ -167,7 +167,7 @@ def latency_table(result: Doc) -> Table:
     rows: list[tuple[str, ...]] = []
     for label, key in LATENCY_KINDS:
         summary = result.get(key)
-        if not summary:
+        if not summary or (not summary.get("count") and key != "latency_us"):
             continue
         values = (stats.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
         rows.append((label, stats.fmt_int(summary.get("count")), *values))
@@ -307,11 +307,36 @@ def environment_fields(doc: Doc) -> tuple[tuple[str, str], ...]:
     )
 
 
+def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """Bulk transfer: the total and its spread over clients (``--mode stream``)."""
+    s: Mapping[str, Any] = result["stream"]
+    bps, mps = s["per_client_bps"], s["per_client_messages_per_s"]
+    return (
+        (
+            "total",
+            f"{stats.fmt_bps(s['total_bps'])}, {stats.fmt_rate(s['total_messages_per_s'])} msg/s",
+        ),
+        (
+            "per client",
+            f"min {stats.fmt_bps(bps['min'])}, median {stats.fmt_bps(bps['median'])}, "
+            f"max {stats.fmt_bps(bps['max'])}",
+        ),
+        (
+            "msg/s per client",
+            f"min {stats.fmt_rate(mps['min'])}, median {stats.fmt_rate(mps['median'])}, "
+            f"max {stats.fmt_rate(mps['max'])}",
+        ),
+    )
+
+
 def run_sections(result: Doc) -> list[Section]:
     out = [Section("Run", key="run", fields=run_fields(result))]
+    if result.get("stream"):
+        out.append(Section("Stream", key="stream", fields=stream_fields(result)))
     if result.get("datagrams"):
         out.append(Section("Datagrams", key="datagrams", fields=datagram_fields(result)))
-    out.append(Section("Latency", key="latency", table=latency_table(result)))
+    if (result.get("latency_us") or {}).get("count") or not result.get("stream"):
+        out.append(Section("Latency", key="latency", table=latency_table(result)))
     resources = resource_fields(result)
     if resources:
         out.append(Section("Resources", key="resources", fields=resources))

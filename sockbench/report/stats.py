@@ -196,8 +196,13 @@ def fmt_bytes(n: float | None) -> str:
 
 
 def fmt_bps(bps: float | None) -> str:
-    """Bytes per second in binary units: "12.3 MiB/s"."""
-    return DASH if bps is None else f"{fmt_bytes(bps)}/s"
+    """Bits per second in decimal units, as iperf3 prints them: "14.6 Mbit/s"."""
+    if bps is None:
+        return DASH
+    for unit, factor in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= factor:
+            return f"{bps / factor:.3g} {unit}"
+    return f"{bps:.0f} bit/s"
 
 
 def fmt_percent(value: float | None) -> str:

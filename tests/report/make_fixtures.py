@@ -122,7 +122,7 @@ def result(
             "bytes_sent": requests * payload,
             "bytes_received": requests * payload,
             "throughput_rps": round(requests / duration, 3),
-            "throughput_bps": round(2 * requests * payload / duration, 3),
+            "throughput_bps": round(requests * payload * 8 / duration, 3),
             "connections": clients if proto == "tcp" else 0,
             "errors": errors,
         },
