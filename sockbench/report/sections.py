@@ -182,12 +182,30 @@ def _workload(result: Doc) -> str:
     config: Mapping[str, Any] = result.get("config") or {}
     key = cell_key(result)
     parts = [f"{key.proto} {config.get('mode') or 'echo'}", f"{stats.fmt_int(key.clients)} clients"]
-    parts.append(f"payload {stats.fmt_payload(key.payload)}")
+    if config.get("request") is not None:
+        parts.append(f"request {_shown(config['request'])}")
+        expect, value = config.get("expect") or "echo", config.get("expect_value")
+        if expect == "exact":
+            parts.append(f"expecting {_shown(value)}")
+        elif expect == "size":
+            parts.append(f"expecting {value} bytes")
+        elif expect == "until":
+            parts.append(f"expecting a reply ending {_shown(value)}")
+        else:
+            parts.append("expecting the request back")
+    else:
+        parts.append(f"payload {stats.fmt_payload(key.payload)}")
     if config.get("rate"):
         parts.append(f"open loop at {stats.fmt_rate(config['rate'])} req/s")
     if (config.get("pipeline") or 1) > 1:
         parts.append(f"pipeline {config['pipeline']}")
     return ", ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """Request or reply bytes (stored as latin-1 text) as a quoted, escaped literal."""
+    text = repr(str(value).encode("latin-1"))[1:]
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _errors(result: Doc) -> str:
