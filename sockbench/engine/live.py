@@ -97,13 +97,19 @@ class LiveStats:
         return row
 
     def complete(
-        self, start_ns: int, end_ns: int, nbytes: int, window_ns: int | None = None
+        self,
+        start_ns: int,
+        end_ns: int,
+        nbytes: int,
+        window_ns: int | None = None,
+        received: int | None = None,
     ) -> bool:
         """Count one request that started at ``start_ns`` if it belongs to the window.
 
         ``window_ns`` decides membership instead of ``start_ns`` when given (churn: the
         connect started the transaction, the send starts its latency). Returns whether
-        the request was counted.
+        the request was counted. ``received`` is the reply's size when it differs
+        from the request's.
         """
         at = start_ns if window_ns is None else window_ns
         if at < self.measure_start_ns or at >= self.measure_end_ns:
@@ -112,13 +118,15 @@ class LiveStats:
             return False
         self.requests += 1
         self.bytes_sent += nbytes
-        self.bytes_received += nbytes
+        self.bytes_received += nbytes if received is None else received
         self.latency.record((end_ns - start_ns + 500) // 1000)
         if self.requests == self.request_limit:
             self.done.set()
         return True
 
-    def complete_scheduled(self, due_ns: int, sent_ns: int, end_ns: int, nbytes: int) -> None:
+    def complete_scheduled(
+        self, due_ns: int, sent_ns: int, end_ns: int, nbytes: int, received: int | None = None
+    ) -> None:
         """An open-loop request: latency from when it was due (coordinated-omission free)."""
         if due_ns < self.measure_start_ns or due_ns >= self.measure_end_ns:
             return
@@ -126,7 +134,7 @@ class LiveStats:
             return
         self.requests += 1
         self.bytes_sent += nbytes
-        self.bytes_received += nbytes
+        self.bytes_received += nbytes if received is None else received
         self.latency.record((end_ns - due_ns + 500) // 1000)
         self.service.record((end_ns - sent_ns + 500) // 1000)
         self.send_lag.record((sent_ns - due_ns + 500) // 1000)

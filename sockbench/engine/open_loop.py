@@ -134,7 +134,7 @@ async def _receive_replies(
                 break
             due, sent = in_flight.popleft()
             slots.release()
-            stats.complete_scheduled(due, sent, now, size)
+            stats.complete_scheduled(due, sent, now, size, received=n)
 
 
 def _trio_time(monotonic_ns: int) -> float:

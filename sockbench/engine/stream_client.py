@@ -95,9 +95,10 @@ async def closed_loop_client(
                         await sockio.recv_exact(sock, buf, view, size)
                         if expected is not None and buf != expected:
                             raise Mismatch
+                        got = size
                     else:
-                        await read_reply(sock, replies, matcher)
-                    stats.complete(start, time.monotonic_ns(), nbytes)
+                        got = await read_reply(sock, replies, matcher)
+                    stats.complete(start, time.monotonic_ns(), nbytes, received=got)
             if scope.cancelled_caught:
                 stats.error("timeout")
         except (OSError, Mismatch, PeerClosed) as exc:
