@@ -46,6 +46,7 @@ class RunConfig:
     expect: str = "echo"  # echo | exact | size | until
     expect_value: bytes | int | None = None
     seed: int = 0  # of the open-loop schedule's phases
+    batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
     json_path: str | None = None
     out_dir: str | None = "results"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -257,6 +258,7 @@ def build_run_config(
     server_processes: int = 0,
     server_cpus: tuple[int, ...] = (),
     client_cpus: tuple[int, ...] = (),
+    batch: bool = True,
 ) -> RunConfig:
     """Check every option and their combinations; raise :class:`ConfigError` with one line."""
     endpoint = parse_target(target, allow_remote=allow_remote) if target else None
@@ -308,6 +310,7 @@ def build_run_config(
         server_processes=server_processes,
         server_cpus=server_cpus,
         client_cpus=client_cpus,
+        batch=batch,
         workers=parse_workers(workers, clients),
         source_ips=parse_source_ips(source_ips, clients, endpoint, allow_remote),
         proto=chosen,

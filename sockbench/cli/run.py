@@ -65,6 +65,10 @@ def run(
         typer.Option("--format", help="summary format: table (rich), text, md, csv, hgrm, html"),
     ] = "table",
     quiet: Annotated[bool, typer.Option(help="no live progress view")] = False,
+    batch: Annotated[
+        bool,
+        typer.Option(help="closed loop: serve all of a worker's connections from one epoll pump"),
+    ] = True,
     allow_remote: Annotated[
         bool, typer.Option(help="allow a non-loopback target (you must own it)")
     ] = False,
@@ -119,6 +123,7 @@ def run(
         server_processes=server_processes,
         server_cpus=parse_cpus(server_cpus, "--server-cpus"),
         client_cpus=parse_cpus(client_cpus, "--client-cpus"),
+        batch=batch,
     )
     to_stderr = json_path == "-"
     console = Console(stderr=to_stderr)

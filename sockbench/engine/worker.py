@@ -23,11 +23,12 @@ from sockbench.core.intervals import IntervalRow
 from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import datagram_client, open_loop, stream_client
+from sockbench.engine.batch_client import BatchedClients
 from sockbench.engine.bulk_client import tcp_bulk_client, udp_bulk_client
 from sockbench.engine.churn_client import churn_client
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
-from sockbench.engine.workload import reply_matcher, request_bytes
+from sockbench.engine.workload import fixed_reply, reply_matcher, request_bytes
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,24 @@ def _client(
     )  # fmt: skip
 
 
+def _batched(
+    order: WorkOrder, stats: LiveStats, gate: StartGate, limiter: trio.CapacityLimiter
+) -> BatchedClients | None:
+    """One pump for all clients, when the workload is closed-loop ping-pong of known size."""
+    config = order.config
+    if not (config.batch and config.mode == "echo" and config.rate is None):
+        return None
+    if not order.endpoint.proto.is_stream:
+        return None
+    expected, size = fixed_reply(reply_matcher(config))
+    if not size:
+        return None
+    return BatchedClients(
+        order.endpoint, request_bytes(config), expected, size, config.timeout_s, stats, gate,
+        limiter,
+    )  # fmt: skip
+
+
 async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
     """Connect this worker's clients, then load the target until the window ends or a stop."""
     config = order.config
@@ -126,8 +145,12 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
         root.start_soon(_cancel_on, control.stop, root.cancel_scope)
         root.start_soon(_cancel_on, stats.done, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            for i in range(order.clients):
-                clients.start_soon(_client(order, i, stats, gate, limiter))
+            batched = _batched(order, stats, gate, limiter)
+            if batched is not None:
+                clients.start_soon(batched.run, [order.source_for(i) for i in range(order.clients)])
+            else:
+                for i in range(order.clients):
+                    clients.start_soon(_client(order, i, stats, gate, limiter))
             await gate.all_attempted.wait()
             window = await control.connected(stats.connections)
             stats.start_ns = window.start_ns

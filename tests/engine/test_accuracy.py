@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from sockbench.config import build_run_config
 from sockbench.engine.runner import run
@@ -46,11 +47,12 @@ def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., int], tmp_pa
     assert result["totals"]["errors"] == {}  # type: ignore[index]
 
 
+@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
 def test_latency_includes_the_servers_delay(
-    faulty_server: Callable[..., int], tmp_path: Path
+    faulty_server: Callable[..., int], tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--proto", "tcp", "--behaviour", "delay", "--delay-ms", "20")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0)
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0, batch=batch)
     latency = result["latency_us"]
     assert isinstance(latency, dict)
     assert 20_000 <= latency["p50"] <= 30_000
@@ -60,11 +62,12 @@ def test_latency_includes_the_servers_delay(
     assert 600 <= latency["count"] <= 1000
 
 
+@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
 def test_wrong_replies_are_counted_as_mismatches(
-    faulty_server: Callable[..., int], tmp_path: Path
+    faulty_server: Callable[..., int], tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--proto", "tcp", "--behaviour", "garbage")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=5, duration_s=1.0)
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=5, duration_s=1.0, batch=batch)
     errors = result["totals"]["errors"]  # type: ignore[index]
     assert errors["mismatch"] > 10
     assert result["status"] == "completed"

@@ -54,9 +54,12 @@ def test_churn_reports_connections_per_second(model: str) -> None:
     assert result["connect_us"]["count"] == totals["connections"]  # type: ignore[index]
 
 
-def test_a_bounded_pool_queues_connections_beyond_its_size() -> None:
+@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
+def test_a_bounded_pool_queues_connections_beyond_its_size(batch: bool) -> None:
     """threadpool with 4 threads and 12 persistent clients: 8 wait, and the numbers show it."""
-    result = _run(server_model="threadpool", server_threads=4, clients=12, timeout_s=0.3)
+    result = _run(
+        server_model="threadpool", server_threads=4, clients=12, timeout_s=0.3, batch=batch
+    )
     totals = result["totals"]
     assert isinstance(totals, dict)
     assert totals["errors"].get("timeout", 0) > 0
