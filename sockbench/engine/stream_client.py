@@ -16,7 +16,7 @@ from sockbench.engine.live import LiveStats
 from sockbench.engine.workload import fixed_reply
 
 MAX_BACKOFF_S = 1.0
-REPLY_BUFFER_SIZE = 4096  # grows for longer replies; most clients never need more
+REPLY_BUFFER_SIZE = 1024  # grows for longer replies; most clients never need more
 CONNECT_TIMEOUT_S = 10.0
 
 

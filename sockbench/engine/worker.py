@@ -19,6 +19,7 @@ from typing import Protocol
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint
@@ -69,19 +70,35 @@ class Control(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every client of a worker uses, built once (each costs O(payload) or O(clients))."""
+
+    request: bytes
+    matcher: ReplyMatcher
+    rates: RateSchedule | None
+
+    @classmethod
+    def build(cls, config: RunConfig) -> _Shared:
+        rates = RateSchedule(config.rate, config.clients, seed=config.seed) if config.rate else None
+        return cls(request_bytes(config), reply_matcher(config), rates)
+
+
 def _client(
-    order: WorkOrder, i: int, stats: LiveStats, gate: StartGate, limiter: trio.CapacityLimiter
+    order: WorkOrder,
+    i: int,
+    stats: LiveStats,
+    gate: StartGate,
+    limiter: trio.CapacityLimiter,
+    shared: _Shared,
 ) -> Callable[[], Awaitable[None]]:
     """The task that runs client ``i`` of this worker, chosen by mode, proto and rate."""
     config = order.config
     endpoint = order.endpoint
     source = order.source_for(i)
-    request = request_bytes(config)
-    schedule = (
-        RateSchedule(config.rate, config.clients, seed=config.seed).client(order.first_client + i)
-        if config.rate is not None
-        else None
-    )
+    request = shared.request
+    rates = shared.rates
+    schedule = rates.client(order.first_client + i) if rates is not None else None
     stream = endpoint.proto.is_stream
     if config.mode == "churn":
         return partial(churn_client, endpoint, request, config.timeout_s, stats, gate, source)
@@ -95,7 +112,7 @@ def _client(
     if schedule is not None:
         if stream:
             return partial(
-                open_loop.stream_client, endpoint, request, reply_matcher(config), schedule,
+                open_loop.stream_client, endpoint, request, shared.matcher, schedule,
                 config.pipeline, config.timeout_s, stats, gate, limiter, source,
             )  # fmt: skip
         return partial(
@@ -104,7 +121,7 @@ def _client(
         )  # fmt: skip
     if stream:
         return partial(
-            stream_client.closed_loop_client, endpoint, request, reply_matcher(config),
+            stream_client.closed_loop_client, endpoint, request, shared.matcher,
             config.timeout_s, stats, gate, limiter, source,
         )  # fmt: skip
     return partial(
@@ -149,8 +166,9 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
             if batched is not None:
                 clients.start_soon(batched.run, [order.source_for(i) for i in range(order.clients)])
             else:
+                shared = _Shared.build(config)
                 for i in range(order.clients):
-                    clients.start_soon(_client(order, i, stats, gate, limiter))
+                    clients.start_soon(_client(order, i, stats, gate, limiter, shared))
             await gate.all_attempted.wait()
             window = await control.connected(stats.connections)
             stats.start_ns = window.start_ns
