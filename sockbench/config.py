@@ -47,6 +47,7 @@ class RunConfig:
     expect_value: bytes | int | None = None
     seed: int = 0  # of the open-loop schedule's phases
     batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
+    busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     json_path: str | None = None
     out_dir: str | None = "results"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -259,6 +260,7 @@ def build_run_config(
     server_cpus: tuple[int, ...] = (),
     client_cpus: tuple[int, ...] = (),
     batch: bool = True,
+    busy_poll: bool = False,
 ) -> RunConfig:
     """Check every option and their combinations; raise :class:`ConfigError` with one line."""
     endpoint = parse_target(target, allow_remote=allow_remote) if target else None
@@ -311,6 +313,7 @@ def build_run_config(
         server_cpus=server_cpus,
         client_cpus=client_cpus,
         batch=batch,
+        busy_poll=busy_poll,
         workers=parse_workers(workers, clients),
         source_ips=parse_source_ips(source_ips, clients, endpoint, allow_remote),
         proto=chosen,

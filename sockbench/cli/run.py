@@ -69,6 +69,9 @@ def run(
         bool,
         typer.Option(help="closed loop: serve all of a worker's connections from one epoll pump"),
     ] = True,
+    busy_poll: Annotated[
+        bool, typer.Option(help="the pump spins instead of sleeping: lowest latency, a full core")
+    ] = False,
     allow_remote: Annotated[
         bool, typer.Option(help="allow a non-loopback target (you must own it)")
     ] = False,
@@ -124,6 +127,7 @@ def run(
         server_cpus=parse_cpus(server_cpus, "--server-cpus"),
         client_cpus=parse_cpus(client_cpus, "--client-cpus"),
         batch=batch,
+        busy_poll=busy_poll,
     )
     to_stderr = json_path == "-"
     console = Console(stderr=to_stderr)

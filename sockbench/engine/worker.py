@@ -144,7 +144,7 @@ def _batched(
         return None
     return BatchedClients(
         order.endpoint, request_bytes(config), expected, size, config.timeout_s, stats, gate,
-        limiter,
+        limiter, busy_poll=config.busy_poll,
     )  # fmt: skip
 
 
