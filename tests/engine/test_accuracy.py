@@ -47,12 +47,19 @@ def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., int], tmp_pa
     assert result["totals"]["errors"] == {}  # type: ignore[index]
 
 
-@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
+@pytest.mark.parametrize(
+    ("batch", "busy_poll"),
+    [(True, False), (False, False), (True, True)],
+    ids=["one-pump", "task-per-client", "busy-poll"],
+)
 def test_latency_includes_the_servers_delay(
-    faulty_server: Callable[..., int], tmp_path: Path, batch: bool
+    faulty_server: Callable[..., int], tmp_path: Path, batch: bool, busy_poll: bool
 ) -> None:
     port = faulty_server("--proto", "tcp", "--behaviour", "delay", "--delay-ms", "20")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0, batch=batch)
+    result = _run(
+        f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0, batch=batch,
+        busy_poll=busy_poll,
+    )  # fmt: skip
     latency = result["latency_us"]
     assert isinstance(latency, dict)
     assert 20_000 <= latency["p50"] <= 30_000
