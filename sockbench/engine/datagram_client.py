@@ -95,6 +95,9 @@ async def echo_client(
         while True:
             dg.SEQ.pack_into(out, 0, seq)
             start = time.monotonic_ns()
+            if start >= stats.measure_end_ns:
+                # The window is over: a datagram sent now could not be accounted for.
+                await trio.sleep_forever()
             if ledger is None and start >= stats.measure_start_ns:
                 ledger = dg.DatagramLedger(timeout_ns, first_seq=seq)
                 stats.ledgers.append(ledger)

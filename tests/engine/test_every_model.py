@@ -29,3 +29,4 @@ def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
         d = result["datagrams"]
         assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
         assert d["lost"] == 0
+        assert d["received"] == totals["requests"]  # every reply in the window is a request
