@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-import jsonschema
 import pytest
 
-from sockbench.config import build_run_config
-from sockbench.engine.runner import run
-
-SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
+from tests.support.runs import run_engine
 
 
 def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, object]:
     options: dict[str, object] = dict(
-        proto="", clients=20, duration_s=2.0, warmup_s=0.3, payload=64, timeout_s=0.2
+        proto="", clients=20, duration_s=2.0, warmup_s=0.3, timeout_s=0.2, server_model=None
     )
-    options.update(kw)
-    config = build_run_config(
-        target=target,
-        server_model=None,
-        out_dir=str(tmp_path),
-        **options,  # type: ignore[arg-type]
-    )
-    outcome = run(config, command="test")
-    jsonschema.validate(outcome.result, SCHEMA)
+    outcome = run_engine(target=target, out_dir=str(tmp_path), **{**options, **kw})
     assert outcome.folder is not None
-    assert json.loads((outcome.folder / "result.json").read_text()) == outcome.result
     return outcome.result
 
 

@@ -8,25 +8,15 @@ from pathlib import Path
 
 from hdrh.log import HistogramLogReader
 
-from sockbench.config import build_run_config
 from sockbench.core.histogram import decode, new_histogram
-from sockbench.engine.runner import run
-from tests.support.schema import validate_result
+from tests.support.runs import run_engine
 
 
 def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], Path]:
     options: dict[str, object] = dict(
-        proto="", clients=4, duration_s=3.0, warmup_s=0.0, payload=64, timeout_s=2.0
+        proto="", clients=4, duration_s=3.0, warmup_s=0.0, timeout_s=2.0, server_model=None
     )
-    options.update(kw)
-    config = build_run_config(
-        target=target,
-        server_model=None,
-        out_dir=str(tmp_path),
-        **options,  # type: ignore[arg-type]
-    )
-    outcome = run(config, command="test")
-    validate_result(outcome.result)
+    outcome = run_engine(target=target, out_dir=str(tmp_path), **{**options, **kw})
     assert outcome.folder is not None
     return outcome.result, outcome.folder
 

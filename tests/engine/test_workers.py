@@ -10,18 +10,12 @@ from pathlib import Path
 
 import psutil
 
-from sockbench.config import build_run_config
-from sockbench.engine.runner import run
+from tests.support.runs import run_result
 from tests.support.schema import validate_result
 
 
 def _run(**kw: object) -> dict[str, object]:
-    options: dict[str, object] = dict(
-        proto="tcp", clients=20, duration_s=30.0, warmup_s=0.2, payload=64, timeout_s=1.0,
-        target=None, server_model="asyncio", out_dir=None,
-    )  # fmt: skip
-    options.update(kw)
-    return validate_result(run(build_run_config(**options), command="test").result)  # type: ignore[arg-type]
+    return run_result(**{"clients": 20, "duration_s": 30.0, **kw})
 
 
 def test_two_workers_and_one_agree_on_counts() -> None:

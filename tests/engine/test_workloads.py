@@ -11,22 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from sockbench.config import build_run_config
 from sockbench.core.expect import parse_escapes
-from sockbench.engine.runner import run
 from sockbench.servers.registry import available_models
-from tests.support.schema import validate_result
+from tests.support.runs import run_result
 
 MODELS = [info.name for info in available_models()]
 
 
 def _run(**kw: object) -> dict[str, object]:
-    options: dict[str, object] = dict(
-        proto="tcp", clients=10, duration_s=1.0, warmup_s=0.2, payload=64, timeout_s=1.0,
-        target=None, server_model="asyncio", out_dir=None,
-    )  # fmt: skip
-    options.update(kw)
-    return validate_result(run(build_run_config(**options), command="test").result)  # type: ignore[arg-type]
+    return run_result(**kw)
 
 
 @pytest.mark.parametrize("model", MODELS)

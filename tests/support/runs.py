@@ -1,0 +1,28 @@
+"""Running the engine from tests: defaults overridden per test, results schema-checked."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sockbench.config import build_run_config
+from sockbench.engine.runner import RunOutcome, run
+from tests.support.schema import validate_result
+
+BASE: dict[str, Any] = dict(
+    proto="tcp", clients=10, duration_s=1.0, warmup_s=0.2, payload=64, timeout_s=1.0,
+    target=None, server_model="asyncio", out_dir=None,
+)  # fmt: skip
+
+
+def run_engine(**options: Any) -> RunOutcome:
+    """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file."""
+    outcome = run(build_run_config(**{**BASE, **options}), command="test")
+    validate_result(outcome.result)
+    if outcome.folder is not None:
+        assert json.loads((outcome.folder / "result.json").read_text()) == outcome.result
+    return outcome
+
+
+def run_result(**options: Any) -> dict[str, Any]:
+    return run_engine(**options).result
