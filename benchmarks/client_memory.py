@@ -1,0 +1,234 @@
+"""Where a connected client's memory goes: a tracemalloc profile per client.
+
+Runs ``--clients`` of the engine's own client tasks in this process (trio), against a
+``sockbench serve --model selectors`` process, in two modes:
+
+* open loop (``open_loop.stream_client``) at 0.01 requests/s per client: connected
+  and nearly idle, the case ``benchmarks/scale.py`` measures;
+* closed loop (``stream_client.closed_loop_client``): busy ping-pong;
+* a sketch that is *not* the engine: an open-loop client for ``--pipeline 1`` as one
+  task (no nursery, second task, Semaphore or deque), its reply buffer allocated at
+  the first reply, to size what restructuring the open-loop client would save.
+
+Once every client is connected and running, a tracemalloc snapshot is compared with
+one taken before the clients started; the table lists the source lines that hold
+the most memory, in bytes per client, and the RSS growth per client.
+
+    .venv/bin/python benchmarks/client_memory.py             # 2000 clients, ~30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import linecache
+import math
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import psutil
+import trio
+from _common import (
+    PYTHON,
+    RESULTS,
+    SOCKBENCH,
+    free_port,
+    log,
+    machine_line,
+    md_table,
+    raise_fd_limit,
+    run_bounded,
+    running,
+    wait_tcp,
+    write_markdown,
+)
+
+from sockbench.core.expect import Echo
+from sockbench.core.schedule import ClientSchedule, RateSchedule
+from sockbench.endpoints import Endpoint, Proto
+from sockbench.engine import open_loop, sockio
+from sockbench.engine.gate import StartGate
+from sockbench.engine.live import LiveStats
+from sockbench.engine.stream_client import closed_loop_client, connect_with_retry
+from sockbench.engine.timing import sleep_until_ns
+from sockbench.engine.workload import payload_bytes
+
+PAYLOAD = 64
+MODES = ("open loop", "closed loop", "sketch: one-task open loop")
+TOP = 12
+
+
+async def one_task_open_loop(
+    endpoint: Endpoint,
+    request: bytes,
+    schedule: ClientSchedule,
+    timeout_s: float,
+    stats: LiveStats,
+    gate: StartGate,
+    limiter: trio.CapacityLimiter,
+) -> None:
+    """NOT the engine: what an open-loop client with ``--pipeline 1`` could look like.
+
+    One task instead of a nursery, two tasks, a Semaphore and a deque; one cancel scope
+    whose deadline moves; the reply buffer allocated at the first reply. Error handling
+    and reconnects are left out: this only sizes the idea.
+    """
+    sock = await connect_with_retry(endpoint, stats, gate, limiter)
+    size = len(request)
+    buf: bytearray | None = None
+    view = memoryview(b"")
+    k = 0
+    try:
+        await gate.go.wait()
+        with trio.CancelScope() as scope:
+            while True:
+                due = stats.start_ns + schedule.due(k)
+                scope.deadline = math.inf
+                await sleep_until_ns(due)
+                sent = time.monotonic_ns()
+                scope.deadline = trio.current_time() + timeout_s
+                await sockio.send_all(sock, request)
+                if buf is None:
+                    buf = bytearray(size)
+                    view = memoryview(buf)
+                await sockio.recv_exact(sock, buf, view, size)
+                stats.complete_scheduled(due, sent, time.monotonic_ns(), size, received=size)
+                k += 1
+    finally:
+        sockio.close(sock)
+
+
+async def profile(
+    mode: str, port: int, clients: int, settle_s: float
+) -> tuple[list[list[str]], float, float]:
+    """(rows of the top source lines, traced KiB per client, RSS KiB per client)."""
+    endpoint = Endpoint(Proto.TCP, "127.0.0.1", port)
+    request = payload_bytes(PAYLOAD)
+    stats = LiveStats()
+    stats.measure_start_ns, stats.measure_end_ns = 0, 2**63 - 1
+    gate = StartGate(clients)
+    limiter = trio.CapacityLimiter(256)
+    schedule = RateSchedule(clients * 0.01, clients) if "open loop" in mode else None
+    me = psutil.Process()
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    rss0 = me.memory_info().rss
+    async with trio.open_nursery() as nursery:
+        for i in range(clients):
+            if schedule is not None and mode.startswith("sketch"):
+                nursery.start_soon(
+                    one_task_open_loop, endpoint, request, schedule.client(i), 10.0, stats,
+                    gate, limiter,
+                )  # fmt: skip
+            elif schedule is not None:
+                nursery.start_soon(
+                    open_loop.stream_client, endpoint, request, Echo(request),
+                    schedule.client(i), 1, 10.0, stats, gate, limiter,
+                )  # fmt: skip
+            else:
+                nursery.start_soon(
+                    closed_loop_client, endpoint, request, Echo(request), 10.0, stats, gate,
+                    limiter,
+                )  # fmt: skip
+        with trio.fail_after(120):
+            await gate.all_attempted.wait()
+        if stats.connections != clients:
+            raise RuntimeError(f"only {stats.connections} of {clients} connected")
+        stats.start_ns = time.monotonic_ns()
+        gate.go.set()
+        await trio.sleep(settle_s)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        rss1 = me.memory_info().rss
+        nursery.cancel_scope.cancel()
+    diffs = after.compare_to(before, "lineno")
+    total = sum(d.size_diff for d in diffs)
+    rows = []
+    for d in diffs[:TOP]:
+        frame = d.traceback[0]
+        code = linecache.getline(frame.filename, frame.lineno).strip().replace("|", "\\|")
+        rows.append(
+            [
+                f"{_short(frame.filename)}:{frame.lineno}",
+                f"`{code[:70]}`" if code else "",
+                f"{d.size_diff / clients:,.0f}",
+                f"{d.count_diff / clients:.2f}",
+            ]
+        )
+    rest = total - sum(d.size_diff for d in diffs[:TOP])
+    rows.append(["everything else", "", f"{rest / clients:,.0f}", ""])
+    rows.append(["**total**", "", f"**{total / clients:,.0f}**", ""])
+    return rows, total / clients / 1024, (rss1 - rss0) / clients / 1024
+
+
+def _short(path: str) -> str:
+    for marker in ("site-packages/", "lib/python3"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path.split("/work/main/", 1)[-1]
+
+
+def measure_one(mode: str, clients: int, settle_s: float) -> dict[str, object]:
+    """Profile one mode in this (fresh) process, so RSS starts from nothing reused."""
+    raise_fd_limit()
+    port = free_port()
+    server = [*SOCKBENCH, "serve", "--model", "selectors", "--bind", f"127.0.0.1:{port}"]
+    with running(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        wait_tcp(port)
+        tracemalloc.start(1)
+        rows, traced, rss = trio.run(profile, mode, port, clients, settle_s)
+        tracemalloc.stop()
+    return {"rows": rows, "traced": traced, "rss": rss}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--settle", type=float, default=2.0, help="seconds of running")
+    parser.add_argument("--only", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=RESULTS / "client_memory.md")
+    args = parser.parse_args()
+    log(f"measuring {machine_line()}")
+    if args.only:
+        print(json.dumps(measure_one(args.only, args.clients, args.settle)))
+        return
+    sections = []
+    for mode in MODES:
+        argv = [PYTHON, __file__, "--only", mode, "--clients", str(args.clients),
+                "--settle", str(args.settle)]  # fmt: skip
+        done = run_bounded(argv, timeout_s=300)
+        if done.returncode != 0:
+            sys.exit(done.stderr.decode(errors="replace")[-3000:])
+        got = json.loads(done.stdout)
+        traced, rss = got["traced"], got["rss"]
+        log(f"{mode}: {traced:.1f} KiB traced, {rss:.1f} KiB RSS per client")
+        sections += [
+            f"## {mode.capitalize()}: {traced:.1f} KiB traced, {rss:.1f} KiB RSS per client",
+            "",
+            md_table(
+                ["allocated at", "code", "bytes / client", "blocks / client"], got["rows"], "llrr"
+            ),
+            "",
+        ]
+    text = "\n".join(
+        [
+            "# Memory per connected client (tracemalloc)",
+            "",
+            f"Machine: {machine_line()}. {args.clients:,} clients of the engine's own tasks "
+            f"in one trio loop (a fresh process per mode), {args.settle:g} s after all "
+            "connected; live memory by the source line that allocated it (snapshot after - "
+            "before). RSS growth also counts what tracemalloc cannot see (allocator slack, "
+            "interpreter caches).",
+            "",
+            *sections,
+        ]
+    )
+    write_markdown(args.out, text)
+
+
+if __name__ == "__main__":
+    main()

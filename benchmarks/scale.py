@@ -1,0 +1,354 @@
+"""Holding many connections: 10k, 20k, 50k clients at a low open-loop rate.
+
+For each N: ``sockbench run --clients N --duration 5 --warmup 1 --rate N×R
+--server prefork --server-processes 4 --workers auto --source-ips auto``, with a
+thread counting the server processes' descriptors every 50 ms meanwhile, so the
+connect ramp is timed from the outside: from 1% to 99% of the N connections
+accepted. Then a baseline run with one client per worker (same workers, same server)
+gives the fixed RSS, so the per-connection cost is (RSS_N - RSS_base) / (N - workers).
+Errors are reported by kind.
+
+    .venv/bin/python benchmarks/scale.py                 # 10k, 20k, 50k: ~3 minutes
+    .venv/bin/python benchmarks/scale.py --quick         # 10k only: ~1 minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psutil
+from _common import (
+    RESULTS,
+    SOCKBENCH,
+    fmt,
+    log,
+    machine_line,
+    md_table,
+    raise_fd_limit,
+    spawn,
+    stop,
+    sysctls,
+    write_markdown,
+)
+
+KIB = 1024
+MIB = 1024 * 1024
+TARGET_KIB = 6.0
+RAMP_LOW, RAMP_HIGH = 0.01, 0.99
+SYSCTLS = ("net.core.somaxconn", "net.ipv4.ip_local_port_range", "fs.file-max", "fs.nr_open",
+           "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_tw_reuse")  # fmt: skip
+_TCP_LINE = re.compile(r"^TCP: inuse (\d+) orphan \d+ tw (\d+) alloc \d+ mem (\d+)", re.M)
+
+
+def read_tcp() -> tuple[int, int, int]:
+    """(sockets in use, in TIME_WAIT, pages of TCP buffer memory), system-wide."""
+    m = _TCP_LINE.search(Path("/proc/net/sockstat").read_text())
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else (0, 0, 0)
+
+
+KERNEL_COUNTERS = ("ListenOverflows", "ListenDrops", "SyncookiesSent", "TCPReqQFullDrop",
+                   "TCPTimeouts")  # fmt: skip
+
+
+def tcp_ext() -> dict[str, int]:
+    """The kernel's TcpExt counters (system-wide: other work on the machine adds to them)."""
+    lines = [ln.split() for ln in Path("/proc/net/netstat").read_text().splitlines()]
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names and names[0] == "TcpExt:":
+            return dict(zip(names[1:], (int(v) for v in values[1:]), strict=False))
+    return {}
+
+
+def kernel_drops(before: dict[str, int], after: dict[str, int]) -> str:
+    deltas = {k: after.get(k, 0) - before.get(k, 0) for k in KERNEL_COUNTERS}
+    return ", ".join(f"{k} {v:,}" for k, v in deltas.items() if v) or "none"
+
+
+def count_fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+class RampWatcher:
+    """Counts, every ``interval_s``, the descriptors of the server's processes (accepted
+    connections) and of the generator's (client sockets), in a thread, bounded in time.
+
+    The server is the child of the sockbench process whose command line names
+    ``sockbench.servers``; its prefork children are included.
+    """
+
+    def __init__(self, pid: int, interval_s: float = 0.05, limit_s: float = 3600) -> None:
+        self.pid = pid
+        self.interval_s = interval_s
+        self.limit_s = limit_s
+        self.samples: list[tuple[float, int, int, int]] = []  # t, server fds, client fds, mem
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> RampWatcher:
+        self.t0 = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _split(self) -> tuple[list[int], list[int]]:
+        try:
+            root = psutil.Process(self.pid)
+            server, generator = [], [self.pid]
+            for child in root.children():
+                tree = [child.pid] + [c.pid for c in child.children(recursive=True)]
+                if "sockbench.servers" in " ".join(child.cmdline()):
+                    server += tree
+                else:
+                    generator += tree
+        except psutil.Error:
+            return [], []
+        return server, generator
+
+    def _loop(self) -> None:
+        end = time.monotonic() + self.limit_s
+        server: list[int] = []
+        generator: list[int] = []
+        next_scan = 0.0
+        while not self._stop.wait(self.interval_s) and time.monotonic() < end:
+            now = time.monotonic()
+            if now >= next_scan:  # the process tree changes only at start-up
+                server, generator = self._split()
+                next_scan = now + 0.5
+            self.samples.append(
+                (
+                    now - self.t0,
+                    sum(count_fds(p) for p in server),
+                    sum(count_fds(p) for p in generator),
+                    read_tcp()[2],
+                )
+            )
+
+    def ramp(self, connections: int) -> tuple[float | None, float | None, int, int]:
+        """(s from launch to 1% of the connections accepted, s from 1% to 99%, peak server
+        descriptors above its idle count, peak kernel TCP memory pages).
+
+        1% and 99% rather than first and last: the server's own descriptors move a little
+        while its processes start, and a few stragglers would stretch the ramp."""
+        with_server = [s for s in self.samples if s[1] > 0]
+        if not with_server:
+            return None, None, 0, 0
+        base = min(s[1] for s in with_server)
+        start = end = None
+        for t, fds, _gen, _mem in with_server:
+            if start is None and fds >= base + RAMP_LOW * connections:
+                start = t
+            if end is None and fds >= base + RAMP_HIGH * connections:
+                end = t
+                break
+        peak = max(s[1] for s in with_server) - base
+        mem = max(s[3] for s in self.samples)
+        return start, (end - start) if start is not None and end is not None else None, peak, mem
+
+
+@dataclass
+class Outcome:
+    clients: int
+    result: dict[str, Any]
+    wall_s: float
+    first_connect_s: float | None
+    ramp_s: float | None
+    peak_sockets: int
+    tcp_mem_pages: int
+    kernel: str = "none"
+
+
+def sb_args(
+    clients: int, args: argparse.Namespace, workers: str = "auto", warmup: float | None = None
+) -> list[str]:
+    return [
+        "--clients", str(clients),
+        "--duration", str(args.duration),
+        "--warmup", str(args.warmup if warmup is None else warmup),
+        "--rate", f"{max(1.0, clients * args.per_client_rate):g}",
+        "--server", "prefork",
+        "--server-processes", str(args.server_processes),
+        "--workers", workers,
+        "--source-ips", "auto",
+        "--timeout", "10",
+        "--json", "-", "--out", "",
+    ]  # fmt: skip
+
+
+def run_one(clients: int, argv: list[str], timeout_s: float) -> Outcome:
+    counters = tcp_ext()
+    t0 = time.monotonic()
+    proc = spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        with RampWatcher(proc.pid, limit_s=timeout_s) as watcher:
+            out, err = proc.communicate(timeout=timeout_s)
+    finally:
+        stop(proc)
+    wall = time.monotonic() - t0
+    try:
+        result = json.loads(out)
+    except json.JSONDecodeError:
+        tail = err.decode(errors="replace")[-3000:]
+        raise RuntimeError(f"run failed (rc {proc.returncode}): {' '.join(argv)}\n{tail}") from None
+    first, ramp, peak, mem = watcher.ramp(result["totals"]["connections"])
+    return Outcome(clients, result, wall, first, ramp, peak, mem, kernel_drops(counters, tcp_ext()))
+
+
+def errors_by_kind(result: dict[str, Any]) -> str:
+    kinds = Counter(result["totals"]["errors"]) + Counter(result["totals"]["warmup_errors"])
+    return ", ".join(f"{k} {v:,}" for k, v in kinds.most_common()) or "none"
+
+
+def generator_lag(result: dict[str, Any]) -> str:
+    """p99 of how late the generator itself sent (open loop), in ms."""
+    for key in ("scheduler_lag_us", "send_lag_us"):
+        section = result.get(key)
+        if section:
+            return f"{section['p99'] / 1000:,.1f}"
+    return "–"
+
+
+def setup_s(result: dict[str, Any]) -> float:
+    """Run start -> measurement start, minus warm-up: imports, server, workers, connects."""
+    started = datetime.fromisoformat(result["started_at"]).timestamp()
+    return float(result["measurement_started_at_s"] - started - result["config"]["warmup_s"])
+
+
+def rss(result: dict[str, Any], key: str) -> int:
+    section = result.get(key) or {}
+    return int(section.get("rss_bytes_max", 0))
+
+
+def scale_rows(args: argparse.Namespace) -> tuple[list[list[str]], list[str]]:
+    rows, notes = [], []
+    timeout = args.timeout
+    runs = [(n, args.warmup) for n in args.clients]
+    if args.lag_check:
+        runs.append((max(args.clients), args.lag_check))
+    bases: dict[int, Outcome] = {}
+    for n, warmup in runs:
+        label = f"{n:,}" if warmup == args.warmup else f"{n:,} (warm-up {warmup:g} s)"
+        log(f"N={label}: running ...")
+        big = run_one(n, [*SOCKBENCH, "run", *sb_args(n, args, warmup=warmup)], timeout)
+        workers = int(big.result["config"]["workers"])
+        if n not in bases:
+            log(f"N={n:,}: {workers} workers; baseline with {workers} client(s) ...")
+            bases[n] = run_one(
+                workers, [*SOCKBENCH, "run", *sb_args(workers, args, str(workers))], 300
+            )
+        base = bases[n]
+        totals = big.result["totals"]
+        conns = int(totals["connections"])
+        gen_n, gen_b = rss(big.result, "generator"), rss(base.result, "generator")
+        srv_n, srv_b = rss(big.result, "server_resources"), rss(base.result, "server_resources")
+        per_conn = (gen_n - gen_b) / max(1, n - workers) / KIB
+        connect = big.result["connect_us"]
+        ramp = f"{big.ramp_s:.2f}" if big.ramp_s is not None else "not all"
+        cps = fmt((RAMP_HIGH - RAMP_LOW) * conns / big.ramp_s) if big.ramp_s else "–"
+        rows.append(
+            [
+                label,
+                f"{workers} / {len(big.result['config']['source_ips']) or 1}",
+                f"{conns:,}",
+                f"{setup_s(big.result):.1f} ({setup_s(base.result):.1f})",
+                fmt(big.first_connect_s, 1),
+                ramp,
+                cps,
+                f"{connect['p50'] / 1000:.1f} / {connect['p99'] / 1000:.1f}",
+                errors_by_kind(big.result),
+                big.kernel,
+                f"{totals['throughput_rps']:,.0f} / {totals.get('requested_rps', 0):,.0f}",
+                generator_lag(big.result),
+                f"{big.result['latency_us']['p99'] / 1000:,.1f}",
+                f"{gen_n / MIB:,.0f} ({gen_b / MIB:,.0f})",
+                f"{gen_n / n / KIB:.1f}",
+                f"**{per_conn:.1f}**" if per_conn > TARGET_KIB else f"{per_conn:.1f}",
+                f"{srv_n / MIB:,.0f} ({srv_b / MIB:,.0f})",
+                f"{(srv_n - srv_b) / n / KIB:.1f}",
+                f"{big.tcp_mem_pages * 4 / n:.2f}",
+            ]
+        )
+        for warning in big.result.get("warnings", []):
+            notes.append(f"N={label}: {warning}")
+        log(f"N={label}: " + " | ".join(rows[-1]))
+    return rows, notes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", default="10000,20000,50000")
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--per-client-rate", type=float, default=0.1,
+                        help="requests/s per client (open loop)")  # fmt: skip
+    parser.add_argument("--server-processes", type=int, default=4)
+    parser.add_argument("--lag-check", type=float, default=10.0,
+                        help="run the largest N again with this warm-up (0: don't)")  # fmt: skip
+    parser.add_argument("--timeout", type=float, default=1500, help="seconds per run")
+    parser.add_argument("--quick", action="store_true", help="10k only")
+    parser.add_argument("--out", type=Path, default=RESULTS / "scale.md")
+    args = parser.parse_args()
+    log(f"measuring {machine_line()}")
+    if args.quick:
+        args.clients, args.lag_check = "10000", 0.0
+    args.clients = [int(c) for c in args.clients.split(",")]
+    soft = raise_fd_limit()
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    limits = sysctls(SYSCTLS)
+    log("kernel limits: " + ", ".join(f"{k}={v}" for k, v in limits.items()))
+    rows, notes = scale_rows(args)
+    headers = [
+        "clients", "workers / source IPs", "connected", "setup s (baseline)",
+        "launch → 1% connected s", "ramp 1% → 99% s", "connections/s",
+        "connect p50 / p99 ms", "errors by kind", "kernel TCP drops (TcpExt, whole run)",
+        "req/s done / asked",
+        "generator lag p99 ms", "latency p99 ms",
+        "generator RSS MiB (baseline)", "RSS / client KiB", "(RSS_N − RSS_base) / N KiB",
+        "server RSS MiB (baseline)", "server KiB / conn", "kernel TCP buffers KiB / conn",
+    ]  # fmt: skip
+    text = [
+        "# Scale: holding 10k-50k idle-ish connections",
+        "",
+        f"Machine: {machine_line()}. "
+        + ", ".join(f"`{k} = {v}`" for k, v in limits.items())
+        + f", RLIMIT_NOFILE {soft}/{hard}.",
+        f"Each run: `sockbench run --clients N --duration {args.duration:g} --warmup "
+        f"{args.warmup:g} --rate N×{args.per_client_rate:g} --server prefork "
+        f"--server-processes {args.server_processes} --workers auto --source-ips auto`, "
+        f"one run per N. Baseline: the same with one client per worker.",
+        "setup s: from the run's start to the measurement's, minus warm-up (imports, server "
+        "and worker start, per-client set-up, connects). The connect ramp is timed outside "
+        "sockbench by counting the server processes' descriptors every 50 ms: from 1% to 99% "
+        "of N accepted. generator lag: how late the generator itself sent (open loop, "
+        "`scheduler_lag_us`); the last row repeats the largest N with a longer warm-up, to "
+        "tell a start-up transient from a steady shortfall. "
+        "Target: (RSS_N − RSS_base) / N ≤ 6 KiB (bold when missed).",
+        "",
+        md_table(headers, rows),
+        "",
+    ]
+    if notes:
+        text += ["Warnings sockbench gave:", "", *[f"- {n}" for n in notes], ""]
+    write_markdown(args.out, "\n".join(text))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
