@@ -15,6 +15,7 @@ Variants, run interleaved (A B C A B C ...) ``--reps`` times, medians reported:
   with the fastest model, picked first by a short run of every model;
 * ``sockbench --busy-poll -> ...`` (TCP, when the option exists): the closed-loop pump
   spins on its epoll set instead of sleeping in trio's, trading a core for latency;
+  its counterpart is ``sockperf --nonblocked`` (non-blocking sockets, polled);
 * ``plain Python blocking loop -> sockperf server``: a reference, not sockbench: the
   least a Python client can do (blocking ``send`` + ``recv_into`` + two clock reads
   per round trip, no event loop), i.e. the floor for any Python engine.
@@ -88,10 +89,10 @@ def taskset(cpu: str | None) -> list[str]:
     return ["taskset", "-c", cpu] if cpu else []
 
 
-def sockperf_client(port: int, proto: str, seconds: float, cpu: str | None) -> Sample:
+def sockperf_client(port: int, proto: str, seconds: float, cpu: str | None, *extra: str) -> Sample:
     argv = [
         *taskset(cpu), "sockperf", "ping-pong", "-i", "127.0.0.1", "-p", str(port),
-        "-t", str(int(seconds)), "-m", str(PAYLOAD), "--full-rtt",
+        "-t", str(int(seconds)), "-m", str(PAYLOAD), "--full-rtt", *extra,
     ]  # fmt: skip
     if proto == "tcp":
         argv.append("--tcp")
@@ -209,6 +210,11 @@ def measure(proto: str, model: str, placement: str, args: argparse.Namespace) ->
         "sockperf -> sockperf server": lambda port: sockperf_client(
             port, proto, args.seconds, client_cpu
         ),
+        # sockperf's own low-latency mode: non-blocking sockets, polled; the counterpart
+        # of sockbench --busy-poll.
+        "sockperf --nonblocked -> sockperf server": lambda port: sockperf_client(
+            port, proto, args.seconds, client_cpu, "--nonblocked"
+        ),
     }
     if proto == "tcp":
         pin = ["--client-cpus", client_cpu] if client_cpu else []
@@ -256,10 +262,11 @@ def measure(proto: str, model: str, placement: str, args: argparse.Namespace) ->
 
 def render(placement: str, results: dict[str, dict[str, Series]]) -> str:
     headers = ["proto", "client -> server", "p50 RTT µs", "p99 RTT µs", "round trips/s",
-               "p50 / sockperf's", "p99 / sockperf's"]  # fmt: skip
+               "p50 / sockperf's", "p99 / sockperf's", "p50 / sockperf --nonblocked's"]  # fmt: skip
     rows = []
     for proto, series in results.items():
         base = series["sockperf -> sockperf server"]
+        spin = series.get("sockperf --nonblocked -> sockperf server")
         for name, s in series.items():
             r50 = s.med("p50_us") / base.med("p50_us")
             r99 = s.med("p99_us") / base.med("p99_us")
@@ -272,11 +279,12 @@ def render(placement: str, results: dict[str, dict[str, Series]]) -> str:
                     fmt(s.med("rps")),
                     f"{r50:.2f}",
                     f"{r99:.2f}",
+                    f"{s.med('p50_us') / spin.med('p50_us'):.2f}" if spin else "",
                 ]
             )
         if proto == "udp":
-            rows.append(["UDP", "sockbench -> sockperf server", "n/a", "n/a", "", "", ""])
-        rows.sort(key=lambda r: (r[0], "plain" in r[1], "busy" in r[1]))
+            rows.append(["UDP", "sockbench -> sockperf server", "n/a", "n/a", "", "", "", ""])
+        rows.sort(key=lambda r: (r[0], "plain" in r[1], "busy" in r[1] or "nonblocked" in r[1]))
     server_cpu, client_cpu = PLACEMENTS[placement]
     where = (
         f"server on CPU {server_cpu}, client on CPU {client_cpu}" if server_cpu else "no pinning"
@@ -290,7 +298,7 @@ def render(placement: str, results: dict[str, dict[str, Series]]) -> str:
         [
             f"## Placement `{placement}`: {where}",
             "",
-            md_table(headers, rows, "llrrrrr"),
+            md_table(headers, rows, "llrrrrrr"),
             "",
             f"p50 of every run (µs): {spread}.",
             "",
