@@ -109,6 +109,9 @@ def open_server(
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=env,
+            # Ctrl-C reaches the terminal's whole process group; the server must not die
+            # under a run that is still measuring: the launcher stops it when the run ends.
+            start_new_session=True,
         )
         server = ServerProcess(proc, stderr, model, bind)
         try:

@@ -85,12 +85,17 @@ def test_clients_spread_over_source_addresses(sockbench_cmd: list[str]) -> None:
         while time.monotonic() < deadline and sum(seen.values()) < 40:
             time.sleep(0.2)
             seen = {}
-            for conn in psutil.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_ESTABLISHED and conn.laddr.ip in (
-                    "127.0.0.2",
-                    "127.0.0.3",
-                ):
-                    seen[conn.laddr.ip] = seen.get(conn.laddr.ip, 0) + 1
+            # Only this run's sockets: other programs may use these addresses too.
+            generator = psutil.Process(proc.pid)
+            for process in [generator, *generator.children(recursive=True)]:
+                try:
+                    conns = process.net_connections(kind="tcp")
+                except psutil.Error:
+                    continue
+                for conn in conns:
+                    ip = conn.laddr.ip
+                    if conn.status == psutil.CONN_ESTABLISHED and ip in ("127.0.0.2", "127.0.0.3"):
+                        seen[ip] = seen.get(ip, 0) + 1
         stdout, _ = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
