@@ -6,9 +6,11 @@ thread counting the server processes' descriptors every 50 ms meanwhile, so the
 connect ramp is timed from the outside: from 1% to 99% of the N connections
 accepted. Then a baseline run with one client per worker (same workers, same server)
 gives the fixed RSS, so the per-connection cost is (RSS_N - RSS_base) / (N - workers).
-Errors are reported by kind.
+Errors are reported by kind, with the kernel's listen-queue and SYN drop counters.
+The largest N is run twice more: with a 10 s warm-up (``--lag-check``), and over 5
+source addresses (``--more-sources``).
 
-    .venv/bin/python benchmarks/scale.py                 # 10k, 20k, 50k: ~3 minutes
+    .venv/bin/python benchmarks/scale.py                 # 10k, 20k, 50k: ~5 minutes
     .venv/bin/python benchmarks/scale.py --quick         # 10k only: ~1 minute
 """
 
@@ -177,7 +179,11 @@ class Outcome:
 
 
 def sb_args(
-    clients: int, args: argparse.Namespace, workers: str = "auto", warmup: float | None = None
+    clients: int,
+    args: argparse.Namespace,
+    workers: str = "auto",
+    warmup: float | None = None,
+    sources: str = "auto",
 ) -> list[str]:
     return [
         "--clients", str(clients),
@@ -187,7 +193,7 @@ def sb_args(
         "--server", "prefork",
         "--server-processes", str(args.server_processes),
         "--workers", workers,
-        "--source-ips", "auto",
+        "--source-ips", sources,
         "--timeout", "10",
         "--json", "-", "--out", "",
     ]  # fmt: skip
@@ -240,14 +246,21 @@ def rss(result: dict[str, Any], key: str) -> int:
 def scale_rows(args: argparse.Namespace) -> tuple[list[list[str]], list[str]]:
     rows, notes = [], []
     timeout = args.timeout
-    runs = [(n, args.warmup) for n in args.clients]
+    runs = [(n, args.warmup, "auto") for n in args.clients]
     if args.lag_check:
-        runs.append((max(args.clients), args.lag_check))
+        runs.append((max(args.clients), args.lag_check, "auto"))
+    if args.more_sources:
+        runs.append((max(args.clients), args.warmup, args.more_sources))
     bases: dict[int, Outcome] = {}
-    for n, warmup in runs:
-        label = f"{n:,}" if warmup == args.warmup else f"{n:,} (warm-up {warmup:g} s)"
+    for n, warmup, sources in runs:
+        label = f"{n:,}"
+        if warmup != args.warmup:
+            label += f" (warm-up {warmup:g} s)"
+        if sources != "auto":
+            label += f" (`--source-ips {sources}`)"
         log(f"N={label}: running ...")
-        big = run_one(n, [*SOCKBENCH, "run", *sb_args(n, args, warmup=warmup)], timeout)
+        argv = [*SOCKBENCH, "run", *sb_args(n, args, warmup=warmup, sources=sources)]
+        big = run_one(n, argv, timeout)
         workers = int(big.result["config"]["workers"])
         if n not in bases:
             log(f"N={n:,}: {workers} workers; baseline with {workers} client(s) ...")
@@ -302,13 +315,15 @@ def main() -> None:
     parser.add_argument("--server-processes", type=int, default=4)
     parser.add_argument("--lag-check", type=float, default=10.0,
                         help="run the largest N again with this warm-up (0: don't)")  # fmt: skip
+    parser.add_argument("--more-sources", default="127.0.0.1-127.0.0.5",
+                        help="run the largest N again with these --source-ips")  # fmt: skip
     parser.add_argument("--timeout", type=float, default=1500, help="seconds per run")
     parser.add_argument("--quick", action="store_true", help="10k only")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.md")
     args = parser.parse_args()
     log(f"measuring {machine_line()}")
     if args.quick:
-        args.clients, args.lag_check = "10000", 0.0
+        args.clients, args.lag_check, args.more_sources = "10000", 0.0, ""
     args.clients = [int(c) for c in args.clients.split(",")]
     soft = raise_fd_limit()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
@@ -338,8 +353,9 @@ def main() -> None:
         "and worker start, per-client set-up, connects). The connect ramp is timed outside "
         "sockbench by counting the server processes' descriptors every 50 ms: from 1% to 99% "
         "of N accepted. generator lag: how late the generator itself sent (open loop, "
-        "`scheduler_lag_us`); the last row repeats the largest N with a longer warm-up, to "
-        "tell a start-up transient from a steady shortfall. "
+        "`scheduler_lag_us`). The last rows repeat the largest N with a longer warm-up (to "
+        "tell a start-up transient from a steady shortfall) and over more source addresses "
+        "(auto puts up to 25,000 connections on one). "
         "Target: (RSS_N − RSS_base) / N ≤ 6 KiB (bold when missed).",
         "",
         md_table(headers, rows),
