@@ -66,7 +66,10 @@ class RunConfig:
         return doc
 
 
-PORTS_PER_SOURCE = 25_000  # of the 28,232 ephemeral ports Linux has per address pair
+# Of the 28,232 ephemeral ports Linux has per address pair. Filling a pair far past a third
+# makes connect()'s free-port search the bottleneck: 50k clients over 5 addresses set up in
+# 3.9 s, over 2 in 16.7 s (benchmarks/scale.py).
+PORTS_PER_SOURCE = 10_000
 
 
 def parse_source_ips(

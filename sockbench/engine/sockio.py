@@ -3,7 +3,7 @@
 trio's own socket wrapper tries ``recv`` first and waits on EAGAIN, which costs
 a failing syscall per request in a ping-pong benchmark. Here a read first waits
 for readability and then reads once: one ``send`` and one ``recv`` per request in
-the common case, no per-request allocation.
+the common case, and nothing retained per request.
 """
 
 from __future__ import annotations
