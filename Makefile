@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit system-deps clean
+.PHONY: run test lint typecheck unit e2e system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The pure tests, in seconds: no process, socket or browser, no whole report with charts.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q -m "not e2e and not slow"
 
-test: $(STAMP) system-deps lint typecheck unit
+# Real servers, real sockets, real files, chromium; and the slow pure tests.
+e2e: $(STAMP)
+	$(BIN)/python -m pytest tests -q -m "e2e or slow"
+
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/python -m pytest tests -q
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache

@@ -1,21 +1,51 @@
-"""Run options, validated once (pure).
+"""Run options, converted and checked once, against facts about the machine (pure).
 
-The CLI builds a :class:`RunConfig`; nothing downstream checks input again.
+:func:`validate_run` turns the values of the options declared in
+:mod:`sockbench.options` into a :class:`RunConfig`, checking every option and every
+combination with one-line :class:`ConfigError`\\ s that name the user's flags.
+Nothing downstream checks input again; it may assert. What this module needs to
+know about the machine (usable CPUs, core count, the content of ``--send-file``)
+is read by :mod:`sockbench.machine` and passed in, so every check here is a pure
+function of its arguments and is unit-tested without touching the machine.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sockbench.core.datagrams import SEQ_SIZE
-from sockbench.endpoints import Endpoint, Proto, parse_proto, parse_target
+from sockbench.core.expect import parse_escapes
+from sockbench.core.kinds import ExpectKind, Workload
+from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_target
 from sockbench.errors import ConfigError
+from sockbench.options import convert_all
+from sockbench.servers.behaviour import ServerBehaviour
+from sockbench.servers.host import check_options
+from sockbench.servers.spec import DEFAULT_MODEL, DEFAULT_THREADS, ServerSpec
 
 UDP_MAX_PAYLOAD = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
-DEFAULT_MODEL = "asyncio"
+DEFAULT_DURATION_S = 10.0
+MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
+MAX_CLIENTS_PER_WORKER = 15_000
+CLIENTS_PER_EXTRA_WORKER = 500
+# Of the 28,232 ephemeral ports Linux has per address pair. Filling a pair far past a third
+# makes connect()'s free-port search the bottleneck: 50k clients over 5 addresses set up in
+# 3.9 s, over 2 in 16.7 s (benchmarks/scale.py).
+PORTS_PER_SOURCE = 10_000
+#: Keywords of --server-cpus/--client-cpus besides a CPU list.
+AUTO = "auto"
+NO_PIN = ("none", "off", "")
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What validation needs to know about this machine (read by sockbench.machine)."""
+
+    usable_cpus: frozenset[int]  # this process's affinity
+    cpu_count: int
 
 
 @dataclass(frozen=True)
@@ -24,33 +54,44 @@ class RunConfig:
 
     proto: Proto
     clients: int = 1
-    duration_s: float = 10.0
+    duration_s: float = DEFAULT_DURATION_S
     warmup_s: float = 2.0
     payload: int = 64
     timeout_s: float = 1.0
     target: Endpoint | None = None
     server_model: str | None = DEFAULT_MODEL
-    connect_concurrency: int = 256
     workers: int = 1
     source_ips: tuple[str, ...] = ()
-    server_threads: int = 64
+    server_threads: int = DEFAULT_THREADS
     server_processes: int = 0
     server_cpus: tuple[int, ...] = ()
     client_cpus: tuple[int, ...] = ()
-    mode: str = "echo"
+    mode: Workload = Workload.ECHO
     rate: float | None = None
     pipeline: int = 1
     requests: int | None = None
     interval_s: float = 1.0
     request: bytes | None = None  # None: echo a generated payload
-    expect: str = "echo"  # echo | exact | size | until
+    expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    seed: int = 0  # of the open-loop schedule's phases
     batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     json_path: str | None = None
     out_dir: str | None = "results"
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def server_spec(self) -> ServerSpec | None:
+        """The server to start, None for an external ``target``."""
+        if self.target is not None or self.server_model is None:
+            return None
+        behaviour = ServerBehaviour.SINK if self.mode is Workload.STREAM else ServerBehaviour.ECHO
+        return ServerSpec(
+            self.server_model,
+            behaviour,
+            self.server_threads,
+            self.server_processes,
+            self.server_cpus,
+        )
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
@@ -61,15 +102,253 @@ class RunConfig:
                 doc[key] = value.decode("latin-1")
             elif isinstance(value, tuple):
                 doc[key] = list(value)
-        extra = doc.pop("extra")
-        doc.update(extra)
+            elif isinstance(value, Workload | ExpectKind):
+                doc[key] = value.value
         return doc
 
 
-# Of the 28,232 ephemeral ports Linux has per address pair. Filling a pair far past a third
-# makes connect()'s free-port search the bottleneck: 50k clients over 5 addresses set up in
-# 3.9 s, over 2 in 16.7 s (benchmarks/scale.py).
-PORTS_PER_SOURCE = 10_000
+def validate_run(
+    values: Mapping[str, object], machine: Machine, *, files: Mapping[str, bytes] | None = None
+) -> RunConfig:
+    """Check every option of ``run`` and their combinations; raise :class:`ConfigError`.
+
+    ``values`` are keyed by option name (missing ones take their declared default);
+    ``files`` holds the content of the ``--send-file`` named in them.
+    """
+    v = convert_all("run", dict(values))
+    endpoint = (
+        parse_target(str(v["target"]), allow_remote=bool(v["allow_remote"]))
+        if v["target"]
+        else None
+    )
+    proto = _resolve_proto(str(v["proto"] or ""), endpoint)
+    clients, payload = int(v["clients"]), int(v["payload"])  # type: ignore[call-overload]
+    _check_payload(proto, payload)
+    request, expect, expect_value = parse_exchange(
+        v["send"], _file(v["send_file"], files), v["expect_reply"], v["expect_size"],
+        v["expect_until"],
+    )  # fmt: skip
+    mode = Workload(str(v["mode"]).strip().lower())
+    rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
+    assert rate is None or isinstance(rate, float)
+    _check_workload(proto, mode, rate, pipeline, request, expect)
+    server_cpus, client_cpus = resolve_pinning(
+        str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
+    )
+    model = None if endpoint else str(v["server_model"] or DEFAULT_MODEL).strip().lower()
+    processes = int(v["server_processes"])  # type: ignore[call-overload]
+    if model == "prefork" and processes == 0:
+        # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
+        processes = max(machine.cpu_count, -(-clients // MAX_CLIENTS_PER_WORKER))
+    requests = v["requests"]
+    duration = v["duration_s"]
+    if duration is None:
+        duration = MAX_DURATION_WITH_REQUESTS_S if requests is not None else DEFAULT_DURATION_S
+    derived: dict[str, object] = {
+        "proto": proto,
+        "target": endpoint,
+        "server_model": model,
+        "server_processes": processes,
+        "server_cpus": server_cpus,
+        "client_cpus": client_cpus,
+        "duration_s": duration,
+        "mode": mode,
+        "request": request,
+        "expect": expect,
+        "expect_value": expect_value,
+        "workers": workers_for(str(v["workers"]), clients, client_cpus, machine),
+        "source_ips": parse_source_ips(
+            str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"])
+        ),
+        "out_dir": v["out_dir"] or None,
+    }
+    # Every other field is an option's converted value under the same name.
+    plain = {f.name: v[f.name] for f in fields(RunConfig) if f.name in v}
+    config = RunConfig(**{**plain, **derived})  # type: ignore[arg-type]
+    if config.server_spec is not None:
+        check_options(config.server_spec, proto)  # unknown, unavailable, wrong protocol
+    return config
+
+
+def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[ServerSpec, Endpoint]:
+    """``sockbench serve``'s options: the server to run and where it binds."""
+    v = convert_all("serve", dict(values))
+    endpoint = parse_bind(str(v["bind"]), parse_proto(str(v["proto"])))
+    spec = ServerSpec(
+        str(v["model"]).strip().lower(),
+        ServerBehaviour(str(v["behaviour"]).strip().lower()),
+        int(v["server_threads"]),  # type: ignore[call-overload]
+        int(v["server_processes"]),  # type: ignore[call-overload]
+    )
+    check_options(spec, endpoint.proto)
+    return spec, endpoint
+
+
+def _file(path: object, files: Mapping[str, bytes] | None) -> bytes | None:
+    if path is None:
+        return None
+    assert files is not None and str(path) in files, "sockbench.machine reads --send-file"
+    return files[str(path)]
+
+
+def _resolve_proto(text: str, endpoint: Endpoint | None) -> Proto:
+    """The target's scheme names the protocol; --proto must agree when given explicitly."""
+    chosen = parse_proto(text) if text else (endpoint.proto if endpoint else Proto.TCP)
+    if endpoint and endpoint.proto != chosen:
+        raise ConfigError(
+            f"--proto {chosen.value} does not match target {endpoint.url()}; "
+            "drop --proto or fix one"
+        )
+    return chosen
+
+
+def _check_payload(proto: Proto, payload: int) -> None:
+    if proto.is_stream:
+        return
+    if payload < SEQ_SIZE:
+        raise ConfigError(
+            f"--payload {payload} is too small for datagrams: each carries an "
+            f"{SEQ_SIZE}-byte sequence number"
+        )
+    if payload > UDP_MAX_PAYLOAD:
+        raise ConfigError(
+            f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
+        )
+
+
+def _check_workload(
+    proto: Proto,
+    mode: Workload,
+    rate: float | None,
+    pipeline: int,
+    request: bytes | None,
+    expect: ExpectKind,
+) -> None:
+    if pipeline > 1 and (rate is None or not proto.is_stream or mode != Workload.ECHO):
+        raise ConfigError("--pipeline needs --rate and a stream protocol (tcp or unix)")
+    if mode == Workload.CHURN and not proto.is_stream:
+        raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
+    if mode == Workload.STREAM:
+        if not proto.is_stream and rate is None:
+            raise ConfigError("--mode stream over datagrams sends at a fixed rate: give --rate")
+        if proto.is_stream and rate is not None:
+            raise ConfigError("--mode stream over tcp/unix sends as fast as it can; drop --rate")
+        if request is not None or expect != ExpectKind.ECHO:
+            raise ConfigError("--mode stream is one-way: --send/--expect do not apply")
+    if mode == Workload.CHURN and rate is not None:
+        raise ConfigError("--mode churn is closed-loop; drop --rate")
+    if not proto.is_stream and (request is not None or expect != ExpectKind.ECHO):
+        raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
+
+
+def parse_exchange(
+    send: object,
+    send_file: bytes | None,
+    expect: object,
+    expect_size: object,
+    expect_until: object,
+) -> tuple[bytes | None, ExpectKind, bytes | int | None]:
+    """``(request, expect kind, expect value)`` from --send/--send-file and the --expect options.
+
+    Without --send the request is a generated payload echoed back; with it and no
+    expectation, the reply must echo the request. ``send_file`` is the file's content.
+    """
+    if send is not None and send_file is not None:
+        raise ConfigError("give --send or --send-file, not both")
+    request = parse_escapes(str(send)) if send is not None else send_file
+    if request is not None and not request:
+        raise ConfigError("the request given by --send/--send-file is empty")
+    given = [
+        (k, v)
+        for k, v in (
+            (ExpectKind.EXACT, expect),
+            (ExpectKind.SIZE, expect_size),
+            (ExpectKind.UNTIL, expect_until),
+        )
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError("give only one of --expect, --expect-size and --expect-until")
+    if not given:
+        return request, ExpectKind.ECHO, None
+    if request is None:
+        raise ConfigError("--expect/--expect-size/--expect-until need --send or --send-file")
+    kind, value = given[0]
+    if kind == ExpectKind.SIZE:
+        assert isinstance(value, int)
+        return request, kind, value
+    parsed = parse_escapes(str(value))
+    if not parsed:
+        raise ConfigError(
+            f"--expect{'-until' if kind == ExpectKind.UNTIL else ''} must not be empty"
+        )
+    return request, kind, parsed
+
+
+def parse_cpus(text: str, what: str, usable: frozenset[int] | set[int]) -> tuple[int, ...]:
+    """``0``, ``0-3`` or ``0,2,4-5`` -> CPU numbers, each one this process may use."""
+    if not text.strip():
+        return ()
+    cpus: set[int] = set()
+    try:
+        for part in text.split(","):
+            first, sep, last = part.strip().partition("-")
+            cpus.update(range(int(first), int(last if sep else first) + 1))
+    except ValueError:
+        raise ConfigError(f"malformed {what} {text!r}; expected like 0, 0-3 or 0,2") from None
+    if not cpus or not cpus <= usable:
+        raise ConfigError(
+            f"{what} {text!r} names CPUs this process cannot use; available: "
+            f"{','.join(str(c) for c in sorted(usable))}"
+        )
+    return tuple(sorted(cpus))
+
+
+def resolve_pinning(
+    server: str, client: str, usable: frozenset[int] | set[int]
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The server's and the generator's CPU sets from ``--server-cpus``/``--client-cpus``.
+
+    Each is ``auto``, ``none`` or a list like ``0-3,5``. Two ``auto``\\ s split the CPUs
+    this process may use (lower half to the server, at least one each) when there are
+    two or more; one ``auto`` takes the CPUs the other side leaves; ``none`` leaves that
+    side unpinned (and an ``auto`` opposite it too). Explicit sets must not overlap.
+    """
+    s, c = server.strip().lower(), client.strip().lower()
+    if s in NO_PIN or c in NO_PIN:
+        return (
+            () if s in NO_PIN or s == AUTO else parse_cpus(server, "--server-cpus", usable),
+            () if c in NO_PIN or c == AUTO else parse_cpus(client, "--client-cpus", usable),
+        )
+    if s == AUTO and c == AUTO:
+        cpus = sorted(usable)
+        if len(cpus) < 2:
+            return (), ()
+        half = len(cpus) // 2
+        return tuple(cpus[:half]), tuple(cpus[half:])
+    server_cpus = () if s == AUTO else parse_cpus(server, "--server-cpus", usable)
+    client_cpus = () if c == AUTO else parse_cpus(client, "--client-cpus", usable)
+    if s == AUTO:
+        server_cpus = tuple(sorted(set(usable) - set(client_cpus)))
+        if not server_cpus:
+            raise ConfigError(
+                f"--client-cpus {client} leaves no CPU for the server; name fewer, "
+                "or pass --server-cpus none to let them share"
+            )
+    if c == AUTO:
+        client_cpus = tuple(sorted(set(usable) - set(server_cpus)))
+        if not client_cpus:
+            raise ConfigError(
+                f"--server-cpus {server} leaves no CPU for the load generator; name fewer, "
+                "or pass --client-cpus none to let them share"
+            )
+    shared = set(server_cpus) & set(client_cpus)
+    if shared:
+        raise ConfigError(
+            f"--server-cpus and --client-cpus share CPU(s) {','.join(map(str, sorted(shared)))}; "
+            "give disjoint sets, or 'none' for one side"
+        )
+    return server_cpus, client_cpus
 
 
 def parse_source_ips(
@@ -121,221 +400,6 @@ def parse_source_ips(
     return tuple(ips)
 
 
-MODES = ("echo", "churn", "stream")
-
-
-def _check_workload(
-    proto: Proto,
-    mode: str,
-    rate: float | None,
-    pipeline: int,
-    requests: int | None,
-    interval_s: float,
-    request: bytes | None,
-    expect: str,
-) -> None:
-    if mode not in MODES:
-        raise ConfigError(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
-    if rate is not None and not rate > 0:
-        raise ConfigError(f"--rate must be greater than 0, got {rate:g}")
-    if pipeline < 1:
-        raise ConfigError(f"--pipeline must be at least 1, got {pipeline}")
-    if pipeline > 1 and (rate is None or not proto.is_stream or mode != "echo"):
-        raise ConfigError("--pipeline needs --rate and a stream protocol (tcp or unix)")
-    if requests is not None and requests < 1:
-        raise ConfigError(f"--requests must be at least 1, got {requests}")
-    if not interval_s > 0:
-        raise ConfigError(f"--interval must be greater than 0, got {interval_s:g}")
-    if mode == "churn" and not proto.is_stream:
-        raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
-    if mode == "stream":
-        if not proto.is_stream and rate is None:
-            raise ConfigError("--mode stream over datagrams sends at a fixed rate: give --rate")
-        if proto.is_stream and rate is not None:
-            raise ConfigError("--mode stream over tcp/unix sends as fast as it can; drop --rate")
-        if request is not None or expect != "echo":
-            raise ConfigError("--mode stream is one-way: --send/--expect do not apply")
-    if mode == "churn" and rate is not None:
-        raise ConfigError("--mode churn is closed-loop; drop --rate")
-    if not proto.is_stream and (request is not None or expect != "echo"):
-        raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
-
-
-MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
-
-
-def parse_exchange(
-    send: str | None,
-    send_file: str | None,
-    expect: str | None,
-    expect_size: int | None,
-    expect_until: str | None,
-) -> tuple[bytes | None, str, bytes | int | None]:
-    """``(request, expect kind, expect value)`` from --send/--send-file and the --expect options.
-
-    Without --send the request is a generated payload echoed back; with it and no
-    expectation, the reply must echo the request.
-    """
-    from sockbench.core.expect import parse_escapes
-
-    if send is not None and send_file is not None:
-        raise ConfigError("give --send or --send-file, not both")
-    request: bytes | None = None
-    if send is not None:
-        request = parse_escapes(send)
-    elif send_file is not None:
-        try:
-            with open(send_file, "rb") as f:
-                request = f.read()
-        except OSError as exc:
-            raise ConfigError(f"cannot read --send-file {send_file}: {exc.strerror}") from None
-    if request is not None and not request:
-        raise ConfigError("the request given by --send/--send-file is empty")
-    given = [
-        (k, v)
-        for k, v in (("exact", expect), ("size", expect_size), ("until", expect_until))
-        if v is not None
-    ]
-    if len(given) > 1:
-        raise ConfigError("give only one of --expect, --expect-size and --expect-until")
-    if not given:
-        return request, "echo", None
-    if request is None:
-        raise ConfigError("--expect/--expect-size/--expect-until need --send or --send-file")
-    kind, value = given[0]
-    if kind == "size":
-        assert isinstance(value, int)
-        if value < 1:
-            raise ConfigError(f"--expect-size must be at least 1, got {value}")
-        return request, kind, value
-    assert isinstance(value, str)
-    parsed = parse_escapes(value)
-    if not parsed:
-        raise ConfigError(f"--expect{'-until' if kind == 'until' else ''} must not be empty")
-    return request, kind, parsed
-
-
-def parse_cpus(text: str, what: str) -> tuple[int, ...]:
-    """``0``, ``0-3`` or ``0,2,4-5`` -> CPU numbers, checked against this machine."""
-    if not text.strip():
-        return ()
-    cpus: set[int] = set()
-    try:
-        for part in text.split(","):
-            first, sep, last = part.strip().partition("-")
-            cpus.update(range(int(first), int(last if sep else first) + 1))
-    except ValueError:
-        raise ConfigError(f"malformed {what} {text!r}; expected like 0, 0-3 or 0,2") from None
-    available = os.sched_getaffinity(0)
-    if not cpus or not cpus <= available:
-        raise ConfigError(
-            f"{what} {text!r} names CPUs this process cannot use; available: "
-            f"{','.join(str(c) for c in sorted(available))}"
-        )
-    return tuple(sorted(cpus))
-
-
-def build_run_config(
-    *,
-    proto: str,
-    clients: int,
-    duration_s: float,
-    warmup_s: float,
-    payload: int,
-    timeout_s: float,
-    target: str | None,
-    server_model: str | None,
-    allow_remote: bool = False,
-    json_path: str | None = None,
-    out_dir: str | None = "results",
-    workers: str = "1",
-    source_ips: str = "auto",
-    mode: str = "echo",
-    rate: float | None = None,
-    pipeline: int = 1,
-    requests: int | None = None,
-    interval_s: float = 1.0,
-    request: bytes | None = None,
-    expect: str = "echo",
-    expect_value: bytes | int | None = None,
-    server_threads: int = 64,
-    server_processes: int = 0,
-    server_cpus: tuple[int, ...] = (),
-    client_cpus: tuple[int, ...] = (),
-    batch: bool = True,
-    busy_poll: bool = False,
-) -> RunConfig:
-    """Check every option and their combinations; raise :class:`ConfigError` with one line."""
-    endpoint = parse_target(target, allow_remote=allow_remote) if target else None
-    # The target's scheme names the protocol; --proto must agree when given explicitly.
-    chosen = parse_proto(proto) if proto else (endpoint.proto if endpoint else Proto.TCP)
-    if endpoint and endpoint.proto != chosen:
-        raise ConfigError(
-            f"--proto {chosen.value} does not match target {endpoint.url()}; "
-            "drop --proto or fix one"
-        )
-    if clients < 1:
-        raise ConfigError(f"--clients must be at least 1, got {clients}")
-    if not duration_s > 0:
-        raise ConfigError(f"--duration must be greater than 0, got {duration_s:g}")
-    if warmup_s < 0:
-        raise ConfigError(f"--warmup cannot be negative, got {warmup_s:g}")
-    if not timeout_s > 0:
-        raise ConfigError(f"--timeout must be greater than 0, got {timeout_s:g}")
-    if payload < 1:
-        raise ConfigError(f"--payload must be at least 1 byte, got {payload}")
-    if not chosen.is_stream:
-        if payload < SEQ_SIZE:
-            raise ConfigError(
-                f"--payload {payload} is too small for datagrams: each carries an "
-                f"{SEQ_SIZE}-byte sequence number"
-            )
-        if payload > UDP_MAX_PAYLOAD:
-            raise ConfigError(
-                f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
-            )
-    _check_workload(chosen, mode, rate, pipeline, requests, interval_s, request, expect)
-    if server_threads < 1:
-        raise ConfigError(f"--server-threads must be at least 1, got {server_threads}")
-    if server_processes < 0:
-        raise ConfigError(f"--server-processes cannot be negative, got {server_processes}")
-    if server_model == "prefork" and server_processes == 0 and endpoint is None:
-        # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
-        server_processes = max(os.cpu_count() or 1, -(-clients // MAX_CLIENTS_PER_WORKER))
-    return RunConfig(
-        mode=mode,
-        rate=rate,
-        pipeline=pipeline,
-        requests=requests,
-        interval_s=interval_s,
-        request=request,
-        expect=expect,
-        expect_value=expect_value,
-        server_threads=server_threads,
-        server_processes=server_processes,
-        server_cpus=server_cpus,
-        client_cpus=client_cpus,
-        batch=batch,
-        busy_poll=busy_poll,
-        workers=parse_workers(workers, clients),
-        source_ips=parse_source_ips(source_ips, clients, endpoint, allow_remote),
-        proto=chosen,
-        clients=clients,
-        duration_s=duration_s,
-        warmup_s=warmup_s,
-        payload=payload,
-        timeout_s=timeout_s,
-        target=endpoint,
-        server_model=None if endpoint else (server_model or DEFAULT_MODEL),
-        json_path=json_path,
-        out_dir=out_dir,
-    )
-
-
-MAX_CLIENTS_PER_WORKER = 15_000
-CLIENTS_PER_EXTRA_WORKER = 500
-
-
 def auto_workers(clients: int, cpus: int) -> int:
     """Enough workers to stay under the descriptor limit, and to use the spare cores.
 
@@ -347,9 +411,11 @@ def auto_workers(clients: int, cpus: int) -> int:
     return max(needed, useful)
 
 
-def parse_workers(text: str, clients: int, cpus: int | None = None) -> int:
-    if text.strip().lower() == "auto":
-        return auto_workers(clients, cpus or os.cpu_count() or 1)
+def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: Machine) -> int:
+    """``--workers``: a number, or ``auto``. A pinned generator has its CPUs to itself, so
+    ``auto`` may use all of them rather than half the machine's."""
+    if text.strip().lower() == AUTO:
+        return auto_workers(clients, 2 * len(client_cpus) if client_cpus else machine.cpu_count)
     try:
         workers = int(text)
     except ValueError:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from sockbench.cli.app import app, command_line
+from sockbench.cli.params import declare
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,34 +23,8 @@ CELL_OVERHEAD_S = 2.0
 
 
 @app.command()
-def compare(
-    models: Annotated[
-        str, typer.Option(help="server models, comma-separated (see `sockbench serve --help`)")
-    ] = "threaded,selectors,asyncio",
-    proto: Annotated[str, typer.Option(help="protocols: tcp, udp, unix, unix-dgram")] = "tcp,udp",
-    clients: Annotated[str, typer.Option(help="client counts, e.g. 10,100,1000")] = "10,100,1000",
-    payload: Annotated[str, typer.Option(help="message sizes, e.g. 64,1k")] = "64",
-    duration: Annotated[float, typer.Option(help="measured seconds per cell")] = 10.0,
-    warmup: Annotated[float, typer.Option(help="seconds of load kept out of each cell")] = 2.0,
-    timeout: Annotated[float, typer.Option(help="seconds before a reply counts lost")] = 1.0,
-    repeat: Annotated[int, typer.Option(help="run the whole matrix N times")] = 1,
-    out: Annotated[
-        str | None,
-        typer.Option(help="folder to write (new or empty); default results/compare-TIMESTAMP"),
-    ] = None,
-    server_cpus: Annotated[
-        str, typer.Option(help="CPUs of the server, e.g. 0 or 0-3,5; auto or none")
-    ] = "auto",
-    client_cpus: Annotated[
-        str, typer.Option(help="CPUs of the load generator; auto (the rest) or none")
-    ] = "auto",
-    workers: Annotated[
-        str, typer.Option(help="generator worker processes per cell, or 'auto'")
-    ] = "auto",
-    quiet: Annotated[
-        bool, typer.Option(help="no live view, no per-cell lines, no closing tables")
-    ] = False,
-) -> None:
+@declare("compare")
+def compare(**values: object) -> None:
     """Compare server models over protocols, client counts and payloads (a fresh server
     per cell, interleaved order, pinned CPUs) and write results and reports to a folder."""
     from rich.console import Console
@@ -57,20 +32,9 @@ def compare(
     from sockbench.compare import build_plan, choose_folder, run_compare
     from sockbench.report.live import live_enabled
 
-    plan = build_plan(
-        models=models,
-        protos=proto,
-        clients=clients,
-        payloads=payload,
-        duration_s=duration,
-        warmup_s=warmup,
-        timeout_s=timeout,
-        repeat=repeat,
-        server_cpus=server_cpus,
-        client_cpus=client_cpus,
-        workers=workers,
-    )
-    folder = choose_folder(out)
+    plan = build_plan(values)
+    out, quiet = values["compare_out"], bool(values["quiet"])
+    folder = choose_folder(None if out is None else str(out))
     console = Console()
     errors = Console(stderr=True)
     view = _View(plan, console, quiet)

@@ -2,37 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from sockbench import __version__
 from sockbench.cli.app import app
+from sockbench.cli.params import declare
 
 
 @app.command()
-def serve(
-    model: Annotated[str, typer.Option(help="server model (see `sockbench models`)")] = "asyncio",
-    proto: Annotated[str, typer.Option(help="tcp, udp, unix or unix-dgram")] = "tcp",
-    bind: Annotated[str, typer.Option(help="HOST:PORT, or a Unix socket path")] = "127.0.0.1:9000",
-    mode: Annotated[str, typer.Option(help="echo, or sink (read and discard)")] = "echo",
-    threads: Annotated[int, typer.Option("--server-threads", help="threadpool size")] = 64,
-    processes: Annotated[
-        int, typer.Option("--server-processes", help="prefork processes (0 = one per core)")
-    ] = 0,
-) -> None:
+@declare("serve")
+def serve(**values: object) -> None:
     """Run one server model in the foreground until Ctrl-C."""
-    from sockbench.endpoints import parse_bind, parse_proto
+    from sockbench.config import validate_serve
     from sockbench.engine.limits import raise_nofile_limit
+    from sockbench.machine import read_machine
     from sockbench.servers.host import serve_forever
 
-    endpoint = parse_bind(bind, parse_proto(proto))
+    spec, endpoint = validate_serve(values, read_machine())
     raise_nofile_limit()  # a server holds a descriptor per connection
 
     def ready(actual: object) -> None:
-        typer.echo(f"sockbench: {model} serving {actual} ({mode}); Ctrl-C to stop")
+        typer.echo(f"sockbench: {spec.model} serving {actual} ({spec.behaviour}); Ctrl-C to stop")
 
-    serve_forever(model, endpoint, mode=mode, threads=threads, processes=processes, on_ready=ready)
+    serve_forever(spec, endpoint, on_ready=ready)
 
 
 @app.command()

@@ -5,7 +5,7 @@
 (``results.json``, ``summary.csv``, ``report.md``, ``report.html``, one ``.hgrm``
 per cell). docs/compare.md describes the method and the files.
 
-    plan = build_plan(models="threaded,asyncio", protos="tcp", clients="10,100")
+    plan = build_plan({"models": "threaded,asyncio", "proto": "tcp", "clients": "10,100"})
     outcome = run_compare(plan, choose_folder(None), command="...")
 """
 
@@ -17,9 +17,9 @@ from sockbench.compare.plan import (
     build_plan,
     order_cells,
     parse_counts,
-    resolve_pinning,
 )
 from sockbench.compare.summary import extra_sections, repeat_stats, saturated_cells
+from sockbench.config import resolve_pinning
 
 __all__ = [
     "Cell",

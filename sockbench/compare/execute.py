@@ -32,14 +32,14 @@ from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import extra_sections, repeat_stats
 from sockbench.config import RunConfig
 from sockbench.core.result import build_result
+from sockbench.core.status import RunStatus, combined_exit_code
+from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.progress import ProgressFn
-from sockbench.engine.runner import EXIT_INTERRUPTED, RunOutcome
+from sockbench.engine.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
 from sockbench.report.document import COMPARE_SCHEMA
 from sockbench.report.sections import Section
-
-EXIT_CELL_FAILED = 1
 
 
 class RunFn(Protocol):
@@ -98,7 +98,9 @@ def failed_result(
         duration_s=0.0,
         status=status,
         tally=LiveStats().tally(datagrams=not cell.proto.is_stream),
-        warnings=[f"the cell failed and measured nothing: {error}"],
+        warnings=[
+            RunWarning(WarningKind.CELL_FAILED, f"the cell failed and measured nothing: {error}")
+        ],
         extra={"server_resources": None, "generator": None},
     )
 
@@ -112,9 +114,12 @@ def run_cell(
     try:
         outcome = run(cell.config, command=command, progress=progress)
     except SockbenchError as exc:  # the server would not start or answer
-        status, error = "server_died", " ".join(str(exc).split()) or type(exc).__name__
+        status, error = RunStatus.SERVER_DIED, " ".join(str(exc).split()) or type(exc).__name__
     except Exception as exc:  # the generator failed: out of memory, descriptors, a bug
-        status, error = "worker_failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+        status, error = (
+            RunStatus.WORKER_FAILED,
+            f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+        )
     if error is not None:
         result = failed_result(
             cell, command=command, started_at=started_at, status=status, error=error
@@ -123,7 +128,7 @@ def run_cell(
         return result, False
     result = dict(outcome.result)
     result["cell"] = cell.to_json()
-    return result, outcome.exit_code == EXIT_INTERRUPTED
+    return result, outcome.result["status"] == RunStatus.INTERRUPTED
 
 
 @contextlib.contextmanager
@@ -185,17 +190,12 @@ def run_compare(
         interrupted = True
     finally:
         os.sched_setaffinity(0, affinity)
-    doc["status"] = "interrupted" if interrupted else "completed"
+    doc["status"] = RunStatus.INTERRUPTED if interrupted else RunStatus.COMPLETED
     doc["finished_at"] = _now()
     doc["elapsed_s"] = round(time.monotonic() - started, 3)
     doc["repeats"] = repeat_stats(doc)
     write_results(folder, doc)
     sections = extra_sections(doc)
     write_reports(folder, doc, sections)
-    if interrupted:
-        code = EXIT_INTERRUPTED
-    elif any(r.get("status") != "completed" for r in doc["cells"]):
-        code = EXIT_CELL_FAILED
-    else:
-        code = 0
+    code = combined_exit_code([doc["status"], *(r["status"] for r in doc["cells"])])
     return CompareOutcome(doc, folder, code, interrupted, sections)

@@ -20,24 +20,16 @@ depend on where the scheduler put them.
 
 from __future__ import annotations
 
-import dataclasses
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sockbench.config import RunConfig, build_run_config, parse_cpus, parse_workers
-from sockbench.core.units import parse_size
+from sockbench.config import Machine, RunConfig, validate_run
 from sockbench.endpoints import Proto, parse_proto
 from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError
+from sockbench.options import convert_all, split_list
 from sockbench.report import stats
 
-DEFAULT_MODELS = "threaded,selectors,asyncio"
-DEFAULT_PROTOS = "tcp,udp"
-DEFAULT_CLIENTS = "10,100,1000"
-DEFAULT_PAYLOADS = "64"
-#: Keywords of --server-cpus/--client-cpus besides a CPU list.
-AUTO = "auto"
-NO_PIN = ("none", "off", "")
 MAX_REPEAT = 100
 MAX_CELLS = 10_000
 
@@ -115,89 +107,12 @@ class Plan:
         }
 
 
-def split_list(text: str, what: str) -> list[str]:
-    """``a,b,c`` -> items; ConfigError for an empty list or an empty item. Duplicates drop."""
-    parts = [p.strip() for p in text.split(",")]
-    if not text.strip():
-        raise ConfigError(f"{what} is empty; give a comma-separated list")
-    if any(not p for p in parts):
-        raise ConfigError(f"malformed {what} {text!r}: empty item in the list")
-    return list(dict.fromkeys(parts))
+def parse_counts(text: str, flag: str) -> tuple[int, ...]:
+    """``10,100,1000`` -> counts, each a whole number of at least 1 (as ``--clients``)."""
+    from sockbench.options import OPTIONS
 
-
-def parse_counts(text: str, what: str) -> tuple[int, ...]:
-    """``10,100,1000`` -> counts, each a whole number of at least 1."""
-    counts: list[int] = []
-    for part in split_list(text, what):
-        try:
-            n = int(part.replace("_", ""))
-        except ValueError:
-            raise ConfigError(
-                f"malformed {what} {text!r}: {part!r} is not a whole number"
-            ) from None
-        if n < 1:
-            raise ConfigError(f"{what} values must be at least 1, got {n}")
-        counts.append(n)
-    return tuple(dict.fromkeys(counts))
-
-
-def parse_payloads(text: str) -> tuple[int, ...]:
-    return tuple(dict.fromkeys(parse_size(p, "--payload") for p in split_list(text, "--payload")))
-
-
-def resolve_pinning(
-    server: str, client: str, usable: set[int] | None = None
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The server's and the generator's CPU sets from ``--server-cpus``/``--client-cpus``.
-
-    Each is ``auto``, ``none`` or a list like ``0-3,5``. Two ``auto``\\ s split the CPUs
-    this process may use (lower half to the server, at least one each) when there are
-    two or more; one ``auto`` takes the CPUs the other side leaves; ``none`` leaves that
-    side unpinned (and an ``auto`` opposite it too). Explicit sets must not overlap.
-    """
-    usable = set(os.sched_getaffinity(0)) if usable is None else usable
-    s, c = server.strip().lower(), client.strip().lower()
-    if s in NO_PIN or c in NO_PIN:
-        return (
-            () if s in NO_PIN or s == AUTO else parse_cpus(server, "--server-cpus"),
-            () if c in NO_PIN or c == AUTO else parse_cpus(client, "--client-cpus"),
-        )
-    if s == AUTO and c == AUTO:
-        cpus = sorted(usable)
-        if len(cpus) < 2:
-            return (), ()
-        half = len(cpus) // 2
-        return tuple(cpus[:half]), tuple(cpus[half:])
-    server_cpus = () if s == AUTO else parse_cpus(server, "--server-cpus")
-    client_cpus = () if c == AUTO else parse_cpus(client, "--client-cpus")
-    if s == AUTO:
-        server_cpus = tuple(sorted(usable - set(client_cpus)))
-        if not server_cpus:
-            raise ConfigError(
-                f"--client-cpus {client} leaves no CPU for the server; name fewer, "
-                "or pass --server-cpus none to let them share"
-            )
-    if c == AUTO:
-        client_cpus = tuple(sorted(usable - set(server_cpus)))
-        if not client_cpus:
-            raise ConfigError(
-                f"--server-cpus {server} leaves no CPU for the load generator; name fewer, "
-                "or pass --client-cpus none to let them share"
-            )
-    shared = set(server_cpus) & set(client_cpus)
-    if shared:
-        raise ConfigError(
-            f"--server-cpus and --client-cpus share CPU(s) {','.join(map(str, sorted(shared)))}; "
-            "give disjoint sets, or 'none' for one side"
-        )
-    return server_cpus, client_cpus
-
-
-def _workers_for(text: str, clients: int, client_cpus: tuple[int, ...]) -> int:
-    # auto_workers keeps half the cores for a server sharing the machine; a pinned
-    # generator has its CPUs to itself, so it may use all of them.
-    cpus = 2 * len(client_cpus) if client_cpus else None
-    return parse_workers(text, clients, cpus)
+    [clients] = [o for o in OPTIONS if o.name == "clients"]
+    return tuple(dict.fromkeys(int(clients.convert(p)) for p in split_list(text, flag)))  # type: ignore[call-overload]
 
 
 def order_cells(
@@ -220,73 +135,64 @@ def order_cells(
     return out
 
 
-def build_plan(
-    *,
-    models: str = DEFAULT_MODELS,
-    protos: str = DEFAULT_PROTOS,
-    clients: str = DEFAULT_CLIENTS,
-    payloads: str = DEFAULT_PAYLOADS,
-    duration_s: float = 10.0,
-    warmup_s: float = 2.0,
-    timeout_s: float = 1.0,
-    repeat: int = 1,
-    server_cpus: str = AUTO,
-    client_cpus: str = AUTO,
-    workers: str = "auto",
-) -> Plan:
-    """Check every option of a compare and lay out its cells; ConfigError with one line."""
-    from sockbench.servers.host import check_options
+def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> Plan:
+    """Check every option of a compare and lay out its cells; ConfigError with one line.
 
-    model_names = tuple(m.lower() for m in split_list(models, "--models"))
-    proto_list = tuple(dict.fromkeys(parse_proto(p) for p in split_list(protos, "--proto")))
-    client_counts = parse_counts(clients, "--clients")
-    payload_sizes = parse_payloads(payloads)
+    ``values`` are compare's options by name (:mod:`sockbench.options`); each cell's
+    run options are checked by :func:`sockbench.config.validate_run` as one run's are.
+    """
+    if machine is None:
+        from sockbench.machine import read_machine
+
+        machine = read_machine()
+    v = convert_all("compare", dict(values))
+    model_names = tuple(str(m).lower() for m in v.pop("models"))  # type: ignore[attr-defined]
+    proto_list = tuple(dict.fromkeys(parse_proto(str(p)) for p in v.pop("proto")))  # type: ignore[attr-defined]
+    client_counts: tuple[int, ...] = v.pop("clients")  # type: ignore[assignment]
+    payload_sizes: tuple[int, ...] = v.pop("payload")  # type: ignore[assignment]
+    repeat = int(v.pop("repeat"))  # type: ignore[call-overload]
+    v.pop("compare_out"), v.pop("quiet")
     if not 1 <= repeat <= MAX_REPEAT:
         raise ConfigError(f"--repeat must be between 1 and {MAX_REPEAT}, got {repeat}")
-    for model in model_names:
-        for proto in proto_list:
-            check_options(model, proto)  # unknown, unavailable (uvloop) or wrong proto
-    pin_server, pin_client = resolve_pinning(server_cpus, client_cpus)
-    n_workers = {n: _workers_for(workers, n, pin_client) for n in client_counts}
-    for n, w in n_workers.items():
-        check_descriptors(-(-n // w))
     total = len(model_names) * len(proto_list) * len(client_counts) * len(payload_sizes) * repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")
     configs: dict[tuple[str, Proto, int, int], RunConfig] = {}
-    cells: list[Cell] = []
-    for i, (model, proto, payload, n, r) in enumerate(
-        order_cells(model_names, proto_list, payload_sizes, client_counts, repeat), start=1
-    ):
-        key = (model, proto, payload, n)
-        if key not in configs:
-            config = build_run_config(
-                proto=proto.value,
-                clients=n,
-                duration_s=duration_s,
-                warmup_s=warmup_s,
-                payload=payload,
-                timeout_s=timeout_s,
-                target=None,
-                server_model=model,
-                out_dir=None,  # the compare writes its own folder, not one per cell
-                workers=str(n_workers[n]),
-            )
-            configs[key] = dataclasses.replace(
-                config, server_cpus=pin_server, client_cpus=pin_client
-            )
-        cells.append(Cell(i, model, proto, n, payload, r, configs[key]))
+    for model in model_names:
+        for proto in proto_list:
+            for payload in payload_sizes:
+                for n in client_counts:
+                    configs[model, proto, payload, n] = validate_run(
+                        {
+                            **v,
+                            "proto": proto.value,
+                            "clients": n,
+                            "payload": payload,
+                            "server_model": model,
+                            "out_dir": "",  # the compare writes its own folder
+                        },
+                        machine,
+                    )
+    for config in configs.values():
+        check_descriptors(-(-config.clients // config.workers))
+    cells = [
+        Cell(i, model, proto, n, payload, r, configs[model, proto, payload, n])
+        for i, (model, proto, payload, n, r) in enumerate(
+            order_cells(model_names, proto_list, payload_sizes, client_counts, repeat), start=1
+        )
+    ]
+    first = next(iter(configs.values()))
     return Plan(
         models=model_names,
         protos=proto_list,
         clients=client_counts,
         payloads=payload_sizes,
         repeat=repeat,
-        duration_s=duration_s,
-        warmup_s=warmup_s,
-        timeout_s=timeout_s,
-        server_cpus=pin_server,
-        client_cpus=pin_client,
-        workers=workers,
+        duration_s=first.duration_s,
+        warmup_s=first.warmup_s,
+        timeout_s=first.timeout_s,
+        server_cpus=first.server_cpus,
+        client_cpus=first.client_cpus,
+        workers=str(v["workers"]),
         cells=tuple(cells),
     )

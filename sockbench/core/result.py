@@ -10,10 +10,12 @@ from typing import Any
 
 from sockbench import __version__
 from sockbench.core.histogram import decode, summarize
+from sockbench.core.kinds import Workload
+from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.warning import RunWarning, WarningKind
 
 SCHEMA = "sockbench.result/1"
-STATUSES = ("completed", "interrupted", "server_died", "worker_failed")
 ACHIEVED_RATE_MIN = 0.99
 SEND_LAG_P99_MAX_US = 1000
 
@@ -28,19 +30,18 @@ def build_result(
     duration_s: float,
     status: str,
     tally: Tally,
-    warnings: list[str],
+    warnings: list[RunWarning],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}")
+    status = RunStatus(status)  # ValueError for an unknown one
     seconds = max(duration_s, 1e-9)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "sockbench_version": __version__,
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
-        "interrupted": status != "completed",
-        "status": status,
+        "interrupted": status != RunStatus.COMPLETED,
+        "status": status.value,
         "command": command,
         "config": config,
         "environment": environment,
@@ -59,7 +60,8 @@ def build_result(
         "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
         "latency_us": summarize(decode(tally.latency)).to_json(),
         "connect_us": summarize(decode(tally.connect)).to_json(),
-        "warnings": list(warnings),
+        "warnings": [],
+        "warning_details": [],
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
@@ -68,19 +70,25 @@ def build_result(
     if rate:
         doc["totals"]["requested_rps"] = rate
         doc["totals"]["achieved_ratio"] = round(tally.requests / seconds / rate, 4)
-    if config.get("mode") == "churn":
+    if config.get("mode") == Workload.CHURN:
         doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
     if tally.client_bytes:
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
-    doc["warnings"].extend(rate_warnings(doc))
+    add_warnings(doc, [*warnings, *rate_warnings(doc)])
     return doc
+
+
+def add_warnings(doc: dict[str, Any], warnings: list[RunWarning]) -> None:
+    """Append to both views of the warnings: sentences for people, records for filters."""
+    doc["warnings"].extend(w.text() for w in warnings)
+    doc.setdefault("warning_details", []).extend(w.to_json() for w in warnings)
 
 
 def _payload_bytes(config: dict[str, Any], tally: Tally) -> int:
     """Bytes delivered: what came back, or for one-way TCP streams what was written."""
-    if config.get("mode") == "stream" and not tally.bytes_received:
+    if config.get("mode") == Workload.STREAM and not tally.bytes_received:
         return tally.bytes_sent
     return tally.bytes_received
 
@@ -107,56 +115,98 @@ def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) 
     }
 
 
-def rate_warnings(doc: dict[str, Any]) -> list[str]:
+def rate_warnings(doc: dict[str, Any]) -> list[RunWarning]:
     """Open-loop warnings: the schedule was not kept (pure, from a built result)."""
-    warnings: list[str] = []
+    warnings: list[RunWarning] = []
     totals = doc["totals"]
     ratio = totals.get("achieved_ratio")
-    if ratio is not None and ratio < ACHIEVED_RATE_MIN and doc["status"] == "completed":
+    if ratio is not None and ratio < ACHIEVED_RATE_MIN and doc["status"] == RunStatus.COMPLETED:
         warnings.append(
-            f"achieved {totals['throughput_rps']:.0f} req/s of the {totals['requested_rps']:g} "
-            f"requested ({ratio:.1%}): the server or the generator could not keep up; "
-            "latencies include the backlog"
+            RunWarning(
+                WarningKind.RATE_NOT_KEPT,
+                f"achieved {totals['throughput_rps']:.0f} req/s of the "
+                f"{totals['requested_rps']:g} requested ({ratio:.1%}): the server or the "
+                "generator could not keep up",
+                "latencies include the backlog",
+            )
         )
     lag = doc.get("scheduler_lag_us") or doc.get("send_lag_us")
     if lag and lag["p99"] > SEND_LAG_P99_MAX_US:
         warnings.append(
-            f"the generator sent late: p99 {lag['p99'] / 1000:.1f} ms behind schedule while it "
-            "could have sent, so latencies include its own delay; add --workers, or lower --rate"
+            RunWarning(
+                WarningKind.SENT_LATE,
+                f"the generator sent late: p99 {lag['p99'] / 1000:.1f} ms behind schedule while "
+                "it could have sent, so latencies include its own delay",
+                "add --workers, or lower --rate",
+            )
         )
     return warnings
 
 
-def run_warnings(tally: Tally, status: str, failed_workers: list[int] | None = None) -> list[str]:
+def run_warnings(
+    tally: Tally, status: str, failed_workers: list[int] | None = None
+) -> list[RunWarning]:
     """Warnings that follow from the numbers alone, each with advice."""
-    warnings: list[str] = []
+    warnings: list[RunWarning] = []
     if failed_workers:
         names = ", ".join(str(i) for i in failed_workers)
         warnings.append(
-            f"worker(s) {names} died during the run; their clients are missing from the numbers"
+            RunWarning(
+                WarningKind.WORKER_DIED,
+                f"worker(s) {names} died during the run",
+                "their clients are missing from the numbers",
+            )
         )
-    if status == "interrupted":
-        warnings.append("the run was interrupted; numbers cover the part that ran")
-    elif status == "server_died":
-        warnings.append("the server process died during the run; numbers cover the time before")
+    if status == RunStatus.INTERRUPTED:
+        warnings.append(
+            RunWarning(
+                WarningKind.INTERRUPTED,
+                "the run was interrupted",
+                "numbers cover the part that ran",
+            )
+        )
+    elif status == RunStatus.SERVER_DIED:
+        warnings.append(
+            RunWarning(
+                WarningKind.SERVER_DIED,
+                "the server process died during the run",
+                "numbers cover the time before",
+            )
+        )
     if tally.requests == 0:
         warnings.append(
-            "no request completed in the measurement window; check the target and --timeout"
+            RunWarning(
+                WarningKind.NOTHING_MEASURED,
+                "no request completed in the measurement window",
+                "check the target and --timeout",
+            )
         )
     if tally.clamped:
         warnings.append(
-            f"{tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range"
+            RunWarning(
+                WarningKind.CLAMPED,
+                f"{tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range",
+            )
         )
     ports = tally.errors.get("no_ephemeral_port", 0) + tally.warmup_errors.get(
         "no_ephemeral_port", 0
     )
     if ports:
         warnings.append(
-            f"ran out of ephemeral ports {ports} times (EADDRNOTAVAIL): closed connections hold "
-            "their port in TIME_WAIT for 60 s. Spread clients over more addresses with "
-            "--source-ips 127.0.0.2-127.0.0.9, widen net.ipv4.ip_local_port_range, or lower "
-            "the connection rate"
+            RunWarning(
+                WarningKind.EPHEMERAL_PORTS,
+                f"ran out of ephemeral ports {ports} times (EADDRNOTAVAIL): closed connections "
+                "hold their port in TIME_WAIT for 60 s",
+                "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, "
+                "widen net.ipv4.ip_local_port_range, or lower the connection rate",
+            )
         )
     if tally.datagrams is not None and not tally.datagrams.balanced:
-        warnings.append("datagram accounting does not balance; please report this as a bug")
+        warnings.append(
+            RunWarning(
+                WarningKind.UNBALANCED,
+                "datagram accounting does not balance",
+                "please report this as a bug",
+            )
+        )
     return warnings

@@ -20,6 +20,7 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.live import LiveStats
@@ -34,7 +35,7 @@ WORKER_STOP_GRACE_S = 10.0
 @dataclass
 class DriveOutcome:
     tally: Tally
-    status: str
+    status: RunStatus
     measured_s: float
     workers: int
     failed_workers: list[int] = field(default_factory=list)
@@ -46,7 +47,7 @@ class _Run:
 
     def __init__(self, config: RunConfig, workers: int, progress: ProgressFn | None) -> None:
         self.config = config
-        self.status = "completed"
+        self.status = RunStatus.COMPLETED
         self.stop = trio.Event()
         self.window: Window | None = None
         self.stopped_at_ns: int | None = None
@@ -103,7 +104,7 @@ class _Run:
                 )
             )
 
-    def request_stop(self, status: str) -> None:
+    def request_stop(self, status: RunStatus) -> None:
         if not self.stop.is_set():
             self.status = status
             self.stopped_at_ns = time.monotonic_ns()
@@ -143,14 +144,14 @@ class _LocalControl:
 async def _watch_signals(run: _Run) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for _ in signals:
-            run.request_stop("interrupted")
+            run.request_stop(RunStatus.INTERRUPTED)
             return
 
 
 async def _watch_server(died: Callable[[], bool], run: _Run) -> None:
     while not died():
         await trio.sleep(SERVER_POLL_S)
-    run.request_stop("server_died")
+    run.request_stop(RunStatus.SERVER_DIED)
 
 
 async def coordinate(
@@ -182,8 +183,8 @@ async def coordinate(
         else:
             tallies, failed = await _run_processes(orders, run)
         watchers.cancel_scope.cancel()
-    if failed and run.status == "completed":
-        run.status = "worker_failed"
+    if failed and run.status == RunStatus.COMPLETED:
+        run.status = RunStatus.WORKER_FAILED
     if not tallies:
         tallies = [LiveStats().tally(datagrams=datagrams)]
     return DriveOutcome(

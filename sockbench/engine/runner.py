@@ -16,6 +16,8 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.result import build_result, run_warnings
+from sockbench.core.status import exit_code
+from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.limits import check_descriptors
@@ -27,8 +29,6 @@ from sockbench.environment import collect_environment
 from sockbench.output import write_json, write_run_folder
 from sockbench.servers.launcher import ServerProcess, open_server
 
-EXIT_INTERRUPTED = 130
-EXIT_SERVER_DIED = 1
 SATURATION = 0.9  # of the generator's CPU capacity
 
 
@@ -80,11 +80,13 @@ def _bounds(window: Window | None) -> tuple[int, int]:
     return (window.measure_start_ns, window.measure_end_ns) if window else (0, 2**63)
 
 
-def _saturation_warning(generator: dict[str, Any]) -> str:
-    return (
+def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
+    return RunWarning(
+        WarningKind.GENERATOR_SATURATED,
         f"the load generator used {generator['cpu_percent_mean']:.0f}% CPU with "
         f"{generator['workers']} worker(s) on {generator['cores']} core(s): this run measured "
-        "the client as much as the server; add --workers (and cores), or lower --clients or --rate"
+        "the client as much as the server",
+        "add --workers (and cores), or lower --clients or --rate",
     )
 
 
@@ -104,21 +106,13 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     with contextlib.ExitStack() as stack:
         private = stack.enter_context(_private_dir())
         server: ServerProcess | None = None
-        if config.target is None:
-            assert config.server_model is not None
-            server = stack.enter_context(
-                open_server(
-                    config.server_model,
-                    _embedded_bind(config, private),
-                    mode="sink" if config.mode == "stream" else "echo",
-                    threads=config.server_threads,
-                    processes=config.server_processes,
-                    cpus=set(config.server_cpus) or None,
-                )
-            )
+        spec = config.server_spec
+        if spec is not None:
+            server = stack.enter_context(open_server(spec, _embedded_bind(config, private)))
             endpoint = server.endpoint
             server_sampler = stack.enter_context(TreeSampler(server.pid))
         else:
+            assert config.target is not None
             endpoint = config.target
             check_target(endpoint)
         generator_sampler = stack.enter_context(
@@ -166,7 +160,4 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     folder = write_run_folder(result, config.out_dir) if config.out_dir else None
     if config.json_path:
         write_json(result, config.json_path)
-    exit_code = {"interrupted": EXIT_INTERRUPTED, "server_died": EXIT_SERVER_DIED}.get(
-        outcome.status, 0
-    )
-    return RunOutcome(result, folder, exit_code)
+    return RunOutcome(result, folder, exit_code(outcome.status))

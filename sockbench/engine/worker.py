@@ -31,6 +31,8 @@ from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
 from sockbench.engine.workload import fixed_reply, reply_matcher, request_bytes
 
+CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
+
 
 @dataclass(frozen=True)
 class WorkOrder:
@@ -80,7 +82,7 @@ class _Shared:
 
     @classmethod
     def build(cls, config: RunConfig) -> _Shared:
-        rates = RateSchedule(config.rate, config.clients, seed=config.seed) if config.rate else None
+        rates = RateSchedule(config.rate, config.clients) if config.rate else None
         return cls(request_bytes(config), reply_matcher(config), rates)
 
 
@@ -157,7 +159,7 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
     per_client = order.clients if config.mode == "stream" else 0
     stats = LiveStats(per_client, request_limit=share)
     gate = StartGate(order.clients)
-    limiter = trio.CapacityLimiter(config.connect_concurrency)
+    limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     async with trio.open_nursery() as root:
         root.start_soon(_cancel_on, control.stop, root.cancel_scope)
         root.start_soon(_cancel_on, stats.done, root.cancel_scope)

@@ -94,7 +94,7 @@ def read_datagrams(
 
     Echo replies are views of a reused buffer, valid only until ``reply`` returns.
     """
-    respond = datagram_responder(ctx.mode)
+    respond = datagram_responder(ctx.behaviour)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = sock.recvfrom_into

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from sockbench.servers.behaviour import DatagramResponder, Mode, datagram_responder
+from sockbench.servers.behaviour import DatagramResponder, ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import BACKLOG
@@ -90,7 +90,7 @@ async def _serve_streams(
 ) -> None:
     live: set[asyncio.Transport] = set()
     nodelay = listener.family != socket.AF_UNIX
-    echo = ctx.mode is Mode.ECHO
+    echo = ctx.behaviour is ServerBehaviour.ECHO
 
     class Conn(asyncio.Protocol):
         __slots__ = ("transport",)
@@ -172,7 +172,7 @@ async def _serve_datagrams(
     ctx: ServeContext,
     stopped: asyncio.Future[None],
 ) -> None:
-    respond = datagram_responder(ctx.mode)
+    respond = datagram_responder(ctx.behaviour)
     transport, _ = await loop.create_datagram_endpoint(
         lambda: _Datagrams(sock, respond, ctx.stop), sock=sock
     )

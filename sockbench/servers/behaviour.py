@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from enum import StrEnum
 
-from sockbench.errors import ConfigError
-
 REPORT_REQUEST = b"\x00sockbench:report?"
 REPORT_PREFIX = b"\x00sockbench:report="
 
@@ -25,17 +23,9 @@ Payload = bytes | bytearray | memoryview
 DatagramResponder = Callable[[Payload, Hashable], Payload | None]
 
 
-class Mode(StrEnum):
+class ServerBehaviour(StrEnum):
     ECHO = "echo"
     SINK = "sink"
-
-
-def parse_mode(text: str) -> Mode:
-    try:
-        return Mode(text.strip().lower())
-    except ValueError:
-        choices = ", ".join(m.value for m in Mode)
-        raise ConfigError(f"unknown server mode {text!r}; choose one of {choices}") from None
 
 
 def encode_report(count: int, nbytes: int) -> bytes:
@@ -84,6 +74,6 @@ def _echo(data: Payload, sender: Hashable) -> Payload | None:
     return data if sender else None
 
 
-def datagram_responder(mode: Mode) -> DatagramResponder:
+def datagram_responder(behaviour: ServerBehaviour) -> DatagramResponder:
     """A fresh ``respond(data, sender) -> reply | None`` for one datagram socket's reader."""
-    return _echo if mode is Mode.ECHO else SinkLedger()
+    return _echo if behaviour is ServerBehaviour.ECHO else SinkLedger()

@@ -23,28 +23,14 @@ from sockbench.endpoints import Endpoint, parse_bind, parse_proto
 from sockbench.errors import ConfigError, SockbenchError
 from sockbench.servers.context import StopSignal
 from sockbench.servers.host import serve_forever
-
-
-def _cpus(text: str) -> set[int]:
-    try:
-        return {int(part) for part in text.split(",") if part}
-    except ValueError:
-        raise ConfigError(
-            f"--cpus expects a comma-separated list of CPU numbers, got {text!r}"
-        ) from None
+from sockbench.servers.spec import add_arguments, from_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m sockbench.servers.child")
-    parser.add_argument("--model", required=True)
+    add_arguments(parser)
     parser.add_argument("--proto", required=True)
     parser.add_argument("--bind", required=True)
-    parser.add_argument("--mode", default="echo")
-    parser.add_argument("--threads", type=int, default=64)
-    parser.add_argument("--processes", type=int, default=0)
-    parser.add_argument(
-        "--cpus", default="", help="pin the server (and all it starts) to these CPUs"
-    )
     parser.add_argument(
         "--exit-with-parent", action="store_true", help="stop when stdin reaches end of file"
     )
@@ -70,11 +56,12 @@ def _stop_at_stdin_eof(stop: StopSignal) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    spec = from_arguments(args)
     try:
-        if args.cpus:
+        if spec.cpus:
             # Pinned before anything starts, so every thread and worker inherits it.
             try:
-                os.sched_setaffinity(0, _cpus(args.cpus))
+                os.sched_setaffinity(0, spec.cpus)
             except OSError as exc:
                 raise ConfigError(
                     f"cannot pin the server to CPUs {args.cpus}: {exc.strerror}"
@@ -83,15 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         stop = StopSignal()
         if args.exit_with_parent:
             _stop_at_stdin_eof(stop)
-        serve_forever(
-            args.model,
-            parse_bind(args.bind, proto),
-            mode=args.mode,
-            threads=args.threads,
-            processes=args.processes,
-            on_ready=_announce,
-            stop=stop,
-        )
+        serve_forever(spec, parse_bind(args.bind, proto), on_ready=_announce, stop=stop)
     except SockbenchError as exc:
         print(f"sockbench: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code

@@ -1,4 +1,4 @@
-"""What a server model is given: the bound endpoint, the mode, and a way to learn it must stop.
+"""What a server model is given: the bound endpoint, its spec, and a way to learn it must stop.
 
 Shutdown has to reach every kind of model: blocking threads, a selector loop,
 asyncio, uvloop and trio. A self-pipe is the one primitive all of them can wait
@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.behaviour import Mode
+from sockbench.servers.behaviour import ServerBehaviour
+from sockbench.servers.spec import ServerSpec
 
 
 class StopSignal:
@@ -85,9 +86,19 @@ class ServeContext:
 
     proto: Proto
     endpoint: Endpoint
-    mode: Mode = Mode.ECHO
-    threads: int = 64
-    processes: int = 0
+    spec: ServerSpec = field(default_factory=ServerSpec)
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     stop: StopSignal = field(default_factory=StopSignal, compare=False)
     ready: Callable[[], None] = field(default=_nothing, compare=False)
+
+    @property
+    def behaviour(self) -> ServerBehaviour:
+        return self.spec.behaviour
+
+    @property
+    def threads(self) -> int:
+        return self.spec.threads
+
+    @property
+    def processes(self) -> int:
+        return self.spec.processes

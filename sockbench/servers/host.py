@@ -15,51 +15,44 @@ from types import FrameType
 
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
-from sockbench.servers.behaviour import Mode, parse_mode
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.registry import ModelInfo, get_model, load
 from sockbench.servers.sockets import open_listener
+from sockbench.servers.spec import ServerSpec
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def check_options(
-    model_name: str, proto: Proto, *, mode: str = "echo", threads: int = 64, processes: int = 0
-) -> tuple[ModelInfo, Mode]:
-    """Validate a server configuration without starting anything; raise :class:`ConfigError`."""
-    info = get_model(model_name)
+def check_options(spec: ServerSpec, proto: Proto) -> ModelInfo:
+    """The model of ``spec``, if it exists here and serves ``proto``; else :class:`ConfigError`.
+
+    Called by ``sockbench.config`` for run and compare and by :func:`serve_forever`; the
+    numbers in ``spec`` were checked by config, with the user's flag names.
+    """
+    info = get_model(spec.model)
     if proto not in info.protos:
         supported = ", ".join(sorted(p.value for p in info.protos))
         raise ConfigError(
             f"server model {info.name!r} does not serve {proto.value}; it serves {supported}"
         )
-    if threads < 1:
-        raise ConfigError(f"--threads must be at least 1, got {threads}")
-    if processes < 0:
-        raise ConfigError(f"--processes cannot be negative, got {processes} (0 means one per CPU)")
-    return info, parse_mode(mode)
+    return info
 
 
 def serve_forever(
-    model_name: str,
+    spec: ServerSpec,
     bind: Endpoint,
     *,
-    mode: str = "echo",
-    threads: int = 64,
-    processes: int = 0,
     on_ready: Callable[[Endpoint], None],
     stop: StopSignal | None = None,
 ) -> None:
-    """Serve ``bind`` with ``model_name`` until SIGTERM/SIGINT (or ``stop`` is set), then return.
+    """Serve ``bind`` as ``spec`` says until SIGTERM/SIGINT (or ``stop`` is set), then return.
 
     ``on_ready`` is called once with the address actually bound, when the model
     serves. Signal handlers are installed only when called from the main thread;
     elsewhere pass ``stop`` to end the server. Raises :class:`ConfigError` (one
     line) when the model or the address cannot be used.
     """
-    info, parsed_mode = check_options(
-        model_name, bind.proto, mode=mode, threads=threads, processes=processes
-    )
+    info = check_options(spec, bind.proto)
     serve = load(info)
     own_stop = stop is None
     stop = StopSignal() if stop is None else stop
@@ -70,9 +63,7 @@ def serve_forever(
                 ctx = ServeContext(
                     proto=bind.proto,
                     endpoint=listener.endpoint,
-                    mode=parsed_mode,
-                    threads=threads,
-                    processes=processes,
+                    spec=spec,
                     options=info.options,
                     stop=stop,
                     ready=_once(lambda: on_ready(listener.endpoint)),

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import IO
 
 from sockbench.endpoints import Endpoint, parse_bind
-from sockbench.errors import ConfigError, SockbenchError
+from sockbench.errors import SockbenchError
 from sockbench.servers.host import check_options
+from sockbench.servers.spec import ServerSpec
 
 STOP_TIMEOUT_S = 5.0
 _ERROR_PREFIX = "sockbench: error: "
@@ -74,30 +75,19 @@ class ServerProcess:
 
 @contextmanager
 def open_server(
-    model: str,
-    bind: Endpoint,
-    *,
-    mode: str = "echo",
-    threads: int = 64,
-    processes: int = 0,
-    cpus: set[int] | None = None,
-    ready_timeout: float = 10.0,
+    spec: ServerSpec, bind: Endpoint, *, ready_timeout: float = 10.0
 ) -> Iterator[ServerProcess]:
-    """Start ``model`` on ``bind`` in a child process, yield it once it serves, stop it at exit.
+    """Start ``spec`` on ``bind`` in a child process, yield it once it serves, stop it at exit.
 
-    Raises :class:`ConfigError` before spawning anything for a bad model/option,
-    and :class:`SockbenchError` with the child's own one-line error when it exits
-    before being ready (address in use, stale socket, ...).
+    Raises :class:`ConfigError` before spawning anything for a model that cannot serve
+    here, and :class:`SockbenchError` with the child's own one-line error when it exits
+    before being ready (address in use, stale socket, CPUs its cgroup forbids, ...).
     """
-    check_options(model, bind.proto, mode=mode, threads=threads, processes=processes)
+    check_options(spec, bind.proto)
     cmd = [
-        sys.executable, "-m", "sockbench.servers.child",
-        "--model", model, "--proto", bind.proto.value, "--bind", bind.url(),
-        "--mode", mode, "--threads", str(threads), "--processes", str(processes),
-        "--exit-with-parent",
+        sys.executable, "-m", "sockbench.servers.child", *spec.to_argv(),
+        "--proto", bind.proto.value, "--bind", bind.url(), "--exit-with-parent",
     ]  # fmt: skip
-    if cpus is not None:
-        cmd += ["--cpus", ",".join(str(c) for c in sorted(_check_cpus(cpus)))]
     env = dict(os.environ)
     # The child must import this very sockbench, installed or not.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
@@ -113,23 +103,12 @@ def open_server(
             # under a run that is still measuring: the launcher stops it when the run ends.
             start_new_session=True,
         )
-        server = ServerProcess(proc, stderr, model, bind)
+        server = ServerProcess(proc, stderr, spec.model, bind)
         try:
             server.endpoint = _await_ready(server, proc, ready_timeout)
             yield server
         finally:
             server.stop()
-
-
-def _check_cpus(cpus: set[int]) -> set[int]:
-    # Not checked against our own affinity: the load generator may be pinned
-    # elsewhere on purpose. The child reports CPUs its cgroup does not allow.
-    count = os.cpu_count() or 1
-    if not cpus or not all(0 <= cpu < count for cpu in cpus):
-        raise ConfigError(
-            f"cannot pin the server to CPUs {sorted(cpus)}; this machine has CPUs 0-{count - 1}"
-        )
-    return cpus
 
 
 def _await_ready(server: ServerProcess, proc: subprocess.Popen[bytes], timeout: float) -> Endpoint:

@@ -16,7 +16,7 @@ import selectors
 import socket
 import time
 
-from sockbench.servers.behaviour import Mode, datagram_responder
+from sockbench.servers.behaviour import ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
@@ -52,7 +52,7 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
 def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: ServeContext) -> None:
     sel.register(listener, _READ, _ACCEPT)
     nodelay = listener.family != socket.AF_UNIX
-    echo = ctx.mode is Mode.ECHO
+    echo = ctx.behaviour is ServerBehaviour.ECHO
     buf = bytearray(SHARED_BUFFER)
     view = memoryview(buf)
     ctx.ready()
@@ -137,7 +137,7 @@ def _accept(sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool)
 
 def _serve_datagrams(sel: selectors.BaseSelector, sock: socket.socket, ctx: ServeContext) -> None:
     sel.register(sock, _READ, None)
-    respond = datagram_responder(ctx.mode)
+    respond = datagram_responder(ctx.behaviour)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = sock.recvfrom_into

@@ -19,7 +19,7 @@ from sockbench.servers._blocking import (
     run_datagram_reader,
     serve_stream,
 )
-from sockbench.servers.behaviour import Mode
+from sockbench.servers.behaviour import ServerBehaviour
 from sockbench.servers.context import ServeContext
 
 
@@ -28,7 +28,7 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
         run_datagram_reader(listener, ctx, reply_at_once(listener, ctx))
         return
     conns = Connections()
-    echo = ctx.mode is Mode.ECHO
+    echo = ctx.behaviour is ServerBehaviour.ECHO
 
     def run(conn: socket.socket) -> None:
         try:

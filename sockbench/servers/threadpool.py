@@ -28,7 +28,7 @@ from sockbench.servers._blocking import (
     run_datagram_reader,
     serve_stream,
 )
-from sockbench.servers.behaviour import Mode, Payload
+from sockbench.servers.behaviour import Payload, ServerBehaviour
 from sockbench.servers.context import ServeContext
 from sockbench.servers.replies import send_datagram
 
@@ -43,7 +43,7 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
 
 def _serve_streams(listener: socket.socket, ctx: ServeContext, pool: ThreadPoolExecutor) -> None:
     conns = Connections()
-    echo = ctx.mode is Mode.ECHO
+    echo = ctx.behaviour is ServerBehaviour.ECHO
     stop = ctx.stop
 
     def run(conn: socket.socket) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import trio
 
-from sockbench.servers.behaviour import Mode, Payload, datagram_responder
+from sockbench.servers.behaviour import Payload, ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.replies import SEND_WAIT_S
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
@@ -33,7 +33,7 @@ async def _main(listener: socket.socket, ctx: ServeContext) -> None:
         nursery.start_soon(_cancel_on_stop, ctx, nursery.cancel_scope)
         tsock = trio.socket.from_stdlib_socket(listener)
         if ctx.proto.is_stream:
-            handler = _echo if ctx.mode is Mode.ECHO else _sink
+            handler = _echo if ctx.behaviour is ServerBehaviour.ECHO else _sink
             await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
         else:
             await nursery.start(_serve_datagrams, tsock, listener, ctx)
@@ -73,7 +73,7 @@ async def _serve_datagrams(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    respond = datagram_responder(ctx.mode)
+    respond = datagram_responder(ctx.behaviour)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = tsock.recvfrom_into

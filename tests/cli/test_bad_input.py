@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
+
 
 def _sockbench(cmd: list[str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -33,7 +35,7 @@ def closed_port() -> int:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--proto", "sctp"], "unknown protocol 'sctp'"),
+        (["run", "--proto", "sctp"], "unknown --proto 'sctp'"),
         (["run", "--server", "nginx", "--duration", "1"], "unknown server model 'nginx'"),
         (["run", "--target", "tcp//127.0.0.1:80"], "malformed target"),
         (["run", "--target", "tcp://127.0.0.1"], "malformed target"),

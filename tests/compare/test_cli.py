@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "result.schema.json").read_text())
 SHORT = ["--duration", "1", "--warmup", "0.2"]
@@ -109,7 +111,7 @@ def test_threaded_server_threads_grow_with_clients(small_compare: tuple[Path, An
         (["--models", "threaded,nginx"], "unknown server model 'nginx'"),
         (["--clients", "10,,100"], "malformed --clients"),
         (["--clients", "10,many"], "'many' is not a whole number"),
-        (["--proto", "tcp,sctp"], "unknown protocol 'sctp'"),
+        (["--proto", "tcp,sctp"], "unknown --proto 'sctp'"),
         (["--payload", "64,12x"], "malformed --payload"),
         (["--repeat", "0"], "--repeat must be between"),
         (["--server-cpus", "0-x"], "malformed --server-cpus"),
@@ -151,7 +153,7 @@ def test_ctrl_c_keeps_finished_cells_and_exits_130(tmp_path: Path) -> None:
                 pass
             time.sleep(0.1)
         assert proc.poll() is None, "compare ended before it could be interrupted"
-        time.sleep(0.5)  # into the next cell
+        _await_next_server(proc.pid, deadline)  # the first cell's server stopped before it was kept
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=60)
     finally:
@@ -170,6 +172,21 @@ def test_ctrl_c_keeps_finished_cells_and_exits_130(tmp_path: Path) -> None:
         assert (out / name).is_file()
     assert len(list(out.glob("*.hgrm"))) == len(doc["cells"])
     _no_process_left(proc.pid)
+
+
+def _await_next_server(pid: int, deadline: float) -> None:
+    """Until a server child runs again: the compare is inside its next cell."""
+    import psutil
+
+    while time.monotonic() < deadline:
+        for child in psutil.Process(pid).children(recursive=True):
+            try:
+                if "sockbench.servers.child" in " ".join(child.cmdline()):
+                    return
+            except psutil.Error:
+                pass
+        time.sleep(0.05)
+    raise AssertionError("the next cell's server never started")
 
 
 def _no_process_left(pgid: int) -> None:

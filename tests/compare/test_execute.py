@@ -19,6 +19,8 @@ from sockbench.engine.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
 from sockbench.errors import SockbenchError
 
+pytestmark = pytest.mark.slow  # writes whole compare folders, charts included: make unit skips it
+
 FIXTURE = Path(__file__).parents[1] / "report" / "fixtures" / "compare-small" / "results.json"
 TEMPLATES = {c["config"]["proto"]: c for c in json.loads(FIXTURE.read_text())["cells"]}
 
@@ -69,12 +71,14 @@ class FakeEngine:
 
 def _plan(repeat: int = 1, clients: str = "5,60") -> Any:
     return build_plan(
-        models="threaded,asyncio",
-        protos="tcp",
-        clients=clients,
-        duration_s=1,
-        warmup_s=0,
-        repeat=repeat,
+        {
+            "models": "threaded,asyncio",
+            "proto": "tcp",
+            "clients": clients,
+            "duration_s": 1,
+            "warmup_s": 0,
+            "repeat": repeat,
+        }
     )
 
 

@@ -71,6 +71,8 @@ def test_interrupted_result_is_marked_and_warns() -> None:
     assert doc["interrupted"] is True
     assert any("interrupted" in w for w in doc["warnings"])  # type: ignore[attr-defined]
     assert any("no request completed" in w for w in doc["warnings"])  # type: ignore[attr-defined]
+    kinds = [w["kind"] for w in doc["warning_details"]]  # type: ignore[attr-defined]
+    assert kinds == ["interrupted", "nothing_measured"]
 
 
 def _rate_doc(ratio: float, lag_p99: int) -> dict[str, object]:
@@ -84,13 +86,16 @@ def _rate_doc(ratio: float, lag_p99: int) -> dict[str, object]:
 def test_rate_warnings_say_when_the_schedule_was_not_kept() -> None:
     assert rate_warnings(_rate_doc(0.995, 100)) == []
     [slow] = rate_warnings(_rate_doc(0.9, 100))
-    assert "achieved 900 req/s of the 1000 requested (90.0%)" in slow
+    assert slow.kind == "rate_not_kept"
+    assert "achieved 900 req/s of the 1000 requested (90.0%)" in slow.text()
     [lag] = rate_warnings(_rate_doc(1.0, 2500))
-    assert "p99 2.5 ms behind schedule" in lag
+    assert lag.kind == "sent_late"
+    assert "p99 2.5 ms behind schedule" in lag.message and "--workers" in lag.advice
 
 
 def test_running_out_of_ports_is_one_warning_with_advice() -> None:
     tally = _tally([5], {"no_ephemeral_port": 300}, None)
     [warning] = run_warnings(tally, "completed")
-    assert "ran out of ephemeral ports 300 times" in warning
-    assert "--source-ips" in warning
+    assert warning.kind == "ephemeral_ports"
+    assert "ran out of ephemeral ports 300 times" in warning.message
+    assert "--source-ips" in warning.advice

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sockbench.config import build_run_config
 from sockbench.endpoints import Proto
 from sockbench.engine.runner import run
+from sockbench.machine import build_run_config
 from sockbench.servers.registry import available_models
 from tests.support.schema import validate_result
+
+pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
 CASES = [(info.name, proto) for info in available_models() for proto in Proto]
 

@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.support.runs import run_result
 from tests.support.schema import validate_result
+
+pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
 
 def _run(**kw: object) -> dict[str, object]:
@@ -58,7 +61,9 @@ def test_a_killed_worker_is_reported_not_hidden(sockbench_cmd: list[str], tmp_pa
             if len(workers) >= 2:
                 victim = workers[0]
         assert victim is not None, "no worker processes appeared"
-        time.sleep(1.5)
+        # Killed once it carries load: its 10 clients are connected (an observable event).
+        while _established(victim) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
         victim.send_signal(signal.SIGKILL)
         _, stderr = proc.communicate(timeout=30)
     finally:
@@ -71,6 +76,14 @@ def test_a_killed_worker_is_reported_not_hidden(sockbench_cmd: list[str], tmp_pa
     assert any("died during the run" in w for w in result["warnings"])
     assert result["totals"]["requests"] > 0  # the other worker's measurements are kept
     assert "Traceback" not in stderr
+
+
+def _established(process: psutil.Process) -> int:
+    try:
+        conns = process.net_connections(kind="tcp")
+    except psutil.Error:
+        return 0
+    return sum(1 for c in conns if c.status == psutil.CONN_ESTABLISHED)
 
 
 def test_clients_spread_over_source_addresses(sockbench_cmd: list[str]) -> None:

@@ -26,7 +26,10 @@ def test_registry() -> None:
         render({}, "pdf")
 
 
-@pytest.mark.parametrize("fmt", sorted(FORMATS))
+# html draws every chart: seconds per document, so make unit leaves it to make e2e.
+@pytest.mark.parametrize(
+    "fmt", [pytest.param(f, marks=pytest.mark.slow) if f == "html" else f for f in sorted(FORMATS)]
+)
 def test_every_format_renders_every_document(any_doc: tuple[str, dict[str, Any]], fmt: str) -> None:
     name, doc = any_doc
     before = json.dumps(doc, sort_keys=True)

@@ -71,6 +71,7 @@ def test_run_result_hgrm(tcp_doc: dict[str, Any], udp_doc: dict[str, Any]) -> No
     assert hgrm.render(tcp_doc) == hgrm.render_histogram(tcp_doc["latency_us"])
 
 
+@pytest.mark.slow
 def test_compare_hgrm_has_one_block_per_cell(compare_doc: dict[str, Any]) -> None:
     text = hgrm.render(compare_doc)
     blocks = text.split("# cell: ")[1:]

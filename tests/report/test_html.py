@@ -24,10 +24,17 @@ from sockbench.report import charts, load, render
 from sockbench.report.document import cells, model_name
 from tests.report.conftest import DOCUMENTS, html_of
 
+pytestmark = pytest.mark.slow  # renders whole HTML reports with charts: make unit skips it
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (make system-deps installs it)"
-)
+_NO_CHROMIUM = "chromium is not installed (make system-deps installs it)"
+
+
+def needs_chromium(test: Any) -> Any:
+    """A test that drives a real browser: skipped without one, and by make unit."""
+    return pytest.mark.e2e(pytest.mark.skipif(CHROMIUM is None, reason=_NO_CHROMIUM)(test))
+
+
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 COMPARE_CHARTS = {

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sockbench.errors import ConfigError
 from sockbench.servers.behaviour import (
     REPORT_PREFIX,
     REPORT_REQUEST,
-    Mode,
+    ServerBehaviour,
     SinkLedger,
     datagram_responder,
     decode_report,
     encode_report,
-    parse_mode,
 )
-
-
-def test_parse_mode() -> None:
-    assert parse_mode("echo") is Mode.ECHO
-    assert parse_mode(" SINK ") is Mode.SINK
-    with pytest.raises(
-        ConfigError, match="unknown server mode 'chargen'; choose one of echo, sink"
-    ):
-        parse_mode("chargen")
 
 
 @pytest.mark.parametrize(("count", "nbytes"), [(0, 0), (1, 1), (123456, 98765432101)])
@@ -53,7 +42,7 @@ def test_decode_report_rejects_anything_else(data: bytes) -> None:
 
 
 def test_echo_replies_with_the_same_bytes() -> None:
-    respond = datagram_responder(Mode.ECHO)
+    respond = datagram_responder(ServerBehaviour.ECHO)
     data = memoryview(b"\x00\xffabc")
     assert respond(data, ("127.0.0.1", 5000)) is data
     assert respond(b"", "/tmp/c.sock") == b""
@@ -63,11 +52,13 @@ def test_echo_replies_with_the_same_bytes() -> None:
 
 
 def test_echo_does_not_treat_the_report_request_specially() -> None:
-    assert datagram_responder(Mode.ECHO)(REPORT_REQUEST, ("::1", 1, 0, 0)) == REPORT_REQUEST
+    assert (
+        datagram_responder(ServerBehaviour.ECHO)(REPORT_REQUEST, ("::1", 1, 0, 0)) == REPORT_REQUEST
+    )
 
 
 def test_sink_counts_per_sender_and_answers_only_reports() -> None:
-    ledger = datagram_responder(Mode.SINK)
+    ledger = datagram_responder(ServerBehaviour.SINK)
     a, b = ("127.0.0.1", 1000), "/tmp/b.sock"
     for size in (1, 10, 100):
         assert ledger(b"x" * size, a) is None
@@ -93,6 +84,9 @@ def test_sink_counts_near_misses_of_the_report_request_as_data() -> None:
 
 
 def test_each_responder_has_its_own_ledger() -> None:
-    first, second = datagram_responder(Mode.SINK), datagram_responder(Mode.SINK)
+    first, second = (
+        datagram_responder(ServerBehaviour.SINK),
+        datagram_responder(ServerBehaviour.SINK),
+    )
     first(b"abc", "s")
     assert second(REPORT_REQUEST, "s") == encode_report(0, 0)

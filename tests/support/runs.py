@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sockbench.config import build_run_config
 from sockbench.engine.runner import RunOutcome, run
+from sockbench.machine import build_run_config
 from tests.support.schema import validate_result
 
 BASE: dict[str, Any] = dict(

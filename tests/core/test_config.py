@@ -1,9 +1,10 @@
 import pytest
 
-from sockbench.config import build_run_config
+from sockbench.config import Machine, RunConfig, validate_run, validate_serve
 from sockbench.core.units import format_size, parse_size
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_target
 from sockbench.errors import ConfigError
+from sockbench.servers.spec import ServerSpec
 
 
 @pytest.mark.parametrize(
@@ -71,43 +72,76 @@ def test_parse_bind() -> None:
         parse_bind("udp://127.0.0.1:9", Proto.TCP)
 
 
-def _config(**kw: object) -> object:
-    args: dict[str, object] = dict(
-        proto="tcp",
-        clients=10,
-        duration_s=1.0,
-        warmup_s=0.0,
-        payload=64,
-        timeout_s=1.0,
-        target=None,
-        server_model="asyncio",
-    )
-    args.update(kw)
-    return build_run_config(**args)  # type: ignore[arg-type]
+MACHINE = Machine(usable_cpus=frozenset({0, 1, 2, 3}), cpu_count=4)
+
+
+def _config(**kw: object) -> RunConfig:
+    return validate_run({"clients": 10, "duration_s": 1.0, "warmup_s": 0.0, **kw}, MACHINE)
 
 
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
         ({"clients": 0}, "--clients must be at least 1"),
+        ({"clients": "lots"}, "invalid value for '--clients': 'lots' is not a whole number"),
         ({"duration_s": 0.0}, "--duration must be greater than 0"),
         ({"warmup_s": -1.0}, "--warmup cannot be negative"),
         ({"timeout_s": 0.0}, "--timeout must be greater than 0"),
         ({"proto": "udp", "payload": 65508}, "over the datagram limit of 65507"),
         ({"proto": "udp", "payload": 4}, "too small for datagrams"),
-        ({"proto": "quic"}, "unknown protocol 'quic'"),
+        ({"proto": "quic"}, "unknown --proto 'quic'"),
         ({"proto": "udp", "target": "tcp://127.0.0.1:9"}, "does not match target"),
+        ({"mode": "flood"}, "unknown --mode 'flood'"),
+        ({"fmt": "pdf"}, "unknown --format 'pdf'"),
+        ({"rate": "0"}, "--rate must be greater than 0"),
+        ({"server_threads": 0}, "--server-threads must be at least 1, got 0"),
+        ({"server_processes": -1}, "--server-processes cannot be negative"),
+        ({"server_cpus": "9"}, "--server-cpus '9' names CPUs this process cannot use"),
+        ({"server_cpus": "0-1", "client_cpus": "1"}, "share CPU"),
+        ({"workers": "11"}, "--workers 11 is more than --clients 10"),
+        ({"server_model": "nginx"}, "unknown server model 'nginx'"),
+        ({"send": "x", "send_file": "f"}, "give --send or --send-file, not both"),
     ],
 )
 def test_config_rejects(kw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        _config(**kw)
+        validate_run(
+            {"clients": 10, **kw}, MACHINE, files={"f": b"y"} if "send_file" in kw else None
+        )
 
 
 def test_target_implies_proto_and_no_model() -> None:
     config = _config(proto="", target="udp://127.0.0.1:7")
-    assert config.proto is Proto.UDP  # type: ignore[attr-defined]
-    assert config.server_model is None  # type: ignore[attr-defined]
-    doc = config.to_json()  # type: ignore[attr-defined]
+    assert config.proto is Proto.UDP
+    assert config.server_model is None and config.server_spec is None
+    doc = config.to_json()
     assert doc["target"] == "udp://127.0.0.1:7"
     assert doc["proto"] == "udp"
+
+
+def test_machine_facts_come_from_the_argument() -> None:
+    config = _config(server_model="prefork", server_cpus="auto", client_cpus="auto", workers="auto")
+    assert config.server_processes == 4  # one per core of the given machine
+    assert (config.server_cpus, config.client_cpus) == ((0, 1), (2, 3))
+    assert config.server_spec == ServerSpec("prefork", processes=4, cpus=(0, 1))
+
+
+def test_text_and_typed_values_give_the_same_config() -> None:
+    typed = _config(payload=1024, rate=500.0, timeout_s=2.0)
+    text = _config(payload="1k", rate="500", timeout_s="2")
+    assert typed == text
+
+
+def test_send_file_content_is_passed_in() -> None:
+    config = validate_run(
+        {"send_file": "req.bin", "expect_size": "3"}, MACHINE, files={"req.bin": b"GET"}
+    )
+    assert (config.request, config.expect, config.expect_value) == (b"GET", "size", 3)
+
+
+def test_serve_options() -> None:
+    spec, endpoint = validate_serve({"model": "threadpool", "server_threads": "8"}, MACHINE)
+    assert spec == ServerSpec("threadpool", threads=8)
+    assert endpoint == Endpoint(Proto.TCP, "127.0.0.1", 9000)
+    with pytest.raises(ConfigError, match="unknown --behaviour 'discard'"):
+        validate_serve({"behaviour": "discard"}, MACHINE)

@@ -1,0 +1,22 @@
+"""The vocabulary of a run's options: what the clients do and what a reply must be (pure)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Workload(StrEnum):
+    """``--mode``: what each client does."""
+
+    ECHO = "echo"  # request, then wait for its reply
+    CHURN = "churn"  # a new connection per request
+    STREAM = "stream"  # one-way, as fast as possible (or at --rate over datagrams)
+
+
+class ExpectKind(StrEnum):
+    """How a reply is recognised and checked."""
+
+    ECHO = "echo"  # the reply repeats the request
+    EXACT = "exact"  # --expect: these bytes exactly
+    SIZE = "size"  # --expect-size: any reply of this many bytes
+    UNTIL = "until"  # --expect-until: up to and including a delimiter

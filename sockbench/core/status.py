@@ -1,0 +1,45 @@
+"""How a run ended, and the one map from that to the process's exit code (pure).
+
+``run`` and ``compare`` both exit through :func:`exit_code`, so a status means the
+same to a shell script whichever command produced it. Adding a status is one member
+here plus its line in :data:`EXIT_CODES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the run could not measure all it was asked to
+EXIT_USAGE = 2  # bad input or an unusable environment, before any load
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+
+
+class RunStatus(StrEnum):
+    COMPLETED = "completed"
+    INTERRUPTED = "interrupted"
+    SERVER_DIED = "server_died"
+    WORKER_FAILED = "worker_failed"
+
+
+EXIT_CODES: dict[RunStatus, int] = {
+    RunStatus.COMPLETED: EXIT_OK,
+    RunStatus.INTERRUPTED: EXIT_INTERRUPTED,
+    RunStatus.SERVER_DIED: EXIT_FAILED,
+    RunStatus.WORKER_FAILED: EXIT_FAILED,
+}
+
+
+def exit_code(status: str) -> int:
+    """The exit code of a run that ended with ``status``."""
+    return EXIT_CODES[RunStatus(status)]
+
+
+def combined_exit_code(statuses: Iterable[str]) -> int:
+    """One exit code for several runs (a compare's cells): an interruption wins, then
+    the highest code, so one failed cell is never hidden by the others' success."""
+    codes = {exit_code(s) for s in statuses}
+    if EXIT_INTERRUPTED in codes:
+        return EXIT_INTERRUPTED
+    return max(codes, default=EXIT_OK)

@@ -1,0 +1,38 @@
+"""Warnings as typed records: what happened, why it matters, what to change (pure).
+
+A kind lets reports group them and ``--check`` filter them without matching text;
+``text()`` is the sentence shown to people and kept in the result's ``warnings``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class WarningKind(StrEnum):
+    WORKER_DIED = "worker_died"
+    INTERRUPTED = "interrupted"
+    SERVER_DIED = "server_died"
+    NOTHING_MEASURED = "nothing_measured"
+    CLAMPED = "clamped"
+    EPHEMERAL_PORTS = "ephemeral_ports"
+    UNBALANCED = "unbalanced"
+    RATE_NOT_KEPT = "rate_not_kept"
+    SENT_LATE = "sent_late"
+    GENERATOR_SATURATED = "generator_saturated"
+    CELL_FAILED = "cell_failed"
+
+
+@dataclass(frozen=True)
+class RunWarning:
+    kind: WarningKind
+    message: str  # what happened
+    advice: str = ""  # what to change; empty when nothing can be
+
+    def text(self) -> str:
+        return f"{self.message}; {self.advice}" if self.advice else self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "message": self.message, "advice": self.advice}

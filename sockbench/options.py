@@ -1,0 +1,216 @@
+"""Every option of ``run``, ``compare`` and ``serve``, declared once (pure).
+
+One :class:`Option` gives a setting's name (the :class:`~sockbench.config.RunConfig`
+field or keyword it fills), its flags, help, default, value parser, choices and
+bounds. The CLI generates its typer parameters from this table
+(:mod:`sockbench.cli.params`) and :mod:`sockbench.config` converts and checks the
+values with it, so adding a flag is one entry here plus its use. A command's
+different default is one line where that command is declared, not a second copy.
+
+Values arrive as text from the command line or already typed from Python callers
+(tests, compare's cells); every parser accepts both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sockbench.core.kinds import Workload
+from sockbench.core.units import parse_count, parse_number, parse_seconds, parse_size
+from sockbench.endpoints import Proto
+from sockbench.errors import ConfigError
+from sockbench.servers.behaviour import ServerBehaviour
+
+Parser = Callable[[object, str], object]
+
+RUN = frozenset({"run"})
+RUN_COMPARE = frozenset({"run", "compare"})
+RUN_SERVE = frozenset({"run", "serve"})
+COMPARE = frozenset({"compare"})
+SERVE = frozenset({"serve"})
+ALL = frozenset({"run", "compare", "serve"})
+
+#: ``--format``: the rich table, or a report renderer (sockbench.report.FORMATS).
+FORMAT_CHOICES = ("table", "text", "md", "csv", "hgrm", "html")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str  # keyword and RunConfig field (or a CLI-only setting)
+    flags: tuple[str, ...]  # long flag first
+    help: str
+    default: object = None  # a bool makes it an on/off switch (--x/--no-x)
+    parse: Parser | None = None  # None: the text as given
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None  # the value must be at least this
+    positive: bool = False  # the value must be greater than 0
+    commands: frozenset[str] = RUN
+    metavar: str | None = None
+    default_help: str | None = None  # says what the default means, when no value shows it
+
+    @property
+    def flag(self) -> str:
+        return self.flags[0]
+
+    @property
+    def is_switch(self) -> bool:
+        return isinstance(self.default, bool)
+
+    def convert(self, value: object) -> object:
+        """The typed value; ConfigError naming the flag and what it accepts."""
+        if value is None:
+            return None
+        if self.is_switch:
+            return bool(value)
+        typed = self.parse(value, self.flag) if self.parse else value
+        if self.choices and typed == "":
+            return None  # not given
+        if self.choices and str(typed).strip().lower() not in self.choices:
+            raise ConfigError(
+                f"unknown {self.flag} {typed!r}; choose one of {', '.join(self.choices)}"
+            )
+        if isinstance(typed, int | float):
+            self._check_bounds(typed)
+        return typed
+
+    def _check_bounds(self, value: float) -> None:
+        if self.positive and not value > 0:
+            raise ConfigError(f"{self.flag} must be greater than 0, got {value:g}")
+        if self.minimum == 0 and value < 0:
+            raise ConfigError(f"{self.flag} cannot be negative, got {value:g}")
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"{self.flag} must be at least {self.minimum:g}, got {value:g}")
+
+
+def _choices(enum: type[Proto] | type[Workload] | type[ServerBehaviour]) -> tuple[str, ...]:
+    return tuple(member.value for member in enum)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # What to load, and how
+    Option("proto", ("--proto",), "protocol", None, choices=_choices(Proto), commands=ALL,
+           default_help="from --target, else tcp"),
+    Option("clients", ("--clients",), "concurrent clients (connections)", 1,
+           parse_count, minimum=1, commands=RUN_COMPARE),
+    Option("duration_s", ("--duration",), "measured seconds", None, parse_seconds,
+           positive=True, commands=RUN_COMPARE, default_help="10, or until --requests"),
+    Option("warmup_s", ("--warmup",), "seconds of load kept out of the results", 2.0,
+           parse_seconds, minimum=0, commands=RUN_COMPARE),
+    Option("payload", ("--payload",), "message size: 64, 1k, 64KiB", 64, parse_size,
+           minimum=1, commands=RUN_COMPARE),
+    Option("timeout_s", ("--timeout",), "seconds before a reply counts lost", 1.0,
+           parse_seconds, positive=True, commands=RUN_COMPARE),
+    Option("target", ("--target",), "external server: tcp://HOST:PORT, udp://..., unix:///PATH"),
+    Option("mode", ("--mode",), "echo (request/reply), churn (a connection per request), stream",
+           Workload.ECHO.value, choices=_choices(Workload)),
+    Option("rate", ("--rate",), "open loop: total requests/s over all clients", None,
+           parse_number, positive=True),
+    Option("pipeline", ("--pipeline",), "requests in flight per connection (with --rate)", 1,
+           parse_count, minimum=1),
+    Option("requests", ("--requests",), "stop after this many requests", None, parse_count,
+           minimum=1),
+    Option("interval_s", ("--interval",), "seconds per interval of the time series", 1.0,
+           parse_seconds, positive=True),
+    Option("send", ("--send",), r"request bytes; escapes \r \n \t \xHH"),
+    Option("send_file", ("--send-file",), "request bytes from a file"),
+    Option("expect_reply", ("--expect",), "the exact reply (escapes allowed)"),
+    Option("expect_size", ("--expect-size",), "any reply of this many bytes", None, parse_count,
+           minimum=1),
+    Option("expect_until", ("--expect-until",), "a reply ending with this delimiter"),
+    # The server
+    Option("server_model", ("--server",), "server model to start when no --target", "asyncio"),
+    Option("models", ("--models",), "server models, comma-separated (see `sockbench models`)",
+           "threaded,selectors,asyncio", commands=COMPARE),
+    Option("model", ("--model",), "server model (see `sockbench models`)", "asyncio",
+           commands=SERVE),
+    Option("bind", ("--bind",), "HOST:PORT, or a Unix socket path", "127.0.0.1:9000",
+           commands=SERVE),
+    Option("behaviour", ("--behaviour",), "echo, or sink (read and discard)",
+           ServerBehaviour.ECHO.value, choices=_choices(ServerBehaviour), commands=SERVE),
+    Option("server_threads", ("--server-threads",), "threadpool model: pool size", 64,
+           parse_count, minimum=1, commands=RUN_SERVE),
+    Option("server_processes", ("--server-processes",),
+           "prefork model: processes (0 = one per core)", 0, parse_count, minimum=0,
+           commands=RUN_SERVE),
+    Option("server_cpus", ("--server-cpus",),
+           "pin the server to CPUs: 0, 0-3, 0,2; auto (half the CPUs) or none", "none",
+           commands=RUN_COMPARE),
+    Option("client_cpus", ("--client-cpus",),
+           "pin the load generator to CPUs; auto (those the server leaves) or none", "none",
+           commands=RUN_COMPARE),
+    # The generator
+    Option("workers", ("--workers",), "worker processes, or 'auto' (from cores and clients)",
+           "auto", commands=RUN_COMPARE),
+    Option("source_ips", ("--source-ips",),
+           "addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b", "auto"),
+    Option("batch", ("--batch",),
+           "closed loop: serve all of a worker's connections from one epoll pump", True),
+    Option("busy_poll", ("--busy-poll",),
+           "the pump spins instead of sleeping: lowest latency, a full core", False),
+    Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
+           False),
+    Option("repeat", ("--repeat",), "run the whole matrix N times", 1, parse_count,
+           commands=COMPARE),
+    # What it writes and shows
+    Option("json_path", ("--json",), "also write the result JSON here ('-' = stdout)"),
+    Option("out_dir", ("--out",), "folder that receives a result folder per run ('' = none)",
+           "results"),
+    Option("compare_out", ("--out",), "folder to write (new or empty)", commands=COMPARE,
+           default_help="results/compare-TIMESTAMP"),
+    Option("fmt", ("--format",), "summary format", "table", choices=FORMAT_CHOICES),
+    Option("quiet", ("--quiet",), "no live progress view", False, commands=RUN_COMPARE),
+)  # fmt: skip
+
+#: Where a command's default differs from the table's: one line each.
+COMMAND_DEFAULTS: dict[str, dict[str, object]] = {
+    # A compare pins server and generator apart so cells do not steal each other's CPUs.
+    "compare": {"proto": "tcp,udp", "clients": "10,100,1000", "duration_s": 10.0,
+                "server_cpus": "auto", "client_cpus": "auto"},
+    "serve": {"proto": "tcp"},
+}  # fmt: skip
+#: Options a command takes as comma-separated lists (compare's axes: a cell per combination).
+LISTS: dict[str, tuple[str, ...]] = {"compare": ("models", "proto", "clients", "payload")}
+
+
+def options_for(command: str) -> Iterator[Option]:
+    return (option for option in OPTIONS if command in option.commands)
+
+
+def default(option: Option, command: str) -> object:
+    return COMMAND_DEFAULTS.get(command, {}).get(option.name, option.default)
+
+
+def split_list(text: str, flag: str) -> list[str]:
+    """``a,b,c`` -> items; ConfigError for an empty list or an empty item. Duplicates drop."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip():
+        raise ConfigError(f"{flag} is empty; give a comma-separated list")
+    if any(not p for p in parts):
+        raise ConfigError(f"malformed {flag} {text!r}: empty item in the list")
+    return list(dict.fromkeys(parts))
+
+
+def convert_all(command: str, values: dict[str, object]) -> dict[str, object]:
+    """Every option of ``command``: the given value, or its default, converted and bounded.
+
+    A list option (:data:`LISTS`) becomes a tuple of converted items. A key that is no
+    option of the command is a programming error, not a user's.
+    """
+    options = {option.name: option for option in options_for(command)}
+    unknown = set(values) - set(options)
+    assert not unknown, f"not options of {command}: {sorted(unknown)}"
+    lists = LISTS.get(command, ())
+    out: dict[str, object] = {}
+    for name, option in options.items():
+        value = values.get(name, default(option, command))
+        if name in lists:
+            items: list[object] = (
+                list(split_list(value, option.flag))
+                if isinstance(value, str)
+                else list(value if isinstance(value, tuple | list) else (value,))
+            )
+            out[name] = tuple(dict.fromkeys(option.convert(item) for item in items))
+        else:
+            out[name] = option.convert(value)
+    return out
