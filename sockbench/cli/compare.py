@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from sockbench.compare import Cell, Plan
     from sockbench.engine.progress import ProgressFn
     from sockbench.report.live import LiveProgress
-    from sockbench.report.sections import Section
 
 #: Seconds a cell costs beyond warm-up and measurement (server start, connect, stop).
 CELL_OVERHEAD_S = 2.0
@@ -59,7 +58,9 @@ def compare(**values: object) -> None:
             after_cell=view.after_cell,
         )
     if not quiet:
-        _print_tables(outcome.doc, outcome.sections, console)
+        from sockbench.report.terminal import print_report
+
+        print_report(outcome.doc, console)
     done = len(outcome.doc["cells"])
     if outcome.interrupted:
         errors.print(
@@ -77,23 +78,6 @@ def compare(**values: object) -> None:
         )
     typer.echo(f"results: {folder}")
     raise typer.Exit(outcome.exit_code)
-
-
-def _print_tables(doc: dict[str, Any], extra: list[Section], console: Console) -> None:
-    """terminal.print_report's tables, with the compare's own sections before the
-    environment (repeats, a saturated generator)."""
-    from sockbench.report.sections import sections
-    from sockbench.report.terminal import section_renderable
-
-    pending = list(extra)
-    for section in sections(doc):
-        if section.key == "environment":
-            for own in pending:
-                console.print(section_renderable(own, console))
-            pending = []
-        console.print(section_renderable(section, console))
-    for own in pending:
-        console.print(section_renderable(own, console))
 
 
 def _cpus(cpus: tuple[int, ...]) -> str:
@@ -140,7 +124,7 @@ class _View:
         return self.panel
 
     def after_cell(self, cell: Cell, result: dict[str, Any]) -> None:
-        from sockbench.report import stats
+        from sockbench.report import numbers
 
         self.done += 1
         if self.quiet:
@@ -151,8 +135,8 @@ class _View:
             totals = result.get("totals") or {}
             latency = result.get("latency_us") or {}
             line += (
-                f"{stats.fmt_rate(totals.get('throughput_rps'))} req/s, "
-                f"p99 {stats.fmt_us(latency.get('p99'))}"
+                f"{numbers.fmt_rate(totals.get('throughput_rps'))} req/s, "
+                f"p99 {numbers.fmt_us(latency.get('p99'))}"
             )
         if status != "completed":
             error = (result.get("cell") or {}).get("error")

@@ -18,7 +18,7 @@ from sockbench.compare.plan import (
     order_cells,
     parse_counts,
 )
-from sockbench.compare.summary import extra_sections, repeat_stats, saturated_cells
+from sockbench.compare.summary import repeat_stats
 from sockbench.config import resolve_pinning
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "RunFn",
     "build_plan",
     "choose_folder",
-    "extra_sections",
     "failed_result",
     "order_cells",
     "parse_counts",
@@ -36,6 +35,5 @@ __all__ = [
     "resolve_pinning",
     "rewrite_reports",
     "run_compare",
-    "saturated_cells",
     "write_reports",
 ]

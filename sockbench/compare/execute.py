@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from sockbench.compare.folder import write_histogram, write_reports, write_results
 from sockbench.compare.plan import Cell, Plan
-from sockbench.compare.summary import extra_sections, repeat_stats
+from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
 from sockbench.core.result import build_result
 from sockbench.core.status import RunStatus, combined_exit_code
@@ -39,7 +39,6 @@ from sockbench.engine.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
 from sockbench.report.document import COMPARE_SCHEMA
-from sockbench.report.sections import Section
 
 
 class RunFn(Protocol):
@@ -60,7 +59,6 @@ class CompareOutcome:
     folder: Path
     exit_code: int
     interrupted: bool
-    sections: list[Section]
 
 
 def _now() -> str:
@@ -195,7 +193,6 @@ def run_compare(
     doc["elapsed_s"] = round(time.monotonic() - started, 3)
     doc["repeats"] = repeat_stats(doc)
     write_results(folder, doc)
-    sections = extra_sections(doc)
-    write_reports(folder, doc, sections)
+    write_reports(folder, doc)
     code = combined_exit_code([doc["status"], *(r["status"] for r in doc["cells"])])
-    return CompareOutcome(doc, folder, code, interrupted, sections)
+    return CompareOutcome(doc, folder, code, interrupted)

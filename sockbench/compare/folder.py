@@ -3,13 +3,14 @@
 Every file is written atomically (temporary file, fsync, rename), so a reader, or
 an interrupted compare, never leaves half a file. ``results.json`` is rewritten
 after every cell; the reports are rendered from it at the end, by the same
-renderers ``sockbench report`` uses, so they can be regenerated from the JSON.
+``render(doc, fmt)`` calls ``sockbench report`` makes, so regenerating them from the
+JSON gives the same bytes.
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,6 @@ from sockbench.errors import ConfigError
 from sockbench.output import to_json, write_atomic
 from sockbench.report import render
 from sockbench.report.hgrm import render_histogram
-from sockbench.report.markdown import render_section
-from sockbench.report.sections import Section, Table
 
 RESULTS = "results.json"
 CSV = "summary.csv"
@@ -56,90 +55,19 @@ def write_histogram(folder: Path, stem: str, result: Mapping[str, Any]) -> Path:
     return path
 
 
-def write_reports(folder: Path, doc: dict[str, Any], extra: Sequence[Section]) -> list[Path]:
-    """summary.csv, report.md and report.html from ``doc`` (plus the compare's sections)."""
+def write_reports(folder: Path, doc: Mapping[str, Any]) -> list[Path]:
+    """summary.csv, report.md and report.html, rendered from ``doc`` as read back from
+    its JSON, so ``sockbench report FOLDER`` reproduces each file byte for byte."""
+    saved = json.loads(to_json(dict(doc)))
     written = []
-    for name, text in (
-        (CSV, render(doc, "csv")),
-        (MARKDOWN, markdown_report(doc, extra)),
-        (HTML, html_report(doc, extra)),
-    ):
-        write_atomic(folder / name, text)
+    for name, fmt in ((CSV, "csv"), (MARKDOWN, "md"), (HTML, "html")):
+        write_atomic(folder / name, render(saved, fmt))
         written.append(folder / name)
     return written
 
 
-def markdown_report(doc: Mapping[str, Any], extra: Sequence[Section]) -> str:
-    """The markdown renderer's page with ``extra`` inserted before the environment."""
-    page = render(doc, "md")
-    if not extra:
-        return page
-    blocks = "\n\n".join(render_section(s) for s in extra)
-    marker = "\n\n## Environment"
-    at = page.rfind(marker)
-    if at < 0:
-        return page.rstrip("\n") + "\n\n" + blocks + "\n"
-    return page[:at] + "\n\n" + blocks + page[at:]
-
-
-def html_report(doc: Mapping[str, Any], extra: Sequence[Section]) -> str:
-    """The HTML renderer's page with ``extra`` inserted before the environment."""
-    page = render(doc, "html")
-    if not extra:
-        return page
-    blocks = "\n".join(html_section(s) for s in extra)
-    marker = '<section data-section="environment">'
-    at = page.rfind(marker)
-    if at < 0:
-        at = page.rfind("</body>")
-    return page[:at] + blocks + "\n" + page[at:]
-
-
-def html_section(section: Section) -> str:
-    """A section in the markup and CSS classes of :mod:`sockbench.report.html`."""
-    parts = [
-        f'<section data-section="{html.escape(section.key)}"><h2>{html.escape(section.title)}</h2>'
-    ]
-    if section.fields:
-        items = "".join(
-            f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in section.fields
-        )
-        parts.append(f'<dl class="fields">{items}</dl>')
-    if section.table is not None:
-        parts.append(_html_table(section.table, section.key))
-        if section.table.best and section.note:
-            parts.append(f'<p class="note">Highlighted: {html.escape(section.note)}.</p>')
-    if section.items:
-        items = "".join(f"<li>{html.escape(i)}</li>" for i in section.items)
-        parts.append(f'<ul class="warnings">{items}</ul>')
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _html_table(table: Table, ident: str) -> str:
-    head = "".join(
-        f'<th class="{a}">{html.escape(h)}</th>'
-        for h, a in zip(table.headers, table.align, strict=True)
-    )
-    rows = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{a}{" best" if (r, c) in table.best else ""}">{html.escape(v)}</td>'
-            for c, (v, a) in enumerate(zip(row, table.align, strict=True))
-        )
-        + "</tr>"
-        for r, row in enumerate(table.rows)
-    )
-    return (
-        f'<div class="scroll"><table id="{html.escape(ident)}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table></div>"
-    )
-
-
 def rewrite_reports(folder: Path) -> list[Path]:
     """Render summary.csv, report.md and report.html again from the folder's results.json."""
-    from sockbench.compare.summary import extra_sections
     from sockbench.report import load
 
-    doc = load(folder / RESULTS)
-    return write_reports(folder, doc, extra_sections(doc))
+    return write_reports(folder, load(folder / RESULTS))

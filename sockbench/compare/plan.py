@@ -28,7 +28,7 @@ from sockbench.endpoints import Proto, parse_proto
 from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all, split_list
-from sockbench.report import stats
+from sockbench.report import numbers as stats
 
 MAX_REPEAT = 100
 MAX_CELLS = 10_000

@@ -11,11 +11,11 @@ from typing import Any
 from sockbench import __version__
 from sockbench.core.histogram import decode, summarize
 from sockbench.core.kinds import Workload
+from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
 
-SCHEMA = "sockbench.result/1"
 ACHIEVED_RATE_MIN = 0.99
 SEND_LAG_P99_MAX_US = 1000
 

@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-from sockbench.report import stats
+from sockbench.report import numbers, percentiles
 
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
@@ -94,7 +94,7 @@ def _svg(fig: Figure) -> str:
 def _us_axis(ax: Axes, log: bool) -> None:
     if log:
         ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: stats.fmt_us(v)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: numbers.fmt_us(v)))
     if log:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _pos: ""))
 
@@ -109,12 +109,12 @@ def spectrum(title: str, series: Sequence[Series]) -> str:
     with _figure(WIDE) as (fig, (ax,)):
         top = 1.0
         for s in series:
-            xs = [stats.inverse_tail(p) for p in s.x]
+            xs = [percentiles.inverse_tail(p) for p in s.x]
             if xs:
                 top = max(top, xs[-1])
             ax.step(xs, s.y, where="post", label=s.label, color=s.color)
         ax.set_xscale("log")
-        ticks = [(stats.inverse_tail(p), label) for p, label in PERCENTILE_TICKS]
+        ticks = [(percentiles.inverse_tail(p), label) for p, label in PERCENTILE_TICKS]
         ax.set_xlim(1.0, max(100.0, min(top, ticks[-1][0])) * 1.2)
         ax.xaxis.set_major_locator(FixedLocator([x for x, _ in ticks]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, pos: dict(ticks).get(v, "")))

@@ -9,16 +9,14 @@ run and a 24-cell sweep take the same code path and look alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sockbench.core.schemas import COMPARE_SCHEMA as COMPARE_SCHEMA
+from sockbench.core.schemas import RESULT_SCHEMA as RESULT_SCHEMA
 from sockbench.errors import SockbenchError
-
-RESULT_SCHEMA = "sockbench.result/1"
-COMPARE_SCHEMA = "sockbench.compare/1"
-SCHEMAS = (RESULT_SCHEMA, COMPARE_SCHEMA)
 
 Doc = Mapping[str, Any]
 
@@ -51,11 +49,30 @@ def load(path: str | Path) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise SockbenchError(f"{target}: expected a JSON object, got {type(doc).__name__}")
     schema = doc.get("schema")
-    if schema not in SCHEMAS:
+    reader = READERS.get(schema) if isinstance(schema, str) else None
+    if reader is None:
         raise SockbenchError(
-            f"{target}: unknown schema {schema!r} (expected {' or '.join(SCHEMAS)})"
+            f"{target}: unknown schema {schema!r} (expected {' or '.join(READERS)})"
         )
+    return reader(doc, target)
+
+
+def _read_result_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
     return doc
+
+
+def _read_compare_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
+    if not isinstance(doc.get("cells"), list):
+        raise SockbenchError(f"{source}: a {COMPARE_SCHEMA} document needs a list of cells")
+    return doc
+
+
+#: One reader per schema id. A ``/2`` adds its reader here (upgrading or reading it
+#: as it needs); every renderer keeps taking the one in-memory shape.
+READERS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
+    RESULT_SCHEMA: _read_result_1,
+    COMPARE_SCHEMA: _read_compare_1,
+}
 
 
 def _one_line(exc: BaseException) -> str:

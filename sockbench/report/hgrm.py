@@ -4,7 +4,7 @@ Values are recorded in µs and printed in ms (scaling ratio 1000), which is what
 HdrHistogram's plotter and most tooling expect of an ``.hgrm`` file. We format the
 rows ourselves instead of calling ``hdrh``'s ``output_percentile_distribution``:
 that one wants a binary stream, labels the footer ``TotalCount`` instead of
-``Total count`` and walks different percentile levels (see :mod:`.stats`).
+``Total count`` and walks different percentile levels (see :mod:`.percentiles`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sockbench.report import stats
+from sockbench.report import percentiles
 from sockbench.report.document import Doc, cell_key, cells, is_compare
 
 #: Divides µs into the ms the file is written in.
@@ -41,19 +41,19 @@ def render_histogram(
     summary: Mapping[str, Any] | None, scaling_ratio: float = SCALING_RATIO
 ) -> str:
     """One HistSummary's histogram as an ``.hgrm`` text (header only when it is empty)."""
-    hist = stats.decode(summary)
+    hist = percentiles.decode(summary)
     if hist is None:
         return HEADER
     digits = int(hist.significant_figures)
     lines = [HEADER]
-    for step in stats.percentile_distribution(hist, TICKS_PER_HALF_DISTANCE):
+    for step in percentiles.percentile_distribution(hist, TICKS_PER_HALF_DISTANCE):
         value = fixed(step.value / scaling_ratio, digits, 12)
         fraction = step.percentile / 100.0
         row = f"{value} {fixed(fraction, 12, 2)} {step.total_count:10d}"
         if step.percentile != 100.0:
             row += " " + fixed(1.0 / (1.0 - fraction), 2, 14)
         lines.append(row + "\n")
-    mean, stddev = stats.mean_stddev(hist)
+    mean, stddev = percentiles.mean_stddev(hist)
     max_value = hist.get_max_value() / scaling_ratio
     total = int(hist.get_total_count())
     lines.append(

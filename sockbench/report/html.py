@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from sockbench.report import charts, stats
+from sockbench.report import charts, numbers, percentiles
 from sockbench.report.document import Doc, cell_key, cells, get, is_compare, model_name
 from sockbench.report.sections import Section, Table, sections, summary_table
 
@@ -67,26 +67,35 @@ class Chart:
 
 
 def render(doc: Doc) -> str:
-    """The report of a run result or compare document as one offline HTML page."""
+    """The report of a run result or compare document as one offline HTML page.
+
+    Sections come in the order :func:`~sockbench.report.sections.sections` gives
+    them; the charts go before the environment. A run opens with its one-row
+    summary, so a run page and a compare page start alike.
+    """
     results = cells(doc)
-    by_key = {s.key: s for s in sections(doc)}
     compare = is_compare(doc)
     title = "sockbench compare report" if compare else "sockbench run report"
-    head = by_key.get("compare") or by_key.get("run")
     body: list[str] = [f"<header><h1>{escape(title)}</h1>{_meta(doc, compare)}</header>"]
-    labels = [f' data-cell="{escape(cell_key(r).label)}"' for r in results]
-    body.append(_summary(summary_table(results), labels))
-    if head is not None and not compare:
-        body.append(_section(head))
-    for key in ("datagrams", "latency", "resources", "warnings"):
-        if key in by_key:
-            body.append(_section(by_key[key]))
-    for heading, items in chart_groups(results, single=not compare):
-        if items:
-            body.append(_charts(heading, items))
-    environment = by_key.get("environment")
-    if environment is not None:
-        body.append(_environment(environment, doc))
+    if not compare:
+        body.append(_summary(Section("Summary", key="summary", table=summary_table(results))))
+    for section in sections(doc):
+        if section.key == "compare":
+            continue  # the header shows it
+        if section.key == "environment":
+            body.extend(
+                _charts(h, items) for h, items in chart_groups(results, not compare) if items
+            )
+            body.append(_environment(section, doc))
+        elif section.key == "summary":
+            body.append(_summary(section))
+        else:
+            body.append(_section(section))
+    return page(title, body)
+
+
+def page(title: str, body: Sequence[str]) -> str:
+    """A complete HTML document around ``body`` (markup fragments), with the report CSS."""
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -107,7 +116,7 @@ def _meta(doc: Doc, compare: bool) -> str:
     return f'<p class="meta">{escape(text)}</p><pre class="command">{escape(command)}</pre>'
 
 
-def _table(table: Table, table_id: str = "", row_attrs: Sequence[str] = ()) -> str:
+def _table(table: Table, table_id: str = "") -> str:
     ident = f' id="{table_id}"' if table_id else ""
     head = "".join(
         f'<th class="{a}">{escape(h)}</th>' for h, a in zip(table.headers, table.align, strict=True)
@@ -118,7 +127,7 @@ def _table(table: Table, table_id: str = "", row_attrs: Sequence[str] = ()) -> s
             f'<td class="{a}{" best" if (r, c) in table.best else ""}">{escape(v)}</td>'
             for c, (v, a) in enumerate(zip(row, table.align, strict=True))
         )
-        attrs = row_attrs[r] if r < len(row_attrs) else ""
+        attrs = f' data-cell="{escape(table.row_keys[r])}"' if r < len(table.row_keys) else ""
         rows.append(f"<tr{attrs}>{tds}</tr>")
     return (
         f'<div class="scroll"><table{ident}><thead><tr>{head}</tr></thead>'
@@ -126,13 +135,8 @@ def _table(table: Table, table_id: str = "", row_attrs: Sequence[str] = ()) -> s
     )
 
 
-def _summary(table: Table, row_attrs: Sequence[str]) -> str:
-    note = (
-        '<p class="note">Highlighted: best value per column within each '
-        "proto / payload / clients group.</p>"
-    )
-    table_html = _table(table, "summary", row_attrs)
-    return f"<section><h2>Summary</h2>{table_html}{note if table.best else ''}</section>"
+def _summary(section: Section) -> str:
+    return _section(section, table_id="summary")
 
 
 def _fields(fields: Iterable[tuple[str, str]]) -> str:
@@ -140,12 +144,15 @@ def _fields(fields: Iterable[tuple[str, str]]) -> str:
     return f'<dl class="fields">{items}</dl>'
 
 
-def _section(section: Section) -> str:
+def _section(section: Section, table_id: str = "") -> str:
     parts = [f'<section data-section="{escape(section.key)}"><h2>{escape(section.title)}</h2>']
     if section.fields:
         parts.append(_fields(section.fields))
     if section.table is not None:
-        parts.append(_table(section.table))
+        parts.append(_table(section.table, table_id or section.key))
+        if section.table.best and section.note:
+            parts.append(f'<p class="note">Highlighted: {escape(section.note)}.</p>')
+    parts.extend(f'<p class="note">{escape(note)}.</p>' for note in section.notes)
     if section.items:
         items = "".join(f"<li>{escape(i)}</li>" for i in section.items)
         parts.append(f'<ul class="warnings">{items}</ul>')
@@ -181,7 +188,7 @@ def _slug(*parts: object) -> str:
 
 
 def _workload(proto: str, payload: object, clients: int | None = None) -> str:
-    text = f"{proto} · payload {stats.fmt_payload(payload)}"
+    text = f"{proto} · payload {numbers.fmt_payload(payload)}"
     return text if clients is None else f"{text} · {clients:,} clients"
 
 
@@ -251,20 +258,20 @@ def _spectrum(
         # One run: compare its own distributions (round trip, service time, send lag).
         palette = charts.palette([label for label, _ in SINGLE_RUN_LINES])
         for label, field in SINGLE_RUN_LINES:
-            hist = stats.decode(members[0].get(field))
+            hist = percentiles.decode(members[0].get(field))
             if hist is not None and hist.get_total_count():
-                xs, ys = stats.spectrum(hist)
+                xs, ys = percentiles.spectrum(hist)
                 series.append(charts.Series(label, palette[label], xs, ys))
     else:
         by_model: dict[str, list[Any]] = {}
         for r in members:
-            hist = stats.decode(r.get("latency_us"))
+            hist = percentiles.decode(r.get("latency_us"))
             if hist is not None and hist.get_total_count():
                 by_model.setdefault(model_name(r), []).append(hist)
         for model in sorted(by_model):
-            merged = stats.merge(by_model[model])
+            merged = percentiles.merge(by_model[model])
             if merged is not None:
-                xs, ys = stats.spectrum(merged)
+                xs, ys = percentiles.spectrum(merged)
                 series.append(charts.Series(model, colors[model], xs, ys))
     caption = _workload(proto, cell_key(members[0]).payload, clients)
     return Chart(

@@ -29,7 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sockbench.engine.progress import ProgressFn, Tick
-from sockbench.report import stats
+from sockbench.report import numbers
 
 PHASES = {"warmup": "warm-up", "measuring": "measuring"}
 
@@ -121,14 +121,14 @@ class LiveProgress:
             ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
             Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
         )
-        numbers = Text()
-        numbers.append(f"{stats.fmt_rate(tick.rps)} req/s", style="bold")
-        numbers.append(f"  p99 {stats.fmt_us(tick.p99_us) if tick.p99_us else stats.DASH}")
-        numbers.append("  errors ")
-        numbers.append(stats.fmt_int(tick.errors), style="red" if tick.errors else "")
-        numbers.append(f"  connections {stats.fmt_int(tick.connections)}")
-        numbers.append(f"  requests {stats.fmt_int(tick.requests)}", style="dim")
-        return Group(title, clock, numbers)
+        line = Text()
+        line.append(f"{numbers.fmt_rate(tick.rps)} req/s", style="bold")
+        line.append(f"  p99 {numbers.fmt_us(tick.p99_us) if tick.p99_us else numbers.DASH}")
+        line.append("  errors ")
+        line.append(numbers.fmt_int(tick.errors), style="red" if tick.errors else "")
+        line.append(f"  connections {numbers.fmt_int(tick.connections)}")
+        line.append(f"  requests {numbers.fmt_int(tick.requests)}", style="dim")
+        return Group(title, clock, line)
 
 
 def _ignore(tick: Tick) -> None:

@@ -26,6 +26,7 @@ def render_section(section: Section) -> str:
         blocks.append(render_table(section.table))
         if section.table.best and section.note:
             blocks.append(f"_Bold: {section.note}._")
+    blocks.extend(f"Note: {_escape(note)}." for note in section.notes)
     if section.items:
         blocks.append("\n".join(f"- {_escape(item)}" for item in section.items))
     return "\n\n".join(blocks)

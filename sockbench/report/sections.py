@@ -2,14 +2,17 @@
 
 The text, markdown, terminal and HTML renderers differ only in layout, so the
 content lives here once, as :class:`Section` values holding already-formatted
-strings. Formatting early means every format shows the same digits; the price is
-that a renderer cannot re-format a number (the CSV writer, which wants raw numbers,
-therefore reads the document itself).
+strings, for a run and for a compare alike (its repeats, significance and
+saturated cells included). Formatting early means every format shows the same
+digits; the price is that a renderer cannot re-format a number (the CSV writer,
+which wants raw numbers, therefore reads the document itself).
 
-Best values in the compare summary are chosen within each (proto, payload,
-clients) group: a UDP cell's p99 is not comparable with a TCP cell's, nor 10
-clients with 1000, and highlighting across them would point at the workload, not
-at the best server model.
+Best values are chosen within each workload (proto, payload, clients): a UDP
+cell's p99 is not comparable with a TCP cell's, nor 10 clients with 1000. Only
+columns that do not move from run to run (RSS, threads) are marked from a single
+run; req/s and latency are marked only from repeats, where the winner is
+significantly ahead (:mod:`sockbench.report.verdicts`). A cell whose load
+generator saturated is never marked.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sockbench.report import stats
+from sockbench.core import significance
+from sockbench.report import numbers, verdicts
 from sockbench.report.document import (
     Doc,
     cell_key,
@@ -35,17 +39,23 @@ Align = Literal["l", "r"]
 
 @dataclass(frozen=True)
 class Table:
-    """Formatted cells; ``best`` holds the (row, column) positions to highlight."""
+    """Formatted cells; ``best`` holds the (row, column) positions to highlight and
+    ``row_keys`` an optional identifier per row (the HTML report's ``data-cell``)."""
 
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     align: tuple[Align, ...]
     best: frozenset[tuple[int, int]] = frozenset()
+    row_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Section:
-    """A titled part of a report: key/value fields, a table and/or a list of items."""
+    """A titled part of a report: key/value fields, a table and/or a list of items.
+
+    ``note`` explains what a highlighted value means (shown when there is one);
+    ``notes`` are always shown, under the table.
+    """
 
     title: str
     fields: tuple[tuple[str, str], ...] = ()
@@ -55,18 +65,21 @@ class Section:
     #: A stable identifier ("run", "latency", "summary", ...) for renderers that place
     #: sections themselves.
     key: str = ""
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Column:
     """A summary column: how to read its value from a result, format it, and which
-    direction is better (None: never highlighted)."""
+    direction is better (None: never highlighted). ``noisy`` columns move between
+    runs of the same thing; one run cannot name a best for them."""
 
     title: str
     value: Callable[[Doc], Any]
     fmt: Callable[[Any], str] = str
     better: Literal["high", "low"] | None = None
     align: Align = "r"
+    noisy: bool = True
 
 
 def _lat(name: str) -> Callable[[Doc], Any]:
@@ -74,31 +87,46 @@ def _lat(name: str) -> Callable[[Doc], Any]:
 
 
 def _mib(n: float | None) -> str:
-    return stats.DASH if n is None else f"{n / 2**20:.1f}"
+    return numbers.DASH if n is None else f"{n / 2**20:.1f}"
 
 
 def _num1(v: float | None) -> str:
-    return stats.DASH if v is None else f"{v:.1f}"
+    return numbers.DASH if v is None else f"{v:.1f}"
 
 
 SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column("model", lambda r: cell_key(r).model, align="l"),
     Column("proto", lambda r: cell_key(r).proto, align="l"),
-    Column("clients", lambda r: cell_key(r).clients, stats.fmt_int),
-    Column("payload", lambda r: cell_key(r).payload, stats.fmt_payload),
-    Column("req/s", lambda r: get(r, "totals", "throughput_rps"), stats.fmt_rate, "high"),
-    Column("p50", _lat("p50"), stats.fmt_us, "low"),
-    Column("p99", _lat("p99"), stats.fmt_us, "low"),
-    Column("p99.9", _lat("p99_9"), stats.fmt_us, "low"),
-    Column("max", _lat("max"), stats.fmt_us, "low"),
-    Column("errors", error_total, stats.fmt_int, "low"),
-    Column("lost", lambda r: get(r, "datagrams", "lost"), stats.fmt_int, "low"),
+    Column("clients", lambda r: cell_key(r).clients, numbers.fmt_int),
+    Column("payload", lambda r: cell_key(r).payload, numbers.fmt_payload),
+    Column("req/s", verdicts.REQ_S.value, numbers.fmt_rate, "high"),
+    Column("p50", _lat("p50"), numbers.fmt_us, "low"),
+    Column("p99", verdicts.P99.value, numbers.fmt_us, "low"),
+    Column("p99.9", _lat("p99_9"), numbers.fmt_us, "low"),
+    Column("max", _lat("max"), numbers.fmt_us, "low"),
+    Column("errors", error_total, numbers.fmt_int, "low"),
+    Column("lost", lambda r: get(r, "datagrams", "lost"), numbers.fmt_int, "low"),
     Column("server CPU %", lambda r: get(r, "server_resources", "cpu_percent_mean"), _num1, "low"),
-    Column("RSS MiB", lambda r: get(r, "server_resources", "rss_bytes_max"), _mib, "low"),
-    Column("threads", lambda r: get(r, "server_resources", "threads_max"), stats.fmt_int, "low"),
+    Column(
+        "RSS MiB", lambda r: get(r, "server_resources", "rss_bytes_max"), _mib, "low", noisy=False
+    ),
+    Column(
+        "threads",
+        lambda r: get(r, "server_resources", "threads_max"),
+        numbers.fmt_int,
+        "low",
+        noisy=False,
+    ),
 )
 REPEAT_COLUMN = Column("repeat", lambda r: cell_key(r).repeat, str)
 STATUS_COLUMN = Column("status", lambda r: r.get("status") or "?", align="l")
+#: The visible marker of a cell that measured the load generator, in every format.
+SATURATED = "SATURATED"
+GENERATOR_COLUMN = Column(
+    "generator", lambda r: SATURATED if verdicts.saturated(r) else "", align="l"
+)
+#: Words of the engine's per-run saturation warning; a compare shows one notice instead.
+SATURATION_WARNING = "load generator"
 
 LATENCY_KINDS: tuple[tuple[str, str], ...] = (
     ("latency", "latency_us"),
@@ -121,34 +149,45 @@ LATENCY_FIELDS: tuple[tuple[str, str], ...] = (
 
 
 def summary_columns(results: Sequence[Doc]) -> tuple[Column, ...]:
-    """The summary columns, plus repeat/status only when they tell something."""
+    """The summary columns, plus repeat/status/generator only when they tell something."""
     columns = list(SUMMARY_COLUMNS)
     if any(cell_key(r).repeat for r in results):
         columns.insert(4, REPEAT_COLUMN)
     if any((r.get("status") or "completed") != "completed" for r in results):
         columns.append(STATUS_COLUMN)
+    if any(verdicts.saturated(r) for r in results):
+        columns.append(GENERATOR_COLUMN)
     return tuple(columns)
 
 
-def group_key(result: Doc) -> tuple[str, str, int]:
-    key = cell_key(result)
-    return key.proto, str(key.payload), key.clients
+def in_display_order(results: Sequence[Doc]) -> list[Doc]:
+    """Grouped by workload (proto, payload, clients), then model, then repeat."""
+    return sorted(
+        results,
+        key=lambda r: (
+            verdicts.workload_order(verdicts.workload_key(r)),
+            cell_key(r).model,
+            cell_key(r).repeat,
+        ),
+    )
 
 
 def summary_table(results: Sequence[Doc]) -> Table:
-    """One row per cell, best value per column highlighted within comparable groups."""
+    """One row per cell, grouped by workload; steady columns' best marked per workload."""
+    results = in_display_order(results)
     columns = summary_columns(results)
     raw = [[c.value(r) for c in columns] for r in results]
-    groups: dict[tuple[str, str, int], list[int]] = {}
+    groups: dict[verdicts.WorkloadKey, list[int]] = {}
     for i, r in enumerate(results):
-        groups.setdefault(group_key(r), []).append(i)
+        if not verdicts.saturated(r):
+            groups.setdefault(verdicts.workload_key(r), []).append(i)
     best: set[tuple[int, int]] = set()
     for members in groups.values():
         for col, column in enumerate(columns):
-            if column.better is None:
+            if column.better is None or column.noisy:
                 continue
             values = [_number(raw[i][col]) for i in members]
-            for pos in stats.best_indices(values, column.better == "high"):
+            for pos in best_indices(values, column.better == "high"):
                 best.add((members[pos], col))
     rows = tuple(tuple(c.fmt(v) for c, v in zip(columns, row, strict=True)) for row in raw)
     return Table(
@@ -156,7 +195,21 @@ def summary_table(results: Sequence[Doc]) -> Table:
         rows=rows,
         align=tuple(c.align for c in columns),
         best=frozenset(best),
+        row_keys=tuple(cell_key(r).label for r in results),
     )
+
+
+def best_indices(values: Sequence[float | None], higher_is_better: bool) -> set[int]:
+    """Positions holding the best value, or none when there is nothing to choose between
+    (fewer than two known values, or all of them equal)."""
+    known = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(known) < 2:
+        return set()
+    values_known = [v for _, v in known]
+    best = max(values_known) if higher_is_better else min(values_known)
+    if all(v == best for v in values_known):
+        return set()
+    return {i for i, v in known if v == best}
 
 
 def _number(value: Any) -> float | None:
@@ -169,8 +222,8 @@ def latency_table(result: Doc) -> Table:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (stats.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
-        rows.append((label, stats.fmt_int(summary.get("count")), *values))
+        values = (numbers.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
+        rows.append((label, numbers.fmt_int(summary.get("count")), *values))
     headers = ("", "count", *(t for t, _ in LATENCY_FIELDS))
     left: Align = "l"
     right: Align = "r"
@@ -181,7 +234,10 @@ def latency_table(result: Doc) -> Table:
 def _workload(result: Doc) -> str:
     config: Mapping[str, Any] = result.get("config") or {}
     key = cell_key(result)
-    parts = [f"{key.proto} {config.get('mode') or 'echo'}", f"{stats.fmt_int(key.clients)} clients"]
+    parts = [
+        f"{key.proto} {config.get('mode') or 'echo'}",
+        f"{numbers.fmt_int(key.clients)} clients",
+    ]
     if config.get("request") is not None:
         parts.append(f"request {_shown(config['request'])}")
         expect, value = config.get("expect") or "echo", config.get("expect_value")
@@ -194,9 +250,9 @@ def _workload(result: Doc) -> str:
         else:
             parts.append("expecting the request back")
     else:
-        parts.append(f"payload {stats.fmt_payload(key.payload)}")
+        parts.append(f"payload {numbers.fmt_payload(key.payload)}")
     if config.get("rate"):
-        parts.append(f"open loop at {stats.fmt_rate(config['rate'])} req/s")
+        parts.append(f"open loop at {numbers.fmt_rate(config['rate'])} req/s")
     if (config.get("pipeline") or 1) > 1:
         parts.append(f"pipeline {config['pipeline']}")
     return ", ".join(parts)
@@ -213,8 +269,8 @@ def _errors(result: Doc) -> str:
     total = error_total(result)
     if not total:
         return "none"
-    kinds = ", ".join(f"{k} {stats.fmt_int(v)}" for k, v in sorted(errors.items()) if v)
-    return f"{stats.fmt_int(total)} ({kinds})"
+    kinds = ", ".join(f"{k} {numbers.fmt_int(v)}" for k, v in sorted(errors.items()) if v)
+    return f"{numbers.fmt_int(total)} ({kinds})"
 
 
 def _duration(result: Doc) -> str:
@@ -225,10 +281,7 @@ def _duration(result: Doc) -> str:
 
 def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     totals: Mapping[str, Any] = result.get("totals") or {}
-    throughput = stats.fmt_rate(totals.get("throughput_rps")) + " req/s"
-    if totals.get("throughput_bps") is not None:
-        throughput += f", {stats.fmt_bps(totals['throughput_bps'])}"
-    return (
+    fields = [
         ("status", str(result.get("status") or "?")),
         ("command", str(result.get("command") or "")),
         ("started", str(result.get("started_at") or "?")),
@@ -236,16 +289,26 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ("server model", model_name(result)),
         ("workload", _workload(result)),
         ("duration", _duration(result)),
-        ("requests", stats.fmt_int(totals.get("requests"))),
-        ("throughput", throughput),
-        (
-            "bytes",
-            f"{stats.fmt_bytes(totals.get('bytes_sent'))} sent, "
-            f"{stats.fmt_bytes(totals.get('bytes_received'))} received",
-        ),
-        ("connections", stats.fmt_int(totals.get("connections"))),
+    ]
+    # A stream's sent and delivered numbers differ; its own section labels each.
+    if not result.get("stream"):
+        throughput = numbers.fmt_rate(totals.get("throughput_rps")) + " req/s"
+        if totals.get("throughput_bps") is not None:
+            throughput += f", {numbers.fmt_bps(totals['throughput_bps'])}"
+        fields += [
+            ("requests", numbers.fmt_int(totals.get("requests"))),
+            ("throughput", throughput),
+            (
+                "bytes",
+                f"{numbers.fmt_bytes(totals.get('bytes_sent'))} sent, "
+                f"{numbers.fmt_bytes(totals.get('bytes_received'))} received",
+            ),
+        ]
+    fields += [
+        ("connections", numbers.fmt_int(totals.get("connections"))),
         ("errors", _errors(result)),
-    )
+    ]
+    return tuple(fields)
 
 
 def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
@@ -256,21 +319,21 @@ def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     sent, received = d.get("sent", 0), d.get("received", 0)
     lost, in_flight = d.get("lost", 0), d.get("in_flight", 0)
     identity = (
-        f"sent {stats.fmt_int(sent)} = received {stats.fmt_int(received)}"
-        f" + lost {stats.fmt_int(lost)} + in flight {stats.fmt_int(in_flight)}"
+        f"sent {numbers.fmt_int(sent)} = received {numbers.fmt_int(received)}"
+        f" + lost {numbers.fmt_int(lost)} + in flight {numbers.fmt_int(in_flight)}"
     )
     off = sent - (received + lost + in_flight)
     if off:
         identity += f" (does not add up: off by {off:+,})"
-    loss = f"{100.0 * lost / sent:.3f} %" if sent else stats.DASH
+    loss = f"{100.0 * lost / sent:.3f} %" if sent else numbers.DASH
     return (
         ("accounting", identity),
         ("loss", loss),
         (
             "anomalies",
-            f"duplicates {stats.fmt_int(d.get('duplicates', 0))}, "
-            f"reordered {stats.fmt_int(d.get('reordered', 0))}, "
-            f"late {stats.fmt_int(d.get('late', 0))}",
+            f"duplicates {numbers.fmt_int(d.get('duplicates', 0))}, "
+            f"reordered {numbers.fmt_int(d.get('reordered', 0))}, "
+            f"late {numbers.fmt_int(d.get('late', 0))}",
         ),
     )
 
@@ -282,9 +345,9 @@ def resource_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         fields.append(
             (
                 "server",
-                f"CPU {stats.fmt_percent(server.get('cpu_percent_mean'))} mean, "
-                f"{stats.fmt_percent(server.get('cpu_percent_max'))} max; "
-                f"RSS {stats.fmt_bytes(server.get('rss_bytes_max'))}; "
+                f"CPU {numbers.fmt_percent(server.get('cpu_percent_mean'))} mean, "
+                f"{numbers.fmt_percent(server.get('cpu_percent_max'))} max; "
+                f"RSS {numbers.fmt_bytes(server.get('rss_bytes_max'))}; "
                 f"{_plural(server.get('threads_max'), 'thread')}; "
                 f"{_plural(server.get('fds_max'), 'fd')}",
             )
@@ -292,18 +355,18 @@ def resource_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     gen: Mapping[str, Any] | None = result.get("generator")
     if gen:
         text = (
-            f"CPU {stats.fmt_percent(gen.get('cpu_percent_mean'))} mean, "
-            f"{stats.fmt_percent(gen.get('cpu_percent_max'))} max over "
+            f"CPU {numbers.fmt_percent(gen.get('cpu_percent_mean'))} mean, "
+            f"{numbers.fmt_percent(gen.get('cpu_percent_max'))} max over "
             f"{_plural(gen.get('workers'), 'worker')}"
         )
         if gen.get("saturated"):
-            text += "; SATURATED: the load generator may be the bottleneck"
+            text += f"; {SATURATED} (see the warning)"
         fields.append(("generator", text))
     return tuple(fields)
 
 
 def _plural(n: int | None, noun: str) -> str:
-    return f"{stats.fmt_int(n)} {noun}{'' if n == 1 else 's'}"
+    return f"{numbers.fmt_int(n)} {noun}{'' if n == 1 else 's'}"
 
 
 def environment_fields(doc: Doc) -> tuple[tuple[str, str], ...]:
@@ -320,31 +383,62 @@ def environment_fields(doc: Doc) -> tuple[tuple[str, str], ...]:
         ("os", " ".join(str(env[k]) for k in ("os", "kernel") if env.get(k)) or "?"),
         ("python", str(env.get("python") or "?")),
         ("cpu", cpu),
-        ("load average", " ".join(f"{x:.2f}" for x in load) if load else stats.DASH),
-        ("versions", versions or stats.DASH),
+        ("load average", " ".join(f"{x:.2f}" for x in load) if load else numbers.DASH),
+        ("versions", versions or numbers.DASH),
     )
 
 
 def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
-    """Bulk transfer: the total and its spread over clients (``--mode stream``)."""
+    """Bulk transfer, the iperf3 way: a sender line and a receiver line, each with its
+    own bytes, bit rate and message rate, then the spread of the rate over clients.
+
+    UDP: the sink reports what reached it, so the receiver line is the server's count.
+    TCP: the sink reports nothing; the kernel delivers in order whatever it
+    acknowledged, but the generator cannot see how much the server had read when
+    the window closed, so the receiver line says so rather than print "0 B".
+    """
     s: Mapping[str, Any] = result["stream"]
+    totals: Mapping[str, Any] = result.get("totals") or {}
+    seconds = float(result.get("duration_s") or 0.0)
+    payload = get(result, "config", "payload")
+    datagrams: Mapping[str, Any] = result.get("datagrams") or {}
+    sent_bytes = totals.get("bytes_sent")
+    sent_messages = datagrams.get("sent") if datagrams else _messages(sent_bytes, payload)
+    fields = [("sender", _transfer(sent_bytes, sent_messages, seconds))]
+    if datagrams:
+        received = _transfer(totals.get("bytes_received"), datagrams.get("received"), seconds)
+        fields.append(("receiver", received))
+    else:
+        fields.append(("receiver", "not reported: a TCP sink does not count what it read"))
     bps, mps = s["per_client_bps"], s["per_client_messages_per_s"]
-    return (
+    side = "received" if datagrams else "sent"
+    fields += [
         (
-            "total",
-            f"{stats.fmt_bps(s['total_bps'])}, {stats.fmt_rate(s['total_messages_per_s'])} msg/s",
+            f"per client ({side})",
+            f"min {numbers.fmt_bps(bps['min'])}, median {numbers.fmt_bps(bps['median'])}, "
+            f"max {numbers.fmt_bps(bps['max'])}",
         ),
         (
-            "per client",
-            f"min {stats.fmt_bps(bps['min'])}, median {stats.fmt_bps(bps['median'])}, "
-            f"max {stats.fmt_bps(bps['max'])}",
+            f"msg/s per client ({side})",
+            f"min {numbers.fmt_rate(mps['min'])}, median {numbers.fmt_rate(mps['median'])}, "
+            f"max {numbers.fmt_rate(mps['max'])}",
         ),
-        (
-            "msg/s per client",
-            f"min {stats.fmt_rate(mps['min'])}, median {stats.fmt_rate(mps['median'])}, "
-            f"max {stats.fmt_rate(mps['max'])}",
-        ),
-    )
+    ]
+    return tuple(fields)
+
+
+def _messages(n_bytes: Any, payload: Any) -> int | None:
+    if not isinstance(n_bytes, int) or not isinstance(payload, int) or payload <= 0:
+        return None
+    return n_bytes // payload
+
+
+def _transfer(n_bytes: Any, messages: Any, seconds: float) -> str:
+    """``8 GiB, 9.1 Gbit/s, 139,000 msg/s`` for one side of a stream."""
+    if seconds <= 0 or n_bytes is None:
+        return f"{numbers.fmt_bytes(n_bytes)}"
+    rate = numbers.fmt_rate(messages / seconds) if messages is not None else numbers.DASH
+    return f"{numbers.fmt_bytes(n_bytes)}, {numbers.fmt_bps(n_bytes * 8 / seconds)}, {rate} msg/s"
 
 
 def run_sections(result: Doc) -> list[Section]:
@@ -366,10 +460,32 @@ def run_sections(result: Doc) -> list[Section]:
     return out
 
 
+NOISE_NOTE = (
+    "req/s and latency carry no best mark: {why}; run with --repeat 3 or more and the "
+    "Significance section names a winner where it is ahead by more than noise"
+)
+SATURATION_ADVICE = (
+    "these cells measured the load generator, not the server: it ran out of CPU. "
+    "Give it more --workers (and --client-cpus), use fewer --clients, or a lower rate, "
+    "before reading them as the server's numbers; they are never marked best"
+)
+
+
 def compare_sections(doc: Doc) -> list[Section]:
     results = cells(doc)
     models = sorted({model_name(r) for r in results})
     protos = sorted({cell_key(r).proto for r in results})
+    repeats = max((cell_key(r).repeat for r in results), default=0)
+    notes = []
+    if repeats < significance.MIN_SAMPLES:
+        why = (
+            "one run per cell cannot tell a difference from noise"
+            if repeats <= 1
+            else f"{repeats} repeats are too few to tell a difference from noise"
+        )
+        notes.append(NOISE_NOTE.format(why=why))
+    else:
+        notes.append("req/s and latency: see Significance for which differences are real")
     out = [
         Section(
             "Compare",
@@ -378,24 +494,113 @@ def compare_sections(doc: Doc) -> list[Section]:
                 ("command", str(doc.get("command") or "")),
                 ("created", str(doc.get("created_at") or "?")),
                 ("cells", str(len(results))),
-                ("models", ", ".join(models) or stats.DASH),
-                ("protos", ", ".join(protos) or stats.DASH),
+                ("models", ", ".join(models) or numbers.DASH),
+                ("protos", ", ".join(protos) or numbers.DASH),
             ),
         ),
         Section(
             "Summary",
             key="summary",
             table=summary_table(results),
-            note="best value per column within each proto/payload/clients group",
+            note="lowest RSS and fewest threads within each proto/payload/clients group",
+            notes=tuple(notes),
         ),
     ]
+    if repeats >= 2:
+        out.append(significance_section(results))
+    saturation = saturation_section(results)
+    if saturation is not None:
+        out.append(saturation)
     warnings = tuple(
-        f"[{cell_key(r).label}] {w}" for r in results for w in (r.get("warnings") or [])
+        f"[{cell_key(r).label}] {w}"
+        for r in in_display_order(results)
+        for w in (r.get("warnings") or [])
+        if not (verdicts.saturated(r) and SATURATION_WARNING in str(w))
     )
     if warnings:
         out.append(Section("Warnings", key="warnings", items=warnings))
     out.append(Section("Environment", key="environment", fields=environment_fields(doc)))
     return out
+
+
+def _interval(values: Sequence[float], fmt: Callable[[Any], str]) -> tuple[str, str]:
+    found = significance.mean_interval(values)
+    if found is None:
+        return numbers.DASH, numbers.DASH
+    low, high = fmt(found.low), fmt(found.high)
+    return fmt(found.mean), low if low == high else f"{low} – {high}"
+
+
+def significance_section(results: Sequence[Doc]) -> Section:
+    """Per workload and model: mean and 95 % interval of req/s and p99 over the
+    repeats, and which model, if any, is significantly best."""
+    headers = (
+        "model", "proto", "clients", "payload", "runs",
+        "req/s", "req/s 95% CI", "p99", "p99 95% CI", "significance",
+    )  # fmt: skip
+    rows: list[tuple[str, ...]] = []
+    best: set[tuple[int, int]] = set()
+    for (proto, _, clients), models in verdicts.by_workload(results).items():
+        outcomes = [verdicts.decide(models, m) for m in verdicts.METRICS]
+        for model, members in models.items():
+            done = [r for r in members if verdicts.completed(r)]
+            runs = str(len(done)) + ("" if len(done) == len(members) else f" of {len(members)}")
+            rps = _interval(verdicts.samples(members, verdicts.REQ_S), numbers.fmt_rate)
+            p99 = _interval(verdicts.samples(members, verdicts.P99), numbers.fmt_us)
+            if any(verdicts.saturated(r) for r in members):
+                verdict = f"{SATURATED}: not ranked"
+            else:
+                verdict = "; ".join(
+                    text for o in outcomes if o.leader == model and (text := verdicts.describe(o))
+                )
+            for o, col in zip(outcomes, (5, 7), strict=True):
+                if o.leader == model and o.significant:
+                    best.add((len(rows), col))
+            payload = numbers.fmt_payload(cell_key(members[0]).payload)
+            rows.append(
+                (model, proto, numbers.fmt_int(clients), payload, runs, *rps, *p99, verdict)
+            )
+    table = Table(
+        headers=headers,
+        rows=tuple(rows),
+        align=("l", "l", "r", "r", "r", "r", "r", "r", "r", "l"),
+        best=frozenset(best),
+    )
+    return Section(
+        "Significance",
+        key="significance",
+        table=table,
+        note="significantly best req/s or p99 of its workload (95 %)",
+        notes=(
+            "mean over completed repeats with its 95 % bootstrap interval; a leader is best "
+            "only when its ratio to the runner-up stays above 1 at 95 % (docs/reports.md)",
+        ),
+    )
+
+
+def saturation_section(results: Sequence[Doc]) -> Section | None:
+    """The one notice naming every cell that measured the load generator."""
+    found = [r for r in in_display_order(results) if verdicts.saturated(r)]
+    if not found:
+        return None
+    repeats = max(cell_key(r).repeat for r in results) > 1
+    items = []
+    for r in found:
+        key = cell_key(r)
+        label = (
+            f"{key.model} {key.proto} {numbers.fmt_payload(key.payload)} {key.clients:,} clients"
+        )
+        if repeats:
+            label += f" (repeat {key.repeat})"
+        cpu = numbers.fmt_percent(get(r, "generator", "cpu_percent_mean"))
+        workers = get(r, "generator", "workers")
+        items.append(f"{label}: generator CPU {cpu} mean with {workers} worker(s)")
+    return Section(
+        "Generator saturated",
+        key="saturation",
+        fields=(("cells", f"{len(found)} of {len(results)}"), ("meaning", SATURATION_ADVICE)),
+        items=tuple(items),
+    )
 
 
 def sections(doc: Doc) -> list[Section]:

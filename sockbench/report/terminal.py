@@ -49,8 +49,15 @@ def section_renderable(section: Section, console: Console | None = None) -> Rich
     if section.table is not None:
         table = fit(section.table, console) if console is not None else section.table
         out = rich_table(table, section.title)
+        caption = Text(justify="left")
         if table.best and section.note:
-            out.caption = Text(section.note, style=BEST_STYLE)
+            caption.append(section.note + "\n", style=BEST_STYLE)
+        for note in section.notes:
+            caption.append(note + "\n", style="dim")
+        if caption:
+            caption.rstrip()
+            out.caption = caption
+            out.caption_justify = "left"
         return out
     out = RichTable(title=section.title, title_justify="left", show_header=False, box=None)
     out.add_column(style="bold", no_wrap=True)
@@ -98,4 +105,5 @@ def without_column(table: Table, index: int) -> Table:
         rows=tuple(cut(row) for row in table.rows),
         align=table.align[:index] + table.align[index + 1 :],
         best=frozenset((r, c if c < index else c - 1) for r, c in table.best if c != index),
+        row_keys=table.row_keys,
     )

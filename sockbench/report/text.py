@@ -29,6 +29,7 @@ def render_section(section: Section) -> str:
         lines.extend(render_table(section.table))
         if section.table.best and section.note:
             lines.append(f"{BEST_MARK} {section.note}")
+    lines.extend(f"note: {note}" for note in section.notes)
     lines.extend(f"- {item}" for item in section.items)
     return "\n".join(lines)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from sockbench.report import stats
+from sockbench.report import numbers, percentiles
 from sockbench.report.hgrm import fixed
 
 # The percentile column of a reference (Java HdrHistogram) .hgrm of 10,000 values
@@ -66,45 +66,36 @@ def lognormal() -> HdrHistogram:
     ],
 )
 def test_fmt_us(us: float | None, text: str) -> None:
-    assert stats.fmt_us(us) == text
+    assert numbers.fmt_us(us) == text
 
 
 def test_other_formats() -> None:
-    assert stats.fmt_int(1234567) == "1,234,567"
-    assert stats.fmt_rate(123456.7) == "123,457"
-    assert stats.fmt_rate(12.34) == "12.3"
-    assert stats.fmt_bytes(512) == "512 B"
-    assert stats.fmt_bytes(1536) == "1.5 KiB"
-    assert stats.fmt_bytes(12.3 * 2**20) == "12.3 MiB"
-    assert stats.fmt_bps(14_600_000) == "14.6 Mbit/s"
-    assert stats.fmt_bps(2.5e10) == "25 Gbit/s"
-    assert stats.fmt_bps(500) == "500 bit/s"
-    assert stats.fmt_payload(64) == "64 B"
-    assert stats.fmt_payload(4096) == "4 KiB"
-    assert stats.fmt_payload("1k") == "1k"
-    assert stats.fmt_percent(97.54) == "97.5 %"
-
-
-def test_best_indices() -> None:
-    assert stats.best_indices([3, 1, 2], higher_is_better=True) == {0}
-    assert stats.best_indices([3, 1, 1], higher_is_better=False) == {1, 2}
-    assert stats.best_indices([None, 5, 7], higher_is_better=False) == {1}
-    # Nothing to choose between: one known value, or all equal.
-    assert stats.best_indices([None, 5], higher_is_better=True) == set()
-    assert stats.best_indices([0, 0, 0], higher_is_better=False) == set()
+    assert numbers.fmt_int(1234567) == "1,234,567"
+    assert numbers.fmt_rate(123456.7) == "123,457"
+    assert numbers.fmt_rate(12.34) == "12.3"
+    assert numbers.fmt_bytes(512) == "512 B"
+    assert numbers.fmt_bytes(1536) == "1.5 KiB"
+    assert numbers.fmt_bytes(12.3 * 2**20) == "12.3 MiB"
+    assert numbers.fmt_bps(14_600_000) == "14.6 Mbit/s"
+    assert numbers.fmt_bps(2.5e10) == "25 Gbit/s"
+    assert numbers.fmt_bps(500) == "500 bit/s"
+    assert numbers.fmt_payload(64) == "64 B"
+    assert numbers.fmt_payload(4096) == "4 KiB"
+    assert numbers.fmt_payload("1k") == "1k"
+    assert numbers.fmt_percent(97.54) == "97.5 %"
 
 
 def test_levels_match_reference_output() -> None:
     rng = np.random.default_rng(3)
     values = np.append(rng.integers(40_000, 50_000, 9_999), 80_000)
-    steps = stats.percentile_distribution(histogram(values))
+    steps = percentiles.percentile_distribution(histogram(values))
     assert [fixed(s.percentile / 100, 12, 2) for s in steps] == REFERENCE_LEVELS
     assert steps[-1].total_count == steps[-2].total_count == 10_000
     assert steps[-1].value == steps[-2].value
 
 
 def test_distribution_properties(lognormal: HdrHistogram) -> None:
-    steps = stats.percentile_distribution(lognormal)
+    steps = percentiles.percentile_distribution(lognormal)
     assert steps[0].percentile == 0.0 and steps[-1].percentile == 100.0
     assert steps[-1].total_count == lognormal.get_total_count()
     assert steps[-1].value == lognormal.get_max_value()
@@ -120,32 +111,32 @@ def test_distribution_properties(lognormal: HdrHistogram) -> None:
 
 def test_empty_histogram() -> None:
     hist = HdrHistogram(1, 60_000_000, 3)
-    assert stats.percentile_distribution(hist) == []
-    assert stats.mean_stddev(hist) == (0.0, 0.0)
-    assert stats.spectrum(hist) == ([], [])
+    assert percentiles.percentile_distribution(hist) == []
+    assert percentiles.mean_stddev(hist) == (0.0, 0.0)
+    assert percentiles.spectrum(hist) == ([], [])
 
 
 def test_mean_stddev_match_hdrh(lognormal: HdrHistogram) -> None:
-    mean, stddev = stats.mean_stddev(lognormal)
+    mean, stddev = percentiles.mean_stddev(lognormal)
     assert mean == pytest.approx(lognormal.get_mean_value(), rel=1e-12)
     assert stddev == pytest.approx(lognormal.get_stddev(), rel=1e-9)
 
 
 def test_spectrum_stops_below_100(lognormal: HdrHistogram) -> None:
-    percentiles, values = stats.spectrum(lognormal)
-    assert percentiles[0] == 0.0
-    assert max(percentiles) <= stats.SPECTRUM_MAX_PERCENTILE
+    levels, values = percentiles.spectrum(lognormal)
+    assert levels[0] == 0.0
+    assert max(levels) <= percentiles.SPECTRUM_MAX_PERCENTILE
     assert values == sorted(values)
-    assert stats.inverse_tail(99.0) == pytest.approx(100.0)
+    assert percentiles.inverse_tail(99.0) == pytest.approx(100.0)
 
 
 def test_decode_and_merge(lognormal: HdrHistogram) -> None:
     summary = {"histogram": lognormal.encode().decode()}
-    decoded = stats.decode(summary)
+    decoded = percentiles.decode(summary)
     assert decoded is not None
     assert decoded.get_total_count() == lognormal.get_total_count()
-    assert stats.decode(None) is None
-    assert stats.decode({"histogram": None}) is None
-    merged = stats.merge([decoded, decoded])
+    assert percentiles.decode(None) is None
+    assert percentiles.decode({"histogram": None}) is None
+    merged = percentiles.merge([decoded, decoded])
     assert merged is not None and merged.get_total_count() == 2 * lognormal.get_total_count()
-    assert stats.merge([]) is None
+    assert percentiles.merge([]) is None

@@ -1,0 +1,81 @@
+"""Number formatting shared by every renderer: one place decides how a value reads.
+
+Three significant digits and a unit for durations, thousands separators for counts,
+iperf3's decimal bit rates: every format shows the same digits because they all
+format through here. A missing value is a dash, never "0" or "None".
+"""
+
+from __future__ import annotations
+
+import math
+
+DASH = "—"
+
+
+def fmt_us(us: float | None) -> str:
+    """A duration in µs with a readable unit and three significant digits:
+    "57 µs", "1.23 ms", "2.5 s"; a dash for missing values."""
+    if us is None or (isinstance(us, float) and not math.isfinite(us)):
+        return DASH
+    if abs(us) < 999.5:
+        return f"{us:.0f} µs"
+    for scale, unit in ((1e3, "ms"), (1e6, "s")):
+        scaled = float(f"{us / scale:.3g}")
+        if abs(scaled) < 1000 or unit == "s":
+            return f"{_trim(scaled)} {unit}"
+    raise AssertionError("unreachable")
+
+
+def _trim(value: float) -> str:
+    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return text
+
+
+def fmt_int(value: float | None) -> str:
+    """An integer with thousands separators ("1,234,567"); a dash when missing."""
+    if value is None:
+        return DASH
+    return f"{round(value):,}"
+
+
+def fmt_rate(rps: float | None) -> str:
+    """Requests per second: separators above 100, one decimal below."""
+    if rps is None:
+        return DASH
+    return f"{rps:,.0f}" if abs(rps) >= 100 else f"{rps:,.1f}"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """A byte count in binary units: "512 B", "1.5 KiB", "12.3 MiB"."""
+    if n is None:
+        return DASH
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def fmt_bps(bps: float | None) -> str:
+    """Bits per second in decimal units, as iperf3 prints them: "14.6 Mbit/s"."""
+    if bps is None:
+        return DASH
+    for unit, factor in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= factor:
+            return f"{bps / factor:.3g} {unit}"
+    return f"{bps:.0f} bit/s"
+
+
+def fmt_percent(value: float | None) -> str:
+    """A CPU percentage with one decimal ("97.5 %")."""
+    return DASH if value is None else f"{value:.1f} %"
+
+
+def fmt_payload(payload: object) -> str:
+    """A payload size as given by the config: bytes for integers, as-is otherwise."""
+    if isinstance(payload, bool) or payload is None:
+        return DASH
+    if isinstance(payload, int):
+        return f"{payload} B" if payload < 1024 else fmt_bytes(payload)
+    return str(payload)
