@@ -13,14 +13,16 @@ which charts a document gets is :mod:`sockbench.report.html`'s business.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from sockbench.report import numbers, percentiles
@@ -42,6 +44,8 @@ STYLE: dict[RcKeyType, Any] = {
     "lines.linewidth": 1.6,
 }
 WIDE = (7.2, 3.6)
+#: The timeline's latency lines: (label, line style).
+LATENCY_STYLES: tuple[tuple[str, Literal["-", "--"]], ...] = (("p99", "-"), ("p50", "--"))
 TALL = (7.2, 4.6)
 #: Percentile tick labels of the classic HdrHistogram plot, at x = 1/(1-p).
 PERCENTILE_TICKS: tuple[tuple[float, str], ...] = (
@@ -92,11 +96,48 @@ def _svg(fig: Figure) -> str:
 
 
 def _us_axis(ax: Axes, log: bool) -> None:
+    """Latency on y, labelled "57 µs", "1.2 ms". Call after plotting: a log axis
+    places its labelled ticks from the data's range."""
     if log:
         ax.set_yscale("log")
+        _log_ticks(ax)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: numbers.fmt_us(v)))
     if log:
         ax.yaxis.set_minor_formatter(FuncFormatter(lambda _v, _pos: ""))
+
+
+#: Mantissas of labelled log ticks, from sparse to dense; the first to give
+#: :data:`MIN_Y_LABELS` labels in view wins.
+LOG_MANTISSAS: tuple[tuple[int, ...], ...] = ((1,), (1, 2, 5), (1, 2, 3, 5, 7), tuple(range(1, 10)))
+MIN_Y_LABELS = 3
+
+
+def _log_ticks(ax: Axes) -> None:
+    """At least three labelled values on a log y axis, however narrow the data.
+
+    Matplotlib labels decades only, so latencies within one decade (a p50 of
+    200 µs and a p99 of 600 µs) get a single "1 ms" label or none. Denser 1-2-5
+    mantissas come first; if even 1..9 leaves fewer than three in view, the view
+    widens to the neighbouring ticks.
+    """
+    ax.autoscale_view()
+    low, high = ax.get_ylim()
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 or high <= low:
+        return
+    decades = range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 2)
+    for mantissas in LOG_MANTISSAS:
+        grid = sorted(m * 10.0**e for e in decades for m in mantissas)
+        ticks = [t for t in grid if low <= t <= high]
+        if len(ticks) >= MIN_Y_LABELS:
+            break
+    else:
+        below = max(t for t in grid if t <= low)
+        ticks = [t for t in grid if t >= below][:MIN_Y_LABELS]
+        ticks = sorted({*ticks, *(t for t in grid if below <= t <= high)})
+        while ticks[-1] < high:
+            ticks.append(min(t for t in grid if t > ticks[-1]))
+        ax.set_ylim(ticks[0] / 1.05, ticks[-1] * 1.05)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
 
 
 def _legend(ax: Axes) -> None:
@@ -191,9 +232,13 @@ def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> st
         top.set_ylim(bottom=0)
         top.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
         bottom.set_ylabel("latency")
-        bottom.set_title("p99 solid, p50 dashed", loc="left", fontsize=8)
         _us_axis(bottom, log=False)
         bottom.set_ylim(bottom=0)
+        # Colour says which model; line style which percentile, in a legend of its own.
+        styles = [
+            Line2D([], [], color="#555555", linestyle=ls, label=p) for p, ls in LATENCY_STYLES
+        ]
+        bottom.legend(handles=styles, loc="upper right", ncols=2)
         bottom.set_xlabel("seconds since measurement start")
         top.sharex(bottom)
         top.set_title(title, loc="left")

@@ -90,7 +90,7 @@ def render(doc: Doc) -> str:
         elif section.key == "summary":
             body.append(_summary(section))
         else:
-            body.append(_section(section))
+            body.append(section_html(section))
     return page(title, body)
 
 
@@ -136,7 +136,7 @@ def _table(table: Table, table_id: str = "") -> str:
 
 
 def _summary(section: Section) -> str:
-    return _section(section, table_id="summary")
+    return section_html(section, table_id="summary")
 
 
 def _fields(fields: Iterable[tuple[str, str]]) -> str:
@@ -144,7 +144,7 @@ def _fields(fields: Iterable[tuple[str, str]]) -> str:
     return f'<dl class="fields">{items}</dl>'
 
 
-def _section(section: Section, table_id: str = "") -> str:
+def section_html(section: Section, table_id: str = "") -> str:
     parts = [f'<section data-section="{escape(section.key)}"><h2>{escape(section.title)}</h2>']
     if section.fields:
         parts.append(_fields(section.fields))

@@ -6,6 +6,8 @@ table; best values are bold, which survives every markdown viewer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sockbench.report.document import Doc, is_compare
 from sockbench.report.sections import Section, Table, sections
 
@@ -13,9 +15,12 @@ from sockbench.report.sections import Section, Table, sections
 def render(doc: Doc) -> str:
     """The report of a run result or compare document as a markdown page."""
     title = "sockbench compare report" if is_compare(doc) else "sockbench run report"
-    parts = [f"# {title}"]
-    parts.extend(render_section(s) for s in sections(doc))
-    return "\n\n".join(parts) + "\n"
+    return page(title, sections(doc))
+
+
+def page(title: str, parts: Sequence[Section]) -> str:
+    """A titled page of sections (a report, or ``sockbench diff``)."""
+    return "\n\n".join([f"# {title}", *(render_section(s) for s in parts)]) + "\n"
 
 
 def render_section(section: Section) -> str:

@@ -9,7 +9,7 @@ which wants raw numbers, therefore reads the document itself).
 
 Best values are chosen within each workload (proto, payload, clients): a UDP
 cell's p99 is not comparable with a TCP cell's, nor 10 clients with 1000. Only
-columns that do not move from run to run (RSS, threads) are marked from a single
+columns that do not move from run to run (server threads) are marked from a single
 run; req/s and latency are marked only from repeats, where the winner is
 significantly ahead (:mod:`sockbench.report.verdicts`). A cell whose load
 generator saturated is never marked.
@@ -107,9 +107,7 @@ SUMMARY_COLUMNS: tuple[Column, ...] = (
     Column("errors", error_total, numbers.fmt_int, "low"),
     Column("lost", lambda r: get(r, "datagrams", "lost"), numbers.fmt_int, "low"),
     Column("server CPU %", lambda r: get(r, "server_resources", "cpu_percent_mean"), _num1, "low"),
-    Column(
-        "RSS MiB", lambda r: get(r, "server_resources", "rss_bytes_max"), _mib, "low", noisy=False
-    ),
+    Column("RSS MiB", lambda r: get(r, "server_resources", "rss_bytes_max"), _mib, "low"),
     Column(
         "threads",
         lambda r: get(r, "server_resources", "threads_max"),
@@ -502,7 +500,7 @@ def compare_sections(doc: Doc) -> list[Section]:
             "Summary",
             key="summary",
             table=summary_table(results),
-            note="lowest RSS and fewest threads within each proto/payload/clients group",
+            note="fewest server threads within each proto/payload/clients group",
             notes=tuple(notes),
         ),
     ]

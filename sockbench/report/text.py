@@ -6,6 +6,8 @@ non-ASCII rules; best values carry a trailing ``*`` instead of a colour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sockbench.report.document import Doc, is_compare
 from sockbench.report.sections import Section, Table, sections
 
@@ -15,9 +17,12 @@ BEST_MARK = "*"
 def render(doc: Doc) -> str:
     """The whole report of a run result or compare document as plain text."""
     title = "sockbench compare report" if is_compare(doc) else "sockbench run report"
-    parts = [_heading(title, "=")]
-    parts.extend(render_section(s) for s in sections(doc))
-    return "\n\n".join(parts) + "\n"
+    return page(title, sections(doc))
+
+
+def page(title: str, parts: Sequence[Section]) -> str:
+    """A titled page of sections (a report, or ``sockbench diff``)."""
+    return "\n\n".join([_heading(title, "="), *(render_section(s) for s in parts)]) + "\n"
 
 
 def render_section(section: Section) -> str:

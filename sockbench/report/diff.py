@@ -1,0 +1,261 @@
+"""``sockbench diff A B``: is B faster than A, and is the difference more than noise?
+
+pyperf's ``compare_to`` for socket benchmarks. Each side is one or more saved
+runs (repeats of one run) or compare folders; their cells are grouped by model
+and workload. Two compare folders are matched cell by cell; two sets of runs of
+one workload each are matched whatever their model, so ``diff threaded.json
+asyncio.json`` compares two servers and ``diff before/*.json after/*.json`` two
+versions. Each metric gets a table: A, B, "1.21× faster" or "1.08× slower" (B
+against A), and whether the difference is significant by the bootstrap rule of
+:mod:`sockbench.core.significance`.
+
+Numbers from different machines are not comparable, so, as pyperf does, a diff
+across hosts, CPU counts or sockbench major versions is refused unless forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sockbench.core import significance
+from sockbench.core.schemas import DIFF_SCHEMA
+from sockbench.errors import SockbenchError
+from sockbench.report import numbers
+from sockbench.report.document import Doc, cell_key, cells, get
+from sockbench.report.sections import Section, Table
+from sockbench.report.verdicts import completed, workload_order
+
+GroupKey = tuple[str, str, str, int]  # (model, proto, payload, clients)
+
+
+@dataclass(frozen=True)
+class DiffMetric:
+    key: str
+    title: str
+    value: Callable[[Doc], Any]
+    better: Literal["high", "low"]
+    fmt: Callable[[Any], str]
+
+
+METRICS: tuple[DiffMetric, ...] = (
+    DiffMetric(
+        "throughput_rps", "req/s", lambda r: get(r, "totals", "throughput_rps"), "high",
+        numbers.fmt_rate,
+    ),
+    DiffMetric("p50_us", "p50", lambda r: get(r, "latency_us", "p50"), "low", numbers.fmt_us),
+    DiffMetric("p99_us", "p99", lambda r: get(r, "latency_us", "p99"), "low", numbers.fmt_us),
+    DiffMetric(
+        "p99_9_us", "p99.9", lambda r: get(r, "latency_us", "p99_9"), "low", numbers.fmt_us
+    ),
+)  # fmt: skip
+
+NO_SIGNIFICANCE = (
+    f"fewer than {significance.MIN_SAMPLES} runs on a side: the ratio is shown, but no "
+    "significance can be claimed; give each side 3 or more repeats"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One metric of one matched pair of groups."""
+
+    label: str
+    a: list[float]
+    b: list[float]
+    verdict: significance.Verdict | None
+
+
+def _group(docs: Sequence[Doc]) -> dict[GroupKey, list[Doc]]:
+    groups: dict[GroupKey, list[Doc]] = {}
+    for doc in docs:
+        for r in cells(doc):
+            if completed(r):
+                key = cell_key(r)
+                groups.setdefault((key.model, key.proto, str(key.payload), key.clients), []).append(
+                    r
+                )
+    return groups
+
+
+def _label(key: GroupKey) -> str:
+    model, proto, payload, clients = key
+    size = int(payload) if payload.isdigit() else payload
+    return f"{model} {proto} {numbers.fmt_payload(size)} {clients:,} clients"
+
+
+def pairs(a: Sequence[Doc], b: Sequence[Doc]) -> list[tuple[str, list[Doc], list[Doc]]]:
+    """Matched (label, A results, B results): by cell, or the one group of each side."""
+    ga, gb = _group(a), _group(b)
+    if not ga or not gb:
+        side = "A" if not ga else "B"
+        raise SockbenchError(f"{side} holds no completed run to compare")
+    common = sorted(set(ga) & set(gb), key=lambda k: (workload_order(k[1:]), k[0]))
+    if common:
+        return [(_label(k), ga[k], gb[k]) for k in common]
+    if len(ga) == 1 and len(gb) == 1:
+        (ka, ra), (kb, rb) = next(iter(ga.items())), next(iter(gb.items()))
+        label = _label(ka) if ka == kb else f"{_label(ka)} → {_label(kb)}"
+        return [(label, ra, rb)]
+    raise SockbenchError("A and B share no cell (model, proto, payload, clients) to compare")
+
+
+def check_comparable(a: Sequence[Doc], b: Sequence[Doc]) -> None:
+    """Refuse (SockbenchError, exit 2) numbers from different hosts, CPU counts or
+    sockbench major versions."""
+    for what, read in (
+        ("hosts", lambda d: get(d, "environment", "hostname")),
+        ("CPU counts", lambda d: get(d, "environment", "cpu_count")),
+        ("sockbench major versions", _major),
+    ):
+        seen_a = {read(d) for d in a} - {None}
+        seen_b = {read(d) for d in b} - {None}
+        if seen_a and seen_b and seen_a != seen_b:
+            shown = f"{', '.join(map(str, sorted(seen_a, key=str)))} vs " + ", ".join(
+                map(str, sorted(seen_b, key=str))
+            )
+            raise SockbenchError(
+                f"A and B ran on different {what} ({shown}); their numbers are not "
+                "comparable; pass --force to diff them anyway"
+            )
+
+
+def _major(doc: Doc) -> str | None:
+    version = get(doc, "environment", "sockbench") or doc.get("sockbench_version")
+    return str(version).split(".")[0] if version else None
+
+
+def rows(a: Sequence[Doc], b: Sequence[Doc]) -> dict[str, list[Row]]:
+    """Per metric key, one row per matched pair."""
+    matched = pairs(a, b)
+    out: dict[str, list[Row]] = {}
+    for metric in METRICS:
+        for label, ra, rb in matched:
+            va = [float(v) for r in ra if (v := metric.value(r)) is not None]
+            vb = [float(v) for r in rb if (v := metric.value(r)) is not None]
+            if va and vb:
+                out.setdefault(metric.key, []).append(
+                    Row(label, va, vb, significance.compare(va, vb))
+                )
+    return out
+
+
+def change(metric: DiffMetric, verdict: significance.Verdict | None) -> str:
+    """``1.21× faster`` / ``1.08× slower`` / ``same``: B against A, pyperf's words."""
+    if verdict is None:
+        return numbers.DASH
+    ratio = verdict.ratio
+    if ratio == 1.0:
+        return "same"
+    better = ratio > 1.0 if metric.better == "high" else ratio < 1.0
+    factor = ratio if ratio > 1.0 else 1.0 / ratio
+    return f"{factor:.2f}× {'faster' if better else 'slower'}"
+
+
+def significance_text(verdict: significance.Verdict | None) -> str:
+    if verdict is None or verdict.significant is None:
+        return "n/a"
+    return "significant" if verdict.significant else "not significant"
+
+
+def _mean(values: Sequence[float], fmt: Callable[[Any], str]) -> str:
+    text = fmt(sum(values) / len(values))
+    return text if len(values) == 1 else f"{text} (n={len(values)})"
+
+
+def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list[Section]:
+    """The diff report: what A and B are, then one table per metric."""
+    found = rows(a, b)
+    few = any(r.verdict is not None and r.verdict.significant is None for v in found.values()
+              for r in v)  # fmt: skip
+    out = [
+        Section(
+            "Diff",
+            key="diff",
+            fields=(("A", names[0]), ("B", names[1]), ("rule", RULE)),
+            notes=(NO_SIGNIFICANCE,) if few else (),
+        )
+    ]
+    for metric in METRICS:
+        metric_rows = found.get(metric.key) or []
+        if not metric_rows:
+            continue
+        table = Table(
+            headers=("cell", "A", "B", "change", "significance"),
+            rows=tuple(
+                (
+                    r.label,
+                    _mean(r.a, metric.fmt),
+                    _mean(r.b, metric.fmt),
+                    change(metric, r.verdict),
+                    significance_text(r.verdict),
+                )
+                for r in metric_rows
+            ),
+            align=("l", "r", "r", "r", "l"),
+        )
+        better = "higher" if metric.better == "high" else "lower"
+        out.append(
+            Section(metric.title, key=metric.key, table=table, notes=(f"{better} is better",))
+        )
+    return out
+
+
+RULE = (
+    "mean of each side; significant when the 95 % bootstrap interval of mean(B) / mean(A) "
+    "excludes 1 (docs/reports.md)"
+)
+
+
+def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[str, Any]:
+    """The diff as a ``sockbench.diff/1`` document (raw numbers)."""
+    metrics: dict[str, list[dict[str, Any]]] = {}
+    for key, metric_rows in rows(a, b).items():
+        metric = next(m for m in METRICS if m.key == key)
+        metrics[key] = [
+            {
+                "cell": r.label,
+                "a": r.a,
+                "b": r.b,
+                "ratio": None if r.verdict is None else round(r.verdict.ratio, 6),
+                "ci95": None
+                if r.verdict is None or r.verdict.significant is None
+                else [round(r.verdict.low, 6), round(r.verdict.high, 6)],
+                "change": change(metric, r.verdict),
+                "significant": None if r.verdict is None else r.verdict.significant,
+            }
+            for r in metric_rows
+        ]
+    return {"schema": DIFF_SCHEMA, "a": names[0], "b": names[1], "metrics": metrics}
+
+
+def render(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str], fmt: str) -> str:
+    """The diff in ``text``, ``md``, ``html`` or ``json``."""
+    import json
+
+    if fmt == "json":
+        return json.dumps(to_json(a, b, names), indent=2, ensure_ascii=False) + "\n"
+    found = sections(a, b, names)
+    title = "sockbench diff"
+    if fmt == "text":
+        from sockbench.report import text
+
+        return text.page(title, found)
+    if fmt == "md":
+        from sockbench.report import markdown
+
+        return markdown.page(title, found)
+    if fmt == "html":
+        from sockbench.report import html
+
+        return html.page(title, [f"<header><h1>{title}</h1></header>"]
+                         + [html.section_html(s) for s in found])  # fmt: skip
+    raise SockbenchError(f"unknown diff format {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
+
+
+def describe_side(paths: Sequence[str]) -> str:
+    return paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"

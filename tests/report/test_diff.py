@@ -1,0 +1,120 @@
+"""`sockbench diff`: two fixtures, one clearly faster, one within noise; refusal across hosts."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sockbench.cli.diff import split_sides
+from sockbench.errors import SockbenchError
+from sockbench.report.diff import check_comparable, render
+from tests.report.conftest import RESULT_TCP
+
+
+def runs(tcp_doc: dict[str, Any], rps: list[float], p99: float = 3000.0) -> list[dict[str, Any]]:
+    out = []
+    for value in rps:
+        doc = copy.deepcopy(tcp_doc)
+        doc["totals"]["throughput_rps"] = value
+        doc["latency_us"]["p99"] = p99 * 1000.0 / value * 66.0
+        out.append(doc)
+    return out
+
+
+def save(folder: Path, docs: list[dict[str, Any]]) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, doc in enumerate(docs):
+        path = folder / f"r{i}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    return paths
+
+
+def sockbench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sockbench", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_clearly_faster_is_significant(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
+    a = save(tmp_path / "a", runs(tcp_doc, [66_000, 66_500, 65_800]))
+    b = save(tmp_path / "b", runs(tcp_doc, [80_000, 80_400, 79_600]))
+    result = sockbench("diff", *a, "--vs", *b)
+    assert result.returncode == 0, result.stderr
+    req_s = result.stdout.split("req/s\n-----\n")[1].split("\n\n")[0]
+    assert "1.21× faster" in req_s and " significant" in req_s
+    assert "not significant" not in req_s
+    p99 = result.stdout.split("p99\n---\n")[1]
+    assert "faster" in p99.splitlines()[1]
+
+
+def test_within_noise_is_not_significant(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
+    a = save(tmp_path / "a", runs(tcp_doc, [66_000, 70_000, 62_000]))
+    b = save(tmp_path / "b", runs(tcp_doc, [67_000, 63_000, 69_500]))
+    result = sockbench("diff", *a, "--vs", *b, "-f", "md")
+    assert result.returncode == 0, result.stderr
+    assert "not significant" in result.stdout.split("## req/s")[1].split("## ")[0]
+
+
+def test_two_single_runs_get_a_ratio_and_a_note(tcp_doc: dict[str, Any]) -> None:
+    [a], [b] = runs(tcp_doc, [60_000]), runs(tcp_doc, [72_000])
+    text = render([a], [b], ("a", "b"), "text")
+    assert "1.20× faster" in text and "n/a" in text
+    assert "no significance can be claimed" in text
+    doc = json.loads(render([a], [b], ("a", "b"), "json"))
+    assert doc["schema"] == "sockbench.diff/1"
+    assert doc["metrics"]["throughput_rps"][0]["significant"] is None
+    html = render([a], [b], ("a", "b"), "html")
+    assert html.startswith("<!DOCTYPE html>") and "1.20× faster" in html
+
+
+def test_refuses_across_hosts_unless_forced(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
+    other = copy.deepcopy(tcp_doc)
+    other["environment"]["hostname"] = "bench-02"
+    b = save(tmp_path / "b", [other])
+    result = sockbench("diff", str(RESULT_TCP), *b)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("sockbench: error: A and B ran on different hosts")
+    assert "--force" in result.stderr
+    forced = sockbench("diff", "--force", str(RESULT_TCP), *b)
+    assert forced.returncode == 0, forced.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "words"),
+    [
+        (("environment", "cpu_count"), 64, "CPU counts"),
+        (("environment", "sockbench"), "2.0.0", "sockbench major versions"),
+    ],
+)
+def test_refuses_other_cpu_counts_and_major_versions(
+    tcp_doc: dict[str, Any], path: tuple[str, str], value: object, words: str
+) -> None:
+    other = copy.deepcopy(tcp_doc)
+    other[path[0]][path[1]] = value
+    with pytest.raises(SockbenchError, match=words):
+        check_comparable([tcp_doc], [other])
+
+
+def test_compare_folders_are_matched_cell_by_cell(compare_doc: dict[str, Any]) -> None:
+    text = render([compare_doc], [compare_doc], ("a", "b"), "text")
+    req_s = text.split("req/s\n-----\n")[1].split("\n\n")[0]
+    assert len(req_s.splitlines()) == 1 + 12 + 1  # header, 12 cells, note
+    assert "same" in req_s
+
+
+def test_sides() -> None:
+    assert split_sides(["a", "b"]) == (["a"], ["b"])
+    assert split_sides(["a1", "a2", "--vs", "b1"]) == (["a1", "a2"], ["b1"])
+    with pytest.raises(SockbenchError, match="two paths"):
+        split_sides(["a", "b", "c"])
+    with pytest.raises(SockbenchError, match="each side"):
+        split_sides(["a", "--vs"])
