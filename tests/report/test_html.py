@@ -311,3 +311,71 @@ def test_renders_in_chromium(tmp_path: Path, name: str) -> None:
         assert region.size, f"{chart} is outside the screenshot"
         std, share = ink(region)
         assert std > 0.05 and share > 0.01, f"{chart} looks blank (std {std:.3f}, ink {share:.3f})"
+
+
+def narrow_run(tcp_doc: dict[str, Any]) -> dict[str, Any]:
+    """The stored run with every latency inside one decade (200-600 µs): the case where
+    a decade-only log axis had one labelled tick or none."""
+    from hdrh.histogram import HdrHistogram
+
+    rng = np.random.default_rng(7)
+    hist = HdrHistogram(1, 60_000_000, 3)
+    for v in np.clip(rng.lognormal(np.log(300), 0.15, 5000), 200, 600).astype(int):
+        hist.record_value(int(v))
+    doc = {k: v for k, v in tcp_doc.items() if k not in ("service_time_us", "send_lag_us")}
+    doc["latency_us"] = {**tcp_doc["latency_us"], "histogram": hist.encode().decode()}
+    return doc
+
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def y_labels(svg: str) -> list[str]:
+    """The labelled y ticks of a matplotlib SVG (text kept as text, svg.fonttype none)."""
+    root = ET.fromstring(svg)
+    labels = []
+    for group in root.iter(f"{SVG_NS}g"):
+        if (group.get("id") or "").startswith("ytick_"):
+            labels += [
+                t.text.strip() for t in group.iter(f"{SVG_NS}text") if t.text and t.text.strip()
+            ]
+    return labels
+
+
+def test_spectrum_has_three_y_labels_within_one_decade(tcp_doc: dict[str, Any]) -> None:
+    page = parse(render(narrow_run(tcp_doc), "html"))
+    spectra = [src for name, src in page.charts.items() if name.startswith("spectrum")]
+    assert spectra
+    for src in spectra:
+        svg = base64.b64decode(src.split(",", 1)[1]).decode()
+        labels = y_labels(svg)
+        assert len(labels) >= 3, labels
+        assert all(label.endswith("µs") or label.endswith("ms") for label in labels)
+
+
+def test_timeline_has_a_percentile_legend(tcp_doc: dict[str, Any]) -> None:
+    page = parse(render(tcp_doc, "html"))
+    [src] = [src for name, src in page.charts.items() if name.startswith("timeline")]
+    svg = base64.b64decode(src.split(",", 1)[1]).decode()
+    legends = [ET.tostring(g, encoding="unicode") for g in ET.fromstring(svg).iter(f"{SVG_NS}g")
+               if (g.get("id") or "").startswith("legend_")]  # fmt: skip
+    assert any(">p99<" in g and ">p50<" in g for g in legends)
+    assert "p99 solid" not in svg
+
+
+@needs_chromium
+def test_run_chart_y_labels_in_chromium(tmp_path: Path, tcp_doc: dict[str, Any]) -> None:
+    page = parse(render(narrow_run(tcp_doc), "html"))
+    [src] = [src for name, src in page.charts.items() if name.startswith("spectrum")]
+    chart = tmp_path / "spectrum.svg"
+    chart.write_bytes(base64.b64decode(src.split(",", 1)[1]))
+    dom = chromium(["--dump-dom", chart.as_uri()], tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # What chromium parsed, not what we wrote: three or more labelled y ticks.
+    assert len(y_labels(dom.stdout.strip())) >= 3
+    png = tmp_path / "spectrum.png"
+    shot = chromium([f"--screenshot={png}", "--window-size=720,360", chart.as_uri()],
+                    tmp_path / "profile")  # fmt: skip
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    std, share = ink(mpimg.imread(png)[..., :3])
+    assert std > 0.05 and share > 0.01, "screenshot looks blank"
