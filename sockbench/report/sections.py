@@ -149,7 +149,7 @@ LATENCY_FIELDS: tuple[tuple[str, str], ...] = (
 def summary_columns(results: Sequence[Doc]) -> tuple[Column, ...]:
     """The summary columns, plus repeat/status/generator only when they tell something."""
     columns = list(SUMMARY_COLUMNS)
-    if any(cell_key(r).repeat for r in results):
+    if any(cell_key(r).repeat > 1 for r in results):
         columns.insert(4, REPEAT_COLUMN)
     if any((r.get("status") or "completed") != "completed" for r in results):
         columns.append(STATUS_COLUMN)

@@ -15,6 +15,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.support.schema import validate_compare
+
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +52,7 @@ def test_compare_writes_every_file(small_compare: tuple[Path, Any]) -> None:
     assert f"results: {out}" in proc.stdout
     doc = json.loads((out / "results.json").read_text())
     assert doc["schema"] == "sockbench.compare/1"
+    validate_compare(doc)
     assert doc["created_at"] and doc["command"].startswith("sockbench compare")
     assert doc["environment"]["cpu_count"]
     cells = doc["cells"]
@@ -164,6 +167,7 @@ def test_ctrl_c_keeps_finished_cells_and_exits_130(tmp_path: Path) -> None:
     assert "interrupted" in stderr and "Traceback" not in stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["status"] == "interrupted"
+    validate_compare(doc)
     assert 1 <= len(doc["cells"]) < 6
     assert doc["cells"][0]["status"] == "completed"
     for result in doc["cells"]:

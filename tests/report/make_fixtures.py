@@ -215,7 +215,7 @@ def main() -> None:
                     "proto": proto,
                     "clients": clients,
                     "payload": 64,
-                    "repeat": 0,
+                    "repeat": 1,
                 }
                 cells.append(cell)
     compare = {
@@ -223,6 +223,16 @@ def main() -> None:
         "created_at": "2024-11-24T10:30:00+00:00",
         "command": "sockbench compare --models threaded,trio,asyncio --proto tcp,udp "
         "--clients 10,100 --payload 64",
+        "status": "completed",
+        "plan": {
+            "models": list(MODELS),
+            "protos": ["tcp", "udp"],
+            "clients": [10, 100],
+            "payloads": [64],
+            "repeat": 1,
+            "duration_s": 10.0,
+            "warmup_s": 2.0,
+        },
         "environment": ENVIRONMENT,
         "cells": cells,
     }

@@ -134,7 +134,7 @@ def test_saturated_cell_is_marked_and_never_best(compare_doc: dict[str, Any]) ->
 
 def test_repeat_and_status_columns(compare_doc: dict[str, Any]) -> None:
     first = {**cells(compare_doc)[0], "status": "server_died"}
-    second = {**cells(compare_doc)[1], "cell": {**cells(compare_doc)[1]["cell"], "repeat": 1}}
+    second = {**cells(compare_doc)[1], "cell": {**cells(compare_doc)[1]["cell"], "repeat": 2}}
     doc = {**compare_doc, "cells": [first, second]}
     header = render(doc, "md").split("## Summary\n\n")[1].splitlines()[0]
     assert "| repeat |" in header and header.endswith("| status |")

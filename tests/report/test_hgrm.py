@@ -79,7 +79,9 @@ def test_compare_hgrm_has_one_block_per_cell(compare_doc: dict[str, Any]) -> Non
     for block, cell in zip(blocks, cells(compare_doc), strict=True):
         title, body = block.split("\n", 1)
         c = cell["cell"]
-        assert title == f"{c['model']} {c['proto']} {c['clients']} {c['payload']}"
+        assert (
+            title == f"{c['model']} {c['proto']} {c['clients']} {c['payload']} repeat={c['repeat']}"
+        )
         check(cell["latency_us"])
         assert body.rstrip("\n") == hgrm.render_histogram(cell["latency_us"]).rstrip("\n")
 

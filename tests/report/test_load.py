@@ -66,3 +66,32 @@ def test_not_utf8(tmp_path: Path) -> None:
     bad = tmp_path / "result.json"
     bad.write_bytes(b"\xff\xfe\x00garbage")
     assert "cannot read" in _error(bad)
+
+
+def test_stored_compare_documents_match_the_compare_schema() -> None:
+    from tests.support.schema import validate_compare
+
+    validate_compare(load(COMPARE), cells=False)  # stub cells: only the compare keys
+
+
+def test_schema_ids_are_defined_once() -> None:
+    import json
+    from pathlib import Path
+
+    from sockbench.core import schemas
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    for name, ident in (("result", schemas.RESULT_SCHEMA), ("compare", schemas.COMPARE_SCHEMA)):
+        assert json.loads((docs / f"{name}.schema.json").read_text())["$id"] == ident
+    assert RESULT_SCHEMA is schemas.RESULT_SCHEMA and COMPARE_SCHEMA is schemas.COMPARE_SCHEMA
+
+
+def test_load_dispatches_on_the_schema_id(tmp_path: Path) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text('{"schema": "sockbench.compare/1", "cells": 3}')
+    with pytest.raises(SockbenchError, match="needs a list of cells"):
+        load(bad)
+    future = tmp_path / "result.json"
+    future.write_text('{"schema": "sockbench.result/2"}')
+    with pytest.raises(SockbenchError, match=r"unknown schema 'sockbench\.result/2'"):
+        load(future)
