@@ -15,6 +15,7 @@ across hosts, CPU counts or sockbench major versions is refused unless forced.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from sockbench.core import significance
 from sockbench.core.schemas import DIFF_SCHEMA
 from sockbench.errors import SockbenchError
-from sockbench.report import numbers
+from sockbench.report import markdown, numbers, text
 from sockbench.report.document import Doc, cell_key, cells, get
 from sockbench.report.sections import Section, Table
 from sockbench.report.verdicts import completed, workload_order
@@ -51,6 +52,11 @@ METRICS: tuple[DiffMetric, ...] = (
     ),
 )  # fmt: skip
 
+FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
+RULE = (
+    "mean of each side; significant when the 95 % bootstrap interval of mean(B) / mean(A) "
+    "excludes 1 (docs/reports.md)"
+)
 NO_SIGNIFICANCE = (
     f"fewer than {significance.MIN_SAMPLES} runs on a side: the ratio is shown, but no "
     "significance can be claimed; give each side 3 or more repeats"
@@ -167,8 +173,8 @@ def _mean(values: Sequence[float], fmt: Callable[[Any], str]) -> str:
 def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list[Section]:
     """The diff report: what A and B are, then one table per metric."""
     found = rows(a, b)
-    few = any(r.verdict is not None and r.verdict.significant is None for v in found.values()
-              for r in v)  # fmt: skip
+    every_row = [r for metric_rows in found.values() for r in metric_rows]
+    few = any(r.verdict is not None and r.verdict.significant is None for r in every_row)
     out = [
         Section(
             "Diff",
@@ -202,12 +208,6 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
     return out
 
 
-RULE = (
-    "mean of each side; significant when the 95 % bootstrap interval of mean(B) / mean(A) "
-    "excludes 1 (docs/reports.md)"
-)
-
-
 def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[str, Any]:
     """The diff as a ``sockbench.diff/1`` document (raw numbers)."""
     metrics: dict[str, list[dict[str, Any]]] = {}
@@ -232,29 +232,20 @@ def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[
 
 def render(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str], fmt: str) -> str:
     """The diff in ``text``, ``md``, ``html`` or ``json``."""
-    import json
-
     if fmt == "json":
         return json.dumps(to_json(a, b, names), indent=2, ensure_ascii=False) + "\n"
     found = sections(a, b, names)
     title = "sockbench diff"
     if fmt == "text":
-        from sockbench.report import text
-
         return text.page(title, found)
     if fmt == "md":
-        from sockbench.report import markdown
-
         return markdown.page(title, found)
     if fmt == "html":
-        from sockbench.report import html
+        from sockbench.report import html  # matplotlib: only when asked for
 
-        return html.page(title, [f"<header><h1>{title}</h1></header>"]
-                         + [html.section_html(s) for s in found])  # fmt: skip
+        header = f"<header><h1>{title}</h1></header>"
+        return html.page(title, [header, *(html.section_html(s) for s in found)])
     raise SockbenchError(f"unknown diff format {fmt!r} (choose from {', '.join(FORMATS)})")
-
-
-FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
 
 
 def describe_side(paths: Sequence[str]) -> str:
