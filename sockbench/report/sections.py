@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sockbench.core import significance
+from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.report import numbers, verdicts
 from sockbench.report.document import (
     Doc,
@@ -123,8 +124,8 @@ SATURATED = "SATURATED"
 GENERATOR_COLUMN = Column(
     "generator", lambda r: SATURATED if verdicts.saturated(r) else "", align="l"
 )
-#: Words of the engine's per-run saturation warning; a compare shows one notice instead.
-SATURATION_WARNING = "load generator"
+#: Words of a saturation warning in results older than ``warning_details``.
+SATURATION_WORDS = "load generator"
 
 LATENCY_KINDS: tuple[tuple[str, str], ...] = (
     ("latency", "latency_us"),
@@ -513,12 +514,30 @@ def compare_sections(doc: Doc) -> list[Section]:
         f"[{cell_key(r).label}] {w}"
         for r in in_display_order(results)
         for w in (r.get("warnings") or [])
-        if not (verdicts.saturated(r) and SATURATION_WARNING in str(w))
+        if str(w) not in _saturation_warnings(r)
     )
     if warnings:
         out.append(Section("Warnings", key="warnings", items=warnings))
     out.append(Section("Environment", key="environment", fields=environment_fields(doc)))
     return out
+
+
+def _saturation_warnings(result: Doc) -> set[str]:
+    """The text of a cell's saturation warning(s): a compare shows one notice instead.
+
+    Read from ``warning_details`` (kind ``generator_saturated``) when the result has
+    them; older results are matched on their words.
+    """
+    if not verdicts.saturated(result):
+        return set()
+    details: list[Mapping[str, Any]] | None = result.get("warning_details")
+    if details is None:
+        return {str(w) for w in result.get("warnings") or [] if SATURATION_WORDS in str(w)}
+    return {
+        RunWarning(WarningKind(d["kind"]), d["message"], d.get("advice") or "").text()
+        for d in details
+        if d.get("kind") == WarningKind.GENERATOR_SATURATED
+    }
 
 
 def _interval(values: Sequence[float], fmt: Callable[[Any], str]) -> tuple[str, str]:

@@ -186,3 +186,22 @@ def test_minimal_documents_render() -> None:
     for fmt in FORMATS:
         assert render(bare, fmt)
         assert render(compare, fmt)
+
+
+def test_one_saturation_notice_read_from_warning_details(compare_doc: dict[str, Any]) -> None:
+    from sockbench.core.warning import RunWarning, WarningKind
+
+    saturated = RunWarning(
+        WarningKind.GENERATOR_SATURATED, "the generator used 99% CPU", "add --workers"
+    )
+    other = RunWarning(WarningKind.RATE_NOT_KEPT, "the load generator could not keep the rate")
+    first = {
+        **cells(compare_doc)[0],
+        "generator": {"cpu_percent_mean": 99.0, "workers": 1, "saturated": True},
+        "warnings": [saturated.text(), other.text()],
+        "warning_details": [saturated.to_json(), other.to_json()],
+    }
+    doc = {**compare_doc, "cells": [first, *cells(compare_doc)[1:]]}
+    text = render(doc, "text")
+    assert saturated.text() not in text  # the Generator saturated section says it once
+    assert other.text() in text  # other warnings stay, whatever their words
