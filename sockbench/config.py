@@ -23,6 +23,7 @@ from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all
 from sockbench.servers.behaviour import ServerBehaviour
+from sockbench.servers.external import ExternalCommand, external_command
 from sockbench.servers.host import check_options
 from sockbench.servers.spec import DEFAULT_MODEL, DEFAULT_THREADS, ServerSpec
 
@@ -78,11 +79,13 @@ class RunConfig:
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     json_path: str | None = None
     out_dir: str | None = "results"
+    external: ExternalCommand | None = None  # a user's command instead of server_model
+    server_logs: str | None = None  # path prefix of its stdout/stderr; None: the run folder
 
     @property
     def server_spec(self) -> ServerSpec | None:
-        """The server to start, None for an external ``target``."""
-        if self.target is not None or self.server_model is None:
+        """The built-in server to start, None for an external ``target`` or command."""
+        if self.target is not None or self.server_model is None or self.external is not None:
             return None
         behaviour = ServerBehaviour.SINK if self.mode is Workload.STREAM else ServerBehaviour.ECHO
         return ServerSpec(
@@ -135,7 +138,10 @@ def validate_run(
     server_cpus, client_cpus = resolve_pinning(
         str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
     )
+    external = _external(v, proto, endpoint)
     model = None if endpoint else str(v["server_model"] or DEFAULT_MODEL).strip().lower()
+    if external is not None:
+        model = external.name
     processes = int(v["server_processes"])  # type: ignore[call-overload]
     if model == "prefork" and processes == 0:
         # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
@@ -161,6 +167,7 @@ def validate_run(
             str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"])
         ),
         "out_dir": v["out_dir"] or None,
+        "external": external,
     }
     # Every other field is an option's converted value under the same name.
     plain = {f.name: v[f.name] for f in fields(RunConfig) if f.name in v}
@@ -168,6 +175,28 @@ def validate_run(
     if config.server_spec is not None:
         check_options(config.server_spec, proto)  # unknown, unavailable, wrong protocol
     return config
+
+
+def _external(
+    v: Mapping[str, object], proto: Proto, endpoint: Endpoint | None
+) -> ExternalCommand | None:
+    """``--server-cmd`` (named by ``--server-name``, else after its program), checked."""
+    if v["server_cmd"] is None:
+        for key, flag in (("ready_line", "--ready-line"), ("server_name", "--server-name")):
+            if v[key] is not None:
+                raise ConfigError(f"{flag} applies to --server-cmd")
+        return None
+    if endpoint is not None:
+        raise ConfigError("give --target or --server-cmd, not both")
+    name = v["server_name"]
+    external = external_command(
+        None if name is None else str(name),
+        str(v["server_cmd"]),
+        ready_line=None if v["ready_line"] is None else str(v["ready_line"]),
+        ready_timeout_s=float(v["ready_timeout_s"]),  # type: ignore[arg-type]
+    )
+    external.check(proto)
+    return external
 
 
 def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[ServerSpec, Endpoint]:

@@ -48,6 +48,7 @@ class Option:
     commands: frozenset[str] = RUN
     metavar: str | None = None
     default_help: str | None = None  # says what the default means, when no value shows it
+    repeatable: bool = False  # given any number of times: a tuple of values
 
     @property
     def flag(self) -> str:
@@ -60,7 +61,10 @@ class Option:
     def convert(self, value: object) -> object:
         """The typed value; ConfigError naming the flag and what it accepts."""
         if value is None:
-            return None
+            return () if self.repeatable else None
+        if self.repeatable:
+            items = value if isinstance(value, tuple | list) else (value,)
+            return tuple(self.parse(v, self.flag) if self.parse else v for v in items)
         if self.is_switch:
             return bool(value)
         typed = self.parse(value, self.flag) if self.parse else value
@@ -121,7 +125,22 @@ OPTIONS: tuple[Option, ...] = (
     # The server
     Option("server_model", ("--server",), "server model to start when no --target", "asyncio"),
     Option("models", ("--models",), "server models, comma-separated (see `sockbench models`)",
-           "threaded,selectors,asyncio", commands=COMPARE),
+           None, commands=COMPARE, default_help="threaded,selectors,asyncio; none with --model"),
+    # Your own server (sockbench.servers.external)
+    Option("server_cmd", ("--server-cmd",),
+           "your own server instead: a command with {port} ({path} for unix)", metavar="CMD"),
+    Option("server_name", ("--server-name",), "the --server-cmd's name in reports",
+           default_help="its program's name"),
+    Option("external_models", ("--model",),
+           "your own server as a model, repeatable: NAME='CMD with {port}'", repeatable=True,
+           metavar="NAME=CMD", commands=COMPARE),
+    Option("ready_line", ("--ready-line",), "--server-cmd is ready once its stdout shows TEXT",
+           metavar="TEXT"),
+    Option("ready_lines", ("--ready-line",),
+           "a --model is ready once its stdout shows TEXT (NAME=TEXT: that model), repeatable",
+           repeatable=True, metavar="TEXT", commands=COMPARE),
+    Option("ready_timeout_s", ("--ready-timeout",), "seconds your server may take to serve",
+           10.0, parse_seconds, positive=True, commands=RUN_COMPARE),
     Option("model", ("--model",), "server model (see `sockbench models`)", "asyncio",
            commands=SERVE),
     Option("bind", ("--bind",), "HOST:PORT, or a Unix socket path", "127.0.0.1:9000",
@@ -204,7 +223,9 @@ def convert_all(command: str, values: dict[str, object]) -> dict[str, object]:
     out: dict[str, object] = {}
     for name, option in options.items():
         value = values.get(name, default(option, command))
-        if name in lists:
+        if name in lists and value is None:
+            out[name] = ()
+        elif name in lists:
             items: list[object] = (
                 list(split_list(value, option.flag))
                 if isinstance(value, str)

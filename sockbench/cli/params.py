@@ -53,6 +53,10 @@ def _parameter(option: Option, default: object, many: bool) -> inspect.Parameter
         long = option.flag[2:]
         info = typer.Option(f"--{long}/--no-{long}", *option.flags[1:], help=option.help)
         annotation: Any = Annotated[bool, info]
+    elif option.repeatable:
+        info = typer.Option(*option.flags, help=option.help, metavar=_metavar(option, False))
+        annotation = Annotated[list[str] | None, info]
+        default = None
     else:
         info = typer.Option(
             *option.flags,

@@ -16,6 +16,7 @@ however the compare ends.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import threading
@@ -91,6 +92,7 @@ def failed_result(
             "model": cell.model,
             "target": "not started",
             "cpus": sorted(cell.config.server_cpus) or None,
+            **_command(cell),
         },
         started_at=started_at,
         duration_s=0.0,
@@ -126,7 +128,23 @@ def run_cell(
         return result, False
     result = dict(outcome.result)
     result["cell"] = cell.to_json()
+    died = (result.get("server") or {}).get("error")
+    if died:  # an external command that exited mid-cell: its code and last stderr lines
+        result["cell"]["error"] = died
     return result, outcome.result["status"] == RunStatus.INTERRUPTED
+
+
+def _command(cell: Cell) -> dict[str, Any]:
+    external = cell.config.external
+    return {"template": external.template} if external else {}
+
+
+def _keeping_logs(cell: Cell, folder: Path) -> Cell:
+    """An external server's stdout/stderr go beside the cell's .hgrm, named by its stem."""
+    if cell.config.external is None:
+        return cell
+    config = dataclasses.replace(cell.config, server_logs=f"{folder / cell.stem}.")
+    return dataclasses.replace(cell, config=config)
 
 
 @contextlib.contextmanager
@@ -173,7 +191,7 @@ def run_compare(
     started = time.monotonic()
     try:
         with _sigterm_as_ctrl_c():
-            for cell in plan.cells:
+            for cell in (_keeping_logs(c, folder) for c in plan.cells):
                 progress = before_cell(cell) if before_cell else None
                 result, stop = run_cell(cell, run, command=command, progress=progress)
                 doc["cells"].append(result)

@@ -29,7 +29,9 @@ from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all, split_list
 from sockbench.report import numbers as stats
+from sockbench.servers.external import ExternalCommand, parse_model_options
 
+DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
 MAX_REPEAT = 100
 MAX_CELLS = 10_000
 
@@ -87,6 +89,7 @@ class Plan:
     client_cpus: tuple[int, ...]
     workers: str
     cells: tuple[Cell, ...]
+    external: tuple[ExternalCommand, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """What the compare document records about how it ran."""
@@ -104,6 +107,7 @@ class Plan:
             "workers": self.workers,
             "order": "interleaved: per repeat, per proto/payload/clients, models rotated",
             "cells": len(self.cells),
+            "commands": {e.name: e.template for e in self.external} or None,
         }
 
 
@@ -146,7 +150,15 @@ def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> 
 
         machine = read_machine()
     v = convert_all("compare", dict(values))
-    model_names = tuple(str(m).lower() for m in v.pop("models"))  # type: ignore[attr-defined]
+    external = parse_model_options(
+        list(v.pop("external_models")),  # type: ignore[call-overload]
+        list(v.pop("ready_lines")),  # type: ignore[call-overload]
+        float(v["ready_timeout_s"]),  # type: ignore[arg-type]
+    )
+    builtin = tuple(str(m).lower() for m in v.pop("models"))  # type: ignore[attr-defined]
+    builtin = builtin or (() if external else DEFAULT_MODELS)
+    commands = _external_models(external)
+    model_names = builtin + tuple(commands)
     proto_list = tuple(dict.fromkeys(parse_proto(str(p)) for p in v.pop("proto")))  # type: ignore[attr-defined]
     client_counts: tuple[int, ...] = v.pop("clients")  # type: ignore[assignment]
     payload_sizes: tuple[int, ...] = v.pop("payload")  # type: ignore[assignment]
@@ -168,7 +180,7 @@ def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> 
                             "proto": proto.value,
                             "clients": n,
                             "payload": payload,
-                            "server_model": model,
+                            **_server(model, commands),
                             "out_dir": "",  # the compare writes its own folder
                         },
                         machine,
@@ -195,4 +207,27 @@ def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> 
         client_cpus=first.client_cpus,
         workers=str(v["workers"]),
         cells=tuple(cells),
+        external=tuple(commands.values()),
     )
+
+
+def _server(model: str, commands: Mapping[str, ExternalCommand]) -> dict[str, object]:
+    """The run options that start ``model``: a built-in one, or a ``--model`` command."""
+    spec = commands.get(model)
+    if spec is None:
+        return {"server_model": model}
+    return {"server_cmd": spec.template, "server_name": spec.name, "ready_line": spec.ready_line}
+
+
+def _external_models(external: tuple[ExternalCommand, ...]) -> dict[str, ExternalCommand]:
+    """``--model NAME=CMD`` by name; a name may not repeat nor shadow a built-in model."""
+    from sockbench.servers.registry import MODELS
+
+    out: dict[str, ExternalCommand] = {}
+    for spec in external:
+        if spec.name.lower() in MODELS:
+            raise ConfigError(f"--model {spec.name} is a built-in model's name; pick another")
+        if spec.name in out:
+            raise ConfigError(f"--model {spec.name} is given twice")
+        out[spec.name] = spec
+    return out

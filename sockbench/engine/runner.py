@@ -27,6 +27,7 @@ from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
 from sockbench.output import write_json, write_run_folder
+from sockbench.servers.external import ExternalServer, ServerLogs, open_external
 from sockbench.servers.launcher import ServerProcess, open_server
 
 SATURATION = 0.9  # of the generator's CPU capacity
@@ -103,11 +104,21 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     environment = collect_environment()
     server_resources: dict[str, Any] | None = None
+    logs = ServerLogs(config.server_logs) if config.external else None
     with contextlib.ExitStack() as stack:
         private = stack.enter_context(_private_dir())
-        server: ServerProcess | None = None
+        server: ServerProcess | ExternalServer | None = None
         spec = config.server_spec
-        if spec is not None:
+        if config.external is not None and logs is not None:
+            server = stack.enter_context(
+                open_external(
+                    config.external, _embedded_bind(config, private), logs=logs,
+                    cpus=config.server_cpus,
+                )
+            )  # fmt: skip
+            endpoint = server.endpoint
+            server_sampler = stack.enter_context(TreeSampler(server.pid))
+        elif spec is not None:
             server = stack.enter_context(open_server(spec, _embedded_bind(config, private)))
             endpoint = server.endpoint
             server_sampler = stack.enter_context(TreeSampler(server.pid))
@@ -137,6 +148,9 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     warnings = run_warnings(tally, outcome.status, outcome.failed_workers)
     if generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
+    external = server.to_json() if isinstance(server, ExternalServer) else {}
+    if "error" in external:
+        warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
     result = build_result(
         config=config.to_json(),
         command=command,
@@ -145,6 +159,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
             "model": config.server_model if server else None,
             "target": endpoint.url(),
             "cpus": sorted(config.server_cpus) or None,
+            **external,
         },
         started_at=started_at,
         duration_s=outcome.measured_s,
@@ -158,6 +173,8 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         },
     )
     folder = write_run_folder(result, config.out_dir) if config.out_dir else None
+    if logs is not None:
+        logs.keep(folder)
     if config.json_path:
         write_json(result, config.json_path)
     return RunOutcome(result, folder, exit_code(outcome.status))

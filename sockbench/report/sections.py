@@ -505,6 +505,9 @@ def compare_sections(doc: Doc) -> list[Section]:
             notes=tuple(notes),
         ),
     ]
+    commands: Mapping[str, str] = get(doc, "plan", "commands") or {}
+    if commands:  # --model NAME=CMD: what each external model ran
+        out.append(Section("Server commands", key="commands", fields=tuple(commands.items())))
     if repeats >= 2:
         out.append(significance_section(results))
     saturation = saturation_section(results)

@@ -1,0 +1,450 @@
+"""Any command as a server model: started fresh per run, awaited, stopped, its tree measured.
+
+``--server-cmd 'socat TCP-LISTEN:{port},fork,reuseaddr PIPE'`` (run) or
+``--model socat='...'`` (compare) names a command template; each run fills in
+``{port}`` (a port free on 127.0.0.1 a moment before), ``{host}`` (127.0.0.1)
+and ``{path}`` (a Unix socket path in the run's private directory), starts it
+and waits until it serves. The load still goes only to loopback or that path.
+
+Trade-offs:
+
+- **No shell unless needed.** A command without shell syntax is split with
+  :func:`shlex.split` and executed directly, so the sampled tree and the exit
+  code are the server's own; one with pipes, ``$VARS``, ``&&`` or globs runs
+  under ``/bin/sh -c``, which costs one small extra process in the numbers.
+- **Its own session.** A terminal's Ctrl-C must not kill the server under a run
+  that is still measuring; the run stops it. Stopping signals the whole process
+  group and every descendant found (SIGTERM, then SIGKILL after a grace), so
+  forked workers go too. A server that daemonizes into another session escapes
+  both the sampling and the stop: run it in the foreground.
+- **Readiness by observation.** TCP and Unix streams: a connection is accepted
+  (the probe connection is closed at once). UDP: a socket of the process tree is
+  bound to the port (read from /proc, the server sees nothing). Unix datagrams:
+  the socket file exists. ``--ready-line TEXT`` also waits for TEXT on its stdout,
+  which must then be flushed (``setvbuf``/``fflush``, ``python -u``). The probe
+  polls with a backoff from 5 to 100 ms, bounded by ``--ready-timeout``.
+- **Logs straight to files**, never a pipe: a chatty server can neither block on
+  a full pipe nor cost the generator CPU copying its output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from sockbench.endpoints import Endpoint, Proto
+from sockbench.errors import ConfigError, SockbenchError
+
+LOOPBACK = "127.0.0.1"
+READY_TIMEOUT_S = 10.0
+STOP_GRACE_S = 5.0
+STDOUT_NAME = "server-stdout.log"
+STDERR_NAME = "server-stderr.log"
+TAIL_LINES = 5
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}")
+_SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]#~\n]|^\w+=")
+_POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
+
+
+@dataclass(frozen=True)
+class ExternalCommand:
+    """A user's server: a name for the reports and the command template it runs."""
+
+    name: str
+    template: str
+    ready_line: str | None = None
+    ready_timeout_s: float = READY_TIMEOUT_S
+
+    def check(self, proto: Proto) -> None:
+        """ConfigError unless the template can be told where to serve ``proto``."""
+        needed = "{path}" if proto.is_unix else "{port}"
+        if needed not in self.template:
+            raise ConfigError(
+                f"server command {self.name!r} has no {needed}, which {proto.value} needs: "
+                f"sockbench gives each run its own {'socket path' if proto.is_unix else 'port'}"
+            )
+
+    def fill(self, endpoint: Endpoint) -> str:
+        """The command line for ``endpoint``; braces other than the three names stay as typed."""
+        values = {
+            "{port}": "" if endpoint.proto.is_unix else str(endpoint.port),
+            "{host}": "" if endpoint.proto.is_unix else endpoint.host,
+            "{path}": endpoint.path,
+        }
+        return re.sub(r"\{(?:port|host|path)\}", lambda m: values[m.group(0)], self.template)
+
+
+def external_command(
+    name: str | None,
+    template: str,
+    *,
+    ready_line: str | None = None,
+    ready_timeout_s: float = READY_TIMEOUT_S,
+) -> ExternalCommand:
+    """Check a command template (and its name; default: the program's file name)."""
+    if not template.strip():
+        raise ConfigError("the server command is empty")
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:
+        raise ConfigError(f"cannot parse the server command {template!r}: {exc}") from None
+    if name is None:
+        name = re.sub(r"[^A-Za-z0-9_.+-]", "-", os.path.basename(words[0] if words else "sh"))
+        name = name.lstrip("-_.+") or "external"
+    if not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(
+            f"model name {name!r} must be 1-40 letters, digits or _.+- (it names files)"
+        )
+    if ready_line is not None and not ready_line:
+        raise ConfigError("--ready-line must not be empty")
+    if not ready_timeout_s > 0:
+        raise ConfigError(f"--ready-timeout must be greater than 0, got {ready_timeout_s:g}")
+    return ExternalCommand(name, template, ready_line, ready_timeout_s)
+
+
+def parse_model_options(
+    models: list[str], ready_lines: list[str], ready_timeout_s: float = READY_TIMEOUT_S
+) -> tuple[ExternalCommand, ...]:
+    """compare's ``--model NAME=CMD`` options, with ``--ready-line TEXT`` (every model)
+    or ``--ready-line NAME=TEXT`` (that model)."""
+    pairs = []
+    for text in models:
+        name, sep, template = text.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--model expects NAME=COMMAND, got {text!r}")
+        pairs.append((name.strip(), template))
+    names = {name for name, _ in pairs}
+    if ready_lines and not pairs:
+        raise ConfigError("--ready-line applies to --model NAME=COMMAND")
+    every: str | None = None
+    own: dict[str, str] = {}
+    for text in ready_lines:
+        name, sep, line = text.partition("=")
+        if sep and name in names:
+            own[name] = line
+        elif every is None:
+            every = text
+        else:
+            raise ConfigError(
+                f"--ready-line {text!r}: name the model it is for (NAME=TEXT), one of "
+                + ", ".join(sorted(names))
+            )
+    return tuple(
+        external_command(
+            name, template, ready_line=own.get(name, every), ready_timeout_s=ready_timeout_s
+        )
+        for name, template in pairs
+    )
+
+
+def argv_for(command: str) -> list[str]:
+    """Run directly when it is plain words; through ``/bin/sh -c`` when it uses shell syntax."""
+    if _SHELL_SYNTAX.search(command):
+        return ["/bin/sh", "-c", command]
+    return shlex.split(command)
+
+
+def free_port(proto: Proto) -> int:
+    """A port nobody holds on 127.0.0.1 now (the server binds it a moment later)."""
+    kind = socket.SOCK_STREAM if proto.is_stream else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerLogs:
+    """Where a server's stdout and stderr go: ``prefix`` + file name, or a temporary
+    folder until :meth:`keep` moves them into a run folder."""
+
+    def __init__(self, prefix: str | None) -> None:
+        self._tmp = (
+            tempfile.TemporaryDirectory(prefix="sockbench-logs-") if prefix is None else None
+        )
+        self.prefix = f"{self._tmp.name}/" if self._tmp else prefix or ""
+        self.stdout = Path(self.prefix + STDOUT_NAME)
+        self.stderr = Path(self.prefix + STDERR_NAME)
+
+    def open(self, path: Path) -> int:
+        # O_EXCL|O_NOFOLLOW: never write through a symlink or over someone's file.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            return os.open(path, flags, 0o644)
+        except OSError as exc:
+            raise SockbenchError(f"cannot create {path}: {exc.strerror}") from None
+
+    def keep(self, folder: Path | None) -> None:
+        """Move temporary logs into ``folder`` (dropped when there is none)."""
+        if self._tmp is None:
+            return
+        if folder is not None:
+            for path in (self.stdout, self.stderr):
+                if path.exists():
+                    shutil.move(path, folder / path.name)
+        self._tmp.cleanup()
+
+
+class ExternalServer:
+    """A running external command: where it serves, its tree, how it ended."""
+
+    def __init__(
+        self, proc: subprocess.Popen[bytes], spec: ExternalCommand, endpoint: Endpoint, **run: Any
+    ) -> None:
+        self._proc = proc
+        self.pid = proc.pid
+        self.spec = spec
+        self.model = spec.name
+        self.endpoint = endpoint
+        self.command: str = run["command"]
+        self.argv: list[str] = run["argv"]
+        self.logs: ServerLogs = run["logs"]
+        self.died_by_itself = False
+        self.stopped_with: str | None = None
+        self._said_offset = 0
+        self._said_tail = b""
+
+    def returncode(self) -> int | None:
+        """None while it runs; its exit code once it ended (negative: killed by that signal)."""
+        return self._proc.poll()
+
+    def stderr_tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """Its last non-empty stderr lines."""
+        try:
+            with open(self.logs.stderr, "rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+                text = f.read().decode(errors="replace")
+        except OSError:
+            return []
+        return [ln.strip() for ln in text.splitlines() if ln.strip()][-lines:]
+
+    def last_words(self) -> str:
+        tail = self.stderr_tail()
+        return f"; last stderr: {' | '.join(tail)}" if tail else "; its stderr is empty"
+
+    def said(self, text: str) -> bool:
+        """Whether ``text`` has appeared on its stdout (read incrementally from the log)."""
+        try:
+            with open(self.logs.stdout, "rb") as f:
+                f.seek(self._said_offset)
+                chunk = f.read(1 << 20)
+        except OSError:
+            return False
+        self._said_offset += len(chunk)
+        needle = text.encode()
+        window = self._said_tail + chunk
+        self._said_tail = window[-len(needle) :]
+        return needle in window
+
+    def tree(self) -> list[psutil.Process]:
+        """The process and its descendants, as far as they can be seen now."""
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def stop(self, grace: float = STOP_GRACE_S) -> int:
+        """SIGTERM the group and the tree, SIGKILL what is left after ``grace`` s; reap."""
+        proc = self._proc
+        if self.stopped_with is not None:
+            return proc.wait()
+        self.died_by_itself = proc.poll() is not None
+        tree = self.tree()[1:]
+        self.stopped_with = "itself" if self.died_by_itself else "SIGTERM"
+        _signal_all(self.pid, tree, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+        if not _wait_gone(tree, deadline) or proc.poll() is None:
+            if not self.died_by_itself:
+                self.stopped_with = f"SIGKILL after {grace:g} s"
+            _signal_all(self.pid, tree, signal.SIGKILL)
+            _wait_gone(tree, time.monotonic() + 2.0)
+        code = proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
+        return code
+
+    def death_note(self) -> str:
+        return (
+            f"server command {self.model!r} exited with code {self.returncode()} "
+            f"during the run{self.last_words()}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """What the result's ``server`` object records about the command."""
+        doc: dict[str, Any] = {
+            "command": self.command,
+            "argv": self.argv,
+            "template": self.spec.template,
+            "exit_code": self.returncode(),
+            "stopped": self.stopped_with,
+            "stdout": self.logs.stdout.name,
+            "stderr": self.logs.stderr.name,
+        }
+        if self.died_by_itself:
+            doc["error"] = self.death_note()
+        return doc
+
+
+def _signal_all(pgid: int, tree: list[psutil.Process], sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for proc in tree:  # descendants that left the group
+        try:
+            proc.send_signal(sig)
+        except psutil.Error:
+            pass
+
+
+def _wait_gone(procs: list[psutil.Process], deadline: float) -> bool:
+    """Wait until none of ``procs`` runs (zombies count as gone: their parent reaps them)."""
+    delay = _POLL_FIRST_S
+    while True:
+        alive = []
+        for p in procs:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.Error:
+                pass
+        procs = alive
+        if not procs:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX_S)
+
+
+@contextmanager
+def open_external(
+    spec: ExternalCommand, bind: Endpoint, *, logs: ServerLogs, cpus: tuple[int, ...] = ()
+) -> Iterator[ExternalServer]:
+    """Start ``spec`` serving ``bind`` (port 0: a free one), yield it once ready, stop it at exit.
+
+    Raises :class:`SockbenchError` with its exit code and last stderr lines when it
+    cannot be started, exits before it is ready, or is not ready in time.
+    """
+    spec.check(bind.proto)
+    if not bind.proto.is_unix and not bind.port:
+        bind = bind.with_port(free_port(bind.proto))
+    command = spec.fill(bind)
+    argv = argv_for(command)
+    pinned = _pinned(cpus)
+    out_fd, err_fd = logs.open(logs.stdout), logs.open(logs.stderr)
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,  # never written: a server that reads stdin just waits
+            stdout=out_fd,
+            stderr=err_fd,
+            start_new_session=True,
+            preexec_fn=pinned,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SockbenchError(
+            f"cannot start server command {spec.name!r} ({argv[0]}): {detail}"
+        ) from None
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+    server = ExternalServer(proc, spec, bind, command=command, argv=argv, logs=logs)
+    try:
+        _await_ready(server)
+        yield server
+    finally:
+        server.stop()
+
+
+def _pinned(cpus: tuple[int, ...]) -> Any:
+    if not cpus:
+        return None
+    # Before exec, so every thread and process the server starts inherits it. The set was
+    # checked against this process's CPUs (sockbench.config); a cgroup that forbids some
+    # makes the start fail with the reason.
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def _await_ready(server: ExternalServer) -> None:
+    spec = server.spec
+    deadline = time.monotonic() + spec.ready_timeout_s
+    said = spec.ready_line is None
+    delay = _POLL_FIRST_S
+    while True:
+        code = server.returncode()
+        if code is not None:
+            raise SockbenchError(
+                f"server command {spec.name!r} exited with code {code} before it was ready"
+                + server.last_words()
+            )
+        said = said or server.said(spec.ready_line or "")
+        if said and _serves(server):
+            return
+        if time.monotonic() >= deadline:
+            waited = (
+                f"no line with {spec.ready_line!r} on its stdout"
+                if not said
+                else f"{_describe(server.endpoint)} was not served"
+            )
+            raise SockbenchError(
+                f"server command {spec.name!r} was not ready within "
+                f"{spec.ready_timeout_s:g} s ({waited}){server.last_words()}"
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, _POLL_MAX_S)
+
+
+def _describe(endpoint: Endpoint) -> str:
+    return endpoint.path if endpoint.proto.is_unix else f"{endpoint.host}:{endpoint.port}"
+
+
+def _serves(server: ExternalServer) -> bool:
+    endpoint = server.endpoint
+    if endpoint.proto is Proto.UDP:
+        return _tree_binds_udp(server, endpoint.port)
+    if endpoint.proto.is_unix:
+        try:
+            if not stat.S_ISSOCK(os.stat(endpoint.path).st_mode):
+                return False
+        except OSError:
+            return False
+        if not endpoint.proto.is_stream:
+            return True
+    with socket.socket(endpoint.family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(endpoint.sockaddr)
+        except OSError:
+            return False
+    return True
+
+
+def _tree_binds_udp(server: ExternalServer, port: int) -> bool:
+    for proc in server.tree():
+        try:
+            if any(c.laddr and c.laddr.port == port for c in proc.net_connections("udp")):
+                return True
+        except psutil.Error:
+            continue
+    return False
