@@ -22,25 +22,14 @@ import jsonschema
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.compare.test_cli import ROOT, SCHEMA, SHORT, _sockbench
+from tests.support import processes
+
 SUPPORT = ROOT / "tests" / "support"
-SCHEMA = json.loads((ROOT / "docs" / "result.schema.json").read_text())
-SHORT = ["--duration", "1", "--warmup", "0.2"]
 SOCAT = "socat TCP-LISTEN:{port},fork,reuseaddr PIPE"
 PY = sys.executable
 
 pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
-
-
-def _sockbench(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sockbench", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        cwd=ROOT,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +55,7 @@ def test_builtin_against_socat_and_c_echo(tmp_path: Path, c_echo: Path | None) -
         models += ["--model", f"c-echo={c_echo} {{port}}", "--ready-line", "c-echo=listening on"]
     proc = _sockbench(
         "compare", "--models", "selectors", *models, "--proto", "tcp", "--clients", "5,20",
-        *SHORT, "--out", str(out), "--quiet",
+        *SHORT, "--out", str(out), "--quiet", timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     names = ["selectors", "socat"] + (["c-echo"] if c_echo else [])
@@ -78,6 +67,7 @@ def test_builtin_against_socat_and_c_echo(tmp_path: Path, c_echo: Path | None) -
         assert result["totals"]["requests"] > 0
         resources = result["server_resources"]
         assert resources["samples"] >= 1 and resources["rss_bytes_max"] > 0
+        assert resources["cpu_percent_mean"] > 0, (model, resources)
         assert resources["threads_max"] >= 1 and resources["fds_max"] >= 1
         server = result["server"]
         assert server["model"] == model
@@ -116,7 +106,7 @@ def test_failing_commands_are_reported_and_the_compare_goes_on(tmp_path: Path) -
         "--model", f"never={PY} {never} {{port}}",
         "--model", f"crash={PY} {SUPPORT / 'crash_echo.py'} {{port}} 2000",
         "--ready-timeout", "3", "--proto", "tcp", "--clients", "5",
-        "--duration", "2", "--warmup", "0", "--out", str(out), "--quiet",
+        "--duration", "2", "--warmup", "0", "--out", str(out), "--quiet", timeout=240,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr  # docs/compare.md: a cell failed
     cells = _cells(out)
@@ -144,7 +134,7 @@ def test_failing_commands_are_reported_and_the_compare_goes_on(tmp_path: Path) -
     for model in ("early", "never"):
         assert cells[model, 5]["server"]["template"]
     assert (out / "tcp-64-c5-never-r1.server-stderr.log").read_text() == "loading\n"
-    assert not _processes_mentioning(str(tmp_path)), "a command outlived its cell"
+    assert not processes.mentioning(str(tmp_path)), "a command outlived its cell"
 
 
 def test_ctrl_c_mid_external_cell_leaves_no_process(tmp_path: Path) -> None:
@@ -186,7 +176,7 @@ def test_ctrl_c_mid_external_cell_leaves_no_process(tmp_path: Path) -> None:
     assert doc["status"] == "interrupted"
     assert [c["status"] for c in doc["cells"]] == ["interrupted"]
     assert doc["cells"][0]["server"]["stopped"] == "SIGTERM"
-    left = [p for p in seen.values() if _alive(p)]
+    left = [p for p in seen.values() if processes.alive(p)]
     for p in left:
         p.kill()
     assert not left, f"processes left behind: {left}"
@@ -279,18 +269,3 @@ def _name(p: psutil.Process) -> str:
         return p.name()
     except psutil.Error:
         return ""
-
-
-def _alive(p: psutil.Process) -> bool:
-    try:
-        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _processes_mentioning(text: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        if any(text in part for part in p.info["cmdline"] or ()) and _alive(p):
-            found.append(p)
-    return found

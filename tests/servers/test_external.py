@@ -21,6 +21,7 @@ from sockbench.servers.external import (
     open_external,
     parse_model_options,
 )
+from tests.support import processes
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 PY = sys.executable
@@ -37,13 +38,7 @@ def _echo_once(endpoint: Endpoint, data: bytes = b"ping") -> bytes:
 
 
 def _gone(procs: list[psutil.Process]) -> bool:
-    for p in procs:
-        try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            pass
-    return True
+    return not any(processes.alive(p) for p in procs)
 
 
 def _tcp() -> Endpoint:
@@ -178,35 +173,30 @@ def test_ready_line_waits_for_the_text(tmp_path: Path) -> None:
         assert _echo_once(server.endpoint) == b"ping"
 
 
-def test_cannot_start(tmp_path: Path) -> None:
-    spec = external_command(None, str(tmp_path / "no-such-server") + " {port}")
-    with pytest.raises(SockbenchError, match=r"cannot start server command 'no-such-server'"):
-        _start(spec)
-
-
-def test_exits_before_ready_with_code_and_stderr(tmp_path: Path) -> None:
-    spec = external_command("bad", f"{PY} -c \"import sys; sys.exit('bad config')\" {{port}}")
-    with pytest.raises(
-        SockbenchError,
-        match=r"server command 'bad' exited with code 1 before it was ready; "
-        r"last stderr: bad config",
-    ):
-        _start(spec)
-
-
-def test_never_ready_is_stopped(tmp_path: Path) -> None:
-    spec = external_command(
-        "mute",
-        f"{PY} -c \"import sys,time; print('starting', file=sys.stderr, flush=True); "
-        f'time.sleep(60)" {{port}}',
-        ready_timeout_s=0.5,
-    )
-    with pytest.raises(
-        SockbenchError,
-        match=r"'mute' was not ready within 0.5 s \(127.0.0.1:\d+ was not served\); "
-        r"last stderr: starting",
-    ):
-        _start(spec)
+@pytest.mark.parametrize(
+    ("name", "body", "message"),
+    [
+        ("missing", None, r"cannot start server command 'missing' \(\S+/no-such-server\): "
+         r"No such file or directory"),
+        ("bad", "import sys\nsys.exit('bad config')\n",
+         r"server command 'bad' exited with code 1 before it was ready; last stderr: bad config"),
+        ("mute", "import sys, time\nprint('starting', file=sys.stderr, flush=True)\n"
+         "time.sleep(60)\n",
+         r"'mute' was not ready within 0.5 s \(127.0.0.1:\d+ was not served\); "
+         r"last stderr: starting"),
+    ],
+)  # fmt: skip
+def test_failed_start_is_reported_and_leaves_nothing(
+    name: str, body: str | None, message: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "no-such-server"
+    if body is not None:
+        script = tmp_path / "server.py"
+        script.write_text(body)
+    command = f"{PY} {script} {{port}}" if body else f"{script} {{port}}"
+    with pytest.raises(SockbenchError, match=message):
+        _start(external_command(name, command, ready_timeout_s=0.5))
+    assert not processes.mentioning(str(tmp_path))
 
 
 def test_sigkill_after_the_grace_for_a_server_ignoring_sigterm(tmp_path: Path) -> None:

@@ -1,0 +1,59 @@
+"""The resource sampler reads CPU time to the nanosecond, so a tree of light processes counts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+
+import pytest
+
+from sockbench.endpoints import Endpoint, Proto
+from sockbench.engine.sampling import TreeSampler, process_cpu_s
+from sockbench.servers.external import ServerLogs, external_command, open_external
+
+
+def test_process_clock_matches_own_cpu_time() -> None:
+    mine = process_cpu_s(os.getpid())
+    assert mine is not None
+    assert abs(mine - time.process_time()) < 0.05
+
+
+def _on_cpu_s(pids: list[int]) -> float:
+    """Nanosecond run time of each process's main thread (a reference the kernel keeps apart)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/schedstat") as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
+
+
+@pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
+def test_fork_per_connection_tree_is_not_read_as_idle() -> None:
+    """socat forks a child per connection; 60 children each spend a few ms per second,
+    which /proc/PID/stat's 10 ms ticks showed as 0 % CPU (socat at 100 clients: 0.0 %)."""
+    spec = external_command("socat", "socat TCP-LISTEN:{port},fork,reuseaddr,backlog=512 PIPE")
+    bind = Endpoint(Proto.TCP, "127.0.0.1", 0)
+    with open_external(spec, bind, logs=ServerLogs(None)) as server:
+        conns = [socket.create_connection(server.endpoint.sockaddr, timeout=5) for _ in range(60)]
+        for conn in conns:
+            conn.sendall(b"x")
+            assert conn.recv(1) == b"x"
+        pids = [p.pid for p in server.tree()]
+        assert len(pids) == 61
+        with TreeSampler(server.pid, interval_s=0.25) as sampler:
+            before = _on_cpu_s(pids)
+            end = time.monotonic() + 2.0
+            while time.monotonic() < end:
+                for conn in conns:
+                    conn.sendall(b"0123456789abcdef")
+                    conn.recv(16)
+            reference = (_on_cpu_s(pids) - before) / 2.0 * 100
+        for conn in conns:
+            conn.close()
+    summary = sampler.summary()
+    assert summary is not None and summary.threads_max == 61
+    assert reference > 1.0  # the children did work
+    # Same tree, same time: the sampler sees most of what the kernel counted.
+    assert summary.cpu_percent_mean > 0.5 * reference, (summary, reference)
