@@ -269,3 +269,20 @@ def _name(p: psutil.Process) -> str:
         return p.name()
     except psutil.Error:
         return ""
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_run_server_cmd_speaks_the_users_protocol(tmp_path: Path) -> None:
+    """--send/--expect apply to a --server-cmd as to a --target: redis answers PING."""
+    proc = _sockbench(
+        "run", "--server-cmd", "redis-server --port {port} --bind {host} --save '' --appendonly no",
+        "--send", r"PING\r\n", "--expect", r"+PONG\r\n", "--clients", "4", *SHORT,
+        "--out", "", "--json", str(tmp_path / "r.json"), "--quiet", "--format", "text",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["status"] == "completed"
+    assert result["server"]["model"] == "redis-server"
+    assert result["server"]["argv"][-4:] == ["--save", "", "--appendonly", "no"]
+    assert result["totals"]["requests"] > 0 and not result["totals"]["errors"]
+    assert result["server_resources"]["threads_max"] >= 1
