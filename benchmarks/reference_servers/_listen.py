@@ -35,5 +35,8 @@ def blocking_echo(conn: socket.socket) -> None:
     """The threaded and threadpool references' connection loop."""
     with conn:
         nodelay(conn)
-        while data := conn.recv(65536):
-            conn.sendall(data)
+        try:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        except ConnectionError:  # a client that leaves with a reset
+            pass

@@ -6,8 +6,11 @@ from _listen import listener, nodelay
 
 async def echo(stream):
     nodelay(stream.socket)
-    async for data in stream:
-        await stream.send_all(data)
+    try:
+        async for data in stream:
+            await stream.send_all(data)
+    except trio.BrokenResourceError:  # a client that leaves with a reset
+        pass
 
 
 async def main():
