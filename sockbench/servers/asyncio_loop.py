@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -42,6 +43,8 @@ from sockbench.servers.sockets import BACKLOG, DATAGRAM_MAX, SHARED_BUFFER
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 ACCEPT_BATCH = 100
 ERROR_LOG_INTERVAL_S = 5.0
+# What a transport cannot send at once it copies (3.11) or keeps a view of (3.12+).
+TRANSPORT_KEEPS_VIEWS = sys.version_info >= (3, 12)
 
 
 def serve(listener: socket.socket, ctx: ServeContext) -> None:
@@ -145,8 +148,8 @@ async def _serve_streams(
             if echo:
                 transport = self.transport
                 transport.write(shared.view[:nbytes])
-                if transport.get_write_buffer_size():
-                    shared.renew()  # the transport may hold a view of the unsent part
+                if TRANSPORT_KEEPS_VIEWS and transport.get_write_buffer_size():
+                    shared.renew()  # the transport holds a view of the unsent part
 
     # asyncio's ``backlog`` is both the listen() backlog and how many accepts it
     # tries per wake-up, and on EMFILE the standard loop repeats its error path
