@@ -117,7 +117,7 @@ async def test_a_lagging_reader_gets_exactly_its_bytes(
     """
     data = bytes(i * 7 % 251 for i in range(2_000_000))
     others_done = trio.Event()
-    with open_server(model, bind_for(proto, sock_dir), processes=PROCESSES) as server:
+    with open_server(ServerSpec(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
         lagging = await connect_stream(server.endpoint)
         got = bytearray()
 
