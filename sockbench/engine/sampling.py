@@ -101,37 +101,43 @@ class TreeSampler:
         self._procs = {p.pid: self._procs.get(p.pid, p) for p in found}
         return list(self._procs.values())
 
-    def _read(self) -> tuple[float, float, int, int, int]:
-        user = system = 0.0
+    def _read(self) -> tuple[dict[int, tuple[float, float]], int, int, int]:
+        """CPU seconds (user, system) per live process of the tree, and the tree's totals.
+
+        Only the processes' own times count, never ``children_*``: those jump by a child's
+        whole lifetime when it is reaped, which charged a killed server (reaped by the
+        run's death watch) to the generator."""
+        times: dict[int, tuple[float, float]] = {}
         rss = threads = fds = 0
         for proc in self._tree():
             try:
                 with proc.oneshot():
-                    times = proc.cpu_times()
-                    user += times.user + times.children_user
-                    system += times.system + times.children_system
+                    cpu = proc.cpu_times()
+                    times[proc.pid] = (cpu.user, cpu.system)
                     rss += proc.memory_info().rss
                     threads += proc.num_threads()
                     fds += proc.num_fds()
             except psutil.Error:
                 continue
-        return user, system, rss, threads, fds
+        return times, rss, threads, fds
 
     def _loop(self) -> None:
         last_t = time.monotonic_ns()
-        last_user, last_system, *_ = self._read()
+        last, *_ = self._read()
         while True:
             stopped = self._stop.wait(self.interval_s)
             now = time.monotonic_ns()
             # One last sample when stopped, so even a sub-interval run gets one.
             if stopped and now - last_t < MIN_FINAL_SAMPLE_NS:
                 return
-            user, system, rss, threads, fds = self._read()
+            times, rss, threads, fds = self._read()
             wall = (now - last_t) / 1e9
-            du = max(0.0, user - last_user) / wall * 100
-            ds = max(0.0, system - last_system) / wall * 100
+            # Processes in both samples: one that appeared or vanished has no delta to give.
+            du = sum(max(0.0, u - last[p][0]) for p, (u, _) in times.items() if p in last)
+            ds = sum(max(0.0, s - last[p][1]) for p, (_, s) in times.items() if p in last)
+            du, ds = du / wall * 100, ds / wall * 100
             self.samples.append(Sample(now, du + ds, du, ds, rss, threads, fds))
-            last_t, last_user, last_system = now, user, system
+            last_t, last = now, times
             if stopped:
                 return
 
