@@ -19,7 +19,7 @@ class TargetError(SockbenchError):
     """The target cannot be reached or used (refused, wrong kind of socket, bad path)."""
 
 
-EXIT_WRITE_FAILED = 74  # EX_IOERR of sysexits.h: the run measured, the result file failed
+from sockbench.core.status import EXIT_WRITE_FAILED  # noqa: E402  (74, EX_IOERR)
 
 
 class ResultNotWritten(SockbenchError):
