@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
@@ -131,6 +132,7 @@ def validate_run(
         v["send"], _file(v["send_file"], files), v["expect_reply"], v["expect_size"],
         v["expect_until"],
     )  # fmt: skip
+    _check_limits(v, proto, request)
     mode = Workload(str(v["mode"]).strip().lower())
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
@@ -162,9 +164,11 @@ def validate_run(
         "request": request,
         "expect": expect,
         "expect_value": expect_value,
-        "workers": workers_for(str(v["workers"]), clients, client_cpus, machine),
+        "workers": workers_for(
+            str(v["workers"]), clients, client_cpus, machine, force=bool(v.get("force"))
+        ),
         "source_ips": parse_source_ips(
-            str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"])
+            str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"]), proto
         ),
         "out_dir": v["out_dir"] or None,
         "external": external,
@@ -218,6 +222,29 @@ def _file(path: object, files: Mapping[str, bytes] | None) -> bytes | None:
         return None
     assert files is not None and str(path) in files, "sockbench.machine reads --send-file"
     return files[str(path)]
+
+
+def _check_limits(v: Mapping[str, object], proto: Proto, request: bytes | None) -> None:
+    """The upper bounds and finiteness of sizes, counts and seconds (core.bounds)."""
+    bounds.check_clients(int(v["clients"]))  # type: ignore[call-overload]
+    if v["duration_s"] is not None:
+        bounds.check_seconds(float(v["duration_s"]), "--duration", maximum=bounds.MAX_RUN_S)  # type: ignore[arg-type]
+    warmup = float(v["warmup_s"])  # type: ignore[arg-type]
+    bounds.check_seconds(warmup, "--warmup", maximum=bounds.MAX_RUN_S, zero_ok=True)
+    timeout = float(v["timeout_s"])  # type: ignore[arg-type]
+    bounds.check_seconds(timeout, "--timeout", maximum=bounds.MAX_TIMEOUT_S)
+    interval = float(v["interval_s"])  # type: ignore[arg-type]
+    bounds.check_seconds(
+        interval, "--interval", minimum=bounds.MIN_INTERVAL_S, maximum=bounds.MAX_RUN_S
+    )
+    if v["rate"] is not None:
+        bounds.check_rate(float(v["rate"]))  # type: ignore[arg-type]
+    datagram = not proto.is_stream
+    bounds.check_message_size(int(v["payload"]), "--payload", datagram=datagram)  # type: ignore[call-overload]
+    if request is not None:
+        bounds.check_message_size(len(request), "--send", datagram=datagram)
+    if v["expect_size"] is not None:
+        bounds.check_message_size(int(v["expect_size"]), "--expect-size", datagram=False)  # type: ignore[call-overload]
 
 
 def _resolve_proto(text: str, endpoint: Endpoint | None) -> Proto:
@@ -381,7 +408,11 @@ def resolve_pinning(
 
 
 def parse_source_ips(
-    text: str, clients: int, target: Endpoint | None, allow_remote: bool = False
+    text: str,
+    clients: int,
+    target: Endpoint | None,
+    allow_remote: bool = False,
+    proto: Proto | None = None,
 ) -> tuple[str, ...]:
     """``auto``, ``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.3``: addresses clients bind to.
 
@@ -390,7 +421,8 @@ def parse_source_ips(
     clients over as many addresses of 127.0.0.0/8 as that needs, for loopback targets.
     """
     text = text.strip()
-    if target is not None and target.proto.is_unix:
+    proto = target.proto if target is not None else proto
+    if proto is not None and proto.is_unix:
         if text not in ("", "auto"):
             raise ConfigError("--source-ips applies to tcp and udp, not Unix sockets")
         return ()
@@ -405,7 +437,8 @@ def parse_source_ips(
                 f"--clients {clients} needs {needed} source addresses, and ::1 has only one; "
                 "use an IPv4 loopback target"
             )
-        return tuple(f"127.0.0.{i}" for i in range(1, needed + 1))
+        base = ipaddress.IPv4Address("127.0.0.1")
+        return tuple(str(base + i) for i in range(needed))
     ips: list[str] = []
     for part in text.split(","):
         first, sep, last = part.strip().partition("-")
@@ -426,6 +459,16 @@ def parse_source_ips(
                     "from 127.0.0.0/8 and ::1 unless you pass --allow-remote"
                 )
             ips.append(str(addr))
+    # The embedded server listens on 127.0.0.1: an IPv6 source cannot reach it.
+    family = 6 if target is not None and ":" in (target.host or "") else 4
+    for ip in ips:
+        if ipaddress.ip_address(ip).version != family:
+            where = target.url() if target is not None else "the embedded server (127.0.0.1)"
+            raise ConfigError(
+                f"--source-ips {ip} is IPv{6 if family == 4 else 4} and {where} is "
+                f"IPv{family}: a client cannot connect across families; give IPv{family} "
+                "source addresses"
+            )
     return tuple(ips)
 
 
@@ -440,11 +483,21 @@ def auto_workers(clients: int, cpus: int) -> int:
     return max(needed, useful)
 
 
-def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: Machine) -> int:
+def workers_for(
+    text: str,
+    clients: int,
+    client_cpus: tuple[int, ...],
+    machine: Machine,
+    *,
+    force: bool = False,
+) -> int:
     """``--workers``: a number, or ``auto``. A pinned generator has its CPUs to itself, so
-    ``auto`` may use all of them rather than half the machine's."""
+    ``auto`` may use all of them rather than half the machine's. At most
+    ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force``."""
+    usable = len(client_cpus) or len(machine.usable_cpus)
     if text.strip().lower() == AUTO:
-        return auto_workers(clients, 2 * len(client_cpus) if client_cpus else machine.cpu_count)
+        cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
+        return bounds.check_workers(auto_workers(clients, cpus), usable, force=force)
     try:
         workers = int(text)
     except ValueError:
@@ -453,4 +506,4 @@ def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: 
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if workers > clients:
         raise ConfigError(f"--workers {workers} is more than --clients {clients}")
-    return workers
+    return bounds.check_workers(workers, usable, force=force)

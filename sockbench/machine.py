@@ -27,11 +27,19 @@ def read_files(values: Mapping[str, object]) -> dict[str, bytes]:
     path = values.get("send_file")
     if path is None:
         return {}
+    import stat
+
+    from sockbench.core import bounds
+
     try:
         with open(str(path), "rb") as f:
-            return {str(path): f.read()}
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero
+                raise ConfigError(f"--send-file {path} is not a regular file")
+            data = f.read(bounds.MAX_STREAM_MESSAGE + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read --send-file {path}: {exc.strerror}") from None
+    bounds.check_message_size(len(data), "--send-file size", datagram=False)
+    return {str(path): data}
 
 
 def build_run_config(**values: object) -> RunConfig:

@@ -169,6 +169,7 @@ OPTIONS: tuple[Option, ...] = (
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
+    Option("force", ("--force",), "allow more than 4 workers per CPU", False),
     Option("repeat", ("--repeat",), "run the whole matrix N times", 1, parse_count,
            commands=COMPARE),
     # What it writes and shows

@@ -40,7 +40,7 @@ def build_result(
         "sockbench_version": __version__,
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
-        "interrupted": status != RunStatus.COMPLETED,
+        "interrupted": status not in (RunStatus.COMPLETED, RunStatus.DEGRADED),
         "status": status.value,
         "command": command,
         "config": config,

@@ -13,7 +13,8 @@ from enum import StrEnum
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run could not measure all it was asked to
 EXIT_USAGE = 2  # bad input or an unusable environment, before any load
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C (143 for SIGTERM)
+EXIT_WRITE_FAILED = 74  # EX_IOERR: measured, but the result file failed (saved elsewhere)
 
 
 class RunStatus(StrEnum):
@@ -21,6 +22,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     SERVER_DIED = "server_died"
     WORKER_FAILED = "worker_failed"
+    DEGRADED = "degraded"  # ran to its end, but the target answered nothing or stopped
 
 
 EXIT_CODES: dict[RunStatus, int] = {
@@ -28,6 +30,7 @@ EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.INTERRUPTED: EXIT_INTERRUPTED,
     RunStatus.SERVER_DIED: EXIT_FAILED,
     RunStatus.WORKER_FAILED: EXIT_FAILED,
+    RunStatus.DEGRADED: EXIT_FAILED,
 }
 
 

@@ -23,6 +23,7 @@ class WarningKind(StrEnum):
     SENT_LATE = "sent_late"
     GENERATOR_SATURATED = "generator_saturated"
     CELL_FAILED = "cell_failed"
+    DEGRADED = "degraded"
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,13 @@ SWEEP_MAX_S = 0.25
 
 
 class _Conn:
-    __slots__ = ("buf", "got", "pending", "sock", "source", "start", "view")
+    __slots__ = ("backoff", "buf", "first", "got", "pending", "sock", "source", "start", "view")
 
-    def __init__(self, sock: socket.socket, size: int, source: str | None) -> None:
+    def __init__(
+        self, sock: socket.socket, size: int, source: str | None, backoff: sockio.Backoff
+    ) -> None:
+        self.backoff = backoff
+        self.first = 0  # start of the connection's first request: still it at a drop = unserved
         self.sock = sock
         self.buf = bytearray(size)
         self.view = memoryview(self.buf)
@@ -89,15 +93,21 @@ class BatchedClients:
             self.conns.clear()
             self.epoll.close()
 
-    async def _join(self, source: str | None, gate: StartGate | None) -> None:
+    async def _join(
+        self, source: str | None, gate: StartGate | None, backoff: sockio.Backoff | None = None
+    ) -> None:
         """Connect one client (counting the attempt at the gate) and add it to the set."""
-        sock = await connect_with_retry(self.endpoint, self.stats, gate, self.limiter, source)
+        backoff = backoff or sockio.Backoff()
+        sock = await connect_with_retry(
+            self.endpoint, self.stats, gate, self.limiter, source, backoff
+        )
         await self.gate.go.wait()
-        conn = _Conn(sock, self.size, source)
+        conn = _Conn(sock, self.size, source, backoff)
         fd = sock.fileno()
         self.conns[fd] = conn
         self.epoll.register(fd, _IN)
         self._send(fd, conn)
+        conn.first = conn.start
 
     def _send(self, fd: int, conn: _Conn) -> None:
         conn.got = 0
@@ -132,7 +142,13 @@ class BatchedClients:
         del self.conns[fd]
         self.epoll.unregister(fd)
         sockio.close(conn.sock)
-        self._nursery.start_soon(self._join, conn.source, None)
+        # The target ended a connection before its first reply: wait before the next.
+        # A wrong or late reply is an answer; those clients reconnect at once.
+        if conn.first in (0, conn.start) and kind not in ("mismatch", "timeout"):
+            conn.backoff.arm()
+        else:
+            conn.backoff.reset()
+        self._nursery.start_soon(self._join, conn.source, None, conn.backoff)
 
     async def _pump(self) -> None:
         poll = self.epoll.poll

@@ -15,7 +15,6 @@ from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
 from sockbench.engine.workload import fixed_reply
 
-MAX_BACKOFF_S = 1.0
 REPLY_BUFFER_SIZE = 1024  # grows for longer replies; most clients never need more
 CONNECT_TIMEOUT_S = 10.0
 
@@ -26,13 +25,17 @@ async def connect_with_retry(
     gate: StartGate | None,
     limiter: trio.CapacityLimiter,
     source: str | None = None,
+    backoff: sockio.Backoff | None = None,
 ) -> socket.socket:
-    """Connect, counting failures by kind and backing off while they repeat.
+    """Connect, counting failures by kind and backing off (with jitter) while they repeat.
 
     ``gate`` is told after the first attempt, successful or not, so one unreachable
-    client cannot hold the whole run at the start line.
+    client cannot hold the whole run at the start line. ``backoff`` carries the delay
+    over from the client's previous connections (see :class:`sockio.Backoff`).
     """
-    backoff = 0.0
+    backoff = backoff or sockio.Backoff()
+    if backoff.delay:  # the last connection served nothing: do not hammer the target
+        await trio.sleep(backoff.next_wait())
     while True:
         try:
             async with limiter:
@@ -50,8 +53,7 @@ async def connect_with_retry(
         if gate is not None:
             gate.attempted()
             gate = None
-        backoff = min(MAX_BACKOFF_S, backoff * 2 or 0.01)
-        await trio.sleep(backoff)
+        await trio.sleep(backoff.next_wait())
 
 
 async def closed_loop_client(
@@ -77,9 +79,11 @@ async def closed_loop_client(
     replies = None if size else ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
     first: StartGate | None = gate
     nbytes = len(request)
+    backoff = sockio.Backoff()
     while True:
-        sock = await connect_with_retry(endpoint, stats, first, limiter, source)
+        sock = await connect_with_retry(endpoint, stats, first, limiter, source, backoff)
         first = None
+        served = False
         if replies is not None:
             replies.clear()
         try:
@@ -99,12 +103,19 @@ async def closed_loop_client(
                     else:
                         got = await read_reply(sock, replies, matcher)
                     stats.complete(start, time.monotonic_ns(), nbytes, received=got)
+                    served = True
             if scope.cancelled_caught:
                 stats.error("timeout")
+                served = True  # a late reply is no reason to back off
         except (OSError, Mismatch, PeerClosed) as exc:
             stats.error(error_kind(exc))
+            served = served or isinstance(exc, Mismatch)  # a wrong reply is still a reply
         finally:
             sockio.close(sock)
+        if served:
+            backoff.reset()
+        else:
+            backoff.arm()
 
 
 async def read_reply(sock: socket.socket, replies: ReplyBuffer, matcher: ReplyMatcher) -> int:

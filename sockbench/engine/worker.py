@@ -176,6 +176,9 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
             stats.start_ns = window.start_ns
             stats.measure_start_ns = window.measure_start_ns
             stats.measure_end_ns = window.measure_end_ns
+            # Before any client goes: with --warmup 0 the first requests complete at once,
+            # and a series begun later (in _cut_intervals) left them out of every row.
+            stats.start_intervals(int(config.interval_s * 1e9))
             gate.go.set()
             clients.start_soon(_cut_intervals, stats, control, int(config.interval_s * 1e9))
             await trio.sleep(max(0, window.measure_end_ns - time.monotonic_ns()) / 1e9)
@@ -190,10 +193,10 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
 
 async def _cut_intervals(stats: LiveStats, control: Control, interval_ns: int) -> None:
     """Cut the time series on the grid ``measure_start + k * interval``."""
-    await trio.sleep(max(0, stats.measure_start_ns - time.monotonic_ns()) / 1e9)
-    stats.start_intervals(interval_ns)
     end = stats.measure_start_ns + interval_ns
-    while end <= stats.measure_end_ns:
+    # Strictly before the window's end: the last row is cut by run_worker once the clients
+    # stopped, so a reply landing between a cut at the very end and the stop is in a row.
+    while end < stats.measure_end_ns:
         await trio.sleep(max(0, end - time.monotonic_ns()) / 1e9)
         row = stats.cut_interval(end)
         if row is not None:

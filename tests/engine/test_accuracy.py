@@ -65,4 +65,5 @@ def test_wrong_replies_are_counted_as_mismatches(
     result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=5, duration_s=1.0, batch=batch)
     errors = result["totals"]["errors"]  # type: ignore[index]
     assert errors["mismatch"] > 10
-    assert result["status"] == "completed"
+    # Not one good reply: the run ran to its end, but measured no target.
+    assert result["status"] == "degraded"

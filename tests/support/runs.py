@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from sockbench.engine.runner import RunOutcome, run
 from sockbench.machine import build_run_config
+from sockbench.report.files import save_result
 from tests.support.schema import validate_result
 
 BASE: dict[str, Any] = dict(
@@ -16,9 +18,14 @@ BASE: dict[str, Any] = dict(
 
 
 def run_engine(**options: Any) -> RunOutcome:
-    """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file."""
-    outcome = run(build_run_config(**{**BASE, **options}), command="test")
+    """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file
+    (written as the CLI writes it)."""
+    config = build_run_config(**{**BASE, **options})
+    outcome = run(config, command="test")
     validate_result(outcome.result)
+    saved = save_result(outcome.result, config.out_dir, config.json_path)
+    assert not saved.failures, saved.failures
+    outcome = dataclasses.replace(outcome, folder=saved.folder)
     if outcome.folder is not None:
         assert json.loads((outcome.folder / "result.json").read_text()) == outcome.result
     return outcome
