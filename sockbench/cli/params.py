@@ -50,9 +50,14 @@ def _metavar(option: Option, many: bool) -> str:
 
 def _parameter(option: Option, default: object, many: bool) -> inspect.Parameter:
     if option.is_switch:
-        long = option.flag[2:]
-        info = typer.Option(f"--{long}/--no-{long}", *option.flags[1:], help=option.help)
-        annotation: Any = Annotated[bool, info]
+        long, *short = option.flags
+        # --x/--no-x, so a script can switch a default-on option off; a lone -J stays one flag.
+        names = [f"{long}/--no-{long[2:]}", *short] if long.startswith("--") else option.flags
+        annotation: Any = Annotated[bool, typer.Option(*names, help=option.help)]
+    elif option.repeatable:
+        info = typer.Option(*option.flags, help=option.help, metavar=_metavar(option, False))
+        annotation = Annotated[list[str] | None, info]
+        default = None
     else:
         info = typer.Option(
             *option.flags,

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from sockbench.cli.app import app, command_line
+from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.params import declare
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sockbench.engine.progress import ProgressFn
 
 
 @app.command()
@@ -14,23 +24,57 @@ def run(**values: object) -> None:
     """Drive concurrent clients against a server and record latency histograms."""
     from rich.console import Console
 
+    from sockbench.core.forecast import predicted_warnings
     from sockbench.engine.runner import run as run_benchmark
-    from sockbench.machine import build_run_config
-    from sockbench.report import render
-    from sockbench.report.live import live_enabled, open_live_progress
-    from sockbench.report.terminal import print_report
+    from sockbench.machine import build_run_config, read_machine
 
     config = build_run_config(**values)  # checks --format and --quiet too
+    setup_logging(values["verbose"], values["log_file"])
+    for warning in predicted_warnings(config.to_json(), read_machine()):
+        typer.echo(f"sockbench: warning: {warning.text()}", err=True)
     fmt, quiet = str(values["fmt"]), bool(values["quiet"])
-    to_stderr = config.json_path == "-"
-    console = Console(stderr=to_stderr)
+    # Whatever a program reads from stdout (the JSON, jsonl) keeps it to itself.
+    machine_stdout = config.json_path == "-" or fmt == "jsonl"
+    console = Console(stderr=machine_stdout)
     label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
-    with open_live_progress(live_enabled(console, quiet), label, console) as progress:
+    with _progress(console, fmt, quiet, label) as progress:
         outcome = run_benchmark(config, command=command_line(), progress=progress)
-    if fmt == "table":
-        print_report(outcome.result, console)
-    else:
-        console.file.write(render(outcome.result, fmt))
+    _print_summary(outcome.result, fmt, console)
     if outcome.folder is not None:
-        typer.echo(f"results: {outcome.folder}", err=to_stderr)
+        typer.echo(f"results: {outcome.folder}", err=machine_stdout)
     raise typer.Exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _progress(console: Console, fmt: str, quiet: bool, label: str) -> Any:
+    """The live panel on a terminal, a line per interval elsewhere, JSON lines for jsonl."""
+    from sockbench.cli.lines import JsonLines, PlainLines
+    from sockbench.report.live import open_live_progress
+
+    progress: ProgressFn | None = None
+    if fmt == "jsonl":
+        progress = JsonLines(sys.stdout)
+    elif not quiet and not console.is_terminal:
+        progress = PlainLines(console.file)
+    if progress is not None:
+        yield progress
+        return
+    with open_live_progress(not quiet, label, console) as live:
+        yield live
+
+
+def _print_summary(result: dict[str, Any], fmt: str, console: Console) -> None:
+    from sockbench.cli.lines import without_trailing_spaces
+    from sockbench.report import render
+    from sockbench.report.terminal import print_report
+
+    if fmt == "jsonl":
+        sys.stdout.write(json.dumps({"type": "result", "result": result}) + "\n")
+    elif fmt != "table":
+        console.file.write(render(result, fmt))
+    elif console.is_terminal:
+        print_report(result, console)
+    else:  # rich pads every line of a table to its width; a log or a diff should not
+        with console.capture() as captured:
+            print_report(result, console)
+        console.file.write(without_trailing_spaces(captured.get()))

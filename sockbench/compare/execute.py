@@ -32,7 +32,7 @@ from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
 from sockbench.core.result import build_result
-from sockbench.core.status import RunStatus, combined_exit_code
+from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
@@ -194,5 +194,5 @@ def run_compare(
     doc["repeats"] = repeat_stats(doc)
     write_results(folder, doc)
     write_reports(folder, doc)
-    code = combined_exit_code([doc["status"], *(r["status"] for r in doc["cells"])])
+    code = combined_exit_code([exit_code(doc["status"]), *map(result_exit_code, doc["cells"])])
     return CompareOutcome(doc, folder, code, interrupted)

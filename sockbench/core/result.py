@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from sockbench import __version__
+from sockbench.core.checks import evaluate, parse_check
+from sockbench.core.forecast import measured_warnings
 from sockbench.core.histogram import decode, summarize
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
@@ -76,7 +78,10 @@ def build_result(
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
-    add_warnings(doc, [*warnings, *rate_warnings(doc)])
+    add_warnings(doc, [*warnings, *rate_warnings(doc), *measured_warnings(doc)])
+    if config.get("checks"):
+        checks = [parse_check(expr) for expr in config["checks"]]
+        doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
 
 

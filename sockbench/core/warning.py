@@ -23,6 +23,10 @@ class WarningKind(StrEnum):
     SENT_LATE = "sent_late"
     GENERATOR_SATURATED = "generator_saturated"
     CELL_FAILED = "cell_failed"
+    DESCRIPTOR_LIMIT = "descriptor_limit"
+    THREADPOOL_QUEUE = "threadpool_queue"
+    LITTLES_LAW = "littles_law"
+    BUSY_MACHINE = "busy_machine"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import time
@@ -15,8 +16,9 @@ from typing import Any
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.forecast import predicted_warnings
 from sockbench.core.result import build_result, run_warnings
-from sockbench.core.status import exit_code
+from sockbench.core.status import result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
@@ -26,9 +28,11 @@ from sockbench.engine.progress import ProgressFn
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
+from sockbench.machine import read_machine
 from sockbench.output import write_json, write_run_folder
 from sockbench.servers.launcher import ServerProcess, open_server
 
+log = logging.getLogger(__name__)
 SATURATION = 0.9  # of the generator's CPU capacity
 
 
@@ -97,6 +101,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     :class:`~sockbench.engine.progress.Tick`; it must return quickly.
     """
     check_descriptors(-(-config.clients // config.workers))
+    predicted = predicted_warnings(config.to_json(), read_machine())
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
     cores = len(os.sched_getaffinity(0))
@@ -114,6 +119,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         else:
             assert config.target is not None
             endpoint = config.target
+            log.info("preflight: checking that %s answers", endpoint)
             check_target(endpoint)
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
@@ -132,9 +138,10 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         if server is not None:
             summary = server_sampler.summary(*_bounds(outcome.window))
             server_resources = summary.to_json() if summary else None
+    log.info("run %s after %.2f s measured", outcome.status, outcome.measured_s)
     generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
     tally = outcome.tally
-    warnings = run_warnings(tally, outcome.status, outcome.failed_workers)
+    warnings = [*predicted, *run_warnings(tally, outcome.status, outcome.failed_workers)]
     if generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
     result = build_result(
@@ -160,4 +167,4 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     folder = write_run_folder(result, config.out_dir) if config.out_dir else None
     if config.json_path:
         write_json(result, config.json_path)
-    return RunOutcome(result, folder, exit_code(outcome.status))
+    return RunOutcome(result, folder, result_exit_code(result))

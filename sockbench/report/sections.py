@@ -451,6 +451,8 @@ def run_sections(result: Doc) -> list[Section]:
     resources = resource_fields(result)
     if resources:
         out.append(Section("Resources", key="resources", fields=resources))
+    if result.get("checks"):
+        out.append(checks_section([("", result)]))
     if result.get("warnings"):
         out.append(
             Section("Warnings", key="warnings", items=tuple(str(w) for w in result["warnings"]))
@@ -468,6 +470,27 @@ SATURATION_ADVICE = (
     "Give it more --workers (and --client-cpus), use fewer --clients, or a lower rate, "
     "before reading them as the server's numbers; they are never marked best"
 )
+
+
+def checks_section(results: Sequence[tuple[str, Doc]]) -> Section:
+    """``--check`` outcomes, each with its measured value; ``results`` are (label, result)."""
+    labelled = any(label for label, _ in results)
+    rows = tuple(
+        ((label,) if labelled else ())
+        + (str(c["expr"]), str(c.get("measured", c["value"])), "pass" if c["passed"] else "FAIL")
+        for label, result in results
+        for c in result.get("checks") or ()
+    )
+    failed = sum(row[-1] == "FAIL" for row in rows)
+    headers = (("cell",) if labelled else ()) + ("check", "measured", "result")
+    left: tuple[Align, ...] = ("l",)
+    align = left * (len(headers) - 2) + ("r", "l")
+    return Section(
+        "Checks",
+        key="checks",
+        table=Table(headers, rows, align),
+        note=f"{failed} of {len(rows)} failed" if failed else f"all {len(rows)} passed",
+    )
 
 
 def compare_sections(doc: Doc) -> list[Section]:
@@ -516,6 +539,8 @@ def compare_sections(doc: Doc) -> list[Section]:
         for w in (r.get("warnings") or [])
         if str(w) not in _saturation_warnings(r)
     )
+    if any(r.get("checks") for r in results):
+        out.append(checks_section([(cell_key(r).label, r) for r in results]))
     if warnings:
         out.append(Section("Warnings", key="warnings", items=warnings))
     out.append(Section("Environment", key="environment", fields=environment_fields(doc)))
