@@ -33,15 +33,17 @@ def run(**values: object) -> None:
     for warning in predicted_warnings(config.to_json(), read_machine()):
         typer.echo(f"sockbench: warning: {warning.text()}", err=True)
     fmt, quiet = str(values["fmt"]), bool(values["quiet"])
-    # Whatever a program reads from stdout (the JSON, jsonl) keeps it to itself.
-    machine_stdout = config.json_path == "-" or fmt == "jsonl"
-    console = Console(stderr=machine_stdout)
+    # What a program reads from stdout (the JSON, a report format) keeps stdout to itself:
+    # progress lines then go to stderr, and with the JSON on stdout the report does too.
+    json_stdout = config.json_path == "-" or fmt == "jsonl"
+    console = Console(stderr=json_stdout)
+    progress_console = Console(stderr=json_stdout or fmt != "table")
     label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
-    with _progress(console, fmt, quiet, label) as progress:
+    with _progress(progress_console, fmt, quiet, label) as progress:
         outcome = run_benchmark(config, command=command_line(), progress=progress)
     _print_summary(outcome.result, fmt, console)
     if outcome.folder is not None:
-        typer.echo(f"results: {outcome.folder}", err=machine_stdout)
+        typer.echo(f"results: {outcome.folder}", err=json_stdout)
     raise typer.Exit(outcome.exit_code)
 
 
