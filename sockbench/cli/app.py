@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Annotated
@@ -10,6 +11,8 @@ import typer
 
 from sockbench import __version__
 from sockbench.errors import SockbenchError
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 app = typer.Typer(
     name="sockbench",
@@ -53,6 +56,9 @@ def main() -> None:
     except typer.Abort:
         print("sockbench: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `sockbench run | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `sockbench`: show the help
             print(exc.format_message(), file=sys.stderr)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from sockbench.compare import Cell, Plan
-    from sockbench.engine.progress import ProgressFn
+    from sockbench.core.progress import ProgressFn
     from sockbench.report.live import LiveProgress
 
 #: Seconds a cell costs beyond warm-up and measurement (server start, connect, stop).

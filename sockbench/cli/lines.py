@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict
 from typing import IO
 
-from sockbench.engine.progress import Tick
+from sockbench.core.progress import Tick
 
 PHASES = {"warmup": "warm-up", "measuring": "measuring"}
 
@@ -37,25 +37,33 @@ def tick_line(tick: Tick) -> str:
 
 
 class PlainLines:
-    """A progress function writing :func:`tick_line`\\ s to ``stream``."""
+    """A progress function writing :func:`tick_line`\\ s to ``stream``.
+
+    A reader that goes away (``| head``) ends the lines, not the run: its result is
+    still written to the run folder.
+    """
 
     def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
+        self.stream: IO[str] | None = stream
 
     def __call__(self, tick: Tick) -> None:
-        self.stream.write(tick_line(tick) + "\n")
-        self.stream.flush()
+        self._write(tick_line(tick))
+
+    def _write(self, line: str) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.stream = None
 
 
-class JsonLines:
+class JsonLines(PlainLines):
     """A progress function writing each tick as ``{"type": "interval", ...}``."""
 
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
     def __call__(self, tick: Tick) -> None:
-        self.stream.write(json.dumps({"type": "interval", **asdict(tick)}) + "\n")
-        self.stream.flush()
+        self._write(json.dumps({"type": "interval", **asdict(tick)}))
 
 
 def without_trailing_spaces(text: str) -> str:

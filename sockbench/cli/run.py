@@ -15,7 +15,7 @@ from sockbench.cli.params import declare
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from sockbench.engine.progress import ProgressFn
+    from sockbench.core.progress import ProgressFn
 
 
 @app.command()

@@ -31,10 +31,10 @@ from sockbench.compare.folder import write_histogram, write_reports, write_resul
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result
 from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
-from sockbench.engine.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError

@@ -14,7 +14,7 @@ from typing import Any
 from sockbench.core.machine import Machine
 from sockbench.core.warning import RunWarning, WarningKind
 
-RESERVED_FDS = 64  # a server's own descriptors: listener, pipes, epoll, logs
+SERVER_RESERVED_FDS = 16  # a server's own descriptors: listener, pipes, epoll, stdio
 #: A port stays in TIME_WAIT this long after its connection closes (Linux: 60 s).
 TIME_WAIT_S = 60
 PORTS_PER_ADDRESS = 28_232  # Linux's default ephemeral range, per source address
@@ -43,7 +43,7 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
     warnings = []
     processes = int(config.get("server_processes") or 0) if model == "prefork" else 1
     per_process = -(-clients // max(processes, 1))
-    room = machine.nofile_limit - RESERVED_FDS
+    room = machine.nofile_limit - SERVER_RESERVED_FDS
     if per_process > room:
         needed = -(-clients // room)
         warnings.append(
@@ -51,8 +51,8 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
                 WarningKind.DESCRIPTOR_LIMIT,
                 f"the {model} server may hold about {room:,} connections per process "
                 f"(descriptor limit {machine.nofile_limit:,}) and --clients {clients:,} puts "
-                f"{per_process:,} on {'each' if processes > 1 else 'one'}: the rest wait to be "
-                "accepted and time out",
+                f"{per_process:,} on {'each' if processes > 1 else 'one'}: the last ones wait "
+                "to be accepted, and time out unless a descriptor frees",
                 f"use --server prefork --server-processes {needed}, or raise the hard "
                 "limit (ulimit -Hn)",
             )

@@ -21,12 +21,12 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.live import LiveStats
 from sockbench.engine.process_worker import worker_process_main
-from sockbench.engine.progress import ProgressFn, Tick
 from sockbench.engine.worker import Window, WorkOrder, run_worker
 
 log = logging.getLogger(__name__)

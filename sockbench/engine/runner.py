@@ -17,6 +17,7 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.forecast import predicted_warnings
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result, run_warnings
 from sockbench.core.status import result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
@@ -24,7 +25,6 @@ from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
-from sockbench.engine.progress import ProgressFn
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
@@ -98,7 +98,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
     """Run the benchmark ``config`` describes and write its result files.
 
     ``progress`` is called from the run's loop about once per interval with a
-    :class:`~sockbench.engine.progress.Tick`; it must return quickly.
+    :class:`~sockbench.core.progress.Tick`; it must return quickly.
     """
     check_descriptors(-(-config.clients // config.workers))
     predicted = predicted_warnings(config.to_json(), read_machine())

@@ -140,9 +140,9 @@ def test_the_server_descriptor_limit_is_explained_up_front() -> None:
         capture_output=True, text=True, timeout=120, preexec_fn=lambda: _limit_descriptors(200),
     )  # fmt: skip
     warning = proc.stderr.splitlines()[0]
-    assert warning.startswith("sockbench: warning: the asyncio server may hold about 136")
+    assert warning.startswith("sockbench: warning: the asyncio server may hold about 184")
     assert "descriptor limit 200" in warning
-    assert "use --server prefork --server-processes 3" in warning
+    assert "use --server prefork --server-processes 2" in warning
 
 
 def test_threadpool_queue_is_explained_up_front() -> None:

@@ -27,9 +27,9 @@ def test_server_descriptor_limit() -> None:
     )
     assert warning.kind == "descriptor_limit"
     assert "descriptor limit 200" in warning.message
-    assert "--server prefork --server-processes 3" in warning.advice
+    assert "--server prefork --server-processes 2" in warning.advice
     # prefork over enough processes fits
-    assert _kinds(small, clients=300, server_model="prefork", server_processes=3) == []
+    assert _kinds(small, clients=300, server_model="prefork", server_processes=2) == []
 
 
 def test_threadpool_threads_fewer_than_clients() -> None:
