@@ -21,6 +21,7 @@ from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
 from sockbench.core.machine import Machine
+from sockbench.core.units import DEFAULT_PERCENTILES
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_target
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all
@@ -79,6 +80,7 @@ class RunConfig:
     json_path: str | None = None
     out_dir: str | None = "results"
     checks: tuple[str, ...] = ()  # --check expressions, each parsed once here
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     @property
     def server_spec(self) -> ServerSpec | None:

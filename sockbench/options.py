@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sockbench.core.kinds import Workload
-from sockbench.core.units import parse_count, parse_number, parse_seconds, parse_size
+from sockbench.core.units import (
+    DEFAULT_PERCENTILES,
+    parse_count,
+    parse_number,
+    parse_percentiles,
+    parse_seconds,
+    parse_size,
+)
 from sockbench.endpoints import Proto
 from sockbench.errors import ConfigError
 from sockbench.servers.behaviour import ServerBehaviour
@@ -162,6 +169,9 @@ OPTIONS: tuple[Option, ...] = (
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
+    Option("percentiles", ("--percentiles",), "latency percentiles to report and record",
+           DEFAULT_PERCENTILES, parse_percentiles, commands=RUN_COMPARE,
+           default_help="50,90,99,99.9,99.99"),
     Option("checks", ("--check",),
            "a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
            "'rps >= 10k', 'loss < 0.1%'; a miss exits 3", repeatable=True, metavar="EXPR",

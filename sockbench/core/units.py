@@ -59,6 +59,29 @@ def parse_seconds(value: object, flag: str = "duration") -> float:
     return _scaled(value, flag, _SECOND_UNITS, SECONDS_FORMS)
 
 
+DEFAULT_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
+
+
+def parse_percentiles(value: object, flag: str = "--percentiles") -> tuple[float, ...]:
+    """``50,90,99,99.9,99.99,99.999`` -> sorted percentiles, each strictly between 0 and 100."""
+    if isinstance(value, tuple | list):
+        items = [str(v) for v in value]
+    else:
+        items = [p.strip() for p in str(value).split(",")]
+    try:
+        percentiles = sorted({float(p) for p in items})
+    except ValueError:
+        raise _invalid(flag, value, "percentiles like 50,90,99,99.9,99.99") from None
+    if not percentiles or not all(0 < p < 100 for p in percentiles):
+        raise _invalid(flag, value, "percentiles between 0 and 100, like 50,99,99.9")
+    return tuple(percentiles)
+
+
+def percentile_key(percentile: float) -> str:
+    """``99.9`` -> ``"99.9"``, ``50.0`` -> ``"50"``: the key in a result's ``percentiles``."""
+    return f"{percentile:g}"
+
+
 def parse_size(text: object, what: str = "size") -> int:
     """Bytes in ``64``, ``1k``, ``64KiB``, ``2M``; binary multipliers (k = 1024) as in iperf3."""
     if isinstance(text, int) and not isinstance(text, bool):

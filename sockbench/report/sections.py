@@ -215,15 +215,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _latency_fields(result: Doc) -> list[tuple[str, str]]:
+    """The latency columns as (title, field); ``p:KEY`` reads ``percentiles[KEY]``. The
+    result's ``--percentiles`` replace the default ones when it recorded them."""
+    chosen = list(((result.get("latency_us") or {}).get("percentiles") or {}).keys())
+    if not chosen:
+        return list(LATENCY_FIELDS)
+    return [
+        ("min", "min"),
+        *((f"p{k}", f"p:{k}") for k in chosen),
+        *((t, f) for t, f in LATENCY_FIELDS if t in ("max", "mean", "stdev")),
+    ]
+
+
+def _field(summary: Mapping[str, Any], field: str) -> Any:
+    if field.startswith("p:"):
+        return (summary.get("percentiles") or {}).get(field[2:])
+    return summary.get(field)
+
+
 def latency_table(result: Doc) -> Table:
     rows: list[tuple[str, ...]] = []
+    fields = _latency_fields(result)
     for label, key in LATENCY_KINDS:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (numbers.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
+        values = (numbers.fmt_us(_field(summary, f)) for _, f in fields)
         rows.append((label, numbers.fmt_int(summary.get("count")), *values))
-    headers = ("", "count", *(t for t, _ in LATENCY_FIELDS))
+    headers = ("", "count", *(t for t, _ in fields))
     left: Align = "l"
     right: Align = "r"
     align = (left, *([right] * (len(headers) - 1)))

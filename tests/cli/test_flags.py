@@ -30,10 +30,12 @@ def _run(*args: str, **kw: object) -> subprocess.CompletedProcess[str]:
 def test_short_flags_and_units() -> None:
     proc = _run(
         "run", "-c", "4", "-d", "500ms", "-R", "1k", "-P", "2", "-t", "2", "-i", "250ms",
-        "-q", "-J", *SHORT,
+        "-q", "-J", "--percentiles", "50,99.999", *SHORT,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    config = json.loads(proc.stdout)["config"]
+    result = json.loads(proc.stdout)
+    assert set(result["latency_us"]["percentiles"]) == {"50", "99.999"}
+    config = result["config"]
     assert (config["clients"], config["duration_s"], config["rate"]) == (4, 0.5, 1000.0)
     assert (config["pipeline"], config["workers"], config["interval_s"]) == (2, 2, 0.25)
     assert config["timeout_s"] == 10.0  # a stream's give-up, not a measurement

@@ -95,3 +95,24 @@ def test_exit_codes() -> None:
 def test_nothing_measured_fails_the_check() -> None:
     [result] = evaluate([parse_check("p99 < 1s")], {"latency_us": {"count": 0}})
     assert result.value is None and not result.passed
+
+
+def test_percentiles_asked_for_are_recorded_and_reported() -> None:
+    from sockbench.report.sections import latency_table
+
+    doc = _result([1000] * 999 + [50_000], {}, [])
+    assert set(doc["latency_us"]["percentiles"]) == {"50", "90", "99", "99.9", "99.99"}
+    rec = Recorder()
+    rec.record(7)
+    doc = build_result(
+        config={"proto": "tcp", "clients": 1, "percentiles": [50.0, 99.999]}, command="t",
+        environment={}, server={}, started_at="", duration_s=1.0, status="completed",
+        tally=Tally(requests=1, bytes_sent=0, bytes_received=0, connections=1, errors={},
+                    warmup_errors={}, latency=encode(rec.histogram),
+                    connect=encode(Recorder().histogram)),
+        warnings=[],
+    )  # fmt: skip
+    assert doc["latency_us"]["percentiles"] == {"50": 7, "99.999": 7}
+    assert latency_table(doc).headers == (
+        "", "count", "min", "p50", "p99.999", "max", "mean", "stdev"
+    )  # fmt: skip

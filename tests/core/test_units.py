@@ -45,3 +45,14 @@ def test_rates() -> None:
 def test_errors_name_the_flag_and_what_it_accepts(parse: object, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse(text, "--x")  # type: ignore[operator]
+
+
+def test_percentiles() -> None:
+    from sockbench.core.units import parse_percentiles, percentile_key
+
+    assert parse_percentiles("99.9, 50,99.999") == (50.0, 99.9, 99.999)
+    assert [percentile_key(p) for p in (50.0, 99.9, 99.999)] == ["50", "99.9", "99.999"]
+    with pytest.raises(ConfigError, match="between 0 and 100"):
+        parse_percentiles("50,100")
+    with pytest.raises(ConfigError, match="percentiles like 50,90,99"):
+        parse_percentiles("p99")
