@@ -170,8 +170,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
     Option("percentiles", ("--percentiles",), "latency percentiles to report and record",
-           DEFAULT_PERCENTILES, parse_percentiles, commands=RUN_COMPARE,
-           default_help="50,90,99,99.9,99.99"),
+           ",".join(f"{p:g}" for p in DEFAULT_PERCENTILES), parse_percentiles,
+           commands=RUN_COMPARE),
     Option("checks", ("--check",),
            "a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
            "'rps >= 10k', 'loss < 0.1%'; a miss exits 3", repeatable=True, metavar="EXPR",

@@ -16,7 +16,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from sockbench.core.units import parse_count, parse_number, parse_seconds, parse_size
+from sockbench.core.units import (
+    parse_count,
+    parse_number,
+    parse_percentiles,
+    parse_seconds,
+    parse_size,
+)
 from sockbench.options import LISTS, Option, default, options_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +33,7 @@ _METAVARS: dict[object, str] = {
     parse_number: "NUMBER",
     parse_seconds: "SECONDS",
     parse_size: "BYTES",
+    parse_percentiles: "P,P,...",
 }
 
 
