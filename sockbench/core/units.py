@@ -15,7 +15,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
-_NUMBER = re.compile(r"^\s*([0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+)\s*([a-zµ]*)\s*$", re.IGNORECASE)
+# A sign is accepted so that "-3" reaches the option's bounds check, which says why not.
+_NUMBER = re.compile(r"^\s*(-?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+))\s*([a-zµ]*)\s*$", re.I)
 #: Counts and rates: decimal multipliers, as wrk and redis-benchmark users type them.
 _COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
 _SECOND_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0, "h": 3600.0}

@@ -56,3 +56,11 @@ def test_percentiles() -> None:
         parse_percentiles("50,100")
     with pytest.raises(ConfigError, match="percentiles like 50,90,99"):
         parse_percentiles("p99")
+
+
+def test_a_negative_value_reaches_the_bounds_check() -> None:
+    from sockbench.options import OPTIONS
+
+    [duration] = [o for o in OPTIONS if o.name == "duration_s"]
+    with pytest.raises(ConfigError, match="--duration must be greater than 0, got -3"):
+        duration.convert("-3")
