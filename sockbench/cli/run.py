@@ -24,14 +24,11 @@ def run(**values: object) -> None:
     """Drive concurrent clients against a server and record latency histograms."""
     from rich.console import Console
 
-    from sockbench.core.forecast import predicted_warnings
     from sockbench.engine.runner import run as run_benchmark
-    from sockbench.machine import build_run_config, read_machine
+    from sockbench.machine import build_run_config
 
     config = build_run_config(**values)  # checks --format and --quiet too
     setup_logging(values["verbose"], values["log_file"])
-    for warning in predicted_warnings(config.to_json(), read_machine()):
-        typer.echo(f"sockbench: warning: {warning.text()}", err=True)
     fmt, quiet = str(values["fmt"]), bool(values["quiet"])
     # What a program reads from stdout (the JSON, a report format) keeps stdout to itself:
     # progress lines then go to stderr, and with the JSON on stdout the report does too.
@@ -40,7 +37,12 @@ def run(**values: object) -> None:
     progress_console = Console(stderr=json_stdout or fmt != "table")
     label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
     with _progress(progress_console, fmt, quiet, label) as progress:
-        outcome = run_benchmark(config, command=command_line(), progress=progress)
+        outcome = run_benchmark(
+            config,
+            command=command_line(),
+            progress=progress,
+            warn=lambda w: typer.echo(f"sockbench: warning: {w.text()}", err=True),
+        )
     _print_summary(outcome.result, fmt, console)
     if outcome.folder is not None:
         typer.echo(f"results: {outcome.folder}", err=json_stdout)

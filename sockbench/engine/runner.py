@@ -7,7 +7,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,14 +94,21 @@ def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
     )
 
 
-def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) -> RunOutcome:
+def run(
+    config: RunConfig,
+    *,
+    command: str,
+    progress: ProgressFn | None = None,
+    warn: Callable[[RunWarning], None] | None = None,
+) -> RunOutcome:
     """Run the benchmark ``config`` describes and write its result files.
 
     ``progress`` is called from the run's loop about once per interval with a
-    :class:`~sockbench.core.progress.Tick`; it must return quickly.
+    :class:`~sockbench.core.progress.Tick`; it must return quickly. ``warn`` gets the
+    warnings the settings predict (:mod:`sockbench.core.forecast`) once the server is up or
+    the target answered, before load; they are kept in the result either way.
     """
     check_descriptors(-(-config.clients // config.workers))
-    predicted = predicted_warnings(config.to_json(), read_machine())
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
     cores = len(os.sched_getaffinity(0))
@@ -121,6 +128,11 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
             endpoint = config.target
             log.info("preflight: checking that %s answers", endpoint)
             check_target(endpoint)
+        # Said once the input is known good (server up, target answering), before load.
+        predicted = predicted_warnings(config.to_json(), read_machine())
+        if warn is not None:
+            for warning in predicted:
+                warn(warning)
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
         )
