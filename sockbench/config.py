@@ -17,9 +17,12 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sockbench.core import bounds
+from sockbench.core.checks import parse_check
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
+from sockbench.core.machine import Machine
+from sockbench.core.units import DEFAULT_PERCENTILES
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_target
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all
@@ -30,6 +33,12 @@ from sockbench.servers.spec import DEFAULT_MODEL, DEFAULT_THREADS, ServerSpec
 
 UDP_MAX_PAYLOAD = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
 DEFAULT_DURATION_S = 10.0
+# A stream timeout is a give-up, not a measurement: it only has to be longer than any
+# reply that still counts. 10 s covers a server queueing 50,000 clients (Little's law:
+# 50k clients at ~47k req/s wait ~1.1 s each) where 1 s turned queueing into errors.
+STREAM_TIMEOUT_S = 10.0
+# A datagram has no connection to give up on: past this it counts as lost.
+DATAGRAM_TIMEOUT_S = 1.0
 MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
 MAX_CLIENTS_PER_WORKER = 15_000
 CLIENTS_PER_EXTRA_WORKER = 500
@@ -43,14 +52,6 @@ NO_PIN = ("none", "off", "")
 
 
 @dataclass(frozen=True)
-class Machine:
-    """What validation needs to know about this machine (read by sockbench.machine)."""
-
-    usable_cpus: frozenset[int]  # this process's affinity
-    cpu_count: int
-
-
-@dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one run. ``target`` None means: start ``server_model`` locally."""
 
@@ -59,7 +60,7 @@ class RunConfig:
     duration_s: float = DEFAULT_DURATION_S
     warmup_s: float = 2.0
     payload: int = 64
-    timeout_s: float = 1.0
+    timeout_s: float = DATAGRAM_TIMEOUT_S
     target: Endpoint | None = None
     server_model: str | None = DEFAULT_MODEL
     workers: int = 1
@@ -82,6 +83,8 @@ class RunConfig:
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
     server_logs: str | None = None  # path prefix of its stdout/stderr; None: the run folder
+    checks: tuple[str, ...] = ()  # --check expressions, each parsed once here
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     @property
     def server_spec(self) -> ServerSpec | None:
@@ -148,6 +151,16 @@ def validate_run(
     if model == "prefork" and processes == 0:
         # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
         processes = max(machine.cpu_count, -(-clients // MAX_CLIENTS_PER_WORKER))
+    for expr in v["checks"]:  # type: ignore[attr-defined]
+        check = parse_check(str(expr))
+        if check.needs_datagrams and proto.is_stream:
+            raise ConfigError(f"--check {expr!r}: loss is measured over udp and unix-dgram")
+        if check.needs_rate and rate is None:
+            raise ConfigError(f"--check {expr!r}: achieved compares with --rate; give one")
+    if v["json_stdout"]:
+        if v["json_path"] not in (None, "-"):
+            raise ConfigError("give -J or --json PATH, not both")
+        v["json_path"] = "-"
     requests = v["requests"]
     duration = v["duration_s"]
     if duration is None:
@@ -160,6 +173,8 @@ def validate_run(
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
         "duration_s": duration,
+        "timeout_s": v["timeout_s"]
+        or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S),
         "mode": mode,
         "request": request,
         "expect": expect,
@@ -206,7 +221,8 @@ def _external(
 def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[ServerSpec, Endpoint]:
     """``sockbench serve``'s options: the server to run and where it binds."""
     v = convert_all("serve", dict(values))
-    endpoint = parse_bind(str(v["bind"]), parse_proto(str(v["proto"])))
+    proto = parse_proto(str(v["proto"]))
+    endpoint = parse_bind(str(v["bind"] or default_bind(proto, machine)), proto)
     spec = ServerSpec(
         str(v["model"]).strip().lower(),
         ServerBehaviour(str(v["behaviour"]).strip().lower()),
@@ -215,6 +231,15 @@ def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[Serv
     )
     check_options(spec, endpoint.proto)
     return spec, endpoint
+
+
+def default_bind(proto: Proto, machine: Machine) -> str:
+    """Where ``serve`` listens without --bind: a TCP/UDP port, or a socket file in the
+    user's runtime directory (never the current one, which a name like HOST:PORT would
+    litter)."""
+    if proto.is_unix:
+        return f"{machine.runtime_dir.rstrip('/')}/sockbench-{proto.value}.sock"
+    return "127.0.0.1:9000"
 
 
 def _file(path: object, files: Mapping[str, bytes] | None) -> bytes | None:

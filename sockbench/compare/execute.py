@@ -28,11 +28,11 @@ from sockbench.compare.folder import write_histogram, write_reports, write_resul
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result
-from sockbench.core.status import RunStatus, combined_exit_code
+from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.interrupts import Interrupts
-from sockbench.engine.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
@@ -209,7 +209,7 @@ def run_compare(
     doc["repeats"] = repeat_stats(doc)
     write_results(folder, doc)
     write_reports(folder, doc)
-    code = combined_exit_code([doc["status"], *(r["status"] for r in doc["cells"])])
+    code = combined_exit_code([exit_code(doc["status"]), *map(result_exit_code, doc["cells"])])
     if interrupted and interrupts.exit_code:
         code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
     return CompareOutcome(doc, folder, code, interrupted)

@@ -6,14 +6,18 @@ Later versions add keys; they never change or remove the ones here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sockbench import __version__
+from sockbench.core.checks import evaluate, parse_check
+from sockbench.core.forecast import measured_warnings
 from sockbench.core.histogram import decode, summarize
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
 
 ACHIEVED_RATE_MIN = 0.99
@@ -65,6 +69,7 @@ def build_result(
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
+    add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
     doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
     rate = config.get("rate")
     if rate:
@@ -76,8 +81,22 @@ def build_result(
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
-    add_warnings(doc, [*warnings, *rate_warnings(doc)])
+    add_warnings(doc, [*warnings, *rate_warnings(doc), *measured_warnings(doc)])
+    if config.get("checks"):
+        checks = [parse_check(expr) for expr in config["checks"]]
+        doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
+
+
+def add_percentiles(doc: dict[str, Any], percentiles: Sequence[float]) -> None:
+    """Each histogram summary's ``percentiles``: the ``--percentiles`` asked for, in µs."""
+    for summary in doc.values():
+        if isinstance(summary, dict) and "histogram" in summary and "count" in summary:
+            hist = decode(summary["histogram"])
+            summary["percentiles"] = {
+                percentile_key(p): int(hist.get_value_at_percentile(p)) if summary["count"] else 0
+                for p in percentiles
+            }
 
 
 def add_warnings(doc: dict[str, Any], warnings: list[RunWarning]) -> None:

@@ -24,6 +24,10 @@ class WarningKind(StrEnum):
     GENERATOR_SATURATED = "generator_saturated"
     CELL_FAILED = "cell_failed"
     DEGRADED = "degraded"
+    DESCRIPTOR_LIMIT = "descriptor_limit"
+    THREADPOOL_QUEUE = "threadpool_queue"
+    LITTLES_LAW = "littles_law"
+    BUSY_MACHINE = "busy_machine"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ measurements are kept.
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import signal
 import threading
@@ -22,6 +23,7 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
@@ -38,9 +40,9 @@ from sockbench.engine.messages import (
     send,
 )
 from sockbench.engine.process_worker import worker_process_main
-from sockbench.engine.progress import ProgressFn, Tick
 from sockbench.engine.worker import Window, WorkOrder, run_worker
 
+log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
 WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
 HURRY_GRACE_S = 1.0  # the same after a second signal
@@ -121,12 +123,17 @@ class _Run:
 
     def request_stop(self, status: RunStatus) -> None:
         if not self.stop.is_set():
+            log.info("stopping early: %s", status)
             self.status = status
             self.stopped_at_ns = time.monotonic_ns()
             self.stop.set()
 
     def open_window(self) -> Window:
         now = time.monotonic_ns()
+        log.info(
+            "%d connections up: warm-up %g s, then measuring %g s",
+            self.connections, self.config.warmup_s, self.config.duration_s,
+        )  # fmt: skip
         start = now + int(self.config.warmup_s * 1e9)
         self.window = Window(now, start, start + int(self.config.duration_s * 1e9))
         return self.window
@@ -208,6 +215,7 @@ async def _coordinate(
         for i, n in enumerate(shares)
     ]
     datagrams = not endpoint.proto.is_stream
+    log.info("%d client(s) over %d worker(s): %s", config.clients, len(orders), shares)
     async with trio.open_nursery() as watchers:
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:
@@ -219,6 +227,7 @@ async def _coordinate(
         else:
             tallies, failed = await _run_processes(orders, run)
         watchers.cancel_scope.cancel()
+    log.info("workers stopped%s", f"; failed: {failed}" if failed else "")
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:

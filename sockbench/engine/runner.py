@@ -7,12 +7,13 @@ so a signal during the write meets the same handler as one during the run.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,21 +22,24 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.degraded import degraded_reason
+from sockbench.core.forecast import predicted_warnings
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result, run_warnings
-from sockbench.core.status import RunStatus, exit_code
+from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
-from sockbench.engine.progress import ProgressFn
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
+from sockbench.machine import read_machine
 from sockbench.servers.external import ExternalServer, ServerLogs, open_external
 from sockbench.servers.launcher import ServerProcess, open_server
 
+log = logging.getLogger(__name__)
 PRIVATE_PREFIX = "sockbench-"
 _PRIVATE_NAME = re.compile(rf"^{PRIVATE_PREFIX}(\d+)-")
 SATURATION = 0.9  # of the generator's CPU capacity
@@ -140,19 +144,22 @@ def run(
     command: str,
     progress: ProgressFn | None = None,
     interrupts: Interrupts | None = None,
+    warn: Callable[[RunWarning], None] | None = None,
 ) -> RunOutcome:
     """Run the benchmark ``config`` describes; the result is returned, not written.
 
     ``progress`` is called from the run's loop about once per interval with a
-    :class:`~sockbench.engine.progress.Tick`; it must return quickly. ``interrupts``,
+    :class:`~sockbench.core.progress.Tick`; it must return quickly. ``interrupts``,
     installed by the caller, counts SIGINT/SIGTERM for the whole run (a signal that
     came while the server started stops the run as soon as it begins). Without one, the
-    run installs its own for its length.
+    run installs its own for its length. ``warn`` gets the warnings the settings predict
+    (:mod:`sockbench.core.forecast`) once the server is up or the target answered, before
+    load; they are kept in the result either way.
     """
     if interrupts is None:
         own = Interrupts()
         with own.installed():
-            return run(config, command=command, progress=progress, interrupts=own)
+            return run(config, command=command, progress=progress, interrupts=own, warn=warn)
     check_descriptors(-(-config.clients // config.workers))
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
@@ -181,7 +188,13 @@ def run(
         else:
             assert config.target is not None
             endpoint = config.target
+            log.info("preflight: checking that %s answers", endpoint)
             check_target(endpoint)
+        # Said once the input is known good (server up, target answering), before load.
+        predicted = predicted_warnings(config.to_json(), read_machine())
+        if warn is not None:
+            for warning in predicted:
+                warn(warning)
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
         )
@@ -200,16 +213,17 @@ def run(
         if server is not None:
             summary = server_sampler.summary(*_bounds(outcome.window))
             server_resources = summary.to_json() if summary else None
+    log.info("run %s after %.2f s measured", outcome.status, outcome.measured_s)
     generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
     tally = outcome.tally
     status = outcome.status
     degraded = degraded_reason(tally) if status == RunStatus.COMPLETED else None
     if degraded is not None:
         status = RunStatus.DEGRADED
-    warnings = run_warnings(tally, status, outcome.failed_workers)
+    warnings = [*predicted, *run_warnings(tally, status, outcome.failed_workers)]
     if degraded is not None:
         warnings.insert(
-            0,
+            len(predicted),
             RunWarning(
                 WarningKind.DEGRADED,
                 f"the run is marked degraded: {degraded}",
@@ -242,7 +256,7 @@ def run(
             "measurement_started_at_s": _wall_clock(outcome.window),
         },
     )
-    code = exit_code(status)
+    code = result_exit_code(result)
     if status == RunStatus.INTERRUPTED and interrupts.exit_code:
         code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
     return RunOutcome(result, logs, code)

@@ -215,15 +215,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _latency_fields(result: Doc) -> list[tuple[str, str]]:
+    """The latency columns as (title, field); ``p:KEY`` reads ``percentiles[KEY]``. The
+    result's ``--percentiles`` replace the default ones when it recorded them."""
+    chosen = list(((result.get("latency_us") or {}).get("percentiles") or {}).keys())
+    if not chosen:
+        return list(LATENCY_FIELDS)
+    return [
+        ("min", "min"),
+        *((f"p{k}", f"p:{k}") for k in chosen),
+        *((t, f) for t, f in LATENCY_FIELDS if t in ("max", "mean", "stdev")),
+    ]
+
+
+def _field(summary: Mapping[str, Any], field: str) -> Any:
+    if field.startswith("p:"):
+        return (summary.get("percentiles") or {}).get(field[2:])
+    return summary.get(field)
+
+
 def latency_table(result: Doc) -> Table:
     rows: list[tuple[str, ...]] = []
+    fields = _latency_fields(result)
     for label, key in LATENCY_KINDS:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (numbers.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
+        values = (numbers.fmt_us(_field(summary, f)) for _, f in fields)
         rows.append((label, numbers.fmt_int(summary.get("count")), *values))
-    headers = ("", "count", *(t for t, _ in LATENCY_FIELDS))
+    headers = ("", "count", *(t for t, _ in fields))
     left: Align = "l"
     right: Align = "r"
     align = (left, *([right] * (len(headers) - 1)))
@@ -451,6 +471,8 @@ def run_sections(result: Doc) -> list[Section]:
     resources = resource_fields(result)
     if resources:
         out.append(Section("Resources", key="resources", fields=resources))
+    if result.get("checks"):
+        out.append(checks_section([("", result)]))
     if result.get("warnings"):
         out.append(
             Section("Warnings", key="warnings", items=tuple(str(w) for w in result["warnings"]))
@@ -468,6 +490,27 @@ SATURATION_ADVICE = (
     "Give it more --workers (and --client-cpus), use fewer --clients, or a lower rate, "
     "before reading them as the server's numbers; they are never marked best"
 )
+
+
+def checks_section(results: Sequence[tuple[str, Doc]]) -> Section:
+    """``--check`` outcomes, each with its measured value; ``results`` are (label, result)."""
+    labelled = any(label for label, _ in results)
+    rows = tuple(
+        ((label,) if labelled else ())
+        + (str(c["expr"]), str(c.get("measured", c["value"])), "pass" if c["passed"] else "FAIL")
+        for label, result in results
+        for c in result.get("checks") or ()
+    )
+    failed = sum(row[-1] == "FAIL" for row in rows)
+    headers = (("cell",) if labelled else ()) + ("check", "measured", "result")
+    left: tuple[Align, ...] = ("l",)
+    align = left * (len(headers) - 2) + ("r", "l")
+    return Section(
+        "Checks",
+        key="checks",
+        table=Table(headers, rows, align),
+        note=f"{failed} of {len(rows)} failed" if failed else f"all {len(rows)} passed",
+    )
 
 
 def compare_sections(doc: Doc) -> list[Section]:
@@ -519,6 +562,8 @@ def compare_sections(doc: Doc) -> list[Section]:
         for w in (r.get("warnings") or [])
         if str(w) not in _saturation_warnings(r)
     )
+    if any(r.get("checks") for r in results):
+        out.append(checks_section([(cell_key(r).label, r) for r in results]))
     if warnings:
         out.append(Section("Warnings", key="warnings", items=warnings))
     out.append(Section("Environment", key="environment", fields=environment_fields(doc)))

@@ -36,7 +36,7 @@ def closed_port() -> int:
     ("args", "message"),
     [
         (["run", "--proto", "sctp"], "unknown --proto 'sctp'"),
-        (["run", "--server", "nginx", "--duration", "1"], "unknown server model 'nginx'"),
+        (["run", "--server", "nginx", "--duration", "1"], "unknown --server 'nginx'"),
         (["run", "--target", "tcp//127.0.0.1:80"], "malformed target"),
         (["run", "--target", "tcp://127.0.0.1"], "malformed target"),
         (["run", "--target", "tcp://192.0.2.1:80"], "not a loopback address"),
@@ -89,7 +89,7 @@ def test_serve_on_a_bind_address_in_use(sockbench_cmd: list[str], busy_port: int
 def test_serve_unknown_model(sockbench_cmd: list[str]) -> None:
     proc = _sockbench(sockbench_cmd, "serve", "--model", "nope", "--bind", "127.0.0.1:0")
     assert proc.returncode == 2
-    assert "unknown server model 'nope'" in proc.stderr
+    assert "unknown --model 'nope'; choose one of threaded" in proc.stderr
 
 
 # Every bad input the reliability probe found (issue 15): bounds, non-finite numbers,

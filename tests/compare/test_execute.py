@@ -15,7 +15,7 @@ import pytest
 from sockbench.compare import build_plan, run_compare
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
-from sockbench.engine.progress import ProgressFn
+from sockbench.core.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
 from sockbench.errors import SockbenchError
 
