@@ -256,8 +256,9 @@ def _check_limits(v: Mapping[str, object], proto: Proto, request: bytes | None) 
         bounds.check_seconds(float(v["duration_s"]), "--duration", maximum=bounds.MAX_RUN_S)  # type: ignore[arg-type]
     warmup = float(v["warmup_s"])  # type: ignore[arg-type]
     bounds.check_seconds(warmup, "--warmup", maximum=bounds.MAX_RUN_S, zero_ok=True)
-    timeout = float(v["timeout_s"])  # type: ignore[arg-type]
-    bounds.check_seconds(timeout, "--timeout", maximum=bounds.MAX_TIMEOUT_S)
+    if v["timeout_s"] is not None:  # None: the transport's default
+        timeout = float(v["timeout_s"])  # type: ignore[arg-type]
+        bounds.check_seconds(timeout, "--timeout", maximum=bounds.MAX_TIMEOUT_S)
     interval = float(v["interval_s"])  # type: ignore[arg-type]
     bounds.check_seconds(
         interval, "--interval", minimum=bounds.MIN_INTERVAL_S, maximum=bounds.MAX_RUN_S

@@ -138,9 +138,9 @@ OPTIONS: tuple[Option, ...] = (
     # The server
     Option("server_model", ("--server",), "server model to start when no --target", "asyncio",
            choices=MODEL_NAMES),
-    Option("models", ("--models",),
-           f"server models, comma-separated: {','.join(MODEL_NAMES)}",
-           None, commands=COMPARE, default_help="threaded,selectors,asyncio; none with --model"),
+    Option("models", ("--models",), "server models, comma-separated", None,
+           choices=MODEL_NAMES, commands=COMPARE,
+           default_help="threaded,selectors,asyncio; none with --model"),
     # Your own server (sockbench.servers.external)
     Option("server_cmd", ("--server-cmd",),
            "your own server instead: a command with {port} ({path} for unix)", metavar="CMD"),

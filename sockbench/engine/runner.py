@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import trio
@@ -50,6 +51,7 @@ class RunOutcome:
     result: dict[str, Any]
     server_logs: ServerLogs | None  # an external server's, until the caller keeps them
     exit_code: int
+    folder: Path | None = None  # set by whoever saves the result (report.files)
 
 
 @contextlib.contextmanager
