@@ -77,6 +77,7 @@ class RunConfig:
     expect_value: bytes | int | None = None
     batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
+    drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     json_path: str | None = None
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
@@ -135,6 +136,7 @@ def validate_run(
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
     _check_workload(proto, mode, rate, pipeline, request, expect)
+    _check_drain(v["drain_s"], v["timeout_s"])
     server_cpus, client_cpus = resolve_pinning(
         str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
     )
@@ -242,6 +244,14 @@ def _check_payload(proto: Proto, payload: int) -> None:
     if payload > UDP_MAX_PAYLOAD:
         raise ConfigError(
             f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
+        )
+
+
+def _check_drain(drain: object, timeout: object) -> None:
+    if drain is not None and float(drain) > float(timeout):  # type: ignore[arg-type]
+        raise ConfigError(
+            f"--drain {drain:g} is longer than --timeout {timeout:g}: a request is followed "
+            "at most --timeout after it was sent or due; lower --drain or raise --timeout"
         )
 
 

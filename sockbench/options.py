@@ -105,6 +105,8 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1, commands=RUN_COMPARE),
     Option("timeout_s", ("--timeout",), "seconds before a reply counts lost", 1.0,
            parse_seconds, positive=True, commands=RUN_COMPARE),
+    Option("drain_s", ("--drain",), "seconds to follow the window's open requests after it",
+           None, parse_seconds, minimum=0, default_help="--timeout"),
     Option("target", ("--target",), "external server: tcp://HOST:PORT, udp://..., unix:///PATH"),
     Option("mode", ("--mode",), "echo (request/reply), churn (a connection per request), stream",
            Workload.ECHO.value, choices=_choices(Workload)),

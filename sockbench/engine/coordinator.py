@@ -23,10 +23,9 @@ from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
-from sockbench.engine.live import LiveStats
 from sockbench.engine.process_worker import worker_process_main
 from sockbench.engine.progress import ProgressFn, Tick
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 SERVER_POLL_S = 0.1
 WORKER_STOP_GRACE_S = 10.0
@@ -177,8 +176,8 @@ async def coordinate(
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
         if len(orders) == 1:
-            stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
-            tallies: list[Tally] = [stats.tally(datagrams=datagrams)]
+            recorder = await run_worker(orders[0], _LocalControl(run))
+            tallies: list[Tally] = [tally_of(recorder, orders[0])]
             failed: list[int] = []
         else:
             tallies, failed = await _run_processes(orders, run)
@@ -186,7 +185,7 @@ async def coordinate(
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
-        tallies = [LiveStats().tally(datagrams=datagrams)]
+        tallies = [Tally.empty(datagrams=datagrams)]
     return DriveOutcome(
         merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
     )

@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 import trio
 
 from sockbench.core.intervals import IntervalRow
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 
 async def _receive(conn: Connection) -> object:
@@ -59,7 +59,7 @@ async def _main(order: WorkOrder, conn: Connection) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(control.listen)
         stats = await run_worker(order, control)
-        conn.send(("done", stats.tally(datagrams=not order.endpoint.proto.is_stream)))
+        conn.send(("done", tally_of(stats, order)))
         nursery.cancel_scope.cancel()
 
 
