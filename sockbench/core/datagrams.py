@@ -104,7 +104,7 @@ class DatagramLedger:
 
     @property
     def next_seq(self) -> int:
-        return self.first_seq + self.sent
+        return self._base + len(self._state)
 
     def _trim(self) -> None:
         oldest = next(iter(self._pending), self.next_seq)
@@ -158,16 +158,30 @@ class DatagramLedger:
         self.lost += expired
         return expired
 
-    def abandon(self, forget: Callable[[int], None] | None = None) -> int:
-        """The drain ended early: every datagram still in flight is unfinished."""
-        left = len(self._pending)
+    def unsend(self, seq: int) -> None:
+        """The send of ``seq`` (the newest) failed: it never left, so it is not counted sent."""
+        if seq != self.next_seq - 1 or seq not in self._pending:
+            raise ValueError(f"only the newest datagram in flight can be unsent, not {seq}")
+        del self._pending[seq]
+        self._state[seq - self._base] = _LOST  # a reply to it can only be late
+        self.sent -= 1
+
+    def abandon(
+        self, overdue: Callable[[int], bool], forget: Callable[[int], None] | None = None
+    ) -> int:
+        """The drain ended: each datagram still in flight is lost if ``overdue(seq)``, else
+        unfinished. Returns how many were lost."""
+        lost = 0
         for seq in self._pending:
             self._state[seq - self._base] = _LOST
+            if overdue(seq):
+                lost += 1
             if forget is not None:
                 forget(seq)
+        self.unfinished += len(self._pending) - lost
+        self.lost += lost
         self._pending.clear()
-        self.unfinished += left
-        return left
+        return lost
 
     def next_deadline(self) -> int | None:
         """The deadline of the oldest datagram in flight, if any."""

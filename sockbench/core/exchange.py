@@ -63,7 +63,10 @@ class Sink(Protocol):
         ...
 
     def error(self, kind: str, at_ns: int) -> None:
-        """An error not tied to a measured request (a failed connect, a warm-up reply)."""
+        """An error not tied to a measured request (a failed connect, a warm-up request's).
+
+        ``at_ns`` places it: before the window it is a warm-up error.
+        """
         ...
 
 
@@ -255,6 +258,8 @@ class StreamExchange:
         if measured:
             self.window.open -= measured
             self.sink.failed(kind, measured, now_ns)
+        elif self._warm:
+            self.sink.error(kind, self._marks[0])  # a warm-up request's: a warm-up error
         else:
             self.sink.error(kind, now_ns)
         self._forget()
@@ -383,19 +388,40 @@ class DatagramExchange:
         return lost
 
     def send_failed(self, seq: int, kind: str, now_ns: int) -> None:
-        """The send of ``seq`` failed: counted as an error now, and lost at its deadline."""
-        self.sink.error(kind, now_ns)
+        """The send of ``seq`` (the newest) failed: it never left, so it is that request's
+        failure (``kind``), not a lost datagram."""
+        if seq in self._marks:
+            assert self.ledger is not None
+            self.ledger.unsend(seq)
+            del self._marks[seq], self._sents[seq]
+            self.window.open -= 1
+            self.sink.failed(kind, 1, now_ns)
+        else:
+            self._warm.pop(seq, None)
+            self.sink.error(kind, now_ns)
 
     def finish(self, now_ns: int, interrupted: bool = False) -> None:
-        """The run is over: overdue datagrams are lost, the rest unfinished (or left)."""
+        """The run is over: datagrams still in flight are lost if they were due a
+        ``timeout`` ago or more, else unfinished (a shortened drain); an interrupted run
+        leaves them in flight."""
         self._warm.clear()
-        if interrupted or self.ledger is None:
+        ledger = self.ledger
+        if interrupted or ledger is None:
             return
         self.expire(now_ns)
-        left = self.ledger.abandon(self._forget)
-        if left:
-            self.window.open -= left
-            self.sink.failed(UNFINISHED, left, now_ns)
+        left = ledger.in_flight
+        marks = self._marks
+        window = self.window
+
+        def overdue(seq: int) -> bool:
+            return window.end_kind(marks[seq], now_ns) == TIMEOUT
+
+        lost = ledger.abandon(overdue, self._forget)
+        window.open -= left
+        if lost:
+            self.sink.failed(LOST, lost, now_ns)
+        if left - lost:
+            self.sink.failed(UNFINISHED, left - lost, now_ns)
 
     def _forget(self, seq: int) -> None:
         del self._marks[seq], self._sents[seq]

@@ -373,3 +373,48 @@ def test_loss_is_exact_when_every_nth_datagram_is_dropped(drop_every: int) -> No
     assert ex.ledger is not None
     assert ex.ledger.counts().lost == n // drop_every
     assert sink.failures == {"lost": n // drop_every} and balanced(win, sink)
+
+
+def test_a_warm_up_request_failing_in_the_window_is_a_warm_up_error() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(9 * S + 500 * MS, 9 * S + 500 * MS)
+    assert ex.expire(10 * S + 500 * MS) == RECONNECT
+
+    placed: list[int] = []
+    sink.error = lambda kind, at_ns: placed.append(at_ns)  # type: ignore[method-assign]
+    ex.issue(9 * S + 600 * MS, 9 * S + 600 * MS)
+    ex.expire(10 * S + 600 * MS)
+    assert placed == [9 * S + 600 * MS] and not sink.failures and win.issued == 0
+
+
+def test_a_datagram_whose_send_failed_is_that_requests_failure_not_a_loss() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S)
+    ex.send_failed(0, "send_buffer_full", 11 * S)
+    ex.finish(21 * S)
+    assert ex.ledger is not None
+    counts = ex.ledger.counts()
+    assert counts.sent == 0 and counts.lost == 0 and counts.balanced
+    assert sink.failures == {"send_buffer_full": 1} and balanced(win, sink)
+
+
+def test_a_datagram_due_in_the_window_but_sent_late_is_lost_at_the_drains_end() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 20 * S - 1, 20 * S + 5 * MS)  # the generator sent it 5 ms late
+    ex.finish(win.drain_end_ns)  # before its own deadline, a timeout after it was due
+    assert sink.failures == {"lost": 1} and balanced(win, sink)
+
+
+def test_numbering_goes_on_after_a_failed_send() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(), sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S)
+    ex.send_failed(0, "send_buffer_full", 11 * S)
+    assert ex.issue(1, 11 * S + 1, 11 * S + 1)
+    ex.received(_datagram(1), 64, 11 * S + 2)
+    assert sink.latencies == [1]
