@@ -15,6 +15,16 @@ from tests.support.runs import run_engine
 Start = Callable[..., str]
 
 
+def _above(result: dict[str, Any], us: int) -> int:
+    """How many latencies were recorded above ``us``."""
+    hist = decode(result["latency_us"]["histogram"])
+    return sum(
+        item.count_at_value_iterated_to
+        for item in hist.get_recorded_iterator()
+        if item.value_iterated_to > us
+    )
+
+
 def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, Any]:
     options: dict[str, object] = dict(
         proto="", clients=4, duration_s=2.0, warmup_s=0.5, timeout_s=0.5, server_model=None
@@ -55,12 +65,7 @@ def test_a_freeze_at_the_windows_end_is_measured_not_dropped(
     totals = result["totals"]
     assert totals["requests"] == totals["requests_issued"]  # nothing dropped at the edge
     assert result["latency_us"]["max"] >= 900_000
-    hist = decode(result["latency_us"]["histogram"])
-    slow = sum(
-        item.count_at_value_iterated_to
-        for item in hist.get_recorded_iterator()
-        if item.value_iterated_to > 450_000
-    )
+    slow = _above(result, 450_000)
     # 0.5 s x 400/s were due in the window while it froze: all waited for its end, at
     # least 0.5 s. Before the drain, these were simply dropped.
     assert 180 <= slow <= 220
@@ -112,12 +117,7 @@ def test_closed_loop_slow_requests_at_the_cut_off_are_recorded(
     result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0)
     totals = result["totals"]
     assert totals["requests"] == totals["requests_issued"]
-    hist = decode(result["latency_us"]["histogram"])
-    slow = sum(
-        item.count_at_value_iterated_to
-        for item in hist.get_recorded_iterator()
-        if item.value_iterated_to > 250_000
-    )
+    slow = _above(result, 250_000)
     # Every 50th request the server sees is slow; the window's share, give or take the
     # one each client may straddle the window's start with.
     assert abs(slow - totals["requests"] / 50) <= 10 + 1
