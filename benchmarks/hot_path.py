@@ -355,7 +355,7 @@ def primitive_allocs(counter: Counter, loops: int = 20_000) -> list[tuple[str, f
     async def complete() -> None:
         start = time.monotonic_ns()
         exchange.issue(start, start)
-        exchange.replies.space()[:PAYLOAD] = request
+        exchange.space()[:PAYLOAD] = request
         exchange.received(PAYLOAD, start + 25_000)
 
     async def nothing() -> None:

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from sockbench.core import datagrams as dg
-from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
+from sockbench.core.expect import MISMATCH, Exact, ReplyBuffer, ReplyMatcher, Size
 
 NEVER = 2**63 - 1
 
@@ -54,8 +54,9 @@ WARMUP, MEASURED, CLOSED = 0, 1, 2
 class Sink(Protocol):
     """Where outcomes go: the worker's recorder."""
 
-    def completed(self, mark_ns: int, sent_ns: int, end_ns: int, sent: int, got: int) -> None:
-        """A measured request answered at ``end_ns``: latency from ``mark_ns``."""
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+        """A measured request answered: ``latency_ns`` from its mark (due, or send),
+        ``service_ns`` from its send (the same object in closed loop)."""
         ...
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
@@ -73,9 +74,10 @@ class Sink(Protocol):
 class RequestWindow:
     """The measurement window, the request limit and the drain, shared by a worker's clients.
 
-    ``issued`` counts measured requests; ``open`` those not yet ended. A client that
-    has nothing left to do calls :meth:`retire`; once every client has, the drain is
-    over early.
+    ``issued`` counts measured requests. Each ends exactly once at its exchange, so
+    ``issued - ended`` is what an interrupted run left in flight. A client that has
+    nothing left to do calls :meth:`retire`; once every client has, the drain is over
+    early.
     """
 
     __slots__ = (
@@ -85,7 +87,6 @@ class RequestWindow:
         "limit",
         "measure_end_ns",
         "measure_start_ns",
-        "open",
         "retired",
         "timeout_ns",
     )
@@ -103,7 +104,6 @@ class RequestWindow:
         self.limit = limit or NEVER
         self.clients = clients
         self.issued = 0
-        self.open = 0
         self.retired = 0
         self.measure_start_ns = measure_start_ns
         self.measure_end_ns = measure_end_ns
@@ -123,7 +123,6 @@ class RequestWindow:
         if mark_ns >= self.measure_end_ns or self.issued >= self.limit:
             return CLOSED
         self.issued += 1
-        self.open += 1
         return MEASURED
 
     def closed(self, mark_ns: int) -> bool:
@@ -151,10 +150,15 @@ class StreamExchange:
     """
 
     __slots__ = (
+        "_buf",
+        "_expected",
+        "_got",
         "_marks",
         "_sents",
+        "_size",
+        "_view",
         "_warm",
-        "answered",
+        "_whole",
         "matcher",
         "nbytes",
         "replies",
@@ -170,17 +174,42 @@ class StreamExchange:
         matcher: ReplyMatcher,
         nbytes: int,
         replies: ReplyBuffer | None = None,
+        *,
+        pipelined: bool = False,
     ) -> None:
         self.window = window
         self.sink = sink
         self.matcher = matcher
         self.nbytes = nbytes
         self.timeout_ns = window.timeout_ns
-        self.replies = replies if replies is not None else ReplyBuffer(1024, 256)
         self._marks: deque[int] = deque()
         self._sents: deque[int] = deque()
         self._warm = 0
-        self.answered = 0  # replies matched to requests, ever (a driver's pipeline slots)
+        # One request at a time with replies of one known size (echo, --expect,
+        # --expect-size): the reply is read into a buffer one byte longer than it, so an
+        # over-long reply shows in the read's length, and compared whole (``==`` on a
+        # bytearray is several times cheaper than ``startswith`` with offsets).
+        self._expected = matcher.expected if isinstance(matcher, Exact) else None
+        self._size = len(matcher.expected) if isinstance(matcher, Exact) else 0
+        if isinstance(matcher, Size):
+            self._size = matcher.size
+        if pipelined:
+            self._size = 0  # replies may share a read: the general path
+        self._buf = bytearray(self._size + 1)
+        self._view = memoryview(self._buf)
+        self._whole = (self._expected or b"") + b"\0"
+        self._got = 0
+        if replies is None:
+            replies = (
+                ReplyBuffer(1, 1) if self._size else ReplyBuffer(1024, 256)
+            )  # grows for longer replies
+        self.replies = replies  # the general path's buffer
+
+    def space(self) -> memoryview:
+        """Where the driver reads the next bytes into (then calls :meth:`received`)."""
+        if self._size:
+            return self._view[self._got :] if self._got else self._view
+        return self.replies.space()
 
     @property
     def in_flight(self) -> int:
@@ -195,11 +224,18 @@ class StreamExchange:
 
         False: the window is closed, send nothing.
         """
-        state = self.window.admit(mark_ns)
-        if state == CLOSED:
-            return False
-        if state == WARMUP:
-            self._warm += 1
+        window = self.window
+        if (
+            window.measure_start_ns <= mark_ns < window.measure_end_ns
+            and window.issued < window.limit
+        ):
+            window.issued += 1  # RequestWindow.admit's MEASURED, inline: the common case
+        else:
+            state = window.admit(mark_ns)
+            if state == CLOSED:
+                return False
+            if state == WARMUP:
+                self._warm += 1
         self._marks.append(mark_ns)
         self._sents.append(sent_ns)
         return True
@@ -208,38 +244,82 @@ class StreamExchange:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
         self._sents[-1] = sent_ns
 
-    def received(self, n: int, now_ns: int) -> int:
-        """``n`` bytes were written into ``replies.space()`` and arrived by ``now_ns``."""
+    def _received_any(self, n: int, now_ns: int) -> int:
+        """The general path: replies matched by the matcher, several per read."""
         rb = self.replies
-        rb.end += n
-        check = self.matcher.check
+        end = rb.end + n
+        rb.end = end
+        start = rb.start
         sents = self._sents
-        while rb.start < rb.end:
+        while start < end:
             if not sents:
                 # Bytes with no request outstanding: unsolicited, or the tail of an
                 # over-long reply that came in a later read.
                 self.fail(MISMATCHED, now_ns)
                 return RECONNECT
-            size = check(rb.data, rb.start, rb.end)
-            if size == 0:
-                return OK
-            if size == MISMATCH or (rb.start + size < rb.end and len(sents) == 1):
+            got = self.matcher.check(rb.data, start, end)
+            if got == 0:
+                break
+            if got == MISMATCH or (start + got < end and len(sents) == 1):
                 # Wrong bytes, or more bytes than the one request outstanding asked for.
                 self.fail(MISMATCHED, now_ns)
                 return RECONNECT
-            rb.start += size
-            self.answered += 1
-            sent = sents.popleft()
-            mark = self._marks.popleft()
-            if self._warm:
-                self._warm -= 1
-                continue
-            self.window.open -= 1
-            if now_ns - sent >= self.timeout_ns:
-                self.sink.failed(TIMEOUT, 1, now_ns)
-            else:
-                self.sink.completed(mark, sent, now_ns, self.nbytes, size)
+            start += got
+            self._answered(got, now_ns)
+        rb.start = start
         return OK
+
+    def received(self, n: int, now_ns: int) -> int:
+        """``n`` bytes were written into :meth:`space` and arrived by ``now_ns``.
+
+        The fast path (one request in flight, a reply of ``_size`` bytes) is inlined down
+        to the sink's call: on the hot path a Python call costs as much as the rule.
+        """
+        size = self._size
+        if not size:
+            return self._received_any(n, now_ns)
+        got = self._got + n
+        if not self._sents or got > size:
+            self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
+            return RECONNECT
+        expected = self._expected
+        if got < size:
+            if expected is not None and not expected.startswith(self._buf[:got]):
+                self.fail(MISMATCHED, now_ns)  # a wrong byte: known before the rest
+                return RECONNECT
+            self._got = got
+            return OK
+        self._got = 0
+        if expected is not None and self._buf != self._whole:
+            self.fail(MISMATCHED, now_ns)
+            return RECONNECT
+        sent = self._sents.popleft()
+        mark = self._marks.popleft()
+        if self._warm:
+            self._warm -= 1
+            return OK
+        service = now_ns - sent  # computed once and handed on: ints cost on this path
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, size)
+        return OK
+
+    def _answered(self, got: int, now_ns: int) -> None:
+        """The oldest request in flight got its whole reply (``got`` bytes)."""
+        sent = self._sents.popleft()
+        mark = self._marks.popleft()
+        if self._warm:
+            self._warm -= 1
+            return
+        # Computed once and handed on: the hot path pays per int it creates.
+        service = now_ns - sent
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, got)
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""
@@ -256,7 +336,6 @@ class StreamExchange:
         """The connection failed (``kind``): every request in flight on it ends so."""
         measured = len(self._sents) - self._warm
         if measured:
-            self.window.open -= measured
             self.sink.failed(kind, measured, now_ns)
         elif self._warm:
             self.sink.error(kind, self._marks[0])  # a warm-up request's: a warm-up error
@@ -276,7 +355,6 @@ class StreamExchange:
         marks.extend(mark for mark in unsent if window.admit(mark) == MEASURED)
         if not interrupted:
             for mark in marks:
-                window.open -= 1
                 self.sink.failed(window.end_kind(mark, now_ns), 1, now_ns)
         self._forget()
 
@@ -285,6 +363,8 @@ class StreamExchange:
         self._sents.clear()
         self._warm = 0
         self.replies.clear()
+        self._got = 0
+        self._buf[-1] = 0  # an over-long reply's extra byte: the whole-compare needs a 0
 
 
 class DatagramExchange:
@@ -354,13 +434,14 @@ class DatagramExchange:
             self.sink.error(MISMATCHED, now_ns)
         if outcome != dg.RECEIVED and outcome != dg.REORDERED:
             return
-        self.window.open -= 1
         mark = self._marks.pop(seq)
         sent = self._sents.pop(seq)
         if data[dg.SEQ_SIZE : n] != self.tail:
             self.sink.failed(MISMATCHED, 1, now_ns)
         else:
-            self.sink.completed(mark, sent, now_ns, self.nbytes, n)
+            service = now_ns - sent
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, n)
 
     def deadline(self) -> int:
         """When the oldest datagram in flight expires (NEVER if none)."""
@@ -383,7 +464,6 @@ class DatagramExchange:
             return 0
         lost = ledger.expire(now_ns, self._forget)
         if lost:
-            self.window.open -= lost
             self.sink.failed(LOST, lost, now_ns)
         return lost
 
@@ -394,7 +474,6 @@ class DatagramExchange:
             assert self.ledger is not None
             self.ledger.unsend(seq)
             del self._marks[seq], self._sents[seq]
-            self.window.open -= 1
             self.sink.failed(kind, 1, now_ns)
         else:
             self._warm.pop(seq, None)
@@ -417,7 +496,6 @@ class DatagramExchange:
             return window.end_kind(marks[seq], now_ns) == TIMEOUT
 
         lost = ledger.abandon(overdue, self._forget)
-        window.open -= left
         if lost:
             self.sink.failed(LOST, lost, now_ns)
         if left - lost:

@@ -132,3 +132,16 @@ def test_an_over_long_reply_is_a_mismatch(
     totals = result["totals"]
     assert totals["requests"] == 0
     assert totals["requests_failed"] == {"mismatch": totals["requests_issued"]} != {}
+
+
+def test_a_reply_longer_than_expect_size_is_a_mismatch(
+    faulty_server: Start, tmp_path: Path
+) -> None:
+    port = faulty_server("--behaviour", "delay", "--reply-size", "17500")
+    result = _run(
+        f"tcp://127.0.0.1:{port}", tmp_path, duration_s=1.0, request=b"hello\n",
+        expect="size", expect_value=6,
+    )  # fmt: skip
+    totals = result["totals"]
+    assert totals["requests"] == 0
+    assert totals["requests_failed"] == {"mismatch": totals["requests_issued"]} != {}

@@ -57,6 +57,7 @@ class DelayedEcho(asyncio.Protocol):
         slow: SlowEvery | None = None,
         silent: bool = False,
         extra: bytes = b"",
+        reply_size: int = 0,
     ) -> None:
         self.delay = delay
         self.garbage = garbage
@@ -64,6 +65,7 @@ class DelayedEcho(asyncio.Protocol):
         self.slow = slow
         self.silent = silent
         self.extra = extra
+        self.reply_size = reply_size  # answer every read with this many bytes instead
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -72,6 +74,8 @@ class DelayedEcho(asyncio.Protocol):
         if self.silent:
             return
         reply = (bytes(len(data)) if self.garbage else data) + self.extra
+        if self.reply_size:
+            reply = b"x" * self.reply_size
         delay = self.delay + (self.freeze.hold() if self.freeze else 0.0)
         delay += self.slow.hold() if self.slow else 0.0
         if delay:
@@ -123,6 +127,7 @@ async def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--slow-every", type=int, default=0, help="delay: every Nth is slow")
     parser.add_argument("--slow-ms", type=float, default=500.0)
+    parser.add_argument("--reply-size", type=int, default=0, help="tcp: answer N bytes")
     parser.add_argument("--freeze-at", type=float, default=1.0, help="seconds after first data")
     parser.add_argument("--freeze-for", type=float, default=0.5)
     args = parser.parse_args()
@@ -139,7 +144,13 @@ async def main() -> None:
         extra = b"!" if args.behaviour == "overlong" else b""
         server = await loop.create_server(
             lambda: DelayedEcho(
-                delay, args.behaviour == "garbage", freeze, slow, silent=silent, extra=extra
+                delay,
+                args.behaviour == "garbage",
+                freeze,
+                slow,
+                silent=silent,
+                extra=extra,
+                reply_size=args.reply_size,
             ),
             sock=sock,
         )

@@ -42,7 +42,7 @@ async def churn(ctx: ClientContext) -> None:
                         while ex.in_flight:
                             await trio.lowlevel.wait_readable(sock)
                             try:
-                                n = sock.recv_into(ex.replies.space())
+                                n = sock.recv_into(ex.space())
                             except BlockingIOError:
                                 continue
                             if n == 0:

@@ -20,7 +20,6 @@ from sockbench.engine.recorder import WorkerRecorder
 
 MAX_BACKOFF_S = 1.0
 CONNECT_TIMEOUT_S = 10.0
-REPLY_BUFFER_SIZE = 1024  # grows for longer replies; most clients never need more
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,10 +127,14 @@ class Pump:
 
     def _drop(self, fd: int, conn: _Conn, kind: str | None) -> None:
         """Close the connection (counting ``kind`` unless the exchange did) and reconnect."""
+        now = time.monotonic_ns()
         if kind is not None:
-            conn.ex.fail(kind, time.monotonic_ns())
+            conn.ex.fail(kind, now)
         self._leave(fd, conn)
-        self._nursery.start_soon(self._join, conn.ctx, conn.ex, None)
+        if conn.ex.window.closed(now):
+            conn.ctx.recorder.retire()  # nothing left to reconnect for
+        else:
+            self._nursery.start_soon(self._join, conn.ctx, conn.ex, None)
 
     async def _pump(self) -> None:
         poll = self.epoll.poll
@@ -158,7 +162,7 @@ class Pump:
                     continue
                 ex = conn.ex
                 try:
-                    n = conn.sock.recv_into(ex.replies.space())
+                    n = conn.sock.recv_into(ex.space())
                 except BlockingIOError:
                     continue
                 except OSError as exc:

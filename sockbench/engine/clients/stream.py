@@ -18,11 +18,9 @@ from typing import Protocol
 import trio
 
 from sockbench.core.exchange import RECONNECT, StreamExchange
-from sockbench.core.expect import ReplyBuffer
 from sockbench.core.schedule import ClientSchedule
 from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
-    REPLY_BUFFER_SIZE,
     ClientContext,
     connect_stream,
     trio_time,
@@ -41,6 +39,10 @@ class _Loop(Protocol):
         """Marks of requests due by ``now_ns`` that never went out (open loop)."""
         ...
 
+    def finished(self, now_ns: int) -> bool:
+        """Whether nothing is left to reconnect for: the window closed, no backlog."""
+        ...
+
 
 async def closed_loop(ctx: ClientContext) -> None:
     """Send, wait for the whole reply, repeat; latency from just before the send."""
@@ -53,8 +55,9 @@ async def open_loop(ctx: ClientContext) -> None:
 
 
 def new_exchange(ctx: ClientContext) -> StreamExchange:
-    replies = ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
-    return StreamExchange(ctx.window, ctx.recorder, ctx.matcher, len(ctx.request), replies)
+    return StreamExchange(
+        ctx.window, ctx.recorder, ctx.matcher, len(ctx.request), pipelined=ctx.pipeline > 1
+    )
 
 
 async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
@@ -64,6 +67,8 @@ async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
     done = False
     try:
         while not done:
+            if first is None and loop.finished(time.monotonic_ns()):
+                break
             sock = await connect_stream(ctx, first)
             first = None
             if sock is None:
@@ -85,7 +90,7 @@ async def _read(sock: socket.socket, ex: StreamExchange) -> int:
     """Wait for bytes and feed them in: OK or RECONNECT."""
     await trio.lowlevel.wait_readable(sock)
     try:
-        n = sock.recv_into(ex.replies.space())
+        n = sock.recv_into(ex.space())
     except BlockingIOError:
         return 0
     if n == 0:
@@ -133,9 +138,12 @@ class _ClosedLoop:
     def unsent(self, now_ns: int) -> Iterator[int]:
         return iter(())
 
+    def finished(self, now_ns: int) -> bool:
+        return self.ex.window.closed(now_ns)
+
 
 class _OpenLoop:
-    __slots__ = ("ctx", "ex", "k", "schedule")
+    __slots__ = ("ctx", "ex", "issued", "k", "schedule")
 
     def __init__(self, ctx: ClientContext) -> None:
         assert ctx.schedule is not None
@@ -143,12 +151,14 @@ class _OpenLoop:
         self.ex = new_exchange(ctx)
         self.schedule: ClientSchedule = ctx.schedule
         self.k = 0  # the next request of the schedule; it survives reconnects
+        self.issued = 0  # on the current connection
 
     def due(self, k: int) -> int:
         return self.ctx.recorder.start_ns + self.schedule.due(k)
 
     async def serve(self, sock: socket.socket) -> bool:
         slots = trio.Semaphore(self.ctx.pipeline)
+        self.issued = 0
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._send, sock, slots)
             done = await self._receive(sock, slots)
@@ -170,6 +180,7 @@ class _OpenLoop:
             if not ex.issue(due, sent):
                 return
             self.k += 1
+            self.issued += 1
             recorder.scheduled_send(due, ready, sent)
             await sockio.send_all(sock, request)
 
@@ -177,16 +188,20 @@ class _OpenLoop:
         """Read replies; wake at each deadline, and at least once a timeout when idle."""
         ex = self.ex
         idle_s = self.ctx.timeout_s
-        answered = ex.answered
+        released = 0
         while True:
             if not ex.in_flight and ex.window.closed(self.due(self.k)):
                 return True
             wake = trio_time(ex.deadline()) if ex.in_flight else trio.current_time() + idle_s
             if await _step(sock, ex, wake) == RECONNECT:
                 return False
-            for _ in range(ex.answered - answered):
+            answered = self.issued - ex.in_flight
+            for _ in range(answered - released):
                 slots.release()
-            answered = ex.answered
+            released = answered
+
+    def finished(self, now_ns: int) -> bool:
+        return self.ex.window.closed(self.due(self.k))
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         window = self.ex.window
