@@ -75,7 +75,7 @@ class RunConfig:
     request: bytes | None = None  # None: echo a generated payload
     expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
+    batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     json_path: str | None = None

@@ -12,6 +12,8 @@ import pytest
 from sockbench.core.histogram import decode
 from tests.support.runs import run_engine
 
+pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
+
 Start = Callable[..., str]
 
 
