@@ -141,9 +141,8 @@ def test_a_reply_longer_than_expect_size_is_a_mismatch(
 ) -> None:
     port = faulty_server("--behaviour", "delay", "--reply-size", "17500")
     result = _run(
-        f"tcp://127.0.0.1:{port}", tmp_path, duration_s=1.0, request=b"hello\n",
-        expect="size", expect_value=6,
-    )  # fmt: skip
+        f"tcp://127.0.0.1:{port}", tmp_path, duration_s=1.0, send=r"hello\n", expect_size=6
+    )
     totals = result["totals"]
     assert totals["requests"] == 0
     assert totals["requests_failed"] == {"mismatch": totals["requests_issued"]} != {}
