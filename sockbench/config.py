@@ -77,8 +77,9 @@ class RunConfig:
     request: bytes | None = None  # None: echo a generated payload
     expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
+    batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
+    drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     json_path: str | None = None
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
@@ -140,6 +141,8 @@ def validate_run(
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
     _check_workload(proto, mode, rate, pipeline, request, expect)
+    timeout = v["timeout_s"] or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S)
+    _check_drain(v["drain_s"], timeout)
     server_cpus, client_cpus = resolve_pinning(
         str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
     )
@@ -173,8 +176,7 @@ def validate_run(
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
         "duration_s": duration,
-        "timeout_s": v["timeout_s"]
-        or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S),
+        "timeout_s": timeout,
         "mode": mode,
         "request": request,
         "expect": expect,
@@ -295,6 +297,14 @@ def _check_payload(proto: Proto, payload: int) -> None:
     if payload > UDP_MAX_PAYLOAD:
         raise ConfigError(
             f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
+        )
+
+
+def _check_drain(drain: object, timeout: object) -> None:
+    if drain is not None and float(drain) > float(timeout):  # type: ignore[arg-type]
+        raise ConfigError(
+            f"--drain {drain:g} is longer than --timeout {timeout:g}: a request is followed "
+            "at most --timeout after it was sent or due; lower --drain or raise --timeout"
         )
 
 

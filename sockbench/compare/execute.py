@@ -31,6 +31,7 @@ from sockbench.config import RunConfig
 from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result
 from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
+from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.runner import RunOutcome
@@ -84,8 +85,6 @@ def failed_result(
     cell: Cell, *, command: str, started_at: str, status: str, error: str
 ) -> dict[str, Any]:
     """A result for a cell that produced none: zero counts, its status and why."""
-    from sockbench.engine.live import LiveStats
-
     return build_result(
         config=cell.config.to_json(),
         command=command,
@@ -99,7 +98,7 @@ def failed_result(
         started_at=started_at,
         duration_s=0.0,
         status=status,
-        tally=LiveStats().tally(datagrams=not cell.proto.is_stream),
+        tally=Tally.empty(datagrams=not cell.proto.is_stream),
         warnings=[
             RunWarning(WarningKind.CELL_FAILED, f"the cell failed and measured nothing: {error}")
         ],

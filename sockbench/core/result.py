@@ -60,6 +60,7 @@ def build_result(
             "errors": dict(tally.errors),
             "warmup_errors": dict(tally.warmup_errors),
             "clamped_samples": tally.clamped,
+            "drain_s": round(tally.drain_ns / 1e9, 6),
         },
         "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
         "latency_us": summarize(decode(tally.latency)).to_json(),
@@ -70,6 +71,11 @@ def build_result(
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
     add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
+    if tally.issued is not None:
+        # requests_issued == requests + sum(requests_failed) + in_flight, exactly.
+        doc["totals"]["requests_issued"] = tally.issued
+        doc["totals"]["requests_failed"] = dict(sorted(tally.failed.items()))
+        doc["totals"]["in_flight"] = tally.in_flight
     doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
     rate = config.get("rate")
     if rate:
@@ -226,6 +232,32 @@ def run_warnings(
                 WarningKind.UNBALANCED,
                 "datagram accounting does not balance",
                 "please report this as a bug",
+            )
+        )
+    if not tally.balanced:
+        warnings.append(
+            RunWarning(
+                WarningKind.UNBALANCED,
+                "request accounting does not balance",
+                "please report this as a bug",
+            )
+        )
+    if tally.in_flight:
+        warnings.append(
+            RunWarning(
+                WarningKind.IN_FLIGHT,
+                f"{tally.in_flight} requests were still in flight when the run stopped "
+                "early; their outcome is unknown",
+            )
+        )
+    unfinished = tally.failed.get("unfinished", 0)
+    if unfinished:
+        warnings.append(
+            RunWarning(
+                WarningKind.UNFINISHED,
+                f"{unfinished} requests were still open when --drain ended, before their "
+                "--timeout; they are counted as 'unfinished'",
+                "drop --drain (it defaults to --timeout) to follow every request to its end",
             )
         )
     return warnings

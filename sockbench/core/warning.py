@@ -19,6 +19,8 @@ class WarningKind(StrEnum):
     CLAMPED = "clamped"
     EPHEMERAL_PORTS = "ephemeral_ports"
     UNBALANCED = "unbalanced"
+    IN_FLIGHT = "in_flight"
+    UNFINISHED = "unfinished"
     RATE_NOT_KEPT = "rate_not_kept"
     SENT_LATE = "sent_late"
     GENERATOR_SATURATED = "generator_saturated"

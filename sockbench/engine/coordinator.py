@@ -28,7 +28,6 @@ from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.interrupts import SIGNALS, Interrupts
-from sockbench.engine.live import LiveStats
 from sockbench.engine.messages import (
     Connected,
     Done,
@@ -40,7 +39,7 @@ from sockbench.engine.messages import (
     send,
 )
 from sockbench.engine.process_worker import worker_process_main
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
@@ -221,8 +220,8 @@ async def _coordinate(
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
         if len(orders) == 1:
-            stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
-            tallies: list[Tally] = [stats.tally(datagrams=datagrams)]
+            recorder = await run_worker(orders[0], _LocalControl(run))
+            tallies: list[Tally] = [tally_of(recorder, orders[0])]
             failed: list[int] = []
         else:
             tallies, failed = await _run_processes(orders, run)
@@ -231,7 +230,7 @@ async def _coordinate(
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
-        tallies = [LiveStats().tally(datagrams=datagrams)]
+        tallies = [Tally.empty(datagrams=datagrams)]
     return DriveOutcome(
         merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
     )

@@ -18,7 +18,7 @@ import trio
 from sockbench.core.intervals import IntervalRow
 from sockbench.engine.interrupts import SIGNALS
 from sockbench.engine.messages import Connected, Done, Go, Interval, Stop, receive, send
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 
 class PipeControl:
@@ -57,7 +57,7 @@ async def _main(order: WorkOrder, conn: Connection) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(control.listen)
         stats = await run_worker(order, control)
-        send(conn, Done(stats.tally(datagrams=not order.endpoint.proto.is_stream)))
+        send(conn, Done(tally_of(stats, order)))
         nursery.cancel_scope.cancel()
 
 

@@ -16,9 +16,7 @@ import time
 
 import trio
 
-from sockbench.core.expect import ReplyBuffer
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.error_kinds import PeerClosed
 
 _UNIX_BACKLOG_RETRY_S = 0.001
 # Linux: let connect() pick the port for a socket bound to an address, so ports are
@@ -129,29 +127,3 @@ async def send_all(sock: socket.socket, data: bytes | bytearray | memoryview) ->
             sent += sock.send(view[sent:])
         except BlockingIOError:
             pass
-
-
-async def recv_exact(sock: socket.socket, buf: bytearray, view: memoryview, size: int) -> None:
-    """Fill ``buf[:size]`` from the socket; ``view`` is ``memoryview(buf)``."""
-    got = 0
-    while got < size:
-        await trio.lowlevel.wait_readable(sock)
-        try:
-            n = sock.recv_into(view[got:size] if got else view, size - got)
-        except BlockingIOError:
-            continue
-        if n == 0:
-            raise PeerClosed
-        got += n
-
-
-def recv_into_buffer(sock: socket.socket, replies: ReplyBuffer) -> bool:
-    """One ``recv`` into ``replies``; False if nothing was there after all (EAGAIN)."""
-    try:
-        got = sock.recv_into(replies.space())
-    except BlockingIOError:
-        return False
-    if got == 0:
-        raise PeerClosed
-    replies.commit(got)
-    return True

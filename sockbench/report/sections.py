@@ -326,8 +326,31 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     fields += [
         ("connections", numbers.fmt_int(totals.get("connections"))),
         ("errors", _errors(result)),
+        *_request_accounting(totals),
     ]
     return tuple(fields)
+
+
+def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every request issued in the window, as the identity it must satisfy."""
+    issued = totals.get("requests_issued")
+    if issued is None:
+        return ()
+    failed: Mapping[str, int] = totals.get("requests_failed") or {}
+    completed, in_flight = totals.get("requests", 0), totals.get("in_flight", 0)
+    text = (
+        f"issued {numbers.fmt_int(issued)} = completed {numbers.fmt_int(completed)}"
+        f" + failed {numbers.fmt_int(sum(failed.values()))}"
+    )
+    if in_flight:
+        text += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = issued - completed - sum(failed.values()) - in_flight
+    if off:
+        text += f" (does not add up: off by {off:+,})"
+    drain = totals.get("drain_s")
+    if drain is not None:
+        text += f"; drained {drain:.2f} s"
+    return (("accounting", text),)
 
 
 def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
@@ -337,11 +360,15 @@ def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         return ()
     sent, received = d.get("sent", 0), d.get("received", 0)
     lost, in_flight = d.get("lost", 0), d.get("in_flight", 0)
+    unfinished = d.get("unfinished", 0)
     identity = (
         f"sent {numbers.fmt_int(sent)} = received {numbers.fmt_int(received)}"
-        f" + lost {numbers.fmt_int(lost)} + in flight {numbers.fmt_int(in_flight)}"
+        f" + lost {numbers.fmt_int(lost)}"
     )
-    off = sent - (received + lost + in_flight)
+    if unfinished:
+        identity += f" + unfinished {numbers.fmt_int(unfinished)}"
+    identity += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = sent - (received + lost + unfinished + in_flight)
     if off:
         identity += f" (does not add up: off by {off:+,})"
     loss = f"{100.0 * lost / sent:.3f} %" if sent else numbers.DASH

@@ -23,8 +23,9 @@ from servers_support import (
     thread_count,
 )
 
+from sockbench.core.sink_report import REPORT_REQUEST, decode_report
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.behaviour import REPORT_REQUEST, ServerBehaviour, decode_report
+from sockbench.servers.behaviour import ServerBehaviour
 from sockbench.servers.launcher import ServerProcess, open_server
 from sockbench.servers.spec import ServerSpec
 

@@ -1,16 +1,16 @@
-"""Closed-loop ping-pong for many connections in one trio task, through a nested epoll set.
+"""Closed-loop request/reply for many connections in one trio task, through a nested epoll set.
 
 A trio task per client costs a trip through trio's scheduler and an ``epoll_ctl``
 for every request: about two thirds of the generator's CPU in a closed-loop echo
 benchmark. Here every connection of a worker is registered once, level-triggered,
 in an epoll set of our own; trio waits for that one descriptor to become readable
 (the set has events), and the pump then serves every ready connection in a batch:
-``recv``, check, record, ``send`` the next request. trio still owns the run:
-connecting, cancellation at the end of the window, timers, the other tasks.
+``recv``, feed the exchange, ``send`` the next request. trio still owns the run:
+connecting, cancellation at the end of the drain, timers, the other tasks.
 
-It serves the common case only: closed loop over a stream socket with replies of a
-known size (echo, ``--expect``, ``--expect-size``). The other workloads use a task
-per client (``stream_client``, ``open_loop``).
+What the bytes mean is decided by one :class:`~sockbench.core.exchange.StreamExchange`
+per connection, exactly as in the task-per-client driver. The pump serves closed
+loop over stream sockets; open loop, pipelining and datagrams use a task per client.
 """
 
 from __future__ import annotations
@@ -21,106 +21,102 @@ import time
 
 import trio
 
-from sockbench.endpoints import Endpoint
+from sockbench.core.exchange import RECONNECT, StreamExchange
 from sockbench.engine import sockio
+from sockbench.engine.clients.context import ClientContext, connect_stream
+from sockbench.engine.clients.stream import new_exchange
 from sockbench.engine.error_kinds import error_kind
 from sockbench.engine.gate import StartGate
-from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import connect_with_retry
 
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
+_READ = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
 SWEEP_MIN_S = 0.05
 SWEEP_MAX_S = 0.25
 
 
 class _Conn:
-    __slots__ = ("backoff", "buf", "first", "got", "pending", "sock", "source", "start", "view")
+    __slots__ = ("backoff", "ctx", "ex", "pending", "served_mark", "sock")
 
     def __init__(
-        self, sock: socket.socket, size: int, source: str | None, backoff: sockio.Backoff
+        self, sock: socket.socket, ex: StreamExchange, ctx: ClientContext, backoff: sockio.Backoff
     ) -> None:
         self.backoff = backoff
-        self.first = 0  # start of the connection's first request: still it at a drop = unserved
+        # The worker's completed count when this connection joined: unchanged at a drop
+        # means nothing was served meanwhile (a target that closes at once).
+        self.served_mark = ctx.recorder.requests
         self.sock = sock
-        self.buf = bytearray(size)
-        self.view = memoryview(self.buf)
-        self.got = 0
-        self.start = 0
+        self.ex = ex
+        self.ctx = ctx
         self.pending: memoryview | None = None  # the unsent rest of a request
-        self.source = source
 
 
-class BatchedClients:
+class Pump:
     """Every closed-loop client of one worker, served by one pump task."""
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        request: bytes,
-        expected: bytes | None,
-        size: int,
-        timeout_s: float,
-        stats: LiveStats,
-        gate: StartGate,
-        limiter: trio.CapacityLimiter,
-        busy_poll: bool = False,
-    ) -> None:
+    def __init__(self, clients: list[ClientContext], busy_poll: bool = False) -> None:
+        self.clients = clients
         self.busy_poll = busy_poll
-        self.endpoint = endpoint
-        self.request = request
-        self.expected = expected
-        self.size = size
-        self.timeout_ns = int(timeout_s * 1e9)
-        self.stats = stats
-        self.gate = gate
-        self.limiter = limiter
         self.epoll = select.epoll()
         self.conns: dict[int, _Conn] = {}
+        first = clients[0]
+        self.request = first.request
+        self.timeout_ns = int(first.timeout_s * 1e9)
+        self.gate = first.gate
 
-    async def run(self, sources: list[str | None]) -> None:
+    async def run(self) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                for source in sources:
-                    nursery.start_soon(self._join, source, self.gate)
+                for ctx in self.clients:
+                    nursery.start_soon(self._join, ctx, new_exchange(ctx), self.gate)
                 await self.gate.go.wait()
                 nursery.start_soon(self._sweep_timeouts)
                 await self._pump()
         finally:
+            now = time.monotonic_ns()
             for conn in self.conns.values():
+                conn.ex.finish(now, conn.ctx.interrupted())
                 sockio.close(conn.sock)
             self.conns.clear()
             self.epoll.close()
 
     async def _join(
-        self, source: str | None, gate: StartGate | None, backoff: sockio.Backoff | None = None
+        self,
+        ctx: ClientContext,
+        ex: StreamExchange,
+        gate: StartGate | None,
+        backoff: sockio.Backoff | None = None,
     ) -> None:
         """Connect one client (counting the attempt at the gate) and add it to the set."""
         backoff = backoff or sockio.Backoff()
-        sock = await connect_with_retry(
-            self.endpoint, self.stats, gate, self.limiter, source, backoff
-        )
+        sock = await connect_stream(ctx, gate, backoff)
+        if sock is None:
+            ctx.recorder.retire()
+            return
         await self.gate.go.wait()
-        conn = _Conn(sock, self.size, source, backoff)
+        conn = _Conn(sock, ex, ctx, backoff)
         fd = sock.fileno()
         self.conns[fd] = conn
         self.epoll.register(fd, _IN)
         self._send(fd, conn)
-        conn.first = conn.start
 
     def _send(self, fd: int, conn: _Conn) -> None:
-        conn.got = 0
-        conn.start = time.monotonic_ns()
+        start = time.monotonic_ns()
+        if not conn.ex.issue(start, start):
+            self._leave(fd, conn)
+            conn.ctx.recorder.retire()
+            return
+        request = self.request
         try:
-            sent = conn.sock.send(self.request)
+            sent = conn.sock.send(request)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
             self._drop(fd, conn, error_kind(exc))
             return
-        if sent < len(self.request):
-            conn.pending = memoryview(self.request)[sent:]
+        if sent < len(request):
+            conn.pending = memoryview(request)[sent:]
             self.epoll.modify(fd, _IN | _OUT)
 
     def _send_rest(self, fd: int, conn: _Conn) -> None:
@@ -136,27 +132,32 @@ class BatchedClients:
         if conn.pending is None:
             self.epoll.modify(fd, _IN)
 
-    def _drop(self, fd: int, conn: _Conn, kind: str) -> None:
-        """Count the error, close the connection and let the client reconnect."""
-        self.stats.error(kind)
+    def _leave(self, fd: int, conn: _Conn) -> None:
         del self.conns[fd]
         self.epoll.unregister(fd)
         sockio.close(conn.sock)
-        # The target ended a connection before its first reply: wait before the next.
+        conn.pending = None
+
+    def _drop(self, fd: int, conn: _Conn, kind: str | None) -> None:
+        """Close the connection (counting ``kind`` unless the exchange did) and reconnect."""
+        now = time.monotonic_ns()
+        if kind is not None:
+            conn.ex.fail(kind, now)
+        self._leave(fd, conn)
+        if conn.ex.window.closed(now):
+            conn.ctx.recorder.retire()  # nothing left to reconnect for
+            return
+        # The target ended a connection that served nothing: wait before the next.
         # A wrong or late reply is an answer; those clients reconnect at once.
-        if conn.first in (0, conn.start) and kind not in ("mismatch", "timeout"):
-            conn.backoff.arm()
-        else:
+        if kind in ("mismatch", "timeout") or conn.ctx.recorder.requests != conn.served_mark:
             conn.backoff.reset()
-        self._nursery.start_soon(self._join, conn.source, None, conn.backoff)
+        else:
+            conn.backoff.arm()
+        self._nursery.start_soon(self._join, conn.ctx, conn.ex, None, conn.backoff)
 
     async def _pump(self) -> None:
         poll = self.epoll.poll
         conns = self.conns
-        stats = self.stats
-        expected = self.expected
-        size = self.size
-        nbytes = len(self.request)
         monotonic_ns = time.monotonic_ns
         epoll_fd = self.epoll.fileno()
         busy = self.busy_poll
@@ -176,11 +177,11 @@ class BatchedClients:
                     self._send_rest(fd, conn)
                     if fd not in conns:
                         continue
-                if not events & (_IN | select.EPOLLERR | select.EPOLLHUP):
+                if not events & _READ:
                     continue
-                got = conn.got
+                ex = conn.ex
                 try:
-                    n = conn.sock.recv_into(conn.view[got:] if got else conn.view, size - got)
+                    n = conn.sock.recv_into(ex.space())
                 except BlockingIOError:
                     continue
                 except OSError as exc:
@@ -189,23 +190,21 @@ class BatchedClients:
                 if n == 0:
                     self._drop(fd, conn, "closed")
                     continue
-                got += n
-                if got < size:
-                    conn.got = got
-                    continue
-                end = monotonic_ns()
-                if conn.pending is not None or (expected is not None and conn.buf != expected):
-                    self._drop(fd, conn, "mismatch")
-                    continue
-                stats.complete(conn.start, end, nbytes, received=size)
-                self._send(fd, conn)
+                if ex.received(n, monotonic_ns()) == RECONNECT:
+                    self._drop(fd, conn, None)
+                elif not ex.in_flight:
+                    if conn.pending is not None:
+                        # A whole reply before the whole request went out: not an echo.
+                        self._drop(fd, conn, "mismatch")
+                    else:
+                        self._send(fd, conn)
 
     async def _sweep_timeouts(self) -> None:
         """Recycle connections whose reply is overdue (checked a few times a timeout)."""
         pause = min(SWEEP_MAX_S, max(SWEEP_MIN_S, self.timeout_ns / 4e9))
         while True:
             await trio.sleep(pause)
-            deadline = time.monotonic_ns() - self.timeout_ns
+            now = time.monotonic_ns()
             for fd, conn in list(self.conns.items()):
-                if conn.start < deadline:
-                    self._drop(fd, conn, "timeout")
+                if conn.ex.expire(now) == RECONNECT:
+                    self._drop(fd, conn, None)
