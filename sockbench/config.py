@@ -77,6 +77,7 @@ class RunConfig:
     expect_value: bytes | int | None = None
     batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
+    cluster: str | None = None  # "ray" or "ray:HOST:PORT": workers are Ray actors over its nodes
     json_path: str | None = None
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
@@ -162,7 +163,10 @@ def validate_run(
         "request": request,
         "expect": expect,
         "expect_value": expect_value,
-        "workers": workers_for(str(v["workers"]), clients, client_cpus, machine),
+        "cluster": parse_cluster(v["cluster"]),
+        "workers": workers_for(
+            str(v["workers"]), clients, client_cpus, machine, cluster=bool(v["cluster"])
+        ),
         "source_ips": parse_source_ips(
             str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"])
         ),
@@ -440,10 +444,24 @@ def auto_workers(clients: int, cpus: int) -> int:
     return max(needed, useful)
 
 
-def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: Machine) -> int:
+#: ``--workers auto`` with ``--cluster``: one per CPU of the cluster, known once joined.
+CLUSTER_AUTO_WORKERS = 0
+
+
+def workers_for(
+    text: str,
+    clients: int,
+    client_cpus: tuple[int, ...],
+    machine: Machine,
+    *,
+    cluster: bool = False,
+) -> int:
     """``--workers``: a number, or ``auto``. A pinned generator has its CPUs to itself, so
-    ``auto`` may use all of them rather than half the machine's."""
+    ``auto`` may use all of them rather than half the machine's; over a cluster, ``auto``
+    is :data:`CLUSTER_AUTO_WORKERS` until the cluster says how many CPUs it has."""
     if text.strip().lower() == AUTO:
+        if cluster:
+            return CLUSTER_AUTO_WORKERS
         return auto_workers(clients, 2 * len(client_cpus) if client_cpus else machine.cpu_count)
     try:
         workers = int(text)
@@ -454,3 +472,18 @@ def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: 
     if workers > clients:
         raise ConfigError(f"--workers {workers} is more than --clients {clients}")
     return workers
+
+
+def parse_cluster(value: object) -> str | None:
+    """``--cluster``: ``ray`` (the running cluster) or ``ray:HOST:PORT``; None or '' is none."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    kind, _, address = text.partition(":")
+    if kind != "ray":
+        raise ConfigError(f"--cluster must be 'ray' or 'ray:HOST:PORT', got {text!r}")
+    if address:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--cluster {text!r}: expected ray:HOST:PORT, e.g. ray:10.0.0.5:6379")
+    return text

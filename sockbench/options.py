@@ -169,6 +169,9 @@ OPTIONS: tuple[Option, ...] = (
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
+    Option("cluster", ("--cluster",),
+           "workers on a Ray cluster: ray (the running one) or ray:HOST:PORT", None,
+           commands=RUN_COMPARE, metavar="ray[:HOST:PORT]"),
     Option("repeat", ("--repeat",), "run the whole matrix N times", 1, parse_count,
            commands=COMPARE),
     # What it writes and shows

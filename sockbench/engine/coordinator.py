@@ -9,12 +9,11 @@ measurements are kept.
 
 from __future__ import annotations
 
-import multiprocessing
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from typing import Any
 
 import trio
 
@@ -23,13 +22,13 @@ from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
+from sockbench.engine.backends import WorkerBackend, WorkerLink
 from sockbench.engine.live import LiveStats
-from sockbench.engine.process_worker import worker_process_main
+from sockbench.engine.process_worker import ProcessWorkers
 from sockbench.engine.progress import ProgressFn, Tick
 from sockbench.engine.worker import Window, WorkOrder, run_worker
 
 SERVER_POLL_S = 0.1
-WORKER_STOP_GRACE_S = 10.0
 
 
 @dataclass
@@ -40,6 +39,7 @@ class DriveOutcome:
     workers: int
     failed_workers: list[int] = field(default_factory=list)
     window: Window | None = None
+    nodes: list[dict[str, Any]] | None = None  # per cluster node (see WorkerBackend.nodes)
 
 
 class _Run:
@@ -162,8 +162,13 @@ async def coordinate(
     server_died: Callable[[], bool] | None = None,
     reply_dir: str | None = None,
     progress: ProgressFn | None = None,
+    backend: WorkerBackend | None = None,
 ) -> DriveOutcome:
-    """Run the clients over ``workers`` workers; stop early on a signal or server death."""
+    """Run the clients over ``workers`` workers; stop early on a signal or server death.
+
+    One worker without a ``backend`` runs in this loop; otherwise ``backend``
+    (child processes by default) runs them.
+    """
     run = _Run(config, workers, progress)
     shares = split_clients(config.clients, workers)
     orders = [
@@ -176,38 +181,28 @@ async def coordinate(
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
-        if len(orders) == 1:
+        if len(orders) == 1 and backend is None:
             stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
-            tallies: list[Tally] = [stats.tally(datagrams=datagrams)]
+            by_worker: dict[int, Tally] = {0: stats.tally(datagrams=datagrams)}
             failed: list[int] = []
         else:
-            tallies, failed = await _run_processes(orders, run)
+            backend = backend or ProcessWorkers()
+            by_worker, failed = await _run_workers(backend, orders, run)
         watchers.cancel_scope.cancel()
+    tallies = [by_worker[i] for i in sorted(by_worker)]
+    nodes = backend.nodes(by_worker, failed, run.window) if backend is not None else None
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
         tallies = [LiveStats().tally(datagrams=datagrams)]
     return DriveOutcome(
-        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
+        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window, nodes
     )
 
 
-async def _receive(conn: Connection) -> object:
-    await trio.lowlevel.wait_readable(conn.fileno())
-    return conn.recv()
-
-
-def _send(conn: Connection, message: object) -> None:
-    try:
-        conn.send(message)
-    except OSError:  # the worker is gone; its reader notices and reports it
-        pass
-
-
-async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally], list[int]]:
-    ctx = multiprocessing.get_context("spawn")
-    procs: list[multiprocessing.context.SpawnProcess] = []
-    conns: list[Connection] = []
+async def _run_workers(
+    backend: WorkerBackend, orders: list[WorkOrder], run: _Run
+) -> tuple[dict[int, Tally], list[int]]:
     tallies: dict[int, Tally] = {}
     failed: list[int] = []
     waiting = len(orders)
@@ -220,19 +215,19 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
             run.open_window()
             all_connected.set()
 
-    async def handle(i: int, conn: Connection) -> None:
+    async def handle(i: int, link: WorkerLink) -> None:
         connected = False
         try:
-            message = await _receive(conn)
+            message = await link.receive()
             assert isinstance(message, tuple) and message[0] == "connected"
             run.connections += message[1]
             connected = True
             arrived()
             await all_connected.wait()
             assert run.window is not None
-            _send(conn, ("go", run.window))
+            link.go(run.window)
             while True:
-                message = await _receive(conn)
+                message = await link.receive()
                 assert isinstance(message, tuple)
                 if message[0] == "interval":
                     run.on_interval(message[1])
@@ -245,31 +240,15 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
             if not connected:
                 arrived()
 
-    async def forward_stop() -> None:
+    async def forward_stop(links: list[WorkerLink]) -> None:
         await run.stop.wait()
-        for conn in conns:
-            _send(conn, ("stop",))
+        for link in links:
+            link.stop()
 
-    try:
-        for order in orders:
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=worker_process_main, args=(order, child_end), daemon=True)
-            proc.start()
-            child_end.close()
-            procs.append(proc)
-            conns.append(parent_end)
-        async with trio.open_nursery() as outer:
-            outer.start_soon(forward_stop)
-            async with trio.open_nursery() as handlers:
-                for i, conn in enumerate(conns):
-                    handlers.start_soon(handle, i, conn)
-            outer.cancel_scope.cancel()
-    finally:
-        for conn in conns:
-            conn.close()
-        for proc in procs:
-            proc.join(WORKER_STOP_GRACE_S)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    return [tallies[i] for i in sorted(tallies)], sorted(failed)
+    async with backend.start(orders) as links, trio.open_nursery() as outer:
+        outer.start_soon(forward_stop, links)
+        async with trio.open_nursery() as handlers:
+            for i, link in enumerate(links):
+                handlers.start_soon(handle, i, link)
+        outer.cancel_scope.cancel()
+    return tallies, sorted(failed)
