@@ -150,7 +150,17 @@ def main() -> None:
         for v in (processes, actors)
     ]
     table = md_table(
-        ["workers", "req/s", "range", "ratio", "p99 µs", "set-up s", "placing s", "clock ± µs", "errors"],
+        [
+            "workers",
+            "req/s",
+            "range",
+            "ratio",
+            "p99 µs",
+            "set-up s",
+            "placing s",
+            "clock ± µs",
+            "errors",
+        ],
         rows,
     )
     text = "\n".join(
