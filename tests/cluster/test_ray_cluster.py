@@ -103,7 +103,18 @@ def _actor_processes() -> list[psutil.Process]:
     return found
 
 
+def _wait_until_no_actors(timeout_s: float = 30.0) -> bool:
+    """Earlier runs' actors are killed asynchronously: wait until they are gone."""
+    deadline = time.monotonic() + timeout_s
+    while _actor_processes():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_a_killed_actor_keeps_the_other_nodes(ray_cluster: str, echo: CountingEcho) -> None:
+    assert _wait_until_no_actors()
     killed: list[int] = []
 
     def kill_one(tick: Tick) -> None:
@@ -160,6 +171,7 @@ def test_compare_over_the_cluster(
 def test_ctrl_c_stops_every_actor(
     ray_cluster: str, echo: CountingEcho, sockbench_cmd: list[str], tmp_path: Path
 ) -> None:
+    assert _wait_until_no_actors()
     out = tmp_path / "r.json"
     proc = subprocess.Popen(
         [*sockbench_cmd, "run", "--cluster", f"ray:{ray_cluster}", "--target",
@@ -184,7 +196,4 @@ def test_ctrl_c_stops_every_actor(
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert validate_result(json.loads(out.read_text()))["status"] == "interrupted"
-    deadline = time.monotonic() + 30
-    while _actor_processes() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _actor_processes()
+    assert _wait_until_no_actors(), "actors outlived the interrupted run"
