@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sockbench.config import RunConfig
+from sockbench.core.clocks import uncertainty_too_large
 from sockbench.endpoints import Endpoint
+from sockbench.engine.backends import WorkerBackend
 from sockbench.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -51,3 +53,47 @@ def open_cluster(
     config = dataclasses.replace(config, workers=workers)
     with ray_workers.place_workers(config, endpoint, workers, clock_shift_ns) as backend:
         yield config, backend
+
+
+def worker_names(backend: WorkerBackend | None) -> dict[int, str] | None:
+    """The node each worker ran on, for naming the ones that died (cluster backends)."""
+    where: list[tuple[str, str]] | None = getattr(backend, "where", None)
+    return {i: f"{host} ({node[:8]})" for i, (node, host) in enumerate(where)} if where else None
+
+
+def node_summary(
+    generator: dict[str, Any] | None,
+    nodes: list[dict[str, Any]],
+    backend: WorkerBackend | None,
+    warmup_s: float,
+) -> tuple[dict[str, Any], list[str]]:
+    """The result's ``generator`` for a cluster run, and the warnings about its nodes.
+
+    ``generator`` keeps the coordinator's own resources; saturation is judged per node.
+    """
+    summary = {
+        **(generator or {}),
+        "workers": sum(n["workers"] for n in nodes),
+        "saturated": any(n["saturated"] for n in nodes),
+        "cluster_setup_s": round(getattr(backend, "setup_s", 0.0), 3),
+        "nodes": nodes,
+    }
+    return summary, _node_warnings(nodes, warmup_s)
+
+
+def _node_warnings(nodes: list[dict[str, Any]], warmup_s: float) -> list[str]:
+    out = []
+    for n in nodes:
+        name = f"node {n['host']} ({n['node_id'][:8]})"
+        if n["saturated"]:
+            out.append(
+                f"{name} used {n['cpu_percent_mean']:.0f}% CPU with {n['workers']} worker(s): "
+                "it measured itself as much as the server; add nodes or lower --clients or --rate"
+            )
+        if uncertainty_too_large(int(n["clock_uncertainty_us"] * 1e3), warmup_s):
+            out.append(
+                f"{name}'s clock offset is known only to ±{n['clock_uncertainty_us']:.0f} µs, "
+                f"over 1% of the {warmup_s:g} s warm-up: its window may start that far from the "
+                "others'; lengthen --warmup or use a less loaded network"
+            )
+    return out

@@ -15,12 +15,12 @@ from typing import Any
 import trio
 
 from sockbench.config import RunConfig
-from sockbench.core.clocks import uncertainty_too_large
 from sockbench.core.result import build_result, run_warnings
 from sockbench.core.status import exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend
+from sockbench.engine.cluster import node_summary, open_cluster, worker_names
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
@@ -93,43 +93,6 @@ def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
     )
 
 
-def _worker_nodes(backend: WorkerBackend | None) -> dict[int, str] | None:
-    """The node each worker ran on, for naming the ones that died (cluster backends)."""
-    where: list[tuple[str, str]] | None = getattr(backend, "where", None)
-    return {i: f"{host} ({node[:8]})" for i, (node, host) in enumerate(where)} if where else None
-
-
-def _with_nodes(
-    generator: dict[str, Any] | None, nodes: list[dict[str, Any]], backend: WorkerBackend | None
-) -> dict[str, Any]:
-    """The coordinator's own resources, the cluster's nodes, and saturation judged per node."""
-    return {
-        **(generator or {}),
-        "workers": sum(n["workers"] for n in nodes),
-        "saturated": any(n["saturated"] for n in nodes),
-        "cluster_setup_s": round(getattr(backend, "setup_s", 0.0), 3),
-        "nodes": nodes,
-    }
-
-
-def _node_warnings(nodes: list[dict[str, Any]], warmup_s: float) -> list[str]:
-    out = []
-    for n in nodes:
-        name = f"node {n['host']} ({n['node_id'][:8]})"
-        if n["saturated"]:
-            out.append(
-                f"{name} used {n['cpu_percent_mean']:.0f}% CPU with {n['workers']} worker(s): "
-                "it measured itself as much as the server; add nodes or lower --clients or --rate"
-            )
-        if uncertainty_too_large(int(n["clock_uncertainty_us"] * 1e3), warmup_s):
-            out.append(
-                f"{name}'s clock offset is known only to ±{n['clock_uncertainty_us']:.0f} µs, "
-                f"over 1% of the {warmup_s:g} s warm-up: its window may start that far from the "
-                "others'; lengthen --warmup or use a less loaded network"
-            )
-    return out
-
-
 def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) -> RunOutcome:
     """Run the benchmark ``config`` describes and write its result files.
 
@@ -169,8 +132,6 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
                 check_target(endpoint)
         backend: WorkerBackend | None = None
         if config.cluster:
-            from sockbench.engine.cluster import open_cluster
-
             config, backend = stack.enter_context(open_cluster(config, endpoint))
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
@@ -193,10 +154,10 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
             server_resources = summary.to_json() if summary else None
     generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
     tally = outcome.tally
-    warnings = run_warnings(tally, outcome.status, outcome.failed_workers, _worker_nodes(backend))
+    warnings = run_warnings(tally, outcome.status, outcome.failed_workers, worker_names(backend))
     if outcome.nodes is not None:
-        generator = _with_nodes(generator, outcome.nodes, backend)
-        warnings += _node_warnings(outcome.nodes, config.warmup_s)
+        generator, node_warnings = node_summary(generator, outcome.nodes, backend, config.warmup_s)
+        warnings += node_warnings
     elif generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
     external = server.to_json() if isinstance(server, ExternalServer) else {}
