@@ -159,8 +159,9 @@ OPTIONS: tuple[Option, ...] = (
            "pin the load generator to CPUs; auto (those the server leaves) or none", "none",
            commands=RUN_COMPARE),
     # The generator
-    Option("workers", ("--workers",), "worker processes, or 'auto' (from cores and clients)",
-           "auto", commands=RUN_COMPARE),
+    Option("workers", ("--workers",),
+           "worker processes, or 'auto' (from cores and clients); with --cluster, the total "
+           "over the cluster ('auto': one per CPU it offers)", "auto", commands=RUN_COMPARE),
     Option("source_ips", ("--source-ips",),
            "addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b", "auto"),
     Option("batch", ("--batch",),

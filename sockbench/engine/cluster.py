@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sockbench.config import RunConfig
 from sockbench.core.clocks import uncertainty_too_large
+from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend
 from sockbench.errors import ConfigError
@@ -66,7 +67,7 @@ def node_summary(
     nodes: list[dict[str, Any]],
     backend: WorkerBackend | None,
     warmup_s: float,
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, Any], list[RunWarning]]:
     """The result's ``generator`` for a cluster run, and the warnings about its nodes.
 
     ``generator`` keeps the coordinator's own resources; saturation is judged per node.
@@ -81,19 +82,27 @@ def node_summary(
     return summary, _node_warnings(nodes, warmup_s)
 
 
-def _node_warnings(nodes: list[dict[str, Any]], warmup_s: float) -> list[str]:
+def _node_warnings(nodes: list[dict[str, Any]], warmup_s: float) -> list[RunWarning]:
     out = []
     for n in nodes:
         name = f"node {n['host']} ({n['node_id'][:8]})"
         if n["saturated"]:
             out.append(
-                f"{name} used {n['cpu_percent_mean']:.0f}% CPU with {n['workers']} worker(s): "
-                "it measured itself as much as the server; add nodes or lower --clients or --rate"
+                RunWarning(
+                    WarningKind.GENERATOR_SATURATED,
+                    f"{name} used {n['cpu_percent_mean']:.0f}% CPU with {n['workers']} "
+                    "worker(s): it measured itself as much as the server",
+                    "add nodes, or lower --clients or --rate",
+                )
             )
         if uncertainty_too_large(int(n["clock_uncertainty_us"] * 1e3), warmup_s):
             out.append(
-                f"{name}'s clock offset is known only to ±{n['clock_uncertainty_us']:.0f} µs, "
-                f"over 1% of the {warmup_s:g} s warm-up: its window may start that far from the "
-                "others'; lengthen --warmup or use a less loaded network"
+                RunWarning(
+                    WarningKind.CLOCK_UNCERTAIN,
+                    f"{name}'s clock offset is known only to ±{n['clock_uncertainty_us']:.0f} µs, "
+                    f"over 1% of the {warmup_s:g} s warm-up: its window may start that far "
+                    "from the others'",
+                    "lengthen --warmup, or run the coordinator closer to the nodes",
+                )
             )
     return out

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.e2e  # real processes (make unit skips it)
+
 # Run sockbench's CLI in-process in a fresh interpreter, then report what it imported.
 _RUN_AND_LIST = """
 import sys

@@ -15,16 +15,19 @@ import psutil
 import pytest
 import trio
 
-from sockbench.config import RunConfig, build_run_config
+from sockbench.config import RunConfig
 from sockbench.endpoints import Endpoint
 from sockbench.engine.cluster import open_cluster
 from sockbench.engine.coordinator import DriveOutcome, coordinate
 from sockbench.engine.progress import Tick
 from sockbench.engine.runner import run
 from sockbench.errors import TargetError
+from sockbench.machine import build_run_config
 from tests.cluster.conftest import NODES
 from tests.support.counting_echo import CountingEcho
 from tests.support.schema import validate_result
+
+pytestmark = pytest.mark.e2e  # a Ray cluster, real processes and sockets (make unit skips it)
 
 PAYLOAD = 64
 CLIENTS = 12
