@@ -373,14 +373,14 @@ def node_table(result: Doc) -> Table | None:
         (
             str(n["node_id"])[:8],
             str(n["host"]),
-            stats.fmt_int(n["workers"])
+            numbers.fmt_int(n["workers"])
             + (f" ({n['failed_workers']} died)" if n.get("failed_workers") else ""),
-            stats.fmt_int(n["clients"]),
-            stats.fmt_int(n["requests"]),
-            stats.fmt_int(n["errors"]),
-            stats.fmt_percent(n.get("cpu_percent_mean"))
-            + (" SATURATED" if n.get("saturated") else ""),
-            stats.fmt_bytes(n.get("rss_bytes_max")),
+            numbers.fmt_int(n["clients"]),
+            numbers.fmt_int(n["requests"]),
+            numbers.fmt_int(n["errors"]),
+            numbers.fmt_percent(n.get("cpu_percent_mean"))
+            + (f" {SATURATED}" if n.get("saturated") else ""),
+            numbers.fmt_bytes(n.get("rss_bytes_max")),
             f"{n['clock_offset_us']:+.0f}±{n['clock_uncertainty_us']:.0f}",
         )
         for n in nodes
