@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 INSTALL_HINT = "pip install 'sockbench[ray]'"
 
 
+def require_ray() -> None:
+    """Fail before anything starts when ``--cluster`` is given and Ray is not installed."""
+    _ray_workers()
+
+
 def _ray_workers() -> ModuleType:
     try:
         from sockbench.engine import ray_workers

@@ -30,7 +30,7 @@ from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend
-from sockbench.engine.cluster import node_summary, open_cluster, worker_names
+from sockbench.engine.cluster import node_summary, open_cluster, require_ray, worker_names
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
@@ -164,7 +164,9 @@ def run(
         own = Interrupts()
         with own.installed():
             return run(config, command=command, progress=progress, interrupts=own, warn=warn)
-    if not config.cluster:  # a cluster's nodes have their own limits
+    if config.cluster:
+        require_ray()  # before the server starts or anything is said
+    else:  # a cluster's nodes have their own limits
         check_descriptors(-(-config.clients // config.workers))
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)

@@ -75,7 +75,9 @@ def test_an_external_target_that_dies_marks_the_run_degraded(target, sockbench, 
     assert result["status"] == "degraded"
     assert result["totals"]["requests"] > 0
     assert result["totals"]["errors"]
-    assert "degraded" in result["warnings"][0]
+    # First after what the forecast said before load (a busy machine, on a loaded CI host).
+    measured = [w for w in result["warning_details"] if w["kind"] != "busy_machine"]
+    assert measured[0]["kind"] == "degraded"
 
 
 def test_a_target_that_answers_nothing_is_degraded(target, sockbench, tmp_path) -> None:

@@ -149,7 +149,9 @@ class Pump:
             return
         # The target ended a connection that served nothing: wait before the next.
         # A wrong or late reply is an answer; those clients reconnect at once.
-        if kind in ("mismatch", "timeout") or conn.ctx.recorder.requests != conn.served_mark:
+        # kind None: the exchange ended it on a reply (wrong, or late), which is an answer.
+        answered = kind is None or kind in ("mismatch", "timeout")
+        if answered or conn.ctx.recorder.requests != conn.served_mark:
             conn.backoff.reset()
         else:
             conn.backoff.arm()
