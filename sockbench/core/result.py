@@ -65,6 +65,19 @@ def build_result(
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
+    if tally.latency_by_kind:
+        doc["latency_by_kind_us"] = {
+            kind: summarize(decode(encoded)).to_json()
+            for kind, encoded in tally.latency_by_kind.items()
+        }
+        doc["totals"]["by_kind"] = {
+            kind: {
+                "requests": tally.requests_by_kind.get(kind, 0),
+                "throughput_rps": round(tally.requests_by_kind.get(kind, 0) / seconds, 3),
+                "errors": dict(tally.errors_by_kind.get(kind, {})),
+            }
+            for kind in tally.latency_by_kind
+        }
     doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
     rate = config.get("rate")
     if rate:

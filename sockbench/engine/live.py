@@ -14,7 +14,7 @@ import trio
 
 from sockbench.core.datagrams import DatagramCounts, DatagramLedger
 from sockbench.core.histogram import Recorder, encode
-from sockbench.core.intervals import IntervalRow, IntervalSeries
+from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
 from sockbench.core.tally import Tally
 
 NEVER = 2**63 - 1
@@ -24,6 +24,7 @@ class LiveStats:
     __slots__ = (
         "_last_errors",
         "_last_requests",
+        "by_kind",
         "bytes_received",
         "bytes_sent",
         "client_bytes",
@@ -72,6 +73,11 @@ class LiveStats:
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_requests = self._last_errors = 0
+        # Protocols with several kinds of request (SET, GET): the same numbers per kind.
+        self.by_kind: dict[str, KindStats] = {}
+
+    def track_kinds(self, kinds: tuple[str, ...]) -> None:
+        self.by_kind = {kind: KindStats() for kind in kinds}
 
     def start_intervals(self, interval_ns: int) -> None:
         """Begin the time series; call when measurement starts."""
@@ -79,6 +85,9 @@ class LiveStats:
         self.latency.cut_interval()
         self._last_requests = self.requests
         self._last_errors = sum(self.errors.values())
+        for kind in self.by_kind.values():
+            kind.latency.cut_interval()
+            kind.last_requests = kind.requests
 
     def cut_interval(self, end_ns: int) -> IntervalRow | None:
         """Close the interval ending at ``end_ns`` (monotonic); None if it would be empty."""
@@ -94,6 +103,9 @@ class LiveStats:
         )
         self._last_requests = self.requests
         self._last_errors = errors
+        if self.by_kind:
+            row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
+            series.rows[-1] = row
         return row
 
     def complete(
@@ -124,14 +136,33 @@ class LiveStats:
             self.done.set()
         return True
 
+    def complete_kind(
+        self, kind: str, start_ns: int, end_ns: int, nbytes: int, received: int
+    ) -> None:
+        """:meth:`complete` for a request of ``kind`` (one of :meth:`track_kinds`)."""
+        if self.complete(start_ns, end_ns, nbytes, received=received):
+            stats = self.by_kind[kind]
+            stats.requests += 1
+            stats.latency.record((end_ns - start_ns + 500) // 1000)
+
     def complete_scheduled(
-        self, due_ns: int, sent_ns: int, end_ns: int, nbytes: int, received: int | None = None
+        self,
+        due_ns: int,
+        sent_ns: int,
+        end_ns: int,
+        nbytes: int,
+        received: int | None = None,
+        kind: str | None = None,
     ) -> None:
         """An open-loop request: latency from when it was due (coordinated-omission free)."""
         if due_ns < self.measure_start_ns or due_ns >= self.measure_end_ns:
             return
         if self.requests >= self.request_limit:
             return
+        if kind is not None:
+            stats = self.by_kind[kind]
+            stats.requests += 1
+            stats.latency.record((end_ns - due_ns + 500) // 1000)
         self.requests += 1
         self.bytes_sent += nbytes
         self.bytes_received += nbytes if received is None else received
@@ -161,10 +192,13 @@ class LiveStats:
         self.requests += sent
         self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
-    def error(self, kind: str) -> None:
+    def error(self, kind: str, request_kind: str | None = None) -> None:
+        """Count an error; ``request_kind`` names the kind of request it hit, when known."""
         now = time.monotonic_ns()
         if self.measure_start_ns <= now < self.measure_end_ns:
             self.errors[kind] += 1
+            if request_kind is not None and request_kind in self.by_kind:
+                self.by_kind[request_kind].errors[kind] += 1
         elif now < self.measure_start_ns:
             self.warmup_errors[kind] += 1
 
@@ -192,6 +226,9 @@ class LiveStats:
             client_bytes=tuple(self.client_bytes),
             extra_histograms=self._open_loop_histograms(),
             intervals=tuple(self.series.rows) if self.series else (),
+            latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
+            requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
+            errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
         )
 
     def _open_loop_histograms(self) -> dict[str, str]:
@@ -202,3 +239,21 @@ class LiveStats:
             "send_lag_us": encode(self.send_lag.histogram),
             "scheduler_lag_us": encode(self.scheduler_lag.histogram),
         }
+
+
+class KindStats:
+    """One kind of request's share of a worker's counters."""
+
+    __slots__ = ("errors", "last_requests", "latency", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.last_requests = 0
+        self.errors: Counter[str] = Counter()
+        self.latency = Recorder()
+
+    def cut(self, name: str) -> KindRow:
+        """This kind's part of the interval that just ended."""
+        row = KindRow(name, self.requests - self.last_requests, encode(self.latency.cut_interval()))
+        self.last_requests = self.requests
+        return row

@@ -18,26 +18,28 @@ import collections
 import socket
 import time
 from array import array
+from collections.abc import Callable
 
 import trio
 
 from sockbench.core import datagrams as dg
-from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
+from sockbench.core.expect import ReplyBuffer
+from sockbench.core.protocols import ERROR_REPLY, Exchange
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
 from sockbench.engine.datagram_client import SHARED_RECV_BUFFER, open_counted
-from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
+from sockbench.engine.error_kinds import Mismatch, PeerClosed, ProtocolError, error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import REPLY_BUFFER_SIZE, connect_with_retry
+from sockbench.engine.stream_client import REPLY_BUFFER_SIZE, connect_with_retry, send_setup
 from sockbench.engine.timing import sleep_until_ns
 
 
 async def stream_client(
     endpoint: Endpoint,
-    request: bytes,
-    matcher: ReplyMatcher,
+    exchange: Exchange,
+    client: int,
     schedule: ClientSchedule,
     pipeline: int,
     timeout_s: float,
@@ -59,21 +61,31 @@ async def stream_client(
         sock = await connect_with_retry(endpoint, stats, first, limiter, source)
         first = None
         await gate.go.wait()
-        in_flight: collections.deque[tuple[int, int]] = collections.deque()
+        in_flight: collections.deque[_InFlight] = collections.deque()
         slots = trio.Semaphore(pipeline)
+        replies = ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
         try:
+            if exchange.setup is not None:
+                with trio.fail_after(timeout_s):
+                    await send_setup(sock, exchange, client, replies)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(
-                    _send_on_schedule, sock, request, schedule, stats.start_ns, cursor, slots,
-                    in_flight, stats,
+                    _send_on_schedule, sock, exchange, client, schedule, stats.start_ns, cursor,
+                    slots, in_flight, stats,
                 )  # fmt: skip
                 await _receive_replies(
-                    sock, matcher, in_flight, slots, timeout_ns, len(request), stats
+                    sock, exchange.check_reply, replies, in_flight, slots, timeout_ns, stats
                 )
-        except (OSError, Mismatch, PeerClosed, TimeoutError) as exc:
-            stats.error(error_kind(exc))
+        except (OSError, Mismatch, ProtocolError, PeerClosed, TimeoutError) as exc:
+            stats.error(error_kind(exc), in_flight[0][2] if in_flight else None)
+        except trio.TooSlowError:
+            stats.error("timeout")
         finally:
             sockio.close(sock)
+
+
+# (due_ns, sent_ns, request kind or None, request size)
+_InFlight = tuple[int, int, str | None, int]
 
 
 class _Cursor:
@@ -87,21 +99,27 @@ class _Cursor:
 
 async def _send_on_schedule(
     sock: socket.socket,
-    request: bytes,
+    exchange: Exchange,
+    client: int,
     schedule: ClientSchedule,
     base_ns: int,
     cursor: _Cursor,
     slots: trio.Semaphore,
-    in_flight: collections.deque[tuple[int, int]],
+    in_flight: collections.deque[_InFlight],
     stats: LiveStats,
 ) -> None:
+    fixed = exchange.fixed
+    kind_of = exchange.kind
     while True:
-        due = base_ns + schedule.due(cursor.k)
+        k = cursor.k
+        due = base_ns + schedule.due(k)
+        request = fixed if fixed is not None else exchange.request(client, k)
+        kind = kind_of(client, k) if kind_of is not None else None
         await slots.acquire()
         ready = time.monotonic_ns()
         await sleep_until_ns(due)
         sent = time.monotonic_ns()
-        in_flight.append((due, sent))
+        in_flight.append((due, sent, kind, len(request)))
         stats.scheduled_send(due, ready, sent)
         await sockio.send_all(sock, request)
         cursor.k += 1
@@ -109,14 +127,13 @@ async def _send_on_schedule(
 
 async def _receive_replies(
     sock: socket.socket,
-    matcher: ReplyMatcher,
-    in_flight: collections.deque[tuple[int, int]],
+    check: Callable[[bytearray, int, int], int],
+    replies: ReplyBuffer,
+    in_flight: collections.deque[_InFlight],
     slots: trio.Semaphore,
     timeout_ns: int,
-    size: int,
     stats: LiveStats,
 ) -> None:
-    replies = ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
     while True:
         deadline = (in_flight[0][1] + timeout_ns) if in_flight else None
         with trio.move_on_at(_trio_time(deadline) if deadline else float("inf")):
@@ -126,15 +143,16 @@ async def _receive_replies(
         if not sockio.recv_into_buffer(sock, replies):
             continue
         now = time.monotonic_ns()
-        while True:
-            n = replies.take(matcher)
-            if n == MISMATCH or (n > 0 and not in_flight):
-                raise Mismatch
-            if n <= 0:
+        while len(replies):
+            n = check(replies.data, replies.start, replies.end)
+            if n < 0 or (n > 0 and not in_flight):
+                raise ProtocolError if n == ERROR_REPLY else Mismatch
+            if n == 0:
                 break
-            due, sent = in_flight.popleft()
+            replies.start += n
+            due, sent, kind, size = in_flight.popleft()
             slots.release()
-            stats.complete_scheduled(due, sent, now, size, received=n)
+            stats.complete_scheduled(due, sent, now, size, received=n, kind=kind)
 
 
 def _trio_time(monotonic_ns: int) -> float:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 import trio
 
-from sockbench.core.expect import MISMATCH, ReplyBuffer, ReplyMatcher
+from sockbench.core.expect import ReplyBuffer
+from sockbench.core.protocols import MALFORMED, Exchange
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
-from sockbench.engine.error_kinds import Mismatch, PeerClosed, error_kind
+from sockbench.engine.error_kinds import Mismatch, PeerClosed, ProtocolError, error_kind
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
-from sockbench.engine.workload import fixed_reply
 
 MAX_BACKOFF_S = 1.0
 REPLY_BUFFER_SIZE = 1024  # grows for longer replies; most clients never need more
@@ -56,38 +57,51 @@ async def connect_with_retry(
 
 async def closed_loop_client(
     endpoint: Endpoint,
-    request: bytes,
-    matcher: ReplyMatcher,
+    exchange: Exchange,
+    client: int,
     timeout_s: float,
     stats: LiveStats,
     gate: StartGate,
     limiter: trio.CapacityLimiter,
     source: str | None = None,
 ) -> None:
-    """Send ``request``, wait for a reply that satisfies ``matcher``, repeat until cancelled.
+    """Send the protocol's next request, wait for its reply, repeat until cancelled.
 
     Latency runs from just before the write to the last byte of the reply. After
     an error the connection is closed and the client reconnects. Replies of one
     known size (echo, ``--expect``, ``--expect-size``) are read straight into a
-    buffer of that size; others go through a :class:`ReplyBuffer`.
+    buffer of that size; others go through a :class:`ReplyBuffer` and the
+    protocol's ``check_reply``.
     """
-    expected, size = fixed_reply(matcher)
+    size = exchange.reply_size
+    expected = exchange.expected
     buf = bytearray(size)
     view = memoryview(buf)
     replies = None if size else ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
     first: StartGate | None = gate
-    nbytes = len(request)
+    fixed = exchange.fixed
+    make_request = exchange.request
+    kind_of = exchange.kind
+    check = exchange.check_reply
+    seq = 0
     while True:
         sock = await connect_with_retry(endpoint, stats, first, limiter, source)
         first = None
         if replies is not None:
             replies.clear()
+        kind = None
         try:
             await gate.go.wait()
             # One scope per connection whose deadline moves with each request: a new
             # CancelScope per request would cost ~30 allocations on the hot path.
             with trio.CancelScope() as scope:
+                if exchange.setup is not None:
+                    scope.deadline = trio.current_time() + timeout_s
+                    await send_setup(sock, exchange, client, replies)
                 while True:
+                    request = fixed if fixed is not None else make_request(client, seq)
+                    kind = kind_of(client, seq) if kind_of is not None else None
+                    seq += 1
                     start = time.monotonic_ns()
                     scope.deadline = trio.current_time() + timeout_s
                     await sockio.send_all(sock, request)
@@ -97,24 +111,45 @@ async def closed_loop_client(
                             raise Mismatch
                         got = size
                     else:
-                        got = await read_reply(sock, replies, matcher)
-                    stats.complete(start, time.monotonic_ns(), nbytes, received=got)
+                        got = await read_reply(sock, replies, check)
+                    if kind is None:
+                        stats.complete(start, time.monotonic_ns(), len(request), received=got)
+                    else:
+                        stats.complete_kind(kind, start, time.monotonic_ns(), len(request), got)
             if scope.cancelled_caught:
-                stats.error("timeout")
-        except (OSError, Mismatch, PeerClosed) as exc:
-            stats.error(error_kind(exc))
+                stats.error("timeout", kind)
+        except (OSError, Mismatch, ProtocolError, PeerClosed) as exc:
+            stats.error(error_kind(exc), kind)
         finally:
             sockio.close(sock)
 
 
-async def read_reply(sock: socket.socket, replies: ReplyBuffer, matcher: ReplyMatcher) -> int:
+async def send_setup(
+    sock: socket.socket, exchange: Exchange, connection: int, replies: ReplyBuffer | None
+) -> None:
+    """Send the protocol's setup bytes and take their reply, unmeasured."""
+    assert exchange.setup is not None
+    data = exchange.setup(connection)
+    if not data:
+        return
+    await sockio.send_all(sock, data)
+    own = replies if replies is not None else ReplyBuffer(REPLY_BUFFER_SIZE, REPLY_BUFFER_SIZE // 4)
+    await read_reply(sock, own, exchange.check_reply)
+    if replies is None and len(own):
+        raise Mismatch  # bytes after the setup reply, before any request
+
+
+async def read_reply(
+    sock: socket.socket, replies: ReplyBuffer, check: Callable[[bytearray, int, int], int]
+) -> int:
     """Read until one whole reply is buffered; consume it and return its length."""
     while True:
         if len(replies):
-            n = replies.take(matcher)
+            n = check(replies.data, replies.start, replies.end)
             if n > 0:
+                replies.start += n
                 return n
-            if n == MISMATCH:
-                raise Mismatch
+            if n < 0:
+                raise Mismatch if n == MALFORMED else ProtocolError
         await trio.lowlevel.wait_readable(sock)
         sockio.recv_into_buffer(sock, replies)

@@ -19,8 +19,8 @@ from typing import Protocol
 import trio
 
 from sockbench.config import RunConfig
-from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import datagram_client, open_loop, stream_client
@@ -29,7 +29,8 @@ from sockbench.engine.bulk_client import tcp_bulk_client, udp_bulk_client
 from sockbench.engine.churn_client import churn_client
 from sockbench.engine.gate import StartGate
 from sockbench.engine.live import LiveStats
-from sockbench.engine.workload import fixed_reply, reply_matcher, request_bytes
+from sockbench.engine.protocol_pump import ProtocolClients
+from sockbench.engine.workload import build_exchange, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 
@@ -77,13 +78,13 @@ class _Shared:
     """What every client of a worker uses, built once (each costs O(payload) or O(clients))."""
 
     request: bytes
-    matcher: ReplyMatcher
+    exchange: Exchange
     rates: RateSchedule | None
 
     @classmethod
-    def build(cls, config: RunConfig) -> _Shared:
+    def build(cls, config: RunConfig, exchange: Exchange) -> _Shared:
         rates = RateSchedule(config.rate, config.clients) if config.rate else None
-        return cls(request_bytes(config), reply_matcher(config), rates)
+        return cls(request_bytes(config), exchange, rates)
 
 
 def _client(
@@ -114,8 +115,8 @@ def _client(
     if schedule is not None:
         if stream:
             return partial(
-                open_loop.stream_client, endpoint, request, shared.matcher, schedule,
-                config.pipeline, config.timeout_s, stats, gate, limiter, source,
+                open_loop.stream_client, endpoint, shared.exchange, order.first_client + i,
+                schedule, config.pipeline, config.timeout_s, stats, gate, limiter, source,
             )  # fmt: skip
         return partial(
             open_loop.datagram_client, endpoint, config.payload, schedule, config.timeout_s,
@@ -123,7 +124,7 @@ def _client(
         )  # fmt: skip
     if stream:
         return partial(
-            stream_client.closed_loop_client, endpoint, request, shared.matcher,
+            stream_client.closed_loop_client, endpoint, shared.exchange, order.first_client + i,
             config.timeout_s, stats, gate, limiter, source,
         )  # fmt: skip
     return partial(
@@ -133,20 +134,32 @@ def _client(
 
 
 def _batched(
-    order: WorkOrder, stats: LiveStats, gate: StartGate, limiter: trio.CapacityLimiter
+    order: WorkOrder,
+    exchange: Exchange,
+    stats: LiveStats,
+    gate: StartGate,
+    limiter: trio.CapacityLimiter,
 ) -> BatchedClients | None:
-    """One pump for all clients, when the workload is closed-loop ping-pong of known size."""
+    """One pump for all clients, when the workload is closed-loop over a stream socket.
+
+    Replies of one known size to one fixed request take the fastest pump; every other
+    protocol (parsed replies, varying requests, setup, closed-loop pipelining) the
+    protocol pump.
+    """
     config = order.config
     if not (config.batch and config.mode == "echo" and config.rate is None):
         return None
     if not order.endpoint.proto.is_stream:
         return None
-    expected, size = fixed_reply(reply_matcher(config))
-    if not size:
-        return None
-    return BatchedClients(
-        order.endpoint, request_bytes(config), expected, size, config.timeout_s, stats, gate,
-        limiter, busy_poll=config.busy_poll,
+    simple = exchange.kind is None and exchange.setup is None and config.pipeline == 1
+    if simple and exchange.fixed is not None and exchange.reply_size:
+        return BatchedClients(
+            order.endpoint, exchange.fixed, exchange.expected, exchange.reply_size,
+            config.timeout_s, stats, gate, limiter, busy_poll=config.busy_poll,
+        )  # fmt: skip
+    return ProtocolClients(
+        order.endpoint, exchange, config.pipeline, order.first_client, config.timeout_s, stats,
+        gate, limiter, busy_poll=config.busy_poll,
     )  # fmt: skip
 
 
@@ -164,11 +177,13 @@ async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
         root.start_soon(_cancel_on, control.stop, root.cancel_scope)
         root.start_soon(_cancel_on, stats.done, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            batched = _batched(order, stats, gate, limiter)
+            exchange = build_exchange(config)
+            stats.track_kinds(exchange.kinds)
+            batched = _batched(order, exchange, stats, gate, limiter)
             if batched is not None:
                 clients.start_soon(batched.run, [order.source_for(i) for i in range(order.clients)])
             else:
-                shared = _Shared.build(config)
+                shared = _Shared.build(config, exchange)
                 for i in range(order.clients):
                     clients.start_soon(_client(order, i, stats, gate, limiter, shared))
             await gate.all_attempted.wait()

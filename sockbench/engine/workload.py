@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 from sockbench.config import RunConfig
-from sockbench.core.expect import Echo, Exact, ReplyMatcher, Size, Until
+from sockbench.core.protocols import Exchange, ProtocolOptions, build_protocol
+from sockbench.core.protocols.simple import payload_bytes
+
+__all__ = ["build_exchange", "payload_bytes", "protocol_options", "request_bytes"]
 
 
-def payload_bytes(size: int) -> bytes:
-    """A deterministic, non-uniform payload, so a server that mangles bytes is caught."""
-    return bytes((i * 7 + 13) % 256 for i in range(size))
+def protocol_options(config: RunConfig) -> ProtocolOptions:
+    return ProtocolOptions(
+        payload=config.payload,
+        request=config.request,
+        expect=config.expect,
+        expect_value=config.expect_value,
+        value_size=config.value_size,
+        key_space=config.key_space,
+        key_pattern=config.key_pattern,
+        ratio=config.ratio,
+    )
+
+
+def build_exchange(config: RunConfig) -> Exchange:
+    """The run's protocol (checked when the config was built, so this does not fail)."""
+    return build_protocol(config.protocol, protocol_options(config))
 
 
 def request_bytes(config: RunConfig) -> bytes:
+    """The one request of fixed-request workloads (churn, stream)."""
     return config.request if config.request is not None else payload_bytes(config.payload)
-
-
-def reply_matcher(config: RunConfig) -> ReplyMatcher:
-    request = request_bytes(config)
-    value = config.expect_value
-    if config.expect == "exact":
-        assert isinstance(value, bytes)
-        return Exact(value)
-    if config.expect == "size":
-        assert isinstance(value, int)
-        return Size(value)
-    if config.expect == "until":
-        assert isinstance(value, bytes)
-        return Until(value)
-    return Echo(request)
-
-
-def fixed_reply(matcher: ReplyMatcher) -> tuple[bytes | None, int]:
-    """``(expected bytes or None, size)`` when every reply has one known size, else (None, 0)."""
-    if isinstance(matcher, Exact):
-        return matcher.expected, len(matcher.expected)
-    if isinstance(matcher, Size):
-        return None, matcher.size
-    return None, 0
