@@ -22,7 +22,6 @@ from pathlib import Path
 
 from _common import (
     RESULTS,
-    code_version,
     fmt,
     free_port,
     log,
@@ -129,7 +128,7 @@ def main() -> None:
         [
             "# What a protocol costs the generator",
             "",
-            f"Machine: {machine_line()}; sockbench at {code_version()}.",
+            f"Machine: {machine_line()}.",
             "",
             f"## check_reply per call (timeit, min of 5 × {CALLS:,} calls; median of "
             f"{args.rounds} rounds, A B A B)",

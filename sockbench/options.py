@@ -93,7 +93,7 @@ def _choices(enum: type[Proto] | type[Workload] | type[ServerBehaviour]) -> tupl
 
 OPTIONS: tuple[Option, ...] = (
     # What to load, and how
-    Option("proto", ("--proto",), "protocol", None, choices=_choices(Proto), commands=ALL,
+    Option("proto", ("--proto",), "transport", None, choices=_choices(Proto), commands=ALL,
            default_help="from --target, else tcp"),
     Option("clients", ("--clients",), "concurrent clients (connections)", 1,
            parse_count, minimum=1, commands=RUN_COMPARE),
