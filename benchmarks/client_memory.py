@@ -3,12 +3,9 @@
 Runs ``--clients`` of the engine's own client tasks in this process (trio), against a
 ``sockbench serve --model selectors`` process, in two modes:
 
-* open loop (``open_loop.stream_client``) at 0.01 requests/s per client: connected
+* open loop (``clients.stream.open_loop``) at 0.01 requests/s per client: connected
   and nearly idle, the case ``benchmarks/scale.py`` measures;
-* closed loop (``stream_client.closed_loop_client``): busy ping-pong;
-* a sketch that is *not* the engine: an open-loop client for ``--pipeline 1`` as one
-  task (no nursery, second task, Semaphore or deque), its reply buffer allocated at
-  the first reply, to size what restructuring the open-loop client would save.
+* closed loop (``clients.stream.closed_loop``): busy ping-pong.
 
 Once every client is connected and running, a tracemalloc snapshot is compared with
 one taken before the clients started; the table lists the source lines that hold
@@ -23,7 +20,6 @@ import argparse
 import gc
 import json
 import linecache
-import math
 import subprocess
 import sys
 import time
@@ -47,59 +43,19 @@ from _common import (
     write_markdown,
 )
 
+from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import Echo
-from sockbench.core.schedule import ClientSchedule, RateSchedule
+from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine import open_loop, sockio
+from sockbench.engine.clients import stream
+from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.gate import StartGate
-from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import closed_loop_client, connect_with_retry
-from sockbench.engine.timing import sleep_until_ns
+from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.workload import payload_bytes
 
 PAYLOAD = 64
-MODES = ("open loop", "closed loop", "sketch: one-task open loop")
+MODES = ("open loop", "closed loop")
 TOP = 12
-
-
-async def one_task_open_loop(
-    endpoint: Endpoint,
-    request: bytes,
-    schedule: ClientSchedule,
-    timeout_s: float,
-    stats: LiveStats,
-    gate: StartGate,
-    limiter: trio.CapacityLimiter,
-) -> None:
-    """NOT the engine: what an open-loop client with ``--pipeline 1`` could look like.
-
-    One task instead of a nursery, two tasks, a Semaphore and a deque; one cancel scope
-    whose deadline moves; the reply buffer allocated at the first reply. Error handling
-    and reconnects are left out: this only sizes the idea.
-    """
-    sock = await connect_with_retry(endpoint, stats, gate, limiter)
-    size = len(request)
-    buf: bytearray | None = None
-    view = memoryview(b"")
-    k = 0
-    try:
-        await gate.go.wait()
-        with trio.CancelScope() as scope:
-            while True:
-                due = stats.start_ns + schedule.due(k)
-                scope.deadline = math.inf
-                await sleep_until_ns(due)
-                sent = time.monotonic_ns()
-                scope.deadline = trio.current_time() + timeout_s
-                await sockio.send_all(sock, request)
-                if buf is None:
-                    buf = bytearray(size)
-                    view = memoryview(buf)
-                await sockio.recv_exact(sock, buf, view, size)
-                stats.complete_scheduled(due, sent, time.monotonic_ns(), size, received=size)
-                k += 1
-    finally:
-        sockio.close(sock)
 
 
 async def profile(
@@ -108,8 +64,8 @@ async def profile(
     """(rows of the top source lines, traced KiB per client, RSS KiB per client)."""
     endpoint = Endpoint(Proto.TCP, "127.0.0.1", port)
     request = payload_bytes(PAYLOAD)
-    stats = LiveStats()
-    stats.measure_start_ns, stats.measure_end_ns = 0, 2**63 - 1
+    window = RequestWindow(10 * 10**9, clients=clients, measure_start_ns=0, measure_end_ns=NEVER)
+    stats = WorkerRecorder(clients, window, open_loop="open loop" in mode)
     gate = StartGate(clients)
     limiter = trio.CapacityLimiter(256)
     schedule = RateSchedule(clients * 0.01, clients) if "open loop" in mode else None
@@ -119,21 +75,11 @@ async def profile(
     rss0 = me.memory_info().rss
     async with trio.open_nursery() as nursery:
         for i in range(clients):
-            if schedule is not None and mode.startswith("sketch"):
-                nursery.start_soon(
-                    one_task_open_loop, endpoint, request, schedule.client(i), 10.0, stats,
-                    gate, limiter,
-                )  # fmt: skip
-            elif schedule is not None:
-                nursery.start_soon(
-                    open_loop.stream_client, endpoint, request, Echo(request),
-                    schedule.client(i), 1, 10.0, stats, gate, limiter,
-                )  # fmt: skip
-            else:
-                nursery.start_soon(
-                    closed_loop_client, endpoint, request, Echo(request), 10.0, stats, gate,
-                    limiter,
-                )  # fmt: skip
+            ctx = ClientContext(
+                endpoint, request, Echo(request), 10.0, stats, gate, limiter,
+                schedule=schedule.client(i) if schedule is not None else None,
+            )  # fmt: skip
+            nursery.start_soon(stream.open_loop if schedule else stream.closed_loop, ctx)
         with trio.fail_after(120):
             await gate.all_attempted.wait()
         if stats.connections != clients:

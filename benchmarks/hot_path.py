@@ -2,7 +2,7 @@
 
 A ``sockbench serve --model selectors`` process is the server (never the generator).
 For 1 and 100 clients, and for both engine paths of closed-loop ping-pong: the
-batched pump (``batch_client.BatchedClients``, one epoll set for all of a worker's
+batched pump (``clients.pump.Pump``, one epoll set for all of a worker's
 connections; the default) and a trio task per client (``--no-batch``):
 
 1. **Syscalls per request**: ``perf stat -e syscalls:sys_enter_*`` counts (in the
@@ -16,7 +16,7 @@ connections; the default) and a trio task per client (``--no-batch``):
 2. **CPU per request**: the same runs' ``task-clock`` (marginal, as above), and the
    result's own ``generator.cpu_percent_mean`` × duration / requests.
 3. **Allocations per request**: an in-process harness runs the engine's own client
-   code (``BatchedClients`` or ``closed_loop_client`` tasks) against the same server
+   code (``Pump`` or ``stream.closed_loop`` tasks) against the same server
    and counts, over
    ``--requests`` requests in steady state, every allocation through CPython's object
    and mem allocators (a small C hook compiled on the fly from ``_allocount.c``; net
@@ -64,12 +64,14 @@ from _common import (
     write_markdown,
 )
 
+from sockbench.core.exchange import NEVER, RequestWindow, StreamExchange
 from sockbench.core.expect import Echo
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.batch_client import BatchedClients
+from sockbench.engine.clients import stream
+from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
-from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import closed_loop_client
+from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.workload import payload_bytes
 
 HERE = Path(__file__).resolve().parent
@@ -280,39 +282,33 @@ async def steady_state(
     """(gross allocs, net blocks, CPU µs, wall µs) per request over ``n`` requests."""
     endpoint = Endpoint(Proto.TCP, "127.0.0.1", port)
     request = payload_bytes(PAYLOAD)
-    stats = LiveStats(request_limit=warm)
-    stats.measure_start_ns, stats.measure_end_ns = 0, 2**63 - 1
+    window = RequestWindow(5 * 10**9, clients=clients, measure_start_ns=0, measure_end_ns=NEVER)
+    recorder = WorkerRecorder(clients, window)
     gate = StartGate(clients)
     limiter = trio.CapacityLimiter(256)
+    contexts = [
+        ClientContext(endpoint, request, Echo(request), 5.0, recorder, gate, limiter)
+        for _ in range(clients)
+    ]
     async with trio.open_nursery() as nursery:
         if path == BATCHED:
-            pump = BatchedClients(
-                endpoint, request, request, len(request), 5.0, stats, gate, limiter
-            )
-            nursery.start_soon(pump.run, [None] * clients)
+            nursery.start_soon(Pump(contexts).run)
         else:
-            for _ in range(clients):
-                nursery.start_soon(
-                    closed_loop_client, endpoint, request, Echo(request), 5.0, stats, gate,
-                    limiter,
-                )  # fmt: skip
+            for ctx in contexts:
+                nursery.start_soon(stream.closed_loop, ctx)
         await gate.all_attempted.wait()
-        if stats.connections != clients:
-            raise RuntimeError(f"only {stats.connections} of {clients} clients connected")
+        if recorder.connections != clients:
+            raise RuntimeError(f"only {recorder.connections} of {clients} clients connected")
         gate.go.set()
-        with trio.fail_after(120):
-            await stats.done.wait()
-        stats.request_limit = warm + n
-        stats.done = trio.Event()
+        await _reach(recorder, warm)
         gc.collect()
-        first = stats.requests
+        first = recorder.requests
         allocs0, blocks0 = counter.read()
         cpu0, t0 = time.process_time_ns(), time.perf_counter_ns()
-        with trio.fail_after(120):
-            await stats.done.wait()
+        await _reach(recorder, warm + n)
         cpu1, t1 = time.process_time_ns(), time.perf_counter_ns()
         allocs1, blocks1 = counter.read()
-        done = stats.requests - first
+        done = recorder.requests - first
         nursery.cancel_scope.cancel()
     return (
         (allocs1 - allocs0) / done if allocs0 >= 0 else float("nan"),
@@ -322,10 +318,18 @@ async def steady_state(
     )
 
 
+async def _reach(recorder: WorkerRecorder, requests: int) -> None:
+    """Wait until ``requests`` completed (looking every 10 ms: a few allocations per look)."""
+    with trio.fail_after(120):
+        while recorder.requests < requests:
+            await trio.sleep(0.01)
+
+
 def primitive_allocs(counter: Counter, loops: int = 20_000) -> list[tuple[str, float]]:
     """Allocations of the building blocks of one request, each alone in a loop."""
-    stats = LiveStats()
-    stats.measure_start_ns, stats.measure_end_ns = 0, 2**63 - 1
+    window = RequestWindow(5 * 10**9, measure_start_ns=0, measure_end_ns=NEVER)
+    request = payload_bytes(PAYLOAD)
+    exchange = StreamExchange(window, WorkerRecorder(0, window), Echo(request), PAYLOAD)
 
     def measure(body: Callable[[], Any]) -> float:
         async def main() -> float:
@@ -350,7 +354,9 @@ def primitive_allocs(counter: Counter, loops: int = 20_000) -> list[tuple[str, f
 
     async def complete() -> None:
         start = time.monotonic_ns()
-        stats.complete(start, start + 25_000, PAYLOAD)
+        exchange.issue(start, start)
+        exchange.space()[:PAYLOAD] = request
+        exchange.received(PAYLOAD, start + 25_000)
 
     async def nothing() -> None:
         pass
@@ -363,7 +369,10 @@ def primitive_allocs(counter: Counter, loops: int = 20_000) -> list[tuple[str, f
             "`await trio.lowlevel.checkpoint()` (one trip through the scheduler)",
             measure(checkpoint),
         ),
-        ("`time.monotonic_ns()` + `LiveStats.complete(...)`", measure(complete)),
+        (
+            "`time.monotonic_ns()` + `StreamExchange.issue` + `.received` (all bookkeeping)",
+            measure(complete),
+        ),
     ]
     return [(name, value - empty) for name, value in rows]
 
@@ -392,8 +401,8 @@ def allocation_table(port: int, args: argparse.Namespace) -> str:
                "net live blocks / request", "CPU µs / request", "wall µs / request"]  # fmt: skip
     text = [
         "In-process harness: the engine's own client code against the same server: "
-        "`BatchedClients` (one epoll pump for all clients, the default for closed-loop "
-        "ping-pong) or `closed_loop_client` (a trio task per client, `--no-batch`); "
+        "`Pump` (one epoll pump for all clients, the default for closed-loop "
+        "ping-pong) or `stream.closed_loop` (a trio task per client, `--no-batch`); "
         f"{args.requests:,} requests after {args.requests // 5:,} of warm-up, "
         f"median of {args.reps}. Allocations: every malloc/calloc through CPython's object "
         "and mem allocators (a counting hook, `benchmarks/_allocount.c`), i.e. every "

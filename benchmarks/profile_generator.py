@@ -47,14 +47,15 @@ from _common import (
 CATEGORIES = [
     ("sock.send: sendto syscall (+ loopback delivery)", r"^(send_all|BatchedClients\._send) \("),
     ("batched pump: recv_into syscall, inner epoll poll(0), the loop", r"^BatchedClients\._pump"),
-    ("sock.recv_into: recvfrom syscall + read loop", r"^recv_exact \(.*sockio"),
+    ("sock.recv_into: recvfrom syscall + read loop", r"^_read \(.*stream"),
     ("epoll_wait (trio get_events)", r"get_events \(.*_io_epoll"),
     ("epoll_ctl re-arm per wait (trio _update_registrations)", r"_update_registrations"),
     ("trio IO wait bookkeeping", r"_io_epoll|_generated_io_epoll"),
     ("timeouts (cancel scopes, deadlines)",
      r"CancelScope|CancelStatus|move_on_after|move_on_at|contextlib|_might_change|Deadlines"),
-    ("recording (LiveStats.complete, Recorder)", r"live\.py|histogram\.py|numpy"),
-    ("closed_loop_client loop body", r"^closed_loop_client \("),
+    ("recording (WorkerRecorder, exchange, Recorder)",
+     r"recorder\.py|exchange\.py|histogram\.py|numpy"),
+    ("closed_loop loop body", r"^serve \("),
     ("trio scheduler (run loop, reschedule, outcome)", r"trio/_core/_run|_traps|outcome"),
     ("resource sampler thread (psutil)", r"psutil|sampling\.py"),
 ]  # fmt: skip

@@ -9,8 +9,8 @@ long tail up to seconds, as Python ints) in a plain loop, timed end to end with
   length check per sample, numpy folds each 8192-sample batch into the counts),
   including the final flush;
 * ``Recorder.add_values``: the numpy part alone, for the whole array at once;
-* ``LiveStats.complete``: the engine's whole per-request bookkeeping (window check,
-  counters, rounding to µs, ``Recorder.record``), which is what a request pays.
+* ``WorkerRecorder.completed``: the engine's whole per-request recording (counters,
+  rounding to µs, ``Recorder.record``), which is what a request pays.
 
 The histograms both paths build are compared bucket by bucket before timing.
 
@@ -37,7 +37,7 @@ from _common import (
 )
 
 from sockbench.core.histogram import Recorder, counts_array, new_histogram
-from sockbench.engine.live import LiveStats
+from sockbench.engine.recorder import WorkerRecorder
 
 TARGET_US = 0.2
 
@@ -74,7 +74,7 @@ def recorder_attr_loop(values: list[int]) -> Callable[[], None]:
     """As the engine calls it: ``stats.latency.record(...)``, two attribute lookups."""
 
     def run() -> None:
-        stats = LiveStats()
+        stats = WorkerRecorder()
         for v in values:
             stats.latency.record(v)
         stats.latency.flush()
@@ -91,12 +91,11 @@ def add_values(array: np.ndarray) -> Callable[[], None]:
 
 def live_complete(values: list[int]) -> Callable[[], None]:
     def run() -> None:
-        stats = LiveStats()
-        stats.measure_start_ns, stats.measure_end_ns = 0, 2**62
-        complete = stats.complete
+        stats = WorkerRecorder()
+        completed = stats.completed
         start = 1_000_000
         for v in values:
-            complete(start, start + v * 1000, 64)
+            completed(start, start, start + v * 1000, 64, 64)
         stats.latency.flush()
 
     return run
@@ -120,7 +119,7 @@ def verdict(name: str, us: float, baseline: str) -> str:
     """The target is about recording a sample; the other rows are there for scale."""
     if name == baseline:
         return "(baseline)"
-    if "LiveStats" in name:
+    if "WorkerRecorder" in name:
         return f"(not the target: {us / TARGET_US:.1f}× its budget, all bookkeeping)"
     return "yes" if us <= TARGET_US else "**no**"
 
@@ -151,7 +150,7 @@ def main() -> None:
             recorder_attr_loop(values)
         ),
         "sockbench `Recorder.add_values` (numpy only, one array)": add_values(array),
-        "sockbench `LiveStats.complete` (all per-request bookkeeping)": live_complete(values),
+        "sockbench `WorkerRecorder.completed` (all per-request recording)": live_complete(values),
     }
     times: dict[str, list[float]] = {name: [] for name in variants}
     for rep in range(args.reps):

@@ -16,11 +16,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from sockbench.core import bounds
+from sockbench.core.checks import parse_check
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
+from sockbench.core.machine import Machine
 from sockbench.core.protocols import uses_key_options
 from sockbench.core.protocols.mix import check_key_options, parse_ratio
+from sockbench.core.units import DEFAULT_PERCENTILES
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_target
 from sockbench.errors import ConfigError
 from sockbench.options import convert_all
@@ -31,6 +35,12 @@ from sockbench.servers.spec import DEFAULT_MODEL, DEFAULT_THREADS, ServerSpec
 
 UDP_MAX_PAYLOAD = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
 DEFAULT_DURATION_S = 10.0
+# A stream timeout is a give-up, not a measurement: it only has to be longer than any
+# reply that still counts. 10 s covers a server queueing 50,000 clients (Little's law:
+# 50k clients at ~47k req/s wait ~1.1 s each) where 1 s turned queueing into errors.
+STREAM_TIMEOUT_S = 10.0
+# A datagram has no connection to give up on: past this it counts as lost.
+DATAGRAM_TIMEOUT_S = 1.0
 MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
 MAX_CLIENTS_PER_WORKER = 15_000
 CLIENTS_PER_EXTRA_WORKER = 500
@@ -44,14 +54,6 @@ NO_PIN = ("none", "off", "")
 
 
 @dataclass(frozen=True)
-class Machine:
-    """What validation needs to know about this machine (read by sockbench.machine)."""
-
-    usable_cpus: frozenset[int]  # this process's affinity
-    cpu_count: int
-
-
-@dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one run. ``target`` None means: start ``server_model`` locally."""
 
@@ -60,7 +62,7 @@ class RunConfig:
     duration_s: float = DEFAULT_DURATION_S
     warmup_s: float = 2.0
     payload: int = 64
-    timeout_s: float = 1.0
+    timeout_s: float = DATAGRAM_TIMEOUT_S
     target: Endpoint | None = None
     server_model: str | None = DEFAULT_MODEL
     workers: int = 1
@@ -77,8 +79,9 @@ class RunConfig:
     request: bytes | None = None  # None: echo a generated payload
     expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    batch: bool = True  # closed-loop ping-pong through one pump per worker (batch_client)
+    batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
+    drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     json_path: str | None = None
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
@@ -88,6 +91,8 @@ class RunConfig:
     key_space: int = 10_000_000
     key_pattern: str = "R"
     value_size: int = 32
+    checks: tuple[str, ...] = ()  # --check expressions, each parsed once here
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
     @property
     def server_spec(self) -> ServerSpec | None:
@@ -141,6 +146,7 @@ def validate_run(
         v["send"], _file(v["send_file"], files), v["expect_reply"], v["expect_size"],
         v["expect_until"],
     )  # fmt: skip
+    _check_limits(v, proto, request)
     mode = Workload(str(v["mode"]).strip().lower())
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
@@ -148,6 +154,8 @@ def validate_run(
     protocol = check_protocol(
         str(v["protocol"] or ""), proto, mode, request, expect, v, rate, pipeline
     )
+    timeout = v["timeout_s"] or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S)
+    _check_drain(v["drain_s"], timeout)
     server_cpus, client_cpus = resolve_pinning(
         str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
     )
@@ -159,6 +167,16 @@ def validate_run(
     if model == "prefork" and processes == 0:
         # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
         processes = max(machine.cpu_count, -(-clients // MAX_CLIENTS_PER_WORKER))
+    for expr in v["checks"]:  # type: ignore[attr-defined]
+        check = parse_check(str(expr))
+        if check.needs_datagrams and proto.is_stream:
+            raise ConfigError(f"--check {expr!r}: loss is measured over udp and unix-dgram")
+        if check.needs_rate and rate is None:
+            raise ConfigError(f"--check {expr!r}: achieved compares with --rate; give one")
+    if v["json_stdout"]:
+        if v["json_path"] not in (None, "-"):
+            raise ConfigError("give -J or --json PATH, not both")
+        v["json_path"] = "-"
     requests = v["requests"]
     duration = v["duration_s"]
     if duration is None:
@@ -171,13 +189,16 @@ def validate_run(
         "server_cpus": server_cpus,
         "client_cpus": client_cpus,
         "duration_s": duration,
+        "timeout_s": timeout,
         "mode": mode,
         "request": request,
         "expect": expect,
         "expect_value": expect_value,
-        "workers": workers_for(str(v["workers"]), clients, client_cpus, machine),
+        "workers": workers_for(
+            str(v["workers"]), clients, client_cpus, machine, force=bool(v.get("force"))
+        ),
         "source_ips": parse_source_ips(
-            str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"])
+            str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"]), proto
         ),
         "out_dir": v["out_dir"] or None,
         "external": external,
@@ -216,7 +237,8 @@ def _external(
 def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[ServerSpec, Endpoint]:
     """``sockbench serve``'s options: the server to run and where it binds."""
     v = convert_all("serve", dict(values))
-    endpoint = parse_bind(str(v["bind"]), parse_proto(str(v["proto"])))
+    proto = parse_proto(str(v["proto"]))
+    endpoint = parse_bind(str(v["bind"] or default_bind(proto, machine)), proto)
     spec = ServerSpec(
         str(v["model"]).strip().lower(),
         ServerBehaviour(str(v["behaviour"]).strip().lower()),
@@ -227,11 +249,44 @@ def validate_serve(values: Mapping[str, object], machine: Machine) -> tuple[Serv
     return spec, endpoint
 
 
+def default_bind(proto: Proto, machine: Machine) -> str:
+    """Where ``serve`` listens without --bind: a TCP/UDP port, or a socket file in the
+    user's runtime directory (never the current one, which a name like HOST:PORT would
+    litter)."""
+    if proto.is_unix:
+        return f"{machine.runtime_dir.rstrip('/')}/sockbench-{proto.value}.sock"
+    return "127.0.0.1:9000"
+
+
 def _file(path: object, files: Mapping[str, bytes] | None) -> bytes | None:
     if path is None:
         return None
     assert files is not None and str(path) in files, "sockbench.machine reads --send-file"
     return files[str(path)]
+
+
+def _check_limits(v: Mapping[str, object], proto: Proto, request: bytes | None) -> None:
+    """The upper bounds and finiteness of sizes, counts and seconds (core.bounds)."""
+    bounds.check_clients(int(v["clients"]))  # type: ignore[call-overload]
+    if v["duration_s"] is not None:
+        bounds.check_seconds(float(v["duration_s"]), "--duration", maximum=bounds.MAX_RUN_S)  # type: ignore[arg-type]
+    warmup = float(v["warmup_s"])  # type: ignore[arg-type]
+    bounds.check_seconds(warmup, "--warmup", maximum=bounds.MAX_RUN_S, zero_ok=True)
+    if v["timeout_s"] is not None:  # None: the transport's default
+        timeout = float(v["timeout_s"])  # type: ignore[arg-type]
+        bounds.check_seconds(timeout, "--timeout", maximum=bounds.MAX_TIMEOUT_S)
+    interval = float(v["interval_s"])  # type: ignore[arg-type]
+    bounds.check_seconds(
+        interval, "--interval", minimum=bounds.MIN_INTERVAL_S, maximum=bounds.MAX_RUN_S
+    )
+    if v["rate"] is not None:
+        bounds.check_rate(float(v["rate"]))  # type: ignore[arg-type]
+    datagram = not proto.is_stream
+    bounds.check_message_size(int(v["payload"]), "--payload", datagram=datagram)  # type: ignore[call-overload]
+    if request is not None:
+        bounds.check_message_size(len(request), "--send", datagram=datagram)
+    if v["expect_size"] is not None:
+        bounds.check_message_size(int(v["expect_size"]), "--expect-size", datagram=False)  # type: ignore[call-overload]
 
 
 def _resolve_proto(text: str, endpoint: Endpoint | None) -> Proto:
@@ -256,6 +311,14 @@ def _check_payload(proto: Proto, payload: int) -> None:
     if payload > UDP_MAX_PAYLOAD:
         raise ConfigError(
             f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
+        )
+
+
+def _check_drain(drain: object, timeout: object) -> None:
+    if drain is not None and float(drain) > float(timeout):  # type: ignore[arg-type]
+        raise ConfigError(
+            f"--drain {drain:g} is longer than --timeout {timeout:g}: a request is followed "
+            "at most --timeout after it was sent or due; lower --drain or raise --timeout"
         )
 
 
@@ -435,7 +498,11 @@ def resolve_pinning(
 
 
 def parse_source_ips(
-    text: str, clients: int, target: Endpoint | None, allow_remote: bool = False
+    text: str,
+    clients: int,
+    target: Endpoint | None,
+    allow_remote: bool = False,
+    proto: Proto | None = None,
 ) -> tuple[str, ...]:
     """``auto``, ``127.0.0.2-127.0.0.9`` or ``127.0.0.2,127.0.0.3``: addresses clients bind to.
 
@@ -444,7 +511,8 @@ def parse_source_ips(
     clients over as many addresses of 127.0.0.0/8 as that needs, for loopback targets.
     """
     text = text.strip()
-    if target is not None and target.proto.is_unix:
+    proto = target.proto if target is not None else proto
+    if proto is not None and proto.is_unix:
         if text not in ("", "auto"):
             raise ConfigError("--source-ips applies to tcp and udp, not Unix sockets")
         return ()
@@ -459,7 +527,8 @@ def parse_source_ips(
                 f"--clients {clients} needs {needed} source addresses, and ::1 has only one; "
                 "use an IPv4 loopback target"
             )
-        return tuple(f"127.0.0.{i}" for i in range(1, needed + 1))
+        base = ipaddress.IPv4Address("127.0.0.1")
+        return tuple(str(base + i) for i in range(needed))
     ips: list[str] = []
     for part in text.split(","):
         first, sep, last = part.strip().partition("-")
@@ -480,6 +549,16 @@ def parse_source_ips(
                     "from 127.0.0.0/8 and ::1 unless you pass --allow-remote"
                 )
             ips.append(str(addr))
+    # The embedded server listens on 127.0.0.1: an IPv6 source cannot reach it.
+    family = 6 if target is not None and ":" in (target.host or "") else 4
+    for ip in ips:
+        if ipaddress.ip_address(ip).version != family:
+            where = target.url() if target is not None else "the embedded server (127.0.0.1)"
+            raise ConfigError(
+                f"--source-ips {ip} is IPv{6 if family == 4 else 4} and {where} is "
+                f"IPv{family}: a client cannot connect across families; give IPv{family} "
+                "source addresses"
+            )
     return tuple(ips)
 
 
@@ -494,11 +573,21 @@ def auto_workers(clients: int, cpus: int) -> int:
     return max(needed, useful)
 
 
-def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: Machine) -> int:
+def workers_for(
+    text: str,
+    clients: int,
+    client_cpus: tuple[int, ...],
+    machine: Machine,
+    *,
+    force: bool = False,
+) -> int:
     """``--workers``: a number, or ``auto``. A pinned generator has its CPUs to itself, so
-    ``auto`` may use all of them rather than half the machine's."""
+    ``auto`` may use all of them rather than half the machine's. At most
+    ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force``."""
+    usable = len(client_cpus) or len(machine.usable_cpus)
     if text.strip().lower() == AUTO:
-        return auto_workers(clients, 2 * len(client_cpus) if client_cpus else machine.cpu_count)
+        cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
+        return bounds.check_workers(auto_workers(clients, cpus), usable, force=force)
     try:
         workers = int(text)
     except ValueError:
@@ -507,4 +596,4 @@ def workers_for(text: str, clients: int, client_cpus: tuple[int, ...], machine: 
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if workers > clients:
         raise ConfigError(f"--workers {workers} is more than --clients {clients}")
-    return workers
+    return bounds.check_workers(workers, usable, force=force)

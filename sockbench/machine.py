@@ -9,17 +9,34 @@ that start from option values: the CLI, compare and tests.
 from __future__ import annotations
 
 import os
+import resource
+import tempfile
 from collections.abc import Mapping
 
-from sockbench.config import Machine, RunConfig, validate_run
+from sockbench.config import RunConfig, validate_run
+from sockbench.core.machine import LINUX_PORT_RANGE, Machine
 from sockbench.errors import ConfigError
 
 
 def read_machine() -> Machine:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return Machine(
         usable_cpus=frozenset(os.sched_getaffinity(0)),
         cpu_count=os.cpu_count() or 1,
+        nofile_limit=hard if hard != resource.RLIM_INFINITY else 1 << 20,
+        port_range=_port_range(),
+        load_average=os.getloadavg()[0],
+        runtime_dir=os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(),
     )
+
+
+def _port_range() -> tuple[int, int]:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            low, high = f.read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return LINUX_PORT_RANGE
 
 
 def read_files(values: Mapping[str, object]) -> dict[str, bytes]:
@@ -27,11 +44,19 @@ def read_files(values: Mapping[str, object]) -> dict[str, bytes]:
     path = values.get("send_file")
     if path is None:
         return {}
+    import stat
+
+    from sockbench.core import bounds
+
     try:
         with open(str(path), "rb") as f:
-            return {str(path): f.read()}
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero
+                raise ConfigError(f"--send-file {path} is not a regular file")
+            data = f.read(bounds.MAX_STREAM_MESSAGE + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read --send-file {path}: {exc.strerror}") from None
+    bounds.check_message_size(len(data), "--send-file size", datagram=False)
+    return {str(path): data}
 
 
 def build_run_config(**values: object) -> RunConfig:

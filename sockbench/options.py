@@ -17,10 +17,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sockbench.core.kinds import Workload
-from sockbench.core.units import parse_count, parse_number, parse_seconds, parse_size
+from sockbench.core.units import (
+    DEFAULT_PERCENTILES,
+    parse_count,
+    parse_number,
+    parse_percentiles,
+    parse_seconds,
+    parse_size,
+)
 from sockbench.endpoints import Proto
 from sockbench.errors import ConfigError
 from sockbench.servers.behaviour import ServerBehaviour
+from sockbench.servers.registry import MODELS
+
+MODEL_NAMES = tuple(MODELS)
 
 Parser = Callable[[object, str], object]
 
@@ -31,8 +41,9 @@ COMPARE = frozenset({"compare"})
 SERVE = frozenset({"serve"})
 ALL = frozenset({"run", "compare", "serve"})
 
-#: ``--format``: the rich table, or a report renderer (sockbench.report.FORMATS).
-FORMAT_CHOICES = ("table", "text", "md", "csv", "hgrm", "html")
+#: ``--format``: the rich table, a report renderer (sockbench.report.FORMATS), or jsonl:
+#: a JSON object per interval on stdout, then the result.
+FORMAT_CHOICES = ("table", "text", "md", "csv", "hgrm", "html", "jsonl")
 
 
 @dataclass(frozen=True)
@@ -95,27 +106,31 @@ OPTIONS: tuple[Option, ...] = (
     # What to load, and how
     Option("proto", ("--proto",), "transport", None, choices=_choices(Proto), commands=ALL,
            default_help="from --target, else tcp"),
-    Option("clients", ("--clients",), "concurrent clients (connections)", 1,
+    Option("clients", ("--clients", "-c"), "concurrent clients (connections): 100, 5k", 1,
            parse_count, minimum=1, commands=RUN_COMPARE),
-    Option("duration_s", ("--duration",), "measured seconds", None, parse_seconds,
-           positive=True, commands=RUN_COMPARE, default_help="10, or until --requests"),
-    Option("warmup_s", ("--warmup",), "seconds of load kept out of the results", 2.0,
+    Option("duration_s", ("--duration", "-d"), "measured time: 10s, 2m, 500ms", None,
+           parse_seconds, positive=True, commands=RUN_COMPARE,
+           default_help="10s, or until --requests"),
+    Option("warmup_s", ("--warmup",), "load kept out of the results: 2s, 500ms", 2.0,
            parse_seconds, minimum=0, commands=RUN_COMPARE),
     Option("payload", ("--payload",), "message size: 64, 1k, 64KiB", 64, parse_size,
            minimum=1, commands=RUN_COMPARE),
-    Option("timeout_s", ("--timeout",), "seconds before a reply counts lost", 1.0,
-           parse_seconds, positive=True, commands=RUN_COMPARE),
+    Option("timeout_s", ("--timeout",), "give up on a reply after this long", None,
+           parse_seconds, positive=True, commands=RUN_COMPARE,
+           default_help="10s over tcp/unix, 1s over udp/unix-dgram"),
+    Option("drain_s", ("--drain",), "seconds to follow the window's open requests after it",
+           None, parse_seconds, minimum=0, default_help="--timeout"),
     Option("target", ("--target",), "external server: tcp://HOST:PORT, udp://..., unix:///PATH"),
     Option("mode", ("--mode",), "echo (request/reply), churn (a connection per request), stream",
            Workload.ECHO.value, choices=_choices(Workload)),
-    Option("rate", ("--rate",), "open loop: total requests/s over all clients", None,
-           parse_number, positive=True),
-    Option("pipeline", ("--pipeline",), "requests in flight per connection", 1,
-           parse_count, minimum=1),
+    Option("rate", ("--rate", "-R"), "open loop: total requests/s over all clients: 10k",
+           None, parse_number, positive=True),
+    Option("pipeline", ("--pipeline", "-P"),
+           "requests in flight per connection", 1, parse_count, minimum=1),
     Option("requests", ("--requests",), "stop after this many requests", None, parse_count,
            minimum=1),
-    Option("interval_s", ("--interval",), "seconds per interval of the time series", 1.0,
-           parse_seconds, positive=True),
+    Option("interval_s", ("--interval", "-i"), "one interval of the time series: 1s, 500ms",
+           1.0, parse_seconds, positive=True),
     Option("send", ("--send",), r"request bytes; escapes \r \n \t \xHH"),
     Option("send_file", ("--send-file",), "request bytes from a file"),
     Option("expect_reply", ("--expect",), "the exact reply (escapes allowed)"),
@@ -133,9 +148,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("value_size", ("--value-size",), "redis/memcache: bytes per value", 32, parse_size,
            minimum=1),
     # The server
-    Option("server_model", ("--server",), "server model to start when no --target", "asyncio"),
-    Option("models", ("--models",), "server models, comma-separated (see `sockbench models`)",
-           None, commands=COMPARE, default_help="threaded,selectors,asyncio; none with --model"),
+    Option("server_model", ("--server",), "server model to start when no --target", "asyncio",
+           choices=MODEL_NAMES),
+    Option("models", ("--models",), "server models, comma-separated", None,
+           choices=MODEL_NAMES, commands=COMPARE,
+           default_help="threaded,selectors,asyncio; none with --model"),
     # Your own server (sockbench.servers.external)
     Option("server_cmd", ("--server-cmd",),
            "your own server instead: a command with {port} ({path} for unix)", metavar="CMD"),
@@ -151,10 +168,10 @@ OPTIONS: tuple[Option, ...] = (
            repeatable=True, metavar="TEXT", commands=COMPARE),
     Option("ready_timeout_s", ("--ready-timeout",), "seconds your server may take to serve",
            10.0, parse_seconds, positive=True, commands=RUN_COMPARE),
-    Option("model", ("--model",), "server model (see `sockbench models`)", "asyncio",
+    Option("model", ("--model",), "server model", "asyncio", choices=MODEL_NAMES,
            commands=SERVE),
-    Option("bind", ("--bind",), "HOST:PORT, or a Unix socket path", "127.0.0.1:9000",
-           commands=SERVE),
+    Option("bind", ("--bind",), "HOST:PORT, or a Unix socket path", commands=SERVE,
+           default_help="127.0.0.1:9000; unix: $XDG_RUNTIME_DIR/sockbench-unix.sock"),
     Option("behaviour", ("--behaviour",), "echo, or sink (read and discard)",
            ServerBehaviour.ECHO.value, choices=_choices(ServerBehaviour), commands=SERVE),
     Option("server_threads", ("--server-threads",), "threadpool model: pool size", 64,
@@ -169,8 +186,9 @@ OPTIONS: tuple[Option, ...] = (
            "pin the load generator to CPUs; auto (those the server leaves) or none", "none",
            commands=RUN_COMPARE),
     # The generator
-    Option("workers", ("--workers",), "worker processes, or 'auto' (from cores and clients)",
-           "auto", commands=RUN_COMPARE),
+    Option("workers", ("--workers", "-t"),
+           "generator processes, or 'auto' (from cores and clients)", "auto",
+           commands=RUN_COMPARE),
     Option("source_ips", ("--source-ips",),
            "addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b", "auto"),
     Option("batch", ("--batch",),
@@ -179,16 +197,29 @@ OPTIONS: tuple[Option, ...] = (
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
+    Option("force", ("--force",), "allow more than 4 workers per CPU", False),
+    Option("percentiles", ("--percentiles",), "latency percentiles to report and record",
+           ",".join(f"{p:g}" for p in DEFAULT_PERCENTILES), parse_percentiles,
+           commands=RUN_COMPARE),
+    Option("checks", ("--check",),
+           "a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
+           "'rps >= 10k', 'loss < 0.1%'; a miss exits 3", repeatable=True, metavar="EXPR",
+           commands=RUN_COMPARE),
     Option("repeat", ("--repeat",), "run the whole matrix N times", 1, parse_count,
            commands=COMPARE),
     # What it writes and shows
     Option("json_path", ("--json",), "also write the result JSON here ('-' = stdout)"),
+    Option("json_stdout", ("-J",), "the result JSON to stdout: the same as --json -", False),
     Option("out_dir", ("--out",), "folder that receives a result folder per run ('' = none)",
            "results"),
     Option("compare_out", ("--out",), "folder to write (new or empty)", commands=COMPARE,
            default_help="results/compare-TIMESTAMP"),
     Option("fmt", ("--format",), "summary format", "table", choices=FORMAT_CHOICES),
-    Option("quiet", ("--quiet",), "no live progress view", False, commands=RUN_COMPARE),
+    Option("quiet", ("--quiet", "-q"), "no progress while it runs", False,
+           commands=RUN_COMPARE),
+    Option("verbose", ("--verbose", "-v"),
+           "log what happens: server start and stop, workers, phases", False, commands=ALL),
+    Option("log_file", ("--log-file",), "also write that log to this file", commands=ALL),
 )  # fmt: skip
 
 #: Where a command's default differs from the table's: one line each.

@@ -59,16 +59,17 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def faulty_server() -> Iterator[Callable[..., int]]:
-    """Start ``tests/support/faulty_server.py`` with the given options; returns its port."""
+def faulty_server() -> Iterator[Callable[..., str]]:
+    """Start ``tests/support/faulty_server.py`` with the given options; returns its port
+    (its socket path for unix-dgram)."""
     procs: list[subprocess.Popen[str]] = []
 
-    def start(*options: str) -> int:
-        proc, port = start_ready_process(
+    def start(*options: str) -> str:
+        proc, address = start_ready_process(
             [sys.executable, "-m", "tests.support.faulty_server", *options]
         )
         procs.append(proc)
-        return int(port)
+        return address
 
     yield start
     for proc in procs:

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
+from typing import Annotated
 
 import typer
 
+from sockbench import __version__
 from sockbench.errors import SockbenchError
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
 
 app = typer.Typer(
     name="sockbench",
     help="Load-test TCP, UDP and Unix socket servers; compare server models.",
-    add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"sockbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", is_eager=True, callback=_print_version, help="print the version"
+        ),
+    ] = False,
+) -> None:
+    """Load-test TCP, UDP and Unix socket servers; compare server models."""
 
 
 def command_line() -> str:
@@ -33,6 +56,9 @@ def main() -> None:
     except typer.Abort:
         print("sockbench: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:  # `sockbench run | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `sockbench`: show the help
             print(exc.format_message(), file=sys.stderr)
@@ -40,3 +66,29 @@ def main() -> None:
         print(f"sockbench: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def setup_logging(verbose: object, log_file: object) -> None:
+    """``-v``: what happens (server, workers, phases) on stderr; ``--log-file``: also there.
+
+    Off by default: a benchmark's own output is its report, and a log line printed
+    while measuring costs the generator time.
+    """
+    import logging
+
+    handlers: list[logging.Handler] = []
+    if verbose:
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        terminal = RichHandler(console=Console(stderr=True), show_path=False)
+        terminal.setFormatter(logging.Formatter("%(message)s"))
+        handlers.append(terminal)
+    if log_file:
+        file_handler = logging.FileHandler(str(log_file), encoding="utf-8")
+        file_handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
+        handlers.append(file_handler)
+    if handlers:
+        logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)

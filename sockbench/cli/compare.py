@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from sockbench.cli.app import app, command_line
+from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.params import declare
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from sockbench.compare import Cell, Plan
-    from sockbench.engine.progress import ProgressFn
+    from sockbench.core.progress import ProgressFn
     from sockbench.report.live import LiveProgress
 
 #: Seconds a cell costs beyond warm-up and measurement (server start, connect, stop).
@@ -32,6 +32,7 @@ def compare(**values: object) -> None:
     from sockbench.report.live import live_enabled
 
     plan = build_plan(values)
+    setup_logging(values["verbose"], values["log_file"])
     out, quiet = values["compare_out"], bool(values["quiet"])
     folder = choose_folder(None if out is None else str(out))
     console = Console()

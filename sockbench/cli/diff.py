@@ -32,9 +32,9 @@ def diff(
 ) -> None:
     """Compare B with A per metric: "1.21× faster" or "1.08× slower", and whether the
     difference is significant (3 or more runs a side; see docs/reports.md)."""
-    from sockbench.output import write_atomic
     from sockbench.report import diff as diff_report
     from sockbench.report import load
+    from sockbench.report.files import write_atomic
 
     if fmt not in diff_report.FORMATS:
         raise SockbenchError(

@@ -16,7 +16,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from sockbench.core.units import parse_count, parse_number, parse_seconds, parse_size
+from sockbench.core.units import (
+    parse_count,
+    parse_number,
+    parse_percentiles,
+    parse_seconds,
+    parse_size,
+)
 from sockbench.options import LISTS, Option, default, options_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +33,7 @@ _METAVARS: dict[object, str] = {
     parse_number: "NUMBER",
     parse_seconds: "SECONDS",
     parse_size: "BYTES",
+    parse_percentiles: "P,P,...",
 }
 
 
@@ -50,9 +57,10 @@ def _metavar(option: Option, many: bool) -> str:
 
 def _parameter(option: Option, default: object, many: bool) -> inspect.Parameter:
     if option.is_switch:
-        long = option.flag[2:]
-        info = typer.Option(f"--{long}/--no-{long}", *option.flags[1:], help=option.help)
-        annotation: Any = Annotated[bool, info]
+        long, *short = option.flags
+        # --x/--no-x, so a script can switch a default-on option off; a lone -J stays one flag.
+        names = [f"{long}/--no-{long[2:]}", *short] if long.startswith("--") else option.flags
+        annotation: Any = Annotated[bool, typer.Option(*names, help=option.help)]
     elif option.repeatable:
         info = typer.Option(*option.flags, help=option.help, metavar=_metavar(option, False))
         annotation = Annotated[list[str] | None, info]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -23,14 +22,22 @@ def report(
     ] = None,
 ) -> None:
     """Re-render a saved result or compare folder without re-running it."""
-    from sockbench.output import write_atomic
     from sockbench.report import FORMATS, load, render
+    from sockbench.report.files import check_file, write_text
 
     if fmt not in FORMATS:
         raise SockbenchError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    text = render(load(path), fmt)
+    if output is not None:
+        check_file(output, "-o")
+    doc = load(path)
+    try:
+        text = render(doc, fmt)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # The schema matched but the content is damaged (edited or truncated by hand).
+        what = f"{type(exc).__name__}: {exc}"
+        raise SockbenchError(f"{path}: not a complete sockbench result ({what})") from None
     if output is None or output == "-":
         sys.stdout.write(text)
     else:
-        write_atomic(Path(output), text)
+        write_text(output, text)
         typer.echo(f"wrote {output}", err=True)

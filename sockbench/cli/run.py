@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
 import typer
 
-from sockbench.cli.app import app, command_line
+from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.params import declare
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from sockbench.core.progress import ProgressFn
 
 
 @app.command()
@@ -14,23 +24,78 @@ def run(**values: object) -> None:
     """Drive concurrent clients against a server and record latency histograms."""
     from rich.console import Console
 
+    from sockbench.engine.interrupts import Interrupts
     from sockbench.engine.runner import run as run_benchmark
+    from sockbench.errors import ResultNotWritten
     from sockbench.machine import build_run_config
-    from sockbench.report import render
-    from sockbench.report.live import live_enabled, open_live_progress
-    from sockbench.report.terminal import print_report
+    from sockbench.report.files import check_file, check_folder, save_result
 
     config = build_run_config(**values)  # checks --format and --quiet too
+    setup_logging(values["verbose"], values["log_file"])
     fmt, quiet = str(values["fmt"]), bool(values["quiet"])
-    to_stderr = config.json_path == "-"
-    console = Console(stderr=to_stderr)
+    # Output paths are checked before the load, not found bad after it.
+    if config.out_dir:
+        check_folder(config.out_dir, "--out")
+    if config.json_path:
+        check_file(config.json_path, "--json")
+    # What a program reads from stdout (the JSON, a report format) keeps stdout to itself:
+    # progress lines then go to stderr, and with the JSON on stdout the report does too.
+    json_stdout = config.json_path == "-" or fmt == "jsonl"
+    console = Console(stderr=json_stdout)
+    progress_console = Console(stderr=json_stdout or fmt != "table")
     label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
-    with open_live_progress(live_enabled(console, quiet), label, console) as progress:
-        outcome = run_benchmark(config, command=command_line(), progress=progress)
-    if fmt == "table":
-        print_report(outcome.result, console)
-    else:
-        console.file.write(render(outcome.result, fmt))
-    if outcome.folder is not None:
-        typer.echo(f"results: {outcome.folder}", err=to_stderr)
+    interrupts = Interrupts()
+    # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run.
+    with interrupts.installed():
+        with _progress(progress_console, fmt, quiet, label) as progress:
+            outcome = run_benchmark(
+                config,
+                command=command_line(),
+                progress=progress,
+                interrupts=interrupts,
+                warn=lambda w: typer.echo(f"sockbench: warning: {w.text()}", err=True),
+            )
+        saved = save_result(outcome.result, config.out_dir, config.json_path)
+        if outcome.server_logs is not None:
+            outcome.server_logs.keep(saved.folder)
+        _print_summary(outcome.result, fmt, console)
+    if saved.folder is not None:
+        typer.echo(f"results: {saved.folder}", err=json_stdout)
+    if saved.failures:
+        raise ResultNotWritten(saved.failures, saved.fallback)
     raise typer.Exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _progress(console: Console, fmt: str, quiet: bool, label: str) -> Any:
+    """The live panel on a terminal, a line per interval elsewhere, JSON lines for jsonl."""
+    from sockbench.cli.lines import JsonLines, PlainLines
+    from sockbench.report.live import open_live_progress
+
+    progress: ProgressFn | None = None
+    if fmt == "jsonl":
+        progress = JsonLines(sys.stdout)
+    elif not quiet and not console.is_terminal:
+        progress = PlainLines(console.file)
+    if progress is not None:
+        yield progress
+        return
+    with open_live_progress(not quiet, label, console) as live:
+        yield live
+
+
+def _print_summary(result: dict[str, Any], fmt: str, console: Console) -> None:
+    from sockbench.cli.lines import without_trailing_spaces
+    from sockbench.report import render
+    from sockbench.report.terminal import print_report
+
+    if fmt == "jsonl":
+        sys.stdout.write(json.dumps({"type": "result", "result": result}) + "\n")
+    elif fmt != "table":
+        console.file.write(render(result, fmt))
+    elif console.is_terminal:
+        print_report(result, console)
+    else:  # rich pads every line of a table to its width; a log or a diff should not
+        with console.capture() as captured:
+            print_report(result, console)
+        console.file.write(without_trailing_spaces(captured.get()))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from sockbench import __version__
-from sockbench.cli.app import app
+from sockbench.cli.app import app, setup_logging
 from sockbench.cli.params import declare
 
 
@@ -19,6 +19,7 @@ def serve(**values: object) -> None:
     from sockbench.servers.host import serve_forever
 
     spec, endpoint = validate_serve(values, read_machine())
+    setup_logging(values["verbose"], values["log_file"])
     raise_nofile_limit()  # a server holds a descriptor per connection
 
     def ready(actual: object) -> None:
@@ -48,3 +49,11 @@ def models() -> None:
 def version() -> None:
     """Print the sockbench version."""
     typer.echo(__version__)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the result documents (sockbench.result/1)."""
+    from importlib.resources import files
+
+    typer.echo((files("sockbench") / "result.schema.json").read_text(encoding="utf-8"), nl=False)

@@ -15,27 +15,25 @@ however the compare ends.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
 from sockbench.compare.folder import write_histogram, write_reports, write_results
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result
-from sockbench.core.status import RunStatus, combined_exit_code
+from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
+from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
-from sockbench.engine.progress import ProgressFn
+from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
@@ -46,7 +44,12 @@ class RunFn(Protocol):
     """The shape of :func:`sockbench.engine.runner.run` (tests pass a stand-in)."""
 
     def __call__(
-        self, config: RunConfig, *, command: str, progress: ProgressFn | None = None
+        self,
+        config: RunConfig,
+        *,
+        command: str,
+        progress: ProgressFn | None = None,
+        interrupts: Interrupts | None = None,
     ) -> RunOutcome: ...
 
 
@@ -82,8 +85,6 @@ def failed_result(
     cell: Cell, *, command: str, started_at: str, status: str, error: str
 ) -> dict[str, Any]:
     """A result for a cell that produced none: zero counts, its status and why."""
-    from sockbench.engine.live import LiveStats
-
     return build_result(
         config=cell.config.to_json(),
         command=command,
@@ -97,7 +98,7 @@ def failed_result(
         started_at=started_at,
         duration_s=0.0,
         status=status,
-        tally=LiveStats().tally(datagrams=not cell.proto.is_stream),
+        tally=Tally.empty(datagrams=not cell.proto.is_stream),
         warnings=[
             RunWarning(WarningKind.CELL_FAILED, f"the cell failed and measured nothing: {error}")
         ],
@@ -106,13 +107,18 @@ def failed_result(
 
 
 def run_cell(
-    cell: Cell, run: RunFn, *, command: str, progress: ProgressFn | None
+    cell: Cell,
+    run: RunFn,
+    *,
+    command: str,
+    progress: ProgressFn | None,
+    interrupts: Interrupts | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """The cell's result (with its ``cell`` object) and whether the compare must stop."""
     started_at = _now()
     error: str | None = None
     try:
-        outcome = run(cell.config, command=command, progress=progress)
+        outcome = run(cell.config, command=command, progress=progress, interrupts=interrupts)
     except SockbenchError as exc:  # the server would not start or answer
         status, error = RunStatus.SERVER_DIED, " ".join(str(exc).split()) or type(exc).__name__
     except Exception as exc:  # the generator failed: out of memory, descriptors, a bug
@@ -131,7 +137,7 @@ def run_cell(
     died = (result.get("server") or {}).get("error")
     if died:  # an external command that exited mid-cell: its code and last stderr lines
         result["cell"]["error"] = died
-    return result, outcome.result["status"] == RunStatus.INTERRUPTED
+    return result, result.get("status") == RunStatus.INTERRUPTED
 
 
 def _command(cell: Cell) -> dict[str, Any]:
@@ -145,24 +151,6 @@ def _keeping_logs(cell: Cell, folder: Path) -> Cell:
         return cell
     config = dataclasses.replace(cell.config, server_logs=f"{folder / cell.stem}.")
     return dataclasses.replace(cell, config=config)
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
-    """SIGTERM between cells stops the compare like Ctrl-C (the engine already treats
-    both alike while a cell runs), so a killed compare still writes its folder."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_compare(
@@ -189,20 +177,28 @@ def run_compare(
     write_results(folder, doc)
     interrupted = False
     started = time.monotonic()
+    # SIGINT/SIGTERM, in a cell or between cells, stop the compare (a second one hurries
+    # the cell's shutdown); the cell that was running is kept, and the folder written.
+    interrupts = Interrupts()
     try:
-        with _sigterm_as_ctrl_c():
+        with interrupts.installed():
             for cell in (_keeping_logs(c, folder) for c in plan.cells):
+                if interrupts.count:
+                    interrupted = True
+                    break
                 progress = before_cell(cell) if before_cell else None
-                result, stop = run_cell(cell, run, command=command, progress=progress)
+                result, stop = run_cell(
+                    cell, run, command=command, progress=progress, interrupts=interrupts
+                )
                 doc["cells"].append(result)
                 write_results(folder, doc)
                 write_histogram(folder, cell.stem, result)
                 if after_cell:
                     after_cell(cell, result)
-                if stop:
+                if stop or interrupts.count:
                     interrupted = True
                     break
-    except KeyboardInterrupt:  # between cells or while a server started: no cell is lost
+    except KeyboardInterrupt:  # off the main thread, or a stand-in engine's Ctrl-C
         interrupted = True
     finally:
         os.sched_setaffinity(0, affinity)
@@ -212,5 +208,7 @@ def run_compare(
     doc["repeats"] = repeat_stats(doc)
     write_results(folder, doc)
     write_reports(folder, doc)
-    code = combined_exit_code([doc["status"], *(r["status"] for r in doc["cells"])])
+    code = combined_exit_code([exit_code(doc["status"]), *map(result_exit_code, doc["cells"])])
+    if interrupted and interrupts.exit_code:
+        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
     return CompareOutcome(doc, folder, code, interrupted)

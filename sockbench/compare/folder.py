@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sockbench.errors import ConfigError
-from sockbench.output import to_json, write_atomic
 from sockbench.report import render
+from sockbench.report.files import to_json, write_atomic
 from sockbench.report.hgrm import render_histogram
 
 RESULTS = "results.json"

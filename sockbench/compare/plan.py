@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sockbench.config import Machine, RunConfig, validate_run
+from sockbench.config import RunConfig, validate_run
+from sockbench.core.machine import Machine
 from sockbench.endpoints import Proto, parse_proto
 from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError

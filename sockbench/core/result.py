@@ -6,14 +6,18 @@ Later versions add keys; they never change or remove the ones here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sockbench import __version__
+from sockbench.core.checks import evaluate, parse_check
+from sockbench.core.forecast import measured_warnings
 from sockbench.core.histogram import decode, summarize
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
 
 ACHIEVED_RATE_MIN = 0.99
@@ -40,7 +44,7 @@ def build_result(
         "sockbench_version": __version__,
         "started_at": started_at,
         "duration_s": round(duration_s, 6),
-        "interrupted": status != RunStatus.COMPLETED,
+        "interrupted": status not in (RunStatus.COMPLETED, RunStatus.DEGRADED),
         "status": status.value,
         "command": command,
         "config": config,
@@ -56,6 +60,7 @@ def build_result(
             "errors": dict(tally.errors),
             "warmup_errors": dict(tally.warmup_errors),
             "clamped_samples": tally.clamped,
+            "drain_s": round(tally.drain_ns / 1e9, 6),
         },
         "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
         "latency_us": summarize(decode(tally.latency)).to_json(),
@@ -78,6 +83,12 @@ def build_result(
             }
             for kind in tally.latency_by_kind
         }
+    add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
+    if tally.issued is not None:
+        # requests_issued == requests + sum(requests_failed) + in_flight, exactly.
+        doc["totals"]["requests_issued"] = tally.issued
+        doc["totals"]["requests_failed"] = dict(sorted(tally.failed.items()))
+        doc["totals"]["in_flight"] = tally.in_flight
     doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
     rate = config.get("rate")
     if rate:
@@ -89,8 +100,22 @@ def build_result(
         doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
     if extra:
         doc.update(extra)
-    add_warnings(doc, [*warnings, *rate_warnings(doc)])
+    add_warnings(doc, [*warnings, *rate_warnings(doc), *measured_warnings(doc)])
+    if config.get("checks"):
+        checks = [parse_check(expr) for expr in config["checks"]]
+        doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
+
+
+def add_percentiles(doc: dict[str, Any], percentiles: Sequence[float]) -> None:
+    """Each histogram summary's ``percentiles``: the ``--percentiles`` asked for, in µs."""
+    for summary in doc.values():
+        if isinstance(summary, dict) and "histogram" in summary and "count" in summary:
+            hist = decode(summary["histogram"])
+            summary["percentiles"] = {
+                percentile_key(p): int(hist.get_value_at_percentile(p)) if summary["count"] else 0
+                for p in percentiles
+            }
 
 
 def add_warnings(doc: dict[str, Any], warnings: list[RunWarning]) -> None:
@@ -220,6 +245,32 @@ def run_warnings(
                 WarningKind.UNBALANCED,
                 "datagram accounting does not balance",
                 "please report this as a bug",
+            )
+        )
+    if not tally.balanced:
+        warnings.append(
+            RunWarning(
+                WarningKind.UNBALANCED,
+                "request accounting does not balance",
+                "please report this as a bug",
+            )
+        )
+    if tally.in_flight:
+        warnings.append(
+            RunWarning(
+                WarningKind.IN_FLIGHT,
+                f"{tally.in_flight} requests were still in flight when the run stopped "
+                "early; their outcome is unknown",
+            )
+        )
+    unfinished = tally.failed.get("unfinished", 0)
+    if unfinished:
+        warnings.append(
+            RunWarning(
+                WarningKind.UNFINISHED,
+                f"{unfinished} requests were still open when --drain ended, before their "
+                "--timeout; they are counted as 'unfinished'",
+                "drop --drain (it defaults to --timeout) to follow every request to its end",
             )
         )
     return warnings

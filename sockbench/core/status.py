@@ -7,13 +7,16 @@ here plus its line in :data:`EXIT_CODES`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the run could not measure all it was asked to
 EXIT_USAGE = 2  # bad input or an unusable environment, before any load
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_CHECK_FAILED = 3  # the run completed and a --check did not hold
+EXIT_WRITE_FAILED = 74  # EX_IOERR: measured, but the result file failed (saved elsewhere)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C (143 for SIGTERM)
 
 
 class RunStatus(StrEnum):
@@ -21,6 +24,7 @@ class RunStatus(StrEnum):
     INTERRUPTED = "interrupted"
     SERVER_DIED = "server_died"
     WORKER_FAILED = "worker_failed"
+    DEGRADED = "degraded"  # ran to its end, but the target answered nothing or stopped
 
 
 EXIT_CODES: dict[RunStatus, int] = {
@@ -28,6 +32,7 @@ EXIT_CODES: dict[RunStatus, int] = {
     RunStatus.INTERRUPTED: EXIT_INTERRUPTED,
     RunStatus.SERVER_DIED: EXIT_FAILED,
     RunStatus.WORKER_FAILED: EXIT_FAILED,
+    RunStatus.DEGRADED: EXIT_FAILED,
 }
 
 
@@ -36,10 +41,19 @@ def exit_code(status: str) -> int:
     return EXIT_CODES[RunStatus(status)]
 
 
-def combined_exit_code(statuses: Iterable[str]) -> int:
+def result_exit_code(result: Mapping[str, Any]) -> int:
+    r"""A result's exit code: its status's, or :data:`EXIT_CHECK_FAILED` when it completed
+    and one of its ``--check``\ s did not hold (an interrupted run's checks do not count)."""
+    code = exit_code(result["status"])
+    if code == EXIT_OK and not all(c["passed"] for c in result.get("checks") or ()):
+        return EXIT_CHECK_FAILED
+    return code
+
+
+def combined_exit_code(codes: Iterable[int]) -> int:
     """One exit code for several runs (a compare's cells): an interruption wins, then
     the highest code, so one failed cell is never hidden by the others' success."""
-    codes = {exit_code(s) for s in statuses}
-    if EXIT_INTERRUPTED in codes:
+    distinct = set(codes)
+    if EXIT_INTERRUPTED in distinct:
         return EXIT_INTERRUPTED
-    return max(codes, default=EXIT_OK)
+    return max(distinct, default=EXIT_OK)

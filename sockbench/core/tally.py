@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sockbench.core.datagrams import DatagramCounts
-from sockbench.core.histogram import encode, merge
+from sockbench.core.histogram import encode, merge, new_histogram
 from sockbench.core.intervals import IntervalRow, merge_rows
 
 
@@ -36,6 +36,30 @@ class Tally:
     latency_by_kind: dict[str, str] = field(default_factory=dict)
     requests_by_kind: dict[str, int] = field(default_factory=dict)
     errors_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Requests issued in the window (None where requests are not exchanges: stream mode),
+    # the measured ones that failed, by kind, and those an interrupted run left open:
+    # issued == requests + sum(failed.values()) + in_flight.
+    issued: int | None = None
+    failed: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    drain_ns: int = 0  # how long the drain after the window took (the longest worker's)
+
+    @classmethod
+    def empty(cls, *, datagrams: bool = False) -> Tally:
+        """Nothing measured: what a run that never reached its window reports."""
+        nothing = encode(new_histogram())
+        return cls(
+            requests=0, bytes_sent=0, bytes_received=0, connections=0, errors={},
+            warmup_errors={}, latency=nothing, connect=nothing,
+            datagrams=DatagramCounts() if datagrams else None,
+        )  # fmt: skip
+
+    @property
+    def balanced(self) -> bool:
+        """Whether every request issued in the window is accounted for exactly."""
+        if self.issued is None:
+            return True
+        return self.issued == self.requests + sum(self.failed.values()) + self.in_flight
 
 
 def _add_counts(dicts: list[dict[str, int]]) -> dict[str, int]:
@@ -78,7 +102,17 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         errors_by_kind={
             kind: _add_counts([t.errors_by_kind.get(kind, {}) for t in tallies]) for kind in kinds
         },
+        issued=None
+        if any(t.issued is None for t in tallies)
+        else sum(t.issued or 0 for t in tallies),
+        failed=_add_counts([t.failed for t in tallies]),
+        in_flight=sum(t.in_flight for t in tallies),
+        drain_ns=max(t.drain_ns for t in tallies),
     )
+
+
+def _sum_known(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(v or 0 for v in values)
 
 
 def _merged(encoded: list[str]) -> str:

@@ -15,37 +15,72 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
+# A sign is accepted so that "-3" reaches the option's bounds check, which says why not.
+_NUMBER = re.compile(r"^\s*(-?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9]+))\s*([a-zµ]*)\s*$", re.I)
+#: Counts and rates: decimal multipliers, as wrk and redis-benchmark users type them.
+_COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+_SECOND_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0, "h": 3600.0}
+COUNT_FORMS = "a whole number like 100, 10k or 2M"
+NUMBER_FORMS = "a number like 2500, 0.5, 10k or 1.5M"
+SECONDS_FORMS = "a duration like 500ms, 10s, 2m, or seconds like 0.5"
+
+
 def _invalid(flag: str, value: object, expected: str) -> ConfigError:
-    return ConfigError(f"invalid value for '{flag}': {str(value)!r} is not {expected}")
+    return ConfigError(f"invalid value for '{flag}': {str(value)!r}; expected {expected}")
+
+
+def _scaled(value: object, flag: str, units: dict[str, float], expected: str) -> float:
+    """``value`` times its unit's factor; ConfigError naming ``flag`` and ``expected``."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _NUMBER.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in units:
+        raise _invalid(flag, value, expected)
+    return float(match.group(1).replace("_", "")) * units[unit]
 
 
 def parse_count(value: object, flag: str = "count") -> int:
-    """A whole number: ``100``."""
+    """A whole number: ``100``, ``10k``, ``2M`` (k = 1000)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    try:
-        return int(str(value).strip().replace("_", ""))
-    except ValueError:
-        raise _invalid(flag, value, "a whole number, like 100") from None
-
-
-def _float(value: object, flag: str, expected: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return float(str(value).strip().replace("_", ""))
-    except ValueError:
-        raise _invalid(flag, value, expected) from None
+    number = _scaled(value, flag, _COUNT_UNITS, COUNT_FORMS)
+    if number != int(number):
+        raise _invalid(flag, value, COUNT_FORMS)
+    return int(number)
 
 
 def parse_number(value: object, flag: str = "number") -> float:
-    """A number: ``2500``, ``0.5``."""
-    return _float(value, flag, "a number, like 2500 or 0.5")
+    """A number: ``2500``, ``0.5``, ``10k`` (k = 1000)."""
+    return _scaled(value, flag, _COUNT_UNITS, NUMBER_FORMS)
 
 
 def parse_seconds(value: object, flag: str = "duration") -> float:
-    """Seconds: ``10``, ``0.5``."""
-    return _float(value, flag, "a duration in seconds, like 10 or 0.5")
+    """Seconds: ``500ms``, ``10s``, ``2m``, ``250us``; a bare number is seconds."""
+    return _scaled(value, flag, _SECOND_UNITS, SECONDS_FORMS)
+
+
+DEFAULT_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)
+
+
+def parse_percentiles(value: object, flag: str = "--percentiles") -> tuple[float, ...]:
+    """``50,90,99,99.9,99.99,99.999`` -> sorted percentiles, each strictly between 0 and 100."""
+    if isinstance(value, tuple | list):
+        items = [str(v) for v in value]
+    else:
+        items = [p.strip() for p in str(value).split(",")]
+    try:
+        percentiles = sorted({float(p) for p in items})
+    except ValueError:
+        raise _invalid(flag, value, "percentiles like 50,90,99,99.9,99.99") from None
+    if not percentiles or not all(0 < p < 100 for p in percentiles):
+        raise _invalid(flag, value, "percentiles between 0 and 100, like 50,99,99.9")
+    return tuple(percentiles)
+
+
+def percentile_key(percentile: float) -> str:
+    """``99.9`` -> ``"99.9"``, ``50.0`` -> ``"50"``: the key in a result's ``percentiles``."""
+    return f"{percentile:g}"
 
 
 def parse_size(text: object, what: str = "size") -> int:

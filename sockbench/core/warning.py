@@ -19,10 +19,17 @@ class WarningKind(StrEnum):
     CLAMPED = "clamped"
     EPHEMERAL_PORTS = "ephemeral_ports"
     UNBALANCED = "unbalanced"
+    IN_FLIGHT = "in_flight"
+    UNFINISHED = "unfinished"
     RATE_NOT_KEPT = "rate_not_kept"
     SENT_LATE = "sent_late"
     GENERATOR_SATURATED = "generator_saturated"
     CELL_FAILED = "cell_failed"
+    DEGRADED = "degraded"
+    DESCRIPTOR_LIMIT = "descriptor_limit"
+    THREADPOOL_QUEUE = "threadpool_queue"
+    LITTLES_LAW = "littles_law"
+    BUSY_MACHINE = "busy_machine"
 
 
 @dataclass(frozen=True)

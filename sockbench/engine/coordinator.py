@@ -9,10 +9,13 @@ measurements are kept.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
@@ -20,16 +23,28 @@ import trio
 
 from sockbench.config import RunConfig
 from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
-from sockbench.engine.live import LiveStats
+from sockbench.engine.interrupts import SIGNALS, Interrupts
+from sockbench.engine.messages import (
+    Connected,
+    Done,
+    Go,
+    Interval,
+    ProtocolError,
+    Stop,
+    receive,
+    send,
+)
 from sockbench.engine.process_worker import worker_process_main
-from sockbench.engine.progress import ProgressFn, Tick
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
+log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
-WORKER_STOP_GRACE_S = 10.0
+WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
+HURRY_GRACE_S = 1.0  # the same after a second signal
 
 
 @dataclass
@@ -49,6 +64,7 @@ class _Run:
         self.config = config
         self.status = RunStatus.COMPLETED
         self.stop = trio.Event()
+        self.hurry = trio.Event()  # a second signal: cut the shutdown's waits short
         self.window: Window | None = None
         self.stopped_at_ns: int | None = None
         self.workers = workers
@@ -111,12 +127,17 @@ class _Run:
 
     def request_stop(self, status: RunStatus) -> None:
         if not self.stop.is_set():
+            log.info("stopping early: %s", status)
             self.status = status
             self.stopped_at_ns = time.monotonic_ns()
             self.stop.set()
 
     def open_window(self) -> Window:
         now = time.monotonic_ns()
+        log.info(
+            "%d connections up: warm-up %g s, then measuring %g s",
+            self.connections, self.config.warmup_s, self.config.duration_s,
+        )  # fmt: skip
         start = now + int(self.config.warmup_s * 1e9)
         self.window = Window(now, start, start + int(self.config.duration_s * 1e9))
         return self.window
@@ -146,11 +167,16 @@ class _LocalControl:
         self.run.on_interval(row)
 
 
-async def _watch_signals(run: _Run) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            run.request_stop(RunStatus.INTERRUPTED)
-            return
+def _on_signal(run: _Run, count: int) -> None:
+    """The first signal stops the run, later ones hurry its shutdown. A signal after the
+    window closed changes nothing in the result: the measurement was complete."""
+    window = run.window
+    if window is not None and time.monotonic_ns() >= window.measure_end_ns:
+        run.stop.set()
+    else:
+        run.request_stop(RunStatus.INTERRUPTED)
+    if count > 1:
+        run.hurry.set()
 
 
 async def _watch_server(died: Callable[[], bool], run: _Run) -> None:
@@ -167,46 +193,69 @@ async def coordinate(
     server_died: Callable[[], bool] | None = None,
     reply_dir: str | None = None,
     progress: ProgressFn | None = None,
+    interrupts: Interrupts | None = None,
 ) -> DriveOutcome:
-    """Run the clients over ``workers`` workers; stop early on a signal or server death."""
+    """Run the clients over ``workers`` workers; stop early on a signal or server death.
+
+    Signals are counted by ``interrupts`` (installed by the caller for the whole run):
+    the first stops the run, a second cuts the wait for the workers' results short.
+    """
     run = _Run(config, workers, progress)
+    with (interrupts or Interrupts()).waking(lambda n: _on_signal(run, n)):
+        return await _coordinate(run, config, endpoint, workers, server_died, reply_dir)
+
+
+async def _coordinate(
+    run: _Run,
+    config: RunConfig,
+    endpoint: Endpoint,
+    workers: int,
+    server_died: Callable[[], bool] | None,
+    reply_dir: str | None,
+) -> DriveOutcome:
     shares = split_clients(config.clients, workers)
     orders = [
         WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir, first_client=sum(shares[:i]))
         for i, n in enumerate(shares)
     ]
     datagrams = not endpoint.proto.is_stream
+    log.info("%d client(s) over %d worker(s): %s", config.clients, len(orders), shares)
     async with trio.open_nursery() as watchers:
-        watchers.start_soon(_watch_signals, run)
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
         if len(orders) == 1:
-            stats: LiveStats = await run_worker(orders[0], _LocalControl(run))
-            tallies: list[Tally] = [stats.tally(datagrams=datagrams)]
+            recorder = await run_worker(orders[0], _LocalControl(run))
+            tallies: list[Tally] = [tally_of(recorder, orders[0])]
             failed: list[int] = []
         else:
             tallies, failed = await _run_processes(orders, run)
         watchers.cancel_scope.cancel()
+    log.info("workers stopped%s", f"; failed: {failed}" if failed else "")
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
-        tallies = [LiveStats().tally(datagrams=datagrams)]
+        tallies = [Tally.empty(datagrams=datagrams)]
     return DriveOutcome(
         merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
     )
 
 
-async def _receive(conn: Connection) -> object:
-    await trio.lowlevel.wait_readable(conn.fileno())
-    return conn.recv()
-
-
-def _send(conn: Connection, message: object) -> None:
+@contextlib.contextmanager
+def _ignored_by_children() -> Iterator[None]:
+    """SIGINT/SIGTERM ignored while a worker is spawned: the child inherits SIG_IGN across
+    exec, so a signal to the process group while it imports cannot kill it before it
+    takes over. A signal in the few milliseconds of the spawn is lost to this process
+    too (blocking it instead did not survive the spawn); the user's next one counts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
     try:
-        conn.send(message)
-    except OSError:  # the worker is gone; its reader notices and reports it
-        pass
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally], list[int]]:
@@ -226,55 +275,66 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
             all_connected.set()
 
     async def handle(i: int, conn: Connection) -> None:
+        """Connected, Interval*, Done; or Done alone from a worker stopped while connecting."""
         connected = False
         try:
-            message = await _receive(conn)
-            assert isinstance(message, tuple) and message[0] == "connected"
-            run.connections += message[1]
-            connected = True
-            arrived()
-            await all_connected.wait()
-            assert run.window is not None
-            _send(conn, ("go", run.window))
             while True:
-                message = await _receive(conn)
-                assert isinstance(message, tuple)
-                if message[0] == "interval":
-                    run.on_interval(message[1])
-                    continue
-                assert message[0] == "done" and isinstance(message[1], Tally)
-                tallies[i] = message[1]
-                return
-        except (EOFError, OSError):
+                message = await receive(conn)
+                if isinstance(message, Connected) and not connected:
+                    run.connections += message.connections
+                    connected = True
+                    arrived()
+                    await all_connected.wait()
+                    assert run.window is not None
+                    send(conn, Go(run.window))
+                elif isinstance(message, Interval) and connected:
+                    run.on_interval(message.row)
+                elif isinstance(message, Done):
+                    tallies[i] = message.tally
+                    if not connected:
+                        arrived()
+                    return
+                else:
+                    raise ProtocolError(f"worker {i} sent {message!r} out of turn")
+        except (EOFError, OSError, ProtocolError):
             failed.append(i)
             if not connected:
                 arrived()
 
-    async def forward_stop() -> None:
+    async def forward_stop(handlers: trio.CancelScope) -> None:
+        """Pass a stop on, then give the workers a grace to report (shorter once hurried)."""
         await run.stop.wait()
         for conn in conns:
-            _send(conn, ("stop",))
+            send(conn, Stop())
+        with trio.move_on_after(WORKER_STOP_GRACE_S):
+            await run.hurry.wait()
+            await trio.sleep(HURRY_GRACE_S)
+        handlers.cancel()
 
     try:
         for order in orders:
             parent_end, child_end = ctx.Pipe()
             proc = ctx.Process(target=worker_process_main, args=(order, child_end), daemon=True)
-            proc.start()
+            with _ignored_by_children():
+                proc.start()
             child_end.close()
             procs.append(proc)
             conns.append(parent_end)
         async with trio.open_nursery() as outer:
-            outer.start_soon(forward_stop)
             async with trio.open_nursery() as handlers:
+                outer.start_soon(forward_stop, handlers.cancel_scope)
                 for i, conn in enumerate(conns):
                     handlers.start_soon(handle, i, conn)
             outer.cancel_scope.cancel()
     finally:
         for conn in conns:
             conn.close()
+        grace = HURRY_GRACE_S if run.hurry.is_set() else WORKER_STOP_GRACE_S
         for proc in procs:
-            proc.join(WORKER_STOP_GRACE_S)
+            proc.join(grace)
             if proc.is_alive():
                 proc.kill()
                 proc.join()
-    return [tallies[i] for i in sorted(tallies)], sorted(failed)
+    # A worker that never reported (cut off by the grace) is as good as failed.
+    failed = sorted({*failed, *(i for i in range(len(orders)) if i not in tallies)})
+    return [tallies[i] for i in sorted(tallies)], failed

@@ -1,26 +1,24 @@
 """Running a worker in a child process, talking to the coordinator over a pipe.
 
-Messages (tuples, pickled by multiprocessing):
-  worker -> coordinator: ("connected", n), ("done", Tally)
-  coordinator -> worker: ("go", Window), ("stop",)
-A worker ignores SIGINT: Ctrl-C reaches the whole process group, and it is the
-coordinator's job to decide that the run stops and to collect what was measured.
+The messages are those of :mod:`sockbench.engine.messages`. A worker ignores
+SIGINT and SIGTERM: a terminal's Ctrl-C and a ``kill`` of the process group reach
+every worker, and it is the coordinator's job to decide that the run stops and to
+collect what was measured. A worker whose coordinator is gone (the pipe closes)
+stops by itself, quietly: nobody is left to read its result.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 from multiprocessing.connection import Connection
 
 import trio
 
 from sockbench.core.intervals import IntervalRow
-from sockbench.engine.worker import Window, WorkOrder, run_worker
-
-
-async def _receive(conn: Connection) -> object:
-    await trio.lowlevel.wait_readable(conn.fileno())
-    return conn.recv()
+from sockbench.engine.interrupts import SIGNALS
+from sockbench.engine.messages import Connected, Done, Go, Interval, Stop, receive, send
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 
 class PipeControl:
@@ -33,24 +31,24 @@ class PipeControl:
         self._window_set = trio.Event()
 
     async def connected(self, connections: int) -> Window:
-        self.conn.send(("connected", connections))
+        send(self.conn, Connected(connections))
         await self._window_set.wait()
         assert self._window is not None
         return self._window
 
     def interval(self, row: IntervalRow) -> None:
-        self.conn.send(("interval", row))
+        send(self.conn, Interval(row))
 
     async def listen(self) -> None:
         while not self.stop.is_set():
             try:
-                message = await _receive(self.conn)
-            except EOFError:  # the coordinator is gone: stop, nobody will read the result
-                message = ("stop",)
-            if isinstance(message, tuple) and message[0] == "go":
-                self._window = message[1]
+                message = await receive(self.conn)
+            except (EOFError, OSError):  # the coordinator is gone: stop
+                message = Stop()
+            if isinstance(message, Go):
+                self._window = message.window
                 self._window_set.set()
-            elif message == ("stop",):
+            elif isinstance(message, Stop):
                 self.stop.set()
 
 
@@ -59,11 +57,16 @@ async def _main(order: WorkOrder, conn: Connection) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(control.listen)
         stats = await run_worker(order, control)
-        conn.send(("done", stats.tally(datagrams=not order.endpoint.proto.is_stream)))
+        send(conn, Done(tally_of(stats, order)))
         nursery.cancel_scope.cancel()
 
 
 def worker_process_main(order: WorkOrder, conn: Connection) -> None:
     """Entry point of a worker process."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     trio.run(_main, order, conn)
+    conn.close()
+    # Skip interpreter teardown: multiprocessing's exit hooks would flush stdio to a
+    # terminal or pipe that may be gone with the coordinator (BrokenPipe tracebacks).
+    os._exit(0)

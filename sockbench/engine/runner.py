@@ -1,12 +1,19 @@
-"""A whole run: start or check the server, drive the clients, build and write the result."""
+"""A whole run: start or check the server, drive the clients, build the result.
+
+Writing the result is the caller's (the CLI's, through :mod:`sockbench.report.files`),
+so a signal during the write meets the same handler as one during the run.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
+import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,36 +22,78 @@ from typing import Any
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.degraded import degraded_reason
+from sockbench.core.forecast import predicted_warnings
+from sockbench.core.progress import ProgressFn
 from sockbench.core.result import build_result, run_warnings
-from sockbench.core.status import exit_code
+from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.coordinator import coordinate
+from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
 from sockbench.engine.preflight import check_target
-from sockbench.engine.progress import ProgressFn
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
-from sockbench.output import write_json, write_run_folder
+from sockbench.machine import read_machine
 from sockbench.servers.external import ExternalServer, ServerLogs, open_external
 from sockbench.servers.launcher import ServerProcess, open_server
 
+log = logging.getLogger(__name__)
+PRIVATE_PREFIX = "sockbench-"
+_PRIVATE_NAME = re.compile(rf"^{PRIVATE_PREFIX}(\d+)-")
 SATURATION = 0.9  # of the generator's CPU capacity
 
 
 @dataclass(frozen=True)
 class RunOutcome:
     result: dict[str, Any]
-    folder: Path | None
+    server_logs: ServerLogs | None  # an external server's, until the caller keeps them
     exit_code: int
+    folder: Path | None = None  # set by whoever saves the result (report.files)
 
 
 @contextlib.contextmanager
 def _private_dir() -> Iterator[str]:
-    """A short private directory for Unix socket paths, removed however the run ends."""
-    with tempfile.TemporaryDirectory(prefix="sockbench-") as path:
+    """A short private directory for Unix socket paths, removed however the run ends
+    (except by SIGKILL: :func:`remove_stale_dirs` cleans those up on a later run)."""
+    remove_stale_dirs()
+    with tempfile.TemporaryDirectory(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-") as path:
         yield path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_dirs(base: str | None = None) -> list[str]:
+    """Remove our private dirs whose run is gone (named with its pid, owned by us)."""
+    base = base or tempfile.gettempdir()
+    removed: list[str] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _PRIVATE_NAME.match(entry.name)
+        if not match or not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        if not _alive(int(match.group(1))):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
 
 
 def _embedded_bind(config: RunConfig, private: str) -> Endpoint:
@@ -91,12 +140,28 @@ def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
     )
 
 
-def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) -> RunOutcome:
-    """Run the benchmark ``config`` describes and write its result files.
+def run(
+    config: RunConfig,
+    *,
+    command: str,
+    progress: ProgressFn | None = None,
+    interrupts: Interrupts | None = None,
+    warn: Callable[[RunWarning], None] | None = None,
+) -> RunOutcome:
+    """Run the benchmark ``config`` describes; the result is returned, not written.
 
     ``progress`` is called from the run's loop about once per interval with a
-    :class:`~sockbench.engine.progress.Tick`; it must return quickly.
+    :class:`~sockbench.core.progress.Tick`; it must return quickly. ``interrupts``,
+    installed by the caller, counts SIGINT/SIGTERM for the whole run (a signal that
+    came while the server started stops the run as soon as it begins). Without one, the
+    run installs its own for its length. ``warn`` gets the warnings the settings predict
+    (:mod:`sockbench.core.forecast`) once the server is up or the target answered, before
+    load; they are kept in the result either way.
     """
+    if interrupts is None:
+        own = Interrupts()
+        with own.installed():
+            return run(config, command=command, progress=progress, interrupts=own, warn=warn)
     check_descriptors(-(-config.clients // config.workers))
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
@@ -125,7 +190,13 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         else:
             assert config.target is not None
             endpoint = config.target
+            log.info("preflight: checking that %s answers", endpoint)
             check_target(endpoint)
+        # Said once the input is known good (server up, target answering), before load.
+        predicted = predicted_warnings(config.to_json(), read_machine())
+        if warn is not None:
+            for warning in predicted:
+                warn(warning)
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
         )
@@ -138,14 +209,29 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
                 server_died=(lambda: watch.returncode() is not None) if watch else None,
                 reply_dir=private,
                 progress=progress,
+                interrupts=interrupts,
             )
         )
         if server is not None:
             summary = server_sampler.summary(*_bounds(outcome.window))
             server_resources = summary.to_json() if summary else None
+    log.info("run %s after %.2f s measured", outcome.status, outcome.measured_s)
     generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
     tally = outcome.tally
-    warnings = run_warnings(tally, outcome.status, outcome.failed_workers)
+    status = outcome.status
+    degraded = degraded_reason(tally) if status == RunStatus.COMPLETED else None
+    if degraded is not None:
+        status = RunStatus.DEGRADED
+    warnings = [*predicted, *run_warnings(tally, status, outcome.failed_workers)]
+    if degraded is not None:
+        warnings.insert(
+            len(predicted),
+            RunWarning(
+                WarningKind.DEGRADED,
+                f"the run is marked degraded: {degraded}",
+                "check the target: it died, stopped, or answered nothing usable",
+            ),
+        )
     if generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
     external = server.to_json() if isinstance(server, ExternalServer) else {}
@@ -163,7 +249,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
         },
         started_at=started_at,
         duration_s=outcome.measured_s,
-        status=outcome.status,
+        status=status,
         tally=tally,
         warnings=warnings,
         extra={
@@ -172,9 +258,7 @@ def run(config: RunConfig, *, command: str, progress: ProgressFn | None = None) 
             "measurement_started_at_s": _wall_clock(outcome.window),
         },
     )
-    folder = write_run_folder(result, config.out_dir) if config.out_dir else None
-    if logs is not None:
-        logs.keep(folder)
-    if config.json_path:
-        write_json(result, config.json_path)
-    return RunOutcome(result, folder, exit_code(outcome.status))
+    code = result_exit_code(result)
+    if status == RunStatus.INTERRUPTED and interrupts.exit_code:
+        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
+    return RunOutcome(result, logs, code)

@@ -11,7 +11,8 @@ CPU time comes from each process's CPU clock (``clock_gettime`` on the process's
 server's hundred children, each a few ms per interval, read there as 0 % (socat at
 100 clients: 0.0 % by ticks, 18 % by the clock). The clock has no user/system split,
 so that split is the ticks' ratio applied to the clock's total. Time of reaped
-children (``children_user``/``children_system``) still comes in ticks, once per parent.
+children (``children_*``) is left out: it arrives in one jump when a child is reaped,
+which would charge a killed server to whoever reaped it.
 """
 
 from __future__ import annotations
@@ -118,45 +119,55 @@ class TreeSampler:
         self._procs = {p.pid: self._procs.get(p.pid, p) for p in found}
         return list(self._procs.values())
 
-    def _read(self) -> tuple[float, float, float, int, int, int]:
-        on_cpu = user = system = 0.0
+    def _read(self) -> tuple[dict[int, tuple[float, float, float]], int, int, int]:
+        """(CPU seconds by the clock, user ticks, system ticks) per live process of the
+        tree, and the tree's totals.
+
+        Only the processes' own times count, never ``children_*``: those jump by a child's
+        whole lifetime when it is reaped, which charged a killed server (reaped by the
+        run's death watch) to the generator."""
+        times: dict[int, tuple[float, float, float]] = {}
         rss = threads = fds = 0
         for proc in self._tree():
             try:
                 with proc.oneshot():
-                    times = proc.cpu_times()
-                    user += times.user + times.children_user
-                    system += times.system + times.children_system
+                    cpu = proc.cpu_times()
                     clock = process_cpu_s(proc.pid)
-                    own = times.user + times.system if clock is None else clock
-                    on_cpu += own + times.children_user + times.children_system
+                    own = cpu.user + cpu.system if clock is None else clock
+                    times[proc.pid] = (own, cpu.user, cpu.system)
                     rss += proc.memory_info().rss
                     threads += proc.num_threads()
                     fds += proc.num_fds()
             except psutil.Error:
                 continue
-        return on_cpu, user, system, rss, threads, fds
+        return times, rss, threads, fds
 
     def _loop(self) -> None:
         last_t = time.monotonic_ns()
-        last_cpu, last_user, last_system, *_ = self._read()
+        last, *_ = self._read()
+        user_s = system_s = 0.0  # ticks so far, for intervals too short to hold a tick
         while True:
             stopped = self._stop.wait(self.interval_s)
             now = time.monotonic_ns()
             # One last sample when stopped, so even a sub-interval run gets one.
             if stopped and now - last_t < MIN_FINAL_SAMPLE_NS:
                 return
-            on_cpu, user, system, rss, threads, fds = self._read()
+            times, rss, threads, fds = self._read()
             wall = (now - last_t) / 1e9
-            total = max(0.0, on_cpu - last_cpu) / wall * 100
-            du, ds = max(0.0, user - last_user), max(0.0, system - last_system)
+            # Processes in both samples: one that appeared or vanished has no delta to give.
+            both = [(t, last[p]) for p, t in times.items() if p in last]
+            on_cpu = sum(max(0.0, t[0] - was[0]) for t, was in both)
+            du = sum(max(0.0, t[1] - was[1]) for t, was in both)
+            ds = sum(max(0.0, t[2] - was[2]) for t, was in both)
+            user_s, system_s = user_s + du, system_s + ds
             if du + ds == 0:  # no tick in this interval: split like the whole run so far
-                du, ds = user, system
+                du, ds = user_s, system_s
             share = du / (du + ds) if du + ds else 0.0
+            total = on_cpu / wall * 100
             self.samples.append(
                 Sample(now, total, total * share, total * (1 - share), rss, threads, fds)
             )
-            last_t, last_cpu, last_user, last_system = now, on_cpu, user, system
+            last_t, last = now, times
             if stopped:
                 return
 

@@ -10,19 +10,49 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 import socket
 import time
 
 import trio
 
-from sockbench.core.expect import ReplyBuffer
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.error_kinds import PeerClosed
 
 _UNIX_BACKLOG_RETRY_S = 0.001
 # Linux: let connect() pick the port for a socket bound to an address, so ports are
 # unique per (source, destination) pair rather than per source address.
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
+
+
+class Backoff:
+    """Exponential backoff with jitter between one client's reconnects.
+
+    A target that accepts and closes at once made clients reconnect in a tight loop
+    (about 10k connections/s), measuring the loop. The delay doubles from
+    ``FIRST_S`` to ``MAX_S`` while connections fail or end with nothing served, and
+    :meth:`reset` returns it to zero once one serves a request. Each wait is drawn
+    from [delay/2, delay], so a thousand clients that lost the target together do
+    not come back together.
+    """
+
+    FIRST_S = 0.01
+    MAX_S = 1.0
+
+    __slots__ = ("delay",)
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+
+    def reset(self) -> None:
+        self.delay = 0.0
+
+    def arm(self) -> None:
+        """The connection served nothing: the next connect waits (at least ``FIRST_S``)."""
+        self.delay = max(self.delay, self.FIRST_S / 2)
+
+    def next_wait(self) -> float:
+        self.delay = min(self.MAX_S, self.delay * 2 or self.FIRST_S)
+        return random.uniform(self.delay / 2, self.delay)
 
 
 def open_socket(endpoint: Endpoint, source: str | None = None) -> socket.socket:
@@ -66,6 +96,11 @@ async def open_stream(endpoint: Endpoint, source: str | None = None) -> tuple[so
         await connect(sock, endpoint)
         elapsed = time.monotonic_ns() - start
         if endpoint.proto is Proto.TCP:
+            if sock.getsockname() == sock.getpeername():
+                # TCP simultaneous open: with no listener on a local port in the ephemeral
+                # range, a reconnecting client can draw that very port as its source and
+                # connect to itself, then "echo" its own requests at full speed.
+                raise ConnectionRefusedError(errno.ECONNREFUSED, "connected to itself")
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except BaseException:
         close(sock)
@@ -92,29 +127,3 @@ async def send_all(sock: socket.socket, data: bytes | bytearray | memoryview) ->
             sent += sock.send(view[sent:])
         except BlockingIOError:
             pass
-
-
-async def recv_exact(sock: socket.socket, buf: bytearray, view: memoryview, size: int) -> None:
-    """Fill ``buf[:size]`` from the socket; ``view`` is ``memoryview(buf)``."""
-    got = 0
-    while got < size:
-        await trio.lowlevel.wait_readable(sock)
-        try:
-            n = sock.recv_into(view[got:size] if got else view, size - got)
-        except BlockingIOError:
-            continue
-        if n == 0:
-            raise PeerClosed
-        got += n
-
-
-def recv_into_buffer(sock: socket.socket, replies: ReplyBuffer) -> bool:
-    """One ``recv`` into ``replies``; False if nothing was there after all (EAGAIN)."""
-    try:
-        got = sock.recv_into(replies.space())
-    except BlockingIOError:
-        return False
-    if got == 0:
-        raise PeerClosed
-    replies.commit(got)
-    return True

@@ -11,26 +11,25 @@ child process, or, behind another Control, on another host.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Protocol
 
 import trio
 
 from sockbench.config import RunConfig
+from sockbench.core.exchange import RequestWindow
+from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import RateSchedule
+from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
-from sockbench.engine import datagram_client, open_loop, stream_client
-from sockbench.engine.batch_client import BatchedClients
-from sockbench.engine.bulk_client import tcp_bulk_client, udp_bulk_client
-from sockbench.engine.churn_client import churn_client
+from sockbench.engine.clients import driver_for
+from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
-from sockbench.engine.live import LiveStats
-from sockbench.engine.protocol_pump import ProtocolClients
-from sockbench.engine.workload import build_exchange, request_bytes
+from sockbench.engine.recorder import WorkerRecorder
+from sockbench.engine.workload import build_exchange, fixed_reply, reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 
@@ -78,137 +77,138 @@ class _Shared:
     """What every client of a worker uses, built once (each costs O(payload) or O(clients))."""
 
     request: bytes
-    exchange: Exchange
+    matcher: ReplyMatcher
     rates: RateSchedule | None
+    protocol: Exchange | None  # None: echo, --send/--expect (the matchers' fast paths)
 
     @classmethod
-    def build(cls, config: RunConfig, exchange: Exchange) -> _Shared:
+    def build(cls, config: RunConfig) -> _Shared:
         rates = RateSchedule(config.rate, config.clients) if config.rate else None
-        return cls(request_bytes(config), exchange, rates)
+        if config.protocol == "echo":
+            return cls(request_bytes(config), reply_matcher(config), rates, None)
+        protocol = build_exchange(config)
+        request = protocol.fixed if protocol.fixed is not None else b""
+        return cls(request, reply_matcher(config), rates, protocol)
 
 
-def _client(
+def _contexts(
     order: WorkOrder,
-    i: int,
-    stats: LiveStats,
-    gate: StartGate,
-    limiter: trio.CapacityLimiter,
     shared: _Shared,
-) -> Callable[[], Awaitable[None]]:
-    """The task that runs client ``i`` of this worker, chosen by mode, proto and rate."""
-    config = order.config
-    endpoint = order.endpoint
-    source = order.source_for(i)
-    request = shared.request
-    rates = shared.rates
-    schedule = rates.client(order.first_client + i) if rates is not None else None
-    stream = endpoint.proto.is_stream
-    if config.mode == "churn":
-        return partial(churn_client, endpoint, request, config.timeout_s, stats, gate, source)
-    if config.mode == "stream":
-        if stream:
-            return partial(tcp_bulk_client, i, endpoint, request, stats, gate, limiter, source)
-        assert schedule is not None
-        return partial(
-            udp_bulk_client, i, endpoint, request, schedule, stats, gate, order.reply_dir, source
-        )
-    if schedule is not None:
-        if stream:
-            return partial(
-                open_loop.stream_client, endpoint, shared.exchange, order.first_client + i,
-                schedule, config.pipeline, config.timeout_s, stats, gate, limiter, source,
-            )  # fmt: skip
-        return partial(
-            open_loop.datagram_client, endpoint, config.payload, schedule, config.timeout_s,
-            stats, gate, order.reply_dir, source,
-        )  # fmt: skip
-    if stream:
-        return partial(
-            stream_client.closed_loop_client, endpoint, shared.exchange, order.first_client + i,
-            config.timeout_s, stats, gate, limiter, source,
-        )  # fmt: skip
-    return partial(
-        datagram_client.echo_client, endpoint, config.payload, config.timeout_s, stats, gate,
-        order.reply_dir, source,
-    )  # fmt: skip
-
-
-def _batched(
-    order: WorkOrder,
-    exchange: Exchange,
-    stats: LiveStats,
+    recorder: WorkerRecorder,
     gate: StartGate,
     limiter: trio.CapacityLimiter,
-) -> BatchedClients | None:
-    """One pump for all clients, when the workload is closed-loop over a stream socket.
-
-    Replies of one known size to one fixed request take the fastest pump; every other
-    protocol (parsed replies, varying requests, setup, closed-loop pipelining) the
-    protocol pump.
-    """
+) -> list[ClientContext]:
     config = order.config
+    rates = shared.rates
+    return [
+        ClientContext(
+            order.endpoint,
+            shared.request,
+            shared.matcher,
+            config.timeout_s,
+            recorder,
+            gate,
+            limiter,
+            index=i,
+            source=order.source_for(i),
+            reply_dir=order.reply_dir,
+            schedule=rates.client(order.first_client + i) if rates is not None else None,
+            pipeline=config.pipeline,
+            protocol=shared.protocol,
+            first_client=order.first_client,
+        )
+        for i in range(order.clients)
+    ]
+
+
+def _pumped(config: RunConfig, endpoint: Endpoint) -> bool:
+    """Whether one pump serves every client: closed-loop ping-pong of known reply size.
+
+    Other protocols (parsed replies, varying requests, a setup) take a task per client.
+    """
     if not (config.batch and config.mode == "echo" and config.rate is None):
-        return None
-    if not order.endpoint.proto.is_stream:
-        return None
-    simple = exchange.kind is None and exchange.setup is None and config.pipeline == 1
-    if simple and exchange.fixed is not None and exchange.reply_size:
-        return BatchedClients(
-            order.endpoint, exchange.fixed, exchange.expected, exchange.reply_size,
-            config.timeout_s, stats, gate, limiter, busy_poll=config.busy_poll,
-        )  # fmt: skip
-    return ProtocolClients(
-        order.endpoint, exchange, config.pipeline, order.first_client, config.timeout_s, stats,
-        gate, limiter, busy_poll=config.busy_poll,
-    )  # fmt: skip
+        return False
+    if config.protocol != "echo" or config.pipeline > 1:
+        return False
+    return endpoint.proto.is_stream and fixed_reply(reply_matcher(config))[1] > 0
 
 
-async def run_worker(order: WorkOrder, control: Control) -> LiveStats:
-    """Connect this worker's clients, then load the target until the window ends or a stop."""
+async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
+    """Connect this worker's clients, load the target for the window, then drain.
+
+    At the window's end no new request is issued; every request issued (or due) in
+    it is followed until it ends or the drain (``--drain``, default ``--timeout``)
+    runs out, and what is still open then is counted by the exchanges as they close.
+    """
     config = order.config
     share = None
     if config.requests is not None:
         share = max(1, config.requests * order.clients // config.clients)
-    per_client = order.clients if config.mode == "stream" else 0
-    stats = LiveStats(per_client, request_limit=share)
+    window = RequestWindow(int(config.timeout_s * 1e9), share, clients=order.clients)
+    recorder = WorkerRecorder(
+        order.clients, window, open_loop=config.rate is not None,
+        stream_clients=config.mode == "stream",
+    )  # fmt: skip
     gate = StartGate(order.clients)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
+    drain_ns = None if config.drain_s is None else int(config.drain_s * 1e9)
     async with trio.open_nursery() as root:
-        root.start_soon(_cancel_on, control.stop, root.cancel_scope)
-        root.start_soon(_cancel_on, stats.done, root.cancel_scope)
+        root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            exchange = build_exchange(config)
-            stats.track_kinds(exchange.kinds)
-            batched = _batched(order, exchange, stats, gate, limiter)
-            if batched is not None:
-                clients.start_soon(batched.run, [order.source_for(i) for i in range(order.clients)])
+            shared = _Shared.build(config)
+            if shared.protocol is not None:
+                recorder.track_kinds(shared.protocol.kinds)
+            contexts = _contexts(order, shared, recorder, gate, limiter)
+            stream_socket = order.endpoint.proto.is_stream
+            if _pumped(config, order.endpoint):
+                clients.start_soon(Pump(contexts, busy_poll=config.busy_poll).run)
             else:
-                shared = _Shared.build(config, exchange)
-                for i in range(order.clients):
-                    clients.start_soon(_client(order, i, stats, gate, limiter, shared))
+                drive = driver_for(config.mode, stream_socket, config.rate is not None)
+                for ctx in contexts:
+                    clients.start_soon(drive, ctx)
             await gate.all_attempted.wait()
-            window = await control.connected(stats.connections)
-            stats.start_ns = window.start_ns
-            stats.measure_start_ns = window.measure_start_ns
-            stats.measure_end_ns = window.measure_end_ns
+            times = await control.connected(recorder.connections)
+            recorder.start_ns = times.start_ns
+            window.set_times(times.measure_start_ns, times.measure_end_ns, drain_ns)
+            # Before any client goes: with --warmup 0 the first requests complete at once,
+            # and a series begun later (in _cut_intervals) left them out of every row.
+            recorder.start_intervals(int(config.interval_s * 1e9))
             gate.go.set()
-            clients.start_soon(_cut_intervals, stats, control, int(config.interval_s * 1e9))
-            await trio.sleep(max(0, window.measure_end_ns - time.monotonic_ns()) / 1e9)
+            clients.start_soon(_cut_intervals, recorder, control, int(config.interval_s * 1e9))
+            with trio.move_on_at(_trio_time(times.measure_end_ns)):
+                await recorder.retired.wait()  # early: every client hit the --requests limit
+            drain_start = min(time.monotonic_ns(), times.measure_end_ns)
+            with trio.move_on_at(_trio_time(window.drain_end_ns)):
+                await recorder.retired.wait()
+            recorder.drain_ns = max(0, time.monotonic_ns() - drain_start)
             clients.cancel_scope.cancel()
         root.cancel_scope.cancel()
-    # The last interval: cut short by a stop, or the one the ticker was about to cut.
-    row = stats.cut_interval(min(time.monotonic_ns(), stats.measure_end_ns))
+    # The last interval, drain included: cut short by a stop, or at the window's end.
+    row = recorder.cut_interval(min(time.monotonic_ns(), recorder.measure_end_ns))
     if row is not None:
         control.interval(row)
-    return stats
+    return recorder
 
 
-async def _cut_intervals(stats: LiveStats, control: Control, interval_ns: int) -> None:
-    """Cut the time series on the grid ``measure_start + k * interval``."""
-    await trio.sleep(max(0, stats.measure_start_ns - time.monotonic_ns()) / 1e9)
-    stats.start_intervals(interval_ns)
+def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
+    """What a worker hands back: stream mode moves bytes, not exchanges of requests."""
+    return recorder.tally(
+        datagrams=not order.endpoint.proto.is_stream,
+        requests_issued=order.config.mode != "stream",
+    )
+
+
+def _trio_time(monotonic_ns: int) -> float:
+    return trio.current_time() + (monotonic_ns - time.monotonic_ns()) / 1e9
+
+
+async def _cut_intervals(stats: WorkerRecorder, control: Control, interval_ns: int) -> None:
+    """Cut the time series on the grid ``measure_start + k * interval``.
+
+    The last row is cut after the drain, so what ended in the drain is in it.
+    """
     end = stats.measure_start_ns + interval_ns
-    while end <= stats.measure_end_ns:
+    while end < stats.measure_end_ns:
         await trio.sleep(max(0, end - time.monotonic_ns()) / 1e9)
         row = stats.cut_interval(end)
         if row is not None:
@@ -216,6 +216,8 @@ async def _cut_intervals(stats: LiveStats, control: Control, interval_ns: int) -
         end += interval_ns
 
 
-async def _cancel_on(event: trio.Event, scope: trio.CancelScope) -> None:
-    await event.wait()
+async def _on_stop(stop: trio.Event, recorder: WorkerRecorder, scope: trio.CancelScope) -> None:
+    """Interrupted: requests still open stay counted as in flight, not timed out."""
+    await stop.wait()
+    recorder.interrupted = True
     scope.cancel()

@@ -1,4 +1,4 @@
-"""A live progress view fed by the engine's :class:`~sockbench.engine.progress.Tick`\\ s.
+"""A live progress view fed by the engine's :class:`~sockbench.core.progress.Tick`\\ s.
 
 The engine calls a progress function about once per second from its own loop; a
 :class:`LiveProgress` is such a function. It redraws a small rich panel in place:
@@ -28,7 +28,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from sockbench.engine.progress import ProgressFn, Tick
+from sockbench.core.progress import ProgressFn, Tick
 from sockbench.report import numbers
 
 PHASES = {"warmup": "warm-up", "measuring": "measuring"}

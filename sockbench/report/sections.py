@@ -215,15 +215,35 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _latency_fields(result: Doc) -> list[tuple[str, str]]:
+    """The latency columns as (title, field); ``p:KEY`` reads ``percentiles[KEY]``. The
+    result's ``--percentiles`` replace the default ones when it recorded them."""
+    chosen = list(((result.get("latency_us") or {}).get("percentiles") or {}).keys())
+    if not chosen:
+        return list(LATENCY_FIELDS)
+    return [
+        ("min", "min"),
+        *((f"p{k}", f"p:{k}") for k in chosen),
+        *((t, f) for t, f in LATENCY_FIELDS if t in ("max", "mean", "stdev")),
+    ]
+
+
+def _field(summary: Mapping[str, Any], field: str) -> Any:
+    if field.startswith("p:"):
+        return (summary.get("percentiles") or {}).get(field[2:])
+    return summary.get(field)
+
+
 def latency_table(result: Doc) -> Table:
     rows: list[tuple[str, ...]] = []
+    fields = _latency_fields(result)
     for label, key in LATENCY_KINDS:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (numbers.fmt_us(summary.get(f)) for _, f in LATENCY_FIELDS)
+        values = (numbers.fmt_us(_field(summary, f)) for _, f in fields)
         rows.append((label, numbers.fmt_int(summary.get("count")), *values))
-    headers = ("", "count", *(t for t, _ in LATENCY_FIELDS))
+    headers = ("", "count", *(t for t, _ in fields))
     left: Align = "l"
     right: Align = "r"
     align = (left, *([right] * (len(headers) - 1)))
@@ -345,8 +365,31 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     fields += [
         ("connections", numbers.fmt_int(totals.get("connections"))),
         ("errors", _errors(result)),
+        *_request_accounting(totals),
     ]
     return tuple(fields)
+
+
+def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every request issued in the window, as the identity it must satisfy."""
+    issued = totals.get("requests_issued")
+    if issued is None:
+        return ()
+    failed: Mapping[str, int] = totals.get("requests_failed") or {}
+    completed, in_flight = totals.get("requests", 0), totals.get("in_flight", 0)
+    text = (
+        f"issued {numbers.fmt_int(issued)} = completed {numbers.fmt_int(completed)}"
+        f" + failed {numbers.fmt_int(sum(failed.values()))}"
+    )
+    if in_flight:
+        text += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = issued - completed - sum(failed.values()) - in_flight
+    if off:
+        text += f" (does not add up: off by {off:+,})"
+    drain = totals.get("drain_s")
+    if drain is not None:
+        text += f"; drained {drain:.2f} s"
+    return (("accounting", text),)
 
 
 def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
@@ -356,11 +399,15 @@ def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         return ()
     sent, received = d.get("sent", 0), d.get("received", 0)
     lost, in_flight = d.get("lost", 0), d.get("in_flight", 0)
+    unfinished = d.get("unfinished", 0)
     identity = (
         f"sent {numbers.fmt_int(sent)} = received {numbers.fmt_int(received)}"
-        f" + lost {numbers.fmt_int(lost)} + in flight {numbers.fmt_int(in_flight)}"
+        f" + lost {numbers.fmt_int(lost)}"
     )
-    off = sent - (received + lost + in_flight)
+    if unfinished:
+        identity += f" + unfinished {numbers.fmt_int(unfinished)}"
+    identity += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = sent - (received + lost + unfinished + in_flight)
     if off:
         identity += f" (does not add up: off by {off:+,})"
     loss = f"{100.0 * lost / sent:.3f} %" if sent else numbers.DASH
@@ -492,6 +539,8 @@ def run_sections(result: Doc) -> list[Section]:
     resources = resource_fields(result)
     if resources:
         out.append(Section("Resources", key="resources", fields=resources))
+    if result.get("checks"):
+        out.append(checks_section([("", result)]))
     if result.get("warnings"):
         out.append(
             Section("Warnings", key="warnings", items=tuple(str(w) for w in result["warnings"]))
@@ -509,6 +558,27 @@ SATURATION_ADVICE = (
     "Give it more --workers (and --client-cpus), use fewer --clients, or a lower rate, "
     "before reading them as the server's numbers; they are never marked best"
 )
+
+
+def checks_section(results: Sequence[tuple[str, Doc]]) -> Section:
+    """``--check`` outcomes, each with its measured value; ``results`` are (label, result)."""
+    labelled = any(label for label, _ in results)
+    rows = tuple(
+        ((label,) if labelled else ())
+        + (str(c["expr"]), str(c.get("measured", c["value"])), "pass" if c["passed"] else "FAIL")
+        for label, result in results
+        for c in result.get("checks") or ()
+    )
+    failed = sum(row[-1] == "FAIL" for row in rows)
+    headers = (("cell",) if labelled else ()) + ("check", "measured", "result")
+    left: tuple[Align, ...] = ("l",)
+    align = left * (len(headers) - 2) + ("r", "l")
+    return Section(
+        "Checks",
+        key="checks",
+        table=Table(headers, rows, align),
+        note=f"{failed} of {len(rows)} failed" if failed else f"all {len(rows)} passed",
+    )
 
 
 def compare_sections(doc: Doc) -> list[Section]:
@@ -560,6 +630,8 @@ def compare_sections(doc: Doc) -> list[Section]:
         for w in (r.get("warnings") or [])
         if str(w) not in _saturation_warnings(r)
     )
+    if any(r.get("checks") for r in results):
+        out.append(checks_section([(cell_key(r).label, r) for r in results]))
     if warnings:
         out.append(Section("Warnings", key="warnings", items=warnings))
     out.append(Section("Environment", key="environment", fields=environment_fields(doc)))

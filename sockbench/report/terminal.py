@@ -5,14 +5,14 @@ terminal width) instead of returning a string, and the CLI decides when to call 
 It shows the same sections as the plain text report.
 
 Wide tables meet narrow terminals: rather than letting rich wrap "1.23 ms" over two
-lines in every cell, the least important columns (stdev, mean, p90, ...) are left
-out until the table fits; the text, markdown and HTML reports keep them all.
+lines in every cell, or leaving columns out, a table too wide for the console is
+wrapped: its columns continue in a second table below, under the same row labels.
 """
 
 from __future__ import annotations
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
@@ -44,13 +44,16 @@ def print_report(doc: Doc, console: Console | None = None) -> None:
         console.print(section_renderable(section, console))
 
 
-def section_renderable(section: Section, console: Console | None = None) -> RichTable:
+def section_renderable(section: Section, console: Console | None = None) -> RenderableType:
     """One section as a rich table titled with the section's name."""
     if section.table is not None:
-        table = fit(section.table, console) if console is not None else section.table
-        out = rich_table(table, section.title)
+        parts = wrap(section.table, console) if console is not None else [section.table]
+        tables = [
+            rich_table(part, section.title if i == 0 else None) for i, part in enumerate(parts)
+        ]
+        out = tables[-1]
         caption = Text(justify="left")
-        if table.best and section.note:
+        if section.table.best and section.note:
             caption.append(section.note + "\n", style=BEST_STYLE)
         for note in section.notes:
             caption.append(note + "\n", style="dim")
@@ -58,7 +61,7 @@ def section_renderable(section: Section, console: Console | None = None) -> Rich
             caption.rstrip()
             out.caption = caption
             out.caption_justify = "left"
-        return out
+        return tables[0] if len(tables) == 1 else Group(*tables)
     out = RichTable(title=section.title, title_justify="left", show_header=False, box=None)
     out.add_column(style="bold", no_wrap=True)
     out.add_column(overflow="fold")
@@ -84,16 +87,39 @@ def rich_table(table: Table, title: str | None = None) -> RichTable:
     return out
 
 
-def fit(table: Table, console: Console) -> Table:
-    """``table`` less as many :data:`DROPPABLE` columns as it takes to fit the console."""
+def _width(table: Table, console: Console) -> int:
     # Measured against an unbounded width: rich clamps a measurement to the options'.
     unbounded = console.options.update_width(1 << 16)
-    while console.measure(rich_table(table), options=unbounded).maximum > console.width:
-        drop = next((h for h in DROPPABLE if h in table.headers), None)
-        if drop is None:
-            break
-        table = without_column(table, table.headers.index(drop))
-    return table
+    return console.measure(rich_table(table), options=unbounded).maximum
+
+
+def wrap(table: Table, console: Console) -> list[Table]:
+    """``table`` as one or more tables that each fit the console, every column kept:
+    the first (label) column repeats, the others continue in the next table."""
+    if len(table.headers) <= 2 or _width(table, console) <= console.width:
+        return [table]
+    columns = list(range(1, len(table.headers)))
+    parts: list[Table] = []
+    while columns:
+        take = 1
+        while (
+            take < len(columns)
+            and _width(pick_columns(table, [0, *columns[: take + 1]]), console) <= console.width
+        ):
+            take += 1
+        parts.append(pick_columns(table, [0, *columns[:take]]))
+        columns = columns[take:]
+    return parts
+
+
+def pick_columns(table: Table, keep: list[int]) -> Table:
+    """The columns ``keep`` of ``table``, in that order."""
+    return Table(
+        headers=tuple(table.headers[i] for i in keep),
+        rows=tuple(tuple(row[i] for i in keep) for row in table.rows),
+        align=tuple(table.align[i] for i in keep),
+        best=frozenset((r, keep.index(c)) for r, c in table.best if c in keep),
+    )
 
 
 def without_column(table: Table, index: int) -> Table:

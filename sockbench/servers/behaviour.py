@@ -16,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from enum import StrEnum
 
-REPORT_REQUEST = b"\x00sockbench:report?"
-REPORT_PREFIX = b"\x00sockbench:report="
+from sockbench.core.sink_report import REPORT_REQUEST, encode_report
 
 Payload = bytes | bytearray | memoryview
 DatagramResponder = Callable[[Payload, Hashable], Payload | None]
@@ -26,21 +25,6 @@ DatagramResponder = Callable[[Payload, Hashable], Payload | None]
 class ServerBehaviour(StrEnum):
     ECHO = "echo"
     SINK = "sink"
-
-
-def encode_report(count: int, nbytes: int) -> bytes:
-    """The reply to :data:`REPORT_REQUEST`: ``REPORT_PREFIX`` then ``"<count> <bytes>"``."""
-    return REPORT_PREFIX + f"{count} {nbytes}".encode()
-
-
-def decode_report(data: bytes) -> tuple[int, int] | None:
-    """``(count, bytes)`` from a report datagram, or None when ``data`` is not one."""
-    if not data.startswith(REPORT_PREFIX):
-        return None
-    fields = data[len(REPORT_PREFIX) :].split(b" ")
-    if len(fields) != 2 or not all(f.isdigit() for f in fields):
-        return None
-    return int(fields[0]), int(fields[1])
 
 
 class SinkLedger:

@@ -10,8 +10,10 @@ process dies, however it dies, the pipe closes and the child stops itself.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from sockbench.errors import SockbenchError
 from sockbench.servers.host import check_options
 from sockbench.servers.spec import ServerSpec
 
+log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5.0
 _ERROR_PREFIX = "sockbench: error: "
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -104,11 +107,14 @@ def open_server(
             start_new_session=True,
         )
         server = ServerProcess(proc, stderr, spec.model, bind)
+        log.info("server %s starting (pid %d): %s", spec.model, proc.pid, shlex.join(cmd[1:]))
         try:
             server.endpoint = _await_ready(server, proc, ready_timeout)
+            log.info("server %s ready at %s", spec.model, server.endpoint)
             yield server
         finally:
-            server.stop()
+            code = server.stop()
+            log.info("server %s stopped (exit code %s)", spec.model, code)
 
 
 def _await_ready(server: ServerProcess, proc: subprocess.Popen[bytes], timeout: float) -> Endpoint:

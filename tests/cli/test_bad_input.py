@@ -36,7 +36,7 @@ def closed_port() -> int:
     ("args", "message"),
     [
         (["run", "--proto", "sctp"], "unknown --proto 'sctp'"),
-        (["run", "--server", "nginx", "--duration", "1"], "unknown server model 'nginx'"),
+        (["run", "--server", "nginx", "--duration", "1"], "unknown --server 'nginx'"),
         (["run", "--target", "tcp//127.0.0.1:80"], "malformed target"),
         (["run", "--target", "tcp://127.0.0.1"], "malformed target"),
         (["run", "--target", "tcp://192.0.2.1:80"], "not a loopback address"),
@@ -101,4 +101,94 @@ def test_serve_on_a_bind_address_in_use(sockbench_cmd: list[str], busy_port: int
 def test_serve_unknown_model(sockbench_cmd: list[str]) -> None:
     proc = _sockbench(sockbench_cmd, "serve", "--model", "nope", "--bind", "127.0.0.1:0")
     assert proc.returncode == 2
-    assert "unknown server model 'nope'" in proc.stderr
+    assert "unknown --model 'nope'; choose one of threaded" in proc.stderr
+
+
+# Every bad input the reliability probe found (issue 15): bounds, non-finite numbers,
+# mismatched source addresses and unusable output paths. All refused before any load.
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--payload", "100g"], "over the stream message limit of 16 MiB"),
+        (["run", "--send-file", "/dev/zero"], "--send-file /dev/zero is not a regular file"),
+        (["run", "--send-file", "/nonexistent/x"], "cannot read --send-file"),
+        (["run", "--clients", "1000000000"], "--clients 1,000,000,000 is over the limit"),
+        (["run", "--clients", "1000", "--workers", "999"], "pass --force"),
+        (["run", "--clients", "900000"], "pass --force"),
+        (["run", "--duration", "inf"], "--duration must be a finite number"),
+        (["run", "--duration", "1e300"], "--duration 1e+300 s is over the limit"),
+        (["run", "--warmup", "nan"], "--warmup must be a finite number"),
+        (["run", "--warmup", "inf"], "--warmup must be a finite number"),
+        (["run", "--warmup", "-1"], "--warmup cannot be negative"),
+        (["run", "--timeout", "inf"], "--timeout must be a finite number"),
+        (["run", "--timeout", "0"], "--timeout must be greater than 0"),
+        (["run", "--interval", "inf"], "--interval must be a finite number"),
+        (["run", "--interval", "1e-10"], "--interval must be at least 0.1 s"),
+        (["run", "--interval", "1e-3"], "--interval must be at least 0.1 s"),
+        (["run", "--rate", "inf"], "--rate must be a finite number"),
+        (["run", "--rate", "2e9"], "over the limit of 100,000,000"),
+        (["run", "--rate", "1e-9"], "--rate must be at least 0.01"),
+        (["run", "--rate", "nan"], "--rate must be"),
+        (["run", "--send", "x", "--expect-size", "1000000000000"], "--expect-size 1000000000000"),
+        (["run", "--source-ips", "::1"], "is IPv6 and the embedded server"),
+        (["run", "--proto", "unix", "--source-ips", "127.0.0.2"], "not Unix sockets"),
+        (["run", "--json", "/"], "is a folder; give a file name"),
+        (["run", "--json", "/dev/null/x"], "cannot write --json"),
+        (["run", "--out", "/dev/null"], "exists and is not a folder"),
+        (["compare", "--duration", "inf"], "--duration must be a finite number"),
+        (["compare", "--warmup", "nan"], "--warmup must be a finite number"),
+        (["compare", "--clients", "10", "--workers", "999"], "--workers 999"),
+        (["report", "/nonexistent.json"], "no such file or folder"),
+    ],
+)
+def test_out_of_bounds_input_is_one_line_and_exit_2(
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # In-process (each fails before any load): a subprocess apiece costs seconds here.
+    from sockbench.cli import main
+
+    monkeypatch.setattr("sys.argv", ["sockbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    stderr = capsys.readouterr().err
+    assert exit_.value.code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("sockbench: error: ")
+    assert message.lower() in lines[0].lower(), lines[0]
+
+
+def test_source_ips_of_the_other_family_than_the_target(
+    sockbench_cmd: list[str], busy_port: int
+) -> None:
+    proc = _sockbench(sockbench_cmd, "run", "--target", f"tcp://127.0.0.1:{busy_port}",
+                      "--source-ips", "::1")  # fmt: skip
+    assert proc.returncode == 2
+    assert "is IPv6 and tcp://127.0.0.1" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", '{"schema": "sockbench.result/1", "totals": 3, "latency_us": []}'],
+)
+def test_report_on_a_damaged_file(sockbench_cmd: list[str], tmp_path, content: str) -> None:
+    path = tmp_path / "result.json"
+    path.write_text(content)
+    proc = _sockbench(sockbench_cmd, "report", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("sockbench: error: ")
+
+
+@pytest.mark.parametrize("where", ["folder", "missing-parent-file"])
+def test_report_output_to_a_bad_path(sockbench_cmd: list[str], tmp_path, where: str) -> None:
+    fixture = "tests/report/fixtures/result-tcp.json"
+    out = tmp_path if where == "folder" else tmp_path / "f" / "x.md"
+    if where != "folder":
+        (tmp_path / "f").write_text("a file, not a folder")
+    proc = _sockbench(sockbench_cmd, "report", fixture, "-o", str(out))
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

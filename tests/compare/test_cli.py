@@ -111,9 +111,9 @@ def test_threaded_server_threads_grow_with_clients(small_compare: tuple[Path, An
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--models", "threaded,nginx"], "unknown server model 'nginx'"),
+        (["--models", "threaded,nginx"], "unknown --models 'nginx'"),
         (["--clients", "10,,100"], "malformed --clients"),
-        (["--clients", "10,many"], "'many' is not a whole number"),
+        (["--clients", "10,many"], "'many'; expected a whole number"),
         (["--proto", "tcp,sctp"], "unknown --proto 'sctp'"),
         (["--payload", "64,12x"], "malformed --payload"),
         (["--repeat", "0"], "--repeat must be between"),

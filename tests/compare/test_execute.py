@@ -15,7 +15,7 @@ import pytest
 from sockbench.compare import build_plan, run_compare
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
-from sockbench.engine.progress import ProgressFn
+from sockbench.core.progress import ProgressFn
 from sockbench.engine.runner import RunOutcome
 from sockbench.errors import SockbenchError
 
@@ -43,7 +43,12 @@ class FakeEngine:
         self.saturated, self.crash = saturated, crash
 
     def __call__(
-        self, config: RunConfig, *, command: str, progress: ProgressFn | None = None
+        self,
+        config: RunConfig,
+        *,
+        command: str,
+        progress: ProgressFn | None = None,
+        interrupts: object = None,
     ) -> RunOutcome:
         self.calls.append(config)
         n = len(self.calls)
@@ -150,8 +155,10 @@ def test_ctrl_c_outside_a_run_keeps_the_cells_done(tmp_path: Path) -> None:
 def test_sigterm_between_cells_stops_like_ctrl_c(tmp_path: Path) -> None:
     before = signal.getsignal(signal.SIGTERM)
     outcome = run_compare(_plan(), tmp_path / "cmp", command="c", run=FakeEngine(sigterm_at=2))
-    assert outcome.interrupted and outcome.exit_code == 130
-    assert len(outcome.doc["cells"]) == 1
+    # The cell the signal came in is kept (the engine stops it), no further cell runs,
+    # and the exit code is the shell's for SIGTERM.
+    assert outcome.interrupted and outcome.exit_code == 143
+    assert len(outcome.doc["cells"]) == 2
     assert signal.getsignal(signal.SIGTERM) == before
 
 

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from sockbench.engine.progress import Tick
+from sockbench.core.progress import Tick
 from sockbench.report.live import LiveProgress, live_enabled, open_live_progress
 
 

@@ -22,9 +22,9 @@ def test_lists_parse_and_drop_duplicates() -> None:
     [
         ("10,,100", "empty item"),
         ("", "is empty"),
-        ("10,abc", "'abc' is not a whole number"),
+        ("10,abc", "'abc'; expected a whole number"),
         ("10,0", "at least 1"),
-        ("1.5", "not a whole number"),
+        ("1.5", "expected a whole number"),
     ],
 )
 def test_bad_counts_are_config_errors(text: str, message: str) -> None:
@@ -72,9 +72,9 @@ def test_pinning_explicit_and_rest() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"models": "threaded,nginx"}, "unknown server model 'nginx'"),
+        ({"models": "threaded,nginx"}, "unknown --models 'nginx'"),
         ({"proto": "tcp,sctp"}, "unknown --proto 'sctp'"),
-        ({"clients": "10,x"}, "--clients': 'x' is not a whole number"),
+        ({"clients": "10,x"}, "--clients': 'x'; expected a whole number"),
         ({"payload": "64,12x"}, "malformed --payload"),
         ({"proto": "udp", "payload": "4"}, "too small for datagrams"),
         ({"duration_s": 0.0}, "--duration must be greater than 0"),

@@ -1,6 +1,7 @@
 import pytest
 
-from sockbench.config import Machine, RunConfig, validate_run, validate_serve
+from sockbench.config import RunConfig, validate_run, validate_serve
+from sockbench.core.machine import Machine
 from sockbench.core.units import format_size, parse_size
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_target
 from sockbench.errors import ConfigError
@@ -83,7 +84,10 @@ def _config(**kw: object) -> RunConfig:
     ("kw", "message"),
     [
         ({"clients": 0}, "--clients must be at least 1"),
-        ({"clients": "lots"}, "invalid value for '--clients': 'lots' is not a whole number"),
+        (
+            {"clients": "lots"},
+            "invalid value for '--clients': 'lots'; expected a whole number like 100, 10k",
+        ),
         ({"duration_s": 0.0}, "--duration must be greater than 0"),
         ({"warmup_s": -1.0}, "--warmup cannot be negative"),
         ({"timeout_s": 0.0}, "--timeout must be greater than 0"),
@@ -99,7 +103,7 @@ def _config(**kw: object) -> RunConfig:
         ({"server_cpus": "9"}, "--server-cpus '9' names CPUs this process cannot use"),
         ({"server_cpus": "0-1", "client_cpus": "1"}, "share CPU"),
         ({"workers": "11"}, "--workers 11 is more than --clients 10"),
-        ({"server_model": "nginx"}, "unknown server model 'nginx'"),
+        ({"server_model": "nginx"}, "unknown --server 'nginx'; choose one of threaded"),
         ({"send": "x", "send_file": "f"}, "give --send or --send-file, not both"),
     ],
 )

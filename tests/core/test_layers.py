@@ -80,11 +80,6 @@ def test_core_reaches_nothing_outside_core() -> None:
     assert outside == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/runner writes the run folder through sockbench.output, which renders "
-    "reports; it moves to report/files.py, called by the CLI (issue 16, reliability)",
-)
 def test_engine_reaches_no_report_or_cli() -> None:
     reached = {m for m in _reachable("engine") if _layer(m) in ("report", "cli")}
     assert reached == set()

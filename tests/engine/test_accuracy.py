@@ -21,7 +21,7 @@ def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, object]:
     return outcome.result
 
 
-def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., int], tmp_path: Path) -> None:
+def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., str], tmp_path: Path) -> None:
     port = faulty_server("--proto", "udp", "--behaviour", "drop10")
     result = _run(f"udp://127.0.0.1:{port}", tmp_path, clients=50)
     d = result["datagrams"]
@@ -41,7 +41,7 @@ def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., int], tmp_pa
     ids=["one-pump", "task-per-client", "busy-poll"],
 )
 def test_latency_includes_the_servers_delay(
-    faulty_server: Callable[..., int], tmp_path: Path, batch: bool, busy_poll: bool
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool, busy_poll: bool
 ) -> None:
     port = faulty_server("--proto", "tcp", "--behaviour", "delay", "--delay-ms", "20")
     result = _run(
@@ -59,10 +59,11 @@ def test_latency_includes_the_servers_delay(
 
 @pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
 def test_wrong_replies_are_counted_as_mismatches(
-    faulty_server: Callable[..., int], tmp_path: Path, batch: bool
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--proto", "tcp", "--behaviour", "garbage")
     result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=5, duration_s=1.0, batch=batch)
     errors = result["totals"]["errors"]  # type: ignore[index]
     assert errors["mismatch"] > 10
-    assert result["status"] == "completed"
+    # Not one good reply: the run ran to its end, but measured no target.
+    assert result["status"] == "degraded"

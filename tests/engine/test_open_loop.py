@@ -25,7 +25,7 @@ def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], 
 
 
 def test_a_stall_shows_in_every_request_due_during_it(
-    faulty_server: Callable[..., int], tmp_path: Path
+    faulty_server: Callable[..., str], tmp_path: Path
 ) -> None:
     port = faulty_server("--behaviour", "freeze", "--freeze-at", "1.0", "--freeze-for", "0.5")
     result, _ = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0)
@@ -47,7 +47,7 @@ def _counts(hist: object) -> list[tuple[int, int]]:
 
 
 def test_interval_log_reads_back_and_adds_up(
-    faulty_server: Callable[..., int], tmp_path: Path
+    faulty_server: Callable[..., str], tmp_path: Path
 ) -> None:
     port = faulty_server("--behaviour", "delay", "--delay-ms", "0")
     result, folder = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=500.0, duration_s=2.5)

@@ -210,7 +210,7 @@ def test_example_plugin_agrees_with_the_servers_count(counting_server: Any) -> N
 
 
 def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
-    from sockbench.engine.progress import Tick
+    from sockbench.core.progress import Tick
     from sockbench.engine.runner import run
     from sockbench.machine import build_run_config
     from tests.support.runs import BASE

@@ -101,7 +101,8 @@ def test_a_wrong_expectation_counts_mismatches_without_crashing(redis_port: int)
     assert isinstance(totals, dict)
     assert totals["errors"]["mismatch"] > 10
     assert totals["requests"] == 0
-    assert result["status"] == "completed"
+    # Not one good reply: the run ran to its end, but measured no target.
+    assert result["status"] == "degraded"
 
 
 def test_redis_with_a_delimited_reply_and_pipelining(redis_port: int) -> None:

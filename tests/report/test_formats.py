@@ -15,7 +15,7 @@ from sockbench.report import EXTENSIONS, FORMATS, render
 from sockbench.report import csv as csv_format
 from sockbench.report.document import cell_key, cells
 from sockbench.report.sections import Table
-from sockbench.report.terminal import print_report, without_column
+from sockbench.report.terminal import pick_columns, print_report
 from tests.report.conftest import html_of
 
 
@@ -158,16 +158,17 @@ def test_terminal_fits_narrow_consoles(compare_doc: dict[str, Any]) -> None:
     narrow = Console(record=True, width=80)
     print_report(compare_doc, narrow)
     wide_text, narrow_text = wide.export_text(), narrow.export_text()
-    assert "RSS MiB" in wide_text and "RSS MiB" not in narrow_text
+    for column in ("RSS MiB", "p90", "p99.99", "stdev"):
+        assert (column in wide_text) == (column in narrow_text), column
     assert "…" not in narrow_text.split("Summary")[1].split("Warnings")[0]
     assert all(len(line) <= 80 for line in narrow_text.splitlines())
     # Bracketed cell labels in warnings are text, not rich markup.
     assert f"[{cell_key(first).label}]" in narrow_text
 
 
-def test_without_column_keeps_best_positions() -> None:
+def test_picked_columns_keep_best_positions() -> None:
     table = Table(("a", "b", "c"), (("1", "2", "3"),), ("l", "r", "r"), frozenset({(0, 0), (0, 2)}))
-    cut = without_column(table, 1)
+    cut = pick_columns(table, [0, 2])
     assert cut.headers == ("a", "c") and cut.rows == (("1", "3"),)
     assert cut.best == frozenset({(0, 0), (0, 1)})
 

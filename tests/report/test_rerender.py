@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sockbench.compare.folder import write_reports
-from sockbench.output import write_run_folder
 from sockbench.report import load
+from sockbench.report.files import write_run_folder
 from tests.report.conftest import COMPARE, RESULT_TCP
 
 

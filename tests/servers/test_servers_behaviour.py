@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sockbench.servers.behaviour import (
-    REPORT_PREFIX,
-    REPORT_REQUEST,
-    ServerBehaviour,
-    SinkLedger,
-    datagram_responder,
-    decode_report,
-    encode_report,
-)
+from sockbench.core.sink_report import REPORT_PREFIX, REPORT_REQUEST, decode_report, encode_report
+from sockbench.servers.behaviour import ServerBehaviour, SinkLedger, datagram_responder
 
 
 @pytest.mark.parametrize(("count", "nbytes"), [(0, 0), (1, 1), (123456, 98765432101)])

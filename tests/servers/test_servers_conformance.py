@@ -23,8 +23,9 @@ from servers_support import (
     thread_count,
 )
 
+from sockbench.core.sink_report import REPORT_REQUEST, decode_report
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.behaviour import REPORT_REQUEST, ServerBehaviour, decode_report
+from sockbench.servers.behaviour import ServerBehaviour
 from sockbench.servers.launcher import ServerProcess, open_server
 from sockbench.servers.spec import ServerSpec
 
@@ -104,6 +105,38 @@ async def test_survives_misbehaving_clients(model: str, proto: Proto, sock_dir: 
             errors = await run_echo_clients(endpoint, sock_dir, clients=3, messages=3)
         assert errors == []
         assert server.returncode() is None, server.stderr_tail()
+
+
+@pytest.mark.parametrize("proto", [Proto.TCP, Proto.UNIX], ids=lambda p: p.value)
+async def test_a_lagging_reader_gets_exactly_its_bytes(
+    model: str, proto: Proto, sock_dir: Path
+) -> None:
+    """Replies that wait for a client that reads late come back intact, in order.
+
+    The server holds them while it serves others: a model that reuses a read
+    buffer must not let those reads overwrite what it still has to send.
+    """
+    data = bytes(i * 7 % 251 for i in range(2_000_000))
+    others_done = trio.Event()
+    with open_server(ServerSpec(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
+        lagging = await connect_stream(server.endpoint)
+        got = bytearray()
+
+        async def read_after_others() -> None:
+            await others_done.wait()
+            while len(got) < len(data):
+                chunk = await lagging.receive_some(65536)
+                assert chunk, "the server closed the lagging connection"
+                got.extend(chunk)
+
+        with trio.fail_after(30):
+            async with lagging, trio.open_nursery() as nursery:
+                nursery.start_soon(lagging.send_all, data)
+                nursery.start_soon(read_after_others)
+                errors = await run_echo_clients(server.endpoint, sock_dir, clients=20, messages=3)
+                others_done.set()
+        assert errors == []
+        assert got == data
 
 
 async def misbehave_with_datagrams(endpoint: Endpoint, sock_dir: Path) -> None:

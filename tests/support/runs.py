@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
 from sockbench.engine.runner import RunOutcome, run
 from sockbench.machine import build_run_config
+from sockbench.report.files import save_result
 from tests.support.schema import validate_result
 
 BASE: dict[str, Any] = dict(
@@ -16,12 +18,38 @@ BASE: dict[str, Any] = dict(
 
 
 def run_engine(**options: Any) -> RunOutcome:
-    """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file."""
-    outcome = run(build_run_config(**{**BASE, **options}), command="test")
+    """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file
+    (written as the CLI writes it)."""
+    config = build_run_config(**{**BASE, **options})
+    outcome = run(config, command="test")
     validate_result(outcome.result)
+    saved = save_result(outcome.result, config.out_dir, config.json_path)
+    assert not saved.failures, saved.failures
+    outcome = dataclasses.replace(outcome, folder=saved.folder)
+    assert_accounted(outcome.result)
     if outcome.folder is not None:
         assert json.loads((outcome.folder / "result.json").read_text()) == outcome.result
     return outcome
+
+
+def assert_accounted(result: dict[str, Any]) -> None:
+    """The exact identities: every request issued in the window ended one way, once."""
+    totals = result["totals"]
+    if "requests_issued" in totals:
+        failed = sum(totals["requests_failed"].values())
+        assert totals["requests_issued"] == totals["requests"] + failed + totals["in_flight"]
+        assert totals["requests"] == result["latency_us"]["count"]
+        if result["status"] == "completed":
+            assert totals["in_flight"] == 0  # the drain followed every request to its end
+    datagrams = result.get("datagrams")
+    if datagrams and result["config"]["mode"] == "echo":
+        d = datagrams
+        assert d["sent"] == d["received"] + d["lost"] + d.get("unfinished", 0) + d["in_flight"]
+        # A datagram whose send failed never left: its request failed, it is not "sent".
+        assert d["sent"] <= totals["requests_issued"]
+        assert d["lost"] == totals["requests_failed"].get("lost", 0)
+        if result["status"] == "completed":
+            assert d["in_flight"] == 0
 
 
 def run_result(**options: Any) -> dict[str, Any]:

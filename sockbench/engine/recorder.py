@@ -1,26 +1,26 @@
-"""The mutable counters one worker's client tasks write to while they run.
+"""What one worker measures while its clients run: the sink of every exchange outcome.
 
 Client tasks all live in one trio thread, so plain attribute updates are safe and
-cheap. Only requests that *started* inside the measurement window are counted;
-errors before it are kept apart as warm-up errors.
+cheap. Which requests count is decided by :mod:`sockbench.core.exchange` (window
+membership, timeouts, the drain); this recorder only adds up what it is told.
+Errors not tied to a measured request (a failed connect) are kept by when they
+happened: before the window they are warm-up errors.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import trio
 
-from sockbench.core.datagrams import DatagramCounts, DatagramLedger
+from sockbench.core.datagrams import DatagramCounts
+from sockbench.core.exchange import LOST, NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
 from sockbench.core.tally import Tally
 
-NEVER = 2**63 - 1
 
-
-class LiveStats:
+class WorkerRecorder:
     __slots__ = (
         "_last_errors",
         "_last_requests",
@@ -30,14 +30,15 @@ class LiveStats:
         "client_bytes",
         "connect",
         "connections",
-        "done",
+        "datagram_exchanges",
+        "drain_ns",
         "errors",
+        "failures",
+        "interrupted",
         "latency",
-        "ledgers",
-        "measure_end_ns",
-        "measure_start_ns",
-        "request_limit",
+        "open_loop",
         "requests",
+        "retired",
         "scheduler_lag",
         "send_lag",
         "series",
@@ -45,19 +46,31 @@ class LiveStats:
         "start_ns",
         "stream_datagrams",
         "warmup_errors",
+        "window",
     )
 
-    def __init__(self, clients: int = 0, request_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        clients: int = 0,
+        window: RequestWindow | None = None,
+        *,
+        open_loop: bool = False,
+        stream_clients: bool = False,
+    ) -> None:
         self.start_ns = NEVER  # when the clients were let go: warm-up starts
-        self.measure_start_ns = NEVER
-        self.measure_end_ns = NEVER
-        self.request_limit = request_limit or NEVER
-        self.done = trio.Event()  # set once request_limit requests completed
+        self.window = window if window is not None else RequestWindow(10**9, clients=clients)
+        self.open_loop = open_loop
+        self.retired = trio.Event()  # set once every client has nothing left to do
+        if self.window.clients == 0:
+            self.retired.set()
+        self.interrupted = False
+        self.drain_ns = 0
         self.requests = 0
         self.bytes_sent = 0
         self.bytes_received = 0
         self.connections = 0
         self.errors: Counter[str] = Counter()
+        self.failures: Counter[str] = Counter()  # measured requests that ended in error, by kind
         self.warmup_errors: Counter[str] = Counter()
         self.latency = Recorder()
         self.connect = Recorder()
@@ -67,9 +80,9 @@ class LiveStats:
         # The generator's own part of the send lag: how late it sent once it could send
         # (a --pipeline slot was free). Only this part is the generator's fault.
         self.scheduler_lag = Recorder()
-        self.ledgers: list[DatagramLedger] = []
+        self.datagram_exchanges: list[DatagramExchange] = []
         # Stream mode: bytes each client moved inside the window, and the UDP totals.
-        self.client_bytes = [0] * clients
+        self.client_bytes = [0] * (clients if stream_clients else 0)
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_requests = self._last_errors = 0
@@ -78,6 +91,20 @@ class LiveStats:
 
     def track_kinds(self, kinds: tuple[str, ...]) -> None:
         self.by_kind = {kind: KindStats() for kind in kinds}
+
+    @property
+    def measure_start_ns(self) -> int:
+        return self.window.measure_start_ns
+
+    @property
+    def measure_end_ns(self) -> int:
+        return self.window.measure_end_ns
+
+    def retire(self) -> None:
+        """One client has nothing left to do (its window closed and its requests ended)."""
+        self.window.retire()
+        if self.window.all_retired:
+            self.retired.set()
 
     def start_intervals(self, interval_ns: int) -> None:
         """Begin the time series; call when measurement starts."""
@@ -108,69 +135,30 @@ class LiveStats:
             series.rows[-1] = row
         return row
 
-    def complete(
-        self,
-        start_ns: int,
-        end_ns: int,
-        nbytes: int,
-        window_ns: int | None = None,
-        received: int | None = None,
-    ) -> bool:
-        """Count one request that started at ``start_ns`` if it belongs to the window.
-
-        ``window_ns`` decides membership instead of ``start_ns`` when given (churn: the
-        connect started the transaction, the send starts its latency). Returns whether
-        the request was counted. ``received`` is the reply's size when it differs
-        from the request's.
-        """
-        at = start_ns if window_ns is None else window_ns
-        if at < self.measure_start_ns or at >= self.measure_end_ns:
-            return False
-        if self.requests >= self.request_limit:
-            return False
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
         self.requests += 1
-        self.bytes_sent += nbytes
-        self.bytes_received += nbytes if received is None else received
-        self.latency.record((end_ns - start_ns + 500) // 1000)
-        if self.requests == self.request_limit:
-            self.done.set()
-        return True
+        self.bytes_sent += sent
+        self.bytes_received += got
+        self.latency.record((latency_ns + 500) // 1000)
+        if self.open_loop:
+            self.service.record((service_ns + 500) // 1000)
+            self.send_lag.record((latency_ns - service_ns + 500) // 1000)
 
-    def complete_kind(
-        self, kind: str, start_ns: int, end_ns: int, nbytes: int, received: int
-    ) -> None:
-        """:meth:`complete` for a request of ``kind`` (one of :meth:`track_kinds`)."""
-        if self.complete(start_ns, end_ns, nbytes, received=received):
-            stats = self.by_kind[kind]
-            stats.requests += 1
-            stats.latency.record((end_ns - start_ns + 500) // 1000)
+    def failed(self, kind: str, count: int, at_ns: int) -> None:
+        self.failures[kind] += count
+        if kind != LOST:  # datagram loss is reported with the datagram counts
+            self.errors[kind] += count
 
-    def complete_scheduled(
-        self,
-        due_ns: int,
-        sent_ns: int,
-        end_ns: int,
-        nbytes: int,
-        received: int | None = None,
-        kind: str | None = None,
-    ) -> None:
-        """An open-loop request: latency from when it was due (coordinated-omission free)."""
-        if due_ns < self.measure_start_ns or due_ns >= self.measure_end_ns:
-            return
-        if self.requests >= self.request_limit:
-            return
-        if kind is not None:
-            stats = self.by_kind[kind]
+    def kind_completed(self, kind: str, latency_ns: int) -> None:
+        stats = self.by_kind.get(kind)
+        if stats is not None:
             stats.requests += 1
-            stats.latency.record((end_ns - due_ns + 500) // 1000)
-        self.requests += 1
-        self.bytes_sent += nbytes
-        self.bytes_received += nbytes if received is None else received
-        self.latency.record((end_ns - due_ns + 500) // 1000)
-        self.service.record((end_ns - sent_ns + 500) // 1000)
-        self.send_lag.record((sent_ns - due_ns + 500) // 1000)
-        if self.requests == self.request_limit:
-            self.done.set()
+            stats.latency.record((latency_ns + 500) // 1000)
+
+    def kind_failed(self, kind: str, error: str) -> None:
+        stats = self.by_kind.get(kind)
+        if stats is not None:
+            stats.errors[error] += 1
 
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
@@ -182,7 +170,7 @@ class LiveStats:
     ) -> None:
         """Fold one UDP stream client's count in; a missing report leaves its fate unknown."""
         if report is None:
-            self.error("no_report")
+            self.errors["no_report"] += 1
             counts = DatagramCounts(sent=sent, in_flight=sent)
         else:
             received = min(report[0], sent)
@@ -192,27 +180,31 @@ class LiveStats:
         self.requests += sent
         self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
-    def error(self, kind: str, request_kind: str | None = None) -> None:
-        """Count an error; ``request_kind`` names the kind of request it hit, when known."""
-        now = time.monotonic_ns()
-        if self.measure_start_ns <= now < self.measure_end_ns:
-            self.errors[kind] += 1
-            if request_kind is not None and request_kind in self.by_kind:
-                self.by_kind[request_kind].errors[kind] += 1
-        elif now < self.measure_start_ns:
+    def error(self, kind: str, at_ns: int) -> None:
+        if at_ns < self.window.measure_start_ns:
             self.warmup_errors[kind] += 1
+        else:
+            self.errors[kind] += 1
 
     def datagram_counts(self) -> DatagramCounts | None:
-        if not self.ledgers:
+        ledgers = [ex.ledger for ex in self.datagram_exchanges if ex.ledger is not None]
+        if not ledgers:
             return self.stream_datagrams
         total = self.stream_datagrams or DatagramCounts()
-        for ledger in self.ledgers:
+        for ledger in ledgers:
             total = total + ledger.counts()
         return total
 
-    def tally(self, *, datagrams: bool) -> Tally:
+    def tally(self, *, datagrams: bool, requests_issued: bool = True) -> Tally:
+        """The worker's measurement; ``requests_issued`` False where requests are not
+        exchanges (stream mode counts bytes)."""
         counts = self.datagram_counts()
+        window = self.window
         return Tally(
+            issued=window.issued if requests_issued else None,
+            failed=dict(self.failures),
+            in_flight=self.in_flight() if requests_issued else 0,
+            drain_ns=self.drain_ns,
             requests=self.requests,
             bytes_sent=self.bytes_sent,
             bytes_received=self.bytes_received,
@@ -230,6 +222,14 @@ class LiveStats:
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
         )
+
+    def in_flight(self) -> int:
+        """What an interrupted run left open: issued in the window, not yet ended. After a
+        normal end it is 0 by the drain's rule, so a remainder there is an accounting bug
+        (the result's identity check then fails loudly)."""
+        if not self.interrupted:
+            return 0
+        return self.window.issued - self.requests - sum(self.failures.values())
 
     def _open_loop_histograms(self) -> dict[str, str]:
         if self.service.histogram.get_total_count() == 0:

@@ -1,4 +1,4 @@
-"""What the engine tells a live view once per interval (a value, no I/O)."""
+"""What the engine tells a progress view once per interval (a value, no I/O, pure)."""
 
 from __future__ import annotations
 

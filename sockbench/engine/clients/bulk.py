@@ -4,6 +4,7 @@ TCP: each client writes ``payload``-sized messages as fast as the server reads
 them (the server runs in ``sink`` mode and discards). UDP: each client sends at
 its share of ``--rate``; the server counts what arrives and tells each client at
 the end (``REPORT_REQUEST``), which gives goodput and loss without reply traffic.
+There are no request/reply exchanges here: bytes inside the window are what counts.
 """
 
 from __future__ import annotations
@@ -13,37 +14,28 @@ import time
 
 import trio
 
-from sockbench.core.schedule import ClientSchedule
-from sockbench.endpoints import Endpoint
+from sockbench.core.sink_report import REPORT_REQUEST, decode_report
 from sockbench.engine import sockio
-from sockbench.engine.datagram_client import open_counted
+from sockbench.engine.clients.context import ClientContext, connect_stream, open_counted
 from sockbench.engine.error_kinds import error_kind
-from sockbench.engine.gate import StartGate
-from sockbench.engine.live import LiveStats
-from sockbench.engine.stream_client import connect_with_retry
 from sockbench.engine.timing import sleep_until_ns
-from sockbench.servers.behaviour import REPORT_REQUEST, decode_report
 
 REPORT_WAIT_S = 1.0
-DRAIN_S = 0.2
+SETTLE_S = 0.2  # for the last datagrams to reach the server before asking its count
 
 
-async def tcp_bulk_client(
-    index: int,
-    endpoint: Endpoint,
-    payload: bytes,
-    stats: LiveStats,
-    gate: StartGate,
-    limiter: trio.CapacityLimiter,
-    source: str | None = None,
-) -> None:
+async def tcp_bulk(ctx: ClientContext) -> None:
     """Write as fast as the server reads; count bytes written inside the window."""
-    view = memoryview(payload)
-    size = len(payload)
-    sock = await connect_with_retry(endpoint, stats, gate, limiter, source)
+    recorder = ctx.recorder
+    view = memoryview(ctx.request)
+    size = len(ctx.request)
+    sock = await connect_stream(ctx, ctx.gate)
+    if sock is None:
+        recorder.retire()
+        return
     sent_in_window = 0
     try:
-        await gate.go.wait()
+        await ctx.gate.go.wait()
         offset = 0
         while True:
             await trio.lowlevel.wait_writable(sock)
@@ -52,46 +44,45 @@ async def tcp_bulk_client(
             except BlockingIOError:
                 continue
             now = time.monotonic_ns()
-            if stats.measure_start_ns <= now < stats.measure_end_ns:
+            if now >= recorder.measure_end_ns:
+                break
+            if recorder.measure_start_ns <= now:
                 sent_in_window += n
-                stats.bytes_sent += n
+                recorder.bytes_sent += n
             offset = (offset + n) % size
     except OSError as exc:
-        stats.error(error_kind(exc))
+        recorder.error(error_kind(exc), time.monotonic_ns())
     finally:
-        stats.client_bytes[index] = sent_in_window
-        stats.requests = stats.bytes_sent // size
+        recorder.client_bytes[ctx.index] = sent_in_window
+        recorder.requests = recorder.bytes_sent // size
         sockio.close(sock)
+    recorder.retire()
 
 
-async def udp_bulk_client(
-    index: int,
-    endpoint: Endpoint,
-    payload: bytes,
-    schedule: ClientSchedule,
-    stats: LiveStats,
-    gate: StartGate,
-    reply_dir: str | None,
-    source: str | None = None,
-) -> None:
+async def udp_bulk(ctx: ClientContext) -> None:
     """Send on schedule; ask the server what arrived inside the window.
 
     When the window opens the client asks for a report and discards it, which
     resets its counters on the server: warm-up datagrams never count.
     """
-    sock = open_counted(endpoint, reply_dir, source, stats, gate)
+    recorder = ctx.recorder
+    schedule = ctx.schedule
+    assert schedule is not None
+    payload = ctx.request
+    sock = open_counted(ctx)
     if sock is None:
+        recorder.retire()
         return
     sent = sent_bytes = 0
     measuring = False
     try:
-        await gate.go.wait()
+        await ctx.gate.go.wait()
         k = 0
         while True:
-            due = stats.start_ns + schedule.due(k)
-            if due >= stats.measure_end_ns:
+            due = recorder.start_ns + schedule.due(k)
+            if due >= recorder.measure_end_ns:
                 break
-            if not measuring and due >= stats.measure_start_ns:
+            if not measuring and due >= recorder.measure_start_ns:
                 await _report(sock)
                 measuring = True
             await sleep_until_ns(due)
@@ -101,20 +92,19 @@ async def udp_bulk_client(
                     sent += 1
                     sent_bytes += len(payload)
             except BlockingIOError:
-                stats.error("send_buffer_full")
+                recorder.error("send_buffer_full", time.monotonic_ns())
             except OSError as exc:
-                stats.error(error_kind(exc))
+                recorder.error(error_kind(exc), time.monotonic_ns())
             k += 1
-        await trio.sleep_forever()
     finally:
         with trio.CancelScope(shield=True):
-            report = None
             if measuring:
-                await trio.sleep(DRAIN_S)
+                await trio.sleep(SETTLE_S)
                 report = await _report(sock)
-                stats.client_bytes[index] = report[1] if report else 0
-                stats.add_stream_datagrams(sent, sent_bytes, report)
+                recorder.client_bytes[ctx.index] = report[1] if report else 0
+                recorder.add_stream_datagrams(sent, sent_bytes, report)
             sockio.close(sock)
+    recorder.retire()
 
 
 async def _report(sock: socket.socket) -> tuple[int, int] | None:

@@ -1,0 +1,70 @@
+"""Progress for pipes and CI logs: one plain line, or one JSON object, per interval.
+
+A terminal gets the live panel (:mod:`sockbench.report.live`); anything else (``| tee``,
+a CI job, a file) gets what iperf3 prints: a line per ``--interval`` as the run goes,
+flushed at once, no cursor movement, no trailing spaces. ``--format jsonl`` gets the
+same ticks as JSON objects, one per line, for programs that follow a run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import IO
+
+from sockbench.core.progress import Tick
+
+PHASES = {"warmup": "warm-up", "measuring": "measuring"}
+
+
+def _duration(us: int) -> str:
+    if us >= 1_000_000:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1_000:
+        return f"{us / 1e3:.2f} ms"
+    return f"{us} µs"
+
+
+def tick_line(tick: Tick) -> str:
+    """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``"""
+    if tick.phase == "warmup":  # nothing is counted yet
+        return f"[{tick.elapsed_s:6.1f} s] warm-up    connections {tick.connections:,}"
+    return (
+        f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
+        f"{tick.rps:,.0f} req/s  p99 {_duration(tick.p99_us)}  errors {tick.errors:,}  "
+        f"connections {tick.connections:,}"
+    )
+
+
+class PlainLines:
+    """A progress function writing :func:`tick_line`\\ s to ``stream``.
+
+    A reader that goes away (``| head``) ends the lines, not the run: its result is
+    still written to the run folder.
+    """
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream: IO[str] | None = stream
+
+    def __call__(self, tick: Tick) -> None:
+        self._write(tick_line(tick))
+
+    def _write(self, line: str) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except BrokenPipeError:
+            self.stream = None
+
+
+class JsonLines(PlainLines):
+    """A progress function writing each tick as ``{"type": "interval", ...}``."""
+
+    def __call__(self, tick: Tick) -> None:
+        self._write(json.dumps({"type": "interval", **asdict(tick)}))
+
+
+def without_trailing_spaces(text: str) -> str:
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())

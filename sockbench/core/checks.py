@@ -1,0 +1,172 @@
+"""``--check``: what must hold for a run to pass, evaluated against its result (pure).
+
+``p99 < 5ms``, ``errors == 0``, ``errors.timeout == 0``, ``rps >= 10k``,
+``loss < 0.1%``, ``achieved >= 99%``, ``connect.p99 < 20ms``. A check is parsed
+before any load (a malformed one is exit 2) and evaluated on the finished result;
+every check is kept in the result with the value it measured, passed or not, so a
+CI log says by how much a threshold was missed. Latency values take the same
+units as durations (``500us``, ``5ms``, ``1s``; a bare number is seconds), counts
+and rates the same as ``--rate`` (``10k``), fractions a percent (``0.1%``).
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sockbench.core.histogram import decode
+from sockbench.core.units import parse_number, parse_seconds
+from sockbench.errors import ConfigError
+
+OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+_CHECK = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
+_PERCENTILE = re.compile(r"^p(\d+(?:[._]\d+)?)$")
+LATENCY_STATS = ("min", "mean", "max")
+EXAMPLES = "like 'p99 < 5ms', 'errors == 0', 'rps >= 10k', 'loss < 0.1%' or 'achieved >= 99%'"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One parsed ``--check``: ``metric op threshold``, threshold in the metric's unit."""
+
+    expr: str
+    metric: str  # normalised: latency.p99, connect.p99.9, rps, errors, errors.timeout, ...
+    op: str
+    threshold: float
+    unit: str  # "s" for latencies, "" for counts and rates, "ratio" for fractions
+
+    @property
+    def needs_datagrams(self) -> bool:
+        return self.metric == "loss"
+
+    @property
+    def needs_rate(self) -> bool:
+        return self.metric == "achieved"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    value: float | None  # None: the run measured nothing to compare
+    passed: bool
+
+    @property
+    def measured(self) -> str:
+        """The value as people read it: ``3.21 ms``, ``12,345``, ``0.10%``."""
+        value, unit = self.value, self.check.unit
+        if value is None:
+            return "nothing measured"
+        if unit == "ratio":
+            return f"{value:.2%}"
+        if unit == "s":
+            for scale, name in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+                if value >= scale or name == "µs":
+                    return f"{value / scale:.3g} {name}"
+        return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "expr": self.check.expr,
+            "metric": self.check.metric,
+            "value": self.value,
+            "unit": self.check.unit,
+            "measured": self.measured,
+            "passed": self.passed,
+        }
+
+
+def _fraction(text: str, expr: str) -> float:
+    if text.endswith("%"):
+        return parse_number(text[:-1], f"--check {expr!r}") / 100
+    return parse_number(text, f"--check {expr!r}")
+
+
+def _metric(name: str, expr: str) -> tuple[str, str]:
+    """``(normalised metric, unit)`` or ConfigError."""
+    lowered = name.lower()
+    family, dot, stat = lowered.partition(".")
+    if not dot or family not in ("latency", "connect", "errors"):
+        family, stat = "", lowered
+    if family != "errors" and (_PERCENTILE.match(stat) or stat in LATENCY_STATS):
+        return f"{family or 'latency'}.{stat.replace('_', '.')}", "s"
+    if not family and stat in ("rps", "requests", "errors"):
+        return stat, ""
+    if family == "errors" and stat:
+        return lowered, ""
+    if not family and stat in ("loss", "achieved"):
+        return stat, "ratio"
+    raise ConfigError(
+        f"--check {expr!r}: unknown metric {name!r}; use p50..p99.999, min, mean, max, "
+        "connect.p99, rps, requests, errors, errors.KIND, loss or achieved"
+    )
+
+
+def parse_check(expr: str) -> Check:
+    """One ``--check`` expression, or a one-line ConfigError saying what is accepted."""
+    match = _CHECK.match(expr)
+    if not match:
+        raise ConfigError(f"malformed --check {expr!r}; expected METRIC OP VALUE, {EXAMPLES}")
+    name, op, text = match.groups()
+    metric, unit = _metric(name, expr)
+    stat = metric.partition(".")[2]
+    if _PERCENTILE.match(stat) and not 0 < float(stat[1:]) < 100:
+        raise ConfigError(f"--check {expr!r}: a percentile is between 0 and 100, exclusive")
+    flag = "--check"
+    if unit == "s":
+        threshold = parse_seconds(text, flag)
+    elif unit == "ratio":
+        threshold = _fraction(text, expr)
+    else:
+        threshold = parse_number(text, flag)
+    return Check(expr.strip(), metric, op, threshold, unit)
+
+
+def _latency(doc: Mapping[str, Any], family: str, stat: str) -> float | None:
+    summary = doc.get("latency_us" if family == "latency" else "connect_us") or {}
+    if not summary.get("count"):
+        return None
+    if stat in LATENCY_STATS:
+        return float(summary[stat]) / 1e6
+    percentile = float(stat[1:])
+    return float(decode(summary["histogram"]).get_value_at_percentile(percentile)) / 1e6
+
+
+def measure(check: Check, doc: Mapping[str, Any]) -> float | None:
+    """The value ``check`` compares, from a result document (None: nothing measured)."""
+    totals = doc.get("totals") or {}
+    family, _, stat = check.metric.partition(".")
+    if family in ("latency", "connect"):
+        return _latency(doc, family, stat)
+    if check.metric == "rps":
+        return float(totals.get("throughput_rps", 0.0))
+    if check.metric == "requests":
+        return float(totals.get("requests", 0))
+    if family == "errors":
+        errors = totals.get("errors") or {}
+        return float(errors.get(stat, 0) if stat else sum(errors.values()))
+    if check.metric == "loss":
+        d = doc.get("datagrams") or {}
+        done = d.get("sent", 0) - d.get("in_flight", 0)
+        return d.get("lost", 0) / done if done else None
+    ratio = totals.get("achieved_ratio")
+    return None if ratio is None else float(ratio)
+
+
+def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
+    """Every check against ``doc``; one that measured nothing fails."""
+    out = []
+    for check in checks:
+        value = measure(check, doc)
+        passed = value is not None and OPS[check.op](value, check.threshold)
+        out.append(CheckResult(check, value, passed))
+    return out

@@ -1,0 +1,29 @@
+"""Whether a run that ran to its end still failed to measure its target (pure).
+
+A run whose target died or stopped answering ends on time, with errors but with
+status ``completed``; a script reading exit code 0 would take its numbers for a
+benchmark. It is marked ``degraded`` instead, with the reason, when:
+
+- no request completed in the measurement window (the target answered nothing); or
+- the run counted errors, and its last interval completed no request after earlier
+  intervals did (the target died, or stopped answering, during the run; once the
+  clients wait in connect, even the errors stop).
+"""
+
+from __future__ import annotations
+
+from sockbench.core.tally import Tally
+
+
+def degraded_reason(tally: Tally) -> str | None:
+    """Why the run did not measure its target, or None when it did."""
+    if tally.requests == 0:
+        return "the target answered nothing: no request completed in the measurement window"
+    rows = tally.intervals
+    if tally.errors and len(rows) >= 2 and rows[-1].requests == 0:
+        silent = next((i for i, r in enumerate(reversed(rows)) if r.requests), len(rows))
+        return (
+            f"the target stopped answering: no request completed in the last {silent} "
+            f"interval(s), after {sum(tally.errors.values()):,} errors (did it die, or stop?)"
+        )
+    return None

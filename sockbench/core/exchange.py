@@ -1,0 +1,564 @@
+"""What a request is and how it ends: the one place that decides what is counted.
+
+Sans-IO, in the manner of h11's ``Connection``: drivers feed in "request issued at
+t", "these bytes arrived at t", "datagram seq arrived at t", "time is now t" and
+"the connection failed", and the exchange decides the outcome. It reads no clock
+and does no I/O, so every rule here is unit-tested with made-up bytes and times.
+
+The outcomes reach a :class:`Sink` (the worker's recorder) as method calls, and the
+driver gets back a small int (``OK``, ``RECONNECT``), because the hot path pays per
+Python object created: an outcome object per request would cost more than the
+``recv`` it describes. The typed facade is the names below, not a class per outcome.
+
+Rules, the same for every client kind:
+
+- **Membership.** :class:`Window` admits a request if its mark (the send in closed
+  loop, the due time in open loop) is inside the measurement window and the
+  ``--requests`` limit is not reached; before the window it is warm-up (sent, never
+  counted); after the window, or past the limit, nothing more is issued.
+- **Every measured request ends exactly once**: completed, or failed by kind
+  (``mismatch``, ``timeout``, ``closed``, ``reset``, ``lost``, ...), or, when a
+  shortened ``--drain`` ends first, ``unfinished``. Only an interrupted run leaves
+  some ``in_flight``. So ``issued == completed + sum(failed) + in_flight``.
+- **A reply is on time by the clock.** A reply read ``timeout`` or more after its
+  send is a timeout (stream) or late (datagram), however it came to be read late.
+- **Bytes belong to requests.** A reply longer than the expectation, or bytes with
+  no request outstanding, are a ``mismatch`` counted where they happen.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from typing import Protocol
+
+from sockbench.core import datagrams as dg
+from sockbench.core.expect import MISMATCH, Exact, ReplyBuffer, ReplyMatcher, Size
+
+NEVER = 2**63 - 1
+
+# What a driver is told after feeding an exchange.
+OK = 0
+RECONNECT = 1  # the connection is out of step (mismatch, timeout): replace it
+
+# How a measured request that never completed is counted at the end.
+TIMEOUT = "timeout"
+UNFINISHED = "unfinished"
+LOST = "lost"
+MISMATCHED = "mismatch"
+PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
+
+# Window.admit: how a request due/sent at some instant counts.
+WARMUP, MEASURED, CLOSED = 0, 1, 2
+
+
+class Sink(Protocol):
+    """Where outcomes go: the worker's recorder."""
+
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+        """A measured request answered: ``latency_ns`` from its mark (due, or send),
+        ``service_ns`` from its send (the same object in closed loop)."""
+        ...
+
+    def failed(self, kind: str, count: int, at_ns: int) -> None:
+        """``count`` measured requests ended as ``kind``."""
+        ...
+
+    def error(self, kind: str, at_ns: int) -> None:
+        """An error not tied to a measured request (a failed connect, a warm-up request's).
+
+        ``at_ns`` places it: before the window it is a warm-up error.
+        """
+        ...
+
+
+class KindSink(Protocol):
+    """Where a protocol with several kinds of request (SET, GET) has each kind counted."""
+
+    def kind_completed(self, kind: str, latency_ns: int) -> None: ...
+
+    def kind_failed(self, kind: str, error: str) -> None: ...
+
+
+class RequestWindow:
+    """The measurement window, the request limit and the drain, shared by a worker's clients.
+
+    ``issued`` counts measured requests. Each ends exactly once at its exchange, so
+    ``issued - ended`` is what an interrupted run left in flight. A client that has
+    nothing left to do calls :meth:`retire`; once every client has, the drain is over
+    early.
+    """
+
+    __slots__ = (
+        "clients",
+        "drain_end_ns",
+        "issued",
+        "limit",
+        "measure_end_ns",
+        "measure_start_ns",
+        "retired",
+        "timeout_ns",
+    )
+
+    def __init__(
+        self,
+        timeout_ns: int,
+        limit: int | None = None,
+        clients: int = 0,
+        measure_start_ns: int = NEVER,
+        measure_end_ns: int = NEVER,
+        drain_ns: int | None = None,
+    ) -> None:
+        self.timeout_ns = timeout_ns
+        self.limit = limit or NEVER
+        self.clients = clients
+        self.issued = 0
+        self.retired = 0
+        self.measure_start_ns = measure_start_ns
+        self.measure_end_ns = measure_end_ns
+        self.drain_end_ns = NEVER
+        self.set_times(measure_start_ns, measure_end_ns, drain_ns)
+
+    def set_times(self, measure_start_ns: int, measure_end_ns: int, drain_ns: int | None) -> None:
+        self.measure_start_ns = measure_start_ns
+        self.measure_end_ns = measure_end_ns
+        if measure_end_ns != NEVER:
+            self.drain_end_ns = measure_end_ns + (self.timeout_ns if drain_ns is None else drain_ns)
+
+    def admit(self, mark_ns: int) -> int:
+        """WARMUP, MEASURED (counted as issued) or CLOSED (issue nothing)."""
+        if mark_ns < self.measure_start_ns:
+            return WARMUP
+        if mark_ns >= self.measure_end_ns or self.issued >= self.limit:
+            return CLOSED
+        self.issued += 1
+        return MEASURED
+
+    def closed(self, mark_ns: int) -> bool:
+        """Whether a request marked ``mark_ns`` would no longer be issued."""
+        return mark_ns >= self.measure_end_ns or self.issued >= self.limit
+
+    def retire(self) -> None:
+        self.retired += 1
+
+    @property
+    def all_retired(self) -> bool:
+        return self.retired >= self.clients
+
+    def end_kind(self, mark_ns: int, now_ns: int) -> str:
+        """How a request still open at ``now_ns`` (the drain's end) is counted."""
+        return TIMEOUT if now_ns - mark_ns >= self.timeout_ns else UNFINISHED
+
+
+class StreamExchange:
+    """One stream connection: requests in flight in order, replies matched in order.
+
+    Warm-up requests are always older than measured ones on a connection (marks only
+    grow), so the in-flight queue is a count of unmeasured requests at its head
+    followed by measured ones: no per-request object beyond two ints in deques.
+    """
+
+    __slots__ = (
+        "_buf",
+        "_expected",
+        "_got",
+        "_kinds",
+        "_marks",
+        "_sents",
+        "_size",
+        "_sizes",
+        "_view",
+        "_warm",
+        "_whole",
+        "kind_sink",
+        "matcher",
+        "nbytes",
+        "replies",
+        "sink",
+        "timeout_ns",
+        "window",
+    )
+
+    def __init__(
+        self,
+        window: RequestWindow,
+        sink: Sink,
+        matcher: ReplyMatcher,
+        nbytes: int,
+        replies: ReplyBuffer | None = None,
+        *,
+        pipelined: bool = False,
+        kind_sink: KindSink | None = None,
+    ) -> None:
+        self.window = window
+        self.sink = sink
+        self.matcher = matcher
+        self.nbytes = nbytes
+        self.timeout_ns = window.timeout_ns
+        self._marks: deque[int] = deque()
+        self._sents: deque[int] = deque()
+        self._warm = 0
+        # Protocols whose requests vary (a command mix): each request's kind and size, in
+        # step with the marks; None otherwise, so the common case pays nothing.
+        self.kind_sink = kind_sink
+        self._kinds: deque[str] | None = deque() if kind_sink is not None else None
+        self._sizes: deque[int] | None = deque() if kind_sink is not None else None
+        # One request at a time with replies of one known size (echo, --expect,
+        # --expect-size): the reply is read into a buffer one byte longer than it, so an
+        # over-long reply shows in the read's length, and compared whole (``==`` on a
+        # bytearray is several times cheaper than ``startswith`` with offsets).
+        self._expected = matcher.expected if isinstance(matcher, Exact) else None
+        self._size = len(matcher.expected) if isinstance(matcher, Exact) else 0
+        if isinstance(matcher, Size):
+            self._size = matcher.size
+        if pipelined:
+            self._size = 0  # replies may share a read: the general path
+        self._buf = bytearray(self._size + 1)
+        self._view = memoryview(self._buf)
+        self._whole = (self._expected or b"") + b"\0"
+        self._got = 0
+        if replies is None:
+            replies = (
+                ReplyBuffer(1, 1) if self._size else ReplyBuffer(1024, 256)
+            )  # grows for longer replies
+        self.replies = replies  # the general path's buffer
+
+    def space(self) -> memoryview:
+        """Where the driver reads the next bytes into (then calls :meth:`received`)."""
+        if self._size:
+            return self._view[self._got :] if self._got else self._view
+        return self.replies.space()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._sents)
+
+    @property
+    def measured_in_flight(self) -> int:
+        return len(self._sents) - self._warm
+
+    def issue(self, mark_ns: int, sent_ns: int) -> bool:
+        """Request marked ``mark_ns`` (due, or the send itself) goes out at ``sent_ns``.
+
+        False: the window is closed, send nothing.
+        """
+        window = self.window
+        if (
+            window.measure_start_ns <= mark_ns < window.measure_end_ns
+            and window.issued < window.limit
+        ):
+            window.issued += 1  # RequestWindow.admit's MEASURED, inline: the common case
+        else:
+            state = window.admit(mark_ns)
+            if state == CLOSED:
+                return False
+            if state == WARMUP:
+                self._warm += 1
+        self._marks.append(mark_ns)
+        self._sents.append(sent_ns)
+        return True
+
+    def note(self, kind: str, nbytes: int) -> None:
+        """The request just issued is a ``kind`` of ``nbytes`` (protocols with kinds)."""
+        if self._kinds is not None and self._sizes is not None:
+            self._kinds.append(kind)
+            self._sizes.append(nbytes)
+
+    def resent(self, sent_ns: int) -> None:
+        """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
+        self._sents[-1] = sent_ns
+
+    def _received_any(self, n: int, now_ns: int) -> int:
+        """The general path: replies matched by the matcher, several per read."""
+        rb = self.replies
+        end = rb.end + n
+        rb.end = end
+        start = rb.start
+        sents = self._sents
+        while start < end:
+            if not sents:
+                # Bytes with no request outstanding: unsolicited, or the tail of an
+                # over-long reply that came in a later read.
+                self.fail(MISMATCHED, now_ns)
+                return RECONNECT
+            got = self.matcher.check(rb.data, start, end)
+            if got == 0:
+                break
+            if got < 0 or (start + got < end and len(sents) == 1):
+                # Wrong bytes, an error reply, or more bytes than the one request
+                # outstanding asked for.
+                self.fail(MISMATCHED if got >= 0 or got == MISMATCH else PROTOCOL_ERROR, now_ns)
+                return RECONNECT
+            start += got
+            self._answered(got, now_ns)
+        rb.start = start
+        return OK
+
+    def received(self, n: int, now_ns: int) -> int:
+        """``n`` bytes were written into :meth:`space` and arrived by ``now_ns``.
+
+        The fast path (one request in flight, a reply of ``_size`` bytes) is inlined down
+        to the sink's call: on the hot path a Python call costs as much as the rule.
+        """
+        size = self._size
+        if not size:
+            return self._received_any(n, now_ns)
+        got = self._got + n
+        if not self._sents or got > size:
+            self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
+            return RECONNECT
+        expected = self._expected
+        if got < size:
+            if expected is not None and not expected.startswith(self._buf[:got]):
+                self.fail(MISMATCHED, now_ns)  # a wrong byte: known before the rest
+                return RECONNECT
+            self._got = got
+            return OK
+        self._got = 0
+        if expected is not None and self._buf != self._whole:
+            self.fail(MISMATCHED, now_ns)
+            return RECONNECT
+        sent = self._sents.popleft()
+        mark = self._marks.popleft()
+        if self._warm:
+            self._warm -= 1
+            return OK
+        service = now_ns - sent  # computed once and handed on: ints cost on this path
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, size)
+        return OK
+
+    def _answered(self, got: int, now_ns: int) -> None:
+        """The oldest request in flight got its whole reply (``got`` bytes)."""
+        sent = self._sents.popleft()
+        mark = self._marks.popleft()
+        if self._kinds is not None:
+            self._answered_kind(sent, mark, got, now_ns)
+            return
+        if self._warm:
+            self._warm -= 1
+            return
+        # Computed once and handed on: the hot path pays per int it creates.
+        service = now_ns - sent
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, got)
+
+    def _answered_kind(self, sent: int, mark: int, got: int, now_ns: int) -> None:
+        """:meth:`_answered` for a protocol with kinds: counted in total and per kind."""
+        assert self._kinds is not None and self._sizes is not None
+        assert self.kind_sink is not None
+        kind = self._kinds.popleft()
+        size = self._sizes.popleft()
+        if self._warm:
+            self._warm -= 1
+            return
+        service = now_ns - sent
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+            self.kind_sink.kind_failed(kind, TIMEOUT)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, size, got)
+            self.kind_sink.kind_completed(kind, latency)
+
+    def _measured_kinds(self) -> list[str]:
+        return list(self._kinds)[self._warm :] if self._kinds is not None else []
+
+    def deadline(self) -> int:
+        """When the oldest request in flight times out (NEVER if none)."""
+        return self._sents[0] + self.timeout_ns if self._sents else NEVER
+
+    def expire(self, now_ns: int) -> int:
+        """RECONNECT if the oldest request is overdue: it and every later one time out."""
+        if self._sents and now_ns - self._sents[0] >= self.timeout_ns:
+            self.fail(TIMEOUT, now_ns)
+            return RECONNECT
+        return OK
+
+    def fail(self, kind: str, now_ns: int) -> None:
+        """The connection failed (``kind``): every request in flight on it ends so."""
+        measured = len(self._sents) - self._warm
+        if measured:
+            self.sink.failed(kind, measured, now_ns)
+            if self.kind_sink is not None:
+                for request_kind in self._measured_kinds():
+                    self.kind_sink.kind_failed(request_kind, kind)
+        elif self._warm:
+            self.sink.error(kind, self._marks[0])  # a warm-up request's: a warm-up error
+        else:
+            self.sink.error(kind, now_ns)
+        self._forget()
+
+    def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
+        """The run is over: requests still open time out or are unfinished.
+
+        ``unsent``: marks of requests that were due but never went out (an open-loop
+        backlog); they were due inside the window, so they count like any other.
+        An interrupted run leaves them all open (``in_flight``), and says so.
+        """
+        window = self.window
+        marks = list(self._marks)[self._warm :]
+        marks.extend(mark for mark in unsent if window.admit(mark) == MEASURED)
+        if not interrupted:
+            kinds = self._measured_kinds()
+            for i, mark in enumerate(marks):
+                end = window.end_kind(mark, now_ns)
+                self.sink.failed(end, 1, now_ns)
+                if self.kind_sink is not None and i < len(kinds):
+                    self.kind_sink.kind_failed(kinds[i], end)
+        self._forget()
+
+    def _forget(self) -> None:
+        self._marks.clear()
+        self._sents.clear()
+        if self._kinds is not None and self._sizes is not None:
+            self._kinds.clear()
+            self._sizes.clear()
+        self._warm = 0
+        self.replies.clear()
+        self._got = 0
+        self._buf[-1] = 0  # an over-long reply's extra byte: the whole-compare needs a 0
+
+
+class DatagramExchange:
+    """One datagram socket: numbered requests, replies classified by the ledger.
+
+    Due and send times are kept only while a datagram is in flight, so memory is
+    bounded by what is in flight, not by what has been sent. Warm-up datagrams are
+    followed too (a closed loop waits for their replies) but never counted.
+    """
+
+    __slots__ = (
+        "_marks",
+        "_sents",
+        "_warm",
+        "ledger",
+        "nbytes",
+        "sink",
+        "tail",
+        "timeout_ns",
+        "window",
+    )
+
+    def __init__(self, window: RequestWindow, sink: Sink, payload: bytes) -> None:
+        self.window = window
+        self.sink = sink
+        self.timeout_ns = window.timeout_ns
+        self.nbytes = len(payload)
+        self.tail = payload[dg.SEQ_SIZE :]
+        self.ledger: dg.DatagramLedger | None = None
+        self._marks: dict[int, int] = {}
+        self._sents: dict[int, int] = {}
+        self._warm: dict[int, int] = {}  # warm-up seq -> deadline, in send order
+
+    @property
+    def in_flight(self) -> int:
+        ledger = self.ledger
+        return len(self._warm) + (ledger.in_flight if ledger is not None else 0)
+
+    def issue(self, seq: int, mark_ns: int, sent_ns: int) -> bool:
+        """Datagram ``seq`` marked ``mark_ns`` goes out at ``sent_ns``; False: send nothing."""
+        state = self.window.admit(mark_ns)
+        if state == CLOSED:
+            return False
+        if state == WARMUP:
+            self._warm[seq] = sent_ns + self.timeout_ns
+            return True
+        if self.ledger is None:
+            self.ledger = dg.DatagramLedger(self.timeout_ns, first_seq=seq)
+        self.ledger.on_send(seq, sent_ns)
+        self._marks[seq] = mark_ns
+        self._sents[seq] = sent_ns
+        return True
+
+    def received(self, data: memoryview, n: int, now_ns: int) -> None:
+        """A datagram of ``n`` bytes (in ``data``) was read at ``now_ns``."""
+        if n < dg.SEQ_SIZE:
+            self.sink.error(MISMATCHED, now_ns)
+            return
+        (seq,) = dg.SEQ.unpack_from(data)
+        self.expire(now_ns)  # on time or late by the clock, not by when it was read
+        ledger = self.ledger
+        if ledger is None or seq < ledger.first_seq:
+            self._warm.pop(seq, None)  # a warm-up reply: never counted
+            return
+        outcome = ledger.on_reply(seq)
+        if outcome == dg.UNKNOWN:
+            self.sink.error(MISMATCHED, now_ns)
+        if outcome != dg.RECEIVED and outcome != dg.REORDERED:
+            return
+        mark = self._marks.pop(seq)
+        sent = self._sents.pop(seq)
+        if data[dg.SEQ_SIZE : n] != self.tail:
+            self.sink.failed(MISMATCHED, 1, now_ns)
+        else:
+            service = now_ns - sent
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, n)
+
+    def deadline(self) -> int:
+        """When the oldest datagram in flight expires (NEVER if none)."""
+        for deadline in self._warm.values():
+            return deadline
+        ledger = self.ledger
+        found = ledger.next_deadline() if ledger is not None else None
+        return NEVER if found is None else found
+
+    def expire(self, now_ns: int) -> int:
+        """Datagrams past their deadline are lost; returns how many measured ones."""
+        warm = self._warm
+        while warm:
+            seq = next(iter(warm))
+            if warm[seq] > now_ns:
+                break
+            del warm[seq]
+        ledger = self.ledger
+        if ledger is None:
+            return 0
+        lost = ledger.expire(now_ns, self._forget)
+        if lost:
+            self.sink.failed(LOST, lost, now_ns)
+        return lost
+
+    def send_failed(self, seq: int, kind: str, now_ns: int) -> None:
+        """The send of ``seq`` (the newest) failed: it never left, so it is that request's
+        failure (``kind``), not a lost datagram."""
+        if seq in self._marks:
+            assert self.ledger is not None
+            self.ledger.unsend(seq)
+            del self._marks[seq], self._sents[seq]
+            self.sink.failed(kind, 1, now_ns)
+        else:
+            self._warm.pop(seq, None)
+            self.sink.error(kind, now_ns)
+
+    def finish(self, now_ns: int, interrupted: bool = False) -> None:
+        """The run is over: datagrams still in flight are lost if they were due a
+        ``timeout`` ago or more, else unfinished (a shortened drain); an interrupted run
+        leaves them in flight."""
+        self._warm.clear()
+        ledger = self.ledger
+        if interrupted or ledger is None:
+            return
+        self.expire(now_ns)
+        left = ledger.in_flight
+        marks = self._marks
+        window = self.window
+
+        def overdue(seq: int) -> bool:
+            return window.end_kind(marks[seq], now_ns) == TIMEOUT
+
+        lost = ledger.abandon(overdue, self._forget)
+        if lost:
+            self.sink.failed(LOST, lost, now_ns)
+        if left - lost:
+            self.sink.failed(UNFINISHED, left - lost, now_ns)
+
+    def _forget(self, seq: int) -> None:
+        del self._marks[seq], self._sents[seq]

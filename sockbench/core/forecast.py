@@ -1,0 +1,128 @@
+"""Warnings a run's settings predict, said before any load (pure).
+
+Each names the limit, why the run will hit it, and what to change. They take the
+run's config as its JSON (``RunConfig.to_json()``) and the :class:`Machine` facts,
+so they are tested with made-up machines, and the same function serves the CLI
+(printed before load) and the engine (kept in the result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sockbench.core.machine import Machine
+from sockbench.core.warning import RunWarning, WarningKind
+
+SERVER_RESERVED_FDS = 16  # a server's own descriptors: listener, pipes, epoll, stdio
+#: A port stays in TIME_WAIT this long after its connection closes (Linux: 60 s).
+TIME_WAIT_S = 60
+PORTS_PER_ADDRESS = 28_232  # Linux's default ephemeral range, per source address
+
+
+def predicted_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
+    warnings = [*_server_warnings(config, machine), *_port_warnings(config, machine)]
+    if machine.load_average >= machine.cpu_count:
+        warnings.append(
+            RunWarning(
+                WarningKind.BUSY_MACHINE,
+                f"the machine is busy before the run (load average {machine.load_average:.1f} "
+                f"on {machine.cpu_count} cores): other processes take CPU from the server and "
+                "the generator, so numbers come out lower and noisier",
+                "run on an idle machine, or pin with --server-cpus/--client-cpus",
+            )
+        )
+    return warnings
+
+
+def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
+    model = config.get("server_model")
+    if config.get("target") or not model or config.get("mode") == "churn":
+        return []
+    clients = int(config["clients"])
+    warnings = []
+    processes = int(config.get("server_processes") or 0) if model == "prefork" else 1
+    per_process = -(-clients // max(processes, 1))
+    room = machine.nofile_limit - SERVER_RESERVED_FDS
+    if per_process > room:
+        needed = -(-clients // room)
+        warnings.append(
+            RunWarning(
+                WarningKind.DESCRIPTOR_LIMIT,
+                f"the {model} server may hold about {room:,} connections per process "
+                f"(descriptor limit {machine.nofile_limit:,}) and --clients {clients:,} puts "
+                f"{per_process:,} on {'each' if processes > 1 else 'one'}: the last ones wait "
+                "to be accepted, and time out unless a descriptor frees",
+                f"use --server prefork --server-processes {needed}, or raise the hard "
+                "limit (ulimit -Hn)",
+            )
+        )
+    threads = int(config.get("server_threads") or 0)
+    if model == "threadpool" and threads < clients and config.get("proto") in ("tcp", "unix"):
+        warnings.append(
+            RunWarning(
+                WarningKind.THREADPOOL_QUEUE,
+                f"the threadpool server serves {threads} connections at once and "
+                f"--clients {clients} opens {clients}: the other {clients - threads} wait in "
+                "its queue, their latency includes the wait, and past --timeout they count "
+                "as errors",
+                f"give --server-threads {clients}, or use fewer --clients",
+            )
+        )
+    return warnings
+
+
+def _port_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
+    if config.get("proto") != "tcp":
+        return []
+    clients = int(config["clients"])
+    sources = max(1, len(config.get("source_ips") or ()))
+    ports = machine.ephemeral_ports * sources
+    if clients <= ports:
+        return []
+    return [
+        RunWarning(
+            WarningKind.EPHEMERAL_PORTS,
+            f"--clients {clients:,} needs {clients:,} source ports to one server address, and "
+            f"{sources} source address(es) give {ports:,} (ports "
+            f"{machine.port_range[0]}-{machine.port_range[1]})",
+            "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, or "
+            "widen net.ipv4.ip_local_port_range",
+        )
+    ]
+
+
+def measured_warnings(doc: Mapping[str, Any]) -> list[RunWarning]:
+    """Limits a finished run shows: the queue clients wait in, ports held in TIME_WAIT."""
+    config, totals = doc.get("config") or {}, doc.get("totals") or {}
+    warnings = []
+    rps, clients, timeout = (
+        totals.get("throughput_rps"),
+        config.get("clients"),
+        config.get("timeout_s"),
+    )
+    closed_loop = not config.get("rate") and config.get("mode", "echo") == "echo"
+    if closed_loop and rps and clients and timeout:
+        wait = clients / rps  # Little's law: requests in flight = throughput x time each
+        if wait >= timeout / 2:
+            warnings.append(
+                RunWarning(
+                    WarningKind.LITTLES_LAW,
+                    f"{clients:,} clients at {rps:,.0f} req/s wait about {wait:.2f} s per "
+                    f"request (Little's law: clients / throughput), close to --timeout "
+                    f"{timeout:g} s: slower replies count as errors, not latencies",
+                    f"raise --timeout (to {max(10.0, 4 * wait):.0f}s, say) or lower --clients",
+                )
+            )
+    per_s = totals.get("connections_per_s")
+    sources = max(1, len(config.get("source_ips") or ()))
+    if per_s and per_s * TIME_WAIT_S > 0.5 * PORTS_PER_ADDRESS * sources:
+        warnings.append(
+            RunWarning(
+                WarningKind.EPHEMERAL_PORTS,
+                f"{per_s:,.0f} new connections/s hold {per_s * TIME_WAIT_S:,.0f} ports in "
+                f"TIME_WAIT ({TIME_WAIT_S} s each), near the ~28k per source address",
+                "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9",
+            )
+        )
+    return warnings

@@ -1,0 +1,30 @@
+"""Client drivers: each only moves bytes and times in and out of the exchange core.
+
+One table picks the driver for a workload; :class:`~.context.ClientContext` is all
+a driver is handed. The pump (:mod:`.pump`) serves closed-loop stream clients of a
+worker together; the others run a trio task per client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sockbench.engine.clients import bulk, churn, datagram, stream
+from sockbench.engine.clients.context import ClientContext
+
+Driver = Callable[[ClientContext], Awaitable[None]]
+
+# (mode, over a stream socket, open loop) -> driver
+DRIVERS: dict[tuple[str, bool, bool], Driver] = {
+    ("echo", True, False): stream.closed_loop,
+    ("echo", True, True): stream.open_loop,
+    ("echo", False, False): datagram.closed_loop,
+    ("echo", False, True): datagram.open_loop,
+    ("churn", True, False): churn.churn,
+    ("stream", True, False): bulk.tcp_bulk,
+    ("stream", False, True): bulk.udp_bulk,
+}
+
+
+def driver_for(mode: str, stream_socket: bool, open_loop: bool) -> Driver:
+    return DRIVERS[mode, stream_socket, open_loop]

@@ -1,0 +1,68 @@
+"""Connection churn: every request opens a new connection, sends, reads the reply, closes.
+
+This loads the server's accept path, the "copy" of the listening socket made for
+every client, rather than its steady-state I/O. Connect time and request latency
+are recorded apart; connections per second is the headline number. A transaction
+belongs to the window by when its connect started; its latency runs from the send.
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+
+import trio
+
+from sockbench.core.exchange import RECONNECT, TIMEOUT
+from sockbench.engine import sockio
+from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.stream import new_exchange
+from sockbench.engine.error_kinds import PeerClosed, error_kind
+
+PORTS_EXHAUSTED_PAUSE_S = 0.05
+
+
+async def churn(ctx: ClientContext) -> None:
+    recorder = ctx.recorder
+    ex = new_exchange(ctx)
+    ctx.gate.attempted()
+    await ctx.gate.go.wait()
+    try:
+        while True:
+            start = time.monotonic_ns()
+            if not ex.issue(start, start):
+                break
+            measured = ex.measured_in_flight > 0
+            try:
+                with trio.fail_after(ctx.timeout_s):
+                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+                    try:
+                        ex.resent(time.monotonic_ns())
+                        await sockio.send_all(sock, ctx.request)
+                        while ex.in_flight:
+                            await trio.lowlevel.wait_readable(sock)
+                            try:
+                                n = sock.recv_into(ex.space())
+                            except BlockingIOError:
+                                continue
+                            if n == 0:
+                                raise PeerClosed
+                            if ex.received(n, time.monotonic_ns()) == RECONNECT:
+                                break
+                    finally:
+                        sockio.close(sock)
+            except trio.TooSlowError:
+                ex.fail(TIMEOUT, time.monotonic_ns())
+                continue
+            except (OSError, PeerClosed) as exc:
+                ex.fail(error_kind(exc), time.monotonic_ns())
+                if isinstance(exc, OSError) and exc.errno == errno.EADDRNOTAVAIL:
+                    # Out of ephemeral ports (TIME_WAIT): wait instead of spinning on errors.
+                    await trio.sleep(PORTS_EXHAUSTED_PAUSE_S)
+                continue
+            if measured:
+                recorder.connections += 1
+                recorder.connect.record((connect_ns + 500) // 1000)
+    finally:
+        ex.finish(time.monotonic_ns(), ctx.interrupted())
+    recorder.retire()

@@ -1,0 +1,142 @@
+"""What every client driver is handed, and the connect, count and gate logic they share."""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+
+import trio
+
+from sockbench.core.exchange import NEVER, RequestWindow
+from sockbench.core.expect import ReplyMatcher
+from sockbench.core.protocols import Exchange
+from sockbench.core.schedule import ClientSchedule
+from sockbench.endpoints import Endpoint
+from sockbench.engine import sockio
+from sockbench.engine.error_kinds import error_kind
+from sockbench.engine.gate import StartGate
+from sockbench.engine.recorder import WorkerRecorder
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """One client's part of the run: where, what, and the worker's shared pieces."""
+
+    endpoint: Endpoint
+    request: bytes
+    matcher: ReplyMatcher
+    timeout_s: float
+    recorder: WorkerRecorder
+    gate: StartGate
+    limiter: trio.CapacityLimiter
+    index: int = 0
+    first_client: int = 0  # this worker's first client's number in the run
+    source: str | None = None
+    reply_dir: str | None = None
+    schedule: ClientSchedule | None = None
+    pipeline: int = 1
+    # A protocol whose requests vary, have kinds or a setup (redis, memcache, plugins);
+    # None: every request is ``request``.
+    protocol: Exchange | None = None
+
+    def request_for(self, seq: int) -> bytes:
+        """This client's ``seq``-th request."""
+        protocol = self.protocol
+        if protocol is None or protocol.fixed is not None:
+            return self.request
+        return protocol.request(self.index_in_run, seq)
+
+    @property
+    def index_in_run(self) -> int:
+        return self.first_client + self.index
+
+    @property
+    def window(self) -> RequestWindow:
+        return self.recorder.window
+
+    def interrupted(self) -> bool:
+        return self.recorder.interrupted
+
+
+def trio_time(monotonic_ns: int) -> float:
+    """A ``time.monotonic_ns`` instant on trio's clock (which is offset from it)."""
+    if monotonic_ns >= NEVER:
+        return float("inf")
+    return trio.current_time() + (monotonic_ns - time.monotonic_ns()) / 1e9
+
+
+async def connect_stream(
+    ctx: ClientContext, gate: StartGate | None, backoff: sockio.Backoff | None = None
+) -> socket.socket | None:
+    """Connect, counting failures by kind and backing off (with jitter) while they repeat.
+
+    ``gate`` is told after the first attempt, successful or not, so one unreachable
+    client cannot hold the whole run at the start line. ``backoff`` carries the delay
+    over from the client's previous connections (see :class:`sockio.Backoff`). None once
+    the window has closed while retrying: there is nothing left to connect for.
+    """
+    recorder = ctx.recorder
+    backoff = backoff or sockio.Backoff()
+    if backoff.delay:  # the last connection served nothing: do not hammer the target
+        await trio.sleep(backoff.next_wait())
+    while True:
+        try:
+            async with ctx.limiter:
+                with trio.fail_after(CONNECT_TIMEOUT_S):
+                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+        except (OSError, trio.TooSlowError) as exc:
+            kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
+            recorder.error(kind, time.monotonic_ns())
+        else:
+            recorder.connect.record((connect_ns + 500) // 1000)
+            recorder.connections += 1
+            if gate is not None:
+                gate.attempted()
+            return sock
+        if gate is not None:
+            gate.attempted()
+            gate = None
+        if ctx.window.closed(time.monotonic_ns()):
+            return None
+        await trio.sleep(backoff.next_wait())
+
+
+def open_datagram(
+    endpoint: Endpoint, reply_dir: str | None, source: str | None = None
+) -> socket.socket:
+    """A datagram socket connected to ``endpoint``.
+
+    A Unix datagram client must bind a path of its own, or the server has no address
+    to reply to; those paths live in ``reply_dir``, which the caller removes.
+    """
+    sock = sockio.open_socket(endpoint, source)
+    try:
+        if endpoint.proto.is_unix:
+            if reply_dir is None:
+                raise ValueError("a unix-dgram client needs a directory for its reply socket")
+            sock.bind(tempfile.mktemp(prefix="c", dir=reply_dir))
+        sock.connect(endpoint.sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def open_counted(ctx: ClientContext) -> socket.socket | None:
+    """Open one client's datagram socket, count it (or its error) and tell the start gate."""
+    recorder = ctx.recorder
+    start = time.monotonic_ns()
+    try:
+        sock = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source)
+    except OSError as exc:
+        recorder.error(error_kind(exc), time.monotonic_ns())
+        ctx.gate.attempted()
+        return None
+    recorder.connect.record((time.monotonic_ns() - start + 500) // 1000)
+    recorder.connections += 1
+    ctx.gate.attempted()
+    return sock

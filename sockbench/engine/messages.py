@@ -1,0 +1,71 @@
+"""The messages a worker process and its coordinator exchange over a pipe.
+
+worker -> coordinator: :class:`Connected`, then :class:`Interval` per interval, then
+:class:`Done`; coordinator -> worker: :class:`Go`, and :class:`Stop` to end early.
+They are pickled by :mod:`multiprocessing`; :func:`receive` is the one place that
+reads and checks them, so an unexpected message is an error with a name, not an
+``assert`` that ``python -O`` would skip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+import trio
+
+from sockbench.core.intervals import IntervalRow
+from sockbench.core.tally import Tally
+from sockbench.engine.worker import Window
+
+
+@dataclass(frozen=True)
+class Connected:
+    connections: int
+
+
+@dataclass(frozen=True)
+class Interval:
+    row: IntervalRow
+
+
+@dataclass(frozen=True)
+class Done:
+    tally: Tally
+
+
+@dataclass(frozen=True)
+class Go:
+    window: Window
+
+
+@dataclass(frozen=True)
+class Stop:
+    pass
+
+
+ToCoordinator = Connected | Interval | Done
+ToWorker = Go | Stop
+Message = ToCoordinator | ToWorker
+
+
+class ProtocolError(Exception):
+    """The other end sent something that is not a message of this protocol."""
+
+
+async def receive(conn: Connection) -> Message:
+    """The next message; EOFError/OSError when the other end is gone."""
+    await trio.lowlevel.wait_readable(conn.fileno())
+    message = conn.recv()
+    if not isinstance(message, Connected | Interval | Done | Go | Stop):
+        raise ProtocolError(f"unexpected message on the worker pipe: {message!r}")
+    return message
+
+
+def send(conn: Connection, message: Message) -> bool:
+    """Send ``message``; False when the other end is gone (its reader reports that)."""
+    try:
+        conn.send(message)
+    except OSError:  # BrokenPipeError, ConnectionResetError: it exited or was killed
+        return False
+    return True

@@ -1,0 +1,118 @@
+"""--check: parsing, evaluation against a result, and the exit code (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sockbench.core.checks import evaluate, parse_check
+from sockbench.core.datagrams import DatagramCounts
+from sockbench.core.histogram import Recorder, encode
+from sockbench.core.result import build_result
+from sockbench.core.status import EXIT_CHECK_FAILED, combined_exit_code, result_exit_code
+from sockbench.core.tally import Tally
+from sockbench.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("expr", "metric", "threshold"),
+    [
+        ("p99 < 5ms", "latency.p99", 0.005),
+        ("p99.9<=1s", "latency.p99.9", 1.0),
+        ("p99.999 < 20ms", "latency.p99.999", 0.02),
+        ("latency.p99_99 < 2ms", "latency.p99.99", 0.002),
+        ("connect.p99 < 20ms", "connect.p99", 0.02),
+        ("max < 1s", "latency.max", 1.0),
+        ("errors == 0", "errors", 0.0),
+        ("errors.timeout == 0", "errors.timeout", 0.0),
+        ("rps >= 10k", "rps", 10_000.0),
+        ("loss < 0.1%", "loss", 0.001),
+        ("achieved >= 99%", "achieved", 0.99),
+    ],
+)
+def test_parse(expr: str, metric: str, threshold: float) -> None:
+    check = parse_check(expr)
+    assert (check.metric, check.threshold) == (metric, pytest.approx(threshold))
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("p99 5ms", "malformed --check 'p99 5ms'; expected METRIC OP VALUE"),
+        ("speed > 3", "unknown metric 'speed'"),
+        ("p100 < 1s", "between 0 and 100"),
+        ("p99 < 5x", "expected a duration like 500ms"),
+        ("rps >= many", "expected a number"),
+    ],
+)
+def test_malformed_checks_say_what_is_accepted(expr: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_check(expr)
+
+
+def _result(latencies_us: list[int], errors: dict[str, int], checks: list[str]) -> dict[str, Any]:
+    rec = Recorder()
+    for v in latencies_us:
+        rec.record(v)
+    tally = Tally(
+        requests=len(latencies_us), bytes_sent=0, bytes_received=0, connections=1,
+        errors=errors, warmup_errors={}, latency=encode(rec.histogram),
+        connect=encode(Recorder().histogram),
+        datagrams=DatagramCounts(sent=100, received=98, lost=2),
+    )  # fmt: skip
+    return build_result(
+        config={"proto": "udp", "clients": 1, "checks": checks}, command="t", environment={},
+        server={}, started_at="", duration_s=1.0, status="completed", tally=tally, warnings=[],
+    )  # fmt: skip
+
+
+def test_every_check_is_kept_with_its_measured_value() -> None:
+    doc = _result(
+        [1000] * 99 + [9000],
+        {"timeout": 2},
+        ["p50 < 2ms", "p99.9 < 5ms", "errors.timeout == 0", "rps >= 50", "loss < 5%"],
+    )
+    checks = {c["expr"]: c for c in doc["checks"]}
+    assert [c["passed"] for c in doc["checks"]] == [True, False, False, True, True]
+    assert checks["p99.9 < 5ms"]["value"] == pytest.approx(0.009, rel=0.01)
+    assert checks["p99.9 < 5ms"]["measured"] == "9.01 ms"  # the histogram bucket's top
+    assert checks["errors.timeout == 0"]["value"] == 2
+    assert checks["loss < 5%"]["measured"] == "2.00%"
+    assert result_exit_code(doc) == EXIT_CHECK_FAILED
+
+
+def test_exit_codes() -> None:
+    passing = _result([1000], {}, ["errors == 0"])
+    assert result_exit_code(passing) == 0
+    assert result_exit_code({**passing, "status": "interrupted"}) == 130
+    # A failed check is not 0, not 2 (bad input), not 130 (interrupted).
+    assert EXIT_CHECK_FAILED not in (0, 1, 2, 130)
+    assert combined_exit_code([0, EXIT_CHECK_FAILED, 0]) == EXIT_CHECK_FAILED
+    assert combined_exit_code([EXIT_CHECK_FAILED, 130]) == 130
+
+
+def test_nothing_measured_fails_the_check() -> None:
+    [result] = evaluate([parse_check("p99 < 1s")], {"latency_us": {"count": 0}})
+    assert result.value is None and not result.passed
+
+
+def test_percentiles_asked_for_are_recorded_and_reported() -> None:
+    from sockbench.report.sections import latency_table
+
+    doc = _result([1000] * 999 + [50_000], {}, [])
+    assert set(doc["latency_us"]["percentiles"]) == {"50", "90", "99", "99.9", "99.99"}
+    rec = Recorder()
+    rec.record(7)
+    doc = build_result(
+        config={"proto": "tcp", "clients": 1, "percentiles": [50.0, 99.999]}, command="t",
+        environment={}, server={}, started_at="", duration_s=1.0, status="completed",
+        tally=Tally(requests=1, bytes_sent=0, bytes_received=0, connections=1, errors={},
+                    warmup_errors={}, latency=encode(rec.histogram),
+                    connect=encode(Recorder().histogram)),
+        warnings=[],
+    )  # fmt: skip
+    assert doc["latency_us"]["percentiles"] == {"50": 7, "99.999": 7}
+    assert latency_table(doc).headers == (
+        "", "count", "min", "p50", "p99.999", "max", "mean", "stdev"
+    )  # fmt: skip

@@ -1,0 +1,490 @@
+"""The exchange state machine, fed bytes and times by hand: one case per defect it fixes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from sockbench.core import datagrams as dg
+from sockbench.core.exchange import (
+    OK,
+    RECONNECT,
+    DatagramExchange,
+    RequestWindow,
+    StreamExchange,
+)
+from sockbench.core.expect import Echo, Exact, Size
+
+MS = 1_000_000
+S = 1_000 * MS
+TIMEOUT = 1 * S
+PING = b"PING\r\n"
+
+
+class Sink:
+    """Collects outcomes, as the worker's recorder would."""
+
+    def __init__(self) -> None:
+        self.latencies: list[int] = []
+        self.service: list[int] = []
+        self.failures: Counter[str] = Counter()
+        self.errors: Counter[str] = Counter()
+
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+        self.latencies.append(latency_ns)
+        self.service.append(service_ns)
+
+    def failed(self, kind: str, count: int, at_ns: int) -> None:
+        self.failures[kind] += count
+
+    def error(self, kind: str, at_ns: int) -> None:
+        self.errors[kind] += 1
+
+
+def window(start: int = 10 * S, end: int = 20 * S, **kw: int | None) -> RequestWindow:
+    return RequestWindow(TIMEOUT, measure_start_ns=start, measure_end_ns=end, **kw)  # type: ignore[arg-type]
+
+
+def stream(
+    win: RequestWindow, matcher: object = None, pipelined: bool = False
+) -> tuple[StreamExchange, Sink]:
+    sink = Sink()
+    ex = StreamExchange(win, sink, matcher or Echo(PING), len(PING), pipelined=pipelined)  # type: ignore[arg-type]
+    return ex, sink
+
+
+def feed(ex: StreamExchange, data: bytes, now: int) -> int:
+    space = ex.space()
+    n = min(len(data), len(space))  # a driver reads what fits
+    space[:n] = data[:n]
+    return ex.received(n, now)
+
+
+def balanced(win: RequestWindow, sink: Sink, in_flight: int = 0) -> bool:
+    """Every request issued in the window ended once, or is one of ``in_flight``."""
+    return win.issued == len(sink.latencies) + sum(sink.failures.values()) + in_flight
+
+
+# -- stream: the basics -------------------------------------------------------------------
+
+
+def test_a_reply_completes_its_request_with_latency_from_the_send() -> None:
+    win = window()
+    ex, sink = stream(win)
+    assert ex.issue(11 * S, 11 * S)
+    assert feed(ex, PING, 11 * S + 3 * MS) == OK
+    assert sink.latencies == [3 * MS] and not ex.in_flight and balanced(win, sink)
+
+
+def test_warm_up_requests_are_followed_but_never_counted() -> None:
+    win = window()
+    ex, sink = stream(win)
+    assert ex.issue(9 * S, 9 * S)  # warm-up
+    assert feed(ex, PING, 10 * S + 1) == OK
+    assert sink.latencies == [] and win.issued == 0
+
+
+def test_a_reply_in_pieces_completes_once_whole() -> None:
+    ex, sink = stream(window())
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, PING[:2], 11 * S + 1) == OK and sink.latencies == []
+    assert feed(ex, PING[2:], 11 * S + 2) == OK and sink.latencies == [2]
+
+
+def test_pipelined_replies_are_matched_in_order_from_their_due_times() -> None:
+    ex, sink = stream(window(), pipelined=True)
+    ex.issue(11 * S, 11 * S + 5)
+    ex.issue(11 * S + 10, 11 * S + 10)
+    assert feed(ex, PING + PING, 11 * S + 100) == OK
+    assert sink.latencies == [100, 90] and sink.service == [95, 90]
+
+
+# -- defect 1: open loop over TCP never timed out -----------------------------------------
+
+
+def test_a_request_issued_while_idle_has_a_deadline_and_times_out() -> None:
+    win = window()
+    ex, sink = stream(win)
+    assert ex.deadline() == 2**63 - 1  # nothing in flight: no deadline
+    ex.issue(11 * S, 11 * S)
+    assert ex.deadline() == 12 * S  # the driver must wait for this, not for "never"
+    assert ex.expire(12 * S - 1) == OK
+    assert ex.expire(12 * S) == RECONNECT
+    assert sink.failures == {"timeout": 1} and not ex.in_flight and balanced(win, sink)
+
+
+def test_a_timeout_ends_every_request_in_flight_on_the_connection() -> None:
+    win = window()
+    ex, sink = stream(win)
+    for i in range(3):
+        ex.issue(11 * S + i, 11 * S + i)
+    assert ex.expire(12 * S) == RECONNECT
+    assert sink.failures == {"timeout": 3} and balanced(win, sink)
+
+
+# -- defect 9: a reply after --timeout is not a success ------------------------------------
+
+
+def test_a_stream_reply_read_after_the_timeout_is_a_timeout() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, PING, 12 * S) == OK
+    assert sink.latencies == [] and sink.failures == {"timeout": 1} and balanced(win, sink)
+
+
+def test_a_datagram_reply_read_after_its_deadline_is_late_not_received() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S)
+    ex.received(_datagram(0), 64, 12 * S + 60 * MS)  # deadline passed before it was read
+    assert sink.latencies == [] and sink.failures == {"lost": 1}
+    assert ex.ledger is not None and ex.ledger.counts().late == 1
+
+
+# -- issue 15 item 4: over-long replies and unsolicited bytes -----------------------------
+
+
+def test_an_over_long_echo_is_a_mismatch_of_its_own_request() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, PING + b"extra", 11 * S + 1) == RECONNECT
+    assert sink.latencies == [] and sink.failures == {"mismatch": 1} and balanced(win, sink)
+
+
+def test_an_over_long_reply_to_a_size_expectation_is_a_mismatch() -> None:
+    ex, sink = stream(window(), Size(6))
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, bytes(17_500 % 1000), 11 * S + 1) == RECONNECT
+    assert sink.latencies == [] and sink.failures == {"mismatch": 1}
+
+
+def test_unsolicited_bytes_are_a_mismatch_counted_when_they_arrive() -> None:
+    win = window()
+    ex, sink = stream(win)
+    assert feed(ex, b"?", 11 * S) == RECONNECT
+    assert sink.errors == {"mismatch": 1} and win.issued == 0
+
+
+def test_a_wrong_byte_is_a_mismatch_as_soon_as_it_arrives() -> None:
+    ex, sink = stream(window(), Exact(b"+PONG\r\n"))
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, b"-ERR", 11 * S + 1) == RECONNECT
+    assert sink.failures == {"mismatch": 1}
+
+
+# -- defect 6: churn compares with --expect, not with the request --------------------------
+
+
+def test_the_reply_is_judged_by_the_expectation_not_the_request() -> None:
+    ex, sink = stream(window(), Exact(b"+PONG\r\n"))
+    ex.issue(11 * S, 11 * S)  # the request was PING
+    assert feed(ex, b"+PONG\r\n", 11 * S + 1) == OK
+    assert sink.latencies == [1] and not sink.failures
+
+
+# -- defects 3 and 5: the drain --------------------------------------------------------------
+
+
+def test_no_request_is_issued_once_the_window_closed() -> None:
+    win = window()
+    ex, _ = stream(win)
+    assert not ex.issue(20 * S, 20 * S)
+    assert win.closed(20 * S) and win.issued == 0
+
+
+def test_a_request_open_at_the_window_end_completes_in_the_drain() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(20 * S - 1, 20 * S - 1)  # the slow request at the cut-off
+    assert feed(ex, PING, 20 * S + 500 * MS) == OK
+    assert sink.latencies == [500 * MS + 1] and balanced(win, sink)
+
+
+def test_an_open_loop_backlog_due_in_the_window_is_followed_after_it() -> None:
+    win = window()
+    ex, sink = stream(win)
+    due = 20 * S - 500 * MS  # due during a freeze, sent when it ended
+    assert ex.issue(due, 20 * S + 400 * MS)
+    assert feed(ex, PING, 20 * S + 401 * MS) == OK
+    assert sink.latencies == [901 * MS] and sink.service == [MS]
+
+
+def test_at_the_drains_end_overdue_requests_time_out_others_are_unfinished() -> None:
+    win = window(drain_ns=200 * MS)
+    assert win.drain_end_ns == 20 * S + 200 * MS
+    ex, sink = stream(win)
+    ex.issue(19 * S, 19 * S)  # 1.2 s old at the drain's end: a timeout
+    ex.issue(20 * S - 100 * MS, 20 * S - 100 * MS)  # 0.3 s old: unfinished
+    ex.finish(win.drain_end_ns)
+    assert sink.failures == {"timeout": 1, "unfinished": 1} and balanced(win, sink)
+
+
+def test_requests_due_but_never_sent_are_counted_at_the_end() -> None:
+    win = window()
+    ex, sink = stream(win)
+    unsent = [19 * S, 19 * S + 500 * MS, 19 * S + 900 * MS]
+    ex.finish(21 * S, unsent=unsent)
+    assert win.issued == 3 and sink.failures == {"timeout": 3} and balanced(win, sink)
+
+
+def test_an_interrupted_run_leaves_its_open_requests_in_flight() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(15 * S, 15 * S)
+    ex.finish(15 * S + 1, interrupted=True, unsent=[15 * S])
+    assert not sink.failures and balanced(win, sink, in_flight=2)
+
+
+def test_the_request_limit_closes_the_window() -> None:
+    win = window(limit=2)
+    ex, _ = stream(win)
+    assert ex.issue(11 * S, 11 * S) and ex.issue(11 * S, 11 * S)
+    assert not ex.issue(11 * S, 11 * S)
+    assert win.issued == 2
+
+
+def test_a_connection_error_ends_its_requests_by_kind() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(11 * S, 11 * S)
+    ex.fail("reset", 11 * S + 1)
+    assert sink.failures == {"reset": 1} and balanced(win, sink)
+    ex.fail("closed", 11 * S + 2)  # nothing in flight: an error, not a request's fate
+    assert sink.errors == {"closed": 1} and balanced(win, sink)
+
+
+# -- datagrams: defects 2, 4, 7, 8 ---------------------------------------------------------
+
+
+def _datagram(seq: int, payload: bytes = bytes(64)) -> memoryview:
+    data = bytearray(payload)
+    dg.SEQ.pack_into(data, 0, seq)
+    return memoryview(data)
+
+
+def test_a_silent_target_loses_every_datagram_at_its_deadline() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    for seq in range(4):
+        ex.issue(seq, 11 * S + seq * 10 * MS, 11 * S + seq * 10 * MS)
+    assert ex.deadline() == 12 * S
+    assert ex.expire(12 * S + 15 * MS) == 2  # by the clock, with no reply to trigger it
+    assert sink.failures == {"lost": 2} and ex.in_flight == 2
+
+
+def test_datagrams_in_flight_at_the_window_end_are_lost_after_the_drain() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 20 * S - 1, 20 * S - 1)
+    ex.finish(21 * S)
+    counts = ex.ledger.counts() if ex.ledger else None
+    assert counts is not None and counts.lost == 1 and counts.in_flight == 0
+    assert counts.balanced and balanced(win, sink)
+
+
+def test_a_shortened_drain_leaves_datagrams_unfinished_not_in_flight() -> None:
+    win = window(drain_ns=100 * MS)
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 20 * S - 1, 20 * S - 1)
+    ex.finish(win.drain_end_ns)
+    assert ex.ledger is not None
+    counts = ex.ledger.counts()
+    assert counts.unfinished == 1 and counts.in_flight == 0 and counts.balanced
+    assert sink.failures == {"unfinished": 1}
+
+
+def test_a_datagram_reply_with_wrong_content_is_a_mismatch() -> None:
+    payload = bytes(range(64))
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, payload)
+    ex.issue(0, 11 * S, 11 * S)
+    ex.received(_datagram(0, bytes(64)), 64, 11 * S + 1)
+    assert sink.failures == {"mismatch": 1} and sink.latencies == [] and balanced(win, sink)
+
+
+def test_a_truncated_datagram_reply_is_a_mismatch() -> None:
+    payload = bytes(range(64))
+    sink = Sink()
+    ex = DatagramExchange(window(), sink, payload)
+    ex.issue(0, 11 * S, 11 * S)
+    ex.received(_datagram(0, payload), 32, 11 * S + 1)
+    assert sink.failures == {"mismatch": 1}
+
+
+def test_open_loop_datagram_latency_runs_from_the_due_time() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(), sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S + 2 * MS)
+    ex.received(_datagram(0), 64, 11 * S + 3 * MS)
+    assert sink.latencies == [3 * MS] and sink.service == [MS]
+
+
+def test_datagram_memory_follows_what_is_in_flight_not_what_was_sent() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(end=10**15), sink, bytes(64))
+    n = 5 * dg.HISTORY
+    for seq in range(n):
+        t = 11 * S + seq * 1000
+        ex.issue(seq, t, t)
+        if seq >= 3:
+            ex.received(_datagram(seq - 3), 64, t)
+    assert ex.ledger is not None
+    assert len(ex._marks) == len(ex._sents) == 3
+    assert len(ex.ledger._state) <= 2 * dg.HISTORY + 3
+    assert ex.ledger.counts().received == n - 3
+
+
+def test_a_reply_older_than_the_kept_history_is_late() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(end=10**15), sink, bytes(64))
+    for seq in range(3 * dg.HISTORY):
+        t = 11 * S + seq
+        ex.issue(seq, t, t)
+        ex.received(_datagram(seq), 64, t)
+    ex.received(_datagram(0), 64, 12 * S)
+    assert ex.ledger is not None and ex.ledger.counts().late == 1
+
+
+def test_a_closed_loop_waits_for_warm_up_datagrams_too() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(), sink, bytes(64))
+    ex.issue(0, 9 * S, 9 * S)
+    assert ex.in_flight == 1 and ex.deadline() == 10 * S
+    ex.received(_datagram(0), 64, 9 * S + 1)
+    assert ex.in_flight == 0 and sink.latencies == [] and ex.ledger is None
+
+
+@pytest.mark.parametrize("drop_every", [10, 7])
+def test_loss_is_exact_when_every_nth_datagram_is_dropped(drop_every: int) -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    n = 1000
+    for seq in range(n):
+        t = 11 * S + seq * MS
+        ex.issue(seq, t, t)
+        if (seq + 1) % drop_every:
+            ex.received(_datagram(seq), 64, t + 1)
+    ex.finish(21 * S)
+    assert ex.ledger is not None
+    assert ex.ledger.counts().lost == n // drop_every
+    assert sink.failures == {"lost": n // drop_every} and balanced(win, sink)
+
+
+def test_a_warm_up_request_failing_in_the_window_is_a_warm_up_error() -> None:
+    win = window()
+    ex, sink = stream(win)
+    ex.issue(9 * S + 500 * MS, 9 * S + 500 * MS)
+    assert ex.expire(10 * S + 500 * MS) == RECONNECT
+
+    placed: list[int] = []
+    sink.error = lambda kind, at_ns: placed.append(at_ns)  # type: ignore[method-assign]
+    ex.issue(9 * S + 600 * MS, 9 * S + 600 * MS)
+    ex.expire(10 * S + 600 * MS)
+    assert placed == [9 * S + 600 * MS] and not sink.failures and win.issued == 0
+
+
+def test_a_datagram_whose_send_failed_is_that_requests_failure_not_a_loss() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S)
+    ex.send_failed(0, "send_buffer_full", 11 * S)
+    ex.finish(21 * S)
+    assert ex.ledger is not None
+    counts = ex.ledger.counts()
+    assert counts.sent == 0 and counts.lost == 0 and counts.balanced
+    assert sink.failures == {"send_buffer_full": 1} and balanced(win, sink)
+
+
+def test_a_datagram_due_in_the_window_but_sent_late_is_lost_at_the_drains_end() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 20 * S - 1, 20 * S + 5 * MS)  # the generator sent it 5 ms late
+    ex.finish(win.drain_end_ns)  # before its own deadline, a timeout after it was due
+    assert sink.failures == {"lost": 1} and balanced(win, sink)
+
+
+def test_numbering_goes_on_after_a_failed_send() -> None:
+    sink = Sink()
+    ex = DatagramExchange(window(), sink, bytes(64))
+    ex.issue(0, 11 * S, 11 * S)
+    ex.send_failed(0, "send_buffer_full", 11 * S)
+    assert ex.issue(1, 11 * S + 1, 11 * S + 1)
+    ex.received(_datagram(1), 64, 11 * S + 2)
+    assert sink.latencies == [1]
+
+
+# -- stream: a protocol with kinds of request (core/protocols) ----------------------------
+
+
+class KindSink(Sink):
+    """Also collects the per-kind split a protocol's command mix asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind_latencies: dict[str, list[int]] = {}
+        self.kind_errors: Counter[tuple[str, str]] = Counter()
+
+    def kind_completed(self, kind: str, latency_ns: int) -> None:
+        self.kind_latencies.setdefault(kind, []).append(latency_ns)
+
+    def kind_failed(self, kind: str, error: str) -> None:
+        self.kind_errors[kind, error] += 1
+
+
+def _redis(win: RequestWindow) -> tuple[StreamExchange, KindSink]:
+    from sockbench.core.protocols import ProtocolOptions, build_protocol
+    from sockbench.engine.workload import ProtocolMatcher
+
+    redis = build_protocol("redis", ProtocolOptions())
+    sink = KindSink()
+    ex = StreamExchange(
+        win, sink, ProtocolMatcher(redis.check_reply), 0, pipelined=True, kind_sink=sink
+    )
+    return ex, sink
+
+
+def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    for i, kind in enumerate(("set", "get", "get")):
+        assert ex.issue(t + i, t + i)
+        ex.note(kind, 30)
+    assert feed(ex, b"+OK\r\n$3\r\nabc\r\n$-1\r\n", t + 5 * MS) == OK
+    assert {k: len(v) for k, v in sink.kind_latencies.items()} == {"set": 1, "get": 2}
+    assert balanced(win, sink)
+
+
+def test_an_error_reply_is_a_protocol_error_of_every_kind_in_flight() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    for i, kind in enumerate(("set", "get")):
+        assert ex.issue(t + i, t + i)
+        ex.note(kind, 30)
+    assert feed(ex, b"-ERR wrong\r\n", t + MS) == RECONNECT
+    assert sink.failures == Counter({"protocol_error": 2})
+    assert sink.kind_errors == Counter({("set", "protocol_error"): 1, ("get", "protocol_error"): 1})
+    assert balanced(win, sink)
+
+
+def test_requests_of_a_kind_open_at_the_drains_end_time_out_as_their_kind() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 19 * S
+    assert ex.issue(t, t)
+    ex.note("get", 30)
+    ex.finish(t + 2 * S)
+    assert sink.kind_errors == Counter({("get", "timeout"): 1})
+    assert balanced(win, sink)

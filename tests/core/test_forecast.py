@@ -1,0 +1,60 @@
+"""Warnings predicted from the settings and the machine, and read from a result (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sockbench.config import validate_run
+from sockbench.core.forecast import measured_warnings, predicted_warnings
+from sockbench.core.machine import Machine
+
+IDLE = Machine(frozenset({0, 1}), 2, nofile_limit=1 << 20, load_average=0.1)
+
+
+def _kinds(machine: Machine = IDLE, **options: object) -> list[str]:
+    config = validate_run({"workers": "1", **options}, machine).to_json()
+    return [w.kind for w in predicted_warnings(config, machine)]
+
+
+def test_a_quiet_run_predicts_nothing() -> None:
+    assert _kinds(clients=100) == []
+
+
+def test_server_descriptor_limit() -> None:
+    small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
+    [warning] = predicted_warnings(
+        validate_run({"clients": 300, "workers": "1"}, small).to_json(), small
+    )
+    assert warning.kind == "descriptor_limit"
+    assert "descriptor limit 200" in warning.message
+    assert "--server prefork --server-processes 2" in warning.advice
+    # prefork over enough processes fits
+    assert _kinds(small, clients=300, server_model="prefork", server_processes=2) == []
+
+
+def test_threadpool_threads_fewer_than_clients() -> None:
+    assert _kinds(clients=10, server_model="threadpool", server_threads=4) == ["threadpool_queue"]
+    assert _kinds(clients=4, server_model="threadpool", server_threads=4) == []
+
+
+def test_ephemeral_ports_against_source_addresses() -> None:
+    narrow = Machine(frozenset({0, 1}), 2, port_range=(60000, 60099))
+    assert _kinds(narrow, clients=150, source_ips="127.0.0.2") == ["ephemeral_ports"]
+    assert _kinds(narrow, clients=150, source_ips="127.0.0.2-127.0.0.3") == []
+
+
+def test_busy_machine() -> None:
+    busy = Machine(frozenset({0, 1}), 2, load_average=2.5)
+    assert _kinds(busy, clients=1) == ["busy_machine"]
+
+
+def _doc(**totals: Any) -> dict[str, Any]:
+    return {"config": {"clients": 50_000, "timeout_s": 1.0, "mode": "echo"}, "totals": totals}
+
+
+def test_littles_law_when_clients_wait_near_the_timeout() -> None:
+    [warning] = measured_warnings(_doc(throughput_rps=47_000.0))
+    assert warning.kind == "littles_law"
+    assert "wait about 1.06 s per request" in warning.message
+    assert "raise --timeout" in warning.advice
+    assert measured_warnings(_doc(throughput_rps=500_000.0)) == []

@@ -1,0 +1,93 @@
+"""Property tests of every parser of user input: any text either parses or raises the
+one-line :class:`ConfigError`, never anything else (no ValueError, no IndexError, no
+OverflowError), and what parses is within bounds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sockbench.config import Machine, parse_cpus, parse_source_ips, workers_for
+from sockbench.core import bounds
+from sockbench.core.expect import parse_escapes
+from sockbench.core.units import parse_size
+from sockbench.endpoints import parse_target
+from sockbench.errors import ConfigError
+
+# Text that looks like what the parsers expect, mixed with anything at all.
+_PIECES = st.sampled_from(
+    ["0", "1", "64", "9" * 30, "-", ",", ".", ":", "//", "k", "KiB", "g", "x", "\\x", "\\",
+     "127.0.0.1", "::1", "tcp://", "udp://", "unix://", "[", "]", " ", "\x00", "é", "1e9"]
+)  # fmt: skip
+TEXT = st.one_of(st.text(max_size=40), st.lists(_PIECES, max_size=8).map("".join))
+EXAMPLES = settings(max_examples=300, deadline=None)
+
+
+def _parses_or_config_error(parse: Callable[[], Any]) -> Any:
+    try:
+        return parse()
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(exc)
+        return None
+
+
+@EXAMPLES
+@given(TEXT)
+def test_sizes(text: str) -> None:
+    size = _parses_or_config_error(lambda: parse_size(text, "--payload"))
+    assert size is None or size >= 0
+
+
+@EXAMPLES
+@given(TEXT)
+def test_cpu_lists(text: str) -> None:
+    cpus = _parses_or_config_error(lambda: parse_cpus(text, "--server-cpus", frozenset({0, 1})))
+    assert cpus is None or all(c >= 0 for c in cpus)
+
+
+@EXAMPLES
+@given(TEXT, st.booleans())
+def test_targets(text: str, remote: bool) -> None:
+    _parses_or_config_error(lambda: parse_target(text, allow_remote=remote))
+
+
+@EXAMPLES
+@given(TEXT, st.integers(min_value=1, max_value=bounds.MAX_CLIENTS))
+def test_source_addresses(text: str, clients: int) -> None:
+    ips = _parses_or_config_error(lambda: parse_source_ips(text, clients, None))
+    assert ips is None or len(ips) <= 1025 * (text.count(",") + 1)
+
+
+@EXAMPLES
+@given(TEXT)
+def test_send_escapes(text: str) -> None:
+    _parses_or_config_error(lambda: parse_escapes(text))
+
+
+@EXAMPLES
+@given(TEXT, st.integers(min_value=1, max_value=bounds.MAX_CLIENTS), st.booleans())
+def test_workers(text: str, clients: int, force: bool) -> None:
+    machine = Machine(usable_cpus=frozenset({0, 1}), cpu_count=2)
+    n = _parses_or_config_error(lambda: workers_for(text, clients, (), machine, force=force))
+    assert n is None or 1 <= n <= clients
+
+
+@EXAMPLES
+@given(st.floats(allow_nan=True, allow_infinity=True), st.booleans())
+def test_seconds(value: float, zero_ok: bool) -> None:
+    check = lambda: bounds.check_seconds(  # noqa: E731
+        value, "--duration", maximum=bounds.MAX_RUN_S, zero_ok=zero_ok
+    )
+    seconds = _parses_or_config_error(check)
+    assert seconds is None or (math.isfinite(seconds) and 0 <= seconds <= bounds.MAX_RUN_S)
+
+
+@EXAMPLES
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_rates(value: float) -> None:
+    rate = _parses_or_config_error(lambda: bounds.check_rate(value))
+    assert rate is None or bounds.MIN_RATE <= rate <= bounds.MAX_RATE

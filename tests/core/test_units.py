@@ -1,0 +1,66 @@
+"""Option values as users type them (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockbench.core.units import parse_count, parse_number, parse_seconds
+from sockbench.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("100", 100), ("10k", 10_000), ("5K", 5_000), ("1.5k", 1_500), ("2M", 2_000_000),
+     ("1_000", 1_000), (" 7 ", 7), (42, 42)],
+)  # fmt: skip
+def test_counts(text: object, count: int) -> None:
+    assert parse_count(text, "--clients") == count
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("500ms", 0.5), ("10s", 10.0), ("2m", 120.0), ("0.5", 0.5), ("10", 10.0),
+     ("250us", 0.00025), ("250µs", 0.00025), ("1h", 3600.0), (3, 3.0)],
+)  # fmt: skip
+def test_durations(text: object, seconds: float) -> None:
+    assert parse_seconds(text, "--duration") == pytest.approx(seconds)
+
+
+def test_rates() -> None:
+    assert parse_number("10k", "--rate") == 10_000.0
+    assert parse_number("2.5", "--rate") == 2.5
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (parse_count, "lots", "invalid value for '--x': 'lots'; expected a whole number like 100"),
+        (parse_count, "1.5", "expected a whole number"),
+        (parse_count, "10q", "10k or 2M"),
+        (parse_seconds, "10x", "expected a duration like 500ms, 10s, 2m"),
+        (parse_seconds, "ms", "expected a duration"),
+        (parse_number, "fast", "expected a number like 2500, 0.5, 10k"),
+    ],
+)
+def test_errors_name_the_flag_and_what_it_accepts(parse: object, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse(text, "--x")  # type: ignore[operator]
+
+
+def test_percentiles() -> None:
+    from sockbench.core.units import parse_percentiles, percentile_key
+
+    assert parse_percentiles("99.9, 50,99.999") == (50.0, 99.9, 99.999)
+    assert [percentile_key(p) for p in (50.0, 99.9, 99.999)] == ["50", "99.9", "99.999"]
+    with pytest.raises(ConfigError, match="between 0 and 100"):
+        parse_percentiles("50,100")
+    with pytest.raises(ConfigError, match="percentiles like 50,90,99"):
+        parse_percentiles("p99")
+
+
+def test_a_negative_value_reaches_the_bounds_check() -> None:
+    from sockbench.options import OPTIONS
+
+    [duration] = [o for o in OPTIONS if o.name == "duration_s"]
+    with pytest.raises(ConfigError, match="--duration must be greater than 0, got -3"):
+        duration.convert("-3")

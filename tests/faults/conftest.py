@@ -1,0 +1,146 @@
+"""Fault injection with real processes: a target that reports its events, a sockbench
+run in its own process group, and waits on what they observably do, never on sleeps."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT
+from tests.support.schema import validate_result
+
+WAIT_S = 60.0  # a loaded 2-core machine: generous, and only the failure case waits it out
+
+
+class Target:
+    """``tests/support/probe_server.py`` in its own session; its event lines, as they come."""
+
+    def __init__(self, *options: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.probe_server", *options],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self._seen = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.port = int(self.wait_for(lambda line: line.startswith("READY ")).split()[1])
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._seen:
+                self.lines.append(line.strip())
+                self._seen.notify_all()
+
+    def wait_for(self, match: Callable[[str], bool] | str, timeout: float = WAIT_S) -> str:
+        """The first line (ever) that ``match``es; a string matches itself."""
+        test = (lambda line: line == match) if isinstance(match, str) else match
+        with self._seen:
+            for _ in range(2):
+                found = next((ln for ln in self.lines if test(ln)), None)
+                if found is not None:
+                    return found
+                if not self._seen.wait_for(lambda: any(test(ln) for ln in self.lines), timeout):
+                    break
+        raise AssertionError(f"the target never said {match!r}; it said {self.lines[-5:]}")
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, sig)
+
+    def stop(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+class Run:
+    """``sockbench run ARGS`` as the leader of its own process group (as a shell job is)."""
+
+    def __init__(self, cmd: list[str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*cmd, "run", "--quiet", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )  # fmt: skip
+        self.stdout = self.stderr = ""
+
+    def signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+
+    def workers(self, n: int, timeout: float = WAIT_S) -> list[psutil.Process]:
+        """The worker processes, once ``n`` of them have started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            children = psutil.Process(self.proc.pid).children()
+            found = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+            if len(found) >= n:
+                return found
+            time.sleep(0.05)  # polling an observable state, not a wait for time to pass
+        raise AssertionError(f"{n} workers never started")
+
+    def server(self, timeout: float = WAIT_S) -> psutil.Process:
+        """The embedded server child, once it is there."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for child in psutil.Process(self.proc.pid).children():
+                if "sockbench.servers" in " ".join(child.cmdline()):
+                    return child
+            time.sleep(0.05)
+        raise AssertionError("the embedded server never started")
+
+    def finish(self, timeout: float = 120) -> int:
+        self.stdout, self.stderr = self.proc.communicate(timeout=timeout)
+        assert "Traceback" not in self.stderr, self.stderr
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.signal_group(signal.SIGKILL)
+            self.proc.communicate()
+
+
+def load_result(path: Path) -> dict[str, Any]:
+    return validate_result(json.loads(path.read_text()))
+
+
+@pytest.fixture
+def target() -> Iterator[Callable[..., Target]]:
+    started: list[Target] = []
+
+    def start(*options: str) -> Target:
+        started.append(Target(*options))
+        return started[-1]
+
+    yield start
+    for t in started:
+        t.stop()
+
+
+@pytest.fixture
+def sockbench(sockbench_cmd: list[str]) -> Iterator[Callable[..., Run]]:
+    started: list[Run] = []
+
+    def start(*args: str) -> Run:
+        started.append(Run(sockbench_cmd, *args))
+        return started[-1]
+
+    yield start
+    for run in started:
+        run.kill()

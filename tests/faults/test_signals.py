@@ -1,0 +1,95 @@
+"""Two signals at each point of a run's life: the first stops it, the second only
+hurries it, and the result is written every time (issue: a second Ctrl-C lost it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import Run, Target, load_result
+
+PHASES = ["connecting", "warmup", "measuring", "draining", "writing"]
+CLIENTS = 20
+
+
+def _read_fifo(path: Path, into: list[str]) -> threading.Thread:
+    def read() -> None:
+        with open(path, encoding="utf-8") as f:  # blocks until the run opens it to write
+            into.append(f.read())
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("phase", PHASES)
+def test_a_second_signal_never_loses_the_result(
+    target, sockbench, tmp_path: Path, phase: str, sig: int, workers: int
+) -> None:
+    probe: Target = target(*(["--accept-first", "2"] if phase == "connecting" else []))
+    out = tmp_path / "r.json"
+    if phase == "writing":
+        os.mkfifo(out)
+    warmup = "60" if phase == "warmup" else "0"
+    duration = "1" if phase == "writing" else "60"
+    run: Run = sockbench(
+        "--target", probe.url, "--clients", str(CLIENTS), "--workers", str(workers),
+        "--duration", duration, "--warmup", warmup, "--json", str(out), "--out", "",
+    )  # fmt: skip
+    text: list[str] = []
+    if phase == "connecting":
+        probe.wait_for("ACCEPT 2")
+    elif phase == "warmup":
+        probe.wait_for("ECHO 100")
+    elif phase in ("measuring", "draining"):
+        probe.wait_for("ECHO 1000")
+    elif phase == "writing":
+        probe.wait_for(f"CLOSED {CLIENTS}")  # every client done: the window is over
+    run.signal_group(sig)
+    if phase == "draining":
+        probe.wait_for("CLOSED 1")  # the first signal is being acted on
+    run.signal_group(sig)
+    reader = _read_fifo(out, text) if phase == "writing" else None
+    code = run.finish()
+    if reader is not None:
+        reader.join(30)
+        (tmp_path / "copy.json").write_text(text[0])
+        out = tmp_path / "copy.json"
+    result = load_result(out)
+    if phase == "writing":  # the window had closed: the measurement is whole
+        assert (code, result["status"]) == (0, "completed")
+    else:
+        assert (code, result["status"]) == (128 + sig, "interrupted"), run.stderr
+    if phase in ("connecting", "warmup"):
+        assert result["totals"]["requests"] == 0
+        assert result["duration_s"] == 0
+    else:
+        assert result["totals"]["requests"] > 0
+    if phase == "warmup":
+        assert result["totals"]["connections"] == CLIENTS
+
+
+def test_sigterm_to_the_process_group_keeps_every_workers_measurement(
+    target, sockbench, tmp_path: Path
+) -> None:
+    """`timeout 6 sockbench run --workers 2 ...` reported 0 requests and 0 connections."""
+    probe: Target = target()
+    out = tmp_path / "r.json"
+    run: Run = sockbench(
+        "--target", probe.url, "--clients", "40", "--workers", "2", "--duration", "60",
+        "--warmup", "0", "--json", str(out), "--out", "",
+    )  # fmt: skip
+    probe.wait_for("ECHO 1000")
+    run.signal_group(signal.SIGTERM)
+    assert run.finish() == 143
+    result = load_result(out)
+    assert result["status"] == "interrupted"
+    assert result["totals"]["connections"] == 40
+    assert result["totals"]["requests"] > 0
+    assert result["generator"]["workers"] == 2
