@@ -82,6 +82,7 @@ class RunConfig:
     batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
+    cluster: str | None = None  # "ray" or "ray:HOST:PORT": workers are Ray actors over its nodes
     json_path: str | None = None
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
@@ -194,8 +195,14 @@ def validate_run(
         "request": request,
         "expect": expect,
         "expect_value": expect_value,
+        "cluster": parse_cluster(v["cluster"]),
         "workers": workers_for(
-            str(v["workers"]), clients, client_cpus, machine, force=bool(v.get("force"))
+            str(v["workers"]),
+            clients,
+            client_cpus,
+            machine,
+            force=bool(v.get("force")),
+            cluster=bool(v["cluster"]),
         ),
         "source_ips": parse_source_ips(
             str(v["source_ips"]), clients, endpoint, bool(v["allow_remote"]), proto
@@ -573,6 +580,10 @@ def auto_workers(clients: int, cpus: int) -> int:
     return max(needed, useful)
 
 
+#: ``--workers auto`` with ``--cluster``: one per CPU of the cluster, known once joined.
+CLUSTER_AUTO_WORKERS = 0
+
+
 def workers_for(
     text: str,
     clients: int,
@@ -580,12 +591,17 @@ def workers_for(
     machine: Machine,
     *,
     force: bool = False,
+    cluster: bool = False,
 ) -> int:
     """``--workers``: a number, or ``auto``. A pinned generator has its CPUs to itself, so
-    ``auto`` may use all of them rather than half the machine's. At most
-    ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force``."""
+    ``auto`` may use all of them rather than half the machine's; over a cluster, ``auto``
+    is :data:`CLUSTER_AUTO_WORKERS` until the cluster says how many CPUs it has. At most
+    ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force`` (not over a cluster, whose
+    CPUs are not this machine's)."""
     usable = len(client_cpus) or len(machine.usable_cpus)
     if text.strip().lower() == AUTO:
+        if cluster:
+            return CLUSTER_AUTO_WORKERS
         cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
         return bounds.check_workers(auto_workers(clients, cpus), usable, force=force)
     try:
@@ -596,4 +612,19 @@ def workers_for(
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if workers > clients:
         raise ConfigError(f"--workers {workers} is more than --clients {clients}")
-    return bounds.check_workers(workers, usable, force=force)
+    return workers if cluster else bounds.check_workers(workers, usable, force=force)
+
+
+def parse_cluster(value: object) -> str | None:
+    """``--cluster``: ``ray`` (the running cluster) or ``ray:HOST:PORT``; None or '' is none."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    kind, _, address = text.partition(":")
+    if kind != "ray":
+        raise ConfigError(f"--cluster must be 'ray' or 'ray:HOST:PORT', got {text!r}")
+    if address:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"--cluster {text!r}: expected ray:HOST:PORT, e.g. ray:10.0.0.5:6379")
+    return text

@@ -187,7 +187,8 @@ OPTIONS: tuple[Option, ...] = (
            commands=RUN_COMPARE),
     # The generator
     Option("workers", ("--workers", "-t"),
-           "generator processes, or 'auto' (from cores and clients)", "auto",
+           "generator processes, or 'auto' (from cores and clients); with --cluster, the "
+           "total over the cluster ('auto': one per CPU it offers)", "auto",
            commands=RUN_COMPARE),
     Option("source_ips", ("--source-ips",),
            "addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b", "auto"),
@@ -197,7 +198,8 @@ OPTIONS: tuple[Option, ...] = (
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",
            False),
-    Option("force", ("--force",), "allow more than 4 workers per CPU", False),
+    Option("force", ("--force",), "allow more than 4 workers per CPU", False,
+           commands=RUN_COMPARE),
     Option("percentiles", ("--percentiles",), "latency percentiles to report and record",
            ",".join(f"{p:g}" for p in DEFAULT_PERCENTILES), parse_percentiles,
            commands=RUN_COMPARE),
@@ -205,6 +207,9 @@ OPTIONS: tuple[Option, ...] = (
            "a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
            "'rps >= 10k', 'loss < 0.1%'; a miss exits 3", repeatable=True, metavar="EXPR",
            commands=RUN_COMPARE),
+    Option("cluster", ("--cluster",),
+           "workers on a Ray cluster: ray (the running one) or ray:HOST:PORT", None,
+           commands=RUN_COMPARE, metavar="ray[:HOST:PORT]"),
     Option("repeat", ("--repeat",), "run the whole matrix N times", 1, parse_count,
            commands=COMPARE),
     # What it writes and shows

@@ -187,7 +187,8 @@ def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> 
                         machine,
                     )
     for config in configs.values():
-        check_descriptors(-(-config.clients // config.workers))
+        if not config.cluster:  # a cluster's nodes have their own limits
+            check_descriptors(-(-config.clients // config.workers))
     cells = [
         Cell(i, model, proto, n, payload, r, configs[model, proto, payload, n])
         for i, (model, proto, payload, n, r) in enumerate(

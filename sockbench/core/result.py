@@ -6,7 +6,7 @@ Later versions add keys; they never change or remove the ones here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sockbench import __version__
@@ -182,12 +182,20 @@ def rate_warnings(doc: dict[str, Any]) -> list[RunWarning]:
 
 
 def run_warnings(
-    tally: Tally, status: str, failed_workers: list[int] | None = None
+    tally: Tally,
+    status: str,
+    failed_workers: list[int] | None = None,
+    nodes: Mapping[int, str] | None = None,
 ) -> list[RunWarning]:
-    """Warnings that follow from the numbers alone, each with advice."""
+    """Warnings that follow from the numbers alone, each with advice.
+
+    ``nodes`` names the cluster node each worker ran on, to say where one died.
+    """
     warnings: list[RunWarning] = []
     if failed_workers:
-        names = ", ".join(str(i) for i in failed_workers)
+        names = ", ".join(
+            f"{i} on node {nodes[i]}" if nodes and i in nodes else str(i) for i in failed_workers
+        )
         warnings.append(
             RunWarning(
                 WarningKind.WORKER_DIED,

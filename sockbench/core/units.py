@@ -36,7 +36,10 @@ def _scaled(value: object, flag: str, units: dict[str, float], expected: str) ->
     match = _NUMBER.match(str(value))
     unit = match.group(2).lower() if match else ""
     if not match or unit not in units:
-        raise _invalid(flag, value, expected)
+        try:  # 1e-3, 2e9, inf, nan: a plain float, left to the option's bounds to judge
+            return float(str(value))
+        except ValueError:
+            raise _invalid(flag, value, expected) from None
     return float(match.group(1).replace("_", "")) * units[unit]
 
 

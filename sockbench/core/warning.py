@@ -24,6 +24,7 @@ class WarningKind(StrEnum):
     RATE_NOT_KEPT = "rate_not_kept"
     SENT_LATE = "sent_late"
     GENERATOR_SATURATED = "generator_saturated"
+    CLOCK_UNCERTAIN = "clock_uncertain"  # a cluster node's clock offset is known too loosely
     CELL_FAILED = "cell_failed"
     DEGRADED = "degraded"
     DESCRIPTOR_LIMIT = "descriptor_limit"

@@ -9,15 +9,11 @@ measurements are kept.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import multiprocessing
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from typing import Any
 
 import trio
 
@@ -27,24 +23,15 @@ from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
-from sockbench.engine.interrupts import SIGNALS, Interrupts
-from sockbench.engine.messages import (
-    Connected,
-    Done,
-    Go,
-    Interval,
-    ProtocolError,
-    Stop,
-    receive,
-    send,
-)
-from sockbench.engine.process_worker import worker_process_main
+from sockbench.engine.backends import WorkerBackend, WorkerLink
+from sockbench.engine.interrupts import Interrupts
+from sockbench.engine.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.process_worker import ProcessWorkers
 from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 
 log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
-WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
-HURRY_GRACE_S = 1.0  # the same after a second signal
+HURRY_GRACE_S = 1.0  # for workers to send what they measured, after a second signal
 
 
 @dataclass
@@ -55,6 +42,7 @@ class DriveOutcome:
     workers: int
     failed_workers: list[int] = field(default_factory=list)
     window: Window | None = None
+    nodes: list[dict[str, Any]] | None = None  # per cluster node (see WorkerBackend.nodes)
 
 
 class _Run:
@@ -194,15 +182,18 @@ async def coordinate(
     reply_dir: str | None = None,
     progress: ProgressFn | None = None,
     interrupts: Interrupts | None = None,
+    backend: WorkerBackend | None = None,
 ) -> DriveOutcome:
     """Run the clients over ``workers`` workers; stop early on a signal or server death.
 
     Signals are counted by ``interrupts`` (installed by the caller for the whole run):
     the first stops the run, a second cuts the wait for the workers' results short.
+    One worker without a ``backend`` runs in this loop; otherwise ``backend``
+    (child processes by default) runs them.
     """
     run = _Run(config, workers, progress)
     with (interrupts or Interrupts()).waking(lambda n: _on_signal(run, n)):
-        return await _coordinate(run, config, endpoint, workers, server_died, reply_dir)
+        return await _coordinate(run, config, endpoint, workers, server_died, reply_dir, backend)
 
 
 async def _coordinate(
@@ -212,6 +203,7 @@ async def _coordinate(
     workers: int,
     server_died: Callable[[], bool] | None,
     reply_dir: str | None,
+    backend: WorkerBackend | None,
 ) -> DriveOutcome:
     shares = split_clients(config.clients, workers)
     orders = [
@@ -224,44 +216,29 @@ async def _coordinate(
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
-        if len(orders) == 1:
+        if len(orders) == 1 and backend is None:
             recorder = await run_worker(orders[0], _LocalControl(run))
-            tallies: list[Tally] = [tally_of(recorder, orders[0])]
+            by_worker: dict[int, Tally] = {0: tally_of(recorder, orders[0])}
             failed: list[int] = []
         else:
-            tallies, failed = await _run_processes(orders, run)
+            backend = backend or ProcessWorkers()
+            by_worker, failed = await _run_workers(backend, orders, run)
         watchers.cancel_scope.cancel()
     log.info("workers stopped%s", f"; failed: {failed}" if failed else "")
+    tallies = [by_worker[i] for i in sorted(by_worker)]
+    nodes = backend.nodes(by_worker, failed, run.window) if backend is not None else None
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
         tallies = [Tally.empty(datagrams=datagrams)]
     return DriveOutcome(
-        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window
+        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window, nodes
     )
 
 
-@contextlib.contextmanager
-def _ignored_by_children() -> Iterator[None]:
-    """SIGINT/SIGTERM ignored while a worker is spawned: the child inherits SIG_IGN across
-    exec, so a signal to the process group while it imports cannot kill it before it
-    takes over. A signal in the few milliseconds of the spawn is lost to this process
-    too (blocking it instead did not survive the spawn); the user's next one counts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally], list[int]]:
-    ctx = multiprocessing.get_context("spawn")
-    procs: list[multiprocessing.context.SpawnProcess] = []
-    conns: list[Connection] = []
+async def _run_workers(
+    backend: WorkerBackend, orders: list[WorkOrder], run: _Run
+) -> tuple[dict[int, Tally], list[int]]:
     tallies: dict[int, Tally] = {}
     failed: list[int] = []
     waiting = len(orders)
@@ -274,19 +251,19 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
             run.open_window()
             all_connected.set()
 
-    async def handle(i: int, conn: Connection) -> None:
+    async def handle(i: int, link: WorkerLink) -> None:
         """Connected, Interval*, Done; or Done alone from a worker stopped while connecting."""
         connected = False
         try:
             while True:
-                message = await receive(conn)
+                message = await link.receive()
                 if isinstance(message, Connected) and not connected:
                     run.connections += message.connections
                     connected = True
                     arrived()
                     await all_connected.wait()
                     assert run.window is not None
-                    send(conn, Go(run.window))
+                    link.go(run.window)
                 elif isinstance(message, Interval) and connected:
                     run.on_interval(message.row)
                 elif isinstance(message, Done):
@@ -301,40 +278,23 @@ async def _run_processes(orders: list[WorkOrder], run: _Run) -> tuple[list[Tally
             if not connected:
                 arrived()
 
-    async def forward_stop(handlers: trio.CancelScope) -> None:
+    async def forward_stop(links: list[WorkerLink], handlers: trio.CancelScope) -> None:
         """Pass a stop on, then give the workers a grace to report (shorter once hurried)."""
         await run.stop.wait()
-        for conn in conns:
-            send(conn, Stop())
-        with trio.move_on_after(WORKER_STOP_GRACE_S):
+        for link in links:
+            link.stop()
+        with trio.move_on_after(backend.stop_grace_s):
             await run.hurry.wait()
+            backend.stop_grace_s = HURRY_GRACE_S
             await trio.sleep(HURRY_GRACE_S)
         handlers.cancel()
 
-    try:
-        for order in orders:
-            parent_end, child_end = ctx.Pipe()
-            proc = ctx.Process(target=worker_process_main, args=(order, child_end), daemon=True)
-            with _ignored_by_children():
-                proc.start()
-            child_end.close()
-            procs.append(proc)
-            conns.append(parent_end)
-        async with trio.open_nursery() as outer:
-            async with trio.open_nursery() as handlers:
-                outer.start_soon(forward_stop, handlers.cancel_scope)
-                for i, conn in enumerate(conns):
-                    handlers.start_soon(handle, i, conn)
-            outer.cancel_scope.cancel()
-    finally:
-        for conn in conns:
-            conn.close()
-        grace = HURRY_GRACE_S if run.hurry.is_set() else WORKER_STOP_GRACE_S
-        for proc in procs:
-            proc.join(grace)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
+    async with backend.start(orders) as links, trio.open_nursery() as outer:
+        async with trio.open_nursery() as handlers:
+            outer.start_soon(forward_stop, links, handlers.cancel_scope)
+            for i, link in enumerate(links):
+                handlers.start_soon(handle, i, link)
+        outer.cancel_scope.cancel()
     # A worker that never reported (cut off by the grace) is as good as failed.
     failed = sorted({*failed, *(i for i in range(len(orders)) if i not in tallies)})
-    return [tallies[i] for i in sorted(tallies)], failed
+    return tallies, failed

@@ -9,16 +9,35 @@ stops by itself, quietly: nobody is left to read its result.
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import signal
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from multiprocessing.connection import Connection
+from typing import Any
 
 import trio
 
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.tally import Tally
+from sockbench.engine.backends import WorkerLink
 from sockbench.engine.interrupts import SIGNALS
-from sockbench.engine.messages import Connected, Done, Go, Interval, Stop, receive, send
+from sockbench.engine.messages import (
+    Connected,
+    Done,
+    Go,
+    Interval,
+    Message,
+    Stop,
+    receive,
+    send,
+)
 from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
+
+WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
 
 
 class PipeControl:
@@ -70,3 +89,72 @@ def worker_process_main(order: WorkOrder, conn: Connection) -> None:
     # Skip interpreter teardown: multiprocessing's exit hooks would flush stdio to a
     # terminal or pipe that may be gone with the coordinator (BrokenPipe tracebacks).
     os._exit(0)
+
+
+@contextlib.contextmanager
+def _ignored_by_children() -> Iterator[None]:
+    """SIGINT/SIGTERM ignored while a worker is spawned: the child inherits SIG_IGN across
+    exec, so a signal to the process group while it imports cannot kill it before it
+    takes over. A signal in the few milliseconds of the spawn is lost to this process
+    too (blocking it instead did not survive the spawn); the user's next one counts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _PipeLink:
+    """The coordinator's end of one worker process's pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def receive(self) -> Message:
+        return await receive(self.conn)
+
+    def go(self, window: Window) -> None:
+        send(self.conn, Go(window))
+
+    def stop(self) -> None:
+        send(self.conn, Stop())
+
+
+class ProcessWorkers:
+    """Workers as child processes of this one, sharing its monotonic clock."""
+
+    def __init__(self) -> None:
+        self.stop_grace_s = WORKER_STOP_GRACE_S  # the coordinator shortens it when hurried
+
+    @asynccontextmanager
+    async def start(self, orders: Sequence[WorkOrder]) -> AsyncIterator[list[WorkerLink]]:
+        ctx = multiprocessing.get_context("spawn")
+        procs: list[multiprocessing.context.SpawnProcess] = []
+        conns: list[Connection] = []
+        try:
+            for order in orders:
+                parent_end, child_end = ctx.Pipe()
+                proc = ctx.Process(target=worker_process_main, args=(order, child_end), daemon=True)
+                with _ignored_by_children():
+                    proc.start()
+                child_end.close()
+                procs.append(proc)
+                conns.append(parent_end)
+            yield [_PipeLink(conn) for conn in conns]
+        finally:
+            for conn in conns:
+                conn.close()
+            for proc in procs:
+                proc.join(self.stop_grace_s)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join()
+
+    def nodes(
+        self, tallies: Mapping[int, Tally], failed: Sequence[int], window: Window | None
+    ) -> list[dict[str, Any]] | None:
+        return None

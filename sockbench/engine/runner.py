@@ -29,6 +29,8 @@ from sockbench.core.result import build_result, run_warnings
 from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
+from sockbench.engine.backends import WorkerBackend
+from sockbench.engine.cluster import node_summary, open_cluster, worker_names
 from sockbench.engine.coordinator import coordinate
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
@@ -162,7 +164,8 @@ def run(
         own = Interrupts()
         with own.installed():
             return run(config, command=command, progress=progress, interrupts=own, warn=warn)
-    check_descriptors(-(-config.clients // config.workers))
+    if not config.cluster:  # a cluster's nodes have their own limits
+        check_descriptors(-(-config.clients // config.workers))
     if config.client_cpus:
         os.sched_setaffinity(0, config.client_cpus)
     cores = len(os.sched_getaffinity(0))
@@ -190,26 +193,32 @@ def run(
         else:
             assert config.target is not None
             endpoint = config.target
-            log.info("preflight: checking that %s answers", endpoint)
-            check_target(endpoint)
+            if not config.cluster:  # a cluster checks the target from every node
+                log.info("preflight: checking that %s answers", endpoint)
+                check_target(endpoint)
         # Said once the input is known good (server up, target answering), before load.
         predicted = predicted_warnings(config.to_json(), read_machine())
         if warn is not None:
             for warning in predicted:
                 warn(warning)
+        backend: WorkerBackend | None = None
+        if config.cluster:
+            config, backend = stack.enter_context(open_cluster(config, endpoint))
         generator_sampler = stack.enter_context(
             TreeSampler(os.getpid(), exclude=server.pid if server else None)
         )
         watch = server
+        settled = config
         outcome = trio.run(
             lambda: coordinate(
-                config,
+                settled,
                 endpoint,
-                workers=config.workers,
+                workers=settled.workers,
                 server_died=(lambda: watch.returncode() is not None) if watch else None,
                 reply_dir=private,
                 progress=progress,
                 interrupts=interrupts,
+                backend=backend,
             )
         )
         if server is not None:
@@ -222,7 +231,10 @@ def run(
     degraded = degraded_reason(tally) if status == RunStatus.COMPLETED else None
     if degraded is not None:
         status = RunStatus.DEGRADED
-    warnings = [*predicted, *run_warnings(tally, status, outcome.failed_workers)]
+    warnings = [
+        *predicted,
+        *run_warnings(tally, status, outcome.failed_workers, worker_names(backend)),
+    ]
     if degraded is not None:
         warnings.insert(
             len(predicted),
@@ -232,7 +244,10 @@ def run(
                 "check the target: it died, stopped, or answered nothing usable",
             ),
         )
-    if generator and generator["saturated"]:
+    if outcome.nodes is not None:
+        generator, node_warnings = node_summary(generator, outcome.nodes, backend, config.warmup_s)
+        warnings += node_warnings
+    elif generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
     external = server.to_json() if isinstance(server, ExternalServer) else {}
     if "error" in external:

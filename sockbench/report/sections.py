@@ -450,6 +450,33 @@ def resource_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     return tuple(fields)
 
 
+def node_table(result: Doc) -> Table | None:
+    """One row per cluster node the generator ran on (``generator.nodes``), if any."""
+    nodes: Sequence[Mapping[str, Any]] = get(result, "generator", "nodes") or ()
+    if not nodes:
+        return None
+    rows = tuple(
+        (
+            str(n["node_id"])[:8],
+            str(n["host"]),
+            numbers.fmt_int(n["workers"])
+            + (f" ({n['failed_workers']} died)" if n.get("failed_workers") else ""),
+            numbers.fmt_int(n["clients"]),
+            numbers.fmt_int(n["requests"]),
+            numbers.fmt_int(n["errors"]),
+            numbers.fmt_percent(n.get("cpu_percent_mean"))
+            + (f" {SATURATED}" if n.get("saturated") else ""),
+            numbers.fmt_bytes(n.get("rss_bytes_max")),
+            f"{n['clock_offset_us']:+.0f}±{n['clock_uncertainty_us']:.0f}",
+        )
+        for n in nodes
+    )
+    headers = ("node", "host", "workers", "clients", "requests", "errors", "CPU", "RSS",
+               "clock µs")  # fmt: skip
+    align: tuple[Align, ...] = ("l", "l", *(("r",) * 7))
+    return Table(headers, rows, align)
+
+
 def _plural(n: int | None, noun: str) -> str:
     return f"{numbers.fmt_int(n)} {noun}{'' if n == 1 else 's'}"
 
@@ -541,6 +568,9 @@ def run_sections(result: Doc) -> list[Section]:
         out.append(Section("Resources", key="resources", fields=resources))
     if result.get("checks"):
         out.append(checks_section([("", result)]))
+    nodes = node_table(result)
+    if nodes is not None:
+        out.append(Section("Nodes", key="nodes", table=nodes))
     if result.get("warnings"):
         out.append(
             Section("Warnings", key="warnings", items=tuple(str(w) for w in result["warnings"]))

@@ -1,0 +1,374 @@
+"""Workers as Ray actors spread over a cluster's nodes.
+
+Ray places the actors and carries the control messages; the load goes straight
+from each node to the target over ordinary sockets. Each actor runs the same
+:func:`~sockbench.engine.worker.run_worker` as a worker process, in a trio loop
+on a thread of its own, so that Ray can call its other methods (go, stop, the
+clock) while it loads.
+
+Trade-offs:
+
+- Messages flow back by long polling (``next`` waits up to ``POLL_S`` for
+  anything queued): one Ray call per batch rather than per message, at the cost
+  of a thread per worker in the coordinator, blocked in ``ray.get``.
+- Monotonic clocks differ between hosts, so before load the coordinator measures
+  each node's offset (:mod:`sockbench.core.clocks`) and hands each worker the
+  window in its node's clock. Nodes on one host share a clock; the estimate is
+  then about zero, within its uncertainty.
+- ``SPREAD`` asks Ray to put workers on different nodes when it can; with one CPU
+  reserved per worker, ``--workers`` cannot exceed the cluster's CPUs.
+
+This module imports Ray: only :mod:`sockbench.engine.cluster` imports it, and only
+for ``--cluster``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import ray
+import ray.exceptions
+import trio
+
+from sockbench import __version__
+from sockbench.config import RunConfig
+from sockbench.core.clocks import ClockOffset, ClockSample, estimate_offset
+from sockbench.core.nodes import Seat, node_rows
+from sockbench.core.tally import Tally
+from sockbench.endpoints import Endpoint
+from sockbench.engine.backends import WorkerLink
+from sockbench.engine.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.preflight import check_target
+from sockbench.engine.process_worker import WORKER_STOP_GRACE_S
+from sockbench.engine.sampling import TreeSampler
+from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
+from sockbench.errors import ConfigError, TargetError
+
+POLL_S = 0.5
+PLACE_TIMEOUT_S = 60.0
+CLOCK_SAMPLES = 8
+ACTOR_CONCURRENCY = 4  # the worker's own thread, plus next/go/stop/clock calls
+
+
+def shifted(window: Window, offset_ns: int) -> Window:
+    return Window(
+        window.start_ns + offset_ns,
+        window.measure_start_ns + offset_ns,
+        window.measure_end_ns + offset_ns,
+    )
+
+
+def ray_address(cluster: str) -> str:
+    """``ray`` joins the running cluster; ``ray:HOST:PORT`` the one at that address."""
+    _, _, address = cluster.partition(":")
+    return address or "auto"
+
+
+def join(cluster: str) -> None:
+    """Connect this process to the cluster (once: later runs reuse the connection)."""
+    if ray.is_initialized():
+        return
+    try:
+        ray.init(
+            address=ray_address(cluster),
+            logging_level=logging.ERROR,
+            log_to_driver=False,
+            include_dashboard=False,
+        )
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {first}") from None
+
+
+def cluster_cpus() -> int:
+    return int(ray.cluster_resources().get("CPU", 0))
+
+
+class _QueueControl:
+    """The worker's Control inside an actor: messages out through a queue, go and stop in."""
+
+    def __init__(self, outbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
+        self.outbox = outbox
+        self.stop = trio.Event()
+        self.window: Window | None = None
+        self._window_set = trio.Event()
+
+    async def connected(self, connections: int) -> Window:
+        self.outbox.put(("connected", connections))
+        await self._window_set.wait()
+        assert self.window is not None
+        return self.window
+
+    def interval(self, row: Any) -> None:
+        self.outbox.put(("interval", row))
+
+    def open(self, window: Window) -> None:
+        self.window = window
+        self._window_set.set()
+
+
+class WorkerActor:
+    """One worker on a node. ``clock_shift_ns`` shifts every clock read it reports (tests)."""
+
+    def __init__(self, clock_shift_ns: int = 0) -> None:
+        self._shift = clock_shift_ns
+        self._outbox: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._control: _QueueControl | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._started = threading.Event()
+
+    def describe(self) -> tuple[str, str, str]:
+        """(node id, host name, sockbench version) of this actor."""
+        return ray.get_runtime_context().get_node_id(), socket.gethostname(), __version__
+
+    def clock(self) -> int:
+        return time.monotonic_ns() + self._shift
+
+    def preflight(self, endpoint: Endpoint) -> str | None:
+        try:
+            check_target(endpoint)
+        except TargetError as exc:
+            return str(exc)
+        return None
+
+    def start(self, order: WorkOrder) -> None:
+        threading.Thread(target=trio.run, args=(self._main, order), daemon=True).start()
+        self._started.wait()
+
+    async def _main(self, order: WorkOrder) -> None:
+        control = _QueueControl(self._outbox)
+        self._control = control
+        self._token = trio.lowlevel.current_trio_token()
+        self._started.set()
+        try:
+            with TreeSampler(os.getpid()) as sampler:
+                recorder = await run_worker(order, control)
+            window = control.window
+            summary = (
+                sampler.summary(window.measure_start_ns, window.measure_end_ns) if window else None
+            )
+            tally = tally_of(recorder, order)
+            self._outbox.put(("done", tally, summary.to_json() if summary else None))
+        except BaseException as exc:
+            self._outbox.put(("error", f"{type(exc).__name__}: {exc}"))
+            raise
+
+    def _call(self, fn: Any, *args: Any) -> None:
+        if self._token is None:
+            return
+        try:
+            trio.from_thread.run_sync(fn, *args, trio_token=self._token)
+        except trio.RunFinishedError:
+            pass
+
+    def go(self, window: Window) -> None:
+        """``window`` is in this node's clock, as reported; the worker reads the real one."""
+        assert self._control is not None
+        self._call(self._control.open, shifted(window, -self._shift))
+
+    def stop(self) -> None:
+        if self._control is not None:
+            self._call(self._control.stop.set)
+
+    def next(self, wait_s: float) -> list[tuple[Any, ...]]:
+        """What the worker sent since the last call; waits up to ``wait_s`` for something."""
+        try:
+            batch = [self._outbox.get(timeout=wait_s)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                batch.append(self._outbox.get_nowait())
+            except queue.Empty:
+                return batch
+
+
+_RemoteWorker = ray.remote(num_cpus=1, max_concurrency=ACTOR_CONCURRENCY)(WorkerActor)
+
+
+class _ActorLink:
+    def __init__(self, actor: Any, clock: ClockOffset) -> None:
+        self.actor = actor
+        self.clock = clock
+        self.resources: dict[str, Any] | None = None
+        self._buffer: deque[tuple[Any, ...]] = deque()
+
+    async def receive(self) -> object:
+        while not self._buffer:
+            try:
+                batch = await trio.to_thread.run_sync(
+                    ray.get, self.actor.next.remote(POLL_S), abandon_on_cancel=True
+                )
+            except ray.exceptions.RayError as exc:
+                raise EOFError(f"worker actor lost: {type(exc).__name__}") from None
+            self._buffer.extend(batch)
+        message = self._buffer.popleft()
+        if message[0] == "error":
+            raise EOFError(message[1])
+        if message[0] == "done":
+            self.resources = message[2]
+            return Done(message[1])
+        if message[0] == "connected":
+            return Connected(message[1])
+        if message[0] == "interval":
+            return Interval(message[1])
+        raise ProtocolError(f"unexpected message from a worker actor: {message!r}")
+
+    def go(self, window: Window) -> None:
+        self.actor.go.remote(shifted(window, self.clock.offset_ns))
+
+    def stop(self) -> None:
+        self.actor.stop.remote()
+
+
+def _sample_clock(actor: Any) -> ClockSample:
+    sent = time.monotonic_ns()
+    remote = ray.get(actor.clock.remote())
+    return ClockSample(sent, int(remote), time.monotonic_ns())
+
+
+class RayWorkers:
+    """The Ray backend: actors already placed, checked and clock-synchronised."""
+
+    def __init__(
+        self,
+        actors: list[Any],
+        where: list[tuple[str, str]],
+        clocks: dict[str, ClockOffset],
+        cpus: dict[str, int],
+        setup_s: float,
+    ) -> None:
+        self.actors = actors
+        self.where = where  # (node id, host) per worker
+        self.clocks = clocks  # per node id
+        self.cpus = cpus
+        self.setup_s = setup_s
+        self.stop_grace_s = WORKER_STOP_GRACE_S  # the coordinator shortens it when hurried
+        self._links: list[_ActorLink] = []
+        self._clients: list[int] = []
+
+    @asynccontextmanager
+    async def start(self, orders: Sequence[WorkOrder]) -> AsyncIterator[list[WorkerLink]]:
+        self._clients = [order.clients for order in orders]
+        self._links = [
+            _ActorLink(actor, self.clocks[node])
+            for actor, (node, _) in zip(self.actors, self.where, strict=True)
+        ]
+        started = [a.start.remote(o) for a, o in zip(self.actors, orders, strict=True)]
+        try:
+            await trio.to_thread.run_sync(ray.get, started)
+        except ray.exceptions.RayError:
+            pass  # an actor already gone: its link's first receive reports it
+        try:
+            yield list(self._links)
+        finally:
+            for link in self._links:
+                link.stop()
+
+    def nodes(
+        self, tallies: Mapping[int, Tally], failed: Sequence[int], window: Window | None
+    ) -> list[dict[str, Any]] | None:
+        seats = []
+        for i, (node, host) in enumerate(self.where):
+            res = self._links[i].resources if i < len(self._links) else None
+            seats.append(
+                Seat(
+                    node,
+                    host,
+                    self.cpus.get(node, 1),
+                    self._clients[i] if i < len(self._clients) else 0,
+                    self.clocks[node],
+                    res["cpu_percent_mean"] if res else None,
+                    res["rss_bytes_max"] if res else None,
+                )
+            )
+        return node_rows(seats, tallies, failed)
+
+    def close(self) -> None:
+        for actor in self.actors:
+            try:
+                ray.kill(actor)
+            except ray.exceptions.RayError:
+                pass
+
+
+def _node_cpus() -> dict[str, int]:
+    return {
+        n["NodeID"]: int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n["Alive"]
+    }
+
+
+@contextmanager
+def place_workers(
+    config: RunConfig,
+    endpoint: Endpoint,
+    workers: int,
+    clock_shift_ns: Mapping[int, int] | None = None,
+) -> Iterator[RayWorkers]:
+    """Start ``workers`` actors, check each node's sockbench and its reach of the target,
+    and measure each node's clock; every actor is killed when the context ends."""
+    began = time.monotonic()
+    shifts = clock_shift_ns or {}
+    actors = [
+        _RemoteWorker.options(scheduling_strategy="SPREAD").remote(shifts.get(i, 0))
+        for i in range(workers)
+    ]
+    backend = RayWorkers(actors, [], {}, {}, 0.0)
+    try:
+        try:
+            described = ray.get([a.describe.remote() for a in actors], timeout=PLACE_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            raise TargetError(
+                f"Ray could not place {workers} workers within {PLACE_TIMEOUT_S:.0f} s "
+                f"(the cluster offers {cluster_cpus()} CPUs, one per worker)"
+            ) from None
+        except ray.exceptions.RayError as exc:
+            raise TargetError(_actor_failure(exc)) from None
+        for node, host, version in described:
+            if version != __version__:
+                raise ConfigError(
+                    f"node {host} ({node[:8]}) runs sockbench {version}, this host {__version__}; "
+                    "install the same version on every node (see docs/distributed.md)"
+                )
+        problems = ray.get([a.preflight.remote(endpoint) for a in actors])
+        for (node, host, _), problem in zip(described, problems, strict=True):
+            if problem:
+                raise TargetError(f"from node {host} ({node[:8]}): {problem}")
+        first: dict[str, Any] = {}
+        for actor, (node, _, _) in zip(actors, described, strict=True):
+            first.setdefault(node, actor)
+        clocks = {
+            node: estimate_offset([_sample_clock(actor) for _ in range(CLOCK_SAMPLES)])
+            for node, actor in first.items()
+        }
+        backend = RayWorkers(
+            actors,
+            [(node, host) for node, host, _ in described],
+            clocks,
+            _node_cpus(),
+            time.monotonic() - began,
+        )
+        yield backend
+    finally:
+        backend.actors = actors
+        backend.close()
+
+
+def _actor_failure(exc: BaseException) -> str:
+    text = str(exc)
+    if "No module named 'sockbench" in text:
+        return (
+            "a Ray node cannot import sockbench: install it in every node's environment, "
+            "or ship it with a runtime_env (see docs/distributed.md)"
+        )
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return f"a sockbench worker failed to start on the Ray cluster: {first}"

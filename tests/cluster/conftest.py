@@ -1,0 +1,37 @@
+"""A local Ray cluster of three 1-CPU nodes, all on 127.0.0.1, shared by a test module."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Before Ray is imported: Ray otherwise swaps 127.0.0.1 for this host's outward address,
+# and every node and driver must stay on loopback.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+
+NODES = 3
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """The cluster's address (HOST:PORT), with this process already joined to it."""
+    import logging
+
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1", "include_dashboard": False},
+    )
+    try:
+        for _ in range(NODES - 1):
+            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, logging_level=logging.ERROR, log_to_driver=False)
+        yield str(cluster.address)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

@@ -1,0 +1,202 @@
+"""Workers as Ray actors on a local 3-node cluster: placement, exact merges, clocks, faults."""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+import trio
+
+from sockbench.config import RunConfig
+from sockbench.core.progress import Tick
+from sockbench.endpoints import Endpoint
+from sockbench.engine.cluster import open_cluster
+from sockbench.engine.coordinator import DriveOutcome, coordinate
+from sockbench.engine.runner import run
+from sockbench.errors import TargetError
+from sockbench.machine import build_run_config
+from tests.cluster.conftest import NODES
+from tests.support.counting_echo import CountingEcho
+from tests.support.schema import validate_result
+
+pytestmark = pytest.mark.e2e  # a Ray cluster, real processes and sockets (make unit skips it)
+
+PAYLOAD = 64
+CLIENTS = 12
+SHIFT_NS = 7_000_000_000  # node clocks 7 s ahead: a window not translated would miss it
+
+
+@pytest.fixture(scope="module")
+def echo() -> Iterator[CountingEcho]:
+    with CountingEcho(PAYLOAD) as server:
+        yield server
+
+
+def _config(address: str, port: int, **kw: Any) -> RunConfig:
+    options: dict[str, Any] = dict(
+        proto="", clients=CLIENTS, duration_s=2.0, warmup_s=0.5, payload=PAYLOAD, timeout_s=1.0,
+        target=f"tcp://127.0.0.1:{port}", server_model=None, out_dir=None, workers="auto",
+        cluster=f"ray:{address}",
+    )  # fmt: skip
+    return build_run_config(**{**options, **kw})
+
+
+def _drive(
+    config: RunConfig, shifts: dict[int, int] | None = None, **kw: Any
+) -> tuple[DriveOutcome, Any]:
+    assert config.target is not None
+    endpoint: Endpoint = config.target
+    with open_cluster(config, endpoint, shifts) as (settled, backend):
+        outcome = trio.run(
+            functools.partial(
+                coordinate, settled, endpoint, workers=settled.workers, backend=backend, **kw
+            )
+        )
+    return outcome, backend
+
+
+def test_workers_land_on_every_node_and_add_up(ray_cluster: str, echo: CountingEcho) -> None:
+    outcome, backend = _drive(_config(ray_cluster, echo.port))
+    assert outcome.status == "completed"
+    assert outcome.workers == NODES  # --workers auto: one per CPU of the cluster
+    assert outcome.nodes is not None
+    assert len({n["node_id"] for n in outcome.nodes}) == NODES
+    assert {n["workers"] for n in outcome.nodes} == {1}
+    tally = outcome.tally
+    assert sum(n["requests"] for n in outcome.nodes) == tally.requests > 0
+    assert sum(n["clients"] for n in outcome.nodes) == CLIENTS == tally.connections
+    assert tally.errors == {}
+    # The server's own count of replies sent inside the window differs from the
+    # generator's only by requests in flight at either edge: one per client per edge.
+    window = outcome.window
+    assert window is not None
+    served = echo.replies_between(window.measure_start_ns, window.measure_end_ns)
+    assert abs(served - tally.requests) <= 2 * CLIENTS
+    assert backend.setup_s > 0
+
+
+def test_clock_offset_of_a_shifted_node_is_found(ray_cluster: str, echo: CountingEcho) -> None:
+    outcome, backend = _drive(_config(ray_cluster, echo.port), shifts={1: SHIFT_NS})
+    shifted_node = backend.where[1][0]
+    for node, clock in backend.clocks.items():
+        true_offset = SHIFT_NS if node == shifted_node else 0  # one host: one real clock
+        assert abs(clock.offset_ns - true_offset) <= clock.uncertainty_ns
+        assert 0 < clock.uncertainty_ns < 50_000_000
+    # The shifted node got its window in its own clock, so it measured like the others.
+    assert outcome.status == "completed"
+    assert outcome.nodes is not None
+    assert all(n["requests"] > 0 for n in outcome.nodes)
+    row = next(n for n in outcome.nodes if n["node_id"] == shifted_node)
+    assert abs(row["clock_offset_us"] * 1000 - SHIFT_NS) <= row["clock_uncertainty_us"] * 1000 + 1
+
+
+def _actor_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if any("ray::WorkerActor" in part for part in proc.info["cmdline"] or ()):
+            found.append(proc)
+    return found
+
+
+def _wait_until_no_actors(timeout_s: float = 30.0) -> bool:
+    """Earlier runs' actors are killed asynchronously: wait until they are gone."""
+    deadline = time.monotonic() + timeout_s
+    while _actor_processes():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_a_killed_actor_keeps_the_other_nodes(ray_cluster: str, echo: CountingEcho) -> None:
+    assert _wait_until_no_actors()
+    killed: list[int] = []
+
+    def kill_one(tick: Tick) -> None:
+        if tick.phase == "measuring" and not killed:
+            victim = _actor_processes()[0]
+            victim.kill()
+            killed.append(victim.pid)
+
+    config = _config(ray_cluster, echo.port, duration_s=3.0, interval_s=0.5)
+    outcome = run(config, command="test", progress=kill_one)
+    result = validate_result(outcome.result)
+    assert killed
+    assert result["status"] == "worker_failed"
+    nodes = result["generator"]["nodes"]
+    dead = [n for n in nodes if n["failed_workers"]]
+    assert len(dead) == 1
+    alive = [n for n in nodes if not n["failed_workers"]]
+    assert len(alive) == NODES - 1 and all(n["requests"] > 0 for n in alive)
+    assert result["totals"]["requests"] == sum(n["requests"] for n in nodes)
+    died = [w for w in result["warnings"] if "died during the run" in w]
+    assert died and f"({dead[0]['node_id'][:8]})" in died[0]
+
+
+def test_a_target_no_node_reaches_is_one_line_before_load(ray_cluster: str) -> None:
+    with CountingEcho(PAYLOAD) as server:
+        port = server.port  # closed below: nothing listens there any more
+    config = _config(ray_cluster, port)
+    assert config.target is not None
+    unreachable = r"^from node \S+ \([0-9a-f]{8}\): cannot connect"
+    with pytest.raises(TargetError, match=unreachable), open_cluster(config, config.target):
+        pytest.fail("placed workers for an unreachable target")
+
+
+def test_compare_over_the_cluster(
+    ray_cluster: str, sockbench_cmd: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "cmp"
+    done = subprocess.run(
+        [*sockbench_cmd, "compare", "--models", "asyncio,selectors", "--proto", "tcp",
+         "--clients", "3", "--duration", "1", "--warmup", "0.3", "--cluster",
+         f"ray:{ray_cluster}", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert len(doc["cells"]) == 2
+    for cell in doc["cells"]:
+        validate_result(cell)
+        nodes = cell["generator"]["nodes"]
+        assert len({n["node_id"] for n in nodes}) == NODES
+        assert sum(n["requests"] for n in nodes) == cell["totals"]["requests"] > 0
+
+
+def test_ctrl_c_stops_every_actor(
+    ray_cluster: str, echo: CountingEcho, sockbench_cmd: list[str], tmp_path: Path
+) -> None:
+    assert _wait_until_no_actors()
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [*sockbench_cmd, "run", "--cluster", f"ray:{ray_cluster}", "--target",
+         f"tcp://127.0.0.1:{echo.port}", "--clients", "6", "--duration", "60", "--warmup", "0.2",
+         "--json", str(out), "--out", ""],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while len(_actor_processes()) < NODES and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(_actor_processes()) == NODES, "the actors never started"
+        before = len(echo.sent_ns)
+        while len(echo.sent_ns) == before and time.monotonic() < deadline:
+            time.sleep(0.1)  # wait for load to flow
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert validate_result(json.loads(out.read_text()))["status"] == "interrupted"
+    assert _wait_until_no_actors(), "actors outlived the interrupted run"
