@@ -15,13 +15,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/sockbench run --proto tcp --clients 5000
 
-# Peers the tests load for real (redis-server, socat) and the browser that checks HTML reports.
+# Peers the tests load for real (redis-server, memcached, socat) and the browser that checks HTML reports.
 system-deps:
 	@bash .ci/system-deps
 
 lint: $(STAMP)
-	$(BIN)/ruff check sockbench tests benchmarks
-	$(BIN)/ruff format --check sockbench tests benchmarks
+	$(BIN)/ruff check sockbench tests benchmarks examples
+	$(BIN)/ruff format --check sockbench tests benchmarks examples
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

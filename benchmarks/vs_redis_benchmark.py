@@ -1,11 +1,16 @@
-"""sockbench vs redis-benchmark: PING throughput against one local redis-server.
+"""sockbench vs redis-benchmark: PING, SET and GET throughput against one local redis-server.
 
-For each concurrency C, a private ``redis-server`` (its own port and temp dir, no
-persistence) is loaded alternately by
+For each test (``-t ping,set,get``) and concurrency C, a private ``redis-server`` (its
+own port and temp dir, no persistence) is loaded alternately by
 
     sockbench run --target tcp://127.0.0.1:PORT --clients C \\
         --send 'PING\\r\\n' --expect '+PONG\\r\\n'
     redis-benchmark -h 127.0.0.1 -p PORT -t ping_inline -c C -n N --csv
+
+and, for ``set`` and ``get``, ``sockbench run --protocol redis --ratio 1:0`` (or ``0:1``)
+``--value-size D --key-space K`` against ``redis-benchmark -t set -d D -r K`` (or ``get``):
+the same command, value size and random keys from the same key space. SET runs
+before GET at each C, so both tools' GETs find the keys.
 
 A B A B ..., ``--reps`` times each, and the table reports medians. For the client
 counts in ``--busy-poll`` (1 and 10: latency-bound), ``sockbench run --busy-poll``
@@ -17,6 +22,7 @@ the generator to CPU 1 (``--pinning shared`` lets the scheduler place them).
 
     .venv/bin/python benchmarks/vs_redis_benchmark.py            # ~3 minutes per pinning
     .venv/bin/python benchmarks/vs_redis_benchmark.py --quick    # ~1 minute
+    .venv/bin/python benchmarks/vs_redis_benchmark.py -t set,get -d 100 --concurrency 10,100,1000
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ from _common import (
 
 TOOLS = {"redis-server": "redis-server", "redis-benchmark": "redis-tools", "taskset": "util-linux"}
 MIN_REQUESTS = 10_000
+KEY_SPACE = 100_000
+REDIS_BENCHMARK_TESTS = {"ping": "ping_inline", "set": "set", "get": "get"}
 
 
 @dataclass
@@ -98,6 +106,17 @@ def start_redis(port: int, workdir: str, pin: str | None) -> list[str]:
     return (["taskset", "-c", pin] if pin else []) + argv
 
 
+def workload_args(test: str, data_size: int) -> list[str]:
+    """sockbench options for one redis-benchmark test."""
+    if test == "ping":
+        return ["--send", "PING\\r\\n", "--expect", "+PONG\\r\\n"]
+    ratio = "1:0" if test == "set" else "0:1"
+    return [
+        "--protocol", "redis", "--ratio", ratio, "--value-size", str(data_size),
+        "--key-space", str(KEY_SPACE),
+    ]  # fmt: skip
+
+
 def run_sockbench(
     port: int,
     clients: int,
@@ -105,12 +124,12 @@ def run_sockbench(
     pin: str | None,
     server: psutil.Process,
     *extra: str,
+    test: str = "ping",
 ) -> tuple[float, float, float, float, float, int]:
     sb_args = [
         *extra,
         "--target", f"tcp://127.0.0.1:{port}",
-        "--send", "PING\\r\\n",
-        "--expect", "+PONG\\r\\n",
+        *workload_args(test, args.data_size),
         "--clients", str(clients),
         "--duration", str(args.duration),
         "--warmup", str(args.warmup),
@@ -145,16 +164,20 @@ def run_redis_benchmark(
     timeout_s: float,
     pin: str | None,
     server: psutil.Process,
+    test: str = "ping",
+    data_size: int = 3,
 ) -> tuple[float, float, float, float, float]:
     argv = (["taskset", "-c", pin] if pin else []) + [
         "redis-benchmark",
         "-h", "127.0.0.1",
         "-p", str(port),
-        "-t", "ping_inline",
+        "-t", REDIS_BENCHMARK_TESTS[test],
         "-c", str(clients),
         "-n", str(requests),
         "--csv",
     ]  # fmt: skip
+    if test != "ping":
+        argv += ["-d", str(data_size), "-r", str(KEY_SPACE)]
     wait_for_quiet()
     cpu0 = children_cpu_s()
     before = cpu_seconds(server)
@@ -168,7 +191,7 @@ def run_redis_benchmark(
             f"redis-benchmark failed: {done.stderr.decode(errors='replace')[-2000:]}"
         )
     rows = list(csv.DictReader(io.StringIO(done.stdout.decode())))
-    [row] = [r for r in rows if r.get("test") == "PING_INLINE"]
+    [row] = [r for r in rows if r.get("test") == REDIS_BENCHMARK_TESTS[test].upper()]
     return (
         float(row["rps"]),
         float(row["p50_latency_ms"]) * 1000,
@@ -178,7 +201,10 @@ def run_redis_benchmark(
     )
 
 
-def measure(pinning: str, args: argparse.Namespace) -> list[tuple[int, Cell, Cell, Cell]]:
+Row = tuple[str, int, Cell, Cell, Cell]  # test, clients, sockbench, redis-benchmark, busy-poll
+
+
+def measure(pinning: str, args: argparse.Namespace) -> list[Row]:
     redis_cpu, gen_cpu = ("0", "1") if pinning == "pinned" else (None, None)
     port = free_port()
     rows = []
@@ -191,37 +217,51 @@ def measure(pinning: str, args: argparse.Namespace) -> list[tuple[int, Cell, Cel
             wait_tcp(port)
             server = psutil.Process(proc.pid)
             for clients in args.concurrency:
-                sb, rb, busy = Cell(), Cell(), Cell()
-                estimate: float | None = None
-                for rep in range(args.reps):
-                    rps, p50, p99, cpu, scpu, errors = run_sockbench(
-                        port, clients, args, gen_cpu, server
+                for test in args.tests:
+                    rows.append(
+                        (test, clients, *measure_cell(port, clients, test, args, gen_cpu, server))
                     )
-                    sb.add(rps, p50, p99, cpu, scpu, errors)
-                    if clients in args.busy_poll:
-                        busy.add(
-                            *run_sockbench(port, clients, args, gen_cpu, server, "--busy-poll")
-                        )
-                    # N for about --duration seconds: redis-benchmark's own last rate, else ours.
-                    estimate = estimate or rps
-                    requests = max(MIN_REQUESTS, 10 * clients, int(estimate * args.duration))
-                    rb_rps, rb_p50, rb_p99, rb_cpu, rb_scpu = run_redis_benchmark(
-                        port, clients, requests, 120 + 10 * args.duration, gen_cpu, server
-                    )
-                    estimate = rb_rps
-                    rb.add(rb_rps, rb_p50, rb_p99, rb_cpu, rb_scpu, 0)
-                    busy_note = (
-                        f", --busy-poll {busy.rps[-1]:,.0f}/s (p50 {busy.p50_us[-1]:.0f} µs)"
-                        if busy.rps
-                        else ""
-                    )
-                    log(
-                        f"[{pinning}] C={clients} rep {rep + 1}: sockbench {rps:,.0f}/s "
-                        f"(p50 {p50:.0f} µs, cpu {cpu:.0f}%, errors {errors}){busy_note}, "
-                        f"redis-benchmark {rb_rps:,.0f}/s (n={requests}, cpu {rb_cpu:.0f}%)"
-                    )
-                rows.append((clients, sb, rb, busy))
     return rows
+
+
+def measure_cell(
+    port: int,
+    clients: int,
+    test: str,
+    args: argparse.Namespace,
+    gen_cpu: str | None,
+    server: psutil.Process,
+) -> tuple[Cell, Cell, Cell]:
+    """Every repetition of one test at one concurrency, A B A B."""
+    sb, rb, busy = Cell(), Cell(), Cell()
+    estimate: float | None = None
+    for rep in range(args.reps):
+        rps, p50, p99, cpu, scpu, errors = run_sockbench(
+            port, clients, args, gen_cpu, server, test=test
+        )
+        sb.add(rps, p50, p99, cpu, scpu, errors)
+        if clients in args.busy_poll and test == "ping":
+            busy.add(*run_sockbench(port, clients, args, gen_cpu, server, "--busy-poll", test=test))
+        # N for about --duration seconds: redis-benchmark's own last rate, else ours.
+        estimate = estimate or rps
+        requests = max(MIN_REQUESTS, 10 * clients, int(estimate * args.duration))
+        rb_rps, rb_p50, rb_p99, rb_cpu, rb_scpu = run_redis_benchmark(
+            port, clients, requests, 120 + 10 * args.duration, gen_cpu, server, test,
+            args.data_size,
+        )  # fmt: skip
+        estimate = rb_rps
+        rb.add(rb_rps, rb_p50, rb_p99, rb_cpu, rb_scpu, 0)
+        busy_note = (
+            f", --busy-poll {busy.rps[-1]:,.0f}/s (p50 {busy.p50_us[-1]:.0f} µs)"
+            if busy.rps
+            else ""
+        )
+        log(
+            f"{test} C={clients} rep {rep + 1}: sockbench {rps:,.0f}/s "
+            f"(p50 {p50:.0f} µs, cpu {cpu:.0f}%, errors {errors}){busy_note}, "
+            f"redis-benchmark {rb_rps:,.0f}/s (n={requests}, cpu {rb_cpu:.0f}%)"
+        )
+    return sb, rb, busy
 
 
 def _ratio(a: float, b: float) -> str:
@@ -229,17 +269,18 @@ def _ratio(a: float, b: float) -> str:
     return f"**{ratio:.2f}**" if ratio < 1.0 else f"{ratio:.2f}"
 
 
-def render(pinning: str, rows: list[tuple[int, Cell, Cell, Cell]], args: argparse.Namespace) -> str:
+def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
     headers = [
-        "clients", "sockbench req/s", "redis-benchmark req/s", "ratio",
+        "test", "clients", "sockbench req/s", "redis-benchmark req/s", "ratio",
         "sockbench p50 µs", "sockbench p99 µs", "r-b p50 µs", "r-b p99 µs",
         "sockbench CPU %", "r-b CPU %", "redis-server CPU % (sb / r-b)", "sb errors",
     ]  # fmt: skip
     table = []
     busy_rows = []
-    for clients, sb, rb, busy in rows:
+    for test, clients, sb, rb, busy in rows:
         table.append(
             [
+                test.upper(),
                 f"{clients:,}",
                 fmt(median(sb.rps)),
                 fmt(median(rb.rps)),
@@ -274,9 +315,10 @@ def render(pinning: str, rows: list[tuple[int, Cell, Cell, Cell]], args: argpars
         else "no pinning: redis-server and the generator share both cores"
     )
     runs = "; ".join(
-        f"C={c}: sb {', '.join(fmt(v) for v in sb.rps)} / r-b {', '.join(fmt(v) for v in rb.rps)}"
+        f"{t.upper()} C={c}: sb {', '.join(fmt(v) for v in sb.rps)} / "
+        f"r-b {', '.join(fmt(v) for v in rb.rps)}"
         + (f" / busy-poll {', '.join(fmt(v) for v in busy.rps)}" if busy.rps else "")
-        for c, sb, rb, busy in rows
+        for t, c, sb, rb, busy in rows
     )
     lines = [f"## {pinning.capitalize()}: {where}", "", md_table(headers, table), ""]
     if busy_rows:
@@ -315,6 +357,10 @@ def main() -> None:
     parser.add_argument(
         "--busy-poll", default="1,10", help="client counts also run with --busy-poll ('' = none)"
     )
+    parser.add_argument("-t", "--tests", default="ping", help="comma-separated: ping, set, get")
+    parser.add_argument(
+        "-d", "--data-size", type=int, default=3, help="SET/GET value bytes (redis-benchmark -d)"
+    )
     parser.add_argument("--quick", action="store_true", help="C in 1,100,1000; 2 s runs")
     parser.add_argument("--out", type=Path, default=RESULTS / "vs_redis_benchmark.md")
     args = parser.parse_args()
@@ -322,6 +368,12 @@ def main() -> None:
     if args.quick:
         args.concurrency, args.duration, args.warmup = "1,100,1000", 2.0, 0.5
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    unknown = set(args.tests) - set(REDIS_BENCHMARK_TESTS)
+    if unknown:
+        parser.error(f"unknown test(s) {', '.join(sorted(unknown))}; choose ping, set, get")
+    # SET before GET, so GETs find keys (as redis-benchmark -t set,get does).
+    args.tests.sort(key=list(REDIS_BENCHMARK_TESTS).index)
     args.busy_poll = {int(c) for c in args.busy_poll.split(",") if c.strip()}
     if "--busy-poll" not in run_bounded([*SOCKBENCH, "run", "--help"], 60).stdout.decode():
         args.busy_poll = set()  # an older sockbench
@@ -336,7 +388,8 @@ def main() -> None:
         sections.append(render(pinning, measure(pinning, args), args))
     redis_version = next((v.split("=")[1] for v in version if v.startswith("v=")), "?")
     header = [
-        "# sockbench vs redis-benchmark: PING_INLINE against one local redis-server",
+        f"# sockbench vs redis-benchmark: {', '.join(t.upper() for t in args.tests)} "
+        "against one local redis-server",
         "",
         f"Machine: {machine_line()}. redis {redis_version} "
         f"(`{shutil.which('redis-benchmark')}`), single-threaded redis-benchmark, "
@@ -346,7 +399,14 @@ def main() -> None:
         f"sockbench measures {args.duration:g} s after {args.warmup:g} s warm-up "
         f"(connect ramp excluded), redis-benchmark gets `-n` = its previous rate × "
         f"{args.duration:g} s (the first time: sockbench's rate), at least {MIN_REQUESTS:,}.",
-        "ratio = sockbench req/s / redis-benchmark req/s (target ≥ 1.0; bold when missed). "
+        (
+            f"SET/GET: `sockbench --protocol redis --ratio 1:0|0:1 --value-size {args.data_size} "
+            f"--key-space {KEY_SPACE}` vs `redis-benchmark -t set|get -d {args.data_size} "
+            f"-r {KEY_SPACE}`. "
+            if set(args.tests) - {"ping"}
+            else ""
+        )
+        + "ratio = sockbench req/s / redis-benchmark req/s (target ≥ 1.0; bold when missed). "
         "CPU % like top (100 = one core): sockbench over its measurement window, "
         "redis-benchmark over its whole run, redis-server over each tool's whole run.",
         "",

@@ -22,6 +22,8 @@ from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
 from sockbench.core.machine import Machine
+from sockbench.core.protocols import uses_key_options
+from sockbench.core.protocols.mix import check_key_options, parse_ratio
 from sockbench.core.units import DEFAULT_PERCENTILES
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_proto, parse_target
 from sockbench.errors import ConfigError
@@ -85,6 +87,11 @@ class RunConfig:
     out_dir: str | None = "results"
     external: ExternalCommand | None = None  # a user's command instead of server_model
     server_logs: str | None = None  # path prefix of its stdout/stderr; None: the run folder
+    protocol: str = "echo"  # docs/protocols.md: echo, redis, memcache, line, ... or a plugin
+    ratio: tuple[int, int] = (1, 10)  # redis/memcache: SETs:GETs
+    key_space: int = 10_000_000
+    key_pattern: str = "R"
+    value_size: int = 32
     checks: tuple[str, ...] = ()  # --check expressions, each parsed once here
     percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
 
@@ -113,6 +120,9 @@ class RunConfig:
                 doc[key] = list(value)
             elif isinstance(value, Workload | ExpectKind):
                 doc[key] = value.value
+        if not uses_key_options(self.protocol):  # the key/value mix does not apply
+            for key in KEY_OPTIONS:
+                del doc[key]
         return doc
 
 
@@ -142,6 +152,9 @@ def validate_run(
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
     _check_workload(proto, mode, rate, pipeline, request, expect)
+    protocol = check_protocol(
+        str(v["protocol"] or ""), proto, mode, request, expect, v, rate, pipeline
+    )
     timeout = v["timeout_s"] or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S)
     _check_drain(v["drain_s"], timeout)
     server_cpus, client_cpus = resolve_pinning(
@@ -196,6 +209,7 @@ def validate_run(
         ),
         "out_dir": v["out_dir"] or None,
         "external": external,
+        **protocol,
     }
     # Every other field is an option's converted value under the same name.
     plain = {f.name: v[f.name] for f in fields(RunConfig) if f.name in v}
@@ -323,8 +337,8 @@ def _check_workload(
     request: bytes | None,
     expect: ExpectKind,
 ) -> None:
-    if pipeline > 1 and (rate is None or not proto.is_stream or mode != Workload.ECHO):
-        raise ConfigError("--pipeline needs --rate and a stream protocol (tcp or unix)")
+    if pipeline > 1 and (not proto.is_stream or mode != Workload.ECHO):
+        raise ConfigError("--pipeline needs --mode echo over a stream protocol (tcp or unix)")
     if mode == Workload.CHURN and not proto.is_stream:
         raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
     if mode == Workload.STREAM:
@@ -338,6 +352,46 @@ def _check_workload(
         raise ConfigError("--mode churn is closed-loop; drop --rate")
     if not proto.is_stream and (request is not None or expect != ExpectKind.ECHO):
         raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
+
+
+KEY_OPTIONS = ("ratio", "key_space", "key_pattern", "value_size")
+
+
+def check_protocol(
+    protocol: str,
+    proto: Proto,
+    mode: Workload,
+    request: bytes | None,
+    expect: ExpectKind,
+    v: Mapping[str, object],
+    rate: float | None,
+    pipeline: int,
+) -> dict[str, object]:
+    """The ``--protocol`` fields of a RunConfig. Building the protocol (which may import a
+    plugin) is :func:`sockbench.machine.build_run_config`'s part of the checking."""
+    protocol = protocol.strip() or "echo"
+    if protocol != "echo":
+        if not proto.is_stream or mode != Workload.ECHO:
+            raise ConfigError("--protocol applies to --mode echo over tcp or unix")
+        if expect != ExpectKind.ECHO:
+            raise ConfigError(
+                "--expect/--expect-size/--expect-until are the echo protocol's; "
+                f"--protocol {protocol} checks its own replies"
+            )
+        if request is not None and uses_key_options(protocol):
+            raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
+    if pipeline > 1 and rate is None and not v["batch"]:
+        raise ConfigError("--pipeline in closed loop needs the batch pump; drop --no-batch")
+    fields: dict[str, object] = {"protocol": protocol}
+    ratio = parse_ratio(str(v["ratio"]))
+    key_space, key_pattern = int(v["key_space"]), str(v["key_pattern"]).strip().upper()  # type: ignore[call-overload]
+    value_size = int(v["value_size"])  # type: ignore[call-overload]
+    check_key_options(key_space, key_pattern, value_size)
+    if uses_key_options(protocol):
+        fields.update(
+            ratio=ratio, key_space=key_space, key_pattern=key_pattern, value_size=value_size
+        )
+    return fields
 
 
 def parse_exchange(

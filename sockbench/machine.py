@@ -60,5 +60,13 @@ def read_files(values: Mapping[str, object]) -> dict[str, bytes]:
 
 
 def build_run_config(**values: object) -> RunConfig:
-    """A checked :class:`RunConfig` from option values keyed by option name."""
-    return validate_run(values, read_machine(), files=read_files(values))
+    """A checked :class:`RunConfig` from option values keyed by option name.
+
+    The run's protocol is built once here, so a plugin that is missing or fails says
+    so in one line before any connection is made.
+    """
+    from sockbench.engine.workload import build_exchange
+
+    config = validate_run(values, read_machine(), files=read_files(values))
+    build_exchange(config)
+    return config

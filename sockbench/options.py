@@ -104,7 +104,7 @@ def _choices(enum: type[Proto] | type[Workload] | type[ServerBehaviour]) -> tupl
 
 OPTIONS: tuple[Option, ...] = (
     # What to load, and how
-    Option("proto", ("--proto",), "protocol", None, choices=_choices(Proto), commands=ALL,
+    Option("proto", ("--proto",), "transport", None, choices=_choices(Proto), commands=ALL,
            default_help="from --target, else tcp"),
     Option("clients", ("--clients", "-c"), "concurrent clients (connections): 100, 5k", 1,
            parse_count, minimum=1, commands=RUN_COMPARE),
@@ -126,7 +126,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("rate", ("--rate", "-R"), "open loop: total requests/s over all clients: 10k",
            None, parse_number, positive=True),
     Option("pipeline", ("--pipeline", "-P"),
-           "requests in flight per connection (with --rate)", 1, parse_count, minimum=1),
+           "requests in flight per connection", 1, parse_count, minimum=1),
     Option("requests", ("--requests",), "stop after this many requests", None, parse_count,
            minimum=1),
     Option("interval_s", ("--interval", "-i"), "one interval of the time series: 1s, 500ms",
@@ -137,6 +137,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("expect_size", ("--expect-size",), "any reply of this many bytes", None, parse_count,
            minimum=1),
     Option("expect_until", ("--expect-until",), "a reply ending with this delimiter"),
+    Option("protocol", ("--protocol",),
+           "echo, redis, memcache, line, length-prefixed:u16|u32, or a plugin FILE.py:NAME / "
+           "module:NAME (docs/protocols.md)", "echo"),
+    Option("ratio", ("--ratio",), "redis/memcache: SETs:GETs", "1:10"),
+    Option("key_space", ("--key-space",), "redis/memcache: number of keys", 10_000_000,
+           parse_count, minimum=1),
+    Option("key_pattern", ("--key-pattern",),
+           "redis/memcache: R (random), S (sequential), G (gaussian)", "R"),
+    Option("value_size", ("--value-size",), "redis/memcache: bytes per value", 32, parse_size,
+           minimum=1),
     # The server
     Option("server_model", ("--server",), "server model to start when no --target", "asyncio",
            choices=MODEL_NAMES),

@@ -46,6 +46,7 @@ TIMEOUT = "timeout"
 UNFINISHED = "unfinished"
 LOST = "lost"
 MISMATCHED = "mismatch"
+PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
 
 # Window.admit: how a request due/sent at some instant counts.
 WARMUP, MEASURED, CLOSED = 0, 1, 2
@@ -69,6 +70,14 @@ class Sink(Protocol):
         ``at_ns`` places it: before the window it is a warm-up error.
         """
         ...
+
+
+class KindSink(Protocol):
+    """Where a protocol with several kinds of request (SET, GET) has each kind counted."""
+
+    def kind_completed(self, kind: str, latency_ns: int) -> None: ...
+
+    def kind_failed(self, kind: str, error: str) -> None: ...
 
 
 class RequestWindow:
@@ -153,12 +162,15 @@ class StreamExchange:
         "_buf",
         "_expected",
         "_got",
+        "_kinds",
         "_marks",
         "_sents",
         "_size",
+        "_sizes",
         "_view",
         "_warm",
         "_whole",
+        "kind_sink",
         "matcher",
         "nbytes",
         "replies",
@@ -176,6 +188,7 @@ class StreamExchange:
         replies: ReplyBuffer | None = None,
         *,
         pipelined: bool = False,
+        kind_sink: KindSink | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -185,6 +198,11 @@ class StreamExchange:
         self._marks: deque[int] = deque()
         self._sents: deque[int] = deque()
         self._warm = 0
+        # Protocols whose requests vary (a command mix): each request's kind and size, in
+        # step with the marks; None otherwise, so the common case pays nothing.
+        self.kind_sink = kind_sink
+        self._kinds: deque[str] | None = deque() if kind_sink is not None else None
+        self._sizes: deque[int] | None = deque() if kind_sink is not None else None
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -240,6 +258,12 @@ class StreamExchange:
         self._sents.append(sent_ns)
         return True
 
+    def note(self, kind: str, nbytes: int) -> None:
+        """The request just issued is a ``kind`` of ``nbytes`` (protocols with kinds)."""
+        if self._kinds is not None and self._sizes is not None:
+            self._kinds.append(kind)
+            self._sizes.append(nbytes)
+
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
         self._sents[-1] = sent_ns
@@ -260,9 +284,10 @@ class StreamExchange:
             got = self.matcher.check(rb.data, start, end)
             if got == 0:
                 break
-            if got == MISMATCH or (start + got < end and len(sents) == 1):
-                # Wrong bytes, or more bytes than the one request outstanding asked for.
-                self.fail(MISMATCHED, now_ns)
+            if got < 0 or (start + got < end and len(sents) == 1):
+                # Wrong bytes, an error reply, or more bytes than the one request
+                # outstanding asked for.
+                self.fail(MISMATCHED if got >= 0 or got == MISMATCH else PROTOCOL_ERROR, now_ns)
                 return RECONNECT
             start += got
             self._answered(got, now_ns)
@@ -310,6 +335,9 @@ class StreamExchange:
         """The oldest request in flight got its whole reply (``got`` bytes)."""
         sent = self._sents.popleft()
         mark = self._marks.popleft()
+        if self._kinds is not None:
+            self._answered_kind(sent, mark, got, now_ns)
+            return
         if self._warm:
             self._warm -= 1
             return
@@ -320,6 +348,27 @@ class StreamExchange:
         else:
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, self.nbytes, got)
+
+    def _answered_kind(self, sent: int, mark: int, got: int, now_ns: int) -> None:
+        """:meth:`_answered` for a protocol with kinds: counted in total and per kind."""
+        assert self._kinds is not None and self._sizes is not None
+        assert self.kind_sink is not None
+        kind = self._kinds.popleft()
+        size = self._sizes.popleft()
+        if self._warm:
+            self._warm -= 1
+            return
+        service = now_ns - sent
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+            self.kind_sink.kind_failed(kind, TIMEOUT)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, size, got)
+            self.kind_sink.kind_completed(kind, latency)
+
+    def _measured_kinds(self) -> list[str]:
+        return list(self._kinds)[self._warm :] if self._kinds is not None else []
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""
@@ -337,6 +386,9 @@ class StreamExchange:
         measured = len(self._sents) - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)
+            if self.kind_sink is not None:
+                for request_kind in self._measured_kinds():
+                    self.kind_sink.kind_failed(request_kind, kind)
         elif self._warm:
             self.sink.error(kind, self._marks[0])  # a warm-up request's: a warm-up error
         else:
@@ -354,13 +406,20 @@ class StreamExchange:
         marks = list(self._marks)[self._warm :]
         marks.extend(mark for mark in unsent if window.admit(mark) == MEASURED)
         if not interrupted:
-            for mark in marks:
-                self.sink.failed(window.end_kind(mark, now_ns), 1, now_ns)
+            kinds = self._measured_kinds()
+            for i, mark in enumerate(marks):
+                end = window.end_kind(mark, now_ns)
+                self.sink.failed(end, 1, now_ns)
+                if self.kind_sink is not None and i < len(kinds):
+                    self.kind_sink.kind_failed(kinds[i], end)
         self._forget()
 
     def _forget(self) -> None:
         self._marks.clear()
         self._sents.clear()
+        if self._kinds is not None and self._sizes is not None:
+            self._kinds.clear()
+            self._sizes.clear()
         self._warm = 0
         self.replies.clear()
         self._got = 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -25,6 +25,15 @@ from sockbench.core.histogram import Recorder, decode, encode, new_histogram
 NS_PER_S = 1_000_000_000
 
 Latencies: TypeAlias = "HdrHistogram | np.ndarray[Any, np.dtype[np.int64]] | array[int]"
+
+
+@dataclass(frozen=True)
+class KindRow:
+    """One kind of request's part of an interval: its count and encoded latencies."""
+
+    kind: str
+    requests: int
+    histogram: str
 
 
 @dataclass(frozen=True)
@@ -43,10 +52,12 @@ class IntervalRow:
     p99: int
     max: int
     histogram: str
+    by_kind: tuple[KindRow, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``."""
-        return {
+        """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
+        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds."""
+        doc: dict[str, Any] = {
             "t": self.t,
             "requests": self.requests,
             "errors": self.errors,
@@ -55,6 +66,32 @@ class IntervalRow:
             "p99": self.p99,
             "max": self.max,
         }
+        if self.by_kind:
+            doc["by_kind"] = {k.kind: self.kind_summary(k) for k in self.by_kind}
+        return doc
+
+    def kind_summary(self, kind: KindRow) -> dict[str, Any]:
+        """``{requests, rps, p99}`` of one kind in this interval."""
+        seconds = max(self.t - self.start_s, 1e-9)
+        hist = decode(kind.histogram)
+        p99 = int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
+        return {"requests": kind.requests, "rps": round(kind.requests / seconds, 3), "p99": p99}
+
+
+def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
+    return replace(row, by_kind=kinds)
+
+
+def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
+    names = list(dict.fromkeys(k.kind for row in rows for k in row.by_kind))
+    merged = []
+    for name in names:
+        same = [k for row in rows for k in row.by_kind if k.kind == name]
+        hist = new_histogram()
+        for k in same:
+            hist.add(decode(k.histogram))
+        merged.append(KindRow(name, sum(k.requests for k in same), encode(hist)))
+    return tuple(merged)
 
 
 def _row(start_ns: int, end_ns: int, requests: int, errors: int, hist: HdrHistogram) -> IntervalRow:
@@ -151,13 +188,12 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
         hist = new_histogram()
         for row in same:
             hist.add(decode(row.histogram))
-        merged.append(
-            _row(
-                round(same[0].start_s * NS_PER_S),
-                max(round(row.t * NS_PER_S) for row in same),
-                sum(row.requests for row in same),
-                sum(row.errors for row in same),
-                hist,
-            )
+        row = _row(
+            round(same[0].start_s * NS_PER_S),
+            max(round(row.t * NS_PER_S) for row in same),
+            sum(row.requests for row in same),
+            sum(row.errors for row in same),
+            hist,
         )
+        merged.append(with_kinds(row, _merge_kinds(same)) if same[0].by_kind else row)
     return merged

@@ -22,6 +22,8 @@ class Tick:
     p99_us: int
     errors: int
     connections: int
+    # Protocols with several kinds of request: (kind, req/s, p99 µs) of the last interval.
+    by_kind: tuple[tuple[str, float, int], ...] = ()
 
 
 ProgressFn = Callable[[Tick], None]

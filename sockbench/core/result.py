@@ -70,6 +70,19 @@ def build_result(
     }
     for name, encoded in sorted(tally.extra_histograms.items()):
         doc[name] = summarize(decode(encoded)).to_json()
+    if tally.latency_by_kind:
+        doc["latency_by_kind_us"] = {
+            kind: summarize(decode(encoded)).to_json()
+            for kind, encoded in tally.latency_by_kind.items()
+        }
+        doc["totals"]["by_kind"] = {
+            kind: {
+                "requests": tally.requests_by_kind.get(kind, 0),
+                "throughput_rps": round(tally.requests_by_kind.get(kind, 0) / seconds, 3),
+                "errors": dict(tally.errors_by_kind.get(kind, {})),
+            }
+            for kind in tally.latency_by_kind
+        }
     add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
     if tally.issued is not None:
         # requests_issued == requests + sum(requests_failed) + in_flight, exactly.

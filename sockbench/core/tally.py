@@ -32,6 +32,10 @@ class Tally:
     extra_histograms: dict[str, str] = field(default_factory=dict)
     client_bytes: tuple[int, ...] = ()  # stream mode: bytes per client in the window
     intervals: tuple[IntervalRow, ...] = ()
+    # Protocols with several kinds of request: encoded latencies, counts and errors per kind.
+    latency_by_kind: dict[str, str] = field(default_factory=dict)
+    requests_by_kind: dict[str, int] = field(default_factory=dict)
+    errors_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
     # Requests issued in the window (None where requests are not exchanges: stream mode),
     # the measured ones that failed, by kind, and those an interrupted run left open:
     # issued == requests + sum(failed.values()) + in_flight.
@@ -70,6 +74,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         raise ValueError("nothing to merge")
     datagrams = [t.datagrams for t in tallies if t.datagrams is not None]
     names = sorted({name for t in tallies for name in t.extra_histograms})
+    kinds = list(dict.fromkeys(kind for t in tallies for kind in t.latency_by_kind))
     return Tally(
         requests=sum(t.requests for t in tallies),
         bytes_sent=sum(t.bytes_sent for t in tallies),
@@ -87,6 +92,16 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         },
         client_bytes=tuple(b for t in tallies for b in t.client_bytes),
         intervals=tuple(merge_rows([t.intervals for t in tallies])),
+        latency_by_kind={
+            kind: _merged([t.latency_by_kind[kind] for t in tallies if kind in t.latency_by_kind])
+            for kind in kinds
+        },
+        requests_by_kind={
+            kind: sum(t.requests_by_kind.get(kind, 0) for t in tallies) for kind in kinds
+        },
+        errors_by_kind={
+            kind: _add_counts([t.errors_by_kind.get(kind, {}) for t in tallies]) for kind in kinds
+        },
         issued=None
         if any(t.issued is None for t in tallies)
         else sum(t.issued or 0 for t in tallies),

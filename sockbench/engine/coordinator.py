@@ -83,6 +83,11 @@ class _Run:
                     p99_us=merged.p99,
                     errors=self._errors,
                     connections=self.connections,
+                    by_kind=tuple(
+                        (k.kind, summary["rps"], summary["p99"])
+                        for k in merged.by_kind
+                        for summary in (merged.kind_summary(k),)
+                    ),
                 )
             )
 

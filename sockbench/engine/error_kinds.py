@@ -13,6 +13,10 @@ class Mismatch(Exception):
     """The reply did not meet the expectation (echo, exact bytes, size or delimiter)."""
 
 
+class ProtocolError(Exception):
+    """The server answered with an error reply (Redis ``-ERR``, memcached ``SERVER_ERROR``)."""
+
+
 _BY_ERRNO = {
     errno.ECONNRESET: "reset",
     errno.ECONNREFUSED: "refused",
@@ -36,6 +40,8 @@ def error_kind(exc: BaseException) -> str:
         return "closed"
     if isinstance(exc, Mismatch):
         return "mismatch"
+    if isinstance(exc, ProtocolError):
+        return "protocol_error"
     if isinstance(exc, TimeoutError) and exc.errno is None:
         return "timeout"
     if isinstance(exc, OSError) and exc.errno is not None:

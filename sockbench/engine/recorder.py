@@ -16,7 +16,7 @@ import trio
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import LOST, NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
-from sockbench.core.intervals import IntervalRow, IntervalSeries
+from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
 from sockbench.core.tally import Tally
 
 
@@ -24,6 +24,7 @@ class WorkerRecorder:
     __slots__ = (
         "_last_errors",
         "_last_requests",
+        "by_kind",
         "bytes_received",
         "bytes_sent",
         "client_bytes",
@@ -85,6 +86,11 @@ class WorkerRecorder:
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_requests = self._last_errors = 0
+        # Protocols with several kinds of request (SET, GET): the same numbers per kind.
+        self.by_kind: dict[str, KindStats] = {}
+
+    def track_kinds(self, kinds: tuple[str, ...]) -> None:
+        self.by_kind = {kind: KindStats() for kind in kinds}
 
     @property
     def measure_start_ns(self) -> int:
@@ -106,6 +112,9 @@ class WorkerRecorder:
         self.latency.cut_interval()
         self._last_requests = self.requests
         self._last_errors = sum(self.errors.values())
+        for kind in self.by_kind.values():
+            kind.latency.cut_interval()
+            kind.last_requests = kind.requests
 
     def cut_interval(self, end_ns: int) -> IntervalRow | None:
         """Close the interval ending at ``end_ns`` (monotonic); None if it would be empty."""
@@ -121,6 +130,9 @@ class WorkerRecorder:
         )
         self._last_requests = self.requests
         self._last_errors = errors
+        if self.by_kind:
+            row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
+            series.rows[-1] = row
         return row
 
     def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
@@ -136,6 +148,17 @@ class WorkerRecorder:
         self.failures[kind] += count
         if kind != LOST:  # datagram loss is reported with the datagram counts
             self.errors[kind] += count
+
+    def kind_completed(self, kind: str, latency_ns: int) -> None:
+        stats = self.by_kind.get(kind)
+        if stats is not None:
+            stats.requests += 1
+            stats.latency.record((latency_ns + 500) // 1000)
+
+    def kind_failed(self, kind: str, error: str) -> None:
+        stats = self.by_kind.get(kind)
+        if stats is not None:
+            stats.errors[error] += 1
 
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
@@ -195,6 +218,9 @@ class WorkerRecorder:
             client_bytes=tuple(self.client_bytes),
             extra_histograms=self._open_loop_histograms(),
             intervals=tuple(self.series.rows) if self.series else (),
+            latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
+            requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
+            errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
         )
 
     def in_flight(self) -> int:
@@ -213,3 +239,21 @@ class WorkerRecorder:
             "send_lag_us": encode(self.send_lag.histogram),
             "scheduler_lag_us": encode(self.scheduler_lag.histogram),
         }
+
+
+class KindStats:
+    """One kind of request's share of a worker's counters."""
+
+    __slots__ = ("errors", "last_requests", "latency", "requests")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.last_requests = 0
+        self.errors: Counter[str] = Counter()
+        self.latency = Recorder()
+
+    def cut(self, name: str) -> KindRow:
+        """This kind's part of the interval that just ended."""
+        row = KindRow(name, self.requests - self.last_requests, encode(self.latency.cut_interval()))
+        self.last_requests = self.requests
+        return row

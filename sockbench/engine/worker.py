@@ -20,6 +20,7 @@ from sockbench.config import RunConfig
 from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import RateSchedule
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
@@ -28,7 +29,7 @@ from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
 from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import fixed_reply, reply_matcher, request_bytes
+from sockbench.engine.workload import build_exchange, fixed_reply, reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 
@@ -78,18 +79,26 @@ class _Shared:
     request: bytes
     matcher: ReplyMatcher
     rates: RateSchedule | None
+    protocol: Exchange | None  # None: echo, --send/--expect (the matchers' fast paths)
 
     @classmethod
     def build(cls, config: RunConfig) -> _Shared:
         rates = RateSchedule(config.rate, config.clients) if config.rate else None
-        return cls(request_bytes(config), reply_matcher(config), rates)
+        if config.protocol == "echo":
+            return cls(request_bytes(config), reply_matcher(config), rates, None)
+        protocol = build_exchange(config)
+        request = protocol.fixed if protocol.fixed is not None else b""
+        return cls(request, reply_matcher(config), rates, protocol)
 
 
 def _contexts(
-    order: WorkOrder, recorder: WorkerRecorder, gate: StartGate, limiter: trio.CapacityLimiter
+    order: WorkOrder,
+    shared: _Shared,
+    recorder: WorkerRecorder,
+    gate: StartGate,
+    limiter: trio.CapacityLimiter,
 ) -> list[ClientContext]:
     config = order.config
-    shared = _Shared.build(config)
     rates = shared.rates
     return [
         ClientContext(
@@ -105,14 +114,21 @@ def _contexts(
             reply_dir=order.reply_dir,
             schedule=rates.client(order.first_client + i) if rates is not None else None,
             pipeline=config.pipeline,
+            protocol=shared.protocol,
+            first_client=order.first_client,
         )
         for i in range(order.clients)
     ]
 
 
 def _pumped(config: RunConfig, endpoint: Endpoint) -> bool:
-    """Whether one pump serves every client: closed-loop ping-pong of known reply size."""
+    """Whether one pump serves every client: closed-loop ping-pong of known reply size.
+
+    Other protocols (parsed replies, varying requests, a setup) take a task per client.
+    """
     if not (config.batch and config.mode == "echo" and config.rate is None):
+        return False
+    if config.protocol != "echo" or config.pipeline > 1:
         return False
     return endpoint.proto.is_stream and fixed_reply(reply_matcher(config))[1] > 0
 
@@ -139,7 +155,10 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     async with trio.open_nursery() as root:
         root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            contexts = _contexts(order, recorder, gate, limiter)
+            shared = _Shared.build(config)
+            if shared.protocol is not None:
+                recorder.track_kinds(shared.protocol.kinds)
+            contexts = _contexts(order, shared, recorder, gate, limiter)
             stream_socket = order.endpoint.proto.is_stream
             if _pumped(config, order.endpoint):
                 clients.start_soon(Pump(contexts, busy_poll=config.busy_poll).run)

@@ -61,13 +61,35 @@ COLUMNS = _columns()
 HEADER = tuple(name for name, _ in COLUMNS)
 
 
+def _error_sum(*path: str) -> Callable[[Doc], Any]:
+    return lambda r: sum((get(r, *path) or {}).values())
+
+
+_KIND_LATENCIES = ("p50", "p90", "p99", "p99_9", "max", "mean")
+
+
+def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
+    """Per kind of request (``set``, ``get``): after the fixed columns, only when present."""
+    kinds = dict.fromkeys(k for r in results for k in get(r, "totals", "by_kind") or {})
+    cols: list[tuple[str, Callable[[Doc], Any]]] = []
+    for kind in kinds:
+        cols.append((f"{kind}_requests", _path("totals", "by_kind", kind, "requests")))
+        cols.append((f"{kind}_throughput_rps", _path("totals", "by_kind", kind, "throughput_rps")))
+        cols.append((f"{kind}_errors", _error_sum("totals", "by_kind", kind, "errors")))
+        for p in _KIND_LATENCIES:
+            cols.append((f"{kind}_{p}_us", _path("latency_by_kind_us", kind, p)))
+    return cols
+
+
 def render(doc: Doc) -> str:
     """A header row and one row per cell (a run is one row)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
-    for result in cells(doc):
-        writer.writerow([_cell(getter(result)) for _, getter in COLUMNS])
+    results = cells(doc)
+    columns = COLUMNS + kind_columns(results)
+    writer.writerow(name for name, _ in columns)
+    for result in results:
+        writer.writerow([_cell(getter(result)) for _, getter in columns])
     return out.getvalue()
 
 

@@ -128,7 +128,15 @@ class LiveProgress:
         line.append(numbers.fmt_int(tick.errors), style="red" if tick.errors else "")
         line.append(f"  connections {numbers.fmt_int(tick.connections)}")
         line.append(f"  requests {numbers.fmt_int(tick.requests)}", style="dim")
-        return Group(title, clock, line)
+        if not tick.by_kind:
+            return Group(title, clock, line)
+        kinds = Text()
+        for i, (kind, rps, p99) in enumerate(tick.by_kind):
+            kinds.append("  " if i else "")
+            kinds.append(f"{kind} ", style="cyan")
+            p99_text = numbers.fmt_us(p99) if p99 else numbers.DASH
+            kinds.append(f"{numbers.fmt_rate(rps)} req/s p99 {p99_text}")
+        return Group(title, clock, line, kinds)
 
 
 def _ignore(tick: Tick) -> None:

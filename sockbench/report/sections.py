@@ -250,6 +250,43 @@ def latency_table(result: Doc) -> Table:
     return Table(headers, tuple(rows), align)
 
 
+def kind_table(result: Doc) -> Table:
+    """One row per kind of request (SET, GET): counts, errors and latency."""
+    by_kind: Mapping[str, Any] = get(result, "totals", "by_kind") or {}
+    latency: Mapping[str, Any] = result.get("latency_by_kind_us") or {}
+    fields = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
+    rows: list[tuple[str, ...]] = []
+    for kind, counts in by_kind.items():
+        summary = latency.get(kind) or {}
+        errors = sum((counts.get("errors") or {}).values())
+        rows.append(
+            (
+                kind,
+                numbers.fmt_int(counts.get("requests")),
+                numbers.fmt_rate(counts.get("throughput_rps")),
+                numbers.fmt_int(errors),
+                *(numbers.fmt_us(summary.get(f)) for _, f in fields),
+                numbers.fmt_us(summary.get("mean")),
+            )
+        )
+    headers = ("kind", "requests", "req/s", "errors", *(t for t, _ in fields), "mean")
+    left: Align = "l"
+    right: Align = "r"
+    return Table(headers, tuple(rows), (left, *([right] * (len(headers) - 1))))
+
+
+def _protocol(config: Mapping[str, Any]) -> str:
+    name = str(config.get("protocol") or "echo")
+    if config.get("ratio") is None:
+        return f"protocol {name}"
+    sets, gets = config["ratio"]
+    return (
+        f"protocol {name} SET:GET {sets}:{gets}, {numbers.fmt_int(config.get('key_space'))} "
+        f"keys ({config.get('key_pattern')}), {numbers.fmt_payload(config.get('value_size'))} "
+        "values"
+    )
+
+
 def _workload(result: Doc) -> str:
     config: Mapping[str, Any] = result.get("config") or {}
     key = cell_key(result)
@@ -257,7 +294,9 @@ def _workload(result: Doc) -> str:
         f"{key.proto} {config.get('mode') or 'echo'}",
         f"{numbers.fmt_int(key.clients)} clients",
     ]
-    if config.get("request") is not None:
+    if (config.get("protocol") or "echo") != "echo":
+        parts.append(_protocol(config))
+    elif config.get("request") is not None:
         parts.append(f"request {_shown(config['request'])}")
         expect, value = config.get("expect") or "echo", config.get("expect_value")
         if expect == "exact":
@@ -522,6 +561,8 @@ def run_sections(result: Doc) -> list[Section]:
         out.append(Section("Datagrams", key="datagrams", fields=datagram_fields(result)))
     if (result.get("latency_us") or {}).get("count") or not result.get("stream"):
         out.append(Section("Latency", key="latency", table=latency_table(result)))
+    if get(result, "totals", "by_kind"):
+        out.append(Section("Commands", key="commands", table=kind_table(result)))
     resources = resource_fields(result)
     if resources:
         out.append(Section("Resources", key="resources", fields=resources))

@@ -48,6 +48,18 @@ def closed_port() -> int:
         (["run", "--workers", "1", "--clients", "30000"], "file descriptors"),
         (["run", "--clients", "lots"], "invalid value for '--clients'"),
         (["run", "--no-such-option"], "no such option"),
+        (["run", "--protocol", "smtp"], "unknown --protocol 'smtp'"),
+        (["run", "--protocol", "missing.py:P"], "protocol plugin missing.py: no such file"),
+        (["run", "--protocol", "no_such_mod:P"], "no module named 'no_such_mod'"),
+        (["run", "--protocol", "examples/kv_plugin.py:Nope"], "has no 'Nope'"),
+        (["run", "--protocol", "redis", "--ratio", "1-10"], "malformed --ratio"),
+        (["run", "--protocol", "redis", "--key-pattern", "Z"], "unknown --key-pattern"),
+        (["run", "--protocol", "redis", "--key-space", "0"], "--key-space must be"),
+        (["run", "--protocol", "memcache", "--value-size", "0"], "--value-size must be"),
+        (["run", "--protocol", "redis", "--send", "PING"], "makes its own requests"),
+        (["run", "--protocol", "redis", "--proto", "udp"], "--protocol applies to"),
+        (["run", "--protocol", "line", "--expect", "x", "--send", "y"], "checks its own replies"),
+        (["run", "--pipeline", "2", "--no-batch"], "needs the batch pump"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -97,3 +97,12 @@ def test_a_drawing_failure_does_not_raise() -> None:
     drawn = console.export_text()
     assert "111 req/s" in drawn  # drawn before the failure
     assert "41,152 req/s" not in drawn  # and nothing after it
+
+
+def test_shows_rate_and_p99_per_kind_of_request() -> None:
+    console = _terminal()
+    with LiveProgress(console, "redis", transient=False) as live:
+        live(_tick(by_kind=(("set", 3_741.0, 850), ("get", 37_411.0, 0))))
+    text = console.export_text()
+    assert "set 3,741 req/s p99 850 µs" in text
+    assert "get 37,411 req/s p99 —" in text or "get 37,411 req/s p99 -" in text

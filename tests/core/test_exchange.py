@@ -422,3 +422,69 @@ def test_numbering_goes_on_after_a_failed_send() -> None:
     assert ex.issue(1, 11 * S + 1, 11 * S + 1)
     ex.received(_datagram(1), 64, 11 * S + 2)
     assert sink.latencies == [1]
+
+
+# -- stream: a protocol with kinds of request (core/protocols) ----------------------------
+
+
+class KindSink(Sink):
+    """Also collects the per-kind split a protocol's command mix asks for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind_latencies: dict[str, list[int]] = {}
+        self.kind_errors: Counter[tuple[str, str]] = Counter()
+
+    def kind_completed(self, kind: str, latency_ns: int) -> None:
+        self.kind_latencies.setdefault(kind, []).append(latency_ns)
+
+    def kind_failed(self, kind: str, error: str) -> None:
+        self.kind_errors[kind, error] += 1
+
+
+def _redis(win: RequestWindow) -> tuple[StreamExchange, KindSink]:
+    from sockbench.core.protocols import ProtocolOptions, build_protocol
+    from sockbench.engine.workload import ProtocolMatcher
+
+    redis = build_protocol("redis", ProtocolOptions())
+    sink = KindSink()
+    ex = StreamExchange(
+        win, sink, ProtocolMatcher(redis.check_reply), 0, pipelined=True, kind_sink=sink
+    )
+    return ex, sink
+
+
+def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    for i, kind in enumerate(("set", "get", "get")):
+        assert ex.issue(t + i, t + i)
+        ex.note(kind, 30)
+    assert feed(ex, b"+OK\r\n$3\r\nabc\r\n$-1\r\n", t + 5 * MS) == OK
+    assert {k: len(v) for k, v in sink.kind_latencies.items()} == {"set": 1, "get": 2}
+    assert balanced(win, sink)
+
+
+def test_an_error_reply_is_a_protocol_error_of_every_kind_in_flight() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    for i, kind in enumerate(("set", "get")):
+        assert ex.issue(t + i, t + i)
+        ex.note(kind, 30)
+    assert feed(ex, b"-ERR wrong\r\n", t + MS) == RECONNECT
+    assert sink.failures == Counter({"protocol_error": 2})
+    assert sink.kind_errors == Counter({("set", "protocol_error"): 1, ("get", "protocol_error"): 1})
+    assert balanced(win, sink)
+
+
+def test_requests_of_a_kind_open_at_the_drains_end_time_out_as_their_kind() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    t = 19 * S
+    assert ex.issue(t, t)
+    ex.note("get", 30)
+    ex.finish(t + 2 * S)
+    assert sink.kind_errors == Counter({("get", "timeout"): 1})
+    assert balanced(win, sink)

@@ -12,6 +12,7 @@ from sockbench.core.expect import (
     parse_escapes,
 )
 from sockbench.errors import ConfigError
+from tests.support.splits import all_splits
 
 
 def test_parse_escapes() -> None:
@@ -30,40 +31,8 @@ def test_parse_escapes_rejects_bad_escapes(text: str) -> None:
         parse_escapes(text)
 
 
-def _feed(matcher: ReplyMatcher, stream: bytes, cuts: list[int]) -> list[bytes | str]:
-    """Deliver ``stream`` in pieces ending at ``cuts`` and collect what the matcher sees."""
-    rb = ReplyBuffer(size=16, min_free=4)
-    out: list[bytes | str] = []
-    pos = 0
-    for cut in [*cuts, len(stream)]:
-        while pos < cut:
-            space = rb.space()
-            n = min(len(space), cut - pos)
-            space[:n] = stream[pos : pos + n]
-            del space
-            rb.commit(n)
-            pos += n
-            while True:
-                start = rb.start
-                size = rb.take(matcher)
-                if size == MISMATCH:
-                    return [*out, "mismatch"]
-                if size == NEED_MORE:
-                    break
-                out.append(bytes(rb.data[start : start + size]))
-    if len(rb):
-        out.append("partial")
-    return out
-
-
 def _all_splits(matcher: ReplyMatcher, stream: bytes) -> set[tuple[bytes | str, ...]]:
-    """Results for every single cut and every pair of cuts: they must all agree."""
-    results = set()
-    n = len(stream)
-    for i in range(n + 1):
-        for j in range(i, n + 1):
-            results.add(tuple(_feed(matcher, stream, [i, j])))
-    return results
+    return all_splits(matcher.check, stream)
 
 
 def test_exact_matches_pipelined_replies_however_they_are_split() -> None:

@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from sockbench.servers.registry import available_models
@@ -86,38 +79,6 @@ def test_requests_stops_after_exactly_that_many() -> None:
     assert result["totals"]["requests"] == 500  # type: ignore[index]
     assert result["latency_us"]["count"] == 500  # type: ignore[index]
     assert result["duration_s"] < 10  # type: ignore[operator]
-
-
-@pytest.fixture
-def redis_port(tmp_path: Path) -> Iterator[int]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (make system-deps installs it)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(64) == b"+PONG\r\n":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("redis-server did not answer PING in 10 s")
-            time.sleep(0.05)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_redis_ping_with_send_and_expect(redis_port: int) -> None:

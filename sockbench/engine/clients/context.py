@@ -11,6 +11,7 @@ import trio
 
 from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
+from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine import sockio
@@ -33,10 +34,25 @@ class ClientContext:
     gate: StartGate
     limiter: trio.CapacityLimiter
     index: int = 0
+    first_client: int = 0  # this worker's first client's number in the run
     source: str | None = None
     reply_dir: str | None = None
     schedule: ClientSchedule | None = None
     pipeline: int = 1
+    # A protocol whose requests vary, have kinds or a setup (redis, memcache, plugins);
+    # None: every request is ``request``.
+    protocol: Exchange | None = None
+
+    def request_for(self, seq: int) -> bytes:
+        """This client's ``seq``-th request."""
+        protocol = self.protocol
+        if protocol is None or protocol.fixed is not None:
+            return self.request
+        return protocol.request(self.index_in_run, seq)
+
+    @property
+    def index_in_run(self) -> int:
+        return self.first_client + self.index
 
     @property
     def window(self) -> RequestWindow:

@@ -18,6 +18,8 @@ from typing import Protocol
 import trio
 
 from sockbench.core.exchange import RECONNECT, StreamExchange
+from sockbench.core.expect import ReplyBuffer
+from sockbench.core.protocols import error_kind_of
 from sockbench.core.schedule import ClientSchedule
 from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
@@ -55,9 +57,64 @@ async def open_loop(ctx: ClientContext) -> None:
 
 
 def new_exchange(ctx: ClientContext) -> StreamExchange:
+    varies = ctx.protocol is not None and ctx.protocol.fixed is None
     return StreamExchange(
-        ctx.window, ctx.recorder, ctx.matcher, len(ctx.request), pipelined=ctx.pipeline > 1
-    )
+        ctx.window, ctx.recorder, ctx.matcher, len(ctx.request), pipelined=ctx.pipeline > 1,
+        kind_sink=ctx.recorder if varies else None,
+    )  # fmt: skip
+
+
+def issue(ctx: ClientContext, ex: StreamExchange, seq: int, mark_ns: int, sent_ns: int) -> bytes:
+    """Issue this client's ``seq``-th request; empty if the window is closed.
+
+    A protocol's varying request (a command mix) is noted with its kind and size, so the
+    recorder splits latency by kind.
+    """
+    protocol = ctx.protocol
+    if protocol is None or protocol.fixed is not None:
+        return ctx.request if ex.issue(mark_ns, sent_ns) else b""
+    request = protocol.request(ctx.index_in_run, seq)
+    if not ex.issue(mark_ns, sent_ns):
+        return b""
+    kind = protocol.kind(ctx.index_in_run, seq) if protocol.kind is not None else protocol.name
+    ex.note(kind, len(request))
+    return request
+
+
+async def send_setup(ctx: ClientContext, sock: socket.socket, connection: int) -> None:
+    """Send the protocol's setup bytes (AUTH, SELECT) and take their reply, unmeasured.
+
+    A reply that does not check out is the connection's ``mismatch``/``protocol_error``.
+    """
+    protocol = ctx.protocol
+    if protocol is None or protocol.setup is None:
+        return
+    data = protocol.setup(connection)
+    if not data:
+        return
+    with trio.fail_after(ctx.timeout_s):
+        await sockio.send_all(sock, data)
+        replies = ReplyBuffer(1024, 256)
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                got = sock.recv_into(replies.space())
+            except BlockingIOError:
+                continue
+            if got == 0:
+                raise PeerClosed
+            replies.commit(got)
+            n = protocol.check_reply(replies.data, replies.start, replies.end)
+            if n < 0:
+                raise SetupFailed(error_kind_of(n))
+            if n > 0:
+                if n != len(replies):
+                    raise SetupFailed("mismatch")  # bytes after the setup reply
+                return
+
+
+class SetupFailed(Exception):
+    """The setup's reply was malformed or an error reply (the kind is the argument)."""
 
 
 async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
@@ -66,6 +123,7 @@ async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
     first: StartGate | None = ctx.gate
     backoff = sockio.Backoff()
     done = False
+    connections = 0  # this client's connections so far: the protocol's setup sees it
     try:
         while not done:
             if first is None and loop.finished(time.monotonic_ns()):
@@ -79,8 +137,16 @@ async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
             mark = ctx.recorder.requests
             try:
                 await ctx.gate.go.wait()
+                await send_setup(ctx, sock, connections)
+                connections += 1
                 done = await loop.serve(sock)
                 backoff.reset()
+            except SetupFailed as exc:
+                ctx.recorder.error(str(exc), time.monotonic_ns())
+                backoff.arm()
+            except trio.TooSlowError:
+                ctx.recorder.error("timeout", time.monotonic_ns())
+                backoff.arm()
             except (OSError, PeerClosed) as exc:
                 ex.fail(error_kind(exc), time.monotonic_ns())
                 if ctx.recorder.requests != mark:
@@ -116,23 +182,28 @@ async def _step(sock: socket.socket, ex: StreamExchange, wake_at: float) -> int:
 
 
 class _ClosedLoop:
-    __slots__ = ("ctx", "ex")
+    __slots__ = ("ctx", "ex", "seq")
 
     def __init__(self, ctx: ClientContext) -> None:
         self.ctx = ctx
         self.ex = new_exchange(ctx)
+        self.seq = 0  # the next request of this client; it survives reconnects
 
     async def serve(self, sock: socket.socket) -> bool:
+        if self.ctx.pipeline > 1:
+            return await self._serve_pipelined(sock)
         ex = self.ex
-        request = self.ctx.request
-        timeout_s = self.ctx.timeout_s
+        ctx = self.ctx
+        timeout_s = ctx.timeout_s
         # One scope per connection whose deadline moves with each request: a new
         # CancelScope per request would cost ~30 allocations on the hot path.
         with trio.CancelScope() as scope:
             while True:
                 start = time.monotonic_ns()
-                if not ex.issue(start, start):
+                request = issue(ctx, ex, self.seq, start, start)
+                if not request:
                     return True
+                self.seq += 1
                 scope.deadline = trio.current_time() + timeout_s
                 await sockio.send_all(sock, request)
                 while ex.in_flight:
@@ -143,6 +214,25 @@ class _ClosedLoop:
             if await _step(sock, ex, trio_time(ex.deadline())) == RECONNECT:
                 return False
         return False
+
+    async def _serve_pipelined(self, sock: socket.socket) -> bool:
+        """Closed loop with ``--pipeline`` requests in flight: a reply frees a slot."""
+        ex = self.ex
+        ctx = self.ctx
+        closed = False
+        while True:
+            while not closed and ex.in_flight < ctx.pipeline:
+                start = time.monotonic_ns()
+                request = issue(ctx, ex, self.seq, start, start)
+                if not request:
+                    closed = True
+                    break
+                self.seq += 1
+                await sockio.send_all(sock, request)
+            if closed and not ex.in_flight:
+                return True
+            if await _step(sock, ex, trio_time(ex.deadline())) == RECONNECT:
+                return False
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         return iter(())
@@ -177,7 +267,6 @@ class _OpenLoop:
     async def _send(self, sock: socket.socket, slots: trio.Semaphore) -> None:
         ex = self.ex
         recorder = self.ctx.recorder
-        request = self.ctx.request
         while True:
             due = self.due(self.k)
             await slots.acquire()
@@ -186,7 +275,8 @@ class _OpenLoop:
                 return
             await sleep_until_ns(due)
             sent = time.monotonic_ns()
-            if not ex.issue(due, sent):
+            request = issue(self.ctx, ex, self.k, due, sent)
+            if not request:
                 return
             self.k += 1
             self.issued += 1

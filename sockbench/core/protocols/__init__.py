@@ -1,0 +1,161 @@
+"""Request/reply protocols: the contract, the built-ins and user plugins (pure).
+
+``--protocol`` names one: ``echo`` (the default, also what ``--send``/``--expect``
+build), ``redis``, ``memcache``, ``line``, ``length-prefixed:u16|u32`` (append
+``:any`` to accept any well-framed reply instead of the echo), or a plugin,
+``FILE.py:NAME`` or ``module:NAME``. docs/protocols.md describes the contract.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sockbench.core.protocols.contract import (
+    ERROR_REPLY,
+    MALFORMED,
+    NEED_MORE,
+    Exchange,
+    ReplyProtocol,
+    error_kind_of,
+    resolve,
+)
+from sockbench.core.protocols.memcache import Memcache
+from sockbench.core.protocols.mix import ProtocolOptions
+from sockbench.core.protocols.resp import Redis
+from sockbench.core.protocols.simple import Fixed, LengthPrefixed, Line
+from sockbench.errors import ConfigError
+
+__all__ = [
+    "BUILTINS",
+    "ERROR_REPLY",
+    "MALFORMED",
+    "NEED_MORE",
+    "Exchange",
+    "ProtocolOptions",
+    "ReplyProtocol",
+    "build_protocol",
+    "error_kind_of",
+    "uses_key_options",
+]
+
+BUILTINS = ("echo", "redis", "memcache", "line", "length-prefixed")
+_WIDTHS = {"u16": 2, "u32": 4}
+
+
+def uses_key_options(spec: str) -> bool:
+    """Whether ``--ratio``/``--key-space``/``--key-pattern``/``--value-size`` apply."""
+    return spec in ("redis", "memcache")
+
+
+def _builtin(spec: str, options: ProtocolOptions) -> object | None:
+    head, _, rest = spec.partition(":")
+    if head not in BUILTINS:
+        return None
+    if head == "length-prefixed":
+        width, _, mode = rest.partition(":")
+        if width not in _WIDTHS or mode not in ("", "any"):
+            raise ConfigError(
+                f"malformed --protocol {spec!r}; expected length-prefixed:u16 or "
+                "length-prefixed:u32, optionally followed by :any"
+            )
+        return LengthPrefixed(options, _WIDTHS[width], echo=mode != "any")
+    if rest:
+        raise ConfigError(f"--protocol {head} takes no parameters, got {spec!r}")
+    makers: dict[str, Callable[[ProtocolOptions], object]] = {
+        "echo": Fixed.from_options,
+        "redis": Redis,
+        "memcache": Memcache,
+        "line": Line,
+    }
+    return makers[head](options)
+
+
+def _import(spec: str) -> object:
+    """The object ``FILE.py:NAME`` or ``module:NAME`` names."""
+    where, sep, name = spec.rpartition(":")
+    if not sep or not where or not name.isidentifier():
+        raise ConfigError(
+            f"unknown --protocol {spec!r}; choose one of {', '.join(BUILTINS)}, "
+            "or a plugin FILE.py:NAME or module:NAME"
+        )
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise ConfigError(f"protocol plugin {where}: no such file")
+            module_name = f"sockbench_plugin_{path.stem}"
+            loader = importlib.util.spec_from_file_location(module_name, path)
+            assert loader is not None and loader.loader is not None
+            module = importlib.util.module_from_spec(loader)
+            sys.modules[module_name] = module
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(where)
+    except ConfigError:
+        raise
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"protocol plugin {where}: no module named {exc.name!r}") from None
+    except Exception as exc:  # the plugin's own code failed: say so in one line
+        raise ConfigError(f"protocol plugin {where} failed to load: {_one_line(exc)}") from None
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise ConfigError(f"protocol plugin {where} has no {name!r}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _instantiate(found: object, spec: str, options: ProtocolOptions) -> object:
+    """A plugin names an object that fits the contract, or a class/function making one."""
+    if isinstance(found, ReplyProtocol) and not isinstance(found, type):
+        return found
+    if not callable(found):
+        raise ConfigError(f"protocol {spec} is neither a protocol nor a class or function")
+    try:
+        return found(options)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(f"protocol {spec} failed to start: {_one_line(exc)}") from None
+
+
+def _smoke_test(exchange: Exchange, spec: str) -> None:
+    """Call the plugin once before any load, so its mistakes are one line, not a traceback."""
+    try:
+        first = exchange.request(0, 0)
+        kind = exchange.kind(0, 0) if exchange.kind is not None else None
+        setup = exchange.setup(0) if exchange.setup is not None else None
+        code = exchange.check_reply(bytearray(), 0, 0)
+    except Exception as exc:
+        raise ConfigError(
+            f"protocol {spec} failed on its first request: {_one_line(exc)}"
+        ) from None
+    if not isinstance(first, bytes | bytearray) or not first:
+        raise ConfigError(f"protocol {spec}: request() must return non-empty bytes")
+    if kind is not None and kind not in exchange.kinds:
+        raise ConfigError(f"protocol {spec}: kind() returned {kind!r}, not one of its kinds")
+    if setup is not None and not isinstance(setup, bytes | bytearray):
+        raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
+    if not isinstance(code, int) or code != NEED_MORE:
+        raise ConfigError(f"protocol {spec}: check_reply() on no bytes must return 0 (need more)")
+
+
+def build_protocol(spec: str, options: ProtocolOptions) -> Exchange:
+    """The protocol ``spec`` names, built from ``options`` and checked against the contract.
+
+    Raises :class:`ConfigError` (one line) for unknown names and failing plugins.
+    """
+    spec = spec.strip() or "echo"
+    obj = _builtin(spec, options)
+    if obj is None:
+        obj = _instantiate(_import(spec), spec, options)
+    exchange = resolve(obj, spec)
+    _smoke_test(exchange, spec)
+    return exchange

@@ -1,0 +1,109 @@
+"""The protocol contract: what sockbench asks of a request/reply protocol (pure, sans-IO).
+
+A protocol is any object with two methods::
+
+    request(client: int, seq: int) -> bytes
+    check_reply(buf: bytearray, start: int, end: int) -> int
+
+``request`` gives client ``client``'s ``seq``-th request (both count from 0), so a
+protocol may vary it: a command mix, keys, values. ``check_reply`` looks at
+``buf[start:end]`` only and returns the length of the complete reply that begins at
+``start`` (> 0), ``NEED_MORE`` (0) if it cannot tell yet, or a negative value once
+those bytes cannot be a good reply: ``MALFORMED`` (-1, counted as ``mismatch``) or
+``ERROR_REPLY`` (-2, a well-framed error such as Redis's ``-ERR``, counted as
+``protocol_error``). It keeps no state between calls, so one object serves every
+client and needs no reset after an error; the engine rescans a reply that arrives
+in pieces, which reading in large chunks keeps rare.
+
+Optional members, looked up once when a run starts:
+
+- ``name: str``: shown in reports (default: the class name, lower case).
+- ``kinds: tuple[str, ...]`` and ``kind(client, seq) -> str``: the command of each
+  request, so latency is also recorded per command ("set", "get").
+- ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
+  SELECT); its reply is checked with ``check_reply`` but not measured.
+
+:class:`Exchange` is a protocol as the engine uses it, with every optional member
+filled in: the engine asks no ``hasattr`` questions on its hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from sockbench.errors import ConfigError
+
+NEED_MORE = 0
+MALFORMED = -1
+ERROR_REPLY = -2
+# Error kinds of the negative check_reply codes, indexed by -code.
+REPLY_ERROR_KINDS = ("", "mismatch", "protocol_error")
+
+
+@runtime_checkable
+class ReplyProtocol(Protocol):
+    """The two required methods; see the module docstring for the optional ones."""
+
+    def request(self, client: int, seq: int) -> bytes: ...
+
+    def check_reply(self, buf: bytearray, start: int, end: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """A protocol with its optional members resolved (``kind`` None: one kind of request).
+
+    ``fixed`` is the request when it never varies, so drivers can skip the call;
+    ``echo_size``/``expected`` describe replies of one known size, which the fastest
+    driver reads without parsing (``expected`` None: any bytes of that size).
+    """
+
+    name: str
+    request: Callable[[int, int], bytes]
+    check_reply: Callable[[bytearray, int, int], int]
+    kinds: tuple[str, ...] = ()
+    kind: Callable[[int, int], str] | None = None
+    setup: Callable[[int], bytes | None] | None = None
+    fixed: bytes | None = None
+    reply_size: int = 0
+    expected: bytes | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def error_kind_of(code: int) -> str:
+    """The error kind counted for a negative ``check_reply`` result."""
+    return "protocol_error" if code == ERROR_REPLY else "mismatch"
+
+
+def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Exchange:
+    """Check ``obj`` against the contract and fill in its optional members.
+
+    Raises :class:`ConfigError` with one line naming ``what`` when it does not fit.
+    """
+    for method in ("request", "check_reply"):
+        if not callable(getattr(obj, method, None)):
+            raise ConfigError(f"protocol {what} has no {method}() method; see docs/protocols.md")
+    name = getattr(obj, "name", None) or type(obj).__name__.lower()
+    kinds = tuple(getattr(obj, "kinds", ()) or ())
+    kind = getattr(obj, "kind", None)
+    if kinds and not callable(kind):
+        raise ConfigError(f"protocol {what} declares kinds but has no kind(client, seq) method")
+    if not all(isinstance(k, str) and k for k in kinds):
+        raise ConfigError(f"protocol {what}: kinds must be non-empty strings, got {kinds!r}")
+    setup = getattr(obj, "setup", None)
+    if setup is not None and not callable(setup):
+        raise ConfigError(f"protocol {what}: setup must be a method")
+    return Exchange(
+        name=str(name),
+        request=obj.request,  # type: ignore[attr-defined]
+        check_reply=obj.check_reply,  # type: ignore[attr-defined]
+        kinds=kinds,
+        kind=kind if kinds else None,
+        setup=setup,
+        fixed=getattr(obj, "fixed", None),
+        reply_size=int(getattr(obj, "reply_size", 0) or 0),
+        expected=getattr(obj, "expected", None),
+        options=dict(options or {}),
+    )

@@ -1,0 +1,90 @@
+"""The memcached text protocol: a reply parser and a set/get mix (pure).
+
+:func:`memcache_reply_length` knows every reply of the storage and retrieval
+commands: ``VALUE key flags bytes [cas]`` blocks ended by ``END``, the one-line
+status words (``STORED``, ``NOT_FOUND``, ...), ``incr``/``decr`` numbers, and the
+error lines (``ERROR``, ``CLIENT_ERROR ...``, ``SERVER_ERROR ...``: ``ERROR_REPLY``).
+The two replies a set/get mix gets nearly always (``STORED``, ``END``) are tested
+first, without slicing.
+"""
+
+from __future__ import annotations
+
+from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
+from sockbench.core.protocols.mix import KEY_DIGITS, CommandMix, ProtocolOptions, value_bytes
+
+MAX_LINE = 2048  # keys are at most 250 bytes: a longer line is not memcached
+MAX_VALUE = 1024 * 1024 * 1024
+_STATUS = frozenset(
+    (b"END", b"STORED", b"NOT_STORED", b"EXISTS", b"NOT_FOUND", b"DELETED", b"TOUCHED", b"OK")
+)
+_ERRORS = (b"ERROR", b"CLIENT_ERROR ", b"SERVER_ERROR ")
+
+
+def _line_end(buf: bytearray, pos: int, end: int) -> int:
+    """Index of the CRLF ending the line at ``pos``: -1 if not in yet, -2 if too long."""
+    nl = buf.find(b"\r\n", pos, end)
+    if nl < 0 and end - pos >= MAX_LINE:
+        return -2
+    return nl
+
+
+def memcache_reply_length(buf: bytearray, start: int, end: int) -> int:
+    """Length of the memcached text reply at ``buf[start:end]``, ``NEED_MORE``,
+    ``MALFORMED`` or ``ERROR_REPLY``."""
+    if buf.startswith(b"STORED\r\n", start, end):
+        return 8
+    if buf.startswith(b"END\r\n", start, end):
+        return 5
+    pos = start
+    while True:
+        nl = _line_end(buf, pos, end)
+        if nl < 0:
+            return MALFORMED if nl == -2 else NEED_MORE
+        if not buf.startswith(b"VALUE ", pos, nl):
+            break
+        fields = buf[pos + 6 : nl].split(b" ")
+        if not 3 <= len(fields) <= 4 or not fields[1].isdigit() or not fields[2].isdigit():
+            return MALFORMED
+        if len(fields) == 4 and not fields[3].isdigit():
+            return MALFORMED
+        data_end = nl + 2 + int(fields[2])
+        if data_end + 2 > end:
+            return NEED_MORE if data_end - start <= MAX_VALUE else MALFORMED
+        if buf[data_end : data_end + 2] != b"\r\n":
+            return MALFORMED
+        pos = data_end + 2
+        if buf.startswith(b"END\r\n", pos, end):
+            return pos + 5 - start
+    line = bytes(buf[pos:nl])
+    if line == b"END" or (pos == start and (line in _STATUS or line.isdigit())):
+        return nl + 2 - start
+    if pos == start and (line == b"ERROR" or line.startswith(_ERRORS[1:])):
+        return ERROR_REPLY
+    return MALFORMED
+
+
+class Memcache:
+    """``set key 0 0 N`` + value and ``get key`` in the ``--ratio`` mix, keys ``key:%012d``."""
+
+    name = "memcache"
+    kinds = ("set", "get")
+
+    def __init__(self, options: ProtocolOptions) -> None:
+        self.mix = CommandMix(options)
+        value = value_bytes(options.value_size)
+        self._set_tail = b" 0 0 %d\r\n%s\r\n" % (len(value), value)
+        self.options = options
+        assert KEY_DIGITS == 12  # the format strings below
+
+    def request(self, client: int, seq: int) -> bytes:
+        mix = self.mix
+        key = mix.key(client, seq)
+        if mix.is_set(seq):
+            return b"set key:%012d" % key + self._set_tail
+        return b"get key:%012d\r\n" % key
+
+    def kind(self, client: int, seq: int) -> str:
+        return "set" if self.mix.is_set(seq) else "get"
+
+    check_reply = staticmethod(memcache_reply_length)

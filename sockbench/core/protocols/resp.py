@@ -1,0 +1,126 @@
+"""RESP2 (Redis): a reply parser by framing, and a SET/GET mix (pure).
+
+:func:`resp_reply_length` follows RESP2's framing: simple strings (``+``), errors
+(``-``), integers (``:``), bulk strings (``$``, ``$-1`` is nil) and arrays (``*``,
+nested, ``*-1`` is nil). A top-level error is ``ERROR_REPLY``; anything off the
+grammar is ``MALFORMED`` as soon as it is seen. Trade-off: it walks the reply
+iteratively with a count of elements still owed, so nested arrays cost no
+recursion, and it never copies a bulk body, only its short header.
+"""
+
+from __future__ import annotations
+
+from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
+from sockbench.core.protocols.mix import KEY_DIGITS, CommandMix, ProtocolOptions, value_bytes
+
+MAX_LINE = 64 * 1024  # a simple string or header longer than this is not Redis talking
+MAX_BULK = 512 * 1024 * 1024  # Redis's own proto-max-bulk-len default
+
+_PLUS, _MINUS, _COLON, _DOLLAR, _STAR = b"+-:$*"
+
+
+def _integer(raw: bytearray) -> bool:
+    return raw.isdigit() or (raw[:1] == b"-" and raw[1:].isdigit())
+
+
+def resp_reply_length(buf: bytearray, start: int, end: int) -> int:
+    """Length of the RESP2 reply at ``buf[start:end]``, ``NEED_MORE``, ``MALFORMED``
+    or ``ERROR_REPLY``."""
+    # Fast path for the replies a SET/GET mix gets: +OK and one bulk string or nil.
+    nl = buf.find(b"\r\n", start, end)
+    if nl > start:
+        kind = buf[start]
+        if kind == _PLUS:
+            return nl + 2 - start
+        if kind == _DOLLAR:
+            head = buf[start + 1 : nl]
+            if head.isdigit():
+                stop = nl + 4 + int(head)
+                if stop > end:
+                    return NEED_MORE if stop - start <= MAX_BULK else MALFORMED
+                return stop - start if buf[stop - 2 : stop] == b"\r\n" else MALFORMED
+            if head == b"-1":
+                return nl + 2 - start
+    return _general_length(buf, start, end)
+
+
+def _general_length(buf: bytearray, start: int, end: int) -> int:
+    pos = start
+    owed = 1  # elements still to read: 1 for the reply, plus every array's items
+    while owed:
+        if pos >= end:
+            return NEED_MORE
+        nl = buf.find(b"\r\n", pos, end)
+        if nl < 0:
+            return NEED_MORE if end - pos < MAX_LINE else MALFORMED
+        kind = buf[pos]
+        owed -= 1
+        if kind == _DOLLAR:
+            head = buf[pos + 1 : nl]
+            if head.isdigit():
+                size = int(head)
+                if size > MAX_BULK:
+                    return MALFORMED
+                body_end = nl + 2 + size
+                if body_end + 2 > end:
+                    return NEED_MORE
+                if buf[body_end] != 13 or buf[body_end + 1] != 10:
+                    return MALFORMED
+                pos = body_end + 2
+            elif head == b"-1":
+                pos = nl + 2
+            else:
+                return MALFORMED
+        elif kind in (_PLUS, _MINUS):
+            pos = nl + 2
+        elif kind == _COLON:
+            if not _integer(buf[pos + 1 : nl]):
+                return MALFORMED
+            pos = nl + 2
+        elif kind == _STAR:
+            head = buf[pos + 1 : nl]
+            if head.isdigit():
+                owed += int(head)
+            elif head != b"-1":
+                return MALFORMED
+            pos = nl + 2
+        else:
+            return MALFORMED
+    return ERROR_REPLY if buf[start] == _MINUS else pos - start
+
+
+def bulk(item: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(item), item)
+
+
+def command(*items: bytes) -> bytes:
+    """One RESP command: an array of bulk strings."""
+    return b"*%d\r\n" % len(items) + b"".join(bulk(i) for i in items)
+
+
+class Redis:
+    """``SET key value`` and ``GET key`` in the ``--ratio`` mix, keys ``key:%012d``."""
+
+    name = "redis"
+    kinds = ("set", "get")
+
+    def __init__(self, options: ProtocolOptions) -> None:
+        self.mix = CommandMix(options)
+        key_len = b"%d" % (4 + KEY_DIGITS)
+        # Every key has the same width, so each request is a head, the digits and a tail.
+        self._set_head = b"*3\r\n$3\r\nSET\r\n$" + key_len + b"\r\nkey:"
+        self._set_tail = b"\r\n" + bulk(value_bytes(options.value_size))
+        self._get_head = b"*2\r\n$3\r\nGET\r\n$" + key_len + b"\r\nkey:"
+        self.options = options
+
+    def request(self, client: int, seq: int) -> bytes:
+        mix = self.mix
+        digits = b"%012d" % mix.key(client, seq)
+        if mix.is_set(seq):
+            return self._set_head + digits + self._set_tail
+        return self._get_head + digits + b"\r\n"
+
+    def kind(self, client: int, seq: int) -> str:
+        return "set" if self.mix.is_set(seq) else "get"
+
+    check_reply = staticmethod(resp_reply_length)
