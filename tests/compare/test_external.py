@@ -29,7 +29,10 @@ SUPPORT = ROOT / "tests" / "support"
 SOCAT = "socat TCP-LISTEN:{port},fork,reuseaddr PIPE"
 PY = sys.executable
 
-pytestmark = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed"),
+]
 
 
 @pytest.fixture(scope="module")

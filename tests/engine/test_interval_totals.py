@@ -7,6 +7,8 @@ import pytest
 
 from tests.support.runs import run_result
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 @pytest.mark.parametrize("rate", [None, 2000.0])

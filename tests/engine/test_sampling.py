@@ -13,6 +13,8 @@ from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.sampling import TreeSampler, process_cpu_s
 from sockbench.servers.external import ServerLogs, external_command, open_external
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 
 def test_process_clock_matches_own_cpu_time() -> None:
     mine = process_cpu_s(os.getpid())

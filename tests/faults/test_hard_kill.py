@@ -8,7 +8,11 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from tests.faults.conftest import Target
+
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
 
 
 def test_workers_leave_quietly_and_the_next_run_cleans_up(target, tmp_path) -> None:

@@ -17,6 +17,8 @@ import pytest
 
 from tests.faults.conftest import Run, Target, load_result
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 
 @contextlib.contextmanager
 def _tmpfs(path: Path, options: str) -> Iterator[Path]:

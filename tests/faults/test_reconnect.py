@@ -7,6 +7,8 @@ import pytest
 
 from tests.faults.conftest import Target, load_result
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 CLIENTS = 10
 
 

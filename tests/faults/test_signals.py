@@ -12,6 +12,8 @@ import pytest
 
 from tests.faults.conftest import Run, Target, load_result
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 PHASES = ["connecting", "warmup", "measuring", "draining", "writing"]
 CLIENTS = 20
 

@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.faults.conftest import Run, Target, load_result
+
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
 
 CLIENTS = 20
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sockbench.report import numbers, render
 from sockbench.report.sections import stream_fields
 from tests.support.runs import run_result
+
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
 
 
 def fields(result: dict[str, Any]) -> dict[str, str]:

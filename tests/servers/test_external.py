@@ -23,6 +23,8 @@ from sockbench.servers.external import (
 )
 from tests.support import processes
 
+pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
+
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 PY = sys.executable
 needs_socat = pytest.mark.skipif(shutil.which("socat") is None, reason="socat not installed")

@@ -25,7 +25,10 @@ MEMORY_CALLS = ("mmap", "munmap", "mremap", "brk")
 MEMORY_BUDGET = REQUESTS // 20
 MMAP_THRESHOLD = 128 * 1024
 
-pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed"),
+]
 
 
 @pytest.mark.parametrize("model", model_params())
