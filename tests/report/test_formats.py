@@ -119,6 +119,7 @@ def test_single_runs_claim_no_noisy_best(compare_doc: dict[str, Any]) -> None:
     assert "one run per cell cannot tell a difference from noise" in md
 
 
+@pytest.mark.slow  # renders every format, charts included
 def test_saturated_cell_is_marked_and_never_best(compare_doc: dict[str, Any]) -> None:
     md = render(compare_doc, "md")
     summary = md.split("## Summary\n\n")[1].split("\n\n")[0]

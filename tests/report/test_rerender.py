@@ -15,6 +15,8 @@ from sockbench.report import load
 from sockbench.report.files import write_run_folder
 from tests.report.conftest import COMPARE, RESULT_TCP
 
+pytestmark = pytest.mark.slow  # whole reports with charts: `make unit` skips it
+
 
 def report(path: Path, fmt: str) -> bytes:
     result = subprocess.run(
