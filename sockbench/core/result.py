@@ -97,7 +97,16 @@ def build_result(
     if config.get("mode") == Workload.CHURN:
         doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
     if tally.client_bytes:
-        doc["stream"] = stream_summary(tally.client_bytes, seconds, config.get("payload", 1))
+        # A stream's receiver read the window's bytes by the time its report came, in the
+        # drain (iperf3's receiver line also runs past the sender's); datagrams that
+        # arrive after the window are not the window's.
+        drained = tally.drain_ns / 1e9 if tally.datagrams is None else 0.0
+        doc["stream"] = stream_summary(
+            tally.client_bytes,
+            tally.client_received,
+            (seconds, seconds + drained),
+            config.get("payload", 1),
+        )
     if extra:
         doc.update(extra)
     add_warnings(doc, [*warnings, *rate_warnings(doc), *measured_warnings(doc)])
@@ -131,15 +140,29 @@ def _payload_bytes(config: dict[str, Any], tally: Tally) -> int:
     return tally.bytes_received
 
 
-def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) -> dict[str, Any]:
-    """Bulk transfer rates in total and their spread across clients (bits/s, messages/s)."""
-    rates = sorted(b * 8 / seconds for b in client_bytes)
+def stream_summary(
+    sent: tuple[int, ...],
+    received: tuple[int | None, ...],
+    seconds: tuple[float, float],
+    payload: int,
+) -> dict[str, Any]:
+    """Bulk transfer, the iperf3 way: a sender and a receiver side, each with bytes,
+    bits/s and messages/s, per stream and in total.
+
+    ``received`` holds what each stream's sink reported (None: not reported);
+    ``seconds`` is (sender's, receiver's) duration. ``total_bps`` and the per-client
+    spread are of what was delivered: received where every stream reported, else sent.
+    """
+    known = [r for r in received if r is not None]
+    everyone = bool(received) and len(known) == len(received)
+    delivered = [r or 0 for r in received] if everyone else list(sent)
+    rates = sorted(b * 8 / seconds[0] for b in delivered)
     n = len(rates)
     median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
-    total = sum(client_bytes)
+    total = sum(delivered)
     return {
-        "total_bps": round(total * 8 / seconds, 3),
-        "total_messages_per_s": round(total / payload / seconds, 3),
+        "total_bps": round(total * 8 / seconds[0], 3),
+        "total_messages_per_s": round(total / payload / seconds[0], 3),
         "per_client_bps": {
             "min": round(rates[0], 3),
             "median": round(median, 3),
@@ -150,6 +173,22 @@ def stream_summary(client_bytes: tuple[int, ...], seconds: float, payload: int) 
             "median": round(median / 8 / payload, 3),
             "max": round(rates[-1] / 8 / payload, 3),
         },
+        "sender": _side(sum(sent), seconds[0], payload),
+        "receiver": _side(sum(known), seconds[1], payload) if known else None,
+        "streams": len(sent),
+        "streams_reported": len(known),
+        "per_stream": [
+            {"sent_bytes": s, "received_bytes": r} for s, r in zip(sent, received, strict=False)
+        ],
+    }
+
+
+def _side(nbytes: int, seconds: float, payload: int) -> dict[str, Any]:
+    return {
+        "bytes": nbytes,
+        "seconds": round(seconds, 6),
+        "bps": round(nbytes * 8 / seconds, 3),
+        "messages_per_s": round(nbytes / payload / seconds, 3),
     }
 
 

@@ -30,7 +30,9 @@ class Tally:
     clamped: int = 0
     datagrams: DatagramCounts | None = None
     extra_histograms: dict[str, str] = field(default_factory=dict)
-    client_bytes: tuple[int, ...] = ()  # stream mode: bytes per client in the window
+    client_bytes: tuple[int, ...] = ()  # stream mode: bytes each client sent in the window
+    # ...and how many of them its sink reported received (None: not reported).
+    client_received: tuple[int | None, ...] = ()
     intervals: tuple[IntervalRow, ...] = ()
     # Protocols with several kinds of request: encoded latencies, counts and errors per kind.
     latency_by_kind: dict[str, str] = field(default_factory=dict)
@@ -91,6 +93,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
             for name in names
         },
         client_bytes=tuple(b for t in tallies for b in t.client_bytes),
+        client_received=tuple(b for t in tallies for b in t.client_received),
         intervals=tuple(merge_rows([t.intervals for t in tallies])),
         latency_by_kind={
             kind: _merged([t.latency_by_kind[kind] for t in tallies if kind in t.latency_by_kind])

@@ -28,6 +28,7 @@ class WorkerRecorder:
         "bytes_received",
         "bytes_sent",
         "client_bytes",
+        "client_received",
         "connect",
         "connections",
         "datagram_exchanges",
@@ -81,8 +82,10 @@ class WorkerRecorder:
         # (a --pipeline slot was free). Only this part is the generator's fault.
         self.scheduler_lag = Recorder()
         self.datagram_exchanges: list[DatagramExchange] = []
-        # Stream mode: bytes each client moved inside the window, and the UDP totals.
+        # Stream mode: bytes each client sent inside the window, how many of them the
+        # sink reported it received (None: not reported), and the UDP totals.
         self.client_bytes = [0] * (clients if stream_clients else 0)
+        self.client_received: list[int | None] = [None] * (clients if stream_clients else 0)
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_requests = self._last_errors = 0
@@ -216,6 +219,7 @@ class WorkerRecorder:
             clamped=self.latency.clamped + self.connect.clamped,
             datagrams=(counts or DatagramCounts()) if datagrams else None,
             client_bytes=tuple(self.client_bytes),
+            client_received=tuple(self.client_received),
             extra_histograms=self._open_loop_histograms(),
             intervals=tuple(self.series.rows) if self.series else (),
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},

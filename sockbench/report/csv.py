@@ -81,12 +81,23 @@ def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
     return cols
 
 
+def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
+    """iperf3's sender and receiver lines (``--mode stream``): only when present."""
+    if not any(get(r, "stream", "sender") for r in results):
+        return []
+    return [
+        (f"{side}_{name}", _path("stream", side, name))
+        for side in ("sender", "receiver")
+        for name in ("bytes", "seconds", "bps", "messages_per_s")
+    ]
+
+
 def render(doc: Doc) -> str:
     """A header row and one row per cell (a run is one row)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     results = cells(doc)
-    columns = COLUMNS + kind_columns(results)
+    columns = COLUMNS + kind_columns(results) + stream_columns(results)
     writer.writerow(name for name, _ in columns)
     for result in results:
         writer.writerow([_cell(getter(result)) for _, getter in columns])

@@ -45,11 +45,14 @@ def print_report(doc: Doc, console: Console | None = None) -> None:
 
 
 def section_renderable(section: Section, console: Console | None = None) -> RenderableType:
-    """One section as a rich table titled with the section's name."""
+    """One section as a rich table titled with the section's name (its fields first,
+    when it has both)."""
     if section.table is not None:
         parts = wrap(section.table, console) if console is not None else [section.table]
+        head = _fields(section) if section.fields else None
         tables = [
-            rich_table(part, section.title if i == 0 else None) for i, part in enumerate(parts)
+            rich_table(part, section.title if i == 0 and head is None else None)
+            for i, part in enumerate(parts)
         ]
         out = tables[-1]
         caption = Text(justify="left")
@@ -61,7 +64,13 @@ def section_renderable(section: Section, console: Console | None = None) -> Rend
             caption.rstrip()
             out.caption = caption
             out.caption_justify = "left"
+        if head is not None:
+            return Group(head, *tables)
         return tables[0] if len(tables) == 1 else Group(*tables)
+    return _fields(section)
+
+
+def _fields(section: Section) -> RichTable:
     out = RichTable(title=section.title, title_justify="left", show_header=False, box=None)
     out.add_column(style="bold", no_wrap=True)
     out.add_column(overflow="fold")

@@ -18,6 +18,7 @@ from typing import Any
 
 from sockbench.servers.behaviour import Payload, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
+from sockbench.servers.discard import discard_blocking
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
 
@@ -72,17 +73,16 @@ def accept_until_stopped(
 
 def serve_stream(conn: socket.socket, echo: bool) -> None:
     """Serve one connection until the peer closes, it fails, or it is shut down. Never raises."""
+    if not echo:
+        discard_blocking(conn)
+        return
     buf = bytearray(STREAM_BUFFER)
     view = memoryview(buf)
     recv_into = conn.recv_into
+    sendall = conn.sendall
     try:
-        if echo:
-            sendall = conn.sendall
-            while n := recv_into(buf):
-                sendall(view[:n])
-        else:
-            while recv_into(buf):
-                pass
+        while n := recv_into(buf):
+            sendall(view[:n])
     except OSError:  # reset by the peer, or shut down because the server stops
         pass
 

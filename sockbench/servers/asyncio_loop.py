@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import DatagramResponder, ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.replies import send_datagram
@@ -111,11 +112,12 @@ async def _serve_streams(
     echo = ctx.behaviour is ServerBehaviour.ECHO
 
     class Conn(asyncio.Protocol):
-        __slots__ = ("transport",)
+        __slots__ = ("nbytes", "reads", "transport")
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             # Typed loosely by asyncio; uvloop's transports are not subclasses of asyncio's.
             self.transport = cast(asyncio.Transport, transport)
+            self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
             live.add(self.transport)
             if nodelay:
                 sock = transport.get_extra_info("socket")
@@ -125,6 +127,15 @@ async def _serve_streams(
         def data_received(self, data: bytes) -> None:
             if echo:
                 self.transport.write(data)
+            else:
+                self.reads += 1
+                self.nbytes += len(data)
+
+        def eof_received(self) -> bool:
+            # Returning False closes the transport once the report is flushed.
+            if not echo:
+                self.transport.write(encode_report(self.reads, self.nbytes))
+            return False
 
         # A client that does not read makes writes pile up: stop reading from it.
         def pause_writing(self) -> None:
@@ -145,11 +156,14 @@ async def _serve_streams(
             return shared.view
 
         def buffer_updated(self, nbytes: int) -> None:
-            if echo:
-                transport = self.transport
-                transport.write(shared.view[:nbytes])
-                if TRANSPORT_KEEPS_VIEWS and transport.get_write_buffer_size():
-                    shared.renew()  # the transport holds a view of the unsent part
+            if not echo:
+                self.reads += 1
+                self.nbytes += nbytes
+                return
+            transport = self.transport
+            transport.write(shared.view[:nbytes])
+            if TRANSPORT_KEEPS_VIEWS and transport.get_write_buffer_size():
+                shared.renew()  # the transport holds a view of the unsent part
 
     # asyncio's ``backlog`` is both the listen() backlog and how many accepts it
     # tries per wake-up, and on EMFILE the standard loop repeats its error path

@@ -16,6 +16,7 @@ import selectors
 import socket
 import time
 
+from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.replies import send_datagram
@@ -28,11 +29,12 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class _Conn:
-    __slots__ = ("out", "sock")
+    __slots__ = ("nbytes", "out", "reads", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.out = bytearray()  # the part of a reply the kernel did not take yet
+        self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
 
 
 _STOP = object()
@@ -95,9 +97,13 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                     close(conn)
                     continue
                 if not n:
+                    if not echo:
+                        _send_report(conn)
                     close(conn)
                     continue
                 if not echo:
+                    conn.reads += 1
+                    conn.nbytes += n
                     continue
                 try:
                     sent = sock.send(view[:n])
@@ -113,6 +119,15 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
         for key in list(sel.get_map().values()):
             if isinstance(key.data, _Conn):
                 close(key.data)
+
+
+def _send_report(conn: _Conn) -> None:
+    """Answer a sink client's half-close with its count. The report is tiny and this
+    socket never sent anything before, so its send buffer has room for it."""
+    try:
+        conn.sock.send(encode_report(conn.reads, conn.nbytes))
+    except OSError:  # the client is gone: nobody to tell
+        pass
 
 
 def _accept(sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool) -> bool:

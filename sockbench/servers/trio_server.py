@@ -18,8 +18,10 @@ from typing import Any
 
 import trio
 
+from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import Payload, ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
+from sockbench.servers.discard import discard_buffer
 from sockbench.servers.replies import SEND_WAIT_S
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
 
@@ -57,12 +59,16 @@ async def _echo(stream: trio.SocketStream) -> None:
 
 
 async def _sink(stream: trio.SocketStream) -> None:
-    buf = bytearray(STREAM_BUFFER)
+    """Discard into the process's shared buffer; answer the half-close with the count."""
+    buf = discard_buffer()
     recv_into = stream.socket.recv_into
+    reads = nbytes = 0
     try:
-        while await recv_into(buf):
-            pass
-    except OSError:
+        while n := await recv_into(buf):
+            reads += 1
+            nbytes += n
+        await stream.send_all(encode_report(reads, nbytes))
+    except (OSError, trio.BrokenResourceError):
         pass
 
 

@@ -1,10 +1,19 @@
 """Stream mode: one-way bulk transfer, the iperf3 way.
 
-TCP: each client writes ``payload``-sized messages as fast as the server reads
-them (the server runs in ``sink`` mode and discards). UDP: each client sends at
-its share of ``--rate``; the server counts what arrives and tells each client at
-the end (``REPORT_REQUEST``), which gives goodput and loss without reply traffic.
-There are no request/reply exchanges here: bytes inside the window are what counts.
+TCP and Unix streams: each client writes as fast as the server reads (the server
+runs in ``sink`` mode and discards). At the window's end it half-closes; the
+sink answers with what it read on that connection (:mod:`sockbench.core.sink_report`),
+which gives the receiver line exactly: after the half-close no byte is left in a
+socket buffer. UDP: each client sends at its share of ``--rate``; the server
+counts what arrives and tells each client at the end (``REPORT_REQUEST``), which
+gives goodput and loss without reply traffic. There are no request/reply
+exchanges here: bytes inside the window are what counts.
+
+The stream writer's cost per call is Python's, not the kernel's, so it writes
+:data:`WRITE_SIZE` bytes per call (whole ``--payload`` messages from one
+preallocated buffer, through a memoryview) and only waits for the socket when
+the kernel refused a write, never before each one. See docs/performance.md,
+"Streams", for what was measured against what.
 """
 
 from __future__ import annotations
@@ -14,49 +23,87 @@ import time
 
 import trio
 
-from sockbench.core.sink_report import REPORT_REQUEST, decode_report
+from sockbench.core.sink_report import REPORT_MAX, REPORT_REQUEST, decode_report, window_received
 from sockbench.engine import sockio
-from sockbench.engine.clients.context import ClientContext, connect_stream, open_counted
+from sockbench.engine.clients.context import ClientContext, connect_stream, open_counted, trio_time
 from sockbench.engine.error_kinds import error_kind
 from sockbench.engine.timing import sleep_until_ns
 
 REPORT_WAIT_S = 1.0
 SETTLE_S = 0.2  # for the last datagrams to reach the server before asking its count
+WRITE_SIZE = 1024 * 1024
+WRITES_PER_CHECKPOINT = 16  # let the worker's other tasks run while the kernel takes it all
+
+
+def write_buffer(payload: bytes, at_least: int = WRITE_SIZE) -> bytes:
+    """``payload`` repeated to whole messages of at least ``at_least`` bytes."""
+    return payload * max(1, -(-at_least // max(1, len(payload))))
 
 
 async def tcp_bulk(ctx: ClientContext) -> None:
-    """Write as fast as the server reads; count bytes written inside the window."""
+    """Write as fast as the server reads; count bytes written inside the window; then
+    half-close and ask the sink how many of them it read."""
     recorder = ctx.recorder
-    view = memoryview(ctx.request)
-    size = len(ctx.request)
+    chunk = write_buffer(ctx.request)
+    view = memoryview(chunk)
+    size = len(chunk)
     sock = await connect_stream(ctx, ctx.gate)
     if sock is None:
         recorder.retire()
         return
-    sent_in_window = 0
+    before = in_window = 0
     try:
         await ctx.gate.go.wait()
-        offset = 0
-        while True:
-            await trio.lowlevel.wait_writable(sock)
+        start, end = recorder.measure_start_ns, recorder.measure_end_ns
+        send, clock = sock.send, time.monotonic_ns
+        offset = writes = 0
+        # iperf3's rule: a write belongs to the window it starts in, and none starts
+        # after it, so the sink's count is exactly warm-up + window.
+        while (now := clock()) < end:
             try:
-                n = sock.send(view[offset:] if offset else view)
+                n = send(view[offset:] if offset else view)
             except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
                 continue
-            now = time.monotonic_ns()
-            if now >= recorder.measure_end_ns:
-                break
-            if recorder.measure_start_ns <= now:
-                sent_in_window += n
-                recorder.bytes_sent += n
+            if now >= start:
+                in_window += n
+            else:
+                before += n
             offset = (offset + n) % size
+            writes += 1
+            if writes % WRITES_PER_CHECKPOINT == 0:
+                await trio.lowlevel.checkpoint()
+        report = await _stream_report(sock, ctx)
+        if report is not None:
+            received = window_received(report[1], before, in_window)
+            recorder.client_received[ctx.index] = received
+            recorder.bytes_received += received
     except OSError as exc:
         recorder.error(error_kind(exc), time.monotonic_ns())
     finally:
-        recorder.client_bytes[ctx.index] = sent_in_window
-        recorder.requests = recorder.bytes_sent // size
+        recorder.client_bytes[ctx.index] = in_window
+        recorder.bytes_sent += in_window
+        recorder.requests = recorder.bytes_sent // len(ctx.request)  # messages, for req/s
         sockio.close(sock)
     recorder.retire()
+
+
+async def _stream_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, int] | None:
+    """Half-close and read the sink's ``(reads, bytes)`` until it closes; None when the
+    peer is no sockbench sink (it closes, or says something else) or the drain ends."""
+    sock.shutdown(socket.SHUT_WR)
+    data = b""
+    with trio.move_on_at(trio_time(ctx.window.drain_end_ns)):
+        while len(data) <= REPORT_MAX:
+            try:
+                chunk = sock.recv(REPORT_MAX + 1)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            if not chunk:
+                return decode_report(data)
+            data += chunk
+    return None
 
 
 async def udp_bulk(ctx: ClientContext) -> None:
@@ -101,7 +148,8 @@ async def udp_bulk(ctx: ClientContext) -> None:
             if measuring:
                 await trio.sleep(SETTLE_S)
                 report = await _report(sock)
-                recorder.client_bytes[ctx.index] = report[1] if report else 0
+                recorder.client_bytes[ctx.index] = sent_bytes
+                recorder.client_received[ctx.index] = report[1] if report else None
                 recorder.add_stream_datagrams(sent, sent_bytes, report)
             sockio.close(sock)
     recorder.retire()

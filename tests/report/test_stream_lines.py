@@ -1,0 +1,75 @@
+"""Every format shows a stream's sender and receiver lines and its per-stream table (pure)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from sockbench.core.result import stream_summary
+from sockbench.report import load, numbers, render
+from sockbench.report.sections import PER_STREAM_ROWS, stream_fields, stream_table
+from tests.report.conftest import RESULT_TCP
+
+
+def stream_result(received: tuple[int | None, ...] = (2**30, 2**30 + 65536)) -> dict[str, Any]:
+    doc = copy.deepcopy(load(RESULT_TCP))
+    doc["config"].update(mode="stream", payload=65536, clients=2)
+    doc["stream"] = stream_summary((2**30, 2**30 + 65536), received, (1.0, 1.001), 65536)
+    return doc
+
+
+SENDER = "2 GiB, 17.2 Gbit/s, 32,769 msg/s over 1.00 s"
+RECEIVER = "2 GiB, 17.2 Gbit/s, 32,736 msg/s over 1.00 s"
+
+
+def test_fields_label_each_side() -> None:
+    shown = dict(stream_fields(stream_result()))
+    assert shown["sender"] == SENDER
+    assert shown["receiver"] == RECEIVER
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_every_format_shows_both_lines_and_the_table(fmt: str) -> None:
+    out = render(stream_result(), fmt)
+    assert SENDER in out and RECEIVER in out
+    assert "receiver bit/s" in out and "total" in out
+
+
+def test_terminal_shows_fields_and_table() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from sockbench.report.terminal import print_report
+
+    buf = StringIO()
+    print_report(stream_result(), Console(file=buf, width=200))
+    out = buf.getvalue()
+    assert SENDER in out and RECEIVER in out and "receiver bit/s" in out
+
+
+def test_csv_and_json_carry_both_sides() -> None:
+    csv = render(stream_result(), "csv").splitlines()
+    header, row = csv[0].split(","), csv[1].split(",")
+    values = dict(zip(header, row, strict=True))
+    assert values["sender_bytes"] == str(2**31 + 65536)
+    assert values["receiver_bytes"] == str(2**31 + 65536)
+
+
+def test_an_unreported_receiver_says_so_in_every_format() -> None:
+    doc = stream_result((None, None))
+    for fmt in ("text", "md", "html"):
+        assert "not reported" in render(doc, fmt)
+    assert "0 B received" not in render(doc, "text")
+    table = stream_table(doc)
+    assert table is not None and table.rows[-1][3] == numbers.DASH
+
+
+def test_many_streams_show_the_spread_not_a_row_each() -> None:
+    n = PER_STREAM_ROWS + 1
+    doc = stream_result()
+    doc["stream"] = stream_summary((1000,) * n, (1000,) * n, (1.0, 1.0), 100)
+    assert stream_table(doc) is None
+    assert "per client (received)" in dict(stream_fields(doc))
