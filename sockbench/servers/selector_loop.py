@@ -19,6 +19,7 @@ import time
 from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
+from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
 
@@ -57,6 +58,8 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
     echo = ctx.behaviour is ServerBehaviour.ECHO
     buf = bytearray(SHARED_BUFFER)
     view = memoryview(buf)
+    discarder = Discarder()  # sink mode: one pipe serves every connection in turn
+    discard = discarder.discard
     ctx.ready()
 
     def close(conn: _Conn) -> None:
@@ -90,7 +93,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                         if not conn.out:
                             sel.modify(sock, _READ, conn)
                         continue
-                    n = sock.recv_into(buf)
+                    n = sock.recv_into(buf) if echo else discard(sock.fileno())
                 except BlockingIOError:
                     continue
                 except OSError:
@@ -119,6 +122,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
         for key in list(sel.get_map().values()):
             if isinstance(key.data, _Conn):
                 close(key.data)
+        discarder.close()
 
 
 def _send_report(conn: _Conn) -> None:

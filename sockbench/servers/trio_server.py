@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+from functools import partial
 from typing import Any
 
 import trio
@@ -21,7 +22,7 @@ import trio
 from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import Payload, ServerBehaviour, datagram_responder
 from sockbench.servers.context import ServeContext
-from sockbench.servers.discard import discard_buffer
+from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import SEND_WAIT_S
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
 
@@ -35,7 +36,8 @@ async def _main(listener: socket.socket, ctx: ServeContext) -> None:
         nursery.start_soon(_cancel_on_stop, ctx, nursery.cancel_scope)
         tsock = trio.socket.from_stdlib_socket(listener)
         if ctx.proto.is_stream:
-            handler = _echo if ctx.behaviour is ServerBehaviour.ECHO else _sink
+            discarder = Discarder()
+            handler = _echo if ctx.behaviour is ServerBehaviour.ECHO else partial(_sink, discarder)
             await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
         else:
             await nursery.start(_serve_datagrams, tsock, listener, ctx)
@@ -58,15 +60,24 @@ async def _echo(stream: trio.SocketStream) -> None:
         pass  # the client reset or vanished; serve_listeners closes the stream
 
 
-async def _sink(stream: trio.SocketStream) -> None:
-    """Discard into the process's shared buffer; answer the half-close with the count."""
-    buf = discard_buffer()
-    recv_into = stream.socket.recv_into
+async def _sink(discarder: Discarder, stream: trio.SocketStream) -> None:
+    """Discard (the loop's one pipe serves each connection in turn: a discard never
+    awaits); answer the half-close with the count."""
+    sock = stream.socket
+    discard, fd = discarder.discard, sock.fileno()
     reads = nbytes = 0
     try:
-        while n := await recv_into(buf):
+        while True:
+            try:
+                n = discard(fd)
+            except BlockingIOError:
+                await trio.lowlevel.wait_readable(sock)
+                continue
+            if not n:
+                break
             reads += 1
             nbytes += n
+            await trio.lowlevel.checkpoint()
         await stream.send_all(encode_report(reads, nbytes))
     except (OSError, trio.BrokenResourceError):
         pass
