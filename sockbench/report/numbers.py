@@ -52,7 +52,10 @@ def fmt_bytes(n: float | None) -> str:
     value = float(n)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.3g} {unit}"
+            # .3g would print 1,000-1,023 MiB as "1.02e+03 MiB"
+            if unit == "B" or abs(value) >= 999.5:
+                return f"{value:,.0f} {unit}"
+            return f"{value:.3g} {unit}"
         value /= 1024
     raise AssertionError("unreachable")
 
