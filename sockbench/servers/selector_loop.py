@@ -3,7 +3,8 @@
 The classic reactor: a connection costs one selector registration and a small
 state object, not a thread, so tens of thousands of idle connections are cheap.
 All work happens on one core, so it tops out where that core does, and one slow
-reply delays every other connection. Reads go into one shared buffer; a reply
+reply delays every other connection. Reads go into one shared buffer (a sink
+splices into one pipe to /dev/null instead: ``discard.Discarder``); a reply
 that the kernel only partly accepts is kept per connection and the connection
 stops being read until it is flushed (backpressure instead of unbounded buffering).
 Datagrams are read in batches; replies follow ``replies.send_datagram``.

@@ -4,7 +4,8 @@ Structured concurrency: a connection costs a task and its cancel scope, far
 cheaper than a thread, and stopping is one cancellation that closes every
 stream. The price is trio's per-operation checkpoints (a scheduler round trip
 per ``await``), which the raw Protocol callbacks of ``asyncio`` do not pay.
-Reads use a reusable buffer per connection; writes go through
+Reads use a reusable buffer per connection (a sink splices into the loop's one
+pipe to /dev/null instead: ``discard.Discarder``); writes go through
 ``SocketStream.send_all``, which waits for the client instead of buffering.
 Datagram replies follow ``replies.send_datagram``: drop what one client cannot
 take, wait (in trio) only when our own send buffer is full.
