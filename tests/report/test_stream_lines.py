@@ -30,7 +30,10 @@ def test_fields_label_each_side() -> None:
     assert shown["receiver"] == RECEIVER
 
 
-@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+@pytest.mark.parametrize(
+    "fmt",
+    ["text", "md", pytest.param("html", marks=pytest.mark.slow)],  # html: charts
+)
 def test_every_format_shows_both_lines_and_the_table(fmt: str) -> None:
     out = render(stream_result(), fmt)
     assert SENDER in out and RECEIVER in out
@@ -58,10 +61,10 @@ def test_csv_and_json_carry_both_sides() -> None:
     assert values["receiver_bytes"] == str(2**31 + 65536)
 
 
-def test_an_unreported_receiver_says_so_in_every_format() -> None:
+@pytest.mark.parametrize("fmt", ["text", "md", pytest.param("html", marks=pytest.mark.slow)])
+def test_an_unreported_receiver_says_so_in_every_format(fmt: str) -> None:
     doc = stream_result((None, None))
-    for fmt in ("text", "md", "html"):
-        assert "not reported" in render(doc, fmt)
+    assert "not reported" in render(doc, fmt)
     assert "0 B received" not in render(doc, "text")
     table = stream_table(doc)
     assert table is not None and table.rows[-1][3] == numbers.DASH
