@@ -61,6 +61,8 @@ class RunConfig:
     clients: int = 1
     duration_s: float = DEFAULT_DURATION_S
     warmup_s: float = 2.0
+    ramp_s: float = 0.0  # clients (closed loop) or the rate (--rate) rise over this, unmeasured
+    connect_rate: float | None = None  # new connections per second, at most
     payload: int = 64
     timeout_s: float = DATAGRAM_TIMEOUT_S
     target: Endpoint | None = None
@@ -152,6 +154,7 @@ def validate_run(
     rate, pipeline = v["rate"], int(v["pipeline"])  # type: ignore[call-overload]
     assert rate is None or isinstance(rate, float)
     _check_workload(proto, mode, rate, pipeline, request, expect)
+    _check_ramp(v["ramp_s"], v["connect_rate"], clients, mode, rate)
     protocol = check_protocol(
         str(v["protocol"] or ""), proto, mode, request, expect, v, rate, pipeline
     )
@@ -319,6 +322,26 @@ def _check_payload(proto: Proto, payload: int) -> None:
         raise ConfigError(
             f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
         )
+
+
+def _check_ramp(
+    ramp: object, connect_rate: object, clients: int, mode: Workload, rate: float | None
+) -> None:
+    """--ramp and --connect-rate: bounds, and a ramp the connect rate can keep up with."""
+    ramp_s = float(ramp or 0.0)  # type: ignore[arg-type]
+    bounds.check_seconds(ramp_s, "--ramp", maximum=bounds.MAX_RUN_S, zero_ok=True)
+    if connect_rate is not None:
+        bounds.check_rate(float(connect_rate), "--connect-rate")  # type: ignore[arg-type]
+    if ramp_s and mode == Workload.CHURN:
+        raise ConfigError("--ramp applies to --mode echo and stream; churn connects per request")
+    if ramp_s and rate is None and connect_rate is not None:
+        needed = clients / float(connect_rate)  # type: ignore[arg-type]
+        if needed > ramp_s:
+            raise ConfigError(
+                f"--connect-rate {float(connect_rate):g} brings --clients {clients:,} up in "  # type: ignore[arg-type]
+                f"{needed:g} s, longer than --ramp {ramp_s:g}; give --ramp {needed:g}s "
+                "or more, or raise --connect-rate"
+            )
 
 
 def _check_drain(drain: object, timeout: object) -> None:

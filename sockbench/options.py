@@ -113,6 +113,13 @@ OPTIONS: tuple[Option, ...] = (
            default_help="10s, or until --requests"),
     Option("warmup_s", ("--warmup",), "load kept out of the results: 2s, 500ms", 2.0,
            parse_seconds, minimum=0, commands=RUN_COMPARE),
+    Option("ramp_s", ("--ramp",),
+           "bring clients up linearly over this long (with --rate: raise the rate linearly, "
+           "as Locust -r); kept out of the results, like --warmup: 10s", 0.0, parse_seconds,
+           minimum=0),
+    Option("connect_rate", ("--connect-rate",),
+           "at most this many new connections per second (tcpkali): 5k", None, parse_number,
+           positive=True),
     Option("payload", ("--payload",), "message size: 64, 1k, 64KiB", 64, parse_size,
            minimum=1, commands=RUN_COMPARE),
     Option("timeout_s", ("--timeout",), "give up on a reply after this long", None,

@@ -5,16 +5,37 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from sockbench import __version__
+from sockbench.core.status import EXIT_BROKEN_PIPE
 from sockbench.errors import SockbenchError
 
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader left
+
+class OutputClosed(Exception):
+    """The reader of stdout left (``sockbench run | head``); ``code`` is the exit code."""
+
+    def __init__(self, code: int = EXIT_BROKEN_PIPE) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Commands(TyperGroup):
+    """click turns a closed pipe into a quiet exit 1, like a failed run; this makes it
+    :class:`OutputClosed` first, so :func:`main` can exit as other tools do (141)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise OutputClosed() from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="sockbench",
     help="Load-test TCP, UDP and Unix socket servers; compare server models.",
     no_args_is_help=True,
@@ -50,6 +71,10 @@ def main() -> None:
     """Entry point: bad input becomes one line on stderr and exit code 2, never a traceback."""
     try:
         code = app(standalone_mode=False)
+        sys.stdout.flush()  # a reader gone shows here, not as a traceback at exit
+    except OutputClosed as closed:
+        _quiet_stdout()
+        sys.exit(closed.code)
     except SockbenchError as exc:
         print(f"sockbench: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
@@ -57,7 +82,7 @@ def main() -> None:
         print("sockbench: interrupted", file=sys.stderr)
         sys.exit(130)
     except BrokenPipeError:  # `sockbench run | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     except typer.TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `sockbench`: show the help
@@ -66,6 +91,12 @@ def main() -> None:
         print(f"sockbench: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: what is still buffered for the gone reader is dropped
+    instead of failing again when the interpreter flushes it at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def setup_logging(verbose: object, log_file: object) -> None:

@@ -14,7 +14,7 @@ from typing import IO
 
 from sockbench.core.progress import Tick
 
-PHASES = {"warmup": "warm-up", "measuring": "measuring"}
+PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 
 
 def _duration(us: int) -> str:
@@ -27,8 +27,10 @@ def _duration(us: int) -> str:
 
 def tick_line(tick: Tick) -> str:
     """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``"""
-    if tick.phase == "warmup":  # nothing is counted yet
-        return f"[{tick.elapsed_s:6.1f} s] warm-up    connections {tick.connections:,}"
+    if tick.phase in ("ramp", "warmup"):  # nothing is counted yet
+        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}"
+        # A ramp's clients connect as it goes: no count until the window opens.
+        return line + (f"  connections {tick.connections:,}" if tick.connections else "")
     return (
         f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
         f"{tick.rps:,.0f} req/s  p99 {_duration(tick.p99_us)}  errors {tick.errors:,}  "

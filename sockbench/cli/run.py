@@ -58,12 +58,28 @@ def run(**values: object) -> None:
         saved = save_result(outcome.result, config.out_dir, config.json_path)
         if outcome.server_logs is not None:
             outcome.server_logs.keep(saved.folder)
-        _print_summary(outcome.result, fmt, console)
+        with _reader_may_leave(outcome.exit_code):
+            _print_summary(outcome.result, fmt, console)
     if saved.folder is not None:
-        typer.echo(f"results: {saved.folder}", err=json_stdout)
+        with _reader_may_leave(outcome.exit_code):
+            typer.echo(f"results: {saved.folder}", err=json_stdout)
+            sys.stdout.flush()
     if saved.failures:
         raise ResultNotWritten(saved.failures, saved.fallback)
     raise typer.Exit(outcome.exit_code)
+
+
+@contextlib.contextmanager
+def _reader_may_leave(code: int) -> Any:
+    """``| head`` left before the summary: exit quietly, with the run's failure if it had one."""
+    from sockbench.cli.app import OutputClosed
+    from sockbench.core.status import closed_output_code
+
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed(closed_output_code(code)) from None
 
 
 @contextlib.contextmanager

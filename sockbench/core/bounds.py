@@ -60,15 +60,15 @@ def check_seconds(
     return value
 
 
-def check_rate(rate: float) -> float:
+def check_rate(rate: float, flag: str = "--rate") -> float:
     if not math.isfinite(rate):
-        raise ConfigError(f"--rate must be a finite number of requests/s, got {rate}")
+        raise ConfigError(f"{flag} must be a finite number per second, got {rate}")
     if not rate > 0:
-        raise ConfigError(f"--rate must be greater than 0, got {rate:g}")
+        raise ConfigError(f"{flag} must be greater than 0, got {rate:g}")
     if rate < MIN_RATE:
-        raise ConfigError(f"--rate must be at least {MIN_RATE:g} requests/s, got {rate:g}")
+        raise ConfigError(f"{flag} must be at least {MIN_RATE:g} per second, got {rate:g}")
     if rate > MAX_RATE:
-        raise ConfigError(f"--rate {rate:g} is over the limit of {MAX_RATE:,.0f} requests/s")
+        raise ConfigError(f"{flag} {rate:g} is over the limit of {MAX_RATE:,.0f} per second")
     return rate
 
 

@@ -96,6 +96,7 @@ def build_result(
         doc["totals"]["achieved_ratio"] = round(tally.requests / seconds / rate, 4)
     if config.get("mode") == Workload.CHURN:
         doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
+    doc["totals"].update(connect_phase(tally, config))
     if tally.client_bytes:
         # A stream's receiver read the window's bytes by the time its report came, in the
         # drain (iperf3's receiver line also runs past the sender's); datagrams that
@@ -114,6 +115,21 @@ def build_result(
         checks = [parse_check(expr) for expr in config["checks"]]
         doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
+
+
+def connect_phase(tally: Tally, config: Mapping[str, Any]) -> dict[str, Any]:
+    """How the clients came up (tcpkali's numbers): ``connect_ramp_s`` from the first
+    client's first attempt to the last client's first connection, and the achieved
+    ``connect_rate_per_s`` over it. Empty when no client connected."""
+    first, last = tally.connect_span
+    clients = min(tally.connections, int(config.get("clients") or tally.connections))
+    if not first or last < first or not clients:
+        return {}
+    span_s = (last - first) / 1e9
+    return {
+        "connect_ramp_s": round(span_s, 6),
+        "connect_rate_per_s": round(clients / span_s, 3) if span_s > 0 else None,
+    }
 
 
 def add_percentiles(doc: dict[str, Any], percentiles: Sequence[float]) -> None:

@@ -15,8 +15,17 @@ of due times in any window is ``rate × window`` to within one request. A rate
 below the client count simply gives each client an interval above one second
 (wrk2 rounds it to zero and floods).
 
+With a ramp (``--ramp``) the rate rises linearly from 0 to ``rate`` over
+``ramp_ns`` and stays there, as Locust's spawn rate does: the global sequence is
+the inverse of the integrated rate, ``n = rate·t²/(2·ramp)`` during the ramp and
+``n = rate·(t - ramp/2)`` after it. Each request's time is the floor of an exact
+rational (an integer square root during the ramp), so the slots stay ordered and the
+count due by any time is exact to within one request.
+
 All times are integer nanoseconds relative to the run's start and computed from
 ``k`` directly, never accumulated, so there is no drift over long runs.
+:class:`StartSchedule` does the same for when each client first connects: spread
+over ``--ramp`` in closed loop, and no faster than ``--connect-rate``.
 """
 
 from __future__ import annotations
@@ -37,11 +46,33 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def ramped_due(n: int, period_num: int, period_den: int, ramp_ns: int) -> int:
+    """When the ``n``-th request of the global sequence is due, ns after the ramp began.
+
+    During the ramp (``n·period < ramp/2``): ``floor(sqrt(2·n·ramp·period))``; after it,
+    ``floor(n·period + ramp/2)``. Both meet at ``ramp`` and never decrease.
+    """
+    if 2 * n * period_num < ramp_ns * period_den:
+        # floor(sqrt(x)) == isqrt(floor(x)) for x >= 0
+        return math.isqrt(2 * n * ramp_ns * period_num // period_den)
+    return (2 * n * period_num + ramp_ns * period_den) // (2 * period_den)
+
+
+def ramped_first(u_ns: int, period_num: int, period_den: int, ramp_ns: int) -> int:
+    """The first ``n`` with ``ramped_due(n) >= u_ns`` (the inverse of :func:`ramped_due`)."""
+    if u_ns <= 0:
+        return 0
+    if u_ns <= ramp_ns:  # sqrt(2·n·ramp·p) >= u  <=>  n >= u² / (2·ramp·p)
+        return _ceil_div(u_ns * u_ns * period_den, 2 * ramp_ns * period_num)
+    return _ceil_div((2 * u_ns - ramp_ns) * period_den, 2 * period_num)
+
+
 @dataclass(frozen=True)
 class ClientSchedule:
     """One client's due times: ``due(k) = offset + floor((slot + k·clients) · period)``.
 
-    ``period_num / period_den`` is the exact global spacing ``1e9 / rate`` in ns.
+    ``period_num / period_den`` is the exact global spacing ``1e9 / rate`` in ns; with
+    ``ramp_ns`` the global sequence follows :func:`ramped_due` instead.
     """
 
     slot: int
@@ -49,13 +80,20 @@ class ClientSchedule:
     offset_ns: int
     period_num: int
     period_den: int
+    ramp_ns: int = 0
 
     def due(self, k: int) -> int:
         """Due time of this client's ``k``-th request (k = 0, 1, ...), in ns after the start."""
-        return self.offset_ns + (self.slot + k * self.clients) * self.period_num // self.period_den
+        n = self.slot + k * self.clients
+        if self.ramp_ns:
+            return self.offset_ns + ramped_due(n, self.period_num, self.period_den, self.ramp_ns)
+        return self.offset_ns + n * self.period_num // self.period_den
 
     def index_at(self, t_ns: int) -> int:
         """The first ``k`` with ``due(k) >= t_ns``: how many of this client's are due before it."""
+        if self.ramp_ns:
+            n = ramped_first(t_ns - self.offset_ns, self.period_num, self.period_den, self.ramp_ns)
+            return max(0, _ceil_div(n - self.slot, self.clients))
         # floor(x) >= n  <=>  x >= n for an integer n, so this is exact.
         need = (t_ns - self.offset_ns) * self.period_den - self.slot * self.period_num
         return max(0, _ceil_div(need, self.clients * self.period_num))
@@ -83,6 +121,7 @@ class RateSchedule:
     rate_per_s: float
     clients: int
     seed: int = 0
+    ramp_ns: int = 0  # the rate rises linearly from 0 over this long (--ramp)
     period_num: int = field(init=False, repr=False)
     period_den: int = field(init=False, repr=False)
     offset_ns: int = field(init=False, repr=False)
@@ -112,10 +151,14 @@ class RateSchedule:
             offset_ns=self.offset_ns,
             period_num=self.period_num,
             period_den=self.period_den,
+            ramp_ns=self.ramp_ns,
         )
 
     def total_before(self, t_ns: int) -> int:
         """How many requests, over all clients, are due before ``t_ns``."""
+        if self.ramp_ns:
+            u = t_ns - self.offset_ns
+            return ramped_first(u, self.period_num, self.period_den, self.ramp_ns)
         need = (t_ns - self.offset_ns) * self.period_den
         return max(0, _ceil_div(need, self.period_num))
 
@@ -123,3 +166,34 @@ class RateSchedule:
     def interval_ns(self) -> float:
         """Time between two requests of one client."""
         return self.clients * self.period_num / self.period_den
+
+
+@dataclass(frozen=True)
+class StartSchedule:
+    """When each of a worker's ``here`` clients (of the run's ``clients``) first connects.
+
+    Client ``i`` starts ``i·ramp/here`` after the start (``--ramp`` in closed loop: the
+    clients come up linearly, each worker spreading its share over the whole ramp), and
+    no earlier than ``i / (connect_rate·here/clients)`` (``--connect-rate``: the run's
+    cap, shared by the workers in proportion to their clients). Exact integer ns.
+    """
+
+    here: int
+    clients: int
+    ramp_ns: int = 0
+    connect_rate: float | None = None
+
+    def start_ns(self, i: int) -> int:
+        ramp = i * self.ramp_ns // self.here if self.ramp_ns else 0
+        if not self.connect_rate:
+            return ramp
+        rate = Fraction(self.connect_rate).limit_denominator(_RATE_DENOMINATOR)
+        paced = _ceil_div(
+            i * self.clients * NS_PER_S * rate.denominator, self.here * rate.numerator
+        )
+        return max(ramp, paced)
+
+    @property
+    def span_ns(self) -> int:
+        """When the last client starts."""
+        return self.start_ns(self.here - 1) if self.here else 0

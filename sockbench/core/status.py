@@ -17,6 +17,9 @@ EXIT_USAGE = 2  # bad input or an unusable environment, before any load
 EXIT_CHECK_FAILED = 3  # the run completed and a --check did not hold
 EXIT_WRITE_FAILED = 74  # EX_IOERR: measured, but the result file failed (saved elsewhere)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C (143 for SIGTERM)
+# 128 + SIGPIPE: stdout's reader left (`| head`), as a shell reports for `yes | head`. The
+# run itself still wrote its result folder; a run that failed keeps its own code instead.
+EXIT_BROKEN_PIPE = 141
 
 
 class RunStatus(StrEnum):
@@ -48,6 +51,12 @@ def result_exit_code(result: Mapping[str, Any]) -> int:
     if code == EXIT_OK and not all(c["passed"] for c in result.get("checks") or ()):
         return EXIT_CHECK_FAILED
     return code
+
+
+def closed_output_code(code: int) -> int:
+    """The exit code when stdout's reader left after a run that would exit ``code``: its
+    own failure (a check, an interruption) wins, a success becomes :data:`EXIT_BROKEN_PIPE`."""
+    return EXIT_BROKEN_PIPE if code == EXIT_OK else code
 
 
 def combined_exit_code(codes: Iterable[int]) -> int:

@@ -15,6 +15,27 @@ from sockbench.core.histogram import encode, merge, new_histogram
 from sockbench.core.intervals import IntervalRow, merge_rows
 
 
+@dataclass
+class ConnectSpan:
+    """When the clients came up: the first client's first attempt, and the moment the last
+    client's first connection was established (monotonic ns; 0 while none)."""
+
+    first_ns: int = 0
+    last_ns: int = 0
+
+    def attempt(self, now_ns: int) -> None:
+        if not self.first_ns or now_ns < self.first_ns:
+            self.first_ns = now_ns
+
+    def up(self, now_ns: int) -> None:
+        self.last_ns = max(self.last_ns, now_ns)
+
+    @staticmethod
+    def merged(spans: list[tuple[int, int]]) -> tuple[int, int]:
+        firsts = [f for f, _ in spans if f]
+        return (min(firsts) if firsts else 0, max((last for _, last in spans), default=0))
+
+
 @dataclass(frozen=True)
 class Tally:
     """Counters and encoded histograms of one worker (or of several, merged)."""
@@ -45,6 +66,8 @@ class Tally:
     failed: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     drain_ns: int = 0  # how long the drain after the window took (the longest worker's)
+    # The clients' first connects: (first attempt, last one up), monotonic ns; 0: none.
+    connect_span: tuple[int, int] = (0, 0)
 
     @classmethod
     def empty(cls, *, datagrams: bool = False) -> Tally:
@@ -111,6 +134,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         failed=_add_counts([t.failed for t in tallies]),
         in_flight=sum(t.in_flight for t in tallies),
         drain_ns=max(t.drain_ns for t in tallies),
+        connect_span=ConnectSpan.merged([t.connect_span for t in tallies]),
     )
 
 

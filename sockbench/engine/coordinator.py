@@ -100,9 +100,10 @@ class _Run:
             now = time.monotonic_ns()
             if now >= self.window.measure_start_ns:
                 return
+            ramping = now < self.window.start_ns + int(self.config.ramp_s * 1e9)
             self.progress(
                 Tick(
-                    phase="warmup",
+                    phase="ramp" if ramping else "warmup",
                     elapsed_s=(now - self.window.start_ns) / 1e9,
                     remaining_s=(self.window.measure_end_ns - now) / 1e9,
                     requests=0,
@@ -123,10 +124,11 @@ class _Run:
     def open_window(self) -> Window:
         now = time.monotonic_ns()
         log.info(
-            "%d connections up: warm-up %g s, then measuring %g s",
-            self.connections, self.config.warmup_s, self.config.duration_s,
+            "%d connections up: ramp %g s, warm-up %g s, then measuring %g s",
+            self.connections, self.config.ramp_s, self.config.warmup_s, self.config.duration_s,
         )  # fmt: skip
-        start = now + int(self.config.warmup_s * 1e9)
+        # A ramp (--ramp) comes first and, like warm-up, stays out of the measurement.
+        start = now + int((self.config.ramp_s + self.config.warmup_s) * 1e9)
         self.window = Window(now, start, start + int(self.config.duration_s * 1e9))
         return self.window
 

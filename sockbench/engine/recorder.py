@@ -17,7 +17,7 @@ from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import LOST, NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
-from sockbench.core.tally import Tally
+from sockbench.core.tally import ConnectSpan, Tally
 
 
 class WorkerRecorder:
@@ -30,6 +30,7 @@ class WorkerRecorder:
         "client_bytes",
         "client_received",
         "connect",
+        "connect_span",
         "connections",
         "datagram_exchanges",
         "drain_ns",
@@ -70,6 +71,7 @@ class WorkerRecorder:
         self.bytes_sent = 0
         self.bytes_received = 0
         self.connections = 0
+        self.connect_span = ConnectSpan()
         self.errors: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()  # measured requests that ended in error, by kind
         self.warmup_errors: Counter[str] = Counter()
@@ -212,6 +214,7 @@ class WorkerRecorder:
             bytes_sent=self.bytes_sent,
             bytes_received=self.bytes_received,
             connections=self.connections,
+            connect_span=(self.connect_span.first_ns, self.connect_span.last_ns),
             errors=dict(self.errors),
             warmup_errors=dict(self.warmup_errors),
             latency=encode(self.latency.histogram),

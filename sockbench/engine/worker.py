@@ -28,6 +28,7 @@ from sockbench.engine.clients import driver_for
 from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
+from sockbench.engine.ramp import clients_ramp, start_schedule
 from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.workload import build_exchange, fixed_reply, reply_matcher, request_bytes
 
@@ -83,7 +84,8 @@ class _Shared:
 
     @classmethod
     def build(cls, config: RunConfig) -> _Shared:
-        rates = RateSchedule(config.rate, config.clients) if config.rate else None
+        ramp_ns = int(config.ramp_s * 1e9)
+        rates = RateSchedule(config.rate, config.clients, ramp_ns=ramp_ns) if config.rate else None
         if config.protocol == "echo":
             return cls(request_bytes(config), reply_matcher(config), rates, None)
         protocol = build_exchange(config)
@@ -100,6 +102,7 @@ def _contexts(
 ) -> list[ClientContext]:
     config = order.config
     rates = shared.rates
+    starts = start_schedule(config, order.clients)
     return [
         ClientContext(
             order.endpoint,
@@ -116,6 +119,7 @@ def _contexts(
             pipeline=config.pipeline,
             protocol=shared.protocol,
             first_client=order.first_client,
+            start_ns=starts.start_ns(i),
         )
         for i in range(order.clients)
     ]
@@ -149,7 +153,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
         order.clients, window, open_loop=config.rate is not None,
         stream_clients=config.mode == "stream",
     )  # fmt: skip
-    gate = StartGate(order.clients)
+    gate = StartGate(order.clients, ramped=clients_ramp(config))
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     drain_ns = None if config.drain_s is None else int(config.drain_s * 1e9)
     async with trio.open_nursery() as root:
@@ -173,7 +177,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             # Before any client goes: with --warmup 0 the first requests complete at once,
             # and a series begun later (in _cut_intervals) left them out of every row.
             recorder.start_intervals(int(config.interval_s * 1e9))
-            gate.go.set()
+            gate.release(times.start_ns)
             clients.start_soon(_cut_intervals, recorder, control, int(config.interval_s * 1e9))
             with trio.move_on_at(_trio_time(times.measure_end_ns)):
                 await recorder.retired.wait()  # early: every client hit the --requests limit

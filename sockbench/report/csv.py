@@ -13,16 +13,23 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.report.document import Doc, cell_key, cells, error_total, get, target
 
-_PERCENTILES = ("count", "min", "mean", "stdev", "p50", "p90", "p99", "p99_9", "p99_99", "max")
+_STATS_BEFORE = ("count", "min", "mean", "stdev")
+_STATS_AFTER = ("max",)
+_HISTOGRAMS = ("latency", "connect", "service_time", "send_lag")
+
+
+DEFAULT_KEYS = tuple(percentile_key(p) for p in DEFAULT_PERCENTILES)
 
 
 def _path(*path: str) -> Callable[[Doc], Any]:
     return lambda r: get(r, *path)
 
 
-def _columns() -> list[tuple[str, Callable[[Doc], Any]]]:
+def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Callable[[Doc], Any]]]:
+    """The fixed columns, the histograms' with ``percentiles`` (keys like ``99.9``)."""
     cols: list[tuple[str, Callable[[Doc], Any]]] = [
         ("model", lambda r: cell_key(r).model),
         ("proto", lambda r: cell_key(r).proto),
@@ -43,10 +50,15 @@ def _columns() -> list[tuple[str, Callable[[Doc], Any]]]:
         ("connections", _path("totals", "connections")),
         ("errors", error_total),
     ]
-    for hist in ("latency", "connect", "service_time", "send_lag"):
-        for p in _PERCENTILES:
-            name = f"{hist}_count" if p == "count" else f"{hist}_{p}_us"
-            cols.append((name, _path(f"{hist}_us", p)))
+    for hist in _HISTOGRAMS:
+        cols.append((f"{hist}_count", _path(f"{hist}_us", "count")))
+        for stat in _STATS_BEFORE[1:]:
+            cols.append((f"{hist}_{stat}_us", _path(f"{hist}_us", stat)))
+        for key in percentiles:
+            name = "p" + key.replace(".", "_")
+            cols.append((f"{hist}_{name}_us", _percentile(f"{hist}_us", key, name)))
+        for stat in _STATS_AFTER:
+            cols.append((f"{hist}_{stat}_us", _path(f"{hist}_us", stat)))
     for name in ("sent", "received", "lost", "duplicates", "reordered", "late", "in_flight"):
         cols.append((f"datagrams_{name}", _path("datagrams", name)))
     for name in ("cpu_percent_mean", "cpu_percent_max", "rss_bytes_max", "threads_max", "fds_max"):
@@ -55,6 +67,26 @@ def _columns() -> list[tuple[str, Callable[[Doc], Any]]]:
         cols.append((f"generator_{name}", _path("generator", name)))
     cols.append(("warnings", lambda r: len(r.get("warnings") or [])))
     return cols
+
+
+def _percentile(field: str, key: str, name: str) -> Callable[[Doc], Any]:
+    """A ``--percentiles`` value; results from before that option carry only ``pNN`` keys."""
+
+    def value(r: Doc) -> Any:
+        summary = get(r, field) or {}
+        chosen = summary.get("percentiles") or {}
+        return chosen[key] if key in chosen else summary.get(name)
+
+    return value
+
+
+def chosen_percentiles(results: list[Doc]) -> tuple[str, ...]:
+    """The percentiles the cells recorded (``--percentiles``), in order; the default set when
+    none says."""
+    keys = dict.fromkeys(
+        key for r in results for key in (get(r, "latency_us", "percentiles") or {})
+    )
+    return tuple(keys) or DEFAULT_KEYS
 
 
 COLUMNS = _columns()
@@ -97,7 +129,9 @@ def render(doc: Doc) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     results = cells(doc)
-    columns = COLUMNS + kind_columns(results) + stream_columns(results)
+    columns = (
+        _columns(chosen_percentiles(results)) + kind_columns(results) + stream_columns(results)
+    )
     writer.writerow(name for name, _ in columns)
     for result in results:
         writer.writerow([_cell(getter(result)) for _, getter in columns])

@@ -31,7 +31,7 @@ from rich.text import Text
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.report import numbers
 
-PHASES = {"warmup": "warm-up", "measuring": "measuring"}
+PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 
 
 def live_enabled(console: Console, quiet: bool = False) -> bool:

@@ -50,6 +50,14 @@ def test_short_flags_and_units() -> None:
         (["--check", "p99 5ms"], "malformed --check 'p99 5ms'; expected METRIC OP VALUE"),
         (["--check", "loss < 1%"], "loss is measured over udp and unix-dgram"),
         (["-J", "--json", "x.json"], "give -J or --json PATH, not both"),
+        (["--ramp", "soon"], "expected a duration like 500ms, 10s, 2m"),
+        (["--ramp", "-1"], "--ramp cannot be negative"),
+        (["--connect-rate", "0"], "--connect-rate must be greater than 0"),
+        (
+            ["-c", "100", "--ramp", "1s", "--connect-rate", "10"],
+            "--connect-rate 10 brings --clients 100 up in 10 s, longer than --ramp 1",
+        ),
+        (["--mode", "churn", "--ramp", "1s"], "--ramp applies to --mode echo and stream"),
     ],
 )
 def test_errors_say_what_is_accepted_before_any_load(args: list[str], message: str) -> None:
@@ -177,3 +185,47 @@ def test_serve_unix_without_bind_uses_the_runtime_dir(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(10)
     assert not path.exists()
+
+
+def test_a_reader_that_leaves_ends_the_run_quietly() -> None:
+    """`sockbench run | head -1`: exit 141 (128 + SIGPIPE) as shell tools do, no traceback."""
+    proc = subprocess.Popen(
+        [*SOCKBENCH, "run", "-c", "2", "-d", "1s", "-i", "200ms", *SHORT],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert "measuring" in proc.stdout.readline()
+        proc.stdout.close()  # the reader leaves before the final table
+        stderr = proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 141, stderr
+    assert "Traceback" not in stderr and "Error" not in stderr
+
+
+def test_ramp_brings_clients_up_outside_the_measurement() -> None:
+    proc = _run("run", "-c", "20", "-t", "2", "--ramp", "1s", "-d", "500ms", "-q", "-J", *SHORT)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    totals = result["totals"]
+    assert result["config"]["ramp_s"] == 1.0
+    assert totals["connections"] == 20 and totals["errors"] == {}
+    # 20 clients over 1 s: the last one's turn is 0.9 s in (per worker: 9/10 of the ramp).
+    assert 0.85 <= totals["connect_ramp_s"] < 5
+    assert result["duration_s"] < 1.0  # the ramp is not measured
+
+
+def test_rate_ramp_and_connect_rate() -> None:
+    proc = _run("run", "-c", "10", "-R", "2k", "--ramp", "1s", "--connect-rate", "50",
+                "-d", "500ms", "-q", "-J", *SHORT)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    totals = json.loads(proc.stdout)["totals"]
+    # 10 clients at 50/s: the last starts 9 · 20 ms = 180 ms after the first.
+    assert 0.17 <= totals["connect_ramp_s"] < 5
+    assert totals["connect_rate_per_s"] <= 60
+    # The window follows the ramp: the full 2k/s, about 1000 in 0.5 s.
+    assert 900 <= totals["requests_issued"] <= 1100

@@ -76,6 +76,23 @@ def test_csv_header_is_stable() -> None:
     )
 
 
+def test_csv_columns_follow_percentiles(tcp_doc: dict[str, Any]) -> None:
+    """--percentiles 50,99.999: those columns, with the recorded values; no p90."""
+    from copy import deepcopy
+
+    from sockbench.core.result import add_percentiles
+
+    doc = deepcopy(tcp_doc)
+    add_percentiles(doc, (50.0, 99.999))
+    [row] = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
+    assert int(row["latency_p99_999_us"]) == doc["latency_us"]["percentiles"]["99.999"]
+    assert int(row["latency_p50_us"]) == doc["latency_us"]["percentiles"]["50"]
+    assert "latency_p90_us" not in row and "connect_p99_999_us" in row
+    names = list(row)
+    assert names.index("latency_stdev_us") < names.index("latency_p50_us")
+    assert names.index("latency_p99_999_us") < names.index("latency_max_us")
+
+
 def test_text_udp_identity(udp_doc: dict[str, Any]) -> None:
     d = udp_doc["datagrams"]
     assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]

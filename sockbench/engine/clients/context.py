@@ -42,6 +42,7 @@ class ClientContext:
     # A protocol whose requests vary, have kinds or a setup (redis, memcache, plugins);
     # None: every request is ``request``.
     protocol: Exchange | None = None
+    start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
 
     def request_for(self, seq: int) -> bytes:
         """This client's ``seq``-th request."""
@@ -80,6 +81,9 @@ async def connect_stream(
     the window has closed while retrying: there is nothing left to connect for.
     """
     recorder = ctx.recorder
+    if gate is not None:  # the first connect: wait for this client's turn in the ramp
+        await gate.turn(ctx.start_ns)
+        recorder.connect_span.attempt(time.monotonic_ns())
     backoff = backoff or sockio.Backoff()
     if backoff.delay:  # the last connection served nothing: do not hammer the target
         await trio.sleep(backoff.next_wait())
@@ -95,6 +99,7 @@ async def connect_stream(
             recorder.connect.record((connect_ns + 500) // 1000)
             recorder.connections += 1
             if gate is not None:
+                recorder.connect_span.up(time.monotonic_ns())
                 gate.attempted()
             return sock
         if gate is not None:
@@ -130,6 +135,7 @@ def open_counted(ctx: ClientContext) -> socket.socket | None:
     """Open one client's datagram socket, count it (or its error) and tell the start gate."""
     recorder = ctx.recorder
     start = time.monotonic_ns()
+    recorder.connect_span.attempt(start)
     try:
         sock = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source)
     except OSError as exc:
@@ -138,5 +144,6 @@ def open_counted(ctx: ClientContext) -> socket.socket | None:
         return None
     recorder.connect.record((time.monotonic_ns() - start + 500) // 1000)
     recorder.connections += 1
+    recorder.connect_span.up(time.monotonic_ns())
     ctx.gate.attempted()
     return sock

@@ -41,6 +41,7 @@ async def open_loop(ctx: ClientContext) -> None:
 
 
 async def _run(ctx: ClientContext, loop: _Loop) -> None:
+    await ctx.gate.turn(ctx.start_ns)  # --ramp, --connect-rate
     sock = open_counted(ctx)
     if sock is None:
         ctx.recorder.retire()
