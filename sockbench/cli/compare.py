@@ -29,10 +29,15 @@ def compare(**values: object) -> None:
     from rich.console import Console
 
     from sockbench.compare import build_plan, choose_folder, run_compare
+    from sockbench.compare.plan import predicted_cell_warnings
+    from sockbench.machine import read_machine
     from sockbench.report.live import live_enabled
 
     plan = build_plan(values)
     setup_logging(values["verbose"], values["log_file"])
+    # The limits each cell will hit, said before any load (as `run` does for its one).
+    for line in predicted_cell_warnings(plan, read_machine()):
+        typer.echo(f"sockbench: warning: {line}", err=True)
     out, quiet = values["compare_out"], bool(values["quiet"])
     folder = choose_folder(None if out is None else str(out))
     console = Console()

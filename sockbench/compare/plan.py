@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sockbench.config import RunConfig, validate_run
+from sockbench.core.forecast import predicted_warnings
 from sockbench.core.machine import Machine
+from sockbench.core.warning import WarningKind
 from sockbench.endpoints import Proto, parse_proto
 from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError
@@ -233,3 +235,19 @@ def _external_models(external: tuple[ExternalCommand, ...]) -> dict[str, Externa
             raise ConfigError(f"--model {spec.name} is given twice")
         out[spec.name] = spec
     return out
+
+
+def predicted_cell_warnings(plan: Plan, machine: Machine) -> list[str]:
+    """What :func:`~sockbench.core.forecast.predicted_warnings` says of each cell, said
+    before the first cell runs: one line per cell and limit, labelled with the cell (once
+    per cell, not per repeat); a busy machine is the machine's, said once."""
+    lines: dict[str, None] = {}
+    for cell in plan.cells:
+        if cell.repeat != 1:
+            continue
+        for warning in predicted_warnings(cell.config.to_json(), machine):
+            if warning.kind is WarningKind.BUSY_MACHINE:
+                lines.setdefault(warning.text())
+            else:
+                lines.setdefault(f"[{cell.label()}] {warning.text()}")
+    return list(lines)

@@ -122,3 +122,30 @@ def test_plan_cells_carry_configs() -> None:
     assert {c.payload for c in plan.cells} == {64, 1024}
     assert plan.cells[-1].label(2).endswith("repeat 2/2")
     assert plan.to_json()["cells"] == 16
+
+
+def test_each_cells_predicted_limits_are_said_before_load() -> None:
+    """threadpool's 64 threads with 100 clients, a server limited to 200 descriptors with
+    300: each cell's warning names the cell; the busy machine is said once."""
+    from sockbench.compare.plan import predicted_cell_warnings
+    from sockbench.core.machine import Machine
+
+    machine = Machine(frozenset({0, 1}), 2, nofile_limit=200, load_average=5.0)
+    plan = build_plan(
+        {"models": "threadpool,asyncio", "proto": "tcp", "clients": "10,100,300", "repeat": 2,
+         "server_cpus": "none", "client_cpus": "none", "workers": "1"},
+        machine,
+    )  # fmt: skip
+    lines = predicted_cell_warnings(plan, machine)
+    assert sum(line.startswith("the machine is busy") for line in lines) == 1
+    threads = [line for line in lines if "serves 64 connections at once" in line]
+    assert [line.split("]")[0] for line in threads] == [
+        "[threadpool tcp 64 B 100 clients",
+        "[threadpool tcp 64 B 300 clients",
+    ]
+    fds = [line for line in lines if "descriptor limit 200" in line]
+    assert {line.split("]")[0] for line in fds} == {
+        "[threadpool tcp 64 B 300 clients",
+        "[asyncio tcp 64 B 300 clients",
+    }
+    assert len(lines) == 5  # once per cell, not per repeat
