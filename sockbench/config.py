@@ -12,6 +12,7 @@ function of its arguments and is unit-tested without touching the machine.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -39,10 +40,15 @@ DEFAULT_DURATION_S = 10.0
 # reply that still counts. 10 s covers a server queueing 50,000 clients (Little's law:
 # 50k clients at ~47k req/s wait ~1.1 s each) where 1 s turned queueing into errors.
 STREAM_TIMEOUT_S = 10.0
+# Past 100,000 clients the default grows with them (Little's law: clients / throughput),
+# as if the server answered no more than this many requests per second.
+LITTLE_RPS_FLOOR = 10_000
 # A datagram has no connection to give up on: past this it counts as lost.
 DATAGRAM_TIMEOUT_S = 1.0
 MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
-MAX_CLIENTS_PER_WORKER = 15_000
+# The share of a process's descriptor limit its connections may take: SO_REUSEPORT's
+# hash spreads a prefork server's connections unevenly, and a process has its own files.
+DESCRIPTOR_SHARE = 0.75
 CLIENTS_PER_EXTRA_WORKER = 500
 # Of the 28,232 ephemeral ports Linux has per address pair. Filling a pair far past a third
 # makes connect()'s free-port search the bottleneck: 50k clients over 5 addresses set up in
@@ -158,7 +164,7 @@ def validate_run(
     protocol = check_protocol(
         str(v["protocol"] or ""), proto, mode, request, expect, v, rate, pipeline
     )
-    timeout = v["timeout_s"] or (STREAM_TIMEOUT_S if proto.is_stream else DATAGRAM_TIMEOUT_S)
+    timeout = v["timeout_s"] or default_timeout(proto, clients)
     _check_drain(v["drain_s"], timeout)
     server_cpus, client_cpus = resolve_pinning(
         str(v["server_cpus"]), str(v["client_cpus"]), machine.usable_cpus
@@ -169,8 +175,8 @@ def validate_run(
         model = external.name
     processes = int(v["server_processes"])  # type: ignore[call-overload]
     if model == "prefork" and processes == 0:
-        # Each process may hold about MAX_CLIENTS_PER_WORKER connections (descriptor limit).
-        processes = max(machine.cpu_count, -(-clients // MAX_CLIENTS_PER_WORKER))
+        # One per core, and enough that each holds its share under the descriptor limit.
+        processes = max(machine.cpu_count, processes_for(clients, machine))
     for expr in v["checks"]:  # type: ignore[attr-defined]
         check = parse_check(str(expr))
         if check.needs_datagrams and proto.is_stream:
@@ -322,6 +328,25 @@ def _check_payload(proto: Proto, payload: int) -> None:
         raise ConfigError(
             f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
         )
+
+
+def clients_per_process(machine: Machine) -> int:
+    """How many connections one process (a generator worker, a prefork server process)
+    is given: :data:`DESCRIPTOR_SHARE` of its hard descriptor limit (15,000 of 20,000)."""
+    return max(1, int(machine.nofile_limit * DESCRIPTOR_SHARE))
+
+
+def processes_for(clients: int, machine: Machine) -> int:
+    """The fewest processes that hold ``clients`` connections under the descriptor limit."""
+    return -(-clients // clients_per_process(machine))
+
+
+def default_timeout(proto: Proto, clients: int) -> float:
+    """--timeout's default: a datagram's loss timeout; a stream's give-up, longer with
+    many clients so queueing (Little's law) is measured as latency, not errors."""
+    if not proto.is_stream:
+        return DATAGRAM_TIMEOUT_S
+    return max(STREAM_TIMEOUT_S, float(math.ceil(clients / LITTLE_RPS_FLOOR)))
 
 
 def _check_ramp(
@@ -592,13 +617,14 @@ def parse_source_ips(
     return tuple(ips)
 
 
-def auto_workers(clients: int, cpus: int) -> int:
-    """Enough workers to stay under the descriptor limit, and to use the spare cores.
+def auto_workers(clients: int, cpus: int, per_worker: int) -> int:
+    """Enough workers to stay under the descriptor limit (``per_worker`` connections
+    each), and to use the spare cores.
 
     Half the cores are left to the server under test, which usually runs on the same
     machine; a worker is only worth its start-up cost with a few hundred clients.
     """
-    needed = -(-clients // MAX_CLIENTS_PER_WORKER)
+    needed = -(-clients // per_worker)
     useful = min(max(1, cpus // 2), max(1, clients // CLIENTS_PER_EXTRA_WORKER))
     return max(needed, useful)
 
@@ -626,7 +652,11 @@ def workers_for(
         if cluster:
             return CLUSTER_AUTO_WORKERS
         cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
-        return bounds.check_workers(auto_workers(clients, cpus), usable, force=force)
+        workers = auto_workers(clients, cpus, clients_per_process(machine))
+        # More than the per-CPU cap only because the descriptors need them: holding the
+        # connections is the point, and a predicted warning says what it costs.
+        needed = processes_for(clients, machine)
+        return workers if workers == needed else bounds.check_workers(workers, usable, force=force)
     try:
         workers = int(text)
     except ValueError:

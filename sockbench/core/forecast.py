@@ -21,7 +21,12 @@ PORTS_PER_ADDRESS = 28_232  # Linux's default ephemeral range, per source addres
 
 
 def predicted_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
-    warnings = [*_server_warnings(config, machine), *_port_warnings(config, machine)]
+    warnings = [
+        *_server_warnings(config, machine),
+        *_port_warnings(config, machine),
+        *_queue_warnings(config),
+        *_worker_warnings(config, machine),
+    ]
     if machine.load_average >= machine.cpu_count:
         warnings.append(
             RunWarning(
@@ -70,6 +75,52 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
             )
         )
     return warnings
+
+
+#: Requests per second a server on a small machine answers at least (Little's law below).
+PLAUSIBLE_RPS = 10_000
+#: Generator processes per CPU beyond which they mostly wait for one (bounds.WORKERS_PER_CPU).
+WORKERS_PER_CPU = 4
+
+
+def _queue_warnings(config: Mapping[str, Any]) -> list[RunWarning]:
+    """Little's law before load: in closed loop every client waits for its reply, so
+    answering all within --timeout takes clients / timeout requests per second."""
+    clients, timeout = int(config["clients"]), float(config.get("timeout_s") or 0)
+    closed_loop = not config.get("rate") and config.get("mode", "echo") == "echo"
+    if not (closed_loop and timeout and config.get("proto") in ("tcp", "unix")):
+        return []
+    needed = clients / timeout
+    if needed <= PLAUSIBLE_RPS:
+        return []
+    return [
+        RunWarning(
+            WarningKind.LITTLES_LAW,
+            f"--clients {clients:,} in closed loop each wait for a reply: answering all "
+            f"within --timeout {timeout:g} s takes {needed:,.0f} req/s (Little's law: "
+            "clients / time each waits); a slower server turns its queue into timeouts",
+            f"raise --timeout (to {clients / PLAUSIBLE_RPS:.0f}s, say), lower --clients, "
+            "or hold the connections at a --rate",
+        )
+    ]
+
+
+def _worker_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
+    workers = int(config.get("workers") or 1)
+    cpus = len(config.get("client_cpus") or ()) or len(machine.usable_cpus) or 1
+    if config.get("cluster") or workers <= WORKERS_PER_CPU * cpus:
+        return []
+    per = -(-int(config["clients"]) // workers)
+    return [
+        RunWarning(
+            WarningKind.WORKERS_SHARE_CPUS,
+            f"{workers} generator processes share {cpus} CPU(s): each may hold about "
+            f"{per:,} connections (descriptor limit {machine.nofile_limit:,}), so it takes "
+            "that many; they take turns on the cores, and latencies include the wait for one",
+            "fine for holding connections; to measure latency use fewer --clients, more "
+            "cores, or a higher hard descriptor limit (ulimit -Hn)",
+        )
+    ]
 
 
 def _port_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:

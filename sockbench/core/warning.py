@@ -31,6 +31,7 @@ class WarningKind(StrEnum):
     THREADPOOL_QUEUE = "threadpool_queue"
     LITTLES_LAW = "littles_law"
     BUSY_MACHINE = "busy_machine"
+    WORKERS_SHARE_CPUS = "workers_share_cpus"
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,28 @@ def test_littles_law_when_clients_wait_near_the_timeout() -> None:
     assert "wait about 1.06 s per request" in warning.message
     assert "raise --timeout" in warning.advice
     assert measured_warnings(_doc(throughput_rps=500_000.0)) == []
+
+
+def test_littles_law_against_the_timeout_before_load() -> None:
+    """50,000 closed-loop clients within --timeout 1 s need 50k req/s: said up front; the
+    default timeout grows with the clients, so the defaults do not trip it."""
+    assert _kinds(clients=50_000, timeout_s=1) == ["littles_law"]
+    assert _kinds(clients=50_000) == []
+    assert _kinds(clients=50_000, timeout_s=1, rate=1000) == []  # open loop: no queue
+    config = validate_run({"clients": 200_000, "workers": "14", "force": True}, IDLE)
+    assert config.timeout_s == 20.0
+
+
+def test_small_descriptor_limit_picks_processes_and_workers_from_clients() -> None:
+    """A limit of 200 descriptors: 150 connections per process, so 300 clients take two
+    server processes and two workers, and 2,000 take 14 workers, said up front."""
+    small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
+    config = validate_run({"clients": 300, "server_model": "prefork"}, small)
+    assert (config.server_processes, config.workers) == (2, 2)
+    assert predicted_warnings(config.to_json(), small) == []
+    many = validate_run({"clients": 2000, "server_model": "prefork"}, small)
+    assert (many.server_processes, many.workers) == (14, 14)
+    [warning] = predicted_warnings(many.to_json(), small)
+    assert warning.kind == "workers_share_cpus"
+    assert "14 generator processes share 2 CPU(s)" in warning.message
+    assert "hold about 143 connections (descriptor limit 200)" in warning.message
