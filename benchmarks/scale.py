@@ -12,6 +12,14 @@ source addresses (``--more-sources``).
 
     .venv/bin/python benchmarks/scale.py                 # 10k, 20k, 50k: ~5 minutes
     .venv/bin/python benchmarks/scale.py --quick         # 10k only: ~1 minute
+
+``--defaults 50000,100000,200000`` instead runs one command per N at sockbench's
+defaults, closed loop, as a user would type it (``sockbench run --clients N --server
+prefork --duration 3s --warmup 1s``): the auto choices (workers, server processes,
+source addresses, timeout) are sockbench's; the table says what they were, the errors,
+the connect ramp and rate sockbench reports, and the memory per connection: the
+generator's RSS, the server's, and the kernel's (slab and TCP buffers, system-wide
+deltas sampled every 50 ms), written to ``results/scale_defaults.md``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import subprocess
 import sys
 import threading
@@ -79,6 +88,14 @@ def kernel_drops(before: dict[str, int], after: dict[str, int]) -> str:
     return ", ".join(f"{k} {v:,}" for k, v in deltas.items() if v) or "none"
 
 
+def read_slab_kib() -> int:
+    """The kernel's slab memory (sockets, inodes, dentries live there), system-wide."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Slab:"):
+            return int(line.split()[1])
+    return 0
+
+
 def count_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -99,6 +116,7 @@ class RampWatcher:
         self.interval_s = interval_s
         self.limit_s = limit_s
         self.samples: list[tuple[float, int, int, int]] = []  # t, server fds, client fds, mem
+        self.slab_kib: list[int] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -143,6 +161,7 @@ class RampWatcher:
                     read_tcp()[2],
                 )
             )
+            self.slab_kib.append(read_slab_kib())
 
     def ramp(self, connections: int) -> tuple[float | None, float | None, int, int]:
         """(s from launch to 1% of the connections accepted, s from 1% to 99%, peak server
@@ -176,6 +195,7 @@ class Outcome:
     peak_sockets: int
     tcp_mem_pages: int
     kernel: str = "none"
+    slab_peak_kib: int = 0
 
 
 def sb_args(
@@ -215,7 +235,10 @@ def run_one(clients: int, argv: list[str], timeout_s: float) -> Outcome:
         tail = err.decode(errors="replace")[-3000:]
         raise RuntimeError(f"run failed (rc {proc.returncode}): {' '.join(argv)}\n{tail}") from None
     first, ramp, peak, mem = watcher.ramp(result["totals"]["connections"])
-    return Outcome(clients, result, wall, first, ramp, peak, mem, kernel_drops(counters, tcp_ext()))
+    return Outcome(
+        clients, result, wall, first, ramp, peak, mem, kernel_drops(counters, tcp_ext()),
+        max(watcher.slab_kib, default=0),
+    )  # fmt: skip
 
 
 def errors_by_kind(result: dict[str, Any]) -> str:
@@ -305,6 +328,85 @@ def scale_rows(args: argparse.Namespace) -> tuple[list[list[str]], list[str]]:
     return rows, notes
 
 
+def defaults_rows(args: argparse.Namespace) -> tuple[list[list[str]], list[str], list[str]]:
+    """One command per N at sockbench's defaults (closed loop); rows, notes, commands."""
+    rows, notes, commands = [], [], []
+    for n in args.defaults:
+        argv = [*SOCKBENCH, "run", "--clients", str(n), "--server", "prefork",
+                "--duration", f"{args.duration:g}s", "--warmup", f"{args.warmup:g}s",
+                "--json", "-", "--out", ""]  # fmt: skip
+        if args.connect_rate:
+            argv[5:5] = ["--connect-rate", args.connect_rate]
+        commands.append(shlex.join(["sockbench", *argv[len(SOCKBENCH) :]]))
+        log(f"N={n:,}: {commands[-1]}")
+        slab0, tcp0 = read_slab_kib(), read_tcp()[2]
+        big = run_one(n, argv, args.timeout)
+        r, totals, config = big.result, big.result["totals"], big.result["config"]
+        conns = int(totals["connections"])
+        gen, srv = rss(r, "generator"), rss(r, "server_resources")
+        rps = float(totals["throughput_rps"])
+        rows.append(
+            [
+                f"{n:,}",
+                f"{config['workers']} / {config['server_processes']} / "
+                f"{len(config['source_ips']) or 1}",
+                f"{config['timeout_s']:g}",
+                f"{conns:,}",
+                errors_by_kind(r),
+                big.kernel,
+                f"{totals.get('connect_ramp_s', 0):.1f}",
+                fmt(totals.get("connect_rate_per_s")),
+                f"{rps:,.0f}",
+                f"{n / rps:.2f}" if rps else "–",
+                f"{r['latency_us']['p99'] / 1000:,.0f}",
+                f"{gen / MIB:,.0f}",
+                f"{gen / max(1, conns) / KIB:.1f}",
+                f"{srv / MIB:,.0f}",
+                f"{srv / max(1, conns) / KIB:.1f}",
+                f"{(max(big.slab_peak_kib, slab0) - slab0) / max(1, conns):.1f}",
+                f"{max(0, big.tcp_mem_pages - tcp0) * 4 / max(1, conns):.2f}",
+            ]
+        )
+        notes += [f"N={n:,}: {w}" for w in r.get("warnings", [])]
+        log(f"N={n:,}: " + " | ".join(rows[-1]))
+    return rows, notes, commands
+
+
+def write_defaults(args: argparse.Namespace, limits: dict[str, str], fds: str) -> None:
+    rows, notes, commands = defaults_rows(args)
+    headers = [
+        "clients", "workers / server processes / source IPs (auto)", "timeout s (default)",
+        "connected", "errors by kind (window + warm-up)", "kernel TCP drops (TcpExt)",
+        "connect ramp s", "connects/s", "req/s", "clients / req/s s (Little)",
+        "latency p99 ms", "generator RSS MiB", "generator KiB / conn", "server RSS MiB",
+        "server KiB / conn", "kernel slab KiB / conn", "kernel TCP buffers KiB / conn",
+    ]  # fmt: skip
+    text = [
+        "# Scale at defaults: one command per N",
+        "",
+        f"Machine: {machine_line()}. "
+        + ", ".join(f"`{k} = {v}`" for k, v in limits.items())
+        + f", RLIMIT_NOFILE {fds}.",
+        "Commands, one run each (closed loop, every other option at its default):",
+        "",
+        *[f"    {c}" for c in commands],
+        "",
+        "connect ramp and connects/s: sockbench's own `totals.connect_ramp_s` and "
+        "`connect_rate_per_s` (first client's first attempt to the last client's first "
+        "connection). Memory: peak RSS of the generator's and the server's process trees "
+        "(sockbench's samples) over the connections; the kernel's slab (sockets, inodes, "
+        "dentries, file structs of both ends) and TCP buffer pages (`/proc/sockstat`) as "
+        "system-wide deltas from before the run to their peak, sampled every 50 ms: other "
+        "work on the machine adds noise to those two.",
+        "",
+        md_table(headers, rows),
+        "",
+    ]
+    if notes:
+        text += ["Warnings sockbench gave:", "", *[f"- {n}" for n in notes], ""]
+    write_markdown(args.out_defaults, "\n".join(text))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", default="10000,20000,50000")
@@ -320,7 +422,19 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1500, help="seconds per run")
     parser.add_argument("--quick", action="store_true", help="10k only")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.md")
+    parser.add_argument("--defaults", default="",
+                        help="N,N,...: one run each at sockbench's defaults instead")  # fmt: skip
+    parser.add_argument("--connect-rate", default="", help="with --defaults: --connect-rate")
+    parser.add_argument("--out-defaults", type=Path, default=RESULTS / "scale_defaults.md")
     args = parser.parse_args()
+    if args.defaults:
+        args.defaults = [int(float(c)) for c in args.defaults.split(",")]
+        if args.duration == 5.0:
+            args.duration = 3.0  # a few seconds: 200k loads the whole machine
+        soft = raise_fd_limit()
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        write_defaults(args, sysctls(SYSCTLS), f"{soft}/{hard}")
+        return
     log(f"measuring {machine_line()}")
     if args.quick:
         args.clients, args.lag_check, args.more_sources = "10000", 0.0, ""
