@@ -28,14 +28,18 @@ def _duration(us: int) -> str:
 def tick_line(tick: Tick) -> str:
     """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``"""
     if tick.phase in ("ramp", "warmup"):  # nothing is counted yet
-        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}"
-        # A ramp's clients connect as it goes: no count until the window opens.
-        return line + (f"  connections {tick.connections:,}" if tick.connections else "")
+        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}{_connections(tick)}"
+        return line.rstrip()
     return (
         f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
-        f"{tick.rps:,.0f} req/s  p99 {_duration(tick.p99_us)}  errors {tick.errors:,}  "
-        f"connections {tick.connections:,}"
+        f"{tick.rps:,.0f} req/s  p99 {_duration(tick.p99_us)}  errors {tick.errors:,}"
+        f"{_connections(tick)}"
     )
+
+
+def _connections(tick: Tick) -> str:
+    # A ramp's clients connect as it goes: the coordinator has no count of them to show.
+    return f"  connections {tick.connections:,}" if tick.connections else ""
 
 
 class PlainLines:

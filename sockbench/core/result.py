@@ -128,7 +128,8 @@ def connect_phase(tally: Tally, config: Mapping[str, Any]) -> dict[str, Any]:
     span_s = (last - first) / 1e9
     return {
         "connect_ramp_s": round(span_s, 6),
-        "connect_rate_per_s": round(clients / span_s, 3) if span_s > 0 else None,
+        # Connections per second between the first and the last: n - 1 gaps over the span.
+        "connect_rate_per_s": round((clients - 1) / span_s, 3) if span_s > 0 else None,
     }
 
 

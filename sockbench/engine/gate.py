@@ -22,7 +22,7 @@ class StartGate:
         self._waiting = 0 if ramped else clients
         self.all_attempted = trio.Event()
         self.go = trio.Event()
-        self.origin_ns = time.monotonic_ns()  # turns count from here (ramped: the window)
+        self.origin_ns = 0  # turns count from here: the first turn, or (ramped) the window
         if self._waiting == 0:
             self.all_attempted.set()
 
@@ -41,5 +41,7 @@ class StartGate:
         """Wait until a client whose first connect is ``offset_ns`` into the ramp may try."""
         if self.ramped:
             await self.go.wait()
+        if not self.origin_ns:  # the first client starts the clock, whenever it gets to run
+            self.origin_ns = time.monotonic_ns()
         if offset_ns:
             await trio.sleep(max(0, self.origin_ns + offset_ns - time.monotonic_ns()) / 1e9)

@@ -126,7 +126,8 @@ class LiveProgress:
         line.append(f"  p99 {numbers.fmt_us(tick.p99_us) if tick.p99_us else numbers.DASH}")
         line.append("  errors ")
         line.append(numbers.fmt_int(tick.errors), style="red" if tick.errors else "")
-        line.append(f"  connections {numbers.fmt_int(tick.connections)}")
+        if tick.connections:  # none counted while a --ramp brings clients up
+            line.append(f"  connections {numbers.fmt_int(tick.connections)}")
         line.append(f"  requests {numbers.fmt_int(tick.requests)}", style="dim")
         if not tick.by_kind:
             return Group(title, clock, line)
