@@ -77,8 +77,9 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
     return warnings
 
 
-#: Requests per second a server on a small machine answers at least (Little's law below).
-PLAUSIBLE_RPS = 10_000
+#: Requests per second a server on a small, busy machine answers at least (Little's law
+#: below; the same floor as the default --timeout's, config.LITTLE_RPS_FLOOR).
+PLAUSIBLE_RPS = 2_500
 #: Generator processes per CPU beyond which they mostly wait for one (bounds.WORKERS_PER_CPU).
 WORKERS_PER_CPU = 4
 

@@ -67,7 +67,8 @@ def test_littles_law_against_the_timeout_before_load() -> None:
     assert _kinds(clients=50_000) == []
     assert _kinds(clients=50_000, timeout_s=1, rate=1000) == []  # open loop: no queue
     config = validate_run({"clients": 200_000, "workers": "14", "force": True}, IDLE)
-    assert config.timeout_s == 20.0
+    assert config.timeout_s == 80.0
+    assert validate_run({"clients": 20_000}, IDLE).timeout_s == 10.0
 
 
 def test_small_descriptor_limit_picks_processes_and_workers_from_clients() -> None:
