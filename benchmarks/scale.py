@@ -96,6 +96,16 @@ def read_slab_kib() -> int:
     return 0
 
 
+def tree_rss(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            total += psutil.Process(pid).memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 def count_fds(pid: int) -> int:
     try:
         return len(os.listdir(f"/proc/{pid}/fd"))
@@ -117,6 +127,7 @@ class RampWatcher:
         self.limit_s = limit_s
         self.samples: list[tuple[float, int, int, int]] = []  # t, server fds, client fds, mem
         self.slab_kib: list[int] = []
+        self.rss_peak = (0, 0)  # bytes: server tree, generator tree (sampled every 0.5 s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -153,6 +164,8 @@ class RampWatcher:
             if now >= next_scan:  # the process tree changes only at start-up
                 server, generator = self._split()
                 next_scan = now + 0.5
+                rss = (tree_rss(server), tree_rss(generator))
+                self.rss_peak = (max(self.rss_peak[0], rss[0]), max(self.rss_peak[1], rss[1]))
             self.samples.append(
                 (
                     now - self.t0,
@@ -196,6 +209,7 @@ class Outcome:
     tcp_mem_pages: int
     kernel: str = "none"
     slab_peak_kib: int = 0
+    rss_peak: tuple[int, int] = (0, 0)  # server tree, generator tree, sampled from outside
 
 
 def sb_args(
@@ -237,7 +251,7 @@ def run_one(clients: int, argv: list[str], timeout_s: float) -> Outcome:
     first, ramp, peak, mem = watcher.ramp(result["totals"]["connections"])
     return Outcome(
         clients, result, wall, first, ramp, peak, mem, kernel_drops(counters, tcp_ext()),
-        max(watcher.slab_kib, default=0),
+        max(watcher.slab_kib, default=0), watcher.rss_peak,
     )  # fmt: skip
 
 
@@ -343,7 +357,10 @@ def defaults_rows(args: argparse.Namespace) -> tuple[list[list[str]], list[str],
         big = run_one(n, argv, args.timeout)
         r, totals, config = big.result, big.result["totals"], big.result["config"]
         conns = int(totals["connections"])
-        gen, srv = rss(r, "generator"), rss(r, "server_resources")
+        # Peak RSS of each process tree, sampled from outside (sockbench's own sampler
+        # lists every descriptor, too slow to sample 14 workers of 14k often).
+        srv = max(rss(r, "server_resources"), big.rss_peak[0])
+        gen = max(rss(r, "generator"), big.rss_peak[1])
         rps = float(totals["throughput_rps"])
         rows.append(
             [
