@@ -149,3 +149,36 @@ def test_serve_options() -> None:
     assert endpoint == Endpoint(Proto.TCP, "127.0.0.1", 9000)
     with pytest.raises(ConfigError, match="unknown --behaviour 'discard'"):
         validate_serve({"behaviour": "discard"}, MACHINE)
+
+
+RAMP_MACHINE = Machine(frozenset({0, 1}), 2)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ramp_s": "-1"}, "--ramp cannot be negative"),
+        ({"ramp_s": "inf"}, "--ramp must be a finite number of seconds"),
+        ({"connect_rate": "0"}, "--connect-rate must be greater than 0"),
+        ({"connect_rate": "nan"}, "--connect-rate must be greater than 0, got nan"),
+        ({"clients": 100, "ramp_s": "1s", "connect_rate": "10"},
+         "--connect-rate 10 brings --clients 100 up in 10 s, longer than --ramp 1; give"),
+        ({"mode": "churn", "ramp_s": "1s"}, "--ramp applies to --mode echo and stream"),
+    ],
+)  # fmt: skip
+def test_ramp_options_are_checked_before_load(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        validate_run({"workers": "1", **options}, RAMP_MACHINE)
+
+
+def test_ramp_options_reach_the_config() -> None:
+    config = validate_run(
+        {"clients": 100, "ramp_s": "2s", "connect_rate": "1k", "workers": "1"}, RAMP_MACHINE
+    )
+    assert (config.ramp_s, config.connect_rate) == (2.0, 1000.0)
+    # With --rate the rate ramps and --connect-rate only paces the connects.
+    paced = validate_run(
+        {"clients": 100, "rate": "1k", "ramp_s": "1s", "connect_rate": "10", "workers": "1"},
+        RAMP_MACHINE,
+    )
+    assert paced.ramp_s == 1.0
