@@ -124,7 +124,8 @@ OPTIONS: tuple[Option, ...] = (
            minimum=1, commands=RUN_COMPARE),
     Option("timeout_s", ("--timeout",), "give up on a reply after this long", None,
            parse_seconds, positive=True, commands=RUN_COMPARE,
-           default_help="10s over tcp/unix (clients/2500 s past 25k clients), 1s over udp/unix-dgram"),
+           default_help="10s over tcp/unix (clients/2500 s past 25k clients), "
+                        "1s over udp/unix-dgram"),
     Option("drain_s", ("--drain",), "seconds to follow the window's open requests after it",
            None, parse_seconds, minimum=0, default_help="--timeout"),
     Option("target", ("--target",), "external server: tcp://HOST:PORT, udp://..., unix:///PATH"),
