@@ -51,6 +51,9 @@ MAX_DURATION_WITH_REQUESTS_S = 3600.0  # --requests alone still stops by itself
 # hash spreads a prefork server's connections unevenly, and a process has its own files.
 DESCRIPTOR_SHARE = 0.75
 CLIENTS_PER_EXTRA_WORKER = 500
+# --workers auto past bounds.WORKERS_PER_CPU when the descriptor limit needs them (holding
+# connections rather than pushing requests), up to this many per CPU: 600,000 clients here.
+HOLDING_WORKERS_PER_CPU = 20
 # Of the 28,232 ephemeral ports Linux has per address pair. Filling a pair far past a third
 # makes connect()'s free-port search the bottleneck: 50k clients over 5 addresses set up in
 # 3.9 s, over 2 in 16.7 s (benchmarks/scale.py).
@@ -654,10 +657,21 @@ def workers_for(
             return CLUSTER_AUTO_WORKERS
         cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
         workers = auto_workers(clients, cpus, clients_per_process(machine))
+        if workers != processes_for(clients, machine) or force:
+            return bounds.check_workers(workers, usable, force=force)
         # More than the per-CPU cap only because the descriptors need them: holding the
-        # connections is the point, and a predicted warning says what it costs.
-        needed = processes_for(clients, machine)
-        return workers if workers == needed else bounds.check_workers(workers, usable, force=force)
+        # connections is the point (a predicted warning says what it costs), up to a bound.
+        limit = HOLDING_WORKERS_PER_CPU * max(1, usable)
+        if workers > limit:
+            raise ConfigError(
+                f"--clients {clients:,} needs {workers} generator processes "
+                f"({clients_per_process(machine):,} connections each under the descriptor "
+                f"limit {machine.nofile_limit:,}), more than {limit} "
+                f"({HOLDING_WORKERS_PER_CPU} per CPU on {usable}): they would mostly wait "
+                "for a core; raise the hard limit (ulimit -Hn), or pass --force to run them "
+                "anyway"
+            )
+        return workers
     try:
         workers = int(text)
     except ValueError:

@@ -84,3 +84,16 @@ def test_small_descriptor_limit_picks_processes_and_workers_from_clients() -> No
     assert warning.kind == "workers_share_cpus"
     assert "14 generator processes share 2 CPU(s)" in warning.message
     assert "hold about 143 connections (descriptor limit 200)" in warning.message
+
+
+def test_auto_workers_past_the_per_cpu_cap_only_so_far() -> None:
+    """Past 20 per CPU (40 workers of 150 connections here) auto refuses, before load."""
+    import pytest
+
+    from sockbench.errors import ConfigError
+
+    small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
+    assert validate_run({"clients": 6000}, small).workers == 40
+    with pytest.raises(ConfigError, match=r"needs 41 generator processes .* pass --force"):
+        validate_run({"clients": 6001}, small)
+    assert validate_run({"clients": 6001, "force": True}, small).workers == 41
