@@ -253,7 +253,7 @@ class _OpenLoop:
         self.issued = 0  # on the current connection
 
     def due(self, k: int) -> int:
-        return self.ctx.recorder.start_ns + self.schedule.due(k)
+        return due_ns(self.ctx, k)
 
     async def serve(self, sock: socket.socket) -> bool:
         slots = trio.Semaphore(self.ctx.pipeline)
@@ -303,8 +303,18 @@ class _OpenLoop:
         return self.ex.window.closed(self.due(self.k))
 
     def unsent(self, now_ns: int) -> Iterator[int]:
-        window = self.ex.window
-        k = self.k
-        while (due := self.due(k)) <= now_ns and not window.closed(due):
-            yield due
-            k += 1
+        return backlog(self.ctx, self.k, now_ns)
+
+
+def due_ns(ctx: ClientContext, k: int) -> int:
+    """When this open-loop client's ``k``-th request is due (monotonic ns)."""
+    assert ctx.schedule is not None
+    return ctx.recorder.start_ns + ctx.schedule.due(k)
+
+
+def backlog(ctx: ClientContext, k: int, now_ns: int) -> Iterator[int]:
+    """Due times, from request ``k`` on, that were due by ``now_ns`` in the window (unsent)."""
+    window = ctx.window
+    while (due := due_ns(ctx, k)) <= now_ns and not window.closed(due):
+        yield due
+        k += 1
