@@ -432,8 +432,6 @@ def check_protocol(
             )
         if request is not None and uses_key_options(protocol):
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
-    if pipeline > 1 and rate is None and not v["batch"]:
-        raise ConfigError("--pipeline in closed loop needs the batch pump; drop --no-batch")
     fields: dict[str, object] = {"protocol": protocol}
     ratio = parse_ratio(str(v["ratio"]))
     key_space, key_pattern = int(v["key_space"]), str(v["key_pattern"]).strip().upper()  # type: ignore[call-overload]
