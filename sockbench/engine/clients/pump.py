@@ -287,6 +287,7 @@ class Pump:
         start = time.monotonic_ns()
         if self.varies:
             request = issue(conn.ctx, ex, conn.seq, start, start)
+            conn.seq += 1  # only a varying request needs its number: an int less otherwise
         else:
             request = self.request if ex.issue(start, start) else b""
         if not request:
@@ -294,7 +295,6 @@ class Pump:
             if not ex.in_flight:
                 self._retire(conn)
             return False
-        conn.seq += 1
         return self._write(conn, request)
 
     def _fill(self, conn: _Stream) -> None:
