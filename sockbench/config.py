@@ -91,7 +91,7 @@ class RunConfig:
     request: bytes | None = None  # None: echo a generated payload
     expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
+    batch: bool = True  # every echo-mode client through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     cluster: str | None = None  # "ray" or "ray:HOST:PORT": workers are Ray actors over its nodes

@@ -1,5 +1,7 @@
 """Request/reply over datagrams (UDP or Unix datagram), a trio task per client.
 
+The reference driver (``--no-batch``); the pump (:mod:`.pump`) is the default.
+
 Every client owns its socket and numbers its datagrams; the
 :class:`~sockbench.core.exchange.DatagramExchange` and its ledger classify every
 reply (received, reordered, duplicate, late, unknown) and expire the unanswered

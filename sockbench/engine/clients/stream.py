@@ -1,7 +1,8 @@
 """Request/reply over a stream socket (TCP or Unix), a trio task per client.
 
-The reference driver (``--no-batch``), and the one for open loop and ``--pipeline``.
-It only moves bytes and times: what they mean is decided by the
+The reference driver (``--no-batch``); the pump (:mod:`.pump`) is the default and
+shares this module's helpers (``issue``, ``send_setup``, ``backlog``). It only moves
+bytes and times: what they mean is decided by the
 :class:`~sockbench.core.exchange.StreamExchange`. Replies are matched in order.
 After a mismatch, a timeout or a connection error the connection is replaced; in
 open loop the schedule carries on, so requests due meanwhile go out late and their
