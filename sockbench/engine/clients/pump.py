@@ -143,6 +143,7 @@ class Pump:
         self.heap: list[tuple[int, int, _Stream | _Datagram]] = []  # (due, index, client)
         self.timer = new_timer()
         self.armed = NEVER
+        self.started = False  # the gate opened and the clients there were let go
 
     async def run(self) -> None:
         try:
@@ -156,7 +157,7 @@ class Pump:
                         self.everyone.append(conn)
                         nursery.start_soon(self._join, conn, self.gate)
                     else:
-                        self._open_datagram(ctx)
+                        nursery.start_soon(self._open_datagram, ctx)
                 await self.gate.go.wait()
                 self._start()
                 await self._pump()
@@ -165,15 +166,18 @@ class Pump:
 
     def _start(self) -> None:
         """The clients are let go: first requests (datagrams) or first due times."""
+        self.started = True
         for client in self.everyone:
-            if client.retired:
-                continue
-            if self.open_loop:
-                client.due = due_ns(client.ctx, 0)
-                heapq.heappush(self.heap, (client.due, client.index, client))
-            elif isinstance(client, _Datagram):
-                self._send_datagram(client)
-            # closed-loop streams start as they join
+            if not client.retired:
+                self._begin(client)
+
+    def _begin(self, client: _Stream | _Datagram) -> None:
+        if self.open_loop:
+            client.due = due_ns(client.ctx, 0)
+            heapq.heappush(self.heap, (client.due, client.index, client))
+        elif isinstance(client, _Datagram):
+            self._send_datagram(client)
+        # closed-loop streams start as they join
 
     def _finish(self) -> None:
         now = time.monotonic_ns()
@@ -195,7 +199,8 @@ class Pump:
 
     # --- joining and leaving -------------------------------------------------------
 
-    def _open_datagram(self, ctx: ClientContext) -> None:
+    async def _open_datagram(self, ctx: ClientContext) -> None:
+        await self.gate.turn(ctx.start_ns)  # --ramp, --connect-rate
         sock = open_counted(ctx)
         if sock is None:
             ctx.recorder.retire()
@@ -205,6 +210,8 @@ class Pump:
         self.everyone.append(client)
         self.dgrams[client.fd] = client
         self.epoll.register(client.fd, _IN)
+        if self.started:  # a ramped client, opened after the others went
+            self._begin(client)
 
     async def _join(self, conn: _Stream, gate: StartGate | None) -> None:
         """Connect (counting the attempt at the gate), run the setup, add to the set."""
