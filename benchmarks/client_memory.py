@@ -5,7 +5,10 @@ Runs ``--clients`` of the engine's own client tasks in this process (trio), agai
 
 * open loop (``clients.stream.open_loop``) at 0.01 requests/s per client: connected
   and nearly idle, the case ``benchmarks/scale.py`` measures;
-* closed loop (``clients.stream.closed_loop``): busy ping-pong.
+* closed loop (``clients.stream.closed_loop``): busy ping-pong;
+
+each also through the pump (``clients.pump.Pump``, the default driver: one task per
+worker, a ``__slots__`` record per client).
 
 Once every client is connected and running, a tracemalloc snapshot is compared with
 one taken before the clients started; the table lists the source lines that hold
@@ -49,12 +52,14 @@ from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.clients import stream
 from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
 from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.workload import payload_bytes
 
 PAYLOAD = 64
-MODES = ("open loop", "closed loop")
+# "(pump)": every client in the worker's one pump (the default); else a task per client.
+MODES = ("open loop (pump)", "open loop", "closed loop (pump)", "closed loop")
 TOP = 12
 
 
@@ -73,12 +78,24 @@ async def profile(
     gc.collect()
     before = tracemalloc.take_snapshot()
     rss0 = me.memory_info().rss
+    contexts = [
+        ClientContext(
+            endpoint,
+            request,
+            Echo(request),
+            10.0,
+            stats,
+            gate,
+            limiter,
+            index=i,
+            schedule=schedule.client(i) if schedule is not None else None,
+        )
+        for i in range(clients)
+    ]
     async with trio.open_nursery() as nursery:
-        for i in range(clients):
-            ctx = ClientContext(
-                endpoint, request, Echo(request), 10.0, stats, gate, limiter,
-                schedule=schedule.client(i) if schedule is not None else None,
-            )  # fmt: skip
+        if "(pump)" in mode:
+            nursery.start_soon(Pump(contexts).run)
+        for ctx in contexts if "(pump)" not in mode else ():
             nursery.start_soon(stream.open_loop if schedule else stream.closed_loop, ctx)
         with trio.fail_after(120):
             await gate.all_attempted.wait()

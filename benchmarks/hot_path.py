@@ -1,9 +1,9 @@
-"""What one closed-loop TCP echo request costs the generator: syscalls, allocations, CPU.
+"""What one closed-loop echo request costs the generator: syscalls, allocations, CPU.
 
 A ``sockbench serve --model selectors`` process is the server (never the generator).
-For 1 and 100 clients, and for both engine paths of closed-loop ping-pong: the
-batched pump (``clients.pump.Pump``, one epoll set for all of a worker's
-connections; the default) and a trio task per client (``--no-batch``):
+For TCP, UDP, unix and unix-dgram (``--protos``), 1 and 100 clients, and both engine
+paths: the batched pump (``clients.pump.Pump``, one epoll set for all of a worker's
+sockets; the default for every echo workload) and a trio task per client (``--no-batch``):
 
 1. **Syscalls per request**: ``perf stat -e syscalls:sys_enter_*`` counts (in the
    kernel, without slowing the process down) the syscalls of a whole
@@ -37,6 +37,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -128,7 +129,7 @@ def parse_strace(path: Path) -> dict[str, float]:
 
 
 def counted_run(
-    port: int,
+    target: str,
     clients: int,
     seconds: float,
     path: str,
@@ -138,7 +139,7 @@ def counted_run(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Syscall counts and the result of one ``sockbench run`` against the server."""
     sb = [
-        *SOCKBENCH, "run", "--target", f"tcp://127.0.0.1:{port}", "--clients", str(clients),
+        *SOCKBENCH, "run", "--target", target, "--clients", str(clients),
         "--payload", str(PAYLOAD), "--warmup", "0", "--duration", str(seconds),
         "--workers", "1", "--json", "-", "--out", "", *PATHS[path],
     ]  # fmt: skip
@@ -159,11 +160,7 @@ def counted_run(
     return counts, result
 
 
-def syscall_table(port: int, args: argparse.Namespace) -> str:
-    tool = "perf" if perf_works() else "strace"
-    if tool == "strace" and shutil.which("strace") is None:
-        return "(neither perf nor strace is available: syscalls not counted)"
-    log(f"counting syscalls with {tool}")
+def syscall_rows(proto: str, target: str, args: argparse.Namespace, tool: str) -> list[list[str]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="sockbench-hot-") as tmp:
         for path, clients in ((p, c) for p in args.paths for c in args.clients):
@@ -172,10 +169,10 @@ def syscall_table(port: int, args: argparse.Namespace) -> str:
             rps: list[float] = []
             for rep in range(args.reps):
                 short, r_short = counted_run(
-                    port, clients, args.short, path, tool, Path(tmp), args.client_cpu
+                    target, clients, args.short, path, tool, Path(tmp), args.client_cpu
                 )
                 long, r_long = counted_run(
-                    port, clients, args.long, path, tool, Path(tmp), args.client_cpu
+                    target, clients, args.long, path, tool, Path(tmp), args.client_cpu
                 )
                 dreq = r_long["totals"]["requests"] - r_short["totals"]["requests"]
                 for key in {*short, *long}:
@@ -188,7 +185,7 @@ def syscall_table(port: int, args: argparse.Namespace) -> str:
                 )  # fmt: skip
                 rps.append(r_long["totals"]["throughput_rps"])
                 log(
-                    f"  {path} C={clients} rep {rep + 1}: {rps[-1]:,.0f} req/s, per request "
+                    f"  {proto} {path} C={clients} rep {rep + 1}: {rps[-1]:,.0f} req/s, per req "
                     + ", ".join(f"{k} {v[-1]:.2f}" for k, v in sorted(marginal.items()))
                 )
             per = {k: median(v) for k, v in marginal.items()}
@@ -200,6 +197,7 @@ def syscall_table(port: int, args: argparse.Namespace) -> str:
             )  # fmt: skip
             rows.append(
                 [
+                    proto,
                     path,
                     f"{clients}",
                     fmt(median(rps)),
@@ -213,8 +211,19 @@ def syscall_table(port: int, args: argparse.Namespace) -> str:
                     fmt(median(sampled_cpu), 1),
                 ]
             )
+    return rows
+
+
+def syscall_table(targets: dict[str, str], args: argparse.Namespace) -> str:
+    tool = "perf" if perf_works() else "strace"
+    if tool == "strace" and shutil.which("strace") is None:
+        return "(neither perf nor strace is available: syscalls not counted)"
+    log(f"counting syscalls with {tool}")
+    rows = [
+        row for proto, target in targets.items() for row in syscall_rows(proto, target, args, tool)
+    ]
     headers = [
-        "engine path", "clients", "req/s", "send (sendto)", "recv (recvfrom)", "epoll_ctl",
+        "proto", "engine path", "clients", "req/s", "send (sendto)", "recv (recvfrom)", "epoll_ctl",
         "epoll_wait", "other", "all syscalls", "CPU µs/req (task-clock, marginal)",
         "CPU µs/req (sampled in window)",
     ]  # fmt: skip
@@ -224,7 +233,7 @@ def syscall_table(port: int, args: argparse.Namespace) -> str:
         f"{args.reps}. `other`: everything else (the resource sampler's /proc reads, "
         "the interval ticker's timer, ...)."
     )
-    return how + "\n\n" + md_table(headers, rows, "l" + "r" * (len(headers) - 1))
+    return how + "\n\n" + md_table(headers, rows, "ll" + "r" * (len(headers) - 2))
 
 
 # --- 3: allocations in an in-process harness ------------------------------------------
@@ -424,6 +433,49 @@ def allocation_table(port: int, args: argparse.Namespace) -> str:
     return "\n".join(text)
 
 
+@contextlib.contextmanager
+def serving(proto: str, args: argparse.Namespace, tmp: Path) -> Iterator[str]:
+    """A ``sockbench serve`` process for ``proto``, pinned; yields its target URL."""
+    if proto.startswith("unix"):
+        bind = str(tmp / f"{proto}.sock")
+        target = f"{proto}://{bind}"
+    else:
+        kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
+        bind = f"127.0.0.1:{free_port(kind)}"
+        target = f"{proto}://{bind}"
+    server = [*SOCKBENCH, "serve", "--model", args.model, "--proto", proto, "--bind", bind]
+    if args.server_cpu and shutil.which("taskset"):
+        server = ["taskset", "-c", args.server_cpu, *server]
+    with running(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+        wait_ready(proto, bind)
+        yield target
+
+
+def wait_ready(proto: str, bind: str, timeout_s: float = 10.0) -> None:
+    """Until the server answers: a TCP accept, a Unix path, or a datagram echoed."""
+    if proto == "tcp":
+        wait_tcp(int(bind.rsplit(":", 1)[1]))
+        return
+    deadline = time.monotonic() + timeout_s
+    while not (proto.startswith("unix") and Path(bind).exists()) and proto != "udp":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {proto} server at {bind}")
+        time.sleep(0.05)
+    if proto != "udp":
+        return
+    host, port = bind.rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.settimeout(0.2)
+        while True:
+            try:
+                probe.sendto(b"ping-probe", (host, int(port)))
+                probe.recvfrom(64)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no udp server at {bind}") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", default="1,100")
@@ -435,6 +487,7 @@ def main() -> None:
     parser.add_argument("--paths", default=",".join(PATHS), help="engine paths to measure")
     parser.add_argument("--server-cpu", default="0", help="pin the server ('' = no pinning)")
     parser.add_argument("--client-cpu", default="1", help="pin the generator ('' = no pinning)")
+    parser.add_argument("--protos", default="tcp,udp,unix,unix-dgram", help="transports")
     parser.add_argument("--quick", action="store_true", help="shorter runs, 1 rep")
     parser.add_argument("--out", type=Path, default=RESULTS / "hot_path.md")
     args = parser.parse_args()
@@ -443,19 +496,20 @@ def main() -> None:
         args.long, args.reps, args.requests = 3.0, 1, 30_000
     args.clients = [int(c) for c in args.clients.split(",")]
     args.paths = [p for p in args.paths.split(",") if p in PATHS]
-    port = free_port()
-    server = [*SOCKBENCH, "serve", "--model", args.model, "--bind", f"127.0.0.1:{port}"]
-    if args.server_cpu and shutil.which("taskset"):
-        server = ["taskset", "-c", args.server_cpu, *server]
-    with running(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-        wait_tcp(port)
-        syscalls = syscall_table(port, args)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sockbench-hot-srv-")))
+        targets = {p: stack.enter_context(serving(p, args, tmp)) for p in args.protos.split(",")}
+        syscalls = syscall_table(targets, args)
         if args.client_cpu:  # the in-process harness is the generator here
             os.sched_setaffinity(0, {int(args.client_cpu)})
-        allocs = allocation_table(port, args)
+        allocs = (
+            allocation_table(int(targets["tcp"].rsplit(":", 1)[1]), args)
+            if "tcp" in targets
+            else ""
+        )
     text = "\n".join(
         [
-            "# Hot path: one closed-loop TCP echo request, as the generator sees it",
+            "# Hot path: one closed-loop echo request, as the generator sees it",
             "",
             f"Machine: {machine_line()}. Server: `sockbench serve --model {args.model}` in its "
             f"own process; {PAYLOAD}-byte requests; generator `--workers 1`. Pinning: server "

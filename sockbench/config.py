@@ -91,7 +91,7 @@ class RunConfig:
     request: bytes | None = None  # None: echo a generated payload
     expect: ExpectKind = ExpectKind.ECHO
     expect_value: bytes | int | None = None
-    batch: bool = True  # closed-loop ping-pong through one pump per worker (clients.pump)
+    batch: bool = True  # every echo-mode client through one pump per worker (clients.pump)
     busy_poll: bool = False  # the pump spins instead of waiting: lowest latency, one core
     drain_s: float | None = None  # follow the window's open requests this long (None: timeout)
     cluster: str | None = None  # "ray" or "ray:HOST:PORT": workers are Ray actors over its nodes
@@ -432,8 +432,6 @@ def check_protocol(
             )
         if request is not None and uses_key_options(protocol):
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
-    if pipeline > 1 and rate is None and not v["batch"]:
-        raise ConfigError("--pipeline in closed loop needs the batch pump; drop --no-batch")
     fields: dict[str, object] = {"protocol": protocol}
     ratio = parse_ratio(str(v["ratio"]))
     key_space, key_pattern = int(v["key_space"]), str(v["key_pattern"]).strip().upper()  # type: ignore[call-overload]

@@ -201,7 +201,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("source_ips", ("--source-ips",),
            "addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b", "auto"),
     Option("batch", ("--batch",),
-           "closed loop: serve all of a worker's connections from one epoll pump", True),
+           "serve all of a worker's echo clients from one epoll pump; --no-batch: a task "
+           "per client (the reference driver)", True),
     Option("busy_poll", ("--busy-poll",),
            "the pump spins instead of sleeping: lowest latency, a full core", False),
     Option("allow_remote", ("--allow-remote",), "allow a non-loopback target (you must own it)",

@@ -332,40 +332,30 @@ class StreamExchange:
         return OK
 
     def _answered(self, got: int, now_ns: int) -> None:
-        """The oldest request in flight got its whole reply (``got`` bytes)."""
+        """The oldest request in flight got its whole reply (``got`` bytes); a protocol
+        with kinds has it counted per kind too."""
         sent = self._sents.popleft()
         mark = self._marks.popleft()
-        if self._kinds is not None:
-            self._answered_kind(sent, mark, got, now_ns)
-            return
+        kind = None
+        size = self.nbytes
+        if self._kinds is not None and self._sizes is not None:
+            kind = self._kinds.popleft()
+            size = self._sizes.popleft()
         if self._warm:
             self._warm -= 1
             return
         # Computed once and handed on: the hot path pays per int it creates.
         service = now_ns - sent
+        kind_sink = self.kind_sink if kind is not None else None
         if service >= self.timeout_ns:
             self.sink.failed(TIMEOUT, 1, now_ns)
-        else:
-            latency = service if mark == sent else now_ns - mark
-            self.sink.completed(latency, service, self.nbytes, got)
-
-    def _answered_kind(self, sent: int, mark: int, got: int, now_ns: int) -> None:
-        """:meth:`_answered` for a protocol with kinds: counted in total and per kind."""
-        assert self._kinds is not None and self._sizes is not None
-        assert self.kind_sink is not None
-        kind = self._kinds.popleft()
-        size = self._sizes.popleft()
-        if self._warm:
-            self._warm -= 1
-            return
-        service = now_ns - sent
-        if service >= self.timeout_ns:
-            self.sink.failed(TIMEOUT, 1, now_ns)
-            self.kind_sink.kind_failed(kind, TIMEOUT)
+            if kind_sink is not None and kind is not None:
+                kind_sink.kind_failed(kind, TIMEOUT)
         else:
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, size, got)
-            self.kind_sink.kind_completed(kind, latency)
+            if kind_sink is not None and kind is not None:
+                kind_sink.kind_completed(kind, latency)
 
     def _measured_kinds(self) -> list[str]:
         return list(self._kinds)[self._warm :] if self._kinds is not None else []

@@ -48,7 +48,7 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = (("it_interval", _Timespec), ("it_value", _Timespec))
 
 
-class _TimerFd:
+class TimerFd:
     """A non-blocking CLOCK_MONOTONIC timerfd, armed at absolute times."""
 
     _TFD_TIMER_ABSTIME = 1
@@ -113,7 +113,7 @@ class _Wheel:
     sleeper that is due. Cancelled sleepers blank their task and are skipped.
     """
 
-    def __init__(self, timer: _TimerFd) -> None:
+    def __init__(self, timer: TimerFd) -> None:
         self._timer = timer
         self._heap: list[list[Any]] = []
         self._seq = itertools.count()
@@ -158,14 +158,10 @@ def _wheel() -> _Wheel | None:
         return _WHEEL.get()
     except LookupError:
         pass
-    wheel = None
-    if _LIBC is not None:
-        try:
-            wheel = _Wheel(_TimerFd(_LIBC))
-        except OSError:
-            wheel = None
-        else:
-            trio.lowlevel.spawn_system_task(wheel.run, name="sockbench timer wheel")
+    timer = new_timer()
+    wheel = None if timer is None else _Wheel(timer)
+    if wheel is not None:
+        trio.lowlevel.spawn_system_task(wheel.run, name="sockbench timer wheel")
     _WHEEL.set(wheel)
     return wheel
 
@@ -188,6 +184,24 @@ async def sleep_until_ns(deadline_ns: int, *, early_ns: int = EARLY_NS) -> None:
         await trio.lowlevel.checkpoint()
     while time.monotonic_ns() < deadline_ns:
         await trio.lowlevel.checkpoint()
+
+
+def new_timer() -> TimerFd | None:
+    """A timerfd of one's own (the pump puts it in its epoll set); None where there is none."""
+    if _LIBC is None:
+        return None
+    try:
+        return TimerFd(_LIBC)
+    except OSError:
+        return None
+
+
+def wake_at(due_ns: int, early_ns: int = EARLY_NS) -> int:
+    """When to stop waiting for something due at ``due_ns``: the rest is spun.
+
+    The same margin as :func:`sleep_until_ns`, for loops that wait on a timer of their own.
+    """
+    return due_ns - early_ns if _LIBC is not None else due_ns - COARSE_GUARD_NS
 
 
 def uses_timerfd() -> bool:

@@ -30,7 +30,7 @@ from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
 from sockbench.engine.ramp import clients_ramp, start_schedule
 from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import build_exchange, fixed_reply, reply_matcher, request_bytes
+from sockbench.engine.workload import build_exchange, reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 
@@ -125,16 +125,14 @@ def _contexts(
     ]
 
 
-def _pumped(config: RunConfig, endpoint: Endpoint) -> bool:
-    """Whether one pump serves every client: closed-loop ping-pong of known reply size.
+def _pumped(config: RunConfig) -> bool:
+    """Whether one pump serves every client: every echo-mode workload (``--batch``).
 
-    Other protocols (parsed replies, varying requests, a setup) take a task per client.
+    Stream or datagram sockets, closed or open loop, ``--pipeline``, protocols: all go
+    through :class:`Pump`. ``--no-batch`` runs the reference driver, a task per client;
+    churn and stream modes have drivers of their own.
     """
-    if not (config.batch and config.mode == "echo" and config.rate is None):
-        return False
-    if config.protocol != "echo" or config.pipeline > 1:
-        return False
-    return endpoint.proto.is_stream and fixed_reply(reply_matcher(config))[1] > 0
+    return config.batch and config.mode == "echo"
 
 
 async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
@@ -164,7 +162,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
                 recorder.track_kinds(shared.protocol.kinds)
             contexts = _contexts(order, shared, recorder, gate, limiter)
             stream_socket = order.endpoint.proto.is_stream
-            if _pumped(config, order.endpoint):
+            if _pumped(config) and contexts:
                 clients.start_soon(Pump(contexts, busy_poll=config.busy_poll).run)
             else:
                 drive = driver_for(config.mode, stream_socket, config.rate is not None)

@@ -59,7 +59,6 @@ def closed_port() -> int:
         (["run", "--protocol", "redis", "--send", "PING"], "makes its own requests"),
         (["run", "--protocol", "redis", "--proto", "udp"], "--protocol applies to"),
         (["run", "--protocol", "line", "--expect", "x", "--send", "y"], "checks its own replies"),
-        (["run", "--pipeline", "2", "--no-batch"], "needs the batch pump"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -21,9 +22,12 @@ def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, object]:
     return outcome.result
 
 
-def test_udp_loss_is_accounted_exactly(faulty_server: Callable[..., str], tmp_path: Path) -> None:
+@BOTH_DRIVERS
+def test_udp_loss_is_accounted_exactly(
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool
+) -> None:
     port = faulty_server("--proto", "udp", "--behaviour", "drop10")
-    result = _run(f"udp://127.0.0.1:{port}", tmp_path, clients=50)
+    result = _run(f"udp://127.0.0.1:{port}", tmp_path, clients=50, batch=batch)
     d = result["datagrams"]
     assert isinstance(d, dict)
     assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
@@ -57,7 +61,7 @@ def test_latency_includes_the_servers_delay(
     assert 250 <= latency["count"] <= 1000
 
 
-@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
+@BOTH_DRIVERS
 def test_wrong_replies_are_counted_as_mismatches(
     faulty_server: Callable[..., str], tmp_path: Path, batch: bool
 ) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sockbench.core.histogram import decode
+from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -34,11 +35,12 @@ def _run(target: str, tmp_path: Path, **kw: object) -> dict[str, Any]:
     return run_engine(target=target, out_dir=str(tmp_path), **{**options, **kw}).result
 
 
+@BOTH_DRIVERS
 def test_open_loop_tcp_against_a_silent_target_times_every_request_out(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "silent")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=100.0)
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=100.0, batch=batch)
     totals = result["totals"]
     assert totals["requests"] == 0
     assert 190 <= totals["requests_issued"] <= 210  # 100/s over 2 s, due in the window
@@ -47,23 +49,25 @@ def test_open_loop_tcp_against_a_silent_target_times_every_request_out(
     assert 0.3 <= totals["drain_s"] <= 0.6  # the last ones waited out their --timeout
 
 
+@BOTH_DRIVERS
 def test_open_loop_udp_against_a_silent_target_loses_every_datagram(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--proto", "udp", "--behaviour", "silent")
-    result = _run(f"udp://127.0.0.1:{port}", tmp_path, rate=100.0)
+    result = _run(f"udp://127.0.0.1:{port}", tmp_path, rate=100.0, batch=batch)
     d = result["datagrams"]
     assert 190 <= d["sent"] <= 210
     assert d["lost"] == d["sent"] and d["received"] == 0 and d["in_flight"] == 0
 
 
+@BOTH_DRIVERS
 def test_a_freeze_at_the_windows_end_is_measured_not_dropped(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     # Measurement runs from 0.5 s to 2.5 s after the first request; the target
     # freezes from 2.0 s to 3.0 s, past the window's end.
     port = faulty_server("--behaviour", "freeze", "--freeze-at", "2.0", "--freeze-for", "1.0")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0, timeout_s=2.0)
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0, timeout_s=2.0, batch=batch)
     totals = result["totals"]
     assert totals["requests"] == totals["requests_issued"]  # nothing dropped at the edge
     assert result["latency_us"]["max"] >= 900_000
@@ -74,10 +78,11 @@ def test_a_freeze_at_the_windows_end_is_measured_not_dropped(
     assert totals["drain_s"] >= 0.4
 
 
+@BOTH_DRIVERS
 @pytest.mark.parametrize("proto", ["udp", "unix-dgram"])
 @pytest.mark.parametrize("rate", [None, 1000.0], ids=["closed-loop", "open-loop"])
 def test_drop_every_10th_is_10_percent_loss(
-    faulty_server: Start, tmp_path: Path, proto: str, rate: float | None
+    faulty_server: Start, tmp_path: Path, proto: str, rate: float | None, batch: bool
 ) -> None:
     if proto == "udp":
         port = faulty_server("--proto", "udp", "--behaviour", "drop10")
@@ -88,7 +93,7 @@ def test_drop_every_10th_is_10_percent_loss(
         )
         target = f"unix-dgram://{path}"
     result = _run(
-        target, tmp_path, clients=10, duration_s=3.0, timeout_s=0.1, rate=rate,
+        target, tmp_path, clients=10, duration_s=3.0, timeout_s=0.1, rate=rate, batch=batch,
     )  # fmt: skip
     d = result["datagrams"]
     assert d["sent"] >= 1000
@@ -99,11 +104,14 @@ def test_drop_every_10th_is_10_percent_loss(
     assert 9.7 <= 100 * d["lost"] / d["sent"] <= 10.3
 
 
+@BOTH_DRIVERS
 def test_a_shortened_drain_counts_what_is_left_as_unfinished(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "silent")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=100.0, timeout_s=2.0, drain_s=0.2)
+    result = _run(
+        f"tcp://127.0.0.1:{port}", tmp_path, rate=100.0, timeout_s=2.0, drain_s=0.2, batch=batch
+    )
     totals = result["totals"]
     failed = totals["requests_failed"]
     assert failed["unfinished"] > 0 and totals["in_flight"] == 0
@@ -112,11 +120,12 @@ def test_a_shortened_drain_counts_what_is_left_as_unfinished(
     assert any("unfinished" in w for w in result["warnings"])
 
 
+@BOTH_DRIVERS
 def test_closed_loop_slow_requests_at_the_cut_off_are_recorded(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "delay", "--slow-every", "50", "--slow-ms", "300")
-    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0)
+    result = _run(f"tcp://127.0.0.1:{port}", tmp_path, clients=10, timeout_s=1.0, batch=batch)
     totals = result["totals"]
     assert totals["requests"] == totals["requests_issued"]
     slow = _above(result, 250_000)
@@ -125,7 +134,7 @@ def test_closed_loop_slow_requests_at_the_cut_off_are_recorded(
     assert abs(slow - totals["requests"] / 50) <= 10 + 1
 
 
-@pytest.mark.parametrize("batch", [True, False], ids=["one-pump", "task-per-client"])
+@BOTH_DRIVERS
 def test_an_over_long_reply_is_a_mismatch(
     faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
@@ -136,12 +145,18 @@ def test_an_over_long_reply_is_a_mismatch(
     assert totals["requests_failed"] == {"mismatch": totals["requests_issued"]} != {}
 
 
+@BOTH_DRIVERS
 def test_a_reply_longer_than_expect_size_is_a_mismatch(
-    faulty_server: Start, tmp_path: Path
+    faulty_server: Start, tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "delay", "--reply-size", "17500")
     result = _run(
-        f"tcp://127.0.0.1:{port}", tmp_path, duration_s=1.0, send=r"hello\n", expect_size=6
+        f"tcp://127.0.0.1:{port}",
+        tmp_path,
+        duration_s=1.0,
+        send=r"hello\n",
+        expect_size=6,
+        batch=batch,
     )
     totals = result["totals"]
     assert totals["requests"] == 0

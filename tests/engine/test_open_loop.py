@@ -10,6 +10,7 @@ import pytest
 from hdrh.log import HistogramLogReader
 
 from sockbench.core.histogram import decode, new_histogram
+from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -24,11 +25,12 @@ def _run(target: str, tmp_path: Path, **kw: object) -> tuple[dict[str, object], 
     return outcome.result, outcome.folder
 
 
+@BOTH_DRIVERS
 def test_a_stall_shows_in_every_request_due_during_it(
-    faulty_server: Callable[..., str], tmp_path: Path
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "freeze", "--freeze-at", "1.0", "--freeze-for", "0.5")
-    result, _ = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0)
+    result, _ = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=400.0, batch=batch)
     latency, service = result["latency_us"], result["service_time_us"]
     assert isinstance(latency, dict) and isinstance(service, dict)
     assert latency["p99"] >= 400_000
@@ -46,11 +48,14 @@ def _counts(hist: object) -> list[tuple[int, int]]:
     ]
 
 
+@BOTH_DRIVERS
 def test_interval_log_reads_back_and_adds_up(
-    faulty_server: Callable[..., str], tmp_path: Path
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool
 ) -> None:
     port = faulty_server("--behaviour", "delay", "--delay-ms", "0")
-    result, folder = _run(f"tcp://127.0.0.1:{port}", tmp_path, rate=500.0, duration_s=2.5)
+    result, folder = _run(
+        f"tcp://127.0.0.1:{port}", tmp_path, rate=500.0, duration_s=2.5, batch=batch
+    )
     intervals = result["intervals"]
     assert isinstance(intervals, list)
     assert [round(i["t"], 3) for i in intervals] == [1.0, 2.0, 2.5]

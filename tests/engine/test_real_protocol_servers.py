@@ -14,6 +14,7 @@ import pytest
 
 from sockbench.report import render
 from tests.conftest import start_ready_process, stop_process
+from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -90,17 +91,18 @@ def test_redis_set_get_mix_as_redis_counts_it(redis_port: int) -> None:
     assert int(cells["get_p99_us"]) == result["latency_by_kind_us"]["get"]["p99"]
 
 
+@BOTH_DRIVERS
 @pytest.mark.parametrize(
     "options",
     [
         {"pipeline": 8, "key_pattern": "S", "workers": "2"},  # closed-loop pipelining, 2 workers
         {"rate": 3000.0, "pipeline": 4, "key_pattern": "G"},  # open loop
-        {"batch": False, "value_size": 2000},  # a task per client; values over a read's worth
+        {"value_size": 2000},  # values over a read's worth
     ],
-    ids=["pipeline", "open-loop", "task-per-client"],
+    ids=["pipeline", "open-loop", "big-values"],
 )
-def test_redis_mix_in_every_driver(redis_port: int, options: dict[str, Any]) -> None:
-    result = _kv_run(redis_port, "redis", **options)
+def test_redis_mix_in_every_driver(redis_port: int, options: dict[str, Any], batch: bool) -> None:
+    result = _kv_run(redis_port, "redis", batch=batch, **options)
     calls = redis_calls(redis_port)
     _check_mix(result, calls["set"], calls["get"])
     if "rate" in options:
@@ -178,11 +180,12 @@ def _counted_run(port: int, protocol: str, **options: Any) -> dict[str, Any]:
         ("length-prefixed:u32", "u32", "message"),
     ],
 )
+@BOTH_DRIVERS
 def test_fixed_protocols_agree_with_the_servers_count(
-    counting_server: Any, protocol: str, server: str, kind: str
+    counting_server: Any, protocol: str, server: str, kind: str, batch: bool
 ) -> None:
     port, stop = counting_server(server)
-    result = _counted_run(port, protocol, payload=100)
+    result = _counted_run(port, protocol, payload=100, batch=batch)
     counts = stop()
     assert result["totals"]["errors"] == {}
     assert result["totals"]["requests"] == REQUESTS
@@ -192,9 +195,10 @@ def test_fixed_protocols_agree_with_the_servers_count(
     )
 
 
-def test_example_plugin_agrees_with_the_servers_count(counting_server: Any) -> None:
+@BOTH_DRIVERS
+def test_example_plugin_agrees_with_the_servers_count(counting_server: Any, batch: bool) -> None:
     port, stop = counting_server("kv")
-    result = _counted_run(port, PLUGIN, key_space=50)
+    result = _counted_run(port, PLUGIN, key_space=50, batch=batch)
     counts = stop()
     totals = result["totals"]
     assert totals["errors"] == {}

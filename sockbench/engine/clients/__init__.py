@@ -1,8 +1,9 @@
 """Client drivers: each only moves bytes and times in and out of the exchange core.
 
-One table picks the driver for a workload; :class:`~.context.ClientContext` is all
-a driver is handed. The pump (:mod:`.pump`) serves closed-loop stream clients of a
-worker together; the others run a trio task per client.
+:class:`~.context.ClientContext` is all a driver is handed. The pump (:mod:`.pump`)
+serves every echo-mode client of a worker together (the default); with ``--no-batch``
+this table picks the reference driver, a trio task per client, as it does for the
+churn and stream modes.
 """
 
 from __future__ import annotations

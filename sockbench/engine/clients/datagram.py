@@ -1,5 +1,7 @@
 """Request/reply over datagrams (UDP or Unix datagram), a trio task per client.
 
+The reference driver (``--no-batch``); the pump (:mod:`.pump`) is the default.
+
 Every client owns its socket and numbers its datagrams; the
 :class:`~sockbench.core.exchange.DatagramExchange` and its ledger classify every
 reply (received, reordered, duplicate, late, unknown) and expire the unanswered
@@ -29,7 +31,7 @@ RECV_BUFFER = 65536
 # client never awaits between its recv and reading what it got, so none can overwrite
 # another's datagram. 64 KiB per client would be 3 GiB at 50,000 clients.
 SHARED_RECV_BUFFER = bytearray(RECV_BUFFER)
-_SHARED_VIEW = memoryview(SHARED_RECV_BUFFER)
+SHARED_VIEW = memoryview(SHARED_RECV_BUFFER)
 
 
 async def closed_loop(ctx: ClientContext) -> None:
@@ -75,7 +77,7 @@ async def _receive(
 ) -> None:
     """Classify what arrives until ``wake_at`` (trio time), or until nothing is in
     flight unless ``linger``; then expire what is overdue."""
-    view = _SHARED_VIEW
+    view = SHARED_VIEW
     with trio.move_on_at(wake_at):
         while linger or ex.in_flight:
             await trio.lowlevel.wait_readable(sock)

@@ -1,183 +1,564 @@
-"""Closed-loop request/reply for many connections in one trio task, through a nested epoll set.
+"""Every echo-mode client of a worker in one trio task, through a nested epoll set.
 
 A trio task per client costs a trip through trio's scheduler and an ``epoll_ctl``
 for every request: about two thirds of the generator's CPU in a closed-loop echo
-benchmark. Here every connection of a worker is registered once, level-triggered,
-in an epoll set of our own; trio waits for that one descriptor to become readable
-(the set has events), and the pump then serves every ready connection in a batch:
-``recv``, feed the exchange, ``send`` the next request. trio still owns the run:
-connecting, cancellation at the end of the drain, timers, the other tasks.
+benchmark. Here every socket of a worker is registered once, level-triggered, in an
+epoll set of our own; trio waits for that one descriptor to become readable, and
+the pump then serves every ready socket in a batch: ``recv``, feed the exchange,
+``send`` what may go next. trio still owns the run: connecting, a protocol's setup,
+cancellation at the end of the drain, the other tasks.
 
-What the bytes mean is decided by one :class:`~sockbench.core.exchange.StreamExchange`
-per connection, exactly as in the task-per-client driver. The pump serves closed
-loop over stream sockets; open loop, pipelining and datagrams use a task per client.
+One loop serves every workload of echo mode: stream and datagram sockets, closed
+and open loop, ``--pipeline``, protocols with varying requests and parsed replies.
+Per wake it (1) serves the ready sockets, (2) sends every open-loop request that is
+due, from a heap holding each client's next due time, (3) every ``SWEEP`` expires
+overdue requests. Its wait is bounded by the next due time through a timerfd in the
+same epoll set, armed ``EARLY_NS`` before it (see :mod:`sockbench.engine.timing`),
+and the last stretch is spun, so open-loop sends keep the precise sleeps' accuracy.
+
+What the bytes mean is decided by one exchange per client
+(:class:`~sockbench.core.exchange.StreamExchange`,
+:class:`~sockbench.core.exchange.DatagramExchange`), exactly as in the task-per-client
+drivers (``--no-batch``), which stay as the reference.
 """
 
 from __future__ import annotations
 
+import heapq
 import select
 import socket
 import time
+from typing import cast
 
 import trio
 
-from sockbench.core.exchange import RECONNECT, StreamExchange
+from sockbench.core import datagrams as dg
+from sockbench.core.exchange import MISMATCHED, NEVER, RECONNECT, DatagramExchange
 from sockbench.engine import sockio
-from sockbench.engine.clients.context import ClientContext, connect_stream
-from sockbench.engine.clients.stream import new_exchange
-from sockbench.engine.error_kinds import error_kind
+from sockbench.engine.clients.context import (
+    ClientContext,
+    connect_stream,
+    open_counted,
+    trio_time,
+)
+from sockbench.engine.clients.datagram import SHARED_VIEW
+from sockbench.engine.clients.stream import (
+    SetupFailed,
+    backlog,
+    due_ns,
+    issue,
+    new_exchange,
+    send_setup,
+)
+from sockbench.engine.error_kinds import PeerClosed, error_kind
 from sockbench.engine.gate import StartGate
+from sockbench.engine.timing import new_timer, wake_at
+from sockbench.engine.workload import payload_bytes
 
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
 _READ = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
 SWEEP_MIN_S = 0.05
 SWEEP_MAX_S = 0.25
+UNBOUNDED = 2**62  # open-loop datagrams: no limit on what is in flight (as the task driver)
+# A client between connections has no socket; it is never in the epoll set then.
+_NO_SOCKET = cast(socket.socket, None)
 
 
-class _Conn:
-    __slots__ = ("backoff", "ctx", "ex", "pending", "served_mark", "sock")
+class _Client:
+    """One client's state in the pump; it outlives the client's connections."""
 
-    def __init__(
-        self, sock: socket.socket, ex: StreamExchange, ctx: ClientContext, backoff: sockio.Backoff
-    ) -> None:
-        self.backoff = backoff
-        # The worker's completed count when this connection joined: unchanged at a drop
-        # means nothing was served meanwhile (a target that closes at once).
-        self.served_mark = ctx.recorder.requests
-        self.sock = sock
-        self.ex = ex
+    __slots__ = (
+        "ctx",
+        "depth",
+        "due",
+        "fd",
+        "finished",
+        "index",
+        "parked",
+        "pending",
+        "retired",
+        "seq",
+        "sock",
+    )
+
+    def __init__(self, ctx: ClientContext, depth: int) -> None:
         self.ctx = ctx
+        self.index = ctx.index  # unique in the worker: the heap's tie-break
+        self.depth = depth  # requests in flight at most
+        self.sock = _NO_SOCKET
+        self.fd = -1  # -1: not connected
+        self.seq = 0  # the next request's number (open loop: its place in the schedule)
+        self.due = NEVER  # open loop: when request ``seq`` is due
+        self.parked = False  # request ``seq`` is due but waits for a slot or a connection
+        self.finished = False  # the window is closed for this client's next request
+        self.retired = False
         self.pending: memoryview | None = None  # the unsent rest of a request
 
 
+class _Stream(_Client):
+    __slots__ = ("backoff", "connections", "ex", "served_mark")
+
+    def __init__(self, ctx: ClientContext, depth: int) -> None:
+        super().__init__(ctx, depth)
+        self.ex = new_exchange(ctx)
+        self.backoff = sockio.Backoff()
+        self.connections = 0  # so far: a protocol's setup sees it
+        # The worker's completed count when this connection joined: unchanged at a drop
+        # means nothing was served meanwhile (a target that closes at once).
+        self.served_mark = 0
+
+
+class _Datagram(_Client):
+    __slots__ = ("ex", "out")
+
+    def __init__(self, ctx: ClientContext, depth: int, sock: socket.socket) -> None:
+        super().__init__(ctx, depth)
+        # The same deterministic payload as streams; the first 8 bytes carry the number.
+        self.out = bytearray(payload_bytes(len(ctx.request)))
+        self.ex = DatagramExchange(ctx.window, ctx.recorder, bytes(self.out))
+        ctx.recorder.datagram_exchanges.append(self.ex)
+        self.sock = sock
+        self.fd = sock.fileno()
+
+
 class Pump:
-    """Every closed-loop client of one worker, served by one pump task."""
+    """Every echo-mode client of one worker, served by one pump task."""
 
     def __init__(self, clients: list[ClientContext], busy_poll: bool = False) -> None:
         self.clients = clients
         self.busy_poll = busy_poll
         self.epoll = select.epoll()
-        self.conns: dict[int, _Conn] = {}
+        self.conns: dict[int, _Stream] = {}  # connected stream clients by descriptor
+        self.dgrams: dict[int, _Datagram] = {}
+        self.everyone: list[_Stream | _Datagram] = []
         first = clients[0]
         self.request = first.request
-        self.timeout_ns = int(first.timeout_s * 1e9)
+        self.varies = first.protocol is not None and first.protocol.fixed is None
+        self.open_loop = first.schedule is not None
+        self.stream = first.endpoint.proto.is_stream
+        self.recorder = first.recorder
         self.gate = first.gate
+        self.sweep_ns = int(min(SWEEP_MAX_S, max(SWEEP_MIN_S, first.timeout_s / 4)) * 1e9)
+        self.heap: list[tuple[int, int, _Stream | _Datagram]] = []  # (due, index, client)
+        self.timer = new_timer()
+        self.armed = NEVER
+        self.started = False  # the gate opened and the clients there were let go
 
     async def run(self) -> None:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
+                if self.timer is not None:
+                    self.epoll.register(self.timer.fd, _IN)
                 for ctx in self.clients:
-                    nursery.start_soon(self._join, ctx, new_exchange(ctx), self.gate)
+                    if self.stream:
+                        conn = _Stream(ctx, ctx.pipeline)
+                        self.everyone.append(conn)
+                        nursery.start_soon(self._join, conn, self.gate)
+                    else:
+                        nursery.start_soon(self._open_datagram, ctx)
                 await self.gate.go.wait()
-                nursery.start_soon(self._sweep_timeouts)
+                self._start()
                 await self._pump()
         finally:
-            now = time.monotonic_ns()
-            for conn in self.conns.values():
-                conn.ex.finish(now, conn.ctx.interrupted())
-                sockio.close(conn.sock)
-            self.conns.clear()
-            self.epoll.close()
+            self._finish()
 
-    async def _join(
-        self,
-        ctx: ClientContext,
-        ex: StreamExchange,
-        gate: StartGate | None,
-        backoff: sockio.Backoff | None = None,
-    ) -> None:
-        """Connect one client (counting the attempt at the gate) and add it to the set."""
-        backoff = backoff or sockio.Backoff()
-        sock = await connect_stream(ctx, gate, backoff)
+    def _start(self) -> None:
+        """The clients are let go: first requests (datagrams) or first due times."""
+        self.started = True
+        for client in self.everyone:
+            if not client.retired:
+                self._begin(client)
+
+    def _begin(self, client: _Stream | _Datagram) -> None:
+        if self.open_loop:
+            client.due = due_ns(client.ctx, 0)
+            heapq.heappush(self.heap, (client.due, client.index, client))
+        elif isinstance(client, _Datagram):
+            self._send_datagram(client)
+        # closed-loop streams start as they join
+
+    def _finish(self) -> None:
+        now = time.monotonic_ns()
+        interrupted = self.recorder.interrupted
+        for client in self.everyone:
+            if isinstance(client, _Datagram):
+                client.ex.finish(now, interrupted)
+            else:
+                unsent = backlog(client.ctx, client.seq, now) if self.open_loop else ()
+                client.ex.finish(now, interrupted, unsent)
+            if client.fd >= 0:
+                sockio.close(client.sock)
+                client.fd = -1
+        self.conns.clear()
+        self.dgrams.clear()
+        self.epoll.close()
+        if self.timer is not None:
+            self.timer.close()
+
+    # --- joining and leaving -------------------------------------------------------
+
+    async def _open_datagram(self, ctx: ClientContext) -> None:
+        await self.gate.turn(ctx.start_ns)  # --ramp, --connect-rate
+        sock = open_counted(ctx)
         if sock is None:
             ctx.recorder.retire()
             return
-        await self.gate.go.wait()
-        conn = _Conn(sock, ex, ctx, backoff)
-        fd = sock.fileno()
+        depth = UNBOUNDED if self.open_loop else 1
+        client = _Datagram(ctx, depth, sock)
+        self.everyone.append(client)
+        self.dgrams[client.fd] = client
+        self.epoll.register(client.fd, _IN)
+        if self.started:  # a ramped client, opened after the others went
+            self._begin(client)
+
+    async def _join(self, conn: _Stream, gate: StartGate | None) -> None:
+        """Connect (counting the attempt at the gate), run the setup, add to the set."""
+        ctx = conn.ctx
+        while True:
+            sock = await connect_stream(ctx, gate, conn.backoff)
+            gate = None
+            if sock is None:
+                self._retire(conn)
+                return
+            await self.gate.go.wait()
+            try:
+                await send_setup(ctx, sock, conn.connections)
+                break
+            except (SetupFailed, trio.TooSlowError, OSError, PeerClosed) as exc:
+                sockio.close(sock)
+                now = time.monotonic_ns()
+                kind = str(exc) if isinstance(exc, SetupFailed) else error_kind(exc)
+                self.recorder.error("timeout" if isinstance(exc, trio.TooSlowError) else kind, now)
+                conn.backoff.arm()
+                if self._done(conn, now):
+                    self._retire(conn)
+                    return
+        conn.connections += 1
+        conn.served_mark = self.recorder.requests
+        conn.sock = sock
+        conn.fd = fd = sock.fileno()
         self.conns[fd] = conn
         self.epoll.register(fd, _IN)
-        self._send(fd, conn)
+        self._freed(conn)
 
-    def _send(self, fd: int, conn: _Conn) -> None:
-        start = time.monotonic_ns()
-        if not conn.ex.issue(start, start):
-            self._leave(fd, conn)
-            conn.ctx.recorder.retire()
-            return
-        request = self.request
-        try:
-            sent = conn.sock.send(request)
-        except BlockingIOError:
-            sent = 0
-        except OSError as exc:
-            self._drop(fd, conn, error_kind(exc))
-            return
-        if sent < len(request):
-            conn.pending = memoryview(request)[sent:]
-            self.epoll.modify(fd, _IN | _OUT)
-
-    def _send_rest(self, fd: int, conn: _Conn) -> None:
-        assert conn.pending is not None
-        try:
-            sent = conn.sock.send(conn.pending)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            self._drop(fd, conn, error_kind(exc))
-            return
-        conn.pending = conn.pending[sent:] if sent < len(conn.pending) else None
-        if conn.pending is None:
-            self.epoll.modify(fd, _IN)
-
-    def _leave(self, fd: int, conn: _Conn) -> None:
-        del self.conns[fd]
+    def _leave(self, client: _Client) -> None:
+        fd = client.fd
+        self.conns.pop(fd, None)
+        self.dgrams.pop(fd, None)
         self.epoll.unregister(fd)
-        sockio.close(conn.sock)
-        conn.pending = None
+        sockio.close(client.sock)
+        client.sock = _NO_SOCKET
+        client.fd = -1
+        client.pending = None
 
-    def _drop(self, fd: int, conn: _Conn, kind: str | None) -> None:
+    def _retire(self, client: _Client) -> None:
+        """Nothing left to do for this client: its window closed, its requests ended."""
+        if client.fd >= 0:
+            self._leave(client)
+        if not client.retired:
+            client.retired = True
+            client.ctx.recorder.retire()
+
+    def _done(self, conn: _Stream, now_ns: int) -> bool:
+        """Whether nothing is left to reconnect for."""
+        if conn.finished:
+            return True
+        return conn.ex.window.closed(conn.due if self.open_loop else now_ns)
+
+    def _drop(self, conn: _Stream, kind: str | None) -> None:
         """Close the connection (counting ``kind`` unless the exchange did) and reconnect."""
         now = time.monotonic_ns()
         if kind is not None:
             conn.ex.fail(kind, now)
-        self._leave(fd, conn)
-        if conn.ex.window.closed(now):
-            conn.ctx.recorder.retire()  # nothing left to reconnect for
+        self._leave(conn)
+        if self._done(conn, now):
+            self._retire(conn)  # nothing left to reconnect for
             return
         # The target ended a connection that served nothing: wait before the next.
         # A wrong or late reply is an answer; those clients reconnect at once.
         # kind None: the exchange ended it on a reply (wrong, or late), which is an answer.
-        answered = kind is None or kind in ("mismatch", "timeout")
+        answered = kind is None or kind in (MISMATCHED, "timeout")
         if answered or conn.ctx.recorder.requests != conn.served_mark:
             conn.backoff.reset()
         else:
             conn.backoff.arm()
-        self._nursery.start_soon(self._join, conn.ctx, conn.ex, None, conn.backoff)
+        self._nursery.start_soon(self._join, conn, None)
+
+    # --- streams -------------------------------------------------------------------
+
+    def _send_one(self, conn: _Stream) -> bool:
+        """Closed loop: issue and send the next request; True if it all went out."""
+        ex = conn.ex
+        start = time.monotonic_ns()
+        if self.varies:
+            request = issue(conn.ctx, ex, conn.seq, start, start)
+            conn.seq += 1  # only a varying request needs its number: an int less otherwise
+        else:
+            request = self.request if ex.issue(start, start) else b""
+        if not request:
+            conn.finished = True
+            if not ex.in_flight:
+                self._retire(conn)
+            return False
+        return self._write(conn, request)
+
+    def _fill(self, conn: _Stream) -> None:
+        """Closed loop: send until ``--pipeline`` requests are in flight."""
+        ex = conn.ex
+        while ex.in_flight < conn.depth and self._send_one(conn):
+            pass
+
+    def _send_due(self, conn: _Stream, due: int, ready: int) -> None:
+        """Open loop: send request ``seq``, due at ``due``; the generator could from ``ready``."""
+        ex = conn.ex
+        ctx = conn.ctx
+        sent = time.monotonic_ns()
+        request = issue(ctx, ex, conn.seq, due, sent)
+        if not request:
+            conn.finished = True
+            if not ex.in_flight:
+                self._retire(conn)
+            return
+        self.recorder.scheduled_send(due, ready, sent)
+        conn.seq += 1
+        conn.due = due_ns(ctx, conn.seq)
+        heapq.heappush(self.heap, (conn.due, conn.index, conn))
+        self._write(conn, request)
+
+    def _write(self, conn: _Stream, data: bytes) -> bool:
+        """Send what the socket takes now; the rest waits for EPOLLOUT. True if all went."""
+        try:
+            sent = conn.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._drop(conn, error_kind(exc))
+            return False
+        if sent < len(data):
+            conn.pending = memoryview(data)[sent:]
+            self.epoll.modify(conn.fd, _IN | _OUT)
+            return False
+        return True
+
+    def _flush(self, conn: _Stream) -> None:
+        pending = conn.pending
+        assert pending is not None
+        try:
+            sent = conn.sock.send(pending)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._drop(conn, error_kind(exc))
+            return
+        if sent < len(pending):
+            conn.pending = pending[sent:]
+            return
+        conn.pending = None
+        self.epoll.modify(conn.fd, _IN)
+        self._freed(conn)
+
+    def _freed(self, conn: _Stream) -> None:
+        """A slot may be free (a reply, a flushed send, a new connection): use it."""
+        ex = conn.ex
+        if conn.pending is not None:
+            if not ex.in_flight:
+                # A whole reply before the whole request went out: not an echo.
+                self._drop(conn, MISMATCHED)
+            return
+        if ex.in_flight >= conn.depth:
+            return
+        if conn.finished:
+            if not ex.in_flight:
+                self._retire(conn)
+        elif not self.open_loop:
+            self._fill(conn)
+        elif conn.parked:
+            conn.parked = False
+            self._send_due(conn, conn.due, time.monotonic_ns())
+
+    def _due_stream(self, conn: _Stream, due: int) -> None:
+        ex = conn.ex
+        if ex.window.closed(due):
+            conn.finished = True
+            if conn.fd >= 0 and not ex.in_flight and conn.pending is None:
+                self._retire(conn)
+        elif conn.fd < 0 or conn.pending is not None or ex.in_flight >= conn.depth:
+            conn.parked = True  # sent as soon as a slot frees or the connection is back
+        else:
+            self._send_due(conn, due, due)
+
+    # --- datagrams -----------------------------------------------------------------
+
+    def _send_datagram(self, client: _Datagram) -> None:
+        """Closed loop: the next datagram (its reply or its loss frees the client)."""
+        ex = client.ex
+        out = client.out
+        seq = client.seq
+        dg.SEQ.pack_into(out, 0, seq)
+        start = time.monotonic_ns()
+        if not ex.issue(seq, start, start):
+            client.finished = True
+            if not ex.in_flight:
+                self._retire(client)
+            return
+        client.seq = seq + 1
+        try:
+            client.sock.send(out)
+        except BlockingIOError:
+            # A full peer queue (unix-dgram): wait for room, as the task driver does.
+            client.pending = memoryview(out)
+            self.epoll.modify(client.fd, _IN | _OUT)
+        except OSError as exc:
+            # ICMP errors from earlier datagrams surface on a later call.
+            ex.send_failed(seq, error_kind(exc), time.monotonic_ns())
+            self._soon(client)
+
+    def _due_datagram(self, client: _Datagram, due: int) -> None:
+        """Open loop: send datagram ``seq`` (due at ``due``) whatever is in flight."""
+        ex = client.ex
+        seq = client.seq
+        if ex.window.closed(due):
+            client.finished = True
+            if not ex.in_flight:
+                self._retire(client)
+            return
+        out = client.out
+        dg.SEQ.pack_into(out, 0, seq)
+        sent = time.monotonic_ns()
+        if not ex.issue(seq, due, sent):
+            client.finished = True
+            if not ex.in_flight:
+                self._retire(client)
+            return
+        self.recorder.scheduled_send(due, due, sent)
+        try:
+            client.sock.send(out)
+        except BlockingIOError:
+            ex.send_failed(seq, "send_buffer_full", time.monotonic_ns())
+        except OSError as exc:
+            ex.send_failed(seq, error_kind(exc), time.monotonic_ns())
+        client.seq = seq + 1
+        client.due = due_ns(client.ctx, seq + 1)
+        heapq.heappush(self.heap, (client.due, client.index, client))
+
+    def _soon(self, client: _Datagram) -> None:
+        """Send the next closed-loop datagram on the pump's next turn (not recursively)."""
+        heapq.heappush(self.heap, (time.monotonic_ns(), client.index, client))
+
+    def _on_datagram(self, client: _Datagram, events: int) -> None:
+        ex = client.ex
+        if events & _OUT and client.pending is not None:
+            try:
+                client.sock.send(client.pending)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                client.pending = None
+                self.epoll.modify(client.fd, _IN)
+                ex.send_failed(client.seq - 1, error_kind(exc), time.monotonic_ns())
+                self._soon(client)
+            else:
+                client.pending = None
+                self.epoll.modify(client.fd, _IN)
+        if not events & _READ:
+            return
+        view = SHARED_VIEW
+        try:
+            n = client.sock.recv_into(view)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            ex.sink.error(error_kind(exc), time.monotonic_ns())
+            return
+        ex.received(view, n, time.monotonic_ns())
+        if (client.finished or not self.open_loop) and not ex.in_flight:
+            self._idle_datagram(client)
+
+    def _idle_datagram(self, client: _Datagram) -> None:
+        """Nothing in flight: the next closed-loop datagram, or the client is done."""
+        if client.pending is not None:
+            return
+        if client.finished:
+            self._retire(client)
+        elif not self.open_loop:
+            self._send_datagram(client)
+
+    # --- the loop ------------------------------------------------------------------
+
+    def _on_due(self, client: _Stream | _Datagram, due: int) -> None:
+        if client.retired:
+            return
+        if isinstance(client, _Stream):
+            self._due_stream(client, due)
+        elif self.open_loop:
+            self._due_datagram(client, due)
+        elif not client.ex.in_flight:
+            self._idle_datagram(client)
+
+    def _sweep(self, now: int) -> None:
+        """Expire overdue requests: recycle late streams, lose late datagrams."""
+        for conn in list(self.conns.values()):
+            if conn.ex.expire(now) == RECONNECT:
+                self._drop(conn, None)
+        for client in list(self.dgrams.values()):
+            ex = client.ex
+            ex.expire(now)
+            if (client.finished or not self.open_loop) and not ex.in_flight:
+                self._idle_datagram(client)
+
+    async def _wait(self, epoll_fd: int, wake_ns: int) -> None:
+        """Wait for the set to have events, or until ``wake_ns`` (monotonic)."""
+        timer = self.timer
+        if timer is not None:
+            if wake_ns != self.armed:
+                timer.arm(wake_ns)
+                self.armed = wake_ns
+            await trio.lowlevel.wait_readable(epoll_fd)
+        else:
+            with trio.move_on_at(trio_time(wake_ns)):
+                await trio.lowlevel.wait_readable(epoll_fd)
 
     async def _pump(self) -> None:
         poll = self.epoll.poll
         conns = self.conns
+        dgrams = self.dgrams
+        heap = self.heap
+        heappop = heapq.heappop
         monotonic_ns = time.monotonic_ns
         epoll_fd = self.epoll.fileno()
+        timer_fd = self.timer.fd if self.timer is not None else -1
         busy = self.busy_poll
+        closed_loop = not self.open_loop
         checkpoint = trio.lowlevel.checkpoint
+        sweep_at = monotonic_ns() + self.sweep_ns
+        # Open loop: due requests are looked at after every this many ready sockets, so a
+        # big batch of replies cannot make them late (level-triggered: the rest stay ready).
+        batch = 64 if self.open_loop else -1
         while True:
-            if busy:
+            wake = wake_at(heap[0][0]) if heap else sweep_at
+            if sweep_at < wake:
+                wake = sweep_at
+            if busy or wake <= monotonic_ns():
                 # Spin: look again at once, yielding to trio between looks. Burns the
-                # core, saves the wake-up latency of a blocking wait (~10 µs a request).
+                # core, saves the wake-up latency of a blocking wait (~10 µs a request);
+                # before a due time, it is the precise last stretch.
                 await checkpoint()
             else:
-                await trio.lowlevel.wait_readable(epoll_fd)
-            for fd, events in poll(0):
+                await self._wait(epoll_fd, wake)
+            for fd, events in poll(0, batch):
                 conn = conns.get(fd)
                 if conn is None:
+                    client = dgrams.get(fd)
+                    if client is not None:
+                        self._on_datagram(client, events)
+                    elif fd == timer_fd and self.timer is not None:
+                        self.timer.drain()
                     continue
                 if events & _OUT and conn.pending is not None:
-                    self._send_rest(fd, conn)
-                    if fd not in conns:
+                    self._flush(conn)
+                    if conn.fd != fd:
                         continue
                 if not events & _READ:
                     continue
@@ -187,26 +568,23 @@ class Pump:
                 except BlockingIOError:
                     continue
                 except OSError as exc:
-                    self._drop(fd, conn, error_kind(exc))
+                    self._drop(conn, error_kind(exc))
                     continue
                 if n == 0:
-                    self._drop(fd, conn, "closed")
+                    self._drop(conn, "closed")
                     continue
                 if ex.received(n, monotonic_ns()) == RECONNECT:
-                    self._drop(fd, conn, None)
-                elif not ex.in_flight:
-                    if conn.pending is not None:
-                        # A whole reply before the whole request went out: not an echo.
-                        self._drop(fd, conn, "mismatch")
+                    self._drop(conn, None)
+                elif ex.in_flight < conn.depth:
+                    if closed_loop and conn.pending is None:
+                        if self._send_one(conn) and conn.depth > 1:
+                            self._fill(conn)
                     else:
-                        self._send(fd, conn)
-
-    async def _sweep_timeouts(self) -> None:
-        """Recycle connections whose reply is overdue (checked a few times a timeout)."""
-        pause = min(SWEEP_MAX_S, max(SWEEP_MIN_S, self.timeout_ns / 4e9))
-        while True:
-            await trio.sleep(pause)
-            now = time.monotonic_ns()
-            for fd, conn in list(self.conns.items()):
-                if conn.ex.expire(now) == RECONNECT:
-                    self._drop(fd, conn, None)
+                        self._freed(conn)
+            now = monotonic_ns()
+            while heap and heap[0][0] <= now:
+                due, _, waiting = heappop(heap)
+                self._on_due(waiting, due)
+            if now >= sweep_at:
+                self._sweep(now)
+                sweep_at = now + self.sweep_ns

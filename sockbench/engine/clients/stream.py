@@ -1,7 +1,8 @@
 """Request/reply over a stream socket (TCP or Unix), a trio task per client.
 
-The reference driver (``--no-batch``), and the one for open loop and ``--pipeline``.
-It only moves bytes and times: what they mean is decided by the
+The reference driver (``--no-batch``); the pump (:mod:`.pump`) is the default and
+shares this module's helpers (``issue``, ``send_setup``, ``backlog``). It only moves
+bytes and times: what they mean is decided by the
 :class:`~sockbench.core.exchange.StreamExchange`. Replies are matched in order.
 After a mismatch, a timeout or a connection error the connection is replaced; in
 open loop the schedule carries on, so requests due meanwhile go out late and their
@@ -253,7 +254,7 @@ class _OpenLoop:
         self.issued = 0  # on the current connection
 
     def due(self, k: int) -> int:
-        return self.ctx.recorder.start_ns + self.schedule.due(k)
+        return due_ns(self.ctx, k)
 
     async def serve(self, sock: socket.socket) -> bool:
         slots = trio.Semaphore(self.ctx.pipeline)
@@ -303,8 +304,18 @@ class _OpenLoop:
         return self.ex.window.closed(self.due(self.k))
 
     def unsent(self, now_ns: int) -> Iterator[int]:
-        window = self.ex.window
-        k = self.k
-        while (due := self.due(k)) <= now_ns and not window.closed(due):
-            yield due
-            k += 1
+        return backlog(self.ctx, self.k, now_ns)
+
+
+def due_ns(ctx: ClientContext, k: int) -> int:
+    """When this open-loop client's ``k``-th request is due (monotonic ns)."""
+    assert ctx.schedule is not None
+    return ctx.recorder.start_ns + ctx.schedule.due(k)
+
+
+def backlog(ctx: ClientContext, k: int, now_ns: int) -> Iterator[int]:
+    """Due times, from request ``k`` on, that were due by ``now_ns`` in the window (unsent)."""
+    window = ctx.window
+    while (due := due_ns(ctx, k)) <= now_ns and not window.closed(due):
+        yield due
+        k += 1
