@@ -158,11 +158,14 @@ def thread_count(pid: int) -> int:
     return sum(p.num_threads() for p in process_tree(pid))
 
 
-def settles_to(probe: Callable[[], int], target: int, timeout: float = 5.0) -> int:
-    """Poll ``probe`` until it returns ``target`` or ``timeout`` passes; return the last value."""
+def settles_to(
+    probe: Callable[[], int], target: int, timeout: float = 5.0, *, at_most: bool = False
+) -> int:
+    """Poll ``probe`` until it returns ``target`` (``at_most``: ``target`` or less) or
+    ``timeout`` passes; return the last value."""
     deadline = time.monotonic() + timeout
     value = probe()
-    while value != target and time.monotonic() < deadline:
+    while (value > target if at_most else value != target) and time.monotonic() < deadline:
         time.sleep(0.05)
         value = probe()
     return value

@@ -82,7 +82,10 @@ async def test_no_leaks_and_clean_sigterm(model: str, proto: Proto, sock_dir: Pa
 
         assert settles_to(lambda: fd_count(server.pid), base_fds) == base_fds
         if model != "threadpool":  # the pool keeps its workers, by design
-            assert settles_to(lambda: thread_count(server.pid), base_threads) == base_threads
+            # At most: a warm-up connection's thread may still have been exiting when the
+            # baseline was read (thread per connection), so fewer is no leak.
+            threads = settles_to(lambda: thread_count(server.pid), base_threads, at_most=True)
+            assert threads <= base_threads
         stop_cleanly(server, bind)
 
 
