@@ -35,7 +35,7 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,10 +158,13 @@ def sockperf_server(port: int, proto: str, cpu: str | None) -> list[str]:
     return [*argv, "--tcp"] if proto == "tcp" else argv
 
 
-def sockbench_sample(args: list[str], seconds: float, warmup: float) -> Sample:
+def sockbench_sample(
+    args: list[str], seconds: float, warmup: float, prefix: Sequence[str] = ()
+) -> Sample:
     result = sockbench_run(
         ["--clients", "1", "--duration", str(seconds), "--warmup", str(warmup), *args],
         timeout_s=seconds + warmup + 60,
+        prefix=prefix,
     )
     errors = sum(result["totals"]["errors"].values())
     if errors or result["totals"]["requests"] == 0:
@@ -177,6 +180,11 @@ def sockbench_vs_model(
     args = ["--proto", proto, "--server", model, "--payload", str(PAYLOAD), *extra]
     if model == "prefork":
         args += ["--server-processes", "1"]
+    if server_cpu == client_cpu and server_cpu:
+        # sockbench refuses to pin both sides to one CPU (a run that measures their
+        # contention); this placement wants exactly that, so taskset pins the generator.
+        args += ["--server-cpus", server_cpu, "--client-cpus", "none"]
+        return sockbench_sample(args, seconds, warmup, prefix=taskset(client_cpu))
     if server_cpu:
         args += ["--server-cpus", server_cpu, "--client-cpus", str(client_cpu)]
     return sockbench_sample(args, seconds, warmup)
