@@ -493,13 +493,18 @@ def parse_cpus(text: str, what: str, usable: frozenset[int] | set[int]) -> tuple
     if not text.strip():
         return ()
     cpus: set[int] = set()
+    highest = max(usable, default=-1)
+    unusable = False
     try:
         for part in text.split(","):
             first, sep, last = part.strip().partition("-")
-            cpus.update(range(int(first), int(last if sep else first) + 1))
+            low, high = int(first), int(last if sep else first)
+            # Bounded before expanding: "0-10**30" must be refused, not materialized.
+            unusable = unusable or low < 0 or high > highest
+            cpus.update(range(max(low, 0), min(high, highest) + 1))
     except ValueError:
         raise ConfigError(f"malformed {what} {text!r}; expected like 0, 0-3 or 0,2") from None
-    if not cpus or not cpus <= usable:
+    if unusable or not cpus or not cpus <= usable:
         raise ConfigError(
             f"{what} {text!r} names CPUs this process cannot use; available: "
             f"{','.join(str(c) for c in sorted(usable))}"

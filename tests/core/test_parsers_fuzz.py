@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -91,3 +92,12 @@ def test_seconds(value: float, zero_ok: bool) -> None:
 def test_rates(value: float) -> None:
     rate = _parses_or_config_error(lambda: bounds.check_rate(value))
     assert rate is None or bounds.MIN_RATE <= rate <= bounds.MAX_RATE
+
+
+def test_a_huge_cpu_range_is_refused_without_being_expanded() -> None:
+    # Found by this fuzz test in a fresh-clone run: "0-999...9" was expanded into a set
+    # and took the machine's memory.
+    for text in ("0-" + "9" * 30, "1-99999999999", "5", "0-1,7"):
+        with pytest.raises(ConfigError, match="cannot use"):
+            parse_cpus(text, "--server-cpus", frozenset({0, 1}))
+    assert parse_cpus("0-1", "--server-cpus", frozenset({0, 1})) == (0, 1)
