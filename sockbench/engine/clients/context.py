@@ -80,34 +80,64 @@ async def connect_stream(
     over from the client's previous connections (see :class:`sockio.Backoff`). None once
     the window has closed while retrying: there is nothing left to connect for.
     """
-    recorder = ctx.recorder
-    if gate is not None:  # the first connect: wait for this client's turn in the ramp
-        await gate.turn(ctx.start_ns)
-        recorder.connect_span.attempt(time.monotonic_ns())
     backoff = backoff or sockio.Backoff()
-    if backoff.delay:  # the last connection served nothing: do not hammer the target
+    if gate is None:
+        return await connect_again(ctx, backoff)
+    sock = await first_connect(ctx, gate)
+    return sock if sock is not None else await connect_again(ctx, backoff, failed=True)
+
+
+async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | None:
+    """A client's first connect: wait for its turn in the ramp, try once, tell the gate.
+
+    None: the attempt failed (counted); :func:`connect_again` with ``failed`` retries.
+    """
+    await gate.turn(ctx.start_ns)
+    recorder = ctx.recorder
+    recorder.connect_span.attempt(time.monotonic_ns())
+    sock = await _attempt(ctx)
+    if sock is not None:
+        recorder.connect_span.up(time.monotonic_ns())
+    gate.attempted()
+    return sock
+
+
+async def connect_again(
+    ctx: ClientContext, backoff: sockio.Backoff, failed: bool = False
+) -> socket.socket | None:
+    """Connect until it works, backing off between failures; None once the window closed.
+
+    ``failed``: an attempt has just failed, so the window is checked and the backoff
+    waited before the next; otherwise a delay left by an earlier connection that
+    served nothing is waited first.
+    """
+    if not failed and backoff.delay:  # the last connection served nothing: do not hammer
         await trio.sleep(backoff.next_wait())
     while True:
-        try:
-            async with ctx.limiter:
-                with trio.fail_after(CONNECT_TIMEOUT_S):
-                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
-        except (OSError, trio.TooSlowError) as exc:
-            kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
-            recorder.error(kind, time.monotonic_ns())
-        else:
-            recorder.connect.record((connect_ns + 500) // 1000)
-            recorder.connections += 1
-            if gate is not None:
-                recorder.connect_span.up(time.monotonic_ns())
-                gate.attempted()
+        if failed:
+            if ctx.window.closed(time.monotonic_ns()):
+                return None
+            await trio.sleep(backoff.next_wait())
+        sock = await _attempt(ctx)
+        if sock is not None:
             return sock
-        if gate is not None:
-            gate.attempted()
-            gate = None
-        if ctx.window.closed(time.monotonic_ns()):
-            return None
-        await trio.sleep(backoff.next_wait())
+        failed = True
+
+
+async def _attempt(ctx: ClientContext) -> socket.socket | None:
+    """One connect, counted: its time and the connection, or its error's kind."""
+    recorder = ctx.recorder
+    try:
+        async with ctx.limiter:
+            with trio.fail_after(CONNECT_TIMEOUT_S):
+                sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+    except (OSError, trio.TooSlowError) as exc:
+        kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
+        recorder.error(kind, time.monotonic_ns())
+        return None
+    recorder.connect.record((connect_ns + 500) // 1000)
+    recorder.connections += 1
+    return sock
 
 
 def open_datagram(

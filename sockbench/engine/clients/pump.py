@@ -28,7 +28,8 @@ import heapq
 import select
 import socket
 import time
-from typing import cast
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar, cast
 
 import trio
 
@@ -37,7 +38,8 @@ from sockbench.core.exchange import MISMATCHED, NEVER, RECONNECT, DatagramExchan
 from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
     ClientContext,
-    connect_stream,
+    connect_again,
+    first_connect,
     open_counted,
     trio_time,
 )
@@ -51,7 +53,6 @@ from sockbench.engine.clients.stream import (
     send_setup,
 )
 from sockbench.engine.error_kinds import PeerClosed, error_kind
-from sockbench.engine.gate import StartGate
 from sockbench.engine.timing import new_timer, wake_at
 from sockbench.engine.workload import payload_bytes
 
@@ -63,6 +64,7 @@ SWEEP_MAX_S = 0.25
 UNBOUNDED = 2**62  # open-loop datagrams: no limit on what is in flight (as the task driver)
 # A client between connections has no socket; it is never in the epoll set then.
 _NO_SOCKET = cast(socket.socket, None)
+_T = TypeVar("_T")
 
 
 class _Client:
@@ -144,6 +146,13 @@ class Pump:
         self.timer = new_timer()
         self.armed = NEVER
         self.started = False  # the gate opened and the clients there were let go
+        # Connected before the gate opened: no task, no epoll entry yet (see _connect).
+        self.ready: list[_Stream] = []
+        protocol = first.protocol
+        self.setup = protocol is not None and protocol.setup is not None
+        # As many connectors as connects may be in flight: the same SYN burst as a task
+        # per client had, from a fixed number of tasks.
+        self.connectors = max(1, min(len(clients), int(first.limiter.total_tokens)))
 
     async def run(self) -> None:
         try:
@@ -151,22 +160,32 @@ class Pump:
                 self._nursery = nursery
                 if self.timer is not None:
                     self.epoll.register(self.timer.fd, _IN)
-                for ctx in self.clients:
-                    if self.stream:
-                        conn = _Stream(ctx, ctx.pipeline)
-                        self.everyone.append(conn)
-                        nursery.start_soon(self._join, conn, self.gate)
-                    else:
-                        nursery.start_soon(self._open_datagram, ctx)
+                if self.stream:
+                    conns = [_Stream(ctx, ctx.pipeline) for ctx in self.clients]
+                    self.everyone.extend(conns)
+                    self._spread(self._connect, iter(conns))
+                else:
+                    self._spread(self._open_datagrams, iter(self.clients))
                 await self.gate.go.wait()
                 self._start()
                 await self._pump()
         finally:
             self._finish()
 
+    def _spread(self, work: Callable[[Iterator[_T]], Awaitable[None]], queue: Iterator[_T]) -> None:
+        """Run ``work`` in the connector tasks, which take items from ``queue`` in turn."""
+        for _ in range(self.connectors):
+            self._nursery.start_soon(work, queue)
+
     def _start(self) -> None:
-        """The clients are let go: first requests (datagrams) or first due times."""
+        """The clients are let go: the connected join, first requests or first due times."""
         self.started = True
+        ready, self.ready = self.ready, []
+        if self.setup:
+            self._spread(self._set_up, iter(ready))
+        else:
+            for conn in ready:
+                self._add(conn, conn.sock)
         for client in self.everyone:
             if not client.retired:
                 self._begin(client)
@@ -188,7 +207,7 @@ class Pump:
             else:
                 unsent = backlog(client.ctx, client.seq, now) if self.open_loop else ()
                 client.ex.finish(now, interrupted, unsent)
-            if client.fd >= 0:
+            if client.sock is not _NO_SOCKET:  # connected, or waiting for the gate or a setup
                 sockio.close(client.sock)
                 client.fd = -1
         self.conns.clear()
@@ -199,8 +218,13 @@ class Pump:
 
     # --- joining and leaving -------------------------------------------------------
 
-    async def _open_datagram(self, ctx: ClientContext) -> None:
-        await self.gate.turn(ctx.start_ns)  # --ramp, --connect-rate
+    async def _open_datagrams(self, queue: Iterator[ClientContext]) -> None:
+        """A connector: open datagram sockets, each at its client's turn in the ramp."""
+        for ctx in queue:
+            await self.gate.turn(ctx.start_ns)  # --ramp, --connect-rate
+            self._open_datagram(ctx)
+
+    def _open_datagram(self, ctx: ClientContext) -> None:
         sock = open_counted(ctx)
         if sock is None:
             ctx.recorder.retire()
@@ -213,28 +237,74 @@ class Pump:
         if self.started:  # a ramped client, opened after the others went
             self._begin(client)
 
-    async def _join(self, conn: _Stream, gate: StartGate | None) -> None:
-        """Connect (counting the attempt at the gate), run the setup, add to the set."""
-        ctx = conn.ctx
+    async def _connect(self, queue: Iterator[_Stream]) -> None:
+        """A connector: first connects, in ramp order, each counted at the gate.
+
+        A task per client held its frames, a cancel scope and a parked wait for the gate
+        until the gate opened: 3 KiB a client at the peak, which the allocator kept after
+        the tasks ended. Here a connected client holds no task: it waits in ``ready``
+        for the gate (:meth:`_start`), or, the gate open, joins at once. Only a client
+        whose first attempt failed, or whose protocol has a setup after the gate
+        opened, gets a task of its own (:meth:`_join`) for its retries.
+        """
+        for conn in queue:
+            sock = await first_connect(conn.ctx, self.gate)
+            if sock is None:
+                self._nursery.start_soon(self._join, conn, True)
+            elif not self.started:
+                conn.sock = sock  # not in the epoll set (fd -1) until the gate opens
+                self.ready.append(conn)
+            elif self.setup:
+                conn.sock = sock
+                self._nursery.start_soon(self._set_up, iter((conn,)))
+            else:
+                self._add(conn, sock)
+
+    async def _set_up(self, queue: Iterator[_Stream]) -> None:
+        """Run the protocol's setup on connected clients; a failure reconnects in a task."""
+        for conn in queue:
+            sock = conn.sock
+            if await self._setup(conn, sock):
+                self._add(conn, sock)
+            elif self._done(conn, time.monotonic_ns()):
+                self._retire(conn)
+            else:
+                self._nursery.start_soon(self._join, conn, False)
+
+    async def _join(self, conn: _Stream, failed: bool) -> None:
+        """Reconnect (``failed``: right after a failed attempt), run the setup, add to the
+        set; again while the setup fails and the window is open."""
         while True:
-            sock = await connect_stream(ctx, gate, conn.backoff)
-            gate = None
+            sock = await connect_again(conn.ctx, conn.backoff, failed)
             if sock is None:
                 self._retire(conn)
                 return
+            conn.sock = sock  # closed by _finish if the run ends first
             await self.gate.go.wait()
-            try:
-                await send_setup(ctx, sock, conn.connections)
-                break
-            except (SetupFailed, trio.TooSlowError, OSError, PeerClosed) as exc:
-                sockio.close(sock)
-                now = time.monotonic_ns()
-                kind = str(exc) if isinstance(exc, SetupFailed) else error_kind(exc)
-                self.recorder.error("timeout" if isinstance(exc, trio.TooSlowError) else kind, now)
-                conn.backoff.arm()
-                if self._done(conn, now):
-                    self._retire(conn)
-                    return
+            if await self._setup(conn, sock):
+                self._add(conn, sock)
+                return
+            if self._done(conn, time.monotonic_ns()):
+                self._retire(conn)
+                return
+            failed = False
+
+    async def _setup(self, conn: _Stream, sock: socket.socket) -> bool:
+        """The protocol's setup on a new connection; False: it failed (counted, closed)."""
+        try:
+            await send_setup(conn.ctx, sock, conn.connections)
+            return True
+        except (SetupFailed, trio.TooSlowError, OSError, PeerClosed) as exc:
+            conn.sock = _NO_SOCKET
+            sockio.close(sock)
+            kind = str(exc) if isinstance(exc, SetupFailed) else error_kind(exc)
+            kind = "timeout" if isinstance(exc, trio.TooSlowError) else kind
+            self.recorder.error(kind, time.monotonic_ns())
+            conn.backoff.arm()
+            return False
+
+    def _add(self, conn: _Stream, sock: socket.socket) -> None:
+        """A connection, set up, joins the epoll set and starts sending."""
         conn.connections += 1
         conn.served_mark = self.recorder.requests
         conn.sock = sock
@@ -284,7 +354,7 @@ class Pump:
             conn.backoff.reset()
         else:
             conn.backoff.arm()
-        self._nursery.start_soon(self._join, conn, None)
+        self._nursery.start_soon(self._join, conn, False)
 
     # --- streams -------------------------------------------------------------------
 
