@@ -28,8 +28,10 @@ Rules, the same for every client kind:
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Protocol
 
 from sockbench.core import datagrams as dg
@@ -150,24 +152,53 @@ class RequestWindow:
         return TIMEOUT if now_ns - mark_ns >= self.timeout_ns else UNFINISHED
 
 
+_NO_BUF = bytearray()
+_UNUSED_REPLIES = ReplyBuffer(1, 1)
+_SCRATCH: dict[tuple[int, int], bytearray] = {}
+
+
+def _scratch(size: int) -> bytearray:
+    """The read buffer of ``size`` bytes shared by this thread's exchanges (one trio loop:
+    a driver reads into it and feeds the exchange with no other read in between)."""
+    key = (threading.get_ident(), size)
+    buf = _SCRATCH.get(key)
+    if buf is None:
+        buf = _SCRATCH[key] = bytearray(size)
+    return buf
+
+
+@lru_cache(maxsize=16)
+def _with_nul(expected: bytes) -> bytes:
+    """``expected`` and a 0 byte, what a whole reply's buffer holds: one per matcher."""
+    return expected + b"\0"
+
+
 class StreamExchange:
     """One stream connection: requests in flight in order, replies matched in order.
 
     Warm-up requests are always older than measured ones on a connection (marks only
     grow), so the in-flight queue is a count of unmeasured requests at its head
-    followed by measured ones: no per-request object beyond two ints in deques.
+    followed by measured ones: no per-request object beyond two ints.
+
+    Memory is what a parked connection costs (issue 14: 6 KiB per idle connection), so
+    nothing here grows with the connection until it needs to: the oldest request in
+    flight is two ints (a deque is made only once a second request is in flight), and
+    a reply of a known size is read into a buffer shared by every exchange of that
+    size, copied to one of this connection's own only when it arrives in pieces.
     """
 
     __slots__ = (
         "_buf",
+        "_count",
         "_expected",
         "_got",
         "_kinds",
-        "_marks",
-        "_sents",
+        "_mark",
+        "_rest",
+        "_scratch",
+        "_sent",
         "_size",
         "_sizes",
-        "_view",
         "_warm",
         "_whole",
         "kind_sink",
@@ -195,8 +226,12 @@ class StreamExchange:
         self.matcher = matcher
         self.nbytes = nbytes
         self.timeout_ns = window.timeout_ns
-        self._marks: deque[int] = deque()
-        self._sents: deque[int] = deque()
+        # In flight, oldest first: the count, the oldest one's mark and send, and the
+        # later ones' (mark, sent, mark, sent, ...) once there are any (--pipeline).
+        self._count = 0
+        self._mark = 0
+        self._sent = 0
+        self._rest: deque[int] | None = None
         self._warm = 0
         # Protocols whose requests vary (a command mix): each request's kind and size, in
         # step with the marks; None otherwise, so the common case pays nothing.
@@ -213,29 +248,30 @@ class StreamExchange:
             self._size = matcher.size
         if pipelined:
             self._size = 0  # replies may share a read: the general path
-        self._buf = bytearray(self._size + 1)
-        self._view = memoryview(self._buf)
-        self._whole = (self._expected or b"") + b"\0"
+        self._scratch = _scratch(self._size + 1)  # shared: see space()
+        self._buf = _NO_BUF  # this connection's own, once a reply came in pieces
+        self._whole = _with_nul(self._expected or b"")
         self._got = 0
         if replies is None:
-            replies = (
-                ReplyBuffer(1, 1) if self._size else ReplyBuffer(1024, 256)
-            )  # grows for longer replies
+            # The fast path never reads into it: one shared, empty one. The general path's
+            # grows for longer replies.
+            replies = _UNUSED_REPLIES if self._size else ReplyBuffer(1024, 256)
         self.replies = replies  # the general path's buffer
 
-    def space(self) -> memoryview:
-        """Where the driver reads the next bytes into (then calls :meth:`received`)."""
+    def space(self) -> bytearray | memoryview:
+        """Where the driver reads the next bytes into, then calls :meth:`received`
+        before anything else reads: a reply's first bytes go to the shared scratch."""
         if self._size:
-            return self._view[self._got :] if self._got else self._view
+            return memoryview(self._buf)[self._got :] if self._got else self._scratch
         return self.replies.space()
 
     @property
     def in_flight(self) -> int:
-        return len(self._sents)
+        return self._count
 
     @property
     def measured_in_flight(self) -> int:
-        return len(self._sents) - self._warm
+        return self._count - self._warm
 
     def issue(self, mark_ns: int, sent_ns: int) -> bool:
         """Request marked ``mark_ns`` (due, or the send itself) goes out at ``sent_ns``.
@@ -254,8 +290,16 @@ class StreamExchange:
                 return False
             if state == WARMUP:
                 self._warm += 1
-        self._marks.append(mark_ns)
-        self._sents.append(sent_ns)
+        if self._count:
+            rest = self._rest
+            if rest is None:
+                rest = self._rest = deque()
+            rest.append(mark_ns)
+            rest.append(sent_ns)
+        else:
+            self._mark = mark_ns
+            self._sent = sent_ns
+        self._count += 1
         return True
 
     def note(self, kind: str, nbytes: int) -> None:
@@ -266,7 +310,38 @@ class StreamExchange:
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
-        self._sents[-1] = sent_ns
+        if self._count > 1:
+            assert self._rest is not None
+            self._rest[-1] = sent_ns
+        else:
+            self._sent = sent_ns
+
+    def _next(self) -> None:
+        """The oldest request in flight ended: the next one, if any, becomes the oldest."""
+        self._count -= 1
+        if self._count:
+            self._shift()
+
+    def _shift(self) -> None:
+        """The next request in flight becomes the oldest."""
+        rest = self._rest
+        assert rest is not None
+        self._mark = rest.popleft()
+        self._sent = rest.popleft()
+
+    def _keep(self, got: int) -> None:
+        """A reply's first ``got`` bytes came alone: move them from the shared scratch to
+        this connection's own buffer (made now, kept), where the rest is read."""
+        buf = self._buf
+        if not buf:
+            buf = self._buf = bytearray(self._size + 1)
+        buf[:got] = self._scratch[:got]
+
+    def _marks(self) -> list[int]:
+        """The marks of the requests in flight, oldest first."""
+        if not self._count:
+            return []
+        return [self._mark, *list(self._rest or ())[::2]]
 
     def _received_any(self, n: int, now_ns: int) -> int:
         """The general path: replies matched by the matcher, several per read."""
@@ -274,9 +349,8 @@ class StreamExchange:
         end = rb.end + n
         rb.end = end
         start = rb.start
-        sents = self._sents
         while start < end:
-            if not sents:
+            if not self._count:
                 # Bytes with no request outstanding: unsolicited, or the tail of an
                 # over-long reply that came in a later read.
                 self.fail(MISMATCHED, now_ns)
@@ -284,7 +358,7 @@ class StreamExchange:
             got = self.matcher.check(rb.data, start, end)
             if got == 0:
                 break
-            if got < 0 or (start + got < end and len(sents) == 1):
+            if got < 0 or (start + got < end and self._count == 1):
                 # Wrong bytes, an error reply, or more bytes than the one request
                 # outstanding asked for.
                 self.fail(MISMATCHED if got >= 0 or got == MISMATCH else PROTOCOL_ERROR, now_ns)
@@ -304,22 +378,29 @@ class StreamExchange:
         if not size:
             return self._received_any(n, now_ns)
         got = self._got + n
-        if not self._sents or got > size:
+        if not self._count or got > size:
             self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
             return RECONNECT
         expected = self._expected
+        buf = self._buf if self._got else self._scratch
         if got < size:
-            if expected is not None and not expected.startswith(self._buf[:got]):
+            if expected is not None and not expected.startswith(buf[:got]):
                 self.fail(MISMATCHED, now_ns)  # a wrong byte: known before the rest
                 return RECONNECT
+            if not self._got:
+                self._keep(got)
             self._got = got
             return OK
         self._got = 0
-        if expected is not None and self._buf != self._whole:
+        if expected is not None and buf != self._whole:
             self.fail(MISMATCHED, now_ns)
             return RECONNECT
-        sent = self._sents.popleft()
-        mark = self._marks.popleft()
+        sent = self._sent
+        mark = self._mark
+        if self._count > 1:
+            self._next()
+        else:
+            self._count = 0  # inline, the common case: one request in flight
         if self._warm:
             self._warm -= 1
             return OK
@@ -334,8 +415,11 @@ class StreamExchange:
     def _answered(self, got: int, now_ns: int) -> None:
         """The oldest request in flight got its whole reply (``got`` bytes); a protocol
         with kinds has it counted per kind too."""
-        sent = self._sents.popleft()
-        mark = self._marks.popleft()
+        sent = self._sent
+        mark = self._mark
+        count = self._count = self._count - 1
+        if count:
+            self._shift()
         kind = None
         size = self.nbytes
         if self._kinds is not None and self._sizes is not None:
@@ -362,25 +446,25 @@ class StreamExchange:
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""
-        return self._sents[0] + self.timeout_ns if self._sents else NEVER
+        return self._sent + self.timeout_ns if self._count else NEVER
 
     def expire(self, now_ns: int) -> int:
         """RECONNECT if the oldest request is overdue: it and every later one time out."""
-        if self._sents and now_ns - self._sents[0] >= self.timeout_ns:
+        if self._count and now_ns - self._sent >= self.timeout_ns:
             self.fail(TIMEOUT, now_ns)
             return RECONNECT
         return OK
 
     def fail(self, kind: str, now_ns: int) -> None:
         """The connection failed (``kind``): every request in flight on it ends so."""
-        measured = len(self._sents) - self._warm
+        measured = self._count - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)
             if self.kind_sink is not None:
                 for request_kind in self._measured_kinds():
                     self.kind_sink.kind_failed(request_kind, kind)
         elif self._warm:
-            self.sink.error(kind, self._marks[0])  # a warm-up request's: a warm-up error
+            self.sink.error(kind, self._mark)  # a warm-up request's: a warm-up error
         else:
             self.sink.error(kind, now_ns)
         self._forget()
@@ -393,7 +477,7 @@ class StreamExchange:
         An interrupted run leaves them all open (``in_flight``), and says so.
         """
         window = self.window
-        marks = list(self._marks)[self._warm :]
+        marks = self._marks()[self._warm :]
         marks.extend(mark for mark in unsent if window.admit(mark) == MEASURED)
         if not interrupted:
             kinds = self._measured_kinds()
@@ -405,15 +489,19 @@ class StreamExchange:
         self._forget()
 
     def _forget(self) -> None:
-        self._marks.clear()
-        self._sents.clear()
+        self._count = 0
+        if self._rest is not None:
+            self._rest.clear()
         if self._kinds is not None and self._sizes is not None:
             self._kinds.clear()
             self._sizes.clear()
         self._warm = 0
         self.replies.clear()
         self._got = 0
-        self._buf[-1] = 0  # an over-long reply's extra byte: the whole-compare needs a 0
+        # An over-long reply's extra byte: the whole-compare needs a 0 there.
+        self._scratch[-1] = 0
+        if self._buf:
+            self._buf[-1] = 0
 
 
 class DatagramExchange:

@@ -127,6 +127,10 @@ class Until:
         return NEED_MORE if end - start < self.max_size else MISMATCH
 
 
+_NOTHING_YET = bytearray()
+_NO_VIEW = memoryview(_NOTHING_YET)
+
+
 class ReplyBuffer:
     """Received bytes not yet matched: ``data[start:end]`` of a reusable bytearray.
 
@@ -134,16 +138,18 @@ class ReplyBuffer:
     with :meth:`take` until it returns ``NEED_MORE``. When every byte has been
     matched, ``start`` and ``end`` go back to 0 without copying, so ping-pong traffic
     allocates nothing per request; leftover bytes are moved to the front only when
-    the free space runs short.
+    the free space runs short. The buffer is made at the first :meth:`space`: a
+    connection that has read nothing yet holds none (a parked connection's memory).
     """
 
-    __slots__ = ("_view", "data", "end", "min_free", "start")
+    __slots__ = ("_size", "_view", "data", "end", "min_free", "start")
 
     def __init__(self, size: int = 65536, min_free: int = 4096) -> None:
         if min_free < 1 or size < min_free:
             raise ValueError(f"need size >= min_free >= 1, got {size=} {min_free=}")
-        self.data = bytearray(size)
-        self._view = memoryview(self.data)
+        self._size = size
+        self.data = _NOTHING_YET
+        self._view = _NO_VIEW
         self.min_free = min_free
         self.start = 0
         self.end = 0
@@ -155,6 +161,9 @@ class ReplyBuffer:
         """Free space after the data, at least ``min_free`` bytes; valid until the next call."""
         if self.start == self.end:
             self.start = self.end = 0
+            if not self.data:
+                self.data = bytearray(self._size)
+                self._view = memoryview(self.data)
             return self._view
         if len(self.data) - self.end < self.min_free:
             self._compact()

@@ -92,6 +92,44 @@ def test_a_reply_in_pieces_completes_once_whole() -> None:
     assert feed(ex, PING[2:], 11 * S + 2) == OK and sink.latencies == [2]
 
 
+def test_replies_in_pieces_on_two_connections_do_not_mix() -> None:
+    """The first bytes of a reply are read into a buffer every exchange shares."""
+    win = window()
+    (a, sink_a), (b, sink_b) = stream(win), stream(win)
+    a.issue(11 * S, 11 * S)
+    b.issue(11 * S, 11 * S)
+    assert feed(a, PING[:3], 11 * S + 1) == OK
+    assert feed(b, b"PONG\r\n", 11 * S + 2) == RECONNECT  # wrong bytes, where a's start lay
+    assert feed(a, PING[3:], 11 * S + 3) == OK
+    assert sink_a.latencies == [3] and sink_b.failures == {"mismatch": 1}
+    b.issue(12 * S, 12 * S)
+    assert feed(b, PING, 12 * S + 4) == OK and sink_b.latencies == [4]
+    assert win.issued == 3 and not a.in_flight and not b.in_flight
+
+
+def test_an_over_long_reply_on_one_connection_leaves_the_next_one_right() -> None:
+    win = window()
+    (a, sink_a), (b, sink_b) = stream(win), stream(win)
+    a.issue(11 * S, 11 * S)
+    b.issue(11 * S, 11 * S)
+    assert feed(a, PING + b"!", 11 * S + 1) == RECONNECT
+    assert feed(b, PING, 11 * S + 2) == OK
+    assert sink_a.failures == {"mismatch": 1} and sink_b.latencies == [2]
+
+
+def test_requests_queued_behind_the_oldest_keep_their_order_and_marks() -> None:
+    win = window()
+    ex, sink = stream(win, pipelined=True)
+    ex.issue(9 * S, 9 * S)  # warm-up
+    ex.issue(11 * S, 11 * S + 1)
+    ex.issue(12 * S, 12 * S + 2)
+    assert ex.in_flight == 3 and ex.measured_in_flight == 2 and ex.deadline() == 10 * S
+    assert feed(ex, PING, 12 * S + 10) == OK  # the warm-up one: not counted
+    assert ex.in_flight == 2 and ex.deadline() == 12 * S + 1
+    ex.finish(12 * S + 100 * MS)
+    assert sink.failures == {"timeout": 1, "unfinished": 1} and balanced(win, sink)
+
+
 def test_pipelined_replies_are_matched_in_order_from_their_due_times() -> None:
     ex, sink = stream(window(), pipelined=True)
     ex.issue(11 * S, 11 * S + 5)

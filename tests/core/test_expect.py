@@ -91,8 +91,9 @@ def test_matchers_reject_useless_parameters() -> None:
 
 def test_reply_buffer_reuses_its_storage_and_grows_for_long_replies() -> None:
     rb = ReplyBuffer(size=8, min_free=4)
-    storage = rb.data
+    assert not rb.data  # nothing read yet: no storage held
     space = rb.space()
+    storage = rb.data
     assert len(space) == 8
     space[:6] = b"ab\ncd\n"
     del space
