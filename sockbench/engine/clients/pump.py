@@ -3,10 +3,15 @@
 A trio task per client costs a trip through trio's scheduler and an ``epoll_ctl``
 for every request: about two thirds of the generator's CPU in a closed-loop echo
 benchmark. Here every socket of a worker is registered once, level-triggered, in an
-epoll set of our own; trio waits for that one descriptor to become readable, and
-the pump then serves every ready socket in a batch: ``recv``, feed the exchange,
-``send`` what may go next. trio still owns the run: connecting, a protocol's setup,
-cancellation at the end of the drain, the other tasks.
+epoll set of our own, and the pump serves every ready socket in a batch: ``recv``,
+feed the exchange, ``send`` what may go next. trio still owns the run: connecting,
+a protocol's setup, cancellation at the end of the drain, the other tasks.
+
+The pump blocks in its own ``epoll_wait``, with trio's epoll descriptor in the same
+set and the wait bounded by trio's next deadline, and yields to trio whenever trio
+has work (:mod:`sockbench.engine.trio_host`): one hop from a reply to the pump, not
+trio's wait, then a wake-up of the pump, then its own poll. Where trio's internals
+are not as expected, it waits through trio the two-hop way.
 
 One loop serves every workload of echo mode: stream and datagram sockets, closed
 and open loop, ``--pipeline``, protocols with varying requests and parsed replies.
@@ -54,6 +59,7 @@ from sockbench.engine.clients.stream import (
 )
 from sockbench.engine.error_kinds import PeerClosed, error_kind
 from sockbench.engine.timing import new_timer, wake_at
+from sockbench.engine.trio_host import TrioHost, current_host
 from sockbench.engine.workload import payload_bytes
 
 _IN = select.EPOLLIN
@@ -155,6 +161,7 @@ class Pump:
         self.connectors = max(1, min(len(clients), int(first.limiter.total_tokens)))
 
     async def run(self) -> None:
+        self.host: TrioHost | None = None
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -170,6 +177,8 @@ class Pump:
                 self._start()
                 await self._pump()
         finally:
+            if self.host is not None:
+                trio.lowlevel.remove_instrument(self.host)
             self._finish()
 
     def _spread(self, work: Callable[[Iterator[_T]], Awaitable[None]], queue: Iterator[_T]) -> None:
@@ -579,16 +588,19 @@ class Pump:
                 self._idle_datagram(client)
 
     async def _wait(self, epoll_fd: int, wake_ns: int) -> None:
-        """Wait for the set to have events, or until ``wake_ns`` (monotonic)."""
+        """Wait through trio for the set to have events, or until ``wake_ns`` (monotonic)."""
         timer = self.timer
         if timer is not None:
-            if wake_ns != self.armed:
-                timer.arm(wake_ns)
-                self.armed = wake_ns
+            self._arm(wake_ns)
             await trio.lowlevel.wait_readable(epoll_fd)
         else:
             with trio.move_on_at(trio_time(wake_ns)):
                 await trio.lowlevel.wait_readable(epoll_fd)
+
+    def _arm(self, wake_ns: int) -> None:
+        if self.timer is not None and wake_ns != self.armed:
+            self.timer.arm(wake_ns)
+            self.armed = wake_ns
 
     async def _pump(self) -> None:
         poll = self.epoll.poll
@@ -602,6 +614,18 @@ class Pump:
         busy = self.busy_poll
         closed_loop = not self.open_loop
         checkpoint = trio.lowlevel.checkpoint
+        # One hop: trio's own epoll descriptor joins the set, and the pump blocks in
+        # its own epoll_wait (see sockbench.engine.trio_host); None: through trio.
+        self.host = host = None if busy else await current_host()
+        host_fd = -1
+        if host is not None:
+            try:
+                self.epoll.register(host.epoll_fd, _IN)
+                host_fd = host.epoll_fd
+            except OSError:  # ELOOP: trio's set already watches ours
+                trio.lowlevel.remove_instrument(host)
+                self.host = host = None
+        trio_ready = False
         sweep_at = monotonic_ns() + self.sweep_ns
         # Open loop: due requests are looked at after every this many ready sockets, so a
         # big batch of replies cannot make them late (level-triggered: the rest stay ready).
@@ -610,19 +634,30 @@ class Pump:
             wake = wake_at(heap[0][0]) if heap else sweep_at
             if sweep_at < wake:
                 wake = sweep_at
-            if busy or wake <= monotonic_ns():
+            now = monotonic_ns()
+            if busy or wake <= now:
                 # Spin: look again at once, yielding to trio between looks. Burns the
                 # core, saves the wake-up latency of a blocking wait (~10 µs a request);
                 # before a due time, it is the precise last stretch.
                 await checkpoint()
-            else:
+                ready = poll(0, batch)
+            elif host is None:
                 await self._wait(epoll_fd, wake)
-            for fd, events in poll(0, batch):
+                ready = poll(0, batch)
+            elif (sleep := host.sleep_s()) > 0:
+                self._arm(wake)
+                ready = poll(min(sleep, (wake - now) / 1e9), batch)
+            else:  # trio has a runnable task or a deadline due: its turn first
+                await checkpoint()
+                ready = poll(0, batch)
+            for fd, events in ready:
                 conn = conns.get(fd)
                 if conn is None:
                     client = dgrams.get(fd)
                     if client is not None:
                         self._on_datagram(client, events)
+                    elif fd == host_fd:
+                        trio_ready = True
                     elif fd == timer_fd and self.timer is not None:
                         self.timer.drain()
                     continue
@@ -651,6 +686,9 @@ class Pump:
                             self._fill(conn)
                     else:
                         self._freed(conn)
+            if trio_ready:  # after the batch: a cancellation must not cut it in two
+                trio_ready = False
+                await checkpoint()
             now = monotonic_ns()
             while heap and heap[0][0] <= now:
                 due, _, waiting = heappop(heap)

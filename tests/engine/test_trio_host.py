@@ -1,0 +1,99 @@
+"""The pump's one-hop wait: when it may block in its own epoll set, keeping trio from nothing."""
+
+from __future__ import annotations
+
+import select
+
+import trio
+import trio.testing
+
+from sockbench.engine.trio_host import TrioHost, current_host
+
+
+async def _host() -> TrioHost:
+    host = await current_host()
+    assert host is not None, "the one-hop wait is not available with the installed trio"
+    return host
+
+
+def test_the_installed_trio_offers_the_one_hop_wait() -> None:
+    async def main() -> None:
+        host = await _host()
+        try:
+            # Trio's epoll descriptor: watching it from another epoll set is allowed.
+            with select.epoll() as ours:
+                ours.register(host.epoll_fd, select.EPOLLIN)
+        finally:
+            trio.lowlevel.remove_instrument(host)
+
+    trio.run(main)
+
+
+def test_nothing_to_do_for_trio_means_a_long_sleep_bounded_by_its_next_deadline() -> None:
+    async def main() -> None:
+        host = await _host()
+        try:
+            assert host.sleep_s() > 60  # no deadline at all
+            with trio.move_on_after(0.5):
+                assert 0 < host.sleep_s() <= 0.5
+        finally:
+            trio.lowlevel.remove_instrument(host)
+
+    trio.run(main)
+
+
+def test_a_task_started_or_woken_by_the_pump_gets_its_turn_first() -> None:
+    async def main() -> None:
+        host = await _host()
+        woken = trio.Event()
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(woken.wait)
+                assert host.sleep_s() == 0  # just started: runnable
+                await trio.testing.wait_all_tasks_blocked()
+                assert host.sleep_s() > 0  # blocked on the event
+                woken.set()
+                assert host.sleep_s() == 0  # woken, not run yet
+        finally:
+            trio.lowlevel.remove_instrument(host)
+
+    trio.run(main)
+
+
+def test_the_rest_of_the_batch_being_run_counts_as_runnable() -> None:
+    """Two tasks woken together run in one batch, in either order. Trio's run queue
+    no longer holds the one that runs second; the pump must not block ahead of it."""
+
+    async def other(go: trio.Event, ran: list[bool]) -> None:
+        await go.wait()
+        ran.append(True)
+
+    async def pump_like(go: trio.Event, ran: list[bool], host: TrioHost, orders: set[bool]) -> None:
+        await go.wait()
+        orders.add(bool(ran))
+        if not ran:
+            assert host.sleep_s() == 0, "blocking now would stall the other task"
+
+    async def main() -> None:
+        host = await _host()
+        orders: set[bool] = set()
+        try:
+            for _ in range(40):
+                go, ran = trio.Event(), list[bool]()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(other, go, ran)
+                    nursery.start_soon(pump_like, go, ran, host, orders)
+                    await trio.testing.wait_all_tasks_blocked()
+                    go.set()
+        finally:
+            trio.lowlevel.remove_instrument(host)
+        assert orders == {True, False}, "both orders should occur in 40 batches"
+
+    trio.run(main)
+
+
+def test_an_autojump_clock_gets_the_wait_through_trio() -> None:
+    async def main() -> None:
+        assert await current_host() is None
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
