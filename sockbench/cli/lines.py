@@ -13,6 +13,7 @@ from dataclasses import asdict
 from typing import IO
 
 from sockbench.core.progress import Tick
+from sockbench.report.numbers import DASH
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 
@@ -32,9 +33,14 @@ def tick_line(tick: Tick) -> str:
         return line.rstrip()
     return (
         f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
-        f"{tick.rps:,.0f} req/s  p99 {_duration(tick.p99_us)}  errors {tick.errors:,}"
+        f"{tick.rps:,.0f} req/s  p99 {_p99(tick)}  errors {tick.errors:,}"
         f"{_connections(tick)}"
     )
+
+
+def _p99(tick: Tick) -> str:
+    # No latency in the interval (a stream run has none at all): a dash, not "0 µs".
+    return _duration(tick.p99_us) if tick.p99_us else DASH
 
 
 def _connections(tick: Tick) -> str:

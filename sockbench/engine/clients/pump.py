@@ -473,16 +473,12 @@ class Pump:
     def _send_datagram(self, client: _Datagram) -> None:
         """Closed loop: the next datagram (its reply or its loss frees the client)."""
         ex = client.ex
-        out = client.out
         seq = client.seq
-        dg.SEQ.pack_into(out, 0, seq)
         start = time.monotonic_ns()
-        if not ex.issue(seq, start, start):
-            client.finished = True
-            if not ex.in_flight:
-                self._retire(client)
+        if not self._issue_datagram(client, start, start):
             return
         client.seq = seq + 1
+        out = client.out
         try:
             client.sock.send(out)
         except BlockingIOError:
@@ -499,21 +495,14 @@ class Pump:
         ex = client.ex
         seq = client.seq
         if ex.window.closed(due):
-            client.finished = True
-            if not ex.in_flight:
-                self._retire(client)
+            self._window_closed(client)
             return
-        out = client.out
-        dg.SEQ.pack_into(out, 0, seq)
         sent = time.monotonic_ns()
-        if not ex.issue(seq, due, sent):
-            client.finished = True
-            if not ex.in_flight:
-                self._retire(client)
+        if not self._issue_datagram(client, due, sent):
             return
         self.recorder.scheduled_send(due, due, sent)
         try:
-            client.sock.send(out)
+            client.sock.send(client.out)
         except BlockingIOError:
             ex.send_failed(seq, "send_buffer_full", time.monotonic_ns())
         except OSError as exc:
@@ -521,6 +510,20 @@ class Pump:
         client.seq = seq + 1
         client.due = due_ns(client.ctx, seq + 1)
         heapq.heappush(self.heap, (client.due, client.index, client))
+
+    def _issue_datagram(self, client: _Datagram, mark_ns: int, sent_ns: int) -> bool:
+        """Number datagram ``seq`` and admit it; False: the window closed for the client."""
+        dg.SEQ.pack_into(client.out, 0, client.seq)
+        if client.ex.issue(client.seq, mark_ns, sent_ns):
+            return True
+        self._window_closed(client)
+        return False
+
+    def _window_closed(self, client: _Datagram) -> None:
+        """Nothing more to issue: the client retires once nothing is in flight."""
+        client.finished = True
+        if not client.ex.in_flight:
+            self._retire(client)
 
     def _soon(self, client: _Datagram) -> None:
         """Send the next closed-loop datagram on the pump's next turn (not recursively)."""
