@@ -50,6 +50,10 @@ LOST = "lost"
 MISMATCHED = "mismatch"
 PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
 
+# A noted request (protocols with kinds) is one int: its size, then its kind's index.
+KIND_BITS = 16
+KIND_MASK = (1 << KIND_BITS) - 1
+
 # Window.admit: how a request due/sent at some instant counts.
 WARMUP, MEASURED, CLOSED = 0, 1, 2
 
@@ -75,11 +79,13 @@ class Sink(Protocol):
 
 
 class KindSink(Protocol):
-    """Where a protocol with several kinds of request (SET, GET) has each kind counted."""
+    """Where a protocol with several kinds of request (SET, GET) has each kind counted;
+    ``kind`` is the index into the protocol's ``kinds`` (an int costs less than a look-up
+    by name on the hot path)."""
 
-    def kind_completed(self, kind: str, latency_ns: int) -> None: ...
+    def kind_completed(self, kind: int, latency_ns: int) -> None: ...
 
-    def kind_failed(self, kind: str, error: str) -> None: ...
+    def kind_failed(self, kind: int, error: str) -> None: ...
 
 
 class RequestWindow:
@@ -198,7 +204,6 @@ class StreamExchange:
         "_scratch",
         "_sent",
         "_size",
-        "_sizes",
         "_warm",
         "_whole",
         "kind_sink",
@@ -233,11 +238,11 @@ class StreamExchange:
         self._sent = 0
         self._rest: deque[int] | None = None
         self._warm = 0
-        # Protocols whose requests vary (a command mix): each request's kind and size, in
-        # step with the marks; None otherwise, so the common case pays nothing.
+        # Protocols whose requests vary (a command mix): each request's size and kind as
+        # one int (KIND_BITS), in step with the marks; None otherwise, so the common case
+        # pays nothing.
         self.kind_sink = kind_sink
-        self._kinds: deque[str] | None = deque() if kind_sink is not None else None
-        self._sizes: deque[int] | None = deque() if kind_sink is not None else None
+        self._kinds: deque[int] | None = deque() if kind_sink is not None else None
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -302,11 +307,11 @@ class StreamExchange:
         self._count += 1
         return True
 
-    def note(self, kind: str, nbytes: int) -> None:
-        """The request just issued is a ``kind`` of ``nbytes`` (protocols with kinds)."""
-        if self._kinds is not None and self._sizes is not None:
-            self._kinds.append(kind)
-            self._sizes.append(nbytes)
+    def note(self, kind: int, nbytes: int) -> None:
+        """The request just issued is of kind ``kind`` (an index into the protocol's
+        ``kinds``) and ``nbytes`` long (protocols with kinds; ``kind < 2**KIND_BITS``)."""
+        if self._kinds is not None:
+            self._kinds.append(nbytes << KIND_BITS | kind)
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
@@ -420,29 +425,33 @@ class StreamExchange:
         count = self._count = self._count - 1
         if count:
             self._shift()
-        kind = None
         size = self.nbytes
-        if self._kinds is not None and self._sizes is not None:
-            kind = self._kinds.popleft()
-            size = self._sizes.popleft()
+        kind = 0
+        kinds = self._kinds  # not None exactly when kind_sink is not
+        if kinds is not None:
+            kind = kinds.popleft()
+            size = kind >> KIND_BITS
+            kind &= KIND_MASK
         if self._warm:
             self._warm -= 1
             return
         # Computed once and handed on: the hot path pays per int it creates.
         service = now_ns - sent
-        kind_sink = self.kind_sink if kind is not None else None
+        kind_sink = self.kind_sink
         if service >= self.timeout_ns:
             self.sink.failed(TIMEOUT, 1, now_ns)
-            if kind_sink is not None and kind is not None:
+            if kind_sink is not None:
                 kind_sink.kind_failed(kind, TIMEOUT)
         else:
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, size, got)
-            if kind_sink is not None and kind is not None:
+            if kind_sink is not None:
                 kind_sink.kind_completed(kind, latency)
 
-    def _measured_kinds(self) -> list[str]:
-        return list(self._kinds)[self._warm :] if self._kinds is not None else []
+    def _measured_kinds(self) -> list[int]:
+        """The kind of each measured request in flight, oldest first."""
+        kinds = self._kinds
+        return [code & KIND_MASK for code in kinds][self._warm :] if kinds is not None else []
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""
@@ -492,9 +501,8 @@ class StreamExchange:
         self._count = 0
         if self._rest is not None:
             self._rest.clear()
-        if self._kinds is not None and self._sizes is not None:
+        if self._kinds is not None:
             self._kinds.clear()
-            self._sizes.clear()
         self._warm = 0
         self.replies.clear()
         self._got = 0

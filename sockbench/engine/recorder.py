@@ -37,6 +37,7 @@ class WorkerRecorder:
         "errors",
         "failures",
         "interrupted",
+        "kind_stats",
         "latency",
         "open_loop",
         "requests",
@@ -93,9 +94,16 @@ class WorkerRecorder:
         self._last_requests = self._last_errors = 0
         # Protocols with several kinds of request (SET, GET): the same numbers per kind.
         self.by_kind: dict[str, KindStats] = {}
+        self.kind_stats = [KindStats()]
 
     def track_kinds(self, kinds: tuple[str, ...]) -> None:
+        """Count each of ``kinds`` apart; exchanges then name a kind by its index.
+
+        ``kind_stats`` holds them by index, plus one more at the end that is never
+        reported: where a plugin's undeclared kind lands, with no check on the hot path.
+        """
         self.by_kind = {kind: KindStats() for kind in kinds}
+        self.kind_stats = [*self.by_kind.values(), KindStats()]
 
     @property
     def measure_start_ns(self) -> int:
@@ -154,16 +162,13 @@ class WorkerRecorder:
         if kind != LOST:  # datagram loss is reported with the datagram counts
             self.errors[kind] += count
 
-    def kind_completed(self, kind: str, latency_ns: int) -> None:
-        stats = self.by_kind.get(kind)
-        if stats is not None:
-            stats.requests += 1
-            stats.latency.record((latency_ns + 500) // 1000)
+    def kind_completed(self, kind: int, latency_ns: int) -> None:
+        stats = self.kind_stats[kind]
+        stats.requests += 1
+        stats.latency.record((latency_ns + 500) // 1000)
 
-    def kind_failed(self, kind: str, error: str) -> None:
-        stats = self.by_kind.get(kind)
-        if stats is not None:
-            stats.errors[error] += 1
+    def kind_failed(self, kind: int, error: str) -> None:
+        self.kind_stats[kind].errors[error] += 1
 
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""

@@ -6,6 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sockbench.core.protocols import (
     ERROR_REPLY,
@@ -16,7 +18,11 @@ from sockbench.core.protocols import (
 )
 from sockbench.core.protocols.memcache import memcache_reply_length
 from sockbench.core.protocols.mix import CommandMix, parse_ratio
-from sockbench.core.protocols.resp import command, resp_reply_length
+from sockbench.core.protocols.resp import (
+    command,
+    mix_reply_parser,
+    resp_reply_length,
+)
 from sockbench.errors import ConfigError
 from tests.support.splits import all_splits
 
@@ -47,6 +53,48 @@ def test_resp_takes_every_reply_kind_however_the_stream_is_cut() -> None:
 )
 def test_resp_malformed_replies_are_caught_however_they_are_cut(stream: bytes) -> None:
     assert all_splits(resp_reply_length, b"+OK\r\n" + stream) == {(b"+OK\r\n", "mismatch")}
+
+
+# The mix parser's fast paths (+OK, $-1, a bulk of the value size) against the replies
+# that only look like them: it must answer exactly as the general parser does.
+MIX_LOOKALIKES = [
+    b"$5\r\nhelloXX",  # the right header, a wrong CRLF after the body
+    b"$5\r\nhello\rX",
+    b"$5\r\nhello\nX",
+    b"$+5\r\nhello\r\n",  # a sign
+    b"$-5\r\n",
+    b"$ 5\r\nhello\r\n",
+    b"$5 \r\nhello\r\n",
+    b"+OKAY\r\n",
+    b"$-1X\r\n",
+    b"-ERR x\r\n",
+]
+
+
+def test_resp_mix_parser_frames_like_the_general_one_however_cut() -> None:
+    check = mix_reply_parser(5)
+    replies = [*RESP_REPLIES, b"$05\r\nhello\r\n"]  # a leading zero is still 5 bytes
+    assert all_splits(check, b"".join(replies)) == {tuple(replies)}
+    for stream in MIX_LOOKALIKES:
+        assert all_splits(check, b"+OK\r\n" + stream) == all_splits(
+            resp_reply_length, b"+OK\r\n" + stream
+        )
+        assert len(all_splits(check, b"+OK\r\n" + stream)) == 1
+
+
+_RESP_PIECES = st.sampled_from(
+    [b"+OK\r\n", b"$-1\r\n", b"$5\r\n", b"hello", b"\r\n", b"$", b"5", b"-", b"+", b"\r",
+     b"\n", b"*2\r\n", b":1\r\n", b"x", b"0"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_RESP_PIECES, max_size=8).map(b"".join), st.integers(0, 3))
+def test_resp_mix_parser_answers_as_the_general_one(data: bytes, at: int) -> None:
+    check = mix_reply_parser(5)
+    buf = bytearray(b"?" * at + data + b"$5\r\nhello\r\n")  # bytes past ``end`` are not read
+    for end in range(at, at + len(data) + 1):
+        assert check(buf, at, end) == resp_reply_length(buf, at, end)
 
 
 def test_resp_error_reply_is_an_error_not_a_mismatch() -> None:
@@ -162,6 +210,30 @@ def test_ratio_and_kinds_follow_the_mix() -> None:
         assert proto.request(0, 1).lower().startswith((b"*2\r\n$3\r\nget", b"get "))
 
 
+@pytest.mark.parametrize("pattern", ["R", "S", "G"])
+@pytest.mark.parametrize("ratio", [(1, 10), (1, 0), (0, 1), (3, 2)])
+def test_requests_and_kinds_are_the_keys_of_the_mix(pattern: str, ratio: tuple[int, int]) -> None:
+    """One ``%`` per request draws the same keys, in the same order, as the mix's own
+    :meth:`CommandMix.key`, and ``kind_index`` is ``kind``'s index."""
+    options = ProtocolOptions(ratio=ratio, key_space=1000, key_pattern=pattern, value_size=7)
+    value = b"$7\r\n" + b"abcdefg" + b"\r\n"
+    for spec in ("redis", "memcache"):
+        proto = build_protocol(spec, options)
+        mix = CommandMix(options)
+        mix.key(0, 0)  # build_protocol's smoke test drew one key
+        for client, seq in [(c, s) for c in (0, 3) for s in range(40)]:
+            key = b"key:%012d" % mix.key(client, seq)
+            is_set = mix.is_set(seq)
+            if spec == "redis":
+                want = command(b"SET", key, b"abcdefg") if is_set else command(b"GET", key)
+                assert want.endswith(value) == is_set
+            else:
+                want = b"set %s 0 0 7\r\nabcdefg\r\n" % key if is_set else b"get %s\r\n" % key
+            assert proto.request(client, seq) == want
+            assert proto.kind is not None
+            assert proto.kinds[proto.kind_index(client, seq)] == proto.kind(client, seq)
+
+
 def test_redis_requests_are_valid_resp_with_the_value_size() -> None:
     proto = build_protocol("redis", ProtocolOptions(value_size=100, key_space=10))
     request = proto.request(0, 0)
@@ -205,6 +277,10 @@ def test_example_plugin_loads_from_a_file() -> None:
     proto = build_protocol(f"{PLUGIN}:KeyValue", ProtocolOptions(key_space=10))
     assert proto.name == "kv"
     assert proto.kinds == ("put", "fetch")
+    assert proto.kind is not None  # no kind_index of its own: the engine looks it up
+    assert [proto.kind_index(0, s) for s in range(4)] == [
+        proto.kinds.index(proto.kind(0, s)) for s in range(4)
+    ]
     assert proto.setup is not None and proto.setup(3) == b"HELLO 3\n"
     assert proto.check_reply(bytearray(b"OK\nOK"), 0, 5) == 3
     assert proto.check_reply(bytearray(b"ERR no\n"), 0, 7) == ERROR_REPLY
@@ -250,3 +326,26 @@ def test_a_plugin_that_raises_fails_in_one_line(tmp_path: Path) -> None:
     plugin.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(ConfigError, match="failed to load: RuntimeError: boom"):
         build_protocol(f"{plugin}:P", ProtocolOptions())
+
+
+_KINDS_PLUGIN = (
+    "class P:\n"
+    "    kinds = {kinds}\n"
+    "    def request(self, client, seq):\n        return b'x'\n"
+    "    def kind(self, client, seq):\n        return 'a'\n"
+    "    def kind_index(self, client, seq):\n        return {index}\n"
+    "    def check_reply(self, buf, start, end):\n        return 0\n"
+    "p = P()\n"
+)
+
+
+def test_kind_index_is_checked_against_kind_and_kinds_are_bounded(tmp_path: Path) -> None:
+    plugin = tmp_path / "kinds.py"
+    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a', 'b')", index=0))
+    assert build_protocol(f"{plugin}:p", ProtocolOptions()).kind_index(0, 0) == 0
+    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a', 'b')", index=1))
+    with pytest.raises(ConfigError, match=r"kind_index\(\) returned 1 where kind\(\) returned 'a'"):
+        build_protocol(f"{plugin}:p", ProtocolOptions())
+    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a',) + tuple(map(str, range(1000)))", index=0))
+    with pytest.raises(ConfigError, match="declares 1001 kinds; at most 1000"):
+        build_protocol(f"{plugin}:p", ProtocolOptions())

@@ -131,6 +131,7 @@ def _smoke_test(exchange: Exchange, spec: str) -> None:
     try:
         first = exchange.request(0, 0)
         kind = exchange.kind(0, 0) if exchange.kind is not None else None
+        index = exchange.kind_index(0, 0)
         setup = exchange.setup(0) if exchange.setup is not None else None
         code = exchange.check_reply(bytearray(), 0, 0)
     except Exception as exc:
@@ -141,6 +142,10 @@ def _smoke_test(exchange: Exchange, spec: str) -> None:
         raise ConfigError(f"protocol {spec}: request() must return non-empty bytes")
     if kind is not None and kind not in exchange.kinds:
         raise ConfigError(f"protocol {spec}: kind() returned {kind!r}, not one of its kinds")
+    if kind is not None and index != exchange.kinds.index(kind):
+        raise ConfigError(
+            f"protocol {spec}: kind_index() returned {index!r} where kind() returned {kind!r}"
+        )
     if setup is not None and not isinstance(setup, bytes | bytearray):
         raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
     if not isinstance(code, int) or code != NEED_MORE:

@@ -20,6 +20,8 @@ Optional members, looked up once when a run starts:
 - ``name: str``: shown in reports (default: the class name, lower case).
 - ``kinds: tuple[str, ...]`` and ``kind(client, seq) -> str``: the command of each
   request, so latency is also recorded per command ("set", "get").
+- ``kind_index(client, seq) -> int``: the same as ``kinds.index(kind(client, seq))``,
+  only cheaper (the engine calls it per request; without it, it looks the name up).
 - ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
   SELECT); its reply is checked with ``check_reply`` but not measured.
 
@@ -38,6 +40,7 @@ from sockbench.errors import ConfigError
 NEED_MORE = 0
 MALFORMED = -1
 ERROR_REPLY = -2
+MAX_KINDS = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
 # Error kinds of the negative check_reply codes, indexed by -code.
 REPLY_ERROR_KINDS = ("", "mismatch", "protocol_error")
 
@@ -49,6 +52,10 @@ class ReplyProtocol(Protocol):
     def request(self, client: int, seq: int) -> bytes: ...
 
     def check_reply(self, buf: bytearray, start: int, end: int) -> int: ...
+
+
+def _one_kind(client: int, seq: int) -> int:
+    return 0
 
 
 @dataclass(frozen=True)
@@ -65,11 +72,20 @@ class Exchange:
     check_reply: Callable[[bytearray, int, int], int]
     kinds: tuple[str, ...] = ()
     kind: Callable[[int, int], str] | None = None
+    # The kind as an index into ``kinds`` (0 for a protocol without kinds; an undeclared
+    # kind is ``len(kinds)``): what the engine calls per request.
+    kind_index: Callable[[int, int], int] = _one_kind
     setup: Callable[[int], bytes | None] | None = None
     fixed: bytes | None = None
     reply_size: int = 0
     expected: bytes | None = None
     options: dict[str, Any] = field(default_factory=dict)
+
+
+def _index_of(kind: Callable[[int, int], str], kinds: tuple[str, ...]) -> Callable[[int, int], int]:
+    index = {name: i for i, name in enumerate(kinds)}
+    undeclared = len(kinds)
+    return lambda client, seq: index.get(kind(client, seq), undeclared)
 
 
 def error_kind_of(code: int) -> str:
@@ -92,15 +108,22 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Ex
         raise ConfigError(f"protocol {what} declares kinds but has no kind(client, seq) method")
     if not all(isinstance(k, str) and k for k in kinds):
         raise ConfigError(f"protocol {what}: kinds must be non-empty strings, got {kinds!r}")
+    if len(kinds) > MAX_KINDS:
+        raise ConfigError(f"protocol {what} declares {len(kinds)} kinds; at most {MAX_KINDS}")
     setup = getattr(obj, "setup", None)
     if setup is not None and not callable(setup):
         raise ConfigError(f"protocol {what}: setup must be a method")
+    kind_index: Callable[[int, int], int] = _one_kind
+    if kinds:
+        own = getattr(obj, "kind_index", None)
+        kind_index = own if callable(own) else _index_of(kind, kinds)  # type: ignore[arg-type]
     return Exchange(
         name=str(name),
         request=obj.request,  # type: ignore[attr-defined]
         check_reply=obj.check_reply,  # type: ignore[attr-defined]
         kinds=kinds,
         kind=kind if kinds else None,
+        kind_index=kind_index,
         setup=setup,
         fixed=getattr(obj, "fixed", None),
         reply_size=int(getattr(obj, "reply_size", 0) or 0),

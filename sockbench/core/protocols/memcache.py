@@ -72,17 +72,14 @@ class Memcache:
 
     def __init__(self, options: ProtocolOptions) -> None:
         self.mix = CommandMix(options)
-        value = value_bytes(options.value_size)
-        self._set_tail = b" 0 0 %d\r\n%s\r\n" % (len(value), value)
+        value = value_bytes(options.value_size).replace(b"%", b"%%")
+        key = b"key:%%0%dd" % KEY_DIGITS
+        self.request = self.mix.requests(
+            b"set " + key + b" 0 0 %d\r\n" % options.value_size + value + b"\r\n",
+            b"get " + key + b"\r\n",
+        )
+        self.kind_index = self.mix.kind_index()
         self.options = options
-        assert KEY_DIGITS == 12  # the format strings below
-
-    def request(self, client: int, seq: int) -> bytes:
-        mix = self.mix
-        key = mix.key(client, seq)
-        if mix.is_set(seq):
-            return b"set key:%012d" % key + self._set_tail
-        return b"get key:%012d\r\n" % key
 
     def kind(self, client: int, seq: int) -> str:
         return "set" if self.mix.is_set(seq) else "get"

@@ -11,12 +11,14 @@ repeat their key sequence for a given ``--seed`` and worker count.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockbench.errors import ConfigError
 
 KEY_PATTERNS = ("R", "S", "G")
 KEY_DIGITS = 12  # keys are b"key:%012d" (as redis-benchmark), 16 bytes whatever the number
+SET, GET = 0, 1  # kind indexes into ("set", "get")
 
 
 @dataclass(frozen=True)
@@ -93,3 +95,34 @@ class CommandMix:
             return (client + n) % space
         key = int(self._gauss(space / 2, space / 6))
         return min(max(key, 0), space - 1)
+
+    def requests(self, set_format: bytes, get_format: bytes) -> Callable[[int, int], bytes]:
+        """``request(client, seq)``: ``set_format`` or ``get_format`` with the key put in
+        (one ``%d`` each).
+
+        Trade-off: one ``%`` per request, and for random keys (the default) the key drawn
+        inline and the command fixed when the ratio is, rather than calls to
+        :meth:`key`/:meth:`is_set`: a call costs as much as the formatting. The keys
+        drawn are the same, in the same order.
+        """
+        sets, period = self.sets, self.period
+        if self.pattern != "R":
+            key = self.key
+            return lambda client, seq: (
+                (set_format if seq % period < sets else get_format) % key(client, seq)
+            )
+        rnd, space = self._random, self.key_space
+        if sets == period or sets == 0:
+            only = set_format if sets else get_format
+            return lambda client, seq: only % int(rnd() * space)
+        return lambda client, seq: (
+            (set_format if seq % period < sets else get_format) % int(rnd() * space)
+        )
+
+    def kind_index(self) -> Callable[[int, int], int]:
+        """``kind_index(client, seq)``: ``SET`` or ``GET`` (constant when the ratio is)."""
+        sets, period = self.sets, self.period
+        if sets == period or sets == 0:
+            only = SET if sets else GET
+            return lambda client, seq: only
+        return lambda client, seq: SET if seq % period < sets else GET

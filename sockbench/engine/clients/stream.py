@@ -74,11 +74,11 @@ def issue(ctx: ClientContext, ex: StreamExchange, seq: int, mark_ns: int, sent_n
     protocol = ctx.protocol
     if protocol is None or protocol.fixed is not None:
         return ctx.request if ex.issue(mark_ns, sent_ns) else b""
-    request = protocol.request(ctx.index_in_run, seq)
+    client = ctx.index_in_run
+    request = protocol.request(client, seq)
     if not ex.issue(mark_ns, sent_ns):
         return b""
-    kind = protocol.kind(ctx.index_in_run, seq) if protocol.kind is not None else protocol.name
-    ex.note(kind, len(request))
+    ex.note(protocol.kind_index(client, seq), len(request))
     return request
 
 
