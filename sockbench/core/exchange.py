@@ -198,6 +198,7 @@ class StreamExchange:
         "_count",
         "_expected",
         "_got",
+        "_kind",
         "_kinds",
         "_mark",
         "_rest",
@@ -225,6 +226,7 @@ class StreamExchange:
         *,
         pipelined: bool = False,
         kind_sink: KindSink | None = None,
+        kind: int | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -240,9 +242,12 @@ class StreamExchange:
         self._warm = 0
         # Protocols whose requests vary (a command mix): each request's size and kind as
         # one int (KIND_BITS), in step with the marks; None otherwise, so the common case
-        # pays nothing.
+        # pays nothing. ``kind``: every request is of that kind and ``nbytes`` long, so
+        # nothing is noted per request either.
         self.kind_sink = kind_sink
-        self._kinds: deque[int] | None = deque() if kind_sink is not None else None
+        self._kind = kind or 0
+        noted = kind_sink is not None and kind is None
+        self._kinds: deque[int] | None = deque() if noted else None
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -426,8 +431,8 @@ class StreamExchange:
         if count:
             self._shift()
         size = self.nbytes
-        kind = 0
-        kinds = self._kinds  # not None exactly when kind_sink is not
+        kind = self._kind
+        kinds = self._kinds
         if kinds is not None:
             kind = kinds.popleft()
             size = kind >> KIND_BITS
@@ -451,7 +456,9 @@ class StreamExchange:
     def _measured_kinds(self) -> list[int]:
         """The kind of each measured request in flight, oldest first."""
         kinds = self._kinds
-        return [code & KIND_MASK for code in kinds][self._warm :] if kinds is not None else []
+        if kinds is None:
+            return [self._kind] * (len(self._sents) - self._warm) if self.kind_sink else []
+        return [code & KIND_MASK for code in kinds][self._warm :]
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""

@@ -472,9 +472,14 @@ class KindSink(Sink):
         super().__init__()
         self.kind_latencies: dict[str, list[int]] = {}
         self.kind_errors: Counter[tuple[str, str]] = Counter()
+        self.sizes: list[int] = []
 
     def kind_completed(self, kind: int, latency_ns: int) -> None:
         self.kind_latencies.setdefault(KINDS[kind], []).append(latency_ns)
+
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+        super().completed(latency_ns, service_ns, sent, got)
+        self.sizes.append(sent)
 
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_errors[KINDS[kind], error] += 1
@@ -528,4 +533,29 @@ def test_requests_of_a_kind_open_at_the_drains_end_time_out_as_their_kind() -> N
     ex.note(KINDS.index("get"), 30)
     ex.finish(t + 2 * S)
     assert sink.kind_errors == Counter({("get", "timeout"): 1})
+    assert balanced(win, sink)
+
+
+def test_requests_all_of_one_kind_are_counted_as_it_without_notes() -> None:
+    """``one_kind``: every request is a GET of ``nbytes``, so nothing is noted per request,
+    yet completions, timeouts and failures are that kind's, and the sizes add up."""
+    from sockbench.core.protocols import ProtocolOptions, build_protocol
+    from sockbench.engine.workload import ProtocolMatcher
+
+    redis = build_protocol("redis", ProtocolOptions(ratio=(0, 1)))
+    assert redis.one_kind == (KINDS.index("get"), len(redis.request(0, 0)))
+    win = window()
+    sink = KindSink()
+    ex = StreamExchange(
+        win, sink, ProtocolMatcher(redis.check_reply), redis.one_kind[1], pipelined=True,
+        kind_sink=sink, kind=redis.one_kind[0],
+    )  # fmt: skip
+    t = 11 * S
+    for i in range(3):
+        assert ex.issue(t + i, t + i)
+    assert feed(ex, b"$3\r\nabc\r\n$-1\r\n", t + MS) == OK
+    assert sink.sizes == [redis.one_kind[1]] * 2
+    ex.fail("closed", t + 2 * MS)
+    assert {k: len(v) for k, v in sink.kind_latencies.items()} == {"get": 2}
+    assert sink.kind_errors == Counter({("get", "closed"): 1})
     assert balanced(win, sink)

@@ -146,6 +146,11 @@ def _smoke_test(exchange: Exchange, spec: str) -> None:
         raise ConfigError(
             f"protocol {spec}: kind_index() returned {index!r} where kind() returned {kind!r}"
         )
+    if exchange.one_kind is not None and exchange.one_kind != (index, len(first)):
+        raise ConfigError(
+            f"protocol {spec}: one_kind is {exchange.one_kind!r} but the first request is "
+            f"kind {index} of {len(first)} bytes"
+        )
     if setup is not None and not isinstance(setup, bytes | bytearray):
         raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
     if not isinstance(code, int) or code != NEED_MORE:

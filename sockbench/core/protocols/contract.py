@@ -22,6 +22,8 @@ Optional members, looked up once when a run starts:
   request, so latency is also recorded per command ("set", "get").
 - ``kind_index(client, seq) -> int``: the same as ``kinds.index(kind(client, seq))``,
   only cheaper (the engine calls it per request; without it, it looks the name up).
+- ``one_kind: tuple[int, int] | None``: ``(kind index, request size)`` when every
+  request is of that one kind and size, so the engine notes nothing per request.
 - ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
   SELECT); its reply is checked with ``check_reply`` but not measured.
 
@@ -75,6 +77,7 @@ class Exchange:
     # The kind as an index into ``kinds`` (0 for a protocol without kinds; an undeclared
     # kind is ``len(kinds)``): what the engine calls per request.
     kind_index: Callable[[int, int], int] = _one_kind
+    one_kind: tuple[int, int] | None = None
     setup: Callable[[int], bytes | None] | None = None
     fixed: bytes | None = None
     reply_size: int = 0
@@ -86,6 +89,23 @@ def _index_of(kind: Callable[[int, int], str], kinds: tuple[str, ...]) -> Callab
     index = {name: i for i, name in enumerate(kinds)}
     undeclared = len(kinds)
     return lambda client, seq: index.get(kind(client, seq), undeclared)
+
+
+def _one_kind_of(obj: object, what: str, kinds: tuple[str, ...]) -> tuple[int, int] | None:
+    one = getattr(obj, "one_kind", None)
+    if one is None:
+        return None
+    if (
+        not isinstance(one, tuple)
+        or len(one) != 2
+        or not all(isinstance(n, int) for n in one)
+        or not 0 <= one[0] < max(len(kinds), 1)
+        or one[1] < 1
+    ):
+        raise ConfigError(
+            f"protocol {what}: one_kind must be (kind index, request size), got {one!r}"
+        )
+    return one
 
 
 def error_kind_of(code: int) -> str:
@@ -124,6 +144,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Ex
         kinds=kinds,
         kind=kind if kinds else None,
         kind_index=kind_index,
+        one_kind=_one_kind_of(obj, what, kinds),
         setup=setup,
         fixed=getattr(obj, "fixed", None),
         reply_size=int(getattr(obj, "reply_size", 0) or 0),

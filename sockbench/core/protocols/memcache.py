@@ -74,10 +74,12 @@ class Memcache:
         self.mix = CommandMix(options)
         value = value_bytes(options.value_size).replace(b"%", b"%%")
         key = b"key:%%0%dd" % KEY_DIGITS
-        self.request = self.mix.requests(
+        formats = (
             b"set " + key + b" 0 0 %d\r\n" % options.value_size + value + b"\r\n",
             b"get " + key + b"\r\n",
         )
+        self.request = self.mix.requests(*formats)
+        self.one_kind = self.mix.one_kind(*formats)
         self.kind_index = self.mix.kind_index()
         self.options = options
 

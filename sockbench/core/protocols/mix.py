@@ -119,6 +119,13 @@ class CommandMix:
             (set_format if seq % period < sets else get_format) % int(rnd() * space)
         )
 
+    def one_kind(self, set_format: bytes, get_format: bytes) -> tuple[int, int] | None:
+        """``(kind, request size)`` when every request is of one kind and size (a ratio
+        of ``N:0`` or ``0:N``; keys are all one width), else None."""
+        if self.sets and self.sets < self.period:
+            return None
+        return (SET, len(set_format % 0)) if self.sets else (GET, len(get_format % 0))
+
     def kind_index(self) -> Callable[[int, int], int]:
         """``kind_index(client, seq)``: ``SET`` or ``GET`` (constant when the ratio is)."""
         sets, period = self.sets, self.period

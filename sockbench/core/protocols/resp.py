@@ -147,8 +147,9 @@ class Redis:
         # Every key has the same width: each request is one format with the key's digits.
         key = b"$%d\r\nkey:%%0%dd\r\n" % (4 + KEY_DIGITS, KEY_DIGITS)
         value = bulk(value_bytes(options.value_size)).replace(b"%", b"%%")
-        self.request = self.mix.requests(b"*3\r\n$3\r\nSET\r\n" + key + value,
-                                         b"*2\r\n$3\r\nGET\r\n" + key)  # fmt: skip
+        formats = (b"*3\r\n$3\r\nSET\r\n" + key + value, b"*2\r\n$3\r\nGET\r\n" + key)
+        self.request = self.mix.requests(*formats)
+        self.one_kind = self.mix.one_kind(*formats)
         self.kind_index = self.mix.kind_index()
         self.check_reply = mix_reply_parser(options.value_size)
         self.options = options

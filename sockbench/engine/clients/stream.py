@@ -58,10 +58,13 @@ async def open_loop(ctx: ClientContext) -> None:
 
 
 def new_exchange(ctx: ClientContext) -> StreamExchange:
-    varies = ctx.protocol is not None and ctx.protocol.fixed is None
+    protocol = ctx.protocol
+    varies = protocol is not None and protocol.fixed is None
+    one = protocol.one_kind if protocol is not None and varies else None
     return StreamExchange(
-        ctx.window, ctx.recorder, ctx.matcher, len(ctx.request), pipelined=ctx.pipeline > 1,
-        kind_sink=ctx.recorder if varies else None,
+        ctx.window, ctx.recorder, ctx.matcher, one[1] if one else len(ctx.request),
+        pipelined=ctx.pipeline > 1, kind_sink=ctx.recorder if varies else None,
+        kind=one[0] if one else None,
     )  # fmt: skip
 
 
@@ -69,7 +72,8 @@ def issue(ctx: ClientContext, ex: StreamExchange, seq: int, mark_ns: int, sent_n
     """Issue this client's ``seq``-th request; empty if the window is closed.
 
     A protocol's varying request (a command mix) is noted with its kind and size, so the
-    recorder splits latency by kind.
+    recorder splits latency by kind; unless every request is of one kind and size
+    (``one_kind``: the exchange knows them already).
     """
     protocol = ctx.protocol
     if protocol is None or protocol.fixed is not None:
@@ -78,7 +82,8 @@ def issue(ctx: ClientContext, ex: StreamExchange, seq: int, mark_ns: int, sent_n
     request = protocol.request(client, seq)
     if not ex.issue(mark_ns, sent_ns):
         return b""
-    ex.note(protocol.kind_index(client, seq), len(request))
+    if protocol.one_kind is None:
+        ex.note(protocol.kind_index(client, seq), len(request))
     return request
 
 
