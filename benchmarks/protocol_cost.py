@@ -10,8 +10,9 @@ and CPU per request.
    (``git archive``) alternate with the working tree's, A B A B, in fresh processes.
 3. The generator's CPU per request (µs, from the result's ``generator`` section), against
    one private redis-server, alternating ``--send PING --expect +PONG`` (the fixed-size
-   pump: the anchor), ``--protocol redis --ratio 0:1`` (GET) and ``--ratio 1:0`` (SET),
-   ``--reps`` times. CPU per request is far less disturbed by a busy machine than req/s.
+   pump: the anchor), ``--protocol redis --ratio 1:0`` (SET) and ``--ratio 0:1`` (GET,
+   hits: the SETs wrote the keys), ``--reps`` times, each tree in turn with
+   ``--baseline``. CPU per request is far less disturbed by a busy machine than req/s.
 
     .venv/bin/python benchmarks/protocol_cost.py --baseline main
 """
@@ -101,19 +102,15 @@ def _steps_once(tree: Path, cpu: int | None, repeat: int) -> dict[str, float]:
     return dict(json.loads(out.stdout))
 
 
-def step_costs(args: argparse.Namespace) -> list[list[str]]:
+def step_costs(args: argparse.Namespace, trees: dict[str, Path]) -> list[list[str]]:
     """Each step's ns, median over rounds of each round's best; before/after if asked."""
-    with tempfile.TemporaryDirectory(prefix="sockbench-baseline-") as tmp:
-        trees = {"after": ROOT}
-        if args.baseline:
-            trees = {"before": _tree(args.baseline, Path(tmp)), "after": ROOT}
-        samples: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-        for rnd in range(args.step_rounds):
-            for name, tree in trees.items():  # A B A B
-                wait_for_quiet()
-                samples[name].append(_steps_once(tree, args.cpu, 7))
-                cycle = samples[name][-1]["cycle get"]
-                log(f"steps round {rnd + 1} {name}: cycle get {cycle:.0f} ns")
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    for rnd in range(args.step_rounds):
+        for name, tree in trees.items():  # A B A B
+            wait_for_quiet()
+            samples[name].append(_steps_once(tree, args.cpu, 7))
+            cycle = samples[name][-1]["cycle get"]
+            log(f"steps round {rnd + 1} {name}: cycle get {cycle:.0f} ns")
     steps = list(samples["after"][0])
     table = {
         name: {k: median([s[k] for s in runs]) for k in steps} for name, runs in samples.items()
@@ -138,46 +135,51 @@ VARIANTS = {
     "PING, --send/--expect (fixed-size pump, anchor)": [
         "--send", "PING\\r\\n", "--expect", "+PONG\\r\\n",
     ],
-    "GET, --protocol redis --ratio 0:1 (protocol pump)": [
-        "--protocol", "redis", "--ratio", "0:1", "--value-size", "100", "--key-space", "1000",
-    ],
     "SET, --protocol redis --ratio 1:0 (protocol pump)": [
         "--protocol", "redis", "--ratio", "1:0", "--value-size", "100", "--key-space", "1000",
+    ],
+    "GET, --protocol redis --ratio 0:1 (protocol pump)": [
+        "--protocol", "redis", "--ratio", "0:1", "--value-size", "100", "--key-space", "1000",
     ],
 }  # fmt: skip
 
 
-def generator_costs(args: argparse.Namespace) -> list[list[str]]:
+def generator_costs(args: argparse.Namespace, trees: dict[str, Path]) -> list[list[str]]:
+    """CPU µs per request of each variant (and tree: before/after alternated), median."""
     port = free_port()
-    cpu_us: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    rps: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    runs = [(variant, tree) for variant in VARIANTS for tree in trees]
+    cpu_us: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
+    rps: dict[tuple[str, str], list[float]] = {run: [] for run in runs}
     with tempfile.TemporaryDirectory(prefix="sockbench-redis-") as workdir:
         argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", workdir, "--loglevel", "warning"]  # fmt: skip
         with running(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT):
             wait_tcp(port)
             for rep in range(args.reps):
-                for name, extra in VARIANTS.items():
+                for variant, tree in runs:
                     wait_for_quiet()
                     result = sockbench_run(
                         [
-                            "--target", f"tcp://127.0.0.1:{port}", *extra,
+                            "--target", f"tcp://127.0.0.1:{port}", *VARIANTS[variant],
                             "--clients", str(args.clients), "--duration", str(args.duration),
                             "--warmup", "1", "--workers", "1",
                         ],
                         timeout_s=args.duration + 120,
+                        prefix=["env", f"PYTHONPATH={trees[tree]}"],
                     )  # fmt: skip
                     totals = result["totals"]
                     assert not totals["errors"], totals["errors"]
                     cpu = result["generator"]["cpu_percent_mean"] / 100
-                    cpu_us[name].append(cpu / totals["throughput_rps"] * 1e6)
-                    rps[name].append(totals["throughput_rps"])
-                    log(f"rep {rep + 1} {name}: {cpu_us[name][-1]:.2f} µs CPU/request")
-    anchor = median(next(iter(cpu_us.values())))
+                    run = (variant, tree)
+                    cpu_us[run].append(cpu / totals["throughput_rps"] * 1e6)
+                    rps[run].append(totals["throughput_rps"])
+                    log(f"rep {rep + 1} {variant} ({tree}): {cpu_us[run][-1]:.2f} µs CPU/request")
+    anchor = median(cpu_us[next(iter(VARIANTS)), "after"])
     return [
-        [name, fmt(median(cpu_us[name]), 2), f"{median(cpu_us[name]) / anchor:.2f}",
-         fmt(median(rps[name])), ", ".join(fmt(v, 2) for v in cpu_us[name])]
-        for name in VARIANTS
+        [variant, tree, fmt(median(cpu_us[variant, tree]), 2),
+         f"{median(cpu_us[variant, tree]) / anchor:.2f}", fmt(median(rps[variant, tree])),
+         ", ".join(fmt(v, 2) for v in cpu_us[variant, tree])]
+        for variant, tree in runs
     ]  # fmt: skip
 
 
@@ -186,9 +188,13 @@ def _generator_section(args: argparse.Namespace, rows: list[list[str]]) -> list[
         return []
     return [
         f"## Generator CPU per request against one redis-server ({args.clients} clients, "
-        f"{args.duration:g} s, `--workers 1`; median of {args.reps}, A B C A B C)",
+        f"{args.duration:g} s, `--workers 1`; median of {args.reps}, every workload and tree "
+        "in turn)",
         "",
-        md_table(["workload", "CPU µs/request", "vs PING", "req/s", "every run (µs)"], rows),
+        md_table(
+            ["workload", "tree", "CPU µs/request", "vs PING (after)", "req/s", "every run (µs)"],
+            rows,
+        ),
         "",
     ]
 
@@ -206,8 +212,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "protocol_cost.md")
     args = parser.parse_args()
     parsers = parser_costs(args.rounds)
-    steps = step_costs(args)
-    generator = [] if args.no_generator else generator_costs(args)
+    with tempfile.TemporaryDirectory(prefix="sockbench-baseline-") as tmp:
+        trees = {"after": ROOT}
+        if args.baseline:
+            trees = {"before": _tree(args.baseline, Path(tmp)), "after": ROOT}
+        steps = step_costs(args, trees)
+        generator = [] if args.no_generator else generator_costs(args, trees)
     step_headers = ["step (ns per request)"]
     if args.baseline:
         step_headers += [f"before ({args.baseline})", "after", "after/before"]
