@@ -457,7 +457,7 @@ class StreamExchange:
         """The kind of each measured request in flight, oldest first."""
         kinds = self._kinds
         if kinds is None:
-            return [self._kind] * (len(self._sents) - self._warm) if self.kind_sink else []
+            return [self._kind] * (self._count - self._warm) if self.kind_sink else []
         return [code & KIND_MASK for code in kinds][self._warm :]
 
     def deadline(self) -> int:
