@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from sockbench.core.protocols.resp import command
 from sockbench.report import render
 from tests.conftest import start_ready_process, stop_process
 from tests.support.drivers import BOTH_DRIVERS
@@ -232,3 +233,26 @@ def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
         assert set(kinds) == {"set", "get"}
         assert kinds["get"][0] == pytest.approx(3 * kinds["set"][0], rel=0.2)
         assert kinds["get"][1] > 0
+
+
+@BOTH_DRIVERS
+@pytest.mark.parametrize("ratio", ["1:0", "0:1"])
+def test_redis_one_sided_mix_counts_every_request_as_its_one_kind(
+    redis_port: int, ratio: str, batch: bool
+) -> None:
+    """``--ratio 1:0``/``0:1`` (``one_kind``: nothing noted per request): every request is
+    counted as its kind, with its size, and redis counts as many."""
+    result = _kv_run(redis_port, "redis", batch=batch, ratio=ratio, value_size=100)
+    totals = result["totals"]
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    only, other = ("set", "get") if ratio == "1:0" else ("get", "set")
+    by_kind = totals["by_kind"]
+    assert by_kind[only]["requests"] == totals["requests"] > 1000
+    assert by_kind[other]["requests"] == 0
+    assert result["latency_by_kind_us"][only]["count"] == totals["requests"]
+    key = b"key:%012d" % 0  # every key is as long
+    size = len(command(b"SET", key, b"v" * 100) if only == "set" else command(b"GET", key))
+    assert totals["bytes_sent"] == size * totals["requests"]
+    calls = redis_calls(redis_port)
+    assert calls.get(other, 0) == 0
+    assert calls[only] >= totals["requests"]
