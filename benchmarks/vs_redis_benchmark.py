@@ -20,6 +20,11 @@ are single-threaded here (sockbench ``--workers 1``), and on this 2-core machine
 they share it with redis-server: by default redis-server is pinned to CPU 0 and
 the generator to CPU 1 (``--pinning shared`` lets the scheduler place them).
 
+At one client (unless ``--no-floor``), a plain blocking Python client
+(``_blocking_redis.py``: ``sendall`` + ``recv_into`` in a loop, the same commands and
+keys) joins the rotation too: Python's floor for one client, against which a one-client
+ratio can be read.
+
     .venv/bin/python benchmarks/vs_redis_benchmark.py            # ~3 minutes per pinning
     .venv/bin/python benchmarks/vs_redis_benchmark.py --quick    # ~1 minute
     .venv/bin/python benchmarks/vs_redis_benchmark.py -t set,get -d 100 --concurrency 10,100,1000
@@ -30,8 +35,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -201,7 +208,25 @@ def run_redis_benchmark(
     )
 
 
-Row = tuple[str, int, Cell, Cell, Cell]  # test, clients, sockbench, redis-benchmark, busy-poll
+# test, clients, sockbench, redis-benchmark, busy-poll, blocking Python client
+Row = tuple[str, int, Cell, Cell, Cell, Cell]
+
+
+def run_blocking_python(
+    port: int, test: str, args: argparse.Namespace, pin: str | None
+) -> tuple[float, float, float]:
+    """(req/s, p50 µs, p99 µs) of the plain blocking Python client, one connection."""
+    script = Path(__file__).with_name("_blocking_redis.py")
+    argv = (["taskset", "-c", pin] if pin else []) + [
+        sys.executable, str(script), str(port), test, str(args.duration),
+        str(args.data_size), str(KEY_SPACE),
+    ]  # fmt: skip
+    wait_for_quiet()
+    done = run_bounded(argv, 60 + 10 * args.duration)
+    if done.returncode != 0:
+        raise RuntimeError(f"blocking client failed: {done.stderr.decode(errors='replace')}")
+    out = json.loads(done.stdout)
+    return float(out["rps"]), float(out["p50_us"]), float(out["p99_us"])
 
 
 def measure(pinning: str, args: argparse.Namespace) -> list[Row]:
@@ -231,9 +256,9 @@ def measure_cell(
     args: argparse.Namespace,
     gen_cpu: str | None,
     server: psutil.Process,
-) -> tuple[Cell, Cell, Cell]:
+) -> tuple[Cell, Cell, Cell, Cell]:
     """Every repetition of one test at one concurrency, A B A B."""
-    sb, rb, busy = Cell(), Cell(), Cell()
+    sb, rb, busy, floor = Cell(), Cell(), Cell(), Cell()
     estimate: float | None = None
     for rep in range(args.reps):
         rps, p50, p99, cpu, scpu, errors = run_sockbench(
@@ -251,6 +276,8 @@ def measure_cell(
         )  # fmt: skip
         estimate = rb_rps
         rb.add(rb_rps, rb_p50, rb_p99, rb_cpu, rb_scpu, 0)
+        if clients == 1 and args.floor:
+            floor.add(*run_blocking_python(port, test, args, gen_cpu), 0.0, 0.0, 0)
         busy_note = (
             f", --busy-poll {busy.rps[-1]:,.0f}/s (p50 {busy.p50_us[-1]:.0f} µs)"
             if busy.rps
@@ -261,7 +288,7 @@ def measure_cell(
             f"(p50 {p50:.0f} µs, cpu {cpu:.0f}%, errors {errors}){busy_note}, "
             f"redis-benchmark {rb_rps:,.0f}/s (n={requests}, cpu {rb_cpu:.0f}%)"
         )
-    return sb, rb, busy
+    return sb, rb, busy, floor
 
 
 def _ratio(a: float, b: float) -> str:
@@ -277,7 +304,8 @@ def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
     ]  # fmt: skip
     table = []
     busy_rows = []
-    for test, clients, sb, rb, busy in rows:
+    floor_rows = []
+    for test, clients, sb, rb, busy, floor in rows:
         table.append(
             [
                 test.upper(),
@@ -308,6 +336,19 @@ def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
                     str(sum(busy.errors)),
                 ]
             )
+        if floor.rps:
+            base = median(floor.rps)
+            floor_rows.append(
+                [
+                    test.upper(),
+                    fmt(base),
+                    fmt(median(floor.p50_us)),
+                    fmt(median(sb.rps)),
+                    f"{median(sb.rps) / base:.2f}",
+                    fmt(median(rb.rps)),
+                    f"{median(rb.rps) / base:.2f}",
+                ]
+            )
     where = (
         "redis-server pinned to CPU 0 (`taskset -c 0`), sockbench `--client-cpus 1`, "
         "redis-benchmark `taskset -c 1`"
@@ -318,7 +359,8 @@ def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
         f"{t.upper()} C={c}: sb {', '.join(fmt(v) for v in sb.rps)} / "
         f"r-b {', '.join(fmt(v) for v in rb.rps)}"
         + (f" / busy-poll {', '.join(fmt(v) for v in busy.rps)}" if busy.rps else "")
-        for t, c, sb, rb, busy in rows
+        + (f" / blocking Python {', '.join(fmt(v) for v in fl.rps)}" if fl.rps else "")
+        for t, c, sb, rb, busy, fl in rows
     )
     lines = [f"## {pinning.capitalize()}: {where}", "", md_table(headers, table), ""]
     if busy_rows:
@@ -341,6 +383,25 @@ def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
             ),
             "",
         ]
+    if floor_rows:
+        lines += [
+            "One client against Python's floor (a plain blocking `sendall` + `recv_into` "
+            "loop, `_blocking_redis.py`, same commands and keys, same rotation):",
+            "",
+            md_table(
+                [
+                    "test",
+                    "blocking Python req/s",
+                    "its p50 µs",
+                    "sockbench req/s",
+                    "sockbench / blocking",
+                    "redis-benchmark req/s",
+                    "redis-benchmark / blocking",
+                ],
+                floor_rows,
+            ),
+            "",
+        ]
     lines += [f"Every run, req/s (sockbench / redis-benchmark): {runs}.", ""]
     return "\n".join(lines)
 
@@ -357,6 +418,10 @@ def main() -> None:
     parser.add_argument(
         "--busy-poll", default="1,10", help="client counts also run with --busy-poll ('' = none)"
     )
+    parser.add_argument(
+        "--floor", action=argparse.BooleanOptionalAction, default=True,
+        help="at 1 client, also run a plain blocking Python client (Python's floor)",
+    )  # fmt: skip
     parser.add_argument("-t", "--tests", default="ping", help="comma-separated: ping, set, get")
     parser.add_argument(
         "-d", "--data-size", type=int, default=3, help="SET/GET value bytes (redis-benchmark -d)"
