@@ -22,13 +22,15 @@ from types import SimpleNamespace
 from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import Exact
 from sockbench.core.protocols import ProtocolOptions, build_protocol
+from sockbench.core.protocols.mix import value_bytes
 from sockbench.engine.clients.stream import issue, new_exchange
 from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.workload import ProtocolMatcher
 
 CALLS = 50_000
 VALUE_SIZE = 100
-HIT = b"$%d\r\n%s\r\n" % (VALUE_SIZE, b"v" * VALUE_SIZE)
+# A GET hit on a value sockbench's own SETs wrote, as a SET:GET mix reads.
+HIT = b"$%d\r\n%s\r\n" % (VALUE_SIZE, value_bytes(VALUE_SIZE))
 REPLIES = {"ping": b"+PONG\r\n", "get": HIT, "set": b"+OK\r\n", "get-miss": b"$-1\r\n"}
 RATIOS = {"get": (0, 1), "set": (1, 0), "get-miss": (0, 1)}
 

@@ -49,15 +49,19 @@ from _common import (
 from sockbench.core.expect import Exact
 from sockbench.core.protocols import ProtocolOptions, build_protocol
 from sockbench.core.protocols.memcache import memcache_reply_length
+from sockbench.core.protocols.mix import value_bytes
 from sockbench.core.protocols.resp import resp_reply_length
 
-VALUE = b"v" * 100
+VALUE = b"v" * 100  # a value another client wrote
+OWN = value_bytes(100)  # the value sockbench's own SETs write
 # What --protocol redis --value-size 100 checks replies with (a fast path for its mix).
 redis_reply = build_protocol("redis", ProtocolOptions(value_size=100)).check_reply
 PARSERS: list[tuple[str, Callable[[bytearray, int, int], int], bytes]] = [
     ("fixed --expect '+PONG\\r\\n' (anchor)", Exact(b"+PONG\r\n").check, b"+PONG\r\n"),
     ("redis +OK (SET)", redis_reply, b"+OK\r\n"),
-    ("redis $100 bulk (GET hit)", redis_reply, b"$100\r\n" + VALUE + b"\r\n"),
+    ("redis $100 bulk (GET hit, value its SETs wrote)", redis_reply, b"$100\r\n" + OWN + b"\r\n"),
+    ("redis $100 bulk (GET hit, another writer's value)", redis_reply,
+     b"$100\r\n" + VALUE + b"\r\n"),
     ("redis $-1 nil (GET miss)", redis_reply, b"$-1\r\n"),
     ("general RESP +OK", resp_reply_length, b"+OK\r\n"),
     ("general RESP $100 bulk", resp_reply_length, b"$100\r\n" + VALUE + b"\r\n"),

@@ -73,7 +73,8 @@ MIX_LOOKALIKES = [
 
 def test_resp_mix_parser_frames_like_the_general_one_however_cut() -> None:
     check = mix_reply_parser(5)
-    replies = [*RESP_REPLIES, b"$05\r\nhello\r\n"]  # a leading zero is still 5 bytes
+    # A leading zero is still 5 bytes; "abcde" is the value sockbench's own SETs write.
+    replies = [*RESP_REPLIES, b"$05\r\nhello\r\n", b"$5\r\nabcde\r\n"]
     assert all_splits(check, b"".join(replies)) == {tuple(replies)}
     for stream in MIX_LOOKALIKES:
         assert all_splits(check, b"+OK\r\n" + stream) == all_splits(
@@ -83,8 +84,8 @@ def test_resp_mix_parser_frames_like_the_general_one_however_cut() -> None:
 
 
 _RESP_PIECES = st.sampled_from(
-    [b"+OK\r\n", b"$-1\r\n", b"$5\r\n", b"hello", b"\r\n", b"$", b"5", b"-", b"+", b"\r",
-     b"\n", b"*2\r\n", b":1\r\n", b"x", b"0"]
+    [b"+OK\r\n", b"$-1\r\n", b"$5\r\n", b"hello", b"abcde", b"abcd", b"\r\n", b"$", b"5",
+     b"-", b"+", b"\r", b"\n", b"*2\r\n", b":1\r\n", b"x", b"0"]
 )  # fmt: skip
 
 
