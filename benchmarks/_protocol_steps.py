@@ -100,6 +100,7 @@ def steps(repeat: int) -> dict[str, float]:
         out[f"build {workload}"] = best_ns(build, repeat)
         out[f"kind {workload}"] = best_ns(kinds, repeat)
     for name in ("ping", "get", "set", "get-miss"):
+        check: Callable[[bytearray, int, int], int]
         if name == "ping":
             check = Exact(REPLIES[name]).check
         else:  # the run's own parser: built-ins may order their tests by the ratio
