@@ -77,19 +77,25 @@ async def _receive(
 ) -> None:
     """Classify what arrives until ``wake_at`` (trio time), or until nothing is in
     flight unless ``linger``; then expire what is overdue."""
-    view = SHARED_VIEW
     with trio.move_on_at(wake_at):
         while linger or ex.in_flight:
             await trio.lowlevel.wait_readable(sock)
-            try:
-                n = sock.recv_into(view)
-            except BlockingIOError:
-                continue
-            except OSError as exc:
-                ex.sink.error(error_kind(exc), time.monotonic_ns())
-                continue
-            ex.received(view, n, time.monotonic_ns())
+            receive_one(sock, ex)
     ex.expire(time.monotonic_ns())
+
+
+def receive_one(sock: socket.socket, ex: DatagramExchange) -> bool:
+    """Read one datagram into the shared buffer and classify it; False: none was read
+    (nothing waiting, or a socket error, counted as one)."""
+    try:
+        n = sock.recv_into(SHARED_VIEW)
+    except BlockingIOError:
+        return False
+    except OSError as exc:
+        ex.sink.error(error_kind(exc), time.monotonic_ns())
+        return False
+    ex.received(SHARED_VIEW, n, time.monotonic_ns())
+    return True
 
 
 async def _ping_pong(

@@ -48,7 +48,7 @@ from sockbench.engine.clients.context import (
     open_counted,
     trio_time,
 )
-from sockbench.engine.clients.datagram import SHARED_VIEW
+from sockbench.engine.clients.datagram import receive_one
 from sockbench.engine.clients.stream import (
     SetupFailed,
     backlog,
@@ -544,17 +544,8 @@ class Pump:
             else:
                 client.pending = None
                 self.epoll.modify(client.fd, _IN)
-        if not events & _READ:
+        if not events & _READ or not receive_one(client.sock, ex):
             return
-        view = SHARED_VIEW
-        try:
-            n = client.sock.recv_into(view)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            ex.sink.error(error_kind(exc), time.monotonic_ns())
-            return
-        ex.received(view, n, time.monotonic_ns())
         if (client.finished or not self.open_loop) and not ex.in_flight:
             self._idle_datagram(client)
 
