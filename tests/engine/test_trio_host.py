@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import select
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import trio
 import trio.testing
@@ -10,43 +12,41 @@ import trio.testing
 from sockbench.engine.trio_host import TrioHost, current_host
 
 
-async def _host() -> TrioHost:
+@asynccontextmanager
+async def _hosted() -> AsyncIterator[TrioHost]:
+    """The run's host, its instrument removed afterwards."""
     host = await current_host()
     assert host is not None, "the one-hop wait is not available with the installed trio"
-    return host
+    try:
+        yield host
+    finally:
+        trio.lowlevel.remove_instrument(host)
 
 
 def test_the_installed_trio_offers_the_one_hop_wait() -> None:
     async def main() -> None:
-        host = await _host()
-        try:
+        async with _hosted() as host:
             # Trio's epoll descriptor: watching it from another epoll set is allowed.
             with select.epoll() as ours:
                 ours.register(host.epoll_fd, select.EPOLLIN)
-        finally:
-            trio.lowlevel.remove_instrument(host)
 
     trio.run(main)
 
 
 def test_nothing_to_do_for_trio_means_a_long_sleep_bounded_by_its_next_deadline() -> None:
     async def main() -> None:
-        host = await _host()
-        try:
+        async with _hosted() as host:
             assert host.sleep_s() > 60  # no deadline at all
             with trio.move_on_after(0.5):
                 assert 0 < host.sleep_s() <= 0.5
-        finally:
-            trio.lowlevel.remove_instrument(host)
 
     trio.run(main)
 
 
 def test_a_task_started_or_woken_by_the_pump_gets_its_turn_first() -> None:
     async def main() -> None:
-        host = await _host()
-        woken = trio.Event()
-        try:
+        async with _hosted() as host:
+            woken = trio.Event()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(woken.wait)
                 assert host.sleep_s() == 0  # just started: runnable
@@ -54,8 +54,6 @@ def test_a_task_started_or_woken_by_the_pump_gets_its_turn_first() -> None:
                 assert host.sleep_s() > 0  # blocked on the event
                 woken.set()
                 assert host.sleep_s() == 0  # woken, not run yet
-        finally:
-            trio.lowlevel.remove_instrument(host)
 
     trio.run(main)
 
@@ -75,9 +73,8 @@ def test_the_rest_of_the_batch_being_run_counts_as_runnable() -> None:
             assert host.sleep_s() == 0, "blocking now would stall the other task"
 
     async def main() -> None:
-        host = await _host()
-        orders: set[bool] = set()
-        try:
+        async with _hosted() as host:
+            orders: set[bool] = set()
             for _ in range(40):
                 go, ran = trio.Event(), list[bool]()
                 async with trio.open_nursery() as nursery:
@@ -85,8 +82,6 @@ def test_the_rest_of_the_batch_being_run_counts_as_runnable() -> None:
                     nursery.start_soon(pump_like, go, ran, host, orders)
                     await trio.testing.wait_all_tasks_blocked()
                     go.set()
-        finally:
-            trio.lowlevel.remove_instrument(host)
         assert orders == {True, False}, "both orders should occur in 40 batches"
 
     trio.run(main)
