@@ -214,6 +214,39 @@ def test_example_plugin_agrees_with_the_servers_count(counting_server: Any, batc
     assert result["config"]["protocol"] == PLUGIN
 
 
+SEQ_PLUGIN = """
+class Numbered:
+    def __init__(self, options):
+        pass
+    def request(self, client, seq):
+        return b"SEQ %d %d\\n" % (client, seq)
+    def check_reply(self, buf, start, end):
+        return 3 if end - start >= 3 else 0
+"""
+
+
+@BOTH_DRIVERS
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"pipeline": 4, "workers": "2"}, {"rate": 2000.0}],
+    ids=["closed-loop", "pipeline", "open-loop"],
+)
+def test_each_clients_requests_go_out_once_each_in_order(
+    counting_server: Any, tmp_path: Path, options: dict[str, Any], batch: bool
+) -> None:
+    """A varying request is built ahead of its turn (the pump): the server still sees each
+    client's requests numbered 0, 1, 2, ..., none twice, none skipped."""
+    plugin = tmp_path / "numbered.py"
+    plugin.write_text(SEQ_PLUGIN)
+    port, stop = counting_server("seq")
+    result = _counted_run(port, f"{plugin}:Numbered", batch=batch, **options)
+    counts = stop()
+    assert result["totals"]["errors"] == {}
+    assert result["totals"]["requests"] == REQUESTS
+    assert counts.get("out_of_order", 0) == 0
+    assert REQUESTS <= counts["in_order"] <= REQUESTS + SLACK
+
+
 def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
     from sockbench.core.progress import Tick
     from sockbench.engine.runner import run

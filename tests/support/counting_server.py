@@ -1,7 +1,7 @@
 """Small servers for the line, length-prefixed and example-plugin protocols, counting
 what they serve, run as real processes by the tests.
 
-    python -m tests.support.counting_server --protocol line|u16|u32|kv
+    python -m tests.support.counting_server --protocol line|u16|u32|kv|seq
 
 Prints ``READY <port>`` once listening; on SIGTERM prints ``COUNTS <json>`` (requests
 served, by kind) and exits.
@@ -55,6 +55,22 @@ def kv_replies(buf: bytearray) -> bytes:
     return b"".join(out)
 
 
+LAST_SEQ: dict[bytes, int] = {}
+
+
+def seq_replies(buf: bytearray) -> bytes:
+    """``SEQ <client> <seq>`` lines, answered ``OK``: counted ``in_order`` when each
+    client's numbers come 0, 1, 2, ... across its connections, else ``out_of_order``."""
+    out = []
+    for line in _lines(buf):
+        _, client, seq = line.split()
+        expected = LAST_SEQ.get(client, -1) + 1
+        COUNTS["in_order" if int(seq) == expected else "out_of_order"] += 1
+        LAST_SEQ[client] = int(seq)
+        out.append(b"OK\n")
+    return b"".join(out)
+
+
 def framed_replies(width: int) -> object:
     def replies(buf: bytearray) -> bytes:
         out = []
@@ -89,6 +105,7 @@ async def main(protocol: str) -> None:
     replies = {
         "line": line_replies,
         "kv": kv_replies,
+        "seq": seq_replies,
         "u16": framed_replies(2),
         "u32": framed_replies(4),
     }[protocol]
@@ -106,5 +123,5 @@ async def main(protocol: str) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--protocol", choices=("line", "kv", "u16", "u32"), required=True)
+    parser.add_argument("--protocol", choices=("line", "kv", "seq", "u16", "u32"), required=True)
     asyncio.run(main(parser.parse_args().protocol))

@@ -77,6 +77,7 @@ class _Client:
     """One client's state in the pump; it outlives the client's connections."""
 
     __slots__ = (
+        "ahead",
         "ctx",
         "depth",
         "due",
@@ -102,6 +103,9 @@ class _Client:
         self.finished = False  # the window is closed for this client's next request
         self.retired = False
         self.pending: memoryview | None = None  # the unsent rest of a request
+        # A varying request's ``seq``-th, built once the one before went out: a reply's
+        # next request then goes out without the build (b"": not built).
+        self.ahead = b""
 
 
 class _Stream(_Client):
@@ -371,17 +375,21 @@ class Pump:
         """Closed loop: issue and send the next request; True if it all went out."""
         ex = conn.ex
         start = time.monotonic_ns()
-        if self.varies:
-            request = issue(conn.ctx, ex, conn.seq, start, start)
-            conn.seq += 1  # only a varying request needs its number: an int less otherwise
+        if not self.varies:
+            if ex.issue(start, start):
+                return self._write(conn, self.request)
+            request = b""
         else:
-            request = self.request if ex.issue(start, start) else b""
+            request = issue(conn.ctx, ex, conn.seq, start, start, conn.ahead)
         if not request:
             conn.finished = True
             if not ex.in_flight:
                 self._retire(conn)
             return False
-        return self._write(conn, request)
+        conn.seq += 1  # only a varying request needs its number: an int less otherwise
+        whole = self._write(conn, request)
+        conn.ahead = conn.ctx.request_for(conn.seq)
+        return whole
 
     def _fill(self, conn: _Stream) -> None:
         """Closed loop: send until ``--pipeline`` requests are in flight."""
@@ -394,7 +402,7 @@ class Pump:
         ex = conn.ex
         ctx = conn.ctx
         sent = time.monotonic_ns()
-        request = issue(ctx, ex, conn.seq, due, sent)
+        request = issue(ctx, ex, conn.seq, due, sent, conn.ahead)
         if not request:
             conn.finished = True
             if not ex.in_flight:
@@ -405,6 +413,8 @@ class Pump:
         conn.due = due_ns(ctx, conn.seq)
         heapq.heappush(self.heap, (conn.due, conn.index, conn))
         self._write(conn, request)
+        if self.varies:
+            conn.ahead = ctx.request_for(conn.seq)
 
     def _write(self, conn: _Stream, data: bytes) -> bool:
         """Send what the socket takes now; the rest waits for EPOLLOUT. True if all went."""

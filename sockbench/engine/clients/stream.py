@@ -68,22 +68,29 @@ def new_exchange(ctx: ClientContext) -> StreamExchange:
     )  # fmt: skip
 
 
-def issue(ctx: ClientContext, ex: StreamExchange, seq: int, mark_ns: int, sent_ns: int) -> bytes:
+def issue(
+    ctx: ClientContext,
+    ex: StreamExchange,
+    seq: int,
+    mark_ns: int,
+    sent_ns: int,
+    built: bytes = b"",
+) -> bytes:
     """Issue this client's ``seq``-th request; empty if the window is closed.
 
     A protocol's varying request (a command mix) is noted with its kind and size, so the
     recorder splits latency by kind; unless every request is of one kind and size
-    (``one_kind``: the exchange knows them already).
+    (``one_kind``: the exchange knows them already). ``built``: that request built
+    ahead (:meth:`ClientContext.request_for`), off the path from a reply to the send.
     """
     protocol = ctx.protocol
     if protocol is None or protocol.fixed is not None:
         return ctx.request if ex.issue(mark_ns, sent_ns) else b""
-    client = ctx.index_in_run
-    request = protocol.request(client, seq)
+    request = built or protocol.request(ctx.index_in_run, seq)
     if not ex.issue(mark_ns, sent_ns):
         return b""
     if protocol.one_kind is None:
-        ex.note(protocol.kind_index(client, seq), len(request))
+        ex.note(protocol.kind_index(ctx.index_in_run, seq), len(request))
     return request
 
 
