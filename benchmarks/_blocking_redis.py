@@ -5,7 +5,11 @@ rotation as sockbench and redis-benchmark: what the least a Python client can do
 (no event loop, no accounting beyond one clock read per reply), so a one-client ratio
 can be read against it. Prints ``{"rps", "p50_us", "p99_us"}`` as JSON.
 
-    python benchmarks/_blocking_redis.py PORT TEST SECONDS [VALUE_SIZE KEY_SPACE]
+    python benchmarks/_blocking_redis.py PORT TEST SECONDS [VALUE_SIZE KEY_SPACE [BURN_US]]
+
+``BURN_US`` (``vcpu_wakeup.py``): after each send, spin that long on the clock before
+the blocking ``recv``, touching no socket: what keeping the client's CPU busy, and
+nothing else, does to a round trip.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def main() -> None:
     port, test, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
     value_size = int(sys.argv[4]) if len(sys.argv) > 4 else 3
     key_space = int(sys.argv[5]) if len(sys.argv) > 5 else 100_000
+    burn_ns = int(float(sys.argv[6]) * 1000) if len(sys.argv) > 6 else 0
     make = request_maker(test, value_size, key_space)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -57,6 +62,10 @@ def main() -> None:
     start = clock()
     while start < end:
         sock.sendall(make())
+        if burn_ns:
+            until = clock() + burn_ns
+            while clock() < until:
+                pass
         got = sock.recv_into(buf)
         while not reply_done(buf, got):
             got += sock.recv_into(view[got:])

@@ -18,7 +18,9 @@ counts in ``--busy-poll`` (1 and 10: latency-bound), ``sockbench run --busy-poll
 redis-benchmark runs about as long as sockbench's measurement window. Both tools
 are single-threaded here (sockbench ``--workers 1``), and on this 2-core machine
 they share it with redis-server: by default redis-server is pinned to CPU 0 and
-the generator to CPU 1 (``--pinning shared`` lets the scheduler place them).
+the generator to CPU 1 (``--pinning shared`` lets the scheduler place them;
+``--pinning same-cpu`` puts both on CPU 0, where one client's round trip has no
+cross-CPU wake-up in it: see ``vcpu_wakeup.py``).
 
 At one client (unless ``--no-floor``), a plain blocking Python client
 (``_blocking_redis.py``: ``sendall`` + ``recv_into`` in a loop, the same commands and
@@ -69,6 +71,13 @@ TOOLS = {"redis-server": "redis-server", "redis-benchmark": "redis-tools", "task
 MIN_REQUESTS = 10_000
 KEY_SPACE = 100_000
 REDIS_BENCHMARK_TESTS = {"ping": "ping_inline", "set": "set", "get": "get"}
+# (redis-server's CPU, the client's): ``same-cpu`` has no cross-CPU wake-up, so a
+# one-client round trip there is the two processes' work (see vcpu_wakeup.py).
+PLACEMENTS: dict[str, tuple[str | None, str | None]] = {
+    "pinned": ("0", "1"),
+    "same-cpu": ("0", "0"),
+    "shared": (None, None),
+}
 
 
 @dataclass
@@ -230,7 +239,7 @@ def run_blocking_python(
 
 
 def measure(pinning: str, args: argparse.Namespace) -> list[Row]:
-    redis_cpu, gen_cpu = ("0", "1") if pinning == "pinned" else (None, None)
+    redis_cpu, gen_cpu = PLACEMENTS[pinning]
     port = free_port()
     rows = []
     with tempfile.TemporaryDirectory(prefix="sockbench-redis-") as workdir:
@@ -349,10 +358,11 @@ def render(pinning: str, rows: list[Row], args: argparse.Namespace) -> str:
                     f"{median(rb.rps) / base:.2f}",
                 ]
             )
+    redis_cpu, gen_cpu = PLACEMENTS[pinning]
     where = (
-        "redis-server pinned to CPU 0 (`taskset -c 0`), sockbench `--client-cpus 1`, "
-        "redis-benchmark `taskset -c 1`"
-        if pinning == "pinned"
+        f"redis-server pinned to CPU {redis_cpu} (`taskset -c {redis_cpu}`), sockbench "
+        f"`--client-cpus {gen_cpu}`, redis-benchmark `taskset -c {gen_cpu}`"
+        if gen_cpu is not None
         else "no pinning: redis-server and the generator share both cores"
     )
     runs = "; ".join(
@@ -414,7 +424,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=4.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=1.0, help="sockbench warm-up seconds")
     parser.add_argument("--workers", type=int, default=1, help="sockbench worker processes")
-    parser.add_argument("--pinning", choices=("pinned", "shared", "both"), default="pinned")
+    parser.add_argument(
+        "--pinning", default="pinned",
+        help="comma-separated: pinned (server CPU 0, client CPU 1), same-cpu (both on CPU 0), "
+        "shared (no pinning); both = pinned,shared",
+    )  # fmt: skip
     parser.add_argument(
         "--busy-poll", default="1,10", help="client counts also run with --busy-poll ('' = none)"
     )
@@ -444,7 +458,9 @@ def main() -> None:
         args.busy_poll = set()  # an older sockbench
     ensure_tools(TOOLS)
     raise_fd_limit()
-    pinnings = ("pinned", "shared") if args.pinning == "both" else (args.pinning,)
+    pinnings = [p.strip() for p in args.pinning.replace("both", "pinned,shared").split(",")]
+    if not pinnings or set(pinnings) - set(PLACEMENTS):
+        parser.error(f"--pinning: comma-separated {', '.join(PLACEMENTS)} (or both)")
     version = subprocess.run(
         ["redis-server", "--version"], capture_output=True, text=True, timeout=10, check=False
     ).stdout.split()
