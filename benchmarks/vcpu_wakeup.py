@@ -137,7 +137,8 @@ def measure(placement: str, args: argparse.Namespace) -> str:
         "",
         f"sockbench does {median(rps[variants[-2]]) / base:.2f}× the plain blocking loop's "
         f"req/s, redis-benchmark {median(rps[variants[-1]]) / base:.2f}×; the loop spinning "
-        f"{args.burn_us[best]:g} µs after each send does {median(rps[variants[best]]) / base:.2f}×. "
+        f"{args.burn_us[best]:g} µs after each send does "
+        f"{median(rps[variants[best]]) / base:.2f}×. "
         f"The VM's steal time grew by {stolen:.1f} s (both CPUs) during these runs.",
         "",
     ])  # fmt: skip
