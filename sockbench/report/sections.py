@@ -290,11 +290,14 @@ def _protocol(config: Mapping[str, Any]) -> str:
 def _workload(result: Doc) -> str:
     config: Mapping[str, Any] = result.get("config") or {}
     key = cell_key(result)
+    mode = config.get("mode") or "echo"
+    protocol = config.get("protocol") or "echo"
+    # Echo mode with a protocol talks that protocol: the request does not come back.
     parts = [
-        f"{key.proto} {config.get('mode') or 'echo'}",
-        f"{numbers.fmt_int(key.clients)} clients",
+        key.proto if mode == "echo" and protocol != "echo" else f"{key.proto} {mode}",
+        f"{numbers.fmt_int(key.clients)} client{'' if key.clients == 1 else 's'}",
     ]
-    if (config.get("protocol") or "echo") != "echo":
+    if protocol != "echo":
         parts.append(_protocol(config))
     elif config.get("request") is not None:
         parts.append(f"request {_shown(config['request'])}")

@@ -11,12 +11,12 @@ import pytest
 from rich.console import Console
 
 from sockbench.errors import SockbenchError
-from sockbench.report import EXTENSIONS, FORMATS, render
+from sockbench.report import EXTENSIONS, FORMATS, load, render
 from sockbench.report import csv as csv_format
 from sockbench.report.document import cell_key, cells
 from sockbench.report.sections import Table
 from sockbench.report.terminal import pick_columns, print_report
-from tests.report.conftest import html_of
+from tests.report.conftest import RESULT_TCP, html_of
 
 
 def test_registry() -> None:
@@ -224,3 +224,26 @@ def test_one_saturation_notice_read_from_warning_details(compare_doc: dict[str, 
     text = render(doc, "text")
     assert saturated.text() not in text  # the Generator saturated section says it once
     assert other.text() in text  # other warnings stay, whatever their words
+
+
+@pytest.mark.parametrize(
+    ("config", "clients", "line"),
+    [
+        ({}, 100, "tcp echo, 100 clients, payload 64 B"),
+        ({"protocol": "redis", "ratio": [1, 10], "key_space": 1000}, 1, "tcp, 1 client, "),
+        ({"mode": "stream"}, 2, "tcp stream, 2 clients"),
+    ],
+    ids=["echo", "protocol", "stream"],
+)
+def test_the_workload_line_names_what_was_sent(
+    config: dict[str, Any], clients: int, line: str
+) -> None:
+    """A protocol run is not an echo: its line names the protocol, not echo mode."""
+    doc = load(RESULT_TCP)
+    doc["config"].update(config)
+    doc["config"]["clients"] = clients
+    doc.get("cell", {}).pop("clients", None)
+    text = render(doc, "text")
+    workload = next(row for row in text.splitlines() if row.startswith("workload"))
+    assert workload.split(None, 1)[1].startswith(line)
+    assert ("echo" in workload) == (line.startswith("tcp echo"))
