@@ -24,10 +24,17 @@ def fields(result: dict[str, Any]) -> dict[str, str]:
     return dict(stream_fields(result))
 
 
-def side_line(nbytes: int, seconds: float, payload: int) -> str:
+def side_line(side: dict[str, Any], nbytes: int, seconds: float, payload: int) -> str:
+    """The line for one side, after checking the side's figures are these counts over
+    these seconds (the document rounds its rates from the unrounded seconds, so a rate
+    recomputed here may land on the other side of a rounding step: compare approx)."""
+    assert side["bytes"] == nbytes
+    assert side["seconds"] == pytest.approx(seconds, abs=1e-6)
+    assert side["bps"] == pytest.approx(nbytes * 8 / seconds, rel=1e-5)
+    assert side["messages_per_s"] == pytest.approx(nbytes / payload / seconds, rel=1e-5)
     return (
-        f"{numbers.fmt_bytes(nbytes)}, {numbers.fmt_bps(nbytes * 8 / seconds)}, "
-        f"{numbers.fmt_rate(nbytes / payload / seconds)} msg/s over {seconds:.2f} s"
+        f"{numbers.fmt_bytes(nbytes)}, {numbers.fmt_bps(side['bps'])}, "
+        f"{numbers.fmt_rate(side['messages_per_s'])} msg/s over {seconds:.2f} s"
     )
 
 
@@ -43,8 +50,8 @@ def test_udp_stream_sender_and_receiver_lines() -> None:
     assert len(s["per_stream"]) == 2
     assert sum(p["sent_bytes"] for p in s["per_stream"]) == totals["bytes_sent"]
     shown = fields(result)
-    assert shown["sender"] == side_line(d["sent"] * 512, seconds, 512)
-    assert shown["receiver"] == side_line(d["received"] * 512, seconds, 512)
+    assert shown["sender"] == side_line(s["sender"], d["sent"] * 512, seconds, 512)
+    assert shown["receiver"] == side_line(s["receiver"], d["received"] * 512, seconds, 512)
     text = render(result, "text")
     assert "throughput" not in text.split("Stream\n")[0]  # no mixed sent/received line
 
@@ -64,8 +71,9 @@ def test_stream_receiver_is_the_sinks_count(proto: str) -> None:
     # The receiver's time runs to the last report, as iperf3's does.
     assert s["receiver"]["seconds"] == pytest.approx(result["duration_s"] + totals["drain_s"])
     shown = fields(result)
-    assert shown["sender"] == side_line(totals["bytes_sent"], s["sender"]["seconds"], 16384)
-    assert shown["receiver"] == side_line(totals["bytes_sent"], s["receiver"]["seconds"], 16384)
+    sent, sender, receiver = totals["bytes_sent"], s["sender"], s["receiver"]
+    assert shown["sender"] == side_line(sender, sent, sender["seconds"], 16384)
+    assert shown["receiver"] == side_line(receiver, sent, receiver["seconds"], 16384)
     assert "0 B received" not in render(result, "text")
 
 
