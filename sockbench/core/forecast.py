@@ -166,15 +166,41 @@ def measured_warnings(doc: Mapping[str, Any]) -> list[RunWarning]:
                     f"raise --timeout (to {max(10.0, 4 * wait):.0f}s, say) or lower --clients",
                 )
             )
+    warnings.extend(_time_wait_warnings(config, totals))
+    return warnings
+
+
+def _time_wait_warnings(config: Mapping[str, Any], totals: Mapping[str, Any]) -> list[RunWarning]:
+    """Ports a churn run leaves in TIME_WAIT, against the ports its addresses have.
+
+    Only when none ran out: running out is its own warning (``no_ephemeral_port``). A
+    run that leaves more than there are and still connects is one the kernel let reuse
+    TIME_WAIT ports (``net.ipv4.tcp_tw_reuse``, on by default for loopback only).
+    """
     per_s = totals.get("connections_per_s")
     sources = max(1, len(config.get("source_ips") or ()))
-    if per_s and per_s * TIME_WAIT_S > 0.5 * PORTS_PER_ADDRESS * sources:
-        warnings.append(
-            RunWarning(
-                WarningKind.EPHEMERAL_PORTS,
-                f"{per_s:,.0f} new connections/s hold {per_s * TIME_WAIT_S:,.0f} ports in "
-                f"TIME_WAIT ({TIME_WAIT_S} s each), near the ~28k per source address",
-                "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9",
-            )
+    ports = PORTS_PER_ADDRESS * sources
+    held = (per_s or 0) * TIME_WAIT_S
+    ran_out = any(
+        (totals.get(kind) or {}).get("no_ephemeral_port") for kind in ("errors", "warmup_errors")
+    )
+    if ran_out or held <= 0.5 * ports:
+        return []
+    share = f"{held / ports:.1f}× the" if held > ports else f"{held / ports:.0%} of the"
+    addresses = f"{sources} source address{'es' if sources > 1 else ''}"
+    why = (
+        "none ran out because the kernel reused ports still in TIME_WAIT "
+        "(net.ipv4.tcp_tw_reuse, on for loopback by default); without that reuse, or "
+        "off loopback, connects would fail with EADDRNOTAVAIL"
+        if held > ports
+        else "a faster target, or a longer run, would run out"
+    )
+    return [
+        RunWarning(
+            WarningKind.EPHEMERAL_PORTS,
+            f"{per_s:,.0f} new connections/s leave {held:,.0f} ports in TIME_WAIT "
+            f"({TIME_WAIT_S} s each), {share} {ports:,} ephemeral ports of {addresses}: {why}",
+            "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, "
+            "or lower the connection rate",
         )
-    return warnings
+    ]

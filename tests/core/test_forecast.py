@@ -97,3 +97,27 @@ def test_auto_workers_past_the_per_cpu_cap_only_so_far() -> None:
     with pytest.raises(ConfigError, match=r"needs 41 generator processes .* pass --force"):
         validate_run({"clients": 6001}, small)
     assert validate_run({"clients": 6001, "force": True}, small).workers == 41
+
+
+def _churn(per_s: float, sources: int = 1, **errors: int) -> list[str]:
+    doc = {
+        "config": {"mode": "churn", "source_ips": [f"127.0.0.{i + 2}" for i in range(sources)]},
+        "totals": {"connections_per_s": per_s, "errors": errors},
+    }
+    return [w.message for w in measured_warnings(doc)]
+
+
+def test_time_wait_says_how_far_over_the_ports_a_churn_run_went() -> None:
+    """Ports held 60 s each against 28,232 per address: "near" when over half, "N× the"
+    with the kernel's reuse named when over all of them, nothing when it ran out (that
+    has its own warning) or stayed under half."""
+    assert _churn(200.0) == []  # 12,000 held: under half
+    [near] = _churn(300.0)  # 18,000
+    assert "18,000 ports in TIME_WAIT" in near and "64% of the 28,232" in near
+    assert "tcp_tw_reuse" not in near
+    [over] = _churn(10_000.0)  # 600,000
+    assert "21.3× the 28,232 ephemeral ports of 1 source address" in over
+    assert "tcp_tw_reuse" in over
+    [two] = _churn(1_000.0, sources=2)  # 60,000 against 56,464
+    assert "1.1× the 56,464 ephemeral ports of 2 source addresses" in two
+    assert _churn(10_000.0, no_ephemeral_port=3) == []
