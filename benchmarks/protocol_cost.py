@@ -56,6 +56,7 @@ VALUE = b"v" * 100  # a value another client wrote
 OWN = value_bytes(100)  # the value sockbench's own SETs write
 # What --protocol redis --value-size 100 checks replies with (a fast path for its mix).
 redis_reply = build_protocol("redis", ProtocolOptions(value_size=100)).check_reply
+memcache_reply = build_protocol("memcache", ProtocolOptions(value_size=100)).check_reply
 PARSERS: list[tuple[str, Callable[[bytearray, int, int], int], bytes]] = [
     ("fixed --expect '+PONG\\r\\n' (anchor)", Exact(b"+PONG\r\n").check, b"+PONG\r\n"),
     ("redis +OK (SET)", redis_reply, b"+OK\r\n"),
@@ -67,10 +68,14 @@ PARSERS: list[tuple[str, Callable[[bytearray, int, int], int], bytes]] = [
     ("general RESP $100 bulk", resp_reply_length, b"$100\r\n" + VALUE + b"\r\n"),
     ("general RESP $-1 nil", resp_reply_length, b"$-1\r\n"),
     ("general RESP *2 array", resp_reply_length, b"*2\r\n$3\r\nfoo\r\n:42\r\n"),
-    ("memcached STORED (set)", memcache_reply_length, b"STORED\r\n"),
-    ("memcached VALUE + END (get hit)", memcache_reply_length,
+    ("memcached STORED (set)", memcache_reply, b"STORED\r\n"),
+    ("memcached VALUE + END (get hit, value its SETs wrote)", memcache_reply,
+     b"VALUE key:000000000001 0 100\r\n" + OWN + b"\r\nEND\r\n"),
+    ("memcached VALUE + END (get hit, another writer's value)", memcache_reply,
      b"VALUE key:000000000001 0 100\r\n" + VALUE + b"\r\nEND\r\n"),
-    ("memcached END (get miss)", memcache_reply_length, b"END\r\n"),
+    ("memcached END (get miss)", memcache_reply, b"END\r\n"),
+    ("general memcached VALUE + END", memcache_reply_length,
+     b"VALUE key:000000000001 0 100\r\n" + VALUE + b"\r\nEND\r\n"),
 ]  # fmt: skip
 CALLS = 100_000
 

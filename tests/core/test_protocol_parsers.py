@@ -17,6 +17,7 @@ from sockbench.core.protocols import (
     build_protocol,
 )
 from sockbench.core.protocols.memcache import memcache_reply_length
+from sockbench.core.protocols.memcache import mix_reply_parser as memcache_mix_parser
 from sockbench.core.protocols.mix import CommandMix, parse_ratio
 from sockbench.core.protocols.resp import (
     command,
@@ -149,6 +150,55 @@ def test_memcache_error_lines_are_errors(line: bytes) -> None:
 
 def test_memcache_gives_up_on_an_endless_line() -> None:
     assert memcache_reply_length(bytearray(b"x" * 3000), 0, 3000) == MALFORMED
+
+
+# The memcache mix parser's fast path (a hit on sockbench's own value, "abcde" at size 5)
+# against replies that only look like it: it must answer exactly as the general parser.
+OWN_HIT = b"VALUE key:000000000042 0 5\r\nabcde\r\nEND\r\n"
+MEMCACHE_LOOKALIKES = [
+    b"VALUE key:00000000004x 0 5\r\nabcde\r\nEND\r\n",  # a key that is not all digits
+    b"VALUE key:0000 000042 0 5\r\nabcde\r\nEND\r\n",  # a space in the key: 4 fields
+    b"VALUE key:000000000042 0 5\r\nabcdeXXEND\r\n",  # no CRLF after the value
+    b"VALUE key:000000000042 1 5\r\nabcde\r\nEND\r\n",  # other flags: the general walk
+    b"VALUE key:000000000042 0 5\r\nabcde\r\nENDX\r\n",
+    b"VALUE key:000000000042 0 5\r\nabcde\r\nVALUE k 0 1\r\nx\r\nEND\r\n",
+    b"VALUE key:000000000042 0 05\r\nabcde\r\nEND\r\n",
+    b"VALUE key:000000000042 0 5\r\nfghij\r\nEND\r\n",  # another writer's value
+    b"STOREDX\r\n",
+    b"ENDX\r\n",
+]
+
+
+def test_memcache_mix_parser_frames_like_the_general_one_however_cut() -> None:
+    check = memcache_mix_parser(5)
+    replies = [*MEMCACHE_REPLIES, OWN_HIT, OWN_HIT.replace(b"abcde", b"fghij")]
+    assert all_splits(check, b"".join(replies)) == {tuple(replies)}
+    for stream in MEMCACHE_LOOKALIKES:
+        assert all_splits(check, b"END\r\n" + stream) == all_splits(
+            memcache_reply_length, b"END\r\n" + stream
+        )
+        assert len(all_splits(check, b"END\r\n" + stream)) == 1
+
+
+_MEMCACHE_PIECES = st.sampled_from(
+    [b"VALUE ", b"key:", b"000000000042", b"00000000004", b"x", b" ", b"0", b"5", b"\r\n",
+     b"abcde", b"abcd", b"END", b"STORED", b"\r", b"\n", b"VALUE key:000000000042 0 5\r\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_MEMCACHE_PIECES, max_size=8).map(b"".join), st.integers(0, 3))
+def test_memcache_mix_parser_answers_as_the_general_one(data: bytes, at: int) -> None:
+    check = memcache_mix_parser(5)
+    buf = bytearray(b"?" * at + data + OWN_HIT)  # bytes past ``end`` are not read
+    for end in range(at, at + len(data) + 1):
+        assert check(buf, at, end) == memcache_reply_length(buf, at, end)
+
+
+def test_memcache_protocol_checks_with_the_mix_parser() -> None:
+    memcache = build_protocol("memcache", ProtocolOptions(value_size=5))
+    assert memcache.check_reply(bytearray(OWN_HIT), 0, len(OWN_HIT)) == len(OWN_HIT)
+    assert memcache.request(0, 0).endswith(b"\r\nabcde\r\n")  # the value it checks for
 
 
 def test_line_protocol_frames_by_newline() -> None:
