@@ -344,6 +344,12 @@ class Pump:
             client.retired = True
             client.ctx.recorder.retire()
 
+    def _window_closed(self, client: _Stream | _Datagram) -> None:
+        """Nothing more to issue: the client retires once nothing is in flight."""
+        client.finished = True
+        if not client.ex.in_flight:
+            self._retire(client)
+
     def _done(self, conn: _Stream, now_ns: int) -> bool:
         """Whether nothing is left to reconnect for."""
         if conn.finished:
@@ -382,9 +388,7 @@ class Pump:
         else:
             request = issue(conn.ctx, ex, conn.seq, start, start, conn.ahead)
         if not request:
-            conn.finished = True
-            if not ex.in_flight:
-                self._retire(conn)
+            self._window_closed(conn)
             return False
         conn.seq += 1  # only a varying request needs its number: an int less otherwise
         whole = self._write(conn, request)
@@ -404,9 +408,7 @@ class Pump:
         sent = time.monotonic_ns()
         request = issue(ctx, ex, conn.seq, due, sent, conn.ahead)
         if not request:
-            conn.finished = True
-            if not ex.in_flight:
-                self._retire(conn)
+            self._window_closed(conn)
             return
         self.recorder.scheduled_send(due, ready, sent)
         conn.seq += 1
@@ -528,12 +530,6 @@ class Pump:
             return True
         self._window_closed(client)
         return False
-
-    def _window_closed(self, client: _Datagram) -> None:
-        """Nothing more to issue: the client retires once nothing is in flight."""
-        client.finished = True
-        if not client.ex.in_flight:
-            self._retire(client)
 
     def _soon(self, client: _Datagram) -> None:
         """Send the next closed-loop datagram on the pump's next turn (not recursively)."""
