@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
-from sockbench.core.protocols.mix import KEY_DIGITS, CommandMix, ProtocolOptions, value_bytes
+from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
 
 MAX_LINE = 2048  # keys are at most 250 bytes: a longer line is not memcached
 MAX_VALUE = 1024 * 1024 * 1024
@@ -101,25 +101,16 @@ def mix_reply_parser(value_size: int) -> Callable[[bytearray, int, int], int]:
     return check
 
 
-class Memcache:
+class Memcache(MixProtocol):
     """``set key 0 0 N`` + value and ``get key`` in the ``--ratio`` mix, keys ``key:%012d``."""
 
     name = "memcache"
-    kinds = ("set", "get")
 
     def __init__(self, options: ProtocolOptions) -> None:
-        self.mix = CommandMix(options)
         value = value_bytes(options.value_size).replace(b"%", b"%%")
         key = b"key:%%0%dd" % KEY_DIGITS
         formats = (
             b"set " + key + b" 0 0 %d\r\n" % options.value_size + value + b"\r\n",
             b"get " + key + b"\r\n",
         )
-        self.request = self.mix.requests(*formats)
-        self.one_kind = self.mix.one_kind(*formats)
-        self.kind_index = self.mix.kind_index()
-        self.check_reply = mix_reply_parser(options.value_size)
-        self.options = options
-
-    def kind(self, client: int, seq: int) -> str:
-        return "set" if self.mix.is_set(seq) else "get"
+        super().__init__(options, formats, mix_reply_parser(options.value_size))

@@ -18,7 +18,8 @@ from sockbench.errors import ConfigError
 
 KEY_PATTERNS = ("R", "S", "G")
 KEY_DIGITS = 12  # keys are b"key:%012d" (as redis-benchmark), 16 bytes whatever the number
-SET, GET = 0, 1  # kind indexes into ("set", "get")
+KINDS = ("set", "get")
+SET, GET = 0, 1  # indexes into KINDS
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,29 @@ class CommandMix:
             only = SET if sets else GET
             return lambda client, seq: only
         return lambda client, seq: SET if seq % period < sets else GET
+
+
+class MixProtocol:
+    """A SET/GET ``--ratio`` mix over a text protocol: what redis and memcache share.
+
+    A subclass names itself and hands over its two request formats (SET and GET, one
+    ``%d`` for the key's digits each) and its reply parser.
+    """
+
+    kinds = KINDS
+
+    def __init__(
+        self,
+        options: ProtocolOptions,
+        formats: tuple[bytes, bytes],
+        check_reply: Callable[[bytearray, int, int], int],
+    ) -> None:
+        self.mix = CommandMix(options)
+        self.request = self.mix.requests(*formats)
+        self.one_kind = self.mix.one_kind(*formats)
+        self.kind_index = self.mix.kind_index()
+        self.check_reply = check_reply
+        self.options = options
+
+    def kind(self, client: int, seq: int) -> str:
+        return KINDS[SET] if self.mix.is_set(seq) else KINDS[GET]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
-from sockbench.core.protocols.mix import KEY_DIGITS, CommandMix, ProtocolOptions, value_bytes
+from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
 
 MAX_LINE = 64 * 1024  # a simple string or header longer than this is not Redis talking
 MAX_BULK = 512 * 1024 * 1024  # Redis's own proto-max-bulk-len default
@@ -139,23 +139,14 @@ def command(*items: bytes) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(bulk(i) for i in items)
 
 
-class Redis:
+class Redis(MixProtocol):
     """``SET key value`` and ``GET key`` in the ``--ratio`` mix, keys ``key:%012d``."""
 
     name = "redis"
-    kinds = ("set", "get")
 
     def __init__(self, options: ProtocolOptions) -> None:
-        self.mix = CommandMix(options)
         # Every key has the same width: each request is one format with the key's digits.
         key = b"$%d\r\nkey:%%0%dd\r\n" % (4 + KEY_DIGITS, KEY_DIGITS)
         value = bulk(value_bytes(options.value_size)).replace(b"%", b"%%")
         formats = (b"*3\r\n$3\r\nSET\r\n" + key + value, b"*2\r\n$3\r\nGET\r\n" + key)
-        self.request = self.mix.requests(*formats)
-        self.one_kind = self.mix.one_kind(*formats)
-        self.kind_index = self.mix.kind_index()
-        self.check_reply = mix_reply_parser(options.value_size)
-        self.options = options
-
-    def kind(self, client: int, seq: int) -> str:
-        return "set" if self.mix.is_set(seq) else "get"
+        super().__init__(options, formats, mix_reply_parser(options.value_size))
