@@ -25,7 +25,7 @@ from sockbench.core.protocols.resp import (
     resp_reply_length,
 )
 from sockbench.errors import ConfigError
-from tests.support.splits import all_splits
+from tests.support.splits import Check, all_splits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,16 +72,22 @@ MIX_LOOKALIKES = [
 ]
 
 
+def _frames_like(
+    check: Check, general: Check, replies: list[bytes], first: bytes, lookalikes: list[bytes]
+) -> None:
+    """``check`` takes ``replies`` however cut, and after ``first`` answers each look-alike
+    the one way ``general`` does."""
+    assert all_splits(check, b"".join(replies)) == {tuple(replies)}
+    for stream in lookalikes:
+        answers = all_splits(check, first + stream)
+        assert answers == all_splits(general, first + stream)
+        assert len(answers) == 1
+
+
 def test_resp_mix_parser_frames_like_the_general_one_however_cut() -> None:
-    check = mix_reply_parser(5)
     # A leading zero is still 5 bytes; "abcde" is the value sockbench's own SETs write.
     replies = [*RESP_REPLIES, b"$05\r\nhello\r\n", b"$5\r\nabcde\r\n"]
-    assert all_splits(check, b"".join(replies)) == {tuple(replies)}
-    for stream in MIX_LOOKALIKES:
-        assert all_splits(check, b"+OK\r\n" + stream) == all_splits(
-            resp_reply_length, b"+OK\r\n" + stream
-        )
-        assert len(all_splits(check, b"+OK\r\n" + stream)) == 1
+    _frames_like(mix_reply_parser(5), resp_reply_length, replies, b"+OK\r\n", MIX_LOOKALIKES)
 
 
 _RESP_PIECES = st.sampled_from(
@@ -170,14 +176,10 @@ MEMCACHE_LOOKALIKES = [
 
 
 def test_memcache_mix_parser_frames_like_the_general_one_however_cut() -> None:
-    check = memcache_mix_parser(5)
     replies = [*MEMCACHE_REPLIES, OWN_HIT, OWN_HIT.replace(b"abcde", b"fghij")]
-    assert all_splits(check, b"".join(replies)) == {tuple(replies)}
-    for stream in MEMCACHE_LOOKALIKES:
-        assert all_splits(check, b"END\r\n" + stream) == all_splits(
-            memcache_reply_length, b"END\r\n" + stream
-        )
-        assert len(all_splits(check, b"END\r\n" + stream)) == 1
+    _frames_like(
+        memcache_mix_parser(5), memcache_reply_length, replies, b"END\r\n", MEMCACHE_LOOKALIKES
+    )
 
 
 _MEMCACHE_PIECES = st.sampled_from(
