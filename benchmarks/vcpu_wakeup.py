@@ -20,9 +20,7 @@ with the server: no cross-CPU wake-up; a spin there only adds work).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -36,16 +34,19 @@ from _common import (
     machine_line,
     md_table,
     median,
-    run_bounded,
     running,
-    sockbench_run,
-    wait_for_quiet,
     wait_tcp,
     write_markdown,
 )
-from vs_redis_benchmark import MIN_REQUESTS, TOOLS, run_redis_benchmark, start_redis
+from vs_redis_benchmark import (
+    MIN_REQUESTS,
+    TOOLS,
+    run_blocking_python,
+    run_redis_benchmark,
+    run_sockbench,
+    start_redis,
+)
 
-BLOCKING = Path(__file__).with_name("_blocking_redis.py")
 CLIENT_CPU = {"split": "1", "same": "0"}
 
 
@@ -63,28 +64,6 @@ def halt_poll() -> str:
     if poll.exists():
         parts.append(f"guest_halt_poll_ns {poll.read_text().strip()}")
     return ", ".join(parts)
-
-
-def blocking(port: int, cpu: str, seconds: float, burn_us: float) -> tuple[float, float]:
-    argv = ["taskset", "-c", cpu, sys.executable, str(BLOCKING), str(port), "ping",
-            str(seconds), "3", "100000", str(burn_us)]  # fmt: skip
-    wait_for_quiet()
-    done = run_bounded(argv, 60 + 10 * seconds)
-    if done.returncode != 0:
-        raise RuntimeError(f"blocking client failed: {done.stderr.decode(errors='replace')}")
-    out = json.loads(done.stdout)
-    return float(out["rps"]), float(out["p50_us"])
-
-
-def sockbench(port: int, cpu: str, seconds: float) -> tuple[float, float]:
-    wait_for_quiet()
-    result = sockbench_run(
-        ["--target", f"tcp://127.0.0.1:{port}", "--send", "PING\\r\\n", "--expect",
-         "+PONG\\r\\n", "--clients", "1", "--duration", str(seconds), "--warmup", "0.5",
-         "--workers", "1", "--client-cpus", cpu],
-        timeout_s=seconds + 120,
-    )  # fmt: skip
-    return float(result["totals"]["throughput_rps"]), float(result["latency_us"]["p50"])
 
 
 def measure(placement: str, args: argparse.Namespace) -> str:
@@ -105,12 +84,13 @@ def measure(placement: str, args: argparse.Namespace) -> str:
         server = psutil.Process(proc.pid)
         for rep in range(args.reps):
             for burn, variant in zip(args.burn_us, variants, strict=False):
-                got = blocking(port, cpu, args.duration, burn)
+                got = run_blocking_python(port, "ping", args, cpu, burn)
                 rps[variant].append(got[0])
                 p50[variant].append(got[1])
-            got = sockbench(port, cpu, args.duration)
-            rps[variants[-2]].append(got[0])
-            p50[variants[-2]].append(got[1])
+            sb = run_sockbench(port, 1, args, cpu, server, test="ping")
+            assert not sb[5], f"sockbench counted {sb[5]} errors"
+            rps[variants[-2]].append(sb[0])
+            p50[variants[-2]].append(sb[1])
             requests = max(MIN_REQUESTS, int(rps[variants[-2]][-1] * args.duration))
             rb = run_redis_benchmark(port, 1, requests, 120 + 10 * args.duration, cpu, server)
             rps[variants[-1]].append(rb[0])
@@ -148,11 +128,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
+    parser.add_argument("--warmup", type=float, default=0.5, help="sockbench warm-up seconds")
     parser.add_argument("--burn-us", default="0,5,10,20,40", help="comma-separated spins")
     parser.add_argument("--placements", default="split,same", help="split, same")
     parser.add_argument("--out", type=Path, default=RESULTS / "vcpu_wakeup.md")
     args = parser.parse_args()
     args.burn_us = [float(b) for b in args.burn_us.split(",")]
+    args.workers, args.data_size = 1, 3  # what vs_redis_benchmark's runners read (PING)
     placements = [p.strip() for p in args.placements.split(",") if p.strip()]
     if not args.burn_us or args.burn_us[0] != 0 or set(placements) - set(CLIENT_CPU):
         parser.error("--burn-us must start at 0; --placements: split, same")

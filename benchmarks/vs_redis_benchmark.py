@@ -222,13 +222,14 @@ Row = tuple[str, int, Cell, Cell, Cell, Cell]
 
 
 def run_blocking_python(
-    port: int, test: str, args: argparse.Namespace, pin: str | None
+    port: int, test: str, args: argparse.Namespace, pin: str | None, burn_us: float = 0.0
 ) -> tuple[float, float, float]:
-    """(req/s, p50 µs, p99 µs) of the plain blocking Python client, one connection."""
+    """(req/s, p50 µs, p99 µs) of the plain blocking Python client, one connection;
+    ``burn_us``: it spins that long after each send (``vcpu_wakeup.py``)."""
     script = Path(__file__).with_name("_blocking_redis.py")
     argv = (["taskset", "-c", pin] if pin else []) + [
         sys.executable, str(script), str(port), test, str(args.duration),
-        str(args.data_size), str(KEY_SPACE),
+        str(args.data_size), str(KEY_SPACE), f"{burn_us:g}",
     ]  # fmt: skip
     wait_for_quiet()
     done = run_bounded(argv, 60 + 10 * args.duration)
