@@ -1,6 +1,6 @@
 """The per-request steps of a protocol's hot path, timed in-process (ns per call).
 
-Run by ``protocol_cost.py --steps`` in a subprocess whose ``PYTHONPATH`` picks the
+Run by ``protocol_cost.py`` in a subprocess whose ``PYTHONPATH`` picks the
 sockbench tree to time (the working tree, or a ``git archive`` of ``--baseline``), so
 two versions alternate A B A B in one run. It uses only what both sides of a change
 have: the protocol contract (``request``, ``kind``, ``check_reply``) and the drivers'
