@@ -2,7 +2,7 @@
 
 Per model × workload (proto, payload, clients): how many repeats ran and
 completed, and for req/s, p50, p99, p99.9 and errors the median, min, max, mean
-and the mean's 95 % bootstrap interval (:mod:`sockbench.core.significance`), so a
+and the mean's 95 % Student t interval (:mod:`sockbench.core.significance`), so a
 script can read what the report's Significance section shows without re-deriving
 it. The report itself renders from the cells (:mod:`sockbench.report.sections`).
 """

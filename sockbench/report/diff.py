@@ -6,8 +6,8 @@ and workload. Two compare folders are matched cell by cell; two sets of runs of
 one workload each are matched whatever their model, so ``diff threaded.json
 asyncio.json`` compares two servers and ``diff before/*.json after/*.json`` two
 versions. Each metric gets a table: A, B, "1.21× faster" or "1.08× slower" (B
-against A), and whether the difference is significant by the bootstrap rule of
-:mod:`sockbench.core.significance`.
+against A), and whether the difference is significant by the rule of
+:mod:`sockbench.core.significance` (Welch's t on the logarithms of the runs).
 
 Numbers from different machines are not comparable, so, as pyperf does, a diff
 across hosts, CPU counts or sockbench major versions is refused unless forced.
@@ -54,12 +54,16 @@ METRICS: tuple[DiffMetric, ...] = (
 
 FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
 RULE = (
-    "mean of each side; significant when the 95 % bootstrap interval of mean(B) / mean(A) "
-    "excludes 1 (docs/reports.md)"
+    "mean of each side; significant when the 95 % interval of B / A from Welch's t on "
+    "the logarithms of the runs excludes 1 (docs/reports.md)"
 )
 NO_SIGNIFICANCE = (
     f"fewer than {significance.MIN_SAMPLES} runs on a side: the ratio is shown, but no "
-    "significance can be claimed; give each side 3 or more repeats"
+    f"significance can be claimed; give each side {significance.MIN_SAMPLES} or more repeats"
+)
+NOT_POSITIVE = (
+    "a run measured 0: its ratio is shown with n/a, as the test works on logarithms and "
+    "needs every run above 0"
 )
 
 
@@ -174,13 +178,21 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
     """The diff report: what A and B are, then one table per metric."""
     found = rows(a, b)
     every_row = [r for metric_rows in found.values() for r in metric_rows]
-    few = any(r.verdict is not None and r.verdict.significant is None for r in every_row)
+    reasons = {r.verdict.reason for r in every_row if r.verdict is not None}
+    notes = tuple(
+        note
+        for reason, note in (
+            (significance.TOO_FEW, NO_SIGNIFICANCE),
+            (significance.NOT_POSITIVE, NOT_POSITIVE),
+        )
+        if reason in reasons
+    )
     out = [
         Section(
             "Diff",
             key="diff",
             fields=(("A", names[0]), ("B", names[1]), ("rule", RULE)),
-            notes=(NO_SIGNIFICANCE,) if few else (),
+            notes=notes,
         )
     ]
     for metric in METRICS:

@@ -813,7 +813,7 @@ def significance_section(results: Sequence[Doc]) -> Section:
         table=table,
         note="significantly best req/s or p99 of its workload (95 %)",
         notes=(
-            "mean over completed repeats with its 95 % bootstrap interval; a leader is best "
+            "mean over completed repeats with its 95 % Student t interval; a leader is best "
             "only when its ratio to the runner-up stays above 1 at 95 % (docs/reports.md)",
         ),
     )

@@ -2,10 +2,10 @@
 
 A compare's cells are grouped by workload (proto × payload × clients); within a
 workload each model has one value per completed repeat. For req/s and p99 the
-model with the best mean is the *leader*; it is called *best* only when the
-bootstrap interval of its ratio to the runner-up excludes 1 at 95 %
-(:mod:`sockbench.core.significance`). A model with a saturated repeat in that
-workload takes no part: its numbers measured the load generator.
+model with the best mean is the *leader*; it is called *best* only when the 95 %
+interval of its ratio to the runner-up excludes 1 (Welch's t on the logarithms of
+the repeats, :mod:`sockbench.core.significance`). A model with a saturated repeat
+in that workload takes no part: its numbers measured the load generator.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ class Outcome:
     """The verdict for one metric of one workload.
 
     ``leader`` is None when no model could be ranked; ``significant`` is None when
-    there were too few repeats to tell; ``speedup`` is how many times better the
-    leader is than ``runner_up`` (>= 1).
+    there was no test, and ``reason`` says why (too few repeats, or a repeat that
+    measured 0: :data:`sockbench.core.significance.TOO_FEW`, ``NOT_POSITIVE``);
+    ``speedup`` is how many times better the leader is than ``runner_up`` (>= 1).
     """
 
     metric: Metric
@@ -49,6 +50,7 @@ class Outcome:
     runner_up: str | None
     speedup: float | None
     significant: bool | None
+    reason: str = ""
 
 
 def workload_key(result: Doc) -> WorkloadKey:
@@ -105,7 +107,7 @@ def decide(models: Mapping[str, Sequence[Doc]], metric: Metric) -> Outcome:
     if verdict is None or verdict.ratio <= 0:
         return Outcome(metric, leader, runner_up, None, None)
     speedup = verdict.ratio if metric.better == "high" else 1.0 / verdict.ratio
-    return Outcome(metric, leader, runner_up, speedup, verdict.significant)
+    return Outcome(metric, leader, runner_up, speedup, verdict.significant, verdict.reason)
 
 
 def describe(outcome: Outcome) -> str:
@@ -114,7 +116,12 @@ def describe(outcome: Outcome) -> str:
         return ""
     ratio = f"{outcome.speedup:.2f}×"
     if outcome.significant is None:
-        return f"{outcome.metric.title}: too few repeats ({ratio})"
+        why = (
+            "a repeat measured 0"
+            if outcome.reason == significance.NOT_POSITIVE
+            else "too few repeats"
+        )
+        return f"{outcome.metric.title}: {why} ({ratio})"
     if outcome.significant:
         return f"best {outcome.metric.title} ({ratio} vs {outcome.runner_up})"
     return f"{outcome.metric.title} not significant ({ratio} vs {outcome.runner_up})"

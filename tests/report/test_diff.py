@@ -118,3 +118,14 @@ def test_sides() -> None:
         split_sides(["a", "b", "c"])
     with pytest.raises(SockbenchError, match="each side"):
         split_sides(["a", "--vs"])
+
+
+def test_a_run_that_measured_zero_gets_a_ratio_and_a_note(tcp_doc: dict[str, Any]) -> None:
+    a = runs(tcp_doc, [60_000, 61_000, 59_000])
+    b = runs(tcp_doc, [72_000, 71_000, 73_000])
+    b[0]["totals"]["throughput_rps"] = 0.0
+    text = render(a, b, ("a", "b"), "text")
+    req_s = text.split("req/s\n-----\n")[1].split("\n\n")[0]
+    assert "n/a" in req_s
+    assert "needs every run above 0" in text
+    assert "no significance can be claimed" not in text
