@@ -7,6 +7,14 @@ every check is kept in the result with the value it measured, passed or not, so 
 CI log says by how much a threshold was missed. Latency values take the same
 units as durations (``500us``, ``5ms``, ``1s``; a bare number is seconds), counts
 and rates the same as ``--rate`` (``10k``), fractions a percent (``0.1%``).
+
+Latencies are compared in whole microseconds, the unit the histograms record, so a
+boundary holds exactly: ``p99 <= 9159us``, ``<= 9.159ms`` and ``<= 0.009159s`` all
+pass when p99 is 9,159 µs. The threshold is parsed in decimal to an integer
+(:func:`sockbench.core.units.parse_microseconds`) and compared with the histogram's
+integer value (the mean, which may hold a fraction of a µs, against the same
+integer); a threshold finer than 1 µs is refused before any load. The result keeps
+the value in seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core.histogram import decode
-from sockbench.core.units import parse_number, parse_seconds
+from sockbench.core.units import parse_microseconds, parse_number
 from sockbench.errors import ConfigError
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -37,13 +45,18 @@ EXAMPLES = "like 'p99 < 5ms', 'errors == 0', 'rps >= 10k', 'loss < 0.1%' or 'ach
 
 @dataclass(frozen=True)
 class Check:
-    """One parsed ``--check``: ``metric op threshold``, threshold in the metric's unit."""
+    """One parsed ``--check``: ``metric op threshold``, threshold in the metric's unit.
+
+    A latency's threshold is ``threshold_us``, exact whole microseconds, and that is
+    what is compared; ``threshold`` is the same in seconds, for reading.
+    """
 
     expr: str
     metric: str  # normalised: latency.p99, connect.p99.9, rps, errors, errors.timeout, ...
     op: str
     threshold: float
     unit: str  # "s" for latencies, "" for counts and rates, "ratio" for fractions
+    threshold_us: int | None = None  # latencies only
 
     @property
     def needs_datagrams(self) -> bool:
@@ -122,23 +135,31 @@ def parse_check(expr: str) -> Check:
     if _PERCENTILE.match(stat) and not 0 < float(stat[1:]) < 100:
         raise ConfigError(f"--check {expr!r}: a percentile is between 0 and 100, exclusive")
     flag = "--check"
-    if unit == "s":
-        threshold = parse_seconds(text, flag)
+    threshold_us = parse_microseconds(text, flag) if unit == "s" else None
+    if threshold_us is not None:
+        threshold = threshold_us / 1e6
     elif unit == "ratio":
         threshold = _fraction(text, expr)
     else:
         threshold = parse_number(text, flag)
-    return Check(expr.strip(), metric, op, threshold, unit)
+    return Check(expr.strip(), metric, op, threshold, unit, threshold_us)
 
 
-def _latency(doc: Mapping[str, Any], family: str, stat: str) -> float | None:
+def _latency_us(doc: Mapping[str, Any], family: str, stat: str) -> int | float | None:
+    """A latency in µs as recorded: an integer, or the mean (a float); None: no samples."""
     summary = doc.get("latency_us" if family == "latency" else "connect_us") or {}
     if not summary.get("count"):
         return None
     if stat in LATENCY_STATS:
-        return float(summary[stat]) / 1e6
+        value: int | float = summary[stat]
+        return value
     percentile = float(stat[1:])
-    return float(decode(summary["histogram"]).get_value_at_percentile(percentile)) / 1e6
+    return int(decode(summary["histogram"]).get_value_at_percentile(percentile))
+
+
+def _latency(doc: Mapping[str, Any], family: str, stat: str) -> float | None:
+    us = _latency_us(doc, family, stat)
+    return None if us is None else float(us) / 1e6
 
 
 def measure(check: Check, doc: Mapping[str, Any]) -> float | None:
@@ -166,7 +187,13 @@ def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
     """Every check against ``doc``; one that measured nothing fails."""
     out = []
     for check in checks:
-        value = measure(check, doc)
-        passed = value is not None and OPS[check.op](value, check.threshold)
+        if check.threshold_us is not None:  # a latency: whole µs against recorded µs
+            family, _, stat = check.metric.partition(".")
+            us = _latency_us(doc, family, stat)
+            value = None if us is None else float(us) / 1e6
+            passed = us is not None and OPS[check.op](us, check.threshold_us)
+        else:
+            value = measure(check, doc)
+            passed = value is not None and OPS[check.op](value, check.threshold)
         out.append(CheckResult(check, value, passed))
     return out

@@ -7,7 +7,9 @@ the forms it accepts.
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal, InvalidOperation
 
 from sockbench.errors import ConfigError
 
@@ -61,6 +63,46 @@ def parse_number(value: object, flag: str = "number") -> float:
 def parse_seconds(value: object, flag: str = "duration") -> float:
     """Seconds: ``500ms``, ``10s``, ``2m``, ``250us``; a bare number is seconds."""
     return _scaled(value, flag, _SECOND_UNITS, SECONDS_FORMS)
+
+
+#: Microseconds per unit of :data:`_SECOND_UNITS`, as exact integers.
+_MICROSECOND_UNITS = {
+    "": 10**6, "s": 10**6, "ms": 10**3, "us": 1, "µs": 1, "m": 60 * 10**6, "h": 3600 * 10**6,
+}  # fmt: skip
+
+
+def parse_microseconds(value: object, flag: str = "duration") -> int:
+    """A duration as an exact whole number of microseconds, the unit latencies are
+    recorded in: ``9159us``, ``9.159ms``, ``0.009159s`` and ``0.009159`` (a bare
+    number is seconds) are all 9159.
+
+    The arithmetic is decimal, so no spelling lands a float's rounding error away
+    from another. A duration finer than 1 µs (``0.5us``, ``1.0005ms``) is refused
+    with a ConfigError naming the whole microseconds either side, not rounded: a
+    threshold that silently moved would move the boundary it states.
+    """
+    if isinstance(value, bool):
+        raise _invalid(flag, value, SECONDS_FORMS)
+    text = repr(value) if isinstance(value, float) else str(value)
+    match = _NUMBER.match(text)
+    unit = match.group(2).lower() if match else ""
+    try:
+        if match and unit in _MICROSECOND_UNITS:
+            number = Decimal(match.group(1).replace("_", "")) * _MICROSECOND_UNITS[unit]
+        else:  # 1e-3: a plain number, in seconds
+            number = Decimal(text.strip()) * _MICROSECOND_UNITS[""]
+    except InvalidOperation:
+        raise _invalid(flag, value, SECONDS_FORMS) from None
+    if not number.is_finite():
+        raise _invalid(flag, value, SECONDS_FORMS)
+    whole = int(number)
+    if number != whole:
+        below, above = math.floor(number), math.ceil(number)
+        raise ConfigError(
+            f"invalid value for '{flag}': {text!r} is {number.normalize():f} µs; latencies are "
+            f"whole microseconds, so write {below}us or {above}us"
+        )
+    return whole
 
 
 DEFAULT_PERCENTILES = (50.0, 90.0, 99.0, 99.9, 99.99)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from sockbench.core.checks import evaluate, parse_check
+from sockbench.core.checks import OPS, evaluate, parse_check
 from sockbench.core.datagrams import DatagramCounts
-from sockbench.core.histogram import Recorder, encode
+from sockbench.core.histogram import Recorder, encode, summarize
 from sockbench.core.result import build_result
 from sockbench.core.status import EXIT_CHECK_FAILED, combined_exit_code, result_exit_code
 from sockbench.core.tally import Tally
@@ -116,3 +117,102 @@ def test_percentiles_asked_for_are_recorded_and_reported() -> None:
     assert latency_table(doc).headers == (
         "", "count", "min", "p50", "p99.999", "max", "mean", "stdev"
     )  # fmt: skip
+
+
+#: Every way to write a latency of ``us`` microseconds.
+SPELLINGS = {
+    "us": lambda us: f"{us}us",
+    "µs": lambda us: f"{us}µs",
+    "ms": lambda us: f"{Decimal(us).scaleb(-3)}ms",
+    "s": lambda us: f"{Decimal(us).scaleb(-6)}s",
+    "bare seconds": lambda us: f"{Decimal(us).scaleb(-6)}",
+    "exponent": lambda us: f"{us}e-6",
+    "underscores": lambda us: f"{us // 1000}_{us % 1000:03d}us",
+}
+P99_US = 9159  # a value HdrHistogram holds exactly at 3 digits: the top of its bucket
+
+
+def _latency_doc(us: int) -> dict[str, Any]:
+    """A result whose every latency statistic (and connect time) is exactly ``us``."""
+    rec = Recorder()
+    for _ in range(1000):
+        rec.record(us)
+    summary = summarize(rec.histogram)
+    latency = {
+        "count": summary.count, "min": us, "mean": float(us), "max": us,
+        "p99": summary.p99, "histogram": summary.histogram,
+    }  # fmt: skip
+    assert summary.p50 == summary.p99 == summary.max == us
+    return {"latency_us": latency, "connect_us": dict(latency)}
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_every_spelling_is_the_same_whole_microseconds(spelling: str) -> None:
+    text = SPELLINGS[spelling](P99_US)
+    check = parse_check(f"p99 <= {text}")
+    assert check.threshold_us == P99_US and isinstance(check.threshold_us, int)
+    assert check.threshold == P99_US / 1e6
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+@pytest.mark.parametrize("op", list(OPS))
+def test_the_boundary_holds_exactly(spelling: str, op: str) -> None:
+    """p99 is exactly 9,159 µs: each operator against 9,158, 9,159 and 9,160 µs, in
+    every spelling, answers as the same comparison of integers does."""
+    doc = _latency_doc(P99_US)
+    for threshold in (P99_US - 1, P99_US, P99_US + 1):
+        expr = f"p99 {op} {SPELLINGS[spelling](threshold)}"
+        [result] = evaluate([parse_check(expr)], doc)
+        assert result.passed is OPS[op](P99_US, threshold), expr
+
+
+def test_p99_at_exactly_its_threshold_passes_in_microseconds() -> None:
+    """The reported bug: '<= 9159us' failed where '<= 9.159ms' passed."""
+    doc = _latency_doc(P99_US)
+    exprs = ["p99 <= 9159us", "p99 <= 9.159ms", "p99 <= 0.009159s", "p99 >= 9159us"]
+    assert all(r.passed for r in evaluate([parse_check(e) for e in exprs], doc))
+    assert not any(r.passed for r in evaluate([parse_check("p99 < 9159us")], doc))
+
+
+@pytest.mark.parametrize(
+    "metric", ["p50", "p99.9", "latency.p99_99", "min", "mean", "max", "connect.p99", "connect.max"]
+)
+def test_every_latency_statistic_compares_in_microseconds(metric: str) -> None:
+    doc = _latency_doc(P99_US)
+    for op, expected in (("<=", True), ("==", True), ("<", False), (">", False)):
+        [result] = evaluate([parse_check(f"{metric} {op} 0.009159s")], doc)
+        assert result.passed is expected, (metric, op)
+
+
+def test_a_fractional_mean_against_whole_microseconds() -> None:
+    doc = _latency_doc(P99_US)
+    doc["latency_us"]["mean"] = 9158.5
+    checks = ["mean < 9159us", "mean > 9158us", "mean <= 9.158ms"]
+    assert [r.passed for r in evaluate([parse_check(c) for c in checks], doc)] == [
+        True, True, False
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("text", ["0.5us", "9159.5us", "9.1595ms", "0.0091595s", "1e-9", "1ns"])
+def test_a_threshold_finer_than_a_microsecond_is_refused(text: str) -> None:
+    message = "whole microseconds" if text != "1ns" else "expected a duration"
+    with pytest.raises(ConfigError, match=message):
+        parse_check(f"p99 < {text}")
+
+
+def test_the_refusal_is_one_line_naming_both_whole_microseconds() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_check("p99 <= 9.1595ms")
+    assert str(info.value) == (
+        "invalid value for '--check': '9.1595ms' is 9159.5 µs; latencies are whole "
+        "microseconds, so write 9159us or 9160us"
+    )
+
+
+def test_a_latency_is_still_reported_in_seconds() -> None:
+    [result] = evaluate([parse_check("p99 <= 9159us")], _latency_doc(P99_US))
+    assert result.to_json() == {
+        "expr": "p99 <= 9159us", "metric": "latency.p99", "value": 0.009159, "unit": "s",
+        "measured": "9.16 ms", "passed": True,
+    }  # fmt: skip
+    assert parse_check("rps >= 10.5k").threshold_us is None
