@@ -17,7 +17,7 @@ from typing import Any
 
 NEED_MORE = 0
 MALFORMED = -1
-ERROR_REPLY = -2
+ERROR_REPLY = -2  # minus the error line's length: see docs/protocols.md
 PUT_EVERY = 4
 MAX_LINE = 4096
 
@@ -47,7 +47,7 @@ class KeyValue:
         if nl < 0:
             return NEED_MORE if end - start < MAX_LINE else MALFORMED
         if buf.startswith(b"ERR", start, nl):
-            return ERROR_REPLY
+            return ERROR_REPLY - (nl + 1 - start)  # this request failed; the stream is in step
         if buf.startswith((b"OK", b"VALUE ", b"NONE"), start, nl):
             return nl + 1 - start
         return MALFORMED

@@ -7,7 +7,9 @@ benchmark. It is marked ``degraded`` instead, with the reason, when:
 - no request completed in the measurement window (the target answered nothing); or
 - the run counted errors, and its last interval completed no request after earlier
   intervals did (the target died, or stopped answering, during the run; once the
-  clients wait in connect, even the errors stop).
+  clients wait in connect, even the errors stop). Lost datagrams are errors too, so
+  a datagram target that goes silent is caught the same way; the rows count replies
+  received inside each interval, so a drain's late replies do not hide the silence.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ def degraded_reason(tally: Tally) -> str | None:
     rows = tally.intervals
     if tally.errors and len(rows) >= 2 and rows[-1].requests == 0:
         silent = next((i for i, r in enumerate(reversed(rows)) if r.requests), len(rows))
+        since = rows[-silent].start_s
         return (
-            f"the target stopped answering: no request completed in the last {silent} "
-            f"interval(s), after {sum(tally.errors.values()):,} errors (did it die, or stop?)"
+            f"the target stopped answering {since:g} s into the window: no request "
+            f"completed in the last {silent} interval(s), and {sum(tally.errors.values()):,} "
+            "failed (did it die, or stop?)"
         )
     return None

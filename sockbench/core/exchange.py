@@ -24,6 +24,13 @@ Rules, the same for every client kind:
   send is a timeout (stream) or late (datagram), however it came to be read late.
 - **Bytes belong to requests.** A reply longer than the expectation, or bytes with
   no request outstanding, are a ``mismatch`` counted where they happen.
+- **A reply fails only the request it answers.** A well-framed error reply of known
+  length (``-OOM``, ``SERVER_ERROR``) is that request's ``protocol_error``, and the
+  stream stays in step. A malformed reply is its request's ``mismatch`` and leaves the
+  stream out of step, so the connection is replaced: the other requests in flight on
+  it end ``aborted`` (``timeout`` where their own ``--timeout`` had passed), never as
+  the fault of a reply they did not get. A connection error (``reset``, ``closed``)
+  ends every request in flight as that error: it hit them all.
 """
 
 from __future__ import annotations
@@ -35,7 +42,8 @@ from functools import lru_cache
 from typing import Protocol
 
 from sockbench.core import datagrams as dg
-from sockbench.core.expect import MISMATCH, Exact, ReplyBuffer, ReplyMatcher, Size
+from sockbench.core.expect import Exact, ReplyBuffer, ReplyMatcher, Size
+from sockbench.core.protocols.contract import ERROR_REPLY
 
 NEVER = 2**63 - 1
 
@@ -49,6 +57,8 @@ UNFINISHED = "unfinished"
 LOST = "lost"
 MISMATCHED = "mismatch"
 PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
+# In flight on a connection replaced because another request's reply put it out of step.
+ABORTED = "aborted"
 
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
 KIND_BITS = 16
@@ -75,6 +85,12 @@ class Sink(Protocol):
 
         ``at_ns`` places it: before the window it is a warm-up error.
         """
+        ...
+
+    def warmup_reply(self, at_ns: int) -> None:
+        """A warm-up request was answered, on time, at ``at_ns``: not measured, but the
+        target served it, so inside the window it counts toward the served rate (an
+        open-loop backlog from the warm-up is served there)."""
         ...
 
 
@@ -368,10 +384,17 @@ class StreamExchange:
             got = self.matcher.check(rb.data, start, end)
             if got == 0:
                 break
+            if got < ERROR_REPLY and ERROR_REPLY - got <= end - start:
+                # A well-framed error reply of known length: its request failed, and
+                # the next reply starts right after it.
+                start += ERROR_REPLY - got
+                self._end_oldest(PROTOCOL_ERROR, now_ns)
+                continue
             if got < 0 or (start + got < end and self._count == 1):
-                # Wrong bytes, an error reply, or more bytes than the one request
-                # outstanding asked for.
-                self.fail(MISMATCHED if got >= 0 or got == MISMATCH else PROTOCOL_ERROR, now_ns)
+                # Wrong bytes, an error reply of unknown length, or more bytes than the
+                # one request outstanding asked for: the stream is out of step.
+                self._end_oldest(PROTOCOL_ERROR if got == ERROR_REPLY else MISMATCHED, now_ns)
+                self._abort(now_ns)
                 return RECONNECT
             start += got
             self._answered(got, now_ns)
@@ -412,7 +435,7 @@ class StreamExchange:
         else:
             self._count = 0  # inline, the common case: one request in flight
         if self._warm:
-            self._warm -= 1
+            self._warm_answered(sent, now_ns)
             return OK
         service = now_ns - sent  # computed once and handed on: ints cost on this path
         if service >= self.timeout_ns:
@@ -438,7 +461,7 @@ class StreamExchange:
             size = kind >> KIND_BITS
             kind &= KIND_MASK
         if self._warm:
-            self._warm -= 1
+            self._warm_answered(sent, now_ns)
             return
         # Computed once and handed on: the hot path pays per int it creates.
         service = now_ns - sent
@@ -453,6 +476,39 @@ class StreamExchange:
             if kind_sink is not None:
                 kind_sink.kind_completed(kind, latency)
 
+    def _warm_answered(self, sent_ns: int, now_ns: int) -> None:
+        """A warm-up request's reply: never measured, but served if on time."""
+        self._warm -= 1
+        if now_ns - sent_ns < self.timeout_ns:
+            self.sink.warmup_reply(now_ns)
+
+    def _end_oldest(self, kind: str, now_ns: int) -> None:
+        """The oldest request in flight failed as ``kind`` (a warm-up one is a warm-up
+        error); the connection carries on with the next."""
+        mark = self._mark
+        request_kind = self._kind
+        kinds = self._kinds
+        if kinds is not None:
+            request_kind = kinds.popleft() & KIND_MASK
+        self._count -= 1
+        if self._count:
+            self._shift()
+        if self._warm:
+            self._warm -= 1
+            self.sink.error(kind, mark)
+            return
+        self.sink.failed(kind, 1, now_ns)
+        if self.kind_sink is not None:
+            self.kind_sink.kind_failed(request_kind, kind)
+
+    def _abort(self, now_ns: int) -> None:
+        """The connection is out of step and will be replaced: each request still in
+        flight ends ``timeout`` if its own ``--timeout`` passed, else ``aborted``."""
+        while self._count:
+            overdue = now_ns - self._sent >= self.timeout_ns
+            self._end_oldest(TIMEOUT if overdue else ABORTED, now_ns)
+        self._forget()
+
     def _measured_kinds(self) -> list[int]:
         """The kind of each measured request in flight, oldest first."""
         kinds = self._kinds
@@ -465,14 +521,17 @@ class StreamExchange:
         return self._sent + self.timeout_ns if self._count else NEVER
 
     def expire(self, now_ns: int) -> int:
-        """RECONNECT if the oldest request is overdue: it and every later one time out."""
+        """RECONNECT if the oldest request is overdue: it times out, and the later ones
+        end as :meth:`_abort` says (a reply to them may never come on this connection)."""
         if self._count and now_ns - self._sent >= self.timeout_ns:
-            self.fail(TIMEOUT, now_ns)
+            self._abort(now_ns)
             return RECONNECT
         return OK
 
     def fail(self, kind: str, now_ns: int) -> None:
-        """The connection failed (``kind``): every request in flight on it ends so."""
+        """The connection failed (``kind``: reset, closed, a send's error): every request
+        in flight on it ends so, since it hit them all. With none in flight, ``kind`` is
+        an error of the connection's (bytes with no request outstanding)."""
         measured = self._count - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)
@@ -579,7 +638,9 @@ class DatagramExchange:
         self.expire(now_ns)  # on time or late by the clock, not by when it was read
         ledger = self.ledger
         if ledger is None or seq < ledger.first_seq:
-            self._warm.pop(seq, None)  # a warm-up reply: never counted
+            deadline = self._warm.pop(seq, None)  # a warm-up reply: never measured
+            if deadline is not None and now_ns < deadline:
+                self.sink.warmup_reply(now_ns)
             return
         outcome = ledger.on_reply(seq)
         if outcome == dg.UNKNOWN:

@@ -13,15 +13,14 @@ from sockbench import __version__
 from sockbench.core.checks import evaluate, parse_check
 from sockbench.core.forecast import measured_warnings
 from sockbench.core.histogram import decode, summarize
+from sockbench.core.intervals import IntervalRow
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
+from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
-
-ACHIEVED_RATE_MIN = 0.99
-SEND_LAG_P99_MAX_US = 1000
 
 
 def build_result(
@@ -39,6 +38,10 @@ def build_result(
 ) -> dict[str, Any]:
     status = RunStatus(status)  # ValueError for an unknown one
     seconds = max(duration_s, 1e-9)
+    # Request/reply workloads: the rate is what the target served inside the window.
+    # --mode stream counts messages the sinks reported (issued None): all of them.
+    exchanges = tally.issued is not None
+    served = tally.served if exchanges else tally.requests
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "sockbench_version": __version__,
@@ -54,7 +57,7 @@ def build_result(
             "requests": tally.requests,
             "bytes_sent": tally.bytes_sent,
             "bytes_received": tally.bytes_received,
-            "throughput_rps": round(tally.requests / seconds, 3),
+            "throughput_rps": round(served / seconds, 3),
             "throughput_bps": round(_payload_bytes(config, tally) * 8 / seconds, 3),
             "connections": tally.connections,
             "errors": dict(tally.errors),
@@ -75,10 +78,11 @@ def build_result(
             kind: summarize(decode(encoded)).to_json()
             for kind, encoded in tally.latency_by_kind.items()
         }
+        in_window = _served_by_kind(tally) if exchanges else tally.requests_by_kind
         doc["totals"]["by_kind"] = {
             kind: {
                 "requests": tally.requests_by_kind.get(kind, 0),
-                "throughput_rps": round(tally.requests_by_kind.get(kind, 0) / seconds, 3),
+                "throughput_rps": round(in_window.get(kind, 0) / seconds, 3),
                 "errors": dict(tally.errors_by_kind.get(kind, {})),
             }
             for kind in tally.latency_by_kind
@@ -89,11 +93,19 @@ def build_result(
         doc["totals"]["requests_issued"] = tally.issued
         doc["totals"]["requests_failed"] = dict(sorted(tally.failed.items()))
         doc["totals"]["in_flight"] = tally.in_flight
-    doc["intervals"] = [{**row.to_json(), "histogram": row.histogram} for row in tally.intervals]
+        # served - served_from_warmup + drained == requests, exactly.
+        doc["totals"]["served"] = tally.served
+        doc["totals"]["served_from_warmup"] = tally.served_from_warmup
+        doc["totals"]["drained"] = tally.drained
+    doc["intervals"] = [_row_json(row) for row in tally.intervals]
+    if tally.drain_interval is not None:
+        doc["drain_interval"] = _row_json(tally.drain_interval)
     rate = config.get("rate")
     if rate:
         doc["totals"]["requested_rps"] = rate
-        doc["totals"]["achieved_ratio"] = round(tally.requests / seconds / rate, 4)
+        doc["totals"]["achieved_ratio"] = round(served / seconds / rate, 4)
+        if exchanges:
+            doc["totals"]["offered_rps"] = round(tally.offered / seconds, 3)
     if config.get("mode") == Workload.CHURN:
         doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
     doc["totals"].update(connect_phase(tally, config))
@@ -115,6 +127,19 @@ def build_result(
         checks = [parse_check(expr) for expr in config["checks"]]
         doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
+
+
+def _row_json(row: IntervalRow) -> dict[str, Any]:
+    return {**row.to_json(), "histogram": row.histogram}
+
+
+def _served_by_kind(tally: Tally) -> dict[str, int]:
+    """Each kind's measured requests answered inside the window (its interval rows)."""
+    served: dict[str, int] = {}
+    for row in tally.intervals:
+        for kind in row.by_kind:
+            served[kind.kind] = served.get(kind.kind, 0) + kind.requests
+    return served
 
 
 def connect_phase(tally: Tally, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -212,18 +237,10 @@ def _side(nbytes: int, seconds: float, payload: int) -> dict[str, Any]:
 def rate_warnings(doc: dict[str, Any]) -> list[RunWarning]:
     """Open-loop warnings: the schedule was not kept (pure, from a built result)."""
     warnings: list[RunWarning] = []
-    totals = doc["totals"]
-    ratio = totals.get("achieved_ratio")
-    if ratio is not None and ratio < ACHIEVED_RATE_MIN and doc["status"] == RunStatus.COMPLETED:
-        warnings.append(
-            RunWarning(
-                WarningKind.RATE_NOT_KEPT,
-                f"achieved {totals['throughput_rps']:.0f} req/s of the "
-                f"{totals['requested_rps']:g} requested ({ratio:.1%}): the server or the "
-                "generator could not keep up",
-                "latencies include the backlog",
-            )
-        )
+    if doc["status"] in (RunStatus.COMPLETED, RunStatus.DEGRADED):
+        shortfall = rate_shortfall(doc)
+        if shortfall is not None:
+            warnings.append(shortfall)
     lag = doc.get("scheduler_lag_us") or doc.get("send_lag_us")
     if lag and lag["p99"] > SEND_LAG_P99_MAX_US:
         warnings.append(

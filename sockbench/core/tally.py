@@ -40,7 +40,7 @@ class ConnectSpan:
 class Tally:
     """Counters and encoded histograms of one worker (or of several, merged)."""
 
-    requests: int
+    requests: int  # measured requests answered (in the window or its drain)
     bytes_sent: int
     bytes_received: int
     connections: int
@@ -68,6 +68,18 @@ class Tally:
     drain_ns: int = 0  # how long the drain after the window took (the longest worker's)
     # The clients' first connects: (first attempt, last one up), monotonic ns; 0: none.
     connect_span: tuple[int, int] = (0, 0)
+    # Replies received inside the window (what the target served there), of them those
+    # to warm-up requests (a backlog from the warm-up), and, open loop, the requests sent
+    # inside it (offered); the drain's row: what ended after the window (None: nothing).
+    served: int = 0
+    served_from_warmup: int = 0
+    offered: int = 0
+    drain_interval: IntervalRow | None = None
+
+    @property
+    def drained(self) -> int:
+        """Measured requests answered after the window, in the drain."""
+        return self.requests - (self.served - self.served_from_warmup)
 
     @classmethod
     def empty(cls, *, datagrams: bool = False) -> Tally:
@@ -135,7 +147,17 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         in_flight=sum(t.in_flight for t in tallies),
         drain_ns=max(t.drain_ns for t in tallies),
         connect_span=ConnectSpan.merged([t.connect_span for t in tallies]),
+        served=sum(t.served for t in tallies),
+        served_from_warmup=sum(t.served_from_warmup for t in tallies),
+        offered=sum(t.offered for t in tallies),
+        drain_interval=_merged_row([t.drain_interval for t in tallies]),
     )
+
+
+def _merged_row(rows: list[IntervalRow | None]) -> IntervalRow | None:
+    """Workers' drain rows as one (they start together, at the window's end)."""
+    known = [row for row in rows if row is not None]
+    return merge_rows([[row] for row in known])[0] if known else None
 
 
 def _sum_known(values: list[int | None]) -> int | None:

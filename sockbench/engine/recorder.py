@@ -5,6 +5,12 @@ cheap. Which requests count is decided by :mod:`sockbench.core.exchange` (window
 membership, timeouts, the drain); this recorder only adds up what it is told.
 Errors not tied to a measured request (a failed connect) are kept by when they
 happened: before the window they are warm-up errors.
+
+Rates come from what the target did inside the window: ``served`` counts the replies
+received between the window's start and its end (warm-up requests' replies among
+them: an open-loop backlog from the warm-up is served there), and the interval rows
+count the same replies. Requests of the window answered in the drain are measured
+(their latencies are recorded) but were not served inside it: ``drained``.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections import Counter
 import trio
 
 from sockbench.core.datagrams import DatagramCounts
-from sockbench.core.exchange import LOST, NEVER, DatagramExchange, RequestWindow
+from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
 from sockbench.core.tally import ConnectSpan, Tally
@@ -23,7 +29,7 @@ from sockbench.core.tally import ConnectSpan, Tally
 class WorkerRecorder:
     __slots__ = (
         "_last_errors",
-        "_last_requests",
+        "_last_replies",
         "by_kind",
         "bytes_received",
         "bytes_sent",
@@ -34,22 +40,28 @@ class WorkerRecorder:
         "connections",
         "datagram_exchanges",
         "drain_ns",
+        "drain_row",
         "errors",
         "failures",
         "interrupted",
         "kind_stats",
         "latency",
+        "offered",
         "open_loop",
         "requests",
         "retired",
         "scheduler_lag",
         "send_lag",
         "series",
+        "served",
+        "served_from_warmup",
         "service",
         "start_ns",
         "stream_datagrams",
+        "warm_replies",
         "warmup_errors",
         "window",
+        "window_closed",
     )
 
     def __init__(
@@ -69,6 +81,15 @@ class WorkerRecorder:
         self.interrupted = False
         self.drain_ns = 0
         self.requests = 0
+        # Warm-up requests answered (on time) from the window's start on.
+        self.warm_replies = 0
+        # Open loop: requests sent (whatever their due time) inside the window.
+        self.offered = 0
+        # Snapshots at the window's end (close_window): replies received inside it.
+        self.window_closed = False
+        self.served = 0
+        self.served_from_warmup = 0
+        self.drain_row: IntervalRow | None = None
         self.bytes_sent = 0
         self.bytes_received = 0
         self.connections = 0
@@ -91,7 +112,7 @@ class WorkerRecorder:
         self.client_received: list[int | None] = [None] * (clients if stream_clients else 0)
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
-        self._last_requests = self._last_errors = 0
+        self._last_replies = self._last_errors = 0
         # Protocols with several kinds of request (SET, GET): the same numbers per kind.
         self.by_kind: dict[str, KindStats] = {}
         self.kind_stats = [KindStats()]
@@ -123,11 +144,17 @@ class WorkerRecorder:
         """Begin the time series; call when measurement starts."""
         self.series = IntervalSeries(interval_ns)
         self.latency.cut_interval()
-        self._last_requests = self.requests
+        self._last_replies = self.replies
         self._last_errors = sum(self.errors.values())
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
             kind.last_requests = kind.requests
+
+    @property
+    def replies(self) -> int:
+        """Replies that completed a request: measured ones, and warm-up ones answered
+        from the window's start on."""
+        return self.requests + self.warm_replies
 
     def cut_interval(self, end_ns: int) -> IntervalRow | None:
         """Close the interval ending at ``end_ns`` (monotonic); None if it would be empty."""
@@ -135,18 +162,47 @@ class WorkerRecorder:
         if series is None or end_ns - self.measure_start_ns <= series.rows_end_ns:
             return None
         errors = sum(self.errors.values())
+        replies = self.replies
         row = series.end_interval(
             self.latency.cut_interval(),
-            self.requests - self._last_requests,
+            replies - self._last_replies,
             errors - self._last_errors,
             end_ns=end_ns - self.measure_start_ns,
         )
-        self._last_requests = self.requests
+        self._last_replies = replies
         self._last_errors = errors
         if self.by_kind:
             row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
             series.rows[-1] = row
         return row
+
+    def close_window(self, end_ns: int) -> IntervalRow | None:
+        """The window ended at ``end_ns`` (its end, or earlier when the run stopped or every
+        client finished): its last row, and what was served inside it."""
+        if self.window_closed:
+            return None
+        self.window_closed = True
+        row = self.cut_interval(end_ns)
+        self.served = self.replies
+        self.served_from_warmup = self.warm_replies
+        return row
+
+    def close_drain(self, end_ns: int) -> None:
+        """The drain ended at ``end_ns``: what ended in it, as one row of its own
+        (``drain_row``, None when it ended nothing), never one of the window's."""
+        series = self.series
+        if series is None or not self.window_closed:
+            return
+        if self.replies == self._last_replies and sum(self.errors.values()) == self._last_errors:
+            return
+        row = self.cut_interval(max(end_ns, self.measure_start_ns + series.rows_end_ns + 1))
+        if row is not None:
+            self.drain_row = series.rows.pop()
+
+    @property
+    def drained(self) -> int:
+        """Measured requests answered after the window, in the drain."""
+        return self.requests - (self.served - self.served_from_warmup)
 
     def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
         self.requests += 1
@@ -159,8 +215,11 @@ class WorkerRecorder:
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
-        if kind != LOST:  # datagram loss is reported with the datagram counts
-            self.errors[kind] += count
+        self.errors[kind] += count  # a lost datagram too: a request with no valid reply
+
+    def warmup_reply(self, at_ns: int) -> None:
+        if at_ns >= self.window.measure_start_ns:
+            self.warm_replies += 1
 
     def kind_completed(self, kind: int, latency_ns: int) -> None:
         stats = self.kind_stats[kind]
@@ -174,6 +233,8 @@ class WorkerRecorder:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
         if self.measure_start_ns <= due_ns < self.measure_end_ns:
             self.scheduler_lag.record((sent_ns - max(due_ns, ready_ns) + 500) // 1000)
+        if self.measure_start_ns <= sent_ns < self.measure_end_ns:
+            self.offered += 1
 
     def add_stream_datagrams(
         self, sent: int, sent_bytes: int, report: tuple[int, int] | None
@@ -216,6 +277,12 @@ class WorkerRecorder:
             in_flight=self.in_flight() if requests_issued else 0,
             drain_ns=self.drain_ns,
             requests=self.requests,
+            served=self.served if self.window_closed else self.replies,
+            served_from_warmup=(
+                self.served_from_warmup if self.window_closed else self.warm_replies
+            ),
+            offered=self.offered,
+            drain_interval=self.drain_row,
             bytes_sent=self.bytes_sent,
             bytes_received=self.bytes_received,
             connections=self.connections,

@@ -180,16 +180,27 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             with trio.move_on_at(_trio_time(times.measure_end_ns)):
                 await recorder.retired.wait()  # early: every client hit the --requests limit
             drain_start = min(time.monotonic_ns(), times.measure_end_ns)
+            if config.mode != "stream":
+                # --mode stream learns its counts from the sinks' reports, in the drain:
+                # its window closes after it (below), as the last row's.
+                _close_window(recorder, control, drain_start)
             with trio.move_on_at(_trio_time(window.drain_end_ns)):
                 await recorder.retired.wait()
             recorder.drain_ns = max(0, time.monotonic_ns() - drain_start)
             clients.cancel_scope.cancel()
         root.cancel_scope.cancel()
-    # The last interval, drain included: cut short by a stop, or at the window's end.
-    row = recorder.cut_interval(min(time.monotonic_ns(), recorder.measure_end_ns))
+    # Cut short by a stop: the window ends now.
+    now = time.monotonic_ns()
+    _close_window(recorder, control, min(now, recorder.measure_end_ns))
+    recorder.close_drain(now)
+    return recorder
+
+
+def _close_window(recorder: WorkerRecorder, control: Control, end_ns: int) -> None:
+    """The window's last row, and what was served in it; what ends later is the drain's."""
+    row = recorder.close_window(end_ns)
     if row is not None:
         control.interval(row)
-    return recorder
 
 
 def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
@@ -207,7 +218,8 @@ def _trio_time(monotonic_ns: int) -> float:
 async def _cut_intervals(stats: WorkerRecorder, control: Control, interval_ns: int) -> None:
     """Cut the time series on the grid ``measure_start + k * interval``.
 
-    The last row is cut after the drain, so what ended in the drain is in it.
+    The last row is cut at the window's end (:func:`_close_window`); what ends in the
+    drain is in a row of its own, never in the window's.
     """
     end = stats.measure_start_ns + interval_ns
     while end < stats.measure_end_ns:

@@ -30,6 +30,7 @@ class Sink:
         self.service: list[int] = []
         self.failures: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
+        self.warm_replies: list[int] = []
 
     def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
         self.latencies.append(latency_ns)
@@ -40,6 +41,9 @@ class Sink:
 
     def error(self, kind: str, at_ns: int) -> None:
         self.errors[kind] += 1
+
+    def warmup_reply(self, at_ns: int) -> None:
+        self.warm_replies.append(at_ns)
 
 
 def window(start: int = 10 * S, end: int = 20 * S, **kw: int | None) -> RequestWindow:
@@ -152,13 +156,16 @@ def test_a_request_issued_while_idle_has_a_deadline_and_times_out() -> None:
     assert sink.failures == {"timeout": 1} and not ex.in_flight and balanced(win, sink)
 
 
-def test_a_timeout_ends_every_request_in_flight_on_the_connection() -> None:
+def test_a_timeout_ends_the_oldest_as_timeout_and_the_rest_by_their_own_sends() -> None:
+    """The oldest's timeout replaces the connection: a later request whose own --timeout
+    passed is a timeout too; one sent since is aborted, not timed out (issue 25)."""
     win = window()
-    ex, sink = stream(win)
-    for i in range(3):
-        ex.issue(11 * S + i, 11 * S + i)
-    assert ex.expire(12 * S) == RECONNECT
-    assert sink.failures == {"timeout": 3} and balanced(win, sink)
+    ex, sink = stream(win, pipelined=True)
+    for sent in (11 * S, 11 * S + 1, 11 * S + 500 * MS):
+        ex.issue(sent, sent)
+    assert ex.expire(12 * S + 1) == RECONNECT
+    assert sink.failures == {"timeout": 2, "aborted": 1} and not ex.in_flight
+    assert balanced(win, sink)
 
 
 # -- defect 9: a reply after --timeout is not a success ------------------------------------
@@ -512,17 +519,102 @@ def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
     assert balanced(win, sink)
 
 
-def test_an_error_reply_is_a_protocol_error_of_every_kind_in_flight() -> None:
+def _issue_kinds(ex: StreamExchange, t: int, kinds: tuple[str, ...]) -> None:
+    for i, kind in enumerate(kinds):
+        assert ex.issue(t + i, t + i)
+        ex.note(KINDS.index(kind), 30)
+
+
+def test_an_error_reply_fails_only_the_request_it_answers() -> None:
+    """redis's -OOM to a SET in a pipeline: that SET is a protocol_error, the GETs behind
+    it complete, and the connection stays (issue 25: every request in flight on it
+    failed, and the connection was replaced after each -OOM)."""
     win = window()
     ex, sink = _redis(win)
     t = 11 * S
-    for i, kind in enumerate(("set", "get")):
-        assert ex.issue(t + i, t + i)
-        ex.note(KINDS.index(kind), 30)
-    assert feed(ex, b"-ERR wrong\r\n", t + MS) == RECONNECT
-    assert sink.failures == Counter({"protocol_error": 2})
-    assert sink.kind_errors == Counter({("set", "protocol_error"): 1, ("get", "protocol_error"): 1})
+    _issue_kinds(ex, t, ("set", "get", "get"))
+    reply = b"-OOM command not allowed\r\n$3\r\nabc\r\n$-1\r\n"
+    for cut in range(1, len(reply)):  # on every split of the bytes
+        win2 = window()
+        ex2, sink2 = _redis(win2)
+        _issue_kinds(ex2, t, ("set", "get", "get"))
+        assert feed(ex2, reply[:cut], t + MS) == OK
+        assert feed(ex2, reply[cut:], t + 2 * MS) == OK
+        assert sink2.failures == {"protocol_error": 1} and len(sink2.latencies) == 2
+        assert sink2.kind_errors == {("set", "protocol_error"): 1} and balanced(win2, sink2)
+    assert feed(ex, reply, t + MS) == OK
+    assert not ex.in_flight and balanced(win, sink)
+
+
+def test_a_malformed_reply_is_its_requests_mismatch_and_aborts_the_rest() -> None:
+    """The stream is out of step: replace the connection; the requests behind the bad
+    reply did not get a wrong reply, so they are ``aborted``, never ``mismatch``."""
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    _issue_kinds(ex, t, ("set", "get", "get", "get"))
+    assert feed(ex, b"+OK\r\n?garbage\r\n", t + MS) == RECONNECT
+    assert len(sink.latencies) == 1
+    assert sink.failures == {"mismatch": 1, "aborted": 2}
+    assert sink.kind_errors == {("get", "mismatch"): 1, ("get", "aborted"): 2}
+    assert not ex.in_flight and balanced(win, sink)
+
+
+def test_an_error_reply_of_unknown_length_is_a_protocol_error_and_aborts_the_rest() -> None:
+    """A plugin's plain ERROR_REPLY (-2) gives no length: where the next reply starts is
+    unknown, so the connection is replaced as after a malformed one."""
+    from sockbench.core.protocols import ERROR_REPLY
+    from sockbench.engine.workload import ProtocolMatcher
+
+    def check(buf: bytearray, start: int, end: int) -> int:
+        return ERROR_REPLY if buf.startswith(b"E", start, end) else min(end - start, 2)
+
+    win = window()
+    ex = StreamExchange(win, (sink := Sink()), ProtocolMatcher(check), 2, pipelined=True)
+    for i in range(3):
+        ex.issue(11 * S + i, 11 * S + i)
+    assert feed(ex, b"okE\n", 11 * S + MS) == RECONNECT
+    assert len(sink.latencies) == 1 and sink.failures == {"protocol_error": 1, "aborted": 1}
     assert balanced(win, sink)
+
+
+def test_an_error_length_past_the_bytes_read_is_a_mismatch() -> None:
+    """A plugin that claims an error longer than what it was shown is not believed."""
+    from sockbench.core.protocols import error_reply
+    from sockbench.engine.workload import ProtocolMatcher
+
+    win = window()
+    matcher = ProtocolMatcher(lambda buf, start, end: error_reply(end - start + 1))
+    ex = StreamExchange(win, (sink := Sink()), matcher, 2, pipelined=True)
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, b"E\n", 11 * S + MS) == RECONNECT
+    assert sink.failures == {"mismatch": 1} and balanced(win, sink)
+
+
+def test_a_warm_up_requests_error_reply_is_a_warm_up_error_and_the_rest_goes_on() -> None:
+    win = window()
+    ex, sink = _redis(win)
+    _issue_kinds(ex, 9 * S, ("set",))  # warm-up
+    _issue_kinds(ex, 10 * S, ("get",))  # measured
+    assert feed(ex, b"-ERR x\r\n$-1\r\n", 10 * S + MS) == OK
+    assert sink.errors == {"protocol_error": 1} and not sink.failures
+    assert len(sink.latencies) == 1 and balanced(win, sink)
+
+
+def test_warm_up_replies_on_time_are_reported_as_served_late_ones_are_not() -> None:
+    """The target's answers to warm-up requests count toward what it served in the
+    window (the recorder keeps those from the window's start on)."""
+    win = window()
+    ex, sink = stream(win, pipelined=True)
+    ex.issue(9 * S, 9 * S)
+    ex.issue(9 * S + 500 * MS, 9 * S + 500 * MS)
+    assert feed(ex, PING, 10 * S) == OK  # 1 s after its send: late, not served
+    assert feed(ex, PING, 10 * S + 100 * MS) == OK
+    assert sink.warm_replies == [10 * S + 100 * MS] and not sink.latencies
+    dgram = DatagramExchange(win, sink, bytes(64))
+    dgram.issue(0, 9 * S, 9 * S)
+    dgram.received(_datagram(0), 64, 9 * S + 2 * MS)
+    assert sink.warm_replies[-1] == 9 * S + 2 * MS
 
 
 def test_requests_of_a_kind_open_at_the_drains_end_time_out_as_their_kind() -> None:

@@ -336,7 +336,7 @@ def test_example_plugin_loads_from_a_file() -> None:
     ]
     assert proto.setup is not None and proto.setup(3) == b"HELLO 3\n"
     assert proto.check_reply(bytearray(b"OK\nOK"), 0, 5) == 3
-    assert proto.check_reply(bytearray(b"ERR no\n"), 0, 7) == ERROR_REPLY
+    assert proto.check_reply(bytearray(b"ERR no\n"), 0, 7) == ERROR_REPLY - 7
 
 
 def test_plugin_loads_from_a_module() -> None:

@@ -87,7 +87,7 @@ def test_rate_warnings_say_when_the_schedule_was_not_kept() -> None:
     assert rate_warnings(_rate_doc(0.995, 100)) == []
     [slow] = rate_warnings(_rate_doc(0.9, 100))
     assert slow.kind == "rate_not_kept"
-    assert "achieved 900 req/s of the 1000 requested (90.0%)" in slow.text()
+    assert "served 900 req/s of the 1,000 requested (90.0%)" in slow.text()
     [lag] = rate_warnings(_rate_doc(1.0, 2500))
     assert lag.kind == "sent_late"
     assert "p99 2.5 ms behind schedule" in lag.message and "--workers" in lag.advice

@@ -21,6 +21,8 @@ from sockbench.core.protocols.contract import (
     Exchange,
     ReplyProtocol,
     error_kind_of,
+    error_reply,
+    error_reply_length,
     resolve,
 )
 from sockbench.core.protocols.memcache import Memcache
@@ -39,6 +41,8 @@ __all__ = [
     "ReplyProtocol",
     "build_protocol",
     "error_kind_of",
+    "error_reply",
+    "error_reply_length",
     "uses_key_options",
 ]
 

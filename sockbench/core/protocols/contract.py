@@ -9,9 +9,13 @@ A protocol is any object with two methods::
 protocol may vary it: a command mix, keys, values. ``check_reply`` looks at
 ``buf[start:end]`` only and returns the length of the complete reply that begins at
 ``start`` (> 0), ``NEED_MORE`` (0) if it cannot tell yet, or a negative value once
-those bytes cannot be a good reply: ``MALFORMED`` (-1, counted as ``mismatch``) or
-``ERROR_REPLY`` (-2, a well-framed error such as Redis's ``-ERR``, counted as
-``protocol_error``). It keeps no state between calls, so one object serves every
+those bytes cannot be a good reply: ``MALFORMED`` (-1, counted as ``mismatch``), or
+a well-framed error such as Redis's ``-ERR`` (counted as ``protocol_error``):
+``error_reply(n)`` (``ERROR_REPLY - n``) for one of ``n`` bytes, or ``ERROR_REPLY``
+(-2) alone when its length is not known. An error reply of known length fails only
+the request it answers and the connection stays in step; a malformed reply, or an
+error reply of unknown length, leaves the stream out of step, so the connection is
+replaced. It keeps no state between calls, so one object serves every
 client and needs no reset after an error; the engine rescans a reply that arrives
 in pieces, which reading in large chunks keeps rare.
 
@@ -43,8 +47,6 @@ NEED_MORE = 0
 MALFORMED = -1
 ERROR_REPLY = -2
 MAX_KINDS = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
-# Error kinds of the negative check_reply codes, indexed by -code.
-REPLY_ERROR_KINDS = ("", "mismatch", "protocol_error")
 
 
 @runtime_checkable
@@ -108,9 +110,20 @@ def _one_kind_of(obj: object, what: str, kinds: tuple[str, ...]) -> tuple[int, i
     return one
 
 
+def error_reply(length: int) -> int:
+    """What ``check_reply`` returns for a complete, well-framed error reply of ``length``
+    bytes: the request it answers fails, and the next reply starts after it."""
+    return ERROR_REPLY - length
+
+
+def error_reply_length(code: int) -> int:
+    """The length an error reply's ``code`` gives (0: not given, or not an error reply)."""
+    return ERROR_REPLY - code if code < ERROR_REPLY else 0
+
+
 def error_kind_of(code: int) -> str:
     """The error kind counted for a negative ``check_reply`` result."""
-    return "protocol_error" if code == ERROR_REPLY else "mismatch"
+    return "protocol_error" if code <= ERROR_REPLY else "mismatch"
 
 
 def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Exchange:

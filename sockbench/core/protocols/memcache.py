@@ -3,7 +3,7 @@
 :func:`memcache_reply_length` knows every reply of the storage and retrieval
 commands: ``VALUE key flags bytes [cas]`` blocks ended by ``END``, the one-line
 status words (``STORED``, ``NOT_FOUND``, ...), ``incr``/``decr`` numbers, and the
-error lines (``ERROR``, ``CLIENT_ERROR ...``, ``SERVER_ERROR ...``: ``ERROR_REPLY``).
+error lines (``ERROR``, ``CLIENT_ERROR ...``, ``SERVER_ERROR ...``: ``error_reply(length)``).
 The two replies a set/get mix gets nearly always (``STORED``, ``END``) are tested
 first, without slicing; :func:`mix_reply_parser` adds a GET hit on the value
 sockbench's own SETs wrote.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
+from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
 from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
 
 MAX_LINE = 2048  # keys are at most 250 bytes: a longer line is not memcached
@@ -35,7 +35,7 @@ def _line_end(buf: bytearray, pos: int, end: int) -> int:
 
 def memcache_reply_length(buf: bytearray, start: int, end: int) -> int:
     """Length of the memcached text reply at ``buf[start:end]``, ``NEED_MORE``,
-    ``MALFORMED`` or ``ERROR_REPLY``."""
+    ``MALFORMED`` or, for an error line, ``error_reply(length)``."""
     if buf.startswith(b"STORED\r\n", start, end):
         return 8
     if buf.startswith(b"END\r\n", start, end):
@@ -64,7 +64,7 @@ def memcache_reply_length(buf: bytearray, start: int, end: int) -> int:
     if line == b"END" or (pos == start and (line in _STATUS or line.isdigit())):
         return nl + 2 - start
     if pos == start and (line == b"ERROR" or line.startswith(_ERRORS[1:])):
-        return ERROR_REPLY
+        return error_reply(nl + 2 - start)
     return MALFORMED
 
 

@@ -2,7 +2,7 @@
 
 :func:`resp_reply_length` follows RESP2's framing: simple strings (``+``), errors
 (``-``), integers (``:``), bulk strings (``$``, ``$-1`` is nil) and arrays (``*``,
-nested, ``*-1`` is nil). A top-level error is ``ERROR_REPLY``; anything off the
+nested, ``*-1`` is nil). A top-level error is ``error_reply(its length)``; anything off the
 grammar is ``MALFORMED`` as soon as it is seen. Trade-off: it walks the reply
 iteratively with a count of elements still owed, so nested arrays cost no
 recursion, and it never copies a bulk body, only its short header.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
+from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
 from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
 
 MAX_LINE = 64 * 1024  # a simple string or header longer than this is not Redis talking
@@ -34,7 +34,7 @@ def _integer(raw: bytearray) -> bool:
 
 def resp_reply_length(buf: bytearray, start: int, end: int) -> int:
     """Length of the RESP2 reply at ``buf[start:end]``, ``NEED_MORE``, ``MALFORMED``
-    or ``ERROR_REPLY``."""
+    or, for a top-level error, ``error_reply(length)``."""
     # Fast path for the replies a SET/GET mix gets: +OK and one bulk string or nil.
     nl = buf.find(b"\r\n", start, end)
     if nl > start:
@@ -95,7 +95,7 @@ def _general_length(buf: bytearray, start: int, end: int) -> int:
             pos = nl + 2
         else:
             return MALFORMED
-    return ERROR_REPLY if buf[start] == _MINUS else pos - start
+    return error_reply(pos - start) if buf[start] == _MINUS else pos - start
 
 
 def mix_reply_parser(bulk_size: int) -> Callable[[bytearray, int, int], int]:

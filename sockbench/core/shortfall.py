@@ -1,0 +1,79 @@
+"""Why an open-loop run served less than it asked: the target, the generator, or failures.
+
+The achieved rate is the replies received inside the window over the asked rate, so
+a shortfall has three causes, and each wants a different change:
+
+- **failures**: requests went out but came back lost, wrong or as error replies; the
+  achieved rate counts only good replies (``errors`` says which);
+- **the generator** fell behind: it sent fewer requests in the window than were due,
+  while it was free to send them (its own send lag, or its CPU, was the limit);
+- **the target** fell behind: the generator kept its schedule as far as the
+  connections let it (requests waited for a ``--pipeline`` slot, not for the
+  generator), and the replies lagged. That is the knee a load test looks for.
+
+The cause is read from the result alone (pure), so it is tested with made-up totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sockbench.core.warning import RunWarning, WarningKind
+
+ACHIEVED_RATE_MIN = 0.99
+#: The generator's own lateness (scheduler lag) beyond which it could not keep time.
+SEND_LAG_P99_MAX_US = 1000
+
+
+def _failed_counts(totals: Mapping[str, Any]) -> dict[str, int]:
+    failed = totals.get("requests_failed") or {}
+    return {kind: int(n) for kind, n in sorted(failed.items(), key=lambda kv: -kv[1]) if n}
+
+
+def generator_behind(doc: Mapping[str, Any]) -> bool:
+    """Whether the generator, free to send, sent late: its scheduler lag, or its CPU."""
+    lag = doc.get("scheduler_lag_us") or {}
+    saturated = bool((doc.get("generator") or {}).get("saturated"))
+    return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US or saturated
+
+
+def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
+    """The ``rate_not_kept`` warning, naming who fell behind; None when the rate held."""
+    totals = doc["totals"]
+    ratio = totals.get("achieved_ratio")
+    if ratio is None or ratio >= ACHIEVED_RATE_MIN:
+        return None
+    requested = float(totals["requested_rps"])
+    served = float(totals["throughput_rps"])
+    seconds = max(float(doc.get("duration_s") or 0.0), 1e-9)
+    head = f"served {served:,.0f} req/s of the {requested:,.0f} requested ({ratio:.1%})"
+    failed = _failed_counts(totals)
+    failed_rps = sum(failed.values()) / seconds
+    if failed_rps >= (requested - served) / 2:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
+        lost = "lost" in failed and max(failed, key=failed.__getitem__) == "lost"
+        return RunWarning(
+            WarningKind.RATE_NOT_KEPT,
+            f"{head}: requests failed ({kinds}), and only good replies count",
+            "lost datagrams were dropped by the target or a socket buffer: lower --rate, "
+            "or check the target"
+            if lost
+            else "the target answered wrongly or with errors: see errors by kind",
+        )
+    offered = totals.get("offered_rps")
+    sent = f", sent {offered:,.0f} req/s" if offered is not None else ""
+    if generator_behind(doc) and (offered is None or offered < requested * ACHIEVED_RATE_MIN):
+        return RunWarning(
+            WarningKind.RATE_NOT_KEPT,
+            f"{head}{sent}: the generator fell behind (it sent late while it could send, "
+            "or used all its CPU), so this measured the generator as much as the target",
+            "add --workers (or --client-cpus), or lower --rate",
+        )
+    return RunWarning(
+        WarningKind.RATE_NOT_KEPT,
+        f"{head}{sent}: the target fell behind (its replies lagged while the generator "
+        "kept its schedule)",
+        "latencies count from each request's due time, so they include the backlog: "
+        "this rate is past the target's capacity at these settings",
+    )

@@ -1,0 +1,70 @@
+"""Who fell behind when an open-loop run served less than it asked (issue 25)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sockbench.core.shortfall import rate_shortfall
+
+
+def _doc(
+    served: float,
+    offered: float | None = None,
+    failed: dict[str, int] | None = None,
+    scheduler_p99: int = 50,
+    saturated: bool = False,
+) -> dict[str, Any]:
+    requested = 2000.0
+    return {
+        "status": "completed",
+        "duration_s": 3.0,
+        "totals": {
+            "requested_rps": requested,
+            "throughput_rps": served,
+            "achieved_ratio": round(served / requested, 4),
+            "offered_rps": offered,
+            "requests_failed": failed or {},
+        },
+        "scheduler_lag_us": {"p99": scheduler_p99},
+        "generator": {"saturated": saturated},
+    }
+
+
+def test_a_kept_rate_says_nothing() -> None:
+    assert rate_shortfall(_doc(1990.0, 2000.0)) is None
+    assert rate_shortfall({"totals": {"throughput_rps": 5.0}}) is None  # closed loop
+
+
+def test_a_target_that_falls_behind_is_named_with_what_was_sent() -> None:
+    """A server of ~800 req/s asked for 2000, the generator on time (slots held it)."""
+    warning = rate_shortfall(_doc(700.0, 700.0))
+    assert warning is not None and warning.kind == "rate_not_kept"
+    assert warning.message.startswith("served 700 req/s of the 2,000 requested (35.0%)")
+    assert "sent 700 req/s" in warning.message and "the target fell behind" in warning.message
+    assert "backlog" in warning.advice
+
+
+def test_a_generator_that_falls_behind_is_named_and_told_to_add_workers() -> None:
+    for doc in (_doc(1200.0, 1210.0, scheduler_p99=5000), _doc(1200.0, 1210.0, saturated=True)):
+        warning = rate_shortfall(doc)
+        assert warning is not None and "the generator fell behind" in warning.message
+        assert "--workers" in warning.advice
+
+
+def test_a_generator_that_sent_it_all_is_not_blamed_even_when_busy() -> None:
+    warning = rate_shortfall(_doc(1200.0, 2000.0, saturated=True))
+    assert warning is not None and "the target fell behind" in warning.message
+
+
+def test_loss_is_the_cause_when_failures_make_the_shortfall() -> None:
+    warning = rate_shortfall(_doc(500.0, 2000.0, failed={"lost": 4500}))
+    assert warning is not None and "requests failed (lost 4,500)" in warning.message
+    assert "lost datagrams" in warning.advice and "backlog" not in warning.advice
+
+
+def test_mismatches_and_error_replies_are_the_cause_with_their_own_advice() -> None:
+    failed = {"protocol_error": 3000, "mismatch": 10}
+    warning = rate_shortfall(_doc(1000.0, 2000.0, failed=failed))
+    assert warning is not None
+    assert "requests failed (protocol_error 3,000, mismatch 10)" in warning.message
+    assert "errors by kind" in warning.advice
