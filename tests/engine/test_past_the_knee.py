@@ -1,0 +1,172 @@
+"""Truth past the knee (issue 25): servers that fall behind, answer with errors, or go
+silent, against what they logged themselves, on both drivers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, start_ready_process, stop_process
+from tests.support.drivers import BOTH_DRIVERS
+from tests.support.runs import run_result
+
+pytestmark = pytest.mark.e2e
+
+PLUGIN = f"{ROOT / 'examples' / 'kv_plugin.py'}:KeyValue"
+Start = Callable[..., tuple[int, subprocess.Popen[str]]]
+
+
+@pytest.fixture
+def knee_server() -> Iterator[Start]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*options: str) -> tuple[int, subprocess.Popen[str]]:
+        proc, port = start_ready_process(
+            [sys.executable, "-m", "tests.support.knee_servers", *options]
+        )
+        procs.append(proc)
+        return int(port), proc
+
+    yield start
+    for proc in procs:
+        stop_process(proc)
+
+
+def _target(port: int, proto: str = "tcp") -> dict[str, Any]:
+    return {"target": f"{proto}://127.0.0.1:{port}", "proto": "", "server_model": None}
+
+
+@BOTH_DRIVERS
+def test_a_server_that_falls_behind_is_reported_at_what_it_served(
+    knee_server: Start, tmp_path: Path, batch: bool
+) -> None:
+    """4 connections x 5 ms: about 800 req/s asked for 2000. The rate is what the server
+    logged inside the window (it was reported as 2,000 req/s, achieved 1.0)."""
+    log = tmp_path / "replies"
+    port, proc = knee_server("slow", "--service-ms", "5", "--size", "64", "--log", str(log))
+    result = run_result(
+        **_target(port), clients=4, rate=2000.0, duration_s=2.0, warmup_s=0.5, timeout_s=1.0,
+        batch=batch, checks=["achieved >= 99%", "rps >= 1900"],
+    )  # fmt: skip
+    stop_process(proc)
+    start = result["measurement_started_at_s"]
+    seconds = result["duration_s"]
+    sent = [float(t) for t in log.read_text().split()]
+    truth = sum(start <= t < start + seconds for t in sent) / seconds
+    totals = result["totals"]
+    assert 300 < truth <= 850
+    # The server's clock stamps a reply just before the client reads it: a loose match.
+    assert totals["throughput_rps"] == pytest.approx(truth, rel=0.1, abs=30)
+    assert totals["achieved_ratio"] < 0.45
+    assert totals["offered_rps"] < 0.5 * totals["requested_rps"]  # slots held the sends
+    [warning] = [w for w in result["warning_details"] if w["kind"] == "rate_not_kept"]
+    assert "the target fell behind" in warning["message"]
+    assert [c["passed"] for c in result["checks"]] == [False, False]
+    assert sum(r["requests"] for r in result["intervals"]) == totals["served"]
+
+
+def _redis_errors(port: int) -> dict[str, int]:
+    """``INFO errorstats``: redis's own count of each error it replied."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"INFO errorstats\r\n")
+        data = b""
+        while b"\r\n" not in data or len(data) < data.index(b"\r\n") + 4 + int(
+            data[1 : data.index(b"\r\n")]
+        ):
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    stats = {}
+    for line in data.decode().splitlines():
+        if line.startswith("errorstat_"):
+            name, _, fields = line[len("errorstat_") :].partition(":")
+            stats[name] = int(fields.split("=")[1])
+    return stats
+
+
+def _redis_set(port: int, *commands: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for command in commands:
+            sock.sendall(command + b"\r\n")
+            assert sock.recv(1024).startswith(b"+OK")
+
+
+@BOTH_DRIVERS
+def test_an_oom_reply_fails_only_its_set_and_keeps_the_connection(
+    redis_port: int, batch: bool
+) -> None:
+    """redis with maxmemory 3mb and noeviction answers SETs -OOM; the GETs pipelined with
+    them are answered. Every count is redis's own (20,820 errors were counted against
+    4,647 rejected SETs, with a reconnect after each -OOM)."""
+    _redis_set(redis_port, b"CONFIG SET maxmemory 3mb", b"CONFIG SET maxmemory-policy noeviction")
+    result = run_result(
+        **_target(redis_port), protocol="redis", ratio="1:10", key_space=100_000,
+        value_size=1000, clients=10, pipeline=8, duration_s=1.5, warmup_s=0.0, batch=batch,
+    )  # fmt: skip
+    oom = _redis_errors(redis_port).get("OOM", 0)
+    totals = result["totals"]
+    assert oom > 100
+    assert totals["errors"] == {"protocol_error": oom}
+    assert totals["by_kind"]["set"]["errors"] == {"protocol_error": oom}
+    assert totals["by_kind"]["get"]["errors"] == {}
+    assert totals["connections"] == 10  # no connection was replaced
+
+
+@BOTH_DRIVERS
+@pytest.mark.parametrize("answer", ["error", "garbage"])
+def test_every_10th_reply_bad_at_pipeline_4_is_counted_as_the_server_sent_it(
+    knee_server: Start, tmp_path: Path, answer: str, batch: bool
+) -> None:
+    """A well-framed error fails its own request and the stream goes on; a malformed
+    reply is its request's mismatch, and the requests behind it are aborted, never
+    mismatches (mismatches and protocol errors were 2.7x the truth)."""
+    log = tmp_path / "counts"
+    port, proc = knee_server("nth", "--every", "10", "--answer", answer, "--log", str(log))
+    result = run_result(
+        **_target(port), protocol=PLUGIN, clients=4, pipeline=4, duration_s=1.0,
+        warmup_s=0.0, batch=batch,
+    )  # fmt: skip
+    stop_process(proc)
+    lines, errors, garbage = map(int, log.read_text().split())
+    totals = result["totals"]
+    failed = totals["requests_failed"]
+    if answer == "error":
+        assert failed == {"protocol_error": errors} and errors > 50
+        assert totals["requests_issued"] == lines  # every request reached the server
+        assert totals["connections"] == 4
+    else:
+        # A connection is closed at its first garbage reply (its 10th): the server wrote
+        # exactly one per connection, and at most 3 more requests were in flight behind it.
+        assert failed["mismatch"] == garbage > 20
+        assert set(failed) <= {"mismatch", "aborted"}
+        assert failed.get("aborted", 0) <= 3 * garbage
+        assert totals["connections"] == 4 + garbage
+
+
+@BOTH_DRIVERS
+@pytest.mark.parametrize("rate", [None, 2000.0], ids=["closed-loop", "open-loop"])
+def test_a_datagram_target_that_goes_silent_is_degraded_and_its_loss_errors(
+    knee_server: Start, batch: bool, rate: float | None
+) -> None:
+    port, _ = knee_server("silent-after", "--after", "1.2")
+    result = run_result(
+        **_target(port, "udp"), clients=4, rate=rate, duration_s=2.5, warmup_s=0.2,
+        timeout_s=0.3, interval_s=0.25, batch=batch, checks=["errors == 0"],
+    )  # fmt: skip
+    totals = result["totals"]
+    assert result["status"] == "degraded"
+    assert totals["errors"]["lost"] == result["datagrams"]["lost"] > 0
+    [degraded] = [w for w in result["warning_details"] if w["kind"] == "degraded"]
+    assert "the target stopped answering" in degraded["message"]
+    since = float(degraded["message"].split("answering ")[1].split(" s into")[0])
+    assert 0.75 <= since <= 1.5  # it went silent 1.0 s into the window
+    assert result["checks"][0]["passed"] is False
+    if rate:
+        [warning] = [w for w in result["warning_details"] if w["kind"] == "rate_not_kept"]
+        assert "lost" in warning["message"] and "backlog" not in warning["advice"]

@@ -1,0 +1,144 @@
+"""Servers whose truth past the knee is known from their own logs (issue 25).
+
+    python -m tests.support.knee_servers slow --service-ms 5 --size 64 --log FILE
+    python -m tests.support.knee_servers nth --every 10 --answer error --log FILE
+    python -m tests.support.knee_servers silent-after --after 1.5
+
+- ``slow``: a thread per TCP connection, each request of ``--size`` bytes answered
+  (echoed) ``--service-ms`` after it was read, so capacity is connections / service
+  time (4 connections x 5 ms: 800 req/s). On SIGTERM it writes the wall-clock time
+  (``time.time()``) of every reply it sent to ``--log``, one per line.
+- ``nth``: a line server for ``examples/kv_plugin.py``: ``OK`` to every line, but every
+  ``--every``-th reply on a connection is ``ERR full`` (``--answer error``, a
+  well-framed error) or ``???`` (``--answer garbage``, malformed). On SIGTERM it writes
+  ``lines errors garbage``: what it received and answered so, in all.
+- ``silent-after``: a UDP echo that stops answering ``--after`` seconds after its
+  first datagram.
+
+Each prints ``READY <port>`` once listening on 127.0.0.1 and exits on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+
+def _serve_slow(listener: socket.socket, size: int, service_s: float, log: list[float]) -> None:
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            buf = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while len(buf) >= size:
+                    request, buf = buf[:size], buf[size:]
+                    time.sleep(service_s)
+                    try:
+                        conn.sendall(request)
+                    except OSError:
+                        return
+                    log.append(time.time())
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def _serve_nth(listener: socket.socket, every: int, answer: bytes, counts: list[int]) -> None:
+    lock = threading.Lock()
+
+    def serve(conn: socket.socket) -> None:
+        replies = 0
+        with conn:
+            buf = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                out = []
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    if line.startswith(b"HELLO"):
+                        out.append(b"OK\n")  # the setup: not counted
+                        continue
+                    replies += 1
+                    odd = replies % every == 0
+                    out.append(answer if odd else b"OK\n")
+                    with lock:
+                        counts[0] += 1
+                        counts[1 if answer.startswith(b"ERR") else 2] += odd
+                try:
+                    conn.sendall(b"".join(out))
+                except OSError:
+                    return
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
+def _serve_silent_after(sock: socket.socket, after_s: float) -> None:
+    first: float | None = None
+    while True:
+        data, addr = sock.recvfrom(65536)
+        now = time.monotonic()
+        first = now if first is None else first
+        if now - first < after_s:
+            sock.sendto(data, addr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["slow", "nth", "silent-after"])
+    parser.add_argument("--service-ms", type=float, default=5.0)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--answer", choices=["error", "garbage"], default="error")
+    parser.add_argument("--after", type=float, default=1.0)
+    parser.add_argument("--log", type=Path)
+    args = parser.parse_args()
+    times: list[float] = []
+    counts = [0, 0, 0]
+    stream = args.kind != "silent-after"
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM if stream else socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    if stream:
+        sock.listen(128)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if args.log is not None:
+            if args.kind == "slow":
+                args.log.write_text("".join(f"{t!r}\n" for t in list(times)))
+            else:
+                args.log.write_text(" ".join(map(str, counts)) + "\n")
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"READY {sock.getsockname()[1]}", flush=True)
+    if args.kind == "slow":
+        _serve_slow(sock, args.size, args.service_ms / 1000, times)
+    elif args.kind == "nth":
+        answer = b"ERR full\n" if args.answer == "error" else b"???\n"
+        _serve_nth(sock, args.every, answer, counts)
+    else:
+        _serve_silent_after(sock, args.after)
+
+
+if __name__ == "__main__":
+    main()
