@@ -4,7 +4,8 @@ The achieved rate is the replies received inside the window over the asked rate,
 a shortfall has three causes, and each wants a different change:
 
 - **failures**: requests went out but came back lost, wrong or as error replies; the
-  achieved rate counts only good replies (``errors`` says which);
+  achieved rate counts only good replies (``errors`` says which). Timeouts are not
+  among them: a reply later than ``--timeout`` is the backlog of a target behind;
 - **the generator** fell behind: it sent fewer requests in the window than were due,
   while it was free to send them (its own send lag, or its CPU, was the limit);
 - **the target** fell behind: the generator kept its schedule as far as the
@@ -26,9 +27,18 @@ ACHIEVED_RATE_MIN = 0.99
 SEND_LAG_P99_MAX_US = 1000
 
 
-def _failed_counts(totals: Mapping[str, Any]) -> dict[str, int]:
+#: Failures that are the backlog itself: replies too slow for --timeout, or the drain's end.
+LAGGING = frozenset({"timeout", "unfinished"})
+
+
+def _failed_counts(totals: Mapping[str, Any], lagging: bool) -> dict[str, int]:
+    """Failed requests by kind, most first: the backlog's (``lagging``) or the rest."""
     failed = totals.get("requests_failed") or {}
-    return {kind: int(n) for kind, n in sorted(failed.items(), key=lambda kv: -kv[1]) if n}
+    return {
+        kind: int(n)
+        for kind, n in sorted(failed.items(), key=lambda kv: -kv[1])
+        if n and (kind in LAGGING) == lagging
+    }
 
 
 def generator_behind(doc: Mapping[str, Any]) -> bool:
@@ -48,7 +58,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
     served = float(totals["throughput_rps"])
     seconds = max(float(doc.get("duration_s") or 0.0), 1e-9)
     head = f"served {served:,.0f} req/s of the {requested:,.0f} requested ({ratio:.1%})"
-    failed = _failed_counts(totals)
+    failed = _failed_counts(totals, lagging=False)
     failed_rps = sum(failed.values()) / seconds
     if failed_rps >= (requested - served) / 2:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in failed.items())
@@ -70,10 +80,12 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
             "or used all its CPU), so this measured the generator as much as the target",
             "add --workers (or --client-cpus), or lower --rate",
         )
+    late = sum(_failed_counts(totals, lagging=True).values())
+    timed_out = f"; {late:,} got no reply within --timeout" if late else ""
     return RunWarning(
         WarningKind.RATE_NOT_KEPT,
         f"{head}{sent}: the target fell behind (its replies lagged while the generator "
-        "kept its schedule)",
+        f"kept its schedule{timed_out})",
         "latencies count from each request's due time, so they include the backlog: "
         "this rate is past the target's capacity at these settings",
     )
