@@ -371,6 +371,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         fields += [
             ("requests", numbers.fmt_int(totals.get("requests"))),
             ("throughput", throughput),
+            *_open_loop_rate(totals),
             (
                 "bytes",
                 f"{numbers.fmt_bytes(totals.get('bytes_sent'))} sent, "
@@ -383,6 +384,21 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         *_request_accounting(totals),
     ]
     return tuple(fields)
+
+
+def _open_loop_rate(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``requested 2,000 req/s, sent 770, served 770 (achieved 38.5%)``: who kept up.
+
+    Only where the result says what was sent (results since served rates, issue 25)."""
+    offered = totals.get("offered_rps")
+    if offered is None:
+        return ()
+    text = (
+        f"requested {numbers.fmt_rate(totals.get('requested_rps'))} req/s, sent "
+        f"{numbers.fmt_rate(offered)}, served {numbers.fmt_rate(totals.get('throughput_rps'))}"
+        f" (achieved {totals.get('achieved_ratio', 0):.1%})"
+    )
+    return (("rate", text),)
 
 
 def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -404,6 +420,9 @@ def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...
     drain = totals.get("drain_s")
     if drain is not None:
         text += f"; drained {drain:.2f} s"
+        drained = totals.get("drained")
+        if drained:
+            text += f" ({numbers.fmt_int(drained)} answered then, not in the rate)"
     return (("accounting", text),)
 
 

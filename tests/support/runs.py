@@ -39,6 +39,11 @@ def assert_accounted(result: dict[str, Any]) -> None:
         failed = sum(totals["requests_failed"].values())
         assert totals["requests_issued"] == totals["requests"] + failed + totals["in_flight"]
         assert totals["requests"] == result["latency_us"]["count"]
+        # What the window served, and what its requests got in the drain (issue 25).
+        served = totals["served"] - totals["served_from_warmup"]
+        assert served + totals["drained"] == totals["requests"]
+        if result["config"]["mode"] != "stream":
+            assert sum(row["requests"] for row in result["intervals"]) == totals["served"]
         if result["status"] == "completed":
             assert totals["in_flight"] == 0  # the drain followed every request to its end
     datagrams = result.get("datagrams")
