@@ -202,8 +202,9 @@ def write_run_folder(result: dict[str, Any], out_dir: str) -> Path:
 
 
 def interval_log(result: dict[str, Any]) -> str | None:
-    """The run's interval histograms in HdrHistogram's log format, if it has any."""
-    rows = result.get("intervals") or []
+    """The run's interval histograms in HdrHistogram's log format, if it has any: the
+    window's rows, then the drain's, so the log holds every latency the result does."""
+    rows = [*(result.get("intervals") or []), *filter(None, [result.get("drain_interval")])]
     start = result.get("measurement_started_at_s")
     if not rows or start is None:
         return None
