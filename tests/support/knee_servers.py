@@ -25,71 +25,73 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+Handler = Callable[[bytes, Callable[[bytes], None]], bytes]
 
-def _serve_slow(listener: socket.socket, size: int, service_s: float, log: list[float]) -> None:
+
+def _serve(listener: socket.socket, handler: Callable[[], Handler]) -> None:
+    """Accept forever, a thread per connection: each read goes to the connection's own
+    ``handler()``, which sends what it answers and returns the bytes it did not use."""
+
     def serve(conn: socket.socket) -> None:
+        handle = handler()
         with conn:
             buf = b""
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                buf += data
-                while len(buf) >= size:
-                    request, buf = buf[:size], buf[size:]
-                    time.sleep(service_s)
-                    try:
-                        conn.sendall(request)
-                    except OSError:
-                        return
-                    log.append(time.time())
+            try:
+                while data := conn.recv(65536):
+                    buf = handle(buf + data, conn.sendall)
+            except OSError:
+                return
 
     while True:
         conn, _ = listener.accept()
         threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
 
-def _serve_nth(listener: socket.socket, every: int, answer: bytes, counts: list[int]) -> None:
+def _slow(size: int, service_s: float, log: list[float]) -> Callable[[], Handler]:
+    def handler() -> Handler:
+        def handle(buf: bytes, send: Callable[[bytes], None]) -> bytes:
+            while len(buf) >= size:
+                request, buf = buf[:size], buf[size:]
+                time.sleep(service_s)
+                send(request)
+                log.append(time.time())
+            return buf
+
+        return handle
+
+    return handler
+
+
+def _nth(every: int, answer: bytes, counts: list[int]) -> Callable[[], Handler]:
     lock = threading.Lock()
 
-    def serve(conn: socket.socket) -> None:
+    def handler() -> Handler:
         replies = 0
-        with conn:
-            buf = b""
-            while True:
-                try:
-                    data = conn.recv(65536)
-                except OSError:
-                    return
-                if not data:
-                    return
-                buf += data
-                out = []
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.startswith(b"HELLO"):
-                        out.append(b"OK\n")  # the setup: not counted
-                        continue
-                    replies += 1
-                    odd = replies % every == 0
-                    out.append(answer if odd else b"OK\n")
-                    with lock:
-                        counts[0] += 1
-                        counts[1 if answer.startswith(b"ERR") else 2] += odd
-                try:
-                    conn.sendall(b"".join(out))
-                except OSError:
-                    return
 
-    while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        def handle(buf: bytes, send: Callable[[bytes], None]) -> bytes:
+            nonlocal replies
+            out = []
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.startswith(b"HELLO"):
+                    out.append(b"OK\n")  # the setup: not counted
+                    continue
+                replies += 1
+                odd = replies % every == 0
+                out.append(answer if odd else b"OK\n")
+                with lock:
+                    counts[0] += 1
+                    counts[1 if answer.startswith(b"ERR") else 2] += odd
+            send(b"".join(out))
+            return buf
+
+        return handle
+
+    return handler
 
 
 def _serve_silent_after(sock: socket.socket, after_s: float) -> None:
@@ -132,10 +134,10 @@ def main() -> None:
     signal.signal(signal.SIGTERM, stop)
     print(f"READY {sock.getsockname()[1]}", flush=True)
     if args.kind == "slow":
-        _serve_slow(sock, args.size, args.service_ms / 1000, times)
+        _serve(sock, _slow(args.size, args.service_ms / 1000, times))
     elif args.kind == "nth":
         answer = b"ERR full\n" if args.answer == "error" else b"???\n"
-        _serve_nth(sock, args.every, answer, counts)
+        _serve(sock, _nth(args.every, answer, counts))
     else:
         _serve_silent_after(sock, args.after)
 
