@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import random
 import socket
 import time
 
@@ -22,37 +21,6 @@ _UNIX_BACKLOG_RETRY_S = 0.001
 # Linux: let connect() pick the port for a socket bound to an address, so ports are
 # unique per (source, destination) pair rather than per source address.
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
-
-
-class Backoff:
-    """Exponential backoff with jitter between one client's reconnects.
-
-    A target that accepts and closes at once made clients reconnect in a tight loop
-    (about 10k connections/s), measuring the loop. The delay doubles from
-    ``FIRST_S`` to ``MAX_S`` while connections fail or end with nothing served, and
-    :meth:`reset` returns it to zero once one serves a request. Each wait is drawn
-    from [delay/2, delay], so a thousand clients that lost the target together do
-    not come back together.
-    """
-
-    FIRST_S = 0.01
-    MAX_S = 1.0
-
-    __slots__ = ("delay",)
-
-    def __init__(self) -> None:
-        self.delay = 0.0
-
-    def reset(self) -> None:
-        self.delay = 0.0
-
-    def arm(self) -> None:
-        """The connection served nothing: the next connect waits (at least ``FIRST_S``)."""
-        self.delay = max(self.delay, self.FIRST_S / 2)
-
-    def next_wait(self) -> float:
-        self.delay = min(self.MAX_S, self.delay * 2 or self.FIRST_S)
-        return random.uniform(self.delay / 2, self.delay)
 
 
 def open_socket(endpoint: Endpoint, source: str | None = None) -> socket.socket:

@@ -11,6 +11,7 @@ import trio
 
 from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
+from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
@@ -71,26 +72,30 @@ def trio_time(monotonic_ns: int) -> float:
 
 
 async def connect_stream(
-    ctx: ClientContext, gate: StartGate | None, backoff: sockio.Backoff | None = None
+    ctx: ClientContext, gate: StartGate | None, life: ConnectionLifecycle | None = None
 ) -> socket.socket | None:
     """Connect, counting failures by kind and backing off (with jitter) while they repeat.
 
     ``gate`` is told after the first attempt, successful or not, so one unreachable
-    client cannot hold the whole run at the start line. ``backoff`` carries the delay
-    over from the client's previous connections (see :class:`sockio.Backoff`). None once
-    the window has closed while retrying: there is nothing left to connect for.
+    client cannot hold the whole run at the start line. ``life`` carries the back-off
+    over from the client's previous connections. None once the lifecycle says the client
+    retires (the window closed while it retried): there is nothing left to connect for.
     """
-    backoff = backoff or sockio.Backoff()
+    life = life or ConnectionLifecycle(ctx.window)
     if gate is None:
-        return await connect_again(ctx, backoff)
+        return await reconnect(ctx, life, CONNECT)
     sock = await first_connect(ctx, gate)
-    return sock if sock is not None else await connect_again(ctx, backoff, failed=True)
+    if sock is not None:
+        life.connected()
+        return sock
+    return await reconnect(ctx, life, life.connect_failed(time.monotonic_ns()))
 
 
 async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | None:
     """A client's first connect: wait for its turn in the ramp, try once, tell the gate.
 
-    None: the attempt failed (counted); :func:`connect_again` with ``failed`` retries.
+    None: the attempt failed (counted); the caller tells the lifecycle
+    (:meth:`~ConnectionLifecycle.connect_failed`) and :func:`reconnect` does what it says.
     """
     await gate.turn(ctx.start_ns)
     recorder = ctx.recorder
@@ -102,26 +107,20 @@ async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | 
     return sock
 
 
-async def connect_again(
-    ctx: ClientContext, backoff: sockio.Backoff, failed: bool = False
+async def reconnect(
+    ctx: ClientContext, life: ConnectionLifecycle, action: int
 ) -> socket.socket | None:
-    """Connect until it works, backing off between failures; None once the window closed.
-
-    ``failed``: an attempt has just failed, so the window is checked and the backoff
-    waited before the next; otherwise a delay left by an earlier connection that
-    served nothing is waited first.
-    """
-    if not failed and backoff.delay:  # the last connection served nothing: do not hammer
-        await trio.sleep(backoff.next_wait())
-    while True:
-        if failed:
-            if ctx.window.closed(time.monotonic_ns()):
-                return None
-            await trio.sleep(backoff.next_wait())
+    """Do what the lifecycle said (``CONNECT``, ``WAIT`` or ``RETIRE``), and what it says
+    after each failed attempt: the connected socket, or None once it says ``RETIRE``."""
+    while action in (CONNECT, WAIT):
+        if action == WAIT:
+            await trio.sleep_until(trio_time(life.wake_ns))
         sock = await _attempt(ctx)
         if sock is not None:
+            life.connected()
             return sock
-        failed = True
+        action = life.connect_failed(time.monotonic_ns())
+    return None
 
 
 async def _attempt(ctx: ClientContext) -> socket.socket | None:

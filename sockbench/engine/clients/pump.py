@@ -40,24 +40,26 @@ import trio
 
 from sockbench.core import datagrams as dg
 from sockbench.core.exchange import MISMATCHED, NEVER, RECONNECT, DatagramExchange
+from sockbench.core.lifecycle import RETIRE, SERVE, ConnectionLifecycle
 from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
     ClientContext,
-    connect_again,
     first_connect,
     open_counted,
+    reconnect,
     trio_time,
 )
 from sockbench.engine.clients.datagram import receive_one
 from sockbench.engine.clients.stream import (
-    SetupFailed,
+    SETUP_ERRORS,
     backlog,
     due_ns,
     issue,
     new_exchange,
     send_setup,
+    setup_error_kind,
 )
-from sockbench.engine.error_kinds import PeerClosed, error_kind
+from sockbench.engine.error_kinds import error_kind
 from sockbench.engine.timing import new_timer, wake_at
 from sockbench.engine.trio_host import TrioHost, current_host
 from sockbench.engine.workload import payload_bytes
@@ -73,8 +75,12 @@ _NO_SOCKET = cast(socket.socket, None)
 _T = TypeVar("_T")
 
 
-class _Client:
-    """One client's state in the pump; it outlives the client's connections."""
+class _Client(ConnectionLifecycle):
+    """One client's state in the pump; it outlives the client's connections.
+
+    It is the client's :class:`ConnectionLifecycle` too, so ``finished`` and ``retired``,
+    read per reply and per due request, are attributes of this object, not of another.
+    """
 
     __slots__ = (
         "ahead",
@@ -82,16 +88,15 @@ class _Client:
         "depth",
         "due",
         "fd",
-        "finished",
         "index",
         "parked",
         "pending",
-        "retired",
         "seq",
         "sock",
     )
 
     def __init__(self, ctx: ClientContext, depth: int) -> None:
+        super().__init__(ctx.window)
         self.ctx = ctx
         self.index = ctx.index  # unique in the worker: the heap's tie-break
         self.depth = depth  # requests in flight at most
@@ -100,8 +105,6 @@ class _Client:
         self.seq = 0  # the next request's number (open loop: its place in the schedule)
         self.due = NEVER  # open loop: when request ``seq`` is due
         self.parked = False  # request ``seq`` is due but waits for a slot or a connection
-        self.finished = False  # the window is closed for this client's next request
-        self.retired = False
         self.pending: memoryview | None = None  # the unsent rest of a request
         # A varying request's ``seq``-th, built once the one before went out: a reply's
         # next request then goes out without the build (b"": not built).
@@ -109,16 +112,15 @@ class _Client:
 
 
 class _Stream(_Client):
-    __slots__ = ("backoff", "connections", "ex", "served_mark")
+    __slots__ = ("ex",)
 
     def __init__(self, ctx: ClientContext, depth: int) -> None:
         super().__init__(ctx, depth)
         self.ex = new_exchange(ctx)
-        self.backoff = sockio.Backoff()
-        self.connections = 0  # so far: a protocol's setup sees it
-        # The worker's completed count when this connection joined: unchanged at a drop
-        # means nothing was served meanwhile (a target that closes at once).
-        self.served_mark = 0
+
+    def next_mark(self, now_ns: int, open_loop: bool) -> int:
+        """The mark of this client's next request: its due time, or now (closed loop)."""
+        return self.due if open_loop else now_ns
 
 
 class _Datagram(_Client):
@@ -132,6 +134,8 @@ class _Datagram(_Client):
         ctx.recorder.datagram_exchanges.append(self.ex)
         self.sock = sock
         self.fd = sock.fileno()
+        self.connected()
+        self.opened(0)  # a datagram socket has no setup and is never replaced
 
 
 class Pump:
@@ -263,8 +267,11 @@ class Pump:
         for conn in queue:
             sock = await first_connect(conn.ctx, self.gate)
             if sock is None:
-                self._nursery.start_soon(self._join, conn, True)
-            elif not self.started:
+                action = conn.connect_failed(time.monotonic_ns())
+                self._nursery.start_soon(self._join, conn, action)
+                continue
+            conn.connected()
+            if not self.started:
                 conn.sock = sock  # not in the epoll set (fd -1) until the gate opens
                 self.ready.append(conn)
             elif self.setup:
@@ -277,49 +284,52 @@ class Pump:
         """Run the protocol's setup on connected clients; a failure reconnects in a task."""
         for conn in queue:
             sock = conn.sock
-            if await self._setup(conn, sock):
+            action = await self._setup(conn, sock)
+            if action == SERVE:
                 self._add(conn, sock)
-            elif self._done(conn, time.monotonic_ns()):
+            elif action == RETIRE:
                 self._retire(conn)
             else:
-                self._nursery.start_soon(self._join, conn, False)
+                self._nursery.start_soon(self._join, conn, action)
 
-    async def _join(self, conn: _Stream, failed: bool) -> None:
-        """Reconnect (``failed``: right after a failed attempt), run the setup, add to the
-        set; again while the setup fails and the window is open."""
+    async def _join(self, conn: _Stream, action: int) -> None:
+        """Do what the lifecycle said (connect now, or after a wait), run the setup, add
+        to the set; again while the setup fails and the lifecycle says so."""
         while True:
-            sock = await connect_again(conn.ctx, conn.backoff, failed)
+            sock = await reconnect(conn.ctx, conn, action)
             if sock is None:
                 self._retire(conn)
                 return
             conn.sock = sock  # closed by _finish if the run ends first
             await self.gate.go.wait()
-            if await self._setup(conn, sock):
+            action = await self._setup(conn, sock)
+            if action == SERVE:
                 self._add(conn, sock)
                 return
-            if self._done(conn, time.monotonic_ns()):
+            if action == RETIRE:
                 self._retire(conn)
                 return
-            failed = False
 
-    async def _setup(self, conn: _Stream, sock: socket.socket) -> bool:
-        """The protocol's setup on a new connection; False: it failed (counted, closed)."""
+    async def _setup(self, conn: _Stream, sock: socket.socket) -> int:
+        """The protocol's setup on a new connection: ``SERVE``, or what the lifecycle says
+        after its failure (counted, the socket closed)."""
         try:
             await send_setup(conn.ctx, sock, conn.connections)
-            return True
-        except (SetupFailed, trio.TooSlowError, OSError, PeerClosed) as exc:
+            return SERVE
+        except SETUP_ERRORS as exc:
             conn.sock = _NO_SOCKET
             sockio.close(sock)
-            kind = str(exc) if isinstance(exc, SetupFailed) else error_kind(exc)
-            kind = "timeout" if isinstance(exc, trio.TooSlowError) else kind
-            self.recorder.error(kind, time.monotonic_ns())
-            conn.backoff.arm()
-            return False
+            now = time.monotonic_ns()
+            self.recorder.error(setup_error_kind(exc), now)
+            return conn.setup_failed(now, conn.next_mark(now, self.open_loop))
 
     def _add(self, conn: _Stream, sock: socket.socket) -> None:
         """A connection, set up, joins the epoll set and starts sending."""
-        conn.connections += 1
-        conn.served_mark = self.recorder.requests
+        if conn.opened(self.recorder.requests) == RETIRE:  # its window closed meanwhile
+            conn.sock = _NO_SOCKET
+            sockio.close(sock)
+            self._retire(conn)
+            return
         conn.sock = sock
         conn.fd = fd = sock.fileno()
         self.conns[fd] = conn
@@ -337,43 +347,29 @@ class Pump:
         client.pending = None
 
     def _retire(self, client: _Client) -> None:
-        """Nothing left to do for this client: its window closed, its requests ended."""
+        """The lifecycle said ``RETIRE`` (once): leave the set, tell the recorder."""
         if client.fd >= 0:
             self._leave(client)
-        if not client.retired:
-            client.retired = True
-            client.ctx.recorder.retire()
+        client.ctx.recorder.retire()
 
     def _window_closed(self, client: _Stream | _Datagram) -> None:
         """Nothing more to issue: the client retires once nothing is in flight."""
-        client.finished = True
-        if not client.ex.in_flight:
+        if client.window_closed(client.ex.in_flight) == RETIRE:
             self._retire(client)
 
-    def _done(self, conn: _Stream, now_ns: int) -> bool:
-        """Whether nothing is left to reconnect for."""
-        if conn.finished:
-            return True
-        return conn.ex.window.closed(conn.due if self.open_loop else now_ns)
-
     def _drop(self, conn: _Stream, kind: str | None) -> None:
-        """Close the connection (counting ``kind`` unless the exchange did) and reconnect."""
+        """Close the connection (counting ``kind`` unless the exchange did; None: the
+        exchange ended it on a reply or a deadline) and do what the lifecycle says."""
         now = time.monotonic_ns()
         if kind is not None:
             conn.ex.fail(kind, now)
         self._leave(conn)
-        if self._done(conn, now):
-            self._retire(conn)  # nothing left to reconnect for
-            return
-        # The target ended a connection that served nothing: wait before the next.
-        # A wrong or late reply is an answer; those clients reconnect at once.
-        # kind None: the exchange ended it on a reply (wrong, or late), which is an answer.
-        answered = kind is None or kind in (MISMATCHED, "timeout")
-        if answered or conn.ctx.recorder.requests != conn.served_mark:
-            conn.backoff.reset()
-        else:
-            conn.backoff.arm()
-        self._nursery.start_soon(self._join, conn, False)
+        mark = conn.next_mark(now, self.open_loop)
+        action = conn.dropped(kind, self.recorder.requests, now, mark)
+        if action == RETIRE:
+            self._retire(conn)
+        elif action != SERVE:
+            self._nursery.start_soon(self._join, conn, action)
 
     # --- streams -------------------------------------------------------------------
 
@@ -461,7 +457,7 @@ class Pump:
         if ex.in_flight >= conn.depth:
             return
         if conn.finished:
-            if not ex.in_flight:
+            if not ex.in_flight and conn.nothing_in_flight() == RETIRE:
                 self._retire(conn)
         elif not self.open_loop:
             self._fill(conn)
@@ -472,9 +468,9 @@ class Pump:
     def _due_stream(self, conn: _Stream, due: int) -> None:
         ex = conn.ex
         if ex.window.closed(due):
-            conn.finished = True
-            if conn.fd >= 0 and not ex.in_flight and conn.pending is None:
-                self._retire(conn)
+            # Retires if connected with nothing in flight (a request not sent whole is in
+            # flight); one reconnecting retires as its connection opens.
+            self._window_closed(conn)
         elif conn.fd < 0 or conn.pending is not None or ex.in_flight >= conn.depth:
             conn.parked = True  # sent as soon as a slot frees or the connection is back
         else:
@@ -560,7 +556,8 @@ class Pump:
         if client.pending is not None:
             return
         if client.finished:
-            self._retire(client)
+            if client.nothing_in_flight() == RETIRE:
+                self._retire(client)
         elif not self.open_loop:
             self._send_datagram(client)
 

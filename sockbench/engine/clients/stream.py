@@ -3,9 +3,11 @@
 The reference driver (``--no-batch``); the pump (:mod:`.pump`) is the default and
 shares this module's helpers (``issue``, ``send_setup``, ``backlog``). It only moves
 bytes and times: what they mean is decided by the
-:class:`~sockbench.core.exchange.StreamExchange`. Replies are matched in order.
-After a mismatch, a timeout or a connection error the connection is replaced; in
-open loop the schedule carries on, so requests due meanwhile go out late and their
+:class:`~sockbench.core.exchange.StreamExchange`, and when to connect, back off,
+reconnect or retire by the :class:`~sockbench.core.lifecycle.ConnectionLifecycle`.
+Replies are matched in order. After a mismatch, a timeout or a connection error the
+connection is replaced; in open loop the schedule carries on, so requests due
+meanwhile go out late (every one that fits as soon as a slot is free) and their
 latency (from the due time) shows it.
 """
 
@@ -20,30 +22,34 @@ import trio
 
 from sockbench.core.exchange import RECONNECT, StreamExchange
 from sockbench.core.expect import ReplyBuffer
+from sockbench.core.lifecycle import RETIRE, ConnectionLifecycle
 from sockbench.core.protocols import error_kind_of
-from sockbench.core.schedule import ClientSchedule
 from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
     ClientContext,
     connect_stream,
+    reconnect,
     trio_time,
 )
 from sockbench.engine.error_kinds import PeerClosed, error_kind
-from sockbench.engine.gate import StartGate
 from sockbench.engine.timing import sleep_until_ns
 
 
 class _Loop(Protocol):
-    async def serve(self, sock: socket.socket) -> bool:
-        """Drive one connection; True once this client has nothing left to do."""
+    ex: StreamExchange
+
+    async def serve(self, sock: socket.socket, life: ConnectionLifecycle) -> bool:
+        """Drive one connection: True once the lifecycle says the client retires (the
+        window closed and nothing is in flight), False once the exchange says
+        RECONNECT; a connection error is raised."""
+        ...
+
+    def next_mark(self, now_ns: int) -> int:
+        """The mark of this client's next request: now, or its due time (open loop)."""
         ...
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         """Marks of requests due by ``now_ns`` that never went out (open loop)."""
-        ...
-
-    def finished(self, now_ns: int) -> bool:
-        """Whether nothing is left to reconnect for: the window closed, no backlog."""
         ...
 
 
@@ -130,48 +136,60 @@ class SetupFailed(Exception):
     """The setup's reply was malformed or an error reply (the kind is the argument)."""
 
 
-async def _run(ctx: ClientContext, loop: _ClosedLoop | _OpenLoop) -> None:
-    """Connect, serve until the connection fails or the work is done, reconnect."""
+SETUP_ERRORS = (SetupFailed, trio.TooSlowError, OSError, PeerClosed)
+
+
+def setup_error_kind(exc: BaseException) -> str:
+    """How a failed setup is counted: its reply's kind, ``timeout``, or the error's."""
+    if isinstance(exc, SetupFailed):
+        return str(exc)
+    return "timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
+
+
+async def _run(ctx: ClientContext, loop: _Loop) -> None:
+    """Connect, serve until the connection ends, and do what the lifecycle says next."""
     ex = loop.ex
-    first: StartGate | None = ctx.gate
-    backoff = sockio.Backoff()
-    done = False
-    connections = 0  # this client's connections so far: the protocol's setup sees it
+    life = ConnectionLifecycle(ctx.window)
     try:
-        while not done:
-            if first is None and loop.finished(time.monotonic_ns()):
-                break
-            sock = await connect_stream(ctx, first, backoff)
-            first = None
-            if sock is None:
-                break
-            # The worker's completed count: unchanged at a drop = this connection
-            # served nothing (a target that closes at once), so back off before the next.
-            mark = ctx.recorder.requests
-            try:
-                await ctx.gate.go.wait()
-                await send_setup(ctx, sock, connections)
-                connections += 1
-                done = await loop.serve(sock)
-                backoff.reset()
-            except SetupFailed as exc:
-                ctx.recorder.error(str(exc), time.monotonic_ns())
-                backoff.arm()
-            except trio.TooSlowError:
-                ctx.recorder.error("timeout", time.monotonic_ns())
-                backoff.arm()
-            except (OSError, PeerClosed) as exc:
-                ex.fail(error_kind(exc), time.monotonic_ns())
-                if ctx.recorder.requests != mark:
-                    backoff.reset()
-                else:
-                    backoff.arm()
-            finally:
-                sockio.close(sock)
+        sock = await connect_stream(ctx, ctx.gate, life)
+        while sock is not None:
+            action = await _connection(ctx, loop, life, sock)
+            sock = await reconnect(ctx, life, action)
     finally:
         now = time.monotonic_ns()
         ex.finish(now, ctx.interrupted(), loop.unsent(now))
     ctx.recorder.retire()
+
+
+async def _connection(
+    ctx: ClientContext, loop: _Loop, life: ConnectionLifecycle, sock: socket.socket
+) -> int:
+    """One connection: the start gate, the setup, requests until it ends, then closed.
+
+    Returns what the lifecycle says next (``CONNECT``, ``WAIT`` or ``RETIRE``).
+    """
+    recorder = ctx.recorder
+    try:
+        await ctx.gate.go.wait()
+        try:
+            await send_setup(ctx, sock, life.connections)
+        except SETUP_ERRORS as exc:
+            now = time.monotonic_ns()
+            recorder.error(setup_error_kind(exc), now)
+            return life.setup_failed(now, loop.next_mark(now))
+        if life.opened(recorder.requests) == RETIRE:
+            return RETIRE
+        kind: str | None = None  # the exchange ended it (RECONNECT): counted there
+        try:
+            if await loop.serve(sock, life):
+                return RETIRE
+        except (OSError, PeerClosed) as exc:
+            kind = error_kind(exc)
+            loop.ex.fail(kind, time.monotonic_ns())
+        now = time.monotonic_ns()
+        return life.dropped(kind, recorder.requests, now, loop.next_mark(now))
+    finally:
+        sockio.close(sock)
 
 
 async def _read(sock: socket.socket, ex: StreamExchange) -> int:
@@ -202,121 +220,248 @@ class _ClosedLoop:
         self.ex = new_exchange(ctx)
         self.seq = 0  # the next request of this client; it survives reconnects
 
-    async def serve(self, sock: socket.socket) -> bool:
+    async def serve(self, sock: socket.socket, life: ConnectionLifecycle) -> bool:
         if self.ctx.pipeline > 1:
-            return await self._serve_pipelined(sock)
+            return await self._serve_pipelined(sock, life)
         ex = self.ex
         ctx = self.ctx
         timeout_s = ctx.timeout_s
-        # One scope per connection whose deadline moves with each request: a new
-        # CancelScope per request would cost ~30 allocations on the hot path.
-        with trio.CancelScope() as scope:
-            while True:
-                start = time.monotonic_ns()
-                request = issue(ctx, ex, self.seq, start, start)
-                if not request:
-                    return True
-                self.seq += 1
-                scope.deadline = trio.current_time() + timeout_s
-                await sockio.send_all(sock, request)
-                while ex.in_flight:
-                    if await _read(sock, ex) == RECONNECT:
-                        return False
-        # The deadline passed on trio's clock; the exchange judges by its own.
-        while ex.in_flight:
-            if await _step(sock, ex, trio_time(ex.deadline())) == RECONNECT:
-                return False
-        return False
+        while True:
+            # One scope per connection whose deadline moves with each request: a new
+            # CancelScope per request would cost ~30 allocations on the hot path.
+            with trio.CancelScope() as scope:
+                while True:
+                    start = time.monotonic_ns()
+                    request = issue(ctx, ex, self.seq, start, start)
+                    if not request:
+                        return life.window_closed(ex.in_flight) == RETIRE
+                    self.seq += 1
+                    scope.deadline = trio.current_time() + timeout_s
+                    await sockio.send_all(sock, request)
+                    while ex.in_flight:
+                        if await _read(sock, ex) == RECONNECT:
+                            return False
+            # The deadline passed on trio's clock; the exchange judges by its own (a
+            # reply on time by it carries on on this connection, as the pump does).
+            while ex.in_flight:
+                if await _step(sock, ex, trio_time(ex.deadline())) == RECONNECT:
+                    return False
 
-    async def _serve_pipelined(self, sock: socket.socket) -> bool:
+    async def _serve_pipelined(self, sock: socket.socket, life: ConnectionLifecycle) -> bool:
         """Closed loop with ``--pipeline`` requests in flight: a reply frees a slot."""
         ex = self.ex
         ctx = self.ctx
-        closed = False
         while True:
-            while not closed and ex.in_flight < ctx.pipeline:
+            while not life.finished and ex.in_flight < ctx.pipeline:
                 start = time.monotonic_ns()
                 request = issue(ctx, ex, self.seq, start, start)
                 if not request:
-                    closed = True
+                    if life.window_closed(ex.in_flight) == RETIRE:
+                        return True
                     break
                 self.seq += 1
                 await sockio.send_all(sock, request)
-            if closed and not ex.in_flight:
-                return True
             if await _step(sock, ex, trio_time(ex.deadline())) == RECONNECT:
                 return False
+            if not ex.in_flight and life.nothing_in_flight() == RETIRE:
+                return True
+
+    def next_mark(self, now_ns: int) -> int:
+        return now_ns
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         return iter(())
 
-    def finished(self, now_ns: int) -> bool:
-        return self.ex.window.closed(now_ns)
-
 
 class _OpenLoop:
-    __slots__ = ("ctx", "ex", "issued", "k", "schedule")
+    """Send on schedule, up to ``--pipeline`` requests in flight, as the pump does.
+
+    Two tasks per connection: the sender sleeps until each request is due and sends it
+    if a slot is free; if none is, it parks, and the receiver, as a reply frees a slot,
+    sends every request that is due and fits at once (the pump's ``_freed``), with no
+    trip through the sender. Only one of them sends at a time: the receiver only while
+    the sender is parked, and a send the socket does not take whole is finished by the
+    sender. The lateness that is the generator's own is recorded from the moment a slot
+    was free (``scheduled_send``'s ``ready``).
+    """
+
+    __slots__ = (
+        "ctx",
+        "depth",
+        "ended",
+        "error",
+        "ex",
+        "k",
+        "life",
+        "parked",
+        "pending",
+        "retire",
+        "unparked",
+    )
 
     def __init__(self, ctx: ClientContext) -> None:
         assert ctx.schedule is not None
         self.ctx = ctx
         self.ex = new_exchange(ctx)
-        self.schedule: ClientSchedule = ctx.schedule
+        self.depth = ctx.pipeline
         self.k = 0  # the next request of the schedule; it survives reconnects
-        self.issued = 0  # on the current connection
+        self.life = ConnectionLifecycle(ctx.window)  # replaced by serve's
+        self.parked = False  # request k is due and waits for a slot: the receiver sends it
+        self.unparked = trio.Event()
+        self.pending: memoryview | None = None  # the unsent rest of a receiver's send
+        self.ended = trio.CancelScope()
+        self.retire = False
+        self.error: OSError | PeerClosed | None = None
 
     def due(self, k: int) -> int:
         return due_ns(self.ctx, k)
 
-    async def serve(self, sock: socket.socket) -> bool:
-        slots = trio.Semaphore(self.ctx.pipeline)
-        self.issued = 0
+    async def serve(self, sock: socket.socket, life: ConnectionLifecycle) -> bool:
+        self.life = life
+        self.parked = False
+        self.pending = None
+        self.retire = False
+        self.error = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._send, sock, slots)
-            done = await self._receive(sock, slots)
-            nursery.cancel_scope.cancel()
-        return done
+            self.ended = nursery.cancel_scope
+            nursery.start_soon(self._sending, sock)
+            nursery.start_soon(self._receiving, sock)
+        if self.error is not None:
+            raise self.error
+        return self.retire
 
-    async def _send(self, sock: socket.socket, slots: trio.Semaphore) -> None:
+    def _end(self, retire: bool, error: OSError | PeerClosed | None = None) -> None:
+        """This connection is over (the first to say so decides how)."""
+        if not self.ended.cancel_called:
+            self.retire = retire
+            self.error = error
+            self.ended.cancel()
+
+    async def _sending(self, sock: socket.socket) -> None:
+        try:
+            await self._send(sock)
+        except (OSError, PeerClosed) as exc:
+            self._end(False, exc)
+
+    async def _receiving(self, sock: socket.socket) -> None:
+        try:
+            await self._receive(sock)
+        except (OSError, PeerClosed) as exc:
+            self._end(False, exc)
+
+    async def _send(self, sock: socket.socket) -> None:
         ex = self.ex
-        recorder = self.ctx.recorder
+        ctx = self.ctx
+        recorder = ctx.recorder
+        # When this task could last send after waiting on the connection (its start: what
+        # came due while it reconnected went out once it could, as the pump's do).
+        free = time.monotonic_ns()
         while True:
+            if self.pending is not None:  # the rest of a receiver's send
+                handed, self.pending = self.pending, None
+                await sockio.send_all(sock, handed)
+                free = time.monotonic_ns()
             due = self.due(self.k)
-            await slots.acquire()
-            ready = time.monotonic_ns()
             if ex.window.closed(due):
+                self._window_closed()
                 return
-            await sleep_until_ns(due)
+            if due > time.monotonic_ns():
+                await sleep_until_ns(due)
+            if ex.in_flight >= self.depth:
+                self.parked = True
+                self.unparked = trio.Event()
+                await self.unparked.wait()
+                continue
             sent = time.monotonic_ns()
-            request = issue(self.ctx, ex, self.k, due, sent)
+            request = issue(ctx, ex, self.k, due, sent)
             if not request:
+                self._window_closed()
                 return
             self.k += 1
-            self.issued += 1
-            recorder.scheduled_send(due, ready, sent)
-            await sockio.send_all(sock, request)
+            recorder.scheduled_send(due, free, sent)
+            rest = _send_now(sock, request)
+            if rest is not None:
+                await sockio.send_all(sock, rest)
+                free = time.monotonic_ns()
 
-    async def _receive(self, sock: socket.socket, slots: trio.Semaphore) -> bool:
+    def _window_closed(self) -> None:
+        if self.life.window_closed(self.ex.in_flight) == RETIRE:
+            self._end(True)
+
+    def _send_due(self, sock: socket.socket) -> None:
+        """A reply freed a slot while the sender is parked: send every request that is due
+        and fits, now (as the pump's ``_freed``); the sender takes over once the next one
+        is not due yet, the window closed, or the socket did not take a request whole."""
+        ex = self.ex
+        ctx = self.ctx
+        ready = time.monotonic_ns()  # a slot is free from now
+        while ex.in_flight < self.depth:
+            due = self.due(self.k)
+            sent = time.monotonic_ns()
+            if due > sent or ex.window.closed(due):
+                break
+            request = issue(ctx, ex, self.k, due, sent)
+            if not request:
+                break
+            self.k += 1
+            ctx.recorder.scheduled_send(due, ready, sent)
+            self.pending = _send_now(sock, request)
+            if self.pending is not None:
+                break
+        else:
+            return  # every slot in use again: still parked, the next reply goes on
+        self.parked = False
+        self.unparked.set()
+
+    async def _receive(self, sock: socket.socket) -> None:
         """Read replies; wake at each deadline, and at least once a timeout when idle."""
         ex = self.ex
         idle_s = self.ctx.timeout_s
-        released = 0
         while True:
-            if not ex.in_flight and ex.window.closed(self.due(self.k)):
-                return True
-            wake = trio_time(ex.deadline()) if ex.in_flight else trio.current_time() + idle_s
-            if await _step(sock, ex, wake) == RECONNECT:
-                return False
-            answered = self.issued - ex.in_flight
-            for _ in range(answered - released):
-                slots.release()
-            released = answered
+            # One scope until a wait runs out, its deadline moved with each read: a new
+            # CancelScope per read would cost ~30 allocations on the hot path.
+            with trio.CancelScope() as scope:
+                while True:
+                    if ex.in_flight:
+                        scope.deadline = trio_time(ex.deadline())
+                    else:
+                        scope.deadline = trio.current_time() + idle_s
+                    if await _read(sock, ex) == RECONNECT:
+                        self._end(False)
+                        return
+                    if self._replied(sock):
+                        return
+            # The deadline passed on trio's clock; the exchange judges by its own.
+            if ex.expire(time.monotonic_ns()) == RECONNECT:
+                self._end(False)
+                return
+            if self._replied(sock):
+                return
 
-    def finished(self, now_ns: int) -> bool:
-        return self.ex.window.closed(self.due(self.k))
+    def _replied(self, sock: socket.socket) -> bool:
+        """After a read: use the slots it freed, or retire; True: the connection is over."""
+        ex = self.ex
+        if self.parked and ex.in_flight < self.depth:
+            self._send_due(sock)
+        if not ex.in_flight and self.life.nothing_in_flight() == RETIRE:
+            self._end(True)
+            return True
+        return False
+
+    def next_mark(self, now_ns: int) -> int:
+        return self.due(self.k)
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         return backlog(self.ctx, self.k, now_ns)
+
+
+def _send_now(sock: socket.socket, data: bytes) -> memoryview | None:
+    """Send what the socket takes now; the rest (None: nothing left)."""
+    try:
+        sent = sock.send(data)
+    except BlockingIOError:
+        sent = 0
+    return memoryview(data)[sent:] if sent < len(data) else None
 
 
 def due_ns(ctx: ClientContext, k: int) -> int:
