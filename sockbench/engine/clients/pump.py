@@ -398,21 +398,34 @@ class Pump:
             pass
 
     def _send_due(self, conn: _Stream, due: int, ready: int) -> None:
-        """Open loop: send request ``seq``, due at ``due``; the generator could from ``ready``."""
+        """Open loop: send request ``seq``, due at ``due`` (the generator could from
+        ``ready``), and every later one that is due already while a slot is free: a
+        backlog goes out as slots free, not one per turn through the heap."""
         ex = conn.ex
         ctx = conn.ctx
-        sent = time.monotonic_ns()
-        request = issue(ctx, ex, conn.seq, due, sent, conn.ahead)
-        if not request:
-            self._window_closed(conn)
-            return
-        self.recorder.scheduled_send(due, ready, sent)
-        conn.seq += 1
-        conn.due = due_ns(ctx, conn.seq)
-        heapq.heappush(self.heap, (conn.due, conn.index, conn))
-        self._write(conn, request)
-        if self.varies:
-            conn.ahead = ctx.request_for(conn.seq)
+        while True:
+            sent = time.monotonic_ns()
+            request = issue(ctx, ex, conn.seq, due, sent, conn.ahead)
+            if not request:
+                self._window_closed(conn)
+                return
+            self.recorder.scheduled_send(due, ready, sent)
+            conn.seq += 1
+            due = conn.due = due_ns(ctx, conn.seq)
+            if due > sent:  # the common case: the next one is not due yet
+                heapq.heappush(self.heap, (due, conn.index, conn))
+                self._write(conn, request)
+                if self.varies:
+                    conn.ahead = ctx.request_for(conn.seq)
+                return
+            whole = self._write(conn, request)
+            if self.varies:
+                conn.ahead = ctx.request_for(conn.seq)
+            if not whole or ex.in_flight >= conn.depth:
+                # No slot (or the connection dropped): the next one goes out as soon as a
+                # reply frees one, or the connection is back (_freed).
+                conn.parked = True
+                return
 
     def _write(self, conn: _Stream, data: bytes) -> bool:
         """Send what the socket takes now; the rest waits for EPOLLOUT. True if all went."""
