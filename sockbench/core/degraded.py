@@ -24,10 +24,15 @@ def degraded_reason(tally: Tally) -> str | None:
     rows = tally.intervals
     if tally.errors and len(rows) >= 2 and rows[-1].requests == 0:
         silent = next((i for i, r in enumerate(reversed(rows)) if r.requests), len(rows))
-        since = rows[-silent].start_s
+        # Its last reply came in the last row that had any: silence began within it.
+        when = (
+            f"between {rows[-silent - 1].start_s:g} and {rows[-silent].start_s:g} s"
+            if silent < len(rows)
+            else "from the start"
+        )
         return (
-            f"the target stopped answering {since:g} s into the window: no request "
-            f"completed in the last {silent} interval(s), and {sum(tally.errors.values()):,} "
-            "failed (did it die, or stop?)"
+            f"the target stopped answering {when} into the window: no request completed "
+            f"in the last {silent} interval(s), and {sum(tally.errors.values()):,} failed "
+            "(did it die, or stop?)"
         )
     return None

@@ -28,7 +28,11 @@ SEND_LAG_P99_MAX_US = 1000
 
 
 #: Failures that are the backlog itself: replies too slow for --timeout, or the drain's end.
-LAGGING = frozenset({"timeout", "unfinished"})
+LAGGING_WORDS = {
+    "timeout": "got no reply within --timeout",
+    "unfinished": "were still open when --drain ended",
+}
+LAGGING = frozenset(LAGGING_WORDS)
 
 
 def _failed_counts(totals: Mapping[str, Any], lagging: bool) -> dict[str, int]:
@@ -80,8 +84,8 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
             "or used all its CPU), so this measured the generator as much as the target",
             "add --workers (or --client-cpus), or lower --rate",
         )
-    late = sum(_failed_counts(totals, lagging=True).values())
-    timed_out = f"; {late:,} got no reply within --timeout" if late else ""
+    lagging = _failed_counts(totals, lagging=True)
+    timed_out = "".join(f"; {n:,} {LAGGING_WORDS[kind]}" for kind, n in sorted(lagging.items()))
     return RunWarning(
         WarningKind.RATE_NOT_KEPT,
         f"{head}{sent}: the target fell behind (its replies lagged while the generator "

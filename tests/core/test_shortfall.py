@@ -37,9 +37,10 @@ def test_a_kept_rate_says_nothing() -> None:
 
 def test_a_target_that_falls_behind_is_named_with_what_was_sent() -> None:
     """A server of ~800 req/s asked for 2000, the generator on time (slots held it)."""
-    warning = rate_shortfall(_doc(700.0, 700.0, failed={"timeout": 2311}))
+    warning = rate_shortfall(_doc(700.0, 700.0, failed={"timeout": 2311, "unfinished": 9}))
     assert warning is not None and warning.kind == "rate_not_kept"
-    assert "2,311 got no reply within --timeout" in warning.message
+    assert "; 2,311 got no reply within --timeout" in warning.message
+    assert "; 9 were still open when --drain ended" in warning.message
     assert warning.message.startswith("served 700 req/s of the 2,000 requested (35.0%)")
     assert "sent 700 req/s" in warning.message and "the target fell behind" in warning.message
     assert "backlog" in warning.advice

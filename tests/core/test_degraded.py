@@ -1,0 +1,44 @@
+"""When a run that ran to its end is marked degraded, and what it says (pure)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sockbench.core.degraded import degraded_reason
+from sockbench.core.intervals import IntervalRow
+from sockbench.core.tally import Tally
+
+EMPTY = Tally.empty()
+
+
+def _row(start: float, requests: int) -> IntervalRow:
+    return IntervalRow(start, start + 0.5, requests, 0, requests * 2.0, 1, 1, 1, "")
+
+
+def _tally(replies: list[int], errors: dict[str, int]) -> Tally:
+    rows = tuple(_row(i * 0.5, n) for i, n in enumerate(replies))
+    return dataclasses.replace(
+        EMPTY, requests=sum(replies), intervals=rows, errors=errors, served=sum(replies)
+    )
+
+
+def test_a_target_that_answers_throughout_is_not_degraded() -> None:
+    assert degraded_reason(_tally([10, 10, 10], {"lost": 3})) is None
+
+
+def test_a_target_that_answered_nothing_is_degraded() -> None:
+    reason = degraded_reason(_tally([0, 0], {"timeout": 4}))
+    assert reason is not None and "answered nothing" in reason
+
+
+def test_a_target_that_went_silent_says_between_which_rows() -> None:
+    """A UDP echo gone silent: its lost datagrams are the errors (issue 25)."""
+    reason = degraded_reason(_tally([10, 4, 0, 0], {"lost": 9005}))
+    assert reason is not None
+    assert reason.startswith("the target stopped answering between 0.5 and 1 s into the window")
+    assert "last 2 interval(s), and 9,005 failed" in reason
+
+
+def test_a_quiet_end_without_errors_is_not_degraded() -> None:
+    """Every client finished its --requests early: nothing failed, nothing is wrong."""
+    assert degraded_reason(_tally([10, 0], {})) is None
