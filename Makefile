@@ -26,9 +26,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Test tiers (tests/support/tiers.py): every test is marked unit, e2e or slow (core/,
+# report/ and compare/ are unit unless marked); a test with no tier fails collection, and a
+# unit test that opens a socket or starts a process fails.
 # The pure tests, in seconds: no process, socket or browser, no whole report with charts.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m "not e2e and not slow"
+	$(BIN)/python -m pytest tests -q -m unit
 
 # Real servers, real sockets, real files, chromium; and the slow pure tests.
 e2e: $(STAMP)

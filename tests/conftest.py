@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: real processes, cleaned up."""
+"""Fixtures shared by every test folder: real processes, cleaned up; and the test tiers
+(unit, e2e, slow: tests/support/tiers.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# The tiers: every test is unit, e2e or slow, and a unit test cannot open a socket or
+# start a process. pytester: tests/test_tiers.py runs small test sessions to show it.
+pytest_plugins = ["tests.support.tiers", "pytester"]
 
 
 def start_ready_process(

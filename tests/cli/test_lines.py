@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sockbench.cli.lines import tick_line
 from sockbench.core.progress import Tick
+
+pytestmark = pytest.mark.unit  # pure: make unit runs it
 
 
 def _tick(**kw: object) -> Tick:

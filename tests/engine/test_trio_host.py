@@ -6,10 +6,13 @@ import select
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import trio
 import trio.testing
 
 from sockbench.engine.trio_host import TrioHost, current_host
+
+pytestmark = pytest.mark.unit  # pure: make unit runs it
 
 
 @asynccontextmanager

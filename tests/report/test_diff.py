@@ -43,6 +43,7 @@ def sockbench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.e2e  # runs `sockbench diff` in a process
 def test_clearly_faster_is_significant(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
     a = save(tmp_path / "a", runs(tcp_doc, [66_000, 66_500, 65_800]))
     b = save(tmp_path / "b", runs(tcp_doc, [80_000, 80_400, 79_600]))
@@ -55,6 +56,7 @@ def test_clearly_faster_is_significant(tcp_doc: dict[str, Any], tmp_path: Path) 
     assert "faster" in p99.splitlines()[1]
 
 
+@pytest.mark.e2e  # runs `sockbench diff` in a process
 def test_within_noise_is_not_significant(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
     a = save(tmp_path / "a", runs(tcp_doc, [66_000, 70_000, 62_000]))
     b = save(tmp_path / "b", runs(tcp_doc, [67_000, 63_000, 69_500]))
@@ -75,6 +77,7 @@ def test_two_single_runs_get_a_ratio_and_a_note(tcp_doc: dict[str, Any]) -> None
     assert html.startswith("<!DOCTYPE html>") and "1.20× faster" in html
 
 
+@pytest.mark.e2e  # runs `sockbench diff` in a process
 def test_refuses_across_hosts_unless_forced(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
     other = copy.deepcopy(tcp_doc)
     other["environment"]["hostname"] = "bench-02"

@@ -7,6 +7,8 @@ import pytest
 from sockbench.core.sink_report import REPORT_PREFIX, REPORT_REQUEST, decode_report, encode_report
 from sockbench.servers.behaviour import ServerBehaviour, SinkLedger, datagram_responder
 
+pytestmark = pytest.mark.unit  # pure: make unit runs it
+
 
 @pytest.mark.parametrize(("count", "nbytes"), [(0, 0), (1, 1), (123456, 98765432101)])
 def test_report_round_trip(count: int, nbytes: int) -> None:

@@ -16,6 +16,8 @@ from sockbench.servers.registry import (
     unavailable_reason,
 )
 
+pytestmark = pytest.mark.unit  # pure: make unit runs it
+
 EXPECTED = {"threaded", "threadpool", "selectors", "asyncio", "uvloop", "trio", "prefork"}
 
 

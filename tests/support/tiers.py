@@ -1,0 +1,145 @@
+"""The test tiers, as a pytest plugin (``tests/conftest.py`` loads it).
+
+Every test is in a tier, chosen by a marker, never by the absence of one:
+
+- ``unit``: pure, no process, socket or browser; ``make unit`` runs ``-m unit``.
+- ``e2e``: real processes, sockets, files or a browser.
+- ``slow``: pure, but seconds each (whole reports with charts).
+
+A test takes its tier from a marker (``pytestmark`` in its module, a decorator, or a
+``pytest.param``'s marks); a test that names none is ``unit`` if it lives in a folder of
+:data:`UNIT_FOLDERS` (pure by design: docs/design.md), and fails collection anywhere
+else. ``unit`` with another tier fails too (``e2e`` with ``slow`` is allowed: both are
+outside ``make unit``).
+
+A unit test cannot reach out: while it runs, opening a socket (other than a socketpair,
+which trio and asyncio make for their own wake-ups), connecting, binding, or starting a
+process (``subprocess``, ``os.fork``, ``os.posix_spawn``, multiprocessing) raises
+:class:`UnitTierViolation`, and the test fails even if the code under test swallowed it.
+"""
+
+from __future__ import annotations
+
+import _posixsubprocess  # type: ignore[import-not-found]
+import os
+import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TIERS = ("unit", "e2e", "slow")
+TESTS = Path(__file__).resolve().parents[1]
+#: Folders under tests/ whose tests are ``unit`` unless they mark another tier.
+UNIT_FOLDERS = ("core", "report", "compare")
+
+
+class UnitTierViolation(BaseException):
+    """A unit test tried to open a socket or start a process.
+
+    A BaseException, so that ``except OSError``/``except Exception`` in the code under test
+    does not hide it (the test fails at teardown anyway)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "unit: pure and fast: no process, socket or browser")
+    config.addinivalue_line("markers", "e2e: real processes, sockets, files or a browser")
+    config.addinivalue_line("markers", "slow: pure but seconds each (whole reports with charts)")
+
+
+def _default_tier(path: Path) -> str | None:
+    try:
+        parts = path.resolve().relative_to(TESTS).parts
+    except ValueError:
+        return None
+    return "unit" if len(parts) > 1 and parts[0] in UNIT_FOLDERS else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers it adds
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    untiered: list[str] = []
+    mixed: list[str] = []
+    for item in items:
+        tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        if not tiers:
+            if _default_tier(item.path) == "unit":
+                item.add_marker(pytest.mark.unit)
+            else:
+                untiered.append(item.nodeid)
+        elif "unit" in tiers and len(tiers) > 1:
+            mixed.append(f"{item.nodeid} ({', '.join(sorted(tiers))})")
+    problems = []
+    if untiered:
+        problems.append(
+            "these tests name no tier; mark them unit, e2e or slow (pytestmark = "
+            "pytest.mark.unit, ...; see tests/support/tiers.py):\n  " + "\n  ".join(untiered)
+        )
+    if mixed:
+        problems.append("these tests are unit and another tier:\n  " + "\n  ".join(mixed))
+    if problems:
+        raise pytest.UsageError("\n".join(problems))
+
+
+class Guard:
+    """What a unit test tried to reach; :meth:`forbid` is what the patched calls do."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def forbid(self, what: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            self.attempts.append(what)
+            raise UnitTierViolation(
+                f"a unit test may not {what}: mark the test e2e (see tests/support/tiers.py)"
+            )
+
+        return refuse
+
+
+def _install(guard: Guard, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = guard.forbid("open a socket")
+    original_init = socket.socket.__init__
+
+    def socket_init(
+        self: socket.socket, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None
+    ) -> None:
+        if fileno is None:  # socketpair() and fromfd() wrap descriptors that exist already
+            opened()
+        original_init(self, family, type, proto, fileno)
+
+    monkeypatch.setattr(socket.socket, "__init__", socket_init)
+    for name, what in [
+        ("connect", "connect a socket"),
+        ("connect_ex", "connect a socket"),
+        ("bind", "bind a socket"),
+    ]:
+        monkeypatch.setattr(socket.socket, name, guard.forbid(what))
+    monkeypatch.setattr(socket, "create_connection", guard.forbid("open a connection"))
+    monkeypatch.setattr(socket, "create_server", guard.forbid("open a server socket"))
+    spawn = guard.forbid("start a process")
+    # Popen's one way to a child, whatever imported it (trio, asyncio, os.popen, run).
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", spawn)
+    monkeypatch.setattr(_posixsubprocess, "fork_exec", spawn)  # multiprocessing's spawn
+    for name in ("fork", "forkpty", "posix_spawn", "posix_spawnp", "system"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, spawn)
+
+
+@pytest.fixture(autouse=True)
+def unit_guard(request: pytest.FixtureRequest) -> Iterator[Guard | None]:
+    """For a unit test, the guard (its ``attempts`` say what was refused); else None."""
+    if request.node.get_closest_marker("unit") is None:
+        yield None
+        return
+    guard = Guard()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _install(guard, monkeypatch)
+        yield guard
+    if guard.attempts:
+        pytest.fail(
+            f"a unit test tried to {', '.join(dict.fromkeys(guard.attempts))}: "
+            "mark it e2e (see tests/support/tiers.py)",
+            pytrace=False,
+        )
