@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sockbench.core.histogram import decode
+from sockbench.core.metrics import Metric, View, check_names, lookup, metric
 from sockbench.core.units import parse_microseconds, parse_number
 from sockbench.errors import ConfigError
 
@@ -38,8 +38,6 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
 }
 _CHECK = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
-_PERCENTILE = re.compile(r"^p(\d+(?:[._]\d+)?)$")
-LATENCY_STATS = ("min", "mean", "max")
 EXAMPLES = "like 'p99 < 5ms', 'errors == 0', 'rps >= 10k', 'loss < 0.1%' or 'achieved >= 99%'"
 
 
@@ -52,7 +50,7 @@ class Check:
     """
 
     expr: str
-    metric: str  # normalised: latency.p99, connect.p99.9, rps, errors, errors.timeout, ...
+    metric: str  # the registry's name: latency.p99, connect.p99.9, rps, errors.timeout, ...
     op: str
     threshold: float
     unit: str  # "s" for latencies, "" for counts and rates, "ratio" for fractions
@@ -60,11 +58,11 @@ class Check:
 
     @property
     def needs_datagrams(self) -> bool:
-        return self.metric == "loss"
+        return metric(self.metric).datagrams
 
     @property
     def needs_rate(self) -> bool:
-        return self.metric == "achieved"
+        return metric(self.metric).open_loop
 
 
 @dataclass(frozen=True)
@@ -104,24 +102,12 @@ def _fraction(text: str, expr: str) -> float:
     return parse_number(text, f"--check {expr!r}")
 
 
-def _metric(name: str, expr: str) -> tuple[str, str]:
-    """``(normalised metric, unit)`` or ConfigError."""
-    lowered = name.lower()
-    family, dot, stat = lowered.partition(".")
-    if not dot or family not in ("latency", "connect", "errors"):
-        family, stat = "", lowered
-    if family != "errors" and (_PERCENTILE.match(stat) or stat in LATENCY_STATS):
-        return f"{family or 'latency'}.{stat.replace('_', '.')}", "s"
-    if not family and stat in ("rps", "requests", "errors"):
-        return stat, ""
-    if family == "errors" and stat:
-        return lowered, ""
-    if not family and stat in ("loss", "achieved"):
-        return stat, "ratio"
-    raise ConfigError(
-        f"--check {expr!r}: unknown metric {name!r}; use p50..p99.999, min, mean, max, "
-        "connect.p99, rps, requests, errors, errors.KIND, loss or achieved"
-    )
+def _metric(name: str, expr: str) -> Metric:
+    """The registry's metric ``--check`` reads, or ConfigError."""
+    found = lookup(name)
+    if found is None or View.CHECK not in found.views:
+        raise ConfigError(f"--check {expr!r}: unknown metric {name!r}; use {check_names()}")
+    return found
 
 
 def parse_check(expr: str) -> Check:
@@ -130,10 +116,10 @@ def parse_check(expr: str) -> Check:
     if not match:
         raise ConfigError(f"malformed --check {expr!r}; expected METRIC OP VALUE, {EXAMPLES}")
     name, op, text = match.groups()
-    metric, unit = _metric(name, expr)
-    stat = metric.partition(".")[2]
-    if _PERCENTILE.match(stat) and not 0 < float(stat[1:]) < 100:
+    found = _metric(name, expr)
+    if found.percentile is not None and not 0 < found.percentile < 100:
         raise ConfigError(f"--check {expr!r}: a percentile is between 0 and 100, exclusive")
+    unit = found.check_unit
     flag = "--check"
     threshold_us = parse_microseconds(text, flag) if unit == "s" else None
     if threshold_us is not None:
@@ -142,45 +128,17 @@ def parse_check(expr: str) -> Check:
         threshold = _fraction(text, expr)
     else:
         threshold = parse_number(text, flag)
-    return Check(expr.strip(), metric, op, threshold, unit, threshold_us)
-
-
-def _latency_us(doc: Mapping[str, Any], family: str, stat: str) -> int | float | None:
-    """A latency in µs as recorded: an integer, or the mean (a float); None: no samples."""
-    summary = doc.get("latency_us" if family == "latency" else "connect_us") or {}
-    if not summary.get("count"):
-        return None
-    if stat in LATENCY_STATS:
-        value: int | float = summary[stat]
-        return value
-    percentile = float(stat[1:])
-    return int(decode(summary["histogram"]).get_value_at_percentile(percentile))
-
-
-def _latency(doc: Mapping[str, Any], family: str, stat: str) -> float | None:
-    us = _latency_us(doc, family, stat)
-    return None if us is None else float(us) / 1e6
+    return Check(expr.strip(), found.name, op, threshold, unit, threshold_us)
 
 
 def measure(check: Check, doc: Mapping[str, Any]) -> float | None:
     """The value ``check`` compares, from a result document (None: nothing measured)."""
-    totals = doc.get("totals") or {}
-    family, _, stat = check.metric.partition(".")
-    if family in ("latency", "connect"):
-        return _latency(doc, family, stat)
-    if check.metric == "rps":
-        return float(totals.get("throughput_rps", 0.0))
-    if check.metric == "requests":
-        return float(totals.get("requests", 0))
-    if family == "errors":
-        errors = totals.get("errors") or {}
-        return float(errors.get(stat, 0) if stat else sum(errors.values()))
-    if check.metric == "loss":
-        d = doc.get("datagrams") or {}
-        done = d.get("sent", 0) - d.get("in_flight", 0)
-        return d.get("lost", 0) / done if done else None
-    ratio = totals.get("achieved_ratio")
-    return None if ratio is None else float(ratio)
+    found = metric(check.metric)
+    if found.histogram:
+        us = found.recorded_us(doc)
+        return None if us is None else float(us) / 1e6
+    value = found.value(doc)
+    return None if value is None else float(value)
 
 
 def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
@@ -188,8 +146,7 @@ def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
     out = []
     for check in checks:
         if check.threshold_us is not None:  # a latency: whole µs against recorded µs
-            family, _, stat = check.metric.partition(".")
-            us = _latency_us(doc, family, stat)
+            us = metric(check.metric).recorded_us(doc)
             value = None if us is None else float(us) / 1e6
             passed = us is not None and OPS[check.op](us, check.threshold_us)
         else:

@@ -1,0 +1,294 @@
+"""Every metric sockbench reports, defined once: the registry (pure).
+
+Each :class:`Metric` says what ``--check``, ``diff``, the verdicts, the summary table,
+the CSV, a compare's ``repeats`` and the charts need to know about it: its names, where
+a result document keeps it, its unit, which way is better, how it reads (a formatter's
+name: core formats nothing) and how noisy it is, and which of those views show it.
+
+The trade-off: a view cannot read a number its own way any more (a column that wants
+a different default has to say so in the entry), and an entry carries fields some views
+ignore. In return a metric is one entry, read the same by all of them, and adding one
+is that entry, plus its computation in ``core/result.py`` when a result does not hold
+it yet. Registry order is display order: summary columns, diff
+tables, repeats keys and CSV columns appended after the fixed ones follow it.
+
+Families with a parameter are built on lookup: any latency percentile (``p99.999``),
+the connect histogram's (``connect.p99``), ``min``/``mean``/``max`` of either, and one
+kind of error (``errors.timeout``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from sockbench.core.histogram import decode
+
+
+class Better(StrEnum):
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
+class Noise(StrEnum):
+    """What deciding a best needs (docs/reports.md, *Best values, significance and noise*)."""
+
+    #: Does not move between runs of the same thing (server threads): one run names a best.
+    STEADY = "steady"
+    #: Moves between runs: a best only from repeats, by Welch's t on the logarithms.
+    NOISY = "noisy"
+    #: Moves and is often 0 (errors, loss): a mean and its interval, never a ratio test.
+    OFTEN_ZERO = "often_zero"
+
+
+class Unit(StrEnum):
+    RPS = "req/s"
+    US = "µs"
+    COUNT = "count"
+    RATIO = "ratio"  # a fraction: 0.01 is 1 %
+    PERCENT = "%"  # of one core: 100 is a core
+    BYTES = "B"
+
+
+class Format(StrEnum):
+    """The report formatter a metric's value goes through (``report/numbers.py``)."""
+
+    RATE = "rate"
+    US = "us"
+    INT = "int"
+    DECIMAL1 = "decimal1"
+    MIB = "mib"
+    FRACTION = "fraction"
+
+
+class View(StrEnum):
+    """Where a metric is shown or read."""
+
+    CHECK = "check"  # --check METRIC OP VALUE
+    SUMMARY = "summary"  # a column of the summary table, run and compare
+    VERDICT = "verdict"  # the Significance table: a leader per workload
+    DIFF = "diff"  # a table of `sockbench diff`
+    REPEATS = "repeats"  # a compare's `repeats`: the spread over repeats
+    CSV = "csv"  # a CSV column (after the fixed ones, where the layout does not place it)
+
+
+Reader = Callable[[Mapping[str, Any]], float | None]
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: how it is named, found, read, shown and judged."""
+
+    name: str  # canonical: what --check records as its `metric`
+    title: str  # as shown: "req/s", "p99"
+    path: tuple[str, ...]  # where a result keeps it (or what it is computed from)
+    unit: Unit
+    better: Better | None
+    fmt: Format
+    noise: Noise
+    views: frozenset[View]
+    key: str  # its key in `diff --format json` and a compare's `repeats`
+    csv: str = ""  # its CSV column
+    aliases: tuple[str, ...] = ()  # other names --check accepts
+    read: Reader | None = None  # derived values (sums, ratios); None: the value at `path`
+    open_loop: bool = False  # only with --rate
+    datagrams: bool = False  # only over udp and unix-dgram
+    per_kind: bool = False  # NAME.KIND reads one kind (errors.timeout)
+    # Latencies: the histogram summary and its stat ("p99", "max"), the percentile if any.
+    histogram: str = ""
+    stat: str = ""
+    percentile: float | None = None
+
+    def value(self, doc: Mapping[str, Any]) -> float | None:
+        """Its value in a result document as stored (an int stays an int); None: absent."""
+        if self.read is not None:
+            return self.read(doc)
+        found = get(doc, *self.path)
+        return found if isinstance(found, int | float) and not isinstance(found, bool) else None
+
+    def recorded_us(self, doc: Mapping[str, Any]) -> int | float | None:
+        """A latency as its histogram recorded it, whole µs (the mean may hold a fraction);
+        None when it recorded nothing. A percentile comes from the histogram itself, so
+        any one can be asked for, not only those the summary stores."""
+        summary = doc.get(self.histogram) or {}
+        if not summary.get("count"):
+            return None
+        if self.percentile is None:  # min, mean, max
+            value: int | float = summary[self.stat]
+            return value
+        return int(decode(summary["histogram"]).get_value_at_percentile(self.percentile))
+
+    @property
+    def check_unit(self) -> str:
+        """The unit of a ``--check`` threshold: ``s``, ``ratio``, or ``""`` (counts, rates)."""
+        return {Unit.US: "s", Unit.RATIO: "ratio"}.get(self.unit, "")
+
+
+def get(doc: Mapping[str, Any], *path: str) -> Any:
+    """``doc[a][b]...`` with None for any missing or null step."""
+    node: Any = doc
+    for part in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _errors(doc: Mapping[str, Any]) -> int:
+    return sum(int(n) for n in (get(doc, "totals", "errors") or {}).values())
+
+
+def _loss(doc: Mapping[str, Any]) -> float | None:
+    """Lost over the datagrams that ended (sent less those still in flight)."""
+    d = doc.get("datagrams") or {}
+    done = d.get("sent", 0) - d.get("in_flight", 0)
+    return d.get("lost", 0) / done if done else None
+
+
+ALL = frozenset(View)
+SHOWN = frozenset({View.CHECK, View.SUMMARY, View.DIFF, View.REPEATS})
+
+
+def _latency(stat: str, title: str, views: frozenset[View]) -> Metric:
+    """A stat of the round-trip histogram as its summary stores it (``p99``, ``max``)."""
+    return Metric(
+        name=f"latency.{stat.replace('_', '.')}", title=title, path=("latency_us", stat),
+        unit=Unit.US, better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY, views=views,
+        key=f"{stat}_us", aliases=(title,), histogram="latency_us", stat=stat,
+        percentile=float(stat[1:].replace("_", ".")) if stat.startswith("p") else None,
+    )  # fmt: skip
+
+
+REGISTRY: tuple[Metric, ...] = (
+    Metric(
+        name="rps", title="req/s", path=("totals", "throughput_rps"), unit=Unit.RPS,
+        better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY, views=ALL,
+        key="throughput_rps", csv="throughput_rps",
+    ),
+    Metric(
+        name="requests", title="requests", path=("totals", "requests"), unit=Unit.COUNT,
+        better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
+        views=frozenset({View.CHECK, View.CSV}), key="requests", csv="requests",
+    ),
+    _latency("p50", "p50", SHOWN),
+    _latency("p99", "p99", SHOWN | {View.VERDICT}),
+    _latency("p99_9", "p99.9", SHOWN),
+    _latency("max", "max", frozenset({View.CHECK, View.SUMMARY})),
+    Metric(
+        name="errors", title="errors", path=("totals", "errors"), unit=Unit.COUNT,
+        better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK, View.SUMMARY, View.REPEATS, View.CSV}), key="errors",
+        csv="errors", read=_errors, per_kind=True,
+    ),
+    Metric(
+        name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
+        better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.SUMMARY}), key="lost",
+    ),
+    Metric(
+        name="server.cpu", title="server CPU %", path=("server_resources", "cpu_percent_mean"),
+        unit=Unit.PERCENT, better=Better.LOWER, fmt=Format.DECIMAL1, noise=Noise.NOISY,
+        views=frozenset({View.SUMMARY}), key="server_cpu_percent_mean",
+    ),
+    Metric(
+        name="server.rss", title="RSS MiB", path=("server_resources", "rss_bytes_max"),
+        unit=Unit.BYTES, better=Better.LOWER, fmt=Format.MIB, noise=Noise.NOISY,
+        views=frozenset({View.SUMMARY}), key="server_rss_bytes_max",
+    ),
+    Metric(
+        name="server.threads", title="threads", path=("server_resources", "threads_max"),
+        unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.STEADY,
+        views=frozenset({View.SUMMARY}), key="server_threads_max",
+    ),
+    Metric(
+        name="loss", title="loss", path=("datagrams", "lost"), unit=Unit.RATIO,
+        better=Better.LOWER, fmt=Format.FRACTION, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK}), key="loss", read=_loss, datagrams=True,
+    ),
+    Metric(
+        name="achieved", title="achieved", path=("totals", "achieved_ratio"), unit=Unit.RATIO,
+        better=Better.HIGHER, fmt=Format.FRACTION, noise=Noise.NOISY,
+        views=frozenset({View.CHECK}), key="achieved_ratio", open_loop=True,
+    ),
+)  # fmt: skip
+
+BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.aliases)}
+#: Where a latency family's histogram summary is, by the family's name.
+HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us"}
+LATENCY_STATS = ("min", "mean", "max")
+_PERCENTILE = re.compile(r"^p(\d+(?:[._]\d+)?)$")
+
+
+def in_view(view: View) -> tuple[Metric, ...]:
+    """The metrics a view shows, in registry order."""
+    return tuple(m for m in REGISTRY if view in m.views)
+
+
+def metric(name: str) -> Metric:
+    """A metric by any name ``--check`` accepts; KeyError for an unknown one."""
+    found = lookup(name)
+    if found is None:
+        raise KeyError(name)
+    return found
+
+
+def lookup(name: str) -> Metric | None:
+    """A metric by name or alias, any case: a registry entry, or one built for a family
+    (``p99.999``, ``connect.p99``, ``latency.p99_9``, ``errors.timeout``); None if none."""
+    lowered = name.lower()
+    family, dot, stat = lowered.partition(".")
+    if not dot or family not in (*HISTOGRAMS, "errors"):
+        family, stat = "", lowered
+    if family != "errors" and (_PERCENTILE.match(stat) or stat in LATENCY_STATS):
+        return _latency_of(family or "latency", stat.replace("_", "."))
+    if family == "errors":
+        return _kind_of(BY_NAME["errors"], stat) if stat else None
+    return BY_NAME.get(lowered)
+
+
+def _latency_of(family: str, stat: str) -> Metric:
+    """``latency.p99`` is the registry's entry; ``connect.p99`` or ``p99.999`` a check-only
+    metric of that histogram (read from the histogram, not from the stored summary)."""
+    name = f"{family}.{stat}"
+    if name in BY_NAME:
+        return BY_NAME[name]
+    histogram = HISTOGRAMS[family]
+    percentile = float(stat[1:]) if stat.startswith("p") else None
+    title = stat if family == "latency" else f"{family} {stat}"
+    found = Metric(
+        name=name, title=title, path=(histogram, stat), unit=Unit.US, better=Better.LOWER,
+        fmt=Format.US, noise=Noise.NOISY, views=frozenset({View.CHECK}),
+        key=name.replace(".", "_") + "_us", histogram=histogram, stat=stat,
+        percentile=percentile, read=lambda doc: found.recorded_us(doc),
+    )  # fmt: skip
+    return found
+
+
+def _kind_of(base: Metric, kind: str) -> Metric:
+    """One kind of a per-kind metric: ``errors.timeout``."""
+    return replace(
+        base,
+        name=f"{base.name}.{kind}",
+        title=f"{base.title} {kind}",
+        path=(*base.path, kind),
+        views=frozenset({View.CHECK}),
+        key=f"{base.key}_{kind}",
+        csv="",
+        aliases=(),
+        read=lambda doc: int(get(doc, *base.path, kind) or 0),
+        per_kind=False,
+    )
+
+
+def check_names() -> str:
+    """What ``--check`` accepts, for an error message."""
+    names = [
+        f"{m.name}, {m.name}.KIND" if m.per_kind else m.name
+        for m in in_view(View.CHECK)
+        if not m.histogram
+    ]
+    *head, last = names
+    return f"p50..p99.999, min, mean, max, connect.p99, {', '.join(head)} or {last}"
