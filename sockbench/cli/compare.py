@@ -130,6 +130,7 @@ class _View:
         return self.panel
 
     def after_cell(self, cell: Cell, result: dict[str, Any]) -> None:
+        from sockbench.core.document import Result
         from sockbench.report import numbers
 
         self.done += 1
@@ -138,11 +139,10 @@ class _View:
         status = result.get("status")
         line = f"cell {cell.index}/{len(self.plan.cells)} {cell.label(self.plan.repeat)}: "
         if status == "completed" or (result.get("totals") or {}).get("requests"):
-            totals = result.get("totals") or {}
-            latency = result.get("latency_us") or {}
+            measured = Result(result)
             line += (
-                f"{numbers.fmt_rate(totals.get('throughput_rps'))} req/s, "
-                f"p99 {numbers.fmt_us(latency.get('p99'))}"
+                f"{numbers.fmt_rate(measured.served_rps)} req/s, "
+                f"p99 {numbers.fmt_us(measured.metric('p99'))}"
             )
         if status != "completed":
             error = (result.get("cell") or {}).get("error")

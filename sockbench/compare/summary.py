@@ -1,8 +1,9 @@
 """The ``repeats`` key of a compare's results.json: raw numbers across repeats.
 
 Per model × workload (proto, payload, clients): how many repeats ran and
-completed, and for req/s, p50, p99, p99.9 and errors the median, min, max, mean
-and the mean's 95 % Student t interval (:mod:`sockbench.core.significance`), so a
+completed, and for each metric of the registry's repeats view (req/s, p50, p99,
+p99.9, errors: :mod:`sockbench.core.metrics`) the median, min, max, mean and the
+mean's 95 % Student t interval (:mod:`sockbench.core.significance`), so a
 script can read what the report's Significance section shows without re-deriving
 it. The report itself renders from the cells (:mod:`sockbench.report.sections`).
 """
@@ -14,16 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from sockbench.core import significance
-from sockbench.report.document import Doc, cell_key, cells, error_total, get
+from sockbench.core.metrics import Metric, View, in_view
+from sockbench.report.document import Doc, cell_key, cells
 from sockbench.report.verdicts import by_workload, completed
 
-#: (key in repeat_stats, how to read it from a result)
-METRICS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("throughput_rps", ("totals", "throughput_rps")),
-    ("p50_us", ("latency_us", "p50")),
-    ("p99_us", ("latency_us", "p99")),
-    ("p99_9_us", ("latency_us", "p99_9")),
-)
+#: The registry's repeats view, each under its key: throughput_rps, p50_us, p99_us,
+#: p99_9_us, errors.
+METRICS: tuple[Metric, ...] = in_view(View.REPEATS)
 
 
 def _spread(values: Sequence[float]) -> dict[str, float] | None:
@@ -54,8 +52,8 @@ def repeat_stats(doc: Doc) -> list[dict[str, Any]]:
                 "repeats": len(members),
                 "completed": len(done),
             }
-            for name, path in METRICS:
-                entry[name] = _spread([float(v) for r in done if (v := get(r, *path)) is not None])
-            entry["errors"] = _spread([float(error_total(r)) for r in done])
+            for metric in METRICS:
+                values = [float(v) for r in done if (v := metric.value(r)) is not None]
+                entry[metric.key] = _spread(values)
             out.append(entry)
     return out

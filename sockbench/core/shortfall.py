@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sockbench.core.document import Result
 from sockbench.core.warning import RunWarning, WarningKind
 
 ACHIEVED_RATE_MIN = 0.99
@@ -48,18 +49,17 @@ def _failed_counts(totals: Mapping[str, Any], lagging: bool) -> dict[str, int]:
 def generator_behind(doc: Mapping[str, Any]) -> bool:
     """Whether the generator, free to send, sent late: its scheduler lag, or its CPU."""
     lag = doc.get("scheduler_lag_us") or {}
-    saturated = bool((doc.get("generator") or {}).get("saturated"))
-    return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US or saturated
+    return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US or Result(doc).saturated
 
 
 def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
     """The ``rate_not_kept`` warning, naming who fell behind; None when the rate held."""
-    totals = doc["totals"]
-    ratio = totals.get("achieved_ratio")
+    result, totals = Result(doc), doc["totals"]
+    ratio = result.achieved_ratio
     if ratio is None or ratio >= ACHIEVED_RATE_MIN:
         return None
-    requested = float(totals["requested_rps"])
-    served = float(totals["throughput_rps"])
+    requested = float(result.requested_rps or 0.0)
+    served = float(result.served_rps or 0.0)
     seconds = max(float(doc.get("duration_s") or 0.0), 1e-9)
     head = f"served {served:,.0f} req/s of the {requested:,.0f} requested ({ratio:.1%})"
     failed = _failed_counts(totals, lagging=False)
@@ -75,7 +75,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
             if lost
             else "the target answered wrongly or with errors: see errors by kind",
         )
-    offered = totals.get("offered_rps")
+    offered = result.offered_rps
     sent = f", sent {offered:,.0f} req/s" if offered is not None else ""
     if generator_behind(doc) and (offered is None or offered < requested * ACHIEVED_RATE_MIN):
         return RunWarning(

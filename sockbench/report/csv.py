@@ -4,6 +4,12 @@ The columns are the same for a run and a compare and do not depend on which
 fields a document happens to carry (absent values are empty), so spreadsheets and
 scripts can rely on positions across runs. Units are in the column names: µs for
 latencies, bytes, requests per second.
+
+The registry's metrics of the csv view (:mod:`sockbench.core.metrics`) are read
+through their entries: where the layout places one (``requests``,
+``throughput_rps``, ``errors``) it is that entry's column; one the layout does not
+place (``offered_rps``) is appended after the fixed columns, in registry order, so
+adding a metric never moves a column a script reads by position.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ import io
 from collections.abc import Callable
 from typing import Any
 
+from sockbench.core.metrics import View, in_view
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
-from sockbench.report.document import Doc, cell_key, cells, error_total, get, target
+from sockbench.report.document import Doc, cell_key, cells, get, target
 
 _STATS_BEFORE = ("count", "min", "mean", "stdev")
 _STATS_AFTER = ("max",)
@@ -24,8 +31,17 @@ _HISTOGRAMS = ("latency", "connect", "service_time", "send_lag")
 DEFAULT_KEYS = tuple(percentile_key(p) for p in DEFAULT_PERCENTILES)
 
 
+#: The registry's CSV metrics, by column name.
+METRICS = {m.csv: m for m in in_view(View.CSV)}
+
+
 def _path(*path: str) -> Callable[[Doc], Any]:
     return lambda r: get(r, *path)
+
+
+def _metric(column: str) -> tuple[str, Callable[[Doc], Any]]:
+    """A registry metric's column, placed by the layout."""
+    return column, METRICS[column].value
 
 
 def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Callable[[Doc], Any]]]:
@@ -42,13 +58,13 @@ def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Cal
         ("target", target),
         ("started_at", _path("started_at")),
         ("duration_s", _path("duration_s")),
-        ("requests", _path("totals", "requests")),
-        ("throughput_rps", _path("totals", "throughput_rps")),
+        _metric("requests"),
+        _metric("throughput_rps"),
         ("throughput_bps", _path("totals", "throughput_bps")),
         ("bytes_sent", _path("totals", "bytes_sent")),
         ("bytes_received", _path("totals", "bytes_received")),
         ("connections", _path("totals", "connections")),
-        ("errors", error_total),
+        _metric("errors"),
     ]
     for hist in _HISTOGRAMS:
         cols.append((f"{hist}_count", _path(f"{hist}_us", "count")))
@@ -66,6 +82,8 @@ def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Cal
     for name in ("cpu_percent_mean", "cpu_percent_max", "saturated", "workers"):
         cols.append((f"generator_{name}", _path("generator", name)))
     cols.append(("warnings", lambda r: len(r.get("warnings") or [])))
+    placed = {name for name, _ in cols}
+    cols += [(m.csv, m.value) for m in METRICS.values() if m.csv not in placed]
     return cols
 
 

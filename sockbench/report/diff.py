@@ -18,39 +18,21 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sockbench.core import significance
+from sockbench.core.metrics import Better, Metric, View, in_view
 from sockbench.core.schemas import DIFF_SCHEMA
 from sockbench.errors import SockbenchError
 from sockbench.report import markdown, numbers, text
+from sockbench.report.content import Section, Table
 from sockbench.report.document import Doc, cell_key, cells, get
-from sockbench.report.sections import Section, Table
 from sockbench.report.verdicts import completed, workload_order
 
 GroupKey = tuple[str, str, str, int]  # (model, proto, payload, clients)
 
-
-@dataclass(frozen=True)
-class DiffMetric:
-    key: str
-    title: str
-    value: Callable[[Doc], Any]
-    better: Literal["high", "low"]
-    fmt: Callable[[Any], str]
-
-
-METRICS: tuple[DiffMetric, ...] = (
-    DiffMetric(
-        "throughput_rps", "req/s", lambda r: get(r, "totals", "throughput_rps"), "high",
-        numbers.fmt_rate,
-    ),
-    DiffMetric("p50_us", "p50", lambda r: get(r, "latency_us", "p50"), "low", numbers.fmt_us),
-    DiffMetric("p99_us", "p99", lambda r: get(r, "latency_us", "p99"), "low", numbers.fmt_us),
-    DiffMetric(
-        "p99_9_us", "p99.9", lambda r: get(r, "latency_us", "p99_9"), "low", numbers.fmt_us
-    ),
-)  # fmt: skip
+#: The registry's ``diff`` view: req/s, offered req/s (open loop), p50, p99, p99.9.
+METRICS: tuple[Metric, ...] = in_view(View.DIFF)
 
 FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
 RULE = (
@@ -151,14 +133,14 @@ def rows(a: Sequence[Doc], b: Sequence[Doc]) -> dict[str, list[Row]]:
     return out
 
 
-def change(metric: DiffMetric, verdict: significance.Verdict | None) -> str:
+def change(metric: Metric, verdict: significance.Verdict | None) -> str:
     """``1.21× faster`` / ``1.08× slower`` / ``same``: B against A, pyperf's words."""
     if verdict is None:
         return numbers.DASH
     ratio = verdict.ratio
     if ratio == 1.0:
         return "same"
-    better = ratio > 1.0 if metric.better == "high" else ratio < 1.0
+    better = ratio > 1.0 if metric.better is Better.HIGHER else ratio < 1.0
     factor = ratio if ratio > 1.0 else 1.0 / ratio
     return f"{factor:.2f}× {'faster' if better else 'slower'}"
 
@@ -204,8 +186,8 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
             rows=tuple(
                 (
                     r.label,
-                    _mean(r.a, metric.fmt),
-                    _mean(r.b, metric.fmt),
+                    _mean(r.a, numbers.FORMATTERS[metric.fmt]),
+                    _mean(r.b, numbers.FORMATTERS[metric.fmt]),
                     change(metric, r.verdict),
                     significance_text(r.verdict),
                 )
@@ -213,7 +195,7 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
             ),
             align=("l", "r", "r", "r", "l"),
         )
-        better = "higher" if metric.better == "high" else "lower"
+        better = metric.better or Better.HIGHER
         out.append(
             Section(metric.title, key=metric.key, table=table, notes=(f"{better} is better",))
         )

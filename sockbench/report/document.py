@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sockbench.core.metrics import get as get
 from sockbench.core.schemas import COMPARE_SCHEMA as COMPARE_SCHEMA
 from sockbench.core.schemas import RESULT_SCHEMA as RESULT_SCHEMA
 from sockbench.errors import SockbenchError
@@ -139,18 +140,3 @@ def target(result: Doc) -> str:
     server = result.get("server") or {}
     config = result.get("config") or {}
     return str(server.get("target") or config.get("target") or "?")
-
-
-def error_total(result: Doc) -> int:
-    errors = (result.get("totals") or {}).get("errors") or {}
-    return sum(int(v) for v in errors.values())
-
-
-def get(result: Doc, *path: str) -> Any:
-    """``result[a][b]...`` with None for any missing or null step."""
-    node: Any = result
-    for part in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node

@@ -23,9 +23,13 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from sockbench.core.metrics import metric
 from sockbench.report import charts, numbers, percentiles
-from sockbench.report.document import Doc, cell_key, cells, get, is_compare, model_name
-from sockbench.report.sections import Section, Table, sections, summary_table
+from sockbench.report.content import Section, Table
+from sockbench.report.document import Doc, cell_key, cells, is_compare, model_name
+from sockbench.report.sections import sections
+from sockbench.report.summary_table import summary_table
+from sockbench.report.verdicts import payload_order
 
 CSS = """
 :root { --fg: #1d2330; --muted: #5b6475; --line: #d9dee7; --best: #d9f5df; --bg: #ffffff; }
@@ -180,6 +184,10 @@ def _charts(heading: str, items: Sequence[Chart]) -> str:
 
 # --- choosing and feeding the charts ------------------------------------------------
 
+#: The registry's metrics the scaling and resource charts draw.
+REQ_S, P99 = metric("rps"), metric("p99")
+SERVER_CPU, SERVER_RSS = metric("server.cpu"), metric("server.rss")
+
 Group = tuple[str, str]  # (proto, payload)
 
 
@@ -206,7 +214,7 @@ def chart_groups(results: Sequence[Doc], single: bool) -> list[tuple[str, list[C
     by_workload: dict[Group, list[Doc]] = {}
     for (proto, payload, _), members in by_cell.items():
         by_workload.setdefault((proto, payload), []).extend(members)
-    cell_order = sorted(by_cell, key=lambda k: (k[0], _payload_order(k[1]), k[2]))
+    cell_order = sorted(by_cell, key=lambda k: (k[0], payload_order(k[1]), k[2]))
     return [
         (
             "Latency by percentile",
@@ -221,18 +229,13 @@ def chart_groups(results: Sequence[Doc], single: bool) -> list[tuple[str, list[C
     ]
 
 
-def _payload_order(payload: str) -> tuple[int, str]:
-    """Numeric payloads by size, then anything else by name."""
-    return (int(payload), "") if payload.isdigit() else (1 << 62, payload)
-
-
 def _per_workload(
     by_workload: Mapping[Group, list[Doc]],
     colors: Mapping[str, str],
     make: Callable[[Group, list[Doc], Mapping[str, str]], Chart | None],
 ) -> list[Chart]:
     out = []
-    for key in sorted(by_workload, key=lambda k: (k[0], _payload_order(k[1]))):
+    for key in sorted(by_workload, key=lambda k: (k[0], payload_order(k[1]))):
         members = by_workload[key]
         if len({cell_key(r).clients for r in members}) < 2:
             continue
@@ -298,8 +301,8 @@ def _by_model_clients(
 
 
 def _scaling(key: Group, members: list[Doc], colors: Mapping[str, str]) -> Chart | None:
-    rps = _by_model_clients(members, lambda r: get(r, "totals", "throughput_rps"), colors)
-    p99 = _by_model_clients(members, lambda r: get(r, "latency_us", "p99"), colors)
+    rps = _by_model_clients(members, REQ_S.value, colors)
+    p99 = _by_model_clients(members, P99.value, colors)
     if not rps and not p99:
         return None
     caption = _workload(key[0], cell_key(members[0]).payload)
@@ -311,13 +314,9 @@ def _scaling(key: Group, members: list[Doc], colors: Mapping[str, str]) -> Chart
 
 
 def _resources(key: Group, members: list[Doc], colors: Mapping[str, str]) -> Chart | None:
-    cpu = _by_model_clients(
-        members, lambda r: get(r, "server_resources", "cpu_percent_mean"), colors
-    )
+    cpu = _by_model_clients(members, SERVER_CPU.value, colors)
     rss = _by_model_clients(
-        members,
-        lambda r: None if (b := get(r, "server_resources", "rss_bytes_max")) is None else b / 2**20,
-        colors,
+        members, lambda r: None if (b := SERVER_RSS.value(r)) is None else b / 2**20, colors
     )
     if not cpu and not rss:
         return None

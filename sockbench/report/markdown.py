@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sockbench.report.content import Section, Table
 from sockbench.report.document import Doc, is_compare
-from sockbench.report.sections import Section, Table, sections
+from sockbench.report.sections import sections
 
 
 def render(doc: Doc) -> str:

@@ -8,6 +8,10 @@ format through here. A missing value is a dash, never "0" or "None".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
+
+from sockbench.core.metrics import Format
 
 DASH = "—"
 
@@ -82,3 +86,29 @@ def fmt_payload(payload: object) -> str:
     if isinstance(payload, int):
         return f"{payload} B" if payload < 1024 else fmt_bytes(payload)
     return str(payload)
+
+
+def fmt_mib(n: float | None) -> str:
+    """Bytes as MiB with one decimal, unit-less for a column titled in MiB ("12.3")."""
+    return DASH if n is None else f"{n / 2**20:.1f}"
+
+
+def fmt_decimal1(value: float | None) -> str:
+    """One decimal, unit-less ("97.5")."""
+    return DASH if value is None else f"{value:.1f}"
+
+
+def fmt_fraction(value: float | None) -> str:
+    """A fraction as a percentage with one decimal ("38.5%")."""
+    return DASH if value is None else f"{value:.1%}"
+
+
+#: How a metric's value reads, by the format its registry entry names.
+FORMATTERS: dict[Format, Callable[[Any], str]] = {
+    Format.RATE: fmt_rate,
+    Format.US: fmt_us,
+    Format.INT: fmt_int,
+    Format.DECIMAL1: fmt_decimal1,
+    Format.MIB: fmt_mib,
+    Format.FRACTION: fmt_fraction,
+}

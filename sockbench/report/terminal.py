@@ -16,8 +16,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from sockbench.report.content import Section, Table
 from sockbench.report.document import Doc
-from sockbench.report.sections import Section, Table, sections
+from sockbench.report.sections import sections
 
 BEST_STYLE = "bold green"
 #: Columns given up first when a table is wider than the console.

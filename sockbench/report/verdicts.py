@@ -10,29 +10,20 @@ in that workload takes no part: its numbers measured the load generator.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
 
-from sockbench.core import significance
-from sockbench.report.document import Doc, cell_key, get
+from sockbench.core import metrics, significance
+from sockbench.core.document import Result
+from sockbench.core.metrics import Better, Metric, View
+from sockbench.report.document import Doc, cell_key
 
 WorkloadKey = tuple[str, str, int]  # (proto, payload, clients)
 
-
-@dataclass(frozen=True)
-class Metric:
-    """A noise-sensitive metric a verdict is given for."""
-
-    name: str
-    title: str
-    value: Callable[[Doc], Any]
-    better: Literal["high", "low"]
-
-
-REQ_S = Metric("throughput_rps", "req/s", lambda r: get(r, "totals", "throughput_rps"), "high")
-P99 = Metric("p99_us", "p99", lambda r: get(r, "latency_us", "p99"), "low")
-METRICS: tuple[Metric, ...] = (REQ_S, P99)
+#: The metrics a verdict is given for (the registry's ``verdict`` view): req/s and p99.
+METRICS: tuple[Metric, ...] = metrics.in_view(View.VERDICT)
+REQ_S = metrics.metric("rps")
+P99 = metrics.metric("p99")
 
 
 @dataclass(frozen=True)
@@ -68,11 +59,11 @@ def workload_order(key: WorkloadKey) -> tuple[str, tuple[int, str], int]:
 
 
 def completed(result: Doc) -> bool:
-    return (result.get("status") or "completed") == "completed"
+    return Result(result).completed
 
 
 def saturated(result: Doc) -> bool:
-    return bool(get(result, "generator", "saturated"))
+    return Result(result).saturated
 
 
 def by_workload(results: Sequence[Doc]) -> dict[WorkloadKey, dict[str, list[Doc]]]:
@@ -98,7 +89,7 @@ def decide(models: Mapping[str, Sequence[Doc]], metric: Metric) -> Outcome:
         values = samples(members, metric)
         if values and not any(saturated(r) for r in members):
             mean = sum(values) / len(values)
-            ranked.append((-mean if metric.better == "high" else mean, model, values))
+            ranked.append((-mean if metric.better is Better.HIGHER else mean, model, values))
     if len(ranked) < 2:
         return Outcome(metric, None, None, None, None)
     ranked.sort()
@@ -106,7 +97,7 @@ def decide(models: Mapping[str, Sequence[Doc]], metric: Metric) -> Outcome:
     verdict = significance.compare(second, best)
     if verdict is None or verdict.ratio <= 0:
         return Outcome(metric, leader, runner_up, None, None)
-    speedup = verdict.ratio if metric.better == "high" else 1.0 / verdict.ratio
+    speedup = verdict.ratio if metric.better is Better.HIGHER else 1.0 / verdict.ratio
     return Outcome(metric, leader, runner_up, speedup, verdict.significant, verdict.reason)
 
 

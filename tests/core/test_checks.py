@@ -99,7 +99,7 @@ def test_nothing_measured_fails_the_check() -> None:
 
 
 def test_percentiles_asked_for_are_recorded_and_reported() -> None:
-    from sockbench.report.sections import latency_table
+    from sockbench.report.latency_tables import latency_table
 
     doc = _result([1000] * 999 + [50_000], {}, [])
     assert set(doc["latency_us"]["percentiles"]) == {"50", "90", "99", "99.9", "99.99"}

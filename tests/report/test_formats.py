@@ -13,8 +13,8 @@ from rich.console import Console
 from sockbench.errors import SockbenchError
 from sockbench.report import EXTENSIONS, FORMATS, load, render
 from sockbench.report import csv as csv_format
+from sockbench.report.content import Table
 from sockbench.report.document import cell_key, cells
-from sockbench.report.sections import Table
 from sockbench.report.terminal import pick_columns, print_report
 from tests.report.conftest import RESULT_TCP, html_of
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sockbench.report import numbers, render
-from sockbench.report.sections import stream_fields
+from sockbench.report.stream_fields import stream_fields
 from tests.conftest import start_ready_process, stop_process
 from tests.support.runs import run_result
 

@@ -9,7 +9,7 @@ import pytest
 
 from sockbench.core.result import stream_summary
 from sockbench.report import load, numbers, render
-from sockbench.report.sections import PER_STREAM_ROWS, stream_fields, stream_table
+from sockbench.report.stream_fields import PER_STREAM_ROWS, stream_fields, stream_table
 from tests.report.conftest import RESULT_TCP
 
 

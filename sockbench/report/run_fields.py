@@ -1,0 +1,197 @@
+"""The *Run* and *Datagrams* sections' fields: what ran, what it served, what failed.
+
+Each line is written the way it is checked: the request accounting and the datagram
+accounting as the identities they must satisfy (``issued = completed + failed + in
+flight``), so a line that does not add up says by how much. Rates read through the
+typed result (:class:`sockbench.core.document.Result`), one definition each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sockbench.core.document import Result
+from sockbench.report import numbers
+from sockbench.report.document import Doc, cell_key, get, model_name, target
+
+
+def _protocol(config: Mapping[str, Any]) -> str:
+    name = str(config.get("protocol") or "echo")
+    if config.get("ratio") is None:
+        return f"protocol {name}"
+    sets, gets = config["ratio"]
+    return (
+        f"protocol {name} SET:GET {sets}:{gets}, {numbers.fmt_int(config.get('key_space'))} "
+        f"keys ({config.get('key_pattern')}), {numbers.fmt_payload(config.get('value_size'))} "
+        "values"
+    )
+
+
+def _workload(result: Doc) -> str:
+    config: Mapping[str, Any] = result.get("config") or {}
+    key = cell_key(result)
+    mode = config.get("mode") or "echo"
+    protocol = config.get("protocol") or "echo"
+    # Echo mode with a protocol talks that protocol: the request does not come back.
+    parts = [
+        key.proto if mode == "echo" and protocol != "echo" else f"{key.proto} {mode}",
+        f"{numbers.fmt_int(key.clients)} client{'' if key.clients == 1 else 's'}",
+    ]
+    if protocol != "echo":
+        parts.append(_protocol(config))
+    elif config.get("request") is not None:
+        parts.append(f"request {_shown(config['request'])}")
+        expect, value = config.get("expect") or "echo", config.get("expect_value")
+        if expect == "exact":
+            parts.append(f"expecting {_shown(value)}")
+        elif expect == "size":
+            parts.append(f"expecting {value} bytes")
+        elif expect == "until":
+            parts.append(f"expecting a reply ending {_shown(value)}")
+        else:
+            parts.append("expecting the request back")
+    else:
+        parts.append(f"payload {numbers.fmt_payload(key.payload)}")
+    if config.get("rate"):
+        parts.append(f"open loop at {numbers.fmt_rate(config['rate'])} req/s")
+    if (config.get("pipeline") or 1) > 1:
+        parts.append(f"pipeline {config['pipeline']}")
+    return ", ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """Request or reply bytes (stored as latin-1 text) as a quoted, escaped literal."""
+    text = repr(str(value).encode("latin-1"))[1:]
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _errors(result: Doc) -> str:
+    errors, total = Result(result).errors, Result(result).error_total
+    if not total:
+        return "none"
+    kinds = ", ".join(f"{k} {numbers.fmt_int(v)}" for k, v in sorted(errors.items()) if v)
+    return f"{numbers.fmt_int(total)} ({kinds})"
+
+
+def _duration(result: Doc) -> str:
+    text = f"{result.get('duration_s') or 0:.2f} s measured"
+    ramp, warmup = get(result, "config", "ramp_s"), get(result, "config", "warmup_s")
+    kept_out = [
+        f"{name} {value:g} s" for name, value in (("ramp", ramp), ("warm-up", warmup)) if value
+    ]
+    return f"{text} ({', '.join(kept_out)})" if kept_out else text
+
+
+def _connections(totals: Mapping[str, Any]) -> str:
+    """``200,000 (up in 3.21 s: 62,305/s)``: the count, and how fast the clients came up."""
+    text = numbers.fmt_int(totals.get("connections"))
+    ramp, rate = totals.get("connect_ramp_s"), totals.get("connect_rate_per_s")
+    if ramp is None:
+        return text
+    return text + f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
+
+
+def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    totals: Mapping[str, Any] = result.get("totals") or {}
+    fields = [
+        ("status", str(result.get("status") or "?")),
+        ("command", str(result.get("command") or "")),
+        ("started", str(result.get("started_at") or "?")),
+        ("target", target(result)),
+        ("server model", model_name(result)),
+        ("workload", _workload(result)),
+        ("duration", _duration(result)),
+    ]
+    # A stream's sent and delivered numbers differ; its own section labels each.
+    if not result.get("stream"):
+        throughput = numbers.fmt_rate(Result(result).served_rps) + " req/s"
+        if totals.get("throughput_bps") is not None:
+            throughput += f", {numbers.fmt_bps(totals['throughput_bps'])}"
+        fields += [
+            ("requests", numbers.fmt_int(totals.get("requests"))),
+            ("throughput", throughput),
+            *_open_loop_rate(Result(result)),
+            (
+                "bytes",
+                f"{numbers.fmt_bytes(totals.get('bytes_sent'))} sent, "
+                f"{numbers.fmt_bytes(totals.get('bytes_received'))} received",
+            ),
+        ]
+    fields += [
+        ("connections", _connections(totals)),
+        ("errors", _errors(result)),
+        *_request_accounting(totals),
+    ]
+    return tuple(fields)
+
+
+def _open_loop_rate(result: Result) -> tuple[tuple[str, str], ...]:
+    """``requested 2,000 req/s, sent 770, served 770 (achieved 38.5%)``: who kept up.
+
+    Only where the result says what was sent (results since served rates, issue 25)."""
+    offered = result.offered_rps
+    if offered is None:
+        return ()
+    text = (
+        f"requested {numbers.fmt_rate(result.requested_rps)} req/s, sent "
+        f"{numbers.fmt_rate(offered)}, served {numbers.fmt_rate(result.served_rps)}"
+        f" (achieved {numbers.fmt_fraction(result.achieved_ratio or 0)})"
+    )
+    return (("rate", text),)
+
+
+def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every request issued in the window, as the identity it must satisfy."""
+    issued = totals.get("requests_issued")
+    if issued is None:
+        return ()
+    failed: Mapping[str, int] = totals.get("requests_failed") or {}
+    completed, in_flight = totals.get("requests", 0), totals.get("in_flight", 0)
+    text = (
+        f"issued {numbers.fmt_int(issued)} = completed {numbers.fmt_int(completed)}"
+        f" + failed {numbers.fmt_int(sum(failed.values()))}"
+    )
+    if in_flight:
+        text += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = issued - completed - sum(failed.values()) - in_flight
+    if off:
+        text += f" (does not add up: off by {off:+,})"
+    drain = totals.get("drain_s")
+    if drain is not None:
+        text += f"; drained {drain:.2f} s"
+        drained = totals.get("drained")
+        if drained:
+            text += f" ({numbers.fmt_int(drained)} answered then, not in the rate)"
+    return (("accounting", text),)
+
+
+def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """UDP accounting, written as the identity it must satisfy."""
+    d: Mapping[str, int] | None = result.get("datagrams")
+    if not d:
+        return ()
+    sent, received = d.get("sent", 0), d.get("received", 0)
+    lost, in_flight = d.get("lost", 0), d.get("in_flight", 0)
+    unfinished = d.get("unfinished", 0)
+    identity = (
+        f"sent {numbers.fmt_int(sent)} = received {numbers.fmt_int(received)}"
+        f" + lost {numbers.fmt_int(lost)}"
+    )
+    if unfinished:
+        identity += f" + unfinished {numbers.fmt_int(unfinished)}"
+    identity += f" + in flight {numbers.fmt_int(in_flight)}"
+    off = sent - (received + lost + unfinished + in_flight)
+    if off:
+        identity += f" (does not add up: off by {off:+,})"
+    loss = f"{100.0 * lost / sent:.3f} %" if sent else numbers.DASH
+    return (
+        ("accounting", identity),
+        ("loss", loss),
+        (
+            "anomalies",
+            f"duplicates {numbers.fmt_int(d.get('duplicates', 0))}, "
+            f"reordered {numbers.fmt_int(d.get('reordered', 0))}, "
+            f"late {numbers.fmt_int(d.get('late', 0))}",
+        ),
+    )

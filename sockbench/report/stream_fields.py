@@ -1,0 +1,127 @@
+"""The *Stream* section of a ``--mode stream`` run: iperf3's sender and receiver lines.
+
+A stream has no single throughput: what was sent and what the sink read differ, so
+each side gets its own line (bytes, bit/s, messages/s), then the spread over streams
+and, for a few streams, one row each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sockbench.report import numbers
+from sockbench.report.content import Table
+from sockbench.report.document import Doc, get
+
+
+def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """Bulk transfer, the iperf3 way: a sender line and a receiver line, each with its
+    own bytes, bit rate and message rate, then the spread of the rate over streams.
+
+    The receiver line is the sink's own count: the server tells each stream what it
+    read (TCP and Unix streams when they half-close, datagrams on request; see
+    :mod:`sockbench.core.sink_report`). A server that does not report (an external
+    one) leaves it "not reported" rather than "0 B".
+    """
+    s: Mapping[str, Any] = result["stream"]
+    if "sender" not in s:
+        return _old_stream_fields(result)
+    sender, receiver = s["sender"], s.get("receiver")
+    fields = [("sender", _side(sender))]
+    if receiver is None:
+        fields.append(("receiver", "not reported: the server does not count what it read"))
+    else:
+        text = _side(receiver)
+        if s.get("streams_reported", 0) < s.get("streams", 0):
+            text += f" ({s['streams_reported']} of {s['streams']} streams reported)"
+        fields.append(("receiver", text))
+    return tuple(fields + _spread(s, "received" if receiver is not None else "sent"))
+
+
+def _side(side: Mapping[str, Any]) -> str:
+    """``8 GiB, 9.1 Gbit/s, 139,000 msg/s over 1.00 s`` for one side of a stream."""
+    return (
+        f"{numbers.fmt_bytes(side['bytes'])}, {numbers.fmt_bps(side['bps'])}, "
+        f"{numbers.fmt_rate(side['messages_per_s'])} msg/s over {side['seconds']:.2f} s"
+    )
+
+
+def _spread(s: Mapping[str, Any], side: str) -> list[tuple[str, str]]:
+    bps, mps = s["per_client_bps"], s["per_client_messages_per_s"]
+    return [
+        (
+            f"per client ({side})",
+            f"min {numbers.fmt_bps(bps['min'])}, median {numbers.fmt_bps(bps['median'])}, "
+            f"max {numbers.fmt_bps(bps['max'])}",
+        ),
+        (
+            f"msg/s per client ({side})",
+            f"min {numbers.fmt_rate(mps['min'])}, median {numbers.fmt_rate(mps['median'])}, "
+            f"max {numbers.fmt_rate(mps['max'])}",
+        ),
+    ]
+
+
+PER_STREAM_ROWS = 16  # iperf3 lists every stream; beyond this the spread says enough
+
+
+def stream_table(result: Doc) -> Table | None:
+    """One row per stream and a total, sender and receiver side by side (iperf3's
+    ``[ 5]`` ... ``[SUM]`` lines); None for results without them or too many streams."""
+    s: Mapping[str, Any] = result["stream"]
+    per_stream = s.get("per_stream")
+    if not per_stream or len(per_stream) > PER_STREAM_ROWS:
+        return None
+    sender, receiver = s["sender"], s.get("receiver") or {}
+
+    def row(name: str, sent: int, got: int | None) -> tuple[str, ...]:
+        return (
+            name,
+            numbers.fmt_bytes(sent),
+            numbers.fmt_bps(sent * 8 / sender["seconds"]) if sender["seconds"] else numbers.DASH,
+            numbers.fmt_bytes(got) if got is not None else numbers.DASH,
+            numbers.fmt_bps(got * 8 / receiver["seconds"])
+            if got is not None and receiver.get("seconds")
+            else numbers.DASH,
+        )
+
+    rows = [row(str(i), p["sent_bytes"], p["received_bytes"]) for i, p in enumerate(per_stream)]
+    rows.append(row("total", sender["bytes"], receiver.get("bytes")))
+    return Table(
+        headers=("stream", "sent", "sender bit/s", "received", "receiver bit/s"),
+        rows=tuple(rows),
+        align=("l", "r", "r", "r", "r"),
+    )
+
+
+def _old_stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """Results saved before the sink reported streams: the sender line from the totals."""
+    s: Mapping[str, Any] = result["stream"]
+    totals: Mapping[str, Any] = result.get("totals") or {}
+    seconds = float(result.get("duration_s") or 0.0)
+    payload = get(result, "config", "payload")
+    datagrams: Mapping[str, Any] = result.get("datagrams") or {}
+    sent_bytes = totals.get("bytes_sent")
+    sent_messages = datagrams.get("sent") if datagrams else _messages(sent_bytes, payload)
+    fields = [("sender", _transfer(sent_bytes, sent_messages, seconds))]
+    if datagrams:
+        received = _transfer(totals.get("bytes_received"), datagrams.get("received"), seconds)
+        fields.append(("receiver", received))
+    else:
+        fields.append(("receiver", "not reported: a TCP sink does not count what it read"))
+    return tuple(fields + _spread(s, "received" if datagrams else "sent"))
+
+
+def _messages(n_bytes: Any, payload: Any) -> int | None:
+    if not isinstance(n_bytes, int) or not isinstance(payload, int) or payload <= 0:
+        return None
+    return n_bytes // payload
+
+
+def _transfer(n_bytes: Any, messages: Any, seconds: float) -> str:
+    """``8 GiB, 9.1 Gbit/s, 139,000 msg/s`` for one side of a stream."""
+    if seconds <= 0 or n_bytes is None:
+        return f"{numbers.fmt_bytes(n_bytes)}"
+    rate = numbers.fmt_rate(messages / seconds) if messages is not None else numbers.DASH
+    return f"{numbers.fmt_bytes(n_bytes)}, {numbers.fmt_bps(n_bytes * 8 / seconds)}, {rate} msg/s"
