@@ -29,7 +29,7 @@ from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.config import RunConfig
 from sockbench.core.progress import ProgressFn
-from sockbench.core.result import build_result
+from sockbench.core.result import Measurement, build_result
 from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
@@ -86,23 +86,27 @@ def failed_result(
 ) -> dict[str, Any]:
     """A result for a cell that produced none: zero counts, its status and why."""
     return build_result(
-        config=cell.config.to_json(),
-        command=command,
-        environment=collect_environment(),
-        server={
-            "model": cell.model,
-            "target": "not started",
-            "cpus": sorted(cell.config.server_cpus) or None,
-            **_command(cell),
-        },
-        started_at=started_at,
-        duration_s=0.0,
-        status=status,
-        tally=Tally.empty(datagrams=not cell.proto.is_stream),
-        warnings=[
-            RunWarning(WarningKind.CELL_FAILED, f"the cell failed and measured nothing: {error}")
-        ],
-        extra={"server_resources": None, "generator": None},
+        Measurement(
+            config=cell.config.to_json(),
+            command=command,
+            environment=collect_environment(),
+            server={
+                "model": cell.model,
+                "target": "not started",
+                "cpus": sorted(cell.config.server_cpus) or None,
+                **_command(cell),
+            },
+            started_at=started_at,
+            duration_s=0.0,
+            status=RunStatus(status),
+            tally=Tally.empty(datagrams=not cell.proto.is_stream),
+            warnings=[
+                RunWarning(
+                    WarningKind.CELL_FAILED, f"the cell failed and measured nothing: {error}"
+                )
+            ],
+            ran=False,
+        )
     )
 
 

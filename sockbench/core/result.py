@@ -1,12 +1,18 @@
-"""The result document (schema ``sockbench.result/1``), built from merged tallies (pure).
+"""The result document (schema ``sockbench.result/1``), built from a measurement (pure).
 
 docs/result.md describes every key and docs/result.schema.json validates them.
 Later versions add keys; they never change or remove the ones here.
+
+A run hands over one :class:`Measurement` (what it measured and what surrounds it)
+rather than a dozen keyword arguments, so the runner and a compare's failed cell
+build the same record and a new field is one line in it. What follows from the
+numbers (rates, warnings, ``--check``) is computed here, never passed in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sockbench import __version__
@@ -21,50 +27,48 @@ from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.core.warning_rules import run_warnings as run_warnings
 
 
-def build_result(
-    *,
-    config: dict[str, Any],
-    command: str,
-    environment: dict[str, Any],
-    server: dict[str, Any],
-    started_at: str,
-    duration_s: float,
-    status: str,
-    tally: Tally,
-    warnings: list[RunWarning],
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    status = RunStatus(status)  # ValueError for an unknown one
-    seconds = max(duration_s, 1e-9)
-    # Request/reply workloads: the rate is what the target served inside the window.
-    # --mode stream counts messages the sinks reported (issued None): all of them.
-    exchanges = tally.issued is not None
-    served = tally.served if exchanges else tally.requests
+@dataclass(frozen=True)
+class Measurement:
+    """Everything a result is built from: what a run measured (the tally, over
+    ``duration_s``, ending in ``status``) and what surrounds it."""
+
+    config: dict[str, Any]  # every option of the run (RunConfig.to_json())
+    command: str
+    environment: dict[str, Any]
+    server: dict[str, Any]  # model, target, cpus (and an external server's command)
+    started_at: str  # ISO 8601 UTC
+    duration_s: float  # the window actually measured
+    status: RunStatus
+    tally: Tally
+    warnings: Sequence[RunWarning] = ()  # said before the numbers: predicted, run_warnings, ...
+    server_resources: dict[str, Any] | None = None  # None: not sampled (an external target)
+    generator: dict[str, Any] | None = None
+    measurement_started_at_s: float | None = None  # time.time() at the window's start
+    #: False for a compare cell that failed before any load: it had no window, so the
+    #: result has no ``measurement_started_at_s`` at all.
+    ran: bool = True
+
+
+def build_result(m: Measurement) -> dict[str, Any]:
+    """The result document of ``m``: its numbers, rates, warnings and checks."""
+    status = RunStatus(m.status)  # ValueError for an unknown one
+    tally, config = m.tally, m.config
+    seconds = max(m.duration_s, 1e-9)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
         "sockbench_version": __version__,
-        "started_at": started_at,
-        "duration_s": round(duration_s, 6),
+        "started_at": m.started_at,
+        "duration_s": round(m.duration_s, 6),
         "interrupted": status not in (RunStatus.COMPLETED, RunStatus.DEGRADED),
         "status": status.value,
-        "command": command,
+        "command": m.command,
         "config": config,
-        "environment": environment,
-        "server": server,
-        "totals": {
-            "requests": tally.requests,
-            "bytes_sent": tally.bytes_sent,
-            "bytes_received": tally.bytes_received,
-            "throughput_rps": round(served / seconds, 3),
-            "throughput_bps": round(_payload_bytes(config, tally) * 8 / seconds, 3),
-            "connections": tally.connections,
-            "errors": dict(tally.errors),
-            "warmup_errors": dict(tally.warmup_errors),
-            "clamped_samples": tally.clamped,
-            "drain_s": round(tally.drain_ns / 1e9, 6),
-        },
+        "environment": m.environment,
+        "server": m.server,
+        "totals": _totals(tally, config, seconds),
         "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
         "latency_us": summarize(decode(tally.latency)).to_json(),
         "connect_us": summarize(decode(tally.connect)).to_json(),
@@ -78,36 +82,13 @@ def build_result(
             kind: summarize(decode(encoded)).to_json()
             for kind, encoded in tally.latency_by_kind.items()
         }
-        in_window = _served_by_kind(tally) if exchanges else tally.requests_by_kind
-        doc["totals"]["by_kind"] = {
-            kind: {
-                "requests": tally.requests_by_kind.get(kind, 0),
-                "throughput_rps": round(in_window.get(kind, 0) / seconds, 3),
-                "errors": dict(tally.errors_by_kind.get(kind, {})),
-            }
-            for kind in tally.latency_by_kind
-        }
+        doc["totals"]["by_kind"] = _by_kind(tally, seconds)
     add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
-    if tally.issued is not None:
-        # requests_issued == requests + sum(requests_failed) + in_flight, exactly.
-        doc["totals"]["requests_issued"] = tally.issued
-        doc["totals"]["requests_failed"] = dict(sorted(tally.failed.items()))
-        doc["totals"]["in_flight"] = tally.in_flight
-        # served - served_from_warmup + drained == requests, exactly.
-        doc["totals"]["served"] = tally.served
-        doc["totals"]["served_from_warmup"] = tally.served_from_warmup
-        doc["totals"]["drained"] = tally.drained
+    doc["totals"].update(_accounting(tally))
     doc["intervals"] = [_row_json(row) for row in tally.intervals]
     if tally.drain_interval is not None:
         doc["drain_interval"] = _row_json(tally.drain_interval)
-    rate = config.get("rate")
-    if rate:
-        doc["totals"]["requested_rps"] = rate
-        doc["totals"]["achieved_ratio"] = round(served / seconds / rate, 4)
-        if exchanges:
-            doc["totals"]["offered_rps"] = round(tally.offered / seconds, 3)
-    if config.get("mode") == Workload.CHURN:
-        doc["totals"]["connections_per_s"] = round(tally.connections / seconds, 3)
+    doc["totals"].update(_rates(tally, config, seconds))
     doc["totals"].update(connect_phase(tally, config))
     if tally.client_bytes:
         # A stream's receiver read the window's bytes by the time its report came, in the
@@ -120,13 +101,80 @@ def build_result(
             (seconds, seconds + drained),
             config.get("payload", 1),
         )
-    if extra:
-        doc.update(extra)
-    add_warnings(doc, [*warnings, *rate_warnings(doc), *measured_warnings(doc)])
+    doc["server_resources"] = m.server_resources
+    doc["generator"] = m.generator
+    if m.ran:
+        doc["measurement_started_at_s"] = m.measurement_started_at_s
+    add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(doc)])
     if config.get("checks"):
         checks = [parse_check(expr) for expr in config["checks"]]
         doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
+
+
+def _served(tally: Tally) -> int:
+    """Replies counted in the rate. Request/reply workloads: what the target served
+    inside the window; ``--mode stream`` (no exchanges): every message the sinks reported."""
+    return tally.served if tally.issued is not None else tally.requests
+
+
+def _totals(tally: Tally, config: dict[str, Any], seconds: float) -> dict[str, Any]:
+    return {
+        "requests": tally.requests,
+        "bytes_sent": tally.bytes_sent,
+        "bytes_received": tally.bytes_received,
+        "throughput_rps": round(_served(tally) / seconds, 3),
+        "throughput_bps": round(_payload_bytes(config, tally) * 8 / seconds, 3),
+        "connections": tally.connections,
+        "errors": dict(tally.errors),
+        "warmup_errors": dict(tally.warmup_errors),
+        "clamped_samples": tally.clamped,
+        "drain_s": round(tally.drain_ns / 1e9, 6),
+    }
+
+
+def _by_kind(tally: Tally, seconds: float) -> dict[str, Any]:
+    """Each kind's requests, rate and errors (``--protocol redis``: set, get)."""
+    in_window = _served_by_kind(tally) if tally.issued is not None else tally.requests_by_kind
+    return {
+        kind: {
+            "requests": tally.requests_by_kind.get(kind, 0),
+            "throughput_rps": round(in_window.get(kind, 0) / seconds, 3),
+            "errors": dict(tally.errors_by_kind.get(kind, {})),
+        }
+        for kind in tally.latency_by_kind
+    }
+
+
+def _accounting(tally: Tally) -> dict[str, Any]:
+    """Where every request of the window went; empty for ``--mode stream``."""
+    if tally.issued is None:
+        return {}
+    return {
+        # requests_issued == requests + sum(requests_failed) + in_flight, exactly.
+        "requests_issued": tally.issued,
+        "requests_failed": dict(sorted(tally.failed.items())),
+        "in_flight": tally.in_flight,
+        # served - served_from_warmup + drained == requests, exactly.
+        "served": tally.served,
+        "served_from_warmup": tally.served_from_warmup,
+        "drained": tally.drained,
+    }
+
+
+def _rates(tally: Tally, config: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    """Open loop: requested, achieved and offered (docs/result.md, *Rates*); churn: the
+    connection rate."""
+    rates: dict[str, Any] = {}
+    rate = config.get("rate")
+    if rate:
+        rates["requested_rps"] = rate
+        rates["achieved_ratio"] = round(_served(tally) / seconds / rate, 4)
+        if tally.issued is not None:
+            rates["offered_rps"] = round(tally.offered / seconds, 3)
+    if config.get("mode") == Workload.CHURN:
+        rates["connections_per_s"] = round(tally.connections / seconds, 3)
+    return rates
 
 
 def _row_json(row: IntervalRow) -> dict[str, Any]:
@@ -249,109 +297,6 @@ def rate_warnings(doc: dict[str, Any]) -> list[RunWarning]:
                 f"the generator sent late: p99 {lag['p99'] / 1000:.1f} ms behind schedule while "
                 "it could have sent, so latencies include its own delay",
                 "add --workers, or lower --rate",
-            )
-        )
-    return warnings
-
-
-def run_warnings(
-    tally: Tally,
-    status: str,
-    failed_workers: list[int] | None = None,
-    nodes: Mapping[int, str] | None = None,
-) -> list[RunWarning]:
-    """Warnings that follow from the numbers alone, each with advice.
-
-    ``nodes`` names the cluster node each worker ran on, to say where one died.
-    """
-    warnings: list[RunWarning] = []
-    if failed_workers:
-        names = ", ".join(
-            f"{i} on node {nodes[i]}" if nodes and i in nodes else str(i) for i in failed_workers
-        )
-        warnings.append(
-            RunWarning(
-                WarningKind.WORKER_DIED,
-                f"worker(s) {names} died during the run",
-                "their clients are missing from the numbers",
-            )
-        )
-    if status == RunStatus.INTERRUPTED:
-        warnings.append(
-            RunWarning(
-                WarningKind.INTERRUPTED,
-                "the run was interrupted",
-                "numbers cover the part that ran",
-            )
-        )
-    elif status == RunStatus.SERVER_DIED:
-        warnings.append(
-            RunWarning(
-                WarningKind.SERVER_DIED,
-                "the server process died during the run",
-                "numbers cover the time before",
-            )
-        )
-    if tally.requests == 0:
-        warnings.append(
-            RunWarning(
-                WarningKind.NOTHING_MEASURED,
-                "no request completed in the measurement window",
-                "check the target and --timeout",
-            )
-        )
-    if tally.clamped:
-        warnings.append(
-            RunWarning(
-                WarningKind.CLAMPED,
-                f"{tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range",
-            )
-        )
-    ports = tally.errors.get("no_ephemeral_port", 0) + tally.warmup_errors.get(
-        "no_ephemeral_port", 0
-    )
-    if ports:
-        warnings.append(
-            RunWarning(
-                WarningKind.EPHEMERAL_PORTS,
-                f"ran out of ephemeral ports {ports} times (EADDRNOTAVAIL): closed connections "
-                "hold their port in TIME_WAIT for 60 s",
-                "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, "
-                "widen net.ipv4.ip_local_port_range, or lower the connection rate",
-            )
-        )
-    if tally.datagrams is not None and not tally.datagrams.balanced:
-        warnings.append(
-            RunWarning(
-                WarningKind.UNBALANCED,
-                "datagram accounting does not balance",
-                "please report this as a bug",
-            )
-        )
-    if not tally.balanced:
-        warnings.append(
-            RunWarning(
-                WarningKind.UNBALANCED,
-                "request accounting does not balance",
-                "please report this as a bug",
-            )
-        )
-    if tally.in_flight:
-        warnings.append(
-            RunWarning(
-                WarningKind.IN_FLIGHT,
-                f"{tally.in_flight} requests were still in flight when the run stopped "
-                "early; their outcome is unknown",
-            )
-        )
-    unfinished = tally.failed.get("unfinished", 0)
-    if unfinished:
-        warnings.append(
-            RunWarning(
-                WarningKind.UNFINISHED,
-                f"{unfinished} requests were still open when --drain ended, before their "
-                "--timeout; they are counted as 'unfinished'",
-                "drop --drain (it defaults to --timeout) to follow every request to its end",
             )
         )
     return warnings

@@ -25,7 +25,7 @@ from sockbench.config import RunConfig
 from sockbench.core.degraded import degraded_reason
 from sockbench.core.forecast import predicted_warnings
 from sockbench.core.progress import ProgressFn
-from sockbench.core.result import build_result, run_warnings
+from sockbench.core.result import Measurement, build_result, run_warnings
 from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
@@ -255,25 +255,25 @@ def run(
     if "error" in external:
         warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
     result = build_result(
-        config=config.to_json(),
-        command=command,
-        environment=environment,
-        server={
-            "model": config.server_model if server else None,
-            "target": endpoint.url(),
-            "cpus": sorted(config.server_cpus) or None,
-            **external,
-        },
-        started_at=started_at,
-        duration_s=outcome.measured_s,
-        status=status,
-        tally=tally,
-        warnings=warnings,
-        extra={
-            "server_resources": server_resources,
-            "generator": generator,
-            "measurement_started_at_s": _wall_clock(outcome.window),
-        },
+        Measurement(
+            config=config.to_json(),
+            command=command,
+            environment=environment,
+            server={
+                "model": config.server_model if server else None,
+                "target": endpoint.url(),
+                "cpus": sorted(config.server_cpus) or None,
+                **external,
+            },
+            started_at=started_at,
+            duration_s=outcome.measured_s,
+            status=status,
+            tally=tally,
+            warnings=warnings,
+            server_resources=server_resources,
+            generator=generator,
+            measurement_started_at_s=_wall_clock(outcome.window),
+        )
     )
     code = result_exit_code(result)
     if status == RunStatus.INTERRUPTED and interrupts.exit_code:

@@ -10,8 +10,13 @@ import pytest
 from sockbench.core.checks import OPS, evaluate, parse_check
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import Recorder, encode, summarize
-from sockbench.core.result import build_result
-from sockbench.core.status import EXIT_CHECK_FAILED, combined_exit_code, result_exit_code
+from sockbench.core.result import Measurement, build_result
+from sockbench.core.status import (
+    EXIT_CHECK_FAILED,
+    RunStatus,
+    combined_exit_code,
+    result_exit_code,
+)
 from sockbench.core.tally import Tally
 from sockbench.errors import ConfigError
 
@@ -62,10 +67,10 @@ def _result(latencies_us: list[int], errors: dict[str, int], checks: list[str]) 
         connect=encode(Recorder().histogram),
         datagrams=DatagramCounts(sent=100, received=98, lost=2),
     )  # fmt: skip
-    return build_result(
+    return build_result(Measurement(
         config={"proto": "udp", "clients": 1, "checks": checks}, command="t", environment={},
-        server={}, started_at="", duration_s=1.0, status="completed", tally=tally, warnings=[],
-    )  # fmt: skip
+        server={}, started_at="", duration_s=1.0, status=RunStatus.COMPLETED, tally=tally,
+    ))  # fmt: skip
 
 
 def test_every_check_is_kept_with_its_measured_value() -> None:
@@ -105,14 +110,13 @@ def test_percentiles_asked_for_are_recorded_and_reported() -> None:
     assert set(doc["latency_us"]["percentiles"]) == {"50", "90", "99", "99.9", "99.99"}
     rec = Recorder()
     rec.record(7)
-    doc = build_result(
+    doc = build_result(Measurement(
         config={"proto": "tcp", "clients": 1, "percentiles": [50.0, 99.999]}, command="t",
-        environment={}, server={}, started_at="", duration_s=1.0, status="completed",
+        environment={}, server={}, started_at="", duration_s=1.0, status=RunStatus.COMPLETED,
         tally=Tally(requests=1, bytes_sent=0, bytes_received=0, connections=1, errors={},
                     warmup_errors={}, latency=encode(rec.histogram),
                     connect=encode(Recorder().histogram)),
-        warnings=[],
-    )  # fmt: skip
+    ))  # fmt: skip
     assert doc["latency_us"]["percentiles"] == {"50": 7, "99.999": 7}
     assert latency_table(doc).headers == (
         "", "count", "min", "p50", "p99.999", "max", "mean", "stdev"

@@ -6,7 +6,8 @@ import jsonschema
 from sockbench.config import RunConfig
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import Recorder, encode
-from sockbench.core.result import SCHEMA, build_result, rate_warnings, run_warnings
+from sockbench.core.result import SCHEMA, Measurement, build_result, rate_warnings, run_warnings
+from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Proto
 from sockbench.environment import collect_environment
@@ -41,17 +42,19 @@ def test_merge_adds_counters_and_histograms() -> None:
     assert m.connections == 4
 
 
-def _result(tally: Tally, status: str = "completed") -> dict[str, object]:
+def _result(tally: Tally, status: RunStatus = RunStatus.COMPLETED) -> dict[str, object]:
     return build_result(
-        config=RunConfig(proto=Proto.UDP, clients=2).to_json(),
-        command="sockbench run",
-        environment=collect_environment(),
-        server={"model": "asyncio", "target": "udp://127.0.0.1:1"},
-        started_at="2026-11-24T12:00:00.000+00:00",
-        duration_s=2.0,
-        status=status,
-        tally=tally,
-        warnings=run_warnings(tally, status),
+        Measurement(
+            config=RunConfig(proto=Proto.UDP, clients=2).to_json(),
+            command="sockbench run",
+            environment=collect_environment(),
+            server={"model": "asyncio", "target": "udp://127.0.0.1:1"},
+            started_at="2026-11-24T12:00:00.000+00:00",
+            duration_s=2.0,
+            status=status,
+            tally=tally,
+            warnings=run_warnings(tally, status),
+        )
     )
 
 
@@ -67,7 +70,7 @@ def test_result_has_the_documented_keys_and_validates() -> None:
 
 
 def test_interrupted_result_is_marked_and_warns() -> None:
-    doc = _result(_tally([], {}, None), status="interrupted")
+    doc = _result(_tally([], {}, None), status=RunStatus.INTERRUPTED)
     assert doc["interrupted"] is True
     assert any("interrupted" in w for w in doc["warnings"])  # type: ignore[attr-defined]
     assert any("no request completed" in w for w in doc["warnings"])  # type: ignore[attr-defined]
