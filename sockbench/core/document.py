@@ -53,8 +53,7 @@ class Result:
     @property
     def offered_rps(self) -> float | None:
         """Open loop: requests sent inside the window, per second."""
-        value = get(self.doc, "totals", "offered_rps")
-        return value if isinstance(value, int | float) else None
+        return self.metric("offered")
 
     @property
     def requested_rps(self) -> float | None:

@@ -173,6 +173,12 @@ REGISTRY: tuple[Metric, ...] = (
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
         views=frozenset({View.CHECK, View.CSV}), key="requests", csv="requests",
     ),
+    Metric(
+        name="offered", title="offered req/s", path=("totals", "offered_rps"), unit=Unit.RPS,
+        better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY,
+        views=frozenset({View.CHECK, View.DIFF, View.CSV}), key="offered_rps",
+        csv="offered_rps", open_loop=True,
+    ),
     _latency("p50", "p50", SHOWN),
     _latency("p99", "p99", SHOWN | {View.VERDICT}),
     _latency("p99_9", "p99.9", SHOWN),

@@ -35,6 +35,7 @@ from sockbench.errors import ConfigError
         ("rps >= 10k", "rps", 10_000.0),
         ("loss < 0.1%", "loss", 0.001),
         ("achieved >= 99%", "achieved", 0.99),
+        ("offered >= 1.9k", "offered", 1900.0),
     ],
 )
 def test_parse(expr: str, metric: str, threshold: float) -> None:
@@ -46,7 +47,8 @@ def test_parse(expr: str, metric: str, threshold: float) -> None:
     ("expr", "message"),
     [
         ("p99 5ms", "malformed --check 'p99 5ms'; expected METRIC OP VALUE"),
-        ("speed > 3", "unknown metric 'speed'"),
+        ("speed > 3", "unknown metric 'speed'; use .*, offered, "),
+        ("lost > 3", "unknown metric 'lost'"),  # a summary column, not a check
         ("p100 < 1s", "between 0 and 100"),
         ("p99 < 5x", "expected a duration like 500ms"),
         ("rps >= many", "expected a number"),
@@ -86,6 +88,20 @@ def test_every_check_is_kept_with_its_measured_value() -> None:
     assert checks["errors.timeout == 0"]["value"] == 2
     assert checks["loss < 5%"]["measured"] == "2.00%"
     assert result_exit_code(doc) == EXIT_CHECK_FAILED
+
+
+def test_offered_reads_the_open_loop_sent_rate() -> None:
+    check = parse_check("offered >= 1900")
+    assert (check.metric, check.unit, check.needs_rate, check.needs_datagrams) == (
+        "offered", "", True, False,
+    )  # fmt: skip
+    sent, behind = {"totals": {"offered_rps": 1990.5}}, {"totals": {"offered_rps": 1500.0}}
+    [ok], [low] = evaluate([check], sent), evaluate([check], behind)
+    assert (ok.value, ok.passed, ok.measured) == (1990.5, True, "1,990.5")
+    assert (low.value, low.passed) == (1500.0, False)
+    # A closed-loop result has no offered rate: nothing measured, so the check fails.
+    [closed] = evaluate([check], {"totals": {"throughput_rps": 2000.0}})
+    assert (closed.value, closed.passed, closed.measured) == (None, False, "nothing measured")
 
 
 def test_exit_codes() -> None:

@@ -42,10 +42,13 @@ def test_csv_metrics_name_their_column() -> None:
 
 def test_views_in_registry_order() -> None:
     def titles(view: View) -> tuple[str, ...]:
-        return tuple(m.title for m in in_view(view) if m.name != "offered")
+        return tuple(m.title for m in in_view(view))
 
     assert titles(View.VERDICT) == ("req/s", "p99")
-    assert titles(View.DIFF) == ("req/s", "p50", "p99", "p99.9")
+    assert titles(View.DIFF) == ("req/s", "offered req/s", "p50", "p99", "p99.9")
+    assert [m.csv for m in in_view(View.CSV)] == [
+        "throughput_rps", "requests", "offered_rps", "errors",
+    ]  # fmt: skip
     assert [m.key for m in in_view(View.REPEATS)] == [
         "throughput_rps", "p50_us", "p99_us", "p99_9_us", "errors",
     ]  # fmt: skip
@@ -71,6 +74,7 @@ def test_views_in_registry_order() -> None:
         ("errors.timeout", "errors.timeout", "", None),
         ("loss", "loss", "ratio", None),
         ("achieved", "achieved", "ratio", None),
+        ("offered", "offered", "", None),
     ],
 )
 def test_lookup(name: str, canonical: str, unit: str, percentile: float | None) -> None:
@@ -135,3 +139,11 @@ def test_directions() -> None:
     assert metric("rps").better is Better.HIGHER and metric("p99").better is Better.LOWER
     assert metric("server.threads").noise is Noise.STEADY
     assert View.CHECK not in metric("lost").views  # shown, not a --check metric
+
+
+def test_offered_is_one_entry() -> None:
+    """The open-loop sent rate: read by --check, shown by diff, a CSV column; --rate only."""
+    offered = metric("offered")
+    assert offered.path == ("totals", "offered_rps") and offered.open_loop
+    assert offered.views == {View.CHECK, View.DIFF, View.CSV}
+    assert offered.value(DOC) == 1990.0 and offered.value({"totals": {}}) is None

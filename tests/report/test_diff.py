@@ -77,6 +77,27 @@ def test_two_single_runs_get_a_ratio_and_a_note(tcp_doc: dict[str, Any]) -> None
     assert html.startswith("<!DOCTYPE html>") and "1.20× faster" in html
 
 
+def open_loop(tcp_doc: dict[str, Any], offered: list[float]) -> list[dict[str, Any]]:
+    out = runs(tcp_doc, [value * 0.99 for value in offered])
+    for doc, value in zip(out, offered, strict=True):
+        doc["totals"].update(requested_rps=2000, offered_rps=value, achieved_ratio=0.99)
+    return out
+
+
+def test_open_loop_runs_diff_their_offered_rate(tcp_doc: dict[str, Any]) -> None:
+    a, b = open_loop(tcp_doc, [1990, 1992, 1989]), open_loop(tcp_doc, [1500, 1502, 1498])
+    text = render(a, b, ("a", "b"), "text")
+    offered = text.split("offered req/s\n-------------\n")[1].split("\n\n")[0]
+    assert "1.33× slower" in offered and " significant" in offered
+    assert [
+        r["a"] for r in json.loads(render(a, b, ("a", "b"), "json"))["metrics"]["offered_rps"]
+    ] == [[1990, 1992, 1989]]
+    # Closed-loop runs have no offered rate: no table for it.
+    assert "offered" not in render(
+        runs(tcp_doc, [60_000]), runs(tcp_doc, [72_000]), ("a", "b"), "text"
+    )
+
+
 @pytest.mark.e2e  # runs `sockbench diff` in a process
 def test_refuses_across_hosts_unless_forced(tcp_doc: dict[str, Any], tmp_path: Path) -> None:
     other = copy.deepcopy(tcp_doc)

@@ -76,6 +76,18 @@ def test_csv_header_is_stable() -> None:
     )
 
 
+def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str, Any]) -> None:
+    # offered_rps (core/metrics.py) is not in the layout: it comes after the last fixed
+    # column, so no column a script reads by position moves.
+    header = csv_format.HEADER
+    assert header[header.index("warnings") + 1 :] == ("offered_rps",)
+    [closed] = list(csv.DictReader(io.StringIO(render(tcp_doc, "csv"))))
+    assert closed["offered_rps"] == ""
+    doc = {**tcp_doc, "totals": {**tcp_doc["totals"], "offered_rps": 1990.5}}
+    [row] = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
+    assert row["offered_rps"] == "1990.5"
+
+
 def test_csv_columns_follow_percentiles(tcp_doc: dict[str, Any]) -> None:
     """--percentiles 50,99.999: those columns, with the recorded values; no p90."""
     from copy import deepcopy
