@@ -11,6 +11,8 @@ import typer
 
 from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.params import declare
+from sockbench.core.status import EXIT_WRITE_FAILED
+from sockbench.errors import SockbenchError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,7 +28,6 @@ def run(**values: object) -> None:
 
     from sockbench.engine.interrupts import Interrupts
     from sockbench.engine.runner import run as run_benchmark
-    from sockbench.errors import ResultNotWritten
     from sockbench.machine import build_run_config
     from sockbench.report.files import check_file, check_folder, save_result
 
@@ -67,6 +68,18 @@ def run(**values: object) -> None:
     if saved.failures:
         raise ResultNotWritten(saved.failures, saved.fallback)
     raise typer.Exit(outcome.exit_code)
+
+
+class ResultNotWritten(SockbenchError):
+    """The run measured, but its result could not be written where asked (a disk that
+    filled, a mount gone read-only): the summary was printed and the JSON saved to a
+    fallback path. A distinct exit code, so a script knows its file is not there."""
+
+    exit_code = EXIT_WRITE_FAILED
+
+    def __init__(self, failures: list[str], fallback: object | None) -> None:
+        where = f"the result JSON is saved in {fallback}" if fallback else "nothing was saved"
+        super().__init__(f"{'; '.join(failures)}; {where}")
 
 
 @contextlib.contextmanager
