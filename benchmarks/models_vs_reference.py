@@ -118,12 +118,13 @@ def started(argv: list[str], url: str) -> Iterator[Server]:
 def builtin_server(model: str, proto: str, where: Path) -> Iterator[Server]:
     """The server child exactly as the launcher of ``sockbench run`` starts it."""
     bind = f"unix://{where}" if proto == "unix" else "tcp://127.0.0.1:0"
-    from sockbench.servers.spec import ServerSpec
+    from sockbench.core.spec.server import BuiltIn
+    from sockbench.servers.spec import to_argv
 
     processes = int(PREFORK_PROCESSES) if model == "prefork" else 0
-    spec = ServerSpec(model, processes=processes, cpus=(int(SERVER_CPU),))
+    spec = BuiltIn(model, processes=processes, cpus=(int(SERVER_CPU),))
     argv = [
-        PYTHON, "-m", "sockbench.servers.child", *spec.to_argv(),
+        PYTHON, "-m", "sockbench.servers.child", *to_argv(spec),
         "--proto", proto, "--bind", bind, "--exit-with-parent",
     ]  # fmt: skip
     return started(argv, bind)

@@ -1,21 +1,33 @@
-"""The part of option checking that reads this machine and the files options name.
+"""The option layer's edge: what only this host can say, read once, and the checks that need it.
 
-:mod:`sockbench.config` is pure: it checks values against a :class:`Machine` it is
-given. This module reads those facts once (CPU affinity, core count) and the
-content of ``--send-file``, and :func:`build_run_config` joins the two for callers
-that start from option values: the CLI, compare and tests.
+:mod:`sockbench.core.spec` is pure: it checks values against the :class:`Machine` facts
+and the ``--send-file`` content it is given. This module reads those facts (CPU
+affinity, core count, limits) and the file, names the server models installed here
+(which core does not know), and finishes the checks only this host can answer: whether a
+built-in model runs here and serves the transport, and the protocol, built here once (a
+plugin is imported) so a missing or failing one is one line before any connection. The
+CLI, compare and tests start from option values here.
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import stat
 import tempfile
 from collections.abc import Mapping
 
-from sockbench.config import RunConfig, validate_run
+from sockbench.core import bounds
 from sockbench.core.machine import LINUX_PORT_RANGE, Machine
+from sockbench.core.spec.option import NONE, SERVER_MODELS, Names, check_names
+from sockbench.core.spec.run import RUN_RECORDS, RunSpec, parse_run, validate_run
+from sockbench.core.spec.serve import ServeSpec, validate_serve
 from sockbench.errors import ConfigError
+from sockbench.servers.chosen import check_server
+from sockbench.servers.registry import MODELS
+
+#: The vocabularies core leaves to this host: the server models, in the registry's order.
+NAMES: Names = {SERVER_MODELS: tuple(MODELS)}
 
 
 def read_machine() -> Machine:
@@ -39,34 +51,38 @@ def _port_range() -> tuple[int, int]:
         return LINUX_PORT_RANGE
 
 
-def read_files(values: Mapping[str, object]) -> dict[str, bytes]:
-    """The content of every file an option names (today: ``--send-file``)."""
-    path = values.get("send_file")
+def read_send_file(path: str | None) -> bytes | None:
+    """The content of ``--send-file``: a regular file, within the stream message bound."""
     if path is None:
-        return {}
-    import stat
-
-    from sockbench.core import bounds
-
+        return None
     try:
-        with open(str(path), "rb") as f:
+        with open(path, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero
                 raise ConfigError(f"--send-file {path} is not a regular file")
             data = f.read(bounds.MAX_STREAM_MESSAGE + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read --send-file {path}: {exc.strerror}") from None
     bounds.check_message_size(len(data), "--send-file size", datagram=False)
-    return {str(path): data}
+    return data
 
 
-def build_run_config(**values: object) -> RunConfig:
-    """A checked :class:`RunConfig` from option values keyed by option name.
+def build_run_spec(values: Mapping[str, object], machine: Machine | None = None) -> RunSpec:
+    """A checked :class:`RunSpec` from option values keyed by option name (missing: the
+    default), for this host (``machine``: read now when not given)."""
+    check_names(values, RUN_RECORDS, "run")
+    options = parse_run(values, NAMES)
+    spec = validate_run(
+        options,
+        machine or read_machine(),
+        send_file=read_send_file(options.request.send_file),
+    )
+    check_server(spec.server, spec.proto)
+    spec.protocol.exchange()  # built once in this process; see core.spec.request
+    return spec
 
-    The run's protocol is built once here, so a plugin that is missing or fails says
-    so in one line before any connection is made.
-    """
-    from sockbench.engine.workload import build_exchange
 
-    config = validate_run(values, read_machine(), files=read_files(values))
-    build_exchange(config)
-    return config
+def build_serve_spec(values: Mapping[str, object], spelled: Mapping[str, str] = NONE) -> ServeSpec:
+    """``sockbench serve``'s options, checked for this host."""
+    spec = validate_serve(values, read_machine(), NAMES, spelled)
+    check_server(spec.server, spec.bind.proto)
+    return spec

@@ -23,23 +23,22 @@ CELL_OVERHEAD_S = 2.0
 
 @app.command()
 @declare("compare")
-def compare(**values: object) -> None:
+def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Compare server models over protocols, client counts and payloads (a fresh server
     per cell, interleaved order, pinned CPUs) and write results and reports to a folder."""
     from rich.console import Console
 
     from sockbench.compare import build_plan, choose_folder, run_compare
     from sockbench.compare.plan import predicted_cell_warnings
-    from sockbench.machine import read_machine
     from sockbench.report.live import live_enabled
 
-    plan = build_plan(values)
-    setup_logging(values["verbose"], values["log_file"])
+    plan = build_plan(values, spelled=spelled)
+    setup_logging(plan.output.verbose, plan.output.log_file)
     # The limits each cell will hit, said before any load (as `run` does for its one).
-    for line in predicted_cell_warnings(plan, read_machine()):
+    for line in predicted_cell_warnings(plan):
         typer.echo(f"sockbench: warning: {line}", err=True)
-    out, quiet = values["compare_out"], bool(values["quiet"])
-    folder = choose_folder(None if out is None else str(out))
+    quiet = plan.output.quiet
+    folder = choose_folder(plan.folder)
     console = Console()
     errors = Console(stderr=True)
     view = _View(plan, console, quiet)

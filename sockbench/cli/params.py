@@ -1,21 +1,24 @@
-"""typer parameters generated from the option table (:mod:`sockbench.options`).
+"""typer parameters generated from the options declared on the spec's fields.
 
-A command is written as ``def run(**values)`` and decorated with
-:func:`declare`, which gives it the signature typer reads: one keyword parameter
-per option, annotated with its flags and help. Every value reaches the command as
-typed (text, or a bool for switches) and is converted by :mod:`sockbench.config`,
-so errors are the same one-line messages whether they come from the command line
-or from Python.
+A command is written as ``def run(values, spelled)`` and decorated with
+:func:`declare`, which gives it the signature typer reads: one keyword parameter per
+option (:func:`sockbench.core.spec.commands.options_for`), annotated with its flags and
+help, plus a hidden one per older spelling of a flag. The command gets the values that
+were given (text, or a bool for switches), keyed by option name, and which were given
+with an older spelling; they are converted and checked by :mod:`sockbench.core.spec`, so
+errors are the same one-line messages whether they come from the command line or Python.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 
+from sockbench.core.spec.commands import options_for
+from sockbench.core.spec.option import CommandName, Option, Vocabulary
 from sockbench.core.units import (
     parse_count,
     parse_number,
@@ -23,10 +26,9 @@ from sockbench.core.units import (
     parse_seconds,
     parse_size,
 )
-from sockbench.options import LISTS, Option, default, options_for
+from sockbench.errors import ConfigError
 
-F = TypeVar("F", bound=Callable[..., Any])
-
+Command = Callable[[dict[str, object], dict[str, str]], None]
 
 _METAVARS: dict[object, str] = {
     parse_count: "N",
@@ -37,55 +39,96 @@ _METAVARS: dict[object, str] = {
 }
 
 
-def _help(option: Option, default: object, many: bool) -> str:
-    text = option.help + (", comma-separated" if many and "comma" not in option.help else "")
-    if default == option.default and option.default_help:
+def _help(option: Option[Any], command: CommandName) -> str:
+    text = option.help + (", comma-separated" if option.many and "comma" not in option.help else "")
+    default = option.default_in(command)
+    if option.default_help and command not in option.defaults:
         text += f" [default: {option.default_help}]"
     elif default not in (None, "") and not option.is_switch:
         text += f" [default: {default}]"
     return text
 
 
-def _metavar(option: Option, many: bool) -> str:
+def _metavar(option: Option[Any]) -> str:
     if option.metavar:
         return option.metavar
     if option.choices:
-        return f"[{'|'.join(option.choices)}]" + (",..." if many else "")
-    name = _METAVARS.get(option.parse, "TEXT")
-    return f"{name},..." if many else name
+        names = _names(option.choices) if isinstance(option.choices, Vocabulary) else option.choices
+        return f"[{'|'.join(names)}]" + (",..." if option.many else "")
+    name = _METAVARS.get(inspect.unwrap(option.parse), "TEXT")
+    return f"{name},..." if option.many else name
 
 
-def _parameter(option: Option, default: object, many: bool) -> inspect.Parameter:
+def _names(vocabulary: Vocabulary) -> tuple[str, ...]:
+    from sockbench.machine import NAMES
+
+    return tuple(NAMES[vocabulary])
+
+
+def _parameters(option: Option[Any], command: CommandName) -> Iterator[inspect.Parameter]:
+    """The option's parameter, and a hidden one for each older spelling of its flag."""
     if option.is_switch:
         long, *short = option.flags
         # --x/--no-x, so a script can switch a default-on option off; a lone -J stays one flag.
         names = [f"{long}/--no-{long[2:]}", *short] if long.startswith("--") else option.flags
-        annotation: Any = Annotated[bool, typer.Option(*names, help=option.help)]
-    elif option.repeatable:
-        info = typer.Option(*option.flags, help=option.help, metavar=_metavar(option, False))
-        annotation = Annotated[list[str] | None, info]
-        default = None
-    else:
-        info = typer.Option(
-            *option.flags,
-            help=_help(option, default, many),
-            metavar=_metavar(option, many),
-            show_default=False,
-        )
-        annotation = Annotated[str | None, info]
-        default = None if default is None else str(default)
+        switch = Annotated[bool, typer.Option(*names, help=option.help)]
+        yield _keyword(option.name, switch, option.default_in(command))
+        return
+    kind: Any = list[str] | None if option.repeatable else str | None
+    help_text = option.help if option.repeatable else _help(option, command)
+    info = typer.Option(*option.flags, help=help_text, metavar=_metavar(option), show_default=False)
+    yield _keyword(option.name, Annotated[kind, info], None)
+    for i, flag in enumerate(option.renamed.get(command, ())):
+        old = typer.Option(flag, hidden=True, metavar=_metavar(option), show_default=False)
+        yield _keyword(_renamed(option, i), Annotated[kind, old], None)
+
+
+def _keyword(name: str, annotation: Any, default: object) -> inspect.Parameter:
     return inspect.Parameter(
-        option.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
 
 
-def declare(command: str) -> Callable[[F], F]:
-    """Give ``fn(**values)`` one typer option per option of ``command``."""
-    lists = LISTS.get(command, ())
+def _renamed(option: Option[Any], i: int) -> str:
+    return f"{option.name}__renamed_{i}"
 
-    def decorate(fn: F) -> F:
-        params = [_parameter(o, default(o, command), o.name in lists) for o in options_for(command)]
-        fn.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        return fn
+
+def given(
+    command: CommandName, values: dict[str, object], warn: Callable[[str], None]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The values typer passed that were given (None: not given), each under its option's
+    name, and the older flag each was given with, if any (said once, through ``warn``)."""
+    out: dict[str, object] = {}
+    spelled: dict[str, str] = {}
+    for option in options_for(command):
+        value = values.get(option.name)
+        for i, flag in enumerate(option.renamed.get(command, ())):
+            old = values.get(_renamed(option, i))
+            if old is None:
+                continue
+            if value is not None:
+                raise ConfigError(f"give {option.flag} or its old name {flag}, not both")
+            warn(f"{flag} is deprecated; use {option.flag}")
+            value, spelled[option.name] = old, flag
+        if value is not None:
+            out[option.name] = value
+    return out, spelled
+
+
+def declare(command: CommandName) -> Callable[[Command], Callable[..., None]]:
+    """Give ``fn(values, spelled)`` one typer option per option of ``command``."""
+
+    def decorate(fn: Command) -> Callable[..., None]:
+        def typer_command(**values: object) -> None:
+            fn(*given(command, values, _warn))
+
+        params = [p for o in options_for(command) for p in _parameters(o, command)]
+        typer_command.__name__, typer_command.__doc__ = fn.__name__, fn.__doc__
+        typer_command.__dict__["__signature__"] = inspect.Signature(params)
+        return typer_command
 
     return decorate
+
+
+def _warn(text: str) -> None:
+    typer.echo(f"sockbench: warning: {text}", err=True)

@@ -22,41 +22,44 @@ if TYPE_CHECKING:
 
 @app.command()
 @declare("run")
-def run(**values: object) -> None:
+def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Drive concurrent clients against a server and record latency histograms."""
     from rich.console import Console
 
+    from sockbench.core.spec.server import Target
     from sockbench.engine.interrupts import Interrupts
     from sockbench.engine.runner import run as run_benchmark
-    from sockbench.machine import build_run_config
+    from sockbench.machine import build_run_spec
     from sockbench.report.files import check_file, check_folder, save_result
 
-    config = build_run_config(**values)  # checks --format and --quiet too
-    setup_logging(values["verbose"], values["log_file"])
-    fmt, quiet = str(values["fmt"]), bool(values["quiet"])
+    spec = build_run_spec(values)  # checks --format and --quiet too
+    output = spec.output
+    setup_logging(output.verbose, output.log_file)
+    fmt, quiet = output.fmt, output.quiet
     # Output paths are checked before the load, not found bad after it.
-    if config.out_dir:
-        check_folder(config.out_dir, "--out")
-    if config.json_path:
-        check_file(config.json_path, "--json")
+    if output.out_dir:
+        check_folder(output.out_dir, "--out")
+    if output.json_path:
+        check_file(output.json_path, "--json")
     # What a program reads from stdout (the JSON, a report format) keeps stdout to itself:
     # progress lines then go to stderr, and with the JSON on stdout the report does too.
-    json_stdout = config.json_path == "-" or fmt == "jsonl"
+    json_stdout = output.json_path == "-" or fmt == "jsonl"
     console = Console(stderr=json_stdout)
     progress_console = Console(stderr=json_stdout or fmt != "table")
-    label = f"{config.server_model or config.target} {config.proto.value} {config.clients} clients"
+    where = spec.server.endpoint if isinstance(spec.server, Target) else spec.server_name
+    label = f"{where} {spec.proto.value} {spec.load.clients} clients"
     interrupts = Interrupts()
     # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run.
     with interrupts.installed():
         with _progress(progress_console, fmt, quiet, label) as progress:
             outcome = run_benchmark(
-                config,
+                spec,
                 command=command_line(),
                 progress=progress,
                 interrupts=interrupts,
                 warn=lambda w: typer.echo(f"sockbench: warning: {w.text()}", err=True),
             )
-        saved = save_result(outcome.result, config.out_dir, config.json_path)
+        saved = save_result(outcome.result, output.out_dir, output.json_path)
         if outcome.server_logs is not None:
             outcome.server_logs.keep(saved.folder)
         with _reader_may_leave(outcome.exit_code):

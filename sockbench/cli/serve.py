@@ -11,21 +11,23 @@ from sockbench.cli.params import declare
 
 @app.command()
 @declare("serve")
-def serve(**values: object) -> None:
+def serve(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Run one server model in the foreground until Ctrl-C."""
-    from sockbench.config import validate_serve
     from sockbench.engine.limits import raise_nofile_limit
-    from sockbench.machine import read_machine
+    from sockbench.machine import build_serve_spec
     from sockbench.servers.host import serve_forever
 
-    spec, endpoint = validate_serve(values, read_machine())
-    setup_logging(values["verbose"], values["log_file"])
+    spec = build_serve_spec(values, spelled)
+    setup_logging(spec.output.verbose, spec.output.log_file)
     raise_nofile_limit()  # a server holds a descriptor per connection
+    server = spec.server
 
     def ready(actual: object) -> None:
-        typer.echo(f"sockbench: {spec.model} serving {actual} ({spec.behaviour}); Ctrl-C to stop")
+        typer.echo(
+            f"sockbench: {server.model} serving {actual} ({server.behaviour}); Ctrl-C to stop"
+        )
 
-    serve_forever(spec, endpoint, on_ready=ready)
+    serve_forever(server, spec.bind, on_ready=ready)
 
 
 @app.command()

@@ -5,7 +5,7 @@
 (``results.json``, ``summary.csv``, ``report.md``, ``report.html``, one ``.hgrm``
 per cell). docs/compare.md describes the method and the files.
 
-    plan = build_plan({"models": "threaded,asyncio", "proto": "tcp", "clients": "10,100"})
+    plan = build_plan({"server_model": "threaded,asyncio", "proto": "tcp", "clients": "10,100"})
     outcome = run_compare(plan, choose_folder(None), command="...")
 """
 
@@ -19,7 +19,7 @@ from sockbench.compare.plan import (
     parse_counts,
 )
 from sockbench.compare.summary import repeat_stats
-from sockbench.config import resolve_pinning
+from sockbench.core.spec.sizing import resolve_pinning
 
 __all__ = [
     "Cell",

@@ -27,9 +27,10 @@ from typing import Any, Protocol
 from sockbench.compare.folder import write_histogram, write_reports, write_results
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
-from sockbench.config import RunConfig
 from sockbench.core.progress import ProgressFn
 from sockbench.core.result import Measurement, build_result
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.spec.server import Command
 from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
@@ -45,7 +46,7 @@ class RunFn(Protocol):
 
     def __call__(
         self,
-        config: RunConfig,
+        spec: RunSpec,
         *,
         command: str,
         progress: ProgressFn | None = None,
@@ -87,13 +88,13 @@ def failed_result(
     """A result for a cell that produced none: zero counts, its status and why."""
     return build_result(
         Measurement(
-            config=cell.config.to_json(),
+            spec=cell.spec,
             command=command,
             environment=collect_environment(),
             server={
                 "model": cell.model,
                 "target": "not started",
-                "cpus": sorted(cell.config.server_cpus) or None,
+                "cpus": sorted(cell.spec.sizing.server_cpus) or None,
                 **_command(cell),
             },
             started_at=started_at,
@@ -122,7 +123,7 @@ def run_cell(
     started_at = _now()
     error: str | None = None
     try:
-        outcome = run(cell.config, command=command, progress=progress, interrupts=interrupts)
+        outcome = run(cell.spec, command=command, progress=progress, interrupts=interrupts)
     except SockbenchError as exc:  # the server would not start or answer
         status, error = RunStatus.SERVER_DIED, " ".join(str(exc).split()) or type(exc).__name__
     except Exception as exc:  # the generator failed: out of memory, descriptors, a bug
@@ -145,16 +146,15 @@ def run_cell(
 
 
 def _command(cell: Cell) -> dict[str, Any]:
-    external = cell.config.external
-    return {"template": external.template} if external else {}
+    server = cell.spec.server
+    return {"template": server.template} if isinstance(server, Command) else {}
 
 
 def _keeping_logs(cell: Cell, folder: Path) -> Cell:
-    """An external server's stdout/stderr go beside the cell's .hgrm, named by its stem."""
-    if cell.config.external is None:
+    """A command's stdout/stderr go beside the cell's .hgrm, named by its stem."""
+    if not isinstance(cell.spec.server, Command):
         return cell
-    config = dataclasses.replace(cell.config, server_logs=f"{folder / cell.stem}.")
-    return dataclasses.replace(cell, config=config)
+    return dataclasses.replace(cell, spec=cell.spec.with_server_logs(f"{folder / cell.stem}."))
 
 
 def run_compare(

@@ -21,20 +21,30 @@ depend on where the scheduler put them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
-from sockbench.config import RunConfig, validate_run
 from sockbench.core.forecast import predicted_warnings
 from sockbench.core.machine import Machine
+from sockbench.core.spec.compare import (
+    COMPARE_RECORDS,
+    DEFAULT_MODELS,
+    Axes,
+    CompareOptions,
+)
+from sockbench.core.spec.load import CLIENTS
+from sockbench.core.spec.option import NONE, check_names, parse_record, split_list
+from sockbench.core.spec.output import Output
+from sockbench.core.spec.run import RunOptions, RunSpec, parse_run, validate_run
+from sockbench.core.spec.server import Command, ServerOptions, named_commands
 from sockbench.core.warning import WarningKind
-from sockbench.endpoints import Proto, parse_proto
+from sockbench.endpoints import Proto
 from sockbench.engine.limits import check_descriptors
 from sockbench.errors import ConfigError
-from sockbench.options import convert_all, split_list
+from sockbench.machine import NAMES, read_machine
 from sockbench.report import numbers as stats
-from sockbench.servers.external import ExternalCommand, parse_model_options
+from sockbench.servers.chosen import check_server
+from sockbench.servers.registry import MODELS
 
-DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
 MAX_REPEAT = 100
 MAX_CELLS = 10_000
 
@@ -49,7 +59,7 @@ class Cell:
     clients: int
     payload: int
     repeat: int  # 1..N
-    config: RunConfig
+    spec: RunSpec
 
     def label(self, repeats: int = 1) -> str:
         """``asyncio tcp 64 B 100 clients`` (plus ``repeat 2/3`` when there are repeats)."""
@@ -92,7 +102,10 @@ class Plan:
     client_cpus: tuple[int, ...]
     workers: str
     cells: tuple[Cell, ...]
-    external: tuple[ExternalCommand, ...] = ()
+    external: tuple[Command, ...] = ()
+    # What the compare shows and logs (--quiet, -v, --log-file).
+    output: Output = field(default_factory=Output)
+    folder: str | None = None  # --out
 
     def to_json(self) -> dict[str, object]:
         """What the compare document records about how it ran."""
@@ -116,10 +129,7 @@ class Plan:
 
 def parse_counts(text: str, flag: str) -> tuple[int, ...]:
     """``10,100,1000`` -> counts, each a whole number of at least 1 (as ``--clients``)."""
-    from sockbench.options import OPTIONS
-
-    [clients] = [o for o in OPTIONS if o.name == "clients"]
-    return tuple(dict.fromkeys(int(clients.convert(p)) for p in split_list(text, flag)))  # type: ignore[call-overload]
+    return tuple(dict.fromkeys(CLIENTS.bounded(p, flag) for p in split_list(text, flag)))
 
 
 def order_cells(
@@ -142,102 +152,116 @@ def order_cells(
     return out
 
 
-def build_plan(values: Mapping[str, object], machine: Machine | None = None) -> Plan:
+def build_plan(
+    values: Mapping[str, object],
+    machine: Machine | None = None,
+    spelled: Mapping[str, str] = NONE,
+) -> Plan:
     """Check every option of a compare and lay out its cells; ConfigError with one line.
 
-    ``values`` are compare's options by name (:mod:`sockbench.options`); each cell's
-    run options are checked by :func:`sockbench.config.validate_run` as one run's are.
+    ``values`` are compare's options by name (:mod:`sockbench.core.spec.compare`); each
+    cell's run is checked by :func:`~sockbench.core.spec.run.validate_run` as one run's
+    is, against ``machine`` (read once, here, when not given). ``spelled`` names the
+    older flag a value was given with, for the errors.
     """
-    if machine is None:
-        from sockbench.machine import read_machine
-
-        machine = read_machine()
-    v = convert_all("compare", dict(values))
-    external = parse_model_options(
-        list(v.pop("external_models")),  # type: ignore[call-overload]
-        list(v.pop("ready_lines")),  # type: ignore[call-overload]
-        float(v["ready_timeout_s"]),  # type: ignore[arg-type]
+    machine = machine or read_machine()
+    check_names(values, COMPARE_RECORDS, "compare")
+    axes = parse_record(Axes, values, "compare", NAMES, spelled)
+    own = parse_record(CompareOptions, values, "compare", NAMES, spelled)
+    shared = parse_run(values, NAMES, "compare", spelled)
+    flag = spelled.get("server_cmds", "--server-cmd")
+    commands = _commands_by_name(
+        named_commands(own.server_cmds, own.ready_lines, shared.server.ready_timeout_s, flag=flag),
+        flag,
     )
-    builtin = tuple(str(m).lower() for m in v.pop("models"))  # type: ignore[attr-defined]
-    builtin = builtin or (() if external else DEFAULT_MODELS)
-    commands = _external_models(external)
-    model_names = builtin + tuple(commands)
-    proto_list = tuple(dict.fromkeys(parse_proto(str(p)) for p in v.pop("proto")))  # type: ignore[attr-defined]
-    client_counts: tuple[int, ...] = v.pop("clients")  # type: ignore[assignment]
-    payload_sizes: tuple[int, ...] = v.pop("payload")  # type: ignore[assignment]
-    repeat = int(v.pop("repeat"))  # type: ignore[call-overload]
-    v.pop("compare_out"), v.pop("quiet")
-    if not 1 <= repeat <= MAX_REPEAT:
-        raise ConfigError(f"--repeat must be between 1 and {MAX_REPEAT}, got {repeat}")
-    total = len(model_names) * len(proto_list) * len(client_counts) * len(payload_sizes) * repeat
+    builtin = tuple(m for m in axes.server_model if m) or (() if commands else DEFAULT_MODELS)
+    models = builtin + tuple(commands)
+    protos = tuple(p for p in axes.proto if p is not None)
+    if not 1 <= own.repeat <= MAX_REPEAT:
+        raise ConfigError(f"--repeat must be between 1 and {MAX_REPEAT}, got {own.repeat}")
+    total = len(models) * len(protos) * len(axes.clients) * len(axes.payload) * own.repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")
-    configs: dict[tuple[str, Proto, int, int], RunConfig] = {}
-    for model in model_names:
-        for proto in proto_list:
-            for payload in payload_sizes:
-                for n in client_counts:
-                    configs[model, proto, payload, n] = validate_run(
-                        {
-                            **v,
-                            "proto": proto.value,
-                            "clients": n,
-                            "payload": payload,
-                            **_server(model, commands),
-                            "out_dir": "",  # the compare writes its own folder
-                        },
-                        machine,
-                    )
-    for config in configs.values():
-        if not config.cluster:  # a cluster's nodes have their own limits
-            check_descriptors(-(-config.clients // config.workers))
+    specs: dict[tuple[str, Proto, int, int], RunSpec] = {}
+    for model in models:
+        for proto in protos:
+            for payload in axes.payload:
+                for n in axes.clients:
+                    spec = validate_run(_cell(shared, model, commands, proto, n, payload), machine)
+                    check_server(spec.server, proto)
+                    specs[model, proto, payload, n] = spec
+    for spec in specs.values():
+        if not spec.generator.cluster:  # a cluster's nodes have their own limits
+            check_descriptors(-(-spec.load.clients // spec.sizing.workers))
     cells = [
-        Cell(i, model, proto, n, payload, r, configs[model, proto, payload, n])
+        Cell(i, model, proto, n, payload, r, specs[model, proto, payload, n])
         for i, (model, proto, payload, n, r) in enumerate(
-            order_cells(model_names, proto_list, payload_sizes, client_counts, repeat), start=1
+            order_cells(models, protos, axes.payload, axes.clients, own.repeat), start=1
         )
     ]
-    first = next(iter(configs.values()))
+    first = next(iter(specs.values()))
     return Plan(
-        models=model_names,
-        protos=proto_list,
-        clients=client_counts,
-        payloads=payload_sizes,
-        repeat=repeat,
-        duration_s=first.duration_s,
-        warmup_s=first.warmup_s,
-        timeout_s=first.timeout_s,
-        server_cpus=first.server_cpus,
-        client_cpus=first.client_cpus,
-        workers=str(v["workers"]),
+        models=models,
+        protos=protos,
+        clients=axes.clients,
+        payloads=axes.payload,
+        repeat=own.repeat,
+        duration_s=first.sizing.duration_s,
+        warmup_s=first.load.warmup_s,
+        timeout_s=first.sizing.timeout_s,
+        server_cpus=first.sizing.server_cpus,
+        client_cpus=first.sizing.client_cpus,
+        workers="auto" if shared.generator.workers is None else str(shared.generator.workers),
         cells=tuple(cells),
         external=tuple(commands.values()),
+        output=shared.output,
+        folder=own.folder,
     )
 
 
-def _server(model: str, commands: Mapping[str, ExternalCommand]) -> dict[str, object]:
-    """The run options that start ``model``: a built-in one, or a ``--model`` command."""
-    spec = commands.get(model)
-    if spec is None:
-        return {"server_model": model}
-    return {"server_cmd": spec.template, "server_name": spec.name, "ready_line": spec.ready_line}
+def _cell(
+    shared: RunOptions,
+    model: str,
+    commands: Mapping[str, Command],
+    proto: Proto,
+    clients: int,
+    payload: int,
+) -> RunOptions:
+    """A cell's run: the shared options with its workload and its server (a built-in
+    model, or a ``--server-cmd`` command); it writes no run folder of its own."""
+    return replace(
+        shared,
+        load=replace(shared.load, proto=proto, clients=clients),
+        request=replace(shared.request, payload=payload),
+        server=_server(shared.server, commands.get(model), model),
+        output=replace(shared.output, out_dir=None),
+    )
 
 
-def _external_models(external: tuple[ExternalCommand, ...]) -> dict[str, ExternalCommand]:
-    """``--model NAME=CMD`` by name; a name may not repeat nor shadow a built-in model."""
-    from sockbench.servers.registry import MODELS
+def _server(shared: ServerOptions, command: Command | None, model: str) -> ServerOptions:
+    if command is None:
+        return replace(shared, server_model=model)
+    return replace(
+        shared,
+        server_cmd=command.template,
+        server_name=command.name,
+        ready_line=command.ready_line,
+    )
 
-    out: dict[str, ExternalCommand] = {}
-    for spec in external:
-        if spec.name.lower() in MODELS:
-            raise ConfigError(f"--model {spec.name} is a built-in model's name; pick another")
-        if spec.name in out:
-            raise ConfigError(f"--model {spec.name} is given twice")
-        out[spec.name] = spec
+
+def _commands_by_name(commands: tuple[Command, ...], flag: str) -> dict[str, Command]:
+    """Commands by name; a name may not repeat nor shadow a built-in model."""
+    out: dict[str, Command] = {}
+    for command in commands:
+        if command.name.lower() in MODELS:
+            raise ConfigError(f"{flag} {command.name} is a built-in model's name; pick another")
+        if command.name in out:
+            raise ConfigError(f"{flag} {command.name} is given twice")
+        out[command.name] = command
     return out
 
 
-def predicted_cell_warnings(plan: Plan, machine: Machine) -> list[str]:
+def predicted_cell_warnings(plan: Plan) -> list[str]:
     """What :func:`~sockbench.core.forecast.predicted_warnings` says of each cell, said
     before the first cell runs: one line per cell and limit, labelled with the cell (once
     per cell, not per repeat); a busy machine is the machine's, said once."""
@@ -245,7 +269,7 @@ def predicted_cell_warnings(plan: Plan, machine: Machine) -> list[str]:
     for cell in plan.cells:
         if cell.repeat != 1:
             continue
-        for warning in predicted_warnings(cell.config.to_json(), machine):
+        for warning in predicted_warnings(cell.spec):
             if warning.kind is WarningKind.BUSY_MACHINE:
                 lines.setdefault(warning.text())
             else:

@@ -21,6 +21,7 @@ what the protocol or a 2026 machine allows, not taste:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from sockbench.errors import ConfigError
 
@@ -58,6 +59,22 @@ def check_seconds(
     if value > maximum:
         raise ConfigError(f"{flag} {value:g} s is over the limit of {maximum:g} s")
     return value
+
+
+def seconds_within(
+    maximum: float, *, minimum: float = 0.0, zero_ok: bool = False
+) -> Callable[[float, str], float]:
+    """:func:`check_seconds` with its limits fixed: the bound an option declares."""
+
+    def check(value: float, flag: str) -> float:
+        return check_seconds(value, flag, maximum=maximum, minimum=minimum, zero_ok=zero_ok)
+
+    return check
+
+
+def stream_message(size: int, flag: str) -> int:
+    """A size that only a stream carries (``--expect-size``, ``--send-file``)."""
+    return check_message_size(size, flag, datagram=False)
 
 
 def check_rate(rate: float, flag: str = "--rate") -> float:

@@ -1,9 +1,10 @@
 """Warnings a run's settings predict, said before any load (pure).
 
 Each names the limit, why the run will hit it, and what to change. They take the
-run's config as its JSON (``RunConfig.to_json()``) and the :class:`Machine` facts,
-so they are tested with made-up machines, and the same function serves the CLI
-(printed before load) and the engine (kept in the result).
+run's :class:`~sockbench.core.spec.run.RunSpec`, which holds the :class:`Machine` facts
+it was checked against, so they are tested with made-up machines, and the same function
+serves the CLI (printed before load) and the engine (kept in the result). What a finished
+run shows (:func:`measured_warnings`) reads its result document.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sockbench.core.kinds import Workload
 from sockbench.core.machine import Machine
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.spec.server import BuiltIn, Target
 from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.endpoints import Proto
 
 SERVER_RESERVED_FDS = 16  # a server's own descriptors: listener, pipes, epoll, stdio
 #: A port stays in TIME_WAIT this long after its connection closes (Linux: 60 s).
@@ -20,12 +25,14 @@ TIME_WAIT_S = 60
 PORTS_PER_ADDRESS = 28_232  # Linux's default ephemeral range, per source address
 
 
-def predicted_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
+def predicted_warnings(spec: RunSpec) -> list[RunWarning]:
+    """What ``spec`` will run into on the machine it was checked against."""
+    machine = spec.machine
     warnings = [
-        *_server_warnings(config, machine),
-        *_port_warnings(config, machine),
-        *_queue_warnings(config),
-        *_worker_warnings(config, machine),
+        *_server_warnings(spec, machine),
+        *_port_warnings(spec, machine),
+        *_queue_warnings(spec),
+        *_worker_warnings(spec, machine),
     ]
     if machine.load_average >= machine.cpu_count:
         warnings.append(
@@ -40,13 +47,14 @@ def predicted_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunW
     return warnings
 
 
-def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
-    model = config.get("server_model")
-    if config.get("target") or not model or config.get("mode") == "churn":
+def _server_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
+    """A server this run starts (a model, or your command) and the clients it must hold."""
+    server, clients = spec.server, spec.load.clients
+    if isinstance(server, Target) or spec.load.mode == Workload.CHURN:
         return []
-    clients = int(config["clients"])
+    name = server.model if isinstance(server, BuiltIn) else server.name
     warnings = []
-    processes = int(config.get("server_processes") or 0) if model == "prefork" else 1
+    processes = server.processes if isinstance(server, BuiltIn) and name == "prefork" else 1
     per_process = -(-clients // max(processes, 1))
     room = machine.nofile_limit - SERVER_RESERVED_FDS
     if per_process > room:
@@ -54,7 +62,7 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
         warnings.append(
             RunWarning(
                 WarningKind.DESCRIPTOR_LIMIT,
-                f"the {model} server may hold about {room:,} connections per process "
+                f"the {name} server may hold about {room:,} connections per process "
                 f"(descriptor limit {machine.nofile_limit:,}) and --clients {clients:,} puts "
                 f"{per_process:,} on {'each' if processes > 1 else 'one'}: the last ones wait "
                 "to be accepted, and time out unless a descriptor frees",
@@ -62,8 +70,8 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
                 "limit (ulimit -Hn)",
             )
         )
-    threads = int(config.get("server_threads") or 0)
-    if model == "threadpool" and threads < clients and config.get("proto") in ("tcp", "unix"):
+    threads = server.threads if isinstance(server, BuiltIn) else 0
+    if name == "threadpool" and threads < clients and spec.proto.is_stream:
         warnings.append(
             RunWarning(
                 WarningKind.THREADPOOL_QUEUE,
@@ -78,18 +86,18 @@ def _server_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
 
 
 #: Requests per second a server on a small, busy machine answers at least (Little's law
-#: below; the same floor as the default --timeout's, config.LITTLE_RPS_FLOOR).
+#: below; the same floor as the default --timeout's, sizing.LITTLE_RPS_FLOOR).
 PLAUSIBLE_RPS = 2_500
 #: Generator processes per CPU beyond which they mostly wait for one (bounds.WORKERS_PER_CPU).
 WORKERS_PER_CPU = 4
 
 
-def _queue_warnings(config: Mapping[str, Any]) -> list[RunWarning]:
+def _queue_warnings(spec: RunSpec) -> list[RunWarning]:
     """Little's law before load: in closed loop every client waits for its reply, so
     answering all within --timeout takes clients / timeout requests per second."""
-    clients, timeout = int(config["clients"]), float(config.get("timeout_s") or 0)
-    closed_loop = not config.get("rate") and config.get("mode", "echo") == "echo"
-    if not (closed_loop and timeout and config.get("proto") in ("tcp", "unix")):
+    clients, timeout = spec.load.clients, spec.sizing.timeout_s
+    closed_loop = not spec.load.rate and spec.load.mode == Workload.ECHO
+    if not (closed_loop and timeout and spec.proto.is_stream):
         return []
     needed = clients / timeout
     if needed <= PLAUSIBLE_RPS:
@@ -106,12 +114,12 @@ def _queue_warnings(config: Mapping[str, Any]) -> list[RunWarning]:
     ]
 
 
-def _worker_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
-    workers = int(config.get("workers") or 1)
-    cpus = len(config.get("client_cpus") or ()) or len(machine.usable_cpus) or 1
-    if config.get("cluster") or workers <= WORKERS_PER_CPU * cpus:
+def _worker_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
+    workers = spec.sizing.workers or 1
+    cpus = len(spec.sizing.client_cpus) or len(machine.usable_cpus) or 1
+    if spec.generator.cluster or workers <= WORKERS_PER_CPU * cpus:
         return []
-    per = -(-int(config["clients"]) // workers)
+    per = -(-spec.load.clients // workers)
     return [
         RunWarning(
             WarningKind.WORKERS_SHARE_CPUS,
@@ -124,11 +132,11 @@ def _worker_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWar
     ]
 
 
-def _port_warnings(config: Mapping[str, Any], machine: Machine) -> list[RunWarning]:
-    if config.get("proto") != "tcp":
+def _port_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
+    if spec.proto != Proto.TCP:
         return []
-    clients = int(config["clients"])
-    sources = max(1, len(config.get("source_ips") or ()))
+    clients = spec.load.clients
+    sources = max(1, len(spec.sizing.source_ips))
     ports = machine.ephemeral_ports * sources
     if clients <= ports:
         return []

@@ -20,3 +20,10 @@ class ExpectKind(StrEnum):
     EXACT = "exact"  # --expect: these bytes exactly
     SIZE = "size"  # --expect-size: any reply of this many bytes
     UNTIL = "until"  # --expect-until: up to and including a delimiter
+
+
+class ServerBehaviour(StrEnum):
+    """What a server does with the bytes it receives (``serve --behaviour``)."""
+
+    ECHO = "echo"  # reply with exactly the bytes received (RFC 862)
+    SINK = "sink"  # read and discard; datagrams are counted per sender

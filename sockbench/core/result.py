@@ -11,7 +11,7 @@ numbers (rates, warnings, ``--check``) is computed here, never passed in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,10 @@ from sockbench.core.intervals import IntervalRow
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
-from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
+from sockbench.core.units import percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.core.warning_rules import run_warnings as run_warnings
 
@@ -35,7 +36,7 @@ class Measurement:
     """Everything a result is built from: what a run measured (the tally, over
     ``duration_s``, ending in ``status``) and what surrounds it."""
 
-    config: dict[str, Any]  # every option of the run (RunConfig.to_json())
+    spec: RunSpec  # the run; the document's ``config`` is its to_json()
     command: str
     environment: dict[str, Any]
     server: dict[str, Any]  # model, target, cpus (and an external server's command)
@@ -55,7 +56,7 @@ class Measurement:
 def build_result(m: Measurement) -> dict[str, Any]:
     """The result document of ``m``: its numbers, rates, warnings and checks."""
     status = RunStatus(m.status)  # ValueError for an unknown one
-    tally, config = m.tally, m.config
+    tally, spec = m.tally, m.spec
     seconds = max(m.duration_s, 1e-9)
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -65,10 +66,10 @@ def build_result(m: Measurement) -> dict[str, Any]:
         "interrupted": status not in (RunStatus.COMPLETED, RunStatus.DEGRADED),
         "status": status.value,
         "command": m.command,
-        "config": config,
+        "config": spec.to_json(),
         "environment": m.environment,
         "server": m.server,
-        "totals": _totals(tally, config, seconds),
+        "totals": _totals(tally, spec, seconds),
         "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
         "latency_us": summarize(decode(tally.latency)).to_json(),
         "connect_us": summarize(decode(tally.connect)).to_json(),
@@ -83,13 +84,13 @@ def build_result(m: Measurement) -> dict[str, Any]:
             for kind, encoded in tally.latency_by_kind.items()
         }
         doc["totals"]["by_kind"] = _by_kind(tally, seconds)
-    add_percentiles(doc, config.get("percentiles") or DEFAULT_PERCENTILES)
+    add_percentiles(doc, spec.output.percentiles)
     doc["totals"].update(_accounting(tally))
     doc["intervals"] = [_row_json(row) for row in tally.intervals]
     if tally.drain_interval is not None:
         doc["drain_interval"] = _row_json(tally.drain_interval)
-    doc["totals"].update(_rates(tally, config, seconds))
-    doc["totals"].update(connect_phase(tally, config))
+    doc["totals"].update(_rates(tally, spec, seconds))
+    doc["totals"].update(connect_phase(tally, spec.load.clients))
     if tally.client_bytes:
         # A stream's receiver read the window's bytes by the time its report came, in the
         # drain (iperf3's receiver line also runs past the sender's); datagrams that
@@ -99,15 +100,15 @@ def build_result(m: Measurement) -> dict[str, Any]:
             tally.client_bytes,
             tally.client_received,
             (seconds, seconds + drained),
-            config.get("payload", 1),
+            spec.request.payload,
         )
     doc["server_resources"] = m.server_resources
     doc["generator"] = m.generator
     if m.ran:
         doc["measurement_started_at_s"] = m.measurement_started_at_s
     add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(doc)])
-    if config.get("checks"):
-        checks = [parse_check(expr) for expr in config["checks"]]
+    if spec.output.checks:
+        checks = [parse_check(expr) for expr in spec.output.checks]
         doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]
     return doc
 
@@ -118,13 +119,13 @@ def _served(tally: Tally) -> int:
     return tally.served if tally.issued is not None else tally.requests
 
 
-def _totals(tally: Tally, config: dict[str, Any], seconds: float) -> dict[str, Any]:
+def _totals(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
     return {
         "requests": tally.requests,
         "bytes_sent": tally.bytes_sent,
         "bytes_received": tally.bytes_received,
         "throughput_rps": round(_served(tally) / seconds, 3),
-        "throughput_bps": round(_payload_bytes(config, tally) * 8 / seconds, 3),
+        "throughput_bps": round(_payload_bytes(spec, tally) * 8 / seconds, 3),
         "connections": tally.connections,
         "errors": dict(tally.errors),
         "warmup_errors": dict(tally.warmup_errors),
@@ -162,17 +163,17 @@ def _accounting(tally: Tally) -> dict[str, Any]:
     }
 
 
-def _rates(tally: Tally, config: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+def _rates(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
     """Open loop: requested, achieved and offered (docs/result.md, *Rates*); churn: the
     connection rate."""
     rates: dict[str, Any] = {}
-    rate = config.get("rate")
+    rate = spec.load.rate
     if rate:
         rates["requested_rps"] = rate
         rates["achieved_ratio"] = round(_served(tally) / seconds / rate, 4)
         if tally.issued is not None:
             rates["offered_rps"] = round(tally.offered / seconds, 3)
-    if config.get("mode") == Workload.CHURN:
+    if spec.load.mode == Workload.CHURN:
         rates["connections_per_s"] = round(tally.connections / seconds, 3)
     return rates
 
@@ -190,12 +191,12 @@ def _served_by_kind(tally: Tally) -> dict[str, int]:
     return served
 
 
-def connect_phase(tally: Tally, config: Mapping[str, Any]) -> dict[str, Any]:
+def connect_phase(tally: Tally, clients: int) -> dict[str, Any]:
     """How the clients came up (tcpkali's numbers): ``connect_ramp_s`` from the first
     client's first attempt to the last client's first connection, and the achieved
     ``connect_rate_per_s`` over it. Empty when no client connected."""
     first, last = tally.connect_span
-    clients = min(tally.connections, int(config.get("clients") or tally.connections))
+    clients = min(tally.connections, clients)
     if not first or last < first or not clients:
         return {}
     span_s = (last - first) / 1e9
@@ -223,9 +224,9 @@ def add_warnings(doc: dict[str, Any], warnings: list[RunWarning]) -> None:
     doc.setdefault("warning_details", []).extend(w.to_json() for w in warnings)
 
 
-def _payload_bytes(config: dict[str, Any], tally: Tally) -> int:
+def _payload_bytes(spec: RunSpec, tally: Tally) -> int:
     """Bytes delivered: what came back, or for one-way TCP streams what was written."""
-    if config.get("mode") == Workload.STREAM and not tally.bytes_received:
+    if spec.load.mode == Workload.STREAM and not tally.bytes_received:
         return tally.bytes_sent
     return tally.bytes_received
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from sockbench.config import RunConfig
 from sockbench.core.clocks import uncertainty_too_large
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend
@@ -40,25 +39,25 @@ def _ray_workers() -> ModuleType:
 
 @contextmanager
 def open_cluster(
-    config: RunConfig, endpoint: Endpoint, clock_shift_ns: Mapping[int, int] | None = None
-) -> Iterator[tuple[RunConfig, RayWorkers]]:
-    """Join ``config.cluster``; yield the config with its worker count resolved and the backend.
+    spec: RunSpec, endpoint: Endpoint, clock_shift_ns: Mapping[int, int] | None = None
+) -> Iterator[tuple[RunSpec, RayWorkers]]:
+    """Join ``--cluster``; yield the spec with its worker count resolved and the backend.
 
     ``--workers auto`` is one worker per CPU the cluster offers (at most one per client).
     """
-    assert config.cluster is not None
+    assert spec.generator.cluster is not None
     ray_workers = _ray_workers()
-    ray_workers.join(config.cluster)
+    ray_workers.join(spec.generator.cluster)
     cpus = ray_workers.cluster_cpus()
-    workers = config.workers or max(1, min(cpus, config.clients))
+    workers = spec.sizing.workers or max(1, min(cpus, spec.load.clients))
     if workers > cpus:
         raise ConfigError(
             f"--workers {workers} is more than the {cpus} CPUs the Ray cluster offers "
             "(one per worker); lower --workers or add nodes"
         )
-    config = dataclasses.replace(config, workers=workers)
-    with ray_workers.place_workers(config, endpoint, workers, clock_shift_ns) as backend:
-        yield config, backend
+    spec = spec.with_workers(workers)
+    with ray_workers.place_workers(spec, endpoint, workers, clock_shift_ns) as backend:
+        yield spec, backend
 
 
 def worker_names(backend: WorkerBackend | None) -> dict[int, str] | None:

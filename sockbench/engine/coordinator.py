@@ -17,9 +17,9 @@ from typing import Any
 
 import trio
 
-from sockbench.config import RunConfig
 from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.progress import ProgressFn, Tick
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
@@ -48,8 +48,9 @@ class DriveOutcome:
 class _Run:
     """State shared by the coordinator's tasks."""
 
-    def __init__(self, config: RunConfig, workers: int, progress: ProgressFn | None) -> None:
-        self.config = config
+    def __init__(self, spec: RunSpec, workers: int, progress: ProgressFn | None) -> None:
+        self.load = spec.load
+        self.duration_s = spec.sizing.duration_s
         self.status = RunStatus.COMPLETED
         self.stop = trio.Event()
         self.hurry = trio.Event()  # a second signal: cut the shutdown's waits short
@@ -100,7 +101,7 @@ class _Run:
             now = time.monotonic_ns()
             if now >= self.window.measure_start_ns:
                 return
-            ramping = now < self.window.start_ns + int(self.config.ramp_s * 1e9)
+            ramping = now < self.window.start_ns + int(self.load.ramp_s * 1e9)
             self.progress(
                 Tick(
                     phase="ramp" if ramping else "warmup",
@@ -125,11 +126,11 @@ class _Run:
         now = time.monotonic_ns()
         log.info(
             "%d connections up: ramp %g s, warm-up %g s, then measuring %g s",
-            self.connections, self.config.ramp_s, self.config.warmup_s, self.config.duration_s,
+            self.connections, self.load.ramp_s, self.load.warmup_s, self.duration_s,
         )  # fmt: skip
         # A ramp (--ramp) comes first and, like warm-up, stays out of the measurement.
-        start = now + int((self.config.ramp_s + self.config.warmup_s) * 1e9)
-        self.window = Window(now, start, start + int(self.config.duration_s * 1e9))
+        start = now + int((self.load.ramp_s + self.load.warmup_s) * 1e9)
+        self.window = Window(now, start, start + int(self.duration_s * 1e9))
         return self.window
 
     def measured_s(self) -> float:
@@ -176,7 +177,7 @@ async def _watch_server(died: Callable[[], bool], run: _Run) -> None:
 
 
 async def coordinate(
-    config: RunConfig,
+    spec: RunSpec,
     endpoint: Endpoint,
     *,
     workers: int = 1,
@@ -193,27 +194,27 @@ async def coordinate(
     One worker without a ``backend`` runs in this loop; otherwise ``backend``
     (child processes by default) runs them.
     """
-    run = _Run(config, workers, progress)
+    run = _Run(spec, workers, progress)
     with (interrupts or Interrupts()).waking(lambda n: _on_signal(run, n)):
-        return await _coordinate(run, config, endpoint, workers, server_died, reply_dir, backend)
+        return await _coordinate(run, spec, endpoint, workers, server_died, reply_dir, backend)
 
 
 async def _coordinate(
     run: _Run,
-    config: RunConfig,
+    spec: RunSpec,
     endpoint: Endpoint,
     workers: int,
     server_died: Callable[[], bool] | None,
     reply_dir: str | None,
     backend: WorkerBackend | None,
 ) -> DriveOutcome:
-    shares = split_clients(config.clients, workers)
+    shares = split_clients(spec.load.clients, workers)
     orders = [
-        WorkOrder(config, endpoint, n, index=i, reply_dir=reply_dir, first_client=sum(shares[:i]))
+        WorkOrder(spec, endpoint, n, index=i, reply_dir=reply_dir, first_client=sum(shares[:i]))
         for i, n in enumerate(shares)
     ]
     datagrams = not endpoint.proto.is_stream
-    log.info("%d client(s) over %d worker(s): %s", config.clients, len(orders), shares)
+    log.info("%d client(s) over %d worker(s): %s", spec.load.clients, len(orders), shares)
     async with trio.open_nursery() as watchers:
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:

@@ -40,18 +40,18 @@ import ray.exceptions
 import trio
 
 from sockbench import __version__
-from sockbench.config import RunConfig
 from sockbench.core.clocks import ClockOffset, ClockSample, estimate_offset
 from sockbench.core.nodes import Seat, node_rows
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerLink
 from sockbench.engine.messages import Connected, Done, Interval, ProtocolError
-from sockbench.engine.preflight import check_target
 from sockbench.engine.process_worker import WORKER_STOP_GRACE_S
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
 from sockbench.errors import ConfigError, TargetError
+from sockbench.servers.preflight import check_target
 
 POLL_S = 0.5
 PLACE_TIMEOUT_S = 60.0
@@ -309,7 +309,7 @@ def _node_cpus() -> dict[str, int]:
 
 @contextmanager
 def place_workers(
-    config: RunConfig,
+    spec: RunSpec,
     endpoint: Endpoint,
     workers: int,
     clock_shift_ns: Mapping[int, int] | None = None,

@@ -21,26 +21,23 @@ from typing import Any
 
 import trio
 
-from sockbench.config import RunConfig
 from sockbench.core.degraded import degraded_reason
 from sockbench.core.forecast import predicted_warnings
 from sockbench.core.progress import ProgressFn
 from sockbench.core.result import Measurement, build_result, run_warnings
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning, WarningKind
-from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend
 from sockbench.engine.cluster import node_summary, open_cluster, require_ray, worker_names
-from sockbench.engine.coordinator import coordinate
+from sockbench.engine.coordinator import DriveOutcome, coordinate
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
-from sockbench.engine.preflight import check_target
 from sockbench.engine.sampling import TreeSampler
 from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
-from sockbench.machine import read_machine
-from sockbench.servers.external import ExternalServer, ServerLogs, open_external
-from sockbench.servers.launcher import ServerProcess, open_server
+from sockbench.servers.chosen import OpenServer, open_chosen
+from sockbench.servers.external import ServerLogs
 
 log = logging.getLogger(__name__)
 PRIVATE_PREFIX = "sockbench-"
@@ -98,12 +95,6 @@ def remove_stale_dirs(base: str | None = None) -> list[str]:
     return removed
 
 
-def _embedded_bind(config: RunConfig, private: str) -> Endpoint:
-    if config.proto.is_unix:
-        return Endpoint(config.proto, path=f"{private}/server.sock")
-    return Endpoint(config.proto, "127.0.0.1", 0)
-
-
 def _generator_summary(
     sampler: TreeSampler, window: Window | None, workers: int, cores: int
 ) -> dict[str, Any] | None:
@@ -143,14 +134,14 @@ def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
 
 
 def run(
-    config: RunConfig,
+    spec: RunSpec,
     *,
     command: str,
     progress: ProgressFn | None = None,
     interrupts: Interrupts | None = None,
     warn: Callable[[RunWarning], None] | None = None,
 ) -> RunOutcome:
-    """Run the benchmark ``config`` describes; the result is returned, not written.
+    """Run the benchmark ``spec`` describes; the result is returned, not written.
 
     ``progress`` is called from the run's loop about once per interval with a
     :class:`~sockbench.core.progress.Tick`; it must return quickly. ``interrupts``,
@@ -163,119 +154,141 @@ def run(
     if interrupts is None:
         own = Interrupts()
         with own.installed():
-            return run(config, command=command, progress=progress, interrupts=own, warn=warn)
-    if config.cluster:
-        require_ray()  # before the server starts or anything is said
-    else:  # a cluster's nodes have their own limits
-        check_descriptors(-(-config.clients // config.workers))
-    if config.client_cpus:
-        os.sched_setaffinity(0, config.client_cpus)
-    cores = len(os.sched_getaffinity(0))
+            return run(spec, command=command, progress=progress, interrupts=own, warn=warn)
+    cores = _prepare_generator(spec)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     environment = collect_environment()
-    server_resources: dict[str, Any] | None = None
-    logs = ServerLogs(config.server_logs) if config.external else None
     with contextlib.ExitStack() as stack:
         private = stack.enter_context(_private_dir())
-        server: ServerProcess | ExternalServer | None = None
-        spec = config.server_spec
-        if config.external is not None and logs is not None:
-            server = stack.enter_context(
-                open_external(
-                    config.external, _embedded_bind(config, private), logs=logs,
-                    cpus=config.server_cpus,
-                )
-            )  # fmt: skip
-            endpoint = server.endpoint
-            server_sampler = stack.enter_context(TreeSampler(server.pid))
-        elif spec is not None:
-            server = stack.enter_context(open_server(spec, _embedded_bind(config, private)))
-            endpoint = server.endpoint
-            server_sampler = stack.enter_context(TreeSampler(server.pid))
-        else:
-            assert config.target is not None
-            endpoint = config.target
-            if not config.cluster:  # a cluster checks the target from every node
-                log.info("preflight: checking that %s answers", endpoint)
-                check_target(endpoint)
+        server = stack.enter_context(
+            open_chosen(
+                spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
+                preflight=not spec.generator.cluster,  # a cluster checks it from every node
+            )
+        )  # fmt: skip
         # Said once the input is known good (server up, target answering), before load.
-        predicted = predicted_warnings(config.to_json(), read_machine())
+        predicted = predicted_warnings(spec)
         if warn is not None:
             for warning in predicted:
                 warn(warning)
-        backend: WorkerBackend | None = None
-        if config.cluster:
-            config, backend = stack.enter_context(open_cluster(config, endpoint))
-        generator_sampler = stack.enter_context(
-            TreeSampler(os.getpid(), exclude=server.pid if server else None)
+        measured = _measure(stack, spec, server, private, progress, interrupts)
+    result = build_result(
+        _measurement(spec, measured, server, predicted, cores, command, environment, started_at)
+    )
+    code = result_exit_code(result)
+    if result["status"] == RunStatus.INTERRUPTED and interrupts.exit_code:
+        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
+    return RunOutcome(result, server.logs, code)
+
+
+def _prepare_generator(spec: RunSpec) -> int:
+    """Check what the generator needs before anything starts, pin it; the cores it has."""
+    if spec.generator.cluster:
+        require_ray()  # before the server starts or anything is said
+    else:  # a cluster's nodes have their own limits
+        check_descriptors(-(-spec.load.clients // spec.sizing.workers))
+    if spec.sizing.client_cpus:
+        os.sched_setaffinity(0, spec.sizing.client_cpus)
+    return len(os.sched_getaffinity(0))
+
+
+@dataclass(frozen=True)
+class _Measured:
+    spec: RunSpec  # with a cluster's worker count, once it joined
+    drive: DriveOutcome
+    server_resources: dict[str, Any] | None
+    generator: TreeSampler
+    backend: WorkerBackend | None
+
+
+def _measure(
+    stack: contextlib.ExitStack,
+    spec: RunSpec,
+    server: OpenServer,
+    private: str,
+    progress: ProgressFn | None,
+    interrupts: Interrupts,
+) -> _Measured:
+    """Place the workers, drive the clients over the window, sample both sides' CPU."""
+    process = server.process
+    server_sampler = stack.enter_context(TreeSampler(process.pid)) if process else None
+    backend: WorkerBackend | None = None
+    if spec.generator.cluster:
+        spec, backend = stack.enter_context(open_cluster(spec, server.endpoint))
+    generator = stack.enter_context(
+        TreeSampler(os.getpid(), exclude=process.pid if process else None)
+    )
+    settled = spec
+    drive = trio.run(
+        lambda: coordinate(
+            settled,
+            server.endpoint,
+            workers=settled.sizing.workers,
+            server_died=server.died if process else None,
+            reply_dir=private,
+            progress=progress,
+            interrupts=interrupts,
+            backend=backend,
         )
-        watch = server
-        settled = config
-        outcome = trio.run(
-            lambda: coordinate(
-                settled,
-                endpoint,
-                workers=settled.workers,
-                server_died=(lambda: watch.returncode() is not None) if watch else None,
-                reply_dir=private,
-                progress=progress,
-                interrupts=interrupts,
-                backend=backend,
-            )
-        )
-        if server is not None:
-            summary = server_sampler.summary(*_bounds(outcome.window))
-            server_resources = summary.to_json() if summary else None
-    log.info("run %s after %.2f s measured", outcome.status, outcome.measured_s)
-    generator = _generator_summary(generator_sampler, outcome.window, outcome.workers, cores)
-    tally = outcome.tally
-    status = outcome.status
-    degraded = degraded_reason(tally) if status == RunStatus.COMPLETED else None
+    )
+    summary = server_sampler.summary(*_bounds(drive.window)) if server_sampler else None
+    log.info("run %s after %.2f s measured", drive.status, drive.measured_s)
+    return _Measured(spec, drive, summary.to_json() if summary else None, generator, backend)
+
+
+def _measurement(
+    spec: RunSpec,
+    measured: _Measured,
+    server: OpenServer,
+    predicted: list[RunWarning],
+    cores: int,
+    command: str,
+    environment: dict[str, Any],
+    started_at: str,
+) -> Measurement:
+    """What the result is built from: the numbers, their status, and every warning."""
+    drive, spec = measured.drive, measured.spec
+    generator = _generator_summary(measured.generator, drive.window, drive.workers, cores)
+    status = drive.status
+    degraded = degraded_reason(drive.tally) if status == RunStatus.COMPLETED else None
+    warnings = [*predicted]
     if degraded is not None:
         status = RunStatus.DEGRADED
-    warnings = [
-        *predicted,
-        *run_warnings(tally, status, outcome.failed_workers, worker_names(backend)),
-    ]
-    if degraded is not None:
-        warnings.insert(
-            len(predicted),
+        warnings.append(
             RunWarning(
                 WarningKind.DEGRADED,
                 f"the run is marked degraded: {degraded}",
                 "check the target: it died, stopped, or answered nothing usable",
-            ),
+            )
         )
-    if outcome.nodes is not None:
-        generator, node_warnings = node_summary(generator, outcome.nodes, backend, config.warmup_s)
+    names = worker_names(measured.backend)
+    warnings += run_warnings(drive.tally, status, drive.failed_workers, names)
+    if drive.nodes is not None:
+        generator, node_warnings = node_summary(
+            generator, drive.nodes, measured.backend, spec.load.warmup_s
+        )
         warnings += node_warnings
     elif generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
-    external = server.to_json() if isinstance(server, ExternalServer) else {}
+    external = server.to_json()
     if "error" in external:
         warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
-    result = build_result(
-        Measurement(
-            config=config.to_json(),
-            command=command,
-            environment=environment,
-            server={
-                "model": config.server_model if server else None,
-                "target": endpoint.url(),
-                "cpus": sorted(config.server_cpus) or None,
-                **external,
-            },
-            started_at=started_at,
-            duration_s=outcome.measured_s,
-            status=status,
-            tally=tally,
-            warnings=warnings,
-            server_resources=server_resources,
-            generator=generator,
-            measurement_started_at_s=_wall_clock(outcome.window),
-        )
+    return Measurement(
+        spec=spec,
+        command=command,
+        environment=environment,
+        server={
+            "model": spec.server_name,
+            "target": server.endpoint.url(),
+            "cpus": sorted(spec.sizing.server_cpus) or None,
+            **external,
+        },
+        started_at=started_at,
+        duration_s=drive.measured_s,
+        status=status,
+        tally=drive.tally,
+        warnings=warnings,
+        server_resources=measured.server_resources,
+        generator=generator,
+        measurement_started_at_s=_wall_clock(drive.window),
     )
-    code = result_exit_code(result)
-    if status == RunStatus.INTERRUPTED and interrupts.exit_code:
-        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
-    return RunOutcome(result, logs, code)

@@ -16,28 +16,32 @@ from typing import Protocol
 
 import trio
 
-from sockbench.config import RunConfig
 from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import RateSchedule
+from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients import driver_for
 from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.gate import StartGate
-from sockbench.engine.ramp import clients_ramp, start_schedule
+from sockbench.engine.ramp import start_schedule
 from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import build_exchange, reply_matcher, request_bytes
+from sockbench.engine.workload import reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 
 
 @dataclass(frozen=True)
 class WorkOrder:
-    config: RunConfig
+    """A worker's share of a run. It pickles to a worker process with the spec, which
+    builds the protocol once there (the process boundary forces it: a plugin's code
+    does not travel); in this process the spec's protocol is the one already built."""
+
+    spec: RunSpec
     endpoint: Endpoint
     clients: int
     index: int = 0
@@ -46,7 +50,7 @@ class WorkOrder:
 
     def source_for(self, client: int) -> str | None:
         """The source address of this worker's ``client``-th client (round robin)."""
-        ips = self.config.source_ips
+        ips = self.spec.sizing.source_ips
         return ips[(self.first_client + client) % len(ips)] if ips else None
 
 
@@ -83,14 +87,15 @@ class _Shared:
     protocol: Exchange | None  # None: echo, --send/--expect (the matchers' fast paths)
 
     @classmethod
-    def build(cls, config: RunConfig) -> _Shared:
-        ramp_ns = int(config.ramp_s * 1e9)
-        rates = RateSchedule(config.rate, config.clients, ramp_ns=ramp_ns) if config.rate else None
-        if config.protocol == "echo":
-            return cls(request_bytes(config), reply_matcher(config), rates, None)
-        protocol = build_exchange(config)
+    def build(cls, spec: RunSpec) -> _Shared:
+        load = spec.load
+        ramp_ns = int(load.ramp_s * 1e9)
+        rates = RateSchedule(load.rate, load.clients, ramp_ns=ramp_ns) if load.rate else None
+        if spec.protocol.name == "echo":
+            return cls(request_bytes(spec.protocol), reply_matcher(spec.protocol), rates, None)
+        protocol = spec.protocol.exchange()
         request = protocol.fixed if protocol.fixed is not None else b""
-        return cls(request, reply_matcher(config), rates, protocol)
+        return cls(request, reply_matcher(spec.protocol), rates, protocol)
 
 
 def _contexts(
@@ -100,15 +105,15 @@ def _contexts(
     gate: StartGate,
     limiter: trio.CapacityLimiter,
 ) -> list[ClientContext]:
-    config = order.config
+    spec = order.spec
     rates = shared.rates
-    starts = start_schedule(config, order.clients)
+    starts = start_schedule(spec.load, order.clients)
     return [
         ClientContext(
             order.endpoint,
             shared.request,
             shared.matcher,
-            config.timeout_s,
+            spec.sizing.timeout_s,
             recorder,
             gate,
             limiter,
@@ -116,7 +121,7 @@ def _contexts(
             source=order.source_for(i),
             reply_dir=order.reply_dir,
             schedule=rates.client(order.first_client + i) if rates is not None else None,
-            pipeline=config.pipeline,
+            pipeline=spec.load.pipeline,
             protocol=shared.protocol,
             first_client=order.first_client,
             start_ns=starts.start_ns(i),
@@ -125,14 +130,14 @@ def _contexts(
     ]
 
 
-def _pumped(config: RunConfig) -> bool:
+def _pumped(spec: RunSpec) -> bool:
     """Whether one pump serves every client: every echo-mode workload (``--batch``).
 
     Stream or datagram sockets, closed or open loop, ``--pipeline``, protocols: all go
     through :class:`Pump`. ``--no-batch`` runs the reference driver, a task per client;
     churn and stream modes have drivers of their own.
     """
-    return config.batch and config.mode == "echo"
+    return spec.generator.batch and spec.load.mode == "echo"
 
 
 async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
@@ -142,30 +147,30 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     it is followed until it ends or the drain (``--drain``, default ``--timeout``)
     runs out, and what is still open then is counted by the exchanges as they close.
     """
-    config = order.config
+    spec, load = order.spec, order.spec.load
     share = None
-    if config.requests is not None:
-        share = max(1, config.requests * order.clients // config.clients)
-    window = RequestWindow(int(config.timeout_s * 1e9), share, clients=order.clients)
+    if load.requests is not None:
+        share = max(1, load.requests * order.clients // load.clients)
+    window = RequestWindow(int(spec.sizing.timeout_s * 1e9), share, clients=order.clients)
     recorder = WorkerRecorder(
-        order.clients, window, open_loop=config.rate is not None,
-        stream_clients=config.mode == "stream",
+        order.clients, window, open_loop=load.rate is not None,
+        stream_clients=load.mode == "stream",
     )  # fmt: skip
-    gate = StartGate(order.clients, ramped=clients_ramp(config))
+    gate = StartGate(order.clients, ramped=load.ramps_clients)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
-    drain_ns = None if config.drain_s is None else int(config.drain_s * 1e9)
+    drain_ns = None if load.drain_s is None else int(load.drain_s * 1e9)
     async with trio.open_nursery() as root:
         root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
         async with trio.open_nursery() as clients:
-            shared = _Shared.build(config)
+            shared = _Shared.build(spec)
             if shared.protocol is not None:
                 recorder.track_kinds(shared.protocol.kinds)
             contexts = _contexts(order, shared, recorder, gate, limiter)
             stream_socket = order.endpoint.proto.is_stream
-            if _pumped(config) and contexts:
-                clients.start_soon(Pump(contexts, busy_poll=config.busy_poll).run)
+            if _pumped(spec) and contexts:
+                clients.start_soon(Pump(contexts, busy_poll=spec.generator.busy_poll).run)
             else:
-                drive = driver_for(config.mode, stream_socket, config.rate is not None)
+                drive = driver_for(load.mode, stream_socket, load.rate is not None)
                 for ctx in contexts:
                     clients.start_soon(drive, ctx)
             await gate.all_attempted.wait()
@@ -174,13 +179,13 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             window.set_times(times.measure_start_ns, times.measure_end_ns, drain_ns)
             # Before any client goes: with --warmup 0 the first requests complete at once,
             # and a series begun later (in _cut_intervals) left them out of every row.
-            recorder.start_intervals(int(config.interval_s * 1e9))
+            recorder.start_intervals(int(load.interval_s * 1e9))
             gate.release(times.start_ns)
-            clients.start_soon(_cut_intervals, recorder, control, int(config.interval_s * 1e9))
+            clients.start_soon(_cut_intervals, recorder, control, int(load.interval_s * 1e9))
             with trio.move_on_at(_trio_time(times.measure_end_ns)):
                 await recorder.retired.wait()  # early: every client hit the --requests limit
             drain_start = min(time.monotonic_ns(), times.measure_end_ns)
-            if config.mode != "stream":
+            if load.mode != "stream":
                 # --mode stream learns its counts from the sinks' reports, in the drain:
                 # its window closes after it (below), as the last row's.
                 _close_window(recorder, control, drain_start)
@@ -207,7 +212,7 @@ def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
     """What a worker hands back: stream mode moves bytes, not exchanges of requests."""
     return recorder.tally(
         datagrams=not order.endpoint.proto.is_stream,
-        requests_issued=order.config.mode != "stream",
+        requests_issued=order.spec.load.mode != "stream",
     )
 
 

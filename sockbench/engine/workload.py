@@ -1,64 +1,47 @@
-"""What each request is and what its reply must look like, from a RunConfig."""
+"""What each request is and what its reply must look like, from a run's spec.
+
+The protocol is the spec's, built once per process (:class:`~sockbench.core.spec.request.
+ProtocolChoice`): here only the echo protocol's own fast matchers are made.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sockbench.config import RunConfig
 from sockbench.core.expect import Echo, Exact, ReplyMatcher, Size, Until
-from sockbench.core.protocols import Exchange, ProtocolOptions, build_protocol
 from sockbench.core.protocols.simple import payload_bytes
+from sockbench.core.spec.request import ProtocolChoice
 
 __all__ = [
-    "build_exchange",
     "fixed_reply",
     "payload_bytes",
-    "protocol_options",
     "reply_matcher",
     "request_bytes",
 ]
 
 
-def protocol_options(config: RunConfig) -> ProtocolOptions:
-    return ProtocolOptions(
-        payload=config.payload,
-        request=config.request,
-        expect=config.expect,
-        expect_value=config.expect_value,
-        value_size=config.value_size,
-        key_space=config.key_space,
-        key_pattern=config.key_pattern,
-        ratio=config.ratio,
-    )
-
-
-def build_exchange(config: RunConfig) -> Exchange:
-    """The run's protocol (checked when the config was built, so this does not fail)."""
-    return build_protocol(config.protocol, protocol_options(config))
-
-
-def request_bytes(config: RunConfig) -> bytes:
+def request_bytes(protocol: ProtocolChoice) -> bytes:
     """The one request of fixed-request workloads (churn, stream)."""
-    return config.request if config.request is not None else payload_bytes(config.payload)
+    options = protocol.options
+    return options.request if options.request is not None else payload_bytes(options.payload)
 
 
-def reply_matcher(config: RunConfig) -> ReplyMatcher:
+def reply_matcher(protocol: ProtocolChoice) -> ReplyMatcher:
     """How replies are matched: the echo protocol's own fast matchers, else the protocol's
     ``check_reply`` (as a matcher, so the one exchange core serves every protocol)."""
-    if config.protocol != "echo":
-        return ProtocolMatcher(build_exchange(config).check_reply)
-    request = request_bytes(config)
-    value = config.expect_value
-    if config.expect == "exact":
+    if protocol.name != "echo":
+        return ProtocolMatcher(protocol.exchange().check_reply)
+    value = protocol.options.expect_value
+    if protocol.options.expect == "exact":
         assert isinstance(value, bytes)
         return Exact(value)
-    if config.expect == "size":
+    if protocol.options.expect == "size":
         assert isinstance(value, int)
         return Size(value)
-    if config.expect == "until":
+    if protocol.options.expect == "until":
         assert isinstance(value, bytes)
         return Until(value)
-    return Echo(request)
+    return Echo(request_bytes(protocol))
 
 
 def fixed_reply(matcher: ReplyMatcher) -> tuple[bytes | None, int]:

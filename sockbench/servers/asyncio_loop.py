@@ -35,8 +35,9 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import encode_report
-from sockbench.servers.behaviour import DatagramResponder, ServerBehaviour, datagram_responder
+from sockbench.servers.behaviour import DatagramResponder, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import BACKLOG, DATAGRAM_MAX, SHARED_BUFFER

@@ -14,17 +14,12 @@ strategy and nothing else.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from enum import StrEnum
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import REPORT_REQUEST, encode_report
 
 Payload = bytes | bytearray | memoryview
 DatagramResponder = Callable[[Payload, Hashable], Payload | None]
-
-
-class ServerBehaviour(StrEnum):
-    ECHO = "echo"
-    SINK = "sink"
 
 
 class SinkLedger:

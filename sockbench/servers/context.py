@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from sockbench.core.kinds import ServerBehaviour
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.behaviour import ServerBehaviour
-from sockbench.servers.spec import ServerSpec
 
 
 class StopSignal:
@@ -86,7 +86,7 @@ class ServeContext:
 
     proto: Proto
     endpoint: Endpoint
-    spec: ServerSpec = field(default_factory=ServerSpec)
+    spec: BuiltIn = field(default_factory=BuiltIn)
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     stop: StopSignal = field(default_factory=StopSignal, compare=False)
     ready: Callable[[], None] = field(default=_nothing, compare=False)

@@ -1,7 +1,8 @@
 """Any command as a server model: started fresh per run, awaited, stopped, its tree measured.
 
 ``--server-cmd 'socat TCP-LISTEN:{port},fork,reuseaddr PIPE'`` (run) or
-``--model socat='...'`` (compare) names a command template; each run fills in
+``--server-cmd socat='...'`` (compare) names a command template
+(:class:`~sockbench.core.spec.server.Command`); each run fills in
 ``{port}`` (a port free on 127.0.0.1 a moment before), ``{host}`` (127.0.0.1)
 and ``{path}`` (a Unix socket path in the run's private directory), starts it
 and waits until it serves. The load still goes only to loopback or that path.
@@ -41,115 +42,22 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from sockbench.core.spec.server import Command
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.errors import ConfigError, SockbenchError
+from sockbench.errors import SockbenchError
 
 LOOPBACK = "127.0.0.1"
-READY_TIMEOUT_S = 10.0
 STOP_GRACE_S = 5.0
 STDOUT_NAME = "server-stdout.log"
 STDERR_NAME = "server-stderr.log"
 TAIL_LINES = 5
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}")
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]#~\n]|^\w+=")
 _POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
-
-
-@dataclass(frozen=True)
-class ExternalCommand:
-    """A user's server: a name for the reports and the command template it runs."""
-
-    name: str
-    template: str
-    ready_line: str | None = None
-    ready_timeout_s: float = READY_TIMEOUT_S
-
-    def check(self, proto: Proto) -> None:
-        """ConfigError unless the template can be told where to serve ``proto``."""
-        needed = "{path}" if proto.is_unix else "{port}"
-        if needed not in self.template:
-            raise ConfigError(
-                f"server command {self.name!r} has no {needed}, which {proto.value} needs: "
-                f"sockbench gives each run its own {'socket path' if proto.is_unix else 'port'}"
-            )
-
-    def fill(self, endpoint: Endpoint) -> str:
-        """The command line for ``endpoint``; braces other than the three names stay as typed."""
-        values = {
-            "{port}": "" if endpoint.proto.is_unix else str(endpoint.port),
-            "{host}": "" if endpoint.proto.is_unix else endpoint.host,
-            "{path}": endpoint.path,
-        }
-        return re.sub(r"\{(?:port|host|path)\}", lambda m: values[m.group(0)], self.template)
-
-
-def external_command(
-    name: str | None,
-    template: str,
-    *,
-    ready_line: str | None = None,
-    ready_timeout_s: float = READY_TIMEOUT_S,
-) -> ExternalCommand:
-    """Check a command template (and its name; default: the program's file name)."""
-    if not template.strip():
-        raise ConfigError("the server command is empty")
-    try:
-        words = shlex.split(template)
-    except ValueError as exc:
-        raise ConfigError(f"cannot parse the server command {template!r}: {exc}") from None
-    if name is None:
-        name = re.sub(r"[^A-Za-z0-9_.+-]", "-", os.path.basename(words[0] if words else "sh"))
-        name = name.lstrip("-_.+") or "external"
-    if not NAME_PATTERN.fullmatch(name):
-        raise ConfigError(
-            f"model name {name!r} must be 1-40 letters, digits or _.+- (it names files)"
-        )
-    if ready_line is not None and not ready_line:
-        raise ConfigError("--ready-line must not be empty")
-    if not ready_timeout_s > 0:
-        raise ConfigError(f"--ready-timeout must be greater than 0, got {ready_timeout_s:g}")
-    return ExternalCommand(name, template, ready_line, ready_timeout_s)
-
-
-def parse_model_options(
-    models: list[str], ready_lines: list[str], ready_timeout_s: float = READY_TIMEOUT_S
-) -> tuple[ExternalCommand, ...]:
-    """compare's ``--model NAME=CMD`` options, with ``--ready-line TEXT`` (every model)
-    or ``--ready-line NAME=TEXT`` (that model)."""
-    pairs = []
-    for text in models:
-        name, sep, template = text.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--model expects NAME=COMMAND, got {text!r}")
-        pairs.append((name.strip(), template))
-    names = {name for name, _ in pairs}
-    if ready_lines and not pairs:
-        raise ConfigError("--ready-line applies to --model NAME=COMMAND")
-    every: str | None = None
-    own: dict[str, str] = {}
-    for text in ready_lines:
-        name, sep, line = text.partition("=")
-        if sep and name in names:
-            own[name] = line
-        elif every is None:
-            every = text
-        else:
-            raise ConfigError(
-                f"--ready-line {text!r}: name the model it is for (NAME=TEXT), one of "
-                + ", ".join(sorted(names))
-            )
-    return tuple(
-        external_command(
-            name, template, ready_line=own.get(name, every), ready_timeout_s=ready_timeout_s
-        )
-        for name, template in pairs
-    )
 
 
 def argv_for(command: str) -> list[str]:
@@ -203,7 +111,7 @@ class ExternalServer:
     """A running external command: where it serves, its tree, how it ended."""
 
     def __init__(
-        self, proc: subprocess.Popen[bytes], spec: ExternalCommand, endpoint: Endpoint, **run: Any
+        self, proc: subprocess.Popen[bytes], spec: Command, endpoint: Endpoint, **run: Any
     ) -> None:
         self._proc = proc
         self.pid = proc.pid
@@ -338,7 +246,7 @@ def _wait_gone(procs: list[psutil.Process], deadline: float) -> bool:
 
 @contextmanager
 def open_external(
-    spec: ExternalCommand, bind: Endpoint, *, logs: ServerLogs, cpus: tuple[int, ...] = ()
+    spec: Command, bind: Endpoint, *, logs: ServerLogs, cpus: tuple[int, ...] = ()
 ) -> Iterator[ExternalServer]:
     """Start ``spec`` serving ``bind`` (port 0: a free one), yield it once ready, stop it at exit.
 

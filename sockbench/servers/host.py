@@ -13,17 +13,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.registry import ModelInfo, get_model, load
 from sockbench.servers.sockets import open_listener
-from sockbench.servers.spec import ServerSpec
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def check_options(spec: ServerSpec, proto: Proto) -> ModelInfo:
+def check_options(spec: BuiltIn, proto: Proto) -> ModelInfo:
     """The model of ``spec``, if it exists here and serves ``proto``; else :class:`ConfigError`.
 
     Called by ``sockbench.config`` for run and compare and by :func:`serve_forever`; the
@@ -39,7 +39,7 @@ def check_options(spec: ServerSpec, proto: Proto) -> ModelInfo:
 
 
 def serve_forever(
-    spec: ServerSpec,
+    spec: BuiltIn,
     bind: Endpoint,
     *,
     on_ready: Callable[[Endpoint], None],

@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, parse_bind
 from sockbench.errors import SockbenchError
 from sockbench.servers.host import check_options
-from sockbench.servers.spec import ServerSpec
+from sockbench.servers.spec import to_argv
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5.0
@@ -78,7 +79,7 @@ class ServerProcess:
 
 @contextmanager
 def open_server(
-    spec: ServerSpec, bind: Endpoint, *, ready_timeout: float = 10.0
+    spec: BuiltIn, bind: Endpoint, *, ready_timeout: float = 10.0
 ) -> Iterator[ServerProcess]:
     """Start ``spec`` on ``bind`` in a child process, yield it once it serves, stop it at exit.
 
@@ -88,7 +89,7 @@ def open_server(
     """
     check_options(spec, bind.proto)
     cmd = [
-        sys.executable, "-m", "sockbench.servers.child", *spec.to_argv(),
+        sys.executable, "-m", "sockbench.servers.child", *to_argv(spec),
         "--proto", bind.proto.value, "--bind", bind.url(), "--exit-with-parent",
     ]  # fmt: skip
     env = dict(os.environ)

@@ -17,8 +17,9 @@ import selectors
 import socket
 import time
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import encode_report
-from sockbench.servers.behaviour import ServerBehaviour, datagram_responder
+from sockbench.servers.behaviour import datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import send_datagram

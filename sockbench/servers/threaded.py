@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 import threading
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.servers._blocking import (
     Connections,
     accept_until_stopped,
@@ -19,7 +20,6 @@ from sockbench.servers._blocking import (
     run_datagram_reader,
     serve_stream,
 )
-from sockbench.servers.behaviour import ServerBehaviour
 from sockbench.servers.context import ServeContext
 
 

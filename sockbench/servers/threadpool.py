@@ -22,13 +22,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.servers._blocking import (
     Connections,
     accept_until_stopped,
     run_datagram_reader,
     serve_stream,
 )
-from sockbench.servers.behaviour import Payload, ServerBehaviour
+from sockbench.servers.behaviour import Payload
 from sockbench.servers.context import ServeContext
 from sockbench.servers.replies import send_datagram
 

@@ -20,8 +20,9 @@ from typing import Any
 
 import trio
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import encode_report
-from sockbench.servers.behaviour import Payload, ServerBehaviour, datagram_responder
+from sockbench.servers.behaviour import Payload, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import SEND_WAIT_S

@@ -98,9 +98,22 @@ def test_serve_on_a_bind_address_in_use(sockbench_cmd: list[str], busy_port: int
 
 
 def test_serve_unknown_model(sockbench_cmd: list[str]) -> None:
+    proc = _sockbench(sockbench_cmd, "serve", "--server", "nope", "--bind", "127.0.0.1:0")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "sockbench: error: unknown --server 'nope'; choose one of threaded, threadpool, "
+        "selectors, asyncio, uvloop, trio, prefork"
+    ]
+
+
+def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
+    """``serve --model`` is ``--server`` now, as in run and compare: it still works, with a
+    one-line warning, and an error names the flag typed."""
     proc = _sockbench(sockbench_cmd, "serve", "--model", "nope", "--bind", "127.0.0.1:0")
     assert proc.returncode == 2
-    assert "unknown --model 'nope'; choose one of threaded" in proc.stderr
+    warning, error = proc.stderr.strip().splitlines()
+    assert warning == "sockbench: warning: --model is deprecated; use --server"
+    assert "unknown --model 'nope'; choose one of threaded" in error
 
 
 # Every bad input the reliability probe found (issue 15): bounds, non-finite numbers,

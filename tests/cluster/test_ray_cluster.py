@@ -15,14 +15,15 @@ import psutil
 import pytest
 import trio
 
-from sockbench.config import RunConfig
 from sockbench.core.progress import Tick
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.spec.server import Target
 from sockbench.endpoints import Endpoint
 from sockbench.engine.cluster import open_cluster
 from sockbench.engine.coordinator import DriveOutcome, coordinate
 from sockbench.engine.runner import run
 from sockbench.errors import TargetError
-from sockbench.machine import build_run_config
+from sockbench.machine import build_run_spec
 from tests.cluster.conftest import NODES
 from tests.support.counting_echo import CountingEcho
 from tests.support.schema import validate_result
@@ -40,24 +41,24 @@ def echo() -> Iterator[CountingEcho]:
         yield server
 
 
-def _config(address: str, port: int, **kw: Any) -> RunConfig:
+def _config(address: str, port: int, **kw: Any) -> RunSpec:
     options: dict[str, Any] = dict(
         proto="", clients=CLIENTS, duration_s=2.0, warmup_s=0.5, payload=PAYLOAD, timeout_s=1.0,
         target=f"tcp://127.0.0.1:{port}", server_model=None, out_dir=None, workers="auto",
         cluster=f"ray:{address}",
     )  # fmt: skip
-    return build_run_config(**{**options, **kw})
+    return build_run_spec({**options, **kw})
 
 
 def _drive(
-    config: RunConfig, shifts: dict[int, int] | None = None, **kw: Any
+    config: RunSpec, shifts: dict[int, int] | None = None, **kw: Any
 ) -> tuple[DriveOutcome, Any]:
-    assert config.target is not None
-    endpoint: Endpoint = config.target
+    assert isinstance(config.server, Target)
+    endpoint: Endpoint = config.server.endpoint
     with open_cluster(config, endpoint, shifts) as (settled, backend):
         outcome = trio.run(
             functools.partial(
-                coordinate, settled, endpoint, workers=settled.workers, backend=backend, **kw
+                coordinate, settled, endpoint, workers=settled.sizing.workers, backend=backend, **kw
             )
         )
     return outcome, backend
@@ -151,9 +152,12 @@ def test_a_target_no_node_reaches_is_one_line_before_load(ray_cluster: str) -> N
     with CountingEcho(PAYLOAD) as server:
         port = server.port  # closed below: nothing listens there any more
     config = _config(ray_cluster, port)
-    assert config.target is not None
+    assert isinstance(config.server, Target)
     unreachable = r"^from node \S+ \([0-9a-f]{8}\): cannot connect"
-    with pytest.raises(TargetError, match=unreachable), open_cluster(config, config.target):
+    with (
+        pytest.raises(TargetError, match=unreachable),
+        open_cluster(config, config.server.endpoint),
+    ):
         pytest.fail("placed workers for an unreachable target")
 
 
@@ -162,7 +166,7 @@ def test_compare_over_the_cluster(
 ) -> None:
     out = tmp_path / "cmp"
     done = subprocess.run(
-        [*sockbench_cmd, "compare", "--models", "asyncio,selectors", "--proto", "tcp",
+        [*sockbench_cmd, "compare", "--server", "asyncio,selectors", "--proto", "tcp",
          "--clients", "3", "--duration", "1", "--warmup", "0.3", "--cluster",
          f"ray:{ray_cluster}", "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=180,

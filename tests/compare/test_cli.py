@@ -40,7 +40,7 @@ def small_compare(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """threaded and asyncio × 5 and 60 clients over tcp: four cells, ~7 s."""
     out = tmp_path_factory.mktemp("compare") / "cmp"
     proc = _sockbench(
-        "compare", "--models", "threaded,asyncio", "--proto", "tcp", "--clients", "5,60",
+        "compare", "--server", "threaded,asyncio", "--proto", "tcp", "--clients", "5,60",
         "--payload", "64", *SHORT, "--out", str(out), timeout=120,
     )  # fmt: skip
     return out, proc
@@ -111,7 +111,7 @@ def test_threaded_server_threads_grow_with_clients(small_compare: tuple[Path, An
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--models", "threaded,nginx"], "unknown --models 'nginx'"),
+        (["--server", "threaded,nginx"], "unknown --server 'nginx'"),
         (["--clients", "10,,100"], "malformed --clients"),
         (["--clients", "10,many"], "'many'; expected a whole number"),
         (["--proto", "tcp,sctp"], "unknown --proto 'sctp'"),
@@ -131,10 +131,34 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_pat
     assert not out.exists()  # nothing ran, nothing written
 
 
+@pytest.mark.parametrize(
+    ("args", "old", "new", "message"),
+    [
+        (["--models", "threaded,nginx"], "--models", "--server", "unknown --models 'nginx'"),
+        (["--model", "socat"], "--model", "--server-cmd", "--model expects NAME=COMMAND"),
+    ],
+)
+def test_old_spellings_warn_and_errors_name_them(
+    args: list[str], old: str, new: str, message: str, tmp_path: Path
+) -> None:
+    """compare's --models and --model NAME=CMD are --server and --server-cmd now; the old
+    spellings still work, with a one-line warning."""
+    proc = _sockbench("compare", "--proto", "tcp", *args, "--out", str(tmp_path / "never"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"sockbench: warning: {old} is deprecated; use {new}",
+        f"sockbench: error: {proc.stderr.split('error: ', 1)[1].strip()}",
+    ]
+    assert message in proc.stderr
+    both = _sockbench("compare", *args, new, "x", "--out", str(tmp_path / "never"))
+    assert both.returncode == 2
+    assert f"give {new} or its old name {old}, not both" in both.stderr
+
+
 def test_ctrl_c_keeps_finished_cells_and_exits_130(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     args = [
-        "compare", "--models", "threaded,selectors", "--proto", "tcp", "--clients", "5,10,20",
+        "compare", "--server", "threaded,selectors", "--proto", "tcp", "--clients", "5,10,20",
         *SHORT, "--out", str(out),
     ]  # fmt: skip
     proc = subprocess.Popen(

@@ -14,8 +14,8 @@ import pytest
 
 from sockbench.compare import build_plan, run_compare
 from sockbench.compare.summary import repeat_stats
-from sockbench.config import RunConfig
 from sockbench.core.progress import ProgressFn
+from sockbench.core.spec.run import RunSpec
 from sockbench.engine.runner import RunOutcome
 from sockbench.errors import SockbenchError
 
@@ -38,13 +38,13 @@ class FakeEngine:
         sigterm_at: int = 0,
     ) -> None:
         self.sigterm_at = sigterm_at
-        self.calls: list[RunConfig] = []
+        self.calls: list[RunSpec] = []
         self.fail, self.stop_at, self.ctrl_c_at = fail, stop_at, ctrl_c_at
         self.saturated, self.crash = saturated, crash
 
     def __call__(
         self,
-        config: RunConfig,
+        config: RunSpec,
         *,
         command: str,
         progress: ProgressFn | None = None,
@@ -52,8 +52,8 @@ class FakeEngine:
     ) -> RunOutcome:
         self.calls.append(config)
         n = len(self.calls)
-        if config.client_cpus:
-            os.sched_setaffinity(0, config.client_cpus)
+        if config.sizing.client_cpus:
+            os.sched_setaffinity(0, config.sizing.client_cpus)
         if n == self.ctrl_c_at:
             raise KeyboardInterrupt
         if n == self.sigterm_at:
@@ -65,7 +65,7 @@ class FakeEngine:
         result = copy.deepcopy(TEMPLATES[config.proto.value])
         result.pop("cell", None)
         result["config"] = config.to_json()
-        result["server"]["model"] = config.server_model
+        result["server"]["model"] = config.server_name
         result["command"] = command
         result["totals"]["throughput_rps"] = 1000.0 * n
         result["generator"]["saturated"] = n in self.saturated
@@ -77,7 +77,7 @@ class FakeEngine:
 def _plan(repeat: int = 1, clients: str = "5,60") -> Any:
     return build_plan(
         {
-            "models": "threaded,asyncio",
+            "server_model": "threaded,asyncio",
             "proto": "tcp",
             "clients": clients,
             "duration_s": 1,

@@ -1,4 +1,4 @@
-"""Your own server as a model: `compare --model NAME=CMD` and `run --server-cmd`, end to end.
+"""Your own server as a model: `compare --server-cmd NAME=CMD` and `run --server-cmd`, end to end.
 
 Real commands on loopback: socat, a C echo server compiled here (skipped without a
 C compiler), and Python scripts that fail on purpose.
@@ -53,11 +53,12 @@ def _cells(out: Path) -> dict[tuple[str, int], dict[str, Any]]:
 
 def test_builtin_against_socat_and_c_echo(tmp_path: Path, c_echo: Path | None) -> None:
     out = tmp_path / "cmp"
-    models = ["--model", f"socat={SOCAT}"]
+    models = ["--server-cmd", f"socat={SOCAT}"]
     if c_echo is not None:
-        models += ["--model", f"c-echo={c_echo} {{port}}", "--ready-line", "c-echo=listening on"]
+        models += ["--server-cmd", f"c-echo={c_echo} {{port}}"]
+        models += ["--ready-line", "c-echo=listening on"]
     proc = _sockbench(
-        "compare", "--models", "selectors", *models, "--proto", "tcp", "--clients", "5,20",
+        "compare", "--server", "selectors", *models, "--proto", "tcp", "--clients", "5,20",
         *SHORT, "--out", str(out), "--quiet", timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -103,11 +104,11 @@ def test_failing_commands_are_reported_and_the_compare_goes_on(tmp_path: Path) -
     out = tmp_path / "cmp"
     proc = _sockbench(
         "compare",
-        "--model", f"ok={SOCAT}",
-        "--model", f"nostart={tmp_path}/no-such-server {{port}}",
-        "--model", f"early={PY} -c \"import sys; sys.exit('bad config')\" {{port}}",
-        "--model", f"never={PY} {never} {{port}}",
-        "--model", f"crash={PY} {SUPPORT / 'crash_echo.py'} {{port}} 2000",
+        "--server-cmd", f"ok={SOCAT}",
+        "--server-cmd", f"nostart={tmp_path}/no-such-server {{port}}",
+        "--server-cmd", f"early={PY} -c \"import sys; sys.exit('bad config')\" {{port}}",
+        "--server-cmd", f"never={PY} {never} {{port}}",
+        "--server-cmd", f"crash={PY} {SUPPORT / 'crash_echo.py'} {{port}} 2000",
         "--ready-timeout", "3", "--proto", "tcp", "--clients", "5",
         "--duration", "2", "--warmup", "0", "--out", str(out), "--quiet", timeout=240,
     )  # fmt: skip
@@ -143,7 +144,7 @@ def test_failing_commands_are_reported_and_the_compare_goes_on(tmp_path: Path) -
 def test_ctrl_c_mid_external_cell_leaves_no_process(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     args = [
-        "compare", "--model", f"socat={SOCAT}", "--proto", "tcp", "--clients", "5",
+        "compare", "--server-cmd", f"socat={SOCAT}", "--proto", "tcp", "--clients", "5",
         "--duration", "30", "--warmup", "0", "--out", str(out), "--quiet",
     ]  # fmt: skip
     proc = subprocess.Popen(
@@ -188,13 +189,13 @@ def test_ctrl_c_mid_external_cell_leaves_no_process(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--model", "socat"], "--model expects NAME=COMMAND"),
-        (["--model", f"asyncio={SOCAT}"], "built-in model's name"),
-        (["--model", f"a={SOCAT}", "--model", f"a={SOCAT}"], "given twice"),
-        (["--model", "a=socat TCP-LISTEN:9000 PIPE"], "has no {port}, which tcp needs"),
-        (["--model", f"a={SOCAT}", "--proto", "unix"], "has no {path}, which unix needs"),
-        (["--ready-line", "up"], "--ready-line applies to --model"),
-        (["--model", f"a={SOCAT}", "--ready-timeout", "0"], "--ready-timeout must be greater"),
+        (["--server-cmd", "socat"], "--server-cmd expects NAME=COMMAND"),
+        (["--server-cmd", f"asyncio={SOCAT}"], "built-in model's name"),
+        (["--server-cmd", f"a={SOCAT}", "--server-cmd", f"a={SOCAT}"], "given twice"),
+        (["--server-cmd", "a=socat TCP-LISTEN:9000 PIPE"], "has no {port}, which tcp needs"),
+        (["--server-cmd", f"a={SOCAT}", "--proto", "unix"], "has no {path}, which unix needs"),
+        (["--ready-line", "up"], "--ready-line applies to --server-cmd"),
+        (["--server-cmd", f"a={SOCAT}", "--ready-timeout", "0"], "--ready-timeout must be greater"),
     ],
 )
 def test_bad_model_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from sockbench.compare import build_plan, order_cells, parse_counts, resolve_pinning
+from sockbench.core.spec.option import split_list
 from sockbench.endpoints import Proto
 from sockbench.errors import ConfigError
-from sockbench.options import split_list
 
 TCP, UDP = Proto.TCP, Proto.UDP
 
 
 def test_lists_parse_and_drop_duplicates() -> None:
     assert parse_counts("10, 100,1000,10", "--clients") == (10, 100, 1000)
-    assert split_list("a,b", "--models") == ["a", "b"]
+    assert split_list("a,b", "--server") == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_pinning_explicit_and_rest() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"models": "threaded,nginx"}, "unknown --models 'nginx'"),
+        ({"server_model": "threaded,nginx"}, "unknown --server 'nginx'"),
         ({"proto": "tcp,sctp"}, "unknown --proto 'sctp'"),
         ({"clients": "10,x"}, "--clients': 'x'; expected a whole number"),
         ({"payload": "64,12x"}, "malformed --payload"),
@@ -95,13 +95,13 @@ def test_unavailable_optional_model_is_a_clear_error(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="needs the optional package uvloop"):
-        build_plan({"models": "asyncio,uvloop", "proto": "tcp", "clients": "1"})
+        build_plan({"server_model": "asyncio,uvloop", "proto": "tcp", "clients": "1"})
 
 
 def test_plan_cells_carry_configs() -> None:
     plan = build_plan(
         {
-            "models": "threaded,asyncio",
+            "server_model": "threaded,asyncio",
             "proto": "tcp",
             "clients": "5,60",
             "payload": "64,1k",
@@ -115,9 +115,9 @@ def test_plan_cells_carry_configs() -> None:
     assert len(plan.cells) == 2 * 2 * 2 * 2
     assert [c.index for c in plan.cells] == list(range(1, 17))
     cell = plan.cells[0]
-    assert cell.config.server_model == cell.model
-    assert cell.config.out_dir is None  # cells write no run folders of their own
-    assert cell.config.clients == cell.clients and cell.config.payload == cell.payload
+    assert cell.spec.server_name == cell.model
+    assert cell.spec.output.out_dir is None  # cells write no run folders of their own
+    assert cell.spec.load.clients == cell.clients and cell.spec.request.payload == cell.payload
     assert cell.stem == f"tcp-{cell.payload}-c{cell.clients}-{cell.model}-r1"
     assert {c.payload for c in plan.cells} == {64, 1024}
     assert plan.cells[-1].label(2).endswith("repeat 2/2")
@@ -132,11 +132,11 @@ def test_each_cells_predicted_limits_are_said_before_load() -> None:
 
     machine = Machine(frozenset({0, 1}), 2, nofile_limit=200, load_average=5.0)
     plan = build_plan(
-        {"models": "threadpool,asyncio", "proto": "tcp", "clients": "10,100,300", "repeat": 2,
+        {"server_model": "threadpool,asyncio", "proto": "tcp", "clients": "10,100,300", "repeat": 2,
          "server_cpus": "none", "client_cpus": "none", "workers": "1"},
         machine,
     )  # fmt: skip
-    lines = predicted_cell_warnings(plan, machine)
+    lines = predicted_cell_warnings(plan)  # on the machine the plan was checked against
     assert sum(line.startswith("the machine is busy") for line in lines) == 1
     threads = [line for line in lines if "serves 64 connections at once" in line]
     assert [line.split("]")[0] for line in threads] == [
@@ -149,3 +149,14 @@ def test_each_cells_predicted_limits_are_said_before_load() -> None:
         "[asyncio tcp 64 B 300 clients",
     }
     assert len(lines) == 5  # once per cell, not per repeat
+
+
+def test_an_old_spelling_is_named_in_its_errors() -> None:
+    """compare's --models and --model NAME=CMD still work (the CLI warns); an error names
+    the flag the user typed."""
+    with pytest.raises(ConfigError, match="unknown --models 'nginx'"):
+        build_plan({"server_model": "threaded,nginx"}, spelled={"server_model": "--models"})
+    with pytest.raises(ConfigError, match="--model expects NAME=COMMAND"):
+        build_plan({"server_cmds": ("socat",)}, spelled={"server_cmds": "--model"})
+    with pytest.raises(ConfigError, match="--server-cmd expects NAME=COMMAND"):
+        build_plan({"server_cmds": ("socat",)})

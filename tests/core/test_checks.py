@@ -19,6 +19,7 @@ from sockbench.core.status import (
 )
 from sockbench.core.tally import Tally
 from sockbench.errors import ConfigError
+from tests.support.specs import spec_of
 
 
 @pytest.mark.parametrize(
@@ -70,7 +71,8 @@ def _result(latencies_us: list[int], errors: dict[str, int], checks: list[str]) 
         datagrams=DatagramCounts(sent=100, received=98, lost=2),
     )  # fmt: skip
     return build_result(Measurement(
-        config={"proto": "udp", "clients": 1, "checks": checks}, command="t", environment={},
+        spec=spec_of({"proto": "udp", "clients": 1, "workers": "1", "checks": tuple(checks)}),
+        command="t", environment={},
         server={}, started_at="", duration_s=1.0, status=RunStatus.COMPLETED, tally=tally,
     ))  # fmt: skip
 
@@ -127,7 +129,7 @@ def test_percentiles_asked_for_are_recorded_and_reported() -> None:
     rec = Recorder()
     rec.record(7)
     doc = build_result(Measurement(
-        config={"proto": "tcp", "clients": 1, "percentiles": [50.0, 99.999]}, command="t",
+        spec=spec_of({"clients": 1, "workers": "1", "percentiles": "50,99.999"}), command="t",
         environment={}, server={}, started_at="", duration_s=1.0, status=RunStatus.COMPLETED,
         tally=Tally(requests=1, bytes_sent=0, bytes_received=0, connections=1, errors={},
                     warmup_errors={}, latency=encode(rec.histogram),

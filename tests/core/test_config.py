@@ -1,11 +1,14 @@
 import pytest
 
-from sockbench.config import RunConfig, validate_run, validate_serve
 from sockbench.core.machine import Machine
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.spec.serve import validate_serve
+from sockbench.core.spec.server import BuiltIn, Target
 from sockbench.core.units import format_size, parse_size
 from sockbench.endpoints import Endpoint, Proto, parse_bind, parse_target
 from sockbench.errors import ConfigError
-from sockbench.servers.spec import ServerSpec
+from sockbench.machine import NAMES
+from tests.support.specs import spec_of
 
 
 @pytest.mark.parametrize(
@@ -76,8 +79,8 @@ def test_parse_bind() -> None:
 MACHINE = Machine(usable_cpus=frozenset({0, 1, 2, 3}), cpu_count=4)
 
 
-def _config(**kw: object) -> RunConfig:
-    return validate_run({"clients": 10, "duration_s": 1.0, "warmup_s": 0.0, **kw}, MACHINE)
+def _config(**kw: object) -> RunSpec:
+    return spec_of({"clients": 10, "duration_s": 1.0, "warmup_s": 0.0, **kw}, MACHINE)
 
 
 @pytest.mark.parametrize(
@@ -109,15 +112,14 @@ def _config(**kw: object) -> RunConfig:
 )
 def test_config_rejects(kw: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        validate_run(
-            {"clients": 10, **kw}, MACHINE, files={"f": b"y"} if "send_file" in kw else None
-        )
+        spec_of({"clients": 10, **kw}, MACHINE, send_file=b"y" if "send_file" in kw else None)
 
 
 def test_target_implies_proto_and_no_model() -> None:
     config = _config(proto="", target="udp://127.0.0.1:7")
     assert config.proto is Proto.UDP
-    assert config.server_model is None and config.server_spec is None
+    assert config.server == Target(Endpoint(Proto.UDP, "127.0.0.1", 7))
+    assert config.server_name is None
     doc = config.to_json()
     assert doc["target"] == "udp://127.0.0.1:7"
     assert doc["proto"] == "udp"
@@ -125,9 +127,9 @@ def test_target_implies_proto_and_no_model() -> None:
 
 def test_machine_facts_come_from_the_argument() -> None:
     config = _config(server_model="prefork", server_cpus="auto", client_cpus="auto", workers="auto")
-    assert config.server_processes == 4  # one per core of the given machine
-    assert (config.server_cpus, config.client_cpus) == ((0, 1), (2, 3))
-    assert config.server_spec == ServerSpec("prefork", processes=4, cpus=(0, 1))
+    assert config.sizing.server_processes == 4  # one per core of the given machine
+    assert (config.sizing.server_cpus, config.sizing.client_cpus) == ((0, 1), (2, 3))
+    assert config.server == BuiltIn("prefork", processes=4, cpus=(0, 1))
 
 
 def test_text_and_typed_values_give_the_same_config() -> None:
@@ -137,18 +139,19 @@ def test_text_and_typed_values_give_the_same_config() -> None:
 
 
 def test_send_file_content_is_passed_in() -> None:
-    config = validate_run(
-        {"send_file": "req.bin", "expect_size": "3"}, MACHINE, files={"req.bin": b"GET"}
-    )
-    assert (config.request, config.expect, config.expect_value) == (b"GET", "size", 3)
+    config = spec_of({"send_file": "req.bin", "expect_size": "3"}, MACHINE, send_file=b"GET")
+    options = config.protocol.options
+    assert (options.request, options.expect, options.expect_value) == (b"GET", "size", 3)
 
 
 def test_serve_options() -> None:
-    spec, endpoint = validate_serve({"model": "threadpool", "server_threads": "8"}, MACHINE)
-    assert spec == ServerSpec("threadpool", threads=8)
-    assert endpoint == Endpoint(Proto.TCP, "127.0.0.1", 9000)
+    serve = validate_serve({"server_model": "threadpool", "server_threads": "8"}, MACHINE, NAMES)
+    assert serve.server == BuiltIn("threadpool", threads=8)
+    assert serve.bind == Endpoint(Proto.TCP, "127.0.0.1", 9000)
     with pytest.raises(ConfigError, match="unknown --behaviour 'discard'"):
-        validate_serve({"behaviour": "discard"}, MACHINE)
+        validate_serve({"behaviour": "discard"}, MACHINE, NAMES)
+    with pytest.raises(ConfigError, match="unknown --model 'nope'"):  # its old spelling
+        validate_serve({"server_model": "nope"}, MACHINE, NAMES, {"server_model": "--model"})
 
 
 RAMP_MACHINE = Machine(frozenset({0, 1}), 2)
@@ -168,17 +171,17 @@ RAMP_MACHINE = Machine(frozenset({0, 1}), 2)
 )  # fmt: skip
 def test_ramp_options_are_checked_before_load(options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
-        validate_run({"workers": "1", **options}, RAMP_MACHINE)
+        spec_of({"workers": "1", **options}, RAMP_MACHINE)
 
 
 def test_ramp_options_reach_the_config() -> None:
-    config = validate_run(
+    config = spec_of(
         {"clients": 100, "ramp_s": "2s", "connect_rate": "1k", "workers": "1"}, RAMP_MACHINE
     )
-    assert (config.ramp_s, config.connect_rate) == (2.0, 1000.0)
+    assert (config.load.ramp_s, config.load.connect_rate) == (2.0, 1000.0)
     # With --rate the rate ramps and --connect-rate only paces the connects.
-    paced = validate_run(
+    paced = spec_of(
         {"clients": 100, "rate": "1k", "ramp_s": "1s", "connect_rate": "10", "workers": "1"},
         RAMP_MACHINE,
     )
-    assert paced.ramp_s == 1.0
+    assert paced.load.ramp_s == 1.0

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockbench.config import validate_run
 from sockbench.core.forecast import measured_warnings, predicted_warnings
 from sockbench.core.machine import Machine
+from tests.support.specs import spec_of
 
 IDLE = Machine(frozenset({0, 1}), 2, nofile_limit=1 << 20, load_average=0.1)
 
 
 def _kinds(machine: Machine = IDLE, **options: object) -> list[str]:
-    config = validate_run({"workers": "1", **options}, machine).to_json()
-    return [w.kind for w in predicted_warnings(config, machine)]
+    return [w.kind for w in predicted_warnings(spec_of({"workers": "1", **options}, machine))]
 
 
 def test_a_quiet_run_predicts_nothing() -> None:
@@ -22,9 +21,7 @@ def test_a_quiet_run_predicts_nothing() -> None:
 
 def test_server_descriptor_limit() -> None:
     small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
-    [warning] = predicted_warnings(
-        validate_run({"clients": 300, "workers": "1"}, small).to_json(), small
-    )
+    [warning] = predicted_warnings(spec_of({"clients": 300, "workers": "1"}, small))
     assert warning.kind == "descriptor_limit"
     assert "descriptor limit 200" in warning.message
     assert "--server prefork --server-processes 2" in warning.advice
@@ -66,21 +63,21 @@ def test_littles_law_against_the_timeout_before_load() -> None:
     assert _kinds(clients=50_000, timeout_s=1) == ["littles_law"]
     assert _kinds(clients=50_000) == []
     assert _kinds(clients=50_000, timeout_s=1, rate=1000) == []  # open loop: no queue
-    config = validate_run({"clients": 200_000, "workers": "14", "force": True}, IDLE)
-    assert config.timeout_s == 80.0
-    assert validate_run({"clients": 20_000}, IDLE).timeout_s == 10.0
+    config = spec_of({"clients": 200_000, "workers": "14", "force": True}, IDLE)
+    assert config.sizing.timeout_s == 80.0
+    assert spec_of({"clients": 20_000}, IDLE).sizing.timeout_s == 10.0
 
 
 def test_small_descriptor_limit_picks_processes_and_workers_from_clients() -> None:
     """A limit of 200 descriptors: 150 connections per process, so 300 clients take two
     server processes and two workers, and 2,000 take 14 workers, said up front."""
     small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
-    config = validate_run({"clients": 300, "server_model": "prefork"}, small)
-    assert (config.server_processes, config.workers) == (2, 2)
-    assert predicted_warnings(config.to_json(), small) == []
-    many = validate_run({"clients": 2000, "server_model": "prefork"}, small)
-    assert (many.server_processes, many.workers) == (14, 14)
-    [warning] = predicted_warnings(many.to_json(), small)
+    config = spec_of({"clients": 300, "server_model": "prefork"}, small)
+    assert (config.sizing.server_processes, config.sizing.workers) == (2, 2)
+    assert predicted_warnings(config) == []
+    many = spec_of({"clients": 2000, "server_model": "prefork"}, small)
+    assert (many.sizing.server_processes, many.sizing.workers) == (14, 14)
+    [warning] = predicted_warnings(many)
     assert warning.kind == "workers_share_cpus"
     assert "14 generator processes share 2 CPU(s)" in warning.message
     assert "hold about 143 connections (descriptor limit 200)" in warning.message
@@ -93,10 +90,10 @@ def test_auto_workers_past_the_per_cpu_cap_only_so_far() -> None:
     from sockbench.errors import ConfigError
 
     small = Machine(frozenset({0, 1}), 2, nofile_limit=200)
-    assert validate_run({"clients": 6000}, small).workers == 40
+    assert spec_of({"clients": 6000}, small).sizing.workers == 40
     with pytest.raises(ConfigError, match=r"needs 41 generator processes .* pass --force"):
-        validate_run({"clients": 6001}, small)
-    assert validate_run({"clients": 6001, "force": True}, small).workers == 41
+        spec_of({"clients": 6001}, small)
+    assert spec_of({"clients": 6001, "force": True}, small).sizing.workers == 41
 
 
 def _churn(per_s: float, sources: int = 1, **errors: int) -> list[str]:

@@ -12,9 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockbench.config import Machine, parse_cpus, parse_source_ips, workers_for
 from sockbench.core import bounds
 from sockbench.core.expect import parse_escapes
+from sockbench.core.machine import Machine
+from sockbench.core.spec.generator import Generator
+from sockbench.core.spec.option import parse_record
+from sockbench.core.spec.sizing import parse_cpus, parse_source_ips, workers_for
 from sockbench.core.units import parse_size
 from sockbench.endpoints import parse_target
 from sockbench.errors import ConfigError
@@ -73,7 +76,12 @@ def test_send_escapes(text: str) -> None:
 @given(TEXT, st.integers(min_value=1, max_value=bounds.MAX_CLIENTS), st.booleans())
 def test_workers(text: str, clients: int, force: bool) -> None:
     machine = Machine(usable_cpus=frozenset({0, 1}), cpu_count=2)
-    n = _parses_or_config_error(lambda: workers_for(text, clients, (), machine, force=force))
+
+    def workers() -> int:
+        asked = parse_record(Generator, {"workers": text}, "run", {}).workers
+        return workers_for(asked, clients, (), machine, force=force)
+
+    n = _parses_or_config_error(workers)
     assert n is None or 1 <= n <= clients
 
 

@@ -3,14 +3,13 @@ from pathlib import Path
 
 import jsonschema
 
-from sockbench.config import RunConfig
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.result import SCHEMA, Measurement, build_result, rate_warnings, run_warnings
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
-from sockbench.endpoints import Proto
 from sockbench.environment import collect_environment
+from tests.support.specs import spec_of
 
 SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "result.schema.json"
 
@@ -45,7 +44,7 @@ def test_merge_adds_counters_and_histograms() -> None:
 def _result(tally: Tally, status: RunStatus = RunStatus.COMPLETED) -> dict[str, object]:
     return build_result(
         Measurement(
-            config=RunConfig(proto=Proto.UDP, clients=2).to_json(),
+            spec=spec_of({"proto": "udp", "clients": 2, "workers": "1"}),
             command="sockbench run",
             environment=collect_environment(),
             server={"model": "asyncio", "target": "udp://127.0.0.1:1"},

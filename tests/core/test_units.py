@@ -59,8 +59,8 @@ def test_percentiles() -> None:
 
 
 def test_a_negative_value_reaches_the_bounds_check() -> None:
-    from sockbench.options import OPTIONS
+    from sockbench.core.spec.load import Load
+    from sockbench.core.spec.option import parse_record
 
-    [duration] = [o for o in OPTIONS if o.name == "duration_s"]
     with pytest.raises(ConfigError, match="--duration must be greater than 0, got -3"):
-        duration.convert("-3")
+        parse_record(Load, {"duration_s": "-3"}, "run", {})

@@ -17,7 +17,7 @@ from sockbench.engine import worker
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.recorder import WorkerRecorder
 from sockbench.engine.worker import Window, WorkOrder, run_worker
-from sockbench.machine import build_run_config
+from sockbench.machine import build_run_spec
 from tests.support.runs import BASE
 
 pytestmark = pytest.mark.e2e  # real sockets
@@ -66,9 +66,9 @@ async def _run(proto: Proto, options: dict[str, Any]) -> tuple[WorkerRecorder, _
             port = sock.getsockname()[1]
             nursery.start_soon(_udp_echo, sock)
         target = f"{proto.value}://127.0.0.1:{port}"
-        config = build_run_config(
-            **{**BASE, "target": target, "server_model": None, "proto": "",
-               "clients": CLIENTS, "requests": REQUESTS, "warmup_s": 0.0, **options}
+        config = build_run_spec(
+            {**BASE, "target": target, "server_model": None, "proto": "",
+             "clients": CLIENTS, "requests": REQUESTS, "warmup_s": 0.0, **options}
         )  # fmt: skip
         order = WorkOrder(config, Endpoint(proto, "127.0.0.1", port), CLIENTS)
         control = _Control()

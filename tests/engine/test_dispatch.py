@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import inspect
-from types import SimpleNamespace
 
 import pytest
 import trio
@@ -13,6 +12,7 @@ from sockbench.engine import worker
 from sockbench.engine.clients import DRIVERS, bulk, churn, datagram, driver_for, stream
 from sockbench.engine.clients.stream import SetupFailed, setup_error_kind
 from sockbench.engine.error_kinds import Mismatch, PeerClosed, ProtocolError, error_kind
+from tests.support.specs import spec_of
 
 pytestmark = pytest.mark.unit
 
@@ -69,8 +69,7 @@ def test_the_table_holds_the_seven_workloads_and_nothing_else() -> None:
     ],
 )
 def test_only_echo_mode_goes_through_the_pump(batch: bool, mode: str, pumped: bool) -> None:
-    config = SimpleNamespace(batch=batch, mode=mode)
-    assert worker._pumped(config) is pumped  # type: ignore[arg-type]
+    assert worker._pumped(spec_of({"batch": batch, "mode": mode})) is pumped
 
 
 # -- error kinds ---------------------------------------------------------------------------

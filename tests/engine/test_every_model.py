@@ -6,7 +6,7 @@ import pytest
 
 from sockbench.endpoints import Proto
 from sockbench.engine.runner import run
-from sockbench.machine import build_run_config
+from sockbench.machine import build_run_spec
 from sockbench.servers.registry import available_models
 from tests.support.schema import validate_result
 
@@ -17,9 +17,11 @@ CASES = [(info.name, proto) for info in available_models() for proto in Proto]
 
 @pytest.mark.parametrize(("model", "proto"), CASES, ids=[f"{m}-{p.value}" for m, p in CASES])
 def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
-    config = build_run_config(
-        proto=proto.value, clients=200, duration_s=0.6, warmup_s=0.2, payload=100,
-        timeout_s=2.0, target=None, server_model=model, out_dir=None, server_threads=256,
+    config = build_run_spec(
+        dict(
+            proto=proto.value, clients=200, duration_s=0.6, warmup_s=0.2, payload=100,
+            timeout_s=2.0, target=None, server_model=model, out_dir=None, server_threads=256,
+        )
     )  # fmt: skip
     result = validate_result(run(config, command="test").result)
     totals = result["totals"]

@@ -250,7 +250,7 @@ def test_each_clients_requests_go_out_once_each_in_order(
 def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
     from sockbench.core.progress import Tick
     from sockbench.engine.runner import run
-    from sockbench.machine import build_run_config
+    from sockbench.machine import build_run_spec
     from tests.support.runs import BASE
 
     ticks: list[Tick] = []
@@ -258,7 +258,7 @@ def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
         **BASE, "target": f"tcp://127.0.0.1:{memcached_port}", "proto": "", "server_model": None,
         "protocol": "memcache", "duration_s": 1.0, "interval_s": 0.25, "ratio": "1:3",
     }  # fmt: skip
-    run(build_run_config(**options), command="test", progress=ticks.append)
+    run(build_run_spec(options), command="test", progress=ticks.append)
     measuring = [t for t in ticks if t.phase == "measuring"]
     assert len(measuring) >= 3
     for tick in measuring:

@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+from sockbench.core.spec.server import server_command
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.sampling import TreeSampler, process_cpu_s
-from sockbench.servers.external import ServerLogs, external_command, open_external
+from sockbench.servers.external import ServerLogs, open_external
 
 pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
 
@@ -35,7 +36,7 @@ def _on_cpu_s(pids: list[int]) -> float:
 def test_fork_per_connection_tree_is_not_read_as_idle() -> None:
     """socat forks a child per connection; 60 children each spend a few ms per second,
     which /proc/PID/stat's 10 ms ticks showed as 0 % CPU (socat at 100 clients: 0.0 %)."""
-    spec = external_command("socat", "socat TCP-LISTEN:{port},fork,reuseaddr,backlog=512 PIPE")
+    spec = server_command("socat", "socat TCP-LISTEN:{port},fork,reuseaddr,backlog=512 PIPE")
     bind = Endpoint(Proto.TCP, "127.0.0.1", 0)
     with open_external(spec, bind, logs=ServerLogs(None)) as server:
         conns = [socket.create_connection(server.endpoint.sockaddr, timeout=5) for _ in range(60)]

@@ -11,16 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sockbench.core.spec.server import Command, named_commands, server_command
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError, SockbenchError
-from sockbench.servers.external import (
-    ExternalCommand,
-    ServerLogs,
-    argv_for,
-    external_command,
-    open_external,
-    parse_model_options,
-)
+from sockbench.servers.external import ServerLogs, argv_for, open_external
 from tests.support import processes
 
 pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
@@ -47,17 +41,17 @@ def _tcp() -> Endpoint:
     return Endpoint(Proto.TCP, "127.0.0.1", 0)
 
 
-def _start(spec: ExternalCommand) -> None:
+def _start(spec: Command) -> None:
     with open_external(spec, _tcp(), logs=ServerLogs(None)):
         pass
 
 
 def test_template_fills_only_its_three_names() -> None:
-    spec = external_command(None, "sh -c 'awk {print} {port} {host}' # {path} {other}")
+    spec = server_command(None, "sh -c 'awk {print} {port} {host}' # {path} {other}")
     filled = spec.fill(Endpoint(Proto.TCP, "127.0.0.1", 4000))
     assert filled == "sh -c 'awk {print} 4000 127.0.0.1' #  {other}"
     assert spec.name == "sh"
-    unix = external_command("u", "socat UNIX-LISTEN:{path} PIPE")
+    unix = server_command("u", "socat UNIX-LISTEN:{path} PIPE")
     assert (
         unix.fill(Endpoint(Proto.UNIX, path="/tmp/x.sock")) == "socat UNIX-LISTEN:/tmp/x.sock PIPE"
     )
@@ -65,9 +59,9 @@ def test_template_fills_only_its_three_names() -> None:
 
 def test_template_must_say_where_to_serve() -> None:
     with pytest.raises(ConfigError, match=r"has no \{port\}, which tcp needs"):
-        external_command("a", "socat TCP-LISTEN:9000 PIPE").check(Proto.TCP)
+        server_command("a", "socat TCP-LISTEN:9000 PIPE").check(Proto.TCP)
     with pytest.raises(ConfigError, match=r"has no \{path\}, which unix needs"):
-        external_command("a", SOCAT_TCP).check(Proto.UNIX)
+        server_command("a", SOCAT_TCP).check(Proto.UNIX)
 
 
 @pytest.mark.parametrize(
@@ -92,17 +86,17 @@ def test_shell_only_for_shell_syntax(command: str, argv: list[str]) -> None:
         (["a b=x {port}"], [], "letters, digits"),
         (["a=  "], [], "empty"),
         (["a=x '{port}"], [], "cannot parse"),
-        ([], ["ready"], "applies to --model"),
+        ([], ["ready"], "applies to --server-cmd"),
         (["a=x {port}", "b=y {port}"], ["one", "two"], "name the model"),
     ],
 )
 def test_bad_model_options(models: list[str], lines: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        parse_model_options(models, lines)
+        named_commands(models, lines)
 
 
 def test_ready_line_for_every_model_or_one() -> None:
-    a, b = parse_model_options(["a=x {port}", "b=y=1 {port}"], ["up", "b=b is up"])
+    a, b = named_commands(["a=x {port}", "b=y=1 {port}"], ["up", "b=b is up"])
     assert (a.template, a.ready_line) == ("x {port}", "up")
     assert (b.template, b.ready_line) == ("y=1 {port}", "b is up")
 
@@ -110,7 +104,7 @@ def test_ready_line_for_every_model_or_one() -> None:
 @needs_socat
 def test_serves_then_stops_its_whole_tree(tmp_path: Path) -> None:
     logs = ServerLogs(f"{tmp_path}/cell.")
-    with open_external(external_command("socat", SOCAT_TCP), _tcp(), logs=logs) as server:
+    with open_external(server_command("socat", SOCAT_TCP), _tcp(), logs=logs) as server:
         assert server.endpoint.port > 0
         assert server.command == f"socat TCP-LISTEN:{server.endpoint.port},fork,reuseaddr PIPE"
         assert server.argv[0] == "socat"  # no shell in between
@@ -144,7 +138,7 @@ def test_ready_for_each_transport(proto: Proto, template: str, tmp_path: Path) -
         if proto.is_unix
         else Endpoint(proto, "127.0.0.1", 0)
     )
-    with open_external(external_command("s", template), bind, logs=ServerLogs(None)) as server:
+    with open_external(server_command("s", template), bind, logs=ServerLogs(None)) as server:
         if proto is Proto.UNIX:
             assert _echo_once(server.endpoint) == b"ping"
         elif proto is Proto.UDP:
@@ -168,7 +162,7 @@ def test_ready_line_waits_for_the_text(tmp_path: Path) -> None:
         "    c.sendall(c.recv(4))\n"
         "    c.close()\n"
     )
-    spec = external_command("py", f"{PY} {script} {{port}}", ready_line="ready to serve")
+    spec = server_command("py", f"{PY} {script} {{port}}", ready_line="ready to serve")
     with open_external(spec, _tcp(), logs=ServerLogs(f"{tmp_path}/")) as server:
         # The port accepted 0.3 s earlier; readiness waited for the line.
         assert "ready to serve" in (tmp_path / "server-stdout.log").read_text()
@@ -197,7 +191,7 @@ def test_failed_start_is_reported_and_leaves_nothing(
         script.write_text(body)
     command = f"{PY} {script} {{port}}" if body else f"{script} {{port}}"
     with pytest.raises(SockbenchError, match=message):
-        _start(external_command(name, command, ready_timeout_s=0.5))
+        _start(server_command(name, command, ready_timeout_s=0.5))
     assert not processes.mentioning(str(tmp_path))
 
 
@@ -209,7 +203,7 @@ def test_sigkill_after_the_grace_for_a_server_ignoring_sigterm(tmp_path: Path) -
         "s = socket.create_server(('127.0.0.1', int(sys.argv[1])))\n"
         "time.sleep(60)\n"
     )
-    spec = external_command("stubborn", f"{PY} {script} {{port}}")
+    spec = server_command("stubborn", f"{PY} {script} {{port}}")
     with open_external(spec, _tcp(), logs=ServerLogs(None)) as server:
         tree = server.tree()
         server.stop(grace=0.3)
@@ -219,7 +213,7 @@ def test_sigkill_after_the_grace_for_a_server_ignoring_sigterm(tmp_path: Path) -
 
 
 def test_death_mid_run_is_recorded(tmp_path: Path) -> None:
-    spec = external_command("crash", f"{PY} {SUPPORT / 'crash_echo.py'} {{port}} 1")
+    spec = server_command("crash", f"{PY} {SUPPORT / 'crash_echo.py'} {{port}} 1")
     with open_external(spec, _tcp(), logs=ServerLogs(None)) as server:
         assert _echo_once(server.endpoint) == b"ping"
         server._proc.wait(10)  # it exits after its first reply
@@ -234,7 +228,7 @@ def test_death_mid_run_is_recorded(tmp_path: Path) -> None:
 @needs_socat
 def test_pinned_with_its_children(tmp_path: Path) -> None:
     cpu = max(os.sched_getaffinity(0))
-    spec = external_command("socat", SOCAT_TCP)
+    spec = server_command("socat", SOCAT_TCP)
     with open_external(spec, _tcp(), logs=ServerLogs(None), cpus=(cpu,)) as server:
         held = socket.create_connection(server.endpoint.sockaddr, timeout=5)
         held.sendall(b"x")

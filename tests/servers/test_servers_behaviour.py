@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import REPORT_PREFIX, REPORT_REQUEST, decode_report, encode_report
-from sockbench.servers.behaviour import ServerBehaviour, SinkLedger, datagram_responder
+from sockbench.servers.behaviour import SinkLedger, datagram_responder
 
 pytestmark = pytest.mark.unit  # pure: make unit runs it
 

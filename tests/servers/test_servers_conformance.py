@@ -23,11 +23,11 @@ from servers_support import (
     thread_count,
 )
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import REPORT_REQUEST, decode_report
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.behaviour import ServerBehaviour
 from sockbench.servers.launcher import ServerProcess, open_server
-from sockbench.servers.spec import ServerSpec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
@@ -62,7 +62,7 @@ def stop_cleanly(server: ServerProcess, bind: Endpoint) -> None:
 
 
 async def test_echo_200_concurrent_clients(model: str, proto: Proto, sock_dir: Path) -> None:
-    with open_server(ServerSpec(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
+    with open_server(BuiltIn(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
         errors = await run_echo_clients(server.endpoint, sock_dir, clients=200, messages=3)
         assert errors == []
         assert server.returncode() is None, server.stderr_tail()
@@ -70,7 +70,7 @@ async def test_echo_200_concurrent_clients(model: str, proto: Proto, sock_dir: P
 
 async def test_no_leaks_and_clean_sigterm(model: str, proto: Proto, sock_dir: Path) -> None:
     bind = bind_for(proto, sock_dir)
-    with open_server(ServerSpec(model, processes=PROCESSES), bind) as server:
+    with open_server(BuiltIn(model, processes=PROCESSES), bind) as server:
         # Warm up first (loops and pools allocate on first use), and let the server
         # finish closing the warm-up connections before taking the baseline.
         initial = fd_count(server.pid)
@@ -90,7 +90,7 @@ async def test_no_leaks_and_clean_sigterm(model: str, proto: Proto, sock_dir: Pa
 
 
 async def test_survives_misbehaving_clients(model: str, proto: Proto, sock_dir: Path) -> None:
-    with open_server(ServerSpec(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
+    with open_server(BuiltIn(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
         endpoint = server.endpoint
         if proto.is_stream:
             idle = await connect_stream(endpoint)  # connects, never sends
@@ -121,7 +121,7 @@ async def test_a_lagging_reader_gets_exactly_its_bytes(
     """
     data = bytes(i * 7 % 251 for i in range(2_000_000))
     others_done = trio.Event()
-    with open_server(ServerSpec(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
+    with open_server(BuiltIn(model, processes=PROCESSES), bind_for(proto, sock_dir)) as server:
         lagging = await connect_stream(server.endpoint)
         got = bytearray()
 
@@ -169,7 +169,7 @@ async def test_sink_mode(model: str, proto: Proto, sock_dir: Path) -> None:
     # spread over workers: exact per-sender counts need a single worker.
     processes = 1 if model == "prefork" and proto is Proto.UNIX_DGRAM else PROCESSES
     with open_server(
-        ServerSpec(model, behaviour=ServerBehaviour.SINK, processes=processes),
+        BuiltIn(model, behaviour=ServerBehaviour.SINK, processes=processes),
         bind_for(proto, sock_dir),
     ) as server:
         endpoint = server.endpoint
@@ -205,7 +205,7 @@ async def test_sink_mode(model: str, proto: Proto, sock_dir: Path) -> None:
 @pytest.mark.parametrize("proto", [Proto.UNIX], ids=["unix"])
 def test_sigint_stops_cleanly(model: str, proto: Proto, sock_dir: Path) -> None:
     bind = bind_for(proto, sock_dir)
-    with open_server(ServerSpec(model, processes=PROCESSES), bind) as server:
+    with open_server(BuiltIn(model, processes=PROCESSES), bind) as server:
         os.kill(server.pid, signal.SIGINT)
         deadline = time.monotonic() + 3.0
         while server.returncode() is None and time.monotonic() < deadline:

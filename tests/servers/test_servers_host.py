@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from servers_support import has_ipv6_loopback
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
 from sockbench.servers import registry
@@ -22,7 +23,6 @@ from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.host import check_options, serve_forever
 from sockbench.servers.registry import ModelInfo
 from sockbench.servers.sockets import BACKLOG, open_listener
-from sockbench.servers.spec import ServerSpec
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
@@ -50,7 +50,7 @@ def serve_in_thread(model: str, bind: Endpoint) -> tuple[Endpoint, StopSignal, t
 
     thread = threading.Thread(
         target=serve_forever,
-        args=(ServerSpec(model), bind),
+        args=(BuiltIn(model), bind),
         kwargs={"on_ready": on_ready, "stop": stop},
     )
     thread.start()
@@ -97,7 +97,7 @@ def test_signal_stops_the_server_and_handlers_are_restored(fake_model: types.Mod
 
     fake_model.serve = serve
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
-    serve_forever(ServerSpec("fake"), Endpoint(Proto.TCP, "127.0.0.1", 0), on_ready=lambda ep: None)
+    serve_forever(BuiltIn("fake"), Endpoint(Proto.TCP, "127.0.0.1", 0), on_ready=lambda ep: None)
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
@@ -110,9 +110,7 @@ def test_socket_file_is_removed_when_the_model_fails(
     fake_model.serve = serve
     path = sock_dir / "s.sock"
     with pytest.raises(RuntimeError, match="model bug"):
-        serve_forever(
-            ServerSpec("fake"), Endpoint(Proto.UNIX, path=str(path)), on_ready=never_ready
-        )
+        serve_forever(BuiltIn("fake"), Endpoint(Proto.UNIX, path=str(path)), on_ready=never_ready)
     assert not path.exists()
 
 
@@ -126,9 +124,7 @@ def test_a_file_that_replaced_our_socket_is_left_alone(
         path.write_text("someone else's")
 
     fake_model.serve = serve
-    serve_forever(
-        ServerSpec("fake"), Endpoint(Proto.UNIX, path=str(path)), on_ready=lambda ep: None
-    )
+    serve_forever(BuiltIn("fake"), Endpoint(Proto.UNIX, path=str(path)), on_ready=lambda ep: None)
     assert path.read_text() == "someone else's"
 
 
@@ -139,9 +135,7 @@ def test_stale_socket_file_is_reported_not_deleted(proto: Proto, sock_dir: Path)
     dead.bind(str(path))
     dead.close()  # a server that died without removing its socket
     with pytest.raises(ConfigError) as err:
-        serve_forever(
-            ServerSpec("selectors"), Endpoint(proto, path=str(path)), on_ready=never_ready
-        )
+        serve_forever(BuiltIn("selectors"), Endpoint(proto, path=str(path)), on_ready=never_ready)
     assert str(err.value) == (
         f"unix socket {path} exists but no server answers (stale file from a dead server?); "
         "remove it or choose another path"
@@ -159,7 +153,7 @@ def test_socket_of_a_live_server_is_in_use(proto: Proto, other: Proto, sock_dir:
             live.listen()
         with pytest.raises(ConfigError, match="is in use by a running server"):
             serve_forever(
-                ServerSpec("selectors"), Endpoint(proto, path=str(path)), on_ready=never_ready
+                BuiltIn("selectors"), Endpoint(proto, path=str(path)), on_ready=never_ready
             )
     assert path.exists()
 
@@ -247,7 +241,7 @@ def test_ip_address_in_use(proto: Proto, host: str) -> None:
         shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         for model in ("selectors", "prefork"):
             with pytest.raises(ConfigError) as err:
-                serve_forever(ServerSpec(model), Endpoint(proto, host, port), on_ready=never_ready)
+                serve_forever(BuiltIn(model), Endpoint(proto, host, port), on_ready=never_ready)
             assert str(err.value) == f"{shown} is already in use; pick another port with --bind"
 
 
@@ -261,7 +255,7 @@ def test_prefork_does_not_join_a_port_shared_with_so_reuseport(proto: Proto) -> 
         port = taken.getsockname()[1]
         with pytest.raises(ConfigError, match="already in use"):
             serve_forever(
-                ServerSpec("prefork"), Endpoint(proto, "127.0.0.1", port), on_ready=never_ready
+                BuiltIn("prefork"), Endpoint(proto, "127.0.0.1", port), on_ready=never_ready
             )
 
 
@@ -281,9 +275,9 @@ def test_listener_backlog_is_never_small() -> None:
 
 
 def test_check_options() -> None:
-    assert check_options(ServerSpec("threaded"), Proto.TCP).name == "threaded"
+    assert check_options(BuiltIn("threaded"), Proto.TCP).name == "threaded"
     with pytest.raises(ConfigError, match="unknown server model 'nope'"):
-        check_options(ServerSpec("nope"), Proto.TCP)
+        check_options(BuiltIn("nope"), Proto.TCP)
 
 
 def test_stop_signal_is_level_triggered() -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError, SockbenchError
 from sockbench.servers import launcher
 from sockbench.servers.launcher import ServerProcess, open_server
-from sockbench.servers.spec import ServerSpec
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
@@ -40,13 +40,13 @@ def test_an_unknown_model_fails_before_any_spawn() -> None:
     # Numbers and CPUs are checked by sockbench.config (tests/core/test_config.py).
     with (
         pytest.raises(ConfigError, match="unknown server model 'nope'; choose one of"),
-        open_server(ServerSpec("nope"), TCP_ANY_PORT),
+        open_server(BuiltIn("nope"), TCP_ANY_PORT),
     ):
         pass
 
 
 def test_server_reports_its_real_endpoint_and_stops_with_zero() -> None:
-    with open_server(ServerSpec("selectors"), TCP_ANY_PORT) as server:
+    with open_server(BuiltIn("selectors"), TCP_ANY_PORT) as server:
         assert server.model == "selectors"
         assert server.endpoint.proto is Proto.TCP
         assert server.endpoint.host == "127.0.0.1" and server.endpoint.port > 0
@@ -57,9 +57,9 @@ def test_server_reports_its_real_endpoint_and_stops_with_zero() -> None:
 
 
 def test_address_in_use_is_the_childs_one_line_error() -> None:
-    with open_server(ServerSpec("threaded"), TCP_ANY_PORT) as first:
+    with open_server(BuiltIn("threaded"), TCP_ANY_PORT) as first:
         port = first.endpoint.port
-        second = open_server(ServerSpec("threaded"), TCP_ANY_PORT.with_port(port))
+        second = open_server(BuiltIn("threaded"), TCP_ANY_PORT.with_port(port))
         with pytest.raises(SockbenchError) as err, second:
             pass
     assert str(err.value) == f"127.0.0.1:{port} is already in use; pick another port with --bind"
@@ -68,14 +68,14 @@ def test_address_in_use_is_the_childs_one_line_error() -> None:
 def test_stale_unix_socket_is_the_childs_one_line_error(sock_dir: Path) -> None:
     path = sock_dir / "stale.sock"
     socket.socket(socket.AF_UNIX).bind(str(path))
-    stale = open_server(ServerSpec("trio"), Endpoint(Proto.UNIX, path=str(path)))
+    stale = open_server(BuiltIn("trio"), Endpoint(Proto.UNIX, path=str(path)))
     with pytest.raises(SockbenchError, match="exists but no server answers"), stale:
         pass
 
 
 def test_cpu_pinning_reaches_the_server_and_its_workers() -> None:
     cpu = min(os.sched_getaffinity(0))
-    with open_server(ServerSpec("prefork", processes=2, cpus=(cpu,)), TCP_ANY_PORT) as server:
+    with open_server(BuiltIn("prefork", processes=2, cpus=(cpu,)), TCP_ANY_PORT) as server:
         workers = psutil.Process(server.pid).children()
         assert len(workers) == 2
         for pid in [server.pid, *(w.pid for w in workers)]:
@@ -92,7 +92,7 @@ def test_ready_timeout_kills_the_child(monkeypatch: pytest.MonkeyPatch) -> None:
         return proc  # type: ignore[no-any-return]
 
     monkeypatch.setattr(launcher.subprocess, "Popen", recording_popen)
-    hurried = open_server(ServerSpec("threaded"), TCP_ANY_PORT, ready_timeout=0.001)
+    hurried = open_server(BuiltIn("threaded"), TCP_ANY_PORT, ready_timeout=0.001)
     with pytest.raises(SockbenchError, match=r"was not ready within 0\.001 s"), hurried:
         pass
     assert spawned and spawned[0].returncode is not None
@@ -113,7 +113,7 @@ def test_stop_escalates_to_sigkill() -> None:
 
 
 def test_returncode_tells_a_dead_server() -> None:
-    with open_server(ServerSpec("asyncio"), TCP_ANY_PORT) as server:
+    with open_server(BuiltIn("asyncio"), TCP_ANY_PORT) as server:
         os.kill(server.pid, signal.SIGKILL)
         deadline = time.monotonic() + 3
         while server.returncode() is None and time.monotonic() < deadline:
@@ -160,8 +160,8 @@ def test_server_stops_when_its_launcher_is_killed(model: str) -> None:
         "import sys, time\n"
         "from sockbench.endpoints import Endpoint, Proto\n"
         "from sockbench.servers.launcher import open_server\n"
-        "from sockbench.servers.spec import ServerSpec\n"
-        f"spec = ServerSpec({model!r}, processes=2)\n"
+        "from sockbench.core.spec.server import BuiltIn\n"
+        f"spec = BuiltIn({model!r}, processes=2)\n"
         "with open_server(spec, Endpoint(Proto.TCP, '127.0.0.1', 0)) as s:\n"
         "    print(s.pid, flush=True)\n"
         "    time.sleep(30)\n"
@@ -185,7 +185,7 @@ def test_launcher_works_in_a_process_with_many_fds() -> None:
         pytest.skip(f"needs more than 1200 fds, the limit is {soft}")
     filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
     try:
-        with open_server(ServerSpec("selectors"), TCP_ANY_PORT) as server:
+        with open_server(BuiltIn("selectors"), TCP_ANY_PORT) as server:
             assert server.endpoint.port > 0
     finally:
         for fd in filler:

@@ -22,17 +22,17 @@ from servers_support import (
     run_echo_clients,
 )
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.servers.launcher import open_server
 from sockbench.servers.sockets import BACKLOG
-from sockbench.servers.spec import ServerSpec
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
 async def test_threadpool_queues_connections_beyond_its_workers() -> None:
     with open_server(
-        ServerSpec("threadpool", threads=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
+        BuiltIn("threadpool", threads=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
     ) as server:
         first, second = [await connect_stream(server.endpoint) for _ in range(2)]
         for stream in (first, second):  # both hold a worker now
@@ -52,7 +52,7 @@ async def test_threadpool_queues_connections_beyond_its_workers() -> None:
 
 def test_prefork_runs_the_requested_workers_and_reaps_them() -> None:
     with open_server(
-        ServerSpec("prefork", processes=3), Endpoint(Proto.TCP, "127.0.0.1", 0)
+        BuiltIn("prefork", processes=3), Endpoint(Proto.TCP, "127.0.0.1", 0)
     ) as server:
         workers = psutil.Process(server.pid).children()
         assert len(workers) == 3
@@ -62,13 +62,13 @@ def test_prefork_runs_the_requested_workers_and_reaps_them() -> None:
 
 
 def test_prefork_defaults_to_one_worker_per_cpu() -> None:
-    with open_server(ServerSpec("prefork"), Endpoint(Proto.UDP, "127.0.0.1", 0)) as server:
+    with open_server(BuiltIn("prefork"), Endpoint(Proto.UDP, "127.0.0.1", 0)) as server:
         assert len(psutil.Process(server.pid).children()) == os.cpu_count()
 
 
 async def test_prefork_spreads_tcp_connections_over_workers() -> None:
     with open_server(
-        ServerSpec("prefork", processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
+        BuiltIn("prefork", processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
     ) as server:
         workers = psutil.Process(server.pid).children()
         streams = [await connect_stream(server.endpoint) for _ in range(40)]
@@ -83,7 +83,7 @@ async def test_prefork_spreads_tcp_connections_over_workers() -> None:
 
 def test_prefork_workers_die_with_their_parent() -> None:
     with open_server(
-        ServerSpec("prefork", processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
+        BuiltIn("prefork", processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)
     ) as server:
         workers = psutil.Process(server.pid).children()
         os.kill(server.pid, signal.SIGKILL)
@@ -95,7 +95,7 @@ def test_prefork_workers_die_with_their_parent() -> None:
 @pytest.mark.parametrize("proto", [Proto.TCP, Proto.UDP], ids=lambda p: p.value)
 @pytest.mark.parametrize("model", model_params())
 async def test_ipv6_loopback(model: str, proto: Proto, sock_dir: Path) -> None:
-    with open_server(ServerSpec(model, processes=2), Endpoint(proto, "::1", 0)) as server:
+    with open_server(BuiltIn(model, processes=2), Endpoint(proto, "::1", 0)) as server:
         assert server.endpoint.host == "::1" and server.endpoint.family == socket.AF_INET6
         assert await run_echo_clients(server.endpoint, sock_dir, clients=10, messages=2) == []
         assert server.stop() == 0
@@ -104,7 +104,7 @@ async def test_ipv6_loopback(model: str, proto: Proto, sock_dir: Path) -> None:
 @pytest.mark.parametrize("model", model_params())
 def test_stop_is_prompt_with_connections_open(model: str) -> None:
     """Shutdown must not wait for clients to leave: every model closes their connections."""
-    with open_server(ServerSpec(model, processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)) as server:
+    with open_server(BuiltIn(model, processes=2), Endpoint(Proto.TCP, "127.0.0.1", 0)) as server:
         address = ("127.0.0.1", server.endpoint.port)
         held = [socket.create_connection(address, timeout=2) for _ in range(5)]
         for conn in held:
@@ -135,7 +135,7 @@ def test_listen_backlog_is_the_kernel_maximum(model: str, proto: Proto, sock_dir
     """No model may shrink the backlog (asyncio's create_server defaults to 100)."""
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     expected = min(BACKLOG, somaxconn)
-    with open_server(ServerSpec(model, processes=2), bind_for(proto, sock_dir)) as server:
+    with open_server(BuiltIn(model, processes=2), bind_for(proto, sock_dir)) as server:
         queues = listen_queues(server.endpoint)
     # prefork: one listener per worker for TCP (the parent closed its own), one shared for Unix
     count = 2 if model == "prefork" and proto is Proto.TCP else 1

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from sockbench.engine.runner import RunOutcome, run
-from sockbench.machine import build_run_config
+from sockbench.machine import build_run_spec
 from sockbench.report.files import save_result
 from tests.support.schema import validate_result
 
@@ -20,10 +20,10 @@ BASE: dict[str, Any] = dict(
 def run_engine(**options: Any) -> RunOutcome:
     """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file
     (written as the CLI writes it)."""
-    config = build_run_config(**{**BASE, **options})
-    outcome = run(config, command="test")
+    spec = build_run_spec({**BASE, **options})
+    outcome = run(spec, command="test")
     validate_result(outcome.result)
-    saved = save_result(outcome.result, config.out_dir, config.json_path)
+    saved = save_result(outcome.result, spec.output.out_dir, spec.output.json_path)
     assert not saved.failures, saved.failures
     outcome = dataclasses.replace(outcome, folder=saved.folder)
     assert_accounted(outcome.result)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import psutil
 
+from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.servers.launcher import open_server
-from sockbench.servers.spec import ServerSpec
 
 PAYLOAD = b"x" * 64
 CONNECTIONS = 8
@@ -39,7 +39,7 @@ def echo_syscalls(model: str, bind: Endpoint, requests: int) -> dict[str, int]:
         raise StraceUnavailable("strace is not installed")
     proto = bind.proto
     with ExitStack() as stack:
-        server = stack.enter_context(open_server(ServerSpec(model, processes=1), bind))
+        server = stack.enter_context(open_server(BuiltIn(model, processes=1), bind))
         kind = socket.SOCK_STREAM if proto.is_stream else socket.SOCK_DGRAM
         conns = [stack.enter_context(socket.socket(bind.family, kind)) for _ in range(CONNECTIONS)]
         for conn in conns:

@@ -1,0 +1,24 @@
+"""A run, typed: the options as declared on their fields, checked, and what they decide.
+
+- :mod:`.option`: how a field declares its option (flags, help, default, bounds);
+- :mod:`.load`, :mod:`.request`, :mod:`.server`, :mod:`.generator`, :mod:`.output`:
+  the records of a run's options, one per group;
+- :mod:`.rules`: the checks between options; :mod:`.sizing`: what they leave open,
+  decided with the machine;
+- :mod:`.run`: :class:`RunSpec`, what the engine runs; :mod:`.compare` and
+  :mod:`.serve`: the other commands' own options.
+"""
+
+from sockbench.core.spec.run import RunOptions, RunSpec, parse_run, validate_run
+from sockbench.core.spec.server import BuiltIn, Command, Server, Target
+
+__all__ = [
+    "BuiltIn",
+    "Command",
+    "RunOptions",
+    "RunSpec",
+    "Server",
+    "Target",
+    "parse_run",
+    "validate_run",
+]

@@ -1,0 +1,28 @@
+"""Which records each command takes its options from, and so its options (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from sockbench.core.spec.compare import COMPARE_RECORDS
+from sockbench.core.spec.option import CommandName, Option, options_of
+from sockbench.core.spec.run import RUN_RECORDS
+from sockbench.core.spec.serve import SERVE_RECORDS
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+RECORDS: Mapping[CommandName, tuple[type[DataclassInstance], ...]] = {
+    "run": RUN_RECORDS,
+    "compare": COMPARE_RECORDS,
+    "serve": SERVE_RECORDS,
+}
+
+
+def options_for(command: CommandName) -> Iterator[Option[Any]]:
+    """Every option ``command`` takes, in the order its help lists them."""
+    for record in RECORDS[command]:
+        for option in options_of(record):
+            if command in option.commands:
+                yield option

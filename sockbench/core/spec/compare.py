@@ -1,0 +1,63 @@
+"""compare's own options: the matrix's axes and what runs in its cells (pure).
+
+Each axis is the option a run takes, as a comma-separated list (:func:`listed`): its
+flag, help, parser and bounds are the run's, declared once, on the run's field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockbench.core.spec.generator import Generator
+from sockbench.core.spec.load import CLIENTS, PROTO, Load
+from sockbench.core.spec.option import COMPARE, field_of, listed, option, optional, text, texts
+from sockbench.core.spec.output import Output
+from sockbench.core.spec.request import PAYLOAD, Request
+from sockbench.core.spec.server import SERVER, ServerOptions
+from sockbench.core.units import parse_count
+from sockbench.endpoints import Proto
+
+DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
+
+
+@dataclass(frozen=True)
+class Axes:
+    """A cell per combination: every model of ``server_model`` and of the commands, every
+    ``proto``, ``clients`` and ``payload``."""
+
+    server_model: tuple[str | None, ...] = field_of(
+        listed(
+            SERVER, default=None, commands=COMPARE, help="built-in server models",
+        default_help=f"{','.join(DEFAULT_MODELS)}; none with --server-cmd",
+            renamed={"compare": ("--models",)},
+        )
+    )  # fmt: skip
+    proto: tuple[Proto | None, ...] = field_of(listed(PROTO, default="tcp,udp", commands=COMPARE))
+    clients: tuple[int, ...] = field_of(listed(CLIENTS, default="10,100,1000", commands=COMPARE))
+    payload: tuple[int, ...] = field_of(listed(PAYLOAD, default="64", commands=COMPARE))
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    server_cmds: tuple[str, ...] = option(
+        (), "--server-cmd", help="your own server as a model, repeatable: NAME='CMD with {port}'",
+        parse=texts, repeatable=True, metavar="NAME=CMD", commands=COMPARE,
+        renamed={"compare": ("--model",)},
+    )  # fmt: skip
+    ready_lines: tuple[str, ...] = option(
+        (), "--ready-line",
+        help="a --server-cmd is ready once its stdout shows TEXT (NAME=TEXT: that one), "
+        "repeatable",
+        parse=texts, repeatable=True, metavar="TEXT", commands=COMPARE,
+    )  # fmt: skip
+    repeat: int = option(
+        1, "--repeat", help="run the whole matrix N times", parse=parse_count, commands=COMPARE
+    )
+    folder: str | None = option(
+        None, "--out", help="folder to write (new or empty)", parse=optional(text),
+        commands=COMPARE, default_help="results/compare-TIMESTAMP",
+    )  # fmt: skip
+
+
+#: The records ``compare`` takes its options from, in the order ``compare --help`` lists them.
+COMPARE_RECORDS = (Axes, CompareOptions, Load, Request, ServerOptions, Generator, Output)

@@ -1,0 +1,107 @@
+"""How much load, of which kind, for how long: the options as given (pure).
+
+``duration_s`` and ``timeout_s`` are what the user asked for (None: not given); what a
+run uses is decided with the transport and the client count by
+:mod:`sockbench.core.spec.sizing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockbench.core import bounds
+from sockbench.core.kinds import Workload
+from sockbench.core.spec.option import (
+    RUN_COMPARE,
+    RUN_SERVE,
+    Option,
+    blank_or,
+    choice_of,
+    declare,
+    field_of,
+    option,
+    optional,
+    values_of,
+)
+from sockbench.core.units import parse_count, parse_number, parse_seconds
+from sockbench.endpoints import Proto
+
+#: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
+PROTO: Option[Proto | None] = declare(
+    None, "--proto", help="transport", parse=blank_or(choice_of(Proto)),
+    choices=values_of(Proto), commands=RUN_SERVE, default_help="from --target, else tcp",
+    defaults={"serve": "tcp"},
+)  # fmt: skip
+CLIENTS: Option[int] = declare(
+    1, "--clients", "-c", help="concurrent clients (connections): 100, 5k", parse=parse_count,
+    minimum=1, bound=lambda n, flag: bounds.check_clients(n),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Load:
+    proto: Proto | None = field_of(PROTO)
+    clients: int = field_of(CLIENTS)
+    duration_s: float | None = option(
+        None, "--duration", "-d", help="measured time: 10s, 2m, 500ms",
+        parse=optional(parse_seconds), positive=True,
+        bound=bounds.seconds_within(bounds.MAX_RUN_S), commands=RUN_COMPARE,
+        default_help="10s, or until --requests", defaults={"compare": 10.0},
+    )  # fmt: skip
+    warmup_s: float = option(
+        2.0, "--warmup", help="load kept out of the results: 2s, 500ms", parse=parse_seconds,
+        minimum=0, bound=bounds.seconds_within(bounds.MAX_RUN_S, zero_ok=True),
+        commands=RUN_COMPARE,
+    )  # fmt: skip
+    # Clients (closed loop) or the rate (--rate) rise over this, unmeasured.
+    ramp_s: float = option(
+        0.0, "--ramp",
+        help="bring clients up linearly over this long (with --rate: raise the rate "
+        "linearly, as Locust -r); kept out of the results, like --warmup: 10s",
+        parse=parse_seconds, minimum=0,
+        bound=bounds.seconds_within(bounds.MAX_RUN_S, zero_ok=True),
+    )  # fmt: skip
+    connect_rate: float | None = option(
+        None, "--connect-rate",
+        help="at most this many new connections per second (tcpkali): 5k",
+        parse=optional(parse_number), positive=True, bound=bounds.check_rate,
+    )  # fmt: skip
+    timeout_s: float | None = option(
+        None, "--timeout", help="give up on a reply after this long",
+        parse=optional(parse_seconds), positive=True,
+        bound=bounds.seconds_within(bounds.MAX_TIMEOUT_S), commands=RUN_COMPARE,
+        default_help="10s over tcp/unix (clients/2500 s past 25k clients), "
+        "1s over udp/unix-dgram",
+    )  # fmt: skip
+    # Follow the window's open requests this long (None: --timeout).
+    drain_s: float | None = option(
+        None, "--drain", help="seconds to follow the window's open requests after it",
+        parse=optional(parse_seconds), minimum=0, default_help="--timeout",
+    )  # fmt: skip
+    mode: Workload = option(
+        Workload.ECHO, "--mode",
+        help="echo (request/reply), churn (a connection per request), stream",
+        parse=choice_of(Workload), choices=values_of(Workload),
+    )  # fmt: skip
+    rate: float | None = option(
+        None, "--rate", "-R", help="open loop: total requests/s over all clients: 10k",
+        parse=optional(parse_number), positive=True, bound=bounds.check_rate,
+    )  # fmt: skip
+    pipeline: int = option(
+        1, "--pipeline", "-P", help="requests in flight per connection", parse=parse_count,
+        minimum=1,
+    )  # fmt: skip
+    requests: int | None = option(
+        None, "--requests", help="stop after this many requests", parse=optional(parse_count),
+        minimum=1,
+    )  # fmt: skip
+    interval_s: float = option(
+        1.0, "--interval", "-i", help="one interval of the time series: 1s, 500ms",
+        parse=parse_seconds, positive=True,
+        bound=bounds.seconds_within(bounds.MAX_RUN_S, minimum=bounds.MIN_INTERVAL_S),
+    )  # fmt: skip
+
+    @property
+    def ramps_clients(self) -> bool:
+        """Whether clients come up over the ramp (closed loop); with --rate the rate ramps."""
+        return self.ramp_s > 0 and self.rate is None

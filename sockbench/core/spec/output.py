@@ -1,0 +1,63 @@
+"""What a run writes and shows, and the thresholds it must meet: the options (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockbench.core.spec.option import (
+    ALL,
+    RUN_COMPARE,
+    lowered,
+    nullable,
+    option,
+    optional,
+    switch,
+    text,
+    texts,
+)
+from sockbench.core.units import DEFAULT_PERCENTILES, parse_percentiles
+
+#: ``--format``: the rich table, a report renderer (sockbench.report.FORMATS), or jsonl:
+#: a JSON object per interval on stdout, then the result.
+FORMAT_CHOICES = ("table", "text", "md", "csv", "hgrm", "html", "jsonl")
+
+
+@dataclass(frozen=True)
+class Output:
+    percentiles: tuple[float, ...] = option(
+        DEFAULT_PERCENTILES, "--percentiles", help="latency percentiles to report and record",
+        parse=parse_percentiles, commands=RUN_COMPARE,
+        default_help=",".join(f"{p:g}" for p in DEFAULT_PERCENTILES),
+    )  # fmt: skip
+    # --check expressions, as given; each is parsed when the run is checked.
+    checks: tuple[str, ...] = option(
+        (), "--check",
+        help="a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
+        "'rps >= 10k', 'loss < 0.1%'; a miss exits 3",
+        parse=texts, repeatable=True, metavar="EXPR", commands=RUN_COMPARE,
+    )  # fmt: skip
+    json_path: str | None = option(
+        None, "--json", help="also write the result JSON here ('-' = stdout)", parse=optional(text)
+    )
+    json_stdout: bool = option(
+        False, "-J", help="the result JSON to stdout: the same as --json -", parse=switch
+    )
+    out_dir: str | None = option(
+        nullable("results"), "--out",
+        help="folder that receives a result folder per run ('' = none)", parse=optional(text),
+    )  # fmt: skip
+    fmt: str = option(
+        "table", "--format", help="summary format", parse=lowered, choices=FORMAT_CHOICES
+    )
+    quiet: bool = option(
+        False, "--quiet", "-q", help="no progress while it runs", parse=switch,
+        commands=RUN_COMPARE,
+    )  # fmt: skip
+    verbose: bool = option(
+        False, "--verbose", "-v", help="log what happens: server start and stop, workers, phases",
+        parse=switch, commands=ALL,
+    )  # fmt: skip
+    log_file: str | None = option(
+        None, "--log-file", help="also write that log to this file", parse=optional(text),
+        commands=ALL,
+    )  # fmt: skip

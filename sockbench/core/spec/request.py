@@ -1,0 +1,101 @@
+"""What each request is and what its reply must be: the options as given, and the protocol
+they choose, built once per process (pure).
+
+:class:`ProtocolChoice` is a value (a name and :class:`ProtocolOptions`) that pickles
+to worker processes; the protocol it builds is not a value, because a plugin
+(``FILE.py:NAME``) is code executed from a file. The trade-off: the built
+:class:`~sockbench.core.protocols.Exchange` is kept on the choice the first time it is
+asked for and dropped when the choice is pickled, so the protocol is built once in the
+process that checks the options and once in each worker process, where the process
+boundary forces it (a plugin's classes cannot travel by pickle), and never again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sockbench.core import bounds
+from sockbench.core.protocols import Exchange, ProtocolOptions, build_protocol
+from sockbench.core.protocols.mix import parse_ratio
+from sockbench.core.spec.option import Option, declare, field_of, option, optional, text
+from sockbench.core.units import parse_count, parse_size
+
+#: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
+PAYLOAD: Option[int] = declare(
+    64, "--payload", help="message size: 64, 1k, 64KiB", parse=parse_size, minimum=1,
+)  # fmt: skip
+
+
+def _ratio(value: object, flag: str) -> tuple[int, int]:
+    if isinstance(value, tuple) and len(value) == 2:
+        return parse_ratio(f"{value[0]}:{value[1]}")
+    return parse_ratio(str(value))
+
+
+def _protocol_name(value: object, flag: str) -> str:
+    return str(value).strip() or "echo"
+
+
+def _key_pattern(value: object, flag: str) -> str:
+    return str(value).strip().upper()
+
+
+@dataclass(frozen=True)
+class Request:
+    payload: int = field_of(PAYLOAD)
+    send: str | None = option(
+        None, "--send", help=r"request bytes; escapes \r \n \t \xHH", parse=optional(text)
+    )
+    send_file: str | None = option(
+        None, "--send-file", help="request bytes from a file", parse=optional(text)
+    )
+    expect_reply: str | None = option(
+        None, "--expect", help="the exact reply (escapes allowed)", parse=optional(text)
+    )
+    expect_size: int | None = option(
+        None, "--expect-size", help="any reply of this many bytes",
+        parse=optional(parse_count), minimum=1, bound=bounds.stream_message,
+    )  # fmt: skip
+    expect_until: str | None = option(
+        None, "--expect-until", help="a reply ending with this delimiter", parse=optional(text)
+    )
+    protocol: str = option(
+        "echo", "--protocol",
+        help="echo, redis, memcache, line, length-prefixed:u16|u32, or a plugin FILE.py:NAME "
+        "/ module:NAME (docs/protocols.md)",
+        parse=_protocol_name,
+    )  # fmt: skip
+    ratio: tuple[int, int] = option(
+        (1, 10), "--ratio", help="redis/memcache: SETs:GETs", parse=_ratio, default_help="1:10"
+    )
+    key_space: int = option(
+        10_000_000, "--key-space", help="redis/memcache: number of keys", parse=parse_count,
+        minimum=1,
+    )  # fmt: skip
+    key_pattern: str = option(
+        "R", "--key-pattern", help="redis/memcache: R (random), S (sequential), G (gaussian)",
+        parse=_key_pattern,
+    )  # fmt: skip
+    value_size: int = option(
+        32, "--value-size", help="redis/memcache: bytes per value", parse=parse_size, minimum=1
+    )
+
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """The run's protocol: its name (docs/protocols.md) and what it is built from."""
+
+    name: str
+    options: ProtocolOptions
+
+    def exchange(self) -> Exchange:
+        """The protocol, built on the first call in this process (see the module's note)."""
+        built: Exchange | None = self.__dict__.get("_built")
+        if built is None:
+            built = build_protocol(self.name, self.options)
+            self.__dict__["_built"] = built  # a cache, not a field: eq and repr ignore it
+        return built
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_built"}

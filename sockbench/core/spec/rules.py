@@ -1,0 +1,177 @@
+"""The checks between options: what cannot run together, refused in one line each (pure).
+
+A single option's type and bounds are on its declaration (:mod:`.option`); what the
+options leave open is the sizing policy's (:mod:`.sizing`). What is left is here:
+combinations, and bounds that depend on another option (a payload's limit on the
+transport, a drain's on the timeout).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sockbench.core import bounds
+from sockbench.core.checks import parse_check
+from sockbench.core.datagrams import SEQ_SIZE
+from sockbench.core.expect import parse_escapes
+from sockbench.core.kinds import ExpectKind, Workload
+from sockbench.core.protocols import uses_key_options
+from sockbench.core.protocols.mix import check_key_options
+from sockbench.core.spec.load import Load
+from sockbench.core.spec.output import Output
+from sockbench.core.spec.request import Request
+from sockbench.endpoints import Endpoint, Proto
+from sockbench.errors import ConfigError
+
+UDP_MAX_PAYLOAD = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
+Reply = tuple[bytes | None, ExpectKind, bytes | int | None]
+
+
+def resolve_proto(given: Proto | None, endpoint: Endpoint | None) -> Proto:
+    """The target's scheme names the protocol; --proto must agree when given explicitly."""
+    chosen = given or (endpoint.proto if endpoint else Proto.TCP)
+    if endpoint and endpoint.proto != chosen:
+        raise ConfigError(
+            f"--proto {chosen.value} does not match target {endpoint.url()}; "
+            "drop --proto or fix one"
+        )
+    return chosen
+
+
+def check_payload(proto: Proto, payload: int) -> None:
+    if not proto.is_stream:
+        if payload < SEQ_SIZE:
+            raise ConfigError(
+                f"--payload {payload} is too small for datagrams: each carries an "
+                f"{SEQ_SIZE}-byte sequence number"
+            )
+        if payload > UDP_MAX_PAYLOAD:
+            raise ConfigError(
+                f"--payload {payload} is over the datagram limit of {UDP_MAX_PAYLOAD} bytes"
+            )
+
+
+def reply_of(request: Request, send_file: bytes | None) -> Reply:
+    """``(request, expect kind, expect value)`` from --send/--send-file and the --expect options.
+
+    Without --send the request is a generated payload echoed back; with it and no
+    expectation, the reply must echo the request. ``send_file`` is the file's content.
+    """
+    if request.send is not None and send_file is not None:
+        raise ConfigError("give --send or --send-file, not both")
+    sent = parse_escapes(request.send) if request.send is not None else send_file
+    if sent is not None and not sent:
+        raise ConfigError("the request given by --send/--send-file is empty")
+    given: list[tuple[ExpectKind, str | int]] = [
+        (kind, value)
+        for kind, value in (
+            (ExpectKind.EXACT, request.expect_reply),
+            (ExpectKind.SIZE, request.expect_size),
+            (ExpectKind.UNTIL, request.expect_until),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigError("give only one of --expect, --expect-size and --expect-until")
+    if not given:
+        return sent, ExpectKind.ECHO, None
+    if sent is None:
+        raise ConfigError("--expect/--expect-size/--expect-until need --send or --send-file")
+    kind, value = given[0]
+    if isinstance(value, int):
+        return sent, kind, value
+    parsed = parse_escapes(value)
+    if not parsed:
+        raise ConfigError(
+            f"--expect{'-until' if kind == ExpectKind.UNTIL else ''} must not be empty"
+        )
+    return sent, kind, parsed
+
+
+def check_sizes(proto: Proto, payload: int, sent: bytes | None) -> None:
+    """A message's bound depends on the transport: a datagram's, or the stream cap."""
+    datagram = not proto.is_stream
+    bounds.check_message_size(payload, "--payload", datagram=datagram)
+    if sent is not None:
+        bounds.check_message_size(len(sent), "--send", datagram=datagram)
+
+
+def check_workload(proto: Proto, load: Load, reply: Reply) -> None:
+    sent, expect, _ = reply
+    mode, rate = load.mode, load.rate
+    if load.pipeline > 1 and (not proto.is_stream or mode != Workload.ECHO):
+        raise ConfigError("--pipeline needs --mode echo over a stream protocol (tcp or unix)")
+    if mode == Workload.CHURN and not proto.is_stream:
+        raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
+    if mode == Workload.STREAM:
+        if not proto.is_stream and rate is None:
+            raise ConfigError("--mode stream over datagrams sends at a fixed rate: give --rate")
+        if proto.is_stream and rate is not None:
+            raise ConfigError("--mode stream over tcp/unix sends as fast as it can; drop --rate")
+        if sent is not None or expect != ExpectKind.ECHO:
+            raise ConfigError("--mode stream is one-way: --send/--expect do not apply")
+    if mode == Workload.CHURN and rate is not None:
+        raise ConfigError("--mode churn is closed-loop; drop --rate")
+    if not proto.is_stream and (sent is not None or expect != ExpectKind.ECHO):
+        raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
+
+
+def check_ramp(load: Load) -> None:
+    """A ramp applies to connections that stay, and the connect rate must keep up with it."""
+    ramp_s, connect_rate = load.ramp_s, load.connect_rate
+    if ramp_s and load.mode == Workload.CHURN:
+        raise ConfigError("--ramp applies to --mode echo and stream; churn connects per request")
+    if ramp_s and load.rate is None and connect_rate is not None:
+        needed = load.clients / connect_rate
+        if needed > ramp_s:
+            raise ConfigError(
+                f"--connect-rate {connect_rate:g} brings --clients {load.clients:,} up in "
+                f"{needed:g} s, longer than --ramp {ramp_s:g}; give --ramp {needed:g}s "
+                "or more, or raise --connect-rate"
+            )
+
+
+def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply) -> None:
+    """--protocol and its key options. Building the protocol (which may import a plugin)
+    is the option layer's edge's part of the checking (:mod:`sockbench.machine`)."""
+    sent, expect, _ = reply
+    protocol = request.protocol
+    if protocol != "echo":
+        if not proto.is_stream or mode != Workload.ECHO:
+            raise ConfigError("--protocol applies to --mode echo over tcp or unix")
+        if expect != ExpectKind.ECHO:
+            raise ConfigError(
+                "--expect/--expect-size/--expect-until are the echo protocol's; "
+                f"--protocol {protocol} checks its own replies"
+            )
+        if sent is not None and uses_key_options(protocol):
+            raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
+    check_key_options(request.key_space, request.key_pattern, request.value_size)
+
+
+def check_drain(drain_s: float | None, timeout_s: float) -> None:
+    if drain_s is not None and drain_s > timeout_s:
+        raise ConfigError(
+            f"--drain {drain_s:g} is longer than --timeout {timeout_s:g}: a request is "
+            "followed at most --timeout after it was sent or due; lower --drain or raise "
+            "--timeout"
+        )
+
+
+def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) -> None:
+    """Each --check parses, and measures what this run measures."""
+    for expr in checks:
+        check = parse_check(expr)
+        if check.needs_datagrams and proto.is_stream:
+            raise ConfigError(f"--check {expr!r}: loss is measured over udp and unix-dgram")
+        if check.needs_rate and rate is None:
+            raise ConfigError(f"--check {expr!r}: achieved compares with --rate; give one")
+
+
+def json_path(output: Output) -> str | None:
+    """``-J`` is ``--json -``."""
+    if not output.json_stdout:
+        return output.json_path
+    if output.json_path not in (None, "-"):
+        raise ConfigError("give -J or --json PATH, not both")
+    return "-"

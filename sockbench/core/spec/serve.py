@@ -1,0 +1,76 @@
+"""``sockbench serve``: one built-in model, where it binds (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sockbench.core.kinds import ServerBehaviour
+from sockbench.core.machine import Machine
+from sockbench.core.spec.load import Load
+from sockbench.core.spec.option import (
+    NONE,
+    SERVE,
+    Names,
+    check_names,
+    choice_of,
+    option,
+    optional,
+    parse_record,
+    text,
+    values_of,
+)
+from sockbench.core.spec.output import Output
+from sockbench.core.spec.server import DEFAULT_MODEL, BuiltIn, ServerOptions
+from sockbench.endpoints import Endpoint, Proto, parse_bind
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    bind: str | None = option(
+        None, "--bind", help="HOST:PORT, or a Unix socket path", parse=optional(text),
+        commands=SERVE, default_help="127.0.0.1:9000; unix: $XDG_RUNTIME_DIR/sockbench-unix.sock",
+    )  # fmt: skip
+    behaviour: ServerBehaviour = option(
+        ServerBehaviour.ECHO, "--behaviour", help="echo, or sink (read and discard)",
+        parse=choice_of(ServerBehaviour), choices=values_of(ServerBehaviour), commands=SERVE,
+    )  # fmt: skip
+
+
+#: The records ``serve`` takes its options from, in the order ``serve --help`` lists them.
+SERVE_RECORDS = (Load, ServerOptions, ServeOptions, Output)
+
+
+@dataclass(frozen=True)
+class ServeSpec:
+    server: BuiltIn
+    bind: Endpoint
+    output: Output
+
+
+def validate_serve(
+    values: Mapping[str, object], machine: Machine, names: Names, spelled: Mapping[str, str] = NONE
+) -> ServeSpec:
+    """``sockbench serve``'s options: the server to run and where it binds."""
+    check_names(values, SERVE_RECORDS, "serve")
+    load = parse_record(Load, values, "serve", names, spelled)
+    chosen = parse_record(ServerOptions, values, "serve", names, spelled)
+    serve = parse_record(ServeOptions, values, "serve", names, spelled)
+    proto = load.proto or Proto.TCP
+    endpoint = parse_bind(serve.bind or default_bind(proto, machine), proto)
+    server = BuiltIn(
+        chosen.server_model or DEFAULT_MODEL,
+        serve.behaviour,
+        chosen.server_threads,
+        chosen.server_processes,
+    )
+    return ServeSpec(server, endpoint, parse_record(Output, values, "serve", names, spelled))
+
+
+def default_bind(proto: Proto, machine: Machine) -> str:
+    """Where ``serve`` listens without --bind: a TCP/UDP port, or a socket file in the
+    user's runtime directory (never the current one, which a name like HOST:PORT would
+    litter)."""
+    if proto.is_unix:
+        return f"{machine.runtime_dir.rstrip('/')}/sockbench-{proto.value}.sock"
+    return "127.0.0.1:9000"
