@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,20 +20,19 @@ from typing import Any
 
 import trio
 
-from sockbench.core.degraded import degraded_reason
 from sockbench.core.forecast import predicted_warnings
 from sockbench.core.progress import ProgressFn
-from sockbench.core.result import Measurement, build_result, run_warnings
+from sockbench.core.result import build_result
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus, result_exit_code
-from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.core.warning import RunWarning
 from sockbench.engine.backends import WorkerBackend
-from sockbench.engine.cluster import node_summary, open_cluster, require_ray, worker_names
-from sockbench.engine.coordinator import DriveOutcome, coordinate
+from sockbench.engine.cluster import open_cluster, require_ray
+from sockbench.engine.coordinator import coordinate
 from sockbench.engine.interrupts import Interrupts
 from sockbench.engine.limits import check_descriptors
+from sockbench.engine.measurement import Measured, measurement, window_bounds
 from sockbench.engine.sampling import TreeSampler
-from sockbench.engine.worker import Window
 from sockbench.environment import collect_environment
 from sockbench.servers.chosen import OpenServer, open_chosen
 from sockbench.servers.external import ServerLogs
@@ -42,7 +40,6 @@ from sockbench.servers.external import ServerLogs
 log = logging.getLogger(__name__)
 PRIVATE_PREFIX = "sockbench-"
 _PRIVATE_NAME = re.compile(rf"^{PRIVATE_PREFIX}(\d+)-")
-SATURATION = 0.9  # of the generator's CPU capacity
 
 
 @dataclass(frozen=True)
@@ -95,44 +92,6 @@ def remove_stale_dirs(base: str | None = None) -> list[str]:
     return removed
 
 
-def _generator_summary(
-    sampler: TreeSampler, window: Window | None, workers: int, cores: int
-) -> dict[str, Any] | None:
-    """The generator's own CPU, and whether it ran out of it (then it measured itself)."""
-    summary = sampler.summary(*_bounds(window))
-    if summary is None:
-        return None
-    # Each worker is one trio thread: it saturates at one core, whatever the machine has.
-    capacity = 100.0 * min(workers, cores)
-    return {
-        **summary.to_json(),
-        "workers": workers,
-        "cores": cores,
-        "saturated": summary.cpu_percent_mean >= SATURATION * capacity,
-    }
-
-
-def _wall_clock(window: Window | None) -> float | None:
-    """``time.time()`` of the start of measurement (for the interval log's StartTime)."""
-    if window is None:
-        return None
-    return round(time.time() - (time.monotonic_ns() - window.measure_start_ns) / 1e9, 3)
-
-
-def _bounds(window: Window | None) -> tuple[int, int]:
-    return (window.measure_start_ns, window.measure_end_ns) if window else (0, 2**63)
-
-
-def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
-    return RunWarning(
-        WarningKind.GENERATOR_SATURATED,
-        f"the load generator used {generator['cpu_percent_mean']:.0f}% CPU with "
-        f"{generator['workers']} worker(s) on {generator['cores']} core(s): this run measured "
-        "the client as much as the server",
-        "add --workers (and cores), or lower --clients or --rate",
-    )
-
-
 def run(
     spec: RunSpec,
     *,
@@ -173,7 +132,7 @@ def run(
                 warn(warning)
         measured = _measure(stack, spec, server, private, progress, interrupts)
     result = build_result(
-        _measurement(spec, measured, server, predicted, cores, command, environment, started_at)
+        measurement(measured, server, predicted, cores, command, environment, started_at)
     )
     code = result_exit_code(result)
     if result["status"] == RunStatus.INTERRUPTED and interrupts.exit_code:
@@ -192,15 +151,6 @@ def _prepare_generator(spec: RunSpec) -> int:
     return len(os.sched_getaffinity(0))
 
 
-@dataclass(frozen=True)
-class _Measured:
-    spec: RunSpec  # with a cluster's worker count, once it joined
-    drive: DriveOutcome
-    server_resources: dict[str, Any] | None
-    generator: TreeSampler
-    backend: WorkerBackend | None
-
-
 def _measure(
     stack: contextlib.ExitStack,
     spec: RunSpec,
@@ -208,7 +158,7 @@ def _measure(
     private: str,
     progress: ProgressFn | None,
     interrupts: Interrupts,
-) -> _Measured:
+) -> Measured:
     """Place the workers, drive the clients over the window, sample both sides' CPU."""
     process = server.process
     server_sampler = stack.enter_context(TreeSampler(process.pid)) if process else None
@@ -231,64 +181,6 @@ def _measure(
             backend=backend,
         )
     )
-    summary = server_sampler.summary(*_bounds(drive.window)) if server_sampler else None
+    summary = server_sampler.summary(*window_bounds(drive.window)) if server_sampler else None
     log.info("run %s after %.2f s measured", drive.status, drive.measured_s)
-    return _Measured(spec, drive, summary.to_json() if summary else None, generator, backend)
-
-
-def _measurement(
-    spec: RunSpec,
-    measured: _Measured,
-    server: OpenServer,
-    predicted: list[RunWarning],
-    cores: int,
-    command: str,
-    environment: dict[str, Any],
-    started_at: str,
-) -> Measurement:
-    """What the result is built from: the numbers, their status, and every warning."""
-    drive, spec = measured.drive, measured.spec
-    generator = _generator_summary(measured.generator, drive.window, drive.workers, cores)
-    status = drive.status
-    degraded = degraded_reason(drive.tally) if status == RunStatus.COMPLETED else None
-    warnings = [*predicted]
-    if degraded is not None:
-        status = RunStatus.DEGRADED
-        warnings.append(
-            RunWarning(
-                WarningKind.DEGRADED,
-                f"the run is marked degraded: {degraded}",
-                "check the target: it died, stopped, or answered nothing usable",
-            )
-        )
-    names = worker_names(measured.backend)
-    warnings += run_warnings(drive.tally, status, drive.failed_workers, names)
-    if drive.nodes is not None:
-        generator, node_warnings = node_summary(
-            generator, drive.nodes, measured.backend, spec.load.warmup_s
-        )
-        warnings += node_warnings
-    elif generator and generator["saturated"]:
-        warnings.append(_saturation_warning(generator))
-    external = server.to_json()
-    if "error" in external:
-        warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
-    return Measurement(
-        spec=spec,
-        command=command,
-        environment=environment,
-        server={
-            "model": spec.server_name,
-            "target": server.endpoint.url(),
-            "cpus": sorted(spec.sizing.server_cpus) or None,
-            **external,
-        },
-        started_at=started_at,
-        duration_s=drive.measured_s,
-        status=status,
-        tally=drive.tally,
-        warnings=warnings,
-        server_resources=measured.server_resources,
-        generator=generator,
-        measurement_started_at_s=_wall_clock(drive.window),
-    )
+    return Measured(spec, drive, summary.to_json() if summary else None, generator, backend)

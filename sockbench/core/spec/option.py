@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 from sockbench.errors import ConfigError
 
@@ -125,52 +125,34 @@ class Option(Generic[T]):
             self.bound(value, flag)
 
 
+class How(TypedDict, total=False):
+    """How an option reads besides its default, flags, help and parser: :class:`Option`'s
+    other fields, each optional where it is declared."""
+
+    choices: tuple[str, ...] | Vocabulary
+    minimum: float | None
+    positive: bool
+    bound: Callable[[Any, str], object] | None
+    commands: frozenset[CommandName]
+    metavar: str | None
+    default_help: str | None
+    repeatable: bool
+    defaults: Mapping[CommandName, object]
+    renamed: Mapping[CommandName, tuple[str, ...]]
+
+
 def declare(
-    default: T,
-    *flags: str,
-    help: str,
-    parse: Callable[[object, str], T],
-    choices: tuple[str, ...] | Vocabulary = (),
-    minimum: float | None = None,
-    positive: bool = False,
-    bound: Callable[[Any, str], object] | None = None,
-    commands: frozenset[CommandName] = RUN,
-    metavar: str | None = None,
-    default_help: str | None = None,
-    repeatable: bool = False,
-    defaults: Mapping[CommandName, object] = NONE,
-    renamed: Mapping[CommandName, tuple[str, ...]] = NONE,
+    default: T, *flags: str, help: str, parse: Callable[[object, str], T], **how: Unpack[How]
 ) -> Option[T]:
     """An option to share between fields (:func:`field_of`), as compare's axes do."""
-    return Option(
-        flags, help, default, parse, choices, minimum, positive, bound, commands, metavar,
-        default_help, repeatable, defaults=MappingProxyType(dict(defaults)),
-        renamed=MappingProxyType(dict(renamed)),
-    )  # fmt: skip
+    return Option(flags, help, default, parse, **how)
 
 
 def option(
-    default: T,
-    *flags: str,
-    help: str,
-    parse: Callable[[object, str], T],
-    choices: tuple[str, ...] | Vocabulary = (),
-    minimum: float | None = None,
-    positive: bool = False,
-    bound: Callable[[Any, str], object] | None = None,
-    commands: frozenset[CommandName] = RUN,
-    metavar: str | None = None,
-    default_help: str | None = None,
-    repeatable: bool = False,
-    defaults: Mapping[CommandName, object] = NONE,
-    renamed: Mapping[CommandName, tuple[str, ...]] = NONE,
+    default: T, *flags: str, help: str, parse: Callable[[object, str], T], **how: Unpack[How]
 ) -> T:
     """A field that declares its option: ``clients: int = option(1, "--clients", ...)``."""
-    return declare(
-        default, *flags, help=help, parse=parse, choices=choices, minimum=minimum,
-        positive=positive, bound=bound, commands=commands, metavar=metavar,
-        default_help=default_help, repeatable=repeatable, defaults=defaults, renamed=renamed,
-    ).field()  # fmt: skip
+    return declare(default, *flags, help=help, parse=parse, **how).field()
 
 
 def field_of(shared: Option[T]) -> T:
@@ -336,5 +318,5 @@ def listed(
     return Option(
         of.flags, help or of.help, parse_list(default, of.flag), parse_list, of.choices,
         commands=commands, metavar=of.metavar, default_help=default_help or default,
-        many=True, renamed=MappingProxyType(dict(renamed)),
+        many=True, renamed=renamed,
     )  # fmt: skip

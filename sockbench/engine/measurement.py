@@ -1,0 +1,132 @@
+"""What a run's result is built from: its numbers, the generator's CPU, every warning.
+
+Split from :mod:`.runner`, which runs; this judges what was run: whether the target
+degraded, whether the generator ran out of CPU (then it measured itself), what the
+cluster's nodes and a command that died add.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sockbench.core.degraded import degraded_reason
+from sockbench.core.result import Measurement, run_warnings
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.status import RunStatus
+from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.engine.backends import WorkerBackend
+from sockbench.engine.cluster import node_summary, worker_names
+from sockbench.engine.coordinator import DriveOutcome
+from sockbench.engine.sampling import TreeSampler
+from sockbench.engine.worker import Window
+from sockbench.servers.chosen import OpenServer
+
+SATURATION = 0.9  # of the generator's CPU capacity
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What driving the clients gave: the numbers, and the samplers' view of it."""
+
+    spec: RunSpec  # with a cluster's worker count, once it joined
+    drive: DriveOutcome
+    server_resources: dict[str, Any] | None
+    generator: TreeSampler
+    backend: WorkerBackend | None
+
+
+def measurement(
+    measured: Measured,
+    server: OpenServer,
+    predicted: list[RunWarning],
+    cores: int,
+    command: str,
+    environment: dict[str, Any],
+    started_at: str,
+) -> Measurement:
+    """What the result is built from: the numbers, their status, and every warning."""
+    drive, spec = measured.drive, measured.spec
+    generator = _generator_summary(measured.generator, drive.window, drive.workers, cores)
+    status = drive.status
+    degraded = degraded_reason(drive.tally) if status == RunStatus.COMPLETED else None
+    warnings = [*predicted]
+    if degraded is not None:
+        status = RunStatus.DEGRADED
+        warnings.append(
+            RunWarning(
+                WarningKind.DEGRADED,
+                f"the run is marked degraded: {degraded}",
+                "check the target: it died, stopped, or answered nothing usable",
+            )
+        )
+    names = worker_names(measured.backend)
+    warnings += run_warnings(drive.tally, status, drive.failed_workers, names)
+    if drive.nodes is not None:
+        generator, node_warnings = node_summary(
+            generator, drive.nodes, measured.backend, spec.load.warmup_s
+        )
+        warnings += node_warnings
+    elif generator and generator["saturated"]:
+        warnings.append(_saturation_warning(generator))
+    external = server.to_json()
+    if "error" in external:
+        warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
+    return Measurement(
+        spec=spec,
+        command=command,
+        environment=environment,
+        server={
+            "model": spec.server_name,
+            "target": server.endpoint.url(),
+            "cpus": sorted(spec.sizing.server_cpus) or None,
+            **external,
+        },
+        started_at=started_at,
+        duration_s=drive.measured_s,
+        status=status,
+        tally=drive.tally,
+        warnings=warnings,
+        server_resources=measured.server_resources,
+        generator=generator,
+        measurement_started_at_s=_wall_clock(drive.window),
+    )
+
+
+def _generator_summary(
+    sampler: TreeSampler, window: Window | None, workers: int, cores: int
+) -> dict[str, Any] | None:
+    """The generator's own CPU, and whether it ran out of it (then it measured itself)."""
+    summary = sampler.summary(*window_bounds(window))
+    if summary is None:
+        return None
+    # Each worker is one trio thread: it saturates at one core, whatever the machine has.
+    capacity = 100.0 * min(workers, cores)
+    return {
+        **summary.to_json(),
+        "workers": workers,
+        "cores": cores,
+        "saturated": summary.cpu_percent_mean >= SATURATION * capacity,
+    }
+
+
+def _wall_clock(window: Window | None) -> float | None:
+    """``time.time()`` of the start of measurement (for the interval log's StartTime)."""
+    if window is None:
+        return None
+    return round(time.time() - (time.monotonic_ns() - window.measure_start_ns) / 1e9, 3)
+
+
+def window_bounds(window: Window | None) -> tuple[int, int]:
+    return (window.measure_start_ns, window.measure_end_ns) if window else (0, 2**63)
+
+
+def _saturation_warning(generator: dict[str, Any]) -> RunWarning:
+    return RunWarning(
+        WarningKind.GENERATOR_SATURATED,
+        f"the load generator used {generator['cpu_percent_mean']:.0f}% CPU with "
+        f"{generator['workers']} worker(s) on {generator['cores']} core(s): this run measured "
+        "the client as much as the server",
+        "add --workers (and cores), or lower --clients or --rate",
+    )
