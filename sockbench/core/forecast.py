@@ -152,17 +152,13 @@ def _port_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
     ]
 
 
-def measured_warnings(doc: Mapping[str, Any]) -> list[RunWarning]:
-    """Limits a finished run shows: the queue clients wait in, ports held in TIME_WAIT."""
-    config, totals = doc.get("config") or {}, doc.get("totals") or {}
+def measured_warnings(spec: RunSpec, totals: Mapping[str, Any]) -> list[RunWarning]:
+    """Limits a finished run shows in its ``totals``: the queue clients wait in, ports
+    held in TIME_WAIT."""
     warnings = []
-    rps, clients, timeout = (
-        totals.get("throughput_rps"),
-        config.get("clients"),
-        config.get("timeout_s"),
-    )
-    closed_loop = not config.get("rate") and config.get("mode", "echo") == "echo"
-    if closed_loop and rps and clients and timeout:
+    rps, clients, timeout = totals.get("throughput_rps"), spec.load.clients, spec.sizing.timeout_s
+    closed_loop = not spec.load.rate and spec.load.mode == Workload.ECHO
+    if closed_loop and rps:
         wait = clients / rps  # Little's law: requests in flight = throughput x time each
         if wait >= timeout / 2:
             warnings.append(
@@ -174,11 +170,11 @@ def measured_warnings(doc: Mapping[str, Any]) -> list[RunWarning]:
                     f"raise --timeout (to {max(10.0, 4 * wait):.0f}s, say) or lower --clients",
                 )
             )
-    warnings.extend(_time_wait_warnings(config, totals))
+    warnings.extend(_time_wait_warnings(len(spec.sizing.source_ips), totals))
     return warnings
 
 
-def _time_wait_warnings(config: Mapping[str, Any], totals: Mapping[str, Any]) -> list[RunWarning]:
+def _time_wait_warnings(source_ips: int, totals: Mapping[str, Any]) -> list[RunWarning]:
     """Ports a churn run leaves in TIME_WAIT, against the ports its addresses have.
 
     Only when none ran out: running out is its own warning (``no_ephemeral_port``). A
@@ -186,7 +182,7 @@ def _time_wait_warnings(config: Mapping[str, Any], totals: Mapping[str, Any]) ->
     TIME_WAIT ports (``net.ipv4.tcp_tw_reuse``, on by default for loopback only).
     """
     per_s = totals.get("connections_per_s")
-    sources = max(1, len(config.get("source_ips") or ()))
+    sources = max(1, source_ips)
     ports = PORTS_PER_ADDRESS * sources
     held = (per_s or 0) * TIME_WAIT_S
     ran_out = any(

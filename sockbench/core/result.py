@@ -106,7 +106,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
     doc["generator"] = m.generator
     if m.ran:
         doc["measurement_started_at_s"] = m.measurement_started_at_s
-    add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(doc)])
+    add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(spec, doc["totals"])])
     if spec.output.checks:
         checks = [parse_check(expr) for expr in spec.output.checks]
         doc["checks"] = [c.to_json() for c in evaluate(checks, doc)]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sockbench.core.forecast import measured_warnings, predicted_warnings
 from sockbench.core.machine import Machine
 from tests.support.specs import spec_of
@@ -45,16 +43,15 @@ def test_busy_machine() -> None:
     assert _kinds(busy, clients=1) == ["busy_machine"]
 
 
-def _doc(**totals: Any) -> dict[str, Any]:
-    return {"config": {"clients": 50_000, "timeout_s": 1.0, "mode": "echo"}, "totals": totals}
+WAITING = spec_of({"clients": 50_000, "timeout_s": 1.0})
 
 
 def test_littles_law_when_clients_wait_near_the_timeout() -> None:
-    [warning] = measured_warnings(_doc(throughput_rps=47_000.0))
+    [warning] = measured_warnings(WAITING, {"throughput_rps": 47_000.0})
     assert warning.kind == "littles_law"
     assert "wait about 1.06 s per request" in warning.message
     assert "raise --timeout" in warning.advice
-    assert measured_warnings(_doc(throughput_rps=500_000.0)) == []
+    assert measured_warnings(WAITING, {"throughput_rps": 500_000.0}) == []
 
 
 def test_littles_law_against_the_timeout_before_load() -> None:
@@ -97,11 +94,9 @@ def test_auto_workers_past_the_per_cpu_cap_only_so_far() -> None:
 
 
 def _churn(per_s: float, sources: int = 1, **errors: int) -> list[str]:
-    doc = {
-        "config": {"mode": "churn", "source_ips": [f"127.0.0.{i + 2}" for i in range(sources)]},
-        "totals": {"connections_per_s": per_s, "errors": errors},
-    }
-    return [w.message for w in measured_warnings(doc)]
+    spec = spec_of({"mode": "churn", "source_ips": f"127.0.0.2-127.0.0.{sources + 1}"})
+    totals = {"connections_per_s": per_s, "errors": errors}
+    return [w.message for w in measured_warnings(spec, totals)]
 
 
 def test_time_wait_says_how_far_over_the_ports_a_churn_run_went() -> None:
