@@ -1,7 +1,7 @@
 """Where a connected client's memory goes: a tracemalloc profile per client.
 
 Runs ``--clients`` of the engine's own client tasks in this process (trio), against a
-``sockbench serve --model selectors`` process, in two modes:
+``sockbench serve --server selectors`` process, in two modes:
 
 * open loop (``clients.stream.open_loop``) at 0.01 requests/s per client: connected
   and nearly idle, the case ``benchmarks/scale.py`` measures;
@@ -150,7 +150,7 @@ def measure_one(mode: str, clients: int, settle_s: float, traced: bool) -> dict[
     """Profile one mode in this (fresh) process, so RSS starts from nothing reused."""
     raise_fd_limit()
     port = free_port()
-    server = [*SOCKBENCH, "serve", "--model", "selectors", "--bind", f"127.0.0.1:{port}"]
+    server = [*SOCKBENCH, "serve", "--server", "selectors", "--bind", f"127.0.0.1:{port}"]
     with running(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
         wait_tcp(port)
         if traced:

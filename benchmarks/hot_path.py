@@ -1,6 +1,6 @@
 """What one closed-loop echo request costs the generator: syscalls, allocations, CPU.
 
-A ``sockbench serve --model selectors`` process is the server (never the generator).
+A ``sockbench serve --server selectors`` process is the server (never the generator).
 For TCP, UDP, unix and unix-dgram (``--protos``), 1 and 100 clients, and both engine
 paths: the batched pump (``clients.pump.Pump``, one epoll set for all of a worker's
 sockets; the default for every echo workload) and a trio task per client (``--no-batch``):
@@ -443,7 +443,7 @@ def serving(proto: str, args: argparse.Namespace, tmp: Path) -> Iterator[str]:
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         bind = f"127.0.0.1:{free_port(kind)}"
         target = f"{proto}://{bind}"
-    server = [*SOCKBENCH, "serve", "--model", args.model, "--proto", proto, "--bind", bind]
+    server = [*SOCKBENCH, "serve", "--server", args.model, "--proto", proto, "--bind", bind]
     if args.server_cpu and shutil.which("taskset"):
         server = ["taskset", "-c", args.server_cpu, *server]
     with running(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
@@ -511,7 +511,7 @@ def main() -> None:
         [
             "# Hot path: one closed-loop echo request, as the generator sees it",
             "",
-            f"Machine: {machine_line()}. Server: `sockbench serve --model {args.model}` in its "
+            f"Machine: {machine_line()}. Server: `sockbench serve --server {args.model}` in its "
             f"own process; {PAYLOAD}-byte requests; generator `--workers 1`. Pinning: server "
             f"on CPU {args.server_cpu or '(any)'}, generator on CPU {args.client_cpu or '(any)'} "
             "(unpinned, one-client numbers jump between two modes: same or different CPU).",

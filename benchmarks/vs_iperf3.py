@@ -219,7 +219,7 @@ def diagnose(args: argparse.Namespace) -> list[str]:
     """Every sender against every receiver, 1 stream, alternated."""
     sink_port, plain_port = free_port(), free_port()
     model = args.server or "asyncio"
-    serve = [*SOCKBENCH, "serve", "--model", model, "--behaviour", "sink",
+    serve = [*SOCKBENCH, "serve", "--server", model, "--behaviour", "sink",
              "--bind", f"127.0.0.1:{sink_port}"]  # fmt: skip
     cells: dict[tuple[str, str], list[dict[str, Any]]] = {}
     receivers = {f"sockbench {model} sink": sink_port, "plain Python sink": plain_port}
