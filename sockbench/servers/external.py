@@ -289,7 +289,7 @@ def _pinned(cpus: tuple[int, ...]) -> Any:
     if not cpus:
         return None
     # Before exec, so every thread and process the server starts inherits it. The set was
-    # checked against this process's CPUs (sockbench.config); a cgroup that forbids some
+    # checked against this process's CPUs (sockbench.core.spec.sizing); a cgroup that forbids some
     # makes the start fail with the reason.
     return lambda: os.sched_setaffinity(0, cpus)
 

@@ -26,7 +26,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def check_options(spec: BuiltIn, proto: Proto) -> ModelInfo:
     """The model of ``spec``, if it exists here and serves ``proto``; else :class:`ConfigError`.
 
-    Called by ``sockbench.config`` for run and compare and by :func:`serve_forever`; the
+    Called by ``sockbench.servers.chosen.check_server`` for run, compare and serve and by
+    :func:`serve_forever`; the
     numbers in ``spec`` were checked by config, with the user's flag names.
     """
     info = get_model(spec.model)
