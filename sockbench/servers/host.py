@@ -27,8 +27,8 @@ def check_options(spec: BuiltIn, proto: Proto) -> ModelInfo:
     """The model of ``spec``, if it exists here and serves ``proto``; else :class:`ConfigError`.
 
     Called by ``sockbench.servers.chosen.check_server`` for run, compare and serve and by
-    :func:`serve_forever`; the
-    numbers in ``spec`` were checked by config, with the user's flag names.
+    :func:`serve_forever`; the numbers in ``spec`` were checked by the option layer
+    (:mod:`sockbench.core.spec`), with the user's flag names.
     """
     info = get_model(spec.model)
     if proto not in info.protos:
