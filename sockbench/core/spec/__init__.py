@@ -6,19 +6,9 @@
 - :mod:`.rules`: the checks between options; :mod:`.sizing`: what they leave open,
   decided with the machine;
 - :mod:`.run`: :class:`RunSpec`, what the engine runs; :mod:`.compare` and
-  :mod:`.serve`: the other commands' own options.
+  :mod:`.serve`: the other commands' own options; :mod:`.commands`: which records each
+  command reads.
+
+Nothing is imported here: the CLI reads the declarations at every start, and should not
+pay for what checking a run needs.
 """
-
-from sockbench.core.spec.run import RunOptions, RunSpec, parse_run, validate_run
-from sockbench.core.spec.server import BuiltIn, Command, Server, Target
-
-__all__ = [
-    "BuiltIn",
-    "Command",
-    "RunOptions",
-    "RunSpec",
-    "Server",
-    "Target",
-    "parse_run",
-    "validate_run",
-]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sockbench.core import bounds
-from sockbench.core.checks import parse_check
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import ExpectKind, Workload
@@ -160,6 +159,8 @@ def check_drain(drain_s: float | None, timeout_s: float) -> None:
 
 def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) -> None:
     """Each --check parses, and measures what this run measures."""
+    from sockbench.core.checks import parse_check  # its metric registry imports numpy
+
     for expr in checks:
         check = parse_check(expr)
         if check.needs_datagrams and proto.is_stream:
