@@ -170,9 +170,9 @@ def build_plan(
     own = parse_record(CompareOptions, values, "compare", NAMES, spelled)
     shared = parse_run(values, NAMES, "compare", spelled)
     flag = spelled.get("server_cmds", "--server-cmd")
+    ready_timeout_s = shared.server_options.ready_timeout_s
     commands = _commands_by_name(
-        named_commands(own.server_cmds, own.ready_lines, shared.server.ready_timeout_s, flag=flag),
-        flag,
+        named_commands(own.server_cmds, own.ready_lines, ready_timeout_s, flag=flag), flag
     )
     builtin = tuple(m for m in axes.server_model if m) or (() if commands else DEFAULT_MODELS)
     models = builtin + tuple(commands)
@@ -233,7 +233,7 @@ def _cell(
         shared,
         load=replace(shared.load, proto=proto, clients=clients),
         request=replace(shared.request, payload=payload),
-        server=_server(shared.server, commands.get(model), model),
+        server_options=_server(shared.server_options, commands.get(model), model),
         output=replace(shared.output, out_dir=None),
     )
 

@@ -50,7 +50,7 @@ class RunOptions:
 
     load: Load = field(default_factory=Load)
     request: Request = field(default_factory=Request)
-    server: ServerOptions = field(default_factory=ServerOptions)
+    server_options: ServerOptions = field(default_factory=ServerOptions)
     generator: Generator = field(default_factory=Generator)
     output: Output = field(default_factory=Output)
 
@@ -76,7 +76,13 @@ def parse_run(
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything that defines one run."""
+    """Everything that defines one run.
+
+    The trade-off: the options as given stay beside what they decide (``load.timeout_s``
+    None beside ``sizing.timeout_s`` 10.0), which costs two fields where one would do, so
+    that the result records what was asked as it always has and nothing downstream
+    decides again: the engine reads only the decisions.
+    """
 
     proto: Proto
     server: Server
@@ -182,7 +188,8 @@ def validate_run(
     installed models and may import a plugin.
     """
     load, request, chosen, generator, output = (
-        options.load, options.request, options.server, options.generator, options.output,
+        options.load, options.request, options.server_options, options.generator,
+        options.output,
     )  # fmt: skip
     endpoint = (
         parse_target(chosen.target, allow_remote=generator.allow_remote) if chosen.target else None
