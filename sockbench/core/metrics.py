@@ -25,8 +25,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from sockbench.core.histogram import decode
-
 
 class Better(StrEnum):
     HIGHER = "higher"
@@ -119,6 +117,9 @@ class Metric:
         if self.percentile is None:  # min, mean, max
             value: int | float = summary[self.stat]
             return value
+        # hdrh and numpy only here: the registry is imported by every report and the CLI.
+        from sockbench.core.histogram import decode
+
         return int(decode(summary["histogram"]).get_value_at_percentile(self.percentile))
 
     @property
