@@ -238,3 +238,14 @@ def test_a_latency_is_still_reported_in_seconds() -> None:
         "measured": "9.16 ms", "passed": True,
     }  # fmt: skip
     assert parse_check("rps >= 10.5k").threshold_us is None
+
+
+@pytest.mark.parametrize("expr", ["achieved >= 99%", "offered >= 1900"])
+def test_an_open_loop_metric_without_rate_is_refused_by_its_name(expr: str) -> None:
+    from sockbench.core.spec.rules import check_thresholds
+    from sockbench.endpoints import Proto
+
+    metric = expr.split()[0]
+    with pytest.raises(ConfigError, match=f"{metric} is measured in open loop; give --rate"):
+        check_thresholds([expr], Proto.TCP, None)
+    check_thresholds([expr], Proto.TCP, 2000.0)

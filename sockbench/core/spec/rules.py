@@ -166,7 +166,9 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
         if check.needs_datagrams and proto.is_stream:
             raise ConfigError(f"--check {expr!r}: loss is measured over udp and unix-dgram")
         if check.needs_rate and rate is None:
-            raise ConfigError(f"--check {expr!r}: achieved compares with --rate; give one")
+            raise ConfigError(
+                f"--check {expr!r}: {check.metric} is measured in open loop; give --rate"
+            )
 
 
 def json_path(output: Output) -> str | None:
