@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit e2e system-deps clean
+.PHONY: run test lint typecheck unit e2e coverage system-deps clean
+SUITE := pytest tests -q
+PYTEST := $(BIN)/python -m $(SUITE)
+# The suite runs in two passes: every test but the `solo` ones on 2 processes (pytest-xdist),
+# then the `solo` ones alone (a Ray cluster: tests/support/tiers.py).
+PARALLEL := -n 2
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,16 +34,28 @@ typecheck: $(STAMP)
 # Test tiers (tests/support/tiers.py): every test is marked unit, e2e or slow (core/,
 # report/ and compare/ are unit unless marked); a test with no tier fails collection, and a
 # unit test that opens a socket or starts a process fails.
-# The pure tests, in seconds: no process, socket or browser, no whole report with charts.
+# unit: the pure tests, in seconds (under 20 s): no process, socket or browser, no whole
+# report with charts. One process: starting xdist's workers would cost more than it saves.
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m unit
+	$(PYTEST) -m unit
 
 # Real servers, real sockets, real files, chromium; and the slow pure tests.
 e2e: $(STAMP)
-	$(BIN)/python -m pytest tests -q -m "e2e or slow"
+	$(PYTEST) $(PARALLEL) -m "(e2e or slow) and not solo"
+	$(PYTEST) -m "(e2e or slow) and solo"
 
+# Every tier (about 6 minutes on 2 cores).
 test: $(STAMP) system-deps lint typecheck
-	$(BIN)/python -m pytest tests -q
+	$(PYTEST) $(PARALLEL) -m "not solo"
+	$(PYTEST) -m solo
+
+# Branch coverage of the whole suite, sockbench's own processes included ([tool.coverage]).
+coverage: $(STAMP)
+	rm -f .coverage .coverage.*
+	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m $(SUITE) $(PARALLEL) -m "not solo"
+	COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/python -m coverage run -m $(SUITE) -m solo
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report --skip-covered --sort=cover
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

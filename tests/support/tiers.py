@@ -12,6 +12,10 @@ A test takes its tier from a marker (``pytestmark`` in its module, a decorator, 
 else. ``unit`` with another tier fails too (``e2e`` with ``slow`` is allowed: both are
 outside ``make unit``).
 
+``make test`` runs every test but the ``solo`` ones on 2 processes (pytest-xdist), then the
+``solo`` ones alone: tests that take the machine or share something machine-wide. A folder
+of :data:`SOLO_FOLDERS` is ``solo`` whole.
+
 A unit test cannot reach out: while it runs, opening a socket (other than a socketpair,
 which trio and asyncio make for their own wake-ups), connecting, binding, or starting a
 process (``subprocess``, ``os.fork``, ``os.posix_spawn``, multiprocessing) raises
@@ -34,6 +38,9 @@ TIERS = ("unit", "e2e", "slow")
 TESTS = Path(__file__).resolve().parents[1]
 #: Folders under tests/ whose tests are ``unit`` unless they mark another tier.
 UNIT_FOLDERS = ("core", "report", "compare")
+#: Folders whose tests run alone, after the parallel part (``solo``): tests/cluster starts a
+#: Ray cluster of three nodes per module and counts (and kills) Ray's actors machine-wide.
+SOLO_FOLDERS = ("cluster",)
 
 
 class UnitTierViolation(BaseException):
@@ -47,24 +54,29 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "unit: pure and fast: no process, socket or browser")
     config.addinivalue_line("markers", "e2e: real processes, sockets, files or a browser")
     config.addinivalue_line("markers", "slow: pure but seconds each (whole reports with charts)")
+    config.addinivalue_line("markers", "solo: runs alone, not beside other tests (make test)")
 
 
-def _default_tier(path: Path) -> str | None:
+def _folder(path: Path) -> str | None:
+    """The folder under tests/ that holds ``path`` (None: elsewhere, or tests/ itself)."""
     try:
         parts = path.resolve().relative_to(TESTS).parts
     except ValueError:
         return None
-    return "unit" if len(parts) > 1 and parts[0] in UNIT_FOLDERS else None
+    return parts[0] if len(parts) > 1 else None
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects by the markers it adds
+@pytest.hookimpl(tryfirst=True)  # first: -m deselects by the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     untiered: list[str] = []
     mixed: list[str] = []
     for item in items:
+        folder = _folder(item.path)
+        if folder in SOLO_FOLDERS:
+            item.add_marker(pytest.mark.solo)
         tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
         if not tiers:
-            if _default_tier(item.path) == "unit":
+            if folder in UNIT_FOLDERS:
                 item.add_marker(pytest.mark.unit)
             else:
                 untiered.append(item.nodeid)
