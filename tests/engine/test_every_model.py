@@ -26,7 +26,9 @@ def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
     result = validate_result(run(config, command="test").result)
     totals = result["totals"]
     assert result["status"] == "completed"
-    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["warmup_errors"] == {}
+    # Over datagrams a few may be lost (below), and a lost datagram is an error (issue 25).
+    assert set(totals["errors"]) <= (set() if proto.is_stream else {"lost"})
     assert totals["connections"] == 200
     assert totals["requests"] > 200
     if not proto.is_stream:
@@ -35,4 +37,5 @@ def test_200_clients_get_correct_echoes(model: str, proto: Proto) -> None:
         # 200 datagrams in flight can overflow a server's default receive buffer
         # (the kernel's RcvbufErrors): a fast generator may see a few lost, counted.
         assert d["lost"] <= d["sent"] // 100
+        assert totals["errors"].get("lost", 0) == d["lost"]
         assert d["received"] == totals["requests"]  # every reply in the window is a request

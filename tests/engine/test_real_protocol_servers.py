@@ -15,7 +15,7 @@ import pytest
 from sockbench.core.protocols.resp import command
 from sockbench.report import render
 from tests.conftest import start_ready_process, stop_process
-from tests.support.drivers import BOTH_DRIVERS
+from tests.support.drivers import BOTH_DRIVERS, each_on_one_driver
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -268,8 +268,7 @@ def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
         assert kinds["get"][1] > 0
 
 
-@BOTH_DRIVERS
-@pytest.mark.parametrize("ratio", ["1:0", "0:1"])
+@each_on_one_driver("ratio", ["1:0", "0:1"])  # both drivers issue through stream.issue
 def test_redis_one_sided_mix_counts_every_request_as_its_one_kind(
     redis_port: int, ratio: str, batch: bool
 ) -> None:

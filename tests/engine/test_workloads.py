@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sockbench.servers.registry import available_models
-from tests.support.drivers import BOTH_DRIVERS
+from tests.support.drivers import BOTH_DRIVERS, each_on_one_driver
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -17,8 +17,7 @@ def _run(**kw: object) -> dict[str, object]:
     return run_result(**kw)
 
 
-@BOTH_DRIVERS
-@pytest.mark.parametrize("model", MODELS)
+@each_on_one_driver("model", MODELS)  # the rate is the driver's, the model only serves it
 def test_rate_is_kept(model: str, batch: bool) -> None:
     # threadpool serves at most --server-threads connections at once: give it enough.
     result = _run(

@@ -28,9 +28,19 @@ def _read_fifo(path: Path, into: list[str]) -> threading.Thread:
     return thread
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
-@pytest.mark.parametrize("phase", PHASES)
+# Each phase with both signals and both worker counts, as two runs, not four: (INT, 1 worker)
+# and (TERM, 2) in one phase, (TERM, 1) and (INT, 2) in the next, so every pair of signal and
+# worker count comes up too.
+SIGNALS_AND_WORKERS = [
+    pytest.param(phase, sig, workers, id=f"{phase}-{name}-{workers}")
+    for i, phase in enumerate(PHASES)
+    for (sig, name), workers in zip(
+        [(signal.SIGINT, "INT"), (signal.SIGTERM, "TERM")][:: 1 - 2 * (i % 2)], [1, 2], strict=True
+    )
+]
+
+
+@pytest.mark.parametrize(("phase", "sig", "workers"), SIGNALS_AND_WORKERS)
 def test_a_second_signal_never_loses_the_result(
     target, sockbench, tmp_path: Path, phase: str, sig: int, workers: int
 ) -> None:
