@@ -15,9 +15,6 @@ adds a little on a loaded machine: the bounds below are loose on that side only.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +22,8 @@ from typing import Any
 import pytest
 
 from sockbench.core.histogram import decode
-from tests.conftest import ROOT, stop_process
+from tests.conftest import stop_process
+from tests.support.line_process import LineProcess
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -38,42 +36,20 @@ FREEZE_S = 1.0
 PERCENTILE = 75.0  # 75 % into each client's backlog: how fast it went out shows here
 CATCH_UP_MS = 150  # at most this much above the hand-computed latency (loaded 2-core VM)
 AGREE_MS = 100  # the two drivers' percentiles at most this far apart
-WAIT_S = 60.0
 
 
-class FreezingEcho:
+class FreezingEcho(LineProcess):
     """``tests/support/freezing_echo.py`` in its own session; its lines, as they come."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.freezing_echo",
-             "--freeze-at", str(FREEZE_AT_S), "--freeze-for", str(FREEZE_S)],
-            stdout=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True,
+        super().__init__(
+            "tests.support.freezing_echo",
+            "--freeze-at", str(FREEZE_AT_S), "--freeze-for", str(FREEZE_S),
         )  # fmt: skip
-        self.lines: list[str] = []
-        self._seen = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.port = int(self.wait_for("READY").split()[1])
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._seen:
-                self.lines.append(line.strip())
-                self._seen.notify_all()
-
-    def wait_for(self, word: str) -> str:
-        """The first line that starts with ``word`` (waits for it, a bounded time)."""
-
-        def found() -> str | None:
-            return next((ln for ln in self.lines if ln.split()[0] == word), None)
-
-        with self._seen:
-            if not self._seen.wait_for(lambda: found() is not None, WAIT_S):
-                raise AssertionError(f"the server never said {word}; it said {self.lines}")
-            line = found()
-        assert line is not None
-        return line
+    def said(self, word: str) -> str:
+        """The first line whose first word is ``word`` (waits for it, a bounded time)."""
+        return self.wait_for(lambda line: line.split()[0] == word)
 
 
 @contextmanager
@@ -93,8 +69,8 @@ def _frozen_run(batch: bool, pipeline: int) -> tuple[dict[str, Any], float]:
             clients=CLIENTS, rate=RATE, duration_s=DURATION_S, warmup_s=0.0, timeout_s=3.0,
             pipeline=pipeline, batch=batch,
         ).result  # fmt: skip
-        frozen = int(server.wait_for("FROZEN").split()[1])
-        thawed = int(server.wait_for("THAWED").split()[1])
+        frozen = int(server.said("FROZEN").split()[1])
+        thawed = int(server.said("THAWED").split()[1])
     return result, (thawed - frozen) / 1e9
 
 
