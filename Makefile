@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 SUITE := pytest tests -q
 PYTEST := $(BIN)/python -m $(SUITE)
 # The suite runs in two passes: every test but the `solo` ones on 2 processes (pytest-xdist),
-# then the `solo` ones alone (a Ray cluster: tests/support/tiers.py).
+# then the `solo` ones alone (a Ray cluster, a timed catch-up: tests/support/tiers.py).
 PARALLEL := -n 2
 
 $(STAMP): pyproject.toml

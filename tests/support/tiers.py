@@ -13,8 +13,9 @@ else. ``unit`` with another tier fails too (``e2e`` with ``slow`` is allowed: bo
 outside ``make unit``).
 
 ``make test`` runs every test but the ``solo`` ones on 2 processes (pytest-xdist), then the
-``solo`` ones alone: tests that take the machine or share something machine-wide. A folder
-of :data:`SOLO_FOLDERS` is ``solo`` whole.
+``solo`` ones alone: tests that take the machine, time something a test beside them would
+disturb, or share something machine-wide. A folder of :data:`SOLO_FOLDERS` is ``solo`` whole;
+elsewhere a test says so (``pytest.mark.solo``).
 
 A unit test cannot reach out: while it runs, opening a socket (other than a socketpair,
 which trio and asyncio make for their own wake-ups), connecting, binding, or starting a
