@@ -105,9 +105,44 @@ def test_reaches_out(unit_guard):
 
 
 def test_a_test_with_no_tier_or_two_does_not_run(pytester: pytest.Pytester) -> None:
-    result = _session(
-        pytester,
+    result = _session(pytester, TWO_WRONG)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "*a test is in one tier (tests/support/tiers.py):",
+            "*test_inner.py::test_untiered names no tier: mark it unit, e2e or slow*",
+            "*test_inner.py::test_both is unit and another tier (e2e, unit)",
+        ]
+    )
+
+
+def test_under_xdist_a_test_with_no_tier_or_two_fails_saying_so(pytester: pytest.Pytester) -> None:
+    """An xdist worker's usage error reaches no one: there the tests fail at setup."""
+    pytester.makeconftest(
         """
+import pytest
+
+pytest_plugins = ["tests.support.tiers"]
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.workerinput = {}  # as an xdist worker's config has
+"""
+    )
+    pytester.makepyfile(test_inner=TWO_WRONG)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_untiered*",
+            "this test names no tier: mark it unit, e2e or slow*",
+            "*ERROR at setup of test_both*",
+            "this test is unit and another tier (e2e, unit)*",
+        ]
+    )
+
+
+TWO_WRONG = """
 import pytest
 
 def test_untiered():
@@ -117,14 +152,4 @@ def test_untiered():
 @pytest.mark.e2e
 def test_both():
     pass
-""",
-    )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*these tests name no tier; mark them unit, e2e or slow*",
-            "*test_inner.py::test_untiered",
-            "*these tests are unit and another tier:",
-            "*test_inner.py::test_both (e2e, unit)",
-        ]
-    )
+"""

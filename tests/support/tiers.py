@@ -67,32 +67,40 @@ def _folder(path: Path) -> str | None:
     return parts[0] if len(parts) > 1 else None
 
 
+UNTIERED = "names no tier: mark it unit, e2e or slow (pytestmark = pytest.mark.unit, ...)"
+_PROBLEM = pytest.StashKey[str]()
+
+
 @pytest.hookimpl(tryfirst=True)  # first: -m deselects by the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    untiered: list[str] = []
-    mixed: list[str] = []
+    problems = []
     for item in items:
         folder = _folder(item.path)
         if folder in SOLO_FOLDERS:
             item.add_marker(pytest.mark.solo)
         tiers = {mark.name for mark in item.iter_markers() if mark.name in TIERS}
+        problem = None
         if not tiers:
             if folder in UNIT_FOLDERS:
                 item.add_marker(pytest.mark.unit)
             else:
-                untiered.append(item.nodeid)
+                problem = UNTIERED
         elif "unit" in tiers and len(tiers) > 1:
-            mixed.append(f"{item.nodeid} ({', '.join(sorted(tiers))})")
-    problems = []
-    if untiered:
-        problems.append(
-            "these tests name no tier; mark them unit, e2e or slow (pytestmark = "
-            "pytest.mark.unit, ...; see tests/support/tiers.py):\n  " + "\n  ".join(untiered)
+            problem = f"is unit and another tier ({', '.join(sorted(tiers))})"
+        if problem is not None:
+            item.stash[_PROBLEM] = problem
+            problems.append(f"{item.nodeid} {problem}")
+    # An xdist worker's usage error never reaches the terminal: there, setup fails the test.
+    if problems and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "a test is in one tier (tests/support/tiers.py):\n  " + "\n  ".join(problems)
         )
-    if mixed:
-        problems.append("these tests are unit and another tier:\n  " + "\n  ".join(mixed))
-    if problems:
-        raise pytest.UsageError("\n".join(problems))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under xdist, a test with no tier (or two) fails here, saying so."""
+    if _PROBLEM in item.stash:
+        pytest.fail(f"this test {item.stash[_PROBLEM]}: see tests/support/tiers.py", pytrace=False)
 
 
 class Guard:
