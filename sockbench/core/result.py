@@ -116,7 +116,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
 def _served(tally: Tally) -> int:
     """Replies counted in the rate. Request/reply workloads: what the target served
     inside the window; ``--mode stream`` (no exchanges): every message the sinks reported."""
-    return tally.served if tally.issued is not None else tally.requests
+    return tally.served if tally.request_reply else tally.requests
 
 
 def _totals(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
 
 def _by_kind(tally: Tally, seconds: float) -> dict[str, Any]:
     """Each kind's requests, rate and errors (``--protocol redis``: set, get)."""
-    in_window = _served_by_kind(tally) if tally.issued is not None else tally.requests_by_kind
+    in_window = _served_by_kind(tally) if tally.request_reply else tally.requests_by_kind
     return {
         kind: {
             "requests": tally.requests_by_kind.get(kind, 0),
@@ -149,7 +149,7 @@ def _by_kind(tally: Tally, seconds: float) -> dict[str, Any]:
 
 def _accounting(tally: Tally) -> dict[str, Any]:
     """Where every request of the window went; empty for ``--mode stream``."""
-    if tally.issued is None:
+    if not tally.request_reply:
         return {}
     return {
         # requests_issued == requests + sum(requests_failed) + in_flight, exactly.
@@ -171,7 +171,7 @@ def _rates(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
     if rate:
         rates["requested_rps"] = rate
         rates["achieved_ratio"] = round(_served(tally) / seconds / rate, 4)
-        if tally.issued is not None:
+        if tally.request_reply:
             rates["offered_rps"] = round(tally.offered / seconds, 3)
     if spec.load.mode == Workload.CHURN:
         rates["connections_per_s"] = round(tally.connections / seconds, 3)

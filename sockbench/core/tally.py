@@ -77,6 +77,13 @@ class Tally:
     drain_interval: IntervalRow | None = None
 
     @property
+    def request_reply(self) -> bool:
+        """Whether requests are request/reply exchanges, each issued in the window and
+        accounted for (answered, failed or in flight): False for ``--mode stream``, whose
+        sinks report messages received and nothing is issued (``issued`` is None)."""
+        return self.issued is not None
+
+    @property
     def drained(self) -> int:
         """Measured requests answered after the window, in the drain."""
         return self.requests - (self.served - self.served_from_warmup)
@@ -94,7 +101,7 @@ class Tally:
     @property
     def balanced(self) -> bool:
         """Whether every request issued in the window is accounted for exactly."""
-        if self.issued is None:
+        if not self.request_reply:
             return True
         return self.issued == self.requests + sum(self.failed.values()) + self.in_flight
 
@@ -140,9 +147,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         errors_by_kind={
             kind: _add_counts([t.errors_by_kind.get(kind, {}) for t in tallies]) for kind in kinds
         },
-        issued=None
-        if any(t.issued is None for t in tallies)
-        else sum(t.issued or 0 for t in tallies),
+        issued=_sum_known([t.issued for t in tallies]),  # None unless every one is request/reply
         failed=_add_counts([t.failed for t in tallies]),
         in_flight=sum(t.in_flight for t in tallies),
         drain_ns=max(t.drain_ns for t in tallies),
@@ -161,6 +166,7 @@ def _merged_row(rows: list[IntervalRow | None]) -> IntervalRow | None:
 
 
 def _sum_known(values: list[int | None]) -> int | None:
+    """The sum, or None when any is unknown."""
     return None if any(v is None for v in values) else sum(v or 0 for v in values)
 
 
