@@ -22,12 +22,12 @@ from sockbench.core.histogram import decode, summarize
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
-from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
-from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.core.warning import RunWarning
+from sockbench.core.warning_rules import rate_warnings
 from sockbench.core.warning_rules import run_warnings as run_warnings
 
 
@@ -281,23 +281,3 @@ def _side(nbytes: int, seconds: float, payload: int) -> dict[str, Any]:
         "bps": round(nbytes * 8 / seconds, 3),
         "messages_per_s": round(nbytes / payload / seconds, 3),
     }
-
-
-def rate_warnings(doc: dict[str, Any]) -> list[RunWarning]:
-    """Open-loop warnings: the schedule was not kept (pure, from a built result)."""
-    warnings: list[RunWarning] = []
-    if doc["status"] in (RunStatus.COMPLETED, RunStatus.DEGRADED):
-        shortfall = rate_shortfall(doc)
-        if shortfall is not None:
-            warnings.append(shortfall)
-    lag = doc.get("scheduler_lag_us") or doc.get("send_lag_us")
-    if lag and lag["p99"] > SEND_LAG_P99_MAX_US:
-        warnings.append(
-            RunWarning(
-                WarningKind.SENT_LATE,
-                f"the generator sent late: p99 {lag['p99'] / 1000:.1f} ms behind schedule while "
-                "it could have sent, so latencies include its own delay",
-                "add --workers, or lower --rate",
-            )
-        )
-    return warnings

@@ -1,22 +1,27 @@
-"""The warnings that follow from a run's numbers alone, as a table of rules (pure).
+"""The warnings that follow from a run's numbers alone, as tables of rules (pure).
 
-Each :class:`Rule` is a predicate over the run's :class:`Facts` and the warning it
-gives (kind, message from the facts, advice). A table rather than a function of
-``if`` blocks: each rule is read, tested and added on its own (``tests/core/
-test_warning_rules.py`` runs them as a table), and the order of the table is the
-order of the warnings. The price is a lambda per rule where an ``if`` would do;
-a rule whose message needs more than a line gets a named helper.
+Each :class:`Rule` is a predicate over what it reads and the warning it gives (kind,
+message from the facts, advice). A table rather than a function of ``if`` blocks:
+each rule is read, tested and added on its own (``tests/core/test_warning_rules.py``
+runs them as tables), and the order of a table is the order of its warnings. The
+price is a lambda per rule where an ``if`` would do; a rule whose message needs more
+than a line gets a named helper.
 
-Warnings that need the finished document (the rate not kept, sending late) are
-:func:`sockbench.core.result.rate_warnings`; those predicted before load are
-:mod:`sockbench.core.forecast`'s.
+Two tables, by when their facts exist: :data:`RULES` read the merged tally and how
+the run ended (:class:`Facts`), before the result is built; :data:`RATE_RULES` read
+the built result (:class:`ResultFacts`: the rate not kept, sending late), so a result
+lists :func:`run_warnings`' before :func:`rate_warnings`'. Those predicted before
+load are :mod:`sockbench.core.forecast`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
+from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
@@ -34,18 +39,43 @@ class Facts:
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One warning: when it applies, what it says (from the facts), what to do."""
+class ResultFacts:
+    """What the rate rules read: the built result document."""
+
+    doc: Mapping[str, Any]
+
+    @cached_property
+    def shortfall(self) -> RunWarning | None:
+        """Who fell behind, when an open-loop run that ran to its end served less than it
+        asked (:func:`sockbench.core.shortfall.rate_shortfall`); None otherwise."""
+        ran = self.doc["status"] in (RunStatus.COMPLETED, RunStatus.DEGRADED)
+        return rate_shortfall(self.doc) if ran else None
+
+    @property
+    def generator_lag_p99_us(self) -> int:
+        """How late the generator sent while it could have (its scheduler lag, else its
+        send lag), p99 in µs; 0 when not measured."""
+        lag = self.doc.get("scheduler_lag_us") or self.doc.get("send_lag_us")
+        return int(lag["p99"]) if lag else 0
+
+
+F = TypeVar("F")  # what a table of rules reads: Facts or ResultFacts
+
+
+@dataclass(frozen=True)
+class Rule(Generic[F]):
+    """One warning: when it applies, what it says and what to do (from the facts)."""
 
     kind: WarningKind
-    applies: Callable[[Facts], bool]
-    message: Callable[[Facts], str]
-    advice: str = ""
+    applies: Callable[[F], bool]
+    message: Callable[[F], str]
+    advice: str | Callable[[F], str] = ""
 
-    def warning(self, facts: Facts) -> RunWarning | None:
-        return (
-            RunWarning(self.kind, self.message(facts), self.advice) if self.applies(facts) else None
-        )
+    def warning(self, facts: F) -> RunWarning | None:
+        if not self.applies(facts):
+            return None
+        advice = self.advice if isinstance(self.advice, str) else self.advice(facts)
+        return RunWarning(self.kind, self.message(facts), advice)
 
 
 def _died(facts: Facts) -> str:
@@ -68,7 +98,7 @@ def _unfinished(facts: Facts) -> int:
 
 BUG = "please report this as a bug"
 
-RULES: tuple[Rule, ...] = (
+RULES: tuple[Rule[Facts], ...] = (
     Rule(
         WarningKind.WORKER_DIED,
         lambda f: bool(f.failed_workers),
@@ -150,5 +180,38 @@ def run_warnings(
 ) -> list[RunWarning]:
     """Warnings that follow from the numbers alone, each with advice, in :data:`RULES`'
     order. ``nodes`` names the cluster node each worker ran on, to say where one died."""
-    facts = Facts(tally, status, tuple(failed_workers or ()), nodes or {})
-    return [w for rule in RULES if (w := rule.warning(facts)) is not None]
+    return _fired(RULES, Facts(tally, status, tuple(failed_workers or ()), nodes or {}))
+
+
+def _shortfall(facts: ResultFacts) -> RunWarning:
+    assert facts.shortfall is not None  # the rule applies only then
+    return facts.shortfall
+
+
+RATE_RULES: tuple[Rule[ResultFacts], ...] = (
+    Rule(
+        WarningKind.RATE_NOT_KEPT,
+        lambda f: f.shortfall is not None,
+        lambda f: _shortfall(f).message,
+        lambda f: _shortfall(f).advice,  # what to change depends on who fell behind
+    ),
+    Rule(
+        WarningKind.SENT_LATE,
+        lambda f: f.generator_lag_p99_us > SEND_LAG_P99_MAX_US,
+        lambda f: (
+            f"the generator sent late: p99 {f.generator_lag_p99_us / 1000:.1f} ms behind "
+            "schedule while it could have sent, so latencies include its own delay"
+        ),
+        "add --workers, or lower --rate",
+    ),
+)
+
+
+def rate_warnings(doc: Mapping[str, Any]) -> list[RunWarning]:
+    """Open-loop warnings from a built result (the schedule not kept, sending late), in
+    :data:`RATE_RULES`' order."""
+    return _fired(RATE_RULES, ResultFacts(doc))
+
+
+def _fired(rules: Iterable[Rule[F]], facts: F) -> list[RunWarning]:
+    return [w for rule in rules if (w := rule.warning(facts)) is not None]

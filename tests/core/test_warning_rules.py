@@ -1,4 +1,5 @@
-"""run_warnings as a table: each rule fires on its facts and stays silent otherwise (pure)."""
+"""run_warnings and rate_warnings as tables: each rule fires on its facts and stays silent
+otherwise (pure)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.warning import WarningKind
-from sockbench.core.warning_rules import RULES, Facts, run_warnings
+from sockbench.core.warning_rules import (
+    RATE_RULES,
+    RULES,
+    Facts,
+    ResultFacts,
+    rate_warnings,
+    run_warnings,
+)
 
 #: A run that went well: one request, accounted for, nothing clamped, nothing open.
 CLEAN = replace(Tally.empty(), requests=1, issued=1)
@@ -85,3 +93,59 @@ def test_every_rule_fires_in_some_case() -> None:
         facts = Facts(replace(CLEAN, **changes), status, tuple(failed or ()), nodes or {})
         fired |= {i for i, rule in enumerate(RULES) if rule.applies(facts)}
     assert fired == set(range(len(RULES)))
+
+
+def _rate_doc(status: str = "completed", ratio: float = 1.0, **lags: int) -> dict[str, Any]:
+    """A built open-loop result: 900 req/s served of 1,000 asked, ``ratio`` achieved."""
+    return {
+        "status": status,
+        "duration_s": 10.0,
+        "totals": {"achieved_ratio": ratio, "throughput_rps": 900.0, "requested_rps": 1000.0},
+        **{name: {"p99": p99} for name, p99 in lags.items()},
+    }
+
+
+#: (case, document, [(kind, in message, in advice)])
+RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]] = [
+    ("kept", _rate_doc(ratio=0.995, send_lag_us=100), []),
+    ("closed loop", {"status": "completed", "totals": {}}, []),
+    ("target behind", _rate_doc(ratio=0.9, send_lag_us=100), [
+        (WarningKind.RATE_NOT_KEPT, "served 900 req/s of the 1,000 requested (90.0%): the target",
+         "past the target's capacity"),
+    ]),
+    ("not kept, but interrupted", _rate_doc("interrupted", ratio=0.9), []),
+    ("not kept, degraded", _rate_doc("degraded", ratio=0.9), [
+        (WarningKind.RATE_NOT_KEPT, "the target fell behind", ""),
+    ]),
+    ("sent late", _rate_doc(send_lag_us=2500), [
+        (WarningKind.SENT_LATE, "p99 2.5 ms behind schedule", "add --workers, or lower --rate"),
+    ]),
+    ("the scheduler's lag first", _rate_doc(scheduler_lag_us=1500, send_lag_us=9000), [
+        (WarningKind.SENT_LATE, "p99 1.5 ms behind", ""),
+    ]),
+    ("on time", _rate_doc(send_lag_us=1000), []),
+    ("in table order", _rate_doc(ratio=0.5, scheduler_lag_us=3000), [
+        (WarningKind.RATE_NOT_KEPT, "the generator fell behind", "add --workers"),
+        (WarningKind.SENT_LATE, "p99 3.0 ms", ""),
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"), [case[1:] for case in RATE_CASES], ids=[case[0] for case in RATE_CASES]
+)
+def test_rate_rules(doc: dict[str, Any], expected: list[tuple[WarningKind, str, str]]) -> None:
+    found = rate_warnings(doc)
+    assert [w.kind for w in found] == [kind for kind, _, _ in expected]
+    for warning, (_, message, advice) in zip(found, expected, strict=True):
+        assert message in warning.message and advice in warning.advice
+
+
+def test_every_rate_rule_fires_in_some_case() -> None:
+    fired = {
+        i
+        for _, doc, _ in RATE_CASES
+        for i, r in enumerate(RATE_RULES)
+        if r.applies(ResultFacts(doc))
+    }
+    assert fired == set(range(len(RATE_RULES)))
