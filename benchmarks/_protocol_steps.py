@@ -23,9 +23,9 @@ from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import Exact
 from sockbench.core.protocols import ProtocolOptions, build_protocol
 from sockbench.core.protocols.mix import value_bytes
-from sockbench.engine.clients.stream import issue, new_exchange
-from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import ProtocolMatcher
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.clients.reference import issue, new_exchange
+from sockbench.engine.worker.workload import ProtocolMatcher
 
 CALLS = 50_000
 VALUE_SIZE = 100

@@ -3,9 +3,9 @@
 Runs ``--clients`` of the engine's own client tasks in this process (trio), against a
 ``sockbench serve --server selectors`` process, in two modes:
 
-* open loop (``clients.stream.open_loop``) at 0.01 requests/s per client: connected
+* open loop (``clients.reference.open_loop``) at 0.01 requests/s per client: connected
   and nearly idle, the case ``benchmarks/scale.py`` measures;
-* closed loop (``clients.stream.closed_loop``): busy ping-pong;
+* closed loop (``clients.reference.closed_loop``): busy ping-pong;
 
 each also through the pump (``clients.pump.Pump``, the default driver: one task per
 worker, a ``__slots__`` record per client).
@@ -53,12 +53,12 @@ from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import Echo
 from sockbench.core.schedule import RateSchedule
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.clients import stream
+from sockbench.engine.clients import reference
 from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
-from sockbench.engine.gate import StartGate
-from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import payload_bytes
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker.workload import payload_bytes
 
 PAYLOAD = 64
 # "(pump)": every client in the worker's one pump (the default); else a task per client.
@@ -104,7 +104,7 @@ async def profile(
         if "(pump)" in mode:
             nursery.start_soon(Pump(contexts).run)
         for ctx in contexts if "(pump)" not in mode else ():
-            nursery.start_soon(stream.open_loop if schedule else stream.closed_loop, ctx)
+            nursery.start_soon(reference.open_loop if schedule else reference.closed_loop, ctx)
         with trio.fail_after(120):
             await gate.all_attempted.wait()
         if stats.connections != clients:

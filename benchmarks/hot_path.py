@@ -16,7 +16,7 @@ sockets; the default for every echo workload) and a trio task per client (``--no
 2. **CPU per request**: the same runs' ``task-clock`` (marginal, as above), and the
    result's own ``generator.cpu_percent_mean`` × duration / requests.
 3. **Allocations per request**: an in-process harness runs the engine's own client
-   code (``Pump`` or ``stream.closed_loop`` tasks) against the same server
+   code (``Pump`` or ``reference.closed_loop`` tasks) against the same server
    and counts, over
    ``--requests`` requests in steady state, every allocation through CPython's object
    and mem allocators (a small C hook compiled on the fly from ``_allocount.c``; net
@@ -68,12 +68,12 @@ from _common import (
 from sockbench.core.exchange import NEVER, RequestWindow, StreamExchange
 from sockbench.core.expect import Echo
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.clients import stream
+from sockbench.engine.clients import reference
 from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
-from sockbench.engine.gate import StartGate
-from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import payload_bytes
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker.workload import payload_bytes
 
 HERE = Path(__file__).resolve().parent
 SYSCALLS = ("sendto", "recvfrom", "epoll_ctl", "epoll_wait", "epoll_pwait", "read", "write")
@@ -304,7 +304,7 @@ async def steady_state(
             nursery.start_soon(Pump(contexts).run)
         else:
             for ctx in contexts:
-                nursery.start_soon(stream.closed_loop, ctx)
+                nursery.start_soon(reference.closed_loop, ctx)
         await gate.all_attempted.wait()
         if recorder.connections != clients:
             raise RuntimeError(f"only {recorder.connections} of {clients} clients connected")
@@ -411,7 +411,7 @@ def allocation_table(port: int, args: argparse.Namespace) -> str:
     text = [
         "In-process harness: the engine's own client code against the same server: "
         "`Pump` (one epoll pump for all clients, the default for closed-loop "
-        "ping-pong) or `stream.closed_loop` (a trio task per client, `--no-batch`); "
+        "ping-pong) or `reference.closed_loop` (a trio task per client, `--no-batch`); "
         f"{args.requests:,} requests after {args.requests // 5:,} of warm-up, "
         f"median of {args.reps}. Allocations: every malloc/calloc through CPython's object "
         "and mem allocators (a counting hook, `benchmarks/_allocount.c`), i.e. every "

@@ -37,7 +37,7 @@ from _common import (
 )
 
 from sockbench.core.histogram import Recorder, counts_array, new_histogram
-from sockbench.engine.recorder import WorkerRecorder
+from sockbench.engine.clients.recorder import WorkerRecorder
 
 TARGET_US = 0.2
 

@@ -24,7 +24,7 @@ import trio
 from hdrh.histogram import HdrHistogram
 
 from sockbench.core.schedule import RateSchedule
-from sockbench.engine.timing import EARLY_NS, sleep_until_ns, uses_timerfd
+from sockbench.engine.io.timing import EARLY_NS, sleep_until_ns, uses_timerfd
 
 Sleeper = Callable[[int], Awaitable[None]]
 START_DELAY_NS = 100_000_000

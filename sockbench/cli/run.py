@@ -27,8 +27,8 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     from rich.console import Console
 
     from sockbench.core.spec.server import Target
-    from sockbench.engine.interrupts import Interrupts
-    from sockbench.engine.runner import run as run_benchmark
+    from sockbench.engine.io.interrupts import Interrupts
+    from sockbench.engine.orchestration.runner import run as run_benchmark
     from sockbench.machine import build_run_spec
     from sockbench.report.files import check_file, check_folder, save_result
 

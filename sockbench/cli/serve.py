@@ -13,7 +13,7 @@ from sockbench.cli.params import declare
 @declare("serve")
 def serve(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Run one server model in the foreground until Ctrl-C."""
-    from sockbench.engine.limits import raise_nofile_limit
+    from sockbench.engine.io.limits import raise_nofile_limit
     from sockbench.machine import build_serve_spec
     from sockbench.servers.host import serve_forever
 

@@ -1,6 +1,6 @@
 """Running a compare: one fresh server per cell, a failed cell recorded, Ctrl-C honoured.
 
-Each cell is one :func:`sockbench.engine.runner.run`, which starts a fresh server
+Each cell is one :func:`sockbench.engine.orchestration.runner.run`, which starts a fresh server
 process for it and stops it after, so no cell inherits another's warm caches,
 leaked connections or grown heap. ``out_dir`` is None in the cells' configs: the
 cells write no run folders of their own; everything lands in the compare folder.
@@ -34,15 +34,15 @@ from sockbench.core.spec.server import Command
 from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
-from sockbench.engine.interrupts import Interrupts
-from sockbench.engine.runner import RunOutcome
+from sockbench.engine.io.interrupts import Interrupts
+from sockbench.engine.orchestration.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
 from sockbench.report.document import COMPARE_SCHEMA
 
 
 class RunFn(Protocol):
-    """The shape of :func:`sockbench.engine.runner.run` (tests pass a stand-in)."""
+    """The shape of :func:`sockbench.engine.orchestration.runner.run` (tests pass a stand-in)."""
 
     def __call__(
         self,
@@ -172,7 +172,7 @@ def run_compare(
     ``after_cell`` sees each cell's result as soon as it is stored.
     """
     if run is None:
-        from sockbench.engine.runner import run as engine_run
+        from sockbench.engine.orchestration.runner import run as engine_run
 
         run = engine_run
     affinity = os.sched_getaffinity(0)

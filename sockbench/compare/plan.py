@@ -38,7 +38,7 @@ from sockbench.core.spec.run import RunOptions, RunSpec, parse_run, validate_run
 from sockbench.core.spec.server import Command, ServerOptions, named_commands
 from sockbench.core.warning import WarningKind
 from sockbench.endpoints import Proto
-from sockbench.engine.limits import check_descriptors
+from sockbench.engine.io.limits import check_descriptors
 from sockbench.errors import ConfigError
 from sockbench.machine import NAMES, read_machine
 from sockbench.report import numbers as stats

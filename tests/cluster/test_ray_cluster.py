@@ -19,9 +19,9 @@ from sockbench.core.progress import Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
 from sockbench.endpoints import Endpoint
-from sockbench.engine.cluster import open_cluster
-from sockbench.engine.coordinator import DriveOutcome, coordinate
-from sockbench.engine.runner import run
+from sockbench.engine.backends.cluster import open_cluster
+from sockbench.engine.orchestration.coordinator import DriveOutcome, coordinate
+from sockbench.engine.orchestration.runner import run
 from sockbench.errors import TargetError
 from sockbench.machine import build_run_spec
 from tests.cluster.conftest import NODES

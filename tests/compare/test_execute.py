@@ -16,7 +16,7 @@ from sockbench.compare import build_plan, run_compare
 from sockbench.compare.summary import repeat_stats
 from sockbench.core.progress import ProgressFn
 from sockbench.core.spec.run import RunSpec
-from sockbench.engine.runner import RunOutcome
+from sockbench.engine.orchestration.runner import RunOutcome
 from sockbench.errors import SockbenchError
 
 pytestmark = pytest.mark.slow  # writes whole compare folders, charts included: make unit skips it

@@ -497,7 +497,7 @@ KINDS = ("set", "get")  # the redis protocol's; exchanges name a kind by its ind
 
 def _redis(win: RequestWindow) -> tuple[StreamExchange, KindSink]:
     from sockbench.core.protocols import ProtocolOptions, build_protocol
-    from sockbench.engine.workload import ProtocolMatcher
+    from sockbench.engine.worker.workload import ProtocolMatcher
 
     redis = build_protocol("redis", ProtocolOptions())
     sink = KindSink()
@@ -564,7 +564,7 @@ def test_an_error_reply_of_unknown_length_is_a_protocol_error_and_aborts_the_res
     """A plugin's plain ERROR_REPLY (-2) gives no length: where the next reply starts is
     unknown, so the connection is replaced as after a malformed one."""
     from sockbench.core.protocols import ERROR_REPLY
-    from sockbench.engine.workload import ProtocolMatcher
+    from sockbench.engine.worker.workload import ProtocolMatcher
 
     def check(buf: bytearray, start: int, end: int) -> int:
         return ERROR_REPLY if buf.startswith(b"E", start, end) else min(end - start, 2)
@@ -581,7 +581,7 @@ def test_an_error_reply_of_unknown_length_is_a_protocol_error_and_aborts_the_res
 def test_an_error_length_past_the_bytes_read_is_a_mismatch() -> None:
     """A plugin that claims an error longer than what it was shown is not believed."""
     from sockbench.core.protocols import error_reply
-    from sockbench.engine.workload import ProtocolMatcher
+    from sockbench.engine.worker.workload import ProtocolMatcher
 
     win = window()
     matcher = ProtocolMatcher(lambda buf, start, end: error_reply(end - start + 1))
@@ -632,7 +632,7 @@ def test_requests_all_of_one_kind_are_counted_as_it_without_notes() -> None:
     """``one_kind``: every request is a GET of ``nbytes``, so nothing is noted per request,
     yet completions, timeouts and failures are that kind's, and the sizes add up."""
     from sockbench.core.protocols import ProtocolOptions, build_protocol
-    from sockbench.engine.workload import ProtocolMatcher
+    from sockbench.engine.worker.workload import ProtocolMatcher
 
     redis = build_protocol("redis", ProtocolOptions(ratio=(0, 1)))
     assert redis.one_kind == (KINDS.index("get"), len(redis.request(0, 0)))

@@ -108,6 +108,43 @@ def test_core_reaches_nothing_outside_core() -> None:
     assert outside == set()
 
 
+#: The engine's packages, lowest first, split by job (``sockbench/engine/__init__.py``).
+ENGINE_LAYERS = ("__init__", "io", "clients", "worker", "backends", "orchestration")
+
+
+def _engine_layer(module: str) -> str:
+    """``sockbench.engine.worker.run`` -> ``worker``; the engine package itself -> ``__init__``."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and (PACKAGE / "engine" / parts[2]).is_dir() else "__init__"
+
+
+def test_every_engine_module_is_in_a_package_of_its_job() -> None:
+    engine = PACKAGE / "engine"
+    loose = [p.name for p in engine.glob("*.py") if p.name != "__init__.py"]
+    assert loose == []
+    assert {p.name for p in engine.iterdir() if p.is_dir() and p.name != "__pycache__"} == set(
+        ENGINE_LAYERS[1:]
+    )
+
+
+def test_every_engine_import_points_down() -> None:
+    """orchestration -> backends -> worker -> clients -> io, never back up."""
+    rank = {layer: i for i, layer in enumerate(ENGINE_LAYERS)}
+    up = [
+        f"{path.relative_to(PACKAGE.parent)} imports {name}"
+        for path, layer in _modules()
+        if layer == "engine"
+        for name in sorted(_imports(path))
+        if _layer(name) == "engine"
+        and rank[_engine_layer(name)] > rank[_engine_layer(_dotted(path))]
+    ]
+    assert up == []
+
+
+def _dotted(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
 def test_engine_reaches_no_report_or_cli() -> None:
     reached = {m for m in _reachable("engine") if _layer(m) in ("report", "cli")}
     assert reached == set()

@@ -13,10 +13,10 @@ import trio
 
 from sockbench.core.intervals import IntervalRow
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine import worker
 from sockbench.engine.clients.pump import Pump
-from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.worker import Window, WorkOrder, run_worker
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker import run as worker
+from sockbench.engine.worker.run import Window, WorkOrder, run_worker
 from sockbench.machine import build_run_spec
 from tests.support.runs import BASE
 

@@ -8,10 +8,10 @@ import inspect
 import pytest
 import trio
 
-from sockbench.engine import worker
-from sockbench.engine.clients import DRIVERS, bulk, churn, datagram, driver_for, stream
-from sockbench.engine.clients.stream import SetupFailed, setup_error_kind
-from sockbench.engine.error_kinds import Mismatch, PeerClosed, ProtocolError, error_kind
+from sockbench.engine.clients import DRIVERS, bulk, churn, datagram, driver_for, reference
+from sockbench.engine.clients.reference import SetupFailed, setup_error_kind
+from sockbench.engine.io.error_kinds import Mismatch, PeerClosed, ProtocolError, error_kind
+from sockbench.engine.worker import run as worker
 from tests.support.specs import spec_of
 
 pytestmark = pytest.mark.unit
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("mode", "stream_socket", "open_loop", "driver"),
     [
-        ("echo", True, False, stream.closed_loop),
-        ("echo", True, True, stream.open_loop),
+        ("echo", True, False, reference.closed_loop),
+        ("echo", True, True, reference.open_loop),
         ("echo", False, False, datagram.closed_loop),
         ("echo", False, True, datagram.open_loop),
         ("churn", True, False, churn.churn),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sockbench.endpoints import Proto
-from sockbench.engine.runner import run
+from sockbench.engine.orchestration.runner import run
 from sockbench.machine import build_run_spec
 from sockbench.servers.registry import available_models
 from tests.support.schema import validate_result

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sockbench.engine.worker import _Shared
-from sockbench.engine.workload import reply_matcher
+from sockbench.engine.worker.run import _Shared
+from sockbench.engine.worker.workload import reply_matcher
 from sockbench.machine import build_run_spec
 
 pytestmark = pytest.mark.unit

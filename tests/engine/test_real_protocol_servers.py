@@ -249,7 +249,7 @@ def test_each_clients_requests_go_out_once_each_in_order(
 
 def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
     from sockbench.core.progress import Tick
-    from sockbench.engine.runner import run
+    from sockbench.engine.orchestration.runner import run
     from sockbench.machine import build_run_spec
     from tests.support.runs import BASE
 
@@ -268,7 +268,7 @@ def test_live_ticks_carry_each_kinds_rate_and_p99(memcached_port: int) -> None:
         assert kinds["get"][1] > 0
 
 
-@each_on_one_driver("ratio", ["1:0", "0:1"])  # both drivers issue through stream.issue
+@each_on_one_driver("ratio", ["1:0", "0:1"])  # both drivers issue through reference.issue
 def test_redis_one_sided_mix_counts_every_request_as_its_one_kind(
     redis_port: int, ratio: str, batch: bool
 ) -> None:

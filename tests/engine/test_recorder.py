@@ -16,7 +16,7 @@ from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import MEASURED, RequestWindow
 from sockbench.core.histogram import decode
 from sockbench.core.tally import merge_tallies
-from sockbench.engine.recorder import WorkerRecorder
+from sockbench.engine.clients.recorder import WorkerRecorder
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 
 from sockbench.core.spec.server import server_command
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.sampling import TreeSampler, process_cpu_s
+from sockbench.engine.io.sampling import TreeSampler, process_cpu_s
 from sockbench.servers.external import ServerLogs, open_external
 
 pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it

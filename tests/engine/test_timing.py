@@ -15,8 +15,8 @@ import time
 import pytest
 import trio
 
-from sockbench.engine import timing
-from sockbench.engine.timing import sleep_until_ns, uses_timerfd
+from sockbench.engine.io import timing
+from sockbench.engine.io.timing import sleep_until_ns, uses_timerfd
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(20)]
 

@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from sockbench.engine.trio_host import TrioHost, current_host
+from sockbench.engine.io.trio_host import TrioHost, current_host
 
 pytestmark = pytest.mark.unit  # pure: make unit runs it
 

@@ -3,7 +3,7 @@
 ``RequestWindow`` decides which requests are measured and when the drain ends; the
 recorder cuts the window's rows on the interval grid, snapshots what was served at the
 window's end (``close_window``) and puts what ended later in a row of its own
-(``close_drain``), as ``engine/worker.run_worker`` calls them.
+(``close_drain``), as ``engine/worker/run.run_worker`` calls them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sockbench.core.exchange import (
     StreamExchange,
 )
 from sockbench.core.expect import Echo
-from sockbench.engine.recorder import WorkerRecorder
+from sockbench.engine.clients.recorder import WorkerRecorder
 
 pytestmark = pytest.mark.unit
 

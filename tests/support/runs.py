@@ -6,7 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
-from sockbench.engine.runner import RunOutcome, run
+from sockbench.engine.orchestration.runner import RunOutcome, run
 from sockbench.machine import build_run_spec
 from sockbench.report.files import save_result
 from tests.support.schema import validate_result

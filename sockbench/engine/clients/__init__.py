@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sockbench.engine.clients import bulk, churn, datagram, stream
+from sockbench.engine.clients import bulk, churn, datagram, reference
 from sockbench.engine.clients.context import ClientContext
 
 Driver = Callable[[ClientContext], Awaitable[None]]
 
 # (mode, over a stream socket, open loop) -> driver
 DRIVERS: dict[tuple[str, bool, bool], Driver] = {
-    ("echo", True, False): stream.closed_loop,
-    ("echo", True, True): stream.open_loop,
+    ("echo", True, False): reference.closed_loop,
+    ("echo", True, True): reference.open_loop,
     ("echo", False, False): datagram.closed_loop,
     ("echo", False, True): datagram.open_loop,
     ("churn", True, False): churn.churn,

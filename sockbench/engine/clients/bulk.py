@@ -24,10 +24,10 @@ import time
 import trio
 
 from sockbench.core.sink_report import REPORT_MAX, REPORT_REQUEST, decode_report, window_received
-from sockbench.engine import sockio
 from sockbench.engine.clients.context import ClientContext, connect_stream, open_counted, trio_time
-from sockbench.engine.error_kinds import error_kind
-from sockbench.engine.timing import sleep_until_ns
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.timing import sleep_until_ns
 
 REPORT_WAIT_S = 1.0
 SETTLE_S = 0.2  # for the last datagrams to reach the server before asking its count

@@ -14,10 +14,10 @@ import time
 import trio
 
 from sockbench.core.exchange import RECONNECT, TIMEOUT
-from sockbench.engine import sockio
 from sockbench.engine.clients.context import ClientContext
-from sockbench.engine.clients.stream import new_exchange
-from sockbench.engine.error_kinds import PeerClosed, error_kind
+from sockbench.engine.clients.reference import new_exchange
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import PeerClosed, error_kind
 
 PORTS_EXHAUSTED_PAUSE_S = 0.05
 

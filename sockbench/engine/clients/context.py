@@ -15,10 +15,10 @@ from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import Exchange
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
-from sockbench.engine import sockio
-from sockbench.engine.error_kinds import error_kind
-from sockbench.engine.gate import StartGate
-from sockbench.engine.recorder import WorkerRecorder
+from sockbench.engine.clients.gate import StartGate
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import error_kind
 
 CONNECT_TIMEOUT_S = 10.0
 

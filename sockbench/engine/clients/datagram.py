@@ -19,11 +19,11 @@ import trio
 
 from sockbench.core import datagrams as dg
 from sockbench.core.exchange import DatagramExchange
-from sockbench.engine import sockio
+from sockbench.core.protocols.simple import payload_bytes
 from sockbench.engine.clients.context import ClientContext, open_counted, trio_time
-from sockbench.engine.error_kinds import error_kind
-from sockbench.engine.timing import sleep_until_ns
-from sockbench.engine.workload import payload_bytes
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.timing import sleep_until_ns
 
 _Loop = Callable[[ClientContext, socket.socket, DatagramExchange, bytearray], Awaitable[None]]
 RECV_BUFFER = 65536

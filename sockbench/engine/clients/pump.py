@@ -9,7 +9,7 @@ a protocol's setup, cancellation at the end of the drain, the other tasks.
 
 The pump blocks in its own ``epoll_wait``, with trio's epoll descriptor in the same
 set and the wait bounded by trio's next deadline, and yields to trio whenever trio
-has work (:mod:`sockbench.engine.trio_host`): one hop from a reply to the pump, not
+has work (:mod:`sockbench.engine.io.trio_host`): one hop from a reply to the pump, not
 trio's wait, then a wake-up of the pump, then its own poll. Where trio's internals
 are not as expected, it waits through trio the two-hop way.
 
@@ -18,7 +18,7 @@ and open loop, ``--pipeline``, protocols with varying requests and parsed replie
 Per wake it (1) serves the ready sockets, (2) sends every open-loop request that is
 due, from a heap holding each client's next due time, (3) every ``SWEEP`` expires
 overdue requests. Its wait is bounded by the next due time through a timerfd in the
-same epoll set, armed ``EARLY_NS`` before it (see :mod:`sockbench.engine.timing`),
+same epoll set, armed ``EARLY_NS`` before it (see :mod:`sockbench.engine.io.timing`),
 and the last stretch is spun, so open-loop sends keep the precise sleeps' accuracy.
 
 What the bytes mean is decided by one exchange per client
@@ -41,7 +41,7 @@ import trio
 from sockbench.core import datagrams as dg
 from sockbench.core.exchange import MISMATCHED, NEVER, RECONNECT, DatagramExchange
 from sockbench.core.lifecycle import RETIRE, SERVE, ConnectionLifecycle
-from sockbench.engine import sockio
+from sockbench.core.protocols.simple import payload_bytes
 from sockbench.engine.clients.context import (
     ClientContext,
     first_connect,
@@ -50,7 +50,7 @@ from sockbench.engine.clients.context import (
     trio_time,
 )
 from sockbench.engine.clients.datagram import receive_one
-from sockbench.engine.clients.stream import (
+from sockbench.engine.clients.reference import (
     SETUP_ERRORS,
     backlog,
     due_ns,
@@ -59,10 +59,10 @@ from sockbench.engine.clients.stream import (
     send_setup,
     setup_error_kind,
 )
-from sockbench.engine.error_kinds import error_kind
-from sockbench.engine.timing import new_timer, wake_at
-from sockbench.engine.trio_host import TrioHost, current_host
-from sockbench.engine.workload import payload_bytes
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.timing import new_timer, wake_at
+from sockbench.engine.io.trio_host import TrioHost, current_host
 
 _IN = select.EPOLLIN
 _OUT = select.EPOLLOUT
@@ -625,7 +625,7 @@ class Pump:
         closed_loop = not self.open_loop
         checkpoint = trio.lowlevel.checkpoint
         # One hop: trio's own epoll descriptor joins the set, and the pump blocks in
-        # its own epoll_wait (see sockbench.engine.trio_host); None: through trio.
+        # its own epoll_wait (see sockbench.engine.io.trio_host); None: through trio.
         self.host = host = None if busy else await current_host()
         host_fd = -1
         if host is not None:

@@ -17,10 +17,10 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.backends import WorkerBackend
-from sockbench.engine.cluster import node_summary, worker_names
-from sockbench.engine.coordinator import DriveOutcome
-from sockbench.engine.sampling import TreeSampler
-from sockbench.engine.worker import Window
+from sockbench.engine.backends.cluster import node_summary, worker_names
+from sockbench.engine.io.sampling import TreeSampler
+from sockbench.engine.orchestration.coordinator import DriveOutcome
+from sockbench.engine.worker.run import Window
 from sockbench.servers.chosen import OpenServer
 
 SATURATION = 0.9  # of the generator's CPU capacity

@@ -2,7 +2,7 @@
 
 Ray places the actors and carries the control messages; the load goes straight
 from each node to the target over ordinary sockets. Each actor runs the same
-:func:`~sockbench.engine.worker.run_worker` as a worker process, in a trio loop
+:func:`~sockbench.engine.worker.run.run_worker` as a worker process, in a trio loop
 on a thread of its own, so that Ray can call its other methods (go, stop, the
 clock) while it loads.
 
@@ -18,7 +18,7 @@ Trade-offs:
 - ``SPREAD`` asks Ray to put workers on different nodes when it can; with one CPU
   reserved per worker, ``--workers`` cannot exceed the cluster's CPUs.
 
-This module imports Ray: only :mod:`sockbench.engine.cluster` imports it, and only
+This module imports Ray: only :mod:`sockbench.engine.backends.cluster` imports it, and only
 for ``--cluster``.
 """
 
@@ -46,10 +46,10 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerLink
-from sockbench.engine.messages import Connected, Done, Interval, ProtocolError
-from sockbench.engine.process_worker import WORKER_STOP_GRACE_S
-from sockbench.engine.sampling import TreeSampler
-from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.backends.processes import WORKER_STOP_GRACE_S
+from sockbench.engine.io.sampling import TreeSampler
+from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
 from sockbench.errors import ConfigError, TargetError
 from sockbench.servers.preflight import check_target
 

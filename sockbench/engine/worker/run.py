@@ -26,11 +26,11 @@ from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients import driver_for
 from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
-from sockbench.engine.gate import StartGate
-from sockbench.engine.ramp import start_schedule
-from sockbench.engine.recorder import WorkerRecorder
-from sockbench.engine.workload import reply_matcher, request_bytes
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker.ramp import start_schedule
+from sockbench.engine.worker.workload import reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
 

@@ -16,7 +16,7 @@ import trio
 
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
-from sockbench.engine.worker import Window
+from sockbench.engine.worker.run import Window
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Coordinating workers: one shared window, early stops, and merging what they measured.
 
-With one worker the clients run in this process's trio loop. With more, each
-worker is a child process with its own loop and a share of the clients; the
-coordinator lines them up on one window of the shared monotonic clock and merges
-their tallies. A worker that dies is reported (``worker_failed``) and the others'
-measurements are kept.
+Every worker runs behind a :class:`~sockbench.engine.backends.WorkerBackend`: one
+worker in this process's trio loop (:mod:`~sockbench.engine.backends.in_process`), more
+as child processes with their own loops, or as Ray actors, each with a share of the
+clients. The coordinator drives them all through the same messages: it lines them up
+on one window of the shared monotonic clock and merges their tallies. A worker that
+dies is reported (``worker_failed``) and the others' measurements are kept.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend, WorkerLink
-from sockbench.engine.interrupts import Interrupts
-from sockbench.engine.messages import Connected, Done, Interval, ProtocolError
-from sockbench.engine.process_worker import ProcessWorkers
-from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.backends.in_process import InProcessWorkers
+from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.backends.processes import ProcessWorkers
+from sockbench.engine.io.interrupts import Interrupts
+from sockbench.engine.worker.run import Window, WorkOrder
 
 log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
@@ -145,19 +147,6 @@ def split_clients(clients: int, workers: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(workers)]
 
 
-class _LocalControl:
-    def __init__(self, run: _Run) -> None:
-        self.run = run
-        self.stop = run.stop
-
-    async def connected(self, connections: int) -> Window:
-        self.run.connections = connections
-        return self.run.open_window()
-
-    def interval(self, row: IntervalRow) -> None:
-        self.run.on_interval(row)
-
-
 def _on_signal(run: _Run, count: int) -> None:
     """The first signal stops the run, later ones hurry its shutdown. A signal after the
     window closed changes nothing in the result: the measurement was complete."""
@@ -191,8 +180,7 @@ async def coordinate(
 
     Signals are counted by ``interrupts`` (installed by the caller for the whole run):
     the first stops the run, a second cuts the wait for the workers' results short.
-    One worker without a ``backend`` runs in this loop; otherwise ``backend``
-    (child processes by default) runs them.
+    Without a ``backend``, one worker runs in this loop and more in child processes.
     """
     run = _Run(spec, workers, progress)
     with (interrupts or Interrupts()).waking(lambda n: _on_signal(run, n)):
@@ -219,17 +207,13 @@ async def _coordinate(
         watchers.start_soon(run.tick_warmup)
         if server_died is not None:
             watchers.start_soon(_watch_server, server_died, run)
-        if len(orders) == 1 and backend is None:
-            recorder = await run_worker(orders[0], _LocalControl(run))
-            by_worker: dict[int, Tally] = {0: tally_of(recorder, orders[0])}
-            failed: list[int] = []
-        else:
-            backend = backend or ProcessWorkers()
-            by_worker, failed = await _run_workers(backend, orders, run)
+        if backend is None:
+            backend = InProcessWorkers() if len(orders) == 1 else ProcessWorkers()
+        by_worker, failed = await _run_workers(backend, orders, run)
         watchers.cancel_scope.cancel()
     log.info("workers stopped%s", f"; failed: {failed}" if failed else "")
     tallies = [by_worker[i] for i in sorted(by_worker)]
-    nodes = backend.nodes(by_worker, failed, run.window) if backend is not None else None
+    nodes = backend.nodes(by_worker, failed, run.window)
     if failed and run.status == RunStatus.COMPLETED:
         run.status = RunStatus.WORKER_FAILED
     if not tallies:

@@ -27,12 +27,12 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning
 from sockbench.engine.backends import WorkerBackend
-from sockbench.engine.cluster import open_cluster, require_ray
-from sockbench.engine.coordinator import coordinate
-from sockbench.engine.interrupts import Interrupts
-from sockbench.engine.limits import check_descriptors
-from sockbench.engine.measurement import Measured, measurement, window_bounds
-from sockbench.engine.sampling import TreeSampler
+from sockbench.engine.backends.cluster import open_cluster, require_ray
+from sockbench.engine.io.interrupts import Interrupts
+from sockbench.engine.io.limits import check_descriptors
+from sockbench.engine.io.sampling import TreeSampler
+from sockbench.engine.orchestration.coordinator import coordinate
+from sockbench.engine.orchestration.measurement import Measured, measurement, window_bounds
 from sockbench.environment import collect_environment
 from sockbench.servers.chosen import OpenServer, open_chosen
 from sockbench.servers.external import ServerLogs

@@ -1,6 +1,6 @@
 """Running a worker in a child process, talking to the coordinator over a pipe.
 
-The messages are those of :mod:`sockbench.engine.messages`. A worker ignores
+The messages are those of :mod:`sockbench.engine.backends.messages`. A worker ignores
 SIGINT and SIGTERM: a terminal's Ctrl-C and a ``kill`` of the process group reach
 every worker, and it is the coordinator's job to decide that the run stops and to
 collect what was measured. A worker whose coordinator is gone (the pipe closes)
@@ -24,8 +24,7 @@ import trio
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
 from sockbench.engine.backends import WorkerLink
-from sockbench.engine.interrupts import SIGNALS
-from sockbench.engine.messages import (
+from sockbench.engine.backends.messages import (
     Connected,
     Done,
     Go,
@@ -35,7 +34,8 @@ from sockbench.engine.messages import (
     receive,
     send,
 )
-from sockbench.engine.worker import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.io.interrupts import SIGNALS
+from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
 
 WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
 

@@ -24,15 +24,15 @@ from sockbench.core.exchange import RECONNECT, StreamExchange
 from sockbench.core.expect import ReplyBuffer
 from sockbench.core.lifecycle import RETIRE, ConnectionLifecycle
 from sockbench.core.protocols import error_kind_of
-from sockbench.engine import sockio
 from sockbench.engine.clients.context import (
     ClientContext,
     connect_stream,
     reconnect,
     trio_time,
 )
-from sockbench.engine.error_kinds import PeerClosed, error_kind
-from sockbench.engine.timing import sleep_until_ns
+from sockbench.engine.io import sockio
+from sockbench.engine.io.error_kinds import PeerClosed, error_kind
+from sockbench.engine.io.timing import sleep_until_ns
 
 
 class _Loop(Protocol):

@@ -1,9 +1,9 @@
 """Where workers run: the interface the coordinator drives, whatever carries the messages.
 
 Two implementations: child processes on this host over pipes
-(:class:`~sockbench.engine.process_worker.ProcessWorkers`) and Ray actors spread over
-a cluster's nodes (:class:`~sockbench.engine.ray_workers.RayWorkers`). A worker
-sends :class:`~sockbench.engine.messages.Connected`, then an ``Interval`` per interval as
+(:class:`~sockbench.engine.backends.processes.ProcessWorkers`) and Ray actors spread over
+a cluster's nodes (:class:`~sockbench.engine.backends.ray_actors.RayWorkers`). A worker
+sends :class:`~sockbench.engine.backends.messages.Connected`, then an ``Interval`` per interval as
 it measures, and finally ``Done``; the coordinator answers with :meth:`WorkerLink.go` and may call
 :meth:`WorkerLink.stop` at any time. The window handed to ``go`` is in the
 coordinator's clock; a link to another host translates it to the node's.
@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from sockbench.core.tally import Tally
-from sockbench.engine.worker import Window, WorkOrder
+from sockbench.engine.worker.run import Window, WorkOrder
 
 
 class WorkerLink(Protocol):

@@ -15,26 +15,26 @@ from sockbench.engine.backends import WorkerBackend
 from sockbench.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sockbench.engine.ray_workers import RayWorkers
+    from sockbench.engine.backends.ray_actors import RayWorkers
 
 INSTALL_HINT = "pip install 'sockbench[ray]'"
 
 
 def require_ray() -> None:
     """Fail before anything starts when ``--cluster`` is given and Ray is not installed."""
-    _ray_workers()
+    _ray_actors()
 
 
-def _ray_workers() -> ModuleType:
+def _ray_actors() -> ModuleType:
     try:
-        from sockbench.engine import ray_workers
+        from sockbench.engine.backends import ray_actors
     except ImportError as exc:
         if (exc.name or "").split(".")[0] != "ray":
             raise
         raise ConfigError(
             f"--cluster ray needs Ray, which is not installed here: {INSTALL_HINT}"
         ) from None
-    return ray_workers
+    return ray_actors
 
 
 @contextmanager
@@ -46,9 +46,9 @@ def open_cluster(
     ``--workers auto`` is one worker per CPU the cluster offers (at most one per client).
     """
     assert spec.generator.cluster is not None
-    ray_workers = _ray_workers()
-    ray_workers.join(spec.generator.cluster)
-    cpus = ray_workers.cluster_cpus()
+    ray_actors = _ray_actors()
+    ray_actors.join(spec.generator.cluster)
+    cpus = ray_actors.cluster_cpus()
     workers = spec.sizing.workers or max(1, min(cpus, spec.load.clients))
     if workers > cpus:
         raise ConfigError(
@@ -56,7 +56,7 @@ def open_cluster(
             "(one per worker); lower --workers or add nodes"
         )
     spec = spec.with_workers(workers)
-    with ray_workers.place_workers(spec, endpoint, workers, clock_shift_ns) as backend:
+    with ray_actors.place_workers(spec, endpoint, workers, clock_shift_ns) as backend:
         yield spec, backend
 
 
