@@ -77,7 +77,7 @@ def build_run_spec(values: Mapping[str, object], machine: Machine | None = None)
         send_file=read_send_file(options.request.send_file),
     )
     check_server(spec.server, spec.proto)
-    spec.protocol.exchange()  # built once in this process; see core.spec.request
+    spec.protocol.adapter()  # built once in this process; see core.spec.request
     return spec
 
 

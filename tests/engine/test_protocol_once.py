@@ -45,7 +45,7 @@ def test_a_plugin_runs_once_here_and_once_per_worker_process(tmp_path: Path) -> 
     # The worker in this process, its shared request and matcher: the same protocol.
     _Shared.build(spec)
     reply_matcher(spec.protocol)
-    assert spec.protocol.exchange() is spec.protocol.exchange()
+    assert spec.protocol.adapter() is spec.protocol.adapter()
     assert log.read_text().split() == ["executed", "built"]
     # A worker process gets the spec by pickle, without the built protocol: it builds it
     # once there (here: the same process standing in for it).

@@ -18,7 +18,7 @@ from sockbench.core.protocols.contract import (
     ERROR_REPLY,
     MALFORMED,
     NEED_MORE,
-    Exchange,
+    ProtocolAdapter,
     ReplyProtocol,
     error_kind_of,
     error_reply,
@@ -36,7 +36,7 @@ __all__ = [
     "ERROR_REPLY",
     "MALFORMED",
     "NEED_MORE",
-    "Exchange",
+    "ProtocolAdapter",
     "ProtocolOptions",
     "ReplyProtocol",
     "build_protocol",
@@ -130,29 +130,29 @@ def _instantiate(found: object, spec: str, options: ProtocolOptions) -> object:
         raise ConfigError(f"protocol {spec} failed to start: {_one_line(exc)}") from None
 
 
-def _smoke_test(exchange: Exchange, spec: str) -> None:
+def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
     """Call the plugin once before any load, so its mistakes are one line, not a traceback."""
     try:
-        first = exchange.request(0, 0)
-        kind = exchange.kind(0, 0) if exchange.kind is not None else None
-        index = exchange.kind_index(0, 0)
-        setup = exchange.setup(0) if exchange.setup is not None else None
-        code = exchange.check_reply(bytearray(), 0, 0)
+        first = adapter.request(0, 0)
+        kind = adapter.kind(0, 0) if adapter.kind is not None else None
+        index = adapter.kind_index(0, 0)
+        setup = adapter.setup(0) if adapter.setup is not None else None
+        code = adapter.check_reply(bytearray(), 0, 0)
     except Exception as exc:
         raise ConfigError(
             f"protocol {spec} failed on its first request: {_one_line(exc)}"
         ) from None
     if not isinstance(first, bytes | bytearray) or not first:
         raise ConfigError(f"protocol {spec}: request() must return non-empty bytes")
-    if kind is not None and kind not in exchange.kinds:
+    if kind is not None and kind not in adapter.kinds:
         raise ConfigError(f"protocol {spec}: kind() returned {kind!r}, not one of its kinds")
-    if kind is not None and index != exchange.kinds.index(kind):
+    if kind is not None and index != adapter.kinds.index(kind):
         raise ConfigError(
             f"protocol {spec}: kind_index() returned {index!r} where kind() returned {kind!r}"
         )
-    if exchange.one_kind is not None and exchange.one_kind != (index, len(first)):
+    if adapter.one_kind is not None and adapter.one_kind != (index, len(first)):
         raise ConfigError(
-            f"protocol {spec}: one_kind is {exchange.one_kind!r} but the first request is "
+            f"protocol {spec}: one_kind is {adapter.one_kind!r} but the first request is "
             f"kind {index} of {len(first)} bytes"
         )
     if setup is not None and not isinstance(setup, bytes | bytearray):
@@ -161,7 +161,7 @@ def _smoke_test(exchange: Exchange, spec: str) -> None:
         raise ConfigError(f"protocol {spec}: check_reply() on no bytes must return 0 (need more)")
 
 
-def build_protocol(spec: str, options: ProtocolOptions) -> Exchange:
+def build_protocol(spec: str, options: ProtocolOptions) -> ProtocolAdapter:
     """The protocol ``spec`` names, built from ``options`` and checked against the contract.
 
     Raises :class:`ConfigError` (one line) for unknown names and failing plugins.

@@ -31,7 +31,7 @@ Optional members, looked up once when a run starts:
 - ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
   SELECT); its reply is checked with ``check_reply`` but not measured.
 
-:class:`Exchange` is a protocol as the engine uses it, with every optional member
+:class:`ProtocolAdapter` is a protocol as the engine uses it, with every optional member
 filled in: the engine asks no ``hasattr`` questions on its hot path.
 """
 
@@ -63,7 +63,7 @@ def _one_kind(client: int, seq: int) -> int:
 
 
 @dataclass(frozen=True)
-class Exchange:
+class ProtocolAdapter:
     """A protocol with its optional members resolved (``kind`` None: one kind of request).
 
     ``fixed`` is the request when it never varies, so drivers can skip the call;
@@ -126,7 +126,7 @@ def error_kind_of(code: int) -> str:
     return "protocol_error" if code <= ERROR_REPLY else "mismatch"
 
 
-def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Exchange:
+def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> ProtocolAdapter:
     """Check ``obj`` against the contract and fill in its optional members.
 
     Raises :class:`ConfigError` with one line naming ``what`` when it does not fit.
@@ -150,7 +150,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Ex
     if kinds:
         own = getattr(obj, "kind_index", None)
         kind_index = own if callable(own) else _index_of(kind, kinds)  # type: ignore[arg-type]
-    return Exchange(
+    return ProtocolAdapter(
         name=str(name),
         request=obj.request,  # type: ignore[attr-defined]
         check_reply=obj.check_reply,  # type: ignore[attr-defined]

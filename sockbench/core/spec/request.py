@@ -4,7 +4,7 @@ they choose, built once per process (pure).
 :class:`ProtocolChoice` is a value (a name and :class:`ProtocolOptions`) that pickles
 to worker processes; the protocol it builds is not a value, because a plugin
 (``FILE.py:NAME``) is code executed from a file. The trade-off: the built
-:class:`~sockbench.core.protocols.Exchange` is kept on the choice the first time it is
+:class:`~sockbench.core.protocols.ProtocolAdapter` is kept on the choice the first time it is
 asked for and dropped when the choice is pickled, so the protocol is built once in the
 process that checks the options and once in each worker process, where the process
 boundary forces it (a plugin's classes cannot travel by pickle), and never again.
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core import bounds
-from sockbench.core.protocols import Exchange, ProtocolOptions, build_protocol
+from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol
 from sockbench.core.protocols.mix import parse_ratio
 from sockbench.core.spec.option import Option, declare, field_of, option, optional, text
 from sockbench.core.units import parse_count, parse_size
@@ -89,9 +89,9 @@ class ProtocolChoice:
     name: str
     options: ProtocolOptions
 
-    def exchange(self) -> Exchange:
+    def adapter(self) -> ProtocolAdapter:
         """The protocol, built on the first call in this process (see the module's note)."""
-        built: Exchange | None = self.__dict__.get("_built")
+        built: ProtocolAdapter | None = self.__dict__.get("_built")
         if built is None:
             built = build_protocol(self.name, self.options)
             self.__dict__["_built"] = built  # a cache, not a field: eq and repr ignore it

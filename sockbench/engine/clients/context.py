@@ -12,7 +12,7 @@ import trio
 from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
-from sockbench.core.protocols import Exchange
+from sockbench.core.protocols import ProtocolAdapter
 from sockbench.core.schedule import ClientSchedule
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
@@ -42,7 +42,7 @@ class ClientContext:
     pipeline: int = 1
     # A protocol whose requests vary, have kinds or a setup (redis, memcache, plugins);
     # None: every request is ``request``.
-    protocol: Exchange | None = None
+    protocol: ProtocolAdapter | None = None
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
 
     def request_for(self, seq: int) -> bytes:

@@ -19,7 +19,7 @@ import trio
 from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
-from sockbench.core.protocols import Exchange
+from sockbench.core.protocols import ProtocolAdapter
 from sockbench.core.schedule import RateSchedule
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
@@ -84,7 +84,7 @@ class _Shared:
     request: bytes
     matcher: ReplyMatcher
     rates: RateSchedule | None
-    protocol: Exchange | None  # None: echo, --send/--expect (the matchers' fast paths)
+    protocol: ProtocolAdapter | None  # None: echo, --send/--expect (the matchers' fast paths)
 
     @classmethod
     def build(cls, spec: RunSpec) -> _Shared:
@@ -93,7 +93,7 @@ class _Shared:
         rates = RateSchedule(load.rate, load.clients, ramp_ns=ramp_ns) if load.rate else None
         if spec.protocol.name == "echo":
             return cls(request_bytes(spec.protocol), reply_matcher(spec.protocol), rates, None)
-        protocol = spec.protocol.exchange()
+        protocol = spec.protocol.adapter()
         request = protocol.fixed if protocol.fixed is not None else b""
         return cls(request, reply_matcher(spec.protocol), rates, protocol)
 

@@ -30,7 +30,7 @@ def reply_matcher(protocol: ProtocolChoice) -> ReplyMatcher:
     """How replies are matched: the echo protocol's own fast matchers, else the protocol's
     ``check_reply`` (as a matcher, so the one exchange core serves every protocol)."""
     if protocol.name != "echo":
-        return ProtocolMatcher(protocol.exchange().check_reply)
+        return ProtocolMatcher(protocol.adapter().check_reply)
     value = protocol.options.expect_value
     if protocol.options.expect == "exact":
         assert isinstance(value, bytes)
