@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sockbench.core.spec.formats import ReportFormat
 from sockbench.errors import SockbenchError
 from sockbench.report import csv, hgrm, markdown, text
 from sockbench.report.document import COMPARE_SCHEMA, RESULT_SCHEMA, Doc, load
@@ -24,21 +25,22 @@ def _html(doc: Doc) -> str:
     return html.render(doc)
 
 
+#: The renderer of each format, keyed by its name (core.spec.formats: the one list of them).
 FORMATS: dict[str, Renderer] = {
-    "html": _html,
-    "md": markdown.render,
-    "csv": csv.render,
-    "hgrm": hgrm.render,
-    "text": text.render,
+    ReportFormat.TEXT: text.render,
+    ReportFormat.MD: markdown.render,
+    ReportFormat.CSV: csv.render,
+    ReportFormat.HGRM: hgrm.render,
+    ReportFormat.HTML: _html,
 }
 
 #: File name extension for each format.
 EXTENSIONS: dict[str, str] = {
-    "html": "html",
-    "md": "md",
-    "csv": "csv",
-    "hgrm": "hgrm",
-    "text": "txt",
+    ReportFormat.TEXT: "txt",
+    ReportFormat.MD: "md",
+    ReportFormat.CSV: "csv",
+    ReportFormat.HGRM: "hgrm",
+    ReportFormat.HTML: "html",
 }
 
 

@@ -23,6 +23,8 @@ from typing import Any
 from sockbench.core import significance
 from sockbench.core.metrics import Better, Metric, View, in_view
 from sockbench.core.schemas import DIFF_SCHEMA
+from sockbench.core.spec.formats import DiffFormat
+from sockbench.core.spec.option import values_of
 from sockbench.errors import SockbenchError
 from sockbench.report import markdown, numbers, text
 from sockbench.report.content import Section, Table
@@ -34,7 +36,8 @@ GroupKey = tuple[str, str, str, int]  # (model, proto, payload, clients)
 #: The registry's ``diff`` view: req/s, offered req/s (open loop), p50, p99, p99.9.
 METRICS: tuple[Metric, ...] = in_view(View.DIFF)
 
-FORMATS: tuple[str, ...] = ("text", "md", "html", "json")
+#: The formats :func:`render` writes (core.spec.formats: the one list of their names).
+FORMATS: tuple[str, ...] = values_of(DiffFormat)
 RULE = (
     "mean of each side; significant when the 95 % interval of B / A from Welch's t on "
     "the logarithms of the runs excludes 1 (docs/reports.md)"
@@ -226,15 +229,15 @@ def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[
 
 def render(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str], fmt: str) -> str:
     """The diff in ``text``, ``md``, ``html`` or ``json``."""
-    if fmt == "json":
+    if fmt == DiffFormat.JSON:
         return json.dumps(to_json(a, b, names), indent=2, ensure_ascii=False) + "\n"
     found = sections(a, b, names)
     title = "sockbench diff"
-    if fmt == "text":
+    if fmt == DiffFormat.TEXT:
         return text.page(title, found)
-    if fmt == "md":
+    if fmt == DiffFormat.MD:
         return markdown.page(title, found)
-    if fmt == "html":
+    if fmt == DiffFormat.HTML:
         from sockbench.report import html  # matplotlib: only when asked for
 
         header = f"<header><h1>{title}</h1></header>"

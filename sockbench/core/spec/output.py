@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sockbench.core.spec.formats import ReportFormat
 from sockbench.core.spec.option import (
     ALL,
     RUN_COMPARE,
@@ -14,12 +15,13 @@ from sockbench.core.spec.option import (
     switch,
     text,
     texts,
+    values_of,
 )
 from sockbench.core.units import DEFAULT_PERCENTILES, parse_percentiles
 
-#: ``--format``: the rich table, a report renderer (sockbench.report.FORMATS), or jsonl:
+#: ``--format``: the rich table, a report renderer (:class:`ReportFormat`), or jsonl:
 #: a JSON object per interval on stdout, then the result.
-FORMAT_CHOICES = ("table", "text", "md", "csv", "hgrm", "html", "jsonl")
+FORMAT_CHOICES = ("table", *values_of(ReportFormat), "jsonl")
 
 
 @dataclass(frozen=True)
