@@ -3,7 +3,8 @@
 A command is written as ``def run(values, spelled)`` and decorated with
 :func:`declare`, which gives it the signature typer reads: one keyword parameter per
 option (:func:`sockbench.core.spec.commands.options_for`), annotated with its flags and
-help, plus a hidden one per older spelling of a flag. The command gets the values that
+help, plus a hidden one per older spelling of a flag; a positional option (report's
+PATH) is a required typer argument instead. The command gets the values that
 were given (text, or a bool for switches), keyed by option name, and which were given
 with an older spelling; they are converted and checked by :mod:`sockbench.core.spec`, so
 errors are the same one-line messages whether they come from the command line or Python.
@@ -67,6 +68,11 @@ def _names(vocabulary: Vocabulary) -> tuple[str, ...]:
 
 def _parameters(option: Option[Any], command: CommandName) -> Iterator[inspect.Parameter]:
     """The option's parameter, and a hidden one for each older spelling of its flag."""
+    if option.positional:  # required: no default; a repeatable one takes one or more
+        typed = list[str] if option.repeatable else str
+        info = typer.Argument(help=option.help, metavar=option.flag, show_default=False)
+        yield _keyword(option.name, Annotated[typed, info], inspect.Parameter.empty)
+        return
     if option.is_switch:
         long, *short = option.flags
         # --x/--no-x, so a script can switch a default-on option off; a lone -J stays one flag.

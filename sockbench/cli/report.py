@@ -3,35 +3,29 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
 
 import typer
 
 from sockbench.cli.app import app
+from sockbench.cli.params import declare
 from sockbench.errors import SockbenchError
 
 
 @app.command()
-def report(
-    path: Annotated[str, typer.Argument(help="a result.json, a run folder or a compare folder")],
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="text, md, csv, hgrm or html")
-    ] = "text",
-    output: Annotated[
-        str | None, typer.Option("--output", "-o", help="write to this file (default: stdout)")
-    ] = None,
-) -> None:
+@declare("report")
+def report(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Re-render a saved result or compare folder without re-running it."""
-    from sockbench.report import FORMATS, load, render
+    from sockbench.core.spec.report import parse_report
+    from sockbench.report import load, render
     from sockbench.report.files import check_file, write_text
 
-    if fmt not in FORMATS:
-        raise SockbenchError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    options = parse_report(values)  # checks --format
+    path, output = options.path, options.output
     if output is not None:
         check_file(output, "-o")
     doc = load(path)
     try:
-        text = render(doc, fmt)
+        text = render(doc, options.fmt)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         # The schema matched but the content is damaged (edited or truncated by hand).
         what = f"{type(exc).__name__}: {exc}"

@@ -151,6 +151,11 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["compare", "--warmup", "nan"], "--warmup must be a finite number"),
         (["compare", "--clients", "10", "--workers", "999"], "--workers 999"),
         (["report", "/nonexistent.json"], "no such file or folder"),
+        # report's and diff's options are checked before any file is read
+        (["report", "r.json", "-f", "pdf"], "unknown --format 'pdf'; choose one of text, md,"),
+        (["diff", "a", "b", "--format", "csv"], "unknown --format 'csv'; choose one of text,"),
+        (["diff", "a", "b", "c"], "diff takes two paths, A and B (got 3)"),
+        (["diff", "a", "--vs"], "give at least one path on each side of --vs"),
     ],
 )
 def test_out_of_bounds_input_is_one_line_and_exit_2(

@@ -15,7 +15,11 @@ from sockbench.core.spec.option import CommandName, options_of, parse_record
 from sockbench.errors import ConfigError
 from sockbench.machine import NAMES
 
-COMMANDS: tuple[CommandName, ...] = ("run", "compare", "serve")
+COMMANDS: tuple[CommandName, ...] = ("run", "compare", "serve", "report", "diff")
+#: The commands that start a server or a load: the ones with --server.
+LOADS: tuple[CommandName, ...] = ("run", "compare", "serve")
+#: A value for each positional argument, which has no default: typer requires it.
+GIVEN: dict[str, object] = {"path": "result.json", "paths": ["a.json", "b.json"]}
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -31,17 +35,23 @@ def _typer_defaults(command: CommandName) -> dict[str, object]:
         pass
 
     signature = inspect.signature(declare(command)(fn))
-    return {name: p.default for name, p in signature.parameters.items()}
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_default_survives_the_command_line(command: CommandName) -> None:
     """What typer hands the command when no flag is given parses without an error."""
     defaults = _typer_defaults(command)
+    positional = {o.name for o in options_for(command) if o.positional}
     names = {o.name for o in options_for(command)}
-    assert names <= set(defaults)
+    assert names - positional <= set(defaults)
+    assert not positional & set(defaults)  # required
     assert all(v is None or isinstance(v, bool) for v in defaults.values())
-    values, spelled = given(command, defaults, warn=pytest.fail)
+    values, spelled = given(command, defaults | {n: GIVEN[n] for n in positional}, pytest.fail)
     assert spelled == {}
     for record in RECORDS[command]:
         parse_record(record, values, command, NAMES)
@@ -65,16 +75,17 @@ def test_short_flags_follow_the_tools_users_know() -> None:
         for c in COMMANDS
         for o in options_for(c)
         for f in o.flags
-        if not f.startswith("--")
+        if not f.startswith("--") and not o.positional
     }
     assert short == {
         "-c": "clients", "-d": "duration_s", "-R": "rate", "-P": "pipeline", "-t": "workers",
         "-i": "interval_s", "-J": "json_stdout", "-q": "quiet", "-v": "verbose",
+        "-f": "fmt", "-o": "output",
     }  # fmt: skip
 
 
 def test_the_server_model_flag_reads_the_same_in_every_command() -> None:
-    for command in COMMANDS:
+    for command in LOADS:
         [server] = [o for o in options_for(command) if o.name == "server_model"]
         assert server.flag == "--server"
     run_cmd = [o for o in options_for("run") if o.name == "server_cmd"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from sockbench.cli.diff import split_sides
+from sockbench.core.spec.diff import split_sides
 from sockbench.errors import SockbenchError
 from sockbench.report.diff import check_comparable, render
 from tests.report.conftest import RESULT_TCP
@@ -136,8 +136,8 @@ def test_compare_folders_are_matched_cell_by_cell(compare_doc: dict[str, Any]) -
 
 
 def test_sides() -> None:
-    assert split_sides(["a", "b"]) == (["a"], ["b"])
-    assert split_sides(["a1", "a2", "--vs", "b1"]) == (["a1", "a2"], ["b1"])
+    assert split_sides(["a", "b"]) == (("a",), ("b",))
+    assert split_sides(["a1", "a2", "--vs", "b1"]) == (("a1", "a2"), ("b1",))
     with pytest.raises(SockbenchError, match="two paths"):
         split_sides(["a", "b", "c"])
     with pytest.raises(SockbenchError, match="each side"):

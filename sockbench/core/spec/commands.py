@@ -6,7 +6,9 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sockbench.core.spec.compare import COMPARE_RECORDS
+from sockbench.core.spec.diff import DIFF_RECORDS
 from sockbench.core.spec.option import CommandName, Option, options_of
+from sockbench.core.spec.report import REPORT_RECORDS
 from sockbench.core.spec.run import RUN_RECORDS
 from sockbench.core.spec.serve import SERVE_RECORDS
 
@@ -17,11 +19,14 @@ RECORDS: Mapping[CommandName, tuple[type[DataclassInstance], ...]] = {
     "run": RUN_RECORDS,
     "compare": COMPARE_RECORDS,
     "serve": SERVE_RECORDS,
+    "report": REPORT_RECORDS,
+    "diff": DIFF_RECORDS,
 }
 
 
 def options_for(command: CommandName) -> Iterator[Option[Any]]:
-    """Every option ``command`` takes, in the order its help lists them."""
+    """Every option ``command`` takes, its positional arguments among them, in the order
+    its help lists them."""
     for record in RECORDS[command]:
         for option in options_of(record):
             if command in option.commands:

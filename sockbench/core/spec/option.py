@@ -29,13 +29,16 @@ T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 R = TypeVar("R", bound="DataclassInstance")
 
-CommandName = Literal["run", "compare", "serve"]
+CommandName = Literal["run", "compare", "serve", "report", "diff"]
 RUN: frozenset[CommandName] = frozenset({"run"})
 COMPARE: frozenset[CommandName] = frozenset({"compare"})
 SERVE: frozenset[CommandName] = frozenset({"serve"})
+REPORT: frozenset[CommandName] = frozenset({"report"})
+DIFF: frozenset[CommandName] = frozenset({"diff"})
 RUN_COMPARE: frozenset[CommandName] = frozenset({"run", "compare"})
 RUN_SERVE: frozenset[CommandName] = frozenset({"run", "serve"})
-ALL: frozenset[CommandName] = frozenset({"run", "compare", "serve"})
+RUN_COMPARE_SERVE: frozenset[CommandName] = frozenset({"run", "compare", "serve"})
+REPORT_DIFF: frozenset[CommandName] = frozenset({"report", "diff"})
 NONE: Mapping[Any, Any] = MappingProxyType({})
 _OPTION = "sockbench.option"
 
@@ -60,7 +63,7 @@ SERVER_MODELS = Vocabulary("server models")
 class Option(Generic[T]):
     """How one option reads: its field's name is its keyword, its type the field's."""
 
-    flags: tuple[str, ...]  # long flag first
+    flags: tuple[str, ...]  # long flag first; a positional argument's: its name (PATH)
     help: str
     default: T
     parse: Callable[[object, str], T]  # text or an already typed value -> T
@@ -73,6 +76,7 @@ class Option(Generic[T]):
     default_help: str | None = None  # what the default means, when no value shows it
     repeatable: bool = False  # given any number of times: a tuple of texts
     many: bool = False  # a comma-separated list (compare's axes, :func:`listed`)
+    positional: bool = False  # an argument, not a flag, and required (report's PATH)
     # A command's own default, as typed; older flags a command still accepts, with a warning.
     defaults: Mapping[CommandName, object] = field(default_factory=dict, hash=False)
     renamed: Mapping[CommandName, tuple[str, ...]] = field(default_factory=dict, hash=False)
@@ -137,6 +141,7 @@ class How(TypedDict, total=False):
     metavar: str | None
     default_help: str | None
     repeatable: bool
+    positional: bool
     defaults: Mapping[CommandName, object]
     renamed: Mapping[CommandName, tuple[str, ...]]
 
@@ -153,6 +158,14 @@ def option(
 ) -> T:
     """A field that declares its option: ``clients: int = option(1, "--clients", ...)``."""
     return declare(default, *flags, help=help, parse=parse, **how).field()
+
+
+def member(default: E, *flags: str, help: str, **how: Unpack[How]) -> E:
+    """A field whose option is a member of ``default``'s enum, given by its value:
+    ``fmt: ReportFormat = member(ReportFormat.TEXT, "--format", ...)``."""
+    kind = type(default)
+    declared = declare(default, *flags, help=help, parse=choice_of(kind), **how)
+    return replace(declared, choices=values_of(kind)).field()
 
 
 def field_of(shared: Option[T]) -> T:
@@ -175,7 +188,8 @@ def parse_record(
     names: Names,
     spelled: Mapping[str, str] = NONE,
 ) -> R:
-    """``record`` from the values of its options in ``command`` (missing: the default).
+    """``record`` from the values of its options in ``command`` (missing: the default;
+    a positional argument must be given).
 
     ``spelled`` names the flag a value was given with, where it was an older spelling,
     so an error names what the user typed. A field whose option ``command`` does not take
@@ -183,9 +197,15 @@ def parse_record(
     """
     typed: dict[str, Any] = {}  # each value is its field's type: its option's parse made it
     for opt in options_of(record):
-        if command in opt.commands:
-            value = values[opt.name] if opt.name in values else opt.default_in(command)
-            typed[opt.name] = opt.convert(value, names, spelled.get(opt.name))
+        if command not in opt.commands:
+            continue
+        if opt.name in values:
+            value = values[opt.name]
+        elif opt.positional:
+            raise ConfigError(f"{command} needs {opt.flag}: {opt.help}")
+        else:
+            value = opt.default_in(command)
+        typed[opt.name] = opt.convert(value, names, spelled.get(opt.name))
     return record(**typed)
 
 

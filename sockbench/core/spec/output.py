@@ -1,4 +1,5 @@
-"""What a run writes and shows, and the thresholds it must meet: the options (pure)."""
+"""What a run writes and shows, and the thresholds it must meet; where ``report`` and
+``diff`` write: the options (pure)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from dataclasses import dataclass
 
 from sockbench.core.spec.formats import ReportFormat
 from sockbench.core.spec.option import (
-    ALL,
+    REPORT_DIFF,
     RUN_COMPARE,
+    RUN_COMPARE_SERVE,
+    declare,
     lowered,
     nullable,
     option,
@@ -22,6 +25,12 @@ from sockbench.core.units import DEFAULT_PERCENTILES, parse_percentiles
 #: ``--format``: the rich table, a report renderer (:class:`ReportFormat`), or jsonl:
 #: a JSON object per interval on stdout, then the result.
 FORMAT_CHOICES = ("table", *values_of(ReportFormat), "jsonl")
+
+#: ``-o``: where ``report`` and ``diff`` write what they render.
+WRITE_TO = declare(
+    None, "--output", "-o", help="write to this file ('-' = stdout)", parse=optional(text),
+    commands=REPORT_DIFF, default_help="stdout",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -57,9 +66,9 @@ class Output:
     )  # fmt: skip
     verbose: bool = option(
         False, "--verbose", "-v", help="log what happens: server start and stop, workers, phases",
-        parse=switch, commands=ALL,
+        parse=switch, commands=RUN_COMPARE_SERVE,
     )  # fmt: skip
     log_file: str | None = option(
         None, "--log-file", help="also write that log to this file", parse=optional(text),
-        commands=ALL,
+        commands=RUN_COMPARE_SERVE,
     )  # fmt: skip
