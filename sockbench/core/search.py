@@ -1,0 +1,226 @@
+"""Capacity search: the highest open-loop rate at which every SLO holds (pure, sans-IO).
+
+The driver asks :meth:`CapacitySearch.next_rate`, runs that rate (a full run: warm-up,
+window, drain), judges the result (:func:`judge`) and hands the verdict back with
+:meth:`CapacitySearch.record`; the search never runs anything itself, so every rule
+below is tested with plain verdicts.
+
+The method is mutilate's ``--search`` and Nighthawk's adaptive controller, in three
+phases:
+
+1. **Ramp**: from ``rate_min``, double until a rate fails (or ``rate_max`` passes).
+2. **Bisect** between the highest pass and the lowest fail until they are within
+   ``precision`` of each other (5 % by default): the answer is the highest pass.
+3. **Confirm**: run the answer once more. A repeat that fails says the answer sits on
+   the knee's noise; the search says so and does not hide it.
+
+The trade-off is time against certainty: each step costs a full run, and a 5 % bracket
+from 1k to a 100k capacity takes about 7 ramp steps and 5 bisections. A rate where the
+generator could not keep the schedule (its send lag or CPU, :func:`judge`) tells
+nothing about the server, so it is an **invalid** step, never a failure: the search
+stops going up there (a faster rate would be no more measurable) and bisects below it,
+and when the top of its bracket is invalid it reports the capacity as *at least* the
+highest pass, limited by the generator, with advice, never a false capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sockbench.core.checks import Check, evaluate
+from sockbench.core.shortfall import generator_behind
+from sockbench.core.status import RunStatus
+from sockbench.errors import ConfigError
+
+DEFAULT_PRECISION = 0.05
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    #: The generator could not offer the rate: the step says nothing about the server.
+    INVALID = "invalid"
+
+
+class Phase(StrEnum):
+    RAMP = "ramp"
+    BISECT = "bisect"
+    CONFIRM = "confirm"
+
+
+class Found(StrEnum):
+    """How a search ended."""
+
+    #: Bracketed: the highest pass is within the precision of the lowest fail.
+    CAPACITY = "capacity"
+    #: Even ``rate_min`` failed an SLO: the capacity is below what was tried.
+    BELOW_MIN = "below_min"
+    #: ``rate_max`` passed: the capacity is at least that.
+    ABOVE_MAX = "above_max"
+    #: The generator could not offer the rates above the highest pass.
+    GENERATOR_LIMITED = "generator_limited"
+    #: Stopped early (a signal, a server that died); the bracket is what was known then.
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """One run, judged: its verdict and why (the SLOs that failed, or the generator)."""
+
+    verdict: Verdict
+    reasons: tuple[str, ...] = ()
+
+
+def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
+    """A run's verdict against ``slos``.
+
+    A generator that fell behind (it sent late while free to send, or ran out of CPU)
+    makes the step invalid, whatever the SLOs say: the rate asked was not the rate
+    offered. A server that died or a degraded run fails. Otherwise it passes when every
+    SLO holds."""
+    if generator_behind(doc):
+        return Judgement(
+            Verdict.INVALID,
+            ("the generator could not keep the rate (add --workers, or lower --rate-max)",),
+        )
+    if doc.get("status") in (RunStatus.SERVER_DIED, RunStatus.DEGRADED):
+        return Judgement(Verdict.FAIL, (f"status {doc['status']}",))
+    failed = tuple(
+        f"{r.check.expr} (measured {r.measured})"
+        for r in evaluate(list(slos), doc)
+        if not r.passed
+    )
+    return Judgement(Verdict.FAIL, failed) if failed else Judgement(Verdict.PASS)
+
+
+@dataclass(frozen=True)
+class Step:
+    rate: float
+    phase: Phase
+    judgement: Judgement
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    found: Found
+    highest_pass: float | None
+    lowest_fail: float | None  # an SLO failed here
+    lowest_invalid: float | None  # the generator could not offer this
+    confirmed: bool | None  # None: no confirmation ran
+    steps: tuple[Step, ...]
+
+    @property
+    def capacity(self) -> float | None:
+        """The answer: the highest rate that passed (a lower bound unless ``CAPACITY``)."""
+        return self.highest_pass
+
+
+@dataclass
+class CapacitySearch:
+    rate_min: float
+    precision: float = DEFAULT_PRECISION
+    rate_max: float | None = None
+    confirm: bool = True
+    steps: list[Step] = field(default_factory=list)
+    _pass: float | None = None
+    _fail: float | None = None
+    _invalid: float | None = None
+    _confirmed: bool | None = None
+    _stopped: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.rate_min > 0:
+            raise ConfigError(f"--rate-min must be above 0, got {self.rate_min:g}")
+        if not 0 < self.precision < 1:
+            raise ConfigError(f"--precision must be between 0 and 100 %, got {self.precision}")
+        if self.rate_max is not None and self.rate_max < self.rate_min:
+            raise ConfigError("--rate-max must be at least --rate-min")
+
+    @property
+    def _top(self) -> float | None:
+        """The lowest rate known not to pass (failed or not measurable)."""
+        tops = [r for r in (self._fail, self._invalid) if r is not None]
+        return min(tops) if tops else None
+
+    def _narrow(self) -> bool:
+        top = self._top
+        return self._pass is not None and top is not None and top <= self._pass * (
+            1 + self.precision
+        )
+
+    @property
+    def phase(self) -> Phase | None:
+        """What the next step is for; None once the search is over."""
+        if self._stopped or self._confirmed is not None:
+            return None
+        if self._pass is None and self._fail is not None:
+            return None  # even the lowest failed
+        if self._pass is None and self._invalid is not None and self._invalid <= self.rate_min:
+            return None  # not even the lowest could be offered
+        if self._top is None:
+            if self.rate_max is not None and self._pass is not None and self._pass >= self.rate_max:
+                return Phase.CONFIRM if self.confirm else None
+            return Phase.RAMP
+        if not self._narrow():
+            return Phase.BISECT
+        return Phase.CONFIRM if self.confirm and self._pass is not None else None
+
+    def next_rate(self) -> float | None:
+        """The rate to run next, or None when the search is over."""
+        phase = self.phase
+        if phase is None:
+            return None
+        if phase is Phase.CONFIRM:
+            assert self._pass is not None
+            return self._pass
+        if phase is Phase.RAMP:
+            rate = self.rate_min if self._pass is None else self._pass * 2
+            return min(rate, self.rate_max) if self.rate_max is not None else rate
+        low = self._pass if self._pass is not None else self.rate_min
+        top = self._top
+        assert top is not None
+        if self._pass is None:  # only invalid steps so far: come down towards rate_min
+            return max(self.rate_min, top / 2)
+        return (low + top) / 2
+
+    def record(self, rate: float, judgement: Judgement) -> None:
+        """What running ``rate`` (the last :meth:`next_rate`) gave."""
+        phase = self.phase
+        if phase is None:
+            raise ValueError("the search is over")
+        self.steps.append(Step(rate, phase, judgement))
+        verdict = judgement.verdict
+        if phase is Phase.CONFIRM:
+            self._confirmed = verdict is Verdict.PASS
+        elif verdict is Verdict.PASS:
+            self._pass = max(rate, self._pass or rate)
+        elif verdict is Verdict.FAIL:
+            self._fail = rate if self._fail is None else min(rate, self._fail)
+        else:
+            self._invalid = rate if self._invalid is None else min(rate, self._invalid)
+
+    def stop(self) -> None:
+        """End the search early (a signal, a server that died)."""
+        self._stopped = True
+
+    def outcome(self) -> SearchOutcome:
+        return SearchOutcome(
+            self._found(), self._pass, self._fail, self._invalid, self._confirmed,
+            tuple(self.steps),
+        )  # fmt: skip
+
+    def _found(self) -> Found:
+        if self._pass is None:
+            if self._fail is not None:
+                return Found.BELOW_MIN
+            return Found.GENERATOR_LIMITED if self._invalid is not None else Found.STOPPED
+        if self._stopped and not self._narrow():
+            return Found.STOPPED
+        if self._top is None:
+            return Found.ABOVE_MAX if self.rate_max is not None else Found.STOPPED
+        if self._fail is not None and self._fail == self._top:
+            return Found.CAPACITY
+        return Found.GENERATOR_LIMITED

@@ -1,0 +1,169 @@
+"""The capacity search's rules, with verdicts from servers whose capacity is known."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sockbench.core.checks import parse_check
+from sockbench.core.histogram import Recorder, summarize
+from sockbench.core.search import (
+    CapacitySearch,
+    Found,
+    Judgement,
+    Phase,
+    Verdict,
+    judge,
+)
+from sockbench.errors import ConfigError
+
+pytestmark = pytest.mark.unit
+
+PASS, FAIL, INVALID = (Judgement(v) for v in Verdict)
+
+
+def run(search: CapacitySearch, capacity: float, generator: float = float("inf"),
+        repeat_fails: bool = False) -> CapacitySearch:  # fmt: skip
+    """Drive ``search`` against a server that holds up to ``capacity`` and a generator
+    that can offer up to ``generator``."""
+    for _ in range(200):
+        rate = search.next_rate()
+        if rate is None:
+            return search
+        if rate > generator:
+            search.record(rate, INVALID)
+        elif search.phase is Phase.CONFIRM and repeat_fails:
+            search.record(rate, FAIL)
+        else:
+            search.record(rate, PASS if rate <= capacity else FAIL)
+    raise AssertionError("the search did not end")
+
+
+def test_ramps_by_doubling_then_bisects_then_confirms() -> None:
+    search = run(CapacitySearch(100), capacity=800)
+    phases = [s.phase for s in search.steps]
+    assert [s.rate for s in search.steps[:5]] == [100, 200, 400, 800, 1600]
+    assert phases[:5] == [Phase.RAMP] * 5
+    assert phases[-1] is Phase.CONFIRM and Phase.BISECT in phases
+    outcome = search.outcome()
+    assert outcome.found is Found.CAPACITY and outcome.confirmed is True
+    assert outcome.capacity == 800  # 800 passed on the way up, and bisection kept it
+    assert outcome.lowest_fail is not None and outcome.lowest_fail <= 800 * 1.05
+
+
+@given(
+    capacity=st.floats(min_value=1, max_value=1e6),
+    rate_min=st.floats(min_value=1, max_value=1e3),
+    precision=st.floats(min_value=0.01, max_value=0.5),
+)
+def test_the_bracket_holds_the_capacity_within_the_precision(
+    capacity: float, rate_min: float, precision: float
+) -> None:
+    outcome = run(CapacitySearch(rate_min, precision), capacity).outcome()
+    if capacity < rate_min:
+        assert outcome.found is Found.BELOW_MIN and outcome.capacity is None
+        return
+    assert outcome.found is Found.CAPACITY
+    assert outcome.capacity is not None and outcome.lowest_fail is not None
+    assert outcome.capacity <= capacity < outcome.lowest_fail
+    assert outcome.lowest_fail <= outcome.capacity * (1 + precision)
+
+
+def test_even_the_lowest_rate_failing_is_below_min() -> None:
+    search = run(CapacitySearch(1000), capacity=500)
+    assert search.outcome().found is Found.BELOW_MIN
+    assert [s.rate for s in search.steps] == [1000]  # nothing more to learn
+
+
+def test_a_pass_at_rate_max_is_a_lower_bound() -> None:
+    outcome = run(CapacitySearch(100, rate_max=1000), capacity=5000).outcome()
+    assert outcome.found is Found.ABOVE_MAX and outcome.capacity == 1000
+    assert max(s.rate for s in outcome.steps) == 1000
+
+
+def test_the_generator_limit_is_never_a_capacity() -> None:
+    """A server good for 10k behind a generator good for 3k: at least ~3k, said so."""
+    outcome = run(CapacitySearch(100), capacity=10_000, generator=3000).outcome()
+    assert outcome.found is Found.GENERATOR_LIMITED
+    assert outcome.lowest_fail is None and outcome.lowest_invalid is not None
+    assert outcome.capacity is not None and outcome.capacity <= 3000
+    assert outcome.lowest_invalid <= outcome.capacity * 1.05
+
+
+def test_a_generator_that_cannot_offer_the_lowest_rate_finds_nothing() -> None:
+    outcome = run(CapacitySearch(1000), capacity=10_000, generator=500).outcome()
+    assert outcome.found is Found.GENERATOR_LIMITED and outcome.capacity is None
+
+
+def test_a_repeat_that_fails_is_reported() -> None:
+    outcome = run(CapacitySearch(100), capacity=800, repeat_fails=True).outcome()
+    assert outcome.found is Found.CAPACITY and outcome.confirmed is False
+
+
+def test_no_confirmation_when_not_asked() -> None:
+    outcome = run(CapacitySearch(100, confirm=False), capacity=800).outcome()
+    assert outcome.confirmed is None
+    assert all(s.phase is not Phase.CONFIRM for s in outcome.steps)
+
+
+def test_a_stopped_search_says_so_and_keeps_its_bracket() -> None:
+    search = CapacitySearch(100)
+    search.record(100, PASS)
+    search.record(200, PASS)
+    search.stop()
+    assert search.next_rate() is None
+    outcome = search.outcome()
+    assert outcome.found is Found.STOPPED and outcome.capacity == 200
+    with pytest.raises(ValueError, match="over"):
+        search.record(400, PASS)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"rate_min": 0}, "--rate-min"),
+        ({"rate_min": 10, "precision": 0}, "--precision"),
+        ({"rate_min": 10, "rate_max": 5}, "--rate-max"),
+    ],
+)
+def test_bad_settings_are_one_line(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        CapacitySearch(**kwargs)  # type: ignore[arg-type]
+
+
+@functools.cache
+def _latency(us: int) -> dict[str, Any]:
+    rec = Recorder()
+    for _ in range(100):
+        rec.record(us)
+    summary = summarize(rec.histogram)
+    return {"count": 100, "min": us, "mean": float(us), "max": us, "p99": summary.p99,
+            "histogram": summary.histogram}  # fmt: skip
+
+
+def _doc(p99_us: int, lag_p99_us: int = 0, status: str = "completed") -> dict[str, Any]:
+    return {
+        "status": status,
+        "latency_us": _latency(p99_us),
+        "scheduler_lag_us": {"p99": lag_p99_us},
+    }
+
+
+def test_judge_reads_the_slos_and_says_which_failed() -> None:
+    slos = [parse_check("p99 < 5ms")]
+    assert judge(slos, _doc(1000)).verdict is Verdict.PASS
+    failed = judge(slos, _doc(9159))
+    assert failed.verdict is Verdict.FAIL and failed.reasons == ("p99 < 5ms (measured 9.16 ms)",)
+
+
+def test_judge_calls_a_late_generator_invalid_whatever_the_slos_say() -> None:
+    judgement = judge([parse_check("p99 < 5ms")], _doc(60_000, lag_p99_us=50_000))
+    assert judgement.verdict is Verdict.INVALID and "--workers" in judgement.reasons[0]
+
+
+def test_judge_fails_a_server_that_died() -> None:
+    assert judge([], _doc(10, status="server_died")).verdict is Verdict.FAIL
