@@ -1,7 +1,8 @@
 """``--check``: what must hold for a run to pass, evaluated against its result (pure).
 
 ``p99 < 5ms``, ``errors == 0``, ``errors.timeout == 0``, ``rps >= 10k``,
-``loss < 0.1%``, ``achieved >= 99%``, ``connect.p99 < 20ms``. A check is parsed
+``loss < 0.1%``, ``achieved >= 99%``, ``connect.p99 < 20ms``, ``kind.get.p99 < 1ms``
+(one kind of request: the registry's ``kind.KIND.NAME``). A check is parsed
 before any load (a malformed one is exit 2) and evaluated on the finished result;
 every check is kept in the result with the value it measured, passed or not, so a
 CI log says by how much a threshold was missed. Latency values take the same

@@ -13,8 +13,10 @@ it yet. Registry order is display order: summary columns, diff
 tables, repeats keys and CSV columns appended after the fixed ones follow it.
 
 Families with a parameter are built on lookup: any latency percentile (``p99.999``),
-the connect histogram's (``connect.p99``), ``min``/``mean``/``max`` of either, and one
-kind of error (``errors.timeout``).
+the connect histogram's (``connect.p99``), ``min``/``mean``/``max`` of either, one
+kind of error (``errors.timeout``), and one kind of request's part of a metric that
+says so (``request_kinds``: ``kind.get.rps``, ``kind.set.p99``, ``kind.get.errors``),
+read where the result keeps each kind (:data:`KIND_PLACES`).
 """
 
 from __future__ import annotations
@@ -91,28 +93,36 @@ class Metric:
     key: str  # its key in `diff --format json` and a compare's `repeats`
     csv: str = ""  # its CSV column
     aliases: tuple[str, ...] = ()  # other names --check accepts
-    read: Reader | None = None  # derived values (sums, ratios); None: the value at `path`
+    read: Reader | None = None  # derived values (ratios); None: the value at `path`
+    summed: bool = False  # `path` holds counts by kind (errors): the value is their sum
     open_loop: bool = False  # only with --rate
     datagrams: bool = False  # only over udp and unix-dgram
-    per_kind: bool = False  # NAME.KIND reads one kind (errors.timeout)
-    # Latencies: the histogram summary and its stat ("p99", "max"), the percentile if any.
-    histogram: str = ""
+    per_kind: bool = False  # NAME.KIND reads one kind of error (errors.timeout)
+    request_kinds: bool = False  # kind.KIND.NAME reads one kind of request (kind.get.p99)
+    # Latencies: where the histogram summary is and its stat ("p99", "max"), the
+    # percentile if any.
+    histogram: tuple[str, ...] = ()
     stat: str = ""
     percentile: float | None = None
 
     def value(self, doc: Mapping[str, Any]) -> float | None:
-        """Its value in a result document as stored (an int stays an int); None: absent."""
+        """Its value in a result document as stored (an int stays an int); None: absent.
+        A latency its summary does not store (``p99.999``) is read from the histogram."""
         if self.read is not None:
             return self.read(doc)
         found = get(doc, *self.path)
-        return found if isinstance(found, int | float) and not isinstance(found, bool) else None
+        if self.summed:
+            return sum(int(n) for n in (found or {}).values())
+        if isinstance(found, int | float) and not isinstance(found, bool):
+            return found
+        return self.recorded_us(doc) if self.histogram else None
 
     def recorded_us(self, doc: Mapping[str, Any]) -> int | float | None:
         """A latency as its histogram recorded it, whole µs (the mean may hold a fraction);
         None when it recorded nothing. A percentile comes from the histogram itself, so
         any one can be asked for, not only those the summary stores."""
-        summary = doc.get(self.histogram) or {}
-        if not summary.get("count"):
+        summary = get(doc, *self.histogram) or {}
+        if not summary.get("count") or (self.percentile is not None and "histogram" not in summary):
             return None
         if self.percentile is None:  # min, mean, max
             value: int | float = summary[self.stat]
@@ -138,10 +148,6 @@ def get(doc: Mapping[str, Any], *path: str) -> Any:
     return node
 
 
-def _errors(doc: Mapping[str, Any]) -> int:
-    return sum(int(n) for n in (get(doc, "totals", "errors") or {}).values())
-
-
 def _loss(doc: Mapping[str, Any]) -> float | None:
     """Lost over the datagrams that ended (sent less those still in flight)."""
     d = doc.get("datagrams") or {}
@@ -158,8 +164,8 @@ def _latency(stat: str, title: str, views: frozenset[View]) -> Metric:
     return Metric(
         name=f"latency.{stat.replace('_', '.')}", title=title, path=("latency_us", stat),
         unit=Unit.US, better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY, views=views,
-        key=f"{stat}_us", aliases=(title,), histogram="latency_us", stat=stat,
-        percentile=float(stat[1:].replace("_", ".")) if stat.startswith("p") else None,
+        key=f"{stat}_us", aliases=(title,), request_kinds=True, histogram=("latency_us",),
+        stat=stat, percentile=float(stat[1:].replace("_", ".")) if stat.startswith("p") else None,
     )  # fmt: skip
 
 
@@ -167,12 +173,13 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="rps", title="req/s", path=("totals", "throughput_rps"), unit=Unit.RPS,
         better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY, views=ALL,
-        key="throughput_rps", csv="throughput_rps",
+        key="throughput_rps", csv="throughput_rps", request_kinds=True,
     ),
     Metric(
         name="requests", title="requests", path=("totals", "requests"), unit=Unit.COUNT,
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
         views=frozenset({View.CHECK, View.CSV}), key="requests", csv="requests",
+        request_kinds=True,
     ),
     Metric(
         name="offered", title="offered req/s", path=("totals", "offered_rps"), unit=Unit.RPS,
@@ -188,7 +195,7 @@ REGISTRY: tuple[Metric, ...] = (
         name="errors", title="errors", path=("totals", "errors"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
         views=frozenset({View.CHECK, View.SUMMARY, View.REPEATS, View.CSV}), key="errors",
-        csv="errors", read=_errors, per_kind=True,
+        csv="errors", summed=True, per_kind=True, request_kinds=True,
     ),
     Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
@@ -225,6 +232,16 @@ REGISTRY: tuple[Metric, ...] = (
 BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.aliases)}
 #: Where a latency family's histogram summary is, by the family's name.
 HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us"}
+#: Where a result keeps one kind of request's part of what it keeps at ``totals.X`` and
+#: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``.
+KIND_PLACES: dict[str, tuple[str, ...]] = {
+    "totals": ("totals", "by_kind"),
+    "latency_us": ("latency_by_kind_us",),
+}
+KIND_PREFIX = "kind."
+#: What the reports show of each kind of request, in order: the *Commands* table's
+#: columns and the CSV's per-kind ones (``get_requests`` ... ``get_mean_us``).
+KIND_METRICS = ("requests", "rps", "errors", "p50", "p90", "p99", "p99.9", "max", "mean")
 LATENCY_STATS = ("min", "mean", "max")
 _PERCENTILE = re.compile(r"^p(\d+(?:[._]\d+)?)$")
 
@@ -244,7 +261,12 @@ def metric(name: str) -> Metric:
 
 def lookup(name: str) -> Metric | None:
     """A metric by name or alias, any case: a registry entry, or one built for a family
-    (``p99.999``, ``connect.p99``, ``latency.p99_9``, ``errors.timeout``); None if none."""
+    (``p99.999``, ``connect.p99``, ``latency.p99_9``, ``errors.timeout``,
+    ``kind.get.p99``: a kind of request keeps its case, it names a key); None if none."""
+    if name[: len(KIND_PREFIX)].lower() == KIND_PREFIX:
+        kind, dot, rest = name[len(KIND_PREFIX) :].partition(".")
+        base = lookup(rest) if kind and dot else None
+        return _of_request_kind(base, kind) if base is not None and base.request_kinds else None
     lowered = name.lower()
     family, dot, stat = lowered.partition(".")
     if not dot or family not in (*HISTOGRAMS, "errors"):
@@ -252,29 +274,57 @@ def lookup(name: str) -> Metric | None:
     if family != "errors" and (_PERCENTILE.match(stat) or stat in LATENCY_STATS):
         return _latency_of(family or "latency", stat.replace("_", "."))
     if family == "errors":
-        return _kind_of(BY_NAME["errors"], stat) if stat else None
+        return _error_kind(BY_NAME["errors"], stat) if stat else None
     return BY_NAME.get(lowered)
 
 
+def kind_metrics(kind: str) -> tuple[Metric, ...]:
+    """:data:`KIND_METRICS` of one kind of request: ``kind.get.requests``, ..."""
+    return tuple(metric(f"{KIND_PREFIX}{kind}.{name}") for name in KIND_METRICS)
+
+
 def _latency_of(family: str, stat: str) -> Metric:
-    """``latency.p99`` is the registry's entry; ``connect.p99`` or ``p99.999`` a check-only
-    metric of that histogram (read from the histogram, not from the stored summary)."""
+    """``latency.p99`` is the registry's entry; ``connect.p99``, ``p90`` or ``p99.999`` a
+    check-only metric of that histogram (its value as the summary stores it, ``p90``,
+    else from the histogram, ``p99.999``; ``--check`` always reads the histogram)."""
     name = f"{family}.{stat}"
     if name in BY_NAME:
         return BY_NAME[name]
     histogram = HISTOGRAMS[family]
-    percentile = float(stat[1:]) if stat.startswith("p") else None
-    title = stat if family == "latency" else f"{family} {stat}"
-    found = Metric(
-        name=name, title=title, path=(histogram, stat), unit=Unit.US, better=Better.LOWER,
-        fmt=Format.US, noise=Noise.NOISY, views=frozenset({View.CHECK}),
-        key=name.replace(".", "_") + "_us", histogram=histogram, stat=stat,
-        percentile=percentile, read=lambda doc: found.recorded_us(doc),
+    short = name.removeprefix("latency.")
+    return Metric(
+        name=name, title=stat if family == "latency" else f"{family} {stat}",
+        path=(histogram, stat.replace(".", "_")),
+        unit=Unit.US, better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY,
+        views=frozenset({View.CHECK}), key=short.replace(".", "_") + "_us",
+        request_kinds=family == "latency", histogram=(histogram,), stat=stat,
+        percentile=float(stat[1:]) if stat.startswith("p") else None,
     )  # fmt: skip
-    return found
 
 
-def _kind_of(base: Metric, kind: str) -> Metric:
+def _of_request_kind(base: Metric, kind: str) -> Metric:
+    """One kind of request's part of a metric (``kind.get.p99``), where the result keeps
+    it (:data:`KIND_PLACES`): read by ``--check``, the CSV and the *Commands* table."""
+
+    def moved(path: tuple[str, ...]) -> tuple[str, ...]:
+        return (*KIND_PLACES[path[0]], kind, *path[1:]) if path else ()
+
+    return replace(
+        base,
+        name=f"{KIND_PREFIX}{kind}.{base.name.removeprefix('latency.')}",
+        title=f"{kind} {base.title}",
+        path=moved(base.path),
+        histogram=moved(base.histogram),
+        views=frozenset({View.CHECK, View.CSV}),
+        key=f"{kind}_{base.key}",
+        csv=f"{kind}_{base.key}",
+        aliases=(),
+        per_kind=False,
+        request_kinds=False,
+    )
+
+
+def _error_kind(base: Metric, kind: str) -> Metric:
     """One kind of a per-kind metric: ``errors.timeout``."""
     return replace(
         base,
@@ -286,7 +336,9 @@ def _kind_of(base: Metric, kind: str) -> Metric:
         csv="",
         aliases=(),
         read=lambda doc: int(get(doc, *base.path, kind) or 0),
+        summed=False,
         per_kind=False,
+        request_kinds=False,
     )
 
 
@@ -298,4 +350,7 @@ def check_names() -> str:
         if not m.histogram
     ]
     *head, last = names
-    return f"p50..p99.999, min, mean, max, connect.p99, {', '.join(head)} or {last}"
+    return (
+        f"p50..p99.999, min, mean, max, connect.p99, {', '.join(head)} or {last}; "
+        f"{KIND_PREFIX}KIND.NAME for one kind of request ({KIND_PREFIX}get.p99)"
+    )

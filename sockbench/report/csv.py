@@ -9,7 +9,9 @@ The registry's metrics of the csv view (:mod:`sockbench.core.metrics`) are read
 through their entries: where the layout places one (``requests``,
 ``throughput_rps``, ``errors``) it is that entry's column; one the layout does not
 place (``offered_rps``) is appended after the fixed columns, in registry order, so
-adding a metric never moves a column a script reads by position.
+adding a metric never moves a column a script reads by position. Each kind of
+request's columns (``get_throughput_rps``, ``get_p99_us``) are its metrics of the
+registry's per-kind family (``kind.get.rps``, ``kind.get.p99``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import io
 from collections.abc import Callable
 from typing import Any
 
-from sockbench.core.metrics import View, in_view
+from sockbench.core.metrics import View, in_view, kind_metrics
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.report.document import Doc, cell_key, cells, get, target
 
@@ -111,24 +113,10 @@ COLUMNS = _columns()
 HEADER = tuple(name for name, _ in COLUMNS)
 
 
-def _error_sum(*path: str) -> Callable[[Doc], Any]:
-    return lambda r: sum((get(r, *path) or {}).values())
-
-
-_KIND_LATENCIES = ("p50", "p90", "p99", "p99_9", "max", "mean")
-
-
 def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
     """Per kind of request (``set``, ``get``): after the fixed columns, only when present."""
     kinds = dict.fromkeys(k for r in results for k in get(r, "totals", "by_kind") or {})
-    cols: list[tuple[str, Callable[[Doc], Any]]] = []
-    for kind in kinds:
-        cols.append((f"{kind}_requests", _path("totals", "by_kind", kind, "requests")))
-        cols.append((f"{kind}_throughput_rps", _path("totals", "by_kind", kind, "throughput_rps")))
-        cols.append((f"{kind}_errors", _error_sum("totals", "by_kind", kind, "errors")))
-        for p in _KIND_LATENCIES:
-            cols.append((f"{kind}_{p}_us", _path("latency_by_kind_us", kind, p)))
-    return cols
+    return [(m.csv, m.value) for kind in kinds for m in kind_metrics(kind)]
 
 
 def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:

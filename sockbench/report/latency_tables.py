@@ -3,7 +3,8 @@
 A row shows a histogram summary's stats as stored (count, min, the percentiles the
 run recorded, max, mean, stdev): the whole distribution, where the registry's
 metrics (:mod:`sockbench.core.metrics`) are the few single numbers compared across
-runs.
+runs. The *Commands* table's row of a kind of request is its metrics of the
+registry's per-kind family (``kind.get.rps``, ``kind.get.p99``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sockbench.core.metrics import KIND_METRICS, kind_metrics, metric
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, get
@@ -71,25 +73,14 @@ def latency_table(result: Doc) -> Table:
 
 
 def kind_table(result: Doc) -> Table:
-    """One row per kind of request (SET, GET): counts, errors and latency."""
+    """One row per kind of request (SET, GET): counts, errors and latency, each a metric
+    of the registry's per-kind family (``kind.set.p99``)."""
     by_kind: Mapping[str, Any] = get(result, "totals", "by_kind") or {}
-    latency: Mapping[str, Any] = result.get("latency_by_kind_us") or {}
-    fields = (("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("p99.9", "p99_9"), ("max", "max"))
-    rows: list[tuple[str, ...]] = []
-    for kind, counts in by_kind.items():
-        summary = latency.get(kind) or {}
-        errors = sum((counts.get("errors") or {}).values())
-        rows.append(
-            (
-                kind,
-                numbers.fmt_int(counts.get("requests")),
-                numbers.fmt_rate(counts.get("throughput_rps")),
-                numbers.fmt_int(errors),
-                *(numbers.fmt_us(summary.get(f)) for _, f in fields),
-                numbers.fmt_us(summary.get("mean")),
-            )
-        )
-    headers = ("kind", "requests", "req/s", "errors", *(t for t, _ in fields), "mean")
+    rows = tuple(
+        (kind, *(numbers.FORMATTERS[m.fmt](m.value(result)) for m in kind_metrics(kind)))
+        for kind in by_kind
+    )
+    headers = ("kind", *(metric(name).title for name in KIND_METRICS))
     left: Align = "l"
     right: Align = "r"
-    return Table(headers, tuple(rows), (left, *([right] * (len(headers) - 1))))
+    return Table(headers, rows, (left, *([right] * (len(headers) - 1))))

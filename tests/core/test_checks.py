@@ -38,6 +38,9 @@ from tests.support.specs import spec_of
         ("loss < 0.1%", "loss", 0.001),
         ("achieved >= 99%", "achieved", 0.99),
         ("offered >= 1.9k", "offered", 1900.0),
+        ("kind.get.p99 < 1ms", "kind.get.p99", 0.001),
+        ("KIND.SET.rps >= 1k", "kind.SET.rps", 1000.0),  # a kind of request keeps its case
+        ("kind.get.errors == 0", "kind.get.errors", 0.0),
     ],
 )
 def test_parse(expr: str, metric: str, threshold: float) -> None:
@@ -51,6 +54,8 @@ def test_parse(expr: str, metric: str, threshold: float) -> None:
         ("p99 5ms", "malformed --check 'p99 5ms'; expected METRIC OP VALUE"),
         ("speed > 3", "unknown metric 'speed'; use .*, offered, "),
         ("lost > 3", "unknown metric 'lost'"),  # a summary column, not a check
+        ("kind.get.offered > 3", "unknown metric 'kind.get.offered'.*kind.KIND.NAME"),
+        ("kind.get > 3", "unknown metric 'kind.get'"),
         ("p100 < 1s", "between 0 and 100"),
         ("p99 < 5x", "expected a duration like 500ms"),
         ("rps >= many", "expected a number"),
@@ -210,6 +215,20 @@ def test_every_latency_statistic_compares_in_microseconds(metric: str) -> None:
     for op, expected in (("<=", True), ("==", True), ("<", False), (">", False)):
         [result] = evaluate([parse_check(f"{metric} {op} 0.009159s")], doc)
         assert result.passed is expected, (metric, op)
+
+
+def test_one_kind_of_request_is_checked_from_its_own_histogram() -> None:
+    latency = _latency_doc(P99_US)["latency_us"]
+    doc = {
+        "latency_us": {**latency, "p99": 1},  # the whole run's, not read
+        "latency_by_kind_us": {"get": latency},
+        "totals": {"by_kind": {"get": {"requests": 1000, "throughput_rps": 100.0}}},
+    }
+    exprs = ["kind.get.p99 <= 9159us", "kind.get.p99 < 9159us", "kind.get.p99.999 <= 9.159ms",
+             "kind.get.rps >= 100", "kind.get.errors == 0", "kind.set.p99 < 1s"]  # fmt: skip
+    results = evaluate([parse_check(e) for e in exprs], doc)
+    assert [r.passed for r in results] == [True, False, True, True, True, False]
+    assert results[0].value == 0.009159 and results[-1].measured == "nothing measured"
 
 
 def test_a_fractional_mean_against_whole_microseconds() -> None:

@@ -7,14 +7,17 @@ from typing import Any
 import pytest
 
 from sockbench.core.document import Result
+from sockbench.core.histogram import Recorder, summarize
 from sockbench.core.metrics import (
     BY_NAME,
+    KIND_METRICS,
     REGISTRY,
     Better,
     Noise,
     View,
     get,
     in_view,
+    kind_metrics,
     lookup,
     metric,
 )
@@ -75,6 +78,13 @@ def test_views_in_registry_order() -> None:
         ("loss", "loss", "ratio", None),
         ("achieved", "achieved", "ratio", None),
         ("offered", "offered", "", None),
+        ("kind.get.p99", "kind.get.p99", "s", 99.0),
+        ("kind.get.latency.p99_9", "kind.get.p99.9", "s", 99.9),
+        ("KIND.Get.P99.999", "kind.Get.p99.999", "s", 99.999),
+        ("kind.set.mean", "kind.set.mean", "s", None),
+        ("kind.set.rps", "kind.set.rps", "", None),
+        ("kind.set.requests", "kind.set.requests", "", None),
+        ("kind.set.errors", "kind.set.errors", "", None),
     ],
 )
 def test_lookup(name: str, canonical: str, unit: str, percentile: float | None) -> None:
@@ -83,7 +93,13 @@ def test_lookup(name: str, canonical: str, unit: str, percentile: float | None) 
     assert View.CHECK in found.views
 
 
-@pytest.mark.parametrize("name", ["speed", "errors.", "connect.rps", "latency.errors"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "speed", "errors.", "connect.rps", "latency.errors", "kind.get", "kind..p99", "kind.p99",
+        "kind.get.offered", "kind.get.connect.p99", "kind.get.errors.timeout", "kind.a.kind.b.rps",
+    ],
+)  # fmt: skip
 def test_unknown_names(name: str) -> None:
     assert lookup(name) is None
 
@@ -147,3 +163,74 @@ def test_offered_is_one_entry() -> None:
     assert offered.path == ("totals", "offered_rps") and offered.open_loop
     assert offered.views == {View.CHECK, View.DIFF, View.CSV}
     assert offered.value(DOC) == 1990.0 and offered.value({"totals": {}}) is None
+
+
+def _summary(*values: int) -> dict[str, Any]:
+    rec = Recorder()
+    for v in values:
+        rec.record(v)
+    return summarize(rec.histogram).to_json()
+
+
+SET = _summary(*range(100, 1600, 15))  # 100 requests
+KINDS: dict[str, Any] = {
+    "totals": {
+        "throughput_rps": 4000.0,
+        "by_kind": {
+            "set": {"requests": 100, "throughput_rps": 400.5, "errors": {"timeout": 2, "reset": 1}},
+            "get": {"requests": 0, "throughput_rps": 0.0, "errors": {}},
+        },
+    },
+    "latency_us": _summary(5, 6, 7),
+    "latency_by_kind_us": {"set": SET, "get": _summary()},
+}
+
+
+def test_a_kind_of_request_is_its_metric_where_the_result_keeps_that_kind() -> None:
+    """kind.KIND.NAME: NAME's entry (rps, requests, errors, a latency), moved under
+    totals.by_kind.KIND and latency_by_kind_us.KIND; read as stored, like its base."""
+    rps, p99 = metric("kind.set.rps"), metric("kind.set.p99")
+    assert rps.path == ("totals", "by_kind", "set", "throughput_rps")
+    assert p99.path == ("latency_by_kind_us", "set", "p99")
+    assert p99.histogram == ("latency_by_kind_us", "set")
+    assert (rps.unit, rps.better, rps.fmt, rps.noise) == (
+        metric("rps").unit, metric("rps").better, metric("rps").fmt, metric("rps").noise,
+    )  # fmt: skip
+    values = {name: metric(f"kind.set.{name}").value(KINDS) for name in KIND_METRICS}
+    assert values == {
+        "requests": 100, "rps": 400.5, "errors": 3, "p50": SET["p50"], "p90": SET["p90"],
+        "p99": SET["p99"], "p99.9": SET["p99_9"], "max": SET["max"], "mean": SET["mean"],
+    }  # fmt: skip
+    assert SET["p50"] != KINDS["latency_us"]["p50"]
+    # One the summary does not store is read from the kind's histogram.
+    assert metric("kind.set.p99.999").value(KINDS) == metric("kind.set.max").value(KINDS)
+    # A kind that served nothing reads as its summary stores it; one not there as None
+    # (but errors: none counted, like the whole run's).
+    assert metric("kind.get.p90").value(KINDS) == 0 and metric("kind.get.errors").value(KINDS) == 0
+    assert metric("kind.get.p99.999").value(KINDS) is None
+    assert metric("kind.del.rps").value(KINDS) is None
+    assert metric("kind.del.p99").value(KINDS) is None
+
+
+def test_each_kind_names_its_columns_after_its_base() -> None:
+    got = [(m.name, m.title, m.csv) for m in kind_metrics("get")]
+    assert got == [
+        ("kind.get.requests", "get requests", "get_requests"),
+        ("kind.get.rps", "get req/s", "get_throughput_rps"),
+        ("kind.get.errors", "get errors", "get_errors"),
+        ("kind.get.p50", "get p50", "get_p50_us"),
+        ("kind.get.p90", "get p90", "get_p90_us"),
+        ("kind.get.p99", "get p99", "get_p99_us"),
+        ("kind.get.p99.9", "get p99.9", "get_p99_9_us"),
+        ("kind.get.max", "get max", "get_max_us"),
+        ("kind.get.mean", "get mean", "get_mean_us"),
+    ]
+    assert all(m.views == {View.CHECK, View.CSV} for m in kind_metrics("get"))
+    assert not any(m.name.startswith("kind.") for m in REGISTRY)  # built on lookup only
+
+
+def test_which_entries_have_a_part_per_kind_of_request() -> None:
+    assert [m.name for m in REGISTRY if m.request_kinds] == [
+        "rps", "requests", "latency.p50", "latency.p99", "latency.p99.9", "latency.max", "errors",
+    ]  # fmt: skip
+    assert metric("p90").request_kinds and not metric("connect.p99").request_kinds

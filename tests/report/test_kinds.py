@@ -1,0 +1,77 @@
+"""Each kind of request (redis/memcache set, get): the Commands table and the CSV's
+per-kind columns, read through the registry's kind.KIND.NAME family (pure)."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+from typing import Any
+
+from sockbench.core.histogram import Recorder, summarize
+from sockbench.report import csv as csv_report
+from sockbench.report.latency_tables import kind_table
+
+
+def _summary(values: range | list[int]) -> dict[str, Any]:
+    rec = Recorder()
+    for v in values:
+        rec.record(v)
+    return summarize(rec.histogram).to_json()
+
+
+def _kinded(tcp_doc: dict[str, Any]) -> dict[str, Any]:
+    doc = copy.deepcopy(tcp_doc)
+    doc["totals"]["by_kind"] = {
+        "set": {"requests": 1000, "throughput_rps": 333.333,
+                "errors": {"protocol_error": 3, "timeout": 1}},
+        "get": {"requests": 10000, "throughput_rps": 3333.5, "errors": {}},
+        "del": {"requests": 0, "throughput_rps": 0.0, "errors": {}},
+    }  # fmt: skip
+    doc["latency_by_kind_us"] = {
+        "set": _summary(range(100, 3000, 3)),
+        "get": _summary(range(50, 900)),
+        "del": _summary([]),
+    }
+    return doc
+
+
+def test_the_commands_table(tcp_doc: dict[str, Any]) -> None:
+    table = kind_table(_kinded(tcp_doc))
+    assert table.headers == (
+        "kind", "requests", "req/s", "errors", "p50", "p90", "p99", "p99.9", "max", "mean",
+    )  # fmt: skip
+    assert table.rows == (
+        ("set", "1,000", "333", "4", "1.55 ms", "2.71 ms", "2.97 ms", "3 ms", "3 ms", "1.55 ms"),
+        ("get", "10,000", "3,334", "0", "474 µs", "814 µs", "891 µs", "898 µs", "899 µs",
+         "474 µs"),
+        ("del", "0", "0.0", "0", "0 µs", "0 µs", "0 µs", "0 µs", "0 µs", "0 µs"),
+    )  # fmt: skip
+
+
+def test_the_csv_kind_columns(tcp_doc: dict[str, Any]) -> None:
+    doc = _kinded(tcp_doc)
+    header, row = csv.reader(io.StringIO(csv_report.render(doc)))
+    cells = dict(zip(header, row, strict=True))
+    tail = header[header.index("offered_rps") + 1 :]
+    assert tail[:9] == [
+        "set_requests", "set_throughput_rps", "set_errors", "set_p50_us", "set_p90_us",
+        "set_p99_us", "set_p99_9_us", "set_max_us", "set_mean_us",
+    ]  # fmt: skip
+    assert len(tail) == 27 and tail[9] == "get_requests" and tail[18] == "del_requests"
+    summary = doc["latency_by_kind_us"]["set"]
+    assert (cells["set_requests"], cells["set_throughput_rps"], cells["set_errors"]) == (
+        "1000", "333.333", "4",
+    )  # fmt: skip
+    assert [cells[f"set_{p}_us"] for p in ("p50", "p90", "p99", "p99_9", "max", "mean")] == [
+        str(summary[p]) if p != "mean" else repr(summary[p])
+        for p in ("p50", "p90", "p99", "p99_9", "max", "mean")
+    ]
+    assert (cells["del_p90_us"], cells["del_mean_us"]) == ("0", "0.0")  # as stored
+
+
+def test_a_cell_without_a_kind_leaves_its_columns_empty(tcp_doc: dict[str, Any]) -> None:
+    cells = [_kinded(tcp_doc), tcp_doc]
+    columns = csv_report.kind_columns(cells)
+    values = [[getter(r) for _, getter in columns[:9]] for r in cells]
+    assert values[1] == [None, None, 0, None, None, None, None, None, None]
