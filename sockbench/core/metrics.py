@@ -17,6 +17,10 @@ the connect histogram's (``connect.p99``), ``min``/``mean``/``max`` of either, o
 kind of error (``errors.timeout``), and one kind of request's part of a metric that
 says so (``request_kinds``: ``kind.get.rps``, ``kind.set.p99``, ``kind.get.errors``),
 read where the result keeps each kind (:data:`KIND_PLACES`).
+
+The time series are the same metrics: an entry names its key in an interval row
+(``interval``: ``rps``, ``p99``, ...), and the timeline charts and the live view read
+each row (or the last one) through it (:meth:`Metric.per_interval`).
 """
 
 from __future__ import annotations
@@ -99,6 +103,8 @@ class Metric:
     datagrams: bool = False  # only over udp and unix-dgram
     per_kind: bool = False  # NAME.KIND reads one kind of error (errors.timeout)
     request_kinds: bool = False  # kind.KIND.NAME reads one kind of request (kind.get.p99)
+    # Where an interval row keeps it (docs/result.md, `intervals`); () where rows do not.
+    interval: tuple[str, ...] = ()
     # Latencies: where the histogram summary is and its stat ("p99", "max"), the
     # percentile if any.
     histogram: tuple[str, ...] = ()
@@ -116,6 +122,12 @@ class Metric:
         if isinstance(found, int | float) and not isinstance(found, bool):
             return found
         return self.recorded_us(doc) if self.histogram else None
+
+    def per_interval(self, row: Mapping[str, Any]) -> float | None:
+        """Its value in one interval row (a result's ``intervals``, or the live view's last
+        interval); None where rows do not keep it."""
+        found = get(row, *self.interval) if self.interval else None
+        return found if isinstance(found, int | float) and not isinstance(found, bool) else None
 
     def recorded_us(self, doc: Mapping[str, Any]) -> int | float | None:
         """A latency as its histogram recorded it, whole µs (the mean may hold a fraction);
@@ -159,13 +171,15 @@ ALL = frozenset(View)
 SHOWN = frozenset({View.CHECK, View.SUMMARY, View.DIFF, View.REPEATS})
 
 
-def _latency(stat: str, title: str, views: frozenset[View]) -> Metric:
-    """A stat of the round-trip histogram as its summary stores it (``p99``, ``max``)."""
+def _latency(stat: str, title: str, views: frozenset[View], *, in_rows: bool = False) -> Metric:
+    """A stat of the round-trip histogram as its summary stores it (``p99``, ``max``);
+    ``in_rows``: each interval row keeps it too, under the same key."""
     return Metric(
         name=f"latency.{stat.replace('_', '.')}", title=title, path=("latency_us", stat),
         unit=Unit.US, better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY, views=views,
-        key=f"{stat}_us", aliases=(title,), request_kinds=True, histogram=("latency_us",),
-        stat=stat, percentile=float(stat[1:].replace("_", ".")) if stat.startswith("p") else None,
+        key=f"{stat}_us", aliases=(title,), request_kinds=True,
+        interval=(stat,) if in_rows else (), histogram=("latency_us",), stat=stat,
+        percentile=float(stat[1:].replace("_", ".")) if stat.startswith("p") else None,
     )  # fmt: skip
 
 
@@ -173,13 +187,13 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="rps", title="req/s", path=("totals", "throughput_rps"), unit=Unit.RPS,
         better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY, views=ALL,
-        key="throughput_rps", csv="throughput_rps", request_kinds=True,
+        key="throughput_rps", csv="throughput_rps", request_kinds=True, interval=("rps",),
     ),
     Metric(
         name="requests", title="requests", path=("totals", "requests"), unit=Unit.COUNT,
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
         views=frozenset({View.CHECK, View.CSV}), key="requests", csv="requests",
-        request_kinds=True,
+        request_kinds=True, interval=("requests",),
     ),
     Metric(
         name="offered", title="offered req/s", path=("totals", "offered_rps"), unit=Unit.RPS,
@@ -187,15 +201,15 @@ REGISTRY: tuple[Metric, ...] = (
         views=frozenset({View.CHECK, View.DIFF, View.CSV}), key="offered_rps",
         csv="offered_rps", open_loop=True,
     ),
-    _latency("p50", "p50", SHOWN),
-    _latency("p99", "p99", SHOWN | {View.VERDICT}),
+    _latency("p50", "p50", SHOWN, in_rows=True),
+    _latency("p99", "p99", SHOWN | {View.VERDICT}, in_rows=True),
     _latency("p99_9", "p99.9", SHOWN),
-    _latency("max", "max", frozenset({View.CHECK, View.SUMMARY})),
+    _latency("max", "max", frozenset({View.CHECK, View.SUMMARY}), in_rows=True),
     Metric(
         name="errors", title="errors", path=("totals", "errors"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
         views=frozenset({View.CHECK, View.SUMMARY, View.REPEATS, View.CSV}), key="errors",
-        csv="errors", summed=True, per_kind=True, request_kinds=True,
+        csv="errors", summed=True, per_kind=True, request_kinds=True, interval=("errors",),
     ),
     Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
@@ -233,7 +247,8 @@ BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.
 #: Where a latency family's histogram summary is, by the family's name.
 HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us"}
 #: Where a result keeps one kind of request's part of what it keeps at ``totals.X`` and
-#: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``.
+#: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``;
+#: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99).
 KIND_PLACES: dict[str, tuple[str, ...]] = {
     "totals": ("totals", "by_kind"),
     "latency_us": ("latency_by_kind_us",),
@@ -315,6 +330,7 @@ def _of_request_kind(base: Metric, kind: str) -> Metric:
         title=f"{kind} {base.title}",
         path=moved(base.path),
         histogram=moved(base.histogram),
+        interval=("by_kind", kind, *base.interval) if base.interval else (),
         views=frozenset({View.CHECK, View.CSV}),
         key=f"{kind}_{base.key}",
         csv=f"{kind}_{base.key}",
@@ -339,6 +355,7 @@ def _error_kind(base: Metric, kind: str) -> Metric:
         summed=False,
         per_kind=False,
         request_kinds=False,
+        interval=(),  # rows count errors, not their kinds
     )
 
 

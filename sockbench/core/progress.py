@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,18 @@ class Tick:
     connections: int
     # Protocols with several kinds of request: (kind, req/s, p99 µs) of the last interval.
     by_kind: tuple[tuple[str, float, int], ...] = ()
+
+    @property
+    def interval(self) -> dict[str, Any]:
+        """The last interval as a result's interval row keeps it (``rps``, ``p99`` and
+        ``by_kind``; docs/result.md), for reading through the metric registry like the
+        rows of a result (``metric("rps").per_interval(tick.interval)``). ``requests``
+        and ``errors`` count the window so far, not the interval, so they are not in it."""
+        return {
+            "rps": self.rps,
+            "p99": self.p99_us,
+            "by_kind": {kind: {"rps": rps, "p99": p99} for kind, rps, p99 in self.by_kind},
+        }
 
 
 ProgressFn = Callable[[Tick], None]

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
+from sockbench.core.metrics import Metric, metric
 from sockbench.report import numbers, percentiles
 
 if TYPE_CHECKING:
@@ -44,8 +45,16 @@ STYLE: dict[RcKeyType, Any] = {
     "lines.linewidth": 1.6,
 }
 WIDE = (7.2, 3.6)
-#: The timeline's latency lines: (label, line style).
-LATENCY_STYLES: tuple[tuple[str, Literal["-", "--"]], ...] = (("p99", "-"), ("p50", "--"))
+#: The timeline's series, registry metrics read from each interval row
+#: (:meth:`~sockbench.core.metrics.Metric.per_interval`): the rate on top, and below
+#: the latencies, each in its line style (colour says which model).
+TIMELINE_RATE = metric("rps")
+TIMELINE_LATENCIES: tuple[tuple[Metric, Literal["-", "--"]], ...] = (
+    (metric("p99"), "-"),
+    (metric("p50"), "--"),
+)
+#: The timeline's latency legend: (label, line style).
+LATENCY_STYLES = tuple((m.title, style) for m, style in TIMELINE_LATENCIES)
 TALL = (7.2, 4.6)
 #: Percentile tick labels of the classic HdrHistogram plot, at x = 1/(1-p).
 PERCENTILE_TICKS: tuple[tuple[float, str], ...] = (
@@ -222,7 +231,8 @@ def resources(title: str, cpu: Sequence[Series], rss: Sequence[Series]) -> str:
 
 
 def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> str:
-    """Per-interval throughput (top) and p50/p99 latency (bottom) over the run."""
+    """Per-interval throughput (top) and latencies (bottom: :data:`TIMELINE_LATENCIES`,
+    p99 and p50) over the run."""
     with _figure(TALL, rows=2) as (fig, (top, bottom)):
         for s in rps:
             top.plot(s.x, s.y, label=s.label, color=s.color)

@@ -9,7 +9,9 @@ Chart layout: the percentile spectrum gets one chart per proto × payload × cli
 (one line per model; repeats merged into one histogram), so every line on a chart
 ran the same workload. Scaling and resource charts exist per proto × payload when
 there are at least two client counts to draw a line through (repeats: median).
-Timelines are per proto × payload × clients, for cells that recorded intervals.
+Timelines are per proto × payload × clients, for cells that recorded intervals; their
+lines are registry metrics read from each interval row (``charts.TIMELINE_RATE``,
+``charts.TIMELINE_LATENCIES``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from sockbench.core.metrics import metric
+from sockbench.core.metrics import Metric, metric
 from sockbench.report import charts, numbers, percentiles
 from sockbench.report.content import Section, Table
 from sockbench.report.document import Doc, cell_key, cells, is_compare, model_name
@@ -342,11 +344,13 @@ def _timeline(
         label = model if not cell_key(r).repeat else f"{model} #{cell_key(r).repeat}"
         t = [_float(row.get("t")) for row in rows]
         color = colors[model]
-        rps.append(charts.Series(label, color, t, [_float(row.get("rps")) for row in rows]))
-        latency.append(charts.Series(label, color, t, [_float(row.get("p99")) for row in rows]))
-        # A leading underscore keeps the p50 line out of the legend (matplotlib convention).
-        p50 = [_float(row.get("p50")) for row in rows]
-        latency.append(charts.Series(f"_{label} p50", color, t, p50, dashed=True))
+        rps.append(charts.Series(label, color, t, _series(charts.TIMELINE_RATE, rows)))
+        for m, style in charts.TIMELINE_LATENCIES:
+            # Only the solid line is in the model legend: a leading underscore keeps the
+            # others out (matplotlib convention); the style legend says which is which.
+            dashed = style != "-"
+            name = f"_{label} {m.title}" if dashed else label
+            latency.append(charts.Series(name, color, t, _series(m, rows), dashed=dashed))
     if not rps:
         return None
     caption = _workload(proto, cell_key(members[0]).payload, clients)
@@ -355,6 +359,11 @@ def _timeline(
         f"Throughput and latency over time · {caption}",
         charts.timeline(caption, rps, latency),
     )
+
+
+def _series(m: Metric, rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """A registry metric's value in each interval row: a line of the timeline."""
+    return [_float(m.per_interval(row)) for row in rows]
 
 
 def _float(value: Any) -> float:

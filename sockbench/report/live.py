@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import TracebackType
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -28,10 +29,15 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from sockbench.core.metrics import KIND_PREFIX, Metric, Unit, metric
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.report import numbers
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
+#: What the panel shows, registry metrics: the last interval's rate and p99, read from
+#: it as from an interval row (``Tick.interval``), and the window's errors and requests.
+RATE, P99 = metric("rps"), metric("p99")
+ERRORS, REQUESTS = metric("errors"), metric("requests")
 
 
 def live_enabled(console: Console, quiet: bool = False) -> bool:
@@ -121,23 +127,37 @@ class LiveProgress:
             ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
             Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
         )
+        row = tick.interval
         line = Text()
-        line.append(f"{numbers.fmt_rate(tick.rps)} req/s", style="bold")
-        line.append(f"  p99 {numbers.fmt_us(tick.p99_us) if tick.p99_us else numbers.DASH}")
-        line.append("  errors ")
-        line.append(numbers.fmt_int(tick.errors), style="red" if tick.errors else "")
+        line.append(f"{_shown(RATE, row)} {RATE.title}", style="bold")
+        line.append(f"  {P99.title} {_shown(P99, row)}")
+        line.append(f"  {ERRORS.title} ")
+        line.append(_formatted(ERRORS, tick.errors), style="red" if tick.errors else "")
         if tick.connections:  # none counted while a --ramp brings clients up
             line.append(f"  connections {numbers.fmt_int(tick.connections)}")
-        line.append(f"  requests {numbers.fmt_int(tick.requests)}", style="dim")
+        line.append(f"  {REQUESTS.title} {_formatted(REQUESTS, tick.requests)}", style="dim")
         if not tick.by_kind:
             return Group(title, clock, line)
         kinds = Text()
-        for i, (kind, rps, p99) in enumerate(tick.by_kind):
+        for i, (kind, _, _) in enumerate(tick.by_kind):
+            rate, p99 = (metric(f"{KIND_PREFIX}{kind}.{m.name}") for m in (RATE, P99))
             kinds.append("  " if i else "")
             kinds.append(f"{kind} ", style="cyan")
-            p99_text = numbers.fmt_us(p99) if p99 else numbers.DASH
-            kinds.append(f"{numbers.fmt_rate(rps)} req/s p99 {p99_text}")
+            kinds.append(f"{_shown(rate, row)} {RATE.title} {P99.title} {_shown(p99, row)}")
         return Group(title, clock, line, kinds)
+
+
+def _shown(m: Metric, row: Mapping[str, Any]) -> str:
+    """A metric of the last interval as it reads."""
+    return _formatted(m, m.per_interval(row))
+
+
+def _formatted(m: Metric, value: float | None) -> str:
+    """As the metric's formatter writes it; a latency of an interval with no reply
+    (recorded as 0) is a dash."""
+    if m.unit is Unit.US and not value:
+        return numbers.DASH
+    return numbers.FORMATTERS[m.fmt](value)
 
 
 def _ignore(tick: Tick) -> None:

@@ -106,3 +106,15 @@ def test_shows_rate_and_p99_per_kind_of_request() -> None:
     text = console.export_text()
     assert "set 3,741 req/s p99 850 µs" in text
     assert "get 37,411 req/s p99 —" in text or "get 37,411 req/s p99 -" in text
+
+
+def test_a_tick_is_its_last_interval_as_a_row_the_registry_reads() -> None:
+    from sockbench.core.metrics import metric
+
+    tick = _tick(by_kind=(("set", 3_741.0, 850),))
+    assert tick.interval == {
+        "rps": 41_152.0, "p99": 1234, "by_kind": {"set": {"rps": 3_741.0, "p99": 850}},
+    }  # fmt: skip
+    assert metric("rps").per_interval(tick.interval) == 41_152.0
+    assert metric("kind.set.p99").per_interval(tick.interval) == 850
+    assert metric("errors").per_interval(tick.interval) is None  # the window's, not the row's

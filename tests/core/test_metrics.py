@@ -234,3 +234,25 @@ def test_which_entries_have_a_part_per_kind_of_request() -> None:
         "rps", "requests", "latency.p50", "latency.p99", "latency.p99.9", "latency.max", "errors",
     ]  # fmt: skip
     assert metric("p90").request_kinds and not metric("connect.p99").request_kinds
+
+
+ROW: dict[str, Any] = {
+    "t": 2.0, "requests": 812, "errors": 3, "rps": 812.0, "p50": 90, "p99": 700, "max": 950,
+    "by_kind": {"get": {"requests": 700, "rps": 700.0, "p99": 650}},
+}  # fmt: skip
+
+
+def test_the_time_series_are_registry_metrics_read_from_each_row() -> None:
+    """An interval row keeps rps, requests, errors, p50, p99 and max under the keys the
+    entries name; a kind of request's row part, its requests, rps and p99."""
+    assert {m.name: m.per_interval(ROW) for m in REGISTRY if m.interval} == {
+        "rps": 812.0, "requests": 812, "errors": 3, "latency.p50": 90, "latency.p99": 700,
+        "latency.max": 950,
+    }  # fmt: skip
+    assert metric("kind.get.rps").per_interval(ROW) == 700.0
+    assert metric("kind.get.p99").per_interval(ROW) == 650
+    assert metric("kind.get.p50").per_interval(ROW) is None  # a kind's part keeps no p50
+    assert metric("kind.set.rps").per_interval(ROW) is None
+    # Rows keep no p99.9, no error kinds, no connect times.
+    for name in ("p99.9", "errors.timeout", "connect.p99", "p90", "offered"):
+        assert metric(name).per_interval(ROW) is None, name
