@@ -241,6 +241,11 @@ REGISTRY: tuple[Metric, ...] = (
         better=Better.HIGHER, fmt=Format.FRACTION, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="achieved_ratio", open_loop=True,
     ),
+    Metric(
+        name="generator.cpu", title="generator CPU %", path=("generator", "cpu_percent_mean"),
+        unit=Unit.PERCENT, better=Better.LOWER, fmt=Format.DECIMAL1, noise=Noise.NOISY,
+        views=frozenset({View.CHECK}), key="generator_cpu_percent_mean",
+    ),
 )  # fmt: skip
 
 BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.aliases)}

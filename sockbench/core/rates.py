@@ -38,7 +38,9 @@ def _rate(text: str, flag: str) -> Fraction:
 
 
 def parse_rates(text: object, flag: str = "--rate") -> tuple[float, ...]:
-    """The rates ``text`` names, in the order a sweep runs them."""
+    """The rates ``text`` names, in the order a sweep runs them (a tuple: already typed)."""
+    if isinstance(text, tuple):
+        return tuple(float(r) for r in text)
     spec = str(text).strip()
     if not spec:
         raise ConfigError(f"{flag} needs rates, {FORMS}")
@@ -71,8 +73,7 @@ def _range(start: Fraction, stop: Fraction, step: str, spec: str, flag: str) -> 
         rates.append(rate)
         if len(rates) > MAX_RATES:
             raise ConfigError(
-                f"{flag} {spec!r} is more than {MAX_RATES} rates, a run each: "
-                "take a larger step"
+                f"{flag} {spec!r} is more than {MAX_RATES} rates, a run each: take a larger step"
             )
         rate = rate * factor if factor is not None else start + len(rates) * (increment or 0)
     return rates

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sockbench.core.checks import Check, evaluate
-from sockbench.core.shortfall import generator_behind
-from sockbench.core.status import RunStatus
+from sockbench.core.checks import Check, evaluate, parse_check
+from sockbench.core.shortfall import ACHIEVED_RATE_MIN, generator_fell_short, generator_lagged
+from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK, RunStatus
 from sockbench.errors import ConfigError
 
 DEFAULT_PRECISION = 0.05
@@ -66,6 +66,18 @@ class Found(StrEnum):
     STOPPED = "stopped"
 
 
+#: A search's exit code by how it ended: 0 only for a capacity, or a bound the user set
+#: (``--rate-max``); a code of its own when even the lowest rate failed; 1 when the
+#: generator, or a stop, left no answer (a signal's own code wins over these).
+SEARCH_EXIT_CODES: dict[Found, int] = {
+    Found.CAPACITY: EXIT_OK,
+    Found.ABOVE_MAX: EXIT_OK,
+    Found.BELOW_MIN: EXIT_NO_CAPACITY,
+    Found.GENERATOR_LIMITED: EXIT_FAILED,
+    Found.STOPPED: EXIT_FAILED,
+}
+
+
 @dataclass(frozen=True)
 class Judgement:
     """One run, judged: its verdict and why (the SLOs that failed, or the generator)."""
@@ -74,26 +86,42 @@ class Judgement:
     reasons: tuple[str, ...] = ()
 
 
-def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
-    """A run's verdict against ``slos``.
+#: Judged at every step, whatever the SLOs: a capacity is a rate served, and a rate the
+#: target did not serve is past it however its latencies read over a short window.
+KEPT_THE_RATE = f"achieved >= {ACHIEVED_RATE_MIN:.0%}"
 
-    A generator that fell behind (it sent late while free to send, or ran out of CPU)
-    makes the step invalid, whatever the SLOs say: the rate asked was not the rate
-    offered. A server that died or a degraded run fails. Otherwise it passes when every
-    SLO holds."""
-    if generator_behind(doc):
-        return Judgement(
-            Verdict.INVALID,
-            ("the generator could not keep the rate (add --workers, or lower --rate-max)",),
-        )
+
+def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
+    """A run's verdict against ``slos`` and :data:`KEPT_THE_RATE`.
+
+    Invalid, whatever the SLOs say, when the generator never offered the rate
+    (:func:`~sockbench.core.shortfall.generator_fell_short`). A server that died or a
+    degraded run fails. Otherwise it passes when the rate was served and every SLO
+    holds; a failure is invalid too when the generator sent late while free to send,
+    since the latencies that failed hold its own delay (a pass despite that delay
+    stands: the server did at least that well).
+    """
+    if generator_fell_short(doc):
+        return Judgement(Verdict.INVALID, (f"the generator could not offer the rate; {_ADVICE}",))
     if doc.get("status") in (RunStatus.SERVER_DIED, RunStatus.DEGRADED):
         return Judgement(Verdict.FAIL, (f"status {doc['status']}",))
+    checks = list(slos)
+    if not any(c.metric == "achieved" for c in checks):
+        checks.append(parse_check(KEPT_THE_RATE))
     failed = tuple(
-        f"{r.check.expr} (measured {r.measured})"
-        for r in evaluate(list(slos), doc)
-        if not r.passed
+        f"{r.check.expr} (measured {r.measured})" for r in evaluate(checks, doc) if not r.passed
     )
-    return Judgement(Verdict.FAIL, failed) if failed else Judgement(Verdict.PASS)
+    if not failed:
+        return Judgement(Verdict.PASS)
+    if generator_lagged(doc):
+        return Judgement(
+            Verdict.INVALID,
+            (*failed, f"but the generator sent late, so these hold its delay; {_ADVICE}"),
+        )
+    return Judgement(Verdict.FAIL, failed)
+
+
+_ADVICE = "add --workers, or lower --rate-max"
 
 
 @dataclass(frozen=True)
@@ -147,8 +175,8 @@ class CapacitySearch:
 
     def _narrow(self) -> bool:
         top = self._top
-        return self._pass is not None and top is not None and top <= self._pass * (
-            1 + self.precision
+        return (
+            self._pass is not None and top is not None and top <= self._pass * (1 + self.precision)
         )
 
     @property

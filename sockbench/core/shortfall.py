@@ -52,6 +52,21 @@ def generator_behind(doc: Mapping[str, Any]) -> bool:
     return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US or Result(doc).saturated
 
 
+def generator_lagged(doc: Mapping[str, Any]) -> bool:
+    """Whether the generator sent late while free to send: latencies include its delay."""
+    lag = doc.get("scheduler_lag_us") or {}
+    return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US
+
+
+def generator_fell_short(doc: Mapping[str, Any]) -> bool:
+    """Whether the generator itself sent less than the schedule asked (it was behind, and
+    fewer requests went out in the window than were due): the rate was never offered."""
+    result = Result(doc)
+    offered, requested = result.offered_rps, result.requested_rps
+    short = offered is None or (requested is not None and offered < requested * ACHIEVED_RATE_MIN)
+    return generator_behind(doc) and short
+
+
 def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
     """The ``rate_not_kept`` warning, naming who fell behind; None when the rate held."""
     result, totals = Result(doc), doc["totals"]
@@ -77,7 +92,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
         )
     offered = result.offered_rps
     sent = f", sent {offered:,.0f} req/s" if offered is not None else ""
-    if generator_behind(doc) and (offered is None or offered < requested * ACHIEVED_RATE_MIN):
+    if generator_fell_short(doc):
         return RunWarning(
             WarningKind.RATE_NOT_KEPT,
             f"{head}{sent}: the generator fell behind (it sent late while it could send, "

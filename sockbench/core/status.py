@@ -15,6 +15,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1  # the run could not measure all it was asked to
 EXIT_USAGE = 2  # bad input or an unusable environment, before any load
 EXIT_CHECK_FAILED = 3  # the run completed and a --check did not hold
+EXIT_NO_CAPACITY = 4  # a search: even its lowest rate failed an SLO
 EXIT_WRITE_FAILED = 74  # EX_IOERR: measured, but the result file failed (saved elsewhere)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C (143 for SIGTERM)
 # 128 + SIGPIPE: stdout's reader left (`| head`), as a shell reports for `yes | head`. The

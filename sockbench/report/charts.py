@@ -272,3 +272,48 @@ def series_from(
         pts = sorted(points[label])
         out.append(Series(label, colors[label], [p[0] for p in pts], [p[1] for p in pts]))
     return out
+
+
+#: The latency–load curve's percentiles: (registry name, label, line style).
+LOAD_PERCENTILES: tuple[tuple[str, str, Literal["-", "--", ":"]], ...] = (
+    ("latency.p50", "p50", ":"),
+    ("latency.p99", "p99", "-"),
+    ("latency.p99.9", "p99.9", "--"),
+)
+
+
+def latency_load(title: str, curves: Mapping[str, Sequence[Mapping[str, float | None]]]) -> str:
+    """Latency against the rate served, one colour per curve (a model, or the one run)
+    and a line style per percentile, on a log latency axis: the knee is where the lines
+    turn up, as Gil Tene advises reading wrk2 runs at a range of fixed rates.
+
+    ``curves``: per label, a sweep's rows (:func:`sockbench.core.sweep.row_of`)."""
+    colors = palette(list(curves))
+    with _figure(WIDE) as (fig, (ax,)):
+        for label, rows in sorted(curves.items()):
+            for name, _p, style in LOAD_PERCENTILES:
+                xy = sorted(_point(r, name) for r in rows if r.get("rps") and r.get(name))
+                if xy:
+                    ax.plot(
+                        [x for x, _ in xy], [y for _, y in xy], marker="o", markersize=3,
+                        color=colors[label], linestyle=style,
+                        label=label if style == "-" and len(curves) > 1 else None,
+                    )  # fmt: skip
+        ax.set_xlabel("requests/s served")
+        ax.set_ylabel("latency")
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _short(v)))
+        _us_axis(ax, log=True)
+        styles = [
+            Line2D([], [], color="#555555", linestyle=s, label=p) for _n, p, s in LOAD_PERCENTILES
+        ]
+        legend = ax.legend(handles=styles, loc="upper left", ncols=3)
+        if len(curves) > 1:
+            ax.add_artist(legend)
+            _legend(ax)
+        ax.set_title(title, loc="left")
+        return _svg(fig)
+
+
+def _point(row: Mapping[str, float | None], name: str) -> tuple[float, float]:
+    return float(row["rps"] or 0), float(row[name] or 0)

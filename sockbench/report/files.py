@@ -183,15 +183,17 @@ def run_folder_name(result: dict[str, Any]) -> str:
     return f"run-{stamp}-{config['proto']}-{who}-c{config['clients']}"
 
 
-def write_run_folder(result: dict[str, Any], out_dir: str) -> Path:
-    """``OUT/run-.../result.json`` and ``latency.hgrm``; returns the folder."""
+def write_run_folder(result: dict[str, Any], out_dir: str, name: str | None = None) -> Path:
+    """``OUT/run-.../result.json`` and ``latency.hgrm`` (``name``: the folder's, instead of
+    one made from the run); returns the folder."""
     from sockbench.report.hgrm import render_histogram
 
-    folder = Path(out_dir) / run_folder_name(result)
+    name = name or run_folder_name(result)
+    folder = Path(out_dir) / name
     n = 1
     while folder.exists():
         n += 1
-        folder = Path(out_dir) / f"{run_folder_name(result)}-{n}"
+        folder = Path(out_dir) / f"{name}-{n}"
     folder.mkdir(parents=True)
     write_atomic(folder / "result.json", to_json(result))
     write_atomic(folder / "latency.hgrm", render_histogram(result["latency_us"]))

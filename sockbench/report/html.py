@@ -90,7 +90,7 @@ def render(doc: Doc) -> str:
             continue  # the header shows it
         if section.key == "environment":
             body.extend(
-                _charts(h, items) for h, items in chart_groups(results, not compare) if items
+                charts_section(h, items) for h, items in chart_groups(results, not compare) if items
             )
             body.append(_environment(section, doc))
         elif section.key == "summary":
@@ -174,7 +174,7 @@ def _environment(section: Section, doc: Doc) -> str:
     )
 
 
-def _charts(heading: str, items: Sequence[Chart]) -> str:
+def charts_section(heading: str, items: Sequence[Chart]) -> str:
     figures = "".join(
         f'<figure class="chart" data-chart="{escape(c.name)}">'
         f'<img alt="{escape(c.caption)}" src="data:image/svg+xml;base64,'

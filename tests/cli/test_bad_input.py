@@ -156,6 +156,23 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["diff", "a", "b", "--format", "csv"], "unknown --format 'csv'; choose one of text,"),
         (["diff", "a", "b", "c"], "diff takes two paths, A and B (got 3)"),
         (["diff", "a", "--vs"], "give at least one path on each side of --vs"),
+        # sweep and search: their own options, and every run option, before any load
+        (["sweep"], "sweep needs --rate"),
+        (["sweep", "--rate", "1k:2k"], "is not a range: give start:stop:step"),
+        (["sweep", "--rate", "1:100k:1"], "more than 200 rates"),
+        (["sweep", "--rate", "1k,2k", "--slo", "p99 < 5 parsecs"], "--check 'p99 < 5 parsecs'"),
+        (["sweep", "--rate", "1k", "--clients", "0"], "--clients must be at least 1"),
+        (["sweep", "--rate", "1k", "--stop-after-fail", "-1"], "--stop-after-fail"),
+        (["sweep", "--rate", "1k", "--check", "p99 < 1ms"], "no such option: --check"),
+        (["search"], "search needs at least one --slo"),
+        (["search", "--slo", "p42x < 1ms"], "unknown metric 'p42x'"),
+        (["search", "--slo", "p99 < 1ms", "--rate-min", "0"], "--rate-min must be greater"),
+        (
+            ["search", "--slo", "p99 < 1ms", "--rate-min", "5k", "--rate-max", "1k"],
+            "--rate-max 1000 is below --rate-min 5000",
+        ),
+        (["search", "--slo", "p99 < 1ms", "--precision", "150%"], "--precision must be under"),
+        (["search", "--slo", "p99 < 1ms", "--rate", "1k"], "no such option: --rate"),
     ],
 )
 def test_out_of_bounds_input_is_one_line_and_exit_2(

@@ -24,6 +24,7 @@ LAYERS = (
     "environment",  # what a result records of the host
     "engine",  # the run: workers, drivers, coordination
     "report",
+    "capacity",  # sweep and search: runs at several rates
     "compare",
     "cli",
     "__main__",

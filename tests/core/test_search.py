@@ -145,12 +145,24 @@ def _latency(us: int) -> dict[str, Any]:
             "histogram": summary.histogram}  # fmt: skip
 
 
-def _doc(p99_us: int, lag_p99_us: int = 0, status: str = "completed") -> dict[str, Any]:
+def _doc(
+    p99_us: int,
+    lag_p99_us: int = 0,
+    status: str = "completed",
+    *,
+    served: float = 1000,
+    offered: float = 1000,
+    saturated: bool = False,
+) -> dict[str, Any]:
+    """A run asked for 1,000 req/s."""
+    totals = {
+        "requested_rps": 1000.0, "offered_rps": offered, "throughput_rps": served,
+        "achieved_ratio": served / 1000,
+    }  # fmt: skip
     return {
-        "status": status,
-        "latency_us": _latency(p99_us),
-        "scheduler_lag_us": {"p99": lag_p99_us},
-    }
+        "status": status, "latency_us": _latency(p99_us), "totals": totals,
+        "scheduler_lag_us": {"p99": lag_p99_us}, "generator": {"saturated": saturated},
+    }  # fmt: skip
 
 
 def test_judge_reads_the_slos_and_says_which_failed() -> None:
@@ -160,9 +172,35 @@ def test_judge_reads_the_slos_and_says_which_failed() -> None:
     assert failed.verdict is Verdict.FAIL and failed.reasons == ("p99 < 5ms (measured 9.16 ms)",)
 
 
-def test_judge_calls_a_late_generator_invalid_whatever_the_slos_say() -> None:
-    judgement = judge([parse_check("p99 < 5ms")], _doc(60_000, lag_p99_us=50_000))
-    assert judgement.verdict is Verdict.INVALID and "--workers" in judgement.reasons[0]
+def test_a_rate_not_served_fails_whatever_the_slos_say() -> None:
+    """A capacity is a rate served: 900 of 1,000 req/s fails even a p99 that holds."""
+    failed = judge([parse_check("p99 < 5ms")], _doc(1000, served=900, offered=1000))
+    assert failed.verdict is Verdict.FAIL
+    assert failed.reasons == ("achieved >= 99% (measured 90.00%)",)
+    # The user's own bound on it replaces the default one.
+    assert judge([parse_check("achieved >= 80%")], _doc(1000, served=900)).verdict is Verdict.PASS
+
+
+def test_a_saturated_generator_that_offered_the_rate_is_valid() -> None:
+    kept = _doc(1000, saturated=True)
+    assert judge([], kept).verdict is Verdict.PASS
+    short = _doc(1000, served=700, offered=700, saturated=True)
+    assert judge([], short).verdict is Verdict.INVALID
+
+
+def test_a_failure_with_a_late_generator_is_invalid_a_pass_stands() -> None:
+    """The failing latencies hold the generator's own delay: no verdict on the server.
+    A pass despite that delay stands: the server did at least that well."""
+    late = judge([parse_check("p99 < 5ms")], _doc(9159, lag_p99_us=5000))
+    assert late.verdict is Verdict.INVALID
+    assert late.reasons[0] == "p99 < 5ms (measured 9.16 ms)" and "--workers" in late.reasons[1]
+    assert judge([parse_check("p99 < 5ms")], _doc(1000, lag_p99_us=5000)).verdict is Verdict.PASS
+
+
+def test_a_generator_that_never_offered_the_rate_is_invalid() -> None:
+    short = _doc(1000, lag_p99_us=5000, served=700, offered=700)
+    judgement = judge([], short)
+    assert judgement.verdict is Verdict.INVALID and "could not offer" in judgement.reasons[0]
 
 
 def test_judge_fails_a_server_that_died() -> None:

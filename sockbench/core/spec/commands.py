@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from sockbench.core.spec.capacity import SEARCH_RECORDS, SWEEP_RECORDS
 from sockbench.core.spec.compare import COMPARE_RECORDS
 from sockbench.core.spec.diff import DIFF_RECORDS
 from sockbench.core.spec.option import CommandName, Option, options_of
@@ -21,6 +22,8 @@ RECORDS: Mapping[CommandName, tuple[type[DataclassInstance], ...]] = {
     "serve": SERVE_RECORDS,
     "report": REPORT_RECORDS,
     "diff": DIFF_RECORDS,
+    "sweep": (*RUN_RECORDS, *SWEEP_RECORDS),
+    "search": (*RUN_RECORDS, *SEARCH_RECORDS),
 }
 
 
@@ -29,5 +32,5 @@ def options_for(command: CommandName) -> Iterator[Option[Any]]:
     its help lists them."""
     for record in RECORDS[command]:
         for option in options_of(record):
-            if command in option.commands:
+            if option.taken_by(command):
                 yield option

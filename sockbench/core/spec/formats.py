@@ -1,4 +1,4 @@
-"""The formats ``report`` and ``diff`` write: each vocabulary's names, once (pure).
+"""The formats report, diff, sweep and search write: each vocabulary's names, once (pure).
 
 The renderers live above core (:mod:`sockbench.report`, :mod:`sockbench.report.diff`)
 and are keyed by these members; the options (:mod:`.report`, :mod:`.diff`) take their
@@ -25,5 +25,16 @@ class DiffFormat(StrEnum):
 
     TEXT = "text"
     MD = "md"
+    HTML = "html"
+    JSON = "json"
+
+
+class SweepFormat(StrEnum):
+    """``sockbench sweep|search --format``: the table on the terminal, or a report of the
+    sweep document (:mod:`sockbench.report.sweep`)."""
+
+    TABLE = "table"
+    MD = "md"
+    CSV = "csv"
     HTML = "html"
     JSON = "json"

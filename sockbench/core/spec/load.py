@@ -64,7 +64,7 @@ class Load:
     connect_rate: float | None = option(
         None, "--connect-rate",
         help="at most this many new connections per second (tcpkali): 5k",
-        parse=optional(parse_number), positive=True, bound=bounds.check_rate,
+        parse=optional(parse_number), positive=True, bound=bounds.check_rate, one_run=True,
     )  # fmt: skip
     timeout_s: float | None = option(
         None, "--timeout", help="give up on a reply after this long",
@@ -85,7 +85,7 @@ class Load:
     )  # fmt: skip
     rate: float | None = option(
         None, "--rate", "-R", help="open loop: total requests/s over all clients: 10k",
-        parse=optional(parse_number), positive=True, bound=bounds.check_rate,
+        parse=optional(parse_number), positive=True, bound=bounds.check_rate, one_run=True,
     )  # fmt: skip
     pipeline: int = option(
         1, "--pipeline", "-P", help="requests in flight per connection", parse=parse_count,
@@ -93,7 +93,7 @@ class Load:
     )  # fmt: skip
     requests: int | None = option(
         None, "--requests", help="stop after this many requests", parse=optional(parse_count),
-        minimum=1,
+        minimum=1, one_run=True,
     )  # fmt: skip
     interval_s: float = option(
         1.0, "--interval", "-i", help="one interval of the time series: 1s, 500ms",

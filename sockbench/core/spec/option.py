@@ -29,7 +29,12 @@ T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 R = TypeVar("R", bound="DataclassInstance")
 
-CommandName = Literal["run", "compare", "serve", "report", "diff"]
+CommandName = Literal["run", "compare", "serve", "report", "diff", "sweep", "search"]
+#: Runs at several open-loop rates: they take every option ``run`` takes but those the
+#: rates decide (:attr:`Option.one_run`), and options of their own.
+AT_RATES: frozenset[CommandName] = frozenset({"sweep", "search"})
+SWEEP: frozenset[CommandName] = frozenset({"sweep"})
+SEARCH: frozenset[CommandName] = frozenset({"search"})
 RUN: frozenset[CommandName] = frozenset({"run"})
 COMPARE: frozenset[CommandName] = frozenset({"compare"})
 SERVE: frozenset[CommandName] = frozenset({"serve"})
@@ -77,6 +82,7 @@ class Option(Generic[T]):
     repeatable: bool = False  # given any number of times: a tuple of texts
     many: bool = False  # a comma-separated list (compare's axes, :func:`listed`)
     positional: bool = False  # an argument, not a flag, and required (report's PATH)
+    one_run: bool = False  # run's alone: sweep and search decide it (--rate, --check)
     # A command's own default, as typed; older flags a command still accepts, with a warning.
     defaults: Mapping[CommandName, object] = field(default_factory=dict, hash=False)
     renamed: Mapping[CommandName, tuple[str, ...]] = field(default_factory=dict, hash=False)
@@ -94,6 +100,13 @@ class Option(Generic[T]):
         """The dataclass field this option declares (its default is the option's)."""
         result: T = field(default=self.default, metadata={_OPTION: self})
         return result
+
+    def taken_by(self, command: CommandName) -> bool:
+        """Whether ``command`` takes this option: declared for it, or a run's that a
+        command of runs at several rates (:data:`AT_RATES`) takes too."""
+        if command in self.commands:
+            return True
+        return command in AT_RATES and "run" in self.commands and not self.one_run
 
     def default_in(self, command: CommandName) -> object:
         return self.defaults.get(command, self.default)
@@ -142,6 +155,7 @@ class How(TypedDict, total=False):
     default_help: str | None
     repeatable: bool
     positional: bool
+    one_run: bool
     defaults: Mapping[CommandName, object]
     renamed: Mapping[CommandName, tuple[str, ...]]
 
@@ -197,7 +211,7 @@ def parse_record(
     """
     typed: dict[str, Any] = {}  # each value is its field's type: its option's parse made it
     for opt in options_of(record):
-        if command not in opt.commands:
+        if not opt.taken_by(command):
             continue
         if opt.name in values:
             value = values[opt.name]
@@ -210,7 +224,7 @@ def parse_record(
 
 
 def option_names(records: Sequence[type[DataclassInstance]], command: CommandName) -> set[str]:
-    return {o.name for r in records for o in options_of(r) if command in o.commands}
+    return {o.name for r in records for o in options_of(r) if o.taken_by(command)}
 
 
 def check_names(

@@ -45,21 +45,24 @@ class Output:
         (), "--check",
         help="a threshold the run must meet, repeatable: 'p99 < 5ms', 'errors == 0', "
         "'rps >= 10k', 'loss < 0.1%'; a miss exits 3",
-        parse=texts, repeatable=True, metavar="EXPR", commands=RUN_COMPARE,
+        parse=texts, repeatable=True, metavar="EXPR", commands=RUN_COMPARE, one_run=True,
     )  # fmt: skip
     json_path: str | None = option(
-        None, "--json", help="also write the result JSON here ('-' = stdout)", parse=optional(text)
-    )
+        None, "--json", help="also write the result JSON here ('-' = stdout)",
+        parse=optional(text), one_run=True,
+    )  # fmt: skip
     json_stdout: bool = option(
-        False, "-J", help="the result JSON to stdout: the same as --json -", parse=switch
-    )
+        False, "-J", help="the result JSON to stdout: the same as --json -", parse=switch,
+        one_run=True,
+    )  # fmt: skip
     out_dir: str | None = option(
         nullable("results"), "--out",
         help="folder that receives a result folder per run ('' = none)", parse=optional(text),
     )  # fmt: skip
     fmt: str = option(
-        "table", "--format", help="summary format", parse=lowered, choices=FORMAT_CHOICES
-    )
+        "table", "--format", help="summary format", parse=lowered, choices=FORMAT_CHOICES,
+        one_run=True,
+    )  # fmt: skip
     quiet: bool = option(
         False, "--quiet", "-q", help="no progress while it runs", parse=switch,
         commands=RUN_COMPARE,

@@ -50,6 +50,29 @@ class RunOutcome:
     folder: Path | None = None  # set by whoever saves the result (report.files)
 
 
+@dataclass(frozen=True)
+class KeptServer:
+    """A server opened once for several runs (``sweep --keep-server``), with the private
+    directory its Unix socket lives in."""
+
+    server: OpenServer
+    private: str
+
+
+@contextlib.contextmanager
+def keep_server(spec: RunSpec) -> Iterator[KeptServer]:
+    """Open ``spec``'s server for runs to share (:func:`run`'s ``server``); stop it at exit."""
+    with _private_dir() as private, _open(spec, private) as server:
+        yield KeptServer(server, private)
+
+
+def _open(spec: RunSpec, private: str) -> contextlib.AbstractContextManager[OpenServer]:
+    return open_chosen(
+        spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
+        preflight=not spec.generator.cluster,  # a cluster checks it from every node
+    )  # fmt: skip
+
+
 @contextlib.contextmanager
 def _private_dir() -> Iterator[str]:
     """A short private directory for Unix socket paths, removed however the run ends
@@ -99,6 +122,7 @@ def run(
     progress: ProgressFn | None = None,
     interrupts: Interrupts | None = None,
     warn: Callable[[RunWarning], None] | None = None,
+    server: KeptServer | None = None,
 ) -> RunOutcome:
     """Run the benchmark ``spec`` describes; the result is returned, not written.
 
@@ -108,36 +132,36 @@ def run(
     came while the server started stops the run as soon as it begins). Without one, the
     run installs its own for its length. ``warn`` gets the warnings the settings predict
     (:mod:`sockbench.core.forecast`) once the server is up or the target answered, before
-    load; they are kept in the result either way.
+    load; they are kept in the result either way. ``server``: one already open
+    (:func:`keep_server`), used and left running; otherwise ``spec``'s is opened for
+    this run alone.
     """
     if interrupts is None:
         own = Interrupts()
         with own.installed():
-            return run(spec, command=command, progress=progress, interrupts=own, warn=warn)
+            return run(
+                spec, command=command, progress=progress, interrupts=own, warn=warn,
+                server=server,
+            )  # fmt: skip
     cores = _prepare_generator(spec)
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     environment = collect_environment()
     with contextlib.ExitStack() as stack:
-        private = stack.enter_context(_private_dir())
-        server = stack.enter_context(
-            open_chosen(
-                spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
-                preflight=not spec.generator.cluster,  # a cluster checks it from every node
-            )
-        )  # fmt: skip
+        kept = server or stack.enter_context(keep_server(spec))
+        private, opened = kept.private, kept.server
         # Said once the input is known good (server up, target answering), before load.
         predicted = predicted_warnings(spec)
         if warn is not None:
             for warning in predicted:
                 warn(warning)
-        measured = _measure(stack, spec, server, private, progress, interrupts)
+        measured = _measure(stack, spec, opened, private, progress, interrupts)
     result = build_result(
-        measurement(measured, server, predicted, cores, command, environment, started_at)
+        measurement(measured, opened, predicted, cores, command, environment, started_at)
     )
     code = result_exit_code(result)
     if result["status"] == RunStatus.INTERRUPTED and interrupts.exit_code:
         code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
-    return RunOutcome(result, server.logs, code)
+    return RunOutcome(result, opened.logs if server is None else None, code)
 
 
 def _prepare_generator(spec: RunSpec) -> int:

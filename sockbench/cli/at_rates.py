@@ -1,0 +1,63 @@
+"""What ``sockbench sweep`` and ``sockbench search`` share: their options split from the
+run's, a spec per rate checked before any load, and the answer printed."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+import typer
+
+from sockbench.cli.app import command_line, setup_logging
+
+
+def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object]) -> None:
+    from sockbench.capacity.execute import run_search, run_sweep
+    from sockbench.core.spec.capacity import own_values, parse_search, parse_sweep
+    from sockbench.core.spec.formats import SweepFormat
+    from sockbench.core.spec.run import RunSpec
+    from sockbench.machine import build_run_spec, read_machine
+    from sockbench.report.files import check_folder, to_json
+    from sockbench.report.sweep import render
+
+    own = own_values(command, values)
+    run_values = {k: v for k, v in values.items() if k not in own}
+    machine = read_machine()
+
+    def spec_at(rate: float) -> RunSpec:
+        return build_run_spec({**run_values, "rate": rate}, machine)
+
+    sweep = parse_sweep(own) if command == "sweep" else None
+    search = parse_search(own) if command == "search" else None
+    first = sweep.sweep.rates[0] if sweep else search.search.rate_min if search else 0.0
+    base = spec_at(first)  # every run option checked, once, before any load
+    for rate in sweep.sweep.rates[1:] if sweep else ():
+        spec_at(rate)  # a rate's own bounds (workers for it, its timeout) as well
+    output = base.output
+    setup_logging(output.verbose, output.log_file)
+    folder = None
+    if output.out_dir:
+        check_folder(output.out_dir, "--out")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        folder = Path(output.out_dir) / f"{command}-{stamp}"
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def say(line: str) -> None:
+        if not output.quiet:
+            typer.echo(line, err=True)
+
+    if sweep is not None:
+        outcome = run_sweep(sweep, spec_at, folder=folder, command=command_line(), say=say)
+        fmt = sweep.shared.fmt
+    else:
+        assert search is not None
+        outcome = run_search(search, spec_at, folder=folder, command=command_line(), say=say)
+        fmt = search.shared.fmt
+    doc = outcome.document
+    sys.stdout.write(to_json(doc) if fmt is SweepFormat.JSON else render(doc, fmt))
+    sys.stdout.flush()
+    if folder is not None:
+        typer.echo(f"results: {folder}", err=True)
+    raise typer.Exit(outcome.exit_code)

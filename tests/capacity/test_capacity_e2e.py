@@ -1,0 +1,144 @@
+"""sweep and search end to end, against servers whose capacity is known by construction
+(``knee_servers slow``: 4 connections x 5 ms, about 800 req/s) and a generator limited by
+construction (``slow_requests``: 200 µs to build each request)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sockbench.core.schemas import SWEEP_SCHEMA
+from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK
+from tests.conftest import ROOT, start_ready_process, stop_process
+from tests.support.drivers import BOTH_DRIVERS
+from tests.support.slow_requests import PLUGIN as SLOW_REQUESTS
+
+pytestmark = pytest.mark.e2e
+
+NOMINAL_RPS = 800  # 4 connections, each answered 5 ms after its request
+SHORT = ["--duration", "1", "--warmup", "0.3", "--timeout", "1"]
+Start = Callable[..., int]
+
+
+@pytest.fixture
+def knee_server() -> Iterator[Start]:
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*options: str) -> int:
+        proc, port = start_ready_process(
+            [sys.executable, "-m", "tests.support.knee_servers", *options]
+        )
+        procs.append(proc)
+        return int(port)
+
+    yield start
+    for proc in procs:
+        stop_process(proc)
+
+
+def _slow(start: Start) -> str:
+    port = start("slow", "--service-ms", "5", "--size", "64")
+    return f"tcp://127.0.0.1:{port}"
+
+
+def sockbench(*args: str, out: Path) -> tuple[int, dict[str, Any], str]:
+    """Run ``sockbench ARGS --out OUT --format json``: its exit code, document, stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sockbench", *args, "--out", str(out), "--format", "json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=240,
+    )  # fmt: skip
+    assert done.stdout, done.stderr[-3000:]
+    return done.returncode, json.loads(done.stdout), done.stderr
+
+
+def _folder(out: Path) -> Path:
+    [folder] = out.iterdir()
+    return folder
+
+
+@pytest.mark.solo  # a capacity within 10 %: a test beside it takes the CPU it measures with
+@BOTH_DRIVERS
+def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path, batch: bool) -> None:
+    target = _slow(knee_server)
+    driver = [] if batch else ["--no-batch"]
+    code, doc, err = sockbench(
+        "search", "--target", target, "--clients", "4", "--payload", "64", *SHORT, *driver,
+        "--rate-min", "200", "--slo", "p99 < 20ms", out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_OK, err[-3000:]
+    search = doc["search"]
+    assert search["found"] == "capacity"
+    assert 0.9 * NOMINAL_RPS <= search["capacity_rps"] <= 1.1 * NOMINAL_RPS, search
+    assert search["lowest_fail_rps"] <= search["highest_pass_rps"] * 1.05
+    # Every step is a saved run of its own, and the folder holds the same document.
+    folder = _folder(tmp_path)
+    saved = json.loads((folder / "sweep.json").read_text())
+    assert saved["schema"] == SWEEP_SCHEMA and saved["steps"] == doc["steps"]
+    for step in doc["steps"]:
+        result = json.loads((folder / step["result"] / "result.json").read_text())
+        assert result["config"]["rate"] == step["rate"]
+        assert result["config"]["batch"] is batch
+    assert [s["phase"] for s in doc["steps"]][:3] == ["ramp"] * 3
+    assert (folder / "report.html").exists() and (folder / "summary.csv").exists()
+
+
+def test_a_generator_limit_is_never_a_capacity(knee_server: Start, tmp_path: Path) -> None:
+    """A target good for far more, a generator good for ~1.5k req/s: no capacity is
+    claimed, the steps the generator could not offer are invalid, and it exits 1."""
+    port = knee_server("nth", "--every", "1000000000", "--answer", "error")
+    code, doc, err = sockbench(
+        "search", "--target", f"tcp://127.0.0.1:{port}", "--clients", "4",
+        "--protocol", SLOW_REQUESTS, *SHORT, "--rate-min", "500", "--slo", "p99 < 50ms",
+        out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_FAILED, err[-3000:]
+    search = doc["search"]
+    assert search["found"] == "generator_limited", search
+    assert search["lowest_fail_rps"] is None and search["lowest_invalid_rps"] is not None
+    invalid = [s for s in doc["steps"] if s["verdict"] == "invalid"]
+    assert invalid and all("add --workers" in s["reasons"][0] for s in invalid)
+    assert all(s["rate"] > (search["capacity_rps"] or 0) for s in invalid)
+
+
+def test_even_the_lowest_rate_failing_exits_4(knee_server: Start, tmp_path: Path) -> None:
+    code, doc, err = sockbench(
+        "search", "--target", _slow(knee_server), "--clients", "4", "--payload", "64",
+        *SHORT, "--rate-min", "2000", "--slo", "p99 < 20ms", out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_NO_CAPACITY, err[-3000:]
+    assert doc["search"]["found"] == "below_min" and len(doc["steps"]) == 1
+
+
+def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: Path) -> None:
+    code, doc, err = sockbench(
+        "sweep", "--target", _slow(knee_server), "--clients", "4", "--payload", "64",
+        *SHORT, "--rate", "400,1200,1600,2000", out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_OK, err[-3000:]
+    assert [s["rate"] for s in doc["steps"]] == [400, 1200, 1600]
+    assert [s["verdict"] for s in doc["steps"]] == ["pass", "fail", "fail"]
+    assert "the higher ones are skipped" in err
+    first = doc["steps"][0]["row"]
+    assert first["offered"] == pytest.approx(400, rel=0.05) and first["latency.p99"] > 5000
+
+
+def test_sweep_keeps_one_built_in_server(tmp_path: Path) -> None:
+    code, doc, err = sockbench(
+        "sweep", "--server", "asyncio", "--clients", "2", *SHORT, "--rate", "200,400",
+        "--keep-server", out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_OK, err[-3000:]
+    assert [s["verdict"] for s in doc["steps"]] == ["pass", "pass"]
+    folder = _folder(tmp_path)
+    # One server: every run met it at the same address (a fresh one binds a new port).
+    targets = {
+        json.loads((folder / s["result"] / "result.json").read_text())["server"]["target"]
+        for s in doc["steps"]
+    }
+    assert len(targets) == 1, targets

@@ -1,0 +1,34 @@
+"""A protocol plugin whose requests take the generator 200 µs each to build: a generator
+limited by construction, near 5,000 req/s a worker, whatever the target can do.
+
+    --protocol tests/support/slow_requests.py:SlowRequests
+
+It speaks the line protocol of ``knee_servers nth`` (a line out, ``OK`` back). Loaded
+from its file, as every plugin is, so it imports nothing of the tests.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+BUILD_S = 0.0002
+PLUGIN = f"{Path(__file__)}:SlowRequests"
+
+
+class SlowRequests:
+    name = "slow-requests"
+
+    def __init__(self, options: Any) -> None:
+        pass
+
+    def request(self, client: int, seq: int) -> bytes:
+        time.sleep(BUILD_S)  # holds the worker's loop: nothing else is sent meanwhile
+        return b"GET k%d\n" % seq
+
+    def check_reply(self, buf: bytearray, start: int, end: int) -> int:
+        nl = buf.find(b"\n", start, end)
+        if nl < 0:
+            return 0
+        return nl + 1 - start if buf.startswith(b"OK", start, nl) else -1
