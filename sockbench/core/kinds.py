@@ -27,3 +27,10 @@ class ServerBehaviour(StrEnum):
 
     ECHO = "echo"  # reply with exactly the bytes received (RFC 862)
     SINK = "sink"  # read and discard; datagrams are counted per sender
+
+
+class Arrival(StrEnum):
+    """``--arrival``: how an open-loop run spaces its requests in time (core/schedule.py)."""
+
+    UNIFORM = "uniform"  # evenly spaced: exactly 1/rate apart over the run
+    POISSON = "poisson"  # independent: exponential gaps, a Poisson process of the rate

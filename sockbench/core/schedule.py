@@ -26,15 +26,32 @@ All times are integer nanoseconds relative to the run's start and computed from
 ``k`` directly, never accumulated, so there is no drift over long runs.
 :class:`StartSchedule` does the same for when each client first connects: spread
 over ``--ramp`` in closed loop, and no faster than ``--connect-rate``.
+
+Arrivals (``--arrival``): the above is ``uniform``, the smoothest schedule a rate can
+have, and so the one that queues least. ``poisson`` makes each client's requests a
+Poisson process of rate ``rate/clients`` (independent exponential gaps, as mutilate,
+Lancet and Treadmill send), so the run's total is a Poisson process of ``rate``: the
+independent arrivals of many users, with the bursts that raise a server's tail.
+:class:`PoissonClientSchedule` keeps the same guarantees in its own way: each client
+walks a fixed-point *count* ``x`` (in slots of the global sequence, 32 fractional bits)
+by exponential steps of mean ``clients`` slots, as exact integer sums, never accumulated
+floats, and its due time is that count's time, ``floor(x·period)``, or with a ramp
+:func:`ramped_due` of it: the time transform that turns a steady Poisson process into one
+whose rate follows the ramp, so ``--ramp`` works with it too. The steps come from a
+generator seeded by ``(seed, client index in the run)`` alone, so every worker that
+builds client ``i`` builds the same due times.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Protocol
 
+from sockbench.core.kinds import Arrival
 from sockbench.errors import ConfigError
 
 NS_PER_S = 1_000_000_000
@@ -65,6 +82,32 @@ def ramped_first(u_ns: int, period_num: int, period_den: int, ramp_ns: int) -> i
     if u_ns <= ramp_ns:  # sqrt(2·n·ramp·p) >= u  <=>  n >= u² / (2·ramp·p)
         return _ceil_div(u_ns * u_ns * period_den, 2 * ramp_ns * period_num)
     return _ceil_div((2 * u_ns - ramp_ns) * period_den, 2 * period_num)
+
+
+class ClientArrivals(Protocol):
+    """One client's due times, in ns after the run's start, whatever the arrival process.
+
+    The drivers ask ``due(k)`` for ``k`` = 0, 1, 2, ... (again for the same ``k`` while a
+    request waits); any order is answered correctly, that one cheaply.
+    """
+
+    def due(self, k: int) -> int:
+        """Due time of this client's ``k``-th request (k = 0, 1, ...)."""
+        ...
+
+    def index_at(self, t_ns: int) -> int:
+        """The first ``k`` with ``due(k) >= t_ns``."""
+        ...
+
+    @property
+    def phase_ns(self) -> int:
+        """Due time of the first request."""
+        ...
+
+    @property
+    def interval_ns(self) -> float:
+        """Mean time between two of this client's requests."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -110,6 +153,121 @@ class ClientSchedule:
         return self.clients * self.period_num / self.period_den
 
 
+_FRACTION_BITS = 32  # a Poisson client's count x is in 2^-32 slots of the global sequence
+_LEHMER = 0xDA942042E4DD58B5  # a 128-bit multiplicative generator (Lemire's lehmer64)
+_STATE = (1 << 128) - 1
+_UNIT = 2.0**-53  # (top 53 bits + 0.5) · 2^-53 is uniform in (0, 1), never 0 or 1
+_log = math.log
+
+
+def _client_state(seed: int, client: int) -> int:
+    """The generator's starting state for client ``client`` of a run seeded ``seed``:
+    odd (the generator's full period), and the same on every worker and platform."""
+    digest = hashlib.blake2b(
+        f"sockbench arrivals {seed} {client}".encode(), digest_size=16
+    ).digest()
+    return int.from_bytes(digest, "little") | 1
+
+
+class PoissonClientSchedule:
+    """One client's Poisson arrivals: exponential gaps of mean ``clients`` global slots.
+
+    ``x_k`` (the count at which request ``k`` is due, in 2^-32 slots) is the integer sum of
+    ``k + 1`` gaps, ``floor(-ln(u)·clients·2^32)`` with ``u`` uniform in (0, 1) from a
+    128-bit multiplicative congruential generator's top 53 bits (period 2^126, each client
+    starting at a hashed point of it: two clients' streams overlapping in a run is as
+    likely as a 100-bit hash colliding). ``due(k)`` is ``floor(x_k·period)``, or
+    :func:`ramped_due` of ``x_k`` with a ramp: exact integer arithmetic, so a due time
+    never drifts, whatever ``k``.
+
+    A sum has no closed form, so the schedule keeps a cursor (``k``, ``x_k``, the
+    generator's state): the next ``k`` costs one step, the same ``k`` nothing, a later one
+    a step per request skipped, an earlier one a walk from the first request. Memory stays
+    a few integers whatever is asked.
+    """
+
+    __slots__ = (
+        "_den", "_due", "_k", "_origin", "_scale", "_state", "_x", "clients",
+        "period_den", "period_num", "ramp_ns",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        seed: int,
+        client: int,
+        clients: int,
+        period_num: int,
+        period_den: int,
+        ramp_ns: int = 0,
+    ) -> None:
+        self.clients = clients
+        self.period_num = period_num
+        self.period_den = period_den
+        self.ramp_ns = ramp_ns
+        self._den = period_den << _FRACTION_BITS
+        self._scale = -float(clients << _FRACTION_BITS)  # ln(u) < 0: a positive gap
+        self._origin = _client_state(seed, client)
+        self._rewind()
+
+    def _rewind(self) -> None:
+        """Back to before the first request (``k = -1``, at count 0)."""
+        self._k = -1
+        self._x = 0
+        self._due = 0
+        self._state = self._origin
+
+    def _step(self) -> None:
+        """On to the next request: one exponential gap."""
+        state = self._state * _LEHMER & _STATE
+        self._state = state
+        x = self._x + int(_log(((state >> 75) + 0.5) * _UNIT) * self._scale)
+        self._x = x
+        self._k += 1
+        if self.ramp_ns:
+            self._due = ramped_due(x, self.period_num, self._den, self.ramp_ns)
+        else:
+            self._due = x * self.period_num // self._den
+
+    def due(self, k: int) -> int:
+        """Due time of this client's ``k``-th request (k = 0, 1, ...), in ns after the start."""
+        if k == self._k:
+            return self._due
+        if k != self._k + 1 or self.ramp_ns:
+            if k < self._k:
+                self._rewind()
+            while self._k < k:
+                self._step()
+            return self._due
+        # The hot path (the pump asks for the next request after each send): _step, inline.
+        state = self._state * _LEHMER & _STATE
+        self._state = state
+        x = self._x + int(_log(((state >> 75) + 0.5) * _UNIT) * self._scale)
+        self._x = x
+        self._k = k
+        due = self._due = x * self.period_num // self._den
+        return due
+
+    def index_at(self, t_ns: int) -> int:
+        """The first ``k`` with ``due(k) >= t_ns`` (the cursor moves there)."""
+        if self._k < 0 or self._due >= t_ns:
+            if self._k >= 0:  # somewhere before the cursor: walk again from the start
+                self._rewind()
+            self._step()
+        while self._due < t_ns:
+            self._step()
+        return self._k
+
+    @property
+    def phase_ns(self) -> int:
+        """Due time of the first request: exponential, of mean :attr:`interval_ns`."""
+        return self.due(0)
+
+    @property
+    def interval_ns(self) -> float:
+        """Mean time between two of this client's requests (gaps are exponential)."""
+        return self.clients * self.period_num / self.period_den
+
+
 @dataclass(frozen=True)
 class RateSchedule:
     """A total rate of ``rate_per_s`` requests per second shared by ``clients`` clients.
@@ -122,6 +280,7 @@ class RateSchedule:
     clients: int
     seed: int = 0
     ramp_ns: int = 0  # the rate rises linearly from 0 over this long (--ramp)
+    arrival: Arrival = Arrival.UNIFORM
     period_num: int = field(init=False, repr=False)
     period_den: int = field(init=False, repr=False)
     offset_ns: int = field(init=False, repr=False)
@@ -140,11 +299,21 @@ class RateSchedule:
         rng = random.Random(self.seed)
         object.__setattr__(self, "period_num", period.numerator)
         object.__setattr__(self, "period_den", period.denominator)
+        if self.arrival is Arrival.POISSON:  # no global sequence: each client draws its own
+            object.__setattr__(self, "offset_ns", 0)
+            object.__setattr__(self, "_slots", ())
+            return
         object.__setattr__(self, "offset_ns", rng.randrange(max(1, math.floor(period))))
         object.__setattr__(self, "_slots", tuple(rng.sample(range(self.clients), self.clients)))
 
-    def client(self, index: int) -> ClientSchedule:
-        """The schedule of client ``index`` (0-based)."""
+    def client(self, index: int) -> ClientArrivals:
+        """The schedule of client ``index`` (0-based, its number in the run)."""
+        if self.arrival is Arrival.POISSON:
+            if not 0 <= index < self.clients:
+                raise IndexError(f"client {index} of {self.clients}")
+            return PoissonClientSchedule(
+                self.seed, index, self.clients, self.period_num, self.period_den, self.ramp_ns
+            )
         return ClientSchedule(
             slot=self._slots[index],
             clients=self.clients,
@@ -155,7 +324,10 @@ class RateSchedule:
         )
 
     def total_before(self, t_ns: int) -> int:
-        """How many requests, over all clients, are due before ``t_ns``."""
+        """How many requests, over all clients, are due before ``t_ns`` (Poisson: a walk
+        through every client's, O(requests))."""
+        if self.arrival is Arrival.POISSON:
+            return sum(self.client(i).index_at(t_ns) for i in range(self.clients))
         if self.ramp_ns:
             u = t_ns - self.offset_ns
             return ramped_first(u, self.period_num, self.period_den, self.ramp_ns)
@@ -164,7 +336,7 @@ class RateSchedule:
 
     @property
     def interval_ns(self) -> float:
-        """Time between two requests of one client."""
+        """Time between two requests of one client (Poisson: on average)."""
         return self.clients * self.period_num / self.period_den
 
 

@@ -4,24 +4,15 @@ import itertools
 import math
 
 from sockbench.core.schedule import RateSchedule, StartSchedule, ramped_due, ramped_first
+from tests.support.schedules import merged
 
 S = 1_000_000_000
 MS = 1_000_000
 
 
-def _merged(schedule: RateSchedule, t_ns: int) -> list[int]:
-    times = []
-    for i in range(schedule.clients):
-        client, k = schedule.client(i), 0
-        while (due := client.due(k)) < t_ns:
-            times.append(due)
-            k += 1
-    return sorted(times)
-
-
 def test_1000_per_s_ramped_over_2_s_sends_half_as_many_in_the_ramp_then_full_rate() -> None:
     schedule = RateSchedule(1000.0, 10, seed=4, ramp_ns=2 * S)
-    times = _merged(schedule, 5 * S)
+    times = merged(schedule, 5 * S)
     # Integral of the rate: 1000·2/2 = 1000 in the ramp, then 1000/s for 3 s.
     assert abs(sum(t < 2 * S for t in times) - 1000) <= 1
     assert abs(len(times) - 4000) <= 1

@@ -2,25 +2,17 @@ import itertools
 
 import pytest
 
-from sockbench.core.schedule import ClientSchedule, RateSchedule
+from sockbench.core.schedule import RateSchedule
 from sockbench.errors import ConfigError
+from tests.support.schedules import due_before
 
 S = 1_000_000_000
 MS = 1_000_000
 
 
-def _due_before(client: ClientSchedule, t_ns: int) -> list[int]:
-    times = []
-    k = 0
-    while (due := client.due(k)) < t_ns:
-        times.append(due)
-        k += 1
-    return times
-
-
 def test_one_client_at_100_per_s_gives_200_due_times_10_ms_apart_in_2_s() -> None:
     client = RateSchedule(100.0, 1, seed=3).client(0)
-    times = _due_before(client, client.phase_ns + 2 * S)
+    times = due_before(client, client.phase_ns + 2 * S)
     assert len(times) == 200
     assert [b - a for a, b in itertools.pairwise(times)] == [10 * MS] * 199
     assert 0 <= client.phase_ns < 10 * MS
@@ -51,7 +43,7 @@ def test_clients_get_distinct_phases_inside_their_interval() -> None:
 def test_all_due_times_fall_in_the_window_and_add_up_to_rate_times_duration() -> None:
     schedule = RateSchedule(1000.0, 7, seed=5)
     window = 3 * S
-    per_client = [_due_before(schedule.client(i), window) for i in range(7)]
+    per_client = [due_before(schedule.client(i), window) for i in range(7)]
     merged = sorted(t for times in per_client for t in times)
     assert all(0 <= t < window for t in merged)
     assert len(merged) == 3000 == schedule.total_before(window)

@@ -13,7 +13,7 @@ from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import ProtocolAdapter
-from sockbench.core.schedule import ClientSchedule
+from sockbench.core.schedule import ClientArrivals
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.recorder import WorkerRecorder
@@ -38,7 +38,7 @@ class ClientContext:
     first_client: int = 0  # this worker's first client's number in the run
     source: str | None = None
     reply_dir: str | None = None
-    schedule: ClientSchedule | None = None
+    schedule: ClientArrivals | None = None  # open loop: uniform or Poisson (--arrival)
     pipeline: int = 1
     # A protocol whose requests vary, have kinds or a setup (redis, memcache, plugins);
     # None: every request is ``request``.
