@@ -9,12 +9,15 @@ import statistics
 import pytest
 
 from sockbench.core.kinds import Arrival
+from sockbench.core.machine import Machine
 from sockbench.core.schedule import (
     ClientSchedule,
     PoissonClientSchedule,
     RateSchedule,
 )
+from sockbench.errors import ConfigError
 from tests.support.schedules import due_before, merged
+from tests.support.specs import spec_of
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -164,3 +167,25 @@ def test_uniform_is_the_default_and_unchanged() -> None:
 def test_a_client_outside_the_run_is_an_error() -> None:
     with pytest.raises(IndexError):
         RateSchedule(100.0, 4, arrival=POISSON).client(4)
+
+
+MACHINE = Machine(usable_cpus=frozenset({0, 1}), cpu_count=2)
+
+
+def test_poisson_without_a_rate_is_refused_before_load() -> None:
+    with pytest.raises(ConfigError, match=r"^--arrival poisson spaces open-loop requests: give"):
+        spec_of({"arrival": "poisson", "workers": "1"}, MACHINE)
+    with pytest.raises(ConfigError, match="unknown --arrival 'burst'; choose one of uniform"):
+        spec_of({"arrival": "burst", "rate": "1k", "workers": "1"}, MACHINE)
+    with pytest.raises(ConfigError, match="--seed cannot be negative"):
+        spec_of({"seed": "-1", "workers": "1"}, MACHINE)
+
+
+def test_arrival_and_seed_reach_the_config() -> None:
+    doc = spec_of({"rate": "2k", "arrival": "Poisson", "seed": "42", "workers": "1"}, MACHINE)
+    assert (doc.load.arrival, doc.load.seed) == (POISSON, 42)
+    config = doc.to_json()
+    assert (config["arrival"], config["seed"]) == ("poisson", 42)
+    assert doc.protocol.options.seed == 42  # the key mix's generator too
+    closed = spec_of({"workers": "1"}, MACHINE).to_json()
+    assert (closed["arrival"], closed["seed"]) == ("uniform", 0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sockbench.core import bounds
-from sockbench.core.kinds import Workload
+from sockbench.core.kinds import Arrival, Workload
 from sockbench.core.spec.option import (
     RUN_COMPARE,
     RUN_SERVE,
@@ -19,6 +19,7 @@ from sockbench.core.spec.option import (
     choice_of,
     declare,
     field_of,
+    member,
     option,
     optional,
     values_of,
@@ -86,6 +87,17 @@ class Load:
     rate: float | None = option(
         None, "--rate", "-R", help="open loop: total requests/s over all clients: 10k",
         parse=optional(parse_number), positive=True, bound=bounds.check_rate, one_run=True,
+    )  # fmt: skip
+    # How --rate spaces the requests (core/schedule.py); closed loop has no schedule.
+    arrival: Arrival = member(
+        Arrival.UNIFORM, "--arrival",
+        help="open loop: uniform (evenly spaced, least queueing) or poisson (independent "
+        "exponential gaps per client, as mutilate and Lancet: bursts that raise the tail)",
+    )  # fmt: skip
+    seed: int = option(
+        0, "--seed", help="seeds the run's random choices (poisson gaps, the clients' "
+        "phases, random keys), so another run repeats them: 42", parse=parse_count,
+        minimum=0,
     )  # fmt: skip
     pipeline: int = option(
         1, "--pipeline", "-P", help="requests in flight per connection", parse=parse_count,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
-from sockbench.core.kinds import ExpectKind, Workload
+from sockbench.core.kinds import Arrival, ExpectKind, Workload
 from sockbench.core.protocols import uses_key_options
 from sockbench.core.protocols.mix import check_key_options
 from sockbench.core.spec.load import Load
@@ -128,6 +128,15 @@ def check_ramp(load: Load) -> None:
                 f"{needed:g} s, longer than --ramp {ramp_s:g}; give --ramp {needed:g}s "
                 "or more, or raise --connect-rate"
             )
+
+
+def check_arrival(load: Load) -> None:
+    """--arrival spaces an open-loop schedule; closed loop sends as replies come back."""
+    if load.arrival != Arrival.UNIFORM and load.rate is None:
+        raise ConfigError(
+            f"--arrival {load.arrival.value} spaces open-loop requests: give --rate "
+            "(closed loop sends each request when the last reply came back)"
+        )
 
 
 def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply) -> None:

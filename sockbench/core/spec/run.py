@@ -137,6 +137,8 @@ class RunSpec:
             "client_cpus": list(sizing.client_cpus),
             "mode": load.mode.value,
             "rate": load.rate,
+            "arrival": load.arrival.value,
+            "seed": load.seed,
             "pipeline": load.pipeline,
             "requests": load.requests,
             "interval_s": load.interval_s,
@@ -200,6 +202,7 @@ def validate_run(
     rules.check_sizes(proto, request.payload, reply[0])
     rules.check_workload(proto, load, reply)
     rules.check_ramp(load)
+    rules.check_arrival(load)
     rules.check_protocol(request, proto, load.mode, reply)
     command = _command(chosen, proto, endpoint)
     rules.check_thresholds(output.checks, proto, load.rate)
@@ -224,7 +227,7 @@ def validate_run(
         ProtocolOptions(
             payload=request.payload, request=sent, expect=expect, expect_value=expect_value,
             value_size=request.value_size, key_space=request.key_space,
-            key_pattern=request.key_pattern, ratio=request.ratio,
+            key_pattern=request.key_pattern, ratio=request.ratio, seed=load.seed,
         ),
     )  # fmt: skip
     return RunSpec(

@@ -90,7 +90,11 @@ class _Shared:
     def build(cls, spec: RunSpec) -> _Shared:
         load = spec.load
         ramp_ns = int(load.ramp_s * 1e9)
-        rates = RateSchedule(load.rate, load.clients, ramp_ns=ramp_ns) if load.rate else None
+        rates = (
+            RateSchedule(load.rate, load.clients, load.seed, ramp_ns, load.arrival)
+            if load.rate
+            else None
+        )
         if spec.protocol.name == "echo":
             return cls(request_bytes(spec.protocol), reply_matcher(spec.protocol), rates, None)
         protocol = spec.protocol.adapter()
