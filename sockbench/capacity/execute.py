@@ -1,22 +1,42 @@
-"""A sweep and a search, step by step: the order and the stopping, not the judging."""
+"""Sweeps and searches, curve by curve, step by step: the order and the stopping, not
+the judging (:mod:`sockbench.core.search`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sockbench.capacity.steps import Say, SpecAt, Steps, consecutive_failures
-from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch
-from sockbench.core.spec.capacity import SearchSpec, SweepSpec
-from sockbench.core.status import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    RunStatus,
-)
+from sockbench.capacity.steps import CurveSteps, Say, Steps, consecutive_failures
+from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch, Found
+from sockbench.core.spec.capacity import AtRates, SearchOptions, SweepOptions
+from sockbench.core.spec.run import RunSpec
+from sockbench.core.spec.server import Target
+from sockbench.core.status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunStatus
 from sockbench.core.sweep import search_json
 from sockbench.engine.io.interrupts import Interrupts
+from sockbench.report.numbers import fmt_payload
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One curve to run: its label, its spec (checked, at the first rate), where its runs
+    go (a folder under the sweep's; None: the sweep's own) and compare's axes of it."""
+
+    label: str
+    spec: RunSpec
+    subfolder: str | None = None
+    cell: Mapping[str, Any] | None = None
+
+
+def workload_label(spec: RunSpec) -> str:
+    """``asyncio tcp 64 B 4 clients``, or the target's address for the server."""
+    server = spec.server
+    where = str(server.endpoint) if isinstance(server, Target) else spec.server_name
+    clients = spec.load.clients
+    payload = fmt_payload(spec.protocol.options.payload)
+    return f"{where} {spec.proto.value} {payload} {clients:,} client{'s' if clients != 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -26,58 +46,79 @@ class AtRatesOutcome:
     exit_code: int
 
 
-def _ended(steps: Steps, interrupts: Interrupts, code: int) -> int:
-    if steps.status == RunStatus.INTERRUPTED:
-        return interrupts.exit_code or EXIT_INTERRUPTED
-    return code
+def _curves(workloads: Sequence[Workload], folder: Path | None) -> list[CurveSteps]:
+    def where(w: Workload) -> Path | None:
+        if folder is None:
+            return None
+        return folder / w.subfolder if w.subfolder else folder
+
+    return [CurveSteps(w.label, w.spec, where(w), w.cell) for w in workloads]
 
 
 def run_sweep(
-    spec: SweepSpec, spec_at: SpecAt, *, folder: Path | None, command: str, say: Say
-) -> AtRatesOutcome:
-    """Every rate in order, until ``--stop-after-fail`` rates in a row fail."""
+    workloads: Sequence[Workload], shared: AtRates, sweep: SweepOptions, *,
+    folder: Path | None, command: str, say: Say,
+) -> AtRatesOutcome:  # fmt: skip
+    """Every rate of every workload in order; a workload stops once ``--stop-after-fail``
+    of its rates in a row failed."""
     interrupts = Interrupts()
-    steps = Steps("sweep", spec_at, spec.shared.slos, folder, command, interrupts, say)
-    rates, stop_after = spec.sweep.rates, spec.sweep.stop_after_fail
-    with interrupts.installed(), steps.server_kept(spec.shared.keep_server, rates[0]):
-        for rate in rates:
-            if interrupts.count:
-                steps.status = RunStatus.INTERRUPTED
-            if steps.stopped:
-                break
-            steps.run(rate)
-            if stop_after and consecutive_failures(steps.records) >= stop_after:
-                if len(steps.records) < len(rates):
-                    say(f"sweep: {stop_after} rates in a row failed; the higher ones are skipped")
-                break
+    steps = Steps("sweep", shared.slos, folder, command, interrupts, say)
+    steps.curves = _curves(workloads, folder)
+    stop_after = sweep.stop_after_fail
+    with interrupts.installed():
+        for curve in steps.curves:
+            with curve.server_kept(shared.keep_server):
+                for rate in sweep.rates:
+                    if steps.stopped:
+                        break
+                    steps.run(curve, rate)
+                    if stop_after and consecutive_failures(curve.records) >= stop_after:
+                        if len(curve.records) < len(sweep.rates):
+                            say(f"{curve.label}: {stop_after} rates in a row failed; "
+                                "the higher ones are skipped")  # fmt: skip
+                        break
         doc = steps.write()
     code = EXIT_OK if steps.status == RunStatus.COMPLETED else EXIT_FAILED
     return AtRatesOutcome(doc, folder, _ended(steps, interrupts, code))
 
 
 def run_search(
-    spec: SearchSpec, spec_at: SpecAt, *, folder: Path | None, command: str, say: Say
-) -> AtRatesOutcome:
-    """Ramp, bisect and confirm (:class:`~sockbench.core.search.CapacitySearch`)."""
-    options = spec.search
-    search = CapacitySearch(
-        options.rate_min, options.precision, options.rate_max, confirm=options.confirm
-    )
+    workloads: Sequence[Workload], shared: AtRates, options: SearchOptions, *,
+    folder: Path | None, command: str, say: Say,
+) -> AtRatesOutcome:  # fmt: skip
+    """Ramp, bisect and confirm (:class:`~sockbench.core.search.CapacitySearch`), per
+    workload; the exit code is the worst of theirs."""
     interrupts = Interrupts()
-    steps = Steps("search", spec_at, spec.shared.slos, folder, command, interrupts, say)
+    steps = Steps("search", shared.slos, folder, command, interrupts, say)
+    steps.curves = _curves(workloads, folder)
     settings = {
         "rate_min": options.rate_min, "rate_max": options.rate_max,
         "precision": options.precision,
     }  # fmt: skip
-    with interrupts.installed(), steps.server_kept(spec.shared.keep_server, options.rate_min):
-        while (rate := search.next_rate()) is not None:
-            if interrupts.count:
-                steps.status = RunStatus.INTERRUPTED
+    codes = []
+    with interrupts.installed():
+        for curve in steps.curves:
             if steps.stopped:
-                search.stop()
                 break
-            phase = search.phase
-            search.record(rate, steps.run(rate, phase))
-        outcome = search.outcome()
-        doc = steps.write(search_json(outcome, settings))
-    return AtRatesOutcome(doc, folder, _ended(steps, interrupts, SEARCH_EXIT_CODES[outcome.found]))
+            search = CapacitySearch(
+                options.rate_min, options.precision, options.rate_max, confirm=options.confirm
+            )
+            with curve.server_kept(shared.keep_server):
+                while (rate := search.next_rate()) is not None:
+                    if steps.stopped:
+                        search.stop()
+                        break
+                    phase = search.phase
+                    search.record(rate, steps.run(curve, rate, phase))
+            outcome = search.outcome()
+            curve.search = search_json(outcome, settings)
+            codes.append(SEARCH_EXIT_CODES[outcome.found])
+        doc = steps.write()
+    code = max(codes, default=SEARCH_EXIT_CODES[Found.STOPPED])
+    return AtRatesOutcome(doc, folder, _ended(steps, interrupts, code))
+
+
+def _ended(steps: Steps, interrupts: Interrupts, code: int) -> int:
+    if steps.status == RunStatus.INTERRUPTED:
+        return interrupts.exit_code or EXIT_INTERRUPTED
+    return code

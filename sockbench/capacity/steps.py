@@ -1,8 +1,10 @@
-"""One step of a sweep or a search: the run at one rate, saved and judged."""
+"""The steps of a sweep or a search: each run at one rate, saved and judged, and the
+folder written again after every step, so an interrupted sweep keeps what it ran."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from sockbench.core.rates import format_rate
 from sockbench.core.search import Judgement, Phase, Verdict, judge
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
-from sockbench.core.sweep import StepRecord, row_of, sweep_document
+from sockbench.core.sweep import Curve, StepRecord, row_of, sweep_document
 from sockbench.engine.io.interrupts import Interrupts
 from sockbench.engine.orchestration.runner import KeptServer, keep_server, run
 from sockbench.errors import SockbenchError
@@ -24,78 +26,104 @@ from sockbench.report.numbers import fmt_rate, fmt_us
 from sockbench.report.sweep import write_sweep_reports
 
 SWEEP_DOCUMENT = "sweep.json"
-
-SpecAt = Callable[[float], RunSpec]
 Say = Callable[[str], None]
+
+
+def at_rate(spec: RunSpec, rate: float) -> RunSpec:
+    """``spec`` at another open-loop rate. Nothing else in a spec depends on the rate
+    (the sizing does not read it), so the spec checked at the first rate holds for all."""
+    return dataclasses.replace(spec, load=dataclasses.replace(spec.load, rate=rate))
+
+
+@dataclass
+class CurveSteps:
+    """One workload's steps (a curve of the document): its spec, runs and records."""
+
+    label: str
+    spec: RunSpec  # checked, at the first rate
+    folder: Path | None  # where its runs go (None: nowhere)
+    cell: Mapping[str, Any] | None = None
+    records: list[StepRecord] = field(default_factory=list)
+    search: Mapping[str, Any] | None = None
+    kept: KeptServer | None = None
+
+    def curve(self) -> Curve:
+        config = dict(self.spec.to_json())
+        config.pop("rate", None)
+        return Curve(self.label, config, tuple(self.records), self.search, self.cell)
+
+    @contextlib.contextmanager
+    def server_kept(self, keep: bool) -> Iterator[None]:
+        """With ``keep``, one server for every step of this curve."""
+        if not keep:
+            yield
+            return
+        with keep_server(self.spec) as kept:
+            self.kept = kept
+            try:
+                yield
+            finally:
+                self.kept = None
 
 
 @dataclass
 class Steps:
-    """The steps of one sweep or search, and its folder, written after every step."""
+    """Every curve of one sweep or search, and its folder, written after every step."""
 
     kind: str  # "sweep" or "search"
-    spec_at: SpecAt  # the run's spec at a rate, checked (bad input never gets here)
     slos: tuple[str, ...]
     folder: Path | None
     command: str
     interrupts: Interrupts
     say: Say
-    records: list[StepRecord] = field(default_factory=list)
+    curves: list[CurveSteps] = field(default_factory=list)
     status: str = RunStatus.COMPLETED
     started_at: str = field(default_factory=lambda: _now())
     _started: float = field(default_factory=time.monotonic)
-    _kept: KeptServer | None = None
 
     @property
     def checks(self) -> list[Check]:
         return [parse_check(expr) for expr in self.slos]
 
-    @contextlib.contextmanager
-    def server_kept(self, keep: bool, first: float) -> Iterator[None]:
-        """With ``keep``, one server (the first rate's spec's) for every step."""
-        if not keep:
-            yield
-            return
-        with keep_server(self.spec_at(first)) as kept:
-            self._kept = kept
-            try:
-                yield
-            finally:
-                self._kept = None
-
     @property
     def stopped(self) -> bool:
-        return self.status != RunStatus.COMPLETED
+        """A signal came, or a run was interrupted: no further step starts."""
+        if self.interrupts.count and self.status == RunStatus.COMPLETED:
+            self.status = RunStatus.INTERRUPTED
+        return self.status == RunStatus.INTERRUPTED
 
-    def run(self, rate: float, phase: Phase | None = None) -> Judgement:
-        """Run ``rate``, save its result, judge it; say one line about it."""
-        n = len(self.records) + 1
-        self.say(f"{self.kind} step {n}: {format_rate(rate)} req/s ...")
-        spec = self.spec_at(rate)
+    def run(self, curve: CurveSteps, rate: float, phase: Phase | None = None) -> Judgement:
+        """Run ``rate`` on ``curve``, save its result, judge it; say one line about it."""
+        n = len(curve.records) + 1
+        self.say(f"{curve.label}: step {n}, {format_rate(rate)} req/s ...")
         try:
-            outcome = run(spec, command=self.command, interrupts=self.interrupts, server=self._kept)
+            outcome = run(
+                at_rate(curve.spec, rate), command=self.command, interrupts=self.interrupts,
+                server=curve.kept,
+            )  # fmt: skip
         except SockbenchError as exc:  # the server would not start, or stopped answering
-            self.status = RunStatus.SERVER_DIED
             judgement = Judgement(Verdict.FAIL, (" ".join(str(exc).split()),))
-            self._record(StepRecord(rate, "", RunStatus.SERVER_DIED, judgement, {}, phase))
+            self._record(curve, StepRecord(rate, "", RunStatus.SERVER_DIED, judgement, {}, phase))
             return judgement
         result = outcome.result
         if result["status"] == RunStatus.INTERRUPTED:
             self.status = RunStatus.INTERRUPTED
         judgement = judge(self.checks, result)
-        saved = self._save_run(result, n, rate)
-        self._record(StepRecord(rate, saved, result["status"], judgement, row_of(result), phase))
+        saved = self._save_run(curve, result, n, rate)
+        self._record(
+            curve, StepRecord(rate, saved, result["status"], judgement, row_of(result), phase)
+        )
         return judgement
 
-    def _save_run(self, result: Mapping[str, Any], n: int, rate: float) -> str:
-        if self.folder is None:
+    def _save_run(self, curve: CurveSteps, result: Mapping[str, Any], n: int, rate: float) -> str:
+        if self.folder is None or curve.folder is None:
             return ""
         name = f"{n:02d}-{format_rate(rate)}rps"
-        written = write_run_folder(dict(result), str(self.folder), name)
+        written = write_run_folder(dict(result), str(curve.folder), name)
         return str(written.relative_to(self.folder))
 
-    def _record(self, record: StepRecord) -> None:
-        self.records.append(record)
+    def _record(self, curve: CurveSteps, record: StepRecord) -> None:
+        curve.records.append(record)
         verdict = record.judgement.verdict.value
         why = f": {'; '.join(record.judgement.reasons)}" if record.judgement.reasons else ""
         row = record.row
@@ -103,17 +131,15 @@ class Steps:
         self.say(f"  {verdict} ({served}){why}")
         self.write()
 
-    def document(self, search: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        config = dict(self.spec_at(self.records[0].rate if self.records else 1.0).to_json())
-        config.pop("rate", None)
+    def document(self) -> dict[str, Any]:
         return sweep_document(
             kind=self.kind, command=self.command, started_at=self.started_at,
-            elapsed_s=time.monotonic() - self._started, status=self.status, config=config,
-            slos=self.slos, steps=self.records, search=search,
+            elapsed_s=time.monotonic() - self._started, status=self.status, slos=self.slos,
+            curves=[curve.curve() for curve in self.curves],
         )  # fmt: skip
 
-    def write(self, search: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        doc = self.document(search)
+    def write(self) -> dict[str, Any]:
+        doc = self.document()
         if self.folder is not None:
             write_atomic(self.folder / SWEEP_DOCUMENT, to_json(doc))
             write_sweep_reports(self.folder, doc)

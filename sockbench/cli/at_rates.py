@@ -14,28 +14,20 @@ from sockbench.cli.app import command_line, setup_logging
 
 
 def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object]) -> None:
-    from sockbench.capacity.execute import run_search, run_sweep
+    from sockbench.capacity.execute import Workload, run_search, run_sweep, workload_label
     from sockbench.core.spec.capacity import own_values, parse_search, parse_sweep
     from sockbench.core.spec.formats import SweepFormat
-    from sockbench.core.spec.run import RunSpec
-    from sockbench.machine import build_run_spec, read_machine
+    from sockbench.machine import build_run_spec
     from sockbench.report.files import check_folder, to_json
     from sockbench.report.sweep import render
 
     own = own_values(command, values)
     run_values = {k: v for k, v in values.items() if k not in own}
-    machine = read_machine()
-
-    def spec_at(rate: float) -> RunSpec:
-        return build_run_spec({**run_values, "rate": rate}, machine)
-
     sweep = parse_sweep(own) if command == "sweep" else None
     search = parse_search(own) if command == "search" else None
     first = sweep.sweep.rates[0] if sweep else search.search.rate_min if search else 0.0
-    base = spec_at(first)  # every run option checked, once, before any load
-    for rate in sweep.sweep.rates[1:] if sweep else ():
-        spec_at(rate)  # a rate's own bounds (workers for it, its timeout) as well
-    output = base.output
+    spec = build_run_spec({**run_values, "rate": first})  # every option, before any load
+    output = spec.output
     setup_logging(output.verbose, output.log_file)
     folder = None
     if output.out_dir:
@@ -48,12 +40,18 @@ def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object])
         if not output.quiet:
             typer.echo(line, err=True)
 
+    workloads = [Workload(workload_label(spec), spec)]
     if sweep is not None:
-        outcome = run_sweep(sweep, spec_at, folder=folder, command=command_line(), say=say)
+        outcome = run_sweep(
+            workloads, sweep.shared, sweep.sweep, folder=folder, command=command_line(), say=say
+        )
         fmt = sweep.shared.fmt
     else:
         assert search is not None
-        outcome = run_search(search, spec_at, folder=folder, command=command_line(), say=say)
+        outcome = run_search(
+            workloads, search.shared, search.search, folder=folder, command=command_line(),
+            say=say,
+        )  # fmt: skip
         fmt = search.shared.fmt
     doc = outcome.document
     sys.stdout.write(to_json(doc) if fmt is SweepFormat.JSON else render(doc, fmt))

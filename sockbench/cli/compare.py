@@ -11,6 +11,8 @@ from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.params import declare
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import Console
 
     from sockbench.compare import Cell, Plan
@@ -39,6 +41,8 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
         typer.echo(f"sockbench: warning: {line}", err=True)
     quiet = plan.output.quiet
     folder = choose_folder(plan.folder)
+    if plan.at_rates is not None:
+        _at_rates(plan, folder, quiet)
     console = Console()
     errors = Console(stderr=True)
     view = _View(plan, console, quiet)
@@ -81,6 +85,26 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
             "measured the client, not the server; see report.md",
             highlight=False,
         )
+    typer.echo(f"results: {folder}")
+    raise typer.Exit(outcome.exit_code)
+
+
+def _at_rates(plan: Plan, folder: Path, quiet: bool) -> None:
+    """--capacity or --sweep: a search or a sweep per cell, then its report."""
+    import sys
+
+    from sockbench.compare.at_rates import run_cells_at_rates
+    from sockbench.core.spec.formats import SweepFormat
+    from sockbench.report.sweep import render
+
+    def say(line: str) -> None:
+        if not quiet:
+            typer.echo(line, err=True)
+
+    what = "a search" if plan.at_rates and plan.at_rates.search else "a sweep"
+    say(f"compare: {len(plan.cells)} cells, {what} each; writing {folder}")
+    outcome = run_cells_at_rates(plan, folder, command=command_line(), say=say)
+    sys.stdout.write(render(outcome.document, SweepFormat.TABLE))
     typer.echo(f"results: {folder}")
     raise typer.Exit(outcome.exit_code)
 

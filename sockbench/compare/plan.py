@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from sockbench.core.forecast import predicted_warnings
 from sockbench.core.machine import Machine
+from sockbench.core.spec.capacity import SearchOptions, SweepOptions, search_options
 from sockbench.core.spec.compare import (
     COMPARE_RECORDS,
     DEFAULT_MODELS,
@@ -106,6 +107,8 @@ class Plan:
     # What the compare shows and logs (--quiet, -v, --log-file).
     output: Output = field(default_factory=Output)
     folder: str | None = None  # --out
+    # --capacity or --sweep: each cell is a search or a sweep, not one run (None: one run).
+    at_rates: AtRates | None = None
 
     def to_json(self) -> dict[str, object]:
         """What the compare document records about how it ran."""
@@ -169,6 +172,15 @@ def build_plan(
     axes = parse_record(Axes, values, "compare", NAMES, spelled)
     own = parse_record(CompareOptions, values, "compare", NAMES, spelled)
     shared = parse_run(values, NAMES, "compare", spelled)
+    at_rates = _at_rates(own, values)
+    if at_rates is not None:
+        if own.repeat != 1:
+            raise ConfigError(
+                "--repeat runs the matrix again; with --capacity or --sweep each cell already "
+                "runs many times (a search confirms its answer): drop --repeat"
+            )
+        # Every cell is checked as the open-loop run its first step is.
+        shared = replace(shared, load=replace(shared.load, rate=at_rates.first_rate))
     flag = spelled.get("server_cmds", "--server-cmd")
     ready_timeout_s = shared.server_options.ready_timeout_s
     commands = _commands_by_name(
@@ -216,7 +228,37 @@ def build_plan(
         external=tuple(commands.values()),
         output=shared.output,
         folder=own.folder,
+        at_rates=at_rates,
     )
+
+
+@dataclass(frozen=True)
+class AtRates:
+    """``compare --capacity`` (a search per cell) or ``--sweep`` (a sweep per cell)."""
+
+    slos: tuple[str, ...]
+    search: SearchOptions | None
+    sweep: SweepOptions | None
+
+    @property
+    def first_rate(self) -> float:
+        if self.search is not None:
+            return self.search.rate_min
+        assert self.sweep is not None
+        return self.sweep.rates[0]
+
+
+def _at_rates(own: CompareOptions, values: Mapping[str, object]) -> AtRates | None:
+    if own.capacity and own.sweep:
+        raise ConfigError(
+            "give --capacity (a search per cell) or --sweep (rates per cell), not both"
+        )
+    if own.capacity:
+        return AtRates(own.capacity, search_options(values, "compare"), None)
+    if own.sweep:
+        sweep = parse_record(SweepOptions, values, "compare", NAMES)
+        return AtRates((), None, replace(sweep, rates=own.sweep))
+    return None
 
 
 def _cell(

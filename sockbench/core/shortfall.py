@@ -64,6 +64,16 @@ def scheduled_rps(doc: Mapping[str, Any]) -> float | None:
     return float(requested)
 
 
+def served_ratio(doc: Mapping[str, Any]) -> float | None:
+    """Open loop: what was served over what the schedule asked of the window
+    (:func:`scheduled_rps`); None in closed loop."""
+    scheduled = scheduled_rps(doc)
+    served = Result(doc).served_rps
+    if not scheduled or served is None:
+        return None
+    return float(served) / scheduled
+
+
 def generator_behind(doc: Mapping[str, Any]) -> bool:
     """Whether the generator, free to send, sent late: its scheduler lag, or its CPU."""
     lag = doc.get("scheduler_lag_us") or {}
@@ -79,9 +89,8 @@ def generator_lagged(doc: Mapping[str, Any]) -> bool:
 def generator_fell_short(doc: Mapping[str, Any]) -> bool:
     """Whether the generator itself sent less than the schedule asked (it was behind, and
     fewer requests went out in the window than were due): the rate was never offered."""
-    result = Result(doc)
-    offered, requested = result.offered_rps, result.requested_rps
-    short = offered is None or (requested is not None and offered < requested * ACHIEVED_RATE_MIN)
+    offered, scheduled = Result(doc).offered_rps, scheduled_rps(doc)
+    short = offered is None or (scheduled is not None and offered < scheduled * ACHIEVED_RATE_MIN)
     return generator_behind(doc) and short
 
 

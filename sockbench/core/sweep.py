@@ -9,7 +9,9 @@ A search adds its answer (:class:`~sockbench.core.search.SearchOutcome`).
 
 Versioned like every document (:data:`~sockbench.core.schemas.SWEEP_SCHEMA`); a reader
 dispatches on ``schema``. The result documents stay the truth: a row is a copy of
-numbers found there, for the tables and the chart.
+numbers found there, for the tables and the chart. A document holds one curve per
+workload: one for ``sweep`` and ``search``, one per cell for ``compare --sweep`` and
+``compare --capacity``, so one report and one chart serve them all.
 """
 
 from __future__ import annotations
@@ -77,6 +79,30 @@ def search_json(outcome: SearchOutcome, settings: Mapping[str, Any]) -> dict[str
     }
 
 
+@dataclass(frozen=True)
+class Curve:
+    """One workload's steps: the whole of a ``sweep`` or ``search``, or one cell (a model
+    under one workload) of ``compare --sweep`` or ``--capacity``."""
+
+    label: str  # "asyncio tcp 64 B 100 clients", or the target
+    config: Mapping[str, Any]  # its runs' config, but the rate
+    steps: Sequence[StepRecord]
+    search: Mapping[str, Any] | None = None  # a search's answer (:func:`search_json`)
+    cell: Mapping[str, Any] | None = None  # compare's axes of it
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "label": self.label,
+            "config": dict(self.config),
+            "steps": [step.to_json() for step in self.steps],
+        }
+        if self.search is not None:
+            out["search"] = dict(self.search)
+        if self.cell is not None:
+            out["cell"] = dict(self.cell)
+        return out
+
+
 def sweep_document(
     *,
     kind: str,
@@ -84,25 +110,19 @@ def sweep_document(
     started_at: str,
     elapsed_s: float,
     status: str,
-    config: Mapping[str, Any],
     slos: Sequence[str],
-    steps: Sequence[StepRecord],
-    search: Mapping[str, Any] | None = None,
+    curves: Sequence[Curve],
 ) -> dict[str, Any]:
-    """The whole document. ``kind`` is ``sweep`` or ``search``; ``config`` is the first
-    run's (every step's but its rate); ``status`` ``completed`` or why it ended early."""
-    doc: dict[str, Any] = {
+    """The whole document. ``kind`` is ``sweep`` or ``search``; ``status`` is
+    ``completed`` or why it ended early."""
+    return {
         "schema": SWEEP_SCHEMA,
         "kind": kind,
         "command": command,
         "started_at": started_at,
         "elapsed_s": round(elapsed_s, 3),
         "status": status,
-        "config": dict(config),
         "slos": list(slos),
         "columns": list(ROW_METRICS),
-        "steps": [step.to_json() for step in steps],
+        "curves": [curve.to_json() for curve in curves],
     }
-    if search is not None:
-        doc["search"] = dict(search)
-    return doc

@@ -1,15 +1,19 @@
 """A sweep or search document as a report: one section model, four renderers.
 
-The table has a row per step, its numbers formatted by the metric registry's formatter
+A search adds a capacity table, a row per curve (a workload, or a model in a compare):
+the rate at the SLO, its bracket, the server CPU each request cost at that rate, and a
+winner only when its bracket lies wholly above every other's, so noise never names one.
+Each curve's steps are a table whose numbers go through the metric registry's formatter
 for each column (:data:`sockbench.core.sweep.ROW_METRICS`), so a p99 here reads as it
-does in a run's report. The HTML page adds the latency–load chart; the CSV is raw
-numbers, one row per step, for a spreadsheet.
+does in a run's report. The HTML page draws every curve on one latency–load chart; the
+CSV is raw numbers, one row per step, for a spreadsheet.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +25,14 @@ from sockbench.core.sweep import row_metrics
 from sockbench.report import charts, html, markdown, text
 from sockbench.report.content import Align, Section, Table
 from sockbench.report.files import write_atomic
-from sockbench.report.numbers import FORMATTERS, fmt_rate
+from sockbench.report.numbers import FORMATTERS, fmt_decimal1, fmt_rate
 
 REPORTS = {
     "report.md": SweepFormat.MD,
     "summary.csv": SweepFormat.CSV,
     "report.html": SweepFormat.HTML,
 }
+Curve = Mapping[str, Any]
 
 #: How a search ended, as its answer reads: (the bound's word, why).
 _FOUND: dict[str, tuple[str, str]] = {
@@ -43,28 +48,13 @@ def _title(doc: Mapping[str, Any]) -> str:
     return f"sockbench {doc.get('kind', 'sweep')} report"
 
 
-def answer(doc: Mapping[str, Any]) -> Section | None:
-    """A search's answer: the capacity with its bracket, and whether the repeat agreed."""
-    search = doc.get("search")
-    if not search:
-        return None
-    fields = [("capacity", _capacity(search))]
-    fields.append(("highest pass", fmt_rate(search.get("highest_pass_rps"))))
-    if search.get("lowest_fail_rps") is not None:
-        fields.append(("lowest fail", fmt_rate(search["lowest_fail_rps"])))
-    if search.get("lowest_invalid_rps") is not None:
-        fields.append(("generator could not offer", fmt_rate(search["lowest_invalid_rps"])))
-    confirmed = search.get("confirmed")
-    if confirmed is not None:
-        fields.append(
-            ("repeat", "agreed" if confirmed else "DISAGREED: the answer is on the knee's noise")
-        )
-    fields.append(("precision", f"{search.get('precision', 0):.0%}"))
-    fields.append(("steps", f"{len(doc.get('steps') or [])} in {doc.get('elapsed_s', 0):.0f} s"))
-    return Section("Answer", fields=tuple(fields), key="answer")
+def curves(doc: Mapping[str, Any]) -> list[Curve]:
+    found: list[Curve] = doc.get("curves") or []
+    return found
 
 
-def _capacity(search: Mapping[str, Any]) -> str:
+def capacity_text(search: Mapping[str, Any]) -> str:
+    """``12,345 req/s``, or ``at least 3,000 req/s: the generator could not ...``."""
     bound, why = _FOUND.get(str(search.get("found")), ("", "unknown"))
     rate = search.get("capacity_rps")
     if search.get("found") == "below_min":
@@ -75,9 +65,92 @@ def _capacity(search: Mapping[str, Any]) -> str:
     return f"{said}: {why}" if why else said
 
 
-def steps_section(doc: Mapping[str, Any]) -> Section:
+def _top(search: Mapping[str, Any]) -> float:
+    """The lowest rate known not to pass; infinite when none is (no upper bound)."""
+    tops = [r for r in (search.get("lowest_fail_rps"), search.get("lowest_invalid_rps")) if r]
+    return min(tops) if tops and search.get("found") == "capacity" else math.inf
+
+
+def _low(curve: Curve) -> float:
+    """The bracket's lower end: the highest pass, or when its repeat failed, the highest
+    rate that passed below it (the answer sat on the knee's noise)."""
+    search = curve.get("search") or {}
+    low = float(search.get("highest_pass_rps") or 0)
+    if search.get("confirmed") is False:
+        below = [
+            s["rate"]
+            for s in curve.get("steps") or []
+            if s["verdict"] == "pass" and s["rate"] < low
+        ]
+        return float(max(below, default=0))
+    return low
+
+
+def winner(found: Sequence[Curve]) -> int | None:
+    """The curve whose bracket lies above every other's: its highest pass (the one below
+    it when its repeat disagreed) above every other's lowest fail. None when the brackets
+    overlap, or some curve has no upper bound: the data does not name one."""
+    searched = [(i, c) for i, c in enumerate(found) if c.get("search")]
+    if len(searched) < 2:
+        return None
+    for i, curve in searched:
+        if all(_low(curve) > _top(other["search"]) for j, other in searched if j != i):
+            return i
+    return None
+
+
+def _cpu_per_request_us(curve: Curve) -> float | None:
+    """Server CPU per request at the capacity, in µs: its CPU share over its rate."""
+    search = curve.get("search") or {}
+    rate = search.get("highest_pass_rps")
+    for step in reversed(curve.get("steps") or []):
+        row = step.get("row") or {}
+        if step["rate"] == rate and step["verdict"] == "pass" and row.get("rps"):
+            cpu = row.get("server.cpu")
+            return None if cpu is None else float(cpu) * 1e4 / float(row["rps"])
+    return None
+
+
+def capacity_section(doc: Mapping[str, Any]) -> Section | None:
+    found = curves(doc)
+    if not any(c.get("search") for c in found):
+        return None
+    rows = []
+    for curve in found:
+        search = curve.get("search") or {}
+        low, high = search.get("highest_pass_rps"), search.get("lowest_fail_rps")
+        bracket = f"{fmt_rate(low)} – {fmt_rate(high)}"
+        confirmed = search.get("confirmed")
+        repeat = "—" if confirmed is None else "agreed" if confirmed else "DISAGREED"
+        rows.append((
+            curve["label"], capacity_text(search), bracket,
+            fmt_decimal1(_cpu_per_request_us(curve)), repeat, str(len(curve.get("steps") or [])),
+        ))  # fmt: skip
+    best = winner(found)
+    first = found[0].get("search") or {}
+    align: tuple[Align, ...] = ("l", "l", "r", "r", "l", "r")
+    return Section(
+        "Capacity",
+        fields=(
+            ("at", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+            ("precision", f"{first.get('precision', 0):.0%}"),
+            ("took", f"{doc.get('elapsed_s', 0):.0f} s"),
+        ),
+        table=Table(
+            ("workload", "capacity", "pass – fail", "server µs CPU/req", "repeat", "steps"),
+            tuple(rows), align, best=frozenset() if best is None else frozenset({(best, 1)}),
+        ),
+        note="the winner: its bracket lies above every other's",
+        notes=() if best is not None or len(found) < 2 else (
+            "no winner: the brackets overlap (or one has no upper bound)",
+        ),
+        key="capacity",
+    )  # fmt: skip
+
+
+def steps_section(doc: Mapping[str, Any], curve: Curve, titled: bool) -> Section:
     columns = row_metrics()
-    search = "search" in doc
+    search = curve.get("search") is not None
     headers = (
         "step",
         *(("phase",) if search else ()),
@@ -86,7 +159,7 @@ def steps_section(doc: Mapping[str, Any]) -> Section:
         "verdict",
     )
     rows = []
-    for i, step in enumerate(doc.get("steps") or [], 1):
+    for i, step in enumerate(curve.get("steps") or [], 1):
         row = step.get("row") or {}
         cells = [str(i), *((step.get("phase", ""),) if search else ()), format_rate(step["rate"])]
         cells += [FORMATTERS[m.fmt](row.get(m.name)) for m in columns]
@@ -97,40 +170,54 @@ def steps_section(doc: Mapping[str, Any]) -> Section:
     align = (*first, *(number for _ in columns), "l")
     notes = tuple(
         f"step {i}: {'; '.join(step['reasons'])}"
-        for i, step in enumerate(doc.get("steps") or [], 1)
+        for i, step in enumerate(curve.get("steps") or [], 1)
         if step.get("reasons")
     )
-    slos = ", ".join([*(doc.get("slos") or []), f"the rate served ({KEPT_THE_RATE})"])
+    fields = () if titled else (
+        ("judged by", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+        ("status", str(doc.get("status", ""))),
+    )  # fmt: skip
     return Section(
-        "Steps", fields=(("judged by", slos), ("status", str(doc.get("status", "")))),
-        table=Table(tuple(headers), tuple(rows), align),
-        notes=notes, key="steps",
+        f"Steps: {curve['label']}" if titled else "Steps", fields=fields,
+        table=Table(tuple(headers), tuple(rows), align), notes=notes, key="steps",
     )  # fmt: skip
 
 
 def sections(doc: Mapping[str, Any]) -> list[Section]:
-    found = answer(doc)
-    return [*([found] if found else []), steps_section(doc)]
+    found = curves(doc)
+    capacity = capacity_section(doc)
+    titled = len(found) > 1
+    parts = [*([capacity] if capacity else []), *(steps_section(doc, c, titled) for c in found)]
+    if titled:
+        parts.insert(int(capacity is not None), Section(
+            "Runs", fields=(
+                ("judged by", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+                ("status", str(doc.get("status", ""))),
+            ), key="runs",
+        ))  # fmt: skip
+    return parts
 
 
 def chart_svg(doc: Mapping[str, Any]) -> str:
-    config = doc.get("config") or {}
-    label = str(config.get("server_model") or config.get("target") or "target")
-    rows = [step.get("row") or {} for step in doc.get("steps") or []]
-    return charts.latency_load("latency against load", {label: rows})
+    lines = {c["label"]: [s.get("row") or {} for s in c.get("steps") or []] for c in curves(doc)}
+    return charts.latency_load("latency against load", lines)
 
 
 def render_csv(doc: Mapping[str, Any]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     columns = row_metrics()
-    writer.writerow(["step", "phase", "rate", *(m.name for m in columns), "verdict", "result"])
-    for i, step in enumerate(doc.get("steps") or [], 1):
-        row = step.get("row") or {}
-        values = ["" if row.get(m.name) is None else row[m.name] for m in columns]
-        writer.writerow(
-            [i, step.get("phase", ""), step["rate"], *values, step["verdict"], step["result"]]
-        )
+    writer.writerow(
+        ["workload", "step", "phase", "rate", *(m.name for m in columns), "verdict", "result"]
+    )
+    for curve in curves(doc):
+        for i, step in enumerate(curve.get("steps") or [], 1):
+            row = step.get("row") or {}
+            values = ["" if row.get(m.name) is None else row[m.name] for m in columns]
+            writer.writerow([
+                curve["label"], i, step.get("phase", ""), step["rate"], *values, step["verdict"],
+                step["result"],
+            ])  # fmt: skip
     return buf.getvalue()
 
 

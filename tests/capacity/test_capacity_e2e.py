@@ -1,6 +1,6 @@
 """sweep and search end to end, against servers whose capacity is known by construction
 (``knee_servers slow``: 4 connections x 5 ms, about 800 req/s) and a generator limited by
-construction (``slow_requests``: 200 µs to build each request)."""
+construction (``slow_requests``: 500 µs of CPU to build each request)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ def sockbench(*args: str, out: Path) -> tuple[int, dict[str, Any], str]:
     return done.returncode, json.loads(done.stdout), done.stderr
 
 
+def _curve(doc: dict[str, Any]) -> dict[str, Any]:
+    [curve] = doc["curves"]
+    return curve
+
+
 def _folder(out: Path) -> Path:
     [folder] = out.iterdir()
     return folder
@@ -72,36 +77,36 @@ def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path, batch
         "--rate-min", "200", "--slo", "p99 < 20ms", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
-    search = doc["search"]
+    search = _curve(doc)["search"]
     assert search["found"] == "capacity"
     assert 0.9 * NOMINAL_RPS <= search["capacity_rps"] <= 1.1 * NOMINAL_RPS, search
     assert search["lowest_fail_rps"] <= search["highest_pass_rps"] * 1.05
     # Every step is a saved run of its own, and the folder holds the same document.
     folder = _folder(tmp_path)
     saved = json.loads((folder / "sweep.json").read_text())
-    assert saved["schema"] == SWEEP_SCHEMA and saved["steps"] == doc["steps"]
-    for step in doc["steps"]:
+    assert saved["schema"] == SWEEP_SCHEMA and saved["curves"] == doc["curves"]
+    for step in _curve(doc)["steps"]:
         result = json.loads((folder / step["result"] / "result.json").read_text())
         assert result["config"]["rate"] == step["rate"]
         assert result["config"]["batch"] is batch
-    assert [s["phase"] for s in doc["steps"]][:3] == ["ramp"] * 3
+    assert [s["phase"] for s in _curve(doc)["steps"]][:3] == ["ramp"] * 3
     assert (folder / "report.html").exists() and (folder / "summary.csv").exists()
 
 
 def test_a_generator_limit_is_never_a_capacity(knee_server: Start, tmp_path: Path) -> None:
-    """A target good for far more, a generator good for ~1.5k req/s: no capacity is
+    """A target good for far more, a generator good for under 2k req/s: no capacity is
     claimed, the steps the generator could not offer are invalid, and it exits 1."""
     port = knee_server("nth", "--every", "1000000000", "--answer", "error")
     code, doc, err = sockbench(
         "search", "--target", f"tcp://127.0.0.1:{port}", "--clients", "4",
-        "--protocol", SLOW_REQUESTS, *SHORT, "--rate-min", "500", "--slo", "p99 < 50ms",
+        "--protocol", SLOW_REQUESTS, *SHORT, "--rate-min", "250", "--slo", "p99 < 50ms",
         out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_FAILED, err[-3000:]
-    search = doc["search"]
+    search = _curve(doc)["search"]
     assert search["found"] == "generator_limited", search
     assert search["lowest_fail_rps"] is None and search["lowest_invalid_rps"] is not None
-    invalid = [s for s in doc["steps"] if s["verdict"] == "invalid"]
+    invalid = [s for s in _curve(doc)["steps"] if s["verdict"] == "invalid"]
     assert invalid and all("add --workers" in s["reasons"][0] for s in invalid)
     assert all(s["rate"] > (search["capacity_rps"] or 0) for s in invalid)
 
@@ -112,7 +117,8 @@ def test_even_the_lowest_rate_failing_exits_4(knee_server: Start, tmp_path: Path
         *SHORT, "--rate-min", "2000", "--slo", "p99 < 20ms", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_NO_CAPACITY, err[-3000:]
-    assert doc["search"]["found"] == "below_min" and len(doc["steps"]) == 1
+    curve = _curve(doc)
+    assert curve["search"]["found"] == "below_min" and len(curve["steps"]) == 1
 
 
 def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: Path) -> None:
@@ -121,10 +127,10 @@ def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: P
         *SHORT, "--rate", "400,1200,1600,2000", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
-    assert [s["rate"] for s in doc["steps"]] == [400, 1200, 1600]
-    assert [s["verdict"] for s in doc["steps"]] == ["pass", "fail", "fail"]
+    assert [s["rate"] for s in _curve(doc)["steps"]] == [400, 1200, 1600]
+    assert [s["verdict"] for s in _curve(doc)["steps"]] == ["pass", "fail", "fail"]
     assert "the higher ones are skipped" in err
-    first = doc["steps"][0]["row"]
+    first = _curve(doc)["steps"][0]["row"]
     assert first["offered"] == pytest.approx(400, rel=0.05) and first["latency.p99"] > 5000
 
 
@@ -134,11 +140,48 @@ def test_sweep_keeps_one_built_in_server(tmp_path: Path) -> None:
         "--keep-server", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
-    assert [s["verdict"] for s in doc["steps"]] == ["pass", "pass"]
+    assert [s["verdict"] for s in _curve(doc)["steps"]] == ["pass", "pass"]
     folder = _folder(tmp_path)
     # One server: every run met it at the same address (a fresh one binds a new port).
     targets = {
         json.loads((folder / s["result"] / "result.json").read_text())["server"]["target"]
-        for s in doc["steps"]
+        for s in _curve(doc)["steps"]
     }
     assert len(targets) == 1, targets
+
+
+def test_compare_finds_each_model_s_capacity(tmp_path: Path) -> None:
+    """Two built-in models, a search each: a curve per cell, one folder, one report."""
+    out = tmp_path / "cmp"
+    done = subprocess.run(
+        [sys.executable, "-m", "sockbench", "compare", "--server", "threaded,asyncio",
+         "--proto", "tcp", "--clients", "2", *SHORT, "--capacity", "p99 < 50ms",
+         "--rate-min", "500", "--rate-max", "1000", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr[-3000:]
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["kind"] == "search" and doc["slos"] == ["p99 < 50ms"]
+    assert sorted(c["cell"]["model"] for c in doc["curves"]) == ["asyncio", "threaded"]
+    for curve in doc["curves"]:
+        # Both hold 1,000 req/s easily: the answer is the bound that was set.
+        assert curve["search"]["found"] == "above_max" and curve["search"]["capacity_rps"] == 1000
+        assert (out / curve["steps"][0]["result"] / "result.json").exists()
+        assert curve["steps"][0]["result"].startswith(f"tcp-64-c2-{curve['cell']['model']}-r1/")
+    assert "Capacity" in done.stdout and "no winner" in done.stdout  # both are "at least 1,000"
+
+
+def test_compare_sweeps_each_model(tmp_path: Path) -> None:
+    out = tmp_path / "cmp"
+    done = subprocess.run(
+        [sys.executable, "-m", "sockbench", "compare", "--server", "asyncio,selectors",
+         "--proto", "tcp", "--clients", "2", *SHORT, "--sweep", "300,600", "--out", str(out),
+         "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == EXIT_OK, done.stderr[-3000:]
+    doc = json.loads((out / "sweep.json").read_text())
+    assert [len(c["steps"]) for c in doc["curves"]] == [2, 2]
+    assert all(s["verdict"] == "pass" for c in doc["curves"] for s in c["steps"])
+    page = (out / "report.html").read_text()
+    assert page.count('data-chart="latency-load"') == 1  # every model on one chart

@@ -14,9 +14,16 @@ from sockbench.core.search import CapacitySearch, Judgement, Phase, Verdict
 from sockbench.core.spec.capacity import own_values, parse_search, parse_sweep
 from sockbench.core.spec.commands import options_for
 from sockbench.core.spec.formats import SweepFormat
-from sockbench.core.sweep import ROW_METRICS, StepRecord, row_of, search_json, sweep_document
+from sockbench.core.sweep import (
+    ROW_METRICS,
+    Curve,
+    StepRecord,
+    row_of,
+    search_json,
+    sweep_document,
+)
 from sockbench.report.files import to_json
-from sockbench.report.sweep import render
+from sockbench.report.sweep import render, winner
 
 pytestmark = pytest.mark.unit
 
@@ -44,27 +51,33 @@ def _search_doc() -> dict[str, Any]:
                                 _row(rate, p99), phase))  # fmt: skip
     assert search.next_rate() is None
     settings = {"rate_min": 200, "rate_max": None, "precision": 0.05}
+    curve = Curve("slow tcp 64 B 4 clients", {"server_model": "slow", "clients": 4}, steps,
+                  search_json(search.outcome(), settings))  # fmt: skip
+    return _document([curve])
+
+
+def _document(curves: list[Curve]) -> dict[str, Any]:
     return json.loads(to_json(sweep_document(
         kind="search", command="sockbench search ...", started_at="2026-12-06T08:00:00Z",
-        elapsed_s=21.5, status="completed", config={"server_model": "slow", "clients": 4},
-        slos=["p99 < 20ms"], steps=steps, search=search_json(search.outcome(), settings),
+        elapsed_s=21.5, status="completed", slos=["p99 < 20ms"], curves=curves,
     )))  # fmt: skip
 
 
 def test_the_document_is_versioned_and_keeps_every_step() -> None:
     doc = _search_doc()
     assert doc["schema"] == SWEEP_SCHEMA and doc["columns"] == list(ROW_METRICS)
-    assert [s["phase"] for s in doc["steps"]][:3] == [Phase.RAMP] * 3
-    assert doc["steps"][-1]["phase"] == Phase.CONFIRM
-    assert doc["search"]["found"] == "capacity" and doc["search"]["capacity_rps"] == 725
-    assert doc["search"]["confirmed"] is True
+    [curve] = doc["curves"]
+    assert [s["phase"] for s in curve["steps"]][:3] == [Phase.RAMP] * 3
+    assert curve["steps"][-1]["phase"] == Phase.CONFIRM
+    assert curve["search"]["found"] == "capacity" and curve["search"]["capacity_rps"] == 725
+    assert curve["search"]["confirmed"] is True
 
 
 def test_the_text_report_gives_the_answer_and_a_row_per_step() -> None:
     text = render(_search_doc(), SweepFormat.TABLE)
-    assert "capacity      725 req/s" in text
-    assert "lowest fail   750" in text and "repeat        agreed" in text
-    assert "p99 < 20ms, the rate served (achieved >= 99%)" in text
+    assert "slow tcp 64 B 4 clients  725 req/s" in text and "725 – 750" in text
+    assert "agreed" in text and "winner" not in text
+    assert "p99 < 20ms, achieved >= 99%" in text
     assert "note: step 3: p99 < 20ms (measured 75 ms)" in text
     assert text.count("\n   ") >= 8  # the step rows, right-aligned
 
@@ -72,12 +85,13 @@ def test_the_text_report_gives_the_answer_and_a_row_per_step() -> None:
 def test_csv_is_raw_numbers_by_registry_name() -> None:
     rows = list(csv.DictReader(io.StringIO(render(_search_doc(), SweepFormat.CSV))))
     assert len(rows) == 8 and rows[2]["verdict"] == "fail"
+    assert rows[0]["workload"] == "slow tcp 64 B 4 clients"
     assert float(rows[2]["latency.p99"]) == 75000 and rows[0]["phase"] == "ramp"
 
 
 def test_markdown_and_html_carry_the_same_answer_and_the_chart() -> None:
     doc = _search_doc()
-    assert "- **capacity**: 725 req/s" in render(doc, SweepFormat.MD)
+    assert "| slow tcp 64 B 4 clients | 725 req/s |" in render(doc, SweepFormat.MD)
     page = render(doc, SweepFormat.HTML)
     assert page.startswith("<!DOCTYPE html>") and 'data-chart="latency-load"' in page
     assert "<script" not in page  # offline and inert, as every report
@@ -117,3 +131,46 @@ def test_own_values_are_split_from_the_run_s() -> None:
     assert spec.sweep.rates == (1000.0, 2000.0) and spec.sweep.stop_after_fail == 2
     search = parse_search({"slos": ("p99 < 1ms",), "precision": "2%"})
     assert search.search.precision == pytest.approx(0.02) and search.search.confirm
+
+
+def _searched(label: str, low: float, high: float, found: str = "capacity") -> Curve:
+    search = {
+        "found": found, "capacity_rps": low, "highest_pass_rps": low, "lowest_fail_rps": high,
+        "lowest_invalid_rps": None, "confirmed": True, "precision": 0.05,
+    }  # fmt: skip
+    step = StepRecord(low, "", "completed", Judgement(Verdict.PASS), _row(low, 1000))
+    return Curve(label, {}, (step,), search)
+
+
+def test_a_winner_only_when_its_bracket_is_above_every_other() -> None:
+    apart = _document([_searched("a", 1000, 1050), _searched("b", 2000, 2100)])
+    assert winner(apart["curves"]) == 1
+    assert "* the winner" in render(apart, SweepFormat.TABLE)
+    overlapping = _document([_searched("a", 1000, 1100), _searched("b", 1050, 1150)])
+    assert winner(overlapping["curves"]) is None
+    assert "no winner: the brackets overlap" in render(overlapping, SweepFormat.TABLE)
+    # A curve with no upper bound (the generator stopped it) could be above anything.
+    unbounded = _document(
+        [_searched("a", 1000, 1050, "generator_limited"), _searched("b", 2000, 2100)]
+    )
+    assert winner(unbounded["curves"]) is None
+
+
+def test_server_cpu_per_request_at_the_capacity() -> None:
+    """50 % of a core at 1,000 req/s: 500 µs of CPU a request."""
+    doc = _document([_searched("a", 1000, 1050)])
+    assert "500.0" in render(doc, SweepFormat.TABLE)
+
+
+def test_a_repeat_that_disagreed_lowers_its_bracket() -> None:
+    """b passed 2,000 then failed its repeat there: its bracket starts at its pass below
+    (1,000), which no longer lies above a's 1,050."""
+    b = _searched("b", 2000, 2100)
+    b = Curve(b.label, {}, (
+        StepRecord(1000, "", "completed", Judgement(Verdict.PASS), _row(1000, 1)),
+        StepRecord(2000, "", "completed", Judgement(Verdict.PASS), _row(2000, 1)),
+        StepRecord(2000, "", "completed", Judgement(Verdict.FAIL), _row(2000, 1)),
+    ), {**(b.search or {}), "confirmed": False})  # fmt: skip
+    doc = _document([_searched("a", 1000, 1050), b])
+    assert winner(doc["curves"]) is None
+    assert "DISAGREED" in render(doc, SweepFormat.TABLE)

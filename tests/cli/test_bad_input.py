@@ -173,6 +173,14 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         ),
         (["search", "--slo", "p99 < 1ms", "--precision", "150%"], "--precision must be under"),
         (["search", "--slo", "p99 < 1ms", "--rate", "1k"], "no such option: --rate"),
+        (["compare", "--capacity", "p99 < 1ms", "--sweep", "1k"], "not both"),
+        (["compare", "--capacity", "p99 < 1ms", "--repeat", "2"], "drop --repeat"),
+        (["compare", "--capacity", "p99 < fast"], "invalid value for '--check': 'fast'"),
+        (["compare", "--sweep", "1k:2k:x0.5"], "above x1"),
+        (
+            ["compare", "--capacity", "p99 < 1ms", "--rate-min", "5k", "--rate-max", "1k"],
+            "--rate-max 1000 is below",
+        ),
     ],
 )
 def test_out_of_bounds_input_is_one_line_and_exit_2(

@@ -1,5 +1,6 @@
-"""A protocol plugin whose requests take the generator 200 µs each to build: a generator
-limited by construction, near 5,000 req/s a worker, whatever the target can do.
+"""A protocol plugin whose requests take the generator 500 µs of CPU each to build: a
+generator limited by construction, under 2,000 req/s a worker, whatever the target can do.
+The time is spent, not slept: a generator out of CPU is what sockbench must recognise.
 
     --protocol tests/support/slow_requests.py:SlowRequests
 
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BUILD_S = 0.0002
+BUILD_S = 0.0005
 PLUGIN = f"{Path(__file__)}:SlowRequests"
 
 
@@ -24,7 +25,9 @@ class SlowRequests:
         pass
 
     def request(self, client: int, seq: int) -> bytes:
-        time.sleep(BUILD_S)  # holds the worker's loop: nothing else is sent meanwhile
+        end = time.perf_counter() + BUILD_S
+        while time.perf_counter() < end:  # holds the worker's loop and a core meanwhile
+            pass
         return b"GET k%d\n" % seq
 
     def check_reply(self, buf: bytearray, start: int, end: int) -> int:

@@ -18,6 +18,7 @@ from sockbench.core.search import DEFAULT_PRECISION
 from sockbench.core.spec.formats import SweepFormat
 from sockbench.core.spec.option import (
     AT_RATES,
+    COMPARE,
     SEARCH,
     SWEEP,
     CommandName,
@@ -86,7 +87,7 @@ class SweepOptions:
         2, "--stop-after-fail",
         help="stop once this many rates in a row fail (an --slo, or the rate not served) "
         "or cannot be offered (0: run every rate)",
-        parse=parse_count, minimum=0, commands=SWEEP,
+        parse=parse_count, minimum=0, commands=SWEEP | COMPARE,
     )  # fmt: skip
 
 
@@ -94,22 +95,22 @@ class SweepOptions:
 class SearchOptions:
     rate_min: float = option(
         1000.0, "--rate-min", help="the first rate tried; the search doubles from it: 1k",
-        parse=parse_number, bound=bounds.check_rate, commands=SEARCH,
+        parse=parse_number, bound=bounds.check_rate, commands=SEARCH | COMPARE,
     )  # fmt: skip
     rate_max: float | None = option(
         None, "--rate-max", help="never try above this rate: 200k",
-        parse=optional(parse_number), bound=bounds.check_rate, commands=SEARCH,
+        parse=optional(parse_number), bound=bounds.check_rate, commands=SEARCH | COMPARE,
         default_help="none",
     )  # fmt: skip
     precision: float = option(
         DEFAULT_PRECISION, "--precision",
         help="stop when the highest pass and the lowest fail are this close: 5%",
-        parse=parse_fraction, positive=True, bound=_below_one, commands=SEARCH,
+        parse=parse_fraction, positive=True, bound=_below_one, commands=SEARCH | COMPARE,
         default_help=f"{DEFAULT_PRECISION:.0%}",
     )  # fmt: skip
     confirm: bool = option(
         True, "--confirm", help="run the answer once more and say if the repeat disagrees",
-        parse=switch, commands=SEARCH,
+        parse=switch, commands=SEARCH | COMPARE,
     )  # fmt: skip
 
 
@@ -152,7 +153,12 @@ def parse_search(values: Mapping[str, object]) -> SearchSpec:
     shared = parse_record(AtRates, values, "search", {})
     if not shared.slos:
         raise ConfigError("search needs at least one --slo, like --slo 'p99 < 5ms'")
-    search = parse_record(SearchOptions, values, "search", {})
+    return SearchSpec(shared, search_options(values, "search"))
+
+
+def search_options(values: Mapping[str, object], command: CommandName) -> SearchOptions:
+    """A search's settings as ``command`` (search, compare) takes them, checked."""
+    search = parse_record(SearchOptions, values, command, {})
     if search.rate_max is not None and search.rate_max < search.rate_min:
         raise ConfigError(f"--rate-max {search.rate_max:g} is below --rate-min {search.rate_min:g}")
-    return SearchSpec(shared, search)
+    return search

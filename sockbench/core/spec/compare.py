@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sockbench.core.rates import parse_rates
+from sockbench.core.spec.capacity import SearchOptions, SweepOptions, parse_slos
 from sockbench.core.spec.generator import Generator
 from sockbench.core.spec.load import CLIENTS, PROTO, Load
 from sockbench.core.spec.option import COMPARE, field_of, listed, option, optional, text, texts
@@ -57,7 +59,21 @@ class CompareOptions:
         None, "--out", help="folder to write (new or empty)", parse=optional(text),
         commands=COMPARE, default_help="results/compare-TIMESTAMP",
     )  # fmt: skip
+    capacity: tuple[str, ...] = option(
+        (), "--capacity",
+        help="find each cell's capacity at this SLO instead of one run, repeatable, as "
+        "search --slo: 'p99 < 5ms' (tune with --rate-min, --rate-max, --precision)",
+        parse=parse_slos, repeatable=True, metavar="EXPR", commands=COMPARE,
+    )  # fmt: skip
+    sweep: tuple[float, ...] = option(
+        (), "--sweep", help="run each cell at these open-loop rates instead of once, as "
+        "sweep --rate: 1k:20k:1k, 1k,2k,5k or 1k:64k:x2", parse=parse_rates,
+        metavar="RATES", commands=COMPARE, default_help="none",
+    )  # fmt: skip
 
 
 #: The records ``compare`` takes its options from, in the order ``compare --help`` lists them.
-COMPARE_RECORDS = (Axes, CompareOptions, Load, Request, ServerOptions, Generator, Output)
+COMPARE_RECORDS = (
+    Axes, CompareOptions, SearchOptions, SweepOptions, Load, Request, ServerOptions, Generator,
+    Output,
+)  # fmt: skip

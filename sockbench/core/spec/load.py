@@ -65,7 +65,7 @@ class Load:
     connect_rate: float | None = option(
         None, "--connect-rate",
         help="at most this many new connections per second (tcpkali): 5k",
-        parse=optional(parse_number), positive=True, bound=bounds.check_rate, one_run=True,
+        parse=optional(parse_number), positive=True, bound=bounds.check_rate,
     )  # fmt: skip
     timeout_s: float | None = option(
         None, "--timeout", help="give up on a reply after this long",
