@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from sockbench.core.checks import Check, evaluate
+from sockbench.core.document import Result
 from sockbench.core.shortfall import (
     ACHIEVED_RATE_MIN,
     generator_fell_short,
@@ -102,9 +103,10 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
     Invalid, whatever the SLOs say, when the generator never offered the rate
     (:func:`~sockbench.core.shortfall.generator_fell_short`). A server that died or a
     degraded run fails. Otherwise it passes when the rate was served and every SLO
-    holds; a failure is invalid too when the generator sent late while free to send,
-    since the latencies that failed hold its own delay (a pass despite that delay
-    stands: the server did at least that well).
+    holds. A failure is invalid too when the generator sent late while free to send or
+    used all its CPU (less its spin): a busy generator reads replies late as well, so
+    what failed may be its own delay. A pass despite that stands: the server did at
+    least that well.
     """
     if generator_fell_short(doc):
         return Judgement(Verdict.INVALID, (f"the generator could not offer the rate; {_ADVICE}",))
@@ -117,10 +119,11 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
         failed = (*_rate_not_served(doc), *failed)
     if not failed:
         return Judgement(Verdict.PASS)
-    if generator_lagged(doc):
+    if generator_lagged(doc) or Result(doc).saturated:
+        why = "sent late" if generator_lagged(doc) else "used all its CPU"
         return Judgement(
             Verdict.INVALID,
-            (*failed, f"but the generator sent late, so these hold its delay; {_ADVICE}"),
+            (*failed, f"but the generator {why}, so the failure may be its own; {_ADVICE}"),
         )
     return Judgement(Verdict.FAIL, failed)
 

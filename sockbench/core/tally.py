@@ -66,6 +66,8 @@ class Tally:
     failed: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     drain_ns: int = 0  # how long the drain after the window took (the longest worker's)
+    # The busiest worker's loop: % of the run it was not idle (waiting or spinning).
+    loop_busy_percent: float = 0.0
     # The clients' first connects: (first attempt, last one up), monotonic ns; 0: none.
     connect_span: tuple[int, int] = (0, 0)
     # Replies received inside the window (what the target served there), of them those
@@ -151,6 +153,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         failed=_add_counts([t.failed for t in tallies]),
         in_flight=sum(t.in_flight for t in tallies),
         drain_ns=max(t.drain_ns for t in tallies),
+        loop_busy_percent=max(t.loop_busy_percent for t in tallies),
         connect_span=ConnectSpan.merged([t.connect_span for t in tallies]),
         served=sum(t.served for t in tallies),
         served_from_warmup=sum(t.served_from_warmup for t in tallies),

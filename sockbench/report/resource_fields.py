@@ -37,6 +37,8 @@ def resource_fields(result: Doc) -> tuple[tuple[str, str], ...]:
             f"{numbers.fmt_percent(gen.get('cpu_percent_max'))} max over "
             f"{_plural(gen.get('workers'), 'worker')}"
         )
+        if gen.get("loop_busy_percent"):
+            text += f"; loop busy {numbers.fmt_percent(gen['loop_busy_percent'])}"
         if gen.get("saturated"):
             text += f"; {SATURATED} (see the warning)"
         fields.append(("generator", text))

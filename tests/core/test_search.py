@@ -217,3 +217,9 @@ def test_poisson_arrivals_are_judged_by_what_the_schedule_asked() -> None:
     assert judge([], doc).verdict is Verdict.PASS
     doc["totals"]["requests_issued"] = 1030
     assert judge([], doc).reasons == ("achieved >= 99% (measured 94.66%)",)
+
+
+def test_a_failure_with_a_generator_out_of_cpu_is_invalid() -> None:
+    """A busy generator reads replies late too: what failed may be its own delay."""
+    busy = judge([parse_check("p99 < 5ms")], _doc(9159, saturated=True))
+    assert busy.verdict is Verdict.INVALID and "used all its CPU" in busy.reasons[-1]

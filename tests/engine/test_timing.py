@@ -128,3 +128,13 @@ async def test_many_sleepers_share_one_descriptor() -> None:
         await trio.sleep(0.005)
         peak = len(os.listdir("/proc/self/fd"))
     assert peak == before
+
+
+async def test_the_loop_clock_counts_waits_and_spin_as_idle() -> None:
+    """Sleeping is idle: a waiting loop is not busy (timing.LoopClock)."""
+    trio.lowlevel.add_instrument(timing.LOOP)
+    mark = timing.LOOP.mark()
+    for _ in range(20):
+        await timing.sleep_until_ns(time.monotonic_ns() + 2_000_000)
+    assert timing.LOOP.busy_share(mark) < 0.5
+    trio.lowlevel.remove_instrument(timing.LOOP)

@@ -61,7 +61,7 @@ from sockbench.engine.clients.reference import (
 )
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
-from sockbench.engine.io.timing import new_timer, wake_at
+from sockbench.engine.io.timing import LOOP, SPIN_STEP_NS, new_timer, wake_at
 from sockbench.engine.io.trio_host import TrioHost, current_host
 
 _IN = select.EPOLLIN
@@ -624,6 +624,7 @@ class Pump:
         busy = self.busy_poll
         closed_loop = not self.open_loop
         checkpoint = trio.lowlevel.checkpoint
+        loop = LOOP
         # One hop: trio's own epoll descriptor joins the set, and the pump blocks in
         # its own epoll_wait (see sockbench.engine.io.trio_host); None: through trio.
         self.host = host = None if busy else await current_host()
@@ -651,12 +652,15 @@ class Pump:
                 # before a due time, it is the precise last stretch.
                 await checkpoint()
                 ready = poll(0, batch)
+                if not ready and (spun := monotonic_ns() - now) < SPIN_STEP_NS:
+                    loop.idle_ns += spun  # spin: CPU, but idle (timing.LoopClock)
             elif host is None:
                 await self._wait(epoll_fd, wake)
                 ready = poll(0, batch)
             elif (sleep := host.sleep_s()) > 0:
                 self._arm(wake)
                 ready = poll(min(sleep, (wake - now) / 1e9), batch)
+                loop.idle_ns += monotonic_ns() - now  # blocked: idle (timing.LoopClock)
             else:  # trio has a runnable task or a deadline due: its turn first
                 await checkpoint()
                 ready = poll(0, batch)

@@ -46,6 +46,7 @@ class WorkerRecorder:
         "interrupted",
         "kind_stats",
         "latency",
+        "loop_busy",
         "offered",
         "open_loop",
         "requests",
@@ -80,6 +81,8 @@ class WorkerRecorder:
             self.retired.set()
         self.interrupted = False
         self.drain_ns = 0
+        # The share of its time the worker's loop was not idle (timing.LoopClock).
+        self.loop_busy = 0.0
         self.requests = 0
         # Warm-up requests answered (on time) from the window's start on.
         self.warm_replies = 0
@@ -276,6 +279,7 @@ class WorkerRecorder:
             failed=dict(self.failures),
             in_flight=self.in_flight() if requests_issued else 0,
             drain_ns=self.drain_ns,
+            loop_busy_percent=round(100 * self.loop_busy, 1),
             requests=self.requests,
             served=self.served if self.window_closed else self.replies,
             served_from_warmup=(

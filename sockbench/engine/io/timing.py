@@ -35,6 +35,9 @@ from typing import Any
 import trio
 
 EARLY_NS = 100_000
+#: A look at the clock while spinning that took longer than this let other tasks work:
+#: it is not counted as idle (:data:`LOOP`).
+SPIN_STEP_NS = 20_000
 COARSE_GUARD_NS = 1_500_000
 WAKE_TOGETHER_NS = 50_000  # sleepers due this close after the earliest share its wake-up
 _NEVER = 2**63 - 1
@@ -166,6 +169,44 @@ def _wheel() -> _Wheel | None:
     return wheel
 
 
+class LoopClock(trio.abc.Instrument):
+    """Time this process's loop spent idle: blocked waiting for I/O or a timer, or
+    spinning towards a due time with nothing else to do.
+
+    A worker is one thread, so it is saturated when its loop is never idle, whatever
+    the process's CPU reads: that CPU counts the spin before each due time (most of a
+    core at 8,000 due times a second, the generator far from its limit) and misses a
+    loop that waits for the CPU on a busy machine. As a trio instrument it counts
+    trio's own waits in ``epoll_wait``; the pump adds its blocking waits and its spin,
+    :func:`sleep_until_ns` its spin. Only looks at the clock that came back within
+    :data:`SPIN_STEP_NS` count as spin: a longer one let other tasks work. One clock
+    per process, never reset: a worker reads it twice (``busy_share``).
+    """
+
+    def __init__(self) -> None:
+        self.idle_ns = 0
+        self._since = 0
+
+    def before_io_wait(self, timeout: float) -> None:
+        self._since = time.monotonic_ns()
+
+    def after_io_wait(self, timeout: float) -> None:
+        self.idle_ns += time.monotonic_ns() - self._since
+
+    def mark(self) -> tuple[int, int]:
+        """Now and the idle time so far, for :meth:`busy_share`."""
+        return time.monotonic_ns(), self.idle_ns
+
+    def busy_share(self, mark: tuple[int, int]) -> float:
+        """The share of the time since ``mark`` the loop was not idle (0..1)."""
+        at_ns, idle_ns = mark
+        elapsed = time.monotonic_ns() - at_ns
+        return max(0.0, 1.0 - (self.idle_ns - idle_ns) / elapsed) if elapsed > 0 else 0.0
+
+
+LOOP = LoopClock()
+
+
 async def sleep_until_ns(deadline_ns: int, *, early_ns: int = EARLY_NS) -> None:
     """Sleep until ``time.monotonic_ns() >= deadline_ns``, waking microseconds late at most.
 
@@ -182,8 +223,13 @@ async def sleep_until_ns(deadline_ns: int, *, early_ns: int = EARLY_NS) -> None:
             await trio.sleep(max(0, wake - COARSE_GUARD_NS - now) / 1e9)
     else:
         await trio.lowlevel.checkpoint()
-    while time.monotonic_ns() < deadline_ns:
+    now = time.monotonic_ns()
+    while now < deadline_ns:
         await trio.lowlevel.checkpoint()
+        later = time.monotonic_ns()
+        if later - now < SPIN_STEP_NS:
+            LOOP.idle_ns += later - now
+        now = later
 
 
 def new_timer() -> TimerFd | None:

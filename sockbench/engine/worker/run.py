@@ -29,6 +29,7 @@ from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.io.timing import LOOP
 from sockbench.engine.worker.ramp import start_schedule
 from sockbench.engine.worker.workload import reply_matcher, request_bytes
 
@@ -163,6 +164,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     gate = StartGate(order.clients, ramped=load.ramps_clients)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     drain_ns = None if load.drain_s is None else int(load.drain_s * 1e9)
+    trio.lowlevel.add_instrument(LOOP)  # trio's waits are the loop's idle time too
     async with trio.open_nursery() as root:
         root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
         async with trio.open_nursery() as clients:
@@ -185,10 +187,12 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             # and a series begun later (in _cut_intervals) left them out of every row.
             recorder.start_intervals(int(load.interval_s * 1e9))
             gate.release(times.start_ns)
+            busy_from = LOOP.mark()
             clients.start_soon(_cut_intervals, recorder, control, int(load.interval_s * 1e9))
             with trio.move_on_at(_trio_time(times.measure_end_ns)):
                 await recorder.retired.wait()  # early: every client hit the --requests limit
             drain_start = min(time.monotonic_ns(), times.measure_end_ns)
+            recorder.loop_busy = LOOP.busy_share(busy_from)
             if load.mode != "stream":
                 # --mode stream learns its counts from the sinks' reports, in the drain:
                 # its window closes after it (below), as the last row's.
