@@ -17,7 +17,8 @@ phases:
 The trade-off is time against certainty: each step costs a full run, and a 5 % bracket
 from 1k to a 100k capacity takes about 7 ramp steps and 5 bisections. A rate where the
 generator could not keep the schedule (its send lag or CPU, :func:`judge`) tells
-nothing about the server, so it is an **invalid** step, never a failure: the search
+nothing about the server, so it is an **invalid** step, never a failure (run once more
+first: a passing hiccup of the machine is not the generator's limit): the search
 stops going up there (a faster rate would be no more measurable) and bisects below it,
 and when the top of its bracket is invalid it reports the capacity as *at least* the
 highest pass, limited by the generator, with advice, never a false capacity.
@@ -175,6 +176,8 @@ class CapacitySearch:
     _invalid: float | None = None
     _confirmed: bool | None = None
     _stopped: bool = False
+    _again: float | None = None  # an invalid rate to run once more (a passing hiccup)
+    _retried: set[tuple[float, Phase]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.rate_min > 0:
@@ -218,6 +221,8 @@ class CapacitySearch:
         phase = self.phase
         if phase is None:
             return None
+        if self._again is not None:
+            return self._again
         if phase is Phase.CONFIRM:
             assert self._pass is not None
             return self._pass
@@ -238,7 +243,12 @@ class CapacitySearch:
             raise ValueError("the search is over")
         self.steps.append(Step(rate, phase, judgement))
         verdict = judgement.verdict
-        if phase is Phase.CONFIRM:
+        self._again = None
+        if verdict is Verdict.INVALID and (rate, phase) not in self._retried:
+            # Once more before it counts: a machine's hiccup is not the generator's limit.
+            self._retried.add((rate, phase))
+            self._again = rate
+        elif phase is Phase.CONFIRM:
             self._confirmed = verdict is Verdict.PASS
         elif verdict is Verdict.PASS:
             self._pass = max(rate, self._pass or rate)

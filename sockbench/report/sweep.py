@@ -34,13 +34,13 @@ REPORTS = {
 }
 Curve = Mapping[str, Any]
 
-#: How a search ended, as its answer reads: (the bound's word, why).
+#: How a search ended: (the capacity's sign, what limited the answer).
 _FOUND: dict[str, tuple[str, str]] = {
-    "capacity": ("", ""),
-    "above_max": ("at least", "every rate up to --rate-max passed"),
-    "below_min": ("below", "even --rate-min failed"),
-    "generator_limited": ("at least", "the generator could not offer more: add --workers"),
-    "stopped": ("at least", "stopped early"),
+    "capacity": ("", "the server"),
+    "above_max": ("≥ ", "--rate-max"),
+    "below_min": ("< ", "the server, below --rate-min"),
+    "generator_limited": ("≥ ", "the generator: add --workers"),
+    "stopped": ("≥ ", "stopped early"),
 }
 
 
@@ -54,15 +54,28 @@ def curves(doc: Mapping[str, Any]) -> list[Curve]:
 
 
 def capacity_text(search: Mapping[str, Any]) -> str:
-    """``12,345 req/s``, or ``at least 3,000 req/s: the generator could not ...``."""
-    bound, why = _FOUND.get(str(search.get("found")), ("", "unknown"))
+    """``12,345 req/s``; ``≥ 3,000 req/s`` when only a lower bound is known (what limited
+    it: :func:`limited_by`); ``< 1,000 req/s`` when even ``--rate-min`` failed."""
+    sign, _ = _FOUND.get(str(search.get("found")), ("", ""))
     rate = search.get("capacity_rps")
     if search.get("found") == "below_min":
         rate = search.get("rate_min")
-    if rate is None:
-        return f"unknown: {why}"
-    said = f"{bound} {fmt_rate(rate)} req/s".strip()
-    return f"{said}: {why}" if why else said
+    return "unknown" if rate is None else f"{sign}{fmt_rate(rate)} req/s"
+
+
+def limited_by(search: Mapping[str, Any]) -> str:
+    return _FOUND.get(str(search.get("found")), ("", "unknown"))[1]
+
+
+def _bracket(search: Mapping[str, Any]) -> str:
+    """``highest pass – lowest fail``; the top the generator could not offer, marked."""
+    low, fail, invalid = (
+        search.get("highest_pass_rps"), search.get("lowest_fail_rps"),
+        search.get("lowest_invalid_rps"),
+    )  # fmt: skip
+    if fail is None and invalid is not None:
+        return f"{fmt_rate(low)} – {fmt_rate(invalid)} (invalid)"
+    return f"{fmt_rate(low)} – {fmt_rate(fail)}"
 
 
 def _top(search: Mapping[str, Any]) -> float:
@@ -118,17 +131,15 @@ def capacity_section(doc: Mapping[str, Any]) -> Section | None:
     rows = []
     for curve in found:
         search = curve.get("search") or {}
-        low, high = search.get("highest_pass_rps"), search.get("lowest_fail_rps")
-        bracket = f"{fmt_rate(low)} – {fmt_rate(high)}"
         confirmed = search.get("confirmed")
         repeat = "—" if confirmed is None else "agreed" if confirmed else "DISAGREED"
         rows.append((
-            curve["label"], capacity_text(search), bracket,
+            curve["label"], capacity_text(search), _bracket(search), limited_by(search),
             fmt_decimal1(_cpu_per_request_us(curve)), repeat, str(len(curve.get("steps") or [])),
         ))  # fmt: skip
     best = winner(found)
     first = found[0].get("search") or {}
-    align: tuple[Align, ...] = ("l", "l", "r", "r", "l", "r")
+    align: tuple[Align, ...] = ("l", "r", "r", "l", "r", "l", "r")
     return Section(
         "Capacity",
         fields=(
@@ -137,7 +148,8 @@ def capacity_section(doc: Mapping[str, Any]) -> Section | None:
             ("took", f"{doc.get('elapsed_s', 0):.0f} s"),
         ),
         table=Table(
-            ("workload", "capacity", "pass – fail", "server µs CPU/req", "repeat", "steps"),
+            ("workload", "capacity", "pass – fail", "limited by", "server µs CPU/req", "repeat",
+             "steps"),
             tuple(rows), align, best=frozenset() if best is None else frozenset({(best, 1)}),
         ),
         note="the winner: its bracket lies above every other's",

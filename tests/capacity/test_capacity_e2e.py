@@ -17,6 +17,7 @@ from sockbench.core.schemas import SWEEP_SCHEMA
 from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK
 from tests.conftest import ROOT, start_ready_process, stop_process
 from tests.support.drivers import BOTH_DRIVERS
+from tests.support.schema import validate_sweep
 from tests.support.slow_requests import PLUGIN as SLOW_REQUESTS
 
 pytestmark = pytest.mark.e2e
@@ -54,7 +55,7 @@ def sockbench(*args: str, out: Path) -> tuple[int, dict[str, Any], str]:
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
     assert done.stdout, done.stderr[-3000:]
-    return done.returncode, json.loads(done.stdout), done.stderr
+    return done.returncode, validate_sweep(json.loads(done.stdout)), done.stderr
 
 
 def _curve(doc: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +161,7 @@ def test_compare_finds_each_model_s_capacity(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
     assert done.returncode == EXIT_OK, done.stderr[-3000:]
-    doc = json.loads((out / "sweep.json").read_text())
+    doc = validate_sweep(json.loads((out / "sweep.json").read_text()))
     assert doc["kind"] == "search" and doc["slos"] == ["p99 < 50ms"]
     assert sorted(c["cell"]["model"] for c in doc["curves"]) == ["asyncio", "threaded"]
     for curve in doc["curves"]:

@@ -24,6 +24,7 @@ from sockbench.core.sweep import (
 )
 from sockbench.report.files import to_json
 from sockbench.report.sweep import render, winner
+from tests.support.schema import validate_sweep
 
 pytestmark = pytest.mark.unit
 
@@ -57,10 +58,10 @@ def _search_doc() -> dict[str, Any]:
 
 
 def _document(curves: list[Curve]) -> dict[str, Any]:
-    return json.loads(to_json(sweep_document(
+    return validate_sweep(json.loads(to_json(sweep_document(
         kind="search", command="sockbench search ...", started_at="2026-12-06T08:00:00Z",
         elapsed_s=21.5, status="completed", slos=["p99 < 20ms"], curves=curves,
-    )))  # fmt: skip
+    ))))  # fmt: skip
 
 
 def test_the_document_is_versioned_and_keeps_every_step() -> None:
@@ -136,7 +137,8 @@ def test_own_values_are_split_from_the_run_s() -> None:
 def _searched(label: str, low: float, high: float, found: str = "capacity") -> Curve:
     search = {
         "found": found, "capacity_rps": low, "highest_pass_rps": low, "lowest_fail_rps": high,
-        "lowest_invalid_rps": None, "confirmed": True, "precision": 0.05,
+        "lowest_invalid_rps": None, "confirmed": True, "precision": 0.05, "rate_min": 100,
+        "rate_max": None,
     }  # fmt: skip
     step = StepRecord(low, "", "completed", Judgement(Verdict.PASS), _row(low, 1000))
     return Curve(label, {}, (step,), search)

@@ -223,3 +223,17 @@ def test_a_failure_with_a_generator_out_of_cpu_is_invalid() -> None:
     """A busy generator reads replies late too: what failed may be its own delay."""
     busy = judge([parse_check("p99 < 5ms")], _doc(9159, saturated=True))
     assert busy.verdict is Verdict.INVALID and "used all its CPU" in busy.reasons[-1]
+
+
+def test_an_invalid_step_runs_once_more_before_it_counts() -> None:
+    """A hiccup at --rate-min does not end the search; the same result twice does."""
+    search = CapacitySearch(100, confirm=False)
+    search.record(100, INVALID)
+    assert search.next_rate() == 100 and search.phase is Phase.RAMP
+    search.record(100, PASS)
+    assert search.next_rate() == 200
+    search.record(200, INVALID)
+    assert search.next_rate() == 200
+    search.record(200, INVALID)
+    assert search.outcome().lowest_invalid == 200
+    assert [s.rate for s in search.steps] == [100, 100, 200, 200]

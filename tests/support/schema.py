@@ -1,5 +1,6 @@
 """Every result a test produces is checked against docs/result.schema.json, every compare
-document against docs/compare.schema.json (and each of its cells against the run schema)."""
+document against docs/compare.schema.json (and each of its cells against the run schema),
+every sweep document against docs/sweep.schema.json."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import jsonschema
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 SCHEMA_FILE = DOCS / "result.schema.json"
 COMPARE_SCHEMA_FILE = DOCS / "compare.schema.json"
+SWEEP_SCHEMA_FILE = DOCS / "sweep.schema.json"
 
 
 @cache
@@ -36,4 +38,10 @@ def validate_compare(doc: dict[str, Any], cells: bool = True) -> dict[str, Any]:
     _validator(COMPARE_SCHEMA_FILE).validate(saved)
     for cell in saved["cells"] if cells else ():
         _validator().validate(cell)
+    return doc
+
+
+def validate_sweep(doc: dict[str, Any]) -> dict[str, Any]:
+    """Validate a sweep or search document (docs/sweep.schema.json); returns it."""
+    _validator(SWEEP_SCHEMA_FILE).validate(json.loads(json.dumps(doc)))
     return doc
