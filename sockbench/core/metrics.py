@@ -246,6 +246,11 @@ REGISTRY: tuple[Metric, ...] = (
         unit=Unit.PERCENT, better=Better.LOWER, fmt=Format.DECIMAL1, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="generator_cpu_percent_mean",
     ),
+    Metric(
+        name="generator.busy", title="generator busy %", path=("generator", "loop_busy_percent"),
+        unit=Unit.PERCENT, better=Better.LOWER, fmt=Format.DECIMAL1, noise=Noise.NOISY,
+        views=frozenset({View.CHECK}), key="generator_loop_busy_percent",
+    ),
 )  # fmt: skip
 
 BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.aliases)}

@@ -25,10 +25,11 @@ from sockbench.core.schemas import SWEEP_SCHEMA
 from sockbench.core.search import Judgement, Phase, SearchOutcome
 
 #: The numbers of a row, registry names in column order: what a latency–load curve and
-#: its table need (offered and served rate, the tail, errors, both sides' CPU).
+#: its table need (offered and served rate, the tail, errors, the server's CPU, and how
+#: busy the generator's loop was: its CPU counts the spin before each due time).
 ROW_METRICS: tuple[str, ...] = (
     "offered", "rps", "achieved", "latency.p50", "latency.p90", "latency.p99",
-    "latency.p99.9", "latency.max", "errors", "server.cpu", "generator.cpu",
+    "latency.p99.9", "latency.max", "errors", "server.cpu", "generator.busy",
 )  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 
 Each format is a module with ``render(doc) -> str`` accepting either a run result
 (``sockbench.result/1``) or a compare document (``sockbench.compare/1``), in the
-manner of hyperfine's exporters. The HTML renderer pulls in matplotlib, so it is
+manner of hyperfine's exporters; a sweep or search document (``sockbench.sweep/1``)
+has its own report (:mod:`sockbench.report.sweep`). The HTML renderer pulls in matplotlib, so it is
 imported only when an HTML report is actually asked for.
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sockbench.core.spec.formats import ReportFormat
+from sockbench.core.spec.formats import ReportFormat, SweepFormat
 from sockbench.errors import SockbenchError
 from sockbench.report import csv, hgrm, markdown, text
-from sockbench.report.document import COMPARE_SCHEMA, RESULT_SCHEMA, Doc, load
+from sockbench.report.document import COMPARE_SCHEMA, RESULT_SCHEMA, SWEEP_SCHEMA, Doc, load
 
 Renderer = Callable[[Doc], str]
 
@@ -44,8 +45,19 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
+#: A sweep or search document's report in each format (its text report is the table).
+SWEEP_FORMATS: dict[str, SweepFormat] = {
+    ReportFormat.TEXT: SweepFormat.TABLE,
+    ReportFormat.MD: SweepFormat.MD,
+    ReportFormat.CSV: SweepFormat.CSV,
+    ReportFormat.HTML: SweepFormat.HTML,
+}
+
+
 def render(doc: Doc | dict[str, Any], fmt: str) -> str:
     """Render a document in one of :data:`FORMATS`; SockbenchError for an unknown format."""
+    if doc.get("schema") == SWEEP_SCHEMA:
+        return _sweep(doc, fmt)
     try:
         renderer = FORMATS[fmt]
     except KeyError:
@@ -53,6 +65,17 @@ def render(doc: Doc | dict[str, Any], fmt: str) -> str:
             f"unknown report format {fmt!r} (choose from {', '.join(FORMATS)})"
         ) from None
     return renderer(doc)
+
+
+def _sweep(doc: Doc, fmt: str) -> str:
+    from sockbench.report import sweep
+
+    if fmt not in SWEEP_FORMATS:
+        raise SockbenchError(
+            f"a {doc.get('kind', 'sweep')} has a histogram per step, not one: --format "
+            f"{' or '.join(SWEEP_FORMATS)} (each step's folder has its latency.hgrm)"
+        )
+    return sweep.render(doc, SWEEP_FORMATS[fmt])
 
 
 __all__ = [

@@ -287,12 +287,13 @@ def latency_load(title: str, curves: Mapping[str, Sequence[Mapping[str, float | 
     and a line style per percentile, on a log latency axis: the knee is where the lines
     turn up, as Gil Tene advises reading wrk2 runs at a range of fixed rates.
 
-    ``curves``: per label, a sweep's rows (:func:`sockbench.core.sweep.row_of`)."""
+    ``curves``: per label, its points in the order of the rates asked (a sweep's rows,
+    :func:`sockbench.core.sweep.row_of`, the invalid ones left out by the caller)."""
     colors = palette(list(curves))
     with _figure(WIDE) as (fig, (ax,)):
         for label, rows in sorted(curves.items()):
             for name, _p, style in LOAD_PERCENTILES:
-                xy = sorted(_point(r, name) for r in rows if r.get("rps") and r.get(name))
+                xy = [_point(r, name) for r in rows if r.get("rps") and r.get(name)]
                 if xy:
                     ax.plot(
                         [x for x, _ in xy], [y for _, y in xy], marker="o", markersize=3,
@@ -307,10 +308,9 @@ def latency_load(title: str, curves: Mapping[str, Sequence[Mapping[str, float | 
         styles = [
             Line2D([], [], color="#555555", linestyle=s, label=p) for _n, p, s in LOAD_PERCENTILES
         ]
-        legend = ax.legend(handles=styles, loc="upper left", ncols=3)
+        ax.add_artist(ax.legend(handles=styles, loc="upper left", ncols=3))
         if len(curves) > 1:
-            ax.add_artist(legend)
-            _legend(ax)
+            ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
         ax.set_title(title, loc="left")
         return _svg(fig)
 

@@ -17,6 +17,7 @@ from typing import Any
 from sockbench.core.metrics import get as get
 from sockbench.core.schemas import COMPARE_SCHEMA as COMPARE_SCHEMA
 from sockbench.core.schemas import RESULT_SCHEMA as RESULT_SCHEMA
+from sockbench.core.schemas import SWEEP_SCHEMA as SWEEP_SCHEMA
 from sockbench.errors import SockbenchError
 
 Doc = Mapping[str, Any]
@@ -25,15 +26,19 @@ Doc = Mapping[str, Any]
 def load(path: str | Path) -> dict[str, Any]:
     """Read a result or compare document from a file or from the folder holding it.
 
-    Accepts ``result.json``/``results.json`` files, a run folder (``result.json``
-    inside) and a compare folder (``results.json`` inside). Raises SockbenchError
+    Accepts ``result.json``/``results.json``/``sweep.json`` files, a run folder
+    (``result.json`` inside), a compare folder (``results.json`` inside) and a sweep or
+    search folder (``sweep.json``). Raises SockbenchError
     with a one-line message when nothing usable is there.
     """
     target = Path(path)
     if target.is_dir():
-        found = [target / n for n in ("result.json", "results.json") if (target / n).is_file()]
+        names = ("result.json", "results.json", "sweep.json")
+        found = [target / n for n in names if (target / n).is_file()]
         if not found:
-            raise SockbenchError(f"{target}: no result.json or results.json in this folder")
+            raise SockbenchError(
+                f"{target}: no result.json, results.json or sweep.json in this folder"
+            )
         target = found[0]
     elif not target.exists():
         raise SockbenchError(f"{target}: no such file or folder")
@@ -68,11 +73,18 @@ def _read_compare_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
     return doc
 
 
+def _read_sweep_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
+    if not isinstance(doc.get("curves"), list):
+        raise SockbenchError(f"{source}: a {SWEEP_SCHEMA} document needs a list of curves")
+    return doc
+
+
 #: One reader per schema id. A ``/2`` adds its reader here (upgrading or reading it
 #: as it needs); every renderer keeps taking the one in-memory shape.
 READERS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     RESULT_SCHEMA: _read_result_1,
     COMPARE_SCHEMA: _read_compare_1,
+    SWEEP_SCHEMA: _read_sweep_1,
 }
 
 

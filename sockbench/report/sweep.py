@@ -100,14 +100,19 @@ def _low(curve: Curve) -> float:
 
 
 def winner(found: Sequence[Curve]) -> int | None:
-    """The curve whose bracket lies above every other's: its highest pass (the one below
-    it when its repeat disagreed) above every other's lowest fail. None when the brackets
-    overlap, or some curve has no upper bound: the data does not name one."""
+    """The curve whose bracket lies clear above every other's: its repeat agreed, and its
+    highest pass is above every other's lowest fail by the search's precision (a step of
+    the search is that coarse). None when the brackets come that close, or some curve has
+    no upper bound: the data does not name one."""
     searched = [(i, c) for i, c in enumerate(found) if c.get("search")]
     if len(searched) < 2:
         return None
     for i, curve in searched:
-        if all(_low(curve) > _top(other["search"]) for j, other in searched if j != i):
+        search = curve["search"]
+        if search.get("confirmed") is False:
+            continue
+        margin = 1 + float(search.get("precision") or 0)
+        if all(_low(curve) > _top(other["search"]) * margin for j, other in searched if j != i):
             return i
     return None
 
@@ -152,9 +157,10 @@ def capacity_section(doc: Mapping[str, Any]) -> Section | None:
              "steps"),
             tuple(rows), align, best=frozenset() if best is None else frozenset({(best, 1)}),
         ),
-        note="the winner: its bracket lies above every other's",
+        note="the winner: its bracket lies clear above every other's",
         notes=() if best is not None or len(found) < 2 else (
-            "no winner: the brackets overlap (or one has no upper bound)",
+            "no winner: the brackets come within the precision of each other, a repeat "
+            "disagreed, or one has no upper bound",
         ),
         key="capacity",
     )  # fmt: skip
@@ -211,7 +217,16 @@ def sections(doc: Mapping[str, Any]) -> list[Section]:
 
 
 def chart_svg(doc: Mapping[str, Any]) -> str:
-    lines = {c["label"]: [s.get("row") or {} for s in c.get("steps") or []] for c in curves(doc)}
+    """Every curve on one latency–load chart: a point per rate asked, its last valid step
+    (an invalid one measured the generator, not the server), in the order of the rates."""
+    lines: dict[str, list[Mapping[str, Any]]] = {}
+    for curve in curves(doc):
+        by_rate = {
+            s["rate"]: s.get("row") or {}
+            for s in curve.get("steps") or []
+            if s["verdict"] != "invalid"
+        }
+        lines[curve["label"]] = [by_rate[rate] for rate in sorted(by_rate)]
     return charts.latency_load("latency against load", lines)
 
 

@@ -33,7 +33,7 @@ def _row(rps: float, p99: int) -> dict[str, float | None]:
     return {
         "offered": rps, "rps": rps, "achieved": 1.0, "latency.p50": p99 // 4,
         "latency.p90": p99 // 2, "latency.p99": p99, "latency.p99.9": p99 * 2,
-        "latency.max": p99 * 3, "errors": 0, "server.cpu": 50.0, "generator.cpu": 20.0,
+        "latency.max": p99 * 3, "errors": 0, "server.cpu": 50.0, "generator.busy": 20.0,
     }  # fmt: skip
 
 
@@ -104,11 +104,11 @@ def test_a_row_reads_the_registry_from_a_result() -> None:
                    "errors": {"timeout": 2}},
         "latency_us": {"count": 10, "p50": 100, "p99": 900, "max": 1000},
         "server_resources": {"cpu_percent_mean": 40.0},
-        "generator": {"cpu_percent_mean": 12.5},
+        "generator": {"cpu_percent_mean": 99.0, "loop_busy_percent": 12.5},
     }  # fmt: skip
     row = row_of(result)
     assert row["offered"] == 1000.0 and row["rps"] == 990.0 and row["errors"] == 2
-    assert row["latency.p99"] == 900 and row["generator.cpu"] == 12.5
+    assert row["latency.p99"] == 900 and row["generator.busy"] == 12.5
     assert row["latency.p99.9"] is None  # no histogram to read it from
 
 
@@ -150,7 +150,7 @@ def test_a_winner_only_when_its_bracket_is_above_every_other() -> None:
     assert "* the winner" in render(apart, SweepFormat.TABLE)
     overlapping = _document([_searched("a", 1000, 1100), _searched("b", 1050, 1150)])
     assert winner(overlapping["curves"]) is None
-    assert "no winner: the brackets overlap" in render(overlapping, SweepFormat.TABLE)
+    assert "no winner: the brackets come within" in render(overlapping, SweepFormat.TABLE)
     # A curve with no upper bound (the generator stopped it) could be above anything.
     unbounded = _document(
         [_searched("a", 1000, 1050, "generator_limited"), _searched("b", 2000, 2100)]
@@ -176,3 +176,11 @@ def test_a_repeat_that_disagreed_lowers_its_bracket() -> None:
     doc = _document([_searched("a", 1000, 1050), b])
     assert winner(doc["curves"]) is None
     assert "DISAGREED" in render(doc, SweepFormat.TABLE)
+
+
+def test_brackets_closer_than_the_precision_name_no_winner() -> None:
+    """b's pass (1,060) is above a's fail (1,050), but by less than one 5 % step."""
+    close = _document([_searched("a", 1000, 1050), _searched("b", 1060, 1100)])
+    assert winner(close["curves"]) is None
+    clear = _document([_searched("a", 1000, 1050), _searched("b", 1110, 1150)])
+    assert winner(clear["curves"]) == 1

@@ -38,7 +38,7 @@ def test_missing_path(tmp_path: Path) -> None:
 
 
 def test_folder_without_result(tmp_path: Path) -> None:
-    assert "no result.json or results.json" in _error(tmp_path)
+    assert "no result.json, results.json or sweep.json" in _error(tmp_path)
 
 
 def test_not_json(tmp_path: Path) -> None:
