@@ -17,7 +17,7 @@ from typing import Any
 
 from sockbench.core.spec.server import BuiltIn, Command, Server, Target
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.servers.external import ExternalServer, ServerLogs, open_external
+from sockbench.servers.external import ExternalServer, Interrupted, ServerLogs, open_external
 from sockbench.servers.host import check_options
 from sockbench.servers.launcher import ServerProcess, open_server
 from sockbench.servers.preflight import check_target
@@ -58,10 +58,12 @@ def open_chosen(
     *,
     cpus: tuple[int, ...] = (),
     preflight: bool = True,
+    interrupted: Interrupted | None = None,
 ) -> Iterator[OpenServer]:
     """Start ``server`` (or check that a target answers, unless not ``preflight``), yield
     it once it serves, stop it at exit. A started server listens on loopback, or on a
-    Unix socket in ``private_dir``; a command is pinned to ``cpus``."""
+    Unix socket in ``private_dir``; a command is pinned to ``cpus``. ``interrupted()``
+    (the first signal's number, else 0) stops the wait for a server to serve."""
     if isinstance(server, Target):
         if preflight:
             log.info("preflight: checking that %s answers", server.endpoint)
@@ -74,9 +76,9 @@ def open_chosen(
         else Endpoint(proto, "127.0.0.1", 0)
     )
     if isinstance(server, BuiltIn):
-        with open_server(server, bind) as process:
+        with open_server(server, bind, interrupted=interrupted) as process:
             yield OpenServer(process.endpoint, process)
         return
     logs = ServerLogs(server.logs)
-    with open_external(server, bind, logs=logs, cpus=cpus) as external:
+    with open_external(server, bind, logs=logs, cpus=cpus, interrupted=interrupted) as external:
         yield OpenServer(external.endpoint, external, logs)

@@ -16,14 +16,17 @@ Trade-offs:
 - **Its own session.** A terminal's Ctrl-C must not kill the server under a run
   that is still measuring; the run stops it. Stopping signals the whole process
   group and every descendant found (SIGTERM, then SIGKILL after a grace), so
-  forked workers go too. A server that daemonizes into another session escapes
-  both the sampling and the stop: run it in the foreground.
+  forked workers go too. Its life is tied to the run's (:mod:`.guard`): a run
+  killed outright (SIGKILL) still takes it and its session along. A server that
+  daemonizes into another session escapes the sampling, the stop and the guard:
+  run it in the foreground.
 - **Readiness by observation.** TCP and Unix streams: a connection is accepted
   (the probe connection is closed at once). UDP: a socket of the process tree is
   bound to the port (read from /proc, the server sees nothing). Unix datagrams:
   the socket file exists. ``--ready-line TEXT`` also waits for TEXT on its stdout,
   which must then be flushed (``setvbuf``/``fflush``, ``python -u``). The probe
-  polls with a backoff from 5 to 100 ms, bounded by ``--ready-timeout``.
+  polls with a backoff from 5 to 100 ms, bounded by ``--ready-timeout``; SIGINT or
+  SIGTERM stops the wait, and the server (:class:`StartInterrupted`, exit 130/143).
 - **Logs straight to files**, never a pipe: a chatty server can neither block on
   a full pipe nor cost the generator CPU copying its output.
 """
@@ -40,7 +43,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,14 +53,30 @@ import psutil
 from sockbench.core.spec.server import Command
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import SockbenchError
+from sockbench.servers.guard import Guard, die_with_parent
 
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_S = 5.0
+INTERRUPTED_GRACE_S = 1.0  # a server stopped by the user's signal while it starts
 STDOUT_NAME = "server-stdout.log"
 STDERR_NAME = "server-stderr.log"
 TAIL_LINES = 5
 _SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]#~\n]|^\w+=")
 _POLL_FIRST_S, _POLL_MAX_S = 0.005, 0.1
+
+
+#: What stops a server's start: the first signal's number once one came, else 0.
+Interrupted = Callable[[], int]
+
+
+class StartInterrupted(SockbenchError):
+    """SIGINT/SIGTERM while the server was starting: it was stopped, nothing ran.
+    Exits 128 + the signal (130, 143), as a shell reports it."""
+
+    def __init__(self, signum: int, what: str) -> None:
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted ({name}) while waiting for {what} to serve; it was stopped")
+        self.exit_code = 128 + signum
 
 
 def argv_for(command: str) -> list[str]:
@@ -246,20 +265,28 @@ def _wait_gone(procs: list[psutil.Process], deadline: float) -> bool:
 
 @contextmanager
 def open_external(
-    spec: Command, bind: Endpoint, *, logs: ServerLogs, cpus: tuple[int, ...] = ()
+    spec: Command,
+    bind: Endpoint,
+    *,
+    logs: ServerLogs,
+    cpus: tuple[int, ...] = (),
+    interrupted: Interrupted | None = None,
 ) -> Iterator[ExternalServer]:
     """Start ``spec`` serving ``bind`` (port 0: a free one), yield it once ready, stop it at exit.
 
     Raises :class:`SockbenchError` with its exit code and last stderr lines when it
-    cannot be started, exits before it is ready, or is not ready in time.
+    cannot be started, exits before it is ready, or is not ready in time, and
+    :class:`StartInterrupted` when ``interrupted()`` names a signal during the wait.
+    The server's life is tied to this process's (:mod:`.guard`): killed outright, this
+    process still takes it along.
     """
     spec.check(bind.proto)
     if not bind.proto.is_unix and not bind.port:
         bind = bind.with_port(free_port(bind.proto))
     command = spec.fill(bind)
     argv = argv_for(command)
-    pinned = _pinned(cpus)
     out_fd, err_fd = logs.open(logs.stdout), logs.open(logs.stderr)
+    guard = Guard()  # before the server: no moment where our death would leave it behind
     try:
         proc = subprocess.Popen(
             argv,
@@ -267,9 +294,10 @@ def open_external(
             stdout=out_fd,
             stderr=err_fd,
             start_new_session=True,
-            preexec_fn=pinned,
+            preexec_fn=die_with_parent(_pinned(cpus)),
         )
     except (OSError, subprocess.SubprocessError) as exc:
+        guard.release()
         detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SockbenchError(
             f"cannot start server command {spec.name!r} ({argv[0]}): {detail}"
@@ -277,12 +305,19 @@ def open_external(
     finally:
         os.close(out_fd)
         os.close(err_fd)
+    guard.watch(proc.pid)
     server = ExternalServer(proc, spec, bind, command=command, argv=argv, logs=logs)
+    grace = STOP_GRACE_S
     try:
-        _await_ready(server)
+        try:
+            _await_ready(server, interrupted)
+        except StartInterrupted:
+            grace = INTERRUPTED_GRACE_S
+            raise
         yield server
     finally:
-        server.stop()
+        server.stop(grace)
+        guard.release()
 
 
 def _pinned(cpus: tuple[int, ...]) -> Any:
@@ -294,7 +329,7 @@ def _pinned(cpus: tuple[int, ...]) -> Any:
     return lambda: os.sched_setaffinity(0, cpus)
 
 
-def _await_ready(server: ExternalServer) -> None:
+def _await_ready(server: ExternalServer, interrupted: Interrupted | None = None) -> None:
     spec = server.spec
     deadline = time.monotonic() + spec.ready_timeout_s
     said = spec.ready_line is None
@@ -309,6 +344,9 @@ def _await_ready(server: ExternalServer) -> None:
         said = said or server.said(spec.ready_line or "")
         if said and _serves(server):
             return
+        signum = interrupted() if interrupted is not None else 0
+        if signum:
+            raise StartInterrupted(signum, f"server command {spec.name!r}")
         if time.monotonic() >= deadline:
             waited = (
                 f"no line with {spec.ready_line!r} on its stdout"

@@ -27,11 +27,14 @@ from typing import IO
 from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, parse_bind
 from sockbench.errors import SockbenchError
+from sockbench.servers.external import Interrupted, StartInterrupted
+from sockbench.servers.guard import die_with_parent
 from sockbench.servers.host import check_options
 from sockbench.servers.spec import to_argv
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 5.0
+_POLL_S = 0.1  # how soon a signal stops the wait for READY
 _ERROR_PREFIX = "sockbench: error: "
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -79,7 +82,11 @@ class ServerProcess:
 
 @contextmanager
 def open_server(
-    spec: BuiltIn, bind: Endpoint, *, ready_timeout: float = 10.0
+    spec: BuiltIn,
+    bind: Endpoint,
+    *,
+    ready_timeout: float = 10.0,
+    interrupted: Interrupted | None = None,
 ) -> Iterator[ServerProcess]:
     """Start ``spec`` on ``bind`` in a child process, yield it once it serves, stop it at exit.
 
@@ -106,11 +113,12 @@ def open_server(
             # Ctrl-C reaches the terminal's whole process group; the server must not die
             # under a run that is still measuring: the launcher stops it when the run ends.
             start_new_session=True,
+            preexec_fn=die_with_parent(),  # and the kernel kills it if we die before it reads
         )
         server = ServerProcess(proc, stderr, spec.model, bind)
         log.info("server %s starting (pid %d): %s", spec.model, proc.pid, shlex.join(cmd[1:]))
         try:
-            server.endpoint = _await_ready(server, proc, ready_timeout)
+            server.endpoint = _await_ready(server, proc, ready_timeout, interrupted)
             log.info("server %s ready at %s", spec.model, server.endpoint)
             yield server
         finally:
@@ -118,7 +126,12 @@ def open_server(
             log.info("server %s stopped (exit code %s)", spec.model, code)
 
 
-def _await_ready(server: ServerProcess, proc: subprocess.Popen[bytes], timeout: float) -> Endpoint:
+def _await_ready(
+    server: ServerProcess,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    interrupted: Interrupted | None = None,
+) -> Endpoint:
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     poller = select.poll()  # a load generator's fds may well be above select()'s 1023
@@ -132,7 +145,10 @@ def _await_ready(server: ServerProcess, proc: subprocess.Popen[bytes], timeout: 
                 f"server model {server.model!r} was not ready within {timeout:g} s"
                 + _last_words(server)
             )
-        if not poller.poll(int(remaining * 1000) + 1):
+        signum = interrupted() if interrupted is not None else 0
+        if signum:
+            raise StartInterrupted(signum, f"server model {server.model!r}")
+        if not poller.poll(int(min(remaining, _POLL_S) * 1000) + 1):
             continue
         chunk = os.read(fd, 4096)
         if not chunk:

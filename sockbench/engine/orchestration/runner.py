@@ -60,16 +60,24 @@ class KeptServer:
 
 
 @contextlib.contextmanager
-def keep_server(spec: RunSpec) -> Iterator[KeptServer]:
-    """Open ``spec``'s server for runs to share (:func:`run`'s ``server``); stop it at exit."""
-    with _private_dir() as private, _open(spec, private) as server:
+def keep_server(spec: RunSpec, interrupts: Interrupts | None = None) -> Iterator[KeptServer]:
+    """Open ``spec``'s server for runs to share (:func:`run`'s ``server``); stop it at exit.
+    A signal counted by ``interrupts`` while the server starts stops it
+    (:class:`~sockbench.servers.external.StartInterrupted`, exit 130/143)."""
+    with _private_dir() as private, _open(spec, private, interrupts) as server:
         yield KeptServer(server, private)
 
 
-def _open(spec: RunSpec, private: str) -> contextlib.AbstractContextManager[OpenServer]:
+def _open(
+    spec: RunSpec, private: str, interrupts: Interrupts | None
+) -> contextlib.AbstractContextManager[OpenServer]:
+    def interrupted() -> int:
+        return interrupts.received[0] if interrupts and interrupts.received else 0
+
     return open_chosen(
         spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
         preflight=not spec.generator.cluster,  # a cluster checks it from every node
+        interrupted=interrupted,
     )  # fmt: skip
 
 
@@ -147,7 +155,7 @@ def run(
     started_at = datetime.now(UTC).isoformat(timespec="milliseconds")
     environment = collect_environment()
     with contextlib.ExitStack() as stack:
-        kept = server or stack.enter_context(keep_server(spec))
+        kept = server or stack.enter_context(keep_server(spec, interrupts))
         private, opened = kept.private, kept.server
         # Said once the input is known good (server up, target answering), before load.
         predicted = predicted_warnings(spec)
