@@ -43,7 +43,7 @@ from typing import Protocol
 
 from sockbench.core import datagrams as dg
 from sockbench.core.expect import Exact, ReplyBuffer, ReplyMatcher, Size
-from sockbench.core.protocols.contract import ERROR_REPLY
+from sockbench.core.protocols.contract import ERROR_REPLY, ProtocolFault
 
 NEVER = 2**63 - 1
 
@@ -398,6 +398,11 @@ class StreamExchange:
                 return RECONNECT
             start += got
             self._answered(got, now_ns)
+        if start > end:  # once per read: a reply longer than the bytes it was given
+            raise ProtocolFault(
+                f"check_reply() returned a reply of {got} bytes where it was given "
+                f"{got - (start - end)}"
+            )
         rb.start = start
         return OK
 

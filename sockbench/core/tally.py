@@ -77,6 +77,8 @@ class Tally:
     served_from_warmup: int = 0
     offered: int = 0
     drain_interval: IntervalRow | None = None
+    # Why a worker stopped early on its own: a protocol's fault, one line each.
+    faults: tuple[str, ...] = ()
 
     @property
     def request_reply(self) -> bool:
@@ -159,6 +161,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         served_from_warmup=sum(t.served_from_warmup for t in tallies),
         offered=sum(t.offered for t in tallies),
         drain_interval=_merged_row([t.drain_interval for t in tallies]),
+        faults=tuple(fault for t in tallies for fault in t.faults),
     )
 
 

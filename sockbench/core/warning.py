@@ -13,6 +13,7 @@ from typing import Any
 
 class WarningKind(StrEnum):
     WORKER_DIED = "worker_died"
+    PROTOCOL_FAILED = "protocol_failed"
     INTERRUPTED = "interrupted"
     SERVER_DIED = "server_died"
     NOTHING_MEASURED = "nothing_measured"

@@ -96,9 +96,24 @@ def _unfinished(facts: Facts) -> int:
     return facts.tally.failed.get("unfinished", 0)
 
 
+def _fault(facts: Facts) -> str:
+    """A protocol's fault (its first worker's line; each worker stops on its own)."""
+    faults = facts.tally.faults
+    more = f" (and in {len(faults) - 1} more worker(s))" if len(faults) > 1 else ""
+    return f"{faults[0]}{more}; the run stopped there as failed, with what it measured"
+
+
 BUG = "please report this as a bug"
 
 RULES: tuple[Rule[Facts], ...] = (
+    Rule(
+        WarningKind.PROTOCOL_FAILED,
+        lambda f: bool(f.tally.faults),
+        _fault,
+        "fix the protocol (docs/protocols.md: request() returns non-empty bytes, "
+        "kind_index() an index into kinds, check_reply() at most the bytes it is given); "
+        "the engine calls it on the hot path without checking each value",
+    ),
     Rule(
         WarningKind.WORKER_DIED,
         lambda f: bool(f.failed_workers),

@@ -31,6 +31,10 @@ CASES: list[tuple[str, dict[str, Any], str, list[int] | None, dict[int, str] | N
     ("workers died", {}, RunStatus.WORKER_FAILED, [1, 2], {1: "node-a"}, [
         (WarningKind.WORKER_DIED, "worker(s) 1 on node node-a, 2 died", "clients are missing"),
     ]),
+    ("protocol failed", {"faults": ("the protocol plugin p.py:P failed: E", "same")},
+     RunStatus.WORKER_FAILED, None, None, [
+        (WarningKind.PROTOCOL_FAILED, "p.py:P failed: E (and in 1 more worker(s))", "fix the"),
+    ]),
     ("interrupted", {}, RunStatus.INTERRUPTED, None, None, [
         (WarningKind.INTERRUPTED, "the run was interrupted", "the part that ran"),
     ]),

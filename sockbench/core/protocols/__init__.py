@@ -12,6 +12,7 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sockbench.core.protocols.contract import (
@@ -103,7 +104,11 @@ def _import(spec: str) -> object:
         raise
     except ModuleNotFoundError as exc:
         raise ConfigError(f"protocol plugin {where}: no module named {exc.name!r}") from None
-    except Exception as exc:  # the plugin's own code failed: say so in one line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the plugin's own code failed: say so in one line
+        # SystemExit too: a plugin's exit(0) ended sockbench silently with 0, exit(3) read
+        # as a failed --check.
         raise ConfigError(f"protocol plugin {where} failed to load: {_one_line(exc)}") from None
     try:
         return getattr(module, name)
@@ -124,9 +129,9 @@ def _instantiate(found: object, spec: str, options: ProtocolOptions) -> object:
         raise ConfigError(f"protocol {spec} is neither a protocol nor a class or function")
     try:
         return found(options)
-    except ConfigError:
+    except (ConfigError, KeyboardInterrupt):
         raise
-    except Exception as exc:
+    except BaseException as exc:
         raise ConfigError(f"protocol {spec} failed to start: {_one_line(exc)}") from None
 
 
@@ -138,7 +143,9 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
         index = adapter.kind_index(0, 0)
         setup = adapter.setup(0) if adapter.setup is not None else None
         code = adapter.check_reply(bytearray(), 0, 0)
-    except Exception as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:
         raise ConfigError(
             f"protocol {spec} failed on its first request: {_one_line(exc)}"
         ) from None
@@ -146,6 +153,11 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
         raise ConfigError(f"protocol {spec}: request() must return non-empty bytes")
     if kind is not None and kind not in adapter.kinds:
         raise ConfigError(f"protocol {spec}: kind() returned {kind!r}, not one of its kinds")
+    if not isinstance(index, int) or not 0 <= index < max(len(adapter.kinds), 1):
+        raise ConfigError(
+            f"protocol {spec}: kind_index() returned {index!r}, not an index into its "
+            f"{len(adapter.kinds)} kinds"
+        )
     if kind is not None and index != adapter.kinds.index(kind):
         raise ConfigError(
             f"protocol {spec}: kind_index() returned {index!r} where kind() returned {kind!r}"
@@ -154,6 +166,11 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
         raise ConfigError(
             f"protocol {spec}: one_kind is {adapter.one_kind!r} but the first request is "
             f"kind {index} of {len(first)} bytes"
+        )
+    if adapter.fixed is not None and first != adapter.fixed:
+        raise ConfigError(
+            f"protocol {spec}: fixed is {adapter.fixed!r:.40} but request(0, 0) returned "
+            f"{first!r:.40}; fixed must be the one request it always returns"
         )
     if setup is not None and not isinstance(setup, bytes | bytearray):
         raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
@@ -168,8 +185,11 @@ def build_protocol(spec: str, options: ProtocolOptions) -> ProtocolAdapter:
     """
     spec = spec.strip() or "echo"
     obj = _builtin(spec, options)
+    plugin = obj is None
     if obj is None:
         obj = _instantiate(_import(spec), spec, options)
     exchange = resolve(obj, spec)
+    if plugin:
+        exchange = replace(exchange, plugin=spec)
     _smoke_test(exchange, spec)
     return exchange

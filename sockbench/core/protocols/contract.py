@@ -58,6 +58,11 @@ class ReplyProtocol(Protocol):
     def check_reply(self, buf: bytearray, start: int, end: int) -> int: ...
 
 
+class ProtocolFault(Exception):
+    """A protocol broke the contract during a run (the message says how): the engine
+    stops the run there, as failed, and keeps what it measured."""
+
+
 def _one_kind(client: int, seq: int) -> int:
     return 0
 
@@ -85,6 +90,8 @@ class ProtocolAdapter:
     reply_size: int = 0
     expected: bytes | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    # A plugin's ``FILE.py:NAME`` or ``module:NAME`` ("" for a built-in): what a fault names.
+    plugin: str = ""
 
 
 def _index_of(kind: Callable[[int, int], str], kinds: tuple[str, ...]) -> Callable[[int, int], int]:
@@ -126,6 +133,19 @@ def error_kind_of(code: int) -> str:
     return "protocol_error" if code <= ERROR_REPLY else "mismatch"
 
 
+def _bytes_or_none(obj: object, member: str, what: str) -> bytes | None:
+    """``obj.member`` as bytes, or None when absent: anything else (a ``str``) is one line
+    now, not a ``TypeError`` in the engine once load has begun."""
+    value = getattr(obj, member, None)
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    raise ConfigError(
+        f"protocol {what}: {member} must be bytes or None, got {type(value).__name__} {value!r:.60}"
+    )
+
+
 def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> ProtocolAdapter:
     """Check ``obj`` against the contract and fill in its optional members.
 
@@ -146,6 +166,15 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
     setup = getattr(obj, "setup", None)
     if setup is not None and not callable(setup):
         raise ConfigError(f"protocol {what}: setup must be a method")
+    fixed = _bytes_or_none(obj, "fixed", what)
+    expected = _bytes_or_none(obj, "expected", what)
+    reply_size = getattr(obj, "reply_size", 0) or 0
+    if not isinstance(reply_size, int) or isinstance(reply_size, bool) or reply_size < 0:
+        raise ConfigError(
+            f"protocol {what}: reply_size must be a whole number of bytes, got {reply_size!r}"
+        )
+    if fixed is not None and not fixed:
+        raise ConfigError(f"protocol {what}: fixed must be the request's bytes, not empty")
     kind_index: Callable[[int, int], int] = _one_kind
     if kinds:
         own = getattr(obj, "kind_index", None)
@@ -159,8 +188,45 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         kind_index=kind_index,
         one_kind=_one_kind_of(obj, what, kinds),
         setup=setup,
-        fixed=getattr(obj, "fixed", None),
-        reply_size=int(getattr(obj, "reply_size", 0) or 0),
-        expected=getattr(obj, "expected", None),
+        fixed=fixed,
+        reply_size=reply_size,
+        expected=expected,
         options=dict(options or {}),
     )
+
+
+def fault_line(adapter: ProtocolAdapter, exc: BaseException) -> str:
+    """One line for a protocol whose code failed during a run: who, what, and where in
+    its code (or that a value it returned broke the contract, when the engine raised)."""
+    who = f"the protocol plugin {adapter.plugin}" if adapter.plugin else f"protocol {adapter.name}"
+    text = " ".join(str(exc).split())
+    what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if isinstance(exc, ProtocolFault):
+        return f"{who} broke the contract during the run: {text}"
+    where = _plugin_frame(adapter, exc)
+    if where:
+        return f"{who} failed during the run: {what} (in {where})"
+    return (
+        f"{who} failed during the run: {what} (raised by sockbench on a value the "
+        "protocol returned)"
+    )
+
+
+def _plugin_frame(adapter: ProtocolAdapter, exc: BaseException) -> str:
+    """``name() at file:line`` of the innermost traceback frame in the protocol's own
+    source, or "" when none is (the engine raised on what the protocol returned)."""
+    members = (adapter.request, adapter.check_reply, adapter.kind, adapter.kind_index)
+    files = set()
+    for member in (*members, adapter.setup):
+        code = getattr(getattr(member, "__func__", member), "__code__", None)
+        if code is not None and code.co_filename != __file__:
+            files.add(code.co_filename)
+    found = ""
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename in files:
+            name = code.co_filename.rsplit("/", 1)[-1]
+            found = f"{code.co_name}() at {name}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found

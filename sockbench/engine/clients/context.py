@@ -13,6 +13,7 @@ from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import ProtocolAdapter
+from sockbench.core.protocols.contract import fault_line
 from sockbench.core.schedule import ClientArrivals
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
@@ -62,6 +63,49 @@ class ClientContext:
 
     def interrupted(self) -> bool:
         return self.recorder.interrupted
+
+
+class ProtocolGuard:
+    """Around a driver's whole run, never per call: an exception out of a protocol's code
+    (or raised on what it returned) stops the worker cleanly (``WorkerRecorder.stop_for``)
+    instead of ending the run with a traceback and no result. Without a protocol (echo)
+    an exception is sockbench's own bug and goes on up."""
+
+    __slots__ = ("ctx",)
+
+    def __init__(self, ctx: ClientContext) -> None:
+        self.ctx = ctx
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> bool:
+        protocol = self.ctx.protocol
+        if exc is None or protocol is None:
+            return False
+        fault = _fault_of(exc)
+        if fault is None:
+            return False
+        self.ctx.recorder.stop_for(fault_line(protocol, fault))
+        return True
+
+
+def _fault_of(exc: BaseException) -> BaseException | None:
+    """The failure in ``exc`` (a group's first), or None when it holds only cancellations
+    or an interrupt, which are not a protocol's fault."""
+    leaves = list(_leaves(exc))
+    failures = [e for e in leaves if not isinstance(e, trio.Cancelled)]
+    if not failures or any(isinstance(e, KeyboardInterrupt) for e in failures):
+        return None
+    return failures[0]
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in _leaves(inner)]
+    return [exc]
 
 
 def trio_time(monotonic_ns: int) -> float:

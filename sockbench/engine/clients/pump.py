@@ -44,6 +44,7 @@ from sockbench.core.lifecycle import RETIRE, SERVE, ConnectionLifecycle
 from sockbench.core.protocols.simple import payload_bytes
 from sockbench.engine.clients.context import (
     ClientContext,
+    ProtocolGuard,
     first_connect,
     open_counted,
     reconnect,
@@ -171,23 +172,27 @@ class Pump:
     async def run(self) -> None:
         self.host: TrioHost | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
-                if self.timer is not None:
-                    self.epoll.register(self.timer.fd, _IN)
-                if self.stream:
-                    conns = [_Stream(ctx, ctx.pipeline) for ctx in self.clients]
-                    self.everyone.extend(conns)
-                    self._spread(self._connect, iter(conns))
-                else:
-                    self._spread(self._open_datagrams, iter(self.clients))
-                await self.gate.go.wait()
-                self._start()
-                await self._pump()
+            with ProtocolGuard(self.clients[0]):
+                await self._serve()
         finally:
             if self.host is not None:
                 trio.lowlevel.remove_instrument(self.host)
             self._finish()
+
+    async def _serve(self) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            if self.timer is not None:
+                self.epoll.register(self.timer.fd, _IN)
+            if self.stream:
+                conns = [_Stream(ctx, ctx.pipeline) for ctx in self.clients]
+                self.everyone.extend(conns)
+                self._spread(self._connect, iter(conns))
+            else:
+                self._spread(self._open_datagrams, iter(self.clients))
+            await self.gate.go.wait()
+            self._start()
+            await self._pump()
 
     def _spread(self, work: Callable[[Iterator[_T]], Awaitable[None]], queue: Iterator[_T]) -> None:
         """Run ``work`` in the connector tasks, which take items from ``queue`` in turn."""

@@ -43,6 +43,8 @@ class WorkerRecorder:
         "drain_row",
         "errors",
         "failures",
+        "fault",
+        "faulted",
         "interrupted",
         "kind_stats",
         "latency",
@@ -80,6 +82,10 @@ class WorkerRecorder:
         if self.window.clients == 0:
             self.retired.set()
         self.interrupted = False
+        # A protocol's code failed (one line, contract.fault_line): the worker stops as
+        # an interrupt would, keeps what it measured, and the run ends worker_failed.
+        self.fault: str | None = None
+        self.faulted = trio.Event()
         self.drain_ns = 0
         # The share of its time the worker's loop was not idle (timing.LoopClock).
         self.loop_busy = 0.0
@@ -119,6 +125,14 @@ class WorkerRecorder:
         # Protocols with several kinds of request (SET, GET): the same numbers per kind.
         self.by_kind: dict[str, KindStats] = {}
         self.kind_stats = [KindStats()]
+
+    def stop_for(self, fault: str) -> None:
+        """Stop this worker for ``fault`` (the first one is kept): what is open stays in
+        flight, as after an interrupt, and the result says why."""
+        if self.fault is None:
+            self.fault = fault
+        self.interrupted = True
+        self.faulted.set()
 
     def track_kinds(self, kinds: tuple[str, ...]) -> None:
         """Count each of ``kinds`` apart; exchanges then name a kind by its index.
@@ -304,6 +318,7 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
+            faults=(self.fault,) if self.fault is not None else (),
         )
 
     def in_flight(self) -> int:

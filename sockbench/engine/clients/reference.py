@@ -26,6 +26,7 @@ from sockbench.core.lifecycle import RETIRE, ConnectionLifecycle
 from sockbench.core.protocols import error_kind_of
 from sockbench.engine.clients.context import (
     ClientContext,
+    ProtocolGuard,
     connect_stream,
     reconnect,
     trio_time,
@@ -151,10 +152,11 @@ async def _run(ctx: ClientContext, loop: _Loop) -> None:
     ex = loop.ex
     life = ConnectionLifecycle(ctx.window)
     try:
-        sock = await connect_stream(ctx, ctx.gate, life)
-        while sock is not None:
-            action = await _connection(ctx, loop, life, sock)
-            sock = await reconnect(ctx, life, action)
+        with ProtocolGuard(ctx):  # a protocol's fault stops the worker, measured kept
+            sock = await connect_stream(ctx, ctx.gate, life)
+            while sock is not None:
+                action = await _connection(ctx, loop, life, sock)
+                sock = await reconnect(ctx, life, action)
     finally:
         now = time.monotonic_ns()
         ex.finish(now, ctx.interrupted(), loop.unsent(now))

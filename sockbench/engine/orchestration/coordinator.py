@@ -255,6 +255,8 @@ async def _run_workers(
                     run.on_interval(message.row)
                 elif isinstance(message, Done):
                     tallies[i] = message.tally
+                    if message.tally.faults:  # a protocol failed: every worker stops
+                        run.request_stop(RunStatus.WORKER_FAILED)
                     if not connected:
                         arrived()
                     return

@@ -167,6 +167,8 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     trio.lowlevel.add_instrument(LOOP)  # trio's waits are the loop's idle time too
     async with trio.open_nursery() as root:
         root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
+        # A protocol's fault stops this worker the same way (clients.context.ProtocolGuard).
+        root.start_soon(_on_stop, recorder.faulted, recorder, root.cancel_scope)
         async with trio.open_nursery() as clients:
             shared = _Shared.build(spec)
             if shared.protocol is not None:
