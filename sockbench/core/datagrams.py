@@ -7,7 +7,9 @@ is classified exactly: first reply (received, possibly reordered), a second one
 counted twice), or a number never sent (unknown). The identity
 ``sent == received + lost + unfinished + in_flight`` holds at every moment by
 construction; ``unfinished`` is only ever non-zero when a shortened ``--drain``
-ended the run before the datagrams' deadlines.
+ended the run before the datagrams' deadlines. A datagram that answers no request
+(a number never sent, or too short to carry one) is ``unsolicited``: counted apart,
+outside the identity, never as a request's error.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class DatagramCounts:
     late: int = 0
     in_flight: int = 0
     unfinished: int = 0
+    # Datagrams that answer no request: a number never sent, or too short to carry one
+    # (a target that sends more than it is asked). Not a request's outcome, so outside
+    # the identity, and never a request's error.
+    unsolicited: int = 0
 
     def __add__(self, other: DatagramCounts) -> DatagramCounts:
         return DatagramCounts(

@@ -23,7 +23,9 @@ Rules, the same for every client kind:
 - **A reply is on time by the clock.** A reply read ``timeout`` or more after its
   send is a timeout (stream) or late (datagram), however it came to be read late.
 - **Bytes belong to requests.** A reply longer than the expectation, or bytes with
-  no request outstanding, are a ``mismatch`` counted where they happen.
+  no request outstanding, are a ``mismatch`` counted where they happen. A datagram
+  stands alone: one that answers no request (a number never sent, too short) is
+  ``unsolicited``, counted apart in the datagram counts, not a request's error.
 - **A reply fails only the request it answers.** A well-framed error reply of known
   length (``-OOM``, ``SERVER_ERROR``) is that request's ``protocol_error``, and the
   stream stays in step. A malformed reply is its request's ``mismatch`` and leaves the
@@ -38,6 +40,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol
 
@@ -600,6 +603,7 @@ class DatagramExchange:
         "sink",
         "tail",
         "timeout_ns",
+        "unsolicited",
         "window",
     )
 
@@ -613,6 +617,8 @@ class DatagramExchange:
         self._marks: dict[int, int] = {}
         self._sents: dict[int, int] = {}
         self._warm: dict[int, int] = {}  # warm-up seq -> deadline, in send order
+        # From the window on: datagrams that answer no request (counts().unsolicited).
+        self.unsolicited = 0
 
     @property
     def in_flight(self) -> int:
@@ -636,8 +642,8 @@ class DatagramExchange:
 
     def received(self, data: memoryview, n: int, now_ns: int) -> None:
         """A datagram of ``n`` bytes (in ``data``) was read at ``now_ns``."""
-        if n < dg.SEQ_SIZE:
-            self.sink.error(MISMATCHED, now_ns)
+        if n < dg.SEQ_SIZE:  # too short to answer anything
+            self._unsolicited(now_ns)
             return
         (seq,) = dg.SEQ.unpack_from(data)
         self.expire(now_ns)  # on time or late by the clock, not by when it was read
@@ -648,9 +654,9 @@ class DatagramExchange:
                 self.sink.warmup_reply(now_ns)
             return
         outcome = ledger.on_reply(seq)
-        if outcome == dg.UNKNOWN:
-            self.sink.error(MISMATCHED, now_ns)
         if outcome != dg.RECEIVED and outcome != dg.REORDERED:
+            if outcome == dg.UNKNOWN:  # a number never sent: no request's error
+                self._unsolicited(now_ns)
             return
         mark = self._marks.pop(seq)
         sent = self._sents.pop(seq)
@@ -660,6 +666,22 @@ class DatagramExchange:
             service = now_ns - sent
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, self.nbytes, n)
+
+    def _unsolicited(self, now_ns: int) -> None:
+        """A datagram that answers no request: counted apart from the window on (a target
+        that sends extra datagrams made tens of thousands of errors of 690 requests)."""
+        if now_ns >= self.window.measure_start_ns:
+            self.unsolicited += 1
+
+    def counts(self) -> dg.DatagramCounts | None:
+        """The ledger's counts and the unsolicited datagrams; None before the window."""
+        ledger = self.ledger
+        if ledger is None:
+            return dg.DatagramCounts(unsolicited=self.unsolicited) if self.unsolicited else None
+        counts = ledger.counts()
+        if self.unsolicited:
+            counts = replace(counts, unsolicited=self.unsolicited)
+        return counts
 
     def deadline(self) -> int:
         """When the oldest datagram in flight expires (NEVER if none)."""

@@ -20,6 +20,7 @@ class WarningKind(StrEnum):
     CLAMPED = "clamped"
     EPHEMERAL_PORTS = "ephemeral_ports"
     UNBALANCED = "unbalanced"
+    UNSOLICITED = "unsolicited"
     IN_FLIGHT = "in_flight"
     UNFINISHED = "unfinished"
     RATE_NOT_KEPT = "rate_not_kept"

@@ -92,6 +92,11 @@ def _ports(facts: Facts) -> int:
     return facts.tally.errors.get(kind, 0) + facts.tally.warmup_errors.get(kind, 0)
 
 
+def _unsolicited(facts: Facts) -> int:
+    datagrams = facts.tally.datagrams
+    return datagrams.unsolicited if datagrams is not None else 0
+
+
 def _unfinished(facts: Facts) -> int:
     return facts.tally.failed.get("unfinished", 0)
 
@@ -160,6 +165,17 @@ RULES: tuple[Rule[Facts], ...] = (
         lambda f: f.tally.datagrams is not None and not f.tally.datagrams.balanced,
         lambda f: "datagram accounting does not balance",
         BUG,
+    ),
+    Rule(
+        WarningKind.UNSOLICITED,
+        lambda f: bool(_unsolicited(f)),
+        lambda f: (
+            f"the target sent {_unsolicited(f):,} datagrams that answer no request (a "
+            "number never sent, or too short to carry one); they are counted apart as "
+            "'unsolicited', not as errors"
+        ),
+        "check the target: it sends more than it is asked (a second reply, or datagrams "
+        "of its own)",
     ),
     Rule(
         WarningKind.UNBALANCED,

@@ -192,6 +192,9 @@ def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
             "anomalies",
             f"duplicates {numbers.fmt_int(d.get('duplicates', 0))}, "
             f"reordered {numbers.fmt_int(d.get('reordered', 0))}, "
-            f"late {numbers.fmt_int(d.get('late', 0))}",
+            f"late {numbers.fmt_int(d.get('late', 0))}"
+            + (
+                f", unsolicited {numbers.fmt_int(d['unsolicited'])}" if d.get("unsolicited") else ""
+            ),
         ),
     )

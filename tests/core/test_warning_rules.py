@@ -53,6 +53,8 @@ CASES: list[tuple[str, dict[str, Any], str, list[int] | None, dict[int, str] | N
     ]),
     ("datagrams off", {"datagrams": DatagramCounts(sent=3, received=1)}, RunStatus.COMPLETED,
      None, None, [(WarningKind.UNBALANCED, "datagram accounting does not balance", "a bug")]),
+    ("unsolicited", {"datagrams": DatagramCounts(unsolicited=1234)}, RunStatus.COMPLETED,
+     None, None, [(WarningKind.UNSOLICITED, "sent 1,234 datagrams that answer no", "target")]),
     ("requests off", {"issued": 5}, RunStatus.COMPLETED, None, None, [
         (WarningKind.UNBALANCED, "request accounting does not balance", "a bug"),
     ]),

@@ -201,10 +201,10 @@ def test_datagram_counts_add_every_exchanges_ledger() -> None:
     assert rec.tally(datagrams=True).datagrams == DatagramCounts()
     ledgers = [DatagramCounts(sent=4, received=3, lost=1), DatagramCounts(sent=2, in_flight=2)]
     rec.datagram_exchanges = [
-        SimpleNamespace(ledger=SimpleNamespace(counts=lambda c=c: c))  # type: ignore[misc]
+        SimpleNamespace(counts=lambda c=c: c)  # type: ignore[misc]
         for c in ledgers
     ]
-    rec.datagram_exchanges.append(SimpleNamespace(ledger=None))  # type: ignore[arg-type]
+    rec.datagram_exchanges.append(SimpleNamespace(counts=lambda: None))  # type: ignore[arg-type]
     assert rec.datagram_counts() == DatagramCounts(sent=6, received=3, lost=1, in_flight=2)
     assert rec.tally(datagrams=False).datagrams is None
 

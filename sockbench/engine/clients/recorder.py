@@ -275,12 +275,12 @@ class WorkerRecorder:
             self.errors[kind] += 1
 
     def datagram_counts(self) -> DatagramCounts | None:
-        ledgers = [ex.ledger for ex in self.datagram_exchanges if ex.ledger is not None]
-        if not ledgers:
+        counted = [c for ex in self.datagram_exchanges if (c := ex.counts()) is not None]
+        if not counted:
             return self.stream_datagrams
         total = self.stream_datagrams or DatagramCounts()
-        for ledger in ledgers:
-            total = total + ledger.counts()
+        for counts in counted:
+            total = total + counts
         return total
 
     def tally(self, *, datagrams: bool, requests_issued: bool = True) -> Tally:
