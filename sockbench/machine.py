@@ -56,9 +56,14 @@ def read_send_file(path: str | None) -> bytes | None:
     if path is None:
         return None
     try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero
-                raise ConfigError(f"--send-file {path} is not a regular file")
+        # O_NONBLOCK: a FIFO opens at once (a blocking open waits for a writer, for ever)
+        # and is refused below with /dev/zero; a regular file reads as ever.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero, a FIFO
+                raise ConfigError(
+                    f"--send-file {path} is not a regular file (a FIFO or a device has no "
+                    "end to read to, or none yet); give a regular file"
+                )
             data = f.read(bounds.MAX_STREAM_MESSAGE + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read --send-file {path}: {exc.strerror}") from None

@@ -116,6 +116,9 @@ def setup_logging(verbose: object, log_file: object) -> None:
         terminal.setFormatter(logging.Formatter("%(message)s"))
         handlers.append(terminal)
     if log_file:
+        from sockbench.report.files import refuse_fifo
+
+        refuse_fifo(str(log_file), "--log-file")  # opening one would wait for a reader
         file_handler = logging.FileHandler(str(log_file), encoding="utf-8")
         file_handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")

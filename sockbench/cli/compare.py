@@ -85,6 +85,10 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
             "measured the client, not the server; see report.md",
             highlight=False,
         )
+    if outcome.failures:  # a disk that filled: one line, where the document went, exit 74
+        from sockbench.cli.run import ResultNotWritten
+
+        raise ResultNotWritten(list(outcome.failures), outcome.fallback)
     typer.echo(f"results: {folder}")
     raise typer.Exit(outcome.exit_code)
 

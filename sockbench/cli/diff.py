@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
@@ -20,10 +19,12 @@ def diff(values: dict[str, object], spelled: dict[str, str]) -> None:
     from sockbench.core.spec.diff import parse_diff
     from sockbench.report import diff as diff_report
     from sockbench.report import load
-    from sockbench.report.files import write_atomic
+    from sockbench.report.files import check_file, write_text
 
     spec = parse_diff(values)  # checks --format and the sides
     options = spec.options
+    if options.output is not None:
+        check_file(options.output, "-o")  # as report -o: never over a device or a FIFO
     docs_a, docs_b = [load(p) for p in spec.a], [load(p) for p in spec.b]
     if not options.force:
         diff_report.check_comparable(docs_a, docs_b)
@@ -32,5 +33,5 @@ def diff(values: dict[str, object], spelled: dict[str, str]) -> None:
     if options.output is None or options.output == "-":
         sys.stdout.write(text)
     else:
-        write_atomic(Path(options.output), text)
+        write_text(options.output, text)
         typer.echo(f"wrote {options.output}", err=True)

@@ -24,14 +24,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sockbench.compare.folder import write_histogram, write_reports, write_results
+from sockbench.compare.folder import RESULTS, write_histogram, write_reports, write_results
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.core.progress import ProgressFn
 from sockbench.core.result import Measurement, build_result
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Command
-from sockbench.core.status import RunStatus, combined_exit_code, exit_code, result_exit_code
+from sockbench.core.status import (
+    EXIT_WRITE_FAILED,
+    RunStatus,
+    combined_exit_code,
+    exit_code,
+    result_exit_code,
+)
 from sockbench.core.tally import Tally
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.io.interrupts import Interrupts
@@ -39,6 +45,7 @@ from sockbench.engine.orchestration.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
 from sockbench.report.document import COMPARE_SCHEMA
+from sockbench.report.files import fallback_path, to_json, write_atomic
 
 
 class RunFn(Protocol):
@@ -60,10 +67,52 @@ AfterCell = Callable[[Cell, dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class CompareOutcome:
+    """``failures``: what could not be written to the folder (a disk that filled); the
+    document is then in ``fallback`` (None if that failed too) and the exit code is 74."""
+
     doc: dict[str, Any]
     folder: Path
     exit_code: int
     interrupted: bool
+    failures: tuple[str, ...] = ()
+    fallback: Path | None = None
+
+
+class _Saving:
+    """The folder's writes, surviving a full disk: the first failure stops writing there
+    (the compare goes on), and the document goes to :func:`fallback_path` after every
+    cell instead, so neither the running cell nor those before it are lost."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.failures: list[str] = []
+        self.fallback: Path | None = None
+
+    def _try(self, write: Callable[[], object], what: Path) -> bool:
+        if self.failures:
+            return False
+        try:
+            write()
+        except OSError as exc:
+            self.failures.append(f"cannot write {what}: {exc.strerror or exc}")
+            return False
+        return True
+
+    def results(self, doc: dict[str, Any]) -> None:
+        if self._try(lambda: write_results(self.folder, doc), self.folder / RESULTS):
+            return
+        path = self.fallback or fallback_path("compare")
+        try:
+            write_atomic(path, to_json(doc))
+            self.fallback = path
+        except OSError as exc:
+            self.failures.append(f"cannot write the fallback {path} either: {exc.strerror}")
+
+    def histogram(self, stem: str, result: dict[str, Any]) -> None:
+        self._try(lambda: write_histogram(self.folder, stem, result), self.folder)
+
+    def reports(self, doc: dict[str, Any]) -> None:
+        self._try(lambda: write_reports(self.folder, doc), self.folder)
 
 
 def _now() -> str:
@@ -178,7 +227,8 @@ def run_compare(
     affinity = os.sched_getaffinity(0)
     folder.mkdir(parents=True, exist_ok=True)
     doc = new_document(plan, command)
-    write_results(folder, doc)
+    saving = _Saving(folder)
+    saving.results(doc)
     interrupted = False
     started = time.monotonic()
     # SIGINT/SIGTERM, in a cell or between cells, stop the compare (a second one hurries
@@ -195,8 +245,8 @@ def run_compare(
                     cell, run, command=command, progress=progress, interrupts=interrupts
                 )
                 doc["cells"].append(result)
-                write_results(folder, doc)
-                write_histogram(folder, cell.stem, result)
+                saving.results(doc)
+                saving.histogram(cell.stem, result)
                 if after_cell:
                     after_cell(cell, result)
                 if stop or interrupts.count:
@@ -210,9 +260,11 @@ def run_compare(
     doc["finished_at"] = _now()
     doc["elapsed_s"] = round(time.monotonic() - started, 3)
     doc["repeats"] = repeat_stats(doc)
-    write_results(folder, doc)
-    write_reports(folder, doc)
+    saving.results(doc)
+    saving.reports(doc)
     code = combined_exit_code([exit_code(doc["status"]), *map(result_exit_code, doc["cells"])])
     if interrupted and interrupts.exit_code:
         code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
-    return CompareOutcome(doc, folder, code, interrupted)
+    if saving.failures:
+        code = EXIT_WRITE_FAILED  # as `run`: measured, but not all written where asked
+    return CompareOutcome(doc, folder, code, interrupted, tuple(saving.failures), saving.fallback)

@@ -1,14 +1,23 @@
 """Writing result files: atomically where that is safe, and never over a device.
 
-The rules, checked before any load (:func:`check_file`, :func:`check_folder`) and
-followed when writing (:func:`write_text`):
+Every output (``run --json``/``--out``, ``report -o``, ``diff -o``, the compare and sweep
+folders, the fallback) goes through this module. The rules, checked before any load
+(:func:`check_file`, :func:`check_folder`) and followed when writing (:func:`write_text`,
+:func:`write_atomic`):
 
 - a regular file or a new path is written atomically (a temporary file beside the
   target, fsync, rename), so a reader never sees half a file;
 - a symlink is followed, and its target is what gets written: the link stays;
-- a FIFO or a character device (``/dev/stdout``, ``/proc/self/fd/1``, a terminal)
-  is opened and written through, never replaced by a regular file;
+- a character device (``/dev/null``, ``/dev/full``, a terminal) or a pipe that this
+  process already holds open (``/dev/stdout`` into a pipe, ``/dev/fd/63`` from a shell's
+  ``>(jq .)``) is opened and written through, never replaced by a regular file;
+- any other FIFO is refused: opening it for writing waits for a reader, forever if none
+  comes (deaf to Ctrl-C, the result lost). When writing, a pipe is opened without
+  waiting: one that no process reads fails at once (ENXIO) and the caller falls back;
 - a directory, a block device or a socket is refused.
+
+A file is created as ``open()`` would: mode 0666 less the umask (a request with a
+secret in it stays private under ``umask 077``); a file replaced keeps its own mode.
 
 If writing still fails at the end (a disk that filled during the run), the caller
 writes the result to :func:`fallback_path` instead, so the measurement survives.
@@ -16,6 +25,7 @@ writes the result to :func:`fallback_path` instead, so the measurement survives.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -28,14 +38,13 @@ from typing import Any
 
 from sockbench.errors import ConfigError
 
-FILE_MODE = 0o644
 MIN_FREE_BYTES = 1024 * 1024  # a result with its interval histograms fits easily
 
 
-def _mode(path: str, flag: str) -> int | None:
-    """The file type of ``path`` after following symlinks; None if nothing is there."""
+def _stat(path: str, flag: str) -> os.stat_result | None:
+    """``path``'s status after following symlinks; None if nothing is there."""
     try:
-        return os.stat(path).st_mode
+        return os.stat(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -44,6 +53,56 @@ def _mode(path: str, flag: str) -> int | None:
 
 def _is_stream(mode: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def _held_open(st: os.stat_result) -> bool:
+    """Whether this process holds ``st``'s file open already (its stdout, a shell's
+    ``>(...)``): a pipe whose other end someone set up to read, not a FIFO to wait on."""
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = [0, 1, 2]
+    for fd in fds:
+        try:
+            held = os.fstat(fd)
+        except OSError:
+            continue
+        if (held.st_dev, held.st_ino) == (st.st_dev, st.st_ino):
+            return True
+    return False
+
+
+def refuse_fifo(target: str, flag: str) -> None:
+    """A FIFO this process does not hold open: refused, and why (also ``--log-file``)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return  # nothing there yet, or a failure the caller reports in its own words
+    if stat.S_ISFIFO(st.st_mode) and not _held_open(st):
+        raise ConfigError(
+            f"{flag} {target} is a FIFO that sockbench does not hold open: writing to it "
+            "would wait for a reader, for ever if none comes; give a regular file (or "
+            "/dev/stdout into a pipe)"
+        )
+
+
+def umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the umask."""
+    return 0o666 & ~umask()
 
 
 def _probe_folder(folder: Path, flag: str, target: str) -> None:
@@ -71,7 +130,9 @@ def check_file(target: str, flag: str) -> None:
     """Fail now, before any load, if ``target`` cannot receive a result file."""
     if target == "-":
         return
-    mode = _mode(target, flag)
+    st = _stat(target, flag)
+    refuse_fifo(target, flag)
+    mode = st.st_mode if st is not None else None
     if mode is not None and _is_stream(mode):
         if not os.access(target, os.W_OK):
             raise ConfigError(f"cannot write {flag} {target}: permission denied")
@@ -85,8 +146,8 @@ def check_file(target: str, flag: str) -> None:
 
 def check_folder(target: str, flag: str) -> None:
     """Fail now if ``target`` cannot hold (or become) a folder of result files."""
-    mode = _mode(target, flag)
-    if mode is not None and not stat.S_ISDIR(mode):
+    st = _stat(target, flag)
+    if st is not None and not stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"{flag} {target} exists and is not a folder")
     _probe_folder(Path(os.path.realpath(target)), flag, target)
 
@@ -97,28 +158,47 @@ def write_text(target: str, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    mode = _mode(target, target)
-    if mode is not None and _is_stream(mode):
-        with open(target, "w", encoding="utf-8") as f:
+    st = _stat(target, target)
+    if st is not None and _is_stream(st.st_mode):
+        # Never waits: a pipe that no process reads fails here (ENXIO), and the caller
+        # saves the result elsewhere.
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:
+                raise
+            raise OSError(errno.ENXIO, "no process reads this FIFO", target) from None
+        os.set_blocking(fd, True)
+        with open(fd, "w", encoding="utf-8") as f:
             f.write(text)
         return
-    if mode is not None and not stat.S_ISREG(mode):
-        raise IsADirectoryError(f"{target} is not a regular file")
-    write_atomic(Path(os.path.realpath(target)), text)
+    write_atomic(Path(target), text)
 
 
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    Only for a regular file or a new path: :func:`write_text` decides."""
+    A symlink's target is what is written; anything but a regular file or a new path is
+    never replaced (an OSError instead: :func:`write_text` writes streams through)."""
+    path = Path(os.path.realpath(path))
+    try:
+        existing = os.stat(path)
+    except FileNotFoundError:
+        mode = new_file_mode()
+    else:
+        if not stat.S_ISREG(existing.st_mode):
+            raise FileExistsError(
+                errno.EEXIST, "not a regular file: sockbench never replaces one", str(path)
+            )
+        mode = stat.S_IMODE(existing.st_mode)  # as open() would leave it
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)  # mkstemp makes it owner-only
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-            os.fchmod(f.fileno(), FILE_MODE)  # mkstemp makes it owner-only
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -137,10 +217,10 @@ def write_json(doc: dict[str, Any], target: str) -> None:
     write_text(target, to_json(doc))
 
 
-def fallback_path() -> Path:
-    """Where a result goes when its own path failed: the temp dir, a name never reused."""
+def fallback_path(kind: str = "result") -> Path:
+    """Where a document goes when its own path failed: the temp dir, a name never reused."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return Path(tempfile.gettempdir()) / f"sockbench-result-{stamp}-{os.getpid()}.json"
+    return Path(tempfile.gettempdir()) / f"sockbench-{kind}-{stamp}-{os.getpid()}.json"
 
 
 @dataclass

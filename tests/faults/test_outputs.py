@@ -9,7 +9,6 @@ import os
 import re
 import stat
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,25 +117,6 @@ def test_dev_full_is_written_through_and_never_replaced(target, sockbench) -> No
         assert load_result(fallback)["status"] == "completed"
     finally:
         fallback.unlink()
-
-
-def test_a_fifo_is_written_through(target, sockbench, tmp_path) -> None:
-    probe = target()
-    fifo = tmp_path / "fifo"
-    os.mkfifo(fifo)
-    got: list[str] = []
-
-    def read() -> None:
-        with open(fifo, encoding="utf-8") as f:
-            got.append(f.read())
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    run = _quick(sockbench, probe, "--json", str(fifo), "--out", "")
-    assert run.finish() == 0
-    reader.join(30)
-    assert json.loads(got[0])["status"] == "completed"
-    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_a_symlink_to_stdout_writes_to_stdout(target, sockbench, tmp_path) -> None:
