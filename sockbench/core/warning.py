@@ -21,6 +21,7 @@ class WarningKind(StrEnum):
     EPHEMERAL_PORTS = "ephemeral_ports"
     UNBALANCED = "unbalanced"
     UNSOLICITED = "unsolicited"
+    NOT_TAKEN = "not_taken"  # --mode stream: the peer took less than was written
     IN_FLIGHT = "in_flight"
     UNFINISHED = "unfinished"
     RATE_NOT_KEPT = "rate_not_kept"

@@ -97,6 +97,27 @@ def _unsolicited(facts: Facts) -> int:
     return datagrams.unsolicited if datagrams is not None else 0
 
 
+def _not_taken(facts: Facts) -> tuple[int, int]:
+    """``--mode stream`` over TCP: (bytes the target took, bytes written) in the window,
+    over the streams whose take is known (a sink's count, else what TCP acknowledged)."""
+    tally = facts.tally
+    if tally.datagrams is not None:
+        return 0, 0
+    pairs = zip(tally.client_bytes, tally.client_received, strict=False)
+    known = [(s, r) for s, r in pairs if r is not None]
+    return sum(r for _, r in known), sum(s for s, _ in known)
+
+
+def _not_taken_message(facts: Facts) -> str:
+    took, written = _not_taken(facts)
+    return (
+        f"the target took {took:,} of the {written:,} bytes written in the window "
+        f"({100 * took / written:.1f} %); the rest waited in socket buffers, so the "
+        "throughput counts only what it took (a sockbench sink's count, else what TCP "
+        "acknowledged)"
+    )
+
+
 def _unfinished(facts: Facts) -> int:
     return facts.tally.failed.get("unfinished", 0)
 
@@ -176,6 +197,13 @@ RULES: tuple[Rule[Facts], ...] = (
         ),
         "check the target: it sends more than it is asked (a second reply, or datagrams "
         "of its own)",
+    ),
+    Rule(
+        WarningKind.NOT_TAKEN,
+        lambda f: _not_taken(f)[0] < _not_taken(f)[1],
+        _not_taken_message,
+        "check that the target reads what it is sent, as fast as it is sent; a target that "
+        "stops reading is not measured by bytes written",
     ),
     Rule(
         WarningKind.UNBALANCED,

@@ -55,6 +55,11 @@ CASES: list[tuple[str, dict[str, Any], str, list[int] | None, dict[int, str] | N
      None, None, [(WarningKind.UNBALANCED, "datagram accounting does not balance", "a bug")]),
     ("unsolicited", {"datagrams": DatagramCounts(unsolicited=1234)}, RunStatus.COMPLETED,
      None, None, [(WarningKind.UNSOLICITED, "sent 1,234 datagrams that answer no", "target")]),
+    ("not taken", {"client_bytes": (100, 50, 10), "client_received": (25, None, 10)},
+     RunStatus.COMPLETED, None, None, [
+        (WarningKind.NOT_TAKEN, "took 35 of the 110 bytes written in the window (31.8 %)",
+         "reads what it is sent"),
+    ]),
     ("requests off", {"issued": 5}, RunStatus.COMPLETED, None, None, [
         (WarningKind.UNBALANCED, "request accounting does not balance", "a bug"),
     ]),

@@ -19,6 +19,7 @@ the kernel refused a write, never before each one. See docs/performance.md,
 from __future__ import annotations
 
 import socket
+import struct
 import time
 
 import trio
@@ -30,6 +31,12 @@ from sockbench.engine.io.error_kinds import error_kind
 from sockbench.engine.io.timing import sleep_until_ns
 
 REPORT_WAIT_S = 1.0
+ACK_POLL_S = 0.1  # how often a report's wait looks at what the peer acknowledged
+# Linux's struct tcp_info: __u64 tcpi_bytes_acked at byte 120 (since 4.1).
+_TCP_INFO = getattr(socket, "TCP_INFO", 11)
+_BYTES_ACKED = struct.Struct("=Q")
+_BYTES_ACKED_AT = 120
+_TCP_INFO_LEN = _BYTES_ACKED_AT + _BYTES_ACKED.size
 SETTLE_S = 0.2  # for the last datagrams to reach the server before asking its count
 WRITE_SIZE = 1024 * 1024
 WRITES_PER_CHECKPOINT = 16  # let the worker's other tasks run while the kernel takes it all
@@ -58,24 +65,29 @@ async def tcp_bulk(ctx: ClientContext) -> None:
         send, clock = sock.send, time.monotonic_ns
         offset = writes = 0
         # iperf3's rule: a write belongs to the window it starts in, and none starts
-        # after it, so the sink's count is exactly warm-up + window.
-        while (now := clock()) < end:
-            try:
-                n = send(view[offset:] if offset else view)
-            except BlockingIOError:
-                await trio.lowlevel.wait_writable(sock)
-                continue
-            if now >= start:
-                in_window += n
-            else:
-                before += n
-            offset = (offset + n) % size
-            writes += 1
-            if writes % WRITES_PER_CHECKPOINT == 0:
-                await trio.lowlevel.checkpoint()
+        # after it, so the sink's count is exactly warm-up + window. A peer that stops
+        # reading blocks the wait for room: it ends with the window, not with the drain.
+        with trio.move_on_at(trio_time(end)):
+            while (now := clock()) < end:
+                try:
+                    n = send(view[offset:] if offset else view)
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(sock)
+                    continue
+                if now >= start:
+                    in_window += n
+                else:
+                    before += n
+                offset = (offset + n) % size
+                writes += 1
+                if writes % WRITES_PER_CHECKPOINT == 0:
+                    await trio.lowlevel.checkpoint()
         report = await _stream_report(sock, ctx)
-        if report is not None:
-            received = window_received(report[1], before, in_window)
+        # What the peer took: what the sink read, else (TCP on Linux) what it
+        # acknowledged. Bytes left in socket buffers are not throughput.
+        took = report[1] if report is not None else bytes_acked(sock)
+        if took is not None:
+            received = window_received(took, before, in_window)
             recorder.client_received[ctx.index] = received
             recorder.bytes_received += received
     except OSError as exc:
@@ -90,7 +102,9 @@ async def tcp_bulk(ctx: ClientContext) -> None:
 
 async def _stream_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, int] | None:
     """Half-close and read the sink's ``(reads, bytes)`` until it closes; None when the
-    peer is no sockbench sink (it closes, or says something else) or the drain ends."""
+    peer is no sockbench sink (it closes, or says something else), the drain ends, or
+    the peer acknowledged nothing more for ``REPORT_WAIT_S`` (a target that stopped
+    reading held the run for the whole drain, 10 s past a 5 s window)."""
     sock.shutdown(socket.SHUT_WR)
     data = b""
     with trio.move_on_at(trio_time(ctx.window.drain_end_ns)):
@@ -98,12 +112,45 @@ async def _stream_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, 
             try:
                 chunk = sock.recv(REPORT_MAX + 1)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
+                if not await _readable_while_taken(sock):
+                    return None
                 continue
             if not chunk:
                 return decode_report(data)
             data += chunk
     return None
+
+
+async def _readable_while_taken(sock: socket.socket) -> bool:
+    """Wait for ``sock`` to be readable: True; False once the peer has acknowledged
+    nothing new for ``REPORT_WAIT_S`` (without ``TCP_INFO``, the drain bounds the wait)."""
+    last = bytes_acked(sock)
+    quiet_s = 0.0
+    while True:
+        with trio.move_on_after(ACK_POLL_S):
+            await trio.lowlevel.wait_readable(sock)
+            return True
+        acked = bytes_acked(sock)
+        if acked is None or acked != last:
+            last, quiet_s = acked, 0.0
+        else:
+            quiet_s += ACK_POLL_S
+            if quiet_s >= REPORT_WAIT_S:
+                return False
+
+
+def bytes_acked(sock: socket.socket) -> int | None:
+    """The bytes this TCP client sent that its peer acknowledged (``tcpi_bytes_acked`` of
+    Linux's ``TCP_INFO``, less the SYN; the FIN's one more is past the window's bytes);
+    None where there is none (a Unix stream, another OS)."""
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_LEN)
+    except OSError:
+        return None
+    if len(info) < _TCP_INFO_LEN:
+        return None
+    (acked,) = _BYTES_ACKED.unpack_from(info, _BYTES_ACKED_AT)
+    return max(0, int(acked) - 1)  # less our SYN's sequence number, acknowledged too
 
 
 async def udp_bulk(ctx: ClientContext) -> None:
