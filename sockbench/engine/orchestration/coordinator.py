@@ -34,6 +34,10 @@ from sockbench.engine.worker.run import Window, WorkOrder
 log = logging.getLogger(__name__)
 SERVER_POLL_S = 0.1
 HURRY_GRACE_S = 1.0  # for workers to send what they measured, after a second signal
+#: Past the window's end, its interval and the drain: how long a worker may send nothing
+#: before it counts as failed (stopped, hung in a plugin, its node unreachable).
+SILENCE_GRACE_S = 5.0
+EXIT_GRACE_S = 0.2  # for a worker to exit once its wait is over, before it is killed
 
 
 @dataclass
@@ -53,6 +57,7 @@ class _Run:
     def __init__(self, spec: RunSpec, workers: int, progress: ProgressFn | None) -> None:
         self.load = spec.load
         self.duration_s = spec.sizing.duration_s
+        self.drain_s = spec.load.drain_s if spec.load.drain_s is not None else spec.sizing.timeout_s
         self.status = RunStatus.COMPLETED
         self.stop = trio.Event()
         self.hurry = trio.Event()  # a second signal: cut the shutdown's waits short
@@ -238,12 +243,20 @@ async def _run_workers(
             run.open_window()
             all_connected.set()
 
+    heard: dict[int, int] = {}  # each worker's last message, monotonic ns
+    scopes: dict[int, trio.CancelScope] = {}
+
     async def handle(i: int, link: WorkerLink) -> None:
+        with trio.CancelScope() as scopes[i]:  # cancelled alone when it falls silent
+            await receive_all(i, link)
+
+    async def receive_all(i: int, link: WorkerLink) -> None:
         """Connected, Interval*, Done; or Done alone from a worker stopped while connecting."""
         connected = False
         try:
             while True:
                 message = await link.receive()
+                heard[i] = time.monotonic_ns()
                 if isinstance(message, Connected) and not connected:
                     run.connections += message.connections
                     connected = True
@@ -278,12 +291,33 @@ async def _run_workers(
             await trio.sleep(HURRY_GRACE_S)
         handlers.cancel()
 
+    async def watch_silence() -> None:
+        """Fail a worker that sent nothing for the interval, the drain and a grace past
+        the window's end: the run ends with the others' measurements."""
+        await all_connected.wait()
+        assert run.window is not None
+        quiet_ns = int((run.load.interval_s + run.drain_s + SILENCE_GRACE_S) * 1e9)
+        while True:
+            left = [i for i in scopes if i not in tallies and i not in failed]
+            if not left:
+                return
+            due = {i: max(heard.get(i, 0), run.window.measure_end_ns) + quiet_ns for i in left}
+            now = time.monotonic_ns()
+            for i in (i for i, at in due.items() if at <= now):
+                log.warning("worker %d sent nothing for %.1f s: failed", i, quiet_ns / 1e9)
+                failed.append(i)
+                scopes[i].cancel()
+            await trio.sleep(max(0.0, min(1.0, (min(due.values()) - now) / 1e9)))
+
     async with backend.start(orders) as links, trio.open_nursery() as outer:
         async with trio.open_nursery() as handlers:
             outer.start_soon(forward_stop, links, handlers.cancel_scope)
+            outer.start_soon(watch_silence)
             for i, link in enumerate(links):
                 handlers.start_soon(handle, i, link)
         outer.cancel_scope.cancel()
+        if len(tallies) < len(orders):  # what reported is leaving; the silent had their grace
+            backend.stop_grace_s = min(backend.stop_grace_s, EXIT_GRACE_S)
     # A worker that never reported (cut off by the grace) is as good as failed.
     failed = sorted({*failed, *(i for i in range(len(orders)) if i not in tallies)})
     return tallies, failed
