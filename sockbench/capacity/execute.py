@@ -13,7 +13,13 @@ from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch, Found
 from sockbench.core.spec.capacity import AtRates, SearchOptions, SweepOptions
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
-from sockbench.core.status import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, RunStatus
+from sockbench.core.status import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_WRITE_FAILED,
+    RunStatus,
+)
 from sockbench.core.sweep import search_json
 from sockbench.engine.io.interrupts import Interrupts
 from sockbench.report.numbers import fmt_payload
@@ -44,6 +50,8 @@ class AtRatesOutcome:
     document: dict[str, Any]
     folder: Path | None
     exit_code: int
+    failures: tuple[str, ...] = ()  # writes that failed (a disk that filled)
+    fallback: Path | None = None  # where the document went instead
 
 
 def _curves(workloads: Sequence[Workload], folder: Path | None) -> list[CurveSteps]:
@@ -79,7 +87,7 @@ def run_sweep(
                         break
         doc = steps.write()
     code = EXIT_OK if steps.status == RunStatus.COMPLETED else EXIT_FAILED
-    return AtRatesOutcome(doc, folder, _ended(steps, interrupts, code))
+    return _outcome(doc, steps, interrupts, code)
 
 
 def run_search(
@@ -115,10 +123,19 @@ def run_search(
             codes.append(SEARCH_EXIT_CODES[outcome.found])
         doc = steps.write()
     code = max(codes, default=SEARCH_EXIT_CODES[Found.STOPPED])
-    return AtRatesOutcome(doc, folder, _ended(steps, interrupts, code))
+    return _outcome(doc, steps, interrupts, code)
 
 
-def _ended(steps: Steps, interrupts: Interrupts, code: int) -> int:
+def _outcome(
+    doc: dict[str, Any], steps: Steps, interrupts: Interrupts, code: int
+) -> AtRatesOutcome:
+    """The exit code: a signal's, else a write that failed (74, as ``run``), else ``code``."""
+    saving = steps.saving
+    failures = tuple(saving.failures) if saving is not None else ()
     if steps.status == RunStatus.INTERRUPTED:
-        return interrupts.exit_code or EXIT_INTERRUPTED
-    return code
+        code = interrupts.exit_code or EXIT_INTERRUPTED
+    elif failures:
+        code = EXIT_WRITE_FAILED
+    return AtRatesOutcome(
+        doc, steps.folder, code, failures, saving.fallback if saving is not None else None
+    )

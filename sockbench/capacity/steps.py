@@ -21,7 +21,7 @@ from sockbench.core.sweep import Curve, StepRecord, row_of, sweep_document
 from sockbench.engine.io.interrupts import Interrupts
 from sockbench.engine.orchestration.runner import KeptServer, keep_server, run
 from sockbench.errors import SockbenchError
-from sockbench.report.files import to_json, write_atomic, write_run_folder
+from sockbench.report.files import SurvivingWriter, write_run_folder
 from sockbench.report.numbers import fmt_rate, fmt_us
 from sockbench.report.sweep import write_sweep_reports
 
@@ -80,6 +80,11 @@ class Steps:
     status: str = RunStatus.COMPLETED
     started_at: str = field(default_factory=lambda: _now())
     _started: float = field(default_factory=time.monotonic)
+    saving: SurvivingWriter | None = None  # None: no folder
+
+    def __post_init__(self) -> None:
+        if self.folder is not None:
+            self.saving = SurvivingWriter(self.folder, self.kind)
 
     @property
     def checks(self) -> list[Check]:
@@ -116,11 +121,16 @@ class Steps:
         return judgement
 
     def _save_run(self, curve: CurveSteps, result: Mapping[str, Any], n: int, rate: float) -> str:
-        if self.folder is None or curve.folder is None:
+        """The run's folder, relative to the sweep's ("": not written)."""
+        if self.saving is None or curve.folder is None:
             return ""
         name = f"{n:02d}-{format_rate(rate)}rps"
-        written = write_run_folder(dict(result), str(curve.folder), name)
-        return str(written.relative_to(self.folder))
+        where = curve.folder
+        written: list[Path] = []
+        self.saving.attempt(
+            lambda: written.append(write_run_folder(dict(result), str(where), name)), where / name
+        )
+        return str(written[0].relative_to(self.saving.folder)) if written else ""
 
     def _record(self, curve: CurveSteps, record: StepRecord) -> None:
         curve.records.append(record)
@@ -139,10 +149,13 @@ class Steps:
         )  # fmt: skip
 
     def write(self) -> dict[str, Any]:
+        """The document and its reports, in the folder or (a disk that filled) the
+        document alone in the fallback file."""
         doc = self.document()
-        if self.folder is not None:
-            write_atomic(self.folder / SWEEP_DOCUMENT, to_json(doc))
-            write_sweep_reports(self.folder, doc)
+        if self.saving is not None:
+            folder = self.saving.folder
+            self.saving.document(SWEEP_DOCUMENT, doc)
+            self.saving.attempt(lambda: write_sweep_reports(folder, doc), folder)
         return doc
 
 

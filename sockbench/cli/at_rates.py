@@ -58,4 +58,8 @@ def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object])
     sys.stdout.flush()
     if folder is not None:
         typer.echo(f"results: {folder}", err=True)
+    if outcome.failures:
+        from sockbench.cli.run import ResultNotWritten
+
+        raise ResultNotWritten(list(outcome.failures), outcome.fallback)
     raise typer.Exit(outcome.exit_code)

@@ -110,6 +110,10 @@ def _at_rates(plan: Plan, folder: Path, quiet: bool) -> None:
     outcome = run_cells_at_rates(plan, folder, command=command_line(), say=say)
     sys.stdout.write(render(outcome.document, SweepFormat.TABLE))
     typer.echo(f"results: {folder}")
+    if outcome.failures:
+        from sockbench.cli.run import ResultNotWritten
+
+        raise ResultNotWritten(list(outcome.failures), outcome.fallback)
     raise typer.Exit(outcome.exit_code)
 
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sockbench.compare.folder import RESULTS, write_histogram, write_reports, write_results
+from sockbench.compare.folder import RESULTS, write_histogram, write_reports
 from sockbench.compare.plan import Cell, Plan
 from sockbench.compare.summary import repeat_stats
 from sockbench.core.progress import ProgressFn
@@ -45,7 +45,7 @@ from sockbench.engine.orchestration.runner import RunOutcome
 from sockbench.environment import collect_environment
 from sockbench.errors import SockbenchError
 from sockbench.report.document import COMPARE_SCHEMA
-from sockbench.report.files import fallback_path, to_json, write_atomic
+from sockbench.report.files import SurvivingWriter
 
 
 class RunFn(Protocol):
@@ -78,41 +78,20 @@ class CompareOutcome:
     fallback: Path | None = None
 
 
-class _Saving:
-    """The folder's writes, surviving a full disk: the first failure stops writing there
-    (the compare goes on), and the document goes to :func:`fallback_path` after every
-    cell instead, so neither the running cell nor those before it are lost."""
+class _Saving(SurvivingWriter):
+    """The compare folder's writes (:class:`~sockbench.report.files.SurvivingWriter`)."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.failures: list[str] = []
-        self.fallback: Path | None = None
-
-    def _try(self, write: Callable[[], object], what: Path) -> bool:
-        if self.failures:
-            return False
-        try:
-            write()
-        except OSError as exc:
-            self.failures.append(f"cannot write {what}: {exc.strerror or exc}")
-            return False
-        return True
+        super().__init__(folder, "compare")
 
     def results(self, doc: dict[str, Any]) -> None:
-        if self._try(lambda: write_results(self.folder, doc), self.folder / RESULTS):
-            return
-        path = self.fallback or fallback_path("compare")
-        try:
-            write_atomic(path, to_json(doc))
-            self.fallback = path
-        except OSError as exc:
-            self.failures.append(f"cannot write the fallback {path} either: {exc.strerror}")
+        self.document(RESULTS, doc)
 
     def histogram(self, stem: str, result: dict[str, Any]) -> None:
-        self._try(lambda: write_histogram(self.folder, stem, result), self.folder)
+        self.attempt(lambda: write_histogram(self.folder, stem, result), self.folder)
 
     def reports(self, doc: dict[str, Any]) -> None:
-        self._try(lambda: write_reports(self.folder, doc), self.folder)
+        self.attempt(lambda: write_reports(self.folder, doc), self.folder)
 
 
 def _now() -> str:

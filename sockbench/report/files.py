@@ -32,6 +32,7 @@ import stat
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,41 @@ def fallback_path(kind: str = "result") -> Path:
     """Where a document goes when its own path failed: the temp dir, a name never reused."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return Path(tempfile.gettempdir()) / f"sockbench-{kind}-{stamp}-{os.getpid()}.json"
+
+
+class SurvivingWriter:
+    """A folder's writes, surviving a full disk: the first failure stops writing there
+    (the work goes on), and its document goes to :func:`fallback_path` after every step
+    instead, so neither the step that was running nor those before it are lost."""
+
+    def __init__(self, folder: Path, kind: str) -> None:
+        self.folder = folder
+        self.kind = kind
+        self.failures: list[str] = []
+        self.fallback: Path | None = None
+
+    def attempt(self, write: Callable[[], object], what: Path) -> bool:
+        """``write()``, unless an earlier write failed; False when it did not happen."""
+        if self.failures:
+            return False
+        try:
+            write()
+        except OSError as exc:
+            self.failures.append(f"cannot write {what}: {exc.strerror or exc}")
+            return False
+        return True
+
+    def document(self, name: str, doc: dict[str, Any]) -> None:
+        """``FOLDER/name``, or once writing there failed, the fallback file."""
+        path = self.folder / name
+        if self.attempt(lambda: write_atomic(path, to_json(doc)), path):
+            return
+        fallback = self.fallback or fallback_path(self.kind)
+        try:
+            write_atomic(fallback, to_json(doc))
+            self.fallback = fallback
+        except OSError as exc:
+            self.failures.append(f"cannot write the fallback {fallback} either: {exc.strerror}")
 
 
 @dataclass

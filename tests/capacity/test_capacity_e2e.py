@@ -94,6 +94,7 @@ def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path, batch
     assert (folder / "report.html").exists() and (folder / "summary.csv").exists()
 
 
+@pytest.mark.solo  # measures the generator against its own CPU: a test beside it takes that
 def test_a_generator_limit_is_never_a_capacity(knee_server: Start, tmp_path: Path) -> None:
     """A target good for far more, a generator good for under 2k req/s: no capacity is
     claimed, the steps the generator could not offer are invalid, and it exits 1."""
