@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
 
 CONNECT_TIMEOUT_S = 10.0
+PROGRESS_S = 2.0  # first connects slower than this are said on stderr
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +140,27 @@ async def connect_stream(
 async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | None:
     """A client's first connect: wait for its turn in the ramp, try once, tell the gate.
 
+    The try, its wait for a free connect slot included, ends :data:`CONNECT_TIMEOUT_S`
+    after the client's turn or the worker's last connect, whichever came later: clients
+    that cannot connect hold the start for that long at most, not that long per batch of
+    the connectors' size, while a target that keeps accepting is given all the time it
+    takes. While connects take longer than :data:`PROGRESS_S`, a line on stderr says how
+    far they got.
+
     None: the attempt failed (counted); the caller tells the lifecycle
     (:meth:`~ConnectionLifecycle.connect_failed`) and :func:`reconnect` does what it says.
     """
+    starts_clock = not gate.origin_ns and not gate.ramped
     await gate.turn(ctx.start_ns)
+    if starts_clock:
+        trio.lowlevel.spawn_system_task(_say_connect_progress, ctx, gate)
     recorder = ctx.recorder
-    recorder.connect_span.attempt(time.monotonic_ns())
-    sock = await _attempt(ctx)
+    span = recorder.connect_span
+    span.attempt(time.monotonic_ns())
+    # Until the worker's last connect, or this client's turn, had CONNECT_TIMEOUT_S:
+    # once nothing connected for that long, the rest fail at once (and retry in the run).
+    quiet_since_ns = max(span.last_ns, gate.origin_ns + ctx.start_ns)
+    sock = await _attempt(ctx, trio_time(quiet_since_ns + int(CONNECT_TIMEOUT_S * 1e9)))
     if sock is not None:
         recorder.connect_span.up(time.monotonic_ns())
     gate.attempted()
@@ -167,13 +183,16 @@ async def reconnect(
     return None
 
 
-async def _attempt(ctx: ClientContext) -> socket.socket | None:
-    """One connect, counted: its time and the connection, or its error's kind."""
+async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.socket | None:
+    """One connect, counted: its time and the connection, or its error's kind.
+    ``deadline`` (trio's clock) bounds the wait for a connect slot and the connect
+    together (a ``connect_timeout``); without one, the connect alone has its timeout."""
     recorder = ctx.recorder
     try:
-        async with ctx.limiter:
-            with trio.fail_after(CONNECT_TIMEOUT_S):
-                sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+        with trio.fail_at(float("inf") if deadline is None else deadline):
+            async with ctx.limiter:
+                with trio.fail_after(CONNECT_TIMEOUT_S):
+                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
     except (OSError, trio.TooSlowError) as exc:
         kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
         recorder.error(kind, time.monotonic_ns())
@@ -181,6 +200,47 @@ async def _attempt(ctx: ClientContext) -> socket.socket | None:
     recorder.connect.record((connect_ns + 500) // 1000)
     recorder.connections += 1
     return sock
+
+
+async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
+    """While this worker's first connects take long, say every :data:`PROGRESS_S` how many
+    connected and how many failed, by kind; once they end, say it once more if any failed."""
+    recorder, total = ctx.recorder, ctx.window.clients
+    started = time.monotonic()
+    said = False
+    while not gate.all_attempted.is_set():
+        with trio.move_on_after(PROGRESS_S):
+            await gate.all_attempted.wait()
+        if gate.all_attempted.is_set():
+            break
+        failed = sum(recorder.warmup_errors.values())
+        _say(
+            f"connecting: {recorder.connections} of {total} clients connected, "
+            f"{failed} failed{_kinds(recorder)} after {time.monotonic() - started:.0f} s "
+            f"(a connect waits up to {CONNECT_TIMEOUT_S:g} s)"
+        )
+        said = True
+    failed = total - recorder.connections
+    if failed and (said or 2 * failed >= total):
+        _say(
+            f"warning: {recorder.connections} of {total} clients connected "
+            f"in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target took no "
+            "more (out of descriptors, a full backlog, a firewall), or this machine could "
+            "open no more (too_many_open_files, no_ephemeral_port); the others keep trying "
+            "during the run, their failures counted; use fewer --clients or raise the limits"
+        )
+
+
+def _kinds(recorder: WorkerRecorder) -> str:
+    kinds = recorder.warmup_errors.most_common(3)
+    return f" ({', '.join(f'{kind} {n}' for kind, n in kinds)})" if kinds else ""
+
+
+def _say(line: str) -> None:
+    try:
+        print(f"sockbench: {line}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr is gone: the run goes on
+        pass
 
 
 def open_datagram(
