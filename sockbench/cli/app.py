@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from sockbench import __version__
 from sockbench.core.status import EXIT_BROKEN_PIPE
-from sockbench.errors import SockbenchError
+from sockbench.errors import ConfigError, SockbenchError
 
 
 class OutputClosed(Exception):
@@ -119,7 +119,14 @@ def setup_logging(verbose: object, log_file: object) -> None:
         from sockbench.report.files import refuse_fifo
 
         refuse_fifo(str(log_file), "--log-file")  # opening one would wait for a reader
-        file_handler = logging.FileHandler(str(log_file), encoding="utf-8")
+        try:
+            file_handler = logging.FileHandler(str(log_file), encoding="utf-8")
+        except (OSError, ValueError) as exc:  # a folder, a missing folder, a read-only mount
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ConfigError(
+                f"--log-file {str(log_file)!r}: cannot open it ({reason}); give a file in a "
+                "folder you can write"
+            ) from None
         file_handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )

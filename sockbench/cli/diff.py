@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
-import typer
-
 from sockbench.cli.app import app
 from sockbench.cli.params import declare
+from sockbench.cli.report import check_output, write_output
 
 
 # Unknown options pass as paths, so `--vs` reaches the command (core.spec.diff.split_sides).
@@ -19,19 +16,15 @@ def diff(values: dict[str, object], spelled: dict[str, str]) -> None:
     from sockbench.core.spec.diff import parse_diff
     from sockbench.report import diff as diff_report
     from sockbench.report import load
-    from sockbench.report.files import check_file, write_text
+    from sockbench.report.document import reading
 
     spec = parse_diff(values)  # checks --format and the sides
     options = spec.options
-    if options.output is not None:
-        check_file(options.output, "-o")  # as report -o: never over a device or a FIFO
+    check_output(options.output)
     docs_a, docs_b = [load(p) for p in spec.a], [load(p) for p in spec.b]
-    if not options.force:
-        diff_report.check_comparable(docs_a, docs_b)
-    names = (diff_report.describe_side(spec.a), diff_report.describe_side(spec.b))
-    text = diff_report.render(docs_a, docs_b, names, options.fmt)
-    if options.output is None or options.output == "-":
-        sys.stdout.write(text)
-    else:
-        write_text(options.output, text)
-        typer.echo(f"wrote {options.output}", err=True)
+    with reading(" vs ".join((", ".join(spec.a), ", ".join(spec.b)))):
+        if not options.force:
+            diff_report.check_comparable(docs_a, docs_b)
+        names = (diff_report.describe_side(spec.a), diff_report.describe_side(spec.b))
+        text = diff_report.render(docs_a, docs_b, names, options.fmt)
+    write_output(options.output, text)

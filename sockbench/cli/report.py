@@ -8,7 +8,15 @@ import typer
 
 from sockbench.cli.app import app
 from sockbench.cli.params import declare
+from sockbench.core.status import EXIT_WRITE_FAILED
 from sockbench.errors import SockbenchError
+
+
+class NotWritten(SockbenchError):
+    """The report was rendered but writing it failed (``-o /dev/full``, a disk that
+    filled): one line, and the exit code of a result that could not be written."""
+
+    exit_code = EXIT_WRITE_FAILED
 
 
 @app.command()
@@ -17,21 +25,34 @@ def report(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Re-render a saved result or compare folder without re-running it."""
     from sockbench.core.spec.report import parse_report
     from sockbench.report import load, render
-    from sockbench.report.files import check_file, write_text
+    from sockbench.report.document import reading
 
     options = parse_report(values)  # checks --format
     path, output = options.path, options.output
+    check_output(output)
+    doc = load(path)
+    with reading(path):  # the schema matched but the content is damaged
+        text = render(doc, options.fmt)
+    write_output(output, text)
+
+
+def check_output(output: str | None) -> None:
+    """``-o`` can receive a file: checked before anything is read or rendered."""
+    from sockbench.report.files import check_file
+
     if output is not None:
         check_file(output, "-o")
-    doc = load(path)
-    try:
-        text = render(doc, options.fmt)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        # The schema matched but the content is damaged (edited or truncated by hand).
-        what = f"{type(exc).__name__}: {exc}"
-        raise SockbenchError(f"{path}: not a complete sockbench result ({what})") from None
+
+
+def write_output(output: str | None, text: str) -> None:
+    """``text`` to stdout, or to ``-o`` by report.files' rules; a failure is one line."""
+    from sockbench.report.files import write_text
+
     if output is None or output == "-":
         sys.stdout.write(text)
-    else:
+        return
+    try:
         write_text(output, text)
-        typer.echo(f"wrote {output}", err=True)
+    except OSError as exc:
+        raise NotWritten(f"cannot write -o {output}: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {output}", err=True)

@@ -20,12 +20,15 @@ the value in seconds.
 
 from __future__ import annotations
 
+import difflib
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sockbench.core.kinds import ERROR_KINDS, is_error_kind
 from sockbench.core.metrics import Metric, View, check_names, lookup, metric
 from sockbench.core.units import parse_microseconds, parse_number
 from sockbench.errors import ConfigError
@@ -108,7 +111,28 @@ def _metric(name: str, expr: str) -> Metric:
     found = lookup(name)
     if found is None or View.CHECK not in found.views:
         raise ConfigError(f"--check {expr!r}: unknown metric {name!r}; use {check_names()}")
+    family, dot, kind = found.name.partition(".")
+    if family == "errors" and dot and not is_error_kind(kind):
+        # A typo (errors.timout) would read 0 and pass every run.
+        close = difflib.get_close_matches(kind, sorted(ERROR_KINDS), n=1)
+        hint = f"did you mean errors.{close[0]}? " if close else ""
+        raise ConfigError(
+            f"--check {expr!r}: unknown error kind {kind!r}; {hint}kinds are "
+            f"{', '.join(sorted(ERROR_KINDS))} (or an errno name, like econnreset)"
+        )
     return found
+
+
+def _threshold(threshold: float, expr: str) -> float:
+    """A threshold a measured value can be compared with: finite, not negative."""
+    if not math.isfinite(threshold):
+        raise ConfigError(f"--check {expr!r}: the threshold must be a finite number")
+    if threshold < 0:
+        raise ConfigError(
+            f"--check {expr!r}: the threshold is negative, and no measured value is; "
+            "the check could never pass (or never fail)"
+        )
+    return threshold
 
 
 def parse_check(expr: str) -> Check:
@@ -129,6 +153,7 @@ def parse_check(expr: str) -> Check:
         threshold = _fraction(text, expr)
     else:
         threshold = parse_number(text, flag)
+    _threshold(threshold, expr)
     return Check(expr.strip(), found.name, op, threshold, unit, threshold_us)
 
 

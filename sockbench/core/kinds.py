@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import StrEnum
 
 
@@ -34,3 +35,25 @@ class Arrival(StrEnum):
 
     UNIFORM = "uniform"  # evenly spaced: exactly 1/rate apart over the run
     POISSON = "poisson"  # independent: exponential gaps, a Poisson process of the rate
+
+
+#: The kinds of error a result counts (``totals.errors``, ``--check 'errors.KIND ...'``):
+#: how a request ended without a valid reply (core/exchange.py), how a connection or a
+#: send failed (engine/io/error_kinds.py names an errno; one it does not name is counted
+#: as errno's own name, lower case: :data:`ERRNO_KINDS`).
+ERROR_KINDS = frozenset(
+    {
+        # a request's end (core/exchange.py)
+        "timeout", "unfinished", "lost", "mismatch", "protocol_error", "aborted",
+        # a connection's or a send's failure (engine/io/error_kinds.py, engine/clients)
+        "closed", "reset", "refused", "broken_pipe", "no_ephemeral_port", "address_in_use",
+        "too_many_open_files", "no_buffer_space", "unreachable", "no_such_socket",
+        "backlog_full", "connect_timeout", "send_buffer_full", "no_report", "oserror",
+    }
+)  # fmt: skip
+ERRNO_KINDS = frozenset(name.lower() for name in errno.errorcode.values())
+
+
+def is_error_kind(name: str) -> bool:
+    """Whether a result can count errors of kind ``name`` (``errors.timout`` cannot)."""
+    return name in ERROR_KINDS or name in ERRNO_KINDS

@@ -50,7 +50,7 @@ def parse_count(value: object, flag: str = "count") -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     number = _scaled(value, flag, _COUNT_UNITS, COUNT_FORMS)
-    if number != int(number):
+    if not math.isfinite(number) or number != int(number):
         raise _invalid(flag, value, COUNT_FORMS)
     return int(number)
 

@@ -9,10 +9,14 @@ run and a 24-cell sweep take the same code path and look alike.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 
 from sockbench.core.metrics import get as get
 from sockbench.core.schemas import COMPARE_SCHEMA as COMPARE_SCHEMA
@@ -52,6 +56,8 @@ def load(path: str | Path) -> dict[str, Any]:
         raise SockbenchError(
             f"{target}: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from exc
+    except RecursionError:  # a result is a few levels deep; thousands are no result
+        raise SockbenchError(f"{target}: JSON nested too deeply to be a sockbench result") from None
     if not isinstance(doc, dict):
         raise SockbenchError(f"{target}: expected a JSON object, got {type(doc).__name__}")
     schema = doc.get("schema")
@@ -70,6 +76,12 @@ def _read_result_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
 def _read_compare_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
     if not isinstance(doc.get("cells"), list):
         raise SockbenchError(f"{source}: a {COMPARE_SCHEMA} document needs a list of cells")
+    for i, cell in enumerate(doc["cells"]):
+        if not isinstance(cell, dict):
+            raise SockbenchError(
+                f"{source}: cell {i} is {type(cell).__name__}, not a result object; "
+                "the document is damaged"
+            )
     return doc
 
 
@@ -86,6 +98,28 @@ READERS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
     COMPARE_SCHEMA: _read_compare_1,
     SWEEP_SCHEMA: _read_sweep_1,
 }
+
+
+#: What a renderer raises on a document whose schema matched but whose content is
+#: damaged (edited or truncated by hand): a wrong type, a missing key, an undecodable
+#: histogram (hdrh's and zlib's errors), nesting deeper than Python recurses.
+DAMAGED: tuple[type[BaseException], ...] = (
+    KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
+    RecursionError, zlib.error, HdrCookieException, HdrLengthException,
+    HdrHistogramSettingsException,
+)  # fmt: skip
+
+
+@contextmanager
+def reading(what: object) -> Iterator[None]:
+    """Turn a damaged document's failure while it is read or rendered into one line."""
+    try:
+        yield
+    except DAMAGED as exc:
+        detail = _one_line(exc)[:200]
+        raise SockbenchError(
+            f"{what}: not a complete sockbench result ({type(exc).__name__}: {detail})"
+        ) from None
 
 
 def _one_line(exc: BaseException) -> str:

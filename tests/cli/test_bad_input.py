@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import stat
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
+
+FIXTURE = "tests/report/fixtures/result-tcp.json"
+COMPARE_FIXTURE = "tests/report/fixtures/compare-small"
 
 
 def _sockbench(cmd: list[str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -181,6 +189,38 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
             ["compare", "--capacity", "p99 < 1ms", "--rate-min", "5k", "--rate-max", "1k"],
             "--rate-max 1000 is below",
         ),
+        # issue 33: tracebacks (non-finite counts, a NaN drain after the server started,
+        # an unopenable log file), unbounded value sizes, checks that could never fail
+        # or never pass, and a server open to other hosts
+        (["run", "-c", "inf"], "invalid value for '--clients': 'inf'"),
+        (["run", "-c", "nan"], "invalid value for '--clients': 'nan'"),
+        (["run", "--seed", "inf"], "invalid value for '--seed': 'inf'"),
+        (["run", "--drain", "nan"], "--drain must be a finite number"),
+        (["run", "--drain", "1e9"], "--drain 1e+09 s is over the limit of 3600 s"),
+        (["run", "--log-file", "/"], "--log-file '/': cannot open it (is a directory)"),
+        (["run", "--log-file", "/nonexistent/x.log"], "cannot open it (no such file"),
+        (["serve", "--log-file", "/"], "--log-file '/': cannot open it"),
+        (["search", "--slo", "p99 < 1ms", "--log-file", "/"], "--log-file '/': cannot open"),
+        (
+            ["run", "--protocol", "redis", "--value-size", "100g"],
+            "--value-size 107374182400 is over the stream message limit of 16 MiB",
+        ),
+        (["run", "--protocol", "memcache", "--value-size", "17m"], "limit of 16 MiB"),
+        (["compare", "--payload", "64,100g"], "--payload 107374182400 is over the stream"),
+        (
+            ["run", "--check", "errors.timout == 0"],
+            "unknown error kind 'timout'; did you mean errors.timeout?",
+        ),
+        (["search", "--slo", "errors.refussed < 1"], "unknown error kind 'refussed'"),
+        (["run", "--check", "p99 < -1ms"], "the threshold is negative"),
+        (["run", "--check", "rps >= nan"], "the threshold must be a finite number"),
+        (["run", "--check", "loss < inf%"], "the threshold must be a finite number"),
+        (["serve", "--bind", "0.0.0.0:0"], "--bind 0.0.0.0 listens on every interface"),
+        (["serve", "--bind", "[::]:0"], "--bind :: listens on every interface"),
+        (["serve", "--proto", "udp", "--bind", "0.0.0.0:0"], "pass --allow-remote"),
+        (["serve", "--bind", "192.0.2.1:0"], "192.0.2.1 listens on a non-loopback address"),
+        (["diff", FIXTURE, FIXTURE, "-o", "/"], "-o / is a folder; give a file name"),
+        (["diff", FIXTURE, FIXTURE, "-o", "/proc/sockbench-x.md"], "cannot write -o"),
     ],
 )
 def test_out_of_bounds_input_is_one_line_and_exit_2(
@@ -234,3 +274,91 @@ def test_report_output_to_a_bad_path(sockbench_cmd: list[str], tmp_path, where: 
     proc = _sockbench(sockbench_cmd, "report", fixture, "-o", str(out))
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def _in_process(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[object, list[str]]:
+    """``sockbench ARGS`` in this process: its exit code and its stderr's lines."""
+    from sockbench.cli import main
+
+    monkeypatch.setattr("sys.argv", ["sockbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    return exit_.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+def _damaged(tmp_path: Path, name: str, change: Callable[[dict[str, Any]], object]) -> str:
+    source = COMPARE_FIXTURE + "/results.json" if name.startswith("compare") else FIXTURE
+    doc = json.loads(Path(source).read_text(encoding="utf-8"))
+    change(doc)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def _corrupt_histogram(doc: dict[str, Any]) -> None:
+    doc["latency_us"]["histogram"] = doc["latency_us"]["histogram"][:60]
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "command", "message"),
+    [
+        ("histogram", _corrupt_histogram, ["report", "-f", "html"], "not a complete sockbench"),
+        ("histogram", _corrupt_histogram, ["report", "-f", "hgrm"], "HdrLengthException"),
+        ("compare-int", lambda d: d.update(cells=[1, "x"]), ["diff", COMPARE_FIXTURE], "cell 0"),
+        ("compare-list", lambda d: d.update(cells=[[]]), ["report"], "cell 0 is list"),
+        (
+            "compare-junk",
+            lambda d: d["cells"][0].update(cell={"model": "m", "clients": "abc"}),
+            ["diff", COMPARE_FIXTURE],
+            "not a complete sockbench result (ValueError",
+        ),
+    ],
+)
+def test_a_damaged_document_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    change: Callable[[dict[str, Any]], object],
+    command: list[str],
+    message: str,
+) -> None:
+    path = _damaged(tmp_path, name, change)
+    code, lines = _in_process([*command, path], monkeypatch, capsys)
+    assert code == 2, lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("sockbench: error: ")
+    assert message in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("command", [["report"], ["diff", FIXTURE]])
+def test_deeply_nested_json_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    path = tmp_path / "deep.json"
+    depth = 100_000  # past Python's recursion limit: json.loads raised RecursionError
+    path.write_text('{"schema": "sockbench.result/1", "x": ' + "[" * depth + "]" * depth + "}")
+    code, lines = _in_process([*command, str(path)], monkeypatch, capsys)
+    assert code == 2, lines
+    assert lines == [f"sockbench: error: {path}: JSON nested too deeply to be a sockbench result"]
+
+
+@pytest.mark.skipif(
+    not os.path.exists("/dev/full") or not stat.S_ISCHR(os.stat("/dev/full").st_mode),
+    reason="needs /dev/full",
+)
+@pytest.mark.parametrize("command", [["report", FIXTURE], ["diff", FIXTURE, FIXTURE]])
+def test_output_onto_a_full_device_is_one_line_and_exit_74(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """ENOSPC while writing ``-o``: one line and 74, the code of a result not written; and
+    the device is written through, never replaced (diff's -o used to rename over it)."""
+    code, lines = _in_process([*command, "-o", "/dev/full"], monkeypatch, capsys)
+    assert code == 74, lines
+    assert lines == ["sockbench: error: cannot write -o /dev/full: No space left on device"]
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sockbench.core import bounds
 from sockbench.errors import ConfigError
 
 KEY_PATTERNS = ("R", "S", "G")
@@ -59,12 +60,13 @@ def check_key_options(key_space: int, key_pattern: str, value_size: int) -> None
         )
     if value_size < 1:
         raise ConfigError(f"--value-size must be at least 1 byte, got {value_size}")
+    bounds.stream_message(value_size, "--value-size")  # every SET builds a value this big
 
 
 def value_bytes(size: int) -> bytes:
     """A printable value, so a server's logs and MONITOR stay readable."""
     alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789"
-    return bytes(alphabet[i % len(alphabet)] for i in range(size))
+    return (alphabet * (size // len(alphabet) + 1))[:size]
 
 
 class CommandMix:

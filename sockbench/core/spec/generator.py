@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sockbench.core.spec.option import RUN_COMPARE, option, switch, text
+from sockbench.core.spec.option import (
+    RUN_COMPARE,
+    RUN_SERVE,
+    Option,
+    declare,
+    field_of,
+    option,
+    switch,
+    text,
+)
 from sockbench.errors import ConfigError
 
 #: ``--workers auto``
@@ -46,6 +55,15 @@ def _cluster(value: object, flag: str) -> str | None:
     return given
 
 
+#: run's target and serve's --bind (:mod:`sockbench.core.spec.serve`): one declaration.
+ALLOW_REMOTE: Option[bool] = declare(
+    False, "--allow-remote",
+    help="allow a non-loopback target, or serve --bind on an address other hosts reach "
+    "(you must own them)",
+    parse=switch, commands=RUN_SERVE,
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Generator:
     workers: int | None = option(
@@ -74,10 +92,7 @@ class Generator:
         False, "--busy-poll",
         help="the pump spins instead of sleeping: lowest latency, a full core", parse=switch,
     )  # fmt: skip
-    allow_remote: bool = option(
-        False, "--allow-remote", help="allow a non-loopback target (you must own it)",
-        parse=switch,
-    )  # fmt: skip
+    allow_remote: bool = field_of(ALLOW_REMOTE)
     force: bool = option(
         False, "--force", help="allow more than 4 workers per CPU", parse=switch,
         commands=RUN_COMPARE,

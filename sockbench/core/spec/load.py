@@ -78,6 +78,7 @@ class Load:
     drain_s: float | None = option(
         None, "--drain", help="seconds to follow the window's open requests after it",
         parse=optional(parse_seconds), minimum=0, default_help="--timeout",
+        bound=bounds.seconds_within(bounds.MAX_TIMEOUT_S, zero_ok=True),
     )  # fmt: skip
     mode: Workload = option(
         Workload.ECHO, "--mode",

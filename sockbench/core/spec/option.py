@@ -14,6 +14,7 @@ keyed by its name.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
@@ -140,6 +141,8 @@ class Option(Generic[T]):
             raise ConfigError(f"{flag} must be at least {self.minimum:g}, got {value:g}")
         if self.bound is not None:
             self.bound(value, flag)
+        if not math.isfinite(value):  # nan passes every comparison; inf overflows an int
+            raise ConfigError(f"{flag} must be a finite number, got {value}")
 
 
 class How(TypedDict, total=False):

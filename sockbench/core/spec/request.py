@@ -24,6 +24,7 @@ from sockbench.core.units import parse_count, parse_size
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
 PAYLOAD: Option[int] = declare(
     64, "--payload", help="message size: 64, 1k, 64KiB", parse=parse_size, minimum=1,
+    bound=bounds.stream_message,  # a datagram's lower limit: rules.check_sizes
 )  # fmt: skip
 
 
@@ -78,8 +79,9 @@ class Request:
         parse=_key_pattern,
     )  # fmt: skip
     value_size: int = option(
-        32, "--value-size", help="redis/memcache: bytes per value", parse=parse_size, minimum=1
-    )
+        32, "--value-size", help="redis/memcache: bytes per value", parse=parse_size, minimum=1,
+        bound=bounds.stream_message,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

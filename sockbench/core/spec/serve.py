@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.machine import Machine
+from sockbench.core.spec.generator import ALLOW_REMOTE
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.option import (
     NONE,
@@ -14,6 +16,7 @@ from sockbench.core.spec.option import (
     Names,
     check_names,
     choice_of,
+    field_of,
     option,
     optional,
     parse_record,
@@ -23,6 +26,7 @@ from sockbench.core.spec.option import (
 from sockbench.core.spec.output import Output
 from sockbench.core.spec.server import DEFAULT_MODEL, BuiltIn, ServerOptions
 from sockbench.endpoints import Endpoint, Proto, parse_bind
+from sockbench.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class ServeOptions:
         ServerBehaviour.ECHO, "--behaviour", help="echo, or sink (read and discard)",
         parse=choice_of(ServerBehaviour), choices=values_of(ServerBehaviour), commands=SERVE,
     )  # fmt: skip
+    allow_remote: bool = field_of(ALLOW_REMOTE)
 
 
 #: The records ``serve`` takes its options from, in the order ``serve --help`` lists them.
@@ -58,6 +63,7 @@ def validate_serve(
     serve = parse_record(ServeOptions, values, "serve", names, spelled)
     proto = load.proto or Proto.TCP
     endpoint = parse_bind(serve.bind or default_bind(proto, machine), proto)
+    check_bind(endpoint, allow_remote=serve.allow_remote)
     server = BuiltIn(
         chosen.server_model or DEFAULT_MODEL,
         serve.behaviour,
@@ -65,6 +71,20 @@ def validate_serve(
         chosen.server_processes,
     )
     return ServeSpec(server, endpoint, parse_record(Output, values, "serve", names, spelled))
+
+
+def check_bind(endpoint: Endpoint, *, allow_remote: bool) -> None:
+    """A server binds loopback unless ``--allow-remote``: an echo server other hosts reach
+    (over UDP, a reflector that answers forged sources) is not a benchmark's to open."""
+    if endpoint.proto.is_unix or allow_remote:
+        return
+    address = ipaddress.ip_address(endpoint.host)
+    if not address.is_loopback:
+        where = "every interface" if address.is_unspecified else "a non-loopback address"
+        raise ConfigError(
+            f"--bind {endpoint.host} listens on {where}, where other hosts reach it; bind "
+            "127.0.0.1 or ::1, or pass --allow-remote if you mean to serve them"
+        )
 
 
 def default_bind(proto: Proto, machine: Machine) -> str:
