@@ -11,14 +11,38 @@ looks at :attr:`Interrupts.count`. Trio leaves a non-default SIGINT handler alon
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import FrameType
 
 import trio
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STUCK_S = 1.0  # a loop that has not seen a signal in this long is stuck in someone's code
+
+
+class LoopStuck(Exception):
+    """Raised by a later signal into the code that kept the run's loop from seeing the
+    first one (a plugin looping in ``check_reply``): the protocol guard stops the worker
+    there, names the code, and the run writes what it measured."""
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+#: Where sockbench, Python and its packages live ("<frozen ...>" too): not a plugin.
+_OWN = ("<", *(os.path.join(p, "") for p in (_PACKAGE, sys.prefix, sys.base_prefix)))
+
+
+def _in_foreign_code(frame: FrameType | None, depth: int = 64) -> bool:
+    """Whether code of none of sockbench, Python or its packages (a plugin) is on the stack."""
+    while frame is not None and depth:
+        if not frame.f_code.co_filename.startswith(_OWN):
+            return True
+        frame, depth = frame.f_back, depth - 1
+    return False
 
 
 class Interrupts:
@@ -27,6 +51,8 @@ class Interrupts:
     def __init__(self) -> None:
         self.received: list[int] = []
         self._wake: Callable[[int], None] | None = None
+        self._seen = 0  # signals the loop has handled
+        self._at: list[float] = []  # when each came
 
     @property
     def count(self) -> int:
@@ -39,8 +65,17 @@ class Interrupts:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
-        if self._wake is not None:
-            self._wake(len(self.received))
+        self._at.append(time.monotonic())
+        if self._wake is None:
+            return
+        self._wake(self.count)
+        stuck_s = self._at[-1] - self._at[self._seen] if self._seen < self.count - 1 else 0.0
+        if stuck_s >= STUCK_S and _in_foreign_code(frame):
+            # The loop never ran an earlier signal's callback: it is stuck in the plugin this
+            # handler interrupted. Raise there; the loop's next turn sees every signal.
+            raise LoopStuck(
+                f"stopped by a signal after {stuck_s:.1f} s in which the run could not act on it"
+            )
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[Interrupts]:
@@ -60,10 +95,15 @@ class Interrupts:
         """Call ``callback(count)`` in the current trio loop for each signal, and once at
         once for signals that came before the loop started listening."""
         token = trio.lowlevel.current_trio_token()
-        self._wake = lambda n: token.run_sync_soon(callback, n)
+
+        def seen(n: int) -> None:
+            self._seen = max(self._seen, n)
+            callback(n)
+
+        self._wake = lambda n: token.run_sync_soon(seen, n)
         try:
             for n in range(1, self.count + 1):
-                callback(n)
+                seen(n)
             yield
         finally:
             self._wake = None
