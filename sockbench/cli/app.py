@@ -76,7 +76,7 @@ def main() -> None:
         _quiet_stdout()
         sys.exit(closed.code)
     except SockbenchError as exc:
-        print(f"sockbench: error: {exc}", file=sys.stderr)
+        print(f"sockbench: error: {_one_line(str(exc))}", file=sys.stderr)
         sys.exit(exc.exit_code)
     except typer.Abort:
         print("sockbench: interrupted", file=sys.stderr)
@@ -88,9 +88,17 @@ def main() -> None:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `sockbench`: show the help
             print(exc.format_message(), file=sys.stderr)
             sys.exit(2)
-        print(f"sockbench: error: {exc.format_message()}", file=sys.stderr)
+        print(f"sockbench: error: {_one_line(exc.format_message())}", file=sys.stderr)
         sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(message: str) -> str:
+    """The message on one line, whatever the user typed into it (``report $'a\rb'``):
+    a line break in it is escaped, as ``repr`` writes it."""
+    if len(f"{message}x".splitlines()) == 1:
+        return message
+    return "".join(repr(ch)[1:-1] if len(f"{ch}x".splitlines()) > 1 else ch for ch in message)
 
 
 def _quiet_stdout() -> None:

@@ -36,6 +36,12 @@ def load(path: str | Path) -> dict[str, Any]:
     with a one-line message when nothing usable is there.
     """
     target = Path(path)
+    try:
+        target.stat()
+    except FileNotFoundError:
+        pass  # said below, with the other cases
+    except (OSError, ValueError) as exc:  # a name too long, a loop of links, a NUL
+        raise SockbenchError(f"{str(target)[:200]}: cannot read: {_one_line(exc)[:200]}") from None
     if target.is_dir():
         names = ("result.json", "results.json", "sweep.json")
         found = [target / n for n in names if (target / n).is_file()]
@@ -46,6 +52,8 @@ def load(path: str | Path) -> dict[str, Any]:
         target = found[0]
     elif not target.exists():
         raise SockbenchError(f"{target}: no such file or folder")
+    elif not target.is_file():  # /dev/zero would be read until memory ran out
+        raise SockbenchError(f"{target}: not a regular file; give a result file or its folder")
     try:
         text = target.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
