@@ -19,7 +19,7 @@ from sockbench.core.spec.generator import Generator
 from sockbench.core.spec.option import parse_record
 from sockbench.core.spec.sizing import parse_cpus, parse_source_ips, workers_for
 from sockbench.core.units import parse_size
-from sockbench.endpoints import parse_target
+from sockbench.endpoints import Proto, parse_bind, parse_target
 from sockbench.errors import ConfigError
 
 # Text that looks like what the parsers expect, mixed with anything at all.
@@ -109,3 +109,71 @@ def test_a_huge_cpu_range_is_refused_without_being_expanded() -> None:
         with pytest.raises(ConfigError, match="cannot use"):
             parse_cpus(text, "--server-cpus", frozenset({0, 1}))
     assert parse_cpus("0-1", "--server-cpus", frozenset({0, 1})) == (0, 1)
+
+
+# Issue 33: values that were accepted and then raised, or could never be measured.
+
+
+@EXAMPLES
+@given(st.one_of(TEXT, st.sampled_from(["inf", "-inf", "nan", "1e400", "1e308k"])))
+def test_counts(text: str) -> None:
+    """A count is a whole finite number or one ConfigError (``-c inf`` overflowed int())."""
+    from sockbench.core.units import parse_count
+
+    n = _parses_or_config_error(lambda: parse_count(text, "--clients"))
+    assert n is None or isinstance(n, int)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("errors.timout == 0", "unknown error kind 'timout'; did you mean errors.timeout?"),
+        ("errors.nosuchthing < 1", "unknown error kind 'nosuchthing'"),
+        ("p99 < -1ms", "the threshold is negative"),
+        ("errors >= -1", "the threshold is negative"),
+        ("rps >= nan", "the threshold must be a finite number"),
+        ("rps >= inf", "the threshold must be a finite number"),
+        ("loss < nan%", "the threshold must be a finite number"),
+    ],
+)
+def test_checks_that_could_never_pass_or_fail_are_refused(expr: str, message: str) -> None:
+    from sockbench.core.checks import parse_check
+
+    with pytest.raises(ConfigError, match=message.replace("?", r"\?")):
+        parse_check(expr)
+
+
+@pytest.mark.parametrize(
+    "expr", ["errors.timeout == 0", "errors.reset < 5", "errors.econnreset == 0", "p99 < 0"]
+)
+def test_checks_of_known_kinds_and_zero_are_accepted(expr: str) -> None:
+    from sockbench.core.checks import parse_check
+
+    assert parse_check(expr).threshold >= 0
+
+
+@pytest.mark.parametrize(
+    ("bind", "refused"),
+    [("127.0.0.1:0", False), ("[::1]:0", False), ("0.0.0.0:0", True), ("[::]:0", True),
+     ("192.0.2.1:0", True)],
+)  # fmt: skip
+@pytest.mark.parametrize("proto", [Proto.TCP, Proto.UDP])
+def test_serve_binds_loopback_unless_allowed(bind: str, refused: bool, proto: Proto) -> None:
+    from sockbench.core.spec.serve import check_bind
+
+    endpoint = parse_bind(bind, proto)
+    check_bind(endpoint, allow_remote=True)
+    if refused:
+        with pytest.raises(ConfigError, match="pass --allow-remote"):
+            check_bind(endpoint, allow_remote=False)
+    else:
+        check_bind(endpoint, allow_remote=False)
+
+
+def test_value_size_is_bounded_where_the_value_is_built() -> None:
+    from sockbench.core.protocols.mix import check_key_options, value_bytes
+
+    with pytest.raises(ConfigError, match="--value-size 107374182400 is over the stream"):
+        check_key_options(100, "R", 100 * 1024**3)
+    check_key_options(100, "R", bounds.MAX_STREAM_MESSAGE)
+    assert value_bytes(40) == b"abcdefghijklmnopqrstuvwxyz0123456789abcd"
