@@ -16,6 +16,7 @@ class WarningKind(StrEnum):
     PROTOCOL_FAILED = "protocol_failed"
     INTERRUPTED = "interrupted"
     SERVER_DIED = "server_died"
+    SERVER_ESCAPED = "server_escaped"  # a --server-cmd that daemonized: still serving
     NOTHING_MEASURED = "nothing_measured"
     CLAMPED = "clamped"
     EPHEMERAL_PORTS = "ephemeral_ports"

@@ -19,7 +19,9 @@ Trade-offs:
   forked workers go too. Its life is tied to the run's (:mod:`.guard`): a run
   killed outright (SIGKILL) still takes it and its session along. A server that
   daemonizes into another session escapes the sampling, the stop and the guard:
-  run it in the foreground.
+  the run says so when its endpoint is still served after the stop (the result's
+  ``server.escaped`` and a ``server_escaped`` warning, with the pid) or when its
+  command exited before it was ready; run it in the foreground.
 - **Readiness by observation.** TCP and Unix streams: a connection is accepted
   (the probe connection is closed at once). UDP: a socket of the process tree is
   bound to the port (read from /proc, the server sees nothing). Unix datagrams:
@@ -142,6 +144,7 @@ class ExternalServer:
         self.logs: ServerLogs = run["logs"]
         self.died_by_itself = False
         self.stopped_with: str | None = None
+        self.escaped: str | None = None  # what still serves its endpoint after the stop
         self._said_offset = 0
         self._said_tail = b""
 
@@ -207,6 +210,7 @@ class ExternalServer:
         code = proc.wait()
         if proc.stdin is not None:
             proc.stdin.close()
+        self.escaped = escaped(self)
         return code
 
     def death_note(self) -> str:
@@ -228,6 +232,8 @@ class ExternalServer:
         }
         if self.died_by_itself:
             doc["error"] = self.death_note()
+        if self.escaped:
+            doc["escaped"] = self.escaped
         return doc
 
 
@@ -337,9 +343,10 @@ def _await_ready(server: ExternalServer, interrupted: Interrupted | None = None)
     while True:
         code = server.returncode()
         if code is not None:
+            gone = escaped(server)
             raise SockbenchError(
                 f"server command {spec.name!r} exited with code {code} before it was ready"
-                + server.last_words()
+                + (f"; {gone}" if gone else server.last_words())
             )
         said = said or server.said(spec.ready_line or "")
         if said and _serves(server):
@@ -359,6 +366,42 @@ def _await_ready(server: ExternalServer, interrupted: Interrupted | None = None)
             )
         time.sleep(delay)
         delay = min(delay * 2, _POLL_MAX_S)
+
+
+def escaped(server: ExternalServer) -> str | None:
+    """Once its tree is gone: what still serves its endpoint (it daemonized into a session
+    of its own, out of reach of the stop and the guard), said with advice; None if nothing."""
+    endpoint = server.endpoint
+    if endpoint.proto is Proto.UDP:
+        holders = _holders("udp", endpoint.port)
+        if not holders:
+            return None
+    else:
+        if not _serves(server):
+            return None
+        holders = _holders("tcp", endpoint.port) if not endpoint.proto.is_unix else []
+    who = f" (pid {', '.join(map(str, holders))})" if holders else ""
+    return (
+        f"{_describe(endpoint)} is still served after the server command ended{who}: it "
+        "daemonized, out of reach of the run's stop; stop it yourself, and run the server "
+        "in the foreground"
+    )
+
+
+def _holders(kind: str, port: int) -> list[int]:
+    """Pids of this user's processes bound to ``port`` on 127.0.0.1 (listening, for TCP)."""
+    try:
+        conns = psutil.net_connections(kind)
+    except (psutil.Error, OSError):
+        return []
+    return sorted(
+        {
+            c.pid
+            for c in conns
+            if c.pid and c.laddr and c.laddr.port == port
+            and (kind == "udp" or c.status == psutil.CONN_LISTEN)
+        }
+    )  # fmt: skip
 
 
 def _describe(endpoint: Endpoint) -> str:

@@ -75,6 +75,9 @@ def measurement(
     external = server.to_json()
     if "error" in external:
         warnings.append(RunWarning(WarningKind.SERVER_DIED, external["error"]))
+    if "escaped" in external:
+        note, advice = external["escaped"].split("; ", 1)
+        warnings.append(RunWarning(WarningKind.SERVER_ESCAPED, note, advice))
     return Measurement(
         spec=spec,
         command=command,
