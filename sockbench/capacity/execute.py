@@ -75,9 +75,11 @@ def run_sweep(
     stop_after = sweep.stop_after_fail
     with interrupts.installed():
         for curve in steps.curves:
+            if steps.stopped(curve):
+                break
             with curve.server_kept(shared.keep_server):
                 for rate in sweep.rates:
-                    if steps.stopped:
+                    if steps.stopped(curve):
                         break
                     steps.run(curve, rate)
                     if stop_after and consecutive_failures(curve.records) >= stop_after:
@@ -86,7 +88,8 @@ def run_sweep(
                                 "the higher ones are skipped")  # fmt: skip
                         break
         doc = steps.write()
-    code = EXIT_OK if steps.status == RunStatus.COMPLETED else EXIT_FAILED
+    failed = any(curve.error for curve in steps.curves)
+    code = EXIT_FAILED if failed or steps.status != RunStatus.COMPLETED else EXIT_OK
     return _outcome(doc, steps, interrupts, code)
 
 
@@ -106,18 +109,18 @@ def run_search(
     codes = []
     with interrupts.installed():
         for curve in steps.curves:
-            if steps.stopped:
+            if steps.stopped(curve):
                 break
             search = CapacitySearch(
                 options.rate_min, options.precision, options.rate_max, confirm=options.confirm
             )
             with curve.server_kept(shared.keep_server):
                 while (rate := search.next_rate()) is not None:
-                    if steps.stopped:
+                    judgement = steps.run(curve, rate, search.phase)
+                    if steps.stopped(curve):  # this step says nothing of the server's capacity
                         search.stop()
                         break
-                    phase = search.phase
-                    search.record(rate, steps.run(curve, rate, phase))
+                    search.record(rate, judgement)
             outcome = search.outcome()
             curve.search = search_json(outcome, settings)
             codes.append(SEARCH_EXIT_CODES[outcome.found])

@@ -46,6 +46,7 @@ class CurveSteps:
     records: list[StepRecord] = field(default_factory=list)
     search: Mapping[str, Any] | None = None
     kept: KeptServer | None = None
+    error: str | None = None  # its server would not start or serve: no further step
 
     def curve(self) -> Curve:
         config = dict(self.spec.to_json())
@@ -90,12 +91,12 @@ class Steps:
     def checks(self) -> list[Check]:
         return [parse_check(expr) for expr in self.slos]
 
-    @property
-    def stopped(self) -> bool:
-        """A signal came, or a run was interrupted: no further step starts."""
+    def stopped(self, curve: CurveSteps) -> bool:
+        """Whether ``curve`` takes no further step: a signal came, a run was interrupted,
+        or its server would not start or serve."""
         if self.interrupts.count and self.status == RunStatus.COMPLETED:
             self.status = RunStatus.INTERRUPTED
-        return self.status == RunStatus.INTERRUPTED
+        return self.status == RunStatus.INTERRUPTED or curve.error is not None
 
     def run(self, curve: CurveSteps, rate: float, phase: Phase | None = None) -> Judgement:
         """Run ``rate`` on ``curve``, save its result, judge it; say one line about it."""
@@ -107,7 +108,10 @@ class Steps:
                 server=curve.kept,
             )  # fmt: skip
         except SockbenchError as exc:  # the server would not start, or stopped answering
-            judgement = Judgement(Verdict.FAIL, (" ".join(str(exc).split()),))
+            if not any(c.records for c in self.curves):
+                raise  # before anything was measured: one line and exit 2, as `run`
+            curve.error = " ".join(str(exc).split())
+            judgement = Judgement(Verdict.FAIL, (curve.error,))
             self._record(curve, StepRecord(rate, "", RunStatus.SERVER_DIED, judgement, {}, phase))
             return judgement
         result = outcome.result

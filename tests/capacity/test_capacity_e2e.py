@@ -5,6 +5,7 @@ construction (``slow_requests``: 500 µs of CPU to build each request)."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -187,3 +188,18 @@ def test_compare_sweeps_each_model(tmp_path: Path) -> None:
     assert all(s["verdict"] == "pass" for c in doc["curves"] for s in c["steps"])
     page = (out / "report.html").read_text()
     assert page.count('data-chart="latency-load"') == 1  # every model on one chart
+
+
+def test_a_target_that_refuses_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """Nothing measured yet: the same as `run` against it, not a failed search."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "sockbench", "search", "--target", f"tcp://127.0.0.1:{port}",
+         "--slo", "p99 < 1ms", "--out", str(tmp_path), "--quiet"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("sockbench: error: cannot connect to")
