@@ -44,8 +44,17 @@ def test_a_server_that_daemonized_is_named_in_the_result(tmp_path: Path) -> None
 
 
 def test_a_server_that_daemonized_at_once_is_named_in_the_error(tmp_path: Path) -> None:
+    """The command exits 0 as soon as its daemon listens. Which the start sees first is a
+    race the machine's load decides: the exit (one line, exit 2), or the port served (the
+    run starts, its server is gone at once: server_died, exit 1). Either names the pid."""
     done, [daemon] = _run(tmp_path, "exit")
-    assert done.returncode == 2
-    [line] = done.stderr.strip().splitlines()
-    assert "exited with code 0 before it was ready" in line
-    assert f"(pid {daemon}): it daemonized" in line and "in the foreground" in line
+    if done.returncode == 2:
+        [line] = done.stderr.strip().splitlines()
+        assert "exited with code 0 before it was ready" in line
+        assert f"(pid {daemon}): it daemonized" in line and "in the foreground" in line
+        return
+    assert done.returncode == 1, done.stderr
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["status"] == "server_died"
+    [warning] = [w for w in result["warning_details"] if w["kind"] == "server_escaped"]
+    assert f"(pid {daemon})" in warning["message"]
