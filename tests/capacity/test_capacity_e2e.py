@@ -25,6 +25,8 @@ pytestmark = pytest.mark.e2e
 
 NOMINAL_RPS = 800  # 4 connections, each answered 5 ms after its request
 SHORT = ["--duration", "1", "--warmup", "0.3", "--timeout", "1"]
+#: Where no rate is measured near its limit: the wiring, not the capacity.
+FAST = ["--duration", "0.5", "--warmup", "0.2", "--timeout", "0.5"]
 Start = Callable[..., int]
 
 
@@ -76,7 +78,7 @@ def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path, batch
     driver = [] if batch else ["--no-batch"]
     code, doc, err = sockbench(
         "search", "--target", target, "--clients", "4", "--payload", "64", *SHORT, *driver,
-        "--rate-min", "200", "--slo", "p99 < 20ms", out=tmp_path,
+        "--rate-min", "400", "--slo", "p99 < 20ms", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
     search = _curve(doc)["search"]
@@ -91,7 +93,7 @@ def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path, batch
         result = json.loads((folder / step["result"] / "result.json").read_text())
         assert result["config"]["rate"] == step["rate"]
         assert result["config"]["batch"] is batch
-    assert [s["phase"] for s in _curve(doc)["steps"]][:3] == ["ramp"] * 3
+    assert [s["phase"] for s in _curve(doc)["steps"]][:2] == ["ramp"] * 2
     assert (folder / "report.html").exists() and (folder / "summary.csv").exists()
 
 
@@ -102,7 +104,8 @@ def test_a_generator_limit_is_never_a_capacity(knee_server: Start, tmp_path: Pat
     port = knee_server("nth", "--every", "1000000000", "--answer", "error")
     code, doc, err = sockbench(
         "search", "--target", f"tcp://127.0.0.1:{port}", "--clients", "4",
-        "--protocol", SLOW_REQUESTS, *SHORT, "--rate-min", "250", "--slo", "p99 < 50ms",
+        "--protocol", SLOW_REQUESTS, *SHORT, "--rate-min", "1000", "--slo", "p99 < 50ms",
+        "--precision", "10%",
         out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_FAILED, err[-3000:]
@@ -110,14 +113,15 @@ def test_a_generator_limit_is_never_a_capacity(knee_server: Start, tmp_path: Pat
     assert search["found"] == "generator_limited", search
     assert search["lowest_fail_rps"] is None and search["lowest_invalid_rps"] is not None
     invalid = [s for s in _curve(doc)["steps"] if s["verdict"] == "invalid"]
-    assert invalid and all("add --workers" in s["reasons"][0] for s in invalid)
-    assert all(s["rate"] > (search["capacity_rps"] or 0) for s in invalid)
+    assert invalid and all("add --workers" in s["reasons"][-1] for s in invalid)
+    # A rate that was invalid twice bounds the answer from above (once may be a hiccup).
+    assert search["lowest_invalid_rps"] > (search["capacity_rps"] or 0)
 
 
 def test_even_the_lowest_rate_failing_exits_4(knee_server: Start, tmp_path: Path) -> None:
     code, doc, err = sockbench(
         "search", "--target", _slow(knee_server), "--clients", "4", "--payload", "64",
-        *SHORT, "--rate-min", "2000", "--slo", "p99 < 20ms", out=tmp_path,
+        *FAST, "--rate-min", "2000", "--slo", "p99 < 20ms", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_NO_CAPACITY, err[-3000:]
     curve = _curve(doc)
@@ -127,7 +131,7 @@ def test_even_the_lowest_rate_failing_exits_4(knee_server: Start, tmp_path: Path
 def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: Path) -> None:
     code, doc, err = sockbench(
         "sweep", "--target", _slow(knee_server), "--clients", "4", "--payload", "64",
-        *SHORT, "--rate", "400,1200,1600,2000", out=tmp_path,
+        *FAST, "--rate", "400,1200,1600,2000", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
     assert [s["rate"] for s in _curve(doc)["steps"]] == [400, 1200, 1600]
@@ -139,7 +143,7 @@ def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: P
 
 def test_sweep_keeps_one_built_in_server(tmp_path: Path) -> None:
     code, doc, err = sockbench(
-        "sweep", "--server", "asyncio", "--clients", "2", *SHORT, "--rate", "200,400",
+        "sweep", "--server", "asyncio", "--clients", "2", *FAST, "--rate", "200,400",
         "--keep-server", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
@@ -158,8 +162,9 @@ def test_compare_finds_each_model_s_capacity(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     done = subprocess.run(
         [sys.executable, "-m", "sockbench", "compare", "--server", "threaded,asyncio",
-         "--proto", "tcp", "--clients", "2", *SHORT, "--capacity", "p99 < 50ms",
-         "--rate-min", "500", "--rate-max", "1000", "--out", str(out), "--quiet"],
+         "--proto", "tcp", "--clients", "2", *FAST, "--capacity", "p99 < 50ms",
+         "--rate-min", "500", "--rate-max", "1000", "--no-confirm", "--out", str(out),
+         "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
     assert done.returncode == EXIT_OK, done.stderr[-3000:]
@@ -178,7 +183,7 @@ def test_compare_sweeps_each_model(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     done = subprocess.run(
         [sys.executable, "-m", "sockbench", "compare", "--server", "asyncio,selectors",
-         "--proto", "tcp", "--clients", "2", *SHORT, "--sweep", "300,600", "--out", str(out),
+         "--proto", "tcp", "--clients", "2", *FAST, "--sweep", "300,600", "--out", str(out),
          "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
