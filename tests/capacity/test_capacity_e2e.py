@@ -24,9 +24,9 @@ from tests.support.slow_requests import PLUGIN as SLOW_REQUESTS
 pytestmark = pytest.mark.e2e
 
 NOMINAL_RPS = 800  # 4 connections, each answered 5 ms after its request
-SHORT = ["--duration", "1", "--warmup", "0.3", "--timeout", "1"]
+SHORT = ["--duration", "1", "--warmup", "0.3", "--timeout", "1", "--drain", "0.2"]
 #: Where no rate is measured near its limit: the wiring, not the capacity.
-FAST = ["--duration", "0.5", "--warmup", "0.2", "--timeout", "0.5"]
+FAST = ["--duration", "0.5", "--warmup", "0.2", "--timeout", "0.5", "--drain", "0.2"]
 Start = Callable[..., int]
 
 
