@@ -26,7 +26,9 @@ pytestmark = pytest.mark.e2e
 NOMINAL_RPS = 800  # 4 connections, each answered 5 ms after its request
 SHORT = ["--duration", "1", "--warmup", "0.3", "--timeout", "1", "--drain", "0.2"]
 #: Where no rate is measured near its limit: the wiring, not the capacity.
-FAST = ["--duration", "0.5", "--warmup", "0.2", "--timeout", "0.5", "--drain", "0.2"]
+#: compare takes no --drain (its cells drain for --timeout).
+COMPARE_FAST = ["--duration", "0.5", "--warmup", "0.2", "--timeout", "0.5"]
+FAST = [*COMPARE_FAST, "--drain", "0.2"]
 Start = Callable[..., int]
 
 
@@ -162,7 +164,7 @@ def test_compare_finds_each_model_s_capacity(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     done = subprocess.run(
         [sys.executable, "-m", "sockbench", "compare", "--server", "threaded,asyncio",
-         "--proto", "tcp", "--clients", "2", *FAST, "--capacity", "p99 < 50ms",
+         "--proto", "tcp", "--clients", "2", *COMPARE_FAST, "--capacity", "p99 < 50ms",
          "--rate-min", "500", "--rate-max", "1000", "--no-confirm", "--out", str(out),
          "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=240,
@@ -183,7 +185,7 @@ def test_compare_sweeps_each_model(tmp_path: Path) -> None:
     out = tmp_path / "cmp"
     done = subprocess.run(
         [sys.executable, "-m", "sockbench", "compare", "--server", "asyncio,selectors",
-         "--proto", "tcp", "--clients", "2", *FAST, "--sweep", "300,600", "--out", str(out),
+         "--proto", "tcp", "--clients", "2", *COMPARE_FAST, "--sweep", "300,600", "--out", str(out),
          "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
