@@ -53,6 +53,11 @@ def curves(doc: Mapping[str, Any]) -> list[Curve]:
     return found
 
 
+def _judged_by(doc: Mapping[str, Any]) -> str:
+    """What every step was judged by: the SLOs, and the rate served."""
+    return ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])
+
+
 def capacity_text(search: Mapping[str, Any]) -> str:
     """``12,345 req/s``; ``≥ 3,000 req/s`` when only a lower bound is known (what limited
     it: :func:`limited_by`); ``< 1,000 req/s`` when even ``--rate-min`` failed."""
@@ -148,7 +153,7 @@ def capacity_section(doc: Mapping[str, Any]) -> Section | None:
     return Section(
         "Capacity",
         fields=(
-            ("at", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+            ("at", _judged_by(doc)),
             ("precision", f"{first.get('precision', 0):.0%}"),
             ("took", f"{doc.get('elapsed_s', 0):.0f} s"),
         ),
@@ -192,7 +197,7 @@ def steps_section(doc: Mapping[str, Any], curve: Curve, titled: bool) -> Section
         if step.get("reasons")
     )
     fields = () if titled else (
-        ("judged by", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+        ("judged by", _judged_by(doc)),
         ("status", str(doc.get("status", ""))),
     )  # fmt: skip
     return Section(
@@ -209,7 +214,7 @@ def sections(doc: Mapping[str, Any]) -> list[Section]:
     if titled:
         parts.insert(int(capacity is not None), Section(
             "Runs", fields=(
-                ("judged by", ", ".join([*(doc.get("slos") or []), KEPT_THE_RATE])),
+                ("judged by", _judged_by(doc)),
                 ("status", str(doc.get("status", ""))),
             ), key="runs",
         ))  # fmt: skip
