@@ -17,7 +17,7 @@ from typing import Any
 
 from sockbench.errors import ConfigError
 from sockbench.report import render
-from sockbench.report.files import to_json, write_atomic
+from sockbench.report.files import check_folder, to_json, write_atomic
 from sockbench.report.hgrm import render_histogram
 
 RESULTS = "results.json"
@@ -30,8 +30,9 @@ MAX_NAME_TRIES = 1000
 def choose_folder(out: str | None, base: str = "results", now: datetime | None = None) -> Path:
     """``--out`` (which must be new or empty), or ``results/compare-<UTC timestamp>``."""
     if out:
+        check_folder(out, "--out")
         folder = Path(out)
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        if folder.exists() and any(folder.iterdir()):
             raise ConfigError(
                 f"--out {out} already exists and is not an empty folder; pick a new one"
             )

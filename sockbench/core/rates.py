@@ -15,6 +15,7 @@ otherwise queue a day of them.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 from sockbench.core.bounds import check_rate
@@ -28,7 +29,10 @@ FORMS = "like 1k,2k,5k (a list), 1k:20k:1k (start:stop:step) or 1k:64k:x2 (geome
 
 def _exact(text: str, flag: str) -> Fraction:
     """``0.1k`` as exactly 100: rates are exact to 1e-6 per second, as schedules take them."""
-    return Fraction(parse_number(text, flag)).limit_denominator(_DENOMINATOR)
+    number = parse_number(text, flag)
+    if not math.isfinite(number):
+        raise ConfigError(f"{flag} {text.strip()!r} is not a finite rate; give rates {FORMS}")
+    return Fraction(number).limit_denominator(_DENOMINATOR)
 
 
 def _rate(text: str, flag: str) -> Fraction:

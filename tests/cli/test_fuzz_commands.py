@@ -34,6 +34,7 @@ HOSTILE = [
     "0.0.0.0:0", "127.0.0.1:99999", "unix://", "0x10", "1_000", "1.5.5", "p99 < nan",
     "errors.timout == 0", "/", "/proc/version", "/dev/zero", "/dev/full", "a/b/c.json",
     "./sub/", "..", "x.py:N", "no_such_module:N", "ray:", "NAME=", "=cmd", "auto",
+    "-" + "9" * 400, "1k,nan", "1k:inf:1k",
 ]  # fmt: skip
 #: Random text too, without "/": an absolute path made up here could be written to.
 VALUES = st.one_of(
@@ -130,7 +131,13 @@ def _argv(command: str, flag: str, value: str, positional: bool) -> list[str]:
 
 @pytest.mark.parametrize("command", COMMANDS)
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12,
+    deadline=None,
+    # The same draws on every machine: a value this fuzz finds broken is fixed and added
+    # to HOSTILE, never a CI run that fails by chance (every HOSTILE value was run against
+    # every option when the list last changed).
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
 def test_hostile_option_values_are_one_line_or_reach_the_load(

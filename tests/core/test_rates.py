@@ -41,6 +41,11 @@ def test_spellings(text: str, rates: tuple[float, ...]) -> None:
         ("1k,1k", "twice"),
         ("fast", "expected a number"),
         ("0,1k", "greater than 0"),
+        ("nan", "not a finite rate"),
+        ("1k,inf", "not a finite rate"),
+        ("1k:inf:1k", "not a finite rate"),
+        ("1k:2k:nan", "not a finite rate"),
+        ("1k:2k:xinf", "not a finite rate"),
     ],
 )
 def test_bad_rates_are_one_line(text: str, message: str) -> None:

@@ -141,7 +141,8 @@ class Option(Generic[T]):
             raise ConfigError(f"{flag} must be at least {self.minimum:g}, got {value:g}")
         if self.bound is not None:
             self.bound(value, flag)
-        if not math.isfinite(value):  # nan passes every comparison; inf overflows an int
+        if isinstance(value, float) and not math.isfinite(value):
+            # nan passes every comparison; inf overflows an int
             raise ConfigError(f"{flag} must be a finite number, got {value}")
 
 
