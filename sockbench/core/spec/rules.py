@@ -157,6 +157,18 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
     check_key_options(request.key_space, request.key_pattern, request.value_size)
 
 
+def check_server_speaks(protocol: str, model: str | None) -> None:
+    """A built-in server model (``model``; None: a target or a command) only echoes:
+    redis or memcache requests against it would measure an echo server, not a key/value
+    store, so they are refused, as memtier_benchmark or redis-benchmark would fail there."""
+    if model is not None and uses_key_options(protocol):
+        raise ConfigError(
+            f"--protocol {protocol} needs a server that speaks it, and the built-in server "
+            f"model {model} only echoes; give --target tcp://HOST:PORT of a running server "
+            f"or --server-cmd 'CMD with {{port}}' (docs/protocols.md)"
+        )
+
+
 def check_drain(drain_s: float | None, timeout_s: float) -> None:
     if drain_s is not None and drain_s > timeout_s:
         raise ConfigError(

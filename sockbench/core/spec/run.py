@@ -208,6 +208,7 @@ def validate_run(
     rules.check_thresholds(output.checks, proto, load.rate)
     output = replace(output, json_path=rules.json_path(output), out_dir=output.out_dir or None)
     model = None if endpoint or command else (chosen.server_model or DEFAULT_MODEL)
+    rules.check_server_speaks(request.protocol, model)
     sizing = size(load, chosen, generator, proto, endpoint, machine, prefork=model == "prefork")
     rules.check_drain(load.drain_s, sizing.timeout_s)
     server: Server
