@@ -74,6 +74,15 @@ class Load:
         default_help="10s over tcp/unix (clients/2500 s past 25k clients), "
         "1s over udp/unix-dgram",
     )  # fmt: skip
+    # A connect, its wait for a free connect slot included, gives up after this long; so
+    # clients that cannot connect hold the start this long at most (engine/clients/context).
+    connect_timeout_s: float = option(
+        10.0, "--connect-timeout",
+        help="give up on a connect after this long: clients that cannot connect hold the "
+        "start this long at most, then retry during the run",
+        parse=parse_seconds, positive=True, bound=bounds.seconds_within(bounds.MAX_TIMEOUT_S),
+        commands=RUN_COMPARE,
+    )  # fmt: skip
     # Follow the window's open requests this long (None: --timeout).
     drain_s: float | None = option(
         None, "--drain", help="seconds to follow the window's open requests after it",

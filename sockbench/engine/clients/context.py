@@ -16,13 +16,13 @@ from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import ProtocolAdapter
 from sockbench.core.protocols.contract import fault_line
 from sockbench.core.schedule import ClientArrivals
+from sockbench.core.spec.load import Load
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
 
-CONNECT_TIMEOUT_S = 10.0
 PROGRESS_S = 2.0  # first connects slower than this are said on stderr
 
 
@@ -47,6 +47,7 @@ class ClientContext:
     # None: every request is ``request``.
     protocol: ProtocolAdapter | None = None
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
+    connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
 
     def request_for(self, seq: int) -> bytes:
         """This client's ``seq``-th request."""
@@ -140,7 +141,7 @@ async def connect_stream(
 async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | None:
     """A client's first connect: wait for its turn in the ramp, try once, tell the gate.
 
-    The try, its wait for a free connect slot included, ends :data:`CONNECT_TIMEOUT_S`
+    The try, its wait for a free connect slot included, ends ``--connect-timeout``
     after the client's turn or the worker's last connect, whichever came later: clients
     that cannot connect hold the start for that long at most, not that long per batch of
     the connectors' size, while a target that keeps accepting is given all the time it
@@ -157,10 +158,10 @@ async def first_connect(ctx: ClientContext, gate: StartGate) -> socket.socket | 
     recorder = ctx.recorder
     span = recorder.connect_span
     span.attempt(time.monotonic_ns())
-    # Until the worker's last connect, or this client's turn, had CONNECT_TIMEOUT_S:
+    # Until the worker's last connect, or this client's turn, had --connect-timeout:
     # once nothing connected for that long, the rest fail at once (and retry in the run).
     quiet_since_ns = max(span.last_ns, gate.origin_ns + ctx.start_ns)
-    sock = await _attempt(ctx, trio_time(quiet_since_ns + int(CONNECT_TIMEOUT_S * 1e9)))
+    sock = await _attempt(ctx, trio_time(quiet_since_ns + int(ctx.connect_timeout_s * 1e9)))
     if sock is not None:
         recorder.connect_span.up(time.monotonic_ns())
     gate.attempted()
@@ -191,7 +192,7 @@ async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.
     try:
         with trio.fail_at(float("inf") if deadline is None else deadline):
             async with ctx.limiter:
-                with trio.fail_after(CONNECT_TIMEOUT_S):
+                with trio.fail_after(ctx.connect_timeout_s):
                     sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
     except (OSError, trio.TooSlowError) as exc:
         kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
@@ -217,7 +218,7 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
         _say(
             f"connecting: {recorder.connections} of {total} clients connected, "
             f"{failed} failed{_kinds(recorder)} after {time.monotonic() - started:.0f} s "
-            f"(a connect waits up to {CONNECT_TIMEOUT_S:g} s)"
+            f"(a connect waits up to {ctx.connect_timeout_s:g} s: --connect-timeout)"
         )
         said = True
     failed = total - recorder.connections

@@ -130,6 +130,7 @@ def _contexts(
             protocol=shared.protocol,
             first_client=order.first_client,
             start_ns=starts.start_ns(i),
+            connect_timeout_s=spec.load.connect_timeout_s,
         )
         for i in range(order.clients)
     ]
