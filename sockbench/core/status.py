@@ -2,7 +2,8 @@
 
 ``run`` and ``compare`` both exit through :func:`exit_code`, so a status means the
 same to a shell script whichever command produced it. Adding a status is one member
-here plus its line in :data:`EXIT_CODES`.
+here plus its line in :data:`EXIT_CODES`. Every ``EXIT_*`` code is in the one table of
+docs/reliability.md (*Exit codes*), and a test holds that table to these constants.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ EXIT_USAGE = 2  # bad input or an unusable environment, before any load
 EXIT_CHECK_FAILED = 3  # the run completed and a --check did not hold
 EXIT_NO_CAPACITY = 4  # a search: even its lowest rate failed an SLO
 EXIT_WRITE_FAILED = 74  # EX_IOERR: measured, but the result file failed (saved elsewhere)
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C (143 for SIGTERM)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM: an interrupted run stopped by SIGTERM instead
 # 128 + SIGPIPE: stdout's reader left (`| head`), as a shell reports for `yes | head`. The
 # run itself still wrote its result folder; a run that failed keeps its own code instead.
 EXIT_BROKEN_PIPE = 141
