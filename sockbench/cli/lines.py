@@ -9,11 +9,13 @@ same ticks as JSON objects, one per line, for programs that follow a run.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import IO
 
 from sockbench.core.progress import Tick
-from sockbench.report.numbers import DASH
+from sockbench.report.numbers import DASH, fmt_bps, fmt_bytes
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 
@@ -33,9 +35,19 @@ def tick_line(tick: Tick) -> str:
         return line.rstrip()
     return (
         f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
-        f"{tick.rps:,.0f} req/s  p99 {_p99(tick)}  errors {tick.errors:,}"
-        f"{_connections(tick)}"
+        f"{_throughput(tick)}  errors {tick.errors:,}{_connections(tick)}"
     )
+
+
+def _throughput(tick: Tick) -> str:
+    """``41,152 req/s  p99 1.23 ms``; a stream's iperf3 columns instead, the interval's
+    transfer and bit rate: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received``."""
+    if tick.sent_bytes is None:
+        return f"{tick.rps:,.0f} req/s  p99 {_p99(tick)}"
+    line = f"{fmt_bytes(tick.sent_bytes)}  {fmt_bps(tick.sent_bps)} sent"
+    if tick.received_bps is not None:
+        line += f"  {fmt_bps(tick.received_bps)} received"
+    return line
 
 
 def _p99(tick: Tick) -> str:
@@ -72,10 +84,29 @@ class PlainLines:
 
 
 class JsonLines(PlainLines):
-    """A progress function writing each tick as ``{"type": "interval", ...}``."""
+    """A progress function writing each measured interval as one JSON object, a line of
+    ``sockbench.intervals/1`` (docs/intervals.schema.json). Warm-up and ramp ticks count
+    nothing, so they are left out: every line is an interval of the result.
+
+    ``window_after_s`` is where the measurement window starts on the ticks' clock
+    (``--ramp`` plus ``--warmup``), so each line says how far into the window it is.
+    """
+
+    def __init__(self, stream: IO[str], window_after_s: float = 0.0) -> None:
+        super().__init__(stream)
+        self.window_after_s = window_after_s
 
     def __call__(self, tick: Tick) -> None:
-        self._write(json.dumps({"type": "interval", **asdict(tick)}))
+        if tick.phase == "measuring":
+            self._write(json.dumps(interval_line(tick, self.window_after_s, time.time())))
+
+
+def interval_line(tick: Tick, window_after_s: float, now_s: float) -> dict[str, object]:
+    """A measured tick as its jsonl object: the wall-clock ``time`` (``now_s``, seconds
+    since the epoch) and ``window_s``, the seconds since the window started, first."""
+    wall = datetime.fromtimestamp(now_s, UTC).isoformat(timespec="milliseconds")
+    window_s = round(max(0.0, tick.elapsed_s - window_after_s), 6)
+    return {"type": "interval", "time": wall, "window_s": window_s, **asdict(tick)}
 
 
 def without_trailing_spaces(text: str) -> str:

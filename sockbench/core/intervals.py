@@ -53,10 +53,16 @@ class IntervalRow:
     max: int
     histogram: str
     by_kind: tuple[KindRow, ...] = ()
+    # --mode stream (core/stream_meter.py): bytes written in the interval, and those the
+    # peer took in it (None: not known while the run went); None for other workloads.
+    sent_bytes: int | None = None
+    received_bytes: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
-        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds."""
+        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds;
+        a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
+        ``received_bps`` (null where the receiver's side is not known per interval)."""
         doc: dict[str, Any] = {
             "t": self.t,
             "requests": self.requests,
@@ -68,7 +74,18 @@ class IntervalRow:
         }
         if self.by_kind:
             doc["by_kind"] = {k.kind: self.kind_summary(k) for k in self.by_kind}
+        if self.sent_bytes is not None:
+            doc["sent_bytes"] = self.sent_bytes
+            doc["sent_bps"] = self.bps(self.sent_bytes)
+            doc["received_bytes"] = self.received_bytes
+            doc["received_bps"] = self.bps(self.received_bytes)
         return doc
+
+    def bps(self, nbytes: int | None) -> float | None:
+        """``nbytes`` moved in this interval, in bits/s (None: not known)."""
+        if nbytes is None:
+            return None
+        return round(nbytes * 8 / max(self.t - self.start_s, 1e-9), 3)
 
     def kind_summary(self, kind: KindRow) -> dict[str, Any]:
         """``{requests, rps, p99}`` of one kind in this interval."""
@@ -80,6 +97,11 @@ class IntervalRow:
 
 def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
     return replace(row, by_kind=kinds)
+
+
+def sum_known(values: Sequence[int | None]) -> int | None:
+    """The sum, or None when one of ``values`` is None."""
+    return None if any(v is None for v in values) else sum(v or 0 for v in values)
 
 
 def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
@@ -195,5 +217,13 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
             sum(row.errors for row in same),
             hist,
         )
-        merged.append(with_kinds(row, _merge_kinds(same)) if same[0].by_kind else row)
+        if same[0].by_kind:
+            row = with_kinds(row, _merge_kinds(same))
+        if same[0].sent_bytes is not None:
+            row = replace(
+                row,
+                sent_bytes=sum_known([r.sent_bytes for r in same]),
+                received_bytes=sum_known([r.received_bytes for r in same]),
+            )
+        merged.append(row)
     return merged

@@ -25,6 +25,11 @@ class Tick:
     connections: int
     # Protocols with several kinds of request: (kind, req/s, p99 µs) of the last interval.
     by_kind: tuple[tuple[str, float, int], ...] = ()
+    # --mode stream: the last interval's bytes written and its sender's and receiver's
+    # bits/s (the receiver's None where it is not known per interval); None otherwise.
+    sent_bytes: int | None = None
+    sent_bps: float | None = None
+    received_bps: float | None = None
 
     @property
     def interval(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import encode, merge, new_histogram
-from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.intervals import IntervalRow, merge_rows, sum_known
 
 
 @dataclass
@@ -151,7 +151,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         errors_by_kind={
             kind: _add_counts([t.errors_by_kind.get(kind, {}) for t in tallies]) for kind in kinds
         },
-        issued=_sum_known([t.issued for t in tallies]),  # None unless every one is request/reply
+        issued=sum_known([t.issued for t in tallies]),  # None unless every one is request/reply
         failed=_add_counts([t.failed for t in tallies]),
         in_flight=sum(t.in_flight for t in tallies),
         drain_ns=max(t.drain_ns for t in tallies),
@@ -169,11 +169,6 @@ def _merged_row(rows: list[IntervalRow | None]) -> IntervalRow | None:
     """Workers' drain rows as one (they start together, at the window's end)."""
     known = [row for row in rows if row is not None]
     return merge_rows([[row] for row in known])[0] if known else None
-
-
-def _sum_known(values: list[int | None]) -> int | None:
-    """The sum, or None when any is unknown."""
-    return None if any(v is None for v in values) else sum(v or 0 for v in values)
 
 
 def _merged(encoded: list[str]) -> str:

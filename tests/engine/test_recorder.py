@@ -185,14 +185,22 @@ def test_stream_mode_reports_no_issued_requests_and_nothing_in_flight() -> None:
 
 
 def test_a_udp_stream_client_without_a_report_leaves_its_datagrams_in_flight() -> None:
-    rec = recorder()
-    rec.add_stream_datagrams(sent=10, sent_bytes=640, report=None)
-    rec.add_stream_datagrams(sent=5, sent_bytes=320, report=(7, 448))  # more than it sent
+    rec = WorkerRecorder(
+        2, RequestWindow(TIMEOUT, clients=2, measure_start_ns=0), stream_payload=64
+    )
+    assert rec.stream is not None
+    for client, sent in ((0, 10), (1, 5)):
+        for _ in range(sent):
+            rec.stream.sent_datagram(client, 64)
+    rec.add_stream_datagrams(0, sent=10, report=None)
+    rec.add_stream_datagrams(1, sent=5, report=(7, 448))  # more than it sent
     counts = rec.datagram_counts()
     assert counts == DatagramCounts(sent=15, received=5, lost=0, in_flight=10)
     assert counts.balanced
     assert rec.errors == {"no_report": 1}
-    assert (rec.requests, rec.bytes_sent, rec.bytes_received) == (15, 960, 448)
+    tally = rec.tally(datagrams=True, requests_issued=False)
+    assert (tally.requests, tally.bytes_sent, tally.bytes_received) == (15, 960, 448)
+    assert (tally.client_bytes, tally.client_received) == ((640, 320), (None, 448))
 
 
 def test_datagram_counts_add_every_exchanges_ledger() -> None:

@@ -54,6 +54,9 @@ def test_a_target_that_never_reads_is_measured_by_what_it_acknowledged(deaf: str
     assert None not in received  # what TCP acknowledged, though no sink reported
     assert sum(received) < sent / 2  # most of it never left the buffers
     assert stream["total_bps"] == pytest.approx(sum(received) * 8 / result["duration_s"], 1e-3)
+    # Each interval holds what was acknowledged in it: they add up to the same bytes
+    # (assert_stream_intervals), not to what sat in the buffers.
+    assert None not in [row["received_bytes"] for row in result["intervals"]]
     [warning] = [w for w in result["warning_details"] if w["kind"] == "not_taken"]
     assert f"the target took {sum(received):,} of the {sent:,} bytes" in warning["message"]
     # The writer stops with the window and the report's wait once nothing more is

@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import Any
 
+from sockbench.core.progress import ProgressFn
 from sockbench.engine.orchestration.runner import RunOutcome, run
 from sockbench.machine import build_run_spec
 from sockbench.report.files import save_result
@@ -17,11 +18,11 @@ BASE: dict[str, Any] = dict(
 )  # fmt: skip
 
 
-def run_engine(**options: Any) -> RunOutcome:
+def run_engine(progress: ProgressFn | None = None, **options: Any) -> RunOutcome:
     """Run with ``BASE`` updated by ``options``; the result is validated, and so is its file
-    (written as the CLI writes it)."""
+    (written as the CLI writes it). ``progress`` gets the run's ticks."""
     spec = build_run_spec({**BASE, **options})
-    outcome = run(spec, command="test")
+    outcome = run(spec, command="test", progress=progress)
     validate_result(outcome.result)
     saved = save_result(outcome.result, spec.output.out_dir, spec.output.json_path)
     assert not saved.failures, saved.failures
@@ -55,6 +56,21 @@ def assert_accounted(result: dict[str, Any]) -> None:
         assert d["lost"] == totals["requests_failed"].get("lost", 0)
         if result["status"] == "completed":
             assert d["in_flight"] == 0
+    assert_stream_intervals(result)
+
+
+def assert_stream_intervals(result: dict[str, Any]) -> None:
+    """A stream's interval rows add up to its totals exactly: bytes written to the
+    sender's, messages to the requests, and where the rows have it, received bytes to
+    the receiver's (issue 30: they read 0, 0, 0, then everything in the last row)."""
+    stream, rows = result.get("stream"), result["intervals"]
+    if not stream or "sender" not in stream:
+        return
+    assert sum(row["sent_bytes"] for row in rows) == stream["sender"]["bytes"]
+    assert sum(row["requests"] for row in rows) == result["totals"]["requests"]
+    received = [row["received_bytes"] for row in rows]
+    if rows and None not in received:
+        assert sum(received) == stream["receiver"]["bytes"]
 
 
 def run_result(**options: Any) -> dict[str, Any]:

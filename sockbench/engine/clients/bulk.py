@@ -21,6 +21,7 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from functools import partial
 
 import trio
 
@@ -48,9 +49,12 @@ def write_buffer(payload: bytes, at_least: int = WRITE_SIZE) -> bytes:
 
 
 async def tcp_bulk(ctx: ClientContext) -> None:
-    """Write as fast as the server reads; count bytes written inside the window; then
-    half-close and ask the sink how many of them it read."""
+    """Write as fast as the server reads; count bytes written, as they go, before and
+    inside the window; then half-close and ask the sink how many of them it read.
+    Meanwhile each interval's cut reads what the peer acknowledged (``TCP_INFO``)."""
     recorder = ctx.recorder
+    meter = recorder.stream
+    assert meter is not None
     chunk = write_buffer(ctx.request)
     view = memoryview(chunk)
     size = len(chunk)
@@ -58,11 +62,14 @@ async def tcp_bulk(ctx: ClientContext) -> None:
     if sock is None:
         recorder.retire()
         return
-    before = in_window = 0
+    me = ctx.index
+    if bytes_acked(sock) is not None:
+        recorder.stream_probes[me] = partial(bytes_acked, sock)
+    received: int | None = None
     try:
         await ctx.gate.go.wait()
         start, end = recorder.measure_start_ns, recorder.measure_end_ns
-        send, clock = sock.send, time.monotonic_ns
+        send, clock, wrote = sock.send, time.monotonic_ns, meter.wrote
         offset = writes = 0
         # iperf3's rule: a write belongs to the window it starts in, and none starts
         # after it, so the sink's count is exactly warm-up + window. A peer that stops
@@ -74,10 +81,7 @@ async def tcp_bulk(ctx: ClientContext) -> None:
                 except BlockingIOError:
                     await trio.lowlevel.wait_writable(sock)
                     continue
-                if now >= start:
-                    in_window += n
-                else:
-                    before += n
+                wrote(me, n, now >= start)
                 offset = (offset + n) % size
                 writes += 1
                 if writes % WRITES_PER_CHECKPOINT == 0:
@@ -87,15 +91,11 @@ async def tcp_bulk(ctx: ClientContext) -> None:
         # acknowledged. Bytes left in socket buffers are not throughput.
         took = report[1] if report is not None else bytes_acked(sock)
         if took is not None:
-            received = window_received(took, before, in_window)
-            recorder.client_received[ctx.index] = received
-            recorder.bytes_received += received
+            received = window_received(took, meter.before[me], meter.sent[me])
     except OSError as exc:
         recorder.error(error_kind(exc), time.monotonic_ns())
     finally:
-        recorder.client_bytes[ctx.index] = in_window
-        recorder.bytes_sent += in_window
-        recorder.requests = recorder.bytes_sent // len(ctx.request)  # messages, for req/s
+        recorder.finish_stream(me, received)
         sockio.close(sock)
     recorder.retire()
 
@@ -167,7 +167,9 @@ async def udp_bulk(ctx: ClientContext) -> None:
     if sock is None:
         recorder.retire()
         return
-    sent = sent_bytes = 0
+    meter = recorder.stream
+    assert meter is not None
+    sent = 0
     measuring = False
     try:
         await ctx.gate.go.wait()
@@ -184,7 +186,7 @@ async def udp_bulk(ctx: ClientContext) -> None:
                 sock.send(payload)
                 if measuring:
                     sent += 1
-                    sent_bytes += len(payload)
+                    meter.sent_datagram(ctx.index, len(payload))
             except BlockingIOError:
                 recorder.error("send_buffer_full", time.monotonic_ns())
             except OSError as exc:
@@ -195,9 +197,7 @@ async def udp_bulk(ctx: ClientContext) -> None:
             if measuring:
                 await trio.sleep(SETTLE_S)
                 report = await _report(sock)
-                recorder.client_bytes[ctx.index] = sent_bytes
-                recorder.client_received[ctx.index] = report[1] if report else None
-                recorder.add_stream_datagrams(sent, sent_bytes, report)
+                recorder.add_stream_datagrams(ctx.index, sent, report)
             sockio.close(sock)
     recorder.retire()
 

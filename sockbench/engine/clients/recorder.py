@@ -16,6 +16,8 @@ count the same replies. Requests of the window answered in the drain are measure
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 
 import trio
 
@@ -23,6 +25,7 @@ from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
 from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
+from sockbench.core.stream_meter import StreamCut, StreamMeter, settled
 from sockbench.core.tally import ConnectSpan, Tally
 
 
@@ -33,8 +36,6 @@ class WorkerRecorder:
         "by_kind",
         "bytes_received",
         "bytes_sent",
-        "client_bytes",
-        "client_received",
         "connect",
         "connect_span",
         "connections",
@@ -60,7 +61,9 @@ class WorkerRecorder:
         "served_from_warmup",
         "service",
         "start_ns",
+        "stream",
         "stream_datagrams",
+        "stream_probes",
         "warm_replies",
         "warmup_errors",
         "window",
@@ -73,7 +76,7 @@ class WorkerRecorder:
         window: RequestWindow | None = None,
         *,
         open_loop: bool = False,
-        stream_clients: bool = False,
+        stream_payload: int | None = None,
     ) -> None:
         self.start_ns = NEVER  # when the clients were let go: warm-up starts
         self.window = window if window is not None else RequestWindow(10**9, clients=clients)
@@ -115,10 +118,11 @@ class WorkerRecorder:
         # (a --pipeline slot was free). Only this part is the generator's fault.
         self.scheduler_lag = Recorder()
         self.datagram_exchanges: list[DatagramExchange] = []
-        # Stream mode: bytes each client sent inside the window, how many of them the
-        # sink reported it received (None: not reported), and the UDP totals.
-        self.client_bytes = [0] * (clients if stream_clients else 0)
-        self.client_received: list[int | None] = [None] * (clients if stream_clients else 0)
+        # Stream mode (``stream_payload`` given): what each client wrote and its peer took,
+        # as it goes; where a peer's count can be read while the run goes (TCP_INFO), a
+        # probe per client that reads it at each cut (None: not that client); UDP totals.
+        self.stream = None if stream_payload is None else StreamMeter(clients, stream_payload)
+        self.stream_probes: list[Callable[[], int | None] | None] = [None] * clients
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_replies = self._last_errors = 0
@@ -179,6 +183,7 @@ class WorkerRecorder:
         if series is None or end_ns - self.measure_start_ns <= series.rows_end_ns:
             return None
         errors = sum(self.errors.values())
+        stream = self._cut_stream()
         replies = self.replies
         row = series.end_interval(
             self.latency.cut_interval(),
@@ -191,7 +196,30 @@ class WorkerRecorder:
         if self.by_kind:
             row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
             series.rows[-1] = row
+        if stream is not None:
+            row = replace(row, sent_bytes=stream.sent_bytes, received_bytes=stream.received_bytes)
+            series.rows[-1] = row
         return row
+
+    def _cut_stream(self) -> StreamCut | None:
+        """Stream mode: read what the peers took (the probes), then cut the meter; the
+        messages written so far are the requests (req/s is msg/s)."""
+        meter = self.stream
+        if meter is None:
+            return None
+        for client, probe in enumerate(self.stream_probes):
+            if probe is not None:
+                meter.took(client, probe())
+        cut = meter.cut()
+        self.requests = meter.messages
+        return cut
+
+    def finish_stream(self, client: int, received: int | None) -> None:
+        """``client`` is done: the receiver's final count of its window bytes (None: not
+        reported); its probe is not read again (its socket is about to close)."""
+        assert self.stream is not None
+        self.stream_probes[client] = None
+        self.stream.finish(client, received)
 
     def close_window(self, end_ns: int) -> IntervalRow | None:
         """The window ended at ``end_ns`` (its end, or earlier when the run stopped or every
@@ -253,19 +281,15 @@ class WorkerRecorder:
         if self.measure_start_ns <= sent_ns < self.measure_end_ns:
             self.offered += 1
 
-    def add_stream_datagrams(
-        self, sent: int, sent_bytes: int, report: tuple[int, int] | None
-    ) -> None:
+    def add_stream_datagrams(self, client: int, sent: int, report: tuple[int, int] | None) -> None:
         """Fold one UDP stream client's count in; a missing report leaves its fate unknown."""
+        self.finish_stream(client, report[1] if report else None)
         if report is None:
             self.errors["no_report"] += 1
             counts = DatagramCounts(sent=sent, in_flight=sent)
         else:
             received = min(report[0], sent)
             counts = DatagramCounts(sent=sent, received=received, lost=sent - received)
-            self.bytes_received += report[1]
-        self.bytes_sent += sent_bytes
-        self.requests += sent
         self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
     def error(self, kind: str, at_ns: int) -> None:
@@ -288,21 +312,28 @@ class WorkerRecorder:
         exchanges (stream mode counts bytes)."""
         counts = self.datagram_counts()
         window = self.window
+        meter = self.stream
+        rows = tuple(self.series.rows) if self.series else ()
+        requests, sent, received = self.requests, self.bytes_sent, self.bytes_received
+        if meter is not None:  # a stream's counts are its meter's
+            requests, sent = meter.messages, meter.sent_total
+            received = sum(r or 0 for r in meter.received)
+            rows = settled(rows)
         return Tally(
             issued=window.issued if requests_issued else None,
             failed=dict(self.failures),
             in_flight=self.in_flight() if requests_issued else 0,
             drain_ns=self.drain_ns,
             loop_busy_percent=round(100 * self.loop_busy, 1),
-            requests=self.requests,
+            requests=requests,
             served=self.served if self.window_closed else self.replies,
             served_from_warmup=(
                 self.served_from_warmup if self.window_closed else self.warm_replies
             ),
             offered=self.offered,
             drain_interval=self.drain_row,
-            bytes_sent=self.bytes_sent,
-            bytes_received=self.bytes_received,
+            bytes_sent=sent,
+            bytes_received=received,
             connections=self.connections,
             connect_span=(self.connect_span.first_ns, self.connect_span.last_ns),
             errors=dict(self.errors),
@@ -311,10 +342,10 @@ class WorkerRecorder:
             connect=encode(self.connect.histogram),
             clamped=self.latency.clamped + self.connect.clamped,
             datagrams=(counts or DatagramCounts()) if datagrams else None,
-            client_bytes=tuple(self.client_bytes),
-            client_received=tuple(self.client_received),
+            client_bytes=tuple(meter.sent) if meter else (),
+            client_received=tuple(meter.received) if meter else (),
             extra_histograms=self._open_loop_histograms(),
-            intervals=tuple(self.series.rows) if self.series else (),
+            intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},

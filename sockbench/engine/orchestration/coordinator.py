@@ -96,6 +96,9 @@ class _Run:
                         for k in merged.by_kind
                         for summary in (merged.kind_summary(k),)
                     ),
+                    sent_bytes=merged.sent_bytes,
+                    sent_bps=merged.bps(merged.sent_bytes),
+                    received_bps=merged.bps(merged.received_bytes),
                 )
             )
 

@@ -160,7 +160,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     window = RequestWindow(int(spec.sizing.timeout_s * 1e9), share, clients=order.clients)
     recorder = WorkerRecorder(
         order.clients, window, open_loop=load.rate is not None,
-        stream_clients=load.mode == "stream",
+        stream_payload=spec.request.payload if load.mode == "stream" else None,
     )  # fmt: skip
     gate = StartGate(order.clients, ramped=load.ramps_clients)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)

@@ -1,0 +1,44 @@
+"""``--mode stream`` has per-interval throughput while the run goes (issue 30, item 1):
+the rows read 0, 0, 0 and then everything in the last one; now each interval holds what
+was written in it and, for TCP, what the peer acknowledged in it, adding up exactly to
+the sender's and receiver's totals (``assert_stream_intervals``, run on every run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sockbench.core.progress import Tick
+from tests.support.runs import run_engine
+
+pytestmark = pytest.mark.e2e  # real processes and sockets
+
+
+def test_every_tcp_interval_moves_bytes_and_they_add_up_to_the_totals() -> None:
+    ticks: list[Tick] = []
+    outcome = run_engine(
+        mode="stream", clients=2, payload=65536, duration_s=1.5, warmup_s=0.0,
+        interval_s=0.5, progress=ticks.append,
+    )  # fmt: skip
+    result: dict[str, Any] = outcome.result
+    rows = result["intervals"]
+    assert len(rows) == 3
+    assert all(row["sent_bytes"] > 0 and row["received_bytes"] > 0 for row in rows)
+    assert all(row["sent_bps"] > 0 for row in rows)
+    # The live lines carry the same rows (one worker: its rows are the ticks).
+    shown = [t for t in ticks if t.phase == "measuring"]
+    assert [t.sent_bytes for t in shown] == [row["sent_bytes"] for row in rows]
+    assert [t.received_bps for t in shown] == [row["received_bps"] for row in rows]
+
+
+def test_udp_intervals_hold_the_datagrams_sent_in_each() -> None:
+    result = run_engine(
+        mode="stream", proto="udp", clients=2, rate=2000.0, payload=512, duration_s=1.0,
+        warmup_s=0.0, interval_s=0.5,
+    ).result  # fmt: skip
+    rows = result["intervals"]
+    assert [row["requests"] for row in rows] == [1000, 1000]  # on schedule
+    assert [row["sent_bytes"] for row in rows] == [512_000, 512_000]
+    # The sink counts once, at the end: no row pretends to know its share.
+    assert [row["received_bytes"] for row in rows] == [None, None]
