@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from sockbench.cli.app import app, command_line, setup_logging
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 CELL_OVERHEAD_S = 2.0
 
 
-@app.command()
+@app.command(epilog=epilog("compare"))
 @declare("compare")
 def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Compare server models over protocols, client counts and payloads (a fresh server

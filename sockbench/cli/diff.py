@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from sockbench.cli.app import app
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 from sockbench.cli.report import check_output, write_output
 
 
 # Unknown options pass as paths, so `--vs` reaches the command (core.spec.diff.split_sides).
-@app.command(context_settings={"ignore_unknown_options": True})
+@app.command(epilog=epilog("diff"), context_settings={"ignore_unknown_options": True})
 @declare("diff")
 def diff(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Compare B with A per metric: "1.21× faster" or "1.08× slower", and whether the

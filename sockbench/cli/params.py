@@ -21,6 +21,7 @@ import typer
 from sockbench.core.spec.commands import options_for
 from sockbench.core.spec.option import CommandName, Option, Vocabulary
 from sockbench.core.units import (
+    format_seconds,
     parse_count,
     parse_number,
     parse_percentiles,
@@ -46,8 +47,15 @@ def _help(option: Option[Any], command: CommandName) -> str:
     if option.default_help and command not in option.defaults:
         text += f" [default: {option.default_help}]"
     elif default not in (None, "") and not option.is_switch:
-        text += f" [default: {default}]"
+        text += f" [default: {_shown(option, default)}]"
     return text
+
+
+def _shown(option: Option[Any], default: object) -> str:
+    """A default as it would be typed: ``2s``, not ``2.0`` beside ``10s``."""
+    if inspect.unwrap(option.parse) is parse_seconds and isinstance(default, int | float):
+        return format_seconds(default)
+    return f"{default:g}" if isinstance(default, float) else str(default)
 
 
 def _metavar(option: Option[Any]) -> str:
@@ -58,6 +66,22 @@ def _metavar(option: Option[Any]) -> str:
         return f"[{'|'.join(names)}]" + (",..." if option.many else "")
     name = _METAVARS.get(inspect.unwrap(option.parse), "TEXT")
     return f"{name},..." if option.many else name
+
+
+def _completer(option: Option[Any]) -> Callable[[str], list[str]] | None:
+    """Tab-completion of an option's choices (``--server up<TAB>``); a comma-separated
+    list completes its last item (``--server threaded,up<TAB>``)."""
+    if not option.choices:
+        return None
+    choices = option.choices
+
+    def complete(incomplete: str) -> list[str]:
+        names = _names(choices) if isinstance(choices, Vocabulary) else choices
+        done, _, last = incomplete.rpartition(",") if option.many else ("", "", incomplete)
+        prefix = f"{done}," if done else ""
+        return [prefix + name for name in names if name.startswith(last)]
+
+    return complete
 
 
 def _names(vocabulary: Vocabulary) -> tuple[str, ...]:
@@ -82,7 +106,10 @@ def _parameters(option: Option[Any], command: CommandName) -> Iterator[inspect.P
         return
     kind: Any = list[str] | None if option.repeatable else str | None
     help_text = option.help if option.repeatable else _help(option, command)
-    info = typer.Option(*option.flags, help=help_text, metavar=_metavar(option), show_default=False)
+    info = typer.Option(
+        *option.flags, help=help_text, metavar=_metavar(option), show_default=False,
+        autocompletion=_completer(option),
+    )  # fmt: skip
     yield _keyword(option.name, Annotated[kind, info], None)
     for i, flag in enumerate(option.renamed.get(command, ())):
         old = typer.Option(flag, hidden=True, metavar=_metavar(option), show_default=False)

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from sockbench.cli.app import app
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 from sockbench.core.status import EXIT_WRITE_FAILED
 from sockbench.errors import SockbenchError
@@ -19,7 +20,7 @@ class NotWritten(SockbenchError):
     exit_code = EXIT_WRITE_FAILED
 
 
-@app.command()
+@app.command(epilog=epilog("report"))
 @declare("report")
 def report(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Re-render a saved result or compare folder without re-running it."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from sockbench.cli.app import app, command_line, setup_logging
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 from sockbench.core.status import EXIT_WRITE_FAILED
 from sockbench.errors import SockbenchError
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from sockbench.core.progress import ProgressFn
 
 
-@app.command()
+@app.command(epilog=epilog("run"))
 @declare("run")
 def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Drive concurrent clients against a server and record latency histograms."""

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sockbench.cli.app import app
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 
 
-@app.command()
+@app.command(epilog=epilog("search"))
 @declare("search")
 def search(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Find the capacity at an SLO (--slo 'p99 < 5ms'): double the rate from --rate-min

@@ -6,10 +6,11 @@ import typer
 
 from sockbench import __version__
 from sockbench.cli.app import app, setup_logging
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 
 
-@app.command()
+@app.command(epilog=epilog("serve"))
 @declare("serve")
 def serve(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Run one server model in the foreground until Ctrl-C."""

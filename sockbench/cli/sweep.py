@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from sockbench.cli.app import app
+from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
 
 
-@app.command()
+@app.command(epilog=epilog("sweep"))
 @declare("sweep")
 def sweep(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Run the same load at each rate (--rate 1k:20k:1k): one row per rate and the

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from sockbench.errors import ConfigError
 
-_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]?)(i?b?)\s*$", re.IGNORECASE)
 _FACTORS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -24,7 +24,11 @@ _COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
 _SECOND_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "m": 60.0, "h": 3600.0}
 COUNT_FORMS = "a whole number like 100, 10k or 2M"
 NUMBER_FORMS = "a number like 2500, 0.5, 10k or 1.5M"
-SECONDS_FORMS = "a duration like 500ms, 10s, 2m, or seconds like 0.5"
+SECONDS_FORMS = "a duration like 500ms, 10s, 2m, 1h30m, or seconds like 0.5"
+#: ``1h30m``, ``2m30s``, ``1s500ms``: two or more parts, largest unit first (as Go and
+#: systemd write durations).
+_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|us|µs|s)", re.I)
+_COMPOUND = re.compile(r"^\s*(?:\d+(?:\.\d+)?(?:h|ms|m|us|µs|s)){2,}\s*$", re.I)
 
 
 def _invalid(flag: str, value: object, expected: str) -> ConfigError:
@@ -61,8 +65,29 @@ def parse_number(value: object, flag: str = "number") -> float:
 
 
 def parse_seconds(value: object, flag: str = "duration") -> float:
-    """Seconds: ``500ms``, ``10s``, ``2m``, ``250us``; a bare number is seconds."""
+    """Seconds: ``500ms``, ``10s``, ``2m``, ``250us``, ``1h30m``; a bare number is seconds."""
+    if isinstance(value, str) and _COMPOUND.match(value):
+        return _compound_seconds(value, flag)
     return _scaled(value, flag, _SECOND_UNITS, SECONDS_FORMS)
+
+
+def _compound_seconds(text: str, flag: str) -> float:
+    """``1h30m`` as 5400.0: each unit once, the largest first (``30m1h`` is a typo)."""
+    total, last = Decimal(0), math.inf
+    for number, unit in _PART.findall(text):
+        factor = _SECOND_UNITS[unit.lower()]
+        if factor >= last:
+            raise _invalid(flag, text, SECONDS_FORMS + " (the largest unit first, each once)")
+        total += Decimal(number) * Decimal(repr(factor))
+        last = factor
+    return float(total)
+
+
+def format_seconds(seconds: float) -> str:
+    """A default as it would be typed: ``2s``, ``500ms``, ``0s``, ``90s``."""
+    if seconds and seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    return f"{seconds:g}s"
 
 
 #: Microseconds per unit of :data:`_SECOND_UNITS`, as exact integers.
@@ -129,14 +154,21 @@ def percentile_key(percentile: float) -> str:
 
 
 def parse_size(text: object, what: str = "size") -> int:
-    """Bytes in ``64``, ``1k``, ``64KiB``, ``2M``; binary multipliers (k = 1024) as in iperf3."""
+    """Bytes in ``64``, ``1k``, ``1.5k``, ``64KiB``, ``2M``; binary multipliers (k = 1024)
+    as in iperf3. A fraction must come to whole bytes (``1.5k`` is 1536; ``1.1k`` is
+    refused, not rounded)."""
     if isinstance(text, int) and not isinstance(text, bool):
         return text
     match = _SIZE.match(str(text))
     if not match:
-        raise ConfigError(f"malformed {what} {text!r}; expected a byte count like 64, 1k or 64KiB")
+        raise ConfigError(
+            f"malformed {what} {text!r}; expected a byte count like 64, 1k, 1.5k or 64KiB"
+        )
     number, unit, _ = match.groups()
-    return int(number) * _FACTORS[unit.lower()]
+    size = Decimal(number) * _FACTORS[unit.lower()]
+    if size != size.to_integral_value():
+        raise ConfigError(f"{what} {text!r} is {size} bytes; give a whole number of bytes")
+    return int(size)
 
 
 def format_size(n: int) -> str:

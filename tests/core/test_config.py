@@ -19,7 +19,7 @@ def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-@pytest.mark.parametrize("text", ["", "k", "1.5k", "-3", "12q"])
+@pytest.mark.parametrize("text", ["", "k", "1.5.5k", "-3", "12q"])
 def test_parse_size_rejects(text: str) -> None:
     with pytest.raises(ConfigError, match="malformed size"):
         parse_size(text)

@@ -20,7 +20,8 @@ def test_counts(text: object, count: int) -> None:
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("500ms", 0.5), ("10s", 10.0), ("2m", 120.0), ("0.5", 0.5), ("10", 10.0),
-     ("250us", 0.00025), ("250µs", 0.00025), ("1h", 3600.0), (3, 3.0)],
+     ("250us", 0.00025), ("250µs", 0.00025), ("1h", 3600.0), (3, 3.0), ("1h30m", 5400.0),
+     ("2m30s", 150.0), ("1s500ms", 1.5), ("1m0.5s", 60.5), ("1H30M", 5400.0)],
 )  # fmt: skip
 def test_durations(text: object, seconds: float) -> None:
     assert parse_seconds(text, "--duration") == pytest.approx(seconds)
@@ -40,6 +41,9 @@ def test_rates() -> None:
         (parse_seconds, "10x", "expected a duration like 500ms, 10s, 2m"),
         (parse_seconds, "ms", "expected a duration"),
         (parse_number, "fast", "expected a number like 2500, 0.5, 10k"),
+        (parse_seconds, "30m1h", "the largest unit first, each once"),
+        (parse_seconds, "1m1m", "the largest unit first, each once"),
+        (parse_seconds, "1h30", "expected a duration like"),
     ],
 )
 def test_errors_name_the_flag_and_what_it_accepts(parse: object, text: str, message: str) -> None:
@@ -64,3 +68,31 @@ def test_a_negative_value_reaches_the_bounds_check() -> None:
 
     with pytest.raises(ConfigError, match="--duration must be greater than 0, got -3"):
         parse_record(Load, {"duration_s": "-3"}, "run", {})
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("64", 64), ("1k", 1024), ("1.5k", 1536), ("64KiB", 65536), ("0.5m", 524288),
+     ("2M", 2 * 1024**2), (" 1.5 KiB ", 1536), (100, 100)],
+)  # fmt: skip
+def test_sizes(text: object, size: int) -> None:
+    from sockbench.core.units import parse_size
+
+    assert parse_size(text, "--payload") == size
+
+
+@pytest.mark.parametrize(("text", "message"), [("1.1k", "1126.4 bytes"), ("0.5", "0.5 bytes"),
+                                               ("1.5q", "malformed")])  # fmt: skip
+def test_sizes_are_whole_bytes(text: str, message: str) -> None:
+    from sockbench.core.units import parse_size
+
+    with pytest.raises(ConfigError, match=message):
+        parse_size(text, "--payload")
+
+
+def test_defaults_read_as_typed() -> None:
+    from sockbench.core.units import format_seconds
+
+    assert [format_seconds(s) for s in (2.0, 0.5, 0.0, 10.0, 90.0)] == [
+        "2s", "500ms", "0s", "10s", "90s"
+    ]  # fmt: skip

@@ -103,7 +103,7 @@ class SearchOptions:
         default_help="none",
     )  # fmt: skip
     precision: float = option(
-        DEFAULT_PRECISION, "--precision",
+        DEFAULT_PRECISION, "--precision", metavar="PERCENT",
         help="stop when the highest pass and the lowest fail are this close: 5%",
         parse=parse_fraction, positive=True, bound=_below_one, commands=SEARCH | COMPARE,
         default_help=f"{DEFAULT_PRECISION:.0%}",

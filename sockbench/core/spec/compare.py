@@ -56,7 +56,8 @@ class CompareOptions:
         1, "--repeat", help="run the whole matrix N times", parse=parse_count, commands=COMPARE
     )
     folder: str | None = option(
-        None, "--out", help="folder to write (new or empty)", parse=optional(text),
+        None, "--out", metavar="FOLDER",
+        help="folder to write (new or empty)", parse=optional(text),
         commands=COMPARE, default_help="results/compare-TIMESTAMP",
     )  # fmt: skip
     capacity: tuple[str, ...] = option(

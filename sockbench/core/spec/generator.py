@@ -67,17 +67,18 @@ ALLOW_REMOTE: Option[bool] = declare(
 @dataclass(frozen=True)
 class Generator:
     workers: int | None = option(
-        None, "--workers", "-t",
+        None, "--workers", "-t", metavar="N|auto",
         help="generator processes, or 'auto' (from cores and clients); with --cluster, the "
         "total over the cluster ('auto': one per CPU it offers)",
         parse=_workers, commands=RUN_COMPARE, default_help="auto",
     )  # fmt: skip
     source_ips: str = option(
-        AUTO, "--source-ips", help="addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b",
+        AUTO, "--source-ips", metavar="IPS",
+        help="addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b",
         parse=text,
     )  # fmt: skip
     client_cpus: str = option(
-        "none", "--client-cpus",
+        "none", "--client-cpus", metavar="CPUS",
         help="pin the load generator to CPUs; auto (those the server leaves) or none",
         parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"},
     )  # fmt: skip

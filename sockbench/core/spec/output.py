@@ -28,7 +28,8 @@ FORMAT_CHOICES = ("table", *values_of(ReportFormat), "jsonl")
 
 #: ``-o``: where ``report`` and ``diff`` write what they render.
 WRITE_TO = declare(
-    None, "--output", "-o", help="write to this file ('-' = stdout)", parse=optional(text),
+    None, "--output", "-o", metavar="FILE",
+    help="write to this file ('-' = stdout)", parse=optional(text),
     commands=REPORT_DIFF, default_help="stdout",
 )  # fmt: skip
 
@@ -48,7 +49,7 @@ class Output:
         parse=texts, repeatable=True, metavar="EXPR", commands=RUN_COMPARE, one_run=True,
     )  # fmt: skip
     json_path: str | None = option(
-        None, "--json", help="also write the result JSON here ('-' = stdout)",
+        None, "--json", metavar="FILE", help="also write the result JSON here ('-' = stdout)",
         parse=optional(text), one_run=True,
     )  # fmt: skip
     json_stdout: bool = option(
@@ -56,7 +57,7 @@ class Output:
         one_run=True,
     )  # fmt: skip
     out_dir: str | None = option(
-        nullable("results"), "--out",
+        nullable("results"), "--out", metavar="FOLDER",
         help="folder that receives a result folder per run ('' = none)", parse=optional(text),
     )  # fmt: skip
     fmt: str = option(
@@ -72,6 +73,7 @@ class Output:
         parse=switch, commands=RUN_COMPARE_SERVE,
     )  # fmt: skip
     log_file: str | None = option(
-        None, "--log-file", help="also write that log to this file", parse=optional(text),
+        None, "--log-file", metavar="FILE",
+        help="also write that log to this file", parse=optional(text),
         commands=RUN_COMPARE_SERVE,
     )  # fmt: skip

@@ -49,7 +49,7 @@ class Request:
         None, "--send", help=r"request bytes; escapes \r \n \t \xHH", parse=optional(text)
     )
     send_file: str | None = option(
-        None, "--send-file", help="request bytes from a file", parse=optional(text)
+        None, "--send-file", metavar="FILE", help="request bytes from a file", parse=optional(text)
     )
     expect_reply: str | None = option(
         None, "--expect", help="the exact reply (escapes allowed)", parse=optional(text)
@@ -62,20 +62,26 @@ class Request:
         None, "--expect-until", help="a reply ending with this delimiter", parse=optional(text)
     )
     protocol: str = option(
-        "echo", "--protocol",
+        "echo", "--protocol", metavar="NAME",
         help="echo, redis, memcache, line, length-prefixed:u16|u32, or a plugin FILE.py:NAME "
         "/ module:NAME (docs/protocols.md)",
         parse=_protocol_name,
     )  # fmt: skip
     ratio: tuple[int, int] = option(
-        (1, 10), "--ratio", help="redis/memcache: SETs:GETs", parse=_ratio, default_help="1:10"
+        (1, 10),
+        "--ratio",
+        metavar="SETS:GETS",
+        help="redis/memcache: SETs:GETs",
+        parse=_ratio,
+        default_help="1:10",
     )
     key_space: int = option(
         10_000_000, "--key-space", help="redis/memcache: number of keys", parse=parse_count,
         minimum=1,
     )  # fmt: skip
     key_pattern: str = option(
-        "R", "--key-pattern", help="redis/memcache: R (random), S (sequential), G (gaussian)",
+        "R", "--key-pattern", metavar="R|S|G",
+        help="redis/memcache: R (random), S (sequential), G (gaussian)",
         parse=_key_pattern,
     )  # fmt: skip
     value_size: int = option(

@@ -32,7 +32,8 @@ from sockbench.errors import ConfigError
 @dataclass(frozen=True)
 class ServeOptions:
     bind: str | None = option(
-        None, "--bind", help="HOST:PORT, or a Unix socket path", parse=optional(text),
+        None, "--bind", metavar="HOST:PORT|PATH",
+        help="HOST:PORT, or a Unix socket path", parse=optional(text),
         commands=SERVE, default_help="127.0.0.1:9000; unix: $XDG_RUNTIME_DIR/sockbench-unix.sock",
     )  # fmt: skip
     behaviour: ServerBehaviour = option(

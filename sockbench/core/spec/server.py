@@ -112,7 +112,8 @@ class ServerOptions:
     """The options that choose and size the server, as given."""
 
     target: str | None = option(
-        None, "--target", help="external server: tcp://HOST:PORT, udp://..., unix:///PATH",
+        None, "--target", metavar="URL",
+        help="external server: tcp://HOST:PORT, udp://..., unix:///PATH",
         parse=optional(text),
     )  # fmt: skip
     server_model: str | None = field_of(SERVER)
@@ -122,7 +123,8 @@ class ServerOptions:
         parse=optional(text), metavar="CMD",
     )  # fmt: skip
     server_name: str | None = option(
-        None, "--server-name", help="the --server-cmd's name in reports", parse=optional(text),
+        None, "--server-name", metavar="NAME",
+        help="the --server-cmd's name in reports", parse=optional(text),
         default_help="its program's name",
     )  # fmt: skip
     ready_line: str | None = option(
@@ -142,7 +144,7 @@ class ServerOptions:
         parse=parse_count, minimum=0, commands=RUN_SERVE,
     )  # fmt: skip
     server_cpus: str = option(
-        "none", "--server-cpus",
+        "none", "--server-cpus", metavar="CPUS",
         help="pin the server to CPUs: 0, 0-3, 0,2; auto (half the CPUs) or none",
         parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"},
     )  # fmt: skip
