@@ -42,6 +42,8 @@ OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
 }
 _CHECK = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$")
+#: The check that reads the result's validity verdict (docs/validity.md), written alone.
+VALID = "valid"
 EXAMPLES = "like 'p99 < 5ms', 'errors == 0', 'rps >= 10k', 'loss < 0.1%' or 'achieved >= 99%'"
 
 
@@ -74,10 +76,13 @@ class CheckResult:
     check: Check
     value: float | None  # None: the run measured nothing to compare
     passed: bool
+    shown: str = ""  # the metric's own words for it (``valid``: the verdict), if any
 
     @property
     def measured(self) -> str:
         """The value as people read it: ``3.21 ms``, ``12,345``, ``0.10%``."""
+        if self.shown:
+            return self.shown
         value, unit = self.value, self.check.unit
         if value is None:
             return "nothing measured"
@@ -137,6 +142,8 @@ def _threshold(threshold: float, expr: str) -> float:
 
 def parse_check(expr: str) -> Check:
     """One ``--check`` expression, or a one-line ConfigError saying what is accepted."""
+    if expr.strip().lower() == VALID:  # a verdict: `valid` is `valid == 1`
+        return Check(expr.strip(), VALID, "==", 1.0, "")
     match = _CHECK.match(expr)
     if not match:
         raise ConfigError(f"malformed --check {expr!r}; expected METRIC OP VALUE, {EXAMPLES}")
@@ -178,5 +185,6 @@ def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
         else:
             value = measure(check, doc)
             passed = value is not None and OPS[check.op](value, check.threshold)
-        out.append(CheckResult(check, value, passed))
+        shown = metric(check.metric).shown
+        out.append(CheckResult(check, value, passed, shown(doc) if shown else ""))
     return out

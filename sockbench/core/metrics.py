@@ -110,6 +110,9 @@ class Metric:
     histogram: tuple[str, ...] = ()
     stat: str = ""
     percentile: float | None = None
+    # How --check shows the value measured, where a number would not say it (``valid``);
+    # None: the number, in the metric's unit.
+    shown: Callable[[Mapping[str, Any]], str] | None = None
 
     def value(self, doc: Mapping[str, Any]) -> float | None:
         """Its value in a result document as stored (an int stays an int); None: absent.
@@ -165,6 +168,19 @@ def _loss(doc: Mapping[str, Any]) -> float | None:
     d = doc.get("datagrams") or {}
     done = d.get("sent", 0) - d.get("in_flight", 0)
     return d.get("lost", 0) / done if done else None
+
+
+def _valid(doc: Mapping[str, Any]) -> float | None:
+    """1 unless the result's validity section says ``not valid`` (``unknown``, a run too
+    short to test, is 1: docs/validity.md); None for a result without one."""
+    verdict = get(doc, "validity", "verdict")
+    return None if verdict is None else float(verdict != "not valid")
+
+
+def _verdict(doc: Mapping[str, Any]) -> str:
+    from sockbench.core.validity import verdict_text  # it reads results through this module
+
+    return verdict_text(get(doc, "validity")) or "nothing measured"
 
 
 ALL = frozenset(View)
@@ -250,6 +266,11 @@ REGISTRY: tuple[Metric, ...] = (
         name="generator.busy", title="generator busy %", path=("generator", "loop_busy_percent"),
         unit=Unit.PERCENT, better=Better.LOWER, fmt=Format.DECIMAL1, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="generator_loop_busy_percent",
+    ),
+    Metric(
+        name="valid", title="valid", path=("validity", "verdict"), unit=Unit.COUNT,
+        better=Better.HIGHER, fmt=Format.INT, noise=Noise.STEADY,
+        views=frozenset({View.CHECK}), key="valid", read=_valid, shown=_verdict,
     ),
 )  # fmt: skip
 

@@ -26,6 +26,7 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
+from sockbench.core.validity import assess
 from sockbench.core.warning import RunWarning
 from sockbench.core.warning_rules import rate_warnings
 from sockbench.core.warning_rules import run_warnings as run_warnings
@@ -106,6 +107,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
     doc["generator"] = m.generator
     if m.ran:
         doc["measurement_started_at_s"] = m.measurement_started_at_s
+    doc["validity"] = assess(doc).to_json()  # docs/validity.md
     add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(spec, doc["totals"])])
     if spec.output.checks:
         checks = [parse_check(expr) for expr in spec.output.checks]

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.validity import validity_warning
 from sockbench.core.warning import RunWarning, WarningKind
 
 
@@ -50,6 +51,11 @@ class ResultFacts:
         asked (:func:`sockbench.core.shortfall.rate_shortfall`); None otherwise."""
         ran = self.doc["status"] in (RunStatus.COMPLETED, RunStatus.DEGRADED)
         return rate_shortfall(self.doc) if ran else None
+
+    @cached_property
+    def not_valid(self) -> RunWarning | None:
+        """The ``not_valid`` warning when the result's validity section says so."""
+        return validity_warning(self.doc)
 
     @property
     def generator_lag_p99_us(self) -> int:
@@ -247,6 +253,11 @@ def _shortfall(facts: ResultFacts) -> RunWarning:
     return facts.shortfall
 
 
+def _not_valid(facts: ResultFacts) -> RunWarning:
+    assert facts.not_valid is not None  # the rule applies only then
+    return facts.not_valid
+
+
 RATE_RULES: tuple[Rule[ResultFacts], ...] = (
     Rule(
         WarningKind.RATE_NOT_KEPT,
@@ -262,6 +273,12 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
             "schedule while it could have sent, so latencies include its own delay"
         ),
         "add --workers, or lower --rate",
+    ),
+    Rule(
+        WarningKind.NOT_VALID,
+        lambda f: f.not_valid is not None,
+        lambda f: _not_valid(f).message,
+        lambda f: _not_valid(f).advice,  # each failed test's own
     ),
 )
 

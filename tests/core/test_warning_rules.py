@@ -139,6 +139,17 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
         (WarningKind.RATE_NOT_KEPT, "the generator fell behind", "add --workers"),
         (WarningKind.SENT_LATE, "p99 3.0 ms", ""),
     ]),
+    ("not valid: a trend", {"status": "completed", "totals": {}, "validity": {
+        "verdict": "not valid",
+        "reasons": [{"test": "stationarity", "text": "p99 rose 30% over the window"}],
+    }}, [
+        (WarningKind.NOT_VALID, "this run is not valid: p99 rose 30%", "lengthen --warmup"),
+    ]),
+    ("not valid only by its status: that has its own warning", {
+        "status": "interrupted", "totals": {}, "validity": {
+            "verdict": "not valid",
+            "reasons": [{"test": "status", "text": "the run ended interrupted"}],
+        }}, []),
 ]  # fmt: skip
 
 

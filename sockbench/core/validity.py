@@ -1,0 +1,396 @@
+"""Does a run's result support its own numbers? The result's ``validity`` section (pure).
+
+The trade-off: every test reads what a result keeps anyway (its interval rows and their
+histograms, the send lag, the counts of requests due and sent), so none costs anything
+while the run is measured and an old result can be judged again; in exchange each sees
+the run at the grain of an ``--interval``, never a single request, and a short run
+(fewer than :data:`~sockbench.core.series_tests.MIN_INTERVALS` intervals) gets
+``unknown``, not ``valid``. The tests (docs/validity.md says what each can and cannot
+tell):
+
+- **percentiles**: a 95 % interval for each recorded percentile
+  (:mod:`sockbench.core.percentile_ci`);
+- **stationarity**: Mann-Kendall on the per-interval throughput and p99
+  (:mod:`sockbench.core.series_tests`): a server still warming up, or degrading;
+- **independence**: the lag-1 autocorrelation of those series; correlated intervals
+  widen the percentile intervals (batch means), and a note says so;
+- **arrivals** (open loop): the generator sent what was due, without lagging while it
+  could send (:mod:`sockbench.core.shortfall`'s rules), and for ``--arrival poisson``
+  the per-interval counts disperse as a Poisson process's do. When it fails, the tail
+  (p99 and up) is marked unreliable.
+
+The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
+or did not follow its schedule; otherwise ``unknown`` when a trend could not be tested
+(too few intervals), else ``valid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from sockbench.core.histogram import decode
+from sockbench.core.percentile_ci import PercentileInterval, percentile_interval
+from sockbench.core.series_tests import (
+    CORRELATED,
+    MIN_INTERVALS,
+    Dispersion,
+    Trend,
+    lag1_autocorrelation,
+    mann_kendall,
+    poisson_dispersion,
+)
+from sockbench.core.shortfall import (
+    ACHIEVED_RATE_MIN,
+    generator_fell_short,
+    generator_lagged,
+    scheduled_rps,
+    served_ratio,
+)
+from sockbench.core.status import RunStatus
+from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
+from sockbench.core.warning import RunWarning, WarningKind
+
+VALIDITY_SCHEMA = "sockbench.validity/1"
+CONFIDENCE = 0.95
+#: A row shorter than this fraction of ``--interval`` (the window's last, cut short) is
+#: left out of the series: its rate is right, but its p99 rests on few samples.
+SHORT_ROW = 0.5
+#: Percentiles from this one up are the tail a lagging generator makes unreliable.
+TAIL_FROM = 99.0
+
+
+class Verdict(StrEnum):
+    VALID = "valid"
+    NOT_VALID = "not valid"
+    UNKNOWN = "unknown"
+
+
+class Test(StrEnum):
+    """Which test a reason comes from; its advice is :data:`ADVICE`'s (how the run ended
+    has a warning of its own)."""
+
+    STATUS = "status"
+    STATIONARITY = "stationarity"
+    ARRIVALS = "arrivals"
+
+
+ADVICE: dict[Test, str] = {
+    Test.STATIONARITY: (
+        "the server was still warming up or was degrading: lengthen --warmup, or look "
+        "for a leak or a growing queue; docs/validity.md"
+    ),
+    Test.ARRIVALS: (
+        "the generator did not keep the schedule, so the tail is its own: add --workers "
+        "(and --client-cpus), or lower --rate; docs/validity.md"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    test: Test
+    text: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"test": self.test.value, "text": self.text}
+
+
+@dataclass(frozen=True)
+class Series:
+    """The per-interval series the tests read: rows shorter than :data:`SHORT_ROW` of an
+    interval left out, p99 only from rows that recorded a latency."""
+
+    rps: tuple[float, ...]
+    p99: tuple[float, ...]
+    counts: tuple[int, ...]
+    seconds: tuple[float, ...]
+    histograms: tuple[HdrHistogram, ...]
+
+
+def series_of(rows: Sequence[Mapping[str, Any]], interval_s: float) -> Series:
+    """The series of a result's ``intervals``."""
+    kept, previous = [], 0.0
+    for row in rows:
+        t = float(row.get("t") or 0.0)
+        if t - previous >= SHORT_ROW * interval_s:
+            kept.append((row, t - previous))
+        previous = t
+    return Series(
+        rps=tuple(float(r.get("rps") or 0.0) for r, _ in kept),
+        p99=tuple(float(r["p99"]) for r, _ in kept if r.get("p99")),
+        counts=tuple(int(r.get("requests") or 0) for r, _ in kept),
+        seconds=tuple(s for _, s in kept),
+        histograms=tuple(decode(r["histogram"]) for r, _ in kept if r.get("histogram")),
+    )
+
+
+@dataclass(frozen=True)
+class Stationarity:
+    """Trend tests of throughput and p99; None where a series is too short."""
+
+    intervals: int
+    rps: Trend | None
+    p99: Trend | None
+
+    @property
+    def testable(self) -> bool:
+        return self.rps is not None
+
+    def reasons(self) -> list[Reason]:
+        out = []
+        for name, trend in (("throughput", self.rps), ("p99", self.p99)):
+            if trend is not None and trend.flagged:
+                way = "rose" if trend.change > 0 else "fell"
+                out.append(
+                    Reason(
+                        Test.STATIONARITY,
+                        f"{name} {way} {abs(trend.change):.0%} over the window "
+                        f"(Mann-Kendall p = {trend.p_value:.2g})",
+                    )
+                )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        verdict = "not enough intervals"
+        if self.testable:
+            verdict = "trend" if self.reasons() else "stationary"
+        return {
+            "verdict": verdict,
+            "intervals": self.intervals,
+            "min_intervals": MIN_INTERVALS,
+            "rps": _trend_json(self.rps),
+            "p99": _trend_json(self.p99),
+        }
+
+
+def _trend_json(trend: Trend | None) -> dict[str, Any] | None:
+    if trend is None:
+        return None
+    return {
+        "change": round(trend.change, 4),
+        "p_value": round(trend.p_value, 6),
+        "z": round(trend.z, 4),
+        "flagged": trend.flagged,
+    }
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """Open loop: whether the generator followed its schedule.
+
+    ``followed`` is False when it sent less than was due or sent late while it could
+    send, or (``--arrival poisson``) the per-interval counts were not Poisson; None when
+    nothing could be tested. ``dispersion`` is None where it was not tested, ``note``
+    says why.
+    """
+
+    schedule: str
+    sent_ratio: float | None
+    lag_p99_us: int | None
+    dispersion: Dispersion | None
+    reasons: tuple[Reason, ...]
+    note: str = ""
+
+    @property
+    def followed(self) -> bool | None:
+        return not self.reasons
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schedule": self.schedule,
+            "followed": self.followed,
+            "tail_reliable": self.followed,
+            "sent_ratio": None if self.sent_ratio is None else round(self.sent_ratio, 4),
+            "generator_lag_p99_us": self.lag_p99_us,
+            "dispersion_index": None
+            if self.dispersion is None
+            else round(self.dispersion.index, 4),
+            "dispersion_p": None if self.dispersion is None else round(self.dispersion.p_value, 6),
+            "note": self.note,
+        }
+
+
+def arrivals(doc: Mapping[str, Any], series: Series) -> Arrivals | None:
+    """The arrival test of an open-loop request/reply run; None otherwise."""
+    config, totals = doc.get("config") or {}, doc.get("totals") or {}
+    offered, due = totals.get("offered_rps"), scheduled_rps(doc)
+    if not config.get("rate") or offered is None or not due:
+        return None
+    schedule = str(config.get("arrival") or "uniform")
+    lag = (doc.get("scheduler_lag_us") or doc.get("send_lag_us") or {}).get("p99")
+    reasons = []
+    if generator_fell_short(doc):
+        reasons.append(
+            Reason(
+                Test.ARRIVALS,
+                f"the generator sent {offered:,.0f} req/s of the {due:,.0f} due: it fell "
+                "behind its schedule",
+            )
+        )
+    elif generator_lagged(doc):
+        reasons.append(
+            Reason(
+                Test.ARRIVALS,
+                f"the generator sent late (p99 {int(lag or 0) / 1000:.1f} ms behind its "
+                "schedule while it could send)",
+            )
+        )
+    dispersion, note = None, ""
+    if schedule == "poisson":
+        kept_up = (served_ratio(doc) or 0.0) >= ACHIEVED_RATE_MIN
+        dispersion = poisson_dispersion(series.counts, series.seconds) if kept_up else None
+        if not kept_up:
+            note = "counts not tested: the replies did not keep up with the arrivals"
+        elif dispersion is None:
+            note = f"counts not tested: fewer than {MIN_INTERVALS} intervals"
+        elif not dispersion.poisson:
+            reasons.append(
+                Reason(
+                    Test.ARRIVALS,
+                    f"requests per interval were not Poisson (dispersion index "
+                    f"{dispersion.index:.2f}, p = {dispersion.p_value:.2g})",
+                )
+            )
+    return Arrivals(
+        schedule, offered / due, None if lag is None else int(lag), dispersion, tuple(reasons), note
+    )
+
+
+@dataclass(frozen=True)
+class Validity:
+    """The whole assessment of one result."""
+
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    percentiles: tuple[PercentileInterval, ...]
+    stationarity: Stationarity
+    autocorrelation: tuple[float | None, float | None]  # of (rps, p99)
+    arrivals: Arrivals | None
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        tail_reliable = self.arrivals is None or bool(self.arrivals.followed)
+        rps_rho, p99_rho = self.autocorrelation
+        return {
+            "schema": VALIDITY_SCHEMA,
+            "verdict": self.verdict.value,
+            "reasons": [r.to_json() for r in self.reasons],
+            "notes": list(self.notes),
+            "confidence": CONFIDENCE,
+            "percentiles": {
+                percentile_key(p.percentile): _interval_json(p, tail_reliable)
+                for p in self.percentiles
+            },
+            "stationarity": self.stationarity.to_json(),
+            "independence": {
+                "rps_lag1": _rounded(rps_rho),
+                "p99_lag1": _rounded(p99_rho),
+                "correlated": _correlated(self.autocorrelation),
+            },
+            "arrivals": None if self.arrivals is None else self.arrivals.to_json(),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _correlated(rhos: tuple[float | None, float | None]) -> bool:
+    return any(r is not None and r > CORRELATED for r in rhos)
+
+
+def _interval_json(p: PercentileInterval, tail_reliable: bool) -> dict[str, Any]:
+    return {
+        "value": p.value,
+        "low": p.low,
+        "high": p.high,
+        "relative": _rounded(p.relative),
+        "order_statistic": list(p.order_statistic),
+        "batch_means": None if p.batch_means is None else list(p.batch_means),
+        "batches": p.batches,
+        "reliable": tail_reliable or p.percentile < TAIL_FROM,
+    }
+
+
+def assess(doc: Mapping[str, Any]) -> Validity:
+    """The validity of a built result (its intervals, histograms, totals and status)."""
+    config = doc.get("config") or {}
+    series = series_of(doc.get("intervals") or (), float(config.get("interval_s") or 1.0))
+    stationarity = Stationarity(len(series.rps), mann_kendall(series.rps), mann_kendall(series.p99))
+    rhos = (lag1_autocorrelation(series.rps), lag1_autocorrelation(series.p99))
+    arrived = arrivals(doc, series)
+    latency = doc.get("latency_us") or {}
+    total = decode(latency["histogram"]) if latency.get("count") else None
+    wanted = [float(k) for k in (latency.get("percentiles") or {})] or list(DEFAULT_PERCENTILES)
+    found = [percentile_interval(series.histograms, p, total) for p in wanted] if total else []
+    reasons: list[Reason] = []
+    status = str(doc.get("status") or RunStatus.COMPLETED)
+    if status != RunStatus.COMPLETED:
+        reasons.append(Reason(Test.STATUS, f"the run ended {status}"))
+    elif total is None:
+        reasons.append(Reason(Test.STATUS, "no request completed"))
+    reasons += stationarity.reasons()
+    reasons += arrived.reasons if arrived is not None else ()
+    notes = []
+    if _correlated(rhos):
+        notes.append(
+            "intervals are correlated (lag-1 autocorrelation "
+            + ", ".join(f"{n} {r:.2f}" for n, r in zip(("rps", "p99"), rhos, strict=True) if r)
+            + "): the percentile intervals are widened for it"
+        )
+    if arrived is not None and arrived.note:
+        notes.append(arrived.note)
+    if reasons:
+        verdict = Verdict.NOT_VALID
+    elif not stationarity.testable:
+        verdict = Verdict.UNKNOWN
+        notes.insert(0, not_enough(stationarity.intervals))
+    else:
+        verdict = Verdict.VALID
+    percentiles = tuple(p for p in found if p is not None)
+    return Validity(verdict, tuple(reasons), percentiles, stationarity, rhos, arrived, tuple(notes))
+
+
+def not_enough(intervals: int) -> str:
+    return f"not enough intervals: {intervals} of the {MIN_INTERVALS} a trend test needs"
+
+
+def verdict_text(section: Mapping[str, Any] | None) -> str | None:
+    """``valid``, ``unknown: not enough intervals ...`` or ``not valid: <reasons>``, as the
+    terminal, the reports and ``--check valid`` show it; None without a section."""
+    if not section:
+        return None
+    verdict = str(section.get("verdict"))
+    if verdict == Verdict.NOT_VALID:
+        return f"{verdict}: " + "; ".join(str(r["text"]) for r in section.get("reasons") or ())
+    if verdict == Verdict.UNKNOWN and section.get("notes"):
+        return f"{verdict}: {section['notes'][0]}"
+    return verdict
+
+
+def not_valid(doc: Mapping[str, Any]) -> bool:
+    """Whether a result was judged not valid (a result without the section was not)."""
+    return (doc.get("validity") or {}).get("verdict") == Verdict.NOT_VALID
+
+
+def validity_warning(doc: Mapping[str, Any]) -> RunWarning | None:
+    """The ``not_valid`` warning of a result judged not valid by a test, with the advice of
+    each test that failed; None otherwise."""
+    section = doc.get("validity") or {}
+    if section.get("verdict") != Verdict.NOT_VALID:
+        return None
+    # How the run ended has its own warning (interrupted, server died, nothing measured).
+    reasons = [r for r in section.get("reasons") or () if r["test"] != Test.STATUS]
+    if not reasons:
+        return None
+    tests = dict.fromkeys(Test(r["test"]) for r in reasons)
+    return RunWarning(
+        WarningKind.NOT_VALID,
+        "this run is not valid: " + "; ".join(str(r["text"]) for r in reasons),
+        "; ".join(ADVICE[t] for t in tests),
+    )
