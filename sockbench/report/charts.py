@@ -256,6 +256,21 @@ def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> st
         return _svg(fig)
 
 
+def stream_timeline(title: str, series: Sequence[Series]) -> str:
+    """A stream's bit rate per interval over the run, iperf3's interval lines as a chart:
+    one colour per run, the receiver's line solid and the sender's dashed."""
+    with _figure(WIDE) as (fig, (ax,)):
+        for s in series:
+            ax.plot(s.x, s.y, label=s.label, color=s.color, linestyle="--" if s.dashed else "-")
+        ax.set_ylabel("bit rate")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: numbers.fmt_bps(v)))
+        ax.set_xlabel("seconds since measurement start")
+        ax.set_title(title, loc="left")
+        _legend(ax)
+        return _svg(fig)
+
+
 def _short(v: float) -> str:
     for scale, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(v) >= scale:

@@ -30,6 +30,7 @@ from sockbench.report import charts, numbers, percentiles
 from sockbench.report.content import Section, Table
 from sockbench.report.document import Doc, cell_key, cells, is_compare, model_name
 from sockbench.report.sections import sections
+from sockbench.report.stream_fields import measured_sides, stream_rows
 from sockbench.report.summary_table import summary_table
 from sockbench.report.verdicts import payload_order
 
@@ -83,7 +84,7 @@ def render(doc: Doc) -> str:
     compare = is_compare(doc)
     title = "sockbench compare report" if compare else "sockbench run report"
     body: list[str] = [f"<header><h1>{escape(title)}</h1>{_meta(doc, compare)}</header>"]
-    if not compare:
+    if not compare and not doc.get("stream"):  # a stream's own sections say it all
         body.append(_summary(Section("Summary", key="summary", table=summary_table(results))))
     for section in sections(doc):
         if section.key == "compare":
@@ -220,7 +221,7 @@ def chart_groups(results: Sequence[Doc], single: bool) -> list[tuple[str, list[C
     return [
         (
             "Latency by percentile",
-            [_spectrum(k, by_cell[k], colors, single) for k in cell_order],
+            [c for k in cell_order if (c := _spectrum(k, by_cell[k], colors, single))],
         ),
         ("Scaling with clients", _per_workload(by_workload, colors, _scaling)),
         ("Server resources", _per_workload(by_workload, colors, _resources)),
@@ -256,7 +257,9 @@ SINGLE_RUN_LINES = (
 
 def _spectrum(
     key: tuple[str, str, int], members: list[Doc], colors: Mapping[str, str], single: bool
-) -> Chart:
+) -> Chart | None:
+    """The percentile spectrum of a cell's runs; None for streams that timed no reply
+    (a stream has no request latencies: an empty chart would show "0 µs" axes)."""
     proto, payload, clients = key
     series: list[charts.Series] = []
     if single:
@@ -278,6 +281,8 @@ def _spectrum(
             if merged is not None:
                 xs, ys = percentiles.spectrum(merged)
                 series.append(charts.Series(model, colors[model], xs, ys))
+    if not series and all(r.get("stream") for r in members):
+        return None
     caption = _workload(proto, cell_key(members[0]).payload, clients)
     return Chart(
         f"spectrum-{_slug(proto, payload)}-c{clients}",
@@ -334,6 +339,8 @@ def _timeline(
     key: tuple[str, str, int], members: list[Doc], colors: Mapping[str, str]
 ) -> Chart | None:
     proto, payload, clients = key
+    if all(r.get("stream") for r in members):  # rows of bytes (none in results before them)
+        return _stream_timeline(key, members, colors) if all(map(stream_rows, members)) else None
     rps: list[charts.Series] = []
     latency: list[charts.Series] = []
     for r in sorted(members, key=lambda r: (model_name(r), cell_key(r).repeat)):
@@ -358,6 +365,34 @@ def _timeline(
         f"timeline-{_slug(proto, payload)}-c{clients}",
         f"Throughput and latency over time · {caption}",
         charts.timeline(caption, rps, latency),
+    )
+
+
+def _stream_timeline(
+    key: tuple[str, str, int], members: list[Doc], colors: Mapping[str, str]
+) -> Chart:
+    """Streams' bit rate per interval (iperf3's interval lines): each run's receiver,
+    where its rows have it, solid, and its sender dashed; no requests, no latencies."""
+    proto, payload, clients = key
+    lines: list[charts.Series] = []
+    for r in sorted(members, key=lambda r: (model_name(r), cell_key(r).repeat)):
+        rows = stream_rows(r)
+        model = model_name(r)
+        label = model if not cell_key(r).repeat else f"{model} #{cell_key(r).repeat}"
+        t = [_float(row.get("t")) for row in rows]
+        for side, _, _, bps in reversed(measured_sides(rows)):
+            dashed = side == "sent"
+            name = f"{label} {side}"
+            lines.append(
+                charts.Series(
+                    name, colors[model], t, [_float(row[bps]) for row in rows], dashed=dashed
+                )
+            )
+    caption = _workload(proto, cell_key(members[0]).payload, clients)
+    return Chart(
+        f"timeline-{_slug(proto, payload)}-c{clients}",
+        f"Bit rate over time · {caption}",
+        charts.stream_timeline(caption, lines),
     )
 
 

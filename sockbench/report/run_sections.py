@@ -14,7 +14,7 @@ from sockbench.report.document import Doc, get
 from sockbench.report.latency_tables import kind_table, latency_table
 from sockbench.report.resource_fields import environment_fields, node_table, resource_fields
 from sockbench.report.run_fields import datagram_fields, run_fields
-from sockbench.report.stream_fields import stream_fields, stream_table
+from sockbench.report.stream_fields import interval_table, stream_fields, stream_table
 
 
 def run_sections(result: Doc) -> list[Section]:
@@ -25,6 +25,9 @@ def run_sections(result: Doc) -> list[Section]:
                 "Stream", key="stream", fields=stream_fields(result), table=stream_table(result)
             )
         )
+        intervals = interval_table(result)
+        if intervals is not None:  # iperf3's lines: a stream has no latencies to show
+            out.append(Section("Intervals", key="stream_intervals", table=intervals))
     if result.get("datagrams"):
         out.append(Section("Datagrams", key="datagrams", fields=datagram_fields(result)))
     if (result.get("latency_us") or {}).get("count") or not result.get("stream"):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sockbench.report import numbers
-from sockbench.report.content import Table
+from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, get
 
 
@@ -93,6 +93,47 @@ def stream_table(result: Doc) -> Table | None:
         rows=tuple(rows),
         align=("l", "r", "r", "r", "r"),
     )
+
+
+#: A stream interval row's sides (docs/result.md, ``intervals``): the columns that show
+#: them, and the row's keys of their bytes and bits/s; the receiver's are null where
+#: not known per interval.
+Side = tuple[str, str, str, str]
+SIDES: tuple[Side, ...] = (
+    ("sent", "sender bit/s", "sent_bytes", "sent_bps"),
+    ("received", "receiver bit/s", "received_bytes", "received_bps"),
+)
+
+
+def stream_rows(result: Doc) -> list[Mapping[str, Any]]:
+    """A stream run's interval rows that count bytes (none for results saved before)."""
+    rows: list[Mapping[str, Any]] = result.get("intervals") or []
+    return rows if rows and "sent_bytes" in rows[0] else []
+
+
+def measured_sides(rows: list[Mapping[str, Any]]) -> tuple[Side, ...]:
+    """The sides every row has: the sender's, and the receiver's where it was known."""
+    return tuple(side for side in SIDES if all(row.get(side[2]) is not None for row in rows))
+
+
+def interval_table(result: Doc) -> Table | None:
+    """iperf3's interval lines: one row per ``--interval``, the bytes each side moved in
+    it and their bit rate; None for a run that is no stream (or saved before streams
+    had intervals)."""
+    rows = stream_rows(result)
+    if not rows:
+        return None
+    sides = measured_sides(rows)
+    headers = ("interval", *(title for side in sides for title in side[:2]))
+    cells, start = [], 0.0
+    for row in rows:
+        line = [f"{start:.2f}-{row['t']:.2f} s"]
+        for _, _, nbytes, bps in sides:
+            line += [numbers.fmt_bytes(row[nbytes]), numbers.fmt_bps(row[bps])]
+        cells.append(tuple(line))
+        start = row["t"]
+    right: tuple[Align, ...] = ("r",)
+    return Table(headers=headers, rows=tuple(cells), align=("l", *right * (len(headers) - 1)))
 
 
 def _old_stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
