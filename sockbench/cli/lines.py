@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from typing import IO
 
 from sockbench.core.progress import Tick
-from sockbench.report.numbers import DASH, fmt_bps, fmt_bytes
+from sockbench.report.numbers import DASH
+from sockbench.report.stream_fields import tick_rates
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 
@@ -41,13 +42,9 @@ def tick_line(tick: Tick) -> str:
 
 def _throughput(tick: Tick) -> str:
     """``41,152 req/s  p99 1.23 ms``; a stream's iperf3 columns instead, the interval's
-    transfer and bit rate: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received``."""
-    if tick.sent_bytes is None:
-        return f"{tick.rps:,.0f} req/s  p99 {_p99(tick)}"
-    line = f"{fmt_bytes(tick.sent_bytes)}  {fmt_bps(tick.sent_bps)} sent"
-    if tick.received_bps is not None:
-        line += f"  {fmt_bps(tick.received_bps)} received"
-    return line
+    transfer and bit rate (:func:`~sockbench.report.stream_fields.tick_rates`)."""
+    rates = tick_rates(tick)
+    return rates if rates is not None else f"{tick.rps:,.0f} req/s  p99 {_p99(tick)}"
 
 
 def _p99(tick: Tick) -> str:

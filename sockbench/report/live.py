@@ -32,6 +32,7 @@ from rich.text import Text
 from sockbench.core.metrics import KIND_PREFIX, Metric, Unit, metric
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.report import numbers
+from sockbench.report.stream_fields import tick_rates
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 #: What the panel shows, registry metrics: the last interval's rate and p99, read from
@@ -129,8 +130,12 @@ class LiveProgress:
         )
         row = tick.interval
         line = Text()
-        line.append(f"{_shown(RATE, row)} {RATE.title}", style="bold")
-        line.append(f"  {P99.title} {_shown(P99, row)}")
+        stream = tick_rates(tick)  # a stream: iperf3's transfer and bit rate, no req/s or p99
+        if stream is not None:
+            line.append(stream, style="bold")
+        else:
+            line.append(f"{_shown(RATE, row)} {RATE.title}", style="bold")
+            line.append(f"  {P99.title} {_shown(P99, row)}")
         line.append(f"  {ERRORS.title} ")
         line.append(_formatted(ERRORS, tick.errors), style="red" if tick.errors else "")
         if tick.connections:  # none counted while a --ramp brings clients up

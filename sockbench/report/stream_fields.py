@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sockbench.core.progress import Tick
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, get
@@ -114,6 +115,18 @@ def stream_rows(result: Doc) -> list[Mapping[str, Any]]:
 def measured_sides(rows: list[Mapping[str, Any]]) -> tuple[Side, ...]:
     """The sides every row has: the sender's, and the receiver's where it was known."""
     return tuple(side for side in SIDES if all(row.get(side[2]) is not None for row in rows))
+
+
+def tick_rates(tick: Tick) -> str | None:
+    """A stream's last interval as iperf3 prints it, for the progress line and the live
+    panel: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received`` (the receiver's where it
+    is known per interval); None for a tick of a run that is no stream."""
+    if tick.sent_bytes is None:
+        return None
+    line = f"{numbers.fmt_bytes(tick.sent_bytes)}  {numbers.fmt_bps(tick.sent_bps)} sent"
+    if tick.received_bps is not None:
+        line += f"  {numbers.fmt_bps(tick.received_bps)} received"
+    return line
 
 
 def interval_table(result: Doc) -> Table | None:

@@ -4,9 +4,11 @@ req/s and a latency it does not have (issue 30)."""
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 
 from sockbench.cli.lines import tick_line
 from sockbench.core.progress import Tick
+from sockbench.report.live import LiveProgress
 
 pytestmark = pytest.mark.unit  # pure
 
@@ -30,3 +32,13 @@ def test_a_tcp_stream_line_has_the_transfer_and_both_sides_bit_rates() -> None:
 def test_a_receiver_not_known_per_interval_is_left_out() -> None:
     line = tick_line(_tick(20_480_000, 163.84e6, None))
     assert line == "[   1.5 s] measuring  19.5 MiB  164 Mbit/s sent  errors 0  connections 2"
+
+
+def test_the_live_panel_shows_the_same_rates_and_no_req_s_or_p99() -> None:
+    console = Console(record=True, width=120, force_terminal=False)
+    panel = LiveProgress(console, "tcp stream")
+    panel.tick = _tick(1_650_000_000, 13.2e9, 13.1e9)
+    console.print(panel.renderable())
+    shown = console.export_text()
+    assert "1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received" in shown
+    assert "req/s" not in shown and "p99" not in shown
