@@ -107,6 +107,11 @@ def _quiet_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+#: A log line where no terminal shows it: ``--log-file``, and ``-v`` into a pipe.
+PLAIN_LOG = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_TIME = "%H:%M:%S"
+
+
 def setup_logging(verbose: object, log_file: object) -> None:
     """``-v``: what happens (server, workers, phases) on stderr; ``--log-file``: also there.
 
@@ -120,8 +125,16 @@ def setup_logging(verbose: object, log_file: object) -> None:
         from rich.console import Console
         from rich.logging import RichHandler
 
-        terminal = RichHandler(console=Console(stderr=True), show_path=False)
-        terminal.setFormatter(logging.Formatter("%(message)s"))
+        from sockbench.report.live import is_plain
+
+        stderr = Console(stderr=True)
+        terminal: logging.Handler
+        if is_plain(stderr):  # a log or a pipe: one plain line per record, no layout
+            terminal = logging.StreamHandler(sys.stderr)
+            terminal.setFormatter(logging.Formatter(PLAIN_LOG, datefmt=LOG_TIME))
+        else:
+            terminal = RichHandler(console=stderr, show_path=False)
+            terminal.setFormatter(logging.Formatter("%(message)s"))
         handlers.append(terminal)
     if log_file:
         from sockbench.report.files import refuse_fifo
@@ -135,9 +148,7 @@ def setup_logging(verbose: object, log_file: object) -> None:
                 f"--log-file {str(log_file)!r}: cannot open it ({reason}); give a file in a "
                 "folder you can write"
             ) from None
-        file_handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        )
+        file_handler.setFormatter(logging.Formatter(PLAIN_LOG))
         handlers.append(file_handler)
     if handlers:
         logging.basicConfig(level=logging.INFO, handlers=handlers, force=True)

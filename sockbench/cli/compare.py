@@ -9,6 +9,7 @@ import typer
 
 from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.examples import epilog
+from sockbench.cli.output import echo_checks
 from sockbench.cli.params import declare
 
 if TYPE_CHECKING:
@@ -68,9 +69,9 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
             after_cell=view.after_cell,
         )
     if not quiet:
-        from sockbench.report.terminal import print_report
+        from sockbench.cli.output import print_doc
 
-        print_report(outcome.doc, console)
+        print_doc(outcome.doc, console)
     done = len(outcome.doc["cells"])
     if outcome.interrupted:
         errors.print(
@@ -91,6 +92,7 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
 
         raise ResultNotWritten(list(outcome.failures), outcome.fallback)
     typer.echo(f"results: {folder}")
+    echo_checks(outcome.doc["cells"])
     raise typer.Exit(outcome.exit_code)
 
 

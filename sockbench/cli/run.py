@@ -11,6 +11,7 @@ import typer
 
 from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.examples import epilog
+from sockbench.cli.output import echo_checks
 from sockbench.cli.params import declare
 from sockbench.core.status import EXIT_WRITE_FAILED
 from sockbench.errors import SockbenchError
@@ -52,7 +53,8 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     interrupts = Interrupts()
     # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run.
     with interrupts.installed():
-        with _progress(progress_console, fmt, quiet, label) as progress:
+        window_after_s = spec.load.ramp_s + spec.load.warmup_s
+        with _progress(progress_console, fmt, quiet, label, window_after_s) as progress:
             outcome = run_benchmark(
                 spec,
                 command=command_line(),
@@ -69,6 +71,8 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
         with _reader_may_leave(outcome.exit_code):
             typer.echo(f"results: {saved.folder}", err=json_stdout)
             sys.stdout.flush()
+    with _reader_may_leave(outcome.exit_code):
+        echo_checks([outcome.result], err=json_stdout)
     if saved.failures:
         raise ResultNotWritten(saved.failures, saved.fallback)
     raise typer.Exit(outcome.exit_code)
@@ -100,35 +104,32 @@ def _reader_may_leave(code: int) -> Any:
 
 
 @contextlib.contextmanager
-def _progress(console: Console, fmt: str, quiet: bool, label: str) -> Any:
-    """The live panel on a terminal, a line per interval elsewhere, JSON lines for jsonl."""
-    from sockbench.cli.lines import JsonLines, PlainLines
+def _progress(console: Console, fmt: str, quiet: bool, label: str, window_after_s: float) -> Any:
+    """The live panel on a terminal (its interval lines left above it), a line per
+    interval elsewhere, JSON lines for jsonl."""
+    from sockbench.cli.lines import JsonLines, PlainLines, tick_line
+    from sockbench.cli.output import is_plain
     from sockbench.report.live import open_live_progress
 
     progress: ProgressFn | None = None
     if fmt == "jsonl":
-        progress = JsonLines(sys.stdout)
-    elif not quiet and not console.is_terminal:
+        progress = JsonLines(sys.stdout, window_after_s)
+    elif not quiet and is_plain(console):
         progress = PlainLines(console.file)
     if progress is not None:
         yield progress
         return
-    with open_live_progress(not quiet, label, console) as live:
+    with open_live_progress(not quiet, label, console, history=tick_line) as live:
         yield live
 
 
 def _print_summary(result: dict[str, Any], fmt: str, console: Console) -> None:
-    from sockbench.cli.lines import without_trailing_spaces
+    from sockbench.cli.output import print_doc
     from sockbench.report import render
-    from sockbench.report.terminal import print_report
 
     if fmt == "jsonl":
         sys.stdout.write(json.dumps({"type": "result", "result": result}) + "\n")
     elif fmt != "table":
         console.file.write(render(result, fmt))
-    elif console.is_terminal:
-        print_report(result, console)
-    else:  # rich pads every line of a table to its width; a log or a diff should not
-        with console.capture() as captured:
-            print_report(result, console)
-        console.file.write(without_trailing_spaces(captured.get()))
+    else:
+        print_doc(result, console)

@@ -35,17 +35,25 @@ def serve(values: dict[str, object], spelled: dict[str, str]) -> None:
 def models() -> None:
     """List the server models and the protocols each serves."""
     from rich.console import Console
-    from rich.table import Table
 
+    from sockbench.cli.output import print_section
     from sockbench.endpoints import Proto
+    from sockbench.report.content import Section, Table
     from sockbench.servers.registry import MODELS, unavailable_reason
 
-    table = Table("model", "protocols", "available", "what it is", title="server models")
-    for info in MODELS.values():
-        protos = ", ".join(p.value for p in Proto if p in info.protos)
-        reason = unavailable_reason(info)
-        table.add_row(info.name, protos, "yes" if reason is None else f"no: {reason}", info.summary)
-    Console().print(table)
+    rows = tuple(
+        (
+            info.name,
+            ", ".join(p.value for p in Proto if p in info.protos),
+            "yes" if reason is None else f"no: {reason}",
+            info.summary,
+        )
+        for info in MODELS.values()
+        for reason in (unavailable_reason(info),)
+    )
+    headers = ("model", "protocols", "available", "what it is")
+    table = Table(headers, rows, ("l", "l", "l", "l"))
+    print_section(Section("Server models", key="models", table=table), Console())
 
 
 @app.command()

@@ -24,7 +24,7 @@ import difflib
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,3 +188,16 @@ def evaluate(checks: list[Check], doc: Mapping[str, Any]) -> list[CheckResult]:
         shown = metric(check.metric).shown
         out.append(CheckResult(check, value, passed, shown(doc) if shown else ""))
     return out
+
+
+def summary(results: Iterable[Mapping[str, Any]]) -> str | None:
+    """The closing line of the checks of ``results`` (a run's, or a compare's cells):
+    ``2 of 3 checks failed`` or ``all 3 checks passed``; None when none was asked for."""
+    passed = [bool(c["passed"]) for result in results for c in result.get("checks") or ()]
+    if not passed:
+        return None
+    failed = passed.count(False)
+    noun = "check" if len(passed) == 1 else "checks"
+    if failed:
+        return f"{failed} of {len(passed)} {noun} failed"
+    return f"the {noun} passed" if len(passed) == 1 else f"all {len(passed)} checks passed"

@@ -7,9 +7,14 @@ and remaining time, the current req/s, the p99 of the last interval, errors and
 connections.
 
 The view is for people watching a terminal. It is off with ``--quiet`` and when
-stdout is not a terminal, so CI logs and pipes get no cursor movement or redraws:
-:func:`live_enabled` decides, :func:`open_live_progress` is the one call a command
-needs (``sockbench run`` can use it as is).
+stdout is not a terminal or one that cannot redraw (``TERM=dumb``), so CI logs and pipes
+get no cursor movement or redraws: :func:`is_plain` and :func:`live_enabled` decide,
+:func:`open_live_progress` is the one call a command needs.
+
+With ``history`` (a function writing a tick as one line), every tick's line is printed
+above the panel as it comes, once: when the panel goes, the interval lines stay on
+screen, as iperf3 and wrk2 leave theirs (``sockbench run``; a compare keeps its cell
+lines instead).
 
 Refreshing happens only when a tick arrives (``auto_refresh=False``): no thread is
 started, so nothing races the engine's trio loop or its signal handling.
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -41,9 +46,20 @@ RATE, P99 = metric("rps"), metric("p99")
 ERRORS, REQUESTS = metric("errors"), metric("requests")
 
 
+#: A tick as one plain line (``sockbench.cli.lines.tick_line``).
+HistoryFn = Callable[[Tick], str]
+
+
+def is_plain(console: Console) -> bool:
+    """Whether ``console`` takes plain output: not a terminal (a pipe, a file, a CI log),
+    or a dumb one (``TERM=dumb``), where a live view would show nothing until the end."""
+    return not console.is_terminal or console.is_dumb_terminal
+
+
 def live_enabled(console: Console, quiet: bool = False) -> bool:
-    """Whether a live view belongs on ``console``: not asked to be quiet, and a terminal."""
-    return not quiet and console.is_terminal
+    """Whether a live view belongs on ``console``: not asked to be quiet, and a terminal
+    that can redraw."""
+    return not quiet and not is_plain(console)
 
 
 class LiveProgress:
@@ -52,16 +68,23 @@ class LiveProgress:
     Use it as a context manager. ``label`` says what is running and can change between
     runs (:meth:`set_label`); :meth:`print` writes a line above the panel, which stays
     at the bottom. With ``transient`` (the default) the panel is erased on exit so the
-    final report starts on a clean screen.
+    final report starts on a clean screen. With ``history``, each tick is also printed
+    above the panel as the line ``history`` makes of it, and those lines stay.
     """
 
     def __init__(
-        self, console: Console | None = None, label: str = "", *, transient: bool = True
+        self,
+        console: Console | None = None,
+        label: str = "",
+        *,
+        transient: bool = True,
+        history: HistoryFn | None = None,
     ) -> None:
         self.console = console or Console()
         self.label = label
         self.tick: Tick | None = None
         self.transient = transient
+        self.history = history
         self._live: Live | None = None
         self._label_since = time.monotonic()
 
@@ -89,6 +112,11 @@ class LiveProgress:
 
     def __call__(self, tick: Tick) -> None:
         self.tick = tick
+        if self.history is not None and self._live is not None:
+            try:  # above the panel, where it stays
+                self.print(Text(self.history(tick), no_wrap=True, overflow="ellipsis"))
+            except Exception:  # a drawing problem must never stop a benchmark
+                self.history = None
         self.refresh()
 
     def set_label(self, label: str) -> None:
@@ -171,10 +199,14 @@ def _ignore(tick: Tick) -> None:
 
 @contextlib.contextmanager
 def open_live_progress(
-    enabled: bool, label: str = "", console: Console | None = None
+    enabled: bool,
+    label: str = "",
+    console: Console | None = None,
+    history: HistoryFn | None = None,
 ) -> Iterator[ProgressFn]:
     """A progress function for ``runner.run(progress=...)``: a live panel while the
-    ``with`` block runs when ``enabled``, a function that does nothing otherwise.
+    ``with`` block runs when ``enabled`` (leaving each tick's ``history`` line above it),
+    a function that does nothing otherwise.
 
     ``enabled`` is usually ``live_enabled(console, quiet)``::
 
@@ -186,5 +218,5 @@ def open_live_progress(
     if not enabled:
         yield _ignore
         return
-    with LiveProgress(console, label) as live:
+    with LiveProgress(console, label, history=history) as live:
         yield live
