@@ -9,8 +9,10 @@ versions. Each metric gets a table: A, B, "1.21× faster" or "1.08× slower" (B
 against A), and whether the difference is significant by the rule of
 :mod:`sockbench.core.significance` (Welch's t on the logarithms of the runs).
 
-Numbers from different machines are not comparable, so, as pyperf does, a diff
-across hosts, CPU counts or sockbench major versions is refused unless forced.
+Either side holding a run judged not valid (docs/validity.md) is said in a note, and
+in the JSON's ``validity``. Numbers from different machines are not comparable, so,
+as pyperf does, a diff across hosts, CPU counts or sockbench major versions is
+refused unless forced.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from sockbench.core.metrics import Better, Metric, View, in_view
 from sockbench.core.schemas import DIFF_SCHEMA
 from sockbench.core.spec.formats import DiffFormat
 from sockbench.core.spec.option import values_of
+from sockbench.core.validity import not_valid as is_not_valid
+from sockbench.core.validity import verdict_text
 from sockbench.errors import SockbenchError
 from sockbench.report import markdown, numbers, text
 from sockbench.report.content import Section, Table
@@ -159,6 +163,27 @@ def _mean(values: Sequence[float], fmt: Callable[[Any], str]) -> str:
     return text if len(values) == 1 else f"{text} (n={len(values)})"
 
 
+def not_valid(docs: Sequence[Doc]) -> tuple[int, list[str]]:
+    """A side's runs, and the verdicts of those judged not valid (docs/validity.md)."""
+    runs = [r for doc in docs for r in cells(doc)]
+    return len(runs), [verdict_text(r.get("validity")) or "" for r in runs if is_not_valid(r)]
+
+
+def validity_notes(a: Sequence[Doc], b: Sequence[Doc]) -> tuple[str, ...]:
+    """``A is not valid: 1 of 3 runs (not valid: p99 rose 25 % ...)``, for either side."""
+    notes = []
+    for side, docs in (("A", a), ("B", b)):
+        runs, verdicts = not_valid(docs)
+        if verdicts:
+            more = f", and {len(verdicts) - 1} more" if len(verdicts) > 1 else ""
+            notes.append(
+                f"{side} is not valid: {len(verdicts)} of {runs} runs ({verdicts[0]}{more}); "
+                "its numbers may be the run's accident rather than the server's "
+                "(docs/validity.md)"
+            )
+    return tuple(notes)
+
+
 def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list[Section]:
     """The diff report: what A and B are, then one table per metric."""
     found = rows(a, b)
@@ -171,7 +196,7 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
             (significance.NOT_POSITIVE, NOT_POSITIVE),
         )
         if reason in reasons
-    )
+    ) + validity_notes(a, b)
     out = [
         Section(
             "Diff",
@@ -224,7 +249,17 @@ def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[
             }
             for r in metric_rows
         ]
-    return {"schema": DIFF_SCHEMA, "a": names[0], "b": names[1], "metrics": metrics}
+    validity = {}
+    for side, docs in (("a", a), ("b", b)):
+        runs, verdicts = not_valid(docs)
+        validity[side] = {"runs": runs, "not_valid": len(verdicts), "verdicts": verdicts}
+    return {
+        "schema": DIFF_SCHEMA,
+        "a": names[0],
+        "b": names[1],
+        "metrics": metrics,
+        "validity": validity,
+    }
 
 
 def render(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str], fmt: str) -> str:

@@ -1,7 +1,8 @@
 """The latency tables of a run: one row per histogram, and one per kind of request.
 
 A row shows a histogram summary's stats as stored (count, min, the percentiles the
-run recorded, max, mean, stdev): the whole distribution, where the registry's
+run recorded, max, mean, stdev; the latency row's percentiles with their ± from the
+result's ``validity``): the whole distribution, where the registry's
 metrics (:mod:`sockbench.core.metrics`) are the few single numbers compared across
 runs. The *Commands* table's row of a kind of request is its metrics of the
 registry's per-kind family (``kind.get.rps``, ``kind.get.p99``).
@@ -16,6 +17,7 @@ from sockbench.core.metrics import KIND_METRICS, kind_metrics, metric
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, get
+from sockbench.report.validity_fields import plus_minus
 
 LATENCY_KINDS: tuple[tuple[str, str], ...] = (
     ("latency", "latency_us"),
@@ -63,7 +65,11 @@ def latency_table(result: Doc) -> Table:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (numbers.fmt_us(_field(summary, f)) for _, f in fields)
+        values = (
+            numbers.fmt_us(_field(summary, f))
+            + (plus_minus(result, f) if key == "latency_us" else "")
+            for _, f in fields
+        )
         rows.append((label, numbers.fmt_int(summary.get("count")), *values))
     headers = ("", "count", *(t for t, _ in fields))
     left: Align = "l"

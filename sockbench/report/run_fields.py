@@ -14,6 +14,7 @@ from typing import Any
 from sockbench.core.document import Result
 from sockbench.report import numbers
 from sockbench.report.document import Doc, cell_key, get, model_name, target
+from sockbench.report.validity_fields import verdict_fields
 
 
 def _protocol(config: Mapping[str, Any]) -> str:
@@ -122,6 +123,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ("connections", _connections(totals)),
         ("errors", _errors(result)),
         *_request_accounting(totals),
+        *verdict_fields(result),
     ]
     return tuple(fields)
 

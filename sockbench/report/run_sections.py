@@ -16,6 +16,7 @@ from sockbench.report.latency_tables import kind_table, latency_table
 from sockbench.report.resource_fields import environment_fields, node_table, resource_fields
 from sockbench.report.run_fields import datagram_fields, run_fields
 from sockbench.report.stream_fields import interval_table, stream_fields, stream_table
+from sockbench.report.validity_fields import latency_notes
 
 
 def run_sections(result: Doc) -> list[Section]:
@@ -32,7 +33,11 @@ def run_sections(result: Doc) -> list[Section]:
     if result.get("datagrams"):
         out.append(Section("Datagrams", key="datagrams", fields=datagram_fields(result)))
     if (result.get("latency_us") or {}).get("count") or not result.get("stream"):
-        out.append(Section("Latency", key="latency", table=latency_table(result)))
+        out.append(
+            Section(
+                "Latency", key="latency", table=latency_table(result), notes=latency_notes(result)
+            )
+        )
     if get(result, "totals", "by_kind"):
         out.append(Section("Commands", key="commands", table=kind_table(result)))
     resources = resource_fields(result)

@@ -4,7 +4,7 @@ metric over its repeats, and which model, if any, is significantly best.
 The metrics are the registry's verdict view (req/s and p99): two columns each, the
 mean and its 95 % Student t interval. The leader and whether it is ahead by more
 than noise come from :mod:`sockbench.report.verdicts`; a model with a saturated
-repeat is not ranked.
+repeat, or one not valid, is not ranked.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sockbench.core import significance
 from sockbench.report import numbers, verdicts
 from sockbench.report.content import Align, Section, Table
 from sockbench.report.document import Doc, cell_key
-from sockbench.report.summary_table import SATURATED
+from sockbench.report.summary_table import NOT_VALID, SATURATED
 
 #: Columns before the metrics' own: model, proto, clients, payload, runs.
 LEADING = 5
@@ -52,6 +52,8 @@ def significance_section(results: Sequence[Doc]) -> Section:
             )
             if any(verdicts.saturated(r) for r in members):
                 verdict = f"{SATURATED}: not ranked"
+            elif any(verdicts.not_valid(r) for r in members):
+                verdict = f"{NOT_VALID}: not ranked"
             else:
                 verdict = "; ".join(
                     text for o in outcomes if o.leader == model and (text := verdicts.describe(o))

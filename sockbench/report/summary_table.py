@@ -5,7 +5,8 @@ cell's p99 is not comparable with a TCP cell's, nor 10 clients with 1000. Only
 columns that do not move from run to run (server threads, ``Noise.STEADY``) are
 marked from a single run; req/s and latency are marked only from repeats, where the
 winner is significantly ahead (:mod:`sockbench.report.verdicts`, the Significance
-section). A cell whose load generator saturated is never marked.
+section). A cell whose load generator saturated, or whose result is not valid
+(docs/validity.md), is never marked; either gets a marker column.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ GENERATOR_COLUMN = Column(
     "generator", lambda r: SATURATED if verdicts.saturated(r) else "", align="l"
 )
 
+#: The visible marker of a cell whose result was judged not valid, in every format.
+NOT_VALID = "NOT VALID"
+VALIDITY_COLUMN = Column(
+    "validity", lambda r: NOT_VALID if verdicts.not_valid(r) else "", align="l"
+)
+
 
 def summary_columns(results: Sequence[Doc]) -> tuple[Column, ...]:
     """The summary columns, plus repeat/status/generator only when they tell something."""
@@ -72,6 +79,8 @@ def summary_columns(results: Sequence[Doc]) -> tuple[Column, ...]:
         columns.append(STATUS_COLUMN)
     if any(verdicts.saturated(r) for r in results):
         columns.append(GENERATOR_COLUMN)
+    if any(verdicts.not_valid(r) for r in results):
+        columns.append(VALIDITY_COLUMN)
     return tuple(columns)
 
 
@@ -94,7 +103,7 @@ def summary_table(results: Sequence[Doc]) -> Table:
     raw = [[c.value(r) for c in columns] for r in results]
     groups: dict[verdicts.WorkloadKey, list[int]] = {}
     for i, r in enumerate(results):
-        if not verdicts.saturated(r):
+        if not verdicts.excluded(r):
             groups.setdefault(verdicts.workload_key(r), []).append(i)
     best: set[tuple[int, int]] = set()
     for members in groups.values():

@@ -5,7 +5,9 @@ workload each model has one value per completed repeat. For req/s and p99 the
 model with the best mean is the *leader*; it is called *best* only when the 95 %
 interval of its ratio to the runner-up excludes 1 (Welch's t on the logarithms of
 the repeats, :mod:`sockbench.core.significance`). A model with a saturated repeat
-in that workload takes no part: its numbers measured the load generator.
+in that workload takes no part: its numbers measured the load generator; nor does
+one with a repeat whose result was judged not valid (docs/validity.md): a trend or a
+schedule not kept makes its numbers the run's accident, never the winner.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sockbench.core import metrics, significance
+from sockbench.core import metrics, significance, validity
 from sockbench.core.document import Result
 from sockbench.core.metrics import Better, Metric, View
 from sockbench.report.document import Doc, cell_key
@@ -66,6 +68,16 @@ def saturated(result: Doc) -> bool:
     return Result(result).saturated
 
 
+def not_valid(result: Doc) -> bool:
+    """Its result's validity verdict is ``not valid`` (docs/validity.md)."""
+    return validity.not_valid(result)
+
+
+def excluded(result: Doc) -> bool:
+    """Takes no part in a best or a verdict: saturated, or not valid."""
+    return saturated(result) or not_valid(result)
+
+
 def by_workload(results: Sequence[Doc]) -> dict[WorkloadKey, dict[str, list[Doc]]]:
     """Results per workload and model, workloads and models in display order."""
     grouped: dict[WorkloadKey, dict[str, list[Doc]]] = {}
@@ -87,7 +99,7 @@ def decide(models: Mapping[str, Sequence[Doc]], metric: Metric) -> Outcome:
     ranked: list[tuple[float, str, list[float]]] = []
     for model, members in models.items():
         values = samples(members, metric)
-        if values and not any(saturated(r) for r in members):
+        if values and not any(excluded(r) for r in members):
             mean = sum(values) / len(values)
             ranked.append((-mean if metric.better is Better.HIGHER else mean, model, values))
     if len(ranked) < 2:

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from sockbench.core.validity import assess
+
 HERE = Path(__file__).parent / "fixtures"
 ENVIRONMENT = {
     "hostname": "bench-01",
@@ -196,6 +198,7 @@ def main() -> None:
     HERE.mkdir(parents=True, exist_ok=True)
     tcp = result(rng, model="threaded", proto="tcp", clients=100, intervals=True)
     tcp["totals"]["errors"] = {"timeout": 3, "reset": 1}
+    tcp["validity"] = assess(tcp).to_json()  # docs/validity.md: the verdict and each ±
     udp = result(rng, model="trio", proto="udp", clients=50, rate=20000.0, intervals=True)
     udp["warnings"].append("12 datagrams arrived after their timeout and were counted as lost")
     cells = []
