@@ -54,6 +54,8 @@ def test_missing_ray_is_one_line_and_exit_2() -> None:
         ("dask", "--cluster must be 'ray' or 'ray:HOST:PORT', got 'dask'"),
         ("ray:10.0.0.5", "expected ray:HOST:PORT"),
         ("ray:host:99999", "expected ray:HOST:PORT"),
+        # Not Ray's "auto": that would join whatever cluster another user runs here.
+        ("ray:", "--cluster 'ray:' names no head: give ray:HOST:PORT, or ray for the cluster"),
     ],
 )
 def test_bad_cluster_values(value: str, message: str) -> None:

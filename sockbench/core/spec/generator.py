@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sockbench.core import bounds
 from sockbench.core.spec.option import (
     RUN_COMPARE,
     RUN_SERVE,
@@ -18,6 +19,7 @@ from sockbench.core.spec.option import (
     switch,
     text,
 )
+from sockbench.core.units import parse_seconds
 from sockbench.errors import ConfigError
 
 #: ``--workers auto``
@@ -45,9 +47,14 @@ def _cluster(value: object, flag: str) -> str | None:
     given = str(value or "").strip()
     if not given:
         return None
-    kind, _, address = given.partition(":")
+    kind, colon, address = given.partition(":")
     if kind != "ray":
         raise ConfigError(f"{flag} must be 'ray' or 'ray:HOST:PORT', got {given!r}")
+    if colon and not address:  # not 'ray': that one joins this host's cluster, on purpose
+        raise ConfigError(
+            f"{flag} 'ray:' names no head: give ray:HOST:PORT, or ray for the cluster "
+            "started on this host"
+        )
     if address:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -102,4 +109,11 @@ class Generator:
     cluster: str | None = option(
         None, "--cluster", help="workers on a Ray cluster: ray (the running one) or ray:HOST:PORT",
         parse=_cluster, commands=RUN_COMPARE, metavar="ray[:HOST:PORT]",
+    )  # fmt: skip
+    # Joining is bounded: an unreachable or wrong head is one line, not a hang.
+    cluster_timeout_s: float = option(
+        10.0, "--cluster-timeout",
+        help="give up joining the --cluster after this long (one line, exit 2): 10s, 1m",
+        parse=parse_seconds, positive=True, bound=bounds.seconds_within(bounds.MAX_TIMEOUT_S),
+        commands=RUN_COMPARE,
     )  # fmt: skip

@@ -46,6 +46,7 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerLink
+from sockbench.engine.backends.cluster import head_address
 from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
 from sockbench.engine.backends.processes import WORKER_STOP_GRACE_S
 from sockbench.engine.io.sampling import TreeSampler
@@ -57,6 +58,11 @@ POLL_S = 0.5
 PLACE_TIMEOUT_S = 60.0
 CLOCK_SAMPLES = 8
 ACTOR_CONCURRENCY = 4  # the worker's own thread, plus next/go/stop/clock calls
+WATCH_S = 0.2  # how often an actor looks whether its node's raylet is still there
+#: An actor whose raylet died exits once the coordinator has had this long to read its
+#: last message, or once the coordinator has not called it for ORPHAN_S (it is gone).
+HANDOVER_S = 1.0
+ORPHAN_S = 10.0
 
 
 def shifted(window: Window, offset_ns: int) -> Window:
@@ -73,10 +79,19 @@ def ray_address(cluster: str) -> str:
     return address or "auto"
 
 
-def join(cluster: str) -> None:
-    """Connect this process to the cluster (once: later runs reuse the connection)."""
+def join(cluster: str, timeout_s: float) -> None:
+    """Connect this process to the cluster (once: later runs reuse the connection).
+
+    A head named by address is asked first, bounded by ``timeout_s``, whether it speaks
+    as Ray's GCS does: Ray itself would retry a closed port or a wrong server for minutes.
+    """
     if ray.is_initialized():
         return
+    head = head_address(cluster)
+    if head is not None:
+        problem = probe_head(*head, timeout_s)
+        if problem:
+            raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {problem}")
     try:
         ray.init(
             address=ray_address(cluster),
@@ -87,6 +102,33 @@ def join(cluster: str) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {first}") from None
+
+
+#: HTTP/2's client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers
+#: with a SETTINGS frame of its own (frame type 4 in the 9-byte header).
+_H2_HELLO = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+_H2_SETTINGS = 4
+
+
+def probe_head(host: str, port: int, timeout_s: float) -> str | None:
+    """None when ``host:port`` answers as a Ray head's GCS (gRPC) does; else what it did."""
+    where = f"{host}:{port}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            sock.sendall(_H2_HELLO)
+            header = b""
+            while len(header) < 9:
+                got = sock.recv(9 - len(header))
+                if not got:
+                    break
+                header += got
+    except TimeoutError:
+        return f"nothing answered at {where} within {timeout_s:g} s (--cluster-timeout)"
+    except OSError as exc:
+        return f"cannot connect to {where}: {exc.strerror or exc}"
+    if len(header) < 9 or header[3] != _H2_SETTINGS:
+        return f"{where} does not answer as a Ray head (its GCS port, ray start --port) does"
+    return None
 
 
 def cluster_cpus() -> int:
@@ -125,12 +167,34 @@ class WorkerActor:
         self._control: _QueueControl | None = None
         self._token: trio.lowlevel.TrioToken | None = None
         self._started = threading.Event()
+        self._raylet = os.getppid()  # Ray starts each worker process from its node's raylet
+        self._called = time.monotonic()  # the coordinator's last call
+        self._handed_over: float | None = None  # when the worker's last message went out
+        self._stop_asked = False
+        threading.Thread(target=self._watch_raylet, name="raylet-watch", daemon=True).start()
+
+    def _watch_raylet(self) -> None:
+        """A node whose raylet died keeps its actors running, and Ray can no longer kill
+        them: say so to the coordinator (the run is degraded), let the worker measure to
+        its end, and exit once the coordinator has its last message or stopped calling."""
+        lost = False
+        while True:
+            time.sleep(WATCH_S)
+            if not lost and os.getppid() != self._raylet:
+                lost = True
+                self._outbox.put(("lost",))
+            now = time.monotonic()
+            handed = self._handed_over is not None and now - self._handed_over >= HANDOVER_S
+            if lost and ((self._stop_asked and handed) or now - self._called >= ORPHAN_S):
+                os._exit(0)
 
     def describe(self) -> tuple[str, str, str]:
         """(node id, host name, sockbench version) of this actor."""
+        self._called = time.monotonic()
         return ray.get_runtime_context().get_node_id(), socket.gethostname(), __version__
 
     def clock(self) -> int:
+        self._called = time.monotonic()
         return time.monotonic_ns() + self._shift
 
     def preflight(self, endpoint: Endpoint) -> str | None:
@@ -172,15 +236,19 @@ class WorkerActor:
 
     def go(self, window: Window) -> None:
         """``window`` is in this node's clock, as reported; the worker reads the real one."""
+        self._called = time.monotonic()
         assert self._control is not None
         self._call(self._control.open, shifted(window, -self._shift))
 
     def stop(self) -> None:
+        self._called = time.monotonic()
+        self._stop_asked = True
         if self._control is not None:
             self._call(self._control.stop.set)
 
     def next(self, wait_s: float) -> list[tuple[Any, ...]]:
         """What the worker sent since the last call; waits up to ``wait_s`` for something."""
+        self._called = time.monotonic()
         try:
             batch = [self._outbox.get(timeout=wait_s)]
         except queue.Empty:
@@ -189,7 +257,10 @@ class WorkerActor:
             try:
                 batch.append(self._outbox.get_nowait())
             except queue.Empty:
-                return batch
+                break
+        if any(kind in ("done", "error") for kind, *_ in batch):
+            self._handed_over = time.monotonic()
+        return batch
 
 
 _RemoteWorker = ray.remote(num_cpus=1, max_concurrency=ACTOR_CONCURRENCY)(WorkerActor)
@@ -200,18 +271,14 @@ class _ActorLink:
         self.actor = actor
         self.clock = clock
         self.resources: dict[str, Any] | None = None
+        self.lost = False  # its node's raylet died during the run
         self._buffer: deque[tuple[Any, ...]] = deque()
 
     async def receive(self) -> object:
-        while not self._buffer:
-            try:
-                batch = await trio.to_thread.run_sync(
-                    ray.get, self.actor.next.remote(POLL_S), abandon_on_cancel=True
-                )
-            except ray.exceptions.RayError as exc:
-                raise EOFError(f"worker actor lost: {type(exc).__name__}") from None
-            self._buffer.extend(batch)
-        message = self._buffer.popleft()
+        message = await self._next()
+        while message[0] == "lost":
+            self.lost = True
+            message = await self._next()
         if message[0] == "error":
             raise EOFError(message[1])
         if message[0] == "done":
@@ -222,6 +289,17 @@ class _ActorLink:
         if message[0] == "interval":
             return Interval(message[1])
         raise ProtocolError(f"unexpected message from a worker actor: {message!r}")
+
+    async def _next(self) -> tuple[Any, ...]:
+        while not self._buffer:
+            try:
+                batch = await trio.to_thread.run_sync(
+                    ray.get, self.actor.next.remote(POLL_S), abandon_on_cancel=True
+                )
+            except ray.exceptions.RayError as exc:
+                raise EOFError(f"worker actor lost: {type(exc).__name__}") from None
+            self._buffer.extend(batch)
+        return self._buffer.popleft()
 
     def go(self, window: Window) -> None:
         self.actor.go.remote(shifted(window, self.clock.offset_ns))
@@ -292,6 +370,12 @@ class RayWorkers:
                 )
             )
         return node_rows(seats, tallies, failed)
+
+    @property
+    def lost(self) -> list[tuple[str, str]]:
+        """(node id, host) of each node whose raylet died during the run, once each."""
+        gone = {self.where[i] for i, link in enumerate(self._links) if link.lost}
+        return sorted(gone)
 
     def close(self) -> None:
         for actor in self.actors:

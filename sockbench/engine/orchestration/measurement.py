@@ -70,6 +70,10 @@ def measurement(
             generator, drive.nodes, measured.backend, spec.load.warmup_s
         )
         warnings += node_warnings
+        if status == RunStatus.COMPLETED and any(
+            w.kind == WarningKind.DEGRADED for w in node_warnings
+        ):
+            status = RunStatus.DEGRADED  # a node left the cluster during the run
     elif generator and generator["saturated"]:
         warnings.append(_saturation_warning(generator))
     external = server.to_json()

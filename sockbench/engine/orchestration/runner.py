@@ -175,7 +175,7 @@ def run(
 def _prepare_generator(spec: RunSpec) -> int:
     """Check what the generator needs before anything starts, pin it; the cores it has."""
     if spec.generator.cluster:
-        require_ray()  # before the server starts or anything is said
+        require_ray(spec.generator.cluster)  # before the server starts or anything is said
     else:  # a cluster's nodes have their own limits
         check_descriptors(-(-spec.load.clients // spec.sizing.workers))
     if spec.sizing.client_cpus:
