@@ -14,6 +14,7 @@ from typing import Any
 from sockbench.core.document import Result
 from sockbench.report import numbers
 from sockbench.report.document import Doc, cell_key, get, model_name, target
+from sockbench.report.stream_fields import stream_pace
 from sockbench.report.validity_fields import verdict_fields
 
 
@@ -54,7 +55,9 @@ def _workload(result: Doc) -> str:
             parts.append("expecting the request back")
     else:
         parts.append(f"payload {numbers.fmt_payload(key.payload)}")
-    if config.get("rate"):
+    if config.get("rate") and config.get("mode") == "stream":
+        parts.append(stream_pace(config))
+    elif config.get("rate"):
         parts.append(f"open loop at {numbers.fmt_rate(config['rate'])} req/s")
     if (config.get("pipeline") or 1) > 1:
         parts.append(f"pipeline {config['pipeline']}")

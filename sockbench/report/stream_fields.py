@@ -117,6 +117,14 @@ def measured_sides(rows: list[Mapping[str, Any]]) -> tuple[Side, ...]:
     return tuple(side for side in SIDES if all(row.get(side[2]) is not None for row in rows))
 
 
+def stream_pace(config: Mapping[str, Any]) -> str:
+    """How a datagram stream was paced, for the workload line: ``paced at 100 Mbit/s
+    (12,207 msg/s)`` with ``--bitrate``, else ``paced at 20,000 msg/s``."""
+    rate = f"{numbers.fmt_rate(config['rate'])} msg/s"
+    bitrate = config.get("bitrate")
+    return f"paced at {numbers.fmt_bps(bitrate)} ({rate})" if bitrate else f"paced at {rate}"
+
+
 def tick_rates(tick: Tick) -> str | None:
     """A stream's last interval as iperf3 prints it, for the progress line and the live
     panel: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received`` (the receiver's where it

@@ -33,10 +33,12 @@ def test_every_tcp_interval_moves_bytes_and_they_add_up_to_the_totals() -> None:
 
 
 def test_udp_intervals_hold_the_datagrams_sent_in_each() -> None:
+    # --bitrate (iperf3's -b): 8.192 Mbit/s of 512-byte datagrams is 2,000 a second.
     result = run_engine(
-        mode="stream", proto="udp", clients=2, rate=2000.0, payload=512, duration_s=1.0,
-        warmup_s=0.0, interval_s=0.5,
+        mode="stream", proto="udp", clients=2, bitrate=2000 * 512 * 8.0, payload=512,
+        duration_s=1.0, warmup_s=0.0, interval_s=0.5,
     ).result  # fmt: skip
+    assert (result["config"]["rate"], result["config"]["bitrate"]) == (2000.0, 8_192_000.0)
     rows = result["intervals"]
     assert [row["requests"] for row in rows] == [1000, 1000]  # on schedule
     assert [row["sent_bytes"] for row in rows] == [512_000, 512_000]

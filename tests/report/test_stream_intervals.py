@@ -80,3 +80,11 @@ def test_html_draws_the_bit_rate_and_no_latency_chart_or_zero_percentiles() -> N
     assert "Intervals" in headings and "Over time" in headings
     assert 'data-chart="timeline-' in page and "spectrum-" not in page
     assert "µs" not in re.sub(r"<img[^>]*>", "", page)
+
+
+def test_the_workload_line_says_how_a_datagram_stream_was_paced() -> None:
+    doc = stream_result()
+    doc["config"].update(proto="udp", rate=100e6 / 8 / 1024, bitrate=100e6, payload=1024)
+    assert "paced at 100 Mbit/s (12,207 msg/s)" in render(doc, "text")
+    del doc["config"]["bitrate"]
+    assert "paced at 12,207 msg/s" in render(doc, "text")

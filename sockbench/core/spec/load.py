@@ -98,6 +98,14 @@ class Load:
         None, "--rate", "-R", help="open loop: total requests/s over all clients: 10k",
         parse=optional(parse_number), positive=True, bound=bounds.check_rate, one_run=True,
     )  # fmt: skip
+    # iperf3's -b: a datagram stream's rate in bits/s; the run's --rate is derived from it
+    # and --payload (rules.with_bitrate), so everything downstream paces in messages/s.
+    bitrate: float | None = option(
+        None, "--bitrate", "-b",
+        help="--mode stream over udp: total bits/s over all clients, iperf3's -b, instead "
+        "of --rate: 100M, 1.5G",
+        parse=optional(parse_number), positive=True, one_run=True,
+    )  # fmt: skip
     # How --rate spaces the requests (core/schedule.py); closed loop has no schedule.
     arrival: Arrival = member(
         Arrival.UNIFORM, "--arrival",

@@ -8,7 +8,9 @@ transport, a drain's on the timeout).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
@@ -93,6 +95,32 @@ def check_sizes(proto: Proto, payload: int, sent: bytes | None) -> None:
     bounds.check_message_size(payload, "--payload", datagram=datagram)
     if sent is not None:
         bounds.check_message_size(len(sent), "--send", datagram=datagram)
+
+
+def with_bitrate(load: Load, proto: Proto, payload: int) -> Load:
+    """``--bitrate`` (bits/s, iperf3's ``-b``) as the run's ``--rate``: datagrams of
+    ``--payload`` bytes per second, over all clients; ``load`` as it is without it."""
+    bitrate = load.bitrate
+    if bitrate is None:
+        return load
+    if load.mode != Workload.STREAM or proto.is_stream:
+        raise ConfigError(
+            "--bitrate paces --mode stream over datagrams (udp, unix-dgram); "
+            "tcp/unix streams send as fast as they can, and --mode echo paces with --rate"
+        )
+    if load.rate is not None:
+        raise ConfigError("give --rate (datagrams/s) or --bitrate (bits/s), not both")
+    if not math.isfinite(bitrate):
+        raise ConfigError(f"--bitrate must be a finite number of bits/s, got {bitrate}")
+    rate = bitrate / 8 / payload
+    if not bounds.MIN_RATE <= rate <= bounds.MAX_RATE:
+        raise ConfigError(
+            f"--bitrate {bitrate:g} with --payload {payload} is {rate:g} datagrams/s; "
+            f"give one between {bounds.MIN_RATE:g} and {bounds.MAX_RATE:,.0f} datagrams/s "
+            f"({bounds.MIN_RATE * 8 * payload:g} to {bounds.MAX_RATE * 8 * payload:g} bits/s "
+            "at this payload)"
+        )
+    return replace(load, rate=rate)
 
 
 def check_workload(proto: Proto, load: Load, reply: Reply) -> None:

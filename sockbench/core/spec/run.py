@@ -162,6 +162,8 @@ class RunSpec:
             doc["value_size"] = protocol.value_size
         doc["checks"] = list(self.output.checks)
         doc["percentiles"] = list(self.output.percentiles)
+        if load.bitrate is not None:  # given: `rate` is the datagrams/s derived from it
+            doc["bitrate"] = load.bitrate
         return doc
 
 
@@ -198,6 +200,7 @@ def validate_run(
     )
     proto = rules.resolve_proto(load.proto, endpoint)
     rules.check_payload(proto, request.payload)
+    load = rules.with_bitrate(load, proto, request.payload)
     reply = rules.reply_of(request, send_file)
     rules.check_sizes(proto, request.payload, reply[0])
     rules.check_workload(proto, load, reply)
