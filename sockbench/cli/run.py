@@ -17,9 +17,12 @@ from sockbench.core.status import EXIT_WRITE_FAILED
 from sockbench.errors import SockbenchError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
     from sockbench.core.progress import ProgressFn
+    from sockbench.core.warning import RunWarning
 
 
 @app.command(epilog=epilog("run"))
@@ -60,7 +63,7 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
                 command=command_line(),
                 progress=progress,
                 interrupts=interrupts,
-                warn=lambda w: typer.echo(f"sockbench: warning: {w.text()}", err=True),
+                warn=_warner(progress),
             )
         saved = save_result(outcome.result, output.out_dir, output.json_path)
         if outcome.server_logs is not None:
@@ -101,6 +104,23 @@ def _reader_may_leave(code: int) -> Any:
         sys.stdout.flush()
     except BrokenPipeError:
         raise OutputClosed(closed_output_code(code)) from None
+
+
+def _warner(progress: ProgressFn) -> Callable[[RunWarning], None]:
+    """A warning said before the load: on stderr, or above the live panel while one is
+    drawn (written behind its back, it would break the panel and stay on screen)."""
+    from rich.text import Text
+
+    from sockbench.report.live import LiveProgress
+
+    def warn(warning: RunWarning) -> None:
+        line = f"sockbench: warning: {warning.text()}"
+        if isinstance(progress, LiveProgress):
+            progress.print(Text(line))
+        else:
+            typer.echo(line, err=True)
+
+    return warn
 
 
 @contextlib.contextmanager

@@ -91,3 +91,17 @@ def test_a_dumb_terminal_is_plain_a_pipe_too_and_gets_no_live_panel() -> None:
     assert is_plain(dumb) and not live_enabled(dumb)
     assert is_plain(Console(file=io.StringIO()))
     assert not is_plain(_terminal()) and live_enabled(_terminal())
+
+
+def test_a_warning_said_during_the_panel_goes_above_it_and_stays_whole() -> None:
+    from sockbench.cli.run import _warner
+    from sockbench.core.warning import RunWarning, WarningKind
+
+    console = _terminal()
+    with open_live_progress(True, "asyncio tcp 4 clients", console, history=tick_line) as live:
+        live(TICKS[0])
+        _warner(live)(RunWarning(WarningKind.CLAMPED, "the machine is busy", "run on an idle one"))
+        live(TICKS[1])
+    shown = screen(console.file.getvalue())  # type: ignore[attr-defined]
+    warning = "sockbench: warning: the machine is busy; run on an idle one"
+    assert shown == [tick_line(TICKS[0]), warning, tick_line(TICKS[1])]
