@@ -40,6 +40,7 @@ from sockbench.report import numbers
 from sockbench.report.stream_fields import tick_rates
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
+WARMING = ("ramp", "warmup")  # the phases before the window: ticks that count nothing
 #: What the panel shows, registry metrics: the last interval's rate and p99, read from
 #: it as from an interval row (``Tick.interval``), and the window's errors and requests.
 RATE, P99 = metric("rps"), metric("p99")
@@ -156,6 +157,12 @@ class LiveProgress:
             ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
             Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
         )
+        connections = (  # none counted while a --ramp brings clients up
+            f"connections {numbers.fmt_int(tick.connections)}" if tick.connections else ""
+        )
+        if tick.phase in WARMING:  # nothing is counted yet: no rate of 0 to read as one
+            text = f"not counted (warm-up is kept out)  {connections}".rstrip()
+            return Group(title, clock, Text(text, style="dim"))
         row = tick.interval
         line = Text()
         stream = tick_rates(tick)  # a stream: iperf3's transfer and bit rate, no req/s or p99
@@ -166,8 +173,8 @@ class LiveProgress:
             line.append(f"  {P99.title} {_shown(P99, row)}")
         line.append(f"  {ERRORS.title} ")
         line.append(_formatted(ERRORS, tick.errors), style="red" if tick.errors else "")
-        if tick.connections:  # none counted while a --ramp brings clients up
-            line.append(f"  connections {numbers.fmt_int(tick.connections)}")
+        if connections:
+            line.append(f"  {connections}")
         line.append(f"  {REQUESTS.title} {_formatted(REQUESTS, tick.requests)}", style="dim")
         if not tick.by_kind:
             return Group(title, clock, line)

@@ -105,3 +105,14 @@ def test_a_warning_said_during_the_panel_goes_above_it_and_stays_whole() -> None
     shown = screen(console.file.getvalue())  # type: ignore[attr-defined]
     warning = "sockbench: warning: the machine is busy; run on an idle one"
     assert shown == [tick_line(TICKS[0]), warning, tick_line(TICKS[1])]
+
+
+def test_a_warm_up_panel_shows_no_rate_it_has_not_counted() -> None:
+    console = _terminal()
+    live = LiveProgress(console, "asyncio tcp 4 clients")
+    live.tick = TICKS[0]  # warm-up: the engine counts nothing before the window
+    out = Console(file=io.StringIO(), width=100)
+    out.print(live.renderable())
+    text = out.file.getvalue()  # type: ignore[attr-defined]
+    assert "not counted (warm-up is kept out)  connections 4" in text
+    assert "req/s" not in text and "requests 0" not in text
