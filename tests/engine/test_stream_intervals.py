@@ -40,7 +40,10 @@ def test_udp_intervals_hold_the_datagrams_sent_in_each() -> None:
     ).result  # fmt: skip
     assert (result["config"]["rate"], result["config"]["bitrate"]) == (2000.0, 8_192_000.0)
     rows = result["intervals"]
-    assert [row["requests"] for row in rows] == [1000, 1000]  # on schedule
-    assert [row["sent_bytes"] for row in rows] == [512_000, 512_000]
+    # Every datagram due in the window is sent (late ones too, on a loaded machine), and
+    # each interval holds its own: not 0 and then everything.
+    assert sum(row["requests"] for row in rows) == 2000
+    assert all(row["requests"] > 0 for row in rows)
+    assert [row["sent_bytes"] for row in rows] == [row["requests"] * 512 for row in rows]
     # The sink counts once, at the end: no row pretends to know its share.
     assert [row["received_bytes"] for row in rows] == [None, None]
