@@ -180,7 +180,7 @@ def _valid(doc: Mapping[str, Any]) -> float | None:
 def _verdict(doc: Mapping[str, Any]) -> str:
     from sockbench.core.validity import verdict_text  # it reads results through this module
 
-    return verdict_text(get(doc, "validity")) or "nothing measured"
+    return verdict_text(get(doc, "validity"), short=True) or "nothing measured"
 
 
 ALL = frozenset(View)

@@ -14,10 +14,11 @@ tell):
   (:mod:`sockbench.core.series_tests`): a server still warming up, or degrading;
 - **independence**: the lag-1 autocorrelation of those series; correlated intervals
   widen the percentile intervals (batch means), and a note says so;
-- **arrivals** (open loop): the generator sent what was due, without lagging while it
-  could send (:mod:`sockbench.core.shortfall`'s rules), and for ``--arrival poisson``
-  the per-interval counts disperse as a Poisson process's do. When it fails, the tail
-  (p99 and up) is marked unreliable.
+- **arrivals** (open loop): the generator sent what was due (whether it fell behind or
+  the sends waited for a slot the target held), without lagging while it could send
+  (:mod:`sockbench.core.shortfall`'s rules), and for ``--arrival poisson`` the
+  per-interval counts disperse as a Poisson process's do. When it fails, the tail (p99
+  and up) is marked unreliable.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
 or did not follow its schedule; otherwise ``unknown`` when a trend could not be tested
@@ -85,8 +86,9 @@ ADVICE: dict[Test, str] = {
         "for a leak or a growing queue; docs/validity.md"
     ),
     Test.ARRIVALS: (
-        "the generator did not keep the schedule, so the tail is its own: add --workers "
-        "(and --client-cpus), or lower --rate; docs/validity.md"
+        "the target was not sent the schedule asked for, so the tail is not that "
+        "schedule's: add --workers (and --client-cpus) where the generator fell behind, "
+        "lower --rate where the target did; docs/validity.md"
     ),
 }
 
@@ -232,6 +234,14 @@ def arrivals(doc: Mapping[str, Any], series: Series) -> Arrivals | None:
                 "behind its schedule",
             )
         )
+    elif offered < due * ACHIEVED_RATE_MIN:
+        reasons.append(
+            Reason(
+                Test.ARRIVALS,
+                f"{offered / due:.0%} of the requests due were sent: the rest waited for a "
+                "--pipeline slot, as the target's replies lagged (past its capacity)",
+            )
+        )
     elif generator_lagged(doc):
         reasons.append(
             Reason(
@@ -360,16 +370,19 @@ def not_enough(intervals: int) -> str:
     return f"not enough intervals: {intervals} of the {MIN_INTERVALS} a trend test needs"
 
 
-def verdict_text(section: Mapping[str, Any] | None) -> str | None:
+def verdict_text(section: Mapping[str, Any] | None, short: bool = False) -> str | None:
     """``valid``, ``unknown: not enough intervals ...`` or ``not valid: <reasons>``, as the
-    terminal, the reports and ``--check valid`` show it; None without a section."""
+    reports show it (``short``: each reason without its parenthesis, as ``--check valid``
+    shows it in a table's cell); None without a section."""
     if not section:
         return None
     verdict = str(section.get("verdict"))
     if verdict == Verdict.NOT_VALID:
-        return f"{verdict}: " + "; ".join(str(r["text"]) for r in section.get("reasons") or ())
+        texts = [str(r["text"]) for r in section.get("reasons") or ()]
+        return f"{verdict}: " + "; ".join(t.split(" (")[0] if short else t for t in texts)
     if verdict == Verdict.UNKNOWN and section.get("notes"):
-        return f"{verdict}: {section['notes'][0]}"
+        note = str(section["notes"][0])
+        return f"{verdict}: " + (note.split(":")[0] if short else note)
     return verdict
 
 

@@ -317,10 +317,20 @@ def test_check_valid(doc_args: dict[str, Any], passed: bool, shown: str) -> None
     doc["validity"] = assess(doc).to_json()
     (result,) = evaluate([parse_check("valid")], doc)
     assert result.passed is passed
-    assert result.measured.startswith(shown)
+    assert result.measured.startswith(shown) and "(" not in result.measured
     assert result.to_json()["metric"] == "valid"
 
 
 def test_check_valid_on_a_result_without_the_section_fails() -> None:
     (result,) = evaluate([parse_check("valid")], _doc())
     assert not result.passed and result.measured == "nothing measured"
+
+
+def test_sends_held_by_a_target_behind_are_not_the_schedule() -> None:
+    # The generator never lagged (its scheduler lag is 0), but the sends waited for
+    # slots: the target was sent 21 % of the schedule.
+    counts = [4000] * 10
+    section = assess(_open_loop(counts, offered=4200.0, lag_p99_us=0)).to_json()
+    assert section["verdict"] == "not valid" and section["arrivals"]["followed"] is False
+    assert section["reasons"][0]["text"].startswith("21% of the requests due were sent")
+    assert "not tested" in section["arrivals"]["note"]
