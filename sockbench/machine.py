@@ -55,20 +55,26 @@ def read_send_file(path: str | None) -> bytes | None:
     """The content of ``--send-file``: a regular file, within the stream message bound."""
     if path is None:
         return None
+    data = read_regular_file(path, "--send-file", bounds.MAX_STREAM_MESSAGE + 1)
+    bounds.check_message_size(len(data), "--send-file size", datagram=False)
+    return data
+
+
+def read_regular_file(path: str, flag: str, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the regular file ``path``; one line naming ``flag`` for
+    anything else (a FIFO, a device, a folder, a file that cannot be read)."""
     try:
         # O_NONBLOCK: a FIFO opens at once (a blocking open waits for a writer, for ever)
         # and is refused below with /dev/zero; a regular file reads as ever.
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # never /dev/zero, a FIFO
                 raise ConfigError(
-                    f"--send-file {path} is not a regular file (a FIFO or a device has no "
+                    f"{flag} {path} is not a regular file (a FIFO or a device has no "
                     "end to read to, or none yet); give a regular file"
                 )
-            data = f.read(bounds.MAX_STREAM_MESSAGE + 1)
+            return f.read(limit)
     except OSError as exc:
-        raise ConfigError(f"cannot read --send-file {path}: {exc.strerror}") from None
-    bounds.check_message_size(len(data), "--send-file size", datagram=False)
-    return data
+        raise ConfigError(f"cannot read {flag} {path}: {exc.strerror}") from None
 
 
 def build_run_spec(values: Mapping[str, object], machine: Machine | None = None) -> RunSpec:

@@ -90,6 +90,11 @@ def sockbench_cmd() -> list[str]:
 def _no_stray_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONUNBUFFERED", "1")
     os.environ.pop("COLUMNS", None)
+    # A developer's SOCKBENCH_CLIENTS (core/spec/scenario.py) would reach every run a test
+    # starts; SOCKBENCH_UPDATE_GOLDEN is the tests' own.
+    for name in [n for n in os.environ if n.startswith("SOCKBENCH_")]:
+        if name != "SOCKBENCH_UPDATE_GOLDEN":
+            monkeypatch.delenv(name)
 
 
 def _free_port() -> int:

@@ -13,13 +13,22 @@ errors are the same one-line messages whether they come from the command line or
 from __future__ import annotations
 
 import inspect
+import os
+import tomllib
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import typer
 
-from sockbench.core.spec.commands import options_for
+from sockbench.core.spec.commands import RECORDS, options_for
 from sockbench.core.spec.option import CommandName, Option, Vocabulary
+from sockbench.core.spec.scenario import (
+    CONFIG,
+    ENV_CONFIG,
+    environment_values,
+    key_of,
+    scenario_values,
+)
 from sockbench.core.units import (
     format_seconds,
     parse_count,
@@ -29,6 +38,9 @@ from sockbench.core.units import (
     parse_size,
 )
 from sockbench.errors import ConfigError
+
+#: A scenario is a page of options; a file far larger is a wrong path.
+MAX_SCENARIO_BYTES = 1024 * 1024
 
 Command = Callable[[dict[str, object], dict[str, str]], None]
 
@@ -100,9 +112,15 @@ def _parameters(option: Option[Any], command: CommandName) -> Iterator[inspect.P
     if option.is_switch:
         long, *short = option.flags
         # --x/--no-x, so a script can switch a default-on option off; a lone -J stays one flag.
-        names = [f"{long}/--no-{long[2:]}", *short] if long.startswith("--") else option.flags
-        switch = Annotated[bool, typer.Option(*names, help=option.help)]
-        yield _keyword(option.name, switch, option.default_in(command))
+        # None when not given, so a scenario file or a variable can set it.
+        paired = long.startswith("--")
+        names = [f"{long}/--no-{long[2:]}", *short] if paired else option.flags
+        default = option.default_in(command)
+        shown = f" [default: {'' if default else 'no-'}{long[2:]}]" if paired else ""
+        switch = Annotated[
+            bool | None, typer.Option(*names, help=option.help + shown, show_default=False)
+        ]
+        yield _keyword(option.name, switch, None)
         return
     kind: Any = list[str] | None if option.repeatable else str | None
     help_text = option.help if option.repeatable else _help(option, command)
@@ -149,18 +167,49 @@ def given(
 
 
 def declare(command: CommandName) -> Callable[[Command], Callable[..., None]]:
-    """Give ``fn(values, spelled)`` one typer option per option of ``command``."""
+    """Give ``fn(values, spelled)`` one typer option per option of ``command``, and
+    ``--config``: values the command line did not give come from the scenario file and
+    ``SOCKBENCH_*`` variables (:mod:`sockbench.core.spec.scenario`)."""
 
     def decorate(fn: Command) -> Callable[..., None]:
         def typer_command(**values: object) -> None:
-            fn(*given(command, values, _warn))
+            config = values.pop(CONFIG.name, None)
+            typed, spelled = given(command, values, _warn)
+            fn({**_scenario(command, config), **typed}, spelled)
 
-        params = [p for o in options_for(command) for p in _parameters(o, command)]
+        options = [*options_for(command), CONFIG]
+        params = [p for o in options for p in _parameters(o, command)]
         typer_command.__name__, typer_command.__doc__ = fn.__name__, fn.__doc__
         typer_command.__dict__["__signature__"] = inspect.Signature(params)
         return typer_command
 
     return decorate
+
+
+def _scenario(command: CommandName, config: object) -> dict[str, object]:
+    """The values ``--config FILE`` (or ``$SOCKBENCH_CONFIG``) and ``SOCKBENCH_<FLAG>``
+    variables give, the variables over the file."""
+    options = list(options_for(command))
+    path = str(config) if config else os.environ.get(ENV_CONFIG)
+    values: dict[str, object] = {}
+    if path:
+        keys = {k for c in RECORDS for o in options_for(c) if (k := key_of(o)) is not None}
+        values.update(scenario_values(command, options, keys, _read_toml(path), path))
+    values.update(environment_values(command, options, os.environ))
+    return values
+
+
+def _read_toml(path: str) -> dict[str, object]:
+    """A scenario file, or one line saying why it cannot be read."""
+    from sockbench.machine import read_regular_file
+
+    data = read_regular_file(path, "--config", MAX_SCENARIO_BYTES + 1)
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise ConfigError(f"--config {path} is over {MAX_SCENARIO_BYTES // 1024} KiB: no scenario")
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--config {path} is not valid TOML: {exc}") from None
 
 
 def _warn(text: str) -> None:

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sockbench.core.spec.commands import RECORDS, options_for
+from sockbench.core.spec.scenario import CONFIG
 
 pytestmark = pytest.mark.unit
 
@@ -143,7 +144,8 @@ def _argv(command: str, flag: str, value: str, positional: bool) -> list[str]:
 def test_hostile_option_values_are_one_line_or_reach_the_load(
     patched: None, command: str, data: st.DataObject
 ) -> None:
-    options = [o for o in options_for(command) if not o.is_switch]  # type: ignore[arg-type]
+    declared = [*options_for(command), CONFIG]  # type: ignore[arg-type]
+    options = [o for o in declared if not o.is_switch]
     option = data.draw(st.sampled_from(options), label="option")
     value = data.draw(VALUES, label="value")
     argv = _argv(command, option.flag, value, option.positional)

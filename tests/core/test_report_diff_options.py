@@ -15,6 +15,7 @@ from sockbench.core.spec.formats import DiffFormat, ReportFormat
 from sockbench.core.spec.option import CommandName, values_of
 from sockbench.core.spec.output import FORMAT_CHOICES
 from sockbench.core.spec.report import ReportOptions, parse_report
+from sockbench.core.spec.scenario import CONFIG
 from sockbench.errors import ConfigError
 from sockbench.report import EXTENSIONS, FORMATS
 from sockbench.report import diff as diff_report
@@ -84,7 +85,7 @@ def test_the_typer_command_is_generated_from_the_declarations(command: CommandNa
     assert isinstance(group, TyperGroup)
     params = {p.name: p for p in group.commands[command].params}
     declared = list(options_for(command))
-    assert list(params) == [o.name for o in declared]
+    assert list(params) == [*(o.name for o in declared), CONFIG.name]  # and --config
     for option in declared:
         param = params[option.name]
         if option.positional:
