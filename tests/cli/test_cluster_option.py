@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -66,3 +69,78 @@ def test_bad_cluster_values(value: str, message: str) -> None:
     assert done.returncode == 2
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("sockbench: error: ") and message in line
+
+
+def _join_cluster(head: str, target_port: int, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sockbench", "run", "--cluster", f"ray:{head}", "--target",
+         f"tcp://127.0.0.1:{target_port}", "--clients", "2", "--duration", "1", "--out", "",
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _the_error(stderr: str) -> str:
+    """The one line besides warnings (a busy machine is said before the join)."""
+    [line] = [x for x in stderr.splitlines() if not x.startswith("sockbench: warning: ")]
+    return line
+
+
+def test_a_closed_head_is_one_line_and_exit_2() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as target:
+        proc = _join_cluster("127.0.0.1:1", target.getsockname()[1])
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2, stderr
+    assert _the_error(stderr) == (
+        "sockbench: error: --cluster ray:127.0.0.1:1: cannot join the Ray cluster: "
+        "cannot connect to 127.0.0.1:1: Connection refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("how", "code", "said"),
+    [
+        (
+            "--cluster-timeout",
+            2,
+            "nothing answered at 127.0.0.1:{port} within 1 s (--cluster-timeout)",
+        ),
+        (signal.SIGINT, 130, "interrupted (SIGINT) while joining the Ray cluster; nothing ran"),
+        (signal.SIGTERM, 143, "interrupted (SIGTERM) while joining the Ray cluster; nothing ran"),
+    ],
+    ids=["timeout", "SIGINT", "SIGTERM"],
+)
+def test_a_head_that_never_answers_is_left_in_time(
+    how: str | signal.Signals, code: int, said: str
+) -> None:
+    """A head that takes the connection and says nothing (Ray would wait for minutes): the
+    join ends at --cluster-timeout, or at once on SIGINT/SIGTERM, in one line."""
+    with (
+        socket.create_server(("127.0.0.1", 0)) as head,
+        socket.create_server(("127.0.0.1", 0)) as target,
+    ):
+        port = head.getsockname()[1]
+        bound = "1s" if how == "--cluster-timeout" else "30s"  # a signal comes long before
+        proc = _join_cluster(
+            f"127.0.0.1:{port}", target.getsockname()[1], "--cluster-timeout", bound
+        )
+        try:
+            head.settimeout(30)
+            conn, _ = head.accept()  # sockbench is joining now
+            asked = time.monotonic()
+            if isinstance(how, signal.Signals):
+                proc.send_signal(how)
+            _, stderr = proc.communicate(timeout=30)
+            took = time.monotonic() - asked
+            conn.close()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert proc.returncode == code, stderr
+    assert _the_error(stderr) == (
+        f"sockbench: error: --cluster ray:127.0.0.1:{port}: "
+        + ("cannot join the Ray cluster: " if code == 2 else "")
+        + said.format(port=port)
+    )
+    assert took < 1 + 3  # the bound, and some slack for a loaded machine

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,14 @@ NODES = 3
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
+def ray_cluster(local_cluster: Any) -> str:
     """The cluster's address (HOST:PORT), with this process already joined to it."""
+    return str(local_cluster.address)
+
+
+@pytest.fixture(scope="module")
+def local_cluster() -> Iterator[Any]:
+    """The ``ray.cluster_utils.Cluster`` itself (its nodes' processes), this process joined."""
     import logging
 
     import ray
@@ -31,7 +38,7 @@ def ray_cluster() -> Iterator[str]:
             cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, logging_level=logging.ERROR, log_to_driver=False)
-        yield str(cluster.address)
+        yield cluster
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import subprocess
 import time
@@ -19,7 +20,7 @@ from sockbench.core.progress import Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
 from sockbench.endpoints import Endpoint
-from sockbench.engine.backends.cluster import open_cluster
+from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, open_cluster
 from sockbench.engine.orchestration.coordinator import DriveOutcome, coordinate
 from sockbench.engine.orchestration.runner import run
 from sockbench.errors import TargetError
@@ -210,3 +211,54 @@ def test_ctrl_c_stops_every_actor(
     assert "Traceback" not in stderr
     assert validate_result(json.loads(out.read_text()))["status"] == "interrupted"
     assert _wait_until_no_actors(), "actors outlived the interrupted run"
+
+
+def test_the_command_line_joins_a_loopback_cluster(
+    ray_cluster: str, echo: CountingEcho, sockbench_cmd: list[str], tmp_path: Path
+) -> None:
+    # Without what conftest sets for this process: sockbench keeps a loopback head
+    # loopback itself (Ray would swap 127.0.0.1 for the outward address, and hang).
+    env = {k: v for k, v in os.environ.items() if k != KEEP_LOOPBACK_ENV}
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [*sockbench_cmd, "run", "--cluster", f"ray:{ray_cluster}", "--target",
+         f"tcp://127.0.0.1:{echo.port}", "--clients", "6", "--duration", "0.5", "--warmup", "0",
+         "--json", str(out), "--out", "", "--quiet"],
+        capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = validate_result(json.loads(out.read_text()))
+    assert result["status"] == "completed"
+    nodes = result["generator"]["nodes"]
+    assert len({n["node_id"] for n in nodes}) == NODES
+    assert sum(n["requests"] for n in nodes) == result["totals"]["requests"] > 0
+    assert sum(n["clients"] for n in nodes) == 6
+
+
+# Last in this module: it takes a node out of the shared cluster for good.
+def test_a_node_whose_raylet_dies_degrades_the_run_and_its_actor_stops(
+    local_cluster: Any, echo: CountingEcho
+) -> None:
+    assert _wait_until_no_actors()
+    victim = next(iter(local_cluster.worker_nodes))  # not the head: the cluster lives on
+    raylet = victim.all_processes["raylet"][0].process
+    killed: list[int] = []
+
+    def kill_raylet(tick: Tick) -> None:
+        if tick.phase == "measuring" and not killed:
+            raylet.kill()
+            killed.append(raylet.pid)
+
+    config = _config(local_cluster.address, echo.port, duration_s=1.5, interval_s=0.5)
+    outcome = run(config, command="test", progress=kill_raylet)
+    result = validate_result(outcome.result)
+    assert killed
+    assert result["status"] == "degraded"
+    nodes = result["generator"]["nodes"]
+    # Its actor outlived the raylet and measured to the end: its numbers are kept.
+    assert len(nodes) == NODES and all(n["requests"] > 0 and not n["failed_workers"] for n in nodes)
+    assert result["totals"]["requests"] == sum(n["requests"] for n in nodes)
+    left = [w for w in result["warnings"] if "left the Ray cluster" in w]
+    assert len(left) == 1 and f"({victim.node_id[:8]})" in left[0]
+    # Ray can no longer kill it (its raylet is gone): it stopped itself once done.
+    assert _wait_until_no_actors(), "an actor outlived the run"

@@ -123,9 +123,9 @@ def _join(ray_actors: ModuleType, cluster: str, timeout_s: float) -> None:
         finally:
             finished.set()
 
-    threading.Thread(target=attempt, name="sockbench-ray-join", daemon=True).start()
     deadline = time.monotonic() + timeout_s
     with _signals_noted() as received:
+        threading.Thread(target=attempt, name="sockbench-ray-join", daemon=True).start()
         while not finished.wait(JOIN_POLL_S):
             if received:
                 raise JoinInterrupted(cluster, received[0])
