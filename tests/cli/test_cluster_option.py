@@ -144,3 +144,14 @@ def test_a_head_that_never_answers_is_left_in_time(
         + said.format(port=port)
     )
     assert took < 1 + 3  # the bound, and some slack for a loaded machine
+
+
+def test_plain_ray_probes_the_head_ray_would_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--cluster ray`` knows its head only once Ray is imported: found as Ray finds it,
+    so that a loopback one stays loopback and an absent one is probed, not waited for."""
+    from sockbench.engine.backends import ray_actors
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6390")
+    assert ray_actors._running_head("ray") == ("127.0.0.1", 6390)
+    monkeypatch.setenv("RAY_ADDRESS", "ray://127.0.0.1:10001")  # a Ray client: Ray's to judge
+    assert ray_actors._running_head("ray") is None

@@ -46,7 +46,7 @@ from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerLink
-from sockbench.engine.backends.cluster import head_address
+from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, head_address, is_loopback
 from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
 from sockbench.engine.backends.processes import WORKER_STOP_GRACE_S
 from sockbench.engine.io.sampling import TreeSampler
@@ -82,13 +82,16 @@ def ray_address(cluster: str) -> str:
 def join(cluster: str, timeout_s: float) -> None:
     """Connect this process to the cluster (once: later runs reuse the connection).
 
-    A head named by address is asked first, bounded by ``timeout_s``, whether it speaks
-    as Ray's GCS does: Ray itself would retry a closed port or a wrong server for minutes.
+    The head (named, or the one ``ray`` finds on this host) is asked first, bounded by
+    ``timeout_s``, whether it speaks as Ray's GCS does: Ray itself would retry a closed
+    port or a wrong server for minutes. A loopback head keeps this process on loopback.
     """
     if ray.is_initialized():
         return
-    head = head_address(cluster)
+    head = head_address(cluster) or _running_head(cluster)
     if head is not None:
+        if is_loopback(head[0]):
+            _keep_loopback()
         problem = probe_head(*head, timeout_s)
         if problem:
             raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {problem}")
@@ -102,6 +105,37 @@ def join(cluster: str, timeout_s: float) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {first}") from None
+
+
+def _running_head(cluster: str) -> tuple[str, int] | None:
+    """The head plain ``ray`` joins, found as Ray finds it (``RAY_ADDRESS``, then the last
+    ``ray start`` on this host, then any head running here); None if Ray's way changed."""
+    try:
+        from ray._private.services import get_ray_address_from_environment
+
+        address = get_ray_address_from_environment("auto", None)
+    except ConnectionError:
+        raise TargetError(
+            f"--cluster {cluster}: no Ray cluster runs on this host; start one "
+            "(ray start --head), or name its head: --cluster ray:HOST:PORT"
+        ) from None
+    except (ImportError, AttributeError, TypeError):
+        return None
+    if "://" in address:  # a Ray client address: Ray's to judge
+        return None
+    try:
+        return head_address(f"ray:{address}")
+    except ValueError:
+        return None
+
+
+def _keep_loopback() -> None:
+    """What :func:`~sockbench.engine.backends.cluster.require_ray` sets before Ray is
+    imported, for a Ray imported before (its ``ray`` head was not known then)."""
+    os.environ[KEEP_LOOPBACK_ENV] = "0"
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
 
 
 #: HTTP/2's client preface and an empty SETTINGS frame: a gRPC server (Ray's GCS) answers
