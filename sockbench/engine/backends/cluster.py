@@ -183,21 +183,30 @@ def node_summary(
         "cluster_setup_s": round(getattr(backend, "setup_s", 0.0), 3),
         "nodes": nodes,
     }
-    return summary, [*_lost_warnings(backend), *_node_warnings(nodes, warmup_s)]
+    return summary, [*_lost_warnings(backend, nodes), *_node_warnings(nodes, warmup_s)]
 
 
-def _lost_warnings(backend: WorkerBackend | None) -> list[RunWarning]:
+def _lost_warnings(backend: WorkerBackend | None, nodes: list[dict[str, Any]]) -> list[RunWarning]:
+    """A node whose raylet died: its workers either measured to the end (Ray could not
+    stop them: the run is degraded, their numbers kept) or died with it (worker_failed)."""
     lost: list[tuple[str, str]] = getattr(backend, "lost", None) or []
-    return [
-        RunWarning(
-            WarningKind.DEGRADED,
-            f"the run is marked degraded: node {host} ({node[:8]}) left the Ray cluster during "
-            "the run (its raylet died); its workers measured to the end, are counted, and "
-            "then stopped themselves",
-            "restart Ray on that node (ray start --address HEAD:PORT) before the next run",
-        )
-        for node, host in lost
-    ]
+    died = {n["node_id"] for n in nodes if n["failed_workers"]}
+    advice = "restart Ray on that node (ray start --address HEAD:PORT) before the next run"
+    out = []
+    for node, host in lost:
+        name = f"node {host} ({node[:8]}) left the Ray cluster during the run (its raylet died)"
+        if node in died:
+            out.append(RunWarning(WarningKind.WORKER_DIED, name, advice))
+        else:
+            out.append(
+                RunWarning(
+                    WarningKind.DEGRADED,
+                    f"the run is marked degraded: {name}; its workers measured to the end, "
+                    "are counted, and then stopped themselves",
+                    advice,
+                )
+            )
+    return out
 
 
 def _node_warnings(nodes: list[dict[str, Any]], warmup_s: float) -> list[RunWarning]:
