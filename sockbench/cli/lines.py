@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import IO
 
@@ -103,7 +102,7 @@ def interval_line(tick: Tick, window_after_s: float, now_s: float) -> dict[str, 
     since the epoch) and ``window_s``, the seconds since the window started, first."""
     wall = datetime.fromtimestamp(now_s, UTC).isoformat(timespec="milliseconds")
     window_s = round(max(0.0, tick.elapsed_s - window_after_s), 6)
-    return {"type": "interval", "time": wall, "window_s": window_s, **asdict(tick)}
+    return {"type": "interval", "time": wall, "window_s": window_s, **tick.numbers()}
 
 
 def without_trailing_spaces(text: str) -> str:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sockbench.core.intervals import IntervalRow
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,16 @@ class Tick:
     sent_bytes: int | None = None
     sent_bps: float | None = None
     received_bps: float | None = None
+    # The last interval's row, merged over the workers, as the result keeps it (its
+    # histogram included): what --metrics-port exports (core/live_metrics.py); None
+    # before the window.
+    row: IntervalRow | None = None
+
+    def numbers(self) -> dict[str, Any]:
+        """The tick's fields but its row: a jsonl interval line's keys (cli/lines.py)."""
+        found = asdict(replace(self, row=None))
+        del found["row"]
+        return found
 
     @property
     def interval(self) -> dict[str, Any]:

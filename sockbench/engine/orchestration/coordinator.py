@@ -99,6 +99,7 @@ class _Run:
                     sent_bytes=merged.sent_bytes,
                     sent_bps=merged.bps(merged.sent_bytes),
                     received_bps=merged.bps(merged.received_bytes),
+                    row=merged,
                 )
             )
 

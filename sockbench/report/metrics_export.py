@@ -1,0 +1,139 @@
+"""``--metrics-port``: OpenMetrics at ``/metrics`` while a run or a compare goes (thin I/O).
+
+:class:`MetricsExporter` is a progress function (``ProgressFn``): fed the run's ticks, it
+keeps each run's :class:`~sockbench.core.live_metrics.RunState` and serves what
+:func:`~sockbench.core.live_metrics.families` makes of them, through prometheus_client's
+HTTP server on its own thread. A tick replaces the states (a tuple, swapped whole), so a
+scrape on that thread reads one consistent snapshot without a lock.
+
+It binds 127.0.0.1 unless told otherwise (``HOST:PORT``, with ``--allow-remote``) and stops
+with the run: use it as a context manager around the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sockbench.core.live_metrics import RunState, check_remote, families, fold, run_labels
+from sockbench.core.progress import ProgressFn, Tick
+
+if TYPE_CHECKING:
+    import threading
+    from wsgiref.simple_server import WSGIServer
+
+    from prometheus_client.metrics_core import Metric as PromMetric
+
+    from sockbench.core.spec.run import RunSpec
+
+
+class MetricsExporter:
+    """Serves the series of the runs it was told of (:meth:`start_run`) and fed."""
+
+    def __init__(self, host: str, port: int, percentiles: Sequence[float]) -> None:
+        self.host = host
+        self.requested_port = port
+        self.port = port
+        self.percentiles = tuple(percentiles)
+        self._states: tuple[RunState, ...] = ()
+        self._server: tuple[WSGIServer, threading.Thread] | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def __enter__(self) -> MetricsExporter:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(lambda: self._states))
+        server, thread = start_http_server(self.requested_port, self.host, registry)
+        self._server = server, thread
+        self.port = int(server.server_address[1])
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        running, self._server = self._server, None
+        if running is not None:
+            server, thread = running
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    def start_run(self, spec: RunSpec, run_id: str) -> None:
+        """A run (a compare's cell) begins: its series start at 0; earlier runs' stay."""
+        self._states = (*self._states, RunState(run_labels(spec, run_id)))
+
+    def __call__(self, tick: Tick) -> None:
+        if not self._states:
+            return
+        *done, current = self._states
+        self._states = (*done, fold(current, tick, self.percentiles))
+
+
+class _Collector:
+    """A prometheus_client collector over the exporter's states."""
+
+    def __init__(self, states: Callable[[], Sequence[RunState]]) -> None:
+        self.states = states
+
+    def collect(self) -> Iterator[PromMetric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        for family in families(self.states()):
+            names = [k for k, _ in family.samples[0].labels] if family.samples else []
+            made: CounterMetricFamily | GaugeMetricFamily
+            if family.kind == "counter":
+                made = CounterMetricFamily(family.name, family.help, labels=names, unit=family.unit)
+            else:
+                made = GaugeMetricFamily(family.name, family.help, labels=names, unit=family.unit)
+            for sample in family.samples:
+                made.add_metric([v for _, v in sample.labels], sample.value)
+            yield made
+
+
+def run_id() -> str:
+    """A new run's ``run_id`` label: when it started (UTC) and this process."""
+    return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+
+
+def tee(*views: ProgressFn | None) -> ProgressFn | None:
+    """One progress function feeding each of ``views`` that is not None (None if none is)."""
+    present = [v for v in views if v is not None]
+    if len(present) <= 1:
+        return present[0] if present else None
+
+    def both(tick: Tick) -> None:
+        for view in present:
+            view(tick)
+
+    return both
+
+
+@contextlib.contextmanager
+def open_exporter(
+    address: tuple[str, int] | None,
+    percentiles: Sequence[float],
+    say: Callable[[str], None],
+    *,
+    allow_remote: bool = False,
+) -> Iterator[MetricsExporter | None]:
+    """The exporter while the ``with`` block runs when ``address`` is given (``say`` is told
+    its URL), None otherwise. A non-loopback address needs ``allow_remote``."""
+    if address is None:
+        yield None
+        return
+    check_remote(address, allow_remote)
+    with MetricsExporter(*address, percentiles) as exporter:
+        say(f"metrics: {exporter.url}")
+        yield exporter

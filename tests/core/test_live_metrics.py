@@ -1,0 +1,152 @@
+"""What --metrics-port exports for given interval rows (core/live_metrics.py): pure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sockbench.core.histogram import encode, new_histogram
+from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
+from sockbench.core.live_metrics import (
+    Family,
+    RunLabels,
+    RunState,
+    check_remote,
+    families,
+    fold,
+    parse_address,
+)
+from sockbench.core.progress import Tick
+from sockbench.errors import ConfigError
+
+S = 1_000_000_000
+LABELS = RunLabels("r1", "asyncio", "echo", "tcp")
+BASE = LABELS.pairs()
+PERCENTILES = (50.0, 90.0, 99.0, 99.9)
+
+
+def _tick(row: IntervalRow | None, connections: int = 8) -> Tick:
+    return Tick(
+        phase="measuring" if row else "warmup",
+        elapsed_s=0.0,
+        remaining_s=0.0,
+        requests=0,
+        rps=row.rps if row else 0.0,
+        p99_us=row.p99 if row else 0,
+        errors=0,
+        connections=connections,
+        row=row,
+    )
+
+
+def _by_name(found: list[Family]) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    return {f.name: {s.labels: s.value for s in f.samples} for f in found}
+
+
+def _rows() -> list[IntervalRow]:
+    series = IntervalSeries(S // 2)  # half-second intervals: the rate is twice the count
+    first = series.end_interval(np.arange(1, 1001, dtype=np.int64), requests=1000, errors=3)
+    second = series.end_interval(np.full(10, 2500, dtype=np.int64), requests=10, errors=0)
+    return [first, second]
+
+
+def test_counters_sum_the_rows_and_gauges_are_the_last_rows_values() -> None:
+    first, second = _rows()
+    state = RunState(LABELS)
+    for row in (first, second):
+        state = fold(state, _tick(row), PERCENTILES)
+    got = _by_name(families([state]))
+    assert got["sockbench_requests"][BASE] == 1010  # counters: the sum of intervals[].requests
+    assert got["sockbench_errors"][BASE] == 3
+    assert got["sockbench_intervals"][BASE] == 2
+    assert got["sockbench_run_info"][BASE] == 1
+    assert got["sockbench_measuring"][BASE] == 1
+    assert got["sockbench_connections"][BASE] == 8
+    last = second.to_json()  # the gauges: the last row, as the result's intervals keep it
+    assert got["sockbench_interval_end"][BASE] == last["t"] == 1.0
+    assert got["sockbench_interval_requests"][BASE] == last["requests"] == 10
+    assert got["sockbench_interval_errors"][BASE] == 0
+    assert got["sockbench_rate"][BASE] == last["rps"] == 20.0
+    latency = got["sockbench_latency"]
+    assert latency[(*BASE, ("quantile", "0.5"))] == last["p50"] / 1e6
+    assert latency[(*BASE, ("quantile", "0.99"))] == last["p99"] / 1e6
+    assert latency[(*BASE, ("quantile", "1"))] == last["max"] / 1e6
+    # from the row's histogram: 2,500 µs is in the bucket whose highest value is 2,501
+    assert latency[(*BASE, ("quantile", "0.999"))] == last["max"] / 1e6 == 2501 / 1e6
+    # prometheus_client adds a counter's _total and a unit's _seconds to these names
+    assert not [f.name for f in families([state]) if f.name.endswith(("_total", "_seconds"))]
+
+
+def test_a_quantile_the_rows_do_not_keep_comes_from_the_rows_histogram() -> None:
+    first, _ = _rows()
+    state = fold(RunState(LABELS), _tick(first), PERCENTILES)
+    latency = _by_name(families([state]))["sockbench_latency"]
+    assert latency[(*BASE, ("quantile", "0.5"))] == first.p50 / 1e6 == 500 / 1e6
+    assert latency[(*BASE, ("quantile", "0.9"))] == 900 / 1e6
+    assert latency[(*BASE, ("quantile", "0.999"))] == 999 / 1e6
+
+
+def test_warmup_ticks_count_nothing_and_show_no_interval() -> None:
+    state = fold(RunState(LABELS), _tick(None, connections=5), PERCENTILES)
+    got = _by_name(families([state]))
+    assert got["sockbench_requests"][BASE] == 0
+    assert got["sockbench_measuring"][BASE] == 0
+    assert got["sockbench_connections"][BASE] == 5
+    assert "sockbench_rate" not in got and "sockbench_latency" not in got
+
+
+def test_kinds_of_request_are_their_own_series_with_a_kind_label() -> None:
+    gets, sets = new_histogram(), new_histogram()
+    for _ in range(30):
+        gets.record_value(100)
+    for _ in range(10):
+        sets.record_value(400)
+    [row] = _rows()[:1]
+    row = with_kinds(row, (KindRow("get", 30, encode(gets)), KindRow("set", 10, encode(sets))))
+    state = fold(fold(RunState(LABELS), _tick(row), PERCENTILES), _tick(row), PERCENTILES)
+    got = _by_name(families([state]))
+    assert got["sockbench_kind_requests"] == {
+        (*BASE, ("kind", "get")): 60,
+        (*BASE, ("kind", "set")): 20,
+    }
+    summary = row.to_json()["by_kind"]
+    assert got["sockbench_kind_rate"][(*BASE, ("kind", "set"))] == summary["set"]["rps"] == 20.0
+    p99 = got["sockbench_kind_latency"][(*BASE, ("kind", "get"), ("quantile", "0.99"))]
+    assert p99 == summary["get"]["p99"] / 1e6
+    assert got["sockbench_requests"][BASE] == 2000  # the run's own series count each once
+
+
+def test_each_run_of_a_compare_keeps_its_own_series() -> None:
+    first, second = _rows()
+    a = fold(RunState(LABELS), _tick(first), PERCENTILES)
+    b = fold(RunState(RunLabels("r2", "threads", "echo", "udp")), _tick(second), PERCENTILES)
+    requests = _by_name(families([a, b]))["sockbench_requests"]
+    assert list(requests.values()) == [1000, 10]
+    assert dict(list(requests)[1])["model"] == "threads"
+
+
+@pytest.mark.parametrize(
+    ("given", "address"),
+    [
+        ("9464", ("127.0.0.1", 9464)),
+        ("0", ("127.0.0.1", 0)),
+        ("localhost:9000", ("127.0.0.1", 9000)),
+        ("[::1]:9000", ("::1", 9000)),
+        ("0.0.0.0:9464", ("0.0.0.0", 9464)),
+    ],
+)
+def test_the_address_defaults_to_loopback(given: str, address: tuple[str, int]) -> None:
+    assert parse_address(given) == address
+
+
+@pytest.mark.parametrize("given", ["", "http", "host:9464", "127.0.0.1:70000", "-1"])
+def test_a_malformed_address_is_one_line(given: str) -> None:
+    with pytest.raises(ConfigError, match="--metrics-port"):
+        parse_address(given)
+
+
+def test_only_loopback_without_allow_remote() -> None:
+    check_remote(("127.0.0.2", 1), allow_remote=False)
+    check_remote(("0.0.0.0", 1), allow_remote=True)
+    with pytest.raises(ConfigError, match="--allow-remote"):
+        check_remote(("0.0.0.0", 1), allow_remote=False)
