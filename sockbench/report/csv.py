@@ -12,16 +12,21 @@ place (``offered_rps``) is appended after the fixed columns, in registry order, 
 adding a metric never moves a column a script reads by position. Each kind of
 request's columns (``get_throughput_rps``, ``get_p99_us``) are its metrics of the
 registry's per-kind family (``kind.get.rps``, ``kind.get.p99``).
+
+A run's ``intervals.csv`` (:func:`render_intervals`) is its time series: one row per
+interval row of the result, each metric an interval row keeps (``interval`` in the
+registry) under its column name here (``requests``, ``throughput_rps``, ``errors``,
+``latency_p99_us``, ``get_throughput_rps``; a stream's ``sender_bytes`` ...).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sockbench.core.metrics import View, in_view, kind_metrics
+from sockbench.core.metrics import REGISTRY, Metric, View, in_view, kind_metrics
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.report.document import Doc, cell_key, cells, get, target
 
@@ -132,15 +137,64 @@ def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]
 
 def render(doc: Doc) -> str:
     """A header row and one row per cell (a run is one row)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     results = cells(doc)
     columns = (
         _columns(chosen_percentiles(results)) + kind_columns(results) + stream_columns(results)
     )
+    return _table(columns, results)
+
+
+#: A stream's interval row keys, by the column the summary gives its side's total.
+_STREAM_ROWS = {"sender_bytes": "sent_bytes", "sender_bps": "sent_bps",
+                "receiver_bytes": "received_bytes", "receiver_bps": "received_bps"}  # fmt: skip
+
+
+def interval_column(m: Metric) -> str:
+    """A metric's column name, as :func:`render` names it (``latency_p99_us``)."""
+    if m.csv:
+        return m.csv
+    return f"{m.histogram[0].removesuffix('_us')}_{m.stat.replace('.', '_')}_us"
+
+
+def _summary_order(m: Metric) -> int:
+    name = interval_column(m)
+    return HEADER.index(name) if name in HEADER else len(HEADER)
+
+
+def render_intervals(result: Doc) -> str:
+    """A run's interval rows: when each ran (``start_s``, ``end_s``, ``duration_s``: seconds
+    since measurement began), then what each row keeps, named as :func:`render` names it;
+    per kind of request and a stream's sides only when the rows hold them; a stream's
+    rows have no latencies."""
+    rows: list[Doc] = list(result.get("intervals") or [])
+    starts = [0.0, *(row["t"] for row in rows[:-1])]
+    timed = [{**row, "start_s": start} for row, start in zip(rows, starts, strict=True)]
+    kinds = dict.fromkeys(k for row in rows for k in row.get("by_kind") or {})
+    metrics = sorted((m for m in REGISTRY if m.interval), key=_summary_order)
+    if result.get("stream"):  # no request latencies: its rows' zeros are not measurements
+        metrics = [m for m in metrics if not m.histogram]
+    metrics += [m for kind in kinds for m in kind_metrics(kind) if m.interval]
+    columns: list[tuple[str, Callable[[Doc], Any]]] = [
+        ("start_s", _path("start_s")),
+        ("end_s", _path("t")),
+        ("duration_s", lambda r: round(r["t"] - r["start_s"], 9)),
+    ]
+    columns += [
+        (interval_column(m), m.per_interval)
+        for m in metrics
+        if any(m.per_interval(row) is not None for row in rows)
+    ]
+    if any(row.get("sent_bytes") is not None for row in rows):
+        columns += [(name, _path(key)) for name, key in _STREAM_ROWS.items()]
+    return _table(columns, timed)
+
+
+def _table(columns: list[tuple[str, Callable[[Doc], Any]]], rows: Sequence[Doc]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(name for name, _ in columns)
-    for result in results:
-        writer.writerow([_cell(getter(result)) for _, getter in columns])
+    for row in rows:
+        writer.writerow([_cell(getter(row)) for _, getter in columns])
     return out.getvalue()
 
 

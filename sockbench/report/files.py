@@ -299,11 +299,16 @@ def run_folder_name(result: dict[str, Any]) -> str:
     return f"run-{stamp}-{config['proto']}-{who}-c{config['clients']}"
 
 
-def write_run_folder(result: dict[str, Any], out_dir: str, name: str | None = None) -> Path:
-    """``OUT/run-.../result.json`` and ``latency.hgrm`` (``name``: the folder's, instead of
-    one made from the run); returns the folder."""
-    from sockbench.report.hgrm import render_histogram
+#: The files of a run folder beside ``result.json``.
+HISTOGRAM = "latency.hgrm"
+INTERVAL_LOG = "latency.hlog"
+INTERVALS = "intervals.csv"
+REPORT = "report.html"
 
+
+def write_run_folder(result: dict[str, Any], out_dir: str, name: str | None = None) -> Path:
+    """``OUT/run-.../``: ``result.json`` first, then what :func:`run_files` renders from
+    it (``name``: the folder's, instead of one made from the run); returns the folder."""
     name = name or run_folder_name(result)
     folder = Path(out_dir) / name
     n = 1
@@ -312,11 +317,39 @@ def write_run_folder(result: dict[str, Any], out_dir: str, name: str | None = No
         folder = Path(out_dir) / f"{name}-{n}"
     folder.mkdir(parents=True)
     write_atomic(folder / "result.json", to_json(result))
-    write_atomic(folder / "latency.hgrm", render_histogram(result["latency_us"]))
+    for file_name, text in run_files(json.loads(to_json(result))).items():
+        write_atomic(folder / file_name, text)
+    return folder
+
+
+def run_files(result: dict[str, Any]) -> dict[str, str]:
+    """A run folder's files beside ``result.json``, by name, rendered from the result as
+    read back from that file (so ``sockbench report FOLDER -f html`` gives the same bytes):
+    ``report.html``, ``intervals.csv`` when it has interval rows, and its latencies
+    (``latency.hgrm``, ``latency-KIND.hgrm`` per kind of request, ``latency.hlog``) unless
+    it measured none (a stream: no empty histogram files)."""
+    from sockbench.report import render
+    from sockbench.report.csv import render_intervals
+    from sockbench.report.hgrm import render_histogram
+
+    files: dict[str, str] = {REPORT: render(result, "html")}
+    if result.get("intervals"):
+        files[INTERVALS] = render_intervals(result)
+    if result.get("stream"):
+        return files
+    files[HISTOGRAM] = render_histogram(result["latency_us"])
+    for kind, summary in (result.get("latency_by_kind_us") or {}).items():
+        files[f"latency-{safe_name(kind)}.hgrm"] = render_histogram(summary)
     log = interval_log(result)
     if log is not None:
-        write_atomic(folder / "latency.hlog", log)
-    return folder
+        files[INTERVAL_LOG] = log
+    return files
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a file name's part: letters, digits, ``.``, ``_`` and ``-`` kept."""
+    kept = "".join(c if c.isalnum() or c in "._-" else "_" for c in text).strip(".")
+    return kept or "_"
 
 
 def interval_log(result: dict[str, Any]) -> str | None:

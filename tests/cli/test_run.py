@@ -54,6 +54,12 @@ def test_run_writes_result_json_and_hgrm(
     hgrm = (folder / "latency.hgrm").read_text()
     assert hgrm.splitlines()[0].split() == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"]
     assert f"Total count    = {result['latency_us']['count']:>12}" in hgrm
+    rows = (folder / "intervals.csv").read_text().splitlines()
+    requests = rows[0].split(",").index("requests")
+    assert [int(row.split(",")[requests]) for row in rows[1:]] == [
+        row["requests"] for row in result["intervals"]
+    ]
+    assert (folder / "report.html").read_text().startswith("<!DOCTYPE html>")
     if proto == "udp":
         d = result["datagrams"]
         assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]

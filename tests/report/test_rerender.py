@@ -52,3 +52,4 @@ def test_run_folder_rerenders_byte_for_byte(tmp_path: Path) -> None:
     assert report(folder, "hgrm") == (folder / "latency.hgrm").read_bytes()
     assert report(folder, "md") == report(folder / "result.json", "md")
     assert report(folder, "html") == report(folder / "result.json", "html")
+    assert report(folder, "html") == (folder / "report.html").read_bytes()
