@@ -23,8 +23,8 @@ from dataclasses import dataclass
 MIN_INTERVALS = 8
 #: A trend is flagged when Mann-Kendall's two-sided p is below this ...
 TREND_ALPHA = 0.01
-#: ... and Sen's slope moves the series by at least this fraction of its median over the
-#: run: a steady server's p99 wanders, and a significant 2 % drift is not worth failing.
+#: ... and Sen's line moves by at least this fraction of where it started over the run:
+#: a steady server's p99 wanders, and a significant 2 % drift is not worth failing.
 TREND_MIN_CHANGE = 0.10
 #: Counts are flagged as not Poisson when the dispersion test's two-sided p is below this.
 DISPERSION_ALPHA = 0.001
@@ -67,10 +67,11 @@ def inflation(rho: float | None) -> float:
 class Trend:
     """Mann-Kendall's test of ``series`` for a monotonic trend, with Sen's slope.
 
-    ``change`` is Sen's slope over the run as a fraction of the series' median (0.12: it
-    rose 12 % from first to last interval); ``p_value`` is two-sided, its variance
-    corrected for ties and widened for lag-1 autocorrelation of the detrended series
-    (``autocorrelation``), as an AR(1) would need.
+    ``change`` is how far Sen's line moved from the first interval to the last, as a
+    fraction of where it started (0.12: it rose 12 %; -0.4: it fell 40 %); ``p_value``
+    is two-sided, its variance corrected for ties and widened for the lag-1
+    autocorrelation left once the trend is out (``autocorrelation``), as an AR(1)
+    would need.
     """
 
     n: int
@@ -154,9 +155,18 @@ def mann_kendall(series: Sequence[float]) -> Trend | None:
     else:
         z = (s - (s > 0) + (s < 0)) / math.sqrt(variance)  # continuity correction
         p_value = min(1.0, 2 * normal_sf(abs(z)))
+    return Trend(n, s, z, p_value, slope, _change(series, slope), rho)
+
+
+def _change(series: Sequence[float], slope: float) -> float:
+    """How far Sen's line moves over the series: its end over its start, less 1 (-0.4:
+    fell 40 %); where the line starts at or below 0, its rise over the median."""
+    n = len(series)
+    start = _median([x - slope * i for i, x in enumerate(series)])
+    if start > 0:
+        return max(start + slope * (n - 1), 0.0) / start - 1.0
     level = abs(_median(series))
-    change = slope * (n - 1) / level if level > 0 else 0.0
-    return Trend(n, s, z, p_value, slope, change, rho)
+    return slope * (n - 1) / level if level > 0 else 0.0
 
 
 @dataclass(frozen=True)

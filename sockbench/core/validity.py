@@ -372,18 +372,27 @@ def not_enough(intervals: int) -> str:
 
 def verdict_text(section: Mapping[str, Any] | None, short: bool = False) -> str | None:
     """``valid``, ``unknown: not enough intervals ...`` or ``not valid: <reasons>``, as the
-    reports show it (``short``: each reason without its parenthesis, as ``--check valid``
-    shows it in a table's cell); None without a section."""
+    reports show it (``short``: each reason in a few words, as ``--check valid`` shows it
+    in a table's cell); None without a section."""
     if not section:
         return None
     verdict = str(section.get("verdict"))
     if verdict == Verdict.NOT_VALID:
-        texts = [str(r["text"]) for r in section.get("reasons") or ()]
-        return f"{verdict}: " + "; ".join(t.split(" (")[0] if short else t for t in texts)
+        reasons = section.get("reasons") or ()
+        texts = [_short(r) if short else str(r["text"]) for r in reasons]
+        return f"{verdict}: " + "; ".join(dict.fromkeys(texts))
     if verdict == Verdict.UNKNOWN and section.get("notes"):
         note = str(section["notes"][0])
         return f"{verdict}: " + (note.split(":")[0] if short else note)
     return verdict
+
+
+def _short(reason: Mapping[str, Any]) -> str:
+    """A reason in a few words: ``p99 rose 64%``, ``schedule not followed``."""
+    text = str(reason["text"])
+    if reason.get("test") == Test.ARRIVALS:
+        return "schedule not followed"
+    return text.split(" over the window")[0].split(" (")[0]
 
 
 def not_valid(doc: Mapping[str, Any]) -> bool:

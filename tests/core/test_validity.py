@@ -334,3 +334,18 @@ def test_sends_held_by_a_target_behind_are_not_the_schedule() -> None:
     assert section["verdict"] == "not valid" and section["arrivals"]["followed"] is False
     assert section["reasons"][0]["text"].startswith("21% of the requests due were sent")
     assert "not tested" in section["arrivals"]["note"]
+
+
+def test_the_short_verdict_names_each_failed_test_in_a_few_words() -> None:
+    section = {
+        "verdict": "not valid",
+        "reasons": [
+            {
+                "test": "stationarity",
+                "text": "p99 rose 64% over the window (Mann-Kendall p = 0.001)",
+            },
+            {"test": "arrivals", "text": "the generator sent 27,667 req/s of the 59,969 due: ..."},
+            {"test": "arrivals", "text": "the generator sent late (p99 4.1 ms ...)"},
+        ],
+    }
+    assert verdict_text(section, short=True) == "not valid: p99 rose 64%; schedule not followed"
