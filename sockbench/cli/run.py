@@ -35,7 +35,8 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     from sockbench.engine.io.interrupts import Interrupts
     from sockbench.engine.orchestration.runner import run as run_benchmark
     from sockbench.machine import build_run_spec
-    from sockbench.report.files import check_file, check_folder, save_result
+    from sockbench.report.files import check_exports, check_file, check_folder, save_result
+    from sockbench.report.metrics_export import open_exporter, run_id, tee
 
     spec = build_run_spec(values)  # checks --format and --quiet too
     output = spec.output
@@ -46,6 +47,7 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
         check_folder(output.out_dir, "--out")
     if output.json_path:
         check_file(output.json_path, "--json")
+    check_exports(output.exports)
     # What a program reads from stdout (the JSON, a report format) keeps stdout to itself:
     # progress lines then go to stderr, and with the JSON on stdout the report does too.
     json_stdout = output.json_path == "-" or fmt == "jsonl"
@@ -57,15 +59,25 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run.
     with interrupts.installed():
         window_after_s = spec.load.ramp_s + spec.load.warmup_s
-        with _progress(progress_console, fmt, quiet, label, window_after_s) as progress:
+        with (
+            open_exporter(
+                output.metrics_address,
+                output.percentiles,
+                _say,
+                allow_remote=spec.generator.allow_remote,
+            ) as exporter,
+            _progress(progress_console, fmt, quiet, label, window_after_s) as progress,
+        ):
+            if exporter is not None:  # --metrics-port: the ticks go to /metrics too
+                exporter.start_run(spec, run_id())
             outcome = run_benchmark(
                 spec,
                 command=command_line(),
-                progress=progress,
+                progress=tee(progress, exporter),
                 interrupts=interrupts,
                 warn=_warner(progress),
             )
-        saved = save_result(outcome.result, output.out_dir, output.json_path)
+        saved = save_result(outcome.result, output.out_dir, output.json_path, output.exports)
         if outcome.server_logs is not None:
             outcome.server_logs.keep(saved.folder)
         with _reader_may_leave(outcome.exit_code):
@@ -104,6 +116,10 @@ def _reader_may_leave(code: int) -> Any:
         sys.stdout.flush()
     except BrokenPipeError:
         raise OutputClosed(closed_output_code(code)) from None
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 def _warner(progress: ProgressFn) -> Callable[[RunWarning], None]:

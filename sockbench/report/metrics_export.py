@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from sockbench.core.live_metrics import RunState, check_remote, families, fold, run_labels
 from sockbench.core.progress import ProgressFn, Tick
+from sockbench.errors import ConfigError
 
 if TYPE_CHECKING:
     import threading
@@ -52,7 +53,12 @@ class MetricsExporter:
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(lambda: self._states))
-        server, thread = start_http_server(self.requested_port, self.host, registry)
+        try:
+            server, thread = start_http_server(self.requested_port, self.host, registry)
+        except OSError as exc:  # taken, or an address this host does not have
+            raise ConfigError(
+                f"--metrics-port {self.host}:{self.requested_port}: {exc.strerror or exc}"
+            ) from None
         self._server = server, thread
         self.port = int(server.server_address[1])
         return self

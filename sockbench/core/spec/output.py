@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sockbench.core.live_metrics import parse_address
+from sockbench.core.spec.exports import EXPORT_FORMATS, Export, parse_exports
 from sockbench.core.spec.formats import ReportFormat
 from sockbench.core.spec.option import (
     REPORT_DIFF,
@@ -56,6 +58,12 @@ class Output:
         False, "-J", help="the result JSON to stdout: the same as --json -", parse=switch,
         one_run=True,
     )  # fmt: skip
+    exports: tuple[Export, ...] = option(
+        (), "--export", metavar="FORMAT=FILE",
+        help="also write the result in FORMAT to FILE, repeatable, as hyperfine's --export-*: "
+        f"--export html=r.html --export csv=r.csv (FORMAT: {', '.join(EXPORT_FORMATS)})",
+        parse=parse_exports, repeatable=True, one_run=True,
+    )  # fmt: skip
     out_dir: str | None = option(
         nullable("results"), "--out", metavar="FOLDER",
         help="folder that receives a result folder per run ('' = none)", parse=optional(text),
@@ -76,4 +84,11 @@ class Output:
         None, "--log-file", metavar="FILE",
         help="also write that log to this file", parse=optional(text),
         commands=RUN_COMPARE_SERVE,
+    )  # fmt: skip
+    # OpenMetrics for Prometheus while the run (a compare: every cell) goes; docs/metrics.md.
+    metrics_address: tuple[str, int] | None = option(
+        None, "--metrics-port", metavar="[HOST:]PORT",
+        help="serve OpenMetrics at http://127.0.0.1:PORT/metrics while it runs, for "
+        "Prometheus and Grafana (0: a free port, printed); another HOST needs --allow-remote",
+        parse=optional(parse_address), commands=RUN_COMPARE, one_run=True,
     )  # fmt: skip

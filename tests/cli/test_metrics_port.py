@@ -1,0 +1,152 @@
+"""--metrics-port: a run and a compare serve OpenMetrics at /metrics while they go, with the
+values their result JSON has, on loopback, and stop with them (docs/metrics.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.e2e
+WAIT_S = 60.0  # a loaded 2-core machine: only the failure case waits it out
+
+Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+class Sockbench:
+    """``sockbench ARGS`` with its stderr read as it comes: the ``metrics:`` line's URL."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sockbench", *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        self.url = threading.Event()
+        self.ended = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip())
+            if line.startswith("metrics: "):
+                self.url.set()
+        self.ended.set()
+
+    def metrics_url(self) -> str:
+        assert self.url.wait(WAIT_S), f"no metrics: line; stderr: {self.lines}"
+        return next(ln for ln in self.lines if ln.startswith("metrics: ")).split()[1]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+
+
+@pytest.fixture
+def sockbench() -> Iterator[type[Sockbench]]:
+    started: list[Sockbench] = []
+
+    class Started(Sockbench):
+        def __init__(self, *args: str) -> None:
+            super().__init__(*args)
+            started.append(self)
+
+    yield Started
+    for run in started:
+        run.stop()
+
+
+def scrape(url: str) -> Series | None:
+    """The samples at ``url`` (None once it is gone: the run ended)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            text = reply.read().decode()
+    except (urllib.error.URLError, ConnectionError):
+        return None
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def one(series: Series, name: str, **labels: str) -> float:
+    """The value of ``name`` whose labels include ``labels`` (exactly one)."""
+    found = [v for (n, ls), v in series.items() if n == name and set(labels.items()) <= set(ls)]
+    assert len(found) == 1, (name, labels, found)
+    return found[0]
+
+
+def scrapes_until_gone(run: Sockbench, url: str) -> list[Series]:
+    """Every scrape of ``url`` while the run serves it, back to back, until it stops."""
+    seen: list[Series] = []
+    while (found := scrape(url)) is not None:
+        seen.append(found)
+        try:  # a scrape every 0.1 s, as a fast Prometheus would, until the run exits
+            run.proc.wait(0.1)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    run.proc.wait(WAIT_S)
+    return seen
+
+
+def assert_agrees(series: Series, doc: dict[str, Any], **labels: str) -> None:
+    """A scrape's series are the result's rows up to the one it shows last."""
+    done = int(one(series, "sockbench_intervals_total", **labels))
+    rows = doc["intervals"][:done]
+    assert one(series, "sockbench_requests_total", **labels) == sum(r["requests"] for r in rows)
+    assert one(series, "sockbench_errors_total", **labels) == sum(r["errors"] for r in rows)
+    last = rows[-1]
+    assert one(series, "sockbench_interval_end_seconds", **labels) == last["t"]
+    assert one(series, "sockbench_interval_requests", **labels) == last["requests"]
+    assert one(series, "sockbench_rate", **labels) == last["rps"]
+    for quantile, key in (("0.5", "p50"), ("0.99", "p99"), ("1", "max")):
+        got = one(series, "sockbench_latency_seconds", quantile=quantile, **labels)
+        assert got == pytest.approx(last[key] / 1e6, rel=1e-12)
+
+
+def test_a_run_serves_its_intervals_as_the_result_has_them_and_stops_with_it(
+    sockbench: type[Sockbench], tmp_path: Path
+) -> None:
+    result = tmp_path / "result.json"
+    run = sockbench(
+        "run", "--clients", "2", "--duration", "1s", "--warmup", "0.2s", "--interval", "0.25s",
+        "--metrics-port", "0", "--out", "", "--json", str(result), "-q",
+    )  # fmt: skip
+    url = run.metrics_url()
+    assert url.startswith("http://127.0.0.1:") and url.endswith("/metrics")
+    seen = scrapes_until_gone(run, url)
+    assert run.proc.returncode == 0, run.lines
+    assert scrape(url) is None  # it stopped with the run
+    doc = json.loads(result.read_text())
+    measured = [s for s in seen if one(s, "sockbench_intervals_total") > 0]
+    assert measured, f"no scrape saw an interval in {len(seen)} scrapes"
+    labels = {"model": "asyncio", "protocol": "echo", "transport": "tcp"}
+    for series in measured:
+        assert_agrees(series, doc, **labels)
+    assert one(measured[-1], "sockbench_connections") == doc["totals"]["connections"] == 2
+    counts = [one(s, "sockbench_requests_total") for s in measured]
+    assert counts == sorted(counts)  # a counter never goes down
+
+
+def test_an_address_other_hosts_reach_needs_allow_remote(sockbench: type[Sockbench]) -> None:
+    run = sockbench("run", "--duration", "1s", "--metrics-port", "0.0.0.0:0", "--out", "", "-q")
+    assert run.proc.wait(WAIT_S) == 2  # before any load: nothing was served
+    assert not run.url.is_set()
+    assert run.ended.wait(WAIT_S)  # its stderr read to the end
+    assert run.lines[-1].startswith("sockbench: error: --metrics-port 0.0.0.0:0 listens")
+    assert "--allow-remote" in run.lines[-1]
