@@ -54,6 +54,7 @@ from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
 from sockbench.errors import ConfigError, TargetError
 from sockbench.servers.preflight import check_target
 
+log = logging.getLogger(__name__)
 POLL_S = 0.5
 PLACE_TIMEOUT_S = 60.0
 CLOCK_SAMPLES = 8
@@ -95,6 +96,7 @@ def join(cluster: str, timeout_s: float) -> None:
         problem = probe_head(*head, timeout_s)
         if problem:
             raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {problem}")
+    _errors_to_log()
     try:
         ray.init(
             address=ray_address(cluster),
@@ -105,6 +107,18 @@ def join(cluster: str, timeout_s: float) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TargetError(f"--cluster {cluster}: cannot join the Ray cluster: {first}") from None
+
+
+def _errors_to_log() -> None:
+    """What the cluster reports to this driver (a raylet that died, with its last 20 log
+    lines), Ray prints on stdout, into the report or JSON there: it goes to the log."""
+    from ray._private import worker as ray_worker
+
+    def to_log(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+        for line in data.get("lines", ()):
+            log.info("ray (%s): %s", data.get("pid", "?"), line)
+
+    ray_worker.print_to_stdstream = to_log  # looked up on each error by Ray's listener
 
 
 def _running_head(cluster: str) -> tuple[str, int] | None:
