@@ -32,11 +32,12 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sockbench.core.spec.exports import JSON, Export
 from sockbench.errors import ConfigError
 
 MIN_FREE_BYTES = 1024 * 1024  # a result with its interval histograms fits easily
@@ -268,20 +269,43 @@ class Saved:
     fallback: Path | None = None
 
 
-def save_result(doc: dict[str, Any], out_dir: str | None, json_path: str | None) -> Saved:
-    """The run folder and the ``--json`` file; on failure, the JSON in :func:`fallback_path`."""
+def check_exports(exports: Sequence[Export]) -> None:
+    """Fail now, before any load, if an ``--export`` file cannot be written."""
+    for export in exports:
+        check_file(export.path, "--export")
+
+
+def export_text(doc: dict[str, Any], fmt: str) -> str:
+    """``doc`` in an ``--export`` format, rendered from it as read back from its JSON, so
+    ``sockbench report result.json -f FORMAT`` gives the same bytes."""
+    from sockbench.report import render
+
+    return to_json(doc) if fmt == JSON else render(json.loads(to_json(doc)), fmt)
+
+
+def save_result(
+    doc: dict[str, Any],
+    out_dir: str | None,
+    json_path: str | None,
+    exports: Sequence[Export] = (),
+    name: str | None = None,
+) -> Saved:
+    """The run folder (``name``: its name, instead of one made from the run), the ``--json``
+    file and each ``--export``; on failure, the JSON in :func:`fallback_path`."""
     saved = Saved(failures=[])
     assert saved.failures is not None
     if out_dir:
         try:
-            saved.folder = write_run_folder(doc, out_dir)
+            saved.folder = write_run_folder(doc, out_dir, name)
         except OSError as exc:
             saved.failures.append(f"cannot write --out {out_dir}: {exc.strerror or exc}")
-    if json_path:
+    outputs = [("--json", JSON, json_path)] if json_path else []
+    outputs += [("--export", export.fmt, export.path) for export in exports]
+    for flag, fmt, target in outputs:
         try:
-            write_json(doc, json_path)
+            write_text(target, export_text(doc, fmt))
         except OSError as exc:
-            saved.failures.append(f"cannot write --json {json_path}: {exc.strerror or exc}")
+            saved.failures.append(f"cannot write {flag} {target}: {exc.strerror or exc}")
     if saved.failures:
         path = fallback_path()
         try:
