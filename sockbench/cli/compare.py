@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sockbench.compare import Cell, Plan
     from sockbench.core.progress import ProgressFn
     from sockbench.report.live import LiveProgress
+    from sockbench.report.metrics_export import MetricsExporter
 
 #: Seconds a cell costs beyond warm-up and measurement (server start, connect, stop).
 CELL_OVERHEAD_S = 2.0
@@ -35,6 +36,7 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
     from sockbench.compare import build_plan, choose_folder, run_compare
     from sockbench.compare.plan import predicted_cell_warnings
     from sockbench.report.live import live_enabled
+    from sockbench.report.metrics_export import open_exporter
 
     plan = build_plan(values, spelled=spelled)
     setup_logging(plan.output.verbose, plan.output.log_file)
@@ -60,7 +62,10 @@ def compare(values: dict[str, object], spelled: dict[str, str]) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    with view.live(live_enabled(console, quiet)):
+    with (
+        open_exporter(plan.output.metrics_address, plan.output.percentiles, _say) as view.exporter,
+        view.live(live_enabled(console, quiet)),
+    ):
         outcome = run_compare(
             plan,
             folder,
@@ -120,6 +125,10 @@ def _at_rates(plan: Plan, folder: Path, quiet: bool) -> None:
     raise typer.Exit(outcome.exit_code)
 
 
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
 def _cpus(cpus: tuple[int, ...]) -> str:
     return ",".join(str(c) for c in cpus) or "any"
 
@@ -136,6 +145,8 @@ class _View:
         self.console = console
         self.quiet = quiet
         self.panel: LiveProgress | None = None
+        self.exporter: MetricsExporter | None = None  # --metrics-port: each cell's series
+        self.run_id = ""  # the compare's, set at its first cell
         self.started = time.monotonic()
         self.done = 0
         self.estimate_s = plan.warmup_s + plan.duration_s + CELL_OVERHEAD_S
@@ -155,13 +166,17 @@ class _View:
         return per_cell * (len(self.plan.cells) - self.done)
 
     def before_cell(self, cell: Cell) -> ProgressFn | None:
-        if self.panel is None:
-            return None
-        self.panel.set_label(
-            f"cell {cell.index}/{len(self.plan.cells)}: {cell.label(self.plan.repeat)}"
-            f"  (compare: about {_minutes(self._left_s())} left)"
-        )
-        return self.panel
+        from sockbench.report.metrics_export import run_id, tee
+
+        if self.exporter is not None:  # a cell's run_id: the compare's, and its index
+            self.run_id = self.run_id or run_id()
+            self.exporter.start_run(cell.spec, f"{self.run_id}-cell{cell.index}")
+        if self.panel is not None:
+            self.panel.set_label(
+                f"cell {cell.index}/{len(self.plan.cells)}: {cell.label(self.plan.repeat)}"
+                f"  (compare: about {_minutes(self._left_s())} left)"
+            )
+        return tee(self.panel, self.exporter)
 
     def after_cell(self, cell: Cell, result: dict[str, Any]) -> None:
         from sockbench.core.document import Result

@@ -150,3 +150,33 @@ def test_an_address_other_hosts_reach_needs_allow_remote(sockbench: type[Sockben
     assert run.ended.wait(WAIT_S)  # its stderr read to the end
     assert run.lines[-1].startswith("sockbench: error: --metrics-port 0.0.0.0:0 listens")
     assert "--allow-remote" in run.lines[-1]
+
+
+def test_a_compare_serves_each_cell_under_its_own_run_id_and_model(
+    sockbench: type[Sockbench], tmp_path: Path
+) -> None:
+    folder = tmp_path / "cmp"
+    run = sockbench(
+        "compare", "--server", "asyncio,threaded", "--proto", "tcp", "-c", "2",
+        "--duration", "1s", "--warmup", "0.2s", "--metrics-port", "0", "--out", str(folder),
+        "-q",
+    )  # fmt: skip
+    url = run.metrics_url()
+    seen = scrapes_until_gone(run, url)
+    assert run.proc.returncode == 0, run.lines
+    assert scrape(url) is None  # it stopped with the compare
+    cells = json.loads((folder / "results.json").read_text())["cells"]
+    agreed = set()
+    for series in seen:
+        for result in cells:
+            index, model = result["cell"]["index"], result["config"]["server_model"]
+            ids = {dict(ls)["run_id"] for n, ls in series if n == "sockbench_run_info"}
+            [cell_id] = [i for i in ids if i.endswith(f"-cell{index}")] or [None]
+            if cell_id is None:
+                continue  # not started when this scrape came
+            labels = {"run_id": cell_id, "model": model, "transport": "tcp"}
+            if one(series, "sockbench_intervals_total", **labels):
+                assert_agrees(series, result, **labels)
+                agreed.add(index)
+    assert agreed == {1, 2}, f"{len(seen)} scrapes saw measured intervals of cells {agreed}"
+    assert len({i.rsplit("-", 1)[0] for i in ids}) == 1  # one compare: its id, then the cell
