@@ -16,7 +16,8 @@ PARALLEL := -n 3
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,uvloop,ray]'
+	# (setuptools boxes a notice on every editable install of a flat layout: not ours to act on)
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev,plot,uvloop,ray]'
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from sockbench import __version__
 from sockbench.cli.app import app, setup_logging
 from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
+from sockbench.errors import ConfigError
 
 
 @app.command(epilog=epilog("serve"))
@@ -62,9 +65,25 @@ def version() -> None:
     typer.echo(__version__)
 
 
+#: The documents sockbench writes, each with its JSON Schema shipped in the package.
+SCHEMAS = ("result", "compare", "sweep", "intervals")
+
+
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of the result documents (sockbench.result/1)."""
+def schema(
+    document: Annotated[
+        str,
+        typer.Argument(
+            help="result (sockbench.result/1), compare (results.json), sweep (sweep.json) "
+            "or intervals (a --format jsonl line)",
+            autocompletion=lambda incomplete: [s for s in SCHEMAS if s.startswith(incomplete)],
+        ),
+    ] = "result",
+) -> None:
+    """Print the JSON Schema of a document sockbench writes (the result by default)."""
     from importlib.resources import files
 
-    typer.echo((files("sockbench") / "result.schema.json").read_text(encoding="utf-8"), nl=False)
+    if document not in SCHEMAS:
+        raise ConfigError(f"no schema {document!r}; give one of {', '.join(SCHEMAS)}")
+    text = (files("sockbench") / f"{document}.schema.json").read_text(encoding="utf-8")
+    typer.echo(text, nl=False)

@@ -8,22 +8,32 @@ and dropped date make the output byte-for-byte reproducible.
 
 Each function takes already-grouped data and returns one SVG string; choosing
 which charts a document gets is :mod:`sockbench.report.html`'s business.
+
+matplotlib (with fontTools and pillow, about 95 MB of a 240 MB install) is the ``plot``
+extra: without it every chart is a one-line SVG saying how to get charts, and the rest
+of the HTML report is unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec
 
-import matplotlib
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+try:
+    import matplotlib
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    PLOTTING = True
+except ImportError:  # the plot extra is not installed
+    PLOTTING = False
 
 from sockbench.core.metrics import Metric, metric
 from sockbench.report import numbers, percentiles
@@ -78,13 +88,33 @@ class Series:
     dashed: bool = False
 
 
+#: matplotlib's tab10, so colours are the same with or without it.
+TAB10 = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)  # fmt: skip
+#: What a chart is without matplotlib: the report still renders, and says why.
+NO_PLOTTING = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="720" height="40" viewBox="0 0 720 40">'
+    '<text x="8" y="25" font-family="sans-serif" font-size="14">no chart: matplotlib is '
+    "not installed (pip install matplotlib: the plot extra)</text></svg>"
+)
+P = ParamSpec("P")
+
+
 def palette(names: Sequence[str]) -> dict[str, str]:
     """A stable colour per name (tab10 in sorted order), shared by every chart."""
-    colors = matplotlib.color_sequences["tab10"]
-    return {
-        name: matplotlib.colors.to_hex(colors[i % len(colors)])
-        for i, name in enumerate(sorted(set(names)))
-    }
+    return {name: TAB10[i % len(TAB10)] for i, name in enumerate(sorted(set(names)))}
+
+
+def drawn(draw: Callable[P, str]) -> Callable[P, str]:
+    """``draw``, or where matplotlib is not installed, :data:`NO_PLOTTING`."""
+
+    @functools.wraps(draw)
+    def chart(*args: P.args, **kwargs: P.kwargs) -> str:
+        return draw(*args, **kwargs) if PLOTTING else NO_PLOTTING
+
+    return chart
 
 
 @contextmanager
@@ -154,6 +184,7 @@ def _legend(ax: Axes) -> None:
         ax.legend(loc="best")
 
 
+@drawn
 def spectrum(title: str, series: Sequence[Series]) -> str:
     """Latency by percentile on the 1/(1-p) log axis, one line per series."""
     with _figure(WIDE) as (fig, (ax,)):
@@ -187,6 +218,7 @@ def _clients_axis(ax: Axes, clients: Sequence[float]) -> None:
     ax.set_xlabel("clients")
 
 
+@drawn
 def scaling(title: str, throughput: Sequence[Series], p99: Sequence[Series]) -> str:
     """Throughput and p99 latency against the number of clients, side by side."""
     with _figure(WIDE, cols=2) as (fig, (left, right)):
@@ -210,6 +242,7 @@ def scaling(title: str, throughput: Sequence[Series], p99: Sequence[Series]) -> 
         return _svg(fig)
 
 
+@drawn
 def resources(title: str, cpu: Sequence[Series], rss: Sequence[Series]) -> str:
     """Server CPU (mean %) and peak RSS against the number of clients."""
     with _figure(WIDE, cols=2) as (fig, (left, right)):
@@ -230,6 +263,7 @@ def resources(title: str, cpu: Sequence[Series], rss: Sequence[Series]) -> str:
         return _svg(fig)
 
 
+@drawn
 def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> str:
     """Per-interval throughput (top) and latencies (bottom: :data:`TIMELINE_LATENCIES`,
     p99 and p50) over the run."""
@@ -256,6 +290,7 @@ def timeline(title: str, rps: Sequence[Series], latency: Sequence[Series]) -> st
         return _svg(fig)
 
 
+@drawn
 def stream_timeline(title: str, series: Sequence[Series]) -> str:
     """A stream's bit rate per interval over the run, iperf3's interval lines as a chart:
     one colour per run, the receiver's line solid and the sender's dashed."""
@@ -297,6 +332,7 @@ LOAD_PERCENTILES: tuple[tuple[str, str, Literal["-", "--", ":"]], ...] = (
 )
 
 
+@drawn
 def latency_load(title: str, curves: Mapping[str, Sequence[Mapping[str, float | None]]]) -> str:
     """Latency against the rate served, one colour per curve (a model, or the one run)
     and a line style per percentile, on a log latency axis: the knee is where the lines

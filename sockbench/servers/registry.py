@@ -103,7 +103,7 @@ def unavailable_reason(info: ModelInfo) -> str | None:
         return None
     return (
         f"server model {info.name!r} needs the optional package {info.requires}: "
-        f"pip install 'sockbench[{info.requires}]'"
+        f"pip install {info.requires}"
     )
 
 

@@ -148,6 +148,20 @@ def test_html_is_deterministic(compare_doc: dict[str, Any]) -> None:
     assert render(compare_doc, "html") == html_of("compare-small")
 
 
+def test_without_matplotlib_the_report_renders_and_says_why(
+    compare_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """matplotlib is the plot extra: without it each chart is a line saying so, and the
+    tables are the same."""
+    monkeypatch.setattr(charts, "PLOTTING", False)
+    page = parse(render(compare_doc, "html"))
+    assert set(page.charts) == COMPARE_CHARTS
+    for src in page.charts.values():
+        text = "".join(svg_of(src).itertext())
+        assert "matplotlib is not installed (pip install matplotlib: the plot extra)" in text
+    assert page.summary_rows == len(cells(compare_doc))
+
+
 def test_escapes_document_text(tcp_doc: dict[str, Any]) -> None:
     doc = {**tcp_doc, "command": "sockbench run <script>alert(1)</script>", "warnings": ["a<b"]}
     html = render(doc, "html")

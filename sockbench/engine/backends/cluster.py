@@ -23,7 +23,7 @@ from sockbench.errors import ConfigError, SockbenchError, TargetError
 if TYPE_CHECKING:
     from sockbench.engine.backends.ray_actors import RayWorkers
 
-INSTALL_HINT = "pip install 'sockbench[ray]'"
+INSTALL_HINT = "pip install ray"  # the ray extra; sockbench is installed from a checkout
 #: Read by Ray when it is imported: "0" keeps a loopback address loopback. Ray otherwise
 #: swaps 127.0.0.1 for this host's outward address, where a loopback head never answers.
 KEEP_LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
