@@ -50,7 +50,8 @@ def plus_minus(result: Doc, field: str) -> str:
 
 
 def latency_notes(result: Doc) -> tuple[str, ...]:
-    """Under the latency table: what ± means, and what the samples could not tell."""
+    """Under the latency table: what ± means, what the samples could not tell, and the
+    tests' notes (intervals correlated: the ± widened for it)."""
     section = _section(result)
     found: Mapping[str, Mapping[str, Any]] = section.get("percentiles") or {}
     if not found:
@@ -60,4 +61,8 @@ def latency_notes(result: Doc) -> tuple[str, ...]:
         notes.append(UNBOUNDED_NOTE)
     if any(not p.get("reliable", True) for p in found.values()):
         notes.append(TAIL_NOTE)
+    shown = verdict_text(section) or ""
+    # The tests' own notes (correlated intervals, counts not tested), less the one the
+    # verdict line already says (not enough intervals).
+    notes += [str(n) for n in section.get("notes") or () if str(n) not in shown]
     return tuple(notes)

@@ -78,3 +78,13 @@ def test_diff_says_when_a_side_is_not_valid(tcp_doc: dict[str, Any]) -> None:
         "verdicts": ["not valid: p99 rose 25% over the window"],
     }
     assert found["a"]["not_valid"] == 0
+
+
+def test_correlated_intervals_are_said_under_the_latency_table(tcp_doc: dict[str, Any]) -> None:
+    doc = _judged(tcp_doc)
+    doc["validity"]["notes"] = ["intervals are correlated (lag-1 autocorrelation rps 0.62)"]
+    latency = render(doc, "text").split("Latency")[1].split("Resources")[0]
+    assert "intervals are correlated" in latency
+    doc["validity"].update(verdict="unknown", notes=["not enough intervals: 3 of the 8"])
+    page = render(doc, "text")
+    assert page.count("not enough intervals") == 1  # on the verdict line only
