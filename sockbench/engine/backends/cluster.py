@@ -135,6 +135,8 @@ def _join(ray_actors: ModuleType, cluster: str, timeout_s: float) -> None:
                     "(--cluster-timeout): is its head at that address, and this host one of "
                     "its nodes?"
                 )
+        if received:  # it came as the join ended: the user still asked to stop
+            raise JoinInterrupted(cluster, received[0])
     if failures:
         raise failures[0]
 
