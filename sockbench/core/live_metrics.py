@@ -96,14 +96,16 @@ class RunState:
     quantiles: tuple[tuple[float, float], ...] = ()  # (percentile, µs) of the last row
     connections: int = 0
     measuring: bool = False
+    cpu: tuple[tuple[str, float], ...] = ()  # (side, its latest CPU %): server, generator
 
 
 def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
     """``state`` after ``tick``: a warm-up tick only moves the gauges it has (connections);
     a measured one adds its row to the counters and becomes the last row."""
+    state = replace(state, connections=tick.connections, cpu=_cpu(tick))
     row = tick.row
     if row is None:
-        return replace(state, connections=tick.connections, measuring=False)
+        return replace(state, measuring=False)
     doc = row.to_json()
     kinds = dict(state.kind_requests)
     for kind in doc.get("by_kind", {}):
@@ -117,9 +119,13 @@ def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
         kind_requests=kinds,
         last=doc,
         quantiles=tuple((p, float(_percentile_us(row.histogram, p))) for p in percentiles),
-        connections=tick.connections,
         measuring=True,
     )
+
+
+def _cpu(tick: Tick) -> tuple[tuple[str, float], ...]:
+    sides = (("server", tick.server_cpu_percent), ("generator", tick.generator_cpu_percent))
+    return tuple((side, cpu) for side, cpu in sides if cpu is not None)
 
 
 def _percentile_us(histogram: str, percentile: float) -> int | float:
@@ -145,6 +151,9 @@ def families(states: Sequence[RunState]) -> list[Family]:
         add("measuring", "gauge", "1 while the run measures, 0 in warm-up or ramp", base,
             state.measuring)  # fmt: skip
         add("connections", "gauge", "connections up", base, state.connections)
+        for side, cpu in state.cpu:
+            add(f"{side}_cpu_percent", "gauge", f"the {side}'s CPU in its latest 0.5 s sample "
+                "(100: one core), as the result's mean is made of", base, cpu)  # fmt: skip
         add("intervals", "counter", "measured intervals so far", base, state.intervals)
         add("requests", "counter", "requests answered in the intervals so far (the sum of "
             "the result's intervals[].requests)", base, state.requests)  # fmt: skip

@@ -10,6 +10,10 @@ if TYPE_CHECKING:
     from sockbench.core.intervals import IntervalRow
 
 
+#: The fields of a :class:`Tick` that --metrics-port reads and a jsonl line leaves out.
+EXPORTED = ("row", "server_cpu_percent", "generator_cpu_percent")
+
+
 @dataclass(frozen=True)
 class Tick:
     """One progress update. Counts are for the measurement window so far.
@@ -37,12 +41,16 @@ class Tick:
     # histogram included): what --metrics-port exports (core/live_metrics.py); None
     # before the window.
     row: IntervalRow | None = None
+    # The latest 0.5 s samples of the server's and the generator's CPU (100: one core), as
+    # the result's server_resources and generator average them; None where not sampled.
+    server_cpu_percent: float | None = None
+    generator_cpu_percent: float | None = None
 
     def numbers(self) -> dict[str, Any]:
-        """The tick's fields but its row: a jsonl interval line's keys (cli/lines.py)."""
+        """The tick's fields but those only --metrics-port reads (:data:`EXPORTED`): a jsonl
+        interval line's keys (cli/lines.py)."""
         found = asdict(replace(self, row=None))
-        del found["row"]
-        return found
+        return {k: v for k, v in found.items() if k not in EXPORTED}
 
     @property
     def interval(self) -> dict[str, Any]:

@@ -139,6 +139,8 @@ def test_a_run_serves_its_intervals_as_the_result_has_them_and_stops_with_it(
     for series in measured:
         assert_agrees(series, doc, **labels)
     assert one(measured[-1], "sockbench_connections") == doc["totals"]["connections"] == 2
+    for side in ("server", "generator"):  # sampled every 0.5 s, as the result's mean is
+        assert one(measured[-1], f"sockbench_{side}_cpu_percent") >= 0
     counts = [one(s, "sockbench_requests_total") for s in measured]
     assert counts == sorted(counts)  # a counter never goes down
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -84,6 +86,17 @@ def test_a_quantile_the_rows_do_not_keep_comes_from_the_rows_histogram() -> None
     assert latency[(*BASE, ("quantile", "0.5"))] == first.p50 / 1e6 == 500 / 1e6
     assert latency[(*BASE, ("quantile", "0.9"))] == 900 / 1e6
     assert latency[(*BASE, ("quantile", "0.999"))] == 999 / 1e6
+
+
+def test_cpu_is_the_latest_sample_of_each_side_sampled() -> None:
+    first, _ = _rows()
+    tick = replace(_tick(first), server_cpu_percent=97.5, generator_cpu_percent=40.0)
+    got = _by_name(families([fold(RunState(LABELS), tick, PERCENTILES)]))
+    assert got["sockbench_server_cpu_percent"][BASE] == 97.5
+    assert got["sockbench_generator_cpu_percent"][BASE] == 40.0
+    external = replace(tick, server_cpu_percent=None)  # an external target: not sampled
+    got = _by_name(families([fold(RunState(LABELS), external, PERCENTILES)]))
+    assert "sockbench_server_cpu_percent" not in got
 
 
 def test_warmup_ticks_count_nothing_and_show_no_interval() -> None:

@@ -171,6 +171,12 @@ class TreeSampler:
             if stopped:
                 return
 
+    @property
+    def latest_cpu_percent(self) -> float | None:
+        """The last sample's CPU (100: one core); None before the first."""
+        samples = self.samples  # appended by the sampling thread: read the list once
+        return samples[-1].cpu_percent if samples else None
+
     def summary(self, start_ns: int = 0, end_ns: int = 2**63) -> ResourceSummary | None:
         """Summary of the samples taken inside [start_ns, end_ns] (plus one, for short windows)."""
         inside = [

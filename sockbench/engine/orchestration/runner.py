@@ -13,7 +13,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import trio
 
 from sockbench.core.forecast import predicted_warnings
-from sockbench.core.progress import ProgressFn
+from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.result import build_result
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus, result_exit_code
@@ -183,6 +183,26 @@ def _prepare_generator(spec: RunSpec) -> int:
     return len(os.sched_getaffinity(0))
 
 
+def _with_cpu(
+    progress: ProgressFn | None, server: TreeSampler | None, generator: TreeSampler
+) -> ProgressFn | None:
+    """``progress``, its ticks carrying the latest CPU samples of both sides."""
+    if progress is None:
+        return None
+    view = progress
+
+    def tick(t: Tick) -> None:
+        view(
+            replace(
+                t,
+                server_cpu_percent=server.latest_cpu_percent if server else None,
+                generator_cpu_percent=generator.latest_cpu_percent,
+            )
+        )
+
+    return tick
+
+
 def _measure(
     stack: contextlib.ExitStack,
     spec: RunSpec,
@@ -208,7 +228,7 @@ def _measure(
             workers=settled.sizing.workers,
             server_died=server.died if process else None,
             reply_dir=private,
-            progress=progress,
+            progress=_with_cpu(progress, server_sampler, generator),
             interrupts=interrupts,
             backend=backend,
         )
