@@ -209,7 +209,7 @@ def _doc(
         "status": "completed",
         "duration_s": float(len(counts)),
         "config": {"interval_s": 1.0, "rate": None, "arrival": "uniform"},
-        "totals": {},
+        "totals": {"requests": sum(counts)},
         "latency_us": latency,
         "intervals": rows,
         "generator": {"saturated": False},
@@ -225,6 +225,7 @@ def _open_loop(counts: list[int], offered: float, lag_p99_us: int) -> dict[str, 
         counts=counts,
         config={"interval_s": 1.0, "rate": 20000, "arrival": "poisson"},
         totals={
+            "requests": sum(counts),
             "requested_rps": 20000,
             "offered_rps": offered,
             "requests_issued": round(20000 * seconds),
@@ -349,3 +350,14 @@ def test_the_short_verdict_names_each_failed_test_in_a_few_words() -> None:
         ],
     }
     assert verdict_text(section, short=True) == "not valid: p99 rose 64%; schedule not followed"
+
+
+def test_a_stream_times_no_request_and_is_judged_by_its_rows() -> None:
+    # --mode stream: no latencies, its messages counted in totals.requests and the rows.
+    doc = _doc(intervals=10)
+    doc["latency_us"] = {"count": 0}
+    doc["totals"] = {"requests": 10_000}
+    section = assess(doc).to_json()
+    assert section["verdict"] == "valid" and section["percentiles"] == {}
+    doc["totals"] = {"requests": 0}
+    assert assess(doc).reasons[0].text == "no request completed"
