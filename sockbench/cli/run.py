@@ -13,7 +13,7 @@ from sockbench.cli.app import app, command_line, setup_logging
 from sockbench.cli.examples import epilog
 from sockbench.cli.output import echo_checks
 from sockbench.cli.params import declare
-from sockbench.core.status import EXIT_WRITE_FAILED
+from sockbench.core.status import EXIT_WRITE_FAILED, RunStatus, combined_exit_code
 from sockbench.errors import SockbenchError
 
 if TYPE_CHECKING:
@@ -31,6 +31,7 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Drive concurrent clients against a server and record latency histograms."""
     from rich.console import Console
 
+    from sockbench.compare import repeat_run
     from sockbench.core.spec.server import Target
     from sockbench.engine.io.interrupts import Interrupts
     from sockbench.engine.orchestration.runner import run as run_benchmark
@@ -56,41 +57,62 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     where = spec.server.endpoint if isinstance(spec.server, Target) else spec.server_name
     label = f"{where} {spec.proto.value} {spec.load.clients} clients"
     interrupts = Interrupts()
-    # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run.
-    with interrupts.installed():
-        window_after_s = spec.load.ramp_s + spec.load.warmup_s
-        with (
-            open_exporter(
-                output.metrics_address,
-                output.percentiles,
-                _say,
-                allow_remote=spec.generator.allow_remote,
-            ) as exporter,
-            _progress(progress_console, fmt, quiet, label, window_after_s) as progress,
-        ):
-            if exporter is not None:  # --metrics-port: the ticks go to /metrics too
-                exporter.start_run(spec, run_id())
-            outcome = run_benchmark(
-                spec,
-                command=command_line(),
-                progress=tee(progress, exporter),
-                interrupts=interrupts,
-                warn=_warner(progress),
-            )
-        saved = save_result(outcome.result, output.out_dir, output.json_path, output.exports)
-        if outcome.server_logs is not None:
-            outcome.server_logs.keep(saved.folder)
-        with _reader_may_leave(outcome.exit_code):
-            _print_summary(outcome.result, fmt, console)
-    if saved.folder is not None:
-        with _reader_may_leave(outcome.exit_code):
-            typer.echo(f"results: {saved.folder}", err=json_stdout)
-            sys.stdout.flush()
-    with _reader_may_leave(outcome.exit_code):
-        echo_checks([outcome.result], err=json_stdout)
-    if saved.failures:
-        raise ResultNotWritten(saved.failures, saved.fallback)
-    raise typer.Exit(outcome.exit_code)
+    window_after_s = spec.load.ramp_s + spec.load.warmup_s
+    results: list[dict[str, Any]] = []
+    codes: list[int] = []
+    failures: list[str] = []
+    fallback: object | None = None
+    # From here to the last byte written, SIGINT/SIGTERM only stop (then hurry) the run;
+    # with --repeat, they stop the repetitions too, and those done are kept.
+    with (
+        interrupts.installed(),
+        open_exporter(
+            output.metrics_address,
+            output.percentiles,
+            _say,
+            allow_remote=spec.generator.allow_remote,
+        ) as exporter,
+    ):
+        for k in range(1, output.repeat + 1):
+            if interrupts.count:
+                break
+            if output.repeat > 1:
+                typer.echo(f"repeat {k}/{output.repeat}", err=True)
+            with _progress(progress_console, fmt, quiet, label, window_after_s) as progress:
+                if exporter is not None:  # --metrics-port: the ticks go to /metrics too
+                    exporter.start_run(spec, run_id())
+                outcome = run_benchmark(
+                    spec,
+                    command=command_line(),
+                    progress=tee(progress, exporter),
+                    interrupts=interrupts,
+                    warn=_warner(progress),
+                )
+            to = repeat_run.outputs(output, k, results[0] if results else outcome.result)
+            saved = save_result(outcome.result, output.out_dir, to.json_path, to.exports, to.name)
+            if outcome.server_logs is not None:
+                outcome.server_logs.keep(saved.folder)
+            results.append(outcome.result)
+            codes.append(outcome.exit_code)
+            failures += saved.failures or []
+            fallback = saved.fallback or fallback
+            with _reader_may_leave(outcome.exit_code):
+                _print_summary(outcome.result, fmt, console)
+                if saved.folder is not None:
+                    typer.echo(f"results: {saved.folder}", err=json_stdout)
+                sys.stdout.flush()
+            if outcome.result.get("status") == RunStatus.INTERRUPTED:
+                break
+    code = combined_exit_code(codes)
+    if interrupts.count and interrupts.exit_code:
+        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
+    with _reader_may_leave(code):
+        if output.repeat > 1:
+            typer.echo(repeat_run.summary_line(results, output.repeat), err=json_stdout)
+        echo_checks(results, err=json_stdout)
+    if failures:
+        raise ResultNotWritten(failures, fallback)
+    raise typer.Exit(code)
 
 
 class ResultNotWritten(SockbenchError):

@@ -13,10 +13,9 @@ from sockbench.core.spec.capacity import SearchOptions, SweepOptions, parse_slos
 from sockbench.core.spec.generator import Generator
 from sockbench.core.spec.load import CLIENTS, PROTO, Load
 from sockbench.core.spec.option import COMPARE, field_of, listed, option, optional, text, texts
-from sockbench.core.spec.output import Output
+from sockbench.core.spec.output import REPEAT, Output
 from sockbench.core.spec.request import PAYLOAD, Request
 from sockbench.core.spec.server import SERVER, ServerOptions
-from sockbench.core.units import parse_count
 from sockbench.endpoints import Proto
 
 DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
@@ -52,9 +51,7 @@ class CompareOptions:
         "repeatable",
         parse=texts, repeatable=True, metavar="TEXT", commands=COMPARE,
     )  # fmt: skip
-    repeat: int = option(
-        1, "--repeat", help="run the whole matrix N times", parse=parse_count, commands=COMPARE
-    )
+    repeat: int = field_of(REPEAT)
     folder: str | None = option(
         None, "--out", metavar="FOLDER",
         help="folder to write (new or empty)", parse=optional(text),

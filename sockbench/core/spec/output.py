@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sockbench.core.live_metrics import parse_address
 from sockbench.core.spec.exports import EXPORT_FORMATS, Export, parse_exports
 from sockbench.core.spec.formats import ReportFormat
 from sockbench.core.spec.option import (
+    COMPARE,
     REPORT_DIFF,
+    RUN,
     RUN_COMPARE,
     RUN_COMPARE_SERVE,
     declare,
+    field_of,
     lowered,
     nullable,
     option,
@@ -22,7 +25,8 @@ from sockbench.core.spec.option import (
     texts,
     values_of,
 )
-from sockbench.core.units import DEFAULT_PERCENTILES, parse_percentiles
+from sockbench.core.units import DEFAULT_PERCENTILES, parse_count, parse_percentiles
+from sockbench.errors import ConfigError
 
 #: ``--format``: the rich table, a report renderer (:class:`ReportFormat`), or jsonl:
 #: a JSON object per interval on stdout, then the result.
@@ -33,6 +37,21 @@ WRITE_TO = declare(
     None, "--output", "-o", metavar="FILE",
     help="write to this file ('-' = stdout)", parse=optional(text),
     commands=REPORT_DIFF, default_help="stdout",
+)  # fmt: skip
+
+#: The most repeats ``--repeat`` takes.
+MAX_REPEAT = 100
+
+
+def _repeats(value: int, flag: str) -> None:
+    if not 1 <= value <= MAX_REPEAT:
+        raise ConfigError(f"{flag} must be between 1 and {MAX_REPEAT}, got {value}")
+
+
+#: ``--repeat N``: compare's whole matrix, or run's one run (:attr:`Output.repeat`), N times.
+REPEAT = declare(
+    1, "--repeat", metavar="N", help="run the whole matrix N times", parse=parse_count,
+    bound=_repeats, commands=COMPARE,
 )  # fmt: skip
 
 
@@ -63,6 +82,15 @@ class Output:
         help="also write the result in FORMAT to FILE, repeatable, as hyperfine's --export-*: "
         f"--export html=r.html --export csv=r.csv (FORMAT: {', '.join(EXPORT_FORMATS)})",
         parse=parse_exports, repeatable=True, one_run=True,
+    )  # fmt: skip
+    # run --repeat N: the same run N times, a fresh built-in server each, a folder each
+    # (run-...-1, -2, ...), then the median and spread of req/s and p99 (compare.repeat_run).
+    repeat: int = field_of(
+        replace(
+            REPEAT, commands=RUN, one_run=True,
+            help="the same run N times, a fresh built-in server each time, each in its own "
+            "folder (run-...-1, -2, ...); then the median and spread of req/s and p99",
+        )
     )  # fmt: skip
     out_dir: str | None = option(
         nullable("results"), "--out", metavar="FOLDER",

@@ -221,9 +221,16 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
 
 
 def json_path(output: Output) -> str | None:
-    """``-J`` is ``--json -``."""
+    """``-J`` is ``--json -``; with ``--repeat``, N documents are not one on stdout."""
     if not output.json_stdout:
-        return output.json_path
-    if output.json_path not in (None, "-"):
+        path = output.json_path
+    elif output.json_path not in (None, "-"):
         raise ConfigError("give -J or --json PATH, not both")
-    return "-"
+    else:
+        path = "-"
+    if path == "-" and output.repeat > 1:
+        raise ConfigError(
+            f"--repeat {output.repeat} writes {output.repeat} results, not one JSON on stdout: "
+            "give --json FILE (FILE-1, FILE-2, ...) or --format jsonl"
+        )
+    return path
