@@ -185,10 +185,9 @@ def _trend_json(trend: Trend | None) -> dict[str, Any] | None:
 class Arrivals:
     """Open loop: whether the generator followed its schedule.
 
-    ``followed`` is False when it sent less than was due or sent late while it could
-    send, or (``--arrival poisson``) the per-interval counts were not Poisson; None when
-    nothing could be tested. ``dispersion`` is None where it was not tested, ``note``
-    says why.
+    ``followed`` is False when less than was due was sent, or the generator sent late
+    while it could send, or (``--arrival poisson``) the per-interval counts were not
+    Poisson. ``dispersion`` is None where it was not tested, and ``note`` says why.
     """
 
     schedule: str
@@ -199,7 +198,7 @@ class Arrivals:
     note: str = ""
 
     @property
-    def followed(self) -> bool | None:
+    def followed(self) -> bool:
         return not self.reasons
 
     def to_json(self) -> dict[str, Any]:
@@ -284,7 +283,7 @@ class Validity:
     notes: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        tail_reliable = self.arrivals is None or bool(self.arrivals.followed)
+        tail_reliable = self.arrivals is None or self.arrivals.followed
         rps_rho, p99_rho = self.autocorrelation
         return {
             "schema": VALIDITY_SCHEMA,
