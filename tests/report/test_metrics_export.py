@@ -52,3 +52,46 @@ def test_tee_feeds_every_view_and_drops_absent_ones() -> None:
     assert both is not None
     both(Tick("warmup", 0.0, 1.0, 0, 0.0, 0, 0, 0))
     assert seen == ["a", "b"]
+
+
+def _exported_names() -> set[str]:
+    """Every sample name a scrape can show: a run with kinds of request and both CPUs."""
+    from dataclasses import replace
+
+    from sockbench.core.histogram import encode, new_histogram
+    from sockbench.core.intervals import KindRow, with_kinds
+    from sockbench.core.live_metrics import families
+
+    state = _state()
+    assert state.last is not None
+    hist = new_histogram()
+    hist.record_value(10)
+    row = IntervalSeries(1_000_000_000).end_interval(np.arange(1, 3, dtype=np.int64), 2, 0)
+    row = with_kinds(row, (KindRow("get", 1, encode(hist)),))
+    tick = Tick("measuring", 1.0, 1.0, 2, row.rps, row.p99, 0, 1, row=row)
+    tick = replace(tick, server_cpu_percent=1.0, generator_cpu_percent=1.0)
+    state = fold(state, tick, (50.0,))
+    suffix = {"counter": "_total"}
+    return {
+        f.name + (f"_{f.unit}" if f.unit else "") + suffix.get(f.kind, "")
+        for f in families([state])
+    }
+
+
+def test_the_dashboard_and_the_docs_name_only_series_the_exporter_makes() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    exported = _exported_names()
+    dashboard = json.loads((docs / "grafana-sockbench.json").read_text())
+    queried = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bsockbench_[a-z_]+", target["expr"])
+    }
+    assert queried <= exported, queried - exported
+    table = set(re.findall(r"^\| `(sockbench_[a-z_]+)`", (docs / "metrics.md").read_text(), re.M))
+    assert table == exported, table ^ exported
