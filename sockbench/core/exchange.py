@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol
@@ -230,6 +230,7 @@ class StreamExchange:
         "matcher",
         "nbytes",
         "replies",
+        "reply_kind",
         "sink",
         "timeout_ns",
         "window",
@@ -246,6 +247,7 @@ class StreamExchange:
         pipelined: bool = False,
         kind_sink: KindSink | None = None,
         kind: int | None = None,
+        reply_kind: Callable[[bytearray, int], int] | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -267,6 +269,9 @@ class StreamExchange:
         self._kind = kind or 0
         noted = kind_sink is not None and kind is None
         self._kinds: deque[int] | None = deque() if noted else None
+        # A protocol whose reply decides the kind (HTTP's status class): called with the
+        # framed reply, its kind replaces the request's (only with a kind_sink).
+        self.reply_kind = reply_kind if kind_sink is not None else None
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -390,8 +395,9 @@ class StreamExchange:
             if got < ERROR_REPLY and ERROR_REPLY - got <= end - start:
                 # A well-framed error reply of known length: its request failed, and
                 # the next reply starts right after it.
+                decided = -1 if self.reply_kind is None else self.reply_kind(rb.data, start)
                 start += ERROR_REPLY - got
-                self._end_oldest(PROTOCOL_ERROR, now_ns)
+                self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
                 continue
             if got < 0 or (start + got < end and self._count == 1):
                 # Wrong bytes, an error reply of unknown length, or more bytes than the
@@ -399,8 +405,11 @@ class StreamExchange:
                 self._end_oldest(PROTOCOL_ERROR if got == ERROR_REPLY else MISMATCHED, now_ns)
                 self._abort(now_ns)
                 return RECONNECT
+            if self.reply_kind is None:
+                self._answered(got, now_ns)
+            else:
+                self._answered(got, now_ns, self.reply_kind(rb.data, start))
             start += got
-            self._answered(got, now_ns)
         if start > end:  # once per read: a reply longer than the bytes it was given
             raise ProtocolFault(
                 f"check_reply() returned a reply of {got} bytes where it was given "
@@ -453,9 +462,9 @@ class StreamExchange:
             self.sink.completed(latency, service, self.nbytes, size)
         return OK
 
-    def _answered(self, got: int, now_ns: int) -> None:
+    def _answered(self, got: int, now_ns: int, decided: int = -1) -> None:
         """The oldest request in flight got its whole reply (``got`` bytes); a protocol
-        with kinds has it counted per kind too."""
+        with kinds has it counted per kind too (``decided``: the kind its reply said)."""
         sent = self._sent
         mark = self._mark
         count = self._count = self._count - 1
@@ -468,6 +477,8 @@ class StreamExchange:
             kind = kinds.popleft()
             size = kind >> KIND_BITS
             kind &= KIND_MASK
+        if decided >= 0:
+            kind = decided
         if self._warm:
             self._warm_answered(sent, now_ns)
             return
@@ -490,14 +501,17 @@ class StreamExchange:
         if now_ns - sent_ns < self.timeout_ns:
             self.sink.warmup_reply(now_ns)
 
-    def _end_oldest(self, kind: str, now_ns: int) -> None:
+    def _end_oldest(self, kind: str, now_ns: int, decided: int = -1) -> None:
         """The oldest request in flight failed as ``kind`` (a warm-up one is a warm-up
-        error); the connection carries on with the next."""
+        error); the connection carries on with the next. ``decided``: the kind its reply
+        said (an error reply's, with ``reply_kind``), else the request's own."""
         mark = self._mark
         request_kind = self._kind
         kinds = self._kinds
         if kinds is not None:
             request_kind = kinds.popleft() & KIND_MASK
+        if decided >= 0:
+            request_kind = decided
         self._count -= 1
         if self._count:
             self._shift()

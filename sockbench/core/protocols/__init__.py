@@ -1,7 +1,7 @@
 """Request/reply protocols: the contract, the built-ins and user plugins (pure).
 
 ``--protocol`` names one: ``echo`` (the default, also what ``--send``/``--expect``
-build), ``redis``, ``memcache``, ``line``, ``length-prefixed:u16|u32`` (append
+build), ``redis``, ``memcache``, ``http``, ``line``, ``length-prefixed:u16|u32`` (append
 ``:any`` to accept any well-framed reply instead of the echo), or a plugin,
 ``FILE.py:NAME`` or ``module:NAME``. docs/protocols.md describes the contract.
 """
@@ -26,6 +26,7 @@ from sockbench.core.protocols.contract import (
     error_reply_length,
     resolve,
 )
+from sockbench.core.protocols.http import Http
 from sockbench.core.protocols.memcache import Memcache
 from sockbench.core.protocols.mix import ProtocolOptions
 from sockbench.core.protocols.resp import Redis
@@ -44,16 +45,23 @@ __all__ = [
     "error_kind_of",
     "error_reply",
     "error_reply_length",
+    "speaks_its_own",
     "uses_key_options",
 ]
 
-BUILTINS = ("echo", "redis", "memcache", "line", "length-prefixed")
+BUILTINS = ("echo", "redis", "memcache", "http", "line", "length-prefixed")
 _WIDTHS = {"u16": 2, "u32": 4}
 
 
 def uses_key_options(spec: str) -> bool:
     """Whether ``--ratio``/``--key-space``/``--key-pattern``/``--value-size`` apply."""
     return spec in ("redis", "memcache")
+
+
+def speaks_its_own(spec: str) -> bool:
+    """Whether the protocol makes its own requests and needs a server that speaks it
+    (the built-in models only echo)."""
+    return spec in ("redis", "memcache", "http")
 
 
 def _builtin(spec: str, options: ProtocolOptions) -> object | None:
@@ -74,6 +82,7 @@ def _builtin(spec: str, options: ProtocolOptions) -> object | None:
         "echo": Fixed.from_options,
         "redis": Redis,
         "memcache": Memcache,
+        "http": lambda options: Http(options.http),
         "line": Line,
     }
     return makers[head](options)

@@ -30,6 +30,9 @@ Optional members, looked up once when a run starts:
   request is of that one kind and size, so the engine notes nothing per request.
 - ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
   SELECT); its reply is checked with ``check_reply`` but not measured.
+- ``reply_kind(buf, start) -> int``: the kind (an index into ``kinds``) a reply decides,
+  given a reply ``check_reply`` framed at ``start`` (an error reply too): HTTP's status
+  class. Without it a request keeps the kind ``kind_index`` gave it.
 
 :class:`ProtocolAdapter` is a protocol as the engine uses it, with every optional member
 filled in: the engine asks no ``hasattr`` questions on its hot path.
@@ -86,6 +89,8 @@ class ProtocolAdapter:
     kind_index: Callable[[int, int], int] = _one_kind
     one_kind: tuple[int, int] | None = None
     setup: Callable[[int], bytes | None] | None = None
+    # The kind a framed reply decides (HTTP's status class); None: the request's own.
+    reply_kind: Callable[[bytearray, int], int] | None = None
     fixed: bytes | None = None
     reply_size: int = 0
     expected: bytes | None = None
@@ -166,6 +171,9 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
     setup = getattr(obj, "setup", None)
     if setup is not None and not callable(setup):
         raise ConfigError(f"protocol {what}: setup must be a method")
+    reply_kind = getattr(obj, "reply_kind", None)
+    if reply_kind is not None and (not callable(reply_kind) or not kinds):
+        raise ConfigError(f"protocol {what}: reply_kind must be a method, with kinds declared")
     fixed = _bytes_or_none(obj, "fixed", what)
     expected = _bytes_or_none(obj, "expected", what)
     reply_size = getattr(obj, "reply_size", 0) or 0
@@ -188,6 +196,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         kind_index=kind_index,
         one_kind=_one_kind_of(obj, what, kinds),
         setup=setup,
+        reply_kind=reply_kind,
         fixed=fixed,
         reply_size=reply_size,
         expected=expected,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockbench.core import bounds
+from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions
 from sockbench.errors import ConfigError
 
 KEY_PATTERNS = ("R", "S", "G")
@@ -36,6 +37,7 @@ class ProtocolOptions:
     key_pattern: str = "R"
     ratio: tuple[int, int] = (1, 10)
     seed: int = 0
+    http: HttpOptions = HTTP_DEFAULTS  # --protocol http's request
 
 
 def parse_ratio(text: str) -> tuple[int, int]:

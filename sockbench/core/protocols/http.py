@@ -1,0 +1,301 @@
+"""HTTP/1.1: request bytes and a response framer (pure, sans-IO).
+
+:func:`build_requests` makes each request's bytes once: the request line (``--http-method``,
+each ``--http-path``), ``Host`` from the target (unless a ``--header`` gives one), the
+``--header`` lines, and ``--body``/``--body-file`` with its ``Content-Length``. The
+requests never change during a run, so a request costs a tuple index.
+
+:func:`http_reply_length` frames one response at ``buf[start:end]`` by its head: a
+status line (``HTTP/1.x SSS reason``), headers up to the empty line, then a body of
+``Content-Length`` bytes, or ``Transfer-Encoding: chunked`` chunks ended by a zero-size
+chunk and its trailers; a response to HEAD, and every 1xx, 204 and 304, has no body.
+Interim 1xx responses (``100 Continue``) are part of the reply they precede. A 5xx is
+``error_reply(length)``: its request's ``protocol_error``, the connection stays in step.
+Anything off the grammar (a bad status line, two different ``Content-Length``, a
+chunk size that is not hex, a head over 64 KiB) is ``MALFORMED``.
+
+Trade-off: it is stateless, as the contract asks, so a response arriving in pieces is
+rescanned from its status line; the head's header names are matched on one lower-cased
+copy of the head (one C call), which keeps the common reply (a head of a few hundred
+bytes with ``Content-Length``) at three ``find`` calls, one ``lower`` and an ``int``.
+
+A response whose body runs to the connection's close (no ``Content-Length``, not
+chunked) cannot be framed by its bytes: it stays ``NEED_MORE``, and the close ends it
+as the connection's error (docs/protocols.md says what is left).
+
+Kinds are the status classes: :data:`KINDS` (``2xx`` ... ``5xx``), and ``unanswered``
+for a request that got no response (a timeout, a reset); :func:`status_kind` is the
+class of the response a framed reply ends with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
+from sockbench.errors import ConfigError
+
+MAX_HEAD = 64 * 1024  # nginx's large_client_header_buffers are 4 x 8k: this is generous
+MAX_BODY = 1 << 30
+KINDS = ("2xx", "3xx", "4xx", "5xx", "unanswered")
+UNANSWERED = 4  # the kind a request is noted with until its response says otherwise
+METHODS_WITH_BODY = frozenset(("POST", "PUT", "PATCH"))
+
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_CRLF2 = b"\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class HttpOptions:
+    """What ``--protocol http`` is built from; :func:`parse_header` and friends checked it."""
+
+    method: str = "GET"
+    paths: tuple[str, ...] = ("/",)
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    host: str = "localhost"
+
+
+HTTP_DEFAULTS = HttpOptions()
+
+
+def check_method(method: str) -> str:
+    """A method is an HTTP token (``GET``, ``POST``, ``PURGE``): no spaces."""
+    if not method or not all(ord(c) < 128 and ord(c) in _TOKEN for c in method):
+        raise ConfigError(
+            f"malformed --http-method {method!r}; give one word of letters like GET or POST"
+        )
+    return method
+
+
+def check_path(path: str) -> str:
+    """A request target in origin form: starts with '/', no spaces or control bytes."""
+    if not path.startswith("/") or any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in path):
+        raise ConfigError(
+            f"malformed --http-path {path!r}; give a path starting with '/' and without spaces"
+        )
+    return path
+
+
+def parse_header(line: str) -> tuple[str, str]:
+    """``Name: value`` -> (name, value); a name must be a token, a value one line."""
+    name, sep, value = line.partition(":")
+    name, value = name.strip(), value.strip()
+    if (
+        not sep
+        or not name
+        or not all(ord(c) < 128 and ord(c) in _TOKEN for c in name)
+        or "\r" in value
+        or "\n" in value
+    ):
+        raise ConfigError(f"malformed --header {line!r}; expected 'Name: value' like 'Accept: */*'")
+    return name, value
+
+
+def check_body(body: str | None, body_file: bytes | None) -> bytes | None:
+    if body is not None and body_file is not None:
+        raise ConfigError("give --body or --body-file, not both")
+    return body.encode() if body is not None else body_file
+
+
+def build_request(options: HttpOptions, path: str) -> bytes:
+    """One request's bytes for ``path``."""
+    names = {name.lower() for name, _ in options.headers}
+    lines = [f"{options.method} {path} HTTP/1.1"]
+    if "host" not in names:
+        lines.append(f"Host: {options.host}")
+    lines.extend(f"{name}: {value}" for name, value in options.headers)
+    body = options.body or b""
+    if "content-length" not in names and (body or options.method in METHODS_WITH_BODY):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def build_requests(options: HttpOptions) -> tuple[bytes, ...]:
+    return tuple(build_request(options, path) for path in options.paths)
+
+
+def _status(buf: bytearray, pos: int, end: int) -> int:
+    """The status code of the status line at ``pos`` (its CRLF is before ``end``), or -1."""
+    if not buf.startswith((b"HTTP/1.1 ", b"HTTP/1.0 "), pos, end):
+        return -1
+    code = buf[pos + 9 : pos + 12]
+    if not code.isdigit() or buf[pos + 12] not in b" \r" or not 100 <= int(code) <= 599:
+        return -1
+    return int(code)
+
+
+def _content_length(head: bytearray) -> int:
+    """The ``content-length`` of a lower-cased head (each header between CRLFs):
+    -1 when absent, -2 when malformed or given twice with different values."""
+    at = head.find(b"\r\ncontent-length:")
+    if at < 0:
+        return -1
+    found = -1
+    while at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        value = head[at + 17 : stop].strip(b" \t")
+        if not value.isdigit() or (found >= 0 and int(value) != found):
+            return -2
+        found = int(value)
+        at = head.find(b"\r\ncontent-length:", stop)
+    return found
+
+
+def _chunked_length(buf: bytearray, pos: int, end: int) -> int:
+    """Where the chunked body at ``pos`` ends (after its trailers), NEED_MORE or MALFORMED."""
+    while True:
+        nl = buf.find(b"\r\n", pos, end)
+        if nl < 0:
+            return NEED_MORE if end - pos < MAX_HEAD else MALFORMED
+        size_text = bytes(buf[pos:nl]).partition(b";")[0].strip(b" \t")
+        if not size_text or not all(c in _HEX for c in size_text) or len(size_text) > 8:
+            return MALFORMED
+        size = int(size_text, 16)
+        if size == 0:
+            # Trailers: header lines up to an empty one.
+            pos = nl + 2
+            while True:
+                if end - pos >= 2 and buf[pos] == 13 and buf[pos + 1] == 10:
+                    return pos + 2
+                nl = buf.find(b"\r\n", pos, end)
+                if nl < 0:
+                    return NEED_MORE if end - pos < MAX_HEAD else MALFORMED
+                if buf.find(b":", pos, nl) < 0:
+                    return MALFORMED
+                pos = nl + 2
+        pos = nl + 4 + size  # the chunk's data and its CRLF
+        if pos > end:
+            return NEED_MORE
+        if not buf.startswith(b"\r\n", pos - 2, pos):
+            return MALFORMED
+
+
+def http_reply_length(buf: bytearray, start: int, end: int, head_request: bool = False) -> int:
+    """Length of the HTTP/1.x response at ``buf[start:end]`` (with any 1xx before it),
+    ``NEED_MORE``, ``MALFORMED`` or, for a 5xx, ``error_reply(length)``.
+
+    ``head_request``: it answers a HEAD, so it has no body whatever its headers say.
+    """
+    pos = start
+    while True:
+        if end - pos < 12:
+            # Too short for a status line: wrong already if its first bytes are.
+            have = bytes(buf[pos : min(end, pos + 9)])
+            if b"HTTP/1.1 ".startswith(have) or b"HTTP/1.0 ".startswith(have):
+                return NEED_MORE
+            return MALFORMED
+        head_end = buf.find(_CRLF2, pos, end)
+        if head_end < 0:
+            if not buf.startswith((b"HTTP/1.1 ", b"HTTP/1.0 "), pos, end):
+                return MALFORMED
+            return NEED_MORE if end - pos < MAX_HEAD else MALFORMED
+        body = head_end + 4
+        if body - pos > MAX_HEAD:
+            return MALFORMED
+        status = _status(buf, pos, head_end + 2)
+        if status < 0:
+            return MALFORMED
+        if status < 200:
+            if status == 101:  # switching protocols: not HTTP/1.1 any more
+                return MALFORMED
+            pos = body  # an interim response: the final one follows
+            continue
+        break
+    head = buf[pos : head_end + 2].lower()  # each header between CRLFs
+    if head.find(b"\r\ntransfer-encoding:") >= 0:
+        if not _chunked(head):
+            return MALFORMED  # another coding: the body's end cannot be known
+        if head_request or status == 204 or status == 304:
+            stop = body
+        else:
+            stop = _chunked_length(buf, body, end)
+            if stop <= 0:
+                return stop
+    else:
+        length = _content_length(head)
+        if length == -2 or length > MAX_BODY:
+            return MALFORMED
+        if head_request or status == 204 or status == 304:
+            stop = body
+        elif length < 0:
+            return NEED_MORE  # framed by the connection's close
+        else:
+            stop = body + length
+            if stop > end:
+                return NEED_MORE
+    return error_reply(stop - start) if status >= 500 else stop - start
+
+
+def _chunked(head: bytearray) -> bool:
+    """Whether the (lower-cased) head's transfer codings end in ``chunked``."""
+    codings: list[bytearray] = []
+    at = head.find(b"\r\ntransfer-encoding:")
+    while at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        codings.extend(c.strip(b" \t") for c in head[at + 20 : stop].split(b","))
+        at = head.find(b"\r\ntransfer-encoding:", stop)
+    return bool(codings) and codings[-1] == b"chunked"
+
+
+def status_kind(buf: bytearray, start: int) -> int:
+    """The kind (an index into :data:`KINDS`) of the framed reply at ``start``: the class
+    of its final status, past any 1xx."""
+    code = buf[start + 9]
+    while code == 49:  # b"1": an interim response
+        start = buf.find(_CRLF2, start) + 4
+        code = buf[start + 9]
+    return code - 50  # b"2" -> 0 ... b"5" -> 3
+
+
+class Http:
+    """``--protocol http``: each client walks the ``--http-path`` list from its own place."""
+
+    name = "http"
+    kinds = KINDS
+
+    def __init__(self, options: HttpOptions) -> None:
+        self.requests = build_requests(options)
+        count = len(self.requests)
+        head = options.method == "HEAD"
+        self.one_kind = (UNANSWERED, len(self.requests[0])) if count == 1 else None
+        self.reply_kind = status_kind
+        if head:
+            self.check_reply = _head_reply_length
+        else:
+            self.check_reply = http_reply_length
+        requests = self.requests
+        if count == 1:
+            only = requests[0]
+            self.request = lambda client, seq: only
+        else:
+            self.request = lambda client, seq: requests[(client + seq) % count]
+
+    def kind(self, client: int, seq: int) -> str:
+        return KINDS[UNANSWERED]
+
+    def kind_index(self, client: int, seq: int) -> int:
+        return UNANSWERED
+
+
+def _head_reply_length(buf: bytearray, start: int, end: int) -> int:
+    return http_reply_length(buf, start, end, True)
+
+
+def http_options(
+    method: str,
+    paths: tuple[str, ...],
+    headers: tuple[str, ...],
+    body: str | None,
+    body_file: bytes | None,
+    host: str,
+) -> HttpOptions:
+    """The ``--http-*``, ``--header`` and ``--body*`` options, checked (one line each)."""
+    return HttpOptions(
+        method=check_method(method),
+        paths=tuple(check_path(path) for path in paths) or ("/",),
+        headers=tuple(parse_header(line) for line in headers),
+        body=check_body(body, body_file),
+        host=host,
+    )

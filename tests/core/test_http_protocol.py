@@ -1,0 +1,222 @@
+"""--protocol http without sockets: the request bytes, the response framer on every cut of
+the bytes and against hypothesis, the status classes as kinds, and the options' errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sockbench.core.exchange import OK as OK_
+from sockbench.core.exchange import RequestWindow, StreamExchange
+from sockbench.core.protocols import MALFORMED, NEED_MORE, ProtocolOptions, build_protocol
+from sockbench.core.protocols.contract import error_reply
+from sockbench.core.protocols.http import (
+    KINDS,
+    HttpOptions,
+    build_request,
+    http_options,
+    http_reply_length,
+    status_kind,
+)
+from sockbench.engine.worker.workload import ProtocolMatcher
+from sockbench.errors import ConfigError
+from tests.support.splits import Check, all_splits, feed
+
+OK = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello"
+NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5;x=1\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-T: 1\r\n\r\n"
+)
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
+NOT_MODIFIED = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n"  # no body anyway
+CONTINUE_THEN_OK = (
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 201 Created\r\nContent-Length: 2\r\n\r\nok"
+)
+REDIRECT = (
+    b"HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 3\r\n\r\n\r\n\r"  # CRLFs in a body
+)
+REPLIES = [OK, NOT_FOUND, CHUNKED, NO_CONTENT, NOT_MODIFIED, CONTINUE_THEN_OK, REDIRECT]
+
+
+def every_cut(check: Check, stream: bytes) -> set[tuple[bytes | str, ...]]:
+    """What ``check`` takes from ``stream`` cut once at every place: one answer each."""
+    return {tuple(feed(check, stream, [i])) for i in range(len(stream) + 1)}
+
+
+def test_every_reply_is_framed_however_the_stream_is_cut() -> None:
+    assert every_cut(http_reply_length, b"".join(REPLIES)) == {tuple(REPLIES)}
+    # Every pair of cuts where framing has stages: chunks, trailers, a 1xx first.
+    for reply in (CHUNKED[:47] + b"2\r\nab\r\n0\r\nT: 1\r\n\r\n", CONTINUE_THEN_OK):
+        assert all_splits(http_reply_length, reply) == {(reply,)}
+
+
+def test_a_5xx_is_an_error_reply_of_its_length_and_the_stream_stays_in_step() -> None:
+    error = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
+    assert http_reply_length(bytearray(error), 0, len(error)) == error_reply(len(error))
+    assert every_cut(http_reply_length, OK + error) == {(OK, "error")}
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"HTTX/1.1 200 OK\r\n\r\n",
+        b"HTTP/2 200 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        b"HTTP/1.1 600 Odd\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+        b"hello",
+    ],
+)
+def test_malformed_replies_are_caught_however_they_are_cut(stream: bytes) -> None:
+    assert all_splits(http_reply_length, NOT_FOUND + stream) == {(NOT_FOUND, "mismatch")}
+
+
+def test_limits_and_what_cannot_be_framed_by_its_bytes() -> None:
+    endless = bytearray(b"HTTP/1.1 200 OK\r\nX: " + b"x" * 70_000)
+    assert http_reply_length(endless, 0, len(endless)) == MALFORMED
+    # No length, not chunked: framed by the connection's close, so never complete here.
+    by_close = bytearray(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbody")
+    assert http_reply_length(by_close, 0, len(by_close)) == NEED_MORE
+    assert http_reply_length(bytearray(), 0, 0) == NEED_MORE
+
+
+def test_a_head_reply_has_no_body_whatever_its_length_says() -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+    protocol = build_protocol("http", ProtocolOptions(http=HttpOptions(method="HEAD")))
+    assert all_splits(protocol.check_reply, head + head) == {(head, head)}
+
+
+def test_the_status_class_is_the_kind() -> None:
+    for reply, kind in [
+        (OK, "2xx"),
+        (NOT_FOUND, "4xx"),
+        (REDIRECT, "3xx"),
+        (CONTINUE_THEN_OK, "2xx"),
+    ]:
+        assert KINDS[status_kind(bytearray(b"xx" + reply), 2)] == kind
+    assert KINDS[status_kind(bytearray(b"HTTP/1.1 502 Bad\r\n\r\n"), 0)] == "5xx"
+
+
+_PIECES = st.sampled_from(
+    [b"HTTP/1.1 ", b"200 OK\r\n", b"404 X\r\n", b"503 Y\r\n", b"100 C\r\n", b"Content-Length: ",
+     b"Transfer-Encoding: chunked\r\n", b"3", b"0", b"a", b"\r\n", b"\r", b"\n", b"abc", b":",
+     b"HTTP/1.0 ", b"Content-Length: 3\r\n", b"; x"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_PIECES, max_size=8).map(b"".join))
+def test_any_bytes_are_framed_consistently_however_cut(data: bytes) -> None:
+    """Whatever the bytes, every cut gives one answer, and a reply never claims bytes
+    past what it was given; what is taken reframes alone to the same length."""
+    answers = every_cut(http_reply_length, data)
+    assert len(answers) == 1
+    buf = bytearray(b"??" + data + b"HTTP/1.1 200 OK\r\n\r\n")  # bytes past ``end`` unread
+    for end in range(2, 2 + len(data) + 1):
+        got = http_reply_length(buf, 2, end)
+        size = got if got > 0 else (-2 - got if got < -2 else 0)
+        assert size <= end - 2
+        if size:
+            assert http_reply_length(bytearray(data[:size]), 0, size) == got
+            assert 0 <= status_kind(buf, 2) <= 3
+
+
+def test_requests_carry_the_host_headers_and_body() -> None:
+    options = http_options(
+        "POST", ("/a", "/b?q=1"), ("Accept: */*", "X-Id:7"), "hi", None, "127.0.0.1:8080"
+    )
+    assert build_request(options, "/a") == (
+        b"POST /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: */*\r\nX-Id: 7\r\n"
+        b"Content-Length: 2\r\n\r\nhi"
+    )
+    protocol = build_protocol("http", ProtocolOptions(http=options))
+    assert protocol.one_kind is None  # two paths: each request is noted
+    assert [protocol.request(1, seq).split(b" ")[1] for seq in range(3)] == [
+        b"/b?q=1",
+        b"/a",
+        b"/b?q=1",
+    ]
+    own_host = http_options("GET", (), ("host: example.test",), None, None, "127.0.0.1")
+    assert build_request(own_host, "/") == b"GET / HTTP/1.1\r\nhost: example.test\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("GE T", (), (), None, None), "malformed --http-method 'GE T'"),
+        (("GET", ("x",), (), None, None), "malformed --http-path 'x'"),
+        (("GET", ("/a b",), (), None, None), "malformed --http-path"),
+        (("GET", (), ("NoColon",), None, None), "malformed --header 'NoColon'"),
+        (("GET", (), ("Bad Name: x",), None, None), "malformed --header"),
+        (("POST", (), (), "a", b"b"), "give --body or --body-file, not both"),
+    ],
+)
+def test_bad_options_are_one_line(args: tuple[object, ...], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("?", r"\?")):
+        http_options(*args, host="h")  # type: ignore[arg-type]
+
+
+class _KindSink:
+    """Outcomes in total and by kind name, as the worker's recorder counts them."""
+
+    def __init__(self) -> None:
+        self.completed_by: Counter[str] = Counter()
+        self.failed_by: Counter[tuple[str, str]] = Counter()
+        self.failures: Counter[str] = Counter()
+        self.completions = 0
+
+    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+        self.completions += 1
+
+    def failed(self, kind: str, count: int, at_ns: int) -> None:
+        self.failures[kind] += count
+
+    def error(self, kind: str, at_ns: int) -> None:
+        raise AssertionError(f"no connection error expected, got {kind}")
+
+    def warmup_reply(self, at_ns: int) -> None:
+        raise AssertionError("no warm-up here")
+
+    def kind_completed(self, kind: int, latency_ns: int) -> None:
+        self.completed_by[KINDS[kind]] += 1
+
+    def kind_failed(self, kind: int, error: str) -> None:
+        self.failed_by[KINDS[kind], error] += 1
+
+
+def test_the_exchange_counts_each_reply_under_its_status_class_on_every_cut() -> None:
+    """Pipelined: a 200, a 404, a 503 and a 301; the 503 is its request's protocol_error
+    under 5xx, the others complete under their class, and the connection stays; a
+    request that got no response is ``unanswered``."""
+    protocol = build_protocol("http", ProtocolOptions())
+    error = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+    stream = OK + NOT_FOUND + error + REDIRECT
+    s = 1_000_000_000
+    for cut in range(len(stream) + 1):
+        window = RequestWindow(s, measure_start_ns=0, measure_end_ns=10 * s)
+        sink = _KindSink()
+        assert protocol.one_kind is not None
+        ex = StreamExchange(
+            window, sink, ProtocolMatcher(protocol.check_reply), protocol.one_kind[1],
+            pipelined=True, kind_sink=sink, kind=protocol.one_kind[0],
+            reply_kind=protocol.reply_kind,
+        )  # fmt: skip
+        for i in range(5):
+            assert ex.issue(s + i, s + i)
+        for piece, at in ((stream[:cut], s + 10), (stream[cut:], s + 20)):
+            space = ex.space()
+            space[: len(piece)] = piece
+            assert ex.received(len(piece), at) == OK_
+        assert sink.completed_by == {"2xx": 1, "4xx": 1, "3xx": 1}
+        assert sink.failures == {"protocol_error": 1} and ex.in_flight == 1
+        ex.fail("closed", s + 30)
+        assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}
