@@ -80,7 +80,9 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
                 typer.echo(f"repeat {k}/{output.repeat}", err=True)
             with _progress(progress_console, fmt, quiet, label, window_after_s) as progress:
                 if exporter is not None:  # --metrics-port: the ticks go to /metrics too
-                    exporter.start_run(spec, run_id())
+                    exporter.start_run(
+                        spec, f"{run_id()}-repeat{k}" if output.repeat > 1 else run_id()
+                    )
                 outcome = run_benchmark(
                     spec,
                     command=command_line(),

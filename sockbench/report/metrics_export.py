@@ -77,8 +77,15 @@ class MetricsExporter:
             thread.join(timeout=5)
 
     def start_run(self, spec: RunSpec, run_id: str) -> None:
-        """A run (a compare's cell) begins: its series start at 0; earlier runs' stay."""
-        self._states = (*self._states, RunState(run_labels(spec, run_id)))
+        """A run (a compare's cell) begins: its series start at 0; earlier runs' stay. A
+        ``run_id`` given before gets a ``-2``, ``-3``... (two series with the same labels
+        would make the scrape invalid)."""
+        taken = {state.labels.run_id for state in self._states}
+        unique, n = run_id, 1
+        while unique in taken:
+            n += 1
+            unique = f"{run_id}-{n}"
+        self._states = (*self._states, RunState(run_labels(spec, unique)))
 
     def __call__(self, tick: Tick) -> None:
         if not self._states:

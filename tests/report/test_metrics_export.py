@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sockbench.core.intervals import IntervalSeries
 from sockbench.core.live_metrics import RunLabels, RunState, fold
 from sockbench.core.progress import Tick
-from sockbench.report.metrics_export import _Collector, tee
+from sockbench.report.metrics_export import MetricsExporter, _Collector, tee
 
 
 def _state() -> RunState:
@@ -95,3 +95,21 @@ def test_the_dashboard_and_the_docs_name_only_series_the_exporter_makes() -> Non
     assert queried <= exported, queried - exported
     table = set(re.findall(r"^\| `(sockbench_[a-z_]+)`", (docs / "metrics.md").read_text(), re.M))
     assert table == exported, table ^ exported
+
+
+def test_runs_keep_their_own_series_and_a_run_id_given_twice_is_told_apart() -> None:
+    from tests.support.specs import spec_of
+
+    exporter = MetricsExporter("127.0.0.1", 0, (99.0,))  # not entered: no socket
+    spec = spec_of({"clients": 3, "protocol": "redis", "target": "tcp://127.0.0.1:6379"})
+    for _ in range(3):
+        exporter.start_run(spec, "r")
+    exporter(Tick("warmup", 0.0, 1.0, 0, 0.0, 0, 0, 3))  # counts towards the last run only
+    labels = [state.labels for state in exporter._states]
+    assert [la.run_id for la in labels] == ["r", "r-2", "r-3"]
+    assert (labels[0].model, labels[0].protocol, labels[0].transport) == (
+        "external",
+        "redis",
+        "tcp",
+    )
+    assert [state.connections for state in exporter._states] == [0, 0, 3]
