@@ -160,6 +160,7 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["run", "--export", "html=/dev/null/x"], "cannot write --export /dev/null/x"),
         (["run", "--export", "md=r", "--export", "csv=r"], "write the same file"),
         (["compare", "--export", "md=r.md"], "no such option: --export"),
+        (["run", "--json", "r", "--export", "md=r"], "--json r and --export md=r write the same"),
         (["run", "--repeat", "0"], "--repeat must be between 1 and 100, got 0"),
         (["run", "--repeat", "101"], "--repeat must be between 1 and 100, got 101"),
         (["run", "--repeat", "2", "-J"], "--repeat 2 writes 2 results, not one JSON on stdout"),

@@ -221,13 +221,19 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
 
 
 def json_path(output: Output) -> str | None:
-    """``-J`` is ``--json -``; with ``--repeat``, N documents are not one on stdout."""
+    """``-J`` is ``--json -``; with ``--repeat``, N documents are not one on stdout; no
+    ``--export`` writes the same file."""
     if not output.json_stdout:
         path = output.json_path
     elif output.json_path not in (None, "-"):
         raise ConfigError("give -J or --json PATH, not both")
     else:
         path = "-"
+    for export in output.exports:
+        if export.path == path:
+            raise ConfigError(
+                f"--json {path} and --export {export} write the same file; give each its own"
+            )
     if path == "-" and output.repeat > 1:
         raise ConfigError(
             f"--repeat {output.repeat} writes {output.repeat} results, not one JSON on stdout: "
