@@ -13,7 +13,8 @@ Times are nanoseconds since the start of measurement; rows give seconds.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeAlias
 
@@ -57,6 +58,9 @@ class IntervalRow:
     # peer took in it (None: not known while the run went); None for other workloads.
     sent_bytes: int | None = None
     received_bytes: int | None = None
+    # The interval's errors by kind ((kind, count), sorted; they add up to ``errors``):
+    # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
+    error_kinds: tuple[tuple[str, int], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
@@ -102,6 +106,14 @@ def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
 def sum_known(values: Sequence[int | None]) -> int | None:
     """The sum, or None when one of ``values`` is None."""
     return None if any(v is None for v in values) else sum(v or 0 for v in values)
+
+
+def count_kinds(counts: Iterable[tuple[str, int]]) -> tuple[tuple[str, int], ...]:
+    """``(kind, count)`` pairs added up by kind, sorted, leaving out zeros."""
+    total: Counter[str] = Counter()
+    for kind, n in counts:
+        total[kind] += n
+    return tuple(sorted((kind, n) for kind, n in total.items() if n))
 
 
 def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
@@ -219,6 +231,8 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
         )
         if same[0].by_kind:
             row = with_kinds(row, _merge_kinds(same))
+        if any(r.error_kinds for r in same):
+            row = replace(row, error_kinds=count_kinds(p for r in same for p in r.error_kinds))
         if same[0].sent_bytes is not None:
             row = replace(
                 row,

@@ -92,6 +92,7 @@ class RunState:
     requests: int = 0
     errors: int = 0
     kind_requests: Mapping[str, int] = field(default_factory=dict)
+    error_kinds: tuple[tuple[str, int], ...] = ()  # errors so far by kind (timeout, reset)
     last: Mapping[str, Any] | None = None  # the last row, as the result keeps it
     quantiles: tuple[tuple[float, float], ...] = ()  # (percentile, µs) of the last row
     connections: int = 0
@@ -106,6 +107,9 @@ def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
     row = tick.row
     if row is None:
         return replace(state, measuring=False)
+    # Here, not at the top: the options' declarations import this module at every start.
+    from sockbench.core.intervals import count_kinds
+
     doc = row.to_json()
     kinds = dict(state.kind_requests)
     for kind in doc.get("by_kind", {}):
@@ -117,6 +121,7 @@ def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
         requests=state.requests + int(REQUESTS.per_interval(doc) or 0),
         errors=state.errors + int(ERRORS.per_interval(doc) or 0),
         kind_requests=kinds,
+        error_kinds=count_kinds((*state.error_kinds, *row.error_kinds)),
         last=doc,
         quantiles=tuple((p, float(_percentile_us(row.histogram, p))) for p in percentiles),
         measuring=True,
@@ -159,6 +164,9 @@ def families(states: Sequence[RunState]) -> list[Family]:
             "the result's intervals[].requests)", base, state.requests)  # fmt: skip
         add("errors", "counter", "failed requests and other errors in the intervals so far",
             base, state.errors)  # fmt: skip
+        for error, n in state.error_kinds:
+            add("errors_by_kind", "counter", "errors so far by kind (timeout, reset, ...): the "
+                "errors counter, split", (*base, ("error", error)), n)  # fmt: skip
         for kind, n in sorted(state.kind_requests.items()):
             add("kind_requests", "counter", "requests of one kind answered so far",
                 (*base, ("kind", kind)), n)  # fmt: skip

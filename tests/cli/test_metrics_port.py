@@ -9,7 +9,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +182,31 @@ def test_a_compare_serves_each_cell_under_its_own_run_id_and_model(
                 agreed.add(index)
     assert agreed == {1, 2}, f"{len(seen)} scrapes saw measured intervals of cells {agreed}"
     assert len({i.rsplit("-", 1)[0] for i in ids}) == 1  # one compare: its id, then the cell
+
+
+def test_errors_are_split_by_kind_as_the_result_counts_them(
+    sockbench: type[Sockbench], faulty_server: Callable[..., str], tmp_path: Path
+) -> None:
+    port = faulty_server("--proto", "udp", "--behaviour", "drop10")  # a tenth never answered
+    result = tmp_path / "result.json"
+    run = sockbench(
+        "run", "--target", f"udp://127.0.0.1:{port}", "--clients", "2", "--duration", "1.5s",
+        "--warmup", "0.2s", "--interval", "0.25s", "--timeout", "0.1s", "--metrics-port", "0",
+        "--out", "", "--json", str(result), "-q",
+    )  # fmt: skip
+    seen = scrapes_until_gone(run, run.metrics_url())
+    doc = json.loads(result.read_text())
+    assert doc["totals"]["errors"].get("lost"), doc["totals"]["errors"]
+    labels = {"model": "external", "transport": "udp"}
+    measured = [s for s in seen if one(s, "sockbench_errors_total", **labels) > 0]
+    assert measured, f"no scrape saw an error in {len(seen)} scrapes"
+    for series in measured:
+        assert_agrees(series, doc, **labels)
+        by_kind = {
+            dict(ls)["error"]: v
+            for (n, ls), v in series.items()
+            if n == "sockbench_errors_by_kind_total"
+        }
+        assert sum(by_kind.values()) == one(series, "sockbench_errors_total", **labels)
+        for kind, n in by_kind.items():  # within the window; the result's count adds the drain
+            assert n <= doc["totals"]["errors"][kind]

@@ -24,13 +24,20 @@ import trio
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import Recorder, encode
-from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
+from sockbench.core.intervals import (
+    IntervalRow,
+    IntervalSeries,
+    KindRow,
+    count_kinds,
+    with_kinds,
+)
 from sockbench.core.stream_meter import StreamCut, StreamMeter, settled
 from sockbench.core.tally import ConnectSpan, Tally
 
 
 class WorkerRecorder:
     __slots__ = (
+        "_last_error_kinds",
         "_last_errors",
         "_last_replies",
         "by_kind",
@@ -126,6 +133,7 @@ class WorkerRecorder:
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
         self._last_replies = self._last_errors = 0
+        self._last_error_kinds: Counter[str] = Counter()  # by kind, at the last cut
         # Protocols with several kinds of request (SET, GET): the same numbers per kind.
         self.by_kind: dict[str, KindStats] = {}
         self.kind_stats = [KindStats()]
@@ -167,6 +175,7 @@ class WorkerRecorder:
         self.latency.cut_interval()
         self._last_replies = self.replies
         self._last_errors = sum(self.errors.values())
+        self._last_error_kinds = Counter(self.errors)
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
             kind.last_requests = kind.requests
@@ -193,6 +202,11 @@ class WorkerRecorder:
         )
         self._last_replies = replies
         self._last_errors = errors
+        if row.errors:  # which kinds they were, for --metrics-port
+            new = self.errors - self._last_error_kinds
+            row = replace(row, error_kinds=count_kinds(new.items()))
+            series.rows[-1] = row
+            self._last_error_kinds = Counter(self.errors)
         if self.by_kind:
             row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
             series.rows[-1] = row
