@@ -51,12 +51,13 @@ def _port_range() -> tuple[int, int]:
         return LINUX_PORT_RANGE
 
 
-def read_send_file(path: str | None) -> bytes | None:
-    """The content of ``--send-file``: a regular file, within the stream message bound."""
+def read_send_file(path: str | None, flag: str = "--send-file") -> bytes | None:
+    """The content of ``--send-file`` (or another request file, ``flag``): a regular file,
+    within the stream message bound."""
     if path is None:
         return None
-    data = read_regular_file(path, "--send-file", bounds.MAX_STREAM_MESSAGE + 1)
-    bounds.check_message_size(len(data), "--send-file size", datagram=False)
+    data = read_regular_file(path, flag, bounds.MAX_STREAM_MESSAGE + 1)
+    bounds.check_message_size(len(data), f"{flag} size", datagram=False)
     return data
 
 
@@ -86,6 +87,10 @@ def build_run_spec(values: Mapping[str, object], machine: Machine | None = None)
         options,
         machine or read_machine(),
         send_file=read_send_file(options.request.send_file),
+        http_files=(
+            read_send_file(options.request.body_file, "--body-file"),
+            read_send_file(options.request.http_paths_file, "--http-paths-file"),
+        ),
     )
     check_server(spec.server, spec.proto)
     spec.protocol.adapter()  # built once in this process; see core.spec.request

@@ -3,7 +3,9 @@ the bytes and against hypothesis, the status classes as kinds, and the options' 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +25,7 @@ from sockbench.core.protocols.http import (
 )
 from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
+from sockbench.machine import build_run_spec
 from tests.support.splits import Check, all_splits, feed
 
 OK = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello"
@@ -220,3 +223,42 @@ def test_the_exchange_counts_each_reply_under_its_status_class_on_every_cut() ->
         assert sink.failures == {"protocol_error": 1} and ex.in_flight == 1
         ex.fail("closed", s + 30)
         assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"http_method": "GE T"}, "malformed --http-method 'GE T'"),
+        ({"http_path": ["/ok", "nope"]}, "malformed --http-path 'nope'"),
+        ({"header": ["NoColon"]}, "malformed --header 'NoColon'"),
+        ({"body": "a", "body_file": __file__}, "give --body or --body-file, not both"),
+        ({"send": "x"}, "--protocol http makes its own requests; drop --send"),
+        ({"protocol": "redis", "header": ["A: b"]}, "--header applies to --protocol http"),
+        ({"target": None}, "--protocol http needs a server that speaks it"),
+    ],
+)
+def test_bad_http_options_are_one_line_before_any_load(
+    values: dict[str, object], message: str
+) -> None:
+    given: dict[str, object] = {"target": "tcp://127.0.0.1:9", "protocol": "http", **values}
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_run_spec({k: v for k, v in given.items() if v is not None})
+
+
+def test_http_options_reach_the_request(tmp_path: Path) -> None:
+    paths = tmp_path / "paths.txt"
+    paths.write_text("# paths\n/b\n\n/c\n")
+    body = tmp_path / "body.json"
+    body.write_bytes(b'{"a": 1}')
+    spec = build_run_spec(
+        {"target": "tcp://127.0.0.1:9", "protocol": "http", "http_method": "PUT",
+         "http_path": ["/a"], "http_paths_file": str(paths), "header": ["X-A: 1"],
+         "body_file": str(body)}
+    )  # fmt: skip
+    protocol = spec.protocol.adapter()
+    assert [protocol.request(0, seq).split(b"\r\n")[0] for seq in range(3)] == [
+        b"PUT /a HTTP/1.1", b"PUT /b HTTP/1.1", b"PUT /c HTTP/1.1"
+    ]  # fmt: skip
+    assert protocol.request(0, 0).endswith(
+        b'Host: 127.0.0.1:9\r\nX-A: 1\r\nContent-Length: 8\r\n\r\n{"a": 1}'
+    )

@@ -93,6 +93,20 @@ def parse_header(line: str) -> tuple[str, str]:
     return name, value
 
 
+def paths_from_file(data: bytes) -> tuple[str, ...]:
+    """``--http-paths-file``: one path a line; blank lines and ``#`` comments skipped."""
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ConfigError("--http-paths-file is not UTF-8 text; give one path a line") from None
+    paths = tuple(
+        check_path(line.strip()) for line in lines if line.strip() and not line.startswith("#")
+    )
+    if not paths:
+        raise ConfigError("--http-paths-file holds no path; give one path a line, like /index.html")
+    return paths
+
+
 def check_body(body: str | None, body_file: bytes | None) -> bytes | None:
     if body is not None and body_file is not None:
         raise ConfigError("give --body or --body-file, not both")
@@ -290,11 +304,14 @@ def http_options(
     body: str | None,
     body_file: bytes | None,
     host: str,
+    paths_file: bytes | None = None,
 ) -> HttpOptions:
-    """The ``--http-*``, ``--header`` and ``--body*`` options, checked (one line each)."""
+    """The ``--http-*``, ``--header`` and ``--body*`` options, checked (one line each);
+    ``body_file`` and ``paths_file`` are the files' content."""
+    listed = paths_from_file(paths_file) if paths_file is not None else ()
     return HttpOptions(
         method=check_method(method),
-        paths=tuple(check_path(path) for path in paths) or ("/",),
+        paths=tuple(check_path(path) for path in paths) + listed or ("/",),
         headers=tuple(parse_header(line) for line in headers),
         body=check_body(body, body_file),
         host=host,

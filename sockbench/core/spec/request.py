@@ -17,8 +17,9 @@ from typing import Any
 
 from sockbench.core import bounds
 from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol
+from sockbench.core.protocols.http import check_method, check_path, parse_header
 from sockbench.core.protocols.mix import parse_ratio
-from sockbench.core.spec.option import Option, declare, field_of, option, optional, text
+from sockbench.core.spec.option import Option, declare, field_of, option, optional, text, texts
 from sockbench.core.units import parse_count, parse_size
 
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
@@ -42,6 +43,21 @@ def _key_pattern(value: object, flag: str) -> str:
     return str(value).strip().upper()
 
 
+def _http_method(value: object, flag: str) -> str:
+    return check_method(str(value).strip())
+
+
+def _http_paths(value: object, flag: str) -> tuple[str, ...]:
+    return tuple(check_path(path) for path in texts(value, flag))
+
+
+def _headers(value: object, flag: str) -> tuple[str, ...]:
+    lines = texts(value, flag)
+    for line in lines:
+        parse_header(line)
+    return lines
+
+
 @dataclass(frozen=True)
 class Request:
     payload: int = field_of(PAYLOAD)
@@ -63,7 +79,7 @@ class Request:
     )
     protocol: str = option(
         "echo", "--protocol", metavar="NAME",
-        help="echo, redis, memcache, line, length-prefixed:u16|u32, or a plugin FILE.py:NAME "
+        help="echo, redis, memcache, http, line, length-prefixed:u16|u32, or a plugin FILE.py:NAME "
         "/ module:NAME (docs/protocols.md)",
         parse=_protocol_name,
     )  # fmt: skip
@@ -87,6 +103,31 @@ class Request:
     value_size: int = option(
         32, "--value-size", help="redis/memcache: bytes per value", parse=parse_size, minimum=1,
         bound=bounds.stream_message,
+    )  # fmt: skip
+    http_method: str = option(
+        "GET", "--http-method", metavar="METHOD", help="http: the request method",
+        parse=_http_method,
+    )  # fmt: skip
+    http_path: tuple[str, ...] = option(
+        (), "--http-path", metavar="PATH",
+        help="http: a request path, repeatable (each client walks the list); default /",
+        parse=_http_paths, repeatable=True,
+    )  # fmt: skip
+    http_paths_file: str | None = option(
+        None, "--http-paths-file", metavar="FILE",
+        help="http: request paths, one a line (after any --http-path)", parse=optional(text),
+    )  # fmt: skip
+    header: tuple[str, ...] = option(
+        (), "--header", metavar="'NAME: VALUE'", help="http: a request header, repeatable",
+        parse=_headers, repeatable=True,
+    )  # fmt: skip
+    body: str | None = option(
+        None, "--body", help="http: the request body (sent with Content-Length)",
+        parse=optional(text),
+    )  # fmt: skip
+    body_file: str | None = option(
+        None, "--body-file", metavar="FILE", help="http: the request body from a file",
+        parse=optional(text),
     )  # fmt: skip
 
 

@@ -16,7 +16,8 @@ from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
-from sockbench.core.protocols import uses_key_options
+from sockbench.core.protocols import speaks_its_own
+from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
 from sockbench.core.protocols.mix import check_key_options
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.output import Output
@@ -180,7 +181,7 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
                 "--expect/--expect-size/--expect-until are the echo protocol's; "
                 f"--protocol {protocol} checks its own replies"
             )
-        if sent is not None and uses_key_options(protocol):
+        if sent is not None and speaks_its_own(protocol):
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
     check_key_options(request.key_space, request.key_pattern, request.value_size)
 
@@ -189,12 +190,53 @@ def check_server_speaks(protocol: str, model: str | None) -> None:
     """A built-in server model (``model``; None: a target or a command) only echoes:
     redis or memcache requests against it would measure an echo server, not a key/value
     store, so they are refused, as memtier_benchmark or redis-benchmark would fail there."""
-    if model is not None and uses_key_options(protocol):
+    if model is not None and speaks_its_own(protocol):
         raise ConfigError(
             f"--protocol {protocol} needs a server that speaks it, and the built-in server "
             f"model {model} only echoes; give --target tcp://HOST:PORT of a running server "
             f"or --server-cmd 'CMD with {{port}}' (docs/protocols.md)"
         )
+
+
+def http_of(
+    request: Request, endpoint: Endpoint | None, files: tuple[bytes | None, bytes | None]
+) -> HttpOptions:
+    """--protocol http's request from its options (``files``: the content of --body-file
+    and --http-paths-file); those options with another protocol are refused."""
+    given = [
+        flag
+        for flag, value in (
+            ("--http-method", request.http_method != "GET"), ("--http-path", request.http_path),
+            ("--http-paths-file", request.http_paths_file), ("--header", request.header),
+            ("--body", request.body is not None), ("--body-file", request.body_file),
+        )
+        if value
+    ]  # fmt: skip
+    if request.protocol != "http":
+        if given:
+            raise ConfigError(f"{given[0]} applies to --protocol http")
+        return HTTP_DEFAULTS
+    body_file, paths_file = files
+    for path, content, flag in (
+        (request.body_file, body_file, "--body-file"),
+        (request.http_paths_file, paths_file, "--http-paths-file"),
+    ):
+        if path is not None and content is None:  # compare reads no request files
+            raise ConfigError(f"{flag} applies to run, sweep and search")
+    if endpoint is None:
+        host = "127.0.0.1"  # a server started here: its port is not known yet
+    elif endpoint.proto.is_unix:
+        host = "localhost"
+    else:
+        host = (
+            f"[{endpoint.host}]:{endpoint.port}"
+            if ":" in endpoint.host
+            else (f"{endpoint.host}:{endpoint.port}")
+        )
+    return http_options(
+        request.http_method, request.http_path, request.header, request.body, body_file, host,
+        paths_file,
+    )  # fmt: skip
 
 
 def check_drain(drain_s: float | None, timeout_s: float) -> None:

@@ -182,11 +182,16 @@ def _command_json(command: Command) -> dict[str, Any]:
 
 
 def validate_run(
-    options: RunOptions, machine: Machine, *, send_file: bytes | None = None
+    options: RunOptions,
+    machine: Machine,
+    *,
+    send_file: bytes | None = None,
+    http_files: tuple[bytes | None, bytes | None] = (None, None),
 ) -> RunSpec:
     """Check a run's options and their combinations; size what they leave open.
 
-    ``send_file`` is the content of the file ``--send-file`` names. Raises
+    ``send_file`` is the content of the file ``--send-file`` names, ``http_files`` those of
+    ``--body-file`` and ``--http-paths-file``. Raises
     :class:`ConfigError`; whether a built-in model can serve here, and the protocol,
     are checked at the option layer's edge (:mod:`sockbench.machine`), which knows the
     installed models and may import a plugin.
@@ -232,6 +237,7 @@ def validate_run(
             payload=request.payload, request=sent, expect=expect, expect_value=expect_value,
             value_size=request.value_size, key_space=request.key_space,
             key_pattern=request.key_pattern, ratio=request.ratio, seed=load.seed,
+            http=rules.http_of(request, endpoint, http_files),
         ),
     )  # fmt: skip
     return RunSpec(
