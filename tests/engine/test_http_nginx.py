@@ -1,0 +1,118 @@
+"""--protocol http against a real nginx, counted against nginx's own access log.
+
+Each test starts a private nginx (``daemon off``, one process, a generated config in a
+tmp dir, 127.0.0.1 and a free port, the access log in the tmp dir) whose log line is
+``status connection connection_requests uri``; it logs each request as it ends, so once
+the run is over the log holds every request nginx served: the window's, and with
+``--warmup 0`` nothing else (the fixture's readiness probe asks for /probe).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import _free_port, _wait_answer
+from tests.support.drivers import BOTH_DRIVERS
+from tests.support.runs import run_result
+
+pytestmark = pytest.mark.e2e  # a real nginx and sockets (make unit skips it)
+
+CONFIG = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    log_format counts '$status $connection $connection_requests $request_uri';
+    access_log {dir}/access.log counts;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {dir}/www;
+        location = /boom {{ return 503; }}
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    port: int
+    log: Path
+
+    def served(self) -> list[tuple[str, str, int]]:
+        """(status, connection, request number on it) per request nginx logged."""
+        rows = [line.split() for line in self.log.read_text().splitlines()]
+        return [(status, conn, int(n)) for status, conn, n, uri in rows if uri != "/probe"]
+
+
+@pytest.fixture
+def nginx(tmp_path: Path) -> Iterator[Nginx]:
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if binary is None:
+        pytest.skip("nginx is not installed (make system-deps installs it)")
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "index.html").write_text("hello\n")
+    port = _free_port()
+    config = tmp_path / "nginx.conf"
+    config.write_text(CONFIG.format(dir=tmp_path, port=port))
+    proc = subprocess.Popen(
+        [binary, "-c", str(config), "-p", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_answer(port, b"GET /probe HTTP/1.0\r\n\r\n", b"HTTP/1.1 404", "nginx")
+        yield Nginx(port, tmp_path / "access.log")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _http_run(nginx: Nginx, **options: Any) -> dict[str, Any]:
+    return run_result(
+        target=f"tcp://127.0.0.1:{nginx.port}", proto="", server_model=None, protocol="http",
+        **{"clients": 4, "duration_s": 1.0, "warmup_s": 0.0, **options},
+    )  # fmt: skip
+
+
+@BOTH_DRIVERS
+def test_keep_alive_counts_each_status_class_as_nginx_logs_it(nginx: Nginx, batch: bool) -> None:
+    """Three paths in turn on kept-alive connections: 200, 404 and 503 (nginx's own
+    error page). Every 5xx is its request's protocol_error under 5xx; the connections
+    stay (one per client, as nginx's $connection says); the counts are nginx's."""
+    result = _http_run(nginx, http_path=["/index.html", "/missing", "/boom"], batch=batch)
+    totals = result["totals"]
+    by_kind = totals["by_kind"]
+    served = nginx.served()
+    statuses = Counter(status for status, _, _ in served)
+    assert by_kind["2xx"]["requests"] == statuses["200"] > 100
+    assert by_kind["4xx"]["requests"] == statuses["404"] > 100
+    assert by_kind["5xx"]["errors"] == {"protocol_error": statuses["503"]}
+    assert totals["errors"] == {"protocol_error": statuses["503"]}
+    assert totals["requests_issued"] == len(served)
+    assert len({conn for _, conn, _ in served}) == 4  # kept alive: never reconnected
+    assert max(n for _, _, n in served) > 100
+
+
+def test_pipelined_requests_are_answered_in_order_as_nginx_logs_them(nginx: Nginx) -> None:
+    result = _http_run(nginx, http_path=["/index.html", "/missing"], pipeline=4, clients=2)
+    by_kind = result["totals"]["by_kind"]
+    statuses = Counter(status for status, _, _ in nginx.served())
+    assert by_kind["2xx"]["requests"] == statuses["200"] > 100
+    assert by_kind["4xx"]["requests"] == statuses["404"] > 100
+    assert result["totals"]["errors"] == {} and result["config"]["pipeline"] == 4
