@@ -20,7 +20,7 @@ def test_repeat_writes_a_folder_each_and_their_spread(
     sockbench_cmd: list[str], tmp_path: Path
 ) -> None:
     proc = subprocess.run(
-        [*sockbench_cmd, "run", "--clients", "5", "--duration", "0.5", "--warmup", "0",
+        [*sockbench_cmd, "run", "--clients", "5", "--duration", "0.3", "--warmup", "0",
          "--repeat", "2", "--out", str(tmp_path / "res"), "--quiet",
          "--export", f"csv={tmp_path / 'r.csv'}", "--json", str(tmp_path / "r.json")],
         capture_output=True, text=True, timeout=60,
@@ -45,7 +45,7 @@ def test_repeat_writes_a_folder_each_and_their_spread(
 
 def test_ctrl_c_keeps_the_repetitions_done(sockbench_cmd: list[str], tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [*sockbench_cmd, "run", "--clients", "5", "--duration", "0.6", "--warmup", "0",
+        [*sockbench_cmd, "run", "--clients", "5", "--duration", "0.4", "--warmup", "0",
          "--interval", "0.2", "--repeat", "3", "--out", str(tmp_path / "res")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
