@@ -164,8 +164,9 @@ def _mean(values: Sequence[float], fmt: Callable[[Any], str]) -> str:
 
 
 def not_valid(docs: Sequence[Doc]) -> tuple[int, list[str]]:
-    """A side's runs, and the verdicts of those judged not valid (docs/validity.md)."""
-    runs = [r for doc in docs for r in cells(doc)]
+    """A side's completed runs (those a diff compares), and the verdicts of those judged
+    not valid (docs/validity.md)."""
+    runs = [r for doc in docs for r in cells(doc) if completed(r)]
     return len(runs), [verdict_text(r.get("validity")) or "" for r in runs if is_not_valid(r)]
 
 

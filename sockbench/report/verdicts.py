@@ -69,8 +69,9 @@ def saturated(result: Doc) -> bool:
 
 
 def not_valid(result: Doc) -> bool:
-    """Its result's validity verdict is ``not valid`` (docs/validity.md)."""
-    return validity.not_valid(result)
+    """It completed, and its result's validity verdict is ``not valid`` (docs/validity.md);
+    one that did not complete is said by its status already."""
+    return completed(result) and validity.not_valid(result)
 
 
 def excluded(result: Doc) -> bool:
