@@ -42,3 +42,18 @@ def test_a_target_that_went_silent_says_between_which_rows() -> None:
 def test_a_quiet_end_without_errors_is_not_degraded() -> None:
     """Every client finished its --requests early: nothing failed, nothing is wrong."""
     assert degraded_reason(_tally([10, 0], {})) is None
+
+
+def test_a_window_closed_early_on_errors_is_degraded() -> None:
+    """A stream whose target reset it: 0.02 s measured of the 2 s asked, completed."""
+    reason = degraded_reason(_tally([10], {"reset": 1}), asked_s=2.0, measured_s=0.0182)
+    assert reason == (
+        "the window closed after 0.02 s of the 2 s asked: every client stopped on an error "
+        "(reset 1)"
+    )
+
+
+def test_a_full_window_or_an_untimed_run_is_not_cut_short() -> None:
+    assert degraded_reason(_tally([10, 10], {"reset": 1}), asked_s=2.0, measured_s=1.95) is None
+    assert degraded_reason(_tally([10], {"reset": 1}), asked_s=None, measured_s=0.1) is None
+    assert degraded_reason(_tally([10], {}), asked_s=2.0, measured_s=0.1) is None

@@ -122,3 +122,19 @@ def test_a_restarted_target_is_reconnected_to(target, sockbench, tmp_path) -> No
     assert result["status"] == "interrupted"
     assert result["totals"]["errors"]  # the outage is counted
     assert result["totals"]["requests"] > 1000  # from both lives of the target
+
+
+def test_a_stream_whose_target_closes_it_at_once_is_degraded(target, sockbench, tmp_path) -> None:
+    """The stream client stops on the error and the window closes early: 0.02 s measured
+    of the 2 s asked used to read ``completed``."""
+    probe: Target = target("--close-at-once")
+    out = tmp_path / "r.json"
+    run = sockbench(
+        "--target", probe.url, "--mode", "stream", "--clients", "1", "--warmup", "0",
+        "--duration", "2", "--json", str(out), "--out", "",
+    )  # fmt: skip
+    code = run.finish()
+    result = load_result(out)
+    assert (code, result["status"]) == (1, "degraded"), result["warnings"]
+    assert result["duration_s"] < 1.8
+    assert any("the window closed after" in w for w in result["warnings"]), result["warnings"]

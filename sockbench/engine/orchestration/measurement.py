@@ -52,7 +52,12 @@ def measurement(
         measured.generator, drive.window, drive.workers, cores, drive.tally.loop_busy_percent
     )
     status = drive.status
-    degraded = degraded_reason(drive.tally) if status == RunStatus.COMPLETED else None
+    asked_s = spec.sizing.duration_s if spec.load.requests is None else None
+    degraded = (
+        degraded_reason(drive.tally, asked_s, drive.measured_s)
+        if status == RunStatus.COMPLETED
+        else None
+    )
     warnings = [*predicted]
     if degraded is not None:
         status = RunStatus.DEGRADED
