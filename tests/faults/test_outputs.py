@@ -9,6 +9,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,14 +63,34 @@ def test_out_given_a_file_is_refused_before_load(target, sockbench, tmp_path) ->
     )
 
 
-@pytest.mark.parametrize("flag", ["--json", "--out"])
+@pytest.mark.parametrize("flag", ["--json", "--out", "--log-file", "--export"])
 def test_a_read_only_folder_is_refused_before_load(target, sockbench, tmp_path, flag) -> None:
     probe = target()
     with _tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
-        path = ro / ("r.json" if flag == "--json" else "results")
+        path = {
+            "--json": ro / "r.json", "--out": ro / "results", "--log-file": ro / "run.log",
+            "--export": f"html={ro / 'r.html'}",
+        }[flag]  # fmt: skip
         _refused_before_load(
             _quick(sockbench, probe, flag, str(path)), probe, "Read-only file system"
         )
+
+
+@pytest.mark.parametrize("command", ["report", "diff"])
+def test_report_and_diff_onto_a_read_only_mount_are_one_line(tmp_path, command) -> None:
+    from tests.conftest import ROOT
+
+    fixture = str(ROOT / "tests" / "report" / "fixtures" / "result-tcp.json")
+    given = [fixture] if command == "report" else [fixture, fixture]
+    with _tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        done = subprocess.run(
+            [sys.executable, "-m", "sockbench", command, *given, "-o", str(ro / "out.txt")],
+            capture_output=True, text=True, cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"sockbench: error: cannot write -o {ro / 'out.txt'}: Read-only file system"
+    ]
 
 
 def test_a_full_disk_is_refused_before_load(target, sockbench, tmp_path) -> None:
