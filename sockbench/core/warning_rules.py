@@ -37,6 +37,7 @@ class Facts:
     status: str
     failed_workers: tuple[int, ...] = ()
     nodes: Mapping[int, str] = field(default_factory=dict)
+    silent: tuple[int, ...] = ()  # of failed_workers: failed for sending nothing, not exiting
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,23 @@ class Rule(Generic[F]):
 
 
 def _died(facts: Facts) -> str:
-    names = ", ".join(
-        f"{i} on node {facts.nodes[i]}" if i in facts.nodes else str(i)
-        for i in facts.failed_workers
-    )
-    return f"worker(s) {names} died during the run"
+    """Which workers died, and which were failed for sending nothing (a stopped or stuck
+    process is not dead: it may still hold its sockets)."""
+
+    def named(workers: list[int]) -> str:
+        return ", ".join(
+            f"{i} on node {facts.nodes[i]}" if i in facts.nodes else str(i) for i in workers
+        )
+
+    dead = [i for i in facts.failed_workers if i not in facts.silent]
+    silent = [i for i in facts.failed_workers if i in facts.silent]
+    parts = [f"worker(s) {named(dead)} died during the run"] if dead else []
+    if silent:
+        parts.append(
+            f"worker(s) {named(silent)} stopped answering (sent nothing for the interval, "
+            "the drain and a grace after the window) and were failed"
+        )
+    return "; ".join(parts)
 
 
 def _ports(facts: Facts) -> int:
@@ -242,10 +255,13 @@ def run_warnings(
     status: str,
     failed_workers: list[int] | None = None,
     nodes: Mapping[int, str] | None = None,
+    silent: list[int] | None = None,
 ) -> list[RunWarning]:
     """Warnings that follow from the numbers alone, each with advice, in :data:`RULES`'
-    order. ``nodes`` names the cluster node each worker ran on, to say where one died."""
-    return _fired(RULES, Facts(tally, status, tuple(failed_workers or ()), nodes or {}))
+    order. ``nodes`` names the cluster node each worker ran on, to say where one died;
+    ``silent``: the failed workers that stopped answering rather than exiting."""
+    facts = Facts(tally, status, tuple(failed_workers or ()), nodes or {}, tuple(silent or ()))
+    return _fired(RULES, facts)
 
 
 def _shortfall(facts: ResultFacts) -> RunWarning:

@@ -171,3 +171,16 @@ def test_every_rate_rule_fires_in_some_case() -> None:
         if r.applies(ResultFacts(doc))
     }
     assert fired == set(range(len(RATE_RULES)))
+
+
+def test_a_worker_failed_for_silence_is_not_said_to_have_died() -> None:
+    """A SIGSTOPped worker is failed after its grace; it did not die (issue 33)."""
+    [warning] = [
+        w
+        for w in run_warnings(Tally.empty(), RunStatus.WORKER_FAILED, [0, 1], silent=[1])
+        if w.kind == WarningKind.WORKER_DIED
+    ]
+    assert warning.message == (
+        "worker(s) 0 died during the run; worker(s) 1 stopped answering (sent nothing for "
+        "the interval, the drain and a grace after the window) and were failed"
+    )

@@ -37,7 +37,8 @@ def test_a_stopped_worker_is_failed_after_the_window(target, sockbench, tmp_path
     result = load_result(out)
     assert (code, result["status"]) == (1, "worker_failed")
     assert result["totals"]["requests"] > 0  # the other worker's measurement is kept
-    assert any("worker(s) 0" in w for w in result["warnings"]), result["warnings"]
+    # Stopped, not dead: it is failed for its silence, and said so.
+    assert any("worker(s) 0 stopped answering" in w for w in result["warnings"]), result["warnings"]
 
 
 @pytest.mark.solo  # times the shutdown

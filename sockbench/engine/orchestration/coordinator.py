@@ -49,6 +49,8 @@ class DriveOutcome:
     failed_workers: list[int] = field(default_factory=list)
     window: Window | None = None
     nodes: list[dict[str, Any]] | None = None  # per cluster node (see WorkerBackend.nodes)
+    # Of failed_workers, those failed for sending nothing (stopped, stuck), not for exiting.
+    silent_workers: list[int] = field(default_factory=list)
 
 
 class _Run:
@@ -58,6 +60,7 @@ class _Run:
         self.load = spec.load
         self.duration_s = spec.sizing.duration_s
         self.drain_s = spec.load.drain_s if spec.load.drain_s is not None else spec.sizing.timeout_s
+        self.silent: list[int] = []  # workers failed for sending nothing (watch_silence)
         self.status = RunStatus.COMPLETED
         self.stop = trio.Event()
         self.hurry = trio.Event()  # a second signal: cut the shutdown's waits short
@@ -228,8 +231,9 @@ async def _coordinate(
     if not tallies:
         tallies = [Tally.empty(datagrams=datagrams)]
     return DriveOutcome(
-        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed, run.window, nodes
-    )
+        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed,
+        window=run.window, nodes=nodes, silent_workers=sorted(run.silent),
+    )  # fmt: skip
 
 
 async def _run_workers(
@@ -310,6 +314,7 @@ async def _run_workers(
             for i in (i for i, at in due.items() if at <= now):
                 log.warning("worker %d sent nothing for %.1f s: failed", i, quiet_ns / 1e9)
                 failed.append(i)
+                run.silent.append(i)
                 scopes[i].cancel()
             await trio.sleep(max(0.0, min(1.0, (min(due.values()) - now) / 1e9)))
 

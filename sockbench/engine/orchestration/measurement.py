@@ -69,7 +69,9 @@ def measurement(
             )
         )
     names = worker_names(measured.backend)
-    warnings += run_warnings(drive.tally, status, drive.failed_workers, names)
+    warnings += run_warnings(
+        drive.tally, status, drive.failed_workers, names, silent=drive.silent_workers
+    )
     if drive.nodes is not None:
         generator, node_warnings = node_summary(
             generator, drive.nodes, measured.backend, spec.load.warmup_s
