@@ -13,6 +13,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
          "sockbench run --proto udp -c 200 --rate 50k --arrival poisson --check 'p99 < 1ms'"),
         ("your own server, started and stopped by sockbench",
          "sockbench run --server-cmd 'python3 srv.py {port}' -c 1k -d 1m --json r.json"),
+        ("three repeats, each with its Markdown report, ready for sockbench diff",
+         "sockbench run --server selectors -c 50 --repeat 3 --export md=run.md"),
+        ("the options of a checked-in scenario file, one of them overridden",
+         "sockbench run --config bench.toml --clients 200"),
     ),
     "compare": (
         ("three models over two transports and two client counts",
