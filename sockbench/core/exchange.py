@@ -26,6 +26,10 @@ Rules, the same for every client kind:
   no request outstanding, are a ``mismatch`` counted where they happen. A datagram
   stands alone: one that answers no request (a number never sent, too short) is
   ``unsolicited``, counted apart in the datagram counts, not a request's error.
+- **A close the reply announced is no error.** A reply whose protocol says the peer
+  closes after it (``reply_kind`` with ``CLOSES``: HTTP's ``Connection: close``)
+  completes, and the connection is replaced at once; only requests already in flight
+  behind it end ``closed``.
 - **A reply fails only the request it answers.** A well-framed error reply of known
   length (``-OOM``, ``SERVER_ERROR``) is that request's ``protocol_error``, and the
   stream stays in step. A malformed reply is its request's ``mismatch`` and leaves the
@@ -46,7 +50,7 @@ from typing import Protocol
 
 from sockbench.core import datagrams as dg
 from sockbench.core.expect import Exact, ReplyBuffer, ReplyMatcher, Size
-from sockbench.core.protocols.contract import ERROR_REPLY, ProtocolFault
+from sockbench.core.protocols.contract import CLOSES, ERROR_REPLY, ProtocolFault
 
 NEVER = 2**63 - 1
 
@@ -62,6 +66,9 @@ MISMATCHED = "mismatch"
 PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
 # In flight on a connection replaced because another request's reply put it out of step.
 ABORTED = "aborted"
+# In flight behind a reply that announced the peer's close (as engine/io/error_kinds
+# names a close the socket reported).
+PEER_CLOSED = "closed"
 
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
 KIND_BITS = 16
@@ -398,6 +405,8 @@ class StreamExchange:
                 decided = -1 if self.reply_kind is None else self.reply_kind(rb.data, start)
                 start += ERROR_REPLY - got
                 self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
+                if decided >= CLOSES:
+                    return self._closing(now_ns)
                 continue
             if got < 0 or (start + got < end and self._count == 1):
                 # Wrong bytes, an error reply of unknown length, or more bytes than the
@@ -408,7 +417,10 @@ class StreamExchange:
             if self.reply_kind is None:
                 self._answered(got, now_ns)
             else:
-                self._answered(got, now_ns, self.reply_kind(rb.data, start))
+                decided = self.reply_kind(rb.data, start)
+                self._answered(got, now_ns, decided)
+                if decided >= CLOSES:
+                    return self._closing(now_ns)
             start += got
         if start > end:  # once per read: a reply longer than the bytes it was given
             raise ProtocolFault(
@@ -478,7 +490,7 @@ class StreamExchange:
             size = kind >> KIND_BITS
             kind &= KIND_MASK
         if decided >= 0:
-            kind = decided
+            kind = decided & KIND_MASK
         if self._warm:
             self._warm_answered(sent, now_ns)
             return
@@ -511,7 +523,7 @@ class StreamExchange:
         if kinds is not None:
             request_kind = kinds.popleft() & KIND_MASK
         if decided >= 0:
-            request_kind = decided
+            request_kind = decided & KIND_MASK
         self._count -= 1
         if self._count:
             self._shift()
@@ -522,6 +534,16 @@ class StreamExchange:
         self.sink.failed(kind, 1, now_ns)
         if self.kind_sink is not None:
             self.kind_sink.kind_failed(request_kind, kind)
+
+    def _closing(self, now_ns: int) -> int:
+        """The reply just taken said the peer closes the connection after it (``CLOSES``:
+        HTTP's ``Connection: close``): no error, but the requests in flight behind it get
+        no reply on it, so each ends as the peer's close hit it; the connection is
+        replaced (at once: it served)."""
+        while self._count:
+            self._end_oldest(PEER_CLOSED, now_ns)
+        self._forget()
+        return RECONNECT
 
     def _abort(self, now_ns: int) -> None:
         """The connection is out of step and will be replaced: each request still in

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sockbench.core.exchange import OK as OK_
-from sockbench.core.exchange import RequestWindow, StreamExchange
+from sockbench.core.exchange import RECONNECT, RequestWindow, StreamExchange
 from sockbench.core.protocols import MALFORMED, NEED_MORE, ProtocolOptions, build_protocol
-from sockbench.core.protocols.contract import error_reply
+from sockbench.core.protocols.contract import CLOSES, error_reply
 from sockbench.core.protocols.http import (
     KINDS,
     HttpOptions,
@@ -105,8 +106,26 @@ def test_the_status_class_is_the_kind() -> None:
         (REDIRECT, "3xx"),
         (CONTINUE_THEN_OK, "2xx"),
     ]:
-        assert KINDS[status_kind(bytearray(b"xx" + reply), 2)] == kind
+        assert KINDS[status_kind(bytearray(b"xx" + reply), 2) & ~CLOSES] == kind
     assert KINDS[status_kind(bytearray(b"HTTP/1.1 502 Bad\r\n\r\n"), 0)] == "5xx"
+
+
+@pytest.mark.parametrize(
+    ("head", "closes"),
+    [
+        (b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n", False),
+        (b"HTTP/1.1 200 OK\r\nServer: x\r\n", False),  # 1.1 keeps the connection
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n", True),
+        (b"HTTP/1.1 200 OK\r\nconnection: Upgrade, Close\r\n", True),
+        (b"HTTP/1.0 200 OK\r\n", True),  # 1.0 closes unless it keeps alive
+        (b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n", False),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 X\r\nConnection: close\r\n", True),
+    ],
+)
+def test_a_reply_says_when_the_server_closes_after_it(head: bytes, closes: bool) -> None:
+    reply = bytearray(head + b"Content-Length: 0\r\n\r\n")
+    assert http_reply_length(reply, 0, len(reply)) == len(reply)
+    assert bool(status_kind(reply, 0) & CLOSES) == closes
 
 
 _PIECES = st.sampled_from(
@@ -130,7 +149,7 @@ def test_any_bytes_are_framed_consistently_however_cut(data: bytes) -> None:
         assert size <= end - 2
         if size:
             assert http_reply_length(bytearray(data[:size]), 0, size) == got
-            assert 0 <= status_kind(buf, 2) <= 3
+            assert 0 <= status_kind(buf, 2) & ~CLOSES <= 3
 
 
 def test_requests_carry_the_host_headers_and_body() -> None:
@@ -196,32 +215,47 @@ class _KindSink:
         self.failed_by[KINDS[kind], error] += 1
 
 
-def test_the_exchange_counts_each_reply_under_its_status_class_on_every_cut() -> None:
-    """Pipelined: a 200, a 404, a 503 and a 301; the 503 is its request's protocol_error
-    under 5xx, the others complete under their class, and the connection stays; a
-    request that got no response is ``unanswered``."""
+S = 1_000_000_000
+
+
+def _fed_on_every_cut(
+    stream: bytes, requests: int
+) -> Iterator[tuple[StreamExchange, _KindSink, list[int]]]:
+    """For each cut of ``stream``: a pipelined exchange of ``--protocol http`` with
+    ``requests`` in flight, fed the two pieces (until it says RECONNECT, when a driver
+    closes the connection), its sink, and what each feed returned."""
     protocol = build_protocol("http", ProtocolOptions())
-    error = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
-    stream = OK + NOT_FOUND + error + REDIRECT
-    s = 1_000_000_000
+    assert protocol.one_kind is not None
     for cut in range(len(stream) + 1):
-        window = RequestWindow(s, measure_start_ns=0, measure_end_ns=10 * s)
+        window = RequestWindow(S, measure_start_ns=0, measure_end_ns=10 * S)
         sink = _KindSink()
-        assert protocol.one_kind is not None
         ex = StreamExchange(
             window, sink, ProtocolMatcher(protocol.check_reply), protocol.one_kind[1],
             pipelined=True, kind_sink=sink, kind=protocol.one_kind[0],
             reply_kind=protocol.reply_kind,
         )  # fmt: skip
-        for i in range(5):
-            assert ex.issue(s + i, s + i)
-        for piece, at in ((stream[:cut], s + 10), (stream[cut:], s + 20)):
+        for i in range(requests):
+            assert ex.issue(S + i, S + i)
+        codes: list[int] = []
+        for piece, at in ((stream[:cut], S + 10), (stream[cut:], S + 20)):
             space = ex.space()
             space[: len(piece)] = piece
-            assert ex.received(len(piece), at) == OK_
+            codes.append(ex.received(len(piece), at))
+            if codes[-1] == RECONNECT:
+                break
+        yield ex, sink, codes
+
+
+def test_the_exchange_counts_each_reply_under_its_status_class_on_every_cut() -> None:
+    """Pipelined: a 200, a 404, a 503 and a 301; the 503 is its request's protocol_error
+    under 5xx, the others complete under their class, and the connection stays; a
+    request that got no response is ``unanswered``."""
+    error = b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"
+    for ex, sink, codes in _fed_on_every_cut(OK + NOT_FOUND + error + REDIRECT, 5):
+        assert codes == [OK_, OK_]
         assert sink.completed_by == {"2xx": 1, "4xx": 1, "3xx": 1}
         assert sink.failures == {"protocol_error": 1} and ex.in_flight == 1
-        ex.fail("closed", s + 30)
+        ex.fail("closed", S + 30)
         assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}
 
 
@@ -262,3 +296,15 @@ def test_http_options_reach_the_request(tmp_path: Path) -> None:
     assert protocol.request(0, 0).endswith(
         b'Host: 127.0.0.1:9\r\nX-A: 1\r\nContent-Length: 8\r\n\r\n{"a": 1}'
     )
+
+
+def test_a_close_the_reply_announces_replaces_the_connection_without_an_error() -> None:
+    """Pipelined: a 200, then a 503 that says ``Connection: close``: on every cut the 200
+    completes, the 503 is its protocol_error, and the exchange says RECONNECT after it
+    with nothing counted against the connection; the request behind it got no reply on
+    it and ends ``closed``."""
+    close = b"HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    for ex, sink, codes in _fed_on_every_cut(OK + close, 3):
+        assert codes[-1] == RECONNECT and codes.count(RECONNECT) == 1
+        assert sink.completed_by == {"2xx": 1} and not ex.in_flight
+        assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}

@@ -45,6 +45,7 @@ http {{
         listen 127.0.0.1:{port};
         root {dir}/www;
         location = /boom {{ return 503; }}
+        location = /close {{ keepalive_timeout 0; return 200 "bye"; }}
     }}
 }}
 """
@@ -116,3 +117,17 @@ def test_pipelined_requests_are_answered_in_order_as_nginx_logs_them(nginx: Ngin
     assert by_kind["2xx"]["requests"] == statuses["200"] > 100
     assert by_kind["4xx"]["requests"] == statuses["404"] > 100
     assert result["totals"]["errors"] == {} and result["config"]["pipeline"] == 4
+
+
+@BOTH_DRIVERS
+def test_a_close_the_reply_announces_is_a_reconnect_not_an_error(nginx: Nginx, batch: bool) -> None:
+    """/close answers with ``Connection: close`` and closes: with the paths in turn, each
+    connection serves /index.html then /close, and sockbench reconnects after it with no
+    error (before, the request sent behind it on the closing connection failed)."""
+    result = _http_run(nginx, http_path=["/index.html", "/close"], batch=batch)
+    totals = result["totals"]
+    served = nginx.served()
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
+    connections = Counter(conn for _, conn, _ in served)
+    assert len(connections) >= len(served) // 2 > 100  # at most two requests on each

@@ -32,7 +32,9 @@ Optional members, looked up once when a run starts:
   SELECT); its reply is checked with ``check_reply`` but not measured.
 - ``reply_kind(buf, start) -> int``: the kind (an index into ``kinds``) a reply decides,
   given a reply ``check_reply`` framed at ``start`` (an error reply too): HTTP's status
-  class. Without it a request keeps the kind ``kind_index`` gave it.
+  class. Without it a request keeps the kind ``kind_index`` gave it. ``| CLOSES`` says
+  the peer closes the connection after this reply (HTTP's ``Connection: close``): the
+  connection is replaced at once, without an error.
 
 :class:`ProtocolAdapter` is a protocol as the engine uses it, with every optional member
 filled in: the engine asks no ``hasattr`` questions on its hot path.
@@ -49,6 +51,7 @@ from sockbench.errors import ConfigError
 NEED_MORE = 0
 MALFORMED = -1
 ERROR_REPLY = -2
+CLOSES = 1 << 16  # reply_kind's flag: the peer closes the connection after this reply
 MAX_KINDS = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
+from sockbench.core.protocols.contract import CLOSES, MALFORMED, NEED_MORE, error_reply
 from sockbench.errors import ConfigError
 
 MAX_HEAD = 64 * 1024  # nginx's large_client_header_buffers are 4 x 8k: this is generous
@@ -255,12 +255,32 @@ def _chunked(head: bytearray) -> bool:
 
 def status_kind(buf: bytearray, start: int) -> int:
     """The kind (an index into :data:`KINDS`) of the framed reply at ``start``: the class
-    of its final status, past any 1xx."""
+    of its final status, past any 1xx; with ``CLOSES`` when the server closes the
+    connection after it (``Connection: close``, or HTTP/1.0 without ``keep-alive``)."""
     code = buf[start + 9]
+    head_end = buf.find(_CRLF2, start)
     while code == 49:  # b"1": an interim response
-        start = buf.find(_CRLF2, start) + 4
+        start = head_end + 4
         code = buf[start + 9]
-    return code - 50  # b"2" -> 0 ... b"5" -> 3
+        head_end = buf.find(_CRLF2, start)
+    kind = code - 50  # b"2" -> 0 ... b"5" -> 3
+    if buf.find(b"\r\nConnection: keep-alive\r\n", start, head_end + 2) >= 0:
+        return kind  # nginx's: no copy
+    tokens = _connection_tokens(buf[start : head_end + 2].lower())
+    if b"close" in tokens or (buf[start + 7] == 48 and b"keep-alive" not in tokens):
+        return kind | CLOSES  # buf[start + 7] == b"0": HTTP/1.0, which closes by default
+    return kind
+
+
+def _connection_tokens(head: bytearray) -> list[bytes]:
+    """The ``Connection`` header's tokens in a lower-cased head."""
+    tokens: list[bytes] = []
+    at = head.find(b"\r\nconnection:")
+    while at >= 0:
+        stop = head.find(b"\r\n", at + 2)
+        tokens.extend(bytes(t.strip(b" \t")) for t in head[at + 13 : stop].split(b","))
+        at = head.find(b"\r\nconnection:", stop)
+    return tokens
 
 
 class Http:
