@@ -65,6 +65,7 @@ def patched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     import sockbench.compare
     import sockbench.compare.at_rates
     import sockbench.engine.orchestration.runner
+    import sockbench.report.metrics_export
     import sockbench.servers.host
 
     mp = pytest.MonkeyPatch()
@@ -75,6 +76,8 @@ def patched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         (sockbench.capacity.execute, "run_sweep"),
         (sockbench.capacity.execute, "run_search"),
         (sockbench.servers.host, "serve_forever"),
+        # --metrics-port's endpoint opens just before the load: as good as reaching it.
+        (sockbench.report.metrics_export, "open_exporter"),
     ]:
         mp.setattr(module, name, _load)
     for cli in (
