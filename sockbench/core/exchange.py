@@ -29,7 +29,8 @@ Rules, the same for every client kind:
 - **A close the reply announced is no error.** A reply whose protocol says the peer
   closes after it (``reply_kind`` with ``CLOSES``: HTTP's ``Connection: close``)
   completes, and the connection is replaced at once; only requests already in flight
-  behind it end ``closed``.
+  behind it end ``closed``. A reply framed by the close (``reply_at_close``: an HTTP
+  body without a length) completes when the close comes.
 - **A reply fails only the request it answers.** A well-framed error reply of known
   length (``-OOM``, ``SERVER_ERROR``) is that request's ``protocol_error``, and the
   stream stays in step. A malformed reply is its request's ``mismatch`` and leaves the
@@ -237,6 +238,7 @@ class StreamExchange:
         "matcher",
         "nbytes",
         "replies",
+        "reply_at_close",
         "reply_kind",
         "sink",
         "timeout_ns",
@@ -255,6 +257,7 @@ class StreamExchange:
         kind_sink: KindSink | None = None,
         kind: int | None = None,
         reply_kind: Callable[[bytearray, int], int] | None = None,
+        reply_at_close: Callable[[bytearray, int, int], int] | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -279,6 +282,9 @@ class StreamExchange:
         # A protocol whose reply decides the kind (HTTP's status class): called with the
         # framed reply, its kind replaces the request's (only with a kind_sink).
         self.reply_kind = reply_kind if kind_sink is not None else None
+        # A protocol whose reply may run to the peer's close (an HTTP body without a
+        # length): what that reply is once the close came (see fail()).
+        self.reply_at_close = reply_at_close
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -572,10 +578,34 @@ class StreamExchange:
             return RECONNECT
         return OK
 
+    def _reply_at_close(self, now_ns: int) -> bool:
+        """Whether the bytes read since the last reply make a reply now that the stream
+        ended (``reply_at_close``); if so, the oldest request ends by it."""
+        rb = self.replies
+        assert self.reply_at_close is not None
+        got = self.reply_at_close(rb.data, rb.start, rb.end)
+        if got == 0:
+            return False
+        decided = -1 if self.reply_kind is None else self.reply_kind(rb.data, rb.start) & KIND_MASK
+        if got < ERROR_REPLY:
+            self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
+        else:
+            self._answered(got, now_ns, decided)
+        rb.clear()
+        return True
+
     def fail(self, kind: str, now_ns: int) -> None:
         """The connection failed (``kind``: reset, closed, a send's error): every request
         in flight on it ends so, since it hit them all. With none in flight, ``kind`` is
-        an error of the connection's (bytes with no request outstanding)."""
+        an error of the connection's (bytes with no request outstanding).
+
+        The peer's close (``closed``) first ends a reply framed by it (``reply_at_close``:
+        an HTTP body without a length): that request completes, and when it was the only
+        one in flight the close is no error."""
+        closing = kind == PEER_CLOSED and self.reply_at_close is not None and self._count
+        if closing and self._reply_at_close(now_ns) and not self._count:
+            self._forget()
+            return
         measured = self._count - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)

@@ -21,6 +21,7 @@ from sockbench.core.protocols.http import (
     HttpOptions,
     build_request,
     http_options,
+    http_reply_at_close,
     http_reply_length,
     status_kind,
 )
@@ -232,7 +233,7 @@ def _fed_on_every_cut(
         ex = StreamExchange(
             window, sink, ProtocolMatcher(protocol.check_reply), protocol.one_kind[1],
             pipelined=True, kind_sink=sink, kind=protocol.one_kind[0],
-            reply_kind=protocol.reply_kind,
+            reply_kind=protocol.reply_kind, reply_at_close=protocol.reply_at_close,
         )  # fmt: skip
         for i in range(requests):
             assert ex.issue(S + i, S + i)
@@ -308,3 +309,35 @@ def test_a_close_the_reply_announces_replaces_the_connection_without_an_error() 
         assert codes[-1] == RECONNECT and codes.count(RECONNECT) == 1
         assert sink.completed_by == {"2xx": 1} and not ex.in_flight
         assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}
+
+
+BY_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsome body"
+
+
+@pytest.mark.parametrize(
+    ("stream", "at_close"),
+    [
+        (BY_CLOSE, len(BY_CLOSE)),
+        (b"HTTP/1.0 503 X\r\n\r\nbusy", error_reply(22)),
+        (b"HTTP/1.1 100 C\r\n\r\nHTTP/1.0 200 OK\r\n\r\n", 37),  # an empty body
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\n", 0),  # the head never ended
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", 0),  # cut short
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 0),
+        (b"", 0),
+    ],
+)
+def test_what_the_bytes_make_once_the_server_closed(stream: bytes, at_close: int) -> None:
+    buf = bytearray(b"??" + stream)
+    assert http_reply_at_close(buf, 2, len(buf)) == at_close
+
+
+def test_a_reply_framed_by_the_close_completes_when_it_comes_on_every_cut() -> None:
+    """The close ends the body: the request completes and the close is no error (the
+    sink raises on a connection error); a close before the head ended fails it."""
+    for ex, sink, codes in _fed_on_every_cut(BY_CLOSE, 1):
+        assert codes == [OK_, OK_]
+        ex.fail("closed", S + 30)
+        assert sink.completed_by == {"2xx": 1} and not sink.failures and not ex.in_flight
+    for ex, sink, _ in _fed_on_every_cut(BY_CLOSE[:30], 1):
+        ex.fail("closed", S + 30)
+        assert sink.failed_by == {("unanswered", "closed"): 1} and not sink.completed_by

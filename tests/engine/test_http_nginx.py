@@ -46,6 +46,8 @@ http {{
         root {dir}/www;
         location = /boom {{ return 503; }}
         location = /close {{ keepalive_timeout 0; return 200 "bye"; }}
+        # gzip drops the length, and with chunking off nginx frames the body by closing.
+        location /gz/ {{ gzip on; gzip_min_length 1; chunked_transfer_encoding off; }}
     }}
 }}
 """
@@ -69,6 +71,8 @@ def nginx(tmp_path: Path) -> Iterator[Nginx]:
         pytest.skip("nginx is not installed (make system-deps installs it)")
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "index.html").write_text("hello\n")
+    (tmp_path / "www" / "gz").mkdir()
+    (tmp_path / "www" / "gz" / "index.html").write_text("hello, compressed\n" * 4)
     port = _free_port()
     config = tmp_path / "nginx.conf"
     config.write_text(CONFIG.format(dir=tmp_path, port=port))
@@ -131,3 +135,14 @@ def test_a_close_the_reply_announces_is_a_reconnect_not_an_error(nginx: Nginx, b
     assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
     connections = Counter(conn for _, conn, _ in served)
     assert len(connections) >= len(served) // 2 > 100  # at most two requests on each
+
+
+def test_a_body_framed_by_the_close_completes_when_the_close_comes(nginx: Nginx) -> None:
+    """gzip without chunking: nginx sends no length and closes to end the body; each
+    reply completes at the close, none is an error, and the counts are nginx's."""
+    result = _http_run(nginx, http_path=["/gz/index.html"], header=["Accept-Encoding: gzip"])
+    totals = result["totals"]
+    served = nginx.served()
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
+    assert len({conn for _, conn, _ in served}) == len(served) > 100  # one request each

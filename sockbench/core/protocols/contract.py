@@ -35,6 +35,9 @@ Optional members, looked up once when a run starts:
   class. Without it a request keeps the kind ``kind_index`` gave it. ``| CLOSES`` says
   the peer closes the connection after this reply (HTTP's ``Connection: close``): the
   connection is replaced at once, without an error.
+- ``reply_at_close(buf, start, end) -> int``: when the peer closed the connection, the
+  length of the reply ``buf[start:end]`` makes now that the stream ended (an HTTP body
+  framed by the close), ``error_reply(n)`` for an error reply, or 0 for none.
 
 :class:`ProtocolAdapter` is a protocol as the engine uses it, with every optional member
 filled in: the engine asks no ``hasattr`` questions on its hot path.
@@ -94,6 +97,8 @@ class ProtocolAdapter:
     setup: Callable[[int], bytes | None] | None = None
     # The kind a framed reply decides (HTTP's status class); None: the request's own.
     reply_kind: Callable[[bytearray, int], int] | None = None
+    # The reply the bytes make once the peer closed (an HTTP body framed by the close).
+    reply_at_close: Callable[[bytearray, int, int], int] | None = None
     fixed: bytes | None = None
     reply_size: int = 0
     expected: bytes | None = None
@@ -177,6 +182,9 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
     reply_kind = getattr(obj, "reply_kind", None)
     if reply_kind is not None and (not callable(reply_kind) or not kinds):
         raise ConfigError(f"protocol {what}: reply_kind must be a method, with kinds declared")
+    reply_at_close = getattr(obj, "reply_at_close", None)
+    if reply_at_close is not None and not callable(reply_at_close):
+        raise ConfigError(f"protocol {what}: reply_at_close must be a method")
     fixed = _bytes_or_none(obj, "fixed", what)
     expected = _bytes_or_none(obj, "expected", what)
     reply_size = getattr(obj, "reply_size", 0) or 0
@@ -200,6 +208,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         one_kind=_one_kind_of(obj, what, kinds),
         setup=setup,
         reply_kind=reply_kind,
+        reply_at_close=reply_at_close,
         fixed=fixed,
         reply_size=reply_size,
         expected=expected,

@@ -21,7 +21,7 @@ bytes with ``Content-Length``) at three ``find`` calls, one ``lower`` and an ``i
 
 A response whose body runs to the connection's close (no ``Content-Length``, not
 chunked) cannot be framed by its bytes: it stays ``NEED_MORE``, and the close ends it
-as the connection's error (docs/protocols.md says what is left).
+(:func:`http_reply_at_close`, which the exchange asks when the peer closed).
 
 Kinds are the status classes: :data:`KINDS` (``2xx`` ... ``5xx``), and ``unanswered``
 for a request that got no response (a timeout, a reset); :func:`status_kind` is the
@@ -242,6 +242,25 @@ def http_reply_length(buf: bytearray, start: int, end: int, head_request: bool =
     return error_reply(stop - start) if status >= 500 else stop - start
 
 
+def http_reply_at_close(buf: bytearray, start: int, end: int) -> int:
+    """What ``buf[start:end]`` is once the server closed the connection: a response
+    framed by the close (its head in, no ``Content-Length``, not chunked) ends here, its
+    length (``error_reply`` for a 5xx); anything else, 0 (not a reply)."""
+    if end <= start or http_reply_length(buf, start, end) != NEED_MORE:
+        return 0
+    pos = start
+    head_end = buf.find(_CRLF2, pos, end)
+    while head_end >= 0 and buf[pos + 9] == 49:  # past any 1xx
+        pos = head_end + 4
+        head_end = buf.find(_CRLF2, pos, end)
+    if head_end < 0:
+        return 0
+    head = buf[pos : head_end + 2].lower()
+    if head.find(b"\r\ntransfer-encoding:") >= 0 or _content_length(head) >= 0:
+        return 0  # framed by its bytes, and they did not all come
+    return error_reply(end - start) if buf[pos + 9] == 53 else end - start  # b"5"
+
+
 def _chunked(head: bytearray) -> bool:
     """Whether the (lower-cased) head's transfer codings end in ``chunked``."""
     codings: list[bytearray] = []
@@ -295,6 +314,7 @@ class Http:
         head = options.method == "HEAD"
         self.one_kind = (UNANSWERED, len(self.requests[0])) if count == 1 else None
         self.reply_kind = status_kind
+        self.reply_at_close = http_reply_at_close
         if head:
             self.check_reply = _head_reply_length
         else:
