@@ -10,8 +10,10 @@ tell):
 
 - **percentiles**: a 95 % interval for each recorded percentile
   (:mod:`sockbench.core.percentile_ci`);
-- **stationarity**: Mann-Kendall on the per-interval throughput and p99
-  (:mod:`sockbench.core.series_tests`): a server still warming up, or degrading;
+- **stationarity**: Mann-Kendall on the per-interval throughput, p50 and p99
+  (:mod:`sockbench.core.series_tests`): a server still warming up, or degrading (the
+  median moves with a server's service time while a busy machine's spikes still own
+  its p99);
 - **independence**: the lag-1 autocorrelation of those series; correlated intervals
   widen the percentile intervals (batch means), and a note says so;
 - **arrivals** (open loop): the generator sent what was due (whether it fell behind or
@@ -105,9 +107,10 @@ class Reason:
 @dataclass(frozen=True)
 class Series:
     """The per-interval series the tests read: rows shorter than :data:`SHORT_ROW` of an
-    interval left out, p99 only from rows that recorded a latency."""
+    interval left out, p50 and p99 only from rows that recorded a latency."""
 
     rps: tuple[float, ...]
+    p50: tuple[float, ...]
     p99: tuple[float, ...]
     counts: tuple[int, ...]
     seconds: tuple[float, ...]
@@ -124,6 +127,7 @@ def series_of(rows: Sequence[Mapping[str, Any]], interval_s: float) -> Series:
         previous = t
     return Series(
         rps=tuple(float(r.get("rps") or 0.0) for r, _ in kept),
+        p50=tuple(float(r["p50"]) for r, _ in kept if r.get("p50")),
         p99=tuple(float(r["p99"]) for r, _ in kept if r.get("p99")),
         counts=tuple(int(r.get("requests") or 0) for r, _ in kept),
         seconds=tuple(s for _, s in kept),
@@ -133,11 +137,12 @@ def series_of(rows: Sequence[Mapping[str, Any]], interval_s: float) -> Series:
 
 @dataclass(frozen=True)
 class Stationarity:
-    """Trend tests of throughput and p99; None where a series is too short."""
+    """Trend tests of throughput, p50 and p99; None where a series is too short."""
 
     intervals: int
     rps: Trend | None
     p99: Trend | None
+    p50: Trend | None = None
 
     @property
     def testable(self) -> bool:
@@ -145,7 +150,7 @@ class Stationarity:
 
     def reasons(self) -> list[Reason]:
         out = []
-        for name, trend in (("throughput", self.rps), ("p99", self.p99)):
+        for name, trend in (("throughput", self.rps), ("p50", self.p50), ("p99", self.p99)):
             if trend is not None and trend.flagged:
                 way = "rose" if trend.change > 0 else "fell"
                 out.append(
@@ -166,6 +171,7 @@ class Stationarity:
             "intervals": self.intervals,
             "min_intervals": MIN_INTERVALS,
             "rps": _trend_json(self.rps),
+            "p50": _trend_json(self.p50),
             "p99": _trend_json(self.p99),
         }
 
@@ -330,7 +336,12 @@ def assess(doc: Mapping[str, Any]) -> Validity:
     """The validity of a built result (its intervals, histograms, totals and status)."""
     config = doc.get("config") or {}
     series = series_of(doc.get("intervals") or (), float(config.get("interval_s") or 1.0))
-    stationarity = Stationarity(len(series.rps), mann_kendall(series.rps), mann_kendall(series.p99))
+    stationarity = Stationarity(
+        len(series.rps),
+        mann_kendall(series.rps),
+        mann_kendall(series.p99),
+        mann_kendall(series.p50),
+    )
     rhos = (lag1_autocorrelation(series.rps), lag1_autocorrelation(series.p99))
     arrived = arrivals(doc, series)
     latency = doc.get("latency_us") or {}
