@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 PREFIX = "sockbench"
 US_PER_S = 1_000_000
 DEFAULT_HOST = "127.0.0.1"
+#: The longest a run's end waits for a scraper to read its last values.
+MAX_FINAL_WAIT_S = 3.0
+FINAL_SLACK_S = 0.25
 #: The registry's metrics an interval row keeps, exported as the last interval's gauges.
 RATE, P50, P99, MAX = (metric(n) for n in ("rps", "p50", "p99", "max"))
 REQUESTS, ERRORS = metric("requests"), metric("errors")
@@ -204,6 +207,17 @@ def _value(m: Metric, row: Mapping[str, Any]) -> float:
 def _quantile(percentile: float) -> str:
     """``99.9`` -> ``"0.999"``: a percentile as OpenMetrics' quantile label writes it."""
     return f"{percentile / 100:.10g}"
+
+
+def final_wait_s(scraped_at: Sequence[float], now: float) -> float:
+    """How long the endpoint stays up after the run for its last values to be scraped:
+    until the next scrape of a scraper that came regularly is due (its interval: the last
+    two scrapes' gap), with another interval and :data:`FINAL_SLACK_S` to spare, for a
+    late one; 0 where nothing scraped twice; at most :data:`MAX_FINAL_WAIT_S`."""
+    if len(scraped_at) < 2:
+        return 0.0
+    due = scraped_at[-1] + 2 * (scraped_at[-1] - scraped_at[-2]) + FINAL_SLACK_S
+    return max(0.0, min(MAX_FINAL_WAIT_S, due - now))
 
 
 def parse_address(value: object, flag: str = "--metrics-port") -> tuple[str, int]:

@@ -7,24 +7,33 @@ HTTP server on its own thread. A tick replaces the states (a tuple, swapped whol
 scrape on that thread reads one consistent snapshot without a lock.
 
 It binds 127.0.0.1 unless told otherwise (``HOST:PORT``, with ``--allow-remote``) and stops
-with the run: use it as a context manager around the run.
+with the run: use it as a context manager around the run. A scraper that came regularly
+gets one more scrape, for the run's last values, if it has not had them yet (at most
+:data:`~sockbench.core.live_metrics.MAX_FINAL_WAIT_S`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sockbench.core.live_metrics import RunState, check_remote, families, fold, run_labels
+from sockbench.core.live_metrics import (
+    RunState,
+    check_remote,
+    families,
+    final_wait_s,
+    fold,
+    run_labels,
+)
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.errors import ConfigError
 
 if TYPE_CHECKING:
-    import threading
     from wsgiref.simple_server import WSGIServer
 
     from prometheus_client.metrics_core import Metric as PromMetric
@@ -42,6 +51,10 @@ class MetricsExporter:
         self.percentiles = tuple(percentiles)
         self._states: tuple[RunState, ...] = ()
         self._server: tuple[WSGIServer, threading.Thread] | None = None
+        # What scrapes read, and when (the server's thread writes, under the condition).
+        self._scraped = threading.Condition()
+        self._scraped_at: list[float] = []
+        self._served: tuple[RunState, ...] | None = None
 
     @property
     def url(self) -> str:
@@ -52,7 +65,7 @@ class MetricsExporter:
         from prometheus_client import CollectorRegistry, start_http_server
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Collector(lambda: self._states))
+        registry.register(_Collector(self._serve))
         try:
             server, thread = start_http_server(self.requested_port, self.host, registry)
         except OSError as exc:  # taken, or an address this host does not have
@@ -71,10 +84,27 @@ class MetricsExporter:
     ) -> None:
         running, self._server = self._server, None
         if running is not None:
+            self._last_scrape()
             server, thread = running
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
+
+    def _serve(self) -> tuple[RunState, ...]:
+        """The states a scrape reads now (on the server's thread)."""
+        states = self._states
+        with self._scraped:
+            self._scraped_at = [*self._scraped_at[-1:], time.monotonic()]
+            self._served = states
+            self._scraped.notify_all()
+        return states
+
+    def _last_scrape(self) -> None:
+        """Before stopping: give a scraper that comes regularly the time to read the last
+        values, if it has not (:func:`~sockbench.core.live_metrics.final_wait_s`)."""
+        with self._scraped:
+            wait = final_wait_s(self._scraped_at, time.monotonic())
+            self._scraped.wait_for(lambda: self._served is self._states, timeout=wait)
 
     def start_run(self, spec: RunSpec, run_id: str) -> None:
         """A run (a compare's cell) begins: its series start at 0; earlier runs' stay. A

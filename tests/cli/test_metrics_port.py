@@ -90,6 +90,12 @@ def one(series: Series, name: str, **labels: str) -> float:
     return found[0]
 
 
+def counted(series: Series, name: str) -> bool:
+    """Whether a scrape shows ``name`` above 0 (a scrape before the run starts shows no
+    run at all)."""
+    return any(v > 0 for (n, _), v in series.items() if n == name)
+
+
 def scrapes_until_gone(run: Sockbench, url: str) -> list[Series]:
     """Every scrape of ``url`` while the run serves it, back to back, until it stops."""
     seen: list[Series] = []
@@ -133,7 +139,7 @@ def test_a_run_serves_its_intervals_as_the_result_has_them_and_stops_with_it(
     assert run.proc.returncode == 0, run.lines
     assert scrape(url) is None  # it stopped with the run
     doc = json.loads(result.read_text())
-    measured = [s for s in seen if one(s, "sockbench_intervals_total") > 0]
+    measured = [s for s in seen if counted(s, "sockbench_intervals_total")]
     assert measured, f"no scrape saw an interval in {len(seen)} scrapes"
     labels = {"model": "asyncio", "protocol": "echo", "transport": "tcp"}
     for series in measured:
@@ -141,6 +147,8 @@ def test_a_run_serves_its_intervals_as_the_result_has_them_and_stops_with_it(
     assert one(measured[-1], "sockbench_connections") == doc["totals"]["connections"] == 2
     for side in ("server", "generator"):  # sampled every 0.5 s, as the result's mean is
         assert one(measured[-1], f"sockbench_{side}_cpu_percent") >= 0
+    # The run's end waited for the next scrape: the last one saw every interval.
+    assert one(seen[-1], "sockbench_intervals_total") == len(doc["intervals"])
     counts = [one(s, "sockbench_requests_total") for s in measured]
     assert counts == sorted(counts)  # a counter never goes down
 
@@ -198,7 +206,7 @@ def test_errors_are_split_by_kind_as_the_result_counts_them(
     doc = json.loads(result.read_text())
     assert doc["totals"]["errors"].get("lost"), doc["totals"]["errors"]
     labels = {"model": "external", "transport": "udp"}
-    measured = [s for s in seen if one(s, "sockbench_errors_total", **labels) > 0]
+    measured = [s for s in seen if counted(s, "sockbench_errors_total")]
     assert measured, f"no scrape saw an error in {len(seen)} scrapes"
     for series in measured:
         assert_agrees(series, doc, **labels)

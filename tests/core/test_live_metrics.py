@@ -15,6 +15,7 @@ from sockbench.core.live_metrics import (
     RunState,
     check_remote,
     families,
+    final_wait_s,
     fold,
     parse_address,
 )
@@ -163,3 +164,19 @@ def test_only_loopback_without_allow_remote() -> None:
     check_remote(("0.0.0.0", 1), allow_remote=True)
     with pytest.raises(ConfigError, match="--allow-remote"):
         check_remote(("0.0.0.0", 1), allow_remote=False)
+
+
+@pytest.mark.parametrize(
+    ("scraped_at", "now", "wait"),
+    [
+        ((), 10.0, 0.0),  # nobody scraped: stop at once
+        ((9.0,), 10.0, 0.0),  # once: no interval to expect the next one by
+        ((8.0, 9.0), 9.2, 2.05),  # every second: until 2.25 s after the last
+        ((8.0, 9.0), 11.5, 0.0),  # it stopped coming
+        ((0.0, 30.0), 31.0, 3.0),  # a slow scraper: 3 s at most
+    ],
+)
+def test_the_end_waits_about_one_scrape_interval_for_the_last_values(
+    scraped_at: tuple[float, ...], now: float, wait: float
+) -> None:
+    assert final_wait_s(scraped_at, now) == pytest.approx(wait)
