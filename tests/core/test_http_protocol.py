@@ -20,6 +20,7 @@ from sockbench.core.protocols.http import (
     KINDS,
     HttpOptions,
     build_request,
+    general_reply_length,
     http_options,
     http_reply_at_close,
     http_reply_length,
@@ -151,6 +152,42 @@ def test_any_bytes_are_framed_consistently_however_cut(data: bytes) -> None:
         if size:
             assert http_reply_length(bytearray(data[:size]), 0, size) == got
             assert 0 <= status_kind(buf, 2) & ~CLOSES <= 3
+
+
+_HEAD_PIECES = st.sampled_from(
+    [b"HTTP/1.1 ", b"HTTP/1.0 ", b"200 OK", b"204 N", b"304 M", b"503 X", b"2000", b"099",
+     b"\r\n", b"Content-Length: ", b"content-length:", b"CONTENT-LENGTH:  ", b"5", b"x",
+     b"Transfer-Encoding: chunked", b"\r\n\r\n", b"hello", b" ", b"100 C"]
+)  # fmt: skip
+
+
+FAST_LOOKALIKES = [
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n",  # no body whatever it says
+    b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok",  # no reason phrase
+    b"HTTP/1.1 200 OK\r\nContent-Length:  2\r\n\r\nok",
+    b"HTTP/1.1 599 X\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 600 X\r\nContent-Length: 1\r\n\r\nx",
+    b"HTTP/1.1 200 OK\r\nX-Content-Length: 3\r\n\r\n",
+]
+
+
+def test_the_fast_path_answers_as_the_general_walk_on_look_alikes() -> None:
+    for stream in FAST_LOOKALIKES:
+        answers = every_cut(http_reply_length, NOT_FOUND + stream)
+        assert answers == every_cut(general_reply_length, NOT_FOUND + stream)
+        assert len(answers) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_HEAD_PIECES, max_size=10).map(b"".join), st.integers(0, 2))
+def test_the_fast_path_answers_as_the_general_walk(data: bytes, at: int) -> None:
+    buf = bytearray(b"?" * at + data + b"HTTP/1.1 200 OK\r\n\r\n")  # past ``end``: unread
+    for end in range(at, at + len(data) + 1):
+        assert http_reply_length(buf, at, end) == general_reply_length(buf, at, end)
 
 
 def test_requests_carry_the_host_headers_and_body() -> None:

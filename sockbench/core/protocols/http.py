@@ -186,9 +186,44 @@ def _chunked_length(buf: bytearray, pos: int, end: int) -> int:
             return MALFORMED
 
 
-def http_reply_length(buf: bytearray, start: int, end: int, head_request: bool = False) -> int:
+def http_reply_length(buf: bytearray, start: int, end: int) -> int:
     """Length of the HTTP/1.x response at ``buf[start:end]`` (with any 1xx before it),
     ``NEED_MORE``, ``MALFORMED`` or, for a 5xx, ``error_reply(length)``.
+
+    The common reply (HTTP/1.1, a status of 200-599 with a body, one ``Content-Length``,
+    not chunked) is taken on one lower-cased copy of its head with a few ``find`` calls;
+    anything else goes to the general walk (:func:`general_reply_length`), which answers
+    the same for every input (tested on every cut and with hypothesis).
+    """
+    head_end = buf.find(_CRLF2, start, end)
+    if head_end > start and buf.startswith(b"HTTP/1.1 ", start, end):
+        head = buf[start : head_end + 2].lower()
+        at = head.find(b"\r\ncontent-length: ")
+        if at > 0:
+            nl = head.find(b"\r\n", at + 18)
+            value = head[at + 18 : nl]
+            code = head[9:12]
+            if (
+                value.isdigit()
+                and code.isdigit()
+                and head[12] == 32
+                and b"200" <= code <= b"599"
+                and code != b"204"
+                and code != b"304"
+                and head.find(b"\r\ntransfer-encoding:") < 0
+                and head.find(b"\r\ncontent-length:", nl) < 0
+                and head_end + 4 - start <= MAX_HEAD
+            ):
+                size = int(value)
+                stop = head_end + 4 + size
+                if stop > end:
+                    return NEED_MORE if size <= MAX_BODY else MALFORMED
+                return stop - start if code[0] != 53 else error_reply(stop - start)  # b"5"
+    return general_reply_length(buf, start, end)
+
+
+def general_reply_length(buf: bytearray, start: int, end: int, head_request: bool = False) -> int:
+    """:func:`http_reply_length` for any response, walked in full.
 
     ``head_request``: it answers a HEAD, so it has no body whatever its headers say.
     """
@@ -334,7 +369,7 @@ class Http:
 
 
 def _head_reply_length(buf: bytearray, start: int, end: int) -> int:
-    return http_reply_length(buf, start, end, True)
+    return general_reply_length(buf, start, end, True)
 
 
 def http_options(

@@ -1,0 +1,77 @@
+"""What --protocol http's response framer costs per call on the common reply, beside the
+redis and memcache parsers on theirs and the fixed --expect matcher (A B A B, timeit).
+
+    .venv/bin/python benchmarks/http_parse_cost.py [--number N] [--rounds R]
+
+Prints ns per call, median of the rounds, for each parser and its ratio to the fixed
+matcher; read the ratios on a busy machine, not the ns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import timeit
+from collections.abc import Callable
+
+from sockbench.core.expect import Exact
+from sockbench.core.protocols import ProtocolOptions, build_protocol
+
+NGINX_200 = (
+    b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Sun, 06 Dec 2026 12:09:44 GMT\r\n"
+    b"Content-Type: text/html\r\nContent-Length: 6\r\nLast-Modified: Sun, 06 Dec 2026 "
+    b'12:09:44 GMT\r\nConnection: keep-alive\r\nETag: "6b155088-6"\r\n'
+    b"Accept-Ranges: bytes\r\n\r\nhello\n"
+)
+
+
+def cases() -> dict[str, tuple[Callable[[bytearray, int, int], int], bytes]]:
+    http = build_protocol("http", ProtocolOptions())
+    redis = build_protocol("redis", ProtocolOptions(value_size=100))
+    memcache = build_protocol("memcache", ProtocolOptions(value_size=100))
+    bulk = b"$100\r\n" + redis.request(0, 0)[-102:-2] + b"\r\n"  # the value its SETs write
+    value = memcache.request(0, 0).split(b"\r\n")[1]
+    hit = b"VALUE key:000000000001 0 100\r\n" + value + b"\r\nEND\r\n"
+    kind = http.reply_kind
+    assert kind is not None
+
+    def http_and_kind(buf: bytearray, start: int, end: int) -> int:
+        got = http.check_reply(buf, start, end)
+        kind(buf, start)
+        return got
+
+    return {
+        "fixed --expect (+PONG)": (Exact(b"+PONG\r\n").check, b"+PONG\r\n"),
+        "redis GET hit (100 B)": (redis.check_reply, bulk),
+        "memcache GET hit (100 B)": (memcache.check_reply, hit),
+        "http nginx 200 (framing)": (http.check_reply, NGINX_200),
+        "http nginx 200 (framing + kind)": (http_and_kind, NGINX_200),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--number", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    found = cases()
+    times: dict[str, list[float]] = {name: [] for name in found}
+    for _ in range(args.rounds):
+        for name, (check, reply) in found.items():
+            buf = bytearray(reply)
+            end = len(buf)
+            assert check(buf, 0, end) == end, name
+            took = timeit.timeit(
+                "check(buf, 0, end)",
+                globals={"check": check, "buf": buf, "end": end},
+                number=args.number,
+            )
+            times[name].append(took / args.number * 1e9)
+    anchor = statistics.median(times["fixed --expect (+PONG)"])
+    for name, ns in times.items():
+        median = statistics.median(ns)
+        print(f"{name:34} {median:8.0f} ns  {median / anchor:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
