@@ -121,6 +121,9 @@ def test_pipelined_requests_are_answered_in_order_as_nginx_logs_them(nginx: Ngin
     assert by_kind["2xx"]["requests"] == statuses["200"] > 100
     assert by_kind["4xx"]["requests"] == statuses["404"] > 100
     assert result["totals"]["errors"] == {} and result["config"]["pipeline"] == 4
+    assert result["config"]["http"] == {
+        "method": "GET", "paths": ["/index.html", "/missing"], "headers": [], "body": None
+    }  # fmt: skip
 
 
 @BOTH_DRIVERS

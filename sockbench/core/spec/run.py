@@ -160,6 +160,14 @@ class RunSpec:
             doc["key_space"] = protocol.key_space
             doc["key_pattern"] = protocol.key_pattern
             doc["value_size"] = protocol.value_size
+        if self.protocol.name == "http":
+            http = protocol.http
+            doc["http"] = {
+                "method": http.method,
+                "paths": list(http.paths),
+                "headers": [f"{name}: {value}" for name, value in http.headers],
+                "body": _text(http.body),
+            }
         doc["checks"] = list(self.output.checks)
         doc["percentiles"] = list(self.output.percentiles)
         if load.bitrate is not None:  # given: `rate` is the datagrams/s derived from it
