@@ -87,6 +87,15 @@ def run_labels(spec: RunSpec, run_id: str) -> RunLabels:
 
 
 @dataclass(frozen=True)
+class NodeState:
+    """One cluster node's part of a run: its workers' rows, merged."""
+
+    requests: int = 0
+    errors: int = 0
+    last: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunState:
     """One run's series so far: counters summed over its rows, its last row's gauges."""
 
@@ -96,6 +105,8 @@ class RunState:
     errors: int = 0
     kind_requests: Mapping[str, int] = field(default_factory=dict)
     error_kinds: tuple[tuple[str, int], ...] = ()  # errors so far by kind (timeout, reset)
+    # --cluster: per node, its requests and errors so far and its last row.
+    nodes: Mapping[str, NodeState] = field(default_factory=dict)
     last: Mapping[str, Any] | None = None  # the last row, as the result keeps it
     quantiles: tuple[tuple[float, float], ...] = ()  # (percentile, µs) of the last row
     connections: int = 0
@@ -125,10 +136,24 @@ def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
         errors=state.errors + int(ERRORS.per_interval(doc) or 0),
         kind_requests=kinds,
         error_kinds=count_kinds((*state.error_kinds, *row.error_kinds)),
+        nodes=_nodes(state.nodes, tick),
         last=doc,
         quantiles=tuple((p, float(_percentile_us(row.histogram, p))) for p in percentiles),
         measuring=True,
     )
+
+
+def _nodes(nodes: Mapping[str, NodeState], tick: Tick) -> dict[str, NodeState]:
+    """Each node's state after the tick's rows of it (a node that sent none is kept)."""
+    found = dict(nodes)
+    for node, row in tick.by_node:
+        doc, was = row.to_json(), found.get(node, NodeState())
+        found[node] = NodeState(
+            requests=was.requests + int(REQUESTS.per_interval(doc) or 0),
+            errors=was.errors + int(ERRORS.per_interval(doc) or 0),
+            last=doc,
+        )
+    return found
 
 
 def _cpu(tick: Tick) -> tuple[tuple[str, float], ...]:
@@ -167,6 +192,16 @@ def families(states: Sequence[RunState]) -> list[Family]:
             "the result's intervals[].requests)", base, state.requests)  # fmt: skip
         add("errors", "counter", "failed requests and other errors in the intervals so far",
             base, state.errors)  # fmt: skip
+        for node, part in sorted(state.nodes.items()):
+            at = (*base, ("node", node))
+            add("node_requests", "counter", "a cluster node's requests answered so far", at,
+                part.requests)  # fmt: skip
+            add("node_errors", "counter", "a cluster node's errors so far", at, part.errors)
+            add("node_rate", "gauge", "a cluster node's requests answered per second in the "
+                "last interval", at, _value(RATE, part.last))  # fmt: skip
+            add("node_latency", "gauge", "a cluster node's p99 in the last interval",
+                (*at, ("quantile", "0.99")), _value(P99, part.last) / US_PER_S,
+                "seconds")  # fmt: skip
         for error, n in state.error_kinds:
             add("errors_by_kind", "counter", "errors so far by kind (timeout, reset, ...): the "
                 "errors counter, split", (*base, ("error", error)), n)  # fmt: skip

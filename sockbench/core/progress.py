@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 #: The fields of a :class:`Tick` that --metrics-port reads and a jsonl line leaves out.
-EXPORTED = ("row", "server_cpu_percent", "generator_cpu_percent")
+EXPORTED = ("row", "server_cpu_percent", "generator_cpu_percent", "by_node")
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,13 @@ class Tick:
     # the result's server_resources and generator average them; None where not sampled.
     server_cpu_percent: float | None = None
     generator_cpu_percent: float | None = None
+    # --cluster: the last interval's rows merged per node, (node id, row); () locally.
+    by_node: tuple[tuple[str, IntervalRow], ...] = ()
 
     def numbers(self) -> dict[str, Any]:
         """The tick's fields but those only --metrics-port reads (:data:`EXPORTED`): a jsonl
         interval line's keys (cli/lines.py)."""
-        found = asdict(replace(self, row=None))
+        found = asdict(replace(self, row=None, by_node=()))
         return {k: v for k, v in found.items() if k not in EXPORTED}
 
     @property

@@ -91,6 +91,21 @@ def test_workers_land_on_every_node_and_add_up(ray_cluster: str, echo: CountingE
     assert backend.setup_s > 0
 
 
+def test_each_interval_reaches_the_progress_view_per_node_too(
+    ray_cluster: str, echo: CountingEcho
+) -> None:
+    """--metrics-port's node label: the interval's rows merged per node add up to it."""
+    ticks: list[Tick] = []
+    outcome, _ = _drive(_config(ray_cluster, echo.port), progress=ticks.append)
+    measured = [t for t in ticks if t.row is not None]
+    assert measured and outcome.nodes is not None
+    for tick in measured:
+        assert tick.row is not None
+        assert len(tick.by_node) == NODES  # a worker on each node
+        assert sum(row.requests for _, row in tick.by_node) == tick.row.requests
+    assert {node for node, _ in measured[-1].by_node} == {n["node_id"] for n in outcome.nodes}
+
+
 def test_clock_offset_of_a_shifted_node_is_found(ray_cluster: str, echo: CountingEcho) -> None:
     outcome, backend = _drive(_config(ray_cluster, echo.port), shifts={1: SHIFT_NS})
     shifted_node = backend.where[1][0]

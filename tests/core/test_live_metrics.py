@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sockbench.core.histogram import encode, new_histogram
-from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, with_kinds
+from sockbench.core.intervals import IntervalRow, IntervalSeries, KindRow, merge_rows, with_kinds
 from sockbench.core.live_metrics import (
     Family,
     RunLabels,
@@ -180,3 +180,22 @@ def test_the_end_waits_about_one_scrape_interval_for_the_last_values(
     scraped_at: tuple[float, ...], now: float, wait: float
 ) -> None:
     assert final_wait_s(scraped_at, now) == pytest.approx(wait)
+
+
+def test_a_cluster_run_has_series_per_node_that_add_up_to_the_runs() -> None:
+    first, second = _rows()
+    merged = merge_rows([[first], [second]])[0]
+    tick = replace(_tick(merged), by_node=(("node-a", first), ("node-b", second)))
+    state = fold(fold(RunState(LABELS), tick, PERCENTILES), tick, PERCENTILES)
+    got = _by_name(families([state]))
+    a, b = (*BASE, ("node", "node-a")), (*BASE, ("node", "node-b"))
+    assert got["sockbench_node_requests"] == {a: 2000, b: 20}
+    assert (
+        got["sockbench_node_requests"][a] + got["sockbench_node_requests"][b]
+        == (got["sockbench_requests"][BASE])
+    )
+    assert got["sockbench_node_errors"] == {a: 6, b: 0}
+    assert got["sockbench_node_rate"][b] == second.rps
+    assert got["sockbench_node_latency"][(*a, ("quantile", "0.99"))] == first.p99 / 1e6
+    local = _by_name(families([fold(RunState(LABELS), _tick(first), PERCENTILES)]))
+    assert "sockbench_node_requests" not in local  # not a cluster: no node series

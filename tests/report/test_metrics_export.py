@@ -70,7 +70,7 @@ def _exported_names() -> set[str]:
     row = with_kinds(row, (KindRow("get", 1, encode(hist)),))
     row = replace(row, error_kinds=(("timeout", 1),))
     tick = Tick("measuring", 1.0, 1.0, 2, row.rps, row.p99, 0, 1, row=row)
-    tick = replace(tick, server_cpu_percent=1.0, generator_cpu_percent=1.0)
+    tick = replace(tick, server_cpu_percent=1.0, generator_cpu_percent=1.0, by_node=(("n", row),))
     state = fold(state, tick, (50.0,))
     suffix = {"counter": "_total"}
     return {

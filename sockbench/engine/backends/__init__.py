@@ -50,3 +50,7 @@ class WorkerBackend(Protocol):
     ) -> list[dict[str, Any]] | None:
         """Per node of a cluster: where the workers ran and what each measured; None locally."""
         ...
+
+    def worker_nodes(self) -> Sequence[str] | None:
+        """The node each worker runs on, by index (a cluster node's id); None locally."""
+        ...

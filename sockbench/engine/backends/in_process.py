@@ -99,3 +99,6 @@ class InProcessWorkers:
         self, tallies: Mapping[int, Tally], failed: Sequence[int], window: Window | None
     ) -> list[dict[str, Any]] | None:
         return None
+
+    def worker_nodes(self) -> Sequence[str] | None:
+        return None

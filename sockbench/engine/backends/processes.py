@@ -158,3 +158,6 @@ class ProcessWorkers:
         self, tallies: Mapping[int, Tally], failed: Sequence[int], window: Window | None
     ) -> list[dict[str, Any]] | None:
         return None
+
+    def worker_nodes(self) -> Sequence[str] | None:
+        return None

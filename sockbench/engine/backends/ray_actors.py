@@ -419,6 +419,9 @@ class RayWorkers:
             )
         return node_rows(seats, tallies, failed)
 
+    def worker_nodes(self) -> Sequence[str] | None:
+        return [node for node, _ in self.where]
+
     @property
     def lost(self) -> list[tuple[str, str]]:
         """(node id, host) of each node whose raylet died during the run, once each."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,17 +69,18 @@ class _Run:
         self.workers = workers
         self.progress = progress
         self.connections = 0
-        self._pending: dict[float, list[IntervalRow]] = {}
+        self._pending: dict[float, list[tuple[int, IntervalRow]]] = {}  # by worker
+        self.node_of: Sequence[str] | None = None  # each worker's node, on a cluster
         self._requests = self._errors = 0
 
-    def on_interval(self, row: IntervalRow) -> None:
+    def on_interval(self, row: IntervalRow, worker: int = 0) -> None:
         """Collect one worker's interval; once every worker sent it, report progress."""
         same = self._pending.setdefault(row.start_s, [])
-        same.append(row)
+        same.append((worker, row))
         if len(same) < self.workers:
             return
         del self._pending[row.start_s]
-        [merged] = merge_rows([[r] for r in same])
+        [merged] = merge_rows([[r] for _, r in same])
         self._requests += merged.requests
         self._errors += merged.errors
         if self.progress is not None and self.window is not None:
@@ -103,8 +104,20 @@ class _Run:
                     sent_bps=merged.bps(merged.sent_bytes),
                     received_bps=merged.bps(merged.received_bytes),
                     row=merged,
+                    by_node=self._by_node(same),
                 )
             )
+
+    def _by_node(
+        self, same: Sequence[tuple[int, IntervalRow]]
+    ) -> tuple[tuple[str, IntervalRow], ...]:
+        """An interval's rows merged per node of a cluster (none locally)."""
+        if self.node_of is None:
+            return ()
+        rows: dict[str, list[IntervalRow]] = {}
+        for worker, row in same:
+            rows.setdefault(self.node_of[worker], []).append(row)
+        return tuple((node, merge_rows([[r] for r in rows[node]])[0]) for node in sorted(rows))
 
     async def tick_warmup(self) -> None:
         """Progress while warming up, when no interval is measured yet."""
@@ -221,6 +234,7 @@ async def _coordinate(
             watchers.start_soon(_watch_server, server_died, run)
         if backend is None:
             backend = InProcessWorkers() if len(orders) == 1 else ProcessWorkers()
+        run.node_of = backend.worker_nodes()
         by_worker, failed = await _run_workers(backend, orders, run)
         watchers.cancel_scope.cancel()
     log.info("workers stopped%s", f"; failed: {failed}" if failed else "")
@@ -273,7 +287,7 @@ async def _run_workers(
                     assert run.window is not None
                     link.go(run.window)
                 elif isinstance(message, Interval) and connected:
-                    run.on_interval(message.row)
+                    run.on_interval(message.row, i)
                 elif isinstance(message, Done):
                     tallies[i] = message.tally
                     if message.tally.faults:  # a protocol failed: every worker stops
