@@ -48,6 +48,8 @@ http {{
         location = /close {{ keepalive_timeout 0; return 200 "bye"; }}
         # gzip drops the length, and with chunking off nginx frames the body by closing.
         location /gz/ {{ gzip on; gzip_min_length 1; chunked_transfer_encoding off; }}
+        # gzip drops the length, and nginx sends the body chunked.
+        location /gzc/ {{ gzip on; gzip_min_length 1; alias {dir}/www/gz/; }}
     }}
 }}
 """
@@ -115,14 +117,17 @@ def test_keep_alive_counts_each_status_class_as_nginx_logs_it(nginx: Nginx, batc
 
 
 def test_pipelined_requests_are_answered_in_order_as_nginx_logs_them(nginx: Nginx) -> None:
-    result = _http_run(nginx, http_path=["/index.html", "/missing"], pipeline=4, clients=2)
+    """Four deep, with a gzipped body nginx sends chunked among a plain one and a 404."""
+    paths = ["/index.html", "/missing", "/gzc/index.html"]
+    gzip = ["Accept-Encoding: gzip"]
+    result = _http_run(nginx, http_path=paths, header=gzip, pipeline=4, clients=2)
     by_kind = result["totals"]["by_kind"]
     statuses = Counter(status for status, _, _ in nginx.served())
     assert by_kind["2xx"]["requests"] == statuses["200"] > 100
     assert by_kind["4xx"]["requests"] == statuses["404"] > 100
     assert result["totals"]["errors"] == {} and result["config"]["pipeline"] == 4
     assert result["config"]["http"] == {
-        "method": "GET", "paths": ["/index.html", "/missing"], "headers": [], "body": None
+        "method": "GET", "paths": paths, "headers": gzip, "body": None
     }  # fmt: skip
 
 
