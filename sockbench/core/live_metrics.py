@@ -224,6 +224,11 @@ def families(states: Sequence[RunState]) -> list[Family]:
                 "seconds")  # fmt: skip
         add("latency", "gauge", "", (*base, ("quantile", "1")), _value(MAX, row) / US_PER_S,
             "seconds")  # fmt: skip
+        for side in ("sent", "received"):  # --mode stream: the row's bit rates, as iperf3's
+            bps = row.get(f"{side}_bps")
+            if bps is not None:
+                add(f"{side}_bits_per_second", "gauge", f"--mode stream: bits/s {side} in the "
+                    f"last interval (the result's intervals[].{side}_bps)", base, bps)  # fmt: skip
         for kind in row.get("by_kind", {}):
             labels = (*base, ("kind", kind))
             rate, p99 = (metric(f"{KIND_PREFIX}{kind}.{m.name}") for m in (RATE, P99))

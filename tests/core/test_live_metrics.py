@@ -182,6 +182,14 @@ def test_the_end_waits_about_one_scrape_interval_for_the_last_values(
     assert final_wait_s(scraped_at, now) == pytest.approx(wait)
 
 
+def test_a_stream_has_its_bit_rates_and_a_receiver_not_known_is_left_out() -> None:
+    first, _ = _rows()  # half a second: 8 bits a byte, twice
+    row = replace(first, sent_bytes=1000, received_bytes=None)
+    got = _by_name(families([fold(RunState(LABELS), _tick(row), PERCENTILES)]))
+    assert got["sockbench_sent_bits_per_second"][BASE] == row.to_json()["sent_bps"] == 16000
+    assert "sockbench_received_bits_per_second" not in got
+
+
 def test_a_cluster_run_has_series_per_node_that_add_up_to_the_runs() -> None:
     first, second = _rows()
     merged = merge_rows([[first], [second]])[0]

@@ -68,7 +68,7 @@ def _exported_names() -> set[str]:
     hist.record_value(10)
     row = IntervalSeries(1_000_000_000).end_interval(np.arange(1, 3, dtype=np.int64), 2, 0)
     row = with_kinds(row, (KindRow("get", 1, encode(hist)),))
-    row = replace(row, error_kinds=(("timeout", 1),))
+    row = replace(row, error_kinds=(("timeout", 1),), sent_bytes=1, received_bytes=1)
     tick = Tick("measuring", 1.0, 1.0, 2, row.rps, row.p99, 0, 1, row=row)
     tick = replace(tick, server_cpu_percent=1.0, generator_cpu_percent=1.0, by_node=(("n", row),))
     state = fold(state, tick, (50.0,))
