@@ -210,7 +210,7 @@ def http_reply_length(buf: bytearray, start: int, end: int) -> int:
                 and b"200" <= code <= b"599"
                 and code != b"204"
                 and code != b"304"
-                and head.find(b"\r\ntransfer-encoding:") < 0
+                and b"\r\ntransfer-encoding:" not in head
                 and head.find(b"\r\ncontent-length:", nl) < 0
                 and head_end + 4 - start <= MAX_HEAD
             ):
