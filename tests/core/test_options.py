@@ -80,7 +80,7 @@ def test_short_flags_follow_the_tools_users_know() -> None:
     assert short == {
         "-c": "clients", "-d": "duration_s", "-R": "rate", "-P": "pipeline", "-t": "workers",
         "-i": "interval_s", "-J": "json_stdout", "-q": "quiet", "-v": "verbose",
-        "-f": "fmt", "-o": "output", "-b": "bitrate",
+        "-f": "fmt", "-o": "output", "-b": "bitrate", "-H": "header",
     }  # fmt: skip
 
 

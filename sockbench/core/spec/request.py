@@ -118,7 +118,7 @@ class Request:
         help="http: request paths, one a line (after any --http-path)", parse=optional(text),
     )  # fmt: skip
     header: tuple[str, ...] = option(
-        (), "--header", metavar="'NAME: VALUE'", help="http: a request header, repeatable",
+        (), "--header", "-H", metavar="'NAME: VALUE'", help="http: a request header, repeatable",
         parse=_headers, repeatable=True,
     )  # fmt: skip
     body: str | None = option(
