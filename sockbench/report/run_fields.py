@@ -20,6 +20,11 @@ from sockbench.report.validity_fields import verdict_fields
 
 def _protocol(config: Mapping[str, Any]) -> str:
     name = str(config.get("protocol") or "echo")
+    http = config.get("http")
+    if http is not None:  # the method, the first path and how many more
+        more = len(http["paths"]) - 1
+        rest = f" (+{more} path{'' if more == 1 else 's'})" if more else ""
+        return f"protocol {name} {http['method']} {http['paths'][0]}{rest}"
     if config.get("ratio") is None:
         return f"protocol {name}"
     sets, gets = config["ratio"]

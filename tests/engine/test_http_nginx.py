@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from sockbench.report import render
 from tests.conftest import _free_port, _wait_answer
 from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_result
@@ -114,6 +115,7 @@ def test_keep_alive_counts_each_status_class_as_nginx_logs_it(nginx: Nginx, batc
     assert totals["requests_issued"] == len(served)
     assert len({conn for _, conn, _ in served}) == 4  # kept alive: never reconnected
     assert max(n for _, _, n in served) > 100
+    assert "protocol http GET /index.html (+2 paths)" in render(result, "text")
 
 
 def test_pipelined_requests_are_answered_in_order_as_nginx_logs_them(nginx: Nginx) -> None:
