@@ -44,6 +44,8 @@ METHODS_WITH_BODY = frozenset(("POST", "PUT", "PATCH"))
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _CRLF2 = b"\r\n\r\n"
+# "SSS " of a status line whose response has a body: the fast path's one look-up.
+_BODY_STATUSES = frozenset(b"%d " % code for code in range(200, 600) if code not in (204, 304))
 
 
 @dataclass(frozen=True)
@@ -202,14 +204,9 @@ def http_reply_length(buf: bytearray, start: int, end: int) -> int:
         if at > 0:
             nl = head.find(b"\r\n", at + 18)
             value = head[at + 18 : nl]
-            code = head[9:12]
             if (
                 value.isdigit()
-                and code.isdigit()
-                and head[12] == 32
-                and b"200" <= code <= b"599"
-                and code != b"204"
-                and code != b"304"
+                and bytes(head[9:13]) in _BODY_STATUSES
                 and b"\r\ntransfer-encoding:" not in head
                 and head.find(b"\r\ncontent-length:", nl) < 0
                 and head_end + 4 - start <= MAX_HEAD
@@ -218,7 +215,7 @@ def http_reply_length(buf: bytearray, start: int, end: int) -> int:
                 stop = head_end + 4 + size
                 if stop > end:
                     return NEED_MORE if size <= MAX_BODY else MALFORMED
-                return stop - start if code[0] != 53 else error_reply(stop - start)  # b"5"
+                return stop - start if head[9] != 53 else error_reply(stop - start)  # b"5"
     return general_reply_length(buf, start, end)
 
 
