@@ -24,6 +24,7 @@ from sockbench.core.spec.option import (
     optional,
     values_of,
 )
+from sockbench.core.stopping import UntilTarget, parse_until
 from sockbench.core.units import parse_count, parse_number, parse_seconds
 from sockbench.endpoints import Proto
 
@@ -124,6 +125,13 @@ class Load:
     requests: int | None = option(
         None, "--requests", help="stop after this many requests", parse=optional(parse_count),
         minimum=1, one_run=True,
+    )  # fmt: skip
+    # Stop once this percentile's 95 % interval is this narrow; --duration is the maximum.
+    until: UntilTarget | None = option(
+        None, "--until",
+        help="measure until that percentile's 95 % interval is this narrow, --duration at "
+        "most (docs/validity.md): 'p99 ±2%', 'p99 +-5%'",
+        parse=optional(parse_until), one_run=True,
     )  # fmt: skip
     interval_s: float = option(
         1.0, "--interval", "-i", help="one interval of the time series: 1s, 500ms",

@@ -239,6 +239,26 @@ def http_of(
     )  # fmt: skip
 
 
+def check_until(load: Load, percentiles: Sequence[float]) -> None:
+    """--until stops a timed run on a recorded latency percentile."""
+    until = load.until
+    if until is None:
+        return
+    if load.requests is not None:
+        raise ConfigError(
+            "--until stops a timed run (--duration is its maximum); --requests stops on a "
+            "count: give one of them"
+        )
+    if load.mode == Workload.STREAM:
+        raise ConfigError("--until reads latency percentiles; --mode stream measures none")
+    if until.percentile not in percentiles:
+        listed = ",".join(f"{p:g}" for p in percentiles)
+        raise ConfigError(
+            f"--until {until}: p{until.percentile:g} is not recorded; add it to "
+            f"--percentiles ({listed})"
+        )
+
+
 def check_drain(drain_s: float | None, timeout_s: float) -> None:
     if drain_s is not None and drain_s > timeout_s:
         raise ConfigError(
