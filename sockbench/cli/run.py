@@ -106,8 +106,10 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
             if outcome.result.get("status") == RunStatus.INTERRUPTED:
                 break
     code = combined_exit_code(codes)
-    if interrupts.count and interrupts.exit_code:
-        code = interrupts.exit_code  # 143 for SIGTERM, as a shell reports it
+    if interrupts.exit_code and len(results) < output.repeat:
+        # A signal stopped the repetitions between two: 143 for SIGTERM, as a shell says.
+        # One that came after a run's window closed changed nothing (that run's code).
+        code = interrupts.exit_code
     with _reader_may_leave(code):
         if output.repeat > 1:
             typer.echo(repeat_run.summary_line(results, output.repeat), err=json_stdout)
