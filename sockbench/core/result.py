@@ -24,6 +24,7 @@ from sockbench.core.kinds import Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
+from sockbench.core.stopping import until_section
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
 from sockbench.core.validity import assess
@@ -52,6 +53,8 @@ class Measurement:
     #: False for a compare cell that failed before any load: it had no window, so the
     #: result has no ``measurement_started_at_s`` at all.
     ran: bool = True
+    #: --until: the window its rule needed (None: it was not reached, --duration came first).
+    until_needed_s: float | None = None
 
 
 def build_result(m: Measurement) -> dict[str, Any]:
@@ -108,6 +111,10 @@ def build_result(m: Measurement) -> dict[str, Any]:
     if m.ran:
         doc["measurement_started_at_s"] = m.measurement_started_at_s
     doc["validity"] = assess(doc).to_json()  # docs/validity.md
+    if spec.load.until is not None:
+        doc["until"] = until_section(
+            spec.load.until, m.until_needed_s, doc["validity"]["percentiles"]
+        )
     add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(spec, doc["totals"])])
     if spec.output.checks:
         checks = [parse_check(expr) for expr in spec.output.checks]

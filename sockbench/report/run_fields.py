@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sockbench.core.document import Result
+from sockbench.core.stopping import until_text
 from sockbench.report import numbers
 from sockbench.report.document import Doc, cell_key, get, model_name, target
 from sockbench.report.stream_fields import stream_pace
@@ -92,6 +93,14 @@ def _duration(result: Doc) -> str:
     return f"{text} ({', '.join(kept_out)})" if kept_out else text
 
 
+def _until(result: Doc) -> tuple[tuple[str, str], ...]:
+    """``stopped after 7.0 s: p99 ±4.1 % (asked ±5 %)``: a run with --until."""
+    section = result.get("until")
+    if not section:
+        return ()
+    return (("until", until_text(section, get(result, "config", "duration_s"))),)
+
+
 def _connections(totals: Mapping[str, Any]) -> str:
     """``200,000 (up in 3.21 s: 62,305/s)``: the count, and how fast the clients came up."""
     text = numbers.fmt_int(totals.get("connections"))
@@ -111,6 +120,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ("server model", model_name(result)),
         ("workload", _workload(result)),
         ("duration", _duration(result)),
+        *_until(result),
     ]
     # A stream's sent and delivered numbers differ; its own section labels each.
     if not result.get("stream"):

@@ -277,3 +277,20 @@ def test_a_node_whose_raylet_dies_degrades_the_run_and_its_actor_stops(
     assert len(left) == 1 and f"({victim.node_id[:8]})" in left[0]
     # Ray can no longer kill it (its raylet is gone): it stopped itself once done.
     assert _wait_until_no_actors(), "an actor outlived the run"
+
+
+def test_until_ends_every_node_on_the_same_boundary(ray_cluster: str, echo: CountingEcho) -> None:
+    """--until on a cluster: the stop is told to each actor in its node's clock (node 1
+    runs 7 s ahead), so every node's window ends on the boundary the rule chose."""
+    config = _config(ray_cluster, echo.port, duration_s=20.0, interval_s=0.2, until="p50 ±50%")
+    outcome, _ = _drive(config, shifts={1: SHIFT_NS})
+    assert outcome.status == "completed"
+    assert outcome.until_stop is not None and outcome.until_stop.stop
+    assert outcome.window is not None
+    assert outcome.measured_s < 20.0 / 2
+    end_s = (outcome.window.measure_end_ns - outcome.window.measure_start_ns) / 1e9
+    assert end_s == pytest.approx(round(end_s / 0.2) * 0.2, abs=1e-6)  # on the grid
+    assert outcome.nodes is not None and all(n["requests"] > 0 for n in outcome.nodes)
+    # Every worker ended there (one told late would end when told: measured_s says so).
+    assert outcome.tally.intervals[-1].t == pytest.approx(end_s) == outcome.measured_s
+    assert outcome.tally.balanced and outcome.tally.in_flight == 0

@@ -16,7 +16,7 @@ from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.worker import run as worker
-from sockbench.engine.worker.run import Window, WorkOrder, run_worker
+from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker
 from sockbench.machine import build_run_spec
 from tests.support.runs import BASE
 
@@ -32,6 +32,7 @@ class _Control:
 
     def __init__(self) -> None:
         self.stop = trio.Event()
+        self.end = WindowEnd()
         self.connections = -1
 
     async def connected(self, connections: int) -> Window:

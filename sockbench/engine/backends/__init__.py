@@ -34,6 +34,11 @@ class WorkerLink(Protocol):
         """End the run early; the worker still sends ``done``. Never raises."""
         ...
 
+    def end_at(self, end_ns: int) -> None:
+        """End the window at ``end_ns`` (coordinator clock), before the one handed to
+        ``go``, through the window's own end and drain (``--until``). Never raises."""
+        ...
+
 
 class WorkerBackend(Protocol):
     """Starts workers for a run and stops whatever is left of them afterwards."""

@@ -22,7 +22,7 @@ from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
 from sockbench.engine.backends import WorkerLink
 from sockbench.engine.backends.messages import Connected, Done, Interval, ToCoordinator
-from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
 
 STOP_GRACE_S = 10.0  # a worker in this loop reports at once; this bounds a stuck one
 
@@ -33,6 +33,7 @@ class _ChannelControl:
     def __init__(self, send: trio.MemorySendChannel[ToCoordinator]) -> None:
         self.send = send
         self.stop = trio.Event()
+        self.end = WindowEnd()
         self.window: Window | None = None
         self.window_set = trio.Event()
 
@@ -65,6 +66,9 @@ class _ChannelLink:
 
     def stop(self) -> None:
         self.control.stop.set()
+
+    def end_at(self, end_ns: int) -> None:
+        self.control.end.move(end_ns)
 
 
 async def _work(order: WorkOrder, control: _ChannelControl) -> None:

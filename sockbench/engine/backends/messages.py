@@ -1,7 +1,8 @@
 """The messages a worker process and its coordinator exchange over a pipe.
 
 worker -> coordinator: :class:`Connected`, then :class:`Interval` per interval, then
-:class:`Done`; coordinator -> worker: :class:`Go`, and :class:`Stop` to end early.
+:class:`Done`; coordinator -> worker: :class:`Go`, :class:`EndAt` to end the window earlier
+(``--until``), and :class:`Stop` to end early.
 They are pickled by :mod:`multiprocessing`; :func:`receive` is the one place that
 reads and checks them, so an unexpected message is an error with a name, not an
 ``assert`` that ``python -O`` would skip.
@@ -44,8 +45,15 @@ class Stop:
     pass
 
 
+@dataclass(frozen=True)
+class EndAt:
+    """End the window at ``end_ns`` instead (``--until``), as at its own end."""
+
+    end_ns: int
+
+
 ToCoordinator = Connected | Interval | Done
-ToWorker = Go | Stop
+ToWorker = Go | Stop | EndAt
 Message = ToCoordinator | ToWorker
 
 
@@ -57,7 +65,7 @@ async def receive(conn: Connection) -> Message:
     """The next message; EOFError/OSError when the other end is gone."""
     await trio.lowlevel.wait_readable(conn.fileno())
     message = conn.recv()
-    if not isinstance(message, Connected | Interval | Done | Go | Stop):
+    if not isinstance(message, Connected | Interval | Done | Go | Stop | EndAt):
         raise ProtocolError(f"unexpected message on the worker pipe: {message!r}")
     return message
 

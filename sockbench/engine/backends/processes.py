@@ -27,6 +27,7 @@ from sockbench.engine.backends import WorkerLink
 from sockbench.engine.backends.messages import (
     Connected,
     Done,
+    EndAt,
     Go,
     Interval,
     Message,
@@ -35,7 +36,7 @@ from sockbench.engine.backends.messages import (
     send,
 )
 from sockbench.engine.io.interrupts import SIGNALS
-from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
 
 WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
 
@@ -46,6 +47,7 @@ class PipeControl:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.stop = trio.Event()
+        self.end = WindowEnd()
         self._window: Window | None = None
         self._window_set = trio.Event()
 
@@ -67,6 +69,8 @@ class PipeControl:
             if isinstance(message, Go):
                 self._window = message.window
                 self._window_set.set()
+            elif isinstance(message, EndAt):
+                self.end.move(message.end_ns)
             elif isinstance(message, Stop):
                 self.stop.set()
 
@@ -122,6 +126,9 @@ class _PipeLink:
 
     def stop(self) -> None:
         send(self.conn, Stop())
+
+    def end_at(self, end_ns: int) -> None:
+        send(self.conn, EndAt(end_ns))
 
 
 class ProcessWorkers:

@@ -50,7 +50,7 @@ from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, head_address, i
 from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
 from sockbench.engine.backends.processes import WORKER_STOP_GRACE_S
 from sockbench.engine.io.sampling import TreeSampler
-from sockbench.engine.worker.run import Window, WorkOrder, run_worker, tally_of
+from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
 from sockbench.errors import ConfigError, TargetError
 from sockbench.servers.preflight import check_target
 
@@ -189,6 +189,7 @@ class _QueueControl:
     def __init__(self, outbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
         self.outbox = outbox
         self.stop = trio.Event()
+        self.end = WindowEnd()
         self.window: Window | None = None
         self._window_set = trio.Event()
 
@@ -294,6 +295,12 @@ class WorkerActor:
         if self._control is not None:
             self._call(self._control.stop.set)
 
+    def end_at(self, end_ns: int) -> None:
+        """``end_ns`` is in this node's clock, as :meth:`go`'s window."""
+        self._called = time.monotonic()
+        if self._control is not None:
+            self._call(self._control.end.move, end_ns - self._shift)
+
     def next(self, wait_s: float) -> list[tuple[Any, ...]]:
         """What the worker sent since the last call; waits up to ``wait_s`` for something."""
         self._called = time.monotonic()
@@ -354,6 +361,9 @@ class _ActorLink:
 
     def stop(self) -> None:
         self.actor.stop.remote()
+
+    def end_at(self, end_ns: int) -> None:
+        self.actor.end_at.remote(end_ns + self.clock.offset_ns)
 
 
 def _sample_clock(actor: Any) -> ClockSample:

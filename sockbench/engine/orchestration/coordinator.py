@@ -13,15 +13,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
+from hdrh.histogram import HdrHistogram
 
+from sockbench.core.histogram import decode
 from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
+from sockbench.core.stopping import StopDecision, decide, window_end
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend, WorkerLink
@@ -38,6 +41,13 @@ HURRY_GRACE_S = 1.0  # for workers to send what they measured, after a second si
 #: before it counts as failed (stopped, hung in a plugin, its node unreachable).
 SILENCE_GRACE_S = 5.0
 EXIT_GRACE_S = 0.2  # for a worker to exit once its wait is over, before it is killed
+#: --until: the window ends on an interval boundary at least this far ahead of the
+#: decision (on a cluster, ``CLUSTER_LEAD_S``: an actor on a busy node heard of it 190 ms
+#: after another), or twice as far as the interval's rows took to arrive, so every
+#: worker hears of it before; one told late ends its window when told, and the run's
+#: measured time runs to the latest worker's end.
+UNTIL_LEAD_S = 0.05
+CLUSTER_LEAD_S = 0.5
 
 
 @dataclass
@@ -51,6 +61,8 @@ class DriveOutcome:
     nodes: list[dict[str, Any]] | None = None  # per cluster node (see WorkerBackend.nodes)
     # Of failed_workers, those failed for sending nothing (stopped, stuck), not for exiting.
     silent_workers: list[int] = field(default_factory=list)
+    # --until: the decision that ended the window early (None: it ran to --duration).
+    until_stop: StopDecision | None = None
 
 
 class _Run:
@@ -72,6 +84,10 @@ class _Run:
         self._pending: dict[float, list[tuple[int, IntervalRow]]] = {}  # by worker
         self.node_of: Sequence[str] | None = None  # each worker's node, on a cluster
         self._requests = self._errors = 0
+        self.until = spec.load.until
+        self.until_stop: StopDecision | None = None
+        self._histograms: list[HdrHistogram] = []  # each merged interval's (--until)
+        self.end_at: Callable[[int], None] | None = None  # tells every worker (--until)
 
     def on_interval(self, row: IntervalRow, worker: int = 0) -> None:
         """Collect one worker's interval; once every worker sent it, report progress."""
@@ -83,6 +99,7 @@ class _Run:
         [merged] = merge_rows([[r] for _, r in same])
         self._requests += merged.requests
         self._errors += merged.errors
+        self._check_until(merged)
         if self.progress is not None and self.window is not None:
             now = time.monotonic_ns()
             self.progress(
@@ -107,6 +124,35 @@ class _Run:
                     by_node=self._by_node(same),
                 )
             )
+
+    def _check_until(self, merged: IntervalRow) -> None:
+        """--until: after each merged interval, ask the stopping rule; when it says stop,
+        the window ends on the next interval boundary the workers can be told of."""
+        window = self.window
+        if self.until is None or self.until_stop is not None or window is None:
+            return
+        if self.stop.is_set() or self.end_at is None:
+            return
+        self._histograms.append(decode(merged.histogram))
+        decision = decide(self._histograms, self.until)
+        if not decision.stop:
+            return
+        now = time.monotonic_ns()
+        late_ns = max(0, now - window.measure_start_ns - round(merged.t * 1e9))
+        lead_s = UNTIL_LEAD_S if self.node_of is None else CLUSTER_LEAD_S
+        lead_ns = max(int(lead_s * 1e9), 2 * late_ns)
+        end = window_end(
+            window.measure_start_ns, int(self.load.interval_s * 1e9), now, lead_ns,
+            window.measure_end_ns,
+        )  # fmt: skip
+        if end is None:  # the maximum (--duration) comes first
+            return
+        log.info("--until %s: ±%s after %d intervals (rows %.1f ms late); the window ends "
+                 "at %.3f s", self.until, decision.relative, decision.intervals, late_ns / 1e6,
+                 (end - window.measure_start_ns) / 1e9)  # fmt: skip
+        self.until_stop = decision
+        self.window = replace(window, measure_end_ns=end)
+        self.end_at(end)
 
     def _by_node(
         self, same: Sequence[tuple[int, IntervalRow]]
@@ -244,9 +290,14 @@ async def _coordinate(
         run.status = RunStatus.WORKER_FAILED
     if not tallies:
         tallies = [Tally.empty(datagrams=datagrams)]
+    tally = merge_tallies(tallies)
+    measured_s = run.measured_s()
+    if run.until_stop is not None and tally.intervals:  # a worker told late ended later
+        measured_s = max(measured_s, tally.intervals[-1].t)
     return DriveOutcome(
-        merge_tallies(tallies), run.status, run.measured_s(), len(orders), failed,
+        tally, run.status, measured_s, len(orders), failed,
         window=run.window, nodes=nodes, silent_workers=sorted(run.silent),
+        until_stop=run.until_stop,
     )  # fmt: skip
 
 
@@ -333,6 +384,12 @@ async def _run_workers(
             await trio.sleep(max(0.0, min(1.0, (min(due.values()) - now) / 1e9)))
 
     async with backend.start(orders) as links, trio.open_nursery() as outer:
+
+        def end_at(end_ns: int) -> None:
+            for link in links:
+                link.end_at(end_ns)
+
+        run.end_at = end_at
         async with trio.open_nursery() as handlers:
             outer.start_soon(forward_stop, links, handlers.cancel_scope)
             outer.start_soon(watch_silence)

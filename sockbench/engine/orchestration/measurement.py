@@ -52,7 +52,9 @@ def measurement(
         measured.generator, drive.window, drive.workers, cores, drive.tally.loop_busy_percent
     )
     status = drive.status
-    asked_s = spec.sizing.duration_s if spec.load.requests is None else None
+    # A --requests run is not asked for a time; nor is one --until ended on its own rule.
+    timed = spec.load.requests is None and drive.until_stop is None
+    asked_s = spec.sizing.duration_s if timed else None
     degraded = (
         degraded_reason(drive.tally, asked_s, drive.measured_s)
         if status == RunStatus.COMPLETED
@@ -107,6 +109,9 @@ def measurement(
         server_resources=measured.server_resources,
         generator=generator,
         measurement_started_at_s=_wall_clock(drive.window),
+        until_needed_s=drive.measured_s
+        if drive.until_stop is not None and status == RunStatus.COMPLETED
+        else None,
     )
 
 

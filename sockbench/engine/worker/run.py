@@ -64,10 +64,24 @@ class Window:
     measure_end_ns: int
 
 
+class WindowEnd:
+    """An earlier end of the window that the coordinator may ask for once (``--until``),
+    in the worker's clock; set from the worker's trio loop."""
+
+    def __init__(self) -> None:
+        self.end_ns: int | None = None
+        self.moved = trio.Event()
+
+    def move(self, end_ns: int) -> None:
+        self.end_ns = end_ns
+        self.moved.set()
+
+
 class Control(Protocol):
     """The coordinator, as a worker sees it."""
 
     stop: trio.Event
+    end: WindowEnd
 
     async def connected(self, connections: int) -> Window:
         """Report that every client tried to connect; wait for the common window."""
@@ -192,9 +206,11 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             gate.release(times.start_ns)
             busy_from = LOOP.mark()
             clients.start_soon(_cut_intervals, recorder, control, int(load.interval_s * 1e9))
-            with trio.move_on_at(_trio_time(times.measure_end_ns)):
+            measuring = trio.CancelScope(deadline=_trio_time(times.measure_end_ns))
+            clients.start_soon(_follow_end, control.end, window, measuring, drain_ns)
+            with measuring:
                 await recorder.retired.wait()  # early: every client hit the --requests limit
-            drain_start = min(time.monotonic_ns(), times.measure_end_ns)
+            drain_start = min(time.monotonic_ns(), window.measure_end_ns)
             recorder.loop_busy = LOOP.busy_share(busy_from)
             if load.mode != "stream":
                 # --mode stream learns its counts from the sinks' reports, in the drain:
@@ -240,10 +256,25 @@ async def _cut_intervals(stats: WorkerRecorder, control: Control, interval_ns: i
     end = stats.measure_start_ns + interval_ns
     while end < stats.measure_end_ns:
         await trio.sleep(max(0, end - time.monotonic_ns()) / 1e9)
+        if end >= stats.measure_end_ns:  # the window was moved to end here (--until)
+            return
         row = stats.cut_interval(end)
         if row is not None:
             control.interval(row)
         end += interval_ns
+
+
+async def _follow_end(
+    end: WindowEnd, window: RequestWindow, measuring: trio.CancelScope, drain_ns: int | None
+) -> None:
+    """The coordinator ended the window earlier (``--until``): it ends there, as at its
+    own end, and the drain follows; never before now (what was issued stays measured)."""
+    await end.moved.wait()
+    assert end.end_ns is not None
+    end_ns = max(end.end_ns, time.monotonic_ns())
+    if end_ns < window.measure_end_ns:
+        window.set_times(window.measure_start_ns, end_ns, drain_ns)
+        measuring.deadline = _trio_time(end_ns)
 
 
 async def _on_stop(stop: trio.Event, recorder: WorkerRecorder, scope: trio.CancelScope) -> None:

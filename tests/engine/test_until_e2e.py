@@ -1,0 +1,49 @@
+"""--until (issue 27 item 3): a run stops once the percentile's interval is narrow enough,
+on an interval's boundary, through the window's own end (completed, every request
+accounted for), with one worker or several; or measures to --duration, the maximum."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockbench.core.series_tests import MIN_INTERVALS
+from sockbench.report.run_fields import run_fields
+from tests.support.runs import run_result
+
+pytestmark = pytest.mark.e2e
+
+INTERVAL_S = 0.1
+
+
+@pytest.mark.parametrize(("workers", "rate"), [(1, None), (2, None), (1, 4000.0)])
+def test_stops_on_a_boundary_once_the_percentile_is_known(workers: int, rate: float | None) -> None:
+    # ±50 % of the p50 is reached at the first chance even on a busy machine.
+    result = run_result(
+        clients=4, workers=workers, rate=rate, duration_s=20.0, warmup_s=0.2,
+        interval_s=INTERVAL_S, until="p50 ±50%",
+    )  # fmt: skip
+    until = result["until"]
+    assert result["status"] == "completed", result["warnings"]
+    assert until["reached"] and until["target"] == "p50 ±50%"
+    assert until["needed_s"] == result["duration_s"] < 20.0 / 2
+    rows = result["intervals"]
+    assert MIN_INTERVALS < len(rows) < 20.0 / INTERVAL_S / 2
+    # Every row a whole interval: the window ended on the grid, not where it was decided.
+    for row in rows:
+        assert row["t"] - round(row["t"] / INTERVAL_S) * INTERVAL_S == pytest.approx(0, abs=1e-6)
+    assert rows[-1]["t"] == pytest.approx(result["duration_s"])
+    fields = dict(run_fields(result))
+    assert fields["until"].startswith(f"stopped after {result['duration_s']:.2f} s: p50 ±")
+
+
+def test_the_maximum_comes_first() -> None:
+    result = run_result(
+        clients=2, duration_s=1.0, warmup_s=0.1, interval_s=INTERVAL_S, until="p99 ±0.01%"
+    )
+    until = result["until"]
+    assert result["status"] == "completed"
+    assert not until["reached"] and until["needed_s"] is None
+    assert result["duration_s"] == pytest.approx(1.0, abs=0.05)
+    assert dict(run_fields(result))["until"].startswith(
+        "the maximum (--duration 1 s) came first: p99 ±"
+    )
