@@ -58,13 +58,13 @@ def test_builtin_against_socat_and_c_echo(tmp_path: Path, c_echo: Path | None) -
         models += ["--server-cmd", f"c-echo={c_echo} {{port}}"]
         models += ["--ready-line", "c-echo=listening on"]
     proc = _sockbench(
-        "compare", "--server", "selectors", *models, "--proto", "tcp", "--clients", "5,20",
+        "compare", "--server", "selectors", *models, "--proto", "tcp", "--clients", "5",
         *SHORT, "--out", str(out), "--quiet", timeout=240,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     names = ["selectors", "socat"] + (["c-echo"] if c_echo else [])
     cells = _cells(out)
-    assert sorted(cells) == sorted((m, n) for m in names for n in (5, 20))
+    assert sorted(cells) == sorted((m, 5) for m in names)  # the matrix: tests/compare
     for (model, _), result in cells.items():
         jsonschema.validate(result, SCHEMA)
         assert result["status"] == "completed", result["warnings"]
