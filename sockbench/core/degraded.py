@@ -12,8 +12,9 @@ benchmark. It is marked ``degraded`` instead, with the reason, when:
   received inside each interval, so a drain's late replies do not hide the silence;
 - the window closed early, well before the time asked, on errors: every client stopped
   (a stream whose target reset it ends its client; a run of 0.02 s of the 2 s asked is no
-  measurement of the 2 s). A ``--requests`` run ends when its count is done, so it is
-  not asked for a time (``asked_s`` None).
+  measurement of the 2 s). A ``--requests`` run ends when its count is done, and one
+  that ``--until`` ended on its rule when it measured enough, so neither is asked for a
+  time (``asked_s`` None: :func:`asked_s`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from sockbench.core.tally import Tally
 
 #: A window this much shorter than asked closed early; rounding and the last tick are less.
 CUT_SHORT = 0.9
+
+
+def asked_s(duration_s: float, requests: int | None, until_stopped: bool) -> float | None:
+    """The window's length as asked, for :func:`degraded_reason`: None for a run that
+    ends on a count (``--requests``) or that ``--until`` stopped on its rule."""
+    return None if requests is not None or until_stopped else duration_s
 
 
 def degraded_reason(

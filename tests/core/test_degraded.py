@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sockbench.core.degraded import degraded_reason
+from sockbench.core.degraded import asked_s, degraded_reason
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
 
@@ -57,3 +57,14 @@ def test_a_full_window_or_an_untimed_run_is_not_cut_short() -> None:
     assert degraded_reason(_tally([10, 10], {"reset": 1}), asked_s=2.0, measured_s=1.95) is None
     assert degraded_reason(_tally([10], {"reset": 1}), asked_s=None, measured_s=0.1) is None
     assert degraded_reason(_tally([10], {}), asked_s=2.0, measured_s=0.1) is None
+
+
+def test_a_run_that_until_stopped_or_requests_ended_is_not_asked_for_a_time() -> None:
+    """--until ended the window after 2 s of the 60 s maximum, with a few errors on the
+    way: it measured what it was asked to, it was not cut short."""
+    tally = _tally([10, 10, 10, 10], {"timeout": 2})
+    assert asked_s(60.0, None, until_stopped=False) == 60.0
+    assert degraded_reason(tally, asked_s(60.0, None, until_stopped=False), 2.0) is not None
+    assert asked_s(60.0, None, until_stopped=True) is None
+    assert degraded_reason(tally, asked_s(60.0, None, until_stopped=True), 2.0) is None
+    assert asked_s(60.0, 1000, until_stopped=False) is None

@@ -265,9 +265,11 @@ class WorkerActor:
         try:
             with TreeSampler(os.getpid()) as sampler:
                 recorder = await run_worker(order, control)
-            window = control.window
+            window, moved = control.window, control.end.end_ns  # moved: --until's end
             summary = (
-                sampler.summary(window.measure_start_ns, window.measure_end_ns) if window else None
+                sampler.summary(window.measure_start_ns, min(window.measure_end_ns, moved or 2**63))
+                if window
+                else None
             )
             tally = tally_of(recorder, order)
             self._outbox.put(("done", tally, summary.to_json() if summary else None))

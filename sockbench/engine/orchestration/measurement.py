@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sockbench.core.degraded import degraded_reason
+from sockbench.core.degraded import asked_s, degraded_reason
 from sockbench.core.result import Measurement, run_warnings
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
@@ -52,11 +52,9 @@ def measurement(
         measured.generator, drive.window, drive.workers, cores, drive.tally.loop_busy_percent
     )
     status = drive.status
-    # A --requests run is not asked for a time; nor is one --until ended on its own rule.
-    timed = spec.load.requests is None and drive.until_stop is None
-    asked_s = spec.sizing.duration_s if timed else None
+    asked = asked_s(spec.sizing.duration_s, spec.load.requests, drive.until_stop is not None)
     degraded = (
-        degraded_reason(drive.tally, asked_s, drive.measured_s)
+        degraded_reason(drive.tally, asked, drive.measured_s)
         if status == RunStatus.COMPLETED
         else None
     )
