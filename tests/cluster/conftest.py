@@ -13,6 +13,14 @@ import pytest
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 
 NODES = 3
+#: Kills a node's raylet: the shared cluster has a node fewer after it, so it runs last.
+TAKES_A_NODE = "test_a_node_whose_raylet_dies_degrades_the_run_and_its_actor_stops"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever order the module lists its tests in, the one that takes a node out runs
+    after every other (a test appended after it waited 60 s for a worker it could not place)."""
+    items.sort(key=lambda item: item.name == TAKES_A_NODE)
 
 
 @pytest.fixture(scope="module")

@@ -250,7 +250,7 @@ def test_the_command_line_joins_a_loopback_cluster(
     assert sum(n["clients"] for n in nodes) == 6
 
 
-# Last in this module: it takes a node out of the shared cluster for good.
+# It takes a node out of the shared cluster for good: conftest.TAKES_A_NODE runs it last.
 def test_a_node_whose_raylet_dies_degrades_the_run_and_its_actor_stops(
     local_cluster: Any, echo: CountingEcho
 ) -> None:
