@@ -88,17 +88,28 @@ def order_statistic(hist: HdrHistogram, percentile: float) -> tuple[int | None, 
     return low, high
 
 
+def tail_value(hist: HdrHistogram, percentile: float) -> float | None:
+    """An interval's own value of ``percentile``, or None where it holds too few samples
+    beyond it (:data:`MIN_TAIL`) for that value to be more than its maximum."""
+    if hist.get_total_count() * (1.0 - percentile / 100.0) < MIN_TAIL:
+        return None
+    return float(hist.get_value_at_percentile(percentile))
+
+
 def batch_means(
     intervals: Sequence[HdrHistogram], percentile: float, value: int
 ) -> tuple[tuple[int, int] | None, int, float | None]:
     """``value`` ± the batch-means half-width of ``percentile`` over ``intervals``, the
     intervals used and their lag-1 autocorrelation; None when too few hold enough."""
-    tail = 1.0 - percentile / 100.0
-    values = [
-        float(h.get_value_at_percentile(percentile))
-        for h in intervals
-        if h.get_total_count() * tail >= MIN_TAIL
-    ]
+    values = [v for h in intervals if (v := tail_value(h, percentile)) is not None]
+    return batch_means_of(values, value)
+
+
+def batch_means_of(
+    values: Sequence[float], value: int
+) -> tuple[tuple[int, int] | None, int, float | None]:
+    """:func:`batch_means` from the intervals' values already read (:func:`tail_value`,
+    the Nones left out): what a caller that sees the intervals one by one keeps."""
     k = len(values)
     if k < MIN_INTERVALS:
         return None, k, None
@@ -118,12 +129,21 @@ def percentile_interval(
         total = new_histogram()
         for hist in intervals:
             total.add(hist)
+    values = [v for h in intervals if (v := tail_value(h, percentile)) is not None]
+    return interval_of(total, percentile, values)
+
+
+def interval_of(
+    total: HdrHistogram, percentile: float, values: Sequence[float]
+) -> PercentileInterval | None:
+    """:func:`percentile_interval` from the intervals' merge and their values already read
+    (:func:`tail_value`): O(intervals) arithmetic, for a rule asked after each interval."""
     n = int(total.get_total_count())
     if n == 0:
         return None
     value = int(total.get_value_at_percentile(percentile))
     os_low, os_high = order_statistic(total, percentile)
-    batched, batches, rho = batch_means(intervals, percentile, value)
+    batched, batches, rho = batch_means_of(values, value)
     low, high = os_low, os_high
     if batched is not None:
         low = batched[0] if low is None else min(low, batched[0])

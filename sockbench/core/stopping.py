@@ -22,7 +22,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from sockbench.core.percentile_ci import percentile_interval
+from sockbench.core.histogram import new_histogram
+from sockbench.core.percentile_ci import interval_of, tail_value
 from sockbench.core.series_tests import MIN_INTERVALS
 from sockbench.core.units import percentile_key
 from sockbench.errors import ConfigError
@@ -71,18 +72,43 @@ class StopDecision:
     intervals: int
 
 
+class UntilMeter:
+    """What the rule keeps between intervals: their merge and each one's value of the
+    percentile, so a decision after the k-th interval is O(k) arithmetic, not a pass over
+    k histograms (an hour of 1 s intervals would otherwise cost more than the run)."""
+
+    def __init__(self, target: UntilTarget) -> None:
+        self.target = target
+        self.total = new_histogram()
+        self.values: list[float] = []  # the intervals with enough samples in the tail
+        self.intervals = 0
+
+    def add(self, hist: HdrHistogram) -> StopDecision:
+        """Take the next interval's histogram; whether the run may stop now."""
+        self.total.add(hist)
+        self.intervals += 1
+        value = tail_value(hist, self.target.percentile)
+        if value is not None:
+            self.values.append(value)
+        k = self.intervals
+        if k < MIN_INTERVALS:
+            return StopDecision(False, None, k)
+        found = interval_of(self.total, self.target.percentile, self.values)
+        if found is None or found.batch_means is None:
+            return StopDecision(False, None if found is None else found.relative, k)
+        relative = found.relative
+        return StopDecision(relative is not None and relative <= self.target.relative, relative, k)
+
+
 def decide(histograms: Sequence[HdrHistogram], target: UntilTarget) -> StopDecision:
     """Whether the run made of ``histograms`` (one per interval, in order) has measured
     ``target``'s percentile within its width: at least :data:`MIN_INTERVALS` intervals,
     the batch means among the interval's ingredients, and ``relative`` at most asked."""
-    k = len(histograms)
-    if k < MIN_INTERVALS:
-        return StopDecision(False, None, k)
-    found = percentile_interval(histograms, target.percentile)
-    if found is None or found.batch_means is None:
-        return StopDecision(False, None if found is None else found.relative, k)
-    relative = found.relative
-    return StopDecision(relative is not None and relative <= target.relative, relative, k)
+    meter = UntilMeter(target)
+    decision = StopDecision(False, None, 0)
+    for hist in histograms:
+        decision = meter.add(hist)
+    return decision
 
 
 def window_end(

@@ -17,14 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import trio
-from hdrh.histogram import HdrHistogram
 
 from sockbench.core.histogram import decode
 from sockbench.core.intervals import IntervalRow, merge_rows
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
-from sockbench.core.stopping import StopDecision, decide, window_end
+from sockbench.core.stopping import StopDecision, UntilMeter, window_end
 from sockbench.core.tally import Tally, merge_tallies
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend, WorkerLink
@@ -86,7 +85,7 @@ class _Run:
         self._requests = self._errors = 0
         self.until = spec.load.until
         self.until_stop: StopDecision | None = None
-        self._histograms: list[HdrHistogram] = []  # each merged interval's (--until)
+        self._until_meter = UntilMeter(self.until) if self.until is not None else None
         self.end_at: Callable[[int], None] | None = None  # tells every worker (--until)
 
     def on_interval(self, row: IntervalRow, worker: int = 0) -> None:
@@ -128,13 +127,12 @@ class _Run:
     def _check_until(self, merged: IntervalRow) -> None:
         """--until: after each merged interval, ask the stopping rule; when it says stop,
         the window ends on the next interval boundary the workers can be told of."""
-        window = self.window
-        if self.until is None or self.until_stop is not None or window is None:
+        window, meter = self.window, self._until_meter
+        if meter is None or self.until_stop is not None or window is None:
             return
         if self.stop.is_set() or self.end_at is None:
             return
-        self._histograms.append(decode(merged.histogram))
-        decision = decide(self._histograms, self.until)
+        decision = meter.add(decode(merged.histogram))
         if not decision.stop:
             return
         now = time.monotonic_ns()
