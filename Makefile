@@ -38,9 +38,9 @@ typecheck: $(STAMP)
 # report/ and compare/ are unit unless marked); a test with no tier fails collection, and a
 # unit test that opens a socket or starts a process fails.
 # unit: the pure tests, in seconds (under 20 s): no process, socket or browser, no whole
-# report with charts. One process: starting xdist's workers would cost more than it saves.
+# report with charts. On 2 processes: 1,230 tests took 26.5 s on one, 16.5 s on two.
 unit: $(STAMP)
-	$(PYTEST) -m unit
+	$(PYTEST) -n 2 -m unit
 
 # Real servers, real sockets, real files, chromium; and the slow pure tests.
 e2e: $(STAMP)

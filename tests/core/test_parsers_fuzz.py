@@ -28,7 +28,7 @@ _PIECES = st.sampled_from(
      "127.0.0.1", "::1", "tcp://", "udp://", "unix://", "[", "]", " ", "\x00", "é", "1e9"]
 )  # fmt: skip
 TEXT = st.one_of(st.text(max_size=40), st.lists(_PIECES, max_size=8).map("".join))
-EXAMPLES = settings(max_examples=300, deadline=None)
+EXAMPLES = settings(max_examples=200, deadline=None)
 
 
 def _parses_or_config_error(parse: Callable[[], Any]) -> Any:

@@ -96,7 +96,7 @@ _RESP_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(_RESP_PIECES, max_size=8).map(b"".join), st.integers(0, 3))
 def test_resp_mix_parser_answers_as_the_general_one(data: bytes, at: int) -> None:
     check = mix_reply_parser(5)
@@ -188,7 +188,7 @@ _MEMCACHE_PIECES = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(_MEMCACHE_PIECES, max_size=8).map(b"".join), st.integers(0, 3))
 def test_memcache_mix_parser_answers_as_the_general_one(data: bytes, at: int) -> None:
     check = memcache_mix_parser(5)
