@@ -79,13 +79,13 @@ def test_search_finds_a_known_capacity(knee_server: Start, tmp_path: Path) -> No
     target = _slow(knee_server)
     code, doc, err = sockbench(
         "search", "--target", target, "--clients", "4", "--payload", "64", *SHORT,
-        "--rate-min", "400", "--slo", "p99 < 20ms", out=tmp_path,
+        "--rate-min", "400", "--slo", "p99 < 20ms", "--precision", "10%", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
     search = _curve(doc)["search"]
     assert search["found"] == "capacity"
     assert 0.9 * NOMINAL_RPS <= search["capacity_rps"] <= 1.1 * NOMINAL_RPS, search
-    assert search["lowest_fail_rps"] <= search["highest_pass_rps"] * 1.05
+    assert search["lowest_fail_rps"] <= search["highest_pass_rps"] * 1.10  # --precision
     # Every step is a saved run of its own, and the folder holds the same document.
     folder = _folder(tmp_path)
     saved = json.loads((folder / "sweep.json").read_text())

@@ -44,7 +44,7 @@ def echo() -> Iterator[CountingEcho]:
 
 def _config(address: str, port: int, **kw: Any) -> RunSpec:
     options: dict[str, Any] = dict(
-        proto="", clients=CLIENTS, duration_s=2.0, warmup_s=0.5, payload=PAYLOAD, timeout_s=1.0,
+        proto="", clients=CLIENTS, duration_s=1.0, warmup_s=0.5, payload=PAYLOAD, timeout_s=1.0,
         target=f"tcp://127.0.0.1:{port}", server_model=None, out_dir=None, workers="auto",
         cluster=f"ray:{address}",
     )  # fmt: skip
@@ -177,7 +177,7 @@ def test_compare_over_the_cluster(
     out = tmp_path / "cmp"
     done = subprocess.run(
         [*sockbench_cmd, "compare", "--server", "asyncio,selectors", "--proto", "tcp",
-         "--clients", "3", "--duration", "1", "--warmup", "0.3", "--cluster",
+         "--clients", "3", "--duration", "0.5", "--warmup", "0.3", "--cluster",
          f"ray:{ray_cluster}", "--out", str(out), "--quiet"],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.e2e, pytest.mark.solo]  # times the start
+# Not solo: its bound (3 connect timeouts, 12 s) is far from both outcomes (7 s now, over
+# 14 s before), so a test beside it cannot move it across.
+pytestmark = pytest.mark.e2e
 
 CLIENTS = 600  # 584 that cannot connect: 3 batches of 256 connectors, 10 s each, before
 CONNECT_TIMEOUT_S = 4  # --connect-timeout (10 s by default): a progress line every 2 s
