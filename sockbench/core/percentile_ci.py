@@ -97,19 +97,11 @@ def tail_value(hist: HdrHistogram, percentile: float) -> float | None:
 
 
 def batch_means(
-    intervals: Sequence[HdrHistogram], percentile: float, value: int
-) -> tuple[tuple[int, int] | None, int, float | None]:
-    """``value`` ± the batch-means half-width of ``percentile`` over ``intervals``, the
-    intervals used and their lag-1 autocorrelation; None when too few hold enough."""
-    values = [v for h in intervals if (v := tail_value(h, percentile)) is not None]
-    return batch_means_of(values, value)
-
-
-def batch_means_of(
     values: Sequence[float], value: int
 ) -> tuple[tuple[int, int] | None, int, float | None]:
-    """:func:`batch_means` from the intervals' values already read (:func:`tail_value`,
-    the Nones left out): what a caller that sees the intervals one by one keeps."""
+    """``value`` ± the batch-means half-width over the intervals' own values of the
+    percentile (:func:`tail_value`, the Nones left out), the intervals used and their
+    lag-1 autocorrelation; None when fewer than :data:`MIN_INTERVALS`."""
     k = len(values)
     if k < MIN_INTERVALS:
         return None, k, None
@@ -143,7 +135,7 @@ def interval_of(
         return None
     value = int(total.get_value_at_percentile(percentile))
     os_low, os_high = order_statistic(total, percentile)
-    batched, batches, rho = batch_means_of(values, value)
+    batched, batches, rho = batch_means(values, value)
     low, high = os_low, os_high
     if batched is not None:
         low = batched[0] if low is None else min(low, batched[0])
