@@ -5,7 +5,9 @@ docs/NAME.schema.json`` (docs/result.md, *The JSON Schema*)."""
 
 from __future__ import annotations
 
+import copy
 import json
+from typing import Any
 
 import jsonschema
 import pytest
@@ -56,6 +58,16 @@ def test_each_documents_schema_tag_is_its_constant() -> None:
         assert get_args(get_type_hints(record)["schema"]) == (constant,)
 
 
+def _committed_result() -> dict[str, Any]:
+    """A committed run's result (a compare cell), fresh for each test to change."""
+    return copy.deepcopy(_COMMITTED)
+
+
+_COMMITTED = json.loads((ROOT / "results" / "compare-tcp-vs-unix" / "results.json").read_text())[
+    "cells"
+][0]
+
+
 @pytest.mark.parametrize(
     ("where", "value"),
     [
@@ -68,14 +80,24 @@ def test_each_documents_schema_tag_is_its_constant() -> None:
 def test_the_generated_result_schema_rejects_what_the_code_never_writes(
     where: tuple[str, ...], value: object
 ) -> None:
-    schema = json.loads(schema_text("result"))
-    compare = json.loads((ROOT / "results" / "compare-models" / "results.json").read_text())
-    doc = compare["cells"][0]  # a committed run's result
-    jsonschema.validate(doc, schema)
+    validator = jsonschema.Draft202012Validator(json.loads(schema_text("result")))
+    doc = _committed_result()
+    validator.validate(doc)
     *parents, key = where
     node = doc
     for parent in parents:
         node = node[parent]
     node[key] = value
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(doc, schema)
+        validator.validate(doc)
+
+
+def test_a_result_reads_typed_through_its_record() -> None:
+    """``Result(doc).record`` is the document itself, typed by ResultDoc (for mypy)."""
+    from sockbench.core.document import Result
+
+    cell = _committed_result()
+    typed = Result(cell).record
+    assert typed is cell
+    assert typed["totals"]["requests"] == Result(cell).metric("requests")
+    assert typed["latency_us"]["p99"] >= typed["latency_us"]["p50"]
