@@ -101,3 +101,44 @@ def test_a_result_reads_typed_through_its_record() -> None:
     assert typed is cell
     assert typed["totals"]["requests"] == Result(cell).metric("requests")
     assert typed["latency_us"]["p99"] >= typed["latency_us"]["p50"]
+
+
+def test_nothing_on_a_runs_path_loads_pydantic() -> None:
+    """The records load pydantic: outside them, only ``sockbench schema`` imports them at
+    runtime (inside its function); elsewhere they are types for mypy (``if
+    TYPE_CHECKING:``), so ``--help`` and the workers start as fast as before."""
+    import ast
+
+    package = ROOT / "sockbench"
+    at_runtime = []
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text()
+        if (package / "core" / "records") in path.parents or not (
+            "pydantic" in text or "core.records" in text
+        ):
+            continue
+        tree = ast.parse(text, str(path))
+        typing_only = {
+            id(node)
+            for block in ast.walk(tree)
+            if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING"
+            for node in ast.walk(block)
+        }
+        function_of = {
+            id(node): function.name
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef)
+            for node in ast.walk(function)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            loads = any(n.startswith(("pydantic", "sockbench.core.records")) for n in names)
+            if loads and id(node) not in typing_only:
+                where = function_of.get(id(node), "<module>")
+                at_runtime.append(f"{path.relative_to(ROOT)}: {where}")
+    assert at_runtime == ["sockbench/cli/serve.py: schema"]
