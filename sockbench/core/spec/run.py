@@ -122,7 +122,7 @@ class RunSpec:
             "proto": self.proto.value,
             "clients": load.clients,
             "duration_s": sizing.duration_s,
-            "warmup_s": load.warmup_s,
+            "warmup_s": load.warmup_max_s,
             "ramp_s": load.ramp_s,
             "connect_rate": load.connect_rate,
             "payload": self.request.payload,

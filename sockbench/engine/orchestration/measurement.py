@@ -15,6 +15,7 @@ from sockbench.core.degraded import asked_s, degraded_reason
 from sockbench.core.result import Measurement, run_warnings
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
+from sockbench.core.warmup import unsettled_warning
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.backends import WorkerBackend
 from sockbench.engine.backends.cluster import node_summary, worker_names
@@ -68,13 +69,19 @@ def measurement(
                 "check the target: it died, stopped, or answered nothing usable",
             )
         )
+    auto = spec.load.auto_warmup
+    if auto is not None and drive.warmup is not None and not drive.warmup.settled:
+        if status in (RunStatus.COMPLETED, RunStatus.DEGRADED):  # the window was measured
+            warnings.append(
+                unsettled_warning(auto, len(drive.warmup.rows), spec.load.interval_s)
+            )
     names = worker_names(measured.backend)
     warnings += run_warnings(
         drive.tally, status, drive.failed_workers, names, silent=drive.silent_workers
     )
     if drive.nodes is not None:
         generator, node_warnings = node_summary(
-            generator, drive.nodes, measured.backend, spec.load.warmup_s
+            generator, drive.nodes, measured.backend, spec.load.warmup_max_s
         )
         warnings += node_warnings
         if status == RunStatus.COMPLETED and any(
@@ -110,6 +117,7 @@ def measurement(
         until_needed_s=drive.measured_s
         if drive.until_stop is not None and status == RunStatus.COMPLETED
         else None,
+        warmup=drive.warmup,
     )
 
 
