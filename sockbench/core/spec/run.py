@@ -220,6 +220,7 @@ def validate_run(
     rules.check_ramp(load)
     rules.check_arrival(load)
     rules.check_until(load, output.percentiles)
+    rules.check_warmup(load)
     rules.check_protocol(request, proto, load.mode, reply)
     command = _command(chosen, proto, endpoint)
     rules.check_thresholds(output.checks, proto, load.rate)

@@ -69,12 +69,10 @@ def measurement(
                 "check the target: it died, stopped, or answered nothing usable",
             )
         )
-    auto = spec.load.auto_warmup
-    if auto is not None and drive.warmup is not None and not drive.warmup.settled:
-        if status in (RunStatus.COMPLETED, RunStatus.DEGRADED):  # the window was measured
-            warnings.append(
-                unsettled_warning(auto, len(drive.warmup.rows), spec.load.interval_s)
-            )
+    auto, warmup = spec.load.auto_warmup, drive.warmup
+    measured_window = status in (RunStatus.COMPLETED, RunStatus.DEGRADED)
+    if auto is not None and warmup is not None and not warmup.settled and measured_window:
+        warnings.append(unsettled_warning(auto))
     names = worker_names(measured.backend)
     warnings += run_warnings(
         drive.tally, status, drive.failed_workers, names, silent=drive.silent_workers
