@@ -133,9 +133,13 @@ class _Run:
         the workers can be told of (before its maximum), and lasts as long as asked."""
         same = self._gather(self._warm_pending, row, worker)
         meter, window = self._warmup_meter, self.window
-        if same is None or meter is None or window is None or self.warmup_settled:
+        if same is None or meter is None or window is None:
             return
-        decision = self.warmup_decision = meter.add(merge_rows([[r] for _, r in same])[0])
+        [merged] = merge_rows([[r] for _, r in same])
+        if self.warmup_settled:  # the rows up to the window's start, for the result
+            meter.rows.append(merged)
+            return
+        decision = self.warmup_decision = meter.add(merged)
         if not decision.settled or self.stop.is_set() or self.start_at is None:
             return
         now, anchor = time.monotonic_ns(), self.warmup_start_ns
