@@ -288,3 +288,25 @@ def test_until_ends_every_node_on_the_same_boundary(ray_cluster: str, echo: Coun
     # Every worker ended there (one told late would end when told: measured_s says so).
     assert outcome.tally.intervals[-1].t == pytest.approx(end_s) == outcome.measured_s
     assert outcome.tally.balanced and outcome.tally.in_flight == 0
+
+
+def test_warmup_auto_starts_every_node_on_the_same_boundary(
+    ray_cluster: str, echo: CountingEcho
+) -> None:
+    """--warmup auto on a cluster: the warm-up rows of every node merge per interval, and
+    the start is told to each actor in its node's clock (node 1 runs 7 s ahead), so every
+    node's window starts on the warm-up's grid and lasts --duration (or, on a machine too
+    busy for the series to settle, starts at the maximum)."""
+    config = _config(ray_cluster, echo.port, duration_s=0.5, interval_s=0.1, warmup_s="auto:3s")
+    outcome, _ = _drive(config, shifts={1: SHIFT_NS})
+    assert outcome.status == "completed"
+    warmup, window = outcome.warmup, outcome.window
+    assert warmup is not None and window is not None
+    assert len(warmup.rows) == round(warmup.chosen_s / 0.1)  # every row merged, on the grid
+    assert warmup.chosen_s == pytest.approx(round(warmup.chosen_s / 0.1) * 0.1, abs=1e-6)
+    if not warmup.settled:
+        assert warmup.chosen_s == pytest.approx(3.0)
+    assert outcome.nodes is not None and all(n["requests"] > 0 for n in outcome.nodes)
+    assert [round(row.t, 6) for row in outcome.tally.intervals] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert outcome.measured_s == pytest.approx(0.5)
+    assert outcome.tally.balanced and outcome.tally.in_flight == 0
