@@ -59,7 +59,7 @@ class Load:
         help="load kept out of the results: 2s, 500ms; or auto (until throughput and p99 "
         f"settle, MSER-5, docs/validity.md), auto:30s to bound it (auto alone: "
         f"auto:{DEFAULT_MAX_S:g}s)",
-        parse=parse_warmup, minimum=0,
+        parse=parse_warmup, minimum=0, metavar="SECONDS|auto[:MAX]", default_help="2s",
         bound=bounds.seconds_within(bounds.MAX_RUN_S, zero_ok=True), commands=RUN_COMPARE,
     )  # fmt: skip
     # Clients (closed loop) or the rate (--rate) rise over this, unmeasured.
