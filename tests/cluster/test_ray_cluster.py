@@ -19,8 +19,10 @@ import trio
 from sockbench.core.progress import Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
+from sockbench.core.warmup import MIN_ROWS, WarmupDecision, WarmupMeter
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, open_cluster
+from sockbench.engine.orchestration import coordinator
 from sockbench.engine.orchestration.coordinator import DriveOutcome, coordinate
 from sockbench.engine.orchestration.runner import run
 from sockbench.errors import TargetError
@@ -290,22 +292,33 @@ def test_until_ends_every_node_on_the_same_boundary(ray_cluster: str, echo: Coun
     assert outcome.tally.balanced and outcome.tally.in_flight == 0
 
 
+class _SettlesAtTheMinimum(WarmupMeter):
+    """The rule, made to settle at its minimum whatever the busy machine's rows say: this
+    test is of the plumbing (the start told to every actor in its node's clock), and
+    the rule itself is tested on known series (tests/core/test_warmup.py)."""
+
+    def decision(self) -> WarmupDecision:
+        n = len(self.rows)
+        return WarmupDecision(n >= MIN_ROWS, n, 0 if n >= MIN_ROWS else None)
+
+
 def test_warmup_auto_starts_every_node_on_the_same_boundary(
-    ray_cluster: str, echo: CountingEcho
+    ray_cluster: str, echo: CountingEcho, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """--warmup auto on a cluster: the warm-up rows of every node merge per interval, and
     the start is told to each actor in its node's clock (node 1 runs 7 s ahead), so every
-    node's window starts on the warm-up's grid and lasts --duration (or, on a machine too
-    busy for the series to settle, starts at the maximum)."""
-    config = _config(ray_cluster, echo.port, duration_s=0.5, interval_s=0.1, warmup_s="auto:3s")
+    node's window starts on the warm-up's grid, after the rows the rule read, and lasts
+    --duration."""
+    monkeypatch.setattr(coordinator, "WarmupMeter", _SettlesAtTheMinimum)
+    config = _config(ray_cluster, echo.port, duration_s=0.5, interval_s=0.1, warmup_s="auto:5s")
     outcome, _ = _drive(config, shifts={1: SHIFT_NS})
     assert outcome.status == "completed"
     warmup, window = outcome.warmup, outcome.window
-    assert warmup is not None and window is not None
-    assert len(warmup.rows) == round(warmup.chosen_s / 0.1)  # every row merged, on the grid
+    assert warmup is not None and window is not None and warmup.settled
+    # Decided after 20 rows, started 0.5 s ahead at least (CLUSTER_LEAD_S), on the grid.
+    assert MIN_ROWS * 0.1 + 0.5 <= warmup.chosen_s + 1e-9 < 5.0
     assert warmup.chosen_s == pytest.approx(round(warmup.chosen_s / 0.1) * 0.1, abs=1e-6)
-    if not warmup.settled:
-        assert warmup.chosen_s == pytest.approx(3.0)
+    assert len(warmup.rows) == round(warmup.chosen_s / 0.1)  # every row merged, on the grid
     assert outcome.nodes is not None and all(n["requests"] > 0 for n in outcome.nodes)
     assert [round(row.t, 6) for row in outcome.tally.intervals] == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert outcome.measured_s == pytest.approx(0.5)
