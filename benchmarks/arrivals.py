@@ -220,7 +220,9 @@ def server_side(rate: float, clients: int, duration_s: float, repeat: int) -> st
                 f"{found['cv_sent']:.3f}",
                 "yes" if checked.get("followed") else "no",
                 f"{checked.get('generator_lag_p99_us') or 0:,}",
-                f"{checked.get('dispersion_index') or 0:.2f}",
+                "-"
+                if checked.get("dispersion_index") is None
+                else f"{checked['dispersion_index']:.2f}",
                 "-" if checked.get("dispersion_p") is None else str(checked["dispersion_p"]),
                 f"{result['latency_us']['p99']:,}",
                 f"{load[0]:.1f}",
