@@ -74,8 +74,8 @@ def _started(result: dict[str, Any], maximum: float) -> dict[str, Any]:
 
 
 def test_the_window_starts_once_a_cold_server_settles(cold_server: str) -> None:
-    result = run_result(target=cold_server, clients=4, warmup_s="auto:5s", **WINDOW)
-    rows = _started(result, 5.0)["intervals"]
+    result = run_result(target=cold_server, clients=4, warmup_s="auto:3s", **WINDOW)
+    rows = _started(result, 3.0)["intervals"]
     # The cold half second: slower rows at the start of the warm-up than at its end.
     assert rows[0]["p50"] > 2 * rows[-1]["p50"], rows
 
@@ -87,10 +87,10 @@ def test_open_loop_over_two_processes_keeps_its_schedule_through_the_switch(
     requests are those due in it, each ended once (run_result asserts the identities)."""
     rate, clients = 400.0, 4
     result = run_result(
-        target=cold_server, clients=clients, workers=2, rate=rate, warmup_s="auto:4s",
+        target=cold_server, clients=clients, workers=2, rate=rate, warmup_s="auto:3s",
         **WINDOW,
     )  # fmt: skip
-    _started(result, 4.0)
+    _started(result, 3.0)
     totals = result["totals"]
     assert abs(totals["requests_issued"] - rate * 0.3) <= clients
     failed = sum(totals["requests_failed"].values())
