@@ -19,10 +19,9 @@ import trio
 from sockbench.core.progress import Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
-from sockbench.core.warmup import MIN_ROWS, WarmupDecision, WarmupMeter
+from sockbench.core.warmup import MIN_ROWS
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, open_cluster
-from sockbench.engine.orchestration import coordinator
 from sockbench.engine.orchestration.coordinator import DriveOutcome, coordinate
 from sockbench.engine.orchestration.runner import run
 from sockbench.errors import TargetError
@@ -30,6 +29,7 @@ from sockbench.machine import build_run_spec
 from tests.cluster.conftest import NODES
 from tests.support.counting_echo import CountingEcho
 from tests.support.schema import validate_result
+from tests.support.settled_warmup import settle_at_the_minimum
 
 pytestmark = pytest.mark.e2e  # a Ray cluster, real processes and sockets (make unit skips it)
 
@@ -292,16 +292,6 @@ def test_until_ends_every_node_on_the_same_boundary(ray_cluster: str, echo: Coun
     assert outcome.tally.balanced and outcome.tally.in_flight == 0
 
 
-class _SettlesAtTheMinimum(WarmupMeter):
-    """The rule, made to settle at its minimum whatever the busy machine's rows say: this
-    test is of the plumbing (the start told to every actor in its node's clock), and
-    the rule itself is tested on known series (tests/core/test_warmup.py)."""
-
-    def decision(self) -> WarmupDecision:
-        n = len(self.rows)
-        return WarmupDecision(n >= MIN_ROWS, n, 0 if n >= MIN_ROWS else None)
-
-
 def test_warmup_auto_starts_every_node_on_the_same_boundary(
     ray_cluster: str, echo: CountingEcho, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -309,7 +299,7 @@ def test_warmup_auto_starts_every_node_on_the_same_boundary(
     the start is told to each actor in its node's clock (node 1 runs 7 s ahead), so every
     node's window starts on the warm-up's grid, after the rows the rule read, and lasts
     --duration."""
-    monkeypatch.setattr(coordinator, "WarmupMeter", _SettlesAtTheMinimum)
+    settle_at_the_minimum(monkeypatch)  # this test is of the plumbing, not the rule
     config = _config(ray_cluster, echo.port, duration_s=0.5, interval_s=0.1, warmup_s="auto:5s")
     outcome, _ = _drive(config, shifts={1: SHIFT_NS})
     assert outcome.status == "completed"
