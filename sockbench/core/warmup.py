@@ -219,12 +219,15 @@ def warmup_section(auto: AutoWarmup, outcome: WarmupOutcome) -> dict[str, Any]:
 
 
 def warmup_text(section: Mapping[str, Any]) -> str:
-    """``settled after 2.60 s (transient 1.00 s; MSER-5 on rps and p99)``, or ``did not
-    settle in 30 s (the maximum): the window started there``."""
+    """``settled after 2.60 s (transient 1.00 s; MSER-5 on rps and p99)``, ``did not
+    settle in 30 s (the maximum): the window started there``, or ``stopped after 1.20 s of
+    warm-up, before it settled`` (interrupted, the server died)."""
     if section.get("settled"):
         transient = section.get("transient_s")
         part = f"transient {transient:.2f} s; " if transient is not None else ""
         return f"settled after {section['chosen_s']:.2f} s ({part}{section['rule']})"
+    if section["chosen_s"] < section["max_s"]:  # the run stopped first
+        return f"stopped after {section['chosen_s']:.2f} s of warm-up, before it settled"
     return f"did not settle in {section['max_s']:g} s (the maximum): the window started there"
 
 

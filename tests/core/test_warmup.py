@@ -199,3 +199,5 @@ def test_the_result_section_and_its_line() -> None:
         "did not settle in 3 s (the maximum): the window started there"
     )
     assert math.isclose(unsettled["chosen_s"], 3.0)
+    stopped = warmup_section(AutoWarmup(3.0), WarmupOutcome((), None, False, 1.2))
+    assert warmup_text(stopped) == "stopped after 1.20 s of warm-up, before it settled"

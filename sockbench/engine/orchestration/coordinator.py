@@ -158,11 +158,13 @@ class _Run:
         self.start_at(start)
 
     def warmup_outcome(self) -> WarmupOutcome | None:
+        """What --warmup auto did; a run stopped in the warm-up warmed up until then."""
         if self._warmup_meter is None or self.window is None:
             return None
+        end = min(self.window.measure_start_ns, self.stopped_at_ns or self.window.measure_start_ns)
         return WarmupOutcome(
             tuple(self._warmup_meter.rows), self.warmup_decision, self.warmup_settled,
-            (self.window.measure_start_ns - self.warmup_start_ns) / 1e9,
+            max(0, end - self.warmup_start_ns) / 1e9,
         )  # fmt: skip
 
     def on_interval(self, row: IntervalRow, worker: int = 0) -> None:
