@@ -14,22 +14,44 @@
    of the counts per 10 ms (variance / mean: 1 for Poisson, 0 for evenly spaced) says
    more at high rates. Then the result's latency p50, p99 and the generator's own lag
    p99.
+3. **The server's side** (``--server-side N``): N runs of the pump per arrival against
+   ``reference_servers/arrival_log_echo.py`` (uvloop), which stamps each request when the
+   read that completes it returns; the table gives the coefficient of variation of the
+   gaps between consecutive arrivals in the window, as the server saw them, the index
+   of dispersion of its counts per 10 ms, and what the result's arrival test said
+   (``validity.arrivals``: followed, the generator's lag p99, the counts' dispersion
+   over the intervals), with the load average the run started at.
 
     .venv/bin/python benchmarks/arrivals.py                     # ~1 minute
     .venv/bin/python benchmarks/arrivals.py --rate 5k --duration 3
+    .venv/bin/python benchmarks/arrivals.py --server-side 7 --skip-client-side
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import itertools
 import statistics
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, log, machine_line, md_table, write_markdown
+from _common import (
+    RESULTS,
+    ROOT,
+    free_port,
+    log,
+    machine_line,
+    md_table,
+    spawn,
+    stop,
+    wait_tcp,
+    write_markdown,
+)
 
 from sockbench.core.kinds import Arrival
 from sockbench.core.schedule import RateSchedule
@@ -107,6 +129,7 @@ def measure_run(options: dict[str, Any]) -> dict[str, Any]:
     dues, sent = [due for due, _ in inside], [sent for _, sent in inside]
     return {
         "result": result,
+        "window": (start, end),
         "due": len(inside),
         "cv_due": _cv(_gaps(dues)),
         "cv_sent": _cv(_gaps(sent)),
@@ -115,15 +138,21 @@ def measure_run(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _options(
+    rate: float, arrival: Arrival, clients: int, duration_s: float, **more: Any
+) -> dict[str, Any]:
+    """One run's options: one worker, 1 s of warm-up, nothing saved."""
+    return dict(
+        rate=rate, arrival=arrival.value, clients=clients, duration_s=duration_s,
+        warmup_s=1.0, workers="1", out_dir=None, quiet=True, **more,
+    )  # fmt: skip
+
+
 def runs(rate: float, clients: int, duration_s: float, server: str, repeat: int) -> str:
     rows = []
     for _ in range(repeat):
         for batch, arrival in itertools.product((True, False), Arrival):
-            options: dict[str, Any] = dict(
-                rate=rate, arrival=arrival.value, clients=clients, duration_s=duration_s,
-                warmup_s=1.0, server_model=server, workers="1", batch=batch, out_dir=None,
-                quiet=True,
-            )  # fmt: skip
+            options = _options(rate, arrival, clients, duration_s, server_model=server, batch=batch)
             log(f"{arrival.value}, {'pump' if batch else 'reference'} ...")
             found = measure_run(options)
             result = found["result"]
@@ -153,6 +182,61 @@ def runs(rate: float, clients: int, duration_s: float, server: str, repeat: int)
     return md_table(headers, rows, "ll" + "r" * 10)
 
 
+SERVER = ROOT / "benchmarks" / "reference_servers" / "arrival_log_echo.py"
+PAYLOAD = 64
+
+
+def server_stamps(options: dict[str, Any], out: Path) -> tuple[dict[str, Any], list[int]]:
+    """One run against the stamping echo: (what measure_run found, the stamps)."""
+    port = free_port()
+    server = spawn(
+        [sys.executable, str(SERVER), f"tcp:{port}", str(PAYLOAD), str(out)], cwd=SERVER.parent
+    )
+    try:
+        wait_tcp(port)
+        found = measure_run({**options, "target": f"tcp://127.0.0.1:{port}", "proto": ""})
+    finally:
+        stop(server)
+    return found, list(array.array("q", out.read_bytes()))
+
+
+def server_side(rate: float, clients: int, duration_s: float, repeat: int) -> str:
+    rows = []
+    for k, arrival in itertools.product(range(repeat), Arrival):
+        options = _options(rate, arrival, clients, duration_s, server_model=None, payload=PAYLOAD)
+        log(f"server side {k + 1}/{repeat}, {arrival.value} ...")
+        with tempfile.TemporaryDirectory() as tmp:
+            found, stamps = server_stamps(options, Path(tmp) / "stamps")
+        result, (start, end) = found["result"], found["window"]
+        inside = [t for t in stamps if start <= t < end]
+        checked = result["validity"].get("arrivals") or {}
+        load = (result.get("environment") or {}).get("loadavg") or [0.0]
+        rows.append(
+            [
+                arrival.value,
+                f"{len(inside):,}",
+                f"{_cv(_gaps(inside)):.3f}",
+                f"{_dispersion(inside, start, end, BIN_NS):.2f}",
+                f"{found['cv_sent']:.3f}",
+                "yes" if checked.get("followed") else "no",
+                f"{checked.get('generator_lag_p99_us') or 0:,}",
+                "-"
+                if checked.get("dispersion_index") is None
+                else f"{checked['dispersion_index']:.2f}",
+                "-" if checked.get("dispersion_p") is None else str(checked["dispersion_p"]),
+                f"{result['latency_us']['p99']:,}",
+                f"{load[0]:.1f}",
+            ]
+        )
+        log(" | ".join(rows[-1]))
+    headers = [
+        "arrival", "arrived in window", "CV arrival gaps (server)", "dispersion per 10 ms",
+        "CV send gaps (client)", "arrivals followed", "lag p99 µs", "dispersion (intervals)",
+        "p", "latency p99 µs", "load avg",
+    ]  # fmt: skip
+    return md_table(headers, rows, "l" + "r" * 4 + "l" + "r" * 5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=parse_number, default=20_000.0)
@@ -161,18 +245,28 @@ def main() -> None:
     parser.add_argument("--server", default="uvloop", help="built-in server model")
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the due(k) timing")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row")
+    parser.add_argument("--server-side", type=int, default=0, help="runs per arrival (3.)")
+    parser.add_argument("--skip-client-side", action="store_true", help="only 3.")
     parser.add_argument("--output", type=Path, default=RESULTS / "arrivals.md")
     args = parser.parse_args()
-    costs = due_costs(args.rounds)
-    print(costs, flush=True)
-    table = runs(args.rate, args.clients, args.duration, args.server, args.repeat)
-    text = (
-        f"# Arrivals: uniform against Poisson\n\n{machine_line()}\n\n"
-        f"## due(k), {CALLS:,} consecutive calls of one client, {args.rounds} rounds\n\n"
-        f"{costs}\n\n"
-        f"## {args.rate:,.0f} req/s, {args.clients} clients, {args.duration:g} s, "
-        f"`--server {args.server}`, one worker\n\n{table}\n"
-    )
+    text = f"# Arrivals: uniform against Poisson\n\n{machine_line()}\n\n"
+    if not args.skip_client_side:
+        costs = due_costs(args.rounds)
+        print(costs, flush=True)
+        table = runs(args.rate, args.clients, args.duration, args.server, args.repeat)
+        text += (
+            f"## due(k), {CALLS:,} consecutive calls of one client, {args.rounds} rounds\n\n"
+            f"{costs}\n\n"
+            f"## {args.rate:,.0f} req/s, {args.clients} clients, {args.duration:g} s, "
+            f"`--server {args.server}`, one worker\n\n{table}\n\n"
+        )
+    if args.server_side:
+        table = server_side(args.rate, args.clients, args.duration, args.server_side)
+        text += (
+            f"## The server's side: {args.rate:,.0f} req/s, {args.clients} clients, "
+            f"{args.duration:g} s, the pump, one worker, against "
+            f"`reference_servers/arrival_log_echo.py`\n\n{table}\n"
+        )
     write_markdown(args.output, text)
 
 

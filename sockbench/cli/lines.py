@@ -84,8 +84,8 @@ class JsonLines(PlainLines):
     ``sockbench.intervals/1`` (docs/intervals.schema.json). Warm-up and ramp ticks count
     nothing, so they are left out: every line is an interval of the result.
 
-    ``window_after_s`` is where the measurement window starts on the ticks' clock
-    (``--ramp`` plus ``--warmup``), so each line says how far into the window it is.
+    Each line says how far into the window it is: its interval's end, or where a tick
+    carries no row, its time less ``window_after_s`` (``--ramp`` plus ``--warmup``).
     """
 
     def __init__(self, stream: IO[str], window_after_s: float = 0.0) -> None:
@@ -101,7 +101,10 @@ def interval_line(tick: Tick, window_after_s: float, now_s: float) -> dict[str, 
     """A measured tick as its jsonl object: the wall-clock ``time`` (``now_s``, seconds
     since the epoch) and ``window_s``, the seconds since the window started, first."""
     wall = datetime.fromtimestamp(now_s, UTC).isoformat(timespec="milliseconds")
-    window_s = round(max(0.0, tick.elapsed_s - window_after_s), 6)
+    # The interval's own end where the tick has it: --warmup auto moves the window's
+    # start after ``window_after_s`` was known (ramp + the warm-up's maximum).
+    since = tick.row.t if tick.row is not None else tick.elapsed_s - window_after_s
+    window_s = round(max(0.0, since), 6)
     return {"type": "interval", "time": wall, "window_s": window_s, **tick.numbers()}
 
 

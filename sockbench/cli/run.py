@@ -57,7 +57,7 @@ def run(values: dict[str, object], spelled: dict[str, str]) -> None:
     where = spec.server.endpoint if isinstance(spec.server, Target) else spec.server_name
     label = f"{where} {spec.proto.value} {spec.load.clients} clients"
     interrupts = Interrupts()
-    window_after_s = spec.load.ramp_s + spec.load.warmup_s
+    window_after_s = spec.load.ramp_s + spec.load.warmup_max_s
     results: list[dict[str, Any]] = []
     codes: list[int] = []
     failures: list[str] = []

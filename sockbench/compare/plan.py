@@ -216,7 +216,7 @@ def build_plan(
         payloads=axes.payload,
         repeat=own.repeat,
         duration_s=first.sizing.duration_s,
-        warmup_s=first.load.warmup_s,
+        warmup_s=first.load.warmup_max_s,
         timeout_s=first.sizing.timeout_s,
         server_cpus=first.sizing.server_cpus,
         client_cpus=first.sizing.client_cpus,

@@ -98,10 +98,11 @@ class Sink(Protocol):
         """
         ...
 
-    def warmup_reply(self, at_ns: int) -> None:
-        """A warm-up request was answered, on time, at ``at_ns``: not measured, but the
-        target served it, so inside the window it counts toward the served rate (an
-        open-loop backlog from the warm-up is served there)."""
+    def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
+        """A warm-up request was answered, on time, at ``at_ns``, ``latency_ns`` after its
+        mark: not measured, but the target served it, so inside the window it counts
+        toward the served rate (an open-loop backlog from the warm-up is served there),
+        and ``--warmup auto`` reads the warm-up's own rows from it."""
         ...
 
 
@@ -470,7 +471,7 @@ class StreamExchange:
         else:
             self._count = 0  # inline, the common case: one request in flight
         if self._warm:
-            self._warm_answered(sent, now_ns)
+            self._warm_answered(mark, sent, now_ns)
             return OK
         service = now_ns - sent  # computed once and handed on: ints cost on this path
         if service >= self.timeout_ns:
@@ -498,7 +499,7 @@ class StreamExchange:
         if decided >= 0:
             kind = decided & KIND_MASK
         if self._warm:
-            self._warm_answered(sent, now_ns)
+            self._warm_answered(mark, sent, now_ns)
             return
         # Computed once and handed on: the hot path pays per int it creates.
         service = now_ns - sent
@@ -513,11 +514,11 @@ class StreamExchange:
             if kind_sink is not None:
                 kind_sink.kind_completed(kind, latency)
 
-    def _warm_answered(self, sent_ns: int, now_ns: int) -> None:
+    def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int) -> None:
         """A warm-up request's reply: never measured, but served if on time."""
         self._warm -= 1
         if now_ns - sent_ns < self.timeout_ns:
-            self.sink.warmup_reply(now_ns)
+            self.sink.warmup_reply(now_ns, now_ns - mark_ns)
 
     def _end_oldest(self, kind: str, now_ns: int, decided: int = -1) -> None:
         """The oldest request in flight failed as ``kind`` (a warm-up one is a warm-up
@@ -716,8 +717,8 @@ class DatagramExchange:
         ledger = self.ledger
         if ledger is None or seq < ledger.first_seq:
             deadline = self._warm.pop(seq, None)  # a warm-up reply: never measured
-            if deadline is not None and now_ns < deadline:
-                self.sink.warmup_reply(now_ns)
+            if deadline is not None and now_ns < deadline:  # from its send: marks not kept
+                self.sink.warmup_reply(now_ns, now_ns - deadline + self.timeout_ns)
             return
         outcome = ledger.on_reply(seq)
         if outcome != dg.RECEIVED and outcome != dg.REORDERED:

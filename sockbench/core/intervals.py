@@ -248,3 +248,15 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
             )
         merged.append(row)
     return merged
+
+
+def boundary_ahead(
+    anchor_ns: int, interval_ns: int, now_ns: int, lead_ns: int, before_ns: int
+) -> int | None:
+    """The first boundary of the grid ``anchor + k * interval`` at least ``lead_ns`` after
+    ``now_ns`` (time for the workers to hear of it), where a window moved at ``now_ns``
+    ends (``--until``) or starts (``--warmup auto``), so every row stays a whole
+    interval; None where that is not before ``before_ns`` (the maximum comes first)."""
+    after = max(0, now_ns + lead_ns - anchor_ns)
+    boundary = anchor_ns + -(-after // interval_ns) * interval_ns
+    return boundary if boundary < before_ns else None

@@ -28,6 +28,7 @@ from sockbench.core.stopping import until_section
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
 from sockbench.core.validity import assess
+from sockbench.core.warmup import WarmupOutcome, warmup_section
 from sockbench.core.warning import RunWarning
 from sockbench.core.warning_rules import rate_warnings
 from sockbench.core.warning_rules import run_warnings as run_warnings
@@ -58,6 +59,8 @@ class Measurement:
     ran: bool = True
     #: --until: the window its rule needed (None: it was not reached, --duration came first).
     until_needed_s: float | None = None
+    #: --warmup auto: what the warm-up did (None: a fixed warm-up, or no window).
+    warmup: WarmupOutcome | None = None
 
 
 def build_result(m: Measurement) -> dict[str, Any]:
@@ -118,6 +121,9 @@ def build_result(m: Measurement) -> dict[str, Any]:
         doc["until"] = until_section(
             spec.load.until, m.until_needed_s, doc["validity"]["percentiles"]
         )
+    auto = spec.load.auto_warmup
+    if auto is not None and m.warmup is not None:
+        doc["warmup"] = warmup_section(auto, m.warmup)
     add_warnings(doc, [*m.warnings, *rate_warnings(doc), *measured_warnings(spec, doc["totals"])])
     if spec.output.checks:
         checks = [parse_check(expr) for expr in spec.output.checks]

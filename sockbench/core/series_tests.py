@@ -96,7 +96,7 @@ def _median(values: Sequence[float]) -> float:
     return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
-def _grouped(series: Sequence[float], points: int) -> Sequence[float]:
+def grouped(series: Sequence[float], points: int) -> Sequence[float]:
     """``series`` averaged in consecutive, near-equal groups down to ``points`` values."""
     n = len(series)
     if n <= points:
@@ -134,7 +134,7 @@ def mann_kendall(series: Sequence[float]) -> Trend | None:
     """The trend test of ``series``; None for fewer than :data:`MIN_INTERVALS` values."""
     if len(series) < MIN_INTERVALS:
         return None
-    series = _grouped(series, MAX_TREND_POINTS)
+    series = grouped(series, MAX_TREND_POINTS)
     n = len(series)
     s = 0
     slopes = []

@@ -7,7 +7,8 @@ only on an interval's end, and not before the batch means have their
 :data:`~sockbench.core.series_tests.MIN_INTERVALS` intervals (the order statistic alone
 assumes independent samples and is too narrow). The window then ends on the next
 interval boundary that the workers can still be told of in time
-(:func:`window_end`), so every request of the window is still measured or counted.
+(:func:`~sockbench.core.intervals.boundary_ahead`), so every request of the window is
+still measured or counted.
 
 ``--duration`` is the maximum: where the interval never gets narrow enough, the run
 measures its whole window and says that the maximum came first.
@@ -112,17 +113,6 @@ def decide(histograms: Sequence[HdrHistogram], target: UntilTarget) -> StopDecis
     for hist in histograms:
         decision = meter.add(hist)
     return decision
-
-
-def window_end(
-    measure_start_ns: int, interval_ns: int, now_ns: int, lead_ns: int, max_end_ns: int
-) -> int | None:
-    """Where a window asked at ``now_ns`` to stop ends: the first interval boundary at
-    least ``lead_ns`` ahead (time for the workers to hear of it), so the last row is a
-    whole interval; None where that is not before ``max_end_ns`` (the maximum comes first)."""
-    after = max(0, now_ns + lead_ns - measure_start_ns)
-    end = measure_start_ns + -(-after // interval_ns) * interval_ns
-    return end if end < max_end_ns else None
 
 
 def until_section(

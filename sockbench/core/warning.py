@@ -36,6 +36,7 @@ class WarningKind(StrEnum):
     LITTLES_LAW = "littles_law"
     BUSY_MACHINE = "busy_machine"
     WORKERS_SHARE_CPUS = "workers_share_cpus"
+    WARMUP_UNSETTLED = "warmup_unsettled"  # --warmup auto reached its maximum
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sockbench.core.document import Result
 from sockbench.core.stopping import until_text
+from sockbench.core.warmup import warmup_text
 from sockbench.report import numbers
 from sockbench.report.document import Doc, cell_key, get, model_name, target
 from sockbench.report.stream_fields import stream_pace
@@ -87,6 +88,8 @@ def _errors(result: Doc) -> str:
 def _duration(result: Doc) -> str:
     text = f"{result.get('duration_s') or 0:.2f} s measured"
     ramp, warmup = get(result, "config", "ramp_s"), get(result, "config", "warmup_s")
+    if result.get("warmup"):  # --warmup auto: the one it chose (config has its maximum)
+        warmup = result["warmup"]["chosen_s"]
     kept_out = [
         f"{name} {value:g} s" for name, value in (("ramp", ramp), ("warm-up", warmup)) if value
     ]
@@ -99,6 +102,14 @@ def _until(result: Doc) -> tuple[tuple[str, str], ...]:
     if not section:
         return ()
     return (("until", until_text(section, get(result, "config", "duration_s"))),)
+
+
+def _warmup(result: Doc) -> tuple[tuple[str, str], ...]:
+    """``settled after 2.60 s (transient 1.00 s; MSER-5 on rps and p99)``: --warmup auto."""
+    section = result.get("warmup")
+    if not section:
+        return ()
+    return (("warm-up", warmup_text(section)),)
 
 
 def _connections(totals: Mapping[str, Any]) -> str:
@@ -120,6 +131,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ("server model", model_name(result)),
         ("workload", _workload(result)),
         ("duration", _duration(result)),
+        *_warmup(result),
         *_until(result),
     ]
     # A stream's sent and delivered numbers differ; its own section labels each.

@@ -19,6 +19,7 @@ import trio
 from sockbench.core.progress import Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
+from sockbench.core.warmup import MIN_ROWS
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, open_cluster
 from sockbench.engine.orchestration.coordinator import DriveOutcome, coordinate
@@ -28,6 +29,7 @@ from sockbench.machine import build_run_spec
 from tests.cluster.conftest import NODES
 from tests.support.counting_echo import CountingEcho
 from tests.support.schema import validate_result
+from tests.support.settled_warmup import settle_at_the_minimum
 
 pytestmark = pytest.mark.e2e  # a Ray cluster, real processes and sockets (make unit skips it)
 
@@ -287,4 +289,27 @@ def test_until_ends_every_node_on_the_same_boundary(ray_cluster: str, echo: Coun
     assert outcome.nodes is not None and all(n["requests"] > 0 for n in outcome.nodes)
     # Every worker ended there (one told late would end when told: measured_s says so).
     assert outcome.tally.intervals[-1].t == pytest.approx(end_s) == outcome.measured_s
+    assert outcome.tally.balanced and outcome.tally.in_flight == 0
+
+
+def test_warmup_auto_starts_every_node_on_the_same_boundary(
+    ray_cluster: str, echo: CountingEcho, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--warmup auto on a cluster: the warm-up rows of every node merge per interval, and
+    the start is told to each actor in its node's clock (node 1 runs 7 s ahead), so every
+    node's window starts on the warm-up's grid, after the rows the rule read, and lasts
+    --duration."""
+    settle_at_the_minimum(monkeypatch)  # this test is of the plumbing, not the rule
+    config = _config(ray_cluster, echo.port, duration_s=0.5, interval_s=0.1, warmup_s="auto:5s")
+    outcome, _ = _drive(config, shifts={1: SHIFT_NS})
+    assert outcome.status == "completed"
+    warmup, window = outcome.warmup, outcome.window
+    assert warmup is not None and window is not None and warmup.settled
+    # Decided after 20 rows, started 0.5 s ahead at least (CLUSTER_LEAD_S), on the grid.
+    assert MIN_ROWS * 0.1 + 0.5 <= warmup.chosen_s + 1e-9 < 5.0
+    assert warmup.chosen_s == pytest.approx(round(warmup.chosen_s / 0.1) * 0.1, abs=1e-6)
+    assert len(warmup.rows) == round(warmup.chosen_s / 0.1)  # every row merged, on the grid
+    assert outcome.nodes is not None and all(n["requests"] > 0 for n in outcome.nodes)
+    assert [round(row.t, 6) for row in outcome.tally.intervals] == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert outcome.measured_s == pytest.approx(0.5)
     assert outcome.tally.balanced and outcome.tally.in_flight == 0

@@ -42,7 +42,7 @@ class Sink:
     def error(self, kind: str, at_ns: int) -> None:
         self.errors[kind] += 1
 
-    def warmup_reply(self, at_ns: int) -> None:
+    def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         self.warm_replies.append(at_ns)
 
 

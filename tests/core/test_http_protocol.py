@@ -243,7 +243,7 @@ class _KindSink:
     def error(self, kind: str, at_ns: int) -> None:
         raise AssertionError(f"no connection error expected, got {kind}")
 
-    def warmup_reply(self, at_ns: int) -> None:
+    def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")
 
     def kind_completed(self, kind: int, latency_ns: int) -> None:

@@ -12,6 +12,7 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from sockbench.core.histogram import Recorder
+from sockbench.core.intervals import boundary_ahead
 from sockbench.core.kinds import Workload
 from sockbench.core.percentile_ci import percentile_interval
 from sockbench.core.series_tests import MIN_INTERVALS
@@ -23,7 +24,6 @@ from sockbench.core.stopping import (
     parse_until,
     until_section,
     until_text,
-    window_end,
 )
 from sockbench.errors import ConfigError
 
@@ -127,11 +127,11 @@ def test_the_interval_it_stops_with_covers_the_true_percentile() -> None:
 def test_the_window_ends_on_the_next_boundary_the_workers_can_hear_of() -> None:
     s = 1_000_000_000
     # Decided 10 ms after the 8th boundary, 50 ms ahead needed: the 9th.
-    assert window_end(5 * s, s, 13 * s + 10**7, 5 * 10**7, 65 * s) == 14 * s
+    assert boundary_ahead(5 * s, s, 13 * s + 10**7, 5 * 10**7, 65 * s) == 14 * s
     # Decided 980 ms after it: the 9th is too close, the 10th.
-    assert window_end(5 * s, s, 13 * s + 98 * 10**7, 5 * 10**7, 65 * s) == 15 * s
+    assert boundary_ahead(5 * s, s, 13 * s + 98 * 10**7, 5 * 10**7, 65 * s) == 15 * s
     # The maximum comes first.
-    assert window_end(5 * s, s, 64 * s + 10**7, 5 * 10**7, 65 * s) is None
+    assert boundary_ahead(5 * s, s, 64 * s + 10**7, 5 * 10**7, 65 * s) is None
 
 
 def test_the_result_section_and_its_line() -> None:

@@ -16,7 +16,7 @@ from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.worker import run as worker
-from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker
+from sockbench.engine.worker.run import Window, WindowMove, WorkOrder, run_worker
 from sockbench.machine import build_run_spec
 from tests.support.runs import BASE
 
@@ -32,7 +32,8 @@ class _Control:
 
     def __init__(self) -> None:
         self.stop = trio.Event()
-        self.end = WindowEnd()
+        self.start = WindowMove()
+        self.end = WindowMove()
         self.connections = -1
 
     async def connected(self, connections: int) -> Window:
@@ -41,6 +42,9 @@ class _Control:
         return Window(now, now, now + 30 * 10**9)
 
     def interval(self, row: IntervalRow) -> None:
+        pass
+
+    def warmup_interval(self, row: IntervalRow) -> None:
         pass
 
 

@@ -260,3 +260,25 @@ def test_rows_with_kinds_merge_kind_by_kind_and_exactly() -> None:
     assert [(k.kind, k.requests) for k in row.by_kind] == [("set", 3), ("get", 2)]
     assert row.kind_summary(row.by_kind[1]) == {"requests": 2, "rps": 2.0, "p99": 1900}
     assert decode(row.by_kind[0].histogram).get_total_count() == 3
+
+
+def test_auto_warm_ups_rows_count_warm_up_replies_and_errors_never_the_windows() -> None:
+    """--warmup auto: before the window, replies to warm-up requests and warm-up errors
+    make the warm-up's own rows (t from the warm-up's start); the window's counts and
+    rows are untouched, and a warm-up reply inside the window is served there as before."""
+    rec = recorder()
+    rec.start_warmup_rows(START - 2 * S, S)
+    rec.warmup_reply(START - 2 * S + 10 * MS, 3 * MS)
+    rec.warmup_reply(START - 2 * S + 20 * MS, 5 * MS)
+    rec.error("refused", START - 2 * S + 30 * MS)
+    first = rec.cut_warmup(START - S)
+    assert (first.start_s, first.t, first.requests, first.errors) == (0.0, 1.0, 2, 1)
+    assert first.p99 == pytest.approx(5_000, rel=0.01)
+    rec.warmup_reply(START - 1, 4 * MS)
+    second = rec.cut_warmup(START)
+    assert (second.start_s, second.t, second.requests, second.errors) == (1.0, 2.0, 1, 0)
+    rec.warmup_reply(START + 1, 4 * MS)  # the window's: served in it, not a warm-up row
+    assert rec.warmup_rows is not None and rec.warmup_rows.replies == 3
+    assert rec.warm_replies == 1 and rec.requests == 0 and rec.errors == {}
+    row = rec.cut_interval(START + S)
+    assert row is not None and row.requests == 1

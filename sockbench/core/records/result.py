@@ -9,7 +9,7 @@ from typing_extensions import TypedDict
 
 from sockbench.core.records.config import Config, Server
 from sockbench.core.records.counts import Datagrams, Histogram, Interval, Stream, Totals
-from sockbench.core.records.fields import NonNegative, Positive, Timestamp, record
+from sockbench.core.records.fields import Count, NonNegative, Positive, Timestamp, record
 from sockbench.core.records.resources import Generator, Resources
 from sockbench.core.records.validity import Validity
 from sockbench.core.status import RunStatus
@@ -57,6 +57,25 @@ class Until(TypedDict):
 
 
 @record
+class WarmupRow(TypedDict):
+    t: NonNegative
+    rps: NonNegative
+    p50: Count
+    p99: Count
+
+
+@record
+class Warmup(TypedDict):
+    auto: Literal[True]
+    max_s: Positive
+    settled: bool
+    chosen_s: NonNegative
+    transient_s: NonNegative | None
+    rule: str
+    intervals: list[WarmupRow]
+
+
+@record
 class ResultDoc(TypedDict):
     schema: Literal["sockbench.result/1"]
     sockbench_version: str
@@ -91,6 +110,13 @@ class ResultDoc(TypedDict):
     """--until: the percentile and width asked, whether the run measured it that closely
     before --duration (reached; needed_s: the window it needed) and its final 95 % interval's
     relative width (validity.percentiles); absent without --until (docs/validity.md)"""
+    warmup: NotRequired[Warmup]
+    """--warmup auto only: the maximum (max_s), whether the window started because
+    throughput and p99 settled (settled; false: at the maximum, or the run stopped first),
+    the warm-up it started after (chosen_s, from the warm-up's start, after any --ramp),
+    where the rule put the end of the transient (transient_s; null: too few intervals yet),
+    the rule, and the warm-up's own interval rows (t from the warm-up's start), never
+    counted in the window (docs/validity.md)"""
     validity: NotRequired[Validity]
     """Whether the result supports its own numbers (docs/validity.md): a 95 % interval per
     recorded percentile, a trend test of the per-interval throughput, p50 and p99, their

@@ -26,6 +26,7 @@ from sockbench.core.spec.option import (
 )
 from sockbench.core.stopping import UntilTarget, parse_until
 from sockbench.core.units import parse_count, parse_number, parse_seconds
+from sockbench.core.warmup import DEFAULT_MAX_S, AutoWarmup, parse_warmup, warmup_max_s
 from sockbench.endpoints import Proto
 
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
@@ -39,6 +40,8 @@ CLIENTS: Option[int] = declare(
     minimum=1, bound=lambda n, flag: bounds.check_clients(n),
 )  # fmt: skip
 
+WARMUP_DEFAULT_S: float | AutoWarmup = 2.0
+
 
 @dataclass(frozen=True)
 class Load:
@@ -50,10 +53,14 @@ class Load:
         bound=bounds.seconds_within(bounds.MAX_RUN_S), commands=RUN_COMPARE,
         default_help="10s, or until --requests", defaults={"compare": 10.0},
     )  # fmt: skip
-    warmup_s: float = option(
-        2.0, "--warmup", help="load kept out of the results: 2s, 500ms", parse=parse_seconds,
-        minimum=0, bound=bounds.seconds_within(bounds.MAX_RUN_S, zero_ok=True),
-        commands=RUN_COMPARE,
+    # A fixed warm-up, or auto (core/warmup.py): until the interval series settles.
+    warmup_s: float | AutoWarmup = option(
+        WARMUP_DEFAULT_S, "--warmup",
+        help="load kept out of the results: 2s, 500ms; or auto (until throughput and p99 "
+        f"settle, MSER-5, docs/validity.md), auto:30s to bound it (auto alone: "
+        f"auto:{DEFAULT_MAX_S:g}s)",
+        parse=parse_warmup, minimum=0, metavar="SECONDS|auto[:MAX]", default_help="2s",
+        bound=bounds.seconds_within(bounds.MAX_RUN_S, zero_ok=True), commands=RUN_COMPARE,
     )  # fmt: skip
     # Clients (closed loop) or the rate (--rate) rise over this, unmeasured.
     ramp_s: float = option(
@@ -138,6 +145,15 @@ class Load:
         parse=parse_seconds, positive=True,
         bound=bounds.seconds_within(bounds.MAX_RUN_S, minimum=bounds.MIN_INTERVAL_S),
     )  # fmt: skip
+
+    @property
+    def warmup_max_s(self) -> float:
+        """The longest the warm-up can last: the fixed one, or ``--warmup auto``'s maximum."""
+        return warmup_max_s(self.warmup_s)
+
+    @property
+    def auto_warmup(self) -> AutoWarmup | None:
+        return self.warmup_s if isinstance(self.warmup_s, AutoWarmup) else None
 
     @property
     def ramps_clients(self) -> bool:

@@ -22,6 +22,7 @@ from sockbench.core.protocols.mix import check_key_options
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.output import Output
 from sockbench.core.spec.request import Request
+from sockbench.core.warmup import MIN_ROWS
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
 
@@ -256,6 +257,25 @@ def check_until(load: Load, percentiles: Sequence[float]) -> None:
         raise ConfigError(
             f"--until {until}: p{until.percentile:g} is not recorded; add it to "
             f"--percentiles ({listed})"
+        )
+
+
+def check_warmup(load: Load) -> None:
+    """--warmup auto reads the warm-up's replies, and needs room for its minimum."""
+    auto = load.auto_warmup
+    if auto is None:
+        return
+    if load.mode == Workload.STREAM:
+        raise ConfigError(
+            "--warmup auto reads the replies' throughput and p99; --mode stream has none: "
+            "give a fixed --warmup"
+        )
+    least_s = MIN_ROWS * load.interval_s
+    if auto.max_s < least_s:
+        raise ConfigError(
+            f"--warmup {auto}: the rule needs {MIN_ROWS} intervals ({least_s:g} s at "
+            f"--interval {load.interval_s:g}s): raise the maximum to {least_s:g}s at least "
+            "or shorten --interval"
         )
 
 

@@ -122,7 +122,7 @@ class RunSpec:
             "proto": self.proto.value,
             "clients": load.clients,
             "duration_s": sizing.duration_s,
-            "warmup_s": load.warmup_s,
+            "warmup_s": load.warmup_max_s,
             "ramp_s": load.ramp_s,
             "connect_rate": load.connect_rate,
             "payload": self.request.payload,
@@ -220,6 +220,7 @@ def validate_run(
     rules.check_ramp(load)
     rules.check_arrival(load)
     rules.check_until(load, output.percentiles)
+    rules.check_warmup(load)
     rules.check_protocol(request, proto, load.mode, reply)
     command = _command(chosen, proto, endpoint)
     rules.check_thresholds(output.checks, proto, load.rate)

@@ -34,6 +34,11 @@ class WorkerLink(Protocol):
         """End the run early; the worker still sends ``done``. Never raises."""
         ...
 
+    def start_at(self, start_ns: int) -> None:
+        """Start the window at ``start_ns`` (coordinator clock), before the one handed to
+        ``go``, lasting as long (``--warmup auto``). Never raises."""
+        ...
+
     def end_at(self, end_ns: int) -> None:
         """End the window at ``end_ns`` (coordinator clock), before the one handed to
         ``go``, through the window's own end and drain (``--until``). Never raises."""

@@ -21,8 +21,14 @@ import trio
 from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
 from sockbench.engine.backends import WorkerLink
-from sockbench.engine.backends.messages import Connected, Done, Interval, ToCoordinator
-from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
+from sockbench.engine.backends.messages import (
+    Connected,
+    Done,
+    Interval,
+    ToCoordinator,
+    WarmupInterval,
+)
+from sockbench.engine.worker.run import Window, WindowMove, WorkOrder, run_worker, tally_of
 
 STOP_GRACE_S = 10.0  # a worker in this loop reports at once; this bounds a stuck one
 
@@ -33,7 +39,8 @@ class _ChannelControl:
     def __init__(self, send: trio.MemorySendChannel[ToCoordinator]) -> None:
         self.send = send
         self.stop = trio.Event()
-        self.end = WindowEnd()
+        self.start = WindowMove()
+        self.end = WindowMove()
         self.window: Window | None = None
         self.window_set = trio.Event()
 
@@ -45,6 +52,9 @@ class _ChannelControl:
 
     def interval(self, row: IntervalRow) -> None:
         self.send.send_nowait(Interval(row))
+
+    def warmup_interval(self, row: IntervalRow) -> None:
+        self.send.send_nowait(WarmupInterval(row))
 
 
 class _ChannelLink:
@@ -66,6 +76,9 @@ class _ChannelLink:
 
     def stop(self) -> None:
         self.control.stop.set()
+
+    def start_at(self, start_ns: int) -> None:
+        self.control.start.move(start_ns)
 
     def end_at(self, end_ns: int) -> None:
         self.control.end.move(end_ns)

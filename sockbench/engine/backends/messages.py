@@ -1,8 +1,9 @@
 """The messages a worker process and its coordinator exchange over a pipe.
 
-worker -> coordinator: :class:`Connected`, then :class:`Interval` per interval, then
-:class:`Done`; coordinator -> worker: :class:`Go`, :class:`EndAt` to end the window earlier
-(``--until``), and :class:`Stop` to end early.
+worker -> coordinator: :class:`Connected`, then (``--warmup auto``) :class:`WarmupInterval`
+per warm-up interval, :class:`Interval` per interval, then :class:`Done`; coordinator ->
+worker: :class:`Go`, :class:`StartAt` to start the window earlier (``--warmup auto``),
+:class:`EndAt` to end it earlier (``--until``), and :class:`Stop` to end early.
 They are pickled by :mod:`multiprocessing`; :func:`receive` is the one place that
 reads and checks them, so an unexpected message is an error with a name, not an
 ``assert`` that ``python -O`` would skip.
@@ -31,6 +32,13 @@ class Interval:
 
 
 @dataclass(frozen=True)
+class WarmupInterval:
+    """A warm-up row (``--warmup auto``): for the rule, never merged into the window's."""
+
+    row: IntervalRow
+
+
+@dataclass(frozen=True)
 class Done:
     tally: Tally
 
@@ -52,8 +60,15 @@ class EndAt:
     end_ns: int
 
 
-ToCoordinator = Connected | Interval | Done
-ToWorker = Go | Stop | EndAt
+@dataclass(frozen=True)
+class StartAt:
+    """Start the window at ``start_ns`` instead (``--warmup auto``): the warm-up settled."""
+
+    start_ns: int
+
+
+ToCoordinator = Connected | WarmupInterval | Interval | Done
+ToWorker = Go | Stop | StartAt | EndAt
 Message = ToCoordinator | ToWorker
 
 
@@ -65,7 +80,7 @@ async def receive(conn: Connection) -> Message:
     """The next message; EOFError/OSError when the other end is gone."""
     await trio.lowlevel.wait_readable(conn.fileno())
     message = conn.recv()
-    if not isinstance(message, Connected | Interval | Done | Go | Stop | EndAt):
+    if not isinstance(message, ToCoordinator | ToWorker):
         raise ProtocolError(f"unexpected message on the worker pipe: {message!r}")
     return message
 

@@ -31,12 +31,14 @@ from sockbench.engine.backends.messages import (
     Go,
     Interval,
     Message,
+    StartAt,
     Stop,
+    WarmupInterval,
     receive,
     send,
 )
 from sockbench.engine.io.interrupts import SIGNALS
-from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
+from sockbench.engine.worker.run import Window, WindowMove, WorkOrder, run_worker, tally_of
 
 WORKER_STOP_GRACE_S = 10.0  # after a stop, for workers to send what they measured
 
@@ -47,7 +49,8 @@ class PipeControl:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.stop = trio.Event()
-        self.end = WindowEnd()
+        self.start = WindowMove()
+        self.end = WindowMove()
         self._window: Window | None = None
         self._window_set = trio.Event()
 
@@ -60,6 +63,9 @@ class PipeControl:
     def interval(self, row: IntervalRow) -> None:
         send(self.conn, Interval(row))
 
+    def warmup_interval(self, row: IntervalRow) -> None:
+        send(self.conn, WarmupInterval(row))
+
     async def listen(self) -> None:
         while not self.stop.is_set():
             try:
@@ -69,6 +75,8 @@ class PipeControl:
             if isinstance(message, Go):
                 self._window = message.window
                 self._window_set.set()
+            elif isinstance(message, StartAt):
+                self.start.move(message.start_ns)
             elif isinstance(message, EndAt):
                 self.end.move(message.end_ns)
             elif isinstance(message, Stop):
@@ -126,6 +134,9 @@ class _PipeLink:
 
     def stop(self) -> None:
         send(self.conn, Stop())
+
+    def start_at(self, start_ns: int) -> None:
+        send(self.conn, StartAt(start_ns))
 
     def end_at(self, end_ns: int) -> None:
         send(self.conn, EndAt(end_ns))

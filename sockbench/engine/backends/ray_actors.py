@@ -47,10 +47,16 @@ from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerLink
 from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, head_address, is_loopback
-from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.backends.messages import (
+    Connected,
+    Done,
+    Interval,
+    ProtocolError,
+    WarmupInterval,
+)
 from sockbench.engine.backends.processes import WORKER_STOP_GRACE_S
 from sockbench.engine.io.sampling import TreeSampler
-from sockbench.engine.worker.run import Window, WindowEnd, WorkOrder, run_worker, tally_of
+from sockbench.engine.worker.run import Window, WindowMove, WorkOrder, run_worker, tally_of
 from sockbench.errors import ConfigError, TargetError
 from sockbench.servers.preflight import check_target
 
@@ -189,7 +195,8 @@ class _QueueControl:
     def __init__(self, outbox: queue.SimpleQueue[tuple[Any, ...]]) -> None:
         self.outbox = outbox
         self.stop = trio.Event()
-        self.end = WindowEnd()
+        self.start = WindowMove()
+        self.end = WindowMove()
         self.window: Window | None = None
         self._window_set = trio.Event()
 
@@ -202,9 +209,25 @@ class _QueueControl:
     def interval(self, row: Any) -> None:
         self.outbox.put(("interval", row))
 
+    def warmup_interval(self, row: Any) -> None:
+        self.outbox.put(("warmup_interval", row))
+
     def open(self, window: Window) -> None:
         self.window = window
         self._window_set.set()
+
+
+def _window_of(control: _QueueControl) -> tuple[int, int]:
+    """The window the worker measured, in its clock: as handed to it, or moved by the
+    coordinator (``--warmup auto``'s start, ``--until``'s end) and as long as asked."""
+    window = control.window
+    assert window is not None
+    start, end = window.measure_start_ns, window.measure_end_ns
+    moved_start = control.start.at_ns
+    if moved_start is not None and moved_start < start:
+        start, end = moved_start, moved_start + end - start
+    moved_end = control.end.at_ns
+    return start, end if moved_end is None else min(end, moved_end)
 
 
 class WorkerActor:
@@ -265,12 +288,7 @@ class WorkerActor:
         try:
             with TreeSampler(os.getpid()) as sampler:
                 recorder = await run_worker(order, control)
-            window, moved = control.window, control.end.end_ns  # moved: --until's end
-            summary = (
-                sampler.summary(window.measure_start_ns, min(window.measure_end_ns, moved or 2**63))
-                if window
-                else None
-            )
+            summary = sampler.summary(*_window_of(control)) if control.window else None
             tally = tally_of(recorder, order)
             self._outbox.put(("done", tally, summary.to_json() if summary else None))
         except BaseException as exc:
@@ -296,6 +314,12 @@ class WorkerActor:
         self._stop_asked = True
         if self._control is not None:
             self._call(self._control.stop.set)
+
+    def start_at(self, start_ns: int) -> None:
+        """``start_ns`` is in this node's clock, as :meth:`go`'s window."""
+        self._called = time.monotonic()
+        if self._control is not None:
+            self._call(self._control.start.move, start_ns - self._shift)
 
     def end_at(self, end_ns: int) -> None:
         """``end_ns`` is in this node's clock, as :meth:`go`'s window."""
@@ -345,6 +369,8 @@ class _ActorLink:
             return Connected(message[1])
         if message[0] == "interval":
             return Interval(message[1])
+        if message[0] == "warmup_interval":
+            return WarmupInterval(message[1])
         raise ProtocolError(f"unexpected message from a worker actor: {message!r}")
 
     async def _next(self) -> tuple[Any, ...]:
@@ -363,6 +389,9 @@ class _ActorLink:
 
     def stop(self) -> None:
         self.actor.stop.remote()
+
+    def start_at(self, start_ns: int) -> None:
+        self.actor.start_at.remote(start_ns + self.clock.offset_ns)
 
     def end_at(self, end_ns: int) -> None:
         self.actor.end_at.remote(end_ns + self.clock.offset_ns)

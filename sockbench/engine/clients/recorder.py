@@ -73,6 +73,7 @@ class WorkerRecorder:
         "stream_probes",
         "warm_replies",
         "warmup_errors",
+        "warmup_rows",
         "window",
         "window_closed",
     )
@@ -116,6 +117,7 @@ class WorkerRecorder:
         self.errors: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()  # measured requests that ended in error, by kind
         self.warmup_errors: Counter[str] = Counter()
+        self.warmup_rows: WarmupRows | None = None  # --warmup auto: the warm-up's own rows
         self.latency = Recorder()
         self.connect = Recorder()
         # Open loop only: latency from the actual send, and how late the send was.
@@ -276,9 +278,20 @@ class WorkerRecorder:
         self.failures[kind] += count
         self.errors[kind] += count  # a lost datagram too: a request with no valid reply
 
-    def warmup_reply(self, at_ns: int) -> None:
+    def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         if at_ns >= self.window.measure_start_ns:
             self.warm_replies += 1
+        elif self.warmup_rows is not None:
+            self.warmup_rows.replied(latency_ns)
+
+    def start_warmup_rows(self, start_ns: int, interval_ns: int) -> None:
+        """--warmup auto: cut the warm-up into rows of its own from ``start_ns``."""
+        self.warmup_rows = WarmupRows(start_ns, interval_ns, sum(self.warmup_errors.values()))
+
+    def cut_warmup(self, end_ns: int) -> IntervalRow:
+        """The warm-up's row ending at ``end_ns`` (monotonic), never one of the window's."""
+        assert self.warmup_rows is not None
+        return self.warmup_rows.cut(end_ns, sum(self.warmup_errors.values()))
 
     def kind_completed(self, kind: int, latency_ns: int) -> None:
         stats = self.kind_stats[kind]
@@ -382,6 +395,38 @@ class WorkerRecorder:
             "send_lag_us": encode(self.send_lag.histogram),
             "scheduler_lag_us": encode(self.scheduler_lag.histogram),
         }
+
+
+class WarmupRows:
+    """--warmup auto's view of the warm-up: the replies to warm-up requests answered on
+    time (latency from each request's mark) and the warm-up's errors, cut into rows on
+    the grid from the warm-up's start. They feed the rule (core/warmup.py) and the
+    result's ``warmup`` section, never a count of the window."""
+
+    __slots__ = ("_last_errors", "_last_replies", "latency", "replies", "series", "start_ns")
+
+    def __init__(self, start_ns: int, interval_ns: int, errors: int) -> None:
+        self.start_ns = start_ns
+        self.series = IntervalSeries(interval_ns)
+        self.latency = Recorder()
+        self.latency.cut_interval()  # the first row's samples from here
+        self.replies = 0
+        self._last_replies = 0
+        self._last_errors = errors
+
+    def replied(self, latency_ns: int) -> None:
+        self.replies += 1
+        self.latency.record((latency_ns + 500) // 1000)
+
+    def cut(self, end_ns: int, errors: int) -> IntervalRow:
+        row = self.series.end_interval(
+            self.latency.cut_interval(),
+            self.replies - self._last_replies,
+            errors - self._last_errors,
+            end_ns=end_ns - self.start_ns,
+        )
+        self._last_replies, self._last_errors = self.replies, errors
+        return row
 
 
 class KindStats:

@@ -19,16 +19,23 @@ from typing import Any
 import trio
 
 from sockbench.core.histogram import decode
-from sockbench.core.intervals import IntervalRow, merge_rows
+from sockbench.core.intervals import IntervalRow, boundary_ahead, merge_rows
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
-from sockbench.core.stopping import StopDecision, UntilMeter, window_end
+from sockbench.core.stopping import StopDecision, UntilMeter
 from sockbench.core.tally import Tally, merge_tallies
+from sockbench.core.warmup import WarmupDecision, WarmupMeter, WarmupOutcome
 from sockbench.endpoints import Endpoint
 from sockbench.engine.backends import WorkerBackend, WorkerLink
 from sockbench.engine.backends.in_process import InProcessWorkers
-from sockbench.engine.backends.messages import Connected, Done, Interval, ProtocolError
+from sockbench.engine.backends.messages import (
+    Connected,
+    Done,
+    Interval,
+    ProtocolError,
+    WarmupInterval,
+)
 from sockbench.engine.backends.processes import ProcessWorkers
 from sockbench.engine.io.interrupts import Interrupts
 from sockbench.engine.worker.run import Window, WorkOrder
@@ -40,11 +47,11 @@ HURRY_GRACE_S = 1.0  # for workers to send what they measured, after a second si
 #: before it counts as failed (stopped, hung in a plugin, its node unreachable).
 SILENCE_GRACE_S = 5.0
 EXIT_GRACE_S = 0.2  # for a worker to exit once its wait is over, before it is killed
-#: --until: the window ends on an interval boundary at least this far ahead of the
-#: decision (on a cluster, ``CLUSTER_LEAD_S``: an actor on a busy node heard of it 190 ms
-#: after another), or twice as far as the interval's rows took to arrive, so every
-#: worker hears of it before; one told late ends its window when told, and the run's
-#: measured time runs to the latest worker's end.
+#: --until (--warmup auto): the window ends (starts) on an interval boundary at least this
+#: far ahead of the decision (on a cluster, ``CLUSTER_LEAD_S``: an actor on a busy node
+#: heard of it 190 ms after another), or twice as far as the interval's rows took to
+#: arrive, so every worker hears of it before; one told late ends (starts) its window
+#: when told, and the run's measured time runs to the latest worker's end.
 UNTIL_LEAD_S = 0.05
 CLUSTER_LEAD_S = 0.5
 
@@ -62,6 +69,8 @@ class DriveOutcome:
     silent_workers: list[int] = field(default_factory=list)
     # --until: the decision that ended the window early (None: it ran to --duration).
     until_stop: StopDecision | None = None
+    # --warmup auto: its rows, the rule's decision, and where the window started.
+    warmup: WarmupOutcome | None = None
 
 
 class _Run:
@@ -87,14 +96,82 @@ class _Run:
         self.until_stop: StopDecision | None = None
         self._until_meter = UntilMeter(self.until) if self.until is not None else None
         self.end_at: Callable[[int], None] | None = None  # tells every worker (--until)
+        self.start_at: Callable[[int], None] | None = None  # tells every worker (--warmup auto)
+        self.auto_warmup = spec.load.auto_warmup
+        self._warm_pending: dict[float, list[tuple[int, IntervalRow]]] = {}
+        self._warmup_meter = WarmupMeter() if self.auto_warmup is not None else None
+        self.warmup_decision: WarmupDecision | None = None
+        self.warmup_settled = False  # the window was moved to start on the rule
+
+    def _gather(
+        self, pending: dict[float, list[tuple[int, IntervalRow]]], row: IntervalRow, worker: int
+    ) -> list[tuple[int, IntervalRow]] | None:
+        """One worker's row of an interval; every worker's, once all of them sent it."""
+        same = pending.setdefault(row.start_s, [])
+        same.append((worker, row))
+        if len(same) < self.workers:
+            return None
+        del pending[row.start_s]
+        return same
+
+    def _lead_ns(self, now_ns: int, anchor_ns: int, row: IntervalRow) -> int:
+        """How far ahead of ``now_ns`` a moved start or end must be (``UNTIL_LEAD_S``),
+        from how late ``row`` (on the grid from ``anchor_ns``) arrived."""
+        late_ns = max(0, now_ns - anchor_ns - round(row.t * 1e9))
+        lead_s = UNTIL_LEAD_S if self.node_of is None else CLUSTER_LEAD_S
+        return max(int(lead_s * 1e9), 2 * late_ns)
+
+    @property
+    def warmup_start_ns(self) -> int:
+        """Where the warm-up's grid starts: after the ramp."""
+        assert self.window is not None
+        return self.window.start_ns + int(self.load.ramp_s * 1e9)
+
+    def on_warmup_interval(self, row: IntervalRow, worker: int = 0) -> None:
+        """--warmup auto: once every worker sent a warm-up interval, ask the rule; when
+        the series settled, the window starts on the next boundary of the warm-up's grid
+        the workers can be told of (before its maximum), and lasts as long as asked."""
+        same = self._gather(self._warm_pending, row, worker)
+        meter, window = self._warmup_meter, self.window
+        if same is None or meter is None or window is None:
+            return
+        [merged] = merge_rows([[r] for _, r in same])
+        if self.warmup_settled:  # the rows up to the window's start, for the result
+            meter.rows.append(merged)
+            return
+        decision = self.warmup_decision = meter.add(merged)
+        if not decision.settled or self.stop.is_set() or self.start_at is None:
+            return
+        now, anchor = time.monotonic_ns(), self.warmup_start_ns
+        start = boundary_ahead(
+            anchor, int(self.load.interval_s * 1e9), now, self._lead_ns(now, anchor, row),
+            window.measure_start_ns,
+        )  # fmt: skip
+        if start is None:  # the maximum comes first
+            return
+        log.info("--warmup %s: settled after %d intervals (transient %s); the window "
+                 "starts at %.3f s", self.auto_warmup, decision.rows, decision.transient,
+                 (start - anchor) / 1e9)  # fmt: skip
+        self.warmup_settled = True
+        length = window.measure_end_ns - window.measure_start_ns
+        self.window = replace(window, measure_start_ns=start, measure_end_ns=start + length)
+        self.start_at(start)
+
+    def warmup_outcome(self) -> WarmupOutcome | None:
+        """What --warmup auto did; a run stopped in the warm-up warmed up until then."""
+        if self._warmup_meter is None or self.window is None:
+            return None
+        end = min(self.window.measure_start_ns, self.stopped_at_ns or self.window.measure_start_ns)
+        return WarmupOutcome(
+            tuple(self._warmup_meter.rows), self.warmup_decision, self.warmup_settled,
+            max(0, end - self.warmup_start_ns) / 1e9,
+        )  # fmt: skip
 
     def on_interval(self, row: IntervalRow, worker: int = 0) -> None:
         """Collect one worker's interval; once every worker sent it, report progress."""
-        same = self._pending.setdefault(row.start_s, [])
-        same.append((worker, row))
-        if len(same) < self.workers:
+        same = self._gather(self._pending, row, worker)
+        if same is None:
             return
-        del self._pending[row.start_s]
         [merged] = merge_rows([[r] for _, r in same])
         self._requests += merged.requests
         self._errors += merged.errors
@@ -136,17 +213,14 @@ class _Run:
         if not decision.stop:
             return
         now = time.monotonic_ns()
-        late_ns = max(0, now - window.measure_start_ns - round(merged.t * 1e9))
-        lead_s = UNTIL_LEAD_S if self.node_of is None else CLUSTER_LEAD_S
-        lead_ns = max(int(lead_s * 1e9), 2 * late_ns)
-        end = window_end(
-            window.measure_start_ns, int(self.load.interval_s * 1e9), now, lead_ns,
-            window.measure_end_ns,
+        end = boundary_ahead(
+            window.measure_start_ns, int(self.load.interval_s * 1e9), now,
+            self._lead_ns(now, window.measure_start_ns, merged), window.measure_end_ns,
         )  # fmt: skip
         if end is None:  # the maximum (--duration) comes first
             return
-        log.info("--until %s: ±%s after %d intervals (rows %.1f ms late); the window ends "
-                 "at %.3f s", self.until, decision.relative, decision.intervals, late_ns / 1e6,
+        log.info("--until %s: ±%s after %d intervals; the window ends at %.3f s", self.until,
+                 decision.relative, decision.intervals,
                  (end - window.measure_start_ns) / 1e9)  # fmt: skip
         self.until_stop = decision
         self.window = replace(window, measure_end_ns=end)
@@ -196,11 +270,12 @@ class _Run:
     def open_window(self) -> Window:
         now = time.monotonic_ns()
         log.info(
-            "%d connections up: ramp %g s, warm-up %g s, then measuring %g s",
+            "%d connections up: ramp %g s, warm-up %s s, then measuring %g s",
             self.connections, self.load.ramp_s, self.load.warmup_s, self.duration_s,
         )  # fmt: skip
-        # A ramp (--ramp) comes first and, like warm-up, stays out of the measurement.
-        start = now + int((self.load.ramp_s + self.load.warmup_s) * 1e9)
+        # A ramp (--ramp) comes first and, like warm-up, stays out of the measurement;
+        # --warmup auto's window starts at its maximum unless the rule moves it earlier.
+        start = now + int((self.load.ramp_s + self.load.warmup_max_s) * 1e9)
         self.window = Window(now, start, start + int(self.duration_s * 1e9))
         return self.window
 
@@ -295,7 +370,7 @@ async def _coordinate(
     return DriveOutcome(
         tally, run.status, measured_s, len(orders), failed,
         window=run.window, nodes=nodes, silent_workers=sorted(run.silent),
-        until_stop=run.until_stop,
+        until_stop=run.until_stop, warmup=run.warmup_outcome(),
     )  # fmt: skip
 
 
@@ -337,6 +412,8 @@ async def _run_workers(
                     link.go(run.window)
                 elif isinstance(message, Interval) and connected:
                     run.on_interval(message.row, i)
+                elif isinstance(message, WarmupInterval) and connected:
+                    run.on_warmup_interval(message.row, i)
                 elif isinstance(message, Done):
                     tallies[i] = message.tally
                     if message.tally.faults:  # a protocol failed: every worker stops
@@ -387,7 +464,11 @@ async def _run_workers(
             for link in links:
                 link.end_at(end_ns)
 
-        run.end_at = end_at
+        def start_at(start_ns: int) -> None:
+            for link in links:
+                link.start_at(start_ns)
+
+        run.end_at, run.start_at = end_at, start_at
         async with trio.open_nursery() as handlers:
             outer.start_soon(forward_stop, links, handlers.cancel_scope)
             outer.start_soon(watch_silence)

@@ -15,6 +15,7 @@ from sockbench.core.degraded import asked_s, degraded_reason
 from sockbench.core.result import Measurement, run_warnings
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
+from sockbench.core.warmup import unsettled_warning
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.engine.backends import WorkerBackend
 from sockbench.engine.backends.cluster import node_summary, worker_names
@@ -68,13 +69,17 @@ def measurement(
                 "check the target: it died, stopped, or answered nothing usable",
             )
         )
+    auto, warmup = spec.load.auto_warmup, drive.warmup
+    measured_window = status in (RunStatus.COMPLETED, RunStatus.DEGRADED)
+    if auto is not None and warmup is not None and not warmup.settled and measured_window:
+        warnings.append(unsettled_warning(auto))
     names = worker_names(measured.backend)
     warnings += run_warnings(
         drive.tally, status, drive.failed_workers, names, silent=drive.silent_workers
     )
     if drive.nodes is not None:
         generator, node_warnings = node_summary(
-            generator, drive.nodes, measured.backend, spec.load.warmup_s
+            generator, drive.nodes, measured.backend, spec.load.warmup_max_s
         )
         warnings += node_warnings
         if status == RunStatus.COMPLETED and any(
@@ -110,6 +115,7 @@ def measurement(
         until_needed_s=drive.measured_s
         if drive.until_stop is not None and status == RunStatus.COMPLETED
         else None,
+        warmup=drive.warmup,
     )
 
 

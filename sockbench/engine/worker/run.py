@@ -64,16 +64,16 @@ class Window:
     measure_end_ns: int
 
 
-class WindowEnd:
-    """An earlier end of the window that the coordinator may ask for once (``--until``),
-    in the worker's clock; set from the worker's trio loop."""
+class WindowMove:
+    """An earlier start (``--warmup auto``) or end (``--until``) of the window that the
+    coordinator may ask for once, in the worker's clock; set from the worker's trio loop."""
 
     def __init__(self) -> None:
-        self.end_ns: int | None = None
+        self.at_ns: int | None = None
         self.moved = trio.Event()
 
-    def move(self, end_ns: int) -> None:
-        self.end_ns = end_ns
+    def move(self, at_ns: int) -> None:
+        self.at_ns = at_ns
         self.moved.set()
 
 
@@ -81,7 +81,8 @@ class Control(Protocol):
     """The coordinator, as a worker sees it."""
 
     stop: trio.Event
-    end: WindowEnd
+    start: WindowMove
+    end: WindowMove
 
     async def connected(self, connections: int) -> Window:
         """Report that every client tried to connect; wait for the common window."""
@@ -89,6 +90,10 @@ class Control(Protocol):
 
     def interval(self, row: IntervalRow) -> None:
         """One interval of this worker's time series is complete (for live progress)."""
+        ...
+
+    def warmup_interval(self, row: IntervalRow) -> None:
+        """``--warmup auto``: one interval of the warm-up is complete (for its rule)."""
         ...
 
 
@@ -205,8 +210,14 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             recorder.start_intervals(int(load.interval_s * 1e9))
             gate.release(times.start_ns)
             busy_from = LOOP.mark()
-            clients.start_soon(_cut_intervals, recorder, control, int(load.interval_s * 1e9))
+            interval_ns = int(load.interval_s * 1e9)
             measuring = trio.CancelScope(deadline=_trio_time(times.measure_end_ns))
+            if load.auto_warmup is not None:
+                warm_start_ns = times.start_ns + int(load.ramp_s * 1e9)
+                moving = _StartMove(control.start, window, measuring, drain_ns)
+                clients.start_soon(_warm_up, recorder, control, moving, warm_start_ns, interval_ns)
+            else:
+                clients.start_soon(_cut_intervals, recorder, control, interval_ns)
             clients.start_soon(_follow_end, control.end, window, measuring, drain_ns)
             with measuring:
                 await recorder.retired.wait()  # early: every client hit the --requests limit
@@ -264,14 +275,65 @@ async def _cut_intervals(stats: WorkerRecorder, control: Control, interval_ns: i
         end += interval_ns
 
 
+class _StartMove:
+    """``--warmup auto``: the coordinator's StartAt, applied as soon as it comes: the window
+    (and its deadline) moves to start there and last as long as it would have; never
+    before now, so what was issued in the warm-up stays the warm-up's."""
+
+    def __init__(
+        self, start: WindowMove, window: RequestWindow, measuring: trio.CancelScope,
+        drain_ns: int | None,
+    ) -> None:  # fmt: skip
+        self.start = start
+        self.window = window
+        self.measuring = measuring
+        self.drain_ns = drain_ns
+        self.length_ns = window.measure_end_ns - window.measure_start_ns
+
+    async def sleep_until(self, at_ns: int) -> None:
+        """Sleep to ``at_ns`` (monotonic), moving the window meanwhile if asked to."""
+        if not self.start.moved.is_set():
+            with trio.move_on_at(_trio_time(at_ns)):
+                await self.start.moved.wait()
+            if self.start.moved.is_set():
+                self._apply()
+        await trio.sleep_until(_trio_time(at_ns))
+
+    def _apply(self) -> None:
+        assert self.start.at_ns is not None
+        start_ns = max(self.start.at_ns, time.monotonic_ns())
+        window = self.window
+        if start_ns < window.measure_start_ns:
+            window.set_times(start_ns, start_ns + self.length_ns, self.drain_ns)
+            self.measuring.deadline = _trio_time(window.measure_end_ns)
+
+
+async def _warm_up(
+    stats: WorkerRecorder, control: Control, moving: _StartMove, start_ns: int, interval_ns: int
+) -> None:
+    """``--warmup auto``: cut the warm-up into rows on the grid ``start + k * interval``
+    for the coordinator's rule until the window starts (where it was told to, on that
+    grid, or at the maximum), then the window's rows."""
+    await moving.sleep_until(start_ns)
+    stats.start_warmup_rows(start_ns, interval_ns)
+    end = start_ns + interval_ns
+    while end <= stats.measure_start_ns:
+        await moving.sleep_until(end)
+        if end > stats.measure_start_ns:
+            break
+        control.warmup_interval(stats.cut_warmup(end))
+        end += interval_ns
+    await _cut_intervals(stats, control, interval_ns)
+
+
 async def _follow_end(
-    end: WindowEnd, window: RequestWindow, measuring: trio.CancelScope, drain_ns: int | None
+    end: WindowMove, window: RequestWindow, measuring: trio.CancelScope, drain_ns: int | None
 ) -> None:
     """The coordinator ended the window earlier (``--until``): it ends there, as at its
     own end, and the drain follows; never before now (what was issued stays measured)."""
     await end.moved.wait()
-    assert end.end_ns is not None
-    end_ns = max(end.end_ns, time.monotonic_ns())
+    assert end.at_ns is not None
+    end_ns = max(end.at_ns, time.monotonic_ns())
     if end_ns < window.measure_end_ns:
         window.set_times(window.measure_start_ns, end_ns, drain_ns)
         measuring.deadline = _trio_time(end_ns)

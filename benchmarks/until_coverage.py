@@ -1,0 +1,115 @@
+"""``--until 'p99 ±5%'`` against a steady server: when it stops, and whether the p99 of
+repeated runs falls inside each other's intervals about as often as promised.
+
+Each run measures a built-in server (uvloop by default) on 127.0.0.1 in closed loop
+with ``--until`` and ``--duration`` as the maximum, in this process (one worker). The
+table gives each run's stop (``until.needed_s``; the maximum when the rule was not
+reached), its p99 with the 95 % interval the rule read (``validity.percentiles``) and
+its width. Then the pairwise coverage: of the n·(n-1) ordered pairs (i, j), the share
+where run i's p99 lies inside run j's interval. Were every interval a 95 % interval of
+one true p99 and the runs' estimates normal with equal spread, that share would be
+P(|Z| < 1.96/√2) ≈ 0.83 (the difference of two estimates has √2 times the spread of
+one), not 0.95; far less says the runs measured different p99s (the machine moved
+between them) or the intervals are too narrow.
+
+    .venv/bin/python benchmarks/until_coverage.py                 # 10 runs, 30 s at most each
+    .venv/bin/python benchmarks/until_coverage.py --runs 4 --duration 15 --until 'p99 ±10%'
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+from pathlib import Path
+from typing import Any
+
+from _common import RESULTS, log, machine_line, md_table, write_markdown
+
+from sockbench.engine.orchestration.runner import run
+from sockbench.machine import build_run_spec
+
+#: Two estimates of one normal quantity, each with its 95 % interval: how often one
+#: falls in the other's interval.
+EXPECTED = math.erf(1.959964 / math.sqrt(2) / math.sqrt(2))
+
+
+def one_run(options: dict[str, Any]) -> dict[str, Any]:
+    result = run(build_run_spec(options), command="benchmarks/until_coverage.py").result
+    until = result["until"]
+    p99 = result["validity"]["percentiles"]["99"]
+    load = (result.get("environment") or {}).get("loadavg") or [None]
+    return {
+        "reached": until["reached"],
+        "stop_s": result["duration_s"],
+        "p99": p99["value"],
+        "low": p99["low"],
+        "high": p99["high"],
+        "relative": until["relative"],
+        "rps": result["totals"]["throughput_rps"],
+        "verdict": result["validity"]["verdict"],
+        "load": load[0],
+    }
+
+
+def coverage(runs: list[dict[str, Any]]) -> tuple[int, int]:
+    """(pairs where run i's p99 lies in run j's interval, ordered pairs i != j)."""
+    inside = total = 0
+    for a, b in itertools.permutations(runs, 2):
+        if b["low"] is None or b["high"] is None:
+            continue
+        total += 1
+        inside += b["low"] <= a["p99"] <= b["high"]
+    return inside, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--until", default="p99 ±5%")
+    parser.add_argument("--duration", type=float, default=30.0, help="the maximum, seconds")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--server", default="uvloop", help="built-in server model")
+    parser.add_argument("--output", type=Path, default=RESULTS / "until_coverage.md")
+    args = parser.parse_args()
+    machine = machine_line()
+    runs = []
+    for k in range(args.runs):
+        options: dict[str, Any] = dict(
+            server_model=args.server, clients=args.clients, duration_s=args.duration,
+            warmup_s=2.0, until=args.until, workers="1", out_dir=None, quiet=True,
+        )  # fmt: skip
+        runs.append(one_run(options))
+        log(f"run {k + 1}/{args.runs}: {runs[-1]}")
+    rows = [
+        [
+            str(i), "yes" if r["reached"] else "no (maximum)", f"{r['stop_s']:.1f}",
+            f"{r['p99']:,}", f"{r['low']:,}" if r["low"] is not None else "-",
+            f"{r['high']:,}" if r["high"] is not None else "-",
+            f"±{r['relative'] * 100:.1f} %" if r["relative"] is not None else "-",
+            f"{r['rps']:,.0f}", r["verdict"], f"{r['load']:.1f}" if r["load"] else "-",
+        ]
+        for i, r in enumerate(runs, start=1)
+    ]  # fmt: skip
+    table = md_table(
+        ["run", "reached", "stopped at s", "p99 µs", "low µs", "high µs", "width", "req/s",
+         "validity", "load avg"],
+        rows, "llrrrrrrlr",
+    )  # fmt: skip
+    inside, total = coverage(runs)
+    reached = sum(r["reached"] for r in runs)
+    share = inside / total if total else float("nan")
+    text = (
+        f"# `--until '{args.until}'`: stop times and coverage\n\n{machine}\n\n"
+        f"{args.runs} runs, `--server {args.server} --clients {args.clients} --warmup 2 "
+        f"--duration {args.duration:g} --until '{args.until}'`, one worker, closed loop.\n\n"
+        f"{table}\n\n"
+        f"Reached before the maximum: {reached} of {args.runs}. Pairwise coverage: "
+        f"{inside} of {total} ordered pairs ({share:.0%}) have one run's p99 inside the "
+        f"other's interval; about {EXPECTED:.0%} expected of one steady p99.\n"
+    )
+    write_markdown(args.output, text)
+
+
+if __name__ == "__main__":
+    main()
