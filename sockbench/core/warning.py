@@ -36,6 +36,7 @@ class WarningKind(StrEnum):
     LITTLES_LAW = "littles_law"
     BUSY_MACHINE = "busy_machine"
     WORKERS_SHARE_CPUS = "workers_share_cpus"
+    WORKERS_PAST_CORES = "workers_past_cores"  # open loop: more workers than cores to spin on
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
 
 
