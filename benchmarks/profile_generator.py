@@ -82,10 +82,24 @@ CATEGORIES = [
     ("resource sampler thread (psutil)", r"psutil|sampling\.py"),
 ]  # fmt: skip
 TIMEOUT = next(name for name, _ in CATEGORIES if name.startswith("timeouts"))
+# --native: a sample whose innermost frame is one of these C functions is that syscall.
+NATIVE = [
+    ("epoll_wait: the pump blocked, idle", r"^epoll_wait \("),
+    ("send syscall (+ loopback delivery to the server)", r"^(send|sendto|__send) \("),
+    ("recv syscall", r"^(recv|recvfrom|__recv) \("),
+]
+SAMPLER_THREAD = r"TreeSampler|sampling\.py"
+#: The inclusive table counts the frames below the first frame matching this (the pump).
+HOT_ROOT = re.compile(r"^Pump\._pump \(")
 _LINE = re.compile(r":\d+\)$")
 
 
 def categorize(leaf: str, stack: list[str]) -> str:
+    if any(re.search(SAMPLER_THREAD, f) for f in stack):
+        return "resource sampler thread (psutil; idle between samples)"
+    for name, pattern in NATIVE:
+        if re.search(pattern, stack[-1]):
+            return name
     for name, pattern in CATEGORIES:
         if re.search(pattern, leaf):
             return name
@@ -98,8 +112,10 @@ def categorize(leaf: str, stack: list[str]) -> str:
 def summarize(raw: Path, top: int) -> tuple[list[list[str]], list[list[str]], list[list[str]], int]:
     """(categories, top leaf functions, top inclusive functions, samples) of a raw profile.
 
-    With native frames, a sample's category is its innermost Python frame's; its leaf is
-    its innermost frame, native or not."""
+    With native frames, a sample whose innermost frame is a syscall of :data:`NATIVE` is
+    that syscall's, any other its innermost Python frame's category; its leaf is its
+    innermost frame, native or not. The inclusive share counts the functions called
+    below the pump loop (:data:`HOT_ROOT`), each once per sample."""
     by_cat: collections.Counter[str] = collections.Counter()
     by_leaf: collections.Counter[str] = collections.Counter()
     inclusive: collections.Counter[str] = collections.Counter()
@@ -111,10 +127,12 @@ def summarize(raw: Path, top: int) -> tuple[list[list[str]], list[list[str]], li
         n = int(count)
         frames = [_LINE.sub(")", f) for f in stack_text.split(";")]
         python = [f for f in frames if ".py)" in f] or frames
-        by_cat[categorize(python[-1], python)] += n
+        by_cat[categorize(python[-1], frames)] += n
         by_leaf[frames[-1]] += n
-        for frame in set(frames):
-            inclusive[frame] += n
+        root = next((i for i, f in enumerate(frames) if HOT_ROOT.search(f)), None)
+        if root is not None:
+            for frame in set(frames[root + 1 :]):
+                inclusive[frame] += n
         total += n
     cats = [[name, f"{100 * n / total:.1f}"] for name, n in by_cat.most_common()]
     leaves = [[f"`{name}`", f"{100 * n / total:.1f}"] for name, n in by_leaf.most_common(top)]
@@ -143,6 +161,7 @@ def profile_run(
             args.py_spy, "record", "--pid", str(proc.pid), "--duration", str(int(args.seconds)),
             "--rate", "250", "--format", "raw", "-o", str(raw),
             *(["--native"] if args.native else ["--nonblocking"]),
+            *(["--gil"] if args.gil else []),
         ]  # fmt: skip
         subprocess.run(spy, capture_output=True, timeout=args.seconds + 60, check=True)
         proc.wait(timeout=120)
@@ -170,6 +189,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="ping")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses it)")
+    parser.add_argument(
+        "--gil", action="store_true", help="py-spy --gil: only samples holding the GIL (Python)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "profile_generator.md")
     args = parser.parse_args()
     log(f"measuring {machine_line()}")
@@ -206,7 +228,8 @@ def main() -> None:
                     "",
                     md_table(["function (file)", "% of samples"], leaves),
                     "",
-                    f"Top {args.top} functions by inclusive share (on the stack at all):",
+                    f"Top {args.top} functions called by the pump loop (`Pump._pump`), by "
+                    "inclusive share (on the stack at all, of all samples):",
                     "",
                     md_table(["function (file)", "% of samples"], under),
                     "",
@@ -221,8 +244,8 @@ def main() -> None:
             "# Profile of the generator (py-spy)",
             "",
             f"Machine: {machine_line()}. sockbench `--workers 1 --client-cpus 1` against "
-            f"{server}; `py-spy record {'--native' if args.native else '--nonblocking'} "
-            f"--rate 250` for {args.seconds:g} s "
+            f"{server}; `py-spy record {'--native' if args.native else '--nonblocking'}"
+            f"{' --gil' if args.gil else ''} --rate 250` for {args.seconds:g} s "
             "of the measurement window. Time inside a syscall is charged to the Python "
             "function that made it.",
             "",
