@@ -117,8 +117,10 @@ def _queue_warnings(spec: RunSpec) -> list[RunWarning]:
 def _worker_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
     workers = spec.sizing.workers or 1
     cpus = len(spec.sizing.client_cpus) or len(machine.usable_cpus) or 1
-    if spec.generator.cluster or workers <= WORKERS_PER_CPU * cpus:
+    if spec.generator.cluster:
         return []
+    if workers <= WORKERS_PER_CPU * cpus:
+        return _open_loop_worker_warnings(spec, machine)
     per = -(-spec.load.clients // workers)
     return [
         RunWarning(
@@ -128,6 +130,36 @@ def _worker_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
             "that many; they take turns on the cores, and latencies include the wait for one",
             "fine for holding connections; to measure latency use fewer --clients, more "
             "cores, or a higher hard descriptor limit (ulimit -Hn)",
+        )
+    ]
+
+
+def _open_loop_worker_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
+    """More open-loop workers than the cores they may spin on (sizing.spin_cores): asked
+    for, or needed by the descriptor limit to hold the clients."""
+    cores, workers = spec.sizing.spin_cores, spec.sizing.workers
+    if cores is None or workers <= cores.count:
+        return []
+    if spec.generator.workers is None:  # auto went past the cores only for descriptors
+        why = (
+            f"--workers auto needs {workers} to hold --clients {spec.load.clients:,} under the "
+            f"descriptor limit {machine.nofile_limit:,}"
+        )
+        advice = "raise the hard descriptor limit (ulimit -Hn), or use fewer --clients"
+    else:
+        why = f"--workers {workers} asked for them"
+        advice = (
+            f"use --workers {cores.count} (auto stops there), or give the generator more "
+            "cores (--client-cpus, with the server pinned apart by --server-cpus)"
+        )
+    return [
+        RunWarning(
+            WarningKind.WORKERS_PAST_CORES,
+            f"{workers} open-loop generator processes and {cores.count} core(s) for them to "
+            f"spin on ({cores.counted}): {why}; an open-loop worker wakes for every due "
+            "send, so workers that share a core take turns and send late by each other's "
+            "turns (the scheduler lag shows it)",
+            advice,
         )
     ]
 

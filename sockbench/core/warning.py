@@ -37,6 +37,7 @@ class WarningKind(StrEnum):
     BUSY_MACHINE = "busy_machine"
     WORKERS_SHARE_CPUS = "workers_share_cpus"
     WARMUP_UNSETTLED = "warmup_unsettled"  # --warmup auto reached its maximum
+    WORKERS_PAST_CORES = "workers_past_cores"  # open loop: more workers than cores to spin on
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
 
 

@@ -75,8 +75,9 @@ ALLOW_REMOTE: Option[bool] = declare(
 class Generator:
     workers: int | None = option(
         None, "--workers", "-t", metavar="N|auto",
-        help="generator processes, or 'auto' (from cores and clients); with --cluster, the "
-        "total over the cluster ('auto': one per CPU it offers)",
+        help="generator processes, or 'auto' (from cores and clients; with --rate, no more "
+        "than the cores it may spin on); with --cluster, the total over the cluster "
+        "('auto': one per CPU it offers)",
         parse=_workers, commands=RUN_COMPARE, default_help="auto",
     )  # fmt: skip
     source_ips: str = option(

@@ -52,6 +52,14 @@ CLUSTER_AUTO_WORKERS = 0
 
 
 @dataclass(frozen=True)
+class SpinCores:
+    """The cores an open-loop generator has to spin on, and how they were counted."""
+
+    count: int
+    counted: str  # from what, for the warning past them: "--client-cpus"
+
+
+@dataclass(frozen=True)
 class Sizing:
     """What a run uses where the options left it open (or gave it as ``auto``)."""
 
@@ -62,6 +70,7 @@ class Sizing:
     server_cpus: tuple[int, ...]
     client_cpus: tuple[int, ...]
     source_ips: tuple[str, ...]
+    spin_cores: SpinCores | None = None  # open loop on this machine: the cores it spins on
 
 
 def run_length(duration_s: float | None, requests: int | None) -> float:
@@ -244,6 +253,51 @@ def auto_workers(clients: int, cpus: int, per_worker: int) -> int:
     return max(needed, useful)
 
 
+def server_here(target: Endpoint | None) -> bool:
+    """Whether the server under test runs on this machine: one sockbench starts (a
+    built-in model or ``--server-cmd``), or a ``--target`` on loopback or a Unix socket."""
+    if target is None or target.proto.is_unix:
+        return True
+    return ipaddress.ip_address(target.host).is_loopback
+
+
+def spin_cores(
+    usable_cpus: frozenset[int],
+    server_cpus: tuple[int, ...],
+    client_cpus: tuple[int, ...],
+    *,
+    shared_with_server: bool,
+) -> SpinCores:
+    """The cores an open-loop generator may spin on: ``--workers auto`` starts no more
+    open-loop workers than this, and a ``--workers N`` past it is warned about.
+
+    The trade-off: a closed-loop worker sleeps while its replies travel, so more workers
+    than cores still overlap; an open-loop worker wakes for every due send, so two on one
+    core take turns and each sends late by the other's turn (more workers than cores made
+    100k req/s worse, issue 32). So the rule counts cores, not clients, and errs low:
+
+    - ``--client-cpus``: those, all of them (the user set them apart for the generator);
+    - else the affinity mask, less the ``--server-cpus`` when the server is pinned apart
+      (if that leaves any);
+    - else less one core when the server runs on this machine unpinned (built-in,
+      ``--server-cmd``, or a loopback or Unix ``--target``): its share is not known, and
+      one core is the least it answers with; a remote ``--target`` takes none.
+
+    Always at least one.
+    """
+    mask = len(usable_cpus)
+    if client_cpus:
+        return SpinCores(len(client_cpus), "--client-cpus")
+    rest = len(set(usable_cpus) - set(server_cpus))
+    if server_cpus and rest:
+        return SpinCores(rest, f"the affinity mask's {mask} CPUs less --server-cpus")
+    if shared_with_server and mask > 1:
+        return SpinCores(
+            mask - 1, f"the affinity mask's {mask} CPUs less one for the server on this machine"
+        )
+    return SpinCores(max(1, mask), "the affinity mask")
+
+
 def workers_for(
     asked: int | None,
     clients: int,
@@ -252,11 +306,14 @@ def workers_for(
     *,
     force: bool = False,
     cluster: bool = False,
+    open_loop: SpinCores | None = None,
 ) -> int:
     """``--workers``: a number, or None for ``auto``. A pinned generator has its CPUs to
     itself, so ``auto`` may use all of them rather than half the machine's; over a
     cluster, ``auto`` is :data:`CLUSTER_AUTO_WORKERS` until the cluster says how many CPUs
-    it has. At most ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force`` (not over a
+    it has. In open loop (``open_loop``: its :func:`spin_cores`), ``auto`` starts no more
+    workers than those cores unless the descriptor limit needs more to hold the clients.
+    At most ``bounds.WORKERS_PER_CPU`` per usable CPU unless ``force`` (not over a
     cluster, whose CPUs are not this machine's)."""
     usable = len(client_cpus) or len(machine.usable_cpus)
     if asked is None:
@@ -264,6 +321,8 @@ def workers_for(
             return CLUSTER_AUTO_WORKERS
         cpus = 2 * len(client_cpus) if client_cpus else machine.cpu_count
         workers = auto_workers(clients, cpus, clients_per_process(machine))
+        if open_loop is not None:
+            workers = max(processes_for(clients, machine), min(workers, open_loop.count))
         if workers != processes_for(clients, machine) or force:
             return bounds.check_workers(workers, usable, force=force)
         # More than the per-CPU cap only because the descriptors need them: holding the
@@ -302,9 +361,14 @@ def size(
     processes = server.server_processes
     if prefork:
         processes = prefork_processes(processes, load.clients, machine)
+    cores = None
+    if load.rate and generator.cluster is None:
+        cores = spin_cores(
+            machine.usable_cpus, server_cpus, client_cpus, shared_with_server=server_here(target)
+        )
     workers = workers_for(
         generator.workers, load.clients, client_cpus, machine,
-        force=generator.force, cluster=generator.cluster is not None,
+        force=generator.force, cluster=generator.cluster is not None, open_loop=cores,
     )  # fmt: skip
     return Sizing(
         duration_s=run_length(load.duration_s, load.requests),
@@ -316,4 +380,5 @@ def size(
         source_ips=parse_source_ips(
             generator.source_ips, load.clients, target, generator.allow_remote, proto
         ),
+        spin_cores=cores,
     )
