@@ -114,6 +114,10 @@ class KindSink(Protocol):
 
     def kind_failed(self, kind: int, error: str) -> None: ...
 
+    def kind_looked_up(self, kind: int, latency_ns: int, hits: int, misses: int) -> None:
+        """``kind_completed`` for a request that read keys: ``hits`` found, ``misses`` not."""
+        ...
+
 
 class RequestWindow:
     """The measurement window, the request limit and the drain, shared by a worker's clients.
@@ -227,7 +231,9 @@ class StreamExchange:
         "_got",
         "_kind",
         "_kinds",
+        "_lookups",
         "_mark",
+        "_misses",
         "_rest",
         "_scratch",
         "_sent",
@@ -258,6 +264,8 @@ class StreamExchange:
         kind: int | None = None,
         reply_kind: Callable[[bytearray, int], int] | None = None,
         reply_at_close: Callable[[bytearray, int, int], int] | None = None,
+        lookups: tuple[int, ...] = (),
+        misses: Callable[[bytearray, int, int], int] | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -285,6 +293,11 @@ class StreamExchange:
         # A protocol whose reply may run to the peer's close (an HTTP body without a
         # length): what that reply is once the close came (see fail()).
         self.reply_at_close = reply_at_close
+        # A protocol whose requests read keys (GET): each kind's keys per request (one
+        # more 0 for an undeclared kind), and how many a reply missed; None otherwise.
+        read = kind_sink is not None and misses is not None and any(lookups)
+        self._lookups = (*lookups, 0) if read else None
+        self._misses = misses
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -421,10 +434,10 @@ class StreamExchange:
                 self._abort(now_ns)
                 return RECONNECT
             if self.reply_kind is None:
-                self._answered(got, now_ns)
+                self._answered(got, now_ns, -1, start)
             else:
                 decided = self.reply_kind(rb.data, start)
-                self._answered(got, now_ns, decided)
+                self._answered(got, now_ns, decided, start)
                 if decided >= CLOSES:
                     return self._closing(now_ns)
             start += got
@@ -480,9 +493,10 @@ class StreamExchange:
             self.sink.completed(latency, service, self.nbytes, size)
         return OK
 
-    def _answered(self, got: int, now_ns: int, decided: int = -1) -> None:
-        """The oldest request in flight got its whole reply (``got`` bytes); a protocol
-        with kinds has it counted per kind too (``decided``: the kind its reply said)."""
+    def _answered(self, got: int, now_ns: int, decided: int = -1, at: int = 0) -> None:
+        """The oldest request in flight got its whole reply (``got`` bytes at ``at`` in the
+        replies' buffer); a protocol with kinds has it counted per kind too (``decided``:
+        the kind its reply said), with its hits and misses where the kind reads keys."""
         sent = self._sent
         mark = self._mark
         count = self._count = self._count - 1
@@ -511,7 +525,13 @@ class StreamExchange:
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, size, got)
             if kind_sink is not None:
-                kind_sink.kind_completed(kind, latency)
+                lookups = self._lookups
+                if lookups is not None and lookups[kind]:
+                    assert self._misses is not None
+                    missed = self._misses(self.replies.data, at, at + got)
+                    kind_sink.kind_looked_up(kind, latency, lookups[kind] - missed, missed)
+                else:
+                    kind_sink.kind_completed(kind, latency)
 
     def _warm_answered(self, sent_ns: int, now_ns: int) -> None:
         """A warm-up request's reply: never measured, but served if on time."""
@@ -590,7 +610,7 @@ class StreamExchange:
         if got < ERROR_REPLY:
             self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
         else:
-            self._answered(got, now_ns, decided)
+            self._answered(got, now_ns, decided, rb.start)
         rb.clear()
         return True
 

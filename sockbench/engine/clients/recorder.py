@@ -146,13 +146,15 @@ class WorkerRecorder:
         self.interrupted = True
         self.faulted.set()
 
-    def track_kinds(self, kinds: tuple[str, ...]) -> None:
+    def track_kinds(self, kinds: tuple[str, ...], lookups: tuple[int, ...] = ()) -> None:
         """Count each of ``kinds`` apart; exchanges then name a kind by its index.
+        ``lookups``: the keys each kind's request reads (its hits and misses are counted).
 
         ``kind_stats`` holds them by index, plus one more at the end that is never
         reported: where a plugin's undeclared kind lands, with no check on the hot path.
         """
-        self.by_kind = {kind: KindStats() for kind in kinds}
+        reads = dict(zip(kinds, lookups, strict=False))
+        self.by_kind = {kind: KindStats(reads=bool(reads.get(kind))) for kind in kinds}
         self.kind_stats = [*self.by_kind.values(), KindStats()]
 
     @property
@@ -285,6 +287,13 @@ class WorkerRecorder:
         stats.requests += 1
         stats.latency.record((latency_ns + 500) // 1000)
 
+    def kind_looked_up(self, kind: int, latency_ns: int, hits: int, misses: int) -> None:
+        stats = self.kind_stats[kind]
+        stats.requests += 1
+        stats.latency.record((latency_ns + 500) // 1000)
+        stats.hits += hits
+        stats.misses += misses
+
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_stats[kind].errors[error] += 1
 
@@ -363,6 +372,7 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
+            lookups_by_kind={n: (k.hits, k.misses) for n, k in self.by_kind.items() if k.reads},
             faults=(self.fault,) if self.fault is not None else (),
         )
 
@@ -387,10 +397,14 @@ class WorkerRecorder:
 class KindStats:
     """One kind of request's share of a worker's counters."""
 
-    __slots__ = ("errors", "last_requests", "latency", "requests")
+    __slots__ = ("errors", "hits", "last_requests", "latency", "misses", "reads", "requests")
 
-    def __init__(self) -> None:
+    def __init__(self, *, reads: bool = False) -> None:
         self.requests = 0
+        # A kind that reads keys (GET): the keys its completed requests found and missed.
+        self.reads = reads
+        self.hits = 0
+        self.misses = 0
         self.last_requests = 0
         self.errors: Counter[str] = Counter()
         self.latency = Recorder()
