@@ -59,6 +59,29 @@ def test_zipf_is_deterministic_per_seed_and_stays_in_range() -> None:
     assert {tiny() for _ in range(100)} == {1}
 
 
+def test_zipf_keys_are_a_function_of_seed_client_and_count() -> None:
+    """Each client's n-th zipf key is the same in whatever order the clients draw (one
+    worker or several), differs between clients and seeds, and rank 1 comes up as
+    often as its mass says over the hashed uniforms."""
+    pick = picker("Z", 1, 1000, 8, random.Random(0), 0.99, seed=5)
+    forward = [pick(c, n) for c in range(8) for n in range(500)]
+    again = picker("Z", 1, 1000, 8, random.Random(9), 0.99, seed=5)
+    backward = [again(c, n) for c in reversed(range(8)) for n in reversed(range(500))]
+    assert forward == [k for block in reversed(_blocks(backward, 500)) for k in block[::-1]]
+    assert forward[:500] != forward[500:1000]
+    other = picker("Z", 1, 1000, 8, random.Random(0), 0.99, seed=6)
+    assert forward[:500] != [other(0, n) for n in range(500)]
+    gets = picker("Z", 1, 1000, 8, random.Random(0), 0.99, seed=5, stream=1)
+    assert forward[:500] != [gets(0, n) for n in range(500)]  # each kind its own
+    p = Zipf(1000, 0.99).probability(1)
+    sigma = (len(forward) * p * (1 - p)) ** 0.5
+    assert abs(forward.count(1) - len(forward) * p) < 5 * sigma
+
+
+def _blocks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def test_expected_distinct_matches_a_simulation() -> None:
     n, s, draws = 1000, 0.99, 3000
     draw = Zipf(n, s).sampler(random.Random(1).random)

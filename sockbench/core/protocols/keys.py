@@ -12,6 +12,8 @@ Commons' sampler). The trade-off against a precomputed CDF and a bisect: no tabl
 so a range of 10^12 keys costs what 10 does, for about two logarithms and an
 exponential per draw and a rejection rate under 1 % at s near 1; the draws are exact
 (the method inverts the hat's integral in closed form and accepts by the true mass).
+Its uniforms are hashed from ``--seed``, the client and its count (:func:`hashed_uniform`),
+so each client's zipf keys are the same run after run, whatever the other clients do.
 """
 
 from __future__ import annotations
@@ -79,26 +81,55 @@ class Zipf:
         return math.exp(_log1p_over(t) * x)
 
     def sampler(self, uniform: Callable[[], float]) -> Callable[[], int]:
-        """``draw()``: one rank. A closure over the constants, as the hot path wants."""
-        n = self.n
+        """``draw()``: one rank, from ``uniform()``'s draws."""
+        keyed = self.keyed(lambda client, n, attempt: uniform())
+        return lambda: keyed(0, 0)
+
+    def keyed(self, uniform: Callable[[int, int, int], float]) -> Picker:
+        """``draw(client, n)``: one rank, from ``uniform(client, n, attempt)`` (attempt 0,
+        1, ... while the draw is rejected). A closure over the constants, as the hot path
+        wants."""
+        n_ranks = self.n
         h, integral, inverse = self._h, self._h_integral, self._h_integral_inverse
         x1 = integral(1.5) - 1.0
-        top = integral(n + 0.5)
+        top = integral(n_ranks + 0.5)
         squeeze = 2 - inverse(integral(2.5) - h(2))
 
-        def draw() -> int:
+        def draw(client: int, n: int) -> int:
+            attempt = 0
             while True:
-                u = top + uniform() * (x1 - top)
+                u = top + uniform(client, n, attempt) * (x1 - top)
                 x = inverse(u)
-                k = min(max(int(x + 0.5), 1), n)
+                k = min(max(int(x + 0.5), 1), n_ranks)
                 if k - x <= squeeze or u >= integral(k + 0.5) - h(k):
                     return k
+                attempt += 1
 
         return draw
 
     def probability(self, k: int) -> float:
         """The exact mass of rank ``k`` (for tests and expectations; O(n))."""
         return math.pow(k, -self.s) / sum(math.pow(i, -self.s) for i in range(1, self.n + 1))
+
+
+_MASK = (1 << 64) - 1
+
+
+def hashed_uniform(seed: int, stream: int = 0) -> Callable[[int, int, int], float]:
+    """``uniform(client, n, attempt)`` in [0, 1): splitmix64 of them, ``seed`` and
+    ``stream`` (each kind its own, so a GET's n-th key is not the n-th SET's), so a
+    client's n-th draw is the same whatever the other clients did and however many
+    workers share them (a generator per client would cost kilobytes each at 100k
+    clients)."""
+    base = (seed * 0x9E3779B97F4A7C15 + stream * 0xD1B54A32D192ED03) & _MASK
+
+    def uniform(client: int, n: int, attempt: int) -> float:
+        x = (base + client * 0xBF58476D1CE4E5B9 + n * 0x94D049BB133111EB + attempt) & _MASK
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+        return ((x ^ (x >> 31)) >> 11) * 2.0**-53
+
+    return uniform
 
 
 def expected_distinct(n: int, s: float, draws: int) -> float:
@@ -110,11 +141,20 @@ def expected_distinct(n: int, s: float, draws: int) -> float:
 
 
 def picker(
-    pattern: str, lowest: int, space: int, clients: int, rng: random.Random, zipf: float
+    pattern: str,
+    lowest: int,
+    space: int,
+    clients: int,
+    rng: random.Random,
+    zipf: float,
+    seed: int = 0,
+    stream: int = 0,
 ) -> Picker:
     """The pattern's ``picker(client, n)`` over keys ``lowest .. lowest + space - 1``;
-    ``clients``: how many share the range (P's slices); ``rng``: the seeded generator the
-    random patterns draw from (one per protocol object: per worker)."""
+    ``clients``: how many share the range (P's slices); ``rng``: the seeded generator R
+    and G draw from (one per protocol object: per worker); Z's keys are a function of
+    ``seed``, ``stream`` (the kind), the client and n (:func:`hashed_uniform`): the same
+    per client, always."""
     if pattern == "R":
         rnd = rng.random
         return lambda client, n: lowest + int(rnd() * space)
@@ -130,8 +170,8 @@ def picker(
 
         return parallel
     if pattern == "Z":
-        draw = Zipf(space, zipf).sampler(rng.random)
-        return lambda client, n: lowest - 1 + draw()
+        draw = Zipf(space, zipf).keyed(hashed_uniform(seed, stream))
+        return lambda client, n: lowest - 1 + draw(client, n)
     gauss = rng.gauss
 
     def gaussian(client: int, n: int) -> int:

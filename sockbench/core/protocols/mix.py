@@ -177,7 +177,8 @@ class CommandMix:
         self._random = rng.random
         space, clients = options.key_space, max(options.clients, 1)
         self.pickers: tuple[Picker, ...] = tuple(
-            picker(p, options.key_minimum, space, clients, rng, options.zipf) for p in self.patterns
+            picker(p, options.key_minimum, space, clients, rng, options.zipf, options.seed, kind)
+            for kind, p in enumerate(self.patterns)
         )
         self.sizes = options.value_sizes
 
