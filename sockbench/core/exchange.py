@@ -204,6 +204,10 @@ def _scratch(size: int) -> bytearray:
     return buf
 
 
+def _no_misses(buf: bytearray, start: int, end: int) -> int:
+    return 0
+
+
 @lru_cache(maxsize=16)
 def _with_nul(expected: bytes) -> bytes:
     """``expected`` and a 0 byte, what a whole reply's buffer holds: one per matcher."""
@@ -297,7 +301,7 @@ class StreamExchange:
         # more 0 for an undeclared kind), and how many a reply missed; None otherwise.
         read = kind_sink is not None and misses is not None and any(lookups)
         self._lookups = (*lookups, 0) if read else None
-        self._misses = misses
+        self._misses = misses or _no_misses
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -527,7 +531,6 @@ class StreamExchange:
             if kind_sink is not None:
                 lookups = self._lookups
                 if lookups is not None and lookups[kind]:
-                    assert self._misses is not None
                     missed = self._misses(self.replies.data, at, at + got)
                     kind_sink.kind_looked_up(kind, latency, lookups[kind] - missed, missed)
                 else:
