@@ -114,8 +114,9 @@ class KindSink(Protocol):
 
     def kind_failed(self, kind: int, error: str) -> None: ...
 
-    def kind_looked_up(self, kind: int, latency_ns: int, hits: int, misses: int) -> None:
-        """``kind_completed`` for a request that read keys: ``hits`` found, ``misses`` not."""
+    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
+        """``kind_completed`` for a request that read keys: ``misses`` of them not found
+        (the others were: the sink knows how many each kind reads)."""
         ...
 
 
@@ -237,6 +238,8 @@ class StreamExchange:
         "_kinds",
         "_lookups",
         "_mark",
+        "_miss_reply",
+        "_miss_size",
         "_misses",
         "_rest",
         "_scratch",
@@ -270,6 +273,7 @@ class StreamExchange:
         reply_at_close: Callable[[bytearray, int, int], int] | None = None,
         lookups: tuple[int, ...] = (),
         misses: Callable[[bytearray, int, int], int] | None = None,
+        miss_reply: bytes | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -302,6 +306,9 @@ class StreamExchange:
         read = kind_sink is not None and misses is not None and any(lookups)
         self._lookups = (*lookups, 0) if read else None
         self._misses = misses or _no_misses
+        # One key per read: the reply that missed, compared inline (no call per reply).
+        self._miss_reply = miss_reply
+        self._miss_size = len(miss_reply or b"")
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -530,11 +537,17 @@ class StreamExchange:
             self.sink.completed(latency, service, size, got)
             if kind_sink is not None:
                 lookups = self._lookups
-                if lookups is not None and lookups[kind]:
-                    missed = self._misses(self.replies.data, at, at + got)
-                    kind_sink.kind_looked_up(kind, latency, lookups[kind] - missed, missed)
-                else:
+                if lookups is None or not lookups[kind]:
                     kind_sink.kind_completed(kind, latency)
+                    return
+                miss = self._miss_reply
+                if miss is None:
+                    missed = self._misses(self.replies.data, at, at + got)
+                elif got == self._miss_size and self.replies.data.startswith(miss, at):
+                    missed = 1
+                else:
+                    missed = 0
+                kind_sink.kind_looked_up(kind, latency, missed)
 
     def _warm_answered(self, sent_ns: int, now_ns: int) -> None:
         """A warm-up request's reply: never measured, but served if on time."""

@@ -40,6 +40,8 @@ Optional members, looked up once when a run starts:
   reads, and, given a reply ``check_reply`` framed (not an error reply), how many of
   them missed (redis ``$-1``, memcached ``END`` with no ``VALUE``): the rest hit.
   Counted per kind for the window's completed requests (``hits``, ``misses``).
+  ``miss_reply: bytes``, where every such kind reads one key: the one reply that
+  misses (redis ``$-1\r\n``), compared inline instead of calling ``misses`` per reply.
 - ``reply_at_close(buf, start, end) -> int``: when the peer closed the connection, the
   length of the reply ``buf[start:end]`` makes now that the stream ended (an HTTP body
   framed by the close), ``error_reply(n)`` for an error reply, or 0 for none.
@@ -107,6 +109,7 @@ class ProtocolAdapter:
     # Keys each kind's request reads (() where none does), and how many a reply missed.
     lookups: tuple[int, ...] = ()
     misses: Callable[[bytearray, int, int], int] | None = None
+    miss_reply: bytes | None = None
     fixed: bytes | None = None
     reply_size: int = 0
     expected: bytes | None = None
@@ -241,6 +244,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         reply_at_close=reply_at_close,
         lookups=lookups,
         misses=misses,
+        miss_reply=_bytes_or_none(obj, "miss_reply", what) if misses else None,
         fixed=fixed,
         reply_size=reply_size,
         expected=expected,

@@ -154,4 +154,5 @@ class Memcache(MixProtocol):
         )
         misses = end_misses if many == 1 else multi_misses(many)
         check = mix_reply_parser(low, options.key_prefix.encode())
-        super().__init__(options, formats, check, misses)
+        miss = b"END\r\n" if many == 1 else None
+        super().__init__(options, formats, check, misses, miss_reply=miss)

@@ -295,6 +295,7 @@ class MixProtocol:
         misses: Callable[[bytearray, int, int], int] | None = None,
         ratios: tuple[int, ...] | None = None,
         patterns: tuple[str, ...] | None = None,
+        miss_reply: bytes | None = None,
     ) -> None:
         self.kinds = tuple(f.name for f in formats)
         self.mix = CommandMix(options, ratios, patterns)
@@ -306,6 +307,7 @@ class MixProtocol:
         if misses is not None:
             self.lookups = tuple(f.lookups for f in formats)
             self.misses = misses
+            self.miss_reply = miss_reply
 
     def kind(self, client: int, seq: int) -> str:
         return self.kinds[self.mix.kind_of(seq)]

@@ -248,4 +248,5 @@ class Redis(MixProtocol):
             get,
         )
         misses = nil_misses if many == 1 else array_nils
-        super().__init__(options, formats, mix_reply_parser(low), misses)
+        miss = _NIL if many == 1 else None
+        super().__init__(options, formats, mix_reply_parser(low), misses, miss_reply=miss)

@@ -154,7 +154,7 @@ class WorkerRecorder:
         reported: where a plugin's undeclared kind lands, with no check on the hot path.
         """
         reads = dict(zip(kinds, lookups, strict=False))
-        self.by_kind = {kind: KindStats(reads=bool(reads.get(kind))) for kind in kinds}
+        self.by_kind = {kind: KindStats(reads=reads.get(kind, 0)) for kind in kinds}
         self.kind_stats = [*self.by_kind.values(), KindStats()]
 
     @property
@@ -287,11 +287,10 @@ class WorkerRecorder:
         stats.requests += 1
         stats.latency.record((latency_ns + 500) // 1000)
 
-    def kind_looked_up(self, kind: int, latency_ns: int, hits: int, misses: int) -> None:
+    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
         stats = self.kind_stats[kind]
         stats.requests += 1
         stats.latency.record((latency_ns + 500) // 1000)
-        stats.hits += hits
         stats.misses += misses
 
     def kind_failed(self, kind: int, error: str) -> None:
@@ -372,7 +371,11 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
-            lookups_by_kind={n: (k.hits, k.misses) for n, k in self.by_kind.items() if k.reads},
+            lookups_by_kind={
+                n: (k.reads * k.requests - k.misses, k.misses)
+                for n, k in self.by_kind.items()
+                if k.reads
+            },
             faults=(self.fault,) if self.fault is not None else (),
         )
 
@@ -397,13 +400,13 @@ class WorkerRecorder:
 class KindStats:
     """One kind of request's share of a worker's counters."""
 
-    __slots__ = ("errors", "hits", "last_requests", "latency", "misses", "reads", "requests")
+    __slots__ = ("errors", "last_requests", "latency", "misses", "reads", "requests")
 
-    def __init__(self, *, reads: bool = False) -> None:
+    def __init__(self, *, reads: int = 0) -> None:
         self.requests = 0
-        # A kind that reads keys (GET): the keys its completed requests found and missed.
+        # A kind that reads keys (GET): how many each request reads, and how many of its
+        # completed requests' keys missed (the rest hit).
         self.reads = reads
-        self.hits = 0
         self.misses = 0
         self.last_requests = 0
         self.errors: Counter[str] = Counter()

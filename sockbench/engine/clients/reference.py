@@ -74,6 +74,7 @@ def new_exchange(ctx: ClientContext) -> StreamExchange:
         kind=one[0] if one else None, reply_kind=protocol.reply_kind if protocol else None,
         reply_at_close=protocol.reply_at_close if protocol else None,
         lookups=protocol.lookups if protocol else (), misses=protocol.misses if protocol else None,
+        miss_reply=protocol.miss_reply if protocol else None,
     )  # fmt: skip
 
 
