@@ -170,7 +170,7 @@ def test_multi_key_replies_frame_on_every_cut_and_count_their_misses() -> None:
     assert [values_in(bytearray(p), 0, len(p)) for p in parts] == [2, 0, 1]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.one_of(st.none(), st.binary(max_size=12)), min_size=1, max_size=6))
 def test_mget_misses_are_its_nils(items: list[bytes | None]) -> None:
     reply = b"*%d\r\n" % len(items) + b"".join(
