@@ -191,6 +191,8 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
             f"--command-ratio given {len(request.command_ratio)} times for "
             f"{len(request.command)} --command templates; give one per template, in order"
         )
+    if request.command and request.multi_key != 1:
+        raise ConfigError("--multi-key applies to the SET/GET mix, not to --command templates")
     if request.command and ":" in request.key_pattern:
         raise ConfigError("--command templates take one --key-pattern letter, not SET:GET")
     if any(n < 1 for n in request.command_ratio):
