@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,13 @@ from hypothesis import strategies as st
 
 from sockbench.core.exchange import OK, RequestWindow, StreamExchange
 from sockbench.core.protocols import ProtocolOptions, build_protocol
-from sockbench.core.protocols.keys import Zipf, expected_distinct, parse_key_pattern, picker
+from sockbench.core.protocols.keys import (
+    Zipf,
+    expected_distinct,
+    hashed_uniform,
+    parse_key_pattern,
+    picker,
+)
 from sockbench.core.protocols.memcache import memcache_reply_length, values_in
 from sockbench.core.protocols.mix import CommandMix, value_bytes
 from sockbench.core.protocols.resp import array_nils, command, resp_reply_length
@@ -76,6 +83,22 @@ def test_zipf_keys_are_a_function_of_seed_client_and_count() -> None:
     p = Zipf(1000, 0.99).probability(1)
     sigma = (len(forward) * p * (1 - p)) ** 0.5
     assert abs(forward.count(1) - len(forward) * p) < 5 * sigma
+
+
+def test_hashed_uniforms_are_uniform_and_uncorrelated_along_n() -> None:
+    """What Z's keys rest on: 20,000 draws along n (2 clients) fill 100 bins as a
+    uniform does (chi-square within 5 sigma of its 99 degrees of freedom) with no
+    lag-1 correlation."""
+    uniform = hashed_uniform(3, 1)
+    draws = [uniform(c, n, 0) for c in (0, 7) for n in range(10_000)]
+    assert all(0 <= u < 1 for u in draws)
+    bins = Counter(int(u * 100) for u in draws)
+    chi2 = sum((bins[i] - 200) ** 2 / 200 for i in range(100))
+    assert chi2 < 99 + 5 * (2 * 99) ** 0.5
+    mean = sum(draws) / len(draws)
+    lag = sum((a - mean) * (b - mean) for a, b in pairwise(draws))
+    assert abs(lag / sum((a - mean) ** 2 for a in draws)) < 0.03
+    assert uniform(0, 5, 0) == hashed_uniform(3, 1)(0, 5, 0) != hashed_uniform(3, 0)(0, 5, 0)
 
 
 def _blocks(items: list[int], size: int) -> list[list[int]]:

@@ -87,21 +87,31 @@ class Zipf:
 
     def keyed(self, uniform: Callable[[int, int, int], float]) -> Picker:
         """``draw(client, n)``: one rank, from ``uniform(client, n, attempt)`` (attempt 0,
-        1, ... while the draw is rejected). A closure over the constants, as the hot path
-        wants."""
-        n_ranks = self.n
-        h, integral, inverse = self._h, self._h_integral, self._h_integral_inverse
+        1, ... while the draw is rejected). A closure with the hat's functions inlined,
+        as the hot path wants (a method call costs what the arithmetic does)."""
+        n_ranks, s = self.n, self.s
+        one_minus = 1 - s
+        log, exp, log1p = math.log, math.exp, math.log1p
+        integral, h = self._h_integral, self._h
         x1 = integral(1.5) - 1.0
         top = integral(n_ranks + 0.5)
-        squeeze = 2 - inverse(integral(2.5) - h(2))
+        squeeze = 2 - self._h_integral_inverse(integral(2.5) - h(2))
+        span = x1 - top
 
         def draw(client: int, n: int) -> int:
             attempt = 0
             while True:
-                u = top + uniform(client, n, attempt) * (x1 - top)
-                x = inverse(u)
-                k = min(max(int(x + 0.5), 1), n_ranks)
-                if k - x <= squeeze or u >= integral(k + 0.5) - h(k):
+                u = top + uniform(client, n, attempt) * span
+                t = max(u * one_minus, -1.0)  # _h_integral_inverse(u), inline
+                x = exp((log1p(t) / t if abs(t) > 1e-8 else 1 - t * (0.5 - t / 3)) * u)
+                k = int(x + 0.5)
+                k = 1 if k < 1 else n_ranks if k > n_ranks else k
+                if k - x <= squeeze:
+                    return k
+                log_k = log(k + 0.5)  # _h_integral(k + 0.5) - _h(k), inline
+                w = one_minus * log_k
+                hk = (math.expm1(w) / w if abs(w) > 1e-8 else 1 + w / 2) * log_k
+                if u >= hk - exp(-s * log(k)):
                     return k
                 attempt += 1
 
@@ -116,18 +126,20 @@ _MASK = (1 << 64) - 1
 
 
 def hashed_uniform(seed: int, stream: int = 0) -> Callable[[int, int, int], float]:
-    """``uniform(client, n, attempt)`` in [0, 1): splitmix64 of them, ``seed`` and
-    ``stream`` (each kind its own, so a GET's n-th key is not the n-th SET's), so a
-    client's n-th draw is the same whatever the other clients did and however many
-    workers share them (a generator per client would cost kilobytes each at 100k
-    clients)."""
-    base = (seed * 0x9E3779B97F4A7C15 + stream * 0xD1B54A32D192ED03) & _MASK
+    """``uniform(client, n, attempt)`` in [0, 1), a function of them, ``seed`` and
+    ``stream`` (each kind its own, so a GET's n-th key is not the n-th SET's): a client's
+    n-th draw is the same whatever the other clients did and however many workers share
+    them (a generator per client would cost kilobytes each at 100k clients).
+
+    Trade-off: CPython's tuple hash (xxHash rounds, in C; an int tuple's does not depend
+    on ``PYTHONHASHSEED``) and one xorshift-multiply round on top, where splitmix64 in
+    Python took three times as long; its 53 top bits pass a chi-square over 1,000 bins
+    and show no lag-1 correlation along n (tests/core/test_key_value.py)."""
+    base = hash((seed, stream))
 
     def uniform(client: int, n: int, attempt: int) -> float:
-        x = (base + client * 0xBF58476D1CE4E5B9 + n * 0x94D049BB133111EB + attempt) & _MASK
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
-        return ((x ^ (x >> 31)) >> 11) * 2.0**-53
+        x = hash((base, client, n, attempt)) & _MASK
+        return (((x ^ (x >> 29)) * 0xBF58476D1CE4E5B9 & _MASK) >> 11) * 2.0**-53
 
     return uniform
 
