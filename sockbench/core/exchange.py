@@ -115,6 +115,11 @@ class KindSink(Protocol):
 
     def kind_failed(self, kind: int, error: str) -> None: ...
 
+    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
+        """``kind_completed`` for a request that read keys: ``misses`` of them not found
+        (the others were: the sink knows how many each kind reads)."""
+        ...
+
 
 class RequestWindow:
     """The measurement window, the request limit and the drain, shared by a worker's clients.
@@ -201,6 +206,10 @@ def _scratch(size: int) -> bytearray:
     return buf
 
 
+def _no_misses(buf: bytearray, start: int, end: int) -> int:
+    return 0
+
+
 @lru_cache(maxsize=16)
 def _with_nul(expected: bytes) -> bytes:
     """``expected`` and a 0 byte, what a whole reply's buffer holds: one per matcher."""
@@ -228,7 +237,11 @@ class StreamExchange:
         "_got",
         "_kind",
         "_kinds",
+        "_lookups",
         "_mark",
+        "_miss_reply",
+        "_miss_size",
+        "_misses",
         "_rest",
         "_scratch",
         "_sent",
@@ -259,6 +272,9 @@ class StreamExchange:
         kind: int | None = None,
         reply_kind: Callable[[bytearray, int], int] | None = None,
         reply_at_close: Callable[[bytearray, int, int], int] | None = None,
+        lookups: tuple[int, ...] = (),
+        misses: Callable[[bytearray, int, int], int] | None = None,
+        miss_reply: bytes | None = None,
     ) -> None:
         self.window = window
         self.sink = sink
@@ -286,6 +302,14 @@ class StreamExchange:
         # A protocol whose reply may run to the peer's close (an HTTP body without a
         # length): what that reply is once the close came (see fail()).
         self.reply_at_close = reply_at_close
+        # A protocol whose requests read keys (GET): each kind's keys per request (one
+        # more 0 for an undeclared kind), and how many a reply missed; None otherwise.
+        read = kind_sink is not None and misses is not None and any(lookups)
+        self._lookups = (*lookups, 0) if read else None
+        self._misses = misses or _no_misses
+        # One key per read: the reply that missed, compared inline (no call per reply).
+        self._miss_reply = miss_reply
+        self._miss_size = len(miss_reply or b"")
         # One request at a time with replies of one known size (echo, --expect,
         # --expect-size): the reply is read into a buffer one byte longer than it, so an
         # over-long reply shows in the read's length, and compared whole (``==`` on a
@@ -422,10 +446,10 @@ class StreamExchange:
                 self._abort(now_ns)
                 return RECONNECT
             if self.reply_kind is None:
-                self._answered(got, now_ns)
+                self._answered(got, now_ns, -1, start)
             else:
                 decided = self.reply_kind(rb.data, start)
-                self._answered(got, now_ns, decided)
+                self._answered(got, now_ns, decided, start)
                 if decided >= CLOSES:
                     return self._closing(now_ns)
             start += got
@@ -481,9 +505,10 @@ class StreamExchange:
             self.sink.completed(latency, service, self.nbytes, size)
         return OK
 
-    def _answered(self, got: int, now_ns: int, decided: int = -1) -> None:
-        """The oldest request in flight got its whole reply (``got`` bytes); a protocol
-        with kinds has it counted per kind too (``decided``: the kind its reply said)."""
+    def _answered(self, got: int, now_ns: int, decided: int = -1, at: int = 0) -> None:
+        """The oldest request in flight got its whole reply (``got`` bytes at ``at`` in the
+        replies' buffer); a protocol with kinds has it counted per kind too (``decided``:
+        the kind its reply said), with its hits and misses where the kind reads keys."""
         sent = self._sent
         mark = self._mark
         count = self._count = self._count - 1
@@ -512,7 +537,18 @@ class StreamExchange:
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, size, got)
             if kind_sink is not None:
-                kind_sink.kind_completed(kind, latency)
+                lookups = self._lookups
+                if lookups is None or not lookups[kind]:
+                    kind_sink.kind_completed(kind, latency)
+                    return
+                miss = self._miss_reply
+                if miss is None:
+                    missed = self._misses(self.replies.data, at, at + got)
+                elif got == self._miss_size and self.replies.data.startswith(miss, at):
+                    missed = 1
+                else:
+                    missed = 0
+                kind_sink.kind_looked_up(kind, latency, missed)
 
     def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int) -> None:
         """A warm-up request's reply: never measured, but served if on time."""
@@ -591,7 +627,7 @@ class StreamExchange:
         if got < ERROR_REPLY:
             self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
         else:
-            self._answered(got, now_ns, decided)
+            self._answered(got, now_ns, decided, rb.start)
         rb.clear()
         return True
 

@@ -26,7 +26,7 @@ each row (or the last one) through it (:meth:`Metric.per_interval`).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -228,6 +228,16 @@ REGISTRY: tuple[Metric, ...] = (
         csv="errors", summed=True, per_kind=True, request_kinds=True, interval=("errors",),
     ),
     Metric(
+        name="hits", title="hits", path=("totals", "hits"), unit=Unit.COUNT,
+        better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
+        views=frozenset({View.CHECK}), key="hits", request_kinds=True,
+    ),
+    Metric(
+        name="misses", title="misses", path=("totals", "misses"), unit=Unit.COUNT,
+        better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK}), key="misses", request_kinds=True,
+    ),
+    Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
         views=frozenset({View.SUMMARY}), key="lost",
@@ -294,6 +304,9 @@ KIND_PREFIX = "kind."
 #: What the reports show of each kind of request, in order: the *Commands* table's
 #: columns and the CSV's per-kind ones (``get_requests`` ... ``get_mean_us``).
 KIND_METRICS = ("requests", "rps", "errors", "p50", "p90", "p99", "p99.9", "max", "mean")
+#: ...and, where a kind reads keys (a GET: ``hits`` and ``misses`` in ``totals.by_kind``),
+#: its keys found and missed, after them.
+LOOKUP_METRICS = ("hits", "misses")
 LATENCY_STATS = ("min", "mean", "max")
 _PERCENTILE = re.compile(r"^p(\d+(?:[._]\d+)?)$")
 
@@ -330,9 +343,16 @@ def lookup(name: str) -> Metric | None:
     return BY_NAME.get(lowered)
 
 
-def kind_metrics(kind: str) -> tuple[Metric, ...]:
-    """:data:`KIND_METRICS` of one kind of request: ``kind.get.requests``, ..."""
-    return tuple(metric(f"{KIND_PREFIX}{kind}.{name}") for name in KIND_METRICS)
+def kind_metric_names(results: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """What the reports show of each kind: :data:`KIND_METRICS`, and
+    :data:`LOOKUP_METRICS` where any of ``results`` counted keys read (``totals.hits``)."""
+    reads = any(get(r, "totals", "hits") is not None for r in results)
+    return KIND_METRICS + LOOKUP_METRICS if reads else KIND_METRICS
+
+
+def kind_metrics(kind: str, names: tuple[str, ...] = KIND_METRICS) -> tuple[Metric, ...]:
+    """``names`` (:data:`KIND_METRICS`) of one kind of request: ``kind.get.requests``, ..."""
+    return tuple(metric(f"{KIND_PREFIX}{kind}.{name}") for name in names)
 
 
 def _latency_of(family: str, stat: str) -> Metric:

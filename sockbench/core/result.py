@@ -94,6 +94,9 @@ def build_result(m: Measurement) -> dict[str, Any]:
             for kind, encoded in tally.latency_by_kind.items()
         }
         doc["totals"]["by_kind"] = _by_kind(tally, seconds)
+    if tally.lookups_by_kind:  # keys read (GET): found or not, over every kind that reads
+        doc["totals"]["hits"] = sum(hits for hits, _ in tally.lookups_by_kind.values())
+        doc["totals"]["misses"] = sum(misses for _, misses in tally.lookups_by_kind.values())
     add_percentiles(doc, spec.output.percentiles)
     doc["totals"].update(_accounting(tally))
     doc["intervals"] = [_row_json(row) for row in tally.intervals]
@@ -160,9 +163,19 @@ def _by_kind(tally: Tally, seconds: float) -> dict[str, KindTotals]:
             "requests": tally.requests_by_kind.get(kind, 0),
             "throughput_rps": round(in_window.get(kind, 0) / seconds, 3),
             "errors": dict(tally.errors_by_kind.get(kind, {})),
+            **_lookups(tally, kind),
         }
         for kind in tally.latency_by_kind
     }
+
+
+def _lookups(tally: Tally, kind: str) -> dict[str, int]:
+    """A kind that reads keys: the keys its completed requests found and missed (each
+    key of a multi-get counts); nothing for the other kinds."""
+    if kind not in tally.lookups_by_kind:
+        return {}
+    hits, misses = tally.lookups_by_kind[kind]
+    return {"hits": hits, "misses": misses}
 
 
 def _accounting(tally: Tally) -> dict[str, Any]:

@@ -59,6 +59,8 @@ class Tally:
     latency_by_kind: dict[str, str] = field(default_factory=dict)
     requests_by_kind: dict[str, int] = field(default_factory=dict)
     errors_by_kind: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Kinds that read keys (GET): (hits, misses) of their completed requests, per kind.
+    lookups_by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)
     # Requests issued in the window (None where requests are not exchanges: stream mode),
     # the measured ones that failed, by kind, and those an interrupted run left open:
     # issued == requests + sum(failed.values()) + in_flight.
@@ -150,6 +152,13 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         },
         errors_by_kind={
             kind: _add_counts([t.errors_by_kind.get(kind, {}) for t in tallies]) for kind in kinds
+        },
+        lookups_by_kind={
+            kind: (
+                sum(t.lookups_by_kind[kind][0] for t in tallies if kind in t.lookups_by_kind),
+                sum(t.lookups_by_kind[kind][1] for t in tallies if kind in t.lookups_by_kind),
+            )
+            for kind in dict.fromkeys(k for t in tallies for k in t.lookups_by_kind)
         },
         issued=sum_known([t.issued for t in tallies]),  # None unless every one is request/reply
         failed=_add_counts([t.failed for t in tallies]),

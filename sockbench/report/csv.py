@@ -26,7 +26,7 @@ import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sockbench.core.metrics import REGISTRY, Metric, View, in_view, kind_metrics
+from sockbench.core.metrics import REGISTRY, Metric, View, in_view, kind_metric_names, kind_metrics
 from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
 from sockbench.report.document import Doc, cell_key, cells, get, target
 
@@ -121,7 +121,8 @@ HEADER = tuple(name for name, _ in COLUMNS)
 def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
     """Per kind of request (``set``, ``get``): after the fixed columns, only when present."""
     kinds = dict.fromkeys(k for r in results for k in get(r, "totals", "by_kind") or {})
-    return [(m.csv, m.value) for kind in kinds for m in kind_metrics(kind)]
+    names = kind_metric_names(results)
+    return [(m.csv, m.value) for kind in kinds for m in kind_metrics(kind, names)]
 
 
 def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:

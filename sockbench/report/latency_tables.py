@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sockbench.core.metrics import KIND_METRICS, kind_metrics, metric
+from sockbench.core.metrics import kind_metric_names, kind_metrics, metric
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, get
@@ -82,11 +82,12 @@ def kind_table(result: Doc) -> Table:
     """One row per kind of request (SET, GET): counts, errors and latency, each a metric
     of the registry's per-kind family (``kind.set.p99``)."""
     by_kind: Mapping[str, Any] = get(result, "totals", "by_kind") or {}
+    names = kind_metric_names([result])
     rows = tuple(
-        (kind, *(numbers.FORMATTERS[m.fmt](m.value(result)) for m in kind_metrics(kind)))
+        (kind, *(numbers.FORMATTERS[m.fmt](m.value(result)) for m in kind_metrics(kind, names)))
         for kind in by_kind
     )
-    headers = ("kind", *(metric(name).title for name in KIND_METRICS))
+    headers = ("kind", *(metric(name).title for name in names))
     left: Align = "l"
     right: Align = "r"
     return Table(headers, rows, (left, *([right] * (len(headers) - 1))))

@@ -30,11 +30,24 @@ def _protocol(config: Mapping[str, Any]) -> str:
     if config.get("ratio") is None:
         return f"protocol {name}"
     sets, gets = config["ratio"]
-    return (
-        f"protocol {name} SET:GET {sets}:{gets}, {numbers.fmt_int(config.get('key_space'))} "
-        f"keys ({config.get('key_pattern')}), {numbers.fmt_payload(config.get('value_size'))} "
-        "values"
-    )
+    if config.get("commands"):
+        mix = "commands " + ", ".join(
+            f"{template.split()[0]} x{n}"
+            for template, n in zip(config["commands"], config["command_ratios"], strict=True)
+        )
+    else:
+        mix = f"SET:GET {sets}:{gets}"
+    pattern = str(config.get("key_pattern"))
+    if "Z" in pattern:
+        pattern += f", zipf {config.get('zipf')}"
+    keys = f"{numbers.fmt_int(config.get('key_space'))} keys ({pattern})"
+    if config.get("key_minimum"):
+        keys += f" from {numbers.fmt_int(config['key_minimum'])}"
+    size = numbers.fmt_payload(config.get("value_size"))
+    if config.get("value_size_max"):
+        size = f"{size} to {numbers.fmt_payload(config['value_size_max'])}"
+    many = f", {config['multi_key']} keys per GET" if config.get("multi_key") else ""
+    return f"protocol {name} {mix}, {keys}, {size} values{many}"
 
 
 def _workload(result: Doc) -> str:

@@ -17,6 +17,7 @@ from sockbench.core.metrics import (
     View,
     get,
     in_view,
+    kind_metric_names,
     kind_metrics,
     lookup,
     metric,
@@ -232,8 +233,26 @@ def test_each_kind_names_its_columns_after_its_base() -> None:
 def test_which_entries_have_a_part_per_kind_of_request() -> None:
     assert [m.name for m in REGISTRY if m.request_kinds] == [
         "rps", "requests", "latency.p50", "latency.p99", "latency.p99.9", "latency.max", "errors",
+        "hits", "misses",
     ]  # fmt: skip
     assert metric("p90").request_kinds and not metric("connect.p99").request_kinds
+
+
+def test_hits_and_misses_are_read_per_kind_and_shown_only_where_counted() -> None:
+    """A kind that reads keys (GET) keeps ``hits``/``misses``; the reports add their
+    columns only for results that counted them, and a SET's read as absent."""
+    doc = {
+        "totals": {
+            "hits": 7, "misses": 3,
+            "by_kind": {"set": {"requests": 4}, "get": {"requests": 10, "hits": 7, "misses": 3}},
+        },
+    }  # fmt: skip
+    assert metric("hits").value(doc) == 7 and metric("misses").value(doc) == 3
+    assert metric("kind.get.hits").value(doc) == 7 and metric("kind.get.misses").value(doc) == 3
+    assert metric("kind.set.hits").value(doc) is None
+    assert metric("kind.get.misses").csv == "get_misses"
+    assert kind_metric_names([doc]) == (*KIND_METRICS, "hits", "misses")
+    assert kind_metric_names([KINDS]) == KIND_METRICS
 
 
 ROW: dict[str, Any] = {

@@ -171,9 +171,11 @@ def test_serve_binds_loopback_unless_allowed(bind: str, refused: bool, proto: Pr
 
 
 def test_value_size_is_bounded_where_the_value_is_built() -> None:
-    from sockbench.core.protocols.mix import check_key_options, value_bytes
+    from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, value_bytes
 
     with pytest.raises(ConfigError, match="--value-size 107374182400 is over the stream"):
-        check_key_options(100, "R", 100 * 1024**3)
-    check_key_options(100, "R", bounds.MAX_STREAM_MESSAGE)
+        check_key_options(ProtocolOptions(key_space=100, value_size=100 * 1024**3))
+    with pytest.raises(ConfigError, match="--value-size 107374182400 is over the stream"):
+        check_key_options(ProtocolOptions(key_space=100, value_size_max=100 * 1024**3))
+    check_key_options(ProtocolOptions(key_space=100, value_size=bounds.MAX_STREAM_MESSAGE))
     assert value_bytes(40) == b"abcdefghijklmnopqrstuvwxyz0123456789abcd"

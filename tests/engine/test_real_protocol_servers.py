@@ -129,6 +129,10 @@ def test_memcache_set_get_mix_as_memcached_counts_it(memcached_port: int) -> Non
     stats = memcached_stats(memcached_port)
     _check_mix(result, stats["cmd_set"], stats["cmd_get"])
     assert stats["get_hits"] > 0
+    # Every GET's key a hit or a miss; memcached also counted the warm-up's.
+    get = result["totals"]["by_kind"]["get"]
+    assert get["hits"] + get["misses"] == get["requests"]
+    assert 0 < get["hits"] <= stats["get_hits"] and get["misses"] <= stats["get_misses"]
 
 
 @pytest.fixture

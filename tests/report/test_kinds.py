@@ -82,3 +82,37 @@ def test_a_cell_without_a_kind_leaves_its_columns_empty(tcp_doc: dict[str, Any])
     columns = csv_report.kind_columns(cells)
     values = [[getter(r) for _, getter in columns[:9]] for r in cells]
     assert values[1] == [None, None, 0, None, None, None, None, None, None]
+
+
+def _read_keys(tcp_doc: dict[str, Any]) -> dict[str, Any]:
+    """The kinded result of a run whose GETs read keys: hits and misses counted."""
+    doc = _kinded(tcp_doc)
+    doc["totals"]["by_kind"]["get"] |= {"hits": 7000, "misses": 3000}
+    doc["totals"] |= {"hits": 7000, "misses": 3000}
+    return doc
+
+
+def test_hits_and_misses_join_the_table_and_the_csv_where_counted(
+    tcp_doc: dict[str, Any],
+) -> None:
+    doc = _read_keys(tcp_doc)
+    table = kind_table(doc)
+    assert table.headers[-2:] == ("hits", "misses")
+    assert [row[-2:] for row in table.rows] == [("—", "—"), ("7,000", "3,000"), ("—", "—")]
+    header, row = csv.reader(io.StringIO(csv_report.render(doc)))
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["get_hits"], cells["get_misses"], cells["set_hits"]) == ("7000", "3000", "")
+    assert "get_hits" not in csv_report.render(_kinded(tcp_doc))
+
+
+def test_every_report_format_shows_hits_and_misses(tcp_doc: dict[str, Any]) -> None:
+    """The text and markdown reports whole; the HTML one's Commands section (a whole
+    HTML report draws its charts: seconds)."""
+    from sockbench.report import render
+    from sockbench.report.content import Section
+    from sockbench.report.html import section_html
+
+    doc = _read_keys(tcp_doc)
+    html = section_html(Section("Commands", key="commands", table=kind_table(doc)))
+    for out in (render(doc, "text"), render(doc, "md"), html):
+        assert "misses" in out and "7,000" in out and "3,000" in out

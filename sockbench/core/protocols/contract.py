@@ -35,6 +35,13 @@ Optional members, looked up once when a run starts:
   class. Without it a request keeps the kind ``kind_index`` gave it. ``| CLOSES`` says
   the peer closes the connection after this reply (HTTP's ``Connection: close``): the
   connection is replaced at once, without an error.
+- ``lookups: tuple[int, ...]`` and ``misses(buf, start, end) -> int``: for kinds that
+  read keys (GET: 1, a multi-get: N; 0 for the others), how many keys each request
+  reads, and, given a reply ``check_reply`` framed (not an error reply), how many of
+  them missed (redis ``$-1``, memcached ``END`` with no ``VALUE``): the rest hit.
+  Counted per kind for the window's completed requests (``hits``, ``misses``).
+  ``miss_reply: bytes``, where every such kind reads one key: the one reply that
+  misses (redis ``$-1\r\n``), compared inline instead of calling ``misses`` per reply.
 - ``reply_at_close(buf, start, end) -> int``: when the peer closed the connection, the
   length of the reply ``buf[start:end]`` makes now that the stream ended (an HTTP body
   framed by the close), ``error_reply(n)`` for an error reply, or 0 for none.
@@ -99,6 +106,10 @@ class ProtocolAdapter:
     reply_kind: Callable[[bytearray, int], int] | None = None
     # The reply the bytes make once the peer closed (an HTTP body framed by the close).
     reply_at_close: Callable[[bytearray, int, int], int] | None = None
+    # Keys each kind's request reads (() where none does), and how many a reply missed.
+    lookups: tuple[int, ...] = ()
+    misses: Callable[[bytearray, int, int], int] | None = None
+    miss_reply: bytes | None = None
     fixed: bytes | None = None
     reply_size: int = 0
     expected: bytes | None = None
@@ -128,6 +139,27 @@ def _one_kind_of(obj: object, what: str, kinds: tuple[str, ...]) -> tuple[int, i
             f"protocol {what}: one_kind must be (kind index, request size), got {one!r}"
         )
     return one
+
+
+def _lookups_of(
+    obj: object, what: str, kinds: tuple[str, ...]
+) -> tuple[tuple[int, ...], Callable[[bytearray, int, int], int] | None]:
+    """``lookups`` (one count per kind) and ``misses``, both or neither."""
+    lookups = getattr(obj, "lookups", None)
+    misses = getattr(obj, "misses", None)
+    if lookups is None and misses is None:
+        return (), None
+    if (
+        not callable(misses)
+        or not isinstance(lookups, tuple)
+        or len(lookups) != len(kinds)
+        or not all(isinstance(n, int) and n >= 0 for n in lookups)
+    ):
+        raise ConfigError(
+            f"protocol {what}: lookups must be a count of keys per kind, with a misses() "
+            f"method, got {lookups!r}"
+        )
+    return lookups, misses
 
 
 def error_reply(length: int) -> int:
@@ -185,6 +217,7 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
     reply_at_close = getattr(obj, "reply_at_close", None)
     if reply_at_close is not None and not callable(reply_at_close):
         raise ConfigError(f"protocol {what}: reply_at_close must be a method")
+    lookups, misses = _lookups_of(obj, what, kinds)
     fixed = _bytes_or_none(obj, "fixed", what)
     expected = _bytes_or_none(obj, "expected", what)
     reply_size = getattr(obj, "reply_size", 0) or 0
@@ -209,6 +242,9 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         setup=setup,
         reply_kind=reply_kind,
         reply_at_close=reply_at_close,
+        lookups=lookups,
+        misses=misses,
+        miss_reply=_bytes_or_none(obj, "miss_reply", what) if misses else None,
         fixed=fixed,
         reply_size=reply_size,
         expected=expected,

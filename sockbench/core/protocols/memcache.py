@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
-from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
+from sockbench.core.protocols.mix import (
+    KEY_DIGITS,
+    KindFormat,
+    MixProtocol,
+    ProtocolOptions,
+    key_hole,
+    value_bytes,
+)
 
 MAX_LINE = 2048  # keys are at most 250 bytes: a longer line is not memcached
 MAX_VALUE = 1024 * 1024 * 1024
@@ -68,12 +75,14 @@ def memcache_reply_length(buf: bytearray, start: int, end: int) -> int:
     return MALFORMED
 
 
-def mix_reply_parser(value_size: int) -> Callable[[bytearray, int, int], int]:
+def mix_reply_parser(
+    value_size: int, prefix: bytes = b"key:"
+) -> Callable[[bytearray, int, int], int]:
     """:func:`memcache_reply_length`, with a GET hit on a key sockbench's own SETs wrote
     recognised first.
 
     It answers as :func:`memcache_reply_length` does for every input. That hit is
-    ``VALUE key:<digits> 0 <size>``, the known value
+    ``VALUE <prefix><digits> 0 <size>``, the known value
     (:func:`~sockbench.core.protocols.mix.value_bytes`) and ``END``: every byte but the
     key's digits is known, so two ``startswith`` and a digit check take it, where the
     general walk splits the header and slices. Any other reply goes to the general walk.
@@ -82,7 +91,7 @@ def mix_reply_parser(value_size: int) -> Callable[[bytearray, int, int], int]:
     general = memcache_reply_length
     if value_size > MAX_VALUE:
         return general
-    head = b"VALUE key:"
+    head = b"VALUE " + prefix
     key_end = len(head) + KEY_DIGITS
     tail = b" 0 %d\r\n" % value_size + value_bytes(value_size) + b"\r\nEND\r\n"
     size = key_end + len(tail)
@@ -101,16 +110,49 @@ def mix_reply_parser(value_size: int) -> Callable[[bytearray, int, int], int]:
     return check
 
 
+def end_misses(buf: bytearray, start: int, end: int) -> int:
+    """A framed reply to a one-key ``get``: 1 for ``END`` alone (a miss), 0 for a value."""
+    return 1 if buf.startswith(b"END\r\n", start, end) else 0
+
+
+def values_in(buf: bytearray, start: int, end: int) -> int:
+    """How many ``VALUE`` blocks a framed retrieval reply holds (its headers only)."""
+    found = 0
+    pos = start
+    while buf.startswith(b"VALUE ", pos, end):
+        nl = buf.find(b"\r\n", pos, end)
+        fields = buf[pos + 6 : nl].split(b" ")
+        pos = nl + 4 + int(fields[2])
+        found += 1
+    return found
+
+
+def multi_misses(keys: int) -> Callable[[bytearray, int, int], int]:
+    """A framed reply to ``get`` of ``keys`` keys: those with no ``VALUE`` block."""
+    return lambda buf, start, end: keys - values_in(buf, start, end)
+
+
 class Memcache(MixProtocol):
-    """``set key 0 0 N`` + value and ``get key`` in the ``--ratio`` mix, keys ``key:%012d``."""
+    """``set key 0 0 N`` + value and ``get key`` (``get k1 k2 ...`` of ``--multi-key``
+    keys) in the ``--ratio`` mix, keys ``key:%012d``."""
 
     name = "memcache"
 
     def __init__(self, options: ProtocolOptions) -> None:
-        value = value_bytes(options.value_size).replace(b"%", b"%%")
-        key = b"key:%%0%dd" % KEY_DIGITS
+        key = key_hole(options)
+        low, high = options.value_sizes
+        if low == high:
+            value = value_bytes(low).replace(b"%", b"%%")
+            stored = b" 0 0 %d\r\n" % low + value + b"\r\n"
+        else:
+            stored = b" 0 0 %(n)d\r\n%(v)b\r\n"
+        many = options.multi_key
+        keys = b" ".join(key_hole(options, i) for i in range(many))
         formats = (
-            b"set " + key + b" 0 0 %d\r\n" % options.value_size + value + b"\r\n",
-            b"get " + key + b"\r\n",
+            KindFormat("set", b"set " + key + stored, data=low != high),
+            KindFormat("get", b"get " + keys + b"\r\n", keys=many, lookups=many),
         )
-        super().__init__(options, formats, mix_reply_parser(options.value_size))
+        misses = end_misses if many == 1 else multi_misses(many)
+        check = mix_reply_parser(low, options.key_prefix.encode())
+        miss = b"END\r\n" if many == 1 else None
+        super().__init__(options, formats, check, misses, miss_reply=miss)

@@ -18,7 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
-from sockbench.core.protocols.mix import KEY_DIGITS, MixProtocol, ProtocolOptions, value_bytes
+from sockbench.core.protocols.keys import parse_key_pattern
+from sockbench.core.protocols.mix import (
+    KindFormat,
+    MixProtocol,
+    ProtocolOptions,
+    key_hole,
+    key_length,
+    value_bytes,
+)
+from sockbench.errors import ConfigError
 
 MAX_LINE = 64 * 1024  # a simple string or header longer than this is not Redis talking
 MAX_BULK = 512 * 1024 * 1024  # Redis's own proto-max-bulk-len default
@@ -139,14 +148,105 @@ def command(*items: bytes) -> bytes:
     return b"*%d\r\n" % len(items) + b"".join(bulk(i) for i in items)
 
 
+def nil_misses(buf: bytearray, start: int, end: int) -> int:
+    """A framed reply to one GET: 1 for the nil (``$-1``), 0 for a value."""
+    return 1 if buf.startswith(_NIL, start, end) else 0
+
+
+def array_nils(buf: bytearray, start: int, end: int) -> int:
+    """A framed reply to MGET (an array of bulk strings): how many of its items are nil.
+    It walks the headers only, as the reply is framed already."""
+    nl = buf.find(b"\r\n", start, end)
+    if buf[start] != _STAR or nl < 0 or not buf[start + 1 : nl].isdigit():
+        return 0
+    nils = 0
+    pos = nl + 2
+    for _ in range(int(buf[start + 1 : nl])):
+        nl = buf.find(b"\r\n", pos, end)
+        if nl < 0:
+            break
+        head = buf[pos + 1 : nl]
+        if head == b"-1":
+            nils += 1
+        if buf[pos] == _DOLLAR and head.isdigit():
+            nl += 2 + int(head)
+        pos = nl + 2
+    return nils
+
+
+def _item(options: ProtocolOptions, arg: bytes) -> tuple[bytes, bool]:
+    """One argument of a ``--command`` template as a RESP bulk string with its holes:
+    ``__key__`` anywhere in it (its length is known: every key is as long),
+    ``__data__`` as the whole argument; and whether it names the key."""
+    if b"__data__" in arg:
+        if arg != b"__data__":
+            raise ConfigError(f"--command: __data__ must be a whole argument, got {arg.decode()!r}")
+        return _value(options), False
+    parts = arg.split(b"__key__")
+    length = len(arg) + (len(parts) - 1) * (key_length(options) - len(b"__key__"))
+    text = key_hole(options).join(p.replace(b"%", b"%%") for p in parts)
+    return b"$%d\r\n" % length + text + b"\r\n", len(parts) > 1
+
+
+def _value(options: ProtocolOptions) -> bytes:
+    """A value as a bulk string: the one value, or holes for a size range's."""
+    low, high = options.value_sizes
+    if low == high:
+        return bulk(value_bytes(low)).replace(b"%", b"%%")
+    return b"$%(n)d\r\n%(v)b\r\n"
+
+
+def template_formats(options: ProtocolOptions) -> tuple[KindFormat, ...]:
+    """Each ``--command`` template as a kind: named after its command (lower case;
+    ``hset_2`` for a second HSET template), its RESP encoding built once."""
+    formats: list[KindFormat] = []
+    for template in options.commands:
+        args = [a.encode() for a in template.split()]
+        if not args:
+            raise ConfigError("--command: an empty template; give a command like 'GET __key__'")
+        items = [_item(options, a) for a in args]
+        text = b"*%d\r\n" % len(args) + b"".join(item for item, _ in items)
+        name = args[0].decode().lower()
+        names = [f.name for f in formats]
+        if name in names:
+            name = f"{name}_{sum(n.split('_')[0] == name for n in names) + 1}"
+        formats.append(
+            KindFormat(
+                name, text, keys=int(any(k for _, k in items)),
+                data=b"__data__" in args and options.value_sizes[0] != options.value_sizes[1],
+            )
+        )  # fmt: skip
+    return tuple(formats)
+
+
 class Redis(MixProtocol):
-    """``SET key value`` and ``GET key`` in the ``--ratio`` mix, keys ``key:%012d``."""
+    """``SET key value`` and ``GET key`` (``MGET`` of ``--multi-key`` keys) in the
+    ``--ratio`` mix, keys ``key:%012d``; or the ``--command`` templates in their ratios."""
 
     name = "redis"
 
     def __init__(self, options: ProtocolOptions) -> None:
+        if options.commands:
+            formats = template_formats(options)
+            ratios = options.command_ratios or (1,) * len(formats)
+            patterns = parse_key_pattern(options.key_pattern)[:1] * len(formats)
+            super().__init__(options, formats, resp_reply_length, None, ratios, patterns)
+            return
         # Every key has the same width: each request is one format with the key's digits.
-        key = b"$%d\r\nkey:%%0%dd\r\n" % (4 + KEY_DIGITS, KEY_DIGITS)
-        value = bulk(value_bytes(options.value_size)).replace(b"%", b"%%")
-        formats = (b"*3\r\n$3\r\nSET\r\n" + key + value, b"*2\r\n$3\r\nGET\r\n" + key)
-        super().__init__(options, formats, mix_reply_parser(options.value_size))
+        key = b"$%d\r\n" % key_length(options) + key_hole(options) + b"\r\n"
+        low, high = options.value_sizes
+        many = options.multi_key
+        if many == 1:
+            get = KindFormat("get", b"*2\r\n$3\r\nGET\r\n" + key, lookups=1)
+        else:
+            head = b"$%d\r\n" % key_length(options)
+            keys = b"".join(head + key_hole(options, i) + b"\r\n" for i in range(many))
+            text = b"*%d\r\n$4\r\nMGET\r\n" % (many + 1) + keys
+            get = KindFormat("get", text, keys=many, lookups=many)
+        formats = (
+            KindFormat("set", b"*3\r\n$3\r\nSET\r\n" + key + _value(options), data=low != high),
+            get,
+        )
+        misses = nil_misses if many == 1 else array_nils
+        miss = _NIL if many == 1 else None
+        super().__init__(options, formats, mix_reply_parser(low), misses, miss_reply=miss)

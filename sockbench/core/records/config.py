@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, NotRequired
 
-from annotated_types import Len, MinLen
+from annotated_types import Gt, Len, Lt, MinLen
+from pydantic import StringConstraints
 from typing_extensions import TypedDict
 
 from sockbench.core.kinds import Arrival, Workload
@@ -41,12 +42,19 @@ class Config(TypedDict):
     protocol: NotRequired[str]
     ratio: NotRequired[Annotated[list[Count], Len(2, 2)]]
     key_space: NotRequired[AtLeastOne]
-    key_pattern: NotRequired[Literal["R", "S", "G"]]
+    key_pattern: NotRequired[Annotated[str, StringConstraints(pattern=r"^[RSGPZ](:[RSGPZ])?$")]]
     value_size: NotRequired[AtLeastOne]
     http: NotRequired[HttpConfig]
     cluster: NotRequired[str | None]
     ramp_s: NotRequired[NonNegative]
     connect_rate: NotRequired[Positive | None]
+    key_minimum: NotRequired[Count]
+    key_prefix: NotRequired[str]
+    zipf: NotRequired[Annotated[float, Gt(0), Lt(5)]]
+    value_size_max: NotRequired[AtLeastOne]
+    multi_key: NotRequired[AtLeastOne]
+    commands: NotRequired[list[Annotated[str, MinLen(1)]]]
+    command_ratios: NotRequired[list[AtLeastOne]]
 
 
 @record

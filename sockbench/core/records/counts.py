@@ -15,6 +15,8 @@ class KindTotals(TypedDict):
     requests: Count
     throughput_rps: NonNegative
     errors: dict[str, Count]
+    hits: NotRequired[Count]
+    misses: NotRequired[Count]
 
 
 @record
@@ -42,6 +44,11 @@ class Totals(TypedDict):
     drained: NotRequired[Count]
     connect_ramp_s: NotRequired[NonNegative]
     connect_rate_per_s: NotRequired[NonNegative | None]
+    hits: NotRequired[Count]
+    """keys found by the window's completed requests that read keys (GET, each key of a
+    multi-get)"""
+    misses: NotRequired[Count]
+    """keys those requests did not find (redis nil, memcached END with no VALUE)"""
 
 
 @record

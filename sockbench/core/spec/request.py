@@ -18,9 +18,9 @@ from typing import Any
 from sockbench.core import bounds
 from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol
 from sockbench.core.protocols.http import check_method, check_path, parse_header
-from sockbench.core.protocols.mix import parse_ratio
+from sockbench.core.protocols.mix import parse_ratio, parse_size_range
 from sockbench.core.spec.option import Option, declare, field_of, option, optional, text, texts
-from sockbench.core.units import parse_count, parse_size
+from sockbench.core.units import parse_count, parse_number, parse_size
 
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
 PAYLOAD: Option[int] = declare(
@@ -41,6 +41,16 @@ def _protocol_name(value: object, flag: str) -> str:
 
 def _key_pattern(value: object, flag: str) -> str:
     return str(value).strip().upper()
+
+
+def _value_sizes(value: object, flag: str) -> tuple[int, int]:
+    if isinstance(value, tuple) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return parse_size_range(str(value))
+
+
+def _counts(value: object, flag: str) -> tuple[int, ...]:
+    return tuple(parse_count(item, flag) for item in texts(value, flag))
 
 
 def _http_method(value: object, flag: str) -> str:
@@ -96,13 +106,45 @@ class Request:
         minimum=1,
     )  # fmt: skip
     key_pattern: str = option(
-        "R", "--key-pattern", metavar="R|S|G",
-        help="redis/memcache: R (random), S (sequential), G (gaussian)",
+        "R", "--key-pattern", metavar="R|S|G|P|Z[:...]",
+        help="redis/memcache: R (random), S (sequential), G (gaussian), P (parallel), Z (zipf); "
+        "SET:GET for each side (S:R)",
         parse=_key_pattern,
     )  # fmt: skip
-    value_size: int = option(
-        32, "--value-size", help="redis/memcache: bytes per value", parse=parse_size, minimum=1,
-        bound=bounds.stream_message,
+    key_minimum: int = option(
+        0, "--key-minimum", help="redis/memcache: the lowest key number", parse=parse_count,
+        minimum=0,
+    )  # fmt: skip
+    key_maximum: int | None = option(
+        None, "--key-maximum", help="redis/memcache: the highest key number (instead of "
+        "--key-space: keys --key-minimum .. --key-maximum)", parse=optional(parse_count),
+    )  # fmt: skip
+    key_prefix: str = option(
+        "key:", "--key-prefix", help="redis/memcache: what each key starts with", parse=text
+    )
+    zipf: float = option(
+        1.0, "--zipf", "--key-zipf-exp", metavar="EXP",
+        help="redis/memcache: --key-pattern Z's exponent, 0 < EXP < 5", parse=parse_number,
+    )  # fmt: skip
+    value_size: tuple[int, int] = option(
+        (32, 32), "--value-size", metavar="BYTES|MIN-MAX",
+        help="redis/memcache: bytes per value, or a range drawn uniformly per SET (32-1024)",
+        parse=_value_sizes, default_help="32",
+    )  # fmt: skip
+    multi_key: int = option(
+        1, "--multi-key", "--multi-key-get", metavar="N",
+        help="redis/memcache: keys per GET (redis MGET, memcached get k1 k2 ...)",
+        parse=parse_count, minimum=1,
+    )  # fmt: skip
+    command: tuple[str, ...] = option(
+        (), "--command", metavar="'CMD __key__ __data__'",
+        help="redis: a command template, repeatable; replaces the SET/GET mix",
+        parse=texts, repeatable=True,
+    )  # fmt: skip
+    command_ratio: tuple[int, ...] = option(
+        (), "--command-ratio", metavar="N",
+        help="redis: each --command's share, in order (default 1 each)", parse=_counts,
+        repeatable=True,
     )  # fmt: skip
     http_method: str = option(
         "GET", "--http-method", metavar="METHOD", help="http: the request method",

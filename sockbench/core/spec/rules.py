@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
@@ -18,7 +19,7 @@ from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
 from sockbench.core.protocols import speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
-from sockbench.core.protocols.mix import check_key_options
+from sockbench.core.protocols.mix import ProtocolOptions, check_key_options
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.output import Output
 from sockbench.core.spec.request import Request
@@ -184,7 +185,65 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
             )
         if sent is not None and speaks_its_own(protocol):
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
-    check_key_options(request.key_space, request.key_pattern, request.value_size)
+    if request.command and protocol != "redis":
+        raise ConfigError(f"--command templates are redis commands; --protocol {protocol} has none")
+    if request.command_ratio and len(request.command_ratio) != len(request.command):
+        raise ConfigError(
+            f"--command-ratio given {len(request.command_ratio)} times for "
+            f"{len(request.command)} --command templates; give one per template, in order"
+        )
+    if request.command and request.multi_key != 1:
+        raise ConfigError("--multi-key applies to the SET/GET mix, not to --command templates")
+    if request.command and ":" in request.key_pattern:
+        raise ConfigError("--command templates take one --key-pattern letter, not SET:GET")
+    if any(n < 1 for n in request.command_ratio):
+        raise ConfigError("--command-ratio must be at least 1 for each template")
+    if request.key_maximum is not None and request.key_maximum < request.key_minimum:
+        raise ConfigError(
+            f"--key-maximum {request.key_maximum} is below --key-minimum {request.key_minimum}"
+        )
+    check_key_options(ProtocolOptions(**key_value_options(request, 1, 0)))
+
+
+def key_value_options(request: Request, clients: int, seed: int) -> dict[str, Any]:
+    """What redis and memcache build their mix from (:class:`ProtocolOptions`' fields):
+    ``--key-maximum``, where given, sets the key space from ``--key-minimum``."""
+    low, high = request.value_size
+    space = request.key_space
+    if request.key_maximum is not None:
+        space = request.key_maximum - request.key_minimum + 1
+    return {
+        "value_size": low, "value_size_max": high if high != low else 0,
+        "key_space": space, "key_minimum": request.key_minimum,
+        "key_pattern": request.key_pattern, "key_prefix": request.key_prefix,
+        "zipf": request.zipf, "ratio": request.ratio, "multi_key": request.multi_key,
+        "commands": request.command, "command_ratios": request.command_ratio,
+        "clients": clients, "seed": seed,
+    }  # fmt: skip
+
+
+def key_value_json(options: ProtocolOptions) -> dict[str, Any]:
+    """The key/value options in a result's ``config``: the mix's always, the others where
+    they are not their defaults (a result stays as it was for a plain mix)."""
+    doc: dict[str, Any] = {
+        "ratio": list(options.ratio), "key_space": options.key_space,
+        "key_pattern": options.key_pattern, "value_size": options.value_size,
+    }  # fmt: skip
+    defaults = ProtocolOptions()
+    if options.value_size_max:
+        doc["value_size_max"] = options.value_size_max
+    if options.key_minimum:
+        doc["key_minimum"] = options.key_minimum
+    if options.key_prefix != defaults.key_prefix:
+        doc["key_prefix"] = options.key_prefix
+    if "Z" in options.key_pattern:
+        doc["zipf"] = options.zipf
+    if options.multi_key != 1:
+        doc["multi_key"] = options.multi_key
+    if options.commands:
+        doc["commands"] = list(options.commands)
+        doc["command_ratios"] = list(options.command_ratios or (1,) * len(options.commands))
+    return doc
 
 
 def check_server_speaks(protocol: str, model: str | None) -> None:

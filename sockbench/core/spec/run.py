@@ -156,10 +156,7 @@ class RunSpec:
             "protocol": self.protocol.name,
         }
         if uses_key_options(self.protocol.name):  # else the key/value mix does not apply
-            doc["ratio"] = list(protocol.ratio)
-            doc["key_space"] = protocol.key_space
-            doc["key_pattern"] = protocol.key_pattern
-            doc["value_size"] = protocol.value_size
+            doc.update(rules.key_value_json(protocol))
         if self.protocol.name == "http":
             http = protocol.http
             doc["http"] = {
@@ -245,9 +242,8 @@ def validate_run(
         request.protocol,
         ProtocolOptions(
             payload=request.payload, request=sent, expect=expect, expect_value=expect_value,
-            value_size=request.value_size, key_space=request.key_space,
-            key_pattern=request.key_pattern, ratio=request.ratio, seed=load.seed,
             http=rules.http_of(request, endpoint, http_files),
+            **rules.key_value_options(request, load.clients, load.seed),
         ),
     )  # fmt: skip
     return RunSpec(

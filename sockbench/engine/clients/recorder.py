@@ -148,13 +148,15 @@ class WorkerRecorder:
         self.interrupted = True
         self.faulted.set()
 
-    def track_kinds(self, kinds: tuple[str, ...]) -> None:
+    def track_kinds(self, kinds: tuple[str, ...], lookups: tuple[int, ...] = ()) -> None:
         """Count each of ``kinds`` apart; exchanges then name a kind by its index.
+        ``lookups``: the keys each kind's request reads (its hits and misses are counted).
 
         ``kind_stats`` holds them by index, plus one more at the end that is never
         reported: where a plugin's undeclared kind lands, with no check on the hot path.
         """
-        self.by_kind = {kind: KindStats() for kind in kinds}
+        reads = dict(zip(kinds, lookups, strict=False))
+        self.by_kind = {kind: KindStats(reads=reads.get(kind, 0)) for kind in kinds}
         self.kind_stats = [*self.by_kind.values(), KindStats()]
 
     @property
@@ -298,6 +300,12 @@ class WorkerRecorder:
         stats.requests += 1
         stats.latency.record((latency_ns + 500) // 1000)
 
+    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
+        stats = self.kind_stats[kind]
+        stats.requests += 1
+        stats.latency.record((latency_ns + 500) // 1000)
+        stats.misses += misses
+
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_stats[kind].errors[error] += 1
 
@@ -376,6 +384,11 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
+            lookups_by_kind={
+                n: (k.reads * k.requests - k.misses, k.misses)
+                for n, k in self.by_kind.items()
+                if k.reads
+            },
             faults=(self.fault,) if self.fault is not None else (),
         )
 
@@ -432,10 +445,14 @@ class WarmupRows:
 class KindStats:
     """One kind of request's share of a worker's counters."""
 
-    __slots__ = ("errors", "last_requests", "latency", "requests")
+    __slots__ = ("errors", "last_requests", "latency", "misses", "reads", "requests")
 
-    def __init__(self) -> None:
+    def __init__(self, *, reads: int = 0) -> None:
         self.requests = 0
+        # A kind that reads keys (GET): how many each request reads, and how many of its
+        # completed requests' keys missed (the rest hit).
+        self.reads = reads
+        self.misses = 0
         self.last_requests = 0
         self.errors: Counter[str] = Counter()
         self.latency = Recorder()

@@ -73,6 +73,8 @@ def new_exchange(ctx: ClientContext) -> StreamExchange:
         pipelined=ctx.pipeline > 1, kind_sink=ctx.recorder if varies else None,
         kind=one[0] if one else None, reply_kind=protocol.reply_kind if protocol else None,
         reply_at_close=protocol.reply_at_close if protocol else None,
+        lookups=protocol.lookups if protocol else (), misses=protocol.misses if protocol else None,
+        miss_reply=protocol.miss_reply if protocol else None,
     )  # fmt: skip
 
 

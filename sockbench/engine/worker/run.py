@@ -192,7 +192,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
         async with trio.open_nursery() as clients:
             shared = _Shared.build(spec)
             if shared.protocol is not None:
-                recorder.track_kinds(shared.protocol.kinds)
+                recorder.track_kinds(shared.protocol.kinds, shared.protocol.lookups)
             contexts = _contexts(order, shared, recorder, gate, limiter)
             stream_socket = order.endpoint.proto.is_stream
             if _pumped(spec) and contexts:
