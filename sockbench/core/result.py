@@ -158,24 +158,17 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
 def _by_kind(tally: Tally, seconds: float) -> dict[str, KindTotals]:
     """Each kind's requests, rate and errors (``--protocol redis``: set, get)."""
     in_window = _served_by_kind(tally) if tally.request_reply else tally.requests_by_kind
-    return {
-        kind: {
+    found: dict[str, KindTotals] = {}
+    for kind in tally.latency_by_kind:
+        totals: KindTotals = {
             "requests": tally.requests_by_kind.get(kind, 0),
             "throughput_rps": round(in_window.get(kind, 0) / seconds, 3),
             "errors": dict(tally.errors_by_kind.get(kind, {})),
-            **_lookups(tally, kind),
         }
-        for kind in tally.latency_by_kind
-    }
-
-
-def _lookups(tally: Tally, kind: str) -> dict[str, int]:
-    """A kind that reads keys: the keys its completed requests found and missed (each
-    key of a multi-get counts); nothing for the other kinds."""
-    if kind not in tally.lookups_by_kind:
-        return {}
-    hits, misses = tally.lookups_by_kind[kind]
-    return {"hits": hits, "misses": misses}
+        if kind in tally.lookups_by_kind:  # a kind that reads keys: each key of a multi-get
+            totals["hits"], totals["misses"] = tally.lookups_by_kind[kind]
+        found[kind] = totals
+    return found
 
 
 def _accounting(tally: Tally) -> dict[str, Any]:
