@@ -28,6 +28,7 @@ class ServerBehaviour(StrEnum):
 
     ECHO = "echo"  # reply with exactly the bytes received (RFC 862)
     SINK = "sink"  # read and discard; datagrams are counted per sender
+    SOURCE = "source"  # a sink that also sends: a stream, or a paced flow per sender
 
 
 class Arrival(StrEnum):
