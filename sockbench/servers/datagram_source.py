@@ -6,8 +6,8 @@ encode_source_request`: rate, payload, seconds; iperf3 uses a control connection
 this); the source then sends that sender ``payload``-byte datagrams on a uniform
 schedule from a thread of its own, through the model's own socket, and counts what the
 kernel took. A :data:`~sockbench.core.sink_report.REPORT_REQUEST` is answered as a sink
-answers it, plus the bytes sent to that sender so far (never reset), so the client
-learns ``sent = received + lost`` exactly.
+answers it, plus, to a sender with a flow, the bytes sent to it so far (never reset),
+so the client learns ``sent = received + lost`` exactly.
 
 The trade-off: pacing is timing, not I/O strategy, so every model paces the same way
 (a thread per flow, sleeping on the server's stop signal), and a comparison of models
@@ -85,12 +85,12 @@ class DatagramSource:
         if len(data) > len(SOURCE_REQUEST) and bytes(data[: len(SOURCE_REQUEST)]) == SOURCE_REQUEST:
             self._start(bytes(data), sender)
             return None
-        if len(data) == len(REPORT_REQUEST) and data == REPORT_REQUEST and sender:
+        flow = self._flows.get(sender)
+        if flow is not None and len(data) == len(REPORT_REQUEST) and data == REPORT_REQUEST:
             count, nbytes = self._ledger.counts(sender)
             self._ledger(data, sender)  # resets the sender's counters, as a sink's report does
-            flow = self._flows.get(sender)
-            return encode_report(count, nbytes, flow.sent if flow else 0)
-        return self._ledger(data, sender)
+            return encode_report(count, nbytes, flow.sent)
+        return self._ledger(data, sender)  # a sender without a flow: a sink's report
 
     def _start(self, request: bytes, sender: Hashable) -> None:
         asked = decode_source_request(request)
