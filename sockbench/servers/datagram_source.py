@@ -6,14 +6,17 @@ encode_source_request`: rate, payload, seconds; iperf3 uses a control connection
 this); the source then sends that sender ``payload``-byte datagrams on a uniform
 schedule from a thread of its own, through the model's own socket, and counts what the
 kernel took. A :data:`~sockbench.core.sink_report.REPORT_REQUEST` is answered as a sink
-answers it, plus, to a sender with a flow, the bytes sent to it so far (never reset),
-so the client learns ``sent = received + lost`` exactly.
+answers it, plus, to a sender with a flow, the bytes sent to it: the report ends the
+flow first, so the count is final and the client learns ``sent = received + lost``
+exactly.
 
 The trade-off: pacing is timing, not I/O strategy, so every model paces the same way
 (a thread per flow, sleeping on the server's stop signal), and a comparison of models
 under ``--reverse`` over datagrams measures their reading of the control datagrams
-only. A flow ends after its seconds (bounded by ``MAX_FLOW_S``), at the server's stop,
-or when a new request from the same sender replaces it.
+only; a thread per flow also bounds how many clients a source serves well (hundreds,
+not tens of thousands). A flow ends after its seconds (bounded by ``MAX_FLOW_S``), at
+its report, at the server's stop, or when a new request from the same sender
+replaces it.
 """
 
 from __future__ import annotations
@@ -39,16 +42,25 @@ MAX_FLOW_RATE = 10_000_000.0
 
 
 class Flow:
-    """One sender's paced datagrams: a daemon thread, and the bytes the kernel took."""
+    """One sender's paced datagrams: a daemon thread, and the bytes the kernel took.
 
-    __slots__ = ("_ended", "sent")
+    Each send and its count happen under one lock, and :meth:`end` takes it: once ended,
+    ``sent`` is final and holds every datagram that left, so a report built after it
+    undercounts nothing the client could still read.
+    """
+
+    __slots__ = ("_ended", "_lock", "sent")
 
     def __init__(self) -> None:
         self.sent = 0
         self._ended = False
+        self._lock = threading.Lock()
 
-    def end(self) -> None:
-        self._ended = True
+    def end(self) -> int:
+        """Stop sending; the bytes sent, final."""
+        with self._lock:
+            self._ended = True
+            return self.sent
 
     def run(
         self, sock: socket.socket, addr: Any, rate: float, payload: int, seconds: float,
@@ -61,14 +73,17 @@ class Flow:
         start = time.monotonic()
         for k in range(int(rate * seconds)):
             delay = start + k * gap - time.monotonic()
-            if self._ended or (delay > 0 and stop.wait(delay)):
+            if delay > 0 and stop.wait(delay):
                 return
-            try:
-                self.sent += sock.sendto(data, socket.MSG_DONTWAIT, addr)
-            except BlockingIOError:  # our own send buffer is full: dropped here, not sent
-                continue
-            except OSError:  # the client is gone
-                return
+            with self._lock:
+                if self._ended:
+                    return
+                try:
+                    self.sent += sock.sendto(data, socket.MSG_DONTWAIT, addr)
+                except BlockingIOError:  # our own send buffer is full: dropped, not sent
+                    continue
+                except OSError:  # the client is gone
+                    return
 
 
 class DatagramSource:
@@ -89,7 +104,7 @@ class DatagramSource:
         if flow is not None and len(data) == len(REPORT_REQUEST) and data == REPORT_REQUEST:
             count, nbytes = self._ledger.counts(sender)
             self._ledger(data, sender)  # resets the sender's counters, as a sink's report does
-            return encode_report(count, nbytes, flow.sent)
+            return encode_report(count, nbytes, flow.end())
         return self._ledger(data, sender)  # a sender without a flow: a sink's report
 
     def _start(self, request: bytes, sender: Hashable) -> None:
