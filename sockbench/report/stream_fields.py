@@ -161,9 +161,13 @@ def stream_pace(config: Mapping[str, Any]) -> str:
 def tick_rates(tick: Tick) -> str | None:
     """A stream's last interval as iperf3 prints it, for the progress line and the live
     panel: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received`` (the receiver's where it
-    is known per interval); None for a tick of a run that is no stream."""
+    is known per interval), then ``13.4 Gbit/s RX-C`` (--bidir); ``1.54 GiB  13.2 Gbit/s
+    RX-C`` for --reverse (the clients send nothing); None for a tick of a run that is no
+    stream."""
     if tick.sent_bytes is None:
         return None
+    if tick.read_bytes is not None and not tick.sent_bytes:
+        return f"{numbers.fmt_bytes(tick.read_bytes)}  {numbers.fmt_bps(tick.read_bps)} RX-C"
     line = f"{numbers.fmt_bytes(tick.sent_bytes)}  {numbers.fmt_bps(tick.sent_bps)} sent"
     if tick.received_bps is not None:
         line += f"  {numbers.fmt_bps(tick.received_bps)} received"

@@ -25,7 +25,7 @@ from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
-from sockbench.servers.source import SOURCE_CHUNK, SourceCounts
+from sockbench.servers.source import SOURCE_CHUNK, StreamCounts
 
 BATCH = 64  # accepts or datagrams per readiness event, so one socket cannot starve the rest
 ACCEPT_PAUSE_S = 0.1
@@ -41,7 +41,7 @@ class _Conn:
         self.out = bytearray()  # the part of a reply the kernel did not take yet
         self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
         # Source mode: its counts; None once the half-close came (``out`` is the report).
-        self.source: SourceCounts | None = SourceCounts() if source else None
+        self.source: StreamCounts | None = StreamCounts() if source else None
 
 
 _STOP = object()

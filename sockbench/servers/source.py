@@ -25,8 +25,9 @@ from sockbench.servers.discard import Discarder
 SOURCE_CHUNK = SOURCE_BYTE * (256 * 1024)
 
 
-class SourceCounts:
-    """One source connection's counts: reads and bytes read, bytes sent; its report."""
+class StreamCounts:
+    """One sink or source connection's counts: reads and bytes read, bytes sent (a
+    source's); its report."""
 
     __slots__ = ("nbytes", "reads", "sent")
 
@@ -37,8 +38,8 @@ class SourceCounts:
         self.reads += 1
         self.nbytes += n
 
-    def report(self) -> bytes:
-        return encode_report(self.reads, self.nbytes, self.sent)
+    def report(self, source: bool = True) -> bytes:
+        return encode_report(self.reads, self.nbytes, self.sent if source else None)
 
 
 def source_blocking(conn: socket.socket) -> None:
@@ -49,7 +50,7 @@ def source_blocking(conn: socket.socket) -> None:
     A blocking write could not notice the half-close, so the socket is non-blocking and
     one ``poll`` waits for either direction.
     """
-    counts = SourceCounts()
+    counts = StreamCounts()
     discarder = Discarder()
     view = memoryview(SOURCE_CHUNK)
     fd = conn.fileno()

@@ -22,13 +22,12 @@ from typing import Any
 import trio
 
 from sockbench.core.kinds import ServerBehaviour
-from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import Payload, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import SEND_WAIT_S
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
-from sockbench.servers.source import SOURCE_CHUNK, SourceCounts
+from sockbench.servers.source import SOURCE_CHUNK, StreamCounts
 
 
 def serve(listener: socket.socket, ctx: ServeContext) -> None:
@@ -69,24 +68,11 @@ async def _echo(stream: trio.SocketStream) -> None:
 
 
 async def _sink(discarder: Discarder, stream: trio.SocketStream) -> None:
-    """Discard (the loop's one pipe serves each connection in turn: a discard never
-    awaits); answer the half-close with the count."""
-    sock = stream.socket
-    discard, fd = discarder.discard, sock.fileno()
-    reads = nbytes = 0
+    """Discard; answer the half-close with the count."""
+    counts = StreamCounts()
     try:
-        while True:
-            try:
-                n = discard(fd)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
-                continue
-            if not n:
-                break
-            reads += 1
-            nbytes += n
-            await trio.lowlevel.checkpoint()
-        await stream.send_all(encode_report(reads, nbytes))
+        await _discard_to_eof(discarder, stream.socket, counts)
+        await stream.send_all(counts.report(source=False))
     except (OSError, trio.BrokenResourceError):
         pass
 
@@ -94,29 +80,36 @@ async def _sink(discarder: Discarder, stream: trio.SocketStream) -> None:
 async def _source(discarder: Discarder, stream: trio.SocketStream) -> None:
     """Write while the socket has room (raw sends: a cancelled wait never leaves a
     write half counted), discard what comes; at the half-close, stop and report."""
-    sock = stream.socket
-    counts = SourceCounts()
-    discard, fd = discarder.discard, sock.fileno()
+    counts = StreamCounts()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_write_source, sock, counts)
-            while True:
-                try:
-                    n = discard(fd)
-                except BlockingIOError:
-                    await trio.lowlevel.wait_readable(sock)
-                    continue
-                if not n:
-                    break
-                counts.read(n)
-                await trio.lowlevel.checkpoint()
+            nursery.start_soon(_write_source, stream.socket, counts)
+            await _discard_to_eof(discarder, stream.socket, counts)
             nursery.cancel_scope.cancel()
         await stream.send_all(counts.report())
     except (OSError, trio.BrokenResourceError):
         pass
 
 
-async def _write_source(sock: trio.socket.SocketType, counts: SourceCounts) -> None:
+async def _discard_to_eof(
+    discarder: Discarder, sock: trio.socket.SocketType, counts: StreamCounts
+) -> None:
+    """Discard until EOF (the loop's one pipe serves each connection in turn: a discard
+    never awaits), counting each read."""
+    discard, fd = discarder.discard, sock.fileno()
+    while True:
+        try:
+            n = discard(fd)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(sock)
+            continue
+        if not n:
+            return
+        counts.read(n)
+        await trio.lowlevel.checkpoint()
+
+
+async def _write_source(sock: trio.socket.SocketType, counts: StreamCounts) -> None:
     view = memoryview(SOURCE_CHUNK)
     fd = sock.fileno()  # os.write: trio's send would wait inside the count
     while True:

@@ -246,11 +246,7 @@ async def _read_datagrams(sock: socket.socket, ctx: ClientContext, until_ns: int
     buf = bytearray(65536)
     with trio.move_on_at(trio_time(until_ns)):
         while True:
-            try:
-                n = sock.recv_into(buf)
-            except (BlockingIOError, ConnectionRefusedError):
-                await trio.lowlevel.wait_readable(sock)
-                continue
+            n = await _recv_datagram(sock, buf)
             meter.read(me, n, phase_of(time.monotonic_ns(), start, end))
 
 
@@ -262,13 +258,18 @@ async def _flow_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, in
     with trio.move_on_after(REPORT_WAIT_S):
         sock.send(REPORT_REQUEST)
         while True:
-            try:
-                n = sock.recv_into(buf)
-            except (BlockingIOError, ConnectionRefusedError):
-                await trio.lowlevel.wait_readable(sock)
-                continue
+            n = await _recv_datagram(sock, buf)
             report = decode_source_report(bytes(buf[:n])) if n and buf[0] == 0 else None
             if report is not None:
                 return report
             meter.read(me, n, AFTER)
     return None
+
+
+async def _recv_datagram(sock: socket.socket, buf: bytearray) -> int:
+    """The next datagram's size, in ``buf`` (a refused send's error is no datagram)."""
+    while True:
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, ConnectionRefusedError):
+            await trio.lowlevel.wait_readable(sock)
