@@ -116,7 +116,7 @@ async def _serve_streams(
     source = ctx.behaviour is ServerBehaviour.SOURCE
 
     class Conn(asyncio.Protocol):
-        __slots__ = ("nbytes", "reads", "sending", "sent", "transport")
+        __slots__ = ("nbytes", "paused", "reads", "sending", "sent", "transport")
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             # Typed loosely by asyncio; uvloop's transports are not subclasses of asyncio's.
@@ -124,7 +124,8 @@ async def _serve_streams(
             self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
             # Source mode: bytes handed to the transport (all delivered: closing flushes).
             self.sent = 0
-            self.sending = source
+            self.sending = source  # until the half-close (source mode)
+            self.paused = False  # the transport's buffer is past its high-water mark
             live.add(self.transport)
             if nodelay:
                 sock = transport.get_extra_info("socket")
@@ -137,11 +138,11 @@ async def _serve_streams(
             (it calls pause_writing from inside write); a reader that takes everything at
             once gets the rest after the loop's other callbacks, never starving them."""
             for _ in range(SOURCE_WRITES_PER_CALLBACK):
-                if not self.sending:
+                if not self.sending or self.paused:
                     return
                 self.transport.write(SOURCE_CHUNK)
                 self.sent += len(SOURCE_CHUNK)
-            if self.sending:
+            if self.sending and not self.paused:
                 asyncio.get_running_loop().call_soon(self.fill)
 
         def data_received(self, data: bytes) -> None:
@@ -164,13 +165,13 @@ async def _serve_streams(
         # source stops writing instead: it must go on reading to see the half-close).
         def pause_writing(self) -> None:
             if source:
-                self.sending = False
+                self.paused = True
             else:
                 self.transport.pause_reading()
 
         def resume_writing(self) -> None:
             if source:
-                self.sending = not self.transport.is_closing()
+                self.paused = False
                 self.fill()
             else:
                 self.transport.resume_reading()
