@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sockbench.capacity.steps import CurveSteps, Say, Steps, consecutive_failures
+from sockbench.capacity.steps import CurveSteps, Say, Steps, StepWatch, consecutive_failures
 from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch, Found
 from sockbench.core.spec.capacity import AtRates, SearchOptions, SweepOptions
 from sockbench.core.spec.run import RunSpec
@@ -65,12 +65,12 @@ def _curves(workloads: Sequence[Workload], folder: Path | None) -> list[CurveSte
 
 def run_sweep(
     workloads: Sequence[Workload], shared: AtRates, sweep: SweepOptions, *,
-    folder: Path | None, command: str, say: Say,
+    folder: Path | None, command: str, say: Say, watch: StepWatch | None = None,
 ) -> AtRatesOutcome:  # fmt: skip
     """Every rate of every workload in order; a workload stops once ``--stop-after-fail``
     of its rates in a row failed."""
     interrupts = Interrupts()
-    steps = Steps("sweep", shared.slos, folder, command, interrupts, say)
+    steps = Steps("sweep", shared.slos, folder, command, interrupts, say, watch=watch)
     steps.curves = _curves(workloads, folder)
     stop_after = sweep.stop_after_fail
     with interrupts.installed():
@@ -95,12 +95,12 @@ def run_sweep(
 
 def run_search(
     workloads: Sequence[Workload], shared: AtRates, options: SearchOptions, *,
-    folder: Path | None, command: str, say: Say,
+    folder: Path | None, command: str, say: Say, watch: StepWatch | None = None,
 ) -> AtRatesOutcome:  # fmt: skip
     """Ramp, bisect and confirm (:class:`~sockbench.core.search.CapacitySearch`), per
     workload; the exit code is the worst of theirs."""
     interrupts = Interrupts()
-    steps = Steps("search", shared.slos, folder, command, interrupts, say)
+    steps = Steps("search", shared.slos, folder, command, interrupts, say, watch=watch)
     steps.curves = _curves(workloads, folder)
     settings = {
         "rate_min": options.rate_min, "rate_max": options.rate_max,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sockbench.core.checks import Check, parse_check
+from sockbench.core.progress import ProgressFn
 from sockbench.core.rates import format_rate
 from sockbench.core.search import Judgement, Phase, Verdict, judge
 from sockbench.core.spec.run import RunSpec
@@ -27,6 +28,9 @@ from sockbench.report.sweep import write_sweep_reports
 
 SWEEP_DOCUMENT = "sweep.json"
 Say = Callable[[str], None]
+#: Before each step: its spec and its name (``step3``; ``cell2-step3`` in a compare), and
+#: back the progress view that watches it (``--metrics-port``'s exporter), or None.
+StepWatch = Callable[[RunSpec, str], ProgressFn | None]
 
 
 def at_rate(spec: RunSpec, rate: float) -> RunSpec:
@@ -82,6 +86,7 @@ class Steps:
     started_at: str = field(default_factory=lambda: _now())
     _started: float = field(default_factory=time.monotonic)
     saving: SurvivingWriter | None = None  # None: no folder
+    watch: StepWatch | None = None
 
     def __post_init__(self) -> None:
         if self.folder is not None:
@@ -102,10 +107,12 @@ class Steps:
         """Run ``rate`` on ``curve``, save its result, judge it; say one line about it."""
         n = len(curve.records) + 1
         self.say(f"{curve.label}: step {n}, {format_rate(rate)} req/s ...")
+        spec = at_rate(curve.spec, rate)
+        name = f"cell{curve.cell['index']}-step{n}" if curve.cell else f"step{n}"
         try:
             outcome = run(
-                at_rate(curve.spec, rate), command=self.command, interrupts=self.interrupts,
-                server=curve.kept,
+                spec, command=self.command, interrupts=self.interrupts, server=curve.kept,
+                progress=self.watch(spec, name) if self.watch else None,
             )  # fmt: skip
         except SockbenchError as exc:  # the server would not start, or stopped answering
             if not any(c.records for c in self.curves):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from sockbench import __version__
 from sockbench.core.status import EXIT_BROKEN_PIPE
@@ -32,6 +33,24 @@ class _Commands(TyperGroup):
             return super().invoke(ctx)
         except BrokenPipeError:
             raise OutputClosed() from None
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command, its arguments shown as click and man pages write them (``PATH``,
+        ``PATH...``), not typer's ``{PATH}`` and ``PATH <str>``: the help text says what
+        a PATH may be, and a Python type name tells a user nothing."""
+        command = super().get_command(ctx, cmd_name)
+        for param in getattr(command, "params", ()):
+            if isinstance(param, TyperArgument):
+                plain = param.name.upper() if param.metavar is None else param.metavar
+                shown = plain + ("..." if param.nargs != 1 else "")
+                param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+                param._usage_display_name = _says(shown)  # type: ignore[method-assign]
+                param._rich_display_name = _says(shown)  # type: ignore[method-assign]
+        return command
+
+
+def _says(text: str) -> Callable[[], str]:
+    return lambda: text
 
 
 app = typer.Typer(

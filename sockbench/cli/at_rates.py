@@ -19,6 +19,7 @@ def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object])
     from sockbench.core.spec.formats import SweepFormat
     from sockbench.machine import build_run_spec
     from sockbench.report.files import check_folder, to_json
+    from sockbench.report.metrics_export import open_exporter, watch_steps
     from sockbench.report.sweep import render
 
     own = own_values(command, values)
@@ -41,18 +42,24 @@ def run_at_rates(command: Literal["sweep", "search"], values: dict[str, object])
             typer.echo(line, err=True)
 
     workloads = [Workload(workload_label(spec), spec)]
-    if sweep is not None:
-        outcome = run_sweep(
-            workloads, sweep.shared, sweep.sweep, folder=folder, command=command_line(), say=say
-        )
-        fmt = sweep.shared.fmt
-    else:
-        assert search is not None
-        outcome = run_search(
-            workloads, search.shared, search.search, folder=folder, command=command_line(),
-            say=say,
-        )  # fmt: skip
-        fmt = search.shared.fmt
+    exporting = open_exporter(
+        output.metrics_address, output.percentiles, lambda line: typer.echo(line, err=True),
+        allow_remote=spec.generator.allow_remote,
+    )  # fmt: skip
+    with exporting as exporter:
+        if sweep is not None:
+            outcome = run_sweep(
+                workloads, sweep.shared, sweep.sweep, folder=folder, command=command_line(),
+                say=say, watch=watch_steps(exporter),
+            )  # fmt: skip
+            fmt = sweep.shared.fmt
+        else:
+            assert search is not None
+            outcome = run_search(
+                workloads, search.shared, search.search, folder=folder, command=command_line(),
+                say=say, watch=watch_steps(exporter),
+            )  # fmt: skip
+            fmt = search.shared.fmt
     doc = outcome.document
     sys.stdout.write(to_json(doc) if fmt is SweepFormat.JSON else render(doc, fmt))
     sys.stdout.flush()

@@ -107,6 +107,7 @@ def _at_rates(plan: Plan, folder: Path, quiet: bool) -> None:
 
     from sockbench.compare.at_rates import run_cells_at_rates
     from sockbench.core.spec.formats import SweepFormat
+    from sockbench.report.metrics_export import open_exporter, watch_steps
     from sockbench.report.sweep import render
 
     def say(line: str) -> None:
@@ -115,7 +116,10 @@ def _at_rates(plan: Plan, folder: Path, quiet: bool) -> None:
 
     what = "a search" if plan.at_rates and plan.at_rates.search else "a sweep"
     say(f"compare: {len(plan.cells)} cells, {what} each; writing {folder}")
-    outcome = run_cells_at_rates(plan, folder, command=command_line(), say=say)
+    with open_exporter(plan.output.metrics_address, plan.output.percentiles, _say) as exporter:
+        outcome = run_cells_at_rates(
+            plan, folder, command=command_line(), say=say, watch=watch_steps(exporter)
+        )
     sys.stdout.write(render(outcome.document, SweepFormat.TABLE))
     typer.echo(f"results: {folder}")
     if outcome.failures:

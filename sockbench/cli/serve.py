@@ -65,7 +65,8 @@ def version() -> None:
     typer.echo(__version__)
 
 
-#: The documents sockbench writes, each with its JSON Schema shipped in the package.
+#: The documents sockbench writes, each with its JSON Schema generated from its records
+#: (core/records/generate.py's DOCUMENTS; named here too, so --help need not load pydantic).
 SCHEMAS = ("result", "compare", "sweep", "intervals")
 
 
@@ -80,10 +81,10 @@ def schema(
         ),
     ] = "result",
 ) -> None:
-    """Print the JSON Schema of a document sockbench writes (the result by default)."""
-    from importlib.resources import files
-
+    """Print the JSON Schema of a document sockbench writes (the result by default),
+    generated from its typed records: docs/NAME.schema.json is this output."""
     if document not in SCHEMAS:
         raise ConfigError(f"no schema {document!r}; give one of {', '.join(SCHEMAS)}")
-    text = (files("sockbench") / f"{document}.schema.json").read_text(encoding="utf-8")
-    typer.echo(text, nl=False)
+    from sockbench.core.records.generate import schema_text  # loads pydantic: here only
+
+    typer.echo(schema_text(document), nl=False)

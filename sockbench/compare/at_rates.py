@@ -11,12 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from sockbench.capacity.execute import AtRatesOutcome, Workload, run_search, run_sweep
-from sockbench.capacity.steps import Say
+from sockbench.capacity.steps import Say, StepWatch
 from sockbench.compare.plan import Plan
 from sockbench.core.spec.capacity import AtRates as SharedOptions
 
 
-def run_cells_at_rates(plan: Plan, folder: Path, *, command: str, say: Say) -> AtRatesOutcome:
+def run_cells_at_rates(
+    plan: Plan, folder: Path, *, command: str, say: Say, watch: StepWatch | None = None
+) -> AtRatesOutcome:
     at_rates = plan.at_rates
     assert at_rates is not None
     workloads = [
@@ -26,7 +28,10 @@ def run_cells_at_rates(plan: Plan, folder: Path, *, command: str, say: Say) -> A
     folder.mkdir(parents=True, exist_ok=True)
     if at_rates.search is not None:
         return run_search(
-            workloads, shared, at_rates.search, folder=folder, command=command, say=say
-        )
+            workloads, shared, at_rates.search, folder=folder, command=command, say=say,
+            watch=watch,
+        )  # fmt: skip
     assert at_rates.sweep is not None
-    return run_sweep(workloads, shared, at_rates.sweep, folder=folder, command=command, say=say)
+    return run_sweep(
+        workloads, shared, at_rates.sweep, folder=folder, command=command, say=say, watch=watch
+    )

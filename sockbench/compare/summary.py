@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockbench.core import significance
 from sockbench.core.metrics import Metric, View, in_view
 from sockbench.report.document import Doc, cell_key, cells
 from sockbench.report.verdicts import by_workload, completed
 
+if TYPE_CHECKING:  # the record types a spread; it loads pydantic, so only for mypy
+    from sockbench.core.records.compare import Spread
+
 #: The registry's repeats view, each under its key: throughput_rps, p50_us, p99_us,
 #: p99_9_us, errors.
 METRICS: tuple[Metric, ...] = in_view(View.REPEATS)
 
 
-def _spread(values: Sequence[float]) -> dict[str, float] | None:
+def _spread(values: Sequence[float]) -> Spread | None:
     interval = significance.mean_interval(values)
     if interval is None:
         return None

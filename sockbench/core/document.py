@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sockbench.core.metrics import get, metric
 from sockbench.core.status import RunStatus
+
+if TYPE_CHECKING:  # the records load pydantic; a type needs none of it at runtime
+    from sockbench.core.records.result import ResultDoc
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,14 @@ class Result:
     """One run's result (``sockbench.result/1``), or one cell of a compare."""
 
     doc: Mapping[str, Any]
+
+    @property
+    def record(self) -> ResultDoc:
+        """The same mapping, typed by its record (sockbench/core/records/result.py, the
+        source of docs/result.schema.json): mypy checks each key and its type. Only for a
+        document of this version (one just built, or validated): an older one may lack a
+        key its record requires, where the properties below read None."""
+        return cast("ResultDoc", self.doc)
 
     def metric(self, name: str) -> float | None:
         """A metric by any name ``--check`` accepts (``p99``, ``rps``, ``errors.timeout``);

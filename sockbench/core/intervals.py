@@ -16,12 +16,15 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, overload
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from sockbench.core.histogram import Recorder, decode, encode, new_histogram
+
+if TYPE_CHECKING:  # the records type the rows; they load pydantic, so only for mypy
+    from sockbench.core.records.counts import Interval, KindInterval
 
 NS_PER_S = 1_000_000_000
 
@@ -64,13 +67,13 @@ class IntervalRow:
     # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
     error_kinds: tuple[tuple[str, int], ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> Interval:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
         ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds;
         a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
         ``received_bps`` (null where the receiver's side is not known per interval), and
         with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``."""
-        doc: dict[str, Any] = {
+        doc: Interval = {
             "t": self.t,
             "requests": self.requests,
             "errors": self.errors,
@@ -91,13 +94,17 @@ class IntervalRow:
             doc["read_bps"] = self.bps(self.read_bytes)
         return doc
 
+    @overload
+    def bps(self, nbytes: int) -> float: ...
+    @overload
+    def bps(self, nbytes: int | None) -> float | None: ...
     def bps(self, nbytes: int | None) -> float | None:
         """``nbytes`` moved in this interval, in bits/s (None: not known)."""
         if nbytes is None:
             return None
         return round(nbytes * 8 / max(self.t - self.start_s, 1e-9), 3)
 
-    def kind_summary(self, kind: KindRow) -> dict[str, Any]:
+    def kind_summary(self, kind: KindRow) -> KindInterval:
         """``{requests, rps, p99}`` of one kind in this interval."""
         seconds = max(self.t - self.start_s, 1e-9)
         hist = decode(kind.histogram)

@@ -86,6 +86,11 @@ def run_labels(spec: RunSpec, run_id: str) -> RunLabels:
     return RunLabels(run_id, spec.server_name or "external", spec.protocol.name, spec.proto.value)
 
 
+def run_state(spec: RunSpec, run_id: str) -> RunState:
+    """A run's series before its first tick: its labels, and the rate it asks."""
+    return RunState(run_labels(spec, run_id), requested_rps=spec.load.rate)
+
+
 @dataclass(frozen=True)
 class NodeState:
     """One cluster node's part of a run: its workers' rows, merged."""
@@ -100,6 +105,7 @@ class RunState:
     """One run's series so far: counters summed over its rows, its last row's gauges."""
 
     labels: RunLabels
+    requested_rps: float | None = None  # open loop: --rate (a sweep's step: its rate)
     intervals: int = 0
     requests: int = 0
     errors: int = 0
@@ -184,6 +190,9 @@ def families(states: Sequence[RunState]) -> list[Family]:
         add("measuring", "gauge", "1 while the run measures, 0 in warm-up or ramp", base,
             state.measuring)  # fmt: skip
         add("connections", "gauge", "connections up", base, state.connections)
+        if state.requested_rps is not None:
+            add("requested_rate", "gauge", "open loop: the rate asked, req/s (--rate; a sweep "
+                "or search step's rate)", base, state.requested_rps)  # fmt: skip
         for side, cpu in state.cpu:
             add(f"{side}_cpu_percent", "gauge", f"the {side}'s CPU in its latest 0.5 s sample "
                 "(100: one core), as the result's mean is made of", base, cpu)  # fmt: skip

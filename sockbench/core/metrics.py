@@ -253,6 +253,12 @@ REGISTRY: tuple[Metric, ...] = (
         views=frozenset({View.CHECK}), key="loss", read=_loss, datagrams=True,
     ),
     Metric(
+        name="unsolicited", title="unsolicited", path=("datagrams", "unsolicited"),
+        unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK, View.CSV}), key="datagrams_unsolicited",
+        csv="datagrams_unsolicited", datagrams=True,
+    ),
+    Metric(
         name="achieved", title="achieved", path=("totals", "achieved_ratio"), unit=Unit.RATIO,
         better=Better.HIGHER, fmt=Format.FRACTION, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="achieved_ratio", open_loop=True,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockbench import __version__
 from sockbench.core.checks import evaluate, parse_check
@@ -32,6 +32,9 @@ from sockbench.core.validity import assess
 from sockbench.core.warning import RunWarning
 from sockbench.core.warning_rules import rate_warnings
 from sockbench.core.warning_rules import run_warnings as run_warnings
+
+if TYPE_CHECKING:  # the records type the parts built here; they load pydantic: mypy only
+    from sockbench.core.records.counts import Interval, KindTotals, Stream, Totals
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def _served(tally: Tally) -> int:
     return tally.served if tally.request_reply else tally.requests
 
 
-def _totals(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
+def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
     return {
         "requests": tally.requests,
         "bytes_sent": tally.bytes_sent,
@@ -149,7 +152,7 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
     }
 
 
-def _by_kind(tally: Tally, seconds: float) -> dict[str, Any]:
+def _by_kind(tally: Tally, seconds: float) -> dict[str, KindTotals]:
     """Each kind's requests, rate and errors (``--protocol redis``: set, get)."""
     in_window = _served_by_kind(tally) if tally.request_reply else tally.requests_by_kind
     return {
@@ -193,7 +196,7 @@ def _rates(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
     return rates
 
 
-def _row_json(row: IntervalRow) -> dict[str, Any]:
+def _row_json(row: IntervalRow) -> Interval:
     return {**row.to_json(), "histogram": row.histogram}
 
 
@@ -253,7 +256,7 @@ def stream_summary(
     received: tuple[int | None, ...],
     seconds: tuple[float, float],
     payload: int,
-) -> dict[str, Any]:
+) -> Stream:
     """Bulk transfer, the iperf3 way: a sender and a receiver side, each with bytes,
     bits/s and messages/s, per stream and in total.
 

@@ -11,3 +11,4 @@ RESULT_SCHEMA = "sockbench.result/1"
 COMPARE_SCHEMA = "sockbench.compare/1"
 DIFF_SCHEMA = "sockbench.diff/1"
 SWEEP_SCHEMA = "sockbench.sweep/1"  # a sweep or a search: a run per rate
+INTERVALS_SCHEMA = "sockbench.intervals/1"  # a line of `run --format jsonl`

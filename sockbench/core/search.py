@@ -37,6 +37,7 @@ from sockbench.core.shortfall import (
     ACHIEVED_RATE_MIN,
     generator_fell_short,
     generator_lagged,
+    late_sender_advice,
     served_ratio,
 )
 from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK, RunStatus
@@ -110,7 +111,8 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
     least that well.
     """
     if generator_fell_short(doc):
-        return Judgement(Verdict.INVALID, (f"the generator could not offer the rate; {_ADVICE}",))
+        advice = late_sender_advice(doc, lower=_LOWER)
+        return Judgement(Verdict.INVALID, (f"the generator could not offer the rate; {advice}",))
     if doc.get("status") in (RunStatus.SERVER_DIED, RunStatus.DEGRADED):
         return Judgement(Verdict.FAIL, (f"status {doc['status']}",))
     failed = tuple(
@@ -124,12 +126,16 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
         why = "sent late" if generator_lagged(doc) else "used all its CPU"
         return Judgement(
             Verdict.INVALID,
-            (*failed, f"but the generator {why}, so the failure may be its own; {_ADVICE}"),
+            (
+                *failed,
+                f"but the generator {why}, so the failure may be its own; "
+                f"{late_sender_advice(doc, lower=_LOWER)}",
+            ),
         )
     return Judgement(Verdict.FAIL, failed)
 
 
-_ADVICE = "add --workers, or lower --rate-max"
+_LOWER = "--rate-max"  # what a search lowers where run lowers --rate
 
 
 def _rate_not_served(doc: Mapping[str, Any]) -> tuple[str, ...]:

@@ -26,6 +26,9 @@ from sockbench.core.warning import RunWarning, WarningKind
 ACHIEVED_RATE_MIN = 0.99
 #: The generator's own lateness (scheduler lag) beyond which it could not keep time.
 SEND_LAG_P99_MAX_US = 1000
+#: Below this share of its time busy, a generator that sent late was kept off its CPU by
+#: other processes: more workers would not help, a quieter machine (or pinning) would.
+OWN_LOOP_BUSY_MIN_PERCENT = 50.0
 
 
 #: Failures that are the backlog itself: replies too slow for --timeout, or the drain's end.
@@ -86,6 +89,28 @@ def generator_lagged(doc: Mapping[str, Any]) -> bool:
     return int(lag.get("p99") or 0) > SEND_LAG_P99_MAX_US
 
 
+def late_sender_advice(doc: Mapping[str, Any], lower: str = "--rate") -> str:
+    """What to change when the generator sent late or fell short.
+
+    A generator whose loop was busy most of the time is at its own limit: more workers
+    (and cores) help. One whose loop was mostly idle yet sent late was waiting for a CPU
+    that other processes held (a loaded machine, or a vCPU's steal): more workers would
+    add to that contention, so the advice names the machine, with its load average.
+    Without the loop's measure (older results) the generator's own limit is assumed.
+    """
+    busy = (doc.get("generator") or {}).get("loop_busy_percent")
+    if busy is None or busy >= OWN_LOOP_BUSY_MIN_PERCENT:
+        return f"add --workers, or lower {lower}"
+    environment = doc.get("environment") or {}
+    load = (environment.get("loadavg") or [None])[0]
+    cores = environment.get("cpu_count")
+    held = f" (load average {load:.1f} on {cores} cores)" if load is not None and cores else ""
+    return (
+        f"its loop was busy only {busy:.0f}% of the time, so other processes held its CPU"
+        f"{held}: run on a quiet machine, or pin it apart with --client-cpus"
+    )
+
+
 def generator_fell_short(doc: Mapping[str, Any]) -> bool:
     """Whether the generator itself sent less than the schedule asked (it was behind, and
     fewer requests went out in the window than were due): the rate was never offered."""
@@ -132,7 +157,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
             WarningKind.RATE_NOT_KEPT,
             f"{head}{sent}: the generator fell behind (it sent late while it could send, "
             "or used all its CPU), so this measured the generator as much as the target",
-            "add --workers (or --client-cpus), or lower --rate",
+            late_sender_advice(doc),
         )
     lagging = _failed_counts(totals, lagging=True)
     timed_out = "".join(f"; {n:,} {LAGGING_WORDS[kind]}" for kind, n in sorted(lagging.items()))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hdrh.histogram import HdrHistogram
 
@@ -27,6 +27,9 @@ from sockbench.core.percentile_ci import interval_of, tail_value
 from sockbench.core.series_tests import MIN_INTERVALS
 from sockbench.core.units import percentile_key
 from sockbench.errors import ConfigError
+
+if TYPE_CHECKING:  # the record types the section; it loads pydantic, so only for mypy
+    from sockbench.core.records.result import Until
 
 _UNTIL = re.compile(
     r"^\s*p(?P<p>\d+(?:\.\d+)?)\s*(?:±|\+-|\+/-)\s*(?P<width>\d+(?:\.\d+)?)\s*%\s*$"
@@ -124,7 +127,7 @@ def window_end(
 
 def until_section(
     target: UntilTarget, needed_s: float | None, percentiles: Mapping[str, Any]
-) -> dict[str, Any]:
+) -> Until:
     """The result's ``until``: the target, whether it was reached (``needed_s``: the
     window it needed; None: the maximum came first) and the percentile's final width,
     from the result's ``validity.percentiles``."""

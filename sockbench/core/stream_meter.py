@@ -28,12 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sockbench.core.sink_report import window_received
 
 if TYPE_CHECKING:
     from sockbench.core.intervals import IntervalRow
+    from sockbench.core.records.counts import StreamReverse, StreamSide
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def settled(rows: Sequence[IntervalRow]) -> tuple[IntervalRow, ...]:
     return tuple(replace(row, received_bytes=None) for row in rows)
 
 
-def side_summary(nbytes: int, seconds: float, payload: int) -> dict[str, Any]:
+def side_summary(nbytes: int, seconds: float, payload: int) -> StreamSide:
     """One side of a stream in a result: bytes, the seconds they took, bits/s, msg/s."""
     return {
         "bytes": nbytes,
@@ -225,7 +226,7 @@ def side_summary(nbytes: int, seconds: float, payload: int) -> dict[str, Any]:
     }
 
 
-def read_summary(reads: Sequence[ReadCount], seconds: float, payload: int) -> dict[str, Any]:
+def read_summary(reads: Sequence[ReadCount], seconds: float, payload: int) -> StreamReverse:
     """The result's ``stream.reverse``: what the clients read from the server in the
     window (``receiver``, iperf3's RX-C), before and after it, and what the server said
     it sent (null where a stream's server did not say: an external target), with the

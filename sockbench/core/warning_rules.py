@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
-from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
+from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, late_sender_advice, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.validity import validity_warning
@@ -288,7 +288,7 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
             f"the generator sent late: p99 {f.generator_lag_p99_us / 1000:.1f} ms behind "
             "schedule while it could have sent, so latencies include its own delay"
         ),
-        "add --workers, or lower --rate",
+        lambda f: late_sender_advice(f.doc),  # its own limit, or a busy machine's
     ),
     Rule(
         WarningKind.NOT_VALID,

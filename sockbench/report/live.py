@@ -63,6 +63,26 @@ def live_enabled(console: Console, quiet: bool = False) -> bool:
     return not quiet and not is_plain(console)
 
 
+@contextlib.contextmanager
+def _logs_above(console: Console) -> Iterator[None]:
+    """``-v``'s log lines on a terminal go through the panel's console while it is live:
+    rich then draws them above the panel. Through a console of their own (stderr, the same
+    terminal) they would land inside the panel, which the next redraw half erases."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, RichHandler)]
+    before = [h.console for h in handlers]
+    for handler in handlers:
+        handler.console = console
+    try:
+        yield
+    finally:
+        for handler, was in zip(handlers, before, strict=True):
+            handler.console = was
+
+
 class LiveProgress:
     """A redrawn-in-place progress panel; call it with Ticks (it is a ``ProgressFn``).
 
@@ -87,9 +107,12 @@ class LiveProgress:
         self.transient = transient
         self.history = history
         self._live: Live | None = None
+        self._logs: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         self._label_since = time.monotonic()
 
     def __enter__(self) -> LiveProgress:
+        self._logs = _logs_above(self.console)
+        self._logs.__enter__()
         self._live = Live(
             self.renderable(),
             console=self.console,
@@ -110,6 +133,7 @@ class LiveProgress:
         if self._live is not None:
             self._live.stop()
             self._live = None
+        self._logs.__exit__(exc_type, exc, tb)
 
     def __call__(self, tick: Tick) -> None:
         self.tick = tick

@@ -28,7 +28,7 @@ from sockbench.core.live_metrics import (
     families,
     final_wait_s,
     fold,
-    run_labels,
+    run_state,
 )
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.errors import ConfigError
@@ -115,7 +115,7 @@ class MetricsExporter:
         while unique in taken:
             n += 1
             unique = f"{run_id}-{n}"
-        self._states = (*self._states, RunState(run_labels(spec, unique)))
+        self._states = (*self._states, run_state(spec, unique))
 
     def __call__(self, tick: Tick) -> None:
         if not self._states:
@@ -148,6 +148,23 @@ class _Collector:
 def run_id() -> str:
     """A new run's ``run_id`` label: when it started (UTC) and this process."""
     return f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}"
+
+
+def watch_steps(
+    exporter: MetricsExporter | None,
+) -> Callable[[RunSpec, str], ProgressFn | None] | None:
+    """A sweep's or a search's steps (a compare's ``--capacity``/``--sweep`` cells' too),
+    each exported as a run of its own: its ``run_id`` the command's, then the step's name
+    (``...-step3``, ``...-cell2-step3``), and its rate as ``sockbench_requested_rate``."""
+    if exporter is None:
+        return None
+    command_id = run_id()
+
+    def watch(spec: RunSpec, name: str) -> ProgressFn:
+        exporter.start_run(spec, f"{command_id}-{name}")
+        return exporter
+
+    return watch
 
 
 def tee(*views: ProgressFn | None) -> ProgressFn | None:

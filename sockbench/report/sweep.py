@@ -39,7 +39,7 @@ _FOUND: dict[str, tuple[str, str]] = {
     "capacity": ("", "the server"),
     "above_max": ("≥ ", "--rate-max"),
     "below_min": ("< ", "the server, below --rate-min"),
-    "generator_limited": ("≥ ", "the generator: add --workers"),
+    "generator_limited": ("≥ ", "the generator (its steps' notes say why)"),
     "stopped": ("≥ ", "stopped early"),
 }
 

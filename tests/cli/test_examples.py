@@ -64,3 +64,15 @@ def test_help_shows_defaults_in_their_units_and_names_each_value() -> None:
     assert "[default: 2s]" in text and "[default: 2.0]" not in text
     for flag, name in [("--json", "FILE"), ("--target", "URL"), ("--out", "FOLDER")]:
         assert f"{flag} {name}" in text, flag
+
+
+@pytest.mark.parametrize(("command", "shown"), [("report", "PATH"), ("diff", "PATH...")])
+def test_arguments_read_as_man_pages_write_them(command: str, shown: str) -> None:
+    """``PATH`` and ``PATH...``, not typer's ``{PATH}`` and ``PATH <list[str]>``."""
+    from typer.testing import CliRunner
+
+    from sockbench.cli import app
+
+    text = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "200"}).output
+    assert f"[OPTIONS] {shown}\n" in text and f"\n  {shown}  " in text
+    assert "<" not in text.split("Options:")[0] and "{" not in text.split("\n")[0]

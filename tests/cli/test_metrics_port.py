@@ -219,3 +219,32 @@ def test_errors_are_split_by_kind_as_the_result_counts_them(
         assert sum(by_kind.values()) == one(series, "sockbench_errors_total", **labels)
         for kind, n in by_kind.items():  # within the window; the result's count adds the drain
             assert n <= doc["totals"]["errors"][kind]
+
+
+def test_a_sweep_serves_each_step_under_its_own_run_id_with_its_rate(
+    sockbench: type[Sockbench], tmp_path: Path
+) -> None:
+    """Each step is a run of its own: its run_id the sweep's and the step's, its rate as
+    sockbench_requested_rate, and the values its saved result has."""
+    run = sockbench(
+        "sweep", "--server", "asyncio", "-c", "2", "--rate", "400,800", "--duration", "0.6s",
+        "--warmup", "0s", "--keep-server", "--metrics-port", "0", "--out", str(tmp_path), "-q",
+    )  # fmt: skip
+    url = run.metrics_url()
+    seen = scrapes_until_gone(run, url)
+    assert run.proc.returncode == 0, run.lines
+    [folder] = tmp_path.iterdir()
+    steps = json.loads((folder / "sweep.json").read_text())["curves"][0]["steps"]
+    agreed = set()
+    for series in seen:
+        for n, step in enumerate(steps, 1):
+            ids = {dict(ls)["run_id"] for name, ls in series if name == "sockbench_run_info"}
+            [step_id] = [i for i in ids if i.endswith(f"-step{n}")] or [None]
+            if step_id is None:
+                continue  # not started when this scrape came
+            assert one(series, "sockbench_requested_rate", run_id=step_id) == step["rate"]
+            if one(series, "sockbench_intervals_total", run_id=step_id):
+                result = json.loads((folder / step["result"] / "result.json").read_text())
+                assert_agrees(series, result, run_id=step_id)
+                agreed.add(n)
+    assert agreed == {1, 2}, f"{len(seen)} scrapes saw measured intervals of steps {agreed}"

@@ -118,3 +118,25 @@ def test_a_tick_is_its_last_interval_as_a_row_the_registry_reads() -> None:
     assert metric("rps").per_interval(tick.interval) == 41_152.0
     assert metric("kind.set.p99").per_interval(tick.interval) == 850
     assert metric("errors").per_interval(tick.interval) is None  # the window's, not the row's
+
+
+def test_log_lines_print_above_the_panel_while_it_is_live() -> None:
+    """-v on a terminal: a log record goes through the panel's console, which draws it
+    above the panel; after the panel, through the handler's own console again."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    own = Console(record=True, width=120, file=io.StringIO())
+    handler = RichHandler(console=own, show_path=False)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        console = _terminal()
+        with LiveProgress(console, "x", transient=False) as live:
+            live(_tick())
+            logging.getLogger("sockbench.test").warning("server started on port 1234")
+        assert "server started on port 1234" in console.export_text()
+        assert own.export_text() == "" and handler.console is own
+    finally:
+        root.removeHandler(handler)

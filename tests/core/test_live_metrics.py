@@ -207,3 +207,10 @@ def test_a_cluster_run_has_series_per_node_that_add_up_to_the_runs() -> None:
     assert got["sockbench_node_latency"][(*a, ("quantile", "0.99"))] == first.p99 / 1e6
     local = _by_name(families([fold(RunState(LABELS), _tick(first), PERCENTILES)]))
     assert "sockbench_node_requests" not in local  # not a cluster: no node series
+
+
+def test_an_open_loop_run_exports_the_rate_it_asks_a_closed_loop_none() -> None:
+    """A sweep's steps tell apart by their rate, even before their first interval."""
+    asked = _by_name(families([RunState(LABELS, requested_rps=2500.0)]))
+    assert asked["sockbench_requested_rate"][BASE] == 2500.0
+    assert "sockbench_requested_rate" not in _by_name(families([RunState(LABELS)]))

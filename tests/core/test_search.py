@@ -197,6 +197,19 @@ def test_a_failure_with_a_late_generator_is_invalid_a_pass_stands() -> None:
     assert judge([parse_check("p99 < 5ms")], _doc(1000, lag_p99_us=5000)).verdict is Verdict.PASS
 
 
+def test_a_late_generator_whose_loop_idled_is_told_of_the_machine_not_workers() -> None:
+    """Late while its loop was busy 6 % of the time: other processes held its CPU, and
+    more workers would only add to them."""
+    doc = _doc(9159, lag_p99_us=5000)
+    doc["generator"]["loop_busy_percent"] = 6.0
+    late = judge([parse_check("p99 < 5ms")], doc)
+    assert late.verdict is Verdict.INVALID and "--workers" not in late.reasons[1]
+    assert "other processes held its CPU: run on a quiet machine" in late.reasons[1]
+    doc["generator"]["loop_busy_percent"] = 80.0
+    advice = judge([parse_check("p99 < 5ms")], doc).reasons[1]
+    assert advice.endswith("add --workers, or lower --rate-max")
+
+
 def test_a_generator_that_never_offered_the_rate_is_invalid() -> None:
     short = _doc(1000, lag_p99_us=5000, served=700, offered=700)
     judgement = judge([], short)

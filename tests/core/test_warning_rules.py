@@ -131,6 +131,19 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     ("sent late", _rate_doc(send_lag_us=2500), [
         (WarningKind.SENT_LATE, "p99 2.5 ms behind schedule", "add --workers, or lower --rate"),
     ]),
+    ("sent late from a busy generator", {
+        **_rate_doc(send_lag_us=2500), "generator": {"loop_busy_percent": 93.0},
+    }, [
+        (WarningKind.SENT_LATE, "p99 2.5 ms behind schedule", "add --workers, or lower --rate"),
+    ]),
+    ("sent late from an idle loop: the machine's CPU was held", {
+        **_rate_doc(send_lag_us=2500), "generator": {"loop_busy_percent": 6.0},
+        "environment": {"loadavg": [6.14, 3.4, 2.9], "cpu_count": 2},
+    }, [
+        (WarningKind.SENT_LATE, "p99 2.5 ms behind schedule",
+         "busy only 6% of the time, so other processes held its CPU (load average 6.1 on 2 "
+         "cores): run on a quiet machine, or pin it apart with --client-cpus"),
+    ]),
     ("the scheduler's lag first", _rate_doc(scheduler_lag_us=1500, send_lag_us=9000), [
         (WarningKind.SENT_LATE, "p99 1.5 ms behind", ""),
     ]),

@@ -80,12 +80,16 @@ def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str,
     # offered_rps (core/metrics.py) is not in the layout: it comes after the last fixed
     # column, so no column a script reads by position moves.
     header = csv_format.HEADER
-    assert header[header.index("warnings") + 1 :] == ("offered_rps",)
+    assert header[header.index("warnings") + 1 :] == ("offered_rps", "datagrams_unsolicited")
     [closed] = list(csv.DictReader(io.StringIO(render(tcp_doc, "csv"))))
     assert closed["offered_rps"] == ""
     doc = {**tcp_doc, "totals": {**tcp_doc["totals"], "offered_rps": 1990.5}}
     [row] = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
     assert row["offered_rps"] == "1990.5"
+    # Datagrams that answer no request: the result's count, a column of its own.
+    doc = {**tcp_doc, "datagrams": {"sent": 5, "received": 5, "unsolicited": 7}}
+    [row] = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
+    assert row["datagrams_unsolicited"] == "7" and closed["datagrams_unsolicited"] == ""
 
 
 def test_csv_columns_follow_percentiles(tcp_doc: dict[str, Any]) -> None:

@@ -55,14 +55,15 @@ def test_tee_feeds_every_view_and_drops_absent_ones() -> None:
 
 
 def _exported_names() -> set[str]:
-    """Every sample name a scrape can show: a run with kinds of request and both CPUs."""
+    """Every sample name a scrape can show: an open-loop run with kinds of request and both
+    CPUs."""
     from dataclasses import replace
 
     from sockbench.core.histogram import encode, new_histogram
     from sockbench.core.intervals import KindRow, with_kinds
     from sockbench.core.live_metrics import families
 
-    state = _state()
+    state = replace(_state(), requested_rps=1000.0)  # open loop
     assert state.last is not None
     hist = new_histogram()
     hist.record_value(10)

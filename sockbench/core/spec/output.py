@@ -113,10 +113,11 @@ class Output:
         help="also write that log to this file", parse=optional(text),
         commands=RUN_COMPARE_SERVE,
     )  # fmt: skip
-    # OpenMetrics for Prometheus while the run (a compare: every cell) goes; docs/metrics.md.
+    # OpenMetrics for Prometheus while the run (a compare: every cell; a sweep or a search:
+    # every step) goes; docs/metrics.md.
     metrics_address: tuple[str, int] | None = option(
         None, "--metrics-port", metavar="[HOST:]PORT",
         help="serve OpenMetrics at http://127.0.0.1:PORT/metrics while it runs, for "
         "Prometheus and Grafana (0: a free port, printed); another HOST needs --allow-remote",
-        parse=optional(parse_address), commands=RUN_COMPARE, one_run=True,
+        parse=optional(parse_address), commands=RUN_COMPARE,
     )  # fmt: skip

@@ -1,0 +1,68 @@
+"""What a result says about its run: ``config`` (every option) and ``server``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NotRequired
+
+from annotated_types import Len, MinLen
+from typing_extensions import TypedDict
+
+from sockbench.core.kinds import Arrival, StreamDirection, Workload
+from sockbench.core.records.fields import AtLeastOne, Count, NonNegative, Positive, record
+from sockbench.endpoints import Proto
+
+
+@record
+class HttpConfig(TypedDict):
+    method: Annotated[str, MinLen(1)]
+    paths: Annotated[list[str], Len(1)]
+    headers: list[str]
+    body: str | None
+
+
+@record
+class Config(TypedDict):
+    proto: Proto
+    clients: AtLeastOne
+    duration_s: Positive
+    warmup_s: NonNegative
+    payload: AtLeastOne
+    timeout_s: Positive
+    target: str | None
+    server_model: str | None
+    mode: NotRequired[Workload]
+    rate: NotRequired[float | None]
+    arrival: NotRequired[Arrival]
+    seed: NotRequired[Count]
+    pipeline: NotRequired[AtLeastOne]
+    requests: NotRequired[AtLeastOne | None]
+    interval_s: NotRequired[Positive]
+    workers: NotRequired[AtLeastOne]
+    protocol: NotRequired[str]
+    ratio: NotRequired[Annotated[list[Count], Len(2, 2)]]
+    key_space: NotRequired[AtLeastOne]
+    key_pattern: NotRequired[Literal["R", "S", "G"]]
+    value_size: NotRequired[AtLeastOne]
+    http: NotRequired[HttpConfig]
+    cluster: NotRequired[str | None]
+    ramp_s: NotRequired[NonNegative]
+    connect_rate: NotRequired[Positive | None]
+    direction: NotRequired[StreamDirection]
+    """--mode stream only: forward, reverse (--reverse) or bidir (--bidir)"""
+
+
+@record
+class Server(TypedDict):
+    model: str | None
+    target: str
+    command: NotRequired[str]
+    argv: NotRequired[list[str]]
+    template: NotRequired[str]
+    exit_code: NotRequired[int | None]
+    stopped: NotRequired[str | None]
+    stdout: NotRequired[str]
+    stderr: NotRequired[str]
+    error: NotRequired[str]
+    escaped: NotRequired[str]
+    """a --server-cmd that daemonized: what still serves its endpoint after the stop, and
+    the pid"""

@@ -1,0 +1,170 @@
+"""What a result counted: ``totals``, ``datagrams``, the latency histograms, the
+per-interval rows and ``stream``."""
+
+from __future__ import annotations
+
+from typing import NotRequired
+
+from typing_extensions import TypedDict
+
+from sockbench.core.kinds import StreamDirection
+from sockbench.core.records.fields import Count, NonNegative, Positive, record
+
+
+@record
+class KindTotals(TypedDict):
+    requests: Count
+    throughput_rps: NonNegative
+    errors: dict[str, Count]
+
+
+@record
+class Totals(TypedDict):
+    requests: Count
+    bytes_sent: Count
+    bytes_received: Count
+    throughput_rps: NonNegative
+    throughput_bps: NotRequired[NonNegative]
+    connections: NotRequired[Count]
+    errors: dict[str, Count]
+    warmup_errors: NotRequired[dict[str, Count]]
+    clamped_samples: NotRequired[Count]
+    requested_rps: NotRequired[Positive]
+    achieved_ratio: NotRequired[NonNegative]
+    offered_rps: NotRequired[NonNegative]
+    connections_per_s: NotRequired[NonNegative]
+    by_kind: NotRequired[dict[str, KindTotals]]
+    drain_s: NotRequired[NonNegative]
+    requests_issued: NotRequired[Count]
+    requests_failed: NotRequired[dict[str, Count]]
+    in_flight: NotRequired[Count]
+    served: NotRequired[Count]
+    served_from_warmup: NotRequired[Count]
+    drained: NotRequired[Count]
+    connect_ramp_s: NotRequired[NonNegative]
+    connect_rate_per_s: NotRequired[NonNegative | None]
+
+
+@record
+class Datagrams(TypedDict):
+    sent: Count
+    received: Count
+    lost: Count
+    duplicates: Count
+    reordered: Count
+    late: NotRequired[Count]
+    in_flight: Count
+    unfinished: NotRequired[Count]
+    unsolicited: NotRequired[Count]
+
+
+@record
+class Histogram(TypedDict):
+    count: Count
+    min: Count
+    p50: Count
+    p90: Count
+    p99: Count
+    p99_9: Count
+    p99_99: Count
+    max: Count
+    mean: NonNegative
+    stdev: NonNegative
+    histogram: str
+    """HdrHistogram compressed base64 encoding (V2), microseconds, range 1 us..60 s, 3
+    significant digits"""
+    percentiles: NotRequired[dict[str, Count]]
+    """the --percentiles asked for (default 50,90,99,99.9,99.99), keyed like "99.9", in
+    microseconds"""
+
+
+@record
+class KindInterval(TypedDict):
+    requests: Count
+    rps: NonNegative
+    p99: Count
+
+
+@record
+class Interval(TypedDict):
+    t: NonNegative
+    requests: Count
+    errors: Count
+    rps: NonNegative
+    p50: Count
+    p99: Count
+    max: Count
+    histogram: NotRequired[str]
+    sent_bytes: NotRequired[Count]
+    sent_bps: NotRequired[NonNegative]
+    received_bytes: NotRequired[Count | None]
+    received_bps: NotRequired[NonNegative | None]
+    read_bytes: NotRequired[Count]
+    """--mode stream --reverse/--bidir: bytes the clients read from the server in the
+    interval (iperf3's RX-C)"""
+    read_bps: NotRequired[NonNegative]
+    by_kind: NotRequired[dict[str, KindInterval]]
+
+
+@record
+class PerClient(TypedDict):
+    min: NonNegative
+    median: NonNegative
+    max: NonNegative
+
+
+@record
+class StreamSide(TypedDict):
+    bytes: Count
+    seconds: NonNegative
+    bps: NonNegative
+    messages_per_s: NonNegative
+
+
+@record
+class StreamBytes(TypedDict):
+    sent_bytes: Count
+    received_bytes: Count | None
+
+
+@record
+class StreamRead(TypedDict):
+    read_bytes: Count
+    before_bytes: Count
+    after_bytes: Count
+    server_sent_bytes: Count | None
+
+
+@record
+class StreamReverse(TypedDict):
+    """What the clients read from the server in the window (receiver), before and after it
+    (in flight at its end), and what the server said it sent (null: not reported, an
+    external target); server_sent_bytes = before_bytes + receiver.bytes + after_bytes +
+    lost_bytes, per stream and in total (lost_bytes 0 over tcp/unix)"""
+
+    receiver: StreamSide
+    before_bytes: Count
+    after_bytes: Count
+    server_sent_bytes: Count | None
+    lost_bytes: int | None
+    streams: Count
+    streams_reported: Count
+    per_stream: list[StreamRead]
+
+
+@record
+class Stream(TypedDict):
+    total_bps: NonNegative
+    total_messages_per_s: NonNegative
+    per_client_bps: PerClient
+    per_client_messages_per_s: PerClient
+    sender: NotRequired[StreamSide]
+    receiver: NotRequired[StreamSide | None]
+    streams: NotRequired[Count]
+    streams_reported: NotRequired[Count]
+    per_stream: NotRequired[list[StreamBytes]]
+    direction: NotRequired[StreamDirection]
+    """forward (the clients send), reverse (--reverse: the server sends), bidir (--bidir:
+    both)"""
+    reverse: NotRequired[StreamReverse]
+    """--reverse/--bidir: what the clients read from the server; absent otherwise"""
