@@ -61,6 +61,8 @@ class IntervalRow:
     # peer took in it (None: not known while the run went); None for other workloads.
     sent_bytes: int | None = None
     received_bytes: int | None = None
+    # --reverse, --bidir: the bytes the clients read from the server in the interval.
+    read_bytes: int | None = None
     # The interval's errors by kind ((kind, count), sorted; they add up to ``errors``):
     # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
     error_kinds: tuple[tuple[str, int], ...] = ()
@@ -69,7 +71,8 @@ class IntervalRow:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
         ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds;
         a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
-        ``received_bps`` (null where the receiver's side is not known per interval)."""
+        ``received_bps`` (null where the receiver's side is not known per interval), and
+        with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``."""
         doc: Interval = {
             "t": self.t,
             "requests": self.requests,
@@ -86,6 +89,9 @@ class IntervalRow:
             doc["sent_bps"] = self.bps(self.sent_bytes)
             doc["received_bytes"] = self.received_bytes
             doc["received_bps"] = self.bps(self.received_bytes)
+        if self.read_bytes is not None:
+            doc["read_bytes"] = self.read_bytes
+            doc["read_bps"] = self.bps(self.read_bytes)
         return doc
 
     @overload
@@ -245,6 +251,7 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
                 row,
                 sent_bytes=sum_known([r.sent_bytes for r in same]),
                 received_bytes=sum_known([r.received_bytes for r in same]),
+                read_bytes=sum_known([r.read_bytes for r in same]),
             )
         merged.append(row)
     return merged

@@ -14,6 +14,24 @@ class Workload(StrEnum):
     STREAM = "stream"  # one-way, as fast as possible (or at --rate over datagrams)
 
 
+class StreamDirection(StrEnum):
+    """``--mode stream``'s direction: ``--reverse``, ``--bidir`` (iperf3's -R, --bidir)."""
+
+    FORWARD = "forward"  # the clients send, the server reads (the default)
+    REVERSE = "reverse"  # the server sends, the clients read
+    BIDIR = "bidir"  # both at once: on each connection (tcp, unix), or two flows (datagrams)
+
+    @property
+    def sends(self) -> bool:
+        """Whether the clients send."""
+        return self is not StreamDirection.REVERSE
+
+    @property
+    def reads(self) -> bool:
+        """Whether the clients read a stream the server sends."""
+        return self is not StreamDirection.FORWARD
+
+
 class ExpectKind(StrEnum):
     """How a reply is recognised and checked."""
 
@@ -28,6 +46,7 @@ class ServerBehaviour(StrEnum):
 
     ECHO = "echo"  # reply with exactly the bytes received (RFC 862)
     SINK = "sink"  # read and discard; datagrams are counted per sender
+    SOURCE = "source"  # a sink that also sends: a stream, or a paced flow per sender
 
 
 class Arrival(StrEnum):

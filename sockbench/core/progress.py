@@ -37,6 +37,8 @@ class Tick:
     sent_bytes: int | None = None
     sent_bps: float | None = None
     received_bps: float | None = None
+    read_bytes: int | None = None  # --reverse, --bidir: what the clients read
+    read_bps: float | None = None
     # The last interval's row, merged over the workers, as the result keeps it (its
     # histogram included): what --metrics-port exports (core/live_metrics.py); None
     # before the window.

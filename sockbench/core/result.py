@@ -25,6 +25,7 @@ from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.stopping import until_section
+from sockbench.core.stream_meter import read_summary, side_summary
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
 from sockbench.core.validity import assess
@@ -34,7 +35,7 @@ from sockbench.core.warning_rules import rate_warnings
 from sockbench.core.warning_rules import run_warnings as run_warnings
 
 if TYPE_CHECKING:  # the records type the parts built here; they load pydantic: mypy only
-    from sockbench.core.records.counts import Interval, KindTotals, Stream, StreamSide, Totals
+    from sockbench.core.records.counts import Interval, KindTotals, Stream, Totals
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,11 @@ def build_result(m: Measurement) -> dict[str, Any]:
             (seconds, seconds + drained),
             spec.request.payload,
         )
+        doc["stream"]["direction"] = spec.load.direction.value
+        if tally.client_reads:
+            doc["stream"]["reverse"] = read_summary(
+                tally.client_reads, seconds, spec.request.payload
+            )
     doc["server_resources"] = m.server_resources
     doc["generator"] = m.generator
     if m.ran:
@@ -249,10 +255,12 @@ def add_warnings(doc: dict[str, Any], warnings: list[RunWarning]) -> None:
 
 
 def _payload_bytes(spec: RunSpec, tally: Tally) -> int:
-    """Bytes delivered: what came back, or for one-way TCP streams what was written."""
+    """Bytes delivered: what came back, or for one-way TCP streams what was written; a
+    stream's reads from the server (--reverse, --bidir) add theirs."""
+    read = sum(r.window for r in tally.client_reads)
     if spec.load.mode == Workload.STREAM and not tally.bytes_received:
-        return tally.bytes_sent
-    return tally.bytes_received
+        return tally.bytes_sent + read
+    return tally.bytes_received + read
 
 
 def stream_summary(
@@ -288,20 +296,11 @@ def stream_summary(
             "median": round(median / 8 / payload, 3),
             "max": round(rates[-1] / 8 / payload, 3),
         },
-        "sender": _side(sum(sent), seconds[0], payload),
-        "receiver": _side(sum(known), seconds[1], payload) if known else None,
+        "sender": side_summary(sum(sent), seconds[0], payload),
+        "receiver": side_summary(sum(known), seconds[1], payload) if known else None,
         "streams": len(sent),
         "streams_reported": len(known),
         "per_stream": [
             {"sent_bytes": s, "received_bytes": r} for s, r in zip(sent, received, strict=False)
         ],
-    }
-
-
-def _side(nbytes: int, seconds: float, payload: int) -> StreamSide:
-    return {
-        "bytes": nbytes,
-        "seconds": round(seconds, 6),
-        "bps": round(nbytes * 8 / seconds, 3),
-        "messages_per_s": round(nbytes / payload / seconds, 3),
     }

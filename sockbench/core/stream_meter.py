@@ -14,6 +14,14 @@ client's peer count could be read: TCP) and the final counts did not fall below
 what was read during the run (:func:`settled`); a UDP or Unix stream's sink counts
 only at the end, and a last row holding the whole window's received bytes would be
 the bug this module replaced (every row 0, then everything at once).
+
+``--reverse`` and ``--bidir`` add the other direction: what each client *read* from the
+server (:meth:`StreamMeter.read`), before, inside and after the window, counted as it
+arrives (iperf3's receiver counts by arrival too), and, at the end, what the server
+said it sent (:meth:`StreamMeter.source_finished`). :class:`ReadCount` holds one
+client's and its identity: ``server_sent = before + window + after + lost``, where
+``after`` is what was in flight when the window ended, and ``lost`` is 0 over a
+stream (exactly) and what the network dropped over datagrams.
 """
 
 from __future__ import annotations
@@ -26,16 +34,47 @@ from sockbench.core.sink_report import window_received
 
 if TYPE_CHECKING:
     from sockbench.core.intervals import IntervalRow
+    from sockbench.core.records.counts import StreamReverse, StreamSide
 
 
 @dataclass(frozen=True)
 class StreamCut:
     """What one interval moved: bytes written in it, bytes the peer took in it (None:
-    not known while the run goes), and the messages (``--payload`` units, or datagrams)."""
+    not known while the run goes), the messages (``--payload`` units, or datagrams), and
+    the bytes read from the server in it (None: the run reads nothing)."""
 
     sent_bytes: int
     received_bytes: int | None
     messages: int
+    read_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ReadCount:
+    """What one client read from a source: before, inside and after the window (in flight
+    at its end), and what the source said it sent (None: it did not say)."""
+
+    before: int = 0
+    window: int = 0
+    after: int = 0
+    server_sent: int | None = None
+
+    @property
+    def lost(self) -> int | None:
+        """Sent but never read: 0 over a stream that ended cleanly; None: not known."""
+        if self.server_sent is None:
+            return None
+        return self.server_sent - (self.before + self.window + self.after)
+
+
+BEFORE, INSIDE, AFTER = 0, 1, 2  # a read's phase: the warm-up, the window, in flight after it
+
+
+def phase_of(now_ns: int, start_ns: int, end_ns: int) -> int:
+    """The phase of a read at ``now_ns`` of a window ``[start_ns, end_ns)``."""
+    if now_ns < start_ns:
+        return BEFORE
+    return INSIDE if now_ns < end_ns else AFTER
 
 
 class StreamMeter:
@@ -48,6 +87,7 @@ class StreamMeter:
 
     __slots__ = (
         "_cut_messages",
+        "_cut_read",
         "_cut_received",
         "_cut_sent",
         "_received_known",
@@ -55,19 +95,31 @@ class StreamMeter:
         "datagrams",
         "finished",
         "payload",
+        "reads",
         "received",
+        "sending",
         "sent",
+        "server_sent",
     )
 
-    def __init__(self, clients: int, payload: int) -> None:
+    def __init__(
+        self, clients: int, payload: int, *, reading: bool = False, sending: bool = True
+    ) -> None:
         self.payload = max(1, payload)
         self.before = [0] * clients  # written before the window (the warm-up's)
         self.sent = [0] * clients  # written inside the window
         self.received: list[int | None] = [None] * clients  # of ``sent``, what the peer took
         self.finished = [False] * clients  # the receiver's final count is in
         self.datagrams = 0  # UDP: datagrams sent inside the window
-        self._cut_sent = self._cut_received = self._cut_messages = 0
+        self._cut_sent = self._cut_received = self._cut_messages = self._cut_read = 0
         self._received_known = True
+        # --reverse, --bidir: what each client read ([before, window, after]) and what
+        # its source said it sent; None when the clients read nothing.
+        self.reads: list[list[int]] | None = (
+            [[0, 0, 0] for _ in range(clients)] if reading else None
+        )
+        self.server_sent: list[int | None] = [None] * clients
+        self.sending = sending  # False: --reverse, the messages are those read
 
     def wrote(self, client: int, nbytes: int, in_window: bool) -> None:
         """``client`` wrote ``nbytes`` (inside the window, or before it)."""
@@ -92,6 +144,28 @@ class StreamMeter:
             else window_received(taken, self.before[client], self.sent[client])
         )
 
+    def read(self, client: int, nbytes: int, phase: int) -> None:
+        """``client`` read ``nbytes`` from the server: ``phase`` is :data:`BEFORE`,
+        :data:`INSIDE` or :data:`AFTER` the window."""
+        assert self.reads is not None
+        self.reads[client][phase] += nbytes
+
+    def source_finished(self, client: int, server_sent: int | None) -> None:
+        """The source's own count of what it sent ``client`` (None: it did not say)."""
+        self.server_sent[client] = server_sent
+
+    @property
+    def read_total(self) -> int | None:
+        """What the clients read inside the window so far; None when they read nothing."""
+        return None if self.reads is None else sum(r[INSIDE] for r in self.reads)
+
+    def read_counts(self) -> tuple[ReadCount, ...]:
+        """Each client's reading, for the result; () when the clients read nothing."""
+        if self.reads is None:
+            return ()
+        pairs = zip(self.reads, self.server_sent, strict=True)
+        return tuple(ReadCount(b, w, a, sent) for (b, w, a), sent in pairs)
+
     def finish(self, client: int, received: int | None) -> None:
         """The receiver's final count of ``client``'s window bytes (None: not reported)."""
         self.received[client] = received
@@ -109,7 +183,10 @@ class StreamMeter:
 
     @property
     def messages(self) -> int:
-        """Messages written inside the window: datagrams, or whole payloads of the bytes."""
+        """Messages written inside the window: datagrams, or whole payloads of the bytes;
+        with ``--reverse``, whole payloads of the bytes read."""
+        if not self.sending:
+            return (self.read_total or 0) // self.payload
         return self.datagrams if self.datagrams else self.sent_total // self.payload
 
     def cut(self) -> StreamCut:
@@ -122,8 +199,12 @@ class StreamMeter:
         elif self._received_known:
             cut_received = received - self._cut_received
             self._cut_received = received
-        row = StreamCut(sent - self._cut_sent, cut_received, messages - self._cut_messages)
-        self._cut_sent, self._cut_messages = sent, messages
+        read = self.read_total
+        read_bytes = None if read is None else read - self._cut_read
+        row = StreamCut(
+            sent - self._cut_sent, cut_received, messages - self._cut_messages, read_bytes
+        )
+        self._cut_sent, self._cut_messages, self._cut_read = sent, messages, read or 0
         return row
 
 
@@ -133,3 +214,41 @@ def settled(rows: Sequence[IntervalRow]) -> tuple[IntervalRow, ...]:
     if all(row.received_bytes is not None for row in rows):
         return tuple(rows)
     return tuple(replace(row, received_bytes=None) for row in rows)
+
+
+def side_summary(nbytes: int, seconds: float, payload: int) -> StreamSide:
+    """One side of a stream in a result: bytes, the seconds they took, bits/s, msg/s."""
+    return {
+        "bytes": nbytes,
+        "seconds": round(seconds, 6),
+        "bps": round(nbytes * 8 / seconds, 3),
+        "messages_per_s": round(nbytes / payload / seconds, 3),
+    }
+
+
+def read_summary(reads: Sequence[ReadCount], seconds: float, payload: int) -> StreamReverse:
+    """The result's ``stream.reverse``: what the clients read from the server in the
+    window (``receiver``, iperf3's RX-C), before and after it, and what the server said
+    it sent (null where a stream's server did not say: an external target), with the
+    identity ``server_sent = before + window + after + lost`` per stream and in total
+    (``lost`` 0 over streams; what the network dropped over datagrams)."""
+    known = [r for r in reads if r.server_sent is not None]
+    everyone = len(known) == len(reads)
+    return {
+        "receiver": side_summary(sum(r.window for r in reads), seconds, payload),
+        "before_bytes": sum(r.before for r in reads),
+        "after_bytes": sum(r.after for r in reads),
+        "server_sent_bytes": sum(r.server_sent or 0 for r in known) if everyone else None,
+        "lost_bytes": sum(r.lost or 0 for r in known) if everyone else None,
+        "streams": len(reads),
+        "streams_reported": len(known),
+        "per_stream": [
+            {
+                "read_bytes": r.window,
+                "before_bytes": r.before,
+                "after_bytes": r.after,
+                "server_sent_bytes": r.server_sent,
+            }
+            for r in reads
+        ],
+    }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import encode, merge, new_histogram
 from sockbench.core.intervals import IntervalRow, merge_rows, sum_known
+from sockbench.core.stream_meter import ReadCount
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Tally:
     client_bytes: tuple[int, ...] = ()  # stream mode: bytes each client sent in the window
     # ...and how many of them its sink reported received (None: not reported).
     client_received: tuple[int | None, ...] = ()
+    # --reverse, --bidir: what each client read from the server, and what it sent.
+    client_reads: tuple[ReadCount, ...] = ()
     intervals: tuple[IntervalRow, ...] = ()
     # Protocols with several kinds of request: encoded latencies, counts and errors per kind.
     latency_by_kind: dict[str, str] = field(default_factory=dict)
@@ -142,6 +145,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         },
         client_bytes=tuple(b for t in tallies for b in t.client_bytes),
         client_received=tuple(b for t in tallies for b in t.client_received),
+        client_reads=tuple(r for t in tallies for r in t.client_reads),
         intervals=tuple(merge_rows([t.intervals for t in tallies])),
         latency_by_kind={
             kind: _merged([t.latency_by_kind[kind] for t in tallies if kind in t.latency_by_kind])

@@ -187,6 +187,8 @@ def render_intervals(result: Doc) -> str:
     ]
     if any(row.get("sent_bytes") is not None for row in rows):
         columns += [(name, _path(key)) for name, key in _STREAM_ROWS.items()]
+    if any(row.get("read_bytes") is not None for row in rows):  # --reverse, --bidir
+        columns += [("read_bytes", _path("read_bytes")), ("read_bps", _path("read_bps"))]
     return _table(columns, timed)
 
 

@@ -2,7 +2,9 @@
 
 A stream has no single throughput: what was sent and what the sink read differ, so
 each side gets its own line (bytes, bit/s, messages/s), then the spread over streams
-and, for a few streams, one row each.
+and, for a few streams, one row each. ``--reverse`` shows the other direction's lines
+(the server's send, the clients' reads), and ``--bidir`` both, tagged as iperf3 tags
+them: ``TX-C`` what the clients sent, ``RX-C`` what they received.
 """
 
 from __future__ import annotations
@@ -28,16 +30,44 @@ def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     s: Mapping[str, Any] = result["stream"]
     if "sender" not in s:
         return _old_stream_fields(result)
+    direction = s.get("direction", "forward")
+    fields: list[tuple[str, str]] = []
+    if direction != "reverse":
+        fields = _forward_fields(s, "TX-C " if direction == "bidir" else "")
+    if "reverse" in s:
+        fields += _reverse_fields(s["reverse"], "RX-C " if direction == "bidir" else "")
+    return tuple(fields)
+
+
+def _forward_fields(s: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
     sender, receiver = s["sender"], s.get("receiver")
-    fields = [("sender", _side(sender))]
+    fields = [(f"{tag}sender", _side(sender))]
     if receiver is None:
-        fields.append(("receiver", "not reported: the server does not count what it read"))
+        fields.append((f"{tag}receiver", "not reported: the server does not count what it read"))
     else:
         text = _side(receiver)
         if s.get("streams_reported", 0) < s.get("streams", 0):
             text += f" ({s['streams_reported']} of {s['streams']} streams reported)"
-        fields.append(("receiver", text))
-    return tuple(fields + _spread(s, "received" if receiver is not None else "sent"))
+        fields.append((f"{tag}receiver", text))
+    return fields + _spread(s, "received" if receiver is not None else "sent")
+
+
+def _reverse_fields(r: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
+    """The server's send (its own count, and where each byte of it went: before the
+    window, in it, in flight at its end, lost) and the clients' reads in the window."""
+    sent = r.get("server_sent_bytes")
+    fmt = numbers.fmt_bytes
+    if sent is None:
+        server = "not reported: the server does not say what it sent (only the reads are known)"
+        if r["streams_reported"]:
+            server += f"; {r['streams_reported']} of {r['streams']} streams reported"
+    else:
+        server = (
+            f"{fmt(sent)} = {fmt(r['before_bytes'])} before the window + "
+            f"{fmt(r['receiver']['bytes'])} in it + {fmt(r['after_bytes'])} in flight at its "
+            f"end + {fmt(r['lost_bytes'])} lost"
+        )
+    return [(f"{tag}sender (server)", server), (f"{tag}receiver", _side(r["receiver"]))]
 
 
 def _side(side: Mapping[str, Any]) -> str:
@@ -72,7 +102,7 @@ def stream_table(result: Doc) -> Table | None:
     ``[ 5]`` ... ``[SUM]`` lines); None for results without them or too many streams."""
     s: Mapping[str, Any] = result["stream"]
     per_stream = s.get("per_stream")
-    if not per_stream or len(per_stream) > PER_STREAM_ROWS:
+    if not per_stream or len(per_stream) > PER_STREAM_ROWS or s.get("direction") == "reverse":
         return None
     sender, receiver = s["sender"], s.get("receiver") or {}
 
@@ -103,6 +133,7 @@ Side = tuple[str, str, str, str]
 SIDES: tuple[Side, ...] = (
     ("sent", "sender bit/s", "sent_bytes", "sent_bps"),
     ("received", "receiver bit/s", "received_bytes", "received_bps"),
+    ("RX-C received", "RX-C bit/s", "read_bytes", "read_bps"),
 )
 
 
@@ -112,9 +143,11 @@ def stream_rows(result: Doc) -> list[Mapping[str, Any]]:
     return rows if rows and "sent_bytes" in rows[0] else []
 
 
-def measured_sides(rows: list[Mapping[str, Any]]) -> tuple[Side, ...]:
-    """The sides every row has: the sender's, and the receiver's where it was known."""
-    return tuple(side for side in SIDES if all(row.get(side[2]) is not None for row in rows))
+def measured_sides(rows: list[Mapping[str, Any]], direction: str = "forward") -> tuple[Side, ...]:
+    """The sides every row has: the sender's, the receiver's where it was known, and the
+    clients' reads (--reverse, --bidir); a --reverse run's sends (none) left out."""
+    sides = SIDES[2:] if direction == "reverse" else SIDES
+    return tuple(side for side in sides if all(row.get(side[2]) is not None for row in rows))
 
 
 def stream_pace(config: Mapping[str, Any]) -> str:
@@ -128,12 +161,18 @@ def stream_pace(config: Mapping[str, Any]) -> str:
 def tick_rates(tick: Tick) -> str | None:
     """A stream's last interval as iperf3 prints it, for the progress line and the live
     panel: ``1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received`` (the receiver's where it
-    is known per interval); None for a tick of a run that is no stream."""
+    is known per interval), then ``13.4 Gbit/s RX-C`` (--bidir); ``1.54 GiB  13.2 Gbit/s
+    RX-C`` for --reverse (the clients send nothing); None for a tick of a run that is no
+    stream."""
     if tick.sent_bytes is None:
         return None
+    if tick.read_bytes is not None and not tick.sent_bytes:
+        return f"{numbers.fmt_bytes(tick.read_bytes)}  {numbers.fmt_bps(tick.read_bps)} RX-C"
     line = f"{numbers.fmt_bytes(tick.sent_bytes)}  {numbers.fmt_bps(tick.sent_bps)} sent"
     if tick.received_bps is not None:
         line += f"  {numbers.fmt_bps(tick.received_bps)} received"
+    if tick.read_bps is not None:
+        line += f"  {numbers.fmt_bps(tick.read_bps)} RX-C"
     return line
 
 
@@ -144,7 +183,10 @@ def interval_table(result: Doc) -> Table | None:
     rows = stream_rows(result)
     if not rows:
         return None
-    sides = measured_sides(rows)
+    direction = get(result, "config", "direction") or "forward"
+    if direction == "bidir":
+        return _bidir_interval_table(rows)
+    sides = measured_sides(rows, direction)
     headers = ("interval", *(title for side in sides for title in side[:2]))
     cells, start = [], 0.0
     for row in rows:
@@ -155,6 +197,33 @@ def interval_table(result: Doc) -> Table | None:
         start = row["t"]
     right: tuple[Align, ...] = ("r",)
     return Table(headers=headers, rows=tuple(cells), align=("l", *right * (len(headers) - 1)))
+
+
+def _bidir_interval_table(rows: list[Mapping[str, Any]]) -> Table:
+    """``--bidir``'s interval lines as iperf3 prints them: per interval a ``TX-C`` line
+    (what the clients sent; what the server took, where known) and an ``RX-C`` line
+    (what they received)."""
+    cells, start = [], 0.0
+    fmt_bytes, fmt_bps = numbers.fmt_bytes, numbers.fmt_bps
+    for row in rows:
+        span = f"{start:.2f}-{row['t']:.2f} s"
+        took = row.get("received_bps")
+        cells.append(
+            (
+                span,
+                "TX-C",
+                fmt_bytes(row["sent_bytes"]),
+                fmt_bps(row["sent_bps"]),
+                numbers.DASH if took is None else fmt_bps(took),
+            )
+        )
+        cells.append((span, "RX-C", fmt_bytes(row["read_bytes"]), fmt_bps(row["read_bps"]), ""))
+        start = row["t"]
+    return Table(
+        headers=("interval", "", "transfer", "bit/s", "peer took bit/s"),
+        rows=tuple(cells),
+        align=("l", "l", "r", "r", "r"),
+    )
 
 
 def _old_stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:

@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sockbench.core.kinds import ServerBehaviour
 from sockbench.servers.behaviour import Payload, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.discard import discard_blocking
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
+from sockbench.servers.source import source_blocking
 
 ACCEPT_BATCH = 64
 JOIN_TIMEOUT_S = 2.0
@@ -71,10 +73,13 @@ def accept_until_stopped(
             handle(conn)
 
 
-def serve_stream(conn: socket.socket, echo: bool) -> None:
+def serve_stream(conn: socket.socket, behaviour: ServerBehaviour) -> None:
     """Serve one connection until the peer closes, it fails, or it is shut down. Never raises."""
-    if not echo:
+    if behaviour is ServerBehaviour.SINK:
         discard_blocking(conn)
+        return
+    if behaviour is ServerBehaviour.SOURCE:
+        source_blocking(conn)
         return
     buf = bytearray(STREAM_BUFFER)
     view = memoryview(buf)
@@ -94,7 +99,7 @@ def read_datagrams(
 
     Echo replies are views of a reused buffer, valid only until ``reply`` returns.
     """
-    respond = datagram_responder(ctx.behaviour)
+    respond = datagram_responder(ctx.behaviour, sock, ctx.stop)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = sock.recvfrom_into

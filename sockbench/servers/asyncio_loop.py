@@ -41,10 +41,12 @@ from sockbench.servers.behaviour import DatagramResponder, datagram_responder
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import BACKLOG, DATAGRAM_MAX, SHARED_BUFFER
+from sockbench.servers.source import SOURCE_CHUNK
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 ACCEPT_BATCH = 100
 ERROR_LOG_INTERVAL_S = 5.0
+SOURCE_WRITES_PER_CALLBACK = 16
 # What a transport cannot send at once it copies (3.11) or keeps a view of (3.12+).
 TRANSPORT_KEEPS_VIEWS = sys.version_info >= (3, 12)
 
@@ -111,19 +113,37 @@ async def _serve_streams(
     live: set[asyncio.Transport] = set()
     nodelay = listener.family != socket.AF_UNIX
     echo = ctx.behaviour is ServerBehaviour.ECHO
+    source = ctx.behaviour is ServerBehaviour.SOURCE
 
     class Conn(asyncio.Protocol):
-        __slots__ = ("nbytes", "reads", "transport")
+        __slots__ = ("nbytes", "paused", "reads", "sending", "sent", "transport")
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
             # Typed loosely by asyncio; uvloop's transports are not subclasses of asyncio's.
             self.transport = cast(asyncio.Transport, transport)
             self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
+            # Source mode: bytes handed to the transport (all delivered: closing flushes).
+            self.sent = 0
+            self.sending = source  # until the half-close (source mode)
+            self.paused = False  # the transport's buffer is past its high-water mark
             live.add(self.transport)
             if nodelay:
                 sock = transport.get_extra_info("socket")
                 if sock is not None:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.fill()
+
+        def fill(self) -> None:
+            """Source mode: write until the transport's buffer is past its high-water mark
+            (it calls pause_writing from inside write); a reader that takes everything at
+            once gets the rest after the loop's other callbacks, never starving them."""
+            for _ in range(SOURCE_WRITES_PER_CALLBACK):
+                if not self.sending or self.paused:
+                    return
+                self.transport.write(SOURCE_CHUNK)
+                self.sent += len(SOURCE_CHUNK)
+            if self.sending and not self.paused:
+                asyncio.get_running_loop().call_soon(self.fill)
 
         def data_received(self, data: bytes) -> None:
             if echo:
@@ -135,17 +155,29 @@ async def _serve_streams(
         def eof_received(self) -> bool:
             # Returning False closes the transport once the report is flushed.
             if not echo:
-                self.transport.write(encode_report(self.reads, self.nbytes))
+                self.sending = False
+                self.transport.write(
+                    encode_report(self.reads, self.nbytes, self.sent if source else None)
+                )
             return False
 
-        # A client that does not read makes writes pile up: stop reading from it.
+        # A client that does not read makes writes pile up: stop reading from it (a
+        # source stops writing instead: it must go on reading to see the half-close).
         def pause_writing(self) -> None:
-            self.transport.pause_reading()
+            if source:
+                self.paused = True
+            else:
+                self.transport.pause_reading()
 
         def resume_writing(self) -> None:
-            self.transport.resume_reading()
+            if source:
+                self.paused = False
+                self.fill()
+            else:
+                self.transport.resume_reading()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            self.sending = False
             live.discard(self.transport)
 
     shared = _SharedBuffer()
@@ -237,7 +269,7 @@ async def _serve_datagrams(
     ctx: ServeContext,
     stopped: asyncio.Future[None],
 ) -> None:
-    respond = datagram_responder(ctx.behaviour)
+    respond = datagram_responder(ctx.behaviour, sock, ctx.stop)
     transport, _ = await loop.create_datagram_endpoint(
         lambda: _Datagrams(sock, respond, ctx.stop), sock=sock
     )

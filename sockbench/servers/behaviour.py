@@ -9,14 +9,22 @@ strategy and nothing else.
   :func:`encode_report` of that sender's ``count`` and ``bytes`` since its last
   report (its counters then reset). A load generator learns this way how many of
   its datagrams the server really received, without any reply traffic.
+* ``source`` (``--reverse``, ``--bidir``): a sink that also sends: a stream to each
+  connection (:mod:`.source`), a paced flow of datagrams to each sender that asks for
+  one (:mod:`.datagram_source`); its reports add the bytes it sent.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING
 
 from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import REPORT_REQUEST, encode_report
+
+if TYPE_CHECKING:
+    from sockbench.servers.context import StopSignal
 
 Payload = bytes | bytearray | memoryview
 DatagramResponder = Callable[[Payload, Hashable], Payload | None]
@@ -53,6 +61,16 @@ def _echo(data: Payload, sender: Hashable) -> Payload | None:
     return data if sender else None
 
 
-def datagram_responder(behaviour: ServerBehaviour) -> DatagramResponder:
-    """A fresh ``respond(data, sender) -> reply | None`` for one datagram socket's reader."""
-    return _echo if behaviour is ServerBehaviour.ECHO else SinkLedger()
+def datagram_responder(
+    behaviour: ServerBehaviour, sock: socket.socket | None = None, stop: StopSignal | None = None
+) -> DatagramResponder:
+    """A fresh ``respond(data, sender) -> reply | None`` for one datagram socket's reader
+    (a source sends its flows through ``sock`` until ``stop``: both needed for one)."""
+    if behaviour is ServerBehaviour.ECHO:
+        return _echo
+    if behaviour is ServerBehaviour.SOURCE:
+        assert sock is not None and stop is not None, "a source sends through its socket"
+        from sockbench.servers.datagram_source import DatagramSource
+
+        return DatagramSource(sock, stop)
+    return SinkLedger()

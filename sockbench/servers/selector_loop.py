@@ -16,6 +16,7 @@ import errno
 import selectors
 import socket
 import time
+from collections.abc import Callable
 
 from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import encode_report
@@ -24,6 +25,7 @@ from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
+from sockbench.servers.source import SOURCE_CHUNK, StreamCounts
 
 BATCH = 64  # accepts or datagrams per readiness event, so one socket cannot starve the rest
 ACCEPT_PAUSE_S = 0.1
@@ -32,12 +34,14 @@ _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
 class _Conn:
-    __slots__ = ("nbytes", "out", "reads", "sock")
+    __slots__ = ("nbytes", "out", "reads", "sock", "source")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, source: bool = False) -> None:
         self.sock = sock
         self.out = bytearray()  # the part of a reply the kernel did not take yet
         self.reads = self.nbytes = 0  # sink mode: what was read, for the report at EOF
+        # Source mode: its counts; None once the half-close came (``out`` is the report).
+        self.source: StreamCounts | None = StreamCounts() if source else None
 
 
 _STOP = object()
@@ -58,6 +62,8 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
     sel.register(listener, _READ, _ACCEPT)
     nodelay = listener.family != socket.AF_UNIX
     echo = ctx.behaviour is ServerBehaviour.ECHO
+    source = ctx.behaviour is ServerBehaviour.SOURCE
+    source_view = memoryview(SOURCE_CHUNK)
     buf = bytearray(SHARED_BUFFER)
     view = memoryview(buf)
     discarder = Discarder()  # sink mode: one pipe serves every connection in turn
@@ -77,18 +83,22 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                 if timeout <= 0:
                     sel.register(listener, _READ, _ACCEPT)
                     resume_accepting = timeout = None
-            for key, _ in sel.select(timeout):
+            for key, mask in sel.select(timeout):
                 conn = key.data
                 if conn is _STOP:
                     return
                 if conn is _ACCEPT:
-                    if not _accept(sel, listener, nodelay):
+                    if not _accept(sel, listener, nodelay, source):
                         # Out of fds: the listener would stay readable and spin this
                         # loop; stop watching it for a moment while connections close.
                         sel.unregister(listener)
                         resume_accepting = time.monotonic() + ACCEPT_PAUSE_S
                     continue
                 sock = conn.sock
+                if source:
+                    if not _source_event(sel, conn, mask, source_view, discard):
+                        close(conn)
+                    continue
                 try:
                     if conn.out:  # waiting to flush: only EVENT_WRITE is registered
                         del conn.out[: sock.send(conn.out)]
@@ -136,7 +146,40 @@ def _send_report(conn: _Conn) -> None:
         pass
 
 
-def _accept(sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool) -> bool:
+def _source_event(
+    sel: selectors.BaseSelector,
+    conn: _Conn,
+    mask: int,
+    chunk: memoryview,
+    discard: Callable[[int], int],
+) -> bool:
+    """One readiness event of a source connection: discard what came, write while there
+    is room; at the half-close, the report instead. False once it is done (or broke)."""
+    sock, counts = conn.sock, conn.source
+    try:
+        if counts is None:  # flushing the report
+            del conn.out[: sock.send(conn.out)]
+            return bool(conn.out)
+        if mask & _READ:
+            n = discard(sock.fileno())
+            if not n:
+                conn.source = None
+                conn.out += counts.report()
+                sel.modify(sock, _WRITE, conn)
+                return True
+            counts.read(n)
+        if mask & _WRITE:
+            counts.sent += sock.send(chunk)
+    except BlockingIOError:
+        pass
+    except OSError:
+        return False
+    return True
+
+
+def _accept(
+    sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool, source: bool
+) -> bool:
     """Accept a batch of connections; False when out of file descriptors."""
     for _ in range(BATCH):
         try:
@@ -152,13 +195,13 @@ def _accept(sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool)
         sock.setblocking(False)
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sel.register(sock, _READ, _Conn(sock))
+        sel.register(sock, _READ | _WRITE if source else _READ, _Conn(sock, source))
     return True
 
 
 def _serve_datagrams(sel: selectors.BaseSelector, sock: socket.socket, ctx: ServeContext) -> None:
     sel.register(sock, _READ, None)
-    respond = datagram_responder(ctx.behaviour)
+    respond = datagram_responder(ctx.behaviour, sock, ctx.stop)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = sock.recvfrom_into

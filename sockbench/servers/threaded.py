@@ -12,7 +12,6 @@ from __future__ import annotations
 import socket
 import threading
 
-from sockbench.core.kinds import ServerBehaviour
 from sockbench.servers._blocking import (
     Connections,
     accept_until_stopped,
@@ -28,11 +27,10 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
         run_datagram_reader(listener, ctx, reply_at_once(listener, ctx))
         return
     conns = Connections()
-    echo = ctx.behaviour is ServerBehaviour.ECHO
 
     def run(conn: socket.socket) -> None:
         try:
-            serve_stream(conn, echo)
+            serve_stream(conn, ctx.behaviour)
         finally:
             conns.close(conn)
 

@@ -22,7 +22,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sockbench.core.kinds import ServerBehaviour
 from sockbench.servers._blocking import (
     Connections,
     accept_until_stopped,
@@ -44,13 +43,12 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
 
 def _serve_streams(listener: socket.socket, ctx: ServeContext, pool: ThreadPoolExecutor) -> None:
     conns = Connections()
-    echo = ctx.behaviour is ServerBehaviour.ECHO
     stop = ctx.stop
 
     def run(conn: socket.socket) -> None:
         try:
             if not stop.is_set():
-                serve_stream(conn, echo)
+                serve_stream(conn, ctx.behaviour)
         finally:
             conns.close(conn)
 

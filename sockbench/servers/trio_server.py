@@ -14,6 +14,7 @@ take, wait (in trio) only when our own send buffer is full.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 from functools import partial
 from typing import Any
@@ -21,12 +22,12 @@ from typing import Any
 import trio
 
 from sockbench.core.kinds import ServerBehaviour
-from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import Payload, datagram_responder
 from sockbench.servers.context import ServeContext
 from sockbench.servers.discard import Discarder
 from sockbench.servers.replies import SEND_WAIT_S
 from sockbench.servers.sockets import DATAGRAM_MAX, STREAM_BUFFER
+from sockbench.servers.source import SOURCE_CHUNK, StreamCounts
 
 
 def serve(listener: socket.socket, ctx: ServeContext) -> None:
@@ -39,7 +40,11 @@ async def _main(listener: socket.socket, ctx: ServeContext) -> None:
         tsock = trio.socket.from_stdlib_socket(listener)
         if ctx.proto.is_stream:
             discarder = Discarder()
-            handler = _echo if ctx.behaviour is ServerBehaviour.ECHO else partial(_sink, discarder)
+            handler = {
+                ServerBehaviour.ECHO: _echo,
+                ServerBehaviour.SINK: partial(_sink, discarder),
+                ServerBehaviour.SOURCE: partial(_source, discarder),
+            }[ctx.behaviour]
             await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
         else:
             await nursery.start(_serve_datagrams, tsock, listener, ctx)
@@ -63,26 +68,57 @@ async def _echo(stream: trio.SocketStream) -> None:
 
 
 async def _sink(discarder: Discarder, stream: trio.SocketStream) -> None:
-    """Discard (the loop's one pipe serves each connection in turn: a discard never
-    awaits); answer the half-close with the count."""
-    sock = stream.socket
-    discard, fd = discarder.discard, sock.fileno()
-    reads = nbytes = 0
+    """Discard; answer the half-close with the count."""
+    counts = StreamCounts()
     try:
-        while True:
-            try:
-                n = discard(fd)
-            except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
-                continue
-            if not n:
-                break
-            reads += 1
-            nbytes += n
-            await trio.lowlevel.checkpoint()
-        await stream.send_all(encode_report(reads, nbytes))
+        await _discard_to_eof(discarder, stream.socket, counts)
+        await stream.send_all(counts.report(source=False))
     except (OSError, trio.BrokenResourceError):
         pass
+
+
+async def _source(discarder: Discarder, stream: trio.SocketStream) -> None:
+    """Write while the socket has room (raw sends: a cancelled wait never leaves a
+    write half counted), discard what comes; at the half-close, stop and report."""
+    counts = StreamCounts()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_write_source, stream.socket, counts)
+            await _discard_to_eof(discarder, stream.socket, counts)
+            nursery.cancel_scope.cancel()
+        await stream.send_all(counts.report())
+    except (OSError, trio.BrokenResourceError):
+        pass
+
+
+async def _discard_to_eof(
+    discarder: Discarder, sock: trio.socket.SocketType, counts: StreamCounts
+) -> None:
+    """Discard until EOF (the loop's one pipe serves each connection in turn: a discard
+    never awaits), counting each read."""
+    discard, fd = discarder.discard, sock.fileno()
+    while True:
+        try:
+            n = discard(fd)
+        except BlockingIOError:
+            await trio.lowlevel.wait_readable(sock)
+            continue
+        if not n:
+            return
+        counts.read(n)
+        await trio.lowlevel.checkpoint()
+
+
+async def _write_source(sock: trio.socket.SocketType, counts: StreamCounts) -> None:
+    view = memoryview(SOURCE_CHUNK)
+    fd = sock.fileno()  # os.write: trio's send would wait inside the count
+    while True:
+        try:
+            counts.sent += os.write(fd, view)
+        except BlockingIOError:
+            await trio.lowlevel.wait_writable(sock)
+            continue
+        await trio.lowlevel.checkpoint()
 
 
 async def _serve_datagrams(
@@ -92,7 +128,7 @@ async def _serve_datagrams(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    respond = datagram_responder(ctx.behaviour)
+    respond = datagram_responder(ctx.behaviour, sock, ctx.stop)
     buf = bytearray(DATAGRAM_MAX)
     view = memoryview(buf)
     recvfrom_into = tsock.recvfrom_into

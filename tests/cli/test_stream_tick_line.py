@@ -3,12 +3,15 @@ req/s and a latency it does not have (issue 30)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from rich.console import Console
 
 from sockbench.cli.lines import tick_line
 from sockbench.core.progress import Tick
 from sockbench.report.live import LiveProgress
+from sockbench.report.stream_fields import tick_rates
 
 pytestmark = pytest.mark.unit  # pure
 
@@ -42,3 +45,13 @@ def test_the_live_panel_shows_the_same_rates_and_no_req_s_or_p99() -> None:
     shown = console.export_text()
     assert "1.54 GiB  13.2 Gbit/s sent  13.1 Gbit/s received" in shown
     assert "req/s" not in shown and "p99" not in shown
+
+
+def test_a_reverse_tick_shows_what_the_clients_read() -> None:
+    tick = dataclasses.replace(_tick(0, 0.0, 0.0), read_bytes=2**30, read_bps=8.59e9)
+    assert tick_rates(tick) == "1 GiB  8.59 Gbit/s RX-C"
+
+
+def test_a_bidir_tick_shows_both_directions() -> None:
+    tick = dataclasses.replace(_tick(2**30, 8.59e9, 8.5e9), read_bytes=2**29, read_bps=4.3e9)
+    assert tick_rates(tick) == "1 GiB  8.59 Gbit/s sent  8.5 Gbit/s received  4.3 Gbit/s RX-C"

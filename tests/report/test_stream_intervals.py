@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from sockbench.core.result import stream_summary
+from sockbench.core.stream_meter import ReadCount, read_summary
 from sockbench.report import load, render
-from sockbench.report.stream_fields import interval_table
+from sockbench.report.stream_fields import interval_table, stream_fields
 from tests.report.conftest import RESULT_TCP
 
 GIB = 2**30
@@ -88,3 +89,44 @@ def test_the_workload_line_says_how_a_datagram_stream_was_paced() -> None:
     assert "paced at 100 Mbit/s (12,207 msg/s)" in render(doc, "text")
     del doc["config"]["bitrate"]
     assert "paced at 12,207 msg/s" in render(doc, "text")
+
+
+def reverse_result(direction: str, server_sent: int | None = 2 * GIB) -> dict[str, Any]:
+    """``stream_result`` turned around (--reverse) or both ways (--bidir)."""
+    doc = stream_result()
+    doc["config"]["direction"] = doc["stream"]["direction"] = direction
+    for row in doc["intervals"]:
+        row.update(read_bytes=GIB // 2, read_bps=GIB * 4.0)
+    reads = (ReadCount(GIB // 2, GIB, GIB // 2 if server_sent else 0, server_sent),)
+    doc["stream"]["reverse"] = read_summary(reads, 2.0, 65536)
+    return doc
+
+
+def test_a_reverse_run_shows_the_servers_send_and_the_clients_reads() -> None:
+    fields = dict(stream_fields(reverse_result("reverse")))
+    assert fields == {
+        "sender (server)": "2 GiB = 512 MiB before the window + 1 GiB in it + 512 MiB in "
+        "flight at its end + 0 B lost",
+        "receiver": "1 GiB, 4.29 Gbit/s, 8,192 msg/s over 2.00 s",
+    }
+    table = interval_table(reverse_result("reverse"))
+    assert table is not None and table.headers == ("interval", "RX-C received", "RX-C bit/s")
+
+
+def test_a_target_that_does_not_report_is_said_so() -> None:
+    fields = dict(stream_fields(reverse_result("reverse", server_sent=None)))
+    assert fields["sender (server)"].startswith("not reported: the server does not say")
+
+
+def test_bidir_tags_each_direction_as_iperf3_does() -> None:
+    doc = reverse_result("bidir")
+    labels = [label for label, _ in stream_fields(doc)]
+    assert labels[:2] == ["TX-C sender", "TX-C receiver"]
+    assert labels[-2:] == ["RX-C sender (server)", "RX-C receiver"]
+    table = interval_table(doc)
+    assert table is not None
+    assert [row[:2] for row in table.rows] == [
+        ("0.00-1.00 s", "TX-C"), ("0.00-1.00 s", "RX-C"),
+        ("1.00-2.00 s", "TX-C"), ("1.00-2.00 s", "RX-C"),
+    ]  # fmt: skip
+    assert table.rows[1][2:4] == ("512 MiB", "4.29 Gbit/s")

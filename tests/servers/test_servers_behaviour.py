@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from sockbench.core.kinds import ServerBehaviour
-from sockbench.core.sink_report import REPORT_PREFIX, REPORT_REQUEST, decode_report, encode_report
+from sockbench.core.sink_report import (
+    REPORT_MAX,
+    REPORT_PREFIX,
+    REPORT_REQUEST,
+    SOURCE_REQUEST,
+    decode_report,
+    decode_source_report,
+    decode_source_request,
+    encode_report,
+    encode_source_request,
+    split_source_tail,
+)
 from sockbench.servers.behaviour import SinkLedger, datagram_responder
 
 pytestmark = pytest.mark.unit  # pure: make unit runs it
@@ -86,3 +97,33 @@ def test_each_responder_has_its_own_ledger() -> None:
     )
     first(b"abc", "s")
     assert second(REPORT_REQUEST, "s") == encode_report(0, 0)
+
+
+@pytest.mark.parametrize(("count", "nbytes", "sent"), [(0, 0, 0), (3, 111, 2**64 - 1)])
+def test_source_report_round_trip(count: int, nbytes: int, sent: int) -> None:
+    encoded = encode_report(count, nbytes, sent)
+    assert len(encoded) <= REPORT_MAX
+    assert decode_source_report(encoded) == (count, nbytes, sent)
+    assert decode_report(encoded) is None  # a sink's reader takes no source report
+    assert decode_source_report(encode_report(count, nbytes)) is None
+
+
+def test_source_request_round_trip_in_thousandths() -> None:
+    assert decode_source_request(encode_source_request(12.5, 1400, 2.25)) == (12.5, 1400, 2.25)
+    assert decode_source_request(SOURCE_REQUEST + b"1 2") is None
+    assert decode_source_request(REPORT_REQUEST) is None
+
+
+@pytest.mark.parametrize(
+    ("tail", "streamed", "report"),
+    [
+        (b"ssss" + encode_report(1, 2, 3), 4, (1, 2, 3)),
+        (encode_report(0, 0, 0), 0, (0, 0, 0)),
+        (b"sss", 3, None),  # no report came: every byte is the stream's
+        (b"ss\x00garbage", 2, None),
+    ],
+)
+def test_split_source_tail_finds_the_report_after_the_last_nul(
+    tail: bytes, streamed: int, report: tuple[int, int, int] | None
+) -> None:
+    assert split_source_tail(tail) == (streamed, report)

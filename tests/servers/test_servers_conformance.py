@@ -24,7 +24,14 @@ from servers_support import (
 )
 
 from sockbench.core.kinds import ServerBehaviour
-from sockbench.core.sink_report import REPORT_REQUEST, decode_report
+from sockbench.core.sink_report import (
+    REPORT_REQUEST,
+    SOURCE_BYTE,
+    decode_report,
+    decode_source_report,
+    encode_source_request,
+    split_source_tail,
+)
 from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.servers.launcher import ServerProcess, open_server
@@ -199,6 +206,47 @@ async def test_sink_mode(model: str, proto: Proto, sock_dir: Path) -> None:
                     await sock.sendto(REPORT_REQUEST, endpoint.sockaddr)
                     reply, _ = await sock.recvfrom(1024)
                 assert decode_report(reply) == (0, 0)
+        assert server.returncode() is None, server.stderr_tail()
+
+
+async def test_source_mode(model: str, proto: Proto, sock_dir: Path) -> None:
+    """A source sends until the half-close and reports what it sent and read: the client's
+    count of stream bytes is the report's, exactly; a datagram flow is paced as asked."""
+    processes = 1 if model == "prefork" and proto is Proto.UNIX_DGRAM else PROCESSES
+    with open_server(
+        BuiltIn(model, behaviour=ServerBehaviour.SOURCE, processes=processes),
+        bind_for(proto, sock_dir),
+    ) as server:
+        endpoint = server.endpoint
+        if proto.is_stream:
+            async with await connect_stream(endpoint) as stream:
+                await stream.send_all(b"y" * 100_000)  # both ways on one connection
+                got = b""
+                with trio.fail_after(5):
+                    while len(got) < 1_000_000:
+                        got += await stream.receive_some()
+                    await stream.send_eof()
+                    while chunk := await stream.receive_some():
+                        got += chunk
+                streamed, report = split_source_tail(got)
+                assert report is not None, got[-100:]
+                reads, nbytes, sent = report
+                assert sent == streamed and set(got[:streamed]) == {ord(SOURCE_BYTE)}
+                assert nbytes == 100_000 and 1 <= reads <= 100_000
+        else:
+            with await datagram_socket(endpoint, sock_dir, 0) as sock:
+                await sock.sendto(encode_source_request(200, 100, 0.1), endpoint.sockaddr)
+                received = 0
+                with trio.fail_after(5):
+                    while received < 20:
+                        data, _ = await sock.recvfrom(1024)
+                        assert data == SOURCE_BYTE * 100
+                        received += 1
+                    await sock.sendto(b"z" * 7, endpoint.sockaddr)
+                    await sock.sendto(REPORT_REQUEST, endpoint.sockaddr)
+                    reply, _ = await sock.recvfrom(1024)
+                # The report ends the flow first: its count holds every datagram sent.
+                assert decode_source_report(reply) == (1, 7, 20 * 100)
         assert server.returncode() is None, server.stderr_tail()
 
 

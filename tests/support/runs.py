@@ -71,6 +71,27 @@ def assert_stream_intervals(result: dict[str, Any]) -> None:
     received = [row["received_bytes"] for row in rows]
     if rows and None not in received:
         assert sum(received) == stream["receiver"]["bytes"]
+    if "reverse" in stream:
+        assert_reverse_accounted(result)
+
+
+def assert_reverse_accounted(result: dict[str, Any]) -> None:
+    """--reverse/--bidir: the rows' reads add up to the receiver's, and what each source
+    said it sent is what its client read before, inside and after the window, plus what
+    was lost: nothing over a stream that ended cleanly."""
+    reverse, rows = result["stream"]["reverse"], result["intervals"]
+    assert sum(row["read_bytes"] for row in rows) == reverse["receiver"]["bytes"]
+    streams = reverse["per_stream"]
+    assert sum(s["read_bytes"] for s in streams) == reverse["receiver"]["bytes"]
+    for s in streams:
+        if s["server_sent_bytes"] is not None:
+            read = s["before_bytes"] + s["read_bytes"] + s["after_bytes"]
+            assert s["server_sent_bytes"] >= read
+            if result["config"]["proto"] in ("tcp", "unix") and not result["totals"]["errors"]:
+                assert s["server_sent_bytes"] == read
+    if reverse["server_sent_bytes"] is not None:
+        moved = reverse["before_bytes"] + reverse["receiver"]["bytes"] + reverse["after_bytes"]
+        assert reverse["server_sent_bytes"] == moved + reverse["lost_bytes"]
 
 
 def run_result(**options: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from annotated_types import Gt, Len, Lt, MinLen
 from pydantic import StringConstraints
 from typing_extensions import TypedDict
 
-from sockbench.core.kinds import Arrival, Workload
+from sockbench.core.kinds import Arrival, StreamDirection, Workload
 from sockbench.core.records.fields import AtLeastOne, Count, NonNegative, Positive, record
 from sockbench.endpoints import Proto
 
@@ -55,6 +55,8 @@ class Config(TypedDict):
     multi_key: NotRequired[AtLeastOne]
     commands: NotRequired[list[Annotated[str, MinLen(1)]]]
     command_ratios: NotRequired[list[AtLeastOne]]
+    direction: NotRequired[StreamDirection]
+    """--mode stream only: forward, reverse (--reverse) or bidir (--bidir)"""
 
 
 @record

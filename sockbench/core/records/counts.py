@@ -7,6 +7,7 @@ from typing import NotRequired
 
 from typing_extensions import TypedDict
 
+from sockbench.core.kinds import StreamDirection
 from sockbench.core.records.fields import Count, NonNegative, Positive, record
 
 
@@ -105,6 +106,10 @@ class Interval(TypedDict):
     sent_bps: NotRequired[NonNegative]
     received_bytes: NotRequired[Count | None]
     received_bps: NotRequired[NonNegative | None]
+    read_bytes: NotRequired[Count]
+    """--mode stream --reverse/--bidir: bytes the clients read from the server in the
+    interval (iperf3's RX-C)"""
+    read_bps: NotRequired[NonNegative]
     by_kind: NotRequired[dict[str, KindInterval]]
 
 
@@ -130,6 +135,31 @@ class StreamBytes(TypedDict):
 
 
 @record
+class StreamRead(TypedDict):
+    read_bytes: Count
+    before_bytes: Count
+    after_bytes: Count
+    server_sent_bytes: Count | None
+
+
+@record
+class StreamReverse(TypedDict):
+    """What the clients read from the server in the window (receiver), before and after it
+    (in flight at its end), and what the server said it sent (null: not reported, an
+    external target); server_sent_bytes = before_bytes + receiver.bytes + after_bytes +
+    lost_bytes, per stream and in total (lost_bytes 0 over tcp/unix)"""
+
+    receiver: StreamSide
+    before_bytes: Count
+    after_bytes: Count
+    server_sent_bytes: Count | None
+    lost_bytes: int | None
+    streams: Count
+    streams_reported: Count
+    per_stream: list[StreamRead]
+
+
+@record
 class Stream(TypedDict):
     total_bps: NonNegative
     total_messages_per_s: NonNegative
@@ -140,3 +170,8 @@ class Stream(TypedDict):
     streams: NotRequired[Count]
     streams_reported: NotRequired[Count]
     per_stream: NotRequired[list[StreamBytes]]
+    direction: NotRequired[StreamDirection]
+    """forward (the clients send), reverse (--reverse: the server sends), bidir (--bidir:
+    both)"""
+    reverse: NotRequired[StreamReverse]
+    """--reverse/--bidir: what the clients read from the server; absent otherwise"""

@@ -43,6 +43,11 @@ class IntervalLine(TypedDict):
     received_bps: NotRequired[float | None]
     """--mode stream: the receiver's bits per second in this interval, where known; null
     otherwise"""
+    read_bytes: NotRequired[int | None]
+    """--mode stream --reverse/--bidir: the bytes the clients read from the server in this
+    interval (iperf3's RX-C); null otherwise"""
+    read_bps: NotRequired[float | None]
+    """--mode stream --reverse/--bidir: their bits per second; null otherwise"""
 
 
 @record

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sockbench.core import bounds
-from sockbench.core.kinds import Arrival, Workload
+from sockbench.core.kinds import Arrival, StreamDirection, Workload
 from sockbench.core.spec.option import (
     RUN_COMPARE,
     RUN_SERVE,
@@ -22,6 +22,7 @@ from sockbench.core.spec.option import (
     member,
     option,
     optional,
+    switch,
     values_of,
 )
 from sockbench.core.stopping import UntilTarget, parse_until
@@ -114,6 +115,19 @@ class Load:
         "of --rate: 100M, 1.5G",
         parse=optional(parse_number), positive=True, one_run=True,
     )  # fmt: skip
+    # iperf3's -R and --bidir (-R is --rate here, wrk2's spelling): the server model is
+    # then a source (servers/source.py); a --target must send a stream of its own.
+    reverse: bool = option(
+        False, "--reverse",
+        help="--mode stream: the server sends and the clients read (iperf3's -R)",
+        parse=switch,
+    )  # fmt: skip
+    bidir: bool = option(
+        False, "--bidir",
+        help="--mode stream: both ways at once, on each connection (tcp, unix) or as two "
+        "flows per client (udp, unix-dgram; --rate/--bitrate paces each way)",
+        parse=switch,
+    )  # fmt: skip
     # How --rate spaces the requests (core/schedule.py); closed loop has no schedule.
     arrival: Arrival = member(
         Arrival.UNIFORM, "--arrival",
@@ -154,6 +168,13 @@ class Load:
     @property
     def auto_warmup(self) -> AutoWarmup | None:
         return self.warmup_s if isinstance(self.warmup_s, AutoWarmup) else None
+
+    @property
+    def direction(self) -> StreamDirection:
+        """Which way a stream goes (forward unless --reverse or --bidir)."""
+        if self.bidir:
+            return StreamDirection.BIDIR
+        return StreamDirection.REVERSE if self.reverse else StreamDirection.FORWARD
 
     @property
     def ramps_clients(self) -> bool:

@@ -146,6 +146,17 @@ def check_workload(proto: Proto, load: Load, reply: Reply) -> None:
         raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
 
 
+def check_direction(load: Load) -> None:
+    """--reverse and --bidir turn a stream around; one of them, and only a stream."""
+    if load.reverse and load.bidir:
+        raise ConfigError("give --reverse (the server sends) or --bidir (both ways), not both")
+    if load.direction.reads and load.mode != Workload.STREAM:
+        flag = "--bidir" if load.bidir else "--reverse"
+        raise ConfigError(
+            f"{flag} applies to --mode stream (iperf3's -R/--bidir); add --mode stream"
+        )
+
+
 def check_ramp(load: Load) -> None:
     """A ramp applies to connections that stay, and the connect rate must keep up with it."""
     ramp_s, connect_rate = load.ramp_s, load.connect_rate

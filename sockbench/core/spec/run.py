@@ -169,6 +169,8 @@ class RunSpec:
         doc["percentiles"] = list(self.output.percentiles)
         if load.bitrate is not None:  # given: `rate` is the datagrams/s derived from it
             doc["bitrate"] = load.bitrate
+        if load.mode is Workload.STREAM:
+            doc["direction"] = load.direction.value
         return doc
 
 
@@ -214,6 +216,7 @@ def validate_run(
     reply = rules.reply_of(request, send_file)
     rules.check_sizes(proto, request.payload, reply[0])
     rules.check_workload(proto, load, reply)
+    rules.check_direction(load)
     rules.check_ramp(load)
     rules.check_arrival(load)
     rules.check_until(load, output.percentiles)
@@ -233,7 +236,7 @@ def validate_run(
         server = command
     else:
         assert model is not None
-        behaviour = ServerBehaviour.SINK if load.mode is Workload.STREAM else ServerBehaviour.ECHO
+        behaviour = _behaviour(load)
         server = BuiltIn(
             model, behaviour, chosen.server_threads, sizing.server_processes, sizing.server_cpus
         )
@@ -249,6 +252,13 @@ def validate_run(
     return RunSpec(
         proto, server, protocol, sizing, load, request, chosen, generator, output, machine
     )
+
+
+def _behaviour(load: Load) -> ServerBehaviour:
+    """What a built-in model does: echo; for a stream a sink, a source where it sends."""
+    if load.mode is not Workload.STREAM:
+        return ServerBehaviour.ECHO
+    return ServerBehaviour.SOURCE if load.direction.reads else ServerBehaviour.SINK
 
 
 def _command(chosen: ServerOptions, proto: Proto, endpoint: Endpoint | None) -> Command | None:

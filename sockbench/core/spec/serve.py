@@ -37,7 +37,9 @@ class ServeOptions:
         commands=SERVE, default_help="127.0.0.1:9000; unix: $XDG_RUNTIME_DIR/sockbench-unix.sock",
     )  # fmt: skip
     behaviour: ServerBehaviour = option(
-        ServerBehaviour.ECHO, "--behaviour", help="echo, or sink (read and discard)",
+        ServerBehaviour.ECHO, "--behaviour",
+        help="echo, sink (read and discard), or source (a sink that also writes a stream: "
+        "the server of run --reverse/--bidir)",
         parse=choice_of(ServerBehaviour), choices=values_of(ServerBehaviour), commands=SERVE,
     )  # fmt: skip
     allow_remote: bool = field_of(ALLOW_REMOTE)

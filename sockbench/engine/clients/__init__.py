@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sockbench.engine.clients import bulk, churn, datagram, reference
+from sockbench.core.kinds import StreamDirection
+from sockbench.engine.clients import bulk, churn, datagram, reader, reference
 from sockbench.engine.clients.context import ClientContext
 
 Driver = Callable[[ClientContext], Awaitable[None]]
@@ -27,5 +28,22 @@ DRIVERS: dict[tuple[str, bool, bool], Driver] = {
 }
 
 
-def driver_for(mode: str, stream_socket: bool, open_loop: bool) -> Driver:
+# --mode stream the other way (--reverse) or both ways (--bidir): (direction, over a
+# stream socket) -> driver
+READERS: dict[tuple[StreamDirection, bool], Driver] = {
+    (StreamDirection.REVERSE, True): reader.tcp_reverse,
+    (StreamDirection.BIDIR, True): reader.tcp_bidir,
+    (StreamDirection.REVERSE, False): reader.udp_reverse,
+    (StreamDirection.BIDIR, False): reader.udp_bidir,
+}
+
+
+def driver_for(
+    mode: str,
+    stream_socket: bool,
+    open_loop: bool,
+    direction: StreamDirection = StreamDirection.FORWARD,
+) -> Driver:
+    if mode == "stream" and direction.reads:
+        return READERS[direction, stream_socket]
     return DRIVERS[mode, stream_socket, open_loop]

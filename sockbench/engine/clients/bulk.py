@@ -55,37 +55,16 @@ async def tcp_bulk(ctx: ClientContext) -> None:
     recorder = ctx.recorder
     meter = recorder.stream
     assert meter is not None
-    chunk = write_buffer(ctx.request)
-    view = memoryview(chunk)
-    size = len(chunk)
     sock = await connect_stream(ctx, ctx.gate)
     if sock is None:
         recorder.retire()
         return
     me = ctx.index
-    if bytes_acked(sock) is not None:
-        recorder.stream_probes[me] = partial(bytes_acked, sock)
+    probe_acked(ctx, sock)
     received: int | None = None
     try:
         await ctx.gate.go.wait()
-        start, end = recorder.measure_start_ns, recorder.measure_end_ns
-        send, clock, wrote = sock.send, time.monotonic_ns, meter.wrote
-        offset = writes = 0
-        # iperf3's rule: a write belongs to the window it starts in, and none starts
-        # after it, so the sink's count is exactly warm-up + window. A peer that stops
-        # reading blocks the wait for room: it ends with the window, not with the drain.
-        with trio.move_on_at(trio_time(end)):
-            while (now := clock()) < end:
-                try:
-                    n = send(view[offset:] if offset else view)
-                except BlockingIOError:
-                    await trio.lowlevel.wait_writable(sock)
-                    continue
-                wrote(me, n, now >= start)
-                offset = (offset + n) % size
-                writes += 1
-                if writes % WRITES_PER_CHECKPOINT == 0:
-                    await trio.lowlevel.checkpoint()
+        await write_window(sock, ctx)
         report = await _stream_report(sock, ctx)
         # What the peer took: what the sink read, else (TCP on Linux) what it
         # acknowledged. Bytes left in socket buffers are not throughput.
@@ -98,6 +77,41 @@ async def tcp_bulk(ctx: ClientContext) -> None:
         recorder.finish_stream(me, received)
         sockio.close(sock)
     recorder.retire()
+
+
+def probe_acked(ctx: ClientContext, sock: socket.socket) -> None:
+    """Where the peer's count can be read as the run goes (TCP_INFO), each cut reads it."""
+    if bytes_acked(sock) is not None:
+        ctx.recorder.stream_probes[ctx.index] = partial(bytes_acked, sock)
+
+
+async def write_window(sock: socket.socket, ctx: ClientContext) -> None:
+    """Write as fast as the peer reads until the window's end (the gate has opened);
+    count each write in the window it starts in."""
+    recorder, me = ctx.recorder, ctx.index
+    meter = recorder.stream
+    assert meter is not None
+    chunk = write_buffer(ctx.request)
+    view = memoryview(chunk)
+    size = len(chunk)
+    start, end = recorder.measure_start_ns, recorder.measure_end_ns
+    send, clock, wrote = sock.send, time.monotonic_ns, meter.wrote
+    offset = writes = 0
+    # iperf3's rule: a write belongs to the window it starts in, and none starts
+    # after it, so the sink's count is exactly warm-up + window. A peer that stops
+    # reading blocks the wait for room: it ends with the window, not with the drain.
+    with trio.move_on_at(trio_time(end)):
+        while (now := clock()) < end:
+            try:
+                n = send(view[offset:] if offset else view)
+            except BlockingIOError:
+                await trio.lowlevel.wait_writable(sock)
+                continue
+            wrote(me, n, now >= start)
+            offset = (offset + n) % size
+            writes += 1
+            if writes % WRITES_PER_CHECKPOINT == 0:
+                await trio.lowlevel.checkpoint()
 
 
 async def _stream_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, int] | None:
@@ -159,14 +173,18 @@ async def udp_bulk(ctx: ClientContext) -> None:
     When the window opens the client asks for a report and discards it, which
     resets its counters on the server: warm-up datagrams never count.
     """
+    sock = open_counted(ctx)
+    if sock is not None:
+        await send_flow(sock, ctx)
+    ctx.recorder.retire()
+
+
+async def send_flow(sock: socket.socket, ctx: ClientContext) -> None:
+    """:func:`udp_bulk`'s sending, on an open socket it closes."""
     recorder = ctx.recorder
     schedule = ctx.schedule
     assert schedule is not None
     payload = ctx.request
-    sock = open_counted(ctx)
-    if sock is None:
-        recorder.retire()
-        return
     meter = recorder.stream
     assert meter is not None
     sent = 0
@@ -199,7 +217,6 @@ async def udp_bulk(ctx: ClientContext) -> None:
                 report = await _report(sock)
                 recorder.add_stream_datagrams(ctx.index, sent, report)
             sockio.close(sock)
-    recorder.retire()
 
 
 async def _report(sock: socket.socket) -> tuple[int, int] | None:

@@ -31,6 +31,7 @@ from sockbench.core.intervals import (
     count_kinds,
     with_kinds,
 )
+from sockbench.core.kinds import StreamDirection
 from sockbench.core.stream_meter import StreamCut, StreamMeter, settled
 from sockbench.core.tally import ConnectSpan, Tally
 
@@ -85,6 +86,7 @@ class WorkerRecorder:
         *,
         open_loop: bool = False,
         stream_payload: int | None = None,
+        stream_direction: StreamDirection = StreamDirection.FORWARD,
     ) -> None:
         self.start_ns = NEVER  # when the clients were let go: warm-up starts
         self.window = window if window is not None else RequestWindow(10**9, clients=clients)
@@ -130,7 +132,16 @@ class WorkerRecorder:
         # Stream mode (``stream_payload`` given): what each client wrote and its peer took,
         # as it goes; where a peer's count can be read while the run goes (TCP_INFO), a
         # probe per client that reads it at each cut (None: not that client); UDP totals.
-        self.stream = None if stream_payload is None else StreamMeter(clients, stream_payload)
+        self.stream = (
+            None
+            if stream_payload is None
+            else StreamMeter(
+                clients,
+                stream_payload,
+                reading=stream_direction.reads,
+                sending=stream_direction.sends,
+            )
+        )
         self.stream_probes: list[Callable[[], int | None] | None] = [None] * clients
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
@@ -215,7 +226,12 @@ class WorkerRecorder:
             row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
             series.rows[-1] = row
         if stream is not None:
-            row = replace(row, sent_bytes=stream.sent_bytes, received_bytes=stream.received_bytes)
+            row = replace(
+                row,
+                sent_bytes=stream.sent_bytes,
+                received_bytes=stream.received_bytes,
+                read_bytes=stream.read_bytes,
+            )
             series.rows[-1] = row
         return row
 
@@ -379,6 +395,7 @@ class WorkerRecorder:
             datagrams=(counts or DatagramCounts()) if datagrams else None,
             client_bytes=tuple(meter.sent) if meter else (),
             client_received=tuple(meter.received) if meter else (),
+            client_reads=meter.read_counts() if meter else (),
             extra_histograms=self._open_loop_histograms(),
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},

@@ -196,6 +196,8 @@ class _Run:
                     sent_bytes=merged.sent_bytes,
                     sent_bps=merged.bps(merged.sent_bytes),
                     received_bps=merged.bps(merged.received_bytes),
+                    read_bytes=merged.read_bytes,
+                    read_bps=merged.bps(merged.read_bytes),
                     row=merged,
                     by_node=self._by_node(same),
                 )

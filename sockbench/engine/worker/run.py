@@ -180,6 +180,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     recorder = WorkerRecorder(
         order.clients, window, open_loop=load.rate is not None,
         stream_payload=spec.request.payload if load.mode == "stream" else None,
+        stream_direction=load.direction,
     )  # fmt: skip
     gate = StartGate(order.clients, ramped=load.ramps_clients)
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
@@ -198,7 +199,7 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
             if _pumped(spec) and contexts:
                 clients.start_soon(Pump(contexts, busy_poll=spec.generator.busy_poll).run)
             else:
-                drive = driver_for(load.mode, stream_socket, load.rate is not None)
+                drive = driver_for(load.mode, stream_socket, load.rate is not None, load.direction)
                 for ctx in contexts:
                     clients.start_soon(drive, ctx)
             await gate.all_attempted.wait()
@@ -247,9 +248,10 @@ def _close_window(recorder: WorkerRecorder, control: Control, end_ns: int) -> No
 
 
 def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
-    """What a worker hands back: stream mode moves bytes, not exchanges of requests."""
+    """What a worker hands back: stream mode moves bytes, not exchanges of requests; the
+    datagrams counted are those the clients sent (a --reverse flow's are its reads')."""
     return recorder.tally(
-        datagrams=not order.endpoint.proto.is_stream,
+        datagrams=not order.endpoint.proto.is_stream and order.spec.load.direction.sends,
         requests_issued=order.spec.load.mode != "stream",
     )
 
