@@ -15,8 +15,9 @@ a well-framed error such as Redis's ``-ERR`` (counted as ``protocol_error``):
 (-2) alone when its length is not known. An error reply of known length fails only
 the request it answers and the connection stays in step; a malformed reply, or an
 error reply of unknown length, leaves the stream out of step, so the connection is
-replaced. It keeps no state between calls, so one object serves every
-client and needs no reset after an error; the engine rescans a reply that arrives
+replaced. It keeps no state between calls (a memo that never changes an
+answer is no such state), so one object serves every client and needs no reset
+after an error; the engine rescans a reply that arrives
 in pieces, which reading in large chunks keeps rare.
 
 Optional members, looked up once when a run starts:

@@ -1,0 +1,148 @@
+"""HTTP's repeated-head memo answers as the full framer: on every cut, after it learned a
+head, for heads that differ from it anywhere (the Date hole included), and with
+hypothesis; and the kind it gives is the status class the full framer gives."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sockbench.core.expect import ReplyBuffer
+from sockbench.core.protocols.contract import CLOSES, error_reply
+from sockbench.core.protocols.http import http_reply_length, status_kind
+from sockbench.core.protocols.http_head import RepeatedHead, learn
+
+
+def nginx(date: bytes = b"Sun, 06 Dec 2026 12:09:44 GMT", status: bytes = b"200 OK") -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\nServer: nginx/1.22.1\r\nDate: " + date + b"\r\n"
+        b"Content-Type: text/html\r\nContent-Length: 6\r\nConnection: keep-alive\r\n"
+        b'ETag: "6b155088-6"\r\n\r\nhello\n'
+    )
+
+
+LATER = b"Sun, 06 Dec 2026 12:09:45 GMT"
+
+
+def frames(framer: RepeatedHead, stream: bytes, cut: int) -> list[tuple[bytes | int, int]]:
+    """What ``framer`` takes from ``stream`` delivered in two pieces split at ``cut``, in a
+    small buffer that moves its bytes (stale bytes lie past ``end``): each reply (or the
+    negative code that ends the list) with the kind it gives."""
+    rb = ReplyBuffer(size=16, min_free=4)
+    out: list[tuple[bytes | int, int]] = []
+    pos = 0
+    for stop in (cut, len(stream)):
+        while pos < stop:
+            space = rb.space()
+            n = min(len(space), stop - pos)
+            space[:n] = stream[pos : pos + n]
+            del space
+            rb.commit(n)
+            pos += n
+            while (got := framer.reply_length(rb.data, rb.start, rb.end)) != 0:
+                if got < 0 and got >= -2:
+                    return [*out, (got, 0)]
+                kind = framer.reply_kind(rb.data, rb.start)
+                size = got if got > 0 else -2 - got
+                out.append((bytes(rb.data[rb.start : rb.start + size]), kind))
+                rb.start += size
+    return out
+
+
+def expected(stream: bytes) -> list[tuple[bytes | int, int]]:
+    """What the full framer and status_kind take from ``stream`` given whole."""
+    buf = bytearray(stream)
+    out: list[tuple[bytes | int, int]] = []
+    start = 0
+    while (got := http_reply_length(buf, start, len(buf))) != 0:
+        if got < 0 and got >= -2:
+            return [*out, (got, 0)]
+        kind = status_kind(buf, start)
+        size = got if got > 0 else -2 - got
+        out.append((bytes(buf[start : start + size]), kind))
+        start += size
+    return out
+
+
+def test_a_head_seen_before_is_framed_as_the_full_framer_frames_it_on_every_cut() -> None:
+    stream = nginx() + nginx(LATER) + nginx(LATER, b"503 Busy") + nginx()
+    want = expected(stream)
+    assert [kind & ~CLOSES for _, kind in want] == [0, 0, 3, 0] and len(want) == 4
+    for cut in range(len(stream) + 1):
+        assert frames(RepeatedHead(), stream, cut) == want
+
+
+# Each differs from nginx()'s head by a few bytes; the memo learned nginx() first.
+LOOKALIKES = [
+    nginx(b"a\r\nTransfer-Encoding: chunked"),  # a CRLF in the hole: a header of its own
+    nginx(b"Sun, 06 Dec 2026 12:09:44 GMT\r\nContent-Length: 7"),
+    nginx(b"x\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),  # the head ends in the hole
+    nginx(b"Sun, 06 Dec 2026 12:09:44 GMT\r"),  # a CR alone: the same framing
+    nginx(b"Sunday, 06-Dec-26 12:09:44 GMT"),  # another length: the suffix moves
+    nginx(b""),
+    nginx(status=b"404 Not Found"),
+    nginx(status=b"204 No Content"),  # the same length, no body
+    nginx().replace(b"Content-Length: 6", b"content-length: 6"),
+    nginx().replace(b"Content-Length: 6", b"Content-Length: 6\r\nContent-Length: 6"),
+    nginx().replace(b"Content-Length: 6", b"Content-Length: 6\r\nContent-Length: 7"),
+    nginx().replace(b"keep-alive", b"close     "),  # the same length, the peer closes
+    nginx().replace(b"Connection: keep-alive", b"Connection: keep-alivE"),
+    nginx()  # Content-Length in the body, and in another header's value
+    .replace(b"Content-Length: 6", b"Content-Length: 23")
+    .replace(b"hello\n", b"\r\nContent-Length: 9\r\n\r\n"),
+    nginx().replace(b"Server: nginx/1.22.1", b"Server: Content-Length: 99"),
+    nginx().replace(b"HTTP/1.1", b"HTTP/1.0"),
+    nginx().replace(b"Date: ", b"X-Date: "),
+    nginx().replace(b"\r\n\r\n", b"\r\nTransfer-Encoding: chunked\r\n\r\n"),
+]
+
+
+def test_heads_that_differ_from_the_one_seen_are_framed_in_full() -> None:
+    for lookalike in LOOKALIKES:
+        stream = nginx() + lookalike + nginx(LATER)
+        want = expected(stream)
+        for cut in range(len(stream) + 1):
+            assert frames(RepeatedHead(), stream, cut) == want, (lookalike, cut)
+
+
+def test_what_is_learned_and_what_is_not() -> None:
+    five = bytearray(nginx(status=b"503 Busy"))
+    memo = learn(five, 0, error_reply(len(five)))
+    assert memo is not None and memo[5] == error_reply(len(five)) and memo[6] == 3
+    assert memo[0].endswith(b"Date:") and memo[3].startswith(b"\r\nContent-Type")
+    undated = bytearray(nginx().replace(b"Date: ", b"X-Date: "))
+    memo = learn(undated, 0, len(undated))
+    assert memo is not None and memo[0] == undated[:-6] and memo[3] == b""
+    chunked = bytearray(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    assert learn(chunked, 0, len(chunked)) is None
+    interim = bytearray(b"HTTP/1.1 100 Continue\r\n\r\n" + nginx())
+    assert learn(interim, 0, len(interim)) is None
+
+
+_HOLE = st.lists(
+    st.sampled_from(
+        [b"Sun, 06 Dec", b"\r\n", b"\r", b"\n", b"Content-Length: 9", b"Connection: close",
+         b" ", b"x", b"Transfer-Encoding: chunked", b"\r\n\r\n", b"HTTP/1.1 200 OK"]
+    ),
+    max_size=5,
+).map(b"".join)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_HOLE, st.sampled_from([b"200 OK", b"503 Busy", b"304 Not Modified"]), st.integers(0, 3))
+def test_any_hole_is_framed_as_the_full_framer_frames_it(
+    hole: bytes, status: bytes, at: int
+) -> None:
+    """After the memo learned nginx's head, a head with any bytes in its Date value (and
+    bytes past ``end`` that continue the memo's head) answers as the full framer does,
+    at every ``end``; a framed reply's kind too."""
+    repeated = RepeatedHead()
+    seen = bytearray(nginx())
+    assert repeated.reply_length(seen, 0, len(seen)) == len(seen)
+    data = nginx(hole, status)
+    buf = bytearray(b"?" * at + data + nginx()[len(data) :] + b"HTTP/1.1 200 OK\r\n\r\n")
+    for end in range(at, at + len(data) + 1):
+        got = repeated.reply_length(buf, at, end)
+        assert got == http_reply_length(buf, at, end)
+        if got > 0 or got < -2:
+            assert repeated.reply_kind(buf, at) == status_kind(buf, at)
