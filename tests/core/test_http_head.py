@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sockbench.core.expect import ReplyBuffer
 from sockbench.core.protocols.contract import CLOSES, error_reply
 from sockbench.core.protocols.http import http_reply_length, status_kind
-from sockbench.core.protocols.http_head import RepeatedHead, learn
+from sockbench.core.protocols.http_head import MEMOS, RETRY, RepeatedHead, learn
 
 
 def nginx(date: bytes = b"Sun, 06 Dec 2026 12:09:44 GMT", status: bytes = b"200 OK") -> bytes:
@@ -146,3 +146,23 @@ def test_any_hole_is_framed_as_the_full_framer_frames_it(
         assert got == http_reply_length(buf, at, end)
         if got > 0 or got < -2:
             assert repeated.reply_kind(buf, at) == status_kind(buf, at)
+
+
+def test_a_few_paths_keep_their_heads_and_heads_that_never_repeat_are_not_looked_at() -> None:
+    """One memo per path of a short list (each framed at its memo after the first), and
+    none kept for a server whose heads never repeat but every RETRY-th miss, learned
+    again; the answers are the full framer's throughout."""
+    repeated = RepeatedHead()
+    paths = [nginx(), nginx(status=b"404 Not Found"), nginx(LATER, b"503 Busy")]
+    for reply in paths * 3:
+        buf = bytearray(reply)
+        assert repeated.reply_length(buf, 0, len(buf)) == http_reply_length(buf, 0, len(buf))
+    assert len(repeated._memos) == 3 and repeated._misses == 0
+    kept = []
+    for i in range(2 * RETRY):
+        buf = bytearray(nginx().replace(b"nginx/1.22.1", b"%012d" % i))
+        assert repeated.reply_length(buf, 0, len(buf)) == len(buf)
+        assert repeated.reply_kind(buf, 0) == status_kind(buf, 0)
+        kept.append(len(repeated._memos))
+    assert kept[:MEMOS] == [4, 4, 4, 4] and kept[MEMOS] == 0
+    assert [i + 1 for i, n in enumerate(kept) if n] == [1, 2, 3, 4, RETRY, 2 * RETRY]

@@ -20,8 +20,9 @@ worker and needs no reset. Why the hole is safe: each framing rule looks for a
 header that starts after a CRLF (``Content-Length``, ``Transfer-Encoding``,
 ``Connection``) or for the empty line, and a value without CRLF can neither start a
 header nor end the head; the status, every other header and every value a rule reads
-are the memo's bytes. A server whose heads vary elsewhere (a request id, a cookie)
-misses every time and pays the full framing plus two ``startswith``.
+are the memo's bytes. It keeps a few heads (one per path of a short ``--http-path``
+list); a server whose heads vary elsewhere (a request id, a cookie) misses every time,
+so after a few misses in a row it stops looking and learns again only now and then.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ _DATE = b"\r\ndate:"
 # (prefix, hole, hole_end, suffix, length, result, kind): the head is ``prefix``, then
 # a value at [hole, hole_end) (offsets from the reply's start), then ``suffix``.
 Memo = tuple[bytes, int, int, bytes, int, int, int]
+# Heads kept: one per path of a short --http-path list; a server whose heads never repeat
+# pays a failed look at each (see the module docstring).
+MEMOS = 4
+RETRY = 64
 
 
 def learn(buf: bytearray, start: int, got: int) -> Memo | None:
@@ -73,32 +78,45 @@ class RepeatedHead:
     """``check_reply`` and ``reply_kind`` for HTTP that take a head seen before at the
     cost of two ``startswith`` and a short ``find`` each (see the module docstring)."""
 
-    __slots__ = ("_memo",)
+    __slots__ = ("_memos", "_misses")
 
     def __init__(self) -> None:
-        self._memo: Memo | None = None
+        self._memos: tuple[Memo, ...] = ()  # the newest first, at most MEMOS
+        self._misses = 0  # framed replies in a row that no memo had
 
     def reply_length(self, buf: bytearray, start: int, end: int) -> int:
         """:func:`~sockbench.core.protocols.http.http_reply_length`, the same answer."""
-        memo = self._memo
-        if memo is not None:
+        for memo in self._memos:
             prefix, hole, hole_end, suffix, length, got, _ = memo
             if (
                 buf.startswith(prefix, start, end)
                 and buf.startswith(suffix, start + hole_end, end)
                 and buf.find(_CRLF, start + hole, start + hole_end) < 0
             ):
+                self._misses = 0
                 return got if start + length <= end else NEED_MORE
         got = http_reply_length(buf, start, end)
         if got > 0 or got < ERROR_REPLY:
-            self._memo = learn(buf, start, got) or memo
+            self._learn(buf, start, got)
         return got
+
+    def _learn(self, buf: bytearray, start: int, got: int) -> None:
+        """A framed reply no memo had: keep its head, unless the heads do not repeat
+        (more misses in a row than memos), when the memos go and a head is learned only
+        every RETRY-th miss, so such a server pays no failed look and almost no learning."""
+        misses = self._misses = self._misses + 1
+        if misses > MEMOS:
+            self._memos = ()
+            if misses % RETRY:
+                return
+        learned = learn(buf, start, got)
+        if learned is not None:
+            self._memos = (learned, *self._memos[: MEMOS - 1])
 
     def reply_kind(self, buf: bytearray, start: int) -> int:
         """:func:`~sockbench.core.protocols.http.status_kind`, the same answer: a framed
-        reply's first empty line ends its head, so the memo's head fits in the reply."""
-        memo = self._memo
-        if memo is not None:
+        reply's first empty line ends its head, so a memo's head fits in the reply."""
+        for memo in self._memos:
             prefix, hole, hole_end, suffix, _, _, kind = memo
             if (
                 buf.startswith(prefix, start)
