@@ -7,10 +7,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sockbench.core.expect import ReplyBuffer
 from sockbench.core.protocols.contract import CLOSES, error_reply
 from sockbench.core.protocols.http import http_reply_length, status_kind
 from sockbench.core.protocols.http_head import MEMOS, RETRY, RepeatedHead, learn
+from tests.support.splits import feed
 
 
 def nginx(date: bytes = b"Sun, 06 Dec 2026 12:09:44 GMT", status: bytes = b"200 OK") -> bytes:
@@ -24,52 +24,50 @@ def nginx(date: bytes = b"Sun, 06 Dec 2026 12:09:44 GMT", status: bytes = b"200 
 LATER = b"Sun, 06 Dec 2026 12:09:45 GMT"
 
 
-def frames(framer: RepeatedHead, stream: bytes, cut: int) -> list[tuple[bytes | int, int]]:
-    """What ``framer`` takes from ``stream`` delivered in two pieces split at ``cut``, in a
-    small buffer that moves its bytes (stale bytes lie past ``end``): each reply (or the
-    negative code that ends the list) with the kind it gives."""
-    rb = ReplyBuffer(size=16, min_free=4)
-    out: list[tuple[bytes | int, int]] = []
-    pos = 0
-    for stop in (cut, len(stream)):
-        while pos < stop:
-            space = rb.space()
-            n = min(len(space), stop - pos)
-            space[:n] = stream[pos : pos + n]
-            del space
-            rb.commit(n)
-            pos += n
-            while (got := framer.reply_length(rb.data, rb.start, rb.end)) != 0:
-                if got < 0 and got >= -2:
-                    return [*out, (got, 0)]
-                kind = framer.reply_kind(rb.data, rb.start)
-                size = got if got > 0 else -2 - got
-                out.append((bytes(rb.data[rb.start : rb.start + size]), kind))
-                rb.start += size
-    return out
+def frames(framer: RepeatedHead, stream: bytes, cut: int) -> list[tuple[bytes | str, int]]:
+    """What ``framer`` takes from ``stream`` cut once at ``cut`` (``feed``: a small buffer
+    that moves its bytes, so stale bytes lie past ``end``), each with the kind it gives."""
+    kinds: list[int] = []
+
+    def check(buf: bytearray, start: int, end: int) -> int:
+        got = framer.reply_length(buf, start, end)
+        if got > 0 or got < -2:
+            kinds.append(framer.reply_kind(buf, start))
+        return got
+
+    taken = feed(check, stream, [cut])
+    return list(zip(taken, [*kinds, -1][: len(taken)], strict=False))
 
 
-def expected(stream: bytes) -> list[tuple[bytes | int, int]]:
+def expected(stream: bytes) -> list[tuple[bytes | str, int]]:
     """What the full framer and status_kind take from ``stream`` given whole."""
-    buf = bytearray(stream)
-    out: list[tuple[bytes | int, int]] = []
-    start = 0
-    while (got := http_reply_length(buf, start, len(buf))) != 0:
-        if got < 0 and got >= -2:
-            return [*out, (got, 0)]
-        kind = status_kind(buf, start)
-        size = got if got > 0 else -2 - got
-        out.append((bytes(buf[start : start + size]), kind))
-        start += size
-    return out
+    kinds: list[int] = []
+
+    def check(buf: bytearray, start: int, end: int) -> int:
+        got = http_reply_length(buf, start, end)
+        if got > 0 or got < -2:
+            kinds.append(status_kind(buf, start))
+        return got
+
+    taken = feed(check, stream, [])
+    return list(zip(taken, [*kinds, -1][: len(taken)], strict=False))
 
 
 def test_a_head_seen_before_is_framed_as_the_full_framer_frames_it_on_every_cut() -> None:
-    stream = nginx() + nginx(LATER) + nginx(LATER, b"503 Busy") + nginx()
+    stream = nginx() + nginx(LATER) + nginx(status=b"404 Not Found") + nginx(LATER, b"503 X")
     want = expected(stream)
-    assert [kind & ~CLOSES for _, kind in want] == [0, 0, 3, 0] and len(want) == 4
+    assert [kind & ~CLOSES for _, kind in want] == [0, 0, 2, 3] and want[-1][0] == "error"
     for cut in range(len(stream) + 1):
         assert frames(RepeatedHead(), stream, cut) == want
+
+
+def test_a_5xx_seen_before_is_its_error_reply_again() -> None:
+    repeated = RepeatedHead()
+    for date in (b"Sun, 06 Dec 2026 12:09:44 GMT", LATER):
+        busy = bytearray(nginx(date, b"503 Busy"))
+        assert repeated.reply_length(busy, 0, len(busy)) == error_reply(len(busy))
+        assert repeated.reply_kind(busy, 0) == 3
+    assert len(repeated._memos) == 1 and repeated._misses == 0
 
 
 # Each differs from nginx()'s head by a few bytes; the memo learned nginx() first.

@@ -35,7 +35,9 @@ Optional members, looked up once when a run starts:
   given a reply ``check_reply`` framed at ``start`` (an error reply too): HTTP's status
   class. Without it a request keeps the kind ``kind_index`` gave it. ``| CLOSES`` says
   the peer closes the connection after this reply (HTTP's ``Connection: close``): the
-  connection is replaced at once, without an error.
+  connection is replaced at once, without an error, and the requests pipelined behind
+  the reply (never served) are asked for again (``request(client, seq)``) and sent on
+  the new connection.
 - ``reply_at_close(buf, start, end) -> int``: when the peer closed the connection, the
   length of the reply ``buf[start:end]`` makes now that the stream ended (an HTTP body
   framed by the close), ``error_reply(n)`` for an error reply, or 0 for none.
