@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -53,6 +52,7 @@ from _common import (
     wait_tcp,
     write_markdown,
 )
+from vs_redis_benchmark import Cell, cpu_seconds
 
 NGINX_CPU, GENERATOR_CPU = "0", "1"
 BODY = "hello\n"
@@ -94,33 +94,9 @@ LATENCY_NOTE = (
 )
 
 
-@dataclass
-class Cell:
-    """All repetitions of one tool at one connection count."""
-
-    rps: list[float] = field(default_factory=list)
-    cpu_us: list[float] = field(default_factory=list)  # generator CPU per request
-    p50_us: list[float] = field(default_factory=list)
-    p99_us: list[float] = field(default_factory=list)
-    server_cpu: list[float] = field(default_factory=list)
-    errors: list[int] = field(default_factory=list)
-
-    def add(self, rps: float, cpu_us: float, p50: float, p99: float, scpu: float, err: int) -> None:
-        self.rps.append(rps)
-        self.cpu_us.append(cpu_us)
-        self.p50_us.append(p50)
-        self.p99_us.append(p99)
-        self.server_cpu.append(scpu)
-        self.errors.append(err)
-
-    def per_core(self) -> float:
-        """req/s per core of generator: 1 / CPU seconds per request."""
-        return 1e6 / median(self.cpu_us)
-
-
-def cpu_seconds(proc: psutil.Process) -> float:
-    times = proc.cpu_times()
-    return float(times.user + times.system)
+def per_core(cell: Cell) -> float:
+    """req/s per core of generator: 1 / CPU seconds per request (``cell.cpu``: µs each)."""
+    return 1e6 / median(cell.cpu)
 
 
 def start_nginx(workdir: Path, port: int) -> list[str]:
@@ -136,6 +112,7 @@ def start_nginx(workdir: Path, port: int) -> list[str]:
 def run_sockbench(
     port: int, clients: int, args: argparse.Namespace, server: psutil.Process
 ) -> tuple[float, float, float, float, float, int]:
+    """(req/s, p50 µs, p99 µs, generator CPU µs per request, nginx CPU %, errors)."""
     sb_args = [
         "--target", f"tcp://127.0.0.1:{port}", "--protocol", "http", "--http-path", PATH,
         "--workers", "1", "--clients", str(clients), "--duration", str(args.duration),
@@ -153,7 +130,7 @@ def run_sockbench(
     cpu = float((result.get("generator") or {}).get("cpu_percent_mean", float("nan")))
     lat = result["latency_us"]
     errors = sum(totals["errors"].values())
-    return rps, cpu / 100 / rps * 1e6, float(lat["p50"]), float(lat["p99"]), server_cpu, errors
+    return rps, float(lat["p50"]), float(lat["p99"]), cpu / 100 / rps * 1e6, server_cpu, errors
 
 
 _UNITS_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
@@ -178,6 +155,7 @@ def parse_wrk(out: str) -> tuple[int, float, float, float, int]:
 def run_wrk(
     port: int, clients: int, args: argparse.Namespace, server: psutil.Process
 ) -> tuple[float, float, float, float, float, int]:
+    """As :func:`run_sockbench`, from wrk's report and its CPU over its run."""
     argv = [
         "taskset", "-c", GENERATOR_CPU, "wrk", "-t1", f"-c{clients}",
         f"-d{args.wrk_duration}s", "--latency", "--timeout", "5s",
@@ -195,7 +173,7 @@ def run_wrk(
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr.decode(errors='replace')[-2000:]}")
     requests, rps, p50, p99, errors = parse_wrk(out)
-    return rps, cpu / max(requests, 1) * 1e6, p50, p99, server_cpu, errors
+    return rps, p50, p99, cpu / max(requests, 1) * 1e6, server_cpu, errors
 
 
 def measure(args: argparse.Namespace) -> list[tuple[int, Cell, Cell]]:
@@ -214,8 +192,8 @@ def measure(args: argparse.Namespace) -> list[tuple[int, Cell, Cell]]:
                     wrk.add(*run_wrk(port, clients, args, server))
                     log(
                         f"C={clients} rep {rep + 1}: sockbench {sb.rps[-1]:,.0f}/s "
-                        f"({sb.cpu_us[-1]:.1f} µs CPU/req, p50 {sb.p50_us[-1]:.0f} µs, errors "
-                        f"{sb.errors[-1]}), wrk {wrk.rps[-1]:,.0f}/s ({wrk.cpu_us[-1]:.1f} µs "
+                        f"({sb.cpu[-1]:.1f} µs CPU/req, p50 {sb.p50_us[-1]:.0f} µs, errors "
+                        f"{sb.errors[-1]}), wrk {wrk.rps[-1]:,.0f}/s ({wrk.cpu[-1]:.1f} µs "
                         f"CPU/req, p50 {wrk.p50_us[-1]:.0f} µs, errors {wrk.errors[-1]})"
                     )
                 rows.append((clients, sb, wrk))
@@ -240,11 +218,11 @@ def render(rows: list[tuple[int, Cell, Cell]], args: argparse.Namespace) -> str:
             fmt(median(sb.rps)),
             fmt(median(wrk.rps)),
             _ratio(median(sb.rps), median(wrk.rps)),
-            fmt(median(sb.cpu_us), 1),
-            fmt(median(wrk.cpu_us), 1),
-            fmt(sb.per_core()),
-            fmt(wrk.per_core()),
-            _ratio(sb.per_core(), wrk.per_core()),
+            fmt(median(sb.cpu), 1),
+            fmt(median(wrk.cpu), 1),
+            fmt(per_core(sb)),
+            fmt(per_core(wrk)),
+            _ratio(per_core(sb), per_core(wrk)),
             f"{fmt(median(sb.p50_us))} / {fmt(median(sb.p99_us))}",
             f"{fmt(median(wrk.p50_us))} / {fmt(median(wrk.p99_us))}",
             f"{fmt(median(sb.server_cpu))} / {fmt(median(wrk.server_cpu))}",
