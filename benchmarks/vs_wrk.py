@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,13 @@ LATENCY_NOTE = (
 )
 
 
+# What one run gives: req/s, p50 µs, p99 µs, generator CPU µs per request, nginx CPU %,
+# errors (a Cell's add), and the user-space part of the CPU µs per request.
+Run = tuple[float, float, float, float, float, int, float]
+# connections, sockbench's runs, wrk's, and each one's user µs per request by run
+Row = tuple[int, Cell, Cell, list[float], list[float]]
+
+
 def per_core(cell: Cell) -> float:
     """req/s per core of generator: 1 / CPU seconds per request (``cell.cpu``: µs each)."""
     return 1e6 / median(cell.cpu)
@@ -109,9 +117,7 @@ def start_nginx(workdir: Path, port: int) -> list[str]:
     return ["taskset", "-c", NGINX_CPU, binary, "-c", str(config), "-p", str(workdir)]
 
 
-def run_sockbench(
-    port: int, clients: int, args: argparse.Namespace, server: psutil.Process
-) -> tuple[float, float, float, float, float, int]:
+def run_sockbench(port: int, clients: int, args: argparse.Namespace, server: psutil.Process) -> Run:
     """(req/s, p50 µs, p99 µs, generator CPU µs per request, nginx CPU %, errors)."""
     sb_args = [
         "--target", f"tcp://127.0.0.1:{port}", "--protocol", "http", "--http-path", PATH,
@@ -127,10 +133,14 @@ def run_sockbench(
     server_cpu = (cpu_seconds(server) - before) / (time.monotonic() - t0) * 100
     totals = result["totals"]
     rps = float(totals["throughput_rps"])
-    cpu = float((result.get("generator") or {}).get("cpu_percent_mean", float("nan")))
+    gen = result.get("generator") or {}
+    cpu = float(gen.get("cpu_percent_mean", float("nan")))
+    user = float(gen.get("cpu_user_percent_mean", float("nan")))
+    user_us = user / 100 / float(totals["throughput_rps"]) * 1e6
     lat = result["latency_us"]
     errors = sum(totals["errors"].values())
-    return rps, float(lat["p50"]), float(lat["p99"]), cpu / 100 / rps * 1e6, server_cpu, errors
+    cpu_us = cpu / 100 / rps * 1e6
+    return rps, float(lat["p50"]), float(lat["p99"]), cpu_us, server_cpu, errors, user_us
 
 
 _UNITS_US = {"us": 1.0, "ms": 1e3, "s": 1e6, "m": 60e6}
@@ -152,9 +162,7 @@ def parse_wrk(out: str) -> tuple[int, float, float, float, int]:
     return requests, rps, p50, p99, errors + (int(non2xx.group(1)) if non2xx else 0)
 
 
-def run_wrk(
-    port: int, clients: int, args: argparse.Namespace, server: psutil.Process
-) -> tuple[float, float, float, float, float, int]:
+def run_wrk(port: int, clients: int, args: argparse.Namespace, server: psutil.Process) -> Run:
     """As :func:`run_sockbench`, from wrk's report and its CPU over its run."""
     argv = [
         "taskset", "-c", GENERATOR_CPU, "wrk", "-t1", f"-c{clients}",
@@ -163,20 +171,23 @@ def run_wrk(
     ]  # fmt: skip
     wait_for_quiet()
     cpu0 = children_cpu_s()
+    user0 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
     before = cpu_seconds(server)
     t0 = time.monotonic()
     done = run_bounded(argv, args.wrk_duration + 60)
     wall = time.monotonic() - t0
     cpu = children_cpu_s() - cpu0
+    user = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime - user0
     server_cpu = (cpu_seconds(server) - before) / wall * 100
     out = done.stdout.decode(errors="replace")
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stderr.decode(errors='replace')[-2000:]}")
     requests, rps, p50, p99, errors = parse_wrk(out)
-    return rps, p50, p99, cpu / max(requests, 1) * 1e6, server_cpu, errors
+    done_requests = max(requests, 1)
+    return rps, p50, p99, cpu / done_requests * 1e6, server_cpu, errors, user / done_requests * 1e6
 
 
-def measure(args: argparse.Namespace) -> list[tuple[int, Cell, Cell]]:
+def measure(args: argparse.Namespace) -> list[Row]:
     port = free_port()
     rows = []
     with tempfile.TemporaryDirectory(prefix="sockbench-nginx-") as tmp:
@@ -186,17 +197,21 @@ def measure(args: argparse.Namespace) -> list[tuple[int, Cell, Cell]]:
             wait_tcp(port)
             server = psutil.Process(proc.pid)
             for clients in args.connections:
-                sb, wrk = Cell(), Cell()
+                sb, wrk, sb_user, wrk_user = Cell(), Cell(), [], []
                 for rep in range(args.reps):
-                    sb.add(*run_sockbench(port, clients, args, server))
-                    wrk.add(*run_wrk(port, clients, args, server))
+                    *values, user = run_sockbench(port, clients, args, server)
+                    sb.add(*values)  # type: ignore[arg-type]
+                    sb_user.append(user)
+                    *values, user = run_wrk(port, clients, args, server)
+                    wrk.add(*values)  # type: ignore[arg-type]
+                    wrk_user.append(user)
                     log(
                         f"C={clients} rep {rep + 1}: sockbench {sb.rps[-1]:,.0f}/s "
                         f"({sb.cpu[-1]:.1f} µs CPU/req, p50 {sb.p50_us[-1]:.0f} µs, errors "
                         f"{sb.errors[-1]}), wrk {wrk.rps[-1]:,.0f}/s ({wrk.cpu[-1]:.1f} µs "
                         f"CPU/req, p50 {wrk.p50_us[-1]:.0f} µs, errors {wrk.errors[-1]})"
                     )
-                rows.append((clients, sb, wrk))
+                rows.append((clients, sb, wrk, sb_user, wrk_user))
     return rows
 
 
@@ -205,10 +220,10 @@ def _ratio(a: float, b: float) -> str:
     return f"**{ratio:.2f}**" if ratio < 1.0 else f"{ratio:.2f}"
 
 
-def render(rows: list[tuple[int, Cell, Cell]], args: argparse.Namespace) -> str:
+def render(rows: list[Row], args: argparse.Namespace) -> str:
     headers = [
         "connections", "sockbench req/s", "wrk req/s", "ratio",
-        "sockbench CPU µs/req", "wrk CPU µs/req", "sockbench req/s per core",
+        "sockbench CPU µs/req (user)", "wrk CPU µs/req (user)", "sockbench req/s per core",
         "wrk req/s per core", "per-core ratio", "sockbench p50 / p99 µs", "wrk p50 / p99 µs",
         "nginx CPU % (sb / wrk)", "errors (sb / wrk)",
     ]  # fmt: skip
@@ -218,8 +233,8 @@ def render(rows: list[tuple[int, Cell, Cell]], args: argparse.Namespace) -> str:
             fmt(median(sb.rps)),
             fmt(median(wrk.rps)),
             _ratio(median(sb.rps), median(wrk.rps)),
-            fmt(median(sb.cpu), 1),
-            fmt(median(wrk.cpu), 1),
+            f"{fmt(median(sb.cpu), 1)} ({fmt(median(sb_user), 1)})",
+            f"{fmt(median(wrk.cpu), 1)} ({fmt(median(wrk_user), 1)})",
             fmt(per_core(sb)),
             fmt(per_core(wrk)),
             _ratio(per_core(sb), per_core(wrk)),
@@ -228,11 +243,11 @@ def render(rows: list[tuple[int, Cell, Cell]], args: argparse.Namespace) -> str:
             f"{fmt(median(sb.server_cpu))} / {fmt(median(wrk.server_cpu))}",
             f"{sum(sb.errors)} / {sum(wrk.errors)}",
         ]
-        for clients, sb, wrk in rows
+        for clients, sb, wrk, sb_user, wrk_user in rows
     ]
     runs = "; ".join(
         f"C={c}: sb {', '.join(fmt(v) for v in sb.rps)} / wrk {', '.join(fmt(v) for v in w.rps)}"
-        for c, sb, w in rows
+        for c, sb, w, _, _ in rows
     )
     wrk_version = run_bounded(["wrk", "-v"], 10).stdout.decode(errors="replace").split("\n")[0]
     return "\n".join(
@@ -246,7 +261,8 @@ def render(rows: list[tuple[int, Cell, Cell]], args: argparse.Namespace) -> str:
             f"Each cell: median of {args.reps} runs, A B A B (sockbench, then wrk, repeated); "
             f"sockbench measures {args.duration:g} s after {args.warmup:g} s of warm-up, wrk "
             f"runs {args.wrk_duration} s. CPU µs/req: the generator's CPU per request "
-            "(sockbench over its window, wrk over its run); req/s per core = 1 / that; "
+            "(sockbench over its window, wrk over its run), in brackets the part in user "
+            "space (the rest is the kernel's); req/s per core = 1 / that; "
             "ratio = sockbench / wrk (target ≥ 1.0 per core at 100 connections; bold when "
             "missed). nginx CPU % like top (100 = one core), over each tool's whole run.",
             "",
