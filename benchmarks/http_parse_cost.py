@@ -4,7 +4,11 @@ redis and memcache parsers on theirs and the fixed --expect matcher (A B A B, ti
     .venv/bin/python benchmarks/http_parse_cost.py [--number N] [--rounds R]
 
 Prints ns per call, median of the rounds, for each parser and its ratio to the fixed
-matcher; read the ratios on a busy machine, not the ns.
+matcher; read the ratios on a busy machine, not the ns. Then the framer and ``reply_kind``
+per reply walking a stream of 30 replies whose heads repeat (one path), take turns (three
+paths: heads differing in ``Content-Length``, ``ETag`` and status) or never repeat (a
+header that differs in each): what the repeated-head memo (core/protocols/http_head.py)
+saves, and what it costs where it cannot help.
 """
 
 from __future__ import annotations
@@ -49,6 +53,30 @@ def cases() -> dict[str, tuple[Callable[[bytearray, int, int], int], bytes]]:
     }
 
 
+def streams() -> dict[str, bytearray]:
+    """30 replies each: one path, three paths in turn, and heads that never repeat."""
+    paths = [
+        NGINX_200,
+        NGINX_200.replace(b"Length: 6", b"Length: 7").replace(b"hello\n", b"hello!\n"),
+        NGINX_200.replace(b"200 OK", b"404 No").replace(b"6b155088-6", b"6b155088-8"),
+    ]
+    varying = [NGINX_200.replace(b"nginx/1.22.1", b"%012d" % i) for i in range(30)]
+    return {
+        "http stream, one path": bytearray(NGINX_200 * 30),
+        "http stream, three paths in turn": bytearray(b"".join(paths * 10)),
+        "http stream, heads never repeat": bytearray(b"".join(varying)),
+    }
+
+
+def walk(check: Callable[[bytearray, int, int], int], kind: Callable[[bytearray, int], int],
+         buf: bytearray) -> None:  # fmt: skip
+    start, end = 0, len(buf)
+    while start < end:
+        got = check(buf, start, end)
+        kind(buf, start)
+        start += got
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=200_000)
@@ -67,6 +95,16 @@ def main() -> None:
                 number=args.number,
             )
             times[name].append(took / args.number * 1e9)
+    http = build_protocol("http", ProtocolOptions())
+    assert http.reply_kind is not None
+    times.update({name: [] for name in streams()})
+    for _ in range(args.rounds):
+        for name, buf in streams().items():
+            took = timeit.timeit(
+                lambda buf=buf: walk(http.check_reply, http.reply_kind, buf),  # type: ignore[misc]
+                number=max(1, args.number // 30),
+            )
+            times[name].append(took / (max(1, args.number // 30) * 30) * 1e9)
     anchor = statistics.median(times["fixed --expect (+PONG)"])
     for name, ns in times.items():
         median = statistics.median(ns)

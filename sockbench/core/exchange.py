@@ -28,9 +28,13 @@ Rules, the same for every client kind:
   ``unsolicited``, counted apart in the datagram counts, not a request's error.
 - **A close the reply announced is no error.** A reply whose protocol says the peer
   closes after it (``reply_kind`` with ``CLOSES``: HTTP's ``Connection: close``)
-  completes, and the connection is replaced at once; only requests already in flight
-  behind it end ``closed``. A reply framed by the close (``reply_at_close``: an HTTP
-  body without a length) completes when the close comes.
+  completes, and the connection is replaced at once. The requests in flight behind it
+  were never served (HTTP/1.1: a server that sends ``close`` processes no further
+  request on that connection, RFC 9112 §9.6), so they stay in flight and go out again
+  on the next connection (:meth:`StreamExchange.resend`), as wrk and browsers do: each
+  still ends once, its latency from its mark, its service time from the resend. A reply
+  framed by the close (``reply_at_close``: an HTTP body without a length) completes
+  when the close comes.
 - **A reply fails only the request it answers.** A well-framed error reply of known
   length (``-OOM``, ``SERVER_ERROR``) is that request's ``protocol_error``, and the
   stream stays in step. A malformed reply is its request's ``mismatch`` and leaves the
@@ -67,8 +71,8 @@ MISMATCHED = "mismatch"
 PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
 # In flight on a connection replaced because another request's reply put it out of step.
 ABORTED = "aborted"
-# In flight behind a reply that announced the peer's close (as engine/io/error_kinds
-# names a close the socket reported).
+# The peer closed the connection (as engine/io/error_kinds names it): fail() checks
+# first whether the close ends a reply (reply_at_close).
 PEER_CLOSED = "closed"
 
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
@@ -246,6 +250,7 @@ class StreamExchange:
         "_scratch",
         "_sent",
         "_size",
+        "_unsent",
         "_warm",
         "_whole",
         "kind_sink",
@@ -288,6 +293,7 @@ class StreamExchange:
         self._sent = 0
         self._rest: deque[int] | None = None
         self._warm = 0
+        self._unsent = 0  # in flight behind a close the reply announced: to go out again
         # Protocols whose requests vary (a command mix): each request's size and kind as
         # one int (KIND_BITS), in step with the marks; None otherwise, so the common case
         # pays nothing. ``kind``: every request is of that kind and ``nbytes`` long, so
@@ -580,13 +586,27 @@ class StreamExchange:
 
     def _closing(self, now_ns: int) -> int:
         """The reply just taken said the peer closes the connection after it (``CLOSES``:
-        HTTP's ``Connection: close``): no error, but the requests in flight behind it get
-        no reply on it, so each ends as the peer's close hit it; the connection is
-        replaced (at once: it served)."""
-        while self._count:
-            self._end_oldest(PEER_CLOSED, now_ns)
-        self._forget()
+        HTTP's ``Connection: close``): no error, and the connection is replaced (at once:
+        it served). The requests in flight behind it were not served on it, so they stay
+        in flight, to go out again on the next connection (:meth:`resend`)."""
+        self._unsent = self._count
+        self.replies.clear()
         return RECONNECT
+
+    def resend(self, sent_ns: int) -> int:
+        """How many requests, the newest in flight, a driver sends again now (at
+        ``sent_ns``) on the connection that replaces one whose last reply announced the
+        close: 0 but once after such a reply. Their marks stay (the latency counts the
+        reconnect); their service times and timeouts run from the resend."""
+        count = self._unsent
+        if count:
+            self._unsent = 0
+            self._sent = sent_ns
+            rest = self._rest
+            if rest is not None:
+                for i in range(1, len(rest), 2):
+                    rest[i] = sent_ns
+        return count
 
     def _abort(self, now_ns: int) -> None:
         """The connection is out of step and will be replaced: each request still in
@@ -676,6 +696,7 @@ class StreamExchange:
 
     def _forget(self) -> None:
         self._count = 0
+        self._unsent = 0
         if self._rest is not None:
             self._rest.clear()
         if self._kinds is not None:

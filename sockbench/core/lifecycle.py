@@ -25,6 +25,8 @@ The rules, the same for both drivers (the pump and the task per client):
   the client's next request (its mark: now in closed loop, its due time in open loop)
   when a connection ends or a setup fails, or by the clock when a connect fails. A
   client whose window closed while it reconnected retires as the connection opens.
+  Requests a close left unserved (the exchange's ``resend``) are something to
+  reconnect for: the client retires once they ended on the new connection.
   ``RETIRE`` is said once.
 - **The first connect** follows the same rules as a reconnect; the driver tells the
   start gate about it (:func:`sockbench.engine.clients.context.first_connect`).
@@ -121,18 +123,20 @@ class ConnectionLifecycle:
             return self._retire()
         return self._back_off(now_ns)
 
-    def opened(self, served: int) -> int:
+    def opened(self, served: int, unserved: int = 0) -> int:
         """The connection is set up and serves from now; ``served`` is the worker's
         completed count, which tells at its end whether it served anything.
 
-        ``RETIRE`` if the window closed for the client while it reconnected.
+        ``RETIRE`` if the window closed for the client while it reconnected, unless
+        ``unserved`` requests are in flight to go out again on it (a close the last
+        connection's reply announced left them unserved): it retires once they ended.
         """
         if self.retired:
             return SERVE
         self.state = OPEN
         self.connections += 1
         self.served_mark = served
-        return self._retire() if self.finished else SERVE
+        return self._retire() if self.finished and not unserved else SERVE
 
     # --- serving ----------------------------------------------------------------------
 
@@ -150,17 +154,22 @@ class ConnectionLifecycle:
             return self._retire()
         return SERVE
 
-    def dropped(self, kind: str | None, served: int, now_ns: int, next_mark_ns: int) -> int:
+    def dropped(
+        self, kind: str | None, served: int, now_ns: int, next_mark_ns: int, unserved: int = 0
+    ) -> int:
         """The open connection ended at ``now_ns``: ``CONNECT``, ``WAIT`` or ``RETIRE``.
 
         ``kind``: the connection error (``closed``, ``reset``, ...), or None when the
         exchange ended it on a reply or a deadline (a wrong or over-long reply, a
-        timeout). ``served``: the worker's completed count now. A wrong or late reply
-        is an answer; a connection the target ended with nothing served is not.
+        timeout, a close the reply announced). ``served``: the worker's completed count
+        now. A wrong or late reply is an answer; a connection the target ended with
+        nothing served is not. ``unserved``: requests still in flight, to go out again
+        on the next connection (behind a close the reply announced): it is made even
+        when nothing more is to be issued.
         """
         if self.retired:
             return SERVE
-        if self._done(next_mark_ns):
+        if self._done(next_mark_ns) and not unserved:
             return self._retire()
         if kind is None or kind in (MISMATCHED, TIMEOUT) or served != self.served_mark:
             self.delay_ns = 0

@@ -233,9 +233,11 @@ class _KindSink:
         self.failed_by: Counter[tuple[str, str]] = Counter()
         self.failures: Counter[str] = Counter()
         self.completions = 0
+        self.times: list[tuple[int, int]] = []  # (latency, service) of each completed
 
     def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
         self.completions += 1
+        self.times.append((latency_ns, service_ns))
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
@@ -336,16 +338,42 @@ def test_http_options_reach_the_request(tmp_path: Path) -> None:
     )
 
 
-def test_a_close_the_reply_announces_replaces_the_connection_without_an_error() -> None:
-    """Pipelined: a 200, then a 503 that says ``Connection: close``: on every cut the 200
-    completes, the 503 is its protocol_error, and the exchange says RECONNECT after it
-    with nothing counted against the connection; the request behind it got no reply on
-    it and ends ``closed``."""
+def test_a_close_the_reply_announces_replaces_the_connection_and_resends_what_was_behind() -> None:
+    """Pipelined: a 200, then a 503 that says ``Connection: close``, one request behind
+    it: on every cut the 200 completes, the 503 is its protocol_error, and the exchange
+    says RECONNECT after it with nothing counted against the connection. The request
+    behind it was never served (a server that announces its close serves nothing after
+    that reply), so it stays in flight, to go out again on the next connection:
+    ``resend`` says how many, once; its reply there completes it, its latency from its
+    first send, its service time from the resend."""
     close = b"HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
     for ex, sink, codes in _fed_on_every_cut(OK + close, 3):
         assert codes[-1] == RECONNECT and codes.count(RECONNECT) == 1
-        assert sink.completed_by == {"2xx": 1} and not ex.in_flight
-        assert sink.failed_by == {("5xx", "protocol_error"): 1, ("unanswered", "closed"): 1}
+        assert sink.completed_by == {"2xx": 1} and ex.in_flight == 1
+        assert sink.failed_by == {("5xx", "protocol_error"): 1}
+        assert ex.resend(S + 40) == 1 and ex.resend(S + 41) == 0
+        ex.space()[: len(OK)] = OK
+        assert ex.received(len(OK), S + 50) == OK_
+        assert sink.completed_by == {"2xx": 2} and not ex.in_flight
+        assert sink.failures == {"protocol_error": 1}
+        assert sink.times[-1] == (50 - 2, 50 - 40)  # sent at S + 2, again at S + 40
+
+
+def test_requests_behind_a_close_end_as_the_next_connection_does() -> None:
+    """Two requests behind the close, resent: the first is answered on the new
+    connection, the second ends as that connection's reset; and a run that ends before
+    they could be resent ends them as any request in flight (timeout or unfinished)."""
+    close = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+    for ex, sink, _ in _fed_on_every_cut(close, 3):
+        assert ex.in_flight == 2 and ex.resend(S + 40) == 2
+        ex.space()[: len(OK)] = OK
+        assert ex.received(len(OK), S + 50) == OK_
+        ex.fail("reset", S + 60)
+        assert sink.completed_by == {"2xx": 2}
+        assert sink.failed_by == {("unanswered", "reset"): 1}
+    for ex, sink, _ in _fed_on_every_cut(close, 2):
+        ex.finish(S + 5 * S)  # never reconnected: past its timeout
+        assert sink.failed_by == {("unanswered", "timeout"): 1}
 
 
 BY_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nsome body"

@@ -202,6 +202,17 @@ def test_a_drop_while_finishing_retires() -> None:
     assert lc.dropped(None, 5, 11 * S, 11 * S) == RETIRE
 
 
+def test_requests_a_close_left_unserved_are_something_to_reconnect_for() -> None:
+    """The window closed, and the close a reply announced left two requests unserved:
+    the client reconnects to send them again, and retires once they ended."""
+    lc = opened(life())
+    lc.window_closed(in_flight=3)
+    assert lc.dropped(None, 5, 11 * S, 11 * S, unserved=2) == CONNECT
+    lc.connected()
+    assert lc.opened(served=5, unserved=2) == SERVE and lc.state == OPEN
+    assert lc.nothing_in_flight() == RETIRE
+
+
 def test_a_client_whose_window_closed_while_it_reconnected_retires_as_it_opens() -> None:
     lc = opened(life())
     assert lc.dropped("closed", 0, 11 * S, 11 * S) == WAIT

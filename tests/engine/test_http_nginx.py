@@ -47,6 +47,7 @@ http {{
         root {dir}/www;
         location = /boom {{ return 503; }}
         location = /close {{ keepalive_timeout 0; return 200 "bye"; }}
+        location = /few {{ keepalive_requests 10; return 200 "few"; }}
         # gzip drops the length, and with chunking off nginx frames the body by closing.
         location /gz/ {{ gzip on; gzip_min_length 1; chunked_transfer_encoding off; }}
         # gzip drops the length, and nginx sends the body chunked.
@@ -145,6 +146,24 @@ def test_a_close_the_reply_announces_is_a_reconnect_not_an_error(nginx: Nginx, b
     assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
     connections = Counter(conn for _, conn, _ in served)
     assert len(connections) >= len(served) // 2 > 100  # at most two requests on each
+
+
+@BOTH_DRIVERS
+def test_requests_pipelined_behind_a_close_go_out_again_on_the_next_connection(
+    nginx: Nginx, batch: bool
+) -> None:
+    """nginx closes after ten requests on a connection (keepalive_requests 10), saying so
+    on the tenth reply, and serves none of the requests pipelined behind it: sockbench
+    sends those again on the next connection, so none is an error and each is served
+    once (sockbench's issued is nginx's count), on connections of ten requests."""
+    result = _http_run(nginx, http_path=["/few"], pipeline=4, duration_s=0.5, batch=batch)
+    totals = result["totals"]
+    served = nginx.served()
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
+    per_connection = Counter(conn for _, conn, _ in served)
+    assert len(served) > 100 and max(per_connection.values()) == 10
+    assert sum(n == 10 for n in per_connection.values()) >= len(per_connection) - 4
 
 
 def test_a_body_framed_by_the_close_completes_when_the_close_comes(nginx: Nginx) -> None:

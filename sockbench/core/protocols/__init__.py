@@ -26,7 +26,7 @@ from sockbench.core.protocols.contract import (
     error_reply_length,
     resolve,
 )
-from sockbench.core.protocols.http import Http
+from sockbench.core.protocols.http_head import Http
 from sockbench.core.protocols.memcache import Memcache
 from sockbench.core.protocols.mix import ProtocolOptions
 from sockbench.core.protocols.resp import Redis

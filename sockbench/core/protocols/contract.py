@@ -15,8 +15,9 @@ a well-framed error such as Redis's ``-ERR`` (counted as ``protocol_error``):
 (-2) alone when its length is not known. An error reply of known length fails only
 the request it answers and the connection stays in step; a malformed reply, or an
 error reply of unknown length, leaves the stream out of step, so the connection is
-replaced. It keeps no state between calls, so one object serves every
-client and needs no reset after an error; the engine rescans a reply that arrives
+replaced. It keeps no state between calls (a memo that never changes an
+answer is no such state), so one object serves every client and needs no reset
+after an error; the engine rescans a reply that arrives
 in pieces, which reading in large chunks keeps rare.
 
 Optional members, looked up once when a run starts:
@@ -34,7 +35,9 @@ Optional members, looked up once when a run starts:
   given a reply ``check_reply`` framed at ``start`` (an error reply too): HTTP's status
   class. Without it a request keeps the kind ``kind_index`` gave it. ``| CLOSES`` says
   the peer closes the connection after this reply (HTTP's ``Connection: close``): the
-  connection is replaced at once, without an error.
+  connection is replaced at once, without an error, and the requests pipelined behind
+  the reply (never served) are asked for again (``request(client, seq)``) and sent on
+  the new connection.
 - ``lookups: tuple[int, ...]`` and ``misses(buf, start, end) -> int``: for kinds that
   read keys (GET: 1, a multi-get: N; 0 for the others), how many keys each request
   reads, and, given a reply ``check_reply`` framed (not an error reply), how many of

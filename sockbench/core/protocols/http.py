@@ -18,6 +18,8 @@ Trade-off: it is stateless, as the contract asks, so a response arriving in piec
 rescanned from its status line; the head's header names are matched on one lower-cased
 copy of the head (one C call), which keeps the common reply (a head of a few hundred
 bytes with ``Content-Length``) at three ``find`` calls, one ``lower`` and an ``int``.
+A head seen before costs less again: :mod:`~sockbench.core.protocols.http_head` keeps
+it as a memo (and holds the protocol object, :class:`~.http_head.Http`).
 
 A response whose body runs to the connection's close (no ``Content-Length``, not
 chunked) cannot be framed by its bytes: it stays ``NEED_MORE``, and the close ends it
@@ -188,17 +190,11 @@ def _chunked_length(buf: bytearray, pos: int, end: int) -> int:
             return MALFORMED
 
 
-def http_reply_length(buf: bytearray, start: int, end: int) -> int:
-    """Length of the HTTP/1.x response at ``buf[start:end]`` (with any 1xx before it),
-    ``NEED_MORE``, ``MALFORMED`` or, for a 5xx, ``error_reply(length)``.
-
-    The common reply (HTTP/1.1, a status of 200-599 with a body, one ``Content-Length``,
-    not chunked) is taken on one lower-cased copy of its head with a few ``find`` calls;
-    anything else goes to the general walk (:func:`general_reply_length`), which answers
-    the same for every input (tested on every cut and with hypothesis).
-    """
-    head_end = buf.find(_CRLF2, start, end)
-    if head_end > start and buf.startswith(b"HTTP/1.1 ", start, end):
+def common_body(buf: bytearray, start: int, head_end: int) -> int:
+    """The body size of the common reply whose head is ``buf[start:head_end + 4]``
+    (HTTP/1.1, a status of 200-599 with a body, one ``Content-Length``, not chunked, the
+    head within ``MAX_HEAD``), on one lower-cased copy of its head; -1 for any other."""
+    if head_end > start and buf.startswith(b"HTTP/1.1 ", start, head_end):
         head = buf[start : head_end + 2].lower()
         at = head.find(b"\r\ncontent-length: ")
         if at > 0:
@@ -211,11 +207,26 @@ def http_reply_length(buf: bytearray, start: int, end: int) -> int:
                 and head.find(b"\r\ncontent-length:", nl) < 0
                 and head_end + 4 - start <= MAX_HEAD
             ):
-                size = int(value)
-                stop = head_end + 4 + size
-                if stop > end:
-                    return NEED_MORE if size <= MAX_BODY else MALFORMED
-                return stop - start if head[9] != 53 else error_reply(stop - start)  # b"5"
+                return int(value)
+    return -1
+
+
+def http_reply_length(buf: bytearray, start: int, end: int) -> int:
+    """Length of the HTTP/1.x response at ``buf[start:end]`` (with any 1xx before it),
+    ``NEED_MORE``, ``MALFORMED`` or, for a 5xx, ``error_reply(length)``.
+
+    The common reply (:func:`common_body`) is taken on one lower-cased copy of its head
+    with a few ``find`` calls; anything else goes to the general walk
+    (:func:`general_reply_length`), which answers the same for every input (tested on
+    every cut and with hypothesis).
+    """
+    head_end = buf.find(_CRLF2, start, end)
+    size = common_body(buf, start, head_end)
+    if size >= 0:
+        stop = head_end + 4 + size
+        if stop > end:
+            return NEED_MORE if size <= MAX_BODY else MALFORMED
+        return stop - start if buf[start + 9] != 53 else error_reply(stop - start)  # b"5"
     return general_reply_length(buf, start, end)
 
 
@@ -332,41 +343,6 @@ def _connection_tokens(head: bytearray) -> list[bytes]:
         tokens.extend(bytes(t.strip(b" \t")) for t in head[at + 13 : stop].split(b","))
         at = head.find(b"\r\nconnection:", stop)
     return tokens
-
-
-class Http:
-    """``--protocol http``: each client walks the ``--http-path`` list from its own place."""
-
-    name = "http"
-    kinds = KINDS
-
-    def __init__(self, options: HttpOptions) -> None:
-        self.requests = build_requests(options)
-        count = len(self.requests)
-        head = options.method == "HEAD"
-        self.one_kind = (UNANSWERED, len(self.requests[0])) if count == 1 else None
-        self.reply_kind = status_kind
-        self.reply_at_close = http_reply_at_close
-        if head:
-            self.check_reply = _head_reply_length
-        else:
-            self.check_reply = http_reply_length
-        requests = self.requests
-        if count == 1:
-            only = requests[0]
-            self.request = lambda client, seq: only
-        else:
-            self.request = lambda client, seq: requests[(client + seq) % count]
-
-    def kind(self, client: int, seq: int) -> str:
-        return KINDS[UNANSWERED]
-
-    def kind_index(self, client: int, seq: int) -> int:
-        return UNANSWERED
-
-
-def _head_reply_length(buf: bytearray, start: int, end: int) -> int:
-    return general_reply_length(buf, start, end, True)
 
 
 def http_options(

@@ -56,6 +56,12 @@ class ClientContext:
             return self.request
         return protocol.request(self.index_in_run, seq)
 
+    def requests_before(self, seq: int, count: int) -> bytes:
+        """The ``count`` requests before the ``seq``-th, in order, as one write: those a
+        close the reply announced left unserved, sent again on the next connection
+        (``StreamExchange.resend``)."""
+        return b"".join(self.request_for(k) for k in range(seq - count, seq))
+
     @property
     def index_in_run(self) -> int:
         return self.first_client + self.index

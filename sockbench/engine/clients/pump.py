@@ -55,6 +55,7 @@ from sockbench.engine.clients.reference import (
     SETUP_ERRORS,
     backlog,
     due_ns,
+    ended_by_reply,
     issue,
     new_exchange,
     send_setup,
@@ -330,7 +331,7 @@ class Pump:
 
     def _add(self, conn: _Stream, sock: socket.socket) -> None:
         """A connection, set up, joins the epoll set and starts sending."""
-        if conn.opened(self.recorder.requests) == RETIRE:  # its window closed meanwhile
+        if conn.opened(self.recorder.requests, conn.ex.in_flight) == RETIRE:  # window closed
             conn.sock = _NO_SOCKET
             sockio.close(sock)
             self._retire(conn)
@@ -339,6 +340,9 @@ class Pump:
         conn.fd = fd = sock.fileno()
         self.conns[fd] = conn
         self.epoll.register(fd, _IN)
+        resent = conn.ex.resend(time.monotonic_ns())
+        if resent and not self._write(conn, conn.ctx.requests_before(conn.seq, resent)):
+            return  # the rest goes out on EPOLLOUT, then _freed (or the connection dropped)
         self._freed(conn)
 
     def _leave(self, client: _Client) -> None:
@@ -370,7 +374,7 @@ class Pump:
             conn.ex.fail(kind, now)
         self._leave(conn)
         mark = conn.next_mark(now, self.open_loop)
-        action = conn.dropped(kind, self.recorder.requests, now, mark)
+        action = conn.dropped(kind, self.recorder.requests, now, mark, conn.ex.in_flight)
         if action == RETIRE:
             self._retire(conn)
         elif action != SERVE:
@@ -439,13 +443,18 @@ class Pump:
         except BlockingIOError:
             sent = 0
         except OSError as exc:
-            self._drop(conn, error_kind(exc))
+            self._send_failed(conn, exc)
             return False
         if sent < len(data):
             conn.pending = memoryview(data)[sent:]
             self.epoll.modify(conn.fd, _IN | _OUT)
             return False
         return True
+
+    def _send_failed(self, conn: _Stream, exc: OSError) -> None:
+        """A send failed: the error counts unless what came before it ended the
+        connection (``ended_by_reply``: a reply announced the close)."""
+        self._drop(conn, None if ended_by_reply(conn.sock, conn.ex) else error_kind(exc))
 
     def _flush(self, conn: _Stream) -> None:
         pending = conn.pending
@@ -455,7 +464,7 @@ class Pump:
         except BlockingIOError:
             return
         except OSError as exc:
-            self._drop(conn, error_kind(exc))
+            self._send_failed(conn, exc)
             return
         if sent < len(pending):
             conn.pending = pending[sent:]

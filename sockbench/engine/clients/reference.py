@@ -53,6 +53,10 @@ class _Loop(Protocol):
         """Marks of requests due by ``now_ns`` that never went out (open loop)."""
         ...
 
+    def next_seq(self) -> int:
+        """The number of this client's next request (every one before it was issued)."""
+        ...
+
 
 async def closed_loop(ctx: ClientContext) -> None:
     """Send, wait for the whole reply, repeat; latency from just before the send."""
@@ -182,19 +186,42 @@ async def _connection(
             now = time.monotonic_ns()
             recorder.error(setup_error_kind(exc), now)
             return life.setup_failed(now, loop.next_mark(now))
-        if life.opened(recorder.requests) == RETIRE:
+        if life.opened(recorder.requests, loop.ex.in_flight) == RETIRE:
             return RETIRE
         kind: str | None = None  # the exchange ended it (RECONNECT): counted there
         try:
+            resent = loop.ex.resend(time.monotonic_ns())
+            if resent:  # unserved behind the close the last connection's reply announced
+                await sockio.send_all(sock, ctx.requests_before(loop.next_seq(), resent))
             if await loop.serve(sock, life):
                 return RETIRE
         except (OSError, PeerClosed) as exc:
-            kind = error_kind(exc)
-            loop.ex.fail(kind, time.monotonic_ns())
+            if isinstance(exc, PeerClosed) or not ended_by_reply(sock, loop.ex):
+                kind = error_kind(exc)
+                loop.ex.fail(kind, time.monotonic_ns())
         now = time.monotonic_ns()
-        return life.dropped(kind, recorder.requests, now, loop.next_mark(now))
+        return life.dropped(kind, recorder.requests, now, loop.next_mark(now), loop.ex.in_flight)
     finally:
         sockio.close(sock)
+
+
+MAX_LAST_READS = 64  # reads of what came before a failed send: a bound, not a size
+
+
+def ended_by_reply(sock: socket.socket, ex: StreamExchange) -> bool:
+    """A send failed: whether what the peer sent before (read now, without waiting) ended
+    the connection in the exchange, as a reply that announced the close does; then the
+    failed send is no error of its own (its request is among those sent again)."""
+    for _ in range(MAX_LAST_READS):
+        try:
+            n = sock.recv_into(ex.space())
+        except OSError:
+            return False
+        if n == 0:
+            return False
+        if ex.received(n, time.monotonic_ns()) == RECONNECT:
+            return True
+    return False
 
 
 async def _read(sock: socket.socket, ex: StreamExchange) -> int:
@@ -276,6 +303,9 @@ class _ClosedLoop:
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         return iter(())
+
+    def next_seq(self) -> int:
+        return self.seq
 
 
 class _OpenLoop:
@@ -458,6 +488,9 @@ class _OpenLoop:
 
     def unsent(self, now_ns: int) -> Iterator[int]:
         return backlog(self.ctx, self.k, now_ns)
+
+    def next_seq(self) -> int:
+        return self.k
 
 
 def _send_now(sock: socket.socket, data: bytes) -> memoryview | None:
