@@ -110,6 +110,21 @@ def _connections(totals: Mapping[str, Any]) -> str:
     return text + f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
 
 
+def tls_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """``4 handshakes: 1 full, 3 resumed; certificates verified``: a TLS run's handshakes,
+    and, loudly, when certificates were not checked (``--tls-insecure``)."""
+    tls = result.get("tls")
+    if not tls:
+        return ()
+    text = (
+        f"{numbers.fmt_int(tls.get('handshakes'))} handshakes: "
+        f"{numbers.fmt_int(tls.get('full'))} full, {numbers.fmt_int(tls.get('resumed'))} resumed; "
+    )
+    if tls.get("verified"):
+        return (("tls", text + "certificates verified"),)
+    return (("tls", text + "CERTIFICATES NOT VERIFIED (--tls-insecure)"),)
+
+
 def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     totals: Mapping[str, Any] = result.get("totals") or {}
     fields = [
@@ -139,6 +154,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ]
     fields += [
         ("connections", _connections(totals)),
+        *tls_fields(result),
         ("errors", _errors(result)),
         *_request_accounting(totals),
         *verdict_fields(result),

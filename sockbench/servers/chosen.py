@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sockbench.core.spec.server import BuiltIn, Command, Server, Target
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.servers.external import ExternalServer, Interrupted, ServerLogs, open_external
 from sockbench.servers.host import check_options
+from sockbench.servers.certs import make_cert
 from sockbench.servers.launcher import ServerProcess, open_server
 from sockbench.servers.preflight import check_target
 
@@ -32,6 +33,7 @@ class OpenServer:
     endpoint: Endpoint
     process: ServerProcess | ExternalServer | None = None
     logs: ServerLogs | None = None  # a command's stdout and stderr, until the caller keeps them
+    ca_pem: str | None = None  # --server-tls: the CA of the certificate the model serves
 
     def died(self) -> bool:
         return self.process is not None and self.process.returncode() is not None
@@ -76,8 +78,14 @@ def open_chosen(
         else Endpoint(proto, "127.0.0.1", 0)
     )
     if isinstance(server, BuiltIn):
+        cert = make_cert(private_dir) if server.tls else None
+        if cert is not None:
+            server = replace(server, tls_cert=cert.path)
         with open_server(server, bind, interrupted=interrupted) as process:
-            yield OpenServer(process.endpoint, process)
+            if cert is None:
+                yield OpenServer(process.endpoint, process)
+            else:
+                yield OpenServer(process.endpoint.with_tls(), process, ca_pem=cert.ca_pem)
         return
     logs = ServerLogs(server.logs)
     with open_external(server, bind, logs=logs, cpus=cpus, interrupted=interrupted) as external:

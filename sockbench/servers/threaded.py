@@ -32,7 +32,7 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
 
     def run(conn: socket.socket) -> None:
         try:
-            serve_stream(conn, echo)
+            serve_stream(conn, echo, ctx.tls)
         finally:
             conns.close(conn)
 

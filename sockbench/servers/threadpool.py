@@ -50,7 +50,7 @@ def _serve_streams(listener: socket.socket, ctx: ServeContext, pool: ThreadPoolE
     def run(conn: socket.socket) -> None:
         try:
             if not stop.is_set():
-                serve_stream(conn, echo)
+                serve_stream(conn, echo, ctx.tls)
         finally:
             conns.close(conn)
 

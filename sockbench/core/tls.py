@@ -1,0 +1,73 @@
+"""What a TLS client decides, apart from the bytes it moves (pure).
+
+The drivers move ciphertext between a socket and an ``ssl.SSLObject``'s memory BIOs
+(:mod:`sockbench.engine.io.tls`); what each outcome means is decided here: the next step
+of a handshake, whether it was a resumption, and which kind of error a failure is
+counted as. The trade-off: OpenSSL says why a handshake failed only in its reason
+string (``CERTIFICATE_VERIFY_FAILED``, ``TLSV1_ALERT_PROTOCOL_VERSION``), so the
+kinds are read from those names; a reason not named here is ``tls_protocol``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+#: The kinds a TLS failure is counted as (``totals.errors``, ``--check errors.KIND``).
+TLS_CERTIFICATE = "tls_certificate"  # the server's certificate did not verify
+TLS_VERSION = "tls_version"  # no protocol version both sides accept
+TLS_ALERT = "tls_alert"  # the server refused the handshake with an alert
+TLS_PROTOCOL = "tls_protocol"  # what came back was not TLS (or not TLS as expected)
+TLS_CLOSED = "tls_closed"  # the server closed the connection during the handshake
+TLS_TIMEOUT = "tls_timeout"  # the handshake took longer than --connect-timeout
+#: Where a result keeps the handshakes' times (beside ``connect_us``).
+HANDSHAKE_US = "handshake_us"
+TLS_KINDS = (TLS_CERTIFICATE, TLS_VERSION, TLS_ALERT, TLS_PROTOCOL, TLS_CLOSED, TLS_TIMEOUT)
+
+# Reason names (OpenSSL's, upper case) by the kind they are counted as, in the order
+# they are looked at: a version alert is a version error before it is an alert.
+_VERSION = (
+    "PROTOCOL_VERSION", "UNSUPPORTED_PROTOCOL", "NO_PROTOCOLS_AVAILABLE", "VERSION_TOO_LOW",
+    "VERSION_TOO_HIGH", "WRONG_SSL_VERSION",
+)  # fmt: skip
+_CERTIFICATE = ("CERTIFICATE_VERIFY_FAILED",)
+_CLOSED = ("UNEXPECTED_EOF", "EOF_WHILE_READING")
+
+
+class Step(IntEnum):
+    """What a handshake does next."""
+
+    SEND = 0  # write the bytes the TLS object produced to the socket, then look again
+    READ = 1  # wait for the peer's bytes and feed them in
+    DONE = 2  # the handshake is over: the connection carries the exchange's bytes
+
+
+def handshake_step(finished: bool, outgoing: int) -> Step:
+    """After a ``do_handshake`` call: send what it produced first (``outgoing`` bytes, the
+    last flight included), then it is done, or it waits for the peer."""
+    if outgoing:
+        return Step.SEND
+    return Step.DONE if finished else Step.READ
+
+
+def error_kind(reason: str | None, *, verify_failed: bool = False, eof: bool = False) -> str:
+    """The kind a failed handshake (or a failed record later) is counted as.
+
+    ``reason``: OpenSSL's reason name, if it gave one; ``verify_failed``: the
+    certificate did not verify; ``eof``: the peer closed the connection.
+    """
+    name = (reason or "").upper()
+    if verify_failed or any(r in name for r in _CERTIFICATE):
+        return TLS_CERTIFICATE
+    if any(r in name for r in _VERSION):
+        return TLS_VERSION
+    if "ALERT" in name:
+        return TLS_ALERT
+    if eof or any(r in name for r in _CLOSED):
+        return TLS_CLOSED
+    return TLS_PROTOCOL
+
+
+def handshake_name(resumed: bool) -> str:
+    """How a handshake is counted: ``resumed`` (a session ticket or ID was accepted) or
+    ``full`` (a new session: certificate and key exchange)."""
+    return "resumed" if resumed else "full"
