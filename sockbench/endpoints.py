@@ -2,10 +2,10 @@
 
 ``tcp://127.0.0.1:9000``, ``tls://127.0.0.1:8443``, ``udp://[::1]:53``,
 ``unix:///run/app.sock`` and ``unix-dgram:///tmp/app.sock`` name a target (``tls://`` is
-TCP with TLS over it: the transport stays ``tcp``, the endpoint says ``tls``); ``sockbench serve --bind`` takes the
-same forms or a bare ``HOST:PORT`` / path. Load goes to loopback addresses and Unix
-paths only: a load generator pointed at someone else's host by a typo is an
-accident we refuse to make easy.
+TCP with TLS over it: the transport stays ``tcp``, the endpoint says ``tls``);
+``sockbench serve --bind`` takes the same forms or a bare ``HOST:PORT`` / path. Load
+goes to loopback addresses and Unix paths only: a load generator pointed at someone
+else's host by a typo is an accident we refuse to make easy.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-
 from sockbench.core.tls import HANDSHAKE_US
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 from sockbench.core.spec.server import BuiltIn, Command, Server, Target
 from sockbench.endpoints import Endpoint, Proto
+from sockbench.servers.certs import make_cert
 from sockbench.servers.external import ExternalServer, Interrupted, ServerLogs, open_external
 from sockbench.servers.host import check_options
-from sockbench.servers.certs import make_cert
 from sockbench.servers.launcher import ServerProcess, open_server
 from sockbench.servers.preflight import check_target
 

@@ -16,8 +16,8 @@ from types import FrameType
 from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
-from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.certs import server_context
+from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.registry import MODELS, ModelInfo, get_model, load
 from sockbench.servers.sockets import open_listener
 

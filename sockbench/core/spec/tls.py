@@ -51,7 +51,8 @@ class TlsOptions:
     tls_ca: str | None = option(
         None, "--tls-ca", metavar="FILE",
         help="tls:// target: trust the CA certificates in this PEM file",
-        parse=optional(text), default_help="the system's (a built-in model's own with --server-tls)",
+        parse=optional(text),
+        default_help="the system's (a built-in model's own with --server-tls)",
     )  # fmt: skip
     tls_insecure: bool = option(
         False, "--tls-insecure",

@@ -24,7 +24,7 @@ from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import TlsFailed, error_kind
-from sockbench.engine.io.tls import TlsClient, TlsSocket, handshake
+from sockbench.engine.io.tls import TlsClient, handshake
 
 PROGRESS_S = 2.0  # first connects slower than this are said on stderr
 

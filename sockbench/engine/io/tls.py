@@ -18,6 +18,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from typing import cast
 
 import trio
 
@@ -162,7 +163,7 @@ class TlsSocket:
 
     def _read(self, buffer: memoryview | bytearray) -> int:
         try:
-            return self.obj.read(len(buffer), buffer)
+            return cast(int, self.obj.read(len(buffer), buffer))  # with a buffer: a count
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
             return 0  # closed (with or without close_notify): the exchange says what it cut
         except ssl.SSLWantReadError:
