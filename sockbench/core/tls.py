@@ -10,6 +10,7 @@ kinds are read from those names; a reason not named here is ``tls_protocol``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import IntEnum
 
 #: The kinds a TLS failure is counted as (``totals.errors``, ``--check errors.KIND``).
@@ -22,6 +23,22 @@ TLS_TIMEOUT = "tls_timeout"  # the handshake took longer than --connect-timeout
 #: Where a result keeps the handshakes' times (beside ``connect_us``).
 HANDSHAKE_US = "handshake_us"
 TLS_KINDS = (TLS_CERTIFICATE, TLS_VERSION, TLS_ALERT, TLS_PROTOCOL, TLS_CLOSED, TLS_TIMEOUT)
+
+#: What each kind means and what to change (the warnings' advice).
+ADVICE = {
+    TLS_CERTIFICATE: "the server's certificate did not verify (an unknown CA, an expired "
+    "certificate, another name): give its CA with --tls-ca, the name it was issued for with "
+    "--tls-sni, or skip the check with --tls-insecure",
+    TLS_VERSION: "no TLS version both sides accept: change --tls-version (1.2 or 1.3) or "
+    "the server's",
+    TLS_ALERT: "the server refused the handshake with an alert: check what it requires "
+    "(--tls-alpn, --tls-sni, a client certificate)",
+    TLS_PROTOCOL: "what came back was not TLS: if the server speaks plain TCP, use tcp://",
+    TLS_CLOSED: "the server closed connections during the handshake: check that it speaks "
+    "TLS on this port (its log says why)",
+    TLS_TIMEOUT: "handshakes took longer than --connect-timeout: the server is overloaded "
+    "or does not answer TLS; raise --connect-timeout or lower --clients",
+}
 
 # Reason names (OpenSSL's, upper case) by the kind they are counted as, in the order
 # they are looked at: a version alert is a version error before it is an alert.
@@ -65,6 +82,16 @@ def error_kind(reason: str | None, *, verify_failed: bool = False, eof: bool = F
     if eof or any(r in name for r in _CLOSED):
         return TLS_CLOSED
     return TLS_PROTOCOL
+
+
+def failed_handshakes(errors: Mapping[str, int]) -> tuple[int, str] | None:
+    """How many TLS failures ``errors`` counts, and the most frequent kind's advice;
+    None when it counts none."""
+    counted = {kind: errors.get(kind, 0) for kind in TLS_KINDS if errors.get(kind, 0)}
+    if not counted:
+        return None
+    worst = max(counted, key=lambda kind: counted[kind])
+    return sum(counted.values()), ADVICE[worst]
 
 
 def handshake_name(resumed: bool) -> str:

@@ -37,6 +37,9 @@ class WarningKind(StrEnum):
     BUSY_MACHINE = "busy_machine"
     WORKERS_SHARE_CPUS = "workers_share_cpus"
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
+    TLS_NOT_VERIFIED = "tls_not_verified"  # --tls-insecure: certificates were not checked
+    TLS_FAILED = "tls_failed"  # TLS handshakes (or records) failed, by kind
+    CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target closed every connection unasked
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.tls import failed_handshakes
 from sockbench.core.validity import validity_warning
 from sockbench.core.warning import RunWarning, WarningKind
 
@@ -57,6 +58,28 @@ class ResultFacts:
     def not_valid(self) -> RunWarning | None:
         """The ``not_valid`` warning when the result's validity section says so."""
         return validity_warning(self.doc)
+
+    @cached_property
+    def tls_failed(self) -> tuple[int, str] | None:
+        """TLS failures (warm-up's and the window's) and what to change; None if none."""
+        totals = self.doc["totals"]
+        both = {**totals.get("warmup_errors", {})}
+        for kind, n in totals.get("errors", {}).items():
+            both[kind] = both.get(kind, 0) + n
+        return failed_handshakes(both)
+
+    @property
+    def closed_unanswered(self) -> int:
+        """A tcp:// target that answered nothing and closed (or reset) every connection,
+        as a TLS server does with bytes that are not TLS: how many; 0 otherwise."""
+        totals, target = self.doc["totals"], self.doc["config"].get("target") or ""
+        if totals["requests"] or not target.startswith("tcp://"):
+            return 0
+        errors = {**totals.get("warmup_errors", {})}
+        for kind, n in totals.get("errors", {}).items():
+            errors[kind] = errors.get(kind, 0) + n
+        closed = errors.get("closed", 0) + errors.get("reset", 0)
+        return closed if closed and closed == sum(errors.values()) else 0
 
     @property
     def generator_lag_p99_us(self) -> int:
@@ -269,6 +292,11 @@ def _shortfall(facts: ResultFacts) -> RunWarning:
     return facts.shortfall
 
 
+def _tls_failed(facts: ResultFacts) -> tuple[int, str]:
+    assert facts.tls_failed is not None  # the rule applies only then
+    return facts.tls_failed
+
+
 def _not_valid(facts: ResultFacts) -> RunWarning:
     assert facts.not_valid is not None  # the rule applies only then
     return facts.not_valid
@@ -289,6 +317,31 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
             "schedule while it could have sent, so latencies include its own delay"
         ),
         "add --workers, or lower --rate",
+    ),
+    Rule(
+        WarningKind.TLS_NOT_VERIFIED,
+        lambda f: bool(f.doc.get("tls")) and not f.doc["tls"]["verified"],
+        lambda f: (
+            "TLS certificates were NOT verified (--tls-insecure): a wrong, expired or "
+            "forged certificate went unnoticed, and the handshakes skipped verification's cost"
+        ),
+        "give the server's CA with --tls-ca to verify, and measure, as real clients do",
+    ),
+    Rule(
+        WarningKind.TLS_FAILED,
+        lambda f: f.tls_failed is not None,
+        lambda f: f"{_tls_failed(f)[0]:,} TLS handshakes or records failed",
+        lambda f: _tls_failed(f)[1],
+    ),
+    Rule(
+        WarningKind.CLOSED_UNANSWERED,
+        lambda f: bool(f.closed_unanswered),
+        lambda f: (
+            f"the target answered no request and closed or reset every connection "
+            f"({f.closed_unanswered:,} times)"
+        ),
+        "if it speaks TLS, give --target tls://HOST:PORT (a TLS server closes on bytes "
+        "that are not TLS)",
     ),
     Rule(
         WarningKind.NOT_VALID,

@@ -18,7 +18,7 @@ from sockbench.core.protocols import ProtocolAdapter
 from sockbench.core.protocols.contract import fault_line
 from sockbench.core.schedule import ClientArrivals
 from sockbench.core.spec.load import Load
-from sockbench.core.tls import TLS_TIMEOUT
+from sockbench.core.tls import TLS_TIMEOUT, failed_handshakes
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.recorder import WorkerRecorder
@@ -250,7 +250,13 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
         )
         said = True
     failed = total - recorder.connections
-    if failed and (said or 2 * failed >= total):
+    tls = failed_handshakes(recorder.warmup_errors)
+    if failed and tls is not None:
+        _say(
+            f"warning: {recorder.connections} of {total} clients connected"
+            f"{_kinds(recorder)}: {tls[1]}"
+        )
+    elif failed and (said or 2 * failed >= total):
         _say(
             f"warning: {recorder.connections} of {total} clients connected "
             f"in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target took no "

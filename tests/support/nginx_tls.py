@@ -1,0 +1,114 @@
+"""A private nginx serving HTTPS, with certificates trustme makes (valid or expired).
+
+As tests/engine/test_http_nginx.py's nginx (``daemon off``, one process, a generated
+config in a tmp dir, 127.0.0.1 and a free port), over TLS: its access log line is
+``status connection connection_requests uri ssl_session_reused``, each request logged as
+it ends, so after a run the log holds every request nginx served.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+
+CONFIG = """
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+    log_format counts '$status $connection $connection_requests $request_uri $ssl_session_reused';
+    access_log {dir}/access.log counts;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {dir}/server.pem;
+        ssl_certificate_key {dir}/server.pem;
+        ssl_protocols {protocols};
+        ssl_session_cache shared:tls:1m;
+        root {dir}/www;
+    }}
+}}
+"""
+PAST = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+
+
+@dataclass
+class HttpsNginx:
+    port: int
+    log: Path
+    ca: Path  # the CA that signed its certificate (PEM)
+
+    def served(self) -> list[tuple[str, str, int, str]]:
+        """(status, connection, request number on it, session reused "r" or ".")."""
+        rows = [line.split() for line in self.log.read_text().splitlines()]
+        return [(s, conn, int(n), reused) for s, conn, n, uri, reused in rows if uri != "/probe"]
+
+
+@contextmanager
+def https_nginx(
+    folder: Path, *, expired: bool = False, protocols: str = "TLSv1.2 TLSv1.3"
+) -> Iterator[HttpsNginx]:
+    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if binary is None:
+        pytest.skip("nginx is not installed (make system-deps installs it)")
+    ca = trustme.CA()
+    not_after = {"not_after": PAST} if expired else {}
+    cert = ca.issue_cert("127.0.0.1", "localhost", **not_after)
+    cert.private_key_and_cert_chain_pem.write_to_path(str(folder / "server.pem"))
+    ca.cert_pem.write_to_path(str(folder / "ca.pem"))
+    (folder / "www").mkdir()
+    (folder / "www" / "index.html").write_text("hello\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = folder / "nginx.conf"
+    config.write_text(CONFIG.format(dir=folder, port=port, protocols=protocols))
+    proc = subprocess.Popen(
+        [binary, "-c", str(config), "-p", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_tls(port)
+        yield HttpsNginx(port, folder / "access.log", folder / "ca.pem")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _wait_tls(port: int) -> None:
+    """Until nginx answers a TLS handshake (certificates unchecked: only that it serves)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                with context.wrap_socket(sock) as tls:
+                    tls.sendall(b"GET /probe HTTP/1.0\r\n\r\n")
+                    if tls.recv(64).startswith(b"HTTP/1.1"):
+                        return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail("nginx (https) did not answer in 10 s")
+        time.sleep(0.05)
