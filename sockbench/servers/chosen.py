@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sockbench.core.spec.server import BuiltIn, Command, Server, Target
+from sockbench.core.spec.tls import TlsSettings
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.servers.certs import make_cert
 from sockbench.servers.external import ExternalServer, Interrupted, ServerLogs, open_external
@@ -61,15 +62,17 @@ def open_chosen(
     cpus: tuple[int, ...] = (),
     preflight: bool = True,
     interrupted: Interrupted | None = None,
+    tls: TlsSettings | None = None,
 ) -> Iterator[OpenServer]:
     """Start ``server`` (or check that a target answers, unless not ``preflight``), yield
     it once it serves, stop it at exit. A started server listens on loopback, or on a
     Unix socket in ``private_dir``; a command is pinned to ``cpus``. ``interrupted()``
-    (the first signal's number, else 0) stops the wait for a server to serve."""
+    (the first signal's number, else 0) stops the wait for a server to serve; ``tls``: a
+    tls:// target's preflight is a handshake."""
     if isinstance(server, Target):
         if preflight:
             log.info("preflight: checking that %s answers", server.endpoint)
-            check_target(server.endpoint)
+            check_target(server.endpoint, tls)
         yield OpenServer(server.endpoint)
         return
     bind = (

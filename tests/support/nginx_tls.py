@@ -102,11 +102,13 @@ def _wait_tls(port: int) -> None:
     deadline = time.monotonic() + 10
     while True:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                with context.wrap_socket(sock) as tls:
-                    tls.sendall(b"GET /probe HTTP/1.0\r\n\r\n")
-                    if tls.recv(64).startswith(b"HTTP/1.1"):
-                        return
+            with (
+                socket.create_connection(("127.0.0.1", port), timeout=1) as sock,
+                context.wrap_socket(sock) as tls,
+            ):
+                tls.sendall(b"GET /probe HTTP/1.0\r\n\r\n")
+                if tls.recv(64).startswith(b"HTTP/1.1"):
+                    return
         except OSError:
             pass
         if time.monotonic() > deadline:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import ssl
 
-from sockbench.core import tls
+from sockbench.servers.certs import ssl_error_kind
 
 
 class PeerClosed(Exception):
@@ -58,12 +58,7 @@ def error_kind(exc: BaseException) -> str:
     if isinstance(exc, TlsFailed):
         return exc.kind
     if isinstance(exc, ssl.SSLError):  # an OSError whose errno is OpenSSL's, not the kernel's
-        reason = exc.reason if isinstance(exc.reason, str) else None
-        return tls.error_kind(
-            reason,
-            verify_failed=isinstance(exc, ssl.SSLCertVerificationError),
-            eof=isinstance(exc, ssl.SSLEOFError),
-        )
+        return ssl_error_kind(exc)
     if isinstance(exc, TimeoutError) and exc.errno is None:
         return "timeout"
     if isinstance(exc, OSError) and exc.errno is not None:

@@ -27,32 +27,14 @@ from sockbench.core.spec.tls import TlsSettings
 from sockbench.endpoints import Endpoint
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import TlsFailed, error_kind
+from sockbench.servers.certs import client_context
 
 READ_SIZE = 65536  # ciphertext read from the socket at a time (4 full records)
-_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
 def failure(exc: BaseException) -> TlsFailed:
     """``exc`` from the ssl module, as the kind :mod:`sockbench.core.tls` says it is."""
     return exc if isinstance(exc, TlsFailed) else TlsFailed(error_kind(exc))
-
-
-def client_context(settings: TlsSettings) -> ssl.SSLContext:
-    """The one context a worker's clients share: whom they trust, what they offer."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if settings.verify:
-        if settings.ca_pem is not None:
-            context.load_verify_locations(cadata=settings.ca_pem)
-        else:
-            context.load_default_certs()
-    else:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = _VERSIONS[settings.version or "1.2"]
-    context.maximum_version = _VERSIONS[settings.version or "1.3"]
-    if settings.alpn:
-        context.set_alpn_protocols(list(settings.alpn))
-    return context
 
 
 @dataclass

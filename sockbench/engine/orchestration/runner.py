@@ -77,7 +77,7 @@ def _open(
     return open_chosen(
         spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
         preflight=not spec.generator.cluster,  # a cluster checks it from every node
-        interrupted=interrupted,
+        interrupted=interrupted, tls=spec.tls,
     )  # fmt: skip
 
 
