@@ -39,7 +39,7 @@ class WarningKind(StrEnum):
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
     TLS_NOT_VERIFIED = "tls_not_verified"  # --tls-insecure: certificates were not checked
     TLS_FAILED = "tls_failed"  # TLS handshakes (or records) failed, by kind
-    CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target closed every connection unasked
+    CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target answered nothing usable
 
 
 @dataclass(frozen=True)

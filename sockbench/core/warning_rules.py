@@ -70,15 +70,16 @@ class ResultFacts:
 
     @property
     def closed_unanswered(self) -> int:
-        """A tcp:// target that answered nothing and closed (or reset) every connection,
-        as a TLS server does with bytes that are not TLS: how many; 0 otherwise."""
+        """A tcp:// target that answered nothing usable: it closed or reset every
+        connection, or answered what did not match, as a TLS server does with bytes that
+        are not TLS (an alert, nginx's 400): how many times; 0 otherwise."""
         totals, target = self.doc["totals"], self.doc["config"].get("target") or ""
         if totals["requests"] or not target.startswith("tcp://"):
             return 0
         errors = {**totals.get("warmup_errors", {})}
         for kind, n in totals.get("errors", {}).items():
             errors[kind] = errors.get(kind, 0) + n
-        closed = errors.get("closed", 0) + errors.get("reset", 0)
+        closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch"))
         return closed if closed and closed == sum(errors.values()) else 0
 
     @property
@@ -337,11 +338,11 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         WarningKind.CLOSED_UNANSWERED,
         lambda f: bool(f.closed_unanswered),
         lambda f: (
-            f"the target answered no request and closed or reset every connection "
-            f"({f.closed_unanswered:,} times)"
+            "the target answered no request: it closed or reset each connection, or its "
+            f"reply did not match ({f.closed_unanswered:,} times)"
         ),
-        "if it speaks TLS, give --target tls://HOST:PORT (a TLS server closes on bytes "
-        "that are not TLS)",
+        "if it speaks TLS, give --target tls://HOST:PORT (a TLS server closes, or answers "
+        "an alert, on bytes that are not TLS)",
     ),
     Rule(
         WarningKind.NOT_VALID,

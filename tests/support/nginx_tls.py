@@ -46,6 +46,10 @@ http {{
         ssl_session_cache shared:tls:1m;
         root {dir}/www;
     }}
+    server {{
+        listen 127.0.0.1:{plain_port};  # the same, without TLS
+        root {dir}/www;
+    }}
 }}
 """
 PAST = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
@@ -56,6 +60,7 @@ class HttpsNginx:
     port: int
     log: Path
     ca: Path  # the CA that signed its certificate (PEM)
+    plain_port: int  # plain HTTP, no TLS
 
     def served(self) -> list[tuple[str, str, int, str]]:
         """(status, connection, request number on it, session reused "r" or ".")."""
@@ -77,21 +82,32 @@ def https_nginx(
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     (folder / "www").mkdir()
     (folder / "www" / "index.html").write_text("hello\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port, plain_port = _free_ports(2)
     config = folder / "nginx.conf"
-    config.write_text(CONFIG.format(dir=folder, port=port, protocols=protocols))
+    config.write_text(
+        CONFIG.format(dir=folder, port=port, plain_port=plain_port, protocols=protocols)
+    )
     proc = subprocess.Popen(
         [binary, "-c", str(config), "-p", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         _wait_tls(port)
-        yield HttpsNginx(port, folder / "access.log", folder / "ca.pem")
+        yield HttpsNginx(port, folder / "access.log", folder / "ca.pem", plain_port)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def _free_ports(n: int) -> list[int]:
+    probes = [socket.socket() for _ in range(n)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _wait_tls(port: int) -> None:

@@ -147,7 +147,7 @@ def test_warnings_say_what_to_change() -> None:
         (WarningKind.TLS_FAILED, "4 TLS handshakes or records failed")
     ]
     assert "use tcp://" in failed[0].advice
-    closed = rate_warnings(_doc("tcp://127.0.0.1:1", {"closed": 9, "reset": 1}))
+    closed = rate_warnings(_doc("tcp://127.0.0.1:1", {"closed": 8, "reset": 1, "mismatch": 1}))
     assert [w.kind for w in closed] == [WarningKind.CLOSED_UNANSWERED]
     assert "tls://" in closed[0].advice and "(10 times)" in closed[0].message
     assert rate_warnings(_doc("tcp://127.0.0.1:1", {"closed": 9, "timeout": 1})) == []

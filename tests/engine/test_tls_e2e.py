@@ -1,0 +1,150 @@
+"""TLS end to end: a built-in model with --server-tls, and an https nginx counted against
+its access log, on both drivers; bad TLS input is one line before any load, or counted
+by kind (e2e: real servers, real sockets, short windows)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from sockbench.errors import ConfigError, TargetError
+from sockbench.machine import build_run_spec
+from sockbench.report import render
+from tests.support.drivers import BOTH_DRIVERS
+from tests.support.nginx_tls import HttpsNginx, https_nginx
+from tests.support.runs import BASE, run_result
+
+pytestmark = pytest.mark.e2e
+
+SHORT: dict[str, Any] = {"duration_s": 0.3, "warmup_s": 0.0, "clients": 2}
+
+
+def _tls_run(**options: Any) -> dict[str, Any]:
+    return run_result(**{**SHORT, "server_tls": True, **options})
+
+
+def _handshakes(result: dict[str, Any]) -> tuple[int, int, int]:
+    tls = result["tls"]
+    assert tls["handshakes"] == tls["full"] + tls["resumed"] == result["handshake_us"]["count"]
+    return tls["handshakes"], tls["full"], tls["resumed"]
+
+
+@BOTH_DRIVERS
+def test_pipelined_requests_larger_than_a_record_echo_whole(batch: bool) -> None:
+    """70 kB requests, two in flight: each spans five TLS records, a send the socket
+    does not take whole, and reads that leave decrypted bytes behind (the pump's backlog)."""
+    result = _tls_run(payload=70_000, pipeline=2, batch=batch)
+    assert result["totals"]["errors"] == {} and result["totals"]["requests"] > 10
+    assert _handshakes(result) == (2, 2, 0)  # one per client, kept alive
+    assert result["config"]["server_tls"] and result["server"]["target"].startswith("tls://")
+    assert result["tls"]["verified"]
+    assert "handshake" in render(result, "text")
+
+
+def test_open_loop_over_tls_keeps_its_schedule() -> None:
+    result = _tls_run(rate=400.0, server_model="trio")
+    totals = result["totals"]
+    assert totals["errors"] == {} and totals["requests"] == totals["requests_issued"] == 120
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
+def test_churn_counts_full_handshakes_and_resumptions(resume: bool) -> None:
+    """A connection per request: without --tls-resume every handshake is full; with it,
+    each client's first is full and the rest resume the session it kept."""
+    result = _tls_run(mode="churn", tls_resume=resume, server_model="threaded")
+    handshakes, full, resumed = _handshakes(result)
+    assert result["totals"]["errors"] == {}
+    assert handshakes == result["totals"]["requests"] > 10
+    assert (full, resumed) == ((2, handshakes - 2) if resume else (handshakes, 0))
+
+
+@BOTH_DRIVERS
+def test_https_nginx_serves_what_it_logs(tmp_path: Path, batch: bool) -> None:
+    with https_nginx(tmp_path) as nginx:
+        result = run_result(
+            **SHORT, target=f"tls://127.0.0.1:{nginx.port}", proto="", server_model=None,
+            protocol="http", tls_ca=str(nginx.ca), batch=batch,
+        )  # fmt: skip
+        served = nginx.served()
+    totals = result["totals"]
+    assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served) > 50
+    assert Counter(status for status, _, _, _ in served) == {"200": len(served)}
+    assert len({conn for _, conn, _, _ in served}) == _handshakes(result)[1] == 2
+
+
+def test_a_ca_that_did_not_sign_is_counted_as_certificate_errors(tmp_path: Path) -> None:
+    """A built-in model is not checked before the run: its clients count the kind."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    result = _tls_run(tls_ca=str(other), duration_s=0.3, connect_timeout_s=1.0)
+    errors = Counter(result["totals"]["errors"]) + Counter(result["totals"]["warmup_errors"])
+    assert set(errors) == {"tls_certificate"} and result["totals"]["requests"] == 0
+    kinds = {w["kind"] for w in result["warning_details"]}
+    assert "tls_failed" in kinds
+
+
+def _target(nginx: HttpsNginx, port: int | None = None, **options: Any) -> dict[str, Any]:
+    return run_result(**{**SHORT, "target": f"tls://127.0.0.1:{port or nginx.port}", "proto": "",
+                         "server_model": None, "duration_s": 0.3, **options})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("nginx_options", "options", "says"),
+    [
+        ({"expired": True}, {"tls_ca": "CA"}, "(tls_certificate: certificate has expired)"),
+        ({}, {"tls_ca": "OTHER"}, "(tls_certificate: unable to get local issuer"),
+        ({"protocols": "TLSv1.3"}, {"tls_ca": "CA", "tls_version": "1.2"}, "(tls_version: "),
+        ({}, {"tls_ca": "CA", "plain": True}, "(tls_protocol: wrong_version_number); what "
+         "came back was not TLS: if the server speaks plain TCP, use tcp://"),
+    ],
+    ids=["expired", "wrong-ca", "version", "plain-tcp"],
+)  # fmt: skip
+def test_a_tls_target_that_cannot_be_trusted_is_one_line_before_any_load(
+    tmp_path: Path, nginx_options: dict[str, Any], options: dict[str, Any], says: str
+) -> None:
+    """The preflight's handshake fails: a TargetError (one line, exit 2) names the kind,
+    what OpenSSL said and what to change; nothing reached nginx's HTTP."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    with https_nginx(tmp_path, **nginx_options) as nginx:
+        named = {"CA": str(nginx.ca), "OTHER": str(other)}
+        options = {k: named.get(v, v) for k, v in options.items()}
+        port = nginx.plain_port if options.pop("plain", False) else None
+        with pytest.raises(TargetError) as failed:
+            _target(nginx, port, **options)
+        # No request was served (the plain port answers the ClientHello with a 400).
+        assert [row for row in nginx.served() if row[0] == "200"] == []
+    assert says in str(failed.value) and "\n" not in str(failed.value)
+
+
+def test_tls_behind_tcp_is_said(tmp_path: Path) -> None:
+    """An https nginx behind tcp:// answers the echo's bytes with its 400 (plain HTTP sent to
+    an HTTPS port): no reply matches, and the result says the target may speak TLS."""
+    with https_nginx(tmp_path) as nginx:
+        result = _target(nginx, target=f"tcp://127.0.0.1:{nginx.port}")
+    assert result["totals"]["requests"] == 0 and "tls" not in result
+    advice = [w["advice"] for w in result["warning_details"] if w["kind"] == "closed_unanswered"]
+    assert advice and "tls://" in advice[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"target": "tls://127.0.0.1:9", "tls_ca": "/nonexistent/ca.pem"},
+         "cannot read --tls-ca /nonexistent/ca.pem"),
+        ({"target": "tls://127.0.0.1:9", "tls_ca": "README.md"}, "holds no PEM certificate"),
+        ({"tls_insecure": True}, "--tls-insecure applies to a TLS target"),
+        ({"target": "tcp://127.0.0.1:9", "tls_resume": True}, "--tls-resume applies to a TLS"),
+        ({"server_model": "selectors", "server_tls": True}, "'selectors' does not serve TLS"),
+    ],
+)  # fmt: skip
+def test_bad_tls_options_are_one_line(options: dict[str, Any], says: str) -> None:
+    """Refused as ConfigError before anything starts: the CLI prints it as one line and
+    exits 2 (tests/cli/test_bad_input.py)."""
+    with pytest.raises(ConfigError) as refused:
+        build_run_spec({**BASE, **options})
+    assert says in str(refused.value) and "\n" not in str(refused.value)
