@@ -18,7 +18,7 @@ from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
 from sockbench.servers.certs import server_context
 from sockbench.servers.context import ServeContext, StopSignal
-from sockbench.servers.registry import MODELS, ModelInfo, get_model, load
+from sockbench.servers.registry import ModelInfo, get_model, load
 from sockbench.servers.sockets import open_listener
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -32,11 +32,6 @@ def check_options(spec: BuiltIn, proto: Proto) -> ModelInfo:
     (:mod:`sockbench.core.spec`), with the user's flag names.
     """
     info = get_model(spec.model)
-    if spec.tls and not info.tls:
-        serving = ", ".join(name for name, model in MODELS.items() if model.tls)
-        raise ConfigError(
-            f"server model {info.name!r} does not serve TLS (--server-tls); these do: {serving}"
-        )
     if proto not in info.protos:
         supported = ", ".join(sorted(p.value for p in info.protos))
         raise ConfigError(

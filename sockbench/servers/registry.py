@@ -42,7 +42,6 @@ class ModelInfo:
     requires: str | None = None
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     reuse_port: bool = False
-    tls: bool = False  # it serves TLS streams with --server-tls (ServeContext.tls)
 
 
 def _entries(*infos: ModelInfo) -> dict[str, ModelInfo]:
@@ -54,13 +53,11 @@ MODELS: dict[str, ModelInfo] = _entries(
         "threaded",
         "sockbench.servers.threaded",
         "blocking sockets, one thread per connection",
-        tls=True,
     ),
     ModelInfo(
         "threadpool",
         "sockbench.servers.threadpool",
         "blocking sockets served by a bounded thread pool; extra connections queue",
-        tls=True,
     ),
     ModelInfo(
         "selectors",
@@ -72,7 +69,6 @@ MODELS: dict[str, ModelInfo] = _entries(
         "sockbench.servers.asyncio_loop",
         "asyncio Protocols on the standard event loop",
         options=MappingProxyType({"loop": "asyncio"}),
-        tls=True,
     ),
     ModelInfo(
         "uvloop",
@@ -80,13 +76,11 @@ MODELS: dict[str, ModelInfo] = _entries(
         "asyncio Protocols on uvloop (libuv)",
         requires="uvloop",
         options=MappingProxyType({"loop": "uvloop"}),
-        tls=True,
     ),
     ModelInfo(
         "trio",
         "sockbench.servers.trio_server",
         "trio tasks: serve_listeners for streams, one task for datagrams",
-        tls=True,
     ),
     ModelInfo(
         "prefork",

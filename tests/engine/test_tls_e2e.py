@@ -139,7 +139,7 @@ def test_tls_behind_tcp_is_said(tmp_path: Path) -> None:
         ({"target": "tls://127.0.0.1:9", "tls_ca": "README.md"}, "holds no PEM certificate"),
         ({"tls_insecure": True}, "--tls-insecure applies to a TLS target"),
         ({"target": "tcp://127.0.0.1:9", "tls_resume": True}, "--tls-resume applies to a TLS"),
-        ({"server_model": "selectors", "server_tls": True}, "'selectors' does not serve TLS"),
+        ({"server_tls": True, "proto": "unix"}, "--server-tls serves TLS over tcp, not unix"),
     ],
 )  # fmt: skip
 def test_bad_tls_options_are_one_line(options: dict[str, Any], says: str) -> None:
