@@ -73,8 +73,8 @@ class ResultFacts:
         """A tcp:// target that answered nothing usable: it closed or reset every
         connection, or answered what did not match, as a TLS server does with bytes that
         are not TLS (an alert, nginx's 400): how many times; 0 otherwise."""
-        totals, target = self.doc["totals"], self.doc["config"].get("target") or ""
-        if totals["requests"] or not target.startswith("tcp://"):
+        totals, target = self.doc["totals"], (self.doc.get("config") or {}).get("target") or ""
+        if totals.get("requests") or not target.startswith("tcp://"):
             return 0
         errors = {**totals.get("warmup_errors", {})}
         for kind, n in totals.get("errors", {}).items():

@@ -1,5 +1,5 @@
 """TLS's pure decisions: error kinds, the handshake's steps, the options and what they
-decide, the warnings that say what to change (unit)."""
+decide (unit); the warnings are in tests/core/test_warning_rules.py's tables."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from sockbench.core import tls
 from sockbench.core.kinds import is_error_kind
 from sockbench.core.result import tls_section
 from sockbench.core.spec.tls import TlsOptions, tls_settings
-from sockbench.core.warning import WarningKind
-from sockbench.core.warning_rules import rate_warnings
 from sockbench.endpoints import Proto, parse_target
 from sockbench.errors import ConfigError
 from tests.support.specs import spec_of
@@ -126,28 +124,3 @@ def test_the_result_counts_full_and_resumed_handshakes() -> None:
         "handshakes": 8, "full": 2, "resumed": 6, "resumed_ratio": 0.75, "verified": True,
     }  # fmt: skip
     assert tls_section({}, False)["resumed_ratio"] is None
-
-
-def _doc(target: str, errors: dict[str, int], tls_: dict[str, Any] | None = None) -> Any:
-    doc: dict[str, Any] = {
-        "status": "degraded", "config": {"target": target},
-        "totals": {"requests": 0, "errors": errors, "warmup_errors": {}},
-    }  # fmt: skip
-    if tls_ is not None:
-        doc["tls"] = tls_
-    return doc
-
-
-def test_warnings_say_what_to_change() -> None:
-    insecure = rate_warnings(_doc("tls://127.0.0.1:1", {}, tls_section({"full": 1}, False)))
-    assert [w.kind for w in insecure] == [WarningKind.TLS_NOT_VERIFIED]
-    assert "--tls-ca" in insecure[0].advice
-    failed = rate_warnings(_doc("tls://127.0.0.1:1", {tls.TLS_PROTOCOL: 4}))
-    assert [(w.kind, w.message) for w in failed] == [
-        (WarningKind.TLS_FAILED, "4 TLS handshakes or records failed")
-    ]
-    assert "use tcp://" in failed[0].advice
-    closed = rate_warnings(_doc("tcp://127.0.0.1:1", {"closed": 8, "reset": 1, "mismatch": 1}))
-    assert [w.kind for w in closed] == [WarningKind.CLOSED_UNANSWERED]
-    assert "tls://" in closed[0].advice and "(10 times)" in closed[0].message
-    assert rate_warnings(_doc("tcp://127.0.0.1:1", {"closed": 9, "timeout": 1})) == []
