@@ -4,7 +4,13 @@ by kind (e2e: real servers, real sockets, short windows)."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+import ssl
+import subprocess
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +20,7 @@ import trustme
 from sockbench.errors import ConfigError, TargetError
 from sockbench.machine import build_run_spec
 from sockbench.report import render
+from tests.conftest import _free_port
 from tests.support.drivers import BOTH_DRIVERS
 from tests.support.nginx_tls import HttpsNginx, https_nginx
 from tests.support.runs import BASE, run_result
@@ -148,3 +155,76 @@ def test_bad_tls_options_are_one_line(options: dict[str, Any], says: str) -> Non
     with pytest.raises(ConfigError) as refused:
         build_run_spec({**BASE, **options})
     assert says in str(refused.value) and "\n" not in str(refused.value)
+
+
+@pytest.fixture
+def redis_tls(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """redis-server with only a TLS port (Debian's 7.0 is built with TLS), and its CA."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (make system-deps installs it)")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
+         "--tls-cert-file", str(tmp_path / "cert.pem"), "--tls-key-file", str(tmp_path / "key.pem"),
+         "--tls-ca-cert-file", str(tmp_path / "ca.pem"), "--tls-auth-clients", "no",
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while _redis_info(port, tmp_path / "ca.pem") is None:
+            assert time.monotonic() < deadline, "redis-server (TLS) did not answer in 10 s"
+            time.sleep(0.05)
+        yield port, tmp_path / "ca.pem"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _redis_info(port: int, ca: Path) -> dict[str, str] | None:
+    """INFO stats over TLS (None while it does not answer)."""
+    context = ssl.create_default_context(cafile=str(ca))
+    try:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=2) as sock,
+            context.wrap_socket(sock, server_hostname="127.0.0.1") as tls,
+        ):
+            tls.sendall(b"INFO stats\r\n")
+            reply = b""
+            # A bulk string: $LENGTH\r\n, then that many bytes and \r\n.
+            while b"\r\n" not in reply or len(reply) < _bulk_end(reply):
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return None
+                reply += chunk
+    except OSError:
+        return None
+    pairs = (line.split(":", 1) for line in reply.decode().splitlines() if ":" in line)
+    return dict(pairs)
+
+
+def _bulk_end(reply: bytes) -> int:
+    head, _, _ = reply.partition(b"\r\n")
+    return len(head) + 2 + int(head[1:]) + 2
+
+
+def test_redis_over_tls_serves_what_it_counts(redis_tls: tuple[int, Path]) -> None:
+    port, ca = redis_tls
+    before = _redis_info(port, ca)
+    assert before is not None
+    result = run_result(**SHORT, target=f"tls://127.0.0.1:{port}", proto="", server_model=None,
+                        protocol="redis", tls_ca=str(ca))  # fmt: skip
+    after = _redis_info(port, ca)
+    assert after is not None
+    totals = result["totals"]
+    assert totals["errors"] == {} and totals["requests"] == totals["requests_issued"] > 50
+    # Every command sockbench sent, and the INFO that read the count (nothing else came).
+    processed = int(after["total_commands_processed"]) - int(before["total_commands_processed"])
+    assert processed == totals["requests"] + 1
+    assert _handshakes(result) == (2, 2, 0)
