@@ -206,7 +206,7 @@ def main() -> None:
                 ],
                 rows,
                 "rlrrrrr",
-            ),  # fmt: skip
+            ),
         ]
     )
     write_markdown(RESULTS / "vs_openssl_s_time.md", text)
