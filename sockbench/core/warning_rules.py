@@ -320,15 +320,6 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         "add --workers, or lower --rate",
     ),
     Rule(
-        WarningKind.TLS_NOT_VERIFIED,
-        lambda f: bool(f.doc.get("tls")) and not f.doc["tls"]["verified"],
-        lambda f: (
-            "TLS certificates were NOT verified (--tls-insecure): a wrong, expired or "
-            "forged certificate went unnoticed, and the handshakes skipped verification's cost"
-        ),
-        "give the server's CA with --tls-ca to verify, and measure, as real clients do",
-    ),
-    Rule(
         WarningKind.TLS_FAILED,
         lambda f: f.tls_failed is not None,
         lambda f: f"{_tls_failed(f)[0]:,} TLS handshakes or records failed",

@@ -116,8 +116,9 @@ def tls_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     tls = result.get("tls")
     if not tls:
         return ()
+    count = tls.get("handshakes")
     text = (
-        f"{numbers.fmt_int(tls.get('handshakes'))} handshakes: "
+        f"{numbers.fmt_int(count)} handshake{'' if count == 1 else 's'}: "
         f"{numbers.fmt_int(tls.get('full'))} full, {numbers.fmt_int(tls.get('resumed'))} resumed; "
     )
     if tls.get("verified"):

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from sockbench.core import tls
+from sockbench.core.forecast import predicted_warnings
 from sockbench.core.kinds import is_error_kind
 from sockbench.core.result import tls_section
 from sockbench.core.spec.tls import TlsOptions, tls_settings
+from sockbench.core.warning import WarningKind
 from sockbench.endpoints import Proto, parse_target
 from sockbench.errors import ConfigError
 from tests.support.specs import spec_of
@@ -94,6 +96,9 @@ def test_the_options_decide_one_settings_record() -> None:
     assert trusted.tls is not None and trusted.tls.ca_pem == "PEM"
     insecure = spec_of({"server_tls": True, "tls_insecure": True})
     assert insecure.trusting("PEM") is insecure  # --tls-insecure stays as it was asked
+    [said] = [w for w in predicted_warnings(insecure) if w.kind == WarningKind.TLS_NOT_VERIFIED]
+    assert "NOT verified (--tls-insecure)" in said.message and "--tls-ca" in said.advice
+    assert not [w for w in predicted_warnings(built_in) if w.kind.startswith("tls")]
 
 
 @pytest.mark.parametrize(

@@ -145,10 +145,6 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     }}, [
         (WarningKind.NOT_VALID, "this run is not valid: p99 rose 30%", "lengthen --warmup"),
     ]),
-    ("tls not verified", {"status": "completed", "totals": {}, "config": {},
-                          "tls": {"verified": False}}, [
-        (WarningKind.TLS_NOT_VERIFIED, "NOT verified (--tls-insecure)", "--tls-ca"),
-    ]),
     ("tls handshakes failed", {"status": "degraded", "config": {}, "totals": {
         "requests": 0, "errors": {"tls_protocol": 3}, "warmup_errors": {"tls_protocol": 1},
     }}, [
