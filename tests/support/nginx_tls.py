@@ -1,7 +1,6 @@
-"""A private nginx serving HTTPS, with certificates trustme makes (valid or expired).
-
-As tests/engine/test_http_nginx.py's nginx (``daemon off``, one process, a generated
-config in a tmp dir, 127.0.0.1 and a free port), over TLS: its access log line is
+"""A private nginx (tests/support/nginx.py) serving HTTPS, with certificates trustme
+makes (valid or expired), and the same site without TLS on a second port. Its access
+log line is
 ``status connection connection_requests uri ssl_session_reused``, each request logged as
 it ends, so after a run the log holds every request nginx served.
 """
@@ -9,10 +8,8 @@ it ends, so after a run the log holds every request nginx served.
 from __future__ import annotations
 
 import datetime
-import shutil
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,22 +19,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    log_format counts '$status $connection $connection_requests $request_uri $ssl_session_reused';
-    access_log {dir}/access.log counts;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 1000000;
+from tests.support.nginx import private_nginx
+
+SERVERS = """
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {dir}/server.pem;
@@ -50,8 +34,8 @@ http {{
         listen 127.0.0.1:{plain_port};  # the same, without TLS
         root {dir}/www;
     }}
-}}
 """
+LOG_FORMAT = "$status $connection $connection_requests $request_uri $ssl_session_reused"
 PAST = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
 
 
@@ -72,9 +56,6 @@ class HttpsNginx:
 def https_nginx(
     folder: Path, *, expired: bool = False, protocols: str = "TLSv1.2 TLSv1.3"
 ) -> Iterator[HttpsNginx]:
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if binary is None:
-        pytest.skip("nginx is not installed (make system-deps installs it)")
     ca = trustme.CA()
     not_after = {"not_after": PAST} if expired else {}
     cert = ca.issue_cert("127.0.0.1", "localhost", **not_after)
@@ -83,20 +64,9 @@ def https_nginx(
     (folder / "www").mkdir()
     (folder / "www" / "index.html").write_text("hello\n")
     port, plain_port = _free_ports(2)
-    config = folder / "nginx.conf"
-    config.write_text(
-        CONFIG.format(dir=folder, port=port, plain_port=plain_port, protocols=protocols)
-    )
-    proc = subprocess.Popen(
-        [binary, "-c", str(config), "-p", str(folder)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _wait_tls(port)
-        yield HttpsNginx(port, folder / "access.log", folder / "ca.pem", plain_port)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    servers = SERVERS.format(dir=folder, port=port, plain_port=plain_port, protocols=protocols)
+    with private_nginx(folder, servers, LOG_FORMAT, lambda: _wait_tls(port)) as log:
+        yield HttpsNginx(port, log, folder / "ca.pem", plain_port)
 
 
 def _free_ports(n: int) -> list[int]:
