@@ -96,7 +96,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
     doc["totals"].update(_rates(tally, spec, seconds))
     doc["totals"].update(connect_phase(tally, spec.load.clients))
     if spec.tls is not None:
-        doc["tls"] = tls_section(tally.handshakes, spec.tls.verify)
+        doc["tls"] = tls_section(tally.handshakes, spec.tls.verify, tally.negotiated)
     if tally.client_bytes:
         # A stream's receiver read the window's bytes by the time its report came, in the
         # drain (iperf3's receiver line also runs past the sender's); datagrams that
@@ -218,9 +218,12 @@ def connect_phase(tally: Tally, clients: int) -> dict[str, Any]:
     }
 
 
-def tls_section(handshakes: Mapping[str, int], verified: bool) -> dict[str, Any]:
-    """A TLS run's handshakes (every one that succeeded, warm-up included, as ``connect_us``
-    counts connects) and whether certificates were checked (``--tls-insecure``: not)."""
+def tls_section(
+    handshakes: Mapping[str, int], verified: bool, negotiated: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A TLS run's handshakes (every one that succeeded, counted as ``connect_us`` counts
+    connects), what they agreed on, and whether certificates were checked
+    (``--tls-insecure``: not)."""
     full, resumed = handshakes.get("full", 0), handshakes.get("resumed", 0)
     return {
         "handshakes": full + resumed,
@@ -228,6 +231,7 @@ def tls_section(handshakes: Mapping[str, int], verified: bool) -> dict[str, Any]
         "resumed": resumed,
         "resumed_ratio": round(resumed / (full + resumed), 6) if full + resumed else None,
         "verified": verified,
+        "negotiated": dict(sorted((negotiated or {}).items())),
     }
 
 

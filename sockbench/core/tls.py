@@ -94,6 +94,13 @@ def failed_handshakes(errors: Mapping[str, int]) -> tuple[int, str] | None:
     return sum(counted.values()), ADVICE[worst]
 
 
+def negotiated(version: str | None, cipher: str | None, alpn: str | None) -> str:
+    """What a handshake agreed on, as the result counts it: ``TLSv1.3
+    TLS_AES_256_GCM_SHA384``, with ``alpn h2`` when a protocol was selected."""
+    said = f"{version or '?'} {cipher or '?'}"
+    return f"{said} alpn {alpn}" if alpn else said
+
+
 def handshake_name(resumed: bool) -> str:
     """How a handshake is counted: ``resumed`` (a session ticket or ID was accepted) or
     ``full`` (a new session: certificate and key exchange)."""

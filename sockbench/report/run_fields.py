@@ -121,9 +121,15 @@ def tls_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         f"{numbers.fmt_int(count)} handshake{'' if count == 1 else 's'}: "
         f"{numbers.fmt_int(tls.get('full'))} full, {numbers.fmt_int(tls.get('resumed'))} resumed; "
     )
-    if tls.get("verified"):
-        return (("tls", text + "certificates verified"),)
-    return (("tls", text + "CERTIFICATES NOT VERIFIED (--tls-insecure)"),)
+    text += (
+        "certificates verified"
+        if tls.get("verified")
+        else ("CERTIFICATES NOT VERIFIED (--tls-insecure)")
+    )
+    agreed = tls.get("negotiated") or {}
+    if agreed:  # the most common first: ``TLSv1.3 TLS_AES_256_GCM_SHA384``
+        text += "; " + ", ".join(sorted(agreed, key=lambda k: -agreed[k]))
+    return (("tls", text),)
 
 
 def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:

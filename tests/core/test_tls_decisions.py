@@ -124,8 +124,12 @@ def test_a_ca_and_insecure_together_are_refused() -> None:
         tls_settings(TlsOptions(tls_ca="ca.pem", tls_insecure=True), True, "PEM")
 
 
-def test_the_result_counts_full_and_resumed_handshakes() -> None:
-    assert tls_section({"full": 2, "resumed": 6}, True) == {
+def test_the_result_counts_full_and_resumed_handshakes_and_what_they_agreed_on() -> None:
+    agreed = tls.negotiated("TLSv1.3", "TLS_AES_128_GCM_SHA256", "h2")
+    assert agreed == "TLSv1.3 TLS_AES_128_GCM_SHA256 alpn h2"
+    assert tls.negotiated("TLSv1.2", None, None) == "TLSv1.2 ?"
+    assert tls_section({"full": 2, "resumed": 6}, True, {agreed: 8}) == {
         "handshakes": 8, "full": 2, "resumed": 6, "resumed_ratio": 0.75, "verified": True,
+        "negotiated": {agreed: 8},
     }  # fmt: skip
     assert tls_section({}, False)["resumed_ratio"] is None

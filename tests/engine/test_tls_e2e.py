@@ -49,6 +49,8 @@ def test_pipelined_requests_larger_than_a_record_echo_whole(batch: bool) -> None
     assert _handshakes(result) == (2, 2, 0)  # one per client, kept alive
     assert result["config"]["server_tls"] and result["server"]["target"].startswith("tls://")
     assert result["tls"]["verified"]
+    [(agreed, count)] = result["tls"]["negotiated"].items()
+    assert agreed.startswith("TLSv1.3 TLS_") and count == 2  # 1.3 unless --tls-version
     assert "handshake" in render(result, "text")
 
 
@@ -61,9 +63,13 @@ def test_open_loop_over_tls_keeps_its_schedule() -> None:
 @pytest.mark.parametrize("resume", [False, True], ids=["full", "resumed"])
 def test_churn_counts_full_handshakes_and_resumptions(resume: bool) -> None:
     """A connection per request: without --tls-resume every handshake is full; with it,
-    each client's first is full and the rest resume the session it kept."""
-    result = _tls_run(mode="churn", tls_resume=resume, server_model="threaded")
+    each client's first is full and the rest resume the session it kept (TLS 1.2's
+    session here, and 1.3's ticket in the nginx and s_time runs)."""
+    version = "1.2" if resume else "1.3"
+    result = _tls_run(mode="churn", tls_resume=resume, server_model="threaded",
+                      tls_version=version)  # fmt: skip
     handshakes, full, resumed = _handshakes(result)
+    assert [agreed.split()[0] for agreed in result["tls"]["negotiated"]] == [f"TLSv{version}"]
     assert result["totals"]["errors"] == {}
     assert handshakes == result["totals"]["requests"] > 2  # loose: the machine may be busy
     assert (full, resumed) == ((2, handshakes - 2) if resume else (handshakes, 0))
@@ -74,13 +80,15 @@ def test_https_nginx_serves_what_it_logs(tmp_path: Path, batch: bool) -> None:
     with https_nginx(tmp_path) as nginx:
         result = run_result(
             **SHORT, target=f"tls://127.0.0.1:{nginx.port}", proto="", server_model=None,
-            protocol="http", tls_ca=str(nginx.ca), batch=batch,
+            protocol="http", tls_ca=str(nginx.ca), batch=batch, tls_alpn="h2,http/1.1",
         )  # fmt: skip
         served = nginx.served()
     totals = result["totals"]
     assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served) > 0
     assert Counter(status for status, _, _, _ in served) == {"200": len(served)}
     assert len({conn for _, conn, _, _ in served}) == _handshakes(result)[1] == 2
+    [agreed] = result["tls"]["negotiated"]  # nginx without http2 picks http/1.1 of the two
+    assert agreed.startswith("TLSv1.3 ") and agreed.endswith(" alpn http/1.1")
 
 
 def test_a_ca_that_did_not_sign_is_counted_as_certificate_errors(tmp_path: Path) -> None:

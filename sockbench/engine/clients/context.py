@@ -227,7 +227,7 @@ async def secure(ctx: ClientContext, sock: socket.socket, *, counted: bool = Tru
         sockio.close(sock)
         raise
     if counted:
-        ctx.recorder.handshake(handshake_ns, resumed)
+        ctx.recorder.handshake(handshake_ns, resumed, conn.negotiated())
     return cast(socket.socket, conn)
 
 

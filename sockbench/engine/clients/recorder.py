@@ -60,6 +60,7 @@ class WorkerRecorder:
         "kind_stats",
         "latency",
         "loop_busy",
+        "negotiated",
         "offered",
         "open_loop",
         "requests",
@@ -125,6 +126,7 @@ class WorkerRecorder:
         # resumed (core/tls.py's handshake_name).
         self.handshake_us = Recorder()
         self.handshakes: Counter[str] = Counter()
+        self.negotiated: Counter[str] = Counter()
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = Recorder()
         self.send_lag = Recorder()
@@ -313,10 +315,12 @@ class WorkerRecorder:
             counts = DatagramCounts(sent=sent, received=received, lost=sent - received)
         self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
-    def handshake(self, elapsed_ns: int, resumed: bool) -> None:
-        """A TLS handshake that succeeded, in ``elapsed_ns``: a full one or a resumption."""
+    def handshake(self, elapsed_ns: int, resumed: bool, negotiated: str) -> None:
+        """A TLS handshake that succeeded, in ``elapsed_ns``: a full one or a resumption,
+        and what it agreed on (core/tls.py's ``negotiated``)."""
         self.handshake_us.record((elapsed_ns + 500) // 1000)
         self.handshakes[handshake_name(resumed)] += 1
+        self.negotiated[negotiated] += 1
 
     def error(self, kind: str, at_ns: int) -> None:
         if at_ns < self.window.measure_start_ns:
@@ -372,6 +376,7 @@ class WorkerRecorder:
             client_received=tuple(meter.received) if meter else (),
             extra_histograms={**self._open_loop_histograms(), **self._tls_histograms()},
             handshakes=dict(self.handshakes),
+            negotiated=dict(self.negotiated),
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},

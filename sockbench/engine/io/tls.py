@@ -159,6 +159,13 @@ class TlsSocket:
             self._out += self.outgoing.read()
             self._flush()
 
+    def negotiated(self) -> str:
+        """The version, cipher and ALPN protocol its handshake agreed on."""
+        cipher = self.obj.cipher()
+        return decide.negotiated(
+            self.obj.version(), cipher[0] if cipher else None, self.obj.selected_alpn_protocol()
+        )
+
     def close(self) -> None:
         self.tls.keep(self.client, self.obj.session)
         self.raw.close()
