@@ -55,8 +55,7 @@ def _check_stream(endpoint: Endpoint, tls: TlsSettings | None) -> None:
 
 
 def _check_handshake(sock: socket.socket, endpoint: Endpoint, tls: TlsSettings) -> None:
-    name = tls.server_name or endpoint.host
-    with client_context(tls).wrap_socket(sock, server_hostname=name):
+    with client_context(tls).wrap_socket(sock, server_hostname=tls.name_for(endpoint.host)):
         pass
 
 

@@ -118,6 +118,10 @@ class TlsSettings:
     version: str | None = None  # "1.2" or "1.3": only that; None: either
     resume: bool = False
 
+    def name_for(self, host: str) -> str:
+        """The name sent (SNI) and checked in the certificate of a server at ``host``."""
+        return self.server_name or host
+
     def trusting(self, ca_pem: str) -> TlsSettings:
         """The same, trusting ``ca_pem`` (a built-in model's CA, known once it started)."""
         return replace(self, ca_pem=ca_pem)

@@ -50,9 +50,6 @@ class TlsClient:
     def of(cls, settings: TlsSettings) -> TlsClient:
         return cls(settings, client_context(settings))
 
-    def server_name(self, endpoint: Endpoint) -> str:
-        return self.settings.server_name or endpoint.host
-
     def keep(self, client: int, session: ssl.SSLSession | None) -> None:
         if self.settings.resume and session is not None:
             self.sessions[client] = session
@@ -179,7 +176,7 @@ async def handshake(
     caller bounds it in time and closes ``raw`` on any error."""
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = tls.context.wrap_bio(
-        incoming, outgoing, server_hostname=tls.server_name(endpoint),
+        incoming, outgoing, server_hostname=tls.settings.name_for(endpoint.host),
         session=tls.sessions.get(client),
     )  # fmt: skip
     start = time.monotonic_ns()
