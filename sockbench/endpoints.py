@@ -1,10 +1,11 @@
 """Socket addresses as users write them, parsed and checked once (pure).
 
-``tcp://127.0.0.1:9000``, ``udp://[::1]:53``, ``unix:///run/app.sock`` and
-``unix-dgram:///tmp/app.sock`` name a target; ``sockbench serve --bind`` takes the
-same forms or a bare ``HOST:PORT`` / path. Load goes to loopback addresses and Unix
-paths only: a load generator pointed at someone else's host by a typo is an
-accident we refuse to make easy.
+``tcp://127.0.0.1:9000``, ``tls://127.0.0.1:8443``, ``udp://[::1]:53``,
+``unix:///run/app.sock`` and ``unix-dgram:///tmp/app.sock`` name a target (``tls://`` is
+TCP with TLS over it: the transport stays ``tcp``, the endpoint says ``tls``);
+``sockbench serve --bind`` takes the same forms or a bare ``HOST:PORT`` / path. Load
+goes to loopback addresses and Unix paths only: a load generator pointed at someone
+else's host by a typo is an accident we refuse to make easy.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from enum import StrEnum
 from sockbench.errors import ConfigError
 
 SUN_PATH_MAX = 107  # sizeof(sun_path) - 1 on Linux
+TLS_SCHEME = "tls"
 
 
 class Proto(StrEnum):
@@ -54,6 +56,7 @@ class Endpoint:
     host: str = ""
     port: int = 0
     path: str = ""
+    tls: bool = False  # TLS over this TCP connection (a ``tls://`` target)
 
     @property
     def family(self) -> int:
@@ -66,13 +69,19 @@ class Endpoint:
         return self.path if self.proto.is_unix else (self.host, self.port)
 
     def with_port(self, port: int) -> Endpoint:
-        return Endpoint(self.proto, self.host, port, self.path)
+        return Endpoint(self.proto, self.host, port, self.path, self.tls)
+
+    def with_tls(self) -> Endpoint:
+        """The same TCP address, spoken to over TLS."""
+        assert self.proto is Proto.TCP, self
+        return Endpoint(self.proto, self.host, self.port, self.path, True)
 
     def url(self) -> str:
         if self.proto.is_unix:
             return f"{self.proto.value}://{self.path}"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.proto.value}://{host}:{self.port}"
+        scheme = TLS_SCHEME if self.tls else self.proto.value
+        return f"{scheme}://{host}:{self.port}"
 
     def __str__(self) -> str:
         return self.url()
@@ -133,16 +142,17 @@ def parse_target(text: str, *, allow_remote: bool = False) -> Endpoint:
     scheme, sep, rest = text.partition("://")
     if not sep:
         raise ConfigError(
-            f"malformed target {text!r}; expected tcp://HOST:PORT, udp://HOST:PORT, "
-            "unix:///PATH or unix-dgram:///PATH"
+            f"malformed target {text!r}; expected tcp://HOST:PORT, tls://HOST:PORT, "
+            "udp://HOST:PORT, unix:///PATH or unix-dgram:///PATH"
         )
-    proto = parse_proto(scheme)
+    tls = scheme.strip().lower() == TLS_SCHEME
+    proto = Proto.TCP if tls else parse_proto(scheme)
     if proto.is_unix:
         return Endpoint(proto, path=_check_path(rest, "target"))
     host, port = _split_host_port(rest, "target")
     if port == 0:
         raise ConfigError(f"malformed target {text!r}: port 0 cannot be connected to")
-    return Endpoint(proto, _loopback_host(host, "target", allow_remote), port)
+    return Endpoint(proto, _loopback_host(host, "target", allow_remote), port, tls=tls)
 
 
 def parse_bind(text: str, proto: Proto) -> Endpoint:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import resource
+import ssl
 import stat
 import tempfile
 from collections.abc import Mapping
@@ -22,12 +23,14 @@ from sockbench.core.machine import LINUX_PORT_RANGE, Machine
 from sockbench.core.spec.option import NONE, SERVER_MODELS, Names, check_names
 from sockbench.core.spec.run import RUN_RECORDS, RunSpec, parse_run, validate_run
 from sockbench.core.spec.serve import ServeSpec, validate_serve
+from sockbench.core.spec.tls import check_ca_pem
 from sockbench.errors import ConfigError
 from sockbench.servers.chosen import check_server
 from sockbench.servers.registry import MODELS
 
 #: The vocabularies core leaves to this host: the server models, in the registry's order.
 NAMES: Names = {SERVER_MODELS: tuple(MODELS)}
+TLS_CA_LIMIT = 1 << 20  # a CA bundle is far smaller (Debian's: ~200 KiB)
 
 
 def read_machine() -> Machine:
@@ -61,6 +64,18 @@ def read_send_file(path: str | None, flag: str = "--send-file") -> bytes | None:
     return data
 
 
+def read_tls_ca(path: str | None) -> str | None:
+    """The PEM text of ``--tls-ca``: a regular file holding a certificate."""
+    if path is None:
+        return None
+    pem = check_ca_pem(read_regular_file(path, "--tls-ca", TLS_CA_LIMIT).decode("latin-1"), path)
+    try:
+        ssl.create_default_context(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigError(f"--tls-ca {path}: not a usable CA certificate ({exc})") from None
+    return pem
+
+
 def read_regular_file(path: str, flag: str, limit: int) -> bytes:
     """Up to ``limit`` bytes of the regular file ``path``; one line naming ``flag`` for
     anything else (a FIFO, a device, a folder, a file that cannot be read)."""
@@ -91,6 +106,7 @@ def build_run_spec(values: Mapping[str, object], machine: Machine | None = None)
             read_send_file(options.request.body_file, "--body-file"),
             read_send_file(options.request.http_paths_file, "--http-paths-file"),
         ),
+        tls_ca=read_tls_ca(options.tls.tls_ca),
     )
     check_server(spec.server, spec.proto)
     spec.protocol.adapter()  # built once in this process; see core.spec.request

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -10,6 +13,8 @@ from sockbench import __version__
 from sockbench.cli.app import app, setup_logging
 from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
+from sockbench.core.spec.server import BuiltIn
+from sockbench.endpoints import Endpoint
 from sockbench.errors import ConfigError
 
 
@@ -24,14 +29,31 @@ def serve(values: dict[str, object], spelled: dict[str, str]) -> None:
     spec = build_serve_spec(values, spelled)
     setup_logging(spec.output.verbose, spec.output.log_file)
     raise_nofile_limit()  # a server holds a descriptor per connection
-    server = spec.server
+    with tempfile.TemporaryDirectory(prefix="sockbench-serve-") as folder:
+        server, trust = _with_certificate(spec.server, folder)
 
-    def ready(actual: object) -> None:
-        typer.echo(
-            f"sockbench: {server.model} serving {actual} ({server.behaviour}); Ctrl-C to stop"
-        )
+        def ready(actual: Endpoint) -> None:
+            where = actual.with_tls() if server.tls else actual
+            typer.echo(
+                f"sockbench: {server.model} serving {where} ({server.behaviour}){trust}; "
+                "Ctrl-C to stop"
+            )
 
-    serve_forever(server, spec.bind, on_ready=ready)
+        serve_forever(server, spec.bind, on_ready=ready)
+
+
+def _with_certificate(server: BuiltIn, folder: str) -> tuple[BuiltIn, str]:
+    """--server-tls: the server with a certificate made now, and where its CA is (said on
+    the ready line, for --tls-ca); as it was otherwise."""
+    if not server.tls:
+        return server, ""
+    from sockbench.servers.certs import make_cert
+
+    cert = make_cert(folder)
+    ca = os.path.join(folder, "ca.pem")
+    with open(ca, "w", encoding="ascii") as f:
+        f.write(cert.ca_pem)
+    return replace(server, tls_cert=cert.path), f", its CA in {ca}"
 
 
 @app.command()

@@ -33,6 +33,7 @@ def predicted_warnings(spec: RunSpec) -> list[RunWarning]:
         *_port_warnings(spec, machine),
         *_queue_warnings(spec),
         *_worker_warnings(spec, machine),
+        *_tls_warnings(spec),
     ]
     if machine.load_average >= machine.cpu_count:
         warnings.append(
@@ -45,6 +46,20 @@ def predicted_warnings(spec: RunSpec) -> list[RunWarning]:
             )
         )
     return warnings
+
+
+def _tls_warnings(spec: RunSpec) -> list[RunWarning]:
+    """--tls-insecure, said before any load (and kept in the result)."""
+    if spec.tls is None or spec.tls.verify:
+        return []
+    return [
+        RunWarning(
+            WarningKind.TLS_NOT_VERIFIED,
+            "TLS certificates are NOT verified (--tls-insecure): a wrong, expired or forged "
+            "certificate goes unnoticed, and the handshakes skip verification's cost",
+            "give the server's CA with --tls-ca to verify, and measure, as real clients do",
+        )
+    ]
 
 
 def _server_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 from enum import StrEnum
 
+from sockbench.core.tls import TLS_KINDS
+
 
 class Workload(StrEnum):
     """``--mode``: what each client does."""
@@ -68,6 +70,8 @@ ERROR_KINDS = frozenset(
         "closed", "reset", "refused", "broken_pipe", "no_ephemeral_port", "address_in_use",
         "too_many_open_files", "no_buffer_space", "unreachable", "no_such_socket",
         "backlog_full", "connect_timeout", "send_buffer_full", "no_report", "oserror",
+        # a TLS handshake's or record's failure (core/tls.py)
+        *TLS_KINDS,
     }
 )  # fmt: skip
 ERRNO_KINDS = frozenset(name.lower() for name in errno.errorcode.values())

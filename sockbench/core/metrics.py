@@ -31,6 +31,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from sockbench.core.tls import HANDSHAKE_US
+
 
 class Better(StrEnum):
     HIGHER = "higher"
@@ -292,7 +294,7 @@ REGISTRY: tuple[Metric, ...] = (
 
 BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.aliases)}
 #: Where a latency family's histogram summary is, by the family's name.
-HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us"}
+HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us", "handshake": HANDSHAKE_US}
 #: Where a result keeps one kind of request's part of what it keeps at ``totals.X`` and
 #: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``;
 #: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99).

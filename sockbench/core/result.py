@@ -11,7 +11,7 @@ numbers (rates, warnings, ``--check``) is computed here, never passed in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +105,8 @@ def build_result(m: Measurement) -> dict[str, Any]:
         doc["drain_interval"] = _row_json(tally.drain_interval)
     doc["totals"].update(_rates(tally, spec, seconds))
     doc["totals"].update(connect_phase(tally, spec.load.clients))
+    if spec.tls is not None:
+        doc["tls"] = tls_section(tally.handshakes, spec.tls.verify, tally.negotiated)
     if tally.client_bytes:
         # A stream's receiver read the window's bytes by the time its report came, in the
         # drain (iperf3's receiver line also runs past the sender's); datagrams that
@@ -234,6 +236,23 @@ def connect_phase(tally: Tally, clients: int) -> dict[str, Any]:
         "connect_ramp_s": round(span_s, 6),
         # Connections per second between the first and the last: n - 1 gaps over the span.
         "connect_rate_per_s": round((clients - 1) / span_s, 3) if span_s > 0 else None,
+    }
+
+
+def tls_section(
+    handshakes: Mapping[str, int], verified: bool, negotiated: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """A TLS run's handshakes (every one that succeeded, counted as ``connect_us`` counts
+    connects), what they agreed on, and whether certificates were checked
+    (``--tls-insecure``: not)."""
+    full, resumed = handshakes.get("full", 0), handshakes.get("resumed", 0)
+    return {
+        "handshakes": full + resumed,
+        "full": full,
+        "resumed": resumed,
+        "resumed_ratio": round(resumed / (full + resumed), 6) if full + resumed else None,
+        "verified": verified,
+        "negotiated": dict(sorted((negotiated or {}).items())),
     }
 
 

@@ -84,6 +84,10 @@ class Tally:
     drain_interval: IntervalRow | None = None
     # Why a worker stopped early on its own: a protocol's fault, one line each.
     faults: tuple[str, ...] = ()
+    # TLS handshakes that succeeded: "full" and "resumed" (core/tls.py); empty: no TLS.
+    handshakes: dict[str, int] = field(default_factory=dict)
+    # ...and what they agreed on, by ``version cipher [alpn PROTOCOL]`` (core/tls.py).
+    negotiated: dict[str, int] = field(default_factory=dict)
 
     @property
     def request_reply(self) -> bool:
@@ -175,6 +179,8 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         offered=sum(t.offered for t in tallies),
         drain_interval=_merged_row([t.drain_interval for t in tallies]),
         faults=tuple(fault for t in tallies for fault in t.faults),
+        handshakes=_add_counts([t.handshakes for t in tallies]),
+        negotiated=_add_counts([t.negotiated for t in tallies]),
     )
 
 

@@ -39,6 +39,9 @@ class WarningKind(StrEnum):
     WARMUP_UNSETTLED = "warmup_unsettled"  # --warmup auto reached its maximum
     WORKERS_PAST_CORES = "workers_past_cores"  # open loop: more workers than cores to spin on
     NOT_VALID = "not_valid"  # the result's validity section found it not valid
+    TLS_NOT_VERIFIED = "tls_not_verified"  # --tls-insecure: certificates were not checked
+    TLS_FAILED = "tls_failed"  # TLS handshakes (or records) failed, by kind
+    CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target answered nothing usable
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, late_sender_advice, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
+from sockbench.core.tls import failed_handshakes
 from sockbench.core.validity import validity_warning
 from sockbench.core.warning import RunWarning, WarningKind
 
@@ -57,6 +58,29 @@ class ResultFacts:
     def not_valid(self) -> RunWarning | None:
         """The ``not_valid`` warning when the result's validity section says so."""
         return validity_warning(self.doc)
+
+    @cached_property
+    def tls_failed(self) -> tuple[int, str] | None:
+        """TLS failures (warm-up's and the window's) and what to change; None if none."""
+        totals = self.doc["totals"]
+        both = {**totals.get("warmup_errors", {})}
+        for kind, n in totals.get("errors", {}).items():
+            both[kind] = both.get(kind, 0) + n
+        return failed_handshakes(both)
+
+    @property
+    def closed_unanswered(self) -> int:
+        """A tcp:// target that answered nothing usable: it closed or reset every
+        connection, or answered what did not match, as a TLS server does with bytes that
+        are not TLS (an alert, nginx's 400): how many times; 0 otherwise."""
+        totals, target = self.doc["totals"], (self.doc.get("config") or {}).get("target") or ""
+        if totals.get("requests") or not target.startswith("tcp://"):
+            return 0
+        errors = {**totals.get("warmup_errors", {})}
+        for kind, n in totals.get("errors", {}).items():
+            errors[kind] = errors.get(kind, 0) + n
+        closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch"))
+        return closed if closed and closed == sum(errors.values()) else 0
 
     @property
     def generator_lag_p99_us(self) -> int:
@@ -269,6 +293,11 @@ def _shortfall(facts: ResultFacts) -> RunWarning:
     return facts.shortfall
 
 
+def _tls_failed(facts: ResultFacts) -> tuple[int, str]:
+    assert facts.tls_failed is not None  # the rule applies only then
+    return facts.tls_failed
+
+
 def _not_valid(facts: ResultFacts) -> RunWarning:
     assert facts.not_valid is not None  # the rule applies only then
     return facts.not_valid
@@ -289,6 +318,22 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
             "schedule while it could have sent, so latencies include its own delay"
         ),
         lambda f: late_sender_advice(f.doc),  # its own limit, or a busy machine's
+    ),
+    Rule(
+        WarningKind.TLS_FAILED,
+        lambda f: f.tls_failed is not None,
+        lambda f: f"{_tls_failed(f)[0]:,} TLS handshakes or records failed",
+        lambda f: _tls_failed(f)[1],
+    ),
+    Rule(
+        WarningKind.CLOSED_UNANSWERED,
+        lambda f: bool(f.closed_unanswered),
+        lambda f: (
+            "the target answered no request: it closed or reset each connection, or its "
+            f"reply did not match ({f.closed_unanswered:,} times)"
+        ),
+        "if it speaks TLS, give --target tls://HOST:PORT (a TLS server closes, or answers "
+        "an alert, on bytes that are not TLS)",
     ),
     Rule(
         WarningKind.NOT_VALID,

@@ -32,7 +32,7 @@ from sockbench.report.document import Doc, cell_key, cells, get, target
 
 _STATS_BEFORE = ("count", "min", "mean", "stdev")
 _STATS_AFTER = ("max",)
-_HISTOGRAMS = ("latency", "connect", "service_time", "send_lag")
+_HISTOGRAMS = ("latency", "connect", "service_time", "send_lag", "handshake")
 
 
 DEFAULT_KEYS = tuple(percentile_key(p) for p in DEFAULT_PERCENTILES)
@@ -71,6 +71,8 @@ def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Cal
         ("bytes_sent", _path("totals", "bytes_sent")),
         ("bytes_received", _path("totals", "bytes_received")),
         ("connections", _path("totals", "connections")),
+        ("tls_handshakes", _path("tls", "handshakes")),
+        ("tls_resumed", _path("tls", "resumed")),
         _metric("errors"),
     ]
     for hist in _HISTOGRAMS:

@@ -22,6 +22,7 @@ from sockbench.report.validity_fields import plus_minus
 LATENCY_KINDS: tuple[tuple[str, str], ...] = (
     ("latency", "latency_us"),
     ("connect", "connect_us"),
+    ("handshake", "handshake_us"),
     ("service time", "service_time_us"),
     ("send lag", "send_lag_us"),
     ("generator lag", "scheduler_lag_us"),

@@ -134,6 +134,28 @@ def _connections(totals: Mapping[str, Any]) -> str:
     return text + f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
 
 
+def tls_fields(result: Doc) -> tuple[tuple[str, str], ...]:
+    """``4 handshakes: 1 full, 3 resumed; certificates verified``: a TLS run's handshakes,
+    and, loudly, when certificates were not checked (``--tls-insecure``)."""
+    tls = result.get("tls")
+    if not tls:
+        return ()
+    count = tls.get("handshakes")
+    text = (
+        f"{numbers.fmt_int(count)} handshake{'' if count == 1 else 's'}: "
+        f"{numbers.fmt_int(tls.get('full'))} full, {numbers.fmt_int(tls.get('resumed'))} resumed; "
+    )
+    text += (
+        "certificates verified"
+        if tls.get("verified")
+        else ("CERTIFICATES NOT VERIFIED (--tls-insecure)")
+    )
+    agreed = tls.get("negotiated") or {}
+    if agreed:  # the most common first: ``TLSv1.3 TLS_AES_256_GCM_SHA384``
+        text += "; " + ", ".join(sorted(agreed, key=lambda k: -agreed[k]))
+    return (("tls", text),)
+
+
 def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     totals: Mapping[str, Any] = result.get("totals") or {}
     fields = [
@@ -164,6 +186,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ]
     fields += [
         ("connections", _connections(totals)),
+        *tls_fields(result),
         ("errors", _errors(result)),
         *_request_accounting(totals),
         *verdict_fields(result),

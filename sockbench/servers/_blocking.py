@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -73,8 +74,21 @@ def accept_until_stopped(
             handle(conn)
 
 
-def serve_stream(conn: socket.socket, behaviour: ServerBehaviour) -> None:
-    """Serve one connection until the peer closes, it fails, or it is shut down. Never raises."""
+def serve_stream(
+    conn: socket.socket, behaviour: ServerBehaviour, tls: ssl.SSLContext | None = None
+) -> None:
+    """Serve one connection until the peer closes, it fails, or it is shut down. Never raises.
+
+    ``tls``: the connection speaks TLS (its handshake runs here, in the connection's thread),
+    over a duplicate of its descriptor: ``conn`` stays as it was given, so shutting it
+    down (the server stops) still wakes this thread."""
+    if tls is not None:
+        try:
+            with tls.wrap_socket(conn.dup(), server_side=True) as secured:
+                serve_stream(secured, behaviour)
+        except OSError:  # the handshake failed (the client counts why), or it was shut down
+            pass
+        return
     if behaviour is ServerBehaviour.SINK:
         discard_blocking(conn)
         return

@@ -202,8 +202,13 @@ async def _serve_streams(
     # tries per wake-up, and on EMFILE the standard loop repeats its error path
     # that many times (CPython 3.11): give it a small batch, then restore the
     # kernel backlog the host chose, which create_server just lowered.
-    protocol = Conn if _is_uvloop(loop) else BufferedConn
-    if listener.family == socket.AF_UNIX:
+    # Over TLS the transport hands decrypted bytes over: no shared buffer to read into.
+    protocol = Conn if _is_uvloop(loop) or ctx.tls is not None else BufferedConn
+    if ctx.tls is not None:
+        server = await loop.create_server(
+            protocol, sock=listener, backlog=ACCEPT_BATCH, ssl=ctx.tls
+        )
+    elif listener.family == socket.AF_UNIX:
         server = await loop.create_unix_server(protocol, sock=listener, backlog=ACCEPT_BATCH)
     else:
         server = await loop.create_server(protocol, sock=listener, backlog=ACCEPT_BATCH)

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sockbench.core.spec.server import BuiltIn, Command, Server, Target
+from sockbench.core.spec.tls import TlsSettings
 from sockbench.endpoints import Endpoint, Proto
+from sockbench.servers.certs import make_cert
 from sockbench.servers.external import ExternalServer, Interrupted, ServerLogs, open_external
 from sockbench.servers.host import check_options
 from sockbench.servers.launcher import ServerProcess, open_server
@@ -32,6 +34,7 @@ class OpenServer:
     endpoint: Endpoint
     process: ServerProcess | ExternalServer | None = None
     logs: ServerLogs | None = None  # a command's stdout and stderr, until the caller keeps them
+    ca_pem: str | None = None  # --server-tls: the CA of the certificate the model serves
 
     def died(self) -> bool:
         return self.process is not None and self.process.returncode() is not None
@@ -59,15 +62,17 @@ def open_chosen(
     cpus: tuple[int, ...] = (),
     preflight: bool = True,
     interrupted: Interrupted | None = None,
+    tls: TlsSettings | None = None,
 ) -> Iterator[OpenServer]:
     """Start ``server`` (or check that a target answers, unless not ``preflight``), yield
     it once it serves, stop it at exit. A started server listens on loopback, or on a
     Unix socket in ``private_dir``; a command is pinned to ``cpus``. ``interrupted()``
-    (the first signal's number, else 0) stops the wait for a server to serve."""
+    (the first signal's number, else 0) stops the wait for a server to serve; ``tls``: a
+    tls:// target's preflight is a handshake."""
     if isinstance(server, Target):
         if preflight:
             log.info("preflight: checking that %s answers", server.endpoint)
-            check_target(server.endpoint)
+            check_target(server.endpoint, tls)
         yield OpenServer(server.endpoint)
         return
     bind = (
@@ -76,8 +81,14 @@ def open_chosen(
         else Endpoint(proto, "127.0.0.1", 0)
     )
     if isinstance(server, BuiltIn):
+        cert = make_cert(private_dir) if server.tls else None
+        if cert is not None:
+            server = replace(server, tls_cert=cert.path)
         with open_server(server, bind, interrupted=interrupted) as process:
-            yield OpenServer(process.endpoint, process)
+            if cert is None:
+                yield OpenServer(process.endpoint, process)
+            else:
+                yield OpenServer(process.endpoint.with_tls(), process, ca_pem=cert.ca_pem)
         return
     logs = ServerLogs(server.logs)
     with open_external(server, bind, logs=logs, cpus=cpus, interrupted=interrupted) as external:

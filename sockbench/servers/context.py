@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import select
+import ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -90,6 +91,8 @@ class ServeContext:
     options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     stop: StopSignal = field(default_factory=StopSignal, compare=False)
     ready: Callable[[], None] = field(default=_nothing, compare=False)
+    # --server-tls: each connection speaks TLS with this context (servers/certs.py).
+    tls: ssl.SSLContext | None = field(default=None, compare=False)
 
     @property
     def behaviour(self) -> ServerBehaviour:

@@ -16,6 +16,7 @@ from types import FrameType
 from sockbench.core.spec.server import BuiltIn
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
+from sockbench.servers.certs import server_context
 from sockbench.servers.context import ServeContext, StopSignal
 from sockbench.servers.registry import ModelInfo, get_model, load
 from sockbench.servers.sockets import open_listener
@@ -68,6 +69,7 @@ def serve_forever(
                     options=info.options,
                     stop=stop,
                     ready=_once(lambda: on_ready(listener.endpoint)),
+                    tls=server_context(spec.tls_cert) if spec.tls else None,
                 )
                 serve(listener.sock, ctx)
             finally:

@@ -6,25 +6,32 @@ import errno
 import os
 import select
 import socket
+import ssl
 import stat
 import time
 
+from sockbench.core.spec.tls import TlsSettings
+from sockbench.core.tls import ADVICE
 from sockbench.endpoints import Endpoint
 from sockbench.errors import TargetError
+from sockbench.servers.certs import client_context, ssl_error_kind
 
 STREAM_ATTEMPTS = 5
 RETRY_PAUSE_S = 0.2
 DATAGRAM_WAIT_S = 0.5
 
 
-def check_target(endpoint: Endpoint) -> None:
+def check_target(endpoint: Endpoint, tls: TlsSettings | None = None) -> None:
+    """One line (a TargetError) unless ``endpoint`` answers; over TLS, unless a handshake
+    with ``tls`` succeeds (a certificate, a version, a server that does not speak TLS:
+    known before any load)."""
     if endpoint.proto.is_stream:
-        _check_stream(endpoint)
+        _check_stream(endpoint, tls if endpoint.tls else None)
     else:
         _check_datagram(endpoint)
 
 
-def _check_stream(endpoint: Endpoint) -> None:
+def _check_stream(endpoint: Endpoint, tls: TlsSettings | None) -> None:
     last: OSError | None = None
     for attempt in range(STREAM_ATTEMPTS):
         if attempt:
@@ -33,13 +40,31 @@ def _check_stream(endpoint: Endpoint) -> None:
             with socket.socket(endpoint.family, socket.SOCK_STREAM) as sock:
                 sock.settimeout(2.0)
                 sock.connect(endpoint.sockaddr)
+                if tls is not None:
+                    _check_handshake(sock, endpoint, tls)
                 return
+        except ssl.SSLError as exc:
+            raise _tls_failed(endpoint, exc) from None
         except OSError as exc:
             last = exc
     reason = last.strerror if last and last.strerror else str(last)
     raise TargetError(
         f"cannot connect to {endpoint.url()}: {reason.lower()} "
         f"(tried {STREAM_ATTEMPTS} times over {STREAM_ATTEMPTS * RETRY_PAUSE_S:.0f} s)"
+    )
+
+
+def _check_handshake(sock: socket.socket, endpoint: Endpoint, tls: TlsSettings) -> None:
+    with client_context(tls).wrap_socket(sock, server_hostname=tls.name_for(endpoint.host)):
+        pass
+
+
+def _tls_failed(endpoint: Endpoint, exc: ssl.SSLError) -> TargetError:
+    kind = ssl_error_kind(exc)
+    said = exc.verify_message if isinstance(exc, ssl.SSLCertVerificationError) else exc.reason
+    return TargetError(
+        f"TLS handshake with {endpoint.url()} failed ({kind}: {(said or 'no reason').lower()}); "
+        f"{ADVICE[kind]}"
     )
 
 

@@ -8,6 +8,11 @@ splices into one pipe to /dev/null instead: ``discard.Discarder``); a reply
 that the kernel only partly accepts is kept per connection and the connection
 stops being read until it is flushed (backpressure instead of unbounded buffering).
 Datagrams are read in batches; replies follow ``replies.send_datagram``.
+
+With ``--server-tls`` each connection is a non-blocking ``ssl.SSLSocket``: its handshake
+runs inside its first reads, a read or a send that TLS cannot finish yet is retried on
+the next event (the same bytes: OpenSSL's rule), and one read takes one record at most
+(16 KiB, under the shared buffer), so nothing decrypted waits where no event sees it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import errno
 import selectors
 import socket
+import ssl
 import time
 from collections.abc import Callable
 
@@ -31,6 +37,8 @@ BATCH = 64  # accepts or datagrams per readiness event, so one socket cannot sta
 ACCEPT_PAUSE_S = 0.1
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# Not yet, over TLS: BlockingIOError's meaning for an SSLSocket (which is no subclass).
+_NOT_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 class _Conn:
@@ -88,7 +96,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                 if conn is _STOP:
                     return
                 if conn is _ACCEPT:
-                    if not _accept(sel, listener, nodelay, source):
+                    if not _accept(sel, listener, nodelay, source, ctx.tls):
                         # Out of fds: the listener would stay readable and spin this
                         # loop; stop watching it for a moment while connections close.
                         sel.unregister(listener)
@@ -106,7 +114,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                             sel.modify(sock, _READ, conn)
                         continue
                     n = sock.recv_into(buf) if echo else discard(sock.fileno())
-                except BlockingIOError:
+                except _NOT_YET:
                     continue
                 except OSError:
                     close(conn)
@@ -122,7 +130,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                     continue
                 try:
                     sent = sock.send(view[:n])
-                except BlockingIOError:
+                except _NOT_YET:
                     sent = 0
                 except OSError:
                     close(conn)
@@ -178,9 +186,14 @@ def _source_event(
 
 
 def _accept(
-    sel: selectors.BaseSelector, listener: socket.socket, nodelay: bool, source: bool
+    sel: selectors.BaseSelector,
+    listener: socket.socket,
+    nodelay: bool,
+    source: bool,
+    tls: ssl.SSLContext | None = None,
 ) -> bool:
-    """Accept a batch of connections; False when out of file descriptors."""
+    """Accept a batch of connections (over TLS with ``tls``); False when out of file
+    descriptors."""
     for _ in range(BATCH):
         try:
             sock, _ = listener.accept()
@@ -195,6 +208,8 @@ def _accept(
         sock.setblocking(False)
         if nodelay:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         sel.register(sock, _READ | _WRITE if source else _READ, _Conn(sock, source))
     return True
 

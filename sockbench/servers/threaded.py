@@ -30,7 +30,7 @@ def serve(listener: socket.socket, ctx: ServeContext) -> None:
 
     def run(conn: socket.socket) -> None:
         try:
-            serve_stream(conn, ctx.behaviour)
+            serve_stream(conn, ctx.behaviour, ctx.tls)
         finally:
             conns.close(conn)
 

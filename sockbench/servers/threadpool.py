@@ -48,7 +48,7 @@ def _serve_streams(listener: socket.socket, ctx: ServeContext, pool: ThreadPoolE
     def run(conn: socket.socket) -> None:
         try:
             if not stop.is_set():
-                serve_stream(conn, ctx.behaviour)
+                serve_stream(conn, ctx.behaviour, ctx.tls)
         finally:
             conns.close(conn)
 

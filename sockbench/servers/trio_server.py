@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 from functools import partial
 from typing import Any
 
@@ -45,6 +46,8 @@ async def _main(listener: socket.socket, ctx: ServeContext) -> None:
                 ServerBehaviour.SINK: partial(_sink, discarder),
                 ServerBehaviour.SOURCE: partial(_source, discarder),
             }[ctx.behaviour]
+            if ctx.tls is not None:
+                handler = partial(_echo_tls, ctx.tls)
             await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
         else:
             await nursery.start(_serve_datagrams, tsock, listener, ctx)
@@ -65,6 +68,16 @@ async def _echo(stream: trio.SocketStream) -> None:
             await stream.send_all(view[:n])
     except (OSError, trio.BrokenResourceError):
         pass  # the client reset or vanished; serve_listeners closes the stream
+
+
+async def _echo_tls(context: ssl.SSLContext, stream: trio.SocketStream) -> None:
+    """Echo over TLS (trio's SSLStream: its handshake on the first receive)."""
+    secured = trio.SSLStream(stream, context, server_side=True)
+    try:
+        while data := await secured.receive_some(STREAM_BUFFER):
+            await secured.send_all(data)
+    except (OSError, trio.BrokenResourceError):
+        pass  # a failed handshake (the client counts why), a reset, a vanished client
 
 
 async def _sink(discarder: Discarder, stream: trio.SocketStream) -> None:

@@ -158,6 +158,21 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     }}, [
         (WarningKind.NOT_VALID, "this run is not valid: p99 rose 30%", "lengthen --warmup"),
     ]),
+    ("tls handshakes failed", {"status": "degraded", "config": {}, "totals": {
+        "requests": 0, "errors": {"tls_protocol": 3}, "warmup_errors": {"tls_protocol": 1},
+    }}, [
+        (WarningKind.TLS_FAILED, "4 TLS handshakes or records failed", "use tcp://"),
+    ]),
+    ("a tcp:// target that may speak tls", {"status": "degraded", "config": {
+        "target": "tcp://127.0.0.1:1"}, "totals": {
+        "requests": 0, "errors": {"closed": 8, "mismatch": 1}, "warmup_errors": {"reset": 1},
+    }}, [
+        (WarningKind.CLOSED_UNANSWERED, "(10 times)", "give --target tls://HOST:PORT"),
+    ]),
+    ("a tcp:// target that timed out is not said to speak tls", {
+        "status": "degraded", "config": {"target": "tcp://127.0.0.1:1"},
+        "totals": {"requests": 0, "errors": {"closed": 8, "timeout": 1}},
+    }, []),
     ("not valid only by its status: that has its own warning", {
         "status": "interrupted", "totals": {}, "validity": {
             "verdict": "not valid",

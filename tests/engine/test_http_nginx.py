@@ -1,7 +1,6 @@
 """--protocol http against a real nginx, counted against nginx's own access log.
 
-Each test starts a private nginx (``daemon off``, one process, a generated config in a
-tmp dir, 127.0.0.1 and a free port, the access log in the tmp dir) whose log line is
+Each test starts a private nginx (tests/support/nginx.py) whose log line is
 ``status connection connection_requests uri``; it logs each request as it ends, so once
 the run is over the log holds every request nginx served: the window's, and with
 ``--warmup 0`` nothing else (the fixture's readiness probe asks for /probe).
@@ -9,8 +8,6 @@ the run is over the log holds every request nginx served: the window's, and with
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,26 +19,12 @@ import pytest
 from sockbench.report import render
 from tests.conftest import _free_port, _wait_answer
 from tests.support.drivers import BOTH_DRIVERS
+from tests.support.nginx import private_nginx
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e  # a real nginx and sockets (make unit skips it)
 
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
-    log_format counts '$status $connection $connection_requests $request_uri';
-    access_log {dir}/access.log counts;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    keepalive_requests 1000000;
+SERVER = """
     server {{
         listen 127.0.0.1:{port};
         root {dir}/www;
@@ -53,7 +36,6 @@ http {{
         # gzip drops the length, and nginx sends the body chunked.
         location /gzc/ {{ gzip on; gzip_min_length 1; alias {dir}/www/gz/; }}
     }}
-}}
 """
 
 
@@ -70,26 +52,18 @@ class Nginx:
 
 @pytest.fixture
 def nginx(tmp_path: Path) -> Iterator[Nginx]:
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if binary is None:
-        pytest.skip("nginx is not installed (make system-deps installs it)")
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "index.html").write_text("hello\n")
     (tmp_path / "www" / "gz").mkdir()
     (tmp_path / "www" / "gz" / "index.html").write_text("hello, compressed\n" * 4)
     port = _free_port()
-    config = tmp_path / "nginx.conf"
-    config.write_text(CONFIG.format(dir=tmp_path, port=port))
-    proc = subprocess.Popen(
-        [binary, "-c", str(config), "-p", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        _wait_answer(port, b"GET /probe HTTP/1.0\r\n\r\n", b"HTTP/1.1 404", "nginx")
-        yield Nginx(port, tmp_path / "access.log")
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with private_nginx(
+        tmp_path,
+        SERVER.format(dir=tmp_path, port=port),
+        "$status $connection $connection_requests $request_uri",
+        lambda: _wait_answer(port, b"GET /probe HTTP/1.0\r\n\r\n", b"HTTP/1.1 404", "nginx"),
+    ) as log:
+        yield Nginx(port, log)
 
 
 def _http_run(nginx: Nginx, **options: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, NotRequired
+from typing import Annotated, Literal, NotRequired
 
 from annotated_types import Gt, Len, Lt, MinLen
 from pydantic import StringConstraints
@@ -19,6 +19,21 @@ class HttpConfig(TypedDict):
     paths: Annotated[list[str], Len(1)]
     headers: list[str]
     body: str | None
+
+
+@record
+class TlsConfig(TypedDict):
+    verify: bool
+    """false: --tls-insecure, certificates were not checked"""
+    ca_file: str | None
+    """--tls-ca; null: the system's CAs, or a built-in model's own"""
+    server_name: str | None
+    """--tls-sni; null: the target's host"""
+    alpn: list[str]
+    version: Literal["1.2", "1.3"] | None
+    """--tls-version: only that one; null: either"""
+    resume: bool
+    """--tls-resume"""
 
 
 @record
@@ -55,6 +70,11 @@ class Config(TypedDict):
     multi_key: NotRequired[AtLeastOne]
     commands: NotRequired[list[Annotated[str, MinLen(1)]]]
     command_ratios: NotRequired[list[AtLeastOne]]
+    tls: NotRequired[TlsConfig]
+    """A TLS run's client settings (a tls:// target, or --server-tls); absent otherwise
+    (docs/tls.md)"""
+    server_tls: NotRequired[bool]
+    """--server-tls: the built-in model served TLS"""
     direction: NotRequired[StreamDirection]
     """--mode stream only: forward, reverse (--reverse) or bidir (--bidir)"""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, NotRequired
 
-from annotated_types import Gt, Lt
+from annotated_types import Ge, Gt, Le, Lt
 from typing_extensions import TypedDict
 
 from sockbench.core.records.config import Config, Server
@@ -76,6 +76,21 @@ class Warmup(TypedDict):
 
 
 @record
+class Tls(TypedDict):
+    handshakes: Count
+    full: Count
+    """new sessions: certificate and key exchange"""
+    resumed: Count
+    """sessions resumed (--tls-resume)"""
+    resumed_ratio: Annotated[float, Ge(0), Le(1)] | None
+    verified: bool
+    """false: --tls-insecure"""
+    negotiated: NotRequired[dict[str, Count]]
+    """handshakes by what they agreed on: 'VERSION CIPHER', with ' alpn PROTOCOL' when one
+    was selected"""
+
+
+@record
 class ResultDoc(TypedDict):
     schema: Literal["sockbench.result/1"]
     sockbench_version: str
@@ -93,6 +108,12 @@ class ResultDoc(TypedDict):
     datagrams: Datagrams | None
     latency_us: Histogram
     connect_us: Histogram
+    handshake_us: NotRequired[Histogram]
+    """TLS: each successful handshake's time after its connect, warm-up included as in
+    connect_us (docs/tls.md)"""
+    tls: NotRequired[Tls]
+    """TLS: the handshakes that succeeded (warm-up included), full or resumed, and whether
+    certificates were verified (docs/tls.md)"""
     service_time_us: NotRequired[Histogram | None]
     send_lag_us: NotRequired[Histogram | None]
     warnings: list[str]

@@ -37,11 +37,12 @@ from sockbench.core.spec.server import (
     server_command,
 )
 from sockbench.core.spec.sizing import Sizing, size
+from sockbench.core.spec.tls import TlsOptions, TlsSettings, tls_settings
 from sockbench.endpoints import Endpoint, Proto, parse_target
 from sockbench.errors import ConfigError
 
 #: The records ``run`` takes its options from, in the order ``run --help`` lists them.
-RUN_RECORDS = (Load, Request, ServerOptions, Generator, Output)
+RUN_RECORDS = (Load, Request, ServerOptions, TlsOptions, Generator, Output)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class RunOptions:
     server_options: ServerOptions = field(default_factory=ServerOptions)
     generator: Generator = field(default_factory=Generator)
     output: Output = field(default_factory=Output)
+    tls: TlsOptions = field(default_factory=TlsOptions)
 
 
 def parse_run(
@@ -71,6 +73,7 @@ def parse_run(
         parse_record(ServerOptions, values, command, names, spelled),
         parse_record(Generator, values, command, names, spelled),
         parse_record(Output, values, command, names, spelled),
+        parse_record(TlsOptions, values, command, names, spelled),
     )
 
 
@@ -94,6 +97,7 @@ class RunSpec:
     generator: Generator
     output: Output
     machine: Machine  # the facts it was checked and sized against
+    tls: TlsSettings | None = None  # a tls:// target, or a built-in model with --server-tls
 
     @property
     def server_name(self) -> str | None:
@@ -107,6 +111,13 @@ class RunSpec:
     def with_workers(self, workers: int) -> RunSpec:
         """The same run over ``workers`` workers (a cluster's ``auto``, once known)."""
         return replace(self, sizing=replace(self.sizing, workers=workers))
+
+    def trusting(self, ca_pem: str) -> RunSpec:
+        """The same run, its TLS clients trusting ``ca_pem`` (a built-in model's own CA)."""
+        assert self.tls is not None
+        if self.tls.ca_pem is not None or not self.tls.verify:  # --tls-ca, --tls-insecure
+            return self
+        return replace(self, tls=self.tls.trusting(ca_pem))
 
     def with_server_logs(self, prefix: str) -> RunSpec:
         """The same run, with a command's stdout and stderr at ``prefix`` + their names."""
@@ -171,6 +182,9 @@ class RunSpec:
             doc["bitrate"] = load.bitrate
         if load.mode is Workload.STREAM:
             doc["direction"] = load.direction.value
+        if self.tls is not None:
+            doc["tls"] = self.tls.to_json()
+            doc["server_tls"] = isinstance(self.server, BuiltIn) and self.server.tls
         return doc
 
 
@@ -194,11 +208,12 @@ def validate_run(
     *,
     send_file: bytes | None = None,
     http_files: tuple[bytes | None, bytes | None] = (None, None),
+    tls_ca: str | None = None,
 ) -> RunSpec:
     """Check a run's options and their combinations; size what they leave open.
 
     ``send_file`` is the content of the file ``--send-file`` names, ``http_files`` those of
-    ``--body-file`` and ``--http-paths-file``. Raises
+    ``--body-file`` and ``--http-paths-file``, ``tls_ca`` that of ``--tls-ca``. Raises
     :class:`ConfigError`; whether a built-in model can serve here, and the protocol,
     are checked at the option layer's edge (:mod:`sockbench.machine`), which knows the
     installed models and may import a plugin.
@@ -227,6 +242,11 @@ def validate_run(
     output = replace(output, json_path=rules.json_path(output), out_dir=output.out_dir or None)
     model = None if endpoint or command else (chosen.server_model or DEFAULT_MODEL)
     rules.check_server_speaks(request.protocol, model)
+    rules.check_server_tls(options.tls.server_tls, model, proto)
+    tls = tls_settings(
+        options.tls, bool(endpoint and endpoint.tls) or options.tls.server_tls, tls_ca
+    )
+    rules.check_tls_workload(tls is not None, load.mode)
     sizing = size(load, chosen, generator, proto, endpoint, machine, prefork=model == "prefork")
     rules.check_drain(load.drain_s, sizing.timeout_s)
     server: Server
@@ -238,8 +258,9 @@ def validate_run(
         assert model is not None
         behaviour = _behaviour(load)
         server = BuiltIn(
-            model, behaviour, chosen.server_threads, sizing.server_processes, sizing.server_cpus
-        )
+            model, behaviour, chosen.server_threads, sizing.server_processes, sizing.server_cpus,
+            tls=options.tls.server_tls,
+        )  # fmt: skip
     sent, expect, expect_value = reply
     protocol = ProtocolChoice(
         request.protocol,
@@ -250,7 +271,7 @@ def validate_run(
         ),
     )  # fmt: skip
     return RunSpec(
-        proto, server, protocol, sizing, load, request, chosen, generator, output, machine
+        proto, server, protocol, sizing, load, request, chosen, generator, output, machine, tls
     )
 
 

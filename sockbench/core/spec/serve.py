@@ -24,7 +24,9 @@ from sockbench.core.spec.option import (
     values_of,
 )
 from sockbench.core.spec.output import Output
+from sockbench.core.spec.rules import check_server_tls
 from sockbench.core.spec.server import DEFAULT_MODEL, BuiltIn, ServerOptions
+from sockbench.core.spec.tls import TlsOptions
 from sockbench.endpoints import Endpoint, Proto, parse_bind
 from sockbench.errors import ConfigError
 
@@ -46,7 +48,7 @@ class ServeOptions:
 
 
 #: The records ``serve`` takes its options from, in the order ``serve --help`` lists them.
-SERVE_RECORDS = (Load, ServerOptions, ServeOptions, Output)
+SERVE_RECORDS = (Load, ServerOptions, ServeOptions, TlsOptions, Output)
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,16 @@ def validate_serve(
     proto = load.proto or Proto.TCP
     endpoint = parse_bind(serve.bind or default_bind(proto, machine), proto)
     check_bind(endpoint, allow_remote=serve.allow_remote)
+    tls = parse_record(TlsOptions, values, "serve", names, spelled).server_tls
+    check_server_tls(tls, chosen.server_model or DEFAULT_MODEL, proto)
+    if tls and serve.behaviour is not ServerBehaviour.ECHO:
+        raise ConfigError("--server-tls serves --behaviour echo (a sink's report needs no TLS)")
     server = BuiltIn(
         chosen.server_model or DEFAULT_MODEL,
         serve.behaviour,
         chosen.server_threads,
         chosen.server_processes,
+        tls=tls,
     )
     return ServeSpec(server, endpoint, parse_record(Output, values, "serve", names, spelled))
 

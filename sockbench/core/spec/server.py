@@ -46,13 +46,17 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,39}")
 class BuiltIn:
     """A server model and its settings. ``processes`` 0: the model picks (one per core);
     ``cpus`` empty: not pinned. The launcher hands it to the server's process as argv
-    (:mod:`sockbench.servers.spec`), so the five settings travel as one."""
+    (:mod:`sockbench.servers.spec`), so the settings travel as one."""
 
     model: str = DEFAULT_MODEL
     behaviour: ServerBehaviour = ServerBehaviour.ECHO
     threads: int = DEFAULT_THREADS
     processes: int = 0
     cpus: tuple[int, ...] = ()
+    tls: bool = False  # --server-tls: it serves TLS
+    # The PEM file (key, then certificate chain) it serves TLS with: made at its start
+    # by whoever starts it (sockbench.servers.certs); "" until then.
+    tls_cert: str = ""
 
     def __post_init__(self) -> None:
         # Checked with the user's flag names by the option layer; here only guarded.

@@ -2,7 +2,9 @@
 
 This loads the server's accept path, the "copy" of the listening socket made for
 every client, rather than its steady-state I/O. Connect time and request latency
-are recorded apart; connections per second is the headline number. A transaction
+are recorded apart; connections per second is the headline number. Over TLS each
+connection's handshake is timed apart too (a resumption with ``--tls-resume``): churn
+is then a handshake-rate benchmark. A transaction
 belongs to the window by when its connect started; its latency runs from the send.
 """
 
@@ -14,10 +16,11 @@ import time
 import trio
 
 from sockbench.core.exchange import RECONNECT, TIMEOUT
-from sockbench.engine.clients.context import ClientContext
+from sockbench.engine.clients.context import ClientContext, secure
 from sockbench.engine.clients.reference import new_exchange
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import PeerClosed, error_kind
+from sockbench.engine.io.tls import wait_readable
 
 PORTS_EXHAUSTED_PAUSE_S = 0.05
 
@@ -36,11 +39,13 @@ async def churn(ctx: ClientContext) -> None:
             try:
                 with trio.fail_after(ctx.timeout_s):
                     sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+                    if ctx.tls is not None:
+                        sock = await secure(ctx, sock, counted=measured)
                     try:
                         ex.resent(time.monotonic_ns())
                         await sockio.send_all(sock, ctx.request)
                         while ex.in_flight:
-                            await trio.lowlevel.wait_readable(sock)
+                            await wait_readable(sock)
                             try:
                                 n = sock.recv_into(ex.space())
                             except BlockingIOError:

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import trio
 
@@ -17,11 +18,13 @@ from sockbench.core.protocols import ProtocolAdapter
 from sockbench.core.protocols.contract import fault_line
 from sockbench.core.schedule import ClientArrivals
 from sockbench.core.spec.load import Load
+from sockbench.core.tls import TLS_TIMEOUT, failed_handshakes
 from sockbench.endpoints import Endpoint
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.io import sockio
-from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.error_kinds import TlsFailed, error_kind
+from sockbench.engine.io.tls import TlsClient, handshake
 
 PROGRESS_S = 2.0  # first connects slower than this are said on stderr
 
@@ -48,6 +51,7 @@ class ClientContext:
     protocol: ProtocolAdapter | None = None
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
     connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
+    tls: TlsClient | None = None  # a tls:// target: the worker's TLS, shared
 
     def request_for(self, seq: int) -> bytes:
         """This client's ``seq``-th request."""
@@ -200,6 +204,8 @@ async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.
             async with ctx.limiter:
                 with trio.fail_after(ctx.connect_timeout_s):
                     sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+        if ctx.tls is not None:
+            sock = await secure(ctx, sock)
     except (OSError, trio.TooSlowError) as exc:
         kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
         recorder.error(kind, time.monotonic_ns())
@@ -207,6 +213,28 @@ async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.
     recorder.connect.record((connect_ns + 500) // 1000)
     recorder.connections += 1
     return sock
+
+
+async def secure(ctx: ClientContext, sock: socket.socket, *, counted: bool = True) -> socket.socket:
+    """TLS over the connected ``sock``: its handshake within ``--connect-timeout``, timed
+    and counted (full or resumed) unless not ``counted``; ``sock`` closed if it fails.
+
+    The result stands in for a socket (:class:`~sockbench.engine.io.tls.TlsSocket`): the
+    drivers move the exchange's bytes through it, TLS moves ciphertext.
+    """
+    assert ctx.tls is not None
+    try:
+        with trio.fail_after(ctx.connect_timeout_s):
+            conn, handshake_ns, resumed = await handshake(sock, ctx.tls, ctx.endpoint, ctx.index)
+    except trio.TooSlowError:
+        sockio.close(sock)
+        raise TlsFailed(TLS_TIMEOUT) from None
+    except BaseException:
+        sockio.close(sock)
+        raise
+    if counted:
+        ctx.recorder.handshake(handshake_ns, resumed, conn.negotiated())
+    return cast(socket.socket, conn)
 
 
 async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
@@ -228,7 +256,13 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
         )
         said = True
     failed = total - recorder.connections
-    if failed and (said or 2 * failed >= total):
+    tls = failed_handshakes(recorder.warmup_errors)
+    if failed and tls is not None:
+        _say(
+            f"warning: {recorder.connections} of {total} clients connected"
+            f"{_kinds(recorder)}: {tls[1]}"
+        )
+    elif failed and (said or 2 * failed >= total):
         _say(
             f"warning: {recorder.connections} of {total} clients connected "
             f"in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target took no "

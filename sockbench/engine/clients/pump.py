@@ -64,6 +64,7 @@ from sockbench.engine.clients.reference import (
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
 from sockbench.engine.io.timing import LOOP, SPIN_STEP_NS, new_timer, wake_at
+from sockbench.engine.io.tls import TlsSocket
 from sockbench.engine.io.trio_host import TrioHost, current_host
 
 _IN = select.EPOLLIN
@@ -169,6 +170,9 @@ class Pump:
         # As many connectors as connects may be in flight: the same SYN burst as a task
         # per client had, from a fixed number of tasks.
         self.connectors = max(1, min(len(clients), int(first.limiter.total_tokens)))
+        # TLS connections whose last read left decrypted bytes in TLS, where no epoll
+        # wait sees them: served as if ready on the next turn (engine/io/tls.py).
+        self.tls_backlog: list[TlsSocket] = []
 
     async def run(self) -> None:
         self.host: TrioHost | None = None
@@ -338,6 +342,8 @@ class Pump:
             return
         conn.sock = sock
         conn.fd = fd = sock.fileno()
+        if isinstance(sock, TlsSocket):
+            sock.backlog = self.tls_backlog
         self.conns[fd] = conn
         self.epoll.register(fd, _IN)
         resent = conn.ex.resend(time.monotonic_ns())
@@ -600,6 +606,12 @@ class Pump:
         elif not client.ex.in_flight:
             self._idle_datagram(client)
 
+    def _buffered(self) -> list[tuple[int, int]]:
+        """The TLS connections with bytes in TLS, as readable (once each, still open)."""
+        buffered = {tls.fileno(): _IN for tls in self.tls_backlog if tls.fileno() in self.conns}
+        self.tls_backlog.clear()
+        return list(buffered.items())
+
     def _sweep(self, now: int) -> None:
         """Expire overdue requests: recycle late streams, lose late datagrams."""
         for conn in list(self.conns.values()):
@@ -655,10 +667,13 @@ class Pump:
         # Open loop: due requests are looked at after every this many ready sockets, so a
         # big batch of replies cannot make them late (level-triggered: the rest stay ready).
         batch = 64 if self.open_loop else -1
+        tls_backlog = self.tls_backlog
         while True:
             wake = wake_at(heap[0][0]) if heap else sweep_at
             if sweep_at < wake:
                 wake = sweep_at
+            if tls_backlog:  # bytes wait in TLS already: look, do not wait
+                wake = 0
             now = monotonic_ns()
             if busy or wake <= now:
                 # Spin: look again at once, yielding to trio between looks. Burns the
@@ -678,6 +693,8 @@ class Pump:
             else:  # trio has a runnable task or a deadline due: its turn first
                 await checkpoint()
                 ready = poll(0, batch)
+            if tls_backlog:
+                ready = [*ready, *self._buffered()]
             for fd, events in ready:
                 conn = conns.get(fd)
                 if conn is None:

@@ -34,6 +34,7 @@ from sockbench.core.intervals import (
 from sockbench.core.kinds import StreamDirection
 from sockbench.core.stream_meter import StreamCut, StreamMeter, settled
 from sockbench.core.tally import ConnectSpan, Tally
+from sockbench.core.tls import HANDSHAKE_US, handshake_name
 
 
 class WorkerRecorder:
@@ -54,10 +55,13 @@ class WorkerRecorder:
         "failures",
         "fault",
         "faulted",
+        "handshake_us",
+        "handshakes",
         "interrupted",
         "kind_stats",
         "latency",
         "loop_busy",
+        "negotiated",
         "offered",
         "open_loop",
         "requests",
@@ -122,6 +126,11 @@ class WorkerRecorder:
         self.warmup_rows: WarmupRows | None = None  # --warmup auto: the warm-up's own rows
         self.latency = Recorder()
         self.connect = Recorder()
+        # TLS: each handshake's time (after the connect's), and how many were full or
+        # resumed (core/tls.py's handshake_name).
+        self.handshake_us = Recorder()
+        self.handshakes: Counter[str] = Counter()
+        self.negotiated: Counter[str] = Counter()
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = Recorder()
         self.send_lag = Recorder()
@@ -343,6 +352,13 @@ class WorkerRecorder:
             counts = DatagramCounts(sent=sent, received=received, lost=sent - received)
         self.stream_datagrams = (self.stream_datagrams or DatagramCounts()) + counts
 
+    def handshake(self, elapsed_ns: int, resumed: bool, negotiated: str) -> None:
+        """A TLS handshake that succeeded, in ``elapsed_ns``: a full one or a resumption,
+        and what it agreed on (core/tls.py's ``negotiated``)."""
+        self.handshake_us.record((elapsed_ns + 500) // 1000)
+        self.handshakes[handshake_name(resumed)] += 1
+        self.negotiated[negotiated] += 1
+
     def error(self, kind: str, at_ns: int) -> None:
         if at_ns < self.window.measure_start_ns:
             self.warmup_errors[kind] += 1
@@ -391,12 +407,14 @@ class WorkerRecorder:
             warmup_errors=dict(self.warmup_errors),
             latency=encode(self.latency.histogram),
             connect=encode(self.connect.histogram),
-            clamped=self.latency.clamped + self.connect.clamped,
+            clamped=self.latency.clamped + self.connect.clamped + self.handshake_us.clamped,
             datagrams=(counts or DatagramCounts()) if datagrams else None,
             client_bytes=tuple(meter.sent) if meter else (),
             client_received=tuple(meter.received) if meter else (),
             client_reads=meter.read_counts() if meter else (),
-            extra_histograms=self._open_loop_histograms(),
+            extra_histograms={**self._open_loop_histograms(), **self._tls_histograms()},
+            handshakes=dict(self.handshakes),
+            negotiated=dict(self.negotiated),
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
@@ -416,6 +434,11 @@ class WorkerRecorder:
         if not self.interrupted:
             return 0
         return self.window.issued - self.requests - sum(self.failures.values())
+
+    def _tls_histograms(self) -> dict[str, str]:
+        if not self.handshakes:
+            return {}
+        return {HANDSHAKE_US: encode(self.handshake_us.histogram)}
 
     def _open_loop_histograms(self) -> dict[str, str]:
         if self.service.histogram.get_total_count() == 0:

@@ -34,6 +34,7 @@ from sockbench.engine.clients.context import (
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import PeerClosed, error_kind
 from sockbench.engine.io.timing import sleep_until_ns
+from sockbench.engine.io.tls import wait_readable
 
 
 class _Loop(Protocol):
@@ -123,7 +124,7 @@ async def send_setup(ctx: ClientContext, sock: socket.socket, connection: int) -
         await sockio.send_all(sock, data)
         replies = ReplyBuffer(1024, 256)
         while True:
-            await trio.lowlevel.wait_readable(sock)
+            await wait_readable(sock)
             try:
                 got = sock.recv_into(replies.space())
             except BlockingIOError:
@@ -226,7 +227,7 @@ def ended_by_reply(sock: socket.socket, ex: StreamExchange) -> bool:
 
 async def _read(sock: socket.socket, ex: StreamExchange) -> int:
     """Wait for bytes and feed them in: OK or RECONNECT."""
-    await trio.lowlevel.wait_readable(sock)
+    await wait_readable(sock)  # a TLS connection may hold decrypted bytes already
     try:
         n = sock.recv_into(ex.space())
     except BlockingIOError:

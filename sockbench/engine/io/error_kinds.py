@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import errno
+import ssl
+
+from sockbench.servers.certs import ssl_error_kind
 
 
 class PeerClosed(Exception):
@@ -15,6 +18,16 @@ class Mismatch(Exception):
 
 class ProtocolError(Exception):
     """The server answered with an error reply (Redis ``-ERR``, memcached ``SERVER_ERROR``)."""
+
+
+class TlsFailed(OSError):
+    """A TLS handshake (or a record after it) failed; the argument is the kind it counts
+    as (:mod:`sockbench.core.tls`). An OSError, as the socket's own errors are: the
+    drivers end a connection on either the same way."""
+
+    @property
+    def kind(self) -> str:
+        return str(self.args[0])
 
 
 _BY_ERRNO = {
@@ -42,6 +55,10 @@ def error_kind(exc: BaseException) -> str:
         return "mismatch"
     if isinstance(exc, ProtocolError):
         return "protocol_error"
+    if isinstance(exc, TlsFailed):
+        return exc.kind
+    if isinstance(exc, ssl.SSLError):  # an OSError whose errno is OpenSSL's, not the kernel's
+        return ssl_error_kind(exc)
     if isinstance(exc, TimeoutError) and exc.errno is None:
         return "timeout"
     if isinstance(exc, OSError) and exc.errno is not None:

@@ -77,7 +77,7 @@ def _open(
     return open_chosen(
         spec.server, spec.proto, private, cpus=spec.sizing.server_cpus,
         preflight=not spec.generator.cluster,  # a cluster checks it from every node
-        interrupted=interrupted,
+        interrupted=interrupted, tls=spec.tls,
     )  # fmt: skip
 
 
@@ -212,6 +212,8 @@ def _measure(
     interrupts: Interrupts,
 ) -> Measured:
     """Place the workers, drive the clients over the window, sample both sides' CPU."""
+    if server.ca_pem is not None:  # --server-tls: trust the model's own CA
+        spec = spec.trusting(server.ca_pem)
     process = server.process
     server_sampler = stack.enter_context(TreeSampler(process.pid)) if process else None
     backend: WorkerBackend | None = None

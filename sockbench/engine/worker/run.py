@@ -30,6 +30,7 @@ from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.io.timing import LOOP
+from sockbench.engine.io.tls import TlsClient
 from sockbench.engine.worker.ramp import start_schedule
 from sockbench.engine.worker.workload import reply_matcher, request_bytes
 
@@ -132,6 +133,7 @@ def _contexts(
     spec = order.spec
     rates = shared.rates
     starts = start_schedule(spec.load, order.clients)
+    tls = TlsClient.of(spec.tls) if spec.tls is not None and order.endpoint.tls else None
     return [
         ClientContext(
             order.endpoint,
@@ -150,6 +152,7 @@ def _contexts(
             first_client=order.first_client,
             start_ns=starts.start_ns(i),
             connect_timeout_s=spec.load.connect_timeout_s,
+            tls=tls,
         )
         for i in range(order.clients)
     ]
