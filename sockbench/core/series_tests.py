@@ -137,20 +137,22 @@ def mann_kendall(series: Sequence[float]) -> Trend | None:
     series = grouped(series, MAX_TREND_POINTS)
     n = len(series)
     s = 0
-    slopes = []
     for i in range(n - 1):
         for j in range(i + 1, n):
             diff = series[j] - series[i]
             s += (diff > 0) - (diff < 0)
-            slopes.append(diff / (j - i))
     ties: dict[float, int] = {}
     for x in series:
         ties[x] = ties.get(x, 0) + 1
     variance = (
         n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())
     ) / 18
-    slope = _median(slopes)
-    rho = _residual_autocorrelation(series, slope)
+    slope = _sen_slope(series)
+    # The correlation that widens the test is read from the ranks, as the statistic is:
+    # a trend that curves (a service time that compounds) leaves residuals of a straight
+    # line that read as correlation and hid it, while its ranks are a straight line.
+    ordered = _ranks(series)
+    rho = _residual_autocorrelation(ordered, _sen_slope(ordered))
     variance *= inflation(rho) ** 2
     if variance <= 0:  # every value the same
         z, p_value = 0.0, 1.0
@@ -158,6 +160,29 @@ def mann_kendall(series: Sequence[float]) -> Trend | None:
         z = (s - (s > 0) + (s < 0)) / math.sqrt(variance)  # continuity correction
         p_value = min(1.0, 2 * normal_sf(abs(z)))
     return Trend(n, s, z, p_value, slope, _change(series, slope), rho)
+
+
+def _ranks(series: Sequence[float]) -> list[float]:
+    """Each value's rank (1 = the smallest), ties sharing their mean rank."""
+    order = sorted(range(len(series)), key=series.__getitem__)
+    ranks = [0.0] * len(series)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and series[order[j + 1]] == series[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _sen_slope(series: Sequence[float]) -> float:
+    """Sen's slope: the median of the slopes between every pair of points."""
+    n = len(series)
+    return _median(
+        [(series[j] - series[i]) / (j - i) for i in range(n - 1) for j in range(i + 1, n)]
+    )
 
 
 def _change(series: Sequence[float], slope: float) -> float:

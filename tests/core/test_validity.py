@@ -104,6 +104,17 @@ def test_autocorrelation_widens_the_trend_test() -> None:
     assert flagged <= 4
 
 
+def test_a_curved_trend_is_not_mistaken_for_correlated_noise() -> None:
+    """A service time that compounds: the rate falls every interval, along a curve. The
+    residuals of a straight line through it look correlated, and once widened the test
+    for that missed it (p 0.015 over 8 intervals); its ranks are a straight line."""
+    falling = [1215.0, 915.0, 710.0, 550.0, 415.0, 320.0, 240.0, 180.0]
+    trend = mann_kendall(falling)
+    assert trend is not None and trend.flagged and trend.p_value < 0.001
+    rising = [2.0**i for i in range(8)]
+    assert (rose := mann_kendall(rising)) is not None and rose.flagged
+
+
 # Poisson dispersion of counts per interval
 
 
