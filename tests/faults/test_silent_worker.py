@@ -41,15 +41,16 @@ def test_a_stopped_worker_is_failed_after_the_window(target, sockbench, tmp_path
     assert any("worker(s) 0 stopped answering" in w for w in result["warnings"]), result["warnings"]
 
 
-@pytest.mark.solo  # times the shutdown
 def test_an_interrupt_does_not_wait_twice_for_a_stopped_worker(target, sockbench, tmp_path) -> None:
+    """Beside the parallel tests (its 10 s is a wait, not work): a bound of 18 s still
+    tells one grace from two."""
     out = tmp_path / "r.json"
     run, _ = _stopped_worker_run(target, sockbench, out, "60")
     run.signal_group(signal.SIGINT)
     started = time.monotonic()
     code = run.finish(timeout=BOUND_S)
     # The workers' grace (10 s) once, not again while their processes are joined (20 s).
-    assert time.monotonic() - started < 16
+    assert time.monotonic() - started < 18
     result = load_result(out)
     assert (code, result["status"]) == (130, "interrupted")
     assert result["totals"]["requests"] > 0
