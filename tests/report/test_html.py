@@ -143,10 +143,6 @@ def test_offline(any_doc: tuple[str, dict[str, Any]]) -> None:
     assert "@import" not in html and "url(http" not in html
 
 
-def test_html_is_deterministic(compare_doc: dict[str, Any]) -> None:
-    assert render(compare_doc, "html") == html_of("compare-small")
-
-
 def test_without_matplotlib_the_report_renders_and_says_why(
     compare_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,9 +179,14 @@ def test_repeats_and_gaps(compare_doc: dict[str, Any]) -> None:
     assert page.summary_rows == 2 * len(cells(compare_doc))
 
 
-def test_a_24_cell_compare_renders_every_row_and_chart(compare_doc: dict[str, Any]) -> None:
-    """Its speed is not asserted here (a loaded machine took over 20 s): tests check what
-    is drawn, benchmarks how fast."""
+def test_a_24_cell_compare_renders_every_row_and_chart(
+    compare_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every row and every chart's place; the charts' drawing is the other tests' (without
+    matplotlib each is a placeholder in the same place: seconds less). Its speed is not
+    asserted here (a loaded machine took over 20 s): tests check what is drawn,
+    benchmarks how fast."""
+    monkeypatch.setattr(charts, "PLOTTING", False)
     extra = []
     for cell in cells(compare_doc):
         bigger = json.loads(json.dumps(cell))

@@ -28,22 +28,24 @@ def report(path: Path, fmt: str) -> bytes:
     return result.stdout
 
 
+@pytest.fixture(scope="module")
+def compare_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compare folder with the reports a compare writes (HTML charts included: seconds
+    of rendering, so once for the tests of this module)."""
+    folder = tmp_path_factory.mktemp("cmp")
+    shutil.copy(COMPARE / "results.json", folder / "results.json")
+    write_reports(folder, load(folder))
+    return folder
+
+
 @pytest.mark.parametrize(("fmt", "name"), [("md", "report.md"), ("html", "report.html"),
                                            ("csv", "summary.csv")])  # fmt: skip
-def test_compare_folder_rerenders_byte_for_byte(tmp_path: Path, fmt: str, name: str) -> None:
-    folder = tmp_path / "cmp"
-    folder.mkdir()
-    shutil.copy(COMPARE / "results.json", folder / "results.json")
-    write_reports(folder, load(folder))
-    assert report(folder, fmt) == (folder / name).read_bytes()
+def test_compare_folder_rerenders_byte_for_byte(compare_folder: Path, fmt: str, name: str) -> None:
+    assert report(compare_folder, fmt) == (compare_folder / name).read_bytes()
 
 
-def test_compare_sections_survive_a_rerender(tmp_path: Path) -> None:
-    folder = tmp_path / "cmp"
-    folder.mkdir()
-    shutil.copy(COMPARE / "results.json", folder / "results.json")
-    write_reports(folder, load(folder))
-    md = report(folder, "md").decode()
+def test_compare_sections_survive_a_rerender(compare_folder: Path) -> None:
+    md = report(compare_folder, "md").decode()
     assert "## Generator saturated" in md
 
 
