@@ -109,10 +109,11 @@ class ResultDoc(TypedDict):
     latency_us: Histogram
     connect_us: Histogram
     handshake_us: NotRequired[Histogram]
-    """TLS: each successful handshake's time after its connect, warm-up included as in
-    connect_us (docs/tls.md)"""
+    """TLS: each successful handshake's time after its connect, counted as connect_us is:
+    a kept-alive run's connections, warm-up included; churn, the window's (docs/tls.md)"""
     tls: NotRequired[Tls]
-    """TLS: the handshakes that succeeded (warm-up included), full or resumed, and whether
+    """TLS: the handshakes that succeeded, counted as handshake_us is (churn: the window's,
+    so a client's first, full one may be in the warm-up), full or resumed, and whether
     certificates were verified (docs/tls.md)"""
     service_time_us: NotRequired[Histogram | None]
     send_lag_us: NotRequired[Histogram | None]
