@@ -37,7 +37,10 @@ def test_a_stall_shows_in_every_request_due_during_it(
     assert service["p99"] < 100_000  # only the 4 requests in flight saw the stall
     corrected = decode(latency["histogram"])
     above = sum(count for value, count in _counts(corrected) if value > 250_000)
-    assert 50 <= above <= 200  # ~0.25 s x 400/s of requests were due while it froze
+    # ~0.25 s x 400/s of requests were due while it froze (100); the catch-up after it
+    # adds some on a loaded machine (266 once beside make test's other processes), far
+    # from the 1,200 of a run that counted every request as stalled.
+    assert 50 <= above <= 400
     assert result["totals"]["requests"] >= 0.9 * 3 * 400  # type: ignore[index]
 
 

@@ -421,8 +421,10 @@ class Pump:
         that much longer, never shorter.
         """
         ex = conn.ex
-        if conn.depth - ex.in_flight <= 1:
-            self._send_one(conn)
+        free = conn.depth - ex.in_flight
+        if free <= 1:
+            if free == 1:
+                self._send_one(conn)
             return
         batch = []
         while ex.in_flight < conn.depth and (request := self._next_request(conn)):
