@@ -32,7 +32,9 @@ from __future__ import annotations
 import argparse
 import array
 import itertools
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +51,6 @@ from _common import (
     md_table,
     spawn,
     stop,
-    wait_tcp,
     write_markdown,
 )
 
@@ -182,31 +183,42 @@ def runs(rate: float, clients: int, duration_s: float, server: str, repeat: int)
     return md_table(headers, rows, "ll" + "r" * 10)
 
 
-SERVER = ROOT / "benchmarks" / "reference_servers" / "arrival_log_echo.py"
+SERVERS = ROOT / "benchmarks" / "reference_servers"
+#: The stamping echo per transport: over TCP the stamp is taken when the read that
+#: completes a request returns; over UDP it is the kernel's, per datagram.
+STAMPING = {"tcp": "arrival_log_echo.py", "udp": "arrival_log_udp.py"}
 PAYLOAD = 64
 
 
-def server_stamps(options: dict[str, Any], out: Path) -> tuple[dict[str, Any], list[int]]:
+def server_stamps(
+    options: dict[str, Any], proto: str, out: Path
+) -> tuple[dict[str, Any], list[int]]:
     """One run against the stamping echo: (what measure_run found, the stamps)."""
-    port = free_port()
+    port = free_port(socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM)
+    script = SERVERS / STAMPING[proto]
+    extra = [] if proto == "udp" else [str(PAYLOAD)]
     server = spawn(
-        [sys.executable, str(SERVER), f"tcp:{port}", str(PAYLOAD), str(out)], cwd=SERVER.parent
+        [sys.executable, str(script), f"{proto}:{port}", *extra, str(out)],
+        cwd=SERVERS,
+        stdout=subprocess.PIPE,
     )
     try:
-        wait_tcp(port)
-        found = measure_run({**options, "target": f"tcp://127.0.0.1:{port}", "proto": ""})
+        assert server.stdout is not None
+        if server.stdout.readline().strip() != b"READY":
+            raise SystemExit(f"{script.name} did not start")
+        found = measure_run({**options, "target": f"{proto}://127.0.0.1:{port}", "proto": ""})
     finally:
         stop(server)
     return found, list(array.array("q", out.read_bytes()))
 
 
-def server_side(rate: float, clients: int, duration_s: float, repeat: int) -> str:
+def server_side(rate: float, clients: int, duration_s: float, repeat: int, proto: str) -> str:
     rows = []
     for k, arrival in itertools.product(range(repeat), Arrival):
         options = _options(rate, arrival, clients, duration_s, server_model=None, payload=PAYLOAD)
         log(f"server side {k + 1}/{repeat}, {arrival.value} ...")
         with tempfile.TemporaryDirectory() as tmp:
-            found, stamps = server_stamps(options, Path(tmp) / "stamps")
+            found, stamps = server_stamps(options, proto, Path(tmp) / "stamps")
         result, (start, end) = found["result"], found["window"]
         inside = [t for t in stamps if start <= t < end]
         checked = result["validity"].get("arrivals") or {}
@@ -246,6 +258,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the due(k) timing")
     parser.add_argument("--repeat", type=int, default=1, help="runs per row")
     parser.add_argument("--server-side", type=int, default=0, help="runs per arrival (3.)")
+    parser.add_argument(
+        "--server-proto",
+        choices=sorted(STAMPING),
+        default="tcp",
+        help="3.: tcp (stamped when read) or udp (the kernel's stamp per datagram)",
+    )
     parser.add_argument("--skip-client-side", action="store_true", help="only 3.")
     parser.add_argument("--output", type=Path, default=RESULTS / "arrivals.md")
     args = parser.parse_args()
@@ -261,11 +279,12 @@ def main() -> None:
             f"`--server {args.server}`, one worker\n\n{table}\n\n"
         )
     if args.server_side:
-        table = server_side(args.rate, args.clients, args.duration, args.server_side)
+        proto = args.server_proto
+        table = server_side(args.rate, args.clients, args.duration, args.server_side, proto)
         text += (
             f"## The server's side: {args.rate:,.0f} req/s, {args.clients} clients, "
-            f"{args.duration:g} s, the pump, one worker, against "
-            f"`reference_servers/arrival_log_echo.py`\n\n{table}\n"
+            f"{args.duration:g} s, {proto}, the pump, one worker, against "
+            f"`reference_servers/{STAMPING[proto]}`\n\n{table}\n"
         )
     write_markdown(args.output, text)
 

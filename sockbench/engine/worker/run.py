@@ -11,6 +11,7 @@ child process, or, behind another Control, on another host.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +30,7 @@ from sockbench.engine.clients.context import ClientContext
 from sockbench.engine.clients.gate import StartGate
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.io.collector import frozen_heap
 from sockbench.engine.io.timing import LOOP
 from sockbench.engine.io.tls import TlsClient
 from sockbench.engine.worker.ramp import start_schedule
@@ -175,6 +177,11 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
     it is followed until it ends or the drain (``--drain``, default ``--timeout``)
     runs out, and what is still open then is counted by the exchanges as they close.
     """
+    with ExitStack() as heap:
+        return await _run_worker(order, control, heap)
+
+
+async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> WorkerRecorder:
     spec, load = order.spec, order.spec.load
     share = None
     if load.requests is not None:
@@ -206,6 +213,8 @@ async def run_worker(order: WorkOrder, control: Control) -> WorkerRecorder:
                 for ctx in contexts:
                     clients.start_soon(drive, ctx)
             await gate.all_attempted.wait()
+            # Set up: from here the collector's full passes no longer walk it all.
+            heap.enter_context(frozen_heap())
             times = await control.connected(recorder.connections)
             recorder.start_ns = times.start_ns
             window.set_times(times.measure_start_ns, times.measure_end_ns, drain_ns)
