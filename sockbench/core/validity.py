@@ -20,7 +20,10 @@ tell):
   the sends waited for a slot the target held), without lagging while it could send
   (:mod:`sockbench.core.shortfall`'s rules), and for ``--arrival poisson`` the
   per-interval counts disperse as a Poisson process's do. When it fails, the tail (p99
-  and up) is marked unreliable.
+  and up) is marked unreliable. Where it passes, a single percentile is still marked
+  unreliable when the generator's own send lag at that percentile is over the same
+  1 ms and over half the latency there (:func:`generator_bound`): a stall of a few
+  tens of milliseconds moves no p99 of the lag, yet owns the p99.9 of the latency.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
 or did not follow its schedule; otherwise ``unknown`` when a trend could not be tested
@@ -49,6 +52,7 @@ from sockbench.core.series_tests import (
 )
 from sockbench.core.shortfall import (
     ACHIEVED_RATE_MIN,
+    SEND_LAG_P99_MAX_US,
     generator_fell_short,
     generator_lagged,
     scheduled_rps,
@@ -65,6 +69,9 @@ CONFIDENCE = 0.95
 SHORT_ROW = 0.5
 #: Percentiles from this one up are the tail a lagging generator makes unreliable.
 TAIL_FROM = 99.0
+#: A latency percentile whose send lag at the same percentile is over this share of it
+#: (and over :data:`~sockbench.core.shortfall.SEND_LAG_P99_MAX_US`) is the generator's.
+GENERATOR_SHARE_MAX = 0.5
 
 
 class Verdict(StrEnum):
@@ -287,6 +294,8 @@ class Validity:
     autocorrelation: tuple[float | None, float | None]  # of (rps, p99)
     arrivals: Arrivals | None
     notes: tuple[str, ...] = field(default=())
+    #: percentile -> the generator's send lag there (µs), where it owns that percentile
+    generator_bound: Mapping[float, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         tail_reliable = self.arrivals is None or self.arrivals.followed
@@ -298,7 +307,9 @@ class Validity:
             "notes": list(self.notes),
             "confidence": CONFIDENCE,
             "percentiles": {
-                percentile_key(p.percentile): _interval_json(p, tail_reliable)
+                percentile_key(p.percentile): _interval_json(
+                    p, tail_reliable, self.generator_bound.get(p.percentile)
+                )
                 for p in self.percentiles
             },
             "stationarity": self.stationarity.to_json(),
@@ -319,7 +330,44 @@ def _correlated(rhos: tuple[float | None, float | None]) -> bool:
     return any(r is not None and r > CORRELATED for r in rhos)
 
 
-def _interval_json(p: PercentileInterval, tail_reliable: bool) -> dict[str, Any]:
+def generator_bound(lag: HdrHistogram | None, p: PercentileInterval) -> int | None:
+    """The generator's send lag at ``p``'s percentile (µs) where it is over 1 ms and over
+    half the latency there, else None.
+
+    Open-loop latency runs from the due time, so a request sent late carries its lag.
+    The lag and the latency at one percentile are not one request's, but a lag that
+    large at the same rank means that many of the slowest requests were late leaving:
+    that percentile says how the generator kept its schedule, not how the target
+    served it. Lower percentiles are the arrival test's (a lag p99 over 1 ms fails it).
+    """
+    if lag is None or not lag.get_total_count():
+        return None
+    at = int(lag.get_value_at_percentile(p.percentile))
+    if at > SEND_LAG_P99_MAX_US and at > GENERATOR_SHARE_MAX * p.value:
+        return at
+    return None
+
+
+def _lag_histogram(doc: Mapping[str, Any]) -> HdrHistogram | None:
+    lag = doc.get("scheduler_lag_us") or doc.get("send_lag_us") or {}
+    return decode(lag["histogram"]) if lag.get("histogram") and lag.get("count") else None
+
+
+def _generator_note(bound: Mapping[float, int], percentiles: Sequence[PercentileInterval]) -> str:
+    first = min(bound)
+    value = next(p.value for p in percentiles if p.percentile == first)
+    keys = ", ".join(f"p{percentile_key(q)}" for q in sorted(bound))
+    return (
+        f"{keys} unreliable: the generator's own send lag at p{percentile_key(first)} "
+        f"({bound[first] / 1000:.1f} ms) is over half the latency there "
+        f"({value / 1000:.1f} ms), so it measured the generator's stalls there, not the "
+        "target"
+    )
+
+
+def _interval_json(
+    p: PercentileInterval, tail_reliable: bool, lag_bound_us: int | None
+) -> dict[str, Any]:
     return {
         "value": p.value,
         "low": p.low,
@@ -328,7 +376,8 @@ def _interval_json(p: PercentileInterval, tail_reliable: bool) -> dict[str, Any]
         "order_statistic": list(p.order_statistic),
         "batch_means": None if p.batch_means is None else list(p.batch_means),
         "batches": p.batches,
-        "reliable": tail_reliable or p.percentile < TAIL_FROM,
+        "reliable": (tail_reliable or p.percentile < TAIL_FROM) and lag_bound_us is None,
+        "generator_lag_us": lag_bound_us,
     }
 
 
@@ -365,6 +414,11 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         )
     if arrived is not None and arrived.note:
         notes.append(arrived.note)
+    percentiles = tuple(p for p in found if p is not None)
+    lag = _lag_histogram(doc) if arrived is not None and arrived.followed else None
+    bound = {p.percentile: at for p in percentiles if (at := generator_bound(lag, p)) is not None}
+    if bound:
+        notes.append(_generator_note(bound, percentiles))
     if reasons:
         verdict = Verdict.NOT_VALID
     elif not stationarity.testable:
@@ -372,8 +426,9 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         notes.insert(0, not_enough(stationarity.intervals))
     else:
         verdict = Verdict.VALID
-    percentiles = tuple(p for p in found if p is not None)
-    return Validity(verdict, tuple(reasons), percentiles, stationarity, rhos, arrived, tuple(notes))
+    return Validity(
+        verdict, tuple(reasons), percentiles, stationarity, rhos, arrived, tuple(notes), bound
+    )
 
 
 def not_enough(intervals: int) -> str:

@@ -59,7 +59,7 @@ def latency_notes(result: Doc) -> tuple[str, ...]:
     notes = [CI_NOTE]
     if any(p.get("relative") is None for p in found.values()):
         notes.append(UNBOUNDED_NOTE)
-    if any(not p.get("reliable", True) for p in found.values()):
+    if (section.get("arrivals") or {}).get("tail_reliable") is False:
         notes.append(TAIL_NOTE)
     shown = verdict_text(section) or ""
     # The tests' own notes (correlated intervals, counts not tested), less the one the

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from sockbench.core.checks import evaluate, parse_check
-from sockbench.core.histogram import decode, summarize
+from sockbench.core.histogram import decode, encode, new_histogram, summarize
 from sockbench.core.intervals import IntervalSeries
-from sockbench.core.percentile_ci import order_statistic, percentile_interval
+from sockbench.core.percentile_ci import PercentileInterval, order_statistic, percentile_interval
 from sockbench.core.series_tests import (
     chi2_sf,
     inflation,
@@ -23,9 +23,16 @@ from sockbench.core.series_tests import (
     mann_kendall,
     poisson_dispersion,
 )
-from sockbench.core.validity import Verdict, assess, validity_warning, verdict_text
+from sockbench.core.validity import (
+    Verdict,
+    assess,
+    generator_bound,
+    validity_warning,
+    verdict_text,
+)
 from sockbench.core.warning import WarningKind
 from sockbench.core.warning_rules import rate_warnings
+from sockbench.report.validity_fields import TAIL_NOTE, latency_notes
 
 NS = 1_000_000_000
 
@@ -305,6 +312,52 @@ def test_a_generator_held_back_did_not_follow_and_its_tail_is_unreliable() -> No
     assert "fell behind its schedule" in section["reasons"][0]["text"]
     assert section["percentiles"]["99"]["reliable"] is False
     assert section["percentiles"]["50"]["reliable"] is True
+
+
+def _stalled_open_loop(stall_us: int) -> dict[str, Any]:
+    """Poisson arrivals followed (lag p99 100 µs), with 0.5 % of the sends ``stall_us``
+    late: one stall of the generator, as a collector's full pass made one (issue 27)."""
+    counts = _poisson_counts(11, 10, 20000)
+    doc = _open_loop(counts, offered=sum(counts) / 10, lag_p99_us=100)
+    lag = new_histogram()
+    lag.record_value(100, 995)
+    lag.record_value(stall_us, 5)
+    doc["scheduler_lag_us"] = {**summarize(lag).to_json(), "histogram": encode(lag)}
+    doc["latency_us"]["percentiles"]["99.9"] = doc["latency_us"]["p99_9"]
+    return doc
+
+
+def test_a_stall_that_owns_the_p99_9_marks_that_percentile_alone() -> None:
+    section = assess(_stalled_open_loop(40_000)).to_json()
+    assert section["verdict"] == "valid" and section["arrivals"]["followed"] is True
+    p99, p99_9 = section["percentiles"]["99"], section["percentiles"]["99.9"]
+    assert (p99["reliable"], p99["generator_lag_us"]) == (True, None)
+    assert p99_9["reliable"] is False and 39_000 < p99_9["generator_lag_us"] < 41_000
+    assert any(
+        n.startswith("p99.9 unreliable: the generator's own send lag") for n in section["notes"]
+    )
+    notes = latency_notes({"validity": section})
+    assert TAIL_NOTE not in notes and any("p99.9 unreliable" in n for n in notes)
+
+
+def test_a_lag_under_1_ms_leaves_every_percentile_reliable() -> None:
+    section = assess(_stalled_open_loop(900)).to_json()
+    assert all(p["reliable"] for p in section["percentiles"].values())
+    assert all(p["generator_lag_us"] is None for p in section["percentiles"].values())
+
+
+@pytest.mark.parametrize(
+    ("latency_us", "bound"), [(4_000, None), (2_000, 1_500)], ids=["under half", "over half"]
+)
+def test_a_percentile_is_the_generators_past_half_its_latency(
+    latency_us: int, bound: int | None
+) -> None:
+    lag = new_histogram()
+    lag.record_value(100, 995)
+    lag.record_value(1_500, 5)
+    p99_9 = PercentileInterval(99.9, latency_us, 1000, None, None, (None, None))
+    found = generator_bound(lag, p99_9)
+    assert found == (None if bound is None else pytest.approx(bound, rel=0.01))
 
 
 def test_steady_counts_under_a_poisson_schedule_fail_the_dispersion() -> None:

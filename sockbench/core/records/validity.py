@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NotRequired
 
 from annotated_types import Ge, Le, Len
 from typing_extensions import TypedDict
@@ -30,7 +30,11 @@ class PercentileInterval(TypedDict):
     batch_means: Annotated[list[Count], Len(2, 2)] | None
     batches: Count
     reliable: bool
-    """false for p99 and up when the generator did not follow its schedule"""
+    """false for p99 and up when the generator did not follow its schedule, and for a
+    percentile where the generator's own send lag is over 1 ms and half the latency"""
+    generator_lag_us: NotRequired[Count | None]
+    """open loop: the generator's send lag at this percentile where it makes the
+    percentile unreliable (over 1 ms and over half the latency there), else null"""
 
 
 @record
