@@ -29,9 +29,12 @@ def _duration(us: int) -> str:
 
 
 def tick_line(tick: Tick) -> str:
-    """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``"""
+    """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``;
+    a --warmup auto tick: ``[   3.0 s] warm-up    40,961 req/s  p99 1.31 ms  not counted
+    (settling)  connections 100``."""
     if tick.phase in ("ramp", "warmup"):  # nothing is counted yet
-        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}{_connections(tick)}"
+        shown = f"  {_throughput(tick)}  {tick.warmup_state}" if tick.settling is not None else ""
+        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}{shown}{_connections(tick)}"
         return line.rstrip()
     return (
         f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "

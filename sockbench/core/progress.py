@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
 #: The fields of a :class:`Tick` that --metrics-port reads and a jsonl line leaves out.
 EXPORTED = ("row", "server_cpu_percent", "generator_cpu_percent", "by_node")
+#: Fields only a warm-up tick sets: a jsonl line (a measured interval) leaves them out.
+WARMUP_ONLY = ("settling",)
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,21 @@ class Tick:
     generator_cpu_percent: float | None = None
     # --cluster: the last interval's rows merged per node, (node id, row); () locally.
     by_node: tuple[tuple[str, IntervalRow], ...] = ()
+    # --warmup auto: a warm-up tick with its last interval's ``rps`` and ``p99_us`` (counted
+    # nowhere): True while the rule waits for them to settle, False once it has (the
+    # window starts on a coming boundary); None for a tick without them.
+    settling: bool | None = None
 
     def numbers(self) -> dict[str, Any]:
         """The tick's fields but those only --metrics-port reads (:data:`EXPORTED`): a jsonl
         interval line's keys (cli/lines.py)."""
         found = asdict(replace(self, row=None, by_node=()))
-        return {k: v for k, v in found.items() if k not in EXPORTED}
+        return {k: v for k, v in found.items() if k not in EXPORTED + WARMUP_ONLY}
+
+    @property
+    def warmup_state(self) -> str:
+        """What a --warmup auto tick's numbers are: ``not counted (settling)``."""
+        return f"not counted ({'settling' if self.settling else 'settled'})"
 
     @property
     def interval(self) -> dict[str, Any]:

@@ -184,9 +184,14 @@ class LiveProgress:
         connections = (  # none counted while a --ramp brings clients up
             f"connections {numbers.fmt_int(tick.connections)}" if tick.connections else ""
         )
-        if tick.phase in WARMING:  # nothing is counted yet: no rate of 0 to read as one
+        if tick.phase in WARMING and tick.settling is None:  # nothing counted: no rate of 0
             text = f"not counted (warm-up is kept out)  {connections}".rstrip()
             return Group(title, clock, Text(text, style="dim"))
+        if tick.phase in WARMING:  # --warmup auto: the interval's numbers, never counted
+            line = Text(f"{_shown(RATE, tick.interval)} {RATE.title}", style="dim")
+            line.append(f"  {P99.title} {_shown(P99, tick.interval)}  {tick.warmup_state}")
+            line.append(f"  {connections}".rstrip())
+            return Group(title, clock, line)
         row = tick.interval
         line = Text()
         stream = tick_rates(tick)  # a stream: iperf3's transfer and bit rate, no req/s or p99

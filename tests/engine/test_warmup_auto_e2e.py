@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from sockbench.core.progress import Tick
 from sockbench.core.warmup import MIN_ROWS
 from sockbench.report.run_fields import run_fields
 from tests.conftest import start_ready_process, stop_process
-from tests.support.runs import run_result
+from tests.support.runs import run_engine, run_result
 from tests.support.settled_warmup import settle_at_the_minimum
 
 pytestmark = pytest.mark.e2e
@@ -75,10 +76,19 @@ def _started(result: dict[str, Any], maximum: float) -> dict[str, Any]:
 
 
 def test_the_window_starts_once_a_cold_server_settles(cold_server: str) -> None:
-    result = run_result(target=cold_server, clients=4, warmup_s="auto:3s", **WINDOW)
-    rows = _started(result, 3.0)["intervals"]
+    ticks: list[Tick] = []
+    outcome = run_engine(
+        progress=ticks.append, target=cold_server, clients=4, warmup_s="auto:3s", **WINDOW
+    )
+    rows = _started(outcome.result, 3.0)["intervals"]
     # The cold half second: slower rows at the start of the warm-up than at its end.
     assert rows[0]["p50"] > 2 * rows[-1]["p50"], rows
+    # Each warm-up row was shown as it came (the live panel's numbers), never counted.
+    shown = [t for t in ticks if t.settling is not None]
+    assert [(t.phase, t.rps, t.p99_us) for t in shown] == [
+        ("warmup", row["rps"], row["p99"]) for row in rows
+    ]
+    assert shown[0].settling and all(t.requests == 0 for t in shown)
 
 
 def test_open_loop_over_two_processes_keeps_its_schedule_through_the_switch(

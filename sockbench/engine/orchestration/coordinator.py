@@ -136,6 +136,7 @@ class _Run:
         if same is None or meter is None or window is None:
             return
         [merged] = merge_rows([[r] for _, r in same])
+        self._tick_warmup_row(merged, settling=not self.warmup_settled)
         if self.warmup_settled:  # the rows up to the window's start, for the result
             meter.rows.append(merged)
             return
@@ -239,11 +240,32 @@ class _Run:
             rows.setdefault(self.node_of[worker], []).append(row)
         return tuple((node, merge_rows([[r] for r in rows[node]])[0]) for node in sorted(rows))
 
+    def _tick_warmup_row(self, merged: IntervalRow, settling: bool) -> None:
+        """--warmup auto: the warm-up interval's rate and p99, shown, never counted."""
+        window = self.window
+        if self.progress is None or window is None:
+            return
+        now = time.monotonic_ns()
+        self.progress(
+            Tick(
+                phase="warmup",
+                elapsed_s=(now - window.start_ns) / 1e9,
+                remaining_s=max(0, window.measure_end_ns - now) / 1e9,
+                requests=0,
+                rps=merged.rps,
+                p99_us=merged.p99,
+                errors=0,
+                connections=self.connections,
+                settling=settling,
+            )
+        )
+
     async def tick_warmup(self) -> None:
-        """Progress while warming up, when no interval is measured yet."""
+        """Progress while warming up, when no interval is measured yet (with --warmup
+        auto, once its rows come, they tick instead: :meth:`_tick_warmup_row`)."""
         while self.progress is not None:
             await trio.sleep(1.0)
-            if self.window is None:
+            if self.window is None or (self._warmup_meter and self._warmup_meter.rows):
                 continue
             now = time.monotonic_ns()
             if now >= self.window.measure_start_ns:
