@@ -14,17 +14,36 @@ between them) or the intervals are too narrow.
 
     .venv/bin/python benchmarks/until_coverage.py                 # 10 runs, 30 s at most each
     .venv/bin/python benchmarks/until_coverage.py --runs 4 --duration 15 --until 'p99 ±10%'
+    .venv/bin/python benchmarks/until_coverage.py --shared-server   # one server for all runs
+
+With ``--shared-server`` one ``sockbench serve`` process serves every run (a target of
+theirs), so the spread between runs leaves out what differs between server processes
+(where a fresh one lands in memory and on which CPU): whether the runs then agree as
+often as their intervals promise tells that part apart from the machine's drift.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, log, machine_line, md_table, write_markdown
+from _common import (
+    RESULTS,
+    SOCKBENCH,
+    free_port,
+    log,
+    machine_line,
+    md_table,
+    spawn,
+    stop,
+    wait_tcp,
+    write_markdown,
+)
 
 from sockbench.engine.orchestration.runner import run
 from sockbench.machine import build_run_spec
@@ -52,6 +71,18 @@ def one_run(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _serving(model: str) -> Iterator[str]:
+    """``sockbench serve --server MODEL`` on a free port for the ``with`` block: its target."""
+    port = free_port()
+    server = spawn([*SOCKBENCH, "serve", "--server", model, "--bind", f"127.0.0.1:{port}"])
+    try:
+        wait_tcp(port)
+        yield f"tcp://127.0.0.1:{port}"
+    finally:
+        stop(server)
+
+
 def coverage(runs: list[dict[str, Any]]) -> tuple[int, int]:
     """(pairs where run i's p99 lies in run j's interval, ordered pairs i != j)."""
     inside = total = 0
@@ -70,17 +101,21 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0, help="the maximum, seconds")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--server", default="uvloop", help="built-in server model")
+    parser.add_argument("--shared-server", action="store_true", help="one server, all runs")
     parser.add_argument("--output", type=Path, default=RESULTS / "until_coverage.md")
     args = parser.parse_args()
     machine = machine_line()
     runs = []
-    for k in range(args.runs):
-        options: dict[str, Any] = dict(
-            server_model=args.server, clients=args.clients, duration_s=args.duration,
-            warmup_s=2.0, until=args.until, workers="1", out_dir=None, quiet=True,
-        )  # fmt: skip
-        runs.append(one_run(options))
-        log(f"run {k + 1}/{args.runs}: {runs[-1]}")
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(_serving(args.server)) if args.shared_server else None
+        for k in range(args.runs):
+            options: dict[str, Any] = dict(
+                server_model=None if target else args.server, target=target, proto="",
+                clients=args.clients, duration_s=args.duration, warmup_s=2.0, until=args.until,
+                workers="1", out_dir=None, quiet=True,
+            )  # fmt: skip
+            runs.append(one_run(options))
+            log(f"run {k + 1}/{args.runs}: {runs[-1]}")
     rows = [
         [
             str(i), "yes" if r["reached"] else "no (maximum)", f"{r['stop_s']:.1f}",
@@ -101,7 +136,9 @@ def main() -> None:
     share = inside / total if total else float("nan")
     text = (
         f"# `--until '{args.until}'`: stop times and coverage\n\n{machine}\n\n"
-        f"{args.runs} runs, `--server {args.server} --clients {args.clients} --warmup 2 "
+        f"{args.runs} runs, `--server {args.server}"
+        f"{' (one process for all runs: --shared-server)' if args.shared_server else ''}"
+        f" --clients {args.clients} --warmup 2 "
         f"--duration {args.duration:g} --until '{args.until}'`, one worker, closed loop.\n\n"
         f"{table}\n\n"
         f"Reached before the maximum: {reached} of {args.runs}. Pairwise coverage: "
