@@ -29,8 +29,8 @@ from sockbench.core.sink_report import REPORT_MAX, REPORT_REQUEST, decode_report
 from sockbench.engine.clients.context import ClientContext, connect_stream, open_counted, trio_time
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
-from sockbench.engine.io.tls import TlsSocket, half_close, wait_readable
 from sockbench.engine.io.timing import sleep_until_ns
+from sockbench.engine.io.tls import TlsSocket, half_close, wait_readable
 
 REPORT_WAIT_S = 1.0
 ACK_POLL_S = 0.1  # how often a report's wait looks at what the peer acknowledged
