@@ -188,6 +188,8 @@ def build_plan(
     builtin = tuple(m for m in axes.server_model if m) or (() if commands else DEFAULT_MODELS)
     models = builtin + tuple(commands)
     protos = tuple(p for p in axes.proto if p is not None)
+    if shared.tls.server_tls and values.get("proto") is None:
+        protos = (Proto.TCP,)  # TLS is over TCP: the default tcp,udp would be refused
     total = len(models) * len(protos) * len(axes.clients) * len(axes.payload) * own.repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")

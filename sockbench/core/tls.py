@@ -105,3 +105,25 @@ def handshake_name(resumed: bool) -> str:
     """How a handshake is counted: ``resumed`` (a session ticket or ID was accepted) or
     ``full`` (a new session: certificate and key exchange)."""
     return "resumed" if resumed else "full"
+
+
+class Closing(IntEnum):
+    """What a stream's end over TLS does next (``--mode stream``: TCP's half-close)."""
+
+    READ_FIRST = 0  # TLS holds the peer's bytes: read them out, they are the stream's
+    SEND = 1  # send close_notify, then read on until the peer's report and its close
+
+
+def closing_step(tls_holds_bytes: bool) -> Closing:
+    """Before a client ends its half of a stream with ``close_notify``: read out what TLS
+    holds first, then send it.
+
+    The trade-off: Python's ``unwrap`` sends the alert and then reads for the peer's;
+    OpenSSL fails on the application data it then finds (TLS 1.2:
+    ``APPLICATION_DATA_AFTER_CLOSE_NOTIFY``) or drops it (1.3), so a source's bytes
+    already in TLS would be lost from the count. Read out first, nothing is there for
+    it to find, and reads after our alert go on in both versions (OpenSSL 3) until the
+    peer's report and its own close_notify; that closure (or the connection's end) is the
+    end of the stream, as TCP's FIN is.
+    """
+    return Closing.READ_FIRST if tls_holds_bytes else Closing.SEND

@@ -59,6 +59,7 @@ def compare_sections(doc: Doc) -> list[Section]:
                 ("cells", str(len(results))),
                 ("models", ", ".join(models) or numbers.DASH),
                 ("protos", ", ".join(protos) or numbers.DASH),
+                *_served_tls(results),
             ),
         ),
         Section(
@@ -132,3 +133,10 @@ def saturation_section(results: Sequence[Doc]) -> Section | None:
         fields=(("cells", f"{len(found)} of {len(results)}"), ("meaning", SATURATION_ADVICE)),
         items=tuple(items),
     )
+
+
+def _served_tls(results: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """A ``tls`` line where the models served TLS (``--server-tls``, every cell's)."""
+    if not any(get(r, "config", "server_tls") for r in results):
+        return ()
+    return (("tls", "the models served TLS (--server-tls): each cell's tcp is tls://"),)

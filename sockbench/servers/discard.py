@@ -17,12 +17,17 @@ are harmless.
 At EOF (the client's half-close) the sink answers with
 :func:`~sockbench.core.sink_report.encode_report` of ``(reads, bytes)`` for that
 connection, then closes: see :mod:`sockbench.core.sink_report`.
+
+Over TLS (``--server-tls``) the socket carries records, not the stream: a connection is
+read through TLS into the shared buffer instead (:meth:`Discarder.discard_from`), and
+the client's ``close_notify`` is its half-close (a read of 0 bytes, as EOF).
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import ssl
 
 from sockbench.core.sink_report import encode_report
 
@@ -30,6 +35,9 @@ DISCARD_READ = 64 * 1024
 _F_SETPIPE_SZ = 1031
 
 _shared: list[bytearray] = []
+#: "Nothing yet" from a non-blocking socket: BlockingIOError, or over TLS a partial record
+#: (want read) or a write that must be retried (want write), which are no subclasses of it.
+NOT_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 def discard_buffer() -> bytearray:
@@ -75,6 +83,13 @@ class Discarder:
             left -= os.splice(self._r, self._null, left)
         return n
 
+    def discard_from(self, sock: socket.socket) -> int:
+        """:meth:`discard` for ``sock``: over TLS, through TLS (its close_notify reads 0,
+        as EOF; a partial record raises ``ssl.SSLWantReadError``: see :data:`NOT_YET`)."""
+        if isinstance(sock, ssl.SSLSocket):
+            return sock.recv_into(discard_buffer())
+        return self.discard(sock.fileno())
+
     def close(self) -> None:
         for fd in (self._r, self._w, self._null):
             if fd >= 0:
@@ -85,10 +100,9 @@ class Discarder:
 def discard_blocking(conn: socket.socket) -> None:
     """Discard ``conn`` (blocking) to EOF, then answer with the count. Never raises."""
     discarder = Discarder()
-    discard, fd = discarder.discard, conn.fileno()
     reads = nbytes = 0
     try:
-        while n := discard(fd):
+        while n := discarder.discard_from(conn):
             reads += 1
             nbytes += n
         conn.sendall(encode_report(reads, nbytes))

@@ -28,7 +28,7 @@ from sockbench.core.kinds import ServerBehaviour
 from sockbench.core.sink_report import encode_report
 from sockbench.servers.behaviour import datagram_responder
 from sockbench.servers.context import ServeContext
-from sockbench.servers.discard import Discarder
+from sockbench.servers.discard import NOT_YET, Discarder
 from sockbench.servers.replies import send_datagram
 from sockbench.servers.sockets import DATAGRAM_MAX, SHARED_BUFFER
 from sockbench.servers.source import SOURCE_CHUNK, StreamCounts
@@ -37,8 +37,6 @@ BATCH = 64  # accepts or datagrams per readiness event, so one socket cannot sta
 ACCEPT_PAUSE_S = 0.1
 _READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-# Not yet, over TLS: BlockingIOError's meaning for an SSLSocket (which is no subclass).
-_NOT_YET = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 
 class _Conn:
@@ -75,7 +73,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
     buf = bytearray(SHARED_BUFFER)
     view = memoryview(buf)
     discarder = Discarder()  # sink mode: one pipe serves every connection in turn
-    discard = discarder.discard
+    discard = discarder.discard_from
     ctx.ready()
 
     def close(conn: _Conn) -> None:
@@ -113,8 +111,8 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                         if not conn.out:
                             sel.modify(sock, _READ, conn)
                         continue
-                    n = sock.recv_into(buf) if echo else discard(sock.fileno())
-                except _NOT_YET:
+                    n = sock.recv_into(buf) if echo else discard(sock)
+                except NOT_YET:
                     continue
                 except OSError:
                     close(conn)
@@ -130,7 +128,7 @@ def _serve_streams(sel: selectors.BaseSelector, listener: socket.socket, ctx: Se
                     continue
                 try:
                     sent = sock.send(view[:n])
-                except _NOT_YET:
+                except NOT_YET:
                     sent = 0
                 except OSError:
                     close(conn)
@@ -159,7 +157,7 @@ def _source_event(
     conn: _Conn,
     mask: int,
     chunk: memoryview,
-    discard: Callable[[int], int],
+    discard: Callable[[socket.socket], int],
 ) -> bool:
     """One readiness event of a source connection: discard what came, write while there
     is room; at the half-close, the report instead. False once it is done (or broke)."""
@@ -169,16 +167,16 @@ def _source_event(
             del conn.out[: sock.send(conn.out)]
             return bool(conn.out)
         if mask & _READ:
-            n = discard(sock.fileno())
+            n = discard(sock)
             if not n:
                 conn.source = None
-                conn.out += counts.report()
+                conn.out += counts.closing(chunk)
                 sel.modify(sock, _WRITE, conn)
                 return True
             counts.read(n)
         if mask & _WRITE:
-            counts.sent += sock.send(chunk)
-    except BlockingIOError:
+            counts.write(sock, chunk)
+    except NOT_YET:
         pass
     except OSError:
         return False

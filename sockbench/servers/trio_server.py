@@ -47,7 +47,14 @@ async def _main(listener: socket.socket, ctx: ServeContext) -> None:
                 ServerBehaviour.SOURCE: partial(_source, discarder),
             }[ctx.behaviour]
             if ctx.tls is not None:
-                handler = partial(_echo_tls, ctx.tls)
+                handler = partial(
+                    {
+                        ServerBehaviour.ECHO: _echo_tls,
+                        ServerBehaviour.SINK: _sink_tls,
+                        ServerBehaviour.SOURCE: _source_tls,
+                    }[ctx.behaviour],
+                    ctx.tls,
+                )
             await nursery.start(trio.serve_listeners, handler, [trio.SocketListener(tsock)])
         else:
             await nursery.start(_serve_datagrams, tsock, listener, ctx)
@@ -102,6 +109,52 @@ async def _source(discarder: Discarder, stream: trio.SocketStream) -> None:
         await stream.send_all(counts.report())
     except (OSError, trio.BrokenResourceError):
         pass
+
+
+async def _sink_tls(context: ssl.SSLContext, stream: trio.SocketStream) -> None:
+    """Over TLS: read until the client's close_notify (its half-close), report, close."""
+    secured = trio.SSLStream(stream, context, server_side=True)
+    counts = StreamCounts()
+    try:
+        await _receive_to_eof(secured, counts)
+        await secured.send_all(counts.report(source=False))
+        await secured.aclose()
+    except (OSError, trio.BrokenResourceError):
+        pass
+
+
+async def _source_tls(context: ssl.SSLContext, stream: trio.SocketStream) -> None:
+    """Over TLS: write whole chunks while reading until the client's close_notify; then
+    let the chunk being written finish (a send_all cancelled midway breaks the stream,
+    and its bytes would be half counted), report, close."""
+    secured = trio.SSLStream(stream, context, server_side=True)
+    counts = StreamCounts()
+    ended = trio.Event()
+
+    async def write(scope: trio.CancelScope) -> None:
+        try:
+            while not ended.is_set():
+                await secured.send_all(SOURCE_CHUNK)
+                counts.sent += len(SOURCE_CHUNK)
+        except (OSError, trio.BrokenResourceError):  # out of a nursery: an ExceptionGroup
+            scope.cancel()
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(write, nursery.cancel_scope)
+            await _receive_to_eof(secured, counts)
+            ended.set()
+        if nursery.cancel_scope.cancelled_caught:
+            return  # the write broke: nobody to report to
+        await secured.send_all(counts.report())
+        await secured.aclose()
+    except (OSError, trio.BrokenResourceError):
+        pass
+
+
+async def _receive_to_eof(secured: trio.SSLStream[trio.SocketStream], counts: StreamCounts) -> None:
+    while data := await secured.receive_some(STREAM_BUFFER):
+        counts.read(len(data))
 
 
 async def _discard_to_eof(

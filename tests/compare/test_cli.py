@@ -131,6 +131,26 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_pat
     assert not out.exists()  # nothing ran, nothing written
 
 
+def test_server_tls_runs_every_cell_over_tls(tmp_path: Path) -> None:
+    """--server-tls: each model serves TLS, each cell's clients speak it (their handshakes
+    counted), and the report says so."""
+    out = tmp_path / "cmp"
+    proc = _sockbench(
+        "compare", "--server-tls", "--server", "asyncio,trio", "--clients", "2",
+        "--duration", "0.3", "--warmup", "0", "--out", str(out), "--quiet", timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    validate_compare(doc)
+    assert sorted(r["cell"]["model"] for r in doc["cells"]) == ["asyncio", "trio"]
+    for result in doc["cells"]:
+        assert result["server"]["target"].startswith("tls://")
+        assert result["config"]["server_tls"] and result["cell"]["proto"] == "tcp"
+        assert result["tls"]["handshakes"] == result["tls"]["full"] == 2
+        assert result["totals"]["errors"] == {} and result["totals"]["requests"] > 0
+    assert "the models served TLS (--server-tls)" in (out / "report.md").read_text()
+
+
 @pytest.mark.parametrize(
     ("args", "old", "new", "message"),
     [

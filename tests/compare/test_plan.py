@@ -82,6 +82,11 @@ def test_pinning_explicit_and_rest() -> None:
         ({"workers": "4", "clients": "2,10"}, "--workers 4 is more than --clients 2"),
         ({"clients": "30000", "workers": "1"}, "file descriptors"),
         ({"server_cpus": "x"}, "malformed --server-cpus"),
+        ({"server_tls": True, "proto": "tcp,udp"}, "--server-tls serves TLS over tcp, not udp"),
+        (
+            {"server_tls": True, "proto": "tcp", "server_cmds": ("mine=echo {port}",)},
+            "--server-tls applies to a built-in model",
+        ),
     ],
 )
 def test_bad_options_are_one_line_config_errors(options: dict[str, object], message: str) -> None:
@@ -122,6 +127,14 @@ def test_plan_cells_carry_configs() -> None:
     assert {c.payload for c in plan.cells} == {64, 1024}
     assert plan.cells[-1].label(2).endswith("repeat 2/2")
     assert plan.to_json()["cells"] == 16
+
+
+def test_server_tls_makes_every_cell_tls_over_tcp_by_default() -> None:
+    """--server-tls without --proto: tcp alone (the default tcp,udp would be refused)."""
+    plan = build_plan({"server_model": "asyncio,trio", "clients": "2", "server_tls": True})
+    assert plan.protos == (TCP,) and len(plan.cells) == 2
+    for cell in plan.cells:
+        assert cell.spec.tls is not None and cell.spec.to_json()["server_tls"] is True
 
 
 def test_each_cells_predicted_limits_are_said_before_load() -> None:

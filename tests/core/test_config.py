@@ -152,6 +152,9 @@ def test_serve_options() -> None:
         validate_serve({"behaviour": "discard"}, MACHINE, NAMES)
     with pytest.raises(ConfigError, match="unknown --model 'nope'"):  # its old spelling
         validate_serve({"server_model": "nope"}, MACHINE, NAMES, {"server_model": "--model"})
+    for behaviour in ("sink", "source"):  # a stream over TLS ends with close_notify
+        tls = validate_serve({"server_tls": True, "behaviour": behaviour}, MACHINE, NAMES)
+        assert tls.server.tls and tls.server.behaviour.value == behaviour
 
 
 RAMP_MACHINE = Machine(frozenset({0, 1}), 2)

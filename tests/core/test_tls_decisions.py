@@ -109,7 +109,6 @@ def test_the_options_decide_one_settings_record() -> None:
         ({"target": "tls://127.0.0.1:1", "tls_version": "1.1"}, "--tls-version '1.1': choose"),
         ({"target": "tls://127.0.0.1:1", "tls_alpn": "h2,,x"}, "--tls-alpn 'h2,,x'"),
         ({"target": "tls://127.0.0.1:1", "tls_sni": " "}, "--tls-sni must not be empty"),
-        ({"target": "tls://127.0.0.1:1", "mode": "stream"}, "--mode stream does not run over"),
         ({"target": "tls://127.0.0.1:1", "server_tls": True}, "--server-tls applies to a"),
         ({"server_tls": True, "proto": "udp"}, "--server-tls serves TLS over tcp"),
     ],
@@ -133,3 +132,21 @@ def test_the_result_counts_full_and_resumed_handshakes_and_what_they_agreed_on()
         "negotiated": {agreed: 8},
     }  # fmt: skip
     assert tls_section({}, False)["resumed_ratio"] is None
+
+
+@pytest.mark.parametrize(
+    ("holds", "step"), [(True, tls.Closing.READ_FIRST), (False, tls.Closing.SEND)]
+)
+def test_a_stream_over_tls_reads_out_what_tls_holds_before_its_close_notify(
+    holds: bool, step: tls.Closing
+) -> None:
+    assert tls.closing_step(holds) is step
+
+
+@pytest.mark.parametrize("direction", [{}, {"reverse": True}, {"bidir": True}])
+@pytest.mark.parametrize("where", [{"target": "tls://127.0.0.1:8443"}, {"server_tls": True}])
+def test_a_stream_runs_over_tls_every_way(
+    direction: dict[str, bool], where: dict[str, object]
+) -> None:
+    spec = spec_of({"mode": "stream", **where, **direction})
+    assert spec.tls is not None and spec.load.mode.value == "stream"

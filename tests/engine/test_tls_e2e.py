@@ -54,6 +54,34 @@ def test_pipelined_requests_larger_than_a_record_echo_whole(batch: bool) -> None
     assert "handshake" in render(result, "text")
 
 
+@pytest.mark.parametrize(
+    ("model", "direction", "version"),
+    [
+        ("threaded", {}, "1.3"),  # the blocking sink, read through TLS
+        ("selectors", {"reverse": True}, "1.2"),  # the source's bytes in TLS at our alert
+        ("trio", {"bidir": True}, "1.3"),  # SSLStream both ways
+    ],
+    ids=["forward-threaded", "reverse-selectors-tls1.2", "bidir-trio"],
+)
+def test_a_stream_over_tls_ends_with_close_notify_and_is_accounted_exactly(
+    model: str, direction: dict[str, bool], version: str
+) -> None:
+    """The client's close_notify is the half-close: the sink or source reports over TLS
+    and every identity of a TCP stream holds exactly (run_engine asserts the rows and the
+    source's count; the sink's count is the receiver's, to the byte)."""
+    result = _tls_run(mode="stream", server_model=model, tls_version=version, **direction)
+    stream = result["stream"]
+    assert result["totals"]["errors"] == {} and _handshakes(result) == (2, 2, 0)
+    assert all(agreed.startswith(f"TLSv{version}") for agreed in result["tls"]["negotiated"])
+    if not direction.get("reverse"):
+        assert stream["receiver"]["bytes"] == stream["sender"]["bytes"] > 0
+        assert stream["streams_reported"] == 2  # every sink answered
+    if direction:
+        reverse = stream["reverse"]
+        assert reverse["streams_reported"] == 2 and reverse["lost_bytes"] == 0
+        assert reverse["receiver"]["bytes"] > 0
+
+
 def test_open_loop_over_tls_keeps_its_schedule() -> None:
     result = _tls_run(rate=400.0, server_model="trio")
     totals = result["totals"]

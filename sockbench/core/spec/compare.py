@@ -16,6 +16,7 @@ from sockbench.core.spec.option import COMPARE, field_of, listed, option, option
 from sockbench.core.spec.output import REPEAT, Output
 from sockbench.core.spec.request import PAYLOAD, Request
 from sockbench.core.spec.server import SERVER, ServerOptions
+from sockbench.core.spec.tls import TlsOptions
 from sockbench.endpoints import Proto
 
 DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
@@ -72,6 +73,6 @@ class CompareOptions:
 
 #: The records ``compare`` takes its options from, in the order ``compare --help`` lists them.
 COMPARE_RECORDS = (
-    Axes, CompareOptions, SearchOptions, SweepOptions, Load, Request, ServerOptions, Generator,
-    Output,
+    Axes, CompareOptions, SearchOptions, SweepOptions, Load, Request, ServerOptions, TlsOptions,
+    Generator, Output,
 )  # fmt: skip

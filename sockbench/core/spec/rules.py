@@ -44,15 +44,6 @@ def check_server_tls(server_tls: bool, model: str | None, proto: Proto) -> None:
         raise ConfigError(f"--server-tls serves TLS over tcp, not {proto.value}")
 
 
-def check_tls_workload(tls: bool, mode: Workload) -> None:
-    """TLS carries echo and churn; a stream's half-close and sink report do not cross it."""
-    if tls and mode is Workload.STREAM:
-        raise ConfigError(
-            "--mode stream does not run over TLS yet (its end-of-stream report needs a "
-            "half-close, which TLS does not carry); use --mode echo or churn, or tcp://"
-        )
-
-
 def resolve_proto(given: Proto | None, endpoint: Endpoint | None) -> Proto:
     """The target's scheme names the protocol; --proto must agree when given explicitly."""
     chosen = given or (endpoint.proto if endpoint else Proto.TCP)

@@ -246,7 +246,6 @@ def validate_run(
     tls = tls_settings(
         options.tls, bool(endpoint and endpoint.tls) or options.tls.server_tls, tls_ca
     )
-    rules.check_tls_workload(tls is not None, load.mode)
     sizing = size(load, chosen, generator, proto, endpoint, machine, prefork=model == "prefork")
     rules.check_drain(load.drain_s, sizing.timeout_s)
     server: Server

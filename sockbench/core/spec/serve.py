@@ -71,8 +71,6 @@ def validate_serve(
     check_bind(endpoint, allow_remote=serve.allow_remote)
     tls = parse_record(TlsOptions, values, "serve", names, spelled).server_tls
     check_server_tls(tls, chosen.server_model or DEFAULT_MODEL, proto)
-    if tls and serve.behaviour is not ServerBehaviour.ECHO:
-        raise ConfigError("--server-tls serves --behaviour echo (a sink's report needs no TLS)")
     server = BuiltIn(
         chosen.server_model or DEFAULT_MODEL,
         serve.behaviour,

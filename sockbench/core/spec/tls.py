@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sockbench.core.spec.option import RUN_SERVE, option, optional, switch, text
+from sockbench.core.spec.option import RUN_COMPARE_SERVE, option, optional, switch, text
 from sockbench.errors import ConfigError
 
 #: ``--tls-version``: each choice pins that version; not given: 1.2 or 1.3, as negotiated.
@@ -85,7 +85,7 @@ class TlsOptions:
         False, "--server-tls",
         help="the built-in model serves TLS with a certificate made at its start "
         "(trustme); the run's tls:// clients trust its CA",
-        parse=switch, commands=RUN_SERVE,
+        parse=switch, commands=RUN_COMPARE_SERVE,
     )  # fmt: skip
 
     def given(self) -> list[str]:

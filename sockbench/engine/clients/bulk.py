@@ -30,6 +30,7 @@ from sockbench.engine.clients.context import ClientContext, connect_stream, open
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
 from sockbench.engine.io.timing import sleep_until_ns
+from sockbench.engine.io.tls import TlsSocket, half_close, wait_readable
 
 REPORT_WAIT_S = 1.0
 ACK_POLL_S = 0.1  # how often a report's wait looks at what the peer acknowledged
@@ -97,6 +98,7 @@ async def write_window(sock: socket.socket, ctx: ClientContext) -> None:
     start, end = recorder.measure_start_ns, recorder.measure_end_ns
     send, clock, wrote = sock.send, time.monotonic_ns, meter.wrote
     offset = writes = 0
+    inside = False
     # iperf3's rule: a write belongs to the window it starts in, and none starts
     # after it, so the sink's count is exactly warm-up + window. A peer that stops
     # reading blocks the wait for room: it ends with the window, not with the drain.
@@ -107,31 +109,38 @@ async def write_window(sock: socket.socket, ctx: ClientContext) -> None:
             except BlockingIOError:
                 await trio.lowlevel.wait_writable(sock)
                 continue
-            wrote(me, n, now >= start)
+            inside = now >= start
+            wrote(me, n, inside)
             offset = (offset + n) % size
             writes += 1
             if writes % WRITES_PER_CHECKPOINT == 0:
                 await trio.lowlevel.checkpoint()
+    if isinstance(sock, TlsSocket) and sock.held:
+        # TLS took the last write's last byte into its records too (it said one fewer so
+        # that the writer would wait): the half-close sends it, the peer counts it.
+        wrote(me, 1, inside)
 
 
 async def _stream_report(sock: socket.socket, ctx: ClientContext) -> tuple[int, int] | None:
     """Half-close and read the sink's ``(reads, bytes)`` until it closes; None when the
     peer is no sockbench sink (it closes, or says something else), the drain ends, or
     the peer acknowledged nothing more for ``REPORT_WAIT_S`` (a target that stopped
-    reading held the run for the whole drain, 10 s past a 5 s window)."""
-    sock.shutdown(socket.SHUT_WR)
-    data = b""
+    reading held the run for the whole drain, 10 s past a 5 s window). Over TLS the
+    half-close is a close_notify, and the report comes over TLS."""
+    data = bytearray()
+    buf = bytearray(REPORT_MAX + 1)
     with trio.move_on_at(trio_time(ctx.window.drain_end_ns)):
+        await half_close(sock)
         while len(data) <= REPORT_MAX:
             try:
-                chunk = sock.recv(REPORT_MAX + 1)
+                n = sock.recv_into(buf)
             except BlockingIOError:
                 if not await _readable_while_taken(sock):
                     return None
                 continue
-            if not chunk:
-                return decode_report(data)
-            data += chunk
+            if not n:
+                return decode_report(bytes(data))
+            data += buf[:n]
     return None
 
 
@@ -142,7 +151,7 @@ async def _readable_while_taken(sock: socket.socket) -> bool:
     quiet_s = 0.0
     while True:
         with trio.move_on_after(ACK_POLL_S):
-            await trio.lowlevel.wait_readable(sock)
+            await wait_readable(sock)
             return True
         acked = bytes_acked(sock)
         if acked is None or acked != last:
@@ -156,7 +165,10 @@ async def _readable_while_taken(sock: socket.socket) -> bool:
 def bytes_acked(sock: socket.socket) -> int | None:
     """The bytes this TCP client sent that its peer acknowledged (``tcpi_bytes_acked`` of
     Linux's ``TCP_INFO``, less the SYN; the FIN's one more is past the window's bytes);
-    None where there is none (a Unix stream, another OS)."""
+    None where there is none (a Unix stream, another OS), or where what it counts is not
+    the stream's bytes (TLS: records, with their headers and tags)."""
+    if isinstance(sock, TlsSocket):
+        return None
     try:
         info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_LEN)
     except OSError:

@@ -51,6 +51,7 @@ from sockbench.engine.clients.context import (
 )
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.tls import half_close, wait_readable
 
 READ_SIZE = 256 * 1024
 READS_PER_CHECKPOINT = 16  # let the worker's other tasks run while the kernel has more
@@ -85,7 +86,6 @@ async def _tcp_reading(ctx: ClientContext, *, sends: bool) -> None:
                 nursery.start_soon(_write_after_go, sock, ctx)
             window_ended = await _read_counted(sock, ctx)
         if window_ended:
-            sock.shutdown(socket.SHUT_WR)
             report = await drain_source(sock, ctx)
     except OSError as exc:
         recorder.error(error_kind(exc), time.monotonic_ns())
@@ -160,7 +160,7 @@ async def _readable_before_end(sock: socket.socket, ctx: ClientContext) -> bool:
 
 
 async def drain_source(sock: socket.socket, ctx: ClientContext) -> tuple[int, int, int] | None:
-    """After the half-close: read what was in flight (counted after the window) and the
+    """Half-close, then read what was in flight (counted after the window) and the
     source's report, until the peer closes or the drain ends; the report, or None."""
     meter, me = ctx.recorder.stream, ctx.index
     assert meter is not None
@@ -169,11 +169,12 @@ async def drain_source(sock: socket.socket, ctx: ClientContext) -> tuple[int, in
     drained = 0
     closed = False
     with trio.move_on_at(trio_time(ctx.window.drain_end_ns)):
+        await half_close(sock)
         while True:
             try:
                 n = sock.recv_into(buf)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(sock)
+                await wait_readable(sock)
                 continue
             if not n:
                 closed = True

@@ -10,6 +10,10 @@ again with that last byte, which then only flushes what is left (no record is cu
 none is sent twice). And a ``recv_into`` may leave decrypted bytes behind when the
 caller's buffer is full; those are in no socket, so no readiness wait would see them:
 the connection says so (:attr:`TlsSocket.buffered`, the pump's ``tls_backlog``).
+
+A stream's end (``--mode stream``) is TLS's ``close_notify`` where TCP's is the
+half-close (:func:`half_close`): the client reads on after sending it, for the sink's or
+the source's report (:func:`sockbench.core.tls.closing_step` says why in that order).
 """
 
 from __future__ import annotations
@@ -58,7 +62,9 @@ class TlsClient:
 class TlsSocket:
     """A connected socket speaking TLS, with a socket's methods the drivers use."""
 
-    __slots__ = ("_held", "_out", "backlog", "client", "incoming", "obj", "outgoing", "raw", "tls")
+    __slots__ = (
+        "_held", "_kept", "_out", "backlog", "client", "incoming", "obj", "outgoing", "raw", "tls",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -77,6 +83,7 @@ class TlsSocket:
         self.client = client
         self._out = b""  # records the socket did not take yet
         self._held = False  # the last byte of the last send was reported unsent (taken)
+        self._kept = bytearray()  # decrypted before our close_notify, not read yet
         # The pump's list of connections with decrypted bytes left (None: a task driver,
         # which asks :attr:`buffered` before it waits).
         self.backlog: list[TlsSocket] | None = None
@@ -89,6 +96,12 @@ class TlsSocket:
         """Whether bytes wait in TLS (decrypted, or records not decrypted yet), where no
         readiness wait on the socket would see them."""
         return bool(self.obj.pending() or self.incoming.pending)
+
+    @property
+    def held(self) -> bool:
+        """Whether the last send's last byte was reported unsent though TLS took it (it
+        goes out with the records still waiting)."""
+        return self._held
 
     def send(self, data: bytes | bytearray | memoryview) -> int:
         """Take ``data`` into records and send them; how many bytes were taken (see the
@@ -122,6 +135,8 @@ class TlsSocket:
     def recv_into(self, buffer: memoryview | bytearray) -> int:
         """Decrypted bytes into ``buffer``; 0 once the peer closed. BlockingIOError: none
         yet (a partial record, or only a session ticket came)."""
+        if self._kept:
+            return self._take_kept(buffer)
         try:
             n = self._read(buffer)
         except ssl.SSLWantReadError:
@@ -139,6 +154,44 @@ class TlsSocket:
         if self.backlog is not None and n and self.buffered:
             self.backlog.append(self)
         return n
+
+    def _take_kept(self, buffer: memoryview | bytearray) -> int:
+        n = min(len(buffer), len(self._kept))
+        buffer[:n] = self._kept[:n]
+        del self._kept[:n]
+        return n
+
+    async def close_notify(self) -> None:
+        """End what this side sends with TLS's ``close_notify`` and go on reading: TCP's
+        half-close (``shutdown(SHUT_WR)``), with the records still waiting sent first.
+
+        The decrypted bytes TLS holds are read out first and kept for :meth:`recv_into`:
+        ``unwrap`` reads on after it sent the alert, and OpenSSL then fails on application
+        data (TLS 1.2) or drops it (1.3). Bounded in time by the caller."""
+        while decide.closing_step(bool(self.incoming.pending or self.obj.pending())) is (
+            decide.Closing.READ_FIRST
+        ):
+            try:
+                chunk = self.obj.read(READ_SIZE)
+            except ssl.SSLWantReadError:
+                break  # a partial record: OpenSSL holds it, unwrap reads no further
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break  # the peer closed first: recv_into says so once the kept are read
+            except ssl.SSLError as exc:
+                raise failure(exc) from None
+            if not chunk:
+                break
+            self._kept += chunk
+        try:
+            self.obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass  # the alert is written; the peer's own close_notify comes later, or never
+        except ssl.SSLError as exc:
+            raise failure(exc) from None
+        self._out += self.outgoing.read()
+        self._held = False  # the held byte goes out with these records
+        out, self._out = self._out, b""
+        await sockio.send_all(self.raw, out)
 
     def _read(self, buffer: memoryview | bytearray) -> int:
         try:
@@ -215,6 +268,15 @@ def _send_alert(raw: socket.socket, outgoing: ssl.MemoryBIO) -> None:
             raw.send(outgoing.read())
         except OSError:
             pass
+
+
+async def half_close(sock: socket.socket | TlsSocket) -> None:
+    """End what ``sock`` sends and keep reading: TCP's ``shutdown(SHUT_WR)``, TLS's
+    ``close_notify``."""
+    if isinstance(sock, TlsSocket):
+        await sock.close_notify()
+    else:
+        sock.shutdown(socket.SHUT_WR)
 
 
 async def wait_readable(sock: socket.socket | TlsSocket) -> None:
