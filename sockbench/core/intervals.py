@@ -33,11 +33,14 @@ Latencies: TypeAlias = "HdrHistogram | np.ndarray[Any, np.dtype[np.int64]] | arr
 
 @dataclass(frozen=True)
 class KindRow:
-    """One kind of request's part of an interval: its count and encoded latencies."""
+    """One kind of request's part of an interval: its count and encoded latencies, and
+    where the kind reads keys (a GET) the keys its completed requests found and missed."""
 
     kind: str
     requests: int
     histogram: str
+    hits: int | None = None
+    misses: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,18 @@ class IntervalRow:
     # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
     error_kinds: tuple[tuple[str, int], ...] = ()
 
+    @property
+    def lookups(self) -> tuple[int, int] | None:
+        """(hits, misses) over the kinds that read keys; None where none does."""
+        reading = [k for k in self.by_kind if k.hits is not None]
+        if not reading:
+            return None
+        return sum(k.hits or 0 for k in reading), sum(k.misses or 0 for k in reading)
+
     def to_json(self) -> Interval:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
-        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds;
+        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds (with
+        ``hits`` and ``misses`` in the row and in each kind that reads keys);
         a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
         ``received_bps`` (null where the receiver's side is not known per interval), and
         with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``."""
@@ -84,6 +96,8 @@ class IntervalRow:
         }
         if self.by_kind:
             doc["by_kind"] = {k.kind: self.kind_summary(k) for k in self.by_kind}
+        if (lookups := self.lookups) is not None:
+            doc["hits"], doc["misses"] = lookups
         if self.sent_bytes is not None:
             doc["sent_bytes"] = self.sent_bytes
             doc["sent_bps"] = self.bps(self.sent_bytes)
@@ -105,11 +119,19 @@ class IntervalRow:
         return round(nbytes * 8 / max(self.t - self.start_s, 1e-9), 3)
 
     def kind_summary(self, kind: KindRow) -> KindInterval:
-        """``{requests, rps, p99}`` of one kind in this interval."""
+        """``{requests, rps, p99}`` of one kind in this interval, and ``{hits, misses}``
+        where it reads keys."""
         seconds = max(self.t - self.start_s, 1e-9)
         hist = decode(kind.histogram)
         p99 = int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
-        return {"requests": kind.requests, "rps": round(kind.requests / seconds, 3), "p99": p99}
+        doc: KindInterval = {
+            "requests": kind.requests,
+            "rps": round(kind.requests / seconds, 3),
+            "p99": p99,
+        }
+        if kind.hits is not None:
+            doc["hits"], doc["misses"] = kind.hits, kind.misses or 0
+        return doc
 
 
 def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
@@ -137,7 +159,16 @@ def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
         hist = new_histogram()
         for k in same:
             hist.add(decode(k.histogram))
-        merged.append(KindRow(name, sum(k.requests for k in same), encode(hist)))
+        reads = same[0].hits is not None
+        merged.append(
+            KindRow(
+                name,
+                sum(k.requests for k in same),
+                encode(hist),
+                hits=sum(k.hits or 0 for k in same) if reads else None,
+                misses=sum(k.misses or 0 for k in same) if reads else None,
+            )
+        )
     return tuple(merged)
 
 

@@ -232,12 +232,14 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="hits", title="hits", path=("totals", "hits"), unit=Unit.COUNT,
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
-        views=frozenset({View.CHECK}), key="hits", request_kinds=True,
+        views=frozenset({View.CHECK}), key="hits", csv="hits", request_kinds=True,
+        interval=("hits",),
     ),
     Metric(
         name="misses", title="misses", path=("totals", "misses"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
-        views=frozenset({View.CHECK}), key="misses", request_kinds=True,
+        views=frozenset({View.CHECK}), key="misses", csv="misses", request_kinds=True,
+        interval=("misses",),
     ),
     Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
@@ -297,7 +299,7 @@ BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.
 HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us", "handshake": HANDSHAKE_US}
 #: Where a result keeps one kind of request's part of what it keeps at ``totals.X`` and
 #: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``;
-#: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99).
+#: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99, hits, misses).
 KIND_PLACES: dict[str, tuple[str, ...]] = {
     "totals": ("totals", "by_kind"),
     "latency_us": ("latency_by_kind_us",),

@@ -176,7 +176,8 @@ def render_intervals(result: Doc) -> str:
     metrics = sorted((m for m in REGISTRY if m.interval), key=_summary_order)
     if result.get("stream"):  # no request latencies: its rows' zeros are not measurements
         metrics = [m for m in metrics if not m.histogram]
-    metrics += [m for kind in kinds for m in kind_metrics(kind) if m.interval]
+    names = kind_metric_names([result])
+    metrics += [m for kind in kinds for m in kind_metrics(kind, names) if m.interval]
     columns: list[tuple[str, Callable[[Doc], Any]]] = [
         ("start_s", _path("start_s")),
         ("end_s", _path("t")),

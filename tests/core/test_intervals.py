@@ -93,3 +93,22 @@ def test_rows_of_workers_merge_interval_by_interval() -> None:
         {"t": 2.0, "requests": 1, "errors": 0, "rps": 1.333, "p50": 50, "p99": 50, "max": 50},
     ]
     assert merge_rows([]) == []
+
+
+def test_a_kind_that_reads_keys_keeps_its_hits_and_misses_and_the_row_their_sum() -> None:
+    from sockbench.core.histogram import encode
+    from sockbench.core.intervals import KindRow, with_kinds
+
+    series = IntervalSeries(S)
+    hist = encode(new_histogram())
+    row = series.end_interval(np.array([10] * 5, dtype=np.int64), 5, 0)
+    kinds = (KindRow("set", 2, hist), KindRow("get", 3, hist, hits=4, misses=2))
+    doc = with_kinds(row, kinds).to_json()
+    assert (doc["hits"], doc["misses"]) == (4, 2)
+    assert doc["by_kind"]["get"] == {"requests": 3, "rps": 3.0, "p99": 0, "hits": 4, "misses": 2}
+    assert "hits" not in doc["by_kind"]["set"]
+    assert "hits" not in with_kinds(row, kinds[:1]).to_json()  # no kind reads keys
+    other = with_kinds(row, (KindRow("set", 1, hist), KindRow("get", 2, hist, hits=1, misses=3)))
+    [merged] = merge_rows([[with_kinds(row, kinds)], [other]])
+    assert merged.lookups == (5, 5)
+    assert merged.to_json()["by_kind"]["get"]["hits"] == 5

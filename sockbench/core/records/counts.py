@@ -90,6 +90,10 @@ class KindInterval(TypedDict):
     requests: Count
     rps: NonNegative
     p99: Count
+    hits: NotRequired[Count]
+    """a kind that reads keys (GET): keys its requests completed in the interval found"""
+    misses: NotRequired[Count]
+    """...and did not find"""
 
 
 @record
@@ -111,6 +115,11 @@ class Interval(TypedDict):
     interval (iperf3's RX-C)"""
     read_bps: NotRequired[NonNegative]
     by_kind: NotRequired[dict[str, KindInterval]]
+    hits: NotRequired[Count]
+    """--protocol redis/memcache: keys found by the interval's completed requests that read
+    keys (every kind's); the rows' and the drain_interval's add up to totals.hits"""
+    misses: NotRequired[Count]
+    """...and keys they did not find; they add up to totals.misses"""
 
 
 @record

@@ -202,7 +202,7 @@ class WorkerRecorder:
         self._last_error_kinds = Counter(self.errors)
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
-            kind.last_requests = kind.requests
+            kind.last_requests, kind.last_misses = kind.requests, kind.misses
 
     @property
     def replies(self) -> int:
@@ -419,11 +419,7 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
-            lookups_by_kind={
-                n: (k.reads * k.requests - k.misses, k.misses)
-                for n, k in self.by_kind.items()
-                if k.reads
-            },
+            lookups_by_kind={n: (k.hits, k.misses) for n, k in self.by_kind.items() if k.reads},
             faults=(self.fault,) if self.fault is not None else (),
         )
 
@@ -485,7 +481,15 @@ class WarmupRows:
 class KindStats:
     """One kind of request's share of a worker's counters."""
 
-    __slots__ = ("errors", "last_requests", "latency", "misses", "reads", "requests")
+    __slots__ = (
+        "errors",
+        "last_misses",
+        "last_requests",
+        "latency",
+        "misses",
+        "reads",
+        "requests",
+    )
 
     def __init__(self, *, reads: int = 0) -> None:
         self.requests = 0
@@ -493,12 +497,25 @@ class KindStats:
         # completed requests' keys missed (the rest hit).
         self.reads = reads
         self.misses = 0
-        self.last_requests = 0
+        self.last_requests = self.last_misses = 0
         self.errors: Counter[str] = Counter()
         self.latency = Recorder()
 
+    @property
+    def hits(self) -> int:
+        """Keys its completed requests found: each reads ``reads`` keys; the rest missed."""
+        return self.reads * self.requests - self.misses
+
     def cut(self, name: str) -> KindRow:
-        """This kind's part of the interval that just ended."""
-        row = KindRow(name, self.requests - self.last_requests, encode(self.latency.cut_interval()))
-        self.last_requests = self.requests
+        """This kind's part of the interval that just ended, its hits and misses where it
+        reads keys."""
+        requests, misses = self.requests - self.last_requests, self.misses - self.last_misses
+        row = KindRow(
+            name,
+            requests,
+            encode(self.latency.cut_interval()),
+            hits=self.reads * requests - misses if self.reads else None,
+            misses=misses if self.reads else None,
+        )
+        self.last_requests, self.last_misses = self.requests, self.misses
         return row
