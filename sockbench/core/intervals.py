@@ -44,6 +44,19 @@ class KindRow:
 
 
 @dataclass(frozen=True)
+class PacingRow:
+    """Open loop (``--rate``): how the schedule went in one interval. ``offered``: the
+    requests sent in it (the result's ``offered_rps`` counts the same sends over the
+    window); ``send_lag``: how late the requests answered in it went out after their due
+    time, and ``scheduler_lag``: the generator's own part of the lateness of those sent in
+    it (encoded histograms, µs, as the result's ``send_lag_us``/``scheduler_lag_us``)."""
+
+    offered: int
+    send_lag: str
+    scheduler_lag: str
+
+
+@dataclass(frozen=True)
 class IntervalRow:
     """One interval: ``t`` is its end in seconds since the start of measurement.
 
@@ -69,6 +82,7 @@ class IntervalRow:
     # The interval's errors by kind ((kind, count), sorted; they add up to ``errors``):
     # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
     error_kinds: tuple[tuple[str, int], ...] = ()
+    pacing: PacingRow | None = None  # open loop only
 
     @property
     def lookups(self) -> tuple[int, int] | None:
@@ -84,7 +98,8 @@ class IntervalRow:
         ``hits`` and ``misses`` in the row and in each kind that reads keys);
         a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
         ``received_bps`` (null where the receiver's side is not known per interval), and
-        with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``."""
+        with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``; an open-loop run's
+        ``offered``, ``offered_rps``, ``send_lag_p99`` and ``scheduler_lag_p99``."""
         doc: Interval = {
             "t": self.t,
             "requests": self.requests,
@@ -98,6 +113,11 @@ class IntervalRow:
             doc["by_kind"] = {k.kind: self.kind_summary(k) for k in self.by_kind}
         if (lookups := self.lookups) is not None:
             doc["hits"], doc["misses"] = lookups
+        if (pacing := self.pacing) is not None:
+            doc["offered"] = pacing.offered
+            doc["offered_rps"] = self.per_s(pacing.offered)
+            doc["send_lag_p99"] = _p99(decode(pacing.send_lag))
+            doc["scheduler_lag_p99"] = _p99(decode(pacing.scheduler_lag))
         if self.sent_bytes is not None:
             doc["sent_bytes"] = self.sent_bytes
             doc["sent_bps"] = self.bps(self.sent_bytes)
@@ -116,22 +136,28 @@ class IntervalRow:
         """``nbytes`` moved in this interval, in bits/s (None: not known)."""
         if nbytes is None:
             return None
-        return round(nbytes * 8 / max(self.t - self.start_s, 1e-9), 3)
+        return self.per_s(nbytes * 8)
+
+    def per_s(self, count: int) -> float:
+        """``count`` things in this interval, per second."""
+        return round(count / max(self.t - self.start_s, 1e-9), 3)
 
     def kind_summary(self, kind: KindRow) -> KindInterval:
         """``{requests, rps, p99}`` of one kind in this interval, and ``{hits, misses}``
         where it reads keys."""
-        seconds = max(self.t - self.start_s, 1e-9)
-        hist = decode(kind.histogram)
-        p99 = int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
         doc: KindInterval = {
             "requests": kind.requests,
-            "rps": round(kind.requests / seconds, 3),
-            "p99": p99,
+            "rps": self.per_s(kind.requests),
+            "p99": _p99(decode(kind.histogram)),
         }
         if kind.hits is not None:
             doc["hits"], doc["misses"] = kind.hits, kind.misses or 0
         return doc
+
+
+def _p99(hist: HdrHistogram) -> int:
+    """A histogram's p99, 0 where it recorded nothing (as the rows keep an empty one)."""
+    return int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
 
 
 def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
@@ -170,6 +196,18 @@ def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
             )
         )
     return tuple(merged)
+
+
+def _merge_pacing(rows: Sequence[IntervalRow]) -> PacingRow | None:
+    """Workers' pacing in one interval: their sends added, their lags' histograms merged."""
+    paced = [row.pacing for row in rows if row.pacing is not None]
+    if not paced:
+        return None
+    send_lag, scheduler_lag = new_histogram(), new_histogram()
+    for pacing in paced:
+        send_lag.add(decode(pacing.send_lag))
+        scheduler_lag.add(decode(pacing.scheduler_lag))
+    return PacingRow(sum(p.offered for p in paced), encode(send_lag), encode(scheduler_lag))
 
 
 def _row(start_ns: int, end_ns: int, requests: int, errors: int, hist: HdrHistogram) -> IntervalRow:
@@ -275,6 +313,8 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
         )
         if same[0].by_kind:
             row = with_kinds(row, _merge_kinds(same))
+        if (pacing := _merge_pacing(same)) is not None:
+            row = replace(row, pacing=pacing)
         if any(r.error_kinds for r in same):
             row = replace(row, error_kinds=count_kinds(p for r in same for p in r.error_kinds))
         if same[0].sent_bytes is not None:

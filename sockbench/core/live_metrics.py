@@ -40,6 +40,11 @@ RATE, P50, P99, MAX = (metric(n) for n in ("rps", "p50", "p99", "max"))
 REQUESTS, ERRORS = metric("requests"), metric("errors")
 #: Keys found and missed (--protocol redis/memcache), summed over the rows as counters.
 LOOKUPS = HITS, MISSES = metric("hits"), metric("misses")
+#: Open loop: the last interval's sends per second and the p99s of how late they went.
+OFFERED = metric("offered")
+LAGS = {"send_lag": "how late the requests answered in the last interval were sent after "
+        "their due time", "scheduler_lag": "the generator's own part of the lateness of the "
+        "last interval's sends (late although it could send)"}  # fmt: skip
 
 Kind = Literal["counter", "gauge"]
 Labels = tuple[tuple[str, str], ...]
@@ -247,6 +252,13 @@ def families(states: Sequence[RunState]) -> list[Family]:
                 "seconds")  # fmt: skip
         add("latency", "gauge", "", (*base, ("quantile", "1")), _value(MAX, row) / US_PER_S,
             "seconds")  # fmt: skip
+        if (offered := OFFERED.per_interval(row)) is not None:
+            add("offered_rate", "gauge", "open loop: requests sent per second in the last "
+                "interval (the result's intervals[].offered_rps)", base, offered)  # fmt: skip
+        for lag, help in LAGS.items():
+            if (lag_us := metric(f"{lag}.p99").per_interval(row)) is not None:
+                add(lag, "gauge", f"open loop: {help}, p99 (intervals[].{lag}_p99)",
+                    (*base, ("quantile", "0.99")), lag_us / US_PER_S, "seconds")  # fmt: skip
         for side in ("sent", "received"):  # --mode stream: the row's bit rates, as iperf3's
             bps = row.get(f"{side}_bps")
             if bps is not None:

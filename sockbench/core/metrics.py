@@ -201,6 +201,18 @@ def _latency(stat: str, title: str, views: frozenset[View], *, in_rows: bool = F
     )  # fmt: skip
 
 
+def _lag(histogram: str, title: str) -> Metric:
+    """Open loop: the p99 of how late sends went (``send_lag``) or of the generator's own
+    part (``scheduler_lag``): the result's histogram, and each interval row's p99 (what
+    --metrics-port exports per interval); no view shows it yet."""
+    return Metric(
+        name=f"{histogram}.p99", title=title, path=(f"{histogram}_us", "p99"), unit=Unit.US,
+        better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY, views=frozenset(),
+        key=f"{histogram}_p99_us", open_loop=True, interval=(f"{histogram}_p99",),
+        histogram=(f"{histogram}_us",), stat="p99", percentile=99.0,
+    )  # fmt: skip
+
+
 REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="rps", title="req/s", path=("totals", "throughput_rps"), unit=Unit.RPS,
@@ -217,8 +229,10 @@ REGISTRY: tuple[Metric, ...] = (
         name="offered", title="offered req/s", path=("totals", "offered_rps"), unit=Unit.RPS,
         better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY,
         views=frozenset({View.CHECK, View.DIFF, View.CSV}), key="offered_rps",
-        csv="offered_rps", open_loop=True,
+        csv="offered_rps", open_loop=True, interval=("offered_rps",),
     ),
+    _lag("send_lag", "send lag p99"),
+    _lag("scheduler_lag", "generator lag p99"),
     _latency("p50", "p50", SHOWN, in_rows=True),
     _latency("p99", "p99", SHOWN | {View.VERDICT}, in_rows=True),
     _latency("p99_9", "p99.9", SHOWN),

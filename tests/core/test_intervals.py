@@ -1,4 +1,5 @@
 from array import array
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -112,3 +113,27 @@ def test_a_kind_that_reads_keys_keeps_its_hits_and_misses_and_the_row_their_sum(
     [merged] = merge_rows([[with_kinds(row, kinds)], [other]])
     assert merged.lookups == (5, 5)
     assert merged.to_json()["by_kind"]["get"]["hits"] == 5
+
+
+def test_open_loop_rows_keep_their_sends_and_lags_and_merge_them() -> None:
+    from sockbench.core.histogram import encode
+    from sockbench.core.intervals import PacingRow
+
+    def lags(*values: int) -> str:
+        hist = new_histogram()
+        for value in values:
+            hist.record_value(value)
+        return encode(hist)
+
+    a, b = IntervalSeries(S // 2), IntervalSeries(S // 2)
+    row_a = a.end_interval(np.array([10], dtype=np.int64), 1, 0)
+    row_b = b.end_interval(np.array([10], dtype=np.int64), 1, 0)
+    row_a = replace(row_a, pacing=PacingRow(40, lags(5, 7), lags(1)))
+    row_b = replace(row_b, pacing=PacingRow(60, lags(900), lags(300, 2)))
+    doc = row_a.to_json()
+    assert (doc["offered"], doc["offered_rps"]) == (40, 80.0)
+    assert (doc["send_lag_p99"], doc["scheduler_lag_p99"]) == (7, 1)
+    [merged] = [row.to_json() for row in merge_rows([[row_a], [row_b]])]
+    assert (merged["offered"], merged["offered_rps"]) == (100, 200.0)
+    assert (merged["send_lag_p99"], merged["scheduler_lag_p99"]) == (900, 300)
+    assert "offered" not in a.end_interval(np.array([], dtype=np.int64), 0, 0).to_json()

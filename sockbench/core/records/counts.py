@@ -120,6 +120,17 @@ class Interval(TypedDict):
     keys (every kind's); the rows' and the drain_interval's add up to totals.hits"""
     misses: NotRequired[Count]
     """...and keys they did not find; they add up to totals.misses"""
+    offered: NotRequired[Count]
+    """open loop (--rate): requests sent in the interval; the rows' add up to the sends
+    totals.offered_rps counts over the window"""
+    offered_rps: NotRequired[NonNegative]
+    """open loop: those sends per second (the schedule's rate where the generator kept up)"""
+    send_lag_p99: NotRequired[Count]
+    """open loop: p99 of how late the requests answered in the interval were sent after
+    their due time, µs (send_lag_us, per interval)"""
+    scheduler_lag_p99: NotRequired[Count]
+    """open loop: p99 of the generator's own part of the lateness of the sends in the
+    interval, µs (scheduler_lag_us, per interval)"""
 
 
 @record
