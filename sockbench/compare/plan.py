@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from sockbench.core.forecast import predicted_warnings
+from sockbench.core.kinds import Workload
 from sockbench.core.machine import Machine
 from sockbench.core.spec.capacity import SearchOptions, SweepOptions, search_options
 from sockbench.core.spec.compare import (
@@ -188,6 +189,7 @@ def build_plan(
     builtin = tuple(m for m in axes.server_model if m) or (() if commands else DEFAULT_MODELS)
     models = builtin + tuple(commands)
     protos = tuple(p for p in axes.proto if p is not None)
+    _check_streams(shared, protos)
     total = len(models) * len(protos) * len(axes.clients) * len(axes.payload) * own.repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")
@@ -256,6 +258,19 @@ def _at_rates(own: CompareOptions, values: Mapping[str, object]) -> AtRates | No
         sweep = parse_record(SweepOptions, values, "compare", NAMES)
         return AtRates((), None, replace(sweep, rates=own.sweep))
     return None
+
+
+def _check_streams(shared: RunOptions, protos: tuple[Proto, ...]) -> None:
+    """A compare of streams (--mode stream, --reverse, --bidir) runs byte streams: a
+    datagram stream is paced by --rate, which a compare's cells do not take."""
+    if shared.load.mode != Workload.STREAM:
+        return
+    datagrams = [p.value for p in protos if not p.is_stream]
+    if datagrams:
+        raise ConfigError(
+            f"compare --mode stream runs tcp and unix streams; a {'/'.join(datagrams)} stream "
+            "is paced by --rate, which compare does not take: give --proto tcp or tcp,unix"
+        )
 
 
 def _cell(

@@ -128,14 +128,21 @@ def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
 
 
 def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
-    """iperf3's sender and receiver lines (``--mode stream``): only when present."""
+    """iperf3's sender and receiver lines (``--mode stream``): only when present; the
+    clients' reads (``read_bytes``, ``read_bps``: RX-C) and the ``direction`` where a
+    cell read from the server."""
     if not any(get(r, "stream", "sender") for r in results):
         return []
-    return [
+    columns = [
         (f"{side}_{name}", _path("stream", side, name))
         for side in ("sender", "receiver")
         for name in ("bytes", "seconds", "bps", "messages_per_s")
     ]
+    if any(get(r, "stream", "reverse") for r in results):  # --reverse, --bidir: RX-C
+        columns += [("direction", _path("stream", "direction"))]
+        columns += [(f"read_{name}", _path("stream", "reverse", "receiver", name))
+                    for name in ("bytes", "bps")]  # fmt: skip
+    return columns
 
 
 def render(doc: Doc) -> str:

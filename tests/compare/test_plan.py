@@ -82,6 +82,9 @@ def test_pinning_explicit_and_rest() -> None:
         ({"workers": "4", "clients": "2,10"}, "--workers 4 is more than --clients 2"),
         ({"clients": "30000", "workers": "1"}, "file descriptors"),
         ({"server_cpus": "x"}, "malformed --server-cpus"),
+        ({"mode": "stream", "reverse": True}, "a udp stream is paced by --rate"),
+        ({"proto": "tcp", "reverse": True}, "--reverse applies to --mode stream"),
+        ({"proto": "tcp", "mode": "stream", "reverse": True, "bidir": True}, "not both"),
     ],
 )
 def test_bad_options_are_one_line_config_errors(options: dict[str, object], message: str) -> None:
@@ -160,3 +163,15 @@ def test_an_old_spelling_is_named_in_its_errors() -> None:
         build_plan({"server_cmds": ("socat",)}, spelled={"server_cmds": "--model"})
     with pytest.raises(ConfigError, match="--server-cmd expects NAME=COMMAND"):
         build_plan({"server_cmds": ("socat",)})
+
+
+@pytest.mark.parametrize("direction", ["reverse", "bidir"])
+def test_reverse_and_bidir_reach_every_cell(direction: str) -> None:
+    """compare --mode stream --reverse/--bidir: each cell is a stream that way."""
+    plan = build_plan(
+        {"server_model": "threaded,asyncio", "proto": "tcp,unix", "clients": "2",
+         "mode": "stream", direction: True, "server_cpus": "none", "client_cpus": "none"}
+    )  # fmt: skip
+    assert len(plan.cells) == 4
+    assert {c.spec.load.direction.value for c in plan.cells} == {direction}
+    assert all(c.spec.load.mode.value == "stream" for c in plan.cells)
