@@ -189,7 +189,7 @@ def build_plan(
     builtin = tuple(m for m in axes.server_model if m) or (() if commands else DEFAULT_MODELS)
     models = builtin + tuple(commands)
     protos = tuple(p for p in axes.proto if p is not None)
-    _check_streams(shared, protos)
+    _check_streams(shared, protos, at_rates)
     total = len(models) * len(protos) * len(axes.clients) * len(axes.payload) * own.repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")
@@ -260,11 +260,17 @@ def _at_rates(own: CompareOptions, values: Mapping[str, object]) -> AtRates | No
     return None
 
 
-def _check_streams(shared: RunOptions, protos: tuple[Proto, ...]) -> None:
-    """A compare of streams (--mode stream, --reverse, --bidir) runs byte streams: a
-    datagram stream is paced by --rate, which a compare's cells do not take."""
+def _check_streams(shared: RunOptions, protos: tuple[Proto, ...], at_rates: AtRates | None) -> None:
+    """A compare of streams (--mode stream, --reverse, --bidir) runs byte streams as fast
+    as they go: a datagram stream is paced by --rate, which a compare's cells do not take,
+    and --capacity/--sweep step through rates."""
     if shared.load.mode != Workload.STREAM:
         return
+    if at_rates is not None:
+        raise ConfigError(
+            "--capacity and --sweep step through open-loop rates, and a compare's tcp and "
+            "unix streams send as fast as they can: drop --mode stream or the --capacity/--sweep"
+        )
     datagrams = [p.value for p in protos if not p.is_stream]
     if datagrams:
         raise ConfigError(

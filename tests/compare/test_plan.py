@@ -85,6 +85,10 @@ def test_pinning_explicit_and_rest() -> None:
         ({"mode": "stream", "reverse": True}, "a udp stream is paced by --rate"),
         ({"proto": "tcp", "reverse": True}, "--reverse applies to --mode stream"),
         ({"proto": "tcp", "mode": "stream", "reverse": True, "bidir": True}, "not both"),
+        (
+            {"proto": "tcp", "mode": "stream", "sweep": "1k,2k"},
+            "drop --mode stream or the --capacity/--sweep",
+        ),
     ],
 )
 def test_bad_options_are_one_line_config_errors(options: dict[str, object], message: str) -> None:
