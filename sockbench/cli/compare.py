@@ -185,13 +185,16 @@ class _View:
     def after_cell(self, cell: Cell, result: dict[str, Any]) -> None:
         from sockbench.core.document import Result
         from sockbench.report import numbers
+        from sockbench.report.stream_fields import rates_line
 
         self.done += 1
         if self.quiet:
             return
         status = result.get("status")
         line = f"cell {cell.index}/{len(self.plan.cells)} {cell.label(self.plan.repeat)}: "
-        if status == "completed" or (result.get("totals") or {}).get("requests"):
+        if result.get("stream") and (status == "completed" or result["stream"].get("sender")):
+            line += rates_line(result)
+        elif status == "completed" or (result.get("totals") or {}).get("requests"):
             measured = Result(result)
             line += (
                 f"{numbers.fmt_rate(measured.served_rps)} req/s, "

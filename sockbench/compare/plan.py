@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from sockbench.core.forecast import predicted_warnings
+from sockbench.core.kinds import Workload
 from sockbench.core.machine import Machine
 from sockbench.core.spec.capacity import SearchOptions, SweepOptions, search_options
 from sockbench.core.spec.compare import (
@@ -190,6 +191,7 @@ def build_plan(
     protos = tuple(p for p in axes.proto if p is not None)
     if shared.tls.server_tls and values.get("proto") is None:
         protos = (Proto.TCP,)  # TLS is over TCP: the default tcp,udp would be refused
+    _check_streams(shared, protos, at_rates)
     total = len(models) * len(protos) * len(axes.clients) * len(axes.payload) * own.repeat
     if total > MAX_CELLS:
         raise ConfigError(f"the matrix has {total:,} cells; the limit is {MAX_CELLS:,}")
@@ -258,6 +260,25 @@ def _at_rates(own: CompareOptions, values: Mapping[str, object]) -> AtRates | No
         sweep = parse_record(SweepOptions, values, "compare", NAMES)
         return AtRates((), None, replace(sweep, rates=own.sweep))
     return None
+
+
+def _check_streams(shared: RunOptions, protos: tuple[Proto, ...], at_rates: AtRates | None) -> None:
+    """A compare of streams (--mode stream, --reverse, --bidir) runs byte streams as fast
+    as they go: a datagram stream is paced by --rate, which a compare's cells do not take,
+    and --capacity/--sweep step through rates."""
+    if shared.load.mode != Workload.STREAM:
+        return
+    if at_rates is not None:
+        raise ConfigError(
+            "--capacity and --sweep step through open-loop rates, and a compare's tcp and "
+            "unix streams send as fast as they can: drop --mode stream or the --capacity/--sweep"
+        )
+    datagrams = [p.value for p in protos if not p.is_stream]
+    if datagrams:
+        raise ConfigError(
+            f"compare --mode stream runs tcp and unix streams; a {'/'.join(datagrams)} stream "
+            "is paced by --rate, which compare does not take: give --proto tcp or tcp,unix"
+        )
 
 
 def _cell(

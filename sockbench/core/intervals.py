@@ -33,11 +33,27 @@ Latencies: TypeAlias = "HdrHistogram | np.ndarray[Any, np.dtype[np.int64]] | arr
 
 @dataclass(frozen=True)
 class KindRow:
-    """One kind of request's part of an interval: its count and encoded latencies."""
+    """One kind of request's part of an interval: its count and encoded latencies, and
+    where the kind reads keys (a GET) the keys its completed requests found and missed."""
 
     kind: str
     requests: int
     histogram: str
+    hits: int | None = None
+    misses: int | None = None
+
+
+@dataclass(frozen=True)
+class PacingRow:
+    """Open loop (``--rate``): how the schedule went in one interval. ``offered``: the
+    requests sent in it (the result's ``offered_rps`` counts the same sends over the
+    window); ``send_lag``: how late the requests answered in it went out after their due
+    time, and ``scheduler_lag``: the generator's own part of the lateness of those sent in
+    it (encoded histograms, µs, as the result's ``send_lag_us``/``scheduler_lag_us``)."""
+
+    offered: int
+    send_lag: str
+    scheduler_lag: str
 
 
 @dataclass(frozen=True)
@@ -66,13 +82,24 @@ class IntervalRow:
     # The interval's errors by kind ((kind, count), sorted; they add up to ``errors``):
     # what --metrics-port exports (core/live_metrics.py); not a key of the result's rows.
     error_kinds: tuple[tuple[str, int], ...] = ()
+    pacing: PacingRow | None = None  # open loop only
+
+    @property
+    def lookups(self) -> tuple[int, int] | None:
+        """(hits, misses) over the kinds that read keys; None where none does."""
+        reading = [k for k in self.by_kind if k.hits is not None]
+        if not reading:
+            return None
+        return sum(k.hits or 0 for k in reading), sum(k.misses or 0 for k in reading)
 
     def to_json(self) -> Interval:
         """The row as reported: ``{t, requests, errors, rps, p50, p99, max}``, and
-        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds;
+        ``by_kind: {kind: {requests, rps, p99}}`` for protocols with several kinds (with
+        ``hits`` and ``misses`` in the row and in each kind that reads keys);
         a stream's rows add ``sent_bytes``, ``sent_bps``, ``received_bytes`` and
         ``received_bps`` (null where the receiver's side is not known per interval), and
-        with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``."""
+        with ``--reverse``/``--bidir`` ``read_bytes`` and ``read_bps``; an open-loop run's
+        ``offered``, ``offered_rps``, ``send_lag_p99`` and ``scheduler_lag_p99``."""
         doc: Interval = {
             "t": self.t,
             "requests": self.requests,
@@ -84,6 +111,13 @@ class IntervalRow:
         }
         if self.by_kind:
             doc["by_kind"] = {k.kind: self.kind_summary(k) for k in self.by_kind}
+        if (lookups := self.lookups) is not None:
+            doc["hits"], doc["misses"] = lookups
+        if (pacing := self.pacing) is not None:
+            doc["offered"] = pacing.offered
+            doc["offered_rps"] = self.per_s(pacing.offered)
+            doc["send_lag_p99"] = _p99(decode(pacing.send_lag))
+            doc["scheduler_lag_p99"] = _p99(decode(pacing.scheduler_lag))
         if self.sent_bytes is not None:
             doc["sent_bytes"] = self.sent_bytes
             doc["sent_bps"] = self.bps(self.sent_bytes)
@@ -102,14 +136,28 @@ class IntervalRow:
         """``nbytes`` moved in this interval, in bits/s (None: not known)."""
         if nbytes is None:
             return None
-        return round(nbytes * 8 / max(self.t - self.start_s, 1e-9), 3)
+        return self.per_s(nbytes * 8)
+
+    def per_s(self, count: int) -> float:
+        """``count`` things in this interval, per second."""
+        return round(count / max(self.t - self.start_s, 1e-9), 3)
 
     def kind_summary(self, kind: KindRow) -> KindInterval:
-        """``{requests, rps, p99}`` of one kind in this interval."""
-        seconds = max(self.t - self.start_s, 1e-9)
-        hist = decode(kind.histogram)
-        p99 = int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
-        return {"requests": kind.requests, "rps": round(kind.requests / seconds, 3), "p99": p99}
+        """``{requests, rps, p99}`` of one kind in this interval, and ``{hits, misses}``
+        where it reads keys."""
+        doc: KindInterval = {
+            "requests": kind.requests,
+            "rps": self.per_s(kind.requests),
+            "p99": _p99(decode(kind.histogram)),
+        }
+        if kind.hits is not None:
+            doc["hits"], doc["misses"] = kind.hits, kind.misses or 0
+        return doc
+
+
+def _p99(hist: HdrHistogram) -> int:
+    """A histogram's p99, 0 where it recorded nothing (as the rows keep an empty one)."""
+    return int(hist.get_value_at_percentile(99.0)) if hist.get_total_count() else 0
 
 
 def with_kinds(row: IntervalRow, kinds: tuple[KindRow, ...]) -> IntervalRow:
@@ -137,8 +185,29 @@ def _merge_kinds(rows: Sequence[IntervalRow]) -> tuple[KindRow, ...]:
         hist = new_histogram()
         for k in same:
             hist.add(decode(k.histogram))
-        merged.append(KindRow(name, sum(k.requests for k in same), encode(hist)))
+        reads = same[0].hits is not None
+        merged.append(
+            KindRow(
+                name,
+                sum(k.requests for k in same),
+                encode(hist),
+                hits=sum(k.hits or 0 for k in same) if reads else None,
+                misses=sum(k.misses or 0 for k in same) if reads else None,
+            )
+        )
     return tuple(merged)
+
+
+def _merge_pacing(rows: Sequence[IntervalRow]) -> PacingRow | None:
+    """Workers' pacing in one interval: their sends added, their lags' histograms merged."""
+    paced = [row.pacing for row in rows if row.pacing is not None]
+    if not paced:
+        return None
+    send_lag, scheduler_lag = new_histogram(), new_histogram()
+    for pacing in paced:
+        send_lag.add(decode(pacing.send_lag))
+        scheduler_lag.add(decode(pacing.scheduler_lag))
+    return PacingRow(sum(p.offered for p in paced), encode(send_lag), encode(scheduler_lag))
 
 
 def _row(start_ns: int, end_ns: int, requests: int, errors: int, hist: HdrHistogram) -> IntervalRow:
@@ -244,6 +313,8 @@ def merge_rows(per_worker: Sequence[Sequence[IntervalRow]]) -> list[IntervalRow]
         )
         if same[0].by_kind:
             row = with_kinds(row, _merge_kinds(same))
+        if (pacing := _merge_pacing(same)) is not None:
+            row = replace(row, pacing=pacing)
         if any(r.error_kinds for r in same):
             row = replace(row, error_kinds=count_kinds(p for r in same for p in r.error_kinds))
         if same[0].sent_bytes is not None:

@@ -38,6 +38,13 @@ FINAL_SLACK_S = 0.25
 #: The registry's metrics an interval row keeps, exported as the last interval's gauges.
 RATE, P50, P99, MAX = (metric(n) for n in ("rps", "p50", "p99", "max"))
 REQUESTS, ERRORS = metric("requests"), metric("errors")
+#: Keys found and missed (--protocol redis/memcache), summed over the rows as counters.
+LOOKUPS = HITS, MISSES = metric("hits"), metric("misses")
+#: Open loop: the last interval's sends per second and the p99s of how late they went.
+OFFERED = metric("offered")
+LAGS = {"send_lag": "how late the requests answered in the last interval were sent after "
+        "their due time", "scheduler_lag": "the generator's own part of the lateness of the "
+        "last interval's sends (late although it could send)"}  # fmt: skip
 
 Kind = Literal["counter", "gauge"]
 Labels = tuple[tuple[str, str], ...]
@@ -110,6 +117,9 @@ class RunState:
     requests: int = 0
     errors: int = 0
     kind_requests: Mapping[str, int] = field(default_factory=dict)
+    # Keys read so far (hits, misses: the rows' sums, by_kind's too); empty where no kind
+    # of request reads keys.
+    lookups: Mapping[str, int] = field(default_factory=dict)
     error_kinds: tuple[tuple[str, int], ...] = ()  # errors so far by kind (timeout, reset)
     # --cluster: per node, its requests and errors so far and its last row.
     nodes: Mapping[str, NodeState] = field(default_factory=dict)
@@ -135,12 +145,17 @@ def fold(state: RunState, tick: Tick, percentiles: Sequence[float]) -> RunState:
     for kind in doc.get("by_kind", {}):
         requests = metric(f"{KIND_PREFIX}{kind}.{REQUESTS.name}").per_interval(doc) or 0
         kinds[kind] = kinds.get(kind, 0) + int(requests)
+    lookups = dict(state.lookups)
+    for m in LOOKUPS:
+        if (n := m.per_interval(doc)) is not None:
+            lookups[m.name] = lookups.get(m.name, 0) + int(n)
     return replace(
         state,
         intervals=state.intervals + 1,
         requests=state.requests + int(REQUESTS.per_interval(doc) or 0),
         errors=state.errors + int(ERRORS.per_interval(doc) or 0),
         kind_requests=kinds,
+        lookups=lookups,
         error_kinds=count_kinds((*state.error_kinds, *row.error_kinds)),
         nodes=_nodes(state.nodes, tick),
         last=doc,
@@ -214,6 +229,10 @@ def families(states: Sequence[RunState]) -> list[Family]:
         for error, n in state.error_kinds:
             add("errors_by_kind", "counter", "errors so far by kind (timeout, reset, ...): the "
                 "errors counter, split", (*base, ("error", error)), n)  # fmt: skip
+        for name, n in state.lookups.items():
+            add(name, "counter", f"keys {'found' if name == HITS.name else 'not found'} by the "
+                f"requests that read keys, in the intervals so far (the sum of the result's "
+                f"intervals[].{name})", base, n)  # fmt: skip
         for kind, n in sorted(state.kind_requests.items()):
             add("kind_requests", "counter", "requests of one kind answered so far",
                 (*base, ("kind", kind)), n)  # fmt: skip
@@ -233,6 +252,13 @@ def families(states: Sequence[RunState]) -> list[Family]:
                 "seconds")  # fmt: skip
         add("latency", "gauge", "", (*base, ("quantile", "1")), _value(MAX, row) / US_PER_S,
             "seconds")  # fmt: skip
+        if (offered := OFFERED.per_interval(row)) is not None:
+            add("offered_rate", "gauge", "open loop: requests sent per second in the last "
+                "interval (the result's intervals[].offered_rps)", base, offered)  # fmt: skip
+        for lag, help in LAGS.items():
+            if (lag_us := metric(f"{lag}.p99").per_interval(row)) is not None:
+                add(lag, "gauge", f"open loop: {help}, p99 (intervals[].{lag}_p99)",
+                    (*base, ("quantile", "0.99")), lag_us / US_PER_S, "seconds")  # fmt: skip
         for side in ("sent", "received"):  # --mode stream: the row's bit rates, as iperf3's
             bps = row.get(f"{side}_bps")
             if bps is not None:

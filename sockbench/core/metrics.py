@@ -201,6 +201,18 @@ def _latency(stat: str, title: str, views: frozenset[View], *, in_rows: bool = F
     )  # fmt: skip
 
 
+def _lag(histogram: str, title: str) -> Metric:
+    """Open loop: the p99 of how late sends went (``send_lag``) or of the generator's own
+    part (``scheduler_lag``): the result's histogram, and each interval row's p99 (what
+    --metrics-port exports per interval); no view shows it yet."""
+    return Metric(
+        name=f"{histogram}.p99", title=title, path=(f"{histogram}_us", "p99"), unit=Unit.US,
+        better=Better.LOWER, fmt=Format.US, noise=Noise.NOISY, views=frozenset(),
+        key=f"{histogram}_p99_us", open_loop=True, interval=(f"{histogram}_p99",),
+        histogram=(f"{histogram}_us",), stat="p99", percentile=99.0,
+    )  # fmt: skip
+
+
 REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="rps", title="req/s", path=("totals", "throughput_rps"), unit=Unit.RPS,
@@ -217,8 +229,10 @@ REGISTRY: tuple[Metric, ...] = (
         name="offered", title="offered req/s", path=("totals", "offered_rps"), unit=Unit.RPS,
         better=Better.HIGHER, fmt=Format.RATE, noise=Noise.NOISY,
         views=frozenset({View.CHECK, View.DIFF, View.CSV}), key="offered_rps",
-        csv="offered_rps", open_loop=True,
+        csv="offered_rps", open_loop=True, interval=("offered_rps",),
     ),
+    _lag("send_lag", "send lag p99"),
+    _lag("scheduler_lag", "generator lag p99"),
     _latency("p50", "p50", SHOWN, in_rows=True),
     _latency("p99", "p99", SHOWN | {View.VERDICT}, in_rows=True),
     _latency("p99_9", "p99.9", SHOWN),
@@ -232,12 +246,14 @@ REGISTRY: tuple[Metric, ...] = (
     Metric(
         name="hits", title="hits", path=("totals", "hits"), unit=Unit.COUNT,
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
-        views=frozenset({View.CHECK}), key="hits", request_kinds=True,
+        views=frozenset({View.CHECK}), key="hits", csv="hits", request_kinds=True,
+        interval=("hits",),
     ),
     Metric(
         name="misses", title="misses", path=("totals", "misses"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
-        views=frozenset({View.CHECK}), key="misses", request_kinds=True,
+        views=frozenset({View.CHECK}), key="misses", csv="misses", request_kinds=True,
+        interval=("misses",),
     ),
     Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
@@ -297,7 +313,7 @@ BY_NAME: dict[str, Metric] = {name: m for m in REGISTRY for name in (m.name, *m.
 HISTOGRAMS = {"latency": "latency_us", "connect": "connect_us", "handshake": HANDSHAKE_US}
 #: Where a result keeps one kind of request's part of what it keeps at ``totals.X`` and
 #: ``latency_us`` (docs/result.md): ``totals.by_kind.KIND.X``, ``latency_by_kind_us.KIND``;
-#: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99).
+#: an interval row keeps it at ``by_kind.KIND.X`` (requests, rps, p99, hits, misses).
 KIND_PLACES: dict[str, tuple[str, ...]] = {
     "totals": ("totals", "by_kind"),
     "latency_us": ("latency_by_kind_us",),

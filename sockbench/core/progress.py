@@ -41,6 +41,10 @@ class Tick:
     received_bps: float | None = None
     read_bytes: int | None = None  # --reverse, --bidir: what the clients read
     read_bps: float | None = None
+    # Key-value runs: the keys the last interval's requests that read keys found and did
+    # not find (the row's hits and misses); None where no kind of request reads keys.
+    hits: int | None = None
+    misses: int | None = None
     # The last interval's row, merged over the workers, as the result keeps it (its
     # histogram included): what --metrics-port exports (core/live_metrics.py); None
     # before the window.

@@ -18,6 +18,7 @@ from sockbench.report.document import Doc, cell_key, cells, get, model_name
 from sockbench.report.resource_fields import environment_fields
 from sockbench.report.run_sections import checks_section
 from sockbench.report.significance_table import significance_section
+from sockbench.report.stream_fields import compare_stream_table
 from sockbench.report.summary_table import in_display_order, summary_table
 
 #: Words of a saturation warning in results older than ``warning_details``.
@@ -70,6 +71,21 @@ def compare_sections(doc: Doc) -> list[Section]:
             notes=tuple(notes),
         ),
     ]
+    streams = compare_stream_table(in_display_order(results))
+    if streams is not None:  # --mode stream: each side's bit rate, as iperf3 tags it
+        out.append(
+            Section(
+                "Streams",
+                key="streams",
+                table=streams,
+                notes=(
+                    "TX-C: what the clients sent; server took: what it read of that (— where "
+                    "it does not report); RX-C: what the clients read from the server "
+                    "(--reverse, --bidir); req/s above counts the messages written (read, "
+                    "for --reverse)",
+                ),
+            )
+        )
     commands: Mapping[str, str] = get(doc, "plan", "commands") or {}
     if commands:  # --model NAME=CMD: what each external model ran
         out.append(Section("Server commands", key="commands", fields=tuple(commands.items())))

@@ -128,14 +128,21 @@ def kind_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
 
 
 def stream_columns(results: list[Doc]) -> list[tuple[str, Callable[[Doc], Any]]]:
-    """iperf3's sender and receiver lines (``--mode stream``): only when present."""
+    """iperf3's sender and receiver lines (``--mode stream``): only when present; the
+    clients' reads (``read_bytes``, ``read_bps``: RX-C) and the ``direction`` where a
+    cell read from the server."""
     if not any(get(r, "stream", "sender") for r in results):
         return []
-    return [
+    columns = [
         (f"{side}_{name}", _path("stream", side, name))
         for side in ("sender", "receiver")
         for name in ("bytes", "seconds", "bps", "messages_per_s")
     ]
+    if any(get(r, "stream", "reverse") for r in results):  # --reverse, --bidir: RX-C
+        columns += [("direction", _path("stream", "direction"))]
+        columns += [(f"read_{name}", _path("stream", "reverse", "receiver", name))
+                    for name in ("bytes", "bps")]  # fmt: skip
+    return columns
 
 
 def render(doc: Doc) -> str:
@@ -176,7 +183,8 @@ def render_intervals(result: Doc) -> str:
     metrics = sorted((m for m in REGISTRY if m.interval), key=_summary_order)
     if result.get("stream"):  # no request latencies: its rows' zeros are not measurements
         metrics = [m for m in metrics if not m.histogram]
-    metrics += [m for kind in kinds for m in kind_metrics(kind) if m.interval]
+    names = kind_metric_names([result])
+    metrics += [m for kind in kinds for m in kind_metrics(kind, names) if m.interval]
     columns: list[tuple[str, Callable[[Doc], Any]]] = [
         ("start_s", _path("start_s")),
         ("end_s", _path("t")),

@@ -31,9 +31,11 @@ def _protocol(config: Mapping[str, Any]) -> str:
         return f"protocol {name}"
     sets, gets = config["ratio"]
     if config.get("commands"):
+        templates = config["commands"]
+        keys_of = config.get("command_key_patterns") or [""] * len(templates)
         mix = "commands " + ", ".join(
-            f"{template.split()[0]} x{n}"
-            for template, n in zip(config["commands"], config["command_ratios"], strict=True)
+            f"{template.split()[0]} x{n}" + (f" ({keys})" if keys else "")
+            for template, n, keys in zip(templates, config["command_ratios"], keys_of, strict=True)
         )
     else:
         mix = f"SET:GET {sets}:{gets}"

@@ -9,13 +9,13 @@ them: ``TX-C`` what the clients sent, ``RX-C`` what they received.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sockbench.core.progress import Tick
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
-from sockbench.report.document import Doc, get
+from sockbench.report.document import Doc, cell_key, get
 
 
 def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
@@ -37,6 +37,55 @@ def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     if "reverse" in s:
         fields += _reverse_fields(s["reverse"], "RX-C " if direction == "bidir" else "")
     return tuple(fields)
+
+
+def stream_rates(result: Doc) -> tuple[float | None, float | None, float | None]:
+    """A stream's bit rates over the window, as iperf3 tags them: ``TX-C`` what the clients
+    sent, what the server took of it (None: not reported), ``RX-C`` what the clients read
+    from the server (--reverse, --bidir); a side the direction does not use is None."""
+    s: Mapping[str, Any] = result.get("stream") or {}
+    direction = s.get("direction", "forward")
+    sent = get(s, "sender", "bps") if direction != "reverse" else None
+    took = get(s, "receiver", "bps") if direction != "reverse" else None
+    return sent, took, get(s, "reverse", "receiver", "bps")
+
+
+def rates_line(result: Doc) -> str:
+    """``TX-C 9.1 Gbit/s (server took 9.0 Gbit/s)``, ``RX-C 6.6 Gbit/s`` or both (--bidir):
+    a stream cell's line in a compare's progress."""
+    sent, took, read = stream_rates(result)
+    parts = []
+    if sent is not None:
+        parts.append(f"TX-C {numbers.fmt_bps(sent)}")
+        if took is not None:
+            parts[-1] += f" (server took {numbers.fmt_bps(took)})"
+    if read is not None:
+        parts.append(f"RX-C {numbers.fmt_bps(read)}")
+    return ", ".join(parts)
+
+
+def compare_stream_table(results: Sequence[Doc]) -> Table | None:
+    """A compare of streams: per cell its direction and iperf3's TX-C and RX-C bit rates
+    (what the clients sent, what the server took of it, what the clients read); None
+    where no cell is a stream."""
+    streams = [r for r in results if r.get("stream")]
+    if not streams:
+        return None
+    rows = []
+    for r in streams:
+        key = cell_key(r)
+        rates = (numbers.fmt_bps(v) if v is not None else numbers.DASH for v in stream_rates(r))
+        direction = str(get(r, "stream", "direction") or "forward")
+        rows.append((key.model, key.proto, numbers.fmt_int(key.clients),
+                     numbers.fmt_payload(key.payload), direction, *rates))  # fmt: skip
+    headers = ("model", "proto", "clients", "payload", "direction", "TX-C bit/s",
+               "server took bit/s", "RX-C bit/s")  # fmt: skip
+    return Table(
+        headers=headers,
+        rows=tuple(rows),
+        align=("l", "l", "r", "r", "l", "r", "r", "r"),
+        row_keys=tuple(cell_key(r).label for r in streams),
+    )
 
 
 def _forward_fields(s: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:

@@ -47,6 +47,7 @@ def test_every_line_is_valid_against_the_published_schema() -> None:
     lines = JsonLines(sink, window_after_s=1.0)
     lines(_tick())
     lines(_tick(by_kind=(), p99_us=0, rps=0.0))
+    lines(_tick(by_kind=(("get", 10.0, 80),), hits=9, misses=1))  # keys read (redis GETs)
     for text in sink.getvalue().splitlines():
         validator.validate(json.loads(text))
     validator.validate({"type": "result", "result": {"schema": "sockbench.result/1"}})

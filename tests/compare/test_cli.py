@@ -76,6 +76,32 @@ def test_compare_writes_every_file(small_compare: tuple[Path, Any]) -> None:
     assert "Percentile" in (out / hgrms[0]).read_text()
 
 
+def test_a_compare_of_reverse_streams_reports_what_the_clients_read(tmp_path: Path) -> None:
+    """--mode stream --reverse reaches every cell: each a stream the server sends, its
+    RX-C (the clients' reads) in the progress line, the Streams table and the CSV."""
+    out = tmp_path / "cmp"
+    proc = _sockbench(
+        "compare", "--mode", "stream", "--reverse", "--proto", "tcp", "--server",
+        "asyncio", "--clients", "2", "--duration", "0.5", "--warmup", "0", "--out", str(out),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert [c["cell"]["proto"] for c in cells] == ["tcp"]
+    for result in cells:
+        jsonschema.validate(result, SCHEMA)
+        assert result["config"]["direction"] == result["stream"]["direction"] == "reverse"
+        reverse = result["stream"]["reverse"]
+        assert reverse["receiver"]["bytes"] > 0 and reverse["lost_bytes"] == 0
+        assert reverse["server_sent_bytes"] == (
+            reverse["before_bytes"] + reverse["receiver"]["bytes"] + reverse["after_bytes"]
+        )  # what the server sent: read before, in or after the window, none lost
+    assert proc.stdout.count(": RX-C ") == 1
+    report = (out / "report.md").read_text()
+    assert "RX-C bit/s" in report and report.count("| reverse |") == 1
+    with (out / "summary.csv").open() as f:
+        assert [row["direction"] for row in csv.DictReader(f)] == ["reverse"]
+
+
 def test_cells_ran_interleaved(small_compare: tuple[Path, Any]) -> None:
     out, _ = small_compare
     cells = json.loads((out / "results.json").read_text())["cells"]

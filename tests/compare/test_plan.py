@@ -87,6 +87,13 @@ def test_pinning_explicit_and_rest() -> None:
             {"server_tls": True, "proto": "tcp", "server_cmds": ("mine=echo {port}",)},
             "--server-tls applies to a built-in model",
         ),
+        ({"mode": "stream", "reverse": True}, "a udp stream is paced by --rate"),
+        ({"proto": "tcp", "reverse": True}, "--reverse applies to --mode stream"),
+        ({"proto": "tcp", "mode": "stream", "reverse": True, "bidir": True}, "not both"),
+        (
+            {"proto": "tcp", "mode": "stream", "sweep": "1k,2k"},
+            "drop --mode stream or the --capacity/--sweep",
+        ),
     ],
 )
 def test_bad_options_are_one_line_config_errors(options: dict[str, object], message: str) -> None:
@@ -173,3 +180,15 @@ def test_an_old_spelling_is_named_in_its_errors() -> None:
         build_plan({"server_cmds": ("socat",)}, spelled={"server_cmds": "--model"})
     with pytest.raises(ConfigError, match="--server-cmd expects NAME=COMMAND"):
         build_plan({"server_cmds": ("socat",)})
+
+
+@pytest.mark.parametrize("direction", ["reverse", "bidir"])
+def test_reverse_and_bidir_reach_every_cell(direction: str) -> None:
+    """compare --mode stream --reverse/--bidir: each cell is a stream that way."""
+    plan = build_plan(
+        {"server_model": "threaded,asyncio", "proto": "tcp,unix", "clients": "2",
+         "mode": "stream", direction: True, "server_cpus": "none", "client_cpus": "none"}
+    )  # fmt: skip
+    assert len(plan.cells) == 4
+    assert {c.spec.load.direction.value for c in plan.cells} == {direction}
+    assert all(c.spec.load.mode.value == "stream" for c in plan.cells)

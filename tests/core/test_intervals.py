@@ -1,4 +1,5 @@
 from array import array
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -93,3 +94,46 @@ def test_rows_of_workers_merge_interval_by_interval() -> None:
         {"t": 2.0, "requests": 1, "errors": 0, "rps": 1.333, "p50": 50, "p99": 50, "max": 50},
     ]
     assert merge_rows([]) == []
+
+
+def test_a_kind_that_reads_keys_keeps_its_hits_and_misses_and_the_row_their_sum() -> None:
+    from sockbench.core.histogram import encode
+    from sockbench.core.intervals import KindRow, with_kinds
+
+    series = IntervalSeries(S)
+    hist = encode(new_histogram())
+    row = series.end_interval(np.array([10] * 5, dtype=np.int64), 5, 0)
+    kinds = (KindRow("set", 2, hist), KindRow("get", 3, hist, hits=4, misses=2))
+    doc = with_kinds(row, kinds).to_json()
+    assert (doc["hits"], doc["misses"]) == (4, 2)
+    assert doc["by_kind"]["get"] == {"requests": 3, "rps": 3.0, "p99": 0, "hits": 4, "misses": 2}
+    assert "hits" not in doc["by_kind"]["set"]
+    assert "hits" not in with_kinds(row, kinds[:1]).to_json()  # no kind reads keys
+    other = with_kinds(row, (KindRow("set", 1, hist), KindRow("get", 2, hist, hits=1, misses=3)))
+    [merged] = merge_rows([[with_kinds(row, kinds)], [other]])
+    assert merged.lookups == (5, 5)
+    assert merged.to_json()["by_kind"]["get"]["hits"] == 5
+
+
+def test_open_loop_rows_keep_their_sends_and_lags_and_merge_them() -> None:
+    from sockbench.core.histogram import encode
+    from sockbench.core.intervals import PacingRow
+
+    def lags(*values: int) -> str:
+        hist = new_histogram()
+        for value in values:
+            hist.record_value(value)
+        return encode(hist)
+
+    a, b = IntervalSeries(S // 2), IntervalSeries(S // 2)
+    row_a = a.end_interval(np.array([10], dtype=np.int64), 1, 0)
+    row_b = b.end_interval(np.array([10], dtype=np.int64), 1, 0)
+    row_a = replace(row_a, pacing=PacingRow(40, lags(5, 7), lags(1)))
+    row_b = replace(row_b, pacing=PacingRow(60, lags(900), lags(300, 2)))
+    doc = row_a.to_json()
+    assert (doc["offered"], doc["offered_rps"]) == (40, 80.0)
+    assert (doc["send_lag_p99"], doc["scheduler_lag_p99"]) == (7, 1)
+    [merged] = [row.to_json() for row in merge_rows([[row_a], [row_b]])]
+    assert (merged["offered"], merged["offered_rps"]) == (100, 200.0)
+    assert (merged["send_lag_p99"], merged["scheduler_lag_p99"]) == (900, 300)
+    assert "offered" not in a.end_interval(np.array([], dtype=np.int64), 0, 0).to_json()

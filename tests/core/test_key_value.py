@@ -310,6 +310,14 @@ def test_the_exchange_counts_hits_and_misses_on_every_cut(
         ({"command": ["GET x__data__"]}, "__data__ must be a whole argument"),
         ({"command": ["GET __key__"], "multi_key": 2}, "--multi-key applies to the SET/GET mix"),
         ({"protocol": "memcache", "command": ["GET __key__"]}, "are redis commands"),
+        (
+            {"command": ["GET __key__"], "command_key_pattern": ["S", "R"]},
+            "--command-key-pattern given 2 times for 1 --command templates",
+        ),
+        ({"command_key_pattern": ["S"]}, "--command-key-pattern given 1 times for 0 --command"),
+        ({"command": ["GET __key__"], "command_key_pattern": ["X"]}, "unknown --command-key-pat"),
+        ({"command": ["GET __key__"], "command_key_pattern": ["S:R"]}, "one letter per --command"),
+        ({"command": ["GET __key__"], "command_key_pattern": ["z"], "zipf": 9}, "--zipf must be"),
     ],
 )
 def test_bad_key_value_options_are_one_line_before_any_load(
@@ -333,3 +341,43 @@ def test_key_value_options_reach_the_config() -> None:
     assert config["key_prefix"] == "memtier-" and config["multi_key"] == 4
     plain = build_run_spec({"target": "tcp://127.0.0.1:9", "protocol": "redis"}).to_json()
     assert not {"key_minimum", "zipf", "value_size_max", "multi_key", "commands"} & set(plain)
+
+
+def test_each_template_walks_its_keys_by_its_own_pattern() -> None:
+    """memtier's --command-key-pattern: HSET in order (S), HGET from client 1's slice (P),
+    the third at random (R); the keys each template names are its own walk."""
+    options = ProtocolOptions(
+        key_space=100, clients=4, commands=("HSET __key__ f 1", "HGET __key__ f", "DEL __key__"),
+        command_key_patterns=("S", "P", "R"), seed=3,
+    )  # fmt: skip
+    redis = build_protocol("redis", options)
+    key = b"key:%012d"
+    sets = [redis.request(1, 3 * n) for n in range(5)]
+    assert sets == [command(b"HSET", key % (1 + n), b"f", b"1") for n in range(5)]
+    gets = [redis.request(1, 3 * n + 1) for n in range(30)]
+    assert gets[:3] == [command(b"HGET", key % k, b"f") for k in (25, 26, 27)]
+    assert {g for g in gets} == {command(b"HGET", key % k, b"f") for k in range(25, 50)}
+    dels = [redis.request(1, 3 * n + 2) for n in range(30)]
+    assert len(set(dels)) > 20 and dels != sorted(dels)  # drawn at random
+    plain = build_protocol(
+        "redis",
+        ProtocolOptions(key_space=100, key_pattern="S", commands=("GET __key__", "DEL __key__")),
+    )
+    assert [plain.request(0, s) for s in range(4)] == [
+        command(b"GET", key % 0),
+        command(b"DEL", key % 0),
+        command(b"GET", key % 1),
+        command(b"DEL", key % 1),
+    ]  # none given: every template takes the --key-pattern letter
+
+
+def test_command_key_patterns_reach_the_config_and_its_summary() -> None:
+    from sockbench.report.run_fields import _protocol as protocol_line
+
+    given = {"target": "tcp://127.0.0.1:9", "protocol": "redis", "command": ["SET __key__ x",
+             "GET __key__"], "command_key_pattern": ["p", "Z"], "zipf": 0.9}  # fmt: skip
+    config = build_run_spec(given).to_json()
+    assert config["command_key_patterns"] == ["P", "Z"] and config["zipf"] == 0.9
+    assert "commands SET x1 (P), GET x1 (Z)" in protocol_line(config)
+    del given["command_key_pattern"]
+    assert "command_key_patterns" not in build_run_spec(given).to_json()

@@ -130,6 +130,36 @@ def test_kinds_of_request_are_their_own_series_with_a_kind_label() -> None:
     assert got["sockbench_requests"][BASE] == 2000  # the run's own series count each once
 
 
+def test_hits_and_misses_are_counters_summed_over_the_rows() -> None:
+    [row] = _rows()[:1]
+    hist = encode(new_histogram())
+    gets = (KindRow("set", 10, hist), KindRow("get", 30, hist, hits=50, misses=10))
+    state = RunState(LABELS)
+    for kinds in (gets, (*gets[:1], replace(gets[1], hits=7, misses=0))):
+        state = fold(state, _tick(with_kinds(row, kinds)), PERCENTILES)
+    got = _by_name(families([state]))
+    assert got["sockbench_hits"] == {BASE: 57} and got["sockbench_misses"] == {BASE: 10}
+    plain = _by_name(families([fold(RunState(LABELS), _tick(row), PERCENTILES)]))
+    assert "sockbench_hits" not in plain  # nothing reads keys: no such series
+
+
+def test_open_loop_rows_export_their_offered_rate_and_lags() -> None:
+    from sockbench.core.intervals import PacingRow
+
+    first, second = _rows()
+    lag = new_histogram()
+    lag.record_value(1500)
+    paced = replace(second, pacing=PacingRow(12, encode(lag), encode(new_histogram())))
+    state = fold(fold(RunState(LABELS), _tick(first), PERCENTILES), _tick(paced), PERCENTILES)
+    got = _by_name(families([state]))
+    p99 = (*BASE, ("quantile", "0.99"))
+    assert got["sockbench_offered_rate"] == {BASE: 24.0} == {BASE: paced.to_json()["offered_rps"]}
+    assert got["sockbench_send_lag"] == {p99: 0.0015}
+    assert got["sockbench_scheduler_lag"] == {p99: 0.0}  # nothing sent late by the generator
+    closed = _by_name(families([fold(RunState(LABELS), _tick(first), PERCENTILES)]))
+    assert "sockbench_offered_rate" not in closed and "sockbench_send_lag" not in closed
+
+
 def test_each_run_of_a_compare_keeps_its_own_series() -> None:
     first, second = _rows()
     a = fold(RunState(LABELS), _tick(first), PERCENTILES)

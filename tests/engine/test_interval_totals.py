@@ -30,3 +30,12 @@ def test_rows_add_up_with_no_warmup(workers: str, rate: float | None) -> None:
     samples = sum(_count(r) for r in rows) + (_count(drain) if drain["histogram"] else 0)
     assert samples == result["latency_us"]["count"] == totals["requests"]
     assert totals["throughput_rps"] == pytest.approx(totals["served"] / result["duration_s"])
+    if rate is None:
+        assert not any("offered" in r for r in rows)
+        return
+    # Open loop: the rows' sends are those totals.offered_rps counts (rel 1e-6: one send
+    # in 2,000 would be 5e-4), and the drain sends nothing.
+    offered = sum(r["offered"] for r in rows)
+    assert offered / result["duration_s"] == pytest.approx(totals["offered_rps"], rel=1e-6)
+    assert drain.get("offered", 0) == 0
+    assert all(r["send_lag_p99"] >= 0 and r["scheduler_lag_p99"] >= 0 for r in rows)

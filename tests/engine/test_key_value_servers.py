@@ -30,6 +30,17 @@ def _run(port: int, protocol: str, **options: Any) -> dict[str, Any]:
     return result
 
 
+def assert_rows_add_up_to_the_totals(result: dict[str, Any]) -> None:
+    """Each row's hits and misses, and its GETs', add up (with the drain's row) to the
+    totals' exactly; a row's are its GETs' (the only kind that reads keys)."""
+    rows = [*result["intervals"], *filter(None, [result.get("drain_interval")])]
+    get = result["totals"]["by_kind"]["get"]
+    for name in ("hits", "misses"):
+        assert sum(row[name] for row in rows) == result["totals"][name] == get[name]
+        assert all(row[name] == row["by_kind"]["get"][name] for row in rows)
+    assert all("hits" not in row["by_kind"]["set"] for row in rows)
+
+
 def redis_info(port: int) -> dict[str, str]:
     info = _ask(port, b"INFO stats\r\n", b"\r\n\r\n").decode()
     return dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
@@ -50,6 +61,7 @@ def test_redis_mget_hits_misses_and_value_ranges_match_redis(redis_port: int) ->
     assert get["hits"] > 0 and get["misses"] > 0
     assert result["totals"]["hits"] == get["hits"]
     assert "hits" not in result["totals"]["by_kind"]["set"]
+    assert_rows_add_up_to_the_totals(result)
 
 
 def test_memcached_multi_get_hits_misses_and_bytes_match_its_stats(memcached_port: int) -> None:
@@ -63,6 +75,7 @@ def test_memcached_multi_get_hits_misses_and_bytes_match_its_stats(memcached_por
     assert stats["cmd_get"] == 2 * get["requests"]  # memcached counts each key a get
     assert (get["hits"], get["misses"]) == (stats["get_hits"], stats["get_misses"])
     assert get["hits"] > 0 and get["misses"] > 0
+    assert_rows_add_up_to_the_totals(result)
     # Every byte sockbench wrote memcached read, values of every size; besides them only
     # the fixture's readiness probe and this stats line.
     assert stats["bytes_read"] == totals["bytes_sent"] + len(b"version\r\n" + b"stats\r\n")
@@ -94,9 +107,12 @@ def test_zipf_keys_fill_the_range_as_zipf_says_and_gets_hit_as_redis_counts(
 
 
 def test_command_templates_run_as_redis_counts_them(redis_port: int) -> None:
+    """...each with its own key pattern: the HSETs walk each client's slice of the 100,000
+    keys in order (P), so each sets a new key (at random, 3,000 HSETs would repeat ~45)."""
     result = _run(
         redis_port, "redis", command=["HSET __key__ f __data__", "HGET __key__ f"],
-        command_ratio=[2, 1], key_space=100, value_size="8-16",
+        command_ratio=[2, 1], command_key_pattern=["P", "R"], key_space=100_000,
+        value_size="8-16",
     )  # fmt: skip
     by_kind = result["totals"]["by_kind"]
     calls = redis_calls(redis_port)
@@ -104,4 +120,7 @@ def test_command_templates_run_as_redis_counts_them(redis_port: int) -> None:
     assert calls["hget"] == by_kind["hget"]["requests"]
     assert by_kind["hset"]["requests"] == pytest.approx(2 * by_kind["hget"]["requests"], rel=0.1)
     assert result["config"]["commands"] == ["HSET __key__ f __data__", "HGET __key__ f"]
+    assert result["config"]["command_key_patterns"] == ["P", "R"]
+    assert int(_ask(redis_port, b"DBSIZE\r\n", b"\r\n")[1:]) == by_kind["hset"]["requests"]
     assert "hits" not in result["totals"]
+    assert all("hits" not in row for row in result["intervals"])

@@ -147,6 +147,51 @@ def test_each_kind_of_request_is_counted_apart_and_an_undeclared_one_nowhere() -
     assert decode(tally.latency_by_kind["set"]).get_max_value() == 1200
 
 
+def test_each_rows_hits_and_misses_are_its_own_and_add_up_to_the_tallys() -> None:
+    """A GET of 2 keys: each row keeps the keys its completed GETs found and missed; the
+    window's rows and the drain's add up to the tally's lookups exactly."""
+    rec = recorder()
+    rec.track_kinds(("set", "get"), lookups=(0, 2))
+    rec.start_intervals(S)
+    for row_end, misses in ((START + S, (0, 1, 2)), (END, (2,)), (END + S, (1,))):
+        for missed in misses:
+            rec.kind_looked_up(1, MS, missed)
+        rec.kind_completed(0, MS)
+        rec.requests += len(misses) + 1  # completed()'s count (skipped here)
+        if row_end == END + S:
+            rec.close_drain(row_end)
+        elif row_end == END:
+            rec.close_window(END)
+        else:
+            rec.cut_interval(row_end)
+    tally = rec.tally(datagrams=False)
+    rows = [*tally.intervals, tally.drain_interval]
+    assert [row.lookups for row in rows if row is not None] == [(3, 3), (0, 2), (1, 1)]
+    assert tally.lookups_by_kind == {"get": (4, 6)}
+    assert all(row.by_kind[0].hits is None for row in tally.intervals)  # a SET reads none
+
+
+def test_an_open_loop_row_keeps_its_sends_and_their_lags() -> None:
+    """Each row: the sends inside it (offered; they add up to the worker's), the send lag
+    of the requests answered in it and the generator's lag of the sends in it."""
+    rec = recorder(open_loop=True)
+    rec.scheduled_send(due_ns=START + MS, ready_ns=START + MS, sent_ns=START + 3 * MS)
+    rec.scheduled_send(due_ns=START + 2 * MS, ready_ns=START + 2 * MS, sent_ns=START + 3 * MS)
+    assert rec.window.admit(START) == MEASURED
+    rec.completed(latency_ns=2_500_000, service_ns=500_000, sent=8, got=8)  # sent 2 ms late
+    first = rec.cut_interval(START + S)
+    rec.scheduled_send(due_ns=START + S, ready_ns=START + S, sent_ns=START + S + 100_000)
+    second = rec.close_window(END)
+    assert first is not None and second is not None
+    assert [row.to_json()["offered"] for row in (first, second)] == [2, 1]
+    assert sum(row.to_json()["offered"] for row in (first, second)) == rec.offered
+    assert first.to_json()["offered_rps"] == 2.0 and second.to_json()["offered_rps"] == 0.111
+    assert (first.to_json()["send_lag_p99"], second.to_json()["send_lag_p99"]) == (2000, 0)
+    assert first.to_json()["scheduler_lag_p99"] == 2000
+    assert second.to_json()["scheduler_lag_p99"] == 100
+    assert "offered" not in recorder().cut_interval(START + S).to_json()  # type: ignore[union-attr]
+
+
 # -- clients retiring, interruption -----------------------------------------------------------
 
 

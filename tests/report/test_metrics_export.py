@@ -55,12 +55,12 @@ def test_tee_feeds_every_view_and_drops_absent_ones() -> None:
 
 
 def _exported_names() -> set[str]:
-    """Every sample name a scrape can show: an open-loop run with kinds of request and both
-    CPUs."""
+    """Every sample name a scrape can show: an open-loop run with kinds of request (a GET
+    reading keys) and both CPUs."""
     from dataclasses import replace
 
     from sockbench.core.histogram import encode, new_histogram
-    from sockbench.core.intervals import KindRow, with_kinds
+    from sockbench.core.intervals import KindRow, PacingRow, with_kinds
     from sockbench.core.live_metrics import families
 
     state = replace(_state(), requested_rps=1000.0)  # open loop
@@ -68,8 +68,9 @@ def _exported_names() -> set[str]:
     hist = new_histogram()
     hist.record_value(10)
     row = IntervalSeries(1_000_000_000).end_interval(np.arange(1, 3, dtype=np.int64), 2, 0)
-    row = with_kinds(row, (KindRow("get", 1, encode(hist)),))
+    row = with_kinds(row, (KindRow("get", 1, encode(hist), hits=1, misses=0),))
     row = replace(row, error_kinds=(("timeout", 1),), sent_bytes=1, received_bytes=1)
+    row = replace(row, pacing=PacingRow(2, encode(hist), encode(hist)))
     tick = Tick("measuring", 1.0, 1.0, 2, row.rps, row.p99, 0, 1, row=row)
     tick = replace(tick, server_cpu_percent=1.0, generator_cpu_percent=1.0, by_node=(("n", row),))
     state = fold(state, tick, (50.0,))

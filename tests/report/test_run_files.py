@@ -29,8 +29,10 @@ def _with_kinds() -> dict[str, Any]:
     doc = _result()
     doc["latency_by_kind_us"] = {"get": doc["latency_us"], "set": doc["connect_us"]}
     for row in doc["intervals"]:
-        row["by_kind"] = {"get": {"requests": 3, "rps": 3.0, "p99": 40},
+        row["by_kind"] = {"get": {"requests": 3, "rps": 3.0, "p99": 40, "hits": 2, "misses": 1},
                           "set": {"requests": 1, "rps": 1.0, "p99": 50}}  # fmt: skip
+        row.update(hits=2, misses=1)
+    doc["totals"].update(hits=2 * len(doc["intervals"]), misses=len(doc["intervals"]))
     return doc
 
 
@@ -73,6 +75,9 @@ def test_intervals_csv_has_each_kinds_columns_and_a_streams_sides() -> None:
     assert rows[0]["get_requests"] == "3" and rows[0]["set_p99_us"] == "50"
     assert rows[0]["get_throughput_rps"] == "3.0"
     assert "get_errors" not in rows[0]  # rows do not keep a kind's errors
+    assert (rows[0]["hits"], rows[0]["misses"]) == ("2", "1")
+    assert (rows[0]["get_hits"], rows[0]["get_misses"]) == ("2", "1")
+    assert "set_hits" not in rows[0]  # a SET reads no keys
     stream = _rows(csv_report.render_intervals(_as_stream()))
     assert stream[0]["sender_bytes"] == "5" and stream[0]["receiver_bytes"] == ""
     assert "sender_bytes" in csv_report.render(_as_stream()).splitlines()[0]

@@ -40,11 +40,28 @@ def parse_key_pattern(text: str) -> tuple[str, str]:
     first, sep, second = text.strip().upper().partition(":")
     pair = (first, second if sep else first)
     if not all(len(p) == 1 and p in KEY_PATTERNS for p in pair):
-        names = ", ".join(f"{p} ({name})" for p, name in PATTERN_NAMES.items())
         raise ConfigError(
-            f"unknown --key-pattern {text!r}; choose one of {names}, or SET:GET like S:R"
+            f"unknown --key-pattern {text!r}; choose one of {_names()}, or SET:GET like S:R"
         )
     return pair
+
+
+def parse_command_key_patterns(
+    letters: tuple[str, ...], templates: int, default: str
+) -> tuple[str, ...]:
+    """Each ``--command`` template's pattern (memtier's ``--command-key-pattern``): one
+    letter each, in order; none given: ``default`` (the --key-pattern letter) for all."""
+    for letter in letters:
+        if not (len(letter) == 1 and letter.upper() in KEY_PATTERNS):
+            raise ConfigError(
+                f"unknown --command-key-pattern {letter!r}; choose one of {_names()}, one "
+                "letter per --command"
+            )
+    return tuple(p.upper() for p in letters) or (default,) * templates
+
+
+def _names() -> str:
+    return ", ".join(f"{p} ({name})" for p, name in PATTERN_NAMES.items())
 
 
 def check_zipf(exponent: float) -> None:

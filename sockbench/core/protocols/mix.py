@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from sockbench.core import bounds
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions
-from sockbench.core.protocols.keys import Picker, check_zipf, parse_key_pattern, picker
+from sockbench.core.protocols.keys import (
+    Picker,
+    check_zipf,
+    parse_command_key_patterns,
+    parse_key_pattern,
+    picker,
+)
 from sockbench.errors import ConfigError
 
 KEY_DIGITS = 12  # keys are b"key:%012d" (as redis-benchmark), 16 bytes whatever the number
@@ -54,6 +60,7 @@ class ProtocolOptions:
     multi_key: int = 1  # keys per GET (MGET / get k1 k2 ...)
     commands: tuple[str, ...] = ()  # --command templates (redis)
     command_ratios: tuple[int, ...] = ()  # each template's share; () all 1
+    command_key_patterns: tuple[str, ...] = ()  # each template's pattern; () --key-pattern's
     clients: int = 1  # how many clients share the key range (P's slices)
 
     @property
@@ -90,6 +97,12 @@ def parse_size_range(text: str) -> tuple[int, int]:
     return sizes
 
 
+def command_key_patterns(options: ProtocolOptions) -> tuple[str, ...]:
+    """Each ``--command`` template's key pattern, in order (none without templates)."""
+    default = parse_key_pattern(options.key_pattern)[0]
+    return parse_command_key_patterns(options.command_key_patterns, len(options.commands), default)
+
+
 def check_key_options(options: ProtocolOptions) -> None:
     """The key/value options, together: one line for the first that does not hold."""
     space, lowest = options.key_space, options.key_minimum
@@ -100,7 +113,7 @@ def check_key_options(options: ProtocolOptions) -> None:
             f"the keys must lie in 0 .. 10^{KEY_DIGITS} - 1 (--key-minimum {lowest}, "
             f"--key-space {space})"
         )
-    patterns = parse_key_pattern(options.key_pattern)
+    patterns = (*parse_key_pattern(options.key_pattern), *command_key_patterns(options))
     if "Z" in patterns:
         check_zipf(options.zipf)
     prefix = options.key_prefix

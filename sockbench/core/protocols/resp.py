@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
-from sockbench.core.protocols.keys import parse_key_pattern
 from sockbench.core.protocols.mix import (
     KindFormat,
     MixProtocol,
     ProtocolOptions,
+    command_key_patterns,
     key_hole,
     key_length,
     value_bytes,
@@ -229,7 +229,7 @@ class Redis(MixProtocol):
         if options.commands:
             formats = template_formats(options)
             ratios = options.command_ratios or (1,) * len(formats)
-            patterns = parse_key_pattern(options.key_pattern)[:1] * len(formats)
+            patterns = command_key_patterns(options)
             super().__init__(options, formats, resp_reply_length, None, ratios, patterns)
             return
         # Every key has the same width: each request is one format with the key's digits.

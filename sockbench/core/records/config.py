@@ -70,6 +70,9 @@ class Config(TypedDict):
     multi_key: NotRequired[AtLeastOne]
     commands: NotRequired[list[Annotated[str, MinLen(1)]]]
     command_ratios: NotRequired[list[AtLeastOne]]
+    command_key_patterns: NotRequired[list[Annotated[str, StringConstraints(pattern=r"^[RSGPZ]$")]]]
+    """--command-key-pattern: each --command template's key pattern, in order (absent: each
+    takes the key_pattern letter)"""
     tls: NotRequired[TlsConfig]
     """A TLS run's client settings (a tls:// target, or --server-tls); absent otherwise
     (docs/tls.md)"""

@@ -90,6 +90,10 @@ class KindInterval(TypedDict):
     requests: Count
     rps: NonNegative
     p99: Count
+    hits: NotRequired[Count]
+    """a kind that reads keys (GET): keys its requests completed in the interval found"""
+    misses: NotRequired[Count]
+    """...and did not find"""
 
 
 @record
@@ -111,6 +115,22 @@ class Interval(TypedDict):
     interval (iperf3's RX-C)"""
     read_bps: NotRequired[NonNegative]
     by_kind: NotRequired[dict[str, KindInterval]]
+    hits: NotRequired[Count]
+    """--protocol redis/memcache: keys found by the interval's completed requests that read
+    keys (every kind's); the rows' and the drain_interval's add up to totals.hits"""
+    misses: NotRequired[Count]
+    """...and keys they did not find; they add up to totals.misses"""
+    offered: NotRequired[Count]
+    """open loop (--rate): requests sent in the interval; the rows' add up to the sends
+    totals.offered_rps counts over the window"""
+    offered_rps: NotRequired[NonNegative]
+    """open loop: those sends per second (the schedule's rate where the generator kept up)"""
+    send_lag_p99: NotRequired[Count]
+    """open loop: p99 of how late the requests answered in the interval were sent after
+    their due time, µs (send_lag_us, per interval)"""
+    scheduler_lag_p99: NotRequired[Count]
+    """open loop: p99 of the generator's own part of the lateness of the sends in the
+    interval, µs (scheduler_lag_us, per interval)"""
 
 
 @record

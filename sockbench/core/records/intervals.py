@@ -48,6 +48,11 @@ class IntervalLine(TypedDict):
     interval (iperf3's RX-C); null otherwise"""
     read_bps: NotRequired[float | None]
     """--mode stream --reverse/--bidir: their bits per second; null otherwise"""
+    hits: NotRequired[int | None]
+    """--protocol redis/memcache: keys found in this interval by the requests that read
+    keys (GET, each key of a multi-get); null where none reads keys"""
+    misses: NotRequired[int | None]
+    """...and keys they did not find in this interval; null where none reads keys"""
 
 
 @record

@@ -101,7 +101,7 @@ class Load:
     mode: Workload = option(
         Workload.ECHO, "--mode",
         help="echo (request/reply), churn (a connection per request), stream",
-        parse=choice_of(Workload), choices=values_of(Workload),
+        parse=choice_of(Workload), choices=values_of(Workload), commands=RUN_COMPARE,
     )  # fmt: skip
     rate: float | None = option(
         None, "--rate", "-R", help="open loop: total requests/s over all clients: 10k",
@@ -120,13 +120,13 @@ class Load:
     reverse: bool = option(
         False, "--reverse",
         help="--mode stream: the server sends and the clients read (iperf3's -R)",
-        parse=switch,
+        parse=switch, commands=RUN_COMPARE,
     )  # fmt: skip
     bidir: bool = option(
         False, "--bidir",
         help="--mode stream: both ways at once, on each connection (tcp, unix) or as two "
         "flows per client (udp, unix-dgram; --rate/--bitrate paces each way)",
-        parse=switch,
+        parse=switch, commands=RUN_COMPARE,
     )  # fmt: skip
     # How --rate spaces the requests (core/schedule.py); closed loop has no schedule.
     arrival: Arrival = member(

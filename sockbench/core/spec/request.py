@@ -43,6 +43,10 @@ def _key_pattern(value: object, flag: str) -> str:
     return str(value).strip().upper()
 
 
+def _key_patterns(value: object, flag: str) -> tuple[str, ...]:
+    return tuple(_key_pattern(item, flag) for item in texts(value, flag))
+
+
 def _value_sizes(value: object, flag: str) -> tuple[int, int]:
     if isinstance(value, tuple) and len(value) == 2:
         return int(value[0]), int(value[1])
@@ -145,6 +149,11 @@ class Request:
         (), "--command-ratio", metavar="N",
         help="redis: each --command's share, in order (default 1 each)", parse=_counts,
         repeatable=True,
+    )  # fmt: skip
+    command_key_pattern: tuple[str, ...] = option(
+        (), "--command-key-pattern", metavar="R|S|G|P|Z",
+        help="redis: each --command's key pattern, in order (default the --key-pattern letter)",
+        parse=_key_patterns, repeatable=True,
     )  # fmt: skip
     http_method: str = option(
         "GET", "--http-method", metavar="METHOD", help="http: the request method",

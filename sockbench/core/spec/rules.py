@@ -19,7 +19,7 @@ from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
 from sockbench.core.protocols import speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
-from sockbench.core.protocols.mix import ProtocolOptions, check_key_options
+from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, command_key_patterns
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.output import Output
 from sockbench.core.spec.request import Request
@@ -211,11 +211,8 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
     if request.command and protocol != "redis":
         raise ConfigError(f"--command templates are redis commands; --protocol {protocol} has none")
-    if request.command_ratio and len(request.command_ratio) != len(request.command):
-        raise ConfigError(
-            f"--command-ratio given {len(request.command_ratio)} times for "
-            f"{len(request.command)} --command templates; give one per template, in order"
-        )
+    _one_per_template("--command-ratio", request.command_ratio, request.command)
+    _one_per_template("--command-key-pattern", request.command_key_pattern, request.command)
     if request.command and request.multi_key != 1:
         raise ConfigError("--multi-key applies to the SET/GET mix, not to --command templates")
     if request.command and ":" in request.key_pattern:
@@ -227,6 +224,15 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
             f"--key-maximum {request.key_maximum} is below --key-minimum {request.key_minimum}"
         )
     check_key_options(ProtocolOptions(**key_value_options(request, 1, 0)))
+
+
+def _one_per_template(flag: str, given: tuple[object, ...], templates: tuple[str, ...]) -> None:
+    """``flag`` pairs with the --command templates in order: none, or one for each."""
+    if given and len(given) != len(templates):
+        raise ConfigError(
+            f"{flag} given {len(given)} times for {len(templates)} --command templates; "
+            "give one per template, in order"
+        )
 
 
 def key_value_options(request: Request, clients: int, seed: int) -> dict[str, Any]:
@@ -242,6 +248,7 @@ def key_value_options(request: Request, clients: int, seed: int) -> dict[str, An
         "key_pattern": request.key_pattern, "key_prefix": request.key_prefix,
         "zipf": request.zipf, "ratio": request.ratio, "multi_key": request.multi_key,
         "commands": request.command, "command_ratios": request.command_ratio,
+        "command_key_patterns": request.command_key_pattern,
         "clients": clients, "seed": seed,
     }  # fmt: skip
 
@@ -260,13 +267,15 @@ def key_value_json(options: ProtocolOptions) -> dict[str, Any]:
         doc["key_minimum"] = options.key_minimum
     if options.key_prefix != defaults.key_prefix:
         doc["key_prefix"] = options.key_prefix
-    if "Z" in options.key_pattern:
+    if "Z" in (*options.key_pattern, *options.command_key_patterns):
         doc["zipf"] = options.zipf
     if options.multi_key != 1:
         doc["multi_key"] = options.multi_key
     if options.commands:
         doc["commands"] = list(options.commands)
         doc["command_ratios"] = list(options.command_ratios or (1,) * len(options.commands))
+        if options.command_key_patterns:
+            doc["command_key_patterns"] = list(command_key_patterns(options))
     return doc
 
 

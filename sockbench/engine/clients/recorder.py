@@ -28,6 +28,7 @@ from sockbench.core.intervals import (
     IntervalRow,
     IntervalSeries,
     KindRow,
+    PacingRow,
     count_kinds,
     with_kinds,
 )
@@ -41,6 +42,7 @@ class WorkerRecorder:
     __slots__ = (
         "_last_error_kinds",
         "_last_errors",
+        "_last_offered",
         "_last_replies",
         "by_kind",
         "bytes_received",
@@ -154,7 +156,7 @@ class WorkerRecorder:
         self.stream_probes: list[Callable[[], int | None] | None] = [None] * clients
         self.stream_datagrams: DatagramCounts | None = None
         self.series: IntervalSeries | None = None
-        self._last_replies = self._last_errors = 0
+        self._last_replies = self._last_errors = self._last_offered = 0
         self._last_error_kinds: Counter[str] = Counter()  # by kind, at the last cut
         # Protocols with several kinds of request (SET, GET): the same numbers per kind.
         self.by_kind: dict[str, KindStats] = {}
@@ -200,9 +202,12 @@ class WorkerRecorder:
         self._last_replies = self.replies
         self._last_errors = sum(self.errors.values())
         self._last_error_kinds = Counter(self.errors)
+        self._last_offered = self.offered
+        self.send_lag.cut_interval()
+        self.scheduler_lag.cut_interval()
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
-            kind.last_requests = kind.requests
+            kind.last_requests, kind.last_misses = kind.requests, kind.misses
 
     @property
     def replies(self) -> int:
@@ -234,6 +239,9 @@ class WorkerRecorder:
         if self.by_kind:
             row = with_kinds(row, tuple(k.cut(name) for name, k in self.by_kind.items()))
             series.rows[-1] = row
+        if self.open_loop and stream is None:  # a stream's rows count bytes, not sends
+            row = replace(row, pacing=self._cut_pacing())
+            series.rows[-1] = row
         if stream is not None:
             row = replace(
                 row,
@@ -243,6 +251,15 @@ class WorkerRecorder:
             )
             series.rows[-1] = row
         return row
+
+    def _cut_pacing(self) -> PacingRow:
+        """Open loop: the sends of the interval that just ended, and its lags."""
+        offered, self._last_offered = self.offered - self._last_offered, self.offered
+        return PacingRow(
+            offered,
+            encode(self.send_lag.cut_interval()),
+            encode(self.scheduler_lag.cut_interval()),
+        )
 
     def _cut_stream(self) -> StreamCut | None:
         """Stream mode: read what the peers took (the probes), then cut the meter; the
@@ -419,11 +436,7 @@ class WorkerRecorder:
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
             errors_by_kind={n: dict(k.errors) for n, k in self.by_kind.items()},
-            lookups_by_kind={
-                n: (k.reads * k.requests - k.misses, k.misses)
-                for n, k in self.by_kind.items()
-                if k.reads
-            },
+            lookups_by_kind={n: (k.hits, k.misses) for n, k in self.by_kind.items() if k.reads},
             faults=(self.fault,) if self.fault is not None else (),
         )
 
@@ -485,7 +498,15 @@ class WarmupRows:
 class KindStats:
     """One kind of request's share of a worker's counters."""
 
-    __slots__ = ("errors", "last_requests", "latency", "misses", "reads", "requests")
+    __slots__ = (
+        "errors",
+        "last_misses",
+        "last_requests",
+        "latency",
+        "misses",
+        "reads",
+        "requests",
+    )
 
     def __init__(self, *, reads: int = 0) -> None:
         self.requests = 0
@@ -493,12 +514,25 @@ class KindStats:
         # completed requests' keys missed (the rest hit).
         self.reads = reads
         self.misses = 0
-        self.last_requests = 0
+        self.last_requests = self.last_misses = 0
         self.errors: Counter[str] = Counter()
         self.latency = Recorder()
 
+    @property
+    def hits(self) -> int:
+        """Keys its completed requests found: each reads ``reads`` keys; the rest missed."""
+        return self.reads * self.requests - self.misses
+
     def cut(self, name: str) -> KindRow:
-        """This kind's part of the interval that just ended."""
-        row = KindRow(name, self.requests - self.last_requests, encode(self.latency.cut_interval()))
-        self.last_requests = self.requests
+        """This kind's part of the interval that just ended, its hits and misses where it
+        reads keys."""
+        requests, misses = self.requests - self.last_requests, self.misses - self.last_misses
+        row = KindRow(
+            name,
+            requests,
+            encode(self.latency.cut_interval()),
+            hits=self.reads * requests - misses if self.reads else None,
+            misses=misses if self.reads else None,
+        )
+        self.last_requests, self.last_misses = self.requests, self.misses
         return row

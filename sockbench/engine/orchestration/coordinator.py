@@ -179,6 +179,7 @@ class _Run:
         self._check_until(merged)
         if self.progress is not None and self.window is not None:
             now = time.monotonic_ns()
+            hits, misses = merged.lookups or (None, None)
             self.progress(
                 Tick(
                     phase="measuring",
@@ -199,6 +200,8 @@ class _Run:
                     received_bps=merged.bps(merged.received_bytes),
                     read_bytes=merged.read_bytes,
                     read_bps=merged.bps(merged.read_bytes),
+                    hits=hits,
+                    misses=misses,
                     row=merged,
                     by_node=self._by_node(same),
                 )
