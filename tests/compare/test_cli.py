@@ -76,32 +76,6 @@ def test_compare_writes_every_file(small_compare: tuple[Path, Any]) -> None:
     assert "Percentile" in (out / hgrms[0]).read_text()
 
 
-def test_a_compare_of_reverse_streams_reports_what_the_clients_read(tmp_path: Path) -> None:
-    """--mode stream --reverse reaches every cell: each a stream the server sends, its
-    RX-C (the clients' reads) in the progress line, the Streams table and the CSV."""
-    out = tmp_path / "cmp"
-    proc = _sockbench(
-        "compare", "--mode", "stream", "--reverse", "--proto", "tcp", "--server",
-        "asyncio", "--clients", "2", "--duration", "0.5", "--warmup", "0", "--out", str(out),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    cells = json.loads((out / "results.json").read_text())["cells"]
-    assert [c["cell"]["proto"] for c in cells] == ["tcp"]
-    for result in cells:
-        jsonschema.validate(result, SCHEMA)
-        assert result["config"]["direction"] == result["stream"]["direction"] == "reverse"
-        reverse = result["stream"]["reverse"]
-        assert reverse["receiver"]["bytes"] > 0 and reverse["lost_bytes"] == 0
-        assert reverse["server_sent_bytes"] == (
-            reverse["before_bytes"] + reverse["receiver"]["bytes"] + reverse["after_bytes"]
-        )  # what the server sent: read before, in or after the window, none lost
-    assert proc.stdout.count(": RX-C ") == 1
-    report = (out / "report.md").read_text()
-    assert "RX-C bit/s" in report and report.count("| reverse |") == 1
-    with (out / "summary.csv").open() as f:
-        assert [row["direction"] for row in csv.DictReader(f)] == ["reverse"]
-
-
 def test_cells_ran_interleaved(small_compare: tuple[Path, Any]) -> None:
     out, _ = small_compare
     cells = json.loads((out / "results.json").read_text())["cells"]
@@ -157,24 +131,38 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_pat
     assert not out.exists()  # nothing ran, nothing written
 
 
-def test_server_tls_runs_every_cell_over_tls(tmp_path: Path) -> None:
-    """--server-tls: each model serves TLS, each cell's clients speak it (their handshakes
-    counted), and the report says so."""
+def test_server_tls_and_reverse_streams_reach_every_cell(tmp_path: Path) -> None:
+    """One compare for two wirings (each CLI compare renders its report's charts: seconds):
+    --server-tls (each model serves TLS, each cell's clients speak it, their handshakes
+    counted, the report says so) and --mode stream --reverse (each cell a stream the
+    server sends, its RX-C in the progress line, the Streams table and the CSV)."""
     out = tmp_path / "cmp"
     proc = _sockbench(
-        "compare", "--server-tls", "--server", "asyncio,trio", "--clients", "2",
-        "--duration", "0.3", "--warmup", "0", "--out", str(out), "--quiet", timeout=60,
+        "compare", "--server-tls", "--mode", "stream", "--reverse", "--server", "asyncio,trio",
+        "--clients", "2", "--duration", "0.3", "--warmup", "0", "--out", str(out), timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads((out / "results.json").read_text())
     validate_compare(doc)
     assert sorted(r["cell"]["model"] for r in doc["cells"]) == ["asyncio", "trio"]
     for result in doc["cells"]:
+        jsonschema.validate(result, SCHEMA)
         assert result["server"]["target"].startswith("tls://")
         assert result["config"]["server_tls"] and result["cell"]["proto"] == "tcp"
         assert result["tls"]["handshakes"] == result["tls"]["full"] == 2
-        assert result["totals"]["errors"] == {} and result["totals"]["requests"] > 0
-    assert "the models served TLS (--server-tls)" in (out / "report.md").read_text()
+        assert result["totals"]["errors"] == {}
+        assert result["config"]["direction"] == result["stream"]["direction"] == "reverse"
+        reverse = result["stream"]["reverse"]
+        assert reverse["receiver"]["bytes"] > 0 and reverse["lost_bytes"] == 0
+        assert reverse["server_sent_bytes"] == (
+            reverse["before_bytes"] + reverse["receiver"]["bytes"] + reverse["after_bytes"]
+        )  # what the server sent: read before, in or after the window, none lost
+    assert proc.stdout.count(": RX-C ") == 2
+    report = (out / "report.md").read_text()
+    assert "the models served TLS (--server-tls)" in report
+    assert "RX-C bit/s" in report and report.count("| reverse |") == 2
+    with (out / "summary.csv").open() as f:
+        assert [row["direction"] for row in csv.DictReader(f)] == ["reverse", "reverse"]
 
 
 @pytest.mark.parametrize(
