@@ -6,9 +6,10 @@ redis and memcache parsers on theirs and the fixed --expect matcher (A B A B, ti
 Prints ns per call, median of the rounds, for each parser and its ratio to the fixed
 matcher; read the ratios on a busy machine, not the ns. Then the framer and ``reply_kind``
 per reply walking a stream of 30 replies whose heads repeat (one path), take turns (three
-paths: heads differing in ``Content-Length``, ``ETag`` and status) or never repeat (a
-header that differs in each): what the repeated-head memo (core/protocols/http_head.py)
-saves, and what it costs where it cannot help.
+paths: heads differing in ``Content-Length``, ``ETag`` and status), take turns with two
+``Date`` values (the worst case of a second's turn: each reply's head is not the last
+one's), or never repeat (a header that differs in each): what the repeated-head memo
+(core/protocols/http_head.py) saves, and what it costs where it cannot help.
 """
 
 from __future__ import annotations
@@ -61,9 +62,11 @@ def streams() -> dict[str, bytearray]:
         NGINX_200.replace(b"200 OK", b"404 No").replace(b"6b155088-6", b"6b155088-8"),
     ]
     varying = [NGINX_200.replace(b"nginx/1.22.1", b"%012d" % i) for i in range(30)]
+    later = NGINX_200.replace(b"12:09:44 GMT\r\nContent-Type", b"12:09:45 GMT\r\nContent-Type")
     return {
         "http stream, one path": bytearray(NGINX_200 * 30),
         "http stream, three paths in turn": bytearray(b"".join(paths * 10)),
+        "http stream, the Date turns each": bytearray((NGINX_200 + later) * 15),
         "http stream, heads never repeat": bytearray(b"".join(varying)),
     }
 

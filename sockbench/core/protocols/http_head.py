@@ -36,10 +36,11 @@ of a head (once a second per path, more while replies of two seconds interleave)
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sockbench.core.protocols.contract import ERROR_REPLY, MALFORMED, NEED_MORE
+from sockbench.core.protocols.contract import ERROR_REPLY, NEED_MORE
 from sockbench.core.protocols.http import (
     KINDS,
     UNANSWERED,
@@ -74,7 +75,7 @@ class Memo:
     ``reply_kind``.
     """
 
-    head: bytes
+    head: bytes | bytearray  # a slice of the reply's buffer once the Date turned: one copy
     prefix: bytes
     hole: int
     hole_end: int
@@ -110,10 +111,9 @@ def learn(buf: bytearray, start: int, got: int) -> Memo | None:
     )
 
 
-# The last head before any was learned: one that no reply is framed by, as every framer
-# says (status 000: MALFORMED), so the fast path asks no "is there one yet".
-_UNSEEN = b"HTTP/1.1 000 \r\n\r\n"
-UNSEEN = Memo(_UNSEEN, b"", 0, 0, b"", len(_UNSEEN), MALFORMED, status_kind(bytearray(_UNSEEN), 0))
+# The last head before any is learned: none, of a length no buffer reaches, so the fast
+# paths need no "is there one yet" beyond a test they make anyway.
+UNSEEN = Memo(b"", b"", 0, 0, b"", sys.maxsize, NEED_MORE, 0)
 
 
 class RepeatedHead:
@@ -139,15 +139,13 @@ class RepeatedHead:
         last head at one ``startswith``, a kept one with any Date value (it becomes the
         last head), else framed in full and learned. One method: a call costs as much as
         a ``startswith`` here, and a reply that no memo has pays for every one."""
-        if start + self._length <= end:
-            if buf.startswith(self._head, start):
-                self._misses = 0
-                return self._got
-        elif buf.startswith(self._head, start, end):
-            return NEED_MORE
+        if start + self._length <= end and buf.startswith(self._head, start):
+            self._misses = 0
+            return self._got
+        last = self._head  # looked at just now, unless only part of its reply came
         for memo in self._memos:
             head = memo.head
-            if not buf.startswith(head, start, end):
+            if head is last or not buf.startswith(head, start, end):
                 hole_end = memo.hole_end
                 if not (
                     buf.startswith(memo.prefix, start, end)
@@ -156,7 +154,7 @@ class RepeatedHead:
                 ):
                     continue
                 # The same head with another Date value: kept as it is now.
-                head = memo.head = bytes(buf[start : start + hole_end + len(memo.suffix)])
+                head = memo.head = buf[start : start + hole_end + len(memo.suffix)]
             self._misses = 0
             length = self._length = memo.length
             got = self._got = memo.got
@@ -174,8 +172,9 @@ class RepeatedHead:
         every RETRY-th miss, so such a server pays no failed look and almost no learning."""
         misses = self._misses = self._misses + 1
         if misses > MEMOS:
-            self._memos = ()
-            self._use(UNSEEN)
+            if self._memos:  # the last head goes with them (none kept: it is UNSEEN)
+                self._memos = ()
+                self._use(UNSEEN)
             if misses % RETRY:
                 return
         learned = learn(buf, start, got)
@@ -186,7 +185,8 @@ class RepeatedHead:
     def reply_kind(self, buf: bytearray, start: int) -> int:
         """:func:`~sockbench.core.protocols.http.status_kind`, the same answer: a framed
         reply's first empty line ends its head, so a memo's head fits in the reply."""
-        if buf.startswith(self._head, start):
+        head = self._head
+        if head and buf.startswith(head, start):
             return self._kind
         for memo in self._memos:
             hole_end = memo.hole_end
