@@ -14,10 +14,10 @@ the ``Date`` value, the hole where the value is, the bytes after it (through the
 line); and what the reply made (its length, its ``check_reply`` result, its kind). A
 reply that starts with the last head matched, whole, is framed and classed as its memo's
 at one ``startswith``: the replies of one second. A reply whose head is a memo's with
-any value in the hole that holds no CRLF (the next second's, whose value has the same
-length, so the bytes after it are where they were) is framed as the memo's at two
-``startswith`` and a short ``find``, and its head becomes the memo's whole head, and the
-last one matched.
+any value in the hole that holds no CRLF (the next second's: an IMF-fixdate is always
+29 bytes, so the bytes after it are where they were; a date of another format moves
+them, and misses) is framed as the memo's at two ``startswith`` and a short ``find``,
+and its head becomes the memo's whole head, and the last one matched.
 
 Trade-off: the memos are the only state a :class:`RepeatedHead` keeps, and they never
 change an answer, only its cost (a reply that does not match is framed in full, then
@@ -29,9 +29,10 @@ header nor end the head; the status, every other header and every value a rule r
 are the memo's bytes. It keeps a few heads (one per path of a short ``--http-path``
 list); a server whose heads vary elsewhere (a request id, a cookie) misses every time,
 so after a few misses in a row it stops looking and learns again only now and then.
-The price of the one-``startswith`` path where it cannot help: one failed ``startswith``
-in ``check_reply`` and one in ``reply_kind`` per reply, and when the Date turns, the copy
-of a head (once a second per path, more while replies of two seconds interleave).
+The price of the one-``startswith`` path where it cannot help: while heads are kept, one
+failed ``startswith`` in ``check_reply`` and one in ``reply_kind`` per reply (none once
+no head is); when the Date turns, the copy of a head (once a second per path, more while
+replies of two seconds interleave). Not for threads: a worker's one trio loop calls it.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class RepeatedHead:
                     continue
                 # The same head with another Date value: kept as it is now.
                 head = memo.head = buf[start : start + hole_end + len(memo.suffix)]
-            self._misses = 0
+            self._misses = 0  # and :meth:`_use`, inline: paths in turn come here each reply
             length = self._length = memo.length
             got = self._got = memo.got
             self._head = head
