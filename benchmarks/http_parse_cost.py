@@ -1,22 +1,27 @@
 """What --protocol http's response framer costs per call on the common reply, beside the
 redis and memcache parsers on theirs and the fixed --expect matcher (A B A B, timeit).
 
-    .venv/bin/python benchmarks/http_parse_cost.py [--number N] [--rounds R]
+    .venv/bin/python benchmarks/http_parse_cost.py [--number N] [--rounds R] [--against FILE]
 
 Prints ns per call, median of the rounds, for each parser and its ratio to the fixed
 matcher; read the ratios on a busy machine, not the ns. Then the framer and ``reply_kind``
 per reply walking a stream of 30 replies whose heads repeat (one path), take turns (three
-paths: heads differing in ``Content-Length``, ``ETag`` and status) or never repeat (a
-header that differs in each): what the repeated-head memo (core/protocols/http_head.py)
-saves, and what it costs where it cannot help.
+paths: heads differing in ``Content-Length``, ``ETag`` and status), take turns with two
+``Date`` values (the worst case of a second's turn: each reply's head is not the last
+one's), or never repeat (a header that differs in each): what the repeated-head memo
+(core/protocols/http_head.py) saves, and what it costs where it cannot help.
+``--against`` another version's ``http_head.py``: each stream is walked by both,
+alternated in one process, and their best rounds compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import timeit
 from collections.abc import Callable
+from typing import Any
 
 from sockbench.core.expect import Exact
 from sockbench.core.protocols import ProtocolOptions, build_protocol
@@ -61,9 +66,11 @@ def streams() -> dict[str, bytearray]:
         NGINX_200.replace(b"200 OK", b"404 No").replace(b"6b155088-6", b"6b155088-8"),
     ]
     varying = [NGINX_200.replace(b"nginx/1.22.1", b"%012d" % i) for i in range(30)]
+    later = NGINX_200.replace(b"12:09:44 GMT\r\nContent-Type", b"12:09:45 GMT\r\nContent-Type")
     return {
         "http stream, one path": bytearray(NGINX_200 * 30),
         "http stream, three paths in turn": bytearray(b"".join(paths * 10)),
+        "http stream, the Date turns each": bytearray((NGINX_200 + later) * 15),
         "http stream, heads never repeat": bytearray(b"".join(varying)),
     }
 
@@ -81,6 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--against", help="another version's http_head.py, for the streams")
     args = parser.parse_args()
     found = cases()
     times: dict[str, list[float]] = {name: [] for name in found}
@@ -97,18 +105,39 @@ def main() -> None:
             times[name].append(took / args.number * 1e9)
     http = build_protocol("http", ProtocolOptions())
     assert http.reply_kind is not None
+    framers = {"": (http.check_reply, http.reply_kind)}
+    if args.against:
+        other = other_head(args.against)
+        framers["against"] = (other.reply_length, other.reply_kind)
+    against: dict[str, list[float]] = {name: [] for name in streams()}
     times.update({name: [] for name in streams()})
-    for _ in range(args.rounds):
+    calls = max(1, args.number // 30)
+    for turn in range(args.rounds):
         for name, buf in streams().items():
-            took = timeit.timeit(
-                lambda buf=buf: walk(http.check_reply, http.reply_kind, buf),  # type: ignore[misc]
-                number=max(1, args.number // 30),
-            )
-            times[name].append(took / (max(1, args.number // 30) * 30) * 1e9)
+            for which in sorted(framers, reverse=bool(turn % 2)):  # A B, then B A
+                check, kind = framers[which]
+                took = timeit.timeit(lambda: walk(check, kind, buf), number=calls)  # noqa: B023
+                (against if which else times)[name].append(took / (calls * 30) * 1e9)
     anchor = statistics.median(times["fixed --expect (+PONG)"])
     for name, ns in times.items():
         median = statistics.median(ns)
         print(f"{name:34} {median:8.0f} ns  {median / anchor:5.2f}x")
+    if args.against:
+        print(f"this tree's RepeatedHead / {args.against}'s, each stream's best of {args.rounds}:")
+        for name, ns in against.items():
+            mine, theirs = min(times[name]), min(ns)
+            print(f"{name:34} {mine:8.0f} / {theirs:.0f} ns  {mine / theirs:5.2f}")
+
+
+def other_head(path: str) -> Any:
+    """A ``RepeatedHead`` of another version's ``http_head.py`` (over this tree's
+    http.py), so the streams alternate the two in one process, where a loaded machine's
+    noise hits both alike (``git show REV:sockbench/core/protocols/http_head.py``)."""
+    spec = importlib.util.spec_from_file_location("other_http_head", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.RepeatedHead()
 
 
 if __name__ == "__main__":
