@@ -380,11 +380,44 @@ class StreamExchange:
         self._count += 1
         return True
 
+    def issue_many(self, count: int, mark_ns: int, sent_ns: int) -> int:
+        """``count`` requests marked ``mark_ns`` go out together at ``sent_ns`` (one write):
+        how many of them to send, fewer than ``count`` where the ``--requests`` limit came,
+        0 once the window is closed. Each is admitted as :meth:`issue` admits one, at one
+        mark, so they are all warm-up or all measured."""
+        window = self.window
+        if mark_ns < window.measure_start_ns:
+            self._warm += count
+        elif mark_ns >= window.measure_end_ns:
+            return 0
+        else:
+            count = min(count, window.limit - window.issued)
+            if count <= 0:
+                return 0
+            window.issued += count
+        first = 0
+        if not self._count:
+            self._mark = mark_ns
+            self._sent = sent_ns
+            first = 1
+        if count > first:
+            rest = self._rest
+            if rest is None:
+                rest = self._rest = deque()
+            rest.extend((mark_ns, sent_ns) * (count - first))
+        self._count += count
+        return count
+
     def note(self, kind: int, nbytes: int) -> None:
         """The request just issued is of kind ``kind`` (an index into the protocol's
         ``kinds``) and ``nbytes`` long (protocols with kinds; ``kind < 2**KIND_BITS``)."""
         if self._kinds is not None:
             self._kinds.append(nbytes << KIND_BITS | kind)
+
+    def note_many(self, kinds: list[int], requests: list[bytes]) -> None:
+        """:meth:`note` for each request just issued by :meth:`issue_many`, in order."""
+        if self._kinds is not None:
+            self._kinds.extend([len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)])
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
