@@ -237,7 +237,8 @@ def main() -> None:
                     "",
                 ]
     server = (
-        f"a private redis-server on CPU 0 (`{' '.join(WORKLOADS[args.workload])} --pipeline {args.pipeline}`)"
+        f"a private redis-server on CPU 0 (`{' '.join(WORKLOADS[args.workload])} "
+        f"--pipeline {args.pipeline}`)"
         if args.target == "redis"
         else (f"sockbench's `{args.target}` server on CPU 0")
     )
