@@ -9,6 +9,7 @@ from sockbench.core.exchange import OK, RequestWindow, StreamExchange
 from sockbench.core.expect import Echo
 from sockbench.core.protocols import ProtocolOptions, build_protocol
 from sockbench.core.protocols.contract import resolve
+from sockbench.errors import ConfigError
 from tests.core.test_exchange import MS, PING, TIMEOUT, S, Sink, balanced, feed, window
 
 MIXES = [
@@ -95,3 +96,38 @@ def test_a_batch_behind_requests_in_flight_keeps_their_marks_in_order() -> None:
     ex.issue_many(2, 12 * S, 12 * S)
     ex.finish(12 * S + TIMEOUT)  # never answered: both time out
     assert sink.failures["timeout"] == 2 and balanced(win, sink)
+
+
+class _WrongBatch(_Plain):
+    """Its batch members disagree with ``request`` and ``kind_index``."""
+
+    def __init__(self, options: object = None) -> None:
+        pass
+
+    def requests_from(self, client: int, seq: int, count: int) -> list[bytes]:
+        return [b"x"] * count
+
+    def kinds_from(self, client: int, seq: int, count: int) -> list[int]:
+        return [1] * count
+
+
+class _NoBatch(_WrongBatch):
+    def requests_from(self, client: int, seq: int, count: int) -> list[bytes]:
+        return [b""]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "_WrongBatch",
+            r"kinds_from\(0, 1, 2\) returned \[1, 1\] where kind_index\(\) gives \[1, 0\]",
+        ),
+        ("_NoBatch", r"requests_from\(0, 1, 2\) must return 2 requests"),
+    ],
+)
+def test_batch_members_that_disagree_with_the_plugin_are_one_line_before_any_load(
+    name: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_protocol(f"tests.core.test_pipeline_batches:{name}", ProtocolOptions())

@@ -152,6 +152,9 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
         index = adapter.kind_index(0, 0)
         setup = adapter.setup(0) if adapter.setup is not None else None
         code = adapter.check_reply(bytearray(), 0, 0)
+        batch = adapter.requests_from(0, 1, 2)
+        kinds = adapter.kinds_from(0, 1, 2)
+        each = [adapter.kind_index(0, 1), adapter.kind_index(0, 2)]
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
@@ -180,6 +183,17 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
         raise ConfigError(
             f"protocol {spec}: fixed is {adapter.fixed!r:.40} but request(0, 0) returned "
             f"{first!r:.40}; fixed must be the one request it always returns"
+        )
+    if (
+        not isinstance(batch, list)
+        or len(batch) != 2
+        or not all(isinstance(r, bytes | bytearray) and r for r in batch)
+    ):
+        raise ConfigError(f"protocol {spec}: requests_from(0, 1, 2) must return 2 requests")
+    if kinds != each:
+        raise ConfigError(
+            f"protocol {spec}: kinds_from(0, 1, 2) returned {kinds!r:.40} where kind_index() "
+            f"gives {each!r}"
         )
     if setup is not None and not isinstance(setup, bytes | bytearray):
         raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
