@@ -465,7 +465,6 @@ class StreamExchange:
         data = rb.data
         check = self.matcher.check
         reply_kind = self.reply_kind
-        answered = self._answered
         while start < end:
             if not self._count:
                 # Bytes with no request outstanding: unsolicited, or the tail of an
@@ -476,10 +475,10 @@ class StreamExchange:
             if got > 0 and (start + got >= end or self._count > 1):
                 # A whole reply, the common case (several per read with --pipeline).
                 if reply_kind is None:
-                    answered(got, now_ns, -1, start)
+                    self._answered(got, now_ns, -1, start)
                 else:
                     decided = reply_kind(data, start)
-                    answered(got, now_ns, decided, start)
+                    self._answered(got, now_ns, decided, start)
                     if decided >= CLOSES:
                         return self._closing(now_ns)
                 start += got
