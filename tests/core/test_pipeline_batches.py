@@ -125,6 +125,7 @@ class _NoBatch(_WrongBatch):
         ),
         ("_NoBatch", r"requests_from\(0, 1, 0\) must return a list, empty"),
     ],
+    ids=["kinds", "requests"],
 )
 def test_batch_members_that_disagree_with_the_plugin_are_one_line_before_any_load(
     name: str, message: str
