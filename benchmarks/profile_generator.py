@@ -150,6 +150,7 @@ def profile_run(
     ]  # fmt: skip
     if target == "redis":
         sb += ["--target", f"tcp://127.0.0.1:{args.port}", *WORKLOADS[args.workload]]
+        sb += ["--pipeline", str(args.pipeline)]
     else:
         sb += ["--server", target, "--server-cpus", "0"]
     raw = workdir / f"profile-{clients}.txt"
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--startup", type=float, default=3.0, help="seconds before sampling")
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="ping")
+    parser.add_argument("--pipeline", type=int, default=1, help="sockbench's --pipeline")
     parser.add_argument("--native", action="store_true", help="py-spy --native (pauses it)")
     parser.add_argument(
         "--gil", action="store_true", help="py-spy --gil: only samples holding the GIL (Python)"
@@ -235,7 +237,8 @@ def main() -> None:
                     "",
                 ]
     server = (
-        f"a private redis-server on CPU 0 (`{' '.join(WORKLOADS[args.workload])}`)"
+        f"a private redis-server on CPU 0 (`{' '.join(WORKLOADS[args.workload])} "
+        f"--pipeline {args.pipeline}`)"
         if args.target == "redis"
         else (f"sockbench's `{args.target}` server on CPU 0")
     )

@@ -380,11 +380,46 @@ class StreamExchange:
         self._count += 1
         return True
 
+    def issue_many(self, count: int, mark_ns: int, sent_ns: int) -> int:
+        """``count`` requests marked ``mark_ns`` go out together at ``sent_ns`` (one write):
+        how many of them to send, fewer than ``count`` where the ``--requests`` limit came,
+        0 once the window is closed. Each is admitted as :meth:`issue` admits one, at one
+        mark, so they are all warm-up or all measured."""
+        window = self.window
+        if mark_ns < window.measure_start_ns:
+            self._warm += count
+        elif mark_ns >= window.measure_end_ns:
+            return 0
+        else:
+            count = min(count, window.limit - window.issued)
+            if count <= 0:
+                return 0
+            window.issued += count
+        first = 0
+        if not self._count:
+            self._mark = mark_ns
+            self._sent = sent_ns
+            first = 1
+        if count > first:
+            rest = self._rest
+            if rest is None:
+                rest = self._rest = deque()
+            rest.extend((mark_ns, sent_ns) * (count - first))
+        self._count += count
+        return count
+
     def note(self, kind: int, nbytes: int) -> None:
         """The request just issued is of kind ``kind`` (an index into the protocol's
         ``kinds``) and ``nbytes`` long (protocols with kinds; ``kind < 2**KIND_BITS``)."""
         if self._kinds is not None:
             self._kinds.append(nbytes << KIND_BITS | kind)
+
+    def note_many(self, kinds: list[int], requests: list[bytes]) -> None:
+        """:meth:`note` for each request just issued by :meth:`issue_many`, in order."""
+        if self._kinds is not None:
+            self._kinds.extend(
+                [len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)]
+            )
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
@@ -427,38 +462,43 @@ class StreamExchange:
         end = rb.end + n
         rb.end = end
         start = rb.start
+        data = rb.data
+        check = self.matcher.check
+        reply_kind = self.reply_kind
         while start < end:
             if not self._count:
                 # Bytes with no request outstanding: unsolicited, or the tail of an
                 # over-long reply that came in a later read.
                 self.fail(MISMATCHED, now_ns)
                 return RECONNECT
-            got = self.matcher.check(rb.data, start, end)
+            got = check(data, start, end)
+            if got > 0 and (start + got >= end or self._count > 1):
+                # A whole reply, the common case (several per read with --pipeline).
+                if reply_kind is None:
+                    self._answered(got, now_ns, -1, start)
+                else:
+                    decided = reply_kind(data, start)
+                    self._answered(got, now_ns, decided, start)
+                    if decided >= CLOSES:
+                        return self._closing(now_ns)
+                start += got
+                continue
             if got == 0:
                 break
             if got < ERROR_REPLY and ERROR_REPLY - got <= end - start:
                 # A well-framed error reply of known length: its request failed, and
                 # the next reply starts right after it.
-                decided = -1 if self.reply_kind is None else self.reply_kind(rb.data, start)
+                decided = -1 if reply_kind is None else reply_kind(data, start)
                 start += ERROR_REPLY - got
                 self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
                 if decided >= CLOSES:
                     return self._closing(now_ns)
                 continue
-            if got < 0 or (start + got < end and self._count == 1):
-                # Wrong bytes, an error reply of unknown length, or more bytes than the
-                # one request outstanding asked for: the stream is out of step.
-                self._end_oldest(PROTOCOL_ERROR if got == ERROR_REPLY else MISMATCHED, now_ns)
-                self._abort(now_ns)
-                return RECONNECT
-            if self.reply_kind is None:
-                self._answered(got, now_ns, -1, start)
-            else:
-                decided = self.reply_kind(rb.data, start)
-                self._answered(got, now_ns, decided, start)
-                if decided >= CLOSES:
-                    return self._closing(now_ns)
-            start += got
+            # Wrong bytes, an error reply of unknown length, or more bytes than the one
+            # request outstanding asked for: the stream is out of step.
+            self._end_oldest(PROTOCOL_ERROR if got == ERROR_REPLY else MISMATCHED, now_ns)
+            self._abort(now_ns)
+            return RECONNECT
         if start > end:  # once per read: a reply longer than the bytes it was given
             raise ProtocolFault(
                 f"check_reply() returned a reply of {got} bytes where it was given "
@@ -518,8 +558,11 @@ class StreamExchange:
         sent = self._sent
         mark = self._mark
         count = self._count = self._count - 1
-        if count:
-            self._shift()
+        if count:  # _shift, inline: a call per reply costs what the shift does
+            rest = self._rest
+            assert rest is not None
+            self._mark = rest.popleft()
+            self._sent = rest.popleft()
         size = self.nbytes
         kind = self._kind
         kinds = self._kinds

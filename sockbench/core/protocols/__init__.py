@@ -144,14 +144,20 @@ def _instantiate(found: object, spec: str, options: ProtocolOptions) -> object:
         raise ConfigError(f"protocol {spec} failed to start: {_one_line(exc)}") from None
 
 
-def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
-    """Call the plugin once before any load, so its mistakes are one line, not a traceback."""
+def _smoke_test(adapter: ProtocolAdapter, spec: str, own: frozenset[str] = frozenset()) -> None:
+    """Call the plugin once before any load, so its mistakes are one line, not a traceback.
+    ``own``: the optional batch members it has itself (``requests_from``, ``kinds_from``)."""
     try:
         first = adapter.request(0, 0)
         kind = adapter.kind(0, 0) if adapter.kind is not None else None
         index = adapter.kind_index(0, 0)
         setup = adapter.setup(0) if adapter.setup is not None else None
         code = adapter.check_reply(bytearray(), 0, 0)
+        # Its own batch members only (asking the fallbacks would call request again, and
+        # draw keys a run's sequence would then lack); requests_from asked for none.
+        batch = adapter.requests_from(0, 1, 0) if "requests_from" in own else []
+        kinds = adapter.kinds_from(0, 1, 2) if "kinds_from" in own else None
+        each = [adapter.kind_index(0, 1), adapter.kind_index(0, 2)] if kinds is not None else None
     except KeyboardInterrupt:
         raise
     except BaseException as exc:
@@ -181,6 +187,13 @@ def _smoke_test(adapter: ProtocolAdapter, spec: str) -> None:
             f"protocol {spec}: fixed is {adapter.fixed!r:.40} but request(0, 0) returned "
             f"{first!r:.40}; fixed must be the one request it always returns"
         )
+    if not isinstance(batch, list) or batch:
+        raise ConfigError(f"protocol {spec}: requests_from(0, 1, 0) must return a list, empty")
+    if kinds != each:
+        raise ConfigError(
+            f"protocol {spec}: kinds_from(0, 1, 2) returned {kinds!r:.40} where kind_index() "
+            f"gives {each!r}"
+        )
     if setup is not None and not isinstance(setup, bytes | bytearray):
         raise ConfigError(f"protocol {spec}: setup() must return bytes or None")
     if not isinstance(code, int) or code != NEED_MORE:
@@ -200,5 +213,6 @@ def build_protocol(spec: str, options: ProtocolOptions) -> ProtocolAdapter:
     exchange = resolve(obj, spec)
     if plugin:
         exchange = replace(exchange, plugin=spec)
-    _smoke_test(exchange, spec)
+    batched = frozenset(m for m in ("requests_from", "kinds_from") if hasattr(obj, m))
+    _smoke_test(exchange, spec, batched)
     return exchange

@@ -29,6 +29,10 @@ Optional members, looked up once when a run starts:
   only cheaper (the engine calls it per request; without it, it looks the name up).
 - ``one_kind: tuple[int, int] | None``: ``(kind index, request size)`` when every
   request is of that one kind and size, so the engine notes nothing per request.
+- ``requests_from(client, seq, count) -> list[bytes]`` and ``kinds_from(client, seq,
+  count) -> list[int]``: requests ``seq`` .. ``seq + count - 1`` and their kind indexes,
+  the same as ``request`` and ``kind_index`` for each, only cheaper: the pump asks for a
+  ``--pipeline`` batch at once (without them, it calls those once per request).
 - ``setup(connection: int) -> bytes | None``: sent once after each connect (AUTH,
   SELECT); its reply is checked with ``check_reply`` but not measured.
 - ``reply_kind(buf, start) -> int``: the kind (an index into ``kinds``) a reply decides,
@@ -114,11 +118,29 @@ class ProtocolAdapter:
     misses: Callable[[bytearray, int, int], int] | None = None
     miss_reply: bytes | None = None
     fixed: bytes | None = None
+    # ``request`` and ``kind_index`` for a batch of consecutive requests (a pipeline's);
+    # None: each of those once per request (filled in at construction).
+    requests_from: Callable[[int, int, int], list[bytes]] = None  # type: ignore[assignment]
+    kinds_from: Callable[[int, int, int], list[int]] = None  # type: ignore[assignment]
     reply_size: int = 0
     expected: bytes | None = None
     options: dict[str, Any] = field(default_factory=dict)
     # A plugin's ``FILE.py:NAME`` or ``module:NAME`` ("" for a built-in): what a fault names.
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        if self.requests_from is None:
+            object.__setattr__(self, "requests_from", _each_request(self.request))
+        if self.kinds_from is None:
+            object.__setattr__(self, "kinds_from", _each_kind(self.kind_index))
+
+
+def _each_request(request: Callable[[int, int], bytes]) -> Callable[[int, int, int], list[bytes]]:
+    return lambda client, seq, count: [request(client, k) for k in range(seq, seq + count)]
+
+
+def _each_kind(kind_index: Callable[[int, int], int]) -> Callable[[int, int, int], list[int]]:
+    return lambda client, seq, count: [kind_index(client, k) for k in range(seq, seq + count)]
 
 
 def _index_of(kind: Callable[[int, int], str], kinds: tuple[str, ...]) -> Callable[[int, int], int]:
@@ -234,6 +256,12 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
     if kinds:
         own = getattr(obj, "kind_index", None)
         kind_index = own if callable(own) else _index_of(kind, kinds)  # type: ignore[arg-type]
+    requests_from = getattr(obj, "requests_from", None)
+    kinds_from = getattr(obj, "kinds_from", None)
+    if (requests_from is not None and not callable(requests_from)) or (
+        kinds_from is not None and not callable(kinds_from)
+    ):
+        raise ConfigError(f"protocol {what}: requests_from and kinds_from must be methods")
     return ProtocolAdapter(
         name=str(name),
         request=obj.request,  # type: ignore[attr-defined]
@@ -249,6 +277,8 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         misses=misses,
         miss_reply=_bytes_or_none(obj, "miss_reply", what) if misses else None,
         fixed=fixed,
+        requests_from=requests_from or _each_request(obj.request),  # type: ignore[attr-defined]
+        kinds_from=kinds_from or _each_kind(kind_index),
         reply_size=reply_size,
         expected=expected,
         options=dict(options or {}),

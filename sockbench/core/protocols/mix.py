@@ -268,6 +268,25 @@ class CommandMix:
             (set_format if seq % period < sets else get_format) % int(rnd() * space)
         )
 
+    def requests_from(
+        self, formats: tuple[KindFormat, ...], request: Callable[[int, int], bytes]
+    ) -> Callable[[int, int, int], list[bytes]]:
+        """``requests_from(client, seq, count)``: ``request`` (:meth:`requests`) for each of
+        ``count`` requests from ``seq``, in order, so the keys drawn are the same.
+
+        Trade-off: the plain mix's formats by phase of the cycle in one comprehension, a
+        ``%`` and a draw per request and no call; anything else calls ``request`` per
+        request (its dict of holes costs more than the call)."""
+        if not self._fast(formats):
+            return lambda client, seq, count: [request(client, k) for k in range(seq, seq + count)]
+        set_format, get_format = (f.text.replace(b"%(k0)", b"%") for f in formats)
+        period, sets = self.period, self.sets
+        by_phase = tuple(set_format if phase < sets else get_format for phase in range(period))
+        rnd, space = self._random, self.key_space
+        return lambda client, seq, count: [
+            by_phase[k % period] % int(rnd() * space) for k in range(seq, seq + count)
+        ]
+
     def one_kind(self, formats: tuple[KindFormat, ...]) -> tuple[int, int] | None:
         """``(kind, request size)`` when every request is of one kind and size (one kind
         in the ratio, one value size; keys are all one width), else None."""
@@ -289,6 +308,21 @@ class CommandMix:
         if len(self.ratios) == 2:
             return lambda client, seq: SET if seq % period < sets else GET
         return lambda client, seq: bisect_right(ends, seq % period)
+
+    def kinds_from(self) -> Callable[[int, int, int], list[int]]:
+        """``kinds_from(client, seq, count)``: :meth:`kind_index` of ``count`` requests from
+        ``seq``: a slice of the cycle's kinds, repeated (a loop past a long batch)."""
+        period = self.period
+        cycle = [bisect_right(self.ends, phase) for phase in range(period)]
+        ring = cycle * (2 + 64 // period)
+
+        def kinds(client: int, seq: int, count: int) -> list[int]:
+            start = seq % period
+            if start + count <= len(ring):
+                return ring[start : start + count]
+            return [cycle[k % period] for k in range(seq, seq + count)]
+
+        return kinds
 
 
 class MixProtocol:
@@ -313,8 +347,10 @@ class MixProtocol:
         self.kinds = tuple(f.name for f in formats)
         self.mix = CommandMix(options, ratios, patterns)
         self.request = self.mix.requests(formats)
+        self.requests_from = self.mix.requests_from(formats, self.request)
         self.one_kind = self.mix.one_kind(formats)
         self.kind_index = self.mix.kind_index()
+        self.kinds_from = self.mix.kinds_from()
         self.check_reply = check_reply
         self.options = options
         if misses is not None:

@@ -57,6 +57,7 @@ from sockbench.engine.clients.reference import (
     due_ns,
     ended_by_reply,
     issue,
+    issue_batch,
     new_exchange,
     send_setup,
     setup_error_kind,
@@ -416,21 +417,25 @@ class Pump:
 
         The slots a read's replies freed are filled together, as memtier and wrk fill
         theirs: at ``--pipeline 8`` a send per request cost 2.2x the CPU per request of a
-        send per batch (benchmarks/pipelined_sends.py). Each request's send is still
-        marked as it is issued, a few µs before the write, so latencies can only read
-        that much longer, never shorter.
+        send per batch (benchmarks/pipelined_sends.py). The batch is issued and built
+        at once (:func:`issue_batch`), its requests marked by one clock read before they
+        are built: a few µs before the write, so latencies can only read that much
+        longer, never shorter.
         """
-        ex = conn.ex
-        free = conn.depth - ex.in_flight
+        free = conn.depth - conn.ex.in_flight
         if free <= 1:
             if free == 1:
                 self._send_one(conn)
             return
-        batch = []
-        while ex.in_flight < conn.depth and (request := self._next_request(conn)):
-            batch.append(request)
-        if batch:
-            self._write(conn, batch[0] if len(batch) == 1 else b"".join(batch))
+        data, issued = issue_batch(
+            conn.ctx, conn.ex, conn.seq, free, time.monotonic_ns(), conn.ahead
+        )
+        conn.seq += issued
+        conn.ahead = b""  # used, or the window closed: the next one is built when needed
+        if issued < free:
+            self._window_closed(conn)
+        if issued:
+            self._write(conn, data)
 
     def _send_due(self, conn: _Stream, due: int, ready: int) -> None:
         """Open loop: send request ``seq``, due at ``due`` (the generator could from

@@ -109,6 +109,36 @@ def issue(
     return request
 
 
+def issue_batch(
+    ctx: ClientContext,
+    ex: StreamExchange,
+    seq: int,
+    count: int,
+    mark_ns: int,
+    built: bytes = b"",
+) -> tuple[bytes, int]:
+    """Issue this client's requests ``seq`` .. ``seq + count - 1``, all sent at ``mark_ns``
+    in one write (closed loop, ``--pipeline``): their bytes and how many were issued, fewer
+    than ``count`` (0: none) once the window closed or the ``--requests`` limit came.
+
+    Trade-off: what :func:`issue` does per request, done per batch (one admission, the
+    requests and their kinds built by the protocol in one call each, one note), so a
+    pipeline's refill pays its Python once; ``built`` is request ``seq`` built ahead.
+    """
+    issued = ex.issue_many(count, mark_ns, mark_ns)
+    protocol = ctx.protocol
+    if not issued or protocol is None or protocol.fixed is not None:
+        return ctx.request * issued, issued
+    client = ctx.index_in_run
+    if built:
+        requests = [built, *protocol.requests_from(client, seq + 1, issued - 1)]
+    else:
+        requests = protocol.requests_from(client, seq, issued)
+    if protocol.one_kind is None:
+        ex.note_many(protocol.kinds_from(client, seq, issued), requests)
+    return b"".join(requests), issued
+
+
 async def send_setup(ctx: ClientContext, sock: socket.socket, connection: int) -> None:
     """Send the protocol's setup bytes (AUTH, SELECT) and take their reply, unmeasured.
 

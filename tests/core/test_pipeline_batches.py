@@ -1,0 +1,134 @@
+"""A ``--pipeline`` refill issued per batch (issue 32): the same requests, kinds and counts as
+one request at a time, so the accounting identities stay exact."""
+
+from __future__ import annotations
+
+import pytest
+
+from sockbench.core.exchange import OK, RequestWindow, StreamExchange
+from sockbench.core.expect import Echo
+from sockbench.core.protocols import ProtocolOptions, build_protocol
+from sockbench.core.protocols.contract import resolve
+from sockbench.errors import ConfigError
+from tests.core.test_exchange import MS, PING, TIMEOUT, S, Sink, balanced, feed, window
+
+MIXES = [
+    ("redis", ProtocolOptions(ratio=(1, 10), key_space=100_000, seed=3)),
+    ("memcache", ProtocolOptions(ratio=(2, 3), key_space=1000, seed=4)),
+    ("redis", ProtocolOptions(ratio=(1, 0), seed=5)),  # one kind
+    ("redis", ProtocolOptions(ratio=(3, 4), key_pattern="S:G", key_space=50)),  # general path
+    ("memcache", ProtocolOptions(value_size=8, value_size_max=40, multi_key=3, seed=6)),
+    ("redis", ProtocolOptions(commands=("SET __key__ __data__", "GET __key__", "INCR n"))),
+]
+
+
+@pytest.mark.parametrize(("name", "options"), MIXES)
+def test_a_batch_is_the_requests_and_kinds_one_at_a_time_would_be(
+    name: str, options: ProtocolOptions
+) -> None:
+    """Two protocol objects of one seed: one asked per request, the other per batch of
+    varying sizes (a long one past the cached ring of kinds too): the same bytes and kinds,
+    so the same keys were drawn in the same order."""
+    single = build_protocol(name, options)
+    batched = build_protocol(name, options)
+    seq, sizes = 5, [1, 7, 8, 3, 150, 2, 8]
+    for count in sizes:
+        one = [single.request(2, k) for k in range(seq, seq + count)]
+        assert batched.requests_from(2, seq, count) == one
+        kinds = [single.kind_index(2, k) for k in range(seq, seq + count)]
+        assert batched.kinds_from(2, seq, count) == kinds
+        seq += count
+
+
+class _Plain:
+    """A plugin without the batch members: the adapter asks per request."""
+
+    kinds = ("even", "odd")
+
+    def request(self, client: int, seq: int) -> bytes:
+        return b"R%d.%d\n" % (client, seq)
+
+    def kind(self, client: int, seq: int) -> str:
+        return self.kinds[seq % 2]
+
+    def check_reply(self, buf: bytearray, start: int, end: int) -> int:
+        return 0
+
+
+def test_a_plugin_without_batch_members_is_asked_once_per_request() -> None:
+    adapter = resolve(_Plain(), "plain")
+    assert adapter.requests_from(1, 4, 3) == [b"R1.4\n", b"R1.5\n", b"R1.6\n"]
+    assert adapter.kinds_from(1, 4, 3) == [0, 1, 0]
+
+
+def _pipelined(win: RequestWindow) -> tuple[StreamExchange, Sink]:
+    sink = Sink()
+    return StreamExchange(win, sink, Echo(PING), len(PING), pipelined=True), sink
+
+
+def test_issue_many_admits_a_batch_as_issue_admits_each_of_it() -> None:
+    """Warm-up, measured, cut by the --requests limit, closed: each as ``issue`` would
+    say at that mark; every measured request ends once (the identity)."""
+    win = window(limit=10)
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(3, 9 * S, 9 * S) == 3  # warm-up: not counted as issued
+    assert win.issued == 0 and ex.in_flight == 3 and ex.measured_in_flight == 0
+    assert ex.issue_many(8, 11 * S, 11 * S) == 8
+    assert feed(ex, PING * 11, 11 * S + 2 * MS) == OK  # the warm-up's replies first
+    assert len(sink.latencies) == 8 and set(sink.latencies) == {2 * MS}
+    assert ex.issue_many(8, 12 * S, 12 * S) == 2  # the limit: 2 more of the 10
+    assert ex.issue_many(8, 12 * S, 12 * S) == 0
+    assert win.issued == 10 and balanced(win, sink, in_flight=2)
+    assert feed(ex, PING * 2, 12 * S + 1 * MS) == OK
+    assert balanced(win, sink) and not ex.in_flight
+    closed, _ = _pipelined(window())
+    assert closed.issue_many(4, 20 * S, 20 * S) == 0 and not closed.in_flight
+
+
+def test_a_batch_behind_requests_in_flight_keeps_their_marks_in_order() -> None:
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue(11 * S, 11 * S)
+    assert ex.issue_many(2, 11 * S + 5 * MS, 11 * S + 5 * MS) == 2
+    assert feed(ex, PING * 3, 11 * S + 8 * MS) == OK
+    assert sink.latencies == [8 * MS, 3 * MS, 3 * MS]
+    assert balanced(win, sink)
+    ex.issue_many(2, 12 * S, 12 * S)
+    ex.finish(12 * S + TIMEOUT)  # never answered: both time out
+    assert sink.failures["timeout"] == 2 and balanced(win, sink)
+
+
+class _WrongBatch(_Plain):
+    """Its batch members disagree with ``request`` and ``kind_index``."""
+
+    def __init__(self, options: object = None) -> None:
+        pass
+
+    def requests_from(self, client: int, seq: int, count: int) -> list[bytes]:
+        return [b"x"] * count
+
+    def kinds_from(self, client: int, seq: int, count: int) -> list[int]:
+        return [1] * count
+
+
+class _NoBatch(_WrongBatch):
+    def requests_from(self, client: int, seq: int, count: int) -> list[bytes]:
+        return [b""]  # one, where none was asked for
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (
+            "_WrongBatch",
+            r"kinds_from\(0, 1, 2\) returned \[1, 1\] where kind_index\(\) gives \[1, 0\]",
+        ),
+        ("_NoBatch", r"requests_from\(0, 1, 0\) must return a list, empty"),
+    ],
+    ids=["kinds", "requests"],
+)
+def test_batch_members_that_disagree_with_the_plugin_are_one_line_before_any_load(
+    name: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_protocol(f"tests.core.test_pipeline_batches:{name}", ProtocolOptions())
