@@ -54,6 +54,8 @@ from vs_memtier import server_argv
 from vs_wrk import PATH, start_nginx
 
 # The pure modules every request passes through, typed for mypy --strict: what mypyc compiles.
+# Not core/protocols/contract.py: once compiled, its @runtime_checkable Protocol class fails
+# at import (TypeError), and nothing in it runs per request.
 HOT_MODULES = (
     "sockbench.core.datagrams",
     "sockbench.core.exchange",
@@ -237,6 +239,10 @@ def main() -> None:
     names = list(WORKLOADS)
     args.workloads = [names[int(i)] for i in args.workloads.split(",")]
     modules = args.modules.split(",")
+    args.rev = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
+        check=True, capture_output=True, text=True, timeout=30,
+    ).stdout.strip()  # fmt: skip
     raise_fd_limit()
     log(f"measuring {machine_line()}")
     with tempfile.TemporaryDirectory(prefix="sockbench-mypyc-") as tmp:
