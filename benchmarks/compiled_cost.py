@@ -17,8 +17,8 @@ fresh process whose ``PYTHONPATH`` picks the copy, the two alternated in every r
 CPU per request is far less disturbed by a busy machine than req/s, and the user-space
 part is the only part compiling can change (the kernel's send/recv/epoll stay).
 
-    .venv/bin/python benchmarks/compiled_cost.py            # ~8 minutes
-    .venv/bin/python benchmarks/compiled_cost.py --quick    # ~3 minutes
+    .venv/bin/python benchmarks/compiled_cost.py            # ~12 minutes
+    .venv/bin/python benchmarks/compiled_cost.py --quick    # ~5 minutes
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from _common import (
     wait_for_quiet,
     wait_tcp,
 )
-from protocol_cost import _steps_once
+from protocol_cost import _steps_once, _tree
 from vs_memtier import server_argv
 from vs_wrk import PATH, start_nginx
 
@@ -101,15 +101,6 @@ GENERATOR_HEADERS = [
     "workload", "CPU µs/req pure", "mypyc", "ratio", "user µs/req pure", "mypyc", "ratio",
     "req/s pure", "req/s mypyc", "every run, CPU µs/req",
 ]  # fmt: skip
-
-
-def copy_tree(rev: str, into: Path) -> None:
-    """sockbench and its pyproject.toml (mypy's settings) of commit ``rev``, under ``into``."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "sockbench", "pyproject.toml"],
-        check=True, capture_output=True, timeout=60,
-    ).stdout  # fmt: skip
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True, timeout=60)
 
 
 def compile_tree(tree: Path, modules: list[str]) -> float:
@@ -249,7 +240,7 @@ def main() -> None:
         trees = {name: Path(tmp, name) for name in TREES}
         for tree in trees.values():
             tree.mkdir()
-            copy_tree(args.rev, tree)
+            _tree(args.rev, tree, ("sockbench", "pyproject.toml"))  # mypy's settings too
         build_s = compile_tree(trees["mypyc"], modules)
         froms = {name: loaded_from(tree, modules[0]) for name, tree in trees.items()}
         assert froms["mypyc"].endswith(".so") and froms["pure"].endswith(".py"), froms
