@@ -93,10 +93,10 @@ def parser_costs(rounds: int) -> list[list[str]]:
     return [[name, fmt(median(v)), f"{median(v) / anchor:.2f}"] for name, v in samples.items()]
 
 
-def _tree(rev: str, into: Path) -> Path:
-    """The sockbench package of commit ``rev``, unpacked under ``into``."""
+def _tree(rev: str, into: Path, paths: tuple[str, ...] = ("sockbench",)) -> Path:
+    """The sockbench package (or other ``paths``) of commit ``rev``, unpacked under ``into``."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "sockbench"], check=True, capture_output=True
+        ["git", "-C", str(ROOT), "archive", rev, *paths], check=True, capture_output=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
