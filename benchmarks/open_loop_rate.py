@@ -69,8 +69,13 @@ def received_in(bins: Path, start_s: float, duration_s: float) -> int:
     return total // PAYLOAD
 
 
-def one_run(rate: float, workers: str, clients: int, duration_s: float) -> dict[str, Any]:
+def one_run(
+    rate: float, workers: str, clients: int, duration_s: float, shared: bool
+) -> dict[str, Any]:
     port = free_port()
+    # The echo is on CPU 0 either way; the generator's workers are kept off it, or (shared)
+    # left to the scheduler on every core, the echo's too.
+    placement = ["--client-cpus", "none"] if shared else ["--server-cpus", "0"]
     with tempfile.TemporaryDirectory() as tmp:
         bins = Path(tmp) / "bins"
         server = spawn(
@@ -84,7 +89,7 @@ def one_run(rate: float, workers: str, clients: int, duration_s: float) -> dict[
                 [
                     "--target", f"tcp://127.0.0.1:{port}", "--rate", f"{rate:g}",
                     "--workers", workers, "--clients", str(clients), "--payload", str(PAYLOAD),
-                    "--duration", f"{duration_s:g}", "--warmup", "1", "--server-cpus", "0",
+                    "--duration", f"{duration_s:g}", "--warmup", "1", *placement,
                 ],
                 timeout_s=duration_s + 60,
             )  # fmt: skip
@@ -111,6 +116,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument(
+        "--shared-cores",
+        action="store_true",
+        help="workers on every core, the echo's CPU 0 too (default: kept off CPU 0)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "open_loop_rate.md")
     args = parser.parse_args()
     build()
@@ -122,7 +132,7 @@ def main() -> None:
     rows = []
     for rep, (rate, workers) in itertools.product(range(args.reps), cells):
         log(f"rep {rep + 1}/{args.reps}: {rate:,.0f} req/s, --workers {workers} ...")
-        found = one_run(rate, workers, args.clients, args.duration)
+        found = one_run(rate, workers, args.clients, args.duration, args.shared_cores)
         rows.append(
             [
                 f"{found['rate']:,.0f}",
@@ -143,9 +153,15 @@ def main() -> None:
     text = (
         f"# Open loop: what a C echo receives in the window\n\n{machine_line()}\n\n"
         f"`{' '.join(sys.argv)}`: {args.clients} clients, {PAYLOAD} B requests, "
-        f"{args.duration:g} s windows after 1 s of warm-up, the echo on CPU 0 "
-        "(`--server-cpus 0`, so `--workers auto` spins on the other core); runs "
-        "alternated.\n\n" + md_table(headers, rows, "llrrrlr") + "\n"
+        f"{args.duration:g} s windows after 1 s of warm-up, the echo on CPU 0, "
+        + (
+            "the workers on every core (`--client-cpus none`)"
+            if args.shared_cores
+            else "the workers kept off it (`--server-cpus 0`: on the other core)"
+        )
+        + "; runs alternated.\n\n"
+        + md_table(headers, rows, "llrrrlr")
+        + "\n"
     )
     write_markdown(args.out, text)
 
