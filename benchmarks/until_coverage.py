@@ -15,11 +15,18 @@ between them) or the intervals are too narrow.
     .venv/bin/python benchmarks/until_coverage.py                 # 10 runs, 30 s at most each
     .venv/bin/python benchmarks/until_coverage.py --runs 4 --duration 15 --until 'p99 ±10%'
     .venv/bin/python benchmarks/until_coverage.py --shared-server   # one server for all runs
+    .venv/bin/python benchmarks/until_coverage.py --segments 10,15,30 --result long.json
 
 With ``--shared-server`` one ``sockbench serve`` process serves every run (a target of
 theirs), so the spread between runs leaves out what differs between server processes
 (where a fresh one lands in memory and on which CPU): whether the runs then agree as
 often as their intervals promise tells that part apart from the machine's drift.
+
+With ``--segments`` it runs nothing: it cuts one saved result's intervals
+(``sockbench run ... --json FILE``) into consecutive segments of N intervals, takes each
+segment's p99 and 95 % interval as a run of that length would have (the same
+``percentile_ci`` code), and gives their pairwise coverage: within one run, one server
+and one process, how far apart its own stretches are.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +53,8 @@ from _common import (
     write_markdown,
 )
 
+from sockbench.core.histogram import decode
+from sockbench.core.percentile_ci import percentile_interval
 from sockbench.engine.orchestration.runner import run
 from sockbench.machine import build_run_spec
 
@@ -83,6 +93,44 @@ def _serving(model: str) -> Iterator[str]:
         stop(server)
 
 
+def segment_coverage(result: dict[str, Any], length: int) -> tuple[int, int, int, float]:
+    """(inside, pairs, segments, mean relative width) of the p99 intervals of consecutive
+    segments of ``length`` intervals of one result."""
+    hists = [decode(r["histogram"]) for r in result["intervals"] if r.get("histogram")]
+    found = []
+    for start in range(0, len(hists) - length + 1, length):
+        p99 = percentile_interval(hists[start : start + length], 99.0)
+        if p99 is not None and p99.low is not None and p99.high is not None:
+            found.append({"p99": p99.value, "low": p99.low, "high": p99.high,
+                          "relative": p99.relative})  # fmt: skip
+    inside, total = coverage(found)
+    width = sum(f["relative"] for f in found) / len(found) if found else float("nan")
+    return inside, total, len(found), width
+
+
+def segments_text(path: Path, lengths: list[int]) -> str:
+    result = json.loads(path.read_text())
+    rates = [row["rps"] for row in result["intervals"]]
+    rows = []
+    for length in lengths:
+        inside, total, count, width = segment_coverage(result, length)
+        share = f"{inside / total:.0%}" if total else "-"
+        rows.append([str(length), str(count), f"±{width:.1%}", f"{inside} of {total}", share])
+    return (
+        f"# p99 intervals of one run's segments\n\n{machine_line()}\n\n"
+        f"`{result['command']}` ({len(rates)} intervals of "
+        f"{result['config']['interval_s']:g} s; req/s per interval {min(rates):,.0f} to "
+        f"{max(rates):,.0f}), cut into consecutive segments; about {EXPECTED:.0%} of the "
+        "ordered pairs expected inside each other's intervals for one steady p99.\n\n"
+        + md_table(
+            ["intervals per segment", "segments", "mean width", "pairs inside", "coverage"],
+            rows,
+            "rrrrr",
+        )
+        + "\n"
+    )
+
+
 def coverage(runs: list[dict[str, Any]]) -> tuple[int, int]:
     """(pairs where run i's p99 lies in run j's interval, ordered pairs i != j)."""
     inside = total = 0
@@ -102,8 +150,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--server", default="uvloop", help="built-in server model")
     parser.add_argument("--shared-server", action="store_true", help="one server, all runs")
+    parser.add_argument("--segments", help="comma-separated lengths: cut --result, run nothing")
+    parser.add_argument("--result", type=Path, help="a saved result (--json) for --segments")
     parser.add_argument("--output", type=Path, default=RESULTS / "until_coverage.md")
     args = parser.parse_args()
+    if args.segments:
+        if args.result is None:
+            parser.error("--segments needs --result FILE")
+        lengths = [int(n) for n in args.segments.split(",")]
+        write_markdown(args.output, segments_text(args.result, lengths))
+        return
     machine = machine_line()
     runs = []
     with contextlib.ExitStack() as stack:
