@@ -127,3 +127,10 @@ def closing_step(tls_holds_bytes: bool) -> Closing:
     end of the stream, as TCP's FIN is.
     """
     return Closing.READ_FIRST if tls_holds_bytes else Closing.SEND
+
+
+def fetch_session(resume: bool, resumed: bool, held: bool) -> bool:
+    """Whether to read a closing connection's session for the client's next connection:
+    with ``--tls-resume``, unless its handshake resumed the session the client holds
+    (that one is offered again, as ``openssl s_time -reuse`` does)."""
+    return resume and not (resumed and held)

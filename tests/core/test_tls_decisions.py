@@ -150,3 +150,18 @@ def test_a_stream_runs_over_tls_every_way(
 ) -> None:
     spec = spec_of({"mode": "stream", **where, **direction})
     assert spec.tls is not None and spec.load.mode.value == "stream"
+
+
+@pytest.mark.parametrize(
+    ("resume", "resumed", "held", "fetched"),
+    [
+        (False, False, False, False),  # no --tls-resume: never read (0.2 ms a read)
+        (True, False, False, True),  # the first connection's session
+        (True, True, True, False),  # it resumed the one held: offered again
+        (True, False, True, True),  # the server would not resume it: the new one
+    ],
+)
+def test_a_session_is_read_only_where_the_next_connection_needs_a_new_one(
+    resume: bool, resumed: bool, held: bool, fetched: bool
+) -> None:
+    assert tls.fetch_session(resume, resumed, held) is fetched
