@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck unit e2e coverage system-deps clean
+# Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 on
+# this project's machines): without it every pytest worker rewrote the asserts of all the
+# test modules, and every process a test starts (the CLI, servers, workers) compiled
+# sockbench from source, each time. An empty value is "unset" to Python.
+export PYTHONDONTWRITEBYTECODE :=
 SUITE := pytest tests -q
 PYTEST := $(BIN)/python -m $(SUITE)
 # The suite runs in two passes: every test but the `solo` ones on 4 processes (pytest-xdist),

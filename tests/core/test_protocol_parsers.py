@@ -393,12 +393,16 @@ _KINDS_PLUGIN = (
 
 
 def test_kind_index_is_checked_against_kind_and_kinds_are_bounded(tmp_path: Path) -> None:
-    plugin = tmp_path / "kinds.py"
-    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a', 'b')", index=0))
-    assert build_protocol(f"{plugin}:p", ProtocolOptions()).kind_index(0, 0) == 0
-    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a', 'b')", index=1))
+    def plugin(name: str, kinds: str, index: int) -> str:
+        # A file per variant: one rewritten in the same second at the same size would be
+        # read from its cached bytecode, which pyc invalidation cannot tell apart.
+        path = tmp_path / f"{name}.py"
+        path.write_text(_KINDS_PLUGIN.format(kinds=kinds, index=index))
+        return f"{path}:p"
+
+    assert build_protocol(plugin("right", "('a', 'b')", 0), ProtocolOptions()).kind_index(0, 0) == 0
     with pytest.raises(ConfigError, match=r"kind_index\(\) returned 1 where kind\(\) returned 'a'"):
-        build_protocol(f"{plugin}:p", ProtocolOptions())
-    plugin.write_text(_KINDS_PLUGIN.format(kinds="('a',) + tuple(map(str, range(1000)))", index=0))
+        build_protocol(plugin("wrong", "('a', 'b')", 1), ProtocolOptions())
+    many = "('a',) + tuple(map(str, range(1000)))"
     with pytest.raises(ConfigError, match="declares 1001 kinds; at most 1000"):
-        build_protocol(f"{plugin}:p", ProtocolOptions())
+        build_protocol(plugin("many", many, 0), ProtocolOptions())
