@@ -2,9 +2,10 @@
 
 The open loop's claim is that the target gets the schedule: ``--rate R`` for the
 window's ``D`` seconds is R x D requests at the server. The generator's own counts say
-what it sent; this counts at the server. ``reference_servers/count_echo.c`` (built here
-with ``cc`` into ``build/``; one epoll thread, pinned to CPU 0) echoes each read and
-adds its bytes to the bin of the wall-clock millisecond it arrived in. A run's
+what it sent; this counts at the server. ``tests/support/echo.c PORT OUT`` (the C echo of
+docs/models.md, built here with ``cc`` into ``build/``; one epoll thread, pinned to CPU 0)
+echoes each read and adds its bytes to the bin of the wall-clock millisecond it arrived
+in. A run's
 ``measurement_started_at_s`` (the window's start, wall clock) and ``duration_s`` then
 pick the window's bins: the requests it got are their bytes over the payload (64 B).
 
@@ -43,8 +44,8 @@ from _common import (
 
 from sockbench.core.units import parse_number
 
-SOURCE = ROOT / "benchmarks" / "reference_servers" / "count_echo.c"
-BINARY = ROOT / "build" / "count_echo"
+SOURCE = ROOT / "tests" / "support" / "echo.c"
+BINARY = ROOT / "build" / "echo_counting"
 PAYLOAD = 64
 
 
@@ -83,8 +84,8 @@ def one_run(
         )
         try:
             assert server.stdout is not None
-            if server.stdout.readline().strip() != b"READY":
-                raise SystemExit("count_echo did not start")
+            if not server.stdout.readline().startswith(b"listening on"):
+                raise SystemExit("tests/support/echo.c did not start")
             result = sockbench_run(
                 [
                     "--target", f"tcp://127.0.0.1:{port}", "--rate", f"{rate:g}",
