@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from typing import Any
 
 from _common import (
     RESULTS,
+    ROOT,
     ensure_tools,
     fmt,
     free_port,
@@ -46,33 +48,23 @@ from _common import (
     write_markdown,
 )
 
+sys.path.insert(0, str(ROOT))
+
+from tests.support.nginx import private_config
+
 TOOLS = {"nginx": "nginx-light", "openssl": "openssl", "taskset": "util-linux"}
 PAGE = "/index.html"
 BODY = "hello\n"
 SERVER_CPU, CLIENT_CPU = "0", "1"
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
-http {{
+SERVER = """
     access_log {dir}/access.log;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
     server {{
         listen 127.0.0.1:{port} ssl;
         ssl_certificate {dir}/server.pem;
         ssl_certificate_key {dir}/server.pem;
         ssl_session_cache shared:tls:10m;
         root {dir}/www;
-    }}
-}}
-"""
+    }}"""
 _S_TIME = re.compile(r"(\d+) connections in [\d.]+s;")
 
 
@@ -87,7 +79,8 @@ def _nginx_files(folder: Path, port: int) -> Path:
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
     (folder / "www").mkdir()
     (folder / "www" / PAGE.lstrip("/")).write_text(BODY)
-    (folder / "nginx.conf").write_text(CONFIG.format(dir=folder, port=port))
+    config = private_config(folder, SERVER.format(dir=folder, port=port))
+    (folder / "nginx.conf").write_text(config)
     return folder / "ca.pem"
 
 

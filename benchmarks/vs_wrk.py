@@ -38,6 +38,7 @@ from pathlib import Path
 import psutil
 from _common import (
     RESULTS,
+    ROOT,
     children_cpu_s,
     fmt,
     free_port,
@@ -53,34 +54,24 @@ from _common import (
     wait_tcp,
     write_markdown,
 )
+
+sys.path.insert(0, str(ROOT))
+
 from vs_redis_benchmark import Cell, cpu_seconds
+
+from tests.support.nginx import private_config
 
 NGINX_CPU, GENERATOR_CPU = "0", "1"
 BODY = "hello\n"
 PATH = "/index.html"
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-worker_rlimit_nofile 65536;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log;
-events {{ worker_connections 8192; }}
-http {{
+SERVER = """
     access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
     keepalive_requests 100000000;
     keepalive_timeout 60s;
     server {{
         listen 127.0.0.1:{port} backlog=4096;
         root {dir}/www;
-    }}
-}}
-"""
+    }}"""
 LATENCY_NOTE = (
     "Latency: both tools are closed loop here and both time a request from its send to "
     "its reply, so the p50s compare; neither is corrected for coordinated omission: while "
@@ -111,7 +102,10 @@ def start_nginx(workdir: Path, port: int) -> list[str]:
     (workdir / "www").mkdir()
     (workdir / "www" / PATH.lstrip("/")).write_text(BODY)
     config = workdir / "nginx.conf"
-    config.write_text(CONFIG.format(dir=workdir, port=port))
+    http = SERVER.format(dir=workdir, port=port)
+    config.write_text(
+        private_config(workdir, http, connections=8192, main="worker_rlimit_nofile 65536;\n")
+    )
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     assert binary is not None
     return ["taskset", "-c", NGINX_CPU, binary, "-c", str(config), "-p", str(workdir)]

@@ -15,25 +15,29 @@ from pathlib import Path
 
 import pytest
 
-CONFIG = """
+PRIVATE = """
 daemon off;
 master_process off;
 worker_processes 1;
-pid {dir}/nginx.pid;
+{main}pid {dir}/nginx.pid;
 error_log {dir}/error.log;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {connections}; }}
 http {{
-    log_format counts '{log_format}';
-    access_log {dir}/access.log counts;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
-    keepalive_requests 1000000;
-{servers}
+{http}
 }}
 """
+
+
+def private_config(folder: Path, http: str, connections: int = 1024, main: str = "") -> str:
+    """A private nginx's whole ``nginx.conf`` (the tests' and the benchmarks'): one process
+    in the foreground, its pid, logs and temp files in ``folder``; ``http`` is the http
+    block's own directives and ``server`` blocks, ``main`` any more top-level lines."""
+    return PRIVATE.format(dir=folder, http=http, connections=connections, main=main)
 
 
 @contextmanager
@@ -46,7 +50,12 @@ def private_nginx(
     if binary is None:
         pytest.skip("nginx is not installed (make system-deps installs it)")
     config = folder / "nginx.conf"
-    config.write_text(CONFIG.format(dir=folder, log_format=log_format, servers=servers))
+    http = (
+        f"    log_format counts '{log_format}';\n"
+        f"    access_log {folder}/access.log counts;\n"
+        f"    keepalive_requests 1000000;\n{servers}"
+    )
+    config.write_text(private_config(folder, http))
     proc = subprocess.Popen(
         [binary, "-c", str(config), "-p", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
