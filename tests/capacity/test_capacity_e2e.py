@@ -153,7 +153,11 @@ def test_sweep_keeps_one_built_in_server(tmp_path: Path) -> None:
         "--keep-server", out=tmp_path,
     )  # fmt: skip
     assert code == EXIT_OK, err[-3000:]
-    assert [s["verdict"] for s in _curve(doc)["steps"]] == ["pass", "pass"]
+    # Both rates are easy for asyncio. A step may still be `invalid` when the machine held
+    # the generator back (a 1 ms stall is the p99 of a 200-request window on a loaded CI);
+    # that says nothing of the server, whose sharing is what this test checks.
+    verdicts = [s["verdict"] for s in _curve(doc)["steps"]]
+    assert len(verdicts) == 2 and set(verdicts) <= {"pass", "invalid"}, verdicts
     folder = _folder(tmp_path)
     # One server: every run met it at the same address (a fresh one binds a new port).
     targets = {
