@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sockbench.core.exchange import OK as OK_
 from sockbench.core.exchange import RECONNECT, RequestWindow, StreamExchange
 from sockbench.core.protocols import MALFORMED, NEED_MORE, ProtocolOptions, build_protocol
-from sockbench.core.protocols.contract import CLOSES, error_reply
+from sockbench.core.protocols.contract import CLOSES, error_reply, kinded
 from sockbench.core.protocols.http import (
     KINDS,
     HttpOptions,
@@ -200,6 +200,7 @@ def test_requests_carry_the_host_headers_and_body() -> None:
     )
     protocol = build_protocol("http", ProtocolOptions(http=options))
     assert protocol.one_kind is None  # two paths: each request is noted
+    assert protocol.fixed is None
     assert [protocol.request(1, seq).split(b" ")[1] for seq in range(3)] == [
         b"/b?q=1",
         b"/a",
@@ -406,3 +407,13 @@ def test_a_reply_framed_by_the_close_completes_when_it_comes_on_every_cut() -> N
     for ex, sink, _ in _fed_on_every_cut(BY_CLOSE[:30], 1):
         ex.fail("closed", S + 30)
         assert sink.failed_by == {("unanswered", "closed"): 1} and not sink.completed_by
+
+
+def test_one_path_is_a_fixed_request_whose_reply_decides_the_kind() -> None:
+    """Drivers send a fixed request as it is, never building it; the exchange still
+    counts each reply under its status class."""
+    protocol = build_protocol("http", ProtocolOptions())
+    assert protocol.fixed == protocol.request(0, 0) == protocol.request(3, 7)
+    assert kinded(protocol) and protocol.reply_kind is not None
+    assert not kinded(build_protocol("echo", ProtocolOptions()))  # fixed, one kind
+    assert kinded(build_protocol("redis", ProtocolOptions()))  # varies

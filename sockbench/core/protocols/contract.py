@@ -320,3 +320,19 @@ def _plugin_frame(adapter: ProtocolAdapter, exc: BaseException) -> str:
             found = f"{code.co_name}() at {name}:{tb.tb_lineno}"
         tb = tb.tb_next
     return found
+
+
+def kinded(protocol: ProtocolAdapter | None) -> bool:
+    """Whether requests are counted per kind: a protocol whose request varies (its kind
+    noted as issued, or ``one_kind``), or a fixed one whose reply decides the kind
+    (HTTP's status class: one path, so one request, built once and never per send)."""
+    return protocol is not None and (protocol.fixed is None or protocol.reply_kind is not None)
+
+
+def one_kind(protocol: ProtocolAdapter | None) -> tuple[int, int] | None:
+    """The kind and size every request has, where the exchange is told it once."""
+    if protocol is None or not kinded(protocol):
+        return None
+    if protocol.fixed is None or protocol.one_kind is not None:
+        return protocol.one_kind
+    return protocol.kind_index(0, 0), len(protocol.fixed)

@@ -220,6 +220,9 @@ class Http:
             self.check_reply = repeated.reply_length
             self.reply_kind = repeated.reply_kind
         requests = self.requests
+        # One path: one request, which drivers send without building it (the kind is the
+        # reply's status class all the same).
+        self.fixed = requests[0] if count == 1 else None
         if count == 1:
             only = requests[0]
             self.request = lambda client, seq: only

@@ -24,6 +24,7 @@ from sockbench.core.exchange import RECONNECT, StreamExchange
 from sockbench.core.expect import ReplyBuffer
 from sockbench.core.lifecycle import RETIRE, ConnectionLifecycle
 from sockbench.core.protocols import error_kind_of
+from sockbench.core.protocols.contract import kinded, one_kind
 from sockbench.engine.clients.context import (
     ClientContext,
     ProtocolGuard,
@@ -71,11 +72,10 @@ async def open_loop(ctx: ClientContext) -> None:
 
 def new_exchange(ctx: ClientContext) -> StreamExchange:
     protocol = ctx.protocol
-    varies = protocol is not None and protocol.fixed is None
-    one = protocol.one_kind if protocol is not None and varies else None
+    one = one_kind(protocol)
     return StreamExchange(
         ctx.window, ctx.recorder, ctx.matcher, one[1] if one else len(ctx.request),
-        pipelined=ctx.pipeline > 1, kind_sink=ctx.recorder if varies else None,
+        pipelined=ctx.pipeline > 1, kind_sink=ctx.recorder if kinded(protocol) else None,
         kind=one[0] if one else None, reply_kind=protocol.reply_kind if protocol else None,
         reply_at_close=protocol.reply_at_close if protocol else None,
         lookups=protocol.lookups if protocol else (), misses=protocol.misses if protocol else None,
