@@ -8,9 +8,12 @@ long tail up to seconds, as Python ints) in a plain loop, timed end to end with
 * ``Recorder.record`` + ``flush``: sockbench's batched path (``array.append`` and a
   length check per sample, numpy folds each 8192-sample batch into the counts),
   including the final flush;
+* ``NsRecorder.add`` + ``keep_up``: what the engine calls per sample, the buffer's own
+  ``append`` of nanoseconds (no check, no rounding), folded in and rounded to µs by
+  numpy each batch;
 * ``Recorder.add_values``: the numpy part alone, for the whole array at once;
-* ``WorkerRecorder.completed``: the engine's whole per-request recording (counters,
-  rounding to µs, ``Recorder.record``), which is what a request pays.
+* ``WorkerRecorder.completed``: the engine's whole per-request recording (counters and
+  ``NsRecorder.add``), which is what a request pays.
 
 The histograms both paths build are compared bucket by bucket before timing.
 
@@ -36,6 +39,7 @@ from _common import (
     write_markdown,
 )
 
+from sockbench.core.exchange import RequestWindow
 from sockbench.core.histogram import Recorder, counts_array, new_histogram
 from sockbench.engine.clients.recorder import WorkerRecorder
 
@@ -70,14 +74,23 @@ def recorder_loop(values: list[int]) -> Callable[[], None]:
     return run
 
 
-def recorder_attr_loop(values: list[int]) -> Callable[[], None]:
-    """As the engine calls it: ``stats.latency.record(...)``, two attribute lookups."""
+def worker_recorder() -> WorkerRecorder:
+    return WorkerRecorder(1, RequestWindow(10**9, clients=1))
+
+
+def ns_add_loop(values: list[int]) -> Callable[[], None]:
+    """As the engine calls it: ``stats.latency.add(ns)``, two attribute lookups, and the
+    worker's ``keep_up`` each 8,192 samples (it runs on a 0.1 s clock: far fewer)."""
+    nanoseconds = [v * 1000 for v in values]
 
     def run() -> None:
-        stats = WorkerRecorder()
-        for v in values:
-            stats.latency.record(v)
-        stats.latency.flush()
+        stats = worker_recorder()
+        latency = stats.latency
+        for k, v in enumerate(nanoseconds):
+            stats.latency.add(v)
+            if not k & 8191:
+                latency.keep_up()
+        latency.flush()
 
     return run
 
@@ -90,12 +103,13 @@ def add_values(array: np.ndarray) -> Callable[[], None]:
 
 
 def live_complete(values: list[int]) -> Callable[[], None]:
+    nanoseconds = [v * 1000 for v in values]
+
     def run() -> None:
-        stats = WorkerRecorder()
+        stats = worker_recorder()
         completed = stats.completed
-        start = 1_000_000
-        for v in values:
-            completed(start, start, start + v * 1000, 64, 64)
+        for v in nanoseconds:
+            completed(v, v, 64, 64)
         stats.latency.flush()
 
     return run
@@ -146,8 +160,8 @@ def main() -> None:
     variants = {
         "hdrh `HdrHistogram.record_value` (bound method)": hdrh_loop(values),
         "sockbench `Recorder.record` (bound method) + `flush`": recorder_loop(values),
-        "sockbench `stats.latency.record` (as the engine calls it) + `flush`": (
-            recorder_attr_loop(values)
+        "sockbench `stats.latency.add` of ns (as the engine calls it) + `keep_up`": (
+            ns_add_loop(values)
         ),
         "sockbench `Recorder.add_values` (numpy only, one array)": add_values(array),
         "sockbench `WorkerRecorder.completed` (all per-request recording)": live_complete(values),

@@ -88,7 +88,12 @@ class Recorder:
             return
         values = np.frombuffer(self._buffer, dtype=np.int64).copy()
         del self._buffer[:]
-        self.add_values(values)
+        self.add_values(self._in_us(values))
+
+    def _in_us(
+        self, values: np.ndarray[Any, np.dtype[np.int64]]
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        return values
 
     def add_values(self, values: np.ndarray[Any, np.dtype[np.int64]]) -> None:
         """Record a whole array of values at once (clamped into the trackable range)."""
@@ -139,6 +144,41 @@ class Recorder:
         del self._buffer[:]
         self.hist.reset()
         self.clamped = 0
+
+
+class NsRecorder(Recorder):
+    """A :class:`Recorder` fed nanoseconds, for the samples every request makes.
+
+    ``add`` is the buffer's own ``append``: no call of ours, no rounding and no length
+    check per sample, about 115 ns less than :meth:`Recorder.record` (two to four samples
+    a request). The values are rounded to whole microseconds at the flush, as
+    ``(ns + 500) // 1000`` would round each one. The trade-off: nothing per sample bounds
+    the buffer, so its owner calls :meth:`keep_up` on a clock (the worker does, every
+    ``KEEP_UP_S``), and the buffer holds at most that long of samples (80 KiB at
+    100,000 a second and 0.1 s).
+    """
+
+    __slots__ = ("add",)
+
+    def __init__(self, batch: int = 8192) -> None:
+        super().__init__(batch)
+        self.add = self._buffer.append
+
+    def record(self, value: int) -> None:
+        """One sample, in nanoseconds (checked against the batch, as the base class)."""
+        super().record(value)
+
+    def keep_up(self) -> None:
+        """Fold the samples in once a batch is waiting."""
+        if len(self._buffer) >= self._batch:
+            self.flush()
+
+    def _in_us(
+        self, values: np.ndarray[Any, np.dtype[np.int64]]
+    ) -> np.ndarray[Any, np.dtype[np.int64]]:
+        values += 500
+        values //= 1000
+        return values
 
 
 def encode(hist: HdrHistogram) -> str:

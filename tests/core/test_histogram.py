@@ -6,6 +6,7 @@ from hdrh.histogram import HdrHistogram
 
 from sockbench.core.histogram import (
     HIGHEST_US,
+    NsRecorder,
     Recorder,
     decode,
     encode,
@@ -106,3 +107,35 @@ def test_interval_cuts_partition_the_samples() -> None:
     assert second.get_min_value() == 7
     assert second.values_are_equivalent(second.get_max_value(), 9000)
     assert recorder.histogram.get_total_count() == 49 + 30 + 2
+
+
+def test_ns_samples_round_to_the_microsecond_as_each_one_would() -> None:
+    """The hot path appends nanoseconds; the flush rounds them all, exactly as
+    ``(ns + 500) // 1000`` rounds one: the same histogram, bucket for bucket."""
+    rng = random.Random(7)
+    top = HIGHEST_US * 1000
+    edges = [0, 499, 500, 1_499, 1_500, 999_999_500, top + 499, top + 500]  # the last: clamped
+    samples = edges + [rng.randrange(0, 10**10) for _ in range(20_000)]
+    ns = NsRecorder(batch=1000)
+    per_sample = Recorder(batch=1000)
+    for value in samples:
+        ns.add(value)
+        per_sample.record((value + 500) // 1000)
+    ns.record(2_500)  # record() takes nanoseconds too
+    per_sample.record(3)
+    assert encode(ns.histogram) == encode(per_sample.histogram)
+    assert ns.histogram.get_total_count() == len(samples) + 1
+    assert ns.clamped == per_sample.clamped == 1
+
+
+def test_ns_samples_wait_for_keep_up_not_for_each_sample() -> None:
+    recorder = NsRecorder(batch=4)
+    for value in range(10):
+        recorder.add(value * 1000)
+    assert recorder.hist.get_total_count() == 0  # no check per sample
+    recorder.keep_up()
+    assert recorder.hist.get_total_count() == 10
+    recorder.add(5_000)
+    recorder.keep_up()  # less than a batch waits: left for the next
+    assert recorder.hist.get_total_count() == 10
+    assert recorder.histogram.get_total_count() == 11  # reading it folds the rest in

@@ -11,12 +11,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+import trio
 
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import MEASURED, RequestWindow
 from sockbench.core.histogram import decode
 from sockbench.core.tally import merge_tallies
 from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker.run import KEEP_UP_S, _keep_up
 
 pytestmark = pytest.mark.unit
 
@@ -65,6 +67,31 @@ def test_latencies_are_recorded_in_whole_microseconds_rounded_to_nearest() -> No
     assert hist.get_total_count() == 2
     assert (hist.get_min_value(), hist.get_max_value()) == (1499, 1500)
     assert (rec.requests, rec.bytes_sent, rec.bytes_received) == (2, 128, 128)
+
+
+async def test_the_worker_folds_per_request_samples_in_on_its_clock(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The hot path appends without a check (NsRecorder): the worker's keep-up task
+    folds in every per-request buffer holding a batch each KEEP_UP_S, so none grows with
+    the run."""
+    rec = recorder(open_loop=True)
+    rec.track_kinds(("set", "get"))
+    per_request = [rec.latency, rec.service, rec.send_lag, rec.scheduler_lag]
+    per_request += [k.latency for k in rec.by_kind.values()]
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_keep_up, rec)
+        await trio.sleep(KEEP_UP_S / 2)  # its ticks fall between this test's looks
+        for _ in range(3):
+            for i in range(10_000):  # more than a batch (8,192) of each
+                rec.completed(latency_ns=2 * MS, service_ns=MS, sent=8, got=8)
+                rec.kind_completed(i % 2, 2 * MS)
+                rec.scheduled_send(START, START, START + 1000)
+            await trio.sleep(KEEP_UP_S)
+            # Folded once a batch waited: never more than a batch left waiting
+            assert max(len(r._buffer) for r in per_request) < 8192
+        nursery.cancel_scope.cancel()
+    assert [r.histogram.get_total_count() for r in per_request] == [30_000] * 4 + [15_000] * 2
 
 
 def test_closed_loop_keeps_no_service_time_or_send_lag() -> None:
@@ -296,7 +323,7 @@ def test_rows_with_kinds_merge_kind_by_kind_and_exactly() -> None:
         rec.start_intervals(S)
         for i, latency_ns in enumerate(latencies):
             rec.requests += 1
-            rec.latency.record(latency_ns // 1000)
+            rec.latency.record(latency_ns)
             rec.kind_completed(i % 2, latency_ns)
         rec.cut_interval(S)
         workers.append(rec)

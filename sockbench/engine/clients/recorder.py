@@ -23,7 +23,7 @@ import trio
 
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
-from sockbench.core.histogram import Recorder, encode
+from sockbench.core.histogram import NsRecorder, Recorder, encode
 from sockbench.core.intervals import (
     IntervalRow,
     IntervalSeries,
@@ -126,7 +126,8 @@ class WorkerRecorder:
         self.failures: Counter[str] = Counter()  # measured requests that ended in error, by kind
         self.warmup_errors: Counter[str] = Counter()
         self.warmup_rows: WarmupRows | None = None  # --warmup auto: the warm-up's own rows
-        self.latency = Recorder()
+        # Per request: nanoseconds, appended as they come (core/histogram.NsRecorder).
+        self.latency = NsRecorder()
         self.connect = Recorder()
         # TLS: each handshake's time (after the connect's), and how many were full or
         # resumed (core/tls.py's handshake_name).
@@ -134,11 +135,11 @@ class WorkerRecorder:
         self.handshakes: Counter[str] = Counter()
         self.negotiated: Counter[str] = Counter()
         # Open loop only: latency from the actual send, and how late the send was.
-        self.service = Recorder()
-        self.send_lag = Recorder()
+        self.service = NsRecorder()
+        self.send_lag = NsRecorder()
         # The generator's own part of the send lag: how late it sent once it could send
         # (a --pipeline slot was free). Only this part is the generator's fault.
-        self.scheduler_lag = Recorder()
+        self.scheduler_lag = NsRecorder()
         self.datagram_exchanges: list[DatagramExchange] = []
         # Stream mode (``stream_payload`` given): what each client wrote and its peer took,
         # as it goes; where a peer's count can be read while the run goes (TCP_INFO), a
@@ -169,6 +170,14 @@ class WorkerRecorder:
             self.fault = fault
         self.interrupted = True
         self.faulted.set()
+
+    def keep_up(self) -> None:
+        """Fold in the per-request samples that wait (:class:`NsRecorder`: no check per
+        sample); the worker calls it every ``KEEP_UP_S``."""
+        for recorder in (self.latency, self.service, self.send_lag, self.scheduler_lag):
+            recorder.keep_up()
+        for stats in self.kind_stats:
+            stats.latency.keep_up()
 
     def track_kinds(self, kinds: tuple[str, ...], lookups: tuple[int, ...] = ()) -> None:
         """Count each of ``kinds`` apart; exchanges then name a kind by its index.
@@ -313,10 +322,10 @@ class WorkerRecorder:
         self.requests += 1
         self.bytes_sent += sent
         self.bytes_received += got
-        self.latency.record((latency_ns + 500) // 1000)
+        self.latency.add(latency_ns)
         if self.open_loop:
-            self.service.record((service_ns + 500) // 1000)
-            self.send_lag.record((latency_ns - service_ns + 500) // 1000)
+            self.service.add(service_ns)
+            self.send_lag.add(latency_ns - service_ns)
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
@@ -340,12 +349,12 @@ class WorkerRecorder:
     def kind_completed(self, kind: int, latency_ns: int) -> None:
         stats = self.kind_stats[kind]
         stats.requests += 1
-        stats.latency.record((latency_ns + 500) // 1000)
+        stats.latency.add(latency_ns)
 
     def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
         stats = self.kind_stats[kind]
         stats.requests += 1
-        stats.latency.record((latency_ns + 500) // 1000)
+        stats.latency.add(latency_ns)
         stats.misses += misses
 
     def kind_failed(self, kind: int, error: str) -> None:
@@ -354,7 +363,7 @@ class WorkerRecorder:
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
         if self.measure_start_ns <= due_ns < self.measure_end_ns:
-            self.scheduler_lag.record((sent_ns - max(due_ns, ready_ns) + 500) // 1000)
+            self.scheduler_lag.add(sent_ns - max(due_ns, ready_ns))
         if self.measure_start_ns <= sent_ns < self.measure_end_ns:
             self.offered += 1
 
@@ -516,7 +525,7 @@ class KindStats:
         self.misses = 0
         self.last_requests = self.last_misses = 0
         self.errors: Counter[str] = Counter()
-        self.latency = Recorder()
+        self.latency = NsRecorder()
 
     @property
     def hits(self) -> int:

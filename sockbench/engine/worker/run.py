@@ -37,6 +37,9 @@ from sockbench.engine.worker.ramp import start_schedule
 from sockbench.engine.worker.workload import reply_matcher, request_bytes
 
 CONNECT_CONCURRENCY = 256  # connects in flight per worker: a SYN burst the backlog can take
+#: How often the per-request samples are folded in (WorkerRecorder.keep_up): the most of
+#: them a buffer holds, at 8 bytes each.
+KEEP_UP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> Wo
         root.start_soon(_on_stop, control.stop, recorder, root.cancel_scope)
         # A protocol's fault stops this worker the same way (clients.context.ProtocolGuard).
         root.start_soon(_on_stop, recorder.faulted, recorder, root.cancel_scope)
+        root.start_soon(_keep_up, recorder)
         async with trio.open_nursery() as clients:
             shared = _Shared.build(spec)
             if shared.protocol is not None:
@@ -270,6 +274,14 @@ def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
 
 def _trio_time(monotonic_ns: int) -> float:
     return trio.current_time() + (monotonic_ns - time.monotonic_ns()) / 1e9
+
+
+async def _keep_up(recorder: WorkerRecorder) -> None:
+    """Fold the per-request samples in on a clock (core/histogram.NsRecorder), so their
+    buffers hold at most ``KEEP_UP_S`` of them whatever the clients do."""
+    while True:
+        await trio.sleep(KEEP_UP_S)
+        recorder.keep_up()
 
 
 async def _cut_intervals(stats: WorkerRecorder, control: Control, interval_ns: int) -> None:
