@@ -11,11 +11,16 @@ pick the window's bins: the requests it got are their bytes over the payload (64
 
     .venv/bin/python benchmarks/open_loop_rate.py                       # ~2 min
     .venv/bin/python benchmarks/open_loop_rate.py --rates 100k --workers 2 --reps 3
+    .venv/bin/python benchmarks/open_loop_rate.py --rates 100k --pipeline 1,8
 
 Each cell alternates its runs with the others' (A B A B); the table gives each run:
-requests at the server in the window over R x D, the generator's own count sent over
-R x D, its send lag p99 (``scheduler_lag_us``), the result's arrival test, and the load
-average it started at. Without a C compiler the script says so in one line.
+requests at the server in the window over R x D, the generator's own count of the
+requests due in the window over R x D, its send lag p99 (``scheduler_lag_us``), the
+generator's CPU per request (user and kernel, over the window, spin included), the
+result's arrival test and verdict, and the load average it started at. ``--pipeline``
+bounds what each connection has in flight: 100 connections at 100,000 req/s and
+``--pipeline 1`` leave each request 1 ms for its round trip, or it waits for a slot.
+Without a C compiler the script says so in one line.
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ def received_in(bins: Path, start_s: float, duration_s: float) -> int:
 
 
 def one_run(
-    rate: float, workers: str, clients: int, duration_s: float, shared: bool
+    rate: float, workers: str, pipeline: int, clients: int, duration_s: float, shared: bool
 ) -> dict[str, Any]:
     port = free_port()
     # The echo is on CPU 0 either way; the generator's workers are kept off it, or (shared)
@@ -91,6 +96,7 @@ def one_run(
                     "--target", f"tcp://127.0.0.1:{port}", "--rate", f"{rate:g}",
                     "--workers", workers, "--clients", str(clients), "--payload", str(PAYLOAD),
                     "--duration", f"{duration_s:g}", "--warmup", "1", *placement,
+                    "--pipeline", str(pipeline),
                 ],
                 timeout_s=duration_s + 60,
             )  # fmt: skip
@@ -98,10 +104,18 @@ def one_run(
             stop(server)
         arrived = received_in(bins, result["measurement_started_at_s"], result["duration_s"])
     asked = rate * result["duration_s"]
-    arrivals = (result.get("validity") or {}).get("arrivals") or {}
+    validity = result.get("validity") or {}
+    arrivals = validity.get("arrivals") or {}
+    generator = result.get("generator") or {}
+    per_request_us = 1e4 / max(float(result["totals"]["throughput_rps"]), 1.0)  # % -> µs
+    cpu = float(generator.get("cpu_percent_mean") or 0.0) * per_request_us
+    user = float(generator.get("cpu_user_percent_mean") or 0.0) * per_request_us
     return {
         "rate": rate,
         "workers": f"{workers} ({result['config']['workers']})",
+        "pipeline": pipeline,
+        "cpu": f"{cpu:.1f} ({user:.1f} / {cpu - user:.1f})",
+        "verdict": validity.get("verdict") or "-",
         "server": arrived / asked,
         "sent": result["totals"]["requests_issued"] / asked,
         "lag_p99": (result.get("scheduler_lag_us") or {}).get("p99"),
@@ -114,6 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="50k,100k", help="comma-separated req/s")
     parser.add_argument("--workers", default="1,2", help="comma-separated --workers values")
+    parser.add_argument("--pipeline", default="1", help="comma-separated --pipeline values")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--reps", type=int, default=2)
@@ -128,28 +143,36 @@ def main() -> None:
     if shutil.which("taskset") is None:
         sys.exit("open_loop_rate: taskset is missing (util-linux)")
     cells = list(
-        itertools.product([parse_number(r) for r in args.rates.split(",")], args.workers.split(","))
+        itertools.product(
+            [parse_number(r) for r in args.rates.split(",")],
+            args.workers.split(","),
+            [int(p) for p in args.pipeline.split(",")],
+        )
     )
     rows = []
-    for rep, (rate, workers) in itertools.product(range(args.reps), cells):
+    for rep, (rate, workers, pipeline) in itertools.product(range(args.reps), cells):
         log(f"rep {rep + 1}/{args.reps}: {rate:,.0f} req/s, --workers {workers} ...")
-        found = one_run(rate, workers, args.clients, args.duration, args.shared_cores)
+        found = one_run(rate, workers, pipeline, args.clients, args.duration, args.shared_cores)
         rows.append(
             [
                 f"{found['rate']:,.0f}",
                 found["workers"],
+                str(found["pipeline"]),
                 f"{found['server']:.4f}",
                 f"{found['sent']:.4f}",
                 f"{found['lag_p99'] or 0:,}",
+                found["cpu"],
                 {True: "yes", False: "no"}.get(found["followed"], "-"),
+                found["verdict"],
                 f"{found['load']:.1f}",
             ]
         )
         log(" | ".join(rows[-1]))
-    rows.sort(key=lambda r: (float(r[0].replace(",", "")), r[1]))
+    rows.sort(key=lambda r: (float(r[0].replace(",", "")), r[1], int(r[2])))
     headers = [
-        "req/s asked", "--workers (started)", "at the server / asked", "sent / asked",
-        "send lag p99 µs", "arrivals followed", "load avg",
+        "req/s asked", "--workers (started)", "--pipeline", "at the server / asked",
+        "due / asked", "send lag p99 µs", "generator CPU µs/req (user / kernel)",
+        "arrivals followed", "verdict", "load avg",
     ]  # fmt: skip
     text = (
         f"# Open loop: what a C echo receives in the window\n\n{machine_line()}\n\n"
@@ -161,7 +184,7 @@ def main() -> None:
             else "the workers kept off it (`--server-cpus 0`: on the other core)"
         )
         + "; runs alternated.\n\n"
-        + md_table(headers, rows, "llrrrlr")
+        + md_table(headers, rows, "llrrrrrllr")
         + "\n"
     )
     write_markdown(args.out, text)
