@@ -154,8 +154,9 @@ class NsRecorder(Recorder):
     a request). The values are rounded to whole microseconds at the flush, as
     ``(ns + 500) // 1000`` would round each one. The trade-off: nothing per sample bounds
     the buffer, so its owner calls :meth:`keep_up` on a clock (the worker does, every
-    ``KEEP_UP_S``), and the buffer holds at most that long of samples (80 KiB at
-    100,000 a second and 0.1 s).
+    ``KEEP_UP_S``), which folds a batch in once one waits: the buffer holds at most a
+    batch or that long of samples, whichever is more (64 KiB; 800 KiB at a million a
+    second and 0.1 s).
     """
 
     __slots__ = ("add",)

@@ -277,8 +277,8 @@ def _trio_time(monotonic_ns: int) -> float:
 
 
 async def _keep_up(recorder: WorkerRecorder) -> None:
-    """Fold the per-request samples in on a clock (core/histogram.NsRecorder), so their
-    buffers hold at most ``KEEP_UP_S`` of them whatever the clients do."""
+    """Fold the per-request samples in on a clock (core/histogram.NsRecorder), so a
+    buffer holds at most a batch or ``KEEP_UP_S`` of them, whatever the clients do."""
     while True:
         await trio.sleep(KEEP_UP_S)
         recorder.keep_up()
