@@ -22,6 +22,7 @@ from typing import Any
 
 from sockbench.core.document import Result
 from sockbench.core.warning import RunWarning, WarningKind
+from sockbench.endpoints import Proto
 
 ACHIEVED_RATE_MIN = 0.99
 #: The generator's own lateness (scheduler lag) beyond which it could not keep time.
@@ -75,6 +76,38 @@ def served_ratio(doc: Mapping[str, Any]) -> float | None:
     if not scheduled or served is None:
         return None
     return float(served) / scheduled
+
+
+_DATAGRAMS = frozenset(p.value for p in Proto if not p.is_stream)
+
+
+def _duration(us: float) -> str:
+    return f"{us / 1000:.1f} ms" if us >= 1000 else f"{us:.0f} µs"
+
+
+def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
+    """Open loop over streams: the round trip ``--clients`` × ``--pipeline`` allow each
+    request at the rate due, set against the mean the replies took; None where there is
+    no such cap (datagrams: nothing waits for a slot) or nothing to tell it from.
+
+    By Little's law the requests in flight are the rate times the mean round trip, so
+    ``clients × pipeline`` slots carry the rate only while the round trip stays under
+    their number over the rate: 100 connections at 100,000 req/s with ``--pipeline 1``
+    leave each request 1 ms. Past it, requests wait for a slot: the target was slower
+    than that, which may be its capacity, or only too few slots to offer it the rate.
+    """
+    config = doc.get("config") or {}
+    clients, pipeline = int(config.get("clients") or 0), int(config.get("pipeline") or 1)
+    due = scheduled_rps(doc)
+    mean_us = (doc.get("service_time_us") or {}).get("mean")
+    if not clients or not due or mean_us is None or config.get("proto") in _DATAGRAMS:
+        return None
+    allowed_us = clients * pipeline / due * 1e6
+    return (
+        f"{clients:,} clients × --pipeline {pipeline} leave each request "
+        f"{_duration(allowed_us)} for its round trip at this rate, and the replies took "
+        f"{_duration(float(mean_us))} on average"
+    )
 
 
 def generator_behind(doc: Mapping[str, Any]) -> bool:
@@ -161,10 +194,16 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
         )
     lagging = _failed_counts(totals, lagging=True)
     timed_out = "".join(f"; {n:,} {LAGGING_WORDS[kind]}" for kind, n in sorted(lagging.items()))
+    cap = in_flight_cap(doc)
     return RunWarning(
         WarningKind.RATE_NOT_KEPT,
         f"{head}{sent}: the target fell behind (its replies lagged while the generator "
         f"kept its schedule{timed_out})",
         "latencies count from each request's due time, so they include the backlog: "
-        "this rate is past the target's capacity at these settings",
+        "this rate is past the target's capacity at these settings"
+        + (
+            f" ({cap}); if the target serves more at once, raise --pipeline or --clients"
+            if cap
+            else ""
+        ),
     )

@@ -55,6 +55,7 @@ from sockbench.core.shortfall import (
     SEND_LAG_P99_MAX_US,
     generator_fell_short,
     generator_lagged,
+    in_flight_cap,
     scheduled_rps,
     served_ratio,
 )
@@ -247,11 +248,13 @@ def arrivals(doc: Mapping[str, Any], series: Series) -> Arrivals | None:
             )
         )
     elif offered < due * ACHIEVED_RATE_MIN:
+        cap = in_flight_cap(doc)
         reasons.append(
             Reason(
                 Test.ARRIVALS,
                 f"{offered / due:.0%} of the requests due were sent: the rest waited for a "
-                "--pipeline slot, as the target's replies lagged (past its capacity)",
+                "--pipeline slot, as the target's replies lagged "
+                + (f"({cap})" if cap else "(past its capacity)"),
             )
         )
     elif generator_lagged(doc):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockbench.core.shortfall import rate_shortfall
+from sockbench.core.shortfall import in_flight_cap, rate_shortfall
 
 
 def _doc(
@@ -90,3 +90,41 @@ def test_poisson_arrivals_are_judged_against_what_the_schedule_put_in_the_window
     )
     # Uniform arrivals keep --rate as the measure.
     assert rate_shortfall(_doc(1950.0, 1950.0)) is not None
+
+
+def _capped(proto: str = "tcp") -> dict[str, Any]:
+    """100,000 req/s asked of 100 connections at --pipeline 1; 95,000 came back, 1.6 ms
+    after their sends on average (the slots held the rest)."""
+    doc = _doc(1900.0, 1900.0)
+    doc["totals"]["requested_rps"] = 100_000.0
+    doc["totals"]["throughput_rps"] = doc["totals"]["offered_rps"] = 95_000.0
+    doc["totals"]["achieved_ratio"] = 0.95
+    doc["config"] = {"clients": 100, "pipeline": 1, "proto": proto}
+    doc["service_time_us"] = {"mean": 1612.4, "p99": 4000}
+    return doc
+
+
+def test_the_slots_name_the_round_trip_they_leave_each_request() -> None:
+    """Little's law: 100 slots carry 100,000 req/s while a round trip takes under 1 ms."""
+    assert in_flight_cap(_capped()) == (
+        "100 clients × --pipeline 1 leave each request 1.0 ms for its round trip at this "
+        "rate, and the replies took 1.6 ms on average"
+    )
+    doc = _capped()
+    doc["config"]["pipeline"] = 8
+    doc["service_time_us"]["mean"] = 420.0
+    assert "leave each request 8.0 ms" in (in_flight_cap(doc) or "")
+    assert "took 420 µs on average" in (in_flight_cap(doc) or "")
+    warning = rate_shortfall(_capped())
+    assert warning is not None and "the target fell behind" in warning.message
+    assert "(100 clients × --pipeline 1 leave each request 1.0 ms" in warning.advice
+    assert warning.advice.endswith("raise --pipeline or --clients")
+
+
+def test_datagrams_and_closed_loop_have_no_slots_to_name() -> None:
+    assert in_flight_cap(_capped("udp")) is None and in_flight_cap(_capped("unix-dgram")) is None
+    closed = _capped()
+    del closed["service_time_us"]  # closed loop keeps no service time
+    assert in_flight_cap(closed) is None
+    warning = rate_shortfall(_capped("udp"))
+    assert warning is not None and "--pipeline" not in warning.advice

@@ -398,7 +398,21 @@ def test_sends_held_by_a_target_behind_are_not_the_schedule() -> None:
     section = assess(_open_loop(counts, offered=4200.0, lag_p99_us=0)).to_json()
     assert section["verdict"] == "not valid" and section["arrivals"]["followed"] is False
     assert section["reasons"][0]["text"].startswith("21% of the requests due were sent")
+    assert section["reasons"][0]["text"].endswith("(past its capacity)")  # no slots known
     assert "not tested" in section["arrivals"]["note"]
+
+
+def test_sends_held_by_too_few_slots_say_what_round_trip_the_slots_left() -> None:
+    counts = [19000] * 10
+    doc = _open_loop(counts, offered=19000.0, lag_p99_us=0)
+    doc["config"] |= {"clients": 10, "pipeline": 1, "proto": "tcp"}
+    doc["service_time_us"] = {"mean": 530.0}
+    text = assess(doc).to_json()["reasons"][0]["text"]
+    assert text == (
+        "95% of the requests due were sent: the rest waited for a --pipeline slot, as the "
+        "target's replies lagged (10 clients × --pipeline 1 leave each request 500 µs for "
+        "its round trip at this rate, and the replies took 530 µs on average)"
+    )
 
 
 def test_the_short_verdict_names_each_failed_test_in_a_few_words() -> None:
