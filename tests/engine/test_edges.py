@@ -100,9 +100,14 @@ def test_drop_every_10th_is_10_percent_loss(
             "--proto", "unix-dgram", "--path", str(tmp_path / "s"), "--behaviour", "drop10"
         )
         target = f"unix-dgram://{path}"
+    # A reply later than --timeout is lost (and counted late if it comes in the drain).
+    # Closed loop, each loss holds its client for the timeout: 0.1 s keeps the sends up.
+    # Open loop, nothing waits on it: 0.5 s, as a loaded CI once held a process long
+    # enough that 0.1 s turned 18 % more of the replies into losses (570 of 2,000).
+    timeout_s = 0.1 if rate is None else 0.5
     result = _run(
-        target, tmp_path, clients=10, duration_s=2.0, timeout_s=0.1, rate=rate, batch=batch,
-    )  # fmt: skip
+        target, tmp_path, clients=10, duration_s=2.0, timeout_s=timeout_s, rate=rate, batch=batch
+    )
     d = result["datagrams"]
     assert d["sent"] >= 1000
     assert d["in_flight"] == 0 and d["duplicates"] == 0
@@ -110,7 +115,8 @@ def test_drop_every_10th_is_10_percent_loss(
     # on a busy machine. Such a datagram never left, so it is no loss.
     assert set(result["totals"]["errors"]) <= {"send_buffer_full", "lost"}
     assert result["totals"]["errors"]["lost"] == d["lost"]  # loss is an error (issue 25)
-    assert 9.7 <= 100 * d["lost"] / d["sent"] <= 10.3
+    assert d["lost"] >= d["sent"] // 10 - 1  # every 10th the server read, at the least
+    assert 9.7 <= 100 * (d["lost"] - d["late"]) / d["sent"] <= 10.3  # never answered
 
 
 @BOTH_DRIVERS
