@@ -33,8 +33,10 @@ def test_udp_loss_is_accounted_exactly(
     assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
     assert d["sent"] > 1000
     assert d["in_flight"] <= 50  # one per client at most, in closed loop
-    # the server drops every 10th datagram it sees
-    assert 0.08 <= d["lost"] / (d["sent"] - d["in_flight"]) <= 0.12  # window edges, load
+    # the server drops every 10th datagram it sees; a reply a stalled machine held past
+    # --timeout is lost too, and counted late when it comes: not one the server dropped
+    never_answered = d["lost"] - d["late"]
+    assert 0.08 <= never_answered / (d["sent"] - d["in_flight"]) <= 0.12  # window edges
     assert d["duplicates"] == 0
     # A lost datagram is a request with no valid reply: an error (issue 25).
     assert result["totals"]["errors"] == {"lost": d["lost"]}  # type: ignore[index]
