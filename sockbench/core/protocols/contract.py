@@ -277,8 +277,9 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         misses=misses,
         miss_reply=_bytes_or_none(obj, "miss_reply", what) if misses else None,
         fixed=fixed,
-        requests_from=requests_from or _each_request(obj.request),  # type: ignore[attr-defined]
-        kinds_from=kinds_from or _each_kind(kind_index),
+        # None: __post_init__ fills in a call of request / kind_index per request
+        requests_from=requests_from,  # type: ignore[arg-type]
+        kinds_from=kinds_from,  # type: ignore[arg-type]
         reply_size=reply_size,
         expected=expected,
         options=dict(options or {}),
