@@ -67,7 +67,7 @@ async def churn(ctx: ClientContext) -> None:
                 continue
             if measured:
                 recorder.connections += 1
-                recorder.connect.record((connect_ns + 500) // 1000)
+                recorder.connect.record(connect_ns)
     finally:
         ex.finish(time.monotonic_ns(), ctx.interrupted())
     recorder.retire()

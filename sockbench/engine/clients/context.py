@@ -210,7 +210,7 @@ async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.
         kind = "connect_timeout" if isinstance(exc, trio.TooSlowError) else error_kind(exc)
         recorder.error(kind, time.monotonic_ns())
         return None
-    recorder.connect.record((connect_ns + 500) // 1000)
+    recorder.connect.record(connect_ns)
     recorder.connections += 1
     return sock
 
@@ -316,7 +316,7 @@ def open_counted(ctx: ClientContext) -> socket.socket | None:
         recorder.error(error_kind(exc), time.monotonic_ns())
         ctx.gate.attempted()
         return None
-    recorder.connect.record((time.monotonic_ns() - start + 500) // 1000)
+    recorder.connect.record(time.monotonic_ns() - start)
     recorder.connections += 1
     recorder.connect_span.up(time.monotonic_ns())
     ctx.gate.attempted()

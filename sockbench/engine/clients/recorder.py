@@ -23,7 +23,7 @@ import trio
 
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
-from sockbench.core.histogram import NsRecorder, Recorder, encode
+from sockbench.core.histogram import NsRecorder, encode
 from sockbench.core.intervals import (
     IntervalRow,
     IntervalSeries,
@@ -128,10 +128,10 @@ class WorkerRecorder:
         self.warmup_rows: WarmupRows | None = None  # --warmup auto: the warm-up's own rows
         # Per request: nanoseconds, appended as they come (core/histogram.NsRecorder).
         self.latency = NsRecorder()
-        self.connect = Recorder()
+        self.connect = NsRecorder()
         # TLS: each handshake's time (after the connect's), and how many were full or
         # resumed (core/tls.py's handshake_name).
-        self.handshake_us = Recorder()
+        self.handshake_us = NsRecorder()
         self.handshakes: Counter[str] = Counter()
         self.negotiated: Counter[str] = Counter()
         # Open loop only: latency from the actual send, and how late the send was.
@@ -381,7 +381,7 @@ class WorkerRecorder:
     def handshake(self, elapsed_ns: int, resumed: bool, negotiated: str) -> None:
         """A TLS handshake that succeeded, in ``elapsed_ns``: a full one or a resumption,
         and what it agreed on (core/tls.py's ``negotiated``)."""
-        self.handshake_us.record((elapsed_ns + 500) // 1000)
+        self.handshake_us.record(elapsed_ns)
         self.handshakes[handshake_name(resumed)] += 1
         self.negotiated[negotiated] += 1
 
@@ -483,7 +483,7 @@ class WarmupRows:
     def __init__(self, start_ns: int, interval_ns: int, errors: int) -> None:
         self.start_ns = start_ns
         self.series = IntervalSeries(interval_ns)
-        self.latency = Recorder()
+        self.latency = NsRecorder()
         self.latency.cut_interval()  # the first row's samples from here
         self.replies = 0
         self._last_replies = 0
@@ -491,7 +491,7 @@ class WarmupRows:
 
     def replied(self, latency_ns: int) -> None:
         self.replies += 1
-        self.latency.record((latency_ns + 500) // 1000)
+        self.latency.record(latency_ns)
 
     def cut(self, end_ns: int, errors: int) -> IntervalRow:
         row = self.series.end_interval(
