@@ -236,7 +236,7 @@ class StreamExchange:
 
     __slots__ = (
         "_buf",
-        "_count",
+        "_check",
         "_expected",
         "_got",
         "_kind",
@@ -253,6 +253,7 @@ class StreamExchange:
         "_unsent",
         "_warm",
         "_whole",
+        "in_flight",
         "kind_sink",
         "matcher",
         "nbytes",
@@ -284,11 +285,14 @@ class StreamExchange:
         self.window = window
         self.sink = sink
         self.matcher = matcher
+        self._check = matcher.check  # bound once: a bound method is made per lookup
         self.nbytes = nbytes
         self.timeout_ns = window.timeout_ns
         # In flight, oldest first: the count, the oldest one's mark and send, and the
         # later ones' (mark, sent, mark, sent, ...) once there are any (--pipeline).
-        self._count = 0
+        # ``in_flight`` is read by drivers after every reply, so it is a plain attribute
+        # (a property costs a call there); only the exchange writes it.
+        self.in_flight = 0
         self._mark = 0
         self._sent = 0
         self._rest: deque[int] | None = None
@@ -341,15 +345,14 @@ class StreamExchange:
         before anything else reads: a reply's first bytes go to the shared scratch."""
         if self._size:
             return memoryview(self._buf)[self._got :] if self._got else self._scratch
-        return self.replies.space()
-
-    @property
-    def in_flight(self) -> int:
-        return self._count
+        rb = self.replies
+        if not rb.end and rb.data:  # every byte matched (_received_any resets): no call
+            return rb.view
+        return rb.space()
 
     @property
     def measured_in_flight(self) -> int:
-        return self._count - self._warm
+        return self.in_flight - self._warm
 
     def issue(self, mark_ns: int, sent_ns: int) -> bool:
         """Request marked ``mark_ns`` (due, or the send itself) goes out at ``sent_ns``.
@@ -368,7 +371,7 @@ class StreamExchange:
                 return False
             if state == WARMUP:
                 self._warm += 1
-        if self._count:
+        if self.in_flight:
             rest = self._rest
             if rest is None:
                 rest = self._rest = deque()
@@ -377,7 +380,7 @@ class StreamExchange:
         else:
             self._mark = mark_ns
             self._sent = sent_ns
-        self._count += 1
+        self.in_flight += 1
         return True
 
     def issue_many(self, count: int, mark_ns: int, sent_ns: int) -> int:
@@ -396,7 +399,7 @@ class StreamExchange:
                 return 0
             window.issued += count
         first = 0
-        if not self._count:
+        if not self.in_flight:
             self._mark = mark_ns
             self._sent = sent_ns
             first = 1
@@ -405,7 +408,7 @@ class StreamExchange:
             if rest is None:
                 rest = self._rest = deque()
             rest.extend((mark_ns, sent_ns) * (count - first))
-        self._count += count
+        self.in_flight += count
         return count
 
     def note(self, kind: int, nbytes: int) -> None:
@@ -423,7 +426,7 @@ class StreamExchange:
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
-        if self._count > 1:
+        if self.in_flight > 1:
             assert self._rest is not None
             self._rest[-1] = sent_ns
         else:
@@ -431,8 +434,8 @@ class StreamExchange:
 
     def _next(self) -> None:
         """The oldest request in flight ended: the next one, if any, becomes the oldest."""
-        self._count -= 1
-        if self._count:
+        self.in_flight -= 1
+        if self.in_flight:
             self._shift()
 
     def _shift(self) -> None:
@@ -452,7 +455,7 @@ class StreamExchange:
 
     def _marks(self) -> list[int]:
         """The marks of the requests in flight, oldest first."""
-        if not self._count:
+        if not self.in_flight:
             return []
         return [self._mark, *list(self._rest or ())[::2]]
 
@@ -463,16 +466,16 @@ class StreamExchange:
         rb.end = end
         start = rb.start
         data = rb.data
-        check = self.matcher.check
+        check = self._check
         reply_kind = self.reply_kind
         while start < end:
-            if not self._count:
+            if not self.in_flight:
                 # Bytes with no request outstanding: unsolicited, or the tail of an
                 # over-long reply that came in a later read.
                 self.fail(MISMATCHED, now_ns)
                 return RECONNECT
             got = check(data, start, end)
-            if got > 0 and (start + got >= end or self._count > 1):
+            if got > 0 and (start + got >= end or self.in_flight > 1):
                 # A whole reply, the common case (several per read with --pipeline).
                 if reply_kind is None:
                     self._answered(got, now_ns, -1, start)
@@ -504,7 +507,10 @@ class StreamExchange:
                 f"check_reply() returned a reply of {got} bytes where it was given "
                 f"{got - (start - end)}"
             )
-        rb.start = start
+        if start == end:  # every byte matched: the next read starts at the front
+            rb.start = rb.end = 0
+        else:
+            rb.start = start
         return OK
 
     def received(self, n: int, now_ns: int) -> int:
@@ -517,7 +523,7 @@ class StreamExchange:
         if not size:
             return self._received_any(n, now_ns)
         got = self._got + n
-        if not self._count or got > size:
+        if not self.in_flight or got > size:
             self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
             return RECONNECT
         expected = self._expected
@@ -536,10 +542,10 @@ class StreamExchange:
             return RECONNECT
         sent = self._sent
         mark = self._mark
-        if self._count > 1:
+        if self.in_flight > 1:
             self._next()
         else:
-            self._count = 0  # inline, the common case: one request in flight
+            self.in_flight = 0  # inline, the common case: one request in flight
         if self._warm:
             self._warm_answered(mark, sent, now_ns)
             return OK
@@ -557,7 +563,7 @@ class StreamExchange:
         the kind its reply said), with its hits and misses where the kind reads keys."""
         sent = self._sent
         mark = self._mark
-        count = self._count = self._count - 1
+        count = self.in_flight = self.in_flight - 1
         if count:  # _shift, inline: a call per reply costs what the shift does
             rest = self._rest
             assert rest is not None
@@ -616,8 +622,8 @@ class StreamExchange:
             request_kind = kinds.popleft() & KIND_MASK
         if decided >= 0:
             request_kind = decided & KIND_MASK
-        self._count -= 1
-        if self._count:
+        self.in_flight -= 1
+        if self.in_flight:
             self._shift()
         if self._warm:
             self._warm -= 1
@@ -632,7 +638,7 @@ class StreamExchange:
         HTTP's ``Connection: close``): no error, and the connection is replaced (at once:
         it served). The requests in flight behind it were not served on it, so they stay
         in flight, to go out again on the next connection (:meth:`resend`)."""
-        self._unsent = self._count
+        self._unsent = self.in_flight
         self.replies.clear()
         return RECONNECT
 
@@ -654,7 +660,7 @@ class StreamExchange:
     def _abort(self, now_ns: int) -> None:
         """The connection is out of step and will be replaced: each request still in
         flight ends ``timeout`` if its own ``--timeout`` passed, else ``aborted``."""
-        while self._count:
+        while self.in_flight:
             overdue = now_ns - self._sent >= self.timeout_ns
             self._end_oldest(TIMEOUT if overdue else ABORTED, now_ns)
         self._forget()
@@ -663,17 +669,17 @@ class StreamExchange:
         """The kind of each measured request in flight, oldest first."""
         kinds = self._kinds
         if kinds is None:
-            return [self._kind] * (self._count - self._warm) if self.kind_sink else []
+            return [self._kind] * (self.in_flight - self._warm) if self.kind_sink else []
         return [code & KIND_MASK for code in kinds][self._warm :]
 
     def deadline(self) -> int:
         """When the oldest request in flight times out (NEVER if none)."""
-        return self._sent + self.timeout_ns if self._count else NEVER
+        return self._sent + self.timeout_ns if self.in_flight else NEVER
 
     def expire(self, now_ns: int) -> int:
         """RECONNECT if the oldest request is overdue: it times out, and the later ones
         end as :meth:`_abort` says (a reply to them may never come on this connection)."""
-        if self._count and now_ns - self._sent >= self.timeout_ns:
+        if self.in_flight and now_ns - self._sent >= self.timeout_ns:
             self._abort(now_ns)
             return RECONNECT
         return OK
@@ -702,11 +708,11 @@ class StreamExchange:
         The peer's close (``closed``) first ends a reply framed by it (``reply_at_close``:
         an HTTP body without a length): that request completes, and when it was the only
         one in flight the close is no error."""
-        closing = kind == PEER_CLOSED and self.reply_at_close is not None and self._count
-        if closing and self._reply_at_close(now_ns) and not self._count:
+        closing = kind == PEER_CLOSED and self.reply_at_close is not None and self.in_flight
+        if closing and self._reply_at_close(now_ns) and not self.in_flight:
             self._forget()
             return
-        measured = self._count - self._warm
+        measured = self.in_flight - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)
             if self.kind_sink is not None:
@@ -738,7 +744,7 @@ class StreamExchange:
         self._forget()
 
     def _forget(self) -> None:
-        self._count = 0
+        self.in_flight = 0
         self._unsent = 0
         if self._rest is not None:
             self._rest.clear()

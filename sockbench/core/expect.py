@@ -142,17 +142,17 @@ class ReplyBuffer:
     connection that has read nothing yet holds none (a parked connection's memory).
     """
 
-    __slots__ = ("_size", "_view", "data", "end", "min_free", "start")
+    __slots__ = ("_size", "data", "end", "min_free", "start", "view")
 
     def __init__(self, size: int = 65536, min_free: int = 4096) -> None:
         if min_free < 1 or size < min_free:
             raise ValueError(f"need size >= min_free >= 1, got {size=} {min_free=}")
         self._size = size
         self.data = _NOTHING_YET
-        self._view = _NO_VIEW
+        self.view = _NO_VIEW
         self.min_free = min_free
         self.start = 0
-        self.end = 0
+        self.end = 0  # both 0 once every byte was matched: ``view`` is then the space
 
     def __len__(self) -> int:
         return self.end - self.start
@@ -163,11 +163,11 @@ class ReplyBuffer:
             self.start = self.end = 0
             if not self.data:
                 self.data = bytearray(self._size)
-                self._view = memoryview(self.data)
-            return self._view
+                self.view = memoryview(self.data)
+            return self.view
         if len(self.data) - self.end < self.min_free:
             self._compact()
-        return self._view[self.end :]
+        return self.view[self.end :]
 
     def commit(self, n: int) -> None:
         """Count ``n`` bytes just written into :meth:`space` as data."""
@@ -193,6 +193,6 @@ class ReplyBuffer:
             self.start, self.end = 0, pending
         if len(self.data) - pending < self.min_free:
             # A reply longer than the buffer: grow, which needs the old view released.
-            self._view.release()
+            self.view.release()
             self.data.extend(bytes(max(len(self.data), self.min_free)))
-            self._view = memoryview(self.data)
+            self.view = memoryview(self.data)

@@ -6,7 +6,7 @@ import socket
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 import trio
@@ -52,6 +52,11 @@ class ClientContext:
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
     connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
     tls: TlsClient | None = None  # a tls:// target: the worker's TLS, shared
+    # This client's number in the run: read per varying request, so a field, not a property.
+    index_in_run: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_in_run", self.first_client + self.index)
 
     def request_for(self, seq: int) -> bytes:
         """This client's ``seq``-th request."""
@@ -65,10 +70,6 @@ class ClientContext:
         close the reply announced left unserved, sent again on the next connection
         (``StreamExchange.resend``)."""
         return b"".join(self.request_for(k) for k in range(seq - count, seq))
-
-    @property
-    def index_in_run(self) -> int:
-        return self.first_client + self.index
 
     @property
     def window(self) -> RequestWindow:

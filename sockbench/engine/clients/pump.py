@@ -389,29 +389,6 @@ class Pump:
 
     # --- streams -------------------------------------------------------------------
 
-    def _send_one(self, conn: _Stream) -> bool:
-        """Closed loop: issue and send the next request; True if it all went out."""
-        request = self._next_request(conn)
-        return bool(request) and self._write(conn, request)
-
-    def _next_request(self, conn: _Stream) -> bytes:
-        """Closed loop: issue the next request (its send is marked now) and return its
-        bytes; b"" once the window has closed (said to the connection)."""
-        ex = conn.ex
-        start = time.monotonic_ns()
-        if not self.varies:
-            if ex.issue(start, start):
-                return self.request
-            request = b""
-        else:
-            request = issue(conn.ctx, ex, conn.seq, start, start, conn.ahead)
-        if not request:
-            self._window_closed(conn)
-            return b""
-        conn.seq += 1  # only a varying request needs its number: an int less otherwise
-        conn.ahead = conn.ctx.request_for(conn.seq)
-        return request
-
     def _fill(self, conn: _Stream) -> None:
         """Closed loop: send until ``--pipeline`` requests are in flight, in one write.
 
@@ -422,14 +399,24 @@ class Pump:
         are built: a few µs before the write, so latencies can only read that much
         longer, never shorter.
         """
-        free = conn.depth - conn.ex.in_flight
-        if free <= 1:
-            if free == 1:
-                self._send_one(conn)
+        ex = conn.ex
+        free = conn.depth - ex.in_flight
+        if free == 1:  # one request, the common case: issued inline, its send marked now
+            start = time.monotonic_ns()
+            if not self.varies:
+                if ex.issue(start, start):
+                    self._write(conn, self.request)
+                    return
+            elif request := issue(conn.ctx, ex, conn.seq, start, start, conn.ahead):
+                conn.seq += 1  # only a varying request needs its number
+                self._write(conn, request)
+                conn.ahead = conn.ctx.request_for(conn.seq)  # built after the send, not before
+                return
+            self._window_closed(conn)
             return
-        data, issued = issue_batch(
-            conn.ctx, conn.ex, conn.seq, free, time.monotonic_ns(), conn.ahead
-        )
+        if free <= 0:
+            return
+        data, issued = issue_batch(conn.ctx, ex, conn.seq, free, time.monotonic_ns(), conn.ahead)
         conn.seq += issued
         conn.ahead = b""  # used, or the window closed: the next one is built when needed
         if issued < free:
