@@ -86,9 +86,14 @@ WARMUP, MEASURED, CLOSED = 0, 1, 2
 class Sink(Protocol):
     """Where outcomes go: the worker's recorder."""
 
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
         """A measured request answered: ``latency_ns`` from its mark (due, or send),
-        ``service_ns`` from its send (the same object in closed loop)."""
+        ``service_ns`` from its send (the same object in closed loop). A protocol with
+        kinds of request has it counted under ``kind`` too (an index into its ``kinds``;
+        -1: none), and a kind that reads keys with ``misses`` of them not found (the sink
+        knows how many each kind reads). One call per reply: the hot path pays per call."""
         ...
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
@@ -111,18 +116,11 @@ class Sink(Protocol):
 
 
 class KindSink(Protocol):
-    """Where a protocol with several kinds of request (SET, GET) has each kind counted;
-    ``kind`` is the index into the protocol's ``kinds`` (an int costs less than a look-up
-    by name on the hot path)."""
-
-    def kind_completed(self, kind: int, latency_ns: int) -> None: ...
+    """Where a protocol with several kinds of request (SET, GET) has each kind's failures
+    counted (its completions come with :meth:`Sink.completed`); ``kind`` is the index into
+    the protocol's ``kinds`` (an int costs less than a look-up by name on the hot path)."""
 
     def kind_failed(self, kind: int, error: str) -> None: ...
-
-    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
-        """``kind_completed`` for a request that read keys: ``misses`` of them not found
-        (the others were: the sink knows how many each kind reads)."""
-        ...
 
 
 class RequestWindow:
@@ -354,10 +352,13 @@ class StreamExchange:
     def measured_in_flight(self) -> int:
         return self.in_flight - self._warm
 
-    def issue(self, mark_ns: int, sent_ns: int) -> bool:
+    def issue(self, mark_ns: int, sent_ns: int, kind: int = -1, nbytes: int = 0) -> bool:
         """Request marked ``mark_ns`` (due, or the send itself) goes out at ``sent_ns``.
 
-        False: the window is closed, send nothing.
+        False: the window is closed, send nothing. A protocol whose requests vary (a
+        command mix) gives each one's ``kind`` (an index into its ``kinds``, ``kind <
+        2**KIND_BITS``) and size, kept in step with the marks so its reply is counted by
+        kind; -1: the exchange knows them already (every request alike).
         """
         window = self.window
         if (
@@ -381,6 +382,8 @@ class StreamExchange:
             self._mark = mark_ns
             self._sent = sent_ns
         self.in_flight += 1
+        if kind >= 0 and self._kinds is not None:
+            self._kinds.append(nbytes << KIND_BITS | kind)
         return True
 
     def issue_many(self, count: int, mark_ns: int, sent_ns: int) -> int:
@@ -411,14 +414,9 @@ class StreamExchange:
         self.in_flight += count
         return count
 
-    def note(self, kind: int, nbytes: int) -> None:
-        """The request just issued is of kind ``kind`` (an index into the protocol's
-        ``kinds``) and ``nbytes`` long (protocols with kinds; ``kind < 2**KIND_BITS``)."""
-        if self._kinds is not None:
-            self._kinds.append(nbytes << KIND_BITS | kind)
-
     def note_many(self, kinds: list[int], requests: list[bytes]) -> None:
-        """:meth:`note` for each request just issued by :meth:`issue_many`, in order."""
+        """The kind and size of each request just issued by :meth:`issue_many`, in order
+        (as :meth:`issue` takes them for one)."""
         if self._kinds is not None:
             self._kinds.extend(
                 [len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)]
@@ -588,22 +586,23 @@ class StreamExchange:
             self.sink.failed(TIMEOUT, 1, now_ns)
             if kind_sink is not None:
                 kind_sink.kind_failed(kind, TIMEOUT)
-        else:
-            latency = service if mark == sent else now_ns - mark
+            return
+        latency = service if mark == sent else now_ns - mark
+        if kind_sink is None:
             self.sink.completed(latency, service, size, got)
-            if kind_sink is not None:
-                lookups = self._lookups
-                if lookups is None or not lookups[kind]:
-                    kind_sink.kind_completed(kind, latency)
-                    return
-                miss = self._miss_reply
-                if miss is None:
-                    missed = self._misses(self.replies.data, at, at + got)
-                elif got == self._miss_size and self.replies.data.startswith(miss, at):
-                    missed = 1
-                else:
-                    missed = 0
-                kind_sink.kind_looked_up(kind, latency, missed)
+            return
+        lookups = self._lookups
+        if lookups is None or not lookups[kind]:
+            self.sink.completed(latency, service, size, got, kind)
+            return
+        miss = self._miss_reply
+        if miss is None:
+            missed = self._misses(self.replies.data, at, at + got)
+        elif got == self._miss_size and self.replies.data.startswith(miss, at):
+            missed = 1
+        else:
+            missed = 0
+        self.sink.completed(latency, service, size, got, kind, missed)
 
     def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int) -> None:
         """A warm-up request's reply: never measured, but served if on time."""

@@ -32,7 +32,9 @@ class Sink:
         self.errors: Counter[str] = Counter()
         self.warm_replies: list[int] = []
 
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
         self.latencies.append(latency_ns)
         self.service.append(service_ns)
 
@@ -481,12 +483,13 @@ class KindSink(Sink):
         self.kind_errors: Counter[tuple[str, str]] = Counter()
         self.sizes: list[int] = []
 
-    def kind_completed(self, kind: int, latency_ns: int) -> None:
-        self.kind_latencies.setdefault(KINDS[kind], []).append(latency_ns)
-
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
         super().completed(latency_ns, service_ns, sent, got)
         self.sizes.append(sent)
+        if kind >= 0:
+            self.kind_latencies.setdefault(KINDS[kind], []).append(latency_ns)
 
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_errors[KINDS[kind], error] += 1
@@ -512,8 +515,7 @@ def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
     ex, sink = _redis(win)
     t = 11 * S
     for i, kind in enumerate(("set", "get", "get")):
-        assert ex.issue(t + i, t + i)
-        ex.note(KINDS.index(kind), 30)
+        assert ex.issue(t + i, t + i, KINDS.index(kind), 30)
     assert feed(ex, b"+OK\r\n$3\r\nabc\r\n$-1\r\n", t + 5 * MS) == OK
     assert {k: len(v) for k, v in sink.kind_latencies.items()} == {"set": 1, "get": 2}
     assert balanced(win, sink)
@@ -521,8 +523,7 @@ def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
 
 def _issue_kinds(ex: StreamExchange, t: int, kinds: tuple[str, ...]) -> None:
     for i, kind in enumerate(kinds):
-        assert ex.issue(t + i, t + i)
-        ex.note(KINDS.index(kind), 30)
+        assert ex.issue(t + i, t + i, KINDS.index(kind), 30)
 
 
 def test_an_error_reply_fails_only_the_request_it_answers() -> None:
@@ -621,8 +622,7 @@ def test_requests_of_a_kind_open_at_the_drains_end_time_out_as_their_kind() -> N
     win = window()
     ex, sink = _redis(win)
     t = 19 * S
-    assert ex.issue(t, t)
-    ex.note(KINDS.index("get"), 30)
+    assert ex.issue(t, t, KINDS.index("get"), 30)
     ex.finish(t + 2 * S)
     assert sink.kind_errors == Counter({("get", "timeout"): 1})
     assert balanced(win, sink)

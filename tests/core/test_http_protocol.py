@@ -236,9 +236,13 @@ class _KindSink:
         self.completions = 0
         self.times: list[tuple[int, int]] = []  # (latency, service) of each completed
 
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
         self.completions += 1
         self.times.append((latency_ns, service_ns))
+        if kind >= 0:
+            self.completed_by[KINDS[kind]] += 1
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
@@ -248,9 +252,6 @@ class _KindSink:
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")
-
-    def kind_completed(self, kind: int, latency_ns: int) -> None:
-        self.completed_by[KINDS[kind]] += 1
 
     def kind_failed(self, kind: int, error: str) -> None:
         self.failed_by[KINDS[kind], error] += 1

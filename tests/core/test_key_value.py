@@ -232,14 +232,21 @@ def test_templates_encode_once_and_fill_the_key_and_data() -> None:
 
 
 class _Lookups:
-    """A sink that keeps what the exchange counted per kind."""
+    """A sink that keeps what the exchange counted per kind: the misses of each kind
+    that reads keys (``lookups``: how many per request), the others' kinds."""
 
-    def __init__(self) -> None:
-        self.looked_up: list[tuple[int, int, int]] = []
+    def __init__(self, lookups: tuple[int, ...]) -> None:
+        self.lookups = lookups
+        self.looked_up: list[tuple[int, int]] = []
         self.completed_kinds: list[int] = []
 
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
-        pass
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
+        if kind >= 0 and self.lookups[kind]:
+            self.looked_up.append((kind, misses))
+        elif kind >= 0:
+            self.completed_kinds.append(kind)
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         raise AssertionError(kind)
@@ -250,14 +257,8 @@ class _Lookups:
     def warmup_reply(self, at_ns: int) -> None:
         raise AssertionError("no warm-up here")
 
-    def kind_completed(self, kind: int, latency_ns: int) -> None:
-        self.completed_kinds.append(kind)
-
     def kind_failed(self, kind: int, error: str) -> None:
         raise AssertionError(error)
-
-    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
-        self.looked_up.append((kind, misses))
 
 
 @pytest.mark.parametrize(
@@ -279,15 +280,14 @@ def test_the_exchange_counts_hits_and_misses_on_every_cut(
     gets = len(want)
     for cut in range(len(replies) + 1):
         window = RequestWindow(S, measure_start_ns=0, measure_end_ns=10 * S)
-        sink = _Lookups()
+        sink = _Lookups(protocol.lookups)
         ex = StreamExchange(
             window, sink, ProtocolMatcher(protocol.check_reply), 0, pipelined=True,
             kind_sink=sink, lookups=protocol.lookups, misses=protocol.misses,
             miss_reply=protocol.miss_reply,
         )  # fmt: skip
         for seq in range(1 + gets):
-            assert ex.issue(S + seq, S + seq)
-            ex.note(protocol.kind_index(0, seq), 10)
+            assert ex.issue(S + seq, S + seq, protocol.kind_index(0, seq), 10)
         for piece, at in ((replies[:cut], S + 10), (replies[cut:], S + 20)):
             ex.space()[: len(piece)] = piece
             assert ex.received(len(piece), at) == OK

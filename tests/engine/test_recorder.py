@@ -84,8 +84,7 @@ async def test_the_worker_folds_per_request_samples_in_on_its_clock(
         await trio.sleep(KEEP_UP_S / 2)  # its ticks fall between this test's looks
         for _ in range(3):
             for i in range(10_000):  # more than a batch (8,192) of each
-                rec.completed(latency_ns=2 * MS, service_ns=MS, sent=8, got=8)
-                rec.kind_completed(i % 2, 2 * MS)
+                rec.completed(latency_ns=2 * MS, service_ns=MS, sent=8, got=8, kind=i % 2)
                 rec.scheduled_send(START, START, START + 1000)
             await trio.sleep(KEEP_UP_S)
             # Folded once a batch waited: never more than a batch left waiting
@@ -160,10 +159,9 @@ def test_each_kind_of_request_is_counted_apart_and_an_undeclared_one_nowhere() -
     rec.track_kinds(("set", "get"))
     rec.start_intervals(S)
     for kind, latency_ns in [(0, 1_200_000), (1, 1_500_000), (1, 1_900_000), (2, 9 * MS)]:
-        rec.kind_completed(kind, latency_ns)
+        rec.completed(latency_ns, latency_ns, 0, 0, kind)
     rec.kind_failed(1, "protocol_error")
     rec.kind_failed(2, "mismatch")
-    rec.requests += 4  # what completed() counts; by_kind is the split of it
     row = rec.cut_interval(S)
     assert row is not None
     assert [(k.kind, k.requests) for k in row.by_kind] == [("set", 1), ("get", 2)]
@@ -182,9 +180,8 @@ def test_each_rows_hits_and_misses_are_its_own_and_add_up_to_the_tallys() -> Non
     rec.start_intervals(S)
     for row_end, misses in ((START + S, (0, 1, 2)), (END, (2,)), (END + S, (1,))):
         for missed in misses:
-            rec.kind_looked_up(1, MS, missed)
-        rec.kind_completed(0, MS)
-        rec.requests += len(misses) + 1  # completed()'s count (skipped here)
+            rec.completed(MS, MS, 0, 0, 1, missed)
+        rec.completed(MS, MS, 0, 0, 0)
         if row_end == END + S:
             rec.close_drain(row_end)
         elif row_end == END:
@@ -322,9 +319,7 @@ def test_rows_with_kinds_merge_kind_by_kind_and_exactly() -> None:
         rec.track_kinds(("set", "get"))
         rec.start_intervals(S)
         for i, latency_ns in enumerate(latencies):
-            rec.requests += 1
-            rec.latency.record(latency_ns)
-            rec.kind_completed(i % 2, latency_ns)
+            rec.completed(latency_ns, latency_ns, 0, 0, i % 2)
         rec.cut_interval(S)
         workers.append(rec)
     [row] = merge_tallies([rec.tally(datagrams=False) for rec in workers]).intervals

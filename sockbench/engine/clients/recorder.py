@@ -318,7 +318,9 @@ class WorkerRecorder:
         """Measured requests answered after the window, in the drain."""
         return self.requests - (self.served - self.served_from_warmup)
 
-    def completed(self, latency_ns: int, service_ns: int, sent: int, got: int) -> None:
+    def completed(
+        self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
+    ) -> None:
         self.requests += 1
         self.bytes_sent += sent
         self.bytes_received += got
@@ -326,6 +328,11 @@ class WorkerRecorder:
         if self.open_loop:
             self.service.add(service_ns)
             self.send_lag.add(latency_ns - service_ns)
+        if kind >= 0:
+            stats = self.kind_stats[kind]
+            stats.requests += 1
+            stats.latency.add(latency_ns)
+            stats.misses += misses
 
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
@@ -345,17 +352,6 @@ class WorkerRecorder:
         """The warm-up's row ending at ``end_ns`` (monotonic), never one of the window's."""
         assert self.warmup_rows is not None
         return self.warmup_rows.cut(end_ns, sum(self.warmup_errors.values()))
-
-    def kind_completed(self, kind: int, latency_ns: int) -> None:
-        stats = self.kind_stats[kind]
-        stats.requests += 1
-        stats.latency.add(latency_ns)
-
-    def kind_looked_up(self, kind: int, latency_ns: int, misses: int) -> None:
-        stats = self.kind_stats[kind]
-        stats.requests += 1
-        stats.latency.add(latency_ns)
-        stats.misses += misses
 
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_stats[kind].errors[error] += 1

@@ -102,11 +102,10 @@ def issue(
     if protocol is None or protocol.fixed is not None:
         return ctx.request if ex.issue(mark_ns, sent_ns) else b""
     request = built or protocol.request(ctx.index_in_run, seq)
-    if not ex.issue(mark_ns, sent_ns):
-        return b""
-    if protocol.one_kind is None:
-        ex.note(protocol.kind_index(ctx.index_in_run, seq), len(request))
-    return request
+    if protocol.one_kind is not None:
+        return request if ex.issue(mark_ns, sent_ns) else b""
+    kind = protocol.kind_index(ctx.index_in_run, seq)
+    return request if ex.issue(mark_ns, sent_ns, kind, len(request)) else b""
 
 
 def issue_batch(
