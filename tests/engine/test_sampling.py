@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import time
 
+import psutil
 import pytest
 
 from sockbench.core.spec.server import server_command
 from sockbench.endpoints import Endpoint, Proto
-from sockbench.engine.io.sampling import TreeSampler, process_cpu_s
+from sockbench.engine.io.sampling import TreeSampler, descendants, process_cpu_s
 from sockbench.servers.external import ServerLogs, open_external
 
 pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
@@ -60,3 +62,28 @@ def test_fork_per_connection_tree_is_not_read_as_idle() -> None:
     assert reference > 1.0  # the children did work
     # Same tree, same time: the sampler sees most of what the kernel counted.
     assert summary.cpu_percent_mean > 0.5 * reference, (summary, reference)
+
+
+def test_descendants_are_the_tree_psutil_finds_and_an_excluded_branch_is_left_out() -> None:
+    """The tree is read from /proc/PID/task/TID/children, not from every process on the
+    machine; it is the same tree psutil finds, grandchildren included."""
+    # A child shell with two sleeping children of its own, and a lone sleeper beside it.
+    branch = subprocess.Popen(
+        ["sh", "-c", "sleep 30 & sleep 30 & echo up; wait"], stdout=subprocess.PIPE
+    )
+    lone = subprocess.Popen(["sleep", "30"])
+    try:
+        assert branch.stdout is not None and branch.stdout.readline() == b"up\n"
+        me = os.getpid()
+        found = descendants(me)
+        assert sorted(found) == sorted(p.pid for p in psutil.Process(me).children(recursive=True))
+        assert {branch.pid, lone.pid} <= set(found) and len(descendants(branch.pid)) == 2
+        sampled = {p.pid for p in TreeSampler(me, exclude=branch.pid)._tree()}
+        assert me in sampled and lone.pid in sampled
+        assert sampled.isdisjoint({branch.pid, *descendants(branch.pid)})
+    finally:
+        for proc in (branch, lone):
+            for kid in descendants(proc.pid):
+                os.kill(kid, 9)
+            proc.kill()
+            proc.wait()
