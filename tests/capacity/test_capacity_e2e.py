@@ -179,16 +179,28 @@ def test_compare_finds_each_model_s_capacity(tmp_path: Path) -> None:
          "--quiet"],
         capture_output=True, text=True, cwd=ROOT, timeout=240,
     )  # fmt: skip
-    assert done.returncode == EXIT_OK, done.stderr[-3000:]
+    assert (out / "sweep.json").exists(), done.stderr[-3000:]
     doc = validate_sweep(json.loads((out / "sweep.json").read_text()))
     assert doc["kind"] == "search" and doc["slos"] == ["p99 < 50ms"]
     assert sorted(c["cell"]["model"] for c in doc["curves"]) == ["asyncio", "threaded"]
+    held = 0
     for curve in doc["curves"]:
-        # Both hold 1,000 req/s easily: the answer is the bound that was set.
-        assert curve["search"]["found"] == "above_max" and curve["search"]["capacity_rps"] == 1000
+        # Both hold 1,000 req/s easily: the answer is the bound that was set. Unless a loaded
+        # machine held the generator in the step and in its one retry (each `invalid`, as in
+        # test_sweep_keeps_one_built_in_server): that is the generator's limit, said so and
+        # exit 1, never a capacity or a failure of the server's.
+        search, verdicts = curve["search"], [s["verdict"] for s in curve["steps"]]
+        if search["found"] == "generator_limited":
+            assert verdicts == ["invalid", "invalid"], verdicts
+            held += 1
+        else:
+            assert search["found"] == "above_max" and search["capacity_rps"] == 1000, search
         assert (out / curve["steps"][0]["result"] / "result.json").exists()
         assert curve["steps"][0]["result"].startswith(f"tcp-64-c2-{curve['cell']['model']}-r1/")
-    assert "Capacity" in done.stdout and "no winner" in done.stdout  # both are "at least 1,000"
+    assert done.returncode == (EXIT_FAILED if held else EXIT_OK), done.stderr[-3000:]
+    assert "Capacity" in done.stdout
+    if not held:
+        assert "no winner" in done.stdout  # both are "at least 1,000"
 
 
 def test_compare_sweeps_each_model(tmp_path: Path) -> None:
