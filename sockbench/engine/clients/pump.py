@@ -512,14 +512,14 @@ class Pump:
 
     def _due_stream(self, conn: _Stream, due: int) -> None:
         ex = conn.ex
-        if ex.window.closed(due):
+        if conn.fd >= 0 and conn.pending is None and ex.in_flight < conn.depth:
+            self._send_due(conn, due, due)  # its issue finds a closed window: no look first
+        elif ex.window.closed(due):
             # Retires if connected with nothing in flight (a request not sent whole is in
             # flight); one reconnecting retires as its connection opens.
             self._window_closed(conn)
-        elif conn.fd < 0 or conn.pending is not None or ex.in_flight >= conn.depth:
-            conn.parked = True  # sent as soon as a slot frees or the connection is back
         else:
-            self._send_due(conn, due, due)
+            conn.parked = True  # sent as soon as a slot frees or the connection is back
 
     # --- datagrams -----------------------------------------------------------------
 
@@ -740,7 +740,9 @@ class Pump:
                 elif ex.in_flight < conn.depth:
                     if closed_loop and conn.pending is None:
                         self._fill(conn)
-                    else:
+                    elif closed_loop or conn.parked or conn.finished or conn.pending is not None:
+                        # Open loop: a free slot matters only to a request waiting for one,
+                        # a client retiring, or an unsent rest (_freed); not per reply.
                         self._freed(conn)
             if trio_ready:  # after the batch: a cancellation must not cut it in two
                 trio_ready = False

@@ -358,9 +358,11 @@ class WorkerRecorder:
 
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
-        if self.measure_start_ns <= due_ns < self.measure_end_ns:
-            self.scheduler_lag.add(sent_ns - max(due_ns, ready_ns))
-        if self.measure_start_ns <= sent_ns < self.measure_end_ns:
+        window = self.window  # its bounds, not this recorder's properties: a call less each
+        start, end = window.measure_start_ns, window.measure_end_ns
+        if start <= due_ns < end:
+            self.scheduler_lag.add(sent_ns - (due_ns if due_ns >= ready_ns else ready_ns))
+        if start <= sent_ns < end:
             self.offered += 1
 
     def add_stream_datagrams(self, client: int, sent: int, report: tuple[int, int] | None) -> None:
