@@ -221,13 +221,39 @@ class HistogramSummary:
         return asdict(self)
 
 
+def mean_and_stdev(hist: HdrHistogram) -> tuple[float, float]:
+    """hdrh's ``get_mean_value()`` and ``get_stddev()``, the same numbers bit for bit.
+
+    Trade-off: hdrh's iterator steps through every bucket up to the top of the range in
+    Python, empty or not (about 52,000 from 1 µs to 60 s): 0.43 s a histogram, whatever
+    it holds, which was most of a short run's CPU. Here numpy finds the non-empty
+    buckets and hdrh's own arithmetic runs on those alone, in the same order (the
+    float sums are not reassociated), so a summary does not change by a bit.
+    """
+    total_count = int(hist.get_total_count())
+    if not total_count:
+        return 0.0, 0.0
+    counts = counts_array(hist)
+    value_at = hist.get_value_from_index
+    median_of = hist._hdr_median_equiv_value  # hdrh's, so its rounding is ours
+    highest = hist.get_highest_equivalent_value
+    buckets = [
+        (int(counts[i]), median_of(highest(value_at(int(i))))) for i in np.flatnonzero(counts)
+    ]
+    mean = float(sum(count * median for count, median in buckets)) / total_count
+    deviations = 0.0
+    for count, median in buckets:
+        dev = (median * 1.0) - mean
+        deviations += (dev * dev) * count
+    return mean, math.sqrt(deviations / total_count)
+
+
 def summarize(hist: HdrHistogram) -> HistogramSummary:
     count = int(hist.get_total_count())
     if count == 0:
         return HistogramSummary(0, 0, 0.0, 0.0, 0, 0, 0, 0, 0, 0, encode(hist))
     pct = hist.get_percentile_to_value_dict([p for _, p in PERCENTILES])
-    mean = float(hist.get_mean_value())
-    stdev = float(hist.get_stddev())
+    mean, stdev = mean_and_stdev(hist)
     return HistogramSummary(
         count=count,
         min=int(hist.get_min_value()),

@@ -1,3 +1,4 @@
+import math
 import random
 
 import numpy as np
@@ -10,6 +11,7 @@ from sockbench.core.histogram import (
     Recorder,
     decode,
     encode,
+    mean_and_stdev,
     merge,
     new_histogram,
     summarize,
@@ -61,6 +63,24 @@ def test_summary_percentiles() -> None:
     assert s.p99 == pytest.approx(9900, rel=1e-3)
     assert s.max == pytest.approx(10_000, rel=1e-3)
     assert s.mean == pytest.approx(5000.5, rel=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mean_and_stdev_are_hdrhs_bit_for_bit(seed: int) -> None:
+    """The summary's mean and stdev walk the non-empty buckets only, yet are hdrh's own
+    numbers exactly: log-normal latencies of several scales, and the range's edges."""
+    rng = random.Random(seed)
+    hist = new_histogram()
+    scale = (5, 80, 3_000, 400_000)[seed]
+    for _ in range(3_000):
+        hist.record_value(min(HIGHEST_US, int(rng.lognormvariate(math.log(scale), 1.2))))
+    hist.record_value(0, rng.randrange(1, 50))
+    hist.record_value(HIGHEST_US)
+    assert mean_and_stdev(hist) == (hist.get_mean_value(), hist.get_stddev())
+    one = new_histogram()
+    one.record_value(scale, 10**9)  # one bucket, a large count
+    assert mean_and_stdev(one) == (one.get_mean_value(), one.get_stddev())
+    assert mean_and_stdev(new_histogram()) == (0.0, 0.0)
 
 
 def test_empty_summary_is_all_zero() -> None:
