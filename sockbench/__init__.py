@@ -1,8 +1,18 @@
 """sockbench: load-test TCP, UDP and Unix socket servers and compare server models."""
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("sockbench")
-except PackageNotFoundError:  # run from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__``, looked up on first use: importlib.metadata costs 40 ms to import,
+    60 % of a built-in server's start, which never asks."""
+    if name != "__version__":
+        raise AttributeError(f"module 'sockbench' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("sockbench")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
