@@ -166,11 +166,16 @@ def test_a_datagram_target_that_goes_silent_is_degraded_and_its_loss_errors(
     assert totals["errors"]["lost"] == result["datagrams"]["lost"] > 0
     [degraded] = [w for w in result["warning_details"] if w["kind"] == "degraded"]
     assert "the target stopped answering" in degraded["message"]
-    # It went silent 1.0 s into the window: the message brackets that by its rows.
+    # It went silent 1.0 s into the window: the message brackets that by its rows. Open
+    # loop, a stall of the generator itself (a loaded machine holding this test's process)
+    # sends the requests due in it late, after the silence began, so their rows read silent
+    # too: the bracket may come as much earlier as the run's own send lag says it stalled.
     low, high = (
         degraded["message"].split("answering between ")[1].split(" s into")[0].split(" and ")
     )
-    assert float(low) <= 1.0 <= float(high) + 0.1 and float(high) - float(low) == 0.25
+    stall_s = (result.get("scheduler_lag_us") or {}).get("max", 0) / 1e6 if rate else 0.0
+    assert float(low) <= 1.0 <= float(high) + 0.1 + stall_s, (low, high, stall_s)
+    assert float(high) - float(low) == 0.25
     assert result["checks"][0]["passed"] is False
     if rate:
         [warning] = [w for w in result["warning_details"] if w["kind"] == "rate_not_kept"]
