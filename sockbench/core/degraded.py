@@ -19,6 +19,10 @@ benchmark. It is marked ``degraded`` instead, with the reason, when:
 
 from __future__ import annotations
 
+import math
+
+from sockbench.core.histogram import decode
+from sockbench.core.intervals import IntervalRow
 from sockbench.core.tally import Tally
 
 #: A window this much shorter than asked closed early; rounding and the last tick are less.
@@ -48,15 +52,35 @@ def degraded_reason(
     rows = tally.intervals
     if tally.errors and len(rows) >= 2 and rows[-1].requests == 0:
         silent = next((i for i, r in enumerate(reversed(rows)) if r.requests), len(rows))
-        # Its last reply came in the last row that had any: silence began within it.
-        when = (
-            f"between {rows[-silent - 1].start_s:g} and {rows[-silent].start_s:g} s"
-            if silent < len(rows)
-            else "from the start"
-        )
+        when = _when(rows[-silent - 1 :]) if silent < len(rows) else "from the start"
         return (
             f"the target stopped answering {when} into the window: no request completed "
             f"in the last {silent} interval(s), and {sum(tally.errors.values()):,} failed "
             "(did it die, or stop?)"
         )
     return None
+
+
+def _when(rows: tuple[IntervalRow, ...]) -> str:
+    """Where the silence began: in the last row with replies (``rows[0]``), or later.
+
+    Open loop, when the machine held the generator itself (a stall of its own, not the
+    target's), what was due went out late, and replies came in while nothing read them,
+    to be read as timeouts, whenever the target went silent; and a stall's late sends
+    land in the row open when it began or the next (the interval ticker waits too). So
+    where those two rows say the generator sent an interval or more late, the bracket
+    runs that much further, in whole intervals, and the stall is named."""
+    interval_ns = round((rows[1].t - rows[1].start_s) * 1e9)
+    late_ns = max(_lag_us(row) for row in rows[:2]) * 1000
+    if late_ns < interval_ns:  # the generator kept up: the silence began in the last row
+        return f"between {rows[0].start_s:g} and {rows[1].start_s:g} s"
+    until = min(rows[1].start_s + math.ceil(late_ns / interval_ns) * interval_ns / 1e9, rows[-1].t)
+    return (
+        f"between {rows[0].start_s:g} and {until:g} s (the generator itself sent up to "
+        f"{late_ns / 1e9:.2f} s late there, held by the machine: not the target)"
+    )
+
+
+def _lag_us(row: IntervalRow) -> int:
+    """How late the generator itself sent in ``row`` at most (µs; 0: closed loop)."""
+    return 0 if row.pacing is None else int(decode(row.pacing.scheduler_lag).get_max_value())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from sockbench.core.degraded import asked_s, degraded_reason
-from sockbench.core.intervals import IntervalRow
+from sockbench.core.histogram import encode, new_histogram
+from sockbench.core.intervals import IntervalRow, PacingRow
 from sockbench.core.tally import Tally
 
 EMPTY = Tally.empty()
@@ -37,6 +38,51 @@ def test_a_target_that_went_silent_says_between_which_rows() -> None:
     assert reason is not None
     assert reason.startswith("the target stopped answering between 0.5 and 1 s into the window")
     assert "last 2 interval(s), and 9,005 failed" in reason
+
+
+def _paced(rows: list[tuple[int, int, int]], errors: dict[str, int]) -> Tally:
+    """Open-loop rows of 0.25 s: (replies, requests sent, the generator's own lag in ms)."""
+    paced = []
+    for i, (n, offered, late_ms) in enumerate(rows):
+        lag = new_histogram()
+        if offered:
+            lag.record_value(late_ms * 1000)
+        pacing = PacingRow(offered, encode(new_histogram()), encode(lag))
+        paced.append(dataclasses.replace(_row(i * 0.25, n), t=(i + 1) * 0.25, pacing=pacing))
+    replies = sum(n for n, _, _ in rows)
+    return dataclasses.replace(
+        EMPTY, requests=replies, intervals=tuple(paced), errors=errors, served=replies
+    )
+
+
+def test_a_stall_of_the_generator_itself_stretches_the_bracket() -> None:
+    """The target went silent 1.0 s into the window while the machine held the generator
+    for 0.4 s (SIGSTOP, reproduced): what was due in the stall went out late and replies
+    were read late, as timeouts, so the rows around it read silent, which says nothing of
+    the target. The stall's late sends land in the row open when it began, or the next;
+    the bracket runs as much further as they were late, in whole intervals."""
+    stopped_at_073 = [(500, 500, 0), (500, 500, 1), (468, 1288, 396), (0, 0, 0), (0, 212, 8)]
+    reason = degraded_reason(_paced([*stopped_at_073, (0, 500, 1)], {"lost": 990}))
+    assert reason is not None
+    assert reason.startswith(
+        "the target stopped answering between 0.5 and 1.25 s (the generator itself sent up "
+        "to 0.40 s late there, held by the machine: not the target) into the window"
+    )
+    stopped_at_062 = [(500, 500, 0), (500, 500, 1), (240, 240, 1), (0, 835, 380), (0, 209, 2)]
+    reason = degraded_reason(_paced([*stopped_at_062, (0, 500, 1)], {"lost": 990}))
+    assert reason is not None and "between 0.5 and 1.25 s (the generator itself" in reason
+    # The backlog split over both rows, the later-due part a little late in the second.
+    stopped_at_066 = [(500, 500, 0), (500, 500, 1), (330, 900, 395), (0, 300, 150), (0, 500, 2)]
+    reason = degraded_reason(_paced(stopped_at_066, {"lost": 990}))
+    assert reason is not None and "between 0.5 and 1.25 s (the generator itself" in reason
+    # Late by less than an interval: the row after the last reply, as before; a bracket
+    # never runs past the window.
+    kept_up = [(500, 500, 0), (500, 500, 0), (240, 500, 1), (0, 500, 200), (0, 500, 3)]
+    reason = degraded_reason(_paced(kept_up, {"lost": 990}))
+    assert reason is not None and "between 0.5 and 0.75 s into the window" in reason
+    at_the_end = [(500, 500, 0), (500, 500, 0), (240, 500, 900), (0, 500, 1)]
+    reason = degraded_reason(_paced(at_the_end, {"lost": 990}))
+    assert reason is not None and "between 0.5 and 1 s (the generator itself" in reason
 
 
 def test_a_quiet_end_without_errors_is_not_degraded() -> None:

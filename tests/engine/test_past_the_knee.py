@@ -3,6 +3,7 @@ silent, against what they logged themselves, on both drivers."""
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -167,15 +168,15 @@ def test_a_datagram_target_that_goes_silent_is_degraded_and_its_loss_errors(
     [degraded] = [w for w in result["warning_details"] if w["kind"] == "degraded"]
     assert "the target stopped answering" in degraded["message"]
     # It went silent 1.0 s into the window: the message brackets that by its rows. Open
-    # loop, a stall of the generator itself (a loaded machine holding this test's process)
-    # sends the requests due in it late, after the silence began, so their rows read silent
-    # too: the bracket may come as much earlier as the run's own send lag says it stalled.
-    low, high = (
-        degraded["message"].split("answering between ")[1].split(" s into")[0].split(" and ")
-    )
-    stall_s = (result.get("scheduler_lag_us") or {}).get("max", 0) / 1e6 if rate else 0.0
-    assert float(low) <= 1.0 <= float(high) + 0.1 + stall_s, (low, high, stall_s)
-    assert float(high) - float(low) == 0.25
+    # loop, a stall of the generator itself (a loaded machine holding this process) widens
+    # the bracket and is named (core/degraded.py; seen once in a fresh clone, reproduced
+    # with a 0.4 s SIGSTOP, which read "between 0.5 and 0.75 s" before).
+    found = re.search(r"answering between ([\d.]+) and ([\d.]+) s", degraded["message"])
+    assert found is not None, degraded["message"]
+    low, high = float(found[1]), float(found[2])
+    assert low <= 1.0 <= high + 0.1, degraded["message"]
+    if "the generator itself sent" not in degraded["message"]:
+        assert high - low == 0.25, degraded["message"]
     assert result["checks"][0]["passed"] is False
     if rate:
         [warning] = [w for w in result["warning_details"] if w["kind"] == "rate_not_kept"]
