@@ -72,7 +72,7 @@ def _when(rows: tuple[IntervalRow, ...]) -> str:
     runs that much further, in whole intervals, and the stall is named."""
     interval_ns = round((rows[1].t - rows[1].start_s) * 1e9)
     late_ns = max(_lag_us(row) for row in rows[:2]) * 1000
-    if late_ns < interval_ns:  # the generator kept up: the silence began in the last row
+    if late_ns < interval_ns or interval_ns <= 0:  # it kept up: the silence began in the row
         return f"between {rows[0].start_s:g} and {rows[1].start_s:g} s"
     until = min(rows[1].start_s + math.ceil(late_ns / interval_ns) * interval_ns / 1e9, rows[-1].t)
     return (

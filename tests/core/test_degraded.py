@@ -83,6 +83,12 @@ def test_a_stall_of_the_generator_itself_stretches_the_bracket() -> None:
     at_the_end = [(500, 500, 0), (500, 500, 0), (240, 500, 900), (0, 500, 1)]
     reason = degraded_reason(_paced(at_the_end, {"lost": 990}))
     assert reason is not None and "between 0.5 and 1 s (the generator itself" in reason
+    # A last row of no length (a window cut on a boundary): no interval to count in.
+    tally = _paced(at_the_end, {"lost": 990})
+    empty_end = dataclasses.replace(tally.intervals[-1], start_s=1.0, t=1.0)
+    rows = (*tally.intervals[:3], empty_end)
+    reason = degraded_reason(dataclasses.replace(tally, intervals=rows))
+    assert reason is not None and "between 0.5 and 1 s into the window" in reason
 
 
 def test_a_quiet_end_without_errors_is_not_degraded() -> None:
