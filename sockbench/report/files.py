@@ -7,7 +7,11 @@ folders, the fallback) goes through this module. The rules, checked before any l
 
 - a regular file or a new path is written atomically (a temporary file beside the
   target, fsync, rename), so a reader never sees half a file;
-- a symlink is followed, and its target is what gets written: the link stays;
+- a symlink to a file (or to nothing yet) is refused: writing through it would overwrite
+  a file the path does not name (a link planted at a result's path, the classic trap),
+  and replacing the link would undo the user's own layout; the path is never followed
+  when writing, so a link made between the check and the write is replaced, its target
+  left alone;
 - a character device (``/dev/null``, ``/dev/full``, a terminal) or a pipe that this
   process already holds open (``/dev/stdout`` into a pipe, ``/dev/fd/63`` from a shell's
   ``>(jq .)``) is opened and written through, never replaced by a regular file;
@@ -128,6 +132,19 @@ def _probe_folder(folder: Path, flag: str, target: str) -> None:
         )
 
 
+def _refuse_link_to_file(target: str, flag: str) -> None:
+    """A symlink that leads to a file, or to nothing yet: refused, and what to give."""
+    try:
+        to = os.readlink(target)
+    except OSError:
+        return  # not a link (or nothing there): the other rules apply
+    raise ConfigError(
+        f"{flag} {target} is a symlink (to {to}): sockbench never writes a result through "
+        f"one, which would overwrite {os.path.realpath(target)}; name that file itself, "
+        "or remove the link"
+    )
+
+
 def check_file(target: str, flag: str) -> None:
     """Fail now, before any load, if ``target`` cannot receive a result file."""
     if target == "-":
@@ -139,6 +156,7 @@ def check_file(target: str, flag: str) -> None:
         if not os.access(target, os.W_OK):
             raise ConfigError(f"cannot write {flag} {target}: permission denied")
         return
+    _refuse_link_to_file(target, flag)
     if mode is not None and stat.S_ISDIR(mode):
         raise ConfigError(f"{flag} {target} is a folder; give a file name")
     if mode is not None and not stat.S_ISREG(mode):
@@ -151,6 +169,11 @@ def check_folder(target: str, flag: str) -> None:
     st = _stat(target, flag)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"{flag} {target} exists and is not a folder")
+    if st is None and os.path.islink(target):
+        raise ConfigError(
+            f"{flag} {target} is a symlink to {os.readlink(target)}, which does not exist: "
+            "create that folder, or give another"
+        )
     _probe_folder(Path(os.path.realpath(target)), flag, target)
 
 
@@ -180,14 +203,19 @@ def write_text(target: str, text: str) -> None:
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    A symlink's target is what is written; anything but a regular file or a new path is
-    never replaced (an OSError instead: :func:`write_text` writes streams through)."""
-    path = Path(os.path.realpath(path))
+    Anything but a regular file or a new path is never replaced, nor a symlink followed
+    (an OSError instead: :func:`write_text` writes streams through, a link to one too).
+    The rename never follows a link either, so one planted after this check is what gets
+    replaced, never its target."""
     try:
-        existing = os.stat(path)
+        existing = os.lstat(path)
     except FileNotFoundError:
         mode = new_file_mode()
     else:
+        if stat.S_ISLNK(existing.st_mode):
+            raise FileExistsError(
+                errno.EEXIST, "a symlink: sockbench never writes a result through one", str(path)
+            )
         if not stat.S_ISREG(existing.st_mode):
             raise FileExistsError(
                 errno.EEXIST, "not a regular file: sockbench never replaces one", str(path)

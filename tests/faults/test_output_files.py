@@ -105,9 +105,9 @@ def test_o_never_replaces_a_special_file(sockbench_cmd, tmp_path, command) -> No
         done = _cli(sockbench_cmd, command, *sources, "-o", str(path))
         if name == "device":  # written through, as /dev/null takes it
             assert done.returncode == 0, done.stderr
-        elif name == "symlink":  # its target is written; the link stays a link
-            assert done.returncode == 0, done.stderr
-            assert (tmp_path / "real.md").read_text() != "old\n"
+        elif name == "symlink":  # refused: its target is never overwritten
+            _one_error(done, 2, "symlink", "real.md")
+            assert (tmp_path / "real.md").read_text() == "old\n"
         elif name == "fifo":
             _one_error(done, 2, "FIFO", "reader")
         else:
@@ -117,7 +117,7 @@ def test_o_never_replaces_a_special_file(sockbench_cmd, tmp_path, command) -> No
 
 @pytest.mark.unit
 @pytest.mark.timeout(10, method="signal")
-def test_write_atomic_refuses_to_replace_a_fifo_and_follows_a_symlink(tmp_path) -> None:
+def test_write_atomic_replaces_neither_a_fifo_nor_a_symlink_s_target(tmp_path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(OSError, match="not a regular file"):
@@ -125,8 +125,13 @@ def test_write_atomic_refuses_to_replace_a_fifo_and_follows_a_symlink(tmp_path) 
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     (tmp_path / "real").write_text("old")
     (tmp_path / "link").symlink_to(tmp_path / "real")
-    files.write_atomic(tmp_path / "link", "new")
-    assert os.path.islink(tmp_path / "link") and (tmp_path / "real").read_text() == "new"
+    with pytest.raises(OSError, match="symlink"):
+        files.write_atomic(tmp_path / "link", "new")
+    assert os.path.islink(tmp_path / "link") and (tmp_path / "real").read_text() == "old"
+    files.write_text(str(tmp_path / "new"), "new")  # a new path, through a linked folder
+    (tmp_path / "folder").symlink_to(tmp_path, target_is_directory=True)
+    files.write_atomic(tmp_path / "folder" / "new", "newer")
+    assert (tmp_path / "new").read_text() == "newer"
 
 
 # --- item 4: result files honour the umask --------------------------------------------

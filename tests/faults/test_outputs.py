@@ -4,7 +4,6 @@ never replaced, and a result that cannot be written at the end saved elsewhere."
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import stat
@@ -60,6 +59,14 @@ def test_out_given_a_file_is_refused_before_load(target, sockbench, tmp_path) ->
     (tmp_path / "f").write_text("x")
     _refused_before_load(
         _quick(sockbench, probe, "--out", str(tmp_path / "f")), probe, "is not a folder"
+    )
+
+
+def test_out_given_a_symlink_to_nowhere_is_refused_before_load(target, sockbench, tmp_path) -> None:
+    probe = target()
+    (tmp_path / "results").symlink_to(tmp_path / "gone")
+    _refused_before_load(
+        _quick(sockbench, probe, "--out", str(tmp_path / "results")), probe, "does not exist"
     )
 
 
@@ -150,15 +157,20 @@ def test_a_symlink_to_stdout_writes_to_stdout(target, sockbench, tmp_path) -> No
     assert '"status": "completed"' in run.stdout
 
 
-def test_a_symlink_to_a_file_replaces_the_target_and_keeps_the_link(
-    target, sockbench, tmp_path
+@pytest.mark.parametrize("flag", ["--json", "--export"])
+@pytest.mark.parametrize("leads_to", ["a file", "nothing yet"])
+def test_a_symlink_to_a_file_is_refused_before_load_and_its_target_left_alone(
+    target, sockbench, tmp_path, flag, leads_to
 ) -> None:
     probe = target()
     real = tmp_path / "real.json"
-    real.write_text("old")
+    if leads_to == "a file":
+        real.write_text("old")
     link = tmp_path / "link.json"
     link.symlink_to(real)
-    run = _quick(sockbench, probe, "--json", str(link), "--out", "")
-    assert run.finish() == 0
+    path = str(link) if flag == "--json" else f"html={link}"
+    _refused_before_load(
+        _quick(sockbench, probe, flag, path, "--out", ""), probe, "is a symlink (to "
+    )
     assert os.path.islink(link)
-    assert json.loads(real.read_text())["status"] == "completed"
+    assert real.read_text() == "old" if leads_to == "a file" else not real.exists()
