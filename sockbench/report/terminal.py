@@ -55,19 +55,18 @@ def section_renderable(section: Section, console: Console | None = None) -> Rend
             rich_table(part, section.title if i == 0 and head is None else None)
             for i, part in enumerate(parts)
         ]
-        out = tables[-1]
-        caption = Text(justify="left")
+        notes = Text(justify="left")
         if section.table.best and section.note:
-            caption.append(section.note + "\n", style=BEST_STYLE)
+            notes.append(section.note + "\n", style=BEST_STYLE)
         for note in section.notes:
-            caption.append(note + "\n", style="dim")
-        if caption:
-            caption.rstrip()
-            out.caption = caption
-            out.caption_justify = "left"
+            notes.append(note + "\n", style="dim")
+        notes.rstrip()
+        # Below the tables, not a table's caption: a caption wraps at its table's width,
+        # which for the last part of a wrapped table is a few columns ("95" / "% interval").
+        shown: list[RenderableType] = [*tables, notes] if notes else list(tables)
         if head is not None:
-            return Group(head, *tables)
-        return tables[0] if len(tables) == 1 else Group(*tables)
+            return Group(head, *shown)
+        return shown[0] if len(shown) == 1 else Group(*shown)
     return _fields(section)
 
 

@@ -16,6 +16,7 @@ from sockbench.report import csv as csv_format
 from sockbench.report.content import Table
 from sockbench.report.document import cell_key, cells
 from sockbench.report.terminal import pick_columns, print_report
+from sockbench.report.validity_fields import CI_NOTE
 from tests.report.conftest import RESULT_TCP, html_of
 
 
@@ -198,6 +199,17 @@ def test_terminal_fits_narrow_consoles(compare_doc: dict[str, Any]) -> None:
     assert all(len(line) <= 80 for line in narrow_text.splitlines())
     # Bracketed cell labels in warnings are text, not rich markup.
     assert f"[{cell_key(first).label}]" in narrow_text
+
+
+def test_a_wrapped_table_s_notes_span_the_console_not_its_last_part(
+    tcp_doc: dict[str, Any],
+) -> None:
+    narrow = Console(record=True, width=60)
+    print_report(tcp_doc, narrow)
+    lines = [line.rstrip() for line in narrow.export_text().splitlines()]
+    last_part = next(line for line in lines if line.split()[:1] == ["max"])
+    assert len(last_part) < len(CI_NOTE)  # wrapped: its last part is narrower than the note
+    assert CI_NOTE in lines
 
 
 def test_picked_columns_keep_best_positions() -> None:
