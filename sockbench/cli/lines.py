@@ -14,18 +14,11 @@ from datetime import UTC, datetime
 from typing import IO
 
 from sockbench.core.progress import Tick
+from sockbench.core.units import format_us
 from sockbench.report.numbers import DASH
 from sockbench.report.stream_fields import tick_rates
 
 PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
-
-
-def _duration(us: int) -> str:
-    if us >= 1_000_000:
-        return f"{us / 1e6:.2f} s"
-    if us >= 1_000:
-        return f"{us / 1e3:.2f} ms"
-    return f"{us} µs"
 
 
 def tick_line(tick: Tick) -> str:
@@ -51,7 +44,7 @@ def _throughput(tick: Tick) -> str:
 
 def _p99(tick: Tick) -> str:
     # No latency in the interval (a stream run has none at all): a dash, not "0 µs".
-    return _duration(tick.p99_us) if tick.p99_us else DASH
+    return format_us(tick.p99_us) if tick.p99_us else DASH
 
 
 def _connections(tick: Tick) -> str:

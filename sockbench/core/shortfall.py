@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sockbench.core.document import Result
+from sockbench.core.units import format_us
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Proto
 
@@ -81,10 +82,6 @@ def served_ratio(doc: Mapping[str, Any]) -> float | None:
 _DATAGRAMS = frozenset(p.value for p in Proto if not p.is_stream)
 
 
-def _duration(us: float) -> str:
-    return f"{us / 1000:.1f} ms" if us >= 1000 else f"{us:.0f} µs"
-
-
 def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
     """Open loop over streams: the round trip ``--clients`` × ``--pipeline`` allow each
     request at the rate due, set against the mean the replies took; None where there is
@@ -105,8 +102,8 @@ def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
     allowed_us = clients * pipeline / due * 1e6
     return (
         f"{clients:,} clients × --pipeline {pipeline} leave each request "
-        f"{_duration(allowed_us)} for its round trip at this rate, and the replies took "
-        f"{_duration(float(mean_us))} on average"
+        f"{format_us(allowed_us)} for its round trip at this rate, and the replies took "
+        f"{format_us(float(mean_us))} on average"
     )
 
 

@@ -90,6 +90,19 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
+def format_us(us: float) -> str:
+    """A duration in µs as every report and message reads it: a readable unit and three
+    significant digits ("57 µs", "1.23 ms", "12.3 ms", "2.5 s"). The one place a duration
+    is worded, so a message and the table beside it show the same digits."""
+    if abs(us) < 999.5:
+        return f"{us:.0f} µs"
+    for scale, unit in ((1e3, "ms"), (1e6, "s")):
+        scaled = float(f"{us / scale:.3g}")
+        if abs(scaled) < 1000 or unit == "s":
+            return f"{scaled:.3g} {unit}" if abs(scaled) < 1000 else f"{scaled:.0f} {unit}"
+    raise AssertionError("unreachable")
+
+
 #: Microseconds per unit of :data:`_SECOND_UNITS`, as exact integers.
 _MICROSECOND_UNITS = {
     "": 10**6, "s": 10**6, "ms": 10**3, "us": 1, "µs": 1, "m": 60 * 10**6, "h": 3600 * 10**6,

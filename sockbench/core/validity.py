@@ -60,7 +60,7 @@ from sockbench.core.shortfall import (
     served_ratio,
 )
 from sockbench.core.status import RunStatus
-from sockbench.core.units import DEFAULT_PERCENTILES, percentile_key
+from sockbench.core.units import DEFAULT_PERCENTILES, format_us, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
 
 VALIDITY_SCHEMA = "sockbench.validity/1"
@@ -261,7 +261,7 @@ def arrivals(doc: Mapping[str, Any], series: Series) -> Arrivals | None:
         reasons.append(
             Reason(
                 Test.ARRIVALS,
-                f"the generator sent late (p99 {int(lag or 0) / 1000:.1f} ms behind its "
+                f"the generator sent late (p99 {format_us(int(lag or 0))} behind its "
                 "schedule while it could send)",
             )
         )
@@ -362,8 +362,8 @@ def _generator_note(bound: Mapping[float, int], percentiles: Sequence[Percentile
     keys = ", ".join(f"p{percentile_key(q)}" for q in sorted(bound))
     return (
         f"{keys} unreliable: the generator's own send lag at p{percentile_key(first)} "
-        f"({bound[first] / 1000:.1f} ms) is over half the latency there "
-        f"({value / 1000:.1f} ms), so it measured the generator's stalls there, not the "
+        f"({format_us(bound[first])}) is over half the latency there "
+        f"({format_us(value)}), so it measured the generator's stalls there, not the "
         "target"
     )
 

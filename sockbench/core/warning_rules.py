@@ -25,6 +25,7 @@ from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, late_sender_advice, ra
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
 from sockbench.core.tls import failed_handshakes
+from sockbench.core.units import format_us
 from sockbench.core.validity import validity_warning
 from sockbench.core.warning import RunWarning, WarningKind
 
@@ -314,7 +315,7 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         WarningKind.SENT_LATE,
         lambda f: f.generator_lag_p99_us > SEND_LAG_P99_MAX_US,
         lambda f: (
-            f"the generator sent late: p99 {f.generator_lag_p99_us / 1000:.1f} ms behind "
+            f"the generator sent late: p99 {format_us(f.generator_lag_p99_us)} behind "
             "schedule while it could have sent, so latencies include its own delay"
         ),
         lambda f: late_sender_advice(f.doc),  # its own limit, or a busy machine's

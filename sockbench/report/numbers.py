@@ -12,27 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from sockbench.core.metrics import Format
+from sockbench.core.units import format_us
 
 DASH = "—"
 
 
 def fmt_us(us: float | None) -> str:
-    """A duration in µs with a readable unit and three significant digits:
-    "57 µs", "1.23 ms", "2.5 s"; a dash for missing values."""
+    """A duration in µs as :func:`~sockbench.core.units.format_us` words it ("57 µs",
+    "1.23 ms", "2.5 s"); a dash for missing values."""
     if us is None or (isinstance(us, float) and not math.isfinite(us)):
         return DASH
-    if abs(us) < 999.5:
-        return f"{us:.0f} µs"
-    for scale, unit in ((1e3, "ms"), (1e6, "s")):
-        scaled = float(f"{us / scale:.3g}")
-        if abs(scaled) < 1000 or unit == "s":
-            return f"{_trim(scaled)} {unit}"
-    raise AssertionError("unreachable")
-
-
-def _trim(value: float) -> str:
-    text = f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
-    return text
+    return format_us(us)
 
 
 def fmt_int(value: float | None) -> str:

@@ -107,17 +107,17 @@ def _capped(proto: str = "tcp") -> dict[str, Any]:
 def test_the_slots_name_the_round_trip_they_leave_each_request() -> None:
     """Little's law: 100 slots carry 100,000 req/s while a round trip takes under 1 ms."""
     assert in_flight_cap(_capped()) == (
-        "100 clients × --pipeline 1 leave each request 1.0 ms for its round trip at this "
-        "rate, and the replies took 1.6 ms on average"
+        "100 clients × --pipeline 1 leave each request 1 ms for its round trip at this "
+        "rate, and the replies took 1.61 ms on average"
     )
     doc = _capped()
     doc["config"]["pipeline"] = 8
     doc["service_time_us"]["mean"] = 420.0
-    assert "leave each request 8.0 ms" in (in_flight_cap(doc) or "")
+    assert "leave each request 8 ms" in (in_flight_cap(doc) or "")
     assert "took 420 µs on average" in (in_flight_cap(doc) or "")
     warning = rate_shortfall(_capped())
     assert warning is not None and "the target fell behind" in warning.message
-    assert "(100 clients × --pipeline 1 leave each request 1.0 ms" in warning.advice
+    assert "(100 clients × --pipeline 1 leave each request 1 ms" in warning.advice
     assert warning.advice.endswith("raise --pipeline or --clients")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockbench.core.units import parse_count, parse_number, parse_seconds
+from sockbench.core.units import format_us, parse_count, parse_number, parse_seconds
 from sockbench.errors import ConfigError
 
 
@@ -96,3 +96,16 @@ def test_defaults_read_as_typed() -> None:
     assert [format_seconds(s) for s in (2.0, 0.5, 0.0, 10.0, 90.0)] == [
         "2s", "500ms", "0s", "10s", "90s"
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("us", "text"),
+    [
+        (0, "0 µs"), (57.4, "57 µs"), (999.4, "999 µs"), (999.5, "1 ms"), (1000, "1 ms"),
+        (1234, "1.23 ms"), (12_345, "12.3 ms"), (999_499, "999 ms"), (999_500, "1 s"),
+        (2_541_600, "2.54 s"), (1_234_567_890, "1230 s"), (-1500, "-1.5 ms"),
+    ],
+)  # fmt: skip
+def test_one_wording_of_a_duration(us: float, text: str) -> None:
+    """Messages and tables word a duration alike: three significant digits and a unit."""
+    assert format_us(us) == text

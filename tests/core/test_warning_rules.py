@@ -150,7 +150,7 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     ("on time", _rate_doc(send_lag_us=1000), []),
     ("in table order", _rate_doc(ratio=0.5, scheduler_lag_us=3000), [
         (WarningKind.RATE_NOT_KEPT, "the generator fell behind", "add --workers"),
-        (WarningKind.SENT_LATE, "p99 3.0 ms", ""),
+        (WarningKind.SENT_LATE, "p99 3 ms", ""),
     ]),
     ("not valid: a trend", {"status": "completed", "totals": {}, "validity": {
         "verdict": "not valid",
