@@ -10,7 +10,7 @@ registry's per-kind family (``kind.get.rps``, ``kind.get.p99``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sockbench.core.metrics import kind_metric_names, kind_metrics, metric
@@ -66,11 +66,14 @@ def latency_table(result: Doc) -> Table:
         summary = result.get(key)
         if not summary or (not summary.get("count") and key != "latency_us"):
             continue
-        values = (
-            numbers.fmt_us(_field(summary, f))
-            + (plus_minus(result, f) if key == "latency_us" else "")
-            for _, f in fields
-        )
+        if not summary.get("count"):  # no reply: an empty histogram's zeros are no latency
+            values: Iterable[str] = (numbers.DASH for _ in fields)
+        else:
+            values = (
+                numbers.fmt_us(_field(summary, f))
+                + (plus_minus(result, f) if key == "latency_us" else "")
+                for _, f in fields
+            )
         rows.append((label, numbers.fmt_int(summary.get("count")), *values))
     headers = ("", "count", *(t for t, _ in fields))
     left: Align = "l"

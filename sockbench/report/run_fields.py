@@ -180,11 +180,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
             ("requests", numbers.fmt_int(totals.get("requests"))),
             ("throughput", throughput),
             *_open_loop_rate(Result(result)),
-            (
-                "bytes",
-                f"{numbers.fmt_bytes(totals.get('bytes_sent'))} sent, "
-                f"{numbers.fmt_bytes(totals.get('bytes_received'))} received",
-            ),
+            ("bytes", _request_bytes(totals)),
         ]
     fields += [
         ("connections", _connections(totals)),
@@ -209,6 +205,19 @@ def _open_loop_rate(result: Result) -> tuple[tuple[str, str], ...]:
         f" (achieved {numbers.fmt_fraction(result.achieved_ratio or 0)})"
     )
     return (("rate", text),)
+
+
+def _request_bytes(totals: Mapping[str, Any]) -> str:
+    """What the answered requests carried each way; said so when some were not answered
+    (a lost datagram's bytes went out, but are not in these counts)."""
+    text = (
+        f"{numbers.fmt_bytes(totals.get('bytes_sent'))} sent, "
+        f"{numbers.fmt_bytes(totals.get('bytes_received'))} received"
+    )
+    unanswered = sum((totals.get("requests_failed") or {}).values()) + (
+        totals.get("in_flight") or 0
+    )
+    return f"{text} by the answered requests" if unanswered else text
 
 
 def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

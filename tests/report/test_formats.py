@@ -275,3 +275,18 @@ def test_the_workload_line_names_what_was_sent(
     workload = next(row for row in text.splitlines() if row.startswith("workload"))
     assert workload.split(None, 1)[1].startswith(line)
     assert ("echo" in workload) == (line.startswith("tcp echo"))
+
+
+def test_a_run_with_no_reply_shows_no_latency_and_says_whose_bytes_it_counts(
+    udp_doc: dict[str, Any],
+) -> None:
+    """A silent target: every request lost. Its empty histogram's zeros are no latency,
+    and the bytes are the answered requests' (none), not what went out."""
+    totals = {**udp_doc["totals"], "requests": 0, "bytes_sent": 0, "bytes_received": 0}
+    totals.update(requests_issued=1000, requests_failed={"lost": 1000}, in_flight=0)
+    empty = {**udp_doc["latency_us"], "count": 0}
+    doc = {**udp_doc, "totals": totals, "latency_us": empty}
+    row = next(line for line in render(doc, "md").splitlines() if line.startswith("| latency |"))
+    assert row.count("—") == row.count("|") - 3  # all but the label and the count
+    assert "0 B sent, 0 B received by the answered requests" in render(doc, "text")
+    assert "by the answered requests" not in render(udp_doc, "text")
