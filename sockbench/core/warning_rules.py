@@ -204,7 +204,8 @@ RULES: tuple[Rule[Facts], ...] = (
     ),
     Rule(
         WarningKind.NOTHING_MEASURED,
-        lambda f: f.tally.requests == 0,
+        # A degraded run's own warning says it already (core/degraded.py).
+        lambda f: f.tally.requests == 0 and f.status != RunStatus.DEGRADED,
         lambda f: "no request completed in the measurement window",
         "check the target and --timeout",
     ),

@@ -44,6 +44,8 @@ CASES: list[tuple[str, dict[str, Any], str, list[int] | None, dict[int, str] | N
     ("nothing measured", {"requests": 0, "issued": 0}, RunStatus.COMPLETED, None, None, [
         (WarningKind.NOTHING_MEASURED, "no request completed", "--timeout"),
     ]),
+    ("degraded: its own warning says it", {"requests": 0, "issued": 0}, RunStatus.DEGRADED,
+     None, None, []),
     ("clamped", {"clamped": 7}, RunStatus.COMPLETED, None, None, [
         (WarningKind.CLAMPED, "7 samples fell outside 1 µs..60 s", ""),
     ]),
