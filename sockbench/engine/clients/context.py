@@ -52,6 +52,8 @@ class ClientContext:
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
     connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
     tls: TlsClient | None = None  # a tls:// target: the worker's TLS, shared
+    # Which worker's clients a line on stderr speaks of; empty where one worker has all.
+    worker_label: str = ""
     # This client's number in the run: read per varying request, so a field, not a property.
     index_in_run: int = field(init=False)
 
@@ -251,8 +253,9 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
             break
         failed = sum(recorder.warmup_errors.values())
         _say(
-            f"connecting: {recorder.connections} of {total} clients connected, "
-            f"{failed} failed{_kinds(recorder)} after {time.monotonic() - started:.0f} s "
+            f"connecting{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"connected, {failed:,} failed{_kinds(recorder)} after "
+            f"{time.monotonic() - started:.0f} s "
             f"(a connect waits up to {ctx.connect_timeout_s:g} s: --connect-timeout)"
         )
         said = True
@@ -260,14 +263,14 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
     tls = failed_handshakes(recorder.warmup_errors)
     if failed and tls is not None:
         _say(
-            f"warning: {recorder.connections} of {total} clients connected"
-            f"{_kinds(recorder)}: {tls[1]}"
+            f"warning{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"connected{_kinds(recorder)}: {tls[1]}"
         )
     elif failed and (said or 2 * failed >= total):
         _say(
-            f"warning: {recorder.connections} of {total} clients connected "
-            f"in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target took no "
-            "more (out of descriptors, a full backlog, a firewall), or this machine could "
+            f"warning{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"connected in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target "
+            "took no more (out of descriptors, a full backlog, a firewall), or this machine could "
             "open no more (too_many_open_files, no_ephemeral_port); the others keep trying "
             "during the run, their failures counted; use fewer --clients or raise the limits"
         )
@@ -275,7 +278,7 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
 
 def _kinds(recorder: WorkerRecorder) -> str:
     kinds = recorder.warmup_errors.most_common(3)
-    return f" ({', '.join(f'{kind} {n}' for kind, n in kinds)})" if kinds else ""
+    return f" ({', '.join(f'{kind} {n:,}' for kind, n in kinds)})" if kinds else ""
 
 
 def _say(line: str) -> None:

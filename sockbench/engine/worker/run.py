@@ -158,9 +158,21 @@ def _contexts(
             start_ns=starts.start_ns(i),
             connect_timeout_s=spec.load.connect_timeout_s,
             tls=tls,
+            worker_label=_worker_label(order),
         )
         for i in range(order.clients)
     ]
+
+
+def _worker_label(order: WorkOrder) -> str:
+    """`` (worker 1: clients 15,001-30,000 of 30,000)`` where the run has several workers."""
+    everyone = order.spec.load.clients
+    if order.clients >= everyone:
+        return ""
+    first = order.first_client + 1
+    return (
+        f" (worker {order.index}: clients {first:,}-{first + order.clients - 1:,} of {everyone:,})"
+    )
 
 
 def _pumped(spec: RunSpec) -> bool:
