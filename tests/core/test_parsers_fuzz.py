@@ -179,3 +179,16 @@ def test_value_size_is_bounded_where_the_value_is_built() -> None:
         check_key_options(ProtocolOptions(key_space=100, value_size_max=100 * 1024**3))
     check_key_options(ProtocolOptions(key_space=100, value_size=bounds.MAX_STREAM_MESSAGE))
     assert value_bytes(40) == b"abcdefghijklmnopqrstuvwxyz0123456789abcd"
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("127.0.0.9-127.0.0.1", "ends before it starts"),
+        ("127.0.0.1-::1", "mixes IPv4 and IPv6"),
+        ("127.0.0.1-127.0.8.1", "holds over 1,025 addresses"),
+    ],
+)
+def test_a_bad_source_range_says_what_is_wrong(text: str, why: str) -> None:
+    with pytest.raises(ConfigError, match=f"^--source-ips range '{text}' {why}$"):
+        parse_source_ips(text, 4, None)

@@ -218,8 +218,14 @@ def parse_source_ips(
             raise ConfigError(
                 f"malformed --source-ips {text!r}; expected A.B.C.D-A.B.C.E"
             ) from None
-        if start.version != end.version or int(end) < int(start) or int(end) - int(start) > 1024:
-            raise ConfigError(f"malformed --source-ips range {part.strip()!r}")
+        why = (
+            "mixes IPv4 and IPv6" if start.version != end.version
+            else "ends before it starts" if int(end) < int(start)
+            else "holds over 1,025 addresses" if int(end) - int(start) > 1024
+            else ""
+        )  # fmt: skip
+        if why:
+            raise ConfigError(f"--source-ips range {part.strip()!r} {why}")
         for n in range(int(start), int(end) + 1):
             addr = ipaddress.ip_address(n) if start.version == 4 else ipaddress.IPv6Address(n)
             if not addr.is_loopback and not allow_remote:
