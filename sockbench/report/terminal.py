@@ -104,21 +104,34 @@ def _width(table: Table, console: Console) -> int:
 
 def wrap(table: Table, console: Console) -> list[Table]:
     """``table`` as one or more tables that each fit the console, every column kept:
-    the first (label) column repeats, the others continue in the next table."""
+    the label columns repeat (:func:`label_columns`), the others continue in the next
+    table."""
     if len(table.headers) <= 2 or _width(table, console) <= console.width:
         return [table]
-    columns = list(range(1, len(table.headers)))
+    labels = list(range(label_columns(table)))
+    columns = list(range(len(labels), len(table.headers)))
     parts: list[Table] = []
     while columns:
         take = 1
         while (
             take < len(columns)
-            and _width(pick_columns(table, [0, *columns[: take + 1]]), console) <= console.width
+            and _width(pick_columns(table, [*labels, *columns[: take + 1]]), console)
+            <= console.width
         ):
             take += 1
-        parts.append(pick_columns(table, [0, *columns[:take]]))
+        parts.append(pick_columns(table, [*labels, *columns[:take]]))
         columns = columns[take:]
     return parts
+
+
+def label_columns(table: Table) -> int:
+    """How many leading columns name a row: the fewest that tell every row apart (a
+    compare's model alone repeats per protocol), one at least, and never all but one."""
+    most = max(1, len(table.headers) - 2)
+    for count in range(1, most + 1):
+        if len({row[:count] for row in table.rows}) == len(table.rows):
+            return count
+    return 1
 
 
 def pick_columns(table: Table, keep: list[int]) -> Table:

@@ -15,7 +15,7 @@ from sockbench.report import EXTENSIONS, FORMATS, load, render
 from sockbench.report import csv as csv_format
 from sockbench.report.content import Table
 from sockbench.report.document import cell_key, cells
-from sockbench.report.terminal import pick_columns, print_report
+from sockbench.report.terminal import label_columns, pick_columns, print_report, wrap
 from sockbench.report.validity_fields import CI_NOTE
 from tests.report.conftest import RESULT_TCP, html_of
 
@@ -290,3 +290,27 @@ def test_a_run_with_no_reply_shows_no_latency_and_says_whose_bytes_it_counts(
     assert row.count("—") == row.count("|") - 3  # all but the label and the count
     assert "0 B sent, 0 B received by the answered requests" in render(doc, "text")
     assert "by the answered requests" not in render(udp_doc, "text")
+
+
+def test_a_wrapped_table_repeats_the_columns_that_name_its_rows() -> None:
+    """A compare's model repeats per protocol: the continuation keeps both, or its rows
+    read 'asyncio' twice with nothing to tell them apart."""
+    rows = (
+        ("asyncio", "tcp", "1", "2", "3"),
+        ("selectors", "tcp", "1", "2", "3"),
+        ("asyncio", "udp", "1", "2", "3"),
+    )
+    table = Table(("model", "proto", "a", "b", "c"), rows, ("l", "l", "r", "r", "r"))
+    assert label_columns(table) == 2
+    assert label_columns(Table(("kind", "a", "b"), (("x", "1", "2"),), ("l", "r", "r"))) == 1
+    same = Table(("m", "a", "b"), (("x", "1", "2"), ("x", "1", "2")), ("l", "r", "r"))
+    assert label_columns(same) == 1  # nothing tells them apart: the first as before
+    wide = Table(
+        ("model", "proto", *(f"column {i}" for i in range(12))),
+        tuple((*row[:2], *(f"{i:,} req/s" for i in range(12))) for row in rows),
+        ("l", "l", *("r",) * 12),
+    )
+    parts = wrap(wide, Console(width=80))
+    assert len(parts) > 1
+    assert all(part.headers[:2] == ("model", "proto") for part in parts)
+    assert [h for part in parts for h in part.headers[2:]] == list(wide.headers[2:])
