@@ -78,12 +78,12 @@ def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Cal
     for hist in _HISTOGRAMS:
         cols.append((f"{hist}_count", _path(f"{hist}_us", "count")))
         for stat in _STATS_BEFORE[1:]:
-            cols.append((f"{hist}_{stat}_us", _path(f"{hist}_us", stat)))
+            cols.append((f"{hist}_{stat}_us", _stat(f"{hist}_us", stat)))
         for key in percentiles:
             name = "p" + key.replace(".", "_")
             cols.append((f"{hist}_{name}_us", _percentile(f"{hist}_us", key, name)))
         for stat in _STATS_AFTER:
-            cols.append((f"{hist}_{stat}_us", _path(f"{hist}_us", stat)))
+            cols.append((f"{hist}_{stat}_us", _stat(f"{hist}_us", stat)))
     for name in ("sent", "received", "lost", "duplicates", "reordered", "late", "in_flight"):
         cols.append((f"datagrams_{name}", _path("datagrams", name)))
     for name in ("cpu_percent_mean", "cpu_percent_max", "rss_bytes_max", "threads_max", "fds_max"):
@@ -96,11 +96,24 @@ def _columns(percentiles: tuple[str, ...] = DEFAULT_KEYS) -> list[tuple[str, Cal
     return cols
 
 
-def _percentile(field: str, key: str, name: str) -> Callable[[Doc], Any]:
-    """A ``--percentiles`` value; results from before that option carry only ``pNN`` keys."""
+def _stat(field: str, stat: str) -> Callable[[Doc], Any]:
+    """A histogram's statistic; empty where it holds no sample (its zeros are no value)."""
 
     def value(r: Doc) -> Any:
         summary = get(r, field) or {}
+        return summary.get(stat) if summary.get("count") else None
+
+    return value
+
+
+def _percentile(field: str, key: str, name: str) -> Callable[[Doc], Any]:
+    """A ``--percentiles`` value; results from before that option carry only ``pNN`` keys.
+    Empty where the histogram holds no sample."""
+
+    def value(r: Doc) -> Any:
+        summary = get(r, field) or {}
+        if not summary.get("count"):
+            return None
         chosen = summary.get("percentiles") or {}
         return chosen[key] if key in chosen else summary.get(name)
 

@@ -290,6 +290,9 @@ def test_a_run_with_no_reply_shows_no_latency_and_says_whose_bytes_it_counts(
     assert row.count("—") == row.count("|") - 3  # all but the label and the count
     assert "0 B sent, 0 B received by the answered requests" in render(doc, "text")
     assert "by the answered requests" not in render(udp_doc, "text")
+    [csv_row] = csv.DictReader(io.StringIO(render(doc, "csv")))
+    assert csv_row["latency_count"] == "0"
+    assert csv_row["latency_p50_us"] == csv_row["latency_min_us"] == csv_row["latency_max_us"] == ""
 
 
 def test_a_wrapped_table_repeats_the_columns_that_name_its_rows() -> None:
