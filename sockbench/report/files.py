@@ -156,11 +156,11 @@ def check_file(target: str, flag: str) -> None:
         if not os.access(target, os.W_OK):
             raise ConfigError(f"cannot write {flag} {target}: permission denied")
         return
-    _refuse_link_to_file(target, flag)
     if mode is not None and stat.S_ISDIR(mode):
         raise ConfigError(f"{flag} {target} is a folder; give a file name")
     if mode is not None and not stat.S_ISREG(mode):
         raise ConfigError(f"{flag} {target} is a device or socket; give a regular file")
+    _refuse_link_to_file(target, flag)
     _probe_folder(Path(os.path.realpath(target)).parent, flag, target)
 
 
