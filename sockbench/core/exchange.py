@@ -74,6 +74,10 @@ ABORTED = "aborted"
 # The peer closed the connection (as engine/io/error_kinds names it): fail() checks
 # first whether the close ends a reply (reply_at_close).
 PEER_CLOSED = "closed"
+# A connection (not a request) the target did not serve through the window: a request it
+# sent before the window was still unanswered at the end, so it issued nothing measured
+# (closed loop) or its measured requests failed behind it. An error, not a failed request.
+STARVED = "starved"
 
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
 KIND_BITS = 16
@@ -724,7 +728,9 @@ class StreamExchange:
         self._forget()
 
     def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
-        """The run is over: requests still open time out or are unfinished.
+        """The run is over: requests still open time out or are unfinished, and a
+        connection with a request sent before the window still open is ``starved`` (one
+        error).
 
         ``unsent``: marks of requests that were due but never went out (an open-loop
         backlog); they were due inside the window, so they count like any other.
@@ -734,6 +740,10 @@ class StreamExchange:
         marks = self._marks()[self._warm :]
         marks.extend(mark for mark in unsent if window.admit(mark) == MEASURED)
         if not interrupted:
+            if self._warm and self._sent < window.measure_start_ns:
+                # Sent before the window and unanswered through it (an open-loop backlog
+                # sent late, in the window, is not: its reply may not be due yet).
+                self.sink.error(STARVED, now_ns)
             kinds = self._measured_kinds()
             for i, mark in enumerate(marks):
                 end = window.end_kind(mark, now_ns)

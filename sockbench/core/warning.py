@@ -42,6 +42,7 @@ class WarningKind(StrEnum):
     TLS_NOT_VERIFIED = "tls_not_verified"  # --tls-insecure: certificates were not checked
     TLS_FAILED = "tls_failed"  # TLS handshakes (or records) failed, by kind
     CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target answered nothing usable
+    STARVED = "starved"  # connections that got no reply in the whole window
 
 
 @dataclass(frozen=True)

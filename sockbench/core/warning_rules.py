@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from sockbench.core.exchange import STARVED
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, late_sender_advice, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
@@ -225,6 +226,19 @@ RULES: tuple[Rule[Facts], ...] = (
         ),
         "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, "
         "widen net.ipv4.ip_local_port_range, or lower the connection rate",
+    ),
+    Rule(
+        WarningKind.STARVED,
+        lambda f: bool(f.tally.errors.get(STARVED)),
+        lambda f: (
+            f"{f.tally.errors[STARVED]:,} connection(s) were not served through the window: "
+            "each had a request sent before it still unanswered at its end, so its client "
+            "measured little or nothing there; the target took "
+            "the connection but did not serve it (out of descriptors, a full accept queue, a "
+            "stalled worker)"
+        ),
+        "check the server's limits (ulimit -n, its accept backlog) and its health, or "
+        "lower --clients",
     ),
     Rule(
         WarningKind.UNBALANCED,

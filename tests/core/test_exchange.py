@@ -270,6 +270,45 @@ def test_at_the_drains_end_overdue_requests_time_out_others_are_unfinished() -> 
     assert sink.failures == {"timeout": 1, "unfinished": 1} and balanced(win, sink)
 
 
+def test_a_connection_with_its_warm_up_request_open_at_the_end_is_starved() -> None:
+    """Replies come in order: a warm-up request still open at the end means nothing came
+    back on the connection through the whole window. One error of the connection's, no
+    failed request (none was measured on it)."""
+    win = window()
+    ex, sink = stream(win, pipelined=True)
+    ex.issue(9 * S + 900 * MS, 9 * S + 900 * MS)  # warm-up, never answered
+    ex.finish(20 * S + 200 * MS)
+    assert sink.errors == {"starved": 1} and not sink.failures and balanced(win, sink)
+    # Measured ones behind it fail as ever, and the connection is starved once.
+    ex, sink = stream(win := window(), pipelined=True)
+    ex.issue(9 * S + 900 * MS, 9 * S + 900 * MS)
+    ex.issue(19 * S, 19 * S)
+    ex.finish(20 * S + 200 * MS)
+    assert sink.errors == {"starved": 1} and sink.failures == {"timeout": 1}
+    assert balanced(win, sink)
+
+
+def test_a_warm_up_request_sent_late_in_the_window_is_no_sign_of_starving() -> None:
+    """Open loop: a request due in the warm-up but sent in the window (a backlog sent
+    late) may be open at the end only because its reply is not due yet."""
+    ex, sink = stream(window())
+    ex.issue(9 * S, 20 * S - 100 * MS)
+    ex.finish(20 * S + 200 * MS)
+    assert not sink.errors
+
+
+def test_an_answered_warm_up_or_an_interrupted_run_starves_nothing() -> None:
+    ex, sink = stream(window())
+    ex.issue(9 * S, 9 * S)
+    assert feed(ex, PING, 10 * S + 1) == OK
+    ex.finish(20 * S)
+    assert not sink.errors
+    ex, sink = stream(window())
+    ex.issue(9 * S, 9 * S)
+    ex.finish(15 * S, interrupted=True)
+    assert not sink.errors
+
+
 def test_requests_due_but_never_sent_are_counted_at_the_end() -> None:
     win = window()
     ex, sink = stream(win)

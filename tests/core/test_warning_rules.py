@@ -53,6 +53,10 @@ CASES: list[tuple[str, dict[str, Any], str, list[int] | None, dict[int, str] | N
      RunStatus.COMPLETED, None, None, [
         (WarningKind.EPHEMERAL_PORTS, "ran out of ephemeral ports 3 times", "--source-ips"),
     ]),
+    ("starved", {"errors": {"starved": 1234}}, RunStatus.COMPLETED, None, None, [
+        (WarningKind.STARVED, "1,234 connection(s) were not served through the window",
+         "ulimit -n"),
+    ]),
     ("datagrams off", {"datagrams": DatagramCounts(sent=3, received=1)}, RunStatus.COMPLETED,
      None, None, [(WarningKind.UNBALANCED, "datagram accounting does not balance", "a bug")]),
     ("unsolicited", {"datagrams": DatagramCounts(unsolicited=1234)}, RunStatus.COMPLETED,

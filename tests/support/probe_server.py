@@ -8,6 +8,8 @@ echoed reaches 1, 10, 100, 1000 and 10000. Tests wait on these lines instead of
 sleeping. ``--accept-first N`` stops accepting after N connections (with a backlog
 of 1, later clients hang in connect): a run held in its connecting phase.
 ``--close-at-once`` closes every connection as soon as it is accepted.
+``--ignore-first N`` reads the first N connections' bytes and never answers them (a
+target that took a connection but does not serve it).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ MILESTONES = {1, 10, 100, 1000, 10000}
 
 
 class Probe:
-    def __init__(self, close_at_once: bool = False) -> None:
+    def __init__(self, close_at_once: bool = False, ignore_first: int = 0) -> None:
         self.accepted = self.closed = self.echoed = 0
         self.close_at_once = close_at_once
+        self.ignore_first = ignore_first
 
     def say(self, line: str) -> None:
         sys.stdout.write(line + "\n")
@@ -36,8 +39,11 @@ class Probe:
         if self.close_at_once:
             writer.close()
             return
+        ignored = self.accepted <= self.ignore_first
         try:
             while data := await reader.read(65536):
+                if ignored:
+                    continue
                 writer.write(data)
                 self.echoed += 1
                 if self.echoed in MILESTONES:
@@ -56,8 +62,9 @@ async def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--accept-first", type=int, default=0)
     parser.add_argument("--close-at-once", action="store_true")
+    parser.add_argument("--ignore-first", type=int, default=0)
     args = parser.parse_args()
-    probe = Probe(args.close_at_once)
+    probe = Probe(args.close_at_once, args.ignore_first)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
