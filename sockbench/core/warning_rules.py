@@ -232,7 +232,8 @@ RULES: tuple[Rule[Facts], ...] = (
         lambda f: bool(f.tally.errors.get(STARVED)),
         lambda f: (
             f"{f.tally.errors[STARVED]:,} connection(s) were not served through the window: "
-            "each had a request sent before it still unanswered at its end, so its client "
+            "each had a request, sent before the window began, still unanswered at its end, "
+            "so its client "
             "measured little or nothing there; the target took "
             "the connection but did not serve it (out of descriptors, a full accept queue, a "
             "stalled worker)"
