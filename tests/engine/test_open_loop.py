@@ -74,3 +74,22 @@ def test_interval_log_reads_back_and_adds_up(
     whole = decode(result["latency_us"]["histogram"])  # type: ignore[index]
     assert list(total.counts) == list(whole.counts)
     assert json.loads((folder / "result.json").read_text())["intervals"] == intervals
+
+
+@BOTH_DRIVERS
+def test_clients_with_nothing_more_due_in_the_window_do_not_hold_its_end(
+    faulty_server: Callable[..., str], tmp_path: Path, batch: bool
+) -> None:
+    """A rate below the client count gives each client an interval of seconds: 10 req/s
+    over 100 clients, 10 s apart. The run's end waits for what is in flight, not for due
+    times past the window (the pump waited them out: a 1 s run drained for 9.95 s)."""
+    port = faulty_server("--behaviour", "delay")
+    result, _ = _run(
+        f"tcp://127.0.0.1:{port}", tmp_path, rate=10.0, clients=100, duration_s=1.0,
+        timeout_s=10.0, batch=batch,
+    )  # fmt: skip
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert 9 <= totals["requests_issued"] <= 11  # rate × window, to within one
+    assert totals["requests"] == totals["requests_issued"]
+    assert totals["drain_s"] < 2.0

@@ -221,7 +221,7 @@ class Pump:
     def _begin(self, client: _Stream | _Datagram) -> None:
         if self.open_loop:
             client.due = due_ns(client.ctx, 0)
-            heapq.heappush(self.heap, (client.due, client.index, client))
+            self._schedule(client)
         elif isinstance(client, _Datagram):
             self._send_datagram(client)
         # closed-loop streams start as they join
@@ -440,7 +440,7 @@ class Pump:
             conn.seq += 1
             due = conn.due = due_ns(ctx, conn.seq)
             if due > sent:  # the common case: the next one is not due yet
-                heapq.heappush(self.heap, (due, conn.index, conn))
+                self._schedule(conn)  # this one is in flight: a last one retires after it
                 self._write(conn, request)
                 if self.varies:
                     conn.ahead = ctx.request_for(conn.seq)
@@ -562,7 +562,7 @@ class Pump:
             ex.send_failed(seq, error_kind(exc), time.monotonic_ns())
         client.seq = seq + 1
         client.due = due_ns(client.ctx, seq + 1)
-        heapq.heappush(self.heap, (client.due, client.index, client))
+        self._schedule(client)
 
     def _issue_datagram(self, client: _Datagram, mark_ns: int, sent_ns: int) -> bool:
         """Number datagram ``seq`` and admit it; False: the window closed for the client."""
@@ -571,6 +571,16 @@ class Pump:
             return True
         self._window_closed(client)
         return False
+
+    def _schedule(self, client: _Stream | _Datagram) -> None:
+        """Open loop: wait for the client's next due time, unless that is past the window's
+        end (which only ever moves earlier): then nothing more is issued, and the client
+        retires once nothing is in flight, not at a due time seconds after the window (a
+        rate below the client count gives each client an interval of seconds)."""
+        if client.due < client.ex.window.measure_end_ns:
+            heapq.heappush(self.heap, (client.due, client.index, client))
+        else:
+            self._window_closed(client)
 
     def _soon(self, client: _Datagram) -> None:
         """Send the next closed-loop datagram on the pump's next turn (not recursively)."""
