@@ -188,3 +188,25 @@ def test_ramp_options_reach_the_config() -> None:
         RAMP_MACHINE,
     )
     assert paced.load.ramp_s == 1.0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rate": "1", "duration_s": "0.5"},
+         "--rate 1 over a 0.5 s window schedules 0.5 requests, so it may hold none; raise "
+         "--rate to one request a window or more, or give --duration 1s or more"),
+        ({"rate": "0.05"}, "--rate 0.05 over a 10 s window schedules 0.5 requests"),
+        ({"mode": "stream", "proto": "udp", "bitrate": "100", "payload": "64",
+          "duration_s": "1"},
+         "--bitrate 100 (0.2 datagrams/s) over a 1 s window schedules 0.2 requests"),
+    ],
+)  # fmt: skip
+def test_an_open_loop_window_with_nothing_due_is_refused(
+    options: dict[str, object], message: str
+) -> None:
+    """A run with nothing due read as a target that answered nothing (degraded, not
+    valid, '0% of the requests due were sent'), not as the input it was."""
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        spec_of({"workers": "1", **options}, RAMP_MACHINE)
+    spec_of({"workers": "1", "rate": "1", "duration_s": "1"}, RAMP_MACHINE)  # one a window

@@ -194,6 +194,24 @@ def check_arrival(load: Load) -> None:
         )
 
 
+def check_schedule(load: Load, window_s: float) -> None:
+    """An open-loop window must have a request due in it: ``--rate`` × the window under
+    one may schedule none, and a run with nothing due reads as a target that answered
+    nothing (degraded), not as the input it was."""
+    rate = load.rate
+    if rate is None or rate * window_s >= 1:
+        return
+    flag = "--rate" if load.bitrate is None else "--bitrate"
+    asked = f"--rate {rate:g}" if load.bitrate is None else (
+        f"--bitrate {load.bitrate:g} ({rate:.2g} datagrams/s)"
+    )  # fmt: skip
+    raise ConfigError(
+        f"{asked} over a {window_s:g} s window schedules {rate * window_s:.2g} requests, so "
+        f"it may hold none; raise {flag} to one request a window or more, or give "
+        f"--duration {math.ceil(1 / rate):g}s or more"
+    )
+
+
 def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply) -> None:
     """--protocol and its key options. Building the protocol (which may import a plugin)
     is the option layer's edge's part of the checking (:mod:`sockbench.machine`)."""

@@ -248,6 +248,7 @@ def validate_run(
     )
     sizing = size(load, chosen, generator, proto, endpoint, machine, prefork=model == "prefork")
     rules.check_drain(load.drain_s, sizing.timeout_s)
+    rules.check_schedule(load, sizing.duration_s)
     server: Server
     if endpoint is not None:
         server = Target(endpoint)
