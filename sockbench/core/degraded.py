@@ -40,11 +40,15 @@ def degraded_reason(
 ) -> str | None:
     """Why the run did not measure its target, or None when it did. ``asked_s``: the
     window's length as asked (None: not a timed run); ``measured_s``: as it was."""
+    kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(tally.errors.items()))
     if tally.requests == 0:
-        return "the target answered nothing: no request completed in the measurement window"
+        # Silence and wrong replies alike: the errors say which it was.
+        return (
+            "the target answered nothing usable: no request completed in the measurement "
+            "window" + (f" ({kinds})" if kinds else "")
+        )
     errors = sum(tally.errors.values())
     if asked_s and measured_s is not None and errors and measured_s < CUT_SHORT * asked_s:
-        kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(tally.errors.items()))
         return (
             f"the window closed after {measured_s:.2f} s of the {asked_s:g} s asked: every "
             f"client stopped on an error ({kinds})"

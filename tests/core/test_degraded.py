@@ -29,7 +29,13 @@ def test_a_target_that_answers_throughout_is_not_degraded() -> None:
 
 def test_a_target_that_answered_nothing_is_degraded() -> None:
     reason = degraded_reason(_tally([0, 0], {"timeout": 4}))
-    assert reason is not None and "answered nothing" in reason
+    assert reason == (
+        "the target answered nothing usable: no request completed in the measurement window "
+        "(timeout 4)"
+    )
+    # Wrong replies read the same, and the kinds say it was not silence.
+    reason = degraded_reason(_tally([0, 0], {"mismatch": 2056}))
+    assert reason is not None and reason.endswith("window (mismatch 2,056)")
 
 
 def test_a_target_that_went_silent_says_between_which_rows() -> None:
