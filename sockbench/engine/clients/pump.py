@@ -440,7 +440,10 @@ class Pump:
             conn.seq += 1
             due = conn.due = due_ns(ctx, conn.seq)
             if due > sent:  # the common case: the next one is not due yet
-                self._schedule(conn)  # this one is in flight: a last one retires after it
+                if due < ex.window.measure_end_ns:  # _schedule, inline: a call per request
+                    heapq.heappush(self.heap, (due, conn.index, conn))
+                else:  # this one is in flight: the last retires once it ends
+                    self._window_closed(conn)
                 self._write(conn, request)
                 if self.varies:
                     conn.ahead = ctx.request_for(conn.seq)
