@@ -15,6 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests.support.processes import command_line
 from tests.support.schema import validate_compare
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
@@ -242,11 +243,8 @@ def _await_next_server(pid: int, deadline: float) -> None:
 
     while time.monotonic() < deadline:
         for child in psutil.Process(pid).children(recursive=True):
-            try:
-                if "sockbench.servers.child" in " ".join(child.cmdline()):
-                    return
-            except psutil.Error:
-                pass
+            if "sockbench.servers.child" in command_line(child):
+                return
         time.sleep(0.05)
     raise AssertionError("the next cell's server never started")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.processes import command_line
 from tests.support.runs import run_result
 from tests.support.schema import validate_result
 
@@ -57,7 +58,7 @@ def test_a_killed_worker_is_reported_not_hidden(sockbench_cmd: list[str], tmp_pa
         while victim is None and time.monotonic() < deadline:
             time.sleep(0.2)
             children = psutil.Process(proc.pid).children()
-            workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+            workers = [c for c in children if "spawn_main" in command_line(c)]
             if len(workers) >= 2:
                 victim = workers[0]
         assert victim is not None, "no worker processes appeared"

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from tests.support.line_process import WAIT_S, LineProcess
+from tests.support.processes import command_line
 from tests.support.schema import validate_result
 
 
@@ -59,7 +60,7 @@ class Run:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             children = psutil.Process(self.proc.pid).children()
-            found = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
+            found = [c for c in children if "spawn_main" in command_line(c)]
             if len(found) >= n:
                 return found
             time.sleep(0.05)  # polling an observable state, not a wait for time to pass
@@ -70,7 +71,7 @@ class Run:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for child in psutil.Process(self.proc.pid).children():
-                if "sockbench.servers" in " ".join(child.cmdline()):
+                if "sockbench.servers" in command_line(child):
                     return child
             time.sleep(0.05)
         raise AssertionError("the embedded server never started")

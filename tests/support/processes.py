@@ -13,6 +13,15 @@ def alive(p: psutil.Process) -> bool:
         return False
 
 
+def command_line(p: psutil.Process) -> str:
+    """``p``'s command line; empty for one that exited meanwhile (a zombie, or gone): a
+    short-lived child must not fail a look for the others."""
+    try:
+        return " ".join(p.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def mentioning(text: str) -> list[psutil.Process]:
     """Live processes with ``text`` in their command line (a test's own temp path)."""
     found = []
