@@ -52,8 +52,6 @@ class ClientContext:
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
     connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
     tls: TlsClient | None = None  # a tls:// target: the worker's TLS, shared
-    # Which worker's clients a line on stderr speaks of; empty where one worker has all.
-    worker_label: str = ""
     # This client's number in the run: read per varying request, so a field, not a property.
     index_in_run: int = field(init=False)
 
@@ -253,7 +251,7 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
             break
         failed = sum(recorder.warmup_errors.values())
         _say(
-            f"connecting{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"connecting{gate.label}: {recorder.connections:,} of {total:,} clients "
             f"connected, {failed:,} failed{_kinds(recorder)} after "
             f"{time.monotonic() - started:.0f} s "
             f"(a connect waits up to {ctx.connect_timeout_s:g} s: --connect-timeout)"
@@ -263,12 +261,12 @@ async def _say_connect_progress(ctx: ClientContext, gate: StartGate) -> None:
     tls = failed_handshakes(recorder.warmup_errors)
     if failed and tls is not None:
         _say(
-            f"warning{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"warning{gate.label}: {recorder.connections:,} of {total:,} clients "
             f"connected{_kinds(recorder)}: {tls[1]}"
         )
     elif failed and (said or 2 * failed >= total):
         _say(
-            f"warning{ctx.worker_label}: {recorder.connections:,} of {total:,} clients "
+            f"warning{gate.label}: {recorder.connections:,} of {total:,} clients "
             f"connected in {time.monotonic() - started:.1f} s{_kinds(recorder)}: the target "
             "took no more (out of descriptors, a full backlog, a firewall), or this machine could "
             "open no more (too_many_open_files, no_ephemeral_port); the others keep trying "

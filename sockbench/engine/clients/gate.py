@@ -17,8 +17,10 @@ class StartGate:
     measurement like warm-up. ``--connect-rate`` spaces the turns from the gate's start.
     """
 
-    def __init__(self, clients: int, *, ramped: bool = False) -> None:
+    def __init__(self, clients: int, *, ramped: bool = False, label: str = "") -> None:
         self.ramped = ramped
+        # Whose clients the connect progress lines speak of: empty where one worker has all.
+        self.label = label
         self._waiting = 0 if ramped else clients
         self.all_attempted = trio.Event()
         self.go = trio.Event()

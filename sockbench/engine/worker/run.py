@@ -158,7 +158,6 @@ def _contexts(
             start_ns=starts.start_ns(i),
             connect_timeout_s=spec.load.connect_timeout_s,
             tls=tls,
-            worker_label=_worker_label(order),
         )
         for i in range(order.clients)
     ]
@@ -207,7 +206,7 @@ async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> Wo
         stream_payload=spec.request.payload if load.mode == "stream" else None,
         stream_direction=load.direction,
     )  # fmt: skip
-    gate = StartGate(order.clients, ramped=load.ramps_clients)
+    gate = StartGate(order.clients, ramped=load.ramps_clients, label=_worker_label(order))
     limiter = trio.CapacityLimiter(CONNECT_CONCURRENCY)
     drain_ns = None if load.drain_s is None else int(load.drain_s * 1e9)
     trio.lowlevel.add_instrument(LOOP)  # trio's waits are the loop's idle time too
