@@ -201,10 +201,10 @@ def check_schedule(load: Load, window_s: float) -> None:
     rate = load.rate
     if rate is None or rate * window_s >= 1:
         return
-    flag = "--rate" if load.bitrate is None else "--bitrate"
-    asked = f"--rate {rate:g}" if load.bitrate is None else (
-        f"--bitrate {load.bitrate:g} ({rate:.2g} datagrams/s)"
-    )  # fmt: skip
+    if load.bitrate is None:
+        flag, asked = "--rate", f"--rate {rate:g}"
+    else:
+        flag, asked = "--bitrate", f"--bitrate {load.bitrate:g} ({rate:.2g} datagrams/s)"
     raise ConfigError(
         f"{asked} over a {window_s:g} s window schedules {rate * window_s:.2g} requests, so "
         f"it may hold none; raise {flag} to one request a window or more, or give "
