@@ -18,19 +18,20 @@ from sockbench.core.units import format_us
 from sockbench.report.numbers import DASH
 from sockbench.report.stream_fields import tick_rates
 
-PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
-
 
 def tick_line(tick: Tick) -> str:
     """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``;
+    after the window, ``[   5.0 s] draining   answered 2,100  ...`` (``DrainProgress.text``);
     a --warmup auto tick: ``[   3.0 s] warm-up    40,961 req/s  p99 1.31 ms  not counted
     (settling)  connections 100``."""
     if tick.phase in ("ramp", "warmup"):  # nothing is counted yet
         shown = f"  {_throughput(tick)}  {tick.warmup_state}" if tick.settling is not None else ""
-        line = f"[{tick.elapsed_s:6.1f} s] {PHASES[tick.phase]:<9}{shown}{_connections(tick)}"
+        line = f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}{shown}{_connections(tick)}"
         return line.rstrip()
+    if tick.drain is not None:
+        return f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}  {tick.drain.text()}"
     return (
-        f"[{tick.elapsed_s:6.1f} s] {PHASES.get(tick.phase, tick.phase):<9}  "
+        f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}  "
         f"{_throughput(tick)}  errors {tick.errors:,}{_connections(tick)}"
     )
 

@@ -6,22 +6,73 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from sockbench.core.units import format_us
+
 if TYPE_CHECKING:
     from sockbench.core.intervals import IntervalRow
 
 
 #: The fields of a :class:`Tick` that --metrics-port reads and a jsonl line leaves out.
 EXPORTED = ("row", "server_cpu_percent", "generator_cpu_percent", "by_node")
-#: Fields only a warm-up tick sets: a jsonl line (a measured interval) leaves them out.
-WARMUP_ONLY = ("settling",)
+#: Fields only a warm-up or a drain tick sets: a jsonl line (a measured interval) leaves
+#: them out.
+OTHER_PHASES_ONLY = ("settling", "drain")
+
+
+@dataclass(frozen=True)
+class DrainProgress:
+    """Where the drain stands: the window's requests that ended since the window did, and
+    those that have not yet.
+
+    Past the knee the drain is the slow part of a run (up to ``--drain``, by default
+    ``--timeout``): these numbers say it is not stuck, and how much it waits for.
+    ``in_flight`` were sent and are unanswered; ``unsent`` were due in the open-loop
+    window and wait for a free slot (None where it is not counted: a closed loop, Poisson
+    arrivals, whose count would take a walk through every due time); ``ends_in_s``: the
+    drain's end at the latest.
+    """
+
+    answered: int
+    failed: int
+    in_flight: int
+    unsent: int | None
+    ends_in_s: float
+
+    def __add__(self, other: DrainProgress) -> DrainProgress:
+        """Two workers' progress as one: counts add up, the later end holds."""
+        unsent = None if self.unsent is None or other.unsent is None else self.unsent + other.unsent
+        return DrainProgress(
+            answered=self.answered + other.answered,
+            failed=self.failed + other.failed,
+            in_flight=self.in_flight + other.in_flight,
+            unsent=unsent,
+            ends_in_s=max(self.ends_in_s, other.ends_in_s),
+        )
+
+    def text(self) -> str:
+        """``answered 2,100  failed 0  in flight 100  not yet sent 19,900  at most 8 s
+        more``, as a progress line and the live view say it."""
+        unsent = f"  not yet sent {self.unsent:,}" if self.unsent is not None else ""
+        # To a tenth of a second: ticks come on the interval, a few ms after its boundary.
+        left_s = round(self.ends_in_s, 1)
+        left = f"at most {format_us(left_s * 1e6)} more" if left_s > 0 else "ending"
+        return (
+            f"answered {self.answered:,}  failed {self.failed:,}  in flight {self.in_flight:,}"
+            f"{unsent}  {left}"
+        )
+
+    def ended(self) -> DrainProgress:
+        """A worker's last progress once it reported: nothing of it is open any more."""
+        return replace(self, in_flight=0, unsent=0 if self.unsent is not None else None)
 
 
 @dataclass(frozen=True)
 class Tick:
     """One progress update. Counts are for the measurement window so far.
 
-    ``phase`` is ``"warmup"`` or ``"measuring"``; ``elapsed_s``/``remaining_s`` count
-    the whole run after connecting (warm-up plus measurement).
+    ``phase`` is ``"ramp"``, ``"warmup"``, ``"measuring"`` or ``"draining"`` (after the
+    window, with ``drain``); ``elapsed_s``/``remaining_s`` count the whole run after
+    connecting (warm-up plus measurement; in the drain, until its end at the latest).
     """
 
     phase: str
@@ -59,12 +110,19 @@ class Tick:
     # nowhere): True while the rule waits for them to settle, False once it has (the
     # window starts on a coming boundary); None for a tick without them.
     settling: bool | None = None
+    # A "draining" tick's numbers; None for every other phase.
+    drain: DrainProgress | None = None
 
     def numbers(self) -> dict[str, Any]:
         """The tick's fields but those only --metrics-port reads (:data:`EXPORTED`): a jsonl
         interval line's keys (cli/lines.py)."""
         found = asdict(replace(self, row=None, by_node=()))
-        return {k: v for k, v in found.items() if k not in EXPORTED + WARMUP_ONLY}
+        return {k: v for k, v in found.items() if k not in EXPORTED + OTHER_PHASES_ONLY}
+
+    @property
+    def phase_name(self) -> str:
+        """The phase as a progress line and the live view name it (``warm-up``)."""
+        return "warm-up" if self.phase == "warmup" else self.phase
 
     @property
     def warmup_state(self) -> str:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
@@ -151,6 +152,15 @@ class ClientSchedule:
         """Time between two of this client's requests (exact on average; individual gaps
         differ by at most 1 ns)."""
         return self.clients * self.period_num / self.period_den
+
+
+def due_between(arrivals: Sequence[ClientArrivals], start_ns: int, end_ns: int) -> int | None:
+    """How many of these clients' requests are due in [``start_ns``, ``end_ns``) (ns after
+    the schedule's start): O(1) a client. None where one is Poisson: its count is a walk
+    through every due time (and its cursor is the sender's, not to be moved)."""
+    if not all(isinstance(a, ClientSchedule) for a in arrivals):
+        return None
+    return sum(a.index_at(end_ns) - a.index_at(start_ns) for a in arrivals)
 
 
 _FRACTION_BITS = 32  # a Poisson client's count x is in 2^-32 slots of the global sequence

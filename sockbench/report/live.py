@@ -39,7 +39,6 @@ from sockbench.core.progress import ProgressFn, Tick
 from sockbench.report import numbers
 from sockbench.report.stream_fields import tick_rates
 
-PHASES = {"ramp": "ramp", "warmup": "warm-up", "measuring": "measuring"}
 WARMING = ("ramp", "warmup")  # the phases before the window: ticks that count nothing
 #: What the panel shows, registry metrics: the last interval's rate and p99, read from
 #: it as from an interval row (``Tick.interval``), and the window's errors and requests.
@@ -177,13 +176,15 @@ class LiveProgress:
         total = max(tick.elapsed_s + tick.remaining_s, 1e-9)
         clock = Table.grid(padding=(0, 1))
         clock.add_row(
-            Text(f"{PHASES.get(tick.phase, tick.phase):<9}", style="cyan"),
+            Text(f"{tick.phase_name:<9}", style="cyan"),
             ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
             Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
         )
         connections = (  # none counted while a --ramp brings clients up
             f"connections {numbers.fmt_int(tick.connections)}" if tick.connections else ""
         )
+        if tick.drain is not None:  # after the window: what is still open, how long at most
+            return Group(title, clock, Text(tick.drain.text()))
         if tick.phase in WARMING and tick.settling is None:  # nothing counted: no rate of 0
             text = f"not counted (warm-up is kept out)  {connections}".rstrip()
             return Group(title, clock, Text(text, style="dim"))

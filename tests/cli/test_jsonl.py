@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from sockbench.cli.lines import JsonLines, interval_line
-from sockbench.core.progress import EXPORTED, WARMUP_ONLY, Tick
+from sockbench.core.progress import EXPORTED, OTHER_PHASES_ONLY, Tick
 from sockbench.core.records.intervals import IntervalLine
 
 pytestmark = pytest.mark.unit  # a StringIO, no process
@@ -57,14 +57,14 @@ def test_every_line_is_valid_against_the_published_schema() -> None:
 
 def test_the_schema_names_every_field_of_a_tick() -> None:
     published = IntervalLine.__required_keys__ | IntervalLine.__optional_keys__
-    # but those that go to --metrics-port, or only a warm-up tick has, not to a line
-    left_out = set(EXPORTED) | set(WARMUP_ONLY)
+    # but those that go to --metrics-port, or only a warm-up or drain tick has, not to a line
+    left_out = set(EXPORTED) | set(OTHER_PHASES_ONLY)
     assert {f.name for f in dataclasses.fields(Tick)} - left_out <= published
     assert set(interval_line(_tick(), 0.0, 0.0)) <= published
 
 
-@pytest.mark.parametrize("phase", ["warmup", "ramp"])
-def test_warm_up_and_ramp_ticks_are_left_out_they_count_nothing(phase: str) -> None:
+@pytest.mark.parametrize("phase", ["warmup", "ramp", "draining"])
+def test_warm_up_ramp_and_drain_ticks_are_left_out_they_are_no_interval(phase: str) -> None:
     sink = io.StringIO()
     JsonLines(sink, window_after_s=2.0)(_tick(phase=phase, elapsed_s=1.0, requests=0, rps=0.0))
     assert sink.getvalue() == ""

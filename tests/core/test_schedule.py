@@ -2,7 +2,8 @@ import itertools
 
 import pytest
 
-from sockbench.core.schedule import RateSchedule
+from sockbench.core.kinds import Arrival
+from sockbench.core.schedule import RateSchedule, due_between
 from sockbench.errors import ConfigError
 from tests.support.schedules import due_before
 
@@ -96,3 +97,20 @@ def test_same_seed_same_schedule_other_seed_other_phases() -> None:
 def test_invalid_rate_or_clients_is_a_config_error(rate: float, clients: int) -> None:
     with pytest.raises(ConfigError):
         RateSchedule(rate, clients)
+
+
+@pytest.mark.parametrize("ramp_ns", [0, 400_000_000])
+def test_due_between_counts_every_client_due_time_in_the_window(ramp_ns: int) -> None:
+    schedule = RateSchedule(3_000, clients=7, seed=5, ramp_ns=ramp_ns)
+    clients = [schedule.client(i) for i in range(7)]
+    start, end = 250_000_000, 1_250_000_000
+    counted = sum(
+        1 for c in clients for k in range(10_000) if start <= c.due(k) < end
+    )  # by brute force
+    assert due_between(clients, start, end) == counted
+
+
+def test_due_between_does_not_count_poisson_arrivals() -> None:
+    schedule = RateSchedule(3_000, clients=2, arrival=Arrival.POISSON)
+    assert due_between([schedule.client(0), schedule.client(1)], 0, 10**9) is None
+    assert due_between([], 0, 10**9) == 0

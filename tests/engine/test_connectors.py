@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.progress import DrainProgress
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.clients.pump import Pump
 from sockbench.engine.clients.recorder import WorkerRecorder
@@ -45,6 +46,9 @@ class _Control:
         pass
 
     def warmup_interval(self, row: IntervalRow) -> None:
+        pass
+
+    def draining(self, turn: int, progress: DrainProgress) -> None:
         pass
 
 

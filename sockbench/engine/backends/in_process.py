@@ -19,11 +19,13 @@ from typing import Any
 import trio
 
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.progress import DrainProgress
 from sockbench.core.tally import Tally
 from sockbench.engine.backends import WorkerLink
 from sockbench.engine.backends.messages import (
     Connected,
     Done,
+    Draining,
     Interval,
     ToCoordinator,
     WarmupInterval,
@@ -55,6 +57,9 @@ class _ChannelControl:
 
     def warmup_interval(self, row: IntervalRow) -> None:
         self.send.send_nowait(WarmupInterval(row))
+
+    def draining(self, turn: int, progress: DrainProgress) -> None:
+        self.send.send_nowait(Draining(turn, progress))
 
 
 class _ChannelLink:

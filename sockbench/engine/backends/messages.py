@@ -1,7 +1,8 @@
 """The messages a worker process and its coordinator exchange over a pipe.
 
 worker -> coordinator: :class:`Connected`, then (``--warmup auto``) :class:`WarmupInterval`
-per warm-up interval, :class:`Interval` per interval, then :class:`Done`; coordinator ->
+per warm-up interval, :class:`Interval` per interval, :class:`Draining` per interval of
+the drain, then :class:`Done`; coordinator ->
 worker: :class:`Go`, :class:`StartAt` to start the window earlier (``--warmup auto``),
 :class:`EndAt` to end it earlier (``--until``), and :class:`Stop` to end early.
 They are pickled by :mod:`multiprocessing`; :func:`receive` is the one place that
@@ -17,6 +18,7 @@ from multiprocessing.connection import Connection
 import trio
 
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.progress import DrainProgress
 from sockbench.core.tally import Tally
 from sockbench.engine.worker.run import Window
 
@@ -36,6 +38,14 @@ class WarmupInterval:
     """A warm-up row (``--warmup auto``): for the rule, never merged into the window's."""
 
     row: IntervalRow
+
+
+@dataclass(frozen=True)
+class Draining:
+    """The drain's ``turn``-th interval: where it stands (live progress only)."""
+
+    turn: int
+    progress: DrainProgress
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,7 @@ class StartAt:
     start_ns: int
 
 
-ToCoordinator = Connected | WarmupInterval | Interval | Done
+ToCoordinator = Connected | WarmupInterval | Interval | Draining | Done
 ToWorker = Go | Stop | StartAt | EndAt
 Message = ToCoordinator | ToWorker
 

@@ -22,11 +22,13 @@ from typing import Any
 import trio
 
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.progress import DrainProgress
 from sockbench.core.tally import Tally
 from sockbench.engine.backends import WorkerLink
 from sockbench.engine.backends.messages import (
     Connected,
     Done,
+    Draining,
     EndAt,
     Go,
     Interval,
@@ -65,6 +67,9 @@ class PipeControl:
 
     def warmup_interval(self, row: IntervalRow) -> None:
         send(self.conn, WarmupInterval(row))
+
+    def draining(self, turn: int, progress: DrainProgress) -> None:
+        send(self.conn, Draining(turn, progress))
 
     async def listen(self) -> None:
         while not self.stop.is_set():

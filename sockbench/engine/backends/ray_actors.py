@@ -50,6 +50,7 @@ from sockbench.engine.backends.cluster import KEEP_LOOPBACK_ENV, head_address, i
 from sockbench.engine.backends.messages import (
     Connected,
     Done,
+    Draining,
     Interval,
     ProtocolError,
     WarmupInterval,
@@ -212,6 +213,9 @@ class _QueueControl:
     def warmup_interval(self, row: Any) -> None:
         self.outbox.put(("warmup_interval", row))
 
+    def draining(self, turn: int, progress: Any) -> None:
+        self.outbox.put(("draining", turn, progress))
+
     def open(self, window: Window) -> None:
         self.window = window
         self._window_set.set()
@@ -371,6 +375,8 @@ class _ActorLink:
             return Interval(message[1])
         if message[0] == "warmup_interval":
             return WarmupInterval(message[1])
+        if message[0] == "draining":
+            return Draining(message[1], message[2])
         raise ProtocolError(f"unexpected message from a worker actor: {message!r}")
 
     async def _next(self) -> tuple[Any, ...]:

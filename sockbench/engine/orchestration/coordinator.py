@@ -11,16 +11,18 @@ dies is reported (``worker_failed``) and the others' measurements are kept.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import reduce
 from typing import Any
 
 import trio
 
 from sockbench.core.histogram import decode
 from sockbench.core.intervals import IntervalRow, boundary_ahead, merge_rows
-from sockbench.core.progress import ProgressFn, Tick
+from sockbench.core.progress import DrainProgress, ProgressFn, Tick
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.stopping import StopDecision, UntilMeter
@@ -32,6 +34,7 @@ from sockbench.engine.backends.in_process import InProcessWorkers
 from sockbench.engine.backends.messages import (
     Connected,
     Done,
+    Draining,
     Interval,
     ProtocolError,
     WarmupInterval,
@@ -102,6 +105,11 @@ class _Run:
         self._warmup_meter = WarmupMeter() if self.auto_warmup is not None else None
         self.warmup_decision: WarmupDecision | None = None
         self.warmup_settled = False  # the window was moved to start on the rule
+        # The drain's progress: each worker's latest, the turns being gathered, and the
+        # workers still draining (not yet reported).
+        self._drain_last: dict[int, DrainProgress] = {}
+        self._drain_turns: dict[int, set[int]] = {}
+        self._draining = set(range(workers))
 
     def _gather(
         self, pending: dict[float, list[tuple[int, IntervalRow]]], row: IntervalRow, worker: int
@@ -206,6 +214,46 @@ class _Run:
                     by_node=self._by_node(same),
                 )
             )
+
+    def on_draining(self, turn: int, progress: DrainProgress, worker: int) -> None:
+        """One worker's drain progress; once every worker still draining sent its
+        ``turn``-th, report them as one (a worker done keeps its last, nothing open)."""
+        self._drain_last[worker] = progress
+        turns = self._drain_turns.setdefault(turn, set())
+        turns.add(worker)
+        if self._draining - turns:
+            return
+        del self._drain_turns[turn]
+        self._tick_drain()
+
+    def reported(self, worker: int) -> None:
+        """``worker`` is done (or failed): the drain waits for it no more."""
+        self._draining.discard(worker)
+        if worker in self._drain_last:
+            self._drain_last[worker] = self._drain_last[worker].ended()
+        for turn, workers in list(self._drain_turns.items()):
+            if self._draining <= workers:  # the last one it waited for
+                del self._drain_turns[turn]
+                self._tick_drain()
+
+    def _tick_drain(self) -> None:
+        if self.progress is None or self.window is None or not self._draining:
+            return
+        merged = reduce(operator.add, self._drain_last.values())
+        now = time.monotonic_ns()
+        self.progress(
+            Tick(
+                phase="draining",
+                elapsed_s=(now - self.window.start_ns) / 1e9,
+                remaining_s=merged.ends_in_s,
+                requests=self._requests,
+                rps=0.0,
+                p99_us=0,
+                errors=self._errors,
+                connections=self.connections,
+                drain=merged,
+            )
+        )
 
     def _check_until(self, merged: IntervalRow) -> None:
         """--until: after each merged interval, ask the stopping rule; when it says stop,
@@ -441,8 +489,11 @@ async def _run_workers(
                     run.on_interval(message.row, i)
                 elif isinstance(message, WarmupInterval) and connected:
                     run.on_warmup_interval(message.row, i)
+                elif isinstance(message, Draining) and connected:
+                    run.on_draining(message.turn, message.progress, i)
                 elif isinstance(message, Done):
                     tallies[i] = message.tally
+                    run.reported(i)
                     if message.tally.faults:  # a protocol failed: every worker stops
                         run.request_stop(RunStatus.WORKER_FAILED)
                     if not connected:
@@ -452,6 +503,7 @@ async def _run_workers(
                     raise ProtocolError(f"worker {i} sent {message!r} out of turn")
         except (EOFError, OSError, ProtocolError):
             failed.append(i)
+            run.reported(i)
             if not connected:
                 arrived()
 
@@ -482,6 +534,7 @@ async def _run_workers(
                 log.warning("worker %d sent nothing for %.1f s: failed", i, quiet_ns / 1e9)
                 failed.append(i)
                 run.silent.append(i)
+                run.reported(i)
                 scopes[i].cancel()
             await trio.sleep(max(0.0, min(1.0, (min(due.values()) - now) / 1e9)))
 

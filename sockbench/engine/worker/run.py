@@ -20,8 +20,9 @@ import trio
 from sockbench.core.exchange import RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.intervals import IntervalRow
+from sockbench.core.progress import DrainProgress
 from sockbench.core.protocols import ProtocolAdapter
-from sockbench.core.schedule import RateSchedule
+from sockbench.core.schedule import RateSchedule, due_between
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.tally import Tally
 from sockbench.endpoints import Endpoint
@@ -100,6 +101,10 @@ class Control(Protocol):
 
     def warmup_interval(self, row: IntervalRow) -> None:
         """``--warmup auto``: one interval of the warm-up is complete (for its rule)."""
+        ...
+
+    def draining(self, turn: int, progress: DrainProgress) -> None:
+        """The drain's ``turn``-th interval (1, 2, ...): where it stands (live progress)."""
         ...
 
 
@@ -255,6 +260,7 @@ async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> Wo
                 # --mode stream learns its counts from the sinks' reports, in the drain:
                 # its window closes after it (below), as the last row's.
                 _close_window(recorder, control, drain_start)
+                clients.start_soon(_report_drain, recorder, control, contexts, interval_ns)
             with trio.move_on_at(_trio_time(window.drain_end_ns)):
                 await recorder.retired.wait()
             recorder.drain_ns = max(0, time.monotonic_ns() - drain_start)
@@ -272,6 +278,37 @@ def _close_window(recorder: WorkerRecorder, control: Control, end_ns: int) -> No
     row = recorder.close_window(end_ns)
     if row is not None:
         control.interval(row)
+
+
+async def _report_drain(
+    recorder: WorkerRecorder, control: Control, contexts: list[ClientContext], interval_ns: int
+) -> None:
+    """Every interval of the drain, where it stands, until it ends (the task is cancelled
+    then): a drain past the knee lasts up to ``--timeout``, and a silent one looks hung."""
+    window = recorder.window
+    start = time.monotonic_ns()
+    failed_before = sum(recorder.failures.values())
+    due = due_between(
+        [ctx.schedule for ctx in contexts if ctx.schedule is not None],
+        window.measure_start_ns - recorder.start_ns,
+        window.measure_end_ns - recorder.start_ns,
+    )
+    open_loop = recorder.open_loop
+    turn = 0
+    while True:
+        turn += 1
+        await trio.sleep_until(_trio_time(start + turn * interval_ns))
+        failed = sum(recorder.failures.values())
+        issued = window.issued
+        unsent = max(0, min(due, window.limit) - issued) if open_loop and due is not None else None
+        progress = DrainProgress(
+            answered=recorder.drained,
+            failed=failed - failed_before,
+            in_flight=max(0, issued - recorder.requests - failed),
+            unsent=unsent,
+            ends_in_s=max(0, window.drain_end_ns - time.monotonic_ns()) / 1e9,
+        )
+        control.draining(turn, progress)
 
 
 def tally_of(recorder: WorkerRecorder, order: WorkOrder) -> Tally:
