@@ -106,7 +106,7 @@ class Steps:
     def run(self, curve: CurveSteps, rate: float, phase: Phase | None = None) -> Judgement:
         """Run ``rate`` on ``curve``, save its result, judge it; say one line about it."""
         n = len(curve.records) + 1
-        self.say(f"{curve.label}: step {n}, {format_rate(rate)} req/s ...")
+        self.say(f"{curve.label}: step {n}, {format_rate(rate, grouped=True)} req/s ...")
         spec = at_rate(curve.spec, rate)
         name = f"cell{curve.cell['index']}-step{n}" if curve.cell else f"step{n}"
         try:

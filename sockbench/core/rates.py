@@ -83,7 +83,7 @@ def _range(start: Fraction, stop: Fraction, step: str, spec: str, flag: str) -> 
     return rates
 
 
-def format_rate(rate: float) -> str:
-    """``1500`` -> ``1500``, ``2500.5`` -> ``2500.5``: a rate as a folder name or table key
-    reads it back exactly."""
-    return f"{rate:.6f}".rstrip("0").rstrip(".")
+def format_rate(rate: float, *, grouped: bool = False) -> str:
+    """``1500`` -> ``1500``, ``2500.5`` -> ``2500.5``: a rate as a folder name reads it back
+    exactly; ``grouped``, as a table or a line shows it beside other counts (``102,400``)."""
+    return f"{rate:{',' if grouped else ''}.6f}".rstrip("0").rstrip(".")

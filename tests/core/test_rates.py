@@ -60,3 +60,13 @@ def test_format_reads_back_exactly() -> None:
         "1000000",
         "0.25",
     ]
+
+
+def test_grouped_format_separates_thousands_as_the_other_counts_of_a_table() -> None:
+    assert [format_rate(r, grouped=True) for r in (1500.0, 2500.5, 1e6, 0.25, 750.0)] == [
+        "1,500",
+        "2,500.5",
+        "1,000,000",
+        "0.25",
+        "750",
+    ]
