@@ -184,7 +184,8 @@ def steps_section(doc: Mapping[str, Any], curve: Curve, titled: bool) -> Section
     rows = []
     for i, step in enumerate(curve.get("steps") or [], 1):
         row = step.get("row") or {}
-        cells = [str(i), *((step.get("phase", ""),) if search else ()), format_rate(step["rate"], grouped=True)]
+        phase = (step.get("phase", ""),) if search else ()
+        cells = [str(i), *phase, format_rate(step["rate"], grouped=True)]
         cells += [FORMATTERS[m.fmt](row.get(m.name)) for m in columns]
         cells.append(step["verdict"])
         rows.append(tuple(cells))
