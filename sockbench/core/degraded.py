@@ -4,7 +4,9 @@ A run whose target died or stopped answering ends on time, with errors but with
 status ``completed``; a script reading exit code 0 would take its numbers for a
 benchmark. It is marked ``degraded`` instead, with the reason, when:
 
-- no request completed in the measurement window (the target answered nothing); or
+- no request completed in the measurement window (the target answered nothing, or only
+  the warm-up's requests: an open loop past its rate sends the warm-up's backlog first);
+  or
 - the run counted errors, and its last interval completed no request after earlier
   intervals did (the target died, or stopped answering, during the run; once the
   clients wait in connect, even the errors stop). Lost datagrams are errors too, so
@@ -41,6 +43,13 @@ def degraded_reason(
     """Why the run did not measure its target, or None when it did. ``asked_s``: the
     window's length as asked (None: not a timed run); ``measured_s``: as it was."""
     kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(tally.errors.items()))
+    if tally.requests == 0 and tally.served:
+        # Only the warm-up's requests were answered in the window: an open loop past the
+        # target's rate sends its warm-up backlog first, and the window's own waited.
+        return (
+            f"no request of the window completed, though the target answered "
+            f"{tally.served:,} of the warm-up's inside it" + (f" ({kinds})" if kinds else "")
+        )
     if tally.requests == 0:
         # Silence and wrong replies alike: the errors say which it was.
         return (
@@ -63,6 +72,20 @@ def degraded_reason(
             "(did it die, or stop?)"
         )
     return None
+
+
+def degraded_advice(tally: Tally) -> str:
+    """What to check for a run :func:`degraded_reason` marked: the target, unless it kept
+    answering the warm-up's requests while an open loop's backlog held the window's."""
+    if tally.requests == 0 and tally.served and tally.offered:
+        return (
+            "the rate asked is past what the target serves, and the warm-up's backlog went "
+            "out first: lower --rate toward the rate served, or give the drain longer "
+            "(--timeout)"
+        )
+    if tally.requests == 0 and tally.served:
+        return "check the target: it answered the warm-up, then stopped answering"
+    return "check the target: it died, stopped, or answered nothing usable"
 
 
 def _when(rows: tuple[IntervalRow, ...]) -> str:

@@ -214,14 +214,14 @@ RULES: tuple[Rule[Facts], ...] = (
         WarningKind.CLAMPED,
         lambda f: bool(f.tally.clamped),
         lambda f: (
-            f"{f.tally.clamped} samples fell outside 1 µs..60 s and were clamped into that range"
+            f"{f.tally.clamped:,} samples fell outside 1 µs..60 s and were clamped into that range"
         ),
     ),
     Rule(
         WarningKind.EPHEMERAL_PORTS,
         lambda f: bool(_ports(f)),
         lambda f: (
-            f"ran out of ephemeral ports {_ports(f)} times (EADDRNOTAVAIL): closed "
+            f"ran out of ephemeral ports {_ports(f):,} times (EADDRNOTAVAIL): closed "
             "connections hold their port in TIME_WAIT for 60 s"
         ),
         "spread clients over more addresses with --source-ips 127.0.0.2-127.0.0.9, "
@@ -275,7 +275,7 @@ RULES: tuple[Rule[Facts], ...] = (
         WarningKind.IN_FLIGHT,
         lambda f: bool(f.tally.in_flight),
         lambda f: (
-            f"{f.tally.in_flight} requests were still in flight when the run stopped "
+            f"{f.tally.in_flight:,} requests were still in flight when the run stopped "
             "early; their outcome is unknown"
         ),
     ),
@@ -283,7 +283,7 @@ RULES: tuple[Rule[Facts], ...] = (
         WarningKind.UNFINISHED,
         lambda f: bool(_unfinished(f)),
         lambda f: (
-            f"{_unfinished(f)} requests were still open when --drain ended, before "
+            f"{_unfinished(f):,} requests were still open when --drain ended, before "
             "their --timeout; they are counted as 'unfinished'"
         ),
         "drop --drain (it defaults to --timeout) to follow every request to its end",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sockbench.core.degraded import asked_s, degraded_reason
+from sockbench.core.degraded import asked_s, degraded_advice, degraded_reason
 from sockbench.core.histogram import encode, new_histogram
 from sockbench.core.intervals import IntervalRow, PacingRow
 from sockbench.core.tally import Tally
@@ -36,6 +36,30 @@ def test_a_target_that_answered_nothing_is_degraded() -> None:
     # Wrong replies read the same, and the kinds say it was not silence.
     reason = degraded_reason(_tally([0, 0], {"mismatch": 2056}))
     assert reason is not None and reason.endswith("window (mismatch 2,056)")
+
+
+def test_a_target_that_answered_nothing_is_the_target_to_check() -> None:
+    assert degraded_advice(_tally([0, 0], {"timeout": 4})) == (
+        "check the target: it died, stopped, or answered nothing usable"
+    )
+
+
+def test_an_open_loop_past_the_knee_that_served_only_the_warm_up_blames_the_rate() -> None:
+    """500,000 req/s asked of a target that serves 89,441: the warm-up's backlog fills the
+    window's replies, the window's own requests go out behind it and time out."""
+    tally = dataclasses.replace(
+        _tally([0, 0], {"timeout": 500_000}), served=89_441, served_from_warmup=89_441
+    )
+    open_loop = dataclasses.replace(tally, offered=89_364)
+    assert degraded_reason(open_loop) == (
+        "no request of the window completed, though the target answered 89,441 of the "
+        "warm-up's inside it (timeout 500,000)"
+    )
+    assert degraded_advice(open_loop).startswith("the rate asked is past what the target serves")
+    # A closed loop has no backlog: the target answered the warm-up, then stopped.
+    assert degraded_advice(tally) == (
+        "check the target: it answered the warm-up, then stopped answering"
+    )
 
 
 def test_a_target_that_went_silent_says_between_which_rows() -> None:

@@ -8,6 +8,7 @@ answers none keeps the drain open until the requests time out."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 
 import pytest
@@ -50,3 +51,31 @@ def test_each_interval_of_a_long_drain_has_a_line_of_what_is_still_open(
         assert {unsent for _, unsent in lines} == {"36"}
         assert totals["requests_issued"] == 40
     assert totals["errors"] == {"timeout": totals["requests_issued"]}
+
+
+def test_a_stop_in_the_drain_keeps_how_long_the_drain_ran(target, sockbench_cmd, tmp_path) -> None:
+    """A stop in the drain used to report ``drained 0.00 s``: the time was taken only
+    when the drain ran out or every client was done."""
+    silent = target("--ignore-first", "1000")
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [*sockbench_cmd, "run", "--target", silent.url, "--clients", "4", "--workers", "1",
+        "--warmup", "0", "--duration", "0.3", "--interval", "0.2", "--timeout", "30",
+        "--out", "", "--json", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # the drain's first line: it has run an interval
+            if "] draining " in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in stderr, stderr
+    totals = load_result(out)["totals"]
+    assert totals["drain_s"] >= 0.2
+    assert totals["in_flight"] == totals["requests_issued"] == 4  # open when it stopped

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sockbench.core.degraded import asked_s, degraded_reason
+from sockbench.core.degraded import asked_s, degraded_advice, degraded_reason
 from sockbench.core.result import Measurement, run_warnings
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
@@ -66,7 +66,7 @@ def measurement(
             RunWarning(
                 WarningKind.DEGRADED,
                 f"the run is marked degraded: {degraded}",
-                "check the target: it died, stopped, or answered nothing usable",
+                degraded_advice(drive.tally),
             )
         )
     auto, warmup = spec.load.auto_warmup, drive.warmup

@@ -261,9 +261,11 @@ async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> Wo
                 # its window closes after it (below), as the last row's.
                 _close_window(recorder, control, drain_start)
                 clients.start_soon(_report_drain, recorder, control, contexts, interval_ns)
-            with trio.move_on_at(_trio_time(window.drain_end_ns)):
-                await recorder.retired.wait()
-            recorder.drain_ns = max(0, time.monotonic_ns() - drain_start)
+            try:
+                with trio.move_on_at(_trio_time(window.drain_end_ns)):
+                    await recorder.retired.wait()
+            finally:  # a stop in the drain ends it too: how long it ran is still said
+                recorder.drain_ns = max(0, time.monotonic_ns() - drain_start)
             clients.cancel_scope.cancel()
         root.cancel_scope.cancel()
     # Cut short by a stop: the window ends now.
