@@ -4,7 +4,8 @@ The engine calls a progress function about once per second from its own loop; a
 :class:`LiveProgress` is such a function. It redraws a small rich panel in place:
 what is running ("cell 3/24: asyncio tcp 64 B 100 clients"), the phase with elapsed
 and remaining time, the current req/s, the p99 of the last interval, errors and
-connections.
+connections; after the window, while a drain lasts, what ended since and what is still
+open (:class:`~sockbench.core.progress.DrainProgress`).
 
 The view is for people watching a terminal. It is off with ``--quiet`` and when
 stdout is not a terminal or one that cannot redraw (``TERM=dumb``), so CI logs and pipes
