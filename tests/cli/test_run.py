@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
+
+from tests.support.processes import signal_at_line
 
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
@@ -75,18 +76,8 @@ def test_sigint_writes_a_partial_result(sockbench_cmd: list[str], tmp_path: Path
          "--interval", "0.5", "--json", str(out), "--out", str(tmp_path / "res")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    try:
-        # Interrupted while measuring: the piped output says so, a line per interval.
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if " s] measuring " in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # Interrupted while measuring: the piped output says so, a line per interval.
+    stderr = signal_at_line(proc, " s] measuring ", timeout=20)
     assert proc.returncode == 130, stderr
     result = json.loads(out.read_text())
     jsonschema.validate(result, SCHEMA)

@@ -8,12 +8,12 @@ answers none keeps the drain open until the requests time out."""
 from __future__ import annotations
 
 import re
-import signal
 import subprocess
 
 import pytest
 
 from tests.faults.conftest import load_result
+from tests.support.processes import signal_at_line
 
 pytestmark = pytest.mark.e2e
 
@@ -64,17 +64,7 @@ def test_a_stop_in_the_drain_keeps_how_long_the_drain_ran(target, sockbench_cmd,
         "--out", "", "--json", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:  # the drain's first line: it has run an interval
-            if "] draining " in line:
-                break
-        proc.send_signal(signal.SIGINT)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    stderr = signal_at_line(proc, "] draining ")  # the drain's first line: an interval in
     assert "Traceback" not in stderr, stderr
     totals = load_result(out)["totals"]
     assert totals["drain_s"] >= 0.2

@@ -1,6 +1,10 @@
-"""Finding the processes a test started, to prove none outlived what should have stopped it."""
+"""Finding the processes a test started, to prove none outlived what should have stopped it;
+and signalling one when its output reaches a point (an observable event, not a sleep)."""
 
 from __future__ import annotations
+
+import signal
+import subprocess
 
 import psutil
 
@@ -29,3 +33,22 @@ def mentioning(text: str) -> list[psutil.Process]:
         if any(text in part for part in p.info["cmdline"] or ()) and alive(p):
             found.append(p)
     return found
+
+
+def signal_at_line(
+    proc: subprocess.Popen[str], marker: str, sig: int = signal.SIGINT, timeout: float = 60
+) -> str:
+    """Send ``sig`` to ``proc`` once a line of its stdout holds ``marker`` (or at its end),
+    wait for it to exit, and return its stderr; it is killed if it outlives the test."""
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if marker in line:
+                break
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return stderr
