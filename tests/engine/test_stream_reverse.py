@@ -1,8 +1,8 @@
 """``--mode stream --reverse`` and ``--bidir`` (iperf3's -R and --bidir; issue 30, item 1)
-against the built-in source: every interval reads, the rows add up to the receiver's
-total, and the source's own count of what it sent is exactly what the clients read
-before, inside and after the window over TCP (``assert_reverse_accounted``, run on every
-run), or that plus what was lost over UDP."""
+against the built-in source: the rows add up to the receiver's total exactly, and the
+source's own count of what it sent is exactly what the clients read before, inside and
+after the window over TCP (``assert_reverse_accounted``, run on every run), or that plus
+what was lost over UDP."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ def test_tcp_reverse_reads_the_sources_stream_exactly() -> None:
     assert result["status"] == "completed" and result["totals"]["errors"] == {}
     reverse = result["stream"]["reverse"]
     assert reverse["streams_reported"] == 2 and reverse["lost_bytes"] == 0
-    assert all(row["read_bytes"] > 0 and row["sent_bytes"] == 0 for row in result["intervals"])
+    rows = result["intervals"]
+    # The rows add up exactly to what was read in the window (a loaded machine may stall
+    # a whole 0.25 s row, so no row is asked to have read on its own).
+    assert sum(row["read_bytes"] for row in rows) == reverse["receiver"]["bytes"] > 0
+    assert all(row["sent_bytes"] == 0 for row in rows)
     assert result["stream"]["sender"]["bytes"] == 0  # the clients sent nothing
     # iperf3's lines: the server's send, and the clients' reads (no TX-C of theirs).
     assert result["config"]["direction"] == result["stream"]["direction"] == "reverse"
@@ -39,7 +43,11 @@ def test_tcp_bidir_moves_both_ways_on_each_connection_and_both_add_up() -> None:
     assert stream["reverse"]["lost_bytes"] == 0
     # The sink's count of what the clients sent is exact too: TCP drops nothing.
     assert stream["receiver"]["bytes"] == stream["sender"]["bytes"] > 0
-    assert all(row["read_bytes"] > 0 and row["sent_bytes"] > 0 for row in result["intervals"])
+    # Both ways add up exactly over the rows (no row alone is asked to have moved bytes: a
+    # loaded machine may stall a whole 0.25 s row; one did in a fresh clone's make test).
+    rows = result["intervals"]
+    assert sum(row["sent_bytes"] for row in rows) == stream["sender"]["bytes"]
+    assert sum(row["read_bytes"] for row in rows) == stream["reverse"]["receiver"]["bytes"] > 0
 
 
 def test_udp_reverse_paces_the_flow_and_counts_what_was_lost() -> None:
