@@ -96,11 +96,11 @@ def format_us(us: float) -> str:
     is worded, so a message and the table beside it show the same digits."""
     if abs(us) < 999.5:
         return f"{us:.0f} µs"
-    for scale, unit in ((1e3, "ms"), (1e6, "s")):
-        scaled = float(f"{us / scale:.3g}")
-        if abs(scaled) < 1000 or unit == "s":
-            return f"{scaled:.3g} {unit}" if abs(scaled) < 1000 else f"{scaled:.0f} {unit}"
-    raise AssertionError("unreachable")
+    ms = float(f"{us / 1e3:.3g}")  # rounded first: 999.6 ms is "1 s", not "1e+03 ms"
+    if abs(ms) < 1000:
+        return f"{ms:.3g} ms"
+    s = float(f"{us / 1e6:.3g}")
+    return f"{s:.3g} s" if abs(s) < 1000 else f"{s:.0f} s"
 
 
 #: Microseconds per unit of :data:`_SECOND_UNITS`, as exact integers.
