@@ -447,13 +447,16 @@ class WorkerRecorder:
             faults=(self.fault,) if self.fault is not None else (),
         )
 
-    def in_flight(self) -> int:
-        """What an interrupted run left open: issued in the window, not yet ended. After a
-        normal end it is 0 by the drain's rule, so a remainder there is an accounting bug
-        (the result's identity check then fails loudly)."""
-        if not self.interrupted:
-            return 0
+    @property
+    def unended(self) -> int:
+        """Measured requests issued in the window and not yet ended (answered or failed)."""
         return self.window.issued - self.requests - sum(self.failures.values())
+
+    def in_flight(self) -> int:
+        """What an interrupted run left open (:attr:`unended`). After a normal end it is 0
+        by the drain's rule, so a remainder there is an accounting bug (the result's
+        identity check then fails loudly)."""
+        return self.unended if self.interrupted else 0
 
     def _tls_histograms(self) -> dict[str, str]:
         if not self.handshakes:

@@ -300,13 +300,12 @@ async def _report_drain(
     while True:
         turn += 1
         await trio.sleep_until(_trio_time(start + turn * interval_ns))
-        failed = sum(recorder.failures.values())
         issued = window.issued
         unsent = max(0, min(due, window.limit) - issued) if open_loop and due is not None else None
         progress = DrainProgress(
             answered=recorder.drained,
-            failed=failed - failed_before,
-            in_flight=max(0, issued - recorder.requests - failed),
+            failed=sum(recorder.failures.values()) - failed_before,
+            in_flight=max(0, recorder.unended),
             unsent=unsent,
             ends_in_s=max(0, window.drain_end_ns - time.monotonic_ns()) / 1e9,
         )
