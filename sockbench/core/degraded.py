@@ -43,9 +43,7 @@ def degraded_reason(
     """Why the run did not measure its target, or None when it did. ``asked_s``: the
     window's length as asked (None: not a timed run); ``measured_s``: as it was."""
     kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(tally.errors.items()))
-    if tally.requests == 0 and tally.served:
-        # Only the warm-up's requests were answered in the window: an open loop past the
-        # target's rate sends its warm-up backlog first, and the window's own waited.
+    if _served_only_warmup(tally):
         return (
             f"no request of the window completed, though the target answered "
             f"{tally.served:,} of the warm-up's inside it" + (f" ({kinds})" if kinds else "")
@@ -74,16 +72,23 @@ def degraded_reason(
     return None
 
 
+def _served_only_warmup(tally: Tally) -> bool:
+    """The window's replies all answered warm-up requests and none of its own ended well:
+    an open loop past the target's rate sends its warm-up backlog first, and the window's
+    own waited (or, closed loop, the target stopped after the warm-up)."""
+    return tally.requests == 0 and tally.served > 0
+
+
 def degraded_advice(tally: Tally) -> str:
     """What to check for a run :func:`degraded_reason` marked: the target, unless it kept
     answering the warm-up's requests while an open loop's backlog held the window's."""
-    if tally.requests == 0 and tally.served and tally.offered:
+    if _served_only_warmup(tally) and tally.offered:  # offered: sent on a schedule
         return (
             "the rate asked is past what the target serves, and the warm-up's backlog went "
             "out first: lower --rate toward the rate served, or give the drain longer "
             "(--timeout)"
         )
-    if tally.requests == 0 and tally.served:
+    if _served_only_warmup(tally):
         return "check the target: it answered the warm-up, then stopped answering"
     return "check the target: it died, stopped, or answered nothing usable"
 
