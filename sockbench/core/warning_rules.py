@@ -233,10 +233,8 @@ RULES: tuple[Rule[Facts], ...] = (
         lambda f: (
             f"{f.tally.errors[STARVED]:,} connection(s) were not served through the window: "
             "each had a request, sent before the window began, still unanswered at its end, "
-            "so its client "
-            "measured little or nothing there; the target took "
-            "the connection but did not serve it (out of descriptors, a full accept queue, a "
-            "stalled worker)"
+            "so its client measured little or nothing there; the target took the connection "
+            "but did not serve it (out of descriptors, a full accept queue, a stalled worker)"
         ),
         "check the server's limits (ulimit -n, its accept backlog) and its health, or "
         "lower --clients",
