@@ -45,6 +45,11 @@ class DatagramCounts:
     # (a target that sends more than it is asked). Not a request's outcome, so outside
     # the identity, and never a request's error.
     unsolicited: int = 0
+    # Datagrams the kernel dropped at the generator's own sockets, their receive buffers
+    # full, over the sockets' life (warm-up and drain too): replies that came faster than
+    # the generator read them. Outside the identity: each is some request's loss (or a
+    # duplicate's), but which one is not known (sockbench.core.socket_drops).
+    generator_drops: int = 0
 
     def __add__(self, other: DatagramCounts) -> DatagramCounts:
         return DatagramCounts(

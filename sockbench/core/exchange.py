@@ -47,7 +47,7 @@ Rules, the same for every client kind:
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
@@ -780,8 +780,10 @@ class DatagramExchange:
         "_marks",
         "_sents",
         "_warm",
+        "dropped",
         "ledger",
         "nbytes",
+        "next_seq",
         "sink",
         "tail",
         "timeout_ns",
@@ -801,6 +803,10 @@ class DatagramExchange:
         self._warm: dict[int, int] = {}  # warm-up seq -> deadline, in send order
         # From the window on: datagrams that answer no request (counts().unsolicited).
         self.unsolicited = 0
+        self.next_seq = 0  # the number after the last one issued: an open loop's backlog
+        # What the kernel dropped at this socket, its buffer full (the driver reads it as
+        # the socket closes): counts().generator_drops.
+        self.dropped = 0
 
     @property
     def in_flight(self) -> int:
@@ -812,6 +818,7 @@ class DatagramExchange:
         state = self.window.admit(mark_ns)
         if state == CLOSED:
             return False
+        self.next_seq = seq + 1
         if state == WARMUP:
             self._warm[seq] = sent_ns + self.timeout_ns
             return True
@@ -856,13 +863,14 @@ class DatagramExchange:
             self.unsolicited += 1
 
     def counts(self) -> dg.DatagramCounts | None:
-        """The ledger's counts and the unsolicited datagrams; None before the window."""
+        """The ledger's counts, the unsolicited datagrams and the socket's drops; None
+        before the window with nothing to say."""
         ledger = self.ledger
-        if ledger is None:
-            return dg.DatagramCounts(unsolicited=self.unsolicited) if self.unsolicited else None
-        counts = ledger.counts()
-        if self.unsolicited:
-            counts = replace(counts, unsolicited=self.unsolicited)
+        if ledger is None and not self.unsolicited and not self.dropped:
+            return None
+        counts = ledger.counts() if ledger is not None else dg.DatagramCounts()
+        if self.unsolicited or self.dropped:
+            counts = replace(counts, unsolicited=self.unsolicited, generator_drops=self.dropped)
         return counts
 
     def deadline(self) -> int:
@@ -901,18 +909,31 @@ class DatagramExchange:
             self._warm.pop(seq, None)
             self.sink.error(kind, now_ns)
 
-    def finish(self, now_ns: int, interrupted: bool = False) -> None:
+    def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
         """The run is over: datagrams still in flight are lost if they were due a
         ``timeout`` ago or more, else unfinished (a shortened drain); an interrupted run
-        leaves them in flight."""
+        leaves them in flight.
+
+        ``unsent``: marks of datagrams that were due but never went out (an open-loop
+        backlog the generator did not catch up with). They were due inside the window, so
+        they count as the stream's do (:meth:`StreamExchange.finish`): issued, and failed
+        as ``timeout`` or ``unfinished``, never ``lost``, which the ledger keeps for
+        datagrams that were sent.
+        """
         self._warm.clear()
+        window = self.window
+        backlog = [mark for mark in unsent if window.admit(mark) == MEASURED]
+        if interrupted:
+            return
+        ends = Counter(window.end_kind(mark, now_ns) for mark in backlog)
+        for end in sorted(ends):
+            self.sink.failed(end, ends[end], now_ns)
         ledger = self.ledger
-        if interrupted or ledger is None:
+        if ledger is None:
             return
         self.expire(now_ns)
         left = ledger.in_flight
         marks = self._marks
-        window = self.window
 
         def overdue(seq: int) -> bool:
             return window.end_kind(marks[seq], now_ns) == TIMEOUT

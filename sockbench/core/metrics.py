@@ -287,6 +287,18 @@ REGISTRY: tuple[Metric, ...] = (
         csv="datagrams_unsolicited", datagrams=True,
     ),
     Metric(
+        name="generator_drops", title="generator drops", path=("datagrams", "generator_drops"),
+        unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK, View.CSV}), key="datagrams_generator_drops",
+        csv="datagrams_generator_drops", datagrams=True,
+    ),
+    Metric(
+        name="target_drops", title="target drops", path=("datagrams", "target_drops"),
+        unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK, View.CSV}), key="datagrams_target_drops",
+        csv="datagrams_target_drops", datagrams=True,
+    ),
+    Metric(
         name="achieved", title="achieved", path=("totals", "achieved_ratio"), unit=Unit.RATIO,
         better=Better.HIGHER, fmt=Format.FRACTION, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="achieved_ratio", open_loop=True,

@@ -62,6 +62,18 @@ class Measurement:
     until_needed_s: float | None = None
     #: --warmup auto: what the warm-up did (None: a fixed warm-up, or no window).
     warmup: WarmupOutcome | None = None
+    #: UDP: what the kernel dropped at the target's socket over the run, its buffer full
+    #: (None: not known, the target is not a UDP socket on this machine).
+    target_drops: int | None = None
+
+
+def _datagrams(tally: Tally, target_drops: int | None) -> dict[str, Any] | None:
+    if tally.datagrams is None:
+        return None
+    out = tally.datagrams.to_json()
+    if target_drops is not None:
+        out["target_drops"] = target_drops
+    return out
 
 
 def build_result(m: Measurement) -> dict[str, Any]:
@@ -81,7 +93,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
         "environment": m.environment,
         "server": m.server,
         "totals": _totals(tally, spec, seconds),
-        "datagrams": tally.datagrams.to_json() if tally.datagrams is not None else None,
+        "datagrams": _datagrams(tally, m.target_drops),
         "latency_us": summarize(decode(tally.latency)).to_json(),
         "connect_us": summarize(decode(tally.connect)).to_json(),
         "warnings": [],

@@ -16,6 +16,9 @@ tell):
   its p99);
 - **independence**: the lag-1 autocorrelation of those series; correlated intervals
   widen the percentile intervals (batch means), and a note says so;
+- **drops** (datagrams): the generator's own sockets dropped none
+  (:mod:`sockbench.core.socket_drops`): a reply the kernel dropped there is counted lost,
+  and that loss is the generator's;
 - **arrivals** (open loop): the generator sent what was due (whether it fell behind or
   the sends waited for a slot the target held), without lagging while it could send
   (:mod:`sockbench.core.shortfall`'s rules), and for ``--arrival poisson`` the
@@ -26,8 +29,8 @@ tell):
   tens of milliseconds moves no p99 of the lag, yet owns the p99.9 of the latency.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
-or did not follow its schedule; otherwise ``unknown`` when a trend could not be tested
-(too few intervals), else ``valid``.
+did not follow its schedule, or dropped replies at its own sockets; otherwise
+``unknown`` when a trend could not be tested (too few intervals), else ``valid``.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class Test(StrEnum):
     STATUS = "status"
     STATIONARITY = "stationarity"
     ARRIVALS = "arrivals"
+    DROPS = "drops"
 
 
 ADVICE: dict[Test, str] = {
@@ -99,6 +103,10 @@ ADVICE: dict[Test, str] = {
         "the target was not sent the schedule asked for, so the tail is not that "
         "schedule's: add --workers (and --client-cpus) where the generator fell behind, "
         "lower --rate where the target did; docs/validity.md"
+    ),
+    Test.DROPS: (
+        "the generator read its replies slower than they came: add --workers (and "
+        "--client-cpus), or lower --rate or --clients; docs/validity.md"
     ),
 }
 
@@ -408,6 +416,7 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         reasons.append(Reason(Test.STATUS, "no request completed"))
     reasons += stationarity.reasons()
     reasons += arrived.reasons if arrived is not None else ()
+    reasons += _generator_drops(doc)
     notes = []
     if _correlated(rhos):
         notes.append(
@@ -431,6 +440,22 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         verdict = Verdict.VALID
     return Validity(
         verdict, tuple(reasons), percentiles, stationarity, rhos, arrived, tuple(notes), bound
+    )
+
+
+def _generator_drops(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """Datagrams the kernel dropped at the generator's own sockets: replies that came and
+    were counted lost because the generator did not read them in time."""
+    drops = int((doc.get("datagrams") or {}).get("generator_drops") or 0)
+    if not drops:
+        return ()
+    return (
+        Reason(
+            Test.DROPS,
+            f"the generator's own sockets dropped {drops:,} datagrams, their receive "
+            "buffers full (over the run): some of the loss counted is the generator's, "
+            "not the target's",
+        ),
     )
 
 
@@ -460,6 +485,8 @@ def _short(reason: Mapping[str, Any]) -> str:
     text = str(reason["text"])
     if reason.get("test") == Test.ARRIVALS:
         return "schedule not followed"
+    if reason.get("test") == Test.DROPS:
+        return "generator dropped replies"
     return text.split(" over the window")[0].split(" (")[0]
 
 

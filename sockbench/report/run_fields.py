@@ -245,6 +245,23 @@ def _request_accounting(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...
     return (("accounting", text),)
 
 
+def _dropped(d: Mapping[str, int]) -> tuple[tuple[str, str], ...]:
+    """Where the kernel dropped datagrams for want of room (sockbench.core.socket_drops):
+    nothing when no count is known beyond the generator's zero (a result from before they
+    were counted, a unix-dgram run, a target elsewhere that the generator kept up with)."""
+    target, generator = d.get("target_drops"), d.get("generator_drops", 0)
+    if target is None and not generator:
+        return ()
+    where = numbers.fmt_int(target) if target is not None else f"{numbers.DASH} (not known)"
+    return (
+        (
+            "dropped",
+            f"at the target's socket {where}, at the generator's {numbers.fmt_int(generator)}"
+            " (buffers full; over the run, warm-up included)",
+        ),
+    )
+
+
 def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     """UDP accounting, written as the identity it must satisfy."""
     d: Mapping[str, int] | None = result.get("datagrams")
@@ -267,6 +284,7 @@ def datagram_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     return (
         ("accounting", identity),
         ("loss", loss),
+        *_dropped(d),
         (
             "anomalies",
             f"duplicates {numbers.fmt_int(d.get('duplicates', 0))}, "

@@ -386,6 +386,45 @@ def test_a_shortened_drain_leaves_datagrams_unfinished_not_in_flight() -> None:
     assert sink.failures == {"unfinished": 1}
 
 
+def test_datagrams_due_but_never_sent_fail_as_requests_not_as_lost() -> None:
+    """An open loop the generator fell behind: the backlog it never sent was due in the
+    window, so it is issued and failed (timeout, or unfinished if due within a timeout
+    of the end), while the ledger's sent = received + lost + in flight stays the sent."""
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(0, 19 * S, 19 * S)
+    assert ex.next_seq == 1
+    unsent = [9 * S, 19 * S + 500 * MS, 19 * S + 900 * MS, 20 * S + 100 * MS]  # warm-up, 2, after
+    ex.finish(20 * S + 600 * MS, unsent=unsent)
+    # The sent one is lost (its reply never came); the backlog: due 1.1 s and 0.7 s ago.
+    assert sink.failures == {"lost": 1, "timeout": 1, "unfinished": 1}
+    assert win.issued == 3 and balanced(win, sink)
+    assert ex.ledger is not None and ex.ledger.counts().sent == 1
+
+
+def test_an_interrupted_datagram_run_leaves_its_backlog_in_flight() -> None:
+    win = window()
+    sink = Sink()
+    ex = DatagramExchange(win, sink, bytes(64))
+    ex.issue(3, 15 * S, 15 * S)
+    ex.finish(15 * S + 1, interrupted=True, unsent=[15 * S, 15 * S + MS])
+    assert ex.next_seq == 4
+    assert not sink.failures and balanced(win, sink, in_flight=3)
+
+
+def test_a_datagram_sockets_drops_are_in_its_counts_outside_the_identity() -> None:
+    win = window()
+    ex = DatagramExchange(win, Sink(), bytes(64))
+    assert ex.counts() is None
+    ex.dropped = 4  # the driver read it as the socket closed, before any measured send
+    assert ex.counts() == dg.DatagramCounts(generator_drops=4)
+    ex.issue(0, 11 * S, 11 * S)
+    counts = ex.counts()
+    assert counts is not None and counts.generator_drops == 4 and counts.sent == 1
+    assert counts.balanced
+
+
 def test_a_datagram_reply_with_wrong_content_is_a_mismatch() -> None:
     payload = bytes(range(64))
     win = window()

@@ -293,6 +293,21 @@ def test_a_run_that_did_not_complete_is_not_valid() -> None:
     assert validity.reasons[0].text == "the run ended interrupted"
 
 
+def test_replies_dropped_at_the_generators_own_sockets_make_a_run_not_valid() -> None:
+    """Those were counted lost, though the target sent them: the loss is not the target's."""
+    datagrams = {"sent": 10_000, "received": 9_000, "lost": 1_000, "generator_drops": 950}
+    doc = _doc(datagrams=datagrams)
+    doc["validity"] = assess(doc).to_json()
+    assert doc["validity"]["verdict"] == "not valid"
+    [reason] = doc["validity"]["reasons"]
+    assert reason["test"] == "drops" and "dropped 950 datagrams" in reason["text"]
+    assert verdict_text(doc["validity"], short=True) == "not valid: generator dropped replies"
+    warning = validity_warning(doc)
+    assert warning is not None and "--workers" in warning.advice
+    clean = _doc(datagrams={**datagrams, "generator_drops": 0, "target_drops": 900})
+    assert assess(clean).verdict is Verdict.VALID  # the target's drops are its own loss
+
+
 def test_poisson_arrivals_followed() -> None:
     counts = _poisson_counts(11, 10, 20000)
     section = assess(_open_loop(counts, offered=sum(counts) / 10, lag_p99_us=200)).to_json()

@@ -3,7 +3,10 @@ silent, against what they logged themselves, on both drivers."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from sockbench.engine.io.kernel_drops import receive_drops
 from tests.conftest import ROOT, start_ready_process, stop_process
 from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_result
@@ -181,3 +185,78 @@ def test_a_datagram_target_that_goes_silent_is_degraded_and_its_loss_errors(
     if rate:
         [warning] = [w for w in result["warning_details"] if w["kind"] == "rate_not_kept"]
         assert "lost" in warning["message"] and "backlog" not in warning["advice"]
+
+
+@BOTH_DRIVERS
+def test_datagrams_the_generator_never_sent_are_issued_and_failed(batch: bool) -> None:
+    """A rate far past what one Python worker sends: the window's datagrams it never sent
+    by the drain's end are in the accounting, as timeouts or unfinished, not lost (they
+    vanished from it before: 600,000 due, 223,104 issued). Uniform arrivals make the
+    count exact: the rate times the window, one client."""
+    result = run_result(
+        proto="udp", clients=1, rate=1_000_000.0, duration_s=0.3, warmup_s=0.1, timeout_s=0.2,
+        drain_s=0.1, batch=batch,
+    )  # fmt: skip
+    totals, datagrams = result["totals"], result["datagrams"]
+    assert totals["requests_issued"] == 300_000
+    unsent = totals["requests_issued"] - datagrams["sent"] - totals["in_flight"]
+    assert unsent > 0  # the point of the test: one Python client sends nowhere near 1M/s
+    failed = totals["requests_failed"]
+    assert failed.get("timeout", 0) + failed.get("unfinished", 0) >= unsent
+    assert datagrams["lost"] == failed.get("lost", 0)
+
+
+def test_a_target_that_never_reads_drops_at_its_own_socket(tmp_path: Path) -> None:
+    """A bound UDP socket nobody reads: what does not fit in its buffer the kernel drops
+    there, and the result's count is the kernel's own, read from the socket itself."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as target:
+        target.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        target.bind(("127.0.0.1", 0))
+        port = target.getsockname()[1]
+        result = run_result(
+            **_target(port, "udp"), clients=2, rate=400.0, duration_s=0.5, warmup_s=0.2,
+            timeout_s=0.2,
+        )  # fmt: skip
+        kernel = receive_drops(target)
+    d = result["datagrams"]
+    assert d["received"] == 0 and d["lost"] == d["sent"] > 150  # warm-up's went first
+    assert d["target_drops"] == kernel > d["sent"] - 20  # a 4 KiB buffer holds a few
+    assert d["generator_drops"] == 0
+
+
+@BOTH_DRIVERS
+def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, batch: bool) -> None:
+    """The generator stopped (SIGSTOP) while its target sends it 20,000 datagrams: its
+    socket keeps what fits, the kernel drops the rest, and the result counts them as
+    the generator's, the run not valid for it."""
+    out = tmp_path / "result.json"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as target:
+        target.bind(("127.0.0.1", 0))
+        target.settimeout(60)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "sockbench", "run", "--target",
+             f"udp://127.0.0.1:{target.getsockname()[1]}", "--clients", "1", "--rate", "200",
+             "-d", "1", "--warmup", "0.3", "--timeout", "0.3", "--json", str(out), "--out", "",
+             "--quiet", *([] if batch else ["--no-batch"])],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            request, client = target.recvfrom(2048)
+            seen = set()
+            while client not in seen:  # a client's second request (not the preflight's probe)
+                seen.add(client)
+                request, client = target.recvfrom(2048)
+            os.kill(proc.pid, signal.SIGSTOP)
+            try:
+                for _ in range(20_000):
+                    target.sendto(request, client)
+            finally:
+                os.kill(proc.pid, signal.SIGCONT)
+            _, stderr = proc.communicate(timeout=60)
+        finally:
+            stop_process(proc)
+    result = json.loads(out.read_text())
+    drops = result["datagrams"]["generator_drops"]
+    assert 0 < drops < 20_000, stderr
+    [reason] = [r for r in result["validity"]["reasons"] if r["test"] == "drops"]
+    assert f"dropped {drops:,} datagrams" in reason["text"]

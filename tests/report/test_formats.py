@@ -81,7 +81,10 @@ def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str,
     # offered_rps (core/metrics.py) is not in the layout: it comes after the last fixed
     # column, so no column a script reads by position moves.
     header = csv_format.HEADER
-    assert header[header.index("warnings") + 1 :] == ("offered_rps", "datagrams_unsolicited")
+    assert header[header.index("warnings") + 1 :] == (
+        "offered_rps", "datagrams_unsolicited", "datagrams_generator_drops",
+        "datagrams_target_drops",
+    )  # fmt: skip
     [closed] = list(csv.DictReader(io.StringIO(render(tcp_doc, "csv"))))
     assert closed["offered_rps"] == ""
     doc = {**tcp_doc, "totals": {**tcp_doc["totals"], "offered_rps": 1990.5}}
@@ -91,6 +94,9 @@ def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str,
     doc = {**tcp_doc, "datagrams": {"sent": 5, "received": 5, "unsolicited": 7}}
     [row] = list(csv.DictReader(io.StringIO(render(doc, "csv"))))
     assert row["datagrams_unsolicited"] == "7" and closed["datagrams_unsolicited"] == ""
+    drops = {"sent": 5, "received": 5, "generator_drops": 3, "target_drops": 11}
+    [row] = list(csv.DictReader(io.StringIO(render({**tcp_doc, "datagrams": drops}, "csv"))))
+    assert (row["datagrams_generator_drops"], row["datagrams_target_drops"]) == ("3", "11")
 
 
 def test_csv_columns_follow_percentiles(tcp_doc: dict[str, Any]) -> None:
@@ -317,3 +323,16 @@ def test_a_wrapped_table_repeats_the_columns_that_name_its_rows() -> None:
     assert len(parts) > 1
     assert all(part.headers[:2] == ("model", "proto") for part in parts)
     assert [h for part in parts for h in part.headers[2:]] == list(wide.headers[2:])
+
+
+def test_the_datagrams_section_says_where_the_kernel_dropped_them(udp_doc: dict[str, Any]) -> None:
+    d = udp_doc["datagrams"]
+    assert "generator_drops" not in d and "dropped" not in render(udp_doc, "text")  # older
+    doc = {**udp_doc, "datagrams": {**d, "generator_drops": 1234, "target_drops": 56}}
+    [line] = [s for s in render(doc, "text").splitlines() if "dropped" in s]
+    assert "at the target's socket 56, at the generator's 1,234" in line
+    doc = {**udp_doc, "datagrams": {**d, "generator_drops": 7}}  # a target not on this machine
+    [line] = [s for s in render(doc, "text").splitlines() if "dropped" in s]
+    assert "at the target's socket — (not known), at the generator's 7" in line
+    doc = {**udp_doc, "datagrams": {**d, "generator_drops": 0}}  # nothing known but a zero
+    assert "dropped" not in render(doc, "text")

@@ -63,6 +63,12 @@ class Datagrams(TypedDict):
     in_flight: Count
     unfinished: NotRequired[Count]
     unsolicited: NotRequired[Count]
+    generator_drops: NotRequired[Count]
+    """datagrams the kernel dropped at the generator's own sockets, their receive buffers
+    full, over the run (warm-up and drain included)"""
+    target_drops: NotRequired[Count]
+    """datagrams the kernel dropped at the target's socket over the run (absent: not known,
+    the target is not a UDP socket on this machine)"""
 
 
 @record

@@ -21,8 +21,10 @@ from sockbench.core import datagrams as dg
 from sockbench.core.exchange import DatagramExchange
 from sockbench.core.protocols.simple import payload_bytes
 from sockbench.engine.clients.context import ClientContext, open_counted, trio_time
+from sockbench.engine.clients.reference import backlog
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.kernel_drops import receive_drops
 from sockbench.engine.io.timing import sleep_until_ns
 
 _Loop = Callable[[ClientContext, socket.socket, DatagramExchange, bytearray], Awaitable[None]]
@@ -56,7 +58,10 @@ async def _run(ctx: ClientContext, loop: _Loop) -> None:
         await ctx.gate.go.wait()
         await loop(ctx, sock, ex, out)
     finally:
-        ex.finish(time.monotonic_ns(), ctx.interrupted())
+        now = time.monotonic_ns()
+        unsent = backlog(ctx, ex.next_seq, now) if ctx.schedule is not None else ()
+        ex.finish(now, ctx.interrupted(), unsent)
+        ex.dropped = receive_drops(sock)
         trio.lowlevel.notify_closing(sock)
         sock.close()
     ctx.recorder.retire()

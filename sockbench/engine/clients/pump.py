@@ -15,9 +15,12 @@ are not as expected, it waits through trio the two-hop way.
 
 One loop serves every workload of echo mode: stream and datagram sockets, closed
 and open loop, ``--pipeline``, protocols with varying requests and parsed replies.
-Per wake it (1) serves the ready sockets, (2) sends every open-loop request that is
-due, from a heap holding each client's next due time, (3) every ``SWEEP`` expires
-overdue requests. Its wait is bounded by the next due time through a timerfd in the
+Per wake it (1) serves the ready sockets, (2) sends the open-loop requests that are due,
+from a heap holding each client's next due time, (3) every ``SWEEP`` expires overdue
+requests. Behind its schedule, a turn sends at most ``TURN_DUES`` and reads every ready
+socket's replies owed: a generator that only sent its backlog would leave the replies in
+the kernel, which drops them once a socket's buffer is full, and a UDP target would read
+as losing them. Its wait is bounded by the next due time through a timerfd in the
 same epoll set, armed ``EARLY_NS`` before it (see :mod:`sockbench.engine.io.timing`),
 and the last stretch is spun, so open-loop sends keep the precise sleeps' accuracy.
 
@@ -64,6 +67,7 @@ from sockbench.engine.clients.reference import (
 )
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.kernel_drops import receive_drops
 from sockbench.engine.io.timing import LOOP, SPIN_STEP_NS, new_timer, wake_at
 from sockbench.engine.io.tls import TlsSocket
 from sockbench.engine.io.trio_host import TrioHost, current_host
@@ -73,6 +77,10 @@ _OUT = select.EPOLLOUT
 _READ = select.EPOLLIN | select.EPOLLERR | select.EPOLLHUP
 SWEEP_MIN_S = 0.05
 SWEEP_MAX_S = 0.25
+# Open loop: a turn reads at most this many more datagrams from one socket, and sends at
+# most TURN_DUES due requests, so a generator that is behind keeps reading while it sends.
+DATAGRAM_READS = 63
+TURN_DUES = 64
 UNBOUNDED = 2**62  # open-loop datagrams: no limit on what is in flight (as the task driver)
 # A client between connections has no socket; it is never in the epoll set then.
 _NO_SOCKET = cast(socket.socket, None)
@@ -140,6 +148,14 @@ class _Datagram(_Client):
         self.fd = sock.fileno()
         self.connected()
         self.opened(0)  # a datagram socket has no setup and is never replaced
+
+
+def _close(client: _Client) -> None:
+    """Close the client's socket; a datagram socket's drops are read first (the kernel's
+    count goes with the socket)."""
+    if isinstance(client, _Datagram):
+        client.ex.dropped = receive_drops(client.sock)
+    sockio.close(client.sock)
 
 
 class Pump:
@@ -230,13 +246,10 @@ class Pump:
         now = time.monotonic_ns()
         interrupted = self.recorder.interrupted
         for client in self.everyone:
-            if isinstance(client, _Datagram):
-                client.ex.finish(now, interrupted)
-            else:
-                unsent = backlog(client.ctx, client.seq, now) if self.open_loop else ()
-                client.ex.finish(now, interrupted, unsent)
+            unsent = backlog(client.ctx, client.seq, now) if self.open_loop else ()
+            client.ex.finish(now, interrupted, unsent)
             if client.sock is not _NO_SOCKET:  # connected, or waiting for the gate or a setup
-                sockio.close(client.sock)
+                _close(client)
                 client.fd = -1
         self.conns.clear()
         self.dgrams.clear()
@@ -357,7 +370,7 @@ class Pump:
         self.conns.pop(fd, None)
         self.dgrams.pop(fd, None)
         self.epoll.unregister(fd)
-        sockio.close(client.sock)
+        _close(client)
         client.sock = _NO_SOCKET
         client.fd = -1
         client.pending = None
@@ -606,6 +619,12 @@ class Pump:
                 self.epoll.modify(client.fd, _IN)
         if not events & _READ or not receive_one(client.sock, ex):
             return
+        if self.open_loop:
+            # Replies owed queue up when the generator is behind: read them now, not one
+            # a turn, or the socket's buffer fills and the kernel drops them (counted lost).
+            reads = DATAGRAM_READS
+            while ex.in_flight and reads and receive_one(client.sock, ex):
+                reads -= 1
         if (client.finished or not self.open_loop) and not ex.in_flight:
             self._idle_datagram(client)
 
@@ -692,6 +711,7 @@ class Pump:
         # Open loop: due requests are looked at after every this many ready sockets, so a
         # big batch of replies cannot make them late (level-triggered: the rest stay ready).
         batch = 64 if self.open_loop else -1
+        turn_dues = TURN_DUES if self.open_loop else -1  # -1: no bound
         tls_backlog = self.tls_backlog
         while True:
             wake = wake_at(heap[0][0]) if heap else sweep_at
@@ -761,9 +781,13 @@ class Pump:
                 trio_ready = False
                 await checkpoint()
             now = monotonic_ns()
+            dues = turn_dues
             while heap and heap[0][0] <= now:
                 due, _, waiting = heappop(heap)
                 self._on_due(waiting, due)
+                dues -= 1
+                if not dues:
+                    break
             if now >= sweep_at:
                 self._sweep(now)
                 sweep_at = now + self.sweep_ns

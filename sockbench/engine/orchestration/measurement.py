@@ -36,6 +36,7 @@ class Measured:
     server_resources: dict[str, Any] | None
     generator: TreeSampler
     backend: WorkerBackend | None
+    target_drops: int | None = None  # UDP: dropped at the target's socket over the run
 
 
 def measurement(
@@ -116,6 +117,7 @@ def measurement(
         if drive.until_stop is not None and status == RunStatus.COMPLETED
         else None,
         warmup=drive.warmup,
+        target_drops=measured.target_drops,
     )
 
 
