@@ -29,7 +29,9 @@ class DrainProgress:
     ``in_flight`` were sent and are unanswered; ``unsent`` were due in the open-loop
     window and wait for a free slot (None where it is not counted: a closed loop, Poisson
     arrivals, whose count would take a walk through every due time); ``ends_in_s``: the
-    drain's end at the latest.
+    drain's end at the latest. ``warmup_unsent``: requests due in the warm-up and not yet
+    sent, counted as ``unsent`` is: a generator behind its schedule sends them first, so
+    while they last the window's requests wait and nothing of the window is answered.
     """
 
     answered: int
@@ -37,22 +39,26 @@ class DrainProgress:
     in_flight: int
     unsent: int | None
     ends_in_s: float
+    warmup_unsent: int | None = None
 
     def __add__(self, other: DrainProgress) -> DrainProgress:
         """Two workers' progress as one: counts add up, the later end holds."""
-        unsent = None if self.unsent is None or other.unsent is None else self.unsent + other.unsent
         return DrainProgress(
             answered=self.answered + other.answered,
             failed=self.failed + other.failed,
             in_flight=self.in_flight + other.in_flight,
-            unsent=unsent,
+            unsent=_sum(self.unsent, other.unsent),
             ends_in_s=max(self.ends_in_s, other.ends_in_s),
+            warmup_unsent=_sum(self.warmup_unsent, other.warmup_unsent),
         )
 
     def text(self) -> str:
         """``answered 2,100  failed 0  in flight 100  not yet sent 19,900  at most 8 s
-        more``, as a progress line and the live view say it."""
+        more``, as a progress line and the live view say it; while the warm-up's backlog
+        goes out, ``not yet sent 300,000 and 12,000 of the warm-up's, sent first``."""
         unsent = f"  not yet sent {self.unsent:,}" if self.unsent is not None else ""
+        if unsent and self.warmup_unsent:
+            unsent += f" and {self.warmup_unsent:,} of the warm-up's, sent first"
         # To a tenth of a second: ticks come on the interval, a few ms after its boundary.
         left_s = round(self.ends_in_s, 1)
         left = f"at most {format_us(left_s * 1e6)} more" if left_s > 0 else "ending"
@@ -63,7 +69,17 @@ class DrainProgress:
 
     def ended(self) -> DrainProgress:
         """A worker's last progress once it reported: nothing of it is open any more."""
-        return replace(self, in_flight=0, unsent=0 if self.unsent is not None else None)
+        return replace(
+            self,
+            in_flight=0,
+            unsent=0 if self.unsent is not None else None,
+            warmup_unsent=0 if self.warmup_unsent is not None else None,
+        )
+
+
+def _sum(a: int | None, b: int | None) -> int | None:
+    """Two workers' counts: unknown if either is."""
+    return None if a is None or b is None else a + b
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,12 @@ def test_a_drain_line_says_what_ended_what_is_open_and_how_long_it_may_last() ->
     )
 
 
+def test_a_drain_behind_the_warm_ups_backlog_says_it_goes_first() -> None:
+    line = tick_line(_tick(phase="draining", drain=_drain(answered=0, warmup_unsent=12_000)))
+    assert "not yet sent 211,096 and 12,000 of the warm-up's, sent first  at most" in line
+    assert "warm-up" not in tick_line(_tick(phase="draining", drain=_drain(warmup_unsent=0)))
+
+
 def test_a_closed_loop_drain_has_no_unsent_count_and_an_end_reached_says_so() -> None:
     line = tick_line(_tick(phase="draining", drain=_drain(unsent=None, ends_in_s=0.0)))
     assert line.endswith("in flight 100  ending")
@@ -98,3 +104,6 @@ def test_workers_drain_progress_adds_up_and_a_done_worker_keeps_only_what_ended(
     assert both.ends_in_s == 6.0  # the later end
     ended = one.ended()
     assert (ended.answered, ended.failed, ended.in_flight, ended.unsent) == (88_804, 3, 0, 0)
+    warm = _drain(warmup_unsent=5) + _drain(warmup_unsent=7)
+    assert warm.warmup_unsent == 12 and warm.ended().warmup_unsent == 0
+    assert (warm + _drain()).warmup_unsent is None  # a worker that did not count it

@@ -69,3 +69,22 @@ def test_a_stop_in_the_drain_keeps_how_long_the_drain_ran(target, sockbench_cmd,
     totals = load_result(out)["totals"]
     assert totals["drain_s"] >= 0.2
     assert totals["in_flight"] == totals["requests_issued"] == 4  # open when it stopped
+
+
+def test_the_warm_ups_backlog_is_named_while_it_goes_out_first(
+    target, sockbench_cmd, tmp_path
+) -> None:
+    """Open loop, every slot held by a warm-up request that is never answered: the drain
+    waits for the warm-up's backlog before the window's, and says so (its lines read
+    ``answered 0`` with nothing in flight, which looked stuck)."""
+    silent = target("--ignore-first", "1000")
+    run = subprocess.run(
+        [*sockbench_cmd, "run", "--target", silent.url, "--clients", "4", "--rate", "100",
+         "--warmup", "0.4", "--duration", "0.4", "--interval", "0.2", "--timeout", "2",
+         "--drain", "0.5", "--out", ""],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "Traceback" not in run.stderr, run.stderr
+    # 40 due in the warm-up at 100/s, one per client sent; 40 due in the window, none sent.
+    first = next(line for line in run.stdout.splitlines() if "draining" in line)
+    assert "in flight 0  not yet sent 40 and 36 of the warm-up's, sent first" in first, first

@@ -81,6 +81,7 @@ class WorkerRecorder:
         "warm_replies",
         "warmup_errors",
         "warmup_rows",
+        "warmup_sent",
         "window",
         "window_closed",
     )
@@ -113,6 +114,8 @@ class WorkerRecorder:
         self.warm_replies = 0
         # Open loop: requests sent (whatever their due time) inside the window.
         self.offered = 0
+        # Open loop: warm-up requests sent (whenever): the drain's warm-up backlog.
+        self.warmup_sent = 0
         # Snapshots at the window's end (close_window): replies received inside it.
         self.window_closed = False
         self.served = 0
@@ -362,6 +365,8 @@ class WorkerRecorder:
         start, end = window.measure_start_ns, window.measure_end_ns
         if start <= due_ns < end:
             self.scheduler_lag.add(sent_ns - (due_ns if due_ns >= ready_ns else ready_ns))
+        elif due_ns < start:
+            self.warmup_sent += 1
         if start <= sent_ns < end:
             self.offered += 1
 

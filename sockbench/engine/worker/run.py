@@ -290,24 +290,27 @@ async def _report_drain(
     window = recorder.window
     start = time.monotonic_ns()
     failed_before = sum(recorder.failures.values())
-    due = due_between(
-        [ctx.schedule for ctx in contexts if ctx.schedule is not None],
-        window.measure_start_ns - recorder.start_ns,
-        window.measure_end_ns - recorder.start_ns,
-    )
-    open_loop = recorder.open_loop
+    schedules = [ctx.schedule for ctx in contexts if ctx.schedule is not None]
+    window_starts = window.measure_start_ns - recorder.start_ns
+    due = due_between(schedules, window_starts, window.measure_end_ns - recorder.start_ns)
+    warm_due = due_between(schedules, 0, window_starts)
+    counted = recorder.open_loop and due is not None and warm_due is not None
     turn = 0
     while True:
         turn += 1
         await trio.sleep_until(_trio_time(start + turn * interval_ns))
-        issued = window.issued
-        unsent = max(0, min(due, window.limit) - issued) if open_loop and due is not None else None
+        unsent = warm_unsent = None
+        if counted:
+            assert due is not None and warm_due is not None
+            unsent = max(0, min(due, window.limit) - window.issued)
+            warm_unsent = max(0, warm_due - recorder.warmup_sent)
         progress = DrainProgress(
             answered=recorder.drained,
             failed=sum(recorder.failures.values()) - failed_before,
             in_flight=max(0, recorder.unended),
             unsent=unsent,
             ends_in_s=max(0, window.drain_end_ns - time.monotonic_ns()) / 1e9,
+            warmup_unsent=warm_unsent,
         )
         control.draining(turn, progress)
 
