@@ -58,6 +58,9 @@ class ReadCount:
     window: int = 0
     after: int = 0
     server_sent: int | None = None
+    # Datagrams the kernel dropped at the client's socket, its buffer full, over its life
+    # (sockbench.core.socket_drops): part of ``lost``, and the generator's, not the path's.
+    dropped: int = 0
 
     @property
     def lost(self) -> int | None:
@@ -93,6 +96,7 @@ class StreamMeter:
         "_received_known",
         "before",
         "datagrams",
+        "dropped",
         "finished",
         "payload",
         "reads",
@@ -119,6 +123,7 @@ class StreamMeter:
             [[0, 0, 0] for _ in range(clients)] if reading else None
         )
         self.server_sent: list[int | None] = [None] * clients
+        self.dropped = [0] * clients  # datagrams the kernel dropped at the client's socket
         self.sending = sending  # False: --reverse, the messages are those read
 
     def wrote(self, client: int, nbytes: int, in_window: bool) -> None:
@@ -150,9 +155,11 @@ class StreamMeter:
         assert self.reads is not None
         self.reads[client][phase] += nbytes
 
-    def source_finished(self, client: int, server_sent: int | None) -> None:
-        """The source's own count of what it sent ``client`` (None: it did not say)."""
+    def source_finished(self, client: int, server_sent: int | None, dropped: int = 0) -> None:
+        """The source's own count of what it sent ``client`` (None: it did not say), and
+        what the kernel dropped at the client's socket (datagrams)."""
         self.server_sent[client] = server_sent
+        self.dropped[client] = dropped
 
     @property
     def read_total(self) -> int | None:
@@ -163,8 +170,8 @@ class StreamMeter:
         """Each client's reading, for the result; () when the clients read nothing."""
         if self.reads is None:
             return ()
-        pairs = zip(self.reads, self.server_sent, strict=True)
-        return tuple(ReadCount(b, w, a, sent) for (b, w, a), sent in pairs)
+        rows = zip(self.reads, self.server_sent, self.dropped, strict=True)
+        return tuple(ReadCount(b, w, a, sent, dropped) for (b, w, a), sent, dropped in rows)
 
     def finish(self, client: int, received: int | None) -> None:
         """The receiver's final count of ``client``'s window bytes (None: not reported)."""
@@ -240,6 +247,7 @@ def read_summary(reads: Sequence[ReadCount], seconds: float, payload: int) -> St
         "after_bytes": sum(r.after for r in reads),
         "server_sent_bytes": sum(r.server_sent or 0 for r in known) if everyone else None,
         "lost_bytes": sum(r.lost or 0 for r in known) if everyone else None,
+        "generator_drops": sum(r.dropped for r in reads),
         "streams": len(reads),
         "streams_reported": len(known),
         "per_stream": [

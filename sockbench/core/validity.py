@@ -446,7 +446,9 @@ def assess(doc: Mapping[str, Any]) -> Validity:
 def _generator_drops(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
     """Datagrams the kernel dropped at the generator's own sockets: replies that came and
     were counted lost because the generator did not read them in time."""
+    reverse = (doc.get("stream") or {}).get("reverse") or {}
     drops = int((doc.get("datagrams") or {}).get("generator_drops") or 0)
+    drops += int(reverse.get("generator_drops") or 0)
     if not drops:
         return ()
     return (

@@ -116,6 +116,11 @@ def _reverse_fields(r: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
             f"{fmt(r['receiver']['bytes'])} in it + {fmt(r['after_bytes'])} in flight at its "
             f"end + {fmt(r['lost_bytes'])} lost"
         )
+        if r.get("generator_drops"):
+            server += (
+                f" ({numbers.fmt_int(r['generator_drops'])} datagrams of it dropped at the "
+                "clients' own sockets, their buffers full: the generator's loss)"
+            )
     return [(f"{tag}sender (server)", server), (f"{tag}receiver", _side(r["receiver"]))]
 
 

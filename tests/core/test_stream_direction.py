@@ -94,6 +94,15 @@ def test_read_summary_closes_sent_equals_read_plus_in_flight_plus_lost() -> None
     assert (r["server_sent_bytes"], r["lost_bytes"]) == (1450, 100)  # 50 + 50 lost
     assert r["server_sent_bytes"] == 100 + 1200 + 50 + r["lost_bytes"]
     assert [s["server_sent_bytes"] for s in r["per_stream"]] == [1000, 450]
+    assert r["generator_drops"] == 0
+
+
+def test_what_the_clients_own_sockets_dropped_is_summed_apart_from_lost() -> None:
+    meter = StreamMeter(clients=2, payload=50, reading=True)
+    meter.source_finished(0, 100, dropped=2)
+    meter.source_finished(1, None, dropped=3)
+    assert [r.dropped for r in meter.read_counts()] == [2, 3]
+    assert read_summary(meter.read_counts(), 1.0, 50)["generator_drops"] == 5
 
 
 def test_a_server_that_does_not_say_what_it_sent_leaves_it_unknown() -> None:

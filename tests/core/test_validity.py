@@ -306,6 +306,8 @@ def test_replies_dropped_at_the_generators_own_sockets_make_a_run_not_valid() ->
     assert warning is not None and "--workers" in warning.advice
     clean = _doc(datagrams={**datagrams, "generator_drops": 0, "target_drops": 900})
     assert assess(clean).verdict is Verdict.VALID  # the target's drops are its own loss
+    reverse = _doc(stream={"reverse": {"generator_drops": 12}})  # --reverse over UDP
+    assert [r.test for r in assess(reverse).reasons] == ["drops"]
 
 
 def test_poisson_arrivals_followed() -> None:

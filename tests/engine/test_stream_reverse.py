@@ -7,13 +7,22 @@ what was lost over UDP."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
+from tests.conftest import ROOT, stop_process
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets
@@ -101,3 +110,44 @@ def _writing_server() -> Iterator[int]:
         listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
         listener.close()
         acceptor.join(timeout=5)
+
+
+def _udp_drops(pid: int) -> int:
+    """What the kernel dropped at ``pid``'s connected UDP sockets (/proc/net/udp)."""
+    ports = {f"{c.laddr.port:04X}" for c in psutil.Process(pid).net_connections("udp") if c.raddr}
+    with open("/proc/net/udp") as table:
+        rows = [line.split() for line in table][1:]
+    return sum(int(row[-1]) for row in rows if row[1].split(":")[1] in ports)
+
+
+def test_udp_reverse_loss_the_generators_own_sockets_dropped_is_named(tmp_path: Path) -> None:
+    """The generator stopped (SIGSTOP) while the source's flow comes: its socket keeps
+    what fits and the kernel drops the rest. On loopback that is all the loss there is,
+    so lost_bytes is exactly those datagrams, counted as the generator's, and the run is
+    not valid for them."""
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sockbench", "run", "--mode", "stream", "--proto", "udp",
+         "--reverse", "--clients", "1", "--rate", "20000", "--payload", "64", "-d", "1",
+         "--warmup", "0.2", "--interval", "0.25", "--json", str(out), "--out", ""],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        next(line for line in proc.stdout if "measuring" in line)
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 30
+            while not _udp_drops(proc.pid):  # the kernel's count: the event waited on
+                assert time.monotonic() < deadline, "no datagram was dropped while stopped"
+                time.sleep(0.005)
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        stop_process(proc)
+    result = json.loads(out.read_text())
+    reverse = result["stream"]["reverse"]
+    assert reverse["generator_drops"] > 0, stderr
+    assert reverse["lost_bytes"] == 64 * reverse["generator_drops"]
+    assert [r["test"] for r in result["validity"]["reasons"]].count("drops") == 1

@@ -113,6 +113,16 @@ def test_a_reverse_run_shows_the_servers_send_and_the_clients_reads() -> None:
     assert table is not None and table.headers == ("interval", "RX-C received", "RX-C bit/s")
 
 
+def test_the_generators_own_drops_are_named_in_the_loss() -> None:
+    doc = reverse_result("reverse")
+    doc["stream"]["reverse"].update(generator_drops=1_024, lost_bytes=1_024 * 65536)
+    fields = dict(stream_fields(doc))
+    assert fields["sender (server)"].endswith(
+        "64 MiB lost (1,024 datagrams of it dropped at the clients' own sockets, their "
+        "buffers full: the generator's loss)"
+    )
+
+
 def test_a_target_that_does_not_report_is_said_so() -> None:
     fields = dict(stream_fields(reverse_result("reverse", server_sent=None)))
     assert fields["sender (server)"].startswith("not reported: the server does not say")

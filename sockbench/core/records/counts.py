@@ -180,6 +180,9 @@ class StreamReverse(TypedDict):
     after_bytes: Count
     server_sent_bytes: Count | None
     lost_bytes: int | None
+    generator_drops: NotRequired[Count]
+    """datagrams the kernel dropped at the clients' own sockets, their receive buffers full,
+    over the run: part of lost_bytes, and the generator's loss, not the path's"""
     streams: Count
     streams_reported: Count
     per_stream: list[StreamRead]

@@ -51,6 +51,7 @@ from sockbench.engine.clients.context import (
 )
 from sockbench.engine.io import sockio
 from sockbench.engine.io.error_kinds import error_kind
+from sockbench.engine.io.kernel_drops import receive_drops
 from sockbench.engine.io.tls import half_close, wait_readable
 
 READ_SIZE = 256 * 1024
@@ -233,7 +234,7 @@ async def read_flow(sock: socket.socket, ctx: ClientContext) -> None:
     except OSError as exc:
         recorder.error(error_kind(exc), time.monotonic_ns())
     finally:
-        meter.source_finished(me, report[2] if report is not None else None)
+        meter.source_finished(me, report[2] if report is not None else None, receive_drops(sock))
         if report is None:
             recorder.errors["no_report"] += 1
         sockio.close(sock)
