@@ -4,9 +4,7 @@ silent, against what they logged themselves, on both drivers."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +17,7 @@ import pytest
 from sockbench.engine.io.kernel_drops import receive_drops
 from tests.conftest import ROOT, start_ready_process, stop_process
 from tests.support.drivers import BOTH_DRIVERS
+from tests.support.processes import stopped
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e
@@ -246,12 +245,9 @@ def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, ba
             while client not in seen:  # a client's second request (not the preflight's probe)
                 seen.add(client)
                 request, client = target.recvfrom(2048)
-            os.kill(proc.pid, signal.SIGSTOP)
-            try:
+            with stopped(proc):
                 for _ in range(20_000):
                     target.sendto(request, client)
-            finally:
-                os.kill(proc.pid, signal.SIGCONT)
             _, stderr = proc.communicate(timeout=60)
         finally:
             stop_process(proc)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +21,7 @@ import psutil
 import pytest
 
 from tests.conftest import ROOT, stop_process
+from tests.support.processes import stopped
 from tests.support.runs import run_engine
 
 pytestmark = pytest.mark.e2e  # real processes and sockets
@@ -135,14 +134,11 @@ def test_udp_reverse_loss_the_generators_own_sockets_dropped_is_named(tmp_path: 
     try:
         assert proc.stdout is not None
         next(line for line in proc.stdout if "measuring" in line)
-        os.kill(proc.pid, signal.SIGSTOP)
-        try:
+        with stopped(proc):
             deadline = time.monotonic() + 30
             while not _udp_drops(proc.pid):  # the kernel's count: the event waited on
                 assert time.monotonic() < deadline, "no datagram was dropped while stopped"
                 time.sleep(0.005)
-        finally:
-            os.kill(proc.pid, signal.SIGCONT)
         _, stderr = proc.communicate(timeout=60)
     finally:
         stop_process(proc)

@@ -3,8 +3,11 @@ and signalling one when its output reaches a point (an observable event, not a s
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 
@@ -52,3 +55,14 @@ def signal_at_line(
             proc.kill()
             proc.wait()
     return stderr
+
+
+@contextmanager
+def stopped(proc: subprocess.Popen[str]) -> Iterator[None]:
+    """``proc`` stopped (SIGSTOP) for the block: its sockets fill as the kernel delivers
+    to them, nothing reads. Continued (SIGCONT) after it, however the block ends."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
