@@ -126,6 +126,11 @@ class KindSink(Protocol):
 
     def kind_failed(self, kind: int, error: str) -> None: ...
 
+    def kind_warm_reply(self, kind: int, at_ns: int) -> None:
+        """A warm-up request of ``kind`` was answered on time at ``at_ns`` (with
+        :meth:`Sink.warmup_reply`): inside the window, that kind's part of the served rate."""
+        ...
+
 
 class RequestWindow:
     """The measurement window, the request limit and the drain, shared by a worker's clients.
@@ -581,7 +586,7 @@ class StreamExchange:
         if decided >= 0:
             kind = decided & KIND_MASK
         if self._warm:
-            self._warm_answered(mark, sent, now_ns)
+            self._warm_answered(mark, sent, now_ns, kind)
             return
         # Computed once and handed on: the hot path pays per int it creates.
         service = now_ns - sent
@@ -608,11 +613,14 @@ class StreamExchange:
             missed = 0
         self.sink.completed(latency, service, size, got, kind, missed)
 
-    def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int) -> None:
-        """A warm-up request's reply: never measured, but served if on time."""
+    def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int, kind: int = -1) -> None:
+        """A warm-up request's reply: never measured, but served if on time (by ``kind``
+        too, where the protocol has kinds)."""
         self._warm -= 1
         if now_ns - sent_ns < self.timeout_ns:
             self.sink.warmup_reply(now_ns, now_ns - mark_ns)
+            if self.kind_sink is not None:
+                self.kind_sink.kind_warm_reply(kind, now_ns)
 
     def _end_oldest(self, kind: str, now_ns: int, decided: int = -1) -> None:
         """The oldest request in flight failed as ``kind`` (a warm-up one is a warm-up

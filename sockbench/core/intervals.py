@@ -33,8 +33,10 @@ Latencies: TypeAlias = "HdrHistogram | np.ndarray[Any, np.dtype[np.int64]] | arr
 
 @dataclass(frozen=True)
 class KindRow:
-    """One kind of request's part of an interval: its count and encoded latencies, and
-    where the kind reads keys (a GET) the keys its completed requests found and missed."""
+    """One kind of request's part of an interval: its replies (a warm-up request's
+    answered in the window too, as the row's own count has them), the measured ones'
+    encoded latencies, and where the kind reads keys (a GET) the keys its measured
+    requests found and missed."""
 
     kind: str
     requests: int

@@ -227,7 +227,8 @@ def _row_json(row: IntervalRow) -> Interval:
 
 
 def _served_by_kind(tally: Tally) -> dict[str, int]:
-    """Each kind's measured requests answered inside the window (its interval rows)."""
+    """Each kind's replies inside the window (its interval rows): its part of the served
+    rate, a warm-up request's reply there included, so the kinds add up to the whole."""
     served: dict[str, int] = {}
     for row in tally.intervals:
         for kind in row.by_kind:

@@ -172,6 +172,26 @@ def test_each_kind_of_request_is_counted_apart_and_an_undeclared_one_nowhere() -
     assert decode(tally.latency_by_kind["set"]).get_max_value() == 1200
 
 
+def test_a_warm_up_request_answered_in_the_window_counts_in_its_kinds_row() -> None:
+    """Past the knee the window serves the warm-up's backlog: each kind's rows count those
+    replies as the row's own count does, so the kinds add up to the served rate; their
+    latencies and keys stay the measured requests' alone."""
+    rec = recorder()
+    rec.track_kinds(("set", "get"), lookups=(0, 1))
+    rec.start_intervals(S)
+    rec.warmup_reply(START - 1)
+    rec.kind_warm_reply(1, START - 1)  # before the window: served in the warm-up
+    for at in (START, START + 1):
+        rec.warmup_reply(at)
+        rec.kind_warm_reply(1, at)
+    rec.completed(MS, MS, 0, 0, 0)
+    row = rec.cut_interval(START + S)
+    assert row is not None and row.requests == 3
+    assert [(k.kind, k.requests) for k in row.by_kind] == [("set", 1), ("get", 2)]
+    assert row.by_kind[1].hits == 0 and row.lookups == (0, 0)  # no measured GET
+    assert rec.tally(datagrams=False).requests_by_kind == {"set": 1, "get": 0}
+
+
 def test_each_rows_hits_and_misses_are_its_own_and_add_up_to_the_tallys() -> None:
     """A GET of 2 keys: each row keeps the keys its completed GETs found and missed; the
     window's rows and the drain's add up to the tally's lookups exactly."""

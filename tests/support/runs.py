@@ -33,6 +33,10 @@ def run_engine(progress: ProgressFn | None = None, **options: Any) -> RunOutcome
     return outcome
 
 
+#: Protocols that give every reply a kind (a plugin may leave one undeclared).
+KINDS_EVERY_REPLY = ("redis", "memcache", "http")
+
+
 def assert_accounted(result: dict[str, Any]) -> None:
     """The exact identities: every request issued in the window ended one way, once."""
     totals = result["totals"]
@@ -45,6 +49,10 @@ def assert_accounted(result: dict[str, Any]) -> None:
         assert served + totals["drained"] == totals["requests"]
         if result["config"]["mode"] != "stream":
             assert sum(row["requests"] for row in result["intervals"]) == totals["served"]
+        if result["config"].get("protocol") in KINDS_EVERY_REPLY:
+            # Each reply has its kind, a warm-up request's answered in the window too.
+            for row in result["intervals"]:
+                assert sum(k["requests"] for k in row["by_kind"].values()) == row["requests"]
         if result["status"] == "completed":
             assert totals["in_flight"] == 0  # the drain followed every request to its end
     datagrams = result.get("datagrams")

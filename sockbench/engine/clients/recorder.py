@@ -220,6 +220,7 @@ class WorkerRecorder:
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
             kind.last_requests, kind.last_misses = kind.requests, kind.misses
+            kind.last_warm = kind.warm_replies
 
     @property
     def replies(self) -> int:
@@ -358,6 +359,10 @@ class WorkerRecorder:
 
     def kind_failed(self, kind: int, error: str) -> None:
         self.kind_stats[kind].errors[error] += 1
+
+    def kind_warm_reply(self, kind: int, at_ns: int) -> None:
+        if at_ns >= self.window.measure_start_ns:
+            self.kind_stats[kind].warm_replies += 1
 
     def scheduled_send(self, due_ns: int, ready_ns: int, sent_ns: int) -> None:
         """Record how late the generator itself was: ``ready_ns`` is when it could send."""
@@ -517,10 +522,12 @@ class KindStats:
         "errors",
         "last_misses",
         "last_requests",
+        "last_warm",
         "latency",
         "misses",
         "reads",
         "requests",
+        "warm_replies",
     )
 
     def __init__(self, *, reads: int = 0) -> None:
@@ -530,6 +537,9 @@ class KindStats:
         self.reads = reads
         self.misses = 0
         self.last_requests = self.last_misses = 0
+        # Its warm-up requests answered (on time) from the window's start on: its part of
+        # the served rate, as WorkerRecorder.warm_replies is of the whole.
+        self.warm_replies = self.last_warm = 0
         self.errors: Counter[str] = Counter()
         self.latency = NsRecorder()
 
@@ -539,15 +549,17 @@ class KindStats:
         return self.reads * self.requests - self.misses
 
     def cut(self, name: str) -> KindRow:
-        """This kind's part of the interval that just ended, its hits and misses where it
-        reads keys."""
+        """This kind's part of the interval that just ended: its replies (a warm-up
+        request's too, as the row's own count has them), the measured ones' latencies,
+        and their hits and misses where it reads keys."""
         requests, misses = self.requests - self.last_requests, self.misses - self.last_misses
         row = KindRow(
             name,
-            requests,
+            requests + self.warm_replies - self.last_warm,
             encode(self.latency.cut_interval()),
             hits=self.reads * requests - misses if self.reads else None,
             misses=misses if self.reads else None,
         )
         self.last_requests, self.last_misses = self.requests, self.misses
+        self.last_warm = self.warm_replies
         return row
