@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sockbench.core.document import Result
+from sockbench.core.socket_drops import loss_advice
 from sockbench.core.units import format_us
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Proto
@@ -175,8 +176,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
         return RunWarning(
             WarningKind.RATE_NOT_KEPT,
             f"{head}: requests failed ({kinds}), and only good replies count",
-            "lost datagrams were dropped by the target or a socket buffer: lower --rate, "
-            "or check the target"
+            loss_advice(doc.get("datagrams") or {})
             if lost
             else "the target answered wrongly or with errors: see errors by kind",
         )

@@ -20,6 +20,8 @@ per peer is missed: the count is then a floor).
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 #: ``SO_MEMINFO``'s array: the index of ``SK_MEMINFO_DROPS`` (Linux 4.12 and later).
 MEMINFO_DROPS = 8
@@ -63,3 +65,30 @@ def drops_between(before: int | None, after: int | None) -> int | None:
     if before is None or after is None or after < before:
         return None
     return after - before
+
+
+def loss_advice(datagrams: Mapping[str, Any]) -> str:
+    """What to do about lost datagrams, from where the kernel dropped them (a result's
+    ``datagrams``): the generator's sockets, the target's, or neither."""
+    generator, target = datagrams.get("generator_drops") or 0, datagrams.get("target_drops")
+    if generator:
+        return (
+            f"the generator's own sockets dropped {generator:,} replies, their buffers full: "
+            "add --workers (and --client-cpus), or lower --rate"
+        )
+    if target:
+        return (
+            f"the target's socket dropped {target:,} datagrams over the run, its receive "
+            "buffer full (it read slower than it was sent to): lower --rate, or give the "
+            "target more room (net.core.rmem_default) or more readers"
+        )
+    if target == 0:
+        return (
+            "neither the target's socket nor the generator's dropped any: the target read "
+            "them and did not answer within --timeout (or its replies were dropped on the "
+            "way): check the target"
+        )
+    return (
+        "lost datagrams were dropped by the target or a socket buffer: lower --rate, or "
+        "check the target"
+    )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sockbench.core.socket_drops import drops_between, listener_drops, proc_address, proc_table
+from sockbench.core.socket_drops import (
+    drops_between,
+    listener_drops,
+    loss_advice,
+    proc_address,
+    proc_table,
+)
 
 HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"  # noqa: E501
 
@@ -51,3 +57,13 @@ def test_a_runs_drops_are_the_difference_unless_the_socket_was_replaced() -> Non
     assert drops_between(10, 10) == 0
     assert drops_between(10, 3) is None  # a new socket: its count started again
     assert drops_between(None, 3) is None and drops_between(3, None) is None
+
+
+def test_the_advice_on_loss_follows_where_the_kernel_dropped_it() -> None:
+    assert "add --workers" in loss_advice({"generator_drops": 5, "target_drops": 9})
+    target = loss_advice({"generator_drops": 0, "target_drops": 9})
+    assert target.startswith("the target's socket dropped 9 datagrams") and "--rate" in target
+    assert "neither the target's socket nor the generator's" in loss_advice(
+        {"generator_drops": 0, "target_drops": 0}
+    )
+    assert loss_advice({}).startswith("lost datagrams were dropped by the target or a socket")
