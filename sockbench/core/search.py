@@ -40,6 +40,7 @@ from sockbench.core.shortfall import (
     late_sender_advice,
     served_ratio,
 )
+from sockbench.core.socket_drops import generator_drops
 from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK, RunStatus
 from sockbench.errors import ConfigError
 
@@ -107,8 +108,9 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
     degraded run fails. Otherwise it passes when the rate was served and every SLO
     holds. A failure is invalid too when the generator sent late while free to send or
     used all its CPU (less its spin): a busy generator reads replies late as well, so
-    what failed may be its own delay. A pass despite that stands: the server did at
-    least that well.
+    what failed may be its own delay; or when its own sockets dropped datagrams, which
+    count as the target's loss. A pass despite that stands: the server did at least
+    that well.
     """
     if generator_fell_short(doc):
         advice = late_sender_advice(doc, lower=_LOWER)
@@ -122,8 +124,14 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
         failed = (*_rate_not_served(doc), *failed)
     if not failed:
         return Judgement(Verdict.PASS)
-    if generator_lagged(doc) or Result(doc).saturated:
-        why = "sent late" if generator_lagged(doc) else "used all its CPU"
+    dropped = generator_drops(doc)
+    if generator_lagged(doc) or Result(doc).saturated or dropped:
+        if generator_lagged(doc):
+            why = "sent late"
+        elif Result(doc).saturated:
+            why = "used all its CPU"
+        else:
+            why = f"dropped {dropped:,} datagrams at its own sockets"
         return Judgement(
             Verdict.INVALID,
             (

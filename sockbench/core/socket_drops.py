@@ -67,6 +67,14 @@ def drops_between(before: int | None, after: int | None) -> int | None:
     return after - before
 
 
+def generator_drops(doc: Mapping[str, Any]) -> int:
+    """What the kernel dropped at the generator's own sockets in a result: replies to its
+    datagrams, and a ``--reverse`` UDP flow's datagrams (0: none, or not counted)."""
+    reverse = (doc.get("stream") or {}).get("reverse") or {}
+    echo = (doc.get("datagrams") or {}).get("generator_drops") or 0
+    return int(echo) + int(reverse.get("generator_drops") or 0)
+
+
 def loss_advice(datagrams: Mapping[str, Any]) -> str:
     """What to do about lost datagrams, from where the kernel dropped them (a result's
     ``datagrams``): the generator's sockets, the target's, or neither."""

@@ -62,6 +62,7 @@ from sockbench.core.shortfall import (
     scheduled_rps,
     served_ratio,
 )
+from sockbench.core.socket_drops import generator_drops
 from sockbench.core.status import RunStatus
 from sockbench.core.units import DEFAULT_PERCENTILES, format_us, percentile_key
 from sockbench.core.warning import RunWarning, WarningKind
@@ -446,9 +447,7 @@ def assess(doc: Mapping[str, Any]) -> Validity:
 def _generator_drops(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
     """Datagrams the kernel dropped at the generator's own sockets: replies that came and
     were counted lost because the generator did not read them in time."""
-    reverse = (doc.get("stream") or {}).get("reverse") or {}
-    drops = int((doc.get("datagrams") or {}).get("generator_drops") or 0)
-    drops += int(reverse.get("generator_drops") or 0)
+    drops = generator_drops(doc)
     if not drops:
         return ()
     return (

@@ -250,3 +250,15 @@ def test_an_invalid_step_runs_once_more_before_it_counts() -> None:
     search.record(200, INVALID)
     assert search.outcome().lowest_invalid == 200
     assert [s.rate for s in search.steps] == [100, 100, 200, 200]
+
+
+def test_a_loss_failure_the_generators_own_sockets_dropped_is_invalid() -> None:
+    """Replies the kernel dropped at the generator's sockets count as the target's loss:
+    the failure may be the generator's, so the step says nothing about the server."""
+    doc = _doc(1000)
+    doc["datagrams"] = {"sent": 1000, "received": 900, "lost": 100, "generator_drops": 100}
+    dropped = judge([parse_check("loss < 1%")], doc)
+    assert dropped.verdict is Verdict.INVALID
+    assert "dropped 100 datagrams at its own sockets" in dropped.reasons[-1]
+    doc["datagrams"] = {**doc["datagrams"], "generator_drops": 0, "target_drops": 100}
+    assert judge([parse_check("loss < 1%")], doc).verdict is Verdict.FAIL  # the target's
