@@ -17,6 +17,7 @@ import ssl
 import stat
 import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 
 from sockbench.core import bounds
 from sockbench.core.machine import LINUX_PORT_RANGE, Machine
@@ -42,7 +43,18 @@ def read_machine() -> Machine:
         port_range=_port_range(),
         load_average=os.getloadavg()[0],
         runtime_dir=os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(),
+        socket_buffer_max=_socket_buffer_max(),
     )
+
+
+def _socket_buffer_max() -> int | None:
+    """The lower of net.core.rmem_max and wmem_max: what a socket may ask for."""
+    try:
+        return min(
+            int(Path(f"/proc/sys/net/core/{name}").read_text()) for name in ("rmem_max", "wmem_max")
+        )
+    except (OSError, ValueError):
+        return None
 
 
 def _port_range() -> tuple[int, int]:

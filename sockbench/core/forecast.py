@@ -16,6 +16,7 @@ from sockbench.core.kinds import Workload
 from sockbench.core.machine import Machine
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import BuiltIn, Target
+from sockbench.core.units import format_size
 from sockbench.core.warning import RunWarning, WarningKind
 from sockbench.endpoints import Proto
 
@@ -34,6 +35,7 @@ def predicted_warnings(spec: RunSpec) -> list[RunWarning]:
         *_queue_warnings(spec),
         *_worker_warnings(spec, machine),
         *_tls_warnings(spec),
+        *_socket_buffer_warnings(spec, machine),
     ]
     if machine.load_average >= machine.cpu_count:
         warnings.append(
@@ -46,6 +48,23 @@ def predicted_warnings(spec: RunSpec) -> list[RunWarning]:
             )
         )
     return warnings
+
+
+def _socket_buffer_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
+    """--socket-buffer above what the kernel lets a socket ask for: it gets the cap."""
+    asked, most = spec.generator.socket_buffer, machine.socket_buffer_max
+    if asked is None or most is None or asked <= most:
+        return []
+    return [
+        RunWarning(
+            WarningKind.SOCKET_BUFFER_CAPPED,
+            f"--socket-buffer {format_size(asked)} is over what the kernel lets a socket ask "
+            f"for ({format_size(most)}, net.core.rmem_max/wmem_max): each client socket gets "
+            f"{format_size(2 * most)}, not {format_size(2 * asked)}",
+            f"raise both (sysctl -w net.core.rmem_max={asked} net.core.wmem_max={asked}), "
+            "or ask for less",
+        )
+    ]
 
 
 def _tls_warnings(spec: RunSpec) -> list[RunWarning]:

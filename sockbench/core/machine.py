@@ -19,6 +19,9 @@ class Machine:
     port_range: tuple[int, int] = LINUX_PORT_RANGE
     load_average: float = 0.0  # over the last minute
     runtime_dir: str = "/tmp"  # for sockets nobody named: $XDG_RUNTIME_DIR, else the temp dir
+    # The most SO_RCVBUF and SO_SNDBUF may ask for (net.core.rmem_max, wmem_max: the lower);
+    # None: not known.
+    socket_buffer_max: int | None = None
 
     @property
     def ephemeral_ports(self) -> int:

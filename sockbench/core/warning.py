@@ -43,6 +43,7 @@ class WarningKind(StrEnum):
     TLS_FAILED = "tls_failed"  # TLS handshakes (or records) failed, by kind
     CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target answered nothing usable
     STARVED = "starved"  # connections that got no reply in the whole window
+    SOCKET_BUFFER_CAPPED = "socket_buffer_capped"  # --socket-buffer over net.core.rmem_max
 
 
 @dataclass(frozen=True)

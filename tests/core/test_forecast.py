@@ -113,3 +113,15 @@ def test_time_wait_says_how_far_over_the_ports_a_churn_run_went() -> None:
     [two] = _churn(1_000.0, sources=2)  # 60,000 against 56,464
     assert "1.1× the 56,464 ephemeral ports of 2 source addresses" in two
     assert _churn(10_000.0, no_ephemeral_port=3) == []
+
+
+def test_a_socket_buffer_over_the_kernels_cap_is_said_with_what_each_socket_gets() -> None:
+    capped = Machine(frozenset({0, 1}), 2, socket_buffer_max=212_992)
+    [warning] = predicted_warnings(spec_of({"workers": "1", "socket_buffer": "1M"}, capped))
+    assert warning.kind == "socket_buffer_capped"
+    assert "(208 KiB, net.core.rmem_max/wmem_max): each client socket gets 416 KiB, not 2 MiB" in (
+        warning.message
+    )
+    assert "net.core.rmem_max=1048576" in warning.advice
+    assert _kinds(capped, socket_buffer="128k") == []
+    assert _kinds(IDLE, socket_buffer="1M") == []  # the cap not known: nothing to say

@@ -223,12 +223,9 @@ def test_a_target_that_never_reads_drops_at_its_own_socket(tmp_path: Path) -> No
     assert d["generator_drops"] == 0
 
 
-@BOTH_DRIVERS
-def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, batch: bool) -> None:
-    """The generator stopped (SIGSTOP) while its target sends it 20,000 datagrams: its
-    socket keeps what fits, the kernel drops the rest, and the result counts them as
-    the generator's, the run not valid for it."""
-    out = tmp_path / "result.json"
+def _flood_a_stopped_generator(out: Path, datagrams: int, *options: str) -> dict[str, Any]:
+    """Run one UDP client against a target that, once it has the client's address, sends
+    it ``datagrams`` replies while the generator is stopped (SIGSTOP); the result."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as target:
         target.bind(("127.0.0.1", 0))
         target.settimeout(60)
@@ -236,7 +233,7 @@ def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, ba
             [sys.executable, "-m", "sockbench", "run", "--target",
              f"udp://127.0.0.1:{target.getsockname()[1]}", "--clients", "1", "--rate", "200",
              "-d", "1", "--warmup", "0.3", "--timeout", "0.3", "--json", str(out), "--out", "",
-             "--quiet", *([] if batch else ["--no-batch"])],
+             "--quiet", *options],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
@@ -246,13 +243,37 @@ def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, ba
                 seen.add(client)
                 request, client = target.recvfrom(2048)
             with stopped(proc):
-                for _ in range(20_000):
+                for _ in range(datagrams):
                     target.sendto(request, client)
             _, stderr = proc.communicate(timeout=60)
         finally:
             stop_process(proc)
-    result = json.loads(out.read_text())
+    result = dict(json.loads(out.read_text()))
+    assert result["status"] == "degraded", stderr  # the target answers no request
+    return result
+
+
+@BOTH_DRIVERS
+def test_replies_the_generator_did_not_read_are_its_own_drops(tmp_path: Path, batch: bool) -> None:
+    """The generator stopped (SIGSTOP) while its target sends it 20,000 datagrams: its
+    socket keeps what fits, the kernel drops the rest, and the result counts them as
+    the generator's, the run not valid for it."""
+    result = _flood_a_stopped_generator(
+        tmp_path / "r.json", 20_000, *([] if batch else ["--no-batch"])
+    )
     drops = result["datagrams"]["generator_drops"]
-    assert 0 < drops < 20_000, stderr
+    assert 0 < drops < 20_000
     [reason] = [r for r in result["validity"]["reasons"] if r["test"] == "drops"]
     assert f"dropped {drops:,} datagrams" in reason["text"]
+
+
+@BOTH_DRIVERS
+def test_the_socket_buffer_asked_is_the_one_the_clients_get(tmp_path: Path, batch: bool) -> None:
+    """--socket-buffer 4k: the kernel grants 8 KiB, a few small datagrams, so of 2,000
+    sent to the stopped generator it drops all but those (the default, about 200 KiB,
+    keeps a few hundred)."""
+    result = _flood_a_stopped_generator(
+        tmp_path / "r.json", 2_000, "--socket-buffer", "4k", *([] if batch else ["--no-batch"])
+    )
+    assert result["config"]["socket_buffer"] == 4096
+    assert 2_000 - 32 <= result["datagrams"]["generator_drops"] < 2_000

@@ -80,6 +80,9 @@ class Config(TypedDict):
     """--server-tls: the built-in model served TLS"""
     direction: NotRequired[StreamDirection]
     """--mode stream only: forward, reverse (--reverse) or bidir (--bidir)"""
+    socket_buffer: NotRequired[AtLeastOne | None]
+    """--socket-buffer: each client socket's SO_RCVBUF and SO_SNDBUF asked (null: the
+    kernel's default); the kernel doubles it, up to net.core.rmem_max/wmem_max"""
 
 
 @record

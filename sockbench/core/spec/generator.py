@@ -16,10 +16,11 @@ from sockbench.core.spec.option import (
     declare,
     field_of,
     option,
+    optional,
     switch,
     text,
 )
-from sockbench.core.units import parse_seconds
+from sockbench.core.units import parse_seconds, parse_size
 from sockbench.errors import ConfigError
 
 #: ``--workers auto``
@@ -62,6 +63,14 @@ def _cluster(value: object, flag: str) -> str | None:
     return given
 
 
+SOCKET_BUFFER_MAX = 1 << 30  # setsockopt takes an int; no kernel grants more than this
+
+
+def _socket_buffer(value: float, flag: str) -> None:
+    if value > SOCKET_BUFFER_MAX:
+        raise ConfigError(f"{flag} {int(value):,} is over 1 GiB; give at most 1G")
+
+
 #: run's target and serve's --bind (:mod:`sockbench.core.spec.serve`): one declaration.
 ALLOW_REMOTE: Option[bool] = declare(
     False, "--allow-remote",
@@ -100,6 +109,13 @@ class Generator:
     busy_poll: bool = option(
         False, "--busy-poll",
         help="the pump spins instead of sleeping: lowest latency, a full core", parse=switch,
+    )  # fmt: skip
+    socket_buffer: int | None = option(
+        None, "--socket-buffer", metavar="BYTES",
+        help="each client socket's buffers, both ways (SO_RCVBUF and SO_SNDBUF, iperf3's "
+        "-w): 256k, 4M; the kernel doubles it, up to net.core.rmem_max/wmem_max",
+        parse=optional(parse_size), minimum=1, bound=_socket_buffer, commands=RUN_COMPARE,
+        default_help="the kernel's",
     )  # fmt: skip
     allow_remote: bool = field_of(ALLOW_REMOTE)
     force: bool = option(

@@ -158,6 +158,7 @@ class RunSpec:
             "expect_value": _text(protocol.expect_value),
             "batch": self.generator.batch,
             "busy_poll": self.generator.busy_poll,
+            "socket_buffer": self.generator.socket_buffer,
             "drain_s": load.drain_s,
             "cluster": self.generator.cluster,
             "json_path": self.output.json_path,

@@ -38,7 +38,9 @@ async def churn(ctx: ClientContext) -> None:
             measured = ex.measured_in_flight > 0
             try:
                 with trio.fail_after(ctx.timeout_s):
-                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+                    sock, connect_ns = await sockio.open_stream(
+                        ctx.endpoint, ctx.source, ctx.socket_buffer
+                    )
                     if ctx.tls is not None:
                         sock = await secure(ctx, sock, counted=measured)
                     try:

@@ -52,6 +52,7 @@ class ClientContext:
     start_ns: int = 0  # the first connect waits this long after the gate's origin (ramp)
     connect_timeout_s: float = Load.connect_timeout_s  # --connect-timeout
     tls: TlsClient | None = None  # a tls:// target: the worker's TLS, shared
+    socket_buffer: int | None = None  # --socket-buffer: SO_RCVBUF and SO_SNDBUF asked
     # This client's number in the run: read per varying request, so a field, not a property.
     index_in_run: int = field(init=False)
 
@@ -204,7 +205,9 @@ async def _attempt(ctx: ClientContext, deadline: float | None = None) -> socket.
         with trio.fail_at(float("inf") if deadline is None else deadline):
             async with ctx.limiter:
                 with trio.fail_after(ctx.connect_timeout_s):
-                    sock, connect_ns = await sockio.open_stream(ctx.endpoint, ctx.source)
+                    sock, connect_ns = await sockio.open_stream(
+                        ctx.endpoint, ctx.source, ctx.socket_buffer
+                    )
         if ctx.tls is not None:
             sock = await secure(ctx, sock)
     except (OSError, trio.TooSlowError) as exc:
@@ -287,14 +290,17 @@ def _say(line: str) -> None:
 
 
 def open_datagram(
-    endpoint: Endpoint, reply_dir: str | None, source: str | None = None
+    endpoint: Endpoint,
+    reply_dir: str | None,
+    source: str | None = None,
+    buffer: int | None = None,
 ) -> socket.socket:
     """A datagram socket connected to ``endpoint``.
 
     A Unix datagram client must bind a path of its own, or the server has no address
     to reply to; those paths live in ``reply_dir``, which the caller removes.
     """
-    sock = sockio.open_socket(endpoint, source)
+    sock = sockio.open_socket(endpoint, source, buffer)
     try:
         if endpoint.proto.is_unix:
             if reply_dir is None:
@@ -313,7 +319,7 @@ def open_counted(ctx: ClientContext) -> socket.socket | None:
     start = time.monotonic_ns()
     recorder.connect_span.attempt(start)
     try:
-        sock = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source)
+        sock = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source, ctx.socket_buffer)
     except OSError as exc:
         recorder.error(error_kind(exc), time.monotonic_ns())
         ctx.gate.attempted()

@@ -204,7 +204,7 @@ async def udp_bidir(ctx: ClientContext) -> None:
         ctx.recorder.retire()
         return
     try:
-        back = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source)
+        back = open_datagram(ctx.endpoint, ctx.reply_dir, ctx.source, ctx.socket_buffer)
     except OSError as exc:
         ctx.recorder.error(error_kind(exc), time.monotonic_ns())
         sockio.close(sock)

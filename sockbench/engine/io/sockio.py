@@ -23,18 +23,25 @@ _UNIX_BACKLOG_RETRY_S = 0.001
 IP_BIND_ADDRESS_NO_PORT = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)
 
 
-def open_socket(endpoint: Endpoint, source: str | None = None) -> socket.socket:
-    """A non-blocking socket for ``endpoint``, bound to ``source`` (an IP) when given."""
+def open_socket(
+    endpoint: Endpoint, source: str | None = None, buffer: int | None = None
+) -> socket.socket:
+    """A non-blocking socket for ``endpoint``, bound to ``source`` (an IP) when given,
+    its buffers ``buffer`` bytes each way when given (before the connect: TCP's window
+    scale is agreed in the handshake)."""
     sock = socket.socket(endpoint.family, endpoint.proto.socktype)
     sock.setblocking(False)
-    if source is not None:
-        try:
+    try:
+        if buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+        if source is not None:
             if endpoint.proto.is_stream:
                 sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
             sock.bind((source, 0))
-        except BaseException:
-            sock.close()
-            raise
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
@@ -56,9 +63,11 @@ async def connect(sock: socket.socket, endpoint: Endpoint) -> None:
         return
 
 
-async def open_stream(endpoint: Endpoint, source: str | None = None) -> tuple[socket.socket, int]:
+async def open_stream(
+    endpoint: Endpoint, source: str | None = None, buffer: int | None = None
+) -> tuple[socket.socket, int]:
     """A connected stream socket and its connect time in ns."""
-    sock = open_socket(endpoint, source)
+    sock = open_socket(endpoint, source, buffer)
     try:
         start = time.monotonic_ns()
         await connect(sock, endpoint)

@@ -163,6 +163,7 @@ def _contexts(
             start_ns=starts.start_ns(i),
             connect_timeout_s=spec.load.connect_timeout_s,
             tls=tls,
+            socket_buffer=spec.generator.socket_buffer,
         )
         for i in range(order.clients)
     ]
