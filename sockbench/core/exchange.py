@@ -75,8 +75,9 @@ ABORTED = "aborted"
 # first whether the close ends a reply (reply_at_close).
 PEER_CLOSED = "closed"
 # A connection (not a request) the target did not serve through the window: a request it
-# sent before the window was still unanswered at the end, so it issued nothing measured
-# (closed loop) or its measured requests failed behind it. An error, not a failed request.
+# sent before the window was still unanswered at the window's end (answered after it, or
+# never), so it issued nothing measured (closed loop) or its measured requests waited
+# behind it. An error, not a failed request; once per client.
 STARVED = "starved"
 
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
@@ -257,6 +258,7 @@ class StreamExchange:
         "_scratch",
         "_sent",
         "_size",
+        "_starved",
         "_unsent",
         "_warm",
         "_whole",
@@ -304,6 +306,7 @@ class StreamExchange:
         self._sent = 0
         self._rest: deque[int] | None = None
         self._warm = 0
+        self._starved = False  # STARVED was counted: once per client
         self._unsent = 0  # in flight behind a close the reply announced: to go out again
         # Protocols whose requests vary (a command mix): each request's size and kind as
         # one int (KIND_BITS), in step with the marks; None otherwise, so the common case
@@ -615,8 +618,14 @@ class StreamExchange:
 
     def _warm_answered(self, mark_ns: int, sent_ns: int, now_ns: int, kind: int = -1) -> None:
         """A warm-up request's reply: never measured, but served if on time (by ``kind``
-        too, where the protocol has kinds)."""
+        too, where the protocol has kinds). One sent before the window and answered after
+        it starved its connection: replies come in order, so none came in the window (a
+        target that serves a few connections at a time serves the rest once the others
+        leave, after the window: the check at :meth:`finish` alone missed them)."""
         self._warm -= 1
+        window = self.window
+        if sent_ns < window.measure_start_ns and now_ns >= window.measure_end_ns:
+            self._starve(now_ns)
         if now_ns - sent_ns < self.timeout_ns:
             self.sink.warmup_reply(now_ns, now_ns - mark_ns)
             if self.kind_sink is not None:
@@ -751,7 +760,7 @@ class StreamExchange:
             if self._warm and self._sent < window.measure_start_ns:
                 # Sent before the window and unanswered through it (an open-loop backlog
                 # sent late, in the window, is not: its reply may not be due yet).
-                self.sink.error(STARVED, now_ns)
+                self._starve(now_ns)
             kinds = self._measured_kinds()
             for i, mark in enumerate(marks):
                 end = window.end_kind(mark, now_ns)
@@ -759,6 +768,12 @@ class StreamExchange:
                 if self.kind_sink is not None and i < len(kinds):
                     self.kind_sink.kind_failed(kinds[i], end)
         self._forget()
+
+    def _starve(self, now_ns: int) -> None:
+        """This client's connection got no reply in the whole window: counted once."""
+        if not self._starved:
+            self._starved = True
+            self.sink.error(STARVED, now_ns)
 
     def _forget(self) -> None:
         self.in_flight = 0

@@ -111,8 +111,9 @@ def _server_warnings(spec: RunSpec, machine: Machine) -> list[RunWarning]:
                 WarningKind.THREADPOOL_QUEUE,
                 f"the threadpool server serves {threads} connections at once and "
                 f"--clients {clients} opens {clients}: the other {clients - threads} wait in "
-                "its queue, their latency includes the wait, and past --timeout they count "
-                "as errors",
+                "its queue; one that waits through the whole window is counted starved and "
+                "makes the run not valid, a shorter wait is latency, and past --timeout an "
+                "error",
                 f"give --server-threads {clients}, or use fewer --clients",
             )
         )

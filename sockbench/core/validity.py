@@ -16,6 +16,9 @@ tell):
   its p99);
 - **independence**: the lag-1 autocorrelation of those series; correlated intervals
   widen the percentile intervals (batch means), and a note says so;
+- **starved**: no connection went without a reply through the whole window (a target
+  that serves a few connections at a time leaves the others waiting; their clients
+  measure nothing there);
 - **drops** (datagrams): the generator's own sockets dropped none
   (:mod:`sockbench.core.socket_drops`): a reply the kernel dropped there is counted lost,
   and that loss is the generator's;
@@ -29,7 +32,7 @@ tell):
   tens of milliseconds moves no p99 of the lag, yet owns the p99.9 of the latency.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
-did not follow its schedule, or dropped replies at its own sockets; otherwise
+did not follow its schedule, starved connections, or dropped replies at its own sockets; otherwise
 ``unknown`` when a trend could not be tested (too few intervals), else ``valid``.
 """
 
@@ -93,6 +96,7 @@ class Test(StrEnum):
     STATIONARITY = "stationarity"
     ARRIVALS = "arrivals"
     DROPS = "drops"
+    STARVED = "starved"
 
 
 ADVICE: dict[Test, str] = {
@@ -104,6 +108,10 @@ ADVICE: dict[Test, str] = {
         "the target was not sent the schedule asked for, so the tail is not that "
         "schedule's: add --workers (and --client-cpus) where the generator fell behind, "
         "lower --rate where the target did; docs/validity.md"
+    ),
+    Test.STARVED: (
+        "the target served some connections and left the others waiting: check its limits "
+        "(threads, descriptors, accept backlog), or lower --clients; docs/validity.md"
     ),
     Test.DROPS: (
         "the generator read its replies slower than they came: add --workers (and "
@@ -418,6 +426,7 @@ def assess(doc: Mapping[str, Any]) -> Validity:
     reasons += stationarity.reasons()
     reasons += arrived.reasons if arrived is not None else ()
     reasons += _generator_drops(doc)
+    reasons += _starved(doc)
     notes = []
     if _correlated(rhos):
         notes.append(
@@ -441,6 +450,24 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         verdict = Verdict.VALID
     return Validity(
         verdict, tuple(reasons), percentiles, stationarity, rhos, arrived, tuple(notes), bound
+    )
+
+
+def _starved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """Connections that got no reply in the whole window: their clients measured nothing
+    there, so the latencies and the rate are the other connections' alone."""
+    totals = doc.get("totals") or {}
+    starved = int((totals.get("errors") or {}).get("starved") or 0)
+    if not starved:
+        return ()
+    connections = int(totals.get("connections") or 0)
+    of = f" of the {connections:,}" if connections >= starved else ""
+    return (
+        Reason(
+            Test.STARVED,
+            f"{starved:,}{of} connections got no reply in the whole window (starved): the "
+            "latencies and the rate are the other connections' alone",
+        ),
     )
 
 
@@ -488,6 +515,8 @@ def _short(reason: Mapping[str, Any]) -> str:
         return "schedule not followed"
     if reason.get("test") == Test.DROPS:
         return "generator dropped replies"
+    if reason.get("test") == Test.STARVED:
+        return "connections starved"
     return text.split(" over the window")[0].split(" (")[0]
 
 

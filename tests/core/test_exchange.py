@@ -309,6 +309,24 @@ def test_an_answered_warm_up_or_an_interrupted_run_starves_nothing() -> None:
     assert not sink.errors
 
 
+def test_a_warm_up_request_answered_only_after_the_window_starved_its_connection() -> None:
+    """A target that serves a few connections at a time serves the rest once the others
+    leave, after the window: the reply came, but none came in the window. Once per
+    client, whatever is pipelined behind it, and not again at the end."""
+    win = window()
+    ex, sink = stream(win, pipelined=True)
+    ex.issue(9 * S, 9 * S)
+    ex.issue(9 * S, 9 * S)
+    assert feed(ex, PING + PING, 20 * S + 1) == OK
+    ex.finish(21 * S)
+    assert sink.errors == {"starved": 1} and not sink.failures
+    served, sink = stream(window())
+    served.issue(9 * S, 9 * S)
+    assert feed(served, PING, 19 * S) == OK  # answered inside the window: served
+    served.finish(21 * S)
+    assert not sink.errors
+
+
 def test_requests_due_but_never_sent_are_counted_at_the_end() -> None:
     win = window()
     ex, sink = stream(win)

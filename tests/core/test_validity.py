@@ -293,6 +293,19 @@ def test_a_run_that_did_not_complete_is_not_valid() -> None:
     assert validity.reasons[0].text == "the run ended interrupted"
 
 
+def test_starved_connections_make_a_run_not_valid() -> None:
+    """Their clients measured nothing in the window: the latencies are the others'."""
+    doc = _doc(totals={"requests": 10_000, "connections": 8, "errors": {"starved": 4}})
+    doc["validity"] = assess(doc).to_json()
+    [reason] = doc["validity"]["reasons"]
+    assert reason["test"] == "starved" and reason["text"].startswith(
+        "4 of the 8 connections got no reply in the whole window (starved)"
+    )
+    assert verdict_text(doc["validity"], short=True) == "not valid: connections starved"
+    warning = validity_warning(doc)
+    assert warning is not None and "lower --clients" in warning.advice
+
+
 def test_replies_dropped_at_the_generators_own_sockets_make_a_run_not_valid() -> None:
     """Those were counted lost, though the target sent them: the loss is not the target's."""
     datagrams = {"sent": 10_000, "received": 9_000, "lost": 1_000, "generator_drops": 950}

@@ -35,3 +35,29 @@ def test_connections_never_served_in_the_window_are_counted_starved(
     assert totals["requests_issued"] == totals["requests"]  # no request of the window failed
     [warning] = [w for w in result["warning_details"] if w["kind"] == "starved"]
     assert warning["message"].startswith("2 connection(s) were not served through the window")
+
+
+@pytest.mark.parametrize("driver", ["pump", "task-per-client"])
+def test_connections_served_only_after_the_window_are_counted_starved(
+    sockbench, tmp_path, driver
+) -> None:
+    """The threadpool model holds a worker per connection: with 4 workers, 4 of 8
+    clients wait through the whole window, and are served only once the others leave,
+    after it. Their one warm-up request is answered then, which the check at the run's
+    end missed: the run read `completed`, no errors, p50 47 µs."""
+    out = tmp_path / "r.json"
+    run = sockbench(
+        "--server", "threadpool", "--server-threads", "4", "--proto", "tcp",
+        "--clients", "8", "--warmup", "0.5", "--duration", "0.5", "--timeout", "10",
+        "--out", "", "--json", str(out),
+        *(["--no-batch"] if driver == "task-per-client" else []),
+    )  # fmt: skip
+    assert run.finish() == 0, run.stderr
+    result = load_result(out)
+    assert result["totals"]["errors"] == {"starved": 4}
+    assert result["totals"]["requests"] > 0
+    reasons = result["validity"]["reasons"]
+    assert [r["text"] for r in reasons if r["test"] == "starved"] == [
+        "4 of the 8 connections got no reply in the whole window (starved): the latencies "
+        "and the rate are the other connections' alone"
+    ]
