@@ -82,7 +82,8 @@ def loss_advice(datagrams: Mapping[str, Any]) -> str:
     if generator:
         return (
             f"the generator's own sockets dropped {generator:,} replies, their buffers full: "
-            "add --workers (and --client-cpus), or lower --rate"
+            "add --workers (and --client-cpus), lower --rate, or give its sockets room for "
+            "bursts (--socket-buffer)"
         )
     if target:
         return (

@@ -32,8 +32,9 @@ tell):
   tens of milliseconds moves no p99 of the lag, yet owns the p99.9 of the latency.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
-did not follow its schedule, starved connections, or dropped replies at its own sockets; otherwise
-``unknown`` when a trend could not be tested (too few intervals), else ``valid``.
+did not follow its schedule, starved connections, or dropped replies at its own
+sockets; otherwise ``unknown`` when a trend could not be tested (too few intervals),
+else ``valid``.
 """
 
 from __future__ import annotations
@@ -115,8 +116,15 @@ ADVICE: dict[Test, str] = {
     ),
     Test.DROPS: (
         "the generator read its replies slower than they came: add --workers (and "
-        "--client-cpus), or lower --rate or --clients; docs/validity.md"
+        "--client-cpus), lower --rate or --clients, or give its sockets room for bursts "
+        "(--socket-buffer); docs/validity.md"
     ),
+}
+#: A reason in a few words, where its text is too long for a table's cell.
+SHORT: dict[Test, str] = {
+    Test.ARRIVALS: "schedule not followed",
+    Test.DROPS: "generator dropped replies",
+    Test.STARVED: "connections starved",
 }
 
 
@@ -510,14 +518,10 @@ def verdict_text(section: Mapping[str, Any] | None, short: bool = False) -> str 
 
 def _short(reason: Mapping[str, Any]) -> str:
     """A reason in a few words: ``p99 rose 64%``, ``schedule not followed``."""
-    text = str(reason["text"])
-    if reason.get("test") == Test.ARRIVALS:
-        return "schedule not followed"
-    if reason.get("test") == Test.DROPS:
-        return "generator dropped replies"
-    if reason.get("test") == Test.STARVED:
-        return "connections starved"
-    return text.split(" over the window")[0].split(" (")[0]
+    test = reason.get("test")
+    if test in SHORT:
+        return SHORT[Test(test)]
+    return str(reason["text"]).split(" over the window")[0].split(" (")[0]
 
 
 def not_valid(doc: Mapping[str, Any]) -> bool:
