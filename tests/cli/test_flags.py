@@ -49,6 +49,7 @@ def test_short_flags_and_units() -> None:
         (["-R", "fast"], "expected a number like 2500, 0.5, 10k"),
         (["--check", "p99 5ms"], "malformed --check 'p99 5ms'; expected METRIC OP VALUE"),
         (["--check", "loss < 1%"], "loss is measured over udp and unix-dgram"),
+        (["--check", "unsolicited < 1"], "unsolicited is measured over udp and unix-dgram"),
         (["-J", "--json", "x.json"], "give -J or --json PATH, not both"),
         (["--ramp", "soon"], "expected a duration like 500ms, 10s, 2m"),
         (["--ramp", "-1"], "--ramp cannot be negative"),

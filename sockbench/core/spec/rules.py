@@ -405,7 +405,9 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
     for expr in checks:
         check = parse_check(expr)
         if check.needs_datagrams and proto.is_stream:
-            raise ConfigError(f"--check {expr!r}: loss is measured over udp and unix-dgram")
+            raise ConfigError(
+                f"--check {expr!r}: {check.metric} is measured over udp and unix-dgram"
+            )
         if check.needs_rate and rate is None:
             raise ConfigError(
                 f"--check {expr!r}: {check.metric} is measured in open loop; give --rate"
