@@ -82,15 +82,15 @@ def _served_only_warmup(tally: Tally) -> bool:
 def degraded_advice(tally: Tally) -> str:
     """What to check for a run :func:`degraded_reason` marked: the target, unless it kept
     answering the warm-up's requests while an open loop's backlog held the window's."""
-    if _served_only_warmup(tally) and tally.offered:  # offered: sent on a schedule
+    if not _served_only_warmup(tally):
+        return "check the target: it died, stopped, or answered nothing usable"
+    if tally.offered:  # sent on a schedule: an open loop
         return (
             "the rate asked is past what the target serves, and the warm-up's backlog went "
             "out first: lower --rate toward the rate served, or give the drain longer "
             "(--timeout)"
         )
-    if _served_only_warmup(tally):
-        return "check the target: it answered the warm-up, then stopped answering"
-    return "check the target: it died, stopped, or answered nothing usable"
+    return "check the target: it answered the warm-up, then stopped answering"
 
 
 def _when(rows: tuple[IntervalRow, ...]) -> str:

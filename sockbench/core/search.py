@@ -124,14 +124,8 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
         failed = (*_rate_not_served(doc), *failed)
     if not failed:
         return Judgement(Verdict.PASS)
-    dropped = generator_drops(doc)
-    if generator_lagged(doc) or Result(doc).saturated or dropped:
-        if generator_lagged(doc):
-            why = "sent late"
-        elif Result(doc).saturated:
-            why = "used all its CPU"
-        else:
-            why = f"dropped {dropped:,} datagrams at its own sockets"
+    why = _generator_fault(doc)
+    if why is not None:
         return Judgement(
             Verdict.INVALID,
             (
@@ -144,6 +138,16 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
 
 
 _LOWER = "--rate-max"  # what a search lowers where run lowers --rate
+
+
+def _generator_fault(doc: Mapping[str, Any]) -> str | None:
+    """What the generator did that may have failed a step itself, or None."""
+    if generator_lagged(doc):
+        return "sent late"
+    if Result(doc).saturated:
+        return "used all its CPU"
+    dropped = generator_drops(doc)
+    return f"dropped {dropped:,} datagrams at its own sockets" if dropped else None
 
 
 def _rate_not_served(doc: Mapping[str, Any]) -> tuple[str, ...]:

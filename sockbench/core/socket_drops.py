@@ -46,15 +46,15 @@ def listener_drops(table: str, host: str, port: int) -> int | None:
     """Drops counted at the unconnected sockets bound to ``port`` on ``host`` or on
     every address, summed over the lines of ``table`` (a ``/proc/net/udp`` text); None
     when no such socket is listed (the target is not in this namespace, or gone)."""
-    wanted = {proc_address(host), "0" * len(proc_address(host))}
+    address = proc_address(host)
+    wanted = {address, "0" * len(address)}
     suffix = f":{port:04X}"
     found = None
     for line in table.splitlines()[1:]:
         cols = line.split()
         if len(cols) <= _REMOTE + 1 or not cols[_LOCAL].endswith(suffix):
             continue
-        address = cols[_LOCAL][: -len(suffix)]
-        if address in wanted and cols[_REMOTE].endswith(":0000"):
+        if cols[_LOCAL][: -len(suffix)] in wanted and cols[_REMOTE].endswith(":0000"):
             found = (found or 0) + int(cols[-1])
     return found
 

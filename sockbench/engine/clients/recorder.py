@@ -219,8 +219,7 @@ class WorkerRecorder:
         self.scheduler_lag.cut_interval()
         for kind in self.by_kind.values():
             kind.latency.cut_interval()
-            kind.last_requests, kind.last_misses = kind.requests, kind.misses
-            kind.last_warm = kind.warm_replies
+            kind.rebase()
 
     @property
     def replies(self) -> int:
@@ -560,6 +559,10 @@ class KindStats:
             hits=self.reads * requests - misses if self.reads else None,
             misses=misses if self.reads else None,
         )
+        self.rebase()
+        return row
+
+    def rebase(self) -> None:
+        """The next interval counts from here (the window's start, or a cut)."""
         self.last_requests, self.last_misses = self.requests, self.misses
         self.last_warm = self.warm_replies
-        return row

@@ -295,14 +295,14 @@ async def _report_drain(
     window_starts = window.measure_start_ns - recorder.start_ns
     due = due_between(schedules, window_starts, window.measure_end_ns - recorder.start_ns)
     warm_due = due_between(schedules, 0, window_starts)
-    counted = recorder.open_loop and due is not None and warm_due is not None
+    if not recorder.open_loop:
+        due = warm_due = None  # a closed loop sends nothing on a schedule
     turn = 0
     while True:
         turn += 1
         await trio.sleep_until(_trio_time(start + turn * interval_ns))
         unsent = warm_unsent = None
-        if counted:
-            assert due is not None and warm_due is not None
+        if due is not None and warm_due is not None:
             unsent = max(0, min(due, window.limit) - window.issued)
             warm_unsent = max(0, warm_due - recorder.warmup_sent)
         progress = DrainProgress(
