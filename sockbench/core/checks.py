@@ -67,6 +67,10 @@ class Check:
         return metric(self.metric).datagrams
 
     @property
+    def needs_tcp(self) -> bool:
+        return metric(self.metric).tcp
+
+    @property
     def needs_rate(self) -> bool:
         return metric(self.metric).open_loop
 

@@ -103,6 +103,7 @@ class Metric:
     summed: bool = False  # `path` holds counts by kind (errors): the value is their sum
     open_loop: bool = False  # only with --rate
     datagrams: bool = False  # only over udp and unix-dgram
+    tcp: bool = False  # only over tcp (a target's accept queue)
     per_kind: bool = False  # NAME.KIND reads one kind of error (errors.timeout)
     request_kinds: bool = False  # kind.KIND.NAME reads one kind of request (kind.get.p99)
     # Where an interval row keeps it (docs/result.md, `intervals`); () where rows do not.
@@ -297,6 +298,12 @@ REGISTRY: tuple[Metric, ...] = (
         unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
         views=frozenset({View.CHECK, View.CSV}), key="datagrams_target_drops",
         csv="datagrams_target_drops", datagrams=True,
+    ),
+    Metric(
+        name="listen_drops", title="listen drops", path=("accept_queue", "drops"),
+        unit=Unit.COUNT, better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
+        views=frozenset({View.CHECK, View.CSV}), key="accept_queue_drops",
+        csv="accept_queue_drops", tcp=True,
     ),
     Metric(
         name="achieved", title="achieved", path=("totals", "achieved_ratio"), unit=Unit.RATIO,

@@ -65,6 +65,9 @@ class Measurement:
     #: UDP: what the kernel dropped at the target's socket over the run, its buffer full
     #: (None: not known, the target is not a UDP socket on this machine).
     target_drops: int | None = None
+    #: TCP: the target's accept queue, its backlog and what it dropped over the run
+    #: (:func:`sockbench.core.listen_queue.run_section`; None: not on this machine).
+    accept_queue: dict[str, int] | None = None
 
 
 def _datagrams(tally: Tally, target_drops: int | None) -> dict[str, Any] | None:
@@ -96,6 +99,7 @@ def build_result(m: Measurement) -> dict[str, Any]:
         "datagrams": _datagrams(tally, m.target_drops),
         "latency_us": summarize(decode(tally.latency)).to_json(),
         "connect_us": summarize(decode(tally.connect)).to_json(),
+        **({"accept_queue": m.accept_queue} if m.accept_queue is not None else {}),
         "warnings": [],
         "warning_details": [],
     }

@@ -44,6 +44,7 @@ class WarningKind(StrEnum):
     CLOSED_UNANSWERED = "closed_unanswered"  # a tcp:// target answered nothing usable
     STARVED = "starved"  # connections that got no reply in the whole window
     SOCKET_BUFFER_CAPPED = "socket_buffer_capped"  # --socket-buffer over net.core.rmem_max
+    LISTEN_DROPS = "listen_drops"  # the target's accept queue was full: connects dropped
 
 
 @dataclass(frozen=True)

@@ -85,12 +85,21 @@ class ResultFacts:
         return closed if closed and closed == sum(errors.values()) else 0
 
     @property
+    def listen_drops(self) -> int:
+        """Connection attempts the target's accept queue dropped over the run (0: none,
+        or not known)."""
+        return int((self.doc.get("accept_queue") or {}).get("drops") or 0)
+
+    @property
     def generator_lag_p99_us(self) -> int:
         """How late the generator sent while it could have (its scheduler lag, else its
         send lag), p99 in µs; 0 when not measured."""
         lag = self.doc.get("scheduler_lag_us") or self.doc.get("send_lag_us")
         return int(lag["p99"]) if lag else 0
 
+
+#: A dropped handshake's first retry comes after the initial retransmission timeout: 1 s.
+SYN_RETRY_US = 1_000_000
 
 F = TypeVar("F")  # what a table of rules reads: Facts or ResultFacts
 
@@ -313,6 +322,19 @@ def _tls_failed(facts: ResultFacts) -> tuple[int, str]:
     return facts.tls_failed
 
 
+def _listen_drops(facts: ResultFacts) -> str:
+    """The accept queue overflowed: how often, its backlog, and what a client saw."""
+    queue = facts.doc["accept_queue"]
+    connect_p99 = int((facts.doc.get("connect_us") or {}).get("p99") or 0)
+    seen = f" (connect p99 {format_us(connect_p99)})" if connect_p99 >= SYN_RETRY_US else ""
+    return (
+        f"the target's accept queue was full: the kernel dropped {facts.listen_drops:,} "
+        "handshake packets at its listening socket over the run, warm-up included (backlog "
+        f"{queue['backlog']:,}); each is sent again after a timeout (a SYN 1 s later, then "
+        f"2 s after that), so those connects, or their first replies, waited that long{seen}"
+    )
+
+
 def _not_valid(facts: ResultFacts) -> RunWarning:
     assert facts.not_valid is not None  # the rule applies only then
     return facts.not_valid
@@ -349,6 +371,13 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         ),
         "if it speaks TLS, give --target tls://HOST:PORT (a TLS server closes, or answers "
         "an alert, on bytes that are not TLS)",
+    ),
+    Rule(
+        WarningKind.LISTEN_DROPS,
+        lambda f: bool(f.listen_drops),
+        _listen_drops,
+        "raise the target's listen backlog (net.core.somaxconn caps it), have it accept "
+        "sooner, or bring the clients up more slowly (--ramp, --connect-rate)",
     ),
     Rule(
         WarningKind.NOT_VALID,

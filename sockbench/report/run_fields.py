@@ -136,6 +136,22 @@ def _connections(totals: Mapping[str, Any]) -> str:
     return text + f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
 
 
+def _accept_queue(result: Doc) -> tuple[tuple[str, str], ...]:
+    """``dropped 1,318 handshake packets, its backlog of 8 full (over the run, warm-up
+    included)``: only when the target's accept queue overflowed (a warning says why)."""
+    queue = result.get("accept_queue") or {}
+    drops = queue.get("drops")
+    if not drops:
+        return ()
+    return (
+        (
+            "accept queue",
+            f"dropped {numbers.fmt_int(drops)} handshake packets, its backlog of "
+            f"{numbers.fmt_int(queue.get('backlog'))} full (over the run, warm-up included)",
+        ),
+    )
+
+
 def tls_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     """``4 handshakes: 1 full, 3 resumed; certificates verified``: a TLS run's handshakes,
     and, loudly, when certificates were not checked (``--tls-insecure``)."""
@@ -184,6 +200,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         ]
     fields += [
         ("connections", _connections(totals)),
+        *_accept_queue(result),
         *tls_fields(result),
         ("errors", _errors(result)),
         *_request_accounting(totals),

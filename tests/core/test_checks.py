@@ -274,3 +274,15 @@ def test_an_open_loop_metric_without_rate_is_refused_by_its_name(expr: str) -> N
     with pytest.raises(ConfigError, match=f"{metric} is measured in open loop; give --rate"):
         check_thresholds([expr], Proto.TCP, None)
     check_thresholds([expr], Proto.TCP, 2000.0)
+
+
+@pytest.mark.parametrize("proto", ["udp", "unix", "unix-dgram"])
+def test_the_accept_queue_s_drops_are_refused_where_no_tcp_listener_is(proto: str) -> None:
+    from sockbench.core.spec.rules import check_thresholds
+    from sockbench.endpoints import Proto
+
+    with pytest.raises(ConfigError, match="listen_drops is measured over tcp"):
+        check_thresholds(["listen_drops == 0"], Proto(proto), None)
+    check_thresholds(["listen_drops == 0"], Proto.TCP, None)
+    [result] = evaluate([parse_check("listen_drops == 0")], {"accept_queue": {"drops": 3}})
+    assert (result.value, result.passed) == (3.0, False)

@@ -52,7 +52,7 @@ def test_views_in_registry_order() -> None:
     assert titles(View.DIFF) == ("req/s", "offered req/s", "p50", "p99", "p99.9")
     assert [m.csv for m in in_view(View.CSV)] == [
         "throughput_rps", "requests", "offered_rps", "errors", "datagrams_unsolicited",
-        "datagrams_generator_drops", "datagrams_target_drops",
+        "datagrams_generator_drops", "datagrams_target_drops", "accept_queue_drops",
     ]  # fmt: skip
     assert [m.key for m in in_view(View.REPEATS)] == [
         "throughput_rps", "p50_us", "p99_us", "p99_9_us", "errors",

@@ -179,6 +179,24 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
         "status": "degraded", "config": {"target": "tcp://127.0.0.1:1"},
         "totals": {"requests": 0, "errors": {"closed": 8, "timeout": 1}},
     }, []),
+    ("the accept queue overflowed", {"status": "completed", "totals": {},
+        "accept_queue": {"backlog": 8, "sockets": 1, "drops": 2213},
+        "connect_us": {"p99": 1_030_000}}, [
+        (WarningKind.LISTEN_DROPS,
+         "dropped 2,213 handshake packets at its listening socket over the run, warm-up "
+         "included (backlog 8); each is sent again after a timeout (a SYN 1 s later, then 2 s "
+         "after that), so those connects, or their first replies, waited that long (connect "
+         "p99 1.03 s)", "raise the target's listen backlog"),
+    ]),
+    ("the accept queue overflowed, connects fast: the ACK was dropped", {
+        "status": "completed", "totals": {},
+        "accept_queue": {"backlog": 8, "sockets": 1, "drops": 3}, "connect_us": {"p99": 90}}, [
+        (WarningKind.LISTEN_DROPS, "replies, waited that long", "--connect-rate"),
+    ]),
+    ("the accept queue kept up, or its count is not known", {"status": "completed",
+        "totals": {}, "accept_queue": {"backlog": 8, "sockets": 1, "drops": 0}}, []),
+    ("the accept queue's drops not known", {"status": "completed", "totals": {},
+        "accept_queue": {"backlog": 8, "sockets": 1}}, []),
     ("not valid only by its status: that has its own warning", {
         "status": "interrupted", "totals": {}, "validity": {
             "verdict": "not valid",

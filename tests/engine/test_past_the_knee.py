@@ -274,3 +274,21 @@ def test_the_socket_buffer_asked_is_the_one_the_clients_get(tmp_path: Path) -> N
     result = _flood_a_stopped_generator(tmp_path / "r.json", 2_000, "--socket-buffer", "4k")
     assert result["config"]["socket_buffer"] == 4096
     assert 2_000 - 32 <= result["datagrams"]["generator_drops"] < 2_000
+
+
+def test_a_full_accept_queue_is_counted_as_the_target_counted_it(
+    knee_server: Start, tmp_path: Path
+) -> None:
+    """8 clients at a backlog of 1 that the server leaves full until the kernel drops a
+    handshake: the drops in the result are the listening socket's own count (SO_MEMINFO,
+    read by the server), and the warning says what the clients saw."""
+    log = tmp_path / "drops"
+    port, proc = knee_server("late-accept", "--backlog", "1", "--log", str(log))
+    result = run_result(**_target(port), clients=8, duration_s=0.3, warmup_s=0.1)
+    stop_process(proc)
+    queue = result["accept_queue"]
+    assert queue["drops"] == int(log.read_text()) > 0
+    assert (queue["backlog"], queue["sockets"]) == (1, 1)
+    [warning] = [w for w in result["warning_details"] if w["kind"] == "listen_drops"]
+    assert f"dropped {queue['drops']:,} handshake packets" in warning["message"]
+    assert result["connect_us"]["max"] >= 900_000  # a retry waits out the 1 s timeout

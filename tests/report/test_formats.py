@@ -83,7 +83,7 @@ def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str,
     header = csv_format.HEADER
     assert header[header.index("warnings") + 1 :] == (
         "offered_rps", "datagrams_unsolicited", "datagrams_generator_drops",
-        "datagrams_target_drops",
+        "datagrams_target_drops", "accept_queue_drops",
     )  # fmt: skip
     [closed] = list(csv.DictReader(io.StringIO(render(tcp_doc, "csv"))))
     assert closed["offered_rps"] == ""
@@ -97,6 +97,9 @@ def test_csv_appends_registry_metrics_after_the_fixed_columns(tcp_doc: dict[str,
     drops = {"sent": 5, "received": 5, "generator_drops": 3, "target_drops": 11}
     [row] = list(csv.DictReader(io.StringIO(render({**tcp_doc, "datagrams": drops}, "csv"))))
     assert (row["datagrams_generator_drops"], row["datagrams_target_drops"]) == ("3", "11")
+    queue = {"backlog": 8, "sockets": 1, "drops": 13}
+    [row] = list(csv.DictReader(io.StringIO(render({**tcp_doc, "accept_queue": queue}, "csv"))))
+    assert row["accept_queue_drops"] == "13" and closed["accept_queue_drops"] == ""
 
 
 def test_csv_columns_follow_percentiles(tcp_doc: dict[str, Any]) -> None:
@@ -336,3 +339,17 @@ def test_the_datagrams_section_says_where_the_kernel_dropped_them(udp_doc: dict[
     assert "at the target's socket — (not known), at the generator's 7" in line
     doc = {**udp_doc, "datagrams": {**d, "generator_drops": 0}}  # nothing known but a zero
     assert "dropped" not in render(doc, "text")
+
+
+def test_the_run_section_says_when_the_accept_queue_dropped_handshakes(
+    tcp_doc: dict[str, Any],
+) -> None:
+    assert "accept queue" not in render(tcp_doc, "text")  # not known: not said
+    kept_up = {**tcp_doc, "accept_queue": {"backlog": 4096, "sockets": 1, "drops": 0}}
+    assert "accept queue" not in render(kept_up, "text")  # nothing to say: the JSON has it
+    doc = {**tcp_doc, "accept_queue": {"backlog": 8, "sockets": 1, "drops": 2213}}
+    text = " ".join(render(doc, "text").split())
+    assert (
+        "accept queue dropped 2,213 handshake packets, its backlog of 8 full (over the run, "
+        "warm-up included)"
+    ) in text

@@ -14,6 +14,10 @@
   ``lines errors garbage``: what it received and answered so, in all.
 - ``silent-after``: a UDP echo that stops answering ``--after`` seconds after its
   first datagram.
+- ``late-accept``: a TCP echo (a thread per connection) listening with a backlog of
+  ``--backlog`` that accepts nothing until the kernel has dropped a handshake at its
+  full queue (its own count, ``SO_MEMINFO``), then everything. On SIGTERM it writes that
+  count, read again, to ``--log``.
 
 Each prints ``READY <port>`` once listening on 127.0.0.1 and exits on SIGTERM.
 """
@@ -28,6 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+
+from sockbench.engine.io.kernel_drops import receive_drops
 
 Handler = Callable[[bytes, Callable[[bytes], None]], bytes]
 
@@ -104,14 +110,28 @@ def _serve_silent_after(sock: socket.socket, after_s: float) -> None:
             sock.sendto(data, addr)
 
 
+def _echo(buf: bytes, send: Callable[[bytes], None]) -> bytes:
+    send(buf)
+    return b""
+
+
+def _serve_late(listener: socket.socket) -> None:
+    """Accept once the full queue has dropped a handshake (bounded: 10 s)."""
+    deadline = time.monotonic() + 10
+    while not receive_drops(listener) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _serve(listener, lambda: _echo)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["slow", "nth", "silent-after"])
+    parser.add_argument("kind", choices=["slow", "nth", "silent-after", "late-accept"])
     parser.add_argument("--service-ms", type=float, default=5.0)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--every", type=int, default=10)
     parser.add_argument("--answer", choices=["error", "garbage"], default="error")
     parser.add_argument("--after", type=float, default=1.0)
+    parser.add_argument("--backlog", type=int, default=128)
     parser.add_argument("--log", type=Path)
     args = parser.parse_args()
     times: list[float] = []
@@ -121,12 +141,14 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     if stream:
-        sock.listen(128)
+        sock.listen(args.backlog)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         if args.log is not None:
             if args.kind == "slow":
                 args.log.write_text("".join(f"{t!r}\n" for t in list(times)))
+            elif args.kind == "late-accept":
+                args.log.write_text(f"{receive_drops(sock)}\n")
             else:
                 args.log.write_text(" ".join(map(str, counts)) + "\n")
         raise SystemExit(0)
@@ -138,6 +160,8 @@ def main() -> None:
     elif args.kind == "nth":
         answer = b"ERR full\n" if args.answer == "error" else b"???\n"
         _serve(sock, _nth(args.every, answer, counts))
+    elif args.kind == "late-accept":
+        _serve_late(sock)
     else:
         _serve_silent_after(sock, args.after)
 

@@ -91,6 +91,23 @@ class Tls(TypedDict):
 
 
 @record
+class AcceptQueue(TypedDict):
+    """A TCP target's listening socket(s) on this machine, read from the kernel before the
+    run and after it (docs/result.md, *Where connections were dropped*)"""
+
+    backlog: Count
+    """the most connections that may wait for accept() (each socket's, the smallest)"""
+    sockets: Count
+    """listening sockets that take the target's connections (several with SO_REUSEPORT)"""
+    drops: NotRequired[Count]
+    """handshake packets the kernel dropped at the listening socket over the run (its own
+    count, warm-up included): SYNs and handshake ACKs that found its queue full, and their
+    retries; each is sent again after a timeout, a SYN 1 s later, then 2 s after that, so
+    one connection may be dropped several times (absent: not known, the socket was
+    replaced)"""
+
+
+@record
 class ResultDoc(TypedDict):
     schema: Literal["sockbench.result/1"]
     sockbench_version: str
@@ -108,6 +125,9 @@ class ResultDoc(TypedDict):
     datagrams: Datagrams | None
     latency_us: Histogram
     connect_us: Histogram
+    accept_queue: NotRequired[AcceptQueue]
+    """a TCP target on this machine: its accept queue (absent: another protocol, or a
+    target the kernel does not list here)"""
     handshake_us: NotRequired[Histogram]
     """TLS: each successful handshake's time after its connect, counted as connect_us is:
     a kept-alive run's connections, warm-up included; churn, the window's (docs/tls.md)"""

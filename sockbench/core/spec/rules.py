@@ -408,6 +408,8 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
             raise ConfigError(
                 f"--check {expr!r}: {check.metric} is measured over udp and unix-dgram"
             )
+        if check.needs_tcp and proto is not Proto.TCP:
+            raise ConfigError(f"--check {expr!r}: {check.metric} is measured over tcp")
         if check.needs_rate and rate is None:
             raise ConfigError(
                 f"--check {expr!r}: {check.metric} is measured in open loop; give --rate"

@@ -1,5 +1,7 @@
-"""The kernel's counts of datagrams dropped at a full socket buffer (I/O: a getsockopt,
-a ``/proc`` read); what they mean is :mod:`sockbench.core.socket_drops`."""
+"""The kernel's counts of what it dropped for want of room (I/O: a getsockopt, a ``/proc``
+read, a netlink dump): datagrams at a full socket buffer (what they mean is
+:mod:`sockbench.core.socket_drops`), connections at a full accept queue
+(:mod:`sockbench.core.listen_queue`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,16 @@ import socket
 import struct
 from pathlib import Path
 
+from sockbench.core import listen_queue
+from sockbench.core.listen_queue import (
+    AF_INET,
+    AF_INET6,
+    NETLINK_SOCK_DIAG,
+    AcceptQueue,
+    Listener,
+    dump_request,
+    parse_dump,
+)
 from sockbench.core.socket_drops import MEMINFO_DROPS, listener_drops, proc_table
 
 SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)  # Linux; the constant is not in Python's
@@ -35,3 +47,38 @@ def target_drops(host: str, port: int) -> int | None:
     except (OSError, ValueError):
         return None
     return listener_drops(table, host, port)
+
+
+# A dump's reply comes in datagrams of a page or so; a machine with this many of them
+# full of listening sockets is not one a load test runs on.
+_DUMP_READS = 256
+
+
+def accept_queue(host: str, port: int) -> AcceptQueue | None:
+    """The accept queue of a TCP target on this machine: its backlog and its drops over
+    the sockets' lives (None: no socket listens there, or the kernel would not say)."""
+    listeners: list[Listener] = []
+    for family in (AF_INET, AF_INET6):
+        found = _listening(family)
+        if found is None:
+            return None
+        listeners += found
+    return listen_queue.accept_queue(listeners, host, port)
+
+
+def _listening(family: int) -> list[Listener] | None:
+    """Every listening TCP socket of ``family``, from one sock_diag dump (bounded: a
+    second at most, and ``_DUMP_READS`` datagrams)."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG) as link:
+            link.settimeout(1.0)
+            link.send(dump_request(family))
+            found: list[Listener] = []
+            for _ in range(_DUMP_READS):
+                listeners, done = parse_dump(link.recv(65536))
+                found += listeners
+                if done:
+                    return found
+    except (OSError, ValueError, AttributeError):  # AttributeError: no AF_NETLINK (not Linux)
+        return None
+    return None

@@ -37,6 +37,7 @@ class Measured:
     generator: TreeSampler
     backend: WorkerBackend | None
     target_drops: int | None = None  # UDP: dropped at the target's socket over the run
+    accept_queue: dict[str, int] | None = None  # TCP: the target's (core/listen_queue)
 
 
 def measurement(
@@ -118,6 +119,7 @@ def measurement(
         else None,
         warmup=drive.warmup,
         target_drops=measured.target_drops,
+        accept_queue=measured.accept_queue,
     )
 
 
