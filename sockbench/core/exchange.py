@@ -54,6 +54,7 @@ from functools import lru_cache
 from typing import Protocol
 
 from sockbench.core import datagrams as dg
+from sockbench.core.error_replies import TEXT_BYTES
 from sockbench.core.expect import Exact, ReplyBuffer, ReplyMatcher, Size
 from sockbench.core.protocols.contract import CLOSES, ERROR_REPLY, ProtocolFault
 
@@ -110,6 +111,12 @@ class Sink(Protocol):
 
         ``at_ns`` places it: before the window it is a warm-up error.
         """
+        ...
+
+    def error_reply(self, reply: bytes) -> None:
+        """A measured request failed on an error reply that said ``reply`` (its first
+        bytes, at most :data:`~sockbench.core.error_replies.TEXT_BYTES`): the target's
+        reason, counted by text."""
         ...
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
@@ -262,6 +269,7 @@ class StreamExchange:
         "_unsent",
         "_warm",
         "_whole",
+        "answered",
         "in_flight",
         "kind_sink",
         "matcher",
@@ -304,6 +312,9 @@ class StreamExchange:
         self.in_flight = 0
         self._mark = 0
         self._sent = 0
+        # Replies that answered their request, warm-up's and late ones too, over the
+        # client's connections: the lifecycle tells from it whether a connection served.
+        self.answered = 0
         self._rest: deque[int] | None = None
         self._warm = 0
         self._starved = False  # STARVED was counted: once per client
@@ -502,14 +513,20 @@ class StreamExchange:
                 # A well-framed error reply of known length: its request failed, and
                 # the next reply starts right after it.
                 decided = -1 if reply_kind is None else reply_kind(data, start)
-                start += ERROR_REPLY - got
-                self._end_oldest(PROTOCOL_ERROR, now_ns, decided)
+                length = ERROR_REPLY - got
+                said = bytes(data[start : start + min(length, TEXT_BYTES)])
+                start += length
+                self._end_oldest(PROTOCOL_ERROR, now_ns, decided, said)
                 if decided >= CLOSES:
                     return self._closing(now_ns)
                 continue
             # Wrong bytes, an error reply of unknown length, or more bytes than the one
             # request outstanding asked for: the stream is out of step.
-            self._end_oldest(PROTOCOL_ERROR if got == ERROR_REPLY else MISMATCHED, now_ns)
+            if got == ERROR_REPLY:  # its length unknown: what came of it
+                said = bytes(data[start : min(end, start + TEXT_BYTES)])
+                self._end_oldest(PROTOCOL_ERROR, now_ns, said=said)
+            else:
+                self._end_oldest(MISMATCHED, now_ns)
             self._abort(now_ns)
             return RECONNECT
         if start > end:  # once per read: a reply longer than the bytes it was given
@@ -550,6 +567,7 @@ class StreamExchange:
         if expected is not None and buf != self._whole:
             self.fail(MISMATCHED, now_ns)
             return RECONNECT
+        self.answered += 1
         sent = self._sent
         mark = self._mark
         if self.in_flight > 1:
@@ -571,6 +589,7 @@ class StreamExchange:
         """The oldest request in flight got its whole reply (``got`` bytes at ``at`` in the
         replies' buffer); a protocol with kinds has it counted per kind too (``decided``:
         the kind its reply said), with its hits and misses where the kind reads keys."""
+        self.answered += 1
         sent = self._sent
         mark = self._mark
         count = self.in_flight = self.in_flight - 1
@@ -631,10 +650,11 @@ class StreamExchange:
             if self.kind_sink is not None:
                 self.kind_sink.kind_warm_reply(kind, now_ns)
 
-    def _end_oldest(self, kind: str, now_ns: int, decided: int = -1) -> None:
+    def _end_oldest(self, kind: str, now_ns: int, decided: int = -1, said: bytes = b"") -> None:
         """The oldest request in flight failed as ``kind`` (a warm-up one is a warm-up
         error); the connection carries on with the next. ``decided``: the kind its reply
-        said (an error reply's, with ``reply_kind``), else the request's own."""
+        said (an error reply's, with ``reply_kind``), else the request's own; ``said``:
+        an error reply's first bytes, counted by text for a measured request."""
         mark = self._mark
         request_kind = self._kind
         kinds = self._kinds
@@ -650,6 +670,8 @@ class StreamExchange:
             self.sink.error(kind, mark)
             return
         self.sink.failed(kind, 1, now_ns)
+        if said:
+            self.sink.error_reply(said)
         if self.kind_sink is not None:
             self.kind_sink.kind_failed(request_kind, kind)
 

@@ -12,10 +12,13 @@ so every rule below is unit-tested with made-up times.
 The rules, the same for both drivers (the pump and the task per client):
 
 - **Back off from a target that serves nothing.** A connection that ends having served
-  nothing (the worker's completed count did not move while it was open: a target that
-  accepts and closes at once) makes the next connect wait; so does a failed setup and a
-  failed connect. A wrong or late reply is an answer: the connection is replaced at
-  once, and so is one that served a request.
+  nothing (its client's count of answered requests did not move while it was open: a
+  target that accepts and closes at once, or answers an error first, as redis past
+  ``maxclients`` does) makes the next connect wait; so does a failed setup and a failed
+  connect. A wrong or late reply is an answer: the connection is replaced at once, and
+  so is one that served a request. The count is the client's own, not the worker's: a
+  worker whose other clients are served would hide a storm of reconnects (40 clients
+  refused by a redis serving 10 reconnected 9,500 times a second).
 - **The wait** doubles from ``FIRST_BACKOFF_NS`` (10 ms) to ``MAX_BACKOFF_NS`` (1 s)
   while connects fail or connections serve nothing, and drops to nothing once one
   serves. Each wait is drawn from [delay/2, delay], so a thousand clients that lost the
@@ -87,7 +90,7 @@ class ConnectionLifecycle:
         self.delay_ns = 0  # the back-off: 0 until a connect fails or a connection served nothing
         self.wake_ns = 0  # WAIT: when to connect
         self.connections = 0  # opened so far: a protocol's setup sees it
-        self.served_mark = 0  # the worker's completed count when the connection opened
+        self.served_mark = 0  # the client's answered count when the connection opened
 
     # --- connecting -------------------------------------------------------------------
 
@@ -124,8 +127,8 @@ class ConnectionLifecycle:
         return self._back_off(now_ns)
 
     def opened(self, served: int, unserved: int = 0) -> int:
-        """The connection is set up and serves from now; ``served`` is the worker's
-        completed count, which tells at its end whether it served anything.
+        """The connection is set up and serves from now; ``served`` is the client's count
+        of answered requests, which tells at its end whether it served anything.
 
         ``RETIRE`` if the window closed for the client while it reconnected, unless
         ``unserved`` requests are in flight to go out again on it (a close the last
@@ -161,8 +164,8 @@ class ConnectionLifecycle:
 
         ``kind``: the connection error (``closed``, ``reset``, ...), or None when the
         exchange ended it on a reply or a deadline (a wrong or over-long reply, a
-        timeout, a close the reply announced). ``served``: the worker's completed count
-        now. A wrong or late reply is an answer; a connection the target ended with
+        timeout, a close the reply announced). ``served``: the client's count of answered
+        requests now. A wrong or late reply is an answer; a connection the target ended with
         nothing served is not. ``unserved``: requests still in flight, to go out again
         on the next connection (behind a close the reply announced): it is made even
         when nothing more is to be issued.

@@ -165,7 +165,7 @@ def _served(tally: Tally) -> int:
 
 
 def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
-    return {
+    totals: Totals = {
         "requests": tally.requests,
         "bytes_sent": tally.bytes_sent,
         "bytes_received": tally.bytes_received,
@@ -177,6 +177,9 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
         "clamped_samples": tally.clamped,
         "drain_s": round(tally.drain_ns / 1e9, 6),
     }
+    if tally.error_replies:  # the target's reasons for its error replies
+        totals["error_replies"] = dict(tally.error_replies)
+    return totals
 
 
 def _by_kind(tally: Tally, seconds: float) -> dict[str, KindTotals]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sockbench.core import error_replies
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import encode, merge, new_histogram
 from sockbench.core.intervals import IntervalRow, merge_rows, sum_known
@@ -88,6 +89,8 @@ class Tally:
     handshakes: dict[str, int] = field(default_factory=dict)
     # ...and what they agreed on, by ``version cipher [alpn PROTOCOL]`` (core/tls.py).
     negotiated: dict[str, int] = field(default_factory=dict)
+    # What measured requests' error replies said, by text (core/error_replies.py).
+    error_replies: dict[str, int] = field(default_factory=dict)
 
     @property
     def request_reply(self) -> bool:
@@ -181,6 +184,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         faults=tuple(fault for t in tallies for fault in t.faults),
         handshakes=_add_counts([t.handshakes for t in tallies]),
         negotiated=_add_counts([t.negotiated for t in tallies]),
+        error_replies=error_replies.merged(t.error_replies for t in tallies),
     )
 
 

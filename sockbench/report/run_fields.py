@@ -100,6 +100,16 @@ def _errors(result: Doc) -> str:
     return f"{numbers.fmt_int(total)} ({kinds})"
 
 
+def _error_replies(totals: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``"-ERR max number of clients reached" 107``: what the target's error replies said,
+    the most frequent first (core/error_replies.py)."""
+    said: Mapping[str, int] = totals.get("error_replies") or {}
+    if not said:
+        return ()
+    texts = sorted(said.items(), key=lambda item: -item[1])
+    return (("replied", "; ".join(f"{text!r} {numbers.fmt_int(n)}" for text, n in texts)),)
+
+
 def _duration(result: Doc) -> str:
     text = f"{result.get('duration_s') or 0:.2f} s measured"
     ramp, warmup = get(result, "config", "ramp_s"), get(result, "config", "warmup_s")
@@ -203,6 +213,7 @@ def run_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         *_accept_queue(result),
         *tls_fields(result),
         ("errors", _errors(result)),
+        *_error_replies(totals),
         *_request_accounting(totals),
         *verdict_fields(result),
     ]

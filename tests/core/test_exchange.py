@@ -31,6 +31,7 @@ class Sink:
         self.failures: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.warm_replies: list[int] = []
+        self.said: list[bytes] = []  # error replies' first bytes
 
     def completed(
         self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
@@ -43,6 +44,9 @@ class Sink:
 
     def error(self, kind: str, at_ns: int) -> None:
         self.errors[kind] += 1
+
+    def error_reply(self, reply: bytes) -> None:
+        self.said.append(reply)
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         self.warm_replies.append(at_ns)
@@ -89,6 +93,20 @@ def test_warm_up_requests_are_followed_but_never_counted() -> None:
     assert ex.issue(9 * S, 9 * S)  # warm-up
     assert feed(ex, PING, 10 * S + 1) == OK
     assert sink.latencies == [] and win.issued == 0
+
+
+def test_answered_counts_every_reply_that_answered_its_request() -> None:
+    """The lifecycle's "did this connection serve": warm-up replies and late ones count,
+    on the fixed-size path and the general one; a wrong reply does not."""
+    win = window()
+    for ex, _ in (stream(win), stream(win, Echo(PING), pipelined=True)):
+        ex.issue(9 * S, 9 * S)  # warm-up
+        assert feed(ex, PING, 9 * S + 1) == OK and ex.answered == 1
+        ex.issue(11 * S, 11 * S)
+        assert feed(ex, PING, 11 * S + 2 * TIMEOUT) == OK  # late: a timeout, but answered
+        assert ex.answered == 2
+        ex.issue(12 * S, 12 * S)
+        assert feed(ex, b"PONG\r\n", 12 * S + 1) == RECONNECT and ex.answered == 2
 
 
 def test_a_reply_in_pieces_completes_once_whole() -> None:
@@ -639,6 +657,8 @@ def test_an_error_reply_fails_only_the_request_it_answers() -> None:
         assert feed(ex2, reply[cut:], t + 2 * MS) == OK
         assert sink2.failures == {"protocol_error": 1} and len(sink2.latencies) == 2
         assert sink2.kind_errors == {("set", "protocol_error"): 1} and balanced(win2, sink2)
+        assert sink2.said == [b"-OOM command not allowed\r\n"]  # the reason, whole
+        assert ex2.answered == 2  # the GETs: an error reply answers nothing
     assert feed(ex, reply, t + MS) == OK
     assert not ex.in_flight and balanced(win, sink)
 
@@ -672,6 +692,7 @@ def test_an_error_reply_of_unknown_length_is_a_protocol_error_and_aborts_the_res
         ex.issue(11 * S + i, 11 * S + i)
     assert feed(ex, b"okE\n", 11 * S + MS) == RECONNECT
     assert len(sink.latencies) == 1 and sink.failures == {"protocol_error": 1, "aborted": 1}
+    assert sink.said == [b"E\n"]  # what came of it: its length is not known
     assert balanced(win, sink)
 
 
@@ -696,6 +717,8 @@ def test_a_warm_up_requests_error_reply_is_a_warm_up_error_and_the_rest_goes_on(
     assert feed(ex, b"-ERR x\r\n$-1\r\n", 10 * S + MS) == OK
     assert sink.errors == {"protocol_error": 1} and not sink.failures
     assert len(sink.latencies) == 1 and balanced(win, sink)
+    assert sink.said == []  # a warm-up error's text is not the window's
+    assert ex.answered == 1
 
 
 def test_warm_up_replies_on_time_are_reported_as_served_late_ones_are_not() -> None:

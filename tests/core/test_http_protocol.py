@@ -250,6 +250,9 @@ class _KindSink:
     def error(self, kind: str, at_ns: int) -> None:
         raise AssertionError(f"no connection error expected, got {kind}")
 
+    def error_reply(self, reply: bytes) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")
 

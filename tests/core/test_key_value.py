@@ -254,6 +254,9 @@ class _Lookups:
     def error(self, kind: str, at_ns: int) -> None:
         raise AssertionError(kind)
 
+    def error_reply(self, reply: bytes) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int) -> None:
         raise AssertionError("no warm-up here")
 

@@ -120,6 +120,40 @@ def test_an_oom_reply_fails_only_its_set_and_keeps_the_connection(
     assert totals["by_kind"]["set"]["errors"] == {"protocol_error": oom}
     assert totals["by_kind"]["get"]["errors"] == {}
     assert totals["connections"] == 10  # no connection was replaced
+    [(said, times)] = totals["error_replies"].items()  # redis's reason, as it said it
+    assert said.startswith("-OOM command not allowed") and times == oom
+
+
+def _redis_stats(port: int) -> dict[str, int]:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"INFO stats\r\n")
+        data = b""
+        while not data.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+    fields = (line.split(":", 1) for line in data.decode().splitlines() if ":" in line)
+    return {name: int(value) for name, value in fields if value.isdigit()}
+
+
+def test_clients_past_maxclients_back_off_and_the_reason_is_reported(redis_port: int) -> None:
+    """redis at maxclients 3 takes 3 of 8 clients; each of the others is answered -ERR and
+    closed. They back off, each by its own count of replies (the worker's count moved
+    with the served clients' replies, so they reconnected ~9,500 times a second), and
+    the reply's text says why."""
+    _redis_set(redis_port, b"CONFIG SET maxclients 3")
+    before = _redis_stats(redis_port)
+    result = run_result(
+        **_target(redis_port), protocol="redis", clients=8, duration_s=1.0, warmup_s=0.2
+    )
+    after = _redis_stats(redis_port)
+    rejected = after["rejected_connections"] - before["rejected_connections"]
+    totals = result["totals"]
+    assert 5 <= rejected < 5 * 12  # a back-off from 10 ms, doubling: ~8 tries each in 1.2 s
+    assert totals["connections"] <= 3 + rejected + 5  # (and reconnects once the 3 left)
+    assert totals["requests"] > 0  # the 3 it took were served
+    [(said, times)] = totals["error_replies"].items()
+    assert said == "-ERR max number of clients reached" and 0 < times <= rejected
 
 
 @BOTH_DRIVERS

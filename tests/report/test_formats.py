@@ -353,3 +353,11 @@ def test_the_run_section_says_when_the_accept_queue_dropped_handshakes(
         "accept queue dropped 2,213 handshake packets, its backlog of 8 full (over the run, "
         "warm-up included)"
     ) in text
+
+
+def test_the_run_section_says_what_the_error_replies_said(tcp_doc: dict[str, Any]) -> None:
+    assert "replied" not in render(tcp_doc, "text")
+    said = {"-ERR max number of clients reached": 103, "-OOM command not allowed": 7}
+    doc = {**tcp_doc, "totals": {**tcp_doc["totals"], "error_replies": said}}
+    [line] = [s for s in render(doc, "text").splitlines() if s.strip().startswith("replied")]
+    assert "'-ERR max number of clients reached' 103; '-OOM command not allowed' 7" in line

@@ -50,6 +50,10 @@ class Totals(TypedDict):
     multi-get)"""
     misses: NotRequired[Count]
     """keys those requests did not find (redis nil, memcached END with no VALUE)"""
+    error_replies: NotRequired[dict[str, Count]]
+    """what the window's requests that failed on an error reply (protocol_error) were
+    told, by the reply's first line: the target's reason ('-ERR max number of clients
+    reached'); at most 8 texts, the rest under '(other texts)'"""
 
 
 @record

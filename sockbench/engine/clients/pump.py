@@ -349,7 +349,7 @@ class Pump:
 
     def _add(self, conn: _Stream, sock: socket.socket) -> None:
         """A connection, set up, joins the epoll set and starts sending."""
-        if conn.opened(self.recorder.requests, conn.ex.in_flight) == RETIRE:  # window closed
+        if conn.opened(conn.ex.answered, conn.ex.in_flight) == RETIRE:  # window closed
             conn.sock = _NO_SOCKET
             sockio.close(sock)
             self._retire(conn)
@@ -394,7 +394,7 @@ class Pump:
             conn.ex.fail(kind, now)
         self._leave(conn)
         mark = conn.next_mark(now, self.open_loop)
-        action = conn.dropped(kind, self.recorder.requests, now, mark, conn.ex.in_flight)
+        action = conn.dropped(kind, conn.ex.answered, now, mark, conn.ex.in_flight)
         if action == RETIRE:
             self._retire(conn)
         elif action != SERVE:

@@ -22,6 +22,7 @@ from dataclasses import replace
 import trio
 
 from sockbench.core.datagrams import DatagramCounts
+from sockbench.core.error_replies import count as count_error_reply
 from sockbench.core.exchange import NEVER, DatagramExchange, RequestWindow
 from sockbench.core.histogram import NsRecorder, encode
 from sockbench.core.intervals import (
@@ -53,6 +54,7 @@ class WorkerRecorder:
         "datagram_exchanges",
         "drain_ns",
         "drain_row",
+        "error_replies",
         "errors",
         "failures",
         "fault",
@@ -137,6 +139,8 @@ class WorkerRecorder:
         self.handshake_us = NsRecorder()
         self.handshakes: Counter[str] = Counter()
         self.negotiated: Counter[str] = Counter()
+        # What measured requests' error replies said, by text (core/error_replies.py).
+        self.error_replies: Counter[str] = Counter()
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = NsRecorder()
         self.send_lag = NsRecorder()
@@ -392,6 +396,9 @@ class WorkerRecorder:
         self.handshakes[handshake_name(resumed)] += 1
         self.negotiated[negotiated] += 1
 
+    def error_reply(self, reply: bytes) -> None:
+        count_error_reply(self.error_replies, reply)
+
     def error(self, kind: str, at_ns: int) -> None:
         if at_ns < self.window.measure_start_ns:
             self.warmup_errors[kind] += 1
@@ -448,6 +455,7 @@ class WorkerRecorder:
             extra_histograms={**self._open_loop_histograms(), **self._tls_histograms()},
             handshakes=dict(self.handshakes),
             negotiated=dict(self.negotiated),
+            error_replies=dict(self.error_replies),
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},

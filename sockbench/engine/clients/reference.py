@@ -216,7 +216,7 @@ async def _connection(
             now = time.monotonic_ns()
             recorder.error(setup_error_kind(exc), now)
             return life.setup_failed(now, loop.next_mark(now))
-        if life.opened(recorder.requests, loop.ex.in_flight) == RETIRE:
+        if life.opened(loop.ex.answered, loop.ex.in_flight) == RETIRE:
             return RETIRE
         kind: str | None = None  # the exchange ended it (RECONNECT): counted there
         try:
@@ -230,7 +230,7 @@ async def _connection(
                 kind = error_kind(exc)
                 loop.ex.fail(kind, time.monotonic_ns())
         now = time.monotonic_ns()
-        return life.dropped(kind, recorder.requests, now, loop.next_mark(now), loop.ex.in_flight)
+        return life.dropped(kind, loop.ex.answered, now, loop.next_mark(now), loop.ex.in_flight)
     finally:
         sockio.close(sock)
 
