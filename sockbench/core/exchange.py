@@ -119,6 +119,11 @@ class Sink(Protocol):
         reason, counted by text."""
         ...
 
+    def client_served(self) -> None:
+        """At the run's end: a client had at least one request of the window answered
+        (once per client; one with none was refused, starved or never connected)."""
+        ...
+
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         """A warm-up request was answered, on time, at ``at_ns``, ``latency_ns`` after its
         mark: not measured, but the target served it, so inside the window it counts
@@ -268,6 +273,7 @@ class StreamExchange:
         "_starved",
         "_unsent",
         "_warm",
+        "_warm_replies",
         "_whole",
         "answered",
         "in_flight",
@@ -317,6 +323,7 @@ class StreamExchange:
         self.answered = 0
         self._rest: deque[int] | None = None
         self._warm = 0
+        self._warm_replies = 0  # of ``answered``: the warm-up's (the rest: the window's)
         self._starved = False  # STARVED was counted: once per client
         self._unsent = 0  # in flight behind a close the reply announced: to go out again
         # Protocols whose requests vary (a command mix): each request's size and kind as
@@ -642,6 +649,7 @@ class StreamExchange:
         target that serves a few connections at a time serves the rest once the others
         leave, after the window: the check at :meth:`finish` alone missed them)."""
         self._warm -= 1
+        self._warm_replies += 1
         window = self.window
         if sent_ns < window.measure_start_ns and now_ns >= window.measure_end_ns:
             self._starve(now_ns)
@@ -769,7 +777,7 @@ class StreamExchange:
     def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
         """The run is over: requests still open time out or are unfinished, and a
         connection with a request sent before the window still open is ``starved`` (one
-        error).
+        error). A client with a window request answered is told to the sink as served.
 
         ``unsent``: marks of requests that were due but never went out (an open-loop
         backlog); they were due inside the window, so they count like any other.
@@ -789,6 +797,8 @@ class StreamExchange:
                 self.sink.failed(end, 1, now_ns)
                 if self.kind_sink is not None and i < len(kinds):
                     self.kind_sink.kind_failed(kinds[i], end)
+        if self.answered > self._warm_replies:
+            self.sink.client_served()
         self._forget()
 
     def _starve(self, now_ns: int) -> None:

@@ -179,6 +179,8 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
     }
     if tally.error_replies:  # the target's reasons for its error replies
         totals["error_replies"] = dict(tally.error_replies)
+    if tally.clients_served is not None:
+        totals["clients_served"] = tally.clients_served
     return totals
 
 

@@ -91,6 +91,9 @@ class Tally:
     negotiated: dict[str, int] = field(default_factory=dict)
     # What measured requests' error replies said, by text (core/error_replies.py).
     error_replies: dict[str, int] = field(default_factory=dict)
+    # Clients with a request of the window answered (None: not counted, not streams'
+    # request/reply clients).
+    clients_served: int | None = None
 
     @property
     def request_reply(self) -> bool:
@@ -185,6 +188,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         handshakes=_add_counts([t.handshakes for t in tallies]),
         negotiated=_add_counts([t.negotiated for t in tallies]),
         error_replies=error_replies.merged(t.error_replies for t in tallies),
+        clients_served=sum_known([t.clients_served for t in tallies]),
     )
 
 

@@ -19,6 +19,9 @@ tell):
 - **starved**: no connection went without a reply through the whole window (a target
   that serves a few connections at a time leaves the others waiting; their clients
   measure nothing there);
+- **unserved**: every client had a request of the window answered (closed-loop echo
+  mode, where each one sends throughout): a target at its connection limit (redis's
+  ``maxclients``) refuses the rest, and the numbers are the served clients' alone;
 - **drops** (datagrams): the generator's own sockets dropped none
   (:mod:`sockbench.core.socket_drops`): a reply the kernel dropped there is counted lost,
   and that loss is the generator's;
@@ -32,9 +35,9 @@ tell):
   tens of milliseconds moves no p99 of the lag, yet owns the p99.9 of the latency.
 
 The verdict is ``not valid`` when the run did not complete, measured nothing, trends,
-did not follow its schedule, starved connections, or dropped replies at its own
-sockets; otherwise ``unknown`` when a trend could not be tested (too few intervals),
-else ``valid``.
+did not follow its schedule, starved connections, served only some of its clients, or
+dropped replies at its own sockets; otherwise ``unknown`` when a trend could not be
+tested (too few intervals), else ``valid``.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class Test(StrEnum):
     ARRIVALS = "arrivals"
     DROPS = "drops"
     STARVED = "starved"
+    UNSERVED = "unserved"
 
 
 ADVICE: dict[Test, str] = {
@@ -114,6 +118,11 @@ ADVICE: dict[Test, str] = {
         "the target served some connections and left the others waiting: check its limits "
         "(threads, descriptors, accept backlog), or lower --clients; docs/validity.md"
     ),
+    Test.UNSERVED: (
+        "the target refused or dropped the other clients (see the errors and what it "
+        "replied): check its connection limit (redis maxclients, nginx "
+        "worker_connections, its accept backlog), or lower --clients; docs/validity.md"
+    ),
     Test.DROPS: (
         "the generator read its replies slower than they came: add --workers (and "
         "--client-cpus), lower --rate or --clients, or give its sockets room for bursts "
@@ -125,6 +134,7 @@ SHORT: dict[Test, str] = {
     Test.ARRIVALS: "schedule not followed",
     Test.DROPS: "generator dropped replies",
     Test.STARVED: "connections starved",
+    Test.UNSERVED: "clients unserved",
 }
 
 
@@ -435,6 +445,7 @@ def assess(doc: Mapping[str, Any]) -> Validity:
     reasons += arrived.reasons if arrived is not None else ()
     reasons += _generator_drops(doc)
     reasons += _starved(doc)
+    reasons += _unserved(doc)
     notes = []
     if _correlated(rhos):
         notes.append(
@@ -475,6 +486,27 @@ def _starved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
             Test.STARVED,
             f"{starved:,}{of} connections got no reply in the whole window (starved): the "
             "latencies and the rate are the other connections' alone",
+        ),
+    )
+
+
+def _unserved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """Clients with no request of the window answered, beyond those starved (which have
+    their own reason): in a closed loop every client sends throughout, so each one that
+    got nothing was refused, cut off or never connected."""
+    config, totals = doc.get("config") or {}, doc.get("totals") or {}
+    served, clients = totals.get("clients_served"), int(config.get("clients") or 0)
+    closed_loop = config.get("mode", "echo") == "echo" and config.get("rate") is None
+    if served is None or not closed_loop or config.get("requests") is not None:
+        return ()
+    starved = int((totals.get("errors") or {}).get("starved") or 0)
+    if clients - served <= starved:
+        return ()
+    return (
+        Reason(
+            Test.UNSERVED,
+            f"only {served:,} of the {clients:,} clients had a request answered in the "
+            f"window: the latencies and the rate are theirs alone",
         ),
     )
 

@@ -32,6 +32,7 @@ class Sink:
         self.errors: Counter[str] = Counter()
         self.warm_replies: list[int] = []
         self.said: list[bytes] = []  # error replies' first bytes
+        self.served = 0  # clients with a window request answered, told at finish
 
     def completed(
         self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
@@ -47,6 +48,9 @@ class Sink:
 
     def error_reply(self, reply: bytes) -> None:
         self.said.append(reply)
+
+    def client_served(self) -> None:
+        self.served += 1
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         self.warm_replies.append(at_ns)
@@ -107,6 +111,22 @@ def test_answered_counts_every_reply_that_answered_its_request() -> None:
         assert ex.answered == 2
         ex.issue(12 * S, 12 * S)
         assert feed(ex, b"PONG\r\n", 12 * S + 1) == RECONNECT and ex.answered == 2
+
+
+def test_a_client_is_served_if_a_request_of_the_window_was_answered() -> None:
+    """Told once, at finish: the warm-up's replies do not count, nor an error reply."""
+    win = window()
+    served, warm_only, refused = stream(win), stream(win), _redis(win)
+    for ex, _ in (served, warm_only):
+        ex.issue(9 * S, 9 * S)
+        assert feed(ex, PING, 9 * S + 1) == OK
+    served[0].issue(11 * S, 11 * S)
+    assert feed(served[0], PING, 11 * S + 1) == OK
+    refused[0].issue(11 * S, 11 * S, KINDS.index("get"), 30)
+    assert feed(refused[0], b"-ERR max number of clients reached\r\n", 11 * S + 1) == OK
+    for ex, _ in (served, warm_only, refused):
+        ex.finish(19 * S)
+    assert [sink.served for _, sink in (served, warm_only, refused)] == [1, 0, 0]
 
 
 def test_a_reply_in_pieces_completes_once_whole() -> None:

@@ -253,6 +253,9 @@ class _KindSink:
     def error_reply(self, reply: bytes) -> None:
         pass
 
+    def client_served(self) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")
 

@@ -257,6 +257,9 @@ class _Lookups:
     def error_reply(self, reply: bytes) -> None:
         pass
 
+    def client_served(self) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int) -> None:
         raise AssertionError("no warm-up here")
 

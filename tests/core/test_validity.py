@@ -24,6 +24,9 @@ from sockbench.core.series_tests import (
     poisson_dispersion,
 )
 from sockbench.core.validity import (
+    Test as ValidityTest,
+)
+from sockbench.core.validity import (
     Verdict,
     assess,
     generator_bound,
@@ -304,6 +307,37 @@ def test_starved_connections_make_a_run_not_valid() -> None:
     assert verdict_text(doc["validity"], short=True) == "not valid: connections starved"
     warning = validity_warning(doc)
     assert warning is not None and "lower --clients" in warning.advice
+
+
+def test_clients_the_target_did_not_serve_make_a_closed_loop_run_not_valid() -> None:
+    """redis at maxclients 10 with 50 clients: the rate and latencies are 10 clients'."""
+    config = {"interval_s": 1.0, "rate": None, "clients": 50, "mode": "echo", "requests": None}
+
+    def doc(served: int, starved: int = 0, **changes: Any) -> dict[str, Any]:
+        errors = {"protocol_error": 103, "starved": starved}
+        totals = {"requests": 10_000, "clients_served": served, "errors": errors}
+        return _doc(config={**config, **changes}, totals=totals)
+
+    found = doc(10)
+    found["validity"] = assess(found).to_json()
+    [reason] = found["validity"]["reasons"]
+    assert reason == {
+        "test": "unserved",
+        "text": "only 10 of the 50 clients had a request answered in the window: the "
+        "latencies and the rate are theirs alone",
+    }
+    assert verdict_text(found["validity"], short=True) == "not valid: clients unserved"
+    warning = validity_warning(found)
+    assert warning is not None and "maxclients" in warning.advice
+    assert assess(doc(50)).verdict is Verdict.VALID
+    # Starved clients are the starved test's: said once, not twice.
+    assert [r.test for r in assess(doc(46, starved=4)).reasons] == ["starved"]
+    assert [r.test for r in assess(doc(40, starved=4)).reasons] == ["starved", "unserved"]
+    # Where a client may have had nothing to send, no reply is no sign of a refusal.
+    for changes in ({"rate": 100.0}, {"requests": 20}, {"mode": "churn"}):
+        assert ValidityTest.UNSERVED not in [r.test for r in assess(doc(10, **changes)).reasons]
+    unknown = _doc(config=config, totals={"requests": 10_000})  # not counted: not judged
+    assert assess(unknown).verdict is Verdict.VALID
 
 
 def test_replies_dropped_at_the_generators_own_sockets_make_a_run_not_valid() -> None:

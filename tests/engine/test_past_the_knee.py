@@ -139,8 +139,8 @@ def _redis_stats(port: int) -> dict[str, int]:
 def test_clients_past_maxclients_back_off_and_the_reason_is_reported(redis_port: int) -> None:
     """redis at maxclients 3 takes 3 of 8 clients; each of the others is answered -ERR and
     closed. They back off, each by its own count of replies (the worker's count moved
-    with the served clients' replies, so they reconnected ~9,500 times a second), and
-    the reply's text says why."""
+    with the served clients' replies, so they reconnected ~9,500 times a second), the
+    reply's text says why, and the run is not valid: its numbers are 3 clients'."""
     _redis_set(redis_port, b"CONFIG SET maxclients 3")
     before = _redis_stats(redis_port)
     result = run_result(
@@ -154,6 +154,8 @@ def test_clients_past_maxclients_back_off_and_the_reason_is_reported(redis_port:
     assert totals["requests"] > 0  # the 3 it took were served
     [(said, times)] = totals["error_replies"].items()
     assert said == "-ERR max number of clients reached" and 0 < times <= rejected
+    assert totals["clients_served"] == 3  # and the numbers are theirs alone:
+    assert [r["test"] for r in result["validity"]["reasons"]] == ["unserved"]
 
 
 @BOTH_DRIVERS

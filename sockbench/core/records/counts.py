@@ -50,6 +50,10 @@ class Totals(TypedDict):
     multi-get)"""
     misses: NotRequired[Count]
     """keys those requests did not find (redis nil, memcached END with no VALUE)"""
+    clients_served: NotRequired[Count]
+    """clients with at least one request of the window answered (in it or its drain):
+    fewer than config.clients when the target refused, starved or never took some (over
+    TCP and unix streams, not --mode stream)"""
     error_replies: NotRequired[dict[str, Count]]
     """what the window's requests that failed on an error reply (protocol_error) were
     told, by the reply's first line: the target's reason ('-ERR max number of clients

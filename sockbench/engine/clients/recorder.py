@@ -48,6 +48,7 @@ class WorkerRecorder:
         "by_kind",
         "bytes_received",
         "bytes_sent",
+        "clients_served",
         "connect",
         "connect_span",
         "connections",
@@ -141,6 +142,7 @@ class WorkerRecorder:
         self.negotiated: Counter[str] = Counter()
         # What measured requests' error replies said, by text (core/error_replies.py).
         self.error_replies: Counter[str] = Counter()
+        self.clients_served = 0  # clients with a window request answered (exchanges')
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = NsRecorder()
         self.send_lag = NsRecorder()
@@ -396,6 +398,9 @@ class WorkerRecorder:
         self.handshakes[handshake_name(resumed)] += 1
         self.negotiated[negotiated] += 1
 
+    def client_served(self) -> None:
+        self.clients_served += 1
+
     def error_reply(self, reply: bytes) -> None:
         count_error_reply(self.error_replies, reply)
 
@@ -456,6 +461,9 @@ class WorkerRecorder:
             handshakes=dict(self.handshakes),
             negotiated=dict(self.negotiated),
             error_replies=dict(self.error_replies),
+            # Streams' request/reply clients only: a datagram client's outcome is its
+            # ledger's, and --mode stream has no requests to answer.
+            clients_served=self.clients_served if requests_issued and not datagrams else None,
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
