@@ -120,7 +120,7 @@ ADVICE: dict[Test, str] = {
     ),
     Test.UNSERVED: (
         "the target refused or dropped the other clients (see the errors and what it "
-        "replied): check its connection limit (redis maxclients, nginx "
+        "replied): check its connection limit (redis maxclients, memcached -c, nginx "
         "worker_connections, its accept backlog), or lower --clients; docs/validity.md"
     ),
     Test.DROPS: (

@@ -148,7 +148,13 @@ def test_memcache_malformed_replies_are_caught(stream: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", [b"ERROR\r\n", b"CLIENT_ERROR bad data chunk\r\n", b"SERVER_ERROR oom\r\n"]
+    "line",
+    [
+        b"ERROR\r\n",
+        b"CLIENT_ERROR bad data chunk\r\n",
+        b"SERVER_ERROR oom\r\n",
+        b"ERROR Too many open connections\r\n",  # memcached past -c, before it closes
+    ],
 )
 def test_memcache_error_lines_are_errors(line: bytes) -> None:
     assert all_splits(memcache_reply_length, b"STORED\r\n" + line) == {(b"STORED\r\n", "error")}

@@ -28,7 +28,9 @@ MAX_VALUE = 1024 * 1024 * 1024
 _STATUS = frozenset(
     (b"END", b"STORED", b"NOT_STORED", b"EXISTS", b"NOT_FOUND", b"DELETED", b"TOUCHED", b"OK")
 )
-_ERRORS = (b"ERROR", b"CLIENT_ERROR ", b"SERVER_ERROR ")
+# ``ERROR`` alone answers an unknown command; memcached also says why, past its
+# connection limit: ``ERROR Too many open connections`` (then it closes).
+_ERRORS = (b"ERROR ", b"CLIENT_ERROR ", b"SERVER_ERROR ")
 _STORED_END = (b"STORED\r\n", b"END\r\n")
 
 
@@ -70,7 +72,7 @@ def memcache_reply_length(buf: bytearray, start: int, end: int) -> int:
     line = bytes(buf[pos:nl])
     if line == b"END" or (pos == start and (line in _STATUS or line.isdigit())):
         return nl + 2 - start
-    if pos == start and (line == b"ERROR" or line.startswith(_ERRORS[1:])):
+    if pos == start and (line == b"ERROR" or line.startswith(_ERRORS)):
         return error_reply(nl + 2 - start)
     return MALFORMED
 
