@@ -1,4 +1,4 @@
-"""The target's accept queue: its backlog, and the connection attempts it dropped (pure).
+"""The target's accept queue: its backlog, and the handshake packets it dropped (pure).
 
 A TCP server's listening socket holds the connections the kernel has set up until the
 server accepts them, up to its backlog (``listen()``'s argument, capped by

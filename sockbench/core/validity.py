@@ -506,7 +506,7 @@ def _unserved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
         Reason(
             Test.UNSERVED,
             f"only {served:,} of the {clients:,} clients had a request answered in the "
-            f"window: the latencies and the rate are theirs alone",
+            "window: the latencies and the rate are theirs alone",
         ),
     )
 

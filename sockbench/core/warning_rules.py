@@ -86,7 +86,7 @@ class ResultFacts:
 
     @property
     def listen_drops(self) -> int:
-        """Connection attempts the target's accept queue dropped over the run (0: none,
+        """Handshake packets the target's full accept queue dropped over the run (0: none,
         or not known)."""
         return int((self.doc.get("accept_queue") or {}).get("drops") or 0)
 
