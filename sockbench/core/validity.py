@@ -49,6 +49,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from sockbench.core.exchange import STARVED
 from sockbench.core.histogram import decode
 from sockbench.core.percentile_ci import PercentileInterval, percentile_interval
 from sockbench.core.series_tests import (
@@ -443,9 +444,8 @@ def assess(doc: Mapping[str, Any]) -> Validity:
         reasons.append(Reason(Test.STATUS, "no request completed"))
     reasons += stationarity.reasons()
     reasons += arrived.reasons if arrived is not None else ()
-    reasons += _generator_drops(doc)
-    reasons += _starved(doc)
-    reasons += _unserved(doc)
+    from_counts = (_generator_drops(doc), _starved(doc), _unserved(doc))
+    reasons += [reason for reason in from_counts if reason is not None]
     notes = []
     if _correlated(rhos):
         notes.append(
@@ -472,25 +472,28 @@ def assess(doc: Mapping[str, Any]) -> Validity:
     )
 
 
-def _starved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+def _starved_count(totals: Mapping[str, Any]) -> int:
+    """Connections counted ``starved`` (an error, once per client)."""
+    return int((totals.get("errors") or {}).get(STARVED) or 0)
+
+
+def _starved(doc: Mapping[str, Any]) -> Reason | None:
     """Connections that got no reply in the whole window: their clients measured nothing
     there, so the latencies and the rate are the other connections' alone."""
     totals = doc.get("totals") or {}
-    starved = int((totals.get("errors") or {}).get("starved") or 0)
+    starved = _starved_count(totals)
     if not starved:
-        return ()
+        return None
     connections = int(totals.get("connections") or 0)
     of = f" of the {connections:,}" if connections >= starved else ""
-    return (
-        Reason(
-            Test.STARVED,
-            f"{starved:,}{of} connections got no reply in the whole window (starved): the "
-            "latencies and the rate are the other connections' alone",
-        ),
+    return Reason(
+        Test.STARVED,
+        f"{starved:,}{of} connections got no reply in the whole window (starved): the "
+        "latencies and the rate are the other connections' alone",
     )
 
 
-def _unserved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+def _unserved(doc: Mapping[str, Any]) -> Reason | None:
     """Clients with no request of the window answered, beyond those starved (which have
     their own reason): in a closed loop every client sends throughout, so each one that
     got nothing was refused, cut off or never connected."""
@@ -498,32 +501,27 @@ def _unserved(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
     served, clients = totals.get("clients_served"), int(config.get("clients") or 0)
     closed_loop = config.get("mode", "echo") == "echo" and config.get("rate") is None
     if served is None or not closed_loop or config.get("requests") is not None:
-        return ()
-    starved = int((totals.get("errors") or {}).get("starved") or 0)
-    if clients - served <= starved:
-        return ()
-    return (
-        Reason(
-            Test.UNSERVED,
-            f"only {served:,} of the {clients:,} clients had a request answered in the "
-            "window: the latencies and the rate are theirs alone",
-        ),
+        return None
+    if clients - served <= _starved_count(totals):
+        return None
+    return Reason(
+        Test.UNSERVED,
+        f"only {served:,} of the {clients:,} clients had a request answered in the "
+        "window: the latencies and the rate are theirs alone",
     )
 
 
-def _generator_drops(doc: Mapping[str, Any]) -> tuple[Reason, ...]:
+def _generator_drops(doc: Mapping[str, Any]) -> Reason | None:
     """Datagrams the kernel dropped at the generator's own sockets: replies that came and
     were counted lost because the generator did not read them in time."""
     drops = generator_drops(doc)
     if not drops:
-        return ()
-    return (
-        Reason(
-            Test.DROPS,
-            f"the generator's own sockets dropped {drops:,} datagrams, their receive "
-            "buffers full (over the run): some of the loss counted is the generator's, "
-            "not the target's",
-        ),
+        return None
+    return Reason(
+        Test.DROPS,
+        f"the generator's own sockets dropped {drops:,} datagrams, their receive "
+        "buffers full (over the run): some of the loss counted is the generator's, "
+        "not the target's",
     )
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from sockbench.engine.io.kernel_drops import receive_drops
 from tests.conftest import ROOT, start_ready_process, stop_process
+from tests.engine.test_key_value_servers import redis_info
 from tests.support.drivers import BOTH_DRIVERS
 from tests.support.processes import stopped
 from tests.support.runs import run_result
@@ -124,30 +125,17 @@ def test_an_oom_reply_fails_only_its_set_and_keeps_the_connection(
     assert said.startswith("-OOM command not allowed") and times == oom
 
 
-def _redis_stats(port: int) -> dict[str, int]:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(b"INFO stats\r\n")
-        data = b""
-        while not data.endswith(b"\r\n\r\n"):
-            chunk = sock.recv(65536)
-            assert chunk
-            data += chunk
-    fields = (line.split(":", 1) for line in data.decode().splitlines() if ":" in line)
-    return {name: int(value) for name, value in fields if value.isdigit()}
-
-
 def test_clients_past_maxclients_back_off_and_the_reason_is_reported(redis_port: int) -> None:
     """redis at maxclients 3 takes 3 of 8 clients; each of the others is answered -ERR and
     closed. They back off, each by its own count of replies (the worker's count moved
     with the served clients' replies, so they reconnected ~9,500 times a second), the
     reply's text says why, and the run is not valid: its numbers are 3 clients'."""
     _redis_set(redis_port, b"CONFIG SET maxclients 3")
-    before = _redis_stats(redis_port)
+    before = int(redis_info(redis_port)["rejected_connections"])
     result = run_result(
         **_target(redis_port), protocol="redis", clients=8, duration_s=0.5, warmup_s=0.1
     )
-    after = _redis_stats(redis_port)
-    rejected = after["rejected_connections"] - before["rejected_connections"]
+    rejected = int(redis_info(redis_port)["rejected_connections"]) - before
     totals = result["totals"]
     assert 5 <= rejected < 5 * 12  # a back-off from 10 ms, doubling: ~7 tries each in 0.6 s
     assert totals["connections"] <= 3 + rejected + 5  # (and reconnects once the 3 left)
