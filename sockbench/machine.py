@@ -47,23 +47,31 @@ def read_machine() -> Machine:
     )
 
 
-def _socket_buffer_max() -> int | None:
-    """The lower of net.core.rmem_max and wmem_max: what a socket may ask for."""
+PROC_SYS = Path("/proc/sys")
+
+
+def _sysctl(name: str) -> tuple[int, ...] | None:
+    """A kernel setting's numbers (``net.core.rmem_max``); None where it cannot be read."""
     try:
-        return min(
-            int(Path(f"/proc/sys/net/core/{name}").read_text()) for name in ("rmem_max", "wmem_max")
-        )
+        return tuple(int(n) for n in (PROC_SYS / name.replace(".", "/")).read_text().split())
     except (OSError, ValueError):
         return None
 
 
+def _socket_buffer_max() -> int | None:
+    """The lower of net.core.rmem_max and wmem_max: what a socket may ask for."""
+    values = []
+    for name in ("rmem_max", "wmem_max"):
+        found = _sysctl(f"net.core.{name}")
+        if found is None or len(found) != 1:
+            return None
+        values.append(found[0])
+    return min(values)
+
+
 def _port_range() -> tuple[int, int]:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
-            low, high = f.read().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return LINUX_PORT_RANGE
+    found = _sysctl("net.ipv4.ip_local_port_range")
+    return (found[0], found[1]) if found is not None and len(found) == 2 else LINUX_PORT_RANGE
 
 
 def read_send_file(path: str | None, flag: str = "--send-file") -> bytes | None:

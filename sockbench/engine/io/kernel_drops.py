@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 from sockbench.core import listen_queue
@@ -20,6 +21,7 @@ from sockbench.core.listen_queue import (
     parse_dump,
 )
 from sockbench.core.socket_drops import MEMINFO_DROPS, listener_drops, proc_table
+from sockbench.endpoints import Endpoint, Proto
 
 SO_MEMINFO = getattr(socket, "SO_MEMINFO", 55)  # Linux; the constant is not in Python's
 _MEMINFO = struct.Struct(f"{MEMINFO_DROPS + 1}I")
@@ -47,6 +49,25 @@ def target_drops(host: str, port: int) -> int | None:
     except (OSError, ValueError):
         return None
     return listener_drops(table, host, port)
+
+
+@dataclass(frozen=True)
+class TargetCounts:
+    """What the kernel counts at a target's socket on this machine, read at one moment
+    (the runner reads it before the run and after): a UDP target's datagram drops, a TCP
+    target's accept queue; None where not known (another protocol, not on this machine)."""
+
+    datagram_drops: int | None = None
+    accept_queue: AcceptQueue | None = None
+
+
+def target_counts(endpoint: Endpoint) -> TargetCounts:
+    """The kernel's counts at ``endpoint``'s socket now."""
+    if endpoint.proto is Proto.UDP:
+        return TargetCounts(datagram_drops=target_drops(endpoint.host, endpoint.port))
+    if endpoint.proto is Proto.TCP:
+        return TargetCounts(accept_queue=accept_queue(endpoint.host, endpoint.port))
+    return TargetCounts()
 
 
 # A dump's reply comes in datagrams of a page or so; a machine with this many of them

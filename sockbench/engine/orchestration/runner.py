@@ -21,18 +21,17 @@ from typing import Any
 import trio
 
 from sockbench.core.forecast import predicted_warnings
-from sockbench.core.listen_queue import AcceptQueue, run_section
+from sockbench.core.listen_queue import run_section
 from sockbench.core.progress import ProgressFn, Tick
 from sockbench.core.result import build_result
 from sockbench.core.socket_drops import drops_between
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus, result_exit_code
 from sockbench.core.warning import RunWarning
-from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.backends import WorkerBackend
 from sockbench.engine.backends.cluster import open_cluster, require_ray
 from sockbench.engine.io.interrupts import Interrupts
-from sockbench.engine.io.kernel_drops import accept_queue, target_drops
+from sockbench.engine.io.kernel_drops import target_counts
 from sockbench.engine.io.limits import check_descriptors
 from sockbench.engine.io.sampling import TreeSampler
 from sockbench.engine.orchestration.coordinator import coordinate
@@ -227,8 +226,7 @@ def _measure(
         TreeSampler(os.getpid(), exclude=process.pid if process else None)
     )
     settled = spec
-    drops_before = _target_drops(server.endpoint)
-    queue_before = _accept_queue(server.endpoint)
+    before = target_counts(server.endpoint)
     drive = trio.run(
         lambda: coordinate(
             settled,
@@ -243,22 +241,9 @@ def _measure(
     )
     summary = server_sampler.summary(*window_bounds(drive.window)) if server_sampler else None
     log.info("run %s after %.2f s measured", drive.status, drive.measured_s)
-    drops = drops_between(drops_before, _target_drops(server.endpoint))
-    queue = run_section(queue_before, _accept_queue(server.endpoint))
+    after = target_counts(server.endpoint)
+    drops = drops_between(before.datagram_drops, after.datagram_drops)
+    queue = run_section(before.accept_queue, after.accept_queue)
     return Measured(
         spec, drive, summary.to_json() if summary else None, generator, backend, drops, queue
     )
-
-
-def _target_drops(endpoint: Endpoint) -> int | None:
-    """The kernel's drop count at a UDP target's socket (None: not UDP, or not here)."""
-    if endpoint.proto is not Proto.UDP:
-        return None
-    return target_drops(endpoint.host, endpoint.port)
-
-
-def _accept_queue(endpoint: Endpoint) -> AcceptQueue | None:
-    """A TCP target's accept queue (None: not TCP, or not on this machine)."""
-    if endpoint.proto is not Proto.TCP:
-        return None
-    return accept_queue(endpoint.host, endpoint.port)
