@@ -496,11 +496,14 @@ def _starved(doc: Mapping[str, Any]) -> Reason | None:
 def _unserved(doc: Mapping[str, Any]) -> Reason | None:
     """Clients with no request of the window answered, beyond those starved (which have
     their own reason): in a closed loop every client sends throughout, so each one that
-    got nothing was refused, cut off or never connected."""
+    got nothing was refused, cut off or never connected. A run that served none, or did
+    not complete, has its status's reason, which says it already."""
     config, totals = doc.get("config") or {}, doc.get("totals") or {}
     served, clients = totals.get("clients_served"), int(config.get("clients") or 0)
     closed_loop = config.get("mode", "echo") == "echo" and config.get("rate") is None
-    if served is None or not closed_loop or config.get("requests") is not None:
+    if not served or not closed_loop or config.get("requests") is not None:
+        return None
+    if doc.get("status", RunStatus.COMPLETED) != RunStatus.COMPLETED:
         return None
     if clients - served <= _starved_count(totals):
         return None

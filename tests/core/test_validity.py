@@ -338,6 +338,11 @@ def test_clients_the_target_did_not_serve_make_a_closed_loop_run_not_valid() -> 
         assert ValidityTest.UNSERVED not in [r.test for r in assess(doc(10, **changes)).reasons]
     unknown = _doc(config=config, totals={"requests": 10_000})  # not counted: not judged
     assert assess(unknown).verdict is Verdict.VALID
+    # A run that served no client, or did not complete, has its status's reason alone.
+    for status, served in (("degraded", 0), ("interrupted", 10), ("completed", 0)):
+        found = doc(served)
+        found["status"] = status
+        assert ValidityTest.UNSERVED not in [r.test for r in assess(found).reasons]
 
 
 def test_replies_dropped_at_the_generators_own_sockets_make_a_run_not_valid() -> None:
