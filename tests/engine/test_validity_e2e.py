@@ -24,7 +24,7 @@ def drifting_server() -> Iterator[int]:
     more than any noise of a shared machine within the window (doubling a second was
     read as steady once, beside make test's other processes)."""
     proc, port = start_ready_process(
-        [sys.executable, "-m", "tests.support.drift_server", "--service-ms", "1", "--growth", "1"]
+        [sys.executable, "-m", "tests.support.drift_server", "--service-ms", "1", "--growth", "3"]
     )
     yield int(port)
     stop_process(proc)
