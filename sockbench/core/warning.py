@@ -45,6 +45,7 @@ class WarningKind(StrEnum):
     STARVED = "starved"  # connections that got no reply in the whole window
     SOCKET_BUFFER_CAPPED = "socket_buffer_capped"  # --socket-buffer over net.core.rmem_max
     LISTEN_DROPS = "listen_drops"  # the target's accept queue was full: connects dropped
+    RECONNECTS = "reconnects"  # the target ended keep-alive connections: clients reconnected
 
 
 @dataclass(frozen=True)

@@ -91,12 +91,35 @@ class ResultFacts:
         return int((self.doc.get("accept_queue") or {}).get("drops") or 0)
 
     @property
+    def reconnects(self) -> int:
+        """Connections past each client's first, when a run that kept its connections
+        (``--mode echo``) reconnected often enough to change what it measured: more than
+        once per client, and at least once per :data:`REQUESTS_PER_RECONNECT` answered
+        requests (nginx's default of a new connection per 1,000 is not); 0 otherwise."""
+        config, totals = self.doc.get("config") or {}, self.doc["totals"]
+        ran = self.doc["status"] in (RunStatus.COMPLETED, RunStatus.DEGRADED)
+        requests = int(totals.get("requests") or 0)
+        if not ran or not requests or config.get("mode") != "echo":
+            return 0
+        clients = int(config.get("clients") or 0)
+        extra = int(totals.get("connections") or 0) - clients
+        return extra if extra > clients and extra * REQUESTS_PER_RECONNECT >= requests else 0
+
+    @property
     def generator_lag_p99_us(self) -> int:
         """How late the generator sent while it could have (its scheduler lag, else its
         send lag), p99 in µs; 0 when not measured."""
         lag = self.doc.get("scheduler_lag_us") or self.doc.get("send_lag_us")
         return int(lag["p99"]) if lag else 0
 
+
+#: Reconnects are worth a warning from one per this many answered requests: a connect
+#: costs about what a request does, so past 1 % they are a part of the load the run's
+#: numbers do not show (a closed-loop latency starts after its connection's connect).
+REQUESTS_PER_RECONNECT = 100
+
+#: The error kinds that are the target ending a connection under a request.
+ENDED_BY_TARGET = ("closed", "reset", "broken_pipe")
 
 #: A dropped handshake's first retry comes after the initial retransmission timeout: 1 s.
 SYN_RETRY_US = 1_000_000
@@ -335,6 +358,46 @@ def _listen_drops(facts: ResultFacts) -> str:
     )
 
 
+def _reconnects(facts: ResultFacts) -> str:
+    """How often the clients reconnected, what ended their connections (the target, or
+    their own --timeout), and where the connects' time went: into the open loop's
+    latencies, or into none."""
+    doc = facts.doc
+    totals, config = doc["totals"], doc["config"]
+    errors = totals.get("errors") or {}
+    ended = [f"{kind} {errors[kind]:,}" for kind in ENDED_BY_TARGET if errors.get(kind)]
+    timed_out = f"timeout {errors['timeout']:,} (--timeout)" if errors.get("timeout") else ""
+    causes = ", ".join(ended) + (" (the target)" if ended else "")
+    causes = "; ".join(c for c in (causes, timed_out) if c)
+    connect_p50 = int((doc.get("connect_us") or {}).get("p50") or 0)
+    cost = f" (connect p50 {format_us(connect_p50)})" if connect_p50 else ""
+    where = (
+        f"each reconnect's time{cost} is in the latencies of the requests due meanwhile"
+        if config.get("rate")
+        else "a closed-loop latency starts after its connection is up, so the connects' "
+        f"time{cost} is in no latency, only in the lower rate"
+    )
+    return (
+        f"the clients reconnected often: {config['clients']:,} clients opened "
+        f"{totals['connections']:,} connections over the run, warm-up included, one per "
+        f"{totals['requests'] / facts.reconnects:,.0f} requests answered"
+        + (f"; requests ended with their connection in the window: {causes}" if causes else "")
+        + f"; {where}"
+    )
+
+
+def _reconnect_advice(facts: ResultFacts) -> str:
+    timed_out = (facts.doc["totals"].get("errors") or {}).get("timeout")
+    return (
+        "a server out of connection slots ends idle keep-alive connections to take new ones "
+        "(nginx at worker_connections, a proxy's or a pool's limit): raise its limit above "
+        "--clients, or run fewer --clients; "
+        + ("a timed-out request ends its connection too: raise --timeout; " if timed_out else "")
+        + "a server that ends connections on purpose (a request limit per connection) is "
+        "measured with its reconnects"
+    )
+
+
 def _not_valid(facts: ResultFacts) -> RunWarning:
     assert facts.not_valid is not None  # the rule applies only then
     return facts.not_valid
@@ -378,6 +441,12 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         _listen_drops,
         "raise the target's listen backlog (net.core.somaxconn caps it), have it accept "
         "sooner, or bring the clients up more slowly (--ramp, --connect-rate)",
+    ),
+    Rule(
+        WarningKind.RECONNECTS,
+        lambda f: bool(f.reconnects),
+        _reconnects,
+        _reconnect_advice,
     ),
     Rule(
         WarningKind.NOT_VALID,

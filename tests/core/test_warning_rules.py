@@ -122,6 +122,21 @@ def _rate_doc(status: str = "completed", ratio: float = 1.0, **lags: int) -> dic
     }
 
 
+def _reconnect_doc(
+    connections: int,
+    errors: dict[str, int] | None = None,
+    rate: float | None = None,
+    mode: str = "echo",
+) -> dict[str, Any]:
+    """A completed run of 40 clients that answered 376,598 requests."""
+    return {
+        "status": "completed",
+        "config": {"mode": mode, "clients": 40, "rate": rate},
+        "totals": {"requests": 376_598, "connections": connections, "errors": errors or {}},
+        "connect_us": {"p50": 255},
+    }
+
+
 #: (case, document, [(kind, in message, in advice)])
 RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]] = [
     ("kept", _rate_doc(ratio=0.995, send_lag_us=100), []),
@@ -197,6 +212,25 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
         "totals": {}, "accept_queue": {"backlog": 8, "sockets": 1, "drops": 0}}, []),
     ("the accept queue's drops not known", {"status": "completed", "totals": {},
         "accept_queue": {"backlog": 8, "sockets": 1}}, []),
+    ("the target ended its keep-alive connections", _reconnect_doc(
+        connections=28_061, errors={"closed": 23_555, "reset": 932}), [
+        (WarningKind.RECONNECTS,
+         "40 clients opened 28,061 connections over the run, warm-up included, one per 13 "
+         "requests answered; requests ended with their connection in the window: closed "
+         "23,555, reset 932 (the target); a closed-loop latency starts after its connection "
+         "is up, so the connects' time (connect p50 255 µs) is in no latency",
+         "nginx at worker_connections"),
+    ]),
+    ("open loop: timeouts ended them, and the connects are in the latencies", _reconnect_doc(
+        connections=5_040, errors={"timeout": 5_000}, rate=40_000.0), [
+        (WarningKind.RECONNECTS, "; requests ended with their connection in the window: "
+         "timeout 5,000 (--timeout); each reconnect's time (connect p50 255 µs) is in the "
+         "latencies", "raise --timeout"),
+    ]),
+    ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
+     _reconnect_doc(connections=416), []),
+    ("reconnects, but not once per client", _reconnect_doc(connections=79), []),
+    ("--mode churn reconnects by design", _reconnect_doc(connections=28_061, mode="churn"), []),
     ("not valid only by its status: that has its own warning", {
         "status": "interrupted", "totals": {}, "validity": {
             "verdict": "not valid",

@@ -51,7 +51,9 @@ class Nginx:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[Nginx]:
+def nginx(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Nginx]:
+    """A private nginx; ``@pytest.mark.parametrize("nginx", [N], indirect=True)`` gives
+    it N worker_connections (1,024 otherwise)."""
     (tmp_path / "www").mkdir()
     (tmp_path / "www" / "index.html").write_text("hello\n")
     (tmp_path / "www" / "gz").mkdir()
@@ -62,6 +64,7 @@ def nginx(tmp_path: Path) -> Iterator[Nginx]:
         SERVER.format(dir=tmp_path, port=port),
         "$status $connection $connection_requests $request_uri",
         lambda: _wait_answer(port, b"GET /probe HTTP/1.0\r\n\r\n", b"HTTP/1.1 404", "nginx"),
+        getattr(request, "param", 1024),
     ) as log:
         yield Nginx(port, log)
 
@@ -120,6 +123,31 @@ def test_a_close_the_reply_announces_is_a_reconnect_not_an_error(nginx: Nginx, b
     assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(served)
     connections = Counter(conn for _, conn, _ in served)
     assert len(connections) >= len(served) // 2 > 100  # at most two requests on each
+    assert "reconnects" in _warned(result)  # a connect per two requests: the rate is theirs
+
+
+def _warned(result: dict[str, Any]) -> dict[str, str]:
+    """The result's warnings by kind: message; advice."""
+    return {w["kind"]: f"{w['message']}; {w['advice']}" for w in result["warning_details"]}
+
+
+@pytest.mark.parametrize("nginx", [8], indirect=True)
+def test_nginx_out_of_connections_ends_idle_ones_and_the_run_says_so(nginx: Nginx) -> None:
+    """nginx with 8 worker_connections (one its listening socket's) and 16 clients: to
+    accept a connection it closes an idle kept-alive one, so a request sent on that one
+    is closed or reset unserved, and its client reconnects. Every request issued is one
+    nginx logged or one counted failed, and the reconnects warning names the cause."""
+    result = _http_run(nginx, clients=16, duration_s=0.5)
+    totals = result["totals"]
+    served = nginx.served()
+    errors = totals["errors"]
+    assert set(errors) <= {"closed", "reset"} and sum(errors.values()) > 16
+    assert totals["by_kind"]["2xx"]["requests"] == len(served)
+    assert totals["requests_issued"] == len(served) + sum(errors.values())
+    assert totals["connections"] >= len({conn for _, conn, _ in served}) > 16
+    warned = _warned(result)["reconnects"]
+    assert f"16 clients opened {totals['connections']:,} connections" in warned
+    assert "nginx at worker_connections" in warned
 
 
 @BOTH_DRIVERS

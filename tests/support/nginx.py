@@ -42,10 +42,15 @@ def private_config(folder: Path, http: str, connections: int = 1024, main: str =
 
 @contextmanager
 def private_nginx(
-    folder: Path, servers: str, log_format: str, wait_ready: Callable[[], None]
+    folder: Path,
+    servers: str,
+    log_format: str,
+    wait_ready: Callable[[], None],
+    connections: int = 1024,
 ) -> Iterator[Path]:
     """nginx serving ``servers`` (``server { ... }`` blocks) from ``folder``, until the
-    block ends; yields its access log. ``wait_ready`` returns once it answers."""
+    block ends; yields its access log. ``wait_ready`` returns once it answers;
+    ``connections``: its worker_connections, its listening sockets' included."""
     binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if binary is None:
         pytest.skip("nginx is not installed (make system-deps installs it)")
@@ -55,7 +60,7 @@ def private_nginx(
         f"    access_log {folder}/access.log counts;\n"
         f"    keepalive_requests 1000000;\n{servers}"
     )
-    config.write_text(private_config(folder, http))
+    config.write_text(private_config(folder, http, connections))
     proc = subprocess.Popen(
         [binary, "-c", str(config), "-p", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
