@@ -75,6 +75,7 @@ ABORTED = "aborted"
 # The peer closed the connection (as engine/io/error_kinds names it): fail() checks
 # first whether the close ends a reply (reply_at_close).
 PEER_CLOSED = "closed"
+PEER_RESET = "reset"
 # A connection (not a request) the target did not serve through the window: a request it
 # sent before the window was still unanswered at the window's end (answered after it, or
 # never), so it issued nothing measured (closed loop) or its measured requests waited
@@ -122,6 +123,12 @@ class Sink(Protocol):
     def client_served(self) -> None:
         """At the run's end: a client had at least one request of the window answered
         (once per client; one with none was refused, starved or never connected)."""
+        ...
+
+    def closed_idle(self, at_ns: int) -> None:
+        """The target ended a connection (a close, a reset) with nothing in flight on it:
+        no request failed, so no error, but the client reconnects (a server's keep-alive
+        timeout, or one out of connection slots). ``at_ns`` places it, as for errors."""
         ...
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
@@ -752,8 +759,10 @@ class StreamExchange:
 
     def fail(self, kind: str, now_ns: int) -> None:
         """The connection failed (``kind``: reset, closed, a send's error): every request
-        in flight on it ends so, since it hit them all. With none in flight, ``kind`` is
-        an error of the connection's (bytes with no request outstanding).
+        in flight on it ends so, since it hit them all. With none in flight, a close or a
+        reset ended an idle connection (``Sink.closed_idle``: HTTP lets a server close
+        one at any time), and any other ``kind`` is an error of the connection's (bytes
+        with no request outstanding).
 
         The peer's close (``closed``) first ends a reply framed by it (``reply_at_close``:
         an HTTP body without a length): that request completes, and when it was the only
@@ -770,6 +779,8 @@ class StreamExchange:
                     self.kind_sink.kind_failed(request_kind, kind)
         elif self._warm:
             self.sink.error(kind, self._mark)  # a warm-up request's: a warm-up error
+        elif kind in (PEER_CLOSED, PEER_RESET):
+            self.sink.closed_idle(now_ns)
         else:
             self.sink.error(kind, now_ns)
         self._forget()

@@ -181,6 +181,8 @@ def _totals(tally: Tally, spec: RunSpec, seconds: float) -> Totals:
         totals["error_replies"] = dict(tally.error_replies)
     if tally.clients_served is not None:
         totals["clients_served"] = tally.clients_served
+    if tally.closed_idle:
+        totals["closed_idle"] = tally.closed_idle
     return totals
 
 

@@ -94,6 +94,8 @@ class Tally:
     # Clients with a request of the window answered (None: not counted, not streams'
     # request/reply clients).
     clients_served: int | None = None
+    # Connections the target ended with nothing in flight, in the window (no error).
+    closed_idle: int = 0
 
     @property
     def request_reply(self) -> bool:
@@ -189,6 +191,7 @@ def merge_tallies(tallies: list[Tally]) -> Tally:
         negotiated=_add_counts([t.negotiated for t in tallies]),
         error_replies=error_replies.merged(t.error_replies for t in tallies),
         clients_served=sum_known([t.clients_served for t in tallies]),
+        closed_idle=sum(t.closed_idle for t in tallies),
     )
 
 

@@ -81,8 +81,9 @@ class ResultFacts:
         errors = {**totals.get("warmup_errors", {})}
         for kind, n in totals.get("errors", {}).items():
             errors[kind] = errors.get(kind, 0) + n
-        closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch"))
-        return closed if closed and closed == sum(errors.values()) else 0
+        idle = int(totals.get("closed_idle") or 0)  # closes with no request sent yet
+        closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch")) + idle
+        return closed if closed and closed == sum(errors.values()) + idle else 0
 
     @property
     def listen_drops(self) -> int:
@@ -358,17 +359,30 @@ def _listen_drops(facts: ResultFacts) -> str:
     )
 
 
+def _connection_ends(facts: ResultFacts) -> tuple[dict[str, int], int]:
+    """What ended the window's connections: the requests that failed with theirs, by kind
+    (the target's closes and resets, the clients' --timeout), and how many the target
+    ended with nothing in flight (idle)."""
+    totals = facts.doc["totals"]
+    failed = totals.get("requests_failed", totals.get("errors") or {})
+    under = {kind: failed[kind] for kind in (*ENDED_BY_TARGET, "timeout") if failed.get(kind)}
+    return under, int(totals.get("closed_idle") or 0)
+
+
 def _reconnects(facts: ResultFacts) -> str:
-    """How often the clients reconnected, what ended their connections (the target, or
-    their own --timeout), and where the connects' time went: into the open loop's
-    latencies, or into none."""
+    """How often the clients reconnected, what ended their connections (the target, under
+    a request or idle; their own --timeout), and where the connects' time went: into the
+    open loop's latencies, or into none."""
     doc = facts.doc
     totals, config = doc["totals"], doc["config"]
-    errors = totals.get("errors") or {}
-    ended = [f"{kind} {errors[kind]:,}" for kind in ENDED_BY_TARGET if errors.get(kind)]
-    timed_out = f"timeout {errors['timeout']:,} (--timeout)" if errors.get("timeout") else ""
-    causes = ", ".join(ended) + (" (the target)" if ended else "")
-    causes = "; ".join(c for c in (causes, timed_out) if c)
+    under, idle = _connection_ends(facts)
+    timed_out = under.pop("timeout", 0)
+    ended = ", ".join(f"{kind} {n:,}" for kind, n in under.items())
+    causes = [
+        f"requests ended with their connection: {ended} (the target)" if under else "",
+        f"timeout {timed_out:,} (--timeout)" if timed_out else "",
+        f"the target ended {idle:,} with nothing in flight (idle)" if idle else "",
+    ]
     connect_p50 = int((doc.get("connect_us") or {}).get("p50") or 0)
     cost = f" (connect p50 {format_us(connect_p50)})" if connect_p50 else ""
     where = (
@@ -377,25 +391,42 @@ def _reconnects(facts: ResultFacts) -> str:
         else "a closed-loop latency starts after its connection is up, so the connects' "
         f"time{cost} is in no latency, only in the lower rate"
     )
+    requests = int(totals["requests"])
+    each = requests / facts.reconnects
+    per = f"one per {each:,.0f}" if each >= 2 else f"for {requests:,}"
     return (
         f"the clients reconnected often: {config['clients']:,} clients opened "
-        f"{totals['connections']:,} connections over the run, warm-up included, one per "
-        f"{totals['requests'] / facts.reconnects:,.0f} requests answered"
-        + (f"; requests ended with their connection in the window: {causes}" if causes else "")
-        + f"; {where}"
+        f"{totals['connections']:,} connections over the run, warm-up included, {per} "
+        "requests answered; in the window, " + "; ".join(c for c in causes if c) + f"; {where}"
     )
 
 
 def _reconnect_advice(facts: ResultFacts) -> str:
-    timed_out = (facts.doc["totals"].get("errors") or {}).get("timeout")
-    return (
-        "a server out of connection slots ends idle keep-alive connections to take new ones "
-        "(nginx at worker_connections, a proxy's or a pool's limit): raise its limit above "
-        "--clients, or run fewer --clients; "
-        + ("a timed-out request ends its connection too: raise --timeout; " if timed_out else "")
-        + "a server that ends connections on purpose (a request limit per connection) is "
+    """What to change, by what ended the connections."""
+    under, idle = _connection_ends(facts)
+    config = facts.doc["config"]
+    advice = []
+    if set(under) - {"timeout"}:
+        advice.append(
+            "a server out of connection slots ends idle keep-alive connections to take new "
+            "ones (nginx at worker_connections, a proxy's or a pool's limit): raise its limit "
+            "above --clients, or run fewer --clients"
+        )
+    if "timeout" in under:
+        advice.append("a timed-out request ends its connection: raise --timeout")
+    if idle and (rate := config.get("rate")):
+        gap_us = config["clients"] / rate * 1e6
+        advice.append(
+            "a server closes a connection idle past its keep-alive timeout (nginx's "
+            f"keepalive_timeout): at --rate {rate:,g} over {config['clients']:,} clients each "
+            f"sends every {format_us(gap_us)}: raise that timeout above it, or run fewer "
+            "--clients"
+        )
+    advice.append(
+        "a server that ends connections on purpose (a request limit per connection) is "
         "measured with its reconnects"
     )
+    return "; ".join(advice)
 
 
 def _not_valid(facts: ResultFacts) -> RunWarning:

@@ -138,12 +138,15 @@ def _warmup(result: Doc) -> tuple[tuple[str, str], ...]:
 
 
 def _connections(totals: Mapping[str, Any]) -> str:
-    """``200,000 (up in 3.21 s: 62,305/s)``: the count, and how fast the clients came up."""
+    """``200,000 (up in 3.21 s: 62,305/s)``: the count, how fast the clients came up, and
+    how many connections the target ended idle in the window, if any."""
     text = numbers.fmt_int(totals.get("connections"))
     ramp, rate = totals.get("connect_ramp_s"), totals.get("connect_rate_per_s")
-    if ramp is None:
-        return text
-    return text + f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
+    if ramp is not None:
+        text += f" (up in {ramp:.2f} s" + (f": {rate:,.0f}/s)" if rate else ")")
+    if idle := totals.get("closed_idle"):
+        text += f"; {numbers.fmt_int(idle)} ended idle by the target in the window"
+    return text
 
 
 def _accept_queue(result: Doc) -> tuple[tuple[str, str], ...]:

@@ -33,6 +33,7 @@ class Sink:
         self.warm_replies: list[int] = []
         self.said: list[bytes] = []  # error replies' first bytes
         self.served = 0  # clients with a window request answered, told at finish
+        self.idle_closes: list[int] = []
 
     def completed(
         self, latency_ns: int, service_ns: int, sent: int, got: int, kind: int = -1, misses: int = 0
@@ -51,6 +52,9 @@ class Sink:
 
     def client_served(self) -> None:
         self.served += 1
+
+    def closed_idle(self, at_ns: int) -> None:
+        self.idle_closes.append(at_ns)
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         self.warm_replies.append(at_ns)
@@ -390,13 +394,19 @@ def test_the_request_limit_closes_the_window() -> None:
 
 
 def test_a_connection_error_ends_its_requests_by_kind() -> None:
+    """...and a close or a reset of a connection with nothing in flight is an idle close
+    (HTTP lets a server end an idle connection at any time), not an error."""
     win = window()
     ex, sink = stream(win)
     ex.issue(11 * S, 11 * S)
     ex.fail("reset", 11 * S + 1)
     assert sink.failures == {"reset": 1} and balanced(win, sink)
-    ex.fail("closed", 11 * S + 2)  # nothing in flight: an error, not a request's fate
-    assert sink.errors == {"closed": 1} and balanced(win, sink)
+    ex.fail("closed", 11 * S + 2)  # nothing in flight: no request's fate, and no error
+    ex.fail("reset", 11 * S + 3)
+    assert sink.idle_closes == [11 * S + 2, 11 * S + 3]
+    assert sink.errors == {} and balanced(win, sink)
+    ex.fail("unsolicited", 11 * S + 4)  # any other kind with nothing in flight is an error
+    assert sink.errors == {"unsolicited": 1} and len(sink.idle_closes) == 2
 
 
 # -- datagrams: defects 2, 4, 7, 8 ---------------------------------------------------------

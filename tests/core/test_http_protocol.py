@@ -256,6 +256,9 @@ class _KindSink:
     def client_served(self) -> None:
         pass
 
+    def closed_idle(self, at_ns: int) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")
 

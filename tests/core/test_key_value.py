@@ -260,6 +260,9 @@ class _Lookups:
     def client_served(self) -> None:
         pass
 
+    def closed_idle(self, at_ns: int) -> None:
+        pass
+
     def warmup_reply(self, at_ns: int) -> None:
         raise AssertionError("no warm-up here")
 

@@ -124,17 +124,23 @@ def _rate_doc(status: str = "completed", ratio: float = 1.0, **lags: int) -> dic
 
 def _reconnect_doc(
     connections: int,
-    errors: dict[str, int] | None = None,
+    failed: dict[str, int] | None = None,
     rate: float | None = None,
     mode: str = "echo",
+    idle: int = 0,
+    requests: int = 376_598,
 ) -> dict[str, Any]:
-    """A completed run of 40 clients that answered 376,598 requests."""
+    """A completed run of 40 clients: ``failed`` requests ended with their connection,
+    ``idle`` connections ended with nothing in flight."""
     return {
         "status": "completed",
         "config": {"mode": mode, "clients": 40, "rate": rate},
-        "totals": {"requests": 376_598, "connections": connections, "errors": errors or {}},
+        "totals": {
+            "requests": requests, "connections": connections, "errors": failed or {},
+            "requests_failed": failed or {}, "closed_idle": idle,
+        },
         "connect_us": {"p50": 255},
-    }
+    }  # fmt: skip
 
 
 #: (case, document, [(kind, in message, in advice)])
@@ -190,6 +196,12 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     }}, [
         (WarningKind.CLOSED_UNANSWERED, "(10 times)", "give --target tls://HOST:PORT"),
     ]),
+    ("a tcp:// target that closed before a request went out", {"status": "degraded",
+        "config": {"target": "tcp://127.0.0.1:1"}, "totals": {
+        "requests": 0, "errors": {"closed": 2}, "closed_idle": 5,
+    }}, [
+        (WarningKind.CLOSED_UNANSWERED, "(7 times)", ""),
+    ]),
     ("a tcp:// target that timed out is not said to speak tls", {
         "status": "degraded", "config": {"target": "tcp://127.0.0.1:1"},
         "totals": {"requests": 0, "errors": {"closed": 8, "timeout": 1}},
@@ -213,19 +225,27 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     ("the accept queue's drops not known", {"status": "completed", "totals": {},
         "accept_queue": {"backlog": 8, "sockets": 1}}, []),
     ("the target ended its keep-alive connections", _reconnect_doc(
-        connections=28_061, errors={"closed": 23_555, "reset": 932}), [
+        connections=28_061, failed={"closed": 23_555, "reset": 932}), [
         (WarningKind.RECONNECTS,
          "40 clients opened 28,061 connections over the run, warm-up included, one per 13 "
-         "requests answered; requests ended with their connection in the window: closed "
+         "requests answered; in the window, requests ended with their connection: closed "
          "23,555, reset 932 (the target); a closed-loop latency starts after its connection "
          "is up, so the connects' time (connect p50 255 µs) is in no latency",
-         "nginx at worker_connections"),
+         "nginx at worker_connections, a proxy's or a pool's limit): raise its limit above "
+         "--clients, or run fewer --clients; a server that ends connections on purpose"),
     ]),
     ("open loop: timeouts ended them, and the connects are in the latencies", _reconnect_doc(
-        connections=5_040, errors={"timeout": 5_000}, rate=40_000.0), [
-        (WarningKind.RECONNECTS, "; requests ended with their connection in the window: "
-         "timeout 5,000 (--timeout); each reconnect's time (connect p50 255 µs) is in the "
-         "latencies", "raise --timeout"),
+        connections=5_040, failed={"timeout": 5_000}, rate=40_000.0), [
+        (WarningKind.RECONNECTS, "; in the window, timeout 5,000 (--timeout); each "
+         "reconnect's time (connect p50 255 µs) is in the latencies",
+         "a timed-out request ends its connection: raise --timeout; a server that ends"),
+    ]),
+    ("open loop: the target closed connections idle past its keep-alive timeout",
+     _reconnect_doc(connections=140, idle=96, rate=20.0, requests=80), [
+        (WarningKind.RECONNECTS, "opened 140 connections over the run, warm-up included, for "
+         "80 requests answered; in the window, the target ended 96 with nothing in flight "
+         "(idle); each reconnect's", "keepalive_timeout): at --rate 20 over 40 clients "
+         "each sends every 2 s: raise that timeout above it"),
     ]),
     ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
      _reconnect_doc(connections=416), []),

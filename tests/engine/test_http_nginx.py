@@ -31,6 +31,7 @@ SERVER = """
         location = /boom {{ return 503; }}
         location = /close {{ keepalive_timeout 0; return 200 "bye"; }}
         location = /few {{ keepalive_requests 10; return 200 "few"; }}
+        location = /idle {{ keepalive_timeout 50ms; return 200 "idle"; }}
         # gzip drops the length, and with chunking off nginx frames the body by closing.
         location /gz/ {{ gzip on; gzip_min_length 1; chunked_transfer_encoding off; }}
         # gzip drops the length, and nginx sends the body chunked.
@@ -124,6 +125,21 @@ def test_a_close_the_reply_announces_is_a_reconnect_not_an_error(nginx: Nginx, b
     connections = Counter(conn for _, conn, _ in served)
     assert len(connections) >= len(served) // 2 > 100  # at most two requests on each
     assert "reconnects" in _warned(result)  # a connect per two requests: the rate is theirs
+
+
+@BOTH_DRIVERS
+def test_connections_nginx_ends_idle_are_reconnects_not_errors(nginx: Nginx, batch: bool) -> None:
+    """/idle keeps a connection alive 50 ms; each client's requests come 200 ms apart
+    (--rate 20 over 4): nginx ends every connection idle between them, and no request
+    fails for it. Each is a reconnect, counted as the target's idle close, not an error;
+    every request is one nginx logged; the warning names the keep-alive timeout."""
+    result = _http_run(nginx, http_path=["/idle"], rate=20.0, batch=batch)
+    totals = result["totals"]
+    assert totals["errors"] == {} and totals["warmup_errors"] == {}
+    assert totals["by_kind"]["2xx"]["requests"] == totals["requests_issued"] == len(nginx.served())
+    assert totals["closed_idle"] >= totals["requests"] // 2 > 4
+    warned = _warned(result)["reconnects"]
+    assert "with nothing in flight (idle)" in warned and "keepalive_timeout" in warned
 
 
 def _warned(result: dict[str, Any]) -> dict[str, str]:

@@ -54,6 +54,11 @@ class Totals(TypedDict):
     """clients with at least one request of the window answered (in it or its drain):
     fewer than config.clients when the target refused, starved or never took some (over
     TCP and unix streams, not --mode stream)"""
+    closed_idle: NotRequired[Count]
+    """connections the target ended (a close, a reset) with nothing in flight, in the
+    window: no request failed, so no error, and the client reconnected (a keep-alive
+    timeout shorter than a client's gap between requests, a server out of connection
+    slots closing idle ones); absent: none"""
     error_replies: NotRequired[dict[str, Count]]
     """what the window's requests that failed on an error reply (protocol_error) were
     told, by the reply's first line: the target's reason ('-ERR max number of clients

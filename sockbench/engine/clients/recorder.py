@@ -62,6 +62,7 @@ class WorkerRecorder:
         "faulted",
         "handshake_us",
         "handshakes",
+        "idle_closes",
         "interrupted",
         "kind_stats",
         "latency",
@@ -143,6 +144,7 @@ class WorkerRecorder:
         # What measured requests' error replies said, by text (core/error_replies.py).
         self.error_replies: Counter[str] = Counter()
         self.clients_served = 0  # clients with a window request answered (exchanges')
+        self.idle_closes = 0  # window connections the target ended with nothing in flight
         # Open loop only: latency from the actual send, and how late the send was.
         self.service = NsRecorder()
         self.send_lag = NsRecorder()
@@ -401,6 +403,10 @@ class WorkerRecorder:
     def client_served(self) -> None:
         self.clients_served += 1
 
+    def closed_idle(self, at_ns: int) -> None:
+        if at_ns >= self.window.measure_start_ns:
+            self.idle_closes += 1
+
     def error_reply(self, reply: bytes) -> None:
         count_error_reply(self.error_replies, reply)
 
@@ -464,6 +470,7 @@ class WorkerRecorder:
             # Streams' request/reply clients only: a datagram client's outcome is its
             # ledger's, and --mode stream has no requests to answer.
             clients_served=self.clients_served if requests_issued and not datagrams else None,
+            closed_idle=self.idle_closes,
             intervals=rows,
             latency_by_kind={n: encode(k.latency.histogram) for n, k in self.by_kind.items()},
             requests_by_kind={n: k.requests for n, k in self.by_kind.items()},
