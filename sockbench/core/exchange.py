@@ -757,12 +757,13 @@ class StreamExchange:
         rb.clear()
         return True
 
-    def fail(self, kind: str, now_ns: int) -> None:
+    def fail(self, kind: str, now_ns: int) -> bool:
         """The connection failed (``kind``: reset, closed, a send's error): every request
         in flight on it ends so, since it hit them all. With none in flight, a close or a
         reset ended an idle connection (``Sink.closed_idle``: HTTP lets a server close
         one at any time), and any other ``kind`` is an error of the connection's (bytes
-        with no request outstanding).
+        with no request outstanding). True for an idle close: the lifecycle reconnects
+        for the next request, not at once.
 
         The peer's close (``closed``) first ends a reply framed by it (``reply_at_close``:
         an HTTP body without a length): that request completes, and when it was the only
@@ -770,7 +771,7 @@ class StreamExchange:
         closing = kind == PEER_CLOSED and self.reply_at_close is not None and self.in_flight
         if closing and self._reply_at_close(now_ns) and not self.in_flight:
             self._forget()
-            return
+            return False
         measured = self.in_flight - self._warm
         if measured:
             self.sink.failed(kind, measured, now_ns)
@@ -781,9 +782,12 @@ class StreamExchange:
             self.sink.error(kind, self._mark)  # a warm-up request's: a warm-up error
         elif kind in (PEER_CLOSED, PEER_RESET):
             self.sink.closed_idle(now_ns)
+            self._forget()
+            return True
         else:
             self.sink.error(kind, now_ns)
         self._forget()
+        return False
 
     def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
         """The run is over: requests still open time out or are unfinished, and a

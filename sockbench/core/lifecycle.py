@@ -31,6 +31,15 @@ The rules, the same for both drivers (the pump and the task per client):
   Requests a close left unserved (the exchange's ``resend``) are something to
   reconnect for: the client retires once they ended on the new connection.
   ``RETIRE`` is said once.
+- **A connection the target ended idle** (a close or a reset with nothing in flight: a
+  keep-alive timeout) is no refusal and backs nothing off: the client reconnects when
+  its next request is due (at once in closed loop), as an HTTP client's pool opens a
+  connection for the request that needs one, so that request's latency holds the
+  connect. The connect starts ``IDLE_LEAD_NS`` early (a wait wakes up to 1 ms late),
+  or at the due time itself after a fresh connection was timed out too. Reconnecting
+  at once instead, against a server that also times out fresh connections, was a
+  connection every 50 ms idle, each a back-off longer than the last, and requests due
+  during one waited for it: p50 388 ms from a server answering in 450 µs.
 - **The first connect** follows the same rules as a reconnect; the driver tells the
   start gate about it (:func:`sockbench.engine.clients.context.first_connect`).
 """
@@ -56,6 +65,10 @@ OPEN = 3  # serving requests
 RETIRED = 4
 
 FIRST_BACKOFF_NS = 10_000_000
+# After an idle close, the connect starts this long before the next request is due: a
+# wait wakes up to a millisecond late (epoll's timeout is in whole ms), and a connect
+# started late would put the generator's timer, not the connect, in that latency.
+IDLE_LEAD_NS = 1_000_000
 MAX_BACKOFF_NS = 1_000_000_000
 
 STATE_NAMES = ("CONNECTING", "BACKING_OFF", "SETTING_UP", "OPEN", "RETIRED")
@@ -158,7 +171,13 @@ class ConnectionLifecycle:
         return SERVE
 
     def dropped(
-        self, kind: str | None, served: int, now_ns: int, next_mark_ns: int, unserved: int = 0
+        self,
+        kind: str | None,
+        served: int,
+        now_ns: int,
+        next_mark_ns: int,
+        unserved: int = 0,
+        idle: bool = False,
     ) -> int:
         """The open connection ended at ``now_ns``: ``CONNECT``, ``WAIT`` or ``RETIRE``.
 
@@ -168,12 +187,24 @@ class ConnectionLifecycle:
         requests now. A wrong or late reply is an answer; a connection the target ended with
         nothing served is not. ``unserved``: requests still in flight, to go out again
         on the next connection (behind a close the reply announced): it is made even
-        when nothing more is to be issued.
+        when nothing more is to be issued. ``idle``: the target ended it with nothing in
+        flight (``StreamExchange.fail`` said so): the next connect is at ``next_mark_ns``.
         """
         if self.retired:
             return SERVE
         if self._done(next_mark_ns) and not unserved:
             return self._retire()
+        if idle:
+            self.delay_ns = 0
+            # A fresh connection timed out too: the next waits for the due time itself,
+            # so a server that times out connections faster than the lead cannot loop.
+            lead = IDLE_LEAD_NS if served != self.served_mark else 0
+            if next_mark_ns - lead <= now_ns:
+                self.state = CONNECTING
+                return CONNECT
+            self.wake_ns = next_mark_ns - lead
+            self.state = BACKING_OFF
+            return WAIT
         if kind is None or kind in (MISMATCHED, TIMEOUT) or served != self.served_mark:
             self.delay_ns = 0
             self.state = CONNECTING

@@ -399,13 +399,13 @@ def test_a_connection_error_ends_its_requests_by_kind() -> None:
     win = window()
     ex, sink = stream(win)
     ex.issue(11 * S, 11 * S)
-    ex.fail("reset", 11 * S + 1)
+    assert not ex.fail("reset", 11 * S + 1)
     assert sink.failures == {"reset": 1} and balanced(win, sink)
-    ex.fail("closed", 11 * S + 2)  # nothing in flight: no request's fate, and no error
-    ex.fail("reset", 11 * S + 3)
+    assert ex.fail("closed", 11 * S + 2)  # nothing in flight: no request's fate, no error
+    assert ex.fail("reset", 11 * S + 3)
     assert sink.idle_closes == [11 * S + 2, 11 * S + 3]
     assert sink.errors == {} and balanced(win, sink)
-    ex.fail("unsolicited", 11 * S + 4)  # any other kind with nothing in flight is an error
+    assert not ex.fail("unsolicited", 11 * S + 4)  # any other kind idle is an error
     assert sink.errors == {"unsolicited": 1} and len(sink.idle_closes) == 2
 
 

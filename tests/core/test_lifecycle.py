@@ -130,6 +130,29 @@ def test_a_connection_that_served_reconnects_at_once_and_forgets_the_back_off() 
     assert waits(lc, 12 * S, 1) == [10 * MS]  # from the start again
 
 
+def test_a_connection_the_target_ended_idle_reconnects_when_the_next_request_is_due() -> None:
+    """A keep-alive timeout is no refusal: no back-off, however often, and the connect
+    waits for the request that needs it (open loop), or is made at once (closed loop)."""
+    lc = life(draw=1.0)
+    waits(lc, 11 * S, 3)  # 10, 20, 40 ms: the delay a refusal would have doubled
+    opened(lc, served=40)  # served one, then timed out: the connect starts 1 ms early
+    assert lc.dropped("closed", 41, 11 * S + 500 * MS, 12 * S, idle=True) == WAIT
+    assert lc.state == BACKING_OFF and lc.wake_ns == 12 * S - MS and lc.delay_ns == 0
+    for due in (12 * S, 13 * S, 14 * S):
+        opened(lc, served=41)  # a fresh connection the target times out: nothing served
+        assert lc.dropped("closed", 41, due - 500 * MS, due, idle=True) == WAIT
+        assert lc.state == BACKING_OFF and lc.wake_ns == due and lc.delay_ns == 0
+    opened(lc, served=41)
+    assert lc.dropped("reset", 42, 15 * S, 15 * S, idle=True) == CONNECT  # closed loop
+    opened(lc, served=42)
+    assert lc.dropped("reset", 43, 16 * S, 16 * S + MS // 2, idle=True) == CONNECT  # in the lead
+
+
+def test_an_idle_close_after_the_window_retires() -> None:
+    lc = opened(life(), served=40)
+    assert lc.dropped("closed", 41, 19 * S, 21 * S, idle=True) == RETIRE
+
+
 def test_a_connection_that_served_nothing_after_failed_connects_waits_longer_still() -> None:
     """The delay is kept until a connection serves, not reset by a connect working."""
     lc = life(draw=1.0)

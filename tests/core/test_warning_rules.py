@@ -244,8 +244,8 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
      _reconnect_doc(connections=140, idle=96, rate=20.0, requests=80), [
         (WarningKind.RECONNECTS, "opened 140 connections over the run, warm-up included, for "
          "80 requests answered; in the window, the target ended 96 with nothing in flight "
-         "(idle); each reconnect's", "keepalive_timeout): at --rate 20 over 40 clients "
-         "each sends every 2 s: raise that timeout above it"),
+         "(idle); each reconnect's", "5 s): at --rate 20 over 40 clients each sends every "
+         "2 s: raise that timeout above it"),
     ]),
     ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
      _reconnect_doc(connections=416), []),

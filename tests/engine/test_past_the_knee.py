@@ -316,3 +316,28 @@ def test_a_full_accept_queue_is_counted_as_the_target_counted_it(
     [warning] = [w for w in result["warning_details"] if w["kind"] == "listen_drops"]
     assert f"dropped {queue['drops']:,} handshake packets" in warning["message"]
     assert result["connect_us"]["max"] >= 900_000  # a retry waits out the 1 s timeout
+
+
+@BOTH_DRIVERS
+def test_a_server_that_times_out_idle_connections_gets_one_per_request(
+    knee_server: Start, tmp_path: Path, batch: bool
+) -> None:
+    """A server that closes a connection idle 50 ms, a fresh one too (uvicorn's
+    keep-alive timeout), and requests 250 ms apart on each of 4 clients: each close is
+    an idle one (no error), and the client reconnects when its next request is due, so
+    every connection carries a request. Reconnecting at once, each fresh connection was
+    closed again, backed off longer each time, and the requests due meanwhile waited
+    (p50 388 ms from a server answering in 450 µs)."""
+    log = tmp_path / "counts"
+    port, proc = knee_server("idle-close", "--idle-ms", "50", "--log", str(log))
+    result = run_result(
+        **_target(port), clients=4, rate=16.0, duration_s=1.0, warmup_s=0.0, batch=batch
+    )
+    stop_process(proc)
+    accepted, closed_idle = map(int, log.read_text().split())
+    totals = result["totals"]
+    assert totals["errors"] == {} and totals["requests"] == totals["requests_issued"] >= 12
+    # The server also accepted the preflight's connection (servers/preflight.py).
+    assert totals["connections"] == accepted - 1 <= totals["requests_issued"] + 4
+    assert 8 <= totals["closed_idle"] <= closed_idle
+    assert "reconnects" in [w["kind"] for w in result["warning_details"]]

@@ -3,6 +3,7 @@
     python -m tests.support.knee_servers slow --service-ms 5 --size 64 --log FILE
     python -m tests.support.knee_servers nth --every 10 --answer error --log FILE
     python -m tests.support.knee_servers silent-after --after 1.5
+    python -m tests.support.knee_servers idle-close --idle-ms 50 --log FILE
 
 - ``slow``: a thread per TCP connection, each request of ``--size`` bytes answered
   (echoed) ``--service-ms`` after it was read, so capacity is connections / service
@@ -18,6 +19,9 @@
   ``--backlog`` that accepts nothing until the kernel has dropped a handshake at its
   full queue (its own count, ``SO_MEMINFO``), then everything. On SIGTERM it writes that
   count, read again, to ``--log``.
+- ``idle-close``: a TCP echo (a thread per connection) that closes a connection once it
+  has been idle ``--idle-ms``, a fresh one included, as uvicorn's keep-alive timeout
+  does. On SIGTERM it writes ``connections idle_closes``: what it accepted and closed so.
 
 Each prints ``READY <port>`` once listening on 127.0.0.1 and exits on SIGTERM.
 """
@@ -115,6 +119,27 @@ def _echo(buf: bytes, send: Callable[[bytes], None]) -> bytes:
     return b""
 
 
+def _serve_idle_close(listener: socket.socket, idle_s: float, counts: list[int]) -> None:
+    """Echo, closing each connection idle ``idle_s`` (a fresh one too); ``counts``:
+    [connections, idle closes]."""
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(idle_s)
+        with conn:
+            try:
+                while data := conn.recv(65536):
+                    conn.sendall(data)
+            except TimeoutError:
+                counts[1] += 1
+            except OSError:
+                return
+
+    while True:
+        conn, _ = listener.accept()
+        counts[0] += 1
+        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+
 def _serve_late(listener: socket.socket) -> None:
     """Accept once the full queue has dropped a handshake (bounded: 10 s)."""
     deadline = time.monotonic() + 10
@@ -125,7 +150,9 @@ def _serve_late(listener: socket.socket) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["slow", "nth", "silent-after", "late-accept"])
+    kinds = ["slow", "nth", "silent-after", "late-accept", "idle-close"]
+    parser.add_argument("kind", choices=kinds)
+    parser.add_argument("--idle-ms", type=float, default=50.0)
     parser.add_argument("--service-ms", type=float, default=5.0)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--every", type=int, default=10)
@@ -149,6 +176,8 @@ def main() -> None:
                 args.log.write_text("".join(f"{t!r}\n" for t in list(times)))
             elif args.kind == "late-accept":
                 args.log.write_text(f"{receive_drops(sock)}\n")
+            elif args.kind == "idle-close":
+                args.log.write_text(f"{counts[0]} {counts[1]}\n")
             else:
                 args.log.write_text(" ".join(map(str, counts)) + "\n")
         raise SystemExit(0)
@@ -162,6 +191,8 @@ def main() -> None:
         _serve(sock, _nth(args.every, answer, counts))
     elif args.kind == "late-accept":
         _serve_late(sock)
+    elif args.kind == "idle-close":
+        _serve_idle_close(sock, args.idle_ms / 1000, counts)
     else:
         _serve_silent_after(sock, args.after)
 

@@ -390,11 +390,10 @@ class Pump:
         """Close the connection (counting ``kind`` unless the exchange did; None: the
         exchange ended it on a reply or a deadline) and do what the lifecycle says."""
         now = time.monotonic_ns()
-        if kind is not None:
-            conn.ex.fail(kind, now)
+        idle = kind is not None and conn.ex.fail(kind, now)
         self._leave(conn)
         mark = conn.next_mark(now, self.open_loop)
-        action = conn.dropped(kind, conn.ex.answered, now, mark, conn.ex.in_flight)
+        action = conn.dropped(kind, conn.ex.answered, now, mark, conn.ex.in_flight, idle)
         if action == RETIRE:
             self._retire(conn)
         elif action != SERVE:

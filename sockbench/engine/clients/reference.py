@@ -219,6 +219,7 @@ async def _connection(
         if life.opened(loop.ex.answered, loop.ex.in_flight) == RETIRE:
             return RETIRE
         kind: str | None = None  # the exchange ended it (RECONNECT): counted there
+        idle = False  # the target ended it with nothing in flight
         try:
             resent = loop.ex.resend(time.monotonic_ns())
             if resent:  # unserved behind the close the last connection's reply announced
@@ -228,9 +229,10 @@ async def _connection(
         except (OSError, PeerClosed) as exc:
             if isinstance(exc, PeerClosed) or not ended_by_reply(sock, loop.ex):
                 kind = error_kind(exc)
-                loop.ex.fail(kind, time.monotonic_ns())
+                idle = loop.ex.fail(kind, time.monotonic_ns())
         now = time.monotonic_ns()
-        return life.dropped(kind, loop.ex.answered, now, loop.next_mark(now), loop.ex.in_flight)
+        mark = loop.next_mark(now)
+        return life.dropped(kind, loop.ex.answered, now, mark, loop.ex.in_flight, idle)
     finally:
         sockio.close(sock)
 
