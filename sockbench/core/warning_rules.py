@@ -405,13 +405,20 @@ def _reconnect_advice(facts: ResultFacts) -> str:
     """What to change, by what ended the connections."""
     under, idle = _connection_ends(facts)
     config = facts.doc["config"]
-    advice = []
-    if set(under) - {"timeout"}:
-        advice.append(
+    if facts.reconnects * 3 >= 2 * int(facts.doc["totals"]["requests"]):  # 2 in 3 or more
+        advice = [
+            "the target ended about a connection per reply: if it serves one request per "
+            "connection, measure it with --mode churn (a connection per request, its connect "
+            "timed), not with requests sent on a connection it is closing"
+        ]
+    elif set(under) - {"timeout"}:
+        advice = [
             "a server out of connection slots ends idle keep-alive connections to take new "
             "ones (nginx at worker_connections, a proxy's or a pool's limit): raise its limit "
             "above --clients, or run fewer --clients"
-        )
+        ]
+    else:
+        advice = []
     if "timeout" in under:
         advice.append("a timed-out request ends its connection: raise --timeout")
     if idle and (rate := config.get("rate")):

@@ -250,6 +250,12 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
      _reconnect_doc(connections=416), []),
     ("reconnects, but not once per client", _reconnect_doc(connections=79), []),
+    ("a connection per reply: --mode churn measures that", _reconnect_doc(
+        connections=10_404, failed={"closed": 9_487, "reset": 879}, requests=10_365), [
+        (WarningKind.RECONNECTS, "for 10,365 requests answered",
+         "the target ended about a connection per reply: if it serves one request per "
+         "connection, measure it with --mode churn"),
+    ]),
     ("--mode churn reconnects by design", _reconnect_doc(connections=28_061, mode="churn"), []),
     ("not valid only by its status: that has its own warning", {
         "status": "interrupted", "totals": {}, "validity": {
