@@ -402,16 +402,20 @@ def _reconnects(facts: ResultFacts) -> str:
 
 
 def _reconnect_advice(facts: ResultFacts) -> str:
-    """What to change, by what ended the connections."""
+    """What to change, by what ended the connections: a close per reply, the target out
+    of connection slots (requests failed as it closed), or a keep-alive timeout (idle
+    closes, hardly a request failed: at most one in ten of them)."""
     under, idle = _connection_ends(facts)
     config = facts.doc["config"]
+    by_target = sum(n for kind, n in under.items() if kind != "timeout")
+    timed_out_idle = idle > 10 * by_target
     if facts.reconnects * 3 >= 2 * int(facts.doc["totals"]["requests"]):  # 2 in 3 or more
         advice = [
             "the target ended about a connection per reply: if it serves one request per "
             "connection, measure it with --mode churn (a connection per request, its connect "
             "timed), not with requests sent on a connection it is closing"
         ]
-    elif set(under) - {"timeout"}:
+    elif by_target and not timed_out_idle:
         advice = [
             "a server out of connection slots ends idle keep-alive connections to take new "
             "ones (nginx at worker_connections, a proxy's or a pool's limit): raise its limit "
@@ -421,7 +425,7 @@ def _reconnect_advice(facts: ResultFacts) -> str:
         advice = []
     if "timeout" in under:
         advice.append("a timed-out request ends its connection: raise --timeout")
-    if idle and (rate := config.get("rate")):
+    if timed_out_idle and (rate := config.get("rate")):
         gap_us = config["clients"] / rate * 1e6
         advice.append(
             "a server closes a connection idle past its keep-alive timeout (nginx's "

@@ -250,6 +250,17 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
     ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
      _reconnect_doc(connections=416), []),
     ("reconnects, but not once per client", _reconnect_doc(connections=79), []),
+    ("open loop past the slots: idle closes, but as many requests failed", _reconnect_doc(
+        connections=9_574, failed={"closed": 5_010, "reset": 25}, idle=4_505, rate=20_000.0,
+        requests=34_965), [
+        (WarningKind.RECONNECTS, "the target ended 4,505 with nothing in flight (idle)",
+         "raise its limit above --clients, or run fewer --clients; a server that ends"),
+    ]),
+    ("a keep-alive timeout's race fails a few requests: still the timeout", _reconnect_doc(
+        connections=140, failed={"reset": 2}, idle=96, rate=20.0, requests=80), [
+        (WarningKind.RECONNECTS, "reset 2 (the target)", "a server closes a connection idle "
+         "past its keep-alive timeout"),
+    ]),
     ("a connection per reply: --mode churn measures that", _reconnect_doc(
         connections=10_404, failed={"closed": 9_487, "reset": 879}, requests=10_365), [
         (WarningKind.RECONNECTS, "for 10,365 requests answered",
@@ -273,6 +284,15 @@ def test_rate_rules(doc: dict[str, Any], expected: list[tuple[WarningKind, str, 
     assert [w.kind for w in found] == [kind for kind, _, _ in expected]
     for warning, (_, message, advice) in zip(found, expected, strict=True):
         assert message in warning.message and advice in warning.advice
+
+
+def test_the_reconnects_advice_names_one_cause_of_the_idle_closes() -> None:
+    """Slots or a keep-alive timeout, by whether requests failed beside the idle closes."""
+    slots = _reconnect_doc(9_574, {"closed": 5_010}, 20_000.0, idle=4_505, requests=34_965)
+    timeout = _reconnect_doc(140, {"reset": 2}, 20.0, idle=96, requests=80)
+    [by_slots], [by_timeout] = rate_warnings(slots), rate_warnings(timeout)
+    assert "keep-alive timeout" not in by_slots.advice and "slots" in by_slots.advice
+    assert "slots" not in by_timeout.advice and "keep-alive timeout" in by_timeout.advice
 
 
 def test_every_rate_rule_fires_in_some_case() -> None:
