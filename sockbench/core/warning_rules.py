@@ -404,12 +404,14 @@ def _reconnects(facts: ResultFacts) -> str:
 def _reconnect_advice(facts: ResultFacts) -> str:
     """What to change, by what ended the connections: a close per reply, the target out
     of connection slots (requests failed as it closed), or a keep-alive timeout (idle
-    closes, hardly a request failed: at most one in ten of them)."""
+    closes, hardly a request failed: at most one in ten of them). A keep-alive timeout
+    shorter than a client's gap also ends a connection per reply, but fails nothing."""
     under, idle = _connection_ends(facts)
     config = facts.doc["config"]
     by_target = sum(n for kind, n in under.items() if kind != "timeout")
     timed_out_idle = idle > 10 * by_target
-    if facts.reconnects * 3 >= 2 * int(facts.doc["totals"]["requests"]):  # 2 in 3 or more
+    per_reply = facts.reconnects * 3 >= 2 * int(facts.doc["totals"]["requests"])  # 2 in 3
+    if per_reply and by_target and not timed_out_idle:
         advice = [
             "the target ended about a connection per reply: if it serves one request per "
             "connection, measure it with --mode churn (a connection per request, its connect "
@@ -429,7 +431,8 @@ def _reconnect_advice(facts: ResultFacts) -> str:
         gap_us = config["clients"] / rate * 1e6
         advice.append(
             "a server closes a connection idle past its keep-alive timeout (nginx's "
-            "keepalive_timeout, 75 s by default; uvicorn's and node's, 5 s): at --rate "
+            "keepalive_timeout, 75 s by default; uvicorn's and node's, 5 s; redis's "
+            "timeout): at --rate "
             f"{rate:,g} over {config['clients']:,} clients each sends every "
             f"{format_us(gap_us)}: raise that timeout above it, or run fewer --clients"
         )

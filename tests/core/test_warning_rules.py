@@ -244,7 +244,7 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
      _reconnect_doc(connections=140, idle=96, rate=20.0, requests=80), [
         (WarningKind.RECONNECTS, "opened 140 connections over the run, warm-up included, for "
          "80 requests answered; in the window, the target ended 96 with nothing in flight "
-         "(idle); each reconnect's", "5 s): at --rate 20 over 40 clients each sends every "
+         "(idle); each reconnect's", "timeout): at --rate 20 over 40 clients each sends every "
          "2 s: raise that timeout above it"),
     ]),
     ("a connection per 1,000 requests (nginx's keepalive_requests) is not worth one",
@@ -293,6 +293,7 @@ def test_the_reconnects_advice_names_one_cause_of_the_idle_closes() -> None:
     [by_slots], [by_timeout] = rate_warnings(slots), rate_warnings(timeout)
     assert "keep-alive timeout" not in by_slots.advice and "slots" in by_slots.advice
     assert "slots" not in by_timeout.advice and "keep-alive timeout" in by_timeout.advice
+    assert "--mode churn" not in by_timeout.advice  # a connection per reply, none failed
 
 
 def test_every_rate_rule_fires_in_some_case() -> None:
