@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -42,6 +43,17 @@ def test_nothing_to_do_for_trio_means_a_long_sleep_bounded_by_its_next_deadline(
             assert host.sleep_s() > 60  # no deadline at all
             with trio.move_on_after(0.5):
                 assert 0 < host.sleep_s() <= 0.5
+
+    trio.run(main)
+
+
+def test_the_next_deadline_is_on_the_monotonic_clock_for_the_pump_to_compare() -> None:
+    async def main() -> None:
+        async with _hosted() as host:
+            now = time.monotonic_ns()
+            assert host.deadline_ns() - now > 60 * 10**9  # none: an hour ahead
+            with trio.move_on_after(0.5):
+                assert now < host.deadline_ns() <= time.monotonic_ns() + 500_000_000
 
     trio.run(main)
 

@@ -706,6 +706,8 @@ class Pump:
                 trio.lowlevel.remove_instrument(host)
                 self.host = host = None
         trio_ready = False
+        runnable = host.runnable if host is not None else set()
+        trio_wake = host.deadline_ns() if host is not None else NEVER  # read after each await
         sweep_at = monotonic_ns() + self.sweep_ns
         # Open loop: due requests are looked at after every this many ready sockets, so a
         # big batch of replies cannot make them late (level-triggered: the rest stay ready).
@@ -724,18 +726,22 @@ class Pump:
                 # core, saves the wake-up latency of a blocking wait (~10 µs a request);
                 # before a due time, it is the precise last stretch.
                 await checkpoint()
+                if host is not None:
+                    trio_wake = host.deadline_ns()
                 ready = poll(0, batch)
                 if not ready and (spun := monotonic_ns() - now) < SPIN_STEP_NS:
                     loop.idle_ns += spun  # spin: CPU, but idle (timing.LoopClock)
             elif host is None:
                 await self._wait(epoll_fd, wake)
                 ready = poll(0, batch)
-            elif (sleep := host.sleep_s()) > 0:
-                self._arm(wake)
-                ready = poll(min(sleep, (wake - now) / 1e9), batch)
+            elif not runnable and trio_wake > now:
+                if wake != self.armed:
+                    self._arm(wake)
+                ready = poll(((wake if wake < trio_wake else trio_wake) - now) / 1e9, batch)
                 loop.idle_ns += monotonic_ns() - now  # blocked: idle (timing.LoopClock)
             else:  # trio has a runnable task or a deadline due: its turn first
                 await checkpoint()
+                trio_wake = host.deadline_ns()
                 ready = poll(0, batch)
             if tls_backlog:
                 ready = [*ready, *self._buffered()]
@@ -779,14 +785,17 @@ class Pump:
             if trio_ready:  # after the batch: a cancellation must not cut it in two
                 trio_ready = False
                 await checkpoint()
-            now = monotonic_ns()
-            dues = turn_dues
-            while heap and heap[0][0] <= now:
-                due, _, waiting = heappop(heap)
-                self._on_due(waiting, due)
-                dues -= 1
-                if not dues:
-                    break
+                if host is not None:
+                    trio_wake = host.deadline_ns()
+            if heap:  # else the turn's first clock read serves the sweep: one call less
+                now = monotonic_ns()
+                dues = turn_dues
+                while heap and heap[0][0] <= now:
+                    due, _, waiting = heappop(heap)
+                    self._on_due(waiting, due)
+                    dues -= 1
+                    if not dues:
+                        break
             if now >= sweep_at:
                 self._sweep(now)
                 sweep_at = now + self.sweep_ns
