@@ -77,7 +77,11 @@ def test_udp_stream_reports_goodput_and_loss() -> None:
     # above is exact either way; this bound only tells a count that is broken (all lost)
     # from a sink that was starved.
     assert d["lost"] <= d["sent"] * 0.25
-    assert result["stream"]["total_bps"] == pytest.approx(2000 * 512 * 8, rel=0.1)  # type: ignore[index]
+    # Goodput is what arrived: exact whatever the sink dropped (a fixed 8.19 Mbit/s read
+    # 6.73 once beside make test's other processes, with 18 % of the datagrams lost).
+    seconds = result["duration_s"]
+    assert isinstance(seconds, float)
+    assert result["stream"]["total_bps"] == pytest.approx(d["received"] * 512 * 8 / seconds)  # type: ignore[index]
 
 
 @BOTH_DRIVERS
