@@ -34,9 +34,10 @@ The rules, the same for both drivers (the pump and the task per client):
 - **A connection the target ended idle** (a close or a reset with nothing in flight: a
   keep-alive timeout) is no refusal and backs nothing off: the client reconnects when
   its next request is due (at once in closed loop), as an HTTP client's pool opens a
-  connection for the request that needs one, so that request's latency holds the
-  connect. The connect starts ``IDLE_LEAD_NS`` early (a wait wakes up to 1 ms late),
-  or at the due time itself after a fresh connection was timed out too. Reconnecting
+  connection for the request that needs one, so that request's latency holds what of
+  the connect was not done by its due time. The connect starts ``IDLE_LEAD_NS`` early
+  (a wait wakes up to 1 ms late), or at the due time itself after a fresh connection
+  was timed out too. Reconnecting
   at once instead, against a server that also times out fresh connections, was a
   connection every 50 ms idle, each a back-off longer than the last, and requests due
   during one waited for it: p50 388 ms from a server answering in 450 µs.
