@@ -337,7 +337,11 @@ def test_a_server_that_times_out_idle_connections_gets_one_per_request(
     accepted, closed_idle = map(int, log.read_text().split())
     totals = result["totals"]
     assert totals["errors"] == {} and totals["requests"] == totals["requests_issued"] >= 12
-    # The server also accepted the preflight's connection (servers/preflight.py).
-    assert totals["connections"] == accepted - 1 <= totals["requests_issued"] + 4
+    # The server also accepted the preflight's connection (servers/preflight.py). One
+    # connection per request and one per client (its first, timed out before its first
+    # request) is what a run reads; the rest of the bound is room for a generator
+    # stalled past the 50 ms between a connect and its request (the reconnect storm read
+    # 60 connections for 16 requests).
+    assert totals["connections"] == accepted - 1 <= totals["requests_issued"] + 2 * 4
     assert 8 <= totals["closed_idle"] <= closed_idle
     assert "reconnects" in [w["kind"] for w in result["warning_details"]]
