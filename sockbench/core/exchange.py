@@ -773,6 +773,7 @@ class StreamExchange:
             self._forget()
             return False
         measured = self.in_flight - self._warm
+        idle = False
         if measured:
             self.sink.failed(kind, measured, now_ns)
             if self.kind_sink is not None:
@@ -780,14 +781,12 @@ class StreamExchange:
                     self.kind_sink.kind_failed(request_kind, kind)
         elif self._warm:
             self.sink.error(kind, self._mark)  # a warm-up request's: a warm-up error
-        elif kind in (PEER_CLOSED, PEER_RESET):
+        elif idle := kind in (PEER_CLOSED, PEER_RESET):
             self.sink.closed_idle(now_ns)
-            self._forget()
-            return True
         else:
             self.sink.error(kind, now_ns)
         self._forget()
-        return False
+        return idle
 
     def finish(self, now_ns: int, interrupted: bool = False, unsent: Iterable[int] = ()) -> None:
         """The run is over: requests still open time out or are unfinished, and a

@@ -37,10 +37,10 @@ The rules, the same for both drivers (the pump and the task per client):
   connection for the request that needs one, so that request's latency holds what of
   the connect was not done by its due time. The connect starts ``IDLE_LEAD_NS`` early
   (a wait wakes up to 1 ms late), or at the due time itself after a fresh connection
-  was timed out too. Reconnecting
-  at once instead, against a server that also times out fresh connections, was a
-  connection every 50 ms idle, each a back-off longer than the last, and requests due
-  during one waited for it: p50 388 ms from a server answering in 450 µs.
+  was timed out too. Reconnecting at once instead, against a server that also times
+  out fresh connections, was a connection every 50 ms idle, each a back-off longer
+  than the last, and requests due during one waited for it: p50 388 ms from a server
+  answering in 450 µs.
 - **The first connect** follows the same rules as a reconnect; the driver tells the
   start gate about it (:func:`sockbench.engine.clients.context.first_connect`).
 """
