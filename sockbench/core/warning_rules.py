@@ -62,13 +62,18 @@ class ResultFacts:
         return validity_warning(self.doc)
 
     @cached_property
-    def tls_failed(self) -> tuple[int, str] | None:
-        """TLS failures (warm-up's and the window's) and what to change; None if none."""
+    def run_errors(self) -> dict[str, int]:
+        """Errors by kind over the whole run: the warm-up's and the window's."""
         totals = self.doc["totals"]
         both = {**totals.get("warmup_errors", {})}
         for kind, n in totals.get("errors", {}).items():
             both[kind] = both.get(kind, 0) + n
-        return failed_handshakes(both)
+        return both
+
+    @cached_property
+    def tls_failed(self) -> tuple[int, str] | None:
+        """TLS failures (warm-up's and the window's) and what to change; None if none."""
+        return failed_handshakes(self.run_errors)
 
     @property
     def closed_unanswered(self) -> int:
@@ -78,9 +83,7 @@ class ResultFacts:
         totals, target = self.doc["totals"], (self.doc.get("config") or {}).get("target") or ""
         if totals.get("requests") or not target.startswith("tcp://"):
             return 0
-        errors = {**totals.get("warmup_errors", {})}
-        for kind, n in totals.get("errors", {}).items():
-            errors[kind] = errors.get(kind, 0) + n
+        errors = self.run_errors
         idle = int(totals.get("closed_idle") or 0)  # closes with no request sent yet
         closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch")) + idle
         return closed if closed and closed == sum(errors.values()) + idle else 0
@@ -105,6 +108,16 @@ class ResultFacts:
         clients = int(config.get("clients") or 0)
         extra = int(totals.get("connections") or 0) - clients
         return extra if extra > clients and extra * REQUESTS_PER_RECONNECT >= requests else 0
+
+    @cached_property
+    def connection_ends(self) -> tuple[dict[str, int], int]:
+        """What ended the window's connections: the requests that failed with theirs, by
+        kind (the target's closes and resets, the clients' --timeout), and how many the
+        target ended with nothing in flight (idle)."""
+        totals = self.doc["totals"]
+        failed = totals.get("requests_failed", totals.get("errors") or {})
+        under = {kind: failed[kind] for kind in (*ENDED_BY_TARGET, "timeout") if failed.get(kind)}
+        return under, int(totals.get("closed_idle") or 0)
 
     @property
     def generator_lag_p99_us(self) -> int:
@@ -359,27 +372,17 @@ def _listen_drops(facts: ResultFacts) -> str:
     )
 
 
-def _connection_ends(facts: ResultFacts) -> tuple[dict[str, int], int]:
-    """What ended the window's connections: the requests that failed with theirs, by kind
-    (the target's closes and resets, the clients' --timeout), and how many the target
-    ended with nothing in flight (idle)."""
-    totals = facts.doc["totals"]
-    failed = totals.get("requests_failed", totals.get("errors") or {})
-    under = {kind: failed[kind] for kind in (*ENDED_BY_TARGET, "timeout") if failed.get(kind)}
-    return under, int(totals.get("closed_idle") or 0)
-
-
 def _reconnects(facts: ResultFacts) -> str:
     """How often the clients reconnected, what ended their connections (the target, under
     a request or idle; their own --timeout), and where the connects' time went: into the
     open loop's latencies, or into none."""
     doc = facts.doc
     totals, config = doc["totals"], doc["config"]
-    under, idle = _connection_ends(facts)
-    timed_out = under.pop("timeout", 0)
-    ended = ", ".join(f"{kind} {n:,}" for kind, n in under.items())
+    under, idle = facts.connection_ends
+    timed_out = under.get("timeout", 0)
+    ended = ", ".join(f"{kind} {n:,}" for kind, n in under.items() if kind != "timeout")
     causes = [
-        f"requests ended with their connection: {ended} (the target)" if under else "",
+        f"requests ended with their connection: {ended} (the target)" if ended else "",
         f"timeout {timed_out:,} (--timeout)" if timed_out else "",
         f"the target ended {idle:,} with nothing in flight (idle)" if idle else "",
     ]
@@ -406,7 +409,7 @@ def _reconnect_advice(facts: ResultFacts) -> str:
     of connection slots (requests failed as it closed), or a keep-alive timeout (idle
     closes, hardly a request failed: at most one in ten of them). A keep-alive timeout
     shorter than a client's gap also ends a connection per reply, but fails nothing."""
-    under, idle = _connection_ends(facts)
+    under, idle = facts.connection_ends
     config = facts.doc["config"]
     by_target = sum(n for kind, n in under.items() if kind != "timeout")
     timed_out_idle = idle > 10 * by_target
