@@ -29,6 +29,7 @@ from sockbench.core.protocols.http import (
 from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
 from sockbench.machine import build_run_spec
+from tests.support.sinks import QuietSink
 from tests.support.splits import Check, all_splits, feed
 
 OK = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 5\r\n\r\nhello"
@@ -226,7 +227,7 @@ def test_bad_options_are_one_line(args: tuple[object, ...], message: str) -> Non
         http_options(*args, host="h")  # type: ignore[arg-type]
 
 
-class _KindSink:
+class _KindSink(QuietSink):
     """Outcomes in total and by kind name, as the worker's recorder counts them."""
 
     def __init__(self) -> None:
@@ -249,15 +250,6 @@ class _KindSink:
 
     def error(self, kind: str, at_ns: int) -> None:
         raise AssertionError(f"no connection error expected, got {kind}")
-
-    def error_reply(self, reply: bytes) -> None:
-        pass
-
-    def client_served(self) -> None:
-        pass
-
-    def closed_idle(self, at_ns: int) -> None:
-        pass
 
     def warmup_reply(self, at_ns: int, latency_ns: int = 0) -> None:
         raise AssertionError("no warm-up here")

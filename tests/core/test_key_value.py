@@ -27,6 +27,7 @@ from sockbench.core.protocols.resp import array_nils, command, resp_reply_length
 from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
 from sockbench.machine import build_run_spec
+from tests.support.sinks import QuietSink
 from tests.support.splits import all_splits
 
 S = 1_000_000_000
@@ -231,7 +232,7 @@ def test_templates_encode_once_and_fill_the_key_and_data() -> None:
         build_protocol("redis", ProtocolOptions(commands=("SET __key__ x__data__",)))
 
 
-class _Lookups:
+class _Lookups(QuietSink):
     """A sink that keeps what the exchange counted per kind: the misses of each kind
     that reads keys (``lookups``: how many per request), the others' kinds."""
 
@@ -253,15 +254,6 @@ class _Lookups:
 
     def error(self, kind: str, at_ns: int) -> None:
         raise AssertionError(kind)
-
-    def error_reply(self, reply: bytes) -> None:
-        pass
-
-    def client_served(self) -> None:
-        pass
-
-    def closed_idle(self, at_ns: int) -> None:
-        pass
 
     def warmup_reply(self, at_ns: int) -> None:
         raise AssertionError("no warm-up here")
