@@ -56,7 +56,13 @@ from typing import Protocol
 from sockbench.core import datagrams as dg
 from sockbench.core.error_replies import TEXT_BYTES
 from sockbench.core.expect import Exact, ReplyBuffer, ReplyMatcher, Size
-from sockbench.core.protocols.contract import CLOSES, ERROR_REPLY, ProtocolFault
+from sockbench.core.protocols.contract import (
+    CLOSES,
+    ERROR_REPLY,
+    KIND_BITS,
+    KIND_MASK,
+    ProtocolFault,
+)
 
 NEVER = 2**63 - 1
 
@@ -81,10 +87,6 @@ PEER_RESET = "reset"
 # never), so it issued nothing measured (closed loop) or its measured requests waited
 # behind it. An error, not a failed request; once per client.
 STARVED = "starved"
-
-# A noted request (protocols with kinds) is one int: its size, then its kind's index.
-KIND_BITS = 16
-KIND_MASK = (1 << KIND_BITS) - 1
 
 # Window.admit: how a request due/sent at some instant counts.
 WARMUP, MEASURED, CLOSED = 0, 1, 2
@@ -451,13 +453,12 @@ class StreamExchange:
         self.in_flight += count
         return count
 
-    def note_many(self, kinds: list[int], requests: list[bytes]) -> None:
-        """The kind and size of each request just issued by :meth:`issue_many`, in order
-        (as :meth:`issue` takes them for one)."""
+    def note_many(self, notes: list[int]) -> None:
+        """The size and kind of each request just issued by :meth:`issue_many`, in order,
+        each as :func:`~sockbench.core.protocols.contract.note` packs them (as
+        :meth:`issue` takes them for one)."""
         if self._kinds is not None:
-            self._kinds.extend(
-                [len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)]
-            )
+            self._kinds.extend(notes)
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""

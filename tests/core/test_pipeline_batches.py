@@ -8,7 +8,8 @@ import pytest
 from sockbench.core.exchange import OK, RequestWindow, StreamExchange
 from sockbench.core.expect import Echo
 from sockbench.core.protocols import ProtocolOptions, build_protocol
-from sockbench.core.protocols.contract import resolve
+from sockbench.core.protocols.contract import note, resolve
+from sockbench.core.protocols.mix import BATCH_FORMATS
 from sockbench.errors import ConfigError
 from tests.core.test_exchange import MS, PING, TIMEOUT, S, Sink, balanced, feed, window
 
@@ -38,6 +39,47 @@ def test_a_batch_is_the_requests_and_kinds_one_at_a_time_would_be(
         kinds = [single.kind_index(2, k) for k in range(seq, seq + count)]
         assert batched.kinds_from(2, seq, count) == kinds
         seq += count
+
+
+@pytest.mark.parametrize(("name", "options"), MIXES)
+def test_a_batch_as_one_write_is_the_requests_one_at_a_time_would_be(
+    name: str, options: ProtocolOptions
+) -> None:
+    """``batch_from``: the same bytes as each request built alone, joined, and each one's
+    note (size and kind); with the first built ahead (the pump's ``ahead``) too, which
+    draws no key of its own. Past the kept formats (``BATCH_FORMATS``) the same."""
+    single = build_protocol(name, options)
+    batched = build_protocol(name, options)
+    seq = 5
+    for count, ahead in [(1, False), (7, False), (8, True), (3, True), (150, False), (2, True),
+                         (8, False), (1, True)] * 3:  # fmt: skip
+        one = [single.request(2, k) for k in range(seq, seq + count)]
+        kinds = [single.kind_index(2, k) for k in range(seq, seq + count)]
+        built = batched.request(2, seq) if ahead else b""
+        data, notes = batched.batch_from(2, seq, count, built)
+        assert data == b"".join(one)
+        if single.one_kind is None:
+            assert notes == [note(len(r), k) for r, k in zip(one, kinds, strict=True)]
+        else:
+            assert notes == []
+        seq += count
+
+
+def test_the_kept_formats_are_bounded() -> None:
+    """A long cycle at varying depths keeps at most BATCH_FORMATS joined formats, and a
+    batch past them is the same."""
+    options = ProtocolOptions(ratio=(1, 999), key_space=1000, seed=9)
+    single, batched = build_protocol("redis", options), build_protocol("redis", options)
+    seq = 0
+    for count in range(1, 9):
+        for _ in range(200):
+            one = b"".join(single.request(0, k) for k in range(seq, seq + count))
+            assert batched.batch_from(0, seq, count, b"")[0] == one
+            seq += count
+    kept = batched.batch_from.__closure__  # the cache is the closure's dict
+    assert kept is not None
+    sizes = [len(c.cell_contents) for c in kept if isinstance(c.cell_contents, dict)]
+    assert sizes == [BATCH_FORMATS]
 
 
 class _Plain:

@@ -28,7 +28,7 @@ from sockbench.core.protocols.contract import (
 )
 from sockbench.core.protocols.http_head import Http
 from sockbench.core.protocols.memcache import Memcache
-from sockbench.core.protocols.mix import ProtocolOptions
+from sockbench.core.protocols.mix import MixProtocol, ProtocolOptions
 from sockbench.core.protocols.resp import Redis
 from sockbench.core.protocols.simple import Fixed, LengthPrefixed, Line
 from sockbench.errors import ConfigError
@@ -213,6 +213,8 @@ def build_protocol(spec: str, options: ProtocolOptions) -> ProtocolAdapter:
     exchange = resolve(obj, spec)
     if plugin:
         exchange = replace(exchange, plugin=spec)
+    elif isinstance(obj, MixProtocol) and obj.batch_from is not None:
+        exchange = replace(exchange, batch_from=obj.batch_from)  # a built-in's own
     batched = frozenset(m for m in ("requests_from", "kinds_from") if hasattr(obj, m))
     _smoke_test(exchange, spec, batched)
     return exchange

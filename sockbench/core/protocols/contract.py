@@ -70,6 +70,9 @@ MALFORMED = -1
 ERROR_REPLY = -2
 CLOSES = 1 << 16  # reply_kind's flag: the peer closes the connection after this reply
 MAX_KINDS = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
+# A noted request (protocols with kinds) is one int: its size, then its kind's index.
+KIND_BITS = 16
+KIND_MASK = (1 << KIND_BITS) - 1
 
 
 @runtime_checkable
@@ -122,6 +125,9 @@ class ProtocolAdapter:
     # None: each of those once per request (filled in at construction).
     requests_from: Callable[[int, int, int], list[bytes]] = None  # type: ignore[assignment]
     kinds_from: Callable[[int, int, int], list[int]] = None  # type: ignore[assignment]
+    # The two at once, as the pump sends a batch (:data:`BatchFrom`); a built-in mix has
+    # its own (one format for the batch), else filled in from the two.
+    batch_from: BatchFrom = None  # type: ignore[assignment]
     reply_size: int = 0
     expected: bytes | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -133,6 +139,39 @@ class ProtocolAdapter:
             object.__setattr__(self, "requests_from", _each_request(self.request))
         if self.kinds_from is None:
             object.__setattr__(self, "kinds_from", _each_kind(self.kind_index))
+        if self.batch_from is None:
+            batch = _each_batch(self.requests_from, self.kinds_from, self.one_kind is None)
+            object.__setattr__(self, "batch_from", batch)
+
+
+#: ``batch_from(client, seq, count, built)``: requests ``seq`` .. ``seq + count - 1`` as
+#: one write (the first of them ``built`` ahead, when not empty), and each one's note
+#: (:func:`note`) in order; no notes for a protocol of one kind (``one_kind``).
+BatchFrom = Callable[[int, int, int, bytes], tuple[bytes, list[int]]]
+
+
+def note(size: int, kind: int) -> int:
+    """A request of ``size`` bytes and kind ``kind`` as the exchange keeps it in flight."""
+    return size << KIND_BITS | kind
+
+
+def _each_batch(
+    requests_from: Callable[[int, int, int], list[bytes]],
+    kinds_from: Callable[[int, int, int], list[int]],
+    noted: bool,
+) -> BatchFrom:
+    def batch(client: int, seq: int, count: int, built: bytes) -> tuple[bytes, list[int]]:
+        if built:
+            requests = [built, *requests_from(client, seq + 1, count - 1)]
+        else:
+            requests = requests_from(client, seq, count)
+        if not noted:
+            return b"".join(requests), []
+        kinds = kinds_from(client, seq, count)
+        notes = [len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)]
+        return b"".join(requests), notes
+
+    return batch
 
 
 def _each_request(request: Callable[[int, int], bytes]) -> Callable[[int, int, int], list[bytes]]:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockbench.core import bounds
+from sockbench.core.protocols.contract import BatchFrom, note
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions
 from sockbench.core.protocols.keys import (
     Picker,
@@ -35,6 +36,7 @@ KEY_DIGITS = 12  # keys are b"key:%012d" (as redis-benchmark), 16 bytes whatever
 KINDS = ("set", "get")
 SET, GET = 0, 1  # indexes into KINDS
 MAX_MULTI_KEY = 1000  # keys per multi-get: memtier takes any, servers cap the line
+BATCH_FORMATS = 512  # a plain mix's joined formats kept (CommandMix.batch_from)
 #: The hole names of a format's keys: ``%(k0)012d``, ``%(k1)012d``, ...
 KEY_HOLES = tuple(b"k%d" % i for i in range(MAX_MULTI_KEY))
 
@@ -287,6 +289,49 @@ class CommandMix:
             by_phase[k % period] % int(rnd() * space) for k in range(seq, seq + count)
         ]
 
+    def batch_from(self, formats: tuple[KindFormat, ...], noted: bool) -> BatchFrom | None:
+        """The contract's ``batch_from`` for the plain mix (None for any other): the
+        batch's requests from one ``%`` of its formats joined, keys drawn as
+        :meth:`requests_from` draws them, and its notes (none unless ``noted``: one kind
+        of request), both kept per phase and count.
+
+        Trade-off: a pipeline's refill is a few requests of fixed sizes (every kind's
+        request is one size here), so the joined format and the notes are looked up,
+        not built: one formatting and no list of requests per batch (at ``--pipeline 8``
+        a refill's Python cost 369 ns a request where a ``%`` each, a join and a note
+        each cost 594: docs/performance.md). At most ``BATCH_FORMATS`` are kept (a long
+        cycle at a deep pipeline makes more), the rest joined per batch.
+        """
+        if not self._fast(formats):
+            return None
+        set_format, get_format = (f.text.replace(b"%(k0)", b"%") for f in formats)
+        period, sets = self.period, self.sets
+        by_phase = tuple(set_format if phase < sets else get_format for phase in range(period))
+        each_note = tuple(
+            note(len(fmt % 0), SET if phase < sets else GET) for phase, fmt in enumerate(by_phase)
+        )
+        rnd, space = self._random, self.key_space
+        kept: dict[tuple[int, int], tuple[bytes, list[int]]] = {}
+
+        def joined(phase: int, count: int) -> tuple[bytes, list[int]]:
+            phases = [(phase + i) % period for i in range(count)]
+            made = b"".join(by_phase[p] for p in phases), [each_note[p] for p in phases if noted]
+            if len(kept) < BATCH_FORMATS:
+                kept[phase, count] = made
+            return made
+
+        def batch(client: int, seq: int, count: int, built: bytes) -> tuple[bytes, list[int]]:
+            phase = seq % period
+            fmt, notes = kept.get((phase, count)) or joined(phase, count)
+            if built:  # request ``seq`` is made: the rest's format
+                count -= 1
+                phase = (phase + 1) % period
+                rest = (kept.get((phase, count)) or joined(phase, count))[0]
+                return built + rest % tuple([int(rnd() * space) for _ in range(count)]), notes
+            return fmt % tuple([int(rnd() * space) for _ in range(count)]), notes
+
+        return batch
+
     def one_kind(self, formats: tuple[KindFormat, ...]) -> tuple[int, int] | None:
         """``(kind, request size)`` when every request is of one kind and size (one kind
         in the ratio, one value size; keys are all one width), else None."""
@@ -351,6 +396,7 @@ class MixProtocol:
         self.one_kind = self.mix.one_kind(formats)
         self.kind_index = self.mix.kind_index()
         self.kinds_from = self.mix.kinds_from()
+        self.batch_from = self.mix.batch_from(formats, self.one_kind is None)
         self.check_reply = check_reply
         self.options = options
         if misses is not None:

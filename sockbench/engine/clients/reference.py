@@ -121,21 +121,17 @@ def issue_batch(
     than ``count`` (0: none) once the window closed or the ``--requests`` limit came.
 
     Trade-off: what :func:`issue` does per request, done per batch (one admission, the
-    requests and their kinds built by the protocol in one call each, one note), so a
+    requests and their notes built by the protocol in one call, one note), so a
     pipeline's refill pays its Python once; ``built`` is request ``seq`` built ahead.
     """
     issued = ex.issue_many(count, mark_ns, mark_ns)
     protocol = ctx.protocol
     if not issued or protocol is None or protocol.fixed is not None:
         return ctx.request * issued, issued
-    client = ctx.index_in_run
-    if built:
-        requests = [built, *protocol.requests_from(client, seq + 1, issued - 1)]
-    else:
-        requests = protocol.requests_from(client, seq, issued)
-    if protocol.one_kind is None:
-        ex.note_many(protocol.kinds_from(client, seq, issued), requests)
-    return b"".join(requests), issued
+    data, notes = protocol.batch_from(ctx.index_in_run, seq, issued, built)
+    if notes:
+        ex.note_many(notes)
+    return data, issued
 
 
 async def send_setup(ctx: ClientContext, sock: socket.socket, connection: int) -> None:
