@@ -139,6 +139,12 @@ class Recorder:
         self.flush()
         return self.hist
 
+    @property
+    def count(self) -> int:
+        """Samples recorded so far, those waiting for the next fold too (none is dropped:
+        out of range, it is clamped)."""
+        return int(self.hist.total_count) + len(self._buffer)
+
     def reset(self) -> None:
         """Forget everything recorded so far (used at the end of warm-up)."""
         del self._buffer[:]
