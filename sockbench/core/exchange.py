@@ -358,9 +358,7 @@ class StreamExchange:
         self._miss_reply = miss_reply
         self._miss_size = len(miss_reply or b"")
         # One request at a time with replies of one known size (echo, --expect,
-        # --expect-size): the reply is read into a buffer one byte longer than it, so an
-        # over-long reply shows in the read's length, and compared whole (``==`` on a
-        # bytearray is several times cheaper than ``startswith`` with offsets).
+        # --expect-size): the exchange becomes a _FixedReplies, below.
         self._expected = matcher.expected if isinstance(matcher, Exact) else None
         self._size = len(matcher.expected) if isinstance(matcher, Exact) else 0
         if isinstance(matcher, Size):
@@ -376,14 +374,14 @@ class StreamExchange:
             # grows for longer replies.
             replies = _UNUSED_REPLIES if self._size else ReplyBuffer(1024, 256)
         self.replies = replies  # the general path's buffer
+        if self._size:
+            self.__class__ = _FixedReplies  # the same slots; its own space() and received()
 
     def space(self) -> bytearray | memoryview:
         """Where the driver reads the next bytes into, then calls :meth:`received`
-        before anything else reads: a reply's first bytes go to the shared scratch."""
-        if self._size:
-            return memoryview(self._buf)[self._got :] if self._got else self._scratch
+        before anything else reads."""
         rb = self.replies
-        if not rb.end and rb.data:  # every byte matched (_received_any resets): no call
+        if not rb.end and rb.data:  # every byte matched (received() resets): no call
             return rb.view
         return rb.space()
 
@@ -495,8 +493,10 @@ class StreamExchange:
             return []
         return [self._mark, *list(self._rest or ())[::2]]
 
-    def _received_any(self, n: int, now_ns: int) -> int:
-        """The general path: replies matched by the matcher, several per read."""
+    def received(self, n: int, now_ns: int) -> int:
+        """``n`` bytes were written into :meth:`space` and arrived by ``now_ns``: replies
+        matched by the matcher, several per read (a reply of one known size, one at a
+        time: :class:`_FixedReplies`)."""
         rb = self.replies
         end = rb.end + n
         rb.end = end
@@ -553,51 +553,6 @@ class StreamExchange:
             rb.start = rb.end = 0
         else:
             rb.start = start
-        return OK
-
-    def received(self, n: int, now_ns: int) -> int:
-        """``n`` bytes were written into :meth:`space` and arrived by ``now_ns``.
-
-        The fast path (one request in flight, a reply of ``_size`` bytes) is inlined down
-        to the sink's call: on the hot path a Python call costs as much as the rule.
-        """
-        size = self._size
-        if not size:
-            return self._received_any(n, now_ns)
-        got = self._got + n
-        if not self.in_flight or got > size:
-            self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
-            return RECONNECT
-        expected = self._expected
-        buf = self._buf if self._got else self._scratch
-        if got < size:
-            if expected is not None and not expected.startswith(buf[:got]):
-                self.fail(MISMATCHED, now_ns)  # a wrong byte: known before the rest
-                return RECONNECT
-            if not self._got:
-                self._keep(got)
-            self._got = got
-            return OK
-        self._got = 0
-        if expected is not None and buf != self._whole:
-            self.fail(MISMATCHED, now_ns)
-            return RECONNECT
-        self.answered += 1
-        sent = self._sent
-        mark = self._mark
-        if self.in_flight > 1:
-            self._next()
-        else:
-            self.in_flight = 0  # inline, the common case: one request in flight
-        if self._warm:
-            self._warm_answered(mark, sent, now_ns)
-            return OK
-        service = now_ns - sent  # computed once and handed on: ints cost on this path
-        if service >= self.timeout_ns:
-            self.sink.failed(TIMEOUT, 1, now_ns)
-        else:
-            latency = service if mark == sent else now_ns - mark
-            self.sink.completed(latency, service, self.nbytes, size)
         return OK
 
     def _answered(self, got: int, now_ns: int, decided: int = -1, at: int = 0) -> None:
@@ -837,6 +792,69 @@ class StreamExchange:
         if self._buf:
             self._buf[-1] = 0
 
+
+
+class _FixedReplies(StreamExchange):
+    """A :class:`StreamExchange` whose replies have one known size (echo, ``--expect``,
+    ``--expect-size``) and come one at a time: each is read into a buffer one byte
+    longer than it, so an over-long reply shows in the read's length, and compared whole
+    (``==`` on a bytearray is several times cheaper than ``startswith`` with offsets).
+
+    Trade-off: a class of its own, which the exchange takes on when its matcher says
+    so, rather than a test in :meth:`space` and :meth:`received` per read: the drivers
+    call both per reply, and the general path paid that test and a call to reach its
+    body (about 100 ns a reply: benchmarks/python_path.py).
+    """
+
+    __slots__ = ()
+
+    def space(self) -> bytearray | memoryview:
+        """As :meth:`StreamExchange.space`: a reply's first bytes go to the scratch
+        shared by every exchange of that size."""
+        return memoryview(self._buf)[self._got :] if self._got else self._scratch
+
+    def received(self, n: int, now_ns: int) -> int:
+        """:meth:`StreamExchange.received` for one reply of ``_size`` bytes at a time.
+
+        The fast path (one request in flight, a reply of ``_size`` bytes) is inlined down
+        to the sink's call: on the hot path a Python call costs as much as the rule.
+        """
+        size = self._size
+        got = self._got + n
+        if not self.in_flight or got > size:
+            self.fail(MISMATCHED, now_ns)  # unsolicited, or longer than expected
+            return RECONNECT
+        expected = self._expected
+        buf = self._buf if self._got else self._scratch
+        if got < size:
+            if expected is not None and not expected.startswith(buf[:got]):
+                self.fail(MISMATCHED, now_ns)  # a wrong byte: known before the rest
+                return RECONNECT
+            if not self._got:
+                self._keep(got)
+            self._got = got
+            return OK
+        self._got = 0
+        if expected is not None and buf != self._whole:
+            self.fail(MISMATCHED, now_ns)
+            return RECONNECT
+        self.answered += 1
+        sent = self._sent
+        mark = self._mark
+        if self.in_flight > 1:
+            self._next()
+        else:
+            self.in_flight = 0  # inline, the common case: one request in flight
+        if self._warm:
+            self._warm_answered(mark, sent, now_ns)
+            return OK
+        service = now_ns - sent  # computed once and handed on: ints cost on this path
+        if service >= self.timeout_ns:
+            self.sink.failed(TIMEOUT, 1, now_ns)
+        else:
+            latency = service if mark == sent else now_ns - mark
+            self.sink.completed(latency, service, self.nbytes, size)
+        return OK
 
 class DatagramExchange:
     """One datagram socket: numbered requests, replies classified by the ledger.
