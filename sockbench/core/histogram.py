@@ -166,11 +166,19 @@ class NsRecorder(Recorder):
     second and 0.1 s).
     """
 
-    __slots__ = ("add",)
+    __slots__ = ("_one", "add")
 
     def __init__(self, batch: int = 8192) -> None:
         super().__init__(batch)
         self.add = self._buffer.append
+        self._one = array("q", [0])  # add_many's sample, repeated as an array
+
+    def add_many(self, value: int, count: int) -> None:
+        """``count`` samples of ``value``: one call for requests that share a latency (an
+        array repeated and appended: a third of what extending by a tuple costs)."""
+        one = self._one
+        one[0] = value
+        self._buffer.extend(one * count)
 
     def keep_up(self) -> None:
         """Fold the samples in once a batch is waiting."""

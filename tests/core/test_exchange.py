@@ -15,6 +15,7 @@ from sockbench.core.exchange import (
     StreamExchange,
 )
 from sockbench.core.expect import Echo, Exact, Size
+from tests.support.sinks import QuietSink
 
 MS = 1_000_000
 S = 1_000 * MS
@@ -22,7 +23,7 @@ TIMEOUT = 1 * S
 PING = b"PING\r\n"
 
 
-class Sink:
+class Sink(QuietSink):
     """Collects outcomes, as the worker's recorder would."""
 
     def __init__(self) -> None:

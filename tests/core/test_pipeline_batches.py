@@ -10,6 +10,8 @@ from sockbench.core.expect import Echo
 from sockbench.core.protocols import ProtocolOptions, build_protocol
 from sockbench.core.protocols.contract import note, resolve
 from sockbench.core.protocols.mix import BATCH_FORMATS
+from sockbench.engine.clients.recorder import WorkerRecorder
+from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
 from tests.core.test_exchange import MS, PING, TIMEOUT, S, Sink, balanced, feed, window
 
@@ -127,6 +129,20 @@ def test_issue_many_admits_a_batch_as_issue_admits_each_of_it() -> None:
     assert closed.issue_many(4, 20 * S, 20 * S) == 0 and not closed.in_flight
 
 
+def test_writes_answered_in_one_read_keep_each_writes_latency() -> None:
+    """Two writes' replies in one read: each write's run has its own latency (a run ends
+    where the marks change), in order, and a lone reply after them its own too."""
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(2, 11 * S, 11 * S) == 2
+    assert ex.issue_many(3, 11 * S + 4 * MS, 11 * S + 4 * MS) == 3
+    assert ex.issue(11 * S + 5 * MS, 11 * S + 6 * MS)  # open loop's: sent after its due
+    assert feed(ex, PING * 6, 11 * S + 9 * MS) == OK
+    assert sink.latencies == [9 * MS] * 2 + [5 * MS] * 3 + [4 * MS]
+    assert sink.service == [9 * MS] * 2 + [5 * MS] * 3 + [3 * MS]
+    assert balanced(win, sink) and not ex.in_flight
+
+
 def test_a_batch_behind_requests_in_flight_keeps_their_marks_in_order() -> None:
     win = window()
     ex, sink = _pipelined(win)
@@ -174,3 +190,47 @@ def test_batch_members_that_disagree_with_the_plugin_are_one_line_before_any_loa
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         build_protocol(f"tests.core.test_pipeline_batches:{name}", ProtocolOptions())
+
+
+# The replies a redis-server gives a SET:GET 1:3 write of 8 (keys 16 bytes, values 4):
+# SET, GET hit, GET miss, GET hit, SET, GET miss, an error reply, GET hit.
+_ERR = b"-ERR wrong number of arguments\r\n"
+_REPLIES = [b"+OK\r\n", b"$4\r\nabcd\r\n", b"$-1\r\n", b"$4\r\nabcd\r\n", b"+OK\r\n",
+            b"$-1\r\n", _ERR, b"$4\r\nabcd\r\n"]  # fmt: skip
+
+
+@pytest.mark.parametrize("error", [False, True], ids=["good", "error-reply"])
+def test_a_writes_replies_answered_together_are_counted_as_each_alone(error: bool) -> None:
+    """A --pipeline write of 8 mixed requests (one mark, one send), its replies cut
+    anywhere: the worker's recorder counts each request once, with its own kind, bytes and
+    miss, at the one latency they share; an error reply fails its own request only, of
+    its own kind, and the run resumes after it."""
+    protocol = build_protocol("redis", ProtocolOptions(ratio=(1, 3), value_size=4))
+    replies = [r if error or r != _ERR else b"$4\r\nabcd\r\n" for r in _REPLIES]
+    stream = b"".join(replies)
+    mark = 11 * S
+    for cut in range(len(stream) + 1):
+        win = window()
+        rec = WorkerRecorder(1, win)
+        rec.track_kinds(protocol.kinds, protocol.lookups)
+        ex = StreamExchange(
+            win, rec, ProtocolMatcher(protocol.check_reply), 0, pipelined=True, kind_sink=rec,
+            lookups=protocol.lookups, misses=protocol.misses, miss_reply=protocol.miss_reply,
+        )  # fmt: skip
+        assert ex.issue_many(8, mark, mark) == 8
+        data, notes = protocol.batch_from(0, 0, 8, b"")
+        ex.note_many(notes)
+        for piece, at in ((stream[:cut], mark + 2 * MS), (stream[cut:], mark + 2 * MS)):
+            assert feed(ex, piece, at) == OK, cut
+        failed = 1 if error else 0
+        assert (rec.requests, sum(rec.failures.values())) == (8 - failed, failed), cut
+        assert rec.failures["protocol_error"] == failed
+        assert rec.bytes_sent == len(data) - (len(protocol.request(0, 6)) if error else 0)
+        assert rec.bytes_received == len(stream) - (len(_ERR) if error else 0)
+        assert [k.requests for k in rec.by_kind.values()] == [2, 6 - failed], cut
+        assert [k.misses for k in rec.by_kind.values()] == [0, 2], cut
+        assert rec.by_kind["get"].errors == ({"protocol_error": 1} if error else {})
+        latency = rec.latency.histogram
+        assert latency.get_total_count() == 8 - failed
+        assert latency.get_min_value() == latency.get_max_value() == 2000  # µs
+        assert win.issued == rec.requests + sum(rec.failures.values()) and not ex.in_flight

@@ -172,6 +172,38 @@ def test_each_kind_of_request_is_counted_apart_and_an_undeclared_one_nowhere() -
     assert decode(tally.latency_by_kind["set"]).get_max_value() == 1200
 
 
+@pytest.mark.parametrize("open_loop", [False, True])
+def test_a_run_answered_together_counts_as_each_of_its_requests_alone(open_loop: bool) -> None:
+    """``completed_run`` (a --pipeline write's replies, one read): the same tally, rows,
+    histograms, kinds and misses as one ``completed`` per request."""
+    runs = [  # (latency, service, [(sent, got, kind, misses), ...])
+        (3 * MS, 2 * MS, [(40, 5, 0, 0), (30, 5, 1, 1), (30, 38, 1, 0), (30, 5, 1, 1)]),
+        (7 * MS, 7 * MS, [(30, 38, 1, 0), (30, 38, 1, 0)]),
+        (1 * MS, 1 * MS, [(40, 5, 0, 0), (44, 9, 2, 0)]),  # an undeclared kind: nowhere
+    ]
+    alone, together = (recorder(open_loop=open_loop) for _ in range(2))
+    for rec in (alone, together):
+        rec.track_kinds(("set", "get"), (0, 1))
+        rec.start_intervals(S)
+    for latency, service, requests in runs:
+        for sent, got, kind, missed in requests:
+            assert alone.window.admit(START) == together.window.admit(START) == MEASURED
+            alone.completed(latency, service, sent, got, kind, missed)
+        together.completed_run(
+            latency, service, sum(r[0] for r in requests), sum(r[1] for r in requests),
+            len(requests), [r[2] for r in requests],
+            [sum(r[3] for r in requests if r[2] == kind) for kind in range(3)],
+        )  # fmt: skip
+    one, other = alone.tally(datagrams=False), together.tally(datagrams=False)
+    assert one == other
+    assert one.requests_by_kind == {"set": 2, "get": 5}
+    for rec in (alone, together):
+        assert (rec.bytes_sent, rec.bytes_received) == (274, 143)
+    rows = [rec.cut_interval(START + S) for rec in (alone, together)]
+    assert rows[0] == rows[1] is not None
+    identities_hold(together)
+
+
 def test_a_warm_up_request_answered_in_the_window_counts_in_its_kinds_row() -> None:
     """Past the knee the window serves the warm-up's backlog: each kind's rows count those
     replies as the row's own count does, so the kinds add up to the served rate; their

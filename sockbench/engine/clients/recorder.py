@@ -351,6 +351,38 @@ class WorkerRecorder:
             if misses:
                 self.kind_stats[kind].misses += misses
 
+    def completed_run(
+        self,
+        latency_ns: int,
+        service_ns: int,
+        sent: int,
+        got: int,
+        count: int,
+        kinds: list[int] | None,
+        misses: list[int] | None,
+    ) -> None:
+        self.requests += count
+        self.bytes_sent += sent
+        self.bytes_received += got
+        self.latency.add_many(latency_ns, count)
+        if self.open_loop:
+            self.service.add_many(service_ns, count)
+            self.send_lag.add_many(latency_ns - service_ns, count)
+        if kinds is None:
+            return
+        stats = self.kind_stats
+        first = kinds[0]
+        alike = kinds.count(first)
+        stats[first].latency.add_many(latency_ns, alike)
+        if alike < count:  # a write's few kinds: one add each
+            for kind in set(kinds):
+                if kind != first:
+                    stats[kind].latency.add_many(latency_ns, kinds.count(kind))
+        if misses is not None:
+            for kind, missed in enumerate(misses):
+                if missed:
+                    stats[kind].misses += missed
+
     def failed(self, kind: str, count: int, at_ns: int) -> None:
         self.failures[kind] += count
         self.errors[kind] += count  # a lost datagram too: a request with no valid reply
