@@ -131,6 +131,14 @@ def measure(tree: Path, case: str, requests: int, rounds: int) -> float:
     return float(json.loads(done.stdout)["ns"])
 
 
+def _commit(tree: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(tree), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True, timeout=10,
+    )  # fmt: skip
+    return f"`{done.stdout.strip()}`" if done.returncode == 0 else "an unknown commit"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(CASES))
@@ -169,7 +177,7 @@ def main() -> None:
         for case in cases
         for label, _ in trees
     )
-    against = f", against {args.against}" if args.against else ""
+    against = f", against {args.against} at {_commit(args.against)}" if args.against else ""
     text = (
         "# The Python between two syscalls: ns per request, no socket\n\n"
         f"Machine: {header}{against}. `benchmarks/python_path.py --reps {args.reps} "
