@@ -102,7 +102,8 @@ class Sink(Protocol):
         ``service_ns`` from its send (the same object in closed loop). A protocol with
         kinds of request has it counted under ``kind`` too (an index into its ``kinds``;
         -1: none), and a kind that reads keys with ``misses`` of them not found (the sink
-        knows how many each kind reads). One call per reply: the hot path pays per call."""
+        knows how many each kind reads). One call per reply, or per run of them
+        (:meth:`completed_run`): the hot path pays per call."""
         ...
 
     def completed_run(

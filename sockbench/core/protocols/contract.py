@@ -168,7 +168,7 @@ def _each_batch(
         if not noted:
             return b"".join(requests), []
         kinds = kinds_from(client, seq, count)
-        notes = [len(r) << KIND_BITS | k for r, k in zip(requests, kinds, strict=True)]
+        notes = [note(len(r), k) for r, k in zip(requests, kinds, strict=True)]
         return b"".join(requests), notes
 
     return batch

@@ -325,6 +325,8 @@ class CommandMix:
             fmt, notes = kept.get((phase, count)) or joined(phase, count)
             if built:  # request ``seq`` is made: the rest's format
                 count -= 1
+                if not count:
+                    return built, notes
                 phase = (phase + 1) % period
                 rest = (kept.get((phase, count)) or joined(phase, count))[0]
                 return built + rest % tuple([int(rnd() * space) for _ in range(count)]), notes
