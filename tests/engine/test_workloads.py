@@ -27,8 +27,10 @@ def test_rate_is_kept(model: str, batch: bool) -> None:
     totals = result["totals"]
     assert isinstance(totals, dict)
     assert totals["errors"] == {}
-    # Loose on purpose: a loaded 2-core machine delays sends; benchmarks/ measure precision.
-    assert abs(totals["throughput_rps"] - 1000) <= 100
+    # Loose on purpose: on a loaded 2-core machine a model of Python threads serves late
+    # (857 req/s once, in a fresh clone's run), and a driver that lost the rate would be
+    # off by far more (closed loop: 10k and up); benchmarks/ measure precision.
+    assert abs(totals["throughput_rps"] - 1000) <= 250
     assert result["send_lag_us"]["p50"] < 20_000  # type: ignore[index]
 
 
