@@ -893,7 +893,7 @@ class _FixedReplies(StreamExchange):
     Trade-off: a class of its own, which the exchange takes on when its matcher says
     so, rather than a test in :meth:`space` and :meth:`received` per read: the drivers
     call both per reply, and the general path paid that test and a call to reach its
-    body (about 100 ns a reply: benchmarks/python_path.py).
+    body (about 60 ns a reply on the HTTP path, in benchmarks/python_path.py's loop).
     """
 
     __slots__ = ()
