@@ -56,20 +56,14 @@ class TrioHost(trio.abc.Instrument):
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self.runnable.discard(task)
 
-    def sleep_s(self) -> float:
-        """How long the pump may block without keeping trio from work: 0 if none."""
-        if self.runnable:
-            return 0.0
-        sleep: float = self._clock.deadline_to_sleep_time(self._deadlines.next_deadline())
-        return sleep if sleep < _MAX_SLEEP_S else _MAX_SLEEP_S
-
     def deadline_ns(self) -> int:
         """trio's next deadline on the monotonic clock, in ns (an hour ahead at most).
 
-        Only trio's tasks set deadlines, and none runs while the pump does: it changes
-        only across the pump's awaits, so the pump reads it after each one and compares
-        ints per turn, where :meth:`sleep_s` made four calls (a turn per reply, at
-        a hundred connections)."""
+        The pump may block while nothing is :attr:`runnable`, until this. Only trio's
+        tasks set deadlines, and none runs while the pump does: it changes only across
+        the pump's awaits, so the pump reads it after each one and compares ints per
+        turn, where asking trio how long it may sleep made four calls (a turn per reply,
+        at a hundred connections)."""
         sleep = self._clock.deadline_to_sleep_time(self._deadlines.next_deadline())
         return time.monotonic_ns() + int(min(sleep, _MAX_SLEEP_S) * 1e9)
 
