@@ -116,7 +116,12 @@ def test_drop_every_10th_is_10_percent_loss(
     assert set(result["totals"]["errors"]) <= {"send_buffer_full", "lost"}
     assert result["totals"]["errors"]["lost"] == d["lost"]  # loss is an error (issue 25)
     assert d["lost"] >= d["sent"] // 10 - 1  # every 10th the server read, at the least
-    assert 9.7 <= 100 * (d["lost"] - d["late"]) / d["sent"] <= 10.3  # never answered
+    # Never answered: every 10th datagram the server read, and what a kernel dropped at a
+    # full socket, the server's (it never read them) or the generator's (their replies),
+    # as a loaded machine can starve either process (330 of 2,000 lost once, none late).
+    target = d.get("target_drops") or 0
+    by_design = d["lost"] - d["late"] - target - d["generator_drops"]
+    assert 9.7 <= 100 * by_design / (d["sent"] - target) <= 10.3, d
 
 
 @BOTH_DRIVERS
