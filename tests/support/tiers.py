@@ -12,7 +12,7 @@ A test takes its tier from a marker (``pytestmark`` in its module, a decorator, 
 else. ``unit`` with another tier fails too (``e2e`` with ``slow`` is allowed: both are
 outside ``make unit``).
 
-``make test`` runs every test but the ``solo`` ones on 3 processes (pytest-xdist), then the
+``make test`` runs every test but the ``solo`` ones on 4 processes (pytest-xdist), then the
 ``solo`` ones alone: tests that take the machine, time something a test beside them would
 disturb, or share something machine-wide. A folder of :data:`SOLO_FOLDERS` is ``solo`` whole;
 elsewhere a test says so (``pytest.mark.solo``).
