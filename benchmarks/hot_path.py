@@ -65,7 +65,7 @@ from _common import (
     write_markdown,
 )
 
-from sockbench.core.exchange import NEVER, RequestWindow, StreamExchange
+from sockbench.core.exchange import NEVER, RequestWindow, stream_exchange
 from sockbench.core.expect import Echo
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.engine.clients import reference
@@ -338,7 +338,7 @@ def primitive_allocs(counter: Counter, loops: int = 20_000) -> list[tuple[str, f
     """Allocations of the building blocks of one request, each alone in a loop."""
     window = RequestWindow(5 * 10**9, measure_start_ns=0, measure_end_ns=NEVER)
     request = payload_bytes(PAYLOAD)
-    exchange = StreamExchange(window, WorkerRecorder(0, window), Echo(request), PAYLOAD)
+    exchange = stream_exchange(window, WorkerRecorder(0, window), Echo(request), PAYLOAD)
 
     def measure(body: Callable[[], Any]) -> float:
         async def main() -> float:

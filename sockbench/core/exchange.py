@@ -51,7 +51,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from sockbench.core import datagrams as dg
 from sockbench.core.error_replies import TEXT_BYTES
@@ -314,6 +314,8 @@ class StreamExchange:
         "timeout_ns",
         "window",
     )
+    # Whether replies may be read as one known size at a time (_FixedReplies).
+    ONE_SIZE: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -376,13 +378,9 @@ class StreamExchange:
         self._miss_reply = miss_reply
         self._miss_size = len(miss_reply or b"")
         # One request at a time with replies of one known size (echo, --expect,
-        # --expect-size): the exchange becomes a _FixedReplies, below.
-        self._expected = matcher.expected if isinstance(matcher, Exact) else None
-        self._size = len(matcher.expected) if isinstance(matcher, Exact) else 0
-        if isinstance(matcher, Size):
-            self._size = matcher.size
-        if pipelined:
-            self._size = 0  # replies may share a read: the general path
+        # --expect-size): a _FixedReplies (stream_exchange() chooses), 0 otherwise.
+        self._size = fixed_reply_size(matcher, pipelined) if self.ONE_SIZE else 0
+        self._expected = matcher.expected if self._size and isinstance(matcher, Exact) else None
         self._scratch = _scratch(self._size + 1)  # shared: see space()
         self._buf = _NO_BUF  # this connection's own, once a reply came in pieces
         self._whole = _with_nul(self._expected or b"")
@@ -392,8 +390,6 @@ class StreamExchange:
             # grows for longer replies.
             replies = _UNUSED_REPLIES if self._size else ReplyBuffer(1024, 256)
         self.replies = replies  # the general path's buffer
-        if self._size:
-            self.__class__ = _FixedReplies  # the same slots; its own space() and received()
 
     def space(self) -> bytearray | memoryview:
         """Where the driver reads the next bytes into, then calls :meth:`received`
@@ -890,13 +886,15 @@ class _FixedReplies(StreamExchange):
     longer than it, so an over-long reply shows in the read's length, and compared whole
     (``==`` on a bytearray is several times cheaper than ``startswith`` with offsets).
 
-    Trade-off: a class of its own, which the exchange takes on when its matcher says
-    so, rather than a test in :meth:`space` and :meth:`received` per read: the drivers
-    call both per reply, and the general path paid that test and a call to reach its
-    body (about 60 ns a reply on the HTTP path, in benchmarks/python_path.py's loop).
+    Trade-off: a class of its own, which :func:`stream_exchange` chooses when the
+    matcher says so, rather than a test in :meth:`space` and :meth:`received` per read:
+    the drivers call both per reply, and the general path paid that test and a call to
+    reach its body (about 60 ns a reply on the HTTP path, in benchmarks/python_path.py's
+    loop).
     """
 
     __slots__ = ()
+    ONE_SIZE = True
 
     def space(self) -> bytearray | memoryview:
         """As :meth:`StreamExchange.space`: a reply's first bytes go to the scratch
@@ -945,6 +943,39 @@ class _FixedReplies(StreamExchange):
             latency = service if mark == sent else now_ns - mark
             self.sink.completed(latency, service, self.nbytes, size)
         return OK
+
+
+def fixed_reply_size(matcher: ReplyMatcher, pipelined: bool) -> int:
+    """The one size every reply has and comes in alone, or 0: replies vary (a protocol), or
+    may share a read (``--pipeline``)."""
+    if pipelined:
+        return 0
+    if isinstance(matcher, Exact):
+        return len(matcher.expected)
+    return matcher.size if isinstance(matcher, Size) else 0
+
+
+def stream_exchange(
+    window: RequestWindow,
+    sink: Sink,
+    matcher: ReplyMatcher,
+    nbytes: int,
+    replies: ReplyBuffer | None = None,
+    *,
+    pipelined: bool = False,
+    **protocol: Any,
+) -> StreamExchange:
+    """A connection's exchange (the arguments are :class:`StreamExchange`'s): a
+    :class:`_FixedReplies` where every reply has one known size and comes alone (echo,
+    ``--expect``, ``--expect-size``), the general one otherwise.
+
+    Trade-off: a function, where the exchange used to change its own ``__class__`` in
+    ``__init__``; a class compiled by mypyc cannot (docs/performance.md, *Compiling the
+    hot modules with mypyc*), and constructing the right class costs nothing more.
+    """
+    one_size = fixed_reply_size(matcher, pipelined) > 0
+    cls = _FixedReplies if one_size else StreamExchange
+    return cls(window, sink, matcher, nbytes, replies, pipelined=pipelined, **protocol)
 
 
 class DatagramExchange:

@@ -13,6 +13,7 @@ from sockbench.core.exchange import (
     DatagramExchange,
     RequestWindow,
     StreamExchange,
+    stream_exchange,
 )
 from sockbench.core.expect import Echo, Exact, Size
 from tests.support.sinks import QuietSink
@@ -69,7 +70,7 @@ def stream(
     win: RequestWindow, matcher: object = None, pipelined: bool = False
 ) -> tuple[StreamExchange, Sink]:
     sink = Sink()
-    ex = StreamExchange(win, sink, matcher or Echo(PING), len(PING), pipelined=pipelined)  # type: ignore[arg-type]
+    ex = stream_exchange(win, sink, matcher or Echo(PING), len(PING), pipelined=pipelined)  # type: ignore[arg-type]
     return ex, sink
 
 
@@ -232,6 +233,40 @@ def test_a_datagram_reply_read_after_its_deadline_is_late_not_received() -> None
     ex.received(_datagram(0), 64, 12 * S + 60 * MS)  # deadline passed before it was read
     assert sink.latencies == [] and sink.failures == {"lost": 1}
     assert ex.ledger is not None and ex.ledger.counts().late == 1
+
+
+# -- the class of a connection's exchange --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("matcher", "pipelined", "one_size"),
+    [
+        (Echo(PING), False, True),
+        (Exact(b"+PONG\r\n"), False, True),
+        (Size(6), False, True),
+        (Echo(PING), True, False),  # replies may share a read
+        (Size(6), True, False),
+    ],
+)
+def test_replies_of_one_size_that_come_alone_get_the_fixed_path(
+    matcher: Exact | Size, pipelined: bool, one_size: bool
+) -> None:
+    ex, _ = stream(window(), matcher, pipelined)
+    assert type(ex).ONE_SIZE is one_size and (type(ex) is StreamExchange) is not one_size
+
+
+def test_the_general_path_built_directly_answers_echo_replies_too() -> None:
+    """StreamExchange itself (not stream_exchange's choice) frames an echo by its matcher,
+    whole or in pieces, with the same counts: the fixed path is only faster."""
+    win = window()
+    sink = Sink()
+    ex = StreamExchange(win, sink, Echo(PING), len(PING))
+    assert type(ex) is StreamExchange
+    ex.issue(11 * S, 11 * S)
+    assert feed(ex, PING[:2], 11 * S + 1) == OK and feed(ex, PING[2:], 11 * S + 5) == OK
+    ex.issue(12 * S, 12 * S)
+    assert feed(ex, PING + b"x", 12 * S + 3) == RECONNECT
+    assert sink.latencies == [5] and sink.failures == {"mismatch": 1} and balanced(win, sink)
 
 
 # -- issue 15 item 4: over-long replies and unsolicited bytes -----------------------------

@@ -190,9 +190,9 @@ class Pump:
         # TLS connections whose last read left decrypted bytes in TLS, where no epoll
         # wait sees them: served as if ready on the next turn (engine/io/tls.py).
         self.tls_backlog: list[TlsSocket] = []
+        self.host: TrioHost | None = None  # trio's epoll, joined to the pump's (_pump)
 
     async def run(self) -> None:
-        self.host: TrioHost | None = None
         try:
             with ProtocolGuard(self.clients[0]):
                 await self._serve()

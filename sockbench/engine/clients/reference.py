@@ -20,7 +20,7 @@ from typing import Protocol
 
 import trio
 
-from sockbench.core.exchange import RECONNECT, StreamExchange
+from sockbench.core.exchange import RECONNECT, StreamExchange, stream_exchange
 from sockbench.core.expect import ReplyBuffer
 from sockbench.core.lifecycle import RETIRE, ConnectionLifecycle
 from sockbench.core.protocols import error_kind_of
@@ -73,7 +73,7 @@ async def open_loop(ctx: ClientContext) -> None:
 def new_exchange(ctx: ClientContext) -> StreamExchange:
     protocol = ctx.protocol
     one = one_kind(protocol)
-    return StreamExchange(
+    return stream_exchange(
         ctx.window, ctx.recorder, ctx.matcher, one[1] if one else len(ctx.request),
         pipelined=ctx.pipeline > 1, kind_sink=ctx.recorder if kinded(protocol) else None,
         kind=one[0] if one else None, reply_kind=protocol.reply_kind if protocol else None,
