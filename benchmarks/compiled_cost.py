@@ -2,7 +2,8 @@
 
 Two copies of sockbench from one commit (``git archive``, ``--rev``): one left pure, one
 with the hot modules (``--modules``: the exchange, the matchers, the protocol parsers,
-the recorder and its histogram) compiled in place by mypyc. Each measurement runs in a
+the recorder and its histogram, the connection lifecycle and the epoll pump with its
+request issue) compiled in place by mypyc. Each measurement runs in a
 fresh process whose ``PYTHONPATH`` picks the copy, the two alternated in every round:
 
 1. The per-request steps (``_protocol_steps.py``: build, kind, parse, and the whole
@@ -61,6 +62,7 @@ HOT_MODULES = (
     "sockbench.core.exchange",
     "sockbench.core.expect",
     "sockbench.core.histogram",
+    "sockbench.core.lifecycle",
     "sockbench.core.protocols.http",
     "sockbench.core.protocols.http_head",
     "sockbench.core.protocols.keys",
@@ -68,7 +70,9 @@ HOT_MODULES = (
     "sockbench.core.protocols.mix",
     "sockbench.core.protocols.resp",
     "sockbench.core.protocols.simple",
+    "sockbench.engine.clients.pump",
     "sockbench.engine.clients.recorder",
+    "sockbench.engine.clients.reference",
 )
 SERVER_CPU, GENERATOR_CPU = "0", "1"
 QUIET_MAX_S = 2.0  # a shared machine: wait this long at most for a quiet moment
@@ -259,7 +263,7 @@ def main() -> None:
             "",
             f"Compiled ({build_s:.0f} s with mypyc): "
             + ", ".join(f"`{m}`" for m in modules)
-            + ". Everything else (the pump, trio, the CLI) runs as Python in both copies.",
+            + ". Everything else (trio, the worker, the CLI) runs as Python in both copies.",
             "",
             f"## The steps of a request (`_protocol_steps.py`, pinned to CPU {GENERATOR_CPU}; "
             f"median over {args.step_rounds} rounds of the best of 7 × 50,000, the copies "
