@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from sockbench.core.pickling import PicklesByFields
+
 SEQ = struct.Struct("!Q")
 SEQ_SIZE = SEQ.size
 # States are kept for this many datagrams behind the oldest one in flight; a reply
@@ -32,7 +34,7 @@ RECEIVED, REORDERED, DUPLICATE, LATE, UNKNOWN, WARMUP = range(6)
 
 
 @dataclass(frozen=True)
-class DatagramCounts:
+class DatagramCounts(PicklesByFields):
     sent: int = 0
     received: int = 0
     lost: int = 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from sockbench.core.pickling import PicklesByFields
 from sockbench.errors import ConfigError
 
 NEED_MORE = 0
@@ -66,7 +67,7 @@ class ReplyMatcher(Protocol):
 
 
 @dataclass(frozen=True)
-class Exact:
+class Exact(PicklesByFields):
     """The reply is exactly ``expected``; a wrong byte is a mismatch as soon as it arrives."""
 
     expected: bytes
@@ -89,7 +90,7 @@ class Echo(Exact):
 
 
 @dataclass(frozen=True)
-class Size:
+class Size(PicklesByFields):
     """Any reply of exactly ``size`` bytes."""
 
     size: int
@@ -103,7 +104,7 @@ class Size:
 
 
 @dataclass(frozen=True)
-class Until:
+class Until(PicklesByFields):
     """A reply ending with the first occurrence of ``delim`` (included), at most ``max_size``."""
 
     delim: bytes

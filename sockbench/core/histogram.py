@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from hdrh.histogram import HdrHistogram
 
+from sockbench.core.pickling import PicklesByFields
+
 LOWEST_US = 1
 HIGHEST_US = 60_000_000
 SIGNIFICANT_FIGURES = 3
@@ -212,7 +214,7 @@ def merge(encoded: list[str]) -> HdrHistogram:
 
 
 @dataclass(frozen=True)
-class HistogramSummary:
+class HistogramSummary(PicklesByFields):
     """The numbers a report shows for one histogram, plus the histogram itself."""
 
     count: int

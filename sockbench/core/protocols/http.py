@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sockbench.core.pickling import PicklesByFields
 from sockbench.core.protocols.contract import CLOSES, MALFORMED, NEED_MORE, error_reply
 from sockbench.errors import ConfigError
 
@@ -51,7 +52,7 @@ _BODY_STATUSES = frozenset(b"%d " % code for code in range(200, 600) if code not
 
 
 @dataclass(frozen=True)
-class HttpOptions:
+class HttpOptions(PicklesByFields):
     """What ``--protocol http`` is built from; :func:`parse_header` and friends checked it."""
 
     method: str = "GET"

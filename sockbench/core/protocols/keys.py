@@ -23,6 +23,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sockbench.core.pickling import PicklesByFields
 from sockbench.errors import ConfigError
 
 KEY_PATTERNS = "RSGPZ"
@@ -80,7 +81,7 @@ def _expm1_over(x: float) -> float:
 
 
 @dataclass(frozen=True)
-class Zipf:
+class Zipf(PicklesByFields):
     """Ranks 1..``n`` with P(k) = k^-s / H(n, s), drawn from ``uniform`` (``random()``)."""
 
     n: int

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sockbench.core import bounds
+from sockbench.core.pickling import PicklesByFields
 from sockbench.core.protocols.contract import BatchFrom, note
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions
 from sockbench.core.protocols.keys import (
@@ -42,7 +43,7 @@ KEY_HOLES = tuple(b"k%d" % i for i in range(MAX_MULTI_KEY))
 
 
 @dataclass(frozen=True)
-class ProtocolOptions:
+class ProtocolOptions(PicklesByFields):
     """What a protocol (built-in or plugin) is built from; all checked already."""
 
     payload: int = 64
@@ -150,7 +151,7 @@ def key_length(options: ProtocolOptions) -> int:
 
 
 @dataclass(frozen=True)
-class KindFormat:
+class KindFormat(PicklesByFields):
     """One kind of request: its format, how many keys it names (distinct holes) and
     whether it carries a value (``%(n)d``, ``%(v)b``); ``lookups``: keys it reads (a hit
     or a miss each; 0: not a read)."""

@@ -380,11 +380,7 @@ class _OpenLoop:
         return due_ns(self.ctx, k)
 
     async def serve(self, sock: socket.socket, life: ConnectionLifecycle) -> bool:
-        self.life = life
-        self.parked = False
-        self.pending = None
-        self.retire = False
-        self.error = None
+        self._begin(life)
         async with trio.open_nursery() as nursery:
             self.ended = nursery.cancel_scope
             nursery.start_soon(self._sending, sock)
@@ -392,6 +388,16 @@ class _OpenLoop:
         if self.error is not None:
             raise self.error
         return self.retire
+
+    def _begin(self, life: ConnectionLifecycle) -> None:
+        """A new connection's state. A method of its own: set in :meth:`serve` itself, its
+        ``error = None`` would stay narrowed to None across the nursery's await, where
+        the tasks set it, and the compiled build checks reads against that."""
+        self.life = life
+        self.parked = False
+        self.pending = None
+        self.retire = False
+        self.error = None
 
     def _end(self, retire: bool, error: OSError | PeerClosed | None = None) -> None:
         """This connection is over (the first to say so decides how)."""
