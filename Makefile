@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit e2e coverage system-deps clean
+.PHONY: run test lint typecheck unit e2e coverage system-deps clean compiled pure test-compiled
 # Bytecode is cached even where the environment says not to (PYTHONDONTWRITEBYTECODE=1 on
 # this project's machines): without it every pytest worker rewrote the asserts of all the
 # test modules, and every process a test starts (the CLI, servers, workers) compiled
@@ -60,6 +60,23 @@ test: $(STAMP) system-deps lint typecheck
 	$(PYTEST) $(PARALLEL) -m "not solo"
 	$(PYTEST) -m solo
 
+# The optional compiled build, in place (setup.py; docs/performance.md, "Compiling the hot
+# path with mypyc"): each hot module's .so sits beside its .py and is what imports, so this
+# checkout's every command and test runs compiled until `make pure`. `sockbench --version`
+# says which build runs, and names a source edited since the .so (which does not run).
+compiled: $(STAMP)
+	SOCKBENCH_COMPILE=1 $(BIN)/python setup.py --quiet build_ext --inplace
+
+pure:
+	find sockbench -name '*.so' -delete
+
+# The whole suite against the compiled build (not in CI: its 70 s build does not fit CI's
+# 8 minutes); the tree stays compiled afterwards.
+test-compiled: compiled system-deps
+	$(BIN)/sockbench --version
+	$(PYTEST) $(PARALLEL) -m "not solo"
+	$(PYTEST) -m solo
+
 # Branch coverage of the whole suite, sockbench's own processes included ([tool.coverage]).
 coverage: $(STAMP)
 	rm -f .coverage .coverage.*
@@ -69,4 +86,5 @@ coverage: $(STAMP)
 	$(BIN)/python -m coverage report --skip-covered --sort=cover
 
 clean:
+	find sockbench -name '*.so' -delete
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,25 +55,11 @@ from protocol_cost import _steps_once, _tree
 from vs_memtier import server_argv
 from vs_wrk import PATH, start_nginx
 
-# The pure modules every request passes through, typed for mypy --strict: what mypyc compiles.
-# Not core/protocols/contract.py: once compiled, its @runtime_checkable Protocol class fails
-# at import (TypeError), and nothing in it runs per request.
-HOT_MODULES = (
-    "sockbench.core.datagrams",
-    "sockbench.core.exchange",
-    "sockbench.core.expect",
-    "sockbench.core.histogram",
-    "sockbench.core.lifecycle",
-    "sockbench.core.protocols.http",
-    "sockbench.core.protocols.http_head",
-    "sockbench.core.protocols.keys",
-    "sockbench.core.protocols.memcache",
-    "sockbench.core.protocols.mix",
-    "sockbench.core.protocols.resp",
-    "sockbench.core.protocols.simple",
-    "sockbench.engine.clients.pump",
-    "sockbench.engine.clients.recorder",
-    "sockbench.engine.clients.reference",
+# The modules the compiled build compiles (pyproject.toml's [tool.sockbench] compiled, which
+# setup.py reads too). Not core/protocols/contract.py: once compiled, its @runtime_checkable
+# Protocol class fails at import (TypeError), and nothing in it runs per request.
+HOT_MODULES: tuple[str, ...] = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["sockbench"]["compiled"]
 )
 SERVER_CPU, GENERATOR_CPU = "0", "1"
 QUIET_MAX_S = 2.0  # a shared machine: wait this long at most for a quiet moment

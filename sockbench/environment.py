@@ -8,7 +8,7 @@ import socket
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from sockbench import __version__
+from sockbench import __version__, build
 
 
 def _cpu_model() -> str:
@@ -45,6 +45,7 @@ def collect_environment() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "loadavg": load,
         "sockbench": __version__,
+        "sockbench_build": build.name(),  # pure or compiled (sockbench/build.py)
         "trio": _version("trio"),
         "hdrhistogram": _version("hdrhistogram"),
     }

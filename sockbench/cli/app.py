@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperArgument, TyperGroup
 
-from sockbench import __version__
+from sockbench import __version__, build
 from sockbench.core.status import EXIT_BROKEN_PIPE
 from sockbench.errors import ConfigError, SockbenchError
 
@@ -66,7 +66,7 @@ app = typer.Typer(
 
 def _print_version(value: bool) -> None:
     if value:
-        typer.echo(f"sockbench {__version__}")
+        typer.echo(f"sockbench {__version__} ({build.describe()})")
         raise typer.Exit()
 
 

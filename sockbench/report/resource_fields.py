@@ -82,6 +82,8 @@ def environment_fields(doc: Doc) -> tuple[tuple[str, str], ...]:
     versions = ", ".join(
         f"{name} {env[name]}" for name in ("sockbench", "trio", "hdrhistogram") if env.get(name)
     )
+    if env.get("sockbench_build") == "compiled":  # pure: the default, left unsaid
+        versions = f"{versions} (sockbench compiled with mypyc)"
     cpu = str(env.get("cpu_model") or "?")
     if env.get("cpu_count"):
         cpu += f" ({env['cpu_count']} CPUs)"

@@ -73,10 +73,10 @@ def test_errors_say_what_is_accepted_before_any_load(args: list[str], message: s
 
 
 def test_version_help_choices_and_completion() -> None:
-    from sockbench import __version__
+    from sockbench import __version__, build
 
-    for flag in ("--version", "-V"):
-        assert _run(flag).stdout == f"sockbench {__version__}\n"
+    for flag in ("--version", "-V"):  # and which build runs (sockbench/build.py)
+        assert _run(flag).stdout == f"sockbench {__version__} ({build.describe()})\n"
     root = _run("-h").stdout
     assert "--install-completion" in root and "-V, --version" in root
     run_help = _run("run", "-h").stdout

@@ -19,6 +19,7 @@ LAYERS = (
     "errors",  # what every layer raises
     "endpoints",  # addresses as users write them (pure)
     "core",  # pure: the spec, the exchange, histograms, the result document
+    "build",  # which build runs: pure, or the hot modules compiled
     "servers",  # server models, and the one entry point that opens the chosen server
     "machine",  # the option layer's edge: this host's facts and installed models
     "environment",  # what a result records of the host

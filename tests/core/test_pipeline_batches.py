@@ -14,6 +14,7 @@ from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
 from tests.core.test_exchange import MS, PING, TIMEOUT, S, Sink, balanced, feed, window
+from tests.support.builds import pure_only
 
 MIXES = [
     ("redis", ProtocolOptions(ratio=(1, 10), key_space=100_000, seed=3)),
@@ -67,6 +68,7 @@ def test_a_batch_as_one_write_is_the_requests_one_at_a_time_would_be(
         seq += count
 
 
+@pure_only
 def test_the_kept_formats_are_bounded() -> None:
     """A long cycle at varying depths keeps at most BATCH_FORMATS joined formats, and a
     batch past them is the same."""

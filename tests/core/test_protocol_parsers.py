@@ -25,6 +25,7 @@ from sockbench.core.protocols.resp import (
     resp_reply_length,
 )
 from sockbench.errors import ConfigError
+from tests.support.builds import type_error
 from tests.support.splits import Check, all_splits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,7 +360,10 @@ def test_plugin_loads_from_a_module() -> None:
         ("sockbench.core.protocols.resp:Nope", "has no 'Nope'"),
         ("sockbench.core.protocols.resp:MAX_LINE", "neither a protocol"),
         ("sockbench.core.protocols.mix:value_bytes", "failed to start"),
-        ("sockbench.core.protocols.mix:ProtocolOptions", "no request"),
+        (
+            "sockbench.core.protocols.mix:ProtocolOptions",
+            type_error("no request", "TypeError: int object expected; got"),
+        ),
         ("redis:x", "takes no parameters"),
     ],
 )

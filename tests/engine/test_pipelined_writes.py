@@ -13,11 +13,13 @@ from sockbench.endpoints import Proto
 from sockbench.engine.clients.pump import Pump
 from tests.engine.test_connectors import REQUESTS, _run
 from tests.engine.test_real_protocol_servers import memcached_stats, redis_calls
+from tests.support.builds import pure_only
 from tests.support.runs import run_result
 
 pytestmark = pytest.mark.e2e  # real sockets
 
 
+@pure_only  # patches a pump method, which the compiled pump calls natively
 def test_a_pipeline_is_refilled_in_one_write_per_read(monkeypatch: pytest.MonkeyPatch) -> None:
     writes: list[int] = []
     write = Pump._write

@@ -19,6 +19,7 @@ from sockbench.core.histogram import decode
 from sockbench.core.tally import merge_tallies
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.worker.run import KEEP_UP_S, _keep_up
+from tests.support.builds import pure_only
 
 pytestmark = pytest.mark.unit
 
@@ -324,6 +325,7 @@ def test_a_udp_stream_client_without_a_report_leaves_its_datagrams_in_flight() -
     assert (tally.client_bytes, tally.client_received) == ((640, 320), (None, 448))
 
 
+@pure_only
 def test_datagram_counts_add_every_exchanges_ledger() -> None:
     rec = recorder()
     assert rec.datagram_counts() is None

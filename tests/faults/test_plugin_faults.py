@@ -17,6 +17,7 @@ from sockbench.core.protocols.contract import ProtocolFault, fault_line
 from sockbench.engine.clients.recorder import WorkerRecorder
 from sockbench.engine.worker.workload import ProtocolMatcher
 from sockbench.errors import ConfigError
+from tests.support.builds import type_error
 from tests.support.drivers import BOTH_DRIVERS
 from tests.support.runs import run_engine
 
@@ -221,8 +222,20 @@ def test_the_fault_line_names_the_plugin_and_where_in_its_code(plugins: Path) ->
 
 RUNTIME = [
     ("RaisesLater", "RuntimeError: boom from plugin (in request() at plugins.py:"),
-    ("ReturnsStr", "TypeError: a bytes-like object is required, not 'str'"),
-    ("ReturnsNone", "TypeError: object of type 'NoneType' has no len()"),
+    (
+        "ReturnsStr",
+        type_error(
+            "TypeError: a bytes-like object is required, not 'str'",
+            "TypeError: bytes object expected; got str",
+        ),
+    ),
+    (
+        "ReturnsNone",
+        type_error(
+            "TypeError: object of type 'NoneType' has no len()",
+            "TypeError: bytes object expected; got None",
+        ),
+    ),
     ("KindOut", "IndexError"),
     ("OneMore", "check_reply() returned a reply of 7 bytes where it was given 6"),
     ("SetupLater", "ValueError: no setup for you (in setup() at plugins.py:"),

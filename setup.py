@@ -1,0 +1,42 @@
+"""sockbench's build: pure Python by default; ``SOCKBENCH_COMPILE=1`` compiles the hot modules
+(``[tool.sockbench] compiled`` in pyproject.toml) with mypyc, the same source, into a
+wheel for this machine. Everything else lives in pyproject.toml.
+
+The compiled build needs mypy and sockbench's dependencies where it builds, so it runs
+without pip's build isolation:
+
+    SOCKBENCH_COMPILE=1 pip install --no-build-isolation '.[plot]'    # into an env with mypy
+    make compiled                                                      # in place, this checkout
+
+Without the variable nothing here imports mypyc, and ``pip install .`` needs no compiler.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+
+
+def compiled_sources() -> list[str]:
+    with (HERE / "pyproject.toml").open("rb") as f:
+        modules: list[str] = tomllib.load(f)["tool"]["sockbench"]["compiled"]
+    return [module.replace(".", "/") + ".py" for module in modules]
+
+
+def ext_modules() -> list[object]:
+    if os.environ.get("SOCKBENCH_COMPILE") != "1":
+        return []
+    from mypyc.build import mypycify
+
+    # The runtime shared by the compiled modules goes inside the package (not at the top
+    # level, mypyc's default), where an editable install's imports find it too.
+    return list(mypycify(compiled_sources(), opt_level="3", group_name="sockbench.hot"))
+
+
+if __name__ == "__main__":
+    setup(ext_modules=ext_modules())
