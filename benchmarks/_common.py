@@ -186,8 +186,16 @@ def machine_line() -> str:
                 break
     return (
         f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
-        f"Python {platform.python_version()}, sockbench at {code_version()}"
+        f"Python {platform.python_version()}, sockbench at {code_version()}{_build()}"
     )
+
+
+def _build() -> str:
+    """`` (compiled with mypyc)`` when this checkout runs its compiled build (``make
+    compiled``; sockbench/build.py), else nothing: pure Python, the default."""
+    from sockbench import build
+
+    return f" ({build.describe()})" if build.compiled() else ""
 
 
 def code_version() -> str:
