@@ -64,11 +64,14 @@ test: $(STAMP) system-deps lint typecheck
 # path with mypyc"): each hot module's .so sits beside its .py and is what imports, so this
 # checkout's every command and test runs compiled until `make pure`. `sockbench --version`
 # says which build runs, and names a source edited since the .so (which does not run).
+# (build/lib.*: the copies a wheel built here would pick up, whatever they are of: gone.)
 compiled: $(STAMP)
+	rm -rf build/lib.*
 	SOCKBENCH_COMPILE=1 $(BIN)/python setup.py --quiet build_ext --inplace
 
 pure:
 	find sockbench -name '*.so' -delete
+	rm -rf build/lib.*
 
 # The whole suite against the compiled build (not in CI: its 70 s build does not fit CI's
 # 8 minutes); the tree stays compiled afterwards.

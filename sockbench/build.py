@@ -31,9 +31,12 @@ def name() -> str:
 
 def stale() -> list[str]:
     """The compiled modules whose source is newer than the build, as paths under the
-    package: an in-place build that edits since made no longer runs. (Each module's
+    package: an in-place build (a checkout's ``make compiled``) that edits since made no
+    longer runs. (Each module's
     ``.so`` is a shim that the build leaves alone when its code changed; the code is all
     in the one shared library, ``hot__mypyc``: its time is the build's.)"""
+    if not (PACKAGE.parent / "pyproject.toml").exists():
+        return []  # installed (a wheel's files carry no build order): not a checkout's build
     library = max((p.stat().st_mtime for p in PACKAGE.glob(f"{LIBRARY}.*.so")), default=None)
     if library is None:
         return []

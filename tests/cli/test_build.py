@@ -17,6 +17,7 @@ SUFFIX = ".cpython-311-x86_64-linux-gnu.so"
 def _package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     package = tmp_path / "sockbench"
     (package / "core").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("")  # a checkout
     monkeypatch.setattr(build, "PACKAGE", package)
     return package
 
@@ -58,3 +59,16 @@ def test_the_build_that_runs_is_the_one_the_exchange_was_loaded_from() -> None:
 
     assert build.compiled() is (not exchange.__file__.endswith(".py"))
     assert build.name() == ("compiled" if build.compiled() else "pure")
+
+
+def test_an_installed_compiled_build_is_never_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wheel's files have no build order to read (pip may date the sources later):
+    outside a checkout, nothing is called stale."""
+    package = _package(tmp_path, monkeypatch)
+    (tmp_path / "pyproject.toml").unlink()
+    _touch(package / f"{build.LIBRARY}{SUFFIX}", 1000)
+    _touch(package / "core" / f"exchange{SUFFIX}", 1000)
+    _touch(package / "core" / "exchange.py", 2000)
+    assert build.stale() == []
