@@ -71,7 +71,7 @@ compiled: $(STAMP)
 
 pure:
 	find sockbench -name '*.so' -delete
-	rm -rf build/lib.*
+	rm -rf build/lib.* sockbench/hot.sources
 
 # The whole suite against the compiled build (not in CI: its 70 s build does not fit CI's
 # 8 minutes); the tree stays compiled afterwards.
@@ -89,5 +89,5 @@ coverage: $(STAMP)
 	$(BIN)/python -m coverage report --skip-covered --sort=cover
 
 clean:
-	find sockbench -name '*.so' -delete
+	find sockbench -name '*.so' -delete; rm -f sockbench/hot.sources
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

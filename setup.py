@@ -13,6 +13,8 @@ Without the variable nothing here imports mypyc, and ``pip install .`` needs no 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -28,10 +30,19 @@ def compiled_sources() -> list[str]:
     return [module.replace(".", "/") + ".py" for module in modules]
 
 
+def record_sources(sources: list[str]) -> None:
+    """What this build compiles, by content (sockbench/build.py's ``stale``: a checkout's
+    in-place build names the sources edited since)."""
+    digests = {path: hashlib.sha256((HERE / path).read_bytes()).hexdigest() for path in sources}
+    (HERE / "sockbench" / "hot.sources").write_text(json.dumps(digests, indent=1) + "\n")
+
+
 def ext_modules() -> list[object]:
     if os.environ.get("SOCKBENCH_COMPILE") != "1":
         return []
     from mypyc.build import mypycify
+
+    record_sources(compiled_sources())
 
     # The runtime shared by the compiled modules goes inside the package (not at the top
     # level, mypyc's default), where an editable install's imports find it too.

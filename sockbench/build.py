@@ -1,8 +1,8 @@
 """Which build runs: pure Python, or the hot modules compiled by mypyc (``make compiled``).
 
 The compiled build is optional and opt-in (``SOCKBENCH_COMPILE=1`` at install, setup.py):
-the same source, the same results, less CPU per request (docs/performance.md, *Compiling
-the hot path with mypyc*). A result names its build (``environment.sockbench_build``), and
+the same source, the same results, less CPU per request (docs/performance.md, *The
+compiled build*). A result names its build (``environment.sockbench_build``), and
 ``sockbench --version`` says which one runs, so numbers are never compared across builds
 by accident. Compiled in place (``make compiled``), a module's ``.so`` shadows its ``.py``:
 :func:`stale` names the sources edited since, which would otherwise not run.
@@ -10,12 +10,14 @@ by accident. Compiled in place (``make compiled``), a module's ``.so`` shadows i
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import sockbench.core.exchange
 
 PACKAGE = Path(__file__).parent
-LIBRARY = "hot__mypyc"  # the compiled modules' shared library (setup.py's group_name)
+SOURCES = "hot.sources"  # what an in-place build compiled: {path: fingerprint} (setup.py)
 
 
 def compiled() -> bool:
@@ -29,23 +31,27 @@ def name() -> str:
     return "compiled" if compiled() else "pure"
 
 
+def fingerprint(source: Path) -> str:
+    """What a compiled source was when built: its bytes' SHA-256 (a checkout's git
+    operations rewrite files, so their times say nothing of their content)."""
+    return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
 def stale() -> list[str]:
-    """The compiled modules whose source is newer than the build, as paths under the
-    package: an in-place build (a checkout's ``make compiled``) that edits since made no
-    longer runs. (Each module's
-    ``.so`` is a shim that the build leaves alone when its code changed; the code is all
-    in the one shared library, ``hot__mypyc``: its time is the build's.)"""
-    if not (PACKAGE.parent / "pyproject.toml").exists():
-        return []  # installed (a wheel's files carry no build order): not a checkout's build
-    library = max((p.stat().st_mtime for p in PACKAGE.glob(f"{LIBRARY}.*.so")), default=None)
-    if library is None:
+    """The compiled modules whose source changed since the in-place build (a checkout's
+    ``make compiled``), as paths under the package: their edits do not run. The build
+    writes each source's :func:`fingerprint` to :data:`SOURCES`; with none (a pure
+    checkout, or an installed wheel, whose sources cannot change under it) nothing is."""
+    record = PACKAGE / SOURCES
+    if not record.exists():
         return []
-    found = []
-    for extension in sorted(PACKAGE.rglob("*.so")):
-        source = extension.with_name(extension.name.split(".")[0] + ".py")
-        if source.exists() and source.stat().st_mtime > library:
-            found.append(str(source.relative_to(PACKAGE.parent)))
-    return found
+    built: dict[str, str] = json.loads(record.read_text())
+    root = PACKAGE.parent
+    return [
+        path
+        for path, digest in sorted(built.items())
+        if not (root / path).exists() or fingerprint(root / path) != digest
+    ]
 
 
 def describe() -> str:
