@@ -60,10 +60,10 @@ test: $(STAMP) system-deps lint typecheck
 	$(PYTEST) $(PARALLEL) -m "not solo"
 	$(PYTEST) -m solo
 
-# The optional compiled build, in place (setup.py; docs/performance.md, "Compiling the hot
-# path with mypyc"): each hot module's .so sits beside its .py and is what imports, so this
+# The optional compiled build, in place (setup.py; docs/performance.md, "The compiled
+# build"): each hot module's .so sits beside its .py and is what imports, so this
 # checkout's every command and test runs compiled until `make pure`. `sockbench --version`
-# says which build runs, and names a source edited since the .so (which does not run).
+# says which build runs, and names a source edited since the build (which does not run).
 # (build/lib.*: the copies a wheel built here would pick up, whatever they are of: gone.)
 compiled: $(STAMP)
 	rm -rf build/lib.*
@@ -73,7 +73,7 @@ pure:
 	find sockbench -name '*.so' -delete
 	rm -rf build/lib.* sockbench/hot.sources
 
-# The whole suite against the compiled build (not in CI: its 70 s build does not fit CI's
+# The whole suite against the compiled build (not in CI: its ~80 s build does not fit CI's
 # 8 minutes); the tree stays compiled afterwards.
 test-compiled: compiled system-deps
 	$(BIN)/sockbench --version

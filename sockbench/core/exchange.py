@@ -970,8 +970,8 @@ def stream_exchange(
     ``--expect``, ``--expect-size``), the general one otherwise.
 
     Trade-off: a function, where the exchange used to change its own ``__class__`` in
-    ``__init__``; a class compiled by mypyc cannot (docs/performance.md, *Compiling the
-    hot modules with mypyc*), and constructing the right class costs nothing more.
+    ``__init__``; a class compiled by mypyc cannot (docs/performance.md, *The compiled
+    build*), and constructing the right class costs nothing more.
     """
     one_size = fixed_reply_size(matcher, pipelined) > 0
     cls = _FixedReplies if one_size else StreamExchange
