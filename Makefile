@@ -88,6 +88,5 @@ coverage: $(STAMP)
 	$(BIN)/python -m coverage combine -q
 	$(BIN)/python -m coverage report --skip-covered --sort=cover
 
-clean:
-	find sockbench -name '*.so' -delete; rm -f sockbench/hot.sources
+clean: pure
 	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

@@ -42,11 +42,11 @@ def ext_modules() -> list[object]:
         return []
     from mypyc.build import mypycify
 
-    record_sources(compiled_sources())
-
+    sources = compiled_sources()
+    record_sources(sources)
     # The runtime shared by the compiled modules goes inside the package (not at the top
     # level, mypyc's default), where an editable install's imports find it too.
-    return list(mypycify(compiled_sources(), opt_level="3", group_name="sockbench.hot"))
+    return list(mypycify(sources, opt_level="3", group_name="sockbench.hot"))
 
 
 if __name__ == "__main__":
