@@ -1,5 +1,6 @@
 """sockbench's build: pure Python by default; ``SOCKBENCH_COMPILE=1`` compiles the hot modules
-(``[tool.sockbench] compiled`` in pyproject.toml) with mypyc, the same source, into a
+(``[tool.sockbench] compiled`` in pyproject.toml) with mypyc, the same source, and the
+pump's system-call shim (``[tool.sockbench] shim``, C: sockbench/engine/io/sysio.py) into a
 wheel for this machine. Everything else lives in pyproject.toml.
 
 The compiled build needs mypy and sockbench's dependencies where it builds, so it runs
@@ -19,15 +20,27 @@ import os
 import tomllib
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 HERE = Path(__file__).parent
 
 
-def compiled_sources() -> list[str]:
+def settings() -> dict[str, list[str]]:
     with (HERE / "pyproject.toml").open("rb") as f:
-        modules: list[str] = tomllib.load(f)["tool"]["sockbench"]["compiled"]
-    return [module.replace(".", "/") + ".py" for module in modules]
+        table: dict[str, list[str]] = tomllib.load(f)["tool"]["sockbench"]
+    return table
+
+
+def compiled_sources() -> list[str]:
+    return [module.replace(".", "/") + ".py" for module in settings()["compiled"]]
+
+
+def shims() -> list[Extension]:
+    """The C extensions of the compiled build: a module each, from its one source."""
+    return [
+        Extension(module, [module.replace(".", "/") + ".c"], extra_compile_args=["-O2"])
+        for module in settings()["shim"]
+    ]
 
 
 def record_sources(sources: list[str]) -> None:
@@ -43,10 +56,11 @@ def ext_modules() -> list[object]:
     from mypyc.build import mypycify
 
     sources = compiled_sources()
-    record_sources(sources)
+    extensions = shims()
+    record_sources(sources + [source for ext in extensions for source in ext.sources])
     # The runtime shared by the compiled modules goes inside the package (not at the top
     # level, mypyc's default), where an editable install's imports find it too.
-    return list(mypycify(sources, opt_level="3", group_name="sockbench.hot"))
+    return [*mypycify(sources, opt_level="3", group_name="sockbench.hot"), *extensions]
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from sockbench.core.exchange import DatagramExchange
 from sockbench.core.protocols.simple import payload_bytes
 from sockbench.engine.clients.context import ClientContext, open_counted, trio_time
 from sockbench.engine.clients.reference import backlog
-from sockbench.engine.io import sockio
+from sockbench.engine.io import sockio, sysio
 from sockbench.engine.io.error_kinds import error_kind
 from sockbench.engine.io.kernel_drops import receive_drops
 from sockbench.engine.io.timing import sleep_until_ns
@@ -89,7 +89,7 @@ async def _receive(
     ex.expire(time.monotonic_ns())
 
 
-def receive_one(sock: socket.socket, ex: DatagramExchange) -> bool:
+def receive_one(sock: sysio.Stream, ex: DatagramExchange) -> bool:
     """Read one datagram into the shared buffer and classify it; False: none was read
     (nothing waiting, or a socket error, counted as one)."""
     try:

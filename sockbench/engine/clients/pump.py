@@ -65,7 +65,7 @@ from sockbench.engine.clients.reference import (
     send_setup,
     setup_error_kind,
 )
-from sockbench.engine.io import sockio
+from sockbench.engine.io import sockio, sysio
 from sockbench.engine.io.error_kinds import error_kind
 from sockbench.engine.io.kernel_drops import receive_drops
 from sockbench.engine.io.timing import LOOP, SPIN_STEP_NS, new_timer, wake_at
@@ -84,6 +84,7 @@ TURN_DUES = 64
 UNBOUNDED = 2**62  # open-loop datagrams: no limit on what is in flight (as the task driver)
 # A client between connections has no socket; it is never in the epoll set then.
 _NO_SOCKET = cast(socket.socket, None)
+_NO_STREAM = cast(sysio.Stream, None)
 _T = TypeVar("_T")
 
 
@@ -101,6 +102,7 @@ class _Client(ConnectionLifecycle):
         "due",
         "fd",
         "index",
+        "io",
         "parked",
         "pending",
         "seq",
@@ -113,6 +115,7 @@ class _Client(ConnectionLifecycle):
         self.index = ctx.index  # unique in the worker: the heap's tie-break
         self.depth = depth  # requests in flight at most
         self.sock = _NO_SOCKET
+        self.io = _NO_STREAM  # what its bytes go through (sysio.stream), while in the set
         self.fd = -1  # -1: not connected
         self.seq = 0  # the next request's number (open loop: its place in the schedule)
         self.due = NEVER  # open loop: when request ``seq`` is due
@@ -145,6 +148,7 @@ class _Datagram(_Client):
         self.ex = DatagramExchange(ctx.window, ctx.recorder, bytes(self.out))
         ctx.recorder.datagram_exchanges.append(self.ex)
         self.sock = sock
+        self.io = sysio.stream(sock)
         self.fd = sock.fileno()
         self.connected()
         self.opened(0)  # a datagram socket has no setup and is never replaced
@@ -153,6 +157,7 @@ class _Datagram(_Client):
 def _close(client: _Client) -> None:
     """Close the client's socket; a datagram socket's drops are read first (the kernel's
     count goes with the socket)."""
+    client.io = _NO_STREAM  # before the descriptor's number can be another socket's
     if isinstance(client, _Datagram):
         client.ex.dropped = receive_drops(client.sock)
     sockio.close(client.sock)
@@ -355,6 +360,7 @@ class Pump:
             self._retire(conn)
             return
         conn.sock = sock
+        conn.io = sysio.stream(sock)
         conn.fd = fd = sock.fileno()
         if isinstance(sock, TlsSocket):
             sock.backlog = self.tls_backlog
@@ -472,7 +478,7 @@ class Pump:
     def _write(self, conn: _Stream, data: bytes) -> bool:
         """Send what the socket takes now; the rest waits for EPOLLOUT. True if all went."""
         try:
-            sent = conn.sock.send(data)
+            sent = conn.io.send(data)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -493,7 +499,7 @@ class Pump:
         pending = conn.pending
         assert pending is not None
         try:
-            sent = conn.sock.send(pending)
+            sent = conn.io.send(pending)
         except BlockingIOError:
             return
         except OSError as exc:
@@ -548,7 +554,7 @@ class Pump:
         client.seq = seq + 1
         out = client.out
         try:
-            client.sock.send(out)
+            client.io.send(out)
         except BlockingIOError:
             # A full peer queue (unix-dgram): wait for room, as the task driver does.
             client.pending = memoryview(out)
@@ -570,7 +576,7 @@ class Pump:
             return
         self.recorder.scheduled_send(due, due, sent)
         try:
-            client.sock.send(client.out)
+            client.io.send(client.out)
         except BlockingIOError:
             ex.send_failed(seq, "send_buffer_full", time.monotonic_ns())
         except OSError as exc:
@@ -605,7 +611,7 @@ class Pump:
         ex = client.ex
         if events & _OUT and client.pending is not None:
             try:
-                client.sock.send(client.pending)
+                client.io.send(client.pending)
             except BlockingIOError:
                 pass
             except OSError as exc:
@@ -616,13 +622,13 @@ class Pump:
             else:
                 client.pending = None
                 self.epoll.modify(client.fd, _IN)
-        if not events & _READ or not receive_one(client.sock, ex):
+        if not events & _READ or not receive_one(client.io, ex):
             return
         if self.open_loop:
             # Replies owed queue up when the generator is behind: read them now, not one
             # a turn, or the socket's buffer fills and the kernel drops them (counted lost).
             reads = DATAGRAM_READS
-            while ex.in_flight and reads and receive_one(client.sock, ex):
+            while ex.in_flight and reads and receive_one(client.io, ex):
                 reads -= 1
         if (client.finished or not self.open_loop) and not ex.in_flight:
             self._idle_datagram(client)
@@ -682,7 +688,7 @@ class Pump:
             self.armed = wake_ns
 
     async def _pump(self) -> None:
-        poll = self.epoll.poll
+        poll = sysio.poller(self.epoll)
         conns = self.conns
         dgrams = self.dgrams
         heap = self.heap
@@ -764,7 +770,7 @@ class Pump:
                     continue
                 ex = conn.ex
                 try:
-                    n = conn.sock.recv_into(ex.space())
+                    n = conn.io.recv_into(ex.space())
                 except BlockingIOError:
                     continue
                 except OSError as exc:
