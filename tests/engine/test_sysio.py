@@ -6,7 +6,6 @@ request through it exactly as through them."""
 from __future__ import annotations
 
 import errno
-import importlib.util
 import select
 import shutil
 import signal
@@ -31,27 +30,6 @@ from tests.engine.test_connectors import REQUESTS, _run
 
 pytestmark = pytest.mark.e2e  # real sockets, a C compiler
 
-SOURCE = Path(sysio.__file__).with_name("_sysio.c")
-
-
-def _build(where: Path) -> ModuleType:
-    """Compile ``_sysio.c`` as setup.py does and import it (under its own name)."""
-    from setuptools import Distribution, Extension
-
-    ext = Extension("sockbench.engine.io._sysio", [str(SOURCE)], extra_compile_args=["-O2"])
-    dist = Distribution({"ext_modules": [ext]})
-    build = dist.get_command_obj("build_ext")
-    build.build_lib = str(where)
-    build.build_temp = str(where / "tmp")
-    build.ensure_finalized()
-    build.run()
-    path = build.get_ext_fullpath(ext.name)
-    spec = importlib.util.spec_from_file_location(ext.name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def shim(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
@@ -63,7 +41,7 @@ def shim(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
         pytest.skip("no C compiler (.ci/system-deps installs gcc): the shim is not built")
     if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
         pytest.skip("no Python.h for this interpreter: the shim is not built")
-    return _build(tmp_path_factory.mktemp("sysio"))
+    return sysio.build_shim(tmp_path_factory.mktemp("sysio"))
 
 
 @pytest.fixture
