@@ -122,6 +122,8 @@ def test_bad_arguments_are_the_usual_errors(shim: ModuleType) -> None:
             shim.Stream(r.fileno()).recv_into(b"read-only")
         with pytest.raises(TypeError):
             shim.Epoll(r.fileno()).poll(0)
+        with pytest.raises(ValueError, match="NaN"):
+            shim.Epoll(r.fileno()).poll(float("nan"), 1)
     closed = socket.socket()
     fd = closed.fileno()
     closed.close()

@@ -4,12 +4,13 @@ compiled build has one, through the socket and select modules where not.
 The trade-off: ``socket.send`` and ``recv_into`` parse their arguments the old way, go
 through the socket module's timeout machinery and release and retake the GIL around the
 call. The pump's sockets are non-blocking and never wait, so that buys nothing there,
-and it costs about 190 ns a call, 380 ns a request (a loop of 100-byte sends and
-receives over a socket pair: 2,160 ns a turn with the socket methods, 1,780 with the
-shim). In an HTTP request through the compiled build that is a sixth of the
-user-space CPU. The shim (``_sysio.c``) is C, so it is built with the compiled build and
-never otherwise: ``pip install .`` stays pure Python, and the pure build calls the
-socket's own methods (:func:`stream` returns the socket itself), exactly as before.
+and it costs about 200 ns a call, 400 ns a request (``benchmarks/sysio_cost.py``: a
+loop of 100-byte sends and receives over a socket pair, 2,657 ns a turn with the socket
+methods, 2,258 with the shim). In an HTTP request through the compiled build that is
+an eighth of the user-space CPU. The shim (``_sysio.c``) is C, so it is built with the
+compiled build and never otherwise: ``pip install .`` stays pure Python, and the pure
+build calls the socket's own methods (:func:`stream` returns the socket itself), exactly
+as before.
 
 The shim keeps the GIL for a call that cannot block and releases it for a poll that
 waits. Its errors are the socket module's (an ``OSError`` subclass by errno; ``EINTR``
