@@ -51,7 +51,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Final, Protocol
 
 from sockbench.core import datagrams as dg
 from sockbench.core.error_replies import TEXT_BYTES
@@ -66,18 +66,18 @@ from sockbench.core.protocols.contract import (
 
 NEVER = 2**63 - 1
 
-# What a driver is told after feeding an exchange.
-OK = 0
-RECONNECT = 1  # the connection is out of step (mismatch, timeout): replace it
+# What a driver is told after feeding an exchange (Final: constants in the compiled build).
+OK: Final = 0
+RECONNECT: Final = 1  # the connection is out of step (mismatch, timeout): replace it
 
 # How a measured request that never completed is counted at the end.
-TIMEOUT = "timeout"
-UNFINISHED = "unfinished"
-LOST = "lost"
-MISMATCHED = "mismatch"
-PROTOCOL_ERROR = "protocol_error"  # a well-framed error reply (core/protocols: ERROR_REPLY)
+TIMEOUT: Final = "timeout"
+UNFINISHED: Final = "unfinished"
+LOST: Final = "lost"
+MISMATCHED: Final = "mismatch"
+PROTOCOL_ERROR: Final = "protocol_error"  # a well-framed error reply (protocols: ERROR_REPLY)
 # In flight on a connection replaced because another request's reply put it out of step.
-ABORTED = "aborted"
+ABORTED: Final = "aborted"
 # The peer closed the connection (as engine/io/error_kinds names it): fail() checks
 # first whether the close ends a reply (reply_at_close).
 PEER_CLOSED = "closed"

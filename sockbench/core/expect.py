@@ -16,13 +16,13 @@ begin a valid reply. Pipelined replies are matched by calling it again from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from sockbench.core.pickling import PicklesByFields
 from sockbench.errors import ConfigError
 
-NEED_MORE = 0
-MISMATCH = -1
+NEED_MORE: Final = 0
+MISMATCH: Final = -1
 DEFAULT_MAX_REPLY = 1 << 20
 
 _SIMPLE_ESCAPES = {"r": b"\r", "n": b"\n", "t": b"\t", "\\": b"\\", "0": b"\0"}

@@ -61,18 +61,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from sockbench.errors import ConfigError
 
-NEED_MORE = 0
-MALFORMED = -1
-ERROR_REPLY = -2
-CLOSES = 1 << 16  # reply_kind's flag: the peer closes the connection after this reply
-MAX_KINDS = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
+# Final, and literals: the compiled build's modules take these as constants, not as a
+# look-up in their globals at every use (they are read per reply).
+NEED_MORE: Final = 0
+MALFORMED: Final = -1
+ERROR_REPLY: Final = -2
+CLOSES: Final = 0x10000  # reply_kind's flag: the peer closes the connection after this reply
+MAX_KINDS: Final = 1000  # the engine packs a kind's index with the request's size (KIND_BITS)
 # A noted request (protocols with kinds) is one int: its size, then its kind's index.
-KIND_BITS = 16
-KIND_MASK = (1 << KIND_BITS) - 1
+KIND_BITS: Final = 16
+KIND_MASK: Final = 0xFFFF  # (1 << KIND_BITS) - 1
 
 
 @runtime_checkable

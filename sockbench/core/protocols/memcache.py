@@ -87,26 +87,31 @@ def mix_reply_parser(
     ``VALUE <prefix><digits> 0 <size>``, the known value
     (:func:`~sockbench.core.protocols.mix.value_bytes`) and ``END``: every byte but the
     key's digits is known, so two ``startswith`` and a digit check take it, where the
-    general walk splits the header and slices. Any other reply goes to the general walk.
-    A closure, as the redis one.
+    general walk splits the header and slices. It is tried first (most replies of a
+    SET:GET mix are GETs), then ``STORED`` and ``END``. Any other reply goes to the
+    general walk. A closure, as the redis one, with the two statuses typed as a
+    variable-length tuple for the same reason.
     """
     general = memcache_reply_length
     if value_size > MAX_VALUE:
         return general
     head = b"VALUE " + prefix
-    key_end = len(head) + KEY_DIGITS
+    key_start = len(head)
+    key_end = key_start + KEY_DIGITS
     tail = b" 0 %d\r\n" % value_size + value_bytes(value_size) + b"\r\nEND\r\n"
     size = key_end + len(tail)
+    stored_or_end: tuple[bytes, ...] = _STORED_END
 
     def check(buf: bytearray, start: int, end: int) -> int:
-        if buf.startswith(_STORED_END, start, end):
+        if buf.startswith(head, start, end):
+            if (
+                buf.startswith(tail, start + key_end, end)
+                and buf[start + key_start : start + key_end].isdigit()
+            ):
+                return size
+            return general(buf, start, end)
+        if buf.startswith(stored_or_end, start, end):
             return 8 if buf[start] == 83 else 5  # b"S": STORED, else END
-        if (
-            buf.startswith(head, start, end)
-            and buf.startswith(tail, start + key_end, end)
-            and buf[start + len(head) : start + key_end].isdigit()
-        ):
-            return size
         return general(buf, start, end)
 
     return check
