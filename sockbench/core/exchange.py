@@ -274,6 +274,11 @@ class StreamExchange:
     grow), so the in-flight queue is a count of unmeasured requests at its head
     followed by measured ones: no per-request object beyond two ints.
 
+    A batch issued with nothing in flight (a ``--pipeline`` refill after a read brought
+    every reply) shares one mark and one send: its requests after the oldest are a count
+    (``_repeat``), not pairs in the deque, so each of its replies is a decrement, not
+    two ``popleft`` calls (about 65 ns of a compiled reply's 720 at ``--pipeline 8``).
+
     Memory is what a parked connection costs (issue 14: 6 KiB per idle connection), so
     nothing here grows with the connection until it needs to: the oldest request in
     flight is two ints (a deque is made only once a second request is in flight), and
@@ -293,6 +298,7 @@ class StreamExchange:
         "_miss_reply",
         "_miss_size",
         "_misses",
+        "_repeat",
         "_rest",
         "_scratch",
         "_sent",
@@ -350,6 +356,9 @@ class StreamExchange:
         # Replies that answered their request, warm-up's and late ones too, over the
         # client's connections: the lifecycle tells from it whether a connection served.
         self.answered = 0
+        # In flight: the oldest (_mark, _sent), then _repeat more with its mark and send,
+        # then the others' (mark, sent) pairs in _rest.
+        self._repeat = 0
         self._rest: deque[int] | None = None
         self._warm = 0
         self._warm_replies = 0  # of ``answered``: the warm-up's (the rest: the window's)
@@ -452,16 +461,15 @@ class StreamExchange:
             if count <= 0:
                 return 0
             window.issued += count
-        first = 0
         if not self.in_flight:
             self._mark = mark_ns
             self._sent = sent_ns
-            first = 1
-        if count > first:
+            self._repeat = count - 1
+        else:
             rest = self._rest
             if rest is None:
                 rest = self._rest = deque()
-            rest.extend((mark_ns, sent_ns) * (count - first))
+            rest.extend((mark_ns, sent_ns) * count)
         self.in_flight += count
         return count
 
@@ -474,11 +482,13 @@ class StreamExchange:
 
     def resent(self, sent_ns: int) -> None:
         """The newest request really went out at ``sent_ns`` (churn: after its connect)."""
-        if self.in_flight > 1:
-            assert self._rest is not None
-            self._rest[-1] = sent_ns
-        else:
+        if self.in_flight == 1:
             self._sent = sent_ns
+        elif self._rest:
+            self._rest[-1] = sent_ns
+        else:  # the newest is the last of the oldest's batch: it leaves the batch
+            self._repeat -= 1
+            self._rest = deque((self._mark, sent_ns))
 
     def _next(self) -> None:
         """The oldest request in flight ended: the next one, if any, becomes the oldest."""
@@ -488,6 +498,9 @@ class StreamExchange:
 
     def _shift(self) -> None:
         """The next request in flight becomes the oldest."""
+        if self._repeat:  # the next of its batch: the same mark and send
+            self._repeat -= 1
+            return
         rest = self._rest
         assert rest is not None
         self._mark = rest.popleft()
@@ -505,7 +518,7 @@ class StreamExchange:
         """The marks of the requests in flight, oldest first."""
         if not self.in_flight:
             return []
-        return [self._mark, *list(self._rest or ())[::2]]
+        return [self._mark] * (1 + self._repeat) + list(self._rest or ())[::2]
 
     def received(self, n: int, now_ns: int) -> int:
         """``n`` bytes were written into :meth:`space` and arrived by ``now_ns``: replies
@@ -529,7 +542,7 @@ class StreamExchange:
                 # A whole reply, the common case (several per read with --pipeline).
                 if reply_kind is None:
                     rest = self._rest
-                    if rest and rest[0] == self._mark and rest[1] == self._sent:
+                    if self._repeat or (rest and rest[0] == self._mark and rest[1] == self._sent):
                         start = self._answered_run(got, now_ns, start, end)
                         continue
                     self._answered(got, now_ns, -1, start)
@@ -581,7 +594,11 @@ class StreamExchange:
         sent = self._sent
         mark = self._mark
         count = self.in_flight = self.in_flight - 1
-        if count:  # _shift, inline: a call per reply costs what the shift does
+        if not count:
+            pass
+        elif self._repeat:  # _shift, inline: a call per reply costs what the shift does
+            self._repeat -= 1
+        else:
             rest = self._rest
             assert rest is not None
             self._mark = rest.popleft()
@@ -646,7 +663,6 @@ class StreamExchange:
         data = self.replies.data
         check = self._check
         rest = self._rest
-        assert rest is not None
         notes = self._kinds
         counted = self.kind_sink is not None
         lookups = self._lookups
@@ -677,10 +693,16 @@ class StreamExchange:
             in_flight -= 1
             if not in_flight:
                 break
-            self._mark = rest.popleft()
-            self._sent = rest.popleft()
-            if self._mark != mark or self._sent != sent or start >= end:
-                break
+            if self._repeat:  # the next of the oldest's batch: its mark and send
+                self._repeat -= 1
+                if start >= end:
+                    break
+            else:
+                assert rest is not None
+                self._mark = rest.popleft()
+                self._sent = rest.popleft()
+                if self._mark != mark or self._sent != sent or start >= end:
+                    break
             got = check(data, start, end)
             if got <= 0 or start + got > end or (start + got < end and in_flight == 1):
                 break  # not a whole good reply (or a faulty length): the general loop's
@@ -866,6 +888,7 @@ class StreamExchange:
 
     def _forget(self) -> None:
         self.in_flight = 0
+        self._repeat = 0
         self._unsent = 0
         if self._rest is not None:
             self._rest.clear()

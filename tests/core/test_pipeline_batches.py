@@ -158,6 +158,62 @@ def test_a_batch_behind_requests_in_flight_keeps_their_marks_in_order() -> None:
     assert sink.failures["timeout"] == 2 and balanced(win, sink)
 
 
+def test_a_batch_issued_idle_is_answered_reply_by_reply_and_in_pieces() -> None:
+    """A batch with nothing in flight is its oldest and a count of the rest (one mark,
+    one send): replies one per read, a run in one read, and a reply cut in two each end
+    one of them, in order, with the batch's latency."""
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(5, 11 * S, 11 * S) == 5
+    assert ex.deadline() == 12 * S
+    assert feed(ex, PING, 11 * S + 1 * MS) == OK and ex.in_flight == 4
+    assert feed(ex, PING * 2 + PING[:2], 11 * S + 2 * MS) == OK and ex.in_flight == 2
+    assert feed(ex, PING[2:] + PING, 11 * S + 3 * MS) == OK and not ex.in_flight
+    assert sink.latencies == [1 * MS, 2 * MS, 2 * MS, 3 * MS, 3 * MS]
+    assert balanced(win, sink)
+
+
+def test_a_request_issued_behind_a_batch_comes_after_all_of_it() -> None:
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(3, 11 * S, 11 * S) == 3
+    assert ex.issue(11 * S + 1 * MS, 11 * S + 1 * MS)
+    assert ex.issue_many(2, 11 * S + 2 * MS, 11 * S + 2 * MS) == 2
+    assert ex._marks() == [11 * S] * 3 + [11 * S + 1 * MS] + [11 * S + 2 * MS] * 2
+    assert feed(ex, PING * 6, 11 * S + 5 * MS) == OK
+    assert sink.latencies == [5 * MS] * 3 + [4 * MS] + [3 * MS] * 2
+    assert balanced(win, sink) and not ex.in_flight
+
+
+def test_the_newest_of_a_batch_resent_leaves_the_batch() -> None:
+    """``resent`` (churn: the request really went out after its connect) moves the
+    newest's send only: the others of its batch keep theirs."""
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(3, 11 * S, 11 * S) == 3
+    ex.resent(11 * S + 1 * MS)
+    assert feed(ex, PING * 3, 11 * S + 4 * MS) == OK
+    assert sink.latencies == [4 * MS] * 3
+    assert sink.service == [4 * MS, 4 * MS, 3 * MS]
+    assert balanced(win, sink)
+
+
+def test_a_batch_ended_by_a_timeout_or_a_close_leaves_nothing_behind() -> None:
+    """The oldest's timeout ends the batch's others too (aborted if their own timeout
+    had not passed: they share it, so all time out); a new batch starts afresh."""
+    win = window()
+    ex, sink = _pipelined(win)
+    assert ex.issue_many(4, 11 * S, 11 * S) == 4
+    assert feed(ex, PING, 11 * S + 1 * MS) == OK
+    assert ex.expire(12 * S) != OK
+    assert sink.failures == {"timeout": 3} and not ex.in_flight and balanced(win, sink)
+    ex.fail("closed", 12 * S)  # nothing in flight: nothing more to end
+    assert ex.issue_many(2, 13 * S, 13 * S) == 2
+    assert ex._marks() == [13 * S] * 2
+    assert feed(ex, PING * 2, 13 * S + 2 * MS) == OK
+    assert sink.latencies[-2:] == [2 * MS] * 2 and balanced(win, sink)
+
+
 class _WrongBatch(_Plain):
     """Its batch members disagree with ``request`` and ``kind_index``."""
 
