@@ -277,7 +277,7 @@ class StreamExchange:
     A batch issued with nothing in flight (a ``--pipeline`` refill after a read brought
     every reply) shares one mark and one send: its requests after the oldest are a count
     (``_repeat``), not pairs in the deque, so each of its replies is a decrement, not
-    two ``popleft`` calls (about 65 ns of a compiled reply's 720 at ``--pipeline 8``).
+    two ``popleft`` calls (about 70 ns of a compiled reply's 720 at ``--pipeline 8``).
 
     Memory is what a parked connection costs (issue 14: 6 KiB per idle connection), so
     nothing here grows with the connection until it needs to: the oldest request in
