@@ -75,10 +75,11 @@ def test_udp_stream_reports_goodput_and_loss() -> None:
     assert d["sent"] == d["received"] + d["lost"] + d["in_flight"]
     # The sink drops what its socket buffer (rmem_default, 208 KiB: some 170 of these
     # datagrams, 85 ms) cannot hold while it waits for a CPU: 2.8 % once beside make
-    # test's other processes, 12 % with a benchmark running beside those. The identity
-    # above is exact either way; this bound only tells a count that is broken (all lost)
-    # from a sink that was starved.
-    assert d["lost"] <= d["sent"] * 0.25
+    # test's other processes, 12 % with a benchmark running beside those, 32 % once in a
+    # loaded make test. The kernel counts those drops at the sink's socket and the result
+    # has them (target_drops), so the bound is on the rest: it only tells a count that is
+    # broken (all lost) from a sink that was starved.
+    assert d["lost"] - d["target_drops"] <= d["sent"] * 0.25
     # Goodput is what arrived: exact whatever the sink dropped (a fixed 8.19 Mbit/s read
     # 6.73 once beside make test's other processes, with 18 % of the datagrams lost).
     seconds = result["duration_s"]
