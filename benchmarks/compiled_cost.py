@@ -4,7 +4,8 @@ Two copies of sockbench from one commit (``git archive``, ``--rev``): one left p
 with the hot modules (``--modules``: the exchange, the matchers, the protocol parsers,
 the recorder and its histogram, the connection lifecycle and the epoll pump with its
 request issue) compiled in place by mypyc, and the C extensions of the compiled build
-(``--shims``: the pump's system-call shim) built as setup.py builds them. Each
+(the pump's system-call shim, ``--no-shim`` to leave it out) built by the copy's own
+``sysio.build_shim``. Each
 measurement runs in a fresh process whose ``PYTHONPATH`` picks the copy, the two
 alternated in every round:
 
@@ -60,16 +61,13 @@ from vs_wrk import PATH, start_nginx
 # The modules the compiled build compiles (pyproject.toml's [tool.sockbench] compiled, which
 # setup.py reads too). Not core/protocols/contract.py: once compiled, its @runtime_checkable
 # Protocol class fails at import (TypeError), and nothing in it runs per request.
-_BUILD = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["sockbench"]
-HOT_MODULES: tuple[str, ...] = tuple(_BUILD["compiled"])
-# The compiled build's C extensions (the pump's system-call shim), each from its .c file.
-SHIMS: tuple[str, ...] = tuple(_BUILD.get("shim", ()))
-#: Builds C extensions (argv: dotted names) in place, as setup.py does.
-_BUILD_SHIMS = (
-    "import sys\n"
-    "from setuptools import Extension, setup\n"
-    "setup(name='shims', script_args=['build_ext', '--inplace', '--quiet'], ext_modules=["
-    "Extension(m, [m.replace('.', '/') + '.c'], extra_compile_args=['-O2']) for m in sys.argv[1:]])"
+HOT_MODULES: tuple[str, ...] = tuple(
+    tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["sockbench"]["compiled"]
+)
+# The copy's own shim, built in place by its own sysio.build_shim (from its own _sysio.c).
+SHIM_SOURCE = Path("sockbench", "engine", "io", "_sysio.c")
+_BUILD_SHIM = (
+    "from pathlib import Path\nfrom sockbench.engine.io import sysio\nsysio.build_shim(Path())"
 )
 SERVER_CPU, GENERATOR_CPU = "0", "1"
 QUIET_MAX_S = 2.0  # a shared machine: wait this long at most for a quiet moment
@@ -104,17 +102,17 @@ GENERATOR_HEADERS = [
 ]  # fmt: skip
 
 
-def compile_tree(tree: Path, modules: list[str], shims: list[str]) -> float:
+def compile_tree(tree: Path, modules: list[str], shim: bool) -> float:
     """Compile ``modules`` (dotted names) of the copy at ``tree`` in place with mypyc, and
-    build the C extensions ``shims``; seconds taken."""
+    its system-call shim if ``shim``; seconds taken."""
     mypyc = shutil.which("mypyc", path=str(Path(sys.executable).parent)) or "mypyc"
     files = [str(Path(*name.split("."))) + ".py" for name in modules]
     t0 = time.monotonic()
     done = run_bounded([mypyc, *files], timeout_s=1200, cwd=tree)
     if done.returncode != 0:
         raise SystemExit(f"mypyc failed:\n{done.stdout.decode()[-3000:]}{done.stderr.decode()}")
-    if shims:
-        done = run_bounded([sys.executable, "-c", _BUILD_SHIMS, *shims], timeout_s=300, cwd=tree)
+    if shim:
+        done = run_bounded([sys.executable, "-c", _BUILD_SHIM], timeout_s=300, cwd=tree)
         if done.returncode != 0:
             raise SystemExit(f"the shim's build failed:\n{done.stderr.decode()[-3000:]}")
     return time.monotonic() - t0
@@ -223,8 +221,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rev", default="HEAD", help="the commit both copies come from")
     parser.add_argument("--modules", default=",".join(HOT_MODULES), help="modules to compile")
-    parser.add_argument("--shims", default=",".join(SHIMS),
-                        help="C extensions to build too ('': mypyc alone)")  # fmt: skip
+    parser.add_argument("--no-shim", action="store_true", help="mypyc alone, no C shim")
     parser.add_argument("--reps", type=int, default=4, help="runs per workload and copy")
     parser.add_argument("--step-rounds", type=int, default=6, help="rounds of step timing")
     parser.add_argument("--duration", type=float, default=3.0, help="measured seconds per run")
@@ -238,7 +235,6 @@ def main() -> None:
     names = list(WORKLOADS)
     args.workloads = [names[int(i)] for i in args.workloads.split(",")]
     modules = args.modules.split(",")
-    shims = [name for name in args.shims.split(",") if name]
     args.rev = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", args.rev],
         check=True, capture_output=True, text=True, timeout=30,
@@ -250,7 +246,8 @@ def main() -> None:
         for tree in trees.values():
             tree.mkdir()
             _tree(args.rev, tree, ("sockbench", "pyproject.toml"))  # mypy's settings too
-        build_s = compile_tree(trees["mypyc"], modules, shims)
+        shim = not args.no_shim and (trees["mypyc"] / SHIM_SOURCE).exists()
+        build_s = compile_tree(trees["mypyc"], modules, shim)
         froms = {name: loaded_from(tree, modules[0]) for name, tree in trees.items()}
         assert froms["mypyc"].endswith(".so") and froms["pure"].endswith(".py"), froms
         log(f"compiled {len(modules)} modules in {build_s:.0f} s")
@@ -268,7 +265,11 @@ def main() -> None:
             "",
             f"Compiled ({build_s:.0f} s with mypyc): "
             + ", ".join(f"`{m}`" for m in modules)
-            + (f"; C: {', '.join(f'`{m}`' for m in shims)}" if shims else "; no C shim")
+            + (
+                "; C: the system-call shim (`sockbench/engine/io/_sysio.c`)"
+                if shim
+                else "; no C shim"
+            )
             + ". Everything else (trio, the worker, the CLI) runs as Python in both copies.",
             "",
             f"## The steps of a request (`_protocol_steps.py`, pinned to CPU {GENERATOR_CPU}; "
