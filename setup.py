@@ -14,8 +14,7 @@ Without the variable nothing here imports mypyc, and ``pip install .`` needs no 
 
 from __future__ import annotations
 
-import hashlib
-import json
+import importlib.util
 import os
 import tomllib
 from pathlib import Path
@@ -44,10 +43,16 @@ def shims() -> list[Extension]:
 
 
 def record_sources(sources: list[str]) -> None:
-    """What this build compiles, by content (sockbench/build.py's ``stale``: a checkout's
-    in-place build names the sources edited since)."""
-    digests = {path: hashlib.sha256((HERE / path).read_bytes()).hexdigest() for path in sources}
-    (HERE / "sockbench" / "hot.sources").write_text(json.dumps(digests, indent=1) + "\n")
+    """What this build compiles, by content: sockbench/build.py writes the record it reads
+    (``stale``: a checkout's in-place build names the sources edited since), loaded by its
+    path, as importing the package would import its dependencies."""
+    spec = importlib.util.spec_from_file_location(
+        "_sockbench_build", HERE / "sockbench" / "build.py"
+    )
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    build.record(sources)
 
 
 def ext_modules() -> list[object]:

@@ -14,15 +14,16 @@ import hashlib
 import json
 from pathlib import Path
 
-import sockbench.core.exchange
-
 PACKAGE = Path(__file__).parent
 SOURCES = "hot.sources"  # what an in-place build compiled: {path: fingerprint} (setup.py)
 
 
 def compiled() -> bool:
     """True when the hot modules run compiled (the exchange stands for all of them: the
-    build compiles them together)."""
+    build compiles them together). Imported here, not at the top: setup.py loads this
+    module by its path, without the package's dependencies."""
+    import sockbench.core.exchange
+
     return not str(sockbench.core.exchange.__file__).endswith(".py")
 
 
@@ -35,6 +36,14 @@ def fingerprint(source: Path) -> str:
     """What a compiled source was when built: its bytes' SHA-256 (a checkout's git
     operations rewrite files, so their times say nothing of their content)."""
     return hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def record(sources: list[str]) -> None:
+    """Write :data:`SOURCES`: each of ``sources`` (paths under the package's parent) by
+    its :func:`fingerprint`, as an in-place build compiles them (setup.py)."""
+    root = PACKAGE.parent
+    digests = {path: fingerprint(root / path) for path in sources}
+    (PACKAGE / SOURCES).write_text(json.dumps(digests, indent=1) + "\n")
 
 
 def stale() -> list[str]:
