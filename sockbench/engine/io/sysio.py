@@ -57,8 +57,8 @@ def stream(sock: Stream) -> Stream:
     own ``send`` and ``recv_into``)."""
     if _sysio is None or not isinstance(sock, socket.socket):
         return sock
-    stream: Stream = _sysio.Stream(sock.fileno())
-    return stream
+    shim: Stream = _sysio.Stream(sock.fileno())
+    return shim
 
 
 def poller(epoll: select.epoll) -> Poll:
