@@ -191,11 +191,16 @@ def machine_line() -> str:
 
 
 def _build() -> str:
-    """`` (compiled with mypyc)`` when this checkout runs its compiled build (``make
-    compiled``; sockbench/build.py), else nothing: pure Python, the default."""
-    from sockbench import build
+    """`` (compiled with mypyc)`` when the ``sockbench`` the benchmarks run is the compiled
+    build (``make compiled``; sockbench/build.py), else nothing: pure Python, the default.
 
-    return f" ({build.describe()})" if build.compiled() else ""
+    Asked of the command, not of this process's import: ``PYTHONPATH=COPY`` (an A/B
+    against a built copy) reaches the command, while a benchmark that puts the checkout
+    first on its own path imports the checkout's.
+    """
+    done = run_bounded([*SOCKBENCH, "--version"], 60)
+    build = done.stdout.decode(errors="replace").partition("(")[2].rpartition(")")[0]
+    return "" if done.returncode != 0 or build in ("", "pure Python") else f" ({build})"
 
 
 def code_version() -> str:
@@ -248,8 +253,12 @@ def _busy_jiffies() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+#: Cores other processes may keep busy for the machine to count as quiet.
+QUIET_BELOW = 0.3
+
+
 def wait_for_quiet(
-    max_wait_s: float = 20.0, busy_cores: float = 0.3, window_s: float = 0.5
+    max_wait_s: float = 20.0, busy_cores: float = QUIET_BELOW, window_s: float = 0.5
 ) -> float:
     """Wait (at most ``max_wait_s``) until the machine's other load is below ``busy_cores``.
 

@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (
+    QUIET_BELOW,
     RESULTS,
     ROOT,
     SOCKBENCH,
@@ -153,7 +154,6 @@ def sockbench_args(port: int, cell: Cell, args: argparse.Namespace) -> list[str]
 
 
 def run_sockbench(port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any, ...]:
-    wait_for_quiet(QUIET_MAX_S)
     result = sockbench_run(sockbench_args(port, cell, args), timeout_s=args.duration + 120)
     rps = float(result["totals"]["throughput_rps"])
     cpu = float(result["generator"]["cpu_percent_mean"]) / 100
@@ -164,7 +164,6 @@ def run_sockbench(port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any,
 
 def run_memtier(memtier: str, port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any, ...]:
     """One memtier run; its CPU clock read at 1 s and 1 + W s after its start."""
-    wait_for_quiet(QUIET_MAX_S)
     with tempfile.TemporaryDirectory(prefix="sockbench-memtier-") as tmp:
         out = Path(tmp, "out.json")
         argv = [*memtier_argv(memtier, port, cell, args), "--json-out-file", str(out)]
@@ -233,24 +232,26 @@ Results = dict[Cell, tuple[Runs, Runs]]  # (sockbench, memtier)
 
 
 def measure(memtier: str, args: argparse.Namespace) -> tuple[Results, list[float]]:
+    """The cells' runs, and the cores other processes kept busy just before each run."""
     results: Results = {}
-    loads: list[float] = []
+    others: list[float] = []
     for server in args.servers:
         with server_running(server) as port:
             prefill(memtier, port, server, args.keys)
             for cell in cells(server, args):
                 sb, mt = results.setdefault(cell, (Runs(), Runs()))
                 for rep in range(args.reps):
-                    loads.append(os.getloadavg()[0])
+                    others.append(wait_for_quiet(QUIET_MAX_S))
                     sb.add(*run_sockbench(port, cell, args))
+                    others.append(wait_for_quiet(QUIET_MAX_S))
                     mt.add(*run_memtier(memtier, port, cell, args))
                     log(
                         f"{server} C={cell.clients} {cell.ratio} P={cell.pipeline} rep {rep + 1}: "
                         f"sockbench {sb.rps[-1]:,.0f}/s ({sb.cpu_us[-1]:.1f} µs CPU/req), "
                         f"memtier {mt.rps[-1]:,.0f}/s ({mt.cpu_us[-1]:.1f} µs CPU/req), "
-                        f"load {loads[-1]:.1f}"
+                        f"others {max(others[-2:]):.2f} cores, load {os.getloadavg()[0]:.1f}"
                     )
-    return results, loads
+    return results, others
 
 
 def cells(server: str, args: argparse.Namespace) -> list[Cell]:
@@ -262,7 +263,26 @@ def cells(server: str, args: argparse.Namespace) -> list[Cell]:
     ]
 
 
-def render(results: Results, loads: list[float], args: argparse.Namespace, memtier: str) -> str:
+def machine_state(others: list[float]) -> str:
+    """Quiet or not, from what other processes used just before each run.
+
+    The load average cannot say: the server and the generator under test keep it
+    near 1-2 on their own.
+    """
+    busy = [x for x in others if x >= QUIET_BELOW]
+    if not busy:
+        return (
+            f"**A quiet machine**: before each of the {len(others)} runs, other processes "
+            f"used under {QUIET_BELOW} of a core (at most {max(others):.2f})."
+        )
+    return (
+        f"**A loaded machine**: before {len(busy)} of the {len(others)} runs other processes "
+        f"used {QUIET_BELOW} to {max(busy):.1f} cores of the 2, so read the ratios, not the "
+        "absolute numbers."
+    )
+
+
+def render(results: Results, others: list[float], args: argparse.Namespace, memtier: str) -> str:
     headers = [
         "server", "clients", "ratio", "pipeline", "sockbench req/s", "memtier req/s",
         "req/s ratio", "sockbench CPU µs/req", "memtier CPU µs/req", "CPU ratio",
@@ -295,10 +315,7 @@ def render(results: Results, loads: list[float], args: argparse.Namespace, memti
         "# sockbench vs memtier_benchmark: SET/GET against redis-server and memcached",
         "",
         f"Machine: {machine_line()}. {version.strip()}{built_from} "
-        "(`benchmarks/build_memtier.sh`). "
-        f"**A loaded machine**: other jobs ran all along; the 1-minute load average at the "
-        f"runs' starts was {min(loads):.1f} to {max(loads):.1f} (median {median(loads):.1f}) "
-        "on 2 cores, so read the ratios, not the absolute numbers.",
+        f"(`benchmarks/build_memtier.sh`). {machine_state(others)}",
         "",
         f"Each cell: median of {args.reps} runs, A B A B (sockbench, then memtier). Server "
         f"pinned to CPU {SERVER_CPU}, each generator on CPU {GENERATOR_CPU}, one thread each. "
@@ -359,8 +376,8 @@ def main() -> None:
     if run_bounded([*SOCKBENCH, "--help"], 60).returncode != 0:
         raise SystemExit("sockbench does not start")
     raise_fd_limit()
-    results, loads = measure(memtier, args)
-    write_markdown(args.out, render(results, loads, args, memtier))
+    results, others = measure(memtier, args)
+    write_markdown(args.out, render(results, others, args, memtier))
 
 
 if __name__ == "__main__":
