@@ -16,7 +16,13 @@ benchmark. It is marked ``degraded`` instead, with the reason, when:
   (a stream whose target reset it ends its client; a run of 0.02 s of the 2 s asked is no
   measurement of the 2 s). A ``--requests`` run ends when its count is done, and one
   that ``--until`` ended on its rule when it measured enough, so neither is asked for a
-  time (``asked_s`` None: :func:`asked_s`).
+  time (``asked_s`` None: :func:`asked_s`);
+- a byte stream (``--mode stream``) moved nothing in its last interval after earlier
+  ones moved bytes: a stream always has bytes to write (or read), so a silent interval
+  is a target that stopped reading (or sending), and no error says so (the writes just
+  wait on full buffers). A datagram stream is not judged this way: it may be paced
+  sparser than an interval, its sends never wait, and only its sink's report says what
+  arrived.
 """
 
 from __future__ import annotations
@@ -61,6 +67,9 @@ def degraded_reason(
             f"client stopped on an error ({kinds})"
         )
     rows = tally.intervals
+    stalled = _stream_stall(rows) if tally.datagrams is None else None
+    if stalled is not None:
+        return stalled
     if tally.errors and len(rows) >= 2 and rows[-1].requests == 0:
         silent = next((i for i, r in enumerate(reversed(rows)) if r.requests), len(rows))
         when = _when(rows[-silent - 1 :]) if silent < len(rows) else "from the start"
@@ -70,6 +79,27 @@ def degraded_reason(
             "(did it die, or stop?)"
         )
     return None
+
+
+def _stream_stall(rows: tuple[IntervalRow, ...]) -> str | None:
+    """Where a byte stream (TCP, Unix: they write as fast as they can, never paced)
+    stopped moving for good, or None (not a stream, or it moved to its end). A last row
+    cut shorter than half the first (the window's edge) is left out: a few microseconds
+    can hold no bytes."""
+    if rows and rows[-1].t - rows[-1].start_s < (rows[0].t - rows[0].start_s) / 2:
+        rows = rows[:-1]
+    if len(rows) < 2 or rows[-1].sent_bytes is None:
+        return None
+    moved = [(row.sent_bytes or 0) + (row.read_bytes or 0) for row in rows]
+    if moved[-1] or not any(moved):
+        return None
+    silent = next(i for i, n in enumerate(reversed(moved)) if n)
+    last = rows[-silent - 1]
+    return (
+        f"the stream stopped moving between {last.start_s:g} and {last.t:g} s into the "
+        f"window: nothing was written or read in the last {silent} interval(s) (did the "
+        "target stop reading, or stop?)"
+    )
 
 
 def _served_only_warmup(tally: Tally) -> bool:

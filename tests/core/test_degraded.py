@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.degraded import asked_s, degraded_advice, degraded_reason
 from sockbench.core.histogram import encode, new_histogram
 from sockbench.core.intervals import IntervalRow, PacingRow
@@ -150,3 +151,46 @@ def test_a_run_that_until_stopped_or_requests_ended_is_not_asked_for_a_time() ->
     assert asked_s(60.0, None, until_stopped=True) is None
     assert degraded_reason(tally, asked_s(60.0, None, until_stopped=True), 2.0) is None
     assert asked_s(60.0, 1000, until_stopped=False) is None
+
+
+def _stream(sent: list[int], read: list[int] | None = None, last_s: float = 0.5) -> Tally:
+    """A byte stream's tally: each row's bytes written (and read), no errors."""
+    rows = tuple(
+        dataclasses.replace(
+            _row(i * 0.5, n // 64),
+            sent_bytes=n,
+            read_bytes=None if read is None else read[i],
+            t=i * 0.5 + (last_s if i == len(sent) - 1 else 0.5),
+        )
+        for i, n in enumerate(sent)
+    )
+    messages = (sum(sent) + sum(read or [])) // 64
+    return dataclasses.replace(EMPTY, requests=messages, intervals=rows)
+
+
+def test_a_stream_whose_target_stopped_reading_is_degraded() -> None:
+    """No error says so: the writes wait on full buffers, and the last rows move nothing."""
+    reason = degraded_reason(_stream([3 << 30, 1 << 20, 0, 0]))
+    assert reason == (
+        "the stream stopped moving between 0.5 and 1 s into the window: nothing was written "
+        "or read in the last 2 interval(s) (did the target stop reading, or stop?)"
+    )
+    assert degraded_reason(_stream([0, 0], read=[3 << 30, 0])) is not None  # --reverse
+
+
+def test_a_stream_that_moved_to_its_end_is_not_degraded() -> None:
+    assert degraded_reason(_stream([3 << 30, 3 << 30])) is None
+    assert degraded_reason(_stream([0, 0], read=[1 << 30, 1 << 30])) is None
+    # A stall in the middle that ended is in the rows, not a failed measurement.
+    assert degraded_reason(_stream([1 << 30, 0, 1 << 30])) is None
+
+
+def test_a_streams_last_row_cut_short_at_the_windows_edge_is_left_out() -> None:
+    assert degraded_reason(_stream([1 << 30, 1 << 30, 0], last_s=0.0001)) is None
+    assert degraded_reason(_stream([1 << 30, 0, 0], last_s=0.0001)) is not None
+
+
+def test_a_datagram_stream_is_not_judged_by_its_rows() -> None:
+    """Paced, it may send less than once an interval: a silent row is no stall."""
+    sparse = dataclasses.replace(_stream([64, 0]), datagrams=DatagramCounts(sent=1, received=1))
+    assert degraded_reason(sparse) is None

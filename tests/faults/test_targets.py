@@ -108,6 +108,25 @@ def test_a_stopped_target_is_degraded(target, sockbench, tmp_path) -> None:
     assert result["totals"]["errors"].get("timeout", 0) > 0
 
 
+def test_a_stream_whose_target_stops_reading_is_degraded(target, sockbench, tmp_path) -> None:
+    """An echo target writes back what it reads; a stream's client reads none of it, so
+    within a few megabytes the echo blocks on its writes and stops reading (as a stopped
+    target does). No error comes: the client's writes wait on full buffers. The rows
+    that moved nothing say it; this used to read ``completed``, exit 0, its bit rate
+    averaged over the silence."""
+    probe: Target = target()
+    out = tmp_path / "r.json"
+    run = sockbench(
+        "--target", probe.url, "--mode", "stream", "--clients", "2", "--warmup", "0",
+        "--duration", "1.5", "--interval", "0.5", "--json", str(out), "--out", "",
+    )  # fmt: skip
+    assert run.finish() == 1
+    result = load_result(out)
+    assert result["status"] == "degraded"
+    assert result["intervals"][-1]["sent_bytes"] == 0
+    assert any("stopped moving" in w or "nothing usable" in w for w in result["warnings"])
+
+
 def test_a_restarted_target_is_reconnected_to(target, sockbench, tmp_path) -> None:
     probe: Target = target()
     out = tmp_path / "r.json"
