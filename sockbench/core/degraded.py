@@ -20,9 +20,10 @@ benchmark. It is marked ``degraded`` instead, with the reason, when:
 - a byte stream (``--mode stream``) moved nothing in its last interval after earlier
   ones moved bytes: a stream always has bytes to write (or read), so a silent interval
   is a target that stopped reading (or sending), and no error says so (the writes just
-  wait on full buffers). A datagram stream is not judged this way: it may be paced
-  sparser than an interval, its sends never wait, and only its sink's report says what
-  arrived.
+  wait on full buffers). A datagram stream is not judged this way (it may be paced
+  sparser than an interval, and its sends never wait): its sink reports what arrived, so
+  a sink that reported when the window opened and not after it closed
+  (``sink_stopped``) is a target that stopped.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def degraded_reason(
         return (
             f"the window closed after {measured_s:.2f} s of the {asked_s:g} s asked: every "
             f"client stopped on an error ({kinds})"
+        )
+    stopped = tally.errors.get("sink_stopped", 0)
+    if stopped:
+        return (
+            f"the sink of {stopped:,} datagram stream(s) reported when the window opened "
+            "and not after it closed: what arrived is unknown (did the target stop, or die?)"
         )
     rows = tally.intervals
     stalled = _stream_stall(rows) if tally.datagrams is None else None

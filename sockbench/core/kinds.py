@@ -69,7 +69,8 @@ ERROR_KINDS = frozenset(
         # a connection's or a send's failure (engine/io/error_kinds.py, engine/clients)
         "closed", "reset", "refused", "broken_pipe", "no_ephemeral_port", "address_in_use",
         "too_many_open_files", "no_buffer_space", "unreachable", "no_such_socket",
-        "backlog_full", "connect_timeout", "send_buffer_full", "no_report", "oserror",
+        "backlog_full", "connect_timeout", "send_buffer_full", "no_report", "sink_stopped",
+        "oserror",
         # a TLS handshake's or record's failure (core/tls.py)
         *TLS_KINDS,
     }

@@ -194,3 +194,15 @@ def test_a_datagram_stream_is_not_judged_by_its_rows() -> None:
     """Paced, it may send less than once an interval: a silent row is no stall."""
     sparse = dataclasses.replace(_stream([64, 0]), datagrams=DatagramCounts(sent=1, received=1))
     assert degraded_reason(sparse) is None
+
+
+def test_a_datagram_stream_whose_sink_stopped_reporting_is_degraded() -> None:
+    """Its sends never wait, so its rows move on; the sink's missing report is the sign.
+    One that never reported (a target that is no sockbench sink) is not."""
+    sent = dataclasses.replace(_stream([64 * 1000, 64 * 1000]), datagrams=DatagramCounts(sent=2000))
+    stopped = dataclasses.replace(sent, errors={"sink_stopped": 2})
+    assert degraded_reason(stopped) == (
+        "the sink of 2 datagram stream(s) reported when the window opened and not after it "
+        "closed: what arrived is unknown (did the target stop, or die?)"
+    )
+    assert degraded_reason(dataclasses.replace(sent, errors={"no_report": 2})) is None

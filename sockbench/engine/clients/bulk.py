@@ -201,6 +201,7 @@ async def send_flow(sock: socket.socket, ctx: ClientContext) -> None:
     assert meter is not None
     sent = 0
     measuring = False
+    answered = False  # the sink's report at the window's start came back
     try:
         await ctx.gate.go.wait()
         k = 0
@@ -209,7 +210,7 @@ async def send_flow(sock: socket.socket, ctx: ClientContext) -> None:
             if due >= recorder.measure_end_ns:
                 break
             if not measuring and due >= recorder.measure_start_ns:
-                await _report(sock)
+                answered = await _report(sock) is not None
                 measuring = True
             await sleep_until_ns(due)
             try:
@@ -227,7 +228,7 @@ async def send_flow(sock: socket.socket, ctx: ClientContext) -> None:
             if measuring:
                 await trio.sleep(SETTLE_S)
                 report = await _report(sock)
-                recorder.add_stream_datagrams(ctx.index, sent, report)
+                recorder.add_stream_datagrams(ctx.index, sent, report, answered)
             sockio.close(sock)
 
 

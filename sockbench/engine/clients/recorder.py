@@ -416,11 +416,15 @@ class WorkerRecorder:
         if start <= sent_ns < end:
             self.offered += 1
 
-    def add_stream_datagrams(self, client: int, sent: int, report: tuple[int, int] | None) -> None:
-        """Fold one UDP stream client's count in; a missing report leaves its fate unknown."""
+    def add_stream_datagrams(
+        self, client: int, sent: int, report: tuple[int, int] | None, answered: bool = False
+    ) -> None:
+        """Fold one UDP stream client's count in; a missing report leaves its fate unknown.
+        ``answered``: its sink reported when the window opened, so one missing at its end
+        is a sink that stopped (``sink_stopped``), not a target that never reports."""
         self.finish_stream(client, report[1] if report else None)
         if report is None:
-            self.errors["no_report"] += 1
+            self.errors["sink_stopped" if answered else "no_report"] += 1
             counts = DatagramCounts(sent=sent, in_flight=sent)
         else:
             received = min(report[0], sent)
