@@ -1,3 +1,3 @@
-from sockbench.cli import main
+from sockbench.console import main
 
 main()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sockbench.core import bounds
 from sockbench.core.machine import LINUX_PORT_RANGE, Machine
+from sockbench.core.protocols import is_builtin
+from sockbench.core.spec import rules
 from sockbench.core.spec.option import NONE, SERVER_MODELS, Names, check_names
 from sockbench.core.spec.run import RUN_RECORDS, RunSpec, parse_run, validate_run
 from sockbench.core.spec.serve import ServeSpec, validate_serve
@@ -130,6 +132,8 @@ def build_run_spec(values: Mapping[str, object], machine: Machine | None = None)
     )
     check_server(spec.server, spec.proto)
     spec.protocol.adapter()  # built once in this process; see core.spec.request
+    if not is_builtin(spec.protocol.name):  # a plugin's kinds are known now it is built
+        rules.check_thresholds(spec.output.checks, spec.proto, spec.load.rate, spec.protocol)
     return spec
 
 

@@ -74,6 +74,16 @@ class Check:
     def needs_rate(self) -> bool:
         return metric(self.metric).open_loop
 
+    @property
+    def request_kind(self) -> str:
+        """The kind of request it reads (``kind.get.p99``: ``get``); "" for all of them."""
+        return metric(self.metric).request_kind
+
+    @property
+    def needs_lookups(self) -> bool:
+        """Whether it reads hits or misses, which only requests that read keys count."""
+        return metric(self.metric).lookups
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -132,14 +142,20 @@ def _metric(name: str, expr: str) -> Metric:
     return found
 
 
-def _threshold(threshold: float, expr: str) -> float:
-    """A threshold a measured value can be compared with: finite, not negative."""
+def _threshold(threshold: float, op: str, expr: str) -> float:
+    """A threshold a measured value can be compared with: finite, not negative, and not
+    one no value meets (``< 0``: no measured value is negative)."""
     if not math.isfinite(threshold):
         raise ConfigError(f"--check {expr!r}: the threshold must be a finite number")
     if threshold < 0:
         raise ConfigError(
             f"--check {expr!r}: the threshold is negative, and no measured value is; "
             "the check could never pass (or never fail)"
+        )
+    if threshold == 0 and op == "<":
+        raise ConfigError(
+            f"--check {expr!r}: no measured value is below 0, so the check could never "
+            "pass; did you mean <= 0 or == 0?"
         )
     return threshold
 
@@ -164,7 +180,7 @@ def parse_check(expr: str) -> Check:
         threshold = _fraction(text, expr)
     else:
         threshold = parse_number(text, flag)
-    _threshold(threshold, expr)
+    _threshold(threshold, op, expr)
     return Check(expr.strip(), found.name, op, threshold, unit, threshold_us)
 
 

@@ -106,6 +106,8 @@ class Metric:
     tcp: bool = False  # only over tcp (a target's accept queue)
     per_kind: bool = False  # NAME.KIND reads one kind of error (errors.timeout)
     request_kinds: bool = False  # kind.KIND.NAME reads one kind of request (kind.get.p99)
+    request_kind: str = ""  # the kind of request it reads (kind.get.p99: "get"); "" all
+    lookups: bool = False  # counted where requests read keys (hits, misses: a GET's)
     # Where an interval row keeps it (docs/result.md, `intervals`); () where rows do not.
     interval: tuple[str, ...] = ()
     # Latencies: where the histogram summary is and its stat ("p99", "max"), the
@@ -248,13 +250,13 @@ REGISTRY: tuple[Metric, ...] = (
         name="hits", title="hits", path=("totals", "hits"), unit=Unit.COUNT,
         better=Better.HIGHER, fmt=Format.INT, noise=Noise.NOISY,
         views=frozenset({View.CHECK}), key="hits", csv="hits", request_kinds=True,
-        interval=("hits",),
+        interval=("hits",), lookups=True,
     ),
     Metric(
         name="misses", title="misses", path=("totals", "misses"), unit=Unit.COUNT,
         better=Better.LOWER, fmt=Format.INT, noise=Noise.OFTEN_ZERO,
         views=frozenset({View.CHECK}), key="misses", csv="misses", request_kinds=True,
-        interval=("misses",),
+        interval=("misses",), lookups=True,
     ),
     Metric(
         name="lost", title="lost", path=("datagrams", "lost"), unit=Unit.COUNT,
@@ -431,6 +433,7 @@ def _of_request_kind(base: Metric, kind: str) -> Metric:
         aliases=(),
         per_kind=False,
         request_kinds=False,
+        request_kind=kind,
     )
 
 

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import select
 import socket
 import ssl
 import stat
 import time
+from dataclasses import replace
 
 from sockbench.core.spec.tls import TlsSettings
 from sockbench.core.tls import ADVICE
+from sockbench.core.units import format_us
 from sockbench.endpoints import Endpoint
 from sockbench.errors import TargetError
 from sockbench.servers.certs import client_context, ssl_error_kind
 
 STREAM_ATTEMPTS = 5
 RETRY_PAUSE_S = 0.2
+ATTEMPT_TIMEOUT_S = 2.0  # a connect, and a TLS handshake after it
+#: What the ssl module puts before OpenSSL's words: ``_ssl.c:989: ``.
+_SOURCE_LINE = re.compile(r"^\s*_?ssl\.c:\d+:\s*")
 DATAGRAM_WAIT_S = 0.5
 
 
@@ -33,12 +39,13 @@ def check_target(endpoint: Endpoint, tls: TlsSettings | None = None) -> None:
 
 def _check_stream(endpoint: Endpoint, tls: TlsSettings | None) -> None:
     last: OSError | None = None
+    started = time.monotonic()
     for attempt in range(STREAM_ATTEMPTS):
         if attempt:
             time.sleep(RETRY_PAUSE_S)
         try:
             with socket.socket(endpoint.family, socket.SOCK_STREAM) as sock:
-                sock.settimeout(2.0)
+                sock.settimeout(ATTEMPT_TIMEOUT_S)
                 sock.connect(endpoint.sockaddr)
                 if tls is not None:
                     _check_handshake(sock, endpoint, tls)
@@ -47,16 +54,33 @@ def _check_stream(endpoint: Endpoint, tls: TlsSettings | None) -> None:
             raise _tls_failed(endpoint, exc) from None
         except OSError as exc:
             last = exc
-    reason = last.strerror if last and last.strerror else str(last)
+    took = format_us((time.monotonic() - started) * 1e6)
     raise TargetError(
-        f"cannot connect to {endpoint.url()}: {reason.lower()} "
-        f"(tried {STREAM_ATTEMPTS} times over {STREAM_ATTEMPTS * RETRY_PAUSE_S:.0f} s)"
+        f"cannot connect to {endpoint.url()}: {_reason(last)} "
+        f"(tried {STREAM_ATTEMPTS} times over {took})"
     )
 
 
 def _check_handshake(sock: socket.socket, endpoint: Endpoint, tls: TlsSettings) -> None:
-    with client_context(tls).wrap_socket(sock, server_hostname=tls.name_for(endpoint.host)):
-        pass
+    """A TLS handshake on ``sock``, connected. A server that took the connection and
+    sends nothing back is one line at once: trying again would wait as long again."""
+    try:
+        with client_context(tls).wrap_socket(sock, server_hostname=tls.name_for(endpoint.host)):
+            pass
+    except TimeoutError:
+        plain = replace(endpoint, tls=False).url()
+        raise TargetError(
+            f"TLS handshake with {endpoint.url()} timed out: the server accepted the TCP "
+            f"connection but did not answer the handshake in {ATTEMPT_TIMEOUT_S:g} s, as a "
+            f"server that does not speak TLS does; if it speaks plain TCP, use {plain}"
+        ) from None
+
+
+def _reason(exc: OSError | None) -> str:
+    """Why a connection failed, in lower case, without the ``_ssl.c:989:`` that OpenSSL's
+    errors begin with (its source file and line: nothing a user can act on)."""
+    said = exc.strerror if exc is not None and exc.strerror else str(exc)
+    return _SOURCE_LINE.sub("", said).strip().lower()
 
 
 def _tls_failed(endpoint: Endpoint, exc: ssl.SSLError) -> TargetError:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
 FIXTURE = "tests/report/fixtures/result-tcp.json"
 COMPARE_FIXTURE = "tests/report/fixtures/compare-small"
+# Nothing listens at port 9 (discard): every case refused is refused before the preflight.
+REDIS = ["run", "--protocol", "redis", "--target", "tcp://127.0.0.1:9"]
+PLUGIN = ["run", "--protocol", "examples/kv_plugin.py:KeyValue", "--target", "tcp://127.0.0.1:9"]
 
 
 def _sockbench(cmd: list[str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -88,10 +93,36 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_refusing_target(sockbench_cmd: list[str], closed_port: int) -> None:
     proc = _sockbench(sockbench_cmd, "run", "--target", f"tcp://127.0.0.1:{closed_port}")
     assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    said = re.fullmatch(
+        f"sockbench: error: cannot connect to tcp://127.0.0.1:{closed_port}: connection "
+        r"refused \(tried 5 times over (\d+) ms\)",
+        line,
+    )
+    assert said is not None, line
+    assert 800 <= int(said[1]) < 5000  # the time it took: four pauses of 0.2 s, and more
+
+
+def test_a_tls_target_that_never_answers_the_handshake_is_one_line_at_once(
+    sockbench_cmd: list[str], busy_port: int
+) -> None:
+    """The kernel accepts the connection (the socket listens) and nothing answers the
+    ClientHello, as a plain server waits for its first line: one attempt's timeout, not
+    five, the likely cause, and none of OpenSSL's ``_ssl.c:989:``."""
+    started = time.monotonic()
+    proc = _sockbench(
+        sockbench_cmd, "run", "--target", f"tls://127.0.0.1:{busy_port}", "--tls-insecure",
+        "--out", "", "-d", "1s", "--warmup", "0",
+    )  # fmt: skip
+    took = time.monotonic() - started
+    assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        f"sockbench: error: cannot connect to tcp://127.0.0.1:{closed_port}: connection refused "
-        "(tried 5 times over 1 s)"
+        f"sockbench: error: TLS handshake with tls://127.0.0.1:{busy_port} timed out: the "
+        "server accepted the TCP connection but did not answer the handshake in 2 s, as a "
+        f"server that does not speak TLS does; if it speaks plain TCP, use "
+        f"tcp://127.0.0.1:{busy_port}"
     ]
+    assert took < 8, took  # five attempts took 11 s
 
 
 def test_refusing_udp_target(sockbench_cmd: list[str], closed_port: int) -> None:
@@ -228,6 +259,24 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         ),
         (["search", "--slo", "errors.refussed < 1"], "unknown error kind 'refussed'"),
         (["run", "--check", "p99 < -1ms"], "the threshold is negative"),
+        # checks the run cannot measure: they ran the load, then exit 3 "nothing measured"
+        (["run", "--check", "p99 < 0ms"], "no measured value is below 0"),
+        (["compare", "--check", "errors < 0"], "no measured value is below 0"),
+        (["run", "--check", "kind.get.p99 < 1ms"], "--protocol echo has one kind of request"),
+        (["compare", "--check", "kind.get.p99 < 1ms"], "--protocol echo has one kind"),
+        (["run", "--check", "hits > 0"], "--protocol echo counts no hits or misses"),
+        (["compare", "--check", "misses == 0"], "--protocol echo counts no hits or misses"),
+        (
+            [*REDIS, "--check", "kind.gets.p99 < 1ms"],
+            "--protocol redis has no kind of request 'gets'; its kinds are set, get",
+        ),
+        (
+            [*PLUGIN, "--check", "kind.get.p99 < 1ms"],
+            "has no kind of request 'get'; its kinds are put, fetch",
+        ),
+        # two things a program reads on stdout: the result JSON and the jsonl stream
+        (["run", "-J", "--format", "jsonl"], "-J and --format jsonl both write to stdout"),
+        (["run", "--json", "-", "--format", "jsonl"], "--json - and --format jsonl both write"),
         (["run", "--check", "rps >= nan"], "the threshold must be a finite number"),
         (["run", "--check", "loss < inf%"], "the threshold must be a finite number"),
         (["serve", "--bind", "0.0.0.0:0"], "--bind 0.0.0.0 listens on every interface"),
@@ -271,7 +320,7 @@ def test_source_ips_of_the_other_family_than_the_target(
     "content",
     ["{not json", '{"schema": "sockbench.result/1", "totals": 3, "latency_us": []}'],
 )
-def test_report_on_a_damaged_file(sockbench_cmd: list[str], tmp_path, content: str) -> None:
+def test_report_on_a_damaged_file(sockbench_cmd: list[str], tmp_path: Path, content: str) -> None:
     path = tmp_path / "result.json"
     path.write_text(content)
     proc = _sockbench(sockbench_cmd, "report", str(path))
@@ -281,7 +330,7 @@ def test_report_on_a_damaged_file(sockbench_cmd: list[str], tmp_path, content: s
 
 
 @pytest.mark.parametrize("where", ["folder", "missing-parent-file"])
-def test_report_output_to_a_bad_path(sockbench_cmd: list[str], tmp_path, where: str) -> None:
+def test_report_output_to_a_bad_path(sockbench_cmd: list[str], tmp_path: Path, where: str) -> None:
     fixture = "tests/report/fixtures/result-tcp.json"
     out = tmp_path if where == "folder" else tmp_path / "f" / "x.md"
     if where != "folder":
@@ -316,18 +365,24 @@ def _corrupt_histogram(doc: dict[str, Any]) -> None:
     doc["latency_us"]["histogram"] = doc["latency_us"]["histogram"][:60]
 
 
+_HISTOGRAM_DAMAGED = "histogram.json: latency_us.histogram: not a readable HdrHistogram encoding"
+
+
 @pytest.mark.parametrize(
     ("name", "change", "command", "message"),
     [
-        ("histogram", _corrupt_histogram, ["report", "-f", "html"], "not a complete sockbench"),
-        ("histogram", _corrupt_histogram, ["report", "-f", "hgrm"], "HdrLengthException"),
+        # checked on loading: the same line whatever the format, never an exception's name
+        ("histogram", _corrupt_histogram, ["report", "-f", "html"], _HISTOGRAM_DAMAGED),
+        ("histogram", _corrupt_histogram, ["report", "-f", "hgrm"], _HISTOGRAM_DAMAGED),
+        ("histogram", _corrupt_histogram, ["report", "-f", "csv"], _HISTOGRAM_DAMAGED),
+        ("histogram", _corrupt_histogram, ["diff", FIXTURE], _HISTOGRAM_DAMAGED),
         ("compare-int", lambda d: d.update(cells=[1, "x"]), ["diff", COMPARE_FIXTURE], "cell 0"),
-        ("compare-list", lambda d: d.update(cells=[[]]), ["report"], "cell 0 is list"),
+        ("compare-list", lambda d: d.update(cells=[[]]), ["report"], "cell 0 is a list"),
         (
             "compare-junk",
             lambda d: d["cells"][0].update(cell={"model": "m", "clients": "abc"}),
             ["diff", COMPARE_FIXTURE],
-            "not a complete sockbench result (ValueError",
+            'cells[0].cell.clients: expected an integer, got "abc"',
         ),
     ],
 )

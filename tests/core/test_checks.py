@@ -11,7 +11,10 @@ import pytest
 from sockbench.core.checks import OPS, evaluate, parse_check
 from sockbench.core.datagrams import DatagramCounts
 from sockbench.core.histogram import HistogramSummary, Recorder, encode, summarize
+from sockbench.core.protocols import ProtocolOptions
 from sockbench.core.result import Measurement, build_result
+from sockbench.core.spec.request import ProtocolChoice
+from sockbench.core.spec.rules import check_thresholds
 from sockbench.core.status import (
     EXIT_CHECK_FAILED,
     RunStatus,
@@ -19,6 +22,7 @@ from sockbench.core.status import (
     result_exit_code,
 )
 from sockbench.core.tally import Tally
+from sockbench.endpoints import Proto
 from sockbench.errors import ConfigError
 from tests.support.specs import spec_of
 
@@ -45,7 +49,8 @@ from tests.support.specs import spec_of
 )
 def test_parse(expr: str, metric: str, threshold: float) -> None:
     check = parse_check(expr)
-    assert (check.metric, check.threshold) == (metric, pytest.approx(threshold))
+    assert check.metric == metric
+    assert check.threshold == pytest.approx(threshold)
 
 
 @pytest.mark.parametrize(
@@ -265,24 +270,95 @@ def test_a_latency_is_still_reported_in_seconds() -> None:
     assert parse_check("rps >= 10.5k").threshold_us is None
 
 
+ECHO = ProtocolChoice("echo", ProtocolOptions())
+
+
 @pytest.mark.parametrize("expr", ["achieved >= 99%", "offered >= 1900"])
 def test_an_open_loop_metric_without_rate_is_refused_by_its_name(expr: str) -> None:
-    from sockbench.core.spec.rules import check_thresholds
-    from sockbench.endpoints import Proto
-
     metric = expr.split()[0]
     with pytest.raises(ConfigError, match=f"{metric} is measured in open loop; give --rate"):
-        check_thresholds([expr], Proto.TCP, None)
-    check_thresholds([expr], Proto.TCP, 2000.0)
+        check_thresholds([expr], Proto.TCP, None, ECHO)
+    check_thresholds([expr], Proto.TCP, 2000.0, ECHO)
 
 
 @pytest.mark.parametrize("proto", ["udp", "unix", "unix-dgram"])
 def test_the_accept_queue_s_drops_are_refused_where_no_tcp_listener_is(proto: str) -> None:
-    from sockbench.core.spec.rules import check_thresholds
-    from sockbench.endpoints import Proto
-
     with pytest.raises(ConfigError, match="listen_drops is measured over tcp"):
-        check_thresholds(["listen_drops == 0"], Proto(proto), None)
-    check_thresholds(["listen_drops == 0"], Proto.TCP, None)
+        check_thresholds(["listen_drops == 0"], Proto(proto), None, ECHO)
+    check_thresholds(["listen_drops == 0"], Proto.TCP, None, ECHO)
     [result] = evaluate([parse_check("listen_drops == 0")], {"accept_queue": {"drops": 3}})
     assert (result.value, result.passed) == (3.0, False)
+
+
+def _protocol(name: str, **options: Any) -> ProtocolChoice:
+    return ProtocolChoice(name, ProtocolOptions(**options))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "expr", "message"),
+    [
+        (ECHO, "kind.get.p99 < 1ms", "--protocol echo has one kind of request.*check p99 of"),
+        (_protocol("line"), "kind.get.rps >= 1", "--protocol line has one kind of request"),
+        (
+            _protocol("redis"),
+            "kind.gett.p99 < 1ms",
+            "no kind of request 'gett'; its kinds are set, get",
+        ),
+        (_protocol("redis"), "KIND.GET.p99 < 1ms", "no kind of request 'GET'"),  # kinds keep case
+        (_protocol("http"), "kind.get.p99 < 1ms", "its kinds are 2xx, 3xx, 4xx, 5xx, unanswered"),
+        (ECHO, "hits > 0", "--protocol echo counts no hits or misses"),
+        (ECHO, "misses == 0", "--protocol echo counts no hits or misses"),
+        (_protocol("http"), "hits > 0", "--protocol http counts no hits or misses"),
+        (_protocol("redis", commands=("GET __key__",)), "misses == 0", "counts no hits"),
+        (_protocol("redis"), "kind.set.hits > 0", "set requests read no keys.*get requests do"),
+    ],
+)
+def test_a_check_of_what_the_protocol_does_not_record_is_refused(
+    protocol: ProtocolChoice, expr: str, message: str
+) -> None:
+    """Accepted, these ran the load and failed as 'nothing measured' (exit 3)."""
+    with pytest.raises(ConfigError, match=message) as refused:
+        check_thresholds([expr], Proto.TCP, None, protocol)
+    assert str(refused.value).startswith(f"--check {expr!r}: ")
+
+
+@pytest.mark.parametrize(
+    ("protocol", "expr"),
+    [
+        (_protocol("redis"), "kind.get.p99 < 1ms"),
+        (_protocol("redis"), "kind.set.errors == 0"),
+        (_protocol("redis"), "hits > 0"),
+        (_protocol("redis"), "kind.get.misses == 0"),
+        (_protocol("memcache", multi_key=3), "kind.get.hits >= 1"),
+        (_protocol("redis", commands=("GET __key__", "SET __key__ __data__")), "kind.set.rps > 1"),
+        (_protocol("http"), "kind.2xx.rps >= 1"),
+        (ECHO, "p99 < 1ms"),
+    ],
+)
+def test_a_check_of_what_the_protocol_records_is_accepted(
+    protocol: ProtocolChoice, expr: str
+) -> None:
+    check_thresholds([expr], Proto.TCP, None, protocol)
+
+
+def test_a_plugin_s_kinds_are_checked_once_it_is_built() -> None:
+    """Before it is built (the option layer's edge imports it) a plugin's kinds are not
+    known, and the check waits; once built, a kind it lacks is refused."""
+    plugin = _protocol("examples/kv_plugin.py:KeyValue")
+    check_thresholds(["kind.get.p99 < 1ms"], Proto.TCP, None, plugin)
+    assert plugin.known() is None
+    plugin.adapter()
+    with pytest.raises(ConfigError, match="no kind of request 'get'; its kinds are put, fetch"):
+        check_thresholds(["kind.get.p99 < 1ms"], Proto.TCP, None, plugin)
+    check_thresholds(["kind.fetch.p99 < 1ms"], Proto.TCP, None, plugin)
+
+
+@pytest.mark.parametrize("expr", ["p99 < 0ms", "errors < 0", "rps < 0", "loss < 0%", "max < 0us"])
+def test_a_threshold_no_value_can_meet_is_refused(expr: str) -> None:
+    with pytest.raises(ConfigError, match="no measured value is below 0, so the check could never"):
+        parse_check(expr)
+
+
+@pytest.mark.parametrize("expr", ["errors <= 0", "errors == 0", "p99 > 0ms", "errors >= 0"])
+def test_a_zero_threshold_some_value_meets_is_accepted(expr: str) -> None:
+    assert parse_check(expr).threshold == 0

@@ -108,6 +108,10 @@ def _config(**kw: object) -> RunSpec:
         ({"workers": "11"}, "--workers 11 is more than --clients 10"),
         ({"server_model": "nginx"}, "unknown --server 'nginx'; choose one of threaded"),
         ({"send": "x", "send_file": "f"}, "give --send or --send-file, not both"),
+        # stdout holds one thing a program reads: the JSON, or the jsonl stream ending in it
+        ({"json_stdout": True, "fmt": "jsonl"}, "-J and --format jsonl both write to stdout"),
+        ({"json_path": "-", "fmt": "jsonl"}, "--json - and --format jsonl both write to stdout"),
+        ({"checks": ("kind.get.p99 < 1ms",)}, "--protocol echo has one kind of request"),
     ],
 )
 def test_config_rejects(kw: dict[str, object], message: str) -> None:

@@ -28,6 +28,7 @@ LAYERS = (
     "capacity",  # sweep and search: runs at several rates
     "compare",
     "cli",
+    "console",  # the entry point: imports the cli inside its Ctrl-C handler
     "__main__",
 )
 

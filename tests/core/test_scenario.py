@@ -3,6 +3,7 @@ becomes, and one line for every way a file can be wrong."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -36,6 +37,37 @@ def test_a_command_s_table_overrides_the_top_level_and_others_are_left_alone() -
     compare = from_file("compare", doc)
     assert compare["server_model"] == "threaded,uvloop"  # a listed option: joined by commas
     assert compare["clients"] == "4"
+
+
+@pytest.mark.parametrize(
+    ("command", "key", "listed", "typed"),
+    [
+        ("run", "percentiles", [50, 99.9], "50,99.9"),
+        ("compare", "percentiles", [50, 99], "50,99"),
+        ("run", "server-cpus", [0, 1], "0,1"),
+        ("compare", "client-cpus", [1], "1"),
+        ("run", "source-ips", ["127.0.0.2", "127.0.0.3"], "127.0.0.2,127.0.0.3"),
+        ("run", "tls-alpn", ["h2", "http/1.1"], "h2,http/1.1"),
+        ("compare", "sweep", ["1k", "2k"], "1k,2k"),
+    ],
+)
+def test_a_comma_separated_option_takes_a_list_as_its_comma_separated_text(
+    command: CommandName, key: str, listed: list[object], typed: str
+) -> None:
+    """README: 'a repeatable option takes a list, as does a comma-separated one';
+    ``percentiles = [50, 99]`` was refused as one value given a list."""
+    [(name, value)] = from_file(command, {command: {key: listed}}).items()
+    assert value == typed == from_file(command, {key: typed})[name]
+
+
+def test_every_option_whose_value_is_a_comma_separated_list_takes_a_toml_list() -> None:
+    """An option its help shows with a comma-separated value (``0,2``, ``h2,http/1.1``)
+    says so on its declaration, or a scenario file could not give it as a list."""
+    for command in ("run", "compare"):
+        for option in options_for(command):
+            shown = f"{option.help} {option.metavar or ''} {option.default_help or ''}"
+            if re.search(r"\w,\w|comma-separated", shown) and not option.repeatable:
+                assert option.takes_list, (command, option.flag)
 
 
 def test_a_top_level_key_another_command_takes_is_not_a_typo() -> None:

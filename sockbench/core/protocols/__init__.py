@@ -45,6 +45,7 @@ __all__ = [
     "error_kind_of",
     "error_reply",
     "error_reply_length",
+    "is_builtin",
     "speaks_its_own",
     "uses_key_options",
 ]
@@ -64,10 +65,16 @@ def speaks_its_own(spec: str) -> bool:
     return spec in ("redis", "memcache", "http")
 
 
+def is_builtin(spec: str) -> bool:
+    """Whether ``spec`` names a built-in (``length-prefixed:u16`` too): building it runs
+    no plugin's code, so what it records (its kinds) is known with the options."""
+    return (spec.strip() or "echo").partition(":")[0] in BUILTINS
+
+
 def _builtin(spec: str, options: ProtocolOptions) -> object | None:
-    head, _, rest = spec.partition(":")
-    if head not in BUILTINS:
+    if not is_builtin(spec):
         return None
+    head, _, rest = spec.partition(":")
     if head == "length-prefixed":
         width, _, mode = rest.partition(":")
         if width not in _WIDTHS or mode not in ("", "any"):

@@ -67,7 +67,7 @@ class CompareOptions:
     sweep: tuple[float, ...] = option(
         (), "--sweep", help="run each cell at these open-loop rates instead of once, as "
         "sweep --rate: 1k:20k:1k, 1k,2k,5k or 1k:64k:x2", parse=parse_rates,
-        metavar="RATES", commands=COMPARE, default_help="none",
+        metavar="RATES", commands=COMPARE, default_help="none", commas=True,
     )  # fmt: skip
 
 

@@ -92,12 +92,12 @@ class Generator:
     source_ips: str = option(
         AUTO, "--source-ips", metavar="IPS",
         help="addresses clients bind to: auto, 127.0.0.2-127.0.0.9, a,b",
-        parse=text,
+        parse=text, commas=True,
     )  # fmt: skip
     client_cpus: str = option(
         "none", "--client-cpus", metavar="CPUS",
         help="pin the load generator to CPUs; auto (those the server leaves) or none",
-        parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"},
+        parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"}, commas=True,
     )  # fmt: skip
     # Every echo-mode client through one pump per worker (engine.clients.pump).
     batch: bool = option(

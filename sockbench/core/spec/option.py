@@ -82,6 +82,9 @@ class Option(Generic[T]):
     default_help: str | None = None  # what the default means, when no value shows it
     repeatable: bool = False  # given any number of times: a tuple of texts
     many: bool = False  # a comma-separated list (compare's axes, :func:`listed`)
+    # One value its parser reads as a comma-separated list (--percentiles 50,99): as
+    # :attr:`many`, a scenario file may give it as a list (:attr:`takes_list`).
+    commas: bool = False
     positional: bool = False  # an argument, not a flag, and required (report's PATH)
     one_run: bool = False  # run's alone: sweep and search decide it (--rate, --check)
     # A command's own default, as typed; older flags a command still accepts, with a warning.
@@ -96,6 +99,12 @@ class Option(Generic[T]):
     @property
     def is_switch(self) -> bool:
         return isinstance(self.default, bool)
+
+    @property
+    def takes_list(self) -> bool:
+        """Whether its value is a comma-separated list (:attr:`many` or :attr:`commas`),
+        which a scenario file's TOML list gives joined by commas."""
+        return self.many or self.commas
 
     def field(self) -> T:
         """The dataclass field this option declares (its default is the option's)."""
@@ -158,6 +167,7 @@ class How(TypedDict, total=False):
     metavar: str | None
     default_help: str | None
     repeatable: bool
+    commas: bool
     positional: bool
     one_run: bool
     defaults: Mapping[CommandName, object]

@@ -59,7 +59,7 @@ REPEAT = declare(
 class Output:
     percentiles: tuple[float, ...] = option(
         DEFAULT_PERCENTILES, "--percentiles", help="latency percentiles to report and record",
-        parse=parse_percentiles, commands=RUN_COMPARE,
+        parse=parse_percentiles, commands=RUN_COMPARE, commas=True,
         default_help=",".join(f"{p:g}" for p in DEFAULT_PERCENTILES),
     )  # fmt: skip
     # --check expressions, as given; each is parsed when the run is checked.

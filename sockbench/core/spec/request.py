@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core import bounds
-from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol
+from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol, is_builtin
 from sockbench.core.protocols.http import check_method, check_path, parse_header
 from sockbench.core.protocols.mix import parse_ratio, parse_size_range
 from sockbench.core.spec.option import Option, declare, field_of, option, optional, text, texts
@@ -196,6 +196,14 @@ class ProtocolChoice:
             built = build_protocol(self.name, self.options)
             self.__dict__["_built"] = built  # a cache, not a field: eq and repr ignore it
         return built
+
+    def known(self) -> ProtocolAdapter | None:
+        """The protocol where knowing it runs no plugin's code: a built-in (built here, as
+        :meth:`adapter` builds it), or a plugin already built; None for a plugin not built
+        yet (the option layer's edge builds it, :mod:`sockbench.machine`)."""
+        if "_built" in self.__dict__ or is_builtin(self.name):
+            return self.adapter()
+        return None
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "_built"}

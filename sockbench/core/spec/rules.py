@@ -11,21 +11,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sockbench.core import bounds
 from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
-from sockbench.core.protocols import speaks_its_own
+from sockbench.core.metrics import KIND_PREFIX
+from sockbench.core.protocols import ProtocolAdapter, speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
 from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, command_key_patterns
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.output import Output
-from sockbench.core.spec.request import Request
+from sockbench.core.spec.request import ProtocolChoice, Request
 from sockbench.core.warmup import MIN_ROWS
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sockbench.core.checks import Check
 
 UDP_MAX_PAYLOAD = 65507  # 65535 - 8 (UDP header) - 20 (IPv4 header)
 Reply = tuple[bytes | None, ExpectKind, bytes | int | None]
@@ -398,10 +402,15 @@ def check_drain(drain_s: float | None, timeout_s: float) -> None:
         )
 
 
-def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) -> None:
-    """Each --check parses, and measures what this run measures."""
+def check_thresholds(
+    checks: Sequence[str], proto: Proto, rate: float | None, protocol: ProtocolChoice
+) -> None:
+    """Each --check parses, and measures what this run measures: over its transport, in
+    its loop, of its protocol's kinds of request and keys. A plugin's kinds are known once
+    it is built (:meth:`ProtocolChoice.known`): the option layer's edge checks again then."""
     from sockbench.core.checks import parse_check  # its metric registry imports numpy
 
+    built = protocol.known() if checks else None
     for expr in checks:
         check = parse_check(expr)
         if check.needs_datagrams and proto.is_stream:
@@ -414,17 +423,58 @@ def check_thresholds(checks: Sequence[str], proto: Proto, rate: float | None) ->
             raise ConfigError(
                 f"--check {expr!r}: {check.metric} is measured in open loop; give --rate"
             )
+        if built is not None:
+            _check_recorded(expr, check, protocol.name, built)
+
+
+def _check_recorded(expr: str, check: Check, name: str, protocol: ProtocolAdapter) -> None:
+    """``check`` reads a kind of request ``protocol`` has, and hits or misses only where
+    its requests read keys; ``name``: the --protocol given."""
+    kind, kinds = check.request_kind, protocol.kinds
+    if kind and not kinds:
+        whole = check.metric.removeprefix(f"{KIND_PREFIX}{kind}.")
+        raise ConfigError(
+            f"--check {expr!r}: --protocol {name} has one kind of request, and "
+            f"{KIND_PREFIX}KIND.NAME reads one of several (redis's set and get); check "
+            f"{whole} of every request instead"
+        )
+    if kind and kind not in kinds:
+        raise ConfigError(
+            f"--check {expr!r}: --protocol {name} has no kind of request {kind!r}; its "
+            f"kinds are {', '.join(kinds)}"
+        )
+    if not check.needs_lookups:
+        return
+    reading = [k for k, keys in zip(kinds, protocol.lookups, strict=False) if keys]
+    if not reading:
+        raise ConfigError(
+            f"--check {expr!r}: --protocol {name} counts no hits or misses here: they are "
+            "counted for requests that read keys (the GETs of redis's and memcache's mix)"
+        )
+    if kind and kind not in reading:
+        raise ConfigError(
+            f"--check {expr!r}: {kind} requests read no keys, so count no hits or misses; "
+            f"{', '.join(reading)} requests do"
+        )
 
 
 def json_path(output: Output) -> str | None:
-    """``-J`` is ``--json -``; with ``--repeat``, N documents are not one on stdout; no
-    ``--export`` writes the same file."""
+    """``-J`` is ``--json -``; stdout holds one thing a program reads: N documents of
+    ``--repeat`` are not one, nor is the JSON beside ``--format jsonl``'s lines (a report
+    format beside the JSON moves to stderr: a program reads the JSON); no ``--export``
+    writes the same file."""
     if not output.json_stdout:
         path = output.json_path
     elif output.json_path not in (None, "-"):
         raise ConfigError("give -J or --json PATH, not both")
     else:
         path = "-"
+    if path == "-" and output.fmt == "jsonl":
+        given = "-J" if output.json_stdout else "--json -"
+        raise ConfigError(
+            f"{given} and --format jsonl both write to stdout, and jsonl's last line is the "
+            f"result JSON already: drop {given}, or give --json FILE"
+        )
     for export in output.exports:
         if export.path == path:
             raise ConfigError(

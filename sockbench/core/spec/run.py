@@ -215,9 +215,10 @@ def validate_run(
 
     ``send_file`` is the content of the file ``--send-file`` names, ``http_files`` those of
     ``--body-file`` and ``--http-paths-file``, ``tls_ca`` that of ``--tls-ca``. Raises
-    :class:`ConfigError`; whether a built-in model can serve here, and the protocol,
-    are checked at the option layer's edge (:mod:`sockbench.machine`), which knows the
-    installed models and may import a plugin.
+    :class:`ConfigError`; whether a built-in model can serve here, and a plugin protocol
+    (and the --check thresholds that read its kinds), are checked at the option layer's
+    edge (:mod:`sockbench.machine`), which knows the installed models and may import a
+    plugin; a built-in protocol is built here, which runs no plugin's code.
     """
     load, request, chosen, generator, output = (
         options.load, options.request, options.server_options, options.generator,
@@ -239,7 +240,6 @@ def validate_run(
     rules.check_warmup(load)
     rules.check_protocol(request, proto, load.mode, reply)
     command = _command(chosen, proto, endpoint)
-    rules.check_thresholds(output.checks, proto, load.rate)
     output = replace(output, json_path=rules.json_path(output), out_dir=output.out_dir or None)
     model = None if endpoint or command else (chosen.server_model or DEFAULT_MODEL)
     rules.check_server_speaks(request.protocol, model)
@@ -271,6 +271,7 @@ def validate_run(
             **rules.key_value_options(request, load.clients, load.seed),
         ),
     )  # fmt: skip
+    rules.check_thresholds(output.checks, proto, load.rate, protocol)
     return RunSpec(
         proto, server, protocol, sizing, load, request, chosen, generator, output, machine, tls
     )

@@ -128,7 +128,8 @@ def _unknown(where: str, key: str, known: Iterable[str], what: str = "option") -
 
 def _as_given(option: Option[Any], value: object, where: str) -> object:
     """``value`` as the command line would give it: a bool for a switch, a list of texts
-    for a repeatable option, else text (a list joined by commas for a listed one)."""
+    for a repeatable option, else text (a list joined by commas for a comma-separated
+    one: compare's axes, --percentiles, --server-cpus)."""
     if option.is_switch:
         return _switch(value, where)
     if isinstance(value, bool):
@@ -139,7 +140,7 @@ def _as_given(option: Option[Any], value: object, where: str) -> object:
         items = value if isinstance(value, list) else [value]
         return [_text(item, where, option) for item in items]
     if isinstance(value, list):
-        if not option.many:
+        if not option.takes_list:
             raise ConfigError(f"{where}: {option.flag} takes one value, not a list")
         return ",".join(_text(item, where, option) for item in value)
     return _text(value, where, option)

@@ -150,7 +150,7 @@ class ServerOptions:
     server_cpus: str = option(
         "none", "--server-cpus", metavar="CPUS",
         help="pin the server to CPUs: 0, 0-3, 0,2; auto (half the CPUs) or none",
-        parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"},
+        parse=text, commands=RUN_COMPARE, defaults={"compare": "auto"}, commas=True,
     )  # fmt: skip
 
 

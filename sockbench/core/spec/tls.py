@@ -68,7 +68,7 @@ class TlsOptions:
     tls_alpn: tuple[str, ...] = option(
         (), "--tls-alpn", metavar="LIST",
         help="tls:// target: ALPN protocols offered, in order: h2,http/1.1",
-        parse=_alpn, default_help="none",
+        parse=_alpn, default_help="none", commas=True,
     )  # fmt: skip
     tls_version: str | None = option(
         None, "--tls-version", metavar="1.2|1.3",
