@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import typer
+
 from sockbench.cli.app import app
 from sockbench.cli.examples import epilog
 from sockbench.cli.params import declare
@@ -26,6 +28,8 @@ def diff(values: dict[str, object], spelled: dict[str, str]) -> None:
     with reading(" vs ".join((", ".join(spec.a), ", ".join(spec.b)))):
         if not options.force:
             diff_report.check_comparable(docs_a, docs_b)
+        for line in diff_report.differences(docs_a, docs_b):  # refuses a stream vs echo
+            typer.echo(f"sockbench: warning: {line}", err=True)
         names = (diff_report.describe_side(spec.a), diff_report.describe_side(spec.b))
         text = diff_report.render(docs_a, docs_b, names, options.fmt)
     write_output(options.output, text)

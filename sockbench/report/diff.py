@@ -12,7 +12,12 @@ against A), and whether the difference is significant by the rule of
 Either side holding a run judged not valid (docs/validity.md) is said in a note, and
 in the JSON's ``validity``. Numbers from different machines are not comparable, so,
 as pyperf does, a diff across hosts, CPU counts or sockbench major versions is
-refused unless forced.
+refused unless forced. A stream (``--mode stream``) against a request/reply run is
+refused even forced: a stream's req/s counts messages, not requests, and it has no
+latencies, so no ratio of the two means anything. Matched runs that differ in
+transport, protocol, mode (echo, churn), a stream's direction, client count or open
+against closed loop are compared, with a warning that says so: the change is then not
+the server's alone.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core import significance
+from sockbench.core.kinds import Workload
 from sockbench.core.metrics import Better, Metric, View, in_view
 from sockbench.core.schemas import DIFF_SCHEMA
 from sockbench.core.spec.formats import DiffFormat
@@ -32,7 +38,7 @@ from sockbench.core.validity import verdict_text
 from sockbench.errors import SockbenchError
 from sockbench.report import markdown, numbers, text
 from sockbench.report.content import Section, Table
-from sockbench.report.document import Doc, cell_key, cells, get
+from sockbench.report.document import SWEEP_SCHEMA, Doc, cell_key, cells, get
 from sockbench.report.verdicts import completed, workload_order
 
 GroupKey = tuple[str, str, str, int]  # (model, proto, payload, clients)
@@ -85,19 +91,95 @@ def _label(key: GroupKey) -> str:
 
 
 def pairs(a: Sequence[Doc], b: Sequence[Doc]) -> list[tuple[str, list[Doc], list[Doc]]]:
-    """Matched (label, A results, B results): by cell, or the one group of each side."""
+    """Matched (label, A results, B results): by cell, or the one group of each side.
+    SockbenchError when a stream would be matched with a request/reply run."""
+    for side, docs in (("A", a), ("B", b)):
+        if any(doc.get("schema") == SWEEP_SCHEMA for doc in docs):
+            raise SockbenchError(
+                f"{side} is a sweep or search (sweep.json), a run per rate: diff the result "
+                "folders of its steps"
+            )
     ga, gb = _group(a), _group(b)
     if not ga or not gb:
         side = "A" if not ga else "B"
         raise SockbenchError(f"{side} holds no completed run to compare")
     common = sorted(set(ga) & set(gb), key=lambda k: (workload_order(k[1:]), k[0]))
     if common:
-        return [(_label(k), ga[k], gb[k]) for k in common]
-    if len(ga) == 1 and len(gb) == 1:
+        matched = [(_label(k), ga[k], gb[k]) for k in common]
+    elif len(ga) == 1 and len(gb) == 1:
         (ka, ra), (kb, rb) = next(iter(ga.items())), next(iter(gb.items()))
         label = _label(ka) if ka == kb else f"{_label(ka)} → {_label(kb)}"
-        return [(label, ra, rb)]
-    raise SockbenchError("A and B share no cell (model, proto, payload, clients) to compare")
+        matched = [(label, ra, rb)]
+    else:
+        raise SockbenchError("A and B share no cell (model, proto, payload, clients) to compare")
+    for _, ra, rb in matched:
+        _check_modes(ra, rb)
+    return matched
+
+
+def _mode(result: Doc) -> str:
+    """``echo``, ``churn`` or ``stream`` (results from before ``--mode`` ran echo)."""
+    return str(get(result, "config", "mode") or Workload.ECHO)
+
+
+def _check_modes(ra: Sequence[Doc], rb: Sequence[Doc]) -> None:
+    """Refuse to match a stream with a request/reply run, --force or not: the stream's
+    req/s counts --payload-sized messages and its latencies are zeros, so a ratio of the
+    two (``5639.27× slower``) means nothing."""
+    modes_a, modes_b = _seen(ra, _mode), _seen(rb, _mode)
+    modes = set(modes_a) | set(modes_b)
+    if Workload.STREAM in modes and len(modes) > 1:
+        raise SockbenchError(
+            f"A and B are not comparable: their modes differ ({_sides(modes_a, modes_b)}); "
+            "a stream counts messages, not requests, and times no replies; diff runs of one "
+            "--mode"
+        )
+
+
+def _loop(result: Doc) -> str:
+    rate = get(result, "config", "rate")
+    return f"open loop at {numbers.fmt_rate(rate)}/s" if rate else "closed loop"
+
+
+#: What matched runs may differ in and still be compared, with a warning: (what, read).
+DIFFERENCES: tuple[tuple[str, Callable[[Doc], str]], ...] = (
+    ("transport", lambda r: str(get(r, "config", "proto") or "?")),
+    ("protocol", lambda r: str(get(r, "config", "protocol") or "echo")),
+    ("mode", _mode),
+    (
+        "stream direction",
+        lambda r: (
+            str(get(r, "config", "direction") or "forward") if _mode(r) == Workload.STREAM else ""
+        ),
+    ),
+    ("client count", lambda r: numbers.fmt_int(get(r, "config", "clients"))),
+    ("open or closed loop", _loop),
+)
+
+
+def _seen(results: Sequence[Doc], read: Callable[[Doc], str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(read(r) for r in results))
+
+
+def _sides(seen_a: Sequence[str], seen_b: Sequence[str]) -> str:
+    return f"A {', '.join(seen_a)}, B {', '.join(seen_b)}"
+
+
+def differences(a: Sequence[Doc], b: Sequence[Doc]) -> tuple[str, ...]:
+    """``A and B differ in transport (A tcp, B udp): ...``: one line per way the matched
+    runs of A and B differ in what they ran, where the numbers still count the same
+    things (a stream against a request/reply run is refused: :func:`pairs`)."""
+    lines: list[str] = []
+    matched = pairs(a, b)
+    for what, read in DIFFERENCES:
+        for _, ra, rb in matched:
+            seen_a, seen_b = _seen(ra, read), _seen(rb, read)
+            if set(seen_a) | set(seen_b) != {seen_a[0]}:
+                lines.append(
+                    f"A and B differ in {what} ({_sides(seen_a, seen_b)}): the change is not "
+                    "the server's alone; diff like with like"
+                )
+    return tuple(dict.fromkeys(lines))
 
 
 def check_comparable(a: Sequence[Doc], b: Sequence[Doc]) -> None:
@@ -145,6 +227,8 @@ def change(metric: Metric, verdict: significance.Verdict | None) -> str:
     if verdict is None:
         return numbers.DASH
     ratio = verdict.ratio
+    if ratio == 0.0:  # B measured 0: no factor says how much less
+        return numbers.DASH
     if ratio == 1.0:
         return "same"
     better = ratio > 1.0 if metric.better is Better.HIGHER else ratio < 1.0
@@ -190,14 +274,18 @@ def sections(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> list
     found = rows(a, b)
     every_row = [r for metric_rows in found.values() for r in metric_rows]
     reasons = {r.verdict.reason for r in every_row if r.verdict is not None}
-    notes = tuple(
-        note
-        for reason, note in (
-            (significance.TOO_FEW, NO_SIGNIFICANCE),
-            (significance.NOT_POSITIVE, NOT_POSITIVE),
+    notes = (
+        tuple(
+            note
+            for reason, note in (
+                (significance.TOO_FEW, NO_SIGNIFICANCE),
+                (significance.NOT_POSITIVE, NOT_POSITIVE),
+            )
+            if reason in reasons
         )
-        if reason in reasons
-    ) + validity_notes(a, b)
+        + validity_notes(a, b)
+        + differences(a, b)
+    )
     out = [
         Section(
             "Diff",
@@ -260,6 +348,7 @@ def to_json(a: Sequence[Doc], b: Sequence[Doc], names: tuple[str, str]) -> dict[
         "b": names[1],
         "metrics": metrics,
         "validity": validity,
+        "differences": list(differences(a, b)),
     }
 
 

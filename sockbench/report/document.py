@@ -23,6 +23,7 @@ from sockbench.core.schemas import COMPARE_SCHEMA as COMPARE_SCHEMA
 from sockbench.core.schemas import RESULT_SCHEMA as RESULT_SCHEMA
 from sockbench.core.schemas import SWEEP_SCHEMA as SWEEP_SCHEMA
 from sockbench.errors import SockbenchError
+from sockbench.report import shape
 
 Doc = Mapping[str, Any]
 
@@ -78,6 +79,8 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 def _read_result_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
+    with _checked(source):
+        shape.check_result(doc)
     return doc
 
 
@@ -86,16 +89,32 @@ def _read_compare_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
         raise SockbenchError(f"{source}: a {COMPARE_SCHEMA} document needs a list of cells")
     for i, cell in enumerate(doc["cells"]):
         if not isinstance(cell, dict):
+            kind = "a list" if isinstance(cell, list) else json.dumps(cell)[:40]
             raise SockbenchError(
-                f"{source}: cell {i} is {type(cell).__name__}, not a result object; "
-                "the document is damaged"
+                f"{source}: cell {i} is {kind}, not a result object; the document is damaged"
             )
+    with _checked(source):
+        shape.COMPARE(doc, "")
+        for i, cell in enumerate(doc["cells"]):
+            shape.check_result(cell, f"cells[{i}]")
     return doc
+
+
+@contextmanager
+def _checked(source: Path) -> Iterator[None]:
+    """A document that is not what the reports read (:mod:`sockbench.report.shape`): one
+    line naming the file, where in it, and what is wrong."""
+    try:
+        yield
+    except shape.Problem as problem:
+        raise SockbenchError(f"{source}: {problem}") from None
 
 
 def _read_sweep_1(doc: dict[str, Any], source: Path) -> dict[str, Any]:
     if not isinstance(doc.get("curves"), list):
         raise SockbenchError(f"{source}: a {SWEEP_SCHEMA} document needs a list of curves")
+    with _checked(source):
+        shape.SWEEP(doc, "")
     return doc
 
 
@@ -108,9 +127,9 @@ READERS: dict[str, Callable[[dict[str, Any], Path], dict[str, Any]]] = {
 }
 
 
-#: What a renderer raises on a document whose schema matched but whose content is
-#: damaged (edited or truncated by hand): a wrong type, a missing key, an undecodable
-#: histogram (hdrh's and zlib's errors), nesting deeper than Python recurses.
+#: What a renderer raises on a document that passed :mod:`sockbench.report.shape` but is
+#: damaged where that does not look (a key no check covers): a wrong type, a missing key,
+#: an undecodable histogram (hdrh's and zlib's errors), nesting deeper than Python recurses.
 DAMAGED: tuple[type[BaseException], ...] = (
     KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError,
     RecursionError, zlib.error, HdrCookieException, HdrLengthException,
@@ -120,18 +139,20 @@ DAMAGED: tuple[type[BaseException], ...] = (
 
 @contextmanager
 def reading(what: object) -> Iterator[None]:
-    """Turn a damaged document's failure while it is read or rendered into one line."""
+    """Turn a damaged document's failure while it is read or rendered into one line; the
+    line never names Python's exception (a user reads it, not a programmer)."""
     try:
         yield
     except DAMAGED as exc:
-        detail = _one_line(exc)[:200]
-        raise SockbenchError(
-            f"{what}: not a complete sockbench result ({type(exc).__name__}: {detail})"
-        ) from None
+        if isinstance(exc, KeyError) and exc.args:  # str() of a KeyError is the key alone
+            detail = f"no {exc.args[0]!r} where one was expected"
+        else:
+            detail = " ".join(str(exc).split())[:200] or "a value of the wrong kind"
+        raise SockbenchError(f"{what}: not a complete sockbench result ({detail})") from None
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return " ".join(str(exc).split()) or "unreadable"
 
 
 def is_compare(doc: Doc) -> bool:

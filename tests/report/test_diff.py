@@ -13,7 +13,7 @@ import pytest
 
 from sockbench.core.spec.diff import split_sides
 from sockbench.errors import SockbenchError
-from sockbench.report.diff import check_comparable, render
+from sockbench.report.diff import check_comparable, differences, render
 from tests.report.conftest import RESULT_TCP
 
 
@@ -153,3 +153,108 @@ def test_a_run_that_measured_zero_gets_a_ratio_and_a_note(tcp_doc: dict[str, Any
     assert "n/a" in req_s
     assert "needs every run above 0" in text
     assert "no significance can be claimed" not in text
+
+
+def _ran(tcp_doc: dict[str, Any], **config: object) -> dict[str, Any]:
+    doc = copy.deepcopy(tcp_doc)
+    doc["config"].update(config)
+    return doc
+
+
+def test_a_stream_and_a_request_reply_run_are_refused_either_way(tcp_doc: dict[str, Any]) -> None:
+    """A stream's req/s counts --payload messages and its latencies are zeros: echo first
+    raised ZeroDivisionError, stream first printed "5639.27× slower"."""
+    stream = _ran(tcp_doc, mode="stream")
+    for a, b, shown in (
+        (tcp_doc, stream, "A echo, B stream"),
+        (stream, tcp_doc, "A stream, B echo"),
+    ):
+        for fmt in ("text", "json"):
+            with pytest.raises(SockbenchError) as refused:
+                render([a], [b], ("a", "b"), fmt)
+            assert str(refused.value).startswith(
+                f"A and B are not comparable: their modes differ ({shown})"
+            )
+    assert "same" in render([stream], [stream], ("a", "b"), "text")  # two streams compare
+
+
+@pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        ({"proto": "udp"}, "transport (A tcp, B udp)"),
+        ({"protocol": "redis"}, "protocol (A echo, B redis)"),
+        ({"mode": "churn"}, "mode (A echo, B churn)"),
+        ({"clients": 50}, "client count (A 100, B 50)"),
+        ({"rate": 2000}, "open or closed loop (A closed loop, B open loop at 2,000/s)"),
+    ],
+)
+def test_runs_that_differ_in_what_they_ran_are_diffed_with_a_warning(
+    tcp_doc: dict[str, Any], config: dict[str, object], said: str
+) -> None:
+    other = _ran(tcp_doc, **config)
+    assert differences([tcp_doc], [other]) == (
+        f"A and B differ in {said}: the change is not the server's alone; diff like with like",
+    )
+    assert f"note: A and B differ in {said}" in render([tcp_doc], [other], ("a", "b"), "text")
+    doc = json.loads(render([tcp_doc], [other], ("a", "b"), "json"))
+    assert doc["differences"] == list(differences([tcp_doc], [other]))
+    assert differences([tcp_doc], [copy.deepcopy(tcp_doc)]) == ()
+
+
+def test_b_measuring_zero_has_no_factor(tcp_doc: dict[str, Any]) -> None:
+    """mean(B) of 0 made a ratio of 0, and "how many times slower" a ZeroDivisionError."""
+    [a], [b] = runs(tcp_doc, [60_000]), runs(tcp_doc, [60_000])
+    b["totals"]["throughput_rps"] = 0.0
+    req_s = render([a], [b], ("a", "b"), "text").split("req/s\n-----\n")[1].split("\n\n")[0]
+    assert req_s.splitlines()[1].split()[-2:] == ["—", "n/a"]
+
+
+@pytest.fixture(scope="module")
+def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Three short real runs on the built-in asyncio server, saved as result files."""
+    from tests.support.runs import run_result
+
+    folder = tmp_path_factory.mktemp("real")
+    made = {}
+    for name, options in (
+        ("echo", {}),
+        ("stream", {"mode": "stream"}),
+        ("udp", {"proto": "udp"}),
+    ):
+        result = run_result(clients=2, duration_s=0.5, warmup_s=0.0, **options)
+        path = folder / f"{name}.json"
+        path.write_text(json.dumps(result))
+        made[name] = str(path)
+    return made
+
+
+@pytest.mark.e2e  # real runs, then `sockbench diff` in a process
+def test_real_echo_and_stream_runs_are_refused_even_forced(real_runs: dict[str, str]) -> None:
+    echo, stream = real_runs["echo"], real_runs["stream"]
+    for args in ((echo, stream), (stream, echo), ("--force", echo, stream)):
+        result = sockbench("diff", *args)
+        assert result.returncode == 2, result.stdout
+        assert result.stdout == ""
+        [line] = result.stderr.splitlines()
+        assert line.startswith("sockbench: error: A and B are not comparable: their modes differ")
+        assert "Error" not in line
+
+
+@pytest.mark.e2e  # real runs, then `sockbench diff` in a process
+def test_real_tcp_and_udp_runs_are_diffed_with_a_warning(real_runs: dict[str, str]) -> None:
+    result = sockbench("diff", real_runs["echo"], real_runs["udp"])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "sockbench: warning: A and B differ in transport (A tcp, B udp): the change is not "
+        "the server's alone; diff like with like"
+    ]
+    assert "req/s" in result.stdout
+
+
+def test_a_sweep_is_refused_not_diffed_into_empty_tables() -> None:
+    """A sweep.json read as one run matched nothing: a header, no table, exit 0."""
+    from sockbench.report import load
+
+    sweep = load(Path(__file__).resolve().parents[2] / "results" / "capacity-models")
+    with pytest.raises(SockbenchError, match=r"^A is a sweep or search \(sweep.json\)"):
+        render([sweep], [sweep], ("a", "b"), "text")
