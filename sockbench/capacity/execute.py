@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sockbench.capacity.steps import CurveSteps, Say, Steps, StepWatch, consecutive_failures
-from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch, Found
+from sockbench.core.search import SEARCH_EXIT_CODES, CapacitySearch, Found, search_status
 from sockbench.core.spec.capacity import AtRates, SearchOptions, SweepOptions
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.spec.server import Target
@@ -124,6 +124,8 @@ def run_search(
             outcome = search.outcome()
             curve.search = search_json(outcome, settings)
             codes.append(SEARCH_EXIT_CODES[outcome.found])
+            if steps.status == RunStatus.COMPLETED:  # a signal's interrupted stays
+                steps.status = search_status(outcome.found)
         doc = steps.write()
     code = max(codes, default=SEARCH_EXIT_CODES[Found.STOPPED])
     return _outcome(doc, steps, interrupts, code)

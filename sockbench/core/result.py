@@ -20,8 +20,9 @@ from sockbench.core.checks import evaluate, parse_check
 from sockbench.core.forecast import measured_warnings
 from sockbench.core.histogram import decode, summarize
 from sockbench.core.intervals import IntervalRow
-from sockbench.core.kinds import Workload
+from sockbench.core.kinds import Arrival, Workload
 from sockbench.core.schemas import RESULT_SCHEMA as SCHEMA
+from sockbench.core.shortfall import requests_due
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.stopping import until_section
@@ -119,7 +120,8 @@ def build_result(m: Measurement) -> dict[str, Any]:
     doc["intervals"] = [_row_json(row) for row in tally.intervals]
     if tally.drain_interval is not None:
         doc["drain_interval"] = _row_json(tally.drain_interval)
-    doc["totals"].update(_rates(tally, spec, seconds))
+    service = doc.get("service_time_us") or {}
+    doc["totals"].update(_rates(tally, spec, seconds, float(service.get("p99") or 0.0)))
     doc["totals"].update(connect_phase(tally, spec.load.clients))
     if spec.tls is not None:
         doc["tls"] = tls_section(tally.handshakes, spec.tls.verify, tally.negotiated)
@@ -218,14 +220,24 @@ def _accounting(tally: Tally) -> dict[str, Any]:
     }
 
 
-def _rates(tally: Tally, spec: RunSpec, seconds: float) -> dict[str, Any]:
+def _rates(
+    tally: Tally, spec: RunSpec, seconds: float, round_trip_us: float = 0.0
+) -> dict[str, Any]:
     """Open loop: requested, achieved and offered (docs/result.md, *Rates*); churn: the
-    connection rate."""
+    connection rate. Achieved is served over what the schedule made due in the window
+    (:func:`~sockbench.core.shortfall.requests_due`: ``--rate`` × its length, or for a run
+    bounded by ``--requests``, the requests it had up to its end; ``round_trip_us``, the
+    replies' p99, is the last reply's allowance there)."""
     rates: dict[str, Any] = {}
     rate = spec.load.rate
     if rate:
         rates["requested_rps"] = rate
-        rates["achieved_ratio"] = round(_served(tally) / seconds / rate, 4)
+        due = requests_due(
+            rate, seconds, bounded=spec.load.requests is not None, issued=tally.issued,
+            clients=spec.load.clients, round_trip_us=round_trip_us,
+            poisson=spec.load.arrival == Arrival.POISSON,
+        )  # fmt: skip
+        rates["achieved_ratio"] = round(_served(tally) / max(due, 1e-9), 4)
         if tally.request_reply:
             rates["offered_rps"] = round(tally.offered / seconds, 3)
     if spec.load.mode == Workload.CHURN:

@@ -22,6 +22,13 @@ first: a passing hiccup of the machine is not the generator's limit): the search
 stops going up there (a faster rate would be no more measurable) and bisects below it,
 and when the top of its bracket is invalid it reports the capacity as *at least* the
 highest pass, limited by the generator, with advice, never a false capacity.
+
+A step whose run was degraded because (nearly) every request failed in a way no load
+explains (wrong replies, error replies, closes: :func:`unusable`) is **unusable**: the
+target answered nothing usable, which says nothing of its capacity. Before any rate
+passed it ends the search (``unusable``): no capacity is claimed, and the search takes
+its run's status (``degraded``, :func:`search_status`) and exit code. After a rate
+passed, it is that rate's failure: the target served less, and its errors say why.
 """
 
 from __future__ import annotations
@@ -35,13 +42,20 @@ from sockbench.core.checks import Check, evaluate
 from sockbench.core.document import Result
 from sockbench.core.shortfall import (
     ACHIEVED_RATE_MIN,
+    LAGGING,
     generator_fell_short,
     generator_lagged,
     late_sender_advice,
     served_ratio,
 )
 from sockbench.core.socket_drops import generator_drops
-from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK, RunStatus
+from sockbench.core.status import (
+    EXIT_FAILED,
+    EXIT_NO_CAPACITY,
+    EXIT_OK,
+    RunStatus,
+    exit_code,
+)
 from sockbench.errors import ConfigError
 
 DEFAULT_PRECISION = 0.05
@@ -52,6 +66,9 @@ class Verdict(StrEnum):
     FAIL = "fail"
     #: The generator could not offer the rate: the step says nothing about the server.
     INVALID = "invalid"
+    #: The target answered nothing usable (its run degraded, (nearly) every request
+    #: failed, and not for lagging): the step says nothing about its capacity.
+    UNUSABLE = "unusable"
 
 
 class Phase(StrEnum):
@@ -73,6 +90,9 @@ class Found(StrEnum):
     GENERATOR_LIMITED = "generator_limited"
     #: Stopped early (a signal, a server that died); the bracket is what was known then.
     STOPPED = "stopped"
+    #: The target answered nothing usable before any rate passed: no capacity to claim,
+    #: its run was degraded (:func:`unusable`).
+    UNUSABLE = "unusable"
 
 
 #: A search's exit code by how it ended: 0 only for a capacity, or a bound the user set
@@ -84,7 +104,15 @@ SEARCH_EXIT_CODES: dict[Found, int] = {
     Found.BELOW_MIN: EXIT_NO_CAPACITY,
     Found.GENERATOR_LIMITED: EXIT_FAILED,
     Found.STOPPED: EXIT_FAILED,
+    Found.UNUSABLE: exit_code(RunStatus.DEGRADED),  # its run's: as `run` exits on it
 }
+
+
+def search_status(found: Found) -> RunStatus:
+    """The status a search's document takes from how it ended: ``degraded`` when the
+    target answered nothing usable (:data:`Found.UNUSABLE`), as its run was; otherwise
+    it completed (a signal's ``interrupted`` is the driver's to set)."""
+    return RunStatus.DEGRADED if found is Found.UNUSABLE else RunStatus.COMPLETED
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,9 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
     if generator_fell_short(doc):
         advice = late_sender_advice(doc, lower=_LOWER)
         return Judgement(Verdict.INVALID, (f"the generator could not offer the rate; {advice}",))
+    useless = unusable(doc)
+    if useless is not None:
+        return Judgement(Verdict.UNUSABLE, (useless,))
     if doc.get("status") in (RunStatus.SERVER_DIED, RunStatus.DEGRADED):
         return Judgement(Verdict.FAIL, (f"status {doc['status']}",))
     failed = tuple(
@@ -138,6 +169,38 @@ def judge(slos: Sequence[Check], doc: Mapping[str, Any]) -> Judgement:
 
 
 _LOWER = "--rate-max"  # what a search lowers where run lowers --rate
+
+#: A degraded run whose good replies are at most this share of its requests answered
+#: nothing usable (:func:`unusable`).
+USABLE_MIN = 0.01
+
+
+def unusable(doc: Mapping[str, Any]) -> str | None:
+    """Why a run says nothing about its target's capacity, or None when it may.
+
+    A run marked degraded in which (nearly) every request failed (at most
+    :data:`USABLE_MIN` answered well, inside the window or its drain), and failed in a
+    way no load explains: wrong replies (``mismatch``), error replies, closes, resets,
+    refused connects. The target answered nothing usable at this rate, and would at any
+    rate: a wrong ``--protocol``, an echo server asked for memcache. Requests that timed
+    out, or were still open when the drain ended, are the backlog of a target behind its
+    rate (:data:`~sockbench.core.shortfall.LAGGING`): that is a capacity, and fails.
+    """
+    if doc.get("status") != RunStatus.DEGRADED:
+        return None
+    totals = doc.get("totals") or {}
+    errors = {k: int(n) for k, n in (totals.get("errors") or {}).items() if n}
+    wrong = sum(n for kind, n in errors.items() if kind not in LAGGING)
+    good = max(int(totals.get("requests") or 0), int(totals.get("served") or 0))
+    if not wrong or good > USABLE_MIN * (good + sum(errors.values())):
+        return None
+    kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(errors.items(), key=lambda kv: -kv[1]))
+    return (
+        f"the target answered nothing usable: status degraded, {sum(errors.values()):,} "
+        f"errors ({kinds}) and {good:,} requests answered well, which says nothing of its "
+        "capacity; check --target and --protocol against what it speaks (the run's "
+        "errors by kind, and what it replied)"
+    )
 
 
 def _generator_fault(doc: Mapping[str, Any]) -> str | None:
@@ -194,6 +257,7 @@ class CapacitySearch:
     _invalid: float | None = None
     _confirmed: bool | None = None
     _stopped: bool = False
+    _unusable: float | None = None  # the target answered nothing usable here, none passed
     _again: float | None = None  # an invalid rate to run once more (a passing hiccup)
     _retried: set[tuple[float, Phase]] = field(default_factory=set)
 
@@ -220,7 +284,7 @@ class CapacitySearch:
     @property
     def phase(self) -> Phase | None:
         """What the next step is for; None once the search is over."""
-        if self._stopped or self._confirmed is not None:
+        if self._stopped or self._confirmed is not None or self._unusable is not None:
             return None
         if self._pass is None and self._fail is not None:
             return None  # even the lowest failed
@@ -270,7 +334,10 @@ class CapacitySearch:
             self._confirmed = verdict is Verdict.PASS
         elif verdict is Verdict.PASS:
             self._pass = max(rate, self._pass or rate)
-        elif verdict is Verdict.FAIL:
+        elif verdict is Verdict.UNUSABLE and self._pass is None:
+            self._unusable = rate  # nothing to bracket: the search is over
+        elif verdict in (Verdict.FAIL, Verdict.UNUSABLE):
+            # Past a rate it served, a target that then answered nothing usable failed here.
             self._fail = rate if self._fail is None else min(rate, self._fail)
         else:
             self._invalid = rate if self._invalid is None else min(rate, self._invalid)
@@ -286,6 +353,8 @@ class CapacitySearch:
         )  # fmt: skip
 
     def _found(self) -> Found:
+        if self._unusable is not None:
+            return Found.UNUSABLE
         if self._pass is None:
             if self._fail is not None:
                 return Found.BELOW_MIN

@@ -17,7 +17,9 @@ The cause is read from the result alone (pure), so it is tested with made-up tot
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core.document import Result
@@ -52,20 +54,68 @@ def _failed_counts(totals: Mapping[str, Any], lagging: bool) -> dict[str, int]:
     }
 
 
+def requests_due(
+    rate: float,
+    seconds: float,
+    *,
+    bounded: bool = False,
+    issued: int | None = None,
+    clients: int = 1,
+    round_trip_us: float = 0.0,
+    poisson: bool = False,
+) -> float:
+    """Open loop: the requests a schedule of ``rate`` made due in a window of ``seconds``:
+    ``rate × seconds`` (uniform arrivals: to within one request).
+
+    ``bounded`` (``--requests``): the schedule had only ``issued`` requests (every one it
+    made due before the run reached its limit, sent or not: an open loop issues each due
+    request). Such a run's window lasts past its last request's due time: each client
+    learns of the limit at its own next due time (up to ``clients`` slots of the schedule
+    later), the run waits for the last reply (a round trip, ``round_trip_us``), and the
+    schedule starts within one slot of the window. Over that tail the schedule made no
+    request due that the run had, so it is not counted; past it, requests were late (they
+    waited for a ``--pipeline`` slot, or for the generator) and the window lasted longer
+    than the schedule needed: rate × seconds, less the tail, were due. A Poisson schedule's
+    count varies by its square root, which the tail allows three times over.
+    """
+    scheduled = rate * seconds
+    if not bounded or issued is None:
+        return scheduled
+    tail = clients + 1 + rate * round_trip_us / 1e6
+    if poisson:
+        tail += 3 * math.sqrt(scheduled)
+    return min(scheduled, max(float(issued), scheduled - tail))
+
+
 def scheduled_rps(doc: Mapping[str, Any]) -> float | None:
     """Open loop: what the schedule asked of the window, per second.
 
     ``--rate``, to within a request, for uniform arrivals. A Poisson schedule's count in a
     window varies by its square root (1 % at 10,000 requests), so for ``--arrival
     poisson`` it is the requests the schedule put in the window: every one is issued, late
-    or never sent ones as failures (``totals.requests_issued``).
+    or never sent ones as failures (``totals.requests_issued``). A run bounded by
+    ``--requests`` asked only what its schedule made due before it stopped
+    (:func:`requests_due`).
     """
     requested = Result(doc).requested_rps
     if requested is None:
         return None
-    issued = (doc.get("totals") or {}).get("requests_issued")
-    seconds = doc.get("duration_s")
-    if (doc.get("config") or {}).get("arrival") == "poisson" and issued and seconds:
+    config, totals = doc.get("config") or {}, doc.get("totals") or {}
+    issued, seconds = totals.get("requests_issued"), doc.get("duration_s")
+    poisson = config.get("arrival") == "poisson"
+    if config.get("requests") is not None and issued is not None and seconds:
+        due = requests_due(
+            float(requested),
+            float(seconds),
+            bounded=True,
+            issued=int(issued),
+            clients=int(config.get("clients") or 1),
+            round_trip_us=float((doc.get("service_time_us") or {}).get("p99") or 0.0),
+            poisson=poisson,
+        )
+        if due < float(requested) * float(seconds):  # its limit came before the window end
+            return due / float(seconds)
+    if poisson and issued and seconds:
         return float(issued / seconds)
     return float(requested)
 
@@ -81,12 +131,47 @@ def served_ratio(doc: Mapping[str, Any]) -> float | None:
 
 
 _DATAGRAMS = frozenset(p.value for p in Proto if not p.is_stream)
+#: The share of the slots busy (mean round trip over the one they allow) from which a
+#: shortfall may be theirs: past half, a round trip longer than its share holds the
+#: next request of its connection often; at a tenth (replies of 76 µs where 1 ms is
+#: allowed), requests did not wait for a slot.
+SLOTS_BUSY_MIN = 0.5
 
 
-def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
-    """Open loop over streams: the round trip ``--clients`` × ``--pipeline`` allow each
-    request at the rate due, set against the mean the replies took; None where there is
-    no such cap (datagrams: nothing waits for a slot) or nothing to tell it from.
+@dataclass(frozen=True)
+class Slots:
+    """Open loop over streams: the requests ``clients × pipeline`` can hold in flight, the
+    round trip that leaves each at the rate due, and the mean the replies took."""
+
+    clients: int
+    pipeline: int
+    allowed_us: float
+    mean_us: float
+
+    @property
+    def busy(self) -> float:
+        """The share of the slots the replies kept busy at this rate (Little's law): the
+        mean round trip over the one the slots allow."""
+        return self.mean_us / self.allowed_us if self.allowed_us else math.inf
+
+    @property
+    def held(self) -> bool:
+        """Whether the replies kept the slots busy enough (:data:`SLOTS_BUSY_MIN`) for
+        requests to wait for one. Well under it the slots could carry the rate, so a
+        shortfall is not theirs, and no reason may say it was."""
+        return self.busy >= SLOTS_BUSY_MIN
+
+    def text(self) -> str:
+        return (
+            f"{self.clients:,} clients × --pipeline {self.pipeline} leave each request "
+            f"{format_us(self.allowed_us)} for its round trip at this rate, and the replies "
+            f"took {format_us(self.mean_us)} on average"
+        )
+
+
+def slots(doc: Mapping[str, Any]) -> Slots | None:
+    """The slots of an open loop over streams (:class:`Slots`); None where there are none
+    (datagrams: nothing waits for a slot) or nothing to tell them from.
 
     By Little's law the requests in flight are the rate times the mean round trip, so
     ``clients × pipeline`` slots carry the rate only while the round trip stays under
@@ -100,12 +185,14 @@ def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
     mean_us = (doc.get("service_time_us") or {}).get("mean")
     if not clients or not due or mean_us is None or config.get("proto") in _DATAGRAMS:
         return None
-    allowed_us = clients * pipeline / due * 1e6
-    return (
-        f"{clients:,} clients × --pipeline {pipeline} leave each request "
-        f"{format_us(allowed_us)} for its round trip at this rate, and the replies took "
-        f"{format_us(float(mean_us))} on average"
-    )
+    return Slots(clients, pipeline, clients * pipeline / due * 1e6, float(mean_us))
+
+
+def in_flight_cap(doc: Mapping[str, Any]) -> str | None:
+    """The round trip the slots leave each request, against the replies' mean
+    (:func:`slots`), in words; None where there are no slots."""
+    found = slots(doc)
+    return None if found is None else found.text()
 
 
 def generator_behind(doc: Mapping[str, Any]) -> bool:
@@ -159,12 +246,16 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
     served = float(result.served_rps or 0.0)
     requested = scheduled_rps(doc) or 0.0
     head = f"served {served:,.0f} req/s of the {requested:,.0f} requested ({ratio:.1%})"
-    if requested != result.requested_rps:  # Poisson arrivals: what was due in the window
+    if requested != result.requested_rps:  # what the schedule made due in the window
         ratio = served / requested if requested else 1.0
-        head = (
-            f"served {served:,.0f} req/s of the {requested:,.0f} due ({ratio:.1%}; "
-            f"poisson arrivals at --rate {result.requested_rps or 0:,.0f})"
+        rate = f"--rate {result.requested_rps or 0:,.0f}"
+        limit = (doc.get("config") or {}).get("requests")
+        made = (
+            f"poisson arrivals at {rate}"
+            if limit is None
+            else f"what {rate} made due, up to --requests {limit:,}"
         )
+        head = f"served {served:,.0f} req/s of the {requested:,.0f} due ({ratio:.1%}; {made})"
     if ratio >= ACHIEVED_RATE_MIN:
         return None
     seconds = max(float(doc.get("duration_s") or 0.0), 1e-9)
@@ -191,7 +282,7 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
         )
     lagging = _failed_counts(totals, lagging=True)
     timed_out = "".join(f"; {n:,} {LAGGING_WORDS[kind]}" for kind, n in sorted(lagging.items()))
-    cap = in_flight_cap(doc)
+    held = slots(doc)
     return RunWarning(
         WarningKind.RATE_NOT_KEPT,
         f"{head}{sent}: the target fell behind (its replies lagged while the generator "
@@ -199,8 +290,8 @@ def rate_shortfall(doc: Mapping[str, Any]) -> RunWarning | None:
         "latencies count from each request's due time, so they include the backlog: "
         "this rate is past the target's capacity at these settings"
         + (
-            f" ({cap}); if the target serves more at once, raise --pipeline or --clients"
-            if cap
+            f" ({held.text()}); if the target serves more at once, raise --pipeline or --clients"
+            if held is not None and held.held
             else ""
         ),
     )

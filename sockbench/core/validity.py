@@ -66,9 +66,9 @@ from sockbench.core.shortfall import (
     SEND_LAG_P99_MAX_US,
     generator_fell_short,
     generator_lagged,
-    in_flight_cap,
     scheduled_rps,
     served_ratio,
+    slots,
 )
 from sockbench.core.socket_drops import generator_drops
 from sockbench.core.status import RunStatus
@@ -284,14 +284,16 @@ def arrivals(doc: Mapping[str, Any], series: Series) -> Arrivals | None:
             )
         )
     elif offered < due * ACHIEVED_RATE_MIN:
-        cap = in_flight_cap(doc)
+        held = slots(doc)
+        why = (
+            "the rest waited for a --pipeline slot, as the target's replies lagged "
+            + (f"({held.text()})" if held is not None else "(past its capacity)")
+            if held is None or held.held
+            else "the generator kept its schedule and the replies were quick enough for "
+            f"the slots ({held.text()}), so neither held the rest back"
+        )
         reasons.append(
-            Reason(
-                Test.ARRIVALS,
-                f"{offered / due:.0%} of the requests due were sent: the rest waited for a "
-                "--pipeline slot, as the target's replies lagged "
-                + (f"({cap})" if cap else "(past its capacity)"),
-            )
+            Reason(Test.ARRIVALS, f"{offered / due:.0%} of the requests due were sent: {why}")
         )
     elif generator_lagged(doc):
         reasons.append(

@@ -46,6 +46,7 @@ class WarningKind(StrEnum):
     SOCKET_BUFFER_CAPPED = "socket_buffer_capped"  # --socket-buffer over net.core.rmem_max
     LISTEN_DROPS = "listen_drops"  # the target's accept queue was full: connects dropped
     RECONNECTS = "reconnects"  # the target ended keep-alive connections: clients reconnected
+    CLIENT_ERRORS = "client_errors"  # --protocol http: replies with a 4xx status
 
 
 @dataclass(frozen=True)

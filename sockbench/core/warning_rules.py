@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from sockbench.core.exchange import STARVED
+from sockbench.core.protocols.http import CLIENT_ERRORS
 from sockbench.core.shortfall import SEND_LAG_P99_MAX_US, late_sender_advice, rate_shortfall
 from sockbench.core.status import RunStatus
 from sockbench.core.tally import Tally
@@ -87,6 +88,17 @@ class ResultFacts:
         idle = int(totals.get("closed_idle") or 0)  # closes with no request sent yet
         closed = sum(errors.get(kind, 0) for kind in ("closed", "reset", "mismatch")) + idle
         return closed if closed and closed == sum(errors.values()) + idle else 0
+
+    @property
+    def client_errors(self) -> tuple[int, int]:
+        """``--protocol http``: the window's requests answered with a 4xx status, and all
+        it answered; (0, answered) for another protocol."""
+        config, totals = self.doc.get("config") or {}, self.doc["totals"]
+        answered = int(totals.get("requests") or 0)
+        if config.get("protocol") != "http":
+            return 0, answered
+        kind = (totals.get("by_kind") or {}).get(CLIENT_ERRORS) or {}
+        return int(kind.get("requests") or 0), answered
 
     @property
     def listen_drops(self) -> int:
@@ -372,6 +384,17 @@ def _listen_drops(facts: ResultFacts) -> str:
     )
 
 
+def _client_errors(facts: ResultFacts) -> str:
+    """How many replies refused their request as the client's error, of all answered."""
+    refused, answered = facts.client_errors
+    return (
+        f"the target answered {refused:,} of the {answered:,} requests "
+        f"({refused / max(answered, 1):.1%}) with a 4xx status, a client error (404 not "
+        "found, 401 or 403 refused, 400 bad request): those count as served, in the rate "
+        "and the latencies, though it refused them, and as no error (a 5xx is one)"
+    )
+
+
 def _reconnects(facts: ResultFacts) -> str:
     """How often the clients reconnected, what ended their connections (the target, under
     a request or idle; their own --timeout), and where the connects' time went: into the
@@ -397,10 +420,16 @@ def _reconnects(facts: ResultFacts) -> str:
     requests = int(totals["requests"])
     each = requests / facts.reconnects
     per = f"one per {each:,.0f}" if each >= 2 else f"for {requests:,}"
+    # Neither a failure nor an idle close: each close was announced in a reply, which
+    # completes (HTTP's Connection: close, an HTTP/1.0 reply without keep-alive).
+    said = "; ".join(c for c in causes if c) or (
+        "no request failed with its connection and none ended idle: the target announced "
+        "its closes in its replies (Connection: close, or HTTP/1.0 without keep-alive)"
+    )
     return (
         f"the clients reconnected often: {config['clients']:,} clients opened "
         f"{totals['connections']:,} connections over the run, warm-up included, {per} "
-        "requests answered; in the window, " + "; ".join(c for c in causes if c) + f"; {where}"
+        f"requests answered; in the window, {said}; {where}"
     )
 
 
@@ -495,6 +524,14 @@ RATE_RULES: tuple[Rule[ResultFacts], ...] = (
         lambda f: bool(f.reconnects),
         _reconnects,
         _reconnect_advice,
+    ),
+    Rule(
+        WarningKind.CLIENT_ERRORS,
+        lambda f: bool(f.client_errors[0]),
+        _client_errors,
+        "check what is asked: --http-path (a 404), --header (the Host, or the "
+        "Authorization a 401 or 403 wants), --http-method and --body (a 400, 405 or 411); "
+        "--check 'kind.4xx.requests == 0' fails a run that has any",
     ),
     Rule(
         WarningKind.NOT_VALID,

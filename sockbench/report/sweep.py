@@ -41,6 +41,7 @@ _FOUND: dict[str, tuple[str, str]] = {
     "below_min": ("< ", "the server, below --rate-min"),
     "generator_limited": ("≥ ", "the generator (its steps' notes say why)"),
     "stopped": ("≥ ", "stopped early"),
+    "unusable": ("", "the target, unusable at the lowest rate tried (its step's note says why)"),
 }
 
 
@@ -60,9 +61,12 @@ def _judged_by(doc: Mapping[str, Any]) -> str:
 
 def capacity_text(search: Mapping[str, Any]) -> str:
     """``12,345 req/s``; ``≥ 3,000 req/s`` when only a lower bound is known (what limited
-    it: :func:`limited_by`); ``< 1,000 req/s`` when even ``--rate-min`` failed."""
+    it: :func:`limited_by`); ``< 1,000 req/s`` when even ``--rate-min`` failed; ``none
+    claimed`` when the target answered nothing usable."""
     sign, _ = _FOUND.get(str(search.get("found")), ("", ""))
     rate = search.get("capacity_rps")
+    if search.get("found") == "unusable":
+        return "none claimed"
     if search.get("found") == "below_min":
         rate = search.get("rate_min")
     return "unknown" if rate is None else f"{sign}{fmt_rate(rate)} req/s"
@@ -224,13 +228,14 @@ def sections(doc: Mapping[str, Any]) -> list[Section]:
 
 def chart_svg(doc: Mapping[str, Any]) -> str:
     """Every curve on one latency–load chart: a point per rate asked, its last valid step
-    (an invalid one measured the generator, not the server), in the order of the rates."""
+    (an invalid one measured the generator, not the server; an unusable one, nothing), in
+    the order of the rates."""
     lines: dict[str, list[Mapping[str, Any]]] = {}
     for curve in curves(doc):
         by_rate = {
             s["rate"]: s.get("row") or {}
             for s in curve.get("steps") or []
-            if s["verdict"] != "invalid"
+            if s["verdict"] not in ("invalid", "unusable")  # measured no server
         }
         lines[curve["label"]] = [by_rate[rate] for rate in sorted(by_rate)]
     return charts.latency_load("latency against load", lines)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sockbench.core.schemas import SWEEP_SCHEMA
-from sockbench.core.status import EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK
+from sockbench.core.status import EXIT_CODES, EXIT_FAILED, EXIT_NO_CAPACITY, EXIT_OK, RunStatus
 from tests.conftest import ROOT, start_ready_process, stop_process
 from tests.support.schema import validate_sweep
 from tests.support.slow_requests import PLUGIN as SLOW_REQUESTS
@@ -130,6 +130,26 @@ def test_even_the_lowest_rate_failing_exits_4(knee_server: Start, tmp_path: Path
     assert code == EXIT_NO_CAPACITY, err[-3000:]
     curve = _curve(doc)
     assert curve["search"]["found"] == "below_min" and len(curve["steps"]) == 1
+
+
+def test_a_target_that_answers_nothing_usable_claims_no_capacity(
+    knee_server: Start, tmp_path: Path
+) -> None:
+    """An echo asked for memcache: every reply a mismatch, the step's run degraded. Before,
+    that read as a capacity below --rate-min (exit 4); it says nothing of one."""
+    port = knee_server("idle-close", "--idle-ms", "60000")
+    code, doc, err = sockbench(
+        "search", "--target", f"tcp://127.0.0.1:{port}", "--protocol", "memcache", *FAST,
+        "--rate-min", "200", "--rate-max", "800", "--slo", "p99 < 20ms", out=tmp_path,
+    )  # fmt: skip
+    assert code == EXIT_CODES[RunStatus.DEGRADED], err[-3000:]
+    assert doc["status"] == RunStatus.DEGRADED
+    curve = _curve(doc)
+    assert curve["search"]["found"] == "unusable" and curve["search"]["capacity_rps"] is None
+    [step] = curve["steps"]
+    assert step["verdict"] == "unusable" and step["status"] == RunStatus.DEGRADED
+    assert "the target answered nothing usable" in step["reasons"][0]
+    assert "(mismatch " in step["reasons"][0]
 
 
 def test_sweep_stops_after_two_failures_in_a_row(knee_server: Start, tmp_path: Path) -> None:

@@ -83,6 +83,28 @@ def test_the_text_report_gives_the_answer_and_a_row_per_step() -> None:
     assert text.count("\n   ") >= 8  # the step rows, right-aligned
 
 
+def test_a_target_unusable_at_the_lowest_rate_claims_no_capacity() -> None:
+    """An echo server asked for memcache: every reply a mismatch, its run degraded."""
+    search = CapacitySearch(1000, rate_max=4000)
+    reason = "the target answered nothing usable: status degraded, 1,000 errors (mismatch 1,000)"
+    judgement = Judgement(Verdict.UNUSABLE, (reason,))
+    search.record(1000, judgement)
+    row = {**_row(0, 0), "offered": 1000, "errors": 1000}
+    step = StepRecord(1000, "01-1000rps", "degraded", judgement, row, Phase.RAMP)
+    settings = {"rate_min": 1000, "rate_max": 4000, "precision": 0.5}
+    curve = Curve("tcp://127.0.0.1:1 tcp 64 B 1 client", {}, [step],
+                  search_json(search.outcome(), settings))  # fmt: skip
+    doc = validate_sweep(json.loads(to_json(sweep_document(
+        kind="search", command="sockbench search ...", started_at="2026-12-06T08:00:00Z",
+        elapsed_s=1.0, status="degraded", slos=["p99 < 5ms"], curves=[curve],
+    ))))  # fmt: skip
+    assert doc["curves"][0]["search"]["found"] == "unusable"
+    text = render(doc, SweepFormat.TABLE)
+    assert "< 1,000" not in text and "below --rate-min" not in text
+    assert "none claimed" in text and "the target, unusable at the lowest rate tried" in text
+    assert f"note: step 1: {reason}" in text and "status     degraded" in text
+
+
 def test_csv_is_raw_numbers_by_registry_name() -> None:
     rows = list(csv.DictReader(io.StringIO(render(_search_doc(), SweepFormat.CSV))))
     assert len(rows) == 8 and rows[2]["verdict"] == "fail"

@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -93,6 +94,35 @@ def test_rate_warnings_say_when_the_schedule_was_not_kept() -> None:
     [lag] = rate_warnings(_rate_doc(1.0, 2500))
     assert lag.kind == "sent_late"
     assert "p99 2.5 ms behind schedule" in lag.message and "--workers" in lag.advice
+
+
+def test_achieved_counts_what_a_run_bounded_by_requests_had_due() -> None:
+    """--rate 1000 --requests 100: all 100 served in a window of 101 ms is the rate kept
+    (rate × window would be 101 due: 99.0 %); --requests 150 at the same pace, in a
+    window of 150 ms, a third of them never sent, is not."""
+
+    def achieved(requests: int, served: int, seconds: float) -> object:
+        values = {"proto": "tcp", "clients": 1, "rate": 1000.0, "requests": requests}
+        tally = replace(
+            _tally([80] * served, {}, None), issued=requests, served=served, offered=served
+        )
+        doc = build_result(
+            Measurement(
+                spec=spec_of({**values, "workers": "1"}),
+                command="sockbench run",
+                environment={},
+                server={"model": "asyncio", "target": "tcp://127.0.0.1:1"},
+                started_at="2026-11-24T12:00:00.000+00:00",
+                duration_s=seconds,
+                status=RunStatus.COMPLETED,
+                tally=tally,
+            )
+        )
+        return doc["totals"]["achieved_ratio"]
+
+    assert achieved(100, 100, 0.1012) == 1.0
+    assert achieved(150, 100, 0.15) == round(100 / 150, 4)
+    assert achieved(150, 100, 0.3) == round(100 / (300 - 2), 4)  # late: the window's due
 
 
 def test_running_out_of_ports_is_one_warning_with_advice() -> None:

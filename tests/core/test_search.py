@@ -12,18 +12,21 @@ from hypothesis import strategies as st
 from sockbench.core.checks import parse_check
 from sockbench.core.histogram import Recorder, summarize
 from sockbench.core.search import (
+    SEARCH_EXIT_CODES,
     CapacitySearch,
     Found,
     Judgement,
     Phase,
     Verdict,
     judge,
+    search_status,
 )
+from sockbench.core.status import EXIT_CODES, RunStatus
 from sockbench.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 
-PASS, FAIL, INVALID = (Judgement(v) for v in Verdict)
+PASS, FAIL, INVALID, UNUSABLE = (Judgement(v) for v in Verdict)
 
 
 def run(search: CapacitySearch, capacity: float, generator: float = float("inf"),
@@ -262,3 +265,57 @@ def test_a_loss_failure_the_generators_own_sockets_dropped_is_invalid() -> None:
     assert "dropped 100 datagrams at its own sockets" in dropped.reasons[-1]
     doc["datagrams"] = {**doc["datagrams"], "generator_drops": 0, "target_drops": 100}
     assert judge([parse_check("loss < 1%")], doc).verdict is Verdict.FAIL  # the target's
+
+
+def _degraded(errors: dict[str, int], requests: int = 0) -> dict[str, Any]:
+    """An echo server asked for memcache at 1,000 req/s: its run degraded."""
+    doc = _doc(1000, status="degraded", served=requests, offered=1000)
+    doc["totals"] |= {"requests": requests, "served": requests, "errors": errors}
+    return doc
+
+
+def test_a_target_that_answered_nothing_usable_is_unusable_not_failed() -> None:
+    """Every reply a mismatch: no rate would do better, so no capacity is below it."""
+    judgement = judge([parse_check("p99 < 5ms")], _degraded({"mismatch": 1000}))
+    assert judgement.verdict is Verdict.UNUSABLE
+    [reason] = judgement.reasons
+    assert reason.startswith(
+        "the target answered nothing usable: status degraded, 1,000 errors (mismatch 1,000) "
+        "and 0 requests answered well"
+    )
+    assert "--protocol" in reason
+    # Nearly every one: 5 good replies of 1,005 are no measure either.
+    assert judge([], _degraded({"protocol_error": 990, "reset": 10}, 5)).verdict is Verdict.UNUSABLE
+    # Timeouts are a target behind its rate: a capacity below it, a failure.
+    timed_out = judge([], _degraded({"timeout": 1000}))
+    assert timed_out.verdict is Verdict.FAIL and timed_out.reasons == ("status degraded",)
+    # A degraded run that still served a share (it died half way) fails as before.
+    assert judge([], _degraded({"reset": 10}, requests=500)).verdict is Verdict.FAIL
+    # A completed run with every reply wrong fails on its rate (the run is not degraded).
+    completed = _degraded({"mismatch": 1000})
+    completed["status"] = "completed"
+    assert judge([], completed).verdict is Verdict.FAIL
+
+
+def test_an_unusable_lowest_rate_ends_the_search_claiming_no_capacity() -> None:
+    search = CapacitySearch(1000, rate_max=4000)
+    search.record(search.next_rate() or 0, UNUSABLE)
+    assert search.next_rate() is None  # nothing more to learn
+    outcome = search.outcome()
+    assert outcome.found is Found.UNUSABLE and outcome.capacity is None
+    assert outcome.lowest_fail is None  # no rate is claimed to be past the capacity
+    # A degraded run's status and exit code: the one map's.
+    assert search_status(outcome.found) is RunStatus.DEGRADED
+    assert SEARCH_EXIT_CODES[Found.UNUSABLE] == EXIT_CODES[RunStatus.DEGRADED]
+    assert search_status(Found.BELOW_MIN) is RunStatus.COMPLETED
+
+
+def test_an_unusable_step_after_a_pass_is_that_rates_failure() -> None:
+    """It served 1,000 req/s, then nothing usable at 2,000: the capacity is below that."""
+    search = CapacitySearch(1000, precision=0.5, confirm=False)
+    search.record(1000, PASS)
+    search.record(2000, UNUSABLE)
+    assert search.next_rate() == 1500  # bisects below it, as below a failure
+    outcome = search.outcome()
+    assert outcome.found is Found.CAPACITY and outcome.capacity == 1000
+    assert outcome.lowest_fail == 2000

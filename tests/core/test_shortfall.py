@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sockbench.core.shortfall import in_flight_cap, rate_shortfall
+import pytest
+
+from sockbench.core.shortfall import in_flight_cap, rate_shortfall, requests_due, slots
 
 
 def _doc(
@@ -128,3 +130,73 @@ def test_datagrams_and_closed_loop_have_no_slots_to_name() -> None:
     assert in_flight_cap(closed) is None
     warning = rate_shortfall(_capped("udp"))
     assert warning is not None and "--pipeline" not in warning.advice
+
+
+def test_slots_the_replies_kept_busy_are_named_and_idle_ones_are_not() -> None:
+    """A reply of 76 µs where the slots leave 1 ms kept one slot busy 8 % of the time: no
+    request waited for it, so no advice may say to raise --pipeline."""
+    busy = slots(_capped())
+    assert busy is not None and busy.held and busy.busy == pytest.approx(1.6124)
+    idle = _capped()
+    idle["config"]["clients"] = 1
+    idle["totals"] |= {"requested_rps": 1000.0, "throughput_rps": 950.0, "offered_rps": 950.0}
+    idle["service_time_us"]["mean"] = 76.0
+    found = slots(idle)
+    assert found is not None and not found.held and found.busy == pytest.approx(0.076)
+    warning = rate_shortfall(idle)
+    assert warning is not None and "the target fell behind" in warning.message
+    assert "--pipeline" not in warning.advice and "round trip" not in warning.advice
+
+
+def test_a_run_bounded_by_requests_was_due_only_the_requests_it_had() -> None:
+    """--rate 1k --requests 100 from one client: its last request is due 99 ms in, it
+    learns of the limit at its next due time, 1 ms later, and waits for the last reply.
+    The window is 101 ms: rate × window is 101, but the schedule had 100."""
+    assert requests_due(1000.0, 0.1012, bounded=True, issued=100, round_trip_us=205) == 100
+    # 100 clients learn of the limit up to 100 slots (100 ms) after it was reached.
+    assert requests_due(1000.0, 1.1, bounded=True, issued=1000, clients=100) == 1000
+    # Requests that waited for a slot made the window twice as long as the schedule
+    # needed: rate × window were due, less the tail (1 client + 1 slot + 3 round trips).
+    due = requests_due(30_000.0, 0.2, bounded=True, issued=3000, round_trip_us=100)
+    assert due == pytest.approx(6000 - 2 - 3)
+    # The duration came first (nothing bounded the schedule): rate × window.
+    assert requests_due(1000.0, 2.0, bounded=True, issued=1999, clients=10) == 1999
+    assert requests_due(1000.0, 2.0, bounded=True, issued=2000, clients=10) == 2000
+    # Without --requests, rate × window whatever was issued.
+    assert requests_due(1000.0, 0.1012, issued=100) == pytest.approx(101.2)
+    # Poisson arrivals vary by the square root of their count: 3 √1000 more allowed.
+    poisson = requests_due(10_000.0, 0.11, bounded=True, issued=1000, poisson=True)
+    assert poisson == 1000 and requests_due(10_000.0, 0.11, bounded=True, issued=1000) > 1000
+
+
+def _bounded(offered: float, seconds: float) -> dict[str, Any]:
+    """--rate 1000 --requests 100 from one client over TCP, replies of 78 µs."""
+    served = 100 / seconds
+    due = requests_due(1000.0, seconds, bounded=True, issued=100, round_trip_us=205)
+    return {
+        "status": "completed",
+        "duration_s": seconds,
+        "config": {"clients": 1, "pipeline": 1, "proto": "tcp", "requests": 100},
+        "totals": {
+            "requested_rps": 1000.0,
+            "throughput_rps": served,
+            "achieved_ratio": round(100 / due, 4),  # as the result computes it
+            "offered_rps": offered,
+            "requests_issued": 100,
+            "requests_failed": {},
+        },
+        "scheduler_lag_us": {"p99": 158},
+        "service_time_us": {"mean": 78.2, "p99": 205},
+        "generator": {"saturated": False},
+    }
+
+
+def test_a_run_that_stopped_at_its_requests_kept_its_rate() -> None:
+    """Before, 988 req/s sent in a window of 101 ms read as 98.8 % of --rate 1000."""
+    assert rate_shortfall(_bounded(988.1, 0.1012)) is None
+    # Twice as long as the schedule needed: the target (slots idle) fell behind.
+    late = _bounded(500.0, 0.2)
+    warning = rate_shortfall(late)
+    assert warning is not None and warning.message.startswith(
+        "served 500 req/s of the 989 due (50.6%; what --rate 1,000 made due, up to --requests 100)"
+    )

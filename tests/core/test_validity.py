@@ -484,6 +484,43 @@ def test_sends_held_by_too_few_slots_say_what_round_trip_the_slots_left() -> Non
     )
 
 
+def _stopped_at_requests(offered: float, seconds: float) -> dict[str, Any]:
+    """--rate 1000 --requests 100 from one client over TCP: its replies took 78 µs."""
+    return _doc(
+        counts=[100],
+        duration_s=seconds,
+        config={"interval_s": 1.0, "rate": 1000.0, "arrival": "uniform", "requests": 100}
+        | {"clients": 1, "pipeline": 1, "proto": "tcp"},
+        totals={
+            "requests": 100,
+            "requested_rps": 1000.0,
+            "offered_rps": offered,
+            "throughput_rps": offered,
+            "requests_issued": 100,
+            "requests_failed": {},
+        },
+        scheduler_lag_us={"p99": 158},
+        service_time_us={"mean": 78.2, "p99": 205},
+    )
+
+
+def test_a_run_that_stopped_at_its_requests_sent_all_that_was_due() -> None:
+    """Its window ended 101 ms in (the client learned of the limit at its next due time):
+    988 req/s sent, all 100 requests the schedule had. Before, the schedule was read as
+    rate × window (101) and the run as not valid, the slots blamed for it."""
+    validity = assess(_stopped_at_requests(988.1, 0.1012))
+    assert validity.arrivals is not None and validity.arrivals.followed
+    assert validity.arrivals.sent_ratio == pytest.approx(988.1 * 0.1012 / 100)
+    assert not validity.reasons and validity.verdict is Verdict.UNKNOWN  # one interval
+    # Twice the time its schedule needed, with replies quick for the slots: not followed,
+    # and the slots are not blamed.
+    late = assess(_stopped_at_requests(500.0, 0.2)).to_json()
+    assert late["verdict"] == "not valid" and late["arrivals"]["followed"] is False
+    text = late["reasons"][0]["text"]
+    assert text.startswith("51% of the requests due were sent: the generator kept its ")
+    assert "waited for a --pipeline slot" not in text and "neither held the rest" in text
+
+
 def test_the_short_verdict_names_each_failed_test_in_a_few_words() -> None:
     section = {
         "verdict": "not valid",

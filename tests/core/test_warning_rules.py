@@ -143,6 +143,18 @@ def _reconnect_doc(
     }  # fmt: skip
 
 
+def _http_doc(kinds: dict[str, int], protocol: str = "http") -> dict[str, Any]:
+    """A completed run whose replies were these kinds (HTTP's: status classes)."""
+    by_kind = {
+        kind: {"requests": n, "throughput_rps": n, "errors": {}} for kind, n in kinds.items()
+    }
+    return {
+        "status": "completed",
+        "config": {"protocol": protocol, "mode": "echo", "clients": 10},
+        "totals": {"requests": sum(kinds.values()), "connections": 10, "by_kind": by_kind},
+    }
+
+
 #: (case, document, [(kind, in message, in advice)])
 RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]] = [
     ("kept", _rate_doc(ratio=0.995, send_lag_us=100), []),
@@ -268,6 +280,23 @@ RATE_CASES: list[tuple[str, dict[str, Any], list[tuple[WarningKind, str, str]]]]
          "connection, measure it with --mode churn"),
     ]),
     ("--mode churn reconnects by design", _reconnect_doc(connections=28_061, mode="churn"), []),
+    ("closes announced in the replies (HTTP/1.0): no failure, none idle", _reconnect_doc(
+        connections=2_017, requests=2_016, mode="echo"), [
+        (WarningKind.RECONNECTS, "for 2,016 requests answered; in the window, no request "
+         "failed with its connection and none ended idle: the target announced its closes "
+         "in its replies (Connection: close, or HTTP/1.0 without keep-alive); a closed-loop",
+         "a server that ends connections on purpose"),
+    ]),
+    ("http: every reply a 404", _http_doc({"2xx": 0, "4xx": 2016}), [
+        (WarningKind.CLIENT_ERRORS, "the target answered 2,016 of the 2,016 requests "
+         "(100.0%) with a 4xx status", "--http-path (a 404)"),
+    ]),
+    ("http: one 401 in a thousand is still said", _http_doc({"2xx": 999, "4xx": 1}), [
+        (WarningKind.CLIENT_ERRORS, "1 of the 1,000 requests (0.1%)",
+         "--check 'kind.4xx.requests == 0'"),
+    ]),
+    ("http: 2xx and 3xx only", _http_doc({"2xx": 900, "3xx": 100, "4xx": 0}), []),
+    ("a kind named 4xx of another protocol is not http's", _http_doc({"4xx": 5}, "line"), []),
     ("not valid only by its status: that has its own warning", {
         "status": "interrupted", "totals": {}, "validity": {
             "verdict": "not valid",

@@ -96,6 +96,24 @@ def test_requests_stops_after_exactly_that_many(batch: bool) -> None:
 
 
 @BOTH_DRIVERS
+def test_an_open_loop_that_stops_at_requests_is_judged_on_what_was_due(batch: bool) -> None:
+    """--rate 1000 --requests 100 ends at its count, 0.1 s in: its window ends when the
+    last client retired (not after the drain and the hand-over), and what was due is the
+    100 requests its schedule had, not rate × window (which read as 90 % sent, and the
+    run as not valid)."""
+    result = _run(requests=100, rate=1000.0, clients=2, duration_s=5.0, warmup_s=0.0, batch=batch)
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert totals["requests"] == totals["requests_issued"] == 100
+    assert result["status"] == "completed"
+    assert result["duration_s"] < 0.2  # type: ignore[operator]
+    assert totals["achieved_ratio"] >= 0.99
+    arrivals = result["validity"]["arrivals"]  # type: ignore[index]
+    assert arrivals["sent_ratio"] >= 0.99
+    assert not any("requests due were sent" in r["text"] for r in result["validity"]["reasons"])  # type: ignore[index]
+
+
+@BOTH_DRIVERS
 def test_redis_ping_with_send_and_expect(redis_port: int, batch: bool) -> None:
     result = _run(
         target=f"tcp://127.0.0.1:{redis_port}", proto="", server_model=None, clients=20,

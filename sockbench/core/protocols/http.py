@@ -40,7 +40,11 @@ from sockbench.errors import ConfigError
 
 MAX_HEAD = 64 * 1024  # nginx's large_client_header_buffers are 4 x 8k: this is generous
 MAX_BODY = 1 << 30
-KINDS = ("2xx", "3xx", "4xx", "5xx", "unanswered")
+#: The kind of a reply whose status is a client error (404, 401, 400, ...): a kind, not an
+#: error (the target answered, and the connection stays), so a ``client_errors`` warning
+#: says when the window had any (core/warning_rules.py).
+CLIENT_ERRORS = "4xx"
+KINDS = ("2xx", "3xx", CLIENT_ERRORS, "5xx", "unanswered")
 UNANSWERED = 4  # the kind a request is noted with until its response says otherwise
 METHODS_WITH_BODY = frozenset(("POST", "PUT", "PATCH"))
 

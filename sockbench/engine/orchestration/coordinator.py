@@ -442,6 +442,11 @@ async def _coordinate(
     measured_s = run.measured_s()
     if run.until_stop is not None and tally.intervals:  # a worker told late ended later
         measured_s = max(measured_s, tally.intervals[-1].t)
+    elif spec.load.requests is not None and run.status == RunStatus.COMPLETED and tally.intervals:
+        # Every client reached --requests: each worker closed its window as its last client
+        # retired (its last row ends there), not after the drain and the hand-over that
+        # came before this line: those are no part of the window.
+        measured_s = min(measured_s, tally.intervals[-1].t)
     return DriveOutcome(
         tally, run.status, measured_s, len(orders), failed,
         window=run.window, nodes=nodes, silent_workers=sorted(run.silent),
