@@ -32,6 +32,7 @@ from sockbench.core.spec.compare import (
     DEFAULT_MODELS,
     Axes,
     CompareOptions,
+    check_tuning,
 )
 from sockbench.core.spec.load import CLIENTS
 from sockbench.core.spec.option import NONE, check_names, parse_record, split_list
@@ -254,6 +255,7 @@ def _at_rates(own: CompareOptions, values: Mapping[str, object]) -> AtRates | No
         raise ConfigError(
             "give --capacity (a search per cell) or --sweep (rates per cell), not both"
         )
+    check_tuning(own, values)
     if own.capacity:
         return AtRates(own.capacity, search_options(values, "compare"), None)
     if own.sweep:

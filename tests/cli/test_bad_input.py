@@ -70,7 +70,10 @@ def closed_port() -> int:
         (["run", "--protocol", "examples/kv_plugin.py:Nope"], "has no 'Nope'"),
         (["run", "--protocol", "redis", "--ratio", "1-10"], "malformed --ratio"),
         (["run", "--protocol", "redis", "--key-pattern", "X"], "unknown --key-pattern"),
-        (["run", "--protocol", "memcache", "--command", "GET __key__"], "are redis commands"),
+        (
+            ["run", "--protocol", "memcache", "--command", "GET __key__"],
+            "--command applies to --protocol redis, not --protocol memcache",
+        ),
         (["run", "--protocol", "redis", "--key-space", "0"], "--key-space must be"),
         (["run", "--protocol", "memcache", "--value-size", "0"], "--value-size must be"),
         (["run", "--protocol", "redis", "--send", "PING"], "makes its own requests"),
@@ -285,8 +288,31 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["serve", "--bind", "192.0.2.1:0"], "192.0.2.1 listens on a non-loopback address"),
         (["diff", FIXTURE, FIXTURE, "-o", "/"], "-o / is a folder; give a file name"),
         (["diff", FIXTURE, FIXTURE, "-o", "/proc/sockbench-x.md"], "cannot write -o"),
+        # options that did not apply, accepted and ignored: the run went on without them
+        (["run", "--requests", "50", "--mode", "stream"], "--mode stream sends none"),
+        (["run", "--ratio", "1:1"], "--ratio applies to --protocol redis or memcache (or a "
+         "plugin), not --protocol echo"),
+        (["run", "--zipf", "0"], "--zipf applies to --protocol redis or memcache"),
+        (["run", "--zipf", "5"], "--zipf applies to --protocol redis or memcache"),
+        (["run", "--key-prefix", ""], "--key-prefix applies to --protocol redis or memcache"),
+        (["run", "--http-method", "GET"], "--http-method applies to --protocol http, not "
+         "--protocol echo"),
+        ([*REDIS, "--header", "A: b"], "--header applies to --protocol http, not --protocol "
+         "redis"),
+        (["run", "--protocol", "http", "--target", "tcp://127.0.0.1:9", "--key-space", "5"],
+         "--key-space applies to --protocol redis or memcache (or a plugin), not --protocol "
+         "http"),
+        (["sweep", "--rate", "1k", "--ratio", "1:1"], "--ratio applies to --protocol redis"),
+        ([*REDIS, "--zipf", "0"], "--zipf must be between 0 and 5"),
+        ([*REDIS, "--zipf", "5"], "--zipf must be between 0 and 5"),
+        (["compare", "--rate-max", "1k"], "--rate-max applies to compare --capacity EXPR"),
+        (["compare", "--stop-after-fail", "-1"], "--stop-after-fail applies to compare --sweep"),
+        (["compare", "--sweep", "1k", "--rate-min", "1k"], "--rate-min applies to compare "
+         "--capacity"),
+        (["run", "--target", ""], "--target is empty: give tcp://HOST:PORT"),
+        (["serve", "--bind", ""], "--bind is empty: give HOST:PORT or a Unix socket path"),
     ],
-)
+)  # fmt: skip
 def test_out_of_bounds_input_is_one_line_and_exit_2(
     args: list[str],
     message: str,

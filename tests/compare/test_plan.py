@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sockbench.compare import build_plan, order_cells, parse_counts, resolve_pinning
@@ -192,3 +194,38 @@ def test_reverse_and_bidir_reach_every_cell(direction: str) -> None:
     assert len(plan.cells) == 4
     assert {c.spec.load.direction.value for c in plan.cells} == {direction}
     assert all(c.spec.load.mode.value == "stream" for c in plan.cells)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"rate_max": "1k"}, "--rate-max applies to compare --capacity EXPR (a search per "
+         "cell); add it or drop --rate-max"),
+        ({"rate_min": "1k"}, "--rate-min applies to compare --capacity"),
+        ({"precision": "5%"}, "--precision applies to compare --capacity"),
+        ({"confirm": True}, "--confirm applies to compare --capacity"),
+        ({"confirm": False}, "--no-confirm applies to compare --capacity"),
+        ({"stop_after_fail": "-1"}, "--stop-after-fail applies to compare --sweep RATES (a "
+         "sweep per cell); add it or drop --stop-after-fail"),
+        ({"sweep": "1k,2k", "rate_max": "5k"}, "--rate-max applies to compare --capacity"),
+        ({"capacity": ("p99 < 1ms",), "stop_after_fail": "3"},
+         "--stop-after-fail applies to compare --sweep"),
+    ],
+)  # fmt: skip
+def test_a_capacity_or_sweep_setting_without_it_is_refused(
+    options: dict[str, object], message: str
+) -> None:
+    """compare --rate-max 1k (or --stop-after-fail -1) ran one run per cell, the setting
+    ignored: each needs the --capacity or --sweep it tunes."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        build_plan({"server_model": "asyncio", "proto": "tcp", "clients": "2", **options})
+
+
+def test_a_capacity_or_sweep_setting_is_taken_with_it() -> None:
+    base = {"server_model": "asyncio", "proto": "tcp", "clients": "2"}
+    search = build_plan({**base, "capacity": ("p99 < 1ms",), "rate_max": "5k", "confirm": False})
+    assert search.at_rates is not None and search.at_rates.search is not None
+    assert (search.at_rates.search.rate_max, search.at_rates.search.confirm) == (5000.0, False)
+    sweep = build_plan({**base, "sweep": "1k,2k", "stop_after_fail": "3"})
+    assert sweep.at_rates is not None and sweep.at_rates.sweep is not None
+    assert sweep.at_rates.sweep.stop_after_fail == 3

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from sockbench.core.machine import Machine
@@ -214,3 +216,83 @@ def test_an_open_loop_window_with_nothing_due_is_refused(
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         spec_of({"workers": "1", **options}, RAMP_MACHINE)
     spec_of({"workers": "1", "rate": "1", "duration_s": "1"}, RAMP_MACHINE)  # one a window
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        # the key/value mix: redis's and memcache's (and a plugin's), nothing else's
+        ({"ratio": "1:1"}, "--ratio applies to --protocol redis or memcache (or a plugin), "
+         "not --protocol echo"),
+        ({"ratio": "1:10"}, "--ratio applies to"),  # the default, typed out: still refused
+        ({"zipf": "0"}, "--zipf applies to --protocol redis or memcache"),
+        ({"zipf": "5"}, "--zipf applies to --protocol redis or memcache"),
+        ({"key_prefix": ""}, "--key-prefix applies to --protocol redis or memcache"),
+        ({"key_space": "5", "protocol": "line"}, "--key-space applies to --protocol redis or "
+         "memcache (or a plugin), not --protocol line"),
+        ({"key_pattern": "S", "protocol": "http", "target": "tcp://127.0.0.1:9"},
+         "--key-pattern applies to --protocol redis or memcache (or a plugin), not --protocol "
+         "http"),
+        ({"value_size": "8", "protocol": "length-prefixed:u16"},
+         "--value-size applies to --protocol redis or memcache (or a plugin), not --protocol "
+         "length-prefixed:u16"),
+        ({"multi_key": "1", "key_minimum": "0", "key_maximum": "9"}, "--key-minimum applies to"),
+        # redis's templates
+        ({"command": ["GET __key__"]}, "--command applies to --protocol redis, not --protocol "
+         "echo"),
+        ({"command_ratio": ["1"], "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
+         "--command-ratio applies to --protocol redis, not --protocol memcache"),
+        ({"command_key_pattern": ["S"], "protocol": "examples/kv_plugin.py:KeyValue"},
+         "--command-key-pattern applies to --protocol redis, not --protocol examples/kv_plug"),
+        # http's request
+        ({"http_method": "GET"}, "--http-method applies to --protocol http, not --protocol echo"),
+        ({"http_path": ["/x"], "protocol": "redis", "target": "tcp://127.0.0.1:9"},
+         "--http-path applies to --protocol http, not --protocol redis"),
+        ({"body": "", "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
+         "--body applies to --protocol http, not --protocol memcache"),
+        # out of range is refused where --zipf applies, whatever the key pattern
+        ({"zipf": "0", "protocol": "redis", "target": "tcp://127.0.0.1:9"},
+         "--zipf must be between 0 and 5"),
+        ({"zipf": "5", "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
+         "--zipf must be between 0 and 5"),
+    ],
+)  # fmt: skip
+def test_an_option_of_other_protocols_is_refused_naming_them(
+    options: dict[str, object], message: str
+) -> None:
+    """--ratio 1:1, --zipf 0, --key-prefix '' and --http-method GET with echo ran, ignored."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _config(**options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"protocol": "redis", "ratio": "1:1", "zipf": "0.5", "key_prefix": "k-",
+         "command": ["GET __key__"], "command_ratio": ["2"], "command_key_pattern": ["Z"]},
+        {"protocol": "memcache", "key_space": "5", "value_size": "8-16", "multi_key": "2"},
+        {"protocol": "http", "http_method": "GET", "header": ["A: b"], "body": "x"},
+        # a plugin is called with the run's options: the key/value ones are its to read
+        {"protocol": "examples/kv_plugin.py:KeyValue", "key_space": "5", "ratio": "1:1"},
+    ],
+)  # fmt: skip
+def test_an_option_of_its_own_protocol_is_taken(options: dict[str, object]) -> None:
+    spec = _config(target="tcp://127.0.0.1:9", **options)
+    assert spec.request.protocol == options["protocol"]
+
+
+def test_requests_is_refused_for_a_stream() -> None:
+    """--requests 50 --mode stream ran the whole --duration: a stream sends no requests."""
+    for proto, rate in (("tcp", None), ("udp", "1k")):
+        with pytest.raises(ConfigError, match=r"--mode stream sends none .*give -d/--duration"):
+            _config(mode="stream", requests="50", proto=proto, rate=rate)
+    assert _config(mode="churn", requests="50").load.requests == 50
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_target_or_bind_is_refused_not_the_default(blank: str) -> None:
+    """--target '' started the built-in server; serve --bind '' bound 127.0.0.1:9000."""
+    with pytest.raises(ConfigError, match=r"^--target is empty: give tcp://HOST:PORT, "):
+        _config(target=blank)
+    with pytest.raises(ConfigError, match=r"^--bind is empty: give HOST:PORT or a Unix socket"):
+        validate_serve({"bind": blank}, MACHINE, NAMES)

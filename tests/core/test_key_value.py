@@ -320,7 +320,10 @@ def test_the_exchange_counts_hits_and_misses_on_every_cut(
         ({"command": ["GET __key__"], "key_pattern": "S:R"}, "one --key-pattern letter"),
         ({"command": ["GET x__data__"]}, "__data__ must be a whole argument"),
         ({"command": ["GET __key__"], "multi_key": 2}, "--multi-key applies to the SET/GET mix"),
-        ({"protocol": "memcache", "command": ["GET __key__"]}, "are redis commands"),
+        (
+            {"protocol": "memcache", "command": ["GET __key__"]},
+            "--command applies to --protocol redis, not --protocol memcache",
+        ),
         (
             {"command": ["GET __key__"], "command_key_pattern": ["S", "R"]},
             "--command-key-pattern given 2 times for 1 --command templates",

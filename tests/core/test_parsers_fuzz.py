@@ -134,6 +134,7 @@ def test_counts(text: str) -> None:
         ("rps >= nan", "the threshold must be a finite number"),
         ("rps >= inf", "the threshold must be a finite number"),
         ("loss < nan%", "the threshold must be a finite number"),
+        ("p99 < 0", "no measured value is below 0"),
     ],
 )
 def test_checks_that_could_never_pass_or_fail_are_refused(expr: str, message: str) -> None:
@@ -144,7 +145,7 @@ def test_checks_that_could_never_pass_or_fail_are_refused(expr: str, message: st
 
 
 @pytest.mark.parametrize(
-    "expr", ["errors.timeout == 0", "errors.reset < 5", "errors.econnreset == 0", "p99 < 0"]
+    "expr", ["errors.timeout == 0", "errors.reset < 5", "errors.econnreset == 0", "p99 <= 0"]
 )
 def test_checks_of_known_kinds_and_zero_are_accepted(expr: str) -> None:
     from sockbench.core.checks import parse_check

@@ -49,6 +49,7 @@ def test_a_command_s_table_overrides_the_top_level_and_others_are_left_alone() -
         ("run", "source-ips", ["127.0.0.2", "127.0.0.3"], "127.0.0.2,127.0.0.3"),
         ("run", "tls-alpn", ["h2", "http/1.1"], "h2,http/1.1"),
         ("compare", "sweep", ["1k", "2k"], "1k,2k"),
+        ("sweep", "rate", ["1k", "2k", "5k"], "1k,2k,5k"),
     ],
 )
 def test_a_comma_separated_option_takes_a_list_as_its_comma_separated_text(
@@ -62,8 +63,9 @@ def test_a_comma_separated_option_takes_a_list_as_its_comma_separated_text(
 
 def test_every_option_whose_value_is_a_comma_separated_list_takes_a_toml_list() -> None:
     """An option its help shows with a comma-separated value (``0,2``, ``h2,http/1.1``)
-    says so on its declaration, or a scenario file could not give it as a list."""
-    for command in ("run", "compare"):
+    says so on its declaration, or a scenario file could not give it as a list: every
+    command's, sweep's ``--rate`` and search's options among them."""
+    for command in RECORDS:
         for option in options_for(command):
             shown = f"{option.help} {option.metavar or ''} {option.default_help or ''}"
             if re.search(r"\w,\w|comma-separated", shown) and not option.repeatable:

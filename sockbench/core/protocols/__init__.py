@@ -36,6 +36,7 @@ from sockbench.errors import ConfigError
 __all__ = [
     "BUILTINS",
     "ERROR_REPLY",
+    "KEY_VALUE",
     "MALFORMED",
     "NEED_MORE",
     "ProtocolAdapter",
@@ -51,12 +52,14 @@ __all__ = [
 ]
 
 BUILTINS = ("echo", "redis", "memcache", "http", "line", "length-prefixed")
+#: The built-ins that take the key/value options (--ratio, --key-space, ...).
+KEY_VALUE = ("redis", "memcache")
 _WIDTHS = {"u16": 2, "u32": 4}
 
 
 def uses_key_options(spec: str) -> bool:
     """Whether ``--ratio``/``--key-space``/``--key-pattern``/``--value-size`` apply."""
-    return spec in ("redis", "memcache")
+    return spec in KEY_VALUE
 
 
 def speaks_its_own(spec: str) -> bool:

@@ -116,9 +116,8 @@ def check_key_options(options: ProtocolOptions) -> None:
             f"the keys must lie in 0 .. 10^{KEY_DIGITS} - 1 (--key-minimum {lowest}, "
             f"--key-space {space})"
         )
-    patterns = (*parse_key_pattern(options.key_pattern), *command_key_patterns(options))
-    if "Z" in patterns:
-        check_zipf(options.zipf)
+    command_key_patterns(options)  # parses --key-pattern, and each template's
+    check_zipf(options.zipf)  # Z's or not: out of range it is a mistake, never ignored
     prefix = options.key_prefix
     if len(prefix) > 200 or not prefix.isprintable() or any(c.isspace() for c in prefix):
         raise ConfigError(

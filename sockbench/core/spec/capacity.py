@@ -81,7 +81,7 @@ class SweepOptions:
     rates: tuple[float, ...] = option(
         (), "--rate", "-R", help="the rates: 1k,2k,5k or 1k:20k:1k (start:stop:step) or "
         "1k:64k:x2 (geometric)", parse=parse_rates, commands=SWEEP, metavar="RATES",
-        default_help="required",
+        default_help="required", commas=True,
     )  # fmt: skip
     stop_after_fail: int = option(
         2, "--stop-after-fail",

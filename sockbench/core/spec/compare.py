@@ -6,18 +6,29 @@ flag, help, parser and bounds are the run's, declared once, on the run's field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sockbench.core.rates import parse_rates
 from sockbench.core.spec.capacity import SearchOptions, SweepOptions, parse_slos
 from sockbench.core.spec.generator import Generator
 from sockbench.core.spec.load import CLIENTS, PROTO, Load
-from sockbench.core.spec.option import COMPARE, field_of, listed, option, optional, text, texts
+from sockbench.core.spec.option import (
+    COMPARE,
+    field_of,
+    listed,
+    option,
+    optional,
+    options_of,
+    text,
+    texts,
+)
 from sockbench.core.spec.output import REPEAT, Output
 from sockbench.core.spec.request import PAYLOAD, Request
 from sockbench.core.spec.server import SERVER, ServerOptions
 from sockbench.core.spec.tls import TlsOptions
 from sockbench.endpoints import Proto
+from sockbench.errors import ConfigError
 
 DEFAULT_MODELS = ("threaded", "selectors", "asyncio")
 
@@ -76,3 +87,21 @@ COMPARE_RECORDS = (
     Axes, CompareOptions, SearchOptions, SweepOptions, Load, Request, ServerOptions, TlsOptions,
     Generator, Output,
 )  # fmt: skip
+
+
+def check_tuning(own: CompareOptions, given: Mapping[str, object]) -> None:
+    """A search's settings (:class:`SearchOptions`: ``--rate-min``, ``--rate-max``,
+    ``--precision``, ``--confirm``) tune ``--capacity``, a sweep's (:class:`SweepOptions`:
+    ``--stop-after-fail``) ``--sweep``: given without it (``given``: the values given, by
+    option name), one is refused, naming what it needs, where it would change nothing."""
+    for record, chosen, needs in (
+        (SearchOptions, own.capacity, "compare --capacity EXPR (a search per cell)"),
+        (SweepOptions, own.sweep, "compare --sweep RATES (a sweep per cell)"),
+    ):
+        if chosen:
+            continue
+        for opt in options_of(record):
+            if opt.taken_by("compare") and opt.name in given:
+                off = opt.is_switch and given[opt.name] is False
+                flag = f"--no-{opt.flag.removeprefix('--')}" if off else opt.flag
+                raise ConfigError(f"{flag} applies to {needs}; add it or drop {flag}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from types import MappingProxyType
@@ -66,6 +66,23 @@ SERVER_MODELS = Vocabulary("server models")
 
 
 @dataclass(frozen=True)
+class Protocols:
+    """The ``--protocol`` values an option applies to: these built-ins, and any plugin
+    where ``plugins`` (a plugin is called with the run's options, docs/protocols.md).
+    Given with another protocol, the option is refused in one line that says this
+    (:func:`sockbench.core.spec.rules.check_applies`), never ignored."""
+
+    names: tuple[str, ...]
+    plugins: bool = False
+
+    def __str__(self) -> str:
+        """``--protocol redis or memcache (or a plugin)``."""
+        *most, last = self.names
+        named = f"{', '.join(most)} or {last}" if most else last
+        return f"--protocol {named}" + (" (or a plugin)" if self.plugins else "")
+
+
+@dataclass(frozen=True)
 class Option(Generic[T]):
     """How one option reads: its field's name is its keyword, its type the field's."""
 
@@ -87,6 +104,7 @@ class Option(Generic[T]):
     commas: bool = False
     positional: bool = False  # an argument, not a flag, and required (report's PATH)
     one_run: bool = False  # run's alone: sweep and search decide it (--rate, --check)
+    protocols: Protocols | None = None  # applies to these --protocol values alone (None: any)
     # A command's own default, as typed; older flags a command still accepts, with a warning.
     defaults: Mapping[CommandName, object] = field(default_factory=dict, hash=False)
     renamed: Mapping[CommandName, tuple[str, ...]] = field(default_factory=dict, hash=False)
@@ -170,6 +188,7 @@ class How(TypedDict, total=False):
     commas: bool
     positional: bool
     one_run: bool
+    protocols: Protocols | None
     defaults: Mapping[CommandName, object]
     renamed: Mapping[CommandName, tuple[str, ...]]
 
@@ -266,6 +285,27 @@ def texts(value: object, flag: str) -> tuple[str, ...]:
         return ()
     items = value if isinstance(value, tuple | list) else (value,)
     return tuple(str(item) for item in items)
+
+
+def filled(what: str) -> Callable[[object, str], str]:
+    """Text that says something: blank text (``--target ''``) is refused, saying ``what``
+    to give, where the option's default would have stood in for it unsaid."""
+
+    def parse_filled(value: object, flag: str) -> str:
+        given = str(value)
+        if not given.strip():
+            raise ConfigError(f"{flag} is empty: give {what}")
+        return given
+
+    return parse_filled
+
+
+def given_options(record: DataclassInstance, given: Collection[str]) -> Iterator[Option[Any]]:
+    """The options of ``record`` that were given: named in ``given`` (the values a command
+    got, a default typed out among them) or holding another value than their default."""
+    for opt in options_of(type(record)):
+        if opt.name in given or getattr(record, opt.name) != opt.default:
+            yield opt
 
 
 def nullable(default: T) -> T | None:

@@ -16,10 +16,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from sockbench.core import bounds
-from sockbench.core.protocols import ProtocolAdapter, ProtocolOptions, build_protocol, is_builtin
+from sockbench.core.protocols import (
+    KEY_VALUE,
+    ProtocolAdapter,
+    ProtocolOptions,
+    build_protocol,
+    is_builtin,
+)
 from sockbench.core.protocols.http import check_method, check_path, parse_header
 from sockbench.core.protocols.mix import parse_ratio, parse_size_range
-from sockbench.core.spec.option import Option, declare, field_of, option, optional, text, texts
+from sockbench.core.spec.option import (
+    Option,
+    Protocols,
+    declare,
+    field_of,
+    option,
+    optional,
+    text,
+    texts,
+)
 from sockbench.core.units import parse_count, parse_number, parse_size
 
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
@@ -27,6 +42,10 @@ PAYLOAD: Option[int] = declare(
     64, "--payload", help="message size: 64, 1k, 64KiB", parse=parse_size, minimum=1,
     bound=bounds.stream_message,  # a datagram's lower limit: rules.check_sizes
 )  # fmt: skip
+#: What the options of one protocol's apply to (their declarations' ``protocols``).
+MIX = Protocols(KEY_VALUE, plugins=True)  # a plugin is called with them
+REDIS = Protocols(("redis",))
+HTTP = Protocols(("http",))
 
 
 def _ratio(value: object, flag: str) -> tuple[int, int]:
@@ -98,87 +117,87 @@ class Request:
         parse=_protocol_name,
     )  # fmt: skip
     ratio: tuple[int, int] = option(
-        (1, 10),
-        "--ratio",
-        metavar="SETS:GETS",
-        help="redis/memcache: SETs:GETs",
-        parse=_ratio,
-        default_help="1:10",
-    )
+        (1, 10), "--ratio", metavar="SETS:GETS", help="redis/memcache: SETs:GETs",
+        parse=_ratio, default_help="1:10", protocols=MIX,
+    )  # fmt: skip
     key_space: int = option(
         10_000_000, "--key-space", help="redis/memcache: number of keys", parse=parse_count,
-        minimum=1,
+        minimum=1, protocols=MIX,
     )  # fmt: skip
     key_pattern: str = option(
         "R", "--key-pattern", metavar="R|S|G|P|Z[:...]",
         help="redis/memcache: R (random), S (sequential), G (gaussian), P (parallel), Z (zipf); "
         "SET:GET for each side (S:R)",
-        parse=_key_pattern,
+        parse=_key_pattern, protocols=MIX,
     )  # fmt: skip
     key_minimum: int = option(
         0, "--key-minimum", help="redis/memcache: the lowest key number", parse=parse_count,
-        minimum=0,
+        minimum=0, protocols=MIX,
     )  # fmt: skip
     key_maximum: int | None = option(
         None, "--key-maximum", help="redis/memcache: the highest key number (instead of "
         "--key-space: keys --key-minimum .. --key-maximum)", parse=optional(parse_count),
+        protocols=MIX,
     )  # fmt: skip
     key_prefix: str = option(
-        "key:", "--key-prefix", help="redis/memcache: what each key starts with", parse=text
-    )
+        "key:", "--key-prefix", help="redis/memcache: what each key starts with", parse=text,
+        protocols=MIX,
+    )  # fmt: skip
     zipf: float = option(
         1.0, "--zipf", "--key-zipf-exp", metavar="EXP",
         help="redis/memcache: --key-pattern Z's exponent, 0 < EXP < 5", parse=parse_number,
+        protocols=MIX,
     )  # fmt: skip
     value_size: tuple[int, int] = option(
         (32, 32), "--value-size", metavar="BYTES|MIN-MAX",
         help="redis/memcache: bytes per value, or a range drawn uniformly per SET (32-1024)",
-        parse=_value_sizes, default_help="32",
+        parse=_value_sizes, default_help="32", protocols=MIX,
     )  # fmt: skip
     multi_key: int = option(
         1, "--multi-key", "--multi-key-get", metavar="N",
         help="redis/memcache: keys per GET (redis MGET, memcached get k1 k2 ...)",
-        parse=parse_count, minimum=1,
+        parse=parse_count, minimum=1, protocols=MIX,
     )  # fmt: skip
     command: tuple[str, ...] = option(
         (), "--command", metavar="'CMD __key__ __data__'",
         help="redis: a command template, repeatable; replaces the SET/GET mix",
-        parse=texts, repeatable=True,
+        parse=texts, repeatable=True, protocols=REDIS,
     )  # fmt: skip
     command_ratio: tuple[int, ...] = option(
         (), "--command-ratio", metavar="N",
         help="redis: each --command's share, in order (default 1 each)", parse=_counts,
-        repeatable=True,
+        repeatable=True, protocols=REDIS,
     )  # fmt: skip
     command_key_pattern: tuple[str, ...] = option(
         (), "--command-key-pattern", metavar="R|S|G|P|Z",
         help="redis: each --command's key pattern, in order (default the --key-pattern letter)",
-        parse=_key_patterns, repeatable=True,
+        parse=_key_patterns, repeatable=True, protocols=REDIS,
     )  # fmt: skip
     http_method: str = option(
         "GET", "--http-method", metavar="METHOD", help="http: the request method",
-        parse=_http_method,
+        parse=_http_method, protocols=HTTP,
     )  # fmt: skip
     http_path: tuple[str, ...] = option(
         (), "--http-path", metavar="PATH",
         help="http: a request path, repeatable (each client walks the list); default /",
-        parse=_http_paths, repeatable=True,
+        parse=_http_paths, repeatable=True, protocols=HTTP,
     )  # fmt: skip
     http_paths_file: str | None = option(
         None, "--http-paths-file", metavar="FILE",
         help="http: request paths, one a line (after any --http-path)", parse=optional(text),
+        protocols=HTTP,
     )  # fmt: skip
     header: tuple[str, ...] = option(
         (), "--header", "-H", metavar="'NAME: VALUE'", help="http: a request header, repeatable",
-        parse=_headers, repeatable=True,
+        parse=_headers, repeatable=True, protocols=HTTP,
     )  # fmt: skip
     body: str | None = option(
         None, "--body", help="http: the request body (sent with Content-Length)",
-        parse=optional(text),
+        parse=optional(text), protocols=HTTP,
     )  # fmt: skip
     body_file: str | None = option(
         None, "--body-file", metavar="FILE", help="http: the request body from a file",
-        parse=optional(text),
+        parse=optional(text), protocols=HTTP,
     )  # fmt: skip
 
 

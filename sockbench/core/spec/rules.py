@@ -9,7 +9,7 @@ transport, a drain's on the timeout).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +18,11 @@ from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
 from sockbench.core.metrics import KIND_PREFIX
-from sockbench.core.protocols import ProtocolAdapter, speaks_its_own
+from sockbench.core.protocols import ProtocolAdapter, is_builtin, speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
 from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, command_key_patterns
 from sockbench.core.spec.load import Load
+from sockbench.core.spec.option import given_options
 from sockbench.core.spec.output import Output
 from sockbench.core.spec.request import ProtocolChoice, Request
 from sockbench.core.warmup import MIN_ROWS
@@ -151,6 +152,11 @@ def check_workload(proto: Proto, load: Load, reply: Reply) -> None:
     if mode == Workload.CHURN and not proto.is_stream:
         raise ConfigError("--mode churn opens a connection per request: it needs tcp or unix")
     if mode == Workload.STREAM:
+        if load.requests is not None:
+            raise ConfigError(
+                "--requests stops after a count of requests, and --mode stream sends none "
+                "(it moves bytes one way or both): give -d/--duration"
+            )
         if not proto.is_stream and rate is None:
             raise ConfigError("--mode stream over datagrams sends at a fixed rate: give --rate")
         if proto.is_stream and rate is not None:
@@ -216,6 +222,21 @@ def check_schedule(load: Load, window_s: float) -> None:
     )
 
 
+def check_applies(request: Request, given: Collection[str]) -> None:
+    """An option of some protocols' alone (its declaration's ``protocols``: ``--ratio``,
+    ``--http-method``, ``--command``) given with another is refused, naming those it
+    applies to: it would change nothing. ``given``: the options the user gave, so a
+    default typed out (``--http-method GET`` with echo) is refused as well."""
+    protocol = request.protocol
+    for opt in given_options(request, given):
+        applies = opt.protocols
+        if applies is None or protocol in applies.names:
+            continue
+        if applies.plugins and not is_builtin(protocol):
+            continue
+        raise ConfigError(f"{opt.flag} applies to {applies}, not --protocol {protocol}")
+
+
 def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply) -> None:
     """--protocol and its key options. Building the protocol (which may import a plugin)
     is the option layer's edge's part of the checking (:mod:`sockbench.machine`)."""
@@ -231,8 +252,6 @@ def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply)
             )
         if sent is not None and speaks_its_own(protocol):
             raise ConfigError(f"--protocol {protocol} makes its own requests; drop --send")
-    if request.command and protocol != "redis":
-        raise ConfigError(f"--command templates are redis commands; --protocol {protocol} has none")
     _one_per_template("--command-ratio", request.command_ratio, request.command)
     _one_per_template("--command-key-pattern", request.command_key_pattern, request.command)
     if request.command and request.multi_key != 1:
@@ -317,19 +336,8 @@ def http_of(
     request: Request, endpoint: Endpoint | None, files: tuple[bytes | None, bytes | None]
 ) -> HttpOptions:
     """--protocol http's request from its options (``files``: the content of --body-file
-    and --http-paths-file); those options with another protocol are refused."""
-    given = [
-        flag
-        for flag, value in (
-            ("--http-method", request.http_method != "GET"), ("--http-path", request.http_path),
-            ("--http-paths-file", request.http_paths_file), ("--header", request.header),
-            ("--body", request.body is not None), ("--body-file", request.body_file),
-        )
-        if value
-    ]  # fmt: skip
+    and --http-paths-file); with another protocol they were refused (:func:`check_applies`)."""
     if request.protocol != "http":
-        if given:
-            raise ConfigError(f"{given[0]} applies to --protocol http")
         return HTTP_DEFAULTS
     body_file, paths_file = files
     for path, content, flag in (

@@ -47,7 +47,8 @@ RUN_RECORDS = (Load, Request, ServerOptions, TlsOptions, Generator, Output)
 
 @dataclass(frozen=True)
 class RunOptions:
-    """A run's options as given, one record per group."""
+    """A run's options as given, one record per group, and which were given (by name: an
+    option given its default was given, and is refused where it does not apply)."""
 
     load: Load = field(default_factory=Load)
     request: Request = field(default_factory=Request)
@@ -55,6 +56,7 @@ class RunOptions:
     generator: Generator = field(default_factory=Generator)
     output: Output = field(default_factory=Output)
     tls: TlsOptions = field(default_factory=TlsOptions)
+    given: frozenset[str] = frozenset()
 
 
 def parse_run(
@@ -74,6 +76,7 @@ def parse_run(
         parse_record(Generator, values, command, names, spelled),
         parse_record(Output, values, command, names, spelled),
         parse_record(TlsOptions, values, command, names, spelled),
+        frozenset(values),
     )
 
 
@@ -238,6 +241,7 @@ def validate_run(
     rules.check_arrival(load)
     rules.check_until(load, output.percentiles)
     rules.check_warmup(load)
+    rules.check_applies(request, options.given)
     rules.check_protocol(request, proto, load.mode, reply)
     command = _command(chosen, proto, endpoint)
     output = replace(output, json_path=rules.json_path(output), out_dir=output.out_dir or None)

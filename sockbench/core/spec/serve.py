@@ -17,10 +17,10 @@ from sockbench.core.spec.option import (
     check_names,
     choice_of,
     field_of,
+    filled,
     option,
     optional,
     parse_record,
-    text,
     values_of,
 )
 from sockbench.core.spec.output import Output
@@ -35,7 +35,11 @@ from sockbench.errors import ConfigError
 class ServeOptions:
     bind: str | None = option(
         None, "--bind", metavar="HOST:PORT|PATH",
-        help="HOST:PORT, or a Unix socket path", parse=optional(text),
+        help="HOST:PORT, or a Unix socket path",
+        parse=optional(filled(
+            "HOST:PORT or a Unix socket path, or leave --bind out for the default "
+            "(127.0.0.1:9000; a socket in $XDG_RUNTIME_DIR for unix)"
+        )),
         commands=SERVE, default_help="127.0.0.1:9000; unix: $XDG_RUNTIME_DIR/sockbench-unix.sock",
     )  # fmt: skip
     behaviour: ServerBehaviour = option(

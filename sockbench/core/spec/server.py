@@ -28,6 +28,7 @@ from sockbench.core.spec.option import (
     choice,
     declare,
     field_of,
+    filled,
     option,
     optional,
     text,
@@ -118,7 +119,10 @@ class ServerOptions:
     target: str | None = option(
         None, "--target", metavar="URL",
         help="external server: tcp://HOST:PORT, udp://..., unix:///PATH",
-        parse=optional(text),
+        parse=optional(filled(
+            "tcp://HOST:PORT, tls://HOST:PORT, udp://HOST:PORT, unix:///PATH or "
+            "unix-dgram:///PATH, or leave --target out to start a built-in server"
+        )),
     )  # fmt: skip
     server_model: str | None = field_of(SERVER)
     server_cmd: str | None = option(
