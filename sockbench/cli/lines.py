@@ -19,21 +19,19 @@ from sockbench.report.numbers import DASH
 from sockbench.report.stream_fields import tick_rates
 
 
-def tick_line(tick: Tick) -> str:
+def tick_line(tick: Tick, window_after_s: float | None = None) -> str:
     """``[   3.0 s] measuring  41,152 req/s  p99 1.23 ms  errors 3  connections 100``;
     after the window, ``[   5.0 s] draining   answered 2,100  ...`` (``DrainProgress.text``);
     a --warmup auto tick: ``[   3.0 s] warm-up    40,961 req/s  p99 1.31 ms  not counted
-    (settling)  connections 100``."""
+    (settling)  connections 100``. A measured interval's time is never past its end
+    (``Tick.shown_s``; ``window_after_s``: the ramp and warm-up before the window)."""
+    at = f"[{tick.shown_s(window_after_s):6.1f} s] {tick.phase_name:<9}"
     if tick.phase in ("ramp", "warmup"):  # nothing is counted yet
         shown = f"  {_throughput(tick)}  {tick.warmup_state}" if tick.settling is not None else ""
-        line = f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}{shown}{_connections(tick)}"
-        return line.rstrip()
+        return f"{at}{shown}{_connections(tick)}".rstrip()
     if tick.drain is not None:
-        return f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}  {tick.drain.text()}"
-    return (
-        f"[{tick.elapsed_s:6.1f} s] {tick.phase_name:<9}  "
-        f"{_throughput(tick)}  errors {tick.errors:,}{_connections(tick)}"
-    )
+        return f"{at}  {tick.drain.text()}"
+    return f"{at}  {_throughput(tick)}  errors {tick.errors:,}{_connections(tick)}"
 
 
 def _throughput(tick: Tick) -> str:
@@ -54,17 +52,20 @@ def _connections(tick: Tick) -> str:
 
 
 class PlainLines:
-    """A progress function writing :func:`tick_line`\\ s to ``stream``.
+    """A progress function writing :func:`tick_line`\\ s to ``stream``
+    (``window_after_s``: the ramp and warm-up before the window, ``--ramp`` plus
+    ``--warmup``'s maximum, where it is known).
 
     A reader that goes away (``| head``) ends the lines, not the run: its result is
     still written to the run folder.
     """
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], window_after_s: float | None = None) -> None:
         self.stream: IO[str] | None = stream
+        self.window_after_s = window_after_s
 
     def __call__(self, tick: Tick) -> None:
-        self._write(tick_line(tick))
+        self._write(tick_line(tick, self.window_after_s))
 
     def _write(self, line: str) -> None:
         if self.stream is None:
@@ -85,9 +86,10 @@ class JsonLines(PlainLines):
     carries no row, its time less ``window_after_s`` (``--ramp`` plus ``--warmup``).
     """
 
+    window_after_s: float
+
     def __init__(self, stream: IO[str], window_after_s: float = 0.0) -> None:
-        super().__init__(stream)
-        self.window_after_s = window_after_s
+        super().__init__(stream, window_after_s)
 
     def __call__(self, tick: Tick) -> None:
         if tick.phase == "measuring":

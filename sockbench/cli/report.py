@@ -24,14 +24,18 @@ class NotWritten(SockbenchError):
 @declare("report")
 def report(values: dict[str, object], spelled: dict[str, str]) -> None:
     """Re-render a saved result or compare folder without re-running it."""
+    from sockbench.core.spec.formats import ReportFormat
     from sockbench.core.spec.report import parse_report
     from sockbench.report import load, render
     from sockbench.report.document import reading
+    from sockbench.report.hgrm import check_histogram
 
     options = parse_report(values)  # checks --format
     path, output = options.path, options.output
     check_output(output)
     doc = load(path)
+    if options.fmt == ReportFormat.HGRM:  # a stream's result has no histogram: one line
+        check_histogram(doc)
     with reading(path):  # the schema matched but the content is damaged
         text = render(doc, options.fmt)
     write_output(output, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -177,11 +178,12 @@ def _progress(console: Console, fmt: str, quiet: bool, label: str, window_after_
     if fmt == "jsonl":
         progress = JsonLines(sys.stdout, window_after_s)
     elif not quiet and is_plain(console):
-        progress = PlainLines(console.file)
+        progress = PlainLines(console.file, window_after_s)
     if progress is not None:
         yield progress
         return
-    with open_live_progress(not quiet, label, console, history=tick_line) as live:
+    history = functools.partial(tick_line, window_after_s=window_after_s)
+    with open_live_progress(not quiet, label, console, history, window_after_s) as live:
         yield live
 
 

@@ -32,6 +32,11 @@ class DrainProgress:
     drain's end at the latest. ``warmup_unsent``: requests due in the warm-up and not yet
     sent, counted as ``unsent`` is: a generator behind its schedule sends them first, so
     while they last the window's requests wait and nothing of the window is answered.
+
+    A stream's drain (``streams``) answers no request: it waits for the server's counts
+    (the sink's of what it read, the source's of what it sent; a datagram stream first
+    lets its last datagrams land). ``answered`` are then the clients whose count came (or
+    that gave up), ``in_flight`` those it still waits for.
     """
 
     answered: int
@@ -40,6 +45,7 @@ class DrainProgress:
     unsent: int | None
     ends_in_s: float
     warmup_unsent: int | None = None
+    streams: bool = False
 
     def __add__(self, other: DrainProgress) -> DrainProgress:
         """Two workers' progress as one: counts add up, the later end holds."""
@@ -50,27 +56,34 @@ class DrainProgress:
             unsent=_sum(self.unsent, other.unsent),
             ends_in_s=max(self.ends_in_s, other.ends_in_s),
             warmup_unsent=_sum(self.warmup_unsent, other.warmup_unsent),
+            streams=self.streams or other.streams,
         )
 
     def text(self) -> str:
         """``answered 2,100  failed 0  in flight 100  not yet sent 19,900  at most 8 s
         more``, as a progress line and the live view say it; while the warm-up's backlog
-        goes out, ``not yet sent 300,000 and 12,000 of the warm-up's, sent first``."""
-        unsent = f"  not yet sent {self.unsent:,}" if self.unsent is not None else ""
-        if unsent and self.warmup_unsent:
-            unsent += f" and {self.warmup_unsent:,} of the warm-up's, sent first"
+        goes out, ``not yet sent 300,000 and 12,000 of the warm-up's, sent first``; a
+        stream's, ``server's counts in for 3 of 4 clients  at most 8 s more``."""
         # To a tenth of a second: ticks come on the interval, a few ms after its boundary.
         left_s = round(self.ends_in_s, 1)
         left = f"at most {format_us(left_s * 1e6)} more" if left_s > 0 else "ending"
+        if self.streams:
+            clients = self.answered + self.in_flight
+            return f"server's counts in for {self.answered:,} of {clients:,} clients  {left}"
+        unsent = f"  not yet sent {self.unsent:,}" if self.unsent is not None else ""
+        if unsent and self.warmup_unsent:
+            unsent += f" and {self.warmup_unsent:,} of the warm-up's, sent first"
         return (
             f"answered {self.answered:,}  failed {self.failed:,}  in flight {self.in_flight:,}"
             f"{unsent}  {left}"
         )
 
     def ended(self) -> DrainProgress:
-        """A worker's last progress once it reported: nothing of it is open any more."""
+        """A worker's last progress once it reported: nothing of it is open any more (a
+        stream's clients all have their count, or gave up)."""
         return replace(
             self,
+            answered=self.answered + self.in_flight if self.streams else self.answered,
             in_flight=0,
             unsent=0 if self.unsent is not None else None,
             warmup_unsent=0 if self.warmup_unsent is not None else None,
@@ -134,6 +147,20 @@ class Tick:
         interval line's keys (cli/lines.py)."""
         found = asdict(replace(self, row=None, by_node=()))
         return {k: v for k, v in found.items() if k not in EXPORTED + OTHER_PHASES_ONLY}
+
+    def shown_s(self, window_after_s: float | None) -> float:
+        """The run's time a progress line gives this tick: when it came (``elapsed_s``),
+        but a measured interval that came after the window closed (``remaining_s`` 0) at
+        its own end, ``window_after_s`` (the ramp and warm-up before the window; None: not
+        known) plus its row's ``t``. A stream's last row comes once the server's counts
+        are in, after the window (its drain, :class:`DrainProgress`), and is still the
+        window's: ``[   2.0 s] measuring`` in a 2 s window, not the ``3.0 s`` it came at.
+        (``--warmup auto`` starts the window before ``window_after_s``, its maximum: the
+        earlier of the two is shown.)"""
+        late = self.phase == "measuring" and self.row is not None and self.remaining_s <= 0
+        if not late or self.row is None or window_after_s is None:
+            return self.elapsed_s
+        return min(self.elapsed_s, window_after_s + self.row.t)
 
     @property
     def phase_name(self) -> str:

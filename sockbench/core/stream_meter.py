@@ -34,7 +34,7 @@ from sockbench.core.sink_report import window_received
 
 if TYPE_CHECKING:
     from sockbench.core.intervals import IntervalRow
-    from sockbench.core.records.counts import StreamReverse, StreamSide
+    from sockbench.core.records.counts import PerClient, StreamReverse, StreamSide
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,28 @@ def side_summary(nbytes: int, seconds: float, payload: int) -> StreamSide:
         "bps": round(nbytes * 8 / seconds, 3),
         "messages_per_s": round(nbytes / payload / seconds, 3),
     }
+
+
+def per_client_spread(
+    nbytes: Sequence[int], seconds: float, payload: int
+) -> tuple[PerClient, PerClient]:
+    """How one side's rate spreads over its streams: ``{min, median, max}`` of bits/s and
+    of messages/s, each stream's bytes over that side's ``seconds`` (its line's: the
+    receiver's run to its last report), so one stream's figures are its side's line's."""
+    rates = sorted(n * 8 / seconds for n in nbytes) if seconds > 0 else [0.0] * len(nbytes)
+    if not rates:
+        rates = [0.0]
+    n = len(rates)
+    median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
+    low, high = rates[0], rates[-1]
+    bps: PerClient = {"min": round(low, 3), "median": round(median, 3), "max": round(high, 3)}
+    per_message = 8 * max(1, payload)
+    mps: PerClient = {
+        "min": round(low / per_message, 3),
+        "median": round(median / per_message, 3),
+        "max": round(high / per_message, 3),
+    }
+    return bps, mps
 
 
 def read_summary(reads: Sequence[ReadCount], seconds: float, payload: int) -> StreamReverse:

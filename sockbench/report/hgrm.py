@@ -5,6 +5,11 @@ HdrHistogram's plotter and most tooling expect of an ``.hgrm`` file. We format t
 rows ourselves instead of calling ``hdrh``'s ``output_percentile_distribution``:
 that one wants a binary stream, labels the footer ``TotalCount`` instead of
 ``Total count`` and walks different percentile levels (see :mod:`.percentiles`).
+
+A stream (``--mode stream``) times no requests: it has no histogram, and an empty one
+would read as a run with no replies. ``sockbench report -f hgrm`` refuses it in one line
+(:func:`check_histogram`); the renderer, if reached (``run --format hgrm``), writes that
+line as an ``.hgrm`` comment instead of an empty distribution.
 """
 
 from __future__ import annotations
@@ -13,28 +18,54 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sockbench.core.spec.rules import STREAM_NO_HISTOGRAM
+from sockbench.errors import SockbenchError
 from sockbench.report import percentiles
-from sockbench.report.document import Doc, cell_key, cells, is_compare
+from sockbench.report.document import RESULT_SCHEMA, Doc, cell_key, cells, get, is_compare
 
 #: Divides µs into the ms the file is written in.
 SCALING_RATIO = 1000.0
 TICKS_PER_HALF_DISTANCE = 5
 HEADER = f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}\n\n"
+#: Why a stream has no ``.hgrm``; ``report -f hgrm`` refuses one with :data:`REFUSED`.
+NO_HISTOGRAM = STREAM_NO_HISTOGRAM
+REFUSED = f"--format hgrm: {NO_HISTOGRAM}; choose another --format"
+
+
+def is_stream(result: Doc) -> bool:
+    """A ``--mode stream`` result: it moves bytes and times no request."""
+    return bool(result.get("stream")) or get(result, "config", "mode") == "stream"
+
+
+def check_histogram(doc: Doc) -> None:
+    """A run that has a latency histogram to render; SockbenchError (:data:`REFUSED`, one
+    line, exit 2) for a stream's result. A compare's stream cells get the reason as a
+    comment instead (:func:`render`)."""
+    if doc.get("schema") == RESULT_SCHEMA and is_stream(doc):
+        raise SockbenchError(REFUSED)
 
 
 def render(doc: Doc) -> str:
     """The latency distribution of a run, or of every cell of a compare with a
-    ``# cell: model proto clients payload`` line before each."""
+    ``# cell: model proto clients payload`` line before each; for a stream (no
+    histogram), :data:`NO_HISTOGRAM` as a comment line, never an empty distribution."""
     if not is_compare(doc):
-        return render_histogram(doc.get("latency_us"))
+        return _distribution(doc)
     parts = []
     for result in cells(doc):
         key = cell_key(result)
         header = f"# cell: {key.model} {key.proto} {key.clients} {key.payload}"
         if key.repeat:
             header += f" repeat={key.repeat}"
-        parts.append(header + "\n" + render_histogram(result.get("latency_us")))
+        parts.append(header + "\n" + _distribution(result))
     return "\n".join(parts) if parts else "# no cells\n"
+
+
+def _distribution(result: Doc) -> str:
+    """A result's round-trip distribution, or why it has none (a stream)."""
+    if is_stream(result):
+        return f"# {NO_HISTOGRAM}\n"
+    return render_histogram(result.get("latency_us"))
 
 
 def render_histogram(

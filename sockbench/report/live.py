@@ -91,6 +91,9 @@ class LiveProgress:
     at the bottom. With ``transient`` (the default) the panel is erased on exit so the
     final report starts on a clean screen. With ``history``, each tick is also printed
     above the panel as the line ``history`` makes of it, and those lines stay.
+    ``window_after_s`` (the ramp and warm-up before the window, where known) keeps a
+    measured interval's time at its end (``Tick.shown_s``: a stream's last row comes in
+    after the window).
     """
 
     def __init__(
@@ -100,12 +103,14 @@ class LiveProgress:
         *,
         transient: bool = True,
         history: HistoryFn | None = None,
+        window_after_s: float | None = None,
     ) -> None:
         self.console = console or Console()
         self.label = label
         self.tick: Tick | None = None
         self.transient = transient
         self.history = history
+        self.window_after_s = window_after_s
         self._live: Live | None = None
         self._logs: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         self._label_since = time.monotonic()
@@ -174,12 +179,13 @@ class LiveProgress:
             if waited >= 1:
                 text += f" ({waited:.0f} s)"
             return Group(title, Text(text + " …", style="dim"))
-        total = max(tick.elapsed_s + tick.remaining_s, 1e-9)
+        elapsed = tick.shown_s(self.window_after_s)
+        total = max(elapsed + tick.remaining_s, 1e-9)
         clock = Table.grid(padding=(0, 1))
         clock.add_row(
             Text(f"{tick.phase_name:<9}", style="cyan"),
-            ProgressBar(total=total, completed=min(tick.elapsed_s, total), width=28),
-            Text(f"{tick.elapsed_s:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
+            ProgressBar(total=total, completed=min(elapsed, total), width=28),
+            Text(f"{elapsed:5.1f} s elapsed, {tick.remaining_s:5.1f} s left"),
         )
         connections = (  # none counted while a --ramp brings clients up
             f"connections {numbers.fmt_int(tick.connections)}" if tick.connections else ""
@@ -206,7 +212,9 @@ class LiveProgress:
         line.append(_formatted(ERRORS, tick.errors), style="red" if tick.errors else "")
         if connections:
             line.append(f"  {connections}")
-        line.append(f"  {REQUESTS.title} {_formatted(REQUESTS, tick.requests)}", style="dim")
+        # A stream's count is of messages (--payload bytes), not of requests it has none of.
+        counted = "messages" if stream is not None else REQUESTS.title
+        line.append(f"  {counted} {_formatted(REQUESTS, tick.requests)}", style="dim")
         if not tick.by_kind:
             return Group(title, clock, line)
         kinds = Text()
@@ -241,10 +249,11 @@ def open_live_progress(
     label: str = "",
     console: Console | None = None,
     history: HistoryFn | None = None,
+    window_after_s: float | None = None,
 ) -> Iterator[ProgressFn]:
     """A progress function for ``runner.run(progress=...)``: a live panel while the
-    ``with`` block runs when ``enabled`` (leaving each tick's ``history`` line above it),
-    a function that does nothing otherwise.
+    ``with`` block runs when ``enabled`` (leaving each tick's ``history`` line above it;
+    ``window_after_s``: :class:`LiveProgress`'s), a function that does nothing otherwise.
 
     ``enabled`` is usually ``live_enabled(console, quiet)``::
 
@@ -256,5 +265,5 @@ def open_live_progress(
     if not enabled:
         yield _ignore
         return
-    with LiveProgress(console, label, history=history) as live:
+    with LiveProgress(console, label, history=history, window_after_s=window_after_s) as live:
         yield live

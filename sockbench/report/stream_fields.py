@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sockbench.core.progress import Tick
+from sockbench.core.stream_meter import per_client_spread
 from sockbench.report import numbers
 from sockbench.report.content import Align, Table
 from sockbench.report.document import Doc, cell_key, get
@@ -33,7 +34,8 @@ def stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     direction = s.get("direction", "forward")
     fields: list[tuple[str, str]] = []
     if direction != "reverse":
-        fields = _forward_fields(s, "TX-C " if direction == "bidir" else "")
+        payload = get(result, "config", "payload")
+        fields = _forward_fields(s, "TX-C " if direction == "bidir" else "", payload)
     if "reverse" in s:
         fields += _reverse_fields(s["reverse"], "RX-C " if direction == "bidir" else "")
     return tuple(fields)
@@ -88,7 +90,7 @@ def compare_stream_table(results: Sequence[Doc]) -> Table | None:
     )
 
 
-def _forward_fields(s: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
+def _forward_fields(s: Mapping[str, Any], tag: str, payload: Any) -> list[tuple[str, str]]:
     sender, receiver = s["sender"], s.get("receiver")
     fields = [(f"{tag}sender", _side(sender))]
     if receiver is None:
@@ -98,7 +100,7 @@ def _forward_fields(s: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
         if s.get("streams_reported", 0) < s.get("streams", 0):
             text += f" ({s['streams_reported']} of {s['streams']} streams reported)"
         fields.append((f"{tag}receiver", text))
-    return fields + _spread(s, "received" if receiver is not None else "sent")
+    return fields + _spread(*per_client_rates(s, payload))
 
 
 def _reverse_fields(r: Mapping[str, Any], tag: str) -> list[tuple[str, str]]:
@@ -132,8 +134,33 @@ def _side(side: Mapping[str, Any]) -> str:
     )
 
 
-def _spread(s: Mapping[str, Any], side: str) -> list[tuple[str, str]]:
-    bps, mps = s["per_client_bps"], s["per_client_messages_per_s"]
+def per_client_rates(
+    s: Mapping[str, Any], payload: Any
+) -> tuple[str, Mapping[str, Any], Mapping[str, Any]]:
+    """Which side the per-client spread is of (``received`` or ``sent``), and its bits/s
+    and messages/s ``{min, median, max}``.
+
+    Where every stream reported, it is what each stream's sink received, over the
+    receiver line's seconds (they run to the last report), so one stream's figures are
+    the receiver line's; the result's ``per_client_*`` divide those bytes by the
+    sender's seconds. Otherwise it is what was sent, as the result keeps it.
+    """
+    stored = s["per_client_bps"], s["per_client_messages_per_s"]
+    per_stream = s.get("per_stream") or []
+    received = [p.get("received_bytes") for p in per_stream]
+    receiver: Mapping[str, Any] = s.get("receiver") or {}
+    # The seconds its bit/s was worked out over (the document keeps them rounded to the µs).
+    seconds = receiver["bytes"] * 8 / receiver["bps"] if receiver.get("bps") else None
+    if not received:  # saved before per_stream: the result's, labelled as it was then
+        return ("sent" if s.get("receiver") is None else "received"), *stored
+    if not all(isinstance(n, int) for n in received):  # a stream's sink did not report
+        return "sent", *stored
+    if not isinstance(payload, int) or payload <= 0 or not seconds:
+        return "received", *stored
+    return "received", *per_client_spread(received, seconds, payload)
+
+
+def _spread(side: str, bps: Mapping[str, Any], mps: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [
         (
             f"per client ({side})",
@@ -295,7 +322,8 @@ def _old_stream_fields(result: Doc) -> tuple[tuple[str, str], ...]:
         fields.append(("receiver", received))
     else:
         fields.append(("receiver", "not reported: a TCP sink does not count what it read"))
-    return tuple(fields + _spread(s, "received" if datagrams else "sent"))
+    bps, mps = s["per_client_bps"], s["per_client_messages_per_s"]
+    return tuple(fields + _spread("received" if datagrams else "sent", bps, mps))
 
 
 def _messages(n_bytes: Any, payload: Any) -> int | None:

@@ -290,6 +290,14 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["diff", FIXTURE, FIXTURE, "-o", "/proc/sockbench-x.md"], "cannot write -o"),
         # options that did not apply, accepted and ignored: the run went on without them
         (["run", "--requests", "50", "--mode", "stream"], "--mode stream sends none"),
+        (
+            ["run", "--mode", "stream", "--format", "hgrm"],
+            "--format hgrm: a stream (--mode stream) times no requests",
+        ),
+        (
+            ["run", "--mode", "stream", "--export", "hgrm=x.hgrm"],
+            "--export hgrm=x.hgrm: a stream (--mode stream) times no requests",
+        ),
         (["run", "--ratio", "1:1"], "--ratio applies to --protocol redis or memcache (or a "
          "plugin), not --protocol echo"),
         (["run", "--zipf", "0"], "--zipf applies to --protocol redis or memcache"),

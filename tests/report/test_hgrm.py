@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hdrh.histogram import HdrHistogram
 
-from sockbench.report import hgrm
+from sockbench.report import hgrm, load
 from sockbench.report.document import cells
 
 HEADER = "       Value     Percentile TotalCount 1/(1-Percentile)"
@@ -92,3 +95,58 @@ def test_missing_or_empty_histogram() -> None:
     text = hgrm.render_histogram({"histogram": empty.encode().decode()})
     rows, footer = parse(text)
     assert rows == [] and footer[3] == "0"
+
+
+def _stream_doc() -> dict[str, Any]:
+    """The stored TCP result as a stream's: it times no request, so it has no histogram."""
+    from sockbench.core.result import stream_summary
+    from tests.report.conftest import RESULT_TCP
+
+    doc = copy.deepcopy(load(RESULT_TCP))
+    doc["config"].update(mode="stream", payload=64, clients=1)
+    doc["stream"] = stream_summary((2**20,), (2**20,), (1.0, 1.0), 64)
+    empty = HdrHistogram(1, 60_000_000, 3).encode().decode()
+    doc["latency_us"].update(count=0, histogram=empty)
+    return doc
+
+
+def test_a_stream_renders_why_it_has_no_histogram_not_an_empty_one() -> None:
+    text = hgrm.render(_stream_doc())
+    assert text == f"# {hgrm.NO_HISTOGRAM}\n"
+    assert "Total count" not in text and "Value" not in text
+
+
+def test_a_compare_cell_that_is_a_stream_says_so_in_its_block(
+    compare_doc: dict[str, Any],
+) -> None:
+    doc = copy.deepcopy(compare_doc)
+    doc["cells"][0]["config"]["mode"] = "stream"
+    blocks = hgrm.render(doc).split("# cell: ")[1:]
+    assert blocks[0].split("\n", 1)[1] == f"# {hgrm.NO_HISTOGRAM}\n\n"
+    assert "Total count" in blocks[1]  # the others keep their distributions
+
+
+def test_report_hgrm_of_a_stream_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sockbench.cli import main
+
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps(_stream_doc()), encoding="utf-8")
+    monkeypatch.setattr("sys.argv", ["sockbench", "report", str(path), "-f", "hgrm"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 2
+    assert err.splitlines() == [f"sockbench: error: {hgrm.REFUSED}"]
+    assert hgrm.REFUSED == (
+        "--format hgrm: a stream (--mode stream) times no requests, so it has no latency "
+        "histogram; choose another --format"
+    )
+    assert out == ""
+    # Its other formats still render.
+    monkeypatch.setattr("sys.argv", ["sockbench", "report", str(path), "-f", "md"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 0
+    assert "## Stream" in capsys.readouterr().out

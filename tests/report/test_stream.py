@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from sockbench.cli.lines import tick_line
+from sockbench.core.progress import Tick
 from sockbench.report import numbers, render
 from sockbench.report.stream_fields import stream_fields
 from tests.conftest import start_ready_process, stop_process
-from tests.support.runs import run_result
+from tests.support.runs import run_engine, run_result
 
 pytestmark = pytest.mark.e2e  # real processes and sockets: `make unit` skips it
 
@@ -143,3 +145,31 @@ def test_a_sink_that_does_not_report_leaves_the_receiver_unknown(
     assert result["totals"]["errors"] == {}
     assert fields(result)["receiver"].startswith("not reported")
     assert "0 B received" not in render(result, "text")
+
+
+def test_a_slow_sinks_drain_says_so_and_the_last_line_stays_in_the_window(
+    counting_sink: Any, tmp_path: Path
+) -> None:
+    # The sink reports 1.5 s after each half-close: the window's last row (which takes
+    # the sink's count) comes in the drain, 3 intervals of 0.5 s after the window.
+    where, stop = counting_sink("--unix", str(tmp_path / "slow.sock"), "--delay-report", "1.5")
+    ticks: list[Tick] = []
+    outcome = run_engine(
+        progress=ticks.append, target=f"unix://{where}", proto="", server_model=None,
+        mode="stream", clients=2, payload=65536, duration_s=1.0, warmup_s=0.0,
+        interval_s=0.5, drain_s=5.0, timeout_s=5.0,
+    )  # fmt: skip
+    stop()
+    assert outcome.result["stream"]["streams_reported"] == 2
+    draining = [t for t in ticks if t.phase == "draining"]
+    assert draining and all(t.drain is not None and t.drain.streams for t in draining)
+    first = tick_line(draining[0], 0.0)
+    assert "draining   server's counts in for 0 of 2 clients  at most" in first, first
+    measuring = [t for t in ticks if t.phase == "measuring"]
+    last = measuring[-1]
+    assert ticks.index(last) > ticks.index(draining[-1])  # it came after the drain...
+    assert last.row is not None and last.row.t == pytest.approx(1.0)
+    assert last.elapsed_s > 1.4
+    # ...and its line is the window's last interval, never past the window's 1 s.
+    assert tick_line(last, 0.0).startswith("[   1.0 s] measuring  ")
+    assert all(t.shown_s(0.0) <= 1.0 + 1e-9 for t in measuring)

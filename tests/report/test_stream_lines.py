@@ -76,3 +76,39 @@ def test_many_streams_show_the_spread_not_a_row_each() -> None:
     doc["stream"] = stream_summary((1000,) * n, (1000,) * n, (1.0, 1.0), 100)
     assert stream_table(doc) is None
     assert "per client (received)" in dict(stream_fields(doc))
+
+
+def test_the_per_client_received_spread_is_the_receivers_not_the_senders() -> None:
+    # One stream, its sink's count 0.25 s after the window (the receiver's seconds run to
+    # its report): its received figures are the receiver line's, lower than the sender's.
+    doc = stream_result()
+    doc["config"].update(payload=65536, clients=1)
+    doc["stream"] = stream_summary((2**30,), (2**30,), (1.0, 1.25), 65536)
+    shown = dict(stream_fields(doc))
+    assert shown["sender"] == "1 GiB, 8.59 Gbit/s, 16,384 msg/s over 1.00 s"
+    assert shown["receiver"] == "1 GiB, 6.87 Gbit/s, 13,107 msg/s over 1.25 s"
+    assert shown["per client (received)"] == (
+        "min 6.87 Gbit/s, median 6.87 Gbit/s, max 6.87 Gbit/s"
+    )
+    assert shown["msg/s per client (received)"] == "min 13,107, median 13,107, max 13,107"
+
+
+def test_the_per_client_spread_over_several_streams_uses_what_each_received() -> None:
+    doc = stream_result()  # two streams, the second's sink read less than it sent
+    doc["stream"] = stream_summary((2**30, 2**31), (2**30, 2**31 - 2**26), (1.0, 2.0), 65536)
+    shown = dict(stream_fields(doc))
+    low, high = 2**30 / 65536 / 2.0, (2**31 - 2**26) / 65536 / 2.0
+    assert shown["msg/s per client (received)"] == (
+        f"min {numbers.fmt_rate(low)}, median {numbers.fmt_rate((low + high) / 2)}, "
+        f"max {numbers.fmt_rate(high)}"
+    )
+
+
+def test_a_spread_with_a_stream_unreported_is_of_what_was_sent_and_says_so() -> None:
+    doc = stream_result((2**30, None))
+    shown = dict(stream_fields(doc))
+    assert "per client (received)" not in shown
+    sent = doc["stream"]["per_client_messages_per_s"]  # of what was sent, over 1.0 s
+    assert sent["max"] == (2**30 + 65536) / 65536
+    assert shown["msg/s per client (sent)"] == "min 16,384, median 16,384, max 16,385"
+    assert "1 of 2 streams reported" in shown["receiver"]

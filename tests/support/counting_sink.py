@@ -1,11 +1,12 @@
 """A stream sink written apart from sockbench's servers, counting what each connection
 delivered, run as a real process by the tests.
 
-    python -m tests.support.counting_sink [--unix PATH] [--no-report]
+    python -m tests.support.counting_sink [--unix PATH] [--no-report] [--delay-report S]
 
 Prints ``READY <port or path>`` once listening. At each connection's EOF it answers
 with the sink report (unless ``--no-report``: then it just closes, as a sink that is
-not sockbench's would). On SIGTERM prints ``COUNTS <json list of bytes per
+not sockbench's would), ``--delay-report`` seconds later (a slow sink: the client's
+drain waits for it). On SIGTERM prints ``COUNTS <json list of bytes per
 connection, in order of EOF>`` and exits.
 """
 
@@ -16,6 +17,7 @@ import json
 import signal
 import socket
 import threading
+import time
 
 from sockbench.core.sink_report import encode_report
 
@@ -23,13 +25,14 @@ COUNTS: list[int] = []
 LOCK = threading.Lock()
 
 
-def serve(conn: socket.socket, report: bool) -> None:
+def serve(conn: socket.socket, report: bool, delay_s: float = 0.0) -> None:
     total = reads = 0
     with conn:
         try:
             while data := conn.recv(1 << 16):
                 total += len(data)
                 reads += 1
+            time.sleep(delay_s)
             if report:
                 conn.sendall(encode_report(reads, total))
         except OSError:
@@ -42,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--unix")
     parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--delay-report", type=float, default=0.0)
     args = parser.parse_args()
     if args.unix:
         listener = socket.socket(socket.AF_UNIX)
@@ -58,7 +62,8 @@ def main() -> None:
     def accept() -> None:
         while True:
             conn, _ = listener.accept()
-            threading.Thread(target=serve, args=(conn, not args.no_report), daemon=True).start()
+            served = (conn, not args.no_report, args.delay_report)
+            threading.Thread(target=serve, args=served, daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     print(f"READY {where}", flush=True)

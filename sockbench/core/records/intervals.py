@@ -24,9 +24,11 @@ class IntervalLine(TypedDict):
     remaining_s: NonNegative
     """seconds left in the measurement window"""
     requests: Count
-    """replies completed in the window so far (not in this interval alone)"""
+    """replies completed in the window so far (not in this interval alone); --mode stream,
+    which has no requests: messages (--payload bytes, or datagrams) written so far, read
+    with --reverse"""
     rps: NonNegative
-    """replies per second in this interval"""
+    """replies per second in this interval; --mode stream: those messages per second"""
     p99_us: Count
     """this interval's p99 latency in µs; 0 when no reply completed in it"""
     errors: Count

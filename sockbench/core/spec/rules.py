@@ -21,6 +21,7 @@ from sockbench.core.metrics import KIND_PREFIX
 from sockbench.core.protocols import ProtocolAdapter, is_builtin, speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
 from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, command_key_patterns
+from sockbench.core.spec.formats import ReportFormat
 from sockbench.core.spec.load import Load
 from sockbench.core.spec.option import given_options
 from sockbench.core.spec.output import Output
@@ -167,6 +168,21 @@ def check_workload(proto: Proto, load: Load, reply: Reply) -> None:
         raise ConfigError("--mode churn is closed-loop; drop --rate")
     if not proto.is_stream and (sent is not None or expect != ExpectKind.ECHO):
         raise ConfigError("--send/--expect apply to stream protocols (tcp, unix)")
+
+
+#: Why a stream (``--mode stream``) has no ``.hgrm`` (report/hgrm.py says it too).
+STREAM_NO_HISTOGRAM = "a stream (--mode stream) times no requests, so it has no latency histogram"
+
+
+def check_histogram_formats(load: Load, output: Output) -> None:
+    """A stream times no requests: there is no latency histogram for hgrm to write."""
+    if load.mode != Workload.STREAM:
+        return
+    if output.fmt == ReportFormat.HGRM:
+        raise ConfigError(f"--format hgrm: {STREAM_NO_HISTOGRAM}; choose another --format")
+    for export in output.exports:
+        if export.fmt == ReportFormat.HGRM:
+            raise ConfigError(f"--export {export}: {STREAM_NO_HISTOGRAM}; export another format")
 
 
 def check_direction(load: Load) -> None:

@@ -236,6 +236,7 @@ def validate_run(
     reply = rules.reply_of(request, send_file)
     rules.check_sizes(proto, request.payload, reply[0])
     rules.check_workload(proto, load, reply)
+    rules.check_histogram_formats(load, output)
     rules.check_direction(load)
     rules.check_ramp(load)
     rules.check_arrival(load)

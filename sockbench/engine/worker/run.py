@@ -262,6 +262,8 @@ async def _run_worker(order: WorkOrder, control: Control, heap: ExitStack) -> Wo
                 # its window closes after it (below), as the last row's.
                 _close_window(recorder, control, drain_start)
                 clients.start_soon(_report_drain, recorder, control, contexts, interval_ns)
+            else:
+                clients.start_soon(_report_stream_drain, recorder, control, interval_ns)
             try:
                 with trio.move_on_at(_trio_time(window.drain_end_ns)):
                     await recorder.retired.wait()
@@ -312,6 +314,31 @@ async def _report_drain(
             unsent=unsent,
             ends_in_s=max(0, window.drain_end_ns - time.monotonic_ns()) / 1e9,
             warmup_unsent=warm_unsent,
+        )
+        control.draining(turn, progress)
+
+
+async def _report_stream_drain(
+    recorder: WorkerRecorder, control: Control, interval_ns: int
+) -> None:
+    """A stream's drain, every interval until it ends (the task is cancelled then): how
+    many clients have the server's count (what the sink read, what the source sent) and
+    how many still wait for it; the window's last row comes once they all have, or the
+    drain ends (a server that does not report keeps the clients waiting to the end)."""
+    window = recorder.window
+    start = time.monotonic_ns()
+    turn = 0
+    while True:
+        turn += 1
+        await trio.sleep_until(_trio_time(start + turn * interval_ns))
+        done = min(window.retired, window.clients)
+        progress = DrainProgress(
+            answered=done,
+            failed=0,
+            in_flight=window.clients - done,
+            unsent=None,
+            ends_in_s=max(0, window.drain_end_ns - time.monotonic_ns()) / 1e9,
+            streams=True,
         )
         control.draining(turn, progress)
 
