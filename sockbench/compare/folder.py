@@ -18,7 +18,7 @@ from typing import Any
 from sockbench.errors import ConfigError
 from sockbench.report import render
 from sockbench.report.files import check_folder, to_json, write_atomic
-from sockbench.report.hgrm import render_histogram
+from sockbench.report.hgrm import distribution
 
 RESULTS = "results.json"
 CSV = "summary.csv"
@@ -52,7 +52,7 @@ def write_results(folder: Path, doc: dict[str, Any]) -> None:
 
 def write_histogram(folder: Path, stem: str, result: Mapping[str, Any]) -> Path:
     path = folder / f"{stem}.hgrm"
-    write_atomic(path, render_histogram(result.get("latency_us")))
+    write_atomic(path, distribution(result))  # a stream's says why it has none
     return path
 
 

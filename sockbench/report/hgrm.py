@@ -50,19 +50,20 @@ def render(doc: Doc) -> str:
     ``# cell: model proto clients payload`` line before each; for a stream (no
     histogram), :data:`NO_HISTOGRAM` as a comment line, never an empty distribution."""
     if not is_compare(doc):
-        return _distribution(doc)
+        return distribution(doc)
     parts = []
     for result in cells(doc):
         key = cell_key(result)
         header = f"# cell: {key.model} {key.proto} {key.clients} {key.payload}"
         if key.repeat:
             header += f" repeat={key.repeat}"
-        parts.append(header + "\n" + _distribution(result))
+        parts.append(header + "\n" + distribution(result))
     return "\n".join(parts) if parts else "# no cells\n"
 
 
-def _distribution(result: Doc) -> str:
-    """A result's round-trip distribution, or why it has none (a stream)."""
+def distribution(result: Doc) -> str:
+    """A result's round-trip distribution, or why it has none (a stream): a run's, or a
+    compare cell's ``.hgrm`` file."""
     if is_stream(result):
         return f"# {NO_HISTOGRAM}\n"
     return render_histogram(result.get("latency_us"))

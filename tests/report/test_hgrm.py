@@ -126,6 +126,13 @@ def test_a_compare_cell_that_is_a_stream_says_so_in_its_block(
     assert "Total count" in blocks[1]  # the others keep their distributions
 
 
+def test_a_compare_folders_stream_cell_hgrm_says_why_it_is_empty(tmp_path: Path) -> None:
+    from sockbench.compare.folder import write_histogram
+
+    text = write_histogram(tmp_path, "tcp-64-c1-asyncio-r1", _stream_doc()).read_text()
+    assert text == f"# {hgrm.NO_HISTOGRAM}\n"
+
+
 def test_report_hgrm_of_a_stream_is_one_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
