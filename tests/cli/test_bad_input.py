@@ -317,7 +317,11 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["compare", "--stop-after-fail", "-1"], "--stop-after-fail applies to compare --sweep"),
         (["compare", "--sweep", "1k", "--rate-min", "1k"], "--rate-min applies to compare "
          "--capacity"),
+        ([*REDIS, "--payload", "1k"], "--payload applies to --protocol echo, line or "
+         "length-prefixed (or a plugin), not --protocol redis"),
         (["run", "--target", ""], "--target is empty: give tcp://HOST:PORT"),
+        (["run", "--server", ""], "--server is empty: give a server model"),
+        (["serve", "--server", " "], "--server is empty: give a server model"),
         (["serve", "--bind", ""], "--bind is empty: give HOST:PORT or a Unix socket path"),
     ],
 )  # fmt: skip

@@ -250,6 +250,16 @@ def test_an_open_loop_window_with_nothing_due_is_refused(
          "--http-path applies to --protocol http, not --protocol redis"),
         ({"body": "", "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
          "--body applies to --protocol http, not --protocol memcache"),
+        # --payload sizes the requests of echo, line and length-prefixed (and a plugin's):
+        # redis, memcache and http make their own, so it would change nothing
+        ({"payload": "1k", "protocol": "redis", "target": "tcp://127.0.0.1:9"},
+         "--payload applies to --protocol echo, line or length-prefixed (or a plugin), not "
+         "--protocol redis"),
+        ({"payload": "64", "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
+         "--payload applies to"),  # the default, typed out: still refused
+        ({"payload": "100", "protocol": "http", "target": "tcp://127.0.0.1:9"},
+         "--payload applies to --protocol echo, line or length-prefixed (or a plugin), not "
+         "--protocol http"),
         # out of range is refused where --zipf applies, whatever the key pattern
         ({"zipf": "0", "protocol": "redis", "target": "tcp://127.0.0.1:9"},
          "--zipf must be between 0 and 5"),
@@ -274,11 +284,25 @@ def test_an_option_of_other_protocols_is_refused_naming_them(
         {"protocol": "http", "http_method": "GET", "header": ["A: b"], "body": "x"},
         # a plugin is called with the run's options: the key/value ones are its to read
         {"protocol": "examples/kv_plugin.py:KeyValue", "key_space": "5", "ratio": "1:1"},
+        # --payload: the protocols whose requests it sizes (length-prefixed by its head)
+        {"protocol": "echo", "payload": "1k"},
+        {"protocol": "line", "payload": "100"},
+        {"protocol": "length-prefixed:u16", "payload": "100"},
+        {"protocol": "length-prefixed:u32", "payload": "64"},
+        {"protocol": "examples/kv_plugin.py:KeyValue", "payload": "100"},
     ],
 )  # fmt: skip
 def test_an_option_of_its_own_protocol_is_taken(options: dict[str, object]) -> None:
     spec = _config(target="tcp://127.0.0.1:9", **options)
     assert spec.request.protocol == options["protocol"]
+
+
+def test_payload_is_taken_by_a_stream_and_by_udp() -> None:
+    """--payload sizes a stream's messages and a datagram: only redis, memcache and http
+    (which make their own requests, in echo mode alone) refuse it."""
+    assert _config(mode="stream", payload="1k").request.payload == 1024
+    assert _config(proto="udp", payload="512").request.payload == 512
+    assert _config(proto="udp", mode="stream", payload="512", rate="1k").request.payload == 512
 
 
 def test_requests_is_refused_for_a_stream() -> None:
@@ -296,3 +320,14 @@ def test_an_empty_target_or_bind_is_refused_not_the_default(blank: str) -> None:
         _config(target=blank)
     with pytest.raises(ConfigError, match=r"^--bind is empty: give HOST:PORT or a Unix socket"):
         validate_serve({"bind": blank}, MACHINE, NAMES)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_server_is_refused_not_the_default(blank: str) -> None:
+    """--server '' started the asyncio model, as if --server were left out."""
+    with pytest.raises(ConfigError, match=r"^--server is empty: give a server model "):
+        _config(server_model=blank)
+    with pytest.raises(ConfigError, match=r"^--server is empty: give a server model "):
+        validate_serve({"server_model": blank}, MACHINE, NAMES)
+    assert _config(server_model="Threaded").server == BuiltIn(model="threaded")
+    assert _config(server_model=None).server == BuiltIn(model="asyncio")  # not given

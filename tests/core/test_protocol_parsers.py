@@ -155,10 +155,15 @@ def test_memcache_malformed_replies_are_caught(stream: bytes) -> None:
         b"CLIENT_ERROR bad data chunk\r\n",
         b"SERVER_ERROR oom\r\n",
         b"ERROR Too many open connections\r\n",  # memcached past -c, before it closes
+        b"SERVER_ERROR object too large for cache\r\n",  # a SET past memcached's -I
     ],
 )
 def test_memcache_error_lines_are_errors(line: bytes) -> None:
-    assert all_splits(memcache_reply_length, b"STORED\r\n" + line) == {(b"STORED\r\n", "error")}
+    # The general parser and the mix's fast one alike: the server refused, nothing malformed.
+    for check in (memcache_reply_length, memcache_mix_parser(5)):
+        assert all_splits(check, b"STORED\r\n" + line) == {(b"STORED\r\n", "error")}
+    n = len(line)
+    assert memcache_mix_parser(5)(bytearray(line), 0, n) == ERROR_REPLY - n  # its length kept
 
 
 def test_memcache_gives_up_on_an_endless_line() -> None:
@@ -179,6 +184,12 @@ MEMCACHE_LOOKALIKES = [
     b"VALUE key:000000000042 0 5\r\nfghij\r\nEND\r\n",  # another writer's value
     b"STOREDX\r\n",
     b"ENDX\r\n",
+    # The server's error lines: error replies from both parsers, never a mismatch.
+    b"ERROR\r\n",
+    b"ERROR Too many open connections\r\n",
+    b"CLIENT_ERROR bad data chunk\r\n",
+    b"SERVER_ERROR object too large for cache\r\n",
+    b"SERVER_ERRORX\r\n",  # not an error line: malformed for both
 ]
 
 
@@ -191,7 +202,8 @@ def test_memcache_mix_parser_frames_like_the_general_one_however_cut() -> None:
 
 _MEMCACHE_PIECES = st.sampled_from(
     [b"VALUE ", b"key:", b"000000000042", b"00000000004", b"x", b" ", b"0", b"5", b"\r\n",
-     b"abcde", b"abcd", b"END", b"STORED", b"\r", b"\n", b"VALUE key:000000000042 0 5\r\n"]
+     b"abcde", b"abcd", b"END", b"STORED", b"\r", b"\n", b"VALUE key:000000000042 0 5\r\n",
+     b"ERROR", b"SERVER_ERROR object too large for cache", b"CLIENT_ERROR"]
 )  # fmt: skip
 
 

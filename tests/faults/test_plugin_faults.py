@@ -70,6 +70,34 @@ class KindOut(Base):
         return 0 if self.calls <= 2 else 7
 
 
+class KindNameOut(Base):
+    kinds = ("a", "b")
+
+    def kind(self, client, seq):
+        self.calls += 1
+        return "a" if self.calls <= 2 else "zzz"
+
+
+class KindAtEnd(Base):
+    kinds = ("a", "b")
+
+    def kind(self, client, seq):
+        return "a"
+
+    def kind_index(self, client, seq):
+        self.calls += 1
+        return 0 if self.calls <= 2 else 2  # len(kinds): no kind's, counted under none
+
+
+class KindsFromOut(KindAtEnd):
+    def kind_index(self, client, seq):
+        return 0
+
+    def kinds_from(self, client, seq, count):
+        self.calls += 1
+        return [0] * count if self.calls <= 1 else [-1] * count
+
+
 class OneMore(Base):
     def check_reply(self, buf, start, end):
         nl = buf.find(b"\\n", start, end)
@@ -203,6 +231,21 @@ def test_check_reply_past_the_bytes_it_was_given_is_a_protocol_fault() -> None:
 
 
 @pytest.mark.unit
+def test_a_plugins_kind_outside_its_kinds_is_a_protocol_fault(plugins: Path) -> None:
+    """Checked in the plugin's adapter, not in the engine: built-ins' are not wrapped."""
+    name = build_protocol(f"{plugins}:KindNameOut", ProtocolOptions())
+    with pytest.raises(ProtocolFault, match=r"kind\(0, 2\) returned 'zzz', not one of its"):
+        name.kind_index(0, 2)  # the smoke test's two calls were the good ones
+    with pytest.raises(ProtocolFault, match=r"kind\(0, 3\) returned 'zzz'"):
+        name.kinds_from(0, 3, 2)  # its batches too
+    batched = build_protocol(f"{plugins}:KindsFromOut", ProtocolOptions())
+    with pytest.raises(ProtocolFault, match=r"kinds_from\(0, 1, 2\) returned -1 among"):
+        batched.batch_from(0, 1, 2, b"")
+    redis = build_protocol("redis", ProtocolOptions())
+    assert redis.kind_index.__qualname__ != "checked_kinds.<locals>.kind_index"
+
+
+@pytest.mark.unit
 def test_the_fault_line_names_the_plugin_and_where_in_its_code(plugins: Path) -> None:
     adapter = build_protocol(f"{plugins}:RaisesLater", ProtocolOptions())
     for _ in range(2):  # the third call after the check's
@@ -236,7 +279,10 @@ RUNTIME = [
             "TypeError: bytes object expected; got None",
         ),
     ),
-    ("KindOut", "IndexError"),
+    ("KindOut", "returned 7, not an index into its 2 kinds"),
+    # a kind outside ``kinds`` was counted under none and the run completed
+    ("KindNameOut", "returned 'zzz', not one of its kinds ('a', 'b')"),
+    ("KindAtEnd", "returned 2, not an index into its 2 kinds"),
     ("OneMore", "check_reply() returned a reply of 7 bytes where it was given 6"),
     ("SetupLater", "ValueError: no setup for you (in setup() at plugins.py:"),
 ]

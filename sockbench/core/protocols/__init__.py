@@ -21,6 +21,7 @@ from sockbench.core.protocols.contract import (
     NEED_MORE,
     ProtocolAdapter,
     ReplyProtocol,
+    checked_kinds,
     error_kind_of,
     error_reply,
     error_reply_length,
@@ -43,6 +44,7 @@ __all__ = [
     "ProtocolOptions",
     "ReplyProtocol",
     "build_protocol",
+    "builtin_name",
     "error_kind_of",
     "error_reply",
     "error_reply_length",
@@ -54,6 +56,10 @@ __all__ = [
 BUILTINS = ("echo", "redis", "memcache", "http", "line", "length-prefixed")
 #: The built-ins that take the key/value options (--ratio, --key-space, ...).
 KEY_VALUE = ("redis", "memcache")
+#: The built-ins that make their own requests (and need a server that speaks them).
+OWN_REQUESTS = ("redis", "memcache", "http")
+#: The built-ins whose requests are --payload bytes (the others make their own).
+SIZED = tuple(name for name in BUILTINS if name not in OWN_REQUESTS)
 _WIDTHS = {"u16": 2, "u32": 4}
 
 
@@ -65,13 +71,19 @@ def uses_key_options(spec: str) -> bool:
 def speaks_its_own(spec: str) -> bool:
     """Whether the protocol makes its own requests and needs a server that speaks it
     (the built-in models only echo)."""
-    return spec in ("redis", "memcache", "http")
+    return spec in OWN_REQUESTS
+
+
+def builtin_name(spec: str) -> str:
+    """The built-in's name ``spec`` would give (``length-prefixed`` for
+    ``length-prefixed:u16``); for a plugin, text that is no built-in's name."""
+    return (spec.strip() or "echo").partition(":")[0]
 
 
 def is_builtin(spec: str) -> bool:
     """Whether ``spec`` names a built-in (``length-prefixed:u16`` too): building it runs
     no plugin's code, so what it records (its kinds) is known with the options."""
-    return (spec.strip() or "echo").partition(":")[0] in BUILTINS
+    return builtin_name(spec) in BUILTINS
 
 
 def _builtin(spec: str, options: ProtocolOptions) -> object | None:
@@ -227,4 +239,7 @@ def build_protocol(spec: str, options: ProtocolOptions) -> ProtocolAdapter:
         exchange = replace(exchange, batch_from=obj.batch_from)  # a built-in's own
     batched = frozenset(m for m in ("requests_from", "kinds_from") if hasattr(obj, m))
     _smoke_test(exchange, spec, batched)
+    if plugin:  # its kinds checked per request from now on (the smoke test said why first)
+        own = frozenset(m for m in ("kind_index", "kinds_from") if callable(getattr(obj, m, None)))
+        exchange = checked_kinds(exchange, own)
     return exchange

@@ -60,7 +60,7 @@ filled in: the engine asks no ``hasattr`` questions on its hot path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol, runtime_checkable
 
 from sockbench.errors import ConfigError
@@ -325,6 +325,64 @@ def resolve(obj: object, what: str, options: dict[str, Any] | None = None) -> Pr
         expected=expected,
         options=dict(options or {}),
     )
+
+
+def checked_kinds(adapter: ProtocolAdapter, own: frozenset[str]) -> ProtocolAdapter:
+    """A plugin's adapter whose every kind is checked as the engine asks for it: a kind
+    outside its ``kinds`` (from ``kind``, ``kind_index`` or ``kinds_from``) raises
+    :class:`ProtocolFault`, which stops the run as failed (its line by :func:`fault_line`),
+    as an exception out of ``request`` does, where it was counted under no kind at all.
+
+    For plugins only (a built-in's kinds are its own): the checks are in these wrappers,
+    never in the engine, so a built-in protocol's requests cost nothing more. ``own``: the
+    optional members the plugin has itself (``kind_index``, ``kinds_from``).
+    """
+    kinds = adapter.kinds
+    if not kinds or adapter.kind is None:
+        return adapter
+    count = len(kinds)
+    kind_index: Callable[[int, int], int]
+    if "kind_index" in own:
+        its_index = adapter.kind_index
+
+        def kind_index(client: int, seq: int) -> int:
+            got = its_index(client, seq)
+            if isinstance(got, int) and 0 <= got < count:
+                return got
+            raise ProtocolFault(
+                f"kind_index({client}, {seq}) returned {got!r:.40}, not an index into its "
+                f"{count} kinds"
+            )
+    else:
+        its_kind = adapter.kind
+        index = {name: i for i, name in enumerate(kinds)}
+
+        def kind_index(client: int, seq: int) -> int:
+            got = its_kind(client, seq)
+            try:
+                return index[got]
+            except (KeyError, TypeError):
+                raise ProtocolFault(
+                    f"kind({client}, {seq}) returned {got!r:.40}, not one of its kinds "
+                    f"{kinds!r:.80}"
+                ) from None
+
+    kinds_from: Callable[[int, int, int], list[int]] | None = None  # None: from kind_index
+    if "kinds_from" in own:
+        its_kinds_from = adapter.kinds_from
+
+        def kinds_from(client: int, seq: int, many: int) -> list[int]:
+            got = its_kinds_from(client, seq, many)
+            for k in got:
+                if not isinstance(k, int) or not 0 <= k < count:
+                    raise ProtocolFault(
+                        f"kinds_from({client}, {seq}, {many}) returned {k!r:.40} among its "
+                        f"kind indexes, not an index into its {count} kinds"
+                    )
+            return got
+
+    # batch_from None: rebuilt from the checked members (__post_init__)
+    return replace(adapter, kind_index=kind_index, kinds_from=kinds_from, batch_from=None)  # type: ignore[arg-type]
 
 
 def fault_line(adapter: ProtocolAdapter, exc: BaseException) -> str:

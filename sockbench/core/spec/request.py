@@ -18,6 +18,7 @@ from typing import Any
 from sockbench.core import bounds
 from sockbench.core.protocols import (
     KEY_VALUE,
+    SIZED,
     ProtocolAdapter,
     ProtocolOptions,
     build_protocol,
@@ -37,13 +38,16 @@ from sockbench.core.spec.option import (
 )
 from sockbench.core.units import parse_count, parse_number, parse_size
 
+#: What the options of one protocol's apply to (their declarations' ``protocols``).
+MIX = Protocols(KEY_VALUE, plugins=True)  # a plugin is called with them
+#: redis, memcache and http make their own requests: --payload would change nothing.
+SIZED_REQUESTS = Protocols(SIZED, plugins=True)
 #: Shared with compare's axes (:mod:`sockbench.core.spec.compare`), where it is a list.
 PAYLOAD: Option[int] = declare(
     64, "--payload", help="message size: 64, 1k, 64KiB", parse=parse_size, minimum=1,
     bound=bounds.stream_message,  # a datagram's lower limit: rules.check_sizes
+    protocols=SIZED_REQUESTS,
 )  # fmt: skip
-#: What the options of one protocol's apply to (their declarations' ``protocols``).
-MIX = Protocols(KEY_VALUE, plugins=True)  # a plugin is called with them
 REDIS = Protocols(("redis",))
 HTTP = Protocols(("http",))
 

@@ -18,7 +18,7 @@ from sockbench.core.datagrams import SEQ_SIZE
 from sockbench.core.expect import parse_escapes
 from sockbench.core.kinds import Arrival, ExpectKind, Workload
 from sockbench.core.metrics import KIND_PREFIX
-from sockbench.core.protocols import ProtocolAdapter, is_builtin, speaks_its_own
+from sockbench.core.protocols import ProtocolAdapter, builtin_name, is_builtin, speaks_its_own
 from sockbench.core.protocols.http import HTTP_DEFAULTS, HttpOptions, http_options
 from sockbench.core.protocols.mix import ProtocolOptions, check_key_options, command_key_patterns
 from sockbench.core.spec.formats import ReportFormat
@@ -244,9 +244,10 @@ def check_applies(request: Request, given: Collection[str]) -> None:
     applies to: it would change nothing. ``given``: the options the user gave, so a
     default typed out (``--http-method GET`` with echo) is refused as well."""
     protocol = request.protocol
+    name = builtin_name(protocol)  # length-prefixed:u16 is length-prefixed's
     for opt in given_options(request, given):
         applies = opt.protocols
-        if applies is None or protocol in applies.names:
+        if applies is None or name in applies.names:
             continue
         if applies.plugins and not is_builtin(protocol):
             continue

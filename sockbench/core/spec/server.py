@@ -105,9 +105,18 @@ class Target:
 
 Server = BuiltIn | Command | Target
 
+_FILLED_MODEL = filled("a server model (sockbench models lists them), or leave it out")
+
+
+def _model(value: object, flag: str) -> str | None:
+    """A server model's name (None: not given); blank text (``--server ''``) is refused,
+    where the default model would have stood in for it unsaid."""
+    return None if value is None else choice(_FILLED_MODEL(value, flag), flag)
+
+
 #: ``--server``: shared with ``serve`` and with compare's axes, where it is a list.
 SERVER: Option[str | None] = declare(
-    DEFAULT_MODEL, "--server", help="built-in server model to start", parse=choice,
+    DEFAULT_MODEL, "--server", help="built-in server model to start", parse=_model,
     choices=SERVER_MODELS, commands=RUN_SERVE, renamed={"serve": ("--model",)},
 )  # fmt: skip
 
