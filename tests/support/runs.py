@@ -13,7 +13,7 @@ from sockbench.report.files import save_result
 from tests.support.schema import validate_result
 
 BASE: dict[str, Any] = dict(
-    proto="tcp", clients=10, duration_s=1.0, warmup_s=0.2, payload=64, timeout_s=1.0,
+    proto="tcp", clients=10, duration_s=1.0, warmup_s=0.2, timeout_s=1.0,
     target=None, server_model="asyncio", out_dir=None,
 )  # fmt: skip
 
