@@ -26,7 +26,7 @@ from sockbench.core.shortfall import requests_due
 from sockbench.core.spec.run import RunSpec
 from sockbench.core.status import RunStatus
 from sockbench.core.stopping import until_section
-from sockbench.core.stream_meter import read_summary, side_summary
+from sockbench.core.stream_meter import per_client_spread, read_summary, side_summary
 from sockbench.core.tally import Tally
 from sockbench.core.units import percentile_key
 from sockbench.core.validity import assess
@@ -334,23 +334,13 @@ def stream_summary(
     known = [r for r in received if r is not None]
     everyone = bool(received) and len(known) == len(received)
     delivered = [r or 0 for r in received] if everyone else list(sent)
-    rates = sorted(b * 8 / seconds[0] for b in delivered)
-    n = len(rates)
-    median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
+    per_client_bps, per_client_mps = per_client_spread(delivered, seconds[0], payload)
     total = sum(delivered)
     return {
         "total_bps": round(total * 8 / seconds[0], 3),
         "total_messages_per_s": round(total / payload / seconds[0], 3),
-        "per_client_bps": {
-            "min": round(rates[0], 3),
-            "median": round(median, 3),
-            "max": round(rates[-1], 3),
-        },
-        "per_client_messages_per_s": {
-            "min": round(rates[0] / 8 / payload, 3),
-            "median": round(median / 8 / payload, 3),
-            "max": round(rates[-1] / 8 / payload, 3),
-        },
+        "per_client_bps": per_client_bps,
+        "per_client_messages_per_s": per_client_mps,
         "sender": side_summary(sum(sent), seconds[0], payload),
         "receiver": side_summary(sum(known), seconds[1], payload) if known else None,
         "streams": len(sent),

@@ -237,8 +237,9 @@ def per_client_spread(
     nbytes: Sequence[int], seconds: float, payload: int
 ) -> tuple[PerClient, PerClient]:
     """How one side's rate spreads over its streams: ``{min, median, max}`` of bits/s and
-    of messages/s, each stream's bytes over that side's ``seconds`` (its line's: the
-    receiver's run to its last report), so one stream's figures are its side's line's."""
+    of messages/s, each stream's bytes over ``seconds`` (the result's: the window; the
+    report's received spread: the receiver's, run to its last report, so one stream's
+    figures are its receiver line's)."""
     rates = sorted(n * 8 / seconds for n in nbytes) if seconds > 0 else [0.0] * len(nbytes)
     if not rates:
         rates = [0.0]
@@ -246,11 +247,11 @@ def per_client_spread(
     median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
     low, high = rates[0], rates[-1]
     bps: PerClient = {"min": round(low, 3), "median": round(median, 3), "max": round(high, 3)}
-    per_message = 8 * max(1, payload)
+    size = max(1, payload)
     mps: PerClient = {
-        "min": round(low / per_message, 3),
-        "median": round(median / per_message, 3),
-        "max": round(high / per_message, 3),
+        "min": round(low / 8 / size, 3),
+        "median": round(median / 8 / size, 3),
+        "max": round(high / 8 / size, 3),
     }
     return bps, mps
 
