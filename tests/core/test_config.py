@@ -265,6 +265,14 @@ def test_an_open_loop_window_with_nothing_due_is_refused(
          "--zipf must be between 0 and 5"),
         ({"zipf": "5", "protocol": "memcache", "target": "tcp://127.0.0.1:9"},
          "--zipf must be between 0 and 5"),
+        # --zipf is key pattern Z's exponent: with no Z anywhere it would change nothing
+        ({"zipf": "0.9", "protocol": "redis", "target": "tcp://127.0.0.1:9"},
+         "--zipf is --key-pattern Z's exponent, and no key pattern here is Z (--key-pattern R)"),
+        ({"zipf": "1", "protocol": "memcache", "key_pattern": "s:r",  # the default, typed
+          "target": "tcp://127.0.0.1:9"}, "no key pattern here is Z (--key-pattern S:R)"),
+        ({"zipf": "0.9", "protocol": "redis", "command": ["GET __key__"],
+          "command_key_pattern": ["S"], "key_pattern": "Z", "target": "tcp://127.0.0.1:9"},
+         "no key pattern here is Z (--command-key-pattern S)"),  # the template's own: Z unused
     ],
 )  # fmt: skip
 def test_an_option_of_other_protocols_is_refused_naming_them(
@@ -281,6 +289,7 @@ def test_an_option_of_other_protocols_is_refused_naming_them(
         {"protocol": "redis", "ratio": "1:1", "zipf": "0.5", "key_prefix": "k-",
          "command": ["GET __key__"], "command_ratio": ["2"], "command_key_pattern": ["Z"]},
         {"protocol": "memcache", "key_space": "5", "value_size": "8-16", "multi_key": "2"},
+        {"protocol": "memcache", "key_pattern": "S:Z", "zipf": "0.7"},  # Z on the GET side
         {"protocol": "http", "http_method": "GET", "header": ["A: b"], "body": "x"},
         # a plugin is called with the run's options: the key/value ones are its to read
         {"protocol": "examples/kv_plugin.py:KeyValue", "key_space": "5", "ratio": "1:1"},

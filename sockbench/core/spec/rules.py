@@ -254,6 +254,22 @@ def check_applies(request: Request, given: Collection[str]) -> None:
         raise ConfigError(f"{opt.flag} applies to {applies}, not --protocol {protocol}")
 
 
+def check_zipf(request: Request, given: Collection[str]) -> None:
+    """``--zipf`` is key pattern Z's exponent: given where no key pattern is Z (memtier's
+    ``--key-zipf-exp`` without ``--key-pattern Z``), it would change nothing, so it is
+    refused rather than recorded as if it shaped the keys."""
+    if not any(opt.name == "zipf" for opt in given_options(request, given)):
+        return
+    options = ProtocolOptions(**key_value_options(request, 1, 0))
+    used = command_key_patterns(options) if options.commands else options.key_pattern.split(":")
+    if "Z" not in used:
+        flag = "--command-key-pattern" if options.commands else "--key-pattern"
+        raise ConfigError(
+            f"--zipf is --key-pattern Z's exponent, and no key pattern here is Z "
+            f"({flag} {':'.join(used)}); give Z, or drop --zipf"
+        )
+
+
 def check_protocol(request: Request, proto: Proto, mode: Workload, reply: Reply) -> None:
     """--protocol and its key options. Building the protocol (which may import a plugin)
     is the option layer's edge's part of the checking (:mod:`sockbench.machine`)."""

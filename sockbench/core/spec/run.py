@@ -244,6 +244,7 @@ def validate_run(
     rules.check_warmup(load)
     rules.check_applies(request, options.given)
     rules.check_protocol(request, proto, load.mode, reply)
+    rules.check_zipf(request, options.given)  # after its range: that error names the value
     command = _command(chosen, proto, endpoint)
     output = replace(output, json_path=rules.json_path(output), out_dir=output.out_dir or None)
     model = None if endpoint or command else (chosen.server_model or DEFAULT_MODEL)
