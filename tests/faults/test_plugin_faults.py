@@ -134,6 +134,14 @@ class NegativeReplySize(Base):
     reply_size = -1
 
 
+class InterruptsLater(Base):
+    def request(self, client, seq):
+        self.calls += 1
+        if self.calls > 3:
+            raise KeyboardInterrupt
+        return b"hello\\n"
+
+
 class ExitsAtInit(Base):
     def __init__(self, options):
         raise SystemExit(0)
@@ -286,6 +294,8 @@ RUNTIME = [
     ("KindAtEnd", "returned 2, not an index into its 2 kinds"),
     ("OneMore", "check_reply() returned a reply of 7 bytes where it was given 6"),
     ("SetupLater", "ValueError: no setup for you (in setup() at plugins.py:"),
+    # not Ctrl-C (the run's handler makes that a stop): the plugin's own raise
+    ("InterruptsLater", "KeyboardInterrupt (in request() at plugins.py:"),
 ]
 
 

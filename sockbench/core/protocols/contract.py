@@ -402,6 +402,11 @@ def fault_line(adapter: ProtocolAdapter, exc: BaseException) -> str:
     )
 
 
+def raised_in_protocol(adapter: ProtocolAdapter, exc: BaseException) -> bool:
+    """Whether ``exc`` passed through the protocol's own code (a plugin's source)."""
+    return bool(_plugin_frame(adapter, exc))
+
+
 def _plugin_frame(adapter: ProtocolAdapter, exc: BaseException) -> str:
     """``name() at file:line`` of the innermost traceback frame in the protocol's own
     source, or "" when none is (the engine raised on what the protocol returned)."""

@@ -15,7 +15,7 @@ from sockbench.core.exchange import NEVER, RequestWindow
 from sockbench.core.expect import ReplyMatcher
 from sockbench.core.lifecycle import CONNECT, WAIT, ConnectionLifecycle
 from sockbench.core.protocols import ProtocolAdapter
-from sockbench.core.protocols.contract import fault_line
+from sockbench.core.protocols.contract import fault_line, raised_in_protocol
 from sockbench.core.schedule import ClientArrivals
 from sockbench.core.spec.load import Load
 from sockbench.core.tls import TLS_TIMEOUT, failed_handshakes
@@ -100,19 +100,22 @@ class ProtocolGuard:
         protocol = self.ctx.protocol
         if exc is None or protocol is None:
             return False
-        fault = _fault_of(exc)
+        fault = _fault_of(exc, protocol)
         if fault is None:
             return False
         self.ctx.recorder.stop_for(fault_line(protocol, fault))
         return True
 
 
-def _fault_of(exc: BaseException) -> BaseException | None:
+def _fault_of(exc: BaseException, protocol: ProtocolAdapter) -> BaseException | None:
     """The failure in ``exc`` (a group's first), or None when it holds only cancellations
-    or an interrupt, which are not a protocol's fault."""
+    or an interrupt, which are not a protocol's fault. A ``KeyboardInterrupt`` raised in
+    the protocol's own code is its fault: a run's signal handler (engine/io/interrupts.py)
+    turns Ctrl-C into a stop, never into that exception, so only the code raised it."""
     leaves = list(_leaves(exc))
     failures = [e for e in leaves if not isinstance(e, trio.Cancelled)]
-    if not failures or any(isinstance(e, KeyboardInterrupt) for e in failures):
+    interrupts = [e for e in failures if isinstance(e, KeyboardInterrupt)]
+    if not failures or any(not raised_in_protocol(protocol, e) for e in interrupts):
         return None
     return failures[0]
 
