@@ -34,7 +34,11 @@ def test_a_stall_shows_in_every_request_due_during_it(
     latency, service = result["latency_us"], result["service_time_us"]
     assert isinstance(latency, dict) and isinstance(service, dict)
     assert latency["p99"] >= 400_000
-    assert service["p99"] < 100_000  # only the 4 requests in flight saw the stall
+    # Only the 4 requests in flight saw the stall, so the service time's p99 stays far below
+    # it: had every request due during it been timed from before the stall (~100 of 1,200),
+    # its p99 would be most of the 0.5 s. (100,159 µs once beside make test's processes: the
+    # catch-up's own queueing, so the bound is half the stall, not a fifth.)
+    assert service["p99"] < 250_000
     corrected = decode(latency["histogram"])
     above = sum(count for value, count in _counts(corrected) if value > 250_000)
     # ~0.25 s x 400/s of requests were due while it froze (100); the catch-up after it
