@@ -204,7 +204,9 @@ def _build() -> str:
 
 
 def code_version() -> str:
-    """The commit the measured engine comes from, ``+dirty`` if sockbench/ has changes."""
+    """The commit the measured engine comes from, ``+dirty`` if sockbench/ has changes; or,
+    where ``PYTHONPATH`` puts another copy first, that copy (its commit is the caller's to
+    say: a ``git archive`` copy has none)."""
     try:
         head = subprocess.run(
             ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
@@ -222,7 +224,21 @@ def code_version() -> str:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown commit"
-    return f"`{head}{'+dirty' if dirty else ''}`"
+    checkout = f"`{head}{'+dirty' if dirty else ''}`"
+    copy = _copy_measured()
+    if copy is not None:  # an A/B against a built copy: this checkout is not what runs
+        return f"the copy `{copy}` (PYTHONPATH; this checkout, not measured, at {checkout})"
+    return checkout
+
+
+def _copy_measured() -> Path | None:
+    """The first ``PYTHONPATH`` entry holding a sockbench package other than this
+    checkout's: what the benchmarks' ``sockbench`` imports instead."""
+    for entry in filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)):
+        where = Path(entry).resolve()
+        if (where / "sockbench" / "__init__.py").is_file():
+            return None if where == ROOT.resolve() else where
+    return None
 
 
 def write_markdown(path: Path, text: str) -> None:
