@@ -11,8 +11,10 @@ by accident. Compiled in place (``make compiled``), a module's ``.so`` shadows i
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 PACKAGE = Path(__file__).parent
 SOURCES = "hot.sources"  # what an in-place build compiled: {path: fingerprint} (setup.py)
@@ -74,3 +76,24 @@ def describe() -> str:
         f"compiled with mypyc; {len(late)} source(s) edited since, not running until "
         f"`make compiled` (or `make pure`): {', '.join(late)}"
     )
+
+
+def build_c(module: str, where: Path) -> ModuleType:
+    """Compile one of the compiled build's C modules (``[tool.sockbench] shim``) from its
+    ``.c`` beside it, as setup.py does, into ``where``, and import it: outside a compiled
+    build, its tests and benchmarks try it whatever build runs (needs a C compiler and
+    Python's headers). Its import name stays the package's, so it is not on the path."""
+    from setuptools import Distribution, Extension
+
+    source = PACKAGE.parent / (module.replace(".", "/") + ".c")
+    ext = Extension(module, [str(source)], extra_compile_args=["-O2"])
+    build = Distribution({"ext_modules": [ext]}).get_command_obj("build_ext")
+    build.build_lib = str(where)
+    build.build_temp = str(where / "tmp")
+    build.ensure_finalized()
+    build.run()
+    spec = importlib.util.spec_from_file_location(module, build.get_ext_fullpath(module))
+    assert spec is not None and spec.loader is not None
+    built = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(built)
+    return built

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
+from sockbench.core.protocols.match import starts_at
 from sockbench.core.protocols.mix import (
     KEY_DIGITS,
     KindFormat,
@@ -31,7 +32,7 @@ _STATUS = frozenset(
 # ``ERROR`` alone answers an unknown command; memcached also says why, past its
 # connection limit: ``ERROR Too many open connections`` (then it closes).
 _ERRORS = (b"ERROR ", b"CLIENT_ERROR ", b"SERVER_ERROR ")
-_STORED_END = (b"STORED\r\n", b"END\r\n")
+_STORED, _END = b"STORED\r\n", b"END\r\n"
 
 
 def _line_end(buf: bytearray, pos: int, end: int) -> int:
@@ -86,11 +87,11 @@ def mix_reply_parser(
     It answers as :func:`memcache_reply_length` does for every input. That hit is
     ``VALUE <prefix><digits> 0 <size>``, the known value
     (:func:`~sockbench.core.protocols.mix.value_bytes`) and ``END``: every byte but the
-    key's digits is known, so two ``startswith`` and a digit check take it, where the
+    key's digits is known, so two compares and a digit check take it, where the
     general walk splits the header and slices. It is tried first (most replies of a
     SET:GET mix are GETs), then ``STORED`` and ``END``. Any other reply goes to the
-    general walk. A closure, as the redis one, with the two statuses typed as a
-    variable-length tuple for the same reason.
+    general walk. A closure, as the redis one, with the same compare
+    (:data:`~sockbench.core.protocols.match.starts_at`).
     """
     general = memcache_reply_length
     if value_size > MAX_VALUE:
@@ -100,18 +101,20 @@ def mix_reply_parser(
     key_end = key_start + KEY_DIGITS
     tail = b" 0 %d\r\n" % value_size + value_bytes(value_size) + b"\r\nEND\r\n"
     size = key_end + len(tail)
-    stored_or_end: tuple[bytes, ...] = _STORED_END
+    starts = starts_at
 
     def check(buf: bytearray, start: int, end: int) -> int:
-        if buf.startswith(head, start, end):
+        if starts(buf, head, start, end):
             if (
-                buf.startswith(tail, start + key_end, end)
+                starts(buf, tail, start + key_end, end)
                 and buf[start + key_start : start + key_end].isdigit()
             ):
                 return size
             return general(buf, start, end)
-        if buf.startswith(stored_or_end, start, end):
-            return 8 if buf[start] == 83 else 5  # b"S": STORED, else END
+        if starts(buf, _STORED, start, end):
+            return 8
+        if starts(buf, _END, start, end):
+            return 5
         return general(buf, start, end)
 
     return check

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sockbench.core.protocols.contract import MALFORMED, NEED_MORE, error_reply
+from sockbench.core.protocols.match import starts_at
 from sockbench.core.protocols.mix import (
     KindFormat,
     MixProtocol,
@@ -113,12 +114,11 @@ def mix_reply_parser(bulk_size: int) -> Callable[[bytearray, int, int], int]:
     It answers as :func:`resp_reply_length` does for every input. A GET hit on a key
     sockbench's own SETs wrote is one known byte string (the value is
     :func:`~sockbench.core.protocols.mix.value_bytes`), so it is tested first, in one
-    ``startswith``, and costs what a fixed ``--expect`` does; then ``+OK`` and ``$-1``
-    in one more; any other value of that size has its header matched and its trailing
-    CRLF checked; any other reply goes to the general walk. A closure, since each
-    attribute look-up would cost about as much as a compare. Compiled, a fixed-length
-    tuple is boxed anew at every use, so the two replies of 5 bytes are typed as a
-    variable-length one, which stays the object it is.
+    compare, and costs what a fixed ``--expect`` does; then ``+OK`` and ``$-1``; any other
+    value of that size has its header matched and its trailing CRLF checked; any other
+    reply goes to the general walk. A closure, since each attribute look-up would cost
+    about as much as a compare. The compare is
+    :data:`~sockbench.core.protocols.match.starts_at` (C in the compiled build).
     """
     head = b"$%d\r\n" % bulk_size
     size = len(head) + bulk_size + 2
@@ -126,14 +126,14 @@ def mix_reply_parser(bulk_size: int) -> Callable[[bytearray, int, int], int]:
     if bulk_size > MAX_BULK:
         return general
     hit = head + value_bytes(bulk_size) + b"\r\n"
-    ok_or_nil: tuple[bytes, ...] = (_OK, _NIL)  # both 5 bytes
+    starts = starts_at
 
     def check(buf: bytearray, start: int, end: int) -> int:
-        if buf.startswith(hit, start, end):
+        if starts(buf, hit, start, end):
             return size
-        if buf.startswith(ok_or_nil, start, end):
+        if starts(buf, _OK, start, end) or starts(buf, _NIL, start, end):
             return 5
-        if buf.startswith(head, start, end):
+        if starts(buf, head, start, end):
             stop = start + size
             if stop > end:
                 return NEED_MORE

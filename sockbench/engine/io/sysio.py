@@ -20,13 +20,14 @@ epoll object it came from still closes it, and the pump drops the shim's object 
 
 from __future__ import annotations
 
-import importlib.util
 import select
 import socket
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Protocol
+
+from sockbench.build import build_c
 
 _sysio: ModuleType | None
 try:
@@ -76,17 +77,4 @@ def build_shim(where: Path) -> ModuleType:
     """Compile the shim from :data:`SOURCE` into ``where`` as setup.py does and import
     it, outside a compiled build: its tests and ``benchmarks/sysio_cost.py`` try it
     whatever build runs (needs a C compiler and Python's headers)."""
-    from setuptools import Distribution, Extension
-
-    name = "sockbench.engine.io._sysio"
-    ext = Extension(name, [str(SOURCE)], extra_compile_args=["-O2"])
-    build = Distribution({"ext_modules": [ext]}).get_command_obj("build_ext")
-    build.build_lib = str(where)
-    build.build_temp = str(where / "tmp")
-    build.ensure_finalized()
-    build.run()
-    spec = importlib.util.spec_from_file_location(name, build.get_ext_fullpath(name))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return build_c("sockbench.engine.io._sysio", where)

@@ -1,0 +1,3 @@
+# The compiled build's C matcher (_match.c); see resp.py's mix_reply_parser.
+
+def starts_at(buf: bytearray | bytes, prefix: bytes, start: int, end: int, /) -> bool: ...
