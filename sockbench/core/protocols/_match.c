@@ -1,10 +1,11 @@
-/* One reply's bytes against a known one, for the compiled build's parsers (resp.py).
+/* One reply's bytes against a known one, for the compiled build's mix parsers (resp.py,
+ * memcache.py, through match.py).
  *
  * bytearray.startswith(prefix, start, end) parses its arguments the old way
  * (PyArg_ParseTuple, then a slice index each) and is looked up as a method at every
  * call: about 60 ns of a pipelined redis GET's ~1.5 µs of generator CPU, once or twice a
  * reply. starts_at is the same test, called directly with its arguments as they are.
- * The pure build calls bytearray.startswith itself (resp.py): the answers are equal.
+ * The pure build calls bytearray.startswith itself (match.py): the answers are equal.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

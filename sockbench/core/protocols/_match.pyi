@@ -1,3 +1,3 @@
-# The compiled build's C matcher (_match.c); see resp.py's mix_reply_parser.
+# The compiled build's C reply compare (_match.c); see match.py.
 
 def starts_at(buf: bytearray | bytes, prefix: bytes, start: int, end: int, /) -> bool: ...
