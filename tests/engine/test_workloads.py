@@ -36,7 +36,10 @@ def test_rate_is_kept(model: str, batch: bool) -> None:
 
 @pytest.mark.parametrize("model", MODELS)
 def test_churn_reports_connections_per_second(model: str) -> None:
-    result = _run(server_model=model, mode="churn", clients=4)
+    # A 5 s timeout, not the base's 1 s: in a fresh clone's make test, each of the 4
+    # threadpool clients timed out once together (a server stalled past 1 s under the
+    # suite's load); what is checked here is the churn's counting, not the server's speed.
+    result = _run(server_model=model, mode="churn", clients=4, timeout_s=5.0)
     totals = result["totals"]
     assert isinstance(totals, dict)
     assert totals["errors"] == {}
