@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -88,12 +89,6 @@ class Trend:
     def flagged(self) -> bool:
         """Significant (:data:`TREND_ALPHA`) and large enough (:data:`TREND_MIN_CHANGE`)."""
         return self.p_value < TREND_ALPHA and abs(self.change) >= TREND_MIN_CHANGE
-
-
-def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    return ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
 
 
 def grouped(series: Sequence[float], points: int) -> Sequence[float]:
@@ -180,7 +175,7 @@ def _ranks(series: Sequence[float]) -> list[float]:
 def _sen_slope(series: Sequence[float]) -> float:
     """Sen's slope: the median of the slopes between every pair of points."""
     n = len(series)
-    return _median(
+    return statistics.median(
         [(series[j] - series[i]) / (j - i) for i in range(n - 1) for j in range(i + 1, n)]
     )
 
@@ -189,10 +184,10 @@ def _change(series: Sequence[float], slope: float) -> float:
     """How far Sen's line moves over the series: its end over its start, less 1 (-0.4:
     fell 40 %); where the line starts at or below 0, its rise over the median."""
     n = len(series)
-    start = _median([x - slope * i for i, x in enumerate(series)])
+    start = statistics.median([x - slope * i for i, x in enumerate(series)])
     if start > 0:
         return max(start + slope * (n - 1), 0.0) / start - 1.0
-    level = abs(_median(series))
+    level = abs(statistics.median(series))
     return slope * (n - 1) / level if level > 0 else 0.0
 
 

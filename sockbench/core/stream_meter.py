@@ -26,6 +26,7 @@ stream (exactly) and what the network dropped over datagrams.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -243,8 +244,7 @@ def per_client_spread(
     rates = sorted(n * 8 / seconds for n in nbytes) if seconds > 0 else [0.0] * len(nbytes)
     if not rates:
         rates = [0.0]
-    n = len(rates)
-    median = rates[n // 2] if n % 2 else (rates[n // 2 - 1] + rates[n // 2]) / 2
+    median = statistics.median(rates)
     low, high = rates[0], rates[-1]
     bps: PerClient = {"min": round(low, 3), "median": round(median, 3), "max": round(high, 3)}
     size = max(1, payload)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sockbench.core.spec.rules import STREAM_NO_HISTOGRAM
+from sockbench.core.spec.rules import HGRM_REFUSED, STREAM_NO_HISTOGRAM
 from sockbench.errors import SockbenchError
 from sockbench.report import percentiles
 from sockbench.report.document import RESULT_SCHEMA, Doc, cell_key, cells, get, is_compare
@@ -27,9 +27,10 @@ from sockbench.report.document import RESULT_SCHEMA, Doc, cell_key, cells, get, 
 SCALING_RATIO = 1000.0
 TICKS_PER_HALF_DISTANCE = 5
 HEADER = f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}\n\n"
-#: Why a stream has no ``.hgrm``; ``report -f hgrm`` refuses one with :data:`REFUSED`.
+#: Why a stream has no ``.hgrm``; ``report -f hgrm`` refuses one with :data:`REFUSED`,
+#: the line ``run --format hgrm`` refuses a stream with.
 NO_HISTOGRAM = STREAM_NO_HISTOGRAM
-REFUSED = f"--format hgrm: {NO_HISTOGRAM}; choose another --format"
+REFUSED = HGRM_REFUSED
 
 
 def is_stream(result: Doc) -> bool:

@@ -172,6 +172,8 @@ def check_workload(proto: Proto, load: Load, reply: Reply) -> None:
 
 #: Why a stream (``--mode stream``) has no ``.hgrm`` (report/hgrm.py says it too).
 STREAM_NO_HISTOGRAM = "a stream (--mode stream) times no requests, so it has no latency histogram"
+#: A stream's run, or its saved result (``report -f hgrm``), asked for ``--format hgrm``.
+HGRM_REFUSED = f"--format hgrm: {STREAM_NO_HISTOGRAM}; choose another --format"
 
 
 def check_histogram_formats(load: Load, output: Output) -> None:
@@ -179,7 +181,7 @@ def check_histogram_formats(load: Load, output: Output) -> None:
     if load.mode != Workload.STREAM:
         return
     if output.fmt == ReportFormat.HGRM:
-        raise ConfigError(f"--format hgrm: {STREAM_NO_HISTOGRAM}; choose another --format")
+        raise ConfigError(HGRM_REFUSED)
     for export in output.exports:
         if export.fmt == ReportFormat.HGRM:
             raise ConfigError(f"--export {export}: {STREAM_NO_HISTOGRAM}; export another format")
