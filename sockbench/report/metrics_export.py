@@ -9,20 +9,24 @@ scrape on that thread reads one consistent snapshot without a lock.
 It binds 127.0.0.1 unless told otherwise (``HOST:PORT``, with ``--allow-remote``) and stops
 with the run: use it as a context manager around the run. A scraper that came regularly
 gets one more scrape, for the run's last values, if it has not had them yet (at most
-:data:`~sockbench.core.live_metrics.MAX_FINAL_WAIT_S`).
+:data:`~sockbench.core.live_metrics.MAX_FINAL_WAIT_S`). The end waits until that scrape's
+reply is written, not just read: the request threads are daemons, and a process that left
+while one was still writing would cut the last values off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from sockbench.core.live_metrics import (
+    MAX_FINAL_WAIT_S,
     RunState,
     check_remote,
     families,
@@ -35,6 +39,7 @@ from sockbench.errors import ConfigError
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
     from prometheus_client.metrics_core import Metric as PromMetric
 
@@ -55,6 +60,8 @@ class MetricsExporter:
         self._scraped = threading.Condition()
         self._scraped_at: list[float] = []
         self._served: tuple[RunState, ...] | None = None
+        self._delivered: tuple[RunState, ...] | None = None
+        self._reading = threading.local()  # what this request thread's scrape read
 
     @property
     def url(self) -> str:
@@ -62,12 +69,14 @@ class MetricsExporter:
         return f"http://{host}:{self.port}/metrics"
 
     def __enter__(self) -> MetricsExporter:
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import CollectorRegistry, make_wsgi_app
 
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(self._serve))
         try:
-            server, thread = start_http_server(self.requested_port, self.host, registry)
+            server, thread = _serve_forever(
+                self.host, self.requested_port, self._delivering(make_wsgi_app(registry))
+            )
         except OSError as exc:  # taken, or an address this host does not have
             raise ConfigError(
                 f"--metrics-port {self.host}:{self.requested_port}: {exc.strerror or exc}"
@@ -92,19 +101,38 @@ class MetricsExporter:
 
     def _serve(self) -> tuple[RunState, ...]:
         """The states a scrape reads now (on the server's thread)."""
-        states = self._states
+        states = self._reading.states = self._states
         with self._scraped:
             self._scraped_at = [*self._scraped_at[-1:], time.monotonic()]
             self._served = states
             self._scraped.notify_all()
         return states
 
+    def _delivering(self, app: WSGIApplication) -> WSGIApplication:
+        """``app``, telling the exporter which states a reply carried once it is written
+        (wsgiref closes the reply's body after its last byte is sent)."""
+
+        def delivered() -> None:
+            with self._scraped:
+                self._delivered = getattr(self._reading, "states", None)
+                self._scraped.notify_all()
+
+        def wrapped(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            self._reading.states = None
+            return _Closing(app(environ, start_response), delivered)
+
+        return wrapped
+
     def _last_scrape(self) -> None:
         """Before stopping: give a scraper that comes regularly the time to read the last
-        values, if it has not (:func:`~sockbench.core.live_metrics.final_wait_s`)."""
+        values, if it has not (:func:`~sockbench.core.live_metrics.final_wait_s`), and a
+        reply that carries them the time to be written."""
         with self._scraped:
             wait = final_wait_s(self._scraped_at, time.monotonic())
-            self._scraped.wait_for(lambda: self._served is self._states, timeout=wait)
+            if self._scraped.wait_for(lambda: self._served is self._states, timeout=wait):
+                self._scraped.wait_for(
+                    lambda: self._delivered is self._states, timeout=MAX_FINAL_WAIT_S
+                )
 
     def start_run(self, spec: RunSpec, run_id: str) -> None:
         """A run (a compare's cell) begins: its series start at 0; earlier runs' stay. A
@@ -122,6 +150,45 @@ class MetricsExporter:
             return
         *done, current = self._states
         self._states = (*done, fold(current, tick, self.percentiles))
+
+
+class _Closing(list[bytes]):
+    """A WSGI reply body, read whole, that calls ``on_close`` when the server closes it
+    (a list, so that wsgiref still writes a Content-Length)."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        try:
+            super().__init__(body)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        self.on_close = on_close
+
+    def close(self) -> None:
+        self.on_close()
+
+
+def _serve_forever(
+    host: str, port: int, app: WSGIApplication
+) -> tuple[WSGIServer, threading.Thread]:
+    """prometheus_client's ``start_http_server`` without TLS, serving ``app``: a thread per
+    request, no request log, on a daemon thread of its own."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    from prometheus_client.exposition import ThreadingWSGIServer
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """A scrape is not news."""
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = make_server(host, port, app, Server, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
 
 
 class _Collector:

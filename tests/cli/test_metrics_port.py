@@ -147,8 +147,8 @@ def test_a_run_serves_its_intervals_as_the_result_has_them_and_stops_with_it(
     assert one(measured[-1], "sockbench_connections") == doc["totals"]["connections"] == 2
     for side in ("server", "generator"):  # sampled every 0.5 s, as the result's mean is
         assert one(measured[-1], f"sockbench_{side}_cpu_percent") >= 0
-    # The run's end waited for the next scrape: the last one saw every interval. (The last
-    # reply read can be one cut short as the process left: the last whole one counts.)
+    # The run's end waited for the next scrape, and for its reply to be written: the last
+    # one saw every interval.
     assert one(measured[-1], "sockbench_intervals_total") == len(doc["intervals"])
     counts = [one(s, "sockbench_requests_total") for s in measured]
     assert counts == sorted(counts)  # a counter never goes down
@@ -250,3 +250,40 @@ def test_a_sweep_serves_each_step_under_its_own_run_id_with_its_rate(
                 assert_agrees(series, result, run_id=step_id)
                 agreed.add(n)
     assert agreed == {1, 2}, f"{len(seen)} scrapes saw measured intervals of steps {agreed}"
+
+
+def test_the_end_waits_until_the_reply_with_the_last_values_is_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The request threads are daemons: were the end to wait only until the last values
+    were read, a process leaving at once would cut their reply off (so the scrape that
+    had them came back empty)."""
+    import socket
+    import time
+
+    from sockbench.report.metrics_export import MetricsExporter, _Collector
+    from tests.support.specs import spec_of
+
+    slow = threading.Event()
+    collect = _Collector.collect
+
+    def slowly(self: _Collector) -> Iterator[Any]:  # the states read first, then a pause
+        made = list(collect(self))
+        if slow.is_set():
+            time.sleep(1.0)
+        yield from made
+
+    monkeypatch.setattr(_Collector, "collect", slowly)
+    exporter = MetricsExporter("127.0.0.1", 0, (99.0,))
+    with exporter:
+        assert scrape(exporter.url) is not None and scrape(exporter.url) is not None
+        exporter.start_run(spec_of({"clients": 2}), "r")  # the last values: not yet read
+        slow.set()
+        last = socket.create_connection(("127.0.0.1", exporter.port))
+        last.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+    with last:  # after the end: the whole reply is here already
+        last.setblocking(False)
+        head, _, body = last.recv(1 << 20).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    [length] = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if b"Content-Length" in h]
+    assert len(body) == length and b'run_id="r"' in body

@@ -201,8 +201,9 @@ def test_only_loopback_without_allow_remote() -> None:
     [
         ((), 10.0, 0.0),  # nobody scraped: stop at once
         ((9.0,), 10.0, 0.0),  # once: no interval to expect the next one by
-        ((8.0, 9.0), 9.2, 2.05),  # every second: until 2.25 s after the last
-        ((8.0, 9.0), 11.5, 0.0),  # it stopped coming
+        ((8.0, 9.0), 9.2, 2.8),  # every second: until 3 s after the last
+        ((8.0, 9.0), 12.5, 0.0),  # it stopped coming
+        ((9.8, 9.9), 10.0, 1.1),  # every 0.1 s: 0.2 s and a second of slack
         ((0.0, 30.0), 31.0, 3.0),  # a slow scraper: 3 s at most
     ],
 )
