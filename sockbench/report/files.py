@@ -45,6 +45,12 @@ from sockbench.core.spec.exports import JSON, Export
 from sockbench.errors import ConfigError
 
 MIN_FREE_BYTES = 1024 * 1024  # a result with its interval histograms fits easily
+#: Filesystems that show the kernel's state: no result file can be made on them (procfs
+#: says "No such file or directory" to a new file in /proc, which misleads).
+KERNEL_FILESYSTEMS = frozenset({
+    "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs",
+    "bpf", "pstore", "efivarfs", "fusectl", "devpts", "binfmt_misc",
+})  # fmt: skip
 
 
 def _stat(path: str, flag: str) -> os.stat_result | None:
@@ -124,12 +130,42 @@ def _probe_folder(folder: Path, flag: str, target: str) -> None:
         os.unlink(probe)
         fs = os.statvfs(folder)
     except OSError as exc:
+        kind = filesystem_of(str(folder), _mounts())
+        if kind in KERNEL_FILESYSTEMS:
+            raise ConfigError(
+                f"cannot write {flag} {target}: {folder} is on the kernel's {kind} "
+                "filesystem, which takes no result files; give a path on a disk"
+            ) from None
         raise ConfigError(f"cannot write {flag} {target}: {exc.strerror}") from None
     free = fs.f_bavail * fs.f_frsize
     if free < MIN_FREE_BYTES:
         raise ConfigError(
             f"cannot write {flag} {target}: {folder} has only {free // 1024} KiB free"
         )
+
+
+def _mounts() -> str:
+    try:
+        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def filesystem_of(path: str, mounts: str) -> str | None:
+    """The type of the filesystem ``path`` (absolute, links resolved) lies on, from
+    ``/proc/self/mounts``' text: the longest mount point that holds it, the last mounted
+    where one is mounted twice; None if none does."""
+    found: tuple[int, str] | None = None
+    for line in mounts.splitlines():
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = fields[1].replace("\\040", " ")
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and (found is None or len(point) >= found[0]):
+            found = len(point), fields[2]
+    return found[1] if found else None
 
 
 def _refuse_link_to_file(target: str, flag: str) -> None:

@@ -287,7 +287,9 @@ def test_serve_model_is_its_old_spelling(sockbench_cmd: list[str]) -> None:
         (["serve", "--proto", "udp", "--bind", "0.0.0.0:0"], "pass --allow-remote"),
         (["serve", "--bind", "192.0.2.1:0"], "192.0.2.1 listens on a non-loopback address"),
         (["diff", FIXTURE, FIXTURE, "-o", "/"], "-o / is a folder; give a file name"),
-        (["diff", FIXTURE, FIXTURE, "-o", "/proc/sockbench-x.md"], "cannot write -o"),
+        (["diff", FIXTURE, FIXTURE, "-o", "/proc/sockbench-x.md"], "kernel's proc filesystem"),
+        (["run", "--json", "/proc/version"], "/proc is on the kernel's proc filesystem"),
+        (["run", "--out", "/sys/sockbench-x"], "/sys is on the kernel's sysfs filesystem"),
         # options that did not apply, accepted and ignored: the run went on without them
         (["run", "--requests", "50", "--mode", "stream"], "--mode stream sends none"),
         (

@@ -113,3 +113,31 @@ def test_a_stream_run_writes_no_empty_latency_files(tmp_path: Path) -> None:
     no_rows = copy.deepcopy(_as_stream())
     no_rows["intervals"] = []
     assert set(run_files(no_rows)) == {"report.html"}
+
+
+MOUNTS = """\
+/dev/vda1 / ext4 rw,relatime 0 0
+proc /proc proc rw,nosuid 0 0
+sysfs /sys sysfs rw,nosuid 0 0
+tmpfs /sys/fs/cgroup tmpfs ro 0 0
+cgroup2 /sys/fs/cgroup cgroup2 rw 0 0
+/dev/vdb /mnt/my\\040disk xfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/proc", "proc"),
+        ("/proc/version", "proc"),
+        ("/processes/r.json", "ext4"),  # a name that begins as a mount point's is not in it
+        ("/sys/fs/cgroup/x", "cgroup2"),  # mounted twice: the last one shows
+        ("/mnt/my disk/r.json", "xfs"),  # a space, as the kernel writes it
+        ("/home/r.json", "ext4"),
+    ],
+)
+def test_a_path_lies_on_its_longest_mount_point(path: str, kind: str) -> None:
+    from sockbench.report.files import filesystem_of
+
+    assert filesystem_of(path, MOUNTS) == kind
+    assert filesystem_of(path, "") is None
