@@ -7,6 +7,7 @@ from typing import Any, Literal, NotRequired
 from typing_extensions import TypedDict
 
 from sockbench.core.records.fields import AtLeastOne, Count, NonNegative, Timestamp, record
+from sockbench.core.records.result import Environment
 
 
 @record
@@ -14,7 +15,7 @@ class Plan(TypedDict):
     models: list[str]
     protos: list[str]
     clients: list[AtLeastOne]
-    payloads: list[Any]
+    payloads: list[AtLeastOne | str]
     repeat: AtLeastOne
     duration_s: float
     warmup_s: float
@@ -29,8 +30,11 @@ class CellKey(TypedDict):
     model: str
     proto: str
     clients: AtLeastOne
-    payload: Any
+    payload: AtLeastOne | str
+    """bytes (an earlier version of schema 1 kept it as given: "1k")"""
     repeat: AtLeastOne
+    index: NotRequired[AtLeastOne]
+    """the cell's place in the run order, from 1"""
     error: NotRequired[str]
     """why a failed cell measured nothing"""
 
@@ -83,7 +87,7 @@ class CompareDoc(TypedDict):
     status: Literal["running", "completed", "interrupted"]
     """running while cells are still being written"""
     plan: Plan
-    environment: dict[str, Any]
+    environment: Environment
     cells: list[Cell]
     repeats: NotRequired[list[Repeats]]
     """per model x proto x payload x clients, written when the compare ends"""

@@ -8,7 +8,7 @@ from annotated_types import Gt, Len, Lt, MinLen
 from pydantic import StringConstraints
 from typing_extensions import TypedDict
 
-from sockbench.core.kinds import Arrival, StreamDirection, Workload
+from sockbench.core.kinds import Arrival, ExpectKind, StreamDirection, Workload
 from sockbench.core.records.fields import AtLeastOne, Count, NonNegative, Positive, record
 from sockbench.endpoints import Proto
 
@@ -80,6 +80,14 @@ class Config(TypedDict):
     """--server-tls: the built-in model served TLS"""
     direction: NotRequired[StreamDirection]
     """--mode stream only: forward, reverse (--reverse) or bidir (--bidir)"""
+    request: NotRequired[str | None]
+    """--send / --send-file: the request's bytes as latin-1 text, one character a byte
+    (null: the protocol builds its requests)"""
+    expect: NotRequired[ExpectKind]
+    """how a reply is told complete: echo, exact (--expect), size (--expect-size), until
+    (--expect-until)"""
+    expect_value: NotRequired[str | int | None]
+    """--expect's bytes as latin-1 text, --expect-size's count, --expect-until's delimiter"""
     socket_buffer: NotRequired[AtLeastOne | None]
     """--socket-buffer: each client socket's SO_RCVBUF and SO_SNDBUF asked (null: the
     kernel's default); the kernel doubles it, up to net.core.rmem_max/wmem_max"""

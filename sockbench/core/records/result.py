@@ -17,14 +17,19 @@ from sockbench.core.status import RunStatus
 
 @record
 class Environment(TypedDict):
-    """The machine that measured; more keys than these (docs/result.md)."""
+    """The machine that measured (sockbench/environment.py); more keys than these
+    (docs/result.md)."""
 
-    hostname: Any
+    hostname: str
     os: Any
     kernel: Any
     python: Any
-    cpu_model: Any
-    cpu_count: Any
+    cpu_model: str | None
+    cpu_count: Count | None
+    loadavg: NotRequired[list[NonNegative]]
+    """the 1, 5 and 15 minute load averages as the run started (empty where unknown)"""
+    sockbench: NotRequired[str]
+    """the version that measured"""
     trio: Any
     hdrhistogram: Any
 
