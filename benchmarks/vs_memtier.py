@@ -77,6 +77,7 @@ from _common import (
 )
 from vs_redis_benchmark import start_redis
 
+from sockbench.core.significance import paired
 from sockbench.engine.io.sampling import process_cpu_s
 
 SERVER_CPU, GENERATOR_CPU = "0", "1"
@@ -282,10 +283,21 @@ def machine_state(others: list[float]) -> str:
     )
 
 
+def paired_ratio(memtier: list[float], sockbench: list[float]) -> str:
+    """``0.99 (0.92-1.07)``: sockbench against memtier, pair by pair."""
+    verdict = paired(memtier, sockbench)
+    if verdict is None:
+        return "-"
+    if verdict.significant is None:
+        return f"{verdict.ratio:.2f} ({verdict.reason})"
+    return f"{verdict.ratio:.2f} ({verdict.low:.2f}-{verdict.high:.2f})"
+
+
 def render(results: Results, others: list[float], args: argparse.Namespace, memtier: str) -> str:
     headers = [
         "server", "clients", "ratio", "pipeline", "sockbench req/s", "memtier req/s",
-        "req/s ratio", "sockbench CPU µs/req", "memtier CPU µs/req", "CPU ratio",
+        "req/s ratio", "paired ratio (95 % CI)", "sockbench CPU µs/req", "memtier CPU µs/req",
+        "CPU ratio",
         "sb p50 µs", "sb p99 µs", "mt p50 µs", "mt p99 µs", "errors sb / mt",
     ]  # fmt: skip
     rows = []
@@ -294,7 +306,7 @@ def render(results: Results, others: list[float], args: argparse.Namespace, memt
             [
                 cell.server, str(cell.clients), cell.ratio, str(cell.pipeline),
                 fmt(median(sb.rps)), fmt(median(mt.rps)),
-                f"{median(sb.rps) / median(mt.rps):.2f}",
+                f"{median(sb.rps) / median(mt.rps):.2f}", paired_ratio(mt.rps, sb.rps),
                 fmt(median(sb.cpu_us), 1), fmt(median(mt.cpu_us), 1),
                 f"{median(sb.cpu_us) / median(mt.cpu_us):.1f}",
                 fmt(median(sb.p50_us)), fmt(median(sb.p99_us)),
@@ -330,7 +342,11 @@ def render(results: Results, others: list[float], args: argparse.Namespace, memt
         " ".join(["sockbench", "run", *sockbench_args(0, example, args)]).replace(":0 ", ":PORT "),
         "```",
         "",
-        "req/s ratio = sockbench / memtier (≥ 1: sockbench as fast). CPU µs/req: the "
+        "req/s ratio = sockbench / memtier (≥ 1: sockbench as fast), of the medians. "
+        "Paired ratio: the geometric mean of each pair's sockbench / memtier, with its 95 % "
+        "Student t interval over the pairs (`sockbench.core.significance.paired`): a drift "
+        "of the machine moves both runs of a pair alike and cancels; an interval that holds "
+        "1.00 is no difference this run can tell. CPU µs/req: the "
         "generator's CPU over the window's requests (CPU ratio = sockbench / memtier: how "
         "many times memtier's CPU sockbench spends per request). memtier's p50/p99 cover "
         "its whole run, its first second included; sockbench's only the window.",

@@ -31,6 +31,12 @@ No test, ``significant`` None, with the ratio still shown, when:
 - a value is 0 or less (:data:`NOT_POSITIVE`): its logarithm does not exist. A metric
   that can be 0 (an error count) gets a mean and its interval, not a ratio test.
 
+Runs made in pairs, A then B then A then B (the benchmarks against a peer tool), are
+tested as pairs (:func:`paired`): Student's t on the logarithms of each pair's B / A. On a
+machine whose speed drifts (a shared VM: the same tool at 620k req/s, then 450k a few
+minutes later) the drift moves both runs of a pair alike, so it cancels in the pair's
+ratio, where Welch's test would count it as noise on each side and call nothing.
+
 A model's own interval (:func:`mean_interval`) is Student's t interval of its mean, on
 the values themselves (not their logarithms), never below 0 for a metric that cannot
 be negative.
@@ -173,4 +179,29 @@ def compare(a: Sequence[float], b: Sequence[float]) -> Verdict | None:
     df = (se_a + se_b) ** 2 / (se_a**2 / (len(a) - 1) + se_b**2 / (len(b) - 1))
     half = t_quantile(df) * math.sqrt(se_a + se_b)
     low, high = math.exp(diff - half), math.exp(diff + half)
+    return Verdict(ratio, low, high, significant=low > 1.0 or high < 1.0)
+
+
+def paired(a: Sequence[float], b: Sequence[float]) -> Verdict | None:
+    """B against A run by run: the geometric mean of ``b[i] / a[i]`` and its 95 % Student
+    t interval, from the logarithms of the pairs' ratios (None: no pairs).
+
+    ``a`` and ``b`` must be as long as each other: pair ``i`` is ``a[i]`` and ``b[i]``,
+    measured one after the other. No test under :data:`MIN_SAMPLES` pairs or with a value
+    of 0 or less (the ratio is then mean(b) / mean(a)), as :func:`compare`.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"paired runs: {len(a)} against {len(b)}")
+    if not a:
+        return None
+    if min(a) <= 0 or min(b) <= 0:
+        ratio = math.fsum(b) / math.fsum(a) if math.fsum(a) > 0 else math.nan
+        return Verdict(ratio, ratio, ratio, None, NOT_POSITIVE)
+    logs = [math.log(y / x) for x, y in zip(a, b, strict=True)]
+    mean, var = _mean_var(logs)
+    ratio = math.exp(mean)
+    if len(logs) < MIN_SAMPLES:
+        return Verdict(ratio, ratio, ratio, None, TOO_FEW)
+    half = t_quantile(len(logs) - 1) * math.sqrt(var / len(logs))
+    low, high = math.exp(mean - half), math.exp(mean + half)
     return Verdict(ratio, low, high, significant=low > 1.0 or high < 1.0)

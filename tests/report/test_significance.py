@@ -264,3 +264,37 @@ def test_fewer_than_three_repeats_claim_nothing(compare_doc: dict[str, Any]) -> 
     assert "2 repeats are too few to tell a difference from noise" in md
     assert "too few repeats" in md.split("## Significance")[1]
     assert "best req/s" not in md
+
+
+def test_paired_runs_are_tested_by_their_ratios() -> None:
+    # The 12 rounds of docs/performance.md: sockbench / memtier, redis 50 clients -P 8
+    ratios = [1.25, 1.11, 0.96, 1.12, 0.91, 0.86, 0.83, 1.04, 0.98, 1.09, 0.89, 0.97]
+    a = [100.0 * (i + 1) for i in range(12)]  # a drift: the pairs' level changes a lot
+    b = [x * r for x, r in zip(a, ratios, strict=True)]
+    verdict = significance.paired(a, b)
+    assert verdict is not None and verdict.significant is False
+    assert (round(verdict.ratio, 3), round(verdict.low, 3), round(verdict.high, 3)) == (
+        0.994,
+        0.920,
+        1.074,
+    )
+    # Unpaired, the drift is noise on each side and hides a steady 5 %:
+    steady = [x * 1.05 for x in a]
+    welch = significance.compare(a, steady)
+    assert welch is not None and welch.significant is False
+    pairs = significance.paired(a, [x * (1.05 + 0.001 * (i % 2)) for i, x in enumerate(a)])
+    assert pairs is not None and pairs.significant is True and pairs.low > 1.04
+
+
+def test_paired_runs_need_pairs_three_of_them_and_positive_values() -> None:
+    assert significance.paired([], []) is None
+    with pytest.raises(ValueError, match="2 against 1"):
+        significance.paired([1.0, 2.0], [1.0])
+    few = significance.paired([1.0, 2.0], [2.0, 4.0])
+    assert few is not None and few.significant is None and few.reason == significance.TOO_FEW
+    assert few.ratio == pytest.approx(2.0)
+    zero = significance.paired([1.0, 2.0, 3.0], [0.0, 4.0, 6.0])
+    assert zero is not None and zero.significant is None
+    assert zero.reason == significance.NOT_POSITIVE
+    same = significance.paired([1.0, 2.0, 3.0], [2.0, 4.0, 6.0])  # every pair 2x: no spread
+    assert same is not None and same.significant is True and same.low == same.high == 2.0
