@@ -23,11 +23,11 @@ from __future__ import annotations
 import select
 import socket
 from collections.abc import Callable
-from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from sockbench.build import build_c
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _sysio: ModuleType | None
 try:
@@ -70,11 +70,11 @@ def poller(epoll: select.epoll) -> Poll:
     return poll
 
 
-SOURCE = Path(__file__).with_name("_sysio.c")
-
-
 def build_shim(where: Path) -> ModuleType:
-    """Compile the shim from :data:`SOURCE` into ``where`` as setup.py does and import
-    it, outside a compiled build: its tests and ``benchmarks/sysio_cost.py`` try it
-    whatever build runs (needs a C compiler and Python's headers)."""
+    """Compile the shim from ``_sysio.c`` into ``where`` as setup.py does and import it
+    (:func:`sockbench.build.build_c`), outside a compiled build: its tests and
+    ``benchmarks/sysio_cost.py`` try it whatever build runs (needs a C compiler and
+    Python's headers). Imported here only when called: a run never builds."""
+    from sockbench.build import build_c
+
     return build_c("sockbench.engine.io._sysio", where)
