@@ -701,6 +701,36 @@ def test_a_protocols_replies_are_split_by_the_kind_of_their_request() -> None:
     assert balanced(win, sink)
 
 
+def test_a_connection_that_never_runs_dry_keeps_each_reply_with_its_requests_kind() -> None:
+    """An open loop's connection may always have a request in flight: each reply takes
+    its own request's note (size and kind), never one out of step, one reply at a time
+    or a write's replies together."""
+    from sockbench.core.protocols.contract import note
+
+    win = window()
+    ex, sink = _redis(win)
+    t = 11 * S
+    cycle = ("set", "get", "get")
+    size = {"set": 30, "get": 40}
+    rounds = 1000
+    reply = {"set": b"+OK\r\n", "get": b"$3\r\nabc\r\n"}
+    ex.issue(t, t, KINDS.index("set"), 30)
+    want: list[str] = []
+    for i in range(1, 3 * rounds):
+        assert ex.issue(t + i, t + i, KINDS.index(cycle[i % 3]), size[cycle[i % 3]])
+        want.append(cycle[(i - 1) % 3])
+        assert feed(ex, reply[want[-1]], t + i + MS) == OK and ex.in_flight == 1
+    assert sink.sizes == [size[k] for k in want]
+    end = t + 3 * rounds
+    assert ex.issue_many(2, end, end) == 2  # a write of a SET and a GET behind the last
+    ex.note_many([note(30, KINDS.index("set")), note(40, KINDS.index("get"))])
+    last = cycle[(3 * rounds - 1) % 3]
+    want += [last, "set", "get"]
+    assert feed(ex, reply[last] + reply["set"] + reply["get"], end + MS) == OK
+    assert {k: len(v) for k, v in sink.kind_latencies.items()} == {k: want.count(k) for k in cycle}
+    assert not ex.in_flight and balanced(win, sink)
+
+
 def _issue_kinds(ex: StreamExchange, t: int, kinds: tuple[str, ...]) -> None:
     for i, kind in enumerate(kinds):
         assert ex.issue(t + i, t + i, KINDS.index(kind), 30)
