@@ -30,6 +30,10 @@ Measured over the window only:
   JSON ``generator.cpu_percent_mean``); memtier's process CPU clock read at 1 s and at
   1 + W s after it started (``clock_gettime`` on its CPU clock: ns, not 10 ms ticks),
   over the requests of those seconds.
+- the server's CPU, the same way for both tools: its CPU clock read every 0.25 s while
+  the tool runs, the median slice's share of a core (most slices lie in the window). A
+  server near a whole core under both tools is the limit: there both measure the
+  server, and the req/s ratio is its cost per request under each tool's traffic.
 
     .venv/bin/python benchmarks/vs_memtier.py               # ~20 minutes
     .venv/bin/python benchmarks/vs_memtier.py --quick       # ~3 minutes: 10,50 clients
@@ -47,12 +51,12 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from _common import (
     QUIET_BELOW,
@@ -84,6 +88,9 @@ SERVER_CPU, GENERATOR_CPU = "0", "1"
 VALUE_SIZE = 32
 WARMUP_S = 1
 QUIET_MAX_S = 1.0  # the machine is shared: wait this long at most for a quiet moment
+SERVER_SLICE_S = 0.25  # the server's CPU is read this often while a tool runs
+#: A server this busy (share of its one core) under a tool is that run's limit.
+SERVER_BOUND = 0.95
 MEMTIER_PROTOCOL = {"redis": "redis", "memcache": "memcache_text"}
 SOCKBENCH_PROTOCOL = {"redis": "redis", "memcache": "memcache"}
 
@@ -97,13 +104,50 @@ class Runs:
     p50_us: list[float] = field(default_factory=list)
     p99_us: list[float] = field(default_factory=list)
     errors: list[int] = field(default_factory=list)
+    server_busy: list[float] = field(default_factory=list)  # share of the server's core
 
-    def add(self, rps: float, cpu_us: float, p50: float, p99: float, errors: int) -> None:
+    def add(
+        self, rps: float, cpu_us: float, p50: float, p99: float, errors: int, busy: float
+    ) -> None:
         self.rps.append(rps)
         self.cpu_us.append(cpu_us)
         self.p50_us.append(p50)
         self.p99_us.append(p99)
         self.errors.append(errors)
+        self.server_busy.append(busy)
+
+
+class ServerBusy:
+    """The server's CPU while a tool runs: its CPU clock read every ``SERVER_SLICE_S`` in
+    a thread; :meth:`share` is the median slice's share of a core. The median, not the
+    mean: a run's start (connects, imports) and end leave the server idle for a few
+    slices, which the window's many slices outvote, the same way for either tool."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.slices: list[float] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> ServerBusy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        last, at = process_cpu_s(self.pid), time.monotonic()
+        while not self._done.wait(SERVER_SLICE_S):
+            cpu, now = process_cpu_s(self.pid), time.monotonic()
+            if cpu is None or last is None:
+                return
+            self.slices.append((cpu - last) / (now - at))
+            last, at = cpu, now
+
+    def share(self) -> float:
+        return median(self.slices) if self.slices else 0.0
 
 
 @dataclass(frozen=True)
@@ -154,7 +198,11 @@ def sockbench_args(port: int, cell: Cell, args: argparse.Namespace) -> list[str]
     ]  # fmt: skip
 
 
-def run_sockbench(port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any, ...]:
+#: One run: req/s, generator CPU µs per request, p50 and p99 µs, errors.
+Measured = tuple[float, float, float, float, int]
+
+
+def run_sockbench(port: int, cell: Cell, args: argparse.Namespace) -> Measured:
     result = sockbench_run(sockbench_args(port, cell, args), timeout_s=args.duration + 120)
     rps = float(result["totals"]["throughput_rps"])
     cpu = float(result["generator"]["cpu_percent_mean"]) / 100
@@ -163,7 +211,7 @@ def run_sockbench(port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any,
     return rps, cpu / rps * 1e6, float(lat["p50"]), float(lat["p99"]), errors
 
 
-def run_memtier(memtier: str, port: int, cell: Cell, args: argparse.Namespace) -> tuple[Any, ...]:
+def run_memtier(memtier: str, port: int, cell: Cell, args: argparse.Namespace) -> Measured:
     """One memtier run; its CPU clock read at 1 s and 1 + W s after its start."""
     with tempfile.TemporaryDirectory(prefix="sockbench-memtier-") as tmp:
         out = Path(tmp, "out.json")
@@ -215,7 +263,8 @@ def prefill(memtier: str, port: int, server: str, keys: int) -> None:
 
 
 @contextmanager
-def server_running(server: str) -> Iterator[int]:
+def server_running(server: str) -> Iterator[tuple[int, int]]:
+    """The server started, pinned: its port and its pid (``taskset`` execs it)."""
     port = free_port()
     with tempfile.TemporaryDirectory(prefix=f"sockbench-{server}-") as workdir:
         log_path = Path(workdir, "server.log")
@@ -223,10 +272,10 @@ def server_running(server: str) -> Iterator[int]:
             log_path.open("wb") as server_log,
             running(
                 server_argv(server, port, workdir), stdout=server_log, stderr=subprocess.STDOUT
-            ),
+            ) as proc,
         ):
             wait_tcp(port)
-            yield port
+            yield port, proc.pid
 
 
 Results = dict[Cell, tuple[Runs, Runs]]  # (sockbench, memtier)
@@ -237,19 +286,25 @@ def measure(memtier: str, args: argparse.Namespace) -> tuple[Results, list[float
     results: Results = {}
     others: list[float] = []
     for server in args.servers:
-        with server_running(server) as port:
+        with server_running(server) as (port, pid):
             prefill(memtier, port, server, args.keys)
             for cell in cells(server, args):
                 sb, mt = results.setdefault(cell, (Runs(), Runs()))
                 for rep in range(args.reps):
                     others.append(wait_for_quiet(QUIET_MAX_S))
-                    sb.add(*run_sockbench(port, cell, args))
+                    with ServerBusy(pid) as busy:
+                        measured = run_sockbench(port, cell, args)
+                    sb.add(*measured, busy.share())
                     others.append(wait_for_quiet(QUIET_MAX_S))
-                    mt.add(*run_memtier(memtier, port, cell, args))
+                    with ServerBusy(pid) as busy:
+                        measured = run_memtier(memtier, port, cell, args)
+                    mt.add(*measured, busy.share())
                     log(
                         f"{server} C={cell.clients} {cell.ratio} P={cell.pipeline} rep {rep + 1}: "
-                        f"sockbench {sb.rps[-1]:,.0f}/s ({sb.cpu_us[-1]:.1f} µs CPU/req), "
-                        f"memtier {mt.rps[-1]:,.0f}/s ({mt.cpu_us[-1]:.1f} µs CPU/req), "
+                        f"sockbench {sb.rps[-1]:,.0f}/s ({sb.cpu_us[-1]:.1f} µs CPU/req, "
+                        f"server {sb.server_busy[-1]:.0%}), "
+                        f"memtier {mt.rps[-1]:,.0f}/s ({mt.cpu_us[-1]:.1f} µs CPU/req, "
+                        f"server {mt.server_busy[-1]:.0%}), "
                         f"others {max(others[-2:]):.2f} cores, load {os.getloadavg()[0]:.1f}"
                     )
     return results, others
@@ -293,11 +348,19 @@ def paired_ratio(memtier: list[float], sockbench: list[float]) -> str:
     return f"{verdict.ratio:.2f} ({verdict.low:.2f}-{verdict.high:.2f})"
 
 
+def server_cpu(sb: Runs, mt: Runs) -> str:
+    """``97 % / 98 %``: the server's busy share under each tool (medians); in bold where
+    it is the limit under both (``SERVER_BOUND``): a cell that measures the server."""
+    a, b = median(sb.server_busy), median(mt.server_busy)
+    text = f"{a:.0%} / {b:.0%}".replace("%", " %")
+    return f"**{text}**" if min(a, b) >= SERVER_BOUND else text
+
+
 def render(results: Results, others: list[float], args: argparse.Namespace, memtier: str) -> str:
     headers = [
         "server", "clients", "ratio", "pipeline", "sockbench req/s", "memtier req/s",
         "req/s ratio", "paired ratio (95 % CI)", "sockbench CPU µs/req", "memtier CPU µs/req",
-        "CPU ratio",
+        "CPU ratio", "server CPU sb / mt",
         "sb p50 µs", "sb p99 µs", "mt p50 µs", "mt p99 µs", "errors sb / mt",
     ]  # fmt: skip
     rows = []
@@ -308,7 +371,7 @@ def render(results: Results, others: list[float], args: argparse.Namespace, memt
                 fmt(median(sb.rps)), fmt(median(mt.rps)),
                 f"{median(sb.rps) / median(mt.rps):.2f}", paired_ratio(mt.rps, sb.rps),
                 fmt(median(sb.cpu_us), 1), fmt(median(mt.cpu_us), 1),
-                f"{median(sb.cpu_us) / median(mt.cpu_us):.1f}",
+                f"{median(sb.cpu_us) / median(mt.cpu_us):.1f}", server_cpu(sb, mt),
                 fmt(median(sb.p50_us)), fmt(median(sb.p99_us)),
                 fmt(median(mt.p50_us)), fmt(median(mt.p99_us)),
                 f"{sum(sb.errors)} / {sum(mt.errors)}",
@@ -349,7 +412,11 @@ def render(results: Results, others: list[float], args: argparse.Namespace, memt
         "1.00 is no difference this run can tell. CPU µs/req: the "
         "generator's CPU over the window's requests (CPU ratio = sockbench / memtier: how "
         "many times memtier's CPU sockbench spends per request). memtier's p50/p99 cover "
-        "its whole run, its first second included; sockbench's only the window.",
+        "its whole run, its first second included; sockbench's only the window. Server "
+        "CPU: the server's share of its core while each tool ran (the median of 0.25 s "
+        f"slices); in bold where it was at least {SERVER_BOUND:.0%} under both tools: "
+        "there the server is the limit, both tools measure it, and the req/s ratio is its "
+        "cost per request under each tool's traffic, not the tools' speed.",
         "",
         md_table(headers, rows),
         "",
