@@ -82,6 +82,46 @@ def closed_port() -> int:
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _refused_in_process(args, message, monkeypatch, capsys)
+
+
+def _refused_in_process(
+    args: list[str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``sockbench ARGS`` through the command line's own entry point, in this process:
+    each case fails before any load, and a process apiece cost a second of a loaded
+    machine's CPU (the imports). The process's own wiring, the same entry point with its
+    exit code and stderr as a shell sees them, is the next test's."""
+    from sockbench.cli import main
+
+    monkeypatch.setattr("sys.argv", ["sockbench", *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    stderr = capsys.readouterr().err
+    assert exit_.value.code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("sockbench: error: ")
+    assert message.lower() in lines[0].lower(), lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--proto", "sctp"], "unknown --proto 'sctp'"),  # the option parser's
+        (["run", "--clients", "0"], "--clients must be at least 1"),  # sockbench's check
+        (["run", "--no-such-flag"], "no such option"),  # typer's own
+    ],
+)
+def test_bad_input_from_a_process_is_one_line_and_exit_2(
     sockbench_cmd: list[str], args: list[str], message: str
 ) -> None:
     proc = _sockbench(sockbench_cmd, *args)
@@ -90,7 +130,7 @@ def test_bad_input_is_one_line_and_exit_2(
     assert len(lines) == 1, proc.stderr
     assert message.lower() in lines[0].lower()
     assert lines[0].startswith("sockbench: error: ")
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
 
 
 def test_refusing_target(sockbench_cmd: list[str], closed_port: int) -> None:
@@ -333,18 +373,7 @@ def test_out_of_bounds_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # In-process (each fails before any load): a subprocess apiece costs seconds here.
-    from sockbench.cli import main
-
-    monkeypatch.setattr("sys.argv", ["sockbench", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    stderr = capsys.readouterr().err
-    assert exit_.value.code == 2, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("sockbench: error: ")
-    assert message.lower() in lines[0].lower(), lines[0]
+    _refused_in_process(args, message, monkeypatch, capsys)
 
 
 def test_source_ips_of_the_other_family_than_the_target(
