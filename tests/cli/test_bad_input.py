@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.refusals import refusal
+
 pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 
 FIXTURE = "tests/report/fixtures/result-tcp.json"
@@ -87,30 +89,7 @@ def test_bad_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _refused_in_process(args, message, monkeypatch, capsys)
-
-
-def _refused_in_process(
-    args: list[str],
-    message: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """``sockbench ARGS`` through the command line's own entry point, in this process:
-    each case fails before any load, and a process apiece cost a second of a loaded
-    machine's CPU (the imports). The process's own wiring, the same entry point with its
-    exit code and stderr as a shell sees them, is the next test's."""
-    from sockbench.cli import main
-
-    monkeypatch.setattr("sys.argv", ["sockbench", *args])
-    with pytest.raises(SystemExit) as exit_:
-        main()
-    stderr = capsys.readouterr().err
-    assert exit_.value.code == 2, stderr
-    lines = stderr.strip().splitlines()
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("sockbench: error: ")
-    assert message.lower() in lines[0].lower(), lines[0]
+    assert message.lower() in refusal(args, monkeypatch, capsys).lower()
 
 
 @pytest.mark.parametrize(
@@ -373,7 +352,7 @@ def test_out_of_bounds_input_is_one_line_and_exit_2(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _refused_in_process(args, message, monkeypatch, capsys)
+    assert message.lower() in refusal(args, monkeypatch, capsys).lower()
 
 
 def test_source_ips_of_the_other_family_than_the_target(
