@@ -51,7 +51,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,7 +81,7 @@ from _common import (
 from vs_redis_benchmark import start_redis
 
 from sockbench.core.significance import paired
-from sockbench.engine.io.sampling import process_cpu_s
+from sockbench.engine.io.sampling import TreeSampler, process_cpu_s
 
 SERVER_CPU, GENERATOR_CPU = "0", "1"
 VALUE_SIZE = 32
@@ -117,37 +116,12 @@ class Runs:
         self.server_busy.append(busy)
 
 
-class ServerBusy:
-    """The server's CPU while a tool runs: its CPU clock read every ``SERVER_SLICE_S`` in
-    a thread; :meth:`share` is the median slice's share of a core. The median, not the
-    mean: a run's start (connects, imports) and end leave the server idle for a few
-    slices, which the window's many slices outvote, the same way for either tool."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.slices: list[float] = []
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def __enter__(self) -> ServerBusy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _sample(self) -> None:
-        last, at = process_cpu_s(self.pid), time.monotonic()
-        while not self._done.wait(SERVER_SLICE_S):
-            cpu, now = process_cpu_s(self.pid), time.monotonic()
-            if cpu is None or last is None:
-                return
-            self.slices.append((cpu - last) / (now - at))
-            last, at = cpu, now
-
-    def share(self) -> float:
-        return median(self.slices) if self.slices else 0.0
+def server_busy(sampler: TreeSampler) -> float:
+    """The server's CPU while a tool ran: the median ``SERVER_SLICE_S`` slice's share of a
+    core. The median, not the mean: a run's start (connects, imports) and end leave the
+    server idle for a few slices, which the window's many slices outvote, the same way
+    for either tool."""
+    return median([s.cpu_percent for s in sampler.samples]) / 100 if sampler.samples else 0.0
 
 
 @dataclass(frozen=True)
@@ -292,13 +266,13 @@ def measure(memtier: str, args: argparse.Namespace) -> tuple[Results, list[float
                 sb, mt = results.setdefault(cell, (Runs(), Runs()))
                 for rep in range(args.reps):
                     others.append(wait_for_quiet(QUIET_MAX_S))
-                    with ServerBusy(pid) as busy:
+                    with TreeSampler(pid, SERVER_SLICE_S) as sampler:
                         measured = run_sockbench(port, cell, args)
-                    sb.add(*measured, busy.share())
+                    sb.add(*measured, server_busy(sampler))
                     others.append(wait_for_quiet(QUIET_MAX_S))
-                    with ServerBusy(pid) as busy:
+                    with TreeSampler(pid, SERVER_SLICE_S) as sampler:
                         measured = run_memtier(memtier, port, cell, args)
-                    mt.add(*measured, busy.share())
+                    mt.add(*measured, server_busy(sampler))
                     log(
                         f"{server} C={cell.clients} {cell.ratio} P={cell.pipeline} rep {rep + 1}: "
                         f"sockbench {sb.rps[-1]:,.0f}/s ({sb.cpu_us[-1]:.1f} µs CPU/req, "
