@@ -20,10 +20,12 @@ def resource_fields(result: Doc) -> tuple[tuple[str, str], ...]:
     fields: list[tuple[str, str]] = []
     server: Mapping[str, Any] | None = result.get("server_resources")
     if server:
+        found = server.get("process")  # a target it did not start: the process sampled
         fields.append(
             (
                 "server",
-                f"CPU {numbers.fmt_percent(server.get('cpu_percent_mean'))} mean, "
+                (f"{found}: " if found else "")
+                + f"CPU {numbers.fmt_percent(server.get('cpu_percent_mean'))} mean, "
                 f"{numbers.fmt_percent(server.get('cpu_percent_max'))} max; "
                 f"RSS {numbers.fmt_bytes(server.get('rss_bytes_max'))}; "
                 f"{_plural(server.get('threads_max'), 'thread')}; "

@@ -314,7 +314,7 @@ STREAM = Record(
 
 _RESOURCES = _all(nullable(number), ("cpu_percent_mean", "cpu_percent_max", "rss_bytes_max",
                                      "threads_max", "fds_max"))  # fmt: skip
-RESOURCES = Record(optional=_RESOURCES)
+RESOURCES = Record(optional={**_RESOURCES, "process": text})
 
 _NODE = Record(
     required={"node_id": anything, "host": anything, "workers": integer, "clients": integer,

@@ -56,6 +56,7 @@ from sockbench.core.spec.server import Command
 from sockbench.endpoints import Endpoint, Proto
 from sockbench.errors import SockbenchError
 from sockbench.servers.guard import Guard, die_with_parent
+from sockbench.servers.listeners import holders
 
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_S = 5.0
@@ -373,35 +374,19 @@ def escaped(server: ExternalServer) -> str | None:
     of its own, out of reach of the stop and the guard), said with advice; None if nothing."""
     endpoint = server.endpoint
     if endpoint.proto is Proto.UDP:
-        holders = _holders("udp", endpoint.port)
-        if not holders:
+        pids = holders("udp", endpoint.port)
+        if not pids:
             return None
     else:
         if not _serves(server):
             return None
-        holders = _holders("tcp", endpoint.port) if not endpoint.proto.is_unix else []
-    who = f" (pid {', '.join(map(str, holders))})" if holders else ""
+        pids = holders("tcp", endpoint.port) if not endpoint.proto.is_unix else []
+    who = f" (pid {', '.join(map(str, pids))})" if pids else ""
     return (
         f"{_describe(endpoint)} is still served after the server command ended{who}: it "
         "daemonized, out of reach of the run's stop; stop it yourself, and run the server "
         "in the foreground"
     )
-
-
-def _holders(kind: str, port: int) -> list[int]:
-    """Pids of this user's processes bound to ``port`` on 127.0.0.1 (listening, for TCP)."""
-    try:
-        conns = psutil.net_connections(kind)
-    except (psutil.Error, OSError):
-        return []
-    return sorted(
-        {
-            c.pid
-            for c in conns
-            if c.pid and c.laddr and c.laddr.port == port
-            and (kind == "udp" or c.status == psutil.CONN_LISTEN)
-        }
-    )  # fmt: skip
 
 
 def _describe(endpoint: Endpoint) -> str:

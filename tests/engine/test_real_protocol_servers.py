@@ -82,6 +82,9 @@ def test_redis_set_get_mix_as_redis_counts_it(redis_port: int) -> None:
     _check_mix(result, calls["set"], calls["get"])
     assert result["config"]["protocol"] == "redis" and result["config"]["ratio"] == [1, 10]
     assert all(set(row["by_kind"]) == {"set", "get"} for row in result["intervals"])
+    # A target it did not start is sampled too: the process found serving its port.
+    server = result["server_resources"]
+    assert server["process"].startswith("redis-server (pid ") and server["cpu_percent_mean"] > 0
     # Every report format carries the per-command table.
     text, md, html, table = (render(result, f) for f in ("text", "md", "html", "csv"))
     for out in (text, md, html):

@@ -20,6 +20,9 @@ class Resources(TypedDict):
     threads_max: NonNegative
     fds_max: NonNegative
     samples: NotRequired[NonNegative]
+    # A target sockbench did not start: which process it found serving it and sampled,
+    # as ``redis-server (pid 1234)`` (servers/listeners.py).
+    process: NotRequired[str]
 
 
 @record

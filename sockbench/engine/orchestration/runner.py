@@ -39,6 +39,7 @@ from sockbench.engine.orchestration.measurement import Measured, measurement, wi
 from sockbench.environment import collect_environment
 from sockbench.servers.chosen import OpenServer, open_chosen
 from sockbench.servers.external import ServerLogs
+from sockbench.servers.listeners import describe, target_process
 
 log = logging.getLogger(__name__)
 PRIVATE_PREFIX = "sockbench-"
@@ -218,13 +219,13 @@ def _measure(
     if server.ca_pem is not None:  # --server-tls: trust the model's own CA
         spec = spec.trusting(server.ca_pem)
     process = server.process
-    server_sampler = stack.enter_context(TreeSampler(process.pid)) if process else None
+    # A target it did not start is sampled too, where its server can be seen (listeners.py).
+    sampled = process.pid if process else target_process(server.endpoint)
+    server_sampler = stack.enter_context(TreeSampler(sampled)) if sampled else None
     backend: WorkerBackend | None = None
     if spec.generator.cluster:
         spec, backend = stack.enter_context(open_cluster(spec, server.endpoint))
-    generator = stack.enter_context(
-        TreeSampler(os.getpid(), exclude=process.pid if process else None)
-    )
+    generator = stack.enter_context(TreeSampler(os.getpid(), exclude=sampled))
     settled = spec
     before = target_counts(server.endpoint)
     drive = trio.run(
@@ -240,10 +241,11 @@ def _measure(
         )
     )
     summary = server_sampler.summary(*window_bounds(drive.window)) if server_sampler else None
+    resources = summary.to_json() if summary else None
+    if resources is not None and process is None and sampled:
+        resources["process"] = describe(sampled)  # which one it found
     log.info("run %s after %.2f s measured", drive.status, drive.measured_s)
     after = target_counts(server.endpoint)
     drops = drops_between(before.datagram_drops, after.datagram_drops)
     queue = run_section(before.accept_queue, after.accept_queue)
-    return Measured(
-        spec, drive, summary.to_json() if summary else None, generator, backend, drops, queue
-    )
+    return Measured(spec, drive, resources, generator, backend, drops, queue)

@@ -1,0 +1,84 @@
+"""Which process serves a target: the owner of its listening (or bound) socket, read from
+the kernel's socket tables.
+
+Load goes only to loopback or to Unix socket paths, so a target's server always runs on
+this machine, and where this user may see its sockets (its own processes; every one as
+root), a run can sample that server's CPU as it samples a server it started. Whether the
+server was the limit (a core's worth of CPU while the rate stalled) is then in the result
+for any target, not only the built-in models and ``--server-cmd``.
+
+The trade-off: the tables list a socket once, under one of the processes that hold it (a
+prefork server's master and workers share theirs), so from that one the parents are
+climbed for as long as each holds the socket too, and the last is sampled with its
+descendants (the master with its workers). A target served inside this process or one
+of its ancestors (a test's echo thread) is not sampled: its CPU is the generator's own.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import psutil
+
+from sockbench.endpoints import Endpoint, Proto
+
+
+def holders(kind: str, port: int) -> list[int]:
+    """Pids of the processes bound to ``port`` (listening, for TCP), this user's or
+    every one's as root; empty where the tables cannot be read. A socket several
+    processes share is listed once, under one of them."""
+    return _listed(kind, port)
+
+
+def _listed(kind: str, where: int | str) -> list[int]:
+    try:
+        conns = psutil.net_connections(kind)
+    except (psutil.Error, OSError):
+        return []
+    return sorted({c.pid for c in conns if c.pid and _serves(c, kind, where)})
+
+
+def _serves(conn: Any, kind: str, where: int | str) -> bool:
+    if kind == "unix":
+        return bool(conn.laddr == where)
+    if not conn.laddr or conn.laddr.port != where:
+        return False
+    return kind == "udp" or conn.status == psutil.CONN_LISTEN
+
+
+def _holds(pid: int, kind: str, where: int | str) -> bool:
+    """Whether process ``pid`` itself has the socket among its descriptors."""
+    try:
+        return any(_serves(c, kind, where) for c in psutil.Process(pid).net_connections(kind))
+    except psutil.Error:
+        return False
+
+
+def target_process(endpoint: Endpoint) -> int | None:
+    """The process serving ``endpoint``: one holding its socket, then its parents for as
+    long as they hold it too (a worker's master); None where none is visible, or where
+    that is this process or one of its ancestors."""
+    where: int | str = endpoint.port
+    kind = "udp" if endpoint.proto is Proto.UDP else "tcp"
+    if endpoint.proto.is_unix:
+        kind, where = "unix", endpoint.path
+    pids = _listed(kind, where)
+    if not pids:
+        return None
+    pid = pids[0]
+    try:
+        while (parent := psutil.Process(pid).ppid()) > 1 and _holds(parent, kind, where):
+            pid = parent
+        ours = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
+    except psutil.Error:
+        return None
+    return None if pid in ours else pid
+
+
+def describe(pid: int) -> str:
+    """``redis-server (pid 1234)``; ``pid 1234`` once its name cannot be read."""
+    try:
+        return f"{psutil.Process(pid).name()} (pid {pid})"
+    except psutil.Error:
+        return f"pid {pid}"
