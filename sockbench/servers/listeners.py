@@ -10,8 +10,11 @@ for any target, not only the built-in models and ``--server-cmd``.
 The trade-off: the tables list a socket once, under one of the processes that hold it (a
 prefork server's master and workers share theirs), so from that one the parents are
 climbed for as long as each holds the socket too, and the last is sampled with its
-descendants (the master with its workers). A target served inside this process or one
-of its ancestors (a test's echo thread) is not sampled: its CPU is the generator's own.
+descendants (the master with its workers). Workers that each listen on a socket of their
+own (``SO_REUSEPORT``) are found through their one parent. A socket counts where it is
+bound to the target's address or to a wildcard one. A target served inside this process
+or one of its ancestors (a test's echo thread) is not sampled: its CPU is the
+generator's own.
 """
 
 from __future__ import annotations
@@ -31,49 +34,66 @@ def holders(kind: str, port: int) -> list[int]:
     return _listed(kind, port)
 
 
-def _listed(kind: str, where: int | str) -> list[int]:
+def _listed(kind: str, where: int | str, host: str | None = None) -> list[int]:
     try:
         conns = psutil.net_connections(kind)
     except (psutil.Error, OSError):
         return []
-    return sorted({c.pid for c in conns if c.pid and _serves(c, kind, where)})
+    return sorted({c.pid for c in conns if c.pid and _serves(c, kind, where, host)})
 
 
-def _serves(conn: Any, kind: str, where: int | str) -> bool:
+#: Addresses a socket bound to serves every local address from (IPv4, IPv6 and both).
+WILDCARDS = frozenset({"0.0.0.0", "::", ""})
+
+
+def _serves(conn: Any, kind: str, where: int | str, host: str | None = None) -> bool:
+    """Whether ``conn`` is the socket a target at ``where`` (a port, or a Unix path) on
+    ``host`` (None: any) is served from: bound there, and listening where it is TCP."""
     if kind == "unix":
         return bool(conn.laddr == where)
     if not conn.laddr or conn.laddr.port != where:
         return False
+    if host is not None and conn.laddr.ip not in WILDCARDS | {host}:
+        return False
     return kind == "udp" or conn.status == psutil.CONN_LISTEN
 
 
-def _holds(pid: int, kind: str, where: int | str) -> bool:
+def _holds(pid: int, kind: str, where: int | str, host: str | None) -> bool:
     """Whether process ``pid`` itself has the socket among its descriptors."""
     try:
-        return any(_serves(c, kind, where) for c in psutil.Process(pid).net_connections(kind))
+        conns = psutil.Process(pid).net_connections(kind)
     except psutil.Error:
         return False
+    return any(_serves(c, kind, where, host) for c in conns)
 
 
 def target_process(endpoint: Endpoint) -> int | None:
     """The process serving ``endpoint``: one holding its socket, then its parents for as
-    long as they hold it too (a worker's master); None where none is visible, or where
-    that is this process or one of its ancestors."""
+    long as they hold it too (a worker's master), or the one parent of several that each
+    hold a socket of their own (``SO_REUSEPORT`` workers); None where none is visible,
+    or where that is this process or one of its ancestors."""
     where: int | str = endpoint.port
-    kind = "udp" if endpoint.proto is Proto.UDP else "tcp"
+    kind, host = ("udp" if endpoint.proto is Proto.UDP else "tcp"), endpoint.host
     if endpoint.proto.is_unix:
         kind, where = "unix", endpoint.path
-    pids = _listed(kind, where)
-    if not pids:
-        return None
-    pid = pids[0]
     try:
-        while (parent := psutil.Process(pid).ppid()) > 1 and _holds(parent, kind, where):
-            pid = parent
+        roots = {_master(pid, kind, where, host) for pid in _listed(kind, where, host)}
+        if len(roots) > 1:  # workers with sockets of their own: their parent, if one
+            parents = {psutil.Process(pid).ppid() for pid in roots}
+            if len(parents) == 1 and min(parents) > 1:
+                roots = parents
         ours = {os.getpid(), *(p.pid for p in psutil.Process().parents())}
     except psutil.Error:
         return None
-    return None if pid in ours else pid
+    found = min(roots, default=None)
+    return None if found is None or found in ours else found
+
+
+def _master(pid: int, kind: str, where: int | str, host: str) -> int:
+    """``pid``'s furthest ancestor through parents that hold the socket too."""
+    while (parent := psutil.Process(pid).ppid()) > 1 and _holds(parent, kind, where, host):
+        pid = parent
+    return pid
 
 
 def describe(pid: int) -> str:

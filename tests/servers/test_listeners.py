@@ -24,19 +24,39 @@ pytestmark = pytest.mark.e2e  # real processes and sockets (make unit skips it)
 # waits to be stopped.
 HOLDER = """
 import os, socket, sys, time
-kind, where, fork = sys.argv[1], sys.argv[2], sys.argv[3] == "fork"
-if kind == "unix":
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(where)
-    s.listen()
-else:
+kind, where, how = sys.argv[1:4]
+def bound(port=0, reuse=False):
+    if kind == "unix":
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(where)
+        s.listen()
+        return s
     s = socket.socket(type=socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
+    if reuse:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("127.0.0.1", port))
     if kind == "tcp":
         s.listen()
-child = os.fork() if fork else -1
+    return s
+child = -1
+if how == "reuse":  # two workers, a socket each on one port; this process holds none
+    free = bound()
+    port = free.getsockname()[1]
+    free.close()
+    for _ in range(2):
+        child = os.fork()
+        if child == 0:
+            s = bound(port, reuse=True)
+            time.sleep(60)
+            sys.exit()
+    time.sleep(0.5)  # both bound
+else:
+    s = bound()
+    port = s.getsockname()[1] if kind != "unix" else 0
+    if how == "fork":
+        child = os.fork()
 if child != 0:
-    print("READY", s.getsockname()[1] if kind != "unix" else 0, child, flush=True)
+    print("READY", port, child, flush=True)
 time.sleep(60)
 """
 
@@ -47,9 +67,10 @@ Holder = Callable[..., tuple[int, int, int]]
 def holder() -> Iterator[Holder]:
     procs: list[subprocess.Popen[str]] = []
 
-    def start(kind: str, where: str = "-", fork: bool = False) -> tuple[int, int, int]:
-        """(its pid, its port, its child's pid or -1)."""
-        argv = [sys.executable, "-c", HOLDER, kind, where, "fork" if fork else "-"]
+    def start(kind: str, where: str = "-", how: str = "-") -> tuple[int, int, int]:
+        """(its pid, its port, its (last) child's pid or -1); ``how``: ``fork`` (its child
+        shares its socket) or ``reuse`` (two children, a socket each)."""
+        argv = [sys.executable, "-c", HOLDER, kind, where, how]
         proc, said = start_ready_process(argv)
         procs.append(proc)
         port, child = said.split()
@@ -74,9 +95,17 @@ def test_the_process_holding_the_targets_socket_is_found(
 
 
 def test_a_prefork_servers_master_is_found_not_a_worker(holder: Holder) -> None:
-    pid, port, child = holder("tcp", fork=True)
+    pid, port, child = holder("tcp", how="fork")
     assert child > 0 and psutil.Process(child).ppid() == pid
     assert target_process(Endpoint(Proto.TCP, "127.0.0.1", port)) == pid
+
+
+def test_reuseport_workers_are_found_through_their_parent(holder: Holder) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT), the parent on none."""
+    pid, port, _ = holder("tcp", how="reuse")
+    assert len(psutil.Process(pid).children()) == 2
+    assert target_process(Endpoint(Proto.TCP, "127.0.0.1", port)) == pid
+    assert target_process(Endpoint(Proto.TCP, "127.0.0.2", port)) is None  # another address
 
 
 def test_a_target_served_in_this_process_is_not_sampled() -> None:
