@@ -87,3 +87,26 @@ def test_descendants_are_the_tree_psutil_finds_and_an_excluded_branch_is_left_ou
                 os.kill(kid, 9)
             proc.kill()
             proc.wait()
+
+
+def test_a_tree_slow_to_read_is_read_less_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that costs 20 ms of the sampling thread's CPU, at a 0.05 s interval, would
+    take 40 % of a core; the sampler waits 50 times its cost instead (MAX_SAMPLING_SHARE),
+    and a window's summary still finds the samples around it."""
+    from sockbench.engine.io import sampling
+
+    read = TreeSampler._read
+
+    def slow(self: TreeSampler) -> object:
+        spent = time.thread_time() + 0.02
+        while time.thread_time() < spent:
+            pass
+        return read(self)
+
+    monkeypatch.setattr(TreeSampler, "_read", slow)
+    start = time.monotonic_ns()
+    with TreeSampler(os.getpid(), interval_s=0.05) as sampler:
+        time.sleep(1.5)
+    assert sampler.longest_wait_s >= 0.02 / sampling.MAX_SAMPLING_SHARE >= 0.4
+    assert 1 <= len(sampler.samples) <= 5  # not the 30 of a 0.05 s interval
+    assert sampler.summary(start, start + 10**9) is not None
