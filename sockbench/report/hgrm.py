@@ -27,10 +27,6 @@ from sockbench.report.document import RESULT_SCHEMA, Doc, cell_key, cells, get, 
 SCALING_RATIO = 1000.0
 TICKS_PER_HALF_DISTANCE = 5
 HEADER = f"{'Value':>12} {'Percentile':>14} {'TotalCount':>10} {'1/(1-Percentile)':>14}\n\n"
-#: Why a stream has no ``.hgrm``; ``report -f hgrm`` refuses one with :data:`REFUSED`,
-#: the line ``run --format hgrm`` refuses a stream with.
-NO_HISTOGRAM = STREAM_NO_HISTOGRAM
-REFUSED = HGRM_REFUSED
 
 
 def is_stream(result: Doc) -> bool:
@@ -39,17 +35,18 @@ def is_stream(result: Doc) -> bool:
 
 
 def check_histogram(doc: Doc) -> None:
-    """A run that has a latency histogram to render; SockbenchError (:data:`REFUSED`, one
-    line, exit 2) for a stream's result. A compare's stream cells get the reason as a
-    comment instead (:func:`render`)."""
+    """A run that has a latency histogram to render; SockbenchError (``HGRM_REFUSED``,
+    the line ``run --format hgrm`` refuses a stream with: one line, exit 2) for a
+    stream's result. A compare's stream cells get the reason as a comment instead
+    (:func:`render`)."""
     if doc.get("schema") == RESULT_SCHEMA and is_stream(doc):
-        raise SockbenchError(REFUSED)
+        raise SockbenchError(HGRM_REFUSED)
 
 
 def render(doc: Doc) -> str:
     """The latency distribution of a run, or of every cell of a compare with a
     ``# cell: model proto clients payload`` line before each; for a stream (no
-    histogram), :data:`NO_HISTOGRAM` as a comment line, never an empty distribution."""
+    histogram), ``STREAM_NO_HISTOGRAM`` as a comment line, never an empty distribution."""
     if not is_compare(doc):
         return distribution(doc)
     parts = []
@@ -66,7 +63,7 @@ def distribution(result: Doc) -> str:
     """A result's round-trip distribution, or why it has none (a stream): a run's, or a
     compare cell's ``.hgrm`` file."""
     if is_stream(result):
-        return f"# {NO_HISTOGRAM}\n"
+        return f"# {STREAM_NO_HISTOGRAM}\n"
     return render_histogram(result.get("latency_us"))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from sockbench.core.spec.rules import HGRM_REFUSED, STREAM_NO_HISTOGRAM
 from sockbench.report import hgrm, load
 from sockbench.report.document import cells
 
@@ -112,7 +113,7 @@ def _stream_doc() -> dict[str, Any]:
 
 def test_a_stream_renders_why_it_has_no_histogram_not_an_empty_one() -> None:
     text = hgrm.render(_stream_doc())
-    assert text == f"# {hgrm.NO_HISTOGRAM}\n"
+    assert text == f"# {STREAM_NO_HISTOGRAM}\n"
     assert "Total count" not in text and "Value" not in text
 
 
@@ -122,7 +123,7 @@ def test_a_compare_cell_that_is_a_stream_says_so_in_its_block(
     doc = copy.deepcopy(compare_doc)
     doc["cells"][0]["config"]["mode"] = "stream"
     blocks = hgrm.render(doc).split("# cell: ")[1:]
-    assert blocks[0].split("\n", 1)[1] == f"# {hgrm.NO_HISTOGRAM}\n\n"
+    assert blocks[0].split("\n", 1)[1] == f"# {STREAM_NO_HISTOGRAM}\n\n"
     assert "Total count" in blocks[1]  # the others keep their distributions
 
 
@@ -130,7 +131,7 @@ def test_a_compare_folders_stream_cell_hgrm_says_why_it_is_empty(tmp_path: Path)
     from sockbench.compare.folder import write_histogram
 
     text = write_histogram(tmp_path, "tcp-64-c1-asyncio-r1", _stream_doc()).read_text()
-    assert text == f"# {hgrm.NO_HISTOGRAM}\n"
+    assert text == f"# {STREAM_NO_HISTOGRAM}\n"
 
 
 def test_report_hgrm_of_a_stream_is_one_line_and_exit_2(
@@ -145,8 +146,8 @@ def test_report_hgrm_of_a_stream_is_one_line_and_exit_2(
         main()
     out, err = capsys.readouterr()
     assert exit_.value.code == 2
-    assert err.splitlines() == [f"sockbench: error: {hgrm.REFUSED}"]
-    assert hgrm.REFUSED == (
+    assert err.splitlines() == [f"sockbench: error: {HGRM_REFUSED}"]
+    assert HGRM_REFUSED == (
         "--format hgrm: a stream (--mode stream) times no requests, so it has no latency "
         "histogram; choose another --format"
     )
