@@ -27,14 +27,11 @@ import psutil
 from sockbench.endpoints import Endpoint, Proto
 
 
-def holders(kind: str, port: int) -> list[int]:
-    """Pids of the processes bound to ``port`` (listening, for TCP), this user's or
-    every one's as root; empty where the tables cannot be read. A socket several
-    processes share is listed once, under one of them."""
-    return _listed(kind, port)
-
-
-def _listed(kind: str, where: int | str, host: str | None = None) -> list[int]:
+def holders(kind: str, where: int | str, host: str | None = None) -> list[int]:
+    """Pids of the processes bound to ``where`` (a port, or a Unix path for ``unix``) on
+    ``host`` (None: any address), listening for TCP; this user's or every one's as root;
+    empty where the tables cannot be read. A socket several processes share is listed
+    once, under one of them."""
     try:
         conns = psutil.net_connections(kind)
     except (psutil.Error, OSError):
@@ -77,7 +74,7 @@ def target_process(endpoint: Endpoint) -> int | None:
     if endpoint.proto.is_unix:
         kind, where = "unix", endpoint.path
     try:
-        roots = {_master(pid, kind, where, host) for pid in _listed(kind, where, host)}
+        roots = {_master(pid, kind, where, host) for pid in holders(kind, where, host)}
         if len(roots) > 1:  # workers with sockets of their own: their parent, if one
             parents = {psutil.Process(pid).ppid() for pid in roots}
             if len(parents) == 1 and min(parents) > 1:
