@@ -41,4 +41,10 @@ def test_a_poisson_run_issues_exactly_the_schedules_requests(
     assert totals["requests_issued"] == due
     expected = rate * duration_s  # Poisson: within 5 standard deviations of rate × duration
     assert abs(totals["requests_issued"] - expected) < 5 * math.sqrt(expected)
-    assert totals["requests"] >= 0.95 * totals["requests_issued"]
+    # Over UDP a socket drops what its buffer cannot hold while its reader waits for a CPU
+    # (8 % lost once in a fresh clone's make test); the kernel counts those at the
+    # server's socket and the clients' (target_drops, generator_drops), so the bound is on
+    # the rest, as for the UDP stream's sink.
+    d = result.get("datagrams") or {}
+    dropped = d.get("target_drops", 0) + d.get("generator_drops", 0)
+    assert totals["requests"] + dropped >= 0.95 * totals["requests_issued"]
